@@ -1,0 +1,15 @@
+// A backend is a table: how each primitive of the IR is spelled in the target language.
+package kiln.codegen;
+
+import kiln.dsl.Expr;
+
+public interface Dialect {
+  String f32(float v);
+  String i32(int v);
+  String unary(Expr.UnOp op, String x);
+  String binary(Expr.BinOp op, String a, String b, boolean integer);
+  String compare(Expr.CmpOp op, String a, String b);
+  String select(String c, String a, String b);
+  String toF32(String x);
+  String load(String arena, String offset, String index);
+}

@@ -1,0 +1,107 @@
+// The one tree walk shared by every backend: renders an Expr through a Dialect table, naming
+// vars, dims and tensors canonically (so kernels that differ only in which tensors they touch
+// get identical source), and binding repeated subexpressions to locals (CSE).
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
+import kiln.dsl.Tensor;
+import kiln.dsl.Var;
+
+public final class ExprRenderer {
+  private final Dialect d;
+  private final Map<Var, String> vars = new HashMap<>();
+  private final Map<String, Integer> varNameUse = new HashMap<>();
+  private final LinkedHashMap<Dim, String> dims = new LinkedHashMap<>();
+  private final LinkedHashMap<Tensor, Integer> tensors = new LinkedHashMap<>();
+  private int locals;
+
+  public ExprRenderer(Dialect dialect) { this.d = dialect; }
+
+  public List<Dim> dims() { return new ArrayList<>(dims.keySet()); }
+  public List<Tensor> tensors() { return new ArrayList<>(tensors.keySet()); }
+
+  public String dim(Dim dim) {
+    return dims.computeIfAbsent(dim, k -> {
+      String name = k.name().replaceAll("[^A-Za-z0-9_]", "_");
+      return Character.isDigit(name.charAt(0)) ? "D" + name : name;
+    });
+  }
+
+  /** Canonical local name of a var: its dim in lower case, numbered when repeated (t, t2). */
+  public String var(Var v) {
+    return vars.computeIfAbsent(v, k -> {
+      String base = dim(k.dim()).toLowerCase();
+      int n = varNameUse.merge(base, 1, Integer::sum);
+      return n == 1 ? base + "_" : base + n + "_";
+    });
+  }
+
+  public String offset(Tensor t) { return "o" + tensors.computeIfAbsent(t, k -> tensors.size()); }
+
+  public String arena(Tensor t) { return t.dtype() == DType.I32 ? "I" : "F"; }
+
+  public String stride(Tensor t, int position) {
+    List<String> parts = new ArrayList<>();
+    for (int i = position + 1; i < t.rank(); i++) parts.add(dim(t.dims().get(i)));
+    return parts.isEmpty() ? "1" : "(" + String.join(" * ", parts) + ")";
+  }
+
+  public String javaType(DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "boolean"; }; }
+
+  /**
+   * Renders e; non-trivial subexpressions that occur more than once become locals, whose
+   * declarations are appended to `prelude` in dependency order.
+   */
+  public String renderWithLocals(Expr e, List<String> prelude) {
+    Map<Expr, Integer> counts = new HashMap<>();
+    Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
+    Map<Expr, String> cse = new HashMap<>();
+    return render(e, cse, counts, prelude);
+  }
+
+  private static boolean trivial(Expr e) { return e instanceof Var || e instanceof Expr.Const || e instanceof Expr.SizeOf; }
+
+  String render(Expr e, Map<Expr, String> cse) { return render(e, cse, Map.of(), null); }
+
+  private String render(Expr e, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude) {
+    String bound = cse.get(e);
+    if (bound != null) return bound;
+    String text = switch (e) {
+      case Var v -> var(v);
+      case Expr.Const c -> c.type() == DType.I32 ? d.i32((int) c.value()) : d.f32((float) c.value());
+      case Expr.SizeOf s -> dim(s.dim());
+      case Expr.Load l -> {
+        List<String> idx = new ArrayList<>();
+        String lin = null;
+        for (int i = 0; i < l.index().size(); i++) {
+          String x = render(l.index().get(i), cse, counts, prelude);
+          idx.add(x);
+          lin = (lin == null || lin.equals("0")) ? x : "(" + lin + ") * " + dim(l.tensor().dims().get(i)) + " + " + x;
+        }
+        yield d.load(arena(l.tensor()), offset(l.tensor()), lin == null ? "0" : lin);
+      }
+      case Expr.Unary u -> d.unary(u.op(), render(u.x(), cse, counts, prelude));
+      case Expr.Binary b -> d.binary(b.op(), render(b.a(), cse, counts, prelude), render(b.b(), cse, counts, prelude), b.type() == DType.I32);
+      case Expr.Compare c -> d.compare(c.op(), render(c.a(), cse, counts, prelude), render(c.b(), cse, counts, prelude));
+      case Expr.Select s -> d.select(render(s.cond(), cse, counts, prelude), render(s.then(), cse, counts, prelude),
+          render(s.otherwise(), cse, counts, prelude));
+      case Expr.Cast c -> c.to() == DType.F32 ? d.toF32(render(c.x(), cse, counts, prelude)) : "(int) " + render(c.x(), cse, counts, prelude);
+      case Expr.Reduce r -> throw new IllegalStateException("reduction inside an expression reached the renderer: " + r);
+    };
+    if (prelude != null && counts.getOrDefault(e, 0) > 1) {
+      String name = "x" + (locals++);
+      prelude.add("final " + javaType(e.type()) + " " + name + " = " + text + ";");
+      cse.put(e, name);
+      return name;
+    }
+    return text;
+  }
+}

@@ -1,0 +1,53 @@
+// The Java spelling of the IR's primitives (math in double where Java has no float version).
+package kiln.codegen;
+
+import kiln.dsl.Expr;
+
+public final class JavaDialect implements Dialect {
+  @Override public String f32(float v) {
+    if (v == Float.NEGATIVE_INFINITY) return "Float.NEGATIVE_INFINITY";
+    if (v == Float.POSITIVE_INFINITY) return "Float.POSITIVE_INFINITY";
+    if (Float.isNaN(v)) return "Float.NaN";
+    return Float.toString(v) + "f";
+  }
+
+  @Override public String i32(int v) { return Integer.toString(v); }
+
+  @Override public String unary(Expr.UnOp op, String x) {
+    return switch (op) {
+      case NEG -> "(-" + x + ")";
+      case EXP -> "(float) Math.exp(" + x + ")";
+      case LOG -> "(float) Math.log(" + x + ")";
+      case TANH -> "(float) Math.tanh(" + x + ")";
+      case SQRT -> "(float) Math.sqrt(" + x + ")";
+      case RSQRT -> "(float) (1.0 / Math.sqrt(" + x + "))";
+      case SIN -> "(float) Math.sin(" + x + ")";
+      case COS -> "(float) Math.cos(" + x + ")";
+      case ABS -> "Math.abs(" + x + ")";
+    };
+  }
+
+  @Override public String binary(Expr.BinOp op, String a, String b, boolean integer) {
+    return switch (op) {
+      case ADD -> "(" + a + " + " + b + ")";
+      case SUB -> "(" + a + " - " + b + ")";
+      case MUL -> "(" + a + " * " + b + ")";
+      case DIV -> "(" + a + " / " + b + ")";
+      case MOD -> "(" + a + " % " + b + ")";
+      case MAX -> "Math.max(" + a + ", " + b + ")";
+      case MIN -> "Math.min(" + a + ", " + b + ")";
+      case POW -> integer ? "(int) Math.pow(" + a + ", " + b + ")" : "(float) Math.pow(" + a + ", " + b + ")";
+    };
+  }
+
+  @Override public String compare(Expr.CmpOp op, String a, String b) {
+    String o = switch (op) { case LT -> "<"; case LE -> "<="; case EQ -> "=="; case NE -> "!="; case GE -> ">="; case GT -> ">"; };
+    return "(" + a + " " + o + " " + b + ")";
+  }
+
+  @Override public String select(String c, String a, String b) { return "(" + c + " ? " + a + " : " + b + ")"; }
+
+  @Override public String toF32(String x) { return "((float) " + x + ")"; }
+
+  @Override public String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
+}

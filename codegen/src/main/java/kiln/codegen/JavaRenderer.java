@@ -1,0 +1,317 @@
+// Renders lowered kernels as Java classes with JavaPoet: element-wise/reduction maps as loop nests
+// over a flattened parallel range, matmuls as packed, register-tiled Vector API loops.
+package kiln.codegen;
+
+import com.palantir.javapoet.ClassName;
+import com.palantir.javapoet.JavaFile;
+import com.palantir.javapoet.MethodSpec;
+import com.palantir.javapoet.TypeSpec;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import javax.lang.model.element.Modifier;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Tensor;
+import kiln.dsl.Var;
+
+public final class JavaRenderer {
+  private JavaRenderer() {}
+
+  /** A rendered kernel before dedupe: its class body (named later from its hash) and bindings. */
+  public record Rendered(String kind, String body, List<Dim> dims, List<Tensor> tensors, Launch.Work work) {}
+
+  // ---------------------------------------------------------------- maps (and scatters)
+
+  /**
+   * Statements of a group share loop vars. Parallel vars are the loop vars every statement writes
+   * at a plain position (so items never race); the rest loop serially inside an item.
+   */
+  public static Rendered map(List<Compute> group) {
+    ExprRenderer r = new ExprRenderer(new JavaDialect());
+    Compute first = group.getFirst();
+    List<Var> parallel = new ArrayList<>();
+    for (Var v : first.loopVars()) {
+      if (group.stream().allMatch(c -> c.outIndex().contains(v))) parallel.add(v);
+    }
+    List<Var> serial = new ArrayList<>(first.loopVars());
+    serial.removeAll(parallel);
+    // name outputs first, then loop vars in order, so the source is canonical
+    for (Compute c : group) r.offset(c.out());
+    for (Var v : first.loopVars()) r.var(v);
+
+    StringBuilder loop = new StringBuilder();
+    String indent = "  ";
+    loop.append("for (int p = lo; p < hi; p++) {\n");
+    if (!parallel.isEmpty()) {
+      loop.append(indent).append("int r = p;\n");
+      for (int i = parallel.size() - 1; i >= 0; i--) {
+        Var v = parallel.get(i);
+        if (i == 0) loop.append(indent).append("final int ").append(r.var(v)).append(" = r;\n");
+        else loop.append(indent).append("final int ").append(r.var(v)).append(" = r % ").append(r.dim(v.dim()))
+            .append("; r /= ").append(r.dim(v.dim())).append(";\n");
+      }
+    }
+    for (Var v : serial) {
+      loop.append(indent).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+          .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+      indent += "  ";
+    }
+    for (Compute c : group) statement(r, c, loop, indent);
+    for (int i = serial.size(); i > 0; i--) loop.append("  ".repeat(i)).append("}\n");
+    loop.append("}\n");
+    String kind = first.accumulate() && !first.isFullCover() && !isSlice(first) ? "scatter" : "map";
+    StringBuilder comment = new StringBuilder();
+    for (Compute c : group) comment.append("// ").append(canonical(r, c)).append('\n');
+    String body = header(r) + loop;
+    return new Rendered(kind, comment + body, r.dims(), r.tensors(),
+        new Launch.Elements(parallel.stream().map(Var::dim).toList()));
+  }
+
+  private static boolean isSlice(Compute c) {
+    return c.outIndex().stream().allMatch(e -> e instanceof Var || e instanceof Expr.Const);
+  }
+
+  private static void statement(ExprRenderer r, Compute c, StringBuilder out, String indent) {
+    String target = r.render(new Expr.Load(c.out(), c.outIndex()), new java.util.HashMap<>());
+    List<Expr.Reduce> reductions = c.rootReductions();
+    List<String> prelude = new ArrayList<>();
+    String value;
+    if (reductions.isEmpty()) {
+      value = r.renderWithLocals(c.inner(), prelude);
+      for (String p : prelude) out.append(indent).append(p).append('\n');
+      out.append(indent).append(target).append(c.accumulate() ? " += " : " = ").append(value).append(";\n");
+      return;
+    }
+    String type = r.javaType(c.body().type());
+    boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
+    out.append(indent).append(type).append(" acc = ").append(max ? "Float.NEGATIVE_INFINITY" : (type.equals("int") ? "0" : "0f")).append(";\n");
+    String inner = indent;
+    for (Expr.Reduce red : reductions) {
+      String v = r.var(red.var());
+      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(red.var().dim()))
+          .append("; ").append(v).append("++) {\n");
+      inner += "  ";
+    }
+    value = r.renderWithLocals(c.inner(), prelude);
+    for (String p : prelude) out.append(inner).append(p).append('\n');
+    out.append(inner).append(max ? "acc = Math.max(acc, " + value + ");\n" : "acc += " + value + ";\n");
+    for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    out.append(indent).append(target).append(c.accumulate() ? " += " : " = ").append("acc;\n");
+  }
+
+  private static String canonical(ExprRenderer r, Compute c) {
+    return "t" + r.offset(c.out()).substring(1) + c.outIndex().stream().map(e -> e instanceof Var v ? r.var(v) : e.toString()).toList()
+        + (c.accumulate() ? " += " : " = ") + "...";
+  }
+
+  /** Unpacks the argument array: dim sizes, then tensor offsets. Rendered after the body so all are known. */
+  private static String header(ExprRenderer r) {
+    StringBuilder h = new StringBuilder();
+    int i = 0;
+    for (Dim d : r.dims()) h.append("final int ").append(r.dim(d)).append(" = a[").append(i++).append("];\n");
+    for (Tensor t : r.tensors()) h.append("final int ").append(r.offset(t)).append(" = a[").append(i++).append("];\n");
+    return h.toString();
+  }
+
+  // ---------------------------------------------------------------- matmul
+
+  public static Rendered matmul(MatmulMatch mm, boolean accumulate) {
+    ExprRenderer r = new ExprRenderer(new JavaDialect());
+    Compute c = mm.compute();
+    Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
+    String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
+    StringBuilder s = new StringBuilder();
+    s.append("final int M = ").append(product(r, mm.m())).append(", N = ").append(product(r, mm.n()))
+        .append(", K = ").append(product(r, mm.k())).append(";\n");
+    s.append("final int am = ").append(groupStride(r, ta, mm.a().index(), mm.m())).append(", ak = ")
+        .append(groupStride(r, ta, mm.a().index(), mm.k())).append(";\n");
+    s.append("final int bk = ").append(groupStride(r, tb, mm.b().index(), mm.k())).append(", bn = ")
+        .append(groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
+    s.append("final int cm = ").append(groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
+    s.append("final int nPanels = (N + NB - 1) / NB, mChunks = (M + MB - 1) / MB;\n");
+    s.append("for (int u = lo; u < hi; u++) {\n");
+    s.append("  int r = u;\n  final int mc = r % mChunks; r /= mChunks;\n  final int np = r % nPanels; r /= nPanels;\n");
+    for (int i = mm.batch().size() - 1; i >= 0; i--) {
+      Var v = mm.batch().get(i);
+      s.append("  final int ").append(r.var(v)).append(i == 0 ? " = r;\n" : " = r % " + r.dim(v.dim()) + "; r /= " + r.dim(v.dim()) + ";\n");
+    }
+    s.append("  final int baseA = ").append(oa).append(base(r, ta, mm.a().index(), mm.batch())).append(";\n");
+    s.append("  final int baseB = ").append(ob).append(base(r, tb, mm.b().index(), mm.batch())).append(";\n");
+    s.append("  final int baseC = ").append(oc).append(base(r, tc, c.outIndex(), mm.batch())).append(";\n");
+    boolean pack = !groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
+    s.append("""
+          final int n0 = np * NB, nw = Math.min(NB, N - n0);
+          final int m0 = mc * MB, m1 = Math.min(M, m0 + MB);
+          for (int k0 = 0; k0 < K; k0 += KB) {
+            final int kw = Math.min(KB, K - k0);
+            final boolean first = k0 == 0 && !ACCUMULATE;
+        """);
+    if (pack) {
+      s.append("""
+                for (int j = 0; j < nw; j++) {
+                  final int src = baseB + (n0 + j) * bn + k0 * bk;
+                  for (int k = 0; k < kw; k++) P[k * NB + j] = F[src + k * bk];
+                }
+                final float[] Bv = P;
+                final int bBase = 0, bStride = NB;
+            """);
+    } else {
+      s.append("""
+                final float[] Bv = F;
+                final int bBase = baseB + k0 * bk + n0, bStride = bk;
+            """);
+    }
+    s.append("""
+            int m = m0;
+            if (nw == NB) {
+              for (; m + 4 <= m1; m += 4) tile4(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, am, ak, kw, baseC + m * cm + n0, cm, first);
+            }
+            for (; m < m1; m++) row(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, ak, kw, baseC + m * cm + n0, nw, first);
+          }
+        }
+        """);
+    String body = "// matmul: C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
+        + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
+    return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
+        new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n())));
+  }
+
+  private static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
+
+  private static String product(ExprRenderer r, List<Var> group) {
+    if (group.isEmpty()) return "1";
+    return String.join(" * ", group.stream().map(v -> r.dim(v.dim())).toList());
+  }
+
+  /** Stride of a contiguous var group in a tensor: the stride of its innermost var. */
+  private static String groupStride(ExprRenderer r, Tensor t, List<Expr> index, List<Var> group) {
+    if (group.isEmpty()) return "0";
+    return r.stride(t, index.indexOf(group.getLast()));
+  }
+
+  /** Offset contributed by batch vars and constant indices. */
+  private static String base(ExprRenderer r, Tensor t, List<Expr> index, List<Var> batch) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < index.size(); i++) {
+      Expr e = index.get(i);
+      if (e instanceof Var v && batch.contains(v)) b.append(" + ").append(r.var(v)).append(" * ").append(r.stride(t, i));
+      else if (e instanceof Expr.Const k && k.value() != 0) b.append(" + ").append((int) k.value()).append(" * ").append(r.stride(t, i));
+    }
+    return b.toString();
+  }
+
+  private static final String MATMUL_HELPERS = """
+      private static void tile4(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+        final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;
+        for (int k = 0; k < kw; k++) {
+          final int bo = bBase + k * bStride, ko = k * ak;
+          final FloatVector b0 = FloatVector.fromArray(S, Bv, bo);
+          final FloatVector b1 = FloatVector.fromArray(S, Bv, bo + L);
+          final FloatVector b2 = FloatVector.fromArray(S, Bv, bo + 2 * L);
+          FloatVector x = FloatVector.broadcast(S, F[a0 + ko]);
+          c00 = b0.fma(x, c00); c01 = b1.fma(x, c01); c02 = b2.fma(x, c02);
+          x = FloatVector.broadcast(S, F[a1 + ko]);
+          c10 = b0.fma(x, c10); c11 = b1.fma(x, c11); c12 = b2.fma(x, c12);
+          x = FloatVector.broadcast(S, F[a2 + ko]);
+          c20 = b0.fma(x, c20); c21 = b1.fma(x, c21); c22 = b2.fma(x, c22);
+          x = FloatVector.broadcast(S, F[a3 + ko]);
+          c30 = b0.fma(x, c30); c31 = b1.fma(x, c31); c32 = b2.fma(x, c32);
+        }
+        store(F, c0, c00, c01, c02, first);
+        store(F, c0 + cm, c10, c11, c12, first);
+        store(F, c0 + 2 * cm, c20, c21, c22, first);
+        store(F, c0 + 3 * cm, c30, c31, c32, first);
+      }
+
+      private static void store(float[] F, int c, FloatVector v0, FloatVector v1, FloatVector v2, boolean first) {
+        if (!first) {
+          v0 = v0.add(FloatVector.fromArray(S, F, c));
+          v1 = v1.add(FloatVector.fromArray(S, F, c + L));
+          v2 = v2.add(FloatVector.fromArray(S, F, c + 2 * L));
+        }
+        v0.intoArray(F, c);
+        v1.intoArray(F, c + L);
+        v2.intoArray(F, c + 2 * L);
+      }
+
+      private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
+        for (int j = 0; j < nw; j += L) {
+          final VectorMask<Float> mask = S.indexInRange(j, nw);
+          FloatVector acc = FloatVector.zero(S);
+          for (int k = 0; k < kw; k++) {
+            acc = FloatVector.fromArray(S, Bv, bBase + k * bStride + j, mask).fma(FloatVector.broadcast(S, F[a0 + k * ak]), acc);
+          }
+          if (!first) acc = acc.add(FloatVector.fromArray(S, F, c0 + j, mask));
+          acc.intoArray(F, c0 + j, mask);
+        }
+      }
+      """;
+
+  // ---------------------------------------------------------------- classes
+
+  /** Wraps a rendered body into a named class implementing CpuKernel. */
+  public static KernelSource toClass(Rendered rendered, Schedule schedule) {
+    boolean mm = rendered.kind().startsWith("matmul");
+    String hash = hash(rendered.kind() + "\n" + rendered.body() + (mm ? schedule.toString() : ""));
+    String className = "K_" + rendered.kind().replace("+", "_acc") + "_" + hash;
+    var run = MethodSpec.methodBuilder("run").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
+        .addParameter(float[].class, "F").addParameter(int[].class, "I").addParameter(int[].class, "a")
+        .addParameter(int.class, "lo").addParameter(int.class, "hi").addParameter(float[].class, mm ? "P" : "scratch")
+        .addCode(rendered.body().replace("$", "$$")).build();
+    var type = TypeSpec.classBuilder(className).addModifiers(Modifier.PUBLIC, Modifier.FINAL)
+        .addSuperinterface(ClassName.get(CpuKernel.class))
+        .addJavadoc("Generated by kiln's JavaRenderer ($L kernel). Do not edit.\n", rendered.kind());
+    if (mm) {
+      type.addField(com.palantir.javapoet.FieldSpec.builder(
+              com.palantir.javapoet.ParameterizedTypeName.get(ClassName.get("jdk.incubator.vector", "VectorSpecies"), ClassName.get(Float.class)),
+              "S", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .initializer("$T.SPECIES_PREFERRED", ClassName.get("jdk.incubator.vector", "FloatVector")).build());
+      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "L", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .initializer("S.length()").build());
+      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "NB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .initializer("$L * L", schedule.nrVectors()).build());
+      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "MB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .initializer("$L", schedule.mb()).build());
+      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "KB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .initializer("$L", schedule.kb()).build());
+      type.addField(com.palantir.javapoet.FieldSpec.builder(boolean.class, "ACCUMULATE", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
+          .initializer("$L", rendered.kind().endsWith("+")).build());
+      type.addMethod(run);
+      type.addMethod(MethodSpec.methodBuilder("helpers").build()); // placeholder replaced below
+    } else {
+      type.addMethod(run);
+    }
+    String src = JavaFile.builder(KernelSource.PACKAGE, type.build()).skipJavaLangImports(true).indent("  ").build().toString();
+    if (mm) {
+      src = src.replace("  void helpers() {\n  }\n", indent(MATMUL_HELPERS, "  "))
+          .replace("import java.lang.Float;\n", "")
+          .replace("import jdk.incubator.vector.FloatVector;\n",
+              "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\n");
+    }
+    return new KernelSource(rendered.kind(), className, src);
+  }
+
+  private static String indent(String text, String by) {
+    StringBuilder b = new StringBuilder();
+    for (String line : text.split("\n", -1)) b.append(line.isEmpty() ? "" : by + line).append('\n');
+    return b.toString().stripTrailing() + "\n";
+  }
+
+  static String hash(String text) {
+    try {
+      byte[] h = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(h, 0, 5);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  static boolean isInt(Tensor t) { return t.dtype() == DType.I32; }
+}

@@ -1,0 +1,4 @@
+// Element types a tensor or expression can have.
+package kiln.dsl;
+
+public enum DType { F32, I32, BOOL }

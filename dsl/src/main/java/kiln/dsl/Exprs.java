@@ -1,0 +1,65 @@
+// Generic walks over the Expr IR: children, rebuild, substitution, uses.
+package kiln.dsl;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
+
+public final class Exprs {
+  private Exprs() {}
+
+  public static List<Expr> children(Expr e) {
+    return switch (e) {
+      case Var v -> List.of();
+      case Expr.Const c -> List.of();
+      case Expr.SizeOf s -> List.of();
+      case Expr.Load l -> l.index();
+      case Expr.Unary u -> List.of(u.x());
+      case Expr.Binary b -> List.of(b.a(), b.b());
+      case Expr.Compare c -> List.of(c.a(), c.b());
+      case Expr.Select s -> List.of(s.cond(), s.then(), s.otherwise());
+      case Expr.Cast c -> List.of(c.x());
+      case Expr.Reduce r -> List.of(r.body());
+    };
+  }
+
+  /** Rebuilds e with each child mapped (through Ops, so it simplifies). */
+  public static Expr mapChildren(Expr e, UnaryOperator<Expr> f) {
+    return switch (e) {
+      case Var v -> v;
+      case Expr.Const c -> c;
+      case Expr.SizeOf s -> s;
+      case Expr.Load l -> new Expr.Load(l.tensor(), l.index().stream().map(f).toList());
+      case Expr.Unary u -> u.op() == Expr.UnOp.NEG ? Ops.neg(f.apply(u.x())) : new Expr.Unary(u.op(), f.apply(u.x()));
+      case Expr.Binary b -> Ops.bin(b.op(), f.apply(b.a()), f.apply(b.b()));
+      case Expr.Compare c -> new Expr.Compare(c.op(), f.apply(c.a()), f.apply(c.b()));
+      case Expr.Select s -> Ops.select(f.apply(s.cond()), f.apply(s.then()), f.apply(s.otherwise()));
+      case Expr.Cast c -> new Expr.Cast(c.to(), f.apply(c.x()));
+      case Expr.Reduce r -> new Expr.Reduce(r.op(), r.var(), f.apply(r.body()));
+    };
+  }
+
+  public static void visit(Expr e, Consumer<Expr> f) {
+    f.accept(e);
+    for (Expr c : children(e)) visit(c, f);
+  }
+
+  public static boolean uses(Expr e, Var v) {
+    boolean[] found = {false};
+    visit(e, x -> { if (x.equals(v)) found[0] = true; });
+    return found[0];
+  }
+
+  public static List<Expr.Load> loads(Expr e) {
+    List<Expr.Load> out = new ArrayList<>();
+    visit(e, x -> { if (x instanceof Expr.Load l && !out.contains(l)) out.add(l); });
+    return out;
+  }
+
+  /** Replaces every occurrence of `from` (structurally equal) by `to`. */
+  public static Expr replace(Expr e, Expr from, Expr to) {
+    if (e.equals(from)) return to;
+    return mapChildren(e, c -> replace(c, from, to));
+  }
+}

@@ -1,0 +1,186 @@
+// A model under construction: tensors declared once, computes in program order, then backward
+// derived by autodiff. Layers are Java methods that add computes; they never see the runtime.
+package kiln.dsl;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+public final class Graph {
+  /** A derived dim whose size is a sum of products of other dims (a block's total size). */
+  public record DerivedDim(Dim dim, List<Tensor.Term> size) {}
+
+  private final List<Tensor> roots = new ArrayList<>();
+  private final List<Compute> computes = new ArrayList<>();
+  private final List<DerivedDim> derived = new ArrayList<>();
+  private final Map<Tensor, Compute> producer = new HashMap<>();
+  private final java.util.Set<Tensor> detached = new java.util.HashSet<>();
+  private final Map<String, Integer> hoisted = new HashMap<>();
+  private final Map<Tensor, Tensor> gradientRoots = new HashMap<>();
+  private String layer = "model";
+
+  /** Declares that the gradients of the params in block `params` live in block `grads` (same layout). */
+  public void gradientsOf(Map<String, Tensor> params, Map<String, Tensor> grads) {
+    gradientRoots.put(params.values().iterator().next().root(), grads.values().iterator().next().root());
+  }
+
+  Map<Tensor, Tensor> gradientRoots() { return gradientRoots; }
+
+  public List<Tensor> roots() { return Collections.unmodifiableList(roots); }
+  public List<Compute> computes() { return Collections.unmodifiableList(computes); }
+  public List<DerivedDim> derivedDims() { return Collections.unmodifiableList(derived); }
+  public boolean isDetached(Tensor t) { return detached.contains(t); }
+  public Compute producer(Tensor t) { return producer.get(t); }
+
+  /** Sets the layer name used to prefix tensor names and error messages; returns the previous one. */
+  public String layer(String name) {
+    String previous = layer;
+    layer = name;
+    return previous;
+  }
+
+  public String layer() { return layer; }
+
+  public Tensor tensor(String name, Role role, DType dtype, Dim... dims) {
+    Tensor t = new Tensor(name, List.of(dims), dtype, role, null, List.of());
+    roots.add(t);
+    return t;
+  }
+
+  public Tensor input(String name, DType dtype, Dim... dims) { return tensor(name, Role.INPUT, dtype, dims); }
+
+  /**
+   * One root tensor holding several members back to back (llm.c's one params block): members are
+   * views at offsets summed from the earlier members' dims. The block's single dim is derived.
+   */
+  public Map<String, Tensor> block(String name, Role role, LinkedHashMap<String, List<Dim>> members) {
+    Dim total = new Dim(name.toUpperCase() + "_SIZE");
+    List<Tensor.Term> size = new ArrayList<>();
+    for (List<Dim> dims : members.values()) size.add(new Tensor.Term(1, dims));
+    derived.add(new DerivedDim(total, size));
+    Tensor root = tensor(name, role, DType.F32, total);
+    Map<String, Tensor> views = new LinkedHashMap<>();
+    List<Tensor.Term> at = new ArrayList<>();
+    for (var e : members.entrySet()) {
+      views.put(e.getKey(), root.member(e.getKey(), e.getValue(), at));
+      at = new ArrayList<>(at);
+      at.add(new Tensor.Term(1, e.getValue()));
+    }
+    return views;
+  }
+
+  /** A block with the same member layout as another (grads, Adam m and v mirror the params). */
+  public Map<String, Tensor> mirrorBlock(Map<String, Tensor> of, String name, Role role) {
+    Tensor source = of.values().iterator().next().root();
+    Tensor root = tensor(name, role, DType.F32, source.dims().toArray(Dim[]::new));
+    Map<String, Tensor> views = new LinkedHashMap<>();
+    for (var e : of.entrySet()) views.put(e.getKey(), mirror(e.getValue(), root, name + "."));
+    return views;
+  }
+
+  static Tensor mirror(Tensor t, Tensor newRoot, String prefix) {
+    if (!t.isView()) return newRoot;
+    return t.mirror(mirror(t.base(), newRoot, prefix), prefix, newRoot.role());
+  }
+
+  // ---- computes: out[vars] = f(vars), one overload per rank so a layer names its vars ----
+  public interface F0 { Expr f(); }
+  public interface F1 { Expr f(Var a); }
+  public interface F2 { Expr f(Var a, Var b); }
+  public interface F3 { Expr f(Var a, Var b, Var c); }
+  public interface F4 { Expr f(Var a, Var b, Var c, Var d); }
+  public interface F5 { Expr f(Var a, Var b, Var c, Var d, Var e); }
+
+  public Tensor compute(String name, List<Dim> dims, F0 f) { return define(name, dims, v -> f.f()); }
+  public Tensor compute(String name, List<Dim> dims, F1 f) { return define(name, dims, v -> f.f(v.get(0))); }
+  public Tensor compute(String name, List<Dim> dims, F2 f) { return define(name, dims, v -> f.f(v.get(0), v.get(1))); }
+  public Tensor compute(String name, List<Dim> dims, F3 f) { return define(name, dims, v -> f.f(v.get(0), v.get(1), v.get(2))); }
+  public Tensor compute(String name, List<Dim> dims, F4 f) {
+    return define(name, dims, v -> f.f(v.get(0), v.get(1), v.get(2), v.get(3)));
+  }
+  public Tensor compute(String name, List<Dim> dims, F5 f) {
+    return define(name, dims, v -> f.f(v.get(0), v.get(1), v.get(2), v.get(3), v.get(4)));
+  }
+
+  /** Marks a computed tensor as a constant for autodiff (softmax's running max). */
+  public Tensor detach(Tensor t) {
+    detached.add(t);
+    return t;
+  }
+
+  /** In-place or into an existing tensor: target[vars] = f(vars), full cover (optimizer updates). */
+  public void update(Tensor target, F1 f) {
+    List<Var> vars = freshVars(target.dims());
+    add(new Compute(target.name(), layer, target, vars, List.copyOf(vars), checked(target.name(), () -> f.f(vars.get(0))), false));
+  }
+
+  public static List<Dim> dims(Dim... dims) { return List.of(dims); }
+
+  private Tensor define(String name, List<Dim> dims, Function<List<Var>, Expr> f) {
+    String full = layer + "." + name;
+    List<Var> vars = freshVars(dims);
+    Expr body = checked(full, () -> f.apply(vars));
+    if (body.type() == DType.BOOL) throw new DslException("layer " + layer + ", compute " + name + ": body is BOOL, expected F32 or I32");
+    Tensor out = tensor(full, Role.ACT, body.type(), dims.toArray(Dim[]::new));
+    body = hoist(full, vars, body, true);
+    add(new Compute(full, layer, out, vars, List.copyOf(vars), body, false));
+    return out;
+  }
+
+  private Expr checked(String where, java.util.function.Supplier<Expr> body) {
+    try {
+      return body.get();
+    } catch (DslException e) {
+      throw new DslException("layer " + layer + ", compute " + where.substring(where.lastIndexOf('.') + 1) + ": " + e.getMessage());
+    }
+  }
+
+  private static List<Var> freshVars(List<Dim> dims) {
+    List<Var> vars = new ArrayList<>();
+    for (Dim d : dims) vars.add(Ops.var(d));
+    return vars;
+  }
+
+  private void add(Compute c) {
+    computes.add(c);
+    producer.put(c.out(), c);
+  }
+
+  /**
+   * Canonical form: reductions only at a compute's root. A reduction nested inside an expression
+   * becomes its own compute over the enclosing vars it uses, so autodiff and schedules see
+   * out[i] = R_k f(i, k) or out[i] = f(i) only.
+   */
+  private Expr hoist(String name, List<Var> vars, Expr e, boolean atRoot) {
+    return switch (e) {
+      case Expr.Reduce r when atRoot -> new Expr.Reduce(r.op(), r.var(), hoist(name, append(vars, r.var()), r.body(), true));
+      case Expr.Reduce r -> {
+        List<Var> used = new ArrayList<>();
+        for (Var v : vars) if (Exprs.uses(r, v)) used.add(v);
+        String tmpName = name + ".r" + hoisted.merge(name, 1, Integer::sum);
+        Tensor tmp = tensor(tmpName, Role.ACT, r.type(), used.stream().map(Var::dim).toArray(Dim[]::new));
+        Expr body = hoist(tmpName, used, r, true);
+        add(new Compute(tmpName, layer, tmp, used, List.copyOf(used), body, false));
+        yield new Expr.Load(tmp, List.copyOf(used));
+      }
+      default -> Exprs.mapChildren(e, c -> hoist(name, vars, c, false));
+    };
+  }
+
+  private static List<Var> append(List<Var> vars, Var v) {
+    List<Var> all = new ArrayList<>(vars);
+    all.add(v);
+    return all;
+  }
+
+  /** Appends the derived backward of the computes so far, seeded with d(loss) = 1. */
+  public Autodiff.Result backward(Tensor loss) {
+    return new Autodiff(this).run(loss);
+  }
+
+  void addDerived(Compute c) { add(c); }
+}

@@ -1,0 +1,94 @@
+// A tensor declared once: name, dims, dtype, role. A view (slice of a leading dim, or a member of a
+// block) shares its base's storage at an offset derived from the dims, never written by hand.
+package kiln.dsl;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+public final class Tensor {
+  /** offset = Σ coefficient · Π dims, in elements of the root's storage. */
+  public record Term(long coefficient, List<Dim> dims) {}
+
+  private final String name;
+  private final List<Dim> dims;
+  private final DType dtype;
+  private final Role role;
+  private final Tensor base;               // null for a root
+  private final List<Term> offset;         // relative to base
+  private final Map<Integer, Tensor> slices = new HashMap<>();
+
+  Tensor(String name, List<Dim> dims, DType dtype, Role role, Tensor base, List<Term> offset) {
+    this.name = name;
+    this.dims = List.copyOf(dims);
+    this.dtype = dtype;
+    this.role = role;
+    this.base = base;
+    this.offset = List.copyOf(offset);
+  }
+
+  public String name() { return name; }
+  public List<Dim> dims() { return dims; }
+  public int rank() { return dims.size(); }
+  public DType dtype() { return dtype; }
+  public Role role() { return role; }
+  public Tensor base() { return base; }
+  public boolean isView() { return base != null; }
+  public Tensor root() { return base == null ? this : base.root(); }
+
+  /** This view's offset in its root's storage, as terms over dims. */
+  public List<Term> rootOffset() {
+    if (base == null) return List.of();
+    List<Term> all = new ArrayList<>(base.rootOffset());
+    all.addAll(offset);
+    return all;
+  }
+
+  /** The view of index i along the leading dim (e.g. layer l of a (L, C) parameter). Memoized. */
+  public Tensor slice(int i) {
+    if (dims.isEmpty()) throw new DslException("tensor " + name + " has no dims to slice");
+    return slices.computeIfAbsent(i, k -> new Tensor(name + "[" + k + "]", dims.subList(1, dims.size()), dtype, role,
+        this, List.of(new Term(k, dims.subList(1, dims.size())))));
+  }
+
+  /** The view of the first |d| entries of the leading dim (positions 0..T-1 of a (maxT, C) table). */
+  public Tensor head(Dim d) {
+    List<Dim> viewDims = new ArrayList<>(dims);
+    viewDims.set(0, d);
+    return new Tensor(name + "[:" + d + "]", viewDims, dtype, role, this, List.of());
+  }
+
+  /** A view of this tensor at the given offset with other dims (members of a block). */
+  Tensor member(String memberName, List<Dim> memberDims, List<Term> at) {
+    return new Tensor(memberName, memberDims, dtype, role, this, at);
+  }
+
+  /** A tensor of the same shape and view structure in the gradient (or state) storage. */
+  Tensor mirror(Tensor mirroredBase, String prefix, Role mirrorRole) {
+    return new Tensor(prefix + name, dims, dtype, mirrorRole, mirroredBase, offset);
+  }
+
+  /** tensor[index...]: checks rank, and that a plain var indexes the dim it ranges over. */
+  public Expr at(Expr... index) {
+    if (index.length != dims.size()) {
+      throw new DslException("tensor " + name + dims + " indexed with " + index.length + " indices " + Arrays.toString(index)
+          + ", expected " + dims.size());
+    }
+    for (int i = 0; i < index.length; i++) {
+      if (index[i].type() != DType.I32) {
+        throw new DslException("tensor " + name + ": index " + i + " (" + index[i] + ") is " + index[i].type() + ", expected I32");
+      }
+      if (index[i] instanceof Var v && !v.dim().equals(dims.get(i))) {
+        throw new DslException("tensor " + name + dims + ": index " + i + " is var " + v.name() + " over " + v.dim()
+            + ", but dim " + i + " is " + dims.get(i));
+      }
+    }
+    return new Expr.Load(this, List.of(index));
+  }
+
+  public Expr at(List<? extends Expr> index) { return at(index.toArray(Expr[]::new)); }
+
+  @Override public String toString() { return name + dims; }
+}

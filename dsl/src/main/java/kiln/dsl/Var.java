@@ -1,0 +1,7 @@
+// An index variable ranging over one dim: the i, j, k of a compute or a reduction.
+package kiln.dsl;
+
+public record Var(String name, Dim dim) implements Expr {
+  @Override public DType type() { return DType.I32; }
+  @Override public String toString() { return name; }
+}

@@ -1,0 +1,112 @@
+// GPT-2 written in the DSL, top to bottom like the architecture; backward is derived, AdamW appended.
+package kiln.models;
+
+import static kiln.models.Layers.adamw;
+import static kiln.models.Layers.attention;
+import static kiln.models.Layers.crossEntropy;
+import static kiln.models.Layers.encoder;
+import static kiln.models.Layers.gelu;
+import static kiln.models.Layers.headsProjection;
+import static kiln.models.Layers.layernorm;
+import static kiln.models.Layers.linear;
+import static kiln.models.Layers.logits;
+import static kiln.models.Layers.qkv;
+import static kiln.models.Layers.residual;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Graph;
+import kiln.dsl.Role;
+import kiln.dsl.Tensor;
+
+public final class Gpt2 {
+  public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), NH = new Dim("NH"), HS = new Dim("HS");
+  public static final Dim L = new Dim("L"), MAXT = new Dim("MAXT"), V = new Dim("V"), VP = new Dim("VP");
+  public static final Dim THREE = new Dim("THREE"), FF = new Dim("FF"), HYPER = new Dim("HYPER");
+
+  /** The shape of a GPT-2, as in llm.c's checkpoint header. */
+  public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int channels) {}
+
+  /** The built program: computes [0, forwardEnd) forward, [forwardEnd, backwardEnd) backward, rest AdamW. */
+  public record Program(Graph graph, Map<String, Tensor> params, Map<String, Tensor> grads, Tensor tokens,
+                        Tensor targets, Tensor logits, Tensor loss, Tensor hyper, int forwardEnd, int backwardEnd) {}
+
+  /** llm.c's parameter order and shapes (qkv as (L, 3, NH, HS, C): the same bytes as (L, 3C, C)). */
+  static LinkedHashMap<String, List<Dim>> parameterShapes() {
+    var p = new LinkedHashMap<String, List<Dim>>();
+    p.put("wte", List.of(VP, C));
+    p.put("wpe", List.of(MAXT, C));
+    p.put("ln1w", List.of(L, C));
+    p.put("ln1b", List.of(L, C));
+    p.put("qkvw", List.of(L, THREE, NH, HS, C));
+    p.put("qkvb", List.of(L, THREE, NH, HS));
+    p.put("attprojw", List.of(L, C, NH, HS));
+    p.put("attprojb", List.of(L, C));
+    p.put("ln2w", List.of(L, C));
+    p.put("ln2b", List.of(L, C));
+    p.put("fcw", List.of(L, FF, C));
+    p.put("fcb", List.of(L, FF));
+    p.put("fcprojw", List.of(L, C, FF));
+    p.put("fcprojb", List.of(L, C));
+    p.put("lnfw", List.of(C));
+    p.put("lnfb", List.of(C));
+    return p;
+  }
+
+  public static Map<Dim, Integer> bind(Config c, int batch, int seq) {
+    if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
+    if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
+    return Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
+        Map.entry(HS, c.channels() / c.heads()), Map.entry(L, c.layers()), Map.entry(MAXT, c.maxT()),
+        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(THREE, 3), Map.entry(FF, 4 * c.channels()),
+        Map.entry(HYPER, 4));
+  }
+
+  public static Program build(int layers) {
+    Graph g = new Graph();
+    Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
+    Map<String, Tensor> grads = g.mirrorBlock(w, "grads", Role.GRAD);
+    Map<String, Tensor> m = g.mirrorBlock(w, "adam_m", Role.STATE);
+    Map<String, Tensor> v = g.mirrorBlock(w, "adam_v", Role.STATE);
+    g.gradientsOf(w, grads);
+    Tensor tokens = g.input("tokens", DType.I32, B, T);
+    Tensor targets = g.input("targets", DType.I32, B, T);
+    Tensor hyper = g.input("hyper", DType.F32, HYPER);
+
+    g.layer("encoder");
+    Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
+    for (int l = 0; l < layers; l++) {
+      g.layer("h" + l + ".ln1");
+      Tensor ln1 = layernorm(g, x, w.get("ln1w").slice(l), w.get("ln1b").slice(l));
+      g.layer("h" + l + ".attn");
+      Tensor qkv = qkv(g, ln1, w.get("qkvw").slice(l), w.get("qkvb").slice(l));
+      Tensor heads = attention(g, qkv);
+      g.layer("h" + l + ".attproj");
+      Tensor proj = headsProjection(g, heads, w.get("attprojw").slice(l), w.get("attprojb").slice(l));
+      Tensor res1 = residual(g, x, proj);
+      g.layer("h" + l + ".ln2");
+      Tensor ln2 = layernorm(g, res1, w.get("ln2w").slice(l), w.get("ln2b").slice(l));
+      g.layer("h" + l + ".fc");
+      Tensor fc = gelu(g, linear(g, ln2, w.get("fcw").slice(l), w.get("fcb").slice(l)));
+      g.layer("h" + l + ".fcproj");
+      Tensor fcproj = linear(g, fc, w.get("fcprojw").slice(l), w.get("fcprojb").slice(l));
+      x = residual(g, res1, fcproj);
+    }
+    g.layer("lnf");
+    Tensor lnf = layernorm(g, x, w.get("lnfw"), w.get("lnfb"));
+    g.layer("head");
+    Tensor logits = logits(g, lnf, w.get("wte"));
+    Tensor loss = crossEntropy(g, logits, targets, V);
+    int forwardEnd = g.computes().size();
+
+    g.backward(loss);
+    int backwardEnd = g.computes().size();
+
+    g.layer("adamw");
+    adamw(g, w.get("wte").root(), grads.get("wte").root(), m.get("wte").root(), v.get("wte").root(), hyper, 0.9, 0.999, 1e-8);
+    return new Program(g, w, grads, tokens, targets, logits, loss, hyper, forwardEnd, backwardEnd);
+  }
+}

@@ -1,0 +1,213 @@
+// Reads an llm.c file: the 256-int32 header, then little-endian payload in bulk chunks.
+package kiln.runtime.format;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+final class BinaryReader implements AutoCloseable {
+  static final int HEADER_INTS = 256;
+  static final int HEADER_BYTES = HEADER_INTS * Integer.BYTES;
+  private static final int CHUNK_BYTES = 1 << 22;
+
+  private final Path file;
+  private final FileChannel channel;
+  private final long size;
+  private final ByteBuffer buf; // read mode: unread bytes lie between position and limit
+  private final int[] header = new int[HEADER_INTS];
+  private long filePos;
+  private short[] scratch;
+
+  private BinaryReader(Path file, FileChannel channel, long size) {
+    this.file = file;
+    this.channel = channel;
+    this.size = size;
+    this.buf = ByteBuffer.allocateDirect((int) Math.min(CHUNK_BYTES, size)).order(ByteOrder.LITTLE_ENDIAN);
+    buf.limit(0);
+  }
+
+  /** Opens the file and reads its header; fails with a FormatException naming the file. */
+  static BinaryReader open(Path file) {
+    String readable = "a readable file";
+    if (Files.isDirectory(file)) {
+      throw new FormatException(file, "file", readable, "a directory");
+    }
+    FileChannel channel;
+    long size;
+    try {
+      channel = FileChannel.open(file, StandardOpenOption.READ);
+    } catch (IOException e) {
+      throw new FormatException(file, "file", readable, FormatException.describe(e));
+    }
+    try {
+      size = channel.size();
+      if (size < HEADER_BYTES) {
+        throw new FormatException(file, "header", HEADER_BYTES + " bytes", size + " bytes");
+      }
+      BinaryReader in = new BinaryReader(file, channel, size);
+      in.ints(in.header, 0, HEADER_INTS);
+      return in;
+    } catch (IOException e) {
+      closeQuietly(channel);
+      throw new FormatException(file, "file", readable, FormatException.describe(e));
+    } catch (RuntimeException e) {
+      closeQuietly(channel);
+      throw e;
+    }
+  }
+
+  private static void closeQuietly(FileChannel channel) {
+    try {
+      channel.close();
+    } catch (IOException ignored) {
+      // already failing with a better message
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      throw unreadable(e);
+    }
+  }
+
+  FormatException error(String field, String expected, Object found) {
+    return new FormatException(file, field, expected, String.valueOf(found));
+  }
+
+  int header(int slot) {
+    return header[slot];
+  }
+
+  void expect(int slot, String name, int value) {
+    if (header[slot] != value) {
+      throw error("header[" + slot + "] " + name, Integer.toString(value), header[slot]);
+    }
+  }
+
+  int atLeast(int slot, String name, int min) {
+    if (header[slot] < min) {
+      throw error("header[" + slot + "] " + name, "at least " + min, header[slot]);
+    }
+    return header[slot];
+  }
+
+  /** Checks the payload length up front, so truncation is reported before anything is read. */
+  void expectPayload(long bytes, String why) {
+    long found = size - HEADER_BYTES;
+    if (found != bytes) {
+      throw error("payload", bytes + " bytes after header (" + why + ")", found + " bytes");
+    }
+  }
+
+  /** Bytes not yet consumed. */
+  long remaining() {
+    return size - filePos + buf.remaining();
+  }
+
+  void floats(float[] dst, int off, int n) {
+    while (n > 0) {
+      need(Float.BYTES);
+      int k = Math.min(n, buf.remaining() / Float.BYTES);
+      buf.asFloatBuffer().get(dst, off, k);
+      buf.position(buf.position() + k * Float.BYTES);
+      off += k;
+      n -= k;
+    }
+  }
+
+  void ints(int[] dst, int off, int n) {
+    while (n > 0) {
+      need(Integer.BYTES);
+      int k = Math.min(n, buf.remaining() / Integer.BYTES);
+      buf.asIntBuffer().get(dst, off, k);
+      buf.position(buf.position() + k * Integer.BYTES);
+      off += k;
+      n -= k;
+    }
+  }
+
+  /** bf16 on disk is the high half of an fp32, so widening is a shift. */
+  void bf16(float[] dst, int off, int n) {
+    while (n > 0) {
+      int k = shorts(n);
+      for (int i = 0; i < k; i++) {
+        dst[off + i] = Float.intBitsToFloat(scratch[i] << 16);
+      }
+      off += k;
+      n -= k;
+    }
+  }
+
+  void u16(int[] dst, int off, int n) {
+    while (n > 0) {
+      int k = shorts(n);
+      for (int i = 0; i < k; i++) {
+        dst[off + i] = scratch[i] & 0xFFFF;
+      }
+      off += k;
+      n -= k;
+    }
+  }
+
+  /** Bulk-copies up to n 16-bit values into scratch; per-element buffer reads would be several times slower. */
+  private int shorts(int n) {
+    need(Short.BYTES);
+    int k = Math.min(n, buf.remaining() / Short.BYTES);
+    if (scratch == null) {
+      scratch = new short[buf.capacity() / Short.BYTES];
+    }
+    buf.asShortBuffer().get(scratch, 0, k);
+    buf.position(buf.position() + k * Short.BYTES);
+    return k;
+  }
+
+  float f32() {
+    need(Float.BYTES);
+    return buf.getFloat();
+  }
+
+  int u8() {
+    need(1);
+    return buf.get() & 0xFF;
+  }
+
+  byte[] bytes(int n) {
+    byte[] b = new byte[n];
+    need(n);
+    buf.get(b);
+    return b;
+  }
+
+  /** Makes at least n (at most the buffer's capacity) bytes available. */
+  private void need(int n) {
+    if (buf.remaining() >= n) {
+      return;
+    }
+    try {
+      buf.compact();
+      while (buf.position() < n) {
+        int read = channel.read(buf, filePos);
+        if (read < 0) {
+          throw new EOFException("file ended at byte " + filePos + " while reading");
+        }
+        filePos += read;
+      }
+      buf.flip();
+    } catch (IOException e) {
+      throw unreadable(e);
+    }
+  }
+
+  private UncheckedIOException unreadable(IOException e) {
+    return new UncheckedIOException(file + ": cannot read: " + FormatException.describe(e), e);
+  }
+}

@@ -1,0 +1,26 @@
+// GptConfig: llm.c's parameter layout and count.
+package kiln.runtime.format;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class GptConfigTest {
+  @Test
+  void gpt2SmallHas124MParams() {
+    assertEquals(124_475_904L, new GptConfig(1024, 50257, 50304, 12, 12, 768).paramCount());
+  }
+
+  @Test
+  void sizesFollowLlmcOrder() {
+    long c = 8, l = 2;
+    long[] expected = {
+        128 * c, 16 * c, l * c, l * c, l * 3 * c * c, l * 3 * c, l * c * c, l * c,
+        l * c, l * c, l * 4 * c * c, l * 4 * c, l * c * 4 * c, l * c, c, c};
+    assertArrayEquals(expected, Fixtures.TINY.paramSizes());
+    assertEquals(16, GptConfig.PARAM_NAMES.size());
+    assertEquals("wte", GptConfig.PARAM_NAMES.getFirst());
+    assertEquals("lnfb", GptConfig.PARAM_NAMES.getLast());
+  }
+}

@@ -1,0 +1,219 @@
+// ModelFile: v3/v5 round trips, llm.c's byte layout, and every error a checkpoint can raise.
+package kiln.runtime.format;
+
+import static kiln.runtime.format.Fixtures.TINY;
+import static kiln.runtime.format.Fixtures.assertFormatError;
+import static kiln.runtime.format.Fixtures.assertMisuse;
+import static kiln.runtime.format.Fixtures.modelHeader;
+import static kiln.runtime.format.Fixtures.raw;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ModelFileTest {
+  private static final int P = 2912; // TINY.paramCount(), counted by hand from FORMATS.md's table
+
+  @TempDir Path dir;
+
+  private Path file() {
+    return dir.resolve("model.bin");
+  }
+
+  @Test
+  void tinyParamCount() {
+    assertEquals(P, TINY.paramCount());
+  }
+
+  @Test
+  void fp32RoundTrip() {
+    float[] params = Fixtures.randomFloats(P, 1);
+    ModelFile.write(file(), TINY, params, 3);
+    ModelFile.Loaded loaded = ModelFile.read(file());
+    assertEquals(TINY, loaded.config());
+    assertEquals(3, loaded.version());
+    assertArrayEquals(params, loaded.params());
+    assertEquals(TINY, ModelFile.readHeader(file()));
+  }
+
+  @Test
+  void bf16RoundTripRoundsToNearestEven() throws IOException {
+    float[] params = Fixtures.randomFloats(P, 2);
+    ModelFile.write(file(), TINY, params, 5);
+    assertEquals(1024 + 2L * P, Files.size(file()));
+    ModelFile.Loaded loaded = ModelFile.read(file());
+    assertEquals(5, loaded.version());
+    float[] rounded = new float[P];
+    for (int i = 0; i < P; i++) {
+      rounded[i] = Bf16.round(params[i]);
+    }
+    assertArrayEquals(rounded, loaded.params());
+  }
+
+  @Test
+  void writesLlmcLayout() throws IOException {
+    float[] params = Fixtures.randomFloats(P, 3);
+    ByteBuffer expected = Fixtures.le(1024 + 4L * P);
+    for (int slot : new int[] {20240326, 3, 16, 100, 2, 2, 8, 128}) {
+      expected.putInt(slot);
+    }
+    expected.position(1024);
+    for (float p : params) {
+      expected.putFloat(p);
+    }
+    ModelFile.write(file(), TINY, params, 3);
+    assertArrayEquals(expected.array(), Files.readAllBytes(file()));
+  }
+
+  @Test
+  void readsHandBuiltBf16() {
+    ByteBuffer payload = Fixtures.le(2L * P);
+    payload.putShort(0, (short) 0x3F80); // 1.0
+    payload.putShort(2 * (P - 1), (short) 0xC020); // -2.5
+    ModelFile.Loaded loaded = ModelFile.read(raw(file(), modelHeader(TINY, 5), payload.array()));
+    assertEquals(1f, loaded.params()[0]);
+    assertEquals(0f, loaded.params()[1]);
+    assertEquals(-2.5f, loaded.params()[P - 1]);
+  }
+
+  @Test
+  void failedWriteKeepsOldCheckpoint() throws IOException {
+    float[] params = Fixtures.randomFloats(P, 4);
+    ModelFile.write(file(), TINY, params, 3);
+    byte[] before = Files.readAllBytes(file());
+    assertMisuse(file() + ": params length: expected paramCount (2912), found 3",
+        () -> ModelFile.write(file(), TINY, new float[3], 3));
+    assertArrayEquals(before, Files.readAllBytes(file()));
+  }
+
+  // --- errors any reader raises before looking at the header ---
+
+  @Test
+  void missingFile() {
+    assertFormatError(file() + ": file: expected a readable file, found no such file", () -> ModelFile.read(file()));
+  }
+
+  @Test
+  void directory() {
+    assertFormatError(dir + ": file: expected a readable file, found a directory", () -> ModelFile.read(dir));
+  }
+
+  @Test
+  void unreadableFile() throws IOException {
+    raw(file(), modelHeader(TINY, 3), 4L * P);
+    Files.setPosixFilePermissions(file(), PosixFilePermissions.fromString("---------"));
+    assumeFalse(Files.isReadable(file()), "running as root: every file is readable");
+    assertFormatError(file() + ": file: expected a readable file, found access denied", () -> ModelFile.read(file()));
+  }
+
+  @Test
+  void shortHeader() throws IOException {
+    Files.write(file(), new byte[10]);
+    assertFormatError(file() + ": header: expected 1024 bytes, found 10 bytes", () -> ModelFile.read(file()));
+  }
+
+  // --- header ---
+
+  private void assertHeaderError(String message, int slot, int value) {
+    int[] header = modelHeader(TINY, 3);
+    header[slot] = value;
+    raw(file(), header, 4L * P);
+    assertFormatError(file() + ": " + message, () -> ModelFile.read(file()));
+  }
+
+  @Test
+  void wrongMagic() {
+    assertHeaderError("header[0] magic: expected 20240326, found 20240327", 0, 20240327);
+  }
+
+  @Test
+  void unsupportedVersion() {
+    assertHeaderError("header[1] version: expected 3 or 5, found 4", 1, 4);
+  }
+
+  @Test
+  void nonPositiveMaxT() {
+    assertHeaderError("header[2] maxT: expected at least 1, found 0", 2, 0);
+  }
+
+  @Test
+  void nonPositiveVocab() {
+    assertHeaderError("header[3] V: expected at least 1, found -5", 3, -5);
+  }
+
+  @Test
+  void nonPositiveLayers() {
+    assertHeaderError("header[4] L: expected at least 1, found 0", 4, 0);
+  }
+
+  @Test
+  void nonPositiveHeads() {
+    assertHeaderError("header[5] NH: expected at least 1, found 0", 5, 0);
+  }
+
+  @Test
+  void nonPositiveChannels() {
+    assertHeaderError("header[6] C: expected at least 1, found 0", 6, 0);
+  }
+
+  @Test
+  void channelsNotDivisibleByHeads() {
+    assertHeaderError("header[6] C: expected a multiple of NH (2), found 9", 6, 9);
+  }
+
+  @Test
+  void paddedVocabBelowVocab() {
+    assertHeaderError("header[7] Vp: expected at least V (100), found 99", 7, 99);
+  }
+
+  @Test
+  void paramCountBeyondOneArray() {
+    raw(file(), modelHeader(new GptConfig(1, 1, 1, 1, 1, 20_000), 3), 0);
+    assertFormatError(file() + ": parameter count: expected at most 2147483639, found 4800340000",
+        () -> ModelFile.read(file()));
+  }
+
+  @Test
+  void paramCountBeyondLong() {
+    raw(file(), modelHeader(new GptConfig(1, 1, 1, 1 << 30, 1, 1 << 30), 3), 0);
+    assertFormatError(file() + ": parameter count: expected at most 2147483639, found more than 9223372036854775807",
+        () -> ModelFile.readHeader(file()));
+  }
+
+  // --- payload ---
+
+  @Test
+  void truncatedPayload() {
+    raw(file(), modelHeader(TINY, 3), 4L * P - 1);
+    assertFormatError(file() + ": payload: expected 11648 bytes after header (2912 params x 4 bytes), found 11647 bytes",
+        () -> ModelFile.read(file()));
+  }
+
+  @Test
+  void trailingBytes() {
+    raw(file(), modelHeader(TINY, 5), 2L * P + 3);
+    assertFormatError(file() + ": payload: expected 5824 bytes after header (2912 params x 2 bytes), found 5827 bytes",
+        () -> ModelFile.readHeader(file()));
+  }
+
+  // --- writer misuse ---
+
+  @Test
+  void writeUnsupportedVersion() {
+    assertMisuse(file() + ": version: expected 3 or 5, found 4", () -> ModelFile.write(file(), TINY, new float[P], 4));
+  }
+
+  @Test
+  void writeInconsistentConfig() {
+    GptConfig bad = new GptConfig(16, 100, 128, 2, 3, 8);
+    assertMisuse(file() + ": config C: expected a multiple of NH (3), found 8",
+        () -> ModelFile.write(file(), bad, new float[P], 3));
+  }
+}
