@@ -1,0 +1,115 @@
+// Checks a forward + backward (and optionally 10 AdamW steps) against a PyTorch debug state:
+// one line per tensor with max abs diff and max rel diff (relative to the reference's max abs).
+package kiln.runtime;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import kiln.runtime.format.DebugState;
+import kiln.runtime.format.FormatException;
+import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.ModelFile;
+
+public final class Verify {
+  /** Stated tolerances (fp32 on the CPU): relative to the tensor's max abs, and absolute for losses. */
+  public record Tolerances(double logits, double grads, double losses) {
+    public static final Tolerances CPU = new Tolerances(1e-5, 1e-4, 1e-5);
+  }
+
+  public record Diff(String name, double maxAbs, double maxRel, double tolerance) {
+    public boolean ok() { return maxRel <= tolerance; }
+  }
+
+  private Verify() {}
+
+  /** Returns true when every tensor and loss is within tolerance; prints the report to out. */
+  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, int threads, Tolerances tol, PrintStream out) {
+    ModelFile.Loaded model = ModelFile.read(modelFile);
+    GptConfig c = model.config();
+    DebugState state = DebugState.read(stateFile, c);
+    List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
+    out.printf("verify: model %s (L=%d NH=%d C=%d maxT=%d V=%d Vp=%d), batch B=%d T=%d, %d threads%n", modelFile, c.layers(), c.heads(),
+        c.channels(), c.maxT(), c.vocab(), c.paddedVocab(), state.B(), state.T(), threads);
+    boolean ok = true;
+    try (Gpt2Session s = new Gpt2Session(c, state.B(), state.T(), threads)) {
+      out.printf("verify: %d launches, %d kernel classes (%d compiled, %d ms)%n", s.executor.launchCount(), s.executor.kernels().size(),
+          s.executor.compiledCount(), s.executor.compileMillis());
+      s.loadParams(model.params());
+      s.setBatch(state.x(), state.y());
+      s.forward();
+      s.backward();
+      List<Diff> diffs = new ArrayList<>();
+      diffs.add(logitsDiff(s.read(s.program.logits()), state.logits(), state.B() * state.T(), c.vocab(), c.paddedVocab(), tol.logits()));
+      diffs.add(diff("loss", new float[] {s.loss()}, new float[] {state.loss()}, 0, 1, tol.logits()));
+      float[] grads = s.read(s.program.grads().get("wte").root());
+      long[] sizes = c.paramSizes();
+      int off = 0;
+      for (int i = 0; i < sizes.length; i++) {
+        diffs.add(diff(GptConfig.PARAM_NAMES.get(i), grads, state.grads(), off, (int) sizes[i], tol.grads()));
+        off += (int) sizes[i];
+      }
+      out.printf("%-10s %14s %14s %10s%n", "tensor", "max abs diff", "max rel diff", "tolerance");
+      for (Diff d : diffs) {
+        out.printf("%-10s %14.3e %14.3e %10.0e %s%n", d.name(), d.maxAbs(), d.maxRel(), d.tolerance(), d.ok() ? "ok" : "FAIL");
+        ok &= d.ok();
+      }
+      if (!expectedLosses.isEmpty()) {
+        out.printf("%-6s %14s %14s %12s%n", "step", "expected loss", "kiln loss", "abs diff");
+        for (int step = 0; step < expectedLosses.size(); step++) {
+          if (step > 0) {
+            s.forward();
+            s.backward();
+          }
+          double got = s.loss(), want = expectedLosses.get(step), d = Math.abs(got - want);
+          boolean good = d <= tol.losses();
+          ok &= good;
+          out.printf("%-6d %14.8f %14.8f %12.3e %s%n", step, want, got, d, good ? "ok" : "FAIL");
+          s.update(1e-4f, 0f);
+        }
+      }
+    }
+    out.println(ok ? "verify: OK" : "verify: FAIL");
+    return ok;
+  }
+
+  static Diff diff(String name, float[] got, float[] want, int off, int n, double tol) {
+    double maxAbs = 0, refMax = 0;
+    for (int i = 0; i < n; i++) {
+      maxAbs = Math.max(maxAbs, Math.abs((double) got[off + i] - want[off + i]));
+      refMax = Math.max(refMax, Math.abs((double) want[off + i]));
+      if (Float.isNaN(got[off + i])) maxAbs = Double.POSITIVE_INFINITY;
+    }
+    return new Diff(name, maxAbs, refMax == 0 ? maxAbs : maxAbs / refMax, tol);
+  }
+
+  /** kiln's logits rows are Vp wide; the reference's are V wide. */
+  static Diff logitsDiff(float[] got, float[] want, int rows, int v, int vp, double tol) {
+    float[] packed = new float[rows * v];
+    for (int r = 0; r < rows; r++) System.arraycopy(got, r * vp, packed, r * v, v);
+    return diff("logits", packed, want, 0, packed.length, tol);
+  }
+
+  static List<Double> readLosses(Path file) {
+    List<Double> losses = new ArrayList<>();
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(file);
+    } catch (IOException e) {
+      throw new FormatException(file, "file", "a readable text file of losses", e instanceof java.nio.file.NoSuchFileException ? "no such file" : e.toString());
+    }
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i).strip();
+      if (line.isEmpty()) continue;
+      try {
+        losses.add(Double.parseDouble(line));
+      } catch (NumberFormatException e) {
+        throw new FormatException(file, "line " + (i + 1), "a loss (decimal number)", "'" + line + "'");
+      }
+    }
+    return losses;
+  }
+}

@@ -1,0 +1,103 @@
+// Runs a lowered program on the CPU: generated Java kernels over one arena, on a fixed pool.
+// Launch arguments and work counts are computed once here; a step only calls kernels.
+package kiln.runtime.cpu;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.CpuKernel;
+import kiln.codegen.KernelSource;
+import kiln.codegen.Launch;
+import kiln.codegen.Lowering;
+import kiln.codegen.Schedule;
+import kiln.dsl.Compute;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+import kiln.runtime.Arena;
+
+public final class CpuExecutor implements AutoCloseable {
+  /** A launch ready to go: kernel instance, its argument array and work items. */
+  record Planned(Launch launch, CpuKernel kernel, int[] args, int items) {}
+
+  private final Arena arena;
+  private final WorkerPool pool;
+  private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
+  private final Map<String, KernelSource> kernels = new LinkedHashMap<>();
+  private final long compileMillis;
+  private final int compiledCount;
+  private long[] profileNanos;
+  private final List<Planned> all = new ArrayList<>();
+
+  public CpuExecutor(Arena arena, Map<String, List<Compute>> program, int threads) {
+    this.arena = arena;
+    Schedule schedule = Schedule.cpuDefault(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
+    Map<String, Lowering.Lowered> lowered = new LinkedHashMap<>();
+    for (var e : program.entrySet()) {
+      Lowering.Lowered l = Lowering.lower(e.getValue(), schedule);
+      lowered.put(e.getKey(), l);
+      kernels.putAll(l.kernels());
+    }
+    KernelCompiler.Compiled compiled = KernelCompiler.defaultCache().compile(kernels.values());
+    this.compileMillis = compiled.millis();
+    this.compiledCount = compiled.compiled();
+    for (var e : lowered.entrySet()) {
+      List<Planned> planned = new ArrayList<>();
+      for (Launch l : e.getValue().launches()) {
+        Planned p = plan(l, compiled.kernels().get(l.kernel().className()), schedule);
+        planned.add(p);
+        all.add(p);
+      }
+      sections.put(e.getKey(), planned);
+    }
+    this.pool = new WorkerPool(threads, schedule.scratchFloats());
+  }
+
+  private Planned plan(Launch l, CpuKernel kernel, Schedule schedule) {
+    int[] args = new int[l.dims().size() + l.tensors().size()];
+    int i = 0;
+    for (Dim d : l.dims()) args[i++] = arena.size(d);
+    for (Tensor t : l.tensors()) args[i++] = arena.offset(t);
+    long items = l.work().items(arena::size, schedule);
+    if (items > Integer.MAX_VALUE) throw new IllegalArgumentException(l.name() + ": " + items + " work items, more than an int");
+    return new Planned(l, kernel, args, (int) items);
+  }
+
+  public Arena arena() { return arena; }
+  public WorkerPool pool() { return pool; }
+  public Map<String, KernelSource> kernels() { return kernels; }
+  public long compileMillis() { return compileMillis; }
+  public int compiledCount() { return compiledCount; }
+  public int launchCount() { return all.size(); }
+
+  public void run(String section) {
+    List<Planned> list = sections.get(section);
+    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
+    if (profileNanos == null) {
+      for (Planned p : list) pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
+    } else {
+      for (Planned p : list) {
+        long t0 = System.nanoTime();
+        pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
+        profileNanos[all.indexOf(p)] += System.nanoTime() - t0;
+      }
+    }
+  }
+
+  /** Turns per-launch timing on (adds a clock read per launch). */
+  public void enableProfile() { profileNanos = new long[all.size()]; }
+
+  /** Time per launch name pattern (compute name with layer numbers folded), largest first. */
+  public List<Map.Entry<String, Long>> profile() {
+    Map<String, Long> byName = new LinkedHashMap<>();
+    for (int i = 0; i < all.size(); i++) {
+      String key = all.get(i).launch().kernel().kind() + " " + all.get(i).launch().name().replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");
+      byName.merge(key, profileNanos[i], Long::sum);
+    }
+    List<Map.Entry<String, Long>> list = new ArrayList<>(byName.entrySet());
+    list.sort((a, b) -> Long.compare(b.getValue(), a.getValue()));
+    return list;
+  }
+
+  @Override public void close() { pool.close(); }
+}
