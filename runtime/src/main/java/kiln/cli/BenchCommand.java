@@ -1,0 +1,107 @@
+// `kiln bench`: times full training steps (forward, backward, AdamW) on random tokens.
+package kiln.cli;
+
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import kiln.runtime.Gpt2Session;
+import kiln.runtime.ModelPresets;
+import kiln.runtime.format.GptConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "bench", mixinStandardHelpOptions = true,
+    description = "Times training steps of a GPT-2 on random data: per-step ms, then a summary line.",
+    footer = {"", "Example:", "  ./kiln bench --device cpu --model gpt2-d12 --batch 4 --seq 64 --steps 10",
+        "Last line: bench: <median ms> ms/step <tok/s> tok/s <MB> MB peak"})
+public final class BenchCommand implements Callable<Integer> {
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu (cuda arrives with the GPU trainer)") String device;
+  @Option(names = "--model", defaultValue = "gpt2-d12", description = "one of ${COMPLETION-CANDIDATES}", completionCandidates = Models.class) String model;
+  @Option(names = "--batch", defaultValue = "4") int batch;
+  @Option(names = "--seq", defaultValue = "64") int seq;
+  @Option(names = "--steps", defaultValue = "10") int steps;
+  @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first") int warmup;
+  @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
+  @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
+
+  static final class Models extends java.util.ArrayList<String> {
+    Models() { super(ModelPresets.GPT2.keySet()); }
+  }
+
+  @Override public Integer call() {
+    if (!device.equals("cpu") && !device.equals("auto")) throw new UserError("--device " + device + ": only cpu is available in this build");
+    if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
+    GptConfig c = ModelPresets.gpt2(model);
+    if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
+    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    System.out.printf("bench: %s (%,d params), B=%d T=%d, cpu, %d threads, %s%n", model, c.paramCount(), batch, seq, n,
+        System.getProperty("java.vm.version"));
+    try (Gpt2Session s = new Gpt2Session(c, batch, seq, n)) {
+      System.out.printf("bench: arena %.1f MB, %d launches/step, %d kernel classes (%d compiled in %d ms)%n", s.arena.bytes() / 1e6,
+          s.executor.launchCount(), s.executor.kernels().size(), s.executor.compiledCount(), s.executor.compileMillis());
+      s.loadParams(ModelPresets.randomInit(c, 1337));
+      SplittableRandom rnd = new SplittableRandom(42);
+      int[] x = new int[batch * seq], y = new int[batch * seq];
+      for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(c.vocab()); y[i] = rnd.nextInt(c.vocab()); }
+      s.setBatch(x, y);
+      for (int i = 0; i < warmup; i++) step(s);
+      if (profile) s.executor.enableProfile();
+      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long[] ids = threadIds(s);
+      long alloc0 = sum(mx.getThreadAllocatedBytes(ids));
+      double[] ms = new double[steps];
+      for (int i = 0; i < steps; i++) {
+        long t0 = System.nanoTime();
+        float loss = step(s);
+        ms[i] = (System.nanoTime() - t0) / 1e6;
+        System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
+      }
+      long allocated = sum(mx.getThreadAllocatedBytes(ids)) - alloc0;
+      if (profile) {
+        System.out.println("profile (total over timed steps, top 25):");
+        long total = s.executor.profile().stream().mapToLong(java.util.Map.Entry::getValue).sum();
+        s.executor.profile().stream().limit(25).forEach(e ->
+            System.out.printf("  %8.1f ms %5.1f%%  %s%n", e.getValue() / 1e6 / steps, 100.0 * e.getValue() / total, e.getKey()));
+      }
+      double[] sorted = ms.clone();
+      Arrays.sort(sorted);
+      double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+      System.out.printf("bench: allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
+      System.out.printf("bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
+      System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), peakRssMb());
+    }
+    return 0;
+  }
+
+  private static float step(Gpt2Session s) {
+    s.forward();
+    s.backward();
+    s.update(1e-4f, 0f);
+    return s.loss();
+  }
+
+  private static long[] threadIds(Gpt2Session s) {
+    Thread[] workers = s.executor.pool().workerThreads();
+    long[] ids = new long[workers.length + 1];
+    ids[0] = Thread.currentThread().threadId();
+    for (int i = 0; i < workers.length; i++) ids[i + 1] = workers[i].threadId();
+    return ids;
+  }
+
+  private static long sum(long[] v) { long s = 0; for (long x : v) s += Math.max(0, x); return s; }
+
+  /** Peak resident set size (VmHWM) in MB, or -1 where /proc is absent. */
+  static double peakRssMb() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024.0;
+      }
+    } catch (java.io.IOException | NumberFormatException e) {
+      return -1;
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,104 @@
+// The corpus `train` uses when given none: dickens.txt + shakes.txt from the crunch-test jar, prepared once.
+package kiln.runtime.data;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+public final class DefaultCorpus {
+  /** Classpath resources, in document order (val is the first 10% of tokens: the start of Dickens). */
+  public static final List<String> RESOURCES = List.of("/dickens.txt", "/shakes.txt");
+  public static final double VAL_FRACTION = 0.1;
+
+  private DefaultCorpus() {}
+
+  /** ~/.cache/kiln/data/default: where {@code train} with no data argument prepares and reads. */
+  public static Path defaultDir() {
+    return Path.of(System.getProperty("user.home"), ".cache", "kiln", "data", "default");
+  }
+
+  /** The two texts, without dickens.txt's byte-order mark and with shakes.txt's CRLF made LF. */
+  public static List<Corpus.Document> documents() throws IOException {
+    List<Corpus.Document> docs = new ArrayList<>();
+    for (String name : RESOURCES) {
+      try (InputStream in = DefaultCorpus.class.getResourceAsStream(name)) {
+        if (in == null) {
+          throw new IllegalStateException(name + " is not on the classpath (it comes from org.apache.crunch:crunch-test)");
+        }
+        String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        docs.add(new Corpus.Document(name.substring(1), Corpus.stripBom(text).replace("\r\n", "\n")));
+      }
+    }
+    return docs;
+  }
+
+  /** Whether {@code dir} holds at least one train and one val shard. */
+  public static boolean isPrepared(Path dir) throws IOException {
+    return !DataLoader.Split.TRAIN.shards(dir).isEmpty() && !DataLoader.Split.VAL.shards(dir).isEmpty();
+  }
+
+  /**
+   * Prepares the default corpus into {@code dir} unless it already holds train and val shards.
+   * Writes into a sibling temporary directory and renames it into place, so an interrupted or
+   * concurrent run never leaves a half-written {@code dir}. Returns what was written, or empty when
+   * {@code dir} was already prepared.
+   */
+  public static Optional<Corpus.Summary> ensurePrepared(Path dir) throws IOException {
+    dir = dir.toAbsolutePath();
+    if (isPrepared(dir)) {
+      return Optional.empty();
+    }
+    if (Files.isDirectory(dir)) {
+      try (Stream<Path> files = Files.list(dir)) {
+        if (files.findAny().isPresent()) {
+          throw new IllegalArgumentException(dir + " holds files but no train and val shards; empty it or choose another directory");
+        }
+      }
+      Files.delete(dir);
+    } else if (Files.exists(dir)) {
+      throw new IllegalArgumentException(dir + " is a file, not a directory");
+    }
+    Files.createDirectories(dir.getParent());
+    Path tmp = Files.createTempDirectory(dir.getParent(), dir.getFileName() + ".tmp-");
+    try {
+      Corpus.Summary written = Corpus.prepare(documents(), tmp, VAL_FRACTION, Corpus.SHARD_TOKENS, n -> {});
+      try {
+        Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+      } catch (FileSystemException e) {
+        if (isPrepared(dir)) {
+          return Optional.empty(); // another process prepared it first
+        }
+        throw e;
+      }
+      return Optional.of(relocate(written, tmp, dir));
+    } finally {
+      deleteTree(tmp);
+    }
+  }
+
+  private static Corpus.Summary relocate(Corpus.Summary s, Path from, Path to) {
+    return new Corpus.Summary(s.documents(), s.chars(), s.trainTokens(), s.valTokens(),
+        s.trainShards().stream().map(p -> to.resolve(from.relativize(p))).toList(),
+        s.valShards().stream().map(p -> to.resolve(from.relativize(p))).toList(), s.seconds());
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.list(dir)) {
+      for (Path f : files.toList()) {
+        Files.deleteIfExists(f);
+      }
+    }
+    Files.deleteIfExists(dir);
+  }
+}

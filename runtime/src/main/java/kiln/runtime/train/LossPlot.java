@@ -1,0 +1,86 @@
+// loss.png: training (and validation) loss against step, drawn with XChart, safe without a display.
+package kiln.runtime.train;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+public final class LossPlot {
+  static {
+    // Before any AWT class loads: a training box has no display, and XChart renders through Java2D.
+    System.setProperty("java.awt.headless", "true");
+  }
+
+  public static final int WIDTH = 900;
+  public static final int HEIGHT = 540;
+
+  /** One measured loss. */
+  public record Point(int step, double loss) {}
+
+  private LossPlot() {}
+
+  public static void write(Path png, List<Point> train) throws IOException {
+    write(png, train, List.of());
+  }
+
+  /**
+   * Writes a PNG with a line for {@code train} and markers for {@code val} (may be empty). Points
+   * with a non-finite loss (a diverged step) are left out. Replaces {@code png} atomically.
+   */
+  public static void write(Path png, List<Point> train, List<Point> val) throws IOException {
+    List<Point> t = finite(train);
+    List<Point> v = finite(val);
+    if (t.isEmpty() && v.isEmpty()) {
+      throw new IllegalArgumentException("no finite loss values to plot into " + png);
+    }
+    XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title("loss").xAxisTitle("step").yAxisTitle("loss").build();
+    chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
+    if (!t.isEmpty()) {
+      XYSeries s = chart.addSeries("train", steps(t), losses(t));
+      s.setMarker(SeriesMarkers.NONE);
+    }
+    if (!v.isEmpty()) {
+      XYSeries s = chart.addSeries("val", steps(v), losses(v));
+      s.setMarker(SeriesMarkers.CIRCLE);
+    }
+    Path abs = png.toAbsolutePath();
+    Files.createDirectories(abs.getParent());
+    Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
+    try (OutputStream out = Files.newOutputStream(tmp)) {
+      BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
+    }
+    Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** The plot of a training log: its loss column as the line, its val_loss cells as markers. */
+  public static void writeRows(Path png, List<TrainLog.Row> rows) throws IOException {
+    List<Point> train = new ArrayList<>();
+    List<Point> val = new ArrayList<>();
+    for (TrainLog.Row r : rows) {
+      train.add(new Point(r.step(), r.loss()));
+      val.add(new Point(r.step(), r.valLoss()));
+    }
+    write(png, train, val);
+  }
+
+  private static List<Point> finite(List<Point> points) {
+    return points.stream().filter(p -> Double.isFinite(p.loss())).toList();
+  }
+
+  private static double[] steps(List<Point> points) {
+    return points.stream().mapToDouble(Point::step).toArray();
+  }
+
+  private static double[] losses(List<Point> points) {
+    return points.stream().mapToDouble(Point::loss).toArray();
+  }
+}
