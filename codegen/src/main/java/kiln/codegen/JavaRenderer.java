@@ -259,8 +259,14 @@ public final class JavaRenderer {
   /** Wraps a rendered body into a named class implementing CpuKernel. */
   public static KernelSource toClass(Rendered rendered, Schedule schedule) {
     boolean mm = rendered.kind().startsWith("matmul");
-    String hash = hash(rendered.kind() + "\n" + rendered.body() + (mm ? schedule.toString() : ""));
-    String className = "K_" + rendered.kind().replace("+", "_acc") + "_" + hash;
+    String prefix = "K_" + rendered.kind().replace("+", "_acc") + "_";
+    String placeholder = prefix + "HASH";
+    String src = classSource(rendered, schedule, placeholder, mm);
+    String className = prefix + hash(src);
+    return new KernelSource(rendered.kind(), className, src.replace(placeholder, className));
+  }
+
+  private static String classSource(Rendered rendered, Schedule schedule, String className, boolean mm) {
     var run = MethodSpec.methodBuilder("run").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .addParameter(float[].class, "F").addParameter(int[].class, "I").addParameter(int[].class, "a")
         .addParameter(int.class, "lo").addParameter(int.class, "hi").addParameter(float[].class, mm ? "P" : "scratch")
@@ -295,7 +301,7 @@ public final class JavaRenderer {
           .replace("import jdk.incubator.vector.FloatVector;\n",
               "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\n");
     }
-    return new KernelSource(rendered.kind(), className, src);
+    return src;
   }
 
   private static String indent(String text, String by) {

@@ -81,7 +81,7 @@ public final class Tensor {
         throw new DslException("tensor " + name + ": index " + i + " (" + index[i] + ") is " + index[i].type() + ", expected I32");
       }
       if (index[i] instanceof Var v && !v.dim().equals(dims.get(i))) {
-        throw new DslException("tensor " + name + dims + ": index " + i + " is var " + v.name() + " over " + v.dim()
+        throw new DslException("tensor " + name + dims + ": index " + i + " is a var over " + v.dim()
             + ", but dim " + i + " is " + dims.get(i));
       }
     }

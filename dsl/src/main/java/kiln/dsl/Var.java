@@ -3,5 +3,6 @@ package kiln.dsl;
 
 public record Var(String name, Dim dim) implements Expr {
   @Override public DType type() { return DType.I32; }
-  @Override public String toString() { return name; }
+  /** The dim's name in lower case: stable across builds (the unique name is for identity only). */
+  @Override public String toString() { return dim.name().toLowerCase(); }
 }

@@ -40,9 +40,9 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, cpu, %d threads, %s%n", model, c.paramCount(), batch, seq, n,
         System.getProperty("java.vm.version"));
     try (Gpt2Session s = new Gpt2Session(c, batch, seq, n)) {
-      System.out.printf("bench: arena %.1f MB, %d launches/step, %d kernel classes (%d compiled in %d ms)%n", s.arena.bytes() / 1e6,
+      System.out.printf("bench: arena %.1f MB (%.1f MB shared by activations by lifetime), %d launches/step, %d kernel classes (%d compiled in %d ms)%n", s.arena.bytes() / 1e6, s.arena.sharedBytes() / 1e6,
           s.executor.launchCount(), s.executor.kernels().size(), s.executor.compiledCount(), s.executor.compileMillis());
-      s.loadParams(ModelPresets.randomInit(c, 1337));
+      ModelPresets.randomInit(c, 1337, s.arena.f, s.arena.offset(s.paramsTensor()));
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[batch * seq], y = new int[batch * seq];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(c.vocab()); y[i] = rnd.nextInt(c.vocab()); }
@@ -51,15 +51,18 @@ public final class BenchCommand implements Callable<Integer> {
       if (profile) s.executor.enableProfile();
       var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
       long[] ids = threadIds(s);
-      long alloc0 = sum(mx.getThreadAllocatedBytes(ids));
+      long[] before = new long[ids.length], after = new long[ids.length];
+      long allocated = 0;
       double[] ms = new double[steps];
       for (int i = 0; i < steps; i++) {
+        for (int k = 0; k < ids.length; k++) before[k] = mx.getThreadAllocatedBytes(ids[k]);
         long t0 = System.nanoTime();
         float loss = step(s);
         ms[i] = (System.nanoTime() - t0) / 1e6;
+        for (int k = 0; k < ids.length; k++) after[k] = mx.getThreadAllocatedBytes(ids[k]);
+        for (int k = 0; k < ids.length; k++) allocated += after[k] - before[k];
         System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
       }
-      long allocated = sum(mx.getThreadAllocatedBytes(ids)) - alloc0;
       if (profile) {
         System.out.println("profile (total over timed steps, top 25):");
         long total = s.executor.profile().stream().mapToLong(java.util.Map.Entry::getValue).sum();
@@ -90,8 +93,6 @@ public final class BenchCommand implements Callable<Integer> {
     for (int i = 0; i < workers.length; i++) ids[i + 1] = workers[i].threadId();
     return ids;
   }
-
-  private static long sum(long[] v) { long s = 0; for (long x : v) s += Math.max(0, x); return s; }
 
   /** Peak resident set size (VmHWM) in MB, or -1 where /proc is absent. */
   static double peakRssMb() {

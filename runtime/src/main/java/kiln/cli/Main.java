@@ -24,6 +24,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     subcommands = {
         VerifyCommand.class,
         BenchCommand.class,
+        EmitCommand.class,
         PrepareCommand.class,
         InfoCommand.class,
         CommandLine.HelpCommand.class,

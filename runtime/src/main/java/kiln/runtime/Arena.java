@@ -1,5 +1,8 @@
 // One allocation per element type for every tensor of a program; offsets derived from the
 // declarations and the bound dim sizes, never written by hand (llm.c's TENSOR_SPEC, computed).
+// Params, grads, optimizer state, inputs and pinned outputs live all step; every other tensor
+// lives from the first to the last compute that touches it, and tensors whose lifetimes do not
+// overlap share space (first fit, largest first).
 package kiln.runtime;
 
 import java.util.HashMap;
@@ -19,26 +22,83 @@ public final class Arena {
   public final float[] f;
   public final int[] i;
 
-  public Arena(Graph graph, Map<Dim, Integer> bound) {
+  /** Every tensor its own space (no sharing): for tests and tools that read any tensor afterwards. */
+  public Arena(Graph graph, Map<Dim, Integer> bound) { this(graph, bound, null, java.util.Set.of()); }
+
+  /**
+   * @param order  the computes of one step in execution order (null: no sharing)
+   * @param pinned tensors read after a step (logits, loss) that must keep their own space
+   */
+  public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned) {
     this.sizes = new HashMap<>(bound);
     for (Graph.DerivedDim d : graph.derivedDims()) {
       long n = 0;
       for (Tensor.Term t : d.size()) n += t.coefficient() * product(t.dims());
       sizes.put(d.dim(), checkedInt(n, d.dim().name()));
     }
+    Map<Tensor, int[]> lifetimes = order == null ? Map.of() : lifetimes(order);
     long floats = 0, ints = 0;
+    List<Tensor> shared = new java.util.ArrayList<>();
     for (Tensor t : graph.roots()) {
       long n = elements(t);
-      if (t.dtype() == DType.I32) { rootOffsets.put(t, ints); ints += n; }
-      else { rootOffsets.put(t, floats); floats += n; }
       bytesByRole.merge(t.role(), 4 * n, Long::sum);
+      boolean transientTensor = (t.role() == Role.ACT || t.role() == Role.ACT_GRAD) && !pinned.contains(t) && lifetimes.containsKey(t);
+      if (t.dtype() == DType.I32) { rootOffsets.put(t, ints); ints += n; }
+      else if (transientTensor) shared.add(t);
+      else { rootOffsets.put(t, floats); floats += n; }
     }
+    sharedFloats = place(shared, lifetimes, floats);
+    floats += sharedFloats;
     if (floats > Integer.MAX_VALUE - 16) {
       throw new IllegalArgumentException("arena needs " + floats + " floats; Java arrays hold at most " + (Integer.MAX_VALUE - 16));
     }
     this.f = new float[(int) floats];
     this.i = new int[(int) ints];
   }
+
+  private long sharedFloats;
+
+  /** [first, last] index of the computes that write or read each root tensor. */
+  private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order) {
+    Map<Tensor, int[]> life = new HashMap<>();
+    for (int k = 0; k < order.size(); k++) {
+      final int at = k;
+      kiln.dsl.Compute c = order.get(k);
+      java.util.function.Consumer<Tensor> touch = t -> life.merge(t.root(), new int[] {at, at},
+          (a, b) -> new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+      touch.accept(c.out());
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) touch.accept(l.tensor());
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) touch.accept(l.tensor());
+    }
+    return life;
+  }
+
+  /** First-fit, largest first: each tensor at the lowest offset clear of every placed tensor it overlaps in time. */
+  private long place(List<Tensor> tensors, Map<Tensor, int[]> life, long base) {
+    List<Tensor> bySize = new java.util.ArrayList<>(tensors);
+    bySize.sort((a, b) -> Long.compare(elements(b), elements(a)));
+    List<long[]> placed = new java.util.ArrayList<>();   // {offset, size, first, last}
+    long end = 0;
+    for (Tensor t : bySize) {
+      long n = elements(t);
+      int[] lt = life.get(t);
+      List<long[]> clash = new java.util.ArrayList<>();
+      for (long[] p : placed) if (p[2] <= lt[1] && lt[0] <= p[3]) clash.add(p);
+      clash.sort((a, b) -> Long.compare(a[0], b[0]));
+      long off = 0;
+      for (long[] p : clash) {
+        if (off + n <= p[0]) break;
+        off = Math.max(off, p[0] + p[1]);
+      }
+      placed.add(new long[] {off, n, lt[0], lt[1]});
+      rootOffsets.put(t, base + off);
+      end = Math.max(end, off + n);
+    }
+    return end;
+  }
+
+  /** Bytes of the region that transient tensors share. */
+  public long sharedBytes() { return 4 * sharedFloats; }
 
   public int size(Dim d) {
     Integer n = sizes.get(d);

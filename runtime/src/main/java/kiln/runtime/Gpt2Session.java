@@ -2,10 +2,6 @@
 // operations a trainer or verifier needs (load weights, set a batch, step, read tensors).
 package kiln.runtime;
 
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.models.Gpt2;
 import kiln.runtime.cpu.CpuExecutor;
@@ -26,13 +22,9 @@ public final class Gpt2Session implements AutoCloseable {
     this.seq = seq;
     this.program = Gpt2.build(config.layers());
     var c = new Gpt2.Config(config.maxT(), config.vocab(), config.paddedVocab(), config.layers(), config.heads(), config.channels());
-    this.arena = new Arena(program.graph(), Gpt2.bind(c, batch, seq));
-    List<Compute> computes = program.graph().computes();
-    Map<String, List<Compute>> sections = new LinkedHashMap<>();
-    sections.put("forward", computes.subList(0, program.forwardEnd()));
-    sections.put("backward", computes.subList(program.forwardEnd(), program.backwardEnd()));
-    sections.put("update", computes.subList(program.backwardEnd(), computes.size()));
-    this.executor = new CpuExecutor(arena, sections, threads);
+    this.arena = new Arena(program.graph(), Gpt2.bind(c, batch, seq), program.graph().computes(),
+        java.util.Set.of(program.logits(), program.loss()));
+    this.executor = new CpuExecutor(arena, ShippedModels.gpt2Sections(program), threads);
   }
 
   public Tensor paramsTensor() { return program.params().get("wte").root(); }

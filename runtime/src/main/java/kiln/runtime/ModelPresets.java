@@ -30,9 +30,17 @@ public final class ModelPresets {
    */
   public static float[] randomInit(GptConfig c, long seed) {
     float[] p = new float[Math.toIntExact(c.paramCount())];
+    randomInit(c, seed, p, 0);
+    return p;
+  }
+
+  /** The same init written straight into dst at base (an arena), with no temporary copy. */
+  public static void randomInit(GptConfig c, long seed, float[] dst, int base) {
+    java.util.Arrays.fill(dst, base, base + Math.toIntExact(c.paramCount()), 0f);
+    float[] p = dst;
     SplittableRandom rnd = new SplittableRandom(seed);
     long[] sizes = c.paramSizes();
-    int off = 0;
+    int off = base;
     double residualStd = 0.02 / Math.sqrt(2.0 * c.layers());
     for (int i = 0; i < sizes.length; i++) {
       String name = GptConfig.PARAM_NAMES.get(i);
@@ -51,6 +59,5 @@ public final class ModelPresets {
       }
       off += n;
     }
-    return p;
   }
 }

@@ -1,0 +1,37 @@
+// The models whose generated kernels are committed under generated/, and how to emit them.
+package kiln.runtime;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.Emit;
+import kiln.codegen.Schedule;
+import kiln.dsl.Compute;
+import kiln.models.Gpt2;
+
+public final class ShippedModels {
+  private ShippedModels() {}
+
+  /** GPT-2's program split into the sections a trainer runs (kernels do not depend on L; two layers show it). */
+  public static Map<String, List<Compute>> gpt2Sections(Gpt2.Program p) {
+    List<Compute> all = p.graph().computes();
+    Map<String, List<Compute>> sections = new LinkedHashMap<>();
+    sections.put("forward", all.subList(0, p.forwardEnd()));
+    sections.put("backward", all.subList(p.forwardEnd(), p.backwardEnd()));
+    sections.put("update", all.subList(p.backwardEnd(), all.size()));
+    return sections;
+  }
+
+  /** Writes generated/java/gpt2; returns the number of files. */
+  public static int emit(Path root) throws IOException {
+    Map<String, String> files = javaFiles();
+    Emit.write(root.resolve("java").resolve("gpt2"), files);
+    return files.size();
+  }
+
+  public static Map<String, String> javaFiles() {
+    return Emit.java("gpt2", gpt2Sections(Gpt2.build(2)), Schedule.cpuDefault(16));
+  }
+}

@@ -1,0 +1,27 @@
+// The CPU trainer against PyTorch: forward, every gradient and 10 AdamW losses, on two configs.
+package kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class VerifyFixturesTest {
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "odd"})
+  void matchesPyTorch(String fixture) {
+    Path dir = Fixtures.dir(fixture);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), 2, Verify.Tolerances.CPU, out);
+    String report = bytes.toString(StandardCharsets.UTF_8);
+    System.out.print(report);
+    assertTrue(ok, report);
+    assertTrue(report.strip().endsWith("verify: OK"), report);
+    assertTrue(report.lines().filter(l -> l.endsWith(" ok")).count() == 18 + 10, "18 tensors and 10 losses checked:\n" + report);
+  }
+}
