@@ -12,4 +12,10 @@ public interface Dialect {
   String select(String c, String a, String b);
   String toF32(String x);
   String load(String arena, String offset, String index);
+  String type(kiln.dsl.DType t);
+  String negativeInfinity();
+  /** Keyword of an immutable local: final (Java), const (CUDA). */
+  String constant();
+  /** target += value where other threads may add to the same element (CUDA atomics). */
+  String atomicAdd(String target, String value);
 }

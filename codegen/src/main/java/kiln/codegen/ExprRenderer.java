@@ -54,7 +54,9 @@ public final class ExprRenderer {
     return parts.isEmpty() ? "1" : "(" + String.join(" * ", parts) + ")";
   }
 
-  public String javaType(DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "boolean"; }; }
+  public String type(DType t) { return d.type(t); }
+
+  public Dialect dialect() { return d; }
 
   /**
    * Renders e; non-trivial subexpressions that occur more than once become locals, whose
@@ -98,7 +100,7 @@ public final class ExprRenderer {
     };
     if (prelude != null && counts.getOrDefault(e, 0) > 1) {
       String name = "x" + (locals++);
-      prelude.add("final " + javaType(e.type()) + " " + name + " = " + text + ";");
+      prelude.add(d.constant() + " " + d.type(e.type()) + " " + name + " = " + text + ";");
       cse.put(e, name);
       return name;
     }

@@ -50,4 +50,12 @@ public final class JavaDialect implements Dialect {
   @Override public String toF32(String x) { return "((float) " + x + ")"; }
 
   @Override public String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
+
+  @Override public String type(kiln.dsl.DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "boolean"; }; }
+
+  @Override public String negativeInfinity() { return "Float.NEGATIVE_INFINITY"; }
+
+  @Override public String constant() { return "final"; }
+
+  @Override public String atomicAdd(String target, String value) { throw new UnsupportedOperationException("the Java schedules partition scatters instead of using atomics"); }
 }

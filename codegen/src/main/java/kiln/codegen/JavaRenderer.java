@@ -61,7 +61,7 @@ public final class JavaRenderer {
           .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
       indent += "  ";
     }
-    for (Compute c : group) statement(r, c, loop, indent);
+    for (Compute c : group) Statements.serial(r, c, loop, indent, false);
     for (int i = serial.size(); i > 0; i--) loop.append("  ".repeat(i)).append("}\n");
     loop.append("}\n");
     String kind = first.accumulate() && !first.isFullCover() && !isSlice(first) ? "scatter" : "map";
@@ -76,41 +76,13 @@ public final class JavaRenderer {
     return c.outIndex().stream().allMatch(e -> e instanceof Var || e instanceof Expr.Const);
   }
 
-  private static void statement(ExprRenderer r, Compute c, StringBuilder out, String indent) {
-    String target = r.render(new Expr.Load(c.out(), c.outIndex()), new java.util.HashMap<>());
-    List<Expr.Reduce> reductions = c.rootReductions();
-    List<String> prelude = new ArrayList<>();
-    String value;
-    if (reductions.isEmpty()) {
-      value = r.renderWithLocals(c.inner(), prelude);
-      for (String p : prelude) out.append(indent).append(p).append('\n');
-      out.append(indent).append(target).append(c.accumulate() ? " += " : " = ").append(value).append(";\n");
-      return;
-    }
-    String type = r.javaType(c.body().type());
-    boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append(type).append(" acc = ").append(max ? "Float.NEGATIVE_INFINITY" : (type.equals("int") ? "0" : "0f")).append(";\n");
-    String inner = indent;
-    for (Expr.Reduce red : reductions) {
-      String v = r.var(red.var());
-      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(red.var().dim()))
-          .append("; ").append(v).append("++) {\n");
-      inner += "  ";
-    }
-    value = r.renderWithLocals(c.inner(), prelude);
-    for (String p : prelude) out.append(inner).append(p).append('\n');
-    out.append(inner).append(max ? "acc = Math.max(acc, " + value + ");\n" : "acc += " + value + ";\n");
-    for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
-    out.append(indent).append(target).append(c.accumulate() ? " += " : " = ").append("acc;\n");
-  }
-
   private static String canonical(ExprRenderer r, Compute c) {
     return "t" + r.offset(c.out()).substring(1) + c.outIndex().stream().map(e -> e instanceof Var v ? r.var(v) : e.toString()).toList()
         + (c.accumulate() ? " += " : " = ") + "...";
   }
 
   /** Unpacks the argument array: dim sizes, then tensor offsets. Rendered after the body so all are known. */
-  private static String header(ExprRenderer r) {
+  static String header(ExprRenderer r) {
     StringBuilder h = new StringBuilder();
     int i = 0;
     for (Dim d : r.dims()) h.append("final int ").append(r.dim(d)).append(" = a[").append(i++).append("];\n");
@@ -181,21 +153,21 @@ public final class JavaRenderer {
         new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n())));
   }
 
-  private static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
+  static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
 
-  private static String product(ExprRenderer r, List<Var> group) {
+  static String product(ExprRenderer r, List<Var> group) {
     if (group.isEmpty()) return "1";
     return String.join(" * ", group.stream().map(v -> r.dim(v.dim())).toList());
   }
 
   /** Stride of a contiguous var group in a tensor: the stride of its innermost var. */
-  private static String groupStride(ExprRenderer r, Tensor t, List<Expr> index, List<Var> group) {
+  static String groupStride(ExprRenderer r, Tensor t, List<Expr> index, List<Var> group) {
     if (group.isEmpty()) return "0";
     return r.stride(t, index.indexOf(group.getLast()));
   }
 
   /** Offset contributed by batch vars and constant indices. */
-  private static String base(ExprRenderer r, Tensor t, List<Expr> index, List<Var> batch) {
+  static String base(ExprRenderer r, Tensor t, List<Expr> index, List<Var> batch) {
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < index.size(); i++) {
       Expr e = index.get(i);

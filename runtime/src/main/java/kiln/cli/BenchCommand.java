@@ -18,7 +18,7 @@ import picocli.CommandLine.Option;
     footer = {"", "Example:", "  ./kiln bench --device cpu --model gpt2-d12 --batch 4 --seq 64 --steps 10",
         "Last line: bench: <median ms> ms/step <tok/s> tok/s <MB> MB peak"})
 public final class BenchCommand implements Callable<Integer> {
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu (cuda arrives with the GPU trainer)") String device;
+  @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (cuda when a GPU is present)") String device;
   @Option(names = "--model", defaultValue = "gpt2-d12", description = "one of ${COMPLETION-CANDIDATES}", completionCandidates = Models.class) String model;
   @Option(names = "--batch", defaultValue = "4") int batch;
   @Option(names = "--seq", defaultValue = "64") int seq;
@@ -32,17 +32,19 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   @Override public Integer call() {
-    if (!device.equals("cpu") && !device.equals("auto")) throw new UserError("--device " + device + ": only cpu is available in this build");
+    var d = kiln.runtime.Gpt2Session.Device.parse(device);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     GptConfig c = ModelPresets.gpt2(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    System.out.printf("bench: %s (%,d params), B=%d T=%d, cpu, %d threads, %s%n", model, c.paramCount(), batch, seq, n,
-        System.getProperty("java.vm.version"));
-    try (Gpt2Session s = new Gpt2Session(c, batch, seq, n)) {
-      System.out.printf("bench: arena %.1f MB (%.1f MB shared by activations by lifetime), %d launches/step, %d kernel classes (%d compiled in %d ms)%n", s.arena.bytes() / 1e6, s.arena.sharedBytes() / 1e6,
-          s.executor.launchCount(), s.executor.kernels().size(), s.executor.compiledCount(), s.executor.compileMillis());
-      ModelPresets.randomInit(c, 1337, s.arena.f, s.arena.offset(s.paramsTensor()));
+    System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
+        d == kiln.runtime.Gpt2Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
+    try (Gpt2Session s = new Gpt2Session(c, batch, seq, d, n)) {
+      System.out.println("bench: " + s.executor.describe());
+      System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
+          s.arena.sharedBytes() / 1e6);
+      if (d == kiln.runtime.Gpt2Session.Device.CPU) ModelPresets.randomInit(c, 1337, s.arena.f, s.arena.offset(s.paramsTensor()));
+      else s.loadParams(ModelPresets.randomInit(c, 1337));
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[batch * seq], y = new int[batch * seq];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(c.vocab()); y[i] = rnd.nextInt(c.vocab()); }
@@ -57,7 +59,7 @@ public final class BenchCommand implements Callable<Integer> {
       for (int i = 0; i < steps; i++) {
         for (int k = 0; k < ids.length; k++) before[k] = mx.getThreadAllocatedBytes(ids[k]);
         long t0 = System.nanoTime();
-        float loss = step(s);
+        float loss = step(s);    // reading the loss waits for the device
         ms[i] = (System.nanoTime() - t0) / 1e6;
         for (int k = 0; k < ids.length; k++) after[k] = mx.getThreadAllocatedBytes(ids[k]);
         for (int k = 0; k < ids.length; k++) allocated += after[k] - before[k];
@@ -74,7 +76,8 @@ public final class BenchCommand implements Callable<Integer> {
       double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
       System.out.printf("bench: allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
       System.out.printf("bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
-      System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), peakRssMb());
+      double mb = d == kiln.runtime.Gpt2Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytes() / 1e6;
+      System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
     }
     return 0;
   }
@@ -87,7 +90,7 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   private static long[] threadIds(Gpt2Session s) {
-    Thread[] workers = s.executor.pool().workerThreads();
+    Thread[] workers = s.executor instanceof kiln.runtime.cpu.CpuExecutor cpu ? cpu.pool().workerThreads() : new Thread[0];
     long[] ids = new long[workers.length + 1];
     ids[0] = Thread.currentThread().threadId();
     for (int i = 0; i < workers.length; i++) ids[i + 1] = workers[i].threadId();

@@ -16,12 +16,12 @@ public final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "llm.c model file (v3 or v5)") Path model;
   @Option(names = "--state", required = true, description = "llm.c debug state (v2) for a batch") Path state;
   @Option(names = "--losses", description = "text file of 10 reference losses, one per AdamW step") Path losses;
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu (cuda arrives with the GPU trainer)") String device;
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto (cuda when a GPU is present)") String device;
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
 
   @Override public Integer call() {
-    if (!device.equals("cpu") && !device.equals("auto")) throw new UserError("--device " + device + ": only cpu is available in this build");
+    var d = kiln.runtime.Gpt2Session.Device.parse(device);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    return Verify.run(model, state, losses, n, Verify.Tolerances.CPU, System.out) ? 0 : 1;
+    return Verify.run(model, state, losses, d, n, Verify.Tolerances.of(d), System.out) ? 0 : 1;
   }
 }

@@ -30,6 +30,11 @@ public final class Arena {
    * @param pinned tensors read after a step (logits, loss) that must keep their own space
    */
   public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned) {
+    this(graph, bound, order, pinned, true);
+  }
+
+  /** With host = false only the layout is computed (a device executor holds the storage). */
+  public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host) {
     this.sizes = new HashMap<>(bound);
     for (Graph.DerivedDim d : graph.derivedDims()) {
       long n = 0;
@@ -49,14 +54,20 @@ public final class Arena {
     }
     sharedFloats = place(shared, lifetimes, floats);
     floats += sharedFloats;
-    if (floats > Integer.MAX_VALUE - 16) {
+    this.floatCount = floats;
+    this.intCount = ints;
+    if (host && floats > Integer.MAX_VALUE - 16) {
       throw new IllegalArgumentException("arena needs " + floats + " floats; Java arrays hold at most " + (Integer.MAX_VALUE - 16));
     }
-    this.f = new float[(int) floats];
-    this.i = new int[(int) ints];
+    this.f = host ? new float[(int) floats] : null;
+    this.i = host ? new int[(int) ints] : null;
   }
 
   private long sharedFloats;
+  private final long floatCount, intCount;
+
+  public long floatCount() { return floatCount; }
+  public long intCount() { return intCount; }
 
   /** [first, last] index of the computes that write or read each root tensor. */
   private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order) {
@@ -116,14 +127,16 @@ public final class Arena {
 
   public long elements(Tensor t) { return product(t.dims()); }
 
-  /** Offset of a tensor (root or view) in its arena. */
-  public int offset(Tensor t) {
+  /** Offset of a tensor (root or view) in its arena, in elements; host arenas fit an int. */
+  public int offset(Tensor t) { return checkedInt(offsetLong(t), t.name()); }
+
+  public long offsetLong(Tensor t) {
     long off = rootOffsets.get(t.root());
     for (Tensor.Term term : t.rootOffset()) off += term.coefficient() * product(term.dims());
-    return checkedInt(off, t.name());
+    return off;
   }
 
-  public long bytes() { return 4L * f.length + 4L * i.length; }
+  public long bytes() { return 4L * floatCount + 4L * intCount; }
 
   public Map<Role, Long> bytesByRole() { return bytesByRole; }
 

@@ -24,11 +24,16 @@ public final class ShippedModels {
     return sections;
   }
 
-  /** Writes generated/java/gpt2; returns the number of files. */
+  /** Writes generated/java/gpt2 and generated/cuda/gpt2; returns the number of files. */
   public static int emit(Path root) throws IOException {
-    Map<String, String> files = javaFiles();
-    Emit.write(root.resolve("java").resolve("gpt2"), files);
-    return files.size();
+    Map<String, String> java = javaFiles(), cuda = cudaFiles();
+    Emit.write(root.resolve("java").resolve("gpt2"), java);
+    Emit.write(root.resolve("cuda").resolve("gpt2"), cuda);
+    return java.size() + cuda.size();
+  }
+
+  public static Map<String, String> cudaFiles() {
+    return Emit.cuda("gpt2", gpt2Sections(Gpt2.build(2)), kiln.codegen.CudaSchedule.DEFAULT);
   }
 
   public static Map<String, String> javaFiles() {

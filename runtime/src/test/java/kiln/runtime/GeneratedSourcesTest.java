@@ -12,8 +12,14 @@ import org.junit.jupiter.api.Test;
 
 class GeneratedSourcesTest {
   @Test void javaKernelsMatchAFreshEmit() throws IOException {
-    Map<String, String> fresh = ShippedModels.javaFiles();
-    Path dir = Path.of("generated", "java", "gpt2");
+    sameAsFresh(ShippedModels.javaFiles(), Path.of("generated", "java", "gpt2"));
+  }
+
+  @Test void cudaKernelsMatchAFreshEmit() throws IOException {
+    sameAsFresh(ShippedModels.cudaFiles(), Path.of("generated", "cuda", "gpt2"));
+  }
+
+  private static void sameAsFresh(Map<String, String> fresh, Path dir) throws IOException {
     TreeSet<String> committed = new TreeSet<>();
     try (var files = Files.list(dir)) { files.forEach(p -> committed.add(p.getFileName().toString())); }
     TreeSet<String> missing = new TreeSet<>(fresh.keySet()), stale = new TreeSet<>(committed);

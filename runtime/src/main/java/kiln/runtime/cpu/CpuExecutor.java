@@ -16,7 +16,7 @@ import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
 
-public final class CpuExecutor implements AutoCloseable {
+public final class CpuExecutor implements kiln.runtime.Executor {
   /** A launch ready to go: kernel instance, its argument array and work items. */
   record Planned(Launch launch, CpuKernel kernel, int[] args, int items) {}
 
@@ -68,9 +68,22 @@ public final class CpuExecutor implements AutoCloseable {
   public Map<String, KernelSource> kernels() { return kernels; }
   public long compileMillis() { return compileMillis; }
   public int compiledCount() { return compiledCount; }
-  public int launchCount() { return all.size(); }
+  @Override public int launchCount() { return all.size(); }
 
-  public void run(String section) {
+  @Override public void write(Tensor t, float[] values) { arena.write(t, values); }
+
+  @Override public void write(Tensor t, int[] values) { arena.write(t, values); }
+
+  @Override public float[] read(Tensor t) { return arena.read(t); }
+
+  @Override public float readScalar(Tensor t) { return arena.f[arena.offset(t)]; }
+
+  @Override public String describe() {
+    return String.format("cpu: %d launches, %d kernel classes (%d compiled in %d ms), %d threads, arena %.1f MB",
+        all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6);
+  }
+
+  @Override public void run(String section) {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
     if (profileNanos == null) {
@@ -85,10 +98,10 @@ public final class CpuExecutor implements AutoCloseable {
   }
 
   /** Turns per-launch timing on (adds a clock read per launch). */
-  public void enableProfile() { profileNanos = new long[all.size()]; }
+  @Override public void enableProfile() { profileNanos = new long[all.size()]; }
 
   /** Time per launch name pattern (compute name with layer numbers folded), largest first. */
-  public List<Map.Entry<String, Long>> profile() {
+  @Override public List<Map.Entry<String, Long>> profile() {
     Map<String, Long> byName = new LinkedHashMap<>();
     for (int i = 0; i < all.size(); i++) {
       String key = all.get(i).launch().kernel().kind() + " " + all.get(i).launch().name().replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");

@@ -1,0 +1,63 @@
+// The CUDA spelling of the IR's primitives: single-precision libdevice math (no fast-math).
+package kiln.codegen;
+
+import kiln.dsl.DType;
+import kiln.dsl.Expr;
+
+public final class CudaDialect implements Dialect {
+  @Override public String f32(float v) {
+    if (v == Float.NEGATIVE_INFINITY) return "(-INFINITY)";
+    if (v == Float.POSITIVE_INFINITY) return "INFINITY";
+    if (Float.isNaN(v)) return "NAN";
+    String s = Float.toString(v);
+    return (s.contains("E") ? s.replace("E", "e") : s) + "f";
+  }
+
+  @Override public String i32(int v) { return Integer.toString(v); }
+
+  @Override public String unary(Expr.UnOp op, String x) {
+    return switch (op) {
+      case NEG -> "(-" + x + ")";
+      case EXP -> "expf(" + x + ")";
+      case LOG -> "logf(" + x + ")";
+      case TANH -> "tanhf(" + x + ")";
+      case SQRT -> "sqrtf(" + x + ")";
+      case RSQRT -> "rsqrtf(" + x + ")";
+      case SIN -> "sinf(" + x + ")";
+      case COS -> "cosf(" + x + ")";
+      case ABS -> "fabsf(" + x + ")";
+    };
+  }
+
+  @Override public String binary(Expr.BinOp op, String a, String b, boolean integer) {
+    return switch (op) {
+      case ADD -> "(" + a + " + " + b + ")";
+      case SUB -> "(" + a + " - " + b + ")";
+      case MUL -> "(" + a + " * " + b + ")";
+      case DIV -> "(" + a + " / " + b + ")";
+      case MOD -> "(" + a + " % " + b + ")";
+      case MAX -> integer ? "max(" + a + ", " + b + ")" : "fmaxf(" + a + ", " + b + ")";
+      case MIN -> integer ? "min(" + a + ", " + b + ")" : "fminf(" + a + ", " + b + ")";
+      case POW -> integer ? "(int) powf((float) " + a + ", (float) " + b + ")" : "powf(" + a + ", " + b + ")";
+    };
+  }
+
+  @Override public String compare(Expr.CmpOp op, String a, String b) {
+    String o = switch (op) { case LT -> "<"; case LE -> "<="; case EQ -> "=="; case NE -> "!="; case GE -> ">="; case GT -> ">"; };
+    return "(" + a + " " + o + " " + b + ")";
+  }
+
+  @Override public String select(String c, String a, String b) { return "(" + c + " ? " + a + " : " + b + ")"; }
+
+  @Override public String toF32(String x) { return "((float) " + x + ")"; }
+
+  @Override public String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
+
+  @Override public String type(DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "bool"; }; }
+
+  @Override public String negativeInfinity() { return "(-INFINITY)"; }
+
+  @Override public String constant() { return "const"; }
+
+  @Override public String atomicAdd(String target, String value) { return "atomicAdd(&" + target + ", " + value + ")"; }
+}

@@ -1,0 +1,34 @@
+// The CUDA lowering pipeline: fuse -> classify (matmul, reduce, map/scatter) -> render -> dedupe.
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import kiln.dsl.Compute;
+
+public final class CudaLowering {
+  /** A launch: the rendered kernel (shared by launches with the same source) and its bindings. */
+  public record CudaLaunch(String name, CudaRenderer.Rendered kernel) {}
+
+  public record Lowered(List<CudaLaunch> launches, Map<String, CudaRenderer.Rendered> kernels) {}
+
+  private CudaLowering() {}
+
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) {
+    Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
+    List<CudaLaunch> launches = new ArrayList<>();
+    for (List<Compute> group : Fuse.groups(computes)) {
+      Compute first = group.getFirst();
+      Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
+      CudaRenderer.Rendered k;
+      if (mm.isPresent()) k = CudaRenderer.matmul(mm.get(), first.accumulate(), schedule);
+      else if (group.size() == 1 && !first.rootReductions().isEmpty()) k = CudaRenderer.reduce(first, schedule);
+      else k = CudaRenderer.map(group, schedule);
+      kernels.putIfAbsent(k.function(), k);
+      launches.add(new CudaLaunch(String.join("+", group.stream().map(Compute::name).toList()), k));
+    }
+    return new Lowered(launches, kernels);
+  }
+}

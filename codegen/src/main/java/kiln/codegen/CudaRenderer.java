@@ -1,0 +1,187 @@
+// Renders lowered kernels as CUDA C from the FreeMarker templates in templates/cuda (one per
+// schedule kind), with bodies from the shared ExprRenderer walk over the CUDA dialect table.
+package kiln.codegen;
+
+import freemarker.cache.ClassTemplateLoader;
+import freemarker.template.Configuration;
+import freemarker.template.Template;
+import freemarker.template.TemplateException;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.dsl.Compute;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Tensor;
+import kiln.dsl.Var;
+
+public final class CudaRenderer {
+  private CudaRenderer() {}
+
+  /** How a launch is shaped on the device. */
+  public sealed interface Work {}
+  /** One thread per item. */
+  public record Threads(List<Dim> items) implements Work {}
+  /** One block per item; the block strides a reduction of `extent` elements. */
+  public record Blocks(List<Dim> items, List<Dim> extent) implements Work {}
+  /** One block per (n tile, m tile, batch). */
+  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n) implements Work {}
+
+  public record Rendered(String kind, String function, String source, List<Dim> dims, List<Tensor> tensors, Work work) {}
+
+  private static final Configuration FREEMARKER = new Configuration(Configuration.VERSION_2_3_34);
+  static {
+    FREEMARKER.setTemplateLoader(new ClassTemplateLoader(CudaRenderer.class, "/templates/cuda"));
+    FREEMARKER.setDefaultEncoding("UTF-8");
+    FREEMARKER.setNumberFormat("computer");
+  }
+
+  /** Element-wise group, or a scatter (parallel over every loop var, atomic adds). */
+  public static Rendered map(List<Compute> group, CudaSchedule s) {
+    ExprRenderer r = new ExprRenderer(new CudaDialect());
+    Compute first = group.getFirst();
+    boolean scatter = group.size() == 1 && first.accumulate()
+        && !first.outIndex().stream().allMatch(e -> e instanceof Var || e instanceof Expr.Const);
+    List<Var> parallel = new ArrayList<>();
+    for (Var v : first.loopVars()) {
+      if (scatter || group.stream().allMatch(c -> c.outIndex().contains(v))) parallel.add(v);
+    }
+    List<Var> serial = new ArrayList<>(first.loopVars());
+    serial.removeAll(parallel);
+    for (Compute c : group) r.offset(c.out());
+    for (Var v : first.loopVars()) r.var(v);
+    StringBuilder body = new StringBuilder();
+    String indent = "    ";
+    for (Var v : serial) {
+      body.append(indent).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ").append(r.dim(v.dim()))
+          .append("; ").append(r.var(v)).append("++) {\n");
+      indent += "  ";
+    }
+    for (Compute c : group) Statements.serial(r, c, body, indent, scatter);
+    for (int i = serial.size(); i > 0; i--) body.append("    ").append("  ".repeat(i - 1)).append("}\n");
+    String decode = decode(r, parallel, "p", "r", "    ");
+    Map<String, Object> m = new HashMap<>();
+    m.put("items", items(r, parallel));
+    m.put("decode", decode);
+    m.put("statements", body.toString().stripTrailing());
+    m.put("block", s.mapBlock());
+    String kind = scatter ? "scatter" : "map";
+    return render(kind + ".cu", "map.cu.ftl", kind, r, m, comment(group), new Threads(JavaRenderer.dims(parallel)));
+  }
+
+  /** A compute with root reductions and no matmul shape: a block per output element. */
+  public static Rendered reduce(Compute c, CudaSchedule s) {
+    ExprRenderer r = new ExprRenderer(new CudaDialect());
+    r.offset(c.out());
+    List<Var> parallel = c.loopVars();
+    for (Var v : parallel) r.var(v);
+    List<Var> reduced = c.rootReductions().stream().map(Expr.Reduce::var).toList();
+    for (Var v : reduced) r.var(v);
+    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
+    String type = r.type(c.body().type());
+    List<String> lets = new ArrayList<>();
+    String value = r.renderWithLocals(c.inner(), lets);
+    Map<String, Object> m = new HashMap<>();
+    m.put("items", items(r, parallel));
+    m.put("extent", items(r, reduced));
+    m.put("decode", decode(r, parallel, "p", "r", "    "));
+    m.put("reduceDecode", decode(r, reduced, "q", "rr", "      "));
+    m.put("lets", String.join("\n", lets.stream().map(l -> "      " + l).toList()));
+    m.put("value", value);
+    m.put("type", type);
+    m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
+    m.put("combine", max ? "fmaxf(x, y)" : "x + y");
+    m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
+    m.put("block", s.reduceBlock());
+    return render("reduce", "reduce.cu.ftl", "reduce", r, m, comment(List.of(c)),
+        new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced)));
+  }
+
+  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule s) {
+    ExprRenderer r = new ExprRenderer(new CudaDialect());
+    Compute c = mm.compute();
+    Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
+    String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
+    Map<String, Object> m = new HashMap<>();
+    m.put("M", JavaRenderer.product(r, mm.m()));
+    m.put("N", JavaRenderer.product(r, mm.n()));
+    m.put("K", JavaRenderer.product(r, mm.k()));
+    String am = JavaRenderer.groupStride(r, ta, mm.a().index(), mm.m());
+    String ak = JavaRenderer.groupStride(r, ta, mm.a().index(), mm.k());
+    String bk = JavaRenderer.groupStride(r, tb, mm.b().index(), mm.k());
+    String bn = JavaRenderer.groupStride(r, tb, mm.b().index(), mm.n());
+    m.put("am", am);
+    m.put("ak", ak);
+    m.put("bkStride", bk);
+    m.put("bnStride", bn);
+    m.put("cm", JavaRenderer.groupStride(r, tc, c.outIndex(), mm.m()));
+    m.put("aKMajor", ak.equals("1"));
+    m.put("bNMajor", bn.equals("1"));
+    m.put("batchDecode", decode(r, mm.batch(), "blockIdx.z", "r", "  "));
+    m.put("baseA", oa + JavaRenderer.base(r, ta, mm.a().index(), mm.batch()));
+    m.put("baseB", ob + JavaRenderer.base(r, tb, mm.b().index(), mm.batch()));
+    m.put("baseC", oc + JavaRenderer.base(r, tc, c.outIndex(), mm.batch()));
+    m.put("accumulate", accumulate);
+    m.put("bm", s.bm());
+    m.put("bn", s.bn());
+    m.put("bk", s.bk());
+    m.put("tm", s.tm());
+    m.put("tn", s.tn());
+    String kind = accumulate ? "matmul_acc" : "matmul";
+    return render(kind, "matmul.cu.ftl", kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]",
+        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n())));
+  }
+
+  private static String items(ExprRenderer r, List<Var> vars) {
+    if (vars.isEmpty()) return "1";
+    return "(long long) " + String.join(" * ", vars.stream().map(v -> r.dim(v.dim())).toList());
+  }
+
+  /** Splits the flat index `source` into vars, last fastest, through a local named `from`. */
+  private static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
+    StringBuilder b = new StringBuilder();
+    if (!vars.isEmpty()) b.append(indent).append("long long ").append(from).append(" = ").append(source).append(";\n");
+    for (int i = vars.size() - 1; i >= 0; i--) {
+      Var v = vars.get(i);
+      if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
+      else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % ").append(r.dim(v.dim()))
+          .append("); ").append(from).append(" /= ").append(r.dim(v.dim())).append(";\n");
+    }
+    return b.toString().stripTrailing();
+  }
+
+  private static String comment(List<Compute> group) {
+    return group.size() + " statement(s): " + String.join("; ", group.stream().map(c -> c.out().dims() + (c.accumulate() ? " +=" : " =")).toList());
+  }
+
+  private static Rendered render(String prefixKind, String template, String kind, ExprRenderer r, Map<String, Object> model,
+                                 String comment, Work work) {
+    StringBuilder unpack = new StringBuilder();
+    int i = 0;
+    for (Dim d : r.dims()) unpack.append("  const int ").append(r.dim(d)).append(" = (int) a.v[").append(i++).append("];\n");
+    for (Tensor t : r.tensors()) unpack.append("  const long long ").append(r.offset(t)).append(" = a.v[").append(i++).append("];\n");
+    model.put("unpack", unpack.toString().stripTrailing());
+    model.put("nargs", Math.max(1, i));
+    model.put("kind", kind);
+    model.put("comment", comment);
+    String placeholder = "k_" + kind + "_HASH";
+    model.put("name", placeholder);
+    String source = process(template, model);
+    String function = "k_" + kind + "_" + JavaRenderer.hash(source);
+    return new Rendered(kind, function, source.replace(placeholder, function), r.dims(), r.tensors(), work);
+  }
+
+  private static String process(String template, Map<String, Object> model) {
+    try {
+      Template t = FREEMARKER.getTemplate(template);
+      StringWriter w = new StringWriter();
+      t.process(model, w);
+      return w.toString();
+    } catch (IOException | TemplateException e) {
+      throw new IllegalStateException("template " + template + ": " + e.getMessage(), e);
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Statement rendering shared by the Java and CUDA map schedules: lets (CSE), reduction loops, store.
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.List;
+import kiln.dsl.Compute;
+import kiln.dsl.Expr;
+
+final class Statements {
+  private Statements() {}
+
+  /**
+   * out[index] (=|+=) body with its root reductions as serial loops; with atomic, the final
+   * accumulation is an atomic add (CUDA scatters).
+   */
+  static void serial(ExprRenderer r, Compute c, StringBuilder out, String indent, boolean atomic) {
+    String target = target(r, c);
+    List<Expr.Reduce> reductions = c.rootReductions();
+    List<String> prelude = new ArrayList<>();
+    String value;
+    if (reductions.isEmpty()) {
+      value = r.renderWithLocals(c.inner(), prelude);
+      for (String p : prelude) out.append(indent).append(p).append('\n');
+      out.append(indent).append(store(r, target, value, c.accumulate(), atomic)).append(";\n");
+      return;
+    }
+    String type = r.type(c.body().type());
+    boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
+    out.append(indent).append(type).append(" acc = ").append(max ? r.dialect().negativeInfinity() : (type.equals("int") ? "0" : "0.0f")).append(";\n");
+    String inner = indent;
+    for (Expr.Reduce red : reductions) {
+      String v = r.var(red.var());
+      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(red.var().dim()))
+          .append("; ").append(v).append("++) {\n");
+      inner += "  ";
+    }
+    value = r.renderWithLocals(c.inner(), prelude);
+    for (String p : prelude) out.append(inner).append(p).append('\n');
+    out.append(inner).append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
+    for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    out.append(indent).append(store(r, target, "acc", c.accumulate(), atomic)).append(";\n");
+  }
+
+  static String store(ExprRenderer r, String target, String value, boolean accumulate, boolean atomic) {
+    if (atomic) return r.dialect().atomicAdd(target, value);
+    return target + (accumulate ? " += " : " = ") + value;
+  }
+
+  /** The store target of a compute, e.g. F[o0 + (b_) * T + t_]. */
+  static String target(ExprRenderer r, Compute c) {
+    return r.render(new Expr.Load(c.out(), c.outIndex()), new java.util.HashMap<>());
+  }
+}

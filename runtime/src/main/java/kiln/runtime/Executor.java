@@ -1,0 +1,35 @@
+// What a trainer needs from a device: run a section of the program, move tensors in and out.
+package kiln.runtime;
+
+import java.util.List;
+import java.util.Map;
+import kiln.dsl.Tensor;
+
+public interface Executor extends AutoCloseable {
+  void run(String section);
+
+  void write(Tensor t, float[] values);
+
+  void write(Tensor t, int[] values);
+
+  /** A copy of a float tensor (checks, checkpoints; never in the step loop). */
+  float[] read(Tensor t);
+
+  /** One element of a float tensor (the loss), without allocating. */
+  float readScalar(Tensor t);
+
+  /** Waits for queued work (a no-op on the CPU). */
+  default void synchronize() {}
+
+  int launchCount();
+
+  /** One line: kernels, compile time, memory. */
+  String describe();
+
+  void enableProfile();
+
+  /** Total time per launch kind and name (layers folded), largest first, since enableProfile. */
+  List<Map.Entry<String, Long>> profile();
+
+  @Override void close();
+}

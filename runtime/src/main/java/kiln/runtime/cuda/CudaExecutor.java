@@ -1,0 +1,175 @@
+// Runs a lowered program on one GPU: generated CUDA kernels compiled by NVRTC, one device arena
+// (a single cuMemAlloc), every launch's grid, block and argument block prepared once.
+package kiln.runtime.cuda;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.CudaLowering;
+import kiln.codegen.CudaRenderer;
+import kiln.codegen.CudaSchedule;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+import kiln.runtime.Arena;
+import kiln.runtime.Executor;
+
+public final class CudaExecutor implements Executor {
+  record Planned(String name, String kind, Launch launch) {}
+
+  private final Arena layout;
+  private final Cuda cuda;
+  private final DeviceArena memory;
+  private final long intBase;
+  private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
+  private final List<Planned> all = new ArrayList<>();
+  private final List<Cuda.Module> modules = new ArrayList<>();
+  private final CompileStats compile;
+  private final int kernelCount;
+  private final float[] scalar = new float[1];
+  private Cuda.Event[] events;
+  private long[] profileMicros;
+
+  public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule schedule) {
+    this.layout = layout;
+    this.cuda = cuda;
+    Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
+    Map<String, String> sources = new LinkedHashMap<>();
+    for (var e : program.entrySet()) {
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule);
+      lowered.put(e.getKey(), l);
+      for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
+    }
+    this.kernelCount = sources.size();
+    Nvrtc nvrtc = Nvrtc.defaultCache();
+    Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
+    this.compile = nvrtc.stats();
+    Map<String, Kernel> kernels = new LinkedHashMap<>();
+    for (var e : cubins.entrySet()) {
+      Cuda.Module m = cuda.load(e.getKey(), e.getValue());
+      modules.add(m);
+      kernels.put(e.getKey(), m.kernel(e.getKey()));
+    }
+    this.intBase = 4 * layout.floatCount();
+    this.memory = cuda.allocate(4 * (layout.floatCount() + layout.intCount()));
+    memory.memsetZero();
+    for (var e : lowered.entrySet()) {
+      List<Planned> planned = new ArrayList<>();
+      for (CudaLowering.CudaLaunch l : e.getValue().launches()) {
+        Planned p = plan(l, kernels.get(l.kernel().function()), schedule);
+        planned.add(p);
+        all.add(p);
+      }
+      sections.put(e.getKey(), planned);
+    }
+  }
+
+  private Planned plan(CudaLowering.CudaLaunch l, Kernel kernel, CudaSchedule s) {
+    CudaRenderer.Rendered r = l.kernel();
+    long[] args = new long[Math.max(1, r.dims().size() + r.tensors().size())];
+    int i = 0;
+    for (Dim d : r.dims()) args[i++] = layout.size(d);
+    for (Tensor t : r.tensors()) args[i++] = layout.offsetLong(t);
+    Launch launch = switch (r.work()) {
+      case CudaRenderer.Threads t -> Launch.of(kernel, Launch.cover(product(t.items()), s.mapBlock()), Launch.Dim3.of(s.mapBlock()), 0,
+          memory.pointer(0), memory.pointer(intBase), args);
+      case CudaRenderer.Blocks b -> {
+        long items = product(b.items()), extent = product(b.extent());
+        int block = (int) Math.min(s.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
+        yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
+            memory.pointer(0), memory.pointer(intBase), args);
+      }
+      case CudaRenderer.Tiles t -> Launch.of(kernel,
+          Launch.Dim3.of((int) ((product(t.n()) + s.bn() - 1) / s.bn()), (int) ((product(t.m()) + s.bm() - 1) / s.bm()), (int) product(t.batch())),
+          Launch.Dim3.of(s.matmulThreads()), 0, memory.pointer(0), memory.pointer(intBase), args);
+    };
+    return new Planned(l.name(), r.kind(), launch);
+  }
+
+  private long product(List<Dim> dims) {
+    long n = 1;
+    for (Dim d : dims) n *= layout.size(d);
+    return n;
+  }
+
+  public Cuda cuda() { return cuda; }
+  public CompileStats compileStats() { return compile; }
+  public long deviceBytes() { return memory.bytes(); }
+
+  @Override public void run(String section) {
+    List<Planned> list = sections.get(section);
+    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
+    if (events == null) {
+      for (Planned p : list) cuda.launch(p.launch());
+      return;
+    }
+    for (Planned p : list) {
+      int k = all.indexOf(p);
+      events[2 * k].record();
+      cuda.launch(p.launch());
+      events[2 * k + 1].record();
+    }
+    cuda.synchronize();
+    for (Planned p : list) {
+      int k = all.indexOf(p);
+      profileMicros[k] += (long) (events[2 * k].elapsedMs(events[2 * k + 1]) * 1000);
+    }
+  }
+
+  private long byteOffset(Tensor t) {
+    return t.dtype() == DType.I32 ? intBase + 4 * layout.offsetLong(t) : 4 * layout.offsetLong(t);
+  }
+
+  @Override public void write(Tensor t, float[] values) {
+    if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
+    memory.upload(values, 0, byteOffset(t), values.length);
+  }
+
+  @Override public void write(Tensor t, int[] values) {
+    if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
+    memory.upload(values, 0, byteOffset(t), values.length);
+  }
+
+  @Override public float[] read(Tensor t) { return memory.downloadFloats(byteOffset(t), (int) layout.elements(t)); }
+
+  @Override public float readScalar(Tensor t) {
+    memory.download(byteOffset(t), scalar, 0, 1);
+    return scalar[0];
+  }
+
+  @Override public void synchronize() { cuda.synchronize(); }
+
+  @Override public int launchCount() { return all.size(); }
+
+  @Override public String describe() {
+    return String.format("cuda: %s (%s), %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
+            + "device arena %.1f MB in %d allocation(s)", cuda.name(), cuda.arch(), all.size(), kernelCount, Nvrtc.version(),
+        compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount());
+  }
+
+  @Override public void enableProfile() {
+    events = new Cuda.Event[2 * all.size()];
+    for (int i = 0; i < events.length; i++) events[i] = cuda.event();
+    profileMicros = new long[all.size()];
+  }
+
+  /** Per launch kind + name (layers folded): total nanoseconds, from CUDA events. */
+  @Override public List<Map.Entry<String, Long>> profile() {
+    Map<String, Long> byName = new LinkedHashMap<>();
+    for (int i = 0; i < all.size(); i++) {
+      String key = all.get(i).kind() + " " + all.get(i).name().replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");
+      byName.merge(key, profileMicros[i] * 1000, Long::sum);
+    }
+    List<Map.Entry<String, Long>> list = new ArrayList<>(byName.entrySet());
+    list.sort((a, b) -> Long.compare(b.getValue(), a.getValue()));
+    return list;
+  }
+
+  @Override public void close() {
+    if (events != null) for (Cuda.Event e : events) e.close();
+    memory.close();
+    for (Cuda.Module m : modules) m.close();
+  }
+}

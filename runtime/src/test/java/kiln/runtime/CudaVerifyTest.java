@@ -1,0 +1,73 @@
+// The GPU trainer against PyTorch (fixtures) and against the Java CPU path, tensor by tensor.
+// Tagged gpu: skips where no CUDA device is present, and must run where one is.
+package kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import kiln.runtime.cuda.Cuda;
+import kiln.runtime.format.DebugState;
+import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.ModelFile;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+@Tag("gpu")
+class CudaVerifyTest {
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "odd"})
+  void matchesPyTorch(String fixture) {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    Path dir = Fixtures.dir(fixture);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Gpt2Session.Device.CUDA, 1,
+        Verify.Tolerances.CUDA, out);
+    String report = bytes.toString(StandardCharsets.UTF_8);
+    System.out.print(report);
+    assertTrue(ok, report);
+  }
+
+  /** Same forward + backward on both devices: logits, loss and every gradient compared. */
+  @Test void agreesWithTheCpuPath() {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    Path dir = Fixtures.dir("odd");
+    ModelFile.Loaded model = ModelFile.read(dir.resolve("model.bin"));
+    GptConfig c = model.config();
+    DebugState state = DebugState.read(dir.resolve("state.bin"), c);
+    float[][] results = new float[2][];
+    float[][] logits = new float[2][];
+    int k = 0;
+    for (Gpt2Session.Device d : new Gpt2Session.Device[] {Gpt2Session.Device.CPU, Gpt2Session.Device.CUDA}) {
+      try (Gpt2Session s = new Gpt2Session(c, state.B(), state.T(), d, 2)) {
+        s.loadParams(model.params());
+        s.setBatch(state.x(), state.y());
+        s.forward();
+        s.backward();
+        logits[k] = s.read(s.program.logits());
+        results[k++] = s.read(s.program.grads().get("wte").root());
+      }
+    }
+    StringBuilder report = new StringBuilder("cuda vs cpu (rel = max abs diff / cpu max abs):\n");
+    boolean ok = true;
+    Verify.Diff l = Verify.diff("logits", logits[1], logits[0], 0, logits[0].length, 1e-5);
+    report.append(String.format("%-10s %.3e %.3e%n", l.name(), l.maxAbs(), l.maxRel()));
+    ok &= l.ok();
+    long[] sizes = c.paramSizes();
+    int off = 0;
+    for (int i = 0; i < sizes.length; i++) {
+      Verify.Diff g = Verify.diff(GptConfig.PARAM_NAMES.get(i), results[1], results[0], off, (int) sizes[i], 1e-4);
+      report.append(String.format("%-10s %.3e %.3e%n", g.name(), g.maxAbs(), g.maxRel()));
+      ok &= g.ok();
+      off += (int) sizes[i];
+    }
+    System.out.print(report);
+    assertTrue(ok, report.toString());
+  }
+}

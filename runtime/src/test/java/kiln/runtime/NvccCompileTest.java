@@ -1,0 +1,37 @@
+// Every emitted CUDA kernel compiles with the local nvcc for sm_90 (no GPU needed); skips where
+// nvcc is absent. One translation unit includes them all, so this is one nvcc run.
+package kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NvccCompileTest {
+  static final Path NVCC = Path.of(System.getenv().getOrDefault("KILN_NVCC", "/usr/local/cuda/bin/nvcc"));
+
+  @Test void everyGeneratedKernelCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    Path dir = Path.of("generated", "cuda", "gpt2").toAbsolutePath();
+    List<Path> kernels;
+    try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
+    assertTrue(kernels.size() > 20, "expected the GPT-2 kernels under " + dir + ", found " + kernels.size());
+    StringBuilder unit = new StringBuilder();
+    for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
+    Path all = tmp.resolve("all.cu");
+    Files.writeString(all, unit);
+    Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-arch=sm_90", "-o", tmp.resolve("all.cubin").toString(), all.toString())
+        .redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");
+    assertEquals(0, p.exitValue(), "nvcc failed on the generated kernels:\n" + log);
+    assertTrue(!log.contains("error"), log);
+  }
+}
