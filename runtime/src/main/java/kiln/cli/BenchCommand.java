@@ -51,17 +51,17 @@ public final class BenchCommand implements Callable<Integer> {
       s.setBatch(x, y);
       for (int i = 0; i < warmup; i++) step(s);
       if (profile) s.executor.enableProfile();
-      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
       long[] ids = threadIds(s);
+      AllocationCounter mx = AllocationCounter.create();
       long[] before = new long[ids.length], after = new long[ids.length];
       long allocated = 0;
       double[] ms = new double[steps];
       for (int i = 0; i < steps; i++) {
-        for (int k = 0; k < ids.length; k++) before[k] = mx.getThreadAllocatedBytes(ids[k]);
+        if (mx != null) for (int k = 0; k < ids.length; k++) before[k] = mx.allocated(ids[k]);
         long t0 = System.nanoTime();
         float loss = step(s);    // reading the loss waits for the device
         ms[i] = (System.nanoTime() - t0) / 1e6;
-        for (int k = 0; k < ids.length; k++) after[k] = mx.getThreadAllocatedBytes(ids[k]);
+        if (mx != null) for (int k = 0; k < ids.length; k++) after[k] = mx.allocated(ids[k]);
         for (int k = 0; k < ids.length; k++) allocated += after[k] - before[k];
         System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
       }
@@ -74,9 +74,13 @@ public final class BenchCommand implements Callable<Integer> {
       double[] sorted = ms.clone();
       Arrays.sort(sorted);
       double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-      System.out.printf("bench: allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
+      if (mx != null) {
+        System.out.printf("bench: Java heap allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
+      } else {
+        System.out.println("bench: Java heap allocation not measured (no jdk.management module in this runtime)");
+      }
       System.out.printf("bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
-      double mb = d == kiln.runtime.Gpt2Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytes() / 1e6;
+      double mb = d == kiln.runtime.Gpt2Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytesInUse() / 1e6;
       System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
     }
     return 0;
@@ -87,6 +91,27 @@ public final class BenchCommand implements Callable<Integer> {
     s.backward();
     s.update(1e-4f, 0f);
     return s.loss();
+  }
+
+  /** Per-thread allocated bytes where the runtime has com.sun.management (a jlinked JRE may not). */
+  interface AllocationCounter {
+    long allocated(long threadId);
+
+    static AllocationCounter create() {
+      try {
+        return HotSpot.counter();
+      } catch (NoClassDefFoundError e) {
+        return null;
+      }
+    }
+  }
+
+  /** Loaded only when com.sun.management is present. */
+  static final class HotSpot {
+    static AllocationCounter counter() {
+      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      return mx::getThreadAllocatedBytes;
+    }
   }
 
   private static long[] threadIds(Gpt2Session s) {

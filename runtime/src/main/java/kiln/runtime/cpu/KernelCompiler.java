@@ -84,6 +84,22 @@ public final class KernelCompiler {
     return new Compiled(kernels, missing.size(), (System.nanoTime() - start) / 1_000_000);
   }
 
+  /**
+   * The generated sources need kiln.codegen.CpuKernel: take it from where that class was loaded
+   * (a test launcher's class loader need not be the JVM's class path), plus java.class.path.
+   */
+  static String classpath() {
+    String own = "";
+    try {
+      var source = CpuKernel.class.getProtectionDomain().getCodeSource();
+      if (source != null) own = Path.of(source.getLocation().toURI()).toString();
+    } catch (java.net.URISyntaxException | SecurityException | IllegalArgumentException e) {
+      own = "";
+    }
+    String cp = System.getProperty("java.class.path", "");
+    return own.isEmpty() ? cp : own + java.io.File.pathSeparator + cp;
+  }
+
   private static Map<String, byte[]> javac(List<KernelSource> sources) {
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     if (javac == null) throw new IllegalStateException("no Java compiler in this runtime (needs the jdk.compiler module)");
@@ -103,7 +119,7 @@ public final class KernelCompiler {
         @Override public CharSequence getCharContent(boolean ignore) { return k.source(); }
       });
     }
-    List<String> options = List.of("--add-modules", "jdk.incubator.vector", "-classpath", System.getProperty("java.class.path"),
+    List<String> options = List.of("--add-modules", "jdk.incubator.vector", "-classpath", classpath(),
         "-proc:none", "-nowarn", "-XDsuppressNotes", "-Xlint:none");
     boolean ok = javac.getTask(null, fm, diagnostics, options, null, units).call();
     if (!ok) {

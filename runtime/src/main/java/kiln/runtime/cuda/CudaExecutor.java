@@ -98,6 +98,9 @@ public final class CudaExecutor implements Executor {
   public CompileStats compileStats() { return compile; }
   public long deviceBytes() { return memory.bytes(); }
 
+  /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
+  public long deviceBytesInUse() { return cuda.totalBytes() - cuda.freeBytes(); }
+
   @Override public void run(String section) {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
