@@ -30,10 +30,6 @@ public final class Gpt2 {
   /** The shape of a GPT-2, as in llm.c's checkpoint header. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int channels) {}
 
-  /** The built program: computes [0, forwardEnd) forward, [forwardEnd, backwardEnd) backward, rest AdamW. */
-  public record Program(Graph graph, Map<String, Tensor> params, Map<String, Tensor> grads, Tensor tokens,
-                        Tensor targets, Tensor logits, Tensor loss, Tensor hyper, int forwardEnd, int backwardEnd) {}
-
   /** llm.c's parameter order and shapes (qkv as (L, 3, NH, HS, C): the same bytes as (L, 3C, C)). */
   static LinkedHashMap<String, List<Dim>> parameterShapes() {
     var p = new LinkedHashMap<String, List<Dim>>();
@@ -107,6 +103,6 @@ public final class Gpt2 {
 
     g.layer("adamw");
     adamw(g, w.get("wte").root(), grads.get("wte").root(), m.get("wte").root(), v.get("wte").root(), hyper, 0.9, 0.999, 1e-8);
-    return new Program(g, w, grads, tokens, targets, logits, loss, hyper, forwardEnd, backwardEnd);
+    return new Program("gpt2", g, w, grads, tokens, targets, logits, loss, hyper, forwardEnd, backwardEnd);
   }
 }

@@ -32,18 +32,18 @@ public final class BenchCommand implements Callable<Integer> {
   }
 
   @Override public Integer call() {
-    var d = kiln.runtime.Gpt2Session.Device.parse(device);
+    var d = kiln.runtime.Session.Device.parse(device);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     GptConfig c = ModelPresets.gpt2(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
-        d == kiln.runtime.Gpt2Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
+        d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     try (Gpt2Session s = new Gpt2Session(c, batch, seq, d, n)) {
       System.out.println("bench: " + s.executor.describe());
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
           s.arena.sharedBytes() / 1e6);
-      if (d == kiln.runtime.Gpt2Session.Device.CPU) ModelPresets.randomInit(c, 1337, s.arena.f, s.arena.offset(s.paramsTensor()));
+      if (d == kiln.runtime.Session.Device.CPU) ModelPresets.randomInit(c, 1337, s.arena.f, s.arena.offset(s.paramsTensor()));
       else s.loadParams(ModelPresets.randomInit(c, 1337));
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[batch * seq], y = new int[batch * seq];
@@ -80,7 +80,7 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.println("bench: Java heap allocation not measured (no jdk.management module in this runtime)");
       }
       System.out.printf("bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
-      double mb = d == kiln.runtime.Gpt2Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytesInUse() / 1e6;
+      double mb = d == kiln.runtime.Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytesInUse() / 1e6;
       System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
     }
     return 0;

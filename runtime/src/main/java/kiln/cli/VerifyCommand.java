@@ -20,7 +20,7 @@ public final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
 
   @Override public Integer call() {
-    var d = kiln.runtime.Gpt2Session.Device.parse(device);
+    var d = kiln.runtime.Session.Device.parse(device);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     return Verify.run(model, state, losses, d, n, Verify.Tolerances.of(d), System.out) ? 0 : 1;
   }

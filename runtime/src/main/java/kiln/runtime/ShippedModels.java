@@ -14,15 +14,8 @@ import kiln.models.Gpt2;
 public final class ShippedModels {
   private ShippedModels() {}
 
-  /** GPT-2's program split into the sections a trainer runs (kernels do not depend on L; two layers show it). */
-  public static Map<String, List<Compute>> gpt2Sections(Gpt2.Program p) {
-    List<Compute> all = p.graph().computes();
-    Map<String, List<Compute>> sections = new LinkedHashMap<>();
-    sections.put("forward", all.subList(0, p.forwardEnd()));
-    sections.put("backward", all.subList(p.forwardEnd(), p.backwardEnd()));
-    sections.put("update", all.subList(p.backwardEnd(), all.size()));
-    return sections;
-  }
+  /** GPT-2's sections (its kernels do not depend on L; two layers show every one). */
+  static Map<String, List<Compute>> gpt2Sections() { return Session.sections(Gpt2.build(2)); }
 
   /** Writes generated/java/gpt2 and generated/cuda/gpt2; returns the number of files. */
   public static int emit(Path root) throws IOException {
@@ -33,10 +26,10 @@ public final class ShippedModels {
   }
 
   public static Map<String, String> cudaFiles() {
-    return Emit.cuda("gpt2", gpt2Sections(Gpt2.build(2)), kiln.codegen.CudaSchedule.DEFAULT);
+    return Emit.cuda("gpt2", gpt2Sections(), kiln.codegen.CudaSchedule.DEFAULT);
   }
 
   public static Map<String, String> javaFiles() {
-    return Emit.java("gpt2", gpt2Sections(Gpt2.build(2)), Schedule.cpuDefault(16));
+    return Emit.java("gpt2", gpt2Sections(), Schedule.cpuDefault(16));
   }
 }

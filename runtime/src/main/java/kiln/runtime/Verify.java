@@ -21,7 +21,7 @@ public final class Verify {
     /** fp32 on a GPU: ten times the CPU's (other summation orders, libdevice math). */
     public static final Tolerances CUDA = new Tolerances(1e-4, 1e-3, 1e-4);
 
-    public static Tolerances of(Gpt2Session.Device d) { return d == Gpt2Session.Device.CUDA ? CUDA : CPU; }
+    public static Tolerances of(Session.Device d) { return d == Session.Device.CUDA ? CUDA : CPU; }
   }
 
   public record Diff(String name, double maxAbs, double maxRel, double tolerance) {
@@ -32,52 +32,61 @@ public final class Verify {
 
   /** Returns true when every tensor and loss is within tolerance; prints the report to out. */
   public static boolean run(Path modelFile, Path stateFile, Path lossesFile, int threads, Tolerances tol, PrintStream out) {
-    return run(modelFile, stateFile, lossesFile, Gpt2Session.Device.CPU, threads, tol, out);
+    return run(modelFile, stateFile, lossesFile, Session.Device.CPU, threads, tol, out);
   }
 
-  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Gpt2Session.Device device, int threads, Tolerances tol,
+  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, int threads, Tolerances tol,
                             PrintStream out) {
     ModelFile.Loaded model = ModelFile.read(modelFile);
     GptConfig c = model.config();
     DebugState state = DebugState.read(stateFile, c);
     List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
-    out.printf("verify: model %s (L=%d NH=%d C=%d maxT=%d V=%d Vp=%d), batch B=%d T=%d, %s%n", modelFile, c.layers(), c.heads(),
+    out.printf("verify: gpt2 %s (L=%d NH=%d C=%d maxT=%d V=%d Vp=%d), batch B=%d T=%d, %s%n", modelFile, c.layers(), c.heads(),
         c.channels(), c.maxT(), c.vocab(), c.paddedVocab(), state.B(), state.T(), device.name().toLowerCase());
+    try (Session s = new Gpt2Session(c, state.B(), state.T(), device, threads)) {
+      return check(s, model.params(), state, expectedLosses, c.vocab(), c.paddedVocab(), tol, out);
+    }
+  }
+
+  /**
+   * Loads params, runs forward + backward on the state's batch and compares logits, loss and every
+   * gradient (in the params block's order, which is the file's), then the AdamW losses.
+   */
+  static boolean check(Session s, float[] params, DebugState state, List<Double> expectedLosses, int vocab, int paddedVocab,
+                       Tolerances tol, PrintStream out) {
+    out.println("verify: " + s.executor.describe());
+    s.loadParams(params);
+    s.setBatch(state.x(), state.y());
+    s.forward();
+    s.backward();
+    List<Diff> diffs = new ArrayList<>();
+    diffs.add(logitsDiff(s.read(s.program.logits()), state.logits(), state.B() * state.T(), vocab, paddedVocab, tol.logits()));
+    diffs.add(diff("loss", new float[] {s.loss()}, new float[] {state.loss()}, 0, 1, tol.logits()));
+    int off = 0;
+    for (var e : s.program.grads().entrySet()) {
+      float[] got = s.read(e.getValue());
+      float[] want = java.util.Arrays.copyOfRange(state.grads(), off, off + got.length);
+      diffs.add(diff(e.getKey(), got, want, 0, got.length, tol.grads()));
+      off += got.length;
+    }
     boolean ok = true;
-    try (Gpt2Session s = new Gpt2Session(c, state.B(), state.T(), device, threads)) {
-      out.println("verify: " + s.executor.describe());
-      s.loadParams(model.params());
-      s.setBatch(state.x(), state.y());
-      s.forward();
-      s.backward();
-      List<Diff> diffs = new ArrayList<>();
-      diffs.add(logitsDiff(s.read(s.program.logits()), state.logits(), state.B() * state.T(), c.vocab(), c.paddedVocab(), tol.logits()));
-      diffs.add(diff("loss", new float[] {s.loss()}, new float[] {state.loss()}, 0, 1, tol.logits()));
-      float[] grads = s.read(s.program.grads().get("wte").root());
-      long[] sizes = c.paramSizes();
-      int off = 0;
-      for (int i = 0; i < sizes.length; i++) {
-        diffs.add(diff(GptConfig.PARAM_NAMES.get(i), grads, state.grads(), off, (int) sizes[i], tol.grads()));
-        off += (int) sizes[i];
-      }
-      out.printf("%-10s %14s %14s %10s%n", "tensor", "max abs diff", "max rel diff", "tolerance");
-      for (Diff d : diffs) {
-        out.printf("%-10s %14.3e %14.3e %10.0e %s%n", d.name(), d.maxAbs(), d.maxRel(), d.tolerance(), d.ok() ? "ok" : "FAIL");
-        ok &= d.ok();
-      }
-      if (!expectedLosses.isEmpty()) {
-        out.printf("%-6s %14s %14s %12s%n", "step", "expected loss", "kiln loss", "abs diff");
-        for (int step = 0; step < expectedLosses.size(); step++) {
-          if (step > 0) {
-            s.forward();
-            s.backward();
-          }
-          double got = s.loss(), want = expectedLosses.get(step), d = Math.abs(got - want);
-          boolean good = d <= tol.losses();
-          ok &= good;
-          out.printf("%-6d %14.8f %14.8f %12.3e %s%n", step, want, got, d, good ? "ok" : "FAIL");
-          s.update(1e-4f, 0f);
+    out.printf("%-10s %14s %14s %10s%n", "tensor", "max abs diff", "max rel diff", "tolerance");
+    for (Diff d : diffs) {
+      out.printf("%-10s %14.3e %14.3e %10.0e %s%n", d.name(), d.maxAbs(), d.maxRel(), d.tolerance(), d.ok() ? "ok" : "FAIL");
+      ok &= d.ok();
+    }
+    if (!expectedLosses.isEmpty()) {
+      out.printf("%-6s %14s %14s %12s%n", "step", "expected loss", "kiln loss", "abs diff");
+      for (int step = 0; step < expectedLosses.size(); step++) {
+        if (step > 0) {
+          s.forward();
+          s.backward();
         }
+        double got = s.loss(), want = expectedLosses.get(step), d = Math.abs(got - want);
+        boolean good = d <= tol.losses();
+        ok &= good;
+        out.printf("%-6d %14.8f %14.8f %12.3e %s%n", step, want, got, d, good ? "ok" : "FAIL");
+        s.update(1e-4f, 0f);
       }
     }
     out.println(ok ? "verify: OK" : "verify: FAIL");

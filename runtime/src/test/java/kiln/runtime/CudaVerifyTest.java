@@ -27,7 +27,7 @@ class CudaVerifyTest {
     Path dir = Fixtures.dir(fixture);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Gpt2Session.Device.CUDA, 1,
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CUDA, 1,
         Verify.Tolerances.CUDA, out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
@@ -44,7 +44,7 @@ class CudaVerifyTest {
     float[][] results = new float[2][];
     float[][] logits = new float[2][];
     int k = 0;
-    for (Gpt2Session.Device d : new Gpt2Session.Device[] {Gpt2Session.Device.CPU, Gpt2Session.Device.CUDA}) {
+    for (Session.Device d : new Session.Device[] {Session.Device.CPU, Session.Device.CUDA}) {
       try (Gpt2Session s = new Gpt2Session(c, state.B(), state.T(), d, 2)) {
         s.loadParams(model.params());
         s.setBatch(state.x(), state.y());

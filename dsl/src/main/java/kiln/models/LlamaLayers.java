@@ -1,0 +1,89 @@
+// The layers Llama adds, written once as forward computes (backward derived): RMSNorm, rotary
+// position embedding, grouped-query attention and the SwiGLU MLP. Only existing primitives are used.
+package kiln.models;
+
+import static kiln.dsl.Graph.dims;
+import static kiln.dsl.Ops.lit;
+import static kiln.dsl.Ops.select;
+import static kiln.dsl.Ops.size;
+import static kiln.dsl.Ops.sizeF;
+import static kiln.dsl.Ops.sum;
+
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Graph;
+import kiln.dsl.Tensor;
+
+public final class LlamaLayers {
+  private LlamaLayers() {}
+
+  /** RMSNorm over the last dim of (B, T, C): x · rsqrt(mean(x²) + eps) · w. */
+  public static Tensor rmsnorm(Graph g, Tensor x, Tensor w, double eps) {
+    Dim B = x.dims().get(0), T = x.dims().get(1), C = x.dims().get(2);
+    Tensor rstd = g.compute("rstd", dims(B, T), (b, t) -> sum(C, c -> x.at(b, t, c).square()).div(sizeF(C)).add(eps).rsqrt());
+    return g.compute("out", dims(B, T, C), (b, t, c) -> x.at(b, t, c).mul(rstd.at(b, t)).mul(w.at(c)));
+  }
+
+  /**
+   * Rotary position embedding over the last dim (HS) of a (B, T, heads..., HS) tensor, with the
+   * half-split pairing of Hugging Face / Meta's reference: element d pairs with d ± HS/2, the pair
+   * (x[i], x[i + HS/2]) rotates by angle t · theta^(-2i/HS).
+   */
+  public static Tensor rope(Graph g, String name, Tensor x, double theta) {
+    if (x.rank() != 5) throw new kiln.dsl.DslException("rope: expected (B, T, KV, G, HS) or (B, T, KV, 1, HS), found " + x);
+    Dim B = x.dims().get(0), T = x.dims().get(1), H1 = x.dims().get(2), H2 = x.dims().get(3), HS = x.dims().get(4);
+    double logTheta = Math.log(theta);
+    return g.compute(name, dims(B, T, H1, H2, HS), (b, t, h1, h2, d) -> {
+      Expr half = size(HS).div(lit(2, DType.I32));
+      Expr i = d.mod(half);                                   // frequency index of d's pair
+      Expr partner = d.add(half).mod(size(HS));
+      Expr angle = t.toF32().mul(i.toF32().mul(-2 * logTheta).div(sizeF(HS)).exp());
+      Expr sign = select(d.lt(half), lit(-1), lit(1));
+      return x.at(b, t, h1, h2, d).mul(angle.cos()).add(sign.mul(x.at(b, t, h1, h2, partner)).mul(angle.sin()));
+    });
+  }
+
+  /**
+   * Causal grouped-query attention: q (B, T, KV, G, HS) — query head kv·G + g — against k and v
+   * (B, T, KV, 1, HS) shared by the G query heads of a group. Returns (B, T, KV, G, HS).
+   */
+  public static Tensor groupedAttention(Graph g, Tensor q, Tensor k, Tensor v) {
+    Dim B = q.dims().get(0), T = q.dims().get(1), KV = q.dims().get(2), G = q.dims().get(3), HS = q.dims().get(4);
+    Expr zero = lit(0, DType.I32);
+    Tensor scores = g.compute("scores", dims(B, KV, G, T, T), (b, h, j, t, s) ->
+        sum(HS, d -> q.at(b, t, h, j, d).mul(k.at(b, s, h, zero, d))).div(sizeF(HS).sqrt()));
+    Tensor max = g.detach(g.compute("max", dims(B, KV, G, T), (b, h, j, t) ->
+        kiln.dsl.Ops.max(T, s -> select(s.le(t), scores.at(b, h, j, t, s), lit(Float.NEGATIVE_INFINITY)))));
+    Tensor e = g.compute("exp", dims(B, KV, G, T, T), (b, h, j, t, s) ->
+        select(s.le(t), scores.at(b, h, j, t, s).sub(max.at(b, h, j, t)).exp(), lit(0)));
+    Tensor z = g.compute("norm", dims(B, KV, G, T), (b, h, j, t) -> sum(T, s -> e.at(b, h, j, t, s)));
+    Tensor att = g.compute("att", dims(B, KV, G, T, T), (b, h, j, t, s) -> e.at(b, h, j, t, s).div(z.at(b, h, j, t)));
+    return g.compute("y", dims(B, T, KV, G, HS), (b, t, h, j, d) -> sum(T, s -> att.at(b, h, j, t, s).mul(v.at(b, s, h, zero, d))));
+  }
+
+  /** x (B, T, C) through w (heads..., HS, C): the q, k or v projection, no bias. */
+  public static Tensor project(Graph g, String name, Tensor x, Tensor w) {
+    Dim B = x.dims().get(0), T = x.dims().get(1), C = x.dims().get(2);
+    Dim H1 = w.dims().get(0), H2 = w.dims().get(1), HS = w.dims().get(2);
+    return g.compute(name, dims(B, T, H1, H2, HS), (b, t, h, j, d) -> sum(C, c -> x.at(b, t, c).mul(w.at(h, j, d, c))));
+  }
+
+  /** Heads (B, T, KV, G, HS) through wo (C, KV, G, HS), no bias. */
+  public static Tensor outProjection(Graph g, Tensor y, Tensor w) {
+    Dim B = y.dims().get(0), T = y.dims().get(1), KV = y.dims().get(2), G = y.dims().get(3), HS = y.dims().get(4);
+    Dim C = w.dims().get(0);
+    return g.compute("out", dims(B, T, C), (b, t, o) ->
+        sum(KV, h -> sum(G, j -> sum(HS, d -> y.at(b, t, h, j, d).mul(w.at(o, h, j, d))))));
+  }
+
+  /** SwiGLU MLP: (silu(x W1ᵀ) ⊙ x W3ᵀ) W2ᵀ with silu(a) = a / (1 + exp(-a)); no biases. */
+  public static Tensor swiglu(Graph g, Tensor x, Tensor w1, Tensor w3, Tensor w2) {
+    Dim B = x.dims().get(0), T = x.dims().get(1), C = x.dims().get(2), FF = w1.dims().get(0);
+    Tensor a = g.compute("gate", dims(B, T, FF), (b, t, f) -> sum(C, c -> x.at(b, t, c).mul(w1.at(f, c))));
+    Tensor u = g.compute("up", dims(B, T, FF), (b, t, f) -> sum(C, c -> x.at(b, t, c).mul(w3.at(f, c))));
+    Tensor h = g.compute("hidden", dims(B, T, FF), (b, t, f) ->
+        a.at(b, t, f).div(a.at(b, t, f).neg().exp().add(1)).mul(u.at(b, t, f)));
+    return g.compute("down", dims(B, T, C), (b, t, c) -> sum(FF, f -> h.at(b, t, f).mul(w2.at(c, f))));
+  }
+}

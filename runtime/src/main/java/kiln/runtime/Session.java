@@ -1,0 +1,108 @@
+// A model program instantiated for a batch shape on a device (CPU or CUDA): arena layout, compiled
+// kernels, and what a trainer or verifier needs (load weights, set a batch, step, read tensors).
+package kiln.runtime;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import kiln.dsl.Compute;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+import kiln.models.Program;
+import kiln.runtime.cpu.CpuExecutor;
+import kiln.runtime.cuda.Cuda;
+import kiln.runtime.cuda.CudaExecutor;
+
+public class Session implements AutoCloseable {
+  public enum Device {
+    CPU, CUDA;
+
+    /** cpu, cuda, or auto (CUDA when a device is present). */
+    public static Device parse(String name) {
+      return switch (name) {
+        case "cpu" -> CPU;
+        case "cuda" -> {
+          if (!Cuda.available()) throw new IllegalArgumentException("--device cuda: no CUDA device here (" + Cuda.unavailableReason() + ")");
+          yield CUDA;
+        }
+        case "auto" -> Cuda.available() ? CUDA : CPU;
+        default -> throw new IllegalArgumentException("--device " + name + ": expected cpu, cuda or auto");
+      };
+    }
+  }
+
+  public final int batch, seq;
+  public final Device device;
+  public final Program program;
+  public final Arena arena;
+  public final Executor executor;
+  private final Cuda cuda;
+  private final float[] hyper = new float[4];
+  private int step;
+
+  /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU. */
+  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads) {
+    this.batch = batch;
+    this.seq = seq;
+    this.device = device;
+    this.program = program;
+    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), Set.of(program.logits(), program.loss()),
+        device == Device.CPU);
+    if (device == Device.CPU) {
+      this.cuda = null;
+      this.executor = new CpuExecutor(arena, sections(program), threads);
+    } else {
+      this.cuda = Cuda.open();
+      this.executor = new CudaExecutor(arena, sections(program), cuda, kiln.codegen.CudaSchedule.DEFAULT);
+    }
+  }
+
+  /** A program split into the sections a trainer runs: forward, backward, update. */
+  public static Map<String, List<Compute>> sections(Program p) {
+    List<Compute> all = p.graph().computes();
+    Map<String, List<Compute>> sections = new LinkedHashMap<>();
+    sections.put("forward", all.subList(0, p.forwardEnd()));
+    sections.put("backward", all.subList(p.forwardEnd(), p.backwardEnd()));
+    sections.put("update", all.subList(p.backwardEnd(), all.size()));
+    return sections;
+  }
+
+  public Tensor paramsTensor() { return program.params().get("wte").root(); }
+
+  public void loadParams(float[] params) { executor.write(paramsTensor(), params); }
+
+  public void setBatch(int[] inputs, int[] targets) {
+    executor.write(program.tokens(), inputs);
+    executor.write(program.targets(), targets);
+  }
+
+  public void forward() { executor.run("forward"); }
+
+  public float loss() { return executor.readScalar(program.loss()); }
+
+  public void backward() { executor.run("backward"); }
+
+  /** One AdamW update with the gradients in the arena (t counts from 1). */
+  public void update(float lr, float weightDecay) {
+    step++;
+    hyper[0] = lr;
+    hyper[1] = (float) (1 - Math.pow(0.9, step));
+    hyper[2] = (float) (1 - Math.pow(0.999, step));
+    hyper[3] = weightDecay;
+    executor.write(program.hyper(), hyper);
+    executor.run("update");
+  }
+
+  public int stepCount() { return step; }
+
+  /** Sets the AdamW step counter (resuming from a checkpoint). */
+  public void setStepCount(int t) { step = t; }
+
+  public float[] read(Tensor t) { return executor.read(t); }
+
+  @Override public void close() {
+    executor.close();
+    if (cuda != null) cuda.close();
+  }
+}
