@@ -91,6 +91,9 @@ public final class Autodiff {
       if (x.dtype() != DType.F32 || !(x.role() == Role.PARAM || needsGrad.contains(x))) continue;
       Expr partial = Derivative.of(inner, load);
       if (Ops.isConst(partial, 0)) continue;
+      // d exp(x) = exp(x): where the partial is the forward value itself, read the saved output
+      // instead of recomputing it (and instead of keeping the input alive for the backward)
+      if (reductions.isEmpty() && c.isFullCover()) partial = Exprs.replace(partial, inner, new Load(c.out(), c.outIndex()));
       Expr contribution = Ops.bin(BinOp.MUL, dOut, partial);
       Tensor dx = gradOf(x);
       if (isGather(load)) {

@@ -6,9 +6,9 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_a265e824d0 { long long v[6]; };
+struct Args_k_map_4fb19fbce0 { long long v[6]; };
 
-extern "C" __global__ void __launch_bounds__(256) k_map_a265e824d0(float* __restrict__ F, int* __restrict__ I, const Args_k_map_a265e824d0 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_4fb19fbce0(float* __restrict__ F, int* __restrict__ I, const Args_k_map_4fb19fbce0 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -21,10 +21,6 @@ extern "C" __global__ void __launch_bounds__(256) k_map_a265e824d0(float* __rest
     const int t_ = (int) (r % T); r /= T;
     const int b_ = (int) r;
     const float x0 = F[o2 + (b_) * T + t_];
-    const float x1 = ((float) C);
-    const float x2 = (x0 / x1);
-    const float x3 = (x2 + 1.0e-5f);
-    const float x4 = rsqrtf(x3);
-    F[o0 + (b_) * T + t_] = (F[o1 + (b_) * T + t_] * ((((x4 * x4) * x4) * -0.5f) * (1.0f / x1)));
+    F[o0 + (b_) * T + t_] = (F[o1 + (b_) * T + t_] * ((((x0 * x0) * x0) * -0.5f) * (1.0f / ((float) C))));
   }
 }

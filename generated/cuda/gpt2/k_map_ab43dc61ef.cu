@@ -6,9 +6,9 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_bc2739f305 { long long v[9]; };
+struct Args_k_map_ab43dc61ef { long long v[8]; };
 
-extern "C" __global__ void __launch_bounds__(256) k_map_bc2739f305(float* __restrict__ F, int* __restrict__ I, const Args_k_map_bc2739f305 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_ab43dc61ef(float* __restrict__ F, int* __restrict__ I, const Args_k_map_ab43dc61ef a) {
   const int B = (int) a.v[0];
   const int NH = (int) a.v[1];
   const int T = (int) a.v[2];
@@ -17,7 +17,6 @@ extern "C" __global__ void __launch_bounds__(256) k_map_bc2739f305(float* __rest
   const long long o1 = a.v[5];
   const long long o2 = a.v[6];
   const long long o3 = a.v[7];
-  const long long o4 = a.v[8];
   const long long items = (long long) B * NH * T * T;
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
     long long r = p;
@@ -25,7 +24,7 @@ extern "C" __global__ void __launch_bounds__(256) k_map_bc2739f305(float* __rest
     const int t_ = (int) (r % T); r /= T;
     const int nh_ = (int) (r % NH); r /= NH;
     const int b_ = (int) r;
-    F[o0 + (((b_) * NH + nh_) * T + t_) * T + t2_] = (F[o2 + (((b_) * NH + nh_) * T + t_) * T + t2_] * ((t2_ <= t_) ? expf((F[o3 + (((b_) * NH + nh_) * T + t_) * T + t2_] - F[o4 + ((b_) * NH + nh_) * T + t_])) : 0.0f));
+    F[o0 + (((b_) * NH + nh_) * T + t_) * T + t2_] = (F[o2 + (((b_) * NH + nh_) * T + t_) * T + t2_] * F[o3 + (((b_) * NH + nh_) * T + t_) * T + t2_]);
     F[o1 + (((b_) * NH + nh_) * T + t_) * T + t2_] = (F[o0 + (((b_) * NH + nh_) * T + t_) * T + t2_] * (1.0f / sqrtf(((float) HS))));
   }
 }
