@@ -11,38 +11,46 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
   /** Checks the file against the model's config: T <= maxT, token ids < V, payload size for B, T. */
   public static DebugState read(Path file, GptConfig c) {
     c.requireValid(file);
+    return read(file, c.vocab(), c.maxT(), c.paramCount());
+  }
+
+  /**
+   * The same for any model: vocab = V (logits per position, token ids below it), maxT bounds T, paramCount is the
+   * length of the gradients (for Llama, {@link LlamaConfig#paramCount()}).
+   */
+  public static DebugState read(Path file, int vocab, int maxT, long paramCount) {
+    requireShape(file, vocab, maxT, paramCount);
     try (BinaryReader in = BinaryReader.open(file)) {
       in.expect(0, "magic", MAGIC);
       in.expect(1, "version", VERSION);
       int b = in.atLeast(2, "B", 1);
       int t = in.atLeast(3, "T", 1);
-      if (t > c.maxT()) {
-        throw in.error("header[3] T", maxTLimit(c), t);
+      if (t > maxT) {
+        throw in.error("header[3] T", maxTLimit(maxT), t);
       }
       long bt = (long) b * t;
-      int v = c.vocab();
-      if (bt > GptConfig.MAX_ARRAY / v) {
-        throw in.error("logits", "B*T*V at most " + GptConfig.MAX_ARRAY, b + "*" + t + "*" + v);
+      if (bt > GptConfig.MAX_ARRAY / vocab) {
+        throw in.error("logits", "B*T*V at most " + GptConfig.MAX_ARRAY, b + "*" + t + "*" + vocab);
       }
-      long params = c.paramCount();
-      long floats = 2 * bt + bt * v + 1 + params;
-      in.expectPayload(floats * Float.BYTES, "B=" + b + ", T=" + t + ", V=" + v + ", " + params + " params");
+      long floats = 2 * bt + bt * vocab + 1 + paramCount;
+      in.expectPayload(
+          floats * Float.BYTES, "B=" + b + ", T=" + t + ", V=" + vocab + ", " + paramCount + " params");
       int[] x = new int[(int) bt];
       int[] y = new int[(int) bt];
-      float[] logits = new float[(int) (bt * v)];
-      float[] grads = new float[(int) params];
+      float[] logits = new float[(int) (bt * vocab)];
+      float[] grads = new float[(int) paramCount];
       in.ints(x, 0, x.length);
       in.ints(y, 0, y.length);
       in.floats(logits, 0, logits.length);
       float loss = in.f32();
       in.floats(grads, 0, grads.length);
-      int bad = firstBadToken(x, v);
+      int bad = firstBadToken(x, vocab);
       if (bad >= 0) {
-        throw in.error(tokenField("x", bad, t), FormatException.tokenRange(v), x[bad]);
+        throw in.error(tokenField("x", bad, t), FormatException.tokenRange(vocab), x[bad]);
       }
-      bad = firstBadToken(y, v);
+      bad = firstBadToken(y, vocab);
       if (bad >= 0) {
-        throw in.error(tokenField("y", bad, t), FormatException.tokenRange(v), y[bad]);
+        throw in.error(tokenField("y", bad, t), FormatException.tokenRange(vocab), y[bad]);
       }
       return new DebugState(b, t, x, y, logits, loss, grads);
     }
@@ -50,27 +58,33 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
 
   public void write(Path file, GptConfig c) {
     c.requireValid(file);
+    write(file, c.vocab(), c.maxT(), c.paramCount());
+  }
+
+  /** The same for any model, with the meaning of the numbers as in {@link #read(Path, int, int, long)}. */
+  public void write(Path file, int vocab, int maxT, long paramCount) {
+    requireShape(file, vocab, maxT, paramCount);
     if (B < 1) {
       throw FormatException.misuse(file, "B", "at least 1", B);
     }
     if (T < 1) {
       throw FormatException.misuse(file, "T", "at least 1", T);
     }
-    if (T > c.maxT()) {
-      throw FormatException.misuse(file, "T", maxTLimit(c), T);
+    if (T > maxT) {
+      throw FormatException.misuse(file, "T", maxTLimit(maxT), T);
     }
     long bt = (long) B * T;
     checkLength(file, "x", x.length, bt, "B*T");
     checkLength(file, "y", y.length, bt, "B*T");
-    checkLength(file, "logits", logits.length, bt * c.vocab(), "B*T*V");
-    checkLength(file, "grads", grads.length, c.paramCount(), "paramCount");
-    int bad = firstBadToken(x, c.vocab());
+    checkLength(file, "logits", logits.length, bt * vocab, "B*T*V");
+    checkLength(file, "grads", grads.length, paramCount, "paramCount");
+    int bad = firstBadToken(x, vocab);
     if (bad >= 0) {
-      throw FormatException.misuse(file, tokenField("x", bad, T), FormatException.tokenRange(c.vocab()), x[bad]);
+      throw FormatException.misuse(file, tokenField("x", bad, T), FormatException.tokenRange(vocab), x[bad]);
     }
-    bad = firstBadToken(y, c.vocab());
+    bad = firstBadToken(y, vocab);
     if (bad >= 0) {
-      throw FormatException.misuse(file, tokenField("y", bad, T), FormatException.tokenRange(c.vocab()), y[bad]);
+      throw FormatException.misuse(file, tokenField("y", bad, T), FormatException.tokenRange(vocab), y[bad]);
     }
     AtomicFiles.write(file, out -> {
       BinaryWriter w = new BinaryWriter(out);
@@ -84,8 +98,21 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
     });
   }
 
-  private static String maxTLimit(GptConfig c) {
-    return "at most maxT (" + c.maxT() + ")";
+  private static String maxTLimit(int maxT) {
+    return "at most maxT (" + maxT + ")";
+  }
+
+  /** A caller's model shape: a broken one is their mistake, not the file's. */
+  private static void requireShape(Path file, int vocab, int maxT, long paramCount) {
+    if (vocab < 1) {
+      throw FormatException.misuse(file, "vocab", "at least 1", vocab);
+    }
+    if (maxT < 1) {
+      throw FormatException.misuse(file, "maxT", "at least 1", maxT);
+    }
+    if (paramCount < 0 || paramCount > GptConfig.MAX_ARRAY) {
+      throw FormatException.misuse(file, "paramCount", "0.." + GptConfig.MAX_ARRAY, paramCount);
+    }
   }
 
   private static int firstBadToken(int[] ids, int vocab) {

@@ -1,0 +1,79 @@
+// kiln's Llama checkpoint (version 1, fp32), parameters in LlamaConfig.PARAM_NAMES order; reference/README.md.
+package kiln.runtime.format;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+public final class LlamaModelFile {
+  public static final int MAGIC = 20261123;
+  static final int VERSION = 1;
+
+  private LlamaModelFile() {}
+
+  /** params: all 12 tensors concatenated in file order. */
+  public record Loaded(LlamaConfig config, float[] params) {}
+
+  public static Loaded read(Path file) {
+    try (BinaryReader in = BinaryReader.open(file)) {
+      LlamaConfig config = checkHeader(in);
+      float[] params = new float[(int) config.paramCount()];
+      in.floats(params, 0, params.length);
+      return new Loaded(config, params);
+    }
+  }
+
+  /** The config, after checking the header and that the payload has exactly the size it implies. */
+  public static LlamaConfig readHeader(Path file) {
+    try (BinaryReader in = BinaryReader.open(file)) {
+      return checkHeader(in);
+    }
+  }
+
+  public static void write(Path file, LlamaConfig c, float[] params) {
+    c.requireValid(file);
+    if (params.length != c.paramCount()) {
+      throw FormatException.misuse(file, "params length", "paramCount (" + c.paramCount() + ")", params.length);
+    }
+    AtomicFiles.write(file, out -> {
+      BinaryWriter w = new BinaryWriter(out);
+      w.header(MAGIC, VERSION, c.maxT(), c.vocab(), c.layers(), c.heads(), c.kvHeads(), c.channels(), c.ffn(),
+          c.paddedVocab(), Float.floatToIntBits(c.theta()), Float.floatToIntBits(c.eps()));
+      w.floats(params);
+      w.flush();
+    });
+  }
+
+  /** Whether the file starts with this format's magic; false on any error (missing, unreadable, under 4 bytes). */
+  public static boolean isLlama(Path file) {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer magic = ByteBuffer.allocate(Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      while (magic.hasRemaining()) {
+        if (channel.read(magic) < 0) {
+          return false;
+        }
+      }
+      return magic.getInt(0) == MAGIC;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  private static LlamaConfig checkHeader(BinaryReader in) {
+    in.expect(0, "magic", MAGIC);
+    in.expect(1, "version", VERSION);
+    LlamaConfig c = new LlamaConfig(in.header(2), in.header(3), in.header(9), in.header(4), in.header(5),
+        in.header(6), in.header(7), in.header(8), Float.intBitsToFloat(in.header(10)),
+        Float.intBitsToFloat(in.header(11)));
+    GptConfig.Violation v = c.violation();
+    if (v != null) {
+      throw in.error(v.headerField(), v.expected(), v.found());
+    }
+    long count = c.paramCount();
+    in.expectPayload(count * Float.BYTES, count + " params x " + Float.BYTES + " bytes");
+    return c;
+  }
+}

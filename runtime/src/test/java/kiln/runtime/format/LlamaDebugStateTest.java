@@ -1,0 +1,111 @@
+// DebugState read and written for a Llama model (vocab, maxT and parameter count given directly).
+package kiln.runtime.format;
+
+import static kiln.runtime.format.Fixtures.assertFormatError;
+import static kiln.runtime.format.Fixtures.assertMisuse;
+import static kiln.runtime.format.Fixtures.raw;
+import static kiln.runtime.format.LlamaConfigTest.P;
+import static kiln.runtime.format.LlamaConfigTest.TINY;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LlamaDebugStateTest {
+  private static final int B = 2;
+  private static final int T = 4;
+  private static final int V = 100;
+  private static final long PAYLOAD = 4L * (2 * B * T + B * T * V + 1 + P);
+
+  @TempDir Path dir;
+
+  private Path file() {
+    return dir.resolve("debug.bin");
+  }
+
+  private static DebugState sample() {
+    return new DebugState(B, T, Fixtures.randomTokens(B * T, V, 1), Fixtures.randomTokens(B * T, V, 2),
+        Fixtures.randomFloats(B * T * V, 3), 4.5f, Fixtures.randomFloats(P, 4));
+  }
+
+  private static void assertSame(DebugState expected, DebugState actual) {
+    assertEquals(expected.B(), actual.B());
+    assertEquals(expected.T(), actual.T());
+    assertArrayEquals(expected.x(), actual.x());
+    assertArrayEquals(expected.y(), actual.y());
+    assertArrayEquals(expected.logits(), actual.logits());
+    assertEquals(expected.loss(), actual.loss());
+    assertArrayEquals(expected.grads(), actual.grads());
+  }
+
+  @Test
+  void roundTrip() {
+    DebugState state = sample();
+    state.write(file(), TINY.vocab(), TINY.maxT(), TINY.paramCount());
+    assertSame(state, DebugState.read(file(), TINY.vocab(), TINY.maxT(), TINY.paramCount()));
+  }
+
+  @Test
+  void readsLlmcLayout() {
+    DebugState state = sample();
+    ByteBuffer payload = Fixtures.le(PAYLOAD);
+    payload.asIntBuffer().put(state.x()).put(state.y());
+    payload.position(4 * 2 * B * T);
+    payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
+    raw(file(), new int[] {20240327, 2, B, T}, payload.array());
+    assertSame(state, DebugState.read(file(), V, 16, P));
+  }
+
+  @Test
+  void sameAsTheGptOverload() {
+    GptConfig gpt = Fixtures.TINY;
+    DebugState state = new DebugState(B, T, Fixtures.randomTokens(B * T, V, 5), Fixtures.randomTokens(B * T, V, 6),
+        Fixtures.randomFloats(B * T * V, 7), 1.5f, Fixtures.randomFloats((int) gpt.paramCount(), 8));
+    state.write(file(), gpt);
+    assertSame(state, DebugState.read(file(), gpt.vocab(), gpt.maxT(), gpt.paramCount()));
+  }
+
+  @Test
+  void payloadForOtherParamCount() {
+    raw(file(), new int[] {20240327, 2, B, T}, PAYLOAD);
+    assertFormatError(
+        file() + ": payload: expected 39268 bytes after header (B=2, T=4, V=100, 9000 params), found 35332 bytes",
+        () -> DebugState.read(file(), V, 16, 9000));
+  }
+
+  @Test
+  void timeBeyondMaxT() {
+    raw(file(), new int[] {20240327, 2, B, T}, PAYLOAD);
+    assertFormatError(file() + ": header[3] T: expected at most maxT (3), found 4", () -> DebugState.read(file(), V, 3, P));
+  }
+
+  @Test
+  void readNonPositiveVocab() {
+    assertMisuse(file() + ": vocab: expected at least 1, found 0", () -> DebugState.read(file(), 0, 16, P));
+  }
+
+  @Test
+  void readNonPositiveMaxT() {
+    assertMisuse(file() + ": maxT: expected at least 1, found 0", () -> DebugState.read(file(), V, 0, P));
+  }
+
+  @Test
+  void readNegativeParamCount() {
+    assertMisuse(file() + ": paramCount: expected 0..2147483639, found -1", () -> DebugState.read(file(), V, 16, -1));
+  }
+
+  @Test
+  void writeParamCountBeyondOneArray() {
+    assertMisuse(file() + ": paramCount: expected 0..2147483639, found 2147483648",
+        () -> sample().write(file(), V, 16, 1L << 31));
+  }
+
+  @Test
+  void writeWrongGradsLength() {
+    assertMisuse(file() + ": grads length: expected paramCount (8017), found 8016",
+        () -> sample().write(file(), V, 16, P + 1));
+  }
+}

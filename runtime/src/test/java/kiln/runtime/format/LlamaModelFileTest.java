@@ -1,0 +1,258 @@
+// LlamaModelFile: round trip, the documented byte layout, isLlama, and every error a checkpoint can raise.
+package kiln.runtime.format;
+
+import static kiln.runtime.format.Fixtures.assertFormatError;
+import static kiln.runtime.format.Fixtures.assertMisuse;
+import static kiln.runtime.format.Fixtures.raw;
+import static kiln.runtime.format.LlamaConfigTest.P;
+import static kiln.runtime.format.LlamaConfigTest.TINY;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class LlamaModelFileTest {
+  @TempDir Path dir;
+
+  private Path file() {
+    return dir.resolve("llama.bin");
+  }
+
+  static int[] llamaHeader(LlamaConfig c) {
+    return new int[] {20261123, 1, c.maxT(), c.vocab(), c.layers(), c.heads(), c.kvHeads(), c.channels(), c.ffn(),
+        c.paddedVocab(), Float.floatToIntBits(c.theta()), Float.floatToIntBits(c.eps())};
+  }
+
+  @Test
+  void roundTrip() {
+    float[] params = Fixtures.randomFloats(P, 1);
+    LlamaModelFile.write(file(), TINY, params);
+    LlamaModelFile.Loaded loaded = LlamaModelFile.read(file());
+    assertEquals(TINY, loaded.config());
+    assertArrayEquals(params, loaded.params());
+    assertEquals(TINY, LlamaModelFile.readHeader(file()));
+  }
+
+  @Test
+  void roundTripKeepsThetaAndEpsBits() {
+    LlamaConfig c = new LlamaConfig(16, 100, 128, 2, 4, 2, 16, 24, 500000f, 1e-6f);
+    LlamaModelFile.write(file(), c, new float[P]);
+    LlamaConfig back = LlamaModelFile.readHeader(file());
+    assertEquals(Float.floatToIntBits(500000f), Float.floatToIntBits(back.theta()));
+    assertEquals(Float.floatToIntBits(1e-6f), Float.floatToIntBits(back.eps()));
+  }
+
+  @Test
+  void writesDocumentedLayout() throws IOException {
+    float[] params = Fixtures.randomFloats(P, 2);
+    ByteBuffer expected = Fixtures.le(1024 + 4L * P);
+    for (int slot : new int[] {20261123, 1, 16, 100, 2, 4, 2, 16, 24, 128, 0x461c4000, 0x3727c5ac}) {
+      expected.putInt(slot);
+    }
+    expected.position(1024);
+    for (float p : params) {
+      expected.putFloat(p);
+    }
+    LlamaModelFile.write(file(), TINY, params);
+    assertArrayEquals(expected.array(), Files.readAllBytes(file()));
+  }
+
+  @Test
+  void isLlama() throws IOException {
+    LlamaModelFile.write(file(), TINY, new float[P]);
+    assertTrue(LlamaModelFile.isLlama(file()));
+    Path gpt = dir.resolve("gpt.bin");
+    ModelFile.write(gpt, Fixtures.TINY, new float[(int) Fixtures.TINY.paramCount()], 3);
+    assertFalse(LlamaModelFile.isLlama(gpt));
+    assertFalse(LlamaModelFile.isLlama(dir.resolve("missing.bin")));
+    assertFalse(LlamaModelFile.isLlama(dir));
+    Path shortFile = dir.resolve("short.bin");
+    Files.write(shortFile, new byte[] {(byte) 0xB3, (byte) 0x28});
+    assertFalse(LlamaModelFile.isLlama(shortFile));
+  }
+
+  @Test
+  void failedWriteKeepsOldCheckpoint() throws IOException {
+    LlamaModelFile.write(file(), TINY, Fixtures.randomFloats(P, 3));
+    byte[] before = Files.readAllBytes(file());
+    assertMisuse(file() + ": params length: expected paramCount (8016), found 3",
+        () -> LlamaModelFile.write(file(), TINY, new float[3]));
+    assertArrayEquals(before, Files.readAllBytes(file()));
+  }
+
+  @Test
+  void writeInconsistentConfig() {
+    LlamaConfig bad = new LlamaConfig(16, 100, 128, 2, 4, 3, 16, 24, 10000f, 1e-5f);
+    assertMisuse(file() + ": config NKV: expected a divisor of NH (4), found 3",
+        () -> LlamaModelFile.write(file(), bad, new float[P]));
+  }
+
+  // --- file ---
+
+  @Test
+  void missingFile() {
+    assertFormatError(file() + ": file: expected a readable file, found no such file",
+        () -> LlamaModelFile.read(file()));
+  }
+
+  @Test
+  void directory() {
+    assertFormatError(dir + ": file: expected a readable file, found a directory", () -> LlamaModelFile.read(dir));
+  }
+
+  @Test
+  void shortHeader() throws IOException {
+    Files.write(file(), new byte[10]);
+    assertFormatError(file() + ": header: expected 1024 bytes, found 10 bytes", () -> LlamaModelFile.read(file()));
+  }
+
+  // --- header ---
+
+  private void assertHeaderError(String message, int slot, int value) {
+    int[] header = llamaHeader(TINY);
+    header[slot] = value;
+    raw(file(), header, 4L * P);
+    assertFormatError(file() + ": " + message, () -> LlamaModelFile.read(file()));
+  }
+
+  @Test
+  void wrongMagic() {
+    assertHeaderError("header[0] magic: expected 20261123, found 20240326", 0, 20240326);
+  }
+
+  @Test
+  void wrongVersion() {
+    assertHeaderError("header[1] version: expected 1, found 3", 1, 3);
+  }
+
+  @Test
+  void nonPositiveMaxT() {
+    assertHeaderError("header[2] maxT: expected at least 1, found 0", 2, 0);
+  }
+
+  @Test
+  void nonPositiveVocab() {
+    assertHeaderError("header[3] V: expected at least 1, found -5", 3, -5);
+  }
+
+  @Test
+  void nonPositiveLayers() {
+    assertHeaderError("header[4] L: expected at least 1, found 0", 4, 0);
+  }
+
+  @Test
+  void nonPositiveHeads() {
+    assertHeaderError("header[5] NH: expected at least 1, found 0", 5, 0);
+  }
+
+  @Test
+  void nonPositiveKvHeads() {
+    assertHeaderError("header[6] NKV: expected at least 1, found 0", 6, 0);
+  }
+
+  @Test
+  void kvHeadsNotDividingHeads() {
+    assertHeaderError("header[6] NKV: expected a divisor of NH (4), found 3", 6, 3);
+  }
+
+  @Test
+  void nonPositiveChannels() {
+    assertHeaderError("header[7] C: expected at least 1, found 0", 7, 0);
+  }
+
+  @Test
+  void channelsNotDivisibleByHeads() {
+    assertHeaderError("header[7] C: expected a multiple of NH (4), found 18", 7, 18);
+  }
+
+  @Test
+  void oddHeadSize() {
+    assertHeaderError("header[7] C: expected an even head size C/NH for RoPE (NH = 4), found 12 (head size 3)", 7, 12);
+  }
+
+  @Test
+  void nonPositiveFfn() {
+    assertHeaderError("header[8] FF: expected at least 1, found 0", 8, 0);
+  }
+
+  @Test
+  void paddedVocabBelowVocab() {
+    assertHeaderError("header[9] Vp: expected at least V (100), found 99", 9, 99);
+  }
+
+  @Test
+  void missingTheta() {
+    assertHeaderError("header[10] theta: expected a finite float32 > 0, found 0.0 (bits 0x0)", 10, 0);
+  }
+
+  @Test
+  void negativeTheta() {
+    assertHeaderError("header[10] theta: expected a finite float32 > 0, found -1.0 (bits 0xbf800000)",
+        10, Float.floatToIntBits(-1f));
+  }
+
+  @Test
+  void infiniteTheta() {
+    assertHeaderError("header[10] theta: expected a finite float32 > 0, found Infinity (bits 0x7f800000)",
+        10, Float.floatToIntBits(Float.POSITIVE_INFINITY));
+  }
+
+  @Test
+  void nanEps() {
+    assertHeaderError("header[11] eps: expected a finite float32 >= 0, found NaN (bits 0x7fc00000)",
+        11, Float.floatToIntBits(Float.NaN));
+  }
+
+  @Test
+  void negativeEps() {
+    assertHeaderError("header[11] eps: expected a finite float32 >= 0, found -1.0E-5 (bits 0xb727c5ac)",
+        11, Float.floatToIntBits(-1e-5f));
+  }
+
+  @Test
+  void zeroEpsIsAllowed() {
+    int[] header = llamaHeader(TINY);
+    header[11] = 0;
+    raw(file(), header, 4L * P);
+    assertEquals(0f, LlamaModelFile.readHeader(file()).eps());
+  }
+
+  @Test
+  void paramCountBeyondOneArray() {
+    raw(file(), llamaHeader(new LlamaConfig(1, 1, 1, 1, 1, 1, 20_000, 20_000, 1f, 0f)), 0);
+    assertFormatError(file() + ": parameter count: expected at most 2147483639, found 2800100000",
+        () -> LlamaModelFile.read(file()));
+  }
+
+  @Test
+  void paramCountBeyondLong() {
+    raw(file(), llamaHeader(new LlamaConfig(1, 1, 1, 1 << 30, 1, 1, 1 << 30, 1, 1f, 0f)), 0);
+    assertFormatError(file() + ": parameter count: expected at most 2147483639, found more than 9223372036854775807",
+        () -> LlamaModelFile.readHeader(file()));
+  }
+
+  // --- payload ---
+
+  @Test
+  void truncatedPayload() {
+    raw(file(), llamaHeader(TINY), 4L * P - 1);
+    assertFormatError(
+        file() + ": payload: expected 32064 bytes after header (8016 params x 4 bytes), found 32063 bytes",
+        () -> LlamaModelFile.read(file()));
+  }
+
+  @Test
+  void trailingBytes() {
+    raw(file(), llamaHeader(TINY), 4L * P + 3);
+    assertFormatError(
+        file() + ": payload: expected 32064 bytes after header (8016 params x 4 bytes), found 32067 bytes",
+        () -> LlamaModelFile.readHeader(file()));
+  }
+}
