@@ -22,6 +22,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
     footer = {"", "Set KILN_DEBUG=1 for stack traces; KILN_JAVA_OPTS overrides the JVM options (default -Xmx16g)."},
     // Every subcommand, in the order `kiln --help` lists them: register a new one here.
     subcommands = {
+        TrainCommand.class,
+        SampleCommand.class,
         VerifyCommand.class,
         BenchCommand.class,
         EmitCommand.class,

@@ -37,6 +37,7 @@ public final class Verify {
 
   public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, int threads, Tolerances tol,
                             PrintStream out) {
+    if (kiln.runtime.format.LlamaModelFile.isLlama(modelFile)) return runLlama(modelFile, stateFile, lossesFile, device, threads, tol, out);
     ModelFile.Loaded model = ModelFile.read(modelFile);
     GptConfig c = model.config();
     DebugState state = DebugState.read(stateFile, c);
@@ -44,6 +45,21 @@ public final class Verify {
     out.printf("verify: gpt2 %s (L=%d NH=%d C=%d maxT=%d V=%d Vp=%d), batch B=%d T=%d, %s%n", modelFile, c.layers(), c.heads(),
         c.channels(), c.maxT(), c.vocab(), c.paddedVocab(), state.B(), state.T(), device.name().toLowerCase());
     try (Session s = new Gpt2Session(c, state.B(), state.T(), device, threads)) {
+      return check(s, model.params(), state, expectedLosses, c.vocab(), c.paddedVocab(), tol, out);
+    }
+  }
+
+  /** Our Llama files (detected by magic): the same checks, the gradients in Llama's param order. */
+  static boolean runLlama(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, int threads, Tolerances tol,
+                          PrintStream out) {
+    kiln.runtime.format.LlamaModelFile.Loaded model = kiln.runtime.format.LlamaModelFile.read(modelFile);
+    kiln.runtime.format.LlamaConfig c = model.config();
+    DebugState state = DebugState.read(stateFile, c.vocab(), c.maxT(), c.paramCount());
+    List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
+    out.printf("verify: llama %s (L=%d NH=%d NKV=%d C=%d FF=%d maxT=%d V=%d Vp=%d theta=%s eps=%s), batch B=%d T=%d, %s%n", modelFile,
+        c.layers(), c.heads(), c.kvHeads(), c.channels(), c.ffn(), c.maxT(), c.vocab(), c.paddedVocab(), c.theta(), c.eps(), state.B(),
+        state.T(), device.name().toLowerCase());
+    try (Session s = LlamaSessions.open(c, state.B(), state.T(), device, threads)) {
       return check(s, model.params(), state, expectedLosses, c.vocab(), c.paddedVocab(), tol, out);
     }
   }

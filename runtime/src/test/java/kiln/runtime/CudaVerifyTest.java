@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Tag("gpu")
 class CudaVerifyTest {
   @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd"})
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
   void matchesPyTorch(String fixture) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
     Path dir = Fixtures.dir(fixture);

@@ -1,4 +1,4 @@
-// The CPU trainer against PyTorch: forward, every gradient and 10 AdamW losses, on two configs.
+// The CPU trainer against PyTorch: forward, every gradient and 10 AdamW losses, on two GPT-2 and two Llama configs.
 package kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,7 +12,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class VerifyFixturesTest {
   @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd"})
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
   void matchesPyTorch(String fixture) {
     Path dir = Fixtures.dir(fixture);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -22,6 +22,7 @@ class VerifyFixturesTest {
     System.out.print(report);
     assertTrue(ok, report);
     assertTrue(report.strip().endsWith("verify: OK"), report);
-    assertTrue(report.lines().filter(l -> l.endsWith(" ok")).count() == 18 + 10, "18 tensors and 10 losses checked:\n" + report);
+    int tensors = fixture.startsWith("llama") ? 2 + 12 : 2 + 16;
+    assertTrue(report.lines().filter(l -> l.endsWith(" ok")).count() == tensors + 10, tensors + " tensors and 10 losses checked:\n" + report);
   }
 }

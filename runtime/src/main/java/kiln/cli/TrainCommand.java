@@ -1,0 +1,350 @@
+// `kiln train`: trains a GPT-2 on the CPU (default corpus, gpt2-tiny, a few minutes), with log, plot, checkpoints, sample.
+package kiln.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import kiln.runtime.ModelPresets;
+import kiln.runtime.data.DataLoader;
+import kiln.runtime.data.DefaultCorpus;
+import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.ModelFile;
+import kiln.runtime.train.Checkpoint;
+import kiln.runtime.train.LossPlot;
+import kiln.runtime.train.Progress;
+import kiln.runtime.train.Sampler;
+import kiln.runtime.train.TokenText;
+import kiln.runtime.train.TrainLog;
+import kiln.runtime.train.TrainOptions;
+import kiln.runtime.train.Trainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+    description = {
+        "Trains a GPT-2 on the CPU. With no options: prepares the bundled Dickens + Shakespeare corpus (once, into"
+            + " ~/.cache/kiln/data/default), trains gpt2-tiny for a few minutes, writes runs/<timestamp>/ and prints a sample.",
+        "Writes OUT/log.csv (one row per step), OUT/loss.png (at the end) and OUT/ckpt_<step>/ (model.bin: an llm.c v3"
+            + " model file; state.bin: AdamW's m, v and t; train.txt: options, data position, guardrail state).",
+        "A step whose loss is NaN/Inf or whose gradient norm exceeds 100x its running median is skipped (one line"
+            + " says why); 3 skips in a row stop the run with an error."},
+    footer = {"", "Examples:", "  ./kiln train",
+        "  ./kiln train --model gpt2-d6 --batch 4 --seq 256 --steps 2000 --out runs/d6",
+        "  ./kiln train --resume runs/d6              # from its latest checkpoint, bit-exactly",
+        "  ./kiln sample --checkpoint runs/d6 --prompt \"It was\" --tokens 100"})
+public final class TrainCommand implements Callable<Integer> {
+  /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
+  static final List<String> RESUMABLE = List.of("--steps", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
+      "--keep", "--sample-tokens", "--out", "--force", "--resume");
+
+  @Option(names = "--model", defaultValue = "gpt2-tiny", paramLabel = "NAME",
+      description = "Shape to train from scratch: one of ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
+      completionCandidates = BenchCommand.Models.class)
+  String model;
+
+  @Option(names = "--layers", paramLabel = "L", description = "Override the preset's layer count.")
+  Integer layers;
+
+  @Option(names = "--heads", paramLabel = "NH", description = "Override the preset's head count.")
+  Integer heads;
+
+  @Option(names = "--channels", paramLabel = "C", description = "Override the preset's channels (a multiple of the heads).")
+  Integer channels;
+
+  @Option(names = "--init", paramLabel = "FILE", description = "Start from an llm.c model file (v3 or v5); its shape overrides --model.")
+  Path init;
+
+  @Option(names = "--data", paramLabel = "DIR",
+      description = "llm.c token shards (*train*.bin, *val*.bin; see `kiln prepare`). Default: the bundled corpus, prepared on first use.")
+  Path data;
+
+  @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<timestamp>; with --resume, the run's own).")
+  Path out;
+
+  @Option(names = "--force", description = "Write into a non-empty --out (its log.csv and same-numbered checkpoints are replaced).")
+  boolean force;
+
+  @Option(names = "--resume", paramLabel = "DIR",
+      description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
+          + " from its train.txt; only --steps, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
+          + " --sample-tokens and --out may change. With the same --steps the losses equal an uninterrupted run's, bit for bit.")
+  Path resume;
+
+  @Option(names = "--batch", defaultValue = "8", paramLabel = "B", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+  int batch;
+
+  @Option(names = "--seq", defaultValue = "64", paramLabel = "T", description = "Tokens per sequence, at most maxT (default: ${DEFAULT-VALUE}).")
+  int seq;
+
+  @Option(names = "--steps", defaultValue = "250", paramLabel = "N", description = "Training steps in all (default: ${DEFAULT-VALUE}).")
+  int steps;
+
+  @Option(names = "--lr", defaultValue = "3e-3", paramLabel = "LR", description = "Peak learning rate (default: ${DEFAULT-VALUE}).")
+  double lr;
+
+  @Option(names = "--warmup", defaultValue = "20", paramLabel = "N", description = "Linear warmup steps (default: ${DEFAULT-VALUE}).")
+  int warmup;
+
+  @Option(names = "--min-lr-frac", defaultValue = "0.1", paramLabel = "F",
+      description = "Cosine decay ends at this fraction of --lr (default: ${DEFAULT-VALUE}).")
+  double minLrFrac;
+
+  @Option(names = "--weight-decay", defaultValue = "0", paramLabel = "WD",
+      description = "AdamW decoupled weight decay. Applies to ALL parameters, biases and layernorms included: the update"
+          + " is one fused kernel over the parameter block (default: ${DEFAULT-VALUE}).")
+  double weightDecay;
+
+  @Option(names = "--grad-clip", defaultValue = "1.0", paramLabel = "NORM",
+      description = "Clip the global gradient norm to this; 0 turns clipping off (default: ${DEFAULT-VALUE}).")
+  double gradClip;
+
+  @Option(names = "--val-every", defaultValue = "50", paramLabel = "N",
+      description = "Validation loss every N steps and at the end; 0: only at the end (default: ${DEFAULT-VALUE}).")
+  int valEvery;
+
+  @Option(names = "--val-batches", defaultValue = "8", paramLabel = "N",
+      description = "Batches from the start of the val split per validation (default: ${DEFAULT-VALUE}).")
+  int valBatches;
+
+  @Option(names = "--checkpoint-every", defaultValue = "100", paramLabel = "N",
+      description = "Checkpoint every N steps and at the end; 0: only at the end (default: ${DEFAULT-VALUE}).")
+  int checkpointEvery;
+
+  @Option(names = "--keep", defaultValue = "3", paramLabel = "K", description = "Keep the last K checkpoints (default: ${DEFAULT-VALUE}).")
+  int keep;
+
+  @Option(names = "--seed", defaultValue = "1337", description = "Seed of the random init and of the final sample (default: ${DEFAULT-VALUE}).")
+  long seed;
+
+  @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: cores).")
+  Integer threads;
+
+  @Option(names = "--sample-tokens", defaultValue = "64", paramLabel = "N",
+      description = "Tokens to sample from <|endoftext|> at the end; 0: none (default: ${DEFAULT-VALUE}).")
+  int sampleTokens;
+
+  @Spec
+  CommandSpec spec;
+
+  @Override
+  public Integer call() throws IOException {
+    PrintWriter o = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    if (nThreads < 1) {
+      throw new UserError("--threads must be positive, got " + nThreads);
+    }
+    Checkpoint.Loaded from = null;
+    GptConfig config;
+    float[] initParams = null;
+    TrainOptions opts;
+    Path runDir;
+    if (resume != null) {
+      from = Checkpoint.read(Checkpoint.resolve(resume));
+      refuseFixedOptions(from.dir());
+      opts = resumedOptions(from.options());
+      config = from.config();
+      if (opts.steps() != from.options().steps()) {
+        err.printf("train: note: --steps %d instead of %d stretches the cosine schedule: from here on the run differs from the"
+            + " original%n", opts.steps(), from.options().steps());
+      }
+      if (opts.steps() <= from.position().step()) {
+        throw new UserError("--resume " + from.dir() + ": already at step " + from.position().step() + " of " + opts.steps()
+            + "; pass a larger --steps to train on");
+      }
+      Path own = from.dir().toAbsolutePath().getParent();
+      runDir = out != null ? out : own;
+      if (!runDir.toAbsolutePath().normalize().equals(own.normalize())) {
+        checkOut(runDir);
+        copyLog(own.resolve("log.csv"), runDir, from.position().step());
+      }
+    } else {
+      String name = model;
+      if (init != null) {
+        ModelFile.Loaded loaded = ModelFile.read(init);
+        config = loaded.config();
+        initParams = loaded.params();
+        name = "init:" + init.toAbsolutePath();
+        if (matched("--model") || layers != null || heads != null || channels != null) {
+          err.println("train: note: --init " + init + " sets the model's shape; --model/--layers/--heads/--channels are ignored");
+        }
+      } else {
+        config = shape(ModelPresets.gpt2(model));
+        if (layers != null || heads != null || channels != null) {
+          name = String.format(Locale.ROOT, "%s (L=%d NH=%d C=%d)", model, config.layers(), config.heads(), config.channels());
+        }
+      }
+      Path dataDir = data != null ? data.toAbsolutePath() : DefaultCorpus.defaultDir();
+      opts = new TrainOptions(name, dataDir, batch, seq, steps, lr, warmup, minLrFrac, weightDecay, gradClip, valEvery,
+          valBatches, checkpointEvery, keep, seed, sampleTokens);
+      runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      checkOut(runDir);
+    }
+    if (opts.seq() > config.maxT()) {
+      throw new UserError("--seq " + opts.seq() + ": at most the model's maxT, " + config.maxT());
+    }
+    DataLoader trainData = openData(opts, DataLoader.Split.TRAIN, o);
+    DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(opts, DataLoader.Split.VAL, o);
+    Files.createDirectories(runDir);
+
+    o.printf(Locale.ROOT, "train: %s: L=%d NH=%d C=%d maxT=%d, %,d parameters; %d threads%n", opts.model(), config.layers(),
+        config.heads(), config.channels(), config.maxT(), config.paramCount(), nThreads);
+    o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
+        valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
+    o.printf(Locale.ROOT, "train: %s%n", opts.summary());
+    o.printf("train: writing %s%s%n", runDir, from == null ? "" : " (resuming " + from.dir() + " at step " + from.position().step() + ")");
+    o.flush();
+
+    Trainer.Outcome done;
+    Path logFile = runDir.resolve("log.csv");
+    float[] finalParams;
+    try (Trainer trainer = new Trainer(config, opts, nThreads, trainData, valData)) {
+      if (from != null) {
+        trainer.restore(from);
+      } else {
+        trainer.init(initParams != null ? initParams : ModelPresets.randomInit(config, opts.seed()));
+      }
+      try (TrainLog log = from == null ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
+           Progress bar = Progress.steps(trainer.step(), opts.steps(), err)) {
+        done = trainer.run(runDir, log, bar, o);
+      }
+      finalParams = done.stopped() == null && opts.sampleTokens() > 0 ? trainer.params() : null;
+    }
+    List<TrainLog.Row> rows = TrainLog.read(logFile);
+    Path png = runDir.resolve("loss.png");
+    if (rows.stream().anyMatch(r -> Double.isFinite(r.loss()))) {
+      LossPlot.writeRows(png, rows);
+    }
+    if (done.stopped() != null) {
+      throw new UserError("training stopped at step " + done.steps() + ": " + done.stopped()
+          + "; lower --lr or --grad-clip, or resume from an earlier checkpoint; log: " + logFile);
+    }
+    List<TrainLog.Row> tail = rows.subList(Math.max(0, rows.size() - 10), rows.size());
+    o.printf(Locale.ROOT, "train: done: step %d/%d, %.1f s training, %,.0f tok/s; loss %.4f -> %.4f (mean of the last %d steps)%s%n",
+        done.steps(), opts.steps(), done.seconds(), done.tokPerS(), rows.getFirst().loss(),
+        tail.stream().mapToDouble(TrainLog.Row::loss).average().orElse(Double.NaN), tail.size(),
+        Double.isNaN(done.lastValLoss()) ? "" : String.format(Locale.ROOT, ", val %.4f", done.lastValLoss()));
+    if (finalParams != null) {
+      sample(config, finalParams, opts, nThreads, o, err);
+    }
+    Path last = Checkpoint.dir(runDir, done.steps());
+    o.printf("train: wrote %s, %s and %s/ (model.bin, state.bin, train.txt)%n", logFile, png, last);
+    o.printf("train: try  ./kiln sample --checkpoint %s --prompt \"It was\" --tokens 100%n", last);
+    o.flush();
+    return 0;
+  }
+
+  private boolean matched(String option) {
+    ParseResult pr = spec.commandLine().getParseResult();
+    return pr != null && pr.hasMatchedOption(option);
+  }
+
+  /** A shape option given with --resume would silently not apply: refuse it. */
+  private void refuseFixedOptions(Path ckpt) {
+    ParseResult pr = spec.commandLine().getParseResult();
+    if (pr == null) {
+      return;
+    }
+    for (var option : pr.matchedOptions()) {
+      if (!RESUMABLE.contains(option.longestName())) {
+        throw new UserError(option.longestName() + " cannot change when resuming: the run's options come from "
+            + ckpt.resolve("train.txt") + "; only --steps, --threads, --val-every, --val-batches, --checkpoint-every,"
+            + " --keep, --sample-tokens and --out may");
+      }
+    }
+  }
+
+  private TrainOptions resumedOptions(TrainOptions saved) {
+    TrainOptions s = saved;
+    return new TrainOptions(s.model(), s.data(), s.batch(), s.seq(), matched("--steps") ? steps : s.steps(), s.lr(), s.warmup(),
+        s.minLrFrac(), s.weightDecay(), s.gradClip(), matched("--val-every") ? valEvery : s.valEvery(),
+        matched("--val-batches") ? valBatches : s.valBatches(), matched("--checkpoint-every") ? checkpointEvery : s.checkpointEvery(),
+        matched("--keep") ? keep : s.keep(), s.seed(), matched("--sample-tokens") ? sampleTokens : s.sampleTokens());
+  }
+
+  private GptConfig shape(GptConfig preset) {
+    int l = layers != null ? layers : preset.layers();
+    int nh = heads != null ? heads : preset.heads();
+    int c = channels != null ? channels : preset.channels();
+    if (l < 1 || nh < 1 || c < 1) {
+      throw new UserError("--layers, --heads and --channels must be positive, got " + l + ", " + nh + ", " + c);
+    }
+    if (c % nh != 0) {
+      throw new UserError("--channels " + c + " must be a multiple of --heads " + nh);
+    }
+    return new GptConfig(preset.maxT(), preset.vocab(), preset.paddedVocab(), l, nh, c);
+  }
+
+  private void checkOut(Path dir) throws IOException {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new UserError("--out " + dir + " is a file, not a directory");
+    }
+    if (Files.isDirectory(dir) && !force) {
+      try (Stream<Path> files = Files.list(dir)) {
+        if (files.findAny().isPresent()) {
+          throw new UserError("--out " + dir + " is not empty; pass --force to write into it");
+        }
+      }
+    }
+  }
+
+  /** A resumed run written elsewhere starts its log with the original's rows up to the checkpoint. */
+  private static void copyLog(Path original, Path runDir, int step) throws IOException {
+    if (!Files.exists(original)) {
+      return;
+    }
+    Files.createDirectories(runDir);
+    try (TrainLog copy = TrainLog.create(runDir.resolve("log.csv"))) {
+      for (TrainLog.Row r : TrainLog.read(original)) {
+        if (r.step() <= step) {
+          copy.write(r);
+        }
+      }
+    }
+  }
+
+  private static DataLoader openData(TrainOptions opts, DataLoader.Split split, PrintWriter o) throws IOException {
+    if (opts.data().equals(DefaultCorpus.defaultDir())) {
+      if (!DefaultCorpus.isPrepared(opts.data())) {
+        o.printf("train: preparing the default corpus (dickens.txt + shakes.txt) into %s, once%n", opts.data());
+        o.flush();
+      }
+      DefaultCorpus.ensurePrepared(opts.data()).ifPresent(s ->
+          o.printf(Locale.ROOT, "train: prepared %,d train + %,d val tokens in %.1f s%n", s.trainTokens(), s.valTokens(), s.seconds()));
+    } else if (!Files.isDirectory(opts.data())) {
+      throw new UserError("--data " + opts.data() + ": no such directory");
+    }
+    return DataLoader.open(opts.data(), split, opts.batch(), opts.seq());
+  }
+
+  private static void sample(GptConfig config, float[] params, TrainOptions opts, int threads, PrintWriter o, PrintWriter err) {
+    int[] prompt = {kiln.runtime.data.Corpus.EOT};
+    int window = Sampler.window(config, prompt.length + opts.sampleTokens());
+    o.printf("train: sample (%d tokens after <|endoftext|>, top-k 40, temperature 1.0, seed %d):%n", opts.sampleTokens(), opts.seed());
+    o.println("----");
+    o.flush();
+    long t0 = System.nanoTime();
+    TokenText.Stream text = new TokenText.Stream();
+    try (Sampler s = new Sampler(config, params, window, threads)) {
+      s.generate(prompt, opts.sampleTokens(), 1.0, 40, opts.seed(), t -> {
+        o.print(text.push(t));
+        o.flush();
+      });
+    }
+    o.println(text.finish());
+    o.println("----");
+    double secs = (System.nanoTime() - t0) / 1e9;
+    err.printf(Locale.ROOT, "train: sampled %d tokens in %.1f s (%.1f tok/s)%n", opts.sampleTokens(), secs, opts.sampleTokens() / secs);
+    err.flush();
+  }
+}

@@ -1,0 +1,19 @@
+// Llama sessions: the Llama program for one of our Llama file configs, bound to a batch shape.
+package kiln.runtime;
+
+import kiln.models.Llama;
+import kiln.runtime.format.LlamaConfig;
+
+public final class LlamaSessions {
+  private LlamaSessions() {}
+
+  public static Llama.Config config(LlamaConfig c) {
+    return new Llama.Config(c.maxT(), c.vocab(), c.paddedVocab(), c.layers(), c.heads(), c.kvHeads(), c.channels(), c.ffn(),
+        c.theta(), c.eps());
+  }
+
+  public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads) {
+    Llama.Config cfg = config(c);
+    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads);
+  }
+}

@@ -1,0 +1,301 @@
+// A training checkpoint: directory ckpt_<step>/ with model.bin (llm.c v3), state.bin (AdamW) and train.txt.
+package kiln.runtime.train;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import kiln.runtime.data.DataLoader;
+import kiln.runtime.format.AtomicFiles;
+import kiln.runtime.format.FormatException;
+import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.ModelFile;
+
+/**
+ * Layout of {@code ckpt_<step>/}, where step counts the finished training steps:
+ * <ul>
+ *   <li>{@code model.bin}: the parameters as an llm.c version 3 (fp32) model file, so llm.c,
+ *       {@code kiln verify} and {@code kiln sample} read it as is;
+ *   <li>{@code state.bin}: a 256-int32 header (0 = magic {@value #STATE_MAGIC}, 1 = version
+ *       {@value #STATE_VERSION}, 2 = AdamW step t, 3 = parameter count P), then AdamW's m (P
+ *       float32) and v (P float32), little-endian like llm.c's files;
+ *   <li>{@code train.txt}: {@code key = value} lines: the run's {@link TrainOptions}, then where it
+ *       stands ({@link Position}).
+ * </ul>
+ * Each file is written atomically into a temporary sibling directory, which is renamed to
+ * {@code ckpt_<step>} last: a crash leaves either the whole checkpoint or none.
+ */
+public final class Checkpoint {
+  public static final int STATE_MAGIC = 20261123;
+  public static final int STATE_VERSION = 1;
+  static final int HEADER_INTS = 256;
+  static final String MODEL = "model.bin";
+  static final String STATE = "state.bin";
+  static final String TRAIN = "train.txt";
+  private static final Pattern NAME = Pattern.compile("ckpt_(\\d+)");
+  private static final int CHUNK_FLOATS = 1 << 18;
+
+  private Checkpoint() {}
+
+  /**
+   * Where a run stands after {@code step} finished steps: AdamW's t (steps that updated), the data
+   * loader's next batch, and the guardrail's memory.
+   */
+  public record Position(int step, int adamT, DataLoader.Position data, int skippedInARow, double[] recentNorms) {}
+
+  /** A checkpoint read back whole. */
+  public record Loaded(Path dir, GptConfig config, float[] params, float[] m, float[] v, TrainOptions options, Position position) {}
+
+  /** What a checkpoint saves from the session: parameters and AdamW's m and v, all in llm.c's parameter order. */
+  public record State(float[] params, float[] m, float[] v) {}
+
+  public static Path dir(Path runDir, int step) {
+    return runDir.resolve("ckpt_" + step);
+  }
+
+  /** Writes {@code runDir/ckpt_<step>}, replacing one already there. Returns its path. */
+  public static Path write(Path runDir, GptConfig config, State s, TrainOptions options, Position p) {
+    Path target = dir(runDir, p.step()).toAbsolutePath();
+    Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    try {
+      deleteTree(tmp);
+      Files.createDirectories(tmp);
+      ModelFile.write(tmp.resolve(MODEL), config, s.params(), 3);
+      writeState(tmp.resolve(STATE), s, p.adamT());
+      Map<String, String> kv = new LinkedHashMap<>(options.toMap());
+      kv.putAll(positionMap(p));
+      AtomicFiles.write(tmp.resolve(TRAIN), out -> out.write(lines(kv).getBytes(StandardCharsets.UTF_8)));
+      if (Files.exists(target)) {
+        Path old = target.resolveSibling(target.getFileName() + ".old");
+        deleteTree(old);
+        Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        deleteTree(old);
+      } else {
+        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+      }
+      return target;
+    } catch (IOException e) {
+      throw new UncheckedIOException(target + ": cannot write checkpoint: " + e.getMessage(), e);
+    }
+  }
+
+  private static Map<String, String> positionMap(Position p) {
+    Map<String, String> m = new LinkedHashMap<>();
+    m.put("step", Integer.toString(p.step()));
+    m.put("adam-t", Integer.toString(p.adamT()));
+    m.put("data-shard", Integer.toString(p.data().shard()));
+    m.put("data-offset", Integer.toString(p.data().offset()));
+    m.put("skipped-in-a-row", Integer.toString(p.skippedInARow()));
+    m.put("recent-grad-norms", String.join(" ", Arrays.stream(p.recentNorms()).mapToObj(Double::toString).toList()));
+    return m;
+  }
+
+  private static String lines(Map<String, String> kv) {
+    StringBuilder sb = new StringBuilder("# kiln training checkpoint: the run's options, then where it stands\n");
+    kv.forEach((k, v) -> sb.append(k).append(" = ").append(v).append('\n'));
+    return sb.toString();
+  }
+
+  private static void writeState(Path file, State s, int adamT) {
+    if (s.m().length != s.params().length || s.v().length != s.params().length) {
+      throw new IllegalArgumentException(file + ": m and v must have as many values as the params (" + s.params().length
+          + "), got " + s.m().length + " and " + s.v().length);
+    }
+    int count = s.params().length;
+    AtomicFiles.write(file, out -> {
+      ByteBuffer buf = ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      int[] header = new int[HEADER_INTS];
+      header[0] = STATE_MAGIC;
+      header[1] = STATE_VERSION;
+      header[2] = adamT;
+      header[3] = count;
+      buf.asIntBuffer().put(header);
+      out.write(buf.array(), 0, HEADER_INTS * Integer.BYTES);
+      for (float[] src : new float[][] {s.m(), s.v()}) {
+        for (int off = 0; off < count; off += CHUNK_FLOATS) {
+          int k = Math.min(CHUNK_FLOATS, count - off);
+          buf.clear();
+          buf.asFloatBuffer().put(src, off, k);
+          out.write(buf.array(), 0, k * Float.BYTES);
+        }
+      }
+    });
+  }
+
+  /** Reads a checkpoint directory; every file must be present and consistent with the others. */
+  public static Loaded read(Path dir) {
+    for (String name : List.of(MODEL, STATE, TRAIN)) {
+      if (!Files.isRegularFile(dir.resolve(name))) {
+        throw new IllegalArgumentException(dir + ": not a kiln checkpoint (no " + name + ")");
+      }
+    }
+    ModelFile.Loaded model = ModelFile.read(dir.resolve(MODEL));
+    int count = model.params().length;
+    float[] m = new float[count];
+    float[] v = new float[count];
+    int adamT = readState(dir.resolve(STATE), count, m, v);
+    Path trainFile = dir.resolve(TRAIN);
+    Map<String, String> kv = readLines(trainFile);
+    TrainOptions options = TrainOptions.fromMap(kv, trainFile.toString());
+    TrainOptions.KeyValues k = new TrainOptions.KeyValues(kv, trainFile.toString());
+    String norms = k.string("recent-grad-norms").strip();
+    double[] recent;
+    try {
+      recent = norms.isEmpty() ? new double[0] : Arrays.stream(norms.split(" +")).mapToDouble(Double::parseDouble).toArray();
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(trainFile + ": key 'recent-grad-norms': expected numbers, found '" + norms + "'");
+    }
+    Position p = new Position(k.integer("step"), k.integer("adam-t"),
+        new DataLoader.Position(k.integer("data-shard"), k.integer("data-offset")), k.integer("skipped-in-a-row"), recent);
+    if (p.adamT() != adamT) {
+      throw new FormatException(trainFile, "adam-t", adamT + " (as " + STATE + " says)", Integer.toString(p.adamT()));
+    }
+    return new Loaded(dir, model.config(), model.params(), m, v, options, p);
+  }
+
+  private static int readState(Path file, int count, float[] m, float[] v) {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer buf = ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      long expected = HEADER_INTS * 4L + 8L * count;
+      if (ch.size() < HEADER_INTS * 4L) {
+        throw new FormatException(file, "header", HEADER_INTS * 4 + " bytes", ch.size() + " bytes");
+      }
+      readFully(ch, buf, HEADER_INTS * Integer.BYTES);
+      int[] header = new int[HEADER_INTS];
+      buf.asIntBuffer().get(header);
+      if (header[0] != STATE_MAGIC) {
+        throw new FormatException(file, "header[0] magic", Integer.toString(STATE_MAGIC), Integer.toString(header[0]));
+      }
+      if (header[1] != STATE_VERSION) {
+        throw new FormatException(file, "header[1] version", Integer.toString(STATE_VERSION), Integer.toString(header[1]));
+      }
+      if (header[3] != count) {
+        throw new FormatException(file, "header[3] param count", count + " (as " + MODEL + " says)", Integer.toString(header[3]));
+      }
+      if (ch.size() != expected) {
+        throw new FormatException(file, "size", expected + " bytes (header + 2 x " + count + " floats)", ch.size() + " bytes");
+      }
+      for (float[] dst : new float[][] {m, v}) {
+        for (int off = 0; off < count; off += CHUNK_FLOATS) {
+          int k = Math.min(CHUNK_FLOATS, count - off);
+          readFully(ch, buf, k * Float.BYTES);
+          buf.asFloatBuffer().get(dst, off, k);
+        }
+      }
+      return header[2];
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer buf, int bytes) throws IOException {
+    buf.clear().limit(bytes);
+    while (buf.hasRemaining()) {
+      if (ch.read(buf) < 0) {
+        throw new IOException("unexpected end of file");
+      }
+    }
+    buf.flip();
+  }
+
+  private static Map<String, String> readLines(Path file) {
+    List<String> lines;
+    try {
+      lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+    }
+    Map<String, String> kv = new LinkedHashMap<>();
+    for (int i = 0; i < lines.size(); i++) {
+      String line = lines.get(i).strip();
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      int eq = line.indexOf('=');
+      if (eq < 1) {
+        throw new FormatException(file, "line " + (i + 1), "key = value", "'" + line + "'");
+      }
+      kv.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
+    }
+    return kv;
+  }
+
+  /** The checkpoint directories of a run, by step, oldest first. */
+  public static List<Path> list(Path runDir) throws IOException {
+    if (!Files.isDirectory(runDir)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.list(runDir)) {
+      return files.filter(f -> Files.isDirectory(f) && NAME.matcher(f.getFileName().toString()).matches())
+          .sorted(Comparator.comparingLong(Checkpoint::step)).toList();
+    }
+  }
+
+  /** The step in a {@code ckpt_<step>} name, or -1. */
+  public static long step(Path dir) {
+    Matcher m = NAME.matcher(dir.getFileName().toString());
+    return m.matches() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  /** Whether {@code dir} looks like one checkpoint (has train.txt), as opposed to a run directory. */
+  public static boolean isCheckpoint(Path dir) {
+    return Files.isRegularFile(dir.resolve(TRAIN));
+  }
+
+  /** A checkpoint directory itself, or the latest checkpoint of a run directory. */
+  public static Path resolve(Path dirOrRun) throws IOException {
+    if (isCheckpoint(dirOrRun)) {
+      return dirOrRun;
+    }
+    if (!Files.isDirectory(dirOrRun)) {
+      throw new IllegalArgumentException(dirOrRun + ": no such directory");
+    }
+    List<Path> all = list(dirOrRun);
+    if (all.isEmpty()) {
+      throw new IllegalArgumentException(dirOrRun + ": neither a checkpoint (no " + TRAIN + ") nor a run directory with ckpt_<step>/ in it");
+    }
+    return all.getLast();
+  }
+
+  /**
+   * Deletes all but the {@code keep} latest checkpoints at or before {@code step}. Later ones (left
+   * by the run a resumed run replaces) are not counted and stay until overwritten.
+   */
+  public static List<Path> prune(Path runDir, int keep, int step) throws IOException {
+    List<Path> upTo = new ArrayList<>(list(runDir).stream().filter(d -> step(d) <= step).toList());
+    List<Path> removed = new ArrayList<>();
+    while (upTo.size() > keep) {
+      Path old = upTo.removeFirst();
+      deleteTree(old);
+      removed.add(old);
+    }
+    return removed;
+  }
+
+  private static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(f);
+      }
+    }
+  }
+}

@@ -1,0 +1,176 @@
+// The training loop on the CPU session: batch, forward, backward, guardrail, clip, AdamW; val, log, checkpoints.
+package kiln.runtime.train;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import kiln.dsl.Tensor;
+import kiln.runtime.Gpt2Session;
+import kiln.runtime.data.DataLoader;
+import kiln.runtime.format.GptConfig;
+
+/**
+ * One step reads the loop of llm.c's {@code train_gpt2.c}: next batch, forward, backward, global
+ * gradient norm, {@link GradGuard}, clip, AdamW at the schedule's rate. The step loop allocates
+ * nothing of its own; logging and checkpoints happen between steps.
+ *
+ * <p>Weight decay is one number for every parameter: the AdamW update is a single fused kernel
+ * over the whole parameter block, so biases and layernorm weights decay too (llm.c decays only
+ * the 2-D weights). The default is 0.
+ */
+public final class Trainer implements AutoCloseable {
+  /** How a run ended: finished, or stopped by the guardrail with the reason. */
+  public record Outcome(int steps, double firstLoss, double lastLoss, double lastValLoss, double seconds, long tokens,
+                        String stopped) {
+    public double tokPerS() {
+      return tokens / seconds;
+    }
+  }
+
+  public final Gpt2Session session;
+  private final GptConfig config;
+  private final TrainOptions o;
+  private final LrSchedule schedule;
+  private final DataLoader train;
+  private final DataLoader val;
+  private final GradGuard guard = new GradGuard();
+  private final int[] x;
+  private final int[] y;
+  private final Tensor adamM, adamV;
+  private final int gradsAt, count;
+  private int step;
+
+  /** {@code val} may be null (no validation split). Parameters start at zero: call {@link #init} or {@link #restore}. */
+  public Trainer(GptConfig config, TrainOptions o, int threads, DataLoader train, DataLoader val) {
+    this.config = config;
+    this.o = o;
+    this.schedule = o.schedule();
+    this.train = train;
+    this.val = val;
+    this.session = new Gpt2Session(config, o.batch(), o.seq(), threads);
+    this.x = new int[o.batch() * o.seq()];
+    this.y = new int[o.batch() * o.seq()];
+    this.adamM = root("adam_m");
+    this.adamV = root("adam_v");
+    // The CPU session's arena is the storage itself: the gradient norm reads it in place.
+    this.gradsAt = session.arena.offset(session.program.grads().get("wte").root());
+    this.count = Math.toIntExact(session.arena.elements(session.paramsTensor()));
+  }
+
+  private Tensor root(String name) {
+    return session.program.graph().roots().stream().filter(t -> t.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the GPT-2 program"));
+  }
+
+  public void init(float[] params) {
+    session.loadParams(params);
+  }
+
+  /** Continues from a checkpoint: parameters, AdamW state and t, data position, guardrail memory. */
+  public void restore(Checkpoint.Loaded c) {
+    if (!c.config().equals(config)) {
+      throw new IllegalArgumentException(c.dir() + ": model " + c.config() + " differs from this run's " + config);
+    }
+    session.loadParams(c.params());
+    session.executor.write(adamM, c.m());
+    session.executor.write(adamV, c.v());
+    Checkpoint.Position p = c.position();
+    step = p.step();
+    session.setStepCount(p.adamT());
+    train.seek(p.data());
+    guard.restore(p.recentNorms(), p.skippedInARow());
+  }
+
+  /** Finished steps. */
+  public int step() {
+    return step;
+  }
+
+  /**
+   * Runs steps until {@code o.steps()}: one log row and one progress update each, validation every
+   * {@code valEvery} steps and at the end, a checkpoint every {@code checkpointEvery} steps and at
+   * the end (keeping the last {@code keep}). Notes (skips, val losses, checkpoints) go to {@code out}.
+   */
+  public Outcome run(Path runDir, TrainLog log, Progress bar, PrintWriter out) throws IOException {
+    double first = Double.NaN, last = Double.NaN, lastVal = Double.NaN, seconds = 0;
+    int startStep = step;
+    String stopped = null;
+    while (step < o.steps()) {
+      long t0 = System.nanoTime();
+      train.next(x, y);
+      session.setBatch(x, y);
+      session.forward();
+      session.backward();
+      float loss = session.loss();
+      double norm = GradGuard.norm(session.arena.f, gradsAt, count);
+      double lr = schedule.lr(step);
+      String skip = guard.check(loss, norm);
+      if (skip == null) {
+        GradGuard.clip(session.arena.f, gradsAt, count, norm, o.gradClip());
+        session.update((float) lr, (float) o.weightDecay());
+      }
+      step++;
+      double ms = (System.nanoTime() - t0) / 1e6;
+      seconds += ms / 1000;
+      double tokPerS = o.tokensPerStep() / (ms / 1000);
+      if (Double.isNaN(first)) {
+        first = loss;
+      }
+      last = loss;
+      if (skip != null) {
+        out.printf(Locale.ROOT, "step %d: skipped the update: %s (%d in a row)%n", step, skip, guard.skippedInARow());
+        out.flush();
+      }
+      double valLoss = Double.NaN;
+      if (val != null && ((o.valEvery() > 0 && step % o.valEvery() == 0) || step == o.steps())) {
+        valLoss = validate();
+        lastVal = valLoss;
+        out.printf(Locale.ROOT, "step %d/%d: train loss %.4f, val loss %.4f, lr %.2e, %,.0f tok/s%n", step, o.steps(), loss,
+            valLoss, lr, tokPerS);
+        out.flush();
+      }
+      log.write(step, loss, valLoss, lr, norm, ms, tokPerS);
+      bar.update(step, loss, tokPerS);
+      if (guard.exhausted()) {
+        stopped = GradGuard.MAX_SKIPS + " steps in a row skipped (last: " + skip + ")";
+        break;
+      }
+      if ((o.checkpointEvery() > 0 && step % o.checkpointEvery() == 0) || step == o.steps()) {
+        checkpoint(runDir);
+      }
+    }
+    return new Outcome(step, first, last, lastVal, seconds, (step - startStep) * o.tokensPerStep(), stopped);
+  }
+
+  /** Mean loss over {@code valBatches} batches from the start of the val split; leaves the gradients alone. */
+  public double validate() {
+    val.reset();
+    double sum = 0;
+    for (int i = 0; i < o.valBatches(); i++) {
+      val.next(x, y);
+      session.setBatch(x, y);
+      session.forward();
+      sum += session.loss();
+    }
+    return sum / o.valBatches();
+  }
+
+  /** Writes {@code runDir/ckpt_<step>} and prunes to the last {@code keep}. */
+  public Path checkpoint(Path runDir) throws IOException {
+    Checkpoint.Position p = new Checkpoint.Position(step, session.stepCount(), train.position(), guard.skippedInARow(), guard.recent());
+    Path dir = Checkpoint.write(runDir, config, new Checkpoint.State(params(), session.read(adamM), session.read(adamV)), o, p);
+    Checkpoint.prune(runDir, o.keep(), step);
+    return dir;
+  }
+
+  /** A copy of the current parameters (llm.c order). */
+  public float[] params() {
+    return session.read(session.paramsTensor());
+  }
+
+  @Override
+  public void close() {
+    session.close();
+  }
+}

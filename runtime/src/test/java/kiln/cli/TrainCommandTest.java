@@ -1,0 +1,196 @@
+// Tests `kiln train` and `kiln sample` end to end on a very small GPT-2 (L=1, C=32): loss falls, files appear,
+// resume is bit-exact, misuse fails with one clear line.
+package kiln.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import kiln.runtime.ModelPresets;
+import kiln.runtime.data.DefaultCorpus;
+import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.ModelFile;
+import kiln.runtime.train.TrainLog;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+class TrainCommandTest {
+  /** 20 steps of a 1.6M-parameter GPT-2 (the lm head is most of it) on 4x32-token batches: a few seconds. */
+  static final List<String> SMALL = List.of("--layers", "1", "--heads", "2", "--channels", "32", "--batch", "4", "--seq", "32",
+      "--steps", "20", "--lr", "1e-2", "--warmup", "2", "--val-every", "10", "--val-batches", "2", "--checkpoint-every", "10",
+      "--sample-tokens", "8", "--threads", "2");
+
+  @TempDir
+  static Path tmp;
+  static Path data;
+  static Path run1;
+  static Result first;
+
+  record Result(int code, String out, String err) {
+    List<String> errLines() {
+      return err.lines().filter(l -> !l.startsWith("WARNING")).toList();
+    }
+  }
+
+  static Result run(List<String> args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cmd = Main.commandLine();
+    cmd.setOut(new PrintWriter(out, true));
+    cmd.setErr(new PrintWriter(err, true));
+    int code = cmd.execute(args.toArray(String[]::new));
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  /** `train` on the test corpus with SMALL's options, those named in {@code extra} replaced (picocli takes each once). */
+  static List<String> train(String... extra) {
+    List<String> args = new ArrayList<>(List.of("train", "--data", data.toString()));
+    List<String> given = List.of(extra);
+    for (int i = 0; i < SMALL.size(); i += 2) {
+      if (!given.contains(SMALL.get(i))) {
+        args.addAll(SMALL.subList(i, i + 2));
+      }
+    }
+    args.addAll(given);
+    return args;
+  }
+
+  @BeforeAll
+  static void trainOnce() throws IOException {
+    data = tmp.resolve("corpus");
+    DefaultCorpus.ensurePrepared(data);
+    run1 = tmp.resolve("run1");
+    first = run(train("--out", run1.toString()));
+  }
+
+  @Test
+  void trainLowersTheLossAndWritesLogPlotCheckpointsAndASample() throws IOException {
+    assertEquals(0, first.code(), first.err());
+    List<TrainLog.Row> rows = TrainLog.read(run1.resolve("log.csv"));
+    assertEquals(20, rows.size());
+    assertEquals(1, rows.getFirst().step());
+    assertTrue(rows.getFirst().loss() > 10.5, "an untrained GPT-2 starts near ln(50257) = 10.8: " + rows.getFirst());
+    double head = rows.subList(0, 5).stream().mapToDouble(TrainLog.Row::loss).average().orElseThrow();
+    double tail = rows.subList(15, 20).stream().mapToDouble(TrainLog.Row::loss).average().orElseThrow();
+    assertTrue(tail < head - 1, "loss fell from " + head + " to " + tail);
+    assertFalse(Double.isNaN(rows.get(9).valLoss()));
+    assertTrue(Double.isNaN(rows.get(8).valLoss()));
+    byte[] png = Files.readAllBytes(run1.resolve("loss.png"));
+    assertEquals((byte) 0x89, png[0]);
+    assertEquals("PNG", new String(png, 1, 3));
+    for (String ckpt : List.of("ckpt_10", "ckpt_20")) {
+      for (String f : List.of("model.bin", "state.bin", "train.txt")) {
+        assertTrue(Files.isRegularFile(run1.resolve(ckpt).resolve(f)), ckpt + "/" + f);
+      }
+    }
+    assertTrue(first.out().contains("train: done: step 20/20"), first.out());
+    assertTrue(first.out().contains("train: sample (8 tokens after <|endoftext|>"), first.out());
+    try (Stream<Path> files = Files.list(run1)) {
+      assertEquals(List.of("ckpt_10", "ckpt_20", "log.csv", "loss.png"),
+          files.map(p -> p.getFileName().toString()).sorted().toList(), "no temporary files left");
+    }
+  }
+
+  @Test
+  void resumeFromStep10RepeatsSteps11To20Exactly() throws IOException {
+    Path run2 = tmp.resolve("run2");
+    Result r = run(List.of("train", "--resume", run1.resolve("ckpt_10").toString(), "--out", run2.toString(), "--sample-tokens", "0"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("resuming " + run1.resolve("ckpt_10") + " at step 10"), r.out());
+    List<String> a = Files.readAllLines(run1.resolve("log.csv"));
+    List<String> b = Files.readAllLines(run2.resolve("log.csv"));
+    assertEquals(21, b.size());
+    for (int i = 1; i <= 20; i++) {
+      String[] x = a.get(i).split(","), y = b.get(i).split(",");
+      assertEquals(x[0] + " " + x[1] + " " + x[2] + " " + x[4], y[0] + " " + y[1] + " " + y[2] + " " + y[4], "step, loss, val, grad norm");
+    }
+    for (String f : List.of("model.bin", "state.bin")) {
+      assertArrayEquals(Files.readAllBytes(run1.resolve("ckpt_20").resolve(f)), Files.readAllBytes(run2.resolve("ckpt_20").resolve(f)), f);
+    }
+
+    Result more = run(List.of("train", "--resume", run2.toString(), "--steps", "22", "--keep", "1", "--sample-tokens", "0"));
+    assertEquals(0, more.code(), more.err());
+    assertEquals(22, TrainLog.read(run2.resolve("log.csv")).size());
+    assertTrue(Files.isDirectory(run2.resolve("ckpt_22")));
+    assertFalse(Files.exists(run2.resolve("ckpt_20")), "--keep 1");
+  }
+
+  @Test
+  void sampleGeneratesTheRequestedTokens() {
+    Result r = run(List.of("sample", "--checkpoint", run1.toString(), "--prompt", "It was", "--tokens", "12", "--threads", "2"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().startsWith("It was"), r.out());
+    assertTrue(r.out().length() > "It was".length() + 5, r.out());
+    String last = r.errLines().getLast();
+    assertTrue(last.startsWith("sample: 12 tokens in ") && last.contains("window T=16") && last.endsWith("no KV cache"), last);
+
+    Result file = run(List.of("sample", "--checkpoint", run1.resolve("ckpt_10/model.bin").toString(), "--tokens", "3",
+        "--temperature", "0"));
+    assertEquals(0, file.code(), file.err());
+  }
+
+  @Test
+  void refusesANonEmptyOutWithoutForce() throws IOException {
+    Path busy = Files.createDirectories(tmp.resolve("busy"));
+    Files.writeString(busy.resolve("notes.txt"), "mine");
+    Result r = run(train("--out", busy.toString()));
+    assertEquals(1, r.code());
+    assertEquals(List.of("kiln: --out " + busy + " is not empty; pass --force to write into it"), r.errLines());
+    assertEquals(List.of(busy.resolve("notes.txt")), Files.list(busy).toList());
+  }
+
+  @Test
+  void badValuesFailWithOneClearLine() {
+    Path out = tmp.resolve("never");
+    assertError("kiln: --batch must be positive, got 0", train("--out", out.toString(), "--batch", "0"));
+    assertError("kiln: --lr must be positive and finite, got -1.0", train("--out", out.toString(), "--lr", "-1"));
+    assertError("kiln: --warmup must be in [0, --steps 20], got 30", train("--out", out.toString(), "--warmup", "30"));
+    assertError("kiln: --seq 512: at most the model's maxT, 256", train("--out", out.toString(), "--seq", "512"));
+    assertError("kiln: --channels 30 must be a multiple of --heads 4",
+        List.of("train", "--heads", "4", "--channels", "30", "--out", out.toString()));
+    assertError("kiln: --model gpt2-huge: unknown; expected one of [gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24]",
+        List.of("train", "--model", "gpt2-huge", "--out", out.toString()));
+    assertError("kiln: --lr cannot change when resuming: the run's options come from " + run1.resolve("ckpt_20").resolve("train.txt")
+        + "; only --steps, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens and --out may",
+        List.of("train", "--resume", run1.toString(), "--lr", "1e-3"));
+    assertError("kiln: --resume " + run1.resolve("ckpt_20") + ": already at step 20 of 20; pass a larger --steps to train on",
+        List.of("train", "--resume", run1.toString()));
+    assertError("kiln: --tokens must be positive, got 0", List.of("sample", "--checkpoint", run1.toString(), "--tokens", "0"));
+    assertFalse(Files.exists(out));
+  }
+
+  @Test
+  void nanLossesSkipTheUpdateAndThreeInARowStopTheRun() throws IOException {
+    GptConfig c = new GptConfig(256, 50257, 50304, 1, 2, 32);
+    float[] params = ModelPresets.randomInit(c, 1);
+    params[c.paddedVocab() * c.channels()] = Float.NaN; // wpe[0][0]: every sequence's first position
+    Path bad = tmp.resolve("nan.bin");
+    ModelFile.write(bad, c, params, 3);
+    Path out = tmp.resolve("nan");
+    Result r = run(train("--out", out.toString(), "--init", bad.toString()));
+    assertEquals(1, r.code(), r.out());
+    for (int step = 1; step <= 3; step++) {
+      assertTrue(r.out().contains("step " + step + ": skipped the update: loss is NaN (" + step + " in a row)"), r.out());
+    }
+    assertEquals(List.of("kiln: training stopped at step 3: 3 steps in a row skipped (last: loss is NaN); lower --lr or"
+        + " --grad-clip, or resume from an earlier checkpoint; log: " + out.resolve("log.csv")), r.errLines().subList(r.errLines().size() - 1, r.errLines().size()));
+    assertEquals(3, TrainLog.read(out.resolve("log.csv")).size());
+  }
+
+  private static void assertError(String expected, List<String> args) {
+    Result r = run(args);
+    assertEquals(1, r.code(), r.out());
+    assertEquals(List.of(expected), r.errLines());
+  }
+}
