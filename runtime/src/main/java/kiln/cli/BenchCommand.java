@@ -7,9 +7,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
-import kiln.runtime.Gpt2Session;
-import kiln.runtime.ModelPresets;
-import kiln.runtime.format.GptConfig;
+import kiln.runtime.Session;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,26 +26,30 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
 
   static final class Models extends java.util.ArrayList<String> {
-    Models() { super(ModelPresets.GPT2.keySet()); }
+    Models() { super(kiln.runtime.Models.ALL.keySet()); }
   }
 
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
-    GptConfig c = ModelPresets.gpt2(model);
+    kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
-    try (Gpt2Session s = new Gpt2Session(c, batch, seq, d, n)) {
+    try (Session s = c.open(batch, seq, d, n)) {
       System.out.println("bench: " + s.executor.describe());
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
           s.arena.sharedBytes() / 1e6);
-      if (d == kiln.runtime.Session.Device.CPU) ModelPresets.randomInit(c, 1337, s.arena.f, s.arena.offset(s.paramsTensor()));
-      else s.loadParams(ModelPresets.randomInit(c, 1337));
+      if (d == kiln.runtime.Session.Device.CPU) c.randomInit(1337, s.arena.f, s.arena.offset(s.paramsTensor()));
+      else {
+        float[] init = new float[Math.toIntExact(c.paramCount())];
+        c.randomInit(1337, init, 0);
+        s.loadParams(init);
+      }
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[batch * seq], y = new int[batch * seq];
-      for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(c.vocab()); y[i] = rnd.nextInt(c.vocab()); }
+      for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }
       s.setBatch(x, y);
       for (int i = 0; i < warmup; i++) step(s);
       if (profile) s.executor.enableProfile();
@@ -86,7 +88,7 @@ public final class BenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static float step(Gpt2Session s) {
+  private static float step(Session s) {
     s.forward();
     s.backward();
     s.update(1e-4f, 0f);
@@ -114,7 +116,7 @@ public final class BenchCommand implements Callable<Integer> {
     }
   }
 
-  private static long[] threadIds(Gpt2Session s) {
+  private static long[] threadIds(Session s) {
     Thread[] workers = s.executor instanceof kiln.runtime.cpu.CpuExecutor cpu ? cpu.pool().workerThreads() : new Thread[0];
     long[] ids = new long[workers.length + 1];
     ids[0] = Thread.currentThread().threadId();

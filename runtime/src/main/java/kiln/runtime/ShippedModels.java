@@ -17,19 +17,32 @@ public final class ShippedModels {
   /** GPT-2's sections (its kernels do not depend on L; two layers show every one). */
   static Map<String, List<Compute>> gpt2Sections() { return Session.sections(Gpt2.build(2)); }
 
-  /** Writes generated/java/gpt2 and generated/cuda/gpt2; returns the number of files. */
+  /** Llama's sections at the registry's llama-tiny shape (theta is a constant in the RoPE kernels). */
+  static Map<String, List<Compute>> llamaSections() {
+    var shape = (Models.LlamaShape) Models.get("llama-tiny");
+    return Session.sections(kiln.models.Llama.build(LlamaSessions.config(shape.config())));
+  }
+
+  /** Writes generated/{java,cuda}/{gpt2,llama}; returns the number of files. */
   public static int emit(Path root) throws IOException {
-    Map<String, String> java = javaFiles(), cuda = cudaFiles();
-    Emit.write(root.resolve("java").resolve("gpt2"), java);
-    Emit.write(root.resolve("cuda").resolve("gpt2"), cuda);
-    return java.size() + cuda.size();
+    int n = 0;
+    for (String model : List.of("gpt2", "llama")) {
+      Map<String, String> java = javaFiles(model), cuda = cudaFiles(model);
+      Emit.write(root.resolve("java").resolve(model), java);
+      Emit.write(root.resolve("cuda").resolve(model), cuda);
+      n += java.size() + cuda.size();
+    }
+    return n;
   }
 
-  public static Map<String, String> cudaFiles() {
-    return Emit.cuda("gpt2", gpt2Sections(), kiln.codegen.CudaSchedule.DEFAULT);
+  private static Map<String, List<Compute>> sections(String model) {
+    return model.equals("gpt2") ? gpt2Sections() : llamaSections();
   }
 
-  public static Map<String, String> javaFiles() {
-    return Emit.java("gpt2", gpt2Sections(), Schedule.cpuDefault(16));
+  public static Map<String, String> javaFiles(String model) { return Emit.java(model, sections(model), Schedule.cpuDefault(16)); }
+
+  public static Map<String, String> cudaFiles(String model) {
+    return Emit.cuda(model, sections(model), kiln.codegen.CudaSchedule.DEFAULT);
   }
+
 }

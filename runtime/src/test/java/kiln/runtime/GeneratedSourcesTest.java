@@ -8,15 +8,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeSet;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class GeneratedSourcesTest {
-  @Test void javaKernelsMatchAFreshEmit() throws IOException {
-    sameAsFresh(ShippedModels.javaFiles(), Path.of("generated", "java", "gpt2"));
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2", "llama"})
+  void javaKernelsMatchAFreshEmit(String model) throws IOException {
+    sameAsFresh(ShippedModels.javaFiles(model), Path.of("generated", "java", model));
   }
 
-  @Test void cudaKernelsMatchAFreshEmit() throws IOException {
-    sameAsFresh(ShippedModels.cudaFiles(), Path.of("generated", "cuda", "gpt2"));
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2", "llama"})
+  void cudaKernelsMatchAFreshEmit(String model) throws IOException {
+    sameAsFresh(ShippedModels.cudaFiles(model), Path.of("generated", "cuda", model));
   }
 
   private static void sameAsFresh(Map<String, String> fresh, Path dir) throws IOException {

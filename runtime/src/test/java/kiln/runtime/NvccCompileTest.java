@@ -11,18 +11,21 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 class NvccCompileTest {
   static final Path NVCC = Path.of(System.getenv().getOrDefault("KILN_NVCC", "/usr/local/cuda/bin/nvcc"));
 
-  @Test void everyGeneratedKernelCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2", "llama"})
+  void everyGeneratedKernelCompiles(String model, @TempDir Path tmp) throws IOException, InterruptedException {
     Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
-    Path dir = Path.of("generated", "cuda", "gpt2").toAbsolutePath();
+    Path dir = Path.of("generated", "cuda", model).toAbsolutePath();
     List<Path> kernels;
     try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
-    assertTrue(kernels.size() > 20, "expected the GPT-2 kernels under " + dir + ", found " + kernels.size());
+    assertTrue(kernels.size() > 20, "expected the " + model + " kernels under " + dir + ", found " + kernels.size());
     StringBuilder unit = new StringBuilder();
     for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
     Path all = tmp.resolve("all.cu");
