@@ -118,6 +118,20 @@ public final class Graph {
     add(new Compute(target.name(), layer, target, vars, List.copyOf(vars), checked(target.name(), () -> f.f(vars.get(0))), false));
   }
 
+  /**
+   * target[index(vars)] = value(vars) for every value of vars over dims: a write into an existing
+   * tensor at computed positions (a KV cache at the current position). Not differentiated.
+   */
+  public void store(String name, Tensor target, List<Dim> dims, Function<List<Var>, List<Expr>> index,
+                    Function<List<Var>, Expr> value) {
+    List<Var> vars = freshVars(dims);
+    String full = layer + "." + name;
+    List<Expr> at = index.apply(vars);
+    Expr checkedIndex = checked(full, () -> target.at(at));
+    Expr body = checked(full, () -> value.apply(vars));
+    add(new Compute(full, layer, target, vars, ((Expr.Load) checkedIndex).index(), body, false));
+  }
+
   public static List<Dim> dims(Dim... dims) { return List.of(dims); }
 
   private Tensor define(String name, List<Dim> dims, Function<List<Var>, Expr> f) {

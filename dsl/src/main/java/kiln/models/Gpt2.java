@@ -25,7 +25,7 @@ import kiln.dsl.Tensor;
 public final class Gpt2 {
   public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), NH = new Dim("NH"), HS = new Dim("HS");
   public static final Dim L = new Dim("L"), MAXT = new Dim("MAXT"), V = new Dim("V"), VP = new Dim("VP");
-  public static final Dim THREE = new Dim("THREE"), FF = new Dim("FF"), HYPER = new Dim("HYPER");
+  public static final Dim THREE = new Dim("THREE"), FF = new Dim("FF"), HYPER = new Dim("HYPER"), ONE = new Dim("ONE");
 
   /** The shape of a GPT-2, as in llm.c's checkpoint header. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int channels) {}
@@ -58,7 +58,45 @@ public final class Gpt2 {
     return Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
         Map.entry(HS, c.channels() / c.heads()), Map.entry(L, c.layers()), Map.entry(MAXT, c.maxT()),
         Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(THREE, 3), Map.entry(FF, 4 * c.channels()),
-        Map.entry(HYPER, 4));
+        Map.entry(HYPER, 4), Map.entry(ONE, 1));
+  }
+
+  /**
+   * Generation with a KV cache: one new token per sequence per run, at position pos (an input),
+   * attending over the cached keys and values of positions 0..pos. Forward only; logits (B, 1, Vp).
+   */
+  public static Program buildDecoder(int layers) {
+    Graph g = new Graph();
+    Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
+    Tensor tokens = g.input("tokens", DType.I32, B, ONE);
+    Tensor pos = g.input("pos", DType.I32);
+    Tensor kCache = g.tensor("k_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
+    Tensor vCache = g.tensor("v_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
+
+    g.layer("encoder");
+    Tensor wte = w.get("wte"), wpe = w.get("wpe");
+    Tensor x = g.compute("encoded", Graph.dims(B, ONE, C), (b, one, c) -> wte.at(tokens.at(b, one), c).add(wpe.at(pos.at(), c)));
+    for (int l = 0; l < layers; l++) {
+      g.layer("h" + l + ".ln1");
+      Tensor ln1 = layernorm(g, x, w.get("ln1w").slice(l), w.get("ln1b").slice(l));
+      g.layer("h" + l + ".attn");
+      Tensor qkv = qkv(g, ln1, w.get("qkvw").slice(l), w.get("qkvb").slice(l));
+      Tensor heads = Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos);
+      g.layer("h" + l + ".attproj");
+      Tensor res1 = residual(g, x, headsProjection(g, heads, w.get("attprojw").slice(l), w.get("attprojb").slice(l)));
+      g.layer("h" + l + ".ln2");
+      Tensor ln2 = layernorm(g, res1, w.get("ln2w").slice(l), w.get("ln2b").slice(l));
+      g.layer("h" + l + ".fc");
+      Tensor fc = gelu(g, linear(g, ln2, w.get("fcw").slice(l), w.get("fcb").slice(l)));
+      g.layer("h" + l + ".fcproj");
+      x = residual(g, res1, linear(g, fc, w.get("fcprojw").slice(l), w.get("fcprojb").slice(l)));
+    }
+    g.layer("lnf");
+    Tensor lnf = layernorm(g, x, w.get("lnfw"), w.get("lnfb"));
+    g.layer("head");
+    Tensor logits = logits(g, lnf, wte);
+    int end = g.computes().size();
+    return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, end, end);
   }
 
   public static Program build(int layers) {

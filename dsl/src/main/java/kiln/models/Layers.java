@@ -72,6 +72,30 @@ public final class Layers {
         sum(T, s -> att.at(b, h, t, s).mul(qkv.at(b, s, v, h, d))));
   }
 
+  /**
+   * One decoding step of causal attention with a KV cache: writes this step's k and v (from qkv
+   * (B, 1, 3, NH, HS)) into the caches (B, maxT, NH, HS) at position pos, then attends over
+   * positions 0..pos. Returns (B, 1, NH, HS).
+   */
+  public static Tensor cachedAttention(Graph g, Tensor qkv, Tensor kCache, Tensor vCache, Tensor pos) {
+    Dim B = qkv.dims().get(0), ONE = qkv.dims().get(1), NH = qkv.dims().get(3), HS = qkv.dims().get(4);
+    Dim MAXT = kCache.dims().get(1);
+    Expr q = lit(0, kiln.dsl.DType.I32), k = lit(1, kiln.dsl.DType.I32), v = lit(2, kiln.dsl.DType.I32);
+    Expr zero = lit(0, kiln.dsl.DType.I32);
+    g.store("k_cache", kCache, dims(B, NH, HS), x -> java.util.List.of(x.get(0), pos.at(), x.get(1), x.get(2)),
+        x -> qkv.at(x.get(0), zero, k, x.get(1), x.get(2)));
+    g.store("v_cache", vCache, dims(B, NH, HS), x -> java.util.List.of(x.get(0), pos.at(), x.get(1), x.get(2)),
+        x -> qkv.at(x.get(0), zero, v, x.get(1), x.get(2)));
+    Expr scale = sizeF(HS).sqrt();
+    Tensor scores = g.compute("scores", dims(B, NH, MAXT), (b, h, s) -> sum(HS, d -> qkv.at(b, zero, q, h, d).mul(kCache.at(b, s, h, d))));
+    Tensor max = g.compute("max", dims(B, NH), (b, h) ->
+        kiln.dsl.Ops.max(MAXT, s -> select(s.le(pos.at()), scores.at(b, h, s), lit(Float.NEGATIVE_INFINITY))));
+    Tensor e = g.compute("exp", dims(B, NH, MAXT), (b, h, s) ->
+        select(s.le(pos.at()), scores.at(b, h, s).sub(max.at(b, h)).div(scale).exp(), lit(0)));
+    Tensor z = g.compute("norm", dims(B, NH), (b, h) -> sum(MAXT, s -> e.at(b, h, s)));
+    return g.compute("y", dims(B, ONE, NH, HS), (b, one, h, d) -> sum(MAXT, s -> e.at(b, h, s).mul(vCache.at(b, s, h, d))).div(z.at(b, h)));
+  }
+
   /** Heads (B, T, NH, HS) through w (C, NH, HS) plus bias (C). */
   public static Tensor headsProjection(Graph g, Tensor y, Tensor w, Tensor bias) {
     Dim B = y.dims().get(0), T = y.dims().get(1), NH = y.dims().get(2), HS = y.dims().get(3), C = w.dims().get(0);

@@ -47,8 +47,9 @@ public class Session implements AutoCloseable {
     this.seq = seq;
     this.device = device;
     this.program = program;
-    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), Set.of(program.logits(), program.loss()),
-        device == Device.CPU);
+    Set<Tensor> pinned = new java.util.HashSet<>();
+    for (Tensor t : new Tensor[] {program.logits(), program.loss()}) if (t != null) pinned.add(t);
+    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
     if (device == Device.CPU) {
       this.cuda = null;
       this.executor = new CpuExecutor(arena, sections(program), threads);
