@@ -19,10 +19,11 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
-        "Generates text with a GPT-2 on the CPU: prints the prompt, then each token as it is drawn; tok/s on stderr at the end.",
+        "Generates text from a GPT-2 model file or checkpoint on the CPU, streaming it to stdout.",
+        "Prints the prompt, then each token as it is drawn; tok/s on stderr at the end.",
         "No KV cache yet: every new token recomputes the forward over the whole window (the last --max-seq tokens), so the"
             + " cost per token grows with the window, not with what is cached."},
-    footer = {"", "Example:", "  ./kiln sample --checkpoint runs/20250101-120000 --prompt \"It was the best of times\" --tokens 100"})
+    footer = {"", "Example:", "  ./kiln sample --checkpoint runs/20250101-120000 --prompt \"It was\" --tokens 100"})
 public final class SampleCommand implements Callable<Integer> {
   @Option(names = "--checkpoint", required = true, paramLabel = "FILE_OR_DIR",
       description = "An llm.c model file (v3 or v5), a checkpoint directory (ckpt_<step>/), or a run directory (its latest checkpoint).")
@@ -35,14 +36,14 @@ public final class SampleCommand implements Callable<Integer> {
   @Option(names = "--tokens", defaultValue = "64", paramLabel = "N", description = "Tokens to generate (default: ${DEFAULT-VALUE}).")
   int tokens;
 
-  @Option(names = "--temperature", defaultValue = "1.0", description = "Softmax temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--temperature", defaultValue = "1.0", paramLabel = "TEMP", description = "Softmax temperature; 0 is greedy (default: ${DEFAULT-VALUE}).")
   double temperature;
 
   @Option(names = "--top-k", defaultValue = "40", paramLabel = "K",
       description = "Sample among the K likeliest tokens; 0: all (default: ${DEFAULT-VALUE}).")
   int topK;
 
-  @Option(names = "--seed", defaultValue = "1337", description = "Random seed (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", defaultValue = "1337", paramLabel = "SEED", description = "Random seed (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--max-seq", paramLabel = "T",

@@ -32,15 +32,16 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
-        "Trains a GPT-2 on the CPU. With no options: prepares the bundled Dickens + Shakespeare corpus (once, into"
-            + " ~/.cache/kiln/data/default), trains gpt2-tiny for a few minutes, writes runs/<timestamp>/ and prints a sample.",
+        "Trains a GPT-2 on the CPU, with a log, a loss plot, checkpoints and a sample at the end.",
+        "With no options: prepares the bundled Dickens + Shakespeare corpus (once, into ~/.cache/kiln/data/default),"
+            + " trains gpt2-tiny for 250 steps (a few minutes on 2 cores), writes runs/<timestamp>/ and prints a sample.",
         "Writes OUT/log.csv (one row per step), OUT/loss.png (at the end) and OUT/ckpt_<step>/ (model.bin: an llm.c v3"
             + " model file; state.bin: AdamW's m, v and t; train.txt: options, data position, guardrail state).",
         "A step whose loss is NaN/Inf or whose gradient norm exceeds 100x its running median is skipped (one line"
             + " says why); 3 skips in a row stop the run with an error."},
     footer = {"", "Examples:", "  ./kiln train",
         "  ./kiln train --model gpt2-d6 --batch 4 --seq 256 --steps 2000 --out runs/d6",
-        "  ./kiln train --resume runs/d6              # from its latest checkpoint, bit-exactly",
+        "  ./kiln train --resume runs/d6     # its latest checkpoint; bit-exact",
         "  ./kiln sample --checkpoint runs/d6 --prompt \"It was\" --tokens 100"})
 public final class TrainCommand implements Callable<Integer> {
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
@@ -123,7 +124,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--keep", defaultValue = "3", paramLabel = "K", description = "Keep the last K checkpoints (default: ${DEFAULT-VALUE}).")
   int keep;
 
-  @Option(names = "--seed", defaultValue = "1337", description = "Seed of the random init and of the final sample (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--seed", defaultValue = "1337", paramLabel = "SEED", description = "Seed of the random init and of the final sample (default: ${DEFAULT-VALUE}).")
   long seed;
 
   @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: cores).")
