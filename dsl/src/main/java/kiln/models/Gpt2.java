@@ -26,6 +26,7 @@ public final class Gpt2 {
   public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), NH = new Dim("NH"), HS = new Dim("HS");
   public static final Dim L = new Dim("L"), MAXT = new Dim("MAXT"), V = new Dim("V"), VP = new Dim("VP");
   public static final Dim THREE = new Dim("THREE"), FF = new Dim("FF"), HYPER = new Dim("HYPER"), ONE = new Dim("ONE");
+  public static final Dim NORM_CHUNK = new Dim("NORM_CHUNK"), NORM_CHUNKS = new Dim("NORM_CHUNKS");
 
   /** The shape of a GPT-2, as in llm.c's checkpoint header. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int channels) {}
@@ -55,10 +56,11 @@ public final class Gpt2 {
   public static Map<Dim, Integer> bind(Config c, int batch, int seq) {
     if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
     if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
-    return Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
+    Map<Dim, Integer> sizes = new java.util.HashMap<>(Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
         Map.entry(HS, c.channels() / c.heads()), Map.entry(L, c.layers()), Map.entry(MAXT, c.maxT()),
         Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(THREE, 3), Map.entry(FF, 4 * c.channels()),
-        Map.entry(HYPER, 4), Map.entry(ONE, 1));
+        Map.entry(HYPER, Program.HYPER_SLOTS), Map.entry(ONE, 1)));
+    return Norms.bindChunks(sizes, parameterShapes(), NORM_CHUNKS, NORM_CHUNK);
   }
 
   /**
@@ -96,7 +98,7 @@ public final class Gpt2 {
     g.layer("head");
     Tensor logits = logits(g, lnf, wte);
     int end = g.computes().size();
-    return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, end, end);
+    return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, null, end, end, end);
   }
 
   public static Program build(int layers) {
@@ -139,8 +141,12 @@ public final class Gpt2 {
     g.backward(loss);
     int backwardEnd = g.computes().size();
 
+    g.layer("gradnorm");
+    Tensor norm2 = Layers.squaredNorm(g, grads.get("wte").root(), NORM_CHUNKS, NORM_CHUNK);
+    int normEnd = g.computes().size();
+
     g.layer("adamw");
     adamw(g, w.get("wte").root(), grads.get("wte").root(), m.get("wte").root(), v.get("wte").root(), hyper, 0.9, 0.999, 1e-8);
-    return new Program("gpt2", g, w, grads, tokens, targets, logits, loss, hyper, forwardEnd, backwardEnd);
+    return new Program("gpt2", g, w, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
   }
 }

@@ -141,15 +141,30 @@ public final class Layers {
   }
 
   /**
-   * AdamW over whole blocks (params, grads, m, v: one flat dim each). hyper holds
-   * [lr, 1 - beta1^t, 1 - beta2^t, weight decay], written by the trainer each step.
+   * Σ g² over a flat block of |P| elements in two stages: chunks of |CH| (parallel), then the
+   * chunks. The index is clamped so no lane reads past the block; the select drops those lanes.
+   */
+  public static Tensor squaredNorm(Graph g, Tensor block, Dim chunks, Dim chunk) {
+    Dim P = block.dims().get(0);
+    Tensor partial = g.compute("partial", dims(chunks), k -> sum(chunk, j -> {
+      Expr at = k.mul(size(chunk)).add(j);
+      return select(at.lt(size(P)), block.at(at.min(size(P).sub(lit(1, kiln.dsl.DType.I32)))).square(), lit(0));
+    }));
+    return g.compute("total", dims(), () -> sum(chunks, k -> partial.at(k)));
+  }
+
+  /**
+   * AdamW over whole blocks (params, grads, m, v: one flat dim each). hyper holds [lr, 1 - beta1^t,
+   * 1 - beta2^t, weight decay, gradient scale] (Program's slots), written by the trainer each step;
+   * the gradient scale is global-norm clipping.
    */
   public static void adamw(Graph g, Tensor p, Tensor grad, Tensor m, Tensor v, Tensor hyper,
                            double beta1, double beta2, double eps) {
     Expr zero = lit(0, kiln.dsl.DType.I32), one = lit(1, kiln.dsl.DType.I32);
     Expr two = lit(2, kiln.dsl.DType.I32), three = lit(3, kiln.dsl.DType.I32);
-    g.update(m, i -> m.at(i).mul(beta1).add(grad.at(i).mul(1 - beta1)));
-    g.update(v, i -> v.at(i).mul(beta2).add(grad.at(i).square().mul(1 - beta2)));
+    Expr scale = hyper.at(lit(Program.GRAD_SCALE, kiln.dsl.DType.I32));
+    g.update(m, i -> m.at(i).mul(beta1).add(grad.at(i).mul(scale).mul(1 - beta1)));
+    g.update(v, i -> v.at(i).mul(beta2).add(grad.at(i).mul(scale).square().mul(1 - beta2)));
     g.update(p, i -> p.at(i).sub(hyper.at(zero).mul(
         m.at(i).div(hyper.at(one)).div(v.at(i).div(hyper.at(two)).sqrt().add(eps)).add(hyper.at(three).mul(p.at(i))))));
   }

@@ -26,6 +26,7 @@ public final class Llama {
   public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), KV = new Dim("KV"), G = new Dim("G"), HS = new Dim("HS");
   public static final Dim ONE = new Dim("ONE"), L = new Dim("L"), V = new Dim("V"), VP = new Dim("VP"), FF = new Dim("FF");
   public static final Dim HYPER = new Dim("HYPER");
+  public static final Dim NORM_CHUNK = new Dim("NORM_CHUNK"), NORM_CHUNKS = new Dim("NORM_CHUNKS");
 
   /** The shape of a Llama: heads = kvHeads · G query heads; theta and eps of RoPE and RMSNorm. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int kvHeads, int channels, int ffn,
@@ -53,9 +54,10 @@ public final class Llama {
     if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
     if (c.heads() % c.kvHeads() != 0) throw new IllegalArgumentException("heads " + c.heads() + " not divisible by kv heads " + c.kvHeads());
     if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
-    return Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(KV, c.kvHeads()),
+    Map<Dim, Integer> sizes = new java.util.HashMap<>(Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(KV, c.kvHeads()),
         Map.entry(G, c.heads() / c.kvHeads()), Map.entry(HS, c.channels() / c.heads()), Map.entry(ONE, 1), Map.entry(L, c.layers()),
-        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(FF, c.ffn()), Map.entry(HYPER, 4));
+        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(FF, c.ffn()), Map.entry(HYPER, Program.HYPER_SLOTS)));
+    return Norms.bindChunks(sizes, parameterShapes(), NORM_CHUNKS, NORM_CHUNK);
   }
 
   public static Program build(Config cfg) {
@@ -97,8 +99,12 @@ public final class Llama {
     g.backward(loss);
     int backwardEnd = g.computes().size();
 
+    g.layer("gradnorm");
+    Tensor norm2 = Layers.squaredNorm(g, grads.get("wte").root(), NORM_CHUNKS, NORM_CHUNK);
+    int normEnd = g.computes().size();
+
     g.layer("adamw");
     adamw(g, wte.root(), grads.get("wte").root(), m.get("wte").root(), v.get("wte").root(), hyper, 0.9, 0.999, 1e-8);
-    return new Program("llama", g, w, grads, tokens, targets, logits, loss, hyper, forwardEnd, backwardEnd);
+    return new Program("llama", g, w, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
   }
 }

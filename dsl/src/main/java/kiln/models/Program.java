@@ -1,5 +1,6 @@
 // A model built for training: its graph, where params and their gradients live, the tensors a
-// trainer feeds and reads, and where forward ends and backward ends (the rest is the optimizer).
+// trainer feeds and reads, and its sections: [0, forwardEnd) forward, [forwardEnd, backwardEnd)
+// backward, [backwardEnd, normEnd) the squared gradient norm, the rest the optimizer.
 package kiln.models;
 
 import java.util.Map;
@@ -7,4 +8,8 @@ import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
 
 public record Program(String model, Graph graph, Map<String, Tensor> params, Map<String, Tensor> grads, Tensor tokens, Tensor targets,
-                      Tensor logits, Tensor loss, Tensor hyper, int forwardEnd, int backwardEnd) {}
+                      Tensor logits, Tensor loss, Tensor hyper, Tensor gradNormSquared, int forwardEnd, int backwardEnd,
+                      int normEnd) {
+  /** hyper's slots, written by the trainer before each update. */
+  public static final int LR = 0, BIAS1 = 1, BIAS2 = 2, WEIGHT_DECAY = 3, GRAD_SCALE = 4, HYPER_SLOTS = 5;
+}

@@ -38,7 +38,7 @@ public class Session implements AutoCloseable {
   public final Arena arena;
   public final Executor executor;
   private final Cuda cuda;
-  private final float[] hyper = new float[4];
+  private final float[] hyper = new float[Program.HYPER_SLOTS];
   private int step;
 
   /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU. */
@@ -65,7 +65,8 @@ public class Session implements AutoCloseable {
     Map<String, List<Compute>> sections = new LinkedHashMap<>();
     sections.put("forward", all.subList(0, p.forwardEnd()));
     sections.put("backward", all.subList(p.forwardEnd(), p.backwardEnd()));
-    sections.put("update", all.subList(p.backwardEnd(), all.size()));
+    sections.put("norm", all.subList(p.backwardEnd(), p.normEnd()));
+    sections.put("update", all.subList(p.normEnd(), all.size()));
     return sections;
   }
 
@@ -85,14 +86,24 @@ public class Session implements AutoCloseable {
   public void backward() { executor.run("backward"); }
 
   /** One AdamW update with the gradients in the arena (t counts from 1). */
-  public void update(float lr, float weightDecay) {
+  public void update(float lr, float weightDecay) { update(lr, weightDecay, 1f); }
+
+  /** One AdamW update with the gradients scaled by gradScale first (global-norm clipping). */
+  public void update(float lr, float weightDecay, float gradScale) {
     step++;
-    hyper[0] = lr;
-    hyper[1] = (float) (1 - Math.pow(0.9, step));
-    hyper[2] = (float) (1 - Math.pow(0.999, step));
-    hyper[3] = weightDecay;
+    hyper[Program.LR] = lr;
+    hyper[Program.BIAS1] = (float) (1 - Math.pow(0.9, step));
+    hyper[Program.BIAS2] = (float) (1 - Math.pow(0.999, step));
+    hyper[Program.WEIGHT_DECAY] = weightDecay;
+    hyper[Program.GRAD_SCALE] = gradScale;
     executor.write(program.hyper(), hyper);
     executor.run("update");
+  }
+
+  /** The global gradient norm of the last backward, computed on the device. */
+  public double gradNorm() {
+    executor.run("norm");
+    return Math.sqrt(executor.readScalar(program.gradNormSquared()));
   }
 
   public int stepCount() { return step; }

@@ -6,9 +6,9 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_ed4a76af97 { long long v[6]; };
+struct Args_k_map_71a9402eab { long long v[6]; };
 
-extern "C" __global__ void __launch_bounds__(256) k_map_ed4a76af97(float* __restrict__ F, int* __restrict__ I, const Args_k_map_ed4a76af97 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_71a9402eab(float* __restrict__ F, int* __restrict__ I, const Args_k_map_71a9402eab a) {
   const int PARAMS_SIZE = (int) a.v[0];
   const long long o0 = a.v[1];
   const long long o1 = a.v[2];
@@ -19,10 +19,12 @@ extern "C" __global__ void __launch_bounds__(256) k_map_ed4a76af97(float* __rest
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
     long long r = p;
     const int params_size_ = (int) r;
-    F[o0 + params_size_] = ((F[o0 + params_size_] * 0.9f) + (F[o3 + params_size_] * 0.1f));
+    F[o0 + params_size_] = ((F[o0 + params_size_] * 0.9f) + ((F[o3 + params_size_] * F[o4 + 4]) * 0.1f));
     const float x0 = F[o3 + params_size_];
-    F[o1 + params_size_] = ((F[o1 + params_size_] * 0.999f) + ((x0 * x0) * 0.001f));
-    const float x1 = F[o2 + params_size_];
-    F[o2 + params_size_] = (x1 - (F[o4 + 0] * (((F[o0 + params_size_] / F[o4 + 1]) / (sqrtf((F[o1 + params_size_] / F[o4 + 2])) + 1.0e-8f)) + (F[o4 + 3] * x1))));
+    const float x1 = F[o4 + 4];
+    const float x2 = (x0 * x1);
+    F[o1 + params_size_] = ((F[o1 + params_size_] * 0.999f) + ((x2 * x2) * 0.001f));
+    const float x3 = F[o2 + params_size_];
+    F[o2 + params_size_] = (x3 - (F[o4 + 0] * (((F[o0 + params_size_] / F[o4 + 1]) / (sqrtf((F[o1 + params_size_] / F[o4 + 2])) + 1.0e-8f)) + (F[o4 + 3] * x3))));
   }
 }
