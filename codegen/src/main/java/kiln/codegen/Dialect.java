@@ -14,6 +14,8 @@ public interface Dialect {
   String load(String arena, String offset, String index);
   String type(kiln.dsl.DType t);
   String negativeInfinity();
+  /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */
+  String accumulator(kiln.dsl.DType t);
   /** Keyword of an immutable local: final (Java), const (CUDA). */
   String constant();
   /** target += value where other threads may add to the same element (CUDA atomics). */

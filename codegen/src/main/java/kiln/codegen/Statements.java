@@ -26,7 +26,9 @@ final class Statements {
     }
     String type = r.type(c.body().type());
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append(type).append(" acc = ").append(max ? r.dialect().negativeInfinity() : (type.equals("int") ? "0" : "0.0f")).append(";\n");
+    String accType = max ? type : r.dialect().accumulator(c.body().type());
+    String zero = accType.equals("int") ? "0" : accType.equals("double") ? "0.0" : "0.0f";
+    out.append(indent).append(accType).append(" acc = ").append(max ? r.dialect().negativeInfinity() : zero).append(";\n");
     String inner = indent;
     for (Expr.Reduce red : reductions) {
       String v = r.var(red.var());
@@ -38,7 +40,8 @@ final class Statements {
     for (String p : prelude) out.append(inner).append(p).append('\n');
     out.append(inner).append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
     for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
-    out.append(indent).append(store(r, target, "acc", c.accumulate(), atomic)).append(";\n");
+    String result = accType.equals(type) ? "acc" : "(" + type + ") acc";
+    out.append(indent).append(store(r, target, result, c.accumulate(), atomic)).append(";\n");
   }
 
   static String store(ExprRenderer r, String target, String value, boolean accumulate, boolean atomic) {
