@@ -1,7 +1,6 @@
 // GPT-2 written in the DSL, top to bottom like the architecture; backward is derived, AdamW appended.
 package kiln.models;
 
-import static kiln.models.Layers.adamw;
 import static kiln.models.Layers.attention;
 import static kiln.models.Layers.crossEntropy;
 import static kiln.models.Layers.encoder;
@@ -25,8 +24,7 @@ import kiln.dsl.Tensor;
 public final class Gpt2 {
   public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), NH = new Dim("NH"), HS = new Dim("HS");
   public static final Dim L = new Dim("L"), MAXT = new Dim("MAXT"), V = new Dim("V"), VP = new Dim("VP");
-  public static final Dim THREE = new Dim("THREE"), FF = new Dim("FF"), HYPER = new Dim("HYPER"), ONE = new Dim("ONE");
-  public static final Dim NORM_CHUNK = new Dim("NORM_CHUNK"), NORM_CHUNKS = new Dim("NORM_CHUNKS");
+  public static final Dim THREE = new Dim("THREE"), FF = new Dim("FF"), ONE = new Dim("ONE");
 
   /** The shape of a GPT-2, as in llm.c's checkpoint header. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int channels) {}
@@ -56,11 +54,11 @@ public final class Gpt2 {
   public static Map<Dim, Integer> bind(Config c, int batch, int seq) {
     if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
     if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
-    Map<Dim, Integer> sizes = new java.util.HashMap<>(Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
+    Map<Dim, Integer> sizes = Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
         Map.entry(HS, c.channels() / c.heads()), Map.entry(L, c.layers()), Map.entry(MAXT, c.maxT()),
         Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(THREE, 3), Map.entry(FF, 4 * c.channels()),
-        Map.entry(HYPER, Program.HYPER_SLOTS), Map.entry(ONE, 1)));
-    return Norms.bindChunks(sizes, parameterShapes(), NORM_CHUNKS, NORM_CHUNK);
+        Map.entry(ONE, 1));
+    return Trainable.bindShared(sizes, parameterShapes());
   }
 
   /**
@@ -102,15 +100,10 @@ public final class Gpt2 {
   }
 
   public static Program build(int layers) {
-    Graph g = new Graph();
-    Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
-    Map<String, Tensor> grads = g.mirrorBlock(w, "grads", Role.GRAD);
-    Map<String, Tensor> m = g.mirrorBlock(w, "adam_m", Role.STATE);
-    Map<String, Tensor> v = g.mirrorBlock(w, "adam_v", Role.STATE);
-    g.gradientsOf(w, grads);
-    Tensor tokens = g.input("tokens", DType.I32, B, T);
-    Tensor targets = g.input("targets", DType.I32, B, T);
-    Tensor hyper = g.input("hyper", DType.F32, HYPER);
+    Trainable model = new Trainable(parameterShapes(), B, T);
+    Graph g = model.g;
+    Map<String, Tensor> w = model.params;
+    Tensor tokens = model.tokens, targets = model.targets;
 
     g.layer("encoder");
     Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
@@ -136,17 +129,6 @@ public final class Gpt2 {
     g.layer("head");
     Tensor logits = logits(g, lnf, w.get("wte"));
     Tensor loss = crossEntropy(g, logits, targets, V);
-    int forwardEnd = g.computes().size();
-
-    g.backward(loss);
-    int backwardEnd = g.computes().size();
-
-    g.layer("gradnorm");
-    Tensor norm2 = Layers.squaredNorm(g, grads.get("wte").root(), NORM_CHUNKS, NORM_CHUNK);
-    int normEnd = g.computes().size();
-
-    g.layer("adamw");
-    adamw(g, w.get("wte").root(), grads.get("wte").root(), m.get("wte").root(), v.get("wte").root(), hyper, 0.9, 0.999, 1e-8);
-    return new Program("gpt2", g, w, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
+    return model.finish("gpt2", logits, loss);
   }
 }

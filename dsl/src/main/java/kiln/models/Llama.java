@@ -3,7 +3,6 @@
 // then rmsnorm → untied lm_head → loss. Backward derived, AdamW appended.
 package kiln.models;
 
-import static kiln.models.Layers.adamw;
 import static kiln.models.Layers.crossEntropy;
 import static kiln.models.Layers.residual;
 import static kiln.models.LlamaLayers.groupedAttention;
@@ -25,8 +24,6 @@ import kiln.dsl.Tensor;
 public final class Llama {
   public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), KV = new Dim("KV"), G = new Dim("G"), HS = new Dim("HS");
   public static final Dim ONE = new Dim("ONE"), L = new Dim("L"), V = new Dim("V"), VP = new Dim("VP"), FF = new Dim("FF");
-  public static final Dim HYPER = new Dim("HYPER");
-  public static final Dim NORM_CHUNK = new Dim("NORM_CHUNK"), NORM_CHUNKS = new Dim("NORM_CHUNKS");
 
   /** The shape of a Llama: heads = kvHeads · G query heads; theta and eps of RoPE and RMSNorm. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int kvHeads, int channels, int ffn,
@@ -54,22 +51,17 @@ public final class Llama {
     if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
     if (c.heads() % c.kvHeads() != 0) throw new IllegalArgumentException("heads " + c.heads() + " not divisible by kv heads " + c.kvHeads());
     if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
-    Map<Dim, Integer> sizes = new java.util.HashMap<>(Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(KV, c.kvHeads()),
+    Map<Dim, Integer> sizes = Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(KV, c.kvHeads()),
         Map.entry(G, c.heads() / c.kvHeads()), Map.entry(HS, c.channels() / c.heads()), Map.entry(ONE, 1), Map.entry(L, c.layers()),
-        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(FF, c.ffn()), Map.entry(HYPER, Program.HYPER_SLOTS)));
-    return Norms.bindChunks(sizes, parameterShapes(), NORM_CHUNKS, NORM_CHUNK);
+        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(FF, c.ffn()));
+    return Trainable.bindShared(sizes, parameterShapes());
   }
 
   public static Program build(Config cfg) {
-    Graph g = new Graph();
-    Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
-    Map<String, Tensor> grads = g.mirrorBlock(w, "grads", Role.GRAD);
-    Map<String, Tensor> m = g.mirrorBlock(w, "adam_m", Role.STATE);
-    Map<String, Tensor> v = g.mirrorBlock(w, "adam_v", Role.STATE);
-    g.gradientsOf(w, grads);
-    Tensor tokens = g.input("tokens", DType.I32, B, T);
-    Tensor targets = g.input("targets", DType.I32, B, T);
-    Tensor hyper = g.input("hyper", DType.F32, HYPER);
+    Trainable model = new Trainable(parameterShapes(), B, T);
+    Graph g = model.g;
+    Map<String, Tensor> w = model.params;
+    Tensor tokens = model.tokens, targets = model.targets;
     Tensor wte = w.get("wte");
 
     g.layer("embed");
@@ -94,17 +86,6 @@ public final class Llama {
     Tensor lmHead = w.get("lm_head");
     Tensor logits = g.compute("logits", Graph.dims(B, T, VP), (b, t, o) -> kiln.dsl.Ops.sum(C, c -> xf.at(b, t, c).mul(lmHead.at(o, c))));
     Tensor loss = crossEntropy(g, logits, targets, V);
-    int forwardEnd = g.computes().size();
-
-    g.backward(loss);
-    int backwardEnd = g.computes().size();
-
-    g.layer("gradnorm");
-    Tensor norm2 = Layers.squaredNorm(g, grads.get("wte").root(), NORM_CHUNKS, NORM_CHUNK);
-    int normEnd = g.computes().size();
-
-    g.layer("adamw");
-    adamw(g, wte.root(), grads.get("wte").root(), m.get("wte").root(), v.get("wte").root(), hyper, 0.9, 0.999, 1e-8);
-    return new Program("llama", g, w, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
+    return model.finish("llama", logits, loss);
   }
 }
