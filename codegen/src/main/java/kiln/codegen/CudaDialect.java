@@ -13,8 +13,6 @@ public final class CudaDialect implements Dialect {
     return (s.contains("E") ? s.replace("E", "e") : s) + "f";
   }
 
-  @Override public String i32(int v) { return Integer.toString(v); }
-
   @Override public String unary(Expr.UnOp op, String x) {
     return switch (op) {
       case NEG -> "(-" + x + ")";
@@ -29,29 +27,14 @@ public final class CudaDialect implements Dialect {
     };
   }
 
-  @Override public String binary(Expr.BinOp op, String a, String b, boolean integer) {
+  @Override public String function(Expr.BinOp op, String a, String b, boolean integer) {
     return switch (op) {
-      case ADD -> "(" + a + " + " + b + ")";
-      case SUB -> "(" + a + " - " + b + ")";
-      case MUL -> "(" + a + " * " + b + ")";
-      case DIV -> "(" + a + " / " + b + ")";
-      case MOD -> "(" + a + " % " + b + ")";
       case MAX -> integer ? "max(" + a + ", " + b + ")" : "fmaxf(" + a + ", " + b + ")";
       case MIN -> integer ? "min(" + a + ", " + b + ")" : "fminf(" + a + ", " + b + ")";
+      case ADD, SUB, MUL, DIV, MOD -> throw new IllegalArgumentException(op + " is an operator, not a function");
       case POW -> integer ? "(int) powf((float) " + a + ", (float) " + b + ")" : "powf(" + a + ", " + b + ")";
     };
   }
-
-  @Override public String compare(Expr.CmpOp op, String a, String b) {
-    String o = switch (op) { case LT -> "<"; case LE -> "<="; case EQ -> "=="; case NE -> "!="; case GE -> ">="; case GT -> ">"; };
-    return "(" + a + " " + o + " " + b + ")";
-  }
-
-  @Override public String select(String c, String a, String b) { return "(" + c + " ? " + a + " : " + b + ")"; }
-
-  @Override public String toF32(String x) { return "((float) " + x + ")"; }
-
-  @Override public String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
 
   @Override public String type(DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "bool"; }; }
 

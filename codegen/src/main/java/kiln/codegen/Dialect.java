@@ -1,17 +1,37 @@
-// A backend is a table: how each primitive of the IR is spelled in the target language.
+// A backend is a table: how each primitive of the IR is spelled in the target language. What
+// Java and CUDA C spell alike (operators, ternary, array access) is the default here.
 package kiln.codegen;
 
 import kiln.dsl.Expr;
 
 public interface Dialect {
   String f32(float v);
-  String i32(int v);
+  default String i32(int v) { return Integer.toString(v); }
   String unary(Expr.UnOp op, String x);
-  String binary(Expr.BinOp op, String a, String b, boolean integer);
-  String compare(Expr.CmpOp op, String a, String b);
-  String select(String c, String a, String b);
-  String toF32(String x);
-  String load(String arena, String offset, String index);
+  /** max, min and pow: the spellings that differ between languages. */
+  String function(Expr.BinOp op, String a, String b, boolean integer);
+
+  default String binary(Expr.BinOp op, String a, String b, boolean integer) {
+    return switch (op) {
+      case ADD -> "(" + a + " + " + b + ")";
+      case SUB -> "(" + a + " - " + b + ")";
+      case MUL -> "(" + a + " * " + b + ")";
+      case DIV -> "(" + a + " / " + b + ")";
+      case MOD -> "(" + a + " % " + b + ")";
+      case MAX, MIN, POW -> function(op, a, b, integer);
+    };
+  }
+
+  default String compare(Expr.CmpOp op, String a, String b) {
+    String o = switch (op) { case LT -> "<"; case LE -> "<="; case EQ -> "=="; case NE -> "!="; case GE -> ">="; case GT -> ">"; };
+    return "(" + a + " " + o + " " + b + ")";
+  }
+
+  default String select(String c, String a, String b) { return "(" + c + " ? " + a + " : " + b + ")"; }
+
+  default String toF32(String x) { return "((float) " + x + ")"; }
+
+  default String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
   String type(kiln.dsl.DType t);
   String negativeInfinity();
   /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */
