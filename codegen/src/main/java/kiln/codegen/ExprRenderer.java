@@ -28,10 +28,15 @@ public final class ExprRenderer {
   public List<Dim> dims() { return new ArrayList<>(dims.keySet()); }
   public List<Tensor> tensors() { return new ArrayList<>(tensors.keySet()); }
 
+  /** Names the kernels' own locals use (matmul sizes, strides, the arenas): a dim so named gets a suffix. */
+  private static final java.util.Set<String> RESERVED = java.util.Set.of("M", "N", "K", "L", "S", "NB", "MB", "KB", "BM", "BN", "BK",
+      "TM", "TN", "F", "I", "P", "ACCUMULATE", "INFINITY", "NAN");
+
   public String dim(Dim dim) {
     return dims.computeIfAbsent(dim, k -> {
       String name = k.name().replaceAll("[^A-Za-z0-9_]", "_");
-      return Character.isDigit(name.charAt(0)) ? "D" + name : name;
+      if (Character.isDigit(name.charAt(0))) name = "D" + name;
+      return RESERVED.contains(name) ? name + "_dim" : name;
     });
   }
 

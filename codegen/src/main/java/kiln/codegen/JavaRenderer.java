@@ -23,7 +23,10 @@ public final class JavaRenderer {
   private JavaRenderer() {}
 
   /** A rendered kernel before dedupe: its class body (named later from its hash) and bindings. */
-  public record Rendered(String kind, String body, List<Dim> dims, List<Tensor> tensors, Launch.Work work) {}
+  public record Rendered(String kind, String body, List<Dim> dims, List<Tensor> tensors, Launch.Work work) {
+    /** Names the kernel apart from its knobs: a tuning cache key part ("matmul:" + hash of the body). */
+    public String identity() { return kind + ":" + hash(body); }
+  }
 
   // ---------------------------------------------------------------- maps (and scatters)
 
@@ -150,7 +153,7 @@ public final class JavaRenderer {
     String body = "// matmul: C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
         + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
     return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
-        new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n())));
+        new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n()), dims(mm.k())));
   }
 
   static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
@@ -177,54 +180,59 @@ public final class JavaRenderer {
     return b.toString();
   }
 
-  private static final String MATMUL_HELPERS = """
-      private static void tile4(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-        final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;
-        for (int k = 0; k < kw; k++) {
-          final int bo = bBase + k * bStride, ko = k * ak;
-          final FloatVector b0 = FloatVector.fromArray(S, Bv, bo);
-          final FloatVector b1 = FloatVector.fromArray(S, Bv, bo + L);
-          final FloatVector b2 = FloatVector.fromArray(S, Bv, bo + 2 * L);
-          FloatVector x = FloatVector.broadcast(S, F[a0 + ko]);
-          c00 = b0.fma(x, c00); c01 = b1.fma(x, c01); c02 = b2.fma(x, c02);
-          x = FloatVector.broadcast(S, F[a1 + ko]);
-          c10 = b0.fma(x, c10); c11 = b1.fma(x, c11); c12 = b2.fma(x, c12);
-          x = FloatVector.broadcast(S, F[a2 + ko]);
-          c20 = b0.fma(x, c20); c21 = b1.fma(x, c21); c22 = b2.fma(x, c22);
-          x = FloatVector.broadcast(S, F[a3 + ko]);
-          c30 = b0.fma(x, c30); c31 = b1.fma(x, c31); c32 = b2.fma(x, c32);
-        }
-        store(F, c0, c00, c01, c02, first);
-        store(F, c0 + cm, c10, c11, c12, first);
-        store(F, c0 + 2 * cm, c20, c21, c22, first);
-        store(F, c0 + 3 * cm, c30, c31, c32, first);
+  /**
+   * The register tile: 4 rows × nr vectors of accumulators over one packed block of B, then the
+   * store (or add) into C, and a masked one-row path for edges. Generated for the schedule's nr.
+   */
+  static String matmulHelpers(int nr) {
+    StringBuilder t = new StringBuilder();
+    t.append("private static void tile4(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first) {\n");
+    for (int i = 0; i < 4; i++) {
+      t.append("  FloatVector");
+      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
+      t.append(";\n");
+    }
+    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
+    t.append("  for (int k = 0; k < kw; k++) {\n");
+    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
+    for (int j = 0; j < nr; j++) {
+      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L").append(");\n");
+    }
+    for (int i = 0; i < 4; i++) {
+      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
+      for (int j = 0; j < nr; j++) {
+        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
       }
-
-      private static void store(float[] F, int c, FloatVector v0, FloatVector v1, FloatVector v2, boolean first) {
-        if (!first) {
-          v0 = v0.add(FloatVector.fromArray(S, F, c));
-          v1 = v1.add(FloatVector.fromArray(S, F, c + L));
-          v2 = v2.add(FloatVector.fromArray(S, F, c + 2 * L));
-        }
-        v0.intoArray(F, c);
-        v1.intoArray(F, c + L);
-        v2.intoArray(F, c + 2 * L);
+      t.append("\n");
+    }
+    t.append("  }\n");
+    for (int i = 0; i < 4; i++) {
+      for (int j = 0; j < nr; j++) {
+        String c = "c" + i + j, at = "c0 + " + (i == 0 ? "" : i + " * cm + ") + (j == 0 ? "0" : j + " * L");
+        t.append("  store(F, ").append(at).append(", ").append(c).append(", first);\n");
       }
+    }
+    t.append("}\n\n");
+    t.append("""
+        private static void store(float[] F, int c, FloatVector v, boolean first) {
+          if (!first) v = v.add(FloatVector.fromArray(S, F, c));
+          v.intoArray(F, c);
+        }
 
-      private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
-        for (int j = 0; j < nw; j += L) {
-          final VectorMask<Float> mask = S.indexInRange(j, nw);
-          FloatVector acc = FloatVector.zero(S);
-          for (int k = 0; k < kw; k++) {
-            acc = FloatVector.fromArray(S, Bv, bBase + k * bStride + j, mask).fma(FloatVector.broadcast(S, F[a0 + k * ak]), acc);
+        private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
+          for (int j = 0; j < nw; j += L) {
+            final VectorMask<Float> mask = S.indexInRange(j, nw);
+            FloatVector acc = FloatVector.zero(S);
+            for (int k = 0; k < kw; k++) {
+              acc = FloatVector.fromArray(S, Bv, bBase + k * bStride + j, mask).fma(FloatVector.broadcast(S, F[a0 + k * ak]), acc);
+            }
+            if (!first) acc = acc.add(FloatVector.fromArray(S, F, c0 + j, mask));
+            acc.intoArray(F, c0 + j, mask);
           }
-          if (!first) acc = acc.add(FloatVector.fromArray(S, F, c0 + j, mask));
-          acc.intoArray(F, c0 + j, mask);
         }
-      }
-      """;
+        """);
+    return t.toString();
+  }
 
   // ---------------------------------------------------------------- classes
 
@@ -268,7 +276,7 @@ public final class JavaRenderer {
     }
     String src = JavaFile.builder(KernelSource.PACKAGE, type.build()).skipJavaLangImports(true).indent("  ").build().toString();
     if (mm) {
-      src = src.replace("  void helpers() {\n  }\n", indent(MATMUL_HELPERS, "  "))
+      src = src.replace("  void helpers() {\n  }\n", indent(matmulHelpers(schedule.nrVectors()), "  "))
           .replace("import java.lang.Float;\n", "")
           .replace("import jdk.incubator.vector.FloatVector;\n",
               "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\n");

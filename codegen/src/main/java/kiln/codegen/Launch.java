@@ -12,8 +12,9 @@ import kiln.dsl.Tensor;
  * @param dims     dim sizes passed first in the argument array, in this order
  * @param tensors  tensor offsets passed next, in this order
  * @param work     how many work items the launch has, from the dim sizes
+ * @param schedule the knobs its kernel was rendered with
  */
-public record Launch(String name, KernelSource kernel, List<Dim> dims, List<Tensor> tensors, Work work) {
+public record Launch(String name, KernelSource kernel, List<Dim> dims, List<Tensor> tensors, Work work, Schedule schedule) {
   /** Work items of a launch: product of the parallel dims, or matmul tiles. */
   public sealed interface Work {
     long items(ToIntFunction<Dim> size, Schedule schedule);
@@ -27,7 +28,18 @@ public record Launch(String name, KernelSource kernel, List<Dim> dims, List<Tens
     }
   }
 
-  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n) implements Work {
+  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k) implements Work {
+    /** "batch x M x N x K" at the given sizes: the shape part of a tuning key. */
+    public String shape(ToIntFunction<Dim> size) {
+      return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
+    }
+
+    private static long product(List<Dim> dims, ToIntFunction<Dim> size) {
+      long p = 1;
+      for (Dim d : dims) p *= size.applyAsInt(d);
+      return p;
+    }
+
     @Override public long items(ToIntFunction<Dim> size, Schedule s) {
       long b = 1, mm = 1, nn = 1;
       for (Dim d : batch) b *= size.applyAsInt(d);

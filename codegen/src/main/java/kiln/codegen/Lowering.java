@@ -15,7 +15,14 @@ public final class Lowering {
 
   private Lowering() {}
 
-  public static Lowered lower(List<Compute> computes, Schedule schedule) {
+  /** Picks the knobs of a matmul launch (from a tuning cache), or null for the defaults. */
+  public interface Chooser {
+    Schedule choose(JavaRenderer.Rendered matmul);
+  }
+
+  public static Lowered lower(List<Compute> computes, Schedule schedule) { return lower(computes, schedule, m -> null); }
+
+  public static Lowered lower(List<Compute> computes, Schedule defaults, Chooser chooser) {
     boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
     List<List<Compute>> groups = Fuse.groups(computes);
     if (dump) dumpGroups("fuse", groups);
@@ -27,10 +34,12 @@ public final class Lowering {
           ? JavaRenderer.matmul(mm.get(), group.getFirst().accumulate())
           : JavaRenderer.map(group);
       if (dump) System.err.println("classify: " + rendered.kind() + " <- " + group.getFirst().name());
+      Schedule chosen = mm.isPresent() ? chooser.choose(rendered) : null;
+      Schedule schedule = chosen != null ? chosen : defaults;
       KernelSource k = JavaRenderer.toClass(rendered, schedule);
       kernels.putIfAbsent(k.className(), k);
       String name = String.join("+", group.stream().map(Compute::name).toList());
-      launches.add(new Launch(name, kernels.get(k.className()), rendered.dims(), rendered.tensors(), rendered.work()));
+      launches.add(new Launch(name, kernels.get(k.className()), rendered.dims(), rendered.tensors(), rendered.work(), schedule));
     }
     return new Lowered(launches, kernels);
   }

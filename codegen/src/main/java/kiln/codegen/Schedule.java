@@ -10,6 +10,20 @@ package kiln.codegen;
 public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
   public static Schedule cpuDefault(int vectorLanes) { return new Schedule(4, 3, 64, 256, vectorLanes); }
 
+  /** The tuner's space: register-tile width × rows per work item × packed depth (27 points). */
+  public static java.util.List<Schedule> cpuSpace(int vectorLanes) {
+    var space = new java.util.ArrayList<Schedule>();
+    for (int nr : new int[] {2, 3, 4}) {
+      for (int mb : new int[] {32, 64, 128}) {
+        for (int kb : new int[] {128, 256, 512}) space.add(new Schedule(4, nr, mb, kb, vectorLanes));
+      }
+    }
+    return space;
+  }
+
+  /** "nr=3 mb=64 kb=256": the knobs as the tuning cache and its table write them. */
+  public String knobs() { return "nr=" + nrVectors + " mb=" + mb + " kb=" + kb; }
+
   public int nb() { return nrVectors * vectorLanes; }
 
   public int scratchFloats() { return kb * nb(); }

@@ -25,7 +25,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
 
-  static final class Models extends java.util.ArrayList<String> {
+  public static final class Models extends java.util.ArrayList<String> {
     Models() { super(kiln.runtime.Models.ALL.keySet()); }
   }
 

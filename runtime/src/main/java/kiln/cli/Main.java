@@ -27,6 +27,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         VerifyCommand.class,
         BenchCommand.class,
         EmitCommand.class,
+        TuneCommand.class,
         PrepareCommand.class,
         InfoCommand.class,
         CommandLine.HelpCommand.class,

@@ -25,40 +25,60 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
   private final Map<String, KernelSource> kernels = new LinkedHashMap<>();
   private final long compileMillis;
+  private final String tunedNote;
   private final int compiledCount;
   private long[] profileNanos;
   private final List<Planned> all = new ArrayList<>();
 
   public CpuExecutor(Arena arena, Map<String, List<Compute>> program, int threads) {
+    this(arena, program, threads, TuningCache.load(TuningCache.defaultFile()));
+  }
+
+  /** Matmul launches take their knobs from the tuning cache where it has them, else the defaults. */
+  public CpuExecutor(Arena arena, Map<String, List<Compute>> program, int threads, TuningCache tuning) {
     this.arena = arena;
-    Schedule schedule = Schedule.cpuDefault(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length());
+    int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    Schedule fallback = Schedule.cpuDefault(lanes);
+    String device = TuningCache.cpuDevice(threads);
+    int[] counts = new int[2];
+    Lowering.Chooser chooser = mm -> {
+      counts[1]++;
+      Schedule tuned = tuning.find(device, mm.identity(), ((Launch.Tiles) mm.work()).shape(arena::size), lanes);
+      if (tuned != null) counts[0]++;
+      return tuned;
+    };
     Map<String, Lowering.Lowered> lowered = new LinkedHashMap<>();
     for (var e : program.entrySet()) {
-      Lowering.Lowered l = Lowering.lower(e.getValue(), schedule);
+      Lowering.Lowered l = Lowering.lower(e.getValue(), fallback, chooser);
       lowered.put(e.getKey(), l);
       kernels.putAll(l.kernels());
     }
     KernelCompiler.Compiled compiled = KernelCompiler.defaultCache().compile(kernels.values());
     this.compileMillis = compiled.millis();
+    this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
+        + (counts[0] < counts[1] ? " (the rest use default knobs; run ./kiln tune)" : "") + " from " + tuning.file();
     this.compiledCount = compiled.compiled();
     for (var e : lowered.entrySet()) {
       List<Planned> planned = new ArrayList<>();
       for (Launch l : e.getValue().launches()) {
-        Planned p = plan(l, compiled.kernels().get(l.kernel().className()), schedule);
+        Planned p = plan(l, compiled.kernels().get(l.kernel().className()));
         planned.add(p);
         all.add(p);
       }
       sections.put(e.getKey(), planned);
     }
-    this.pool = new WorkerPool(threads, schedule.scratchFloats());
+    int scratch = 0;   // room for any schedule of the tuning space, so the tuner can run its variants here
+    for (Schedule s : Schedule.cpuSpace(lanes)) scratch = Math.max(scratch, s.scratchFloats());
+    for (Planned p : all) scratch = Math.max(scratch, p.launch().schedule().scratchFloats());
+    this.pool = new WorkerPool(threads, scratch);
   }
 
-  private Planned plan(Launch l, CpuKernel kernel, Schedule schedule) {
+  private Planned plan(Launch l, CpuKernel kernel) {
     int[] args = new int[l.dims().size() + l.tensors().size()];
     int i = 0;
     for (Dim d : l.dims()) args[i++] = arena.size(d);
     for (Tensor t : l.tensors()) args[i++] = arena.offset(t);
-    long items = l.work().items(arena::size, schedule);
+    long items = l.work().items(arena::size, l.schedule());
     if (items > Integer.MAX_VALUE) throw new IllegalArgumentException(l.name() + ": " + items + " work items, more than an int");
     return new Planned(l, kernel, args, (int) items);
   }
@@ -79,8 +99,8 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   @Override public float readScalar(Tensor t) { return arena.f[arena.offset(t)]; }
 
   @Override public String describe() {
-    return String.format("cpu: %d launches, %d kernel classes (%d compiled in %d ms), %d threads, arena %.1f MB",
-        all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6);
+    return String.format("cpu: %d launches, %d kernel classes (%d compiled in %d ms), %d threads, arena %.1f MB; %s",
+        all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6, tunedNote);
   }
 
   @Override public void run(String section) {

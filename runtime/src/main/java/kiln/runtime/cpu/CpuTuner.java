@@ -1,0 +1,156 @@
+// The CPU autotuner: for every distinct matmul (kernel, shape) of a session, compiles each point
+// of Schedule.cpuSpace, checks its output against the default variant on fresh random inputs
+// (a fast wrong kernel is discarded), times the survivors (median of repeats) and stores winners.
+package kiln.runtime.cpu;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import kiln.codegen.CpuKernel;
+import kiln.codegen.Fuse;
+import kiln.codegen.JavaRenderer;
+import kiln.codegen.KernelSource;
+import kiln.codegen.Launch;
+import kiln.codegen.MatmulMatch;
+import kiln.codegen.Schedule;
+import kiln.dsl.Compute;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+import kiln.runtime.Arena;
+
+public final class CpuTuner {
+  /** One tuned matmul: where it first occurs, its shape, and the times of best, worst and default. */
+  public record Result(String launch, String shape, int tried, int valid, Schedule best, double bestMs, double worstMs,
+                       double defaultMs) {
+    public double speedup() { return defaultMs / bestMs; }
+  }
+
+  // each variant is a fresh class: warm it until the JIT has compiled it, then time enough repeats
+  private static final int WARMUP_RUNS = 40, MIN_WARMUP_RUNS = 3, REPEATS = 7;
+  private static final long WARMUP_NANOS = 200_000_000, TIMED_NANOS = 20_000_000;
+  private static final double TOLERANCE = 1e-4;   // relative to the reference output's max abs
+
+  private CpuTuner() {}
+
+  public static List<Result> tune(Arena arena, Map<String, List<Compute>> program, WorkerPool pool, TuningCache cache, String device,
+                                  PrintStream log) {
+    int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+    Schedule fallback = Schedule.cpuDefault(lanes);
+    List<Schedule> space = Schedule.cpuSpace(lanes);
+    // distinct (kernel identity, shape), first instance kept with its tensors
+    Map<String, JavaRenderer.Rendered> targets = new LinkedHashMap<>();
+    Map<String, String> names = new LinkedHashMap<>();
+    for (List<Compute> computes : program.values()) {
+      for (List<Compute> group : Fuse.groups(computes)) {
+        if (group.size() != 1) continue;
+        var mm = MatmulMatch.of(group.getFirst());
+        if (mm.isEmpty()) continue;
+        JavaRenderer.Rendered r = JavaRenderer.matmul(mm.get(), group.getFirst().accumulate());
+        String key = r.identity() + "|" + ((Launch.Tiles) r.work()).shape(arena::size);
+        if (targets.putIfAbsent(key, r) == null) names.put(key, group.getFirst().name());
+      }
+    }
+    List<KernelSource> sources = new ArrayList<>();
+    Map<String, KernelSource[]> variants = new LinkedHashMap<>();
+    for (var e : targets.entrySet()) {
+      KernelSource[] v = new KernelSource[space.size()];
+      for (int i = 0; i < v.length; i++) sources.add(v[i] = JavaRenderer.toClass(e.getValue(), space.get(i)));
+      variants.put(e.getKey(), v);
+    }
+    long start = System.nanoTime();
+    log.printf("tune: %d matmul kernels x %d variants = %d classes to compile%n", targets.size(), space.size(), sources.size());
+    KernelCompiler.Compiled compiled = KernelCompiler.defaultCache().compile(sources);
+    log.printf("tune: compiled %d (%d from cache) in %.1f s%n", sources.size(), sources.size() - compiled.compiled(), compiled.millis() / 1e3);
+
+    SplittableRandom rnd = new SplittableRandom(2026);
+    for (int i = 0; i < arena.f.length; i++) arena.f[i] = (float) (rnd.nextDouble() * 2 - 1);
+
+    List<Result> results = new ArrayList<>();
+    int done = 0;
+    for (var e : targets.entrySet()) {
+      JavaRenderer.Rendered r = e.getValue();
+      Launch.Tiles tiles = (Launch.Tiles) r.work();
+      int[] args = args(arena, r);
+      Tensor out = r.tensors().getFirst();
+      int at = arena.offset(out), n = (int) arena.elements(out);
+      float[] initial = Arrays.copyOfRange(arena.f, at, at + n);
+      int defaultIndex = space.indexOf(fallback);
+      KernelSource[] v = variants.get(e.getKey());
+      float[] expected = run(pool, arena, compiled.kernels().get(v[defaultIndex].className()), args, items(arena, tiles, fallback), initial, at);
+      double refMax = 0;
+      for (float x : expected) refMax = Math.max(refMax, Math.abs(x));
+      double[] ms = new double[space.size()];
+      int valid = 0;
+      for (int i = 0; i < space.size(); i++) {
+        CpuKernel k = compiled.kernels().get(v[i].className());
+        int items = items(arena, tiles, space.get(i));
+        float[] got = run(pool, arena, k, args, items, initial, at);
+        double err = 0;
+        for (int j = 0; j < n; j++) err = Math.max(err, Math.abs(got[j] - expected[j]));
+        if (!(err <= TOLERANCE * Math.max(refMax, 1e-30))) { ms[i] = Double.NaN; continue; }
+        valid++;
+        ms[i] = time(pool, arena, k, args, items);
+      }
+      System.arraycopy(initial, 0, arena.f, at, n);
+      int best = -1;
+      double worst = 0;
+      for (int i = 0; i < ms.length; i++) {
+        if (Double.isNaN(ms[i])) continue;
+        if (best < 0 || ms[i] < ms[best]) best = i;
+        worst = Math.max(worst, ms[i]);
+      }
+      String shape = tiles.shape(arena::size);
+      Result res = new Result(names.get(e.getKey()), shape, space.size(), valid, space.get(best), ms[best], worst, ms[defaultIndex]);
+      results.add(res);
+      cache.put(new TuningCache.Entry(device, r.identity(), shape, res.best().nrVectors(), res.best().mb(), res.best().kb(), res.bestMs(),
+          res.defaultMs()));
+      done += space.size();
+      log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s%n", done, sources.size(), (System.nanoTime() - start) / 1e9,
+          res.launch(), shape, res.best().knobs());
+    }
+    return results;
+  }
+
+  /**
+   * Median ms of at least REPEATS runs spanning TIMED_NANOS, after a warm-up of WARMUP_RUNS runs or
+   * WARMUP_NANOS, whichever ends first (but MIN_WARMUP_RUNS at least).
+   */
+  private static double time(WorkerPool pool, Arena arena, CpuKernel k, int[] args, int items) {
+    long begin = System.nanoTime();
+    for (int w = 0; w < MIN_WARMUP_RUNS || (w < WARMUP_RUNS && System.nanoTime() - begin < WARMUP_NANOS); w++) {
+      pool.run(k, arena.f, arena.i, args, items);
+    }
+    double[] t = new double[256];
+    int n = 0;
+    begin = System.nanoTime();
+    while (n < t.length && (n < REPEATS || System.nanoTime() - begin < TIMED_NANOS)) {
+      long t0 = System.nanoTime();
+      pool.run(k, arena.f, arena.i, args, items);
+      t[n++] = (System.nanoTime() - t0) / 1e6;
+    }
+    Arrays.sort(t, 0, n);
+    return t[n / 2];
+  }
+
+  private static float[] run(WorkerPool pool, Arena arena, CpuKernel k, int[] args, int items, float[] initial, int at) {
+    System.arraycopy(initial, 0, arena.f, at, initial.length);
+    pool.run(k, arena.f, arena.i, args, items);
+    return Arrays.copyOfRange(arena.f, at, at + initial.length);
+  }
+
+  private static int[] args(Arena arena, JavaRenderer.Rendered r) {
+    int[] a = new int[r.dims().size() + r.tensors().size()];
+    int i = 0;
+    for (Dim d : r.dims()) a[i++] = arena.size(d);
+    for (Tensor t : r.tensors()) a[i++] = arena.offset(t);
+    return a;
+  }
+
+  private static int items(Arena arena, Launch.Tiles tiles, Schedule s) {
+    return Math.toIntExact(tiles.items(arena::size, s));
+  }
+}
