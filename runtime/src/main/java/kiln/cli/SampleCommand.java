@@ -1,4 +1,4 @@
-// `kiln sample`: generates text from a model file or training checkpoint on the CPU, streaming it to stdout.
+// `kiln sample`: generates text from a model file, a training checkpoint or a random init, on CUDA or the CPU, streaming it.
 package kiln.cli;
 
 import java.io.IOException;
@@ -7,9 +7,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.ModelFile;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
 import kiln.runtime.train.Checkpoint;
+import kiln.runtime.train.ModelFiles;
 import kiln.runtime.train.Sampler;
 import kiln.runtime.train.TokenText;
 import picocli.CommandLine.Command;
@@ -19,15 +20,24 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "sample", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
-        "Generates text from a GPT-2 model file or checkpoint on the CPU, streaming it to stdout.",
+        "Generates text from a GPT-2 or Llama model file or checkpoint (or a registry shape's random init) on CUDA or the"
+            + " CPU, streaming it to stdout.",
         "Prints the prompt, then each token as it is drawn; tok/s on stderr at the end.",
-        "No KV cache yet: every new token recomputes the forward over the whole window (the last --max-seq tokens), so the"
-            + " cost per token grows with the window, not with what is cached."},
-    footer = {"", "Example:", "  ./kiln sample --checkpoint runs/20250101-120000 --prompt \"It was\" --tokens 100"})
+        "GPT-2 uses a KV cache: the prompt goes in one position at a time, then each new token costs one position (the"
+            + " cache holds maxT positions; a longer context restarts it from its last maxT/2 tokens).",
+        "Llama (no KV-cache decoder yet), or GPT-2 with --no-kv-cache, recomputes: every new token runs the forward over the"
+            + " whole window (the last --max-seq tokens), so the cost per token grows with the window."},
+    footer = {"", "Examples:", "  ./kiln sample --checkpoint runs/20250101-120000 --prompt \"It was\" --tokens 100",
+        "  ./kiln sample --model gpt2-d6 --tokens 200 --no-kv-cache     # random weights: for timing"})
 public final class SampleCommand implements Callable<Integer> {
-  @Option(names = "--checkpoint", required = true, paramLabel = "FILE_OR_DIR",
-      description = "An llm.c model file (v3 or v5), a checkpoint directory (ckpt_<step>/), or a run directory (its latest checkpoint).")
+  @Option(names = "--checkpoint", paramLabel = "FILE_OR_DIR",
+      description = "A model file (llm.c GPT-2 v3/v5 or kiln's Llama file), a checkpoint directory (ckpt_<step>/), or a run"
+          + " directory (its latest checkpoint).")
   Path checkpoint;
+
+  @Option(names = "--model", paramLabel = "NAME", completionCandidates = BenchCommand.Models.class,
+      description = "Instead of --checkpoint: a seeded random init (--seed) of one of ${COMPLETION-CANDIDATES}, for timing.")
+  String model;
 
   @Option(names = "--prompt", defaultValue = TokenText.EOT_TEXT, paramLabel = "TEXT",
       description = "Text to continue; \"<|endoftext|>\" is the end-of-text token (default: ${DEFAULT-VALUE}, a fresh document).")
@@ -46,12 +56,19 @@ public final class SampleCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "1337", paramLabel = "SEED", description = "Random seed (default: ${DEFAULT-VALUE}).")
   long seed;
 
+  @Option(names = "--no-kv-cache", description = "GPT-2: recompute the window's forward per token instead of using the KV cache.")
+  boolean noKvCache;
+
   @Option(names = "--max-seq", paramLabel = "T",
-      description = "Window the forward is compiled for (default: prompt + tokens rounded up to 16, at most maxT); a longer"
-          + " context keeps its last T tokens.")
+      description = "Recompute only: the window the forward is compiled for (default: prompt + tokens rounded up to 16, at most"
+          + " maxT); a longer context keeps its last T tokens.")
   Integer maxSeq;
 
-  @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: cores).")
+  @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV",
+      description = "cpu, cuda, or auto: CUDA when a device is present (default: ${DEFAULT-VALUE}).")
+  String device;
+
+  @Option(names = "--threads", paramLabel = "N", description = "CPU threads on the CPU device (default: cores).")
   Integer threads;
 
   @Spec
@@ -72,26 +89,50 @@ public final class SampleCommand implements Callable<Integer> {
     if (n < 1) {
       throw new UserError("--threads must be positive, got " + n);
     }
-    Path file = modelFile(checkpoint);
-    ModelFile.Loaded model = ModelFile.read(file);
-    GptConfig c = model.config();
+    if ((checkpoint == null) == (model == null)) {
+      throw new UserError(checkpoint == null ? "pass --checkpoint FILE_OR_DIR, or --model NAME for a random init"
+          : "--checkpoint and --model: pass one (--model samples from a random init)");
+    }
+    Session.Device dev = Session.Device.parse(device);
+    Models.Shape shape;
+    float[] params;
+    String source;
+    if (checkpoint != null) {
+      Path file = modelFile(checkpoint);
+      ModelFiles.Loaded loaded = ModelFiles.read(file);
+      shape = loaded.shape();
+      params = loaded.params();
+      source = file.toString();
+    } else {
+      shape = Models.get(model);
+      params = new float[Math.toIntExact(shape.paramCount())];
+      shape.randomInit(seed, params, 0);
+      source = model + " random init (seed " + seed + ")";
+    }
     int[] promptTokens = TokenText.encode(prompt);
     if (promptTokens.length == 0) {
       throw new UserError("--prompt is empty; pass some text, or \"" + TokenText.EOT_TEXT + "\" to start a document");
     }
-    int window = maxSeq != null ? maxSeq : Sampler.window(c, promptTokens.length + tokens);
-    if (window < 1 || window > c.maxT()) {
-      throw new UserError("--max-seq " + window + ": must be in [1, maxT " + c.maxT() + "]");
+    boolean cached = !noKvCache && shape instanceof Models.Gpt2Shape;
+    if (cached && maxSeq != null) {
+      throw new UserError("--max-seq sets the recompute window; the KV cache holds maxT (" + shape.maxT() + ") positions: add"
+          + " --no-kv-cache to recompute");
+    }
+    if (maxSeq != null && (maxSeq < 1 || maxSeq > shape.maxT())) {
+      throw new UserError("--max-seq " + maxSeq + ": must be in [1, maxT " + shape.maxT() + "]");
     }
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    if (!prompt.equals(TokenText.EOT_TEXT)) {
-      out.print(prompt);
-      out.flush();
-    }
     TokenText.Stream text = new TokenText.Stream();
     long t0;
-    try (Sampler s = new Sampler(c, model.params(), window, n)) {
+    String how;
+    try (Sampler s = maxSeq != null ? Sampler.recompute(shape, params, maxSeq, dev, n)
+        : Sampler.open(shape, params, promptTokens.length + tokens, noKvCache, dev, n)) {
+      how = s.describe();
+      if (!prompt.equals(TokenText.EOT_TEXT)) {
+        out.print(prompt);
+        out.flush();
+      }
       t0 = System.nanoTime();
       s.generate(promptTokens, tokens, temperature, topK, seed, t -> {
         out.print(text.push(t));
@@ -101,8 +142,8 @@ public final class SampleCommand implements Callable<Integer> {
     double secs = (System.nanoTime() - t0) / 1e9;
     out.println(text.finish());
     out.flush();
-    err.printf(Locale.ROOT, "sample: %d tokens in %.2f s (%.1f tok/s), window T=%d, %s, %d threads, no KV cache%n", tokens, secs,
-        tokens / secs, window, file, n);
+    err.printf(Locale.ROOT, "sample: %d tokens in %.2f s (%.1f tok/s), %s, %s, %s%n", tokens, secs, tokens / secs, how, source,
+        dev == Session.Device.CPU ? "cpu " + n + " threads" : "cuda");
     err.flush();
     return 0;
   }

@@ -1,4 +1,4 @@
-// `kiln train`: trains a GPT-2 on the CPU (default corpus, gpt2-tiny, a few minutes), with log, plot, checkpoints, sample.
+// `kiln train`: trains a GPT-2 or a Llama on CUDA or the CPU (default: corpus, gpt2-tiny, a few minutes), with log, plot, checkpoints, sample.
 package kiln.cli;
 
 import java.io.IOException;
@@ -11,13 +11,15 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
-import kiln.runtime.ModelPresets;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
 import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.ModelFile;
+import kiln.runtime.format.LlamaConfig;
 import kiln.runtime.train.Checkpoint;
 import kiln.runtime.train.LossPlot;
+import kiln.runtime.train.ModelFiles;
 import kiln.runtime.train.Progress;
 import kiln.runtime.train.Sampler;
 import kiln.runtime.train.TokenText;
@@ -32,20 +34,23 @@ import picocli.CommandLine.Spec;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
     description = {
-        "Trains a GPT-2 on the CPU, with a log, a loss plot, checkpoints and a sample at the end.",
+        "Trains a GPT-2 or a Llama on CUDA or the CPU, with a log, a loss plot, checkpoints and a sample at the end.",
         "With no options: prepares the bundled Dickens + Shakespeare corpus (once, into ~/.cache/kiln/data/default),"
             + " trains gpt2-tiny for 250 steps (a few minutes on 2 cores), writes runs/<timestamp>/ and prints a sample.",
         "Writes OUT/log.csv (one row per step), OUT/loss.png (at the end) and OUT/ckpt_<step>/ (model.bin: an llm.c v3"
-            + " model file; state.bin: AdamW's m, v and t; train.txt: options, data position, guardrail state).",
+            + " model file for GPT-2, kiln's Llama file for Llama; state.bin: AdamW's m, v and t; train.txt: options, data"
+            + " position, guardrail state).",
+        "The end-of-training sample uses the KV cache for GPT-2 and recomputes the window for Llama (see `kiln sample`).",
         "A step whose loss is NaN/Inf or whose gradient norm exceeds 100x its running median is skipped (one line"
             + " says why); 3 skips in a row stop the run with an error."},
     footer = {"", "Examples:", "  ./kiln train",
         "  ./kiln train --model gpt2-d6 --batch 4 --seq 256 --steps 2000 --out runs/d6",
+        "  ./kiln train --model llama-tiny --steps 100 --out runs/llama",
         "  ./kiln train --resume runs/d6     # its latest checkpoint; bit-exact",
         "  ./kiln sample --checkpoint runs/d6 --prompt \"It was\" --tokens 100"})
 public final class TrainCommand implements Callable<Integer> {
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
-  static final List<String> RESUMABLE = List.of("--steps", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
+  static final List<String> RESUMABLE = List.of("--steps", "--device", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
       "--keep", "--sample-tokens", "--out", "--force", "--resume");
 
   @Option(names = "--model", defaultValue = "gpt2-tiny", paramLabel = "NAME",
@@ -56,14 +61,25 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--layers", paramLabel = "L", description = "Override the preset's layer count.")
   Integer layers;
 
-  @Option(names = "--heads", paramLabel = "NH", description = "Override the preset's head count.")
+  @Option(names = "--heads", paramLabel = "NH", description = "Override the preset's (query) head count.")
   Integer heads;
 
   @Option(names = "--channels", paramLabel = "C", description = "Override the preset's channels (a multiple of the heads).")
   Integer channels;
 
-  @Option(names = "--init", paramLabel = "FILE", description = "Start from an llm.c model file (v3 or v5); its shape overrides --model.")
+  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Llama only: override the key/value head count (a divisor of the heads).")
+  Integer kvHeads;
+
+  @Option(names = "--ffn", paramLabel = "FF", description = "Llama only: override the SwiGLU hidden size.")
+  Integer ffn;
+
+  @Option(names = "--init", paramLabel = "FILE",
+      description = "Start from a model file: llm.c GPT-2 (v3 or v5) or kiln's Llama file; its shape overrides --model.")
   Path init;
+
+  @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV",
+      description = "cpu, cuda, or auto: CUDA when a device is present (default: ${DEFAULT-VALUE}).")
+  String device;
 
   @Option(names = "--data", paramLabel = "DIR",
       description = "llm.c token shards (*train*.bin, *val*.bin; see `kiln prepare`). Default: the bundled corpus, prepared on first use.")
@@ -77,8 +93,9 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
-          + " from its train.txt; only --steps, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
-          + " --sample-tokens and --out may change. With the same --steps the losses equal an uninterrupted run's, bit for bit.")
+          + " from its train.txt; only --steps, --device, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
+          + " --sample-tokens and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
+          + " run's, bit for bit.")
   Path resume;
 
   @Option(names = "--batch", defaultValue = "8", paramLabel = "B", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
@@ -127,7 +144,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "1337", paramLabel = "SEED", description = "Seed of the random init and of the final sample (default: ${DEFAULT-VALUE}).")
   long seed;
 
-  @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: cores).")
+  @Option(names = "--threads", paramLabel = "N", description = "CPU threads on the CPU device (default: cores).")
   Integer threads;
 
   @Option(names = "--sample-tokens", defaultValue = "64", paramLabel = "N",
@@ -145,8 +162,9 @@ public final class TrainCommand implements Callable<Integer> {
     if (nThreads < 1) {
       throw new UserError("--threads must be positive, got " + nThreads);
     }
+    Session.Device dev = Session.Device.parse(device);
     Checkpoint.Loaded from = null;
-    GptConfig config;
+    Models.Shape shape;
     float[] initParams = null;
     TrainOptions opts;
     Path runDir;
@@ -154,7 +172,7 @@ public final class TrainCommand implements Callable<Integer> {
       from = Checkpoint.read(Checkpoint.resolve(resume));
       refuseFixedOptions(from.dir());
       opts = resumedOptions(from.options());
-      config = from.config();
+      shape = from.shape();
       if (opts.steps() != from.options().steps()) {
         err.printf("train: note: --steps %d instead of %d stretches the cosine schedule: from here on the run differs from the"
             + " original%n", opts.steps(), from.options().steps());
@@ -172,17 +190,18 @@ public final class TrainCommand implements Callable<Integer> {
     } else {
       String name = model;
       if (init != null) {
-        ModelFile.Loaded loaded = ModelFile.read(init);
-        config = loaded.config();
+        ModelFiles.Loaded loaded = ModelFiles.read(init);
+        shape = loaded.shape();
         initParams = loaded.params();
         name = "init:" + init.toAbsolutePath();
-        if (matched("--model") || layers != null || heads != null || channels != null) {
-          err.println("train: note: --init " + init + " sets the model's shape; --model/--layers/--heads/--channels are ignored");
+        if (matched("--model") || overridden()) {
+          err.println("train: note: --init " + init + " sets the model's shape; --model/--layers/--heads/--channels/--kv-heads/--ffn"
+              + " are ignored");
         }
       } else {
-        config = shape(ModelPresets.gpt2(model));
-        if (layers != null || heads != null || channels != null) {
-          name = String.format(Locale.ROOT, "%s (L=%d NH=%d C=%d)", model, config.layers(), config.heads(), config.channels());
+        shape = shape(Models.get(model));
+        if (overridden()) {
+          name = model + " (" + overrides() + ")";
         }
       }
       Path dataDir = data != null ? data.toAbsolutePath() : DefaultCorpus.defaultDir();
@@ -191,15 +210,15 @@ public final class TrainCommand implements Callable<Integer> {
       runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
       checkOut(runDir);
     }
-    if (opts.seq() > config.maxT()) {
-      throw new UserError("--seq " + opts.seq() + ": at most the model's maxT, " + config.maxT());
+    if (opts.seq() > shape.maxT()) {
+      throw new UserError("--seq " + opts.seq() + ": at most the model's maxT, " + shape.maxT());
     }
     DataLoader trainData = openData(opts, DataLoader.Split.TRAIN, o);
     DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(opts, DataLoader.Split.VAL, o);
     Files.createDirectories(runDir);
 
-    o.printf(Locale.ROOT, "train: %s: L=%d NH=%d C=%d maxT=%d, %,d parameters; %d threads%n", opts.model(), config.layers(),
-        config.heads(), config.channels(), config.maxT(), config.paramCount(), nThreads);
+    o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), ModelFiles.describe(shape), shape.paramCount(),
+        dev == Session.Device.CPU ? "cpu, " + nThreads + " threads" : "cuda");
     o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
         valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
     o.printf(Locale.ROOT, "train: %s%n", opts.summary());
@@ -209,11 +228,13 @@ public final class TrainCommand implements Callable<Integer> {
     Trainer.Outcome done;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(config, opts, nThreads, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, trainData, valData)) {
       if (from != null) {
         trainer.restore(from);
+      } else if (initParams != null) {
+        trainer.init(initParams);
       } else {
-        trainer.init(initParams != null ? initParams : ModelPresets.randomInit(config, opts.seed()));
+        trainer.randomInit(opts.seed());
       }
       try (TrainLog log = from == null ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
            Progress bar = Progress.steps(trainer.step(), opts.steps(), err)) {
@@ -236,7 +257,7 @@ public final class TrainCommand implements Callable<Integer> {
         tail.stream().mapToDouble(TrainLog.Row::loss).average().orElse(Double.NaN), tail.size(),
         Double.isNaN(done.lastValLoss()) ? "" : String.format(Locale.ROOT, ", val %.4f", done.lastValLoss()));
     if (finalParams != null) {
-      sample(config, finalParams, opts, nThreads, o, err);
+      sample(shape, finalParams, opts, dev, nThreads, o, err);
     }
     Path last = Checkpoint.dir(runDir, done.steps());
     o.printf("train: wrote %s, %s and %s/ (model.bin, state.bin, train.txt)%n", logFile, png, last);
@@ -259,7 +280,7 @@ public final class TrainCommand implements Callable<Integer> {
     for (var option : pr.matchedOptions()) {
       if (!RESUMABLE.contains(option.longestName())) {
         throw new UserError(option.longestName() + " cannot change when resuming: the run's options come from "
-            + ckpt.resolve("train.txt") + "; only --steps, --threads, --val-every, --val-batches, --checkpoint-every,"
+            + ckpt.resolve("train.txt") + "; only --steps, --device, --threads, --val-every, --val-batches, --checkpoint-every,"
             + " --keep, --sample-tokens and --out may");
       }
     }
@@ -273,17 +294,70 @@ public final class TrainCommand implements Callable<Integer> {
         matched("--keep") ? keep : s.keep(), s.seed(), matched("--sample-tokens") ? sampleTokens : s.sampleTokens());
   }
 
-  private GptConfig shape(GptConfig preset) {
-    int l = layers != null ? layers : preset.layers();
-    int nh = heads != null ? heads : preset.heads();
-    int c = channels != null ? channels : preset.channels();
+  private boolean overridden() {
+    return layers != null || heads != null || channels != null || kvHeads != null || ffn != null;
+  }
+
+  /** The shape options given, as typed: {@code --layers 1 --channels 32}. */
+  private String overrides() {
+    StringBuilder sb = new StringBuilder();
+    String[] names = {"--layers", "--heads", "--channels", "--kv-heads", "--ffn"};
+    Integer[] values = {layers, heads, channels, kvHeads, ffn};
+    for (int i = 0; i < names.length; i++) {
+      if (values[i] != null) {
+        sb.append(sb.isEmpty() ? "" : " ").append(names[i]).append(' ').append(values[i]);
+      }
+    }
+    return sb.toString();
+  }
+
+  /** The registry shape with --layers/--heads/--channels (and, for Llama, --kv-heads/--ffn) applied. */
+  private Models.Shape shape(Models.Shape preset) {
+    return switch (preset) {
+      case Models.Gpt2Shape(GptConfig p) -> {
+        if (kvHeads != null || ffn != null) {
+          throw new UserError((kvHeads != null ? "--kv-heads" : "--ffn") + " applies to Llama models only; --model " + model
+              + " is a GPT-2 (its MLP is 4C wide and every head has its own keys and values)");
+        }
+        int l = or(layers, p.layers()), nh = or(heads, p.heads()), c = or(channels, p.channels());
+        checkHeads(l, nh, c);
+        yield new Models.Gpt2Shape(new GptConfig(p.maxT(), p.vocab(), p.paddedVocab(), l, nh, c));
+      }
+      case Models.LlamaShape(LlamaConfig p) -> {
+        int l = or(layers, p.layers()), nh = or(heads, p.heads()), c = or(channels, p.channels());
+        int nkv = or(kvHeads, p.kvHeads()), ff = or(ffn, p.ffn());
+        checkHeads(l, nh, c);
+        if (nkv < 1 || ff < 1) {
+          throw new UserError("--kv-heads and --ffn must be positive, got " + nkv + " and " + ff);
+        }
+        if (nh % nkv != 0) {
+          throw new UserError("--heads " + nh + " must be a multiple of --kv-heads " + nkv);
+        }
+        if ((c / nh) % 2 != 0) {
+          throw new UserError("--channels " + c + " / --heads " + nh + " = " + c / nh + ": RoPE needs an even head size");
+        }
+        yield new Models.LlamaShape(new LlamaConfig(p.maxT(), p.vocab(), p.paddedVocab(), l, nh, nkv, c, ff, p.theta(), p.eps()));
+      }
+      default -> {
+        if (overridden()) {
+          throw new UserError("--model " + model + ": its shape cannot be overridden");
+        }
+        yield preset;
+      }
+    };
+  }
+
+  private static int or(Integer given, int preset) {
+    return given != null ? given : preset;
+  }
+
+  private static void checkHeads(int l, int nh, int c) {
     if (l < 1 || nh < 1 || c < 1) {
       throw new UserError("--layers, --heads and --channels must be positive, got " + l + ", " + nh + ", " + c);
     }
     if (c % nh != 0) {
       throw new UserError("--channels " + c + " must be a multiple of --heads " + nh);
     }
-    return new GptConfig(preset.maxT(), preset.vocab(), preset.paddedVocab(), l, nh, c);
   }
 
   private void checkOut(Path dir) throws IOException {
@@ -328,24 +402,29 @@ public final class TrainCommand implements Callable<Integer> {
     return DataLoader.open(opts.data(), split, opts.batch(), opts.seq());
   }
 
-  private static void sample(GptConfig config, float[] params, TrainOptions opts, int threads, PrintWriter o, PrintWriter err) {
+  private static void sample(Models.Shape shape, float[] params, TrainOptions opts, Session.Device device, int threads, PrintWriter o,
+                             PrintWriter err) {
     int[] prompt = {kiln.runtime.data.Corpus.EOT};
-    int window = Sampler.window(config, prompt.length + opts.sampleTokens());
     o.printf("train: sample (%d tokens after <|endoftext|>, top-k 40, temperature 1.0, seed %d):%n", opts.sampleTokens(), opts.seed());
     o.println("----");
     o.flush();
-    long t0 = System.nanoTime();
     TokenText.Stream text = new TokenText.Stream();
-    try (Sampler s = new Sampler(config, params, window, threads)) {
+    long t0;
+    String how;
+    try (Sampler s = Sampler.open(shape, params, prompt.length + opts.sampleTokens(), false, device, threads)) {
+      how = s.describe();
+      t0 = System.nanoTime();
       s.generate(prompt, opts.sampleTokens(), 1.0, 40, opts.seed(), t -> {
         o.print(text.push(t));
         o.flush();
       });
     }
+    double secs = (System.nanoTime() - t0) / 1e9;
     o.println(text.finish());
     o.println("----");
-    double secs = (System.nanoTime() - t0) / 1e9;
-    err.printf(Locale.ROOT, "train: sampled %d tokens in %.1f s (%.1f tok/s)%n", opts.sampleTokens(), secs, opts.sampleTokens() / secs);
+    o.flush();
+    err.printf(Locale.ROOT, "train: sampled %d tokens in %.2f s (%.1f tok/s), %s%n", opts.sampleTokens(), secs,
+        opts.sampleTokens() / secs, how);
     err.flush();
   }
 }

@@ -133,11 +133,42 @@ class TrainCommandTest {
     assertTrue(r.out().startsWith("It was"), r.out());
     assertTrue(r.out().length() > "It was".length() + 5, r.out());
     String last = r.errLines().getLast();
-    assertTrue(last.startsWith("sample: 12 tokens in ") && last.contains("window T=16") && last.endsWith("no KV cache"), last);
+    assertTrue(last.startsWith("sample: 12 tokens in ") && last.contains("tok/s), KV cache (maxT 256), ") && last.endsWith("cpu 2 threads"),
+        last);
 
     Result file = run(List.of("sample", "--checkpoint", run1.resolve("ckpt_10/model.bin").toString(), "--tokens", "3",
         "--temperature", "0"));
     assertEquals(0, file.code(), file.err());
+  }
+
+  @Test
+  void theKvCacheAndTheRecomputedWindowDrawTheSameGreedyTokens() {
+    List<String> greedy = List.of("sample", "--checkpoint", run1.toString(), "--prompt", "It was the best of", "--tokens", "24",
+        "--temperature", "0", "--threads", "2");
+    Result cached = run(greedy);
+    List<String> args = new ArrayList<>(greedy);
+    args.add("--no-kv-cache");
+    Result recomputed = run(args);
+    assertEquals(0, cached.code(), cached.err());
+    assertEquals(0, recomputed.code(), recomputed.err());
+    assertTrue(recomputed.errLines().getLast().contains("recompute, window T=32"), recomputed.err());
+    assertEquals(recomputed.out(), cached.out());
+
+    args.addAll(List.of("--max-seq", "8"));
+    Result sliding = run(args);
+    assertEquals(0, sliding.code(), sliding.err());
+    assertTrue(sliding.errLines().getLast().contains("recompute, window T=8"), sliding.err());
+
+    Result past = run(List.of("sample", "--checkpoint", run1.toString(), "--tokens", "300", "--threads", "2"));
+    assertEquals(0, past.code(), past.err());
+    assertTrue(past.errLines().getLast().startsWith("sample: 300 tokens in "), "past maxT the cache restarts: " + past.err());
+  }
+
+  @Test
+  void samplesFromARandomInitOfARegistryShape() {
+    Result r = run(List.of("sample", "--model", "gpt2-tiny", "--tokens", "4", "--threads", "2", "--device", "cpu"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.errLines().getLast().contains("KV cache (maxT 256), gpt2-tiny random init (seed 1337), cpu 2 threads"), r.err());
   }
 
   @Test
@@ -159,14 +190,24 @@ class TrainCommandTest {
     assertError("kiln: --seq 512: at most the model's maxT, 256", train("--out", out.toString(), "--seq", "512"));
     assertError("kiln: --channels 30 must be a multiple of --heads 4",
         List.of("train", "--heads", "4", "--channels", "30", "--out", out.toString()));
-    assertError("kiln: --model gpt2-huge: unknown; expected one of [gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24]",
+    assertError("kiln: --model gpt2-huge: unknown; expected one of [gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24, llama-tiny, llama-d12]",
         List.of("train", "--model", "gpt2-huge", "--out", out.toString()));
     assertError("kiln: --lr cannot change when resuming: the run's options come from " + run1.resolve("ckpt_20").resolve("train.txt")
-        + "; only --steps, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens and --out may",
+        + "; only --steps, --device, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens and --out may",
         List.of("train", "--resume", run1.toString(), "--lr", "1e-3"));
     assertError("kiln: --resume " + run1.resolve("ckpt_20") + ": already at step 20 of 20; pass a larger --steps to train on",
         List.of("train", "--resume", run1.toString()));
+    assertError("kiln: --kv-heads applies to Llama models only; --model gpt2-tiny is a GPT-2 (its MLP is 4C wide and every head has"
+        + " its own keys and values)", train("--out", out.toString(), "--kv-heads", "1"));
+    assertError("kiln: --heads 4 must be a multiple of --kv-heads 3",
+        List.of("train", "--model", "llama-tiny", "--kv-heads", "3", "--out", out.toString()));
+    assertError("kiln: --device gpu: expected cpu, cuda or auto", train("--out", out.toString(), "--device", "gpu"));
     assertError("kiln: --tokens must be positive, got 0", List.of("sample", "--checkpoint", run1.toString(), "--tokens", "0"));
+    assertError("kiln: pass --checkpoint FILE_OR_DIR, or --model NAME for a random init", List.of("sample"));
+    assertError("kiln: --checkpoint and --model: pass one (--model samples from a random init)",
+        List.of("sample", "--checkpoint", run1.toString(), "--model", "gpt2-tiny"));
+    assertError("kiln: --max-seq sets the recompute window; the KV cache holds maxT (256) positions: add --no-kv-cache to recompute",
+        List.of("sample", "--checkpoint", run1.toString(), "--max-seq", "32"));
     assertFalse(Files.exists(out));
   }
 

@@ -1,4 +1,4 @@
-// A training checkpoint: directory ckpt_<step>/ with model.bin (llm.c v3), state.bin (AdamW) and train.txt.
+// A training checkpoint: directory ckpt_<step>/ with model.bin (the family's format), state.bin (AdamW) and train.txt.
 package kiln.runtime.train;
 
 import java.io.IOException;
@@ -20,17 +20,17 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import kiln.runtime.Models;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.AtomicFiles;
 import kiln.runtime.format.FormatException;
-import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.ModelFile;
 
 /**
  * Layout of {@code ckpt_<step>/}, where step counts the finished training steps:
  * <ul>
- *   <li>{@code model.bin}: the parameters as an llm.c version 3 (fp32) model file, so llm.c,
- *       {@code kiln verify} and {@code kiln sample} read it as is;
+ *   <li>{@code model.bin}: the parameters in the model family's file ({@link ModelFiles}): an llm.c
+ *       version 3 (fp32) file for GPT-2, so llm.c, {@code kiln verify} and {@code kiln sample} read
+ *       it as is; kiln's Llama file for Llama. Its magic says which, so resuming needs no flag;
  *   <li>{@code state.bin}: a 256-int32 header (0 = magic {@value #STATE_MAGIC}, 1 = version
  *       {@value #STATE_VERSION}, 2 = AdamW step t, 3 = parameter count P), then AdamW's m (P
  *       float32) and v (P float32), little-endian like llm.c's files;
@@ -59,9 +59,9 @@ public final class Checkpoint {
   public record Position(int step, int adamT, DataLoader.Position data, int skippedInARow, double[] recentNorms) {}
 
   /** A checkpoint read back whole. */
-  public record Loaded(Path dir, GptConfig config, float[] params, float[] m, float[] v, TrainOptions options, Position position) {}
+  public record Loaded(Path dir, Models.Shape shape, float[] params, float[] m, float[] v, TrainOptions options, Position position) {}
 
-  /** What a checkpoint saves from the session: parameters and AdamW's m and v, all in llm.c's parameter order. */
+  /** What a checkpoint saves from the session: parameters and AdamW's m and v, all in the family's parameter order. */
   public record State(float[] params, float[] m, float[] v) {}
 
   public static Path dir(Path runDir, int step) {
@@ -69,13 +69,13 @@ public final class Checkpoint {
   }
 
   /** Writes {@code runDir/ckpt_<step>}, replacing one already there. Returns its path. */
-  public static Path write(Path runDir, GptConfig config, State s, TrainOptions options, Position p) {
+  public static Path write(Path runDir, Models.Shape shape, State s, TrainOptions options, Position p) {
     Path target = dir(runDir, p.step()).toAbsolutePath();
     Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
     try {
       deleteTree(tmp);
       Files.createDirectories(tmp);
-      ModelFile.write(tmp.resolve(MODEL), config, s.params(), 3);
+      ModelFiles.write(tmp.resolve(MODEL), shape, s.params());
       writeState(tmp.resolve(STATE), s, p.adamT());
       Map<String, String> kv = new LinkedHashMap<>(options.toMap());
       kv.putAll(positionMap(p));
@@ -145,7 +145,7 @@ public final class Checkpoint {
         throw new IllegalArgumentException(dir + ": not a kiln checkpoint (no " + name + ")");
       }
     }
-    ModelFile.Loaded model = ModelFile.read(dir.resolve(MODEL));
+    ModelFiles.Loaded model = ModelFiles.read(dir.resolve(MODEL));
     int count = model.params().length;
     float[] m = new float[count];
     float[] v = new float[count];
@@ -166,7 +166,7 @@ public final class Checkpoint {
     if (p.adamT() != adamT) {
       throw new FormatException(trainFile, "adam-t", adamT + " (as " + STATE + " says)", Integer.toString(p.adamT()));
     }
-    return new Loaded(dir, model.config(), model.params(), m, v, options, p);
+    return new Loaded(dir, model.shape(), model.params(), m, v, options, p);
   }
 
   private static int readState(Path file, int count, float[] m, float[] v) {

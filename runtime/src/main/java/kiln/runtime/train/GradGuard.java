@@ -1,15 +1,16 @@
-// The gradient's global norm, clipping, and the guardrail that skips a step whose loss or norm blew up.
+// Clipping's scale, and the guardrail that skips a step whose loss or norm blew up.
 package kiln.runtime.train;
 
 import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Works on one float range of an array (the arena's grads root) with plain loops: nothing is
- * allocated per step except the message of a skipped one. A step is skipped when its loss is not
- * finite, its norm is not finite, or its norm exceeds {@link #SPIKE_FACTOR} times the median of
- * the last {@link #WINDOW} accepted norms (once {@link #MIN_HISTORY} are known). {@link #MAX_SKIPS}
- * skips in a row stop the run.
+ * Decides from two numbers per step, the loss and the global gradient norm (both computed on the
+ * device, see {@link kiln.runtime.Session#gradNorm()}); nothing is allocated per step except the
+ * message of a skipped one. A step is skipped when its loss is not finite, its norm is not
+ * finite, or its norm exceeds {@link #SPIKE_FACTOR} times the median of the last {@link #WINDOW}
+ * accepted norms (once {@link #MIN_HISTORY} are known). {@link #MAX_SKIPS} skips in a row stop
+ * the run.
  */
 public final class GradGuard {
   public static final int WINDOW = 32;
@@ -22,25 +23,12 @@ public final class GradGuard {
   private int count;
   private int skippedInARow;
 
-  /** Sum of squares in double, so the norm of millions of floats does not lose the small ones. */
-  public static double norm(float[] a, int offset, int length) {
-    double sum = 0;
-    for (int i = offset, end = offset + length; i < end; i++) {
-      double g = a[i];
-      sum += g * g;
-    }
-    return Math.sqrt(sum);
-  }
-
-  /** Scales the range down to global norm {@code maxNorm} when {@code norm} exceeds it (llm.c's clip). */
-  public static void clip(float[] a, int offset, int length, double norm, double maxNorm) {
-    if (maxNorm <= 0 || !(norm > maxNorm)) {
-      return;
-    }
-    float scale = (float) (maxNorm / norm);
-    for (int i = offset, end = offset + length; i < end; i++) {
-      a[i] *= scale;
-    }
+  /**
+   * The factor AdamW applies to the gradients first so that their global norm is at most
+   * {@code maxNorm} (llm.c's clip): 1 when {@code norm} is within it or {@code maxNorm} is 0 (off).
+   */
+  public static float clipScale(double norm, double maxNorm) {
+    return maxNorm > 0 && norm > maxNorm ? (float) (maxNorm / norm) : 1f;
   }
 
   /**

@@ -1,54 +1,91 @@
-// Text generation on a B=1 CPU session: a whole forward per new token (no KV cache yet), top-k + temperature.
+// Text generation, top-k + temperature, from next-token logits by a KV cache (GPT-2) or by recomputing a window (any model).
 package kiln.runtime.train;
 
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
-import kiln.runtime.Gpt2Session;
-import kiln.runtime.format.GptConfig;
+import kiln.dsl.Tensor;
+import kiln.runtime.KvDecoder;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
 
 /**
- * The session is compiled for one window of T tokens. Each new token runs the forward over the last
- * T tokens of the context (the rest of the window padded with token 0, which causal attention never
- * lets the real positions see) and samples from the logits of the last real position. Cost per
- * token is a full forward over T, so T is kept to what the prompt and the sample need.
+ * Two sources of the next-token logits, on either device:
+ * <ul>
+ *   <li>{@link #kvCache}: GPT-2's decoder program feeds one token per run at its position, keeping
+ *       every layer's keys and values; the prompt goes in one position at a time, then each new
+ *       token costs one position. The cache holds maxT positions: a context past that restarts it
+ *       from the last maxT/2 tokens.
+ *   <li>{@link #recompute}: the model's training forward at B=1 over a window of T tokens. Each new
+ *       token runs the forward over the last T tokens of the context (the rest of the window padded
+ *       with token 0, which causal attention never lets the real positions see) and samples from the
+ *       logits of the last real position: a full forward over T per token.
+ * </ul>
+ * Only one (Vp-wide) logits row comes back to the host per token.
  */
 public final class Sampler implements AutoCloseable {
-  private final Gpt2Session session;
-  private final int window;
+  /** Next-token logits after {@code tokens[0, len)}: a Vp-wide row (only the first V entries are read). */
+  private interface Logits extends AutoCloseable {
+    float[] after(int[] tokens, int len);
+
+    /** Forgets the context: the next {@link #after} starts a new one. */
+    default void reset() {}
+
+    String describe();
+
+    @Override void close();
+  }
+
+  private final Logits logits;
   private final int vocab;
-  private final int paddedVocab;
-  private final int logitsAt;
-  private final int[] x;
-  private final int[] y;
   private final double[] weights;
   private final int[] topIds;
   private final float[] topLogits;
 
-  public Sampler(GptConfig c, float[] params, int window, int threads) {
-    if (window < 1 || window > c.maxT()) {
-      throw new IllegalArgumentException("sampling window must be in [1, maxT " + c.maxT() + "], got " + window);
-    }
-    this.session = new Gpt2Session(c, 1, window, threads);
-    session.loadParams(params);
-    this.window = window;
-    this.vocab = c.vocab();
-    this.paddedVocab = c.paddedVocab();
-    this.logitsAt = session.arena.offset(session.program.logits());
-    this.x = new int[window];
-    this.y = new int[window];
+  private Sampler(Logits logits, int vocab) {
+    this.logits = logits;
+    this.vocab = vocab;
     this.weights = new double[vocab];
     this.topIds = new int[vocab];
     this.topLogits = new float[vocab];
   }
 
-  /** The window to compile for {@code needed} tokens (prompt + sample): that, rounded up to 16, at most maxT. */
-  public static int window(GptConfig c, int needed) {
-    return Math.min(c.maxT(), Math.max(16, (needed + 15) / 16 * 16));
+  /** GPT-2 with a KV cache of maxT positions. */
+  public static Sampler kvCache(Models.Gpt2Shape shape, float[] params, Session.Device device, int threads) {
+    return new Sampler(new Cached(new KvDecoder(shape.config(), params, device, threads)), shape.config().vocab());
   }
 
-  public int window() {
-    return window;
+  /** Any model: a B=1 session over {@code window} tokens, a full forward per token. */
+  public static Sampler recompute(Models.Shape shape, float[] params, int window, Session.Device device, int threads) {
+    if (window < 1 || window > shape.maxT()) {
+      throw new IllegalArgumentException("sampling window must be in [1, maxT " + shape.maxT() + "], got " + window);
+    }
+    Session session = shape.open(1, window, device, threads);
+    try {
+      session.loadParams(params);
+    } catch (RuntimeException e) {
+      session.close();
+      throw e;
+    }
+    return new Sampler(new Recomputed(session), ModelFiles.vocab(shape));
+  }
+
+  /** The KV cache for GPT-2 unless {@code noKvCache}; recompute over {@link #window} for Llama or when asked. */
+  public static Sampler open(Models.Shape shape, float[] params, int needed, boolean noKvCache, Session.Device device, int threads) {
+    if (!noKvCache && shape instanceof Models.Gpt2Shape g) {
+      return kvCache(g, params, device, threads);
+    }
+    return recompute(shape, params, window(shape.maxT(), needed), device, threads);
+  }
+
+  /** The window to compile for {@code needed} tokens (prompt + sample): that, rounded up to 16, at most maxT. */
+  public static int window(int maxT, int needed) {
+    return Math.min(maxT, Math.max(16, (needed + 15) / 16 * 16));
+  }
+
+  /** How the logits are computed, e.g. {@code KV cache (maxT 256)} or {@code recompute, window T=16}. */
+  public String describe() {
+    return logits.describe();
   }
 
   /**
@@ -66,29 +103,24 @@ public final class Sampler implements AutoCloseable {
       throw new IllegalArgumentException("--top-k must be >= 0, got " + topK);
     }
     SplittableRandom rnd = new SplittableRandom(seed);
+    logits.reset();
     int[] tokens = Arrays.copyOf(prompt, prompt.length + n);
     for (int len = prompt.length; len < tokens.length; len++) {
-      int start = Math.max(0, len - window);
-      Arrays.fill(x, 0);
-      System.arraycopy(tokens, start, x, 0, len - start);
-      session.setBatch(x, y);
-      session.forward();
-      int next = pick(logitsAt + (len - start - 1) * paddedVocab, temperature, topK, rnd);
+      int next = pick(logits.after(tokens, len), temperature, topK, rnd);
       tokens[len] = next;
       onToken.accept(next);
     }
     return tokens;
   }
 
-  private int pick(int row, double temperature, int topK, SplittableRandom rnd) {
-    float[] f = session.arena.f;
+  private int pick(float[] f, double temperature, int topK, SplittableRandom rnd) {
     if ((topK == 0 || topK >= vocab) && temperature > 0) {
-      return pickAll(f, row, temperature, rnd);
+      return pickAll(f, temperature, rnd);
     }
     int k = temperature == 0 ? 1 : Math.min(topK, vocab);
     int kept = 0; // topLogits[0, kept) sorted descending
     for (int i = 0; i < vocab; i++) {
-      float l = f[row + i];
+      float l = f[i];
       if (kept == k && !(l > topLogits[kept - 1])) {
         continue;
       }
@@ -120,13 +152,13 @@ public final class Sampler implements AutoCloseable {
   }
 
   /** Softmax sampling over the whole vocabulary (insertion into a top-k list would be quadratic here). */
-  private int pickAll(float[] f, int row, double temperature, SplittableRandom rnd) {
+  private int pickAll(float[] f, double temperature, SplittableRandom rnd) {
     double max = Double.NEGATIVE_INFINITY, sum = 0;
     for (int i = 0; i < vocab; i++) {
-      max = Math.max(max, f[row + i]);
+      max = Math.max(max, f[i]);
     }
     for (int i = 0; i < vocab; i++) {
-      weights[i] = Math.exp((f[row + i] - max) / temperature);
+      weights[i] = Math.exp((f[i] - max) / temperature);
       sum += weights[i];
     }
     double r = rnd.nextDouble() * sum;
@@ -141,6 +173,80 @@ public final class Sampler implements AutoCloseable {
 
   @Override
   public void close() {
-    session.close();
+    logits.close();
+  }
+
+  /** The decoder's cache holds positions [0, fed) of the context from {@code start} on. */
+  private static final class Cached implements Logits {
+    private final KvDecoder decoder;
+    private final int maxT;
+    private int start, fed;
+    private float[] last;
+
+    Cached(KvDecoder decoder) {
+      this.decoder = decoder;
+      this.maxT = decoder.config.maxT();
+    }
+
+    @Override public float[] after(int[] tokens, int len) {
+      if (len - start > maxT) {
+        start = Math.max(0, len - Math.max(1, maxT / 2));
+        fed = 0;
+      }
+      while (start + fed < len) {
+        last = decoder.step(tokens[start + fed], fed);
+        fed++;
+      }
+      return last;
+    }
+
+    @Override public void reset() {
+      start = 0;
+      fed = 0;
+    }
+
+    @Override public String describe() {
+      return "KV cache (maxT " + maxT + ")";
+    }
+
+    @Override public void close() {
+      decoder.close();
+    }
+  }
+
+  private static final class Recomputed implements Logits {
+    private final Session session;
+    private final int window;
+    private final Tensor[] rows;
+    private final int[] x, y;
+
+    Recomputed(Session session) {
+      this.session = session;
+      this.window = session.seq;
+      Tensor batch0 = session.program.logits().slice(0); // (T, Vp)
+      this.rows = new Tensor[window];
+      for (int t = 0; t < window; t++) {
+        rows[t] = batch0.slice(t);
+      }
+      this.x = new int[window];
+      this.y = new int[window];
+    }
+
+    @Override public float[] after(int[] tokens, int len) {
+      int start = Math.max(0, len - window);
+      Arrays.fill(x, 0);
+      System.arraycopy(tokens, start, x, 0, len - start);
+      session.setBatch(x, y);
+      session.forward();
+      return session.read(rows[len - start - 1]);
+    }
+
+    @Override public String describe() {
+      return "recompute, window T=" + window;
+    }
+
+    @Override public void close() {
+      session.close();
+    }
   }
 }

@@ -1,4 +1,4 @@
-// The training loop on the CPU session: batch, forward, backward, guardrail, clip, AdamW; val, log, checkpoints.
+// The training loop on any model's session, CPU or CUDA: batch, forward, backward, norm, guardrail, clipped AdamW; val, log, checkpoints.
 package kiln.runtime.train;
 
 import java.io.IOException;
@@ -6,14 +6,17 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import kiln.dsl.Tensor;
-import kiln.runtime.Gpt2Session;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
-import kiln.runtime.format.GptConfig;
 
 /**
  * One step reads the loop of llm.c's {@code train_gpt2.c}: next batch, forward, backward, global
- * gradient norm, {@link GradGuard}, clip, AdamW at the schedule's rate. The step loop allocates
- * nothing of its own; logging and checkpoints happen between steps.
+ * gradient norm, {@link GradGuard}, clip, AdamW at the schedule's rate. Everything touching the
+ * model goes through {@link Session} (the norm is a reduction on the device, clipping a scale the
+ * AdamW kernel applies), so the same loop runs a GPT-2 or a Llama, on the CPU or on CUDA; per
+ * step only the loss and the norm come back to the host. The step loop allocates nothing of its
+ * own; logging and checkpoints happen between steps.
  *
  * <p>Weight decay is one number for every parameter: the AdamW update is a single fused kernel
  * over the whole parameter block, so biases and layernorm weights decay too (llm.c decays only
@@ -28,8 +31,8 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  public final Gpt2Session session;
-  private final GptConfig config;
+  public final Session session;
+  private final Models.Shape shape;
   private final TrainOptions o;
   private final LrSchedule schedule;
   private final DataLoader train;
@@ -38,39 +41,50 @@ public final class Trainer implements AutoCloseable {
   private final int[] x;
   private final int[] y;
   private final Tensor adamM, adamV;
-  private final int gradsAt, count;
   private int step;
 
-  /** {@code val} may be null (no validation split). Parameters start at zero: call {@link #init} or {@link #restore}. */
-  public Trainer(GptConfig config, TrainOptions o, int threads, DataLoader train, DataLoader val) {
-    this.config = config;
+  /**
+   * {@code val} may be null (no validation split). Parameters start at zero: call {@link #init},
+   * {@link #randomInit} or {@link #restore}.
+   */
+  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, DataLoader train, DataLoader val) {
+    this.shape = shape;
     this.o = o;
     this.schedule = o.schedule();
     this.train = train;
     this.val = val;
-    this.session = new Gpt2Session(config, o.batch(), o.seq(), threads);
+    this.session = shape.open(o.batch(), o.seq(), device, threads);
     this.x = new int[o.batch() * o.seq()];
     this.y = new int[o.batch() * o.seq()];
     this.adamM = root("adam_m");
     this.adamV = root("adam_v");
-    // The CPU session's arena is the storage itself: the gradient norm reads it in place.
-    this.gradsAt = session.arena.offset(session.program.grads().get("wte").root());
-    this.count = Math.toIntExact(session.arena.elements(session.paramsTensor()));
   }
 
   private Tensor root(String name) {
     return session.program.graph().roots().stream().filter(t -> t.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the GPT-2 program"));
+        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the " + session.program.model() + " program"));
   }
 
   public void init(float[] params) {
     session.loadParams(params);
   }
 
+  /** The shape's seeded random init; on the CPU straight into the arena, with no temporary copy. */
+  public void randomInit(long seed) {
+    if (session.arena.f != null) {
+      shape.randomInit(seed, session.arena.f, session.arena.offset(session.paramsTensor()));
+    } else {
+      float[] p = new float[Math.toIntExact(shape.paramCount())];
+      shape.randomInit(seed, p, 0);
+      session.loadParams(p);
+    }
+  }
+
   /** Continues from a checkpoint: parameters, AdamW state and t, data position, guardrail memory. */
   public void restore(Checkpoint.Loaded c) {
-    if (!c.config().equals(config)) {
-      throw new IllegalArgumentException(c.dir() + ": model " + c.config() + " differs from this run's " + config);
+    if (!c.shape().equals(shape)) {
+      throw new IllegalArgumentException(c.dir() + ": model " + ModelFiles.describe(c.shape()) + " differs from this run's "
+          + ModelFiles.describe(shape));
     }
     session.loadParams(c.params());
     session.executor.write(adamM, c.m());
@@ -103,12 +117,11 @@ public final class Trainer implements AutoCloseable {
       session.forward();
       session.backward();
       float loss = session.loss();
-      double norm = GradGuard.norm(session.arena.f, gradsAt, count);
+      double norm = session.gradNorm();
       double lr = schedule.lr(step);
       String skip = guard.check(loss, norm);
       if (skip == null) {
-        GradGuard.clip(session.arena.f, gradsAt, count, norm, o.gradClip());
-        session.update((float) lr, (float) o.weightDecay());
+        session.update((float) lr, (float) o.weightDecay(), GradGuard.clipScale(norm, o.gradClip()));
       }
       step++;
       double ms = (System.nanoTime() - t0) / 1e6;
@@ -159,12 +172,12 @@ public final class Trainer implements AutoCloseable {
   /** Writes {@code runDir/ckpt_<step>} and prunes to the last {@code keep}. */
   public Path checkpoint(Path runDir) throws IOException {
     Checkpoint.Position p = new Checkpoint.Position(step, session.stepCount(), train.position(), guard.skippedInARow(), guard.recent());
-    Path dir = Checkpoint.write(runDir, config, new Checkpoint.State(params(), session.read(adamM), session.read(adamV)), o, p);
+    Path dir = Checkpoint.write(runDir, shape, new Checkpoint.State(params(), session.read(adamM), session.read(adamV)), o, p);
     Checkpoint.prune(runDir, o.keep(), step);
     return dir;
   }
 
-  /** A copy of the current parameters (llm.c order). */
+  /** A copy of the current parameters (the family's file order). */
   public float[] params() {
     return session.read(session.paramsTensor());
   }

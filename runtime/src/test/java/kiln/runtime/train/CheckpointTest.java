@@ -1,9 +1,10 @@
-// Tests Checkpoint: a directory written and read back exactly, state.bin's header, finding the latest, pruning, and misuse.
+// Tests Checkpoint: a directory written and read back exactly (GPT-2 and Llama), state.bin's header, finding the latest, pruning, misuse.
 package kiln.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -11,14 +12,18 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import kiln.runtime.Models;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.FormatException;
 import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.LlamaConfig;
+import kiln.runtime.format.LlamaModelFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointTest {
-  static final GptConfig TINY = new GptConfig(8, 10, 16, 1, 2, 4);
+  static final Models.Gpt2Shape TINY = new Models.Gpt2Shape(new GptConfig(8, 10, 16, 1, 2, 4));
+  static final Models.LlamaShape LLAMA = new Models.LlamaShape(new LlamaConfig(8, 10, 16, 1, 2, 1, 4, 6, 10000f, 1e-5f));
 
   @TempDir
   Path tmp;
@@ -51,7 +56,7 @@ class CheckpointTest {
     assertEquals(List.of(20261123, 1, 29, n), List.of(header.getInt(0), header.getInt(4), header.getInt(8), header.getInt(12)));
 
     Checkpoint.Loaded c = Checkpoint.read(dir);
-    assertEquals(TINY, c.config());
+    assertEquals(TINY, c.shape());
     assertArrayEquals(st.params(), c.params());
     assertArrayEquals(st.m(), c.m());
     assertArrayEquals(st.v(), c.v());
@@ -61,6 +66,21 @@ class CheckpointTest {
     assertEquals(p.data(), c.position().data());
     assertEquals(p.skippedInARow(), c.position().skippedInARow());
     assertArrayEquals(p.recentNorms(), c.position().recentNorms());
+  }
+
+  @Test
+  void aLlamaCheckpointKeepsItsModelInTheLlamaFormat() throws IOException {
+    int n = Math.toIntExact(LLAMA.paramCount());
+    Checkpoint.State st = state(n, 0.25f);
+    Checkpoint.Position p = new Checkpoint.Position(7, 7, new DataLoader.Position(0, 64), 0, new double[] {2.5});
+    Path dir = Checkpoint.write(tmp, LLAMA, st, options(tmp.resolve("data")), p);
+    assertTrue(LlamaModelFile.isLlama(dir.resolve("model.bin")));
+    assertEquals(LLAMA.config(), LlamaModelFile.readHeader(dir.resolve("model.bin")));
+    Checkpoint.Loaded c = Checkpoint.read(dir);
+    assertEquals(LLAMA, c.shape());
+    assertArrayEquals(st.params(), c.params());
+    assertArrayEquals(st.m(), c.m());
+    assertArrayEquals(st.v(), c.v());
   }
 
   @Test
