@@ -184,6 +184,10 @@ public final class JavaRenderer {
    * The register tile: 4 rows × nr vectors of accumulators over one packed block of B, then the
    * store (or add) into C, and a masked one-row path for edges. Generated for the schedule's nr.
    */
+  private static String offset(int row, int vector) {
+    return "c0" + (row == 0 ? "" : " + " + row + " * cm") + (vector == 0 ? "" : " + " + vector + " * L");
+  }
+
   static String matmulHelpers(int nr) {
     StringBuilder t = new StringBuilder();
     t.append("private static void tile4(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first) {\n");
@@ -206,19 +210,20 @@ public final class JavaRenderer {
       t.append("\n");
     }
     t.append("  }\n");
+    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
+    t.append("  if (!first) {\n");
     for (int i = 0; i < 4; i++) {
       for (int j = 0; j < nr; j++) {
-        String c = "c" + i + j, at = "c0 + " + (i == 0 ? "" : i + " * cm + ") + (j == 0 ? "0" : j + " * L");
-        t.append("  store(F, ").append(at).append(", ").append(c).append(", first);\n");
+        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
+            .append(offset(i, j)).append("));\n");
       }
+    }
+    t.append("  }\n");
+    for (int i = 0; i < 4; i++) {
+      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(");\n");
     }
     t.append("}\n\n");
     t.append("""
-        private static void store(float[] F, int c, FloatVector v, boolean first) {
-          if (!first) v = v.add(FloatVector.fromArray(S, F, c));
-          v.intoArray(F, c);
-        }
-
         private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
           for (int j = 0; j < nw; j += L) {
             final VectorMask<Float> mask = S.indexInRange(j, nw);
