@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
-    description = "Times training steps of a GPT-2 on random data: per-step ms, then a summary line.",
+    description = "Times training steps of a registry model (GPT-2 or Llama) on random data: per-step ms, then a summary line.",
     footer = {"", "Example:", "  ./kiln bench --device cpu --model gpt2-d12 --batch 4 --seq 64 --steps 10",
         "Last line: bench: <median ms> ms/step <tok/s> tok/s <MB> MB peak"})
 public final class BenchCommand implements Callable<Integer> {

@@ -29,7 +29,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 @Command(name = "info", mixinStandardHelpOptions = true,
-    description = {"Print what this machine offers kiln.", "JDK, CPU cores, heap, Vector API width, CUDA driver and devices, NVRTC, cache dirs."})
+    description = {"Print what this machine offers kiln.", "JDK, CPU cores, heap, Vector API width, CUDA driver and devices, NVRTC, cache dirs."},
+    footer = {"", "Example:", "  ./kiln info"})
 final class InfoCommand implements Callable<Integer> {
   /** NVRTC sonames, newest first; dlopen searches LD_LIBRARY_PATH and the ld.so cache. */
   static final List<String> NVRTC_NAMES = List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so");

@@ -23,7 +23,9 @@ import picocli.CommandLine.Spec;
         "Tokenize text with GPT-2's BPE into llm.c token shards.",
         "Writes DIR/val_000000.bin (the first --val-fraction of the tokens) and DIR/train_000000.bin, ..."
             + " (the rest). Each file is one document, preceded by <|endoftext|>; text in a file that looks"
-            + " like a special token is encoded as ordinary text."})
+            + " like a special token is encoded as ordinary text."},
+    footer = {"", "Examples:", "  ./kiln prepare --out data/default                 # the bundled Dickens + Shakespeare corpus",
+        "  ./kiln prepare --text a.txt b.txt --out data/mine --val-fraction 0.05"})
 final class PrepareCommand implements Callable<Integer> {
   @Option(names = "--text", arity = "1..*", paramLabel = "FILE",
       description = "UTF-8 text files, one document each (default: dickens.txt + shakes.txt from the crunch-test jar).")

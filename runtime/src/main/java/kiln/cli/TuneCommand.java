@@ -13,9 +13,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "tune", mixinStandardHelpOptions = true,
-    description = {"Autotunes the matmul kernels of a model's training step: every variant of the schedule space is compiled,",
-        "checked against the default variant on random inputs, timed (median of 5), and the winners are stored in",
-        "the tuning cache (~/.cache/kiln/tuning.json, keyed by device, kernel and shape) that bench and train read."},
+    description = {"Autotunes the matmul kernels of a model's training step.",
+        "Every variant of the schedule space is compiled, checked against the default variant on random inputs, timed (median",
+        "of at least 7 runs), and the winners are stored in the tuning cache (~/.cache/kiln/tuning.json, keyed by device,",
+        "kernel and shape) that bench and train read."},
     footer = {"", "Example:", "  ./kiln tune --device cpu --model gpt2-d12 --batch 4 --seq 64",
         "The CUDA tuner (tile and block knobs of templates/cuda) needs a GPU session: --device cuda is refused for now."})
 public final class TuneCommand implements Callable<Integer> {
