@@ -119,9 +119,24 @@ public final class JavaRenderer {
     s.append("  final int baseB = ").append(ob).append(base(r, tb, mm.b().index(), mm.batch())).append(";\n");
     s.append("  final int baseC = ").append(oc).append(base(r, tc, c.outIndex(), mm.batch())).append(";\n");
     boolean pack = !groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
+    boolean dot = pack && groupStride(r, ta, mm.a().index(), mm.k()).equals("1") && groupStride(r, tb, mm.b().index(), mm.k()).equals("1");
     s.append("""
           final int n0 = np * NB, nw = Math.min(NB, N - n0);
           final int m0 = mc * MB, m1 = Math.min(M, m0 + MB);
+        """);
+    if (dot) {
+      // A and B both run along k: with fewer rows than a tile, packing B would cost as much as the
+      // product (one row per token when sampling), so take dot products along k instead
+      s.append("""
+            if (M < 4) {
+              for (int m = m0; m < m1; m++) {
+                for (int j = 0; j < nw; j++) dot(F, baseA + m * am, baseB + (n0 + j) * bn, K, baseC + m * cm + n0 + j);
+              }
+              continue;
+            }
+          """);
+    }
+    s.append("""
           for (int k0 = 0; k0 < K; k0 += KB) {
             final int kw = Math.min(KB, K - k0);
             final boolean first = k0 == 0 && !ACCUMULATE;
@@ -224,6 +239,15 @@ public final class JavaRenderer {
     }
     t.append("}\n\n");
     t.append("""
+        private static void dot(float[] F, int a0, int b0, int kw, int c) {
+          FloatVector acc = FloatVector.zero(S);
+          int k = 0;
+          for (; k + L <= kw; k += L) acc = FloatVector.fromArray(S, F, a0 + k).fma(FloatVector.fromArray(S, F, b0 + k), acc);
+          float sum = acc.reduceLanes(VectorOperators.ADD);
+          for (; k < kw; k++) sum += F[a0 + k] * F[b0 + k];
+          F[c] = ACCUMULATE ? F[c] + sum : sum;
+        }
+
         private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
           for (int j = 0; j < nw; j += L) {
             final VectorMask<Float> mask = S.indexInRange(j, nw);
@@ -284,7 +308,7 @@ public final class JavaRenderer {
       src = src.replace("  void helpers() {\n  }\n", indent(matmulHelpers(schedule.nrVectors()), "  "))
           .replace("import java.lang.Float;\n", "")
           .replace("import jdk.incubator.vector.FloatVector;\n",
-              "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\n");
+              "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\nimport jdk.incubator.vector.VectorOperators;\n");
     }
     return src;
   }
