@@ -34,6 +34,10 @@ public record MatmulMatch(Compute compute, Expr.Load a, Expr.Load b, List<Var> b
     }
     if (k.size() != reductions.size() || n.isEmpty() || !n.getLast().equals(last)) return Optional.empty();
     for (Var v : k) if (!b.index().contains(v)) return Optional.empty();
+    // an M or N group that is not one contiguous run in every tensor keeps its innermost var;
+    // the outer ones loop as batch (grouped-query attention: the head-in-group g and t)
+    while (m.size() > 1 && !(contiguous(m, c.outIndex()) && contiguous(m, a.index()))) batch.add(m.removeFirst());
+    while (n.size() > 1 && !(contiguous(n, c.outIndex()) && contiguous(n, b.index()))) batch.add(n.removeFirst());
     if (!contiguous(m, c.outIndex()) || !contiguous(m, a.index())) return Optional.empty();
     if (!contiguous(n, c.outIndex()) || !contiguous(n, b.index())) return Optional.empty();
     if (!contiguous(k, a.index()) || !contiguous(k, b.index())) return Optional.empty();
