@@ -16,7 +16,7 @@ public final class JavaDialect implements Dialect {
       case NEG -> "(-" + x + ")";
       case EXP -> "(float) Math.exp(" + x + ")";
       case LOG -> "(float) Math.log(" + x + ")";
-      case TANH -> "(float) Math.tanh(" + x + ")";
+      case TANH -> "(float) (1.0 - 2.0 / (Math.exp(2.0 * (" + x + ")) + 1.0))";   // Math.tanh is not an intrinsic here; exp is
       case SQRT -> "(float) Math.sqrt(" + x + ")";
       case RSQRT -> "(float) (1.0 / Math.sqrt(" + x + "))";
       case SIN -> "(float) Math.sin(" + x + ")";
