@@ -1,0 +1,444 @@
+// NCCL bound through java.lang.foreign: unique ids, communicators (one per GPU rank), all-reduce,
+// reduce-scatter and all-gather on JCuda device pointers and streams, every result checked.
+package kiln.runtime.multi;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import kiln.runtime.cuda.CudaException;
+
+/**
+ * One loaded libnccl. {@link #get()} is the library found on the default search ({@link #candidates()});
+ * {@link #open(String)} binds another one (tests bind a stub library built from C).
+ *
+ * <p>NVLS (NVLink SHARP, which makes NCCL call cuMulticastCreate) must be off: the lending machines
+ * forbid multicast objects. NCCL reads {@code NCCL_NVLS_ENABLE} from the process environment, which
+ * Java cannot change, so the launcher must {@code export NCCL_NVLS_ENABLE=0}; {@link #init} refuses
+ * to create a communicator otherwise. kiln itself never calls cuMulticastCreate.
+ *
+ * <p>A communicator is used by one thread, whose current CUDA context (from {@code Cuda.open(ordinal)}
+ * or {@code makeCurrent()}) picks its device when it is created.
+ */
+public final class Nccl {
+  /** sizeof(ncclUniqueId): an opaque {@code char internal[128]}. */
+  public static final int UNIQUE_ID_BYTES = 128;
+
+  static final String NVLS_VARIABLE = "NCCL_NVLS_ENABLE";
+
+  private static final int NCCL_SUCCESS = 0;
+
+  /** ncclDataType_t. */
+  public enum DataType {
+    INT8(0, 1), UINT8(1, 1), INT32(2, 4), UINT32(3, 4), INT64(4, 8), UINT64(5, 8), FLOAT16(6, 2), FLOAT32(7, 4),
+    FLOAT64(8, 8), BFLOAT16(9, 2);
+
+    final int code;
+    public final int bytes;
+
+    DataType(int code, int bytes) { this.code = code; this.bytes = bytes; }
+  }
+
+  /** ncclRedOp_t (the built-in ones). */
+  public enum Op {
+    SUM(0), PROD(1), MAX(2), MIN(3), AVG(4);
+
+    final int code;
+
+    Op(int code) { this.code = code; }
+  }
+
+  /** NCCL's version, decoded from ncclGetVersion's code (X*10000 + Y*100 + Z since 2.9, X*1000 + Y*100 + Z before). */
+  public record Version(int major, int minor, int patch) {
+    @Override
+    public String toString() { return major + "." + minor + "." + patch; }
+  }
+
+  private final String path;
+  private final Map<String, String> environment;
+  private final Version version;
+  private final MethodHandle getUniqueId, commInitRank, commDestroy, allReduce, reduceScatter, allGather, groupStart,
+      groupEnd, errorString, asyncError;
+  private final MethodHandle lastError; // ncclGetLastError, NCCL >= 2.13; null when the library has none
+
+  // ---- the default library ----
+
+  /** True when a libnccl was found and bound; never throws. */
+  public static boolean available() { return Default.INSTANCE != null; }
+
+  /** Why NCCL is not available: every path tried and what failed; empty when it is. */
+  public static String unavailableReason() { return Default.FAILURE; }
+
+  /** The library found on the default search; throws CudaException saying what was tried when there is none. */
+  public static Nccl get() {
+    if (Default.INSTANCE == null) throw new CudaException("NCCL is not available: " + Default.FAILURE);
+    return Default.INSTANCE;
+  }
+
+  /** Where to look for libnccl, in order: -Dkiln.nccl, $KILN_NCCL, then the loader's search path. */
+  static List<String> candidates() {
+    List<String> paths = new ArrayList<>();
+    String configured = System.getProperty("kiln.nccl", System.getenv("KILN_NCCL"));
+    if (configured != null && !configured.isBlank()) paths.add(configured);
+    paths.add("libnccl.so.2");
+    paths.add("libnccl.so");
+    return paths;
+  }
+
+  private static final class Default {
+    static final Nccl INSTANCE;
+    static final String FAILURE;
+
+    static {
+      Nccl found = null;
+      StringBuilder tried = new StringBuilder();
+      for (String path : candidates()) {
+        try {
+          found = new Nccl(path, System.getenv());
+          break;
+        } catch (Throwable t) {
+          tried.append(tried.isEmpty() ? "tried " : "; ").append(path).append(" (").append(t.getMessage()).append(')');
+        }
+      }
+      INSTANCE = found;
+      FAILURE = found == null ? tried + " (set -Dkiln.nccl or KILN_NCCL to the library's path)" : "";
+    }
+  }
+
+  /** Binds the library at path (a file path, or a bare name for the loader's search); CudaException if it can't. */
+  public static Nccl open(String path) {
+    try {
+      return new Nccl(path, System.getenv());
+    } catch (Throwable t) {
+      throw new CudaException("cannot bind NCCL from " + path + ": " + t.getMessage(), t);
+    }
+  }
+
+  /** environment: what the NVLS check reads (the process environment, or a test's map). */
+  Nccl(String path, Map<String, String> environment) throws Throwable {
+    SymbolLookup lookup = path.contains("/")
+        ? SymbolLookup.libraryLookup(Path.of(path), Arena.global())
+        : SymbolLookup.libraryLookup(path, Arena.global());
+    Linker linker = Linker.nativeLinker();
+    MemoryLayout uniqueId = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(UNIQUE_ID_BYTES, JAVA_BYTE).withName("internal"));
+    MethodHandle getVersion = bind(linker, lookup, "ncclGetVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    getUniqueId = bind(linker, lookup, "ncclGetUniqueId", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    // ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId commId (by value), int rank)
+    commInitRank = bind(linker, lookup, "ncclCommInitRank", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT));
+    commDestroy = bind(linker, lookup, "ncclCommDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    // (sendbuff, recvbuff, size_t count, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t)
+    FunctionDescriptor reduce = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+    allReduce = bind(linker, lookup, "ncclAllReduce", reduce);
+    reduceScatter = bind(linker, lookup, "ncclReduceScatter", reduce);
+    // (sendbuff, recvbuff, size_t sendcount, ncclDataType_t, ncclComm_t, cudaStream_t)
+    allGather = bind(linker, lookup, "ncclAllGather", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
+    groupStart = bind(linker, lookup, "ncclGroupStart", FunctionDescriptor.of(JAVA_INT));
+    groupEnd = bind(linker, lookup, "ncclGroupEnd", FunctionDescriptor.of(JAVA_INT));
+    errorString = bind(linker, lookup, "ncclGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    asyncError = bind(linker, lookup, "ncclCommGetAsyncError", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    lastError = lookup.find("ncclGetLastError").map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ADDRESS, ADDRESS))).orElse(null);
+    this.path = path;
+    this.environment = Map.copyOf(environment);
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment code = arena.allocate(JAVA_INT);
+      int status = (int) getVersion.invokeExact(code);
+      if (status != NCCL_SUCCESS) throw new IllegalStateException("ncclGetVersion returned " + status);
+      this.version = decodeVersion(code.get(JAVA_INT, 0));
+    }
+  }
+
+  private static MethodHandle bind(Linker linker, SymbolLookup lookup, String symbol, FunctionDescriptor descriptor) {
+    MemorySegment address = lookup.find(symbol).orElseThrow(() -> new IllegalStateException("no symbol " + symbol));
+    return linker.downcallHandle(address, descriptor);
+  }
+
+  static Version decodeVersion(int code) {
+    if (code >= 10000) return new Version(code / 10000, code % 10000 / 100, code % 100);
+    return new Version(code / 1000, code % 1000 / 100, code % 100);
+  }
+
+  /** The library as it was named to dlopen. */
+  public String libraryPath() { return path; }
+
+  public Version version() { return version; }
+
+  /** A fresh ncclUniqueId (128 bytes): made by rank 0, handed to every rank through {@link UniqueIdExchange}. */
+  public byte[] uniqueId() {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment id = arena.allocate(UNIQUE_ID_BYTES);
+      check((int) getUniqueId.invokeExact(id), "ncclGetUniqueId", null);
+      return id.toArray(JAVA_BYTE);
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new CudaException("ncclGetUniqueId failed: " + t, t);
+    }
+  }
+
+  /**
+   * This thread's rank of a communicator of ranks GPUs, on the device of the thread's current CUDA
+   * context. Blocks until all ranks have called it with the same id. Refuses, before touching NCCL,
+   * unless NCCL_NVLS_ENABLE=0 is in the environment.
+   */
+  public Communicator init(int ranks, byte[] uniqueId, int rank) {
+    Objects.requireNonNull(uniqueId, "uniqueId");
+    if (ranks < 1) throw new IllegalArgumentException("NCCL communicator: ranks must be positive, got " + ranks);
+    if (rank < 0 || rank >= ranks) throw new IllegalArgumentException("NCCL communicator: rank must be in [0, " + ranks + "), got " + rank);
+    if (uniqueId.length != UNIQUE_ID_BYTES) {
+      throw new IllegalArgumentException("NCCL unique id must be " + UNIQUE_ID_BYTES + " bytes, got " + uniqueId.length);
+    }
+    requireNvlsDisabled(environment);
+    String call = "ncclCommInitRank (rank " + rank + " of " + ranks + ")";
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment commOut = arena.allocate(ADDRESS);
+      MemorySegment id = arena.allocate(UNIQUE_ID_BYTES);
+      MemorySegment.copy(uniqueId, 0, id, JAVA_BYTE, 0, UNIQUE_ID_BYTES);
+      check((int) commInitRank.invokeExact(commOut, ranks, id, rank), call, null);
+      return new Communicator(commOut.get(ADDRESS, 0), rank, ranks);
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new CudaException(call + " failed: " + t, t);
+    }
+  }
+
+  /** The refusal {@link #init} makes unless env holds NCCL_NVLS_ENABLE=0. */
+  static void requireNvlsDisabled(Map<String, String> env) {
+    String value = env.get(NVLS_VARIABLE);
+    if ("0".equals(value)) return;
+    throw new CudaException("NCCL_NVLS_ENABLE must be 0 before NCCL starts ("
+        + (value == null ? "it is not set" : "it is '" + value + "'")
+        + "): NVLS makes NCCL create multicast objects (cuMulticastCreate), which these machines do not allow. "
+        + "The JVM cannot change its own environment: run `export NCCL_NVLS_ENABLE=0` before starting kiln.");
+  }
+
+  /** Starts a group: collectives queued until {@link #groupEnd()} are launched together (one thread driving several ranks). */
+  public void groupStart() {
+    try {
+      check((int) groupStart.invokeExact(), "ncclGroupStart", null);
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new CudaException("ncclGroupStart failed: " + t, t);
+    }
+  }
+
+  public void groupEnd() {
+    try {
+      check((int) groupEnd.invokeExact(), "ncclGroupEnd", null);
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new CudaException("ncclGroupEnd failed: " + t, t);
+    }
+  }
+
+  /** ncclGetErrorString, or the bare number if NCCL has no text for it. */
+  String errorString(int result) {
+    try {
+      MemorySegment s = (MemorySegment) errorString.invokeExact(result);
+      return s.equals(MemorySegment.NULL) ? "ncclResult_t " + result : s.reinterpret(4096).getString(0);
+    } catch (Throwable t) {
+      return "ncclResult_t " + result;
+    }
+  }
+
+  /** ncclGetLastError's text for comm (may be null for the calling thread's last error), or "" when it has none. */
+  private String lastError(MemorySegment comm) {
+    if (lastError == null) return "";
+    try {
+      MemorySegment which = comm == null ? MemorySegment.NULL : comm; // a local: a conditional argument of invokeExact types as Object
+      MemorySegment s = (MemorySegment) lastError.invokeExact(which);
+      return s.equals(MemorySegment.NULL) ? "" : s.reinterpret(4096).getString(0).strip();
+    } catch (Throwable t) {
+      return "";
+    }
+  }
+
+  private void check(int result, String call, MemorySegment comm) {
+    if (result == NCCL_SUCCESS) return;
+    String detail = lastError(comm);
+    throw new CudaException(call + " failed: " + errorString(result) + (detail.isEmpty() ? "" : " (NCCL: " + detail + ")"));
+  }
+
+  // ---- JCuda objects to addresses ----
+
+  private static final MethodHandle NATIVE_POINTER, BYTE_OFFSET;
+
+  static {
+    try {
+      // JCuda keeps the address in NativePointerObject.nativePointer, read by the protected getNativePointer();
+      // a Pointer made by withByteOffset keeps the base and adds getByteOffset(). JCuda has no public
+      // accessor, so the protected methods are reached through a private lookup (jcuda is an unnamed or
+      // automatic module: its packages are open).
+      NATIVE_POINTER = MethodHandles.privateLookupIn(NativePointerObject.class, MethodHandles.lookup())
+          .findVirtual(NativePointerObject.class, "getNativePointer", MethodType.methodType(long.class));
+      BYTE_OFFSET = MethodHandles.privateLookupIn(Pointer.class, MethodHandles.lookup())
+          .findVirtual(Pointer.class, "getByteOffset", MethodType.methodType(long.class));
+    } catch (ReflectiveOperationException e) {
+      throw new ExceptionInInitializerError("JCuda's NativePointerObject.getNativePointer / Pointer.getByteOffset are not reachable: " + e);
+    }
+  }
+
+  /** The device address a CUdeviceptr (with its byte offset) stands for. */
+  public static long address(CUdeviceptr pointer) {
+    Objects.requireNonNull(pointer, "device pointer");
+    try {
+      return (long) NATIVE_POINTER.invokeExact((NativePointerObject) pointer) + (long) BYTE_OFFSET.invokeExact((Pointer) pointer);
+    } catch (Throwable t) {
+      throw new IllegalStateException("cannot read the address of " + pointer, t);
+    }
+  }
+
+  /** The CUstream handle as NCCL's cudaStream_t (the driver and runtime share the handle). */
+  public static long address(CUstream stream) {
+    Objects.requireNonNull(stream, "stream");
+    try {
+      return (long) NATIVE_POINTER.invokeExact((NativePointerObject) stream);
+    } catch (Throwable t) {
+      throw new IllegalStateException("cannot read the handle of " + stream, t);
+    }
+  }
+
+  private static MemorySegment device(CUdeviceptr pointer) { return MemorySegment.ofAddress(address(pointer)); }
+
+  private static MemorySegment stream(CUstream stream) { return MemorySegment.ofAddress(address(stream)); }
+
+  // ---- communicators ----
+
+  /** One rank's ncclComm_t. Collectives are queued on the given stream and return at once. */
+  public final class Communicator implements AutoCloseable {
+    private final MemorySegment comm;
+    private final int rank, ranks;
+    private boolean closed;
+
+    private Communicator(MemorySegment comm, int rank, int ranks) {
+      this.comm = comm;
+      this.rank = rank;
+      this.ranks = ranks;
+    }
+
+    public int rank() { return rank; }
+
+    public int ranks() { return ranks; }
+
+    /** recv[i] = op over ranks of send[i], count elements; send == recv is in place. */
+    public void allReduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, CUstream stream) {
+      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      ready("ncclAllReduce", count, type);
+      int result;
+      try {
+        result = (int) allReduce.invokeExact(s, r, count, type.code, op.code, comm, st);
+      } catch (Throwable t) {
+        throw new CudaException("ncclAllReduce" + where(count, type) + " failed: " + t, t);
+      }
+      if (result != NCCL_SUCCESS) fail(result, "ncclAllReduce", count, type);
+    }
+
+    /**
+     * recv (recvCount elements) = op over ranks of send[rank * recvCount, (rank + 1) * recvCount); send
+     * holds ranks * recvCount. In place when recv == send + rank * recvCount elements.
+     */
+    public void reduceScatter(CUdeviceptr send, CUdeviceptr recv, long recvCount, DataType type, Op op, CUstream stream) {
+      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      ready("ncclReduceScatter", recvCount, type);
+      int result;
+      try {
+        result = (int) reduceScatter.invokeExact(s, r, recvCount, type.code, op.code, comm, st);
+      } catch (Throwable t) {
+        throw new CudaException("ncclReduceScatter" + where(recvCount, type) + " failed: " + t, t);
+      }
+      if (result != NCCL_SUCCESS) fail(result, "ncclReduceScatter", recvCount, type);
+    }
+
+    /**
+     * recv[k * sendCount, (k + 1) * sendCount) = rank k's send, for every k. In place when send ==
+     * recv + rank * sendCount elements.
+     */
+    public void allGather(CUdeviceptr send, CUdeviceptr recv, long sendCount, DataType type, CUstream stream) {
+      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      ready("ncclAllGather", sendCount, type);
+      int result;
+      try {
+        result = (int) allGather.invokeExact(s, r, sendCount, type.code, comm, st);
+      } catch (Throwable t) {
+        throw new CudaException("ncclAllGather" + where(sendCount, type) + " failed: " + t, t);
+      }
+      if (result != NCCL_SUCCESS) fail(result, "ncclAllGather", sendCount, type);
+    }
+
+    /** Throws if an asynchronous error (a peer died, a network failure) has hit this communicator. */
+    public void checkAsyncError() {
+      String call = "ncclCommGetAsyncError" + where();
+      if (closed) throw new IllegalStateException(call + " after the communicator was closed");
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment result = arena.allocate(JAVA_INT);
+        check((int) asyncError.invokeExact(comm, result), call, comm);
+        int async = result.get(JAVA_INT, 0);
+        if (async != NCCL_SUCCESS) {
+          String detail = lastError(comm);
+          throw new CudaException("NCCL communicator" + where() + " has an asynchronous error: " + errorString(async)
+              + (detail.isEmpty() ? "" : " (NCCL: " + detail + ")"));
+        }
+      } catch (CudaException e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new CudaException(call + " failed: " + t, t);
+      }
+    }
+
+    private String where() { return " (rank " + rank + " of " + ranks + ")"; }
+
+    private String where(long count, DataType type) {
+      return " (rank " + rank + " of " + ranks + ", " + count + " x " + type.name().toLowerCase(Locale.ROOT) + ")";
+    }
+
+    /** Checks before a collective; builds no message unless one is thrown (collectives run every step). */
+    private void ready(String call, long count, DataType type) {
+      Objects.requireNonNull(type, "data type");
+      if (closed) throw new IllegalStateException(call + where() + " after the communicator was closed");
+      if (count < 0) throw new IllegalArgumentException(call + where() + ": count must be >= 0, got " + count);
+    }
+
+    private void fail(int result, String call, long count, DataType type) {
+      check(result, call + where(count, type), comm);
+    }
+
+    /** ncclCommDestroy: waits for this rank's queued collectives, then frees the communicator. */
+    @Override
+    public void close() {
+      if (closed) return;
+      closed = true;
+      try {
+        check((int) commDestroy.invokeExact(comm), "ncclCommDestroy" + where(), null);
+      } catch (CudaException e) {
+        throw e;
+      } catch (Throwable t) {
+        throw new CudaException("ncclCommDestroy" + where() + " failed: " + t, t);
+      }
+    }
+
+    @Override
+    public String toString() { return "NCCL communicator, rank " + rank + " of " + ranks + " (" + path + ", NCCL " + version + ")"; }
+  }
+}

@@ -1,0 +1,381 @@
+// The NCCL binding against a stub libnccl built here with gcc: the id passed by value, the argument
+// order of every collective, JCuda pointers and streams turned into addresses, error and refusal
+// messages. The stub is one rank with host memory, so it runs without a GPU; skips without gcc.
+package kiln.runtime.multi;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+import static kiln.runtime.multi.Fixtures.assertMessage;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.lang.reflect.Constructor;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import kiln.runtime.cuda.CudaException;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class NcclBindingTest {
+  /** One rank over host memory, with knobs: fail the next call, report an async error, read back the last arguments. */
+  static final String STUB = """
+      #include <stdlib.h>
+      #include <string.h>
+      #include <stdint.h>
+      typedef struct { char internal[128]; } ncclUniqueId;
+      typedef struct { int nranks, rank; } *ncclComm_t;
+
+      static int fail_next, async_error, inits, destroys, group_depth, last_init[2];
+      static unsigned char last_id[128];
+      static int64_t last_args[7]; /* send, recv, count, type, op, comm, stream */
+      static char last_error[256];
+
+      static const char *names[] = {"no error", "unhandled cuda error (run with NCCL_DEBUG=INFO for details)",
+          "unhandled system error (run with NCCL_DEBUG=INFO for details)", "internal error - please report this issue to the NCCL developers",
+          "invalid argument (run with NCCL_DEBUG=WARN for details)", "invalid usage (run with NCCL_DEBUG=WARN for details)",
+          "remote process exited or there was a network error", "NCCL operation in progress"};
+      const char *ncclGetErrorString(int r) { return r >= 0 && r < 8 ? names[r] : "unknown result code"; }
+      #ifndef NO_LAST_ERROR
+      const char *ncclGetLastError(ncclComm_t comm) { return last_error; }
+      #endif
+      static int take(void) { int r = fail_next; fail_next = 0; return r; }
+      static size_t width(int type) { static const size_t w[] = {1, 1, 4, 4, 8, 8, 2, 4, 8, 2}; return w[type]; }
+      static void record(const void *s, void *r, size_t n, int type, int op, ncclComm_t c, void *stream) {
+        last_args[0] = (int64_t) (intptr_t) s; last_args[1] = (int64_t) (intptr_t) r; last_args[2] = (int64_t) n;
+        last_args[3] = type; last_args[4] = op; last_args[5] = (int64_t) (intptr_t) c; last_args[6] = (int64_t) (intptr_t) stream;
+      }
+
+      int ncclGetVersion(int *version) { *version = 22304; return 0; }
+      int ncclGetUniqueId(ncclUniqueId *id) {
+        int r = take(); if (r) return r;
+        for (int i = 0; i < 128; i++) id->internal[i] = (char) (i * 7 + 3);
+        return 0;
+      }
+      int ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank) {
+        int r = take(); if (r) return r;
+        memcpy(last_id, id.internal, 128); last_init[0] = nranks; last_init[1] = rank;
+        ncclComm_t c = malloc(sizeof *c); c->nranks = nranks; c->rank = rank; *comm = c; inits++;
+        return 0;
+      }
+      int ncclCommDestroy(ncclComm_t comm) { free(comm); destroys++; return take(); }
+      int ncclAllReduce(const void *s, void *r, size_t n, int type, int op, ncclComm_t c, void *stream) {
+        record(s, r, n, type, op, c, stream);
+        int f = take(); if (f) return f;
+        memmove(r, s, n * width(type)); /* any op over one rank is the identity */
+        return 0;
+      }
+      int ncclReduceScatter(const void *s, void *r, size_t n, int type, int op, ncclComm_t c, void *stream) {
+        record(s, r, n, type, op, c, stream);
+        int f = take(); if (f) return f;
+        memmove(r, (const char *) s + (size_t) c->rank * n * width(type), n * width(type));
+        return 0;
+      }
+      #ifndef NO_ALL_GATHER
+      int ncclAllGather(const void *s, void *r, size_t n, int type, ncclComm_t c, void *stream) {
+        record(s, r, n, type, -1, c, stream);
+        int f = take(); if (f) return f;
+        memmove((char *) r + (size_t) c->rank * n * width(type), s, n * width(type));
+        return 0;
+      }
+      #endif
+      int ncclGroupStart(void) { int r = take(); if (!r) group_depth++; return r; }
+      int ncclGroupEnd(void) { int r = take(); if (!r) group_depth--; return r; }
+      int ncclCommGetAsyncError(ncclComm_t comm, int *result) { *result = async_error; return take(); }
+
+      void stub_fail_next(int r, const char *error) { fail_next = r; strncpy(last_error, error, sizeof last_error - 1); }
+      void stub_async_error(int r) { async_error = r; }
+      void stub_last_args(int64_t *out) { memcpy(out, last_args, sizeof last_args); }
+      void stub_last_init(int *out, unsigned char *id) { out[0] = last_init[0]; out[1] = last_init[1]; memcpy(id, last_id, 128); }
+      void stub_counters(int *out) { out[0] = inits; out[1] = destroys; out[2] = group_depth; }
+      """;
+
+  static final Map<String, String> NVLS_OFF = Map.of("NCCL_NVLS_ENABLE", "0");
+
+  @TempDir static Path build;
+  static Path stub;
+  static String skip;
+  static MethodHandle failNext, asyncError, lastArgs, lastInit, counters;
+
+  @BeforeAll
+  static void compileStub() throws Exception {
+    stub = compile("libnccl-stub.so");
+    if (stub == null) return;
+    SymbolLookup lookup = SymbolLookup.libraryLookup(stub, Arena.global()); // the same handle the binding gets: one copy of the globals
+    Linker linker = Linker.nativeLinker();
+    failNext = linker.downcallHandle(lookup.findOrThrow("stub_fail_next"), FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS));
+    asyncError = linker.downcallHandle(lookup.findOrThrow("stub_async_error"), FunctionDescriptor.ofVoid(JAVA_INT));
+    lastArgs = linker.downcallHandle(lookup.findOrThrow("stub_last_args"), FunctionDescriptor.ofVoid(ADDRESS));
+    lastInit = linker.downcallHandle(lookup.findOrThrow("stub_last_init"),
+        FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
+    counters = linker.downcallHandle(lookup.findOrThrow("stub_counters"), FunctionDescriptor.ofVoid(ADDRESS));
+  }
+
+  /** The stub built with extra -D flags into build/name; null (and skip set) when there is no working gcc. */
+  static Path compile(String name, String... defines) throws IOException, InterruptedException {
+    Path source = build.resolve("stub.c");
+    Files.writeString(source, STUB);
+    Path out = build.resolve(name);
+    List<String> command = new ArrayList<>(List.of("gcc", "-shared", "-fPIC", "-O1", "-o", out.toString()));
+    command.addAll(List.of(defines));
+    command.add(source.toString());
+    Process gcc;
+    try {
+      gcc = new ProcessBuilder(command).redirectErrorStream(true).start();
+    } catch (IOException e) {
+      skip = "no gcc to build the stub libnccl: " + e.getMessage();
+      return null;
+    }
+    String log = new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (!gcc.waitFor(60, TimeUnit.SECONDS) || gcc.exitValue() != 0) throw new AssertionError("gcc failed on the stub:\n" + log);
+    return out;
+  }
+
+  @BeforeEach
+  void needStub() { Assumptions.assumeTrue(stub != null, () -> skip); }
+
+  static Nccl nccl() throws Throwable { return new Nccl(stub.toString(), NVLS_OFF); }
+
+  static void failNext(int result, String error) throws Throwable {
+    try (Arena arena = Arena.ofConfined()) {
+      failNext.invokeExact(result, arena.allocateFrom(error));
+    }
+  }
+
+  static long[] lastArgs() throws Throwable {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(JAVA_LONG, 7);
+      lastArgs.invokeExact(out);
+      return out.toArray(JAVA_LONG);
+    }
+  }
+
+  static int[] counters() throws Throwable {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(JAVA_INT, 3);
+      counters.invokeExact(out);
+      return out.toArray(JAVA_INT);
+    }
+  }
+
+  /** A CUstream whose handle is h (JCuda's CUstream(long) is package-private). */
+  static CUstream stream(long h) throws ReflectiveOperationException {
+    Constructor<CUstream> c = CUstream.class.getDeclaredConstructor(long.class);
+    c.setAccessible(true);
+    return c.newInstance(h);
+  }
+
+  /** A CUdeviceptr holding a host address, which the one-rank stub reads and writes directly. */
+  static CUdeviceptr at(MemorySegment host) { return new CUdeviceptr().withByteOffset(host.address()); }
+
+  @Test
+  void versionAndLibrary() throws Throwable {
+    Nccl nccl = nccl();
+    assertEquals(new Nccl.Version(2, 23, 4), nccl.version());
+    assertEquals("2.23.4", nccl.version().toString());
+    assertEquals(stub.toString(), nccl.libraryPath());
+    assertEquals(new Nccl.Version(2, 8, 4), Nccl.decodeVersion(2804));
+    assertEquals(new Nccl.Version(2, 18, 5), Nccl.decodeVersion(21805));
+  }
+
+  @Test
+  void uniqueIdTravelsByValueIntoInit() throws Throwable {
+    Nccl nccl = nccl();
+    byte[] id = nccl.uniqueId();
+    assertEquals(128, id.length);
+    for (int i = 0; i < 128; i++) assertEquals((byte) (i * 7 + 3), id[i]);
+    byte[] mine = new byte[128];
+    for (int i = 0; i < 128; i++) mine[i] = (byte) (255 - i);
+    int before = counters()[0];
+    try (Nccl.Communicator comm = nccl.init(3, mine, 2)) {
+      assertEquals(2, comm.rank());
+      assertEquals(3, comm.ranks());
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment init = arena.allocate(JAVA_INT, 2), seen = arena.allocate(128);
+        lastInit.invokeExact(init, seen);
+        assertArrayEquals(new int[] {3, 2}, init.toArray(JAVA_INT));
+        assertArrayEquals(mine, seen.toArray(JAVA_BYTE), "the 128-byte struct arrives whole, by value");
+      }
+      assertEquals("NCCL communicator, rank 2 of 3 (" + stub + ", NCCL 2.23.4)", comm.toString());
+    }
+    assertEquals(before + 1, counters()[0]);
+  }
+
+  @Test
+  void collectivesPassTheirArgumentsInOrder() throws Throwable {
+    Nccl nccl = nccl();
+    try (Arena arena = Arena.ofConfined(); Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0)) {
+      float[] values = {1.5f, -2f, 3.25f, 0f, 7f, 8f, 9f, 10f};
+      MemorySegment send = arena.allocateFrom(JAVA_FLOAT, values), recv = arena.allocate(JAVA_FLOAT, values.length);
+      CUstream s = stream(0x5eed);
+      comm.allReduce(at(send), at(recv), values.length, Nccl.DataType.FLOAT32, Nccl.Op.SUM, s);
+      assertArrayEquals(values, recv.toArray(JAVA_FLOAT));
+      long[] args = lastArgs();
+      assertEquals(send.address(), args[0]);
+      assertEquals(recv.address(), args[1]);
+      assertEquals(values.length, args[2]);
+      assertEquals(7, args[3], "ncclFloat32");
+      assertEquals(0, args[4], "ncclSum");
+      assertTrue(args[5] != 0, "the communicator");
+      assertEquals(0x5eed, args[6], "the stream handle");
+      long commAddress = args[5];
+
+      // in place, at a byte offset inside the buffer, bf16 max
+      comm.allReduce(at(send).withByteOffset(8), at(send).withByteOffset(8), 3, Nccl.DataType.BFLOAT16, Nccl.Op.MAX, new CUstream());
+      assertArrayEquals(new long[] {send.address() + 8, send.address() + 8, 3, 9, 2, commAddress, 0}, lastArgs());
+
+      MemorySegment slice = arena.allocate(JAVA_FLOAT, 4);
+      comm.reduceScatter(at(send), at(slice), 4, Nccl.DataType.FLOAT32, Nccl.Op.AVG, s);
+      assertArrayEquals(new long[] {send.address(), slice.address(), 4, 7, 4, commAddress, 0x5eed}, lastArgs());
+      assertArrayEquals(new float[] {1.5f, -2f, 3.25f, 0f}, slice.toArray(JAVA_FLOAT));
+
+      MemorySegment gathered = arena.allocate(JAVA_FLOAT, 4);
+      comm.allGather(at(slice), at(gathered), 4, Nccl.DataType.FLOAT32, s);
+      assertArrayEquals(new long[] {slice.address(), gathered.address(), 4, 7, -1, commAddress, 0x5eed}, lastArgs());
+      assertArrayEquals(new float[] {1.5f, -2f, 3.25f, 0f}, gathered.toArray(JAVA_FLOAT));
+
+      nccl.groupStart();
+      assertEquals(1, counters()[2]);
+      nccl.groupEnd();
+      assertEquals(0, counters()[2]);
+      comm.checkAsyncError();
+    }
+  }
+
+  @Test
+  void failuresNameTheCallAndNcclsText() throws Throwable {
+    Nccl nccl = nccl();
+    failNext(2, "socket: connection refused\n");
+    assertMessage(CudaException.class, "ncclGetUniqueId failed: unhandled system error (run with NCCL_DEBUG=INFO for details)"
+        + " (NCCL: socket: connection refused)", nccl::uniqueId);
+    failNext(6, "peer 3 is gone");
+    assertMessage(CudaException.class, "ncclCommInitRank (rank 1 of 4) failed: remote process exited or there was a network error"
+        + " (NCCL: peer 3 is gone)", () -> nccl.init(4, new byte[128], 1));
+    try (Arena arena = Arena.ofConfined(); Nccl.Communicator comm = nccl.init(1, new byte[128], 0)) {
+      MemorySegment buffer = arena.allocate(JAVA_FLOAT, 4);
+      failNext(4, "count too large");
+      assertMessage(CudaException.class, "ncclAllReduce (rank 0 of 1, 4 x float32) failed: invalid argument (run with NCCL_DEBUG=WARN"
+          + " for details) (NCCL: count too large)",
+          () -> comm.allReduce(at(buffer), at(buffer), 4, Nccl.DataType.FLOAT32, Nccl.Op.SUM, new CUstream()));
+      failNext(1, "");
+      assertMessage(CudaException.class, "ncclReduceScatter (rank 0 of 1, 4 x float16) failed: unhandled cuda error (run with"
+          + " NCCL_DEBUG=INFO for details)",
+          () -> comm.reduceScatter(at(buffer), at(buffer), 4, Nccl.DataType.FLOAT16, Nccl.Op.SUM, new CUstream()));
+      failNext(5, "not in a group");
+      assertMessage(CudaException.class, "ncclGroupEnd failed: invalid usage (run with NCCL_DEBUG=WARN for details) (NCCL: not in a group)",
+          nccl::groupEnd);
+      failNext(0, "");
+      asyncError.invokeExact(6);
+      try {
+        assertMessage(CudaException.class, "NCCL communicator (rank 0 of 1) has an asynchronous error: remote process exited or there"
+            + " was a network error", comm::checkAsyncError);
+      } finally {
+        asyncError.invokeExact(0);
+      }
+      assertMessage(IllegalArgumentException.class, "ncclAllGather (rank 0 of 1): count must be >= 0, got -1",
+          () -> comm.allGather(at(buffer), at(buffer), -1, Nccl.DataType.FLOAT32, new CUstream()));
+    }
+  }
+
+  @Test
+  void closedCommunicator() throws Throwable {
+    Nccl nccl = nccl();
+    Nccl.Communicator comm = nccl.init(1, new byte[128], 0);
+    int destroys = counters()[1];
+    comm.close();
+    comm.close();
+    assertEquals(destroys + 1, counters()[1], "destroyed once");
+    assertMessage(IllegalStateException.class, "ncclAllReduce (rank 0 of 1) after the communicator was closed",
+        () -> comm.allReduce(new CUdeviceptr(), new CUdeviceptr(), 1, Nccl.DataType.FLOAT32, Nccl.Op.SUM, new CUstream()));
+    assertMessage(IllegalStateException.class, "ncclCommGetAsyncError (rank 0 of 1) after the communicator was closed", comm::checkAsyncError);
+  }
+
+  @Test
+  void initChecksItsArgumentsAndNvlsFirst() throws Throwable {
+    Nccl nccl = nccl();
+    assertMessage(IllegalArgumentException.class, "NCCL communicator: ranks must be positive, got 0", () -> nccl.init(0, new byte[128], 0));
+    assertMessage(IllegalArgumentException.class, "NCCL communicator: rank must be in [0, 2), got 2", () -> nccl.init(2, new byte[128], 2));
+    assertMessage(IllegalArgumentException.class, "NCCL unique id must be 128 bytes, got 127", () -> nccl.init(2, new byte[127], 0));
+    int inits = counters()[0];
+    Nccl withNvls = new Nccl(stub.toString(), Map.of());
+    assertMessage(CudaException.class, "NCCL_NVLS_ENABLE must be 0 before NCCL starts (it is not set): NVLS makes NCCL create multicast"
+        + " objects (cuMulticastCreate), which these machines do not allow. The JVM cannot change its own environment: run"
+        + " `export NCCL_NVLS_ENABLE=0` before starting kiln.", () -> withNvls.init(1, new byte[128], 0));
+    Nccl nvlsOn = new Nccl(stub.toString(), Map.of("NCCL_NVLS_ENABLE", "1"));
+    CudaException e = assertThrows(CudaException.class, () -> nvlsOn.init(1, new byte[128], 0));
+    assertTrue(e.getMessage().startsWith("NCCL_NVLS_ENABLE must be 0 before NCCL starts (it is '1'): "), e.getMessage());
+    assertEquals(inits, counters()[0], "NCCL was never asked for a communicator");
+  }
+
+  @Test
+  void optionalAndMissingSymbols() throws Throwable {
+    Path noLastError = compile("libnccl-old.so", "-DNO_LAST_ERROR");
+    Nccl old = new Nccl(noLastError.toString(), NVLS_OFF);
+    try (Arena arena = Arena.ofConfined()) {
+      SymbolLookup lookup = SymbolLookup.libraryLookup(noLastError, arena);
+      MethodHandle fail = Linker.nativeLinker().downcallHandle(lookup.findOrThrow("stub_fail_next"),
+          FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS));
+      fail.invokeExact(4, arena.allocateFrom("not shown"));
+    }
+    assertMessage(CudaException.class, "ncclGetUniqueId failed: invalid argument (run with NCCL_DEBUG=WARN for details)", old::uniqueId);
+
+    Path noAllGather = compile("libnccl-broken.so", "-DNO_ALL_GATHER");
+    assertMessage(CudaException.class, "cannot bind NCCL from " + noAllGather + ": no symbol ncclAllGather", () -> Nccl.open(noAllGather.toString()));
+  }
+
+  @Test
+  void jcudaObjectsToAddresses() throws ReflectiveOperationException {
+    assertEquals(0, Nccl.address(new CUdeviceptr()));
+    assertEquals(72, Nccl.address(new CUdeviceptr().withByteOffset(64).withByteOffset(8)));
+    assertEquals(0, Nccl.address(new CUstream()));
+    assertEquals(0x7f00_0000_1000L, Nccl.address(stream(0x7f00_0000_1000L)));
+  }
+
+  // ---- the default library (none on the build machines) ----
+
+  @Test
+  void candidatesPutTheConfiguredPathFirst() {
+    String previous = System.getProperty("kiln.nccl");
+    try {
+      System.setProperty("kiln.nccl", "/opt/nccl/lib/libnccl.so.2");
+      assertEquals(List.of("/opt/nccl/lib/libnccl.so.2", "libnccl.so.2", "libnccl.so"), Nccl.candidates());
+    } finally {
+      if (previous == null) System.clearProperty("kiln.nccl");
+      else System.setProperty("kiln.nccl", previous);
+    }
+  }
+
+  @Test
+  void withoutLibncclTheReasonListsWhatWasTried() {
+    Assumptions.assumeFalse(Nccl.available(), "a libnccl is installed here");
+    String reason = Nccl.unavailableReason();
+    assertTrue(reason.startsWith("tried "), reason);
+    assertTrue(reason.contains("libnccl.so.2 ("), reason);
+    assertTrue(reason.contains("; libnccl.so ("), reason);
+    assertTrue(reason.endsWith(" (set -Dkiln.nccl or KILN_NCCL to the library's path)"), reason);
+    assertMessage(CudaException.class, "NCCL is not available: " + reason, Nccl::get);
+    CudaException e = assertThrows(CudaException.class, () -> Nccl.open("/nonexistent/libnccl.so.2"));
+    assertTrue(e.getMessage().startsWith("cannot bind NCCL from /nonexistent/libnccl.so.2: "), e.getMessage());
+  }
+}
