@@ -245,7 +245,13 @@ public final class TrainCommand implements Callable<Integer> {
     List<TrainLog.Row> rows = TrainLog.read(logFile);
     Path png = runDir.resolve("loss.png");
     if (rows.stream().anyMatch(r -> Double.isFinite(r.loss()))) {
-      LossPlot.writeRows(png, rows);
+      try {
+        LossPlot.writeRows(png, rows);
+      } catch (IOException | RuntimeException | LinkageError e) {
+        // a machine without fonts (a GPU box with a stripped JRE) cannot draw text: the run still counts
+        err.println("kiln: loss plot not written (" + e + "); " + logFile + " has every value");
+        png = null;
+      }
     }
     if (done.stopped() != null) {
       throw new UserError("training stopped at step " + done.steps() + ": " + done.stopped()
@@ -260,7 +266,7 @@ public final class TrainCommand implements Callable<Integer> {
       sample(shape, finalParams, opts, dev, nThreads, o, err);
     }
     Path last = Checkpoint.dir(runDir, done.steps());
-    o.printf("train: wrote %s, %s and %s/ (model.bin, state.bin, train.txt)%n", logFile, png, last);
+    o.printf("train: wrote %s, %s and %s/ (model.bin, state.bin, train.txt)%n", logFile, png != null ? png : "(no loss.png)", last);
     o.printf("train: try  ./kiln sample --checkpoint %s --prompt \"It was\" --tokens 100%n", last);
     o.flush();
     return 0;
