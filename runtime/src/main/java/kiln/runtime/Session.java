@@ -55,7 +55,7 @@ public class Session implements AutoCloseable {
       this.executor = new CpuExecutor(arena, sections(program), threads);
     } else {
       this.cuda = Cuda.open();
-      this.executor = new CudaExecutor(arena, sections(program), cuda, kiln.codegen.CudaSchedule.DEFAULT);
+      this.executor = new CudaExecutor(arena, sections(program), cuda, kiln.codegen.CudaSchedule.fromEnvironment());
     }
   }
 
