@@ -16,39 +16,25 @@ public record GptConfig(int maxT, int vocab, int paddedVocab, int layers, int he
   public long[] paramSizes() {
     long vp = paddedVocab, t = maxT, l = layers, c = channels;
     return new long[] {
-        product(vp, c),
-        product(t, c),
-        product(l, c),
-        product(l, c),
-        product(l, 3 * c, c),
-        product(l, 3 * c),
-        product(l, c, c),
-        product(l, c),
-        product(l, c),
-        product(l, c),
-        product(l, 4 * c, c),
-        product(l, 4 * c),
-        product(l, c, 4 * c),
-        product(l, c),
+        Sizes.product(vp, c),
+        Sizes.product(t, c),
+        Sizes.product(l, c),
+        Sizes.product(l, c),
+        Sizes.product(l, 3 * c, c),
+        Sizes.product(l, 3 * c),
+        Sizes.product(l, c, c),
+        Sizes.product(l, c),
+        Sizes.product(l, c),
+        Sizes.product(l, c),
+        Sizes.product(l, 4 * c, c),
+        Sizes.product(l, 4 * c),
+        Sizes.product(l, c, 4 * c),
+        Sizes.product(l, c),
         c,
         c};
   }
 
-  public long paramCount() {
-    long sum = 0;
-    for (long size : paramSizes()) {
-      sum = Math.addExact(sum, size);
-    }
-    return sum;
-  }
-
-  private static long product(long... dims) {
-    long p = 1;
-    for (long d : dims) {
-      p = Math.multiplyExact(p, d);
-    }
-    return p;
-  }
+  public long paramCount() { return Sizes.sum(paramSizes()); }
 
   /** A broken header constraint; slot is the header index, or -1 for a derived quantity. */
   record Violation(int slot, String name, String expected, String found) {

@@ -24,37 +24,23 @@ public record LlamaConfig(
   /** Element counts of the 12 tensors, in {@link #PARAM_NAMES} order. Throws ArithmeticException past a long. */
   public long[] paramSizes() {
     long vp = paddedVocab, l = layers, c = channels, f = ffn;
-    long kv = product(kvHeads, headSize());
+    long kv = Sizes.product(kvHeads, headSize());
     return new long[] {
-        product(vp, c),
-        product(l, c),
-        product(l, c, c),
-        product(l, kv, c),
-        product(l, kv, c),
-        product(l, c, c),
-        product(l, c),
-        product(l, f, c),
-        product(l, f, c),
-        product(l, c, f),
+        Sizes.product(vp, c),
+        Sizes.product(l, c),
+        Sizes.product(l, c, c),
+        Sizes.product(l, kv, c),
+        Sizes.product(l, kv, c),
+        Sizes.product(l, c, c),
+        Sizes.product(l, c),
+        Sizes.product(l, f, c),
+        Sizes.product(l, f, c),
+        Sizes.product(l, c, f),
         c,
-        product(vp, c)};
+        Sizes.product(vp, c)};
   }
 
-  public long paramCount() {
-    long sum = 0;
-    for (long size : paramSizes()) {
-      sum = Math.addExact(sum, size);
-    }
-    return sum;
-  }
-
-  private static long product(long... dims) {
-    long p = 1;
-    for (long d : dims) {
-      p = Math.multiplyExact(p, d);
-    }
-    return p;
-  }
+  public long paramCount() { return Sizes.sum(paramSizes()); }
 
   /** The first constraint this config breaks, in header order, or null when it is consistent. */
   GptConfig.Violation violation() {
