@@ -26,15 +26,17 @@ public final class LlamaLayers {
   }
 
   /**
-   * Rotary position embedding over the last dim (HS) of a (B, T, heads..., HS) tensor, with the
+   * Rotary position embedding over the last dim (HS) of a (B, T, KV, G, HS) projection, with the
    * half-split pairing of Hugging Face / Meta's reference: element d pairs with d ± HS/2, the pair
-   * (x[i], x[i + HS/2]) rotates by angle t · theta^(-2i/HS).
+   * (x[i], x[i + HS/2]) rotates by angle t · theta^(-2i/HS). The result is laid out heads-first,
+   * (B, KV, G, T, HS), so that attention's products (and their gradients, which sum over the G
+   * query heads of a group and over t) are contiguous matmuls.
    */
   public static Tensor rope(Graph g, String name, Tensor x, double theta) {
     if (x.rank() != 5) throw new kiln.dsl.DslException("rope: expected (B, T, KV, G, HS) or (B, T, KV, 1, HS), found " + x);
     Dim B = x.dims().get(0), T = x.dims().get(1), H1 = x.dims().get(2), H2 = x.dims().get(3), HS = x.dims().get(4);
     double logTheta = Math.log(theta);
-    return g.compute(name, dims(B, T, H1, H2, HS), (b, t, h1, h2, d) -> {
+    return g.compute(name, dims(B, H1, H2, T, HS), (b, h1, h2, t, d) -> {
       Expr half = size(HS).div(lit(2, DType.I32));
       Expr i = d.mod(half);                                   // frequency index of d's pair
       Expr partner = d.add(half).mod(size(HS));
@@ -45,21 +47,23 @@ public final class LlamaLayers {
   }
 
   /**
-   * Causal grouped-query attention: q (B, T, KV, G, HS) — query head kv·G + g — against k and v
-   * (B, T, KV, 1, HS) shared by the G query heads of a group. Returns (B, T, KV, G, HS).
+   * Causal grouped-query attention: q (B, KV, G, T, HS) — query head kv·G + g — and k (B, KV, 1, T, HS)
+   * from rope, v (B, T, KV, 1, HS) from its projection; the G query heads of a group share k and v.
+   * Returns (B, T, KV, G, HS), ready for the output projection.
    */
   public static Tensor groupedAttention(Graph g, Tensor q, Tensor k, Tensor v) {
-    Dim B = q.dims().get(0), T = q.dims().get(1), KV = q.dims().get(2), G = q.dims().get(3), HS = q.dims().get(4);
+    Dim B = q.dims().get(0), KV = q.dims().get(1), G = q.dims().get(2), T = q.dims().get(3), HS = q.dims().get(4);
     Expr zero = lit(0, DType.I32);
     Tensor scores = g.compute("scores", dims(B, KV, G, T, T), (b, h, j, t, s) ->
-        sum(HS, d -> q.at(b, t, h, j, d).mul(k.at(b, s, h, zero, d))).div(sizeF(HS).sqrt()));
+        sum(HS, d -> q.at(b, h, j, t, d).mul(k.at(b, h, zero, s, d))).div(sizeF(HS).sqrt()));
     Tensor max = g.detach(g.compute("max", dims(B, KV, G, T), (b, h, j, t) ->
         kiln.dsl.Ops.max(T, s -> select(s.le(t), scores.at(b, h, j, t, s), lit(Float.NEGATIVE_INFINITY)))));
     Tensor e = g.compute("exp", dims(B, KV, G, T, T), (b, h, j, t, s) ->
         select(s.le(t), scores.at(b, h, j, t, s).sub(max.at(b, h, j, t)).exp(), lit(0)));
     Tensor z = g.compute("norm", dims(B, KV, G, T), (b, h, j, t) -> sum(T, s -> e.at(b, h, j, t, s)));
     Tensor att = g.compute("att", dims(B, KV, G, T, T), (b, h, j, t, s) -> e.at(b, h, j, t, s).div(z.at(b, h, j, t)));
-    return g.compute("y", dims(B, T, KV, G, HS), (b, t, h, j, d) -> sum(T, s -> att.at(b, h, j, t, s).mul(v.at(b, s, h, zero, d))));
+    Tensor y = g.compute("y", dims(B, KV, G, T, HS), (b, h, j, t, d) -> sum(T, s -> att.at(b, h, j, t, s).mul(v.at(b, s, h, zero, d))));
+    return g.compute("y_bt", dims(B, T, KV, G, HS), (b, t, h, j, d) -> y.at(b, h, j, t, d));
   }
 
   /** x (B, T, C) through w (heads..., HS, C): the q, k or v projection, no bias. */

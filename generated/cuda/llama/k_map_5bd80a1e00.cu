@@ -6,9 +6,9 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_4ef71e33a4 { long long v[7]; };
+struct Args_k_map_5bd80a1e00 { long long v[7]; };
 
-extern "C" __global__ void __launch_bounds__(256) k_map_4ef71e33a4(float* __restrict__ F, int* __restrict__ I, const Args_k_map_4ef71e33a4 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_5bd80a1e00(float* __restrict__ F, int* __restrict__ I, const Args_k_map_5bd80a1e00 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int KV = (int) a.v[2];
@@ -24,6 +24,6 @@ extern "C" __global__ void __launch_bounds__(256) k_map_4ef71e33a4(float* __rest
     const int kv_ = (int) (r % KV); r /= KV;
     const int t_ = (int) (r % T); r /= T;
     const int b_ = (int) r;
-    F[o0 + ((((b_) * T + t_) * KV + kv_) * G + g_) * HS + hs_] = (F[o1 + ((((b_) * T + t_) * KV + kv_) * G + g_) * HS + hs_] * cosf((((float) t_) * expf(((((float) (hs_ % (HS / 2))) * -18.420681f) / ((float) HS))))));
+    F[o0 + ((((b_) * T + t_) * KV + kv_) * G + g_) * HS + hs_] = F[o1 + ((((b_) * KV + kv_) * G + g_) * T + t_) * HS + hs_];
   }
 }

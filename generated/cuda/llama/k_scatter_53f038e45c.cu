@@ -6,25 +6,25 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_scatter_2f96b260bc { long long v[7]; };
+struct Args_k_scatter_53f038e45c { long long v[7]; };
 
-extern "C" __global__ void __launch_bounds__(256) k_scatter_2f96b260bc(float* __restrict__ F, int* __restrict__ I, const Args_k_scatter_2f96b260bc a) {
+extern "C" __global__ void __launch_bounds__(256) k_scatter_53f038e45c(float* __restrict__ F, int* __restrict__ I, const Args_k_scatter_53f038e45c a) {
   const int B = (int) a.v[0];
-  const int T = (int) a.v[1];
-  const int KV = (int) a.v[2];
-  const int G = (int) a.v[3];
+  const int KV = (int) a.v[1];
+  const int G = (int) a.v[2];
+  const int T = (int) a.v[3];
   const int HS = (int) a.v[4];
   const long long o0 = a.v[5];
   const long long o1 = a.v[6];
-  const long long items = (long long) B * T * KV * G * HS;
+  const long long items = (long long) B * KV * G * T * HS;
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
     long long r = p;
     const int hs_ = (int) (r % HS); r /= HS;
+    const int t_ = (int) (r % T); r /= T;
     const int g_ = (int) (r % G); r /= G;
     const int kv_ = (int) (r % KV); r /= KV;
-    const int t_ = (int) (r % T); r /= T;
     const int b_ = (int) r;
     const int x0 = (HS / 2);
-    atomicAdd(&F[o0 + ((((b_) * T + t_) * KV + kv_) * G + g_) * HS + ((hs_ + (HS / 2)) % HS)], (F[o1 + ((((b_) * T + t_) * KV + kv_) * G + g_) * HS + hs_] * (((hs_ < x0) ? -1.0f : 1.0f) * sinf((((float) t_) * expf(((((float) (hs_ % x0)) * -18.420681f) / ((float) HS))))))));
+    atomicAdd(&F[o0 + ((((b_) * T + t_) * KV + kv_) * G + g_) * HS + ((hs_ + (HS / 2)) % HS)], (F[o1 + ((((b_) * KV + kv_) * G + g_) * T + t_) * HS + hs_] * (((hs_ < x0) ? -1.0f : 1.0f) * sinf((((float) t_) * expf(((((float) (hs_ % x0)) * -18.420681f) / ((float) HS))))))));
   }
 }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_matmul_28c5964f54 { long long v[9]; };
+struct Args_k_matmul_0f19e8913d { long long v[9]; };
 
 #define BM 64
 #define BN 64
@@ -14,23 +14,22 @@ struct Args_k_matmul_28c5964f54 { long long v[9]; };
 #define TM 4
 #define TN 4
 
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_28c5964f54(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_28c5964f54 a) {
-  const int T = (int) a.v[0];
-  const int HS = (int) a.v[1];
-  const int KV = (int) a.v[2];
-  const int G = (int) a.v[3];
-  const int ONE = (int) a.v[4];
-  const int B = (int) a.v[5];
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_0f19e8913d(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_0f19e8913d a) {
+  const int G = (int) a.v[0];
+  const int T = (int) a.v[1];
+  const int HS = (int) a.v[2];
+  const int KV = (int) a.v[3];
+  const int B = (int) a.v[4];
+  const int ONE = (int) a.v[5];
   const long long o0 = a.v[6];
   const long long o1 = a.v[7];
   const long long o2 = a.v[8];
-  const int M = T, N = T, K = HS;
-  const long long am = (KV * G * HS), ak = 1, bk = 1, bn = (KV * ONE * HS), cm = (T);
+  const int M = G * T, N = T, K = HS;
+  const long long am = (HS), ak = 1, bk = 1, bn = (HS), cm = (T);
   long long r = blockIdx.z;
-  const int g_ = (int) (r % G); r /= G;
   const int kv_ = (int) (r % KV); r /= KV;
   const int b_ = (int) r;
-  const long long baseA = o1 + b_ * (T * KV * G * HS) + kv_ * (G * HS) + g_ * (HS), baseB = o2 + b_ * (T * KV * ONE * HS) + kv_ * (ONE * HS), baseC = o0 + b_ * (KV * G * T * T) + kv_ * (G * T * T) + g_ * (T * T);
+  const long long baseA = o1 + b_ * (KV * G * T * HS) + kv_ * (G * T * HS), baseB = o2 + b_ * (KV * ONE * T * HS) + kv_ * (ONE * T * HS), baseC = o0 + b_ * (KV * G * T * T) + kv_ * (G * T * T);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int threads = (BM / TM) * (BN / TN);
   const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);

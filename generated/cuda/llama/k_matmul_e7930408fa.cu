@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_matmul_3e382a0656 { long long v[9]; };
+struct Args_k_matmul_e7930408fa { long long v[9]; };
 
 #define BM 64
 #define BN 64
@@ -14,23 +14,22 @@ struct Args_k_matmul_3e382a0656 { long long v[9]; };
 #define TM 4
 #define TN 4
 
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_3e382a0656(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_3e382a0656 a) {
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_e7930408fa(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_e7930408fa a) {
   const int G = (int) a.v[0];
-  const int HS = (int) a.v[1];
-  const int T = (int) a.v[2];
+  const int T = (int) a.v[1];
+  const int HS = (int) a.v[2];
   const int KV = (int) a.v[3];
   const int ONE = (int) a.v[4];
   const int B = (int) a.v[5];
   const long long o0 = a.v[6];
   const long long o1 = a.v[7];
   const long long o2 = a.v[8];
-  const int M = G, N = HS, K = T;
-  const long long am = (T * T), ak = 1, bk = (KV * ONE * HS), bn = 1, cm = (HS);
+  const int M = G * T, N = HS, K = T;
+  const long long am = (T), ak = 1, bk = (KV * ONE * HS), bn = 1, cm = (HS);
   long long r = blockIdx.z;
-  const int t_ = (int) (r % T); r /= T;
   const int kv_ = (int) (r % KV); r /= KV;
   const int b_ = (int) r;
-  const long long baseA = o1 + b_ * (KV * G * T * T) + kv_ * (G * T * T) + t_ * (T), baseB = o2 + b_ * (T * KV * ONE * HS) + kv_ * (ONE * HS), baseC = o0 + b_ * (T * KV * G * HS) + t_ * (KV * G * HS) + kv_ * (G * HS);
+  const long long baseA = o1 + b_ * (KV * G * T * T) + kv_ * (G * T * T), baseB = o2 + b_ * (T * KV * ONE * HS) + kv_ * (ONE * HS), baseC = o0 + b_ * (KV * G * T * HS) + kv_ * (G * T * HS);
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int threads = (BM / TM) * (BN / TN);
   const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
