@@ -127,6 +127,23 @@ public final class Arena {
 
   public long elements(Tensor t) { return product(t.dims()); }
 
+  /** A kernel's argument block: the sizes of its dims, then the offsets of its tensors (host arenas: ints). */
+  public int[] launchArgs(List<Dim> dims, List<Tensor> tensors) {
+    long[] wide = launchArgsLong(dims, tensors);
+    int[] a = new int[dims.size() + tensors.size()];
+    for (int k = 0; k < a.length; k++) a[k] = checkedInt(wide[k], k < dims.size() ? dims.get(k).name() : tensors.get(k - dims.size()).name());
+    return a;
+  }
+
+  /** The same block with 64-bit offsets (device arenas); at least one slot, as a struct needs one. */
+  public long[] launchArgsLong(List<Dim> dims, List<Tensor> tensors) {
+    long[] a = new long[Math.max(1, dims.size() + tensors.size())];
+    int k = 0;
+    for (Dim d : dims) a[k++] = size(d);
+    for (Tensor t : tensors) a[k++] = offsetLong(t);
+    return a;
+  }
+
   /** Offset of a tensor (root or view) in its arena, in elements; host arenas fit an int. */
   public int offset(Tensor t) { return checkedInt(offsetLong(t), t.name()); }
 

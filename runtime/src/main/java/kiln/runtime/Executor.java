@@ -32,4 +32,15 @@ public interface Executor extends AutoCloseable {
   List<Map.Entry<String, Long>> profile();
 
   @Override void close();
+
+  /** Sums per-launch times under "kind name" with layer numbers folded (h3. -> h*., [3] -> [*]), largest first. */
+  static List<Map.Entry<String, Long>> foldProfile(List<String> kindAndName, long[] nanos) {
+    Map<String, Long> byName = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < nanos.length; i++) {
+      byName.merge(kindAndName.get(i).replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]"), nanos[i], Long::sum);
+    }
+    List<Map.Entry<String, Long>> list = new java.util.ArrayList<>(byName.entrySet());
+    list.sort((a, b) -> Long.compare(b.getValue(), a.getValue()));
+    return list;
+  }
 }

@@ -12,13 +12,12 @@ import kiln.codegen.Launch;
 import kiln.codegen.Lowering;
 import kiln.codegen.Schedule;
 import kiln.dsl.Compute;
-import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
 
 public final class CpuExecutor implements kiln.runtime.Executor {
-  /** A launch ready to go: kernel instance, its argument array and work items. */
-  record Planned(Launch launch, CpuKernel kernel, int[] args, int items) {}
+  /** A launch ready to go: its position in the program, kernel instance, argument array and work items. */
+  record Planned(int index, Launch launch, CpuKernel kernel, int[] args, int items) {}
 
   private final Arena arena;
   private final WorkerPool pool;
@@ -74,13 +73,10 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   }
 
   private Planned plan(Launch l, CpuKernel kernel) {
-    int[] args = new int[l.dims().size() + l.tensors().size()];
-    int i = 0;
-    for (Dim d : l.dims()) args[i++] = arena.size(d);
-    for (Tensor t : l.tensors()) args[i++] = arena.offset(t);
+    int[] args = arena.launchArgs(l.dims(), l.tensors());
     long items = l.work().items(arena::size, l.schedule());
     if (items > Integer.MAX_VALUE) throw new IllegalArgumentException(l.name() + ": " + items + " work items, more than an int");
-    return new Planned(l, kernel, args, (int) items);
+    return new Planned(all.size(), l, kernel, args, (int) items);
   }
 
   public Arena arena() { return arena; }
@@ -112,7 +108,7 @@ public final class CpuExecutor implements kiln.runtime.Executor {
       for (Planned p : list) {
         long t0 = System.nanoTime();
         pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
-        profileNanos[all.indexOf(p)] += System.nanoTime() - t0;
+        profileNanos[p.index()] += System.nanoTime() - t0;
       }
     }
   }
@@ -122,14 +118,7 @@ public final class CpuExecutor implements kiln.runtime.Executor {
 
   /** Time per launch name pattern (compute name with layer numbers folded), largest first. */
   @Override public List<Map.Entry<String, Long>> profile() {
-    Map<String, Long> byName = new LinkedHashMap<>();
-    for (int i = 0; i < all.size(); i++) {
-      String key = all.get(i).launch().kernel().kind() + " " + all.get(i).launch().name().replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");
-      byName.merge(key, profileNanos[i], Long::sum);
-    }
-    List<Map.Entry<String, Long>> list = new ArrayList<>(byName.entrySet());
-    list.sort((a, b) -> Long.compare(b.getValue(), a.getValue()));
-    return list;
+    return kiln.runtime.Executor.foldProfile(all.stream().map(p -> p.launch().kernel().kind() + " " + p.launch().name()).toList(), profileNanos);
   }
 
   @Override public void close() { pool.close(); }

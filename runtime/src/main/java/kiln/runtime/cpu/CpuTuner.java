@@ -18,7 +18,6 @@ import kiln.codegen.Launch;
 import kiln.codegen.MatmulMatch;
 import kiln.codegen.Schedule;
 import kiln.dsl.Compute;
-import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
 
@@ -74,7 +73,7 @@ public final class CpuTuner {
     for (var e : targets.entrySet()) {
       JavaRenderer.Rendered r = e.getValue();
       Launch.Tiles tiles = (Launch.Tiles) r.work();
-      int[] args = args(arena, r);
+      int[] args = arena.launchArgs(r.dims(), r.tensors());
       Tensor out = r.tensors().getFirst();
       int at = arena.offset(out), n = (int) arena.elements(out);
       float[] initial = Arrays.copyOfRange(arena.f, at, at + n);
@@ -140,14 +139,6 @@ public final class CpuTuner {
     System.arraycopy(initial, 0, arena.f, at, initial.length);
     pool.run(k, arena.f, arena.i, args, items);
     return Arrays.copyOfRange(arena.f, at, at + initial.length);
-  }
-
-  private static int[] args(Arena arena, JavaRenderer.Rendered r) {
-    int[] a = new int[r.dims().size() + r.tensors().size()];
-    int i = 0;
-    for (Dim d : r.dims()) a[i++] = arena.size(d);
-    for (Tensor t : r.tensors()) a[i++] = arena.offset(t);
-    return a;
   }
 
   private static int items(Arena arena, Launch.Tiles tiles, Schedule s) {

@@ -11,13 +11,12 @@ import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
-import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
 import kiln.runtime.Executor;
 
 public final class CudaExecutor implements Executor {
-  record Planned(String name, String kind, Launch launch) {}
+  record Planned(int index, String name, String kind, Launch launch) {}
 
   private final Arena layout;
   private final Cuda cuda;
@@ -68,30 +67,21 @@ public final class CudaExecutor implements Executor {
 
   private Planned plan(CudaLowering.CudaLaunch l, Kernel kernel, CudaSchedule s) {
     CudaRenderer.Rendered r = l.kernel();
-    long[] args = new long[Math.max(1, r.dims().size() + r.tensors().size())];
-    int i = 0;
-    for (Dim d : r.dims()) args[i++] = layout.size(d);
-    for (Tensor t : r.tensors()) args[i++] = layout.offsetLong(t);
+    long[] args = layout.launchArgsLong(r.dims(), r.tensors());
     Launch launch = switch (r.work()) {
-      case CudaRenderer.Threads t -> Launch.of(kernel, Launch.cover(product(t.items()), s.mapBlock()), Launch.Dim3.of(s.mapBlock()), 0,
+      case CudaRenderer.Threads t -> Launch.of(kernel, Launch.cover(layout.product(t.items()), s.mapBlock()), Launch.Dim3.of(s.mapBlock()), 0,
           memory.pointer(0), memory.pointer(intBase), args);
       case CudaRenderer.Blocks b -> {
-        long items = product(b.items()), extent = product(b.extent());
+        long items = layout.product(b.items()), extent = layout.product(b.extent());
         int block = (int) Math.min(s.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
         yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args);
       }
       case CudaRenderer.Tiles t -> Launch.of(kernel,
-          Launch.Dim3.of((int) ((product(t.n()) + s.bn() - 1) / s.bn()), (int) ((product(t.m()) + s.bm() - 1) / s.bm()), (int) product(t.batch())),
+          Launch.Dim3.of((int) ((layout.product(t.n()) + s.bn() - 1) / s.bn()), (int) ((layout.product(t.m()) + s.bm() - 1) / s.bm()), (int) layout.product(t.batch())),
           Launch.Dim3.of(s.matmulThreads()), 0, memory.pointer(0), memory.pointer(intBase), args);
     };
-    return new Planned(l.name(), r.kind(), launch);
-  }
-
-  private long product(List<Dim> dims) {
-    long n = 1;
-    for (Dim d : dims) n *= layout.size(d);
-    return n;
+    return new Planned(all.size(), l.name(), r.kind(), launch);
   }
 
   public Cuda cuda() { return cuda; }
@@ -109,14 +99,14 @@ public final class CudaExecutor implements Executor {
       return;
     }
     for (Planned p : list) {
-      int k = all.indexOf(p);
+      int k = p.index();
       events[2 * k].record();
       cuda.launch(p.launch());
       events[2 * k + 1].record();
     }
     cuda.synchronize();
     for (Planned p : list) {
-      int k = all.indexOf(p);
+      int k = p.index();
       profileMicros[k] += (long) (events[2 * k].elapsedMs(events[2 * k + 1]) * 1000);
     }
   }
@@ -160,14 +150,9 @@ public final class CudaExecutor implements Executor {
 
   /** Per launch kind + name (layers folded): total nanoseconds, from CUDA events. */
   @Override public List<Map.Entry<String, Long>> profile() {
-    Map<String, Long> byName = new LinkedHashMap<>();
-    for (int i = 0; i < all.size(); i++) {
-      String key = all.get(i).kind() + " " + all.get(i).name().replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");
-      byName.merge(key, profileMicros[i] * 1000, Long::sum);
-    }
-    List<Map.Entry<String, Long>> list = new ArrayList<>(byName.entrySet());
-    list.sort((a, b) -> Long.compare(b.getValue(), a.getValue()));
-    return list;
+    long[] nanos = new long[profileMicros.length];
+    for (int i = 0; i < nanos.length; i++) nanos[i] = profileMicros[i] * 1000;
+    return Executor.foldProfile(all.stream().map(p -> p.kind() + " " + p.name()).toList(), nanos);
   }
 
   @Override public void close() {
