@@ -76,25 +76,7 @@ public final class Gpt2 {
     g.layer("encoder");
     Tensor wte = w.get("wte"), wpe = w.get("wpe");
     Tensor x = g.compute("encoded", Graph.dims(B, ONE, C), (b, one, c) -> wte.at(tokens.at(b, one), c).add(wpe.at(pos.at(), c)));
-    for (int l = 0; l < layers; l++) {
-      g.layer("h" + l + ".ln1");
-      Tensor ln1 = layernorm(g, x, w.get("ln1w").slice(l), w.get("ln1b").slice(l));
-      g.layer("h" + l + ".attn");
-      Tensor qkv = qkv(g, ln1, w.get("qkvw").slice(l), w.get("qkvb").slice(l));
-      Tensor heads = Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos);
-      g.layer("h" + l + ".attproj");
-      Tensor res1 = residual(g, x, headsProjection(g, heads, w.get("attprojw").slice(l), w.get("attprojb").slice(l)));
-      g.layer("h" + l + ".ln2");
-      Tensor ln2 = layernorm(g, res1, w.get("ln2w").slice(l), w.get("ln2b").slice(l));
-      g.layer("h" + l + ".fc");
-      Tensor fc = gelu(g, linear(g, ln2, w.get("fcw").slice(l), w.get("fcb").slice(l)));
-      g.layer("h" + l + ".fcproj");
-      x = residual(g, res1, linear(g, fc, w.get("fcprojw").slice(l), w.get("fcprojb").slice(l)));
-    }
-    g.layer("lnf");
-    Tensor lnf = layernorm(g, x, w.get("lnfw"), w.get("lnfb"));
-    g.layer("head");
-    Tensor logits = logits(g, lnf, wte);
+    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos));
     int end = g.computes().size();
     return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, null, end, end, end);
   }
@@ -107,12 +89,24 @@ public final class Gpt2 {
 
     g.layer("encoder");
     Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
+    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> attention(g, qkv));
+    Tensor loss = crossEntropy(g, logits, targets, V);
+    return model.finish("gpt2", logits, loss);
+  }
+
+  /**
+   * The L transformer blocks, then the head: per layer ln1 → qkv → attention → proj → residual →
+   * ln2 → fc → gelu → proj → residual; then ln_f → logits through the tied wte. attention maps
+   * (layer, qkv) to the heads: full causal attention when training, the KV cache when decoding.
+   */
+  private static Tensor blocksAndHead(Graph g, Map<String, Tensor> w, int layers, Tensor x,
+                                      java.util.function.BiFunction<Integer, Tensor, Tensor> attention) {
     for (int l = 0; l < layers; l++) {
       g.layer("h" + l + ".ln1");
       Tensor ln1 = layernorm(g, x, w.get("ln1w").slice(l), w.get("ln1b").slice(l));
       g.layer("h" + l + ".attn");
       Tensor qkv = qkv(g, ln1, w.get("qkvw").slice(l), w.get("qkvb").slice(l));
-      Tensor heads = attention(g, qkv);
+      Tensor heads = attention.apply(l, qkv);
       g.layer("h" + l + ".attproj");
       Tensor proj = headsProjection(g, heads, w.get("attprojw").slice(l), w.get("attprojb").slice(l));
       Tensor res1 = residual(g, x, proj);
@@ -127,8 +121,6 @@ public final class Gpt2 {
     g.layer("lnf");
     Tensor lnf = layernorm(g, x, w.get("lnfw"), w.get("lnfb"));
     g.layer("head");
-    Tensor logits = logits(g, lnf, w.get("wte"));
-    Tensor loss = crossEntropy(g, logits, targets, V);
-    return model.finish("gpt2", logits, loss);
+    return logits(g, lnf, w.get("wte"));
   }
 }
