@@ -1,4 +1,4 @@
-// The CUDA lowering pipeline: fuse -> classify (matmul, reduce, map/scatter) -> render -> dedupe.
+// The CUDA lowering pipeline: fuse -> classify (matmul, reduce, map/scatter) -> schedule -> render -> dedupe.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -14,18 +14,34 @@ public final class CudaLowering {
 
   public record Lowered(List<CudaLaunch> launches, Map<String, CudaRenderer.Rendered> kernels) {}
 
+  /**
+   * Picks the tile of one matmul launch (from a tuning cache), or null for the schedule's default.
+   * It sees the launch rendered with the default tile: its function name identifies the kernel.
+   */
+  public interface Chooser {
+    CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault);
+  }
+
   private CudaLowering() {}
 
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) {
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) { return lower(computes, schedule, m -> null); }
+
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser) {
     Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
     List<CudaLaunch> launches = new ArrayList<>();
     for (List<Compute> group : Fuse.groups(computes)) {
       Compute first = group.getFirst();
       Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
       CudaRenderer.Rendered k;
-      if (mm.isPresent()) k = CudaRenderer.matmul(mm.get(), first.accumulate(), schedule);
-      else if (group.size() == 1 && !first.rootReductions().isEmpty()) k = CudaRenderer.reduce(first, schedule);
-      else k = CudaRenderer.map(group, schedule);
+      if (mm.isPresent()) {
+        k = CudaRenderer.matmul(mm.get(), first.accumulate(), schedule.matmul());
+        CudaSchedule.MatmulTile chosen = chooser.choose(k);
+        if (chosen != null && !chosen.equals(schedule.matmul())) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
+      } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
+        k = CudaRenderer.reduce(first, schedule);
+      } else {
+        k = CudaRenderer.map(group, schedule);
+      }
       kernels.putIfAbsent(k.function(), k);
       launches.add(new CudaLaunch(String.join("+", group.stream().map(Compute::name).toList()), k));
     }

@@ -27,8 +27,19 @@ public final class CudaRenderer {
   public record Threads(List<Dim> items) implements Work {}
   /** One block per item; the block strides a reduction of `extent` elements. */
   public record Blocks(List<Dim> items, List<Dim> extent) implements Work {}
-  /** One block per (n tile, m tile, batch). */
-  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n) implements Work {}
+  /** One block per (n tile, m tile, batch) of the given tile. */
+  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile) implements Work {
+    /** "BxMxNxK" with the sizes bound (the tuning cache's shape key). */
+    public String shape(java.util.function.ToLongFunction<Dim> size) {
+      return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
+    }
+
+    private static long product(List<Dim> dims, java.util.function.ToLongFunction<Dim> size) {
+      long p = 1;
+      for (Dim d : dims) p *= size.applyAsLong(d);
+      return p;
+    }
+  }
 
   public record Rendered(String kind, String function, String source, List<Dim> dims, List<Tensor> tensors, Work work) {}
 
@@ -100,7 +111,8 @@ public final class CudaRenderer {
         new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced)));
   }
 
-  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule s) {
+  /** A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an MmaTile. */
+  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) {
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     Compute c = mm.compute();
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
@@ -125,14 +137,29 @@ public final class CudaRenderer {
     m.put("baseB", ob + JavaRenderer.base(r, tb, mm.b().index(), mm.batch()));
     m.put("baseC", oc + JavaRenderer.base(r, tc, c.outIndex(), mm.batch()));
     m.put("accumulate", accumulate);
-    m.put("bm", s.bm());
-    m.put("bn", s.bn());
-    m.put("bk", s.bk());
-    m.put("tm", s.tm());
-    m.put("tn", s.tn());
-    String kind = accumulate ? "matmul_acc" : "matmul";
-    return render(kind, "matmul.cu.ftl", kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]",
-        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n())));
+    String template = switch (tile) {
+      case CudaSchedule.SimtTile t -> {
+        m.put("bm", t.bm());
+        m.put("bn", t.bn());
+        m.put("bk", t.bk());
+        m.put("tm", t.tm());
+        m.put("tn", t.tn());
+        yield "matmul.cu.ftl";
+      }
+      case CudaSchedule.MmaTile t -> {
+        m.put("bm", t.bm());
+        m.put("bn", t.bn());
+        m.put("bk", t.bk());
+        m.put("wm", t.wm());
+        m.put("wn", t.wn());
+        m.put("stages", t.stages());
+        yield "matmul_tf32.cu.ftl";
+      }
+    };
+    String kind = (tile instanceof CudaSchedule.MmaTile ? "mma" : "matmul") + (accumulate ? "_acc" : "");
+    return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
+            + (tile instanceof CudaSchedule.MmaTile ? " (TF32 tensor cores)" : "") + ", " + tile.knobs(),
+        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile));
   }
 
   private static String items(ExprRenderer r, List<Var> vars) {

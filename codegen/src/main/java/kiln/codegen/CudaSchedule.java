@@ -1,24 +1,118 @@
-// The knobs of the CUDA schedules (STYLE rule 5): block sizes and matmul tiles. The autotuner
-// (issue 8) searches these; the defaults are a safe, untuned point.
+// The knobs of the CUDA schedules (STYLE rule 5): block sizes, the matmul precision and the matmul
+// tile of each precision, each tile kind with its config space for the autotuner.
 package kiln.codegen;
 
-public record CudaSchedule(int mapBlock, int reduceBlock, int bm, int bn, int bk, int tm, int tn) {
-  public static final CudaSchedule DEFAULT = new CudaSchedule(256, 256, 64, 64, 16, 4, 4);
+import java.util.ArrayList;
+import java.util.List;
 
-  public int matmulThreads() { return (bm / tm) * (bn / tn); }
+public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma) {
+  /** FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums. */
+  public enum Precision { FP32, TF32 }
 
-  /** DEFAULT, or the matmul tile from KILN_CUDA_TILE="BM,BN,BK,TM,TN" (for trying points before the tuner has them). */
-  public static CudaSchedule fromEnvironment() {
-    String tile = System.getenv("KILN_CUDA_TILE");
-    if (tile == null || tile.isBlank()) return DEFAULT;
-    String[] f = tile.split(",");
-    if (f.length != 5) throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": expected BM,BN,BK,TM,TN, e.g. 128,128,16,8,8");
-    int[] v = new int[5];
-    for (int i = 0; i < 5; i++) v[i] = Integer.parseInt(f[i].strip());
-    CudaSchedule s = new CudaSchedule(DEFAULT.mapBlock(), DEFAULT.reduceBlock(), v[0], v[1], v[2], v[3], v[4]);
-    if (v[0] % v[3] != 0 || v[1] % v[4] != 0 || s.matmulThreads() > 1024) {
-      throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": BM/TM x BN/TN must divide evenly and be at most 1024 threads");
+  /** A matmul's tile: what the launch needs (grid tiling, threads, dynamic shared memory) and its knobs as text. */
+  public sealed interface MatmulTile permits SimtTile, MmaTile {
+    int bm();
+    int bn();
+    int threads();
+    int sharedBytes();
+    /** "bm=64 bn=64 bk=16 tm=4 tn=4": the knobs as the tuning cache and its table write them. */
+    String knobs();
+
+    /** The inverse of knobs() for either tile kind; null when the text is neither (or an invalid point). */
+    static MatmulTile parse(String knobs) {
+      java.util.Map<String, Integer> v = Schedule.knobValues(knobs);
+      if (v == null) return null;
+      try {
+        if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "tm", "tn"))) return new SimtTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("tm"), v.get("tn"));
+        if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "wm", "wn", "stages"))) {
+          return new MmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("wm"), v.get("wn"), v.get("stages"));
+        }
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+      return null;
     }
-    return s;
+  }
+
+  /** CUDA-core tile: BM x BN per block through shared memory, TM x TN outputs per thread. */
+  public record SimtTile(int bm, int bn, int bk, int tm, int tn) implements MatmulTile {
+    public SimtTile {
+      if (bm % tm != 0 || bn % tn != 0 || (bm / tm) * (bn / tn) > 1024 || (bm / tm) * (bn / tn) < 32) {
+        throw new IllegalArgumentException("SIMT tile " + bm + "x" + bn + " with " + tm + "x" + tn + " per thread: BM/TM x BN/TN must divide evenly into 32..1024 threads");
+      }
+    }
+
+    @Override public int threads() { return (bm / tm) * (bn / tn); }
+    @Override public int sharedBytes() { return 0; }   // static shared arrays
+    @Override public String knobs() { return "bm=" + bm + " bn=" + bn + " bk=" + bk + " tm=" + tm + " tn=" + tn; }
+  }
+
+  /** Tensor-core tile: BM x BN per block, WM x WN per warp (mma m16n8k8), BK-deep stages in a STAGES ring. */
+  public record MmaTile(int bm, int bn, int bk, int wm, int wn, int stages) implements MatmulTile {
+    public MmaTile {
+      if (bm % wm != 0 || bn % wn != 0 || wm % 16 != 0 || wn % 8 != 0 || bk % 8 != 0 || stages < 2
+          || (bm / wm) * (bn / wn) * 32 > 1024 || bm % 32 != 0 || bn % 32 != 0) {
+        throw new IllegalArgumentException("mma tile " + bm + "x" + bn + "x" + bk + " warp " + wm + "x" + wn + " stages " + stages
+            + ": BM, BN multiples of 32 and of the warp tile (WM % 16, WN % 8), BK % 8, at least 2 stages, at most 32 warps");
+      }
+    }
+
+    @Override public int threads() { return (bm / wm) * (bn / wn) * 32; }
+
+    /** The stage ring, at its largest padding (either layout of A and B). */
+    @Override public int sharedBytes() { return 4 * stages * (Math.max(bm * (bk + 4), bk * (bm + 8)) + Math.max(bn * (bk + 4), bk * (bn + 8))); }
+
+    @Override public String knobs() { return "bm=" + bm + " bn=" + bn + " bk=" + bk + " wm=" + wm + " wn=" + wn + " stages=" + stages; }
+  }
+
+  public static final SimtTile SIMT_DEFAULT = new SimtTile(64, 64, 16, 4, 4);
+  public static final MmaTile MMA_DEFAULT = new MmaTile(128, 128, 32, 64, 32, 3);
+  public static final CudaSchedule DEFAULT = new CudaSchedule(256, 256, Precision.FP32, SIMT_DEFAULT, MMA_DEFAULT);
+
+  public MatmulTile matmul() { return precision == Precision.TF32 ? mma : simt; }
+
+  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma); }
+
+  /** The tuner's space for this precision's matmul tile. */
+  public List<MatmulTile> matmulSpace() {
+    List<MatmulTile> space = new ArrayList<>();
+    if (precision == Precision.FP32) {
+      for (int[] t : new int[][] {{64, 64, 16, 4, 4}, {64, 64, 8, 4, 4}, {128, 64, 16, 8, 4}, {64, 128, 16, 4, 8}, {128, 128, 16, 8, 8},
+          {128, 128, 8, 8, 8}, {32, 64, 16, 2, 4}, {64, 32, 16, 4, 2}, {32, 32, 16, 2, 2}}) {
+        space.add(new SimtTile(t[0], t[1], t[2], t[3], t[4]));
+      }
+      return space;
+    }
+    for (int[] t : new int[][] {{128, 128, 64, 32}, {128, 128, 32, 64}, {128, 64, 64, 32}, {64, 128, 32, 64}, {64, 64, 32, 32},
+        {128, 256, 64, 64}, {256, 128, 64, 64}, {64, 256, 32, 64}}) {
+      for (int bk : new int[] {16, 32}) {
+        for (int stages : new int[] {2, 3, 4}) {
+          MmaTile m = new MmaTile(t[0], t[1], bk, t[2], t[3], stages);
+          if (m.sharedBytes() <= 200 * 1024) space.add(m);
+        }
+      }
+    }
+    return space;
+  }
+
+  /**
+   * DEFAULT at the given precision, with the matmul tile from KILN_CUDA_TILE when set:
+   * "BM,BN,BK,TM,TN" (fp32) or "BM,BN,BK,WM,WN,STAGES" (tf32), for trying points by hand.
+   */
+  public static CudaSchedule fromEnvironment(Precision precision) {
+    CudaSchedule s = DEFAULT.withPrecision(precision);
+    String tile = System.getenv("KILN_CUDA_TILE");
+    if (tile == null || tile.isBlank()) return s;
+    String[] f = tile.split(",");
+    int[] v = new int[f.length];
+    try {
+      for (int i = 0; i < f.length; i++) v[i] = Integer.parseInt(f[i].strip());
+      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma);
+      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]));
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": " + e.getMessage());
+    }
+    throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": expected BM,BN,BK,TM,TN for fp32 or BM,BN,BK,WM,WN,STAGES for tf32, found "
+        + f.length + " numbers at " + precision.name().toLowerCase());
   }
 }

@@ -24,6 +24,28 @@ public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
   /** "nr=3 mb=64 kb=256": the knobs as the tuning cache and its table write them. */
   public String knobs() { return "nr=" + nrVectors + " mb=" + mb + " kb=" + kb; }
 
+  /** The inverse of knobs(); null when the text is not this schedule's knobs. */
+  public static Schedule parse(String knobs, int vectorLanes) {
+    java.util.Map<String, Integer> v = knobValues(knobs);
+    if (v == null || !v.keySet().equals(java.util.Set.of("nr", "mb", "kb"))) return null;
+    return new Schedule(4, v.get("nr"), v.get("mb"), v.get("kb"), vectorLanes);
+  }
+
+  /** "a=1 b=2" -> {a: 1, b: 2}, in order; null if malformed. */
+  static java.util.Map<String, Integer> knobValues(String knobs) {
+    java.util.Map<String, Integer> v = new java.util.LinkedHashMap<>();
+    for (String part : knobs.strip().split("\\s+")) {
+      int eq = part.indexOf('=');
+      if (eq < 1) return null;
+      try {
+        v.put(part.substring(0, eq), Integer.parseInt(part.substring(eq + 1)));
+      } catch (NumberFormatException e) {
+        return null;
+      }
+    }
+    return v;
+  }
+
   public int nb() { return nrVectors * vectorLanes; }
 
   public int scratchFloats() { return kb * nb(); }

@@ -24,6 +24,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first") int warmup;
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
+  @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
 
   public static final class Models extends java.util.ArrayList<String> {
     Models() { super(kiln.runtime.Models.ALL.keySet()); }
@@ -37,7 +38,8 @@ public final class BenchCommand implements Callable<Integer> {
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
-    try (Session s = c.open(batch, seq, d, n)) {
+    var p = PrecisionOption.parse(precision, d);
+    try (Session s = c.open(batch, seq, d, n, p)) {
       System.out.println("bench: " + s.executor.describe());
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
           s.arena.sharedBytes() / 1e6);

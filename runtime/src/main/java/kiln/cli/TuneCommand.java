@@ -1,39 +1,46 @@
-// `kiln tune`: autotunes the matmul schedules of a model's training step on this machine and
-// stores the winners in the tuning cache, which bench and train then use.
+// `kiln tune`: autotunes the matmul schedules of a model's training step on this machine (CPU or
+// CUDA) and stores the winners in the tuning cache, which bench and train then use.
 package kiln.cli;
 
 import java.util.List;
 import java.util.concurrent.Callable;
+import kiln.codegen.CudaSchedule;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
+import kiln.runtime.TuningCache;
 import kiln.runtime.cpu.CpuExecutor;
 import kiln.runtime.cpu.CpuTuner;
-import kiln.runtime.cpu.TuningCache;
+import kiln.runtime.cuda.CudaExecutor;
+import kiln.runtime.cuda.CudaTuner;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "tune", mixinStandardHelpOptions = true,
     description = {"Autotunes the matmul kernels of a model's training step.",
-        "Every variant of the schedule space is compiled, checked against the default variant on random inputs, timed (median",
-        "of at least 7 runs), and the winners are stored in the tuning cache (~/.cache/kiln/tuning.json, keyed by device,",
-        "kernel and shape) that bench and train read."},
-    footer = {"", "Example:", "  ./kiln tune --device cpu --model gpt2-d12 --batch 4 --seq 64",
-        "The CUDA tuner (tile and block knobs of templates/cuda) needs a GPU session: --device cuda is refused for now."})
+        "Every variant of the schedule space is compiled (CUDA: NVRTC in parallel), checked against a reference variant on fresh",
+        "random inputs (a fast wrong kernel is discarded), timed (CPU: median of at least 7 runs; CUDA: CUDA events, median of 15",
+        "after 3 warm-ups), and the winners are stored in the tuning cache (~/.cache/kiln/tuning.json, keyed by device, kernel",
+        "and shape; on CUDA the device key holds the GPU name, compute capability and NVRTC version) that bench and train read."},
+    footer = {"", "Examples:", "  ./kiln tune --device cpu --model gpt2-d12 --batch 4 --seq 64",
+        "  ./kiln tune --device cuda --model gpt2-d12 --batch 8 --seq 1024 --precision tf32"})
 public final class TuneCommand implements Callable<Integer> {
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu (cuda: not in this build)") String device;
+  @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto") String device;
   @Option(names = "--model", defaultValue = "gpt2-d12", description = "a registry model: ${COMPLETION-CANDIDATES}",
       completionCandidates = BenchCommand.Models.class) String model;
   @Option(names = "--batch", defaultValue = "4") int batch;
   @Option(names = "--seq", defaultValue = "64") int seq;
-  @Option(names = "--threads", description = "CPU threads (default: cores); results are keyed by it") Integer threads;
+  @Option(names = "--threads", description = "CPU threads (default: cores); CPU results are keyed by it") Integer threads;
+  @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
 
   @Override public Integer call() {
-    if (!device.equals("cpu")) throw new UserError("--device " + device + ": only the CPU schedules can be tuned in this build");
+    Session.Device d = Session.Device.parse(device);
+    CudaSchedule.Precision p = PrecisionOption.parse(precision, d);
     if (batch < 1 || seq < 1) throw new UserError("--batch and --seq must be positive");
     Models.Shape shape = Models.get(model);
     if (seq > shape.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + shape.maxT() + " for " + model);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
     TuningCache cache = TuningCache.load(TuningCache.defaultFile());
+    if (d == Session.Device.CUDA) return tuneCuda(shape, p, cache);
     String dev = TuningCache.cpuDevice(n);
     System.out.printf("tune: %s B=%d T=%d on %s%n", model, batch, seq, dev);
     List<CpuTuner.Result> results;
@@ -41,13 +48,43 @@ public final class TuneCommand implements Callable<Integer> {
       results = CpuTuner.tune(s.arena, Session.sections(s.program), ((CpuExecutor) s.executor).pool(), cache, dev, System.err);
     }
     cache.save();
-    System.out.printf("%-34s %-22s %8s %22s %10s %10s %8s%n", "kernel (first launch)", "shape BxMxNxK", "variants", "best", "worst ms",
-        "default ms", "speedup");
+    header();
     for (CpuTuner.Result r : results) {
-      System.out.printf("%-34s %-22s %4d/%-3d %9.3f %-12s %10.3f %10.3f %7.2fx%n", r.launch(), r.shape(), r.valid(), r.tried(), r.bestMs(),
-          r.best().knobs().replace(" ", ","), r.worstMs(), r.defaultMs(), r.speedup());
+      row(r.launch(), r.shape(), r.valid(), r.tried(), r.bestMs(), r.best().knobs(), r.worstMs(), r.defaultMs(), r.speedup());
     }
     System.out.printf("tune: %d winners written to %s%n", results.size(), cache.file());
     return 0;
+  }
+
+  private int tuneCuda(Models.Shape shape, CudaSchedule.Precision p, TuningCache cache) {
+    List<CudaTuner.Result> results;
+    try (Session s = shape.open(batch, seq, Session.Device.CUDA, 1, p)) {
+      CudaExecutor ex = (CudaExecutor) s.executor;
+      System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model, batch, seq, CudaExecutor.tuningDevice(ex.cuda()), precision);
+      results = CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err);
+    }
+    cache.save();
+    header();
+    double best = 0, defaults = 0;
+    for (CudaTuner.Result r : results) {
+      row(r.launch(), r.shape(), r.valid(), r.tried(), r.bestMs(), r.best().knobs(), r.worstMs(), r.defaultMs(), r.speedup());
+      best += r.bestMs();
+      defaults += r.defaultMs();
+    }
+    System.out.printf("tune: one launch of each tuned matmul: %.3f ms with the winners, %.3f ms with the default tile (%.2fx)%n", best, defaults,
+        defaults / best);
+    System.out.printf("tune: %d winners written to %s%n", results.size(), cache.file());
+    return 0;
+  }
+
+  private static void header() {
+    System.out.printf("%-34s %-24s %8s %10s %-44s %10s %10s %8s%n", "kernel (first launch)", "shape BxMxNxK", "variants", "best ms", "best knobs",
+        "worst ms", "default ms", "speedup");
+  }
+
+  private static void row(String launch, String shape, int valid, int tried, double bestMs, String knobs, double worstMs, double defaultMs,
+                          double speedup) {
+    System.out.printf("%-34s %-24s %4d/%-3d %10.3f %-44s %10.3f %10.3f %7.2fx%n", launch, shape, valid, tried, bestMs, knobs.replace(" ", ","),
+        worstMs, defaultMs, speedup);
   }
 }

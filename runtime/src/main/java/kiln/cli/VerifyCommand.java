@@ -18,10 +18,12 @@ public final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--losses", description = "text file of 10 reference losses, one per AdamW step") Path losses;
   @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto (cuda when a GPU is present)") String device;
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
+  @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
 
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
     int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    return Verify.run(model, state, losses, d, n, Verify.Tolerances.of(d), System.out) ? 0 : 1;
+    var p = PrecisionOption.parse(precision, d);
+    return Verify.run(model, state, losses, d, p, n, Verify.Tolerances.of(d, p), System.out) ? 0 : 1;
   }
 }

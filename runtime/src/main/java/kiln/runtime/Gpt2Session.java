@@ -1,6 +1,7 @@
 // A GPT-2 session: the GPT-2 program for an llm.c config, bound to a batch shape on a device.
 package kiln.runtime;
 
+import kiln.codegen.CudaSchedule;
 import kiln.models.Gpt2;
 import kiln.runtime.format.GptConfig;
 
@@ -11,7 +12,11 @@ public final class Gpt2Session extends Session {
   public Gpt2Session(GptConfig config, int batch, int seq, int threads) { this(config, batch, seq, Device.CPU, threads); }
 
   public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads) {
-    super(Gpt2.build(config.layers()), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads);
+    this(config, batch, seq, device, threads, CudaSchedule.Precision.FP32);
+  }
+
+  public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
+    super(Gpt2.build(config.layers()), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision);
     this.config = config;
   }
 

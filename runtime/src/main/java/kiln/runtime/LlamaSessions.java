@@ -1,6 +1,7 @@
 // Llama sessions: the Llama program for one of our Llama file configs, bound to a batch shape.
 package kiln.runtime;
 
+import kiln.codegen.CudaSchedule;
 import kiln.models.Llama;
 import kiln.runtime.format.LlamaConfig;
 
@@ -12,8 +13,8 @@ public final class LlamaSessions {
         c.theta(), c.eps());
   }
 
-  public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads) {
+  public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
     Llama.Config cfg = config(c);
-    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads);
+    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads, precision);
   }
 }

@@ -2,6 +2,7 @@
 // Adding an architecture adds one entry here.
 package kiln.runtime;
 
+import kiln.codegen.CudaSchedule;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -16,7 +17,11 @@ public final class Models {
     String family();
     int maxT();
     long paramCount();
-    Session open(int batch, int seq, Session.Device device, int threads);
+    Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision);
+
+    default Session open(int batch, int seq, Session.Device device, int threads) {
+      return open(batch, seq, device, threads, CudaSchedule.Precision.FP32);
+    }
     /** Seeded init written into dst at base (an arena, or a fresh array). */
     void randomInit(long seed, float[] dst, int base);
   }
@@ -25,7 +30,7 @@ public final class Models {
     public String family() { return "gpt2"; }
     public int maxT() { return config.maxT(); }
     public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads) { return new Gpt2Session(config, b, t, d, threads); }
+    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p) { return new Gpt2Session(config, b, t, d, threads, p); }
     public void randomInit(long seed, float[] dst, int base) { ModelPresets.randomInit(config, seed, dst, base); }
   }
 
@@ -33,7 +38,7 @@ public final class Models {
     public String family() { return "llama"; }
     public int maxT() { return config.maxT(); }
     public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads) { return LlamaSessions.open(config, b, t, d, threads); }
+    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p) { return LlamaSessions.open(config, b, t, d, threads, p); }
 
     /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */
     public void randomInit(long seed, float[] dst, int base) {

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import kiln.codegen.CudaSchedule;
 import kiln.dsl.Compute;
 import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
@@ -41,8 +42,13 @@ public class Session implements AutoCloseable {
   private final float[] hyper = new float[Program.HYPER_SLOTS];
   private int step;
 
-  /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU. */
+  /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU; fp32 matmuls on CUDA. */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads) {
+    this(program, sizes, batch, seq, device, threads, CudaSchedule.Precision.FP32);
+  }
+
+  /** As above, with the CUDA matmul precision (the CPU always computes in fp32). */
+  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
@@ -55,7 +61,7 @@ public class Session implements AutoCloseable {
       this.executor = new CpuExecutor(arena, sections(program), threads);
     } else {
       this.cuda = Cuda.open();
-      this.executor = new CudaExecutor(arena, sections(program), cuda, kiln.codegen.CudaSchedule.fromEnvironment());
+      this.executor = new CudaExecutor(arena, sections(program), cuda, CudaSchedule.fromEnvironment(precision));
     }
   }
 

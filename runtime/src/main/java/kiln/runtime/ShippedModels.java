@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import kiln.codegen.CudaSchedule;
 import kiln.codegen.Emit;
 import kiln.codegen.Schedule;
 import kiln.dsl.Compute;
@@ -23,7 +24,7 @@ public final class ShippedModels {
     return Session.sections(kiln.models.Llama.build(LlamaSessions.config(shape.config())));
   }
 
-  /** Writes generated/{java,cuda}/{gpt2,llama}; returns the number of files. */
+  /** Writes generated/{java,cuda}/{gpt2,llama} and generated/cuda/gpt2-tf32; returns the number of files. */
   public static int emit(Path root) throws IOException {
     int n = 0;
     for (String model : List.of("gpt2", "llama")) {
@@ -32,7 +33,9 @@ public final class ShippedModels {
       Emit.write(root.resolve("cuda").resolve(model), cuda);
       n += java.size() + cuda.size();
     }
-    return n;
+    Map<String, String> tf32 = cudaTf32Files("gpt2");
+    Emit.write(root.resolve("cuda").resolve("gpt2-tf32"), tf32);
+    return n + tf32.size();
   }
 
   private static Map<String, List<Compute>> sections(String model) {
@@ -42,7 +45,18 @@ public final class ShippedModels {
   public static Map<String, String> javaFiles(String model) { return Emit.java(model, sections(model), Schedule.cpuDefault(16)); }
 
   public static Map<String, String> cudaFiles(String model) {
-    return Emit.cuda(model, sections(model), kiln.codegen.CudaSchedule.DEFAULT);
+    return Emit.cuda(model, sections(model), CudaSchedule.DEFAULT);
+  }
+
+  /**
+   * The launches at --precision tf32 (INDEX.md) and the kernels that differ from fp32: the tensor-core
+   * matmuls (every other kernel is the same file as in the fp32 folder).
+   */
+  public static Map<String, String> cudaTf32Files(String model) {
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", sections(model), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32));
+    Map<String, String> kept = new LinkedHashMap<>();
+    for (var e : all.entrySet()) if (e.getKey().startsWith("k_mma") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+    return kept;
   }
 
 }

@@ -34,6 +34,22 @@ class CudaVerifyTest {
     assertTrue(ok, report);
   }
 
+  /** TF32 tensor-core matmuls within the TF32 tolerances (Verify.Tolerances.TF32 states why those). */
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
+  void matchesPyTorchInTf32(String fixture) {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    Path dir = Fixtures.dir(fixture);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CUDA,
+        kiln.codegen.CudaSchedule.Precision.TF32, 1, Verify.Tolerances.TF32, out);
+    String report = bytes.toString(StandardCharsets.UTF_8);
+    System.out.print(report);
+    assertTrue(ok, report);
+    assertTrue(report.contains("tf32 matmuls"), report);
+  }
+
   /** Same forward + backward on both devices: logits, loss and every gradient compared. */
   @Test void agreesWithTheCpuPath() {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());

@@ -24,6 +24,11 @@ class GeneratedSourcesTest {
     sameAsFresh(ShippedModels.cudaFiles(model), Path.of("generated", "cuda", model));
   }
 
+  @org.junit.jupiter.api.Test
+  void tf32KernelsMatchAFreshEmit() throws IOException {
+    sameAsFresh(ShippedModels.cudaTf32Files("gpt2"), Path.of("generated", "cuda", "gpt2-tf32"));
+  }
+
   private static void sameAsFresh(Map<String, String> fresh, Path dir) throws IOException {
     TreeSet<String> committed = new TreeSet<>();
     try (var files = Files.list(dir)) { files.forEach(p -> committed.add(p.getFileName().toString())); }

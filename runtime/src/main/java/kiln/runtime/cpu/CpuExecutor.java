@@ -14,6 +14,7 @@ import kiln.codegen.Schedule;
 import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.TuningCache;
 
 public final class CpuExecutor implements kiln.runtime.Executor {
   /** A launch ready to go: its position in the program, kernel instance, argument array and work items. */
@@ -42,7 +43,8 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     int[] counts = new int[2];
     Lowering.Chooser chooser = mm -> {
       counts[1]++;
-      Schedule tuned = tuning.find(device, mm.identity(), ((Launch.Tiles) mm.work()).shape(arena::size), lanes);
+      String knobs = tuning.find(device, mm.identity(), ((Launch.Tiles) mm.work()).shape(arena::size));
+      Schedule tuned = knobs == null ? null : Schedule.parse(knobs, lanes);
       if (tuned != null) counts[0]++;
       return tuned;
     };

@@ -20,6 +20,7 @@ import kiln.codegen.Schedule;
 import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.TuningCache;
 
 public final class CpuTuner {
   /** One tuned matmul: where it first occurs, its shape, and the times of best, worst and default. */
@@ -105,8 +106,7 @@ public final class CpuTuner {
       String shape = tiles.shape(arena::size);
       Result res = new Result(names.get(e.getKey()), shape, space.size(), valid, space.get(best), ms[best], worst, ms[defaultIndex]);
       results.add(res);
-      cache.put(new TuningCache.Entry(device, r.identity(), shape, res.best().nrVectors(), res.best().mb(), res.best().kb(), res.bestMs(),
-          res.defaultMs()));
+      cache.put(new TuningCache.Entry(device, r.identity(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
       done += space.size();
       log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s%n", done, sources.size(), (System.nanoTime() - start) / 1e9,
           res.launch(), shape, res.best().knobs());

@@ -14,6 +14,7 @@ import kiln.dsl.DType;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
 import kiln.runtime.Executor;
+import kiln.runtime.TuningCache;
 
 public final class CudaExecutor implements Executor {
   record Planned(int index, String name, String kind, Launch launch) {}
@@ -26,22 +27,44 @@ public final class CudaExecutor implements Executor {
   private final List<Planned> all = new ArrayList<>();
   private final List<Cuda.Module> modules = new ArrayList<>();
   private final CompileStats compile;
+  private final CudaSchedule.Precision precision;
+  private final String tunedNote;
   private final int kernelCount;
   private final float[] scalar = new float[1];
   private Cuda.Event[] events;
   private long[] profileMicros;
 
   public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule schedule) {
+    this(layout, program, cuda, schedule, TuningCache.load(TuningCache.defaultFile()));
+  }
+
+  /** Matmul launches take their tile from the tuning cache where it has one for this device, else the schedule's. */
+  public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule schedule, TuningCache tuning) {
     this.layout = layout;
     this.cuda = cuda;
+    this.precision = schedule.precision();
+    String device = tuningDevice(cuda);
+    int[] counts = new int[2];
+    CudaLowering.Chooser chooser = byDefault -> {
+      counts[1]++;
+      String knobs = tuning.find(device, byDefault.function(), ((CudaRenderer.Tiles) byDefault.work()).shape(layout::size));
+      CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
+      if (tile != null && tile.getClass() == schedule.matmul().getClass()) {
+        counts[0]++;
+        return tile;
+      }
+      return null;
+    };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule);
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser);
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
     this.kernelCount = sources.size();
+    this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
+        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file();
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -65,6 +88,11 @@ public final class CudaExecutor implements Executor {
     }
   }
 
+  /** What a CUDA tuning result depends on: the GPU, its compute capability and the NVRTC that compiled the variants. */
+  public static String tuningDevice(Cuda cuda) {
+    return cuda.name().replace('"', '\'') + ", " + cuda.arch() + ", NVRTC " + Nvrtc.version();
+  }
+
   private Planned plan(CudaLowering.CudaLaunch l, Kernel kernel, CudaSchedule s) {
     CudaRenderer.Rendered r = l.kernel();
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
@@ -77,14 +105,26 @@ public final class CudaExecutor implements Executor {
         yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args);
       }
-      case CudaRenderer.Tiles t -> Launch.of(kernel,
-          Launch.Dim3.of((int) ((layout.product(t.n()) + s.bn() - 1) / s.bn()), (int) ((layout.product(t.m()) + s.bm() - 1) / s.bm()), (int) layout.product(t.batch())),
-          Launch.Dim3.of(s.matmulThreads()), 0, memory.pointer(0), memory.pointer(intBase), args);
+      case CudaRenderer.Tiles t -> tiles(kernel, t, layout, memory.pointer(0), memory.pointer(intBase), args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launch);
   }
 
+  /** A matmul launch: one block per (n tile, m tile, batch) of its tile. */
+  static Launch tiles(Kernel kernel, CudaRenderer.Tiles t, Arena layout, Object floats, Object ints, long[] args) {
+    var tile = t.tile();
+    return Launch.of(kernel,
+        Launch.Dim3.of((int) ((layout.product(t.n()) + tile.bn() - 1) / tile.bn()), (int) ((layout.product(t.m()) + tile.bm() - 1) / tile.bm()),
+            (int) layout.product(t.batch())),
+        Launch.Dim3.of(tile.threads()), tile.sharedBytes(), floats, ints, args);
+  }
+
   public Cuda cuda() { return cuda; }
+  public Arena layout() { return layout; }
+  DeviceArena memory() { return memory; }
+  long intBase() { return intBase; }
+  public CudaSchedule.Precision precision() { return precision; }
+  public String tunedNote() { return tunedNote; }
   public CompileStats compileStats() { return compile; }
   public long deviceBytes() { return memory.bytes(); }
 
@@ -137,9 +177,9 @@ public final class CudaExecutor implements Executor {
   @Override public int launchCount() { return all.size(); }
 
   @Override public String describe() {
-    return String.format("cuda: %s (%s), %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
-            + "device arena %.1f MB in %d allocation(s)", cuda.name(), cuda.arch(), all.size(), kernelCount, Nvrtc.version(),
-        compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount());
+    return String.format("cuda: %s (%s), %s matmuls, %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
+            + "device arena %.1f MB in %d allocation(s); %s", cuda.name(), cuda.arch(), precision.name().toLowerCase(), all.size(), kernelCount,
+        Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote);
   }
 
   @Override public void enableProfile() {

@@ -18,6 +18,7 @@ import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.TuningCache;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,0 +1,219 @@
+// The CUDA autotuner: for every distinct matmul (kernel, shape) of a session's program, renders each
+// tile of the precision's config space, compiles them all with NVRTC in parallel, fills the arena
+// with fresh non-zero values, checks each variant's output against the fp32 reference tile on the
+// device (a fast wrong kernel is discarded), times the survivors with CUDA events (warm-up, median
+// of repeats) and stores the winners in the tuning cache under this GPU, its arch and NVRTC.
+package kiln.runtime.cuda;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.CudaRenderer;
+import kiln.codegen.CudaSchedule;
+import kiln.codegen.Fuse;
+import kiln.codegen.MatmulMatch;
+import kiln.dsl.Compute;
+import kiln.dsl.Tensor;
+import kiln.runtime.Arena;
+import kiln.runtime.TuningCache;
+
+public final class CudaTuner {
+  /** One tuned matmul: where it first occurs, its shape, and the median times of best, worst and default. */
+  public record Result(String launch, String shape, int tried, int valid, CudaSchedule.MatmulTile best, double bestMs, double worstMs,
+                       double defaultMs) {
+    public double speedup() { return defaultMs / bestMs; }
+  }
+
+  private static final int WARMUP = 3, REPEATS = 15;
+  /** Max abs error relative to the reference's max abs: fp32 variants differ only in summation order; TF32 rounds inputs (2^-11). */
+  static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3;
+
+  private static final String UTILITIES = """
+      // kiln's tuner utilities: fresh inputs, output save/restore, on-device comparison.
+      extern "C" __global__ void kiln_fill(float* p, long long n, unsigned seed) {
+        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+          unsigned h = (unsigned) i * 2654435761u ^ seed;
+          h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
+          p[i] = (float) (h >> 8) * (2.0f / 16777216.0f) - 1.0f;
+        }
+      }
+      extern "C" __global__ void kiln_copy(float* dst, const float* src, long long n) {
+        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
+      }
+      // out[0] = max |got - want| (NaN counts as infinite), out[1] = max |want|; non-negative floats order as their bits
+      extern "C" __global__ void kiln_diff(const float* got, const float* want, long long n, unsigned* out) {
+        float d = 0.0f, m = 0.0f;
+        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+          float e = fabsf(got[i] - want[i]);
+          d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
+          m = fmaxf(m, fabsf(want[i]));
+        }
+        for (int o = 16; o > 0; o /= 2) {
+          d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
+          m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
+        }
+        if (threadIdx.x % 32 == 0) { atomicMax(&out[0], __float_as_uint(d)); atomicMax(&out[1], __float_as_uint(m)); }
+      }
+      """;
+
+  private record Target(String launch, CudaRenderer.Rendered byDefault, MatmulMatch match, boolean accumulate) {}
+
+  private CudaTuner() {}
+
+  public static List<Result> tune(Arena layout, Map<String, List<Compute>> program, CudaExecutor executor, CudaSchedule schedule,
+                                  TuningCache cache, PrintStream log) {
+    Cuda cuda = executor.cuda();
+    List<CudaSchedule.MatmulTile> space = schedule.matmulSpace();
+    if (!space.contains(schedule.matmul())) space.addFirst(schedule.matmul());
+    CudaSchedule.MatmulTile reference = CudaSchedule.SIMT_DEFAULT;
+    double tolerance = schedule.precision() == CudaSchedule.Precision.TF32 ? TF32_TOLERANCE : FP32_TOLERANCE;
+
+    Map<String, Target> targets = new LinkedHashMap<>();
+    for (List<Compute> computes : program.values()) {
+      for (List<Compute> group : Fuse.groups(computes)) {
+        if (group.size() != 1) continue;
+        var mm = MatmulMatch.of(group.getFirst());
+        if (mm.isEmpty()) continue;
+        boolean acc = group.getFirst().accumulate();
+        CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, schedule.matmul());
+        String key = r.function() + "|" + ((CudaRenderer.Tiles) r.work()).shape(layout::size);
+        targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc));
+      }
+    }
+    Map<String, String> sources = new LinkedHashMap<>();
+    sources.put("kiln_tuner_utilities", UTILITIES);
+    Map<String, CudaRenderer.Rendered[]> variants = new LinkedHashMap<>();
+    Map<String, CudaRenderer.Rendered> references = new LinkedHashMap<>();
+    for (var e : targets.entrySet()) {
+      Target t = e.getValue();
+      CudaRenderer.Rendered[] v = new CudaRenderer.Rendered[space.size()];
+      for (int i = 0; i < v.length; i++) {
+        v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), space.get(i));
+        sources.putIfAbsent(v[i].function(), v[i].source());
+      }
+      variants.put(e.getKey(), v);
+      CudaRenderer.Rendered ref = CudaRenderer.matmul(t.match(), t.accumulate(), reference);
+      references.put(e.getKey(), ref);
+      sources.putIfAbsent(ref.function(), ref.source());
+    }
+    long start = System.nanoTime();
+    log.printf("tune: %d matmul kernels x %d variants (%s), %d sources to compile with NVRTC on %d host threads%n", targets.size(), space.size(),
+        schedule.precision().name().toLowerCase(), sources.size(), Runtime.getRuntime().availableProcessors());
+    Nvrtc nvrtc = Nvrtc.defaultCache();
+    Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
+    log.printf("tune: compiled %d (%d from the cubin cache) in %.1f s%n", sources.size(), nvrtc.stats().warm(), (System.nanoTime() - start) / 1e9);
+    Map<String, Kernel> kernels = new LinkedHashMap<>();
+    List<Cuda.Module> modules = new ArrayList<>();
+    try {
+      for (var e : cubins.entrySet()) {
+        Cuda.Module m = cuda.load(e.getKey(), e.getValue());
+        modules.add(m);
+        if (!e.getKey().equals("kiln_tuner_utilities")) kernels.put(e.getKey(), m.kernel(e.getKey()));
+      }
+      Cuda.Module utilities = modules.getFirst();
+      return measure(layout, executor, schedule, targets, variants, references, kernels, utilities, space, tolerance, cache, log, start);
+    } finally {
+      for (Cuda.Module m : modules) m.close();
+    }
+  }
+
+  private static List<Result> measure(Arena layout, CudaExecutor ex, CudaSchedule schedule, Map<String, Target> targets, Map<String, CudaRenderer.Rendered[]> variants,
+                                      Map<String, CudaRenderer.Rendered> references, Map<String, Kernel> kernels, Cuda.Module utilities,
+                                      List<CudaSchedule.MatmulTile> space, double tolerance, TuningCache cache, PrintStream log, long start) {
+    Cuda cuda = ex.cuda();
+    DeviceArena memory = ex.memory();
+    Kernel fill = utilities.kernel("kiln_fill"), copy = utilities.kernel("kiln_copy"), diff = utilities.kernel("kiln_diff");
+    long floats = layout.floatCount();
+    cuda.launch(Launch.of(fill, Launch.Dim3.of(4096), Launch.Dim3.of(256), 0, memory.pointer(0), floats, 2026));
+    long largest = 1;
+    for (var e : targets.entrySet()) largest = Math.max(largest, layout.elements(e.getValue().byDefault().tensors().getFirst()));
+    String device = CudaExecutor.tuningDevice(cuda);
+    List<Result> results = new ArrayList<>();
+    int done = 0, total = targets.size() * space.size();
+    try (DeviceArena initial = cuda.allocate(4 * largest); DeviceArena expected = cuda.allocate(4 * largest); DeviceArena err = cuda.allocate(8);
+         Cuda.Event begin = cuda.event(); Cuda.Event end = cuda.event()) {
+      for (var e : targets.entrySet()) {
+        Target t = e.getValue();
+        Tensor out = t.byDefault().tensors().getFirst();
+        long n = layout.elements(out);
+        var c = memory.pointer(4 * layout.offsetLong(out));
+        Launch save = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, initial.pointer(0), c, n);
+        Launch restore = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, initial.pointer(0), n);
+        Launch keep = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, expected.pointer(0), c, n);
+        Launch compare = Launch.of(diff, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, expected.pointer(0), n, err.pointer(0));
+        cuda.launch(save);
+        cuda.launch(launch(ex, layout, references.get(e.getKey()), kernels));
+        cuda.launch(keep);
+        CudaRenderer.Rendered[] v = variants.get(e.getKey());
+        double[] ms = new double[v.length];
+        int valid = 0;
+        for (int i = 0; i < v.length; i++) {
+          ms[i] = Double.NaN;
+          Launch l;
+          try {
+            l = launch(ex, layout, v[i], kernels);
+            cuda.launch(restore);
+            cuda.launch(l);
+            err.memsetZero();
+            cuda.launch(compare);
+            cuda.synchronize();
+          } catch (CudaException failed) {   // e.g. more registers x threads than an SM has: not a candidate here
+            log.printf("tune: %s %s refused: %s%n", t.launch(), space.get(i).knobs(), failed.getMessage().lines().findFirst().orElse(""));
+            continue;
+          }
+          int[] bits = new int[2];
+          err.download(0, bits, 0, 2);
+          double maxErr = Float.intBitsToFloat(bits[0]), refMax = Float.intBitsToFloat(bits[1]);
+          if (!(maxErr <= tolerance * Math.max(refMax, 1e-30))) {
+            log.printf("tune: %s %s discarded: max abs error %.3e against the reference's max %.3e%n", t.launch(), space.get(i).knobs(), maxErr, refMax);
+            continue;
+          }
+          valid++;
+          ms[i] = time(cuda, l, begin, end);
+        }
+        cuda.launch(restore);
+        int best = -1, fallback = space.indexOf(schedule.matmul());
+        double worst = 0;
+        for (int i = 0; i < ms.length; i++) {
+          if (Double.isNaN(ms[i])) continue;
+          if (best < 0 || ms[i] < ms[best]) best = i;
+          worst = Math.max(worst, ms[i]);
+        }
+        done += v.length;
+        String shape = ((CudaRenderer.Tiles) t.byDefault().work()).shape(layout::size);
+        if (best < 0) {
+          log.printf("tune: %s %s: no variant matched the reference; nothing stored%n", t.launch(), shape);
+          continue;
+        }
+        Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback]);
+        results.add(res);
+        cache.put(new TuningCache.Entry(device, t.byDefault().function(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
+        log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s (%.3f ms, default %.3f ms)%n", done, total,
+            (System.nanoTime() - start) / 1e9, res.launch(), shape, res.best().knobs(), res.bestMs(), res.defaultMs());
+      }
+    }
+    return results;
+  }
+
+  private static Launch launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Kernel> kernels) {
+    return CudaExecutor.tiles(kernels.get(r.function()), (CudaRenderer.Tiles) r.work(), layout, ex.memory().pointer(0),
+        ex.memory().pointer(ex.intBase()), layout.launchArgsLong(r.dims(), r.tensors()));
+  }
+
+  /** Median ms over REPEATS event-timed launches after WARMUP untimed ones. */
+  private static double time(Cuda cuda, Launch l, Cuda.Event begin, Cuda.Event end) {
+    for (int w = 0; w < WARMUP; w++) cuda.launch(l);
+    double[] t = new double[REPEATS];
+    for (int r = 0; r < REPEATS; r++) {
+      begin.record();
+      cuda.launch(l);
+      end.record();
+      t[r] = begin.elapsedMs(end);
+    }
+    Arrays.sort(t);
+    return t[REPEATS / 2];
+  }
+}

@@ -1,0 +1,68 @@
+// The CUDA tuner end to end on small matmuls in both layouts and at both precisions: every variant
+// checked and timed, the winners stored, and a new executor over the same program picks them.
+// Tagged gpu: skips where no CUDA device is present.
+package kiln.runtime.cuda;
+
+import static kiln.dsl.Graph.dims;
+import static kiln.dsl.Ops.sum;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.CudaSchedule;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Graph;
+import kiln.dsl.Tensor;
+import kiln.runtime.Arena;
+import kiln.runtime.TuningCache;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+@Tag("gpu")
+class CudaTunerTest {
+  static final Dim M = new Dim("M"), N = new Dim("N"), K = new Dim("K");
+
+  @ParameterizedTest
+  @EnumSource(CudaSchedule.Precision.class)
+  void tunesStoresAndIsUsed(CudaSchedule.Precision precision, @TempDir Path dir) {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    Graph g = new Graph();
+    Tensor a = g.input("a", DType.F32, M, K), b = g.input("b", DType.F32, N, K), w = g.input("w", DType.F32, K, N), y = g.input("y", DType.F32, M, N);
+    g.compute("c", dims(M, N), (m, n) -> sum(K, k -> a.at(m, k).mul(b.at(n, k))));       // B k-contiguous (a linear layer)
+    g.compute("d", dims(M, N), (m, n) -> sum(K, k -> a.at(m, k).mul(w.at(k, n))));       // B n-contiguous
+    g.compute("e", dims(K, N), (k, n) -> sum(M, m -> a.at(m, k).mul(y.at(m, n))));      // A m-contiguous (a weight gradient)
+    Map<String, List<kiln.dsl.Compute>> program = Map.of("forward", g.computes());
+    Map<Dim, Integer> sizes = Map.of(M, 300, N, 190, K, 260);   // edges that no tile divides
+    TuningCache cache = TuningCache.load(dir.resolve("tuning.json"));
+    CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(precision);
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    List<CudaTuner.Result> results;
+    try (Cuda cuda = Cuda.open(); CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, schedule, cache)) {
+      assertTrue(ex.describe().contains("0 of 3 matmul launches tuned"), ex.describe());
+      results = CudaTuner.tune(ex.layout(), program, ex, schedule, cache, new PrintStream(log, true, StandardCharsets.UTF_8));
+    }
+    String report = log.toString(StandardCharsets.UTF_8);
+    System.out.print(report);
+    assertEquals(3, results.size(), report);
+    for (CudaTuner.Result r : results) {
+      assertEquals(schedule.matmulSpace().size() + (schedule.matmulSpace().contains(schedule.matmul()) ? 0 : 1), r.tried());
+      assertEquals(r.tried(), r.valid(), "every variant computes the same product:\n" + report);
+      assertTrue(r.bestMs() <= r.defaultMs() && r.bestMs() <= r.worstMs(), r.toString());
+    }
+    cache.save();
+    TuningCache reloaded = TuningCache.load(dir.resolve("tuning.json"));
+    assertEquals(3, reloaded.size());
+    try (Cuda cuda = Cuda.open(); CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, schedule, reloaded)) {
+      assertTrue(ex.describe().contains("3 of 3 matmul launches tuned"), ex.describe());
+    }
+  }
+}
