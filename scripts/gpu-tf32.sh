@@ -15,7 +15,7 @@ for T in ${VERIFY_SEQS:-1024}; do
   d=/tmp/kiln-d12-T$T
   [ -f $d/state.bin ] || python3 reference/gpt2_reference.py --layers 12 --heads 12 --channels 768 --max-seq 1024 \
       --batch 4 --seq $T --seed 3 --out $d --device cuda --dtype float64 > /dev/null
-  $M verify --device cuda --precision tf32 --model $d/model.bin --state $d/state.bin --losses $d/losses.txt 2>&1 | grep -v WARNING
+  for P in ${VERIFY_PRECISIONS:-tf32}; do $M verify --device cuda --precision $P --model $d/model.bin --state $d/state.bin --losses $d/losses.txt 2>&1 | grep -v WARNING; done
 done
 B="bench --device cuda --model gpt2-d12 --batch 8 --seq 1024 --steps ${BENCH_STEPS:-10}"
 for P in ${PRECISIONS:-fp32 tf32}; do $M $B --precision $P 2>&1 | grep -E '^bench:'; done

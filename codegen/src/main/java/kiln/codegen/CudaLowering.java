@@ -24,16 +24,20 @@ public final class CudaLowering {
 
   private CudaLowering() {}
 
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) { return lower(computes, schedule, m -> null); }
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) { return lower(computes, schedule, m -> null, null); }
 
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser) {
+  /** size binds the dims an extern kernel fixes at compile time (the head size); null when there are no externs. */
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
     Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
     List<CudaLaunch> launches = new ArrayList<>();
     for (List<Compute> group : Fuse.groups(computes)) {
       Compute first = group.getFirst();
       Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
       CudaRenderer.Rendered k;
-      if (mm.isPresent()) {
+      if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
+        if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
+        k = CudaRenderer.extern(first, schedule, size);
+      } else if (mm.isPresent()) {
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), schedule.matmul());
         CudaSchedule.MatmulTile chosen = chooser.choose(k);
         if (chosen != null && !chosen.equals(schedule.matmul())) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);

@@ -32,8 +32,14 @@ public final class Emit {
 
   /** CUDA kernels: file name -> contents (one .cu per kernel function, and INDEX.md). */
   public static Map<String, String> cuda(String model, Map<String, List<Compute>> sections, CudaSchedule schedule) {
+    return cuda(model, sections, schedule, null);
+  }
+
+  /** As above; size binds the dims that extern kernels fix when rendered (the head size of fused attention). */
+  public static Map<String, String> cuda(String model, Map<String, List<Compute>> sections, CudaSchedule schedule,
+                                         java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
     return files("CUDA", model, sections, computes -> {
-      CudaLowering.Lowered l = CudaLowering.lower(computes, schedule);
+      CudaLowering.Lowered l = CudaLowering.lower(computes, schedule, m -> null, size);
       Map<String, String> sources = new LinkedHashMap<>();
       for (CudaRenderer.Rendered k : l.kernels().values()) sources.put(k.function() + ".cu", k.source());
       return new Section(l.launches().stream().map(x -> new Line(x.kernel().kind(), x.kernel().function(), x.name())).toList(), sources);

@@ -85,6 +85,7 @@ public final class ExprRenderer {
       case Var v -> var(v);
       case Expr.Const c -> c.type() == DType.I32 ? d.i32((int) c.value()) : d.f32((float) c.value());
       case Expr.SizeOf s -> dim(s.dim());
+      case Expr.Extern x -> throw new IllegalArgumentException("extern " + x.op() + " has no element expression; it is rendered as its own kernel");
       case Expr.Load l -> {
         List<String> idx = new ArrayList<>();
         String lin = null;

@@ -30,7 +30,7 @@ public final class Fuse {
   }
 
   static boolean elementwise(Compute c) {
-    return c.isFullCover() && !c.accumulate() && c.rootReductions().isEmpty() && c.out().rank() > 0;
+    return c.isFullCover() && !c.accumulate() && c.rootReductions().isEmpty() && c.out().rank() > 0 && !(c.body() instanceof Expr.Extern);
   }
 
   private static boolean fusable(List<Compute> group, Compute next) {

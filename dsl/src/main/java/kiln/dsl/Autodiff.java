@@ -75,6 +75,13 @@ public final class Autodiff {
   }
 
   private void differentiate(Compute c, Set<Tensor> needsGrad) {
+    if (c.body() instanceof Expr.Extern) {
+      graph.externBackward(c).emit(graph, grads.get(c.out()), new Graph.Gradients() {
+        @Override public Tensor of(Tensor x) { return gradOf(x); }
+        @Override public boolean first(Tensor x) { return initialized.add(gradOf(x)); }
+      });
+      return;
+    }
     List<Expr.Reduce> reductions = c.rootReductions();
     for (Expr.Reduce r : reductions) {
       if (r.op() != Expr.RedOp.SUM) {

@@ -4,7 +4,7 @@ package kiln.dsl;
 import java.util.List;
 
 public sealed interface Expr permits Var, Expr.Const, Expr.SizeOf, Expr.Load, Expr.Unary, Expr.Binary,
-    Expr.Compare, Expr.Select, Expr.Cast, Expr.Reduce {
+    Expr.Compare, Expr.Select, Expr.Cast, Expr.Reduce, Expr.Extern {
 
   DType type();
 
@@ -61,6 +61,19 @@ public sealed interface Expr permits Var, Expr.Const, Expr.SizeOf, Expr.Load, Ex
   record Reduce(RedOp op, Var var, Expr body) implements Expr {
     @Override public DType type() { return body.type(); }
     @Override public String toString() { return op.name().toLowerCase() + "_" + var + "(" + body + ")"; }
+  }
+
+  /**
+   * An extern stage (Halide's define_extern, TVM's extern op): a hand-scheduled kernel named op over
+   * whole tensors, listed as index-free loads in the order the kernel takes them (outputs included,
+   * so lifetimes see them). Only the body of a compute; backends that know op render it; autodiff
+   * takes its backward from {@link Externs}. Used where one fused kernel replaces a subgraph whose
+   * intermediates must not exist in memory (flash attention's T x T scores).
+   */
+  record Extern(String op, List<Load> tensors) implements Expr {
+    public Extern { tensors = List.copyOf(tensors); }
+    @Override public DType type() { return DType.F32; }
+    @Override public String toString() { return op + tensors.stream().map(l -> l.tensor().name()).toList(); }
   }
 
   // ---- fluent construction (the DSL surface) ----

@@ -15,6 +15,7 @@ public final class Exprs {
       case Expr.Const c -> List.of();
       case Expr.SizeOf s -> List.of();
       case Expr.Load l -> l.index();
+      case Expr.Extern x -> List.copyOf(x.tensors());
       case Expr.Unary u -> List.of(u.x());
       case Expr.Binary b -> List.of(b.a(), b.b());
       case Expr.Compare c -> List.of(c.a(), c.b());
@@ -37,6 +38,7 @@ public final class Exprs {
       case Expr.Select s -> Ops.select(f.apply(s.cond()), f.apply(s.then()), f.apply(s.otherwise()));
       case Expr.Cast c -> new Expr.Cast(c.to(), f.apply(c.x()));
       case Expr.Reduce r -> new Expr.Reduce(r.op(), r.var(), f.apply(r.body()));
+      case Expr.Extern x -> x;   // whole-tensor arguments: nothing inside to substitute
     };
   }
 

@@ -159,6 +159,8 @@ public final class Graph {
     return vars;
   }
 
+  private final Map<Compute, ExternBackward> externBackward = new java.util.IdentityHashMap<>();
+
   private void add(Compute c) {
     computes.add(c);
     producer.put(c.out(), c);
@@ -189,6 +191,41 @@ public final class Graph {
     List<Var> all = new ArrayList<>(vars);
     all.add(v);
     return all;
+  }
+
+  /** What an extern's backward rule may ask autodiff for. */
+  public interface Gradients {
+    /** The gradient tensor of x (created on first use). */
+    Tensor of(Tensor x);
+
+    /** True when x's gradient has no contribution yet; either way, marks it as written from here on. */
+    boolean first(Tensor x);
+  }
+
+  /** Emits the backward of one extern compute, given the gradient of its out. */
+  public interface ExternBackward {
+    void emit(Graph g, Tensor dOut, Gradients grads);
+  }
+
+  /**
+   * An extern stage: out (which must also appear among args, with every other tensor the kernel
+   * writes) is produced by the hand-scheduled kernel op from args, in the kernel's argument order.
+   * backward (null for a backward-only extern) emits its gradient computes.
+   */
+  public Tensor extern(String name, Tensor out, String op, List<Tensor> args, boolean accumulate, ExternBackward backward) {
+    if (!args.contains(out)) throw new DslException("layer " + layer + ", extern " + name + ": out " + out.name() + " must be one of its args");
+    List<Var> vars = freshVars(out.dims());
+    List<Expr.Load> loads = args.stream().map(t -> new Expr.Load(t, List.of())).toList();
+    Compute c = new Compute(layer + "." + name, layer, out, vars, List.copyOf(vars), new Expr.Extern(op, loads), accumulate);
+    add(c);
+    if (backward != null) externBackward.put(c, backward);
+    return out;
+  }
+
+  ExternBackward externBackward(Compute c) {
+    ExternBackward b = externBackward.get(c);
+    if (b == null) throw new DslException("backward: extern " + c.name() + " (" + ((Expr.Extern) c.body()).op() + ") has no backward rule");
+    return b;
   }
 
   /** Appends the derived backward of the computes so far, seeded with d(loss) = 1. */

@@ -81,7 +81,14 @@ public final class Gpt2 {
     return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, null, end, end, end);
   }
 
-  public static Program build(int layers) {
+  /** The training program with attention as its DSL definition (every backend can run it). */
+  public static Program build(int layers) { return build(layers, false); }
+
+  /**
+   * fusedAttention: attention as the flash-attention extern (Layers.fusedAttention: no T x T
+   * tensor in memory), for backends that have the kernel (CUDA); otherwise the DSL definition.
+   */
+  public static Program build(int layers, boolean fusedAttention) {
     Trainable model = new Trainable(parameterShapes(), B, T);
     Graph g = model.g;
     Map<String, Tensor> w = model.params;
@@ -89,7 +96,7 @@ public final class Gpt2 {
 
     g.layer("encoder");
     Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
-    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> attention(g, qkv));
+    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> fusedAttention ? Layers.fusedAttention(g, qkv) : attention(g, qkv));
     Tensor loss = crossEntropy(g, logits, targets, V);
     return model.finish("gpt2", logits, loss);
   }

@@ -73,6 +73,28 @@ public final class Layers {
   }
 
   /**
+   * The same causal attention as {@link #attention}, as one fused kernel (the "attention" extern,
+   * flash-attention style): it writes y (B, T, NH, HS) and the log-sum-exp of each softmax row,
+   * lse (B, NH, T), and never stores the T x T scores. Its backward recomputes them tile by tile:
+   * D = Σ_d dy·y per row (a DSL compute), then the "attention_dq" and "attention_dkdv" externs write
+   * the q and the k, v slices of dqkv. The DSL definition above is the specification: both must
+   * agree (CudaVerifyTest checks the fused one against PyTorch).
+   */
+  public static Tensor fusedAttention(Graph g, Tensor qkv) {
+    Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3), HS = qkv.dims().get(4);
+    Tensor y = g.tensor(g.layer() + ".y", kiln.dsl.Role.ACT, kiln.dsl.DType.F32, B, T, NH, HS);
+    Tensor lse = g.tensor(g.layer() + ".lse", kiln.dsl.Role.ACT, kiln.dsl.DType.F32, B, NH, T);
+    return g.extern("y", y, "attention", java.util.List.of(qkv, y, lse), false, (gb, dy, grads) -> {
+      Tensor d = gb.compute("dyy", dims(B, NH, T), (b, h, t) -> sum(HS, e -> dy.at(b, t, h, e).mul(y.at(b, t, h, e))));
+      Tensor dqkv = grads.of(qkv);
+      boolean accumulate = !grads.first(qkv);
+      java.util.List<Tensor> args = java.util.List.of(qkv, dy, lse, d, dqkv);
+      gb.extern("dq", dqkv, "attention_dq", args, accumulate, null);
+      gb.extern("dkdv", dqkv, "attention_dkdv", args, accumulate, null);
+    });
+  }
+
+  /**
    * One decoding step of causal attention with a KV cache: writes this step's k and v (from qkv
    * (B, 1, 3, NH, HS)) into the caches (B, maxT, NH, HS) at position pos, then attends over
    * positions 0..pos. Returns (B, 1, NH, HS).

@@ -36,6 +36,7 @@ public final class Arena {
   /** With host = false only the layout is computed (a device executor holds the storage). */
   public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host) {
     this.sizes = new HashMap<>(bound);
+    this.granule = host ? 1 : DEVICE_GRANULE;
     for (Graph.DerivedDim d : graph.derivedDims()) {
       long n = 0;
       for (Tensor.Term t : d.size()) n += t.coefficient() * product(t.dims());
@@ -50,7 +51,7 @@ public final class Arena {
       boolean transientTensor = (t.role() == Role.ACT || t.role() == Role.ACT_GRAD) && !pinned.contains(t) && lifetimes.containsKey(t);
       if (t.dtype() == DType.I32) { rootOffsets.put(t, ints); ints += n; }
       else if (transientTensor) shared.add(t);
-      else { rootOffsets.put(t, floats); floats += n; }
+      else { rootOffsets.put(t, floats); floats += padded(n); }
     }
     sharedFloats = place(shared, lifetimes, floats);
     floats += sharedFloats;
@@ -62,6 +63,12 @@ public final class Arena {
     this.f = host ? new float[(int) floats] : null;
     this.i = host ? new int[(int) ints] : null;
   }
+
+  /** Device arenas start every root tensor on a 64-byte boundary (vector loads, cp.async 16-byte copies). */
+  static final int DEVICE_GRANULE = 16;
+  private final int granule;
+
+  private long padded(long n) { return (n + granule - 1) / granule * granule; }
 
   private long sharedFloats;
   private final long floatCount, intCount;
@@ -91,7 +98,7 @@ public final class Arena {
     List<long[]> placed = new java.util.ArrayList<>();   // {offset, size, first, last}
     long end = 0;
     for (Tensor t : bySize) {
-      long n = elements(t);
+      long n = padded(elements(t));
       int[] lt = life.get(t);
       List<long[]> clash = new java.util.ArrayList<>();
       for (long[] p : placed) if (p[2] <= lt[1] && lt[0] <= p[3]) clash.add(p);

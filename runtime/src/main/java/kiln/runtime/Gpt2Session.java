@@ -8,7 +8,7 @@ import kiln.runtime.format.GptConfig;
 public final class Gpt2Session extends Session {
   public final GptConfig config;
 
-  /** A CPU session with the given threads. */
+  /** A CPU session with the given threads. CUDA sessions fuse attention (Layers.fusedAttention). */
   public Gpt2Session(GptConfig config, int batch, int seq, int threads) { this(config, batch, seq, Device.CPU, threads); }
 
   public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads) {
@@ -16,7 +16,7 @@ public final class Gpt2Session extends Session {
   }
 
   public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
-    super(Gpt2.build(config.layers()), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision);
+    super(Gpt2.build(config.layers(), device == Device.CUDA), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision);
     this.config = config;
   }
 

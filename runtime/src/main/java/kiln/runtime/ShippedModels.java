@@ -18,6 +18,14 @@ public final class ShippedModels {
   /** GPT-2's sections (its kernels do not depend on L; two layers show every one). */
   static Map<String, List<Compute>> gpt2Sections() { return Session.sections(Gpt2.build(2)); }
 
+  /** What CUDA sessions run for GPT-2: attention fused (Layers.fusedAttention), its kernels at GPT-2's head size 64. */
+  static Map<String, List<Compute>> gpt2CudaSections() { return Session.sections(Gpt2.build(2, true)); }
+
+  private static int gpt2HeadSize(kiln.dsl.Dim d) {
+    if (d.equals(Gpt2.HS)) return 64;
+    throw new IllegalArgumentException("emit: only the head size is fixed when rendering, not " + d);
+  }
+
   /** Llama's sections at the registry's llama-tiny shape (theta is a constant in the RoPE kernels). */
   static Map<String, List<Compute>> llamaSections() {
     var shape = (Models.LlamaShape) Models.get("llama-tiny");
@@ -45,17 +53,21 @@ public final class ShippedModels {
   public static Map<String, String> javaFiles(String model) { return Emit.java(model, sections(model), Schedule.cpuDefault(16)); }
 
   public static Map<String, String> cudaFiles(String model) {
+    if (model.equals("gpt2")) return Emit.cuda(model, gpt2CudaSections(), CudaSchedule.DEFAULT, ShippedModels::gpt2HeadSize);
     return Emit.cuda(model, sections(model), CudaSchedule.DEFAULT);
   }
 
   /**
    * The launches at --precision tf32 (INDEX.md) and the kernels that differ from fp32: the tensor-core
-   * matmuls (every other kernel is the same file as in the fp32 folder).
+   * matmuls and attention (every other kernel is the same file as in the fp32 folder).
    */
   public static Map<String, String> cudaTf32Files(String model) {
-    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", sections(model), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32));
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", gpt2CudaSections(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32),
+        ShippedModels::gpt2HeadSize);
     Map<String, String> kept = new LinkedHashMap<>();
-    for (var e : all.entrySet()) if (e.getKey().startsWith("k_mma") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+    for (var e : all.entrySet()) {
+      if (e.getKey().startsWith("k_mma") || e.getKey().startsWith("k_attention") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+    }
     return kept;
   }
 

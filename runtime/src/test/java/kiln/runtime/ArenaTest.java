@@ -25,7 +25,7 @@ class ArenaTest {
     Program p = Gpt2.build(2);
     var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 4, 64), 4, 32);
     List<Compute> order = p.graph().computes();
-    Arena shared = new Arena(p.graph(), sizes, order, Set.of(p.logits(), p.loss()), false);
+    Arena shared = new Arena(p.graph(), sizes, order, Set.of(p.logits(), p.loss()), true);
     Arena separate = new Arena(p.graph(), sizes);
     assertTrue(shared.bytes() < separate.bytes(), "sharing saves space: " + shared.bytes() + " vs " + separate.bytes());
     assertEquals(separate.bytes() - shared.bytes(), lifetimeTotal(p, shared) - shared.sharedBytes(), "saving = transient bytes - region");
@@ -66,5 +66,15 @@ class ArenaTest {
       if (t.dtype() == DType.F32 && transientRole(t) && t != p.logits() && t != p.loss()) n += 4 * a.elements(t);
     }
     return n;
+  }
+
+  /** Device layouts start every root tensor on 64 bytes (16 floats): vector and cp.async copies need it. */
+  @Test void deviceLayoutAlignsEveryTensor() {
+    Program p = Gpt2.build(2, true);
+    var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 3, 48), 3, 37);
+    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), Set.of(p.logits(), p.loss()), false);
+    for (Tensor t : p.graph().roots()) {
+      if (t.dtype() == DType.F32) assertEquals(0, device.offsetLong(t) % 16, t.name() + " at " + device.offsetLong(t));
+    }
   }
 }

@@ -58,7 +58,7 @@ public final class CudaExecutor implements Executor {
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser);
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size);
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
@@ -105,6 +105,9 @@ public final class CudaExecutor implements Executor {
         yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args);
       }
+      case CudaRenderer.RowTiles t -> Launch.of(kernel,
+          Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
+          Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args);
       case CudaRenderer.Tiles t -> tiles(kernel, t, layout, memory.pointer(0), memory.pointer(intBase), args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launch);

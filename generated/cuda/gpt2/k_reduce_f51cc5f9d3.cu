@@ -6,21 +6,21 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_reduce_b8c6c547b2 { long long v[7]; };
+struct Args_k_reduce_f51cc5f9d3 { long long v[7]; };
 
-__device__ __forceinline__ float combine_k_reduce_b8c6c547b2(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_reduce_f51cc5f9d3(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(256) k_reduce_b8c6c547b2(float* __restrict__ F, int* __restrict__ I, const Args_k_reduce_b8c6c547b2 a) {
+extern "C" __global__ void __launch_bounds__(256) k_reduce_f51cc5f9d3(float* __restrict__ F, int* __restrict__ I, const Args_k_reduce_f51cc5f9d3 a) {
   const int B = (int) a.v[0];
   const int NH = (int) a.v[1];
   const int T = (int) a.v[2];
-  const long long o0 = a.v[3];
-  const long long o1 = a.v[4];
-  const long long o2 = a.v[5];
-  const long long o3 = a.v[6];
+  const int HS = (int) a.v[3];
+  const long long o0 = a.v[4];
+  const long long o1 = a.v[5];
+  const long long o2 = a.v[6];
   __shared__ float partial[32];
   const long long items = (long long) B * NH * T;
-  const long long extent = (long long) T;
+  const long long extent = (long long) HS;
   for (long long p = blockIdx.x; p < items; p += gridDim.x) {
     long long r = p;
     const int t_ = (int) (r % T); r /= T;
@@ -29,16 +29,16 @@ extern "C" __global__ void __launch_bounds__(256) k_reduce_b8c6c547b2(float* __r
     float acc = 0.0f;
     for (long long q = threadIdx.x; q < extent; q += blockDim.x) {
       long long rr = q;
-      const int t2_ = (int) rr;
-      const float x0 = F[o3 + ((b_) * NH + nh_) * T + t_];
-      acc = combine_k_reduce_b8c6c547b2(acc, (F[o1 + (((b_) * NH + nh_) * T + t_) * T + t2_] * (-(F[o2 + (((b_) * NH + nh_) * T + t_) * T + t2_] / (x0 * x0)))));
+      const int hs_ = (int) rr;
+
+      acc = combine_k_reduce_f51cc5f9d3(acc, (F[o1 + (((b_) * T + t_) * NH + nh_) * HS + hs_] * F[o2 + (((b_) * T + t_) * NH + nh_) * HS + hs_]));
     }
-    for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_b8c6c547b2(acc, __shfl_down_sync(0xffffffffu, acc, o));
+    for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_f51cc5f9d3(acc, __shfl_down_sync(0xffffffffu, acc, o));
     if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = acc;
     __syncthreads();
     if (threadIdx.x < 32) {
       acc = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.0f;
-      for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_b8c6c547b2(acc, __shfl_down_sync(0xffffffffu, acc, o));
+      for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_f51cc5f9d3(acc, __shfl_down_sync(0xffffffffu, acc, o));
       if (threadIdx.x == 0) F[o0 + ((b_) * NH + nh_) * T + t_] = acc;
     }
     __syncthreads();
