@@ -50,9 +50,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are

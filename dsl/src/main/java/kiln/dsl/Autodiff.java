@@ -1,8 +1,11 @@
 // Reverse-mode autodiff over the IR. For out[i] = R_k f(i, k) and each load X[m(i, k)] in f:
 //   gather  (m is distinct vars and constants): dX[m] (+)= Σ_{vars not in m} dOut[i] · ∂f/∂X[m]
 //   scatter (m has a computed/data-dependent entry): dX[m(i,k)] += dOut[i] · ∂f/∂X, over all (i, k)
-// The first full-cover contribution to a gradient assigns; a tensor whose first contribution is
-// partial (slice or scatter) is zero-filled first; all later contributions accumulate.
+// The first full-cover contribution to a gradient assigns and later ones accumulate. Partial
+// contributions (slice or scatter) that come before any full-cover one wait: if a full-cover one
+// arrives they follow it (no zero-fill; the full-cover one can then overwrite its input in place,
+// as the classifier's dlogits does its logits), otherwise they are emitted after a zero-fill when
+// the gradient is first read, or at the end.
 package kiln.dsl;
 
 import java.util.ArrayList;
@@ -23,6 +26,8 @@ public final class Autodiff {
   private final Map<Tensor, Tensor> grads = new LinkedHashMap<>();
   private final Set<Tensor> initialized = new HashSet<>();
   private final Map<Tensor, Tensor> paramGradRoots = new HashMap<>();
+  private final Map<Tensor, List<Compute>> pending = new LinkedHashMap<>();
+  private final Map<Tensor, Tensor> recomputedCopies = new HashMap<>();
 
   Autodiff(Graph graph) { this.graph = graph; }
 
@@ -39,10 +44,14 @@ public final class Autodiff {
     initialized.add(dLoss);
     for (int i = forward.size() - 1; i >= 0; i--) {
       Compute c = forward.get(i);
-      if (!initialized.contains(gradKey(c.out())) || graph.isDetached(c.out())) continue;
+      Tensor dOut = gradKey(c.out());
+      if (dOut == null || graph.isDetached(c.out())) continue;
+      settle(dOut);
+      if (!initialized.contains(dOut)) continue;
       graph.layer("backward." + c.layer());
       differentiate(c, needsGrad);
     }
+    for (Tensor dx : List.copyOf(pending.keySet())) settle(dx);
     graph.layer(savedLayer);
     return new Result(grads);
   }
@@ -78,7 +87,10 @@ public final class Autodiff {
     if (c.body() instanceof Expr.Extern) {
       graph.externBackward(c).emit(graph, grads.get(c.out()), new Graph.Gradients() {
         @Override public Tensor of(Tensor x) { return gradOf(x); }
-        @Override public boolean first(Tensor x) { return initialized.add(gradOf(x)); }
+        @Override public boolean first(Tensor x) {
+          settle(gradOf(x));
+          return initialized.add(gradOf(x));
+        }
       });
       return;
     }
@@ -101,7 +113,7 @@ public final class Autodiff {
       // d exp(x) = exp(x): where the partial is the forward value itself, read the saved output
       // instead of recomputing it (and instead of keeping the input alive for the backward)
       if (reductions.isEmpty() && c.isFullCover()) partial = Exprs.replace(partial, inner, new Load(c.out(), c.outIndex()));
-      Expr contribution = Ops.bin(BinOp.MUL, dOut, partial);
+      Expr contribution = withRecomputed(Ops.bin(BinOp.MUL, dOut, partial));
       Tensor dx = gradOf(x);
       if (isGather(load)) {
         List<Var> fixed = new ArrayList<>();
@@ -122,16 +134,44 @@ public final class Autodiff {
   private void emit(Compute from, Tensor dx, List<Var> loopVars, List<Expr> outIndex, Expr body, boolean fullCover) {
     String name = "d" + from.name().substring(from.name().lastIndexOf('.') + 1) + "/" + dx.name();
     if (!initialized.contains(dx)) {
-      initialized.add(dx);
-      if (fullCover) {
-        graph.addDerived(new Compute(name, graph.layer(), dx, loopVars, outIndex, body, false));
+      if (!fullCover) {
+        pending.computeIfAbsent(dx, k -> new ArrayList<>()).add(new Compute(name, graph.layer(), dx, loopVars, outIndex, body, true));
         return;
       }
-      List<Var> all = new ArrayList<>();
-      for (Dim d : dx.dims()) all.add(Ops.var(d));
-      graph.addDerived(new Compute("zero/" + dx.name(), graph.layer(), dx, all, new ArrayList<>(all), Ops.lit(0), false));
+      initialized.add(dx);
+      graph.addDerived(new Compute(name, graph.layer(), dx, loopVars, outIndex, body, false));
+      List<Compute> waiting = pending.remove(dx);
+      if (waiting != null) waiting.forEach(graph::addDerived);
+      return;
     }
     graph.addDerived(new Compute(name, graph.layer(), dx, loopVars, outIndex, body, true));
+  }
+
+  /** Reads of recompute-marked tensors go to a copy recomputed in the backward (once, where first needed). */
+  private Expr withRecomputed(Expr e) {
+    for (Load l : Exprs.loads(e)) {
+      Tensor t = l.tensor();
+      if (!graph.isRecomputed(t)) continue;
+      Tensor copy = recomputedCopies.computeIfAbsent(t, k -> {
+        Compute c = graph.producer(k);
+        Tensor out = graph.tensor("re." + k.name(), Role.ACT, k.dtype(), k.dims().toArray(Dim[]::new));
+        graph.addDerived(new Compute("recompute/" + k.name(), graph.layer(), out, c.loopVars(), c.outIndex(), c.body(), false));
+        return out;
+      });
+      e = Exprs.replace(e, l, new Load(copy, l.index()));
+    }
+    return e;
+  }
+
+  /** Emits the partial contributions still waiting for dx, after a zero-fill. */
+  private void settle(Tensor dx) {
+    List<Compute> waiting = pending.remove(dx);
+    if (waiting == null) return;
+    initialized.add(dx);
+    List<Var> all = new ArrayList<>();
+    for (Dim d : dx.dims()) all.add(Ops.var(d));
+    graph.addDerived(new Compute("zero/" + dx.name(), waiting.getFirst().layer(), dx, all, new ArrayList<>(all), Ops.lit(0), false));
+    waiting.forEach(graph::addDerived);
   }
 
   /** Every index entry is a distinct var or a constant. */

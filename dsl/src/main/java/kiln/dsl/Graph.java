@@ -107,6 +107,23 @@ public final class Graph {
   }
 
   /** Marks a computed tensor as a constant for autodiff (softmax's running max). */
+  /**
+   * Marks t (an element-wise compute's output) to be recomputed where the backward reads it, instead
+   * of being kept from the forward (llm.c's -r 1 for GELU): less memory for one more element-wise pass.
+   */
+  public Tensor recompute(Tensor t) {
+    Compute c = producer.get(t);
+    if (c == null || !c.isFullCover() || !c.rootReductions().isEmpty() || c.body() instanceof Expr.Extern) {
+      throw new DslException("layer " + layer + ": recompute " + t.name() + ": only an element-wise compute's output can be recomputed");
+    }
+    recomputed.add(t);
+    return t;
+  }
+
+  public boolean isRecomputed(Tensor t) { return recomputed.contains(t); }
+
+  private final java.util.Set<Tensor> recomputed = new java.util.HashSet<>();
+
   public Tensor detach(Tensor t) {
     detached.add(t);
     return t;

@@ -70,9 +70,9 @@ public final class BenchCommand implements Callable<Integer> {
         System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
       }
       if (profile) {
-        System.out.println("profile (total over timed steps, top 25):");
+        System.out.println("profile (total over timed steps, top 40):");
         long total = s.executor.profile().stream().mapToLong(java.util.Map.Entry::getValue).sum();
-        s.executor.profile().stream().limit(25).forEach(e ->
+        s.executor.profile().stream().limit(40).forEach(e ->
             System.out.printf("  %8.1f ms %5.1f%%  %s%n", e.getValue() / 1e6 / steps, 100.0 * e.getValue() / total, e.getKey()));
       }
       double[] sorted = ms.clone();

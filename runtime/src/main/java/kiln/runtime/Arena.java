@@ -53,7 +53,21 @@ public final class Arena {
       else if (transientTensor) shared.add(t);
       else { rootOffsets.put(t, floats); floats += padded(n); }
     }
-    sharedFloats = place(shared, lifetimes, floats);
+    Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
+    List<Tensor> units = new java.util.ArrayList<>();
+    for (Tensor t : shared) {
+      if (inPlace.containsKey(t)) continue;
+      units.add(t);
+    }
+    Map<Tensor, int[]> unitLife = new HashMap<>(lifetimes);
+    for (var e : inPlace.entrySet()) {
+      Tensor u = representative(e.getValue(), inPlace);
+      int[] a = unitLife.get(u), b = lifetimes.get(e.getKey());
+      unitLife.put(u, new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+    }
+    sharedFloats = place(units, unitLife, floats);
+    for (Tensor t : inPlace.keySet()) rootOffsets.put(t, rootOffsets.get(representative(t, inPlace)));
+    this.inPlaceCount = inPlace.size();
     floats += sharedFloats;
     this.floatCount = floats;
     this.intCount = ints;
@@ -75,6 +89,52 @@ public final class Arena {
 
   public long floatCount() { return floatCount; }
   public long intCount() { return intCount; }
+
+  private final int inPlaceCount;
+
+  /** Tensors written in the storage of a tensor they consume (see inPlace). */
+  public int inPlaceCount() { return inPlaceCount; }
+
+  private static Tensor representative(Tensor t, Map<Tensor, Tensor> inPlace) {
+    Tensor r = t;
+    while (inPlace.containsKey(r)) r = inPlace.get(r);
+    return r;
+  }
+
+  /**
+   * In-place pairs out -> input: a compute that assigns every element of a transient root `out`
+   * (no reduction, no accumulate) and reads a transient root `input` of the same size only at the
+   * same index, where that compute is out's first touch and input's last, may write out over input:
+   * each element is read before it is overwritten, by the same thread. (The classifier's dlogits
+   * takes the logits' storage this way.)
+   */
+  private Map<Tensor, Tensor> inPlace(List<kiln.dsl.Compute> order, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
+    Map<Tensor, Tensor> pairs = new HashMap<>();
+    java.util.Set<Tensor> taken = new java.util.HashSet<>();
+    for (int k = 0; k < order.size(); k++) {
+      kiln.dsl.Compute c = order.get(k);
+      Tensor out = c.out();
+      if (c.accumulate() || !c.isFullCover() || !c.rootReductions().isEmpty() || c.body() instanceof kiln.dsl.Expr.Extern) continue;
+      if (out.isView() || !transients.contains(out) || life.get(out)[0] != k) continue;
+      Tensor candidate = null;
+      boolean ok = true;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
+        Tensor u = l.tensor();
+        if (u.root().equals(out)) { ok = false; break; }
+        if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || elements(u) != elements(out)) continue;
+        if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
+        if (candidate == null && !taken.contains(u)) candidate = u;
+      }
+      if (!ok || candidate == null) continue;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {   // every read of the candidate at the same index
+        if (l.tensor().equals(candidate) && !l.index().equals(c.outIndex())) { candidate = null; break; }
+      }
+      if (candidate == null) continue;
+      pairs.put(out, candidate);
+      taken.add(candidate);
+    }
+    return pairs;
+  }
 
   /** [first, last] index of the computes that write or read each root tensor. */
   private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order) {

@@ -53,8 +53,11 @@ public class Session implements AutoCloseable {
     this.seq = seq;
     this.device = device;
     this.program = program;
+    // the loss is read after a whole step; the logits only after a forward (the backward may write
+    // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
-    for (Tensor t : new Tensor[] {program.logits(), program.loss()}) if (t != null) pinned.add(t);
+    if (program.loss() != null) pinned.add(program.loss());
+    else if (program.logits() != null) pinned.add(program.logits());
     this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
     if (device == Device.CPU) {
       this.cuda = null;

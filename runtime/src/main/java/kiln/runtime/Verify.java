@@ -97,9 +97,10 @@ public final class Verify {
     s.loadParams(params);
     s.setBatch(state.x(), state.y());
     s.forward();
+    float[] logits = s.read(s.program.logits());   // before the backward, which may reuse their storage
     s.backward();
     List<Diff> diffs = new ArrayList<>();
-    diffs.add(logitsDiff(s.read(s.program.logits()), state.logits(), state.B() * state.T(), vocab, paddedVocab, tol.logits()));
+    diffs.add(logitsDiff(logits, state.logits(), state.B() * state.T(), vocab, paddedVocab, tol.logits()));
     diffs.add(diff("loss", new float[] {s.loss()}, new float[] {state.loss()}, 0, 1, tol.logits()));
     int off = 0;
     for (var e : s.program.grads().entrySet()) {

@@ -65,8 +65,8 @@ class CudaVerifyTest {
         s.loadParams(model.params());
         s.setBatch(state.x(), state.y());
         s.forward();
-        s.backward();
         logits[k] = s.read(s.program.logits());
+        s.backward();
         results[k++] = s.read(s.program.grads().get("wte").root());
       }
     }

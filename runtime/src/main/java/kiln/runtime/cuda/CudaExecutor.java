@@ -32,6 +32,10 @@ public final class CudaExecutor implements Executor {
   private final int kernelCount;
   private final float[] scalar = new float[1];
   private Cuda.Event[] events;
+  /** KILN_CUDA_GRAPHS=0 launches every kernel from the host each step (for comparison). */
+  private static final boolean GRAPHS = !"0".equals(System.getenv("KILN_CUDA_GRAPHS"));
+  private final Map<String, Cuda.Graph> graphs = new java.util.HashMap<>();
+  private final Map<String, Integer> runs = new java.util.HashMap<>();
   private long[] profileMicros;
 
   public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule schedule) {
@@ -138,7 +142,19 @@ public final class CudaExecutor implements Executor {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
     if (events == null) {
-      for (Planned p : list) cuda.launch(p.launch());
+      if (!GRAPHS) {
+        for (Planned p : list) cuda.launch(p.launch());
+        return;
+      }
+      // the first run is eager (it surfaces a failing launch with its own name); the second captures
+      // the section as one CUDA graph, replayed from then on: one launch instead of hundreds
+      Cuda.Graph graph = graphs.get(section);
+      if (graph == null && runs.merge(section, 1, Integer::sum) >= 2) {
+        graph = cuda.capture(() -> { for (Planned p : list) cuda.launch(p.launch()); });
+        graphs.put(section, graph);
+      }
+      if (graph != null) graph.launch();
+      else for (Planned p : list) cuda.launch(p.launch());
       return;
     }
     for (Planned p : list) {
@@ -181,8 +197,9 @@ public final class CudaExecutor implements Executor {
 
   @Override public String describe() {
     return String.format("cuda: %s (%s), %s matmuls, %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
-            + "device arena %.1f MB in %d allocation(s); %s", cuda.name(), cuda.arch(), precision.name().toLowerCase(), all.size(), kernelCount,
-        Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote);
+            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), precision.name().toLowerCase(), all.size(), kernelCount,
+        Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote,
+        GRAPHS ? "each section replayed as a CUDA graph from its second run" : "no CUDA graphs (KILN_CUDA_GRAPHS=0)");
   }
 
   @Override public void enableProfile() {
@@ -199,6 +216,7 @@ public final class CudaExecutor implements Executor {
   }
 
   @Override public void close() {
+    for (Cuda.Graph g : graphs.values()) g.close();
     if (events != null) for (Cuda.Event e : events) e.close();
     memory.close();
     for (Cuda.Module m : modules) m.close();

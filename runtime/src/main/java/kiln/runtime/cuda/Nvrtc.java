@@ -76,13 +76,15 @@ public final class Nvrtc {
 
   public static Version version() { return lib().version; }
 
-  /** The full option list NVRTC gets for arch (e.g. "sm_90") plus extra options. */
+  /** The full option list NVRTC gets for arch (e.g. "sm_90") plus extra options, then KILN_NVRTC_OPTIONS (space-separated, for experiments). */
   public static List<String> options(String arch, List<String> extraOptions) {
     if (!arch.matches("sm_\\d+[a-z]?")) throw new IllegalArgumentException("arch must look like sm_90, found '" + arch + "'");
     List<String> options = new ArrayList<>();
     options.add("--gpu-architecture=" + arch);
     options.addAll(DEFAULT_OPTIONS);
     options.addAll(extraOptions);
+    String env = System.getenv("KILN_NVRTC_OPTIONS");
+    if (env != null && !env.isBlank()) options.addAll(List.of(env.strip().split("\\s+")));
     return options;
   }
 

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_2254685faf { long long v[7]; };
+struct Args_k_mma_395919aa03 { long long v[8]; };
 
 #define BM 128
 #define BN 128
@@ -17,16 +17,16 @@ struct Args_k_mma_2254685faf { long long v[7]; };
 #define THREADS ((BM / WM) * (BN / WN) * 32)
 #define MI (WM / 16)
 #define NI (WN / 8)
-// A tile [m][k], k contiguous
-#define A_ROWS BM
-#define A_COLS BK
-#define A_LD (BK + 4)
-#define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (m) * A_LD + (k)]
-// B tile [n][k], k contiguous
-#define B_ROWS BN
-#define B_COLS BK
-#define B_LD (BK + 4)
-#define BS(s, k, n) sB[(s) * (B_ROWS * B_LD) + (n) * B_LD + (k)]
+// A tile [k][m], m contiguous
+#define A_ROWS BK
+#define A_COLS BM
+#define A_LD (BM + 8)
+#define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (k) * A_LD + (m)]
+// B tile [k][n], n contiguous
+#define B_ROWS BK
+#define B_COLS BN
+#define B_LD (BN + 8)
+#define BS(s, k, n) sB[(s) * (B_ROWS * B_LD) + (k) * B_LD + (n)]
 
 #ifndef KILN_MMA_HELPERS
 #define KILN_MMA_HELPERS
@@ -37,9 +37,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are
@@ -64,38 +68,38 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_2254685faf(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_2254685faf a) {
-  const int B = (int) a.v[0];
-  const int T = (int) a.v[1];
-  const int VP = (int) a.v[2];
-  const int C = (int) a.v[3];
-  const long long o0 = a.v[4];
-  const long long o1 = a.v[5];
-  const long long o2 = a.v[6];
-  const int M = B * T, N = VP, K = C;
-  const long long am = (C), ak = 1, bk = 1, bn = (C), cm = (VP);
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_395919aa03(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_395919aa03 a) {
+  const int C = (int) a.v[0];
+  const int NH = (int) a.v[1];
+  const int HS = (int) a.v[2];
+  const int B = (int) a.v[3];
+  const int T = (int) a.v[4];
+  const long long o0 = a.v[5];
+  const long long o1 = a.v[6];
+  const long long o2 = a.v[7];
+  const int M = C, N = NH * HS, K = B * T;
+  const long long am = 1, ak = (C), bk = (NH * HS), bn = 1, cm = (NH * HS);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
   float* sA = smem;
   float* sB = smem + STAGES * A_ROWS * A_LD;
-  // rows are m (stride am), columns k (stride ak)
-  const long long aRowStride = am, aColStride = ak;
-  const int aRows = M - m0;
+  const long long aRowStride = ak, aColStride = am;
+  const int aCols = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) aRows, K - (k0)
-  const long long bRowStride = bn, bColStride = bk;
-  const int bRows = N - n0;
+  #define A_LIMITS(k0) K - (k0), aCols
+  const long long bRowStride = bk, bColStride = bn;
+  const int bCols = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) bRows, K - (k0)
+  #define B_LIMITS(k0) K - (k0), bCols
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
-      && K % 4 == 0;
+      && M % 4 == 0;
   const bool bVec = bColStride == 1 && bRowStride % 4 == 0 && (baseB + (long long) n0 * bn) % 4 == 0
-      && K % 4 == 0;
+      && N % 4 == 0;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm0 = (warp / (BN / WN)) * WM, wn0 = (warp % (BN / WN)) * WN;

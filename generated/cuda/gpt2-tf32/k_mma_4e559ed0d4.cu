@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_b5e7c4827d { long long v[7]; };
+struct Args_k_mma_4e559ed0d4 { long long v[8]; };
 
 #define BM 128
 #define BN 128
@@ -22,11 +22,11 @@ struct Args_k_mma_b5e7c4827d { long long v[7]; };
 #define A_COLS BK
 #define A_LD (BK + 4)
 #define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (m) * A_LD + (k)]
-// B tile [n][k], k contiguous
-#define B_ROWS BN
-#define B_COLS BK
-#define B_LD (BK + 4)
-#define BS(s, k, n) sB[(s) * (B_ROWS * B_LD) + (n) * B_LD + (k)]
+// B tile [k][n], n contiguous
+#define B_ROWS BK
+#define B_COLS BN
+#define B_LD (BN + 8)
+#define BS(s, k, n) sB[(s) * (B_ROWS * B_LD) + (k) * B_LD + (n)]
 
 #ifndef KILN_MMA_HELPERS
 #define KILN_MMA_HELPERS
@@ -37,9 +37,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are
@@ -64,16 +68,17 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_b5e7c4827d(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_b5e7c4827d a) {
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_4e559ed0d4(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_4e559ed0d4 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
-  const int FF = (int) a.v[2];
-  const int C = (int) a.v[3];
-  const long long o0 = a.v[4];
-  const long long o1 = a.v[5];
-  const long long o2 = a.v[6];
-  const int M = B * T, N = FF, K = C;
-  const long long am = (C), ak = 1, bk = 1, bn = (C), cm = (FF);
+  const int NH = (int) a.v[2];
+  const int HS = (int) a.v[3];
+  const int C = (int) a.v[4];
+  const long long o0 = a.v[5];
+  const long long o1 = a.v[6];
+  const long long o2 = a.v[7];
+  const int M = B * T, N = NH * HS, K = C;
+  const long long am = (C), ak = 1, bk = (NH * HS), bn = 1, cm = (NH * HS);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
@@ -86,16 +91,16 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_b5e7c4827d(float* __
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
   #define A_LIMITS(k0) aRows, K - (k0)
-  const long long bRowStride = bn, bColStride = bk;
-  const int bRows = N - n0;
+  const long long bRowStride = bk, bColStride = bn;
+  const int bCols = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) bRows, K - (k0)
+  #define B_LIMITS(k0) K - (k0), bCols
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
       && K % 4 == 0;
   const bool bVec = bColStride == 1 && bRowStride % 4 == 0 && (baseB + (long long) n0 * bn) % 4 == 0
-      && K % 4 == 0;
+      && N % 4 == 0;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm0 = (warp / (BN / WN)) * WM, wn0 = (warp % (BN / WN)) * WN;

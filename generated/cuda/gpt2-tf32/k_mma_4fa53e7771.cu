@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_553c2ea9dc { long long v[7]; };
+struct Args_k_mma_4fa53e7771 { long long v[9]; };
 
 #define BM 128
 #define BN 128
@@ -17,11 +17,11 @@ struct Args_k_mma_553c2ea9dc { long long v[7]; };
 #define THREADS ((BM / WM) * (BN / WN) * 32)
 #define MI (WM / 16)
 #define NI (WN / 8)
-// A tile [m][k], k contiguous
-#define A_ROWS BM
-#define A_COLS BK
-#define A_LD (BK + 4)
-#define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (m) * A_LD + (k)]
+// A tile [k][m], m contiguous
+#define A_ROWS BK
+#define A_COLS BM
+#define A_LD (BM + 8)
+#define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (k) * A_LD + (m)]
 // B tile [k][n], n contiguous
 #define B_ROWS BK
 #define B_COLS BN
@@ -37,9 +37,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are
@@ -64,28 +68,29 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_553c2ea9dc(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_553c2ea9dc a) {
-  const int B = (int) a.v[0];
-  const int T = (int) a.v[1];
-  const int C = (int) a.v[2];
-  const int VP = (int) a.v[3];
-  const long long o0 = a.v[4];
-  const long long o1 = a.v[5];
-  const long long o2 = a.v[6];
-  const int M = B * T, N = C, K = VP;
-  const long long am = (VP), ak = 1, bk = (C), bn = 1, cm = (C);
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_4fa53e7771(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_4fa53e7771 a) {
+  const int THREE = (int) a.v[0];
+  const int NH = (int) a.v[1];
+  const int HS = (int) a.v[2];
+  const int C = (int) a.v[3];
+  const int B = (int) a.v[4];
+  const int T = (int) a.v[5];
+  const long long o0 = a.v[6];
+  const long long o1 = a.v[7];
+  const long long o2 = a.v[8];
+  const int M = THREE * NH * HS, N = C, K = B * T;
+  const long long am = 1, ak = (THREE * NH * HS), bk = (C), bn = 1, cm = (C);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
   float* sA = smem;
   float* sB = smem + STAGES * A_ROWS * A_LD;
-  // rows are m (stride am), columns k (stride ak)
-  const long long aRowStride = am, aColStride = ak;
-  const int aRows = M - m0;
+  const long long aRowStride = ak, aColStride = am;
+  const int aCols = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) aRows, K - (k0)
+  #define A_LIMITS(k0) K - (k0), aCols
   const long long bRowStride = bk, bColStride = bn;
   const int bCols = N - n0;
   const float* gB = F + baseB + n0 * bn;
@@ -93,7 +98,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_553c2ea9dc(float* __
   #define B_LIMITS(k0) K - (k0), bCols
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
-      && K % 4 == 0;
+      && M % 4 == 0;
   const bool bVec = bColStride == 1 && bRowStride % 4 == 0 && (baseB + (long long) n0 * bn) % 4 == 0
       && N % 4 == 0;
 

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_b178f864f1 { long long v[7]; };
+struct Args_k_mma_fa54bf0f9e { long long v[7]; };
 
 #define BM 128
 #define BN 128
@@ -37,9 +37,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are
@@ -64,7 +68,7 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_b178f864f1(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_b178f864f1 a) {
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_fa54bf0f9e(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_fa54bf0f9e a) {
   const int VP = (int) a.v[0];
   const int C = (int) a.v[1];
   const int B = (int) a.v[2];

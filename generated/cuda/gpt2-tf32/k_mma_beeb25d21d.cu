@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_bc66d2d920 { long long v[7]; };
+struct Args_k_mma_beeb25d21d { long long v[7]; };
 
 #define BM 128
 #define BN 128
@@ -37,9 +37,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are
@@ -64,16 +68,16 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_bc66d2d920(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_bc66d2d920 a) {
-  const int FF = (int) a.v[0];
-  const int C = (int) a.v[1];
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_beeb25d21d(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_beeb25d21d a) {
+  const int C = (int) a.v[0];
+  const int FF = (int) a.v[1];
   const int B = (int) a.v[2];
   const int T = (int) a.v[3];
   const long long o0 = a.v[4];
   const long long o1 = a.v[5];
   const long long o2 = a.v[6];
-  const int M = FF, N = C, K = B * T;
-  const long long am = 1, ak = (FF), bk = (C), bn = 1, cm = (C);
+  const int M = C, N = FF, K = B * T;
+  const long long am = 1, ak = (C), bk = (FF), bn = 1, cm = (FF);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_bdc371a6b2 { long long v[8]; };
+struct Args_k_mma_fb2ba373e5 { long long v[9]; };
 
 #define BM 128
 #define BN 128
@@ -37,9 +37,13 @@ __device__ __forceinline__ unsigned kiln_smem(const void* p) {
 }
 
 __device__ __forceinline__ unsigned kiln_tf32(float x) {
+#ifdef KILN_TF32_TRUNCATE
+  return __float_as_uint(x);   // the tensor core ignores the low 13 mantissa bits
+#else
   unsigned r;
   asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
   return r;
+#endif
 }
 
 // Copies a ROWS x COLS tile (THREADS threads) whose element (r, c) is at g[r * ld + c * step] (r < rows, c < cols are
@@ -64,17 +68,18 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_bdc371a6b2(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_bdc371a6b2 a) {
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_fb2ba373e5(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_fb2ba373e5 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
-  const int C = (int) a.v[2];
+  const int THREE = (int) a.v[2];
   const int NH = (int) a.v[3];
   const int HS = (int) a.v[4];
-  const long long o0 = a.v[5];
-  const long long o1 = a.v[6];
-  const long long o2 = a.v[7];
-  const int M = B * T, N = C, K = NH * HS;
-  const long long am = (NH * HS), ak = 1, bk = 1, bn = (NH * HS), cm = (C);
+  const int C = (int) a.v[5];
+  const long long o0 = a.v[6];
+  const long long o1 = a.v[7];
+  const long long o2 = a.v[8];
+  const int M = B * T, N = THREE * NH * HS, K = C;
+  const long long am = (C), ak = 1, bk = 1, bn = (C), cm = (THREE * NH * HS);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
