@@ -2,7 +2,9 @@
      accumulate). A BM x BN tile per block, a WM x WN tile per warp, BK-deep stages filled with
      cp.async (16-byte copies where the contiguous dim allows it, 4-byte ones otherwise; zero-fill
      past the edges) in a STAGES-deep ring. Shared tiles keep the global layout's contiguous dim
-     innermost, padded so every fragment read is bank-conflict free. Knobs come from the Schedule. -->
+     innermost, padded so every fragment read is bank-conflict free. With SPLITS > 1 (split-K, for
+     small M x N over a long K) each block sums one K range into the workspace W, and ${name}_sum adds
+     the ranges in order (deterministic). Knobs come from the Schedule. -->
 <#include "prologue.ftl">
 
 #define BM ${bm}
@@ -11,6 +13,7 @@
 #define WM ${wm}
 #define WN ${wn}
 #define STAGES ${stages}
+#define SPLITS ${splits}
 #define THREADS ((BM / WM) * (BN / WN) * 32)
 #define MI (WM / 16)
 #define NI (WN / 8)
@@ -81,11 +84,16 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
+extern "C" __global__ void __launch_bounds__(THREADS) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a<#if splits gt 1>, float* __restrict__ W</#if>) {
 ${unpack}
   const int M = ${M}, N = ${N}, K = ${K};
   const long long am = ${am}, ak = ${ak}, bk = ${bkStride}, bn = ${bnStride}, cm = ${cm};
+  const long long zb = blockIdx.z / SPLITS;
+  const int split = blockIdx.z % SPLITS;
 ${batchDecode}
+  // this block's K range: whole BK tiles, split as evenly as they go
+  const int kChunk = (K + SPLITS * BK - 1) / (SPLITS * BK) * BK;
+  const int kBegin = split * kChunk, kEnd = min(K, kBegin + kChunk);
   const long long baseA = ${baseA}, baseB = ${baseB}, baseC = ${baseC};
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
@@ -97,26 +105,26 @@ ${batchDecode}
   const int aRows = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) aRows, K - (k0)
+  #define A_LIMITS(k0) aRows, kEnd - (k0)
 <#else>
   const long long aRowStride = ak, aColStride = am;
   const int aCols = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) K - (k0), aCols
+  #define A_LIMITS(k0) kEnd - (k0), aCols
 </#if>
 <#if bNMajor>
   const long long bRowStride = bk, bColStride = bn;
   const int bCols = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) K - (k0), bCols
+  #define B_LIMITS(k0) kEnd - (k0), bCols
 <#else>
   const long long bRowStride = bn, bColStride = bk;
   const int bRows = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) bRows, K - (k0)
+  #define B_LIMITS(k0) bRows, kEnd - (k0)
 </#if>
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
@@ -135,12 +143,12 @@ ${batchDecode}
 #pragma unroll
       for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-  const int tiles = (K + BK - 1) / BK;
+  const int tiles = kEnd > kBegin ? (kEnd - kBegin + BK - 1) / BK : 0;
 #pragma unroll
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < tiles) {
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(s * BK), aRowStride, aColStride, A_LIMITS(s * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(s * BK), bRowStride, bColStride, B_LIMITS(s * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + s * BK), aRowStride, aColStride, A_LIMITS(kBegin + s * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + s * BK), bRowStride, bColStride, B_LIMITS(kBegin + s * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
   }
@@ -150,8 +158,8 @@ ${batchDecode}
     const int next = kt + STAGES - 1;
     if (next < tiles) {
       const int s = next % STAGES;
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(next * BK), aRowStride, aColStride, A_LIMITS(next * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(next * BK), bRowStride, bColStride, B_LIMITS(next * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + next * BK), aRowStride, aColStride, A_LIMITS(kBegin + next * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + next * BK), bRowStride, bColStride, B_LIMITS(kBegin + next * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
     const int s = kt % STAGES;
@@ -195,14 +203,39 @@ ${batchDecode}
         for (int q = 0; q < 2; q++) {
           const int n = n0 + wn0 + j * 8 + 2 * t + q;
           if (n < N) {
+<#if splits gt 1>
+            W[((zb * SPLITS + split) * (long long) M + m) * N + n] = acc[i][j][half * 2 + q];
+<#else>
             float* c = &F[baseC + m * cm + n];
             *c = ${accumulate?then("*c + acc[i][j][half * 2 + q]", "acc[i][j][half * 2 + q]")};
+</#if>
           }
         }
       }
     }
   }
 }
+<#if splits gt 1>
+
+// C (+)= the SPLITS partial sums in W, in split order.
+extern "C" __global__ void __launch_bounds__(256) ${name}_sum(float* __restrict__ F, int* __restrict__ I, const Args_${name} a, const float* __restrict__ W) {
+${unpack}
+  const int M = ${M}, N = ${N};
+  const long long cm = ${cm};
+  const long long total = ${batchItems} * (long long) M * N;
+  for (long long e = blockIdx.x * (long long) blockDim.x + threadIdx.x; e < total; e += (long long) gridDim.x * blockDim.x) {
+    const long long zb = e / ((long long) M * N);
+    const int m = (int) (e / N % M), n = (int) (e % N);
+${sumBatchDecode}
+    const long long baseC = ${baseC};
+    float s = 0.0f;
+    for (int p = 0; p < SPLITS; p++) s += W[((zb * SPLITS + p) * (long long) M + m) * N + n];
+    float* c = &F[baseC + m * cm + n];
+    *c = ${accumulate?then("*c + s", "s")};
+  }
+}
+</#if>
+#undef SPLITS
 #undef BM
 #undef BN
 #undef BK

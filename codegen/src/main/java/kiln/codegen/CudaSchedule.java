@@ -27,6 +27,9 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
         if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "wm", "wn", "stages"))) {
           return new MmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("wm"), v.get("wn"), v.get("stages"));
         }
+        if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "wm", "wn", "stages", "splits"))) {
+          return new MmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("wm"), v.get("wn"), v.get("stages"), v.get("splits"));
+        }
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -47,22 +50,34 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     @Override public String knobs() { return "bm=" + bm + " bn=" + bn + " bk=" + bk + " tm=" + tm + " tn=" + tn; }
   }
 
-  /** Tensor-core tile: BM x BN per block, WM x WN per warp (mma m16n8k8), BK-deep stages in a STAGES ring. */
-  public record MmaTile(int bm, int bn, int bk, int wm, int wn, int stages) implements MatmulTile {
+  /**
+   * Tensor-core tile: BM x BN per block, WM x WN per warp (mma m16n8k8), BK-deep stages in a STAGES
+   * ring; splits > 1 divides K among that many blocks per tile (split-K: partial sums in a workspace,
+   * then a second kernel adds them in order).
+   */
+  public record MmaTile(int bm, int bn, int bk, int wm, int wn, int stages, int splits) implements MatmulTile {
     public MmaTile {
       if (bm % wm != 0 || bn % wn != 0 || wm % 16 != 0 || wn % 8 != 0 || bk % 8 != 0 || stages < 2
-          || (bm / wm) * (bn / wn) * 32 > 1024 || bm % 32 != 0 || bn % 32 != 0) {
+          || (bm / wm) * (bn / wn) * 32 > 1024 || bm % 32 != 0 || bn % 32 != 0 || splits < 1 || splits > 16) {
         throw new IllegalArgumentException("mma tile " + bm + "x" + bn + "x" + bk + " warp " + wm + "x" + wn + " stages " + stages
-            + ": BM, BN multiples of 32 and of the warp tile (WM % 16, WN % 8), BK % 8, at least 2 stages, at most 32 warps");
+            + " splits " + splits + ": BM, BN multiples of 32 and of the warp tile (WM % 16, WN % 8), BK % 8, at least 2 stages,"
+            + " at most 32 warps, 1 to 16 splits");
       }
     }
+
+    public MmaTile(int bm, int bn, int bk, int wm, int wn, int stages) { this(bm, bn, bk, wm, wn, stages, 1); }
+
+    /** Floats of workspace one launch needs: a partial C per split (none without split-K). */
+    public long workspaceFloats(long batch, long m, long n) { return splits == 1 ? 0 : batch * splits * m * n; }
 
     @Override public int threads() { return (bm / wm) * (bn / wn) * 32; }
 
     /** The stage ring, at its largest padding (either layout of A and B). */
     @Override public int sharedBytes() { return 4 * stages * (Math.max(bm * (bk + 4), bk * (bm + 8)) + Math.max(bn * (bk + 4), bk * (bn + 8))); }
 
-    @Override public String knobs() { return "bm=" + bm + " bn=" + bn + " bk=" + bk + " wm=" + wm + " wn=" + wn + " stages=" + stages; }
+    @Override public String knobs() {
+      return "bm=" + bm + " bn=" + bn + " bk=" + bk + " wm=" + wm + " wn=" + wn + " stages=" + stages + (splits > 1 ? " splits=" + splits : "");
+    }
   }
 
   public static final SimtTile SIMT_DEFAULT = new SimtTile(64, 64, 16, 4, 4);
@@ -90,6 +105,9 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
           MmaTile m = new MmaTile(t[0], t[1], bk, t[2], t[3], stages);
           if (m.sharedBytes() <= 200 * 1024) space.add(m);
         }
+      }
+      for (int splits : new int[] {2, 4}) {   // split-K for small M x N over a long K (weight gradients)
+        space.add(new MmaTile(t[0], t[1], 32, t[2], t[3], 3, splits));
       }
     }
     return space;

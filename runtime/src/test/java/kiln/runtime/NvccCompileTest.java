@@ -28,6 +28,29 @@ class NvccCompileTest {
     assertTrue(kernels.size() > (model.endsWith("tf32") ? 3 : 20), "expected the " + model + " kernels under " + dir + ", found " + kernels.size());
     StringBuilder unit = new StringBuilder();
     for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
+    compiles(unit.toString(), tmp);
+  }
+
+  /** Every point of the tuner's TF32 space compiles (split-K included), for a weight gradient (A m-contiguous, B n-contiguous). */
+  @org.junit.jupiter.api.Test
+  void everyTf32TunerVariantCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    kiln.codegen.CudaSchedule s = kiln.codegen.CudaSchedule.DEFAULT.withPrecision(kiln.codegen.CudaSchedule.Precision.TF32);
+    StringBuilder unit = new StringBuilder();
+    int n = 0;
+    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+      if (!c.name().startsWith("dr1/grads.fcw")) continue;
+      var mm = kiln.codegen.MatmulMatch.of(c).orElseThrow();
+      for (var tile : s.matmulSpace()) {
+        unit.append(kiln.codegen.CudaRenderer.matmul(mm, c.accumulate(), tile).source()).append('\n');
+        n++;
+      }
+    }
+    assertEquals(s.matmulSpace().size(), n, "the weight gradient found");
+    compiles(unit.toString(), tmp);
+  }
+
+  private static void compiles(String unit, Path tmp) throws IOException, InterruptedException {
     Path all = tmp.resolve("all.cu");
     Files.writeString(all, unit);
     Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-arch=sm_90", "-o", tmp.resolve("all.cubin").toString(), all.toString())

@@ -17,11 +17,14 @@ import kiln.runtime.Executor;
 import kiln.runtime.TuningCache;
 
 public final class CudaExecutor implements Executor {
-  record Planned(int index, String name, String kind, Launch launch) {}
+  /** One compute group's launches (two for a split-K matmul: the partial sums, then their sum). */
+  record Planned(int index, String name, String kind, List<Launch> launches) {}
 
   private final Arena layout;
   private final Cuda cuda;
   private final DeviceArena memory;
+  /** Split-K partial sums (a second allocation, made once; null when no launch splits K). */
+  private final DeviceArena workspace;
   private final long intBase;
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
   private final List<Planned> all = new ArrayList<>();
@@ -72,19 +75,24 @@ public final class CudaExecutor implements Executor {
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
-    Map<String, Kernel> kernels = new LinkedHashMap<>();
+    Map<String, Cuda.Module> byFunction = new LinkedHashMap<>();
     for (var e : cubins.entrySet()) {
       Cuda.Module m = cuda.load(e.getKey(), e.getValue());
       modules.add(m);
-      kernels.put(e.getKey(), m.kernel(e.getKey()));
+      byFunction.put(e.getKey(), m);
     }
     this.intBase = 4 * layout.floatCount();
     this.memory = cuda.allocate(4 * (layout.floatCount() + layout.intCount()));
     memory.memsetZero();
+    long workspaceFloats = 0;
+    for (CudaLowering.Lowered l : lowered.values()) {
+      for (CudaLowering.CudaLaunch x : l.launches()) workspaceFloats = Math.max(workspaceFloats, workspaceFloats(x.kernel(), layout));
+    }
+    this.workspace = workspaceFloats > 0 ? cuda.allocate(4 * workspaceFloats) : null;
     for (var e : lowered.entrySet()) {
       List<Planned> planned = new ArrayList<>();
       for (CudaLowering.CudaLaunch l : e.getValue().launches()) {
-        Planned p = plan(l, kernels.get(l.kernel().function()), schedule);
+        Planned p = plan(l, byFunction.get(l.kernel().function()), schedule);
         planned.add(p);
         all.add(p);
       }
@@ -97,9 +105,19 @@ public final class CudaExecutor implements Executor {
     return cuda.name().replace('"', '\'') + ", " + cuda.arch() + ", NVRTC " + Nvrtc.version();
   }
 
-  private Planned plan(CudaLowering.CudaLaunch l, Kernel kernel, CudaSchedule s) {
+  /** Floats of split-K workspace a matmul launch needs (0 for every other launch). */
+  static long workspaceFloats(CudaRenderer.Rendered r, Arena layout) {
+    if (!(r.work() instanceof CudaRenderer.Tiles t) || !(t.tile() instanceof CudaSchedule.MmaTile mma)) return 0;
+    return mma.workspaceFloats(layout.product(t.batch()), layout.product(t.m()), layout.product(t.n()));
+  }
+
+  private Planned plan(CudaLowering.CudaLaunch l, Cuda.Module module, CudaSchedule s) {
     CudaRenderer.Rendered r = l.kernel();
+    Kernel kernel = module.kernel(r.function());
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
+    if (r.work() instanceof CudaRenderer.Tiles t) {
+      return new Planned(all.size(), l.name(), r.kind(), tiles(module, r.function(), t, layout, memory, intBase, workspace, args));
+    }
     Launch launch = switch (r.work()) {
       case CudaRenderer.Threads t -> Launch.of(kernel, Launch.cover(layout.product(t.items()), s.mapBlock()), Launch.Dim3.of(s.mapBlock()), 0,
           memory.pointer(0), memory.pointer(intBase), args);
@@ -109,21 +127,40 @@ public final class CudaExecutor implements Executor {
         yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args);
       }
+      case CudaRenderer.Columns c -> Launch.of(kernel, Launch.cover(layout.product(c.items()), 32), Launch.Dim3.of(32, c.rows()), 0,
+          memory.pointer(0), memory.pointer(intBase), args);
       case CudaRenderer.RowTiles t -> Launch.of(kernel,
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args);
-      case CudaRenderer.Tiles t -> tiles(kernel, t, layout, memory.pointer(0), memory.pointer(intBase), args);
+      case CudaRenderer.Tiles t -> throw new AssertionError("planned above");
     };
-    return new Planned(all.size(), l.name(), r.kind(), launch);
+    return new Planned(all.size(), l.name(), r.kind(), List.of(launch));
   }
 
-  /** A matmul launch: one block per (n tile, m tile, batch) of its tile. */
-  static Launch tiles(Kernel kernel, CudaRenderer.Tiles t, Arena layout, Object floats, Object ints, long[] args) {
+  /**
+   * A matmul's launches: one block per (n tile, m tile, batch x splits) of its tile; with split-K the
+   * partial sums go to the workspace and function_sum adds them into C.
+   */
+  static List<Launch> tiles(Cuda.Module module, String function, CudaRenderer.Tiles t, Arena layout, DeviceArena memory, long intBase,
+                            DeviceArena workspace, long[] args) {
     var tile = t.tile();
-    return Launch.of(kernel,
-        Launch.Dim3.of((int) ((layout.product(t.n()) + tile.bn() - 1) / tile.bn()), (int) ((layout.product(t.m()) + tile.bm() - 1) / tile.bm()),
-            (int) layout.product(t.batch())),
-        Launch.Dim3.of(tile.threads()), tile.sharedBytes(), floats, ints, args);
+    int splits = tile instanceof CudaSchedule.MmaTile mma ? mma.splits() : 1;
+    long batch = layout.product(t.batch());
+    Launch.Dim3 grid = Launch.Dim3.of((int) ((layout.product(t.n()) + tile.bn() - 1) / tile.bn()),
+        (int) ((layout.product(t.m()) + tile.bm() - 1) / tile.bm()), Math.toIntExact(batch * splits));
+    Kernel kernel = module.kernel(function);
+    if (splits == 1) {
+      return List.of(Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
+    }
+    long outputs = batch * layout.product(t.m()) * layout.product(t.n());
+    if (workspace == null || workspace.bytes() < 4 * outputs * splits) {
+      throw new IllegalStateException(function + ": split-K needs " + 4 * outputs * splits + " bytes of workspace");
+    }
+    return List.of(
+        Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args,
+            workspace.pointer(0)),
+        Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of((int) Math.min(4096, (outputs + 255) / 256)), Launch.Dim3.of(256), 0,
+            memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0)));
   }
 
   public Cuda cuda() { return cuda; }
@@ -133,7 +170,7 @@ public final class CudaExecutor implements Executor {
   public CudaSchedule.Precision precision() { return precision; }
   public String tunedNote() { return tunedNote; }
   public CompileStats compileStats() { return compile; }
-  public long deviceBytes() { return memory.bytes(); }
+  public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
 
   /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
   public long deviceBytesInUse() { return cuda.totalBytes() - cuda.freeBytes(); }
@@ -143,24 +180,24 @@ public final class CudaExecutor implements Executor {
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
     if (events == null) {
       if (!GRAPHS) {
-        for (Planned p : list) cuda.launch(p.launch());
+        for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
         return;
       }
       // the first run is eager (it surfaces a failing launch with its own name); the second captures
       // the section as one CUDA graph, replayed from then on: one launch instead of hundreds
       Cuda.Graph graph = graphs.get(section);
       if (graph == null && runs.merge(section, 1, Integer::sum) >= 2) {
-        graph = cuda.capture(() -> { for (Planned p : list) cuda.launch(p.launch()); });
+        graph = cuda.capture(() -> { for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x); });
         graphs.put(section, graph);
       }
       if (graph != null) graph.launch();
-      else for (Planned p : list) cuda.launch(p.launch());
+      else for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
       return;
     }
     for (Planned p : list) {
       int k = p.index();
       events[2 * k].record();
-      cuda.launch(p.launch());
+      for (Launch x : p.launches()) cuda.launch(x);
       events[2 * k + 1].record();
     }
     cuda.synchronize();
@@ -219,6 +256,7 @@ public final class CudaExecutor implements Executor {
     for (Cuda.Graph g : graphs.values()) g.close();
     if (events != null) for (Cuda.Event e : events) e.close();
     memory.close();
+    if (workspace != null) workspace.close();
     for (Cuda.Module m : modules) m.close();
   }
 }

@@ -28,6 +28,8 @@ public final class CudaTuner {
   }
 
   private static final int WARMUP = 3, REPEATS = 15;
+  /** Split-K variants whose partial sums would need more workspace than this are not tried (64 MB). */
+  static final long WORKSPACE_CAP_FLOATS = 16L << 20;
   /** Max abs error relative to the reference's max abs: fp32 variants differ only in summation order; TF32 rounds inputs (2^-11). */
   static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3;
 
@@ -105,13 +107,13 @@ public final class CudaTuner {
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     log.printf("tune: compiled %d (%d from the cubin cache) in %.1f s%n", sources.size(), nvrtc.stats().warm(), (System.nanoTime() - start) / 1e9);
-    Map<String, Kernel> kernels = new LinkedHashMap<>();
+    Map<String, Cuda.Module> kernels = new LinkedHashMap<>();
     List<Cuda.Module> modules = new ArrayList<>();
     try {
       for (var e : cubins.entrySet()) {
         Cuda.Module m = cuda.load(e.getKey(), e.getValue());
         modules.add(m);
-        if (!e.getKey().equals("kiln_tuner_utilities")) kernels.put(e.getKey(), m.kernel(e.getKey()));
+        if (!e.getKey().equals("kiln_tuner_utilities")) kernels.put(e.getKey(), m);
       }
       Cuda.Module utilities = modules.getFirst();
       return measure(layout, executor, schedule, targets, variants, references, kernels, utilities, space, tolerance, cache, log, start);
@@ -121,7 +123,7 @@ public final class CudaTuner {
   }
 
   private static List<Result> measure(Arena layout, CudaExecutor ex, CudaSchedule schedule, Map<String, Target> targets, Map<String, CudaRenderer.Rendered[]> variants,
-                                      Map<String, CudaRenderer.Rendered> references, Map<String, Kernel> kernels, Cuda.Module utilities,
+                                      Map<String, CudaRenderer.Rendered> references, Map<String, Cuda.Module> kernels, Cuda.Module utilities,
                                       List<CudaSchedule.MatmulTile> space, double tolerance, TuningCache cache, PrintStream log, long start) {
     Cuda cuda = ex.cuda();
     DeviceArena memory = ex.memory();
@@ -134,6 +136,7 @@ public final class CudaTuner {
     List<Result> results = new ArrayList<>();
     int done = 0, total = targets.size() * space.size();
     try (DeviceArena initial = cuda.allocate(4 * largest); DeviceArena expected = cuda.allocate(4 * largest); DeviceArena err = cuda.allocate(8);
+         DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS);
          Cuda.Event begin = cuda.event(); Cuda.Event end = cuda.event()) {
       for (var e : targets.entrySet()) {
         Target t = e.getValue();
@@ -145,18 +148,19 @@ public final class CudaTuner {
         Launch keep = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, expected.pointer(0), c, n);
         Launch compare = Launch.of(diff, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, expected.pointer(0), n, err.pointer(0));
         cuda.launch(save);
-        cuda.launch(launch(ex, layout, references.get(e.getKey()), kernels));
+        for (Launch x : launch(ex, layout, references.get(e.getKey()), kernels, workspace)) cuda.launch(x);
         cuda.launch(keep);
         CudaRenderer.Rendered[] v = variants.get(e.getKey());
         double[] ms = new double[v.length];
         int valid = 0;
         for (int i = 0; i < v.length; i++) {
           ms[i] = Double.NaN;
-          Launch l;
+          if (CudaExecutor.workspaceFloats(v[i], layout) > WORKSPACE_CAP_FLOATS) continue;   // split-K too big for this shape
+          List<Launch> l;
           try {
-            l = launch(ex, layout, v[i], kernels);
+            l = launch(ex, layout, v[i], kernels, workspace);
             cuda.launch(restore);
-            cuda.launch(l);
+            for (Launch x : l) cuda.launch(x);
             err.memsetZero();
             cuda.launch(compare);
             cuda.synchronize();
@@ -198,18 +202,19 @@ public final class CudaTuner {
     return results;
   }
 
-  private static Launch launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Kernel> kernels) {
-    return CudaExecutor.tiles(kernels.get(r.function()), (CudaRenderer.Tiles) r.work(), layout, ex.memory().pointer(0),
-        ex.memory().pointer(ex.intBase()), layout.launchArgsLong(r.dims(), r.tensors()));
+  private static List<Launch> launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Cuda.Module> kernels,
+                                     DeviceArena workspace) {
+    return CudaExecutor.tiles(kernels.get(r.function()), r.function(), (CudaRenderer.Tiles) r.work(), layout, ex.memory(), ex.intBase(),
+        workspace, layout.launchArgsLong(r.dims(), r.tensors()));
   }
 
-  /** Median ms over REPEATS event-timed launches after WARMUP untimed ones. */
-  private static double time(Cuda cuda, Launch l, Cuda.Event begin, Cuda.Event end) {
-    for (int w = 0; w < WARMUP; w++) cuda.launch(l);
+  /** Median ms over REPEATS event-timed runs (all of a variant's launches) after WARMUP untimed ones. */
+  private static double time(Cuda cuda, List<Launch> l, Cuda.Event begin, Cuda.Event end) {
+    for (int w = 0; w < WARMUP; w++) for (Launch x : l) cuda.launch(x);
     double[] t = new double[REPEATS];
     for (int r = 0; r < REPEATS; r++) {
       begin.record();
-      cuda.launch(l);
+      for (Launch x : l) cuda.launch(x);
       end.record();
       t[r] = begin.elapsedMs(end);
     }

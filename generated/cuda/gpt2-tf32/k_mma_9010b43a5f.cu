@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_242d8d765a { long long v[7]; };
+struct Args_k_mma_9010b43a5f { long long v[7]; };
 
 #define BM 128
 #define BN 128
@@ -14,6 +14,7 @@ struct Args_k_mma_242d8d765a { long long v[7]; };
 #define WM 64
 #define WN 32
 #define STAGES 3
+#define SPLITS 1
 #define THREADS ((BM / WM) * (BN / WN) * 32)
 #define MI (WM / 16)
 #define NI (WN / 8)
@@ -68,17 +69,22 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_242d8d765a(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_242d8d765a a) {
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_9010b43a5f(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_9010b43a5f a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
-  const int C = (int) a.v[2];
-  const int FF = (int) a.v[3];
+  const int FF = (int) a.v[2];
+  const int C = (int) a.v[3];
   const long long o0 = a.v[4];
   const long long o1 = a.v[5];
   const long long o2 = a.v[6];
-  const int M = B * T, N = C, K = FF;
-  const long long am = (FF), ak = 1, bk = 1, bn = (FF), cm = (C);
+  const int M = B * T, N = FF, K = C;
+  const long long am = (C), ak = 1, bk = 1, bn = (C), cm = (FF);
+  const long long zb = blockIdx.z / SPLITS;
+  const int split = blockIdx.z % SPLITS;
 
+  // this block's K range: whole BK tiles, split as evenly as they go
+  const int kChunk = (K + SPLITS * BK - 1) / (SPLITS * BK) * BK;
+  const int kBegin = split * kChunk, kEnd = min(K, kBegin + kChunk);
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
@@ -89,12 +95,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_242d8d765a(float* __
   const int aRows = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) aRows, K - (k0)
+  #define A_LIMITS(k0) aRows, kEnd - (k0)
   const long long bRowStride = bn, bColStride = bk;
   const int bRows = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) bRows, K - (k0)
+  #define B_LIMITS(k0) bRows, kEnd - (k0)
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
       && K % 4 == 0;
@@ -112,12 +118,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_242d8d765a(float* __
 #pragma unroll
       for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-  const int tiles = (K + BK - 1) / BK;
+  const int tiles = kEnd > kBegin ? (kEnd - kBegin + BK - 1) / BK : 0;
 #pragma unroll
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < tiles) {
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(s * BK), aRowStride, aColStride, A_LIMITS(s * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(s * BK), bRowStride, bColStride, B_LIMITS(s * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + s * BK), aRowStride, aColStride, A_LIMITS(kBegin + s * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + s * BK), bRowStride, bColStride, B_LIMITS(kBegin + s * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
   }
@@ -127,8 +133,8 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_242d8d765a(float* __
     const int next = kt + STAGES - 1;
     if (next < tiles) {
       const int s = next % STAGES;
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(next * BK), aRowStride, aColStride, A_LIMITS(next * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(next * BK), bRowStride, bColStride, B_LIMITS(next * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + next * BK), aRowStride, aColStride, A_LIMITS(kBegin + next * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + next * BK), bRowStride, bColStride, B_LIMITS(kBegin + next * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
     const int s = kt % STAGES;
@@ -180,6 +186,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_242d8d765a(float* __
     }
   }
 }
+#undef SPLITS
 #undef BM
 #undef BN
 #undef BK

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_fa54bf0f9e { long long v[7]; };
+struct Args_k_mma_74e619d3fd { long long v[9]; };
 
 #define BM 128
 #define BN 128
@@ -14,19 +14,20 @@ struct Args_k_mma_fa54bf0f9e { long long v[7]; };
 #define WM 64
 #define WN 32
 #define STAGES 3
+#define SPLITS 1
 #define THREADS ((BM / WM) * (BN / WN) * 32)
 #define MI (WM / 16)
 #define NI (WN / 8)
-// A tile [k][m], m contiguous
-#define A_ROWS BK
-#define A_COLS BM
-#define A_LD (BM + 8)
-#define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (k) * A_LD + (m)]
-// B tile [k][n], n contiguous
-#define B_ROWS BK
-#define B_COLS BN
-#define B_LD (BN + 8)
-#define BS(s, k, n) sB[(s) * (B_ROWS * B_LD) + (k) * B_LD + (n)]
+// A tile [m][k], k contiguous
+#define A_ROWS BM
+#define A_COLS BK
+#define A_LD (BK + 4)
+#define AS(s, m, k) sA[(s) * (A_ROWS * A_LD) + (m) * A_LD + (k)]
+// B tile [n][k], k contiguous
+#define B_ROWS BN
+#define B_COLS BK
+#define B_LD (BK + 4)
+#define BS(s, k, n) sB[(s) * (B_ROWS * B_LD) + (n) * B_LD + (k)]
 
 #ifndef KILN_MMA_HELPERS
 #define KILN_MMA_HELPERS
@@ -68,37 +69,45 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_fa54bf0f9e(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_fa54bf0f9e a) {
-  const int VP = (int) a.v[0];
-  const int C = (int) a.v[1];
-  const int B = (int) a.v[2];
-  const int T = (int) a.v[3];
-  const long long o0 = a.v[4];
-  const long long o1 = a.v[5];
-  const long long o2 = a.v[6];
-  const int M = VP, N = C, K = B * T;
-  const long long am = 1, ak = (VP), bk = (C), bn = 1, cm = (C);
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_74e619d3fd(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_74e619d3fd a) {
+  const int B = (int) a.v[0];
+  const int T = (int) a.v[1];
+  const int THREE = (int) a.v[2];
+  const int NH = (int) a.v[3];
+  const int HS = (int) a.v[4];
+  const int C = (int) a.v[5];
+  const long long o0 = a.v[6];
+  const long long o1 = a.v[7];
+  const long long o2 = a.v[8];
+  const int M = B * T, N = THREE * NH * HS, K = C;
+  const long long am = (C), ak = 1, bk = 1, bn = (C), cm = (THREE * NH * HS);
+  const long long zb = blockIdx.z / SPLITS;
+  const int split = blockIdx.z % SPLITS;
 
+  // this block's K range: whole BK tiles, split as evenly as they go
+  const int kChunk = (K + SPLITS * BK - 1) / (SPLITS * BK) * BK;
+  const int kBegin = split * kChunk, kEnd = min(K, kBegin + kChunk);
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
   float* sA = smem;
   float* sB = smem + STAGES * A_ROWS * A_LD;
-  const long long aRowStride = ak, aColStride = am;
-  const int aCols = M - m0;
+  // rows are m (stride am), columns k (stride ak)
+  const long long aRowStride = am, aColStride = ak;
+  const int aRows = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) K - (k0), aCols
-  const long long bRowStride = bk, bColStride = bn;
-  const int bCols = N - n0;
+  #define A_LIMITS(k0) aRows, kEnd - (k0)
+  const long long bRowStride = bn, bColStride = bk;
+  const int bRows = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) K - (k0), bCols
+  #define B_LIMITS(k0) bRows, kEnd - (k0)
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
-      && M % 4 == 0;
+      && K % 4 == 0;
   const bool bVec = bColStride == 1 && bRowStride % 4 == 0 && (baseB + (long long) n0 * bn) % 4 == 0
-      && N % 4 == 0;
+      && K % 4 == 0;
 
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm0 = (warp / (BN / WN)) * WM, wn0 = (warp % (BN / WN)) * WN;
@@ -111,12 +120,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_fa54bf0f9e(float* __
 #pragma unroll
       for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-  const int tiles = (K + BK - 1) / BK;
+  const int tiles = kEnd > kBegin ? (kEnd - kBegin + BK - 1) / BK : 0;
 #pragma unroll
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < tiles) {
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(s * BK), aRowStride, aColStride, A_LIMITS(s * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(s * BK), bRowStride, bColStride, B_LIMITS(s * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + s * BK), aRowStride, aColStride, A_LIMITS(kBegin + s * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + s * BK), bRowStride, bColStride, B_LIMITS(kBegin + s * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
   }
@@ -126,8 +135,8 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_fa54bf0f9e(float* __
     const int next = kt + STAGES - 1;
     if (next < tiles) {
       const int s = next % STAGES;
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(next * BK), aRowStride, aColStride, A_LIMITS(next * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(next * BK), bRowStride, bColStride, B_LIMITS(next * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + next * BK), aRowStride, aColStride, A_LIMITS(kBegin + next * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + next * BK), bRowStride, bColStride, B_LIMITS(kBegin + next * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
     const int s = kt % STAGES;
@@ -179,6 +188,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_fa54bf0f9e(float* __
     }
   }
 }
+#undef SPLITS
 #undef BM
 #undef BN
 #undef BK

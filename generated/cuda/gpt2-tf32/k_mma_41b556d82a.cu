@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_54edffa3a6 { long long v[8]; };
+struct Args_k_mma_41b556d82a { long long v[8]; };
 
 #define BM 128
 #define BN 128
@@ -14,6 +14,7 @@ struct Args_k_mma_54edffa3a6 { long long v[8]; };
 #define WM 64
 #define WN 32
 #define STAGES 3
+#define SPLITS 1
 #define THREADS ((BM / WM) * (BN / WN) * 32)
 #define MI (WM / 16)
 #define NI (WN / 8)
@@ -68,7 +69,7 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_54edffa3a6(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_54edffa3a6 a) {
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_41b556d82a(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_41b556d82a a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -79,7 +80,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_54edffa3a6(float* __
   const long long o2 = a.v[7];
   const int M = B * T, N = C, K = NH * HS;
   const long long am = (NH * HS), ak = 1, bk = 1, bn = (NH * HS), cm = (C);
+  const long long zb = blockIdx.z / SPLITS;
+  const int split = blockIdx.z % SPLITS;
 
+  // this block's K range: whole BK tiles, split as evenly as they go
+  const int kChunk = (K + SPLITS * BK - 1) / (SPLITS * BK) * BK;
+  const int kBegin = split * kChunk, kEnd = min(K, kBegin + kChunk);
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
@@ -90,12 +96,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_54edffa3a6(float* __
   const int aRows = M - m0;
   const float* gA = F + baseA + m0 * am;
   #define A_ADVANCE(k0) (gA + (long long) (k0) * ak)
-  #define A_LIMITS(k0) aRows, K - (k0)
+  #define A_LIMITS(k0) aRows, kEnd - (k0)
   const long long bRowStride = bn, bColStride = bk;
   const int bRows = N - n0;
   const float* gB = F + baseB + n0 * bn;
   #define B_ADVANCE(k0) (gB + (long long) (k0) * bk)
-  #define B_LIMITS(k0) bRows, K - (k0)
+  #define B_LIMITS(k0) bRows, kEnd - (k0)
   // 16-byte copies need a contiguous inner dim and 16-byte aligned rows
   const bool aVec = aColStride == 1 && aRowStride % 4 == 0 && (baseA + (long long) m0 * am) % 4 == 0
       && K % 4 == 0;
@@ -113,12 +119,12 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_54edffa3a6(float* __
 #pragma unroll
       for (int r = 0; r < 4; r++) acc[i][j][r] = 0.0f;
 
-  const int tiles = (K + BK - 1) / BK;
+  const int tiles = kEnd > kBegin ? (kEnd - kBegin + BK - 1) / BK : 0;
 #pragma unroll
   for (int s = 0; s < STAGES - 1; s++) {
     if (s < tiles) {
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(s * BK), aRowStride, aColStride, A_LIMITS(s * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(s * BK), bRowStride, bColStride, B_LIMITS(s * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + s * BK), aRowStride, aColStride, A_LIMITS(kBegin + s * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + s * BK), bRowStride, bColStride, B_LIMITS(kBegin + s * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
   }
@@ -128,8 +134,8 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_54edffa3a6(float* __
     const int next = kt + STAGES - 1;
     if (next < tiles) {
       const int s = next % STAGES;
-      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(next * BK), aRowStride, aColStride, A_LIMITS(next * BK), aVec);
-      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(next * BK), bRowStride, bColStride, B_LIMITS(next * BK), bVec);
+      kiln_load_tile<THREADS, A_ROWS, A_COLS, A_LD>(sA + s * A_ROWS * A_LD, A_ADVANCE(kBegin + next * BK), aRowStride, aColStride, A_LIMITS(kBegin + next * BK), aVec);
+      kiln_load_tile<THREADS, B_ROWS, B_COLS, B_LD>(sB + s * B_ROWS * B_LD, B_ADVANCE(kBegin + next * BK), bRowStride, bColStride, B_LIMITS(kBegin + next * BK), bVec);
     }
     asm volatile("cp.async.commit_group;");
     const int s = kt % STAGES;
@@ -181,6 +187,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_54edffa3a6(float* __
     }
   }
 }
+#undef SPLITS
 #undef BM
 #undef BN
 #undef BK
