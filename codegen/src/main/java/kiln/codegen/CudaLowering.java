@@ -42,7 +42,7 @@ public final class CudaLowering {
         CudaSchedule.MatmulTile chosen = chooser.choose(k);
         if (chosen != null && !chosen.equals(schedule.matmul())) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
       } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
-        k = CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
+        k = CudaRenderer.reduce(first, schedule);
       } else {
         k = CudaRenderer.map(group, schedule);
       }

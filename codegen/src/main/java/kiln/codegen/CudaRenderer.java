@@ -86,40 +86,8 @@ public final class CudaRenderer {
     return render(kind + ".cu", "map.cu.ftl", kind, r, m, comment(group), new Threads(JavaRenderer.dims(parallel)));
   }
 
-  /** Blocks of 32 x rows threads, each block 32 neighbouring outputs of a column reduction. */
-  public record Columns(List<Dim> items, int rows) implements Work {}
-
-  /**
-   * True when a reduction's output is contiguous across its last var and every load that varies
-   * with the reduced vars reads along that var too (or not at all): the column schedule then loads
-   * coalesced, where a block per output would stride a whole row per step.
-   */
-  public static boolean columnar(Compute c) {
-    if (c.loopVars().isEmpty() || !c.isFullCover() || c.rootReductions().getFirst().op() != Expr.RedOp.SUM) return false;
-    Var last = c.loopVars().getLast();
-    List<Var> reduced = c.rootReductions().stream().map(Expr.Reduce::var).toList();
-    for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) {
-      boolean usesReduced = l.index().stream().anyMatch(e -> reduced.stream().anyMatch(v -> kiln.dsl.Exprs.uses(e, v)));
-      if (!usesReduced) continue;
-      for (int i = 0; i < l.index().size(); i++) {
-        Expr e = l.index().get(i);
-        boolean isLast = i == l.index().size() - 1;
-        if (isLast ? !e.equals(last) && kiln.dsl.Exprs.uses(e, last) : kiln.dsl.Exprs.uses(e, last)) return false;
-      }
-    }
-    return kiln.dsl.Exprs.loads(c.inner()).stream().anyMatch(l -> !l.index().isEmpty() && l.index().getLast().equals(last));
-  }
-
-  /** Rows of threads per column-reduction block (32 x 16 = 512 threads). */
-  static final int COLUMN_ROWS = 16;
-
-  /** A column reduction (see columnar): 32 outputs per block, coalesced. */
-  public static Rendered columns(Compute c, CudaSchedule s) { return reduce(c, s, "columns.cu.ftl", "columns"); }
-
   /** A compute with root reductions and no matmul shape: a block per output element. */
-  public static Rendered reduce(Compute c, CudaSchedule s) { return reduce(c, s, "reduce.cu.ftl", "reduce"); }
-
-  private static Rendered reduce(Compute c, CudaSchedule s, String template, String kind) {
+  public static Rendered reduce(Compute c, CudaSchedule s) {
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     r.offset(c.out());
     List<Var> parallel = c.loopVars();
@@ -133,19 +101,17 @@ public final class CudaRenderer {
     Map<String, Object> m = new HashMap<>();
     m.put("items", items(r, parallel));
     m.put("extent", items(r, reduced));
-    boolean columns = kind.equals("columns");
-    m.put("decode", decode(r, parallel, "p", "r", columns ? "  " : "    "));
-    m.put("reduceDecode", decode(r, reduced, "q", "rr", columns ? "          " : "      "));
-    m.put("lets", String.join("\n", lets.stream().map(l -> (columns ? "          " : "      ") + l).toList()));
-    m.put("rows", COLUMN_ROWS);
+    m.put("decode", decode(r, parallel, "p", "r", "    "));
+    m.put("reduceDecode", decode(r, reduced, "q", "rr", "      "));
+    m.put("lets", String.join("\n", lets.stream().map(l -> "      " + l).toList()));
     m.put("value", value);
     m.put("type", type);
     m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
     m.put("combine", max ? "fmaxf(x, y)" : "x + y");
     m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
     m.put("block", s.reduceBlock());
-    Work work = columns ? new Columns(JavaRenderer.dims(parallel), COLUMN_ROWS) : new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced));
-    return render(kind, template, kind, r, m, comment(List.of(c)), work);
+    return render("reduce", "reduce.cu.ftl", "reduce", r, m, comment(List.of(c)),
+        new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced)));
   }
 
   /** A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an MmaTile. */

@@ -127,8 +127,6 @@ public final class CudaExecutor implements Executor {
         yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args);
       }
-      case CudaRenderer.Columns c -> Launch.of(kernel, Launch.cover(layout.product(c.items()), 32), Launch.Dim3.of(32, c.rows()), 0,
-          memory.pointer(0), memory.pointer(intBase), args);
       case CudaRenderer.RowTiles t -> Launch.of(kernel,
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args);
