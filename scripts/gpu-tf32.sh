@@ -22,5 +22,6 @@ for P in ${PRECISIONS:-fp32 tf32}; do $M $B --precision $P 2>&1 | grep -E '^benc
 if [ "${TUNE:-1}" = 1 ]; then
   $M tune --device cuda --model gpt2-d12 --batch 8 --seq 1024 --precision tf32 > "$OUT/tune.log" 2>&1
   grep -vE 'WARNING|^tune: [0-9]+/' "$OUT/tune.log" | tail -40
+  $M $B --precision tf32 2>&1 | grep -E '^bench: ([0-9]|min|cuda)'
   $M $B --precision tf32 --profile 2>&1 | grep -vE 'WARNING|^step ([2-9]|[1-2][0-9]):'
 fi
