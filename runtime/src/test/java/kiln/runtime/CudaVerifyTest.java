@@ -23,31 +23,28 @@ class CudaVerifyTest {
   @ParameterizedTest
   @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
   void matchesPyTorch(String fixture) {
-    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
-    Path dir = Fixtures.dir(fixture);
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-    PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CUDA, 1,
-        Verify.Tolerances.CUDA, out);
-    String report = bytes.toString(StandardCharsets.UTF_8);
-    System.out.print(report);
-    assertTrue(ok, report);
+    assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.FP32).contains("fp32 matmuls"));
   }
 
   /** TF32 tensor-core matmuls within the TF32 tolerances (Verify.Tolerances.TF32 states why those). */
   @ParameterizedTest
   @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
   void matchesPyTorchInTf32(String fixture) {
+    assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.TF32).contains("tf32 matmuls"));
+  }
+
+  /** Verify on the GPU at a precision with its stated tolerances; returns the report. */
+  private static String verify(String fixture, kiln.codegen.CudaSchedule.Precision precision) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
     Path dir = Fixtures.dir(fixture);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
     boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CUDA,
-        kiln.codegen.CudaSchedule.Precision.TF32, 1, Verify.Tolerances.TF32, out);
+        precision, 1, Verify.Tolerances.of(Session.Device.CUDA, precision), out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertTrue(ok, report);
-    assertTrue(report.contains("tf32 matmuls"), report);
+    return report;
   }
 
   /** Same forward + backward on both devices: logits, loss and every gradient compared. */
