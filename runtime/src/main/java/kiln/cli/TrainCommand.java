@@ -50,7 +50,7 @@ import picocli.CommandLine.Spec;
         "  ./kiln sample --checkpoint runs/d6 --prompt \"It was\" --tokens 100"})
 public final class TrainCommand implements Callable<Integer> {
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
-  static final List<String> RESUMABLE = List.of("--steps", "--device", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
+  static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
       "--keep", "--sample-tokens", "--out", "--force", "--resume");
 
   @Option(names = "--model", defaultValue = "gpt2-tiny", paramLabel = "NAME",
@@ -81,6 +81,9 @@ public final class TrainCommand implements Callable<Integer> {
       description = "cpu, cuda, or auto: CUDA when a device is present (default: ${DEFAULT-VALUE}).")
   String device;
 
+  @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = PrecisionOption.DESCRIPTION)
+  String precision;
+
   @Option(names = "--data", paramLabel = "DIR",
       description = "llm.c token shards (*train*.bin, *val*.bin; see `kiln prepare`). Default: the bundled corpus, prepared on first use.")
   Path data;
@@ -93,7 +96,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
-          + " from its train.txt; only --steps, --device, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
+          + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
           + " --sample-tokens and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
           + " run's, bit for bit.")
   Path resume;
@@ -163,6 +166,7 @@ public final class TrainCommand implements Callable<Integer> {
       throw new UserError("--threads must be positive, got " + nThreads);
     }
     Session.Device dev = Session.Device.parse(device);
+    var matmulPrecision = PrecisionOption.parse(precision, dev);
     Checkpoint.Loaded from = null;
     Models.Shape shape;
     float[] initParams = null;
@@ -228,7 +232,7 @@ public final class TrainCommand implements Callable<Integer> {
     Trainer.Outcome done;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, trainData, valData)) {
       if (from != null) {
         trainer.restore(from);
       } else if (initParams != null) {
@@ -286,7 +290,7 @@ public final class TrainCommand implements Callable<Integer> {
     for (var option : pr.matchedOptions()) {
       if (!RESUMABLE.contains(option.longestName())) {
         throw new UserError(option.longestName() + " cannot change when resuming: the run's options come from "
-            + ckpt.resolve("train.txt") + "; only --steps, --device, --threads, --val-every, --val-batches, --checkpoint-every,"
+            + ckpt.resolve("train.txt") + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every,"
             + " --keep, --sample-tokens and --out may");
       }
     }

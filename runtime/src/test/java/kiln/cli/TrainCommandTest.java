@@ -188,12 +188,15 @@ class TrainCommandTest {
     assertError("kiln: --lr must be positive and finite, got -1.0", train("--out", out.toString(), "--lr", "-1"));
     assertError("kiln: --warmup must be in [0, --steps 20], got 30", train("--out", out.toString(), "--warmup", "30"));
     assertError("kiln: --seq 512: at most the model's maxT, 256", train("--out", out.toString(), "--seq", "512"));
+    assertError("kiln: --precision bf16: expected fp32 or tf32", train("--out", out.toString(), "--precision", "bf16"));
+    assertError("kiln: --precision tf32: TF32 is a CUDA tensor-core mode; the cpu device computes in fp32",
+        List.of("train", "--device", "cpu", "--precision", "tf32", "--out", out.toString()));
     assertError("kiln: --channels 30 must be a multiple of --heads 4",
         List.of("train", "--heads", "4", "--channels", "30", "--out", out.toString()));
     assertError("kiln: --model gpt2-huge: unknown; expected one of [gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24, llama-tiny, llama-d12]",
         List.of("train", "--model", "gpt2-huge", "--out", out.toString()));
     assertError("kiln: --lr cannot change when resuming: the run's options come from " + run1.resolve("ckpt_20").resolve("train.txt")
-        + "; only --steps, --device, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens and --out may",
+        + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens and --out may",
         List.of("train", "--resume", run1.toString(), "--lr", "1e-3"));
     assertError("kiln: --resume " + run1.resolve("ckpt_20") + ": already at step 20 of 20; pass a larger --steps to train on",
         List.of("train", "--resume", run1.toString()));

@@ -48,12 +48,18 @@ public final class Trainer implements AutoCloseable {
    * {@link #randomInit} or {@link #restore}.
    */
   public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, DataLoader train, DataLoader val) {
+    this(shape, o, device, threads, kiln.codegen.CudaSchedule.Precision.FP32, train, val);
+  }
+
+  /** As above, with the CUDA matmul precision (fp32 or TF32 tensor cores). */
+  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
+                 DataLoader train, DataLoader val) {
     this.shape = shape;
     this.o = o;
     this.schedule = o.schedule();
     this.train = train;
     this.val = val;
-    this.session = shape.open(o.batch(), o.seq(), device, threads);
+    this.session = shape.open(o.batch(), o.seq(), device, threads, precision);
     this.x = new int[o.batch() * o.seq()];
     this.y = new int[o.batch() * o.seq()];
     this.adamM = root("adam_m");
