@@ -76,7 +76,7 @@ public final class Gpt2 {
     g.layer("encoder");
     Tensor wte = w.get("wte"), wpe = w.get("wpe");
     Tensor x = g.compute("encoded", Graph.dims(B, ONE, C), (b, one, c) -> wte.at(tokens.at(b, one), c).add(wpe.at(pos.at(), c)));
-    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos));
+    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos), false);
     int end = g.computes().size();
     return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, null, end, end, end);
   }
@@ -85,10 +85,12 @@ public final class Gpt2 {
   public static Program build(int layers) { return build(layers, false); }
 
   /**
-   * fusedAttention: attention as the flash-attention extern (Layers.fusedAttention: no T x T
-   * tensor in memory), for backends that have the kernel (CUDA); otherwise the DSL definition.
+   * forDevice: the program a GPU runs, where memory is what binds: attention as the flash-attention
+   * extern (Layers.fusedAttention: no T x T tensor in memory) and GELU recomputed in the backward
+   * instead of kept (1.1 GB less at 124M, B=8, T=1024). Otherwise the DSL definition of attention
+   * and GELU kept: what the CPU runs, where the extra pass costs ~4% of a step for 2% of the memory.
    */
-  public static Program build(int layers, boolean fusedAttention) {
+  public static Program build(int layers, boolean forDevice) {
     Trainable model = new Trainable(parameterShapes(), B, T);
     Graph g = model.g;
     Map<String, Tensor> w = model.params;
@@ -96,7 +98,7 @@ public final class Gpt2 {
 
     g.layer("encoder");
     Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
-    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> fusedAttention ? Layers.fusedAttention(g, qkv) : attention(g, qkv));
+    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> forDevice ? Layers.fusedAttention(g, qkv) : attention(g, qkv), forDevice);
     Tensor loss = crossEntropy(g, logits, targets, V);
     return model.finish("gpt2", logits, loss);
   }
@@ -105,9 +107,10 @@ public final class Gpt2 {
    * The L transformer blocks, then the head: per layer ln1 → qkv → attention → proj → residual →
    * ln2 → fc → gelu → proj → residual; then ln_f → logits through the tied wte. attention maps
    * (layer, qkv) to the heads: full causal attention when training, the KV cache when decoding.
+   * recomputeGelu: the GELU output is recomputed in the backward rather than kept.
    */
   private static Tensor blocksAndHead(Graph g, Map<String, Tensor> w, int layers, Tensor x,
-                                      java.util.function.BiFunction<Integer, Tensor, Tensor> attention) {
+                                      java.util.function.BiFunction<Integer, Tensor, Tensor> attention, boolean recomputeGelu) {
     for (int l = 0; l < layers; l++) {
       g.layer("h" + l + ".ln1");
       Tensor ln1 = layernorm(g, x, w.get("ln1w").slice(l), w.get("ln1b").slice(l));
@@ -121,6 +124,7 @@ public final class Gpt2 {
       Tensor ln2 = layernorm(g, res1, w.get("ln2w").slice(l), w.get("ln2b").slice(l));
       g.layer("h" + l + ".fc");
       Tensor fc = gelu(g, linear(g, ln2, w.get("fcw").slice(l), w.get("fcb").slice(l)));
+      if (recomputeGelu) g.recompute(fc);
       g.layer("h" + l + ".fcproj");
       Tensor fcproj = linear(g, fc, w.get("fcprojw").slice(l), w.get("fcprojb").slice(l));
       x = residual(g, res1, fcproj);

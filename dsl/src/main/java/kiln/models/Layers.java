@@ -125,14 +125,14 @@ public final class Layers {
         sum(NH, h -> sum(HS, d -> y.at(b, t, h, d).mul(w.at(o, h, d)))).add(bias.at(o)));
   }
 
-  /** GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); recomputed in the backward, not kept. */
+  /** GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
   public static Tensor gelu(Graph g, Tensor x) {
     Dim B = x.dims().get(0), T = x.dims().get(1), F = x.dims().get(2);
     double k = Math.sqrt(2 / Math.PI);
-    return g.recompute(g.compute("gelu", dims(B, T, F), (b, t, f) -> {
+    return g.compute("gelu", dims(B, T, F), (b, t, f) -> {
       Expr u = x.at(b, t, f);
       return u.mul(0.5).mul(u.mul(u).mul(u).mul(0.044715).add(u).mul(k).tanh().add(1));
-    }));
+    });
   }
 
   public static Tensor residual(Graph g, Tensor a, Tensor x) {

@@ -8,7 +8,7 @@ import kiln.runtime.format.GptConfig;
 public final class Gpt2Session extends Session {
   public final GptConfig config;
 
-  /** A CPU session with the given threads. CUDA sessions fuse attention (Layers.fusedAttention). */
+  /** A CPU session with the given threads. CUDA sessions run Gpt2.build(L, true): fused attention, GELU recomputed. */
   public Gpt2Session(GptConfig config, int batch, int seq, int threads) { this(config, batch, seq, Device.CPU, threads); }
 
   public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads) {

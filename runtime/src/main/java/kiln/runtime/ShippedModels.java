@@ -18,7 +18,7 @@ public final class ShippedModels {
   /** GPT-2's sections (its kernels do not depend on L; two layers show every one). */
   static Map<String, List<Compute>> gpt2Sections() { return Session.sections(Gpt2.build(2)); }
 
-  /** What CUDA sessions run for GPT-2: attention fused (Layers.fusedAttention), its kernels at GPT-2's head size 64. */
+  /** What CUDA sessions run for GPT-2 (Gpt2.build(L, true): fused attention at head size 64, GELU recomputed). */
   static Map<String, List<Compute>> gpt2CudaSections() { return Session.sections(Gpt2.build(2, true)); }
 
   private static int gpt2HeadSize(kiln.dsl.Dim d) {

@@ -44,6 +44,39 @@ class GradientCheckTest {
   @ParameterizedTest
   @MethodSource("cases")
   void derivedGradientMatchesFiniteDifferences(Case c) {
+    check(c.name(), (g, x, y) -> {
+      Tensor out = g.compute("f", dims(N), i -> c.f().apply(x.at(i), y.at(i)));
+      return g.compute("loss", dims(), () -> sum(N, i -> out.at(i)));
+    });
+  }
+
+  /** A recomputed tensor: the backward reads a copy made in the backward, never the forward's. */
+  @org.junit.jupiter.api.Test
+  void recomputedTensorsGiveTheSameGradients() {
+    Graph[] built = new Graph[1];
+    Tensor[] kept = new Tensor[2];
+    check("recompute", (g, x, y) -> {
+      Tensor f = g.recompute(g.compute("f", dims(N), i -> x.at(i).mul(y.at(i)).tanh()));
+      built[0] = g;
+      kept[0] = f;
+      return kept[1] = g.compute("loss", dims(), () -> sum(N, i -> f.at(i).mul(f.at(i)).mul(y.at(i))));
+    });
+    List<Compute> all = built[0].computes();
+    int backward = all.indexOf(built[0].producer(kept[1])) + 1;
+    boolean recomputed = false;
+    for (Compute c : all.subList(backward, all.size())) {
+      recomputed |= c.name().startsWith("recompute/");
+      for (Expr.Load l : kiln.dsl.Exprs.loads(c.body())) assertTrue(!l.tensor().equals(kept[0]), c.name() + " reads the kept " + kept[0].name());
+    }
+    assertTrue(recomputed, "a recompute compute in the backward");
+  }
+
+  interface Build {
+    Tensor loss(Graph g, Tensor x, Tensor y);
+  }
+
+  /** Builds params x, y (N each, adjacent in one block), the loss, its backward; checks dx, dy against central differences. */
+  private static void check(String name, Build build) {
     int n = 64;
     Graph g = new Graph();
     var shapes = new LinkedHashMap<String, List<Dim>>();
@@ -53,8 +86,7 @@ class GradientCheckTest {
     Map<String, Tensor> dp = g.mirrorBlock(p, "grads", Role.GRAD);
     g.gradientsOf(p, dp);
     Tensor x = p.get("x"), y = p.get("y");
-    Tensor out = g.compute("f", dims(N), i -> c.f().apply(x.at(i), y.at(i)));
-    Tensor loss = g.compute("loss", dims(), () -> sum(N, i -> out.at(i)));
+    Tensor loss = build.loss(g, x, y);
     int forwardEnd = g.computes().size();
     g.backward(loss);
     List<Compute> all = g.computes();
@@ -87,7 +119,7 @@ class GradientCheckTest {
         double err = Math.abs(numeric - grads[i]) / Math.max(1, Math.abs(numeric));
         worst = Math.max(worst, err);
       }
-      assertTrue(worst < 2e-2, c.name() + ": worst relative error " + worst);
+      assertTrue(worst < 2e-2, name + ": worst relative error " + worst);
       assertTrue(py == px + n, "x and y adjacent in the block");
     }
   }
