@@ -30,15 +30,7 @@ public final class CudaRenderer {
   /** One block per (n tile, m tile, batch) of the given tile. */
   public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile) implements Work {
     /** "BxMxNxK" with the sizes bound (the tuning cache's shape key). */
-    public String shape(java.util.function.ToLongFunction<Dim> size) {
-      return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
-    }
-
-    private static long product(List<Dim> dims, java.util.function.ToLongFunction<Dim> size) {
-      long p = 1;
-      for (Dim d : dims) p *= size.applyAsLong(d);
-      return p;
-    }
+    public String shape(java.util.function.ToIntFunction<Dim> size) { return Launch.Tiles.shape(batch, m, n, k, size); }
   }
 
   /** One block per (row, tile of `tileRows` along t): the attention externs. */

@@ -30,7 +30,10 @@ public record Launch(String name, KernelSource kernel, List<Dim> dims, List<Tens
 
   public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k) implements Work {
     /** "batch x M x N x K" at the given sizes: the shape part of a tuning key. */
-    public String shape(ToIntFunction<Dim> size) {
+    public String shape(ToIntFunction<Dim> size) { return shape(batch, m, n, k, size); }
+
+    /** The same key for any backend's matmul launch. */
+    public static String shape(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, ToIntFunction<Dim> size) {
       return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
     }
 

@@ -16,7 +16,7 @@ final class Derivative {
       case Expr.Load l -> Ops.lit(0);
       case Expr.Cast c -> Ops.lit(0);           // from an integer: no gradient
       case Expr.Compare c -> Ops.lit(0);
-      case Expr.Extern x -> throw new DslException("derivative of extern " + x.op() + " (its backward comes from Externs)");
+      case Expr.Extern x -> throw new DslException("derivative of extern " + x.op() + " (its backward is the rule given to Graph.extern)");
       case Expr.Reduce r -> throw new DslException("derivative through a nested reduction " + r + " (reductions are hoisted)");
       case Expr.Select s -> Ops.select(s.cond(), of(s.then(), wrt), of(s.otherwise(), wrt));
       case Expr.Unary u -> {

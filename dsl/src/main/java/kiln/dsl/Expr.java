@@ -67,7 +67,7 @@ public sealed interface Expr permits Var, Expr.Const, Expr.SizeOf, Expr.Load, Ex
    * An extern stage (Halide's define_extern, TVM's extern op): a hand-scheduled kernel named op over
    * whole tensors, listed as index-free loads in the order the kernel takes them (outputs included,
    * so lifetimes see them). Only the body of a compute; backends that know op render it; autodiff
-   * takes its backward from {@link Externs}. Used where one fused kernel replaces a subgraph whose
+   * takes its backward from the rule given to {@link Graph#extern}. Used where one fused kernel replaces a subgraph whose
    * intermediates must not exist in memory (flash attention's T x T scores).
    */
   record Extern(String op, List<Load> tensors) implements Expr {

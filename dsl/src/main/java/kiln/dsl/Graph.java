@@ -106,7 +106,6 @@ public final class Graph {
     return define(name, dims, v -> f.f(v.get(0), v.get(1), v.get(2), v.get(3), v.get(4)));
   }
 
-  /** Marks a computed tensor as a constant for autodiff (softmax's running max). */
   /**
    * Marks t (an element-wise compute's output) to be recomputed where the backward reads it, instead
    * of being kept from the forward (llm.c's -r 1 for GELU): less memory for one more element-wise pass.
@@ -124,6 +123,7 @@ public final class Graph {
 
   private final java.util.Set<Tensor> recomputed = new java.util.HashSet<>();
 
+  /** Marks a computed tensor as a constant for autodiff (softmax's running max). */
   public Tensor detach(Tensor t) {
     detached.add(t);
     return t;

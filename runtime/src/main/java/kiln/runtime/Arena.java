@@ -67,7 +67,6 @@ public final class Arena {
     }
     sharedFloats = place(units, unitLife, floats);
     for (Tensor t : inPlace.keySet()) rootOffsets.put(t, rootOffsets.get(representative(t, inPlace)));
-    this.inPlaceCount = inPlace.size();
     floats += sharedFloats;
     this.floatCount = floats;
     this.intCount = ints;
@@ -89,11 +88,6 @@ public final class Arena {
 
   public long floatCount() { return floatCount; }
   public long intCount() { return intCount; }
-
-  private final int inPlaceCount;
-
-  /** Tensors written in the storage of a tensor they consume (see inPlace). */
-  public int inPlaceCount() { return inPlaceCount; }
 
   private static Tensor representative(Tensor t, Map<Tensor, Tensor> inPlace) {
     Tensor r = t;
@@ -125,11 +119,7 @@ public final class Arena {
         if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
         if (candidate == null && !taken.contains(u)) candidate = u;
       }
-      if (!ok || candidate == null) continue;
-      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {   // every read of the candidate at the same index
-        if (l.tensor().equals(candidate) && !l.index().equals(c.outIndex())) { candidate = null; break; }
-      }
-      if (candidate == null) continue;
+      if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
       pairs.put(out, candidate);
       taken.add(candidate);
     }

@@ -74,9 +74,12 @@ class ArenaTest {
   @Test void deviceLayoutAlignsEveryTensor() {
     Program p = Gpt2.build(2, true);
     var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 3, 48), 3, 37);
-    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), Set.of(p.logits(), p.loss()), false);
+    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), Set.of(p.loss()), false);   // pinned as Session pins
     for (Tensor t : p.graph().roots()) {
       if (t.dtype() == DType.F32) assertEquals(0, device.offsetLong(t) % 16, t.name() + " at " + device.offsetLong(t));
     }
+    // the classifier's backward writes dlogits over the logits (in place), so the two share one offset
+    Tensor dlogits = p.graph().roots().stream().filter(t -> t.name().equals("d" + p.logits().name())).findFirst().orElseThrow();
+    assertEquals(device.offsetLong(p.logits()), device.offsetLong(dlogits));
   }
 }

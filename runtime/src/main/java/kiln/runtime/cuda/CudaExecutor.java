@@ -113,26 +113,22 @@ public final class CudaExecutor implements Executor {
 
   private Planned plan(CudaLowering.CudaLaunch l, Cuda.Module module, CudaSchedule s) {
     CudaRenderer.Rendered r = l.kernel();
-    Kernel kernel = module.kernel(r.function());
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
-    if (r.work() instanceof CudaRenderer.Tiles t) {
-      return new Planned(all.size(), l.name(), r.kind(), tiles(module, r.function(), t, layout, memory, intBase, workspace, args));
-    }
-    Launch launch = switch (r.work()) {
-      case CudaRenderer.Threads t -> Launch.of(kernel, Launch.cover(layout.product(t.items()), s.mapBlock()), Launch.Dim3.of(s.mapBlock()), 0,
-          memory.pointer(0), memory.pointer(intBase), args);
+    List<Launch> launches = switch (r.work()) {
+      case CudaRenderer.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(layout.product(t.items()), s.mapBlock()),
+          Launch.Dim3.of(s.mapBlock()), 0, memory.pointer(0), memory.pointer(intBase), args));
       case CudaRenderer.Blocks b -> {
         long items = layout.product(b.items()), extent = layout.product(b.extent());
         int block = (int) Math.min(s.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
-        yield Launch.of(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
-            memory.pointer(0), memory.pointer(intBase), args);
+        yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
+            memory.pointer(0), memory.pointer(intBase), args));
       }
-      case CudaRenderer.RowTiles t -> Launch.of(kernel,
+      case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
-          Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args);
-      case CudaRenderer.Tiles t -> throw new AssertionError("planned above");
+          Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
+      case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
-    return new Planned(all.size(), l.name(), r.kind(), List.of(launch));
+    return new Planned(all.size(), l.name(), r.kind(), launches);
   }
 
   /**
@@ -165,31 +161,33 @@ public final class CudaExecutor implements Executor {
   public Arena layout() { return layout; }
   DeviceArena memory() { return memory; }
   long intBase() { return intBase; }
-  public CudaSchedule.Precision precision() { return precision; }
-  public String tunedNote() { return tunedNote; }
   public CompileStats compileStats() { return compile; }
   public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
 
   /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
   public long deviceBytesInUse() { return cuda.totalBytes() - cuda.freeBytes(); }
 
+  private void launchAll(List<Planned> list) {
+    for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
+  }
+
   @Override public void run(String section) {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
     if (events == null) {
       if (!GRAPHS) {
-        for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
+        launchAll(list);
         return;
       }
       // the first run is eager (it surfaces a failing launch with its own name); the second captures
       // the section as one CUDA graph, replayed from then on: one launch instead of hundreds
       Cuda.Graph graph = graphs.get(section);
       if (graph == null && runs.merge(section, 1, Integer::sum) >= 2) {
-        graph = cuda.capture(() -> { for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x); });
+        graph = cuda.capture(() -> launchAll(list));
         graphs.put(section, graph);
       }
       if (graph != null) graph.launch();
-      else for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
+      else launchAll(list);
       return;
     }
     for (Planned p : list) {

@@ -108,17 +108,14 @@ public final class CudaTuner {
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     log.printf("tune: compiled %d (%d from the cubin cache) in %.1f s%n", sources.size(), nvrtc.stats().warm(), (System.nanoTime() - start) / 1e9);
     Map<String, Cuda.Module> kernels = new LinkedHashMap<>();
-    List<Cuda.Module> modules = new ArrayList<>();
+    Cuda.Module utilities = null;
     try {
-      for (var e : cubins.entrySet()) {
-        Cuda.Module m = cuda.load(e.getKey(), e.getValue());
-        modules.add(m);
-        if (!e.getKey().equals("kiln_tuner_utilities")) kernels.put(e.getKey(), m);
-      }
-      Cuda.Module utilities = modules.getFirst();
+      for (var e : cubins.entrySet()) kernels.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
+      utilities = kernels.remove("kiln_tuner_utilities");
       return measure(layout, executor, schedule, targets, variants, references, kernels, utilities, space, tolerance, cache, log, start);
     } finally {
-      for (Cuda.Module m : modules) m.close();
+      for (Cuda.Module m : kernels.values()) m.close();
+      if (utilities != null) utilities.close();
     }
   }
 
