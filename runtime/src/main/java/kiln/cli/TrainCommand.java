@@ -49,9 +49,9 @@ import picocli.CommandLine.Spec;
         "  ./kiln train --resume runs/d6     # its latest checkpoint; bit-exact",
         "  ./kiln sample --checkpoint runs/d6 --prompt \"It was\" --tokens 100"})
 public final class TrainCommand implements Callable<Integer> {
-  /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   /** What a run writes besides its checkpoints: --force removes these (and every ckpt_<step>/) from a reused --out. */
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
+  /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
       "--keep", "--sample-tokens", "--out", "--force", "--resume");
 

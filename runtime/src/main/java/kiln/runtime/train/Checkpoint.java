@@ -102,7 +102,12 @@ public final class Checkpoint {
         Path old = target.resolveSibling(target.getFileName() + ".old");
         deleteTree(old);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        try {
+          Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+          Files.move(old, target, StandardCopyOption.ATOMIC_MOVE); // the one it was to replace stays
+          throw e;
+        }
         deleteTree(old);
       } else {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);

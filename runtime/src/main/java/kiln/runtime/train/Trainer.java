@@ -122,7 +122,8 @@ public final class Trainer implements AutoCloseable {
   /**
    * Runs steps until {@code o.steps()}: one log row and one progress update each, validation every
    * {@code valEvery} steps and at the end, a checkpoint every {@code checkpointEvery} steps and at
-   * the end (keeping the last {@code keep}). Notes (skips, val losses, checkpoints) go to {@code out}.
+   * the end (keeping the last {@code keep}). Notes (skips, val losses, checkpoints) go to {@code out}. After
+   * {@link #requestStop} it ends at the next step boundary with a checkpoint of the last finished step.
    */
   public Outcome run(Path runDir, TrainLog log, Progress bar, PrintWriter out) throws IOException {
     double first = Double.NaN, last = Double.NaN, lastVal = Double.NaN, seconds = 0;
