@@ -21,9 +21,9 @@ import kiln.runtime.Arena;
 import kiln.runtime.TuningCache;
 
 public final class CudaTuner {
-  /** One tuned matmul: where it first occurs, its shape, and the median times of best, worst and default. */
+  /** One tuned matmul: where it first occurs, its shape, the median times of best, worst and default, and of every valid variant. */
   public record Result(String launch, String shape, int tried, int valid, CudaSchedule.MatmulTile best, double bestMs, double worstMs,
-                       double defaultMs) {
+                       double defaultMs, Map<CudaSchedule.MatmulTile, Double> msByTile) {
     public double speedup() { return defaultMs / bestMs; }
 
     /** Floating-point operations of one run: 2 x batch x M x N x K from the shape key. */
@@ -204,7 +204,9 @@ public final class CudaTuner {
           log.printf("tune: %s %s: no variant matched the reference; nothing stored%n", t.launch(), shape);
           continue;
         }
-        Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback]);
+        Map<CudaSchedule.MatmulTile, Double> byTile = new LinkedHashMap<>();
+        for (int i = 0; i < ms.length; i++) if (!Double.isNaN(ms[i])) byTile.put(space.get(i), ms[i]);
+        Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback], byTile);
         results.add(res);
         cache.put(new TuningCache.Entry(device, t.byDefault().function(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
         log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s (%.3f ms, %.1f TFLOP/s; default %s %.3f ms)%n", done, total,
