@@ -6,7 +6,7 @@ package kiln.codegen;
 import java.util.ArrayList;
 import java.util.List;
 
-/** wgmma: the Hopper tile for TF32 matmuls that fit it (CudaRenderer.wgmmaFits), or null where it is off (not sm_90, or KILN_WGMMA=0). */
+/** wgmma: the Hopper tile for TF32 matmuls that fit it (CudaRenderer.wgmmaFits), or null where it is off (CudaExecutor.forDevice decides). */
 public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma) {
   /** FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums. */
   public enum Precision { FP32, TF32 }

@@ -40,7 +40,8 @@ public final class MatmulBench {
       g.compute(s[0], dims(bt, n), (i, j) -> sum(k, p -> x.at(i, p).mul(w.at(j, p))));
     }
     Map<String, List<kiln.dsl.Compute>> program = Map.of("forward", g.computes());
-    CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
+    // the wgmma tile asked for explicitly (it runs where the device is sm_90 and KILN_WGMMA is not 0)
+    CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
     TuningCache scratch = TuningCache.load(Files.createTempDirectory("kiln-matmul-bench").resolve("tuning.json"));
     List<String> lines = new ArrayList<>();
     try (Cuda cuda = Cuda.open(); CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, schedule, scratch)) {
