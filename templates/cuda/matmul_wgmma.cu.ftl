@@ -27,7 +27,11 @@
 // the driver's CUtensorMap, declared here rather than through <cuda.h>
 struct __align__(64) KilnTensorMap { unsigned long long opaque[16]; };
 
-__device__ __forceinline__ unsigned kiln_smem_u32(const void* p) { return (unsigned) __cvta_generic_to_shared(p); }
+__device__ __forceinline__ unsigned kiln_smem_u32(const void* p) {
+  unsigned r;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
+  return r;
+}
 
 __device__ __forceinline__ void kiln_mbar_init(unsigned bar, unsigned count) {
   asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(bar), "r"(count));
