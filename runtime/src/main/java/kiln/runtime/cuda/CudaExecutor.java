@@ -55,7 +55,7 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    int[] counts = new int[2];
+    int[] counts = new int[3];   // tuned, matmul launches, on wgmma
     CudaLowering.Chooser chooser = byDefault -> {
       counts[1]++;
       CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
@@ -69,6 +69,7 @@ public final class CudaExecutor implements Executor {
       CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
       // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
       if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
+      if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
       return chosen;
     };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
@@ -80,7 +81,8 @@ public final class CudaExecutor implements Executor {
     }
     this.kernelCount = sources.size();
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
-        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file();
+        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
+        + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma" : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();

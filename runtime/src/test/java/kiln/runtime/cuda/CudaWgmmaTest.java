@@ -56,6 +56,7 @@ class CudaWgmmaTest {
           ex.enableProfile();
           ex.run("forward");
           List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+          assertTrue(ex.describe().contains("; 1 of 2 on sm_90a wgmma"), ex.describe());
           assertTrue(kinds.stream().anyMatch(k -> k.startsWith("wgmma ") && k.endsWith(".c")), tile.knobs() + ": c runs on wgmma: " + kinds);
           assertTrue(kinds.stream().anyMatch(k -> k.startsWith("mma ") && k.endsWith(".c2")), tile.knobs() + ": c2 falls back to mma: " + kinds);
           check(tile.knobs() + " c", want, ex.read(c));
