@@ -27,7 +27,7 @@ class LauncherStderrTest {
         Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-Xmx256m"));
     if (handBack) {
-      cmd.add("-D" + LauncherStderr.PROPERTY + "=3");
+      cmd.add("-D" + LauncherStderr.FD_PROPERTY + "=3");
     }
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "kiln.cli.Main"));
     cmd.addAll(List.of(args));
