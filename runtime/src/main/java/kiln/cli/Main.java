@@ -41,6 +41,7 @@ public final class Main implements Runnable {
   CommandSpec spec;
 
   public static void main(String[] args) {
+    LauncherStderr.restore();
     System.exit(commandLine().execute(args));
   }
 

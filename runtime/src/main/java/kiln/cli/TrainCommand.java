@@ -276,7 +276,7 @@ public final class TrainCommand implements Callable<Integer> {
       try {
         LossPlot.writeRows(png, rows);
       } catch (IOException | RuntimeException | LinkageError e) {
-        // a machine without fonts (a GPU box with a stripped JRE) cannot draw text: the run still counts
+        // drawing can still fail (a JRE without AWT's native libraries): the run still counts
         err.println("kiln: loss plot not written (" + e + "); " + logFile + " has every value");
         png = null;
       }

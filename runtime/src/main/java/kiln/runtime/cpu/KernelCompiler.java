@@ -51,6 +51,9 @@ public final class KernelCompiler {
       }
     }
     if (!missing.isEmpty()) {
+      // javac takes seconds for a model's kernels, once per change: say so rather than sit silent
+      System.err.printf("kiln: compiling %d Java kernel%s (once; cached in %s)...%n", missing.size(),
+          missing.size() == 1 ? "" : "s", cacheDir);
       Map<String, byte[]> fresh = javac(missing);
       bytes.putAll(fresh);
       try {

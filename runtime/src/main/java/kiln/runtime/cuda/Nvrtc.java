@@ -135,7 +135,14 @@ public final class Nvrtc {
    * If any fail, throws one CudaException holding every failure's message.
    */
   public Map<String, byte[]> compileAll(Map<String, String> nameToSource, String arch, List<String> extraOptions) {
-    options(arch, extraOptions); // reject a bad arch before starting threads
+    List<String> options = options(arch, extraOptions); // reject a bad arch before starting threads
+    long uncached = !available() ? 0 : nameToSource.entrySet().stream().filter(e -> cacheDir == null
+        || !Files.isRegularFile(cacheDir.resolve(cacheKey(e.getValue(), e.getKey(), options, lib().version) + ".cubin"))).count();
+    if (uncached > 0) {
+      // NVRTC takes seconds per kernel, once per change: say so rather than sit silent
+      System.err.printf("kiln: compiling %d CUDA kernel%s with NVRTC for %s (once%s)...%n", uncached, uncached == 1 ? "" : "s", arch,
+          cacheDir == null ? "" : "; cached in " + cacheDir);
+    }
     Map<String, Future<byte[]>> futures = new LinkedHashMap<>();
     int threads = Math.max(1, Math.min(nameToSource.size(), Runtime.getRuntime().availableProcessors()));
     try (ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {

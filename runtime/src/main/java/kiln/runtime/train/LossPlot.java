@@ -1,4 +1,5 @@
-// loss.png: training (and validation) loss against step, drawn with XChart, safe without a display.
+// loss.png: training (and validation) loss against step, drawn with XChart, safe without a display
+// or system fonts.
 package kiln.runtime.train;
 
 import java.io.IOException;
@@ -18,6 +19,8 @@ public final class LossPlot {
   static {
     // Before any AWT class loads: a training box has no display, and XChart renders through Java2D.
     System.setProperty("java.awt.headless", "true");
+    // ...and may have no fonts either: the text is drawn with the bundled font.
+    PlotFont.install();
   }
 
   public static final int WIDTH = 900;

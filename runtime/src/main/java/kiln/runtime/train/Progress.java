@@ -31,7 +31,11 @@ public final class Progress implements AutoCloseable {
    * terminal, the plain lines go to {@code log}.
    */
   public static Progress steps(long start, long total, PrintWriter log) {
-    return new Progress(builder("train", interactive(), log).setInitialMax(total).startsFrom(start, Duration.ZERO).build());
+    Progress p = new Progress(builder("train", interactive(), log).setInitialMax(total).startsFrom(start, Duration.ZERO).build());
+    // The first step takes several times the next ones (on the CPU the JIT is still compiling the
+    // kernels' vector code): say so while the bar sits at its first step; update() replaces it.
+    p.bar.setExtraMessage("first step: warming up");
+    return p;
   }
 
   /** A task measured in units of {@code unitName}, e.g. characters tokenized. */

@@ -1,18 +1,22 @@
-// Tests LossPlot: a non-empty PNG from points and from a training log, headless.
+// Tests LossPlot: a non-empty PNG from points and from a training log, headless, and on a machine
+// with no system fonts (a child JVM whose fontconfig sees none).
 package kiln.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.awt.image.BufferedImage;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,5 +65,74 @@ class LossPlotTest {
     Path png = tmp.resolve("none.png");
     assertEquals("no finite loss values to plot into " + png, assertThrows(IllegalArgumentException.class,
         () -> LossPlot.write(png, List.of(new LossPlot.Point(0, Double.POSITIVE_INFINITY)))).getMessage());
+  }
+
+  /**
+   * A child JVM with fontconfig pointed at a configuration that lists no font directory, and a
+   * fresh home (the JDK caches what fontconfig said under ~/.java/fonts). First a control: plain
+   * Java2D text must fail there as it does on a bare server, which proves the fonts are hidden; then
+   * LossPlot must write a full-size PNG whose title and axis labels were actually drawn.
+   */
+  @Test
+  void writesAPlotWithNoSystemFonts() throws Exception {
+    Path conf = tmp.resolve("no-fonts.conf");
+    Files.writeString(conf, "<?xml version=\"1.0\"?>\n<!DOCTYPE fontconfig SYSTEM \"fonts.dtd\">\n"
+        + "<fontconfig><cachedir>" + tmp.resolve("fc-cache") + "</cachedir></fontconfig>\n");
+    Files.createDirectories(tmp.resolve("home"));
+
+    Child control = child(conf, "text", tmp.resolve("unused.png"));
+    assumeTrue(control.code() != 0, "fonts could not be hidden from this JVM (plain text drew fine):\n" + control.err());
+    assertTrue(control.err().contains("Fontconfig head is null"), control.err());
+
+    Path png = tmp.resolve("loss.png");
+    Child plot = child(conf, "plot", png);
+    assertEquals(0, plot.code(), plot.err());
+    byte[] bytes = Files.readAllBytes(png);
+    assertArrayEquals(PNG_MAGIC, Arrays.copyOf(bytes, 8));
+    BufferedImage image = ImageIO.read(png.toFile());
+    assertEquals(LossPlot.WIDTH, image.getWidth());
+    assertEquals(LossPlot.HEIGHT, image.getHeight());
+    // The title "loss" sits centred in the top 30 rows, above the plot box: ink there is text.
+    int ink = 0;
+    for (int y = 0; y < 30; y++) {
+      for (int x = LossPlot.WIDTH / 2 - 40; x < LossPlot.WIDTH / 2 + 40; x++) {
+        if ((image.getRGB(x, y) & 0xff) < 128) {
+          ink++;
+        }
+      }
+    }
+    assertTrue(ink > 20, "no title drawn: " + ink + " dark pixels");
+  }
+
+  record Child(int code, String err) {}
+
+  private Child child(Path fontconfig, String mode, Path png) throws IOException, InterruptedException {
+    Path home = tmp.resolve("home");
+    ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        "-Duser.home=" + home, "-Xmx256m", "-cp", System.getProperty("java.class.path"), NoFonts.class.getName(), mode, png.toString());
+    pb.environment().put("FONTCONFIG_FILE", fontconfig.toString());
+    pb.environment().remove("FONTCONFIG_PATH");
+    pb.environment().put("HOME", home.toString());
+    Path err = tmp.resolve(mode + ".err");
+    Process p = pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), mode + " timed out");
+    return new Child(p.exitValue(), Files.readString(err, StandardCharsets.UTF_8));
+  }
+
+  /** The child: {@code text} draws a string with Java2D alone; {@code plot PNG} writes a loss plot. */
+  public static final class NoFonts {
+    public static void main(String[] args) throws IOException {
+      if (args[0].equals("text")) {
+        System.setProperty("java.awt.headless", "true");
+        BufferedImage image = new BufferedImage(100, 20, BufferedImage.TYPE_INT_RGB);
+        image.createGraphics().drawString("loss", 2, 15);
+        return;
+      }
+      List<LossPlot.Point> train = new ArrayList<>();
+      for (int step = 0; step < 100; step++) {
+        train.add(new LossPlot.Point(step, 10 * Math.exp(-step / 30.0) + 3));
+      }
+      LossPlot.write(Path.of(args[1]), train, List.of(new LossPlot.Point(50, 4.5)));
+    }
   }
 }
