@@ -85,6 +85,14 @@ public final class Cuda implements AutoCloseable {
     }
   }
 
+  /** CUDA devices the driver sees (0 without a usable driver); never throws. */
+  public static int deviceCount() {
+    if (!available()) return 0;
+    int[] count = new int[1];
+    cuDeviceGetCount(count);
+    return count[0];
+  }
+
   public static Cuda open() { return open(0); }
 
   /** Device ordinal's primary context, made current on the calling thread, and a fresh stream. */
@@ -269,7 +277,9 @@ public final class Cuda implements AutoCloseable {
    * on the graph. Synchronous copies (upload, download) are not allowed inside.
    */
   public Graph capture(Runnable launches) {
-    cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL);
+    // thread-local: with one thread per GPU, another rank's thread may allocate or synchronize (NCCL
+    // does) while this one captures; global mode would make those calls fail
+    cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
     CUgraph graph = new CUgraph();
     try {
       launches.run();
