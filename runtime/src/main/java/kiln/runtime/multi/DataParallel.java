@@ -80,8 +80,8 @@ public final class DataParallel implements Learner {
   private final Task readLoss = r -> r.loss = r.session.loss();
   private final Task gradNorm = r -> normOfSum = r.session.gradNorm();
   private final Task update = r -> r.session.update(lr, weightDecay, gradScale);
-  private final Task write = r -> r.session.write(tensor, values);
-  private final Task read = r -> values = r.session.read(tensor);
+  private final Task write = r -> r.session.write(r.own(tensor), values);
+  private final Task read = r -> values = r.session.read(r.own(tensor));
   private final Task readCommTime = r -> r.commMs = r.commStart == null ? 0 : r.commStart.elapsedMs(r.commEnd);
 
   private DataParallel(Rank[] ranks, Semaphore done, int perGpuBatch, int seq, boolean onHost) {
@@ -141,8 +141,9 @@ public final class DataParallel implements Learner {
         // ncclCommInitRank returns once every rank has called it: all ranks at once, each on its thread
         dispatch(ranks, done, 0, n, rk -> {
           rk.comm = nccl.init(n, id, rk.index);
-          rk.gradsPointer = ((CudaExecutor) rk.session.executor).pointer(dp.grads);
-          rk.gradCount = rk.session.arena.elements(dp.grads);
+          Tensor grads = rk.own(dp.grads);
+          rk.gradsPointer = ((CudaExecutor) rk.session.executor).pointer(grads);
+          rk.gradCount = rk.session.arena.elements(grads);
           rk.stream = ((CudaExecutor) rk.session.executor).cuda().stream();
         });
       }
@@ -228,7 +229,7 @@ public final class DataParallel implements Learner {
   private void sumOnHost() {
     float[] sum = ranks[0].session.read(grads);
     for (int r = 1; r < n; r++) {
-      float[] g = ranks[r].session.read(grads);
+      float[] g = ranks[r].session.read(ranks[r].own(grads));
       for (int i = 0; i < sum.length; i++) sum[i] += g[i];
     }
     tensor = grads;
@@ -350,6 +351,8 @@ public final class DataParallel implements Learner {
     float loss;
     Cuda.Event commStart, commEnd;
     double commMs;
+    /** Rank 0's tensors (what callers hold) to this rank's own: every session builds its own program. */
+    private final java.util.Map<Tensor, Tensor> own = new java.util.HashMap<>();
     private static final Task STOP = r -> { };
 
     Rank(int index, int of, int tokens, Semaphore done, boolean host) {
@@ -403,6 +406,18 @@ public final class DataParallel implements Learner {
         if (session != null) session.close();
         session = null;
       }
+    }
+
+    /** This rank's tensor of the name of rank 0's root tensor t (parameters, gradients, AdamW state). */
+    Tensor own(Tensor t) {
+      if (index == 0) return t;
+      Tensor mine = own.get(t);
+      if (mine == null) {
+        mine = session.program.graph().roots().stream().filter(x -> x.name().equals(t.name())).findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("data-parallel replicas move whole root tensors; " + t.name() + " is not one"));
+        own.put(t, mine);
+      }
+      return mine;
     }
 
     /** This rank's failure as the exception to throw, naming the rank. */
