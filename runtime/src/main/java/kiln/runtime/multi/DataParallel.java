@@ -117,6 +117,26 @@ public final class DataParallel implements Learner {
     return build(replicas, perGpuBatch, seq, rank -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads), null);
   }
 
+  /**
+   * What `--gpus N` needs before anything is built, each refusal one line: a positive count, the
+   * CUDA device for N > 1, that many devices, libnccl, NCCL_NVLS_ENABLE=0 exported.
+   */
+  public static void checkOptions(int gpus, Session.Device device) {
+    if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
+    if (gpus == 1) return;
+    if (device != Session.Device.CUDA) {
+      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL (the device"
+          + " here is " + device.name().toLowerCase(java.util.Locale.ROOT) + ")");
+    }
+    check(gpus, Cuda.deviceCount());
+    if (!Nccl.available()) throw new IllegalArgumentException("--gpus " + gpus + ": NCCL is not available: " + Nccl.unavailableReason());
+    try {
+      Nccl.requireNvlsDisabled(System.getenv());
+    } catch (CudaException e) {
+      throw new IllegalArgumentException("--gpus " + gpus + ": " + e.getMessage(), e);
+    }
+  }
+
   /** The one-line refusals of a GPU count: not positive, or more than the machine has. */
   public static void check(int gpus, int present) {
     if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
