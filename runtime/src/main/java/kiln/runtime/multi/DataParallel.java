@@ -58,6 +58,9 @@ public final class DataParallel implements Learner {
   private final Tensor grads;
   private final boolean onHost;
   private boolean broken, closed;
+  /** How long one hand-off (a section, a read) may take once the replicas are open. */
+  static final String STEP_TIMEOUT_VARIABLE = "KILN_STEP_TIMEOUT_S";
+  long stepTimeoutNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(stepTimeoutSeconds(System.getenv(STEP_TIMEOUT_VARIABLE)));
 
   // arguments and results of the step tasks; the hand-off semaphores order them with the rank threads
   private int[] inputs, targets;
@@ -93,6 +96,18 @@ public final class DataParallel implements Learner {
     this.onHost = onHost;
     this.program = ranks[0].session.program;
     this.grads = program.grads().values().iterator().next().root();
+  }
+
+  /** KILN_STEP_TIMEOUT_S's value: whole seconds, default 300 (a cold first step compiles nothing, so minutes mean a hang). */
+  static long stepTimeoutSeconds(String value) {
+    if (value == null || value.isBlank()) return 300;
+    try {
+      long s = Long.parseLong(value.strip());
+      if (s > 0) return s;
+    } catch (NumberFormatException e) {
+      // fall through to the refusal
+    }
+    throw new IllegalArgumentException(STEP_TIMEOUT_VARIABLE + "=" + value + ": expected a positive number of seconds");
   }
 
   // ---- opening ----
@@ -187,13 +202,51 @@ public final class DataParallel implements Learner {
 
   /** Runs task on ranks [from, to) and waits; the first rank to fail ends the wait with its error. */
   private static void dispatch(Rank[] ranks, Semaphore done, int from, int to, Task task) {
+    dispatch(ranks, done, from, to, task, Long.MAX_VALUE);
+  }
+
+  /**
+   * As above, and while waiting: every second, each rank's communicator is asked for an
+   * asynchronous error (ncclCommGetAsyncError, safe from another thread), and past timeoutNanos the
+   * ranks still busy are named in the error. The replicas are unusable after either.
+   */
+  private static void dispatch(Rank[] ranks, Semaphore done, int from, int to, Task task, long timeoutNanos) {
+    long start = System.nanoTime();
     for (int r = from; r < to; r++) ranks[r].start(task);
     for (int k = from; k < to; k++) {
-      done.acquireUninterruptibly();
+      while (!acquire(done)) {
+        for (int r = from; r < to; r++) {
+          if (ranks[r].failure != null) throw ranks[r].failed();
+        }
+        for (int r = from; r < to; r++) {
+          if (ranks[r].comm != null) ranks[r].comm.checkAsyncError();
+        }
+        if (System.nanoTime() - start > timeoutNanos) throw timedOut(ranks, from, to, timeoutNanos);
+      }
       for (int r = from; r < to; r++) {
         if (ranks[r].failure != null) throw ranks[r].failed();
       }
     }
+  }
+
+  private static boolean acquire(Semaphore done) {
+    try {
+      return done.tryAcquire(1, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted while waiting for the data-parallel ranks", e);
+    }
+  }
+
+  private static CudaException timedOut(Rank[] ranks, int from, int to, long timeoutNanos) {
+    StringBuilder busy = new StringBuilder();
+    for (int r = from; r < to; r++) {
+      if (ranks[r].busy) busy.append(busy.isEmpty() ? "" : ", ").append(ranks[r].index);
+    }
+    Rank any = ranks[from];
+    return new CudaException((any.host ? "replica" : "GPU") + (busy.indexOf(",") >= 0 ? "s " : " ") + busy + " of " + any.of
+        + " did not finish within " + timeoutNanos / 1_000_000_000L + " s (a hung kernel, or a collective waiting for a rank that is"
+        + " gone); " + STEP_TIMEOUT_VARIABLE + " sets the limit");
   }
 
   private void all(Task task) { run(0, n, task); }
@@ -202,7 +255,7 @@ public final class DataParallel implements Learner {
     if (closed) throw new IllegalStateException("data-parallel replicas used after close");
     if (broken) throw new IllegalStateException("data-parallel replicas used after a rank failed");
     try {
-      dispatch(ranks, done, from, to, task);
+      dispatch(ranks, done, from, to, task, stepTimeoutNanos);
     } catch (RuntimeException | Error e) {
       broken = true;
       throw e;
@@ -362,6 +415,7 @@ public final class DataParallel implements Learner {
     final Semaphore done;
     final Thread thread;
     volatile Task task;
+    volatile boolean busy;
     Throwable failure;
     Session session;
     Nccl.Communicator comm;
@@ -395,11 +449,13 @@ public final class DataParallel implements Learner {
         } catch (Throwable e) {
           failure = e;
         }
+        busy = false;
         done.release();
       }
     }
 
     void start(Task t) {
+      busy = true;
       task = t;
       go.release();
     }

@@ -69,4 +69,32 @@ class DataParallelTest {
       assertMessage(IllegalStateException.class, "data-parallel replicas used after a rank failed", dp::forward);
     }
   }
+
+  @Test
+  void aReplicaThatHangsIsNamedWithinTheTimeout() {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1)) {
+      dp.stepTimeoutNanos = 1_500_000_000L;
+      long t0 = System.nanoTime();
+      assertMessage(kiln.runtime.cuda.CudaException.class, "replica 1 of 2 did not finish within 1 s (a hung kernel, or a collective"
+          + " waiting for a rank that is gone); KILN_STEP_TIMEOUT_S sets the limit", () -> dp.onRank(1, s -> {
+            try {
+              Thread.sleep(20_000);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return null;
+          }));
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      assertTrue(seconds < 4, "gave up after " + seconds + " s");
+      assertMessage(IllegalStateException.class, "data-parallel replicas used after a rank failed", dp::forward);
+    }
+  }
+
+  @Test
+  void stepTimeoutVariable() {
+    org.junit.jupiter.api.Assertions.assertEquals(300, DataParallel.stepTimeoutSeconds(null));
+    org.junit.jupiter.api.Assertions.assertEquals(42, DataParallel.stepTimeoutSeconds(" 42 "));
+    assertMessage(IllegalArgumentException.class, "KILN_STEP_TIMEOUT_S=0: expected a positive number of seconds",
+        () -> DataParallel.stepTimeoutSeconds("0"));
+  }
 }
