@@ -38,10 +38,10 @@ class DataParallelTest {
     System.out.printf("first gradient %.2e (rel. to max), losses %.2e, norms %.2e (rel.), params after %d steps %.2e%n", grad, loss, norm,
         STEPS, params);
     assertTrue(one.norms()[0] > 1, "the first step is clipped (norm " + one.norms()[0] + "), so the clip scale is exercised");
-    // float sums over the batch in another order: ~1e-7 relative per sum; see docs/multi-gpu.md
+    // measured: 6.5e-8, 2.4e-6, 4.8e-7; the tolerances and why: docs/multi-gpu.md, "Parity"
     assertTrue(grad < 1e-5, "first gradient differs by " + grad);
     assertTrue(norm < 1e-5, "gradient norms differ by " + norm);
-    assertTrue(loss < 1e-4, "losses differ by " + loss);
+    assertTrue(loss < 1e-5, "losses differ by " + loss);
   }
 
   @Test
