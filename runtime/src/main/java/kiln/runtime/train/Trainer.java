@@ -66,12 +66,22 @@ public final class Trainer implements AutoCloseable {
    */
   public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
                  int gpus, DataLoader train, DataLoader val) {
+    this(shape, o, gpus == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision) : openReplicas(shape, o, device, precision, gpus),
+        train, val);
+  }
+
+  /** Over a learner opened elsewhere (tests: DataParallel's CPU replicas), of batch o.batch(); closes it. */
+  public Trainer(Models.Shape shape, TrainOptions o, Learner learner, DataLoader train, DataLoader val) {
+    if (learner.batch() != o.batch() || learner.seq() != o.seq()) {
+      throw new IllegalArgumentException("the learner steps " + learner.batch() + " x " + learner.seq() + " tokens, the options "
+          + o.batch() + " x " + o.seq());
+    }
     this.shape = shape;
     this.o = o;
     this.schedule = o.schedule();
     this.train = train;
     this.val = val;
-    this.session = gpus == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision) : openReplicas(shape, o, device, precision, gpus);
+    this.session = learner;
     this.x = new int[o.batch() * o.seq()];
     this.y = new int[o.batch() * o.seq()];
     this.adamM = root("adam_m");
