@@ -15,8 +15,9 @@ public final class CudaLowering {
   public record Lowered(List<CudaLaunch> launches, Map<String, CudaRenderer.Rendered> kernels) {}
 
   /**
-   * Picks the tile of one matmul launch (from a tuning cache), or null for the schedule's default.
-   * It sees the launch rendered with the default tile: its function name identifies the kernel.
+   * Picks the tile of one matmul launch (from a tuning cache), or null for the schedule's default
+   * (CudaSchedule.matmulFor). It sees the launch rendered with the default tile: its function name
+   * identifies the kernel.
    */
   public interface Chooser {
     CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault);
@@ -38,9 +39,10 @@ public final class CudaLowering {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         k = CudaRenderer.extern(first, schedule, size);
       } else if (mm.isPresent()) {
-        k = CudaRenderer.matmul(mm.get(), first.accumulate(), schedule.matmul());
+        CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
+        k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
         CudaSchedule.MatmulTile chosen = chooser.choose(k);
-        if (chosen != null && !chosen.equals(schedule.matmul())) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
+        if (chosen != null && !chosen.equals(byDefault)) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
       } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
         k = CudaRenderer.reduce(first, schedule);
       } else {

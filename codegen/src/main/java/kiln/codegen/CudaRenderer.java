@@ -27,8 +27,11 @@ public final class CudaRenderer {
   public record Threads(List<Dim> items) implements Work {}
   /** One block per item; the block strides a reduction of `extent` elements. */
   public record Blocks(List<Dim> items, List<Dim> extent) implements Work {}
-  /** One block per (n tile, m tile, batch) of the given tile. */
-  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile) implements Work {
+  /**
+   * One block per (n tile, m tile, batch) of the given tile (for a WgmmaTile: per (m tile, n tile), with
+   * the tensor maps of a and b, each a dense [rows..., k...] tensor, as launch arguments).
+   */
+  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile, Tensor a, Tensor b) implements Work {
     /** "BxMxNxK" with the sizes bound (the tuning cache's shape key). */
     public String shape(java.util.function.ToIntFunction<Dim> size) { return Launch.Tiles.shape(batch, m, n, k, size); }
   }
@@ -106,7 +109,25 @@ public final class CudaRenderer {
         new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced)));
   }
 
-  /** A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an MmaTile. */
+  /**
+   * Whether the Hopper template can run mm: no batch, A indexed exactly [m..., k...] and B exactly
+   * [n..., k...] (both K-major and dense, as the copy engine's 2-D maps describe them), C [m..., n...].
+   * GPT-2's forward x·Wᵀ fits; the backward dx = dy·W and dW = dyᵀ·x do not (TF32 wgmma has no transpose).
+   */
+  public static boolean wgmmaFits(MatmulMatch mm) {
+    if (!mm.batch().isEmpty()) return false;
+    List<Expr> aIndex = new ArrayList<>(mm.m()), bIndex = new ArrayList<>(mm.n()), cIndex = new ArrayList<>(mm.m());
+    aIndex.addAll(mm.k());
+    bIndex.addAll(mm.k());
+    cIndex.addAll(mm.n());
+    return mm.a().index().equals(aIndex) && mm.b().index().equals(bIndex) && mm.compute().outIndex().equals(cIndex)
+        && mm.a().tensor().rank() == aIndex.size() && mm.b().tensor().rank() == bIndex.size();
+  }
+
+  /**
+   * A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an
+   * MmaTile, the Hopper one for a WgmmaTile (only where wgmmaFits).
+   */
   public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) {
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     Compute c = mm.compute();
@@ -153,11 +174,28 @@ public final class CudaRenderer {
         m.put("splits", t.splits());
         yield "matmul_tf32.cu.ftl";
       }
+      case CudaSchedule.WgmmaTile t -> {
+        if (!wgmmaFits(mm)) throw new IllegalArgumentException(c.name() + ": the wgmma tile needs K-major operands without batch dims (CudaRenderer.wgmmaFits)");
+        m.put("bm", t.bm());
+        m.put("bn", t.bn());
+        m.put("bk", t.bk());
+        m.put("stages", t.stages());
+        m.put("consumers", t.consumers());
+        yield "matmul_wgmma.cu.ftl";
+      }
     };
-    String kind = (tile instanceof CudaSchedule.MmaTile ? "mma" : "matmul") + (accumulate ? "_acc" : "");
-    return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
-            + (tile instanceof CudaSchedule.MmaTile ? " (TF32 tensor cores)" : "") + ", " + tile.knobs(),
-        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile));
+    String kind = switch (tile) {
+      case CudaSchedule.SimtTile t -> "matmul";
+      case CudaSchedule.MmaTile t -> "mma";
+      case CudaSchedule.WgmmaTile t -> "wgmma";
+    } + (accumulate ? "_acc" : "");
+    String engine = switch (tile) {
+      case CudaSchedule.SimtTile t -> "";
+      case CudaSchedule.MmaTile t -> " (TF32 tensor cores)";
+      case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a)";
+    };
+    return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs(),
+        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb));
   }
 
   /**

@@ -1,16 +1,18 @@
 // The knobs of the CUDA schedules (STYLE rule 5): block sizes, the matmul precision and the matmul
-// tile of each precision, each tile kind with its config space for the autotuner.
+// tile of each precision, each tile kind with its config space for the autotuner. On Hopper (sm_90)
+// TF32 matmuls whose operands are both K-major may use the wgmma tile instead of the mma one.
 package kiln.codegen;
 
 import java.util.ArrayList;
 import java.util.List;
 
-public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma) {
+/** wgmma: the Hopper tile for TF32 matmuls that fit it (CudaRenderer.wgmmaFits), or null where it is off (CudaExecutor.forDevice decides). */
+public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma) {
   /** FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums. */
   public enum Precision { FP32, TF32 }
 
   /** A matmul's tile: what the launch needs (grid tiling, threads, dynamic shared memory) and its knobs as text. */
-  public sealed interface MatmulTile permits SimtTile, MmaTile {
+  public sealed interface MatmulTile permits SimtTile, MmaTile, WgmmaTile {
     int bm();
     int bn();
     int threads();
@@ -26,6 +28,9 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
         if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "tm", "tn"))) return new SimtTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("tm"), v.get("tn"));
         if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "wm", "wn", "stages"))) {
           return new MmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("wm"), v.get("wn"), v.get("stages"));
+        }
+        if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "stages", "consumers"))) {
+          return new WgmmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("stages"), v.get("consumers"));
         }
         if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "wm", "wn", "stages", "splits"))) {
           return new MmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("wm"), v.get("wn"), v.get("stages"), v.get("splits"));
@@ -80,13 +85,70 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     }
   }
 
+  /**
+   * Hopper tensor-core tile (sm_90a, TF32 wgmma m64nNk8, both operands K-major): BM x BN per block, BK-deep
+   * stages (whole 32-float swizzle rows) in a STAGES ring filled by the copy engine, one producer
+   * warpgroup and CONSUMERS (1 or 2) warpgroups of 128 threads, each multiplying BM / CONSUMERS rows.
+   */
+  public record WgmmaTile(int bm, int bn, int bk, int stages, int consumers) implements MatmulTile {
+    /** Shared memory a block may opt in to on sm_90 (227 KiB). */
+    public static final int SHARED_LIMIT = 227 * 1024;
+
+    public WgmmaTile {
+      if (consumers < 1 || consumers > 2 || bm % (64 * consumers) != 0 || bm > 256 || bn % 8 != 0 || bn < 8 || bn > 256 || bk % 32 != 0
+          || bk < 32 || stages < 2 || (bm / consumers / 64) * bn / 2 > 128 || stageRing(bm, bn, bk, stages) > SHARED_LIMIT) {
+        throw new IllegalArgumentException("wgmma tile " + bm + "x" + bn + "x" + bk + " stages " + stages + " consumers " + consumers
+            + ": 1 or 2 consumer warpgroups of 64-row multiples, BM <= 256, BN a multiple of 8 up to 256, BK a multiple of 32,"
+            + " at least 2 stages, at most 128 accumulators per thread, the ring within " + SHARED_LIMIT + " bytes");
+      }
+    }
+
+    private static int stageRing(int bm, int bn, int bk, int stages) { return stages * bk * (bm + bn) * 4 + 16 * stages + 1024; }
+
+    @Override public int threads() { return 128 * (consumers + 1); }
+
+    /** The stage ring, its full and empty barriers, and 1024 bytes to align the swizzled tiles. */
+    @Override public int sharedBytes() { return stageRing(bm, bn, bk, stages); }
+
+    @Override public String knobs() { return "bm=" + bm + " bn=" + bn + " bk=" + bk + " stages=" + stages + " consumers=" + consumers; }
+  }
+
   public static final SimtTile SIMT_DEFAULT = new SimtTile(64, 64, 16, 4, 4);
   public static final MmaTile MMA_DEFAULT = new MmaTile(128, 128, 32, 64, 32, 3);
-  public static final CudaSchedule DEFAULT = new CudaSchedule(256, 256, Precision.FP32, SIMT_DEFAULT, MMA_DEFAULT);
+  /** Best or within 15% of best on GPT-2's five forward shapes on an H200 (docs/perf.md, "GPU: Hopper matmul"). */
+  public static final WgmmaTile WGMMA_DEFAULT = new WgmmaTile(128, 192, 32, 5, 2);
+  public static final CudaSchedule DEFAULT = new CudaSchedule(256, 256, Precision.FP32, SIMT_DEFAULT, MMA_DEFAULT, null);
 
+  /** The precision's general matmul tile (every layout, every GPU). */
   public MatmulTile matmul() { return precision == Precision.TF32 ? mma : simt; }
 
-  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma); }
+  /** The tile a matmul gets by default: the wgmma tile where it is on and the matmul fits it, else matmul(). */
+  public MatmulTile matmulFor(MatmulMatch mm) {
+    return precision == Precision.TF32 && wgmma != null && CudaRenderer.wgmmaFits(mm) ? wgmma : matmul();
+  }
+
+  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma, wgmma); }
+
+  /** This schedule with the Hopper tile on (a tile) or off (null). */
+  public CudaSchedule withWgmma(WgmmaTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, tile); }
+
+  /** The tuner's space for one matmul: matmulSpace(), plus the wgmma tiles where they are on and the matmul fits them. */
+  public List<MatmulTile> matmulSpace(MatmulMatch mm) {
+    List<MatmulTile> space = matmulSpace();
+    if (matmulFor(mm) instanceof WgmmaTile) space.addAll(0, wgmmaSpace());
+    if (!space.contains(matmulFor(mm))) space.addFirst(matmulFor(mm));
+    return space;
+  }
+
+  /** The wgmma points the tuner tries (each within the shared-memory limit). */
+  public static List<MatmulTile> wgmmaSpace() {
+    List<MatmulTile> space = new ArrayList<>();
+    for (int[] t : new int[][] {{128, 256, 32, 4, 2}, {128, 256, 32, 3, 2}, {128, 192, 32, 5, 2}, {128, 128, 32, 6, 2}, {128, 128, 64, 3, 1},
+        {256, 128, 32, 4, 2}, {64, 256, 32, 5, 1}, {128, 96, 32, 8, 2}, {128, 64, 32, 8, 2}, {64, 128, 32, 8, 1}}) {
+      space.add(new WgmmaTile(t[0], t[1], t[2], t[3], t[4]));
+    }
+    return space;
+  }
 
   /** The tuner's space for this precision's matmul tile. */
   public List<MatmulTile> matmulSpace() {
@@ -115,7 +177,8 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
 
   /**
    * DEFAULT at the given precision, with the matmul tile from KILN_CUDA_TILE when set:
-   * "BM,BN,BK,TM,TN" (fp32) or "BM,BN,BK,WM,WN,STAGES" (tf32), for trying points by hand.
+   * "BM,BN,BK,TM,TN" (fp32), "BM,BN,BK,WM,WN,STAGES" (tf32 mma) or "BM,BN,BK,STAGES,CONSUMERS" (tf32 wgmma,
+   * used on sm_90 only), for trying points by hand.
    */
   public static CudaSchedule fromEnvironment(Precision precision) {
     CudaSchedule s = DEFAULT.withPrecision(precision);
@@ -125,12 +188,13 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     int[] v = new int[f.length];
     try {
       for (int i = 0; i < f.length; i++) v[i] = Integer.parseInt(f[i].strip());
-      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma);
-      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]));
+      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma, s.wgmma);
+      if (precision == Precision.TF32 && v.length == 5) return s.withWgmma(new WgmmaTile(v[0], v[1], v[2], v[3], v[4]));
+      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]), s.wgmma);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": " + e.getMessage());
     }
-    throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": expected BM,BN,BK,TM,TN for fp32 or BM,BN,BK,WM,WN,STAGES for tf32, found "
+    throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": expected BM,BN,BK,TM,TN for fp32, BM,BN,BK,WM,WN,STAGES (mma) or BM,BN,BK,STAGES,CONSUMERS (wgmma, sm_90) for tf32, found "
         + f.length + " numbers at " + precision.name().toLowerCase());
   }
 }

@@ -37,7 +37,7 @@ public final class BenchCommand implements Callable<Integer> {
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
-    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    int n = ThreadsOption.resolve(threads);
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = PrecisionOption.parse(precision, d);

@@ -85,7 +85,8 @@ public final class Main implements Runnable {
   /** What to tell the user about {@code ex}, or null when it is a bug that deserves a stack trace. */
   static String userMessage(Throwable ex) {
     if (ex instanceof UncheckedIOException u && u.getCause() != null) {
-      return userMessage(u.getCause());
+      // kiln's own wrappers say which file ("<path>: cannot write: ..."); a bare wrap's message is just the cause's toString
+      return u.getMessage() != null && !u.getMessage().equals(u.getCause().toString()) ? u.getMessage() : userMessage(u.getCause());
     }
     String message = ex.getMessage() != null ? ex.getMessage() : ex.getClass().getSimpleName();
     return switch (ex) {

@@ -53,6 +53,9 @@ final class PrepareCommand implements Callable<Integer> {
     if (!(valFraction >= 0 && valFraction < 1)) {
       throw new UserError("--val-fraction must be in [0, 1), got " + valFraction);
     }
+    if (shardTokens < 2) {
+      throw new UserError("--shard-tokens must be at least 2 (a token and the next one, its target), got " + shardTokens);
+    }
     checkOut();
     List<Corpus.Document> docs = texts.isEmpty() ? DefaultCorpus.documents() : read(texts);
     long chars = docs.stream().mapToLong(d -> d.text().length()).sum();
@@ -88,7 +91,11 @@ final class PrepareCommand implements Callable<Integer> {
       if (!Files.isRegularFile(f)) {
         throw new UserError("--text " + f + ": " + (Files.exists(f) ? "not a regular file" : "no such file"));
       }
-      docs.add(Corpus.Document.read(f));
+      Corpus.Document doc = Corpus.Document.read(f);
+      if (doc.text().isEmpty()) {
+        throw new UserError("--text " + f + ": the file is empty; expected UTF-8 text to tokenize");
+      }
+      docs.add(doc);
     }
     return docs;
   }

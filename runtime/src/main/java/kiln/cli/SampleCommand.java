@@ -85,10 +85,7 @@ public final class SampleCommand implements Callable<Integer> {
     if (topK < 0) {
       throw new UserError("--top-k must be >= 0, got " + topK);
     }
-    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    if (n < 1) {
-      throw new UserError("--threads must be positive, got " + n);
-    }
+    int n = ThreadsOption.resolve(threads);
     if ((checkpoint == null) == (model == null)) {
       throw new UserError(checkpoint == null ? "pass --checkpoint FILE_OR_DIR, or --model NAME for a random init"
           : "--checkpoint and --model: pass one (--model samples from a random init)");

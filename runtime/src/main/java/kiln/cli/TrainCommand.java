@@ -49,6 +49,8 @@ import picocli.CommandLine.Spec;
         "  ./kiln train --resume runs/d6     # its latest checkpoint; bit-exact",
         "  ./kiln sample --checkpoint runs/d6 --prompt \"It was\" --tokens 100"})
 public final class TrainCommand implements Callable<Integer> {
+  /** What a run writes besides its checkpoints: --force removes these (and every ckpt_<step>/) from a reused --out. */
+  static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
       "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus");
@@ -94,7 +96,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--out", paramLabel = "DIR", description = "Output directory (default: runs/<timestamp>; with --resume, the run's own).")
   Path out;
 
-  @Option(names = "--force", description = "Write into a non-empty --out (its log.csv and same-numbered checkpoints are replaced).")
+  @Option(names = "--force", description = "Write into a non-empty --out: first removes the previous run's checkpoints (every"
+      + " ckpt_<step>/), log.csv and loss.png from it; other files stay.")
   boolean force;
 
   @Option(names = "--resume", paramLabel = "DIR",
@@ -164,14 +167,12 @@ public final class TrainCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     PrintWriter o = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    int nThreads = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-    if (nThreads < 1) {
-      throw new UserError("--threads must be positive, got " + nThreads);
-    }
+    int nThreads = ThreadsOption.resolve(threads);
     Session.Device dev = Session.Device.parse(device);
     MultiGpu.check(gpus, dev);
     var matmulPrecision = PrecisionOption.parse(precision, dev);
     Checkpoint.Loaded from = null;
+    Path copyLogFrom = null;
     Models.Shape shape;
     float[] initParams = null;
     TrainOptions opts;
@@ -185,6 +186,10 @@ public final class TrainCommand implements Callable<Integer> {
         err.printf("train: note: --steps %d instead of %d stretches the cosine schedule: from here on the run differs from the"
             + " original%n", opts.steps(), from.options().steps());
       }
+      if (opts.warmup() != from.options().warmup()) {
+        err.printf("train: note: warmup %d is longer than --steps %d: warming up over all %d steps%n", from.options().warmup(),
+            opts.steps(), opts.warmup());
+      }
       if (opts.steps() <= from.position().step()) {
         throw new UserError("--resume " + from.dir() + ": already at step " + from.position().step() + " of " + opts.steps()
             + "; pass a larger --steps to train on");
@@ -193,7 +198,7 @@ public final class TrainCommand implements Callable<Integer> {
       runDir = out != null ? out : own;
       if (!runDir.toAbsolutePath().normalize().equals(own.normalize())) {
         checkOut(runDir);
-        copyLog(own.resolve("log.csv"), runDir, from.position().step());
+        copyLogFrom = own.resolve("log.csv");
       }
     } else {
       String name = model;
@@ -213,7 +218,13 @@ public final class TrainCommand implements Callable<Integer> {
         }
       }
       Path dataDir = data != null ? data.toAbsolutePath() : DefaultCorpus.defaultDir();
-      opts = new TrainOptions(name, dataDir, batch * gpus, seq, steps, lr, warmup, minLrFrac, weightDecay, gradClip, valEvery,
+      int warm = warmup;
+      if (warmup > steps && steps > 0 && !matched("--warmup")) {
+        // a short run with the default warmup: clamp it (a --warmup the user typed past --steps is still an error)
+        warm = steps;
+        err.printf("train: note: the default warmup %d is longer than --steps %d: warming up over all %d steps%n", warmup, steps, warm);
+      }
+      opts = new TrainOptions(name, dataDir, batch * gpus, seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
           valBatches, checkpointEvery, keep, seed, sampleTokens);
       runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
       checkOut(runDir);
@@ -223,7 +234,17 @@ public final class TrainCommand implements Callable<Integer> {
     }
     DataLoader trainData = openData(opts, DataLoader.Split.TRAIN, o);
     DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(opts, DataLoader.Split.VAL, o);
+    if (force && (from == null || copyLogFrom != null)) {
+      // into a reused --out (never the resumed run's own directory), once every check has passed
+      List<String> removed = Checkpoint.clearRun(runDir, RUN_FILES);
+      if (!removed.isEmpty()) {
+        o.printf("train: --force: removed the previous run's %s from %s%n", String.join(", ", removed), runDir);
+      }
+    }
     Files.createDirectories(runDir);
+    if (copyLogFrom != null) {
+      copyLog(copyLogFrom, runDir, from.position().step());
+    }
 
     o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), ModelFiles.describe(shape), shape.paramCount(),
         dev == Session.Device.CPU ? "cpu, " + nThreads + " threads" : "cuda");
@@ -235,6 +256,7 @@ public final class TrainCommand implements Callable<Integer> {
     o.flush();
 
     Trainer.Outcome done;
+    sun.misc.Signal signal = null;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
     try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, gpus, trainData, valData)) {
@@ -246,10 +268,12 @@ public final class TrainCommand implements Callable<Integer> {
         trainer.randomInit(opts.seed());
       }
       try (TrainLog log = from == null ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
-           Progress bar = Progress.steps(trainer.step(), opts.steps(), err)) {
+           Progress bar = Progress.steps(trainer.step(), opts.steps(), err);
+           SignalStop signals = new SignalStop(trainer, err)) {
         done = trainer.run(runDir, log, bar, o);
+        signal = signals.caught();
       }
-      finalParams = done.stopped() == null && opts.sampleTokens() > 0 ? trainer.params() : null;
+      finalParams = done.stopped() == null && !done.interrupted() && opts.sampleTokens() > 0 ? trainer.params() : null;
     }
     List<TrainLog.Row> rows = TrainLog.read(logFile);
     Path png = runDir.resolve("loss.png");
@@ -261,6 +285,13 @@ public final class TrainCommand implements Callable<Integer> {
         err.println("kiln: loss plot not written (" + e + "); " + logFile + " has every value");
         png = null;
       }
+    }
+    if (done.interrupted()) {
+      o.printf("train: interrupted (SIG%s) at step %d/%d: %s%n", signal != null ? signal.getName() : "?", done.steps(), opts.steps(),
+          done.savedAt() == null ? "no step ran since the start, nothing to save"
+              : "wrote " + done.savedAt() + "; continue with  ./kiln train --resume " + done.savedAt());
+      o.flush();
+      return signal != null ? 128 + signal.getNumber() : 130;
     }
     if (done.stopped() != null) {
       throw new UserError("training stopped at step " + done.steps() + ": " + done.stopped()
@@ -303,7 +334,9 @@ public final class TrainCommand implements Callable<Integer> {
 
   private TrainOptions resumedOptions(TrainOptions saved) {
     TrainOptions s = saved;
-    return new TrainOptions(s.model(), s.data(), s.batch(), s.seq(), matched("--steps") ? steps : s.steps(), s.lr(), s.warmup(),
+    int total = matched("--steps") ? steps : s.steps();
+    // a shorter --steps than the warmup: warm up over all of them (a note says so)
+    return new TrainOptions(s.model(), s.data(), s.batch(), s.seq(), total, s.lr(), total > 0 ? Math.min(s.warmup(), total) : s.warmup(),
         s.minLrFrac(), s.weightDecay(), s.gradClip(), matched("--val-every") ? valEvery : s.valEvery(),
         matched("--val-batches") ? valBatches : s.valBatches(), matched("--checkpoint-every") ? checkpointEvery : s.checkpointEvery(),
         matched("--keep") ? keep : s.keep(), s.seed(), matched("--sample-tokens") ? sampleTokens : s.sampleTokens());

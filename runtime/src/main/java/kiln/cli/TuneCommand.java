@@ -38,7 +38,7 @@ public final class TuneCommand implements Callable<Integer> {
     if (batch < 1 || seq < 1) throw new UserError("--batch and --seq must be positive");
     Models.Shape shape = Models.get(model);
     if (seq > shape.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + shape.maxT() + " for " + model);
-    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    int n = ThreadsOption.resolve(threads);
     TuningCache cache = TuningCache.load(TuningCache.defaultFile());
     if (d == Session.Device.CUDA) return tuneCuda(shape, p, cache);
     String dev = TuningCache.cpuDevice(n);

@@ -22,7 +22,7 @@ public final class VerifyCommand implements Callable<Integer> {
 
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
-    int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
+    int n = ThreadsOption.resolve(threads);
     var p = PrecisionOption.parse(precision, d);
     return Verify.run(model, state, losses, d, p, n, Verify.Tolerances.of(d, p), System.out) ? 0 : 1;
   }

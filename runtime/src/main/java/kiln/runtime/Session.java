@@ -24,7 +24,10 @@ public class Session implements Learner {
       return switch (name) {
         case "cpu" -> CPU;
         case "cuda" -> {
-          if (!Cuda.available()) throw new IllegalArgumentException("--device cuda: no CUDA device here (" + Cuda.unavailableReason() + ")");
+          if (!Cuda.available()) {
+            throw new IllegalArgumentException("--device cuda: no CUDA device here (" + Cuda.unavailableReason()
+                + "); use --device cpu, or auto (CUDA when present)");
+          }
           yield CUDA;
         }
         case "auto" -> Cuda.available() ? CUDA : CPU;

@@ -12,7 +12,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import kiln.runtime.format.TokenShard;
+import kiln.runtime.train.Checkpoint;
+import kiln.runtime.train.TrainLog;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,17 +26,93 @@ class CliProcessTest {
 
   record Run(int code, String out, String err) {}
 
-  private Run kiln(String... args) throws IOException, InterruptedException {
+  private static List<String> java(String... args) {
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
         "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-Xmx1g",
         "-cp", System.getProperty("java.class.path"), "kiln.cli.Main"));
     cmd.addAll(List.of(args));
-    Path out = tmp.resolve("out.txt"), err = tmp.resolve("err.txt");
-    Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    return cmd;
+  }
+
+  private Run kiln(String... args) throws IOException, InterruptedException {
+    return finish(start(java(args)), args);
+  }
+
+  private Process start(List<String> cmd) throws IOException {
+    return new ProcessBuilder(cmd).redirectOutput(tmp.resolve("out.txt").toFile()).redirectError(tmp.resolve("err.txt").toFile()).start();
+  }
+
+  private Run finish(Process p, String... args) throws IOException, InterruptedException {
     assertTrue(p.waitFor(120, TimeUnit.SECONDS), "kiln " + String.join(" ", args) + " timed out");
-    String e = Files.readString(err, StandardCharsets.UTF_8).lines()
+    String e = Files.readString(tmp.resolve("err.txt"), StandardCharsets.UTF_8).lines()
         .filter(l -> !l.startsWith("WARNING: Using incubator modules")).reduce("", (a, b) -> a + b + "\n");
-    return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), e);
+    return new Run(p.exitValue(), Files.readString(tmp.resolve("out.txt"), StandardCharsets.UTF_8), e);
+  }
+
+  /** Random token shards (train and val) for a tiny run. */
+  private Path data() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("data"));
+    Random random = new Random(5);
+    TokenShard.write(dir.resolve("train_000000.bin"), random.ints(3000, 0, 50257).toArray());
+    TokenShard.write(dir.resolve("val_000000.bin"), random.ints(300, 0, 50257).toArray());
+    return dir;
+  }
+
+  private String[] train(Path out, String... extra) throws IOException {
+    List<String> args = new ArrayList<>(List.of("train", "--data", data().toString(), "--out", out.toString(), "--layers", "1",
+        "--heads", "2", "--channels", "32", "--batch", "2", "--seq", "16", "--lr", "1e-2", "--warmup", "1", "--val-batches", "1",
+        "--sample-tokens", "0", "--threads", "1"));
+    args.addAll(List.of(extra));
+    return args.toArray(String[]::new);
+  }
+
+  @Test void ctrlCCheckpointsTheLastFinishedStepSaysWhereAndExits130() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(new ProcessBuilder("env", "--default-signal=INT", "true").start().waitFor() == 0,
+        "env --default-signal (coreutils 8.31+) is missing");
+    Path out = tmp.resolve("run");
+    String[] args = train(out, "--steps", "1000000", "--checkpoint-every", "0", "--val-every", "0");
+    // a job started from a script inherits SIGINT ignored, and the JVM then leaves it so: give the child the default back
+    List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=INT"));
+    cmd.addAll(java(args));
+    Process p = start(cmd);
+    Path log = out.resolve("log.csv");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!Files.exists(log) || Files.readAllLines(log).size() < 3) { // header + 2 steps
+      assertTrue(p.isAlive(), "kiln train ended early: " + Files.readString(tmp.resolve("err.txt")));
+      assertTrue(System.nanoTime() < deadline, "no step in 120 s");
+      Thread.sleep(20);
+    }
+    assertEquals(0, new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor());
+    Run r = finish(p, args);
+    assertEquals(130, r.code(), r.err());
+    int steps = TrainLog.read(log).size();
+    Path ckpt = out.resolve("ckpt_" + steps).toAbsolutePath();
+    assertEquals("train: interrupted (SIGINT) at step " + steps + "/1000000: wrote " + ckpt + "; continue with  ./kiln train --resume "
+        + ckpt, r.out().lines().toList().getLast());
+    assertTrue(r.err().contains("train: SIGINT: finishing the current step, then writing a checkpoint"), r.err());
+    assertEquals(steps, Checkpoint.read(ckpt).position().step(), "the checkpoint is of the last logged step");
+    try (var files = Files.list(out)) {
+      assertEquals(List.of("ckpt_" + steps, "log.csv", "loss.png"), files.map(f -> f.getFileName().toString()).sorted().toList());
+    }
+  }
+
+  @Test void aCheckpointWriteThatFailsNamesThePathAndLeavesNoTemporaryDirectory() throws Exception {
+    // a full disk, simulated in a way that works as root: a 1 MB file-size limit (the JVM ignores SIGXFSZ, so the
+    // write fails with EFBIG) lets log.csv through and stops the first checkpoint's model.bin (6.5 MB)
+    Path out = tmp.resolve("full");
+    String[] args = train(out, "--steps", "2", "--checkpoint-every", "1");
+    List<String> cmd = new ArrayList<>(List.of("bash", "-c", "ulimit -f 1024 && exec \"$@\"", "kiln"));
+    cmd.addAll(java(args));
+    Run r = finish(start(cmd), args);
+    assertEquals(1, r.code(), r.err());
+    Path ckpt = out.resolve("ckpt_1").toAbsolutePath();
+    assertEquals("kiln: " + ckpt + ": cannot write the checkpoint (" + out.toAbsolutePath().resolve("ckpt_1.tmp").resolve("model.bin")
+        + ": cannot write: File too large); nothing of it was kept: free space on that disk or pass another --out",
+        r.err().lines().filter(l -> l.startsWith("kiln: ")).findFirst().orElse(r.err()));
+    try (var files = Files.list(out)) {
+      assertEquals(List.of("log.csv"), files.map(f -> f.getFileName().toString()).toList(), "no ckpt_1.tmp/ left behind");
+    }
+    assertEquals(1, TrainLog.read(out.resolve("log.csv")).size(), "the step's log row was written before the checkpoint");
   }
 
   @Test void helpListsEveryCommand() throws Exception {

@@ -222,14 +222,23 @@ class TrainCommandTest {
     Path bad = tmp.resolve("nan.bin");
     ModelFile.write(bad, c, params, 3);
     Path out = tmp.resolve("nan");
-    Result r = run(train("--out", out.toString(), "--init", bad.toString()));
+    // a NaN in a model file is refused on load, naming the tensor (the whole file is checked, padding included)
+    String refused = "kiln: " + bad + ": wpe[0] (byte " + (1024 + 4L * c.paddedVocab() * c.channels()) + "): expected a finite number,"
+        + " found NaN; the file is damaged or holds a diverged model; use another copy or an earlier checkpoint";
+    assertError(refused, train("--out", out.toString(), "--init", bad.toString()));
+    assertError(refused, List.of("sample", "--checkpoint", bad.toString()));
+    assertError(refused, List.of("verify", "--model", bad.toString(), "--state", bad.toString()));
+    assertFalse(Files.exists(out));
+
+    // a learning rate of 1e30 blows the weights up in one update: the losses after it are NaN
+    Result r = run(train("--out", out.toString(), "--lr", "1e30"));
     assertEquals(1, r.code(), r.out());
-    for (int step = 1; step <= 3; step++) {
-      assertTrue(r.out().contains("step " + step + ": skipped the update: loss is NaN (" + step + " in a row)"), r.out());
+    for (int step = 2; step <= 4; step++) {
+      assertTrue(r.out().contains("step " + step + ": skipped the update: loss is NaN (" + (step - 1) + " in a row)"), r.out());
     }
-    assertEquals(List.of("kiln: training stopped at step 3: 3 steps in a row skipped (last: loss is NaN); lower --lr or"
+    assertEquals(List.of("kiln: training stopped at step 4: 3 steps in a row skipped (last: loss is NaN); lower --lr or"
         + " --grad-clip, or resume from an earlier checkpoint; log: " + out.resolve("log.csv")), r.errLines().subList(r.errLines().size() - 1, r.errLines().size()));
-    assertEquals(3, TrainLog.read(out.resolve("log.csv")).size());
+    assertEquals(4, TrainLog.read(out.resolve("log.csv")).size());
   }
 
   private static void assertError(String expected, List<String> args) {

@@ -50,10 +50,41 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp);
   }
 
-  private static void compiles(String unit, Path tmp) throws IOException, InterruptedException {
+  /**
+   * Every wgmma point of the tuner's space compiles for sm_90a, plain and accumulating, for each of GPT-2's
+   * forward matmuls that fit it (the four per-layer ones and the classifier); no backward matmul fits.
+   */
+  @org.junit.jupiter.api.Test
+  void everyWgmmaVariantCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    StringBuilder unit = new StringBuilder();
+    java.util.Set<String> fitting = new java.util.TreeSet<>();
+    int n = 0;
+    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+      var mm = kiln.codegen.MatmulMatch.of(c);
+      if (mm.isEmpty() || !kiln.codegen.CudaRenderer.wgmmaFits(mm.get())) continue;
+      fitting.add(c.name());
+      if (n > 0) continue;   // the template sees only M, N, K, strides and offsets: one matmul covers the space
+      for (var tile : kiln.codegen.CudaSchedule.wgmmaSpace()) {
+        for (boolean acc : new boolean[] {false, true}) {
+          String source = kiln.codegen.CudaRenderer.matmul(mm.get(), acc, tile).source();
+          assertTrue(source.contains(kiln.runtime.cuda.Nvrtc.SM90A_MARKER), "a wgmma source asks for sm_90a");
+          unit.append(source).append('\n');
+          n++;
+        }
+      }
+    }
+    assertEquals(2 * kiln.codegen.CudaSchedule.wgmmaSpace().size(), n);
+    assertEquals(5, fitting.size(), "qkv, attproj, fc, fcproj per layer and the classifier fit wgmma: " + fitting);
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
+  private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
+
+  private static void compiles(String unit, Path tmp, String arch) throws IOException, InterruptedException {
     Path all = tmp.resolve("all.cu");
     Files.writeString(all, unit);
-    Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-arch=sm_90", "-o", tmp.resolve("all.cubin").toString(), all.toString())
+    Process p = new ProcessBuilder(NVCC.toString(), "-cubin", arch, "-o", tmp.resolve("all.cubin").toString(), all.toString())
         .redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");

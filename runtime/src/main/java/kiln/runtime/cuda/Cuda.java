@@ -79,7 +79,7 @@ public final class Cuda implements AutoCloseable {
         cuDeviceGetCount(count);
         failure = count[0] > 0 ? "" : "the CUDA driver reports no device";
       } catch (Throwable t) {
-        failure = "CUDA driver not usable: " + t;
+        failure = reason(t);
       }
       FAILURE = failure;
     }
@@ -91,6 +91,24 @@ public final class Cuda implements AutoCloseable {
     int[] count = new int[1];
     cuDeviceGetCount(count);
     return count[0];
+  }
+
+  /**
+   * One short line for why the driver did not load: JCuda's UnsatisfiedLinkError carries ~3 KB of nested stack
+   * traces in its message, of which the user needs one fact (usually: libcuda.so.1, the driver, is not installed).
+   */
+  static String reason(Throwable t) {
+    String message = t.getMessage() == null ? "" : t.getMessage();
+    if (t instanceof UnsatisfiedLinkError && message.contains("libcuda.so")) {
+      return "the NVIDIA driver library libcuda.so.1 is not installed";
+    }
+    int nested = message.indexOf("---(start of nested stack traces)");
+    String first = (nested >= 0 ? message.substring(0, nested) : message).lines().map(String::strip)
+        .filter(l -> !l.isEmpty()).findFirst().orElse("");
+    if (first.length() > 160) {
+      first = first.substring(0, 157) + "...";
+    }
+    return "CUDA driver not usable: " + t.getClass().getSimpleName() + (first.isEmpty() ? "" : ": " + first);
   }
 
   public static Cuda open() { return open(0); }

@@ -45,22 +45,32 @@ public final class CudaExecutor implements Executor {
     this(layout, program, cuda, schedule, TuningCache.load(TuningCache.defaultFile()));
   }
 
-  /** Matmul launches take their tile from the tuning cache where it has one for this device, else the schedule's. */
-  public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule schedule, TuningCache tuning) {
+  /**
+   * Matmul launches take their tile from the tuning cache where it has one for this device, else the
+   * schedule's (forDevice: the wgmma tile for the TF32 matmuls that fit it on sm_90).
+   */
+  public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule requested, TuningCache tuning) {
+    CudaSchedule schedule = forDevice(requested, cuda);
     this.layout = layout;
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    int[] counts = new int[2];
+    int[] counts = new int[3];   // tuned, matmul launches, on wgmma
     CudaLowering.Chooser chooser = byDefault -> {
       counts[1]++;
-      String knobs = tuning.find(device, byDefault.function(), ((CudaRenderer.Tiles) byDefault.work()).shape(layout::size));
+      CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
+      String knobs = tuning.find(device, byDefault.function(), work.shape(layout::size));
       CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
-      if (tile != null && tile.getClass() == schedule.matmul().getClass()) {
-        counts[0]++;
-        return tile;
-      }
-      return null;
+      // a tuned tile of this precision's kinds; a wgmma one only where the default is one (the launch fits it)
+      boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
+          || tile instanceof CudaSchedule.WgmmaTile && work.tile() instanceof CudaSchedule.WgmmaTile);
+      CudaSchedule.MatmulTile chosen = usable ? tile : null;
+      if (usable) counts[0]++;
+      CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
+      // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
+      if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
+      if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
+      return chosen;
     };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
@@ -71,7 +81,8 @@ public final class CudaExecutor implements Executor {
     }
     this.kernelCount = sources.size();
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
-        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file();
+        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
+        + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma" : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -98,6 +109,25 @@ public final class CudaExecutor implements Executor {
       }
       sections.put(e.getKey(), planned);
     }
+  }
+
+  /**
+   * The schedule as this device runs it. The wgmma tile only runs at TF32 on sm_90, and for now only when
+   * asked for: KILN_WGMMA=1 (WGMMA_DEFAULT), or a schedule that names a tile (KILN_CUDA_TILE with five
+   * numbers, tests, MatmulBench). KILN_WGMMA=0 turns it off. It stays opt-in until the integrated kernel
+   * has been checked and timed inside kiln on an H200 (docs/perf.md, "GPU: Hopper matmul").
+   */
+  public static CudaSchedule forDevice(CudaSchedule s, Cuda cuda) {
+    boolean hopper = cuda.major() == 9 && cuda.minor() == 0;
+    String env = System.getenv("KILN_WGMMA");
+    if (!hopper || s.precision() != CudaSchedule.Precision.TF32 || "0".equals(env)) return s.withWgmma(null);
+    if (s.wgmma() != null) return s;
+    return "1".equals(env) ? s.withWgmma(CudaSchedule.WGMMA_DEFAULT) : s;
+  }
+
+  /** Whether a wgmma launch's operands meet the copy engine's rules: 16-byte aligned bases and row pitches. */
+  static boolean tmaAligned(CudaRenderer.Tiles t, Arena layout) {
+    return layout.offsetLong(t.a()) % 4 == 0 && layout.offsetLong(t.b()) % 4 == 0 && layout.product(t.k()) % 4 == 0;
   }
 
   /** What a CUDA tuning result depends on: the GPU, its compute capability and the NVRTC that compiled the variants. */
@@ -133,11 +163,21 @@ public final class CudaExecutor implements Executor {
 
   /**
    * A matmul's launches: one block per (n tile, m tile, batch x splits) of its tile; with split-K the
-   * partial sums go to the workspace and function_sum adds them into C.
+   * partial sums go to the workspace and function_sum adds them into C. A wgmma tile: one block per
+   * (m tile, n tile), with the copy engine's maps of A and B after the argument block.
    */
   static List<Launch> tiles(Cuda.Module module, String function, CudaRenderer.Tiles t, Arena layout, DeviceArena memory, long intBase,
                             DeviceArena workspace, long[] args) {
     var tile = t.tile();
+    if (tile instanceof CudaSchedule.WgmmaTile w) {
+      if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands must be 16-byte aligned (offsets and K multiples of 4 floats)");
+      long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
+      long[] mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(4 * layout.offsetLong(t.a()))), m, k, w.bm());
+      long[] mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(4 * layout.offsetLong(t.b()))), n, k, w.bn());
+      Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((m + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
+      return List.of(Launch.of(module.kernel(function), grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(0), memory.pointer(intBase),
+          args, mapA, mapB));
+    }
     int splits = tile instanceof CudaSchedule.MmaTile mma ? mma.splits() : 1;
     long batch = layout.product(t.batch());
     Launch.Dim3 grid = Launch.Dim3.of((int) ((layout.product(t.n()) + tile.bn() - 1) / tile.bn()),

@@ -21,10 +21,20 @@ import kiln.runtime.Arena;
 import kiln.runtime.TuningCache;
 
 public final class CudaTuner {
-  /** One tuned matmul: where it first occurs, its shape, and the median times of best, worst and default. */
+  /** One tuned matmul: where it first occurs, its shape, the median times of best, worst and default, and of every valid variant. */
   public record Result(String launch, String shape, int tried, int valid, CudaSchedule.MatmulTile best, double bestMs, double worstMs,
-                       double defaultMs) {
+                       double defaultMs, Map<CudaSchedule.MatmulTile, Double> msByTile) {
     public double speedup() { return defaultMs / bestMs; }
+
+    /** Floating-point operations of one run: 2 x batch x M x N x K from the shape key. */
+    public double flops() {
+      double f = 2;
+      for (String d : shape.split("x")) f *= Double.parseDouble(d);
+      return f;
+    }
+
+    /** The best variant's rate in TFLOP/s. */
+    public double bestTflops() { return flops() / bestMs / 1e9; }
   }
 
   private static final int WARMUP = 3, REPEATS = 15;
@@ -61,15 +71,16 @@ public final class CudaTuner {
       }
       """;
 
-  private record Target(String launch, CudaRenderer.Rendered byDefault, MatmulMatch match, boolean accumulate) {}
+  /** One distinct matmul: the launch it first occurs in, rendered with its default tile, and the tiles to try. */
+  private record Target(String launch, CudaRenderer.Rendered byDefault, MatmulMatch match, boolean accumulate, CudaSchedule.MatmulTile defaultTile,
+                        List<CudaSchedule.MatmulTile> space) {}
 
   private CudaTuner() {}
 
   public static List<Result> tune(Arena layout, Map<String, List<Compute>> program, CudaExecutor executor, CudaSchedule schedule,
                                   TuningCache cache, PrintStream log) {
     Cuda cuda = executor.cuda();
-    List<CudaSchedule.MatmulTile> space = schedule.matmulSpace();
-    if (!space.contains(schedule.matmul())) space.addFirst(schedule.matmul());
+    schedule = CudaExecutor.forDevice(schedule, cuda);
     CudaSchedule.MatmulTile reference = CudaSchedule.SIMT_DEFAULT;
     double tolerance = schedule.precision() == CudaSchedule.Precision.TF32 ? TF32_TOLERANCE : FP32_TOLERANCE;
 
@@ -80,20 +91,23 @@ public final class CudaTuner {
         var mm = MatmulMatch.of(group.getFirst());
         if (mm.isEmpty()) continue;
         boolean acc = group.getFirst().accumulate();
-        CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, schedule.matmul());
+        CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
+        CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, byDefault);
         String key = r.function() + "|" + ((CudaRenderer.Tiles) r.work()).shape(layout::size);
-        targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc));
+        targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc, byDefault, schedule.matmulSpace(mm.get())));
       }
     }
     Map<String, String> sources = new LinkedHashMap<>();
     sources.put("kiln_tuner_utilities", UTILITIES);
     Map<String, CudaRenderer.Rendered[]> variants = new LinkedHashMap<>();
     Map<String, CudaRenderer.Rendered> references = new LinkedHashMap<>();
+    int variantCount = 0;
     for (var e : targets.entrySet()) {
       Target t = e.getValue();
-      CudaRenderer.Rendered[] v = new CudaRenderer.Rendered[space.size()];
+      CudaRenderer.Rendered[] v = new CudaRenderer.Rendered[t.space().size()];
+      variantCount += v.length;
       for (int i = 0; i < v.length; i++) {
-        v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), space.get(i));
+        v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), t.space().get(i));
         sources.putIfAbsent(v[i].function(), v[i].source());
       }
       variants.put(e.getKey(), v);
@@ -102,7 +116,7 @@ public final class CudaTuner {
       sources.putIfAbsent(ref.function(), ref.source());
     }
     long start = System.nanoTime();
-    log.printf("tune: %d matmul kernels x %d variants (%s), %d sources to compile with NVRTC on %d host threads%n", targets.size(), space.size(),
+    log.printf("tune: %d matmul kernels, %d variants in all (%s), %d sources to compile with NVRTC on %d host threads%n", targets.size(), variantCount,
         schedule.precision().name().toLowerCase(), sources.size(), Runtime.getRuntime().availableProcessors());
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
@@ -112,16 +126,16 @@ public final class CudaTuner {
     try {
       for (var e : cubins.entrySet()) kernels.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
       utilities = kernels.remove("kiln_tuner_utilities");
-      return measure(layout, executor, schedule, targets, variants, references, kernels, utilities, space, tolerance, cache, log, start);
+      return measure(layout, executor, targets, variants, references, kernels, utilities, variantCount, tolerance, cache, log, start);
     } finally {
       for (Cuda.Module m : kernels.values()) m.close();
       if (utilities != null) utilities.close();
     }
   }
 
-  private static List<Result> measure(Arena layout, CudaExecutor ex, CudaSchedule schedule, Map<String, Target> targets, Map<String, CudaRenderer.Rendered[]> variants,
+  private static List<Result> measure(Arena layout, CudaExecutor ex, Map<String, Target> targets, Map<String, CudaRenderer.Rendered[]> variants,
                                       Map<String, CudaRenderer.Rendered> references, Map<String, Cuda.Module> kernels, Cuda.Module utilities,
-                                      List<CudaSchedule.MatmulTile> space, double tolerance, TuningCache cache, PrintStream log, long start) {
+                                      int total, double tolerance, TuningCache cache, PrintStream log, long start) {
     Cuda cuda = ex.cuda();
     DeviceArena memory = ex.memory();
     Kernel fill = utilities.kernel("kiln_fill"), copy = utilities.kernel("kiln_copy"), diff = utilities.kernel("kiln_diff");
@@ -131,12 +145,13 @@ public final class CudaTuner {
     for (var e : targets.entrySet()) largest = Math.max(largest, layout.elements(e.getValue().byDefault().tensors().getFirst()));
     String device = CudaExecutor.tuningDevice(cuda);
     List<Result> results = new ArrayList<>();
-    int done = 0, total = targets.size() * space.size();
+    int done = 0;
     try (DeviceArena initial = cuda.allocate(4 * largest); DeviceArena expected = cuda.allocate(4 * largest); DeviceArena err = cuda.allocate(8);
          DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS);
          Cuda.Event begin = cuda.event(); Cuda.Event end = cuda.event()) {
       for (var e : targets.entrySet()) {
         Target t = e.getValue();
+        List<CudaSchedule.MatmulTile> space = t.space();
         Tensor out = t.byDefault().tensors().getFirst();
         long n = layout.elements(out);
         var c = memory.pointer(4 * layout.offsetLong(out));
@@ -176,7 +191,7 @@ public final class CudaTuner {
           ms[i] = time(cuda, l, begin, end);
         }
         cuda.launch(restore);
-        int best = -1, fallback = space.indexOf(schedule.matmul());
+        int best = -1, fallback = space.indexOf(t.defaultTile());
         double worst = 0;
         for (int i = 0; i < ms.length; i++) {
           if (Double.isNaN(ms[i])) continue;
@@ -189,11 +204,13 @@ public final class CudaTuner {
           log.printf("tune: %s %s: no variant matched the reference; nothing stored%n", t.launch(), shape);
           continue;
         }
-        Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback]);
+        Map<CudaSchedule.MatmulTile, Double> byTile = new LinkedHashMap<>();
+        for (int i = 0; i < ms.length; i++) if (!Double.isNaN(ms[i])) byTile.put(space.get(i), ms[i]);
+        Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback], byTile);
         results.add(res);
         cache.put(new TuningCache.Entry(device, t.byDefault().function(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
-        log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s (%.3f ms, default %.3f ms)%n", done, total,
-            (System.nanoTime() - start) / 1e9, res.launch(), shape, res.best().knobs(), res.bestMs(), res.defaultMs());
+        log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s (%.3f ms, %.1f TFLOP/s; default %s %.3f ms)%n", done, total,
+            (System.nanoTime() - start) / 1e9, res.launch(), shape, res.best().knobs(), res.bestMs(), res.bestTflops(), t.defaultTile().knobs(), res.defaultMs());
       }
     }
     return results;

@@ -88,6 +88,14 @@ public final class Nvrtc {
     return options;
   }
 
+  /** A source marks itself with this line when it uses sm_90a-only instructions (wgmma, setmaxnreg). */
+  public static final String SM90A_MARKER = "// kiln: sm_90a";
+
+  /** The architecture a source compiles for on a device of arch: sm_90a for marked sources on sm_90, else arch. */
+  static String archFor(String source, String arch) {
+    return arch.equals("sm_90") && source.contains(SM90A_MARKER) ? "sm_90a" : arch;
+  }
+
   public synchronized CompileStats stats() {
     return new CompileStats(cold, coldNanos / 1e6, warm, warmNanos / 1e6);
   }
@@ -101,7 +109,7 @@ public final class Nvrtc {
   public byte[] compile(String source, String name, String arch, List<String> extraOptions) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(name, "name");
-    List<String> options = options(arch, extraOptions);
+    List<String> options = options(archFor(source, arch), extraOptions);
     Lib lib = lib();
     long start = System.nanoTime();
     Path cached = cacheDir == null ? null : cacheDir.resolve(cacheKey(source, name, options, lib.version) + ".cubin");

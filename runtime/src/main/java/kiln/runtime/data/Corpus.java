@@ -135,7 +135,7 @@ public final class Corpus {
       throw new IllegalArgumentException("val fraction must be in [0, 1), got " + valFraction);
     }
     if (shardTokens < 2) {
-      throw new IllegalArgumentException("shard size must be at least 2 tokens, got " + shardTokens);
+      throw new IllegalArgumentException("--shard-tokens must be at least 2 (a token and the next one, its target), got " + shardTokens);
     }
     long t0 = System.nanoTime();
     int[] tokens = tokenize(docs, charsDone);
@@ -144,8 +144,8 @@ public final class Corpus {
       nVal = 1;
     }
     if (nVal >= tokens.length) {
-      throw new IllegalArgumentException("val fraction " + valFraction + " of " + tokens.length
-          + " tokens leaves no training tokens");
+      throw new IllegalArgumentException("--val-fraction " + valFraction + " of " + tokens.length
+          + " tokens leaves no training tokens; give more text or a smaller --val-fraction");
     }
     Files.createDirectories(out);
     List<Path> val = writeShards(out, "val", tokens, 0, nVal, shardTokens);

@@ -87,6 +87,13 @@ final class BinaryReader implements AutoCloseable {
     return header[slot];
   }
 
+  /** Header slot 0 must be this kind's magic (and, for the two kinds that share one, the size must say which). */
+  void expectKind(FileKind kind) {
+    if (FileKind.of(header, size) != kind) {
+      throw error("header[0] magic", kind.label(), FileKind.describe(header, size));
+    }
+  }
+
   void expect(int slot, String name, int value) {
     if (header[slot] != value) {
       throw error("header[" + slot + "] " + name, Integer.toString(value), header[slot]);

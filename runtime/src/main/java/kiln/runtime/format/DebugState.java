@@ -5,7 +5,7 @@ import java.nio.file.Path;
 
 /** x, y: (B, T); logits: (B, T, V) unpadded; grads: like the params, wte's padded to (Vp, C). */
 public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float loss, float[] grads) {
-  static final int MAGIC = 20240327;
+  static final int MAGIC = FileKind.DEBUG_STATE.magic;
   static final int VERSION = 2;
 
   /** Checks the file against the model's config: T <= maxT, token ids < V, payload size for B, T. */
@@ -21,7 +21,7 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
   public static DebugState read(Path file, int vocab, int maxT, long paramCount) {
     requireShape(file, vocab, maxT, paramCount);
     try (BinaryReader in = BinaryReader.open(file)) {
-      in.expect(0, "magic", MAGIC);
+      in.expectKind(FileKind.DEBUG_STATE);
       in.expect(1, "version", VERSION);
       int b = in.atLeast(2, "B", 1);
       int t = in.atLeast(3, "T", 1);

@@ -52,7 +52,7 @@ public final class FormatException extends RuntimeException {
   }
 
   /** A short reason without the stack trace or a repeat of the path. */
-  static String describe(IOException e) {
+  public static String describe(IOException e) {
     if (e instanceof NoSuchFileException) {
       return "no such file";
     }

@@ -1,20 +1,15 @@
 // kiln's Llama checkpoint (version 1, fp32), parameters in LlamaConfig.PARAM_NAMES order; reference/README.md.
 package kiln.runtime.format;
 
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 public final class LlamaModelFile {
-  public static final int MAGIC = 20261123;
+  public static final int MAGIC = FileKind.LLAMA_MODEL.magic;
   static final int VERSION = 1;
 
   private LlamaModelFile() {}
 
-  /** params: all 12 tensors concatenated in file order. */
+  /** params: all 12 tensors concatenated in file order; a NaN or infinity is refused, named. */
   public record Loaded(LlamaConfig config, float[] params) {}
 
   public static Loaded read(Path file) {
@@ -22,6 +17,7 @@ public final class LlamaModelFile {
       LlamaConfig config = checkHeader(in);
       float[] params = new float[(int) config.paramCount()];
       in.floats(params, 0, params.length);
+      Finite.requireFinite(in, params, LlamaConfig.PARAM_NAMES, config.paramSizes(), Float.BYTES);
       return new Loaded(config, params);
     }
   }
@@ -47,23 +43,16 @@ public final class LlamaModelFile {
     });
   }
 
-  /** Whether the file starts with this format's magic; false on any error (missing, unreadable, under 4 bytes). */
+  /**
+   * Whether the file starts with this format's magic and is not a checkpoint's state.bin (which shares it); false on
+   * any error (missing, unreadable, under 16 bytes).
+   */
   public static boolean isLlama(Path file) {
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      ByteBuffer magic = ByteBuffer.allocate(Integer.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      while (magic.hasRemaining()) {
-        if (channel.read(magic) < 0) {
-          return false;
-        }
-      }
-      return magic.getInt(0) == MAGIC;
-    } catch (IOException | RuntimeException e) {
-      return false;
-    }
+    return FileKind.of(file) == FileKind.LLAMA_MODEL;
   }
 
   private static LlamaConfig checkHeader(BinaryReader in) {
-    in.expect(0, "magic", MAGIC);
+    in.expectKind(FileKind.LLAMA_MODEL);
     in.expect(1, "version", VERSION);
     LlamaConfig c = new LlamaConfig(in.header(2), in.header(3), in.header(9), in.header(4), in.header(5),
         in.header(6), in.header(7), in.header(8), Float.intBitsToFloat(in.header(10)),

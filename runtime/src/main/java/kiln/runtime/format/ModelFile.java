@@ -4,13 +4,13 @@ package kiln.runtime.format;
 import java.nio.file.Path;
 
 public final class ModelFile {
-  static final int MAGIC = 20240326;
+  static final int MAGIC = FileKind.GPT2_MODEL.magic;
   static final int FP32 = 3;
   static final int BF16 = 5;
 
   private ModelFile() {}
 
-  /** params: all 16 tensors concatenated in llm.c order, widened to fp32 for version 5. */
+  /** params: all 16 tensors concatenated in llm.c order, widened to fp32 for version 5; a NaN or infinity is refused, named. */
   public record Loaded(GptConfig config, int version, float[] params) {}
 
   public static Loaded read(Path file) {
@@ -23,6 +23,7 @@ public final class ModelFile {
       } else {
         in.bf16(params, 0, params.length);
       }
+      Finite.requireFinite(in, params, GptConfig.PARAM_NAMES, config.paramSizes(), version == FP32 ? Float.BYTES : Short.BYTES);
       return new Loaded(config, version, params);
     }
   }
@@ -56,7 +57,7 @@ public final class ModelFile {
   }
 
   private static GptConfig checkHeader(BinaryReader in) {
-    in.expect(0, "magic", MAGIC);
+    in.expectKind(FileKind.GPT2_MODEL);
     int version = in.header(1);
     if (version != FP32 && version != BF16) {
       throw in.error("header[1] version", FP32 + " or " + BF16, version);

@@ -4,7 +4,7 @@ package kiln.runtime.format;
 import java.nio.file.Path;
 
 public final class TokenShard {
-  static final int MAGIC = 20240520;
+  static final int MAGIC = FileKind.TOKEN_SHARD.magic;
   static final int VERSION = 1;
   private static final int MAX_ID = 0xFFFF;
 
@@ -16,7 +16,7 @@ public final class TokenShard {
       throw FormatException.misuse(file, "vocab", "at least 1", vocab);
     }
     try (BinaryReader in = BinaryReader.open(file)) {
-      in.expect(0, "magic", MAGIC);
+      in.expectKind(FileKind.TOKEN_SHARD);
       in.expect(1, "version", VERSION);
       int n = in.atLeast(2, "N", 0);
       in.expectPayload((long) n * Character.BYTES, n + " tokens x 2 bytes");

@@ -6,7 +6,7 @@ import java.util.List;
 
 /** tokens: the raw bytes of each token id, in id order; each 1..255 bytes long. */
 public record TokenizerFile(int eot, List<byte[]> tokens) {
-  static final int MAGIC = 20240328;
+  static final int MAGIC = FileKind.TOKENIZER.magic;
   static final int VERSION = 2;
   private static final int MAX_LENGTH = 0xFF;
 
@@ -16,7 +16,7 @@ public record TokenizerFile(int eot, List<byte[]> tokens) {
 
   public static TokenizerFile read(Path file) {
     try (BinaryReader in = BinaryReader.open(file)) {
-      in.expect(0, "magic", MAGIC);
+      in.expectKind(FileKind.TOKENIZER);
       in.expect(1, "version", VERSION);
       int n = in.atLeast(2, "vocab", 1);
       int eot = in.header(3);

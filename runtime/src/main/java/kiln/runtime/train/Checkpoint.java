@@ -20,9 +20,12 @@ import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
 import kiln.runtime.Models;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.AtomicFiles;
+import kiln.runtime.format.FileKind;
+import kiln.runtime.format.Finite;
 import kiln.runtime.format.FormatException;
 
 /**
@@ -35,19 +38,27 @@ import kiln.runtime.format.FormatException;
  *       {@value #STATE_VERSION}, 2 = AdamW step t, 3 = parameter count P), then AdamW's m (P
  *       float32) and v (P float32), little-endian like llm.c's files;
  *   <li>{@code train.txt}: {@code key = value} lines: the run's {@link TrainOptions}, then where it
- *       stands ({@link Position}).
+ *       stands ({@link Position}), then the CRC32C of model.bin and state.bin ({@code crc32c-model.bin},
+ *       {@code crc32c-state.bin}, 8 hex digits), which every load checks first. Checkpoints written
+ *       before kiln recorded checksums have none and load without that check.
  * </ul>
  * Each file is written atomically into a temporary sibling directory, which is renamed to
- * {@code ckpt_<step>} last: a crash leaves either the whole checkpoint or none.
+ * {@code ckpt_<step>} last: a crash leaves either the whole checkpoint or none, and a failed write
+ * (a full disk) removes the temporary directory. Loaded parameters and AdamW moments must be finite
+ * (and v >= 0); the first bad value is named by tensor and byte offset.
  */
 public final class Checkpoint {
-  public static final int STATE_MAGIC = 20261123;
+  public static final int STATE_MAGIC = FileKind.KILN_STATE.magic;
   public static final int STATE_VERSION = 1;
   static final int HEADER_INTS = 256;
   static final String MODEL = "model.bin";
   static final String STATE = "state.bin";
   static final String TRAIN = "train.txt";
   private static final Pattern NAME = Pattern.compile("ckpt_(\\d+)");
+  private static final String CRC = "crc32c-";
+  /** train.txt keys no resume may change: two checkpoints that differ in one come from different runs. */
+  private static final List<String> RUN_IDENTITY = List.of("model", "data", "batch", "seq", "lr", "min-lr-frac", "weight-decay",
+      "grad-clip", "seed");
   private static final int CHUNK_FLOATS = 1 << 18;
 
   private Checkpoint() {}
@@ -68,10 +79,14 @@ public final class Checkpoint {
     return runDir.resolve("ckpt_" + step);
   }
 
-  /** Writes {@code runDir/ckpt_<step>}, replacing one already there. Returns its path. */
+  /**
+   * Writes {@code runDir/ckpt_<step>}, replacing one already there. Returns its path. On failure nothing of the new
+   * checkpoint stays behind (an older one of the same step is left as it was) and the message names the path.
+   */
   public static Path write(Path runDir, Models.Shape shape, State s, TrainOptions options, Position p) {
     Path target = dir(runDir, p.step()).toAbsolutePath();
     Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+    boolean done = false;
     try {
       deleteTree(tmp);
       Files.createDirectories(tmp);
@@ -79,19 +94,77 @@ public final class Checkpoint {
       writeState(tmp.resolve(STATE), s, p.adamT());
       Map<String, String> kv = new LinkedHashMap<>(options.toMap());
       kv.putAll(positionMap(p));
+      for (String name : List.of(MODEL, STATE)) {
+        kv.put(CRC + name, crc32c(tmp.resolve(name)));
+      }
       AtomicFiles.write(tmp.resolve(TRAIN), out -> out.write(lines(kv).getBytes(StandardCharsets.UTF_8)));
       if (Files.exists(target)) {
         Path old = target.resolveSibling(target.getFileName() + ".old");
         deleteTree(old);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        try {
+          Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+          Files.move(old, target, StandardCopyOption.ATOMIC_MOVE); // the one it was to replace stays
+          throw e;
+        }
         deleteTree(old);
       } else {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
       }
+      done = true;
       return target;
+    } catch (IOException | UncheckedIOException e) {
+      IOException cause = e instanceof UncheckedIOException u ? u.getCause() : (IOException) e;
+      String why = e instanceof UncheckedIOException ? e.getMessage() : FormatException.describe(cause);
+      throw new UncheckedIOException(target + ": cannot write the checkpoint (" + why + "); nothing of it was kept: free space"
+          + " on that disk or pass another --out", cause);
+    } finally {
+      if (!done) {
+        try {
+          deleteTree(tmp);
+        } catch (IOException | UncheckedIOException ignored) {
+          // the write's own failure is the one to report
+        }
+      }
+    }
+  }
+
+  /** CRC32C of a whole file, as 8 lowercase hex digits. */
+  static String crc32c(Path file) throws IOException {
+    CRC32C crc = new CRC32C();
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+      while (ch.read(buf.clear()) >= 0) {
+        crc.update(buf.flip());
+      }
+    }
+    return String.format("%08x", crc.getValue());
+  }
+
+  /**
+   * When {@code file} lies in a checkpoint whose train.txt records its CRC32C, checks it: a file changed after it was
+   * written (a disk error, bytes overwritten) fails with one line instead of loading. Other files pass unchecked.
+   */
+  public static void verifyRecorded(Path file) {
+    Path parent = file.toAbsolutePath().getParent();
+    Path trainFile = parent == null ? null : parent.resolve(TRAIN);
+    if (trainFile == null || !Files.isRegularFile(trainFile) || !Files.isRegularFile(file)) {
+      return;
+    }
+    String recorded = readLines(trainFile).get(CRC + file.getFileName());
+    if (recorded == null) {
+      return;
+    }
+    String found;
+    try {
+      found = crc32c(file);
     } catch (IOException e) {
-      throw new UncheckedIOException(target + ": cannot write checkpoint: " + e.getMessage(), e);
+      throw new UncheckedIOException(file + ": cannot read: " + FormatException.describe(e), e);
+    }
+    if (!found.equals(recorded)) {
+      throw new FormatException(file, "CRC32C", recorded + " (as " + trainFile + " records)", found + "; the file changed after"
+          + " it was written (a disk error or an edit): use another checkpoint of the run");
     }
   }
 
@@ -138,20 +211,28 @@ public final class Checkpoint {
     });
   }
 
-  /** Reads a checkpoint directory; every file must be present and consistent with the others. */
+  /**
+   * Reads a checkpoint directory; every file must be present, match the checksum train.txt records, hold finite values
+   * and be consistent with the others.
+   */
   public static Loaded read(Path dir) {
     for (String name : List.of(MODEL, STATE, TRAIN)) {
       if (!Files.isRegularFile(dir.resolve(name))) {
         throw new IllegalArgumentException(dir + ": not a kiln checkpoint (no " + name + ")");
       }
     }
+    Path trainFile = dir.resolve(TRAIN);
+    Map<String, String> kv = readLines(trainFile);
+    if (kv.containsKey(CRC + MODEL) != kv.containsKey(CRC + STATE)) {
+      throw new IllegalArgumentException(trainFile + ": records the CRC32C of only one of " + MODEL + " and " + STATE
+          + "; expected both (or, for a checkpoint written before checksums, neither)");
+    }
     ModelFiles.Loaded model = ModelFiles.read(dir.resolve(MODEL));
+    verifyRecorded(dir.resolve(STATE));
     int count = model.params().length;
     float[] m = new float[count];
     float[] v = new float[count];
-    int adamT = readState(dir.resolve(STATE), count, m, v);
-    Path trainFile = dir.resolve(TRAIN);
-    Map<String, String> kv = readLines(trainFile);
+    int adamT = readState(dir.resolve(STATE), model.shape(), m, v);
     TrainOptions options = TrainOptions.fromMap(kv, trainFile.toString());
     TrainOptions.KeyValues k = new TrainOptions.KeyValues(kv, trainFile.toString());
     String norms = k.string("recent-grad-norms").strip();
@@ -169,7 +250,8 @@ public final class Checkpoint {
     return new Loaded(dir, model.shape(), model.params(), m, v, options, p);
   }
 
-  private static int readState(Path file, int count, float[] m, float[] v) {
+  private static int readState(Path file, Models.Shape shape, float[] m, float[] v) {
+    int count = m.length;
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
       ByteBuffer buf = ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
       long expected = HEADER_INTS * 4L + 8L * count;
@@ -180,7 +262,8 @@ public final class Checkpoint {
       int[] header = new int[HEADER_INTS];
       buf.asIntBuffer().get(header);
       if (header[0] != STATE_MAGIC) {
-        throw new FormatException(file, "header[0] magic", Integer.toString(STATE_MAGIC), Integer.toString(header[0]));
+        // say what it is instead: llm.c's debug state, for one, is also called state.bin
+        throw new FormatException(file, "header[0] magic", FileKind.KILN_STATE.label(), FileKind.describe(header, ch.size()));
       }
       if (header[1] != STATE_VERSION) {
         throw new FormatException(file, "header[1] version", Integer.toString(STATE_VERSION), Integer.toString(header[1]));
@@ -198,9 +281,36 @@ public final class Checkpoint {
           buf.asFloatBuffer().get(dst, off, k);
         }
       }
+      requireFiniteMoments(file, shape, m, v);
       return header[2];
     } catch (IOException e) {
       throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
+  /** m finite, v finite and >= 0 (a mean of squares): else AdamW would write NaN into every weight it touches. */
+  private static void requireFiniteMoments(Path file, Models.Shape shape, float[] m, float[] v) {
+    int count = m.length;
+    int bad = Finite.first(m, 0, count);
+    String what = "m";
+    float[] in = m;
+    int base = 0;
+    if (bad < 0) {
+      bad = Finite.first(v, 0, count);
+      for (int i = 0; i < (bad < 0 ? count : bad); i++) {
+        if (v[i] < 0) {
+          bad = i;
+          break;
+        }
+      }
+      what = "v";
+      in = v;
+      base = count;
+    }
+    if (bad >= 0) {
+      throw new FormatException(file, "AdamW " + what + " of " + Finite.where(ModelFiles.paramNames(shape), ModelFiles.paramSizes(shape), bad)
+          + " (byte " + (HEADER_INTS * 4L + 4L * (base + bad)) + ")", what.equals("m") ? "a finite number" : "a finite number >= 0",
+          in[bad] + "; " + Finite.ADVICE);
     }
   }
 
@@ -270,7 +380,46 @@ public final class Checkpoint {
     if (all.isEmpty()) {
       throw new IllegalArgumentException(dirOrRun + ": neither a checkpoint (no " + TRAIN + ") nor a run directory with ckpt_<step>/ in it");
     }
-    return all.getLast();
+    Path latest = all.getLast();
+    requireOneRun(dirOrRun, latest, all);
+    return latest;
+  }
+
+  /**
+   * The latest checkpoint of a run directory must come from the same run as the others (same model, data, batch,
+   * lr, seed...): a directory that mixes two runs (reused before --force cleared it, or files copied in) would hand
+   * out a stale checkpoint, maybe of another model family, as the run's latest.
+   */
+  private static void requireOneRun(Path runDir, Path latest, List<Path> all) {
+    Map<String, String> mine = identity(latest);
+    if (mine == null) {
+      return;
+    }
+    for (Path other : all) {
+      Map<String, String> theirs = other.equals(latest) ? null : identity(other);
+      if (theirs == null) {
+        continue;
+      }
+      for (String key : RUN_IDENTITY) {
+        if (!java.util.Objects.equals(mine.get(key), theirs.get(key))) {
+          throw new IllegalArgumentException(runDir + ": holds checkpoints of different runs (" + latest.getFileName() + ": " + key
+              + " = " + mine.get(key) + "; " + other.getFileName() + ": " + key + " = " + theirs.get(key) + "); pass the checkpoint"
+              + " directory you mean, e.g. " + latest);
+        }
+      }
+    }
+  }
+
+  /** A checkpoint's {@link #RUN_IDENTITY} keys, or null when its train.txt is missing or unreadable (not this check's business). */
+  private static Map<String, String> identity(Path ckpt) {
+    try {
+      Map<String, String> kv = readLines(ckpt.resolve(TRAIN));
+      Map<String, String> id = new LinkedHashMap<>();
+      RUN_IDENTITY.forEach(key -> id.put(key, kv.get(key)));
+      return id;
+    } catch (RuntimeException e) {
+      return null;
+    }
   }
 
   /**
@@ -285,6 +434,30 @@ public final class Checkpoint {
       deleteTree(old);
       removed.add(old);
     }
+    return removed;
+  }
+
+  /**
+   * Removes what an earlier run left in {@code runDir} ({@code train --force}): every {@code ckpt_<step>/} (and
+   * {@code .tmp}/{@code .old} leftovers of an interrupted write) and the named files, so nothing stale can pass for
+   * this run's latest. Other files stay. Returns the names removed, sorted.
+   */
+  public static List<String> clearRun(Path runDir, List<String> runFiles) throws IOException {
+    if (!Files.isDirectory(runDir)) {
+      return List.of();
+    }
+    Pattern leftovers = Pattern.compile("ckpt_\\d+(\\.tmp|\\.old)?");
+    List<Path> doomed;
+    try (Stream<Path> files = Files.list(runDir)) {
+      doomed = files.filter(f -> leftovers.matcher(f.getFileName().toString()).matches() && Files.isDirectory(f)
+          || runFiles.contains(f.getFileName().toString()) && Files.isRegularFile(f)).toList();
+    }
+    List<String> removed = new ArrayList<>();
+    for (Path f : doomed) {
+      deleteTree(f);
+      removed.add(f.getFileName().toString());
+    }
+    removed.sort(Comparator.naturalOrder());
     return removed;
   }
 

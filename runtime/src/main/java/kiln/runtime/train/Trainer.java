@@ -25,9 +25,12 @@ import kiln.runtime.multi.DataParallel;
  * the 2-D weights). The default is 0.
  */
 public final class Trainer implements AutoCloseable {
-  /** How a run ended: finished, or stopped by the guardrail with the reason. */
+  /**
+   * How a run ended: finished, stopped by the guardrail with the reason, or interrupted ({@link #requestStop}) after
+   * {@code steps}, which {@code savedAt} then holds (null when no step ran since the start or the resumed checkpoint).
+   */
   public record Outcome(int steps, double firstLoss, double lastLoss, double lastValLoss, double seconds, long tokens,
-                        String stopped) {
+                        String stopped, boolean interrupted, Path savedAt) {
     public double tokPerS() {
       return tokens / seconds;
     }
@@ -45,6 +48,7 @@ public final class Trainer implements AutoCloseable {
   private final int[] y;
   private final Tensor adamM, adamV;
   private int step;
+  private volatile boolean stopRequested;
 
   /**
    * {@code val} may be null (no validation split). Parameters start at zero: call {@link #init},
@@ -135,6 +139,14 @@ public final class Trainer implements AutoCloseable {
     guard.restore(p.recentNorms(), p.skippedInARow());
   }
 
+  /**
+   * Asks {@link #run} to stop after the step in progress and checkpoint it (a signal handler's call: safe from any
+   * thread). The step is finished first, so the checkpoint holds a consistent step: weights, AdamW and data position.
+   */
+  public void requestStop() {
+    stopRequested = true;
+  }
+
   /** Finished steps. */
   public int step() {
     return step;
@@ -143,13 +155,15 @@ public final class Trainer implements AutoCloseable {
   /**
    * Runs steps until {@code o.steps()}: one log row and one progress update each, validation every
    * {@code valEvery} steps and at the end, a checkpoint every {@code checkpointEvery} steps and at
-   * the end (keeping the last {@code keep}). Notes (skips, val losses, checkpoints) go to {@code out}.
+   * the end (keeping the last {@code keep}). Notes (skips, val losses, checkpoints) go to {@code out}. After
+   * {@link #requestStop} it ends at the next step boundary with a checkpoint of the last finished step.
    */
   public Outcome run(Path runDir, TrainLog log, Progress bar, PrintWriter out) throws IOException {
     double first = Double.NaN, last = Double.NaN, lastVal = Double.NaN, seconds = 0;
     int startStep = step;
+    int saved = step;
     String stopped = null;
-    while (step < o.steps()) {
+    while (step < o.steps() && !stopRequested) {
       long t0 = System.nanoTime();
       train.next(x, y);
       session.setBatch(x, y);
@@ -190,9 +204,15 @@ public final class Trainer implements AutoCloseable {
       }
       if ((o.checkpointEvery() > 0 && step % o.checkpointEvery() == 0) || step == o.steps()) {
         checkpoint(runDir);
+        saved = step;
       }
     }
-    return new Outcome(step, first, last, lastVal, seconds, (step - startStep) * o.tokensPerStep(), stopped);
+    boolean interrupted = stopRequested && stopped == null;
+    Path savedAt = null;
+    if (interrupted && step > startStep) {
+      savedAt = saved == step ? Checkpoint.dir(runDir, step).toAbsolutePath() : checkpoint(runDir);
+    }
+    return new Outcome(step, first, last, lastVal, seconds, (step - startStep) * o.tokensPerStep(), stopped, interrupted, savedAt);
   }
 
   /** Mean loss over {@code valBatches} batches from the start of the val split; leaves the gradients alone. */

@@ -53,8 +53,11 @@ class CudaTunerTest {
     String report = log.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertEquals(3, results.size(), report);
+    CudaSchedule onDevice;
+    try (Cuda cuda = Cuda.open()) { onDevice = CudaExecutor.forDevice(schedule, cuda); }
     for (CudaTuner.Result r : results) {
-      assertEquals(schedule.matmulSpace().size() + (schedule.matmulSpace().contains(schedule.matmul()) ? 0 : 1), r.tried());
+      var mm = kiln.codegen.MatmulMatch.of(g.computes().stream().filter(c -> c.name().equals(r.launch())).findFirst().orElseThrow()).orElseThrow();
+      assertEquals(onDevice.matmulSpace(mm).size(), r.tried(), r.launch() + " tries the precision's space (with the wgmma tiles where they fit)");
       assertEquals(r.tried(), r.valid(), "every variant computes the same product:\n" + report);
       assertTrue(r.bestMs() <= r.defaultMs() && r.bestMs() <= r.worstMs(), r.toString());
     }

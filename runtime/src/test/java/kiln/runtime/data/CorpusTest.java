@@ -145,10 +145,13 @@ class CorpusTest {
     Path out = tmp.resolve("out");
     assertEquals("val fraction must be in [0, 1), got 1.0", assertThrows(IllegalArgumentException.class,
         () -> Corpus.prepare(docs, out, 1.0, 100, n -> {})).getMessage());
-    assertEquals("shard size must be at least 2 tokens, got 1", assertThrows(IllegalArgumentException.class,
+    assertEquals("--shard-tokens must be at least 2 (a token and the next one, its target), got 1", assertThrows(IllegalArgumentException.class,
         () -> Corpus.prepare(docs, out, 0.1, 1, n -> {})).getMessage());
     assertEquals("no documents to tokenize", assertThrows(IllegalArgumentException.class,
         () -> Corpus.tokenize(List.of(), n -> {})).getMessage());
+    assertEquals("--val-fraction 0.5 of 1 tokens leaves no training tokens; give more text or a smaller --val-fraction",
+        assertThrows(IllegalArgumentException.class, () -> Corpus.prepare(List.of(new Corpus.Document("empty", "")), out, 0.5, 100,
+            n -> {})).getMessage());
     assertFalse(Files.exists(out));
   }
 

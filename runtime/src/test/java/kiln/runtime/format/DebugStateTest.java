@@ -65,7 +65,7 @@ class DebugStateTest {
 
   @Test
   void wrongMagic() {
-    assertReadError("header[0] magic: expected 20240327, found 20240326", new int[] {20240326, 2, B, T}, PAYLOAD);
+    assertReadError("header[0] magic: expected 20240327 (an llm.c debug state: a PyTorch reference batch, what `kiln verify --state` reads), found 20240326 (an llm.c GPT-2 model)", new int[] {20240326, 2, B, T}, PAYLOAD);
   }
 
   @Test

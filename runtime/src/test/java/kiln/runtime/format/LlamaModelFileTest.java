@@ -124,7 +124,7 @@ class LlamaModelFileTest {
 
   @Test
   void wrongMagic() {
-    assertHeaderError("header[0] magic: expected 20261123, found 20240326", 0, 20240326);
+    assertHeaderError("header[0] magic: expected 20261123 (a kiln Llama model), found 20240326 (an llm.c GPT-2 model)", 0, 20240326);
   }
 
   @Test

@@ -130,7 +130,7 @@ class ModelFileTest {
 
   @Test
   void wrongMagic() {
-    assertHeaderError("header[0] magic: expected 20240326, found 20240327", 0, 20240327);
+    assertHeaderError("header[0] magic: expected 20240326 (an llm.c GPT-2 model), found 20240327 (an llm.c debug state: a PyTorch reference batch, what `kiln verify --state` reads)", 0, 20240327);
   }
 
   @Test

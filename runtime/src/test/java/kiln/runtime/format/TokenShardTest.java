@@ -49,7 +49,7 @@ class TokenShardTest {
   @Test
   void wrongMagic() {
     raw(file(), new int[] {20240326, 1, 2}, 4);
-    assertFormatError(file() + ": header[0] magic: expected 20240520, found 20240326", () -> TokenShard.read(file(), 100));
+    assertFormatError(file() + ": header[0] magic: expected 20240520 (an llm.c token shard), found 20240326 (an llm.c GPT-2 model)", () -> TokenShard.read(file(), 100));
   }
 
   @Test

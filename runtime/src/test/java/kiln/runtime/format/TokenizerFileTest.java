@@ -58,7 +58,7 @@ class TokenizerFileTest {
   @Test
   void wrongMagic() {
     raw(file(), new int[] {20240326, 2, 1, 0}, new byte[] {1, 'a'});
-    assertFormatError(file() + ": header[0] magic: expected 20240328, found 20240326", () -> TokenizerFile.read(file()));
+    assertFormatError(file() + ": header[0] magic: expected 20240328 (an llm.c tokenizer), found 20240326 (an llm.c GPT-2 model)", () -> TokenizerFile.read(file()));
   }
 
   @Test

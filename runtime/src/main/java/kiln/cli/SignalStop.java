@@ -1,0 +1,59 @@
+// Ctrl-C (SIGINT) or SIGTERM during `kiln train`: finish the step in progress, checkpoint it, say where, exit 128 + signal.
+package kiln.cli;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.List;
+import kiln.runtime.train.Trainer;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * Installed around {@link Trainer#run} only. The handler (on the JVM's signal thread) just asks the trainer to stop;
+ * the training thread finishes its step and writes the checkpoint, so weights, AdamW state and data position all
+ * belong to one step. A shutdown hook could not do that: the JVM would exit under the training thread. A second
+ * signal exits at once without a checkpoint (the last complete one stays: checkpoints are renamed into place whole).
+ * sun.misc.Signal is the JDK's supported (jdk.unsupported) way to catch a signal; where the JVM keeps one for itself
+ * (-Xrs) it is left alone and the signal ends the run as before.
+ */
+final class SignalStop implements AutoCloseable {
+  private final List<Signal> signals = new ArrayList<>();
+  private final List<SignalHandler> previous = new ArrayList<>();
+  private volatile Signal caught;
+
+  SignalStop(Trainer trainer, PrintWriter err) {
+    for (String name : List.of("INT", "TERM")) {
+      try {
+        Signal signal = new Signal(name);
+        SignalHandler old = Signal.handle(signal, s -> {
+          if (caught != null) {
+            err.printf("%ntrain: SIG%s again: exiting now, without a checkpoint of the step in progress%n", s.getName());
+            err.flush();
+            Runtime.getRuntime().halt(128 + s.getNumber());
+          }
+          caught = s;
+          trainer.requestStop();
+          err.printf("%ntrain: SIG%s: finishing the current step, then writing a checkpoint (send it again to quit at once)%n",
+              s.getName());
+          err.flush();
+        });
+        signals.add(signal);
+        previous.add(old);
+      } catch (IllegalArgumentException | UnsupportedOperationException e) {
+        // the JVM or the OS keeps this signal: it keeps its default effect
+      }
+    }
+  }
+
+  /** The signal that stopped the run, or null. */
+  Signal caught() {
+    return caught;
+  }
+
+  @Override
+  public void close() {
+    for (int i = 0; i < signals.size(); i++) {
+      Signal.handle(signals.get(i), previous.get(i));
+    }
+  }
+}

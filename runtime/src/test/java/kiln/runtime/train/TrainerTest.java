@@ -1,0 +1,126 @@
+// Trainer on the CPU: a step whose gradient norm is not finite is skipped before AdamW runs (weights, m, v and t stay
+// exactly as they were), and requestStop() ends a run after the step in progress with a checkpoint of it.
+package kiln.runtime.train;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import kiln.dsl.Tensor;
+import kiln.runtime.ModelPresets;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
+import kiln.runtime.data.DataLoader;
+import kiln.runtime.format.GptConfig;
+import kiln.runtime.format.TokenShard;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+  /** V = 64 of Vp = 128: wte rows 64..127 are padding, which the loss never reads but the backward multiplies by 0. */
+  static final GptConfig C = new GptConfig(16, 64, 128, 1, 2, 16);
+
+  @TempDir
+  Path tmp;
+
+  private Path data() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("data"));
+    Random r = new Random(3);
+    TokenShard.write(dir.resolve("train_000000.bin"), r.ints(4000, 0, C.vocab()).toArray());
+    return dir;
+  }
+
+  private Trainer trainer(int steps) throws IOException {
+    TrainOptions o = new TrainOptions("test", data(), 2, 8, steps, 1e-2, 0, 0.1, 0.0, 1.0, 0, 1, 0, 1, 1, 0);
+    return new Trainer(new Models.Gpt2Shape(C), o, Session.Device.CPU, 1, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 2, 8), null);
+  }
+
+  private static float[] read(Trainer t, String root) {
+    Tensor tensor = t.session.program().graph().roots().stream().filter(x -> x.name().equals(root)).findFirst().orElseThrow();
+    return t.session.read(tensor);
+  }
+
+  private static Trainer.Outcome run(Trainer t, Path runDir, StringWriter out) throws IOException {
+    Files.createDirectories(runDir);
+    try (TrainLog log = TrainLog.create(runDir.resolve("log.csv"));
+         Progress bar = Progress.steps(t.step(), 100, new PrintWriter(new StringWriter()))) {
+      return t.run(runDir, log, bar, new PrintWriter(out, true));
+    }
+  }
+
+  @Test
+  void aNonFiniteGradientNormSkipsTheUpdateBeforeItTouchesWeightsOrAdamState() throws IOException {
+    float[] init = ModelPresets.randomInit(C, 7);
+    init[C.vocab() * C.channels()] = Float.NaN; // wte[64][0], padding: the loss stays finite, d(ln_f out) = 0 * NaN
+    StringWriter out = new StringWriter();
+    try (Trainer t = trainer(10)) {
+      t.init(init);
+      Trainer.Outcome done = run(t, tmp.resolve("nan"), out);
+      assertEquals("3 steps in a row skipped (last: gradient norm is NaN)", done.stopped(), out.toString());
+      assertTrue(Double.isFinite(done.firstLoss()) && Double.isFinite(done.lastLoss()), "only the gradient is poisoned: " + done);
+      assertTrue(out.toString().contains("step 1: skipped the update: gradient norm is NaN (1 in a row)"), out.toString());
+      assertTrue(Arrays.equals(init, t.params()), "weights untouched, bit for bit");
+      assertArrayEquals(new float[init.length], read(t, "adam_m"), "AdamW m untouched");
+      assertArrayEquals(new float[init.length], read(t, "adam_v"), "AdamW v untouched");
+      assertEquals(0, t.session.stepCount(), "AdamW t untouched");
+    }
+
+    // the same step from finite weights does update: the checks above can fail
+    init[C.vocab() * C.channels()] = 0;
+    try (Trainer t = trainer(1)) {
+      t.init(init);
+      Trainer.Outcome done = run(t, tmp.resolve("ok"), new StringWriter());
+      assertNull(done.stopped());
+      assertFalse(Arrays.equals(init, t.params()));
+      assertEquals(1, t.session.stepCount());
+    }
+  }
+
+  @Test
+  void requestStopEndsTheRunAfterTheStepInProgressWithACheckpointOfIt() throws Exception {
+    try (Trainer t = trainer(50)) {
+      t.init(ModelPresets.randomInit(C, 8));
+      t.requestStop(); // as a signal arriving before the first step: nothing ran, nothing to save
+      Trainer.Outcome none = run(t, tmp.resolve("stop0"), new StringWriter());
+      assertTrue(none.interrupted());
+      assertEquals(0, none.steps());
+      assertNull(none.savedAt());
+      assertEquals(java.util.List.of(), Checkpoint.list(tmp.resolve("stop0")));
+    }
+    try (Trainer t = trainer(100_000)) {
+      t.init(ModelPresets.randomInit(C, 8));
+      Path runDir = tmp.resolve("stop");
+      // as the signal thread would: from another thread, in the middle of some step after the second
+      Thread signal = Thread.ofPlatform().start(() -> {
+        try {
+          while (!Files.exists(runDir.resolve("log.csv")) || Files.readAllLines(runDir.resolve("log.csv")).size() < 3) {
+            Thread.sleep(1);
+          }
+        } catch (IOException | InterruptedException e) {
+          throw new RuntimeException(e);
+        }
+        t.requestStop();
+      });
+      Trainer.Outcome done = run(t, runDir, new StringWriter());
+      signal.join();
+      assertTrue(done.interrupted());
+      assertTrue(done.steps() >= 2 && done.steps() < 100_000, "stopped at step " + done.steps());
+      assertEquals(runDir.resolve("ckpt_" + done.steps()).toAbsolutePath(), done.savedAt());
+      assertEquals(done.steps(), TrainLog.read(runDir.resolve("log.csv")).size(), "the checkpoint is of the last logged step");
+      Checkpoint.Loaded c = Checkpoint.read(done.savedAt());
+      assertEquals(done.steps(), c.position().step());
+      assertEquals(done.steps(), c.position().adamT());
+      assertArrayEquals(t.params(), c.params(), "weights as the last finished step left them");
+      assertArrayEquals(read(t, "adam_m"), c.m());
+    }
+  }
+}

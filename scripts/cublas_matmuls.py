@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""cuBLAS (through PyTorch) on GPT-2's forward matmul shapes, x (M, K) @ W (N, K)^T, as kiln lays them out.
+
+Prints one line per shape: name, M x N x K, median ms and TFLOP/s, at TF32 (and bf16 with --bf16).
+With --kiln FILE (lines "name ms" written by kiln's matmul bench) it adds kiln's TFLOP/s and the ratio.
+Run on the GPU machine: python3 scripts/cublas_matmuls.py [--kiln kiln.txt] [--bf16]
+"""
+import argparse
+import sys
+
+import torch
+
+SHAPES = [("qkv", 8192, 2304, 768), ("attproj", 8192, 768, 768), ("fc", 8192, 3072, 768),
+          ("fcproj", 8192, 768, 3072), ("lm_head", 8192, 50304, 768)]
+
+
+def median_ms(fn, warmup=5, repeats=30):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        b.synchronize()
+        times.append(a.elapsed_time(b))
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--kiln", help="file of 'name ms' lines from kiln's generated kernels")
+    p.add_argument("--bf16", action="store_true", help="also time bf16 cuBLAS")
+    args = p.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("cublas_matmuls.py: no CUDA device visible to PyTorch")
+    kiln = {}
+    if args.kiln:
+        for n, line in enumerate(open(args.kiln), 1):
+            f = line.split()
+            if len(f) != 2:
+                sys.exit(f"cublas_matmuls.py: {args.kiln}:{n}: expected 'name ms', found {line.strip()!r}")
+            kiln[f[0]] = float(f[1])
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS TF32 (allow_tf32), x @ W.T")
+    head = f"{'shape':8} {'M x N x K':>18} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
+    if args.bf16:
+        head += f" {'bf16 ms':>8} {'TFLOP/s':>8}"
+    if kiln:
+        head += f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
+    print(head)
+    for name, m, n, k in SHAPES:
+        x = torch.randn(m, k, device="cuda")
+        w = torch.randn(n, k, device="cuda")
+        out = torch.empty(m, n, device="cuda")
+        flop = 2.0 * m * n * k
+        ms = median_ms(lambda: torch.matmul(x, w.t(), out=out))
+        line = f"{name:8} {f'{m}x{n}x{k}':>18} {ms:10.4f} {flop / ms / 1e9:8.1f}"
+        if args.bf16:
+            xb, wb = x.bfloat16(), w.bfloat16()
+            mb = median_ms(lambda: torch.matmul(xb, wb.t()))
+            line += f" {mb:8.4f} {flop / mb / 1e9:8.1f}"
+        if kiln:
+            if name in kiln:
+                km = kiln[name]
+                line += f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
+            else:
+                line += f" {'-':>8} {'-':>8} {'-':>11}"
+        print(line)
+        del x, w, out
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main()
