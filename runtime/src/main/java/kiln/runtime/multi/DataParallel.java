@@ -98,7 +98,7 @@ public final class DataParallel implements Learner {
     this.grads = program.grads().values().iterator().next().root();
   }
 
-  /** KILN_STEP_TIMEOUT_S's value: whole seconds, default 300 (a cold first step compiles nothing, so minutes mean a hang). */
+  /** KILN_STEP_TIMEOUT_S's value: whole seconds, default 300 (opening, which compiles, is not timed; a step taking minutes has hung). */
   static long stepTimeoutSeconds(String value) {
     if (value == null || value.isBlank()) return 300;
     try {
