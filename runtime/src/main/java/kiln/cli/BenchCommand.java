@@ -25,6 +25,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
   @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
+  @Option(names = "--gpus", defaultValue = "1", description = MultiGpu.DESCRIPTION) int gpus;
 
   public static final class Models extends java.util.ArrayList<String> {
     Models() { super(kiln.runtime.Models.ALL.keySet()); }
@@ -32,6 +33,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
+    MultiGpu.check(gpus, d);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
@@ -39,6 +41,7 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = PrecisionOption.parse(precision, d);
+    if (gpus > 1) return MultiGpu.bench(c, gpus, batch, seq, steps, warmup, p);
     try (Session s = c.open(batch, seq, d, n, p)) {
       System.out.println("bench: " + s.executor.describe());
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,

@@ -53,7 +53,7 @@ public final class TrainCommand implements Callable<Integer> {
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
-      "--keep", "--sample-tokens", "--out", "--force", "--resume");
+      "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus");
 
   @Option(names = "--model", defaultValue = "gpt2-tiny", paramLabel = "NAME",
       description = "Shape to train from scratch: one of ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
@@ -86,6 +86,9 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P", description = PrecisionOption.DESCRIPTION)
   String precision;
 
+  @Option(names = "--gpus", defaultValue = "1", paramLabel = "N", description = MultiGpu.DESCRIPTION)
+  int gpus;
+
   @Option(names = "--data", paramLabel = "DIR",
       description = "llm.c token shards (*train*.bin, *val*.bin; see `kiln prepare`). Default: the bundled corpus, prepared on first use.")
   Path data;
@@ -100,7 +103,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
           + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
-          + " --sample-tokens and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
+          + " --sample-tokens, --gpus and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
           + " run's, bit for bit.")
   Path resume;
 
@@ -166,6 +169,7 @@ public final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     int nThreads = ThreadsOption.resolve(threads);
     Session.Device dev = Session.Device.parse(device);
+    MultiGpu.check(gpus, dev);
     var matmulPrecision = PrecisionOption.parse(precision, dev);
     Checkpoint.Loaded from = null;
     Path copyLogFrom = null;
@@ -220,7 +224,7 @@ public final class TrainCommand implements Callable<Integer> {
         warm = steps;
         err.printf("train: note: the default warmup %d is longer than --steps %d: warming up over all %d steps%n", warmup, steps, warm);
       }
-      opts = new TrainOptions(name, dataDir, batch, seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
+      opts = new TrainOptions(name, dataDir, batch * gpus, seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
           valBatches, checkpointEvery, keep, seed, sampleTokens);
       runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
       checkOut(runDir);
@@ -247,6 +251,7 @@ public final class TrainCommand implements Callable<Integer> {
     o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
         valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
     o.printf(Locale.ROOT, "train: %s%n", opts.summary());
+    MultiGpu.describe(gpus, opts.batch(), o);
     o.printf("train: writing %s%s%n", runDir, from == null ? "" : " (resuming " + from.dir() + " at step " + from.position().step() + ")");
     o.flush();
 
@@ -254,7 +259,7 @@ public final class TrainCommand implements Callable<Integer> {
     sun.misc.Signal signal = null;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, gpus, trainData, valData)) {
       if (from != null) {
         trainer.restore(from);
       } else if (initParams != null) {
@@ -322,7 +327,7 @@ public final class TrainCommand implements Callable<Integer> {
       if (!RESUMABLE.contains(option.longestName())) {
         throw new UserError(option.longestName() + " cannot change when resuming: the run's options come from "
             + ckpt.resolve("train.txt") + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every,"
-            + " --keep, --sample-tokens and --out may");
+            + " --keep, --sample-tokens, --gpus and --out may");
       }
     }
   }

@@ -16,7 +16,12 @@ public final class Gpt2Session extends Session {
   }
 
   public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
-    super(Gpt2.build(config.layers(), device == Device.CUDA), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision);
+    this(config, batch, seq, device, threads, precision, 0);
+  }
+
+  /** On CUDA device ordinal gpu (data parallelism opens one per GPU, each on its own thread). */
+  public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision, int gpu) {
+    super(Gpt2.build(config.layers(), device == Device.CUDA), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision, gpu);
     this.config = config;
   }
 

@@ -14,7 +14,13 @@ public final class LlamaSessions {
   }
 
   public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
+    return open(c, batch, seq, device, threads, precision, 0);
+  }
+
+  /** On CUDA device ordinal gpu. */
+  public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision,
+                             int gpu) {
     Llama.Config cfg = config(c);
-    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads, precision);
+    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads, precision, gpu);
   }
 }

@@ -17,7 +17,12 @@ public final class Models {
     String family();
     int maxT();
     long paramCount();
-    Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision);
+    /** A session on CUDA device ordinal gpu (0 on the CPU). */
+    Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu);
+
+    default Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
+      return open(batch, seq, device, threads, precision, 0);
+    }
 
     default Session open(int batch, int seq, Session.Device device, int threads) {
       return open(batch, seq, device, threads, CudaSchedule.Precision.FP32);
@@ -30,7 +35,9 @@ public final class Models {
     public String family() { return "gpt2"; }
     public int maxT() { return config.maxT(); }
     public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p) { return new Gpt2Session(config, b, t, d, threads, p); }
+    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu) {
+      return new Gpt2Session(config, b, t, d, threads, p, gpu);
+    }
     public void randomInit(long seed, float[] dst, int base) { ModelPresets.randomInit(config, seed, dst, base); }
   }
 
@@ -38,7 +45,9 @@ public final class Models {
     public String family() { return "llama"; }
     public int maxT() { return config.maxT(); }
     public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p) { return LlamaSessions.open(config, b, t, d, threads, p); }
+    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu) {
+      return LlamaSessions.open(config, b, t, d, threads, p, gpu);
+    }
 
     /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */
     public void randomInit(long seed, float[] dst, int base) {

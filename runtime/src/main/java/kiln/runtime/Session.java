@@ -15,7 +15,7 @@ import kiln.runtime.cpu.CpuExecutor;
 import kiln.runtime.cuda.Cuda;
 import kiln.runtime.cuda.CudaExecutor;
 
-public class Session implements AutoCloseable {
+public class Session implements Learner {
   public enum Device {
     CPU, CUDA;
 
@@ -52,6 +52,12 @@ public class Session implements AutoCloseable {
 
   /** As above, with the CUDA matmul precision (the CPU always computes in fp32). */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
+    this(program, sizes, batch, seq, device, threads, precision, 0);
+  }
+
+  /** As above, on CUDA device ordinal gpu (its primary context becomes current on the calling thread). */
+  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
+                 int gpu) {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
@@ -66,7 +72,7 @@ public class Session implements AutoCloseable {
       this.cuda = null;
       this.executor = new CpuExecutor(arena, sections(program), threads);
     } else {
-      this.cuda = Cuda.open();
+      this.cuda = Cuda.open(gpu);
       this.executor = new CudaExecutor(arena, sections(program), cuda, CudaSchedule.fromEnvironment(precision));
     }
   }
@@ -81,6 +87,12 @@ public class Session implements AutoCloseable {
     sections.put("update", all.subList(p.normEnd(), all.size()));
     return sections;
   }
+
+  @Override public Program program() { return program; }
+
+  @Override public int batch() { return batch; }
+
+  @Override public int seq() { return seq; }
 
   public Tensor paramsTensor() { return program.params().get("wte").root(); }
 
@@ -124,6 +136,8 @@ public class Session implements AutoCloseable {
   public void setStepCount(int t) { step = t; }
 
   public float[] read(Tensor t) { return executor.read(t); }
+
+  @Override public void write(Tensor t, float[] values) { executor.write(t, values); }
 
   @Override public void close() {
     executor.close();

@@ -85,6 +85,14 @@ public final class Cuda implements AutoCloseable {
     }
   }
 
+  /** CUDA devices the driver sees (0 without a usable driver); never throws. */
+  public static int deviceCount() {
+    if (!available()) return 0;
+    int[] count = new int[1];
+    cuDeviceGetCount(count);
+    return count[0];
+  }
+
   /**
    * One short line for why the driver did not load: JCuda's UnsatisfiedLinkError carries ~3 KB of nested stack
    * traces in its message, of which the user needs one fact (usually: libcuda.so.1, the driver, is not installed).
@@ -287,7 +295,9 @@ public final class Cuda implements AutoCloseable {
    * on the graph. Synchronous copies (upload, download) are not allowed inside.
    */
   public Graph capture(Runnable launches) {
-    cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_GLOBAL);
+    // thread-local: with one thread per GPU, another rank's thread may allocate or synchronize (NCCL
+    // does) while this one captures; global mode would make those calls fail
+    cuStreamBeginCapture(stream, CUstreamCaptureMode.CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
     CUgraph graph = new CUgraph();
     try {
       launches.run();

@@ -246,6 +246,9 @@ public final class CudaExecutor implements Executor {
     return t.dtype() == DType.I32 ? intBase + 4 * layout.offsetLong(t) : 4 * layout.offsetLong(t);
   }
 
+  /** Where tensor t starts in the device arena (for NCCL collectives on a whole tensor). */
+  public jcuda.driver.CUdeviceptr pointer(Tensor t) { return memory.pointer(byteOffset(t)); }
+
   @Override public void write(Tensor t, float[] values) {
     if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
     memory.upload(values, 0, byteOffset(t), values.length);

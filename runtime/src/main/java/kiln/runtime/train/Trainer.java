@@ -6,9 +6,11 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Locale;
 import kiln.dsl.Tensor;
+import kiln.runtime.Learner;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
+import kiln.runtime.multi.DataParallel;
 
 /**
  * One step reads the loop of llm.c's {@code train_gpt2.c}: next batch, forward, backward, global
@@ -34,7 +36,8 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  public final Session session;
+  /** One Session, or {@link DataParallel} replicas on several GPUs. */
+  public final Learner session;
   private final Models.Shape shape;
   private final TrainOptions o;
   private final LrSchedule schedule;
@@ -58,21 +61,51 @@ public final class Trainer implements AutoCloseable {
   /** As above, with the CUDA matmul precision (fp32 or TF32 tensor cores). */
   public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
                  DataLoader train, DataLoader val) {
+    this(shape, o, device, threads, precision, 1, train, val);
+  }
+
+  /**
+   * As above, data parallel on CUDA devices 0 .. gpus-1 when gpus > 1: {@code o.batch()} is the
+   * global batch, each GPU steps o.batch() / gpus sequences of it (see {@link DataParallel}).
+   */
+  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
+                 int gpus, DataLoader train, DataLoader val) {
+    this(shape, o, gpus == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision) : openReplicas(shape, o, device, precision, gpus),
+        train, val);
+  }
+
+  /** Over a learner opened elsewhere (tests: DataParallel's CPU replicas), of batch o.batch(); closes it. */
+  public Trainer(Models.Shape shape, TrainOptions o, Learner learner, DataLoader train, DataLoader val) {
+    if (learner.batch() != o.batch() || learner.seq() != o.seq()) {
+      throw new IllegalArgumentException("the learner steps " + learner.batch() + " x " + learner.seq() + " tokens, the options "
+          + o.batch() + " x " + o.seq());
+    }
     this.shape = shape;
     this.o = o;
     this.schedule = o.schedule();
     this.train = train;
     this.val = val;
-    this.session = shape.open(o.batch(), o.seq(), device, threads, precision);
+    this.session = learner;
     this.x = new int[o.batch() * o.seq()];
     this.y = new int[o.batch() * o.seq()];
     this.adamM = root("adam_m");
     this.adamV = root("adam_v");
   }
 
+  private static Learner openReplicas(Models.Shape shape, TrainOptions o, Session.Device device,
+                                      kiln.codegen.CudaSchedule.Precision precision, int gpus) {
+    if (device != Session.Device.CUDA) {
+      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL");
+    }
+    if (gpus < 1 || o.batch() % gpus != 0) {
+      throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + o.batch() + " sequences must split evenly over the GPUs");
+    }
+    return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, gpus);
+  }
+
   private Tensor root(String name) {
-    return session.program.graph().roots().stream().filter(t -> t.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the " + session.program.model() + " program"));
+    return session.program().graph().roots().stream().filter(t -> t.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the " + session.program().model() + " program"));
   }
 
   public void init(float[] params) {
@@ -81,8 +114,8 @@ public final class Trainer implements AutoCloseable {
 
   /** The shape's seeded random init; on the CPU straight into the arena, with no temporary copy. */
   public void randomInit(long seed) {
-    if (session.arena.f != null) {
-      shape.randomInit(seed, session.arena.f, session.arena.offset(session.paramsTensor()));
+    if (session instanceof Session s && s.arena.f != null) {
+      shape.randomInit(seed, s.arena.f, s.arena.offset(s.paramsTensor()));
     } else {
       float[] p = new float[Math.toIntExact(shape.paramCount())];
       shape.randomInit(seed, p, 0);
@@ -97,8 +130,8 @@ public final class Trainer implements AutoCloseable {
           + ModelFiles.describe(shape));
     }
     session.loadParams(c.params());
-    session.executor.write(adamM, c.m());
-    session.executor.write(adamV, c.v());
+    session.write(adamM, c.m());
+    session.write(adamV, c.v());
     Checkpoint.Position p = c.position();
     step = p.step();
     session.setStepCount(p.adamT());

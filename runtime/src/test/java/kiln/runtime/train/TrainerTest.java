@@ -45,7 +45,7 @@ class TrainerTest {
   }
 
   private static float[] read(Trainer t, String root) {
-    Tensor tensor = t.session.program.graph().roots().stream().filter(x -> x.name().equals(root)).findFirst().orElseThrow();
+    Tensor tensor = t.session.program().graph().roots().stream().filter(x -> x.name().equals(root)).findFirst().orElseThrow();
     return t.session.read(tensor);
   }
 

@@ -1,0 +1,40 @@
+// `--gpus` of train and bench: every refusal one line, before anything is built. On a machine with
+// two GPUs and NCCL the data-parallel runs themselves are DataParallelGpuTest's.
+package kiln.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.List;
+import kiln.runtime.cuda.Cuda;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+class GpusOptionTest {
+  private static void assertError(String expected, String... args) {
+    TrainCommandTest.Result r = TrainCommandTest.run(List.of(args));
+    assertEquals(1, r.code(), r.out());
+    assertEquals(List.of(expected), r.errLines());
+  }
+
+  @Test
+  void gpusOnTheCpuIsRefused() {
+    assertError("kiln: --gpus 2 needs --device cuda: data parallelism runs over GPUs through NCCL (the device here is cpu)",
+        "train", "--device", "cpu", "--gpus", "2", "--out", "never");
+    assertError("kiln: --gpus 2 needs --device cuda: data parallelism runs over GPUs through NCCL (the device here is cpu)",
+        "bench", "--device", "cpu", "--gpus", "2");
+  }
+
+  @Test
+  void gpusMustBePositive() {
+    assertError("kiln: --gpus must be positive, got 0", "train", "--device", "cpu", "--gpus", "0", "--out", "never");
+    assertError("kiln: --gpus must be positive, got -1", "bench", "--device", "cpu", "--gpus", "-1");
+  }
+
+  @Test
+  void moreGpusThanTheMachineHasIsRefused() {
+    Assumptions.assumeTrue(Cuda.available(), "needs a CUDA device to count");
+    int present = Cuda.deviceCount();
+    assertError("kiln: --gpus " + (present + 1) + ": this machine has " + present + " CUDA device" + (present == 1 ? "" : "s"),
+        "bench", "--device", "cuda", "--gpus", Integer.toString(present + 1));
+  }
+}

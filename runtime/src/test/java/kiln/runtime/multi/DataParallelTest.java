@@ -1,0 +1,100 @@
+// DataParallel on the CPU (replicas whose gradients are summed on the host): batch slicing, loss
+// averaging, the 1/N folded into the norm and the AdamW scale, replicas staying identical, and the
+// refusals. The same trace comparison runs on two GPUs through NCCL in DataParallelGpuTest.
+package kiln.runtime.multi;
+
+import static kiln.runtime.multi.Fixtures.assertMessage;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import kiln.dsl.Tensor;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
+import kiln.runtime.format.GptConfig;
+import org.junit.jupiter.api.Test;
+
+class DataParallelTest {
+  static final int VOCAB = 200;
+  static final Models.Shape SMALL = new Models.Gpt2Shape(new GptConfig(32, VOCAB, 256, 2, 2, 32));
+  static final int B = 2, T = 16, STEPS = 10;
+  static final float LR = 1e-2f;
+
+  @Test
+  void twoReplicasTrainLikeOneAtTwiceTheBatch() {
+    ParityTrace one, two;
+    try (Session s = SMALL.open(2 * B, T, Session.Device.CPU, 1)) {
+      one = ParityTrace.record(s, SMALL, VOCAB, STEPS, LR, 7, 1);
+    }
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1)) {
+      two = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, 2);
+      // the replicas never diverge: the same summed gradient and the same update on each
+      Tensor params = dp.paramsTensor();
+      assertArrayEquals(dp.read(0, params), dp.read(1, params));
+    }
+    System.out.print(ParityTrace.table(one, two));
+    double grad = ParityTrace.relativeMaxDiff(one.firstGradient(), two.firstGradient());
+    double loss = ParityTrace.maxLossDiff(one, two), norm = ParityTrace.maxNormRelDiff(one, two);
+    double params = ParityTrace.relativeMaxDiff(one.params(), two.params());
+    System.out.printf("first gradient %.2e (rel. to max), losses %.2e, norms %.2e (rel.), params after %d steps %.2e%n", grad, loss, norm,
+        STEPS, params);
+    assertTrue(one.norms()[0] > 1, "the first step is clipped (norm " + one.norms()[0] + "), so the clip scale is exercised");
+    // measured: 6.5e-8, 2.4e-6, 4.8e-7; the tolerances and why: docs/multi-gpu.md, "Parity"
+    assertTrue(grad < 1e-5, "first gradient differs by " + grad);
+    assertTrue(norm < 1e-5, "gradient norms differ by " + norm);
+    assertTrue(loss < 1e-5, "losses differ by " + loss);
+  }
+
+  @Test
+  void aBatchOfTheWrongSizeIsRefused() {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1)) {
+      assertMessage(IllegalArgumentException.class, "data-parallel batch: expected 64 inputs and targets (2 x 2 sequences of 16), found 32"
+          + " and 32", () -> dp.setBatch(new int[B * T], new int[B * T]));
+    }
+  }
+
+  @Test
+  void gpuCountsAreChecked() {
+    assertMessage(IllegalArgumentException.class, "--gpus must be positive, got 0", () -> DataParallel.check(0, 2));
+    assertMessage(IllegalArgumentException.class, "--gpus 3: this machine has 2 CUDA devices", () -> DataParallel.check(3, 2));
+    assertMessage(IllegalArgumentException.class, "--gpus 2: this machine has 1 CUDA device", () -> DataParallel.check(2, 1));
+    DataParallel.check(2, 2);
+  }
+
+  @Test
+  void aFailingReplicaNamesItselfAndTheReplicasRefuseFurtherUse() {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1)) {
+      Tensor params = dp.paramsTensor();
+      assertMessage(IllegalArgumentException.class, "replica 0 of 2: params: expected " + SMALL.paramCount() + " values, found 3",
+          () -> dp.write(params, new float[3]));
+      assertMessage(IllegalStateException.class, "data-parallel replicas used after a rank failed", dp::forward);
+    }
+  }
+
+  @Test
+  void aReplicaThatHangsIsNamedWithinTheTimeout() {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1)) {
+      dp.stepTimeoutNanos = 1_500_000_000L;
+      long t0 = System.nanoTime();
+      assertMessage(kiln.runtime.cuda.CudaException.class, "replica 1 of 2 did not finish within 1 s (a hung kernel, or a collective"
+          + " waiting for a rank that is gone); KILN_STEP_TIMEOUT_S sets the limit", () -> dp.onRank(1, s -> {
+            try {
+              Thread.sleep(20_000);
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return null;
+          }));
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      assertTrue(seconds < 4, "gave up after " + seconds + " s");
+      assertMessage(IllegalStateException.class, "data-parallel replicas used after a rank failed", dp::forward);
+    }
+  }
+
+  @Test
+  void stepTimeoutVariable() {
+    org.junit.jupiter.api.Assertions.assertEquals(300, DataParallel.stepTimeoutSeconds(null));
+    org.junit.jupiter.api.Assertions.assertEquals(42, DataParallel.stepTimeoutSeconds(" 42 "));
+    assertMessage(IllegalArgumentException.class, "KILN_STEP_TIMEOUT_S=0: expected a positive number of seconds",
+        () -> DataParallel.stepTimeoutSeconds("0"));
+  }
+}
