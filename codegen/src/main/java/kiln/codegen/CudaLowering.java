@@ -29,6 +29,20 @@ public final class CudaLowering {
 
   /** size binds the dims an extern kernel fixes at compile time (the head size); null when there are no externs. */
   public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    return lower(computes, schedule, chooser, size, 0);
+  }
+
+  /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
+  public static final int MAX_TRANSPOSE_CHUNKS = 4;
+
+  /**
+   * As above; with transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand
+   * stored [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many
+   * floats (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it;
+   * such launches take no tuned tile (the chooser is not asked).
+   */
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                              long transposeFloats) {
     Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
     List<CudaLaunch> launches = new ArrayList<>();
     for (List<Compute> group : Fuse.groups(computes)) {
@@ -38,6 +52,12 @@ public final class CudaLowering {
       if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         k = CudaRenderer.extern(first, schedule, size);
+      } else if (mm.isPresent() && (k = transposed(mm.get(), first.accumulate(), schedule, size, transposeFloats)) != null
+          && chooser.choose(k) == null) {
+        // the chooser answers null to take it (a tile to keep the launch off the copies: operands the copy engine cannot read)
+        CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
+        kernels.putIfAbsent(t.transpose().function(), t.transpose());
+        if (t.rest() != null) kernels.putIfAbsent(t.rest().function(), t.rest());
       } else if (mm.isPresent()) {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
@@ -52,5 +72,22 @@ public final class CudaLowering {
       launches.add(new CudaLaunch(String.join("+", group.stream().map(Compute::name).toList()), k));
     }
     return new Lowered(launches, kernels);
+  }
+
+  /** mm on wgmma over transposed copies, or null where it stays as it is (CudaLowering.lower with transposeFloats). */
+  static CudaRenderer.Rendered transposed(MatmulMatch mm, boolean accumulate, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                          long transposeFloats) {
+    if (transposeFloats <= 0 || size == null || schedule.wgmma() == null || schedule.precision() != CudaSchedule.Precision.TF32) return null;
+    boolean[] t = CudaRenderer.wgmmaLayouts(mm);
+    if (t == null || !(t[0] || t[1])) return null;
+    long[] plan = CudaRenderer.transposePlan(t[0], t[1], product(mm.m(), size), product(mm.n(), size), product(mm.k(), size), transposeFloats,
+        MAX_TRANSPOSE_CHUNKS);
+    return plan == null ? null : CudaRenderer.matmulTransposed(mm, accumulate, schedule.wgmma(), plan[0], (int) plan[1]);
+  }
+
+  private static long product(List<kiln.dsl.Var> vars, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    long p = 1;
+    for (kiln.dsl.Var v : vars) p *= size.applyAsInt(v.dim());
+    return p;
   }
 }
