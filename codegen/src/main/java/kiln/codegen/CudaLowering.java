@@ -21,6 +21,13 @@ public final class CudaLowering {
    */
   public interface Chooser {
     CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault);
+
+    /**
+     * As above where the launch could also run on wgmma over transposed copies (overCopies: rendered so
+     * with the schedule's wgmma tile). null takes overCopies (the rule: copies wherever they are
+     * planned), a WgmmaTile takes them with that tile, any other tile keeps the launch off them.
+     */
+    default CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) { return choose(byDefault); }
   }
 
   private CudaLowering() {}
@@ -38,8 +45,8 @@ public final class CudaLowering {
   /**
    * As above; with transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand
    * stored [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many
-   * floats (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it;
-   * such launches take no tuned tile (the chooser is not asked).
+   * floats (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it,
+   * unless the chooser keeps it off them (Chooser.choose with overCopies).
    */
   public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                               long transposeFloats) {
@@ -52,17 +59,21 @@ public final class CudaLowering {
       if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         k = CudaRenderer.extern(first, schedule, size);
-      } else if (mm.isPresent() && (k = transposed(mm.get(), first.accumulate(), schedule, size, transposeFloats)) != null
-          && chooser.choose(k) == null) {
-        // the chooser answers null to take it (a tile to keep the launch off the copies: operands the copy engine cannot read)
-        CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
-        kernels.putIfAbsent(t.transpose().function(), t.transpose());
-        if (t.rest() != null) kernels.putIfAbsent(t.rest().function(), t.rest());
       } else if (mm.isPresent()) {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        CudaSchedule.MatmulTile chosen = chooser.choose(k);
-        if (chosen != null && !chosen.equals(byDefault)) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
+        long[] plan = transposePlan(mm.get(), schedule, size, transposeFloats);
+        CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan[0], (int) plan[1]);
+        CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
+        if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
+          k = chosen == null || chosen.equals(schedule.wgmma()) ? copies
+              : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), (CudaSchedule.WgmmaTile) chosen, plan[0], (int) plan[1]);
+          CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
+          kernels.putIfAbsent(t.transpose().function(), t.transpose());
+          if (t.rest() != null) kernels.putIfAbsent(t.rest().function(), t.rest());
+        } else if (chosen != null && !chosen.equals(byDefault)) {
+          k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
+        }
       } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
         k = CudaRenderer.reduce(first, schedule);
       } else {
@@ -74,15 +85,16 @@ public final class CudaLowering {
     return new Lowered(launches, kernels);
   }
 
-  /** mm on wgmma over transposed copies, or null where it stays as it is (CudaLowering.lower with transposeFloats). */
-  static CudaRenderer.Rendered transposed(MatmulMatch mm, boolean accumulate, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                                          long transposeFloats) {
+  /**
+   * {kChunk, chunks} where mm can run on wgmma over transposed copies in transposeFloats of workspace
+   * (the wgmma tile on at TF32, an operand stored [k..., rows...]), else null: it stays as it is.
+   */
+  public static long[] transposePlan(MatmulMatch mm, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size, long transposeFloats) {
     if (transposeFloats <= 0 || size == null || schedule.wgmma() == null || schedule.precision() != CudaSchedule.Precision.TF32) return null;
     boolean[] t = CudaRenderer.wgmmaLayouts(mm);
     if (t == null || !(t[0] || t[1])) return null;
-    long[] plan = CudaRenderer.transposePlan(t[0], t[1], product(mm.m(), size), product(mm.n(), size), product(mm.k(), size), transposeFloats,
+    return CudaRenderer.transposePlan(t[0], t[1], product(mm.m(), size), product(mm.n(), size), product(mm.k(), size), transposeFloats,
         MAX_TRANSPOSE_CHUNKS);
-    return plan == null ? null : CudaRenderer.matmulTransposed(mm, accumulate, schedule.wgmma(), plan[0], (int) plan[1]);
   }
 
   private static long product(List<kiln.dsl.Var> vars, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {

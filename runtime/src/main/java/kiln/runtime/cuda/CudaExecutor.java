@@ -56,29 +56,38 @@ public final class CudaExecutor implements Executor {
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
     int[] counts = new int[4];   // tuned, matmul launches, on wgmma, of those over transposed copies
-    CudaLowering.Chooser chooser = byDefault -> {
-      CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
-      if (work.transposed() != null) {
-        // over transposed copies: taken where the operands read in place meet the copy engine's rules
-        if (!tmaAligned(work, layout)) return schedule.matmul();
+    CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return choose(byDefault, null); }
+
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
         counts[1]++;
-        counts[2]++;
-        counts[3]++;
-        return null;
+        CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
+        // copies only where the operands read in place meet the copy engine's rules
+        boolean copies = overCopies != null && tmaAligned((CudaRenderer.Tiles) overCopies.work(), layout);
+        // where copies are planned the tuner raced them too and keyed its pick by their kernel (CudaTuner): an entry from
+        // before (mma.sync tiles only, keyed by byDefault) does not apply
+        String key = overCopies != null ? overCopies.function() : byDefault.function();
+        String knobs = tuning.find(device, key, work.shape(layout::size));
+        CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
+        // a tuned tile of this precision's kinds; a wgmma one only where the default is one (the launch fits it) or copies serve it
+        boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
+            || tile instanceof CudaSchedule.WgmmaTile && (work.tile() instanceof CudaSchedule.WgmmaTile || copies));
+        CudaSchedule.MatmulTile chosen = usable ? tile : null;
+        if (usable) counts[0]++;
+        if (overCopies != null) {
+          if (copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
+            counts[2]++;
+            counts[3]++;
+            return chosen;
+          }
+          return chosen != null ? chosen : schedule.matmul();
+        }
+        CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
+        // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
+        if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
+        if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
+        return chosen;
       }
-      counts[1]++;
-      String knobs = tuning.find(device, byDefault.function(), work.shape(layout::size));
-      CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
-      // a tuned tile of this precision's kinds; a wgmma one only where the default is one (the launch fits it)
-      boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
-          || tile instanceof CudaSchedule.WgmmaTile && work.tile() instanceof CudaSchedule.WgmmaTile);
-      CudaSchedule.MatmulTile chosen = usable ? tile : null;
-      if (usable) counts[0]++;
-      CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
-      // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
-      if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
-      if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
-      return chosen;
     };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();

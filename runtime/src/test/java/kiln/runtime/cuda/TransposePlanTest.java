@@ -74,6 +74,45 @@ class TransposePlanTest {
     assertTrue(off.launches().stream().noneMatch(x -> x.kernel().kind().startsWith("wgmma_t")));
   }
 
+  @Test
+  void theChooserPicksCopiesWithATileOrKeepsMmaSync() {
+    Program p = Gpt2.build(1, true);
+    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
+    CudaSchedule.WgmmaTile other = (CudaSchedule.WgmmaTile) CudaSchedule.wgmmaSpace().stream().filter(t -> !t.equals(CudaSchedule.WGMMA_DEFAULT))
+        .findFirst().orElseThrow();
+    java.util.List<String> asked = new java.util.ArrayList<>();
+    // a chooser as a tuning cache would answer: mma.sync for fcw's dW, another wgmma tile for fcprojw's, the rule elsewhere
+    CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return null; }
+
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
+        asked.add(byDefault.tensors().getFirst().name());
+        assertEquals("mma", byDefault.kind().replace("_acc", ""), "byDefault is the mma.sync render");
+        String c = byDefault.tensors().getFirst().name();   // the output, "grads.fcw[0]" for layer 0's
+        return c.startsWith("grads.fcw[") ? HOPPER.matmul() : c.startsWith("grads.fcprojw[") ? other : null;
+      }
+    };
+    CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, chooser, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+    assertEquals(9, asked.size(), "the 8 backward matmuls of the layer and dlnf are offered copies, dwte not: " + asked);
+    for (CudaLowering.CudaLaunch x : l.launches()) {
+      String src = x.kernel().source();
+      if (x.name().endsWith("grads.fcw[0]")) assertTrue(x.kernel().kind().startsWith("mma"), x.name() + " kept on mma.sync");
+      if (x.name().endsWith("grads.fcprojw[0]")) {
+        assertTrue(x.kernel().kind().startsWith("wgmma_t") && src.contains(other.knobs()), x.name() + " over copies with " + other.knobs());
+      }
+      if (x.name().endsWith("grads.qkvw[0]")) assertTrue(x.kernel().kind().startsWith("wgmma_t") && src.contains(CudaSchedule.WGMMA_DEFAULT.knobs()));
+    }
+    // the tuner races the wgmma tiles over copies alongside the mma.sync space; none where no copies are planned
+    for (kiln.dsl.Compute c : p.graph().computes()) {
+      var mm = kiln.codegen.MatmulMatch.of(c);
+      if (mm.isEmpty()) continue;
+      boolean copies = CudaLowering.transposePlan(mm.get(), HOPPER, sizes::get, CudaExecutor.TRANSPOSE_FLOATS) != null;
+      java.util.List<CudaSchedule.MatmulTile> space = CudaTuner.space(HOPPER, mm.get(), sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+      assertEquals(HOPPER.matmulSpace(mm.get()).size() + (copies ? CudaSchedule.wgmmaSpace().size() : 0), space.size(), c.name());
+      assertEquals(HOPPER.matmulSpace(mm.get()), CudaTuner.space(HOPPER, mm.get(), sizes::get, 0), "KILN_WGMMA_T=0: " + c.name());
+    }
+  }
+
   private static long product(java.util.List<Dim> dims, Map<Dim, Integer> sizes) {
     long p = 1;
     for (Dim d : dims) p *= sizes.get(d);
