@@ -21,6 +21,13 @@ public final class CudaLowering {
    */
   public interface Chooser {
     CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault);
+
+    /**
+     * As above where the launch could also run on wgmma over transposed copies (overCopies: rendered so
+     * with the schedule's wgmma tile). null takes overCopies (the rule: copies wherever they are
+     * planned), a WgmmaTile takes them with that tile, any other tile keeps the launch off them.
+     */
+    default CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) { return choose(byDefault); }
   }
 
   private CudaLowering() {}
@@ -29,6 +36,20 @@ public final class CudaLowering {
 
   /** size binds the dims an extern kernel fixes at compile time (the head size); null when there are no externs. */
   public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    return lower(computes, schedule, chooser, size, 0);
+  }
+
+  /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
+  public static final int MAX_TRANSPOSE_CHUNKS = 4;
+
+  /**
+   * As above; with transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand
+   * stored [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many
+   * floats (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it,
+   * unless the chooser keeps it off them (Chooser.choose with overCopies).
+   */
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                              long transposeFloats) {
     Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
     List<CudaLaunch> launches = new ArrayList<>();
     for (List<Compute> group : Fuse.groups(computes)) {
@@ -41,8 +62,18 @@ public final class CudaLowering {
       } else if (mm.isPresent()) {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        CudaSchedule.MatmulTile chosen = chooser.choose(k);
-        if (chosen != null && !chosen.equals(byDefault)) k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
+        long[] plan = transposePlan(mm.get(), schedule, size, transposeFloats);
+        CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan[0], (int) plan[1]);
+        CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
+        if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
+          k = chosen == null || chosen.equals(schedule.wgmma()) ? copies
+              : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), (CudaSchedule.WgmmaTile) chosen, plan[0], (int) plan[1]);
+          CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
+          kernels.putIfAbsent(t.transpose().function(), t.transpose());
+          if (t.rest() != null) kernels.putIfAbsent(t.rest().function(), t.rest());
+        } else if (chosen != null && !chosen.equals(byDefault)) {
+          k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
+        }
       } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
         k = CudaRenderer.reduce(first, schedule);
       } else {
@@ -52,5 +83,23 @@ public final class CudaLowering {
       launches.add(new CudaLaunch(String.join("+", group.stream().map(Compute::name).toList()), k));
     }
     return new Lowered(launches, kernels);
+  }
+
+  /**
+   * {kChunk, chunks} where mm can run on wgmma over transposed copies in transposeFloats of workspace
+   * (the wgmma tile on at TF32, an operand stored [k..., rows...]), else null: it stays as it is.
+   */
+  public static long[] transposePlan(MatmulMatch mm, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size, long transposeFloats) {
+    if (transposeFloats <= 0 || size == null || schedule.wgmma() == null || schedule.precision() != CudaSchedule.Precision.TF32) return null;
+    boolean[] t = CudaRenderer.wgmmaLayouts(mm);
+    if (t == null || !(t[0] || t[1])) return null;
+    return CudaRenderer.transposePlan(t[0], t[1], product(mm.m(), size), product(mm.n(), size), product(mm.k(), size), transposeFloats,
+        MAX_TRANSPOSE_CHUNKS);
+  }
+
+  private static long product(List<kiln.dsl.Var> vars, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    long p = 1;
+    for (kiln.dsl.Var v : vars) p *= size.applyAsInt(v.dim());
+    return p;
   }
 }

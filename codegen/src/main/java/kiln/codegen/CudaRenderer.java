@@ -31,9 +31,26 @@ public final class CudaRenderer {
    * One block per (n tile, m tile, batch) of the given tile (for a WgmmaTile: per (m tile, n tile), with
    * the tensor maps of a and b, each a dense [rows..., k...] tensor, as launch arguments).
    */
-  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile, Tensor a, Tensor b) implements Work {
+  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile, Tensor a, Tensor b,
+                      Transposed transposed) implements Work {
+    public Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, CudaSchedule.MatmulTile tile, Tensor a, Tensor b) {
+      this(batch, m, n, k, tile, a, b, null);
+    }
+
     /** "BxMxNxK" with the sizes bound (the tuning cache's shape key). */
     public String shape(java.util.function.ToIntFunction<Dim> size) { return Launch.Tiles.shape(batch, m, n, k, size); }
+  }
+
+  /**
+   * A wgmma matmul that reads an operand stored [k..., rows...] through a K-major copy (Transposes.plan):
+   * per chunk of kChunk along K, the transpose kernel copies each such operand's chunk into the
+   * workspace (A's at float 0, B's after M x kChunk floats), then the matmul kernel (the Rendered
+   * this Tiles belongs to for chunk 0, `rest` for the later chunks: its `+=` twin, or null where chunk
+   * 0's kernel already accumulates or there is one chunk) runs over that chunk.
+   */
+  public record Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest) {
+    /** Workspace floats this launch needs: each copied operand's rows x kChunk. */
+    public long workspaceFloats(long m, long n) { return ((a ? m : 0) + (b ? n : 0)) * kChunk; }
   }
 
   /** One block per (row, tile of `tileRows` along t): the attention externs. */
@@ -115,20 +132,85 @@ public final class CudaRenderer {
    * GPT-2's forward x·Wᵀ fits; the backward dx = dy·W and dW = dyᵀ·x do not (TF32 wgmma has no transpose).
    */
   public static boolean wgmmaFits(MatmulMatch mm) {
-    if (!mm.batch().isEmpty()) return false;
-    List<Expr> aIndex = new ArrayList<>(mm.m()), bIndex = new ArrayList<>(mm.n()), cIndex = new ArrayList<>(mm.m());
-    aIndex.addAll(mm.k());
-    bIndex.addAll(mm.k());
+    boolean[] t = wgmmaLayouts(mm);
+    return t != null && !t[0] && !t[1];
+  }
+
+  /**
+   * Whether the Hopper template can run mm once its non-K-major operands are copied transposed: null
+   * where not (a batch dim, C not [m..., n...], an operand indexed other than exactly [rows..., k...]
+   * or [k..., rows...] over all its dims), else {A needs a copy, B needs a copy}. GPT-2's dx = dy·W
+   * copies W ([k, n]); dW = dyᵀ·x copies both ([k..., m] and [k..., n]).
+   */
+  public static boolean[] wgmmaLayouts(MatmulMatch mm) {
+    if (!mm.batch().isEmpty()) return null;
+    List<Expr> cIndex = new ArrayList<>(mm.m());
     cIndex.addAll(mm.n());
-    return mm.a().index().equals(aIndex) && mm.b().index().equals(bIndex) && mm.compute().outIndex().equals(cIndex)
-        && mm.a().tensor().rank() == aIndex.size() && mm.b().tensor().rank() == bIndex.size();
+    if (!mm.compute().outIndex().equals(cIndex)) return null;
+    Boolean a = layout(mm.a(), mm.m(), mm.k()), b = layout(mm.b(), mm.n(), mm.k());
+    return a == null || b == null ? null : new boolean[] {a, b};
+  }
+
+  /** false: x indexed exactly [rows..., k...]; true: exactly [k..., rows...]; null: neither (or not all of its dims). */
+  private static Boolean layout(Expr.Load x, List<Var> rows, List<Var> k) {
+    if (x.tensor().rank() != rows.size() + k.size()) return null;
+    List<Expr> kMajor = new ArrayList<>(rows), rowMajor = new ArrayList<>(k);
+    kMajor.addAll(k);
+    rowMajor.addAll(rows);
+    if (x.index().equals(kMajor)) return false;
+    return x.index().equals(rowMajor) ? true : null;
+  }
+
+  /**
+   * The transposed-operand plan of a wgmma launch (Transposed's chunks): the chunk along K is the
+   * longest (a multiple of 32 floats) whose copies fit in capFloats of workspace, K split evenly; null
+   * where no operand needs a copy, or more than maxChunks chunks would be needed (each chunk rereads and
+   * rewrites C: GPT-2's dwte = dlogitsᵀ·lnf, 51 072 copied rows x K = 8192, stays on mma.sync).
+   */
+  public static long[] transposePlan(boolean a, boolean b, long m, long n, long k, long capFloats, int maxChunks) {
+    long rows = (a ? m : 0) + (b ? n : 0);
+    if (rows == 0 || k < 1 || capFloats <= 0) return null;
+    for (int chunks = 1; chunks <= maxChunks; chunks++) {
+      long kc = ((k + chunks - 1) / chunks + 31) / 32 * 32;
+      if (rows * kc <= capFloats) return new long[] {kc, (k + kc - 1) / kc};
+    }
+    return null;
+  }
+
+  /** The transpose kernel (templates/cuda/transpose.cu.ftl): TILE x TILE tiles, 256 threads. */
+  public static Rendered transpose(int tile) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("tile", tile);
+    m.put("threads", 256);
+    m.put("kind", "transpose");
+    m.put("comment", "dst[c, r] = src[r, c] (fp32), " + tile + " x " + tile + " tiles");
+    String placeholder = "k_transpose_HASH";
+    m.put("name", placeholder);
+    String source = process("transpose.cu.ftl", m);
+    String function = "k_transpose_" + JavaRenderer.hash(source);
+    return new Rendered("transpose", function, source.replace(placeholder, function), List.of(), List.of(), new Threads(List.of()));
+  }
+
+  /**
+   * The wgmma matmul over K-major copies (wgmmaLayouts), K rendered as kChunk: chunk 0's kernel
+   * (accumulating as the compute does) carrying the plan in its Tiles, with the transpose kernel and,
+   * where later chunks must add to chunk 0's result, the `+=` twin.
+   */
+  public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long kChunk, int chunks) {
+    boolean[] t = wgmmaLayouts(mm);
+    if (t == null || !(t[0] || t[1])) throw new IllegalArgumentException(mm.compute().name() + ": no operand to transpose for wgmma");
+    Rendered rest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null) : null;
+    Transposed plan = new Transposed(t[0], t[1], kChunk, chunks, transpose(64), rest);
+    return matmul(mm, accumulate, tile, kChunk, plan);
   }
 
   /**
    * A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an
    * MmaTile, the Hopper one for a WgmmaTile (only where wgmmaFits).
    */
-  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) {
+  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) { return matmul(mm, accumulate, tile, 0, null); }
+
+  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed) {
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     Compute c = mm.compute();
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
@@ -175,7 +257,11 @@ public final class CudaRenderer {
         yield "matmul_tf32.cu.ftl";
       }
       case CudaSchedule.WgmmaTile t -> {
-        if (!wgmmaFits(mm)) throw new IllegalArgumentException(c.name() + ": the wgmma tile needs K-major operands without batch dims (CudaRenderer.wgmmaFits)");
+        if (kChunk > 0 ? wgmmaLayouts(mm) == null : !wgmmaFits(mm)) {
+          throw new IllegalArgumentException(c.name() + ": the wgmma tile needs K-major operands without batch dims (CudaRenderer.wgmmaFits)");
+        }
+        // over K-major copies in chunks: the kernel runs kChunk deep (the last chunk's maps zero-fill the rest)
+        if (kChunk > 0) m.put("K", Long.toString(kChunk));
         m.put("bm", t.bm());
         m.put("bn", t.bn());
         m.put("bk", t.bk());
@@ -187,15 +273,15 @@ public final class CudaRenderer {
     String kind = switch (tile) {
       case CudaSchedule.SimtTile t -> "matmul";
       case CudaSchedule.MmaTile t -> "mma";
-      case CudaSchedule.WgmmaTile t -> "wgmma";
+      case CudaSchedule.WgmmaTile t -> kChunk > 0 ? "wgmma_t" : "wgmma";
     } + (accumulate ? "_acc" : "");
     String engine = switch (tile) {
       case CudaSchedule.SimtTile t -> "";
       case CudaSchedule.MmaTile t -> " (TF32 tensor cores)";
-      case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a)";
+      case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a" + (kChunk > 0 ? ", over K-major copies " + kChunk + " deep" : "") + ")";
     };
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs(),
-        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb));
+        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed));
   }
 
   /**

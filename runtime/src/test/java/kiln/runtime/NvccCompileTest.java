@@ -79,6 +79,32 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
   }
 
+  /**
+   * The transpose kernel and the wgmma kernels that read transposed copies (chunked along K, plain and
+   * `+=`) compile for sm_90a, for each of GPT-2's backward matmuls that take them.
+   */
+  @org.junit.jupiter.api.Test
+  void transposeAndTransposedWgmmaCompile(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    StringBuilder unit = new StringBuilder(kiln.codegen.CudaRenderer.transpose(64).source()).append('\n');
+    java.util.Set<String> functions = new java.util.HashSet<>();
+    int n = 0;
+    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+      var mm = kiln.codegen.MatmulMatch.of(c);
+      boolean[] t = mm.isEmpty() ? null : kiln.codegen.CudaRenderer.wgmmaLayouts(mm.get());
+      if (t == null || !(t[0] || t[1])) continue;
+      var r = kiln.codegen.CudaRenderer.matmulTransposed(mm.get(), c.accumulate(), kiln.codegen.CudaSchedule.WGMMA_DEFAULT, 4096, 2);
+      for (var k : java.util.Arrays.asList(r, r.work() instanceof kiln.codegen.CudaRenderer.Tiles x ? x.transposed().rest() : null)) {
+        if (k != null && functions.add(k.function())) {
+          unit.append(k.source()).append('\n');
+          n++;
+        }
+      }
+    }
+    assertTrue(n >= 8, "GPT-2's backward matmuls over copies: " + n);
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
   private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
 
   private static void compiles(String unit, Path tmp, String arch) throws IOException, InterruptedException {

@@ -55,34 +55,52 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    int[] counts = new int[3];   // tuned, matmul launches, on wgmma
-    CudaLowering.Chooser chooser = byDefault -> {
-      counts[1]++;
-      CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
-      String knobs = tuning.find(device, byDefault.function(), work.shape(layout::size));
-      CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
-      // a tuned tile of this precision's kinds; a wgmma one only where the default is one (the launch fits it)
-      boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
-          || tile instanceof CudaSchedule.WgmmaTile && work.tile() instanceof CudaSchedule.WgmmaTile);
-      CudaSchedule.MatmulTile chosen = usable ? tile : null;
-      if (usable) counts[0]++;
-      CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
-      // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
-      if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
-      if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
-      return chosen;
+    int[] counts = new int[4];   // tuned, matmul launches, on wgmma, of those over transposed copies
+    CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return choose(byDefault, null); }
+
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
+        counts[1]++;
+        CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
+        // copies only where the operands read in place meet the copy engine's rules
+        boolean copies = overCopies != null && tmaAligned((CudaRenderer.Tiles) overCopies.work(), layout);
+        // where copies are planned the tuner raced them too and keyed its pick by their kernel (CudaTuner): an entry from
+        // before (mma.sync tiles only, keyed by byDefault) does not apply
+        String key = overCopies != null ? overCopies.function() : byDefault.function();
+        String knobs = tuning.find(device, key, work.shape(layout::size));
+        CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
+        // a tuned tile of this precision's kinds; a wgmma one only where the default is one (the launch fits it) or copies serve it
+        boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
+            || tile instanceof CudaSchedule.WgmmaTile && (work.tile() instanceof CudaSchedule.WgmmaTile || copies));
+        CudaSchedule.MatmulTile chosen = usable ? tile : null;
+        if (usable) counts[0]++;
+        if (overCopies != null) {
+          if (copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
+            counts[2]++;
+            counts[3]++;
+            return chosen;
+          }
+          return chosen != null ? chosen : schedule.matmul();
+        }
+        CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
+        // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
+        if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
+        if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
+        return chosen;
+      }
     };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size);
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule));
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
     this.kernelCount = sources.size();
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
         + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
-        + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma" : "");
+        + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
+        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")" : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -103,7 +121,7 @@ public final class CudaExecutor implements Executor {
     for (var e : lowered.entrySet()) {
       List<Planned> planned = new ArrayList<>();
       for (CudaLowering.CudaLaunch l : e.getValue().launches()) {
-        Planned p = plan(l, byFunction.get(l.kernel().function()), schedule);
+        Planned p = plan(l, byFunction::get, schedule);
         planned.add(p);
         all.add(p);
       }
@@ -124,24 +142,47 @@ public final class CudaExecutor implements Executor {
     return s.withWgmma(CudaSchedule.WGMMA_DEFAULT);
   }
 
-  /** Whether a wgmma launch's operands meet the copy engine's rules: 16-byte aligned bases and row pitches. */
+  /**
+   * Whether a wgmma launch's operands meet the copy engine's rules: 16-byte aligned bases and row pitches
+   * (an operand read through a transposed copy meets them whatever its own layout).
+   */
   static boolean tmaAligned(CudaRenderer.Tiles t, Arena layout) {
-    return layout.offsetLong(t.a()) % 4 == 0 && layout.offsetLong(t.b()) % 4 == 0 && layout.product(t.k()) % 4 == 0;
+    CudaRenderer.Transposed x = t.transposed();
+    boolean a = x != null && x.a(), b = x != null && x.b();
+    boolean kOk = layout.product(t.k()) % 4 == 0 || a && b;
+    return (a || layout.offsetLong(t.a()) % 4 == 0) && (b || layout.offsetLong(t.b()) % 4 == 0) && kOk;
   }
+
+  /** Workspace for transposed wgmma operands: 16 M floats (64 MB), so GPT-2 124M at B=8, T=1024 stays within 8 GB. */
+  public static final long TRANSPOSE_FLOATS = 16L << 20;
+
+  /**
+   * Floats of workspace a wgmma launch may fill with transposed operands (CudaLowering.lower): TRANSPOSE_FLOATS
+   * where the wgmma tile is on, 0 (none over copies, the backward stays on mma.sync) with KILN_WGMMA_T=0.
+   */
+  static long transposeFloats(CudaSchedule s) {
+    return s.wgmma() == null || "0".equals(System.getenv("KILN_WGMMA_T")) ? 0 : transposeFloatsOverride > 0 ? transposeFloatsOverride : TRANSPOSE_FLOATS;
+  }
+
+  /** Tests: a smaller cap than TRANSPOSE_FLOATS, to split small matmuls into chunks along K (0: none). */
+  static volatile long transposeFloatsOverride;
 
   /** What a CUDA tuning result depends on: the GPU, its compute capability and the NVRTC that compiled the variants. */
   public static String tuningDevice(Cuda cuda) {
     return cuda.name().replace('"', '\'') + ", " + cuda.arch() + ", NVRTC " + Nvrtc.version();
   }
 
-  /** Floats of split-K workspace a matmul launch needs (0 for every other launch). */
+  /** Floats of workspace a matmul launch needs: split-K partial sums, or transposed operands (0 for every other launch). */
   static long workspaceFloats(CudaRenderer.Rendered r, Arena layout) {
-    if (!(r.work() instanceof CudaRenderer.Tiles t) || !(t.tile() instanceof CudaSchedule.MmaTile mma)) return 0;
+    if (!(r.work() instanceof CudaRenderer.Tiles t)) return 0;
+    if (t.transposed() != null) return t.transposed().workspaceFloats(layout.product(t.m()), layout.product(t.n()));
+    if (!(t.tile() instanceof CudaSchedule.MmaTile mma)) return 0;
     return mma.workspaceFloats(layout.product(t.batch()), layout.product(t.m()), layout.product(t.n()));
   }
 
-  private Planned plan(CudaLowering.CudaLaunch l, Cuda.Module module, CudaSchedule s) {
+  private Planned plan(CudaLowering.CudaLaunch l, java.util.function.Function<String, Cuda.Module> modules, CudaSchedule s) {
     CudaRenderer.Rendered r = l.kernel();
+    Cuda.Module module = modules.apply(r.function());
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
     List<Launch> launches = switch (r.work()) {
       case CudaRenderer.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(layout.product(t.items()), s.mapBlock()),
@@ -155,6 +196,7 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
+      case CudaRenderer.Tiles t when t.transposed() != null -> transposedTiles(modules, r.function(), t, layout, memory, intBase, workspace, args);
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
@@ -194,6 +236,52 @@ public final class CudaExecutor implements Executor {
             workspace.pointer(0)),
         Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of((int) Math.min(4096, (outputs + 255) / 256)), Launch.Dim3.of(256), 0,
             memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0)));
+  }
+
+  /**
+   * A wgmma launch over transposed copies: per chunk of K, the transpose kernel copies each operand
+   * stored [k..., rows...] (a K x rows matrix) into the workspace as rows x kChunk, then the matmul
+   * reads the copies (and any K-major operand in place, kChunk floats of its row) through its maps.
+   */
+  static List<Launch> transposedTiles(java.util.function.Function<String, Cuda.Module> modules, String function, CudaRenderer.Tiles t, Arena layout,
+                                      DeviceArena memory, long intBase, DeviceArena workspace, long[] args) {
+    CudaRenderer.Transposed x = t.transposed();
+    CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
+    if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands read in place must be 16-byte aligned (offsets and K multiples of 4 floats)");
+    long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k()), kc = x.kChunk();
+    long need = x.workspaceFloats(m, n);
+    if (workspace == null || workspace.bytes() < 4 * need) throw new IllegalStateException(function + ": transposed operands need " + 4 * need + " bytes of workspace");
+    Kernel transpose = modules.apply(x.transpose().function()).kernel(x.transpose().function());
+    Kernel first = modules.apply(function).kernel(function);
+    Kernel rest = x.rest() == null ? first : modules.apply(x.rest().function()).kernel(x.rest().function());
+    long aBase = 4 * layout.offsetLong(t.a()), bBase = 4 * layout.offsetLong(t.b()), bCopy = x.a() ? 4 * m * kc : 0;
+    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((m + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
+    List<Launch> launches = new ArrayList<>();
+    for (int c = 0; c < x.chunks(); c++) {
+      long k0 = c * kc, len = Math.min(kc, k - k0);
+      long[] mapA, mapB;
+      if (x.a()) {
+        launches.add(transposeLaunch(transpose, memory.pointer(aBase + 4 * k0 * m), workspace.pointer(0), len, m, kc));
+        mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(0)), m, len, kc, w.bm());
+      } else {
+        mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(aBase + 4 * k0)), m, len, k, w.bm());
+      }
+      if (x.b()) {
+        launches.add(transposeLaunch(transpose, memory.pointer(bBase + 4 * k0 * n), workspace.pointer(bCopy), len, n, kc));
+        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(bCopy)), n, len, kc, w.bn());
+      } else {
+        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(bBase + 4 * k0)), n, len, k, w.bn());
+      }
+      launches.add(Launch.of(c == 0 ? first : rest, grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(0), memory.pointer(intBase),
+          args, mapA, mapB));
+    }
+    return launches;
+  }
+
+  /** dst (cols x pitch) = the transpose of src (rows x cols, dense): one 64 x 64 tile per block of 256 threads. */
+  private static Launch transposeLaunch(Kernel transpose, jcuda.driver.CUdeviceptr src, jcuda.driver.CUdeviceptr dst, long rows, long cols, long pitch) {
+    return Launch.of(transpose, Launch.Dim3.of(Math.toIntExact((cols + 63) / 64), Math.toIntExact((rows + 63) / 64)), Launch.Dim3.of(256), 0,
+        src, dst, Math.toIntExact(rows), Math.toIntExact(cols), cols, pitch);
   }
 
   public Cuda cuda() { return cuda; }

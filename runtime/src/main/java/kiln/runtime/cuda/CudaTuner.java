@@ -39,7 +39,7 @@ public final class CudaTuner {
 
   private static final int WARMUP = 3, REPEATS = 15;
   /** Split-K variants whose partial sums would need more workspace than this are not tried (64 MB). */
-  static final long WORKSPACE_CAP_FLOATS = 16L << 20;
+  static final long WORKSPACE_CAP_FLOATS = Math.max(16L << 20, CudaExecutor.TRANSPOSE_FLOATS);   // split-K sums or transposed copies
   /** Max abs error relative to the reference's max abs: fp32 variants differ only in summation order; TF32 rounds inputs (2^-11). */
   static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3;
 
@@ -71,9 +71,27 @@ public final class CudaTuner {
       }
       """;
 
-  /** One distinct matmul: the launch it first occurs in, rendered with its default tile, and the tiles to try. */
+  /**
+   * One distinct matmul: the launch it first occurs in, rendered with its default tile, and the tiles to
+   * try; plan: {kChunk, chunks} where it may also run on wgmma over transposed copies (then the wgmma
+   * tiles in space mean that, and key names the copies' kernel, as CudaExecutor looks it up), else null.
+   */
   private record Target(String launch, CudaRenderer.Rendered byDefault, MatmulMatch match, boolean accumulate, CudaSchedule.MatmulTile defaultTile,
-                        List<CudaSchedule.MatmulTile> space) {}
+                        List<CudaSchedule.MatmulTile> space, long[] plan, String key) {}
+
+  /**
+   * The tiles the tuner tries for mm: the schedule's space, plus the wgmma space over transposed copies
+   * where CudaLowering plans them with transposeFloats of workspace (GPT-2's backward on an H200).
+   */
+  public static List<CudaSchedule.MatmulTile> space(CudaSchedule schedule, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                                    long transposeFloats) {
+    List<CudaSchedule.MatmulTile> space = new ArrayList<>(schedule.matmulSpace(mm));
+    if (kiln.codegen.CudaLowering.transposePlan(mm, schedule, size, transposeFloats) != null) {
+      space.addAll(0, CudaSchedule.wgmmaSpace());
+      if (!space.contains(schedule.wgmma())) space.addFirst(schedule.wgmma());   // the default over copies
+    }
+    return space;
+  }
 
   private CudaTuner() {}
 
@@ -93,8 +111,11 @@ public final class CudaTuner {
         boolean acc = group.getFirst().accumulate();
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, byDefault);
-        String key = r.function() + "|" + ((CudaRenderer.Tiles) r.work()).shape(layout::size);
-        targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc, byDefault, schedule.matmulSpace(mm.get())));
+        long[] plan = kiln.codegen.CudaLowering.transposePlan(mm.get(), schedule, layout::size, CudaExecutor.transposeFloats(schedule));
+        String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm.get(), acc, schedule.wgmma(), plan[0], (int) plan[1]).function();
+        String key = function + "|" + ((CudaRenderer.Tiles) r.work()).shape(layout::size);
+        targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc, plan == null ? byDefault : schedule.wgmma(),
+            space(schedule, mm.get(), layout::size, CudaExecutor.transposeFloats(schedule)), plan, function));
       }
     }
     Map<String, String> sources = new LinkedHashMap<>();
@@ -107,7 +128,15 @@ public final class CudaTuner {
       CudaRenderer.Rendered[] v = new CudaRenderer.Rendered[t.space().size()];
       variantCount += v.length;
       for (int i = 0; i < v.length; i++) {
-        v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), t.space().get(i));
+        CudaSchedule.MatmulTile tile = t.space().get(i);
+        if (t.plan() != null && tile instanceof CudaSchedule.WgmmaTile w) {
+          v[i] = CudaRenderer.matmulTransposed(t.match(), t.accumulate(), w, t.plan()[0], (int) t.plan()[1]);
+          CudaRenderer.Transposed x = ((CudaRenderer.Tiles) v[i].work()).transposed();
+          sources.putIfAbsent(x.transpose().function(), x.transpose().source());
+          if (x.rest() != null) sources.putIfAbsent(x.rest().function(), x.rest().source());
+        } else {
+          v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), tile);
+        }
         sources.putIfAbsent(v[i].function(), v[i].source());
       }
       variants.put(e.getKey(), v);
@@ -208,7 +237,7 @@ public final class CudaTuner {
         for (int i = 0; i < ms.length; i++) if (!Double.isNaN(ms[i])) byTile.put(space.get(i), ms[i]);
         Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback], byTile);
         results.add(res);
-        cache.put(new TuningCache.Entry(device, t.byDefault().function(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
+        cache.put(new TuningCache.Entry(device, t.key(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
         log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s (%.3f ms, %.1f TFLOP/s; default %s %.3f ms)%n", done, total,
             (System.nanoTime() - start) / 1e9, res.launch(), shape, res.best().knobs(), res.bestMs(), res.bestTflops(), t.defaultTile().knobs(), res.defaultMs());
       }
@@ -218,6 +247,11 @@ public final class CudaTuner {
 
   private static List<Launch> launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Cuda.Module> kernels,
                                      DeviceArena workspace) {
+    CudaRenderer.Tiles t = (CudaRenderer.Tiles) r.work();
+    if (t.transposed() != null) {   // the copies are part of the variant: timed with it
+      return CudaExecutor.transposedTiles(kernels::get, r.function(), t, layout, ex.memory(), ex.intBase(), workspace,
+          layout.launchArgsLong(r.dims(), r.tensors()));
+    }
     return CudaExecutor.tiles(kernels.get(r.function()), r.function(), (CudaRenderer.Tiles) r.work(), layout, ex.memory(), ex.intBase(),
         workspace, layout.launchArgsLong(r.dims(), r.tensors()));
   }

@@ -27,17 +27,21 @@ public final class TensorMaps {
    * boxes of BOX_K x boxRows with 128-byte swizzle, fp32 rounded to tf32 (nearest) as it is copied,
    * zeros past the edges. The copy engine needs base and the row pitch (4k bytes) 16-byte aligned.
    */
-  public static long[] kMajorTf32(long base, long rows, long k, int boxRows) {
-    if (base % 16 != 0 || (4 * k) % 16 != 0) {
-      throw new CudaException("tensor map: the copy engine needs a 16-byte aligned base and row pitch, found address " + base + " and " + 4 * k
+  public static long[] kMajorTf32(long base, long rows, long k, int boxRows) { return kMajorTf32(base, rows, k, k, boxRows); }
+
+  /** As above over the first k floats of rows pitch floats apart (a chunk along K of a wider matrix, or a padded copy). */
+  public static long[] kMajorTf32(long base, long rows, long k, long pitch, int boxRows) {
+    if (base % 16 != 0 || (4 * pitch) % 16 != 0) {
+      throw new CudaException("tensor map: the copy engine needs a 16-byte aligned base and row pitch, found address " + base + " and " + 4 * pitch
           + " bytes per row");
     }
+    if (k < 1 || k > pitch) throw new IllegalArgumentException("tensor map: k must be 1.." + pitch + " (the row pitch), found " + k);
     if (boxRows < 1 || boxRows > 256) throw new IllegalArgumentException("tensor map: box rows must be 1..256, found " + boxRows);
     MethodHandle encode = Lib.encode();
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment map = arena.allocate(128, 64);
       MemorySegment dims = arena.allocateFrom(JAVA_LONG, k, rows);
-      MemorySegment strides = arena.allocateFrom(JAVA_LONG, 4 * k);
+      MemorySegment strides = arena.allocateFrom(JAVA_LONG, 4 * pitch);
       MemorySegment box = arena.allocateFrom(JAVA_INT, BOX_K, boxRows);
       MemorySegment elementStrides = arena.allocateFrom(JAVA_INT, 1, 1);
       int status = (int) encode.invokeExact(map, DATA_TYPE_TFLOAT32, 2, MemorySegment.ofAddress(base), dims, strides, box, elementStrides,

@@ -1,0 +1,104 @@
+// The Hopper matmul over transposed copies (CudaExecutor.transposedTiles) against a double-precision
+// product computed here, at shapes no tile divides: dx = dy·W (B stored [k, n]), dW += dyᵀ·x (both
+// operands stored [k, rows], accumulating into C, K odd) and each again split into chunks along K by a
+// small workspace cap (chunk 0 assigns, the later ones add). Tagged gpu: skips without an sm_90 device.
+package kiln.runtime.cuda;
+
+import static kiln.dsl.Graph.dims;
+import static kiln.dsl.Ops.sum;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import kiln.codegen.CudaSchedule;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Graph;
+import kiln.dsl.Tensor;
+import kiln.runtime.Arena;
+import kiln.runtime.TuningCache;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+@Tag("gpu")
+class CudaWgmmaTransposeTest {
+  static final Dim M = new Dim("M"), N = new Dim("N"), K = new Dim("K"), K2 = new Dim("K2");
+  static final int m = 300, n = 190, k = 260, k2 = 517;
+
+  @Test
+  void transposedOperandsMatchDoubleProductWholeAndInChunks() {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    Graph g = new Graph();
+    Tensor a = g.input("a", DType.F32, M, K), b = g.input("b", DType.F32, K, N);          // dx = dy·W: B n-major
+    Tensor at = g.input("at", DType.F32, K2, M), bt = g.input("bt", DType.F32, K2, N);    // dW = dyᵀ·x: both m-major
+    Tensor acc = g.input("acc", DType.F32, M, N);
+    Tensor c = g.compute("c", dims(M, N), (i, j) -> sum(K, p -> a.at(i, p).mul(b.at(p, j))));
+    Tensor w = g.compute("w", dims(M, N), (i, j) -> sum(K2, p -> at.at(p, i).mul(bt.at(p, j))));
+    Compute wc = g.computes().stream().filter(x -> x.out() == w).findFirst().orElseThrow();
+    Compute cc = g.computes().stream().filter(x -> x.out() == c).findFirst().orElseThrow();
+    Compute accumulate = new Compute("acc+=w", wc.layer(), acc, wc.loopVars(), wc.outIndex(), wc.body(), true);
+    Map<String, List<Compute>> program = Map.of("forward", List.of(cc, accumulate));
+    Map<Dim, Integer> sizes = Map.of(M, m, N, n, K, k, K2, k2);
+    Random random = new Random(7);
+    Map<Tensor, float[]> inputs = new LinkedHashMap<>();
+    for (Tensor t : List.of(a, b, at, bt, acc)) {
+      float[] v = new float[(int) (sizes.get(t.dims().get(0)) * (long) sizes.get(t.dims().get(1)))];
+      for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian();
+      inputs.put(t, v);
+    }
+    double[] wantC = new double[m * n], wantAcc = new double[m * n];
+    float[] av = inputs.get(a), bv = inputs.get(b), atv = inputs.get(at), btv = inputs.get(bt), accv = inputs.get(acc);
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double s = 0, s2 = 0;
+        for (int p = 0; p < k; p++) s += (double) av[i * k + p] * bv[p * n + j];
+        for (int p = 0; p < k2; p++) s2 += (double) atv[p * m + i] * btv[p * n + j];
+        wantC[i * n + j] = s;
+        wantAcc[i * n + j] = accv[i * n + j] + s2;
+      }
+    }
+    CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
+    try (Cuda cuda = Cuda.open()) {
+      Assumptions.assumeTrue(cuda.major() == 9 && cuda.minor() == 0, "wgmma needs sm_90, found " + cuda.arch());
+      Assumptions.assumeTrue(!"0".equals(System.getenv("KILN_WGMMA")) && !"0".equals(System.getenv("KILN_WGMMA_T")), "the path is switched off");
+      // the default cap (one chunk each); 190 x 96 floats: c in 3 chunks of 96 (assign, add, add), while w (490 copied rows) would need
+      // more than 4 chunks and stays on mma.sync; 490 x 160: w in 4 chunks of 160 (the last 37 deep), c whole
+      for (long cap : new long[] {0, 190 * 96, 490 * 160}) {
+        CudaExecutor.transposeFloatsOverride = cap;
+        try (CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, s, TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")))) {
+          inputs.forEach(ex::write);
+          ex.enableProfile();
+          ex.run("forward");
+          List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+          String what = "cap " + cap + ": ";
+          assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t ") && x.endsWith(".c")), what + "c over copies: " + kinds);
+          boolean wOverCopies = cap != 190 * 96;
+          assertTrue(kinds.stream().anyMatch(x -> x.startsWith(wOverCopies ? "wgmma_t_acc " : "mma_acc ") && x.endsWith("acc+=w")), what + kinds);
+          assertTrue(ex.describe().contains("on sm_90a wgmma (" + (wOverCopies ? 2 : 1) + " over transposed copies)"), ex.describe());
+          CudaWgmmaTest.check(what + "c", wantC, ex.read(c));
+          CudaWgmmaTest.check(what + "acc", wantAcc, ex.read(acc));
+        } finally {
+          CudaExecutor.transposeFloatsOverride = 0;
+        }
+      }
+    }
+  }
+
+  @Test
+  void chunkPlansOfThisTest() {
+    // what the caps above give (CPU): c copies B (190 rows) over K = 260; w copies 300 + 190 rows over K2 = 517
+    assertEquals(List.of(288L, 1L), List.of(box(kiln.codegen.CudaRenderer.transposePlan(false, true, m, n, k, 16L << 20, 4))));
+    assertEquals(List.of(544L, 1L), List.of(box(kiln.codegen.CudaRenderer.transposePlan(true, true, m, n, k2, 16L << 20, 4))));
+    assertEquals(List.of(96L, 3L), List.of(box(kiln.codegen.CudaRenderer.transposePlan(false, true, m, n, k, 190 * 96, 4))));
+    assertEquals(null, kiln.codegen.CudaRenderer.transposePlan(true, true, m, n, k2, 190 * 96, 4));
+    assertEquals(List.of(160L, 4L), List.of(box(kiln.codegen.CudaRenderer.transposePlan(true, true, m, n, k2, 490 * 160, 4))));
+    assertEquals(List.of(288L, 1L), List.of(box(kiln.codegen.CudaRenderer.transposePlan(false, true, m, n, k, 490 * 160, 4))));
+  }
+
+  private static Long[] box(long[] v) { return new Long[] {v[0], v[1]}; }
+}

@@ -1,0 +1,121 @@
+// Which matmuls the Hopper path runs over transposed copies, and how much workspace they take, without a
+// GPU: GPT-2 124M at B=8, T=1024 lowered as an H200 runs it at TF32 (CudaExecutor.TRANSPOSE_FLOATS).
+package kiln.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.TreeMap;
+import kiln.codegen.CudaLowering;
+import kiln.codegen.CudaRenderer;
+import kiln.codegen.CudaSchedule;
+import kiln.dsl.Dim;
+import kiln.models.Gpt2;
+import kiln.models.Program;
+import org.junit.jupiter.api.Test;
+
+class TransposePlanTest {
+  static final CudaSchedule HOPPER = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
+
+  @Test
+  void chunksAlongKFitTheCapOrGiveUp() {
+    // dW of fc: dyᵀ (3072 rows) and xᵀ (768 rows) over K = 8192: two chunks of 4096 fit 16 M floats
+    assertArrayEquals(new long[] {4096, 2}, CudaRenderer.transposePlan(true, true, 3072, 768, 8192, 16L << 20, 4));
+    // dx of the classifier: wteᵀ (768 rows) over K = 50 304: three chunks of 16 768 (a multiple of 32)
+    assertArrayEquals(new long[] {16768, 3}, CudaRenderer.transposePlan(false, true, 8192, 768, 50304, 16L << 20, 4));
+    // one chunk where everything fits; odd K rounds the chunk up to 32 and the last map zero-fills
+    assertArrayEquals(new long[] {288, 1}, CudaRenderer.transposePlan(true, false, 300, 190, 259, 16L << 20, 4));
+    // dwte: dlogitsᵀ (50 304 rows) + lnfᵀ (768) over K = 8192 needs 26 chunks: stays on mma.sync
+    assertNull(CudaRenderer.transposePlan(true, true, 50304, 768, 8192, 16L << 20, 4));
+    assertNull(CudaRenderer.transposePlan(false, false, 10, 10, 10, 16L << 20, 4), "nothing to copy");
+    assertNull(CudaRenderer.transposePlan(true, false, 10, 10, 10, 0, 4), "off");
+  }
+
+  @Test
+  void gpt2BackwardMatmulsRunOverCopiesExceptDwte() {
+    Program p = Gpt2.build(12, true);
+    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
+    CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+    Map<String, Integer> kinds = new TreeMap<>();
+    long workspace = 0;
+    for (CudaLowering.CudaLaunch x : l.launches()) {
+      CudaRenderer.Rendered r = x.kernel();
+      if (!(r.work() instanceof CudaRenderer.Tiles t)) continue;
+      String name = x.name().replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");
+      kinds.merge(r.kind().replace("_acc", "") + " " + name, 1, Integer::sum);
+      if (t.transposed() != null) {
+        long m = product(t.m(), sizes), n = product(t.n(), sizes), k = product(t.k(), sizes);
+        CudaRenderer.Transposed tr = t.transposed();
+        assertTrue(tr.kChunk() % 32 == 0 && tr.kChunk() * tr.chunks() >= k && tr.kChunk() * (tr.chunks() - 1) < k, x.name() + ": chunks cover K");
+        assertTrue(l.kernels().containsKey(tr.transpose().function()), "the transpose kernel is compiled with the program");
+        if (tr.rest() != null) assertTrue(l.kernels().containsKey(tr.rest().function()), "the += twin too");
+        assertEquals(tr.chunks() > 1 && !r.kind().endsWith("_acc"), tr.rest() != null, x.name() + ": a += twin only where later chunks need one");
+        workspace = Math.max(workspace, tr.workspaceFloats(m, n));
+      }
+    }
+    // the five forward kinds read both operands K-major; every backward one but dwte gets copies
+    for (String fwd : new String[] {"head.logits", "h*.attn.qkv.r1", "h*.fc.out.r1", "h*.fcproj.out.r1"}) {
+      assertTrue(kinds.containsKey("wgmma " + fwd), fwd + " in " + kinds);
+    }
+    for (String bwd : new String[] {"dlogits/dlnf.out", "dr1/grads.fcw[*]", "dr1/grads.fcprojw[*]", "dr1/grads.attprojw[*]", "dr1/grads.qkvw[*]",
+        "dr1/dh*.ln1.out", "dr1/dh*.ln2.out", "dr1/dh*.attn.y", "dr1/dh*.fc.gelu"}) {
+      assertTrue(kinds.containsKey("wgmma_t " + bwd), bwd + " over copies: " + kinds);
+    }
+    assertTrue(kinds.containsKey("mma dlogits/grads.wte"), "dwte stays on mma.sync: " + kinds);
+    assertTrue(kinds.keySet().stream().filter(k -> k.startsWith("mma ")).count() == 1, "only dwte on mma.sync: " + kinds);
+    // the largest pair served: fc's dW in two chunks (3072 + 768) x 4096, within the cap
+    assertEquals((3072 + 768) * 4096L, workspace);
+    assertTrue(workspace <= CudaExecutor.TRANSPOSE_FLOATS);
+    // with the cap at 0 nothing runs over copies (KILN_WGMMA_T=0)
+    CudaLowering.Lowered off = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, 0);
+    assertTrue(off.launches().stream().noneMatch(x -> x.kernel().kind().startsWith("wgmma_t")));
+  }
+
+  @Test
+  void theChooserPicksCopiesWithATileOrKeepsMmaSync() {
+    Program p = Gpt2.build(1, true);
+    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
+    CudaSchedule.WgmmaTile other = (CudaSchedule.WgmmaTile) CudaSchedule.wgmmaSpace().stream().filter(t -> !t.equals(CudaSchedule.WGMMA_DEFAULT))
+        .findFirst().orElseThrow();
+    java.util.List<String> asked = new java.util.ArrayList<>();
+    // a chooser as a tuning cache would answer: mma.sync for fcw's dW, another wgmma tile for fcprojw's, the rule elsewhere
+    CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return null; }
+
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
+        asked.add(byDefault.tensors().getFirst().name());
+        assertEquals("mma", byDefault.kind().replace("_acc", ""), "byDefault is the mma.sync render");
+        String c = byDefault.tensors().getFirst().name();   // the output, "grads.fcw[0]" for layer 0's
+        return c.startsWith("grads.fcw[") ? HOPPER.matmul() : c.startsWith("grads.fcprojw[") ? other : null;
+      }
+    };
+    CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, chooser, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+    assertEquals(9, asked.size(), "the 8 backward matmuls of the layer and dlnf are offered copies, dwte not: " + asked);
+    for (CudaLowering.CudaLaunch x : l.launches()) {
+      String src = x.kernel().source();
+      if (x.name().endsWith("grads.fcw[0]")) assertTrue(x.kernel().kind().startsWith("mma"), x.name() + " kept on mma.sync");
+      if (x.name().endsWith("grads.fcprojw[0]")) {
+        assertTrue(x.kernel().kind().startsWith("wgmma_t") && src.contains(other.knobs()), x.name() + " over copies with " + other.knobs());
+      }
+      if (x.name().endsWith("grads.qkvw[0]")) assertTrue(x.kernel().kind().startsWith("wgmma_t") && src.contains(CudaSchedule.WGMMA_DEFAULT.knobs()));
+    }
+    // the tuner races the wgmma tiles over copies alongside the mma.sync space; none where no copies are planned
+    for (kiln.dsl.Compute c : p.graph().computes()) {
+      var mm = kiln.codegen.MatmulMatch.of(c);
+      if (mm.isEmpty()) continue;
+      boolean copies = CudaLowering.transposePlan(mm.get(), HOPPER, sizes::get, CudaExecutor.TRANSPOSE_FLOATS) != null;
+      java.util.List<CudaSchedule.MatmulTile> space = CudaTuner.space(HOPPER, mm.get(), sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+      assertEquals(HOPPER.matmulSpace(mm.get()).size() + (copies ? CudaSchedule.wgmmaSpace().size() : 0), space.size(), c.name());
+      assertEquals(HOPPER.matmulSpace(mm.get()), CudaTuner.space(HOPPER, mm.get(), sizes::get, 0), "KILN_WGMMA_T=0: " + c.name());
+    }
+  }
+
+  private static long product(java.util.List<Dim> dims, Map<Dim, Integer> sizes) {
+    long p = 1;
+    for (Dim d : dims) p *= sizes.get(d);
+    return p;
+  }
+}
