@@ -55,7 +55,7 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    int[] counts = new int[4];   // tuned, matmul launches, on wgmma, of those over transposed copies
+    int[] counts = new int[5];   // tuned, matmul launches, on wgmma, of those over transposed copies, of those chunked along M
     CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
       @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return choose(byDefault, null); }
 
@@ -78,6 +78,7 @@ public final class CudaExecutor implements Executor {
           if (copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
             counts[2]++;
             counts[3]++;
+            if (((CudaRenderer.Tiles) overCopies.work()).transposed().byRows()) counts[4]++;
             return chosen;
           }
           return chosen != null ? chosen : schedule.matmul();
@@ -100,7 +101,8 @@ public final class CudaExecutor implements Executor {
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
         + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
-        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")" : "");
+        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
+        + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();

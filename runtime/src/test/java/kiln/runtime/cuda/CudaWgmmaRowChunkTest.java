@@ -80,6 +80,7 @@ class CudaWgmmaRowChunkTest {
           String what = "cap " + cap + " " + List.of(box(plan(cap))) + ": ";
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t ") && x.endsWith(".w")), what + "w over copies: " + kinds);
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t_acc ") && x.endsWith("acc+=w")), what + "acc+=w over copies: " + kinds);
+          assertTrue(ex.describe().contains("(2 over transposed copies), 2 of them chunked along M"), ex.describe());
           CudaWgmmaTest.check(what + "w", wantW, ex.read(w));
           CudaWgmmaTest.check(what + "acc", wantAcc, ex.read(acc));
         } finally {
