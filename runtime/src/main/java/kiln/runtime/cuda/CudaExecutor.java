@@ -289,8 +289,8 @@ public final class CudaExecutor implements Executor {
    * are rendered with its own row count (tail, tailRest).
    */
   private static List<Launch> rowChunks(java.util.function.Function<String, Cuda.Module> modules, CudaRenderer.Tiles t, long m, long n, long k,
-                                        long aBase, long bBase, Kernel first, Kernel rest, Kernel transpose, DeviceArena memory, long intBase, DeviceArena workspace,
-                                        long[] args) {
+                                        long aBase, long bBase, Kernel first, Kernel rest, Kernel transpose, DeviceArena memory, long intBase,
+                                        DeviceArena workspace, long[] args) {
     CudaRenderer.Transposed x = t.transposed();
     CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
     long kc = x.kChunk(), mc = x.mChunk();
