@@ -41,6 +41,17 @@ public final class CudaLowering {
 
   /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
   public static final int MAX_TRANSPOSE_CHUNKS = 4;
+  /** Most chunks along K of a launch chunked along M as well (CudaRenderer.transposePlan picks within it by cost). */
+  public static final int MAX_ROW_PLAN_K_CHUNKS = 16;
+
+  /** Whether plans may chunk along M (KILN_WGMMA_MCHUNK=0: off, such matmuls stay on mma.sync); tests may override. */
+  public static boolean rowChunks() {
+    Boolean o = rowChunksOverride;
+    return o != null ? o : !"0".equals(System.getenv("KILN_WGMMA_MCHUNK"));
+  }
+
+  /** Tests: force chunking along M on or off (null: the environment decides). */
+  public static volatile Boolean rowChunksOverride;
 
   /**
    * As above; with transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand
@@ -63,14 +74,13 @@ public final class CudaLowering {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
         long[] plan = transposePlan(mm.get(), schedule, size, transposeFloats);
-        CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan[0], (int) plan[1]);
+        CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan);
         CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
         if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
           k = chosen == null || chosen.equals(schedule.wgmma()) ? copies
-              : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), (CudaSchedule.WgmmaTile) chosen, plan[0], (int) plan[1]);
+              : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), (CudaSchedule.WgmmaTile) chosen, plan);
           CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
-          kernels.putIfAbsent(t.transpose().function(), t.transpose());
-          if (t.rest() != null) kernels.putIfAbsent(t.rest().function(), t.rest());
+          for (CudaRenderer.Rendered x : t.kernels()) kernels.putIfAbsent(x.function(), x);
         } else if (chosen != null && !chosen.equals(byDefault)) {
           k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
         }
@@ -86,15 +96,18 @@ public final class CudaLowering {
   }
 
   /**
-   * {kChunk, chunks} where mm can run on wgmma over transposed copies in transposeFloats of workspace
+   * {kChunk, chunks} (or {kChunk, chunks, mChunk, mChunks, tail rows} chunked along M too, unless
+   * KILN_WGMMA_MCHUNK=0) where mm can run on wgmma over transposed copies in transposeFloats of workspace
    * (the wgmma tile on at TF32, an operand stored [k..., rows...]), else null: it stays as it is.
    */
   public static long[] transposePlan(MatmulMatch mm, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size, long transposeFloats) {
     if (transposeFloats <= 0 || size == null || schedule.wgmma() == null || schedule.precision() != CudaSchedule.Precision.TF32) return null;
     boolean[] t = CudaRenderer.wgmmaLayouts(mm);
     if (t == null || !(t[0] || t[1])) return null;
-    return CudaRenderer.transposePlan(t[0], t[1], product(mm.m(), size), product(mm.n(), size), product(mm.k(), size), transposeFloats,
-        MAX_TRANSPOSE_CHUNKS);
+    long m = product(mm.m(), size), n = product(mm.n(), size), k = product(mm.k(), size);
+    if (!rowChunks()) return CudaRenderer.transposePlan(t[0], t[1], m, n, k, transposeFloats, MAX_TRANSPOSE_CHUNKS);
+    return CudaRenderer.transposePlan(t[0], t[1], m, n, k, transposeFloats, MAX_TRANSPOSE_CHUNKS, MAX_ROW_PLAN_K_CHUNKS,
+        schedule.wgmma().bm(), schedule.wgmma().bn());
   }
 
   private static long product(List<kiln.dsl.Var> vars, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {

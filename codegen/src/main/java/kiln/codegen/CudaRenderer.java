@@ -48,9 +48,28 @@ public final class CudaRenderer {
    * this Tiles belongs to for chunk 0, `rest` for the later chunks: its `+=` twin, or null where chunk
    * 0's kernel already accumulates or there is one chunk) runs over that chunk.
    */
-  public record Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest) {
-    /** Workspace floats this launch needs: each copied operand's rows x kChunk. */
-    public long workspaceFloats(long m, long n) { return ((a ? m : 0) + (b ? n : 0)) * kChunk; }
+  public record Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest,
+                           long mChunk, int mChunks, Rendered tail, Rendered tailRest) {
+    public Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest) {
+      this(a, b, kChunk, chunks, transpose, rest, 0, 1, null, null);
+    }
+
+    /**
+     * Chunked along M too (mChunks > 1, A copied): per K chunk B's slice is copied once, then per M chunk
+     * of mChunk rows (a multiple of 256) A's slice is copied and the launch writes those rows of C; the last
+     * M chunk (fewer rows) runs `tail` for K chunk 0 and `tailRest` (its `+=` twin, or null as for rest) after.
+     */
+    public boolean byRows() { return mChunks > 1; }
+
+    /** The kernels the launch runs besides its own: the transpose, then rest, tail and tailRest where present. */
+    public List<Rendered> kernels() {
+      List<Rendered> all = new ArrayList<>(List.of(transpose));
+      for (Rendered r : new Rendered[] {rest, tail, tailRest}) if (r != null) all.add(r);
+      return all;
+    }
+
+    /** Workspace floats this launch needs: each copied operand's rows (A's M chunk) x kChunk. */
+    public long workspaceFloats(long m, long n) { return ((a ? (byRows() ? mChunk : m) : 0) + (b ? n : 0)) * kChunk; }
   }
 
   /** One block per (row, tile of `tileRows` along t): the attention externs. */
@@ -177,6 +196,47 @@ public final class CudaRenderer {
     return null;
   }
 
+  /** SMs the chunk plan's cost model fills (an H100/H200 SXM has 132). */
+  static final int PLAN_SMS = 132;
+  /** Rows of an M chunk are a multiple of this (every wgmma BM divides it, so only the last chunk has a partial tile). */
+  public static final int M_CHUNK_ROWS = 256;
+
+  /**
+   * transposePlan, or where no plan along K alone fits and A is copied, a plan chunked along M as well:
+   * {kChunk, kChunks, mChunk, mChunks, rows of the last M chunk} with kChunks <= maxRowChunksK, B's copy (n x kChunk) and one M chunk
+   * of A's (mChunk x kChunk) within capFloats, picked by a cost model: per launch ceil(tiles / 132) waves of
+   * a bm x bn tile kChunk deep, plus C reread and rewritten once per later K chunk (at ~100 flops per byte).
+   * null where neither fits. GPT-2's dwte (50 304 x 768 x 8192, both copied) gets 5 x 6 chunks.
+   */
+  public static long[] transposePlan(boolean a, boolean b, long m, long n, long k, long capFloats, int maxChunks, int maxRowChunksK,
+                                     int bm, int bn) {
+    long[] byK = transposePlan(a, b, m, n, k, capFloats, maxChunks);
+    if (byK != null || !a || k < 1 || capFloats <= 0) return byK;
+    long[] best = null;
+    double bestCost = Double.MAX_VALUE;
+    long nTiles = (n + bn - 1) / bn;
+    for (int chunks = 1; chunks <= maxRowChunksK; chunks++) {
+      long kc = ((k + chunks - 1) / chunks + 31) / 32 * 32, kChunks = (k + kc - 1) / kc;
+      long rows = (capFloats - (b ? n : 0) * kc) / kc / M_CHUNK_ROWS * M_CHUNK_ROWS;
+      if (rows < M_CHUNK_ROWS) continue;
+      long mChunks = (m + rows - 1) / rows;
+      if (mChunks < 2) continue;   // the K-only plan would have fitted
+      long mc = ((m + mChunks - 1) / mChunks + M_CHUNK_ROWS - 1) / M_CHUNK_ROWS * M_CHUNK_ROWS;   // balanced
+      mChunks = (m + mc - 1) / mc;
+      double cost = 0;   // in flop-equivalents of one SM
+      for (long j = 0; j < mChunks; j++) {
+        long tiles = (Math.min(mc, m - j * mc) + bm - 1) / bm * nTiles;
+        cost += kChunks * (double) ((tiles + PLAN_SMS - 1) / PLAN_SMS) * 2.0 * bm * bn * kc;
+      }
+      cost += (2 * kChunks - 1) * (double) m * n * 4 * 100 / PLAN_SMS;   // C's traffic, ~300 TFLOP/s against ~3 TB/s
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = new long[] {kc, kChunks, mc, mChunks, m - (mChunks - 1) * mc};
+      }
+    }
+    return best;
+  }
+
   /** The transpose kernel (templates/cuda/transpose.cu.ftl): TILE x TILE tiles, 256 threads. */
   public static Rendered transpose(int tile) {
     Map<String, Object> m = new HashMap<>();
@@ -197,20 +257,49 @@ public final class CudaRenderer {
    * where later chunks must add to chunk 0's result, the `+=` twin.
    */
   public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long kChunk, int chunks) {
+    return matmulTransposed(mm, accumulate, tile, new long[] {kChunk, chunks});
+  }
+
+  /**
+   * As above over a plan from transposePlan: {kChunk, kChunks}, or {kChunk, kChunks, mChunk, mChunks, tail rows} chunked
+   * along M too (A copied): the kernels then render M as mChunk rows (C's rows shifted per launch), and the
+   * last M chunk's rows get their own kernels (Transposed.tail, tailRest).
+   */
+  public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long[] plan) {
     boolean[] t = wgmmaLayouts(mm);
     if (t == null || !(t[0] || t[1])) throw new IllegalArgumentException(mm.compute().name() + ": no operand to transpose for wgmma");
-    Rendered rest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null) : null;
-    Transposed plan = new Transposed(t[0], t[1], kChunk, chunks, transpose(64), rest);
-    return matmul(mm, accumulate, tile, kChunk, plan);
+    long kChunk = plan[0];
+    int chunks = (int) plan[1];
+    boolean rows = plan.length > 2 && plan[3] > 1;
+    if (rows && !t[0]) throw new IllegalArgumentException(mm.compute().name() + ": chunks along M need A copied");
+    long mChunk = rows ? plan[2] : 0, tailRows = 0;
+    int mChunks = rows ? (int) plan[3] : 1;
+    Rendered tail = null, tailRest = null;
+    Rendered rest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null, mChunk) : null;
+    if (rows) {
+      tailRows = plan.length > 4 ? plan[4] : 0;
+      if (tailRows <= 0 || tailRows > mChunk) throw new IllegalArgumentException(mm.compute().name() + ": an M-chunked plan needs its tail rows");
+      if (tailRows != mChunk) {
+        tail = matmul(mm, accumulate, tile, kChunk, null, tailRows);
+        tailRest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null, tailRows) : null;
+      }
+    }
+    Transposed x = new Transposed(t[0], t[1], kChunk, chunks, transpose(64), rest, mChunk, mChunks, tail, tailRest);
+    return matmul(mm, accumulate, tile, kChunk, x, mChunk);
   }
 
   /**
    * A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an
    * MmaTile, the Hopper one for a WgmmaTile (only where wgmmaFits).
    */
-  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) { return matmul(mm, accumulate, tile, 0, null); }
+  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) { return matmul(mm, accumulate, tile, 0, null, 0); }
 
   private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed) {
+    return matmul(mm, accumulate, tile, kChunk, transposed, 0);
+  }
+
+  /** mRows > 0 (over copies chunked along M): the kernel covers that many rows of C, from the base the launch passes as F. */
+  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed, long mRows) {
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     Compute c = mm.compute();
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
@@ -262,6 +351,8 @@ public final class CudaRenderer {
         }
         // over K-major copies in chunks: the kernel runs kChunk deep (the last chunk's maps zero-fill the rest)
         if (kChunk > 0) m.put("K", Long.toString(kChunk));
+        // chunked along M: mRows rows of C from F (the launch shifts F to the chunk's first row)
+        if (mRows > 0) m.put("M", Long.toString(mRows));
         m.put("bm", t.bm());
         m.put("bn", t.bn());
         m.put("bk", t.bk());
@@ -278,7 +369,8 @@ public final class CudaRenderer {
     String engine = switch (tile) {
       case CudaSchedule.SimtTile t -> "";
       case CudaSchedule.MmaTile t -> " (TF32 tensor cores)";
-      case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a" + (kChunk > 0 ? ", over K-major copies " + kChunk + " deep" : "") + ")";
+      case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a" + (kChunk > 0 ? ", over K-major copies " + kChunk + " deep" : "")
+          + (mRows > 0 ? ", " + mRows + " rows a launch" : "") + ")";
     };
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs(),
         new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed));

@@ -105,6 +105,24 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
   }
 
+  /**
+   * The kernels of a launch over copies chunked along M (GPT-2's dwte plan: 1664 deep, 8448 rows a launch,
+   * the last 8064): chunk 0's, its `+=` twin and the last rows' pair compile for sm_90a.
+   */
+  @org.junit.jupiter.api.Test
+  void rowChunkedWgmmaCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    kiln.dsl.Compute dwte = kiln.models.Gpt2.build(1, true).graph().computes().stream()
+        .filter(c -> c.out().name().equals("grads.wte") && kiln.codegen.MatmulMatch.of(c).isPresent()).findFirst().orElseThrow();
+    var r = kiln.codegen.CudaRenderer.matmulTransposed(kiln.codegen.MatmulMatch.of(dwte).orElseThrow(), dwte.accumulate(),
+        kiln.codegen.CudaSchedule.WGMMA_DEFAULT, new long[] {1664, 5, 8448, 6, 8064});
+    var x = ((kiln.codegen.CudaRenderer.Tiles) r.work()).transposed();
+    StringBuilder unit = new StringBuilder(r.source()).append('\n');
+    for (var k : x.kernels()) unit.append(k.source()).append('\n');
+    assertTrue(x.tail() != null && x.kernels().size() == (dwte.accumulate() ? 2 : 4), "transpose, tail (and the += twins): " + x.kernels().size());
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
   private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
 
   private static void compiles(String unit, Path tmp, String arch) throws IOException, InterruptedException {

@@ -55,7 +55,7 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    int[] counts = new int[4];   // tuned, matmul launches, on wgmma, of those over transposed copies
+    int[] counts = new int[5];   // tuned, matmul launches, on wgmma, of those over transposed copies, of those chunked along M
     CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
       @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return choose(byDefault, null); }
 
@@ -78,6 +78,7 @@ public final class CudaExecutor implements Executor {
           if (copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
             counts[2]++;
             counts[3]++;
+            if (((CudaRenderer.Tiles) overCopies.work()).transposed().byRows()) counts[4]++;
             return chosen;
           }
           return chosen != null ? chosen : schedule.matmul();
@@ -100,7 +101,8 @@ public final class CudaExecutor implements Executor {
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
         + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
-        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")" : "");
+        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
+        + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -255,6 +257,7 @@ public final class CudaExecutor implements Executor {
     Kernel first = modules.apply(function).kernel(function);
     Kernel rest = x.rest() == null ? first : modules.apply(x.rest().function()).kernel(x.rest().function());
     long aBase = 4 * layout.offsetLong(t.a()), bBase = 4 * layout.offsetLong(t.b()), bCopy = x.a() ? 4 * m * kc : 0;
+    if (x.byRows()) return rowChunks(modules, t, m, n, k, aBase, bBase, first, rest, transpose, memory, intBase, workspace, args);
     Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((m + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
     List<Launch> launches = new ArrayList<>();
     for (int c = 0; c < x.chunks(); c++) {
@@ -278,10 +281,58 @@ public final class CudaExecutor implements Executor {
     return launches;
   }
 
+  /**
+   * transposedTiles chunked along M (Transposed.byRows, A copied): per K chunk, B's slice once (copied, or
+   * read in place), then per M chunk A's slice [k0:k1, m0:m1] copied as (m1 - m0) x kChunk after B's copy
+   * and a launch whose F is shifted by m0 rows of C (C is dense [m..., n...], the kernel writes only C
+   * through F); K chunk 0 assigns or adds as the compute does, later ones add; the last M chunk's kernels
+   * are rendered with its own row count (tail, tailRest).
+   */
+  private static List<Launch> rowChunks(java.util.function.Function<String, Cuda.Module> modules, CudaRenderer.Tiles t, long m, long n, long k,
+                                        long aBase, long bBase, Kernel first, Kernel rest, Kernel transpose, DeviceArena memory, long intBase,
+                                        DeviceArena workspace, long[] args) {
+    CudaRenderer.Transposed x = t.transposed();
+    CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
+    long kc = x.kChunk(), mc = x.mChunk();
+    Kernel tail = x.tail() == null ? first : modules.apply(x.tail().function()).kernel(x.tail().function());
+    Kernel tailRest = x.tail() == null ? rest : x.tailRest() == null ? tail : modules.apply(x.tailRest().function()).kernel(x.tailRest().function());
+    // aBase, bBase: byte offsets of A and B from F; C's chunk starts m0 rows of n floats into it
+    long bCopy = 0, aCopy = x.b() ? 4 * n * kc : 0;
+    int nTiles = Math.toIntExact((n + w.bn() - 1) / w.bn());
+    List<Launch> launches = new ArrayList<>();
+    for (int c = 0; c < x.chunks(); c++) {
+      long k0 = c * kc, len = Math.min(kc, k - k0);
+      long[] mapB;
+      if (x.b()) {
+        launches.add(transposeLaunch(transpose, memory.pointer(bBase + 4 * k0 * n), workspace.pointer(bCopy), len, n, n, kc));
+        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(bCopy)), n, len, kc, w.bn());
+      } else {
+        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(bBase + 4 * k0)), n, len, k, w.bn());
+      }
+      for (int j = 0; j < x.mChunks(); j++) {
+        long m0 = j * mc, rows = Math.min(mc, m - m0);
+        launches.add(transposeLaunch(transpose, memory.pointer(aBase + 4 * (k0 * m + m0)), workspace.pointer(aCopy), len, rows, m, kc));
+        long[] mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(aCopy)), rows, len, kc, w.bm());
+        boolean last = j == x.mChunks() - 1;
+        Kernel kernel = c == 0 ? (last ? tail : first) : (last ? tailRest : rest);
+        Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((rows + w.bm() - 1) / w.bm()), nTiles);
+        launches.add(Launch.of(kernel, grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(4 * m0 * n), memory.pointer(intBase),
+            args, mapA, mapB));
+      }
+    }
+    return launches;
+  }
+
   /** dst (cols x pitch) = the transpose of src (rows x cols, dense): one 64 x 64 tile per block of 256 threads. */
   private static Launch transposeLaunch(Kernel transpose, jcuda.driver.CUdeviceptr src, jcuda.driver.CUdeviceptr dst, long rows, long cols, long pitch) {
+    return transposeLaunch(transpose, src, dst, rows, cols, cols, pitch);
+  }
+
+  /** As above with src's rows srcPitch floats apart (a column slice of a wider matrix). */
+  private static Launch transposeLaunch(Kernel transpose, jcuda.driver.CUdeviceptr src, jcuda.driver.CUdeviceptr dst, long rows, long cols,
+                                        long srcPitch, long pitch) {
     return Launch.of(transpose, Launch.Dim3.of(Math.toIntExact((cols + 63) / 64), Math.toIntExact((rows + 63) / 64)), Launch.Dim3.of(256), 0,
-        src, dst, Math.toIntExact(rows), Math.toIntExact(cols), cols, pitch);
+        src, dst, Math.toIntExact(rows), Math.toIntExact(cols), srcPitch, pitch);
   }
 
   public Cuda cuda() { return cuda; }

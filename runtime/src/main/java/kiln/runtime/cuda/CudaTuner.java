@@ -112,7 +112,7 @@ public final class CudaTuner {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, byDefault);
         long[] plan = kiln.codegen.CudaLowering.transposePlan(mm.get(), schedule, layout::size, CudaExecutor.transposeFloats(schedule));
-        String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm.get(), acc, schedule.wgmma(), plan[0], (int) plan[1]).function();
+        String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm.get(), acc, schedule.wgmma(), plan).function();
         String key = function + "|" + ((CudaRenderer.Tiles) r.work()).shape(layout::size);
         targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc, plan == null ? byDefault : schedule.wgmma(),
             space(schedule, mm.get(), layout::size, CudaExecutor.transposeFloats(schedule)), plan, function));
@@ -130,10 +130,9 @@ public final class CudaTuner {
       for (int i = 0; i < v.length; i++) {
         CudaSchedule.MatmulTile tile = t.space().get(i);
         if (t.plan() != null && tile instanceof CudaSchedule.WgmmaTile w) {
-          v[i] = CudaRenderer.matmulTransposed(t.match(), t.accumulate(), w, t.plan()[0], (int) t.plan()[1]);
+          v[i] = CudaRenderer.matmulTransposed(t.match(), t.accumulate(), w, t.plan());
           CudaRenderer.Transposed x = ((CudaRenderer.Tiles) v[i].work()).transposed();
-          sources.putIfAbsent(x.transpose().function(), x.transpose().source());
-          if (x.rest() != null) sources.putIfAbsent(x.rest().function(), x.rest().source());
+          for (CudaRenderer.Rendered y : x.kernels()) sources.putIfAbsent(y.function(), y.source());
         } else {
           v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), tile);
         }

@@ -18,6 +18,13 @@ import kiln.models.Program;
 import org.junit.jupiter.api.Test;
 
 class TransposePlanTest {
+  // the plans as shipped (chunks along M on), whatever KILN_WGMMA_MCHUNK the environment sets
+  @org.junit.jupiter.api.BeforeEach
+  void rowChunksOn() { CudaLowering.rowChunksOverride = true; }
+
+  @org.junit.jupiter.api.AfterEach
+  void environmentDecides() { CudaLowering.rowChunksOverride = null; }
+
   static final CudaSchedule HOPPER = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
 
   @Test
@@ -35,7 +42,33 @@ class TransposePlanTest {
   }
 
   @Test
-  void gpt2BackwardMatmulsRunOverCopiesExceptDwte() {
+  void chunksAlongMWhereKAloneDoesNotFit() {
+    // dwte: 5 chunks of 1664 along K x 6 of 8448 rows (the last 8064), lnfᵀ's 768 rows + one M chunk within 16 M floats
+    long[] plan = CudaRenderer.transposePlan(true, true, 50304, 768, 8192, 16L << 20, 4, 16, 128, 192);
+    assertArrayEquals(new long[] {1664, 5, 8448, 6, 50304 - 5 * 8448}, plan);
+    assertTrue((768 + 8448) * 1664L <= 16L << 20);
+    // a K-only plan wins where one fits (the 7-argument plan's answer, two numbers)
+    assertArrayEquals(new long[] {4096, 2}, CudaRenderer.transposePlan(true, true, 3072, 768, 8192, 16L << 20, 4, 16, 128, 192));
+    // every plan the model can pick covers M and K, rows a multiple of 256, within the cap
+    for (long[] s : new long[][] {{50304, 768, 8192}, {1000, 300, 517}, {5000, 64, 3000}, {777, 190, 2600}}) {
+      for (boolean b : new boolean[] {true, false}) {
+        long cap = 200_000;
+        long[] p = CudaRenderer.transposePlan(true, b, s[0], s[1], s[2], cap, 4, 16, 128, 192);
+        if (p == null || p.length == 2) continue;
+        assertEquals(0, p[2] % CudaRenderer.M_CHUNK_ROWS);
+        assertTrue(p[0] * p[1] >= s[2] && p[0] * (p[1] - 1) < s[2], "K covered");
+        assertTrue(p[2] * (p[3] - 1) < s[0] && p[2] * (p[3] - 1) + p[4] == s[0] && p[4] > 0 && p[4] <= p[2], "M covered");
+        assertTrue(((b ? s[1] : 0) + p[2]) * p[0] <= cap, "within the cap");
+      }
+    }
+    // A read in place (only B copied): no chunks along M, the K-only answer (null here)
+    assertNull(CudaRenderer.transposePlan(false, true, 50304, 100_000, 8192, 16L << 20, 4, 16, 128, 192));
+    // too small a cap for even 256 rows
+    assertNull(CudaRenderer.transposePlan(true, true, 50304, 768, 8192, 100_000, 4, 16, 128, 192));
+  }
+
+  @Test
+  void gpt2BackwardMatmulsRunOverCopiesDwteChunkedAlongM() {
     Program p = Gpt2.build(12, true);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
@@ -64,11 +97,37 @@ class TransposePlanTest {
         "dr1/dh*.ln1.out", "dr1/dh*.ln2.out", "dr1/dh*.attn.y", "dr1/dh*.fc.gelu"}) {
       assertTrue(kinds.containsKey("wgmma_t " + bwd), bwd + " over copies: " + kinds);
     }
-    assertTrue(kinds.containsKey("mma dlogits/grads.wte"), "dwte stays on mma.sync: " + kinds);
-    assertTrue(kinds.keySet().stream().filter(k -> k.startsWith("mma ")).count() == 1, "only dwte on mma.sync: " + kinds);
-    // the largest pair served: fc's dW in two chunks (3072 + 768) x 4096, within the cap
+    assertTrue(kinds.containsKey("wgmma_t dlogits/grads.wte"), "dwte over copies chunked along M: " + kinds);
+    assertTrue(kinds.keySet().stream().noneMatch(k -> k.startsWith("mma ")), "nothing left on mma.sync: " + kinds);
+    CudaRenderer.Tiles dwte = l.launches().stream().filter(x -> x.name().endsWith("grads.wte")).map(x -> (CudaRenderer.Tiles) x.kernel().work())
+        .findFirst().orElseThrow();
+    CudaRenderer.Transposed dx = dwte.transposed();
+    assertTrue(dx.a() && dx.b() && dx.byRows());
+    assertEquals(1664, dx.kChunk());
+    assertEquals(5, dx.chunks());
+    assertEquals(8448, dx.mChunk());
+    assertEquals(6, dx.mChunks());
+    assertTrue(dx.tail() != null && dx.tail().source().contains("const int M = 8064,"), "the last 8064 rows' kernel");
+    for (CudaRenderer.Rendered r : dx.kernels()) assertTrue(l.kernels().containsKey(r.function()), r.function() + " compiled with the program");
+    // dwte's copies, (8448 + 768) x 1664 floats, are smaller than fc's dW, (3072 + 768) x 4096: the workspace does not grow
+    assertEquals((8448 + 768) * 1664L, dx.workspaceFloats(50304, 768));
     assertEquals((3072 + 768) * 4096L, workspace);
     assertTrue(workspace <= CudaExecutor.TRANSPOSE_FLOATS);
+    // with KILN_WGMMA_MCHUNK=0 dwte stays on mma.sync and fc's dW, (3072 + 768) x 4096, is the largest
+    CudaLowering.rowChunksOverride = false;
+    try {
+      CudaLowering.Lowered noRows = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+      long most = 0;
+      for (CudaLowering.CudaLaunch y : noRows.launches()) {
+        if (!(y.kernel().work() instanceof CudaRenderer.Tiles t) || t.transposed() == null) continue;
+        assertTrue(!t.transposed().byRows(), y.name());
+        most = Math.max(most, t.transposed().workspaceFloats(product(t.m(), sizes), product(t.n(), sizes)));
+      }
+      assertEquals((3072 + 768) * 4096L, most);
+      assertTrue(noRows.launches().stream().anyMatch(y -> y.name().endsWith("grads.wte") && y.kernel().kind().startsWith("mma")));
+    } finally {
+      CudaLowering.rowChunksOverride = true;
+    }
     // with the cap at 0 nothing runs over copies (KILN_WGMMA_T=0)
     CudaLowering.Lowered off = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, 0);
     assertTrue(off.launches().stream().noneMatch(x -> x.kernel().kind().startsWith("wgmma_t")));
@@ -93,7 +152,7 @@ class TransposePlanTest {
       }
     };
     CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, chooser, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
-    assertEquals(9, asked.size(), "the 8 backward matmuls of the layer and dlnf are offered copies, dwte not: " + asked);
+    assertEquals(10, asked.size(), "the 8 backward matmuls of the layer, dlnf and dwte (chunked along M) are offered copies: " + asked);
     for (CudaLowering.CudaLaunch x : l.launches()) {
       String src = x.kernel().source();
       if (x.name().endsWith("grads.fcw[0]")) assertTrue(x.kernel().kind().startsWith("mma"), x.name() + " kept on mma.sync");
