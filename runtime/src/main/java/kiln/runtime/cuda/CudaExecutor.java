@@ -100,7 +100,8 @@ public final class CudaExecutor implements Executor {
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
         + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
-        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")" : "");
+        + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")" : "")
+        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -209,6 +210,10 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
+  }
+
+  private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
+    return lowered.stream().flatMap(l -> l.launches().stream()).filter(x -> x.kernel().work() instanceof CudaRenderer.Columns).count();
   }
 
   /**

@@ -90,6 +90,7 @@ class CudaColumnReduceTest {
           String column = s.columns() == null ? "reduce " : "colreduce ";
           for (String name : List.of("bias", "w+=dw", "qkvb", "top")) assertTrue(kinds.contains(column + name), what + name + " runs as " + column + kinds);
           assertTrue(kinds.contains("reduce rows"), what + "a row reduction keeps the block per output: " + kinds);
+          assertTrue(ex.describe().contains("; " + (s.columns() == null ? "0" : "4") + " column reductions split along the rows"), ex.describe());
           check(what + "bias", wantBias, ex.read(bias), 1e-5);
           check(what + "w += dw", wantW, ex.read(w), 1e-5);
           check(what + "qkvb", wantQkvb, ex.read(qkvb), 1e-5);
