@@ -1,4 +1,4 @@
-// The CUDA lowering pipeline: fuse -> classify (matmul, reduce, map/scatter) -> schedule -> render -> dedupe.
+// The CUDA lowering pipeline: fuse -> classify (matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -85,7 +85,8 @@ public final class CudaLowering {
           k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
         }
       } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
-        k = CudaRenderer.reduce(first, schedule);
+        // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
+        k = schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
       } else {
         k = CudaRenderer.map(group, schedule);
       }

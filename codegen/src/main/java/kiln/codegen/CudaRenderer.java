@@ -72,6 +72,13 @@ public final class CudaRenderer {
     public long workspaceFloats(long m, long n) { return ((a ? (byRows() ? mChunk : m) : 0) + (b ? n : 0)) * kChunk; }
   }
 
+  /**
+   * The split-row column reduction (colreduce.cu.ftl): blocks of 32 outputs x tile.rows() threads over
+   * (tiles of items) x (splits along extent, ColumnTile.plan), partial sums in the workspace, then the
+   * _sum kernel over items.
+   */
+  public record Columns(List<Dim> items, List<Dim> extent, CudaSchedule.ColumnTile tile) implements Work {}
+
   /** One block per (row, tile of `tileRows` along t): the attention externs. */
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
@@ -143,6 +150,79 @@ public final class CudaRenderer {
     m.put("block", s.reduceBlock());
     return render("reduce", "reduce.cu.ftl", "reduce", r, m, comment(List.of(c)),
         new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced)));
+  }
+
+  /**
+   * Whether a reduction is a column reduction that the split-row schedule serves (colreduce.cu.ftl): a
+   * float SUM or MAX over reduced vars Q into outputs over loop vars P, where every load that varies with
+   * Q reads its innermost (contiguous) index at exactly the last var of P, uses P nowhere else, and
+   * leaves Q out of that index (neighbouring outputs read neighbouring addresses of one row), or uses
+   * no var of P at all (a per-row value such as a layernorm's mean); and at least one load is of the
+   * first kind. GPT-2's bias and layernorm-weight gradients (sum over b, t of dout[b, t, c]...) are;
+   * a reduction along the contiguous index (layernorm rows, softmax) is not and keeps reduce.cu.ftl.
+   */
+  public static boolean columnar(Compute c) {
+    List<Expr.Reduce> reductions = c.rootReductions();
+    if (c.loopVars().isEmpty() || reductions.isEmpty() || c.body().type() != kiln.dsl.DType.F32) return false;
+    if (reductions.stream().anyMatch(x -> x.op() != reductions.getFirst().op())) return false;
+    Var last = c.loopVars().getLast();
+    List<Var> reduced = reductions.stream().map(Expr.Reduce::var).toList();
+    boolean column = false;
+    for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) {
+      if (l.index().stream().noneMatch(e -> reduced.stream().anyMatch(v -> kiln.dsl.Exprs.uses(e, v)))) continue;
+      boolean usesP = l.index().stream().anyMatch(e -> c.loopVars().stream().anyMatch(v -> kiln.dsl.Exprs.uses(e, v)));
+      if (!usesP) continue;
+      List<Expr> lead = l.index().subList(0, l.index().size() - 1);
+      if (!l.index().getLast().equals(last) || lead.stream().anyMatch(e -> kiln.dsl.Exprs.uses(e, last))) return false;
+      column = true;
+    }
+    return column;
+  }
+
+  /** A column reduction (columnar): split along the rows, then the splits added in order (colreduce.cu.ftl). */
+  public static Rendered columns(Compute c, CudaSchedule s) {
+    CudaSchedule.ColumnTile tile = s.columns();
+    if (tile == null || !columnar(c)) throw new IllegalArgumentException(c.name() + ": not a column reduction the split-row schedule serves");
+    ExprRenderer r = new ExprRenderer(new CudaDialect());
+    r.offset(c.out());
+    List<Var> parallel = c.loopVars();
+    for (Var v : parallel) r.var(v);
+    List<Var> reduced = c.rootReductions().stream().map(Expr.Reduce::var).toList();
+    for (Var v : reduced) r.var(v);
+    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
+    List<String> lets = new ArrayList<>();
+    String value = r.renderWithLocals(c.inner(), lets);
+    Map<String, Object> m = new HashMap<>();
+    m.put("items", items(r, parallel));
+    m.put("extent", items(r, reduced));
+    m.put("decode", decode(r, parallel, "p", "r", "    "));
+    m.put("sumDecode", decode(r, parallel, "p", "r", "    "));
+    m.put("reduceDecode", decode(r, reduced, "q0", "rr", "    ").replace("const int ", "int "));
+    m.put("step", odometer(r, reduced, "      "));
+    m.put("lets", String.join("\n", lets.stream().map(l -> "        " + l).toList()));
+    m.put("value", value);
+    m.put("type", "float");
+    m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
+    m.put("combine", max ? "fmaxf(x, y)" : "x + y");
+    m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
+    m.put("rows", tile.rows());
+    m.put("unroll", tile.unroll());
+    return render("colreduce", "colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
+        new Columns(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced), tile));
+  }
+
+  /** Steps the reduced vars to the next row, last fastest, with carries and no branch: v++; wraps at its dim into the var before. */
+  private static String odometer(ExprRenderer r, List<Var> vars, String indent) {
+    StringBuilder b = new StringBuilder();
+    for (int i = vars.size() - 1; i >= 0; i--) {
+      String v = r.var(vars.get(i));
+      if (i == vars.size() - 1) b.append(indent).append(v).append("++;");
+      if (i == 0) break;
+      String carry = "carry" + i;
+      b.append(" { const int ").append(carry).append(" = ").append(v).append(" == ").append(r.dim(vars.get(i).dim())).append("; ")
+          .append(v).append(" = ").append(carry).append(" ? 0 : ").append(v).append("; ").append(r.var(vars.get(i - 1))).append(" += ").append(carry).append("; }");
+    }
+    return b.toString();
   }
 
   /**

@@ -6,8 +6,15 @@ package kiln.codegen;
 import java.util.ArrayList;
 import java.util.List;
 
-/** wgmma: the Hopper tile for TF32 matmuls that fit it (CudaRenderer.wgmmaFits), or null where it is off (CudaExecutor.forDevice decides). */
-public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma) {
+/**
+ * wgmma: the Hopper tile for TF32 matmuls that fit it (CudaRenderer.wgmmaFits), or null where it is off (CudaExecutor.forDevice decides).
+ * columns: the split-row column reduction for reductions over rows into contiguous outputs (CudaRenderer.columnar), or null where off.
+ */
+public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma, ColumnTile columns) {
+  public CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma) {
+    this(mapBlock, reduceBlock, precision, simt, mma, wgmma, COLUMNS_DEFAULT);
+  }
+
   /** FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums. */
   public enum Precision { FP32, TF32 }
 
@@ -113,6 +120,39 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     @Override public String knobs() { return "bm=" + bm + " bn=" + bn + " bk=" + bk + " stages=" + stages + " consumers=" + consumers; }
   }
 
+  /**
+   * The split-row column reduction (templates/cuda/colreduce.cu.ftl): blocks of 32 columns x `rows` threads,
+   * each thread summing a contiguous chunk of rows `unroll` rows at a time, the grid split along the rows
+   * until it has about `blocks` blocks but no thread gets fewer than `minRows` rows; the splits' partial
+   * sums go to the workspace and a second kernel adds them in split order (deterministic).
+   */
+  public record ColumnTile(int rows, int unroll, int blocks, int minRows) {
+    public ColumnTile {
+      if (rows < 1 || 32 * rows > 1024 || unroll < 1 || unroll > 8 || blocks < 1 || minRows < 1) {
+        throw new IllegalArgumentException("column tile " + rows + " rows unroll " + unroll + " blocks " + blocks + " minRows " + minRows
+            + ": 1 to 32 rows of 32 threads, unroll 1 to 8, positive block target and minimum rows");
+      }
+    }
+
+    /**
+     * {splits, chunk}: the grid's splits along the reduced extent (blockIdx.y) and the rows each thread sums
+     * (the last ones may get fewer, or none), for `items` outputs reduced over `extent` rows. A function
+     * of the shape only, so the order of the sums (and the result) is the same on every GPU.
+     */
+    public long[] plan(long items, long extent) {
+      long tiles = Math.max(1, (items + 31) / 32), rowsTotal = Math.max(1, extent);
+      long splits = Math.max(1, Math.min((blocks + tiles - 1) / tiles, rowsTotal / ((long) rows * minRows)));
+      splits = Math.min(splits, 65535);
+      long chunk = (rowsTotal + splits * rows - 1) / (splits * rows);
+      splits = (rowsTotal + chunk * rows - 1) / (chunk * rows);   // no split left without rows
+      return new long[] {splits, chunk};
+    }
+
+    /** Floats of workspace one launch needs: a partial result per output per split. */
+    public long workspaceFloats(long items, long extent) { return plan(items, extent)[0] * items; }
+  }
+
+  public static final ColumnTile COLUMNS_DEFAULT = new ColumnTile(8, 4, 2048, 16);
   public static final SimtTile SIMT_DEFAULT = new SimtTile(64, 64, 16, 4, 4);
   public static final MmaTile MMA_DEFAULT = new MmaTile(128, 128, 32, 64, 32, 3);
   /** Best or within 15% of best on GPT-2's five forward shapes on an H200 (docs/perf.md, "GPU: Hopper matmul"). */
@@ -127,10 +167,13 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     return precision == Precision.TF32 && wgmma != null && CudaRenderer.wgmmaFits(mm) ? wgmma : matmul();
   }
 
-  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma, wgmma); }
+  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma, wgmma, columns); }
 
   /** This schedule with the Hopper tile on (a tile) or off (null). */
-  public CudaSchedule withWgmma(WgmmaTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, tile); }
+  public CudaSchedule withWgmma(WgmmaTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, tile, columns); }
+
+  /** This schedule with the split-row column reduction on (a tile) or off (null: every reduction a block per output). */
+  public CudaSchedule withColumns(ColumnTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, wgmma, tile); }
 
   /** The tuner's space for one matmul: matmulSpace(), plus the wgmma tiles where they are on and the matmul fits them. */
   public List<MatmulTile> matmulSpace(MatmulMatch mm) {
@@ -188,9 +231,9 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     int[] v = new int[f.length];
     try {
       for (int i = 0; i < f.length; i++) v[i] = Integer.parseInt(f[i].strip());
-      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma, s.wgmma);
+      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma, s.wgmma, s.columns);
       if (precision == Precision.TF32 && v.length == 5) return s.withWgmma(new WgmmaTile(v[0], v[1], v[2], v[3], v[4]));
-      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]), s.wgmma);
+      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]), s.wgmma, s.columns);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": " + e.getMessage());
     }

@@ -17,13 +17,13 @@ import kiln.runtime.Executor;
 import kiln.runtime.TuningCache;
 
 public final class CudaExecutor implements Executor {
-  /** One compute group's launches (two for a split-K matmul: the partial sums, then their sum). */
+  /** One compute group's launches (two for a split-K matmul or a column reduction: the partial sums, then their sum). */
   record Planned(int index, String name, String kind, List<Launch> launches) {}
 
   private final Arena layout;
   private final Cuda cuda;
   private final DeviceArena memory;
-  /** Split-K partial sums (a second allocation, made once; null when no launch splits K). */
+  /** Split-K and column-reduction partial sums, transposed operands (a second allocation, made once; null when no launch needs one). */
   private final DeviceArena workspace;
   private final long intBase;
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
@@ -102,7 +102,8 @@ public final class CudaExecutor implements Executor {
         + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
-        + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "");
+        + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
+        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -134,9 +135,12 @@ public final class CudaExecutor implements Executor {
   /**
    * The schedule as this device runs it. The wgmma tile runs at TF32 on sm_90: WGMMA_DEFAULT unless the
    * schedule names a tile (KILN_CUDA_TILE with five numbers, tests, MatmulBench); KILN_WGMMA=0 turns it
-   * off (docs/perf.md, "GPU: Hopper matmul": 114.1 -> 99.2 ms/step on an H200).
+   * off (docs/perf.md, "GPU: Hopper matmul": 114.1 -> 99.2 ms/step on an H200). KILN_COLREDUCE=0 turns the
+   * split-row column reduction off (docs/perf.md, "GPU: column reductions split along the rows").
    */
   public static CudaSchedule forDevice(CudaSchedule s, Cuda cuda) {
+    // KILN_COLREDUCE=0: every reduction a block per output (the split-row column reduction off)
+    if ("0".equals(System.getenv("KILN_COLREDUCE"))) s = s.withColumns(null);
     boolean hopper = cuda.major() == 9 && cuda.minor() == 0;
     String env = System.getenv("KILN_WGMMA");
     if (!hopper || s.precision() != CudaSchedule.Precision.TF32 || "0".equals(env)) return s.withWgmma(null);
@@ -174,8 +178,13 @@ public final class CudaExecutor implements Executor {
     return cuda.name().replace('"', '\'') + ", " + cuda.arch() + ", NVRTC " + Nvrtc.version();
   }
 
-  /** Floats of workspace a matmul launch needs: split-K partial sums, or transposed operands (0 for every other launch). */
+  /**
+   * Floats of workspace a launch needs: split-K partial sums or transposed operands of a matmul, the splits'
+   * partial sums of a column reduction (0 for every other launch). Launches run one after another, so one
+   * workspace of the largest need serves them all.
+   */
   static long workspaceFloats(CudaRenderer.Rendered r, Arena layout) {
+    if (r.work() instanceof CudaRenderer.Columns c) return c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
     if (!(r.work() instanceof CudaRenderer.Tiles t)) return 0;
     if (t.transposed() != null) return t.transposed().workspaceFloats(layout.product(t.m()), layout.product(t.n()));
     if (!(t.tile() instanceof CudaSchedule.MmaTile mma)) return 0;
@@ -195,6 +204,7 @@ public final class CudaExecutor implements Executor {
         yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args));
       }
+      case CudaRenderer.Columns c -> columns(module, r.function(), c, layout, memory, intBase, workspace, args);
       case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
@@ -202,6 +212,29 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
+  }
+
+  private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
+    return lowered.stream().flatMap(l -> l.launches().stream()).filter(x -> x.kernel().work() instanceof CudaRenderer.Columns).count();
+  }
+
+  /**
+   * A column reduction's launches: blocks of 32 x tile.rows() threads over (tiles of 32 outputs) x (splits
+   * along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
+   * adding them in split order into the output.
+   */
+  static List<Launch> columns(Cuda.Module module, String function, CudaRenderer.Columns c, Arena layout, DeviceArena memory, long intBase,
+                              DeviceArena workspace, long[] args) {
+    long items = layout.product(c.items()), extent = layout.product(c.extent());
+    long[] plan = c.tile().plan(items, extent);
+    long need = c.tile().workspaceFloats(items, extent);
+    if (workspace == null || workspace.bytes() < 4 * need) throw new IllegalStateException(function + ": the column reduction needs " + 4 * need + " bytes of workspace");
+    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + 31) / 32), Math.toIntExact(plan[0]));
+    return List.of(
+        Launch.of(module.kernel(function), grid, Launch.Dim3.of(32, c.tile().rows()), 0, memory.pointer(0), memory.pointer(intBase), args,
+            workspace.pointer(0), plan[1]),
+        Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of((int) Math.min(4096, (items + 255) / 256)), Launch.Dim3.of(256), 0,
+            memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0), Math.toIntExact(plan[0])));
   }
 
   /**
