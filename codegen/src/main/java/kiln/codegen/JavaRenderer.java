@@ -47,32 +47,87 @@ public final class JavaRenderer {
     for (Compute c : group) r.offset(c.out());
     for (Var v : first.loopVars()) r.var(v);
 
+    String vector = parallel.isEmpty() ? null
+        : JavaVector.group(r, group, parallel.getLast(), "  ".repeat(serial.size() + 2));
     StringBuilder loop = new StringBuilder();
     String indent = "  ";
-    loop.append("for (int p = lo; p < hi; p++) {\n");
-    if (!parallel.isEmpty()) {
+    if (vector == null) {
+      loop.append("for (int p = lo; p < hi; p++) {\n");
+      decompose(r, parallel, parallel.size(), loop, indent);
+      statements(r, group, serial, loop, indent);
+      loop.append("}\n");
+    } else {
+      // items are flattened over the parallel vars; x, the innermost, runs in segments of a row:
+      // L lanes at a time, then a scalar tail
+      Var x = parallel.getLast();
+      String xv = r.var(x), xd = r.dim(x.dim());
+      loop.append("for (int p = lo; p < hi; ) {\n");
       loop.append(indent).append("int r = p;\n");
-      for (int i = parallel.size() - 1; i >= 0; i--) {
-        Var v = parallel.get(i);
-        if (i == 0) loop.append(indent).append("final int ").append(r.var(v)).append(" = r;\n");
-        else loop.append(indent).append("final int ").append(r.var(v)).append(" = r % ").append(r.dim(v.dim()))
-            .append("; r /= ").append(r.dim(v.dim())).append(";\n");
+      loop.append(indent).append("final int xs = r % ").append(xd).append("; r /= ").append(xd).append(";\n");
+      decompose(r, parallel, parallel.size() - 1, loop, indent);
+      loop.append(indent).append("final int xe = Math.min(").append(xd).append(", xs + (hi - p));\n");
+      loop.append(indent).append("int xv = xs;\n");
+      loop.append(indent).append("for (; xv + L <= xe; xv += L) {\n");
+      loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
+      String inner = indent + "  ";
+      for (Var v : serial) {
+        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+        inner += "  ";
       }
+      loop.append(vector);
+      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      loop.append(indent).append("}\n");
+      loop.append(indent).append("for (; xv < xe; xv++) {\n");
+      loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
+      statements(r, group, serial, loop, indent + "  ");
+      loop.append(indent).append("}\n");
+      loop.append(indent).append("p += xe - xs;\n");
+      loop.append("}\n");
     }
-    for (Var v : serial) {
-      loop.append(indent).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-          .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-      indent += "  ";
-    }
-    for (Compute c : group) Statements.serial(r, c, loop, indent, false);
-    for (int i = serial.size(); i > 0; i--) loop.append("  ".repeat(i)).append("}\n");
-    loop.append("}\n");
     String kind = first.accumulate() && !first.isFullCover() && !isSlice(first) ? "scatter" : "map";
     StringBuilder comment = new StringBuilder();
     for (Compute c : group) comment.append("// ").append(canonical(r, c)).append('\n');
     String body = header(r) + loop;
     return new Rendered(kind, comment + body, r.dims(), r.tensors(),
         new Launch.Elements(parallel.stream().map(Var::dim).toList()));
+  }
+
+  /** Declares parallel vars [0, n) from the item index r (the innermost varies fastest). */
+  private static void decompose(ExprRenderer r, List<Var> parallel, int n, StringBuilder loop, String indent) {
+    if (n == 0) return;
+    if (n == parallel.size()) loop.append(indent).append("int r = p;\n");
+    for (int i = n - 1; i >= 0; i--) {
+      Var v = parallel.get(i);
+      if (i == 0) loop.append(indent).append("final int ").append(r.var(v)).append(" = r;\n");
+      else loop.append(indent).append("final int ").append(r.var(v)).append(" = r % ").append(r.dim(v.dim()))
+          .append("; r /= ").append(r.dim(v.dim())).append(";\n");
+    }
+  }
+
+  /** The group's statements, scalar in the map's vars, inside loops over its serial vars. */
+  private static void statements(ExprRenderer r, List<Compute> group, List<Var> serial, StringBuilder loop, String indent) {
+    String inner = indent;
+    for (Var v : serial) {
+      loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+          .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+      inner += "  ";
+    }
+    for (Compute c : group) statement(r, c, loop, inner);
+    for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i - 1)).append("}\n");
+  }
+
+  /** One statement; a root reduction along a contiguous innermost var runs L lanes at a time. */
+  private static void statement(ExprRenderer r, Compute c, StringBuilder out, String indent) {
+    String reduction = c.rootReductions().isEmpty() ? null : JavaVector.reduction(r, c, indent);
+    if (reduction == null) {
+      Statements.serial(r, c, out, indent, false);
+      return;
+    }
+    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
+    out.append(indent).append(max ? "float acc = Float.NEGATIVE_INFINITY;\n" : "double acc = 0.0;\n");
+    out.append(reduction);
+    out.append(indent).append(Statements.store(r, Statements.target(r, c), max ? "acc" : "(float) acc", c.accumulate(), false)).append(";\n");
   }
 
   private static boolean isSlice(Compute c) {
@@ -276,6 +331,7 @@ public final class JavaRenderer {
   }
 
   private static String classSource(Rendered rendered, Schedule schedule, String className, boolean mm) {
+    boolean vectorised = !mm && rendered.body().contains("FloatVector");
     var run = MethodSpec.methodBuilder("run").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .addParameter(float[].class, "F").addParameter(int[].class, "I").addParameter(int[].class, "a")
         .addParameter(int.class, "lo").addParameter(int.class, "hi").addParameter(float[].class, mm ? "P" : "scratch")
@@ -301,9 +357,14 @@ public final class JavaRenderer {
       type.addMethod(run);
       type.addMethod(MethodSpec.methodBuilder("helpers").build()); // placeholder replaced below
     } else {
+      if (vectorised) type.addMethod(MethodSpec.methodBuilder("fields").build()); // placeholder replaced below
       type.addMethod(run);
     }
     String src = JavaFile.builder(KernelSource.PACKAGE, type.build()).skipJavaLangImports(true).indent("  ").build().toString();
+    if (vectorised) {
+      src = src.replace("  void fields() {\n  }\n", indent(JavaVector.FIELDS, "  "))
+          .replace("import kiln.codegen.CpuKernel;\n", JavaVector.IMPORTS + "import kiln.codegen.CpuKernel;\n");
+    }
     if (mm) {
       src = src.replace("  void helpers() {\n  }\n", indent(matmulHelpers(schedule.nrVectors()), "  "))
           .replace("import java.lang.Float;\n", "")
