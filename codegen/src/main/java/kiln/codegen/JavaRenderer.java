@@ -164,6 +164,7 @@ public final class JavaRenderer {
         .append(groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
     s.append("final int cm = ").append(groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
     s.append("final int nPanels = (N + NB - 1) / NB, mChunks = (M + MB - 1) / MB;\n");
+    s.append("int packed = -1;   // (batch, panel) whose B the scratch holds, when K fits one block\n");
     s.append("for (int u = lo; u < hi; u++) {\n");
     s.append("  int r = u;\n  final int mc = r % mChunks; r /= mChunks;\n  final int np = r % nPanels; r /= nPanels;\n");
     for (int i = mm.batch().size() - 1; i >= 0; i--) {
@@ -197,10 +198,15 @@ public final class JavaRenderer {
             final boolean first = k0 == 0 && !ACCUMULATE;
         """);
     if (pack) {
+      // consecutive items of one (batch, panel) differ only in their rows: with K in one block
+      // the panel packed for the first serves the rest
       s.append("""
-                for (int j = 0; j < nw; j++) {
-                  final int src = baseB + (n0 + j) * bn + k0 * bk;
-                  for (int k = 0; k < kw; k++) P[k * NB + j] = F[src + k * bk];
+                if (K > KB || u / mChunks != packed) {
+                  for (int j = 0; j < nw; j++) {
+                    final int src = baseB + (n0 + j) * bn + k0 * bk;
+                    for (int k = 0; k < kw; k++) P[k * NB + j] = F[src + k * bk];
+                  }
+                  packed = u / mChunks;
                 }
                 final float[] Bv = P;
                 final int bBase = 0, bStride = NB;
@@ -215,6 +221,8 @@ public final class JavaRenderer {
             int m = m0;
             if (nw == NB) {
               for (; m + 4 <= m1; m += 4) tile4(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, am, ak, kw, baseC + m * cm + n0, cm, first);
+            } else {
+              for (; m + 4 <= m1; m += 4) tile4m(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, am, ak, kw, baseC + m * cm + n0, cm, first, nw);
             }
             for (; m < m1; m++) row(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, ak, kw, baseC + m * cm + n0, nw, first);
           }
@@ -224,6 +232,15 @@ public final class JavaRenderer {
         + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
     return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
         new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n()), dims(mm.k())));
+  }
+
+  /**
+   * How a rendered matmul kernel stores its operands: "mk" (A's rows run along k) or "km", then
+   * "kn" (B's rows run along n) or "nk", e.g. "mk/nk" for x·Wᵀ. Read from the strides it binds.
+   */
+  public static String layout(KernelSource kernel) {
+    String src = kernel.source();
+    return (src.contains("final int am = 1,") ? "km" : "mk") + "/" + (src.contains(", bn = 1;") ? "kn" : "nk");
   }
 
   static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
@@ -260,39 +277,8 @@ public final class JavaRenderer {
 
   static String matmulHelpers(int nr) {
     StringBuilder t = new StringBuilder();
-    t.append("private static void tile4(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first) {\n");
-    for (int i = 0; i < 4; i++) {
-      t.append("  FloatVector");
-      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
-      t.append(";\n");
-    }
-    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
-    t.append("  for (int k = 0; k < kw; k++) {\n");
-    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
-    for (int j = 0; j < nr; j++) {
-      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L").append(");\n");
-    }
-    for (int i = 0; i < 4; i++) {
-      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
-      for (int j = 0; j < nr; j++) {
-        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
-      }
-      t.append("\n");
-    }
-    t.append("  }\n");
-    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
-    t.append("  if (!first) {\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) {
-        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
-            .append(offset(i, j)).append("));\n");
-      }
-    }
-    t.append("  }\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(");\n");
-    }
-    t.append("}\n\n");
+    tile(t, nr, false);
+    tile(t, nr, true);
     t.append("""
         private static void dot(float[] F, int a0, int b0, int kw, int c) {
           FloatVector acc = FloatVector.zero(S);
@@ -316,6 +302,49 @@ public final class JavaRenderer {
         }
         """);
     return t.toString();
+  }
+
+  /** tile4, or tile4m: the same over the first nw columns of a panel (masked loads and stores). */
+  private static void tile(StringBuilder t, int nr, boolean masked) {
+    t.append("private static void tile4").append(masked ? "m" : "")
+        .append("(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first")
+        .append(masked ? ", int nw" : "").append(") {\n");
+    if (masked) {
+      for (int j = 0; j < nr; j++) t.append("  final VectorMask<Float> m").append(j).append(" = S.indexInRange(").append(j == 0 ? "0" : j + " * L").append(", nw);\n");
+    }
+    for (int i = 0; i < 4; i++) {
+      t.append("  FloatVector");
+      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
+      t.append(";\n");
+    }
+    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
+    t.append("  for (int k = 0; k < kw; k++) {\n");
+    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
+    for (int j = 0; j < nr; j++) {
+      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L")
+          .append(masked ? ", m" + j : "").append(");\n");
+    }
+    for (int i = 0; i < 4; i++) {
+      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
+      for (int j = 0; j < nr; j++) {
+        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
+      }
+      t.append("\n");
+    }
+    t.append("  }\n");
+    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
+    t.append("  if (!first) {\n");
+    for (int i = 0; i < 4; i++) {
+      for (int j = 0; j < nr; j++) {
+        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
+            .append(offset(i, j)).append(masked ? ", m" + j : "").append("));\n");
+      }
+    }
+    t.append("  }\n");
+    for (int i = 0; i < 4; i++) {
+      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(masked ? ", m" + j : "").append(");\n");
+    }
+    t.append("}\n\n");
   }
 
   // ---------------------------------------------------------------- classes

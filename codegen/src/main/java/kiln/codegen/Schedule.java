@@ -10,6 +10,18 @@ package kiln.codegen;
 public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
   public static Schedule cpuDefault(int vectorLanes) { return new Schedule(4, 3, 64, 256, vectorLanes); }
 
+  /**
+   * The untuned knobs for a matmul of n columns: the widest register tile (4, 3 or 2 vectors) whose
+   * panel divides n, so no panel takes the masked edge tile (gpt2-tiny's C = 128 and attention's
+   * T, HS = 64 are not multiples of 3 vectors); the plain default where none divides.
+   */
+  public static Schedule cpuDefault(int vectorLanes, long n) {
+    for (int nr : new int[] {4, 3, 2}) {
+      if (n % ((long) nr * vectorLanes) == 0) return new Schedule(4, nr, 64, 256, vectorLanes);
+    }
+    return cpuDefault(vectorLanes);
+  }
+
   /** The tuner's space: register-tile width × rows per work item × packed depth (27 points). */
   public static java.util.List<Schedule> cpuSpace(int vectorLanes) {
     var space = new java.util.ArrayList<Schedule>();
