@@ -16,7 +16,7 @@ public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
    * T, HS = 64 are not multiples of 3 vectors); the plain default where none divides.
    */
   public static Schedule cpuDefault(int vectorLanes, long n) {
-    for (int nr : new int[] {4, 3, 2}) {
+    for (int nr : new int[] {3, 4, 2}) {
       if (n % ((long) nr * vectorLanes) == 0) return new Schedule(4, nr, 64, 256, vectorLanes);
     }
     return cpuDefault(vectorLanes);
