@@ -27,6 +27,7 @@ case "$MODEL" in
   *) echo "cpu-vs-torch: --model $MODEL: expected gpt2-tiny, gpt2-d6, gpt2-d12 or gpt2-d24" >&2; exit 2 ;;
 esac
 PY=${KILN_PYTHON:-/usr/bin/python3}
+export OPENBLAS_NUM_THREADS=$THREADS OMP_NUM_THREADS=$THREADS   # the same core count for both sides
 if ! "$PY" -c 'import torch' >/dev/null 2>&1; then
   echo "cpu-vs-torch: $PY has no torch; run: apt-get install -y python3-torch libopenblas0-pthread (or set KILN_PYTHON)" >&2
   exit 1
