@@ -48,7 +48,8 @@ public final class JavaRenderer {
     for (Var v : first.loopVars()) r.var(v);
 
     String vector = parallel.isEmpty() ? null
-        : JavaVector.group(r, group, parallel.getLast(), "  ".repeat(serial.size() + 2));
+        : JavaVector.group(r, group, parallel.getLast(), "  ".repeat(serial.size() + 2), null);
+    String tail = vector == null ? null : JavaVector.group(r, group, parallel.getLast(), "  ".repeat(serial.size() + 2), "tm");
     StringBuilder loop = new StringBuilder();
     String indent = "  ";
     if (vector == null) {
@@ -58,7 +59,8 @@ public final class JavaRenderer {
       loop.append("}\n");
     } else {
       // items are flattened over the parallel vars; x, the innermost, runs in segments of a row:
-      // L lanes at a time, then a scalar tail
+      // L lanes at a time, then one masked chunk, so every element takes the same arithmetic
+      // wherever the pool's split falls (results do not depend on the thread count)
       Var x = parallel.getLast();
       String xv = r.var(x), xd = r.dim(x.dim());
       loop.append("for (int p = lo; p < hi; ) {\n");
@@ -78,9 +80,17 @@ public final class JavaRenderer {
       loop.append(vector);
       for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
       loop.append(indent).append("}\n");
-      loop.append(indent).append("for (; xv < xe; xv++) {\n");
+      loop.append(indent).append("if (xv < xe) {\n");
       loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
-      statements(r, group, serial, loop, indent + "  ");
+      loop.append(indent).append("  final VectorMask<Float> tm = S.indexInRange(0, xe - xv);\n");
+      inner = indent + "  ";
+      for (Var v : serial) {
+        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+        inner += "  ";
+      }
+      loop.append(tail);
+      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
       loop.append(indent).append("}\n");
       loop.append(indent).append("p += xe - xs;\n");
       loop.append("}\n");

@@ -32,6 +32,38 @@ final class JavaVector {
       private static final int L = S.length();
       private static final VectorSpecies<Integer> SI = S.withLanes(int.class);
       private static final IntVector IOTA = IntVector.zero(SI).addIndex(1);
+
+      /**
+       * e^x from adds, multiplies, FMAs and bit shifts only, so the JIT-compiled and the interpreted
+       * Vector API agree bit for bit (lanewise EXP does not: its SVML stub and its Java fallback
+       * round differently, which made runs differ with JIT timing). x = n ln2 + r, |r| <= ln2/2;
+       * e^r by its degree-6 Taylor polynomial (error < 2 ulp); 2^n through the exponent bits.
+       */
+      private static FloatVector vexp(FloatVector x) {
+        final FloatVector c = x.max(-87.3f).min(88.3f);
+        final FloatVector t = c.fma(FloatVector.broadcast(S, 1.44269504f), FloatVector.broadcast(S, 12582912.0f));
+        final FloatVector n = t.sub(12582912.0f);
+        final FloatVector r = n.fma(FloatVector.broadcast(S, -0.693145752f), c).add(n.mul(-1.42860677e-6f));
+        FloatVector p = FloatVector.broadcast(S, 1.0f / 720);
+        p = p.fma(r, FloatVector.broadcast(S, 1.0f / 120));
+        p = p.fma(r, FloatVector.broadcast(S, 1.0f / 24));
+        p = p.fma(r, FloatVector.broadcast(S, 1.0f / 6));
+        p = p.fma(r, FloatVector.broadcast(S, 0.5f));
+        p = p.fma(r, FloatVector.broadcast(S, 1.0f));
+        p = p.fma(r, FloatVector.broadcast(S, 1.0f));
+        final IntVector bits = t.reinterpretAsInts().sub(0x4B400000).add(127).lanewise(VectorOperators.LSHL, 23);
+        final FloatVector e = p.mul(bits.reinterpretAsFloats());
+        return e.blend(0.0f, x.compare(VectorOperators.LT, -87.3f)).blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.7f))
+            .blend(x, x.test(VectorOperators.IS_NAN));
+      }
+
+      /** The lanes of v summed in lane order (reduceLanes may add them in another order once compiled). */
+      private static double sum(FloatVector v, float[] lanes) {
+        v.intoArray(lanes, 0);
+        double s = 0.0;
+        for (int j = 0; j < L; j++) s += lanes[j];
+        return s;
+      }
       """;
 
   static final String IMPORTS = """
@@ -44,6 +76,8 @@ final class JavaVector {
 
   private final ExprRenderer r;
   private final Var x;
+  /** Name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or null. */
+  private String mask;
   private final Map<Expr, String> scalarCse = new HashMap<>();
   private final Map<Expr, String> vectorCse = new HashMap<>();
   private final Map<Expr, Integer> counts = new HashMap<>();
@@ -59,9 +93,10 @@ final class JavaVector {
    * A group's statements with x vectorised (x is the innermost parallel var): the vector body
    * for one chunk of L lanes, or null when some statement cannot be vectorised.
    */
-  static String group(ExprRenderer r, List<Compute> group, Var x, String indent) {
+  static String group(ExprRenderer r, List<Compute> group, Var x, String indent, String mask) {
     StringBuilder out = new StringBuilder();
     JavaVector vec = new JavaVector(r, x);
+    vec.mask = mask;
     try {
       for (Compute c : group) {
         int last = c.outIndex().size() - 1;
@@ -104,9 +139,10 @@ final class JavaVector {
     store(out, indent, target, "vacc", c.accumulate());
   }
 
-  private static void store(StringBuilder out, String indent, String target, String v, boolean accumulate) {
-    if (accumulate) out.append(indent).append("FloatVector.fromArray(S, F, ").append(target).append(").add(").append(v).append(").intoArray(F, ").append(target).append(");\n");
-    else out.append(indent).append(v).append(".intoArray(F, ").append(target).append(");\n");
+  private void store(StringBuilder out, String indent, String target, String v, boolean accumulate) {
+    String m = mask == null ? "" : ", " + mask;
+    if (accumulate) out.append(indent).append("FloatVector.fromArray(S, F, ").append(target).append(m).append(").add(").append(v).append(").intoArray(F, ").append(target).append(m).append(");\n");
+    else out.append(indent).append(v).append(".intoArray(F, ").append(target).append(m).append(");\n");
   }
 
   /**
@@ -152,7 +188,7 @@ final class JavaVector {
     out.append(inner).append("  ").append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
     out.append(inner).append("}\n");
     for (int i = reductions.size() - 1; i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
-    out.append(indent).append(max ? "acc = Math.max(acc, vacc.reduceLanes(VectorOperators.MAX));\n" : "acc += vacc.reduceLanes(VectorOperators.ADD);\n");
+    out.append(indent).append(max ? "acc = Math.max(acc, vacc.reduceLanes(VectorOperators.MAX));\n" : "acc += sum(vacc, scratch);\n");
     return out.toString();
   }
 
@@ -216,7 +252,7 @@ final class JavaVector {
     if (l.tensor().dtype() != DType.F32) throw new Unsupported("int tensor indexed by x");
     if (last < 0 || !l.index().get(last).equals(x)) throw new Unsupported("x not the last index of " + l.tensor().name());
     for (int i = 0; i < last; i++) if (Exprs.uses(l.index().get(i), x)) throw new Unsupported("x in an outer index");
-    return new Value("FloatVector.fromArray(S, F, " + r.offset(l.tensor()) + " + " + linear(l) + ")", Kind.FLOATS, DType.F32);
+    return new Value("FloatVector.fromArray(S, F, " + r.offset(l.tensor()) + " + " + linear(l) + (mask == null ? "" : ", " + mask) + ")", Kind.FLOATS, DType.F32);
   }
 
   private Value unary(Expr.Unary u) {
@@ -225,14 +261,14 @@ final class JavaVector {
     String t = a.text();
     return new Value(switch (u.op()) {
       case NEG -> t + ".neg()";
-      case EXP -> t + ".lanewise(VectorOperators.EXP)";
-      case LOG -> t + ".lanewise(VectorOperators.LOG)";
-      case TANH -> t + ".lanewise(VectorOperators.TANH)";
+      case EXP -> "vexp(" + t + ")";
+      // as the scalar dialect spells it: 1 - 2 / (e^2x + 1)
+      case TANH -> "FloatVector.broadcast(S, 1.0f).sub(FloatVector.broadcast(S, 2.0f).div(vexp(" + t + ".mul(2.0f)).add(1.0f)))";
       case SQRT -> t + ".sqrt()";
       case RSQRT -> "FloatVector.broadcast(S, 1.0f).div(" + t + ".sqrt())";
-      case SIN -> t + ".lanewise(VectorOperators.SIN)";
-      case COS -> t + ".lanewise(VectorOperators.COS)";
       case ABS -> t + ".abs()";
+      // no bit-reproducible vector form here: these stay scalar
+      case LOG, SIN, COS -> throw new Unsupported(u.op() + " has no reproducible vector form");
     }, Kind.FLOATS, DType.F32);
   }
 
@@ -246,7 +282,7 @@ final class JavaVector {
       case ADD -> "add"; case SUB -> "sub"; case MUL -> "mul"; case DIV -> "div"; case MAX -> "max"; case MIN -> "min";
       case POW -> null; case MOD -> throw new Unsupported("float mod");
     };
-    if (method == null) return new Value(floats(a) + ".lanewise(VectorOperators.POW, " + floats(c) + ")", Kind.FLOATS, DType.F32);
+    if (method == null) throw new Unsupported("pow has no reproducible vector form");
     if (a.kind() == Kind.FLOATS && c.kind() == Kind.SCALAR) return new Value(a.text() + "." + method + "(" + c.text() + ")", Kind.FLOATS, DType.F32);
     return new Value(floats(a) + "." + method + "(" + floats(c) + ")", Kind.FLOATS, DType.F32);
   }
