@@ -32,38 +32,6 @@ final class JavaVector {
       private static final int L = S.length();
       private static final VectorSpecies<Integer> SI = S.withLanes(int.class);
       private static final IntVector IOTA = IntVector.zero(SI).addIndex(1);
-
-      /**
-       * e^x from adds, multiplies, FMAs and bit shifts only, so the JIT-compiled and the interpreted
-       * Vector API agree bit for bit (lanewise EXP does not: its SVML stub and its Java fallback
-       * round differently, which made runs differ with JIT timing). x = n ln2 + r, |r| <= ln2/2;
-       * e^r by its degree-6 Taylor polynomial (error < 2 ulp); 2^n through the exponent bits.
-       */
-      private static FloatVector vexp(FloatVector x) {
-        final FloatVector c = x.max(-87.3f).min(88.3f);
-        final FloatVector t = c.fma(FloatVector.broadcast(S, 1.44269504f), FloatVector.broadcast(S, 12582912.0f));
-        final FloatVector n = t.sub(12582912.0f);
-        final FloatVector r = n.fma(FloatVector.broadcast(S, -0.693145752f), c).add(n.mul(-1.42860677e-6f));
-        FloatVector p = FloatVector.broadcast(S, 1.0f / 720);
-        p = p.fma(r, FloatVector.broadcast(S, 1.0f / 120));
-        p = p.fma(r, FloatVector.broadcast(S, 1.0f / 24));
-        p = p.fma(r, FloatVector.broadcast(S, 1.0f / 6));
-        p = p.fma(r, FloatVector.broadcast(S, 0.5f));
-        p = p.fma(r, FloatVector.broadcast(S, 1.0f));
-        p = p.fma(r, FloatVector.broadcast(S, 1.0f));
-        final IntVector bits = t.reinterpretAsInts().sub(0x4B400000).add(127).lanewise(VectorOperators.LSHL, 23);
-        final FloatVector e = p.mul(bits.reinterpretAsFloats());
-        return e.blend(0.0f, x.compare(VectorOperators.LT, -87.3f)).blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.7f))
-            .blend(x, x.test(VectorOperators.IS_NAN));
-      }
-
-      /** The lanes of v summed in lane order (reduceLanes may add them in another order once compiled). */
-      private static double sum(FloatVector v, float[] lanes) {
-        v.intoArray(lanes, 0);
-        double s = 0.0;
-        for (int j = 0; j < L; j++) s += lanes[j];
-        return s;
-      }
       """;
 
   static final String IMPORTS = """
@@ -188,7 +156,9 @@ final class JavaVector {
     out.append(inner).append("  ").append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
     out.append(inner).append("}\n");
     for (int i = reductions.size() - 1; i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
-    out.append(indent).append(max ? "acc = Math.max(acc, vacc.reduceLanes(VectorOperators.MAX));\n" : "acc += sum(vacc, scratch);\n");
+    // lanes summed in lane order: reduceLanes may add them in another order once compiled
+    out.append(indent).append(max ? "acc = Math.max(acc, vacc.reduceLanes(VectorOperators.MAX));\n"
+        : "vacc.intoArray(scratch, 0);\n" + indent + "for (int j = 0; j < L; j++) acc += scratch[j];\n");
     return out.toString();
   }
 
@@ -261,15 +231,40 @@ final class JavaVector {
     String t = a.text();
     return new Value(switch (u.op()) {
       case NEG -> t + ".neg()";
-      case EXP -> "vexp(" + t + ")";
+      case EXP -> exp(t);
       // as the scalar dialect spells it: 1 - 2 / (e^2x + 1)
-      case TANH -> "FloatVector.broadcast(S, 1.0f).sub(FloatVector.broadcast(S, 2.0f).div(vexp(" + t + ".mul(2.0f)).add(1.0f)))";
+      case TANH -> "FloatVector.broadcast(S, 1.0f).sub(FloatVector.broadcast(S, 2.0f).div(" + exp(t + ".mul(2.0f)") + ".add(1.0f)))";
       case SQRT -> t + ".sqrt()";
       case RSQRT -> "FloatVector.broadcast(S, 1.0f).div(" + t + ".sqrt())";
       case ABS -> t + ".abs()";
       // no bit-reproducible vector form here: these stay scalar
       case LOG, SIN, COS -> throw new Unsupported(u.op() + " has no reproducible vector form");
     }, Kind.FLOATS, DType.F32);
+  }
+
+  /**
+   * e^x as locals in the prelude, from adds, multiplies, FMAs and exponent bits only, so the
+   * JIT-compiled and the interpreted Vector API agree bit for bit (lanewise EXP does not: its SVML
+   * stub and its Java fallback round differently, which made runs differ with JIT timing). Written
+   * out, not a helper method: a call C2 does not inline boxes its vectors. x = n ln2 + r with
+   * |r| <= ln2/2; e^r by its degree-6 Taylor polynomial (error < 2 ulp); 2^n through the exponent
+   * bits; below -87.3 the result is 0, above 88.3 it is clamped there (tanh's e^2x only), NaN stays NaN.
+   */
+  private String exp(String x) {
+    String e = "e" + (locals++);
+    prelude.add("final FloatVector " + e + "x = " + x + ";");
+    prelude.add("final FloatVector " + e + "c = " + e + "x.max(-87.3f).min(88.3f);");
+    prelude.add("final FloatVector " + e + "t = " + e + "c.fma(FloatVector.broadcast(S, 1.44269504f), FloatVector.broadcast(S, 12582912.0f));");
+    prelude.add("final FloatVector " + e + "n = " + e + "t.sub(12582912.0f);");
+    prelude.add("final FloatVector " + e + "r = " + e + "n.fma(FloatVector.broadcast(S, -0.693145752f), " + e + "c).add(" + e + "n.mul(-1.42860677e-6f));");
+    String p = "FloatVector.broadcast(S, 1.0f / 720)";
+    for (String k : new String[] {"1.0f / 120", "1.0f / 24", "1.0f / 6", "0.5f", "1.0f", "1.0f"}) {
+      p = p + ".fma(" + e + "r, FloatVector.broadcast(S, " + k + "))";
+    }
+    prelude.add("final FloatVector " + e + "p = " + p + ";");
+    prelude.add("final FloatVector " + e + " = " + e + "p.mul(" + e + "t.reinterpretAsInts().sub(0x4B400000).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())"
+        + ".blend(0.0f, " + e + "x.compare(VectorOperators.LT, -87.3f)).blend(" + e + "x, " + e + "x.test(VectorOperators.IS_NAN));");
+    return e;
   }
 
   private Value binary(Expr.Binary b) {
