@@ -47,32 +47,97 @@ public final class JavaRenderer {
     for (Compute c : group) r.offset(c.out());
     for (Var v : first.loopVars()) r.var(v);
 
+    String vector = parallel.isEmpty() ? null
+        : JavaVector.group(r, group, parallel.getLast(), "  ".repeat(serial.size() + 2), null);
+    String tail = vector == null ? null : JavaVector.group(r, group, parallel.getLast(), "  ".repeat(serial.size() + 2), "tm");
     StringBuilder loop = new StringBuilder();
     String indent = "  ";
-    loop.append("for (int p = lo; p < hi; p++) {\n");
-    if (!parallel.isEmpty()) {
+    if (vector == null) {
+      loop.append("for (int p = lo; p < hi; p++) {\n");
+      decompose(r, parallel, parallel.size(), loop, indent);
+      statements(r, group, serial, loop, indent);
+      loop.append("}\n");
+    } else {
+      // items are flattened over the parallel vars; x, the innermost, runs in segments of a row:
+      // L lanes at a time, then one masked chunk, so every element takes the same arithmetic
+      // wherever the pool's split falls (results do not depend on the thread count)
+      Var x = parallel.getLast();
+      String xv = r.var(x), xd = r.dim(x.dim());
+      loop.append("for (int p = lo; p < hi; ) {\n");
       loop.append(indent).append("int r = p;\n");
-      for (int i = parallel.size() - 1; i >= 0; i--) {
-        Var v = parallel.get(i);
-        if (i == 0) loop.append(indent).append("final int ").append(r.var(v)).append(" = r;\n");
-        else loop.append(indent).append("final int ").append(r.var(v)).append(" = r % ").append(r.dim(v.dim()))
-            .append("; r /= ").append(r.dim(v.dim())).append(";\n");
+      loop.append(indent).append("final int xs = r % ").append(xd).append("; r /= ").append(xd).append(";\n");
+      decompose(r, parallel, parallel.size() - 1, loop, indent);
+      loop.append(indent).append("final int xe = Math.min(").append(xd).append(", xs + (hi - p));\n");
+      loop.append(indent).append("int xv = xs;\n");
+      loop.append(indent).append("for (; xv + L <= xe; xv += L) {\n");
+      loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
+      String inner = indent + "  ";
+      for (Var v : serial) {
+        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+        inner += "  ";
       }
+      loop.append(vector);
+      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      loop.append(indent).append("}\n");
+      loop.append(indent).append("if (xv < xe) {\n");
+      loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
+      loop.append(indent).append("  final VectorMask<Float> tm = S.indexInRange(0, xe - xv);\n");
+      inner = indent + "  ";
+      for (Var v : serial) {
+        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+        inner += "  ";
+      }
+      loop.append(tail);
+      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      loop.append(indent).append("}\n");
+      loop.append(indent).append("p += xe - xs;\n");
+      loop.append("}\n");
     }
-    for (Var v : serial) {
-      loop.append(indent).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-          .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-      indent += "  ";
-    }
-    for (Compute c : group) Statements.serial(r, c, loop, indent, false);
-    for (int i = serial.size(); i > 0; i--) loop.append("  ".repeat(i)).append("}\n");
-    loop.append("}\n");
     String kind = first.accumulate() && !first.isFullCover() && !isSlice(first) ? "scatter" : "map";
     StringBuilder comment = new StringBuilder();
     for (Compute c : group) comment.append("// ").append(canonical(r, c)).append('\n');
     String body = header(r) + loop;
     return new Rendered(kind, comment + body, r.dims(), r.tensors(),
         new Launch.Elements(parallel.stream().map(Var::dim).toList()));
+  }
+
+  /** Declares parallel vars [0, n) from the item index r (the innermost varies fastest). */
+  private static void decompose(ExprRenderer r, List<Var> parallel, int n, StringBuilder loop, String indent) {
+    if (n == 0) return;
+    if (n == parallel.size()) loop.append(indent).append("int r = p;\n");
+    for (int i = n - 1; i >= 0; i--) {
+      Var v = parallel.get(i);
+      if (i == 0) loop.append(indent).append("final int ").append(r.var(v)).append(" = r;\n");
+      else loop.append(indent).append("final int ").append(r.var(v)).append(" = r % ").append(r.dim(v.dim()))
+          .append("; r /= ").append(r.dim(v.dim())).append(";\n");
+    }
+  }
+
+  /** The group's statements, scalar in the map's vars, inside loops over its serial vars. */
+  private static void statements(ExprRenderer r, List<Compute> group, List<Var> serial, StringBuilder loop, String indent) {
+    String inner = indent;
+    for (Var v : serial) {
+      loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
+          .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
+      inner += "  ";
+    }
+    for (Compute c : group) statement(r, c, loop, inner);
+    for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i - 1)).append("}\n");
+  }
+
+  /** One statement; a root reduction along a contiguous innermost var runs L lanes at a time. */
+  private static void statement(ExprRenderer r, Compute c, StringBuilder out, String indent) {
+    String reduction = c.rootReductions().isEmpty() ? null : JavaVector.reduction(r, c, indent);
+    if (reduction == null) {
+      Statements.serial(r, c, out, indent, false);
+      return;
+    }
+    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
+    out.append(indent).append(max ? "float acc = Float.NEGATIVE_INFINITY;\n" : "double acc = 0.0;\n");
+    out.append(reduction);
+    out.append(indent).append(Statements.store(r, Statements.target(r, c), max ? "acc" : "(float) acc", c.accumulate(), false)).append(";\n");
   }
 
   private static boolean isSlice(Compute c) {
@@ -109,6 +174,7 @@ public final class JavaRenderer {
         .append(groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
     s.append("final int cm = ").append(groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
     s.append("final int nPanels = (N + NB - 1) / NB, mChunks = (M + MB - 1) / MB;\n");
+    s.append("int packed = -1;   // (batch, panel) whose B the scratch holds, when K fits one block\n");
     s.append("for (int u = lo; u < hi; u++) {\n");
     s.append("  int r = u;\n  final int mc = r % mChunks; r /= mChunks;\n  final int np = r % nPanels; r /= nPanels;\n");
     for (int i = mm.batch().size() - 1; i >= 0; i--) {
@@ -142,10 +208,15 @@ public final class JavaRenderer {
             final boolean first = k0 == 0 && !ACCUMULATE;
         """);
     if (pack) {
+      // consecutive items of one (batch, panel) differ only in their rows: with K in one block
+      // the panel packed for the first serves the rest
       s.append("""
-                for (int j = 0; j < nw; j++) {
-                  final int src = baseB + (n0 + j) * bn + k0 * bk;
-                  for (int k = 0; k < kw; k++) P[k * NB + j] = F[src + k * bk];
+                if (K > KB || u / mChunks != packed) {
+                  for (int j = 0; j < nw; j++) {
+                    final int src = baseB + (n0 + j) * bn + k0 * bk;
+                    for (int k = 0; k < kw; k++) P[k * NB + j] = F[src + k * bk];
+                  }
+                  packed = u / mChunks;
                 }
                 final float[] Bv = P;
                 final int bBase = 0, bStride = NB;
@@ -160,6 +231,8 @@ public final class JavaRenderer {
             int m = m0;
             if (nw == NB) {
               for (; m + 4 <= m1; m += 4) tile4(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, am, ak, kw, baseC + m * cm + n0, cm, first);
+            } else {
+              for (; m + 4 <= m1; m += 4) tile4m(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, am, ak, kw, baseC + m * cm + n0, cm, first, nw);
             }
             for (; m < m1; m++) row(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, ak, kw, baseC + m * cm + n0, nw, first);
           }
@@ -169,6 +242,15 @@ public final class JavaRenderer {
         + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
     return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
         new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n()), dims(mm.k())));
+  }
+
+  /**
+   * How a rendered matmul kernel stores its operands: "mk" (A's rows run along k) or "km", then
+   * "kn" (B's rows run along n) or "nk", e.g. "mk/nk" for x·Wᵀ. Read from the strides it binds.
+   */
+  public static String layout(KernelSource kernel) {
+    String src = kernel.source();
+    return (src.contains("final int am = 1,") ? "km" : "mk") + "/" + (src.contains(", bn = 1;") ? "kn" : "nk");
   }
 
   static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
@@ -205,39 +287,8 @@ public final class JavaRenderer {
 
   static String matmulHelpers(int nr) {
     StringBuilder t = new StringBuilder();
-    t.append("private static void tile4(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first) {\n");
-    for (int i = 0; i < 4; i++) {
-      t.append("  FloatVector");
-      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
-      t.append(";\n");
-    }
-    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
-    t.append("  for (int k = 0; k < kw; k++) {\n");
-    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
-    for (int j = 0; j < nr; j++) {
-      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L").append(");\n");
-    }
-    for (int i = 0; i < 4; i++) {
-      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
-      for (int j = 0; j < nr; j++) {
-        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
-      }
-      t.append("\n");
-    }
-    t.append("  }\n");
-    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
-    t.append("  if (!first) {\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) {
-        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
-            .append(offset(i, j)).append("));\n");
-      }
-    }
-    t.append("  }\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(");\n");
-    }
-    t.append("}\n\n");
+    tile(t, nr, false);
+    tile(t, nr, true);
     t.append("""
         private static void dot(float[] F, int a0, int b0, int kw, int c) {
           FloatVector acc = FloatVector.zero(S);
@@ -263,6 +314,49 @@ public final class JavaRenderer {
     return t.toString();
   }
 
+  /** tile4, or tile4m: the same over the first nw columns of a panel (masked loads and stores). */
+  private static void tile(StringBuilder t, int nr, boolean masked) {
+    t.append("private static void tile4").append(masked ? "m" : "")
+        .append("(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first")
+        .append(masked ? ", int nw" : "").append(") {\n");
+    if (masked) {
+      for (int j = 0; j < nr; j++) t.append("  final VectorMask<Float> m").append(j).append(" = S.indexInRange(").append(j == 0 ? "0" : j + " * L").append(", nw);\n");
+    }
+    for (int i = 0; i < 4; i++) {
+      t.append("  FloatVector");
+      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
+      t.append(";\n");
+    }
+    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
+    t.append("  for (int k = 0; k < kw; k++) {\n");
+    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
+    for (int j = 0; j < nr; j++) {
+      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L")
+          .append(masked ? ", m" + j : "").append(");\n");
+    }
+    for (int i = 0; i < 4; i++) {
+      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
+      for (int j = 0; j < nr; j++) {
+        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
+      }
+      t.append("\n");
+    }
+    t.append("  }\n");
+    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
+    t.append("  if (!first) {\n");
+    for (int i = 0; i < 4; i++) {
+      for (int j = 0; j < nr; j++) {
+        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
+            .append(offset(i, j)).append(masked ? ", m" + j : "").append("));\n");
+      }
+    }
+    t.append("  }\n");
+    for (int i = 0; i < 4; i++) {
+      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(masked ? ", m" + j : "").append(");\n");
+    }
+    t.append("}\n\n");
+  }
+
   // ---------------------------------------------------------------- classes
 
   /** Wraps a rendered body into a named class implementing CpuKernel. */
@@ -276,6 +370,7 @@ public final class JavaRenderer {
   }
 
   private static String classSource(Rendered rendered, Schedule schedule, String className, boolean mm) {
+    boolean vectorised = !mm && rendered.body().contains("FloatVector");
     var run = MethodSpec.methodBuilder("run").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
         .addParameter(float[].class, "F").addParameter(int[].class, "I").addParameter(int[].class, "a")
         .addParameter(int.class, "lo").addParameter(int.class, "hi").addParameter(float[].class, mm ? "P" : "scratch")
@@ -301,9 +396,14 @@ public final class JavaRenderer {
       type.addMethod(run);
       type.addMethod(MethodSpec.methodBuilder("helpers").build()); // placeholder replaced below
     } else {
+      if (vectorised) type.addMethod(MethodSpec.methodBuilder("fields").build()); // placeholder replaced below
       type.addMethod(run);
     }
     String src = JavaFile.builder(KernelSource.PACKAGE, type.build()).skipJavaLangImports(true).indent("  ").build().toString();
+    if (vectorised) {
+      src = src.replace("  void fields() {\n  }\n", indent(JavaVector.FIELDS, "  "))
+          .replace("import kiln.codegen.CpuKernel;\n", JavaVector.IMPORTS + "import kiln.codegen.CpuKernel;\n");
+    }
     if (mm) {
       src = src.replace("  void helpers() {\n  }\n", indent(matmulHelpers(schedule.nrVectors()), "  "))
           .replace("import java.lang.Float;\n", "")

@@ -10,6 +10,20 @@ package kiln.codegen;
 public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
   public static Schedule cpuDefault(int vectorLanes) { return new Schedule(4, 3, 64, 256, vectorLanes); }
 
+  /**
+   * The untuned knobs for a matmul of n columns: a register tile of 3 vectors, else 4 or 2, whose
+   * panel divides n, so no panel takes the masked edge tile (gpt2-tiny's C = 128 and attention's
+   * T, HS = 64 are not multiples of 3 vectors); 128 rows per work item, since every item packs its
+   * panel of B again when K is deeper than one block (the tuner's winners on GPT-2 124M's large
+   * matmuls all had 128).
+   */
+  public static Schedule cpuDefault(int vectorLanes, long n) {
+    for (int nr : new int[] {3, 4, 2}) {
+      if (n % ((long) nr * vectorLanes) == 0) return new Schedule(4, nr, 128, 256, vectorLanes);
+    }
+    return new Schedule(4, 3, 128, 256, vectorLanes);
+  }
+
   /** The tuner's space: register-tile width × rows per work item × packed depth (27 points). */
   public static java.util.List<Schedule> cpuSpace(int vectorLanes) {
     var space = new java.util.ArrayList<Schedule>();

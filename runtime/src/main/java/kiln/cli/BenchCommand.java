@@ -24,6 +24,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first") int warmup;
   @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
+  @Option(names = "--matmul-table", paramLabel = "FILE",
+      description = "CPU: also write one line per distinct matmul (name, BxMxNxK, layouts of A/B, ms per launch, GFLOP/s) to FILE; implies --profile")
+  java.nio.file.Path matmulTable;
   @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
   @Option(names = "--gpus", defaultValue = "1", description = MultiGpu.DESCRIPTION) int gpus;
 
@@ -57,6 +60,8 @@ public final class BenchCommand implements Callable<Integer> {
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }
       s.setBatch(x, y);
       for (int i = 0; i < warmup; i++) step(s);
+      if (matmulTable != null && d != kiln.runtime.Session.Device.CPU) throw new UserError("--matmul-table is for --device cpu");
+      if (matmulTable != null) profile = true;
       if (profile) s.executor.enableProfile();
       long[] ids = threadIds(s);
       AllocationCounter mx = AllocationCounter.create();
@@ -78,6 +83,7 @@ public final class BenchCommand implements Callable<Integer> {
         s.executor.profile().stream().limit(40).forEach(e ->
             System.out.printf("  %8.1f ms %5.1f%%  %s%n", e.getValue() / 1e6 / steps, 100.0 * e.getValue() / total, e.getKey()));
       }
+      if (matmulTable != null) writeMatmulTable((kiln.runtime.cpu.CpuExecutor) s.executor);
       double[] sorted = ms.clone();
       Arrays.sort(sorted);
       double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
@@ -91,6 +97,20 @@ public final class BenchCommand implements Callable<Integer> {
       System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
     }
     return 0;
+  }
+
+  private void writeMatmulTable(kiln.runtime.cpu.CpuExecutor cpu) {
+    StringBuilder b = new StringBuilder("# name BxMxNxK layout(A/B) ms-per-launch GFLOP/s (kiln bench, " + steps + " steps)\n");
+    for (var m : cpu.matmulTimes(steps)) {
+      String[] ab = m.layout().split("/");
+      b.append(String.format(java.util.Locale.ROOT, "%s %s %s %s %.4f %.2f%n", m.name().replace(' ', '_'), m.shape(), ab[0], ab[1], m.msPerLaunch(), m.gflops()));
+    }
+    try {
+      kiln.runtime.format.AtomicFiles.write(matmulTable, out -> out.write(b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+    } catch (java.io.UncheckedIOException e) {
+      throw new UserError("--matmul-table: " + e.getMessage());
+    }
+    System.out.println("bench: matmul table written to " + matmulTable);
   }
 
   private static float step(Session s) {

@@ -43,10 +43,11 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     int[] counts = new int[2];
     Lowering.Chooser chooser = mm -> {
       counts[1]++;
-      String knobs = tuning.find(device, mm.identity(), ((Launch.Tiles) mm.work()).shape(arena::size));
+      String shape = ((Launch.Tiles) mm.work()).shape(arena::size);
+      String knobs = tuning.find(device, mm.identity(), shape);
       Schedule tuned = knobs == null ? null : Schedule.parse(knobs, lanes);
       if (tuned != null) counts[0]++;
-      return tuned;
+      return tuned != null ? tuned : Schedule.cpuDefault(lanes, Long.parseLong(shape.split("x")[2]));
     };
     Map<String, Lowering.Lowered> lowered = new LinkedHashMap<>();
     for (var e : program.entrySet()) {
@@ -121,6 +122,34 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   /** Time per launch name pattern (compute name with layer numbers folded), largest first. */
   @Override public List<Map.Entry<String, Long>> profile() {
     return kiln.runtime.Executor.foldProfile(all.stream().map(p -> p.launch().kernel().kind() + " " + p.launch().name()).toList(), profileNanos);
+  }
+
+  /** One distinct (matmul kernel, shape) of the program: what a profile measured for one launch of it. */
+  public record MatmulTime(String name, String shape, String layout, int launches, double msPerLaunch, double gflops) {}
+
+  /** The profiled matmuls, one row per distinct (kernel, shape), ms per launch averaged over `steps` steps. */
+  public List<MatmulTime> matmulTimes(int steps) {
+    if (profileNanos == null) throw new IllegalStateException("profile is off");
+    Map<String, long[]> byKey = new LinkedHashMap<>();   // key -> {nanos, launches, first launch index}
+    for (Planned p : all) {
+      if (!(p.launch().work() instanceof Launch.Tiles t)) continue;
+      String key = p.launch().kernel().className() + " " + t.shape(arena::size);
+      byKey.computeIfAbsent(key, k -> new long[] {0, 0, p.index()});
+      long[] v = byKey.get(key);
+      v[0] += profileNanos[p.index()];
+      v[1]++;
+    }
+    List<MatmulTime> rows = new ArrayList<>();
+    for (var e : byKey.entrySet()) {
+      Planned first = all.get((int) e.getValue()[2]);
+      String shape = ((Launch.Tiles) first.launch().work()).shape(arena::size);
+      double flops = 2.0;
+      for (String d : shape.split("x")) flops *= Long.parseLong(d);
+      double ms = e.getValue()[0] / 1e6 / steps / e.getValue()[1];
+      rows.add(new MatmulTime(first.launch().name(), shape, kiln.codegen.JavaRenderer.layout(first.launch().kernel()),
+          (int) e.getValue()[1], ms, flops / ms / 1e6));
+    }
+    return rows;
   }
 
   @Override public void close() { pool.close(); }

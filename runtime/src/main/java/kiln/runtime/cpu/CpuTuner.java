@@ -39,7 +39,6 @@ public final class CpuTuner {
   public static List<Result> tune(Arena arena, Map<String, List<Compute>> program, WorkerPool pool, TuningCache cache, String device,
                                   PrintStream log) {
     int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
-    Schedule fallback = Schedule.cpuDefault(lanes);
     List<Schedule> space = Schedule.cpuSpace(lanes);
     // distinct (kernel identity, shape), first instance kept with its tensors
     Map<String, JavaRenderer.Rendered> targets = new LinkedHashMap<>();
@@ -78,6 +77,7 @@ public final class CpuTuner {
       Tensor out = r.tensors().getFirst();
       int at = arena.offset(out), n = (int) arena.elements(out);
       float[] initial = Arrays.copyOfRange(arena.f, at, at + n);
+      Schedule fallback = Schedule.cpuDefault(lanes, Long.parseLong(tiles.shape(arena::size).split("x")[2]));   // what an untuned session runs
       int defaultIndex = space.indexOf(fallback);
       KernelSource[] v = variants.get(e.getKey());
       float[] expected = run(pool, arena, compiled.kernels().get(v[defaultIndex].className()), args, items(arena, tiles, fallback), initial, at);

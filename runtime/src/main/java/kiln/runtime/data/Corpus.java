@@ -95,8 +95,10 @@ public final class Corpus {
   /**
    * Splits text into pieces of about {@code target} characters, only where GPT-2's pre-tokenizer
    * splits anyway, so that encoding the pieces one by one gives the same tokens as encoding the whole.
-   * The cut goes after a lone "\n" that follows a non-space and precedes an ASCII letter: no pattern
-   * of r50k's regex spans it (a letter run may take one leading ' ', never a '\n').
+   * The cut goes after a lone "\n" that follows a non-space and precedes an ASCII letter, or before
+   * a lone ' ' between two ASCII letters: no pattern of r50k's regex spans either (a letter run may
+   * take one leading ' ', never a '\n', and ends at a space). The second serves text without lone
+   * newlines (the default corpus's unwrapped paragraphs).
    */
   static List<String> chunks(String text, int target) {
     List<String> out = new ArrayList<>();
@@ -105,6 +107,10 @@ public final class Corpus {
       int cut = -1;
       for (int i = Math.max(start + target, start + 2); i < text.length(); i++) {
         if (text.charAt(i - 1) == '\n' && !Character.isWhitespace(text.charAt(i - 2)) && isAsciiLetter(text.charAt(i))) {
+          cut = i;
+          break;
+        }
+        if (text.charAt(i) == ' ' && isAsciiLetter(text.charAt(i - 1)) && i + 1 < text.length() && isAsciiLetter(text.charAt(i + 1))) {
           cut = i;
           break;
         }

@@ -106,9 +106,10 @@ class CorpusTest {
   }
 
   @Test
-  void chunksCutOnlyAfterALoneNewlineBeforeALetter() {
+  void chunksCutOnlyAfterALoneNewlineBeforeALetterOrBeforeALoneSpaceBetweenLetters() {
     assertEquals(List.of("ab.\n", "Cd\n\n Ef"), Corpus.chunks("ab.\nCd\n\n Ef", 1));
-    assertEquals(List.of("no newline at all"), Corpus.chunks("no newline at all", 3));
+    assertEquals(List.of("no newline", " at", " all"), Corpus.chunks("no newline at all", 3));
+    assertEquals(List.of("a1  2b. c"), Corpus.chunks("a1  2b. c", 1));
   }
 
   @Test

@@ -28,6 +28,14 @@ class DefaultCorpusTest {
   }
 
   @Test
+  void dickensIsUnwrappedIntoParagraphs() throws IOException {
+    String dickens = DefaultCorpus.documents().get(0).text();
+    assertTrue(dickens.contains("Night is generally my time for walking. In the summer I often leave home early"), "lines joined");
+    assertTrue(dickens.contains("as much as any creature living.\n\nI have fallen insensibly"), "paragraphs kept");
+    assertEquals("one two\n\nthree\n", DefaultCorpus.unwrap("one\n  two \n\n\n three\n"));
+  }
+
+  @Test
   void ensurePreparedWritesOnceAndLeavesNoTemporaryDirectory() throws IOException {
     Path dir = tmp.resolve("cache").resolve("default");
     Corpus.Summary s = DefaultCorpus.ensurePrepared(dir).orElseThrow();
