@@ -126,30 +126,44 @@ public final class CudaRenderer {
 
   /** A compute with root reductions and no matmul shape: a block per output element. */
   public static Rendered reduce(Compute c, CudaSchedule s) {
-    ExprRenderer r = new ExprRenderer(new CudaDialect());
-    r.offset(c.out());
-    List<Var> parallel = c.loopVars();
-    for (Var v : parallel) r.var(v);
-    List<Var> reduced = c.rootReductions().stream().map(Expr.Reduce::var).toList();
-    for (Var v : reduced) r.var(v);
-    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
-    String type = r.type(c.body().type());
-    List<String> lets = new ArrayList<>();
-    String value = r.renderWithLocals(c.inner(), lets);
-    Map<String, Object> m = new HashMap<>();
-    m.put("items", items(r, parallel));
-    m.put("extent", items(r, reduced));
-    m.put("decode", decode(r, parallel, "p", "r", "    "));
-    m.put("reduceDecode", decode(r, reduced, "q", "rr", "      "));
-    m.put("lets", String.join("\n", lets.stream().map(l -> "      " + l).toList()));
-    m.put("value", value);
-    m.put("type", type);
-    m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
-    m.put("combine", max ? "fmaxf(x, y)" : "x + y");
-    m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
-    m.put("block", s.reduceBlock());
-    return render("reduce", "reduce.cu.ftl", "reduce", r, m, comment(List.of(c)),
-        new Blocks(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced)));
+    Reduction x = Reduction.of(c);
+    x.model().put("reduceDecode", decode(x.r(), x.reduced(), "q", "rr", "      "));
+    x.model().put("lets", x.lets("      "));
+    x.model().put("type", x.r().type(c.body().type()));
+    x.model().put("block", s.reduceBlock());
+    return render("reduce", "reduce.cu.ftl", "reduce", x.r(), x.model(), comment(List.of(c)),
+        new Blocks(JavaRenderer.dims(x.parallel()), JavaRenderer.dims(x.reduced())));
+  }
+
+  /**
+   * What reduce.cu.ftl and colreduce.cu.ftl share: the renderer with the output's loop vars and the
+   * reduced vars bound, the rendered value and its let-bound locals, and the model's sizes, output
+   * decode, initial value, combine and store.
+   */
+  private record Reduction(ExprRenderer r, List<Var> parallel, List<Var> reduced, List<String> locals, Map<String, Object> model) {
+    static Reduction of(Compute c) {
+      ExprRenderer r = new ExprRenderer(new CudaDialect());
+      r.offset(c.out());
+      List<Var> parallel = c.loopVars();
+      for (Var v : parallel) r.var(v);
+      List<Var> reduced = c.rootReductions().stream().map(Expr.Reduce::var).toList();
+      for (Var v : reduced) r.var(v);
+      boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
+      List<String> locals = new ArrayList<>();
+      Map<String, Object> m = new HashMap<>();
+      m.put("value", r.renderWithLocals(c.inner(), locals));
+      m.put("items", items(r, parallel));
+      m.put("extent", items(r, reduced));
+      m.put("decode", decode(r, parallel, "p", "r", "    "));
+      m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
+      m.put("combine", max ? "fmaxf(x, y)" : "x + y");
+      m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
+      return new Reduction(r, parallel, reduced, locals, m);
+    }
+
+    String lets(String indent) {
+      return String.join("\n", locals.stream().map(l -> indent + l).toList());
+    }
   }
 
   /**
@@ -183,32 +197,18 @@ public final class CudaRenderer {
   public static Rendered columns(Compute c, CudaSchedule s) {
     CudaSchedule.ColumnTile tile = s.columns();
     if (tile == null || !columnar(c)) throw new IllegalArgumentException(c.name() + ": not a column reduction the split-row schedule serves");
-    ExprRenderer r = new ExprRenderer(new CudaDialect());
-    r.offset(c.out());
-    List<Var> parallel = c.loopVars();
-    for (Var v : parallel) r.var(v);
-    List<Var> reduced = c.rootReductions().stream().map(Expr.Reduce::var).toList();
-    for (Var v : reduced) r.var(v);
-    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
-    List<String> lets = new ArrayList<>();
-    String value = r.renderWithLocals(c.inner(), lets);
-    Map<String, Object> m = new HashMap<>();
-    m.put("items", items(r, parallel));
-    m.put("extent", items(r, reduced));
-    m.put("decode", decode(r, parallel, "p", "r", "    "));
-    m.put("sumDecode", decode(r, parallel, "p", "r", "    "));
-    m.put("reduceDecode", decode(r, reduced, "q0", "rr", "    ").replace("const int ", "int "));
-    m.put("step", odometer(r, reduced, "      "));
-    m.put("lets", String.join("\n", lets.stream().map(l -> "        " + l).toList()));
-    m.put("value", value);
+    Reduction x = Reduction.of(c);
+    ExprRenderer r = x.r();
+    Map<String, Object> m = x.model();
+    m.put("sumDecode", decode(r, x.parallel(), "p", "r", "    "));
+    m.put("reduceDecode", decode(r, x.reduced(), "q0", "rr", "    ").replace("const int ", "int "));
+    m.put("step", odometer(r, x.reduced(), "      "));
+    m.put("lets", x.lets("        "));
     m.put("type", "float");
-    m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
-    m.put("combine", max ? "fmaxf(x, y)" : "x + y");
-    m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
     m.put("rows", tile.rows());
     m.put("unroll", tile.unroll());
     return render("colreduce", "colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
-        new Columns(JavaRenderer.dims(parallel), JavaRenderer.dims(reduced), tile));
+        new Columns(JavaRenderer.dims(x.parallel()), JavaRenderer.dims(x.reduced()), tile));
   }
 
   /** Steps the reduced vars to the next row, last fastest, with carries and no branch: v++; wraps at its dim into the var before. */
