@@ -59,15 +59,7 @@ class BadInputTest {
 
   /** `train` with SMALL's options, those named in {@code extra} replaced. */
   static List<String> train(String... extra) {
-    List<String> args = new ArrayList<>(List.of("train", "--data", data.toString()));
-    List<String> given = List.of(extra);
-    for (int i = 0; i < SMALL.size(); i += 2) {
-      if (!given.contains(SMALL.get(i))) {
-        args.addAll(SMALL.subList(i, i + 2));
-      }
-    }
-    args.addAll(given);
-    return args;
+    return TrainCommandTest.trainArgs(data, SMALL, extra);
   }
 
   static void assertError(String expected, List<String> args) {

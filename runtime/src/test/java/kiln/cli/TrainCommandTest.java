@@ -55,11 +55,16 @@ class TrainCommandTest {
 
   /** `train` on the test corpus with SMALL's options, those named in {@code extra} replaced (picocli takes each once). */
   static List<String> train(String... extra) {
+    return trainArgs(data, SMALL, extra);
+  }
+
+  /** `train --data data` with the options in defaults (flag, value pairs), those named in extra replaced. */
+  static List<String> trainArgs(Path data, List<String> defaults, String... extra) {
     List<String> args = new ArrayList<>(List.of("train", "--data", data.toString()));
     List<String> given = List.of(extra);
-    for (int i = 0; i < SMALL.size(); i += 2) {
-      if (!given.contains(SMALL.get(i))) {
-        args.addAll(SMALL.subList(i, i + 2));
+    for (int i = 0; i < defaults.size(); i += 2) {
+      if (!given.contains(defaults.get(i))) {
+        args.addAll(defaults.subList(i, i + 2));
       }
     }
     args.addAll(given);
