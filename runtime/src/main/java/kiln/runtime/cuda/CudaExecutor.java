@@ -248,8 +248,8 @@ public final class CudaExecutor implements Executor {
     if (tile instanceof CudaSchedule.WgmmaTile w) {
       if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands must be 16-byte aligned (offsets and K multiples of 4 floats)");
       long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
-      long[] mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(4 * layout.offsetLong(t.a()))), m, k, w.bm());
-      long[] mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(4 * layout.offsetLong(t.b()))), n, k, w.bn());
+      long[] mapA = TensorMaps.kMajorTf32(memory.pointer(4 * layout.offsetLong(t.a())), m, k, w.bm());
+      long[] mapB = TensorMaps.kMajorTf32(memory.pointer(4 * layout.offsetLong(t.b())), n, k, w.bn());
       Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((m + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
       return List.of(Launch.of(module.kernel(function), grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(0), memory.pointer(intBase),
           args, mapA, mapB));
@@ -295,19 +295,8 @@ public final class CudaExecutor implements Executor {
     List<Launch> launches = new ArrayList<>();
     for (int c = 0; c < x.chunks(); c++) {
       long k0 = c * kc, len = Math.min(kc, k - k0);
-      long[] mapA, mapB;
-      if (x.a()) {
-        launches.add(transposeLaunch(transpose, memory.pointer(aBase + 4 * k0 * m), workspace.pointer(0), len, m, kc));
-        mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(0)), m, len, kc, w.bm());
-      } else {
-        mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(aBase + 4 * k0)), m, len, k, w.bm());
-      }
-      if (x.b()) {
-        launches.add(transposeLaunch(transpose, memory.pointer(bBase + 4 * k0 * n), workspace.pointer(bCopy), len, n, kc));
-        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(bCopy)), n, len, kc, w.bn());
-      } else {
-        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(bBase + 4 * k0)), n, len, k, w.bn());
-      }
+      long[] mapA = chunkMap(x.a(), transpose, launches, memory, aBase, workspace, 0, k0, len, k, kc, m, w.bm());
+      long[] mapB = chunkMap(x.b(), transpose, launches, memory, bBase, workspace, bCopy, k0, len, k, kc, n, w.bn());
       launches.add(Launch.of(c == 0 ? first : rest, grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(0), memory.pointer(intBase),
           args, mapA, mapB));
     }
@@ -335,17 +324,11 @@ public final class CudaExecutor implements Executor {
     List<Launch> launches = new ArrayList<>();
     for (int c = 0; c < x.chunks(); c++) {
       long k0 = c * kc, len = Math.min(kc, k - k0);
-      long[] mapB;
-      if (x.b()) {
-        launches.add(transposeLaunch(transpose, memory.pointer(bBase + 4 * k0 * n), workspace.pointer(bCopy), len, n, n, kc));
-        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(bCopy)), n, len, kc, w.bn());
-      } else {
-        mapB = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(memory.pointer(bBase + 4 * k0)), n, len, k, w.bn());
-      }
+      long[] mapB = chunkMap(x.b(), transpose, launches, memory, bBase, workspace, bCopy, k0, len, k, kc, n, w.bn());
       for (int j = 0; j < x.mChunks(); j++) {
         long m0 = j * mc, rows = Math.min(mc, m - m0);
         launches.add(transposeLaunch(transpose, memory.pointer(aBase + 4 * (k0 * m + m0)), workspace.pointer(aCopy), len, rows, m, kc));
-        long[] mapA = TensorMaps.kMajorTf32(kiln.runtime.multi.Nccl.address(workspace.pointer(aCopy)), rows, len, kc, w.bm());
+        long[] mapA = TensorMaps.kMajorTf32(workspace.pointer(aCopy), rows, len, kc, w.bm());
         boolean last = j == x.mChunks() - 1;
         Kernel kernel = c == 0 ? (last ? tail : first) : (last ? tailRest : rest);
         Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((rows + w.bm() - 1) / w.bm()), nTiles);
@@ -354,6 +337,18 @@ public final class CudaExecutor implements Executor {
       }
     }
     return launches;
+  }
+
+  /**
+   * The map of one operand (rows x K, at byte offset base from F) over the K chunk [k0, k0 + len): copied
+   * transposed into the workspace at byte offset copyAt as rows x kc (the copy's launch added first) when
+   * the operand is stored [k..., rows...], else read in place, len floats of each row k apart.
+   */
+  private static long[] chunkMap(boolean copied, Kernel transpose, List<Launch> launches, DeviceArena memory, long base, DeviceArena workspace,
+                                 long copyAt, long k0, long len, long k, long kc, long rows, int boxRows) {
+    if (!copied) return TensorMaps.kMajorTf32(memory.pointer(base + 4 * k0), rows, len, k, boxRows);
+    launches.add(transposeLaunch(transpose, memory.pointer(base + 4 * k0 * rows), workspace.pointer(copyAt), len, rows, kc));
+    return TensorMaps.kMajorTf32(workspace.pointer(copyAt), rows, len, kc, boxRows);
   }
 
   /** dst (cols x pitch) = the transpose of src (rows x cols, dense): one 64 x 64 tile per block of 256 threads. */

@@ -29,6 +29,14 @@ public final class TensorMaps {
    */
   public static long[] kMajorTf32(long base, long rows, long k, int boxRows) { return kMajorTf32(base, rows, k, k, boxRows); }
 
+  /** As above at the device address a pointer into an arena or the workspace stands for. */
+  static long[] kMajorTf32(jcuda.driver.CUdeviceptr base, long rows, long k, int boxRows) { return kMajorTf32(base, rows, k, k, boxRows); }
+
+  /** As below at the device address a pointer stands for. */
+  static long[] kMajorTf32(jcuda.driver.CUdeviceptr base, long rows, long k, long pitch, int boxRows) {
+    return kMajorTf32(kiln.runtime.multi.Nccl.address(base), rows, k, pitch, boxRows);
+  }
+
   /** As above over the first k floats of rows pitch floats apart (a chunk along K of a wider matrix, or a padded copy). */
   public static long[] kMajorTf32(long base, long rows, long k, long pitch, int boxRows) {
     if (base % 16 != 0 || (4 * pitch) % 16 != 0) {
