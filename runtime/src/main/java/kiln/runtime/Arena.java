@@ -35,6 +35,15 @@ public final class Arena {
 
   /** With host = false only the layout is computed (a device executor holds the storage). */
   public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host) {
+    this(graph, bound, order, pinned, host, Map.of());
+  }
+
+  /**
+   * As above, with room for at least storage.get(t) elements behind each root t named there (zero,
+   * never read as the tensor): ZeRO-1 pads the params and grads blocks to equal shards per rank.
+   */
+  public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host,
+               Map<Tensor, Long> storage) {
     this.sizes = new HashMap<>(bound);
     this.granule = host ? 1 : DEVICE_GRANULE;
     for (Graph.DerivedDim d : graph.derivedDims()) {
@@ -51,7 +60,7 @@ public final class Arena {
       boolean transientTensor = (t.role() == Role.ACT || t.role() == Role.ACT_GRAD) && !pinned.contains(t) && lifetimes.containsKey(t);
       if (t.dtype() == DType.I32) { rootOffsets.put(t, ints); ints += n; }
       else if (transientTensor) shared.add(t);
-      else { rootOffsets.put(t, floats); floats += padded(n); }
+      else { rootOffsets.put(t, floats); floats += padded(Math.max(n, storage.getOrDefault(t, 0L))); }
     }
     Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
     List<Tensor> units = new java.util.ArrayList<>();

@@ -21,7 +21,14 @@ public final class Gpt2Session extends Session {
 
   /** On CUDA device ordinal gpu (data parallelism opens one per GPU, each on its own thread). */
   public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision, int gpu) {
-    super(Gpt2.build(config.layers(), device == Device.CUDA), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision, gpu);
+    this(config, batch, seq, device, threads, precision, gpu, Zero.NONE);
+  }
+
+  /** As above, the optimizer over a ZeRO-1 shard (Session.Zero). */
+  public Gpt2Session(GptConfig config, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision, int gpu,
+                     Zero zero) {
+    super(Gpt2.build(config.layers(), device == Device.CUDA), Gpt2.bind(gpt2(config), batch, seq), batch, seq, device, threads, precision, gpu,
+        zero);
     this.config = config;
   }
 

@@ -20,7 +20,13 @@ public final class LlamaSessions {
   /** On CUDA device ordinal gpu. */
   public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision,
                              int gpu) {
+    return open(c, batch, seq, device, threads, precision, gpu, Session.Zero.NONE);
+  }
+
+  /** On CUDA device ordinal gpu, the optimizer over a ZeRO-1 shard. */
+  public static Session open(LlamaConfig c, int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision,
+                             int gpu, Session.Zero zero) {
     Llama.Config cfg = config(c);
-    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads, precision, gpu);
+    return new Session(Llama.build(cfg), Llama.bind(cfg, batch, seq), batch, seq, device, threads, precision, gpu, zero);
   }
 }

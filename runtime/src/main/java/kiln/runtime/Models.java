@@ -17,8 +17,12 @@ public final class Models {
     String family();
     int maxT();
     long paramCount();
-    /** A session on CUDA device ordinal gpu (0 on the CPU). */
-    Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu);
+    /** A session on CUDA device ordinal gpu (0 on the CPU), the optimizer over a ZeRO-1 shard (Session.Zero.NONE: all of it). */
+    Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu, Session.Zero zero);
+
+    default Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu) {
+      return open(batch, seq, device, threads, precision, gpu, Session.Zero.NONE);
+    }
 
     default Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
       return open(batch, seq, device, threads, precision, 0);
@@ -35,8 +39,8 @@ public final class Models {
     public String family() { return "gpt2"; }
     public int maxT() { return config.maxT(); }
     public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu) {
-      return new Gpt2Session(config, b, t, d, threads, p, gpu);
+    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu, Session.Zero zero) {
+      return new Gpt2Session(config, b, t, d, threads, p, gpu, zero);
     }
     public void randomInit(long seed, float[] dst, int base) { ModelPresets.randomInit(config, seed, dst, base); }
   }
@@ -45,8 +49,8 @@ public final class Models {
     public String family() { return "llama"; }
     public int maxT() { return config.maxT(); }
     public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu) {
-      return LlamaSessions.open(config, b, t, d, threads, p, gpu);
+    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu, Session.Zero zero) {
+      return LlamaSessions.open(config, b, t, d, threads, p, gpu, zero);
     }
 
     /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */

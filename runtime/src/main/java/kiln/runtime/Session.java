@@ -42,6 +42,7 @@ public class Session implements Learner {
   public final Arena arena;
   public final Executor executor;
   private final Cuda cuda;
+  private final Zero zero;
   private final float[] hyper = new float[Program.HYPER_SLOTS];
   private int step;
 
@@ -55,9 +56,33 @@ public class Session implements Learner {
     this(program, sizes, batch, seq, device, threads, precision, 0);
   }
 
+  /**
+   * Which part of the optimizer a session runs: ZeRO-1 rank {@code rank} of {@code ranks} (the norm
+   * and AdamW over its shard of the flat blocks, m and v shard-sized), or all of it ({@link #NONE}).
+   */
+  public record Zero(int rank, int ranks) {
+    public static final Zero NONE = new Zero(0, 1);
+
+    public Zero {
+      if (ranks < 1 || rank < 0 || rank >= ranks) throw new IllegalArgumentException("ZeRO rank " + rank + " of " + ranks);
+    }
+
+    /** The shards of a block of params floats. */
+    public kiln.runtime.multi.ZeroShards shards(long params) { return kiln.runtime.multi.ZeroShards.of(params, ranks); }
+  }
+
   /** As above, on CUDA device ordinal gpu (its primary context becomes current on the calling thread). */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
                  int gpu) {
+    this(program, sizes, batch, seq, device, threads, precision, gpu, Zero.NONE);
+  }
+
+  /**
+   * As above, with the norm and AdamW over a ZeRO-1 shard: SHARD and SHARD_START bound to the rank's
+   * slice, and the params and grads blocks allocated padded to N equal shards (the padding stays 0).
+   */
+  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
+                 int gpu, Zero zero) {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
@@ -67,7 +92,14 @@ public class Session implements Learner {
     Set<Tensor> pinned = new java.util.HashSet<>();
     if (program.loss() != null) pinned.add(program.loss());
     else if (program.logits() != null) pinned.add(program.logits());
-    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
+    Map<Tensor, Long> storage = Map.of();
+    if (zero.ranks() > 1) {
+      var shards = zero.shards(sizes.get(Program.SHARD));   // the default binding: the whole block
+      sizes = Program.bindShard(sizes, shards.shardSize(), shards.start(zero.rank()));
+      storage = Map.of(paramsTensor(program), shards.paddedSize(), program.grads().values().iterator().next().root(), shards.paddedSize());
+    }
+    this.zero = zero;
+    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU, storage);
     if (device == Device.CPU) {
       this.cuda = null;
       this.executor = new CpuExecutor(arena, sections(program), threads);
@@ -94,7 +126,12 @@ public class Session implements Learner {
 
   @Override public int seq() { return seq; }
 
-  public Tensor paramsTensor() { return program.params().get("wte").root(); }
+  public Tensor paramsTensor() { return paramsTensor(program); }
+
+  private static Tensor paramsTensor(Program p) { return p.params().values().iterator().next().root(); }
+
+  /** The part of the optimizer this session runs (ZeRO-1), NONE for all of it. */
+  public Zero zero() { return zero; }
 
   public void loadParams(float[] params) { executor.write(paramsTensor(), params); }
 
@@ -126,8 +163,13 @@ public class Session implements Learner {
 
   /** The global gradient norm of the last backward, computed on the device. */
   public double gradNorm() {
+    return Math.sqrt(gradNormSquared());
+  }
+
+  /** Σ g² over the session's shard of the gradient block (all of it without ZeRO). */
+  public float gradNormSquared() {
     executor.run("norm");
-    return Math.sqrt(executor.readScalar(program.gradNormSquared()));
+    return executor.readScalar(program.gradNormSquared());
   }
 
   public int stepCount() { return step; }
