@@ -6,14 +6,14 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_reduce_4f660c41cc { long long v[5]; };
+struct Args_k_reduce_48c7529420 { long long v[5]; };
 
-__device__ __forceinline__ float combine_k_reduce_4f660c41cc(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_reduce_48c7529420(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(256) k_reduce_4f660c41cc(float* __restrict__ F, int* __restrict__ I, const Args_k_reduce_4f660c41cc a) {
+extern "C" __global__ void __launch_bounds__(256) k_reduce_48c7529420(float* __restrict__ F, int* __restrict__ I, const Args_k_reduce_48c7529420 a) {
   const int NORM_CHUNKS = (int) a.v[0];
   const int NORM_CHUNK = (int) a.v[1];
-  const int PARAMS_SIZE = (int) a.v[2];
+  const int SHARD = (int) a.v[2];
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
   __shared__ float partial[32];
@@ -28,17 +28,17 @@ extern "C" __global__ void __launch_bounds__(256) k_reduce_4f660c41cc(float* __r
       const int norm_chunk_ = (int) rr;
       const int x0 = (norm_chunks_ * NORM_CHUNK);
       const int x1 = (x0 + norm_chunk_);
-      const int x2 = (PARAMS_SIZE - 1);
+      const int x2 = (SHARD - 1);
       const int x3 = min(x1, x2);
       const float x4 = F[o1 + x3];
-      acc = combine_k_reduce_4f660c41cc(acc, ((x1 < PARAMS_SIZE) ? (x4 * x4) : 0.0f));
+      acc = combine_k_reduce_48c7529420(acc, ((x1 < SHARD) ? (x4 * x4) : 0.0f));
     }
-    for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_4f660c41cc(acc, __shfl_down_sync(0xffffffffu, acc, o));
+    for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_48c7529420(acc, __shfl_down_sync(0xffffffffu, acc, o));
     if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = acc;
     __syncthreads();
     if (threadIdx.x < 32) {
       acc = threadIdx.x < (blockDim.x >> 5) ? partial[threadIdx.x] : 0.0f;
-      for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_4f660c41cc(acc, __shfl_down_sync(0xffffffffu, acc, o));
+      for (int o = 16; o > 0; o >>= 1) acc = combine_k_reduce_48c7529420(acc, __shfl_down_sync(0xffffffffu, acc, o));
       if (threadIdx.x == 0) F[o0 + norm_chunks_] = acc;
     }
     __syncthreads();
