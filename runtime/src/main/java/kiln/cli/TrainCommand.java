@@ -17,6 +17,7 @@ import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
 import kiln.runtime.format.GptConfig;
 import kiln.runtime.format.LlamaConfig;
+import kiln.runtime.multi.Rendezvous;
 import kiln.runtime.train.Checkpoint;
 import kiln.runtime.train.LossPlot;
 import kiln.runtime.train.ModelFiles;
@@ -53,7 +54,7 @@ public final class TrainCommand implements Callable<Integer> {
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
-      "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus");
+      "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus", "--zero", "--nodes", "--node-rank", "--rendezvous");
 
   @Option(names = "--model", defaultValue = "gpt2-tiny", paramLabel = "NAME",
       description = "Shape to train from scratch: one of ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
@@ -89,6 +90,18 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--gpus", defaultValue = "1", paramLabel = "N", description = MultiGpu.DESCRIPTION)
   int gpus;
 
+  @Option(names = "--zero", defaultValue = "0", paramLabel = "0|1", description = MultiGpu.ZERO)
+  int zero;
+
+  @Option(names = "--nodes", defaultValue = "1", paramLabel = "M", description = MultiGpu.NODES)
+  int nodes;
+
+  @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R", description = MultiGpu.NODE_RANK)
+  int nodeRank;
+
+  @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS)
+  String rendezvous;
+
   @Option(names = "--data", paramLabel = "DIR",
       description = "llm.c token shards (*train*.bin, *val*.bin; see `kiln prepare`). Default: the bundled corpus, prepared on first use.")
   Path data;
@@ -103,7 +116,7 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
           + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
-          + " --sample-tokens, --gpus and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
+          + " --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
           + " run's, bit for bit.")
   Path resume;
 
@@ -169,7 +182,7 @@ public final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     int nThreads = ThreadsOption.resolve(threads);
     Session.Device dev = Session.Device.parse(device);
-    MultiGpu.check(gpus, dev);
+    Rendezvous rv = MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, dev);
     var matmulPrecision = PrecisionOption.parse(precision, dev);
     Checkpoint.Loaded from = null;
     Path copyLogFrom = null;
@@ -224,17 +237,22 @@ public final class TrainCommand implements Callable<Integer> {
         warm = steps;
         err.printf("train: note: the default warmup %d is longer than --steps %d: warming up over all %d steps%n", warmup, steps, warm);
       }
-      opts = new TrainOptions(name, dataDir, batch * gpus, seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
+      opts = new TrainOptions(name, dataDir, batch * rv.worldSize(), seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
           valBatches, checkpointEvery, keep, seed, sampleTokens);
       runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
       checkOut(runDir);
+    }
+    if (rv.nodeRank() > 0) {
+      // node 0 writes the checkpoints; another node keeps its log and plot apart, so a --out all nodes share stays node 0's
+      runDir = runDir.resolve("node-" + rv.nodeRank());
+      copyLogFrom = null;
     }
     if (opts.seq() > shape.maxT()) {
       throw new UserError("--seq " + opts.seq() + ": at most the model's maxT, " + shape.maxT());
     }
     DataLoader trainData = openData(opts, DataLoader.Split.TRAIN, o);
     DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(opts, DataLoader.Split.VAL, o);
-    if (force && (from == null || copyLogFrom != null)) {
+    if (force && rv.nodeRank() == 0 && (from == null || copyLogFrom != null)) {
       // into a reused --out (never the resumed run's own directory), once every check has passed
       List<String> removed = Checkpoint.clearRun(runDir, RUN_FILES);
       if (!removed.isEmpty()) {
@@ -251,7 +269,7 @@ public final class TrainCommand implements Callable<Integer> {
     o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
         valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
     o.printf(Locale.ROOT, "train: %s%n", opts.summary());
-    MultiGpu.describe(gpus, opts.batch(), o);
+    MultiGpu.describe(rv, zero == 1, opts.batch(), o);
     o.printf("train: writing %s%s%n", runDir, from == null ? "" : " (resuming " + from.dir() + " at step " + from.position().step() + ")");
     o.flush();
 
@@ -259,7 +277,7 @@ public final class TrainCommand implements Callable<Integer> {
     sun.misc.Signal signal = null;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, gpus, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, rv, zero == 1, trainData, valData)) {
       if (from != null) {
         trainer.restore(from);
       } else if (initParams != null) {
@@ -267,13 +285,13 @@ public final class TrainCommand implements Callable<Integer> {
       } else {
         trainer.randomInit(opts.seed());
       }
-      try (TrainLog log = from == null ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
+      try (TrainLog log = from == null || rv.nodeRank() > 0 ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
            Progress bar = Progress.steps(trainer.step(), opts.steps(), err);
            SignalStop signals = new SignalStop(trainer, err)) {
         done = trainer.run(runDir, log, bar, o);
         signal = signals.caught();
       }
-      finalParams = done.stopped() == null && !done.interrupted() && opts.sampleTokens() > 0 ? trainer.params() : null;
+      finalParams = done.stopped() == null && !done.interrupted() && opts.sampleTokens() > 0 && rv.nodeRank() == 0 ? trainer.params() : null;
     }
     List<TrainLog.Row> rows = TrainLog.read(logFile);
     Path png = runDir.resolve("loss.png");
@@ -305,6 +323,11 @@ public final class TrainCommand implements Callable<Integer> {
     if (finalParams != null) {
       sample(shape, finalParams, opts, dev, nThreads, o, err);
     }
+    if (rv.nodeRank() > 0) {
+      o.printf("train: node %d wrote %s and %s; node 0 writes the checkpoints%n", rv.nodeRank(), logFile, png != null ? png : "(no loss.png)");
+      o.flush();
+      return 0;
+    }
     Path last = Checkpoint.dir(runDir, done.steps());
     o.printf("train: wrote %s, %s and %s/ (model.bin, state.bin, train.txt)%n", logFile, png != null ? png : "(no loss.png)", last);
     o.printf("train: try  ./kiln sample --checkpoint %s --prompt \"It was\" --tokens 100%n", last);
@@ -327,7 +350,7 @@ public final class TrainCommand implements Callable<Integer> {
       if (!RESUMABLE.contains(option.longestName())) {
         throw new UserError(option.longestName() + " cannot change when resuming: the run's options come from "
             + ckpt.resolve("train.txt") + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every,"
-            + " --keep, --sample-tokens, --gpus and --out may");
+            + " --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may");
       }
     }
   }

@@ -201,7 +201,7 @@ class TrainCommandTest {
     assertError("kiln: --model gpt2-huge: unknown; expected one of [gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24, llama-tiny, llama-d12]",
         List.of("train", "--model", "gpt2-huge", "--out", out.toString()));
     assertError("kiln: --lr cannot change when resuming: the run's options come from " + run1.resolve("ckpt_20").resolve("train.txt")
-        + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens, --gpus and --out may",
+        + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may",
         List.of("train", "--resume", run1.toString(), "--lr", "1e-3"));
     assertError("kiln: --resume " + run1.resolve("ckpt_20") + ": already at step 20 of 20; pass a larger --steps to train on",
         List.of("train", "--resume", run1.toString()));
