@@ -342,11 +342,24 @@ public final class DataParallel implements Learner {
     if (broken) throw new IllegalStateException("data-parallel replicas used after a rank failed");
     try {
       dispatch(ranks, done, from, to, task, stepTimeoutNanos);
+    } catch (CudaException e) {
+      broken = true;
+      abortCommunicators();
+      throw new RankFailure(e.getMessage(), e);
     } catch (RuntimeException | Error e) {
       broken = true;
       abortCommunicators();
       throw e;
     }
+  }
+
+  /**
+   * A rank failed on its device, an NCCL communicator reported an asynchronous error, or a rank did
+   * not finish within the step timeout (a peer process that died leaves the others waiting in a
+   * collective): the communicators are aborted and the run ends with this one message.
+   */
+  public static final class RankFailure extends CudaException {
+    RankFailure(String message, Throwable cause) { super(message, cause); }
   }
 
   /**
