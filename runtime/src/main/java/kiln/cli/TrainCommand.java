@@ -240,11 +240,11 @@ public final class TrainCommand implements Callable<Integer> {
       opts = new TrainOptions(name, dataDir, batch * rv.worldSize(), seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
           valBatches, checkpointEvery, keep, seed, sampleTokens);
       runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      runDir = nodeDir(runDir, rv);
       checkOut(runDir);
     }
-    if (rv.nodeRank() > 0) {
-      // node 0 writes the checkpoints; another node keeps its log and plot apart, so a --out all nodes share stays node 0's
-      runDir = runDir.resolve("node-" + rv.nodeRank());
+    if (from != null && rv.nodeRank() > 0) {
+      runDir = nodeDir(runDir, rv);
       copyLogFrom = null;
     }
     if (opts.seq() > shape.maxT()) {
@@ -333,6 +333,11 @@ public final class TrainCommand implements Callable<Integer> {
     o.printf("train: try  ./kiln sample --checkpoint %s --prompt \"It was\" --tokens 100%n", last);
     o.flush();
     return 0;
+  }
+
+  /** Node 0 writes the checkpoints into --out; another node keeps its log and plot in OUT/node-R, so a --out all nodes share stays node 0's. */
+  private static Path nodeDir(Path runDir, Rendezvous rv) {
+    return rv.nodeRank() == 0 ? runDir : runDir.resolve("node-" + rv.nodeRank());
   }
 
   private boolean matched(String option) {
