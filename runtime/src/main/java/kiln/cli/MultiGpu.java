@@ -55,12 +55,10 @@ final class MultiGpu {
     if (zero == 1 && rv.worldSize() == 1) {
       throw new UserError("--zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)");
     }
-    if (gpus == 1 && rv.worldSize() > 1) {
-      try {
-        DataParallel.checkOptions(rv.worldSize(), device);
-      } catch (IllegalArgumentException e) {
-        throw new UserError(e.getMessage().replace("--gpus " + rv.worldSize(), "--nodes " + nodes));
-      }
+    try {
+      DataParallel.checkOptions(rv, device);
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
     }
     return rv;
   }

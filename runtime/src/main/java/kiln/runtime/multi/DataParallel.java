@@ -211,16 +211,29 @@ public final class DataParallel implements Learner {
   public static void checkOptions(int gpus, Session.Device device) {
     if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
     if (gpus == 1) return;
+    checkNccl("--gpus " + gpus, device, gpus);
+  }
+
+  /**
+   * The same for a run over processes: this node's --gpus as above, and with one GPU per process
+   * (nothing checked yet) the CUDA device, libnccl and NCCL_NVLS_ENABLE=0, named after --nodes.
+   */
+  public static void checkOptions(Rendezvous rendezvous, Session.Device device) {
+    checkOptions(rendezvous.gpus(), device);
+    if (rendezvous.gpus() == 1 && rendezvous.worldSize() > 1) checkNccl("--nodes " + rendezvous.nodes(), device, 1);
+  }
+
+  private static void checkNccl(String option, Session.Device device, int gpus) {
     if (device != Session.Device.CUDA) {
-      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL (the device"
+      throw new IllegalArgumentException(option + " needs --device cuda: data parallelism runs over GPUs through NCCL (the device"
           + " here is " + device.name().toLowerCase(java.util.Locale.ROOT) + ")");
     }
     check(gpus, Cuda.deviceCount());
-    if (!Nccl.available()) throw new IllegalArgumentException("--gpus " + gpus + ": NCCL is not available: " + Nccl.unavailableReason());
+    if (!Nccl.available()) throw new IllegalArgumentException(option + ": NCCL is not available: " + Nccl.unavailableReason());
     try {
       Nccl.requireNvlsDisabled(System.getenv());
     } catch (CudaException e) {
-      throw new IllegalArgumentException("--gpus " + gpus + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
     }
   }
 
