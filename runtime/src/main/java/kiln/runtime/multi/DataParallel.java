@@ -443,15 +443,16 @@ public final class DataParallel implements Learner {
       for (int i = 0; i < g.length; i++) sum[i] += g[i];
     }
     int shard = Math.toIntExact(zero.shardSize());
-    run(0, n, r -> r.session.write(r.shardOf(grads), java.util.Arrays.copyOfRange(sum, (int) zero.start(r.global), (int) zero.start(r.global) + shard)));
+    run(0, n, r -> {
+      int from = Math.toIntExact(zero.start(r.global));
+      r.session.write(r.shardOf(grads), java.util.Arrays.copyOfRange(sum, from, from + shard));
+    });
   }
 
   /** ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices. */
   private void allGatherOnHost() {
     Tensor params = paramsTensor();
-    tensor = params;
-    float[] whole = gatherShards(params);
-    tensor = params;
+    float[] whole = gatherShards(params);   // leaves tensor = params
     values = whole;
     all(write);
     values = null;

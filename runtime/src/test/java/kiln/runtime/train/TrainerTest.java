@@ -123,4 +123,46 @@ class TrainerTest {
       assertArrayEquals(read(t, "adam_m"), c.m());
     }
   }
+
+  /**
+   * Checkpoints of ZeRO-1 replicas are whole (the m and v shards gathered) and resume with another
+   * replica count: 8 steps on 2 ZeRO-1 replicas (a checkpoint at 4), then from that checkpoint
+   * steps 5..8 again on 3 ZeRO-1 replicas and on one session; the same global batch of 6 throughout.
+   */
+  @Test
+  void aZeroCheckpointResumesWithAnotherReplicaCount() throws IOException {
+    Models.Shape shape = new Models.Gpt2Shape(C);
+    TrainOptions o = new TrainOptions("test", data(), 6, 8, 8, 1e-2, 0, 0.1, 0.0, 1.0, 0, 1, 4, 2, 1, 0);
+    Path runDir = tmp.resolve("zero2");
+    double[] two;
+    try (Trainer t = new Trainer(shape, o, kiln.runtime.multi.DataParallel.onCpu(shape, 3, 8, 2, 1, true),
+        DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
+      t.init(ModelPresets.randomInit(C, 9));
+      run(t, runDir, new StringWriter());
+      two = TrainLog.read(runDir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+    }
+    Checkpoint.Loaded c = Checkpoint.read(runDir.resolve("ckpt_4"));
+    assertEquals(C.paramCount(), c.m().length, "the checkpoint holds the whole m, gathered from the shards");
+    kiln.runtime.Learner[] resumed = {kiln.runtime.multi.DataParallel.onCpu(shape, 2, 8, 3, 1, true), shape.open(6, 8, Session.Device.CPU, 1)};
+    String[] names = {"3 ZeRO-1 replicas", "one session"};
+    for (int k = 0; k < resumed.length; k++) {
+      kiln.runtime.Learner l = resumed[k];
+      String name = names[k];
+      Path dir = tmp.resolve("resumed-" + k);
+      try (Trainer t = new Trainer(shape, o, l, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
+        t.restore(c);
+        Files.createDirectories(dir);
+        try (TrainLog log = TrainLog.create(dir.resolve("log.csv"));
+             Progress bar = Progress.steps(t.step(), 100, new PrintWriter(new StringWriter()))) {
+          t.run(dir, log, bar, new PrintWriter(new StringWriter(), true));
+        }
+      }
+      double[] again = TrainLog.read(dir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+      assertEquals(4, again.length);
+      for (int s = 0; s < 4; s++) {
+        System.out.printf("%s: step %d: %.7f, uninterrupted on 2 ZeRO-1 replicas %.7f%n", name, s + 5, again[s], two[s + 4]);
+        assertTrue(Math.abs(again[s] - two[s + 4]) < 1e-5, name + ", step " + (s + 5) + ": " + again[s] + " vs " + two[s + 4]);
+      }
+    }
+  }
 }
