@@ -116,7 +116,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
           + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
-          + " --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
+          + " --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may change. With the same --steps"
+          + " (and device) the losses equal an uninterrupted"
           + " run's, bit for bit.")
   Path resume;
 
