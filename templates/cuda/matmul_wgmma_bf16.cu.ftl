@@ -15,6 +15,24 @@
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
 
+#ifndef KILN_WGMMA_BF16_HELPERS
+#define KILN_WGMMA_BF16_HELPERS
+// wgmma shared-memory descriptor of an MN-major operand (bf16/f16 only) in 128-byte swizzle: rows of 64
+// elements along M or N, one row per k; 1024 bytes between groups of 8 k, lbo bytes between the
+// 64-element blocks along M or N
+__device__ __forceinline__ unsigned long long kiln_desc_sw128_mn(unsigned addr, unsigned lbo) {
+  return (unsigned long long) ((addr & 0x3FFFF) >> 4) | ((unsigned long long) ((lbo & 0x3FFFF) >> 4) << 16) | (64ull << 32) | (1ull << 62);
+}
+
+// the tile a persistent block takes t-th: groups of `group` M tiles, M fastest inside a group, so the
+// blocks resident together share a few tiles of A and of B in L2
+__device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, int group, int& mt, int& nt) {
+  const int per = group * nTiles, g = t / per, r = t - g * per, rows = min(group, mTiles - g * group);
+  mt = g * group + r % rows;
+  nt = r / rows;
+}
+#endif
+
 #define BM ${bm}
 #define BN ${bn}
 #define BK 64
