@@ -14,5 +14,5 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.used -
 t "bench rc=$?"; cat "$OUT/bench.txt"; grep -vE "WARNING|^$" "$OUT/bench.err" | tail -12
 [ -s "$OUT/kiln-bf16.txt" ] && timeout 45 python3 "$DIR/cublas_matmuls.py" --precision bf16 --kiln "$OUT/kiln-bf16.txt" | tee "$OUT/side.txt"
 t side
-( time timeout ${TEST_S:-60} $R test --include-tag gpu --include-classname '.*CudaWgmmaBf16Test' ) > "$OUT/tests.log" 2>&1
+( time timeout ${TEST_S:-60} $R test --include-tag gpu --include-classname '.*CudaWgmmaBf16Test' --include-classname '.*CudaWgmmaTest' ) > "$OUT/tests.log" 2>&1
 t "tests rc=$?"; grep -E "tests (successful|failed|skipped)|✘|expected|Exception" "$OUT/tests.log" | head -20

@@ -10,7 +10,9 @@
      CONSUMERS rows each. Ping-pong (two consumers): the consumers take the block's tiles in turn, each a
      whole BM x BN tile, and an order barrier lets one issue its main loop while the other stores, so the
      stores overlap the tensor cores' work. C is fp32 or bf16 (rounded to nearest even), ldc elements per
-     row. The launch passes C, M, N, K, ldc and the two tensor maps (TensorMaps.bf16*). -->
+     row, stored from the registers, or (tmaStore: bf16 C, no +=) staged in shared memory as the copy
+     engine's 64 x 64 swizzled boxes and stored by it asynchronously, so the stores overlap the next
+     tile's main loop. The launch passes C, M, N, K, ldc and the maps of A, B and (tmaStore) C. -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
@@ -48,6 +50,8 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 #define MI (WM / 64)
 // bytes between the 64-wide blocks of an MN-major tile (one 128-byte row per k)
 #define MN_BLOCK (BK * 128)
+// bf16 C staged for the copy engine: each consumer's WM x BN part (none without tmaStore)
+#define C_STAGE ${tmaStore?then("(WM * BN * 2)", "0")}
 // descriptor address steps (16-byte units): a k step of 16 is 32 bytes along a K-major tile's swizzled
 // rows and 16 rows of an MN-major one; a 64-row block is 64 rows of a K-major tile, one block of an MN-major one
 #define A_K_STEP ${aMN?then("128", "2")}
@@ -83,11 +87,12 @@ __device__ __forceinline__ float kiln_bf16_float(unsigned short v) { return __ui
 </#if>
 
 extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restrict__ Cv, const int M, const int N, const int K, const long long ldc,
-    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB) {
+    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment
   unsigned char* smem = (unsigned char*) (((unsigned long long) kiln_smem_raw + 1023) & ~1023ull);
-  unsigned long long* full = (unsigned long long*) (smem + STAGES * STAGE_BYTES);
+  unsigned char* cstage = smem + STAGES * STAGE_BYTES;   // CONSUMERS x C_STAGE bytes, 1024-aligned
+  unsigned long long* full = (unsigned long long*) (cstage + CONSUMERS * C_STAGE);
   unsigned long long* empty = full + STAGES;
   unsigned long long* order = empty + STAGES;   // ping-pong: consumer c arrives on order[c] once its main loop is issued
   const int wg = threadIdx.x / 128;
@@ -140,11 +145,13 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row
     // block, columns 8j + 2q and 8j + 2q + 1 (g = lane / 4, q = lane % 4)
     const int w = (threadIdx.x % 128) / 32, g = (threadIdx.x % 32) / 4, q = threadIdx.x % 4;
+<#if !tmaStore>
     const bool pairs = ldc % 2 == 0;
 <#if outBf16>
     unsigned short* C = (unsigned short*) Cv;
 <#else>
     float* C = (float*) Cv;
+</#if>
 </#if>
     // first row of this consumer's part of a tile
     const int rows = PINGPONG ? 0 : c * WM;
@@ -196,6 +203,38 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       int mt, nt;
       kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
       const int m0 = mt * BM + rows, n0 = nt * BN;
+<#if tmaStore>
+      // this consumer's part of C into its staging area as (MI x BN / 64) boxes of 64 rows x 128 bytes, 16-byte
+      // chunks swizzled by the row (row % 8 == g), once the copy engine has read the previous tile's
+      unsigned char* cs = cstage + c * C_STAGE;
+      if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+      asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
+#pragma unroll
+      for (int a = 0; a < MI; a++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const int r = w * 16 + g + h * 8;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+          }
+        }
+      }
+      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+      asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
+      if (leader) {
+#pragma unroll
+        for (int a = 0; a < MI; a++) {
+#pragma unroll
+          for (int b = 0; b < BN / 64; b++) {
+            // the copy engine leaves out what falls past M or N
+            asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];"
+                         :: "l"(&mapC), "r"(n0 + b * 64), "r"(m0 + a * 64), "r"(kiln_smem_u32(cs + (a * (BN / 64) + b) * 8192)) : "memory");
+          }
+        }
+        asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+      }
+<#else>
 #pragma unroll
       for (int a = 0; a < MI; a++) {
 #pragma unroll
@@ -235,7 +274,12 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
           }
         }
       }
+</#if>
     }
+<#if tmaStore>
+    // the staging area must outlive the copy engine's last reads of it
+    if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+</#if>
   }
 }
 #undef BM
@@ -251,6 +295,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 #undef WM
 #undef MI
 #undef MN_BLOCK
+#undef C_STAGE
 #undef A_K_STEP
 #undef A_M_STEP
 #undef B_K_STEP

@@ -1,6 +1,6 @@
 // The bf16 member of the Hopper matmul family (templates/cuda/matmul_wgmma_bf16.cu.ftl): its tile knobs
 // as a typed config space, the operand layouts it reads in place (K-major or MN-major, through wgmma's
-// transpose bits) and the rendering of one kernel. The kernel takes C, M, N, K, ldc and two tensor maps,
+// transpose bits) and the rendering of one kernel. The kernel takes C, M, N, K, ldc and three tensor maps,
 // not kiln's argument block: the bf16 storage of tensors is not in the arena yet, so an executor binds
 // device pointers to it directly (kiln.runtime.cuda.Bf16Matmul).
 package kiln.codegen;
@@ -25,23 +25,27 @@ public final class WgmmaBf16 {
   /**
    * BM x BN per tile, a STAGES-deep ring of BK-deep stages shared by all consumers, CONSUMERS (1 or 2)
    * warpgroups that either split a tile's rows (cooperative) or take whole tiles in turn (pingpong, two
-   * consumers), the persistent grid's raster in groups of GROUP tiles along M.
+   * consumers), the persistent grid's raster in groups of GROUP tiles along M; tmaStore stages bf16 C in
+   * shared memory for the copy engine to store (fp32 C and += keep the stores from registers).
    */
-  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) {
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
     /** Accumulators a consumer thread may hold (the consumers get 232 registers each through setmaxnreg). */
     public static final int MAX_ACCUMULATORS = 128;
 
     public Tile {
-      String why = problem(bm, bn, stages, consumers, pingpong, group);
+      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore);
       if (why != null) {
         throw new IllegalArgumentException("bf16 wgmma tile " + bm + "x" + bn + " stages " + stages + " consumers " + consumers
-            + (pingpong ? " pingpong" : "") + " group " + group + ": " + why);
+            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + ": " + why);
       }
     }
 
-    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group) {
+    /** A tile that stores C from the registers. */
+    public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) { this(bm, bn, stages, consumers, pingpong, group, false); }
+
+    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
       if (consumers < 1 || consumers > 2) return "1 or 2 consumer warpgroups, found " + consumers;
       if (pingpong && consumers != 2) return "pingpong needs 2 consumers";
       int rows = pingpong ? bm : bm / Math.max(1, consumers);
@@ -50,17 +54,21 @@ public final class WgmmaBf16 {
       if (stages < 2) return "at least 2 stages";
       if (rows / 64 * bn / 2 > MAX_ACCUMULATORS) return "at most " + MAX_ACCUMULATORS + " accumulators per thread, found " + rows / 64 * bn / 2;
       if (group < 1 || group > 64) return "a raster group of 1 to 64 tiles";
-      if (sharedBytes(bm, bn, stages) > SHARED_LIMIT) return "the ring needs " + sharedBytes(bm, bn, stages) + " bytes, over " + SHARED_LIMIT;
+      int shared = sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore);
+      if (shared > SHARED_LIMIT) return (tmaStore ? "the ring and C's staging need " : "the ring needs ") + shared + " bytes, over " + SHARED_LIMIT;
       return null;
     }
 
-    private static int sharedBytes(int bm, int bn, int stages) { return stages * (bm + bn) * BK * 2 + 8 * (2 * stages + 2) + 1024; }
+    private static int sharedBytes(int bm, int bn, int stages, int consumers, boolean pingpong, boolean tmaStore) {
+      int staging = tmaStore ? (pingpong ? consumers : 1) * bm * bn * 2 : 0;
+      return stages * (bm + bn) * BK * 2 + staging + 8 * (2 * stages + 2) + 1024;
+    }
 
     /** Producer warpgroup plus the consumers. */
     public int threads() { return 128 * (consumers + 1); }
 
-    /** The stage ring, its full, empty and order barriers, and 1024 bytes to align the swizzled tiles. */
-    public int sharedBytes() { return sharedBytes(bm, bn, stages); }
+    /** The stage ring, C's staging (tmaStore), the full, empty and order barriers, and 1024 bytes to align the swizzled tiles. */
+    public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore); }
 
     /** Rows of the copy engine's box of an operand: BM or BN rows for a K-major one, 64 (and BK deep) for an MN-major one. */
     public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn; }
@@ -73,16 +81,18 @@ public final class WgmmaBf16 {
 
     /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
     public String knobs() {
-      return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group;
+      return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
+          + (tmaStore ? " tmastore=1" : "");
     }
 
     /** The inverse of knobs(); null when the text is no valid point. */
     public static Tile parse(String knobs) {
       Map<String, Integer> v = Schedule.knobValues(knobs);
       if (v == null || !v.keySet().containsAll(List.of("bm", "bn", "stages", "consumers", "group"))) return null;
-      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong").containsAll(v.keySet())) return null;
+      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore").containsAll(v.keySet())) return null;
       try {
-        return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"));
+        return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"),
+            v.getOrDefault("tmastore", 0) == 1);
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -92,7 +102,7 @@ public final class WgmmaBf16 {
   /** Cooperative 128 x 256, both consumers on each tile (the H100 worklog's shape without clusters). */
   public static final Tile DEFAULT = new Tile(128, 256, 4, 2, false, 16);
 
-  /** The points the tuner (and MatmulBench) try: cooperative and ping-pong, wide and narrow in N. */
+  /** The points the tuner (and MatmulBench) try: cooperative and ping-pong, wide and narrow in N, C from registers or the copy engine. */
   public static List<Tile> space() {
     List<Tile> space = new ArrayList<>();
     space.add(DEFAULT);
@@ -101,11 +111,14 @@ public final class WgmmaBf16 {
     space.add(new Tile(128, 128, 6, 2, true, 16));
     space.add(new Tile(64, 256, 5, 2, true, 16));
     space.add(new Tile(128, 128, 6, 1, false, 16));
+    space.add(new Tile(128, 192, 4, 2, false, 16, true));
+    space.add(new Tile(128, 256, 3, 2, false, 16, true));
+    space.add(new Tile(128, 128, 5, 2, true, 16, true));
     return space;
   }
 
-  /** One rendered kernel: its function name, CUDA source and what it was rendered for. */
-  public record Kernel(String function, String source, Tile tile, Major a, Major b, Out out, boolean accumulate) {}
+  /** One rendered kernel: its function name, CUDA source and what it was rendered for (tmaStore: C goes through the copy engine). */
+  public record Kernel(String function, String source, Tile tile, Major a, Major b, Out out, boolean accumulate, boolean tmaStore) {}
 
   /** The kernel C (+)= A·Bᵀ for operands stored as a and b say, C written as out. */
   public static Kernel render(Tile tile, Major a, Major b, Out out, boolean accumulate) {
@@ -120,6 +133,8 @@ public final class WgmmaBf16 {
     m.put("bMN", b == Major.MN);
     m.put("outBf16", out == Out.BF16);
     m.put("accumulate", accumulate);
+    boolean tmaStore = tile.tmaStore() && out == Out.BF16 && !accumulate;
+    m.put("tmaStore", tmaStore);
     String kind = "wgmma_bf16" + (accumulate ? "_acc" : "");
     m.put("nargs", 1);
     m.put("kind", kind);
@@ -129,6 +144,6 @@ public final class WgmmaBf16 {
     m.put("name", placeholder);
     String source = CudaRenderer.process("matmul_wgmma_bf16.cu.ftl", m);
     String function = "k_" + kind + "_" + JavaRenderer.hash(source);
-    return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate);
+    return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate, tmaStore);
   }
 }

@@ -35,10 +35,12 @@ public final class Bf16Matmul {
       throw new IllegalArgumentException(kernel + ": C needs a " + pair + "-byte aligned base and ldc >= N, found address "
           + kiln.runtime.multi.Nccl.address(c) + " and ldc " + ldc + " for N " + n);
     }
+    // C's map only where the kernel stores through the copy engine (a bf16 map: 64 x 64 boxes); else an unused zero block
+    long[] mapC = k.tmaStore() ? TensorMaps.bf16(c, n, m, ldc, 64) : new long[16];
     int sms = cuda.multiprocessors();
     int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
     return Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
-        mapA, mapB);
+        mapA, mapB, mapC);
   }
 
   /** The map of an operand with `rows` rows (M or N) and depth K, stored as its major says, pitch elements between stored rows. */

@@ -1,5 +1,6 @@
 // The bf16 Hopper matmul (WgmmaBf16) against a double-precision sum of the same bf16 inputs computed
-// here: all four operand layouts (K- or MN-major A and B), fp32 and bf16 C, plain and accumulating, every
+// here: all four operand layouts (K- or MN-major A and B), fp32 and bf16 C (from registers or through the
+// copy engine), plain and accumulating, every
 // tile of the space, edges no tile divides, and few persistent blocks so each block takes several tiles
 // (the ping-pong consumers alternate); once through CudaExecutor.bf16Matmul. Every element of C is
 // checked. Tagged gpu: skips where no sm_90 device is present.
@@ -32,7 +33,7 @@ class CudaWgmmaBf16Test {
     List<Case> cases = new ArrayList<>();
     for (WgmmaBf16.Tile t : WgmmaBf16.space()) {
       for (Major a : Major.values()) {
-        for (Major b : Major.values()) cases.add(new Case(t, a, b, t.equals(WgmmaBf16.DEFAULT) || a != b ? Out.BF16 : Out.F32, false, 2));
+        for (Major b : Major.values()) cases.add(new Case(t, a, b, t.tmaStore() || t.equals(WgmmaBf16.DEFAULT) || a != b ? Out.BF16 : Out.F32, false, 2));
       }
     }
     for (Out out : Out.values()) {

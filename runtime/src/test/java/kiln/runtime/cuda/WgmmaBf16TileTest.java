@@ -26,6 +26,7 @@ class WgmmaBf16TileTest {
       assertEquals(128 * (t.consumers() + 1), t.threads());
     }
     assertEquals("bm=128 bn=128 stages=6 consumers=2 pingpong=1 group=16", new Tile(128, 128, 6, 2, true, 16).knobs());
+    assertEquals("bm=128 bn=192 stages=4 consumers=2 group=16 tmastore=1", new Tile(128, 192, 4, 2, false, 16, true).knobs());
     assertNull(Tile.parse("bm=128 bn=256 stages=4"));
     assertNull(Tile.parse("bm=128 bn=256 stages=4 consumers=2 group=16 bk=64"));
     assertNull(Tile.parse("bm=128 bn=96 stages=4 consumers=2 group=16"));
@@ -46,6 +47,8 @@ class WgmmaBf16TileTest {
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 4, 2, true, 16)).getMessage());
     assertEquals("bf16 wgmma tile 128x256 stages 5 consumers 2 group 16: the ring needs 246880 bytes, over 232448",
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 5, 2, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x192 stages 5 consumers 2 group 16 tmastore: the ring and C's staging need 255072 bytes, over 232448",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 192, 5, 2, false, 16, true)).getMessage());
     assertEquals("bf16 wgmma tile 128x256 stages 1 consumers 2 group 16: at least 2 stages",
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 1, 2, false, 16)).getMessage());
     assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 2 group 0: a raster group of 1 to 64 tiles",
@@ -68,6 +71,11 @@ class WgmmaBf16TileTest {
     assertTrue(mn.source().contains("p, 1, 1, 1, 1; }"), "MN-major: both transpose bits");
     assertTrue(mn.source().contains("cvt.rn.bf16x2.f32") && !kk.source().contains("cvt.rn.bf16x2.f32"), "bf16 C rounds, fp32 C does not");
     assertTrue(mn.function().startsWith("k_wgmma_bf16_acc_") && kk.function().startsWith("k_wgmma_bf16_"));
+    Tile staged = new Tile(128, 192, 4, 2, false, 16, true);
+    assertTrue(WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, false).tmaStore(), "bf16 C through the copy engine");
+    assertTrue(WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, false).source().contains("cp.async.bulk.tensor.2d.global.shared::cta"));
+    assertTrue(!WgmmaBf16.render(staged, Major.K, Major.K, Out.F32, false).tmaStore(), "fp32 C from the registers");
+    assertTrue(!WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, true).tmaStore(), "+= from the registers");
     assertNotEquals(kk.function(), WgmmaBf16.render(WgmmaBf16.DEFAULT, Major.K, Major.MN, Out.F32, false).function());
   }
 
