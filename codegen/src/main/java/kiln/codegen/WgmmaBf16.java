@@ -114,6 +114,7 @@ public final class WgmmaBf16 {
     space.add(new Tile(128, 192, 4, 2, false, 16, true));
     space.add(new Tile(128, 256, 3, 2, false, 16, true));
     space.add(new Tile(128, 128, 5, 2, true, 16, true));
+    space.add(new Tile(256, 128, 3, 2, false, 16, true));
     return space;
   }
 

@@ -162,6 +162,7 @@ public final class MatmulBench {
           row.append(String.format(Locale.ROOT, " %7.1f %7.1f %9.2e  %s", flops / bestMs / 1e9, flops / ms32 / 1e9, worstErr, best.knobs()));
           System.out.println(row);
           lines.add(s.name() + " " + String.format(Locale.ROOT, "%.5f", bestMs));
+          Files.write(out, lines);   // after every shape: what was measured survives a later failure
         }
       }
       for (Cuda.Module m : modules.values()) m.close();
