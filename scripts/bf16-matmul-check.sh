@@ -6,6 +6,7 @@
 set -uo pipefail
 DIR=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp}
+FINAL=$OUT; OUT=$(mktemp -d)   # everything here; the logs worth keeping are copied to $FINAL at the end
 export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0} KILN_CACHE=${KILN_CACHE:-/tmp/kc} PYTHONUNBUFFERED=1
 R="bash $DIR/gpu/run.sh"
 T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
@@ -23,3 +24,4 @@ if [ -n "${AGAIN:-}" ]; then
   [ -s "$OUT/kiln-bf16-2.txt" ] && timeout 30 python3 "$DIR/cublas_matmuls.py" --precision bf16 --kiln "$OUT/kiln-bf16-2.txt" | tee "$OUT/side2.txt"
   t "side again"
 fi
+cp "$OUT/tests.log" "$OUT/bench.err" "$FINAL/" 2>/dev/null; cp "$OUT"/kiln-bf16*.txt "$FINAL/" 2>/dev/null; true
