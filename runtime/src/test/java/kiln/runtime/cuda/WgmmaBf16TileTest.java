@@ -57,14 +57,15 @@ class WgmmaBf16TileTest {
 
   @Test
   void persistentGridIsOneBlockPerSmAtMostOnePerTile() {
-    assertEquals(132, WgmmaBf16.DEFAULT.blocks(8192, 768, 132));   // 64 x 3 tiles
-    assertEquals(3, WgmmaBf16.DEFAULT.blocks(300, 200, 132));      // 3 x 1 tiles
+    assertEquals(132, WgmmaBf16.DEFAULT.blocks(8192, 768, 132));   // 64 x 4 tiles of 128 x 192
+    assertEquals(6, WgmmaBf16.DEFAULT.blocks(300, 200, 132));      // 3 x 2 tiles
   }
 
   @Test
   void renderedKernelCarriesTheLayoutsAndTheOutputType() {
-    WgmmaBf16.Kernel kk = WgmmaBf16.render(WgmmaBf16.DEFAULT, Major.K, Major.K, Out.F32, false);
-    WgmmaBf16.Kernel mn = WgmmaBf16.render(WgmmaBf16.DEFAULT, Major.MN, Major.MN, Out.BF16, true);
+    Tile wide = new Tile(128, 256, 4, 2, false, 16);
+    WgmmaBf16.Kernel kk = WgmmaBf16.render(wide, Major.K, Major.K, Out.F32, false);
+    WgmmaBf16.Kernel mn = WgmmaBf16.render(wide, Major.MN, Major.MN, Out.BF16, true);
     assertTrue(kk.source().contains(Nvrtc.SM90A_MARKER));
     assertTrue(kk.source().contains("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16"), "the bf16 instruction");
     assertTrue(kk.source().contains("p, 1, 1, 0, 0; }"), "K-major: no transpose bits");
@@ -76,7 +77,7 @@ class WgmmaBf16TileTest {
     assertTrue(WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, false).source().contains("cp.async.bulk.tensor.2d.global.shared::cta"));
     assertTrue(!WgmmaBf16.render(staged, Major.K, Major.K, Out.F32, false).tmaStore(), "fp32 C from the registers");
     assertTrue(!WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, true).tmaStore(), "+= from the registers");
-    assertNotEquals(kk.function(), WgmmaBf16.render(WgmmaBf16.DEFAULT, Major.K, Major.MN, Out.F32, false).function());
+    assertNotEquals(kk.function(), WgmmaBf16.render(wide, Major.K, Major.MN, Out.F32, false).function());
   }
 
   @Test
