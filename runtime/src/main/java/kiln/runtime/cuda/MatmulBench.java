@@ -215,13 +215,8 @@ public final class MatmulBench {
     int[] one = new int[1];
     for (int sample = 0; sample < BF16_SAMPLES; sample++) {
       int i = random.nextInt(s.m()), j = random.nextInt(s.n());
-      double ref = 0, sumAbs = 0;
-      for (int p = 0; p < s.k(); p++) {
-        double x = Bf16Matmul.toFloat(a[(int) (s.a() == WgmmaBf16.Major.K ? i * s.lda() + p : p * s.lda() + i)])
-            * (double) Bf16Matmul.toFloat(b[(int) (s.b() == WgmmaBf16.Major.K ? j * s.ldb() + p : p * s.ldb() + j)]);
-        ref += x;
-        sumAbs += Math.abs(x);
-      }
+      double[] dot = bf16Dot(a, s.a(), s.lda(), i, b, s.b(), s.ldb(), j, s.k());
+      double ref = dot[0], sumAbs = dot[1];
       long e = (long) i * s.n() + j;
       float got;
       if (out == WgmmaBf16.Out.BF16) {
@@ -240,6 +235,18 @@ public final class MatmulBench {
       maxRef = Math.max(maxRef, Math.abs(ref));
     }
     return maxErr / maxRef;
+  }
+
+  /** {sum, sum of magnitudes} over p of A(i, p)·B(j, p) in double, A and B bf16 stored as their majors say with pitches lda, ldb. */
+  static double[] bf16Dot(short[] a, WgmmaBf16.Major ma, long lda, int i, short[] b, WgmmaBf16.Major mb, long ldb, int j, int k) {
+    double sum = 0, sumAbs = 0;
+    for (int p = 0; p < k; p++) {
+      double x = Bf16Matmul.toFloat(a[(int) (ma == WgmmaBf16.Major.K ? i * lda + p : p * lda + i)])
+          * (double) Bf16Matmul.toFloat(b[(int) (mb == WgmmaBf16.Major.K ? j * ldb + p : p * ldb + j)]);
+      sum += x;
+      sumAbs += Math.abs(x);
+    }
+    return new double[] {sum, sumAbs};
   }
 
   private static boolean isNanBf16(int bits) { return (bits & 0x7F80) == 0x7F80 && (bits & 0x7F) != 0; }

@@ -138,12 +138,8 @@ class CudaWgmmaBf16Test {
     String first = null;
     for (int i = 0; i < M; i++) {
       for (int j = 0; j < N; j++) {
-        double ref = start == null ? 0 : start[i * N + j], sumAbs = Math.abs(ref);
-        for (int p = 0; p < K; p++) {
-          double x = (double) Bf16Matmul.toFloat(a[c.a() == Major.K ? i * K + p : p * M + i]) * Bf16Matmul.toFloat(b[c.b() == Major.K ? j * K + p : p * N + j]);
-          ref += x;
-          sumAbs += Math.abs(x);
-        }
+        double[] dot = MatmulBench.bf16Dot(a, c.a(), c.a() == Major.K ? K : M, i, b, c.b(), c.b() == Major.K ? K : N, j, K);
+        double c0 = start == null ? 0 : start[i * N + j], ref = c0 + dot[0], sumAbs = Math.abs(c0) + dot[1];
         double g = got[i * N + j];
         if (!(Math.abs(g - ref) <= MatmulBench.bf16Tolerance(ref, sumAbs, K, c.out()))) {
           if (first == null) first = "C[" + i + ", " + j + "] = " + g + ", expected " + ref;
