@@ -560,7 +560,7 @@ public final class CudaRenderer {
     return new Rendered(kind, function, source.replace(placeholder, function), r.dims(), r.tensors(), work);
   }
 
-  private static String process(String template, Map<String, Object> model) {
+  static String process(String template, Map<String, Object> model) {
     try {
       Template t = FREEMARKER.getTemplate(template);
       StringWriter w = new StringWriter();

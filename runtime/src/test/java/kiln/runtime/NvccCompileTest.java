@@ -123,6 +123,25 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
   }
 
+  /**
+   * The bf16 wgmma kernels compile for sm_90a: every tile of the space at GPT-2's forward layout with bf16 C,
+   * and the default tile at the other three layouts, fp32 C, accumulating.
+   */
+  @org.junit.jupiter.api.Test
+  void everyBf16WgmmaTileCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    StringBuilder unit = new StringBuilder();
+    var k = kiln.codegen.WgmmaBf16.Major.K;
+    var mn = kiln.codegen.WgmmaBf16.Major.MN;
+    for (var tile : kiln.codegen.WgmmaBf16.space()) {
+      unit.append(kiln.codegen.WgmmaBf16.render(tile, k, k, kiln.codegen.WgmmaBf16.Out.BF16, false).source()).append('\n');
+    }
+    for (var ab : new kiln.codegen.WgmmaBf16.Major[][] {{k, mn}, {mn, k}, {mn, mn}}) {
+      unit.append(kiln.codegen.WgmmaBf16.render(kiln.codegen.WgmmaBf16.DEFAULT, ab[0], ab[1], kiln.codegen.WgmmaBf16.Out.F32, true).source()).append('\n');
+    }
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
   private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
 
   private static void compiles(String unit, Path tmp, String arch) throws IOException, InterruptedException {

@@ -29,6 +29,7 @@ public final class CudaExecutor implements Executor {
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
   private final List<Planned> all = new ArrayList<>();
   private final List<Cuda.Module> modules = new ArrayList<>();
+  private final Map<String, Cuda.Module> bf16Modules = new java.util.HashMap<>();
   private final CompileStats compile;
   private final CudaSchedule.Precision precision;
   private final String tunedNote;
@@ -415,6 +416,25 @@ public final class CudaExecutor implements Executor {
 
   /** Where tensor t starts in the device arena (for NCCL collectives on a whole tensor). */
   public jcuda.driver.CUdeviceptr pointer(Tensor t) { return memory.pointer(byteOffset(t)); }
+
+  /**
+   * The bf16 Hopper matmul (kiln.codegen.WgmmaBf16) as one launch over this executor's device memory, for
+   * issue 13's bf16 tensors: C (+)= A·Bᵀ with A, B and C at byte offsets aBytes, bBytes, cBytes of the
+   * arena, stored as k was rendered for (K- or MN-major operands, fp32 or bf16 C), pitches in elements.
+   * k is compiled and loaded once (unloaded at close); the launch is prepared once, to run with
+   * cuda().launch or to sit among a section's launches where plan() meets a bf16 matmul.
+   */
+  public Launch bf16Matmul(kiln.codegen.WgmmaBf16.Kernel k, long aBytes, long bBytes, long cBytes, long m, long n, long depth, long lda, long ldb,
+                           long ldc) {
+    Cuda.Module module = bf16Modules.get(k.function());
+    if (module == null) {
+      module = Bf16Matmul.load(cuda, List.of(k)).get(k.function());
+      bf16Modules.put(k.function(), module);
+      modules.add(module);
+    }
+    return Bf16Matmul.launch(module.kernel(k.function()), k, cuda, memory.pointer(aBytes), memory.pointer(bBytes), memory.pointer(cBytes), m, n, depth,
+        lda, ldb, ldc, 0);
+  }
 
   @Override public void write(Tensor t, float[] values) {
     if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
