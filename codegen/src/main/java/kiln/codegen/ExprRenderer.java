@@ -49,6 +49,9 @@ public final class ExprRenderer {
     });
   }
 
+  /** Names v as given (a local of the template, such as a matmul epilogue's flat row m), not after its dim. */
+  public void bind(Var v, String name) { vars.put(v, name); }
+
   public String offset(Tensor t) { return "o" + tensors.computeIfAbsent(t, k -> tensors.size()); }
 
   public String arena(Tensor t) { return t.dtype() == DType.I32 ? "I" : "F"; }
@@ -67,10 +70,13 @@ public final class ExprRenderer {
    * Renders e; non-trivial subexpressions that occur more than once become locals, whose
    * declarations are appended to `prelude` in dependency order.
    */
-  public String renderWithLocals(Expr e, List<String> prelude) {
+  public String renderWithLocals(Expr e, List<String> prelude) { return renderWithLocals(e, prelude, Map.of()); }
+
+  /** As above, where each subexpression in `bound` is spelled as the local it maps to (a matmul epilogue's accumulator). */
+  public String renderWithLocals(Expr e, List<String> prelude, Map<Expr, String> bound) {
     Map<Expr, Integer> counts = new HashMap<>();
     Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
-    Map<Expr, String> cse = new HashMap<>();
+    Map<Expr, String> cse = new HashMap<>(bound);
     return render(e, cse, counts, prelude);
   }
 

@@ -31,6 +31,19 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp);
   }
 
+  /** The Hopper matmuls of generated/cuda/gpt2-sm90 (GPT-2's forward, each with its epilogue) compile for sm_90a. */
+  @org.junit.jupiter.api.Test
+  void everyGeneratedWgmmaKernelCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    Path dir = Path.of("generated", "cuda", "gpt2-sm90").toAbsolutePath();
+    List<Path> kernels;
+    try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
+    assertTrue(kernels.size() >= 4, "expected the wgmma kernels under " + dir + ", found " + kernels.size());
+    StringBuilder unit = new StringBuilder();
+    for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
   /** Every point of the tuner's TF32 space compiles (split-K included), for a weight gradient (A m-contiguous, B n-contiguous). */
   @org.junit.jupiter.api.Test
   void everyTf32TunerVariantCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
