@@ -34,6 +34,7 @@ public final class Epilogue {
    * to the matmul's loop vars. The arena (runtime) plans lifetimes over these same groups.
    */
   public static List<List<Compute>> groups(List<Compute> computes) {
+    if (!enabled()) return Fuse.groups(computes);
     List<Compute> rest = new ArrayList<>(computes);
     List<List<Compute>> out = new ArrayList<>();
     List<Compute> pending = new ArrayList<>();
@@ -55,6 +56,15 @@ public final class Epilogue {
     return out;
   }
 
+  /** KILN_EPILOGUE=0 turns the pass off (every matmul bare, its consumers as maps), for comparison; tests may override. */
+  public static boolean enabled() {
+    Boolean o = override;
+    return o != null ? o : !"0".equals(System.getenv("KILN_EPILOGUE"));
+  }
+
+  /** Tests: force the pass on or off (null: the environment decides). */
+  public static volatile Boolean override;
+
   /** Whether a group from groups() is a matmul with an epilogue (its first compute the matmul, the rest element-wise). */
   public static boolean fused(List<Compute> group) {
     return group.size() > 1 && head(group.getFirst());
@@ -71,7 +81,7 @@ public final class Epilogue {
     MatmulMatch match = MatmulMatch.of(mm).orElseThrow();
     List<Var> at = mm.loopVars();
     List<Dim> dims = at.stream().map(Var::dim).toList();
-    Set<Tensor> operands = Set.of(match.a().tensor().root(), match.b().tensor().root());
+    Set<Tensor> operands = new HashSet<>(List.of(match.a().tensor().root(), match.b().tensor().root()));
     Set<Tensor> shared = new HashSet<>(List.of(mm.out()));   // read or written at the identity index by the group
     Map<Integer, Compute> taken = new java.util.TreeMap<>();
     boolean changed = true;

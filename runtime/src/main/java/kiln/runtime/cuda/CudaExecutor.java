@@ -105,7 +105,8 @@ public final class CudaExecutor implements Executor {
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
         + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
-        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "");
+        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
+        + "; " + epilogueLaunches(lowered.values()) + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -214,6 +215,11 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
+  }
+
+  private static long epilogueLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
+    return lowered.stream().flatMap(l -> l.launches().stream())
+        .filter(x -> x.kernel().work() instanceof CudaRenderer.Tiles && x.kernel().source().contains("auto epilogue")).count();
   }
 
   private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
