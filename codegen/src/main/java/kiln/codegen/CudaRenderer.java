@@ -431,7 +431,11 @@ public final class CudaRenderer {
     for (Compute x : f.computes()) {
       if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
       List<String> prelude = new ArrayList<>();
+      // what an epilogue loads, no thread of the launch writes (its outputs it reads as locals; the arena keeps the rest
+      // apart): read-only loads, which the compiler issues ahead of the previous elements' stores
+      r.readOnlyLoads(true);
       String value = r.renderWithLocals(flat(x.body(), mm, mv, nv), prelude, bound);
+      r.readOnlyLoads(false);
       for (String p : prelude) b.append(in).append(p).append('\n');
       String y = "y" + k++;
       b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ").append(value).append(";\n");

@@ -22,6 +22,7 @@ public final class ExprRenderer {
   private final LinkedHashMap<Dim, String> dims = new LinkedHashMap<>();
   private final LinkedHashMap<Tensor, Integer> tensors = new LinkedHashMap<>();
   private int locals;
+  private boolean readOnly;
 
   public ExprRenderer(Dialect dialect) { this.d = dialect; }
 
@@ -48,6 +49,9 @@ public final class ExprRenderer {
       return n == 1 ? base + "_" : base + n + "_";
     });
   }
+
+  /** From now on spells loads as the dialect's readOnlyLoad (true) or load (false, the default; store targets need it). */
+  public void readOnlyLoads(boolean on) { readOnly = on; }
 
   /** Names v as given (a local of the template, such as a matmul epilogue's flat row m), not after its dim. */
   public void bind(Var v, String name) { vars.put(v, name); }
@@ -100,7 +104,8 @@ public final class ExprRenderer {
           idx.add(x);
           lin = (lin == null || lin.equals("0")) ? x : "(" + lin + ") * " + dim(l.tensor().dims().get(i)) + " + " + x;
         }
-        yield d.load(arena(l.tensor()), offset(l.tensor()), lin == null ? "0" : lin);
+        String arena = arena(l.tensor()), offset = offset(l.tensor()), index = lin == null ? "0" : lin;
+        yield readOnly ? d.readOnlyLoad(arena, offset, index) : d.load(arena, offset, index);
       }
       case Expr.Unary u -> d.unary(u.op(), render(u.x(), cse, counts, prelude));
       case Expr.Binary b -> d.binary(b.op(), render(b.a(), cse, counts, prelude), render(b.b(), cse, counts, prelude), b.type() == DType.I32);

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_mma_e341f82720 { long long v[10]; };
+struct Args_k_mma_62f99f992b { long long v[10]; };
 
 #define BM 128
 #define BN 128
@@ -69,7 +69,7 @@ __device__ __forceinline__ void kiln_load_tile(float* s, const float* g, long lo
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS) k_mma_e341f82720(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_e341f82720 a) {
+extern "C" __global__ void __launch_bounds__(THREADS) k_mma_62f99f992b(float* __restrict__ F, int* __restrict__ I, const Args_k_mma_62f99f992b a) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
   const int T = (int) a.v[2];
@@ -93,7 +93,7 @@ extern "C" __global__ void __launch_bounds__(THREADS) k_mma_e341f82720(float* __
   // [B, T, C]
   auto epilogue = [&](const int m, const int n, const float v) {
     F[o0 + (m) * C + n] = v;
-    const float y0 = (v * (F[o3 + m] * F[o4 + n]));
+    const float y0 = (v * (__ldg(&F[o3 + m]) * __ldg(&F[o4 + n])));
     F[o5 + (m) * C + n] = y0;
   };
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_wgmma_c2634408ee { long long v[11]; };
+struct Args_k_wgmma_c459bdf3ab { long long v[11]; };
 // kiln: sm_90a
 
 #define BM 128
@@ -72,7 +72,7 @@ __device__ __forceinline__ void kiln_wgmma_n192(float* d, unsigned long long da,
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_c2634408ee(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_c2634408ee a,
+extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_c459bdf3ab(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_c459bdf3ab a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -91,8 +91,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_c2634408ee(floa
   // epilogue: the element-wise consumers of C at its own index, from v = C[m, n]; outputs
   // [B, T, C], [B, T, C] (C itself not stored)
   auto epilogue = [&](const int m, const int n, const float v) {
-    const float y0 = (v + F[o3 + n]);
-    const float y1 = (F[o4 + (m) * C + n] + y0);
+    const float y0 = (v + __ldg(&F[o3 + n]));
+    const float y1 = (__ldg(&F[o4 + (m) * C + n]) + y0);
     F[o5 + (m) * C + n] = y1;
   };
   extern __shared__ unsigned char kiln_smem_raw[];
