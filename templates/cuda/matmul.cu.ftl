@@ -1,5 +1,6 @@
 <#-- Tiled matmul C[batch, m, n] (+)= sum_k A[m, k] * B[k, n] with arbitrary strides: a BM x BN tile
-     per block through shared memory, TM x TN outputs per thread. Knobs come from the Schedule. -->
+     per block through shared memory, TM x TN outputs per thread; an epilogue (element-wise consumers
+     of C from the graph) takes each finished element where there is one. Knobs come from the Schedule. -->
 <#include "prologue.ftl">
 
 #define BM ${bm}
@@ -14,6 +15,9 @@ ${unpack}
   const long long am = ${am}, ak = ${ak}, bk = ${bkStride}, bn = ${bnStride}, cm = ${cm};
 ${batchDecode}
   const long long baseA = ${baseA}, baseB = ${baseB}, baseC = ${baseC};
+<#if epilogue?has_content>
+${epilogue}
+</#if>
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int threads = (BM / TM) * (BN / TN);
   const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
@@ -64,8 +68,12 @@ ${batchDecode}
     for (int j = 0; j < TN; j++) {
       const int n = n0 + tx * TN + j;
       if (n < N) {
+<#if epilogue?has_content>
+        epilogue(m, n, acc[i][j]);
+<#else>
         float* c = &F[baseC + m * cm + n];
         *c = ${accumulate?then("*c + acc[i][j]", "acc[i][j]")};
+</#if>
       }
     }
   }

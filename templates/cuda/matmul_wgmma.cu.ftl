@@ -5,7 +5,9 @@
      ring of mbarriers: warpgroup 0 produces (one thread issues the copies), CONSUMERS warpgroups each
      multiply BM / CONSUMERS rows of the tile with the whole BN and write fp32 straight to C. The
      tensor maps (mapA over A as K x M, mapB over B as K x N, 32 x rows boxes) come from the host's
-     cuTensorMapEncodeTiled as by-value kernel parameters. Knobs come from the Schedule. -->
+     cuTensorMapEncodeTiled as by-value kernel parameters. With an epilogue (element-wise consumers of C
+     from the graph) each finished element goes through it instead of the plain store. Knobs come from
+     the Schedule. -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 
@@ -39,6 +41,9 @@ ${unpack}
   const int M = ${M}, N = ${N}, K = ${K};
   const long long cm = ${cm};
   const long long baseC = ${baseC};
+<#if epilogue?has_content>
+${epilogue}
+</#if>
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment
   unsigned char* smem = (unsigned char*) (((unsigned long long) kiln_smem_raw + 1023) & ~1023ull);
@@ -118,6 +123,10 @@ ${unpack}
         for (int j = 0; j < BN / 8; j++) {
           const int n = n0 + j * 8 + 2 * t;
           const float v0 = d[i][4 * j + 2 * h], v1 = d[i][4 * j + 2 * h + 1];
+<#if epilogue?has_content>
+          if (n < N) epilogue(m, n, v0);
+          if (n + 1 < N) epilogue(m, n + 1, v1);
+<#else>
           if (pairs && n + 1 < N) {
             float2* p = (float2*) (row + n);
 <#if accumulate>
@@ -135,6 +144,7 @@ ${unpack}
             if (n + 1 < N) row[n + 1] = v1;
 </#if>
           }
+</#if>
         }
       }
     }

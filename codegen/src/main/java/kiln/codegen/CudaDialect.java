@@ -38,6 +38,9 @@ public final class CudaDialect implements Dialect {
 
   @Override public String type(DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "bool"; }; }
 
+  /** Through the read-only data path: an invariant load, which the compiler schedules ahead of earlier stores. */
+  @Override public String readOnlyLoad(String arena, String offset, String index) { return "__ldg(&" + load(arena, offset, index) + ")"; }
+
   @Override public String negativeInfinity() { return "(-INFINITY)"; }
 
   @Override public String constant() { return "const"; }

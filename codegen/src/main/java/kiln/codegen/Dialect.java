@@ -32,6 +32,8 @@ public interface Dialect {
   default String toF32(String x) { return "((float) " + x + ")"; }
 
   default String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
+  /** A load of memory no thread writes while the kernel runs (the compiler may then move it past stores). */
+  default String readOnlyLoad(String arena, String offset, String index) { return load(arena, offset, index); }
   String type(kiln.dsl.DType t);
   String negativeInfinity();
   /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */

@@ -22,6 +22,7 @@ public final class ExprRenderer {
   private final LinkedHashMap<Dim, String> dims = new LinkedHashMap<>();
   private final LinkedHashMap<Tensor, Integer> tensors = new LinkedHashMap<>();
   private int locals;
+  private boolean readOnly;
 
   public ExprRenderer(Dialect dialect) { this.d = dialect; }
 
@@ -49,6 +50,12 @@ public final class ExprRenderer {
     });
   }
 
+  /** From now on spells loads as the dialect's readOnlyLoad (true) or load (false, the default; store targets need it). */
+  public void readOnlyLoads(boolean on) { readOnly = on; }
+
+  /** Names v as given (a local of the template, such as a matmul epilogue's flat row m), not after its dim. */
+  public void bind(Var v, String name) { vars.put(v, name); }
+
   public String offset(Tensor t) { return "o" + tensors.computeIfAbsent(t, k -> tensors.size()); }
 
   public String arena(Tensor t) { return t.dtype() == DType.I32 ? "I" : "F"; }
@@ -67,10 +74,13 @@ public final class ExprRenderer {
    * Renders e; non-trivial subexpressions that occur more than once become locals, whose
    * declarations are appended to `prelude` in dependency order.
    */
-  public String renderWithLocals(Expr e, List<String> prelude) {
+  public String renderWithLocals(Expr e, List<String> prelude) { return renderWithLocals(e, prelude, Map.of()); }
+
+  /** As above, where each subexpression in `bound` is spelled as the local it maps to (a matmul epilogue's accumulator). */
+  public String renderWithLocals(Expr e, List<String> prelude, Map<Expr, String> bound) {
     Map<Expr, Integer> counts = new HashMap<>();
     Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
-    Map<Expr, String> cse = new HashMap<>();
+    Map<Expr, String> cse = new HashMap<>(bound);
     return render(e, cse, counts, prelude);
   }
 
@@ -94,7 +104,8 @@ public final class ExprRenderer {
           idx.add(x);
           lin = (lin == null || lin.equals("0")) ? x : "(" + lin + ") * " + dim(l.tensor().dims().get(i)) + " + " + x;
         }
-        yield d.load(arena(l.tensor()), offset(l.tensor()), lin == null ? "0" : lin);
+        String arena = arena(l.tensor()), offset = offset(l.tensor()), index = lin == null ? "0" : lin;
+        yield readOnly ? d.readOnlyLoad(arena, offset, index) : d.load(arena, offset, index);
       }
       case Expr.Unary u -> d.unary(u.op(), render(u.x(), cse, counts, prelude));
       case Expr.Binary b -> d.binary(b.op(), render(b.a(), cse, counts, prelude), render(b.b(), cse, counts, prelude), b.type() == DType.I32);

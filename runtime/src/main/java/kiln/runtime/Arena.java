@@ -35,15 +35,31 @@ public final class Arena {
 
   /** With host = false only the layout is computed (a device executor holds the storage). */
   public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host) {
-    this(graph, bound, order, pinned, host, Map.of());
+    this(graph, bound, pinned, order == null ? null : Launches.each(order), host, Map.of());
   }
 
   /**
-   * As above, with room for at least storage.get(t) elements behind each root t named there (zero,
-   * never read as the tensor): ZeRO-1 pads the params and grads blocks to equal shards per rank.
+   * The computes of one step as the launches that run them, in order: computes that one kernel runs
+   * together (a matmul and its epilogue, kiln.codegen.Epilogue.groups) share one time step, so a tensor any
+   * of them touches lives through the whole launch.
    */
-  public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host,
+  public record Launches(List<List<kiln.dsl.Compute>> groups) {
+    public static Launches each(List<kiln.dsl.Compute> order) { return new Launches(order.stream().map(List::of).toList()); }
+  }
+
+  /** As above, lifetimes counted in launches. */
+  public Arena(Graph graph, Map<Dim, Integer> bound, java.util.Set<Tensor> pinned, Launches launches, boolean host) {
+    this(graph, bound, pinned, launches, host, Map.of());
+  }
+
+  /**
+   * As above, lifetimes counted in launches, with room for at least storage.get(t) elements behind each
+   * root t named there (zero, never read as the tensor): ZeRO-1 pads the params and grads blocks to equal
+   * shards per rank.
+   */
+  public Arena(Graph graph, Map<Dim, Integer> bound, java.util.Set<Tensor> pinned, Launches launches, boolean host,
                Map<Tensor, Long> storage) {
+    List<List<kiln.dsl.Compute>> order = launches == null ? null : launches.groups();
     this.sizes = new HashMap<>(bound);
     this.granule = host ? 1 : DEVICE_GRANULE;
     for (Graph.DerivedDim d : graph.derivedDims()) {
@@ -111,41 +127,68 @@ public final class Arena {
    * each element is read before it is overwritten, by the same thread. (The classifier's dlogits
    * takes the logits' storage this way.)
    */
-  private Map<Tensor, Tensor> inPlace(List<kiln.dsl.Compute> order, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
+  private Map<Tensor, Tensor> inPlace(List<List<kiln.dsl.Compute>> order, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
     Map<Tensor, Tensor> pairs = new HashMap<>();
     java.util.Set<Tensor> taken = new java.util.HashSet<>();
     for (int k = 0; k < order.size(); k++) {
-      kiln.dsl.Compute c = order.get(k);
-      Tensor out = c.out();
-      if (c.accumulate() || !c.isFullCover() || !c.rootReductions().isEmpty() || c.body() instanceof kiln.dsl.Expr.Extern) continue;
-      if (out.isView() || !transients.contains(out) || life.get(out)[0] != k) continue;
-      Tensor candidate = null;
-      boolean ok = true;
-      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
-        Tensor u = l.tensor();
-        if (u.root().equals(out)) { ok = false; break; }
-        if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || elements(u) != elements(out)) continue;
-        if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
-        if (candidate == null && !taken.contains(u)) candidate = u;
+      List<kiln.dsl.Compute> launch = order.get(k);
+      for (int at = 0; at < launch.size(); at++) {
+        kiln.dsl.Compute c = launch.get(at);
+        Tensor out = c.out();
+        if (c.accumulate() || !c.isFullCover() || !c.rootReductions().isEmpty() || c.body() instanceof kiln.dsl.Expr.Extern) continue;
+        if (out.isView() || !transients.contains(out) || life.get(out)[0] != k || touched(launch.subList(0, at), out)) continue;
+        Tensor candidate = null;
+        boolean ok = true;
+        for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
+          Tensor u = l.tensor();
+          if (u.root().equals(out)) { ok = false; break; }
+          if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || elements(u) != elements(out)) continue;
+          if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
+          // within the launch: nothing after c touches u, and everything before c touches u only at its own index
+          if (candidate == null && !taken.contains(u) && !touched(launch.subList(at + 1, launch.size()), u)
+              && onlyElementwise(launch.subList(0, at), u)) candidate = u;
+        }
+        if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
+        pairs.put(out, candidate);
+        taken.add(candidate);
       }
-      if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
-      pairs.put(out, candidate);
-      taken.add(candidate);
     }
     return pairs;
   }
 
-  /** [first, last] index of the computes that write or read each root tensor. */
-  private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order) {
+  private static boolean touched(List<kiln.dsl.Compute> computes, Tensor t) {
+    for (kiln.dsl.Compute c : computes) {
+      if (c.out().root().equals(t.root())) return true;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) if (l.tensor().root().equals(t.root())) return true;
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t.root())) return true;
+    }
+    return false;
+  }
+
+  /** Every compute that touches t writes it whole at its own index, or reads it (exactly t) at that index. */
+  private static boolean onlyElementwise(List<kiln.dsl.Compute> computes, Tensor t) {
+    for (kiln.dsl.Compute c : computes) {
+      if (c.out().root().equals(t.root()) && !(c.out().equals(t) && c.isFullCover() && !c.accumulate())) return false;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
+        if (l.tensor().root().equals(t.root()) && !(l.tensor().equals(t) && l.index().equals(c.outIndex()))) return false;
+      }
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t.root())) return false;
+    }
+    return true;
+  }
+
+  /** [first, last] index of the launches whose computes write or read each root tensor. */
+  private static Map<Tensor, int[]> lifetimes(List<List<kiln.dsl.Compute>> order) {
     Map<Tensor, int[]> life = new HashMap<>();
     for (int k = 0; k < order.size(); k++) {
       final int at = k;
-      kiln.dsl.Compute c = order.get(k);
       java.util.function.Consumer<Tensor> touch = t -> life.merge(t.root(), new int[] {at, at},
           (a, b) -> new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
-      touch.accept(c.out());
-      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) touch.accept(l.tensor());
-      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) touch.accept(l.tensor());
+      for (kiln.dsl.Compute c : order.get(k)) {
+        touch.accept(c.out());
+        for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) touch.accept(l.tensor());
+        for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) touch.accept(l.tensor());
+      }
     }
     return life;
   }

@@ -99,7 +99,9 @@ public class Session implements Learner {
       storage = Map.of(paramsTensor(program), shards.paddedSize(), program.grads().values().iterator().next().root(), shards.paddedSize());
     }
     this.zero = zero;
-    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU, storage);
+    // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
+    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, Arena.Launches.each(program.graph().computes()), true, storage)
+        : new Arena(program.graph(), sizes, pinned, cudaLaunches(program), false, storage);
     if (device == Device.CPU) {
       this.cuda = null;
       this.executor = new CpuExecutor(arena, sections(program), threads);
@@ -107,6 +109,13 @@ public class Session implements Learner {
       this.cuda = Cuda.open(gpu);
       this.executor = new CudaExecutor(arena, sections(program), cuda, CudaSchedule.fromEnvironment(precision));
     }
+  }
+
+  /** The computes of a CUDA step as CudaLowering groups them into launches (kiln.codegen.Epilogue.groups per section), in order. */
+  public static Arena.Launches cudaLaunches(Program p) {
+    List<List<Compute>> launches = new java.util.ArrayList<>();
+    for (List<Compute> section : sections(p).values()) launches.addAll(kiln.codegen.Epilogue.groups(section));
+    return new Arena.Launches(launches);
   }
 
   /** A program split into the sections a trainer runs: forward, backward, update. */

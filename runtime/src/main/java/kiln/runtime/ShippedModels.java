@@ -32,7 +32,7 @@ public final class ShippedModels {
     return Session.sections(kiln.models.Llama.build(LlamaSessions.config(shape.config())));
   }
 
-  /** Writes generated/{java,cuda}/{gpt2,llama} and generated/cuda/gpt2-tf32; returns the number of files. */
+  /** Writes generated/{java,cuda}/{gpt2,llama}, generated/cuda/gpt2-tf32 and gpt2-sm90; returns the number of files. */
   public static int emit(Path root) throws IOException {
     int n = 0;
     for (String model : List.of("gpt2", "llama")) {
@@ -43,7 +43,24 @@ public final class ShippedModels {
     }
     Map<String, String> tf32 = cudaTf32Files("gpt2");
     Emit.write(root.resolve("cuda").resolve("gpt2-tf32"), tf32);
-    return n + tf32.size();
+    Map<String, String> sm90 = cudaSm90Files("gpt2");
+    Emit.write(root.resolve("cuda").resolve("gpt2-sm90"), sm90);
+    return n + tf32.size() + sm90.size();
+  }
+
+  /**
+   * The launches at --precision tf32 on an sm_90 GPU with the default wgmma tile (INDEX.md) and the Hopper
+   * matmuls that fit it in place, with their epilogues (the backward's, over transposed copies, need the
+   * sizes bound and are not emitted; every other kernel is the same file as in gpt2 or gpt2-tf32).
+   */
+  public static Map<String, String> cudaSm90Files(String model) {
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", gpt2CudaSections(),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), ShippedModels::gpt2HeadSize);
+    Map<String, String> kept = new LinkedHashMap<>();
+    for (var e : all.entrySet()) {
+      if (e.getKey().startsWith("k_wgmma") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+    }
+    return kept;
   }
 
   private static Map<String, List<Compute>> sections(String model) {

@@ -29,6 +29,11 @@ class GeneratedSourcesTest {
     sameAsFresh(ShippedModels.cudaTf32Files("gpt2"), Path.of("generated", "cuda", "gpt2-tf32"));
   }
 
+  @org.junit.jupiter.api.Test
+  void sm90KernelsMatchAFreshEmit() throws IOException {
+    sameAsFresh(ShippedModels.cudaSm90Files("gpt2"), Path.of("generated", "cuda", "gpt2-sm90"));
+  }
+
   private static void sameAsFresh(Map<String, String> fresh, Path dir) throws IOException {
     TreeSet<String> committed = new TreeSet<>();
     try (var files = Files.list(dir)) { files.forEach(p -> committed.add(p.getFileName().toString())); }

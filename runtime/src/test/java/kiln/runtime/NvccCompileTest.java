@@ -31,6 +31,49 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp);
   }
 
+  /** The Hopper matmuls of generated/cuda/gpt2-sm90 (GPT-2's forward, each with its epilogue) compile for sm_90a. */
+  @org.junit.jupiter.api.Test
+  void everyGeneratedWgmmaKernelCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    Path dir = Path.of("generated", "cuda", "gpt2-sm90").toAbsolutePath();
+    List<Path> kernels;
+    try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
+    assertTrue(kernels.size() >= 4, "expected the wgmma kernels under " + dir + ", found " + kernels.size());
+    StringBuilder unit = new StringBuilder();
+    for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
+  /**
+   * A matmul with an epilogue compiles on every template the tuner may pick for it: GPT-2's fc (bias, then GELU:
+   * two outputs) on the split-K TF32 points (the epilogue in the kernel that adds the splits), the default
+   * mma.sync and SIMT tiles, and the default wgmma tile (sm_90a).
+   */
+  @org.junit.jupiter.api.Test
+  void epiloguesCompileOnEveryTemplate(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    var p = kiln.models.Gpt2.build(1, true);
+    List<kiln.dsl.Compute> fc = kiln.codegen.Epilogue.groups(Session.sections(p).get("forward")).stream()
+        .filter(g -> kiln.codegen.Epilogue.fused(g) && g.getFirst().name().equals("h0.fc.out.r1")).findFirst().orElseThrow();
+    var mm = kiln.codegen.MatmulMatch.of(fc.getFirst()).orElseThrow();
+    var epilogue = new kiln.codegen.CudaRenderer.Fused(fc.subList(1, fc.size()), kiln.codegen.Epilogue.unstored(fc, new kiln.codegen.Epilogue.Readers(p.graph().computes())));
+    kiln.codegen.CudaSchedule s = kiln.codegen.CudaSchedule.DEFAULT.withPrecision(kiln.codegen.CudaSchedule.Precision.TF32);
+    StringBuilder unit = new StringBuilder();
+    int splitK = 0;
+    for (var tile : s.matmulSpace()) {
+      if (!(tile instanceof kiln.codegen.CudaSchedule.MmaTile t) || t.splits() == 1) continue;
+      String source = kiln.codegen.CudaRenderer.matmul(mm, tile, epilogue).source();
+      assertTrue(source.contains("epilogue(m, n, s);"), "split-K applies the epilogue where the splits are added");
+      unit.append(source).append('\n');
+      splitK++;
+    }
+    assertTrue(splitK > 0, "the TF32 space has split-K points");
+    unit.append(kiln.codegen.CudaRenderer.matmul(mm, s.matmul(), epilogue).source()).append('\n');
+    unit.append(kiln.codegen.CudaRenderer.matmul(mm, kiln.codegen.CudaSchedule.SIMT_DEFAULT, epilogue).source()).append('\n');
+    unit.append(kiln.codegen.CudaRenderer.matmul(mm, kiln.codegen.CudaSchedule.WGMMA_DEFAULT, epilogue).source()).append('\n');
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
   /** Every point of the tuner's TF32 space compiles (split-K included), for a weight gradient (A m-contiguous, B n-contiguous). */
   @org.junit.jupiter.api.Test
   void everyTf32TunerVariantCompiles(@TempDir Path tmp) throws IOException, InterruptedException {

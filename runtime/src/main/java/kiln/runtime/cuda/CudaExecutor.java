@@ -93,8 +93,10 @@ public final class CudaExecutor implements Executor {
     };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
+    // who reads each tensor over the whole step: an epilogue leaves unstored what only its own group reads
+    kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(program.values().stream().flatMap(List::stream).toList());
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule));
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers);
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
@@ -104,7 +106,8 @@ public final class CudaExecutor implements Executor {
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
         + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
-        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "");
+        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
+        + "; " + epilogueLaunches(lowered.values()) + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -213,6 +216,11 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
+  }
+
+  private static long epilogueLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
+    return lowered.stream().flatMap(l -> l.launches().stream())
+        .filter(x -> x.kernel().work() instanceof CudaRenderer.Tiles && x.kernel().source().contains("auto epilogue")).count();
   }
 
   private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
