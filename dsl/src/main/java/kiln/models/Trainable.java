@@ -25,8 +25,8 @@ final class Trainable {
     params = g.block("params", Role.PARAM, shapes);
     grads = g.mirrorBlock(params, "grads", Role.GRAD);
     g.gradientsOf(params, grads);
-    tokens = g.input("tokens", DType.I32, B, T);
-    targets = g.input("targets", DType.I32, B, T);
+    tokens = g.input(Program.TOKENS, DType.I32, B, T);
+    targets = g.input(Program.TARGETS, DType.I32, B, T);
   }
 
   /** Appends backward, the squared gradient norm and AdamW (betas 0.9, 0.999, eps 1e-8) after the forward. */
@@ -39,11 +39,13 @@ final class Trainable {
     Tensor norm2 = Layers.squaredNorm(g, gradsRoot, NORM_CHUNKS, NORM_CHUNK);
     int normEnd = g.computes().size();
     g.layer("adamw");
-    Tensor m = g.mirrorBlock(params, "adam_m", Role.STATE).values().iterator().next().root();
-    Tensor v = g.mirrorBlock(params, "adam_v", Role.STATE).values().iterator().next().root();
-    Tensor hyper = g.input("hyper", DType.F32, HYPER);
+    Tensor m = g.mirrorBlock(params, Program.ADAM_M, Role.STATE).values().iterator().next().root();
+    Tensor v = g.mirrorBlock(params, Program.ADAM_V, Role.STATE).values().iterator().next().root();
+    Tensor hyper = g.input(Program.HYPER, DType.F32, HYPER);
     Layers.adamw(g, params.values().iterator().next().root(), gradsRoot, m, v, hyper, 0.9, 0.999, 1e-8);
-    return new Program(model, g, params, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
+    return new Program(model, g, params, grads, Map.of(Program.TOKENS, tokens, Program.TARGETS, targets, Program.HYPER, hyper),
+        Map.of(Program.LOGITS, logits, Program.LOSS, loss, Program.GRAD_NORM2, norm2), Map.of(Program.ADAM_M, m, Program.ADAM_V, v),
+        forwardEnd, backwardEnd, normEnd);
   }
 
   /** Adds the trainer's dims to a model's sizes: hyper slots and the norm's chunking (|CH| = 65536). */

@@ -65,8 +65,8 @@ public class Session implements Learner {
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
-    if (program.loss() != null) pinned.add(program.loss());
-    else if (program.logits() != null) pinned.add(program.logits());
+    if (program.hasOutput(Program.LOSS)) pinned.add(program.loss());
+    else if (program.hasOutput(Program.LOGITS)) pinned.add(program.logits());
     this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
     if (device == Device.CPU) {
       this.cuda = null;
@@ -94,7 +94,7 @@ public class Session implements Learner {
 
   @Override public int seq() { return seq; }
 
-  public Tensor paramsTensor() { return program.params().get("wte").root(); }
+  public Tensor paramsTensor() { return program.paramsBlock(); }
 
   public void loadParams(float[] params) { executor.write(paramsTensor(), params); }
 
