@@ -20,6 +20,7 @@ public final class Models {
   public static final List<ModelFamily<?>> FAMILIES = List.of(new ModelFamily<?>[] {
       Gpt2.FAMILY,
       Llama.FAMILY,
+      kiln.models.Gemma.FAMILY,
   });
 
   /** A model's shape: its family and a config of that family. Opens sessions, writes a seeded init. */
