@@ -68,10 +68,10 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--channels", paramLabel = "C", description = "Override the preset's channels (a multiple of the heads).")
   Integer channels;
 
-  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Llama only: override the key/value head count (a divisor of the heads).")
+  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Models with key/value head groups (llama, gemma): override the key/value head count (a divisor of the heads).")
   Integer kvHeads;
 
-  @Option(names = "--ffn", paramLabel = "FF", description = "Llama only: override the SwiGLU hidden size.")
+  @Option(names = "--ffn", paramLabel = "FF", description = "Models with an ffn width (llama, gemma): override the gated MLP's hidden size.")
   Integer ffn;
 
   @Option(names = "--init", paramLabel = "FILE",
