@@ -1,7 +1,9 @@
-// A model built for training: its graph, where params and their gradients live, the tensors a
-// trainer feeds and reads, and its sections: [0, forwardEnd) forward, [forwardEnd, backwardEnd)
-// backward, [backwardEnd, normEnd) the squared gradient norm, the rest the optimizer (both over the
-// slice of the flat blocks bound to SHARD / SHARD_START: all of it, or a ZeRO-1 rank's shard).
+// A model built for training or decoding: its graph, where params and their gradients live, the
+// tensors a caller feeds (inputs) and reads (outputs) by their declared names, and its sections:
+// [0, forwardEnd) forward, [forwardEnd, backwardEnd) backward, [backwardEnd, normEnd) the squared
+// gradient norm, the rest the optimizer (both over the slice of the flat blocks bound to SHARD /
+// SHARD_START: all of it, or a ZeRO-1 rank's shard). A forward-only program (the decoder) has all
+// three ends at its last compute and no targets, loss or optimizer tensors: absent from the maps, never null.
 package kiln.models;
 
 import java.util.Map;
@@ -9,9 +11,8 @@ import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
 
-public record Program(String model, Graph graph, Map<String, Tensor> params, Map<String, Tensor> grads, Tensor tokens, Tensor targets,
-                      Tensor logits, Tensor loss, Tensor hyper, Tensor gradNormSquared, int forwardEnd, int backwardEnd,
-                      int normEnd) {
+public record Program(String model, Graph graph, Map<String, Tensor> params, Map<String, Tensor> grads, Map<String, Tensor> inputs,
+                      Map<String, Tensor> outputs, Map<String, Tensor> state, int forwardEnd, int backwardEnd, int normEnd) {
   /** hyper's slots, written by the trainer before each update. */
   public static final int LR = 0, BIAS1 = 1, BIAS2 = 2, WEIGHT_DECAY = 3, GRAD_SCALE = 4, HYPER_SLOTS = 5;
 
@@ -34,5 +35,46 @@ public record Program(String model, Graph graph, Map<String, Tensor> params, Map
     out.put(NORM_CHUNK, CHUNK);
     out.put(NORM_CHUNKS, Math.toIntExact((shard + CHUNK - 1) / CHUNK));
     return Map.copyOf(out);
+  }
+
+  /** Input names: token ids (B, T), next-token targets (B, T), AdamW's hyper slots, the decoder's position (a scalar). */
+  public static final String TOKENS = "tokens", TARGETS = "targets", HYPER = "hyper", POS = "pos";
+  /** Output names: logits (B, T, Vp), the mean loss (a scalar), the squared gradient norm (a scalar). */
+  public static final String LOGITS = "logits", LOSS = "loss", GRAD_NORM2 = "grad_norm2";
+  /** State names: AdamW's first and second moments (SHARD floats each). */
+  public static final String ADAM_M = "adam_m", ADAM_V = "adam_v";
+
+  public Program {
+    params = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(params));
+    grads = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(grads));
+    inputs = Map.copyOf(inputs);
+    outputs = Map.copyOf(outputs);
+    state = Map.copyOf(state);
+  }
+
+  /** The one block holding every parameter (llm.c's params memory), in the family's file order. */
+  public Tensor paramsBlock() { return params.values().iterator().next().root(); }
+
+  public boolean hasInput(String name) { return inputs.containsKey(name); }
+
+  public boolean hasOutput(String name) { return outputs.containsKey(name); }
+
+  public Tensor input(String name) { return named(inputs, name, "input"); }
+
+  public Tensor output(String name) { return named(outputs, name, "output"); }
+
+  public Tensor state(String name) { return named(state, name, "state tensor"); }
+
+  public Tensor tokens() { return input(TOKENS); }
+  public Tensor targets() { return input(TARGETS); }
+  public Tensor hyper() { return input(HYPER); }
+  public Tensor logits() { return output(LOGITS); }
+  public Tensor loss() { return output(LOSS); }
+  public Tensor gradNormSquared() { return output(GRAD_NORM2); }
+
+  private Tensor named(Map<String, Tensor> m, String name, String what) {
+    Tensor t = m.get(name);
+    if (t == null) throw new IllegalStateException("the " + model + " program has no " + what + " '" + name + "'; it has " + m.keySet());
+    return t;
   }
 }

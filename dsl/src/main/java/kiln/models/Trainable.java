@@ -24,8 +24,8 @@ final class Trainable {
     params = g.block("params", Role.PARAM, shapes);
     grads = g.mirrorBlock(params, "grads", Role.GRAD);
     g.gradientsOf(params, grads);
-    tokens = g.input("tokens", DType.I32, B, T);
-    targets = g.input("targets", DType.I32, B, T);
+    tokens = g.input(Program.TOKENS, DType.I32, B, T);
+    targets = g.input(Program.TARGETS, DType.I32, B, T);
   }
 
   /**
@@ -44,12 +44,14 @@ final class Trainable {
     Tensor norm2 = Layers.squaredNorm(g, gradsShard, Program.NORM_CHUNKS, Program.NORM_CHUNK);
     int normEnd = g.computes().size();
     g.layer("adamw");
-    Tensor m = g.tensor("adam_m", Role.STATE, DType.F32, Program.SHARD);
-    Tensor v = g.tensor("adam_v", Role.STATE, DType.F32, Program.SHARD);
-    Tensor hyper = g.input("hyper", DType.F32, HYPER);
+    Tensor m = g.tensor(Program.ADAM_M, Role.STATE, DType.F32, Program.SHARD);
+    Tensor v = g.tensor(Program.ADAM_V, Role.STATE, DType.F32, Program.SHARD);
+    Tensor hyper = g.input(Program.HYPER, DType.F32, HYPER);
     Tensor paramsShard = params.values().iterator().next().root().window("params.shard", Program.SHARD, Program.SHARD_START);
     Layers.adamw(g, paramsShard, gradsShard, m, v, hyper, 0.9, 0.999, 1e-8);
-    return new Program(model, g, params, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
+    return new Program(model, g, params, grads, Map.of(Program.TOKENS, tokens, Program.TARGETS, targets, Program.HYPER, hyper),
+        Map.of(Program.LOGITS, logits, Program.LOSS, loss, Program.GRAD_NORM2, norm2), Map.of(Program.ADAM_M, m, Program.ADAM_V, v),
+        forwardEnd, backwardEnd, normEnd);
   }
 
   /** Adds the trainer's dims to a model's sizes: hyper slots, the optimizer's slice (the whole block) and the norm's chunking. */

@@ -9,14 +9,13 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
-import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.LlamaConfig;
 import kiln.runtime.multi.Rendezvous;
 import kiln.runtime.train.Checkpoint;
 import kiln.runtime.train.LossPlot;
@@ -70,10 +69,10 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--channels", paramLabel = "C", description = "Override the preset's channels (a multiple of the heads).")
   Integer channels;
 
-  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Llama only: override the key/value head count (a divisor of the heads).")
+  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Models with key/value head groups (llama, gemma): override the key/value head count (a divisor of the heads).")
   Integer kvHeads;
 
-  @Option(names = "--ffn", paramLabel = "FF", description = "Llama only: override the SwiGLU hidden size.")
+  @Option(names = "--ffn", paramLabel = "FF", description = "Models with an ffn width (llama, gemma): override the gated MLP's hidden size.")
   Integer ffn;
 
   @Option(names = "--init", paramLabel = "FILE",
@@ -388,53 +387,33 @@ public final class TrainCommand implements Callable<Integer> {
     return sb.toString();
   }
 
-  /** The registry shape with --layers/--heads/--channels (and, for Llama, --kv-heads/--ffn) applied. */
+  /**
+   * The registry shape with the shape options applied, each to the config component of its name
+   * (--layers: layers, --heads: heads, --channels: channels, --kv-heads: kvHeads, --ffn: ffn); the
+   * family's own check then names the option whose value breaks a constraint.
+   */
   private Models.Shape shape(Models.Shape preset) {
-    return switch (preset) {
-      case Models.Gpt2Shape(GptConfig p) -> {
-        if (kvHeads != null || ffn != null) {
-          throw new UserError((kvHeads != null ? "--kv-heads" : "--ffn") + " applies to Llama models only; --model " + model
-              + " is a GPT-2 (its MLP is 4C wide and every head has its own keys and values)");
-        }
-        int l = or(layers, p.layers()), nh = or(heads, p.heads()), c = or(channels, p.channels());
-        checkHeads(l, nh, c);
-        yield new Models.Gpt2Shape(new GptConfig(p.maxT(), p.vocab(), p.paddedVocab(), l, nh, c));
+    String[] flags = {"--layers", "--heads", "--channels", "--kv-heads", "--ffn"};
+    String[] components = {"layers", "heads", "channels", "kvHeads", "ffn"};
+    String[] labels = {"L", "NH", "C", "NKV", "FF"};
+    Integer[] values = {layers, heads, channels, kvHeads, ffn};
+    Map<String, Integer> overrides = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < flags.length; i++) {
+      if (values[i] == null) continue;
+      if (!preset.family().hasComponent(components[i])) {
+        throw new UserError(flags[i] + " does not apply to --model " + model + ": a " + preset.family().name() + " config has no " + components[i]);
       }
-      case Models.LlamaShape(LlamaConfig p) -> {
-        int l = or(layers, p.layers()), nh = or(heads, p.heads()), c = or(channels, p.channels());
-        int nkv = or(kvHeads, p.kvHeads()), ff = or(ffn, p.ffn());
-        checkHeads(l, nh, c);
-        if (nkv < 1 || ff < 1) {
-          throw new UserError("--kv-heads and --ffn must be positive, got " + nkv + " and " + ff);
-        }
-        if (nh % nkv != 0) {
-          throw new UserError("--heads " + nh + " must be a multiple of --kv-heads " + nkv);
-        }
-        if ((c / nh) % 2 != 0) {
-          throw new UserError("--channels " + c + " / --heads " + nh + " = " + c / nh + ": RoPE needs an even head size");
-        }
-        yield new Models.LlamaShape(new LlamaConfig(p.maxT(), p.vocab(), p.paddedVocab(), l, nh, nkv, c, ff, p.theta(), p.eps()));
-      }
-      default -> {
-        if (overridden()) {
-          throw new UserError("--model " + model + ": its shape cannot be overridden");
-        }
-        yield preset;
-      }
-    };
-  }
-
-  private static int or(Integer given, int preset) {
-    return given != null ? given : preset;
-  }
-
-  private static void checkHeads(int l, int nh, int c) {
-    if (l < 1 || nh < 1 || c < 1) {
-      throw new UserError("--layers, --heads and --channels must be positive, got " + l + ", " + nh + ", " + c);
+      overrides.put(components[i], values[i]);
     }
-    if (c % nh != 0) {
-      throw new UserError("--channels " + c + " must be a multiple of --heads " + nh);
+    if (overrides.isEmpty()) return preset;
+    Models.Shape shape = preset.with(overrides);
+    kiln.models.ModelFamily.Violation v = shape.check();
+    if (v != null) {
+      String flag = "--model " + model;
+      for (int i = 0; i < labels.length; i++) if (labels[i].equals(v.field())) flag = flags[i];
+      throw new UserError(flag + " " + v.found() + ": expected " + v.expected() + " (" + shape.describe() + ")");
     }
+    return shape;
   }
 
   private void checkOut(Path dir) throws IOException {

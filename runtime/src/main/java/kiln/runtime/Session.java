@@ -90,13 +90,13 @@ public class Session implements Learner {
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
-    if (program.loss() != null) pinned.add(program.loss());
-    else if (program.logits() != null) pinned.add(program.logits());
+    if (program.hasOutput(Program.LOSS)) pinned.add(program.loss());
+    else if (program.hasOutput(Program.LOGITS)) pinned.add(program.logits());
     Map<Tensor, Long> storage = Map.of();
     if (zero.ranks() > 1) {
       var shards = zero.shards(sizes.get(Program.SHARD));   // the default binding: the whole block
       sizes = Program.bindShard(sizes, shards.shardSize(), shards.start(zero.rank()));
-      storage = Map.of(paramsTensor(program), shards.paddedSize(), program.grads().values().iterator().next().root(), shards.paddedSize());
+      storage = Map.of(program.paramsBlock(), shards.paddedSize(), program.grads().values().iterator().next().root(), shards.paddedSize());
     }
     this.zero = zero;
     // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
@@ -135,9 +135,7 @@ public class Session implements Learner {
 
   @Override public int seq() { return seq; }
 
-  public Tensor paramsTensor() { return paramsTensor(program); }
-
-  private static Tensor paramsTensor(Program p) { return p.params().values().iterator().next().root(); }
+  public Tensor paramsTensor() { return program.paramsBlock(); }
 
   /** The part of the optimizer this session runs (ZeRO-1), NONE for all of it. */
   public Zero zero() { return zero; }

@@ -72,7 +72,7 @@ class ArenaTest {
 
   /** Device layouts start every root tensor on 64 bytes (16 floats): vector and cp.async copies need it. */
   @Test void deviceLayoutAlignsEveryTensor() {
-    Program p = Gpt2.build(2, true);
+    Program p = Gpt2.build(2, kiln.codegen.BackendPass.CUDA);
     var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 3, 48), 3, 37);
     Arena device = new Arena(p.graph(), sizes, p.graph().computes(), Set.of(p.loss()), false);   // pinned as Session pins
     for (Tensor t : p.graph().roots()) {

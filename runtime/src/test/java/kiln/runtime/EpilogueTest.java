@@ -41,7 +41,7 @@ class EpilogueTest {
   }
 
   @Test void gpt2BiasGeluResidualAndDgeluBecomeEpilogues() {
-    TreeSet<String> got = fused(Gpt2.build(2, true));
+    TreeSet<String> got = fused(Gpt2.build(2, kiln.codegen.BackendPass.CUDA));
     assertEquals(new TreeSet<>(List.of(
         "attn.qkv.r1 <- attn.qkv",
         "attproj.out.r1 <- attproj.out, attproj.residual",
@@ -61,8 +61,7 @@ class EpilogueTest {
   }
 
   @Test void llamaFusesFromTheSameRule() {
-    var shape = (Models.LlamaShape) Models.get("llama-tiny");
-    TreeSet<String> got = fused(kiln.models.Llama.build(LlamaSessions.config(shape.config())));
+    TreeSet<String> got = fused(Models.get("llama-tiny").program(Session.Device.CPU));
     assertEquals(new TreeSet<>(List.of(
         "attn.scores.r1 <- attn.scores",                     // the 1/sqrt(HS) scale (a batched matmul)
         "attn.out <- attn.residual",                          // o-projection + residual
@@ -74,7 +73,7 @@ class EpilogueTest {
   }
 
   @Test void accumulatingAndUnconsumedMatmulsStayBare() {
-    for (List<Compute> section : Session.sections(Gpt2.build(2, true)).values()) {
+    for (List<Compute> section : Session.sections(Gpt2.build(2, kiln.codegen.BackendPass.CUDA)).values()) {
       for (List<Compute> g : Epilogue.groups(section)) {
         Compute first = g.getFirst();
         if (MatmulMatch.of(first).isEmpty()) continue;
@@ -86,7 +85,7 @@ class EpilogueTest {
   }
 
   @Test void theProductUnderABiasIsNotStoredWhatTheBackwardReadsIs() {
-    Program p = Gpt2.build(2, true);
+    Program p = Gpt2.build(2, kiln.codegen.BackendPass.CUDA);
     Epilogue.Readers readers = new Epilogue.Readers(p.graph().computes());
     for (List<Compute> section : Session.sections(p).values()) {
       for (List<Compute> g : Epilogue.groups(section)) {
@@ -112,7 +111,7 @@ class EpilogueTest {
    * and the arena is no larger than the one planned per compute.
    */
   @Test void theArenaKeepsOperandsApartFromTheEpilogue() {
-    Program p = Gpt2.build(12, true);
+    Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     Set<Tensor> pinned = Set.of(p.loss());
     Arena.Launches launches = Session.cudaLaunches(p);
@@ -140,7 +139,7 @@ class EpilogueTest {
 
   /** Over copies in more than one K chunk (the lm head's dx: K = 50 304) the epilogue runs after the matmul as a map. */
   @Test void aMatmulInSeveralLaunchesRunsItsEpilogueAsAMap() {
-    Program p = Gpt2.build(1, true);
+    Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
     List<String> kinds = new ArrayList<>();

@@ -97,8 +97,8 @@ public final class Trainer implements AutoCloseable {
     this.session = learner;
     this.x = new int[o.batch() * o.seq()];
     this.y = new int[o.batch() * o.seq()];
-    this.adamM = root("adam_m");
-    this.adamV = root("adam_v");
+    this.adamM = session.program().state(kiln.models.Program.ADAM_M);
+    this.adamV = session.program().state(kiln.models.Program.ADAM_V);
   }
 
   private static Learner openReplicas(Models.Shape shape, TrainOptions o, Session.Device device,
@@ -111,11 +111,6 @@ public final class Trainer implements AutoCloseable {
       throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + o.batch() + " sequences must split evenly over the GPUs");
     }
     return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, rendezvous, zero);
-  }
-
-  private Tensor root(String name) {
-    return session.program().graph().roots().stream().filter(t -> t.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the " + session.program().model() + " program"));
   }
 
   public void init(float[] params) {

@@ -10,14 +10,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import kiln.dsl.Tensor;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class DataParallelTest {
   static final int VOCAB = 200;
-  static final Models.Shape SMALL = new Models.Gpt2Shape(new GptConfig(32, VOCAB, 256, 2, 2, 32));
+  static final Models.Shape SMALL = Models.of(new Gpt2.Config(32, VOCAB, 256, 2, 2, 32));
   static final int B = 2, T = 16, STEPS = 10;
   static final float LR = 1e-2f;
 
