@@ -74,6 +74,17 @@ public final class ExprRenderer {
     return render(e, cse, counts, prelude);
   }
 
+  /**
+   * As renderWithLocals, with some subexpressions already bound to names (a row kernel's per-row values,
+   * lanes of a vector load): a bound subexpression renders as its name and is not bound again.
+   */
+  public String renderWithLocals(Expr e, List<String> prelude, Map<Expr, String> bound) {
+    Map<Expr, Integer> counts = new HashMap<>();
+    Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
+    Map<Expr, String> cse = new HashMap<>(bound);
+    return render(e, cse, counts, prelude);
+  }
+
   private static boolean trivial(Expr e) { return e instanceof Var || e instanceof Expr.Const || e instanceof Expr.SizeOf; }
 
   String render(Expr e, Map<Expr, String> cse) { return render(e, cse, Map.of(), null); }

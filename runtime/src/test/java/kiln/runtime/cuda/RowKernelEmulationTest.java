@@ -1,0 +1,134 @@
+// The generated row kernels run without a GPU: every row group of GPT-2's and Llama's step (layernorm and
+// RMSNorm forward and backward, the classifier's forward and backward, Llama's softmax) is rendered for the
+// CUDA backend, compiled with g++ under a host emulation of CUDA (resources row-emu: an OS thread per CUDA
+// thread, barriers for __syncthreads and the warp shuffles) and run on random inputs laid out as on the device;
+// every tensor the group writes must match the Java CPU kernels run on the same inputs. Shapes take both the
+// float4 path (rows a multiple of 4 floats, 64-byte aligned tensors) and the scalar one (C = 126, VP = 101).
+// Skips where g++ is absent.
+package kiln.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import kiln.codegen.CudaLowering;
+import kiln.codegen.CudaRenderer;
+import kiln.codegen.CudaSchedule;
+import kiln.codegen.RowFusion;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+import kiln.models.Program;
+import kiln.runtime.Arena;
+import kiln.runtime.Session;
+import kiln.runtime.cpu.CpuExecutor;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RowKernelEmulationTest {
+  static final Path GXX = Path.of("/usr/bin/g++");
+
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2-vector", "gpt2-scalar", "llama"})
+  void rowKernelsMatchTheCpuKernels(String which, @TempDir Path tmp) throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(GXX), "no g++ at " + GXX);
+    Program p;
+    Map<Dim, Integer> bound;
+    int batch = 2, seq = 5;
+    if (which.startsWith("gpt2")) {
+      boolean vector = which.endsWith("vector");
+      var cfg = vector ? new kiln.models.Gpt2.Config(16, 250, 256, 1, 4, 128) : new kiln.models.Gpt2.Config(16, 97, 101, 1, 2, 126);
+      p = kiln.models.Gpt2.build(1, true);
+      bound = kiln.models.Gpt2.bind(cfg, batch, seq);
+    } else {
+      var cfg = kiln.runtime.LlamaSessions.config(new kiln.runtime.format.LlamaConfig(16, 97, 100, 1, 4, 2, 64, 96, 10000f, 1e-5f));
+      p = kiln.models.Llama.build(cfg);
+      bound = kiln.models.Llama.bind(cfg, batch, seq);
+    }
+    for (String name : new String[] {"emu.h", "main.cpp"}) {
+      try (var in = getClass().getResourceAsStream("/row-emu/" + name)) { Files.write(tmp.resolve(name), in.readAllBytes()); }
+    }
+    Arena host = new Arena(p.graph(), bound);
+    Arena device = new Arena(p.graph(), bound, null, java.util.Set.of(), false);
+    int groups = 0;
+    for (var section : Session.sections(p).entrySet()) {
+      for (List<Compute> group : RowFusion.groups(section.getValue())) {
+        RowFusion.Plan plan = RowFusion.plan(group);
+        if (plan == null) continue;
+        groups++;
+        check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
+      }
+    }
+    assertTrue(groups >= (which.startsWith("gpt2") ? 5 : 5), which + ": row groups found: " + groups);
+  }
+
+  private static void check(String what, Program p, Arena host, Arena device, List<Compute> group, RowFusion.Plan plan, Path tmp) throws Exception {
+    Random random = new Random(what.hashCode());
+    int vocab = host.sizes().entrySet().stream().filter(e -> e.getKey().name().equals("V")).findFirst().orElseThrow().getValue();
+    for (int k = 0; k < host.f.length; k++) host.f[k] = 0.5f + random.nextFloat();
+    for (int k = 0; k < host.i.length; k++) host.i[k] = random.nextInt(vocab);
+    float[] f = new float[Math.toIntExact(device.floatCount())];
+    int[] ints = new int[Math.toIntExact(device.intCount())];
+    for (Tensor t : p.graph().roots()) {
+      int n = Math.toIntExact(host.elements(t));
+      if (t.dtype() == DType.I32) System.arraycopy(host.i, host.offset(t), ints, device.offset(t), n);
+      else System.arraycopy(host.f, host.offset(t), f, device.offset(t), n);
+    }
+    CudaLowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, host::size);
+    assertEquals(1, lowered.launches().size(), what + ": one launch");
+    CudaRenderer.Rendered k = lowered.launches().getFirst().kernel();
+    assertEquals("row", k.kind(), what);
+    CudaRenderer.Rows work = (CudaRenderer.Rows) k.work();
+    long[] args = device.launchArgsLong(k.dims(), k.tensors());
+    long rows = device.product(work.rows());
+    int block = work.threads(device.size(work.extent()));
+    Files.writeString(tmp.resolve("kernel.cu"), k.source());
+    ByteBuffer b = ByteBuffer.allocate(8 * (5 + args.length) + 4 * (f.length + ints.length)).order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(args.length).putLong(rows).putLong(block).putLong(f.length).putLong(ints.length);
+    for (long a : args) b.putLong(a);
+    for (float x : f) b.putFloat(x);
+    for (int x : ints) b.putInt(x);
+    Files.write(tmp.resolve("state.bin"), b.array());
+    try (CpuExecutor cpu = new CpuExecutor(host, Map.of("g", group), 1)) { cpu.run("g"); }
+    List<String> cmd = List.of(GXX.toString(), "-O1", "-std=c++20", "-pthread", "-w", "-DKFILE=\"kernel.cu\"", "-DKERNEL=" + k.function(),
+        "-o", tmp.resolve("emu").toString(), tmp.resolve("main.cpp").toString());
+    run(cmd, tmp);
+    assertTrue(run(List.of(tmp.resolve("emu").toString()), tmp).strip().endsWith("OK"), what);
+    ByteBuffer out = ByteBuffer.wrap(Files.readAllBytes(tmp.resolve("out.bin"))).order(ByteOrder.LITTLE_ENDIAN);
+    List<String> report = new ArrayList<>();
+    for (RowFusion.Stage s : plan.stages()) {
+      Tensor t = s.compute().out();
+      float[] want = host.read(t);
+      int off = device.offset(t);
+      double worst = 0;
+      for (int e = 0; e < want.length; e++) {
+        float got = out.getFloat(4 * (off + e));
+        double d = Math.abs(got - want[e]) / Math.max(1.0, Math.abs(want[e]));
+        if (!(d <= worst)) worst = Double.isNaN(d) ? Double.POSITIVE_INFINITY : d;
+      }
+      report.add(s.kind() + " " + s.compute().name() + " " + worst);
+      assertTrue(worst <= 2e-5, what + ": " + s.compute().name() + " differs from the CPU kernel by " + worst + " (relative)\n" + report);
+    }
+  }
+
+  private static String run(List<String> cmd, Path dir) throws IOException, InterruptedException {
+    Process proc = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String log = new String(proc.getInputStream().readAllBytes());
+    assertTrue(proc.waitFor(300, TimeUnit.SECONDS), String.join(" ", cmd) + " timed out");
+    assertEquals(0, proc.exitValue(), String.join(" ", cmd) + ":\n" + log);
+    return log;
+  }
+}
