@@ -6,9 +6,9 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_b148b6ab3f { long long v[12]; };
+struct Args_k_row_4d619ac5f3 { long long v[12]; };
 
-__device__ __forceinline__ float row_sum_k_row_b148b6ab3f(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_4d619ac5f3(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
@@ -18,7 +18,7 @@ __device__ __forceinline__ float row_sum_k_row_b148b6ab3f(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_b148b6ab3f(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_4d619ac5f3(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
@@ -28,7 +28,7 @@ __device__ __forceinline__ float row_max_k_row_b148b6ab3f(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_b148b6ab3f(float* __restrict__ F, int* __restrict__ I, const Args_k_row_b148b6ab3f a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_4d619ac5f3(float* __restrict__ F, int* __restrict__ I, const Args_k_row_4d619ac5f3 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -92,7 +92,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b148b6ab3f(float* __res
     const int h7 = I[o6 + (b_) * T + t_];
     __syncthreads();
     if (threadIdx.x == 0) {
-      F[o2 + ((b_) * T + t_) * VP + I[o6 + (b_) * T + t_]] += (s1 * -1.0f);
+      F[o2 + ((b_) * T + t_) * VP + h7] += (s1 * -1.0f);
     }
     __syncthreads();
   }

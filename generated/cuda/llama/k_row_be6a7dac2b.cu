@@ -6,9 +6,9 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_554fb8df4a { long long v[12]; };
+struct Args_k_row_be6a7dac2b { long long v[12]; };
 
-__device__ __forceinline__ float row_sum_k_row_554fb8df4a(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_be6a7dac2b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
@@ -18,7 +18,7 @@ __device__ __forceinline__ float row_sum_k_row_554fb8df4a(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_554fb8df4a(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_be6a7dac2b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
@@ -28,7 +28,7 @@ __device__ __forceinline__ float row_max_k_row_554fb8df4a(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_554fb8df4a(float* __restrict__ F, int* __restrict__ I, const Args_k_row_554fb8df4a a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_be6a7dac2b(float* __restrict__ F, int* __restrict__ I, const Args_k_row_be6a7dac2b a) {
   const int B = (int) a.v[0];
   const int KV = (int) a.v[1];
   const int G = (int) a.v[2];
@@ -85,26 +85,22 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_554fb8df4a(float* __res
         a2 = a2 + ((row0[t2_] * (-(row1[t2_] / (h0 * h0)))));
       }
     }
-    const float s1 = row_sum_k_row_554fb8df4a(a2, red);
+    const float s1 = row_sum_k_row_be6a7dac2b(a2, red);
     if (threadIdx.x == 0) F[o0 + (((b_) * KV + kv_) * G + g_) * T + t_] = s1;
     // map [B, KV, G, T, T] +=
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         float4 w;
         {
-          const int t2_ = 4 * q + 0;
           w.x = s1;
         }
         {
-          const int t2_ = 4 * q + 1;
           w.y = s1;
         }
         {
-          const int t2_ = 4 * q + 2;
           w.z = s1;
         }
         {
-          const int t2_ = 4 * q + 3;
           w.w = s1;
         }
         float4 u = reinterpret_cast<float4*>(row2)[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(row2)[q] = u;
