@@ -56,6 +56,22 @@ public final class CudaLowering {
     return o != null ? o : !"0".equals(System.getenv("KILN_ROWS"));
   }
 
+  /**
+   * For each compute (by position) the number of the launch that runs it, as lower groups them: computes
+   * fused into one kernel share a number (Arena counts lifetimes in launches, so no two tensors one kernel
+   * touches share storage).
+   */
+  public static int[] launchSteps(List<Compute> computes) {
+    if (rows()) return RowFusion.launches(computes).step();
+    int[] step = new int[computes.size()];
+    int k = 0, n = 0;
+    for (List<Compute> g : Fuse.groups(computes)) {
+      for (int j = 0; j < g.size(); j++) step[k++] = n;
+      n++;
+    }
+    return step;
+  }
+
   /** Tests: force row fusion on or off (null: the environment decides). */
   public static volatile Boolean rowsOverride;
 

@@ -39,14 +39,20 @@ public final class RowFusion {
    * that sits between two stages of a row group and shares no tensor with the stages before it runs
    * just before the group (layernorm's weight gradients lie between its backward's row sums).
    */
-  public static List<List<Compute>> groups(List<Compute> computes) {
+  public static List<List<Compute>> groups(List<Compute> computes) { return launches(computes).groups(); }
+
+  /** Launch groups in order, and for each compute of the input (by position) the number of the group that runs it. */
+  public record Launches(List<List<Compute>> groups, int[] step) {}
+
+  public static Launches launches(List<Compute> computes) {
     List<List<Compute>> out = new ArrayList<>();
-    List<Compute> pending = new ArrayList<>();
+    int[] step = new int[computes.size()];
+    List<Integer> pending = new ArrayList<>();
     int i = 0;
     while (i < computes.size()) {
       Builder b = Builder.start(computes.get(i));
       if (b == null) {
-        pending.add(computes.get(i++));
+        pending.add(i++);
         continue;
       }
       List<Integer> hoisted = new ArrayList<>();
@@ -62,18 +68,28 @@ public final class RowFusion {
         }
       }
       if (!b.qualifies()) {
-        pending.add(computes.get(i++));
+        pending.add(i++);
         continue;
       }
-      out.addAll(Fuse.groups(pending));
-      pending.clear();
+      fuse(computes, pending, out, step);
       final int end = last;
-      out.addAll(Fuse.groups(hoisted.stream().filter(k -> k < end).map(computes::get).toList()));
+      fuse(computes, hoisted.stream().filter(k -> k < end).toList(), out, step);
+      for (int k = i; k <= last; k++) if (!hoisted.contains(k)) step[k] = out.size();
       out.add(b.renamed());
       i = last + 1;
     }
-    out.addAll(Fuse.groups(pending));
-    return out;
+    fuse(computes, pending, out, step);
+    return new Launches(out, step);
+  }
+
+  /** Fuse's groups of the computes at `at` (in order), appended to out with their launch numbers; clears at when it can. */
+  private static void fuse(List<Compute> computes, List<Integer> at, List<List<Compute>> out, int[] step) {
+    int k = 0;
+    for (List<Compute> g : Fuse.groups(at.stream().map(computes::get).toList())) {
+      for (int n = 0; n < g.size(); n++) step[at.get(k++)] = out.size();
+      out.add(g);
+    }
+    if (at instanceof ArrayList<Integer> list) list.clear();
   }
 
   /** The row plan of a launch group, or null where it is not a row group. */

@@ -35,6 +35,15 @@ public final class Arena {
 
   /** With host = false only the layout is computed (a device executor holds the storage). */
   public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host) {
+    this(graph, bound, order, null, pinned, host);
+  }
+
+  /**
+   * As above, where some computes run fused in one kernel: steps[k] numbers the launch that runs order[k]
+   * (null: one launch each). Lifetimes count launches, so two tensors one kernel touches never share
+   * storage (its threads and blocks run the computes' statements interleaved, not one after another).
+   */
+  public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, int[] steps, java.util.Set<Tensor> pinned, boolean host) {
     this.sizes = new HashMap<>(bound);
     this.granule = host ? 1 : DEVICE_GRANULE;
     for (Graph.DerivedDim d : graph.derivedDims()) {
@@ -42,7 +51,7 @@ public final class Arena {
       for (Tensor.Term t : d.size()) n += t.coefficient() * product(t.dims());
       sizes.put(d.dim(), checkedInt(n, d.dim().name()));
     }
-    Map<Tensor, int[]> lifetimes = order == null ? Map.of() : lifetimes(order);
+    Map<Tensor, int[]> lifetimes = order == null ? Map.of() : lifetimes(order, steps);
     long floats = 0, ints = 0;
     List<Tensor> shared = new java.util.ArrayList<>();
     for (Tensor t : graph.roots()) {
@@ -53,7 +62,7 @@ public final class Arena {
       else if (transientTensor) shared.add(t);
       else { rootOffsets.put(t, floats); floats += padded(n); }
     }
-    Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
+    Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, steps, lifetimes(order, null), new java.util.HashSet<>(shared));
     List<Tensor> units = new java.util.ArrayList<>();
     for (Tensor t : shared) {
       if (inPlace.containsKey(t)) continue;
@@ -102,7 +111,7 @@ public final class Arena {
    * each element is read before it is overwritten, by the same thread. (The classifier's dlogits
    * takes the logits' storage this way.)
    */
-  private Map<Tensor, Tensor> inPlace(List<kiln.dsl.Compute> order, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
+  private Map<Tensor, Tensor> inPlace(List<kiln.dsl.Compute> order, int[] steps, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
     Map<Tensor, Tensor> pairs = new HashMap<>();
     java.util.Set<Tensor> taken = new java.util.HashSet<>();
     for (int k = 0; k < order.size(); k++) {
@@ -120,17 +129,30 @@ public final class Arena {
         if (candidate == null && !taken.contains(u)) candidate = u;
       }
       if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
+      if (steps != null && touchedInLaunch(order, steps, k, candidate)) continue;   // another statement of the kernel reads it
       pairs.put(out, candidate);
       taken.add(candidate);
     }
     return pairs;
   }
 
-  /** [first, last] index of the computes that write or read each root tensor. */
-  private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order) {
+  /** Whether a compute other than order[k] that runs in order[k]'s launch touches t. */
+  private static boolean touchedInLaunch(List<kiln.dsl.Compute> order, int[] steps, int k, Tensor t) {
+    for (int j = 0; j < order.size(); j++) {
+      if (j == k || steps[j] != steps[k]) continue;
+      kiln.dsl.Compute c = order.get(j);
+      if (c.out().root().equals(t)) return true;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) if (l.tensor().root().equals(t)) return true;
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t)) return true;
+    }
+    return false;
+  }
+
+  /** [first, last] launch (steps; null: index of the compute) that writes or reads each root tensor. */
+  private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order, int[] steps) {
     Map<Tensor, int[]> life = new HashMap<>();
     for (int k = 0; k < order.size(); k++) {
-      final int at = k;
+      final int at = steps == null ? k : steps[k];
       kiln.dsl.Compute c = order.get(k);
       java.util.function.Consumer<Tensor> touch = t -> life.merge(t.root(), new int[] {at, at},
           (a, b) -> new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});

@@ -67,7 +67,8 @@ public class Session implements Learner {
     Set<Tensor> pinned = new java.util.HashSet<>();
     if (program.loss() != null) pinned.add(program.loss());
     else if (program.logits() != null) pinned.add(program.logits());
-    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
+    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), device == Device.CPU ? null : launchSteps(program), pinned,
+        device == Device.CPU);
     if (device == Device.CPU) {
       this.cuda = null;
       this.executor = new CpuExecutor(arena, sections(program), threads);
@@ -75,6 +76,22 @@ public class Session implements Learner {
       this.cuda = Cuda.open(gpu);
       this.executor = new CudaExecutor(arena, sections(program), cuda, CudaSchedule.fromEnvironment(precision));
     }
+  }
+
+  /** For each compute of the program the CUDA launch that runs it (CudaLowering.launchSteps, numbered across the sections). */
+  public static int[] launchSteps(Program p) {
+    int[] steps = new int[p.graph().computes().size()];
+    int at = 0, base = 0;
+    for (List<Compute> section : sections(p).values()) {
+      int[] s = kiln.codegen.CudaLowering.launchSteps(section);
+      int most = -1;
+      for (int x : s) {
+        steps[at++] = base + x;
+        most = Math.max(most, x);
+      }
+      base += most + 1;
+    }
+    return steps;
   }
 
   /** A program split into the sections a trainer runs: forward, backward, update. */
