@@ -1,13 +1,20 @@
-<#-- Row kernel (RowFusion): one block per row of ${extent} elements runs every stage of the group on it: sums
-     and maxima along the row (block reductions, every thread ends with the result), per-row values (every
-     thread computes them, thread 0 stores them), element maps along the row, and a write at a computed place
-     in the row between two barriers. A thread touches the same elements in every stage, so what one stage
-     writes the next reads back from its own stores. Where the row length is a multiple of 4 and every row base
-     is 16-byte aligned, each thread moves float4s (the lanes are the same statements, one per element). -->
+<#-- Row kernel (RowFusion): a block (or, for rows of at most 128 floats, a warp) per row of ${extent}
+     elements runs every stage of the group on it: sums and maxima along the row (every thread of the row
+     ends with the result), per-row values (every thread computes them, thread 0 of the row stores them),
+     element maps along the row, and a write at a computed place in the row between two barriers. A thread
+     touches the same elements in every stage, so what one stage writes the next reads back from its own
+     stores. Where the row length is a multiple of 4 and every row base is 16-byte aligned, each thread
+     moves float4s (the lanes are the same statements, one per element). Launch: blockDim.x threads a row
+     (32 to 1024); with blockDim.x == 32, blockDim.y rows a block, one a warp, synchronised by warp. -->
 <#include "prologue.ftl">
+
+__device__ __forceinline__ void row_sync_${name}() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
 
 __device__ __forceinline__ float row_sum_${name}(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
@@ -18,6 +25,7 @@ __device__ __forceinline__ float row_sum_${name}(float v, float* red) {
 
 __device__ __forceinline__ float row_max_${name}(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
@@ -31,7 +39,7 @@ ${unpack}
   __shared__ float red[32];
   const long long rows = ${rows};
   const int n4 = ${extent} >> 2;
-  for (long long p = blockIdx.x; p < rows; p += gridDim.x) {
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
 ${decode}
 <#list bases as b>
     float* const ${b.name} = ${b.address};
@@ -48,18 +56,18 @@ ${decode}
 </#list>
     const float ${s.local} = ${s.value};
 <#if s.syncBefore>
-    __syncthreads();
+    row_sync_${name}();
 </#if>
     if (threadIdx.x == 0) ${s.store};
 <#elseif s.kind == "scatter">
-    __syncthreads();
+    row_sync_${name}();
     if (threadIdx.x == 0) {
 <#list s.lets as l>
       ${l}
 </#list>
       ${s.store};
     }
-    __syncthreads();
+    row_sync_${name}();
 <#else>
 <#if s.kind == "reduce">
     float ${s.acc} = ${s.init};
@@ -106,7 +114,7 @@ ${decode}
 <#if s.kind == "reduce">
     const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
 <#if s.syncBefore>
-    __syncthreads();
+    row_sync_${name}();
 </#if>
     if (threadIdx.x == 0) ${s.store};
 </#if>

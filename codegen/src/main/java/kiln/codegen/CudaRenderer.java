@@ -83,17 +83,21 @@ public final class CudaRenderer {
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
   /**
-   * A row kernel (row.cu.ftl, RowFusion): one block per row over `rows`, each row `extent` long; the launch
-   * gives a block about extent / (4 x vectorsPerThread) threads, a power of two from 32 to maxThreads.
+   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long: about extent / (4 x
+   * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
+   * warpRows to a block (a warp each), longer ones one to a block.
    */
-  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread) implements Work {
-    /** Threads per block for a row of `extent` elements. */
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows) implements Work {
+    /** Threads per row (blockDim.x) for a row of `extent` elements. */
     public int threads(long extent) {
       long want = Math.max(1, (extent + 4L * vectorsPerThread - 1) / (4L * vectorsPerThread));
       int t = 32;
       while (t < want && t < maxThreads) t <<= 1;
       return t;
     }
+
+    /** Rows a block (blockDim.y). */
+    public int rowsPerBlock(long extent) { return threads(extent) == 32 ? warpRows : 1; }
   }
 
   public record Rendered(String kind, String function, String source, List<Dim> dims, List<Tensor> tensors, Work work) {}

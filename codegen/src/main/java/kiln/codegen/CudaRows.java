@@ -20,8 +20,11 @@ import kiln.dsl.Tensor;
 import kiln.dsl.Var;
 
 final class CudaRows {
-  /** Most threads of a row block, and float4s a thread takes per pass of a row (the launch sizes blocks from them). */
-  static final int MAX_THREADS = 1024, VECTORS_PER_THREAD = 4;
+  /**
+   * Most threads of a row, float4s a thread takes per pass of a row (the launch sizes blocks from them), and
+   * rows a block where a warp serves a row.
+   */
+  static final int MAX_THREADS = 1024, VECTORS_PER_THREAD = 4, WARP_ROWS = 4;
 
   private static final String[] FIELDS = {"x", "y", "z", "w"};
 
@@ -71,7 +74,7 @@ final class CudaRows {
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     return CudaRenderer.render("row", "row.cu.ftl", "row", r, m, comment,
-        new CudaRenderer.Rows(JavaRenderer.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD));
+        new CudaRenderer.Rows(JavaRenderer.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS));
   }
 
   private Map<String, Object> stage(RowFusion.Stage st) {

@@ -94,7 +94,7 @@ public final class RowFusion {
 
   /** The row plan of a launch group, or null where it is not a row group. */
   public static Plan plan(List<Compute> group) {
-    if (group.size() < 2) return null;
+    if (group.isEmpty()) return null;
     Builder b = Builder.start(group.getFirst());
     if (b == null) return null;
     for (int k = 1; k < group.size(); k++) if (!b.add(group.get(k))) return null;
@@ -138,7 +138,8 @@ public final class RowFusion {
       return b.add(c) ? b : null;
     }
 
-    boolean qualifies() { return stages.size() >= 2 && r != null; }
+    /** Two stages or more, or one reduction along the row (attention's dyy: a warp a row instead of a block of 64). */
+    boolean qualifies() { return r != null && (stages.size() >= 2 || stages.getFirst().kind() == Kind.REDUCE); }
 
     Plan plan() { return new Plan(rows, r, List.copyOf(stages)); }
 

@@ -1,6 +1,6 @@
 // Which computes the row pass (RowFusion) groups into row kernels, for GPT-2 and Llama, forward and backward:
 // layernorm / RMSNorm forward and backward, the classifier's softmax + cross-entropy and its dlogits, Llama's
-// attention softmax; that matmuls and leading element maps (matmul epilogues) stay out; that every compute runs
+// attention softmax, GPT-2's attention-backward row sum; that matmuls and leading element maps (matmul epilogues) stay out; that every compute runs
 // once and every read-after-write, write-after-read and write-after-write order of the step is kept; and that
 // KILN_ROWS=0 (rowsOverride) turns the row kernels off. No GPU needed.
 package kiln.runtime.cuda;
@@ -59,7 +59,11 @@ class RowFusionTest {
       assertTrue(name(p, 0).matches("dout/d.*\\.mean") && name(p, 1).matches("dout/d.*\\.rstd"), names(p).toString());
       assertEquals("C", p.extent().name());
     }
-    assertEquals(6, bwd.size(), names(bwd));
+    // attention's D = Σ_d dy·y per row (64 floats): a warp a row
+    List<RowFusion.Plan> dyy = bwd.stream().filter(p -> kinds(p).equals(List.of(Kind.REDUCE))).toList();
+    assertEquals(2, dyy.size(), names(bwd));
+    for (RowFusion.Plan p : dyy) assertTrue(name(p, 0).endsWith("attn.dyy") && p.extent().name().equals("HS"), names(p).toString());
+    assertEquals(8, bwd.size(), names(bwd));
     for (var e : s.entrySet()) invariants(e.getKey(), e.getValue());
   }
 

@@ -6,10 +6,15 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_4cc3798af2 { long long v[9]; };
+struct Args_k_row_7ab9948253 { long long v[9]; };
 
-__device__ __forceinline__ float row_sum_k_row_4cc3798af2(float v, float* red) {
+__device__ __forceinline__ void row_sync_k_row_7ab9948253() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
+
+__device__ __forceinline__ float row_sum_k_row_7ab9948253(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
@@ -18,8 +23,9 @@ __device__ __forceinline__ float row_sum_k_row_4cc3798af2(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_4cc3798af2(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_7ab9948253(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
@@ -28,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_4cc3798af2(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_4cc3798af2(float* __restrict__ F, int* __restrict__ I, const Args_k_row_4cc3798af2 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_7ab9948253(float* __restrict__ F, int* __restrict__ I, const Args_k_row_7ab9948253 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -41,7 +47,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4cc3798af2(float* __res
   __shared__ float red[32];
   const long long rows = (long long) B * T;
   const int n4 = VP >> 2;
-  for (long long p = blockIdx.x; p < rows; p += gridDim.x) {
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
     long long rr = p;
     const int t_ = (int) (rr % T); rr /= T;
     const int b_ = (int) rr;
@@ -74,7 +80,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4cc3798af2(float* __res
         a1 = fmaxf(a1, ((vp_ < V) ? row0[vp_] : (-INFINITY)));
       }
     }
-    const float s0 = row_max_k_row_4cc3798af2(a1, red);
+    const float s0 = row_max_k_row_7ab9948253(a1, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     // reduce [B, T] = sum along the row
     float a4 = 0.0f;
@@ -103,7 +109,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4cc3798af2(float* __res
         a4 = a4 + (((vp_ < V) ? expf((row0[vp_] - s0)) : 0.0f));
       }
     }
-    const float s3 = row_sum_k_row_4cc3798af2(a4, red);
+    const float s3 = row_sum_k_row_7ab9948253(a4, red);
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];

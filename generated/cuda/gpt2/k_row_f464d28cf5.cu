@@ -6,10 +6,15 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_2152b204a6 { long long v[16]; };
+struct Args_k_row_f464d28cf5 { long long v[16]; };
 
-__device__ __forceinline__ float row_sum_k_row_2152b204a6(float v, float* red) {
+__device__ __forceinline__ void row_sync_k_row_f464d28cf5() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
+
+__device__ __forceinline__ float row_sum_k_row_f464d28cf5(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
@@ -18,8 +23,9 @@ __device__ __forceinline__ float row_sum_k_row_2152b204a6(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_2152b204a6(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_f464d28cf5(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
@@ -28,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_2152b204a6(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_2152b204a6(float* __restrict__ F, int* __restrict__ I, const Args_k_row_2152b204a6 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_f464d28cf5(float* __restrict__ F, int* __restrict__ I, const Args_k_row_f464d28cf5 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -48,7 +54,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2152b204a6(float* __res
   __shared__ float red[32];
   const long long rows = (long long) B * T;
   const int n4 = C >> 2;
-  for (long long p = blockIdx.x; p < rows; p += gridDim.x) {
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
     long long rr = p;
     const int t_ = (int) (rr % T); rr /= T;
     const int b_ = (int) rr;
@@ -89,7 +95,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2152b204a6(float* __res
         a2 = a2 + ((row0[c_] * ((-1.0f * h0) * row1[c_])));
       }
     }
-    const float s1 = row_sum_k_row_2152b204a6(a2, red);
+    const float s1 = row_sum_k_row_f464d28cf5(a2, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s1;
     // reduce [B, T] = sum along the row
     const float h5 = F[o9 + (b_) * T + t_];
@@ -121,7 +127,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2152b204a6(float* __res
         a7 = a7 + ((row0[c_] * ((row2[c_] - h5) * row1[c_])));
       }
     }
-    const float s6 = row_sum_k_row_2152b204a6(a7, red);
+    const float s6 = row_sum_k_row_f464d28cf5(a7, red);
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s6;
     // row [B, T] =
     const float s11 = (s6 * ((((h0 * h0) * h0) * -0.5f) * (1.0f / ((float) C))));
@@ -191,7 +197,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2152b204a6(float* __res
         a15 = a15 + ((s11 * ((-1.0f * x5) + (x5 * -1.0f))));
       }
     }
-    const float s14 = s1 + row_sum_k_row_2152b204a6(a15, red);
+    const float s14 = s1 + row_sum_k_row_f464d28cf5(a15, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s14;
     // row [B, T] =
     const float s17 = (s14 * (1.0f / ((float) C)));

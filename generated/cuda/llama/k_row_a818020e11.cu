@@ -6,10 +6,15 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_891a6f3d73 { long long v[9]; };
+struct Args_k_row_a818020e11 { long long v[9]; };
 
-__device__ __forceinline__ float row_sum_k_row_891a6f3d73(float v, float* red) {
+__device__ __forceinline__ void row_sync_k_row_a818020e11() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
+
+__device__ __forceinline__ float row_sum_k_row_a818020e11(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
@@ -18,8 +23,9 @@ __device__ __forceinline__ float row_sum_k_row_891a6f3d73(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_891a6f3d73(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_a818020e11(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
@@ -28,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_891a6f3d73(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_891a6f3d73(float* __restrict__ F, int* __restrict__ I, const Args_k_row_891a6f3d73 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_a818020e11(float* __restrict__ F, int* __restrict__ I, const Args_k_row_a818020e11 a) {
   const int B = (int) a.v[0];
   const int KV = (int) a.v[1];
   const int G = (int) a.v[2];
@@ -41,7 +47,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_891a6f3d73(float* __res
   __shared__ float red[32];
   const long long rows = (long long) B * KV * G * T;
   const int n4 = T >> 2;
-  for (long long p = blockIdx.x; p < rows; p += gridDim.x) {
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
     long long rr = p;
     const int t_ = (int) (rr % T); rr /= T;
     const int g_ = (int) (rr % G); rr /= G;
@@ -78,7 +84,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_891a6f3d73(float* __res
         a1 = fmaxf(a1, ((t2_ <= t_) ? row0[t2_] : (-INFINITY)));
       }
     }
-    const float s0 = row_max_k_row_891a6f3d73(a1, red);
+    const float s0 = row_max_k_row_a818020e11(a1, red);
     if (threadIdx.x == 0) F[o0 + (((b_) * KV + kv_) * G + g_) * T + t_] = s0;
     // map [B, KV, G, T, T] =
     if (vec) {
@@ -135,7 +141,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_891a6f3d73(float* __res
         a6 = a6 + (row1[t2_]);
       }
     }
-    const float s5 = row_sum_k_row_891a6f3d73(a6, red);
+    const float s5 = row_sum_k_row_a818020e11(a6, red);
     if (threadIdx.x == 0) F[o2 + (((b_) * KV + kv_) * G + g_) * T + t_] = s5;
     // map [B, KV, G, T, T] =
     if (vec) {

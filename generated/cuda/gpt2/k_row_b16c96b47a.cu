@@ -6,10 +6,15 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_ee62395250 { long long v[11]; };
+struct Args_k_row_b16c96b47a { long long v[11]; };
 
-__device__ __forceinline__ float row_sum_k_row_ee62395250(float v, float* red) {
+__device__ __forceinline__ void row_sync_k_row_b16c96b47a() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
+
+__device__ __forceinline__ float row_sum_k_row_b16c96b47a(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
@@ -18,8 +23,9 @@ __device__ __forceinline__ float row_sum_k_row_ee62395250(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_ee62395250(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_b16c96b47a(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
@@ -28,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_ee62395250(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_ee62395250(float* __restrict__ F, int* __restrict__ I, const Args_k_row_ee62395250 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __restrict__ F, int* __restrict__ I, const Args_k_row_b16c96b47a a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -43,7 +49,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_ee62395250(float* __res
   __shared__ float red[32];
   const long long rows = (long long) B * T;
   const int n4 = C >> 2;
-  for (long long p = blockIdx.x; p < rows; p += gridDim.x) {
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
     long long rr = p;
     const int t_ = (int) (rr % T); rr /= T;
     const int b_ = (int) rr;
@@ -79,7 +85,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_ee62395250(float* __res
         a1 = a1 + (row0[c_]);
       }
     }
-    const float s0 = row_sum_k_row_ee62395250(a1, red);
+    const float s0 = row_sum_k_row_b16c96b47a(a1, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     // row [B, T] =
     const float s3 = (s0 / ((float) C));
@@ -116,7 +122,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_ee62395250(float* __res
         a5 = a5 + ((x0 * x0));
       }
     }
-    const float s4 = row_sum_k_row_ee62395250(a5, red);
+    const float s4 = row_sum_k_row_b16c96b47a(a5, red);
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s4;
     // row [B, T] =
     const float s7 = rsqrtf(((s4 / ((float) C)) + 1.0e-5f));

@@ -6,10 +6,15 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_be6a7dac2b { long long v[12]; };
+struct Args_k_row_4993b4fc01 { long long v[12]; };
 
-__device__ __forceinline__ float row_sum_k_row_be6a7dac2b(float v, float* red) {
+__device__ __forceinline__ void row_sync_k_row_4993b4fc01() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
+
+__device__ __forceinline__ float row_sum_k_row_4993b4fc01(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
@@ -18,8 +23,9 @@ __device__ __forceinline__ float row_sum_k_row_be6a7dac2b(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_be6a7dac2b(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_4993b4fc01(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
@@ -28,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_be6a7dac2b(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_be6a7dac2b(float* __restrict__ F, int* __restrict__ I, const Args_k_row_be6a7dac2b a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_4993b4fc01(float* __restrict__ F, int* __restrict__ I, const Args_k_row_4993b4fc01 a) {
   const int B = (int) a.v[0];
   const int KV = (int) a.v[1];
   const int G = (int) a.v[2];
@@ -44,7 +50,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_be6a7dac2b(float* __res
   __shared__ float red[32];
   const long long rows = (long long) B * KV * G * T;
   const int n4 = T >> 2;
-  for (long long p = blockIdx.x; p < rows; p += gridDim.x) {
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
     long long rr = p;
     const int t_ = (int) (rr % T); rr /= T;
     const int g_ = (int) (rr % G); rr /= G;
@@ -85,7 +91,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_be6a7dac2b(float* __res
         a2 = a2 + ((row0[t2_] * (-(row1[t2_] / (h0 * h0)))));
       }
     }
-    const float s1 = row_sum_k_row_be6a7dac2b(a2, red);
+    const float s1 = row_sum_k_row_4993b4fc01(a2, red);
     if (threadIdx.x == 0) F[o0 + (((b_) * KV + kv_) * G + g_) * T + t_] = s1;
     // map [B, KV, G, T, T] +=
     if (vec) {
