@@ -36,7 +36,9 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
 
 extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
+<#if reduces>
   __shared__ float red[32];
+</#if>
   const long long rows = ${rows};
   const int n4 = ${extent} >> 2;
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {

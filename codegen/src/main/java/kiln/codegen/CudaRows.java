@@ -70,6 +70,7 @@ final class CudaRows {
     m.put("bases", b);
     m.put("aligned", pointers.isEmpty() ? "0" : "(" + String.join(" | ", pointers) + ") & 15");
     m.put("stages", stages);
+    m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
@@ -165,7 +166,9 @@ final class CudaRows {
       String v = r.renderWithLocals(value, laneLets, lane);
       lanes.add(Map.of("lets", laneLets, "value", v, "field", FIELDS[j]));
     }
-    m.put("usesVar", Exprs.uses(value, rv));
+    Expr rest = value;   // the statement without its row loads: does it still name r (a mask, an index)?
+    for (Expr.Load l : row) rest = Exprs.replace(rest, l, new Expr.Const(0, DType.F32));
+    m.put("usesVar", Exprs.uses(rest, rv));
     m.put("vecLoads", vecLoads);
     m.put("lanes", lanes);
   }

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_b16c96b47a { long long v[11]; };
+struct Args_k_row_c9b112dfb6 { long long v[11]; };
 
-__device__ __forceinline__ void row_sync_k_row_b16c96b47a() {
+__device__ __forceinline__ void row_sync_k_row_c9b112dfb6() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_b16c96b47a(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_c9b112dfb6(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_b16c96b47a(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_b16c96b47a(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_c9b112dfb6(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_b16c96b47a(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __restrict__ F, int* __restrict__ I, const Args_k_row_b16c96b47a a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_c9b112dfb6(float* __restrict__ F, int* __restrict__ I, const Args_k_row_c9b112dfb6 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -64,19 +64,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __res
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         const float4 v2 = reinterpret_cast<const float4*>(row0)[q];
         {
-          const int c_ = 4 * q + 0;
           a1 = a1 + (v2.x);
         }
         {
-          const int c_ = 4 * q + 1;
           a1 = a1 + (v2.y);
         }
         {
-          const int c_ = 4 * q + 2;
           a1 = a1 + (v2.z);
         }
         {
-          const int c_ = 4 * q + 3;
           a1 = a1 + (v2.w);
         }
       }
@@ -85,7 +81,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __res
         a1 = a1 + (row0[c_]);
       }
     }
-    const float s0 = row_sum_k_row_b16c96b47a(a1, red);
+    const float s0 = row_sum_k_row_c9b112dfb6(a1, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     // row [B, T] =
     const float s3 = (s0 / ((float) C));
@@ -96,22 +92,18 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __res
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         const float4 v6 = reinterpret_cast<const float4*>(row0)[q];
         {
-          const int c_ = 4 * q + 0;
           const float x1 = (v6.x - s3);
           a5 = a5 + ((x1 * x1));
         }
         {
-          const int c_ = 4 * q + 1;
           const float x2 = (v6.y - s3);
           a5 = a5 + ((x2 * x2));
         }
         {
-          const int c_ = 4 * q + 2;
           const float x3 = (v6.z - s3);
           a5 = a5 + ((x3 * x3));
         }
         {
-          const int c_ = 4 * q + 3;
           const float x4 = (v6.w - s3);
           a5 = a5 + ((x4 * x4));
         }
@@ -122,7 +114,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __res
         a5 = a5 + ((x0 * x0));
       }
     }
-    const float s4 = row_sum_k_row_b16c96b47a(a5, red);
+    const float s4 = row_sum_k_row_c9b112dfb6(a5, red);
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s4;
     // row [B, T] =
     const float s7 = rsqrtf(((s4 / ((float) C)) + 1.0e-5f));
@@ -135,19 +127,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b16c96b47a(float* __res
         const float4 v11 = reinterpret_cast<const float4*>(row2)[q];
         float4 w;
         {
-          const int c_ = 4 * q + 0;
           w.x = ((((v9.x - s3) * s7) * v10.x) + v11.x);
         }
         {
-          const int c_ = 4 * q + 1;
           w.y = ((((v9.y - s3) * s7) * v10.y) + v11.y);
         }
         {
-          const int c_ = 4 * q + 2;
           w.z = ((((v9.z - s3) * s7) * v10.z) + v11.z);
         }
         {
-          const int c_ = 4 * q + 3;
           w.w = ((((v9.w - s3) * s7) * v10.w) + v11.w);
         }
         reinterpret_cast<float4*>(row3)[q] = w;

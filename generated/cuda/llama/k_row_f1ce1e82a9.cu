@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_a818020e11 { long long v[9]; };
+struct Args_k_row_f1ce1e82a9 { long long v[9]; };
 
-__device__ __forceinline__ void row_sync_k_row_a818020e11() {
+__device__ __forceinline__ void row_sync_k_row_f1ce1e82a9() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_a818020e11(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_f1ce1e82a9(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_a818020e11(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_a818020e11(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_f1ce1e82a9(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_a818020e11(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_a818020e11(float* __restrict__ F, int* __restrict__ I, const Args_k_row_a818020e11 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_f1ce1e82a9(float* __restrict__ F, int* __restrict__ I, const Args_k_row_f1ce1e82a9 a) {
   const int B = (int) a.v[0];
   const int KV = (int) a.v[1];
   const int G = (int) a.v[2];
@@ -84,7 +84,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_a818020e11(float* __res
         a1 = fmaxf(a1, ((t2_ <= t_) ? row0[t2_] : (-INFINITY)));
       }
     }
-    const float s0 = row_max_k_row_a818020e11(a1, red);
+    const float s0 = row_max_k_row_f1ce1e82a9(a1, red);
     if (threadIdx.x == 0) F[o0 + (((b_) * KV + kv_) * G + g_) * T + t_] = s0;
     // map [B, KV, G, T, T] =
     if (vec) {
@@ -120,19 +120,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_a818020e11(float* __res
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         const float4 v7 = reinterpret_cast<const float4*>(row1)[q];
         {
-          const int t2_ = 4 * q + 0;
           a6 = a6 + (v7.x);
         }
         {
-          const int t2_ = 4 * q + 1;
           a6 = a6 + (v7.y);
         }
         {
-          const int t2_ = 4 * q + 2;
           a6 = a6 + (v7.z);
         }
         {
-          const int t2_ = 4 * q + 3;
           a6 = a6 + (v7.w);
         }
       }
@@ -141,7 +137,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_a818020e11(float* __res
         a6 = a6 + (row1[t2_]);
       }
     }
-    const float s5 = row_sum_k_row_a818020e11(a6, red);
+    const float s5 = row_sum_k_row_f1ce1e82a9(a6, red);
     if (threadIdx.x == 0) F[o2 + (((b_) * KV + kv_) * G + g_) * T + t_] = s5;
     // map [B, KV, G, T, T] =
     if (vec) {
@@ -149,19 +145,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_a818020e11(float* __res
         const float4 v9 = reinterpret_cast<const float4*>(row1)[q];
         float4 w;
         {
-          const int t2_ = 4 * q + 0;
           w.x = (v9.x / s5);
         }
         {
-          const int t2_ = 4 * q + 1;
           w.y = (v9.y / s5);
         }
         {
-          const int t2_ = 4 * q + 2;
           w.z = (v9.z / s5);
         }
         {
-          const int t2_ = 4 * q + 3;
           w.w = (v9.w / s5);
         }
         reinterpret_cast<float4*>(row2)[q] = w;

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_4993b4fc01 { long long v[12]; };
+struct Args_k_row_c8d6a7d225 { long long v[12]; };
 
-__device__ __forceinline__ void row_sync_k_row_4993b4fc01() {
+__device__ __forceinline__ void row_sync_k_row_c8d6a7d225() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_4993b4fc01(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_c8d6a7d225(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_4993b4fc01(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_4993b4fc01(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_c8d6a7d225(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_4993b4fc01(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_4993b4fc01(float* __restrict__ F, int* __restrict__ I, const Args_k_row_4993b4fc01 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_c8d6a7d225(float* __restrict__ F, int* __restrict__ I, const Args_k_row_c8d6a7d225 a) {
   const int B = (int) a.v[0];
   const int KV = (int) a.v[1];
   const int G = (int) a.v[2];
@@ -70,19 +70,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4993b4fc01(float* __res
         const float4 v3 = reinterpret_cast<const float4*>(row0)[q];
         const float4 v4 = reinterpret_cast<const float4*>(row1)[q];
         {
-          const int t2_ = 4 * q + 0;
           a2 = a2 + ((v3.x * (-(v4.x / (h0 * h0)))));
         }
         {
-          const int t2_ = 4 * q + 1;
           a2 = a2 + ((v3.y * (-(v4.y / (h0 * h0)))));
         }
         {
-          const int t2_ = 4 * q + 2;
           a2 = a2 + ((v3.z * (-(v4.z / (h0 * h0)))));
         }
         {
-          const int t2_ = 4 * q + 3;
           a2 = a2 + ((v3.w * (-(v4.w / (h0 * h0)))));
         }
       }
@@ -91,7 +87,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4993b4fc01(float* __res
         a2 = a2 + ((row0[t2_] * (-(row1[t2_] / (h0 * h0)))));
       }
     }
-    const float s1 = row_sum_k_row_4993b4fc01(a2, red);
+    const float s1 = row_sum_k_row_c8d6a7d225(a2, red);
     if (threadIdx.x == 0) F[o0 + (((b_) * KV + kv_) * G + g_) * T + t_] = s1;
     // map [B, KV, G, T, T] +=
     if (vec) {
@@ -123,19 +119,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4993b4fc01(float* __res
         const float4 v8 = reinterpret_cast<const float4*>(row1)[q];
         float4 w;
         {
-          const int t2_ = 4 * q + 0;
           w.x = (v7.x * v8.x);
         }
         {
-          const int t2_ = 4 * q + 1;
           w.y = (v7.y * v8.y);
         }
         {
-          const int t2_ = 4 * q + 2;
           w.z = (v7.z * v8.z);
         }
         {
-          const int t2_ = 4 * q + 3;
           w.w = (v7.w * v8.w);
         }
         reinterpret_cast<float4*>(row3)[q] = w;
@@ -151,19 +143,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_4993b4fc01(float* __res
         const float4 v10 = reinterpret_cast<const float4*>(row3)[q];
         float4 w;
         {
-          const int t2_ = 4 * q + 0;
           w.x = (v10.x * (1.0f / sqrtf(((float) HS))));
         }
         {
-          const int t2_ = 4 * q + 1;
           w.y = (v10.y * (1.0f / sqrtf(((float) HS))));
         }
         {
-          const int t2_ = 4 * q + 2;
           w.z = (v10.z * (1.0f / sqrtf(((float) HS))));
         }
         {
-          const int t2_ = 4 * q + 3;
           w.w = (v10.w * (1.0f / sqrtf(((float) HS))));
         }
         reinterpret_cast<float4*>(row4)[q] = w;

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_90c7909f3c { long long v[12]; };
+struct Args_k_row_3481ceed34 { long long v[12]; };
 
-__device__ __forceinline__ void row_sync_k_row_90c7909f3c() {
+__device__ __forceinline__ void row_sync_k_row_3481ceed34() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_90c7909f3c(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_3481ceed34(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_90c7909f3c(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_90c7909f3c(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_3481ceed34(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_90c7909f3c(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_90c7909f3c(float* __restrict__ F, int* __restrict__ I, const Args_k_row_90c7909f3c a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_3481ceed34(float* __restrict__ F, int* __restrict__ I, const Args_k_row_3481ceed34 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -47,7 +47,6 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_90c7909f3c(float* __res
   const long long o5 = a.v[9];
   const long long o6 = a.v[10];
   const long long o7 = a.v[11];
-  __shared__ float red[32];
   const long long rows = (long long) B * T;
   const int n4 = VP >> 2;
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
@@ -96,10 +95,10 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_90c7909f3c(float* __res
     }
     // scatter [B, T, VP] +=
     const int h7 = I[o6 + (b_) * T + t_];
-    row_sync_k_row_90c7909f3c();
+    row_sync_k_row_3481ceed34();
     if (threadIdx.x == 0) {
       F[o2 + ((b_) * T + t_) * VP + h7] += (s1 * -1.0f);
     }
-    row_sync_k_row_90c7909f3c();
+    row_sync_k_row_3481ceed34();
   }
 }

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_764c54fab8 { long long v[7]; };
+struct Args_k_row_a69e5d0338 { long long v[7]; };
 
-__device__ __forceinline__ void row_sync_k_row_764c54fab8() {
+__device__ __forceinline__ void row_sync_k_row_a69e5d0338() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_764c54fab8(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_a69e5d0338(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_764c54fab8(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_764c54fab8(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_a69e5d0338(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_764c54fab8(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_764c54fab8(float* __restrict__ F, int* __restrict__ I, const Args_k_row_764c54fab8 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_a69e5d0338(float* __restrict__ F, int* __restrict__ I, const Args_k_row_a69e5d0338 a) {
   const int B = (int) a.v[0];
   const int NH = (int) a.v[1];
   const int T = (int) a.v[2];
@@ -60,19 +60,15 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_764c54fab8(float* __res
         const float4 v2 = reinterpret_cast<const float4*>(row0)[q];
         const float4 v3 = reinterpret_cast<const float4*>(row1)[q];
         {
-          const int hs_ = 4 * q + 0;
           a1 = a1 + ((v2.x * v3.x));
         }
         {
-          const int hs_ = 4 * q + 1;
           a1 = a1 + ((v2.y * v3.y));
         }
         {
-          const int hs_ = 4 * q + 2;
           a1 = a1 + ((v2.z * v3.z));
         }
         {
-          const int hs_ = 4 * q + 3;
           a1 = a1 + ((v2.w * v3.w));
         }
       }
@@ -81,7 +77,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_764c54fab8(float* __res
         a1 = a1 + ((row0[hs_] * row1[hs_]));
       }
     }
-    const float s0 = row_sum_k_row_764c54fab8(a1, red);
+    const float s0 = row_sum_k_row_a69e5d0338(a1, red);
     if (threadIdx.x == 0) F[o0 + ((b_) * NH + nh_) * T + t_] = s0;
   }
 }
