@@ -1,4 +1,4 @@
-<#-- Row kernel (RowFusion): a block (or, for rows of at most 128 floats, a warp) per row of ${extent}
+<#-- Row kernel (RowFusion): a block (or, for rows of at most 512 floats, a warp) per row of ${extent}
      elements runs every stage of the group on it: sums and maxima along the row (every thread of the row
      ends with the result), per-row values (every thread computes them, thread 0 of the row stores them),
      element maps along the row, and a write at a computed place in the row between two barriers. A thread

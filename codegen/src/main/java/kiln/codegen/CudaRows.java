@@ -39,6 +39,12 @@ final class CudaRows {
   private final Set<Tensor> written = new HashSet<>();
   /** Tensors some stage read from global memory at [rows] before the group wrote them (thread 0's store waits for the block). */
   private final Set<Tensor> readEarly = new HashSet<>();
+  /**
+   * Whether the row's threads have read a float from global memory into a per-row local since the last barrier:
+   * a per-row store must then wait for them, since the arena may give its output the storage of an input read
+   * only here (in place: the classifier backward's dnorm over the forward's norm).
+   */
+  private boolean readSinceBarrier;
   private int names;
 
   private CudaRows(RowFusion.Plan plan) {
@@ -99,7 +105,9 @@ final class CudaRows {
     m.put("hoists", hoists);
     String local = "s" + names++;
     m.put("local", local);
-    m.put("syncBefore", readEarly.contains(c.out()));
+    boolean sync = readEarly.contains(c.out()) || perRowOut && readSinceBarrier;
+    m.put("syncBefore", sync);
+    if (sync || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;   // a barrier (a warp's reduction has none: only shuffles)
     switch (st.kind()) {
       case ROW -> {
         List<String> lets = new ArrayList<>();
@@ -203,6 +211,7 @@ final class CudaRows {
       out.add(r.dialect().constant() + " " + r.type(l.type()) + " " + name + " = " + r.renderWithLocals(l, new ArrayList<>(), bind) + ";");
       bind.put(l, name);
       if (written.contains(l.tensor())) readEarly.add(l.tensor());
+      if (l.tensor().dtype() == DType.F32) readSinceBarrier = true;
       else perRow.put(l, name);
     }
   }

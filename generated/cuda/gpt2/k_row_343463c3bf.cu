@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_adc0920568 { long long v[13]; };
+struct Args_k_row_343463c3bf { long long v[13]; };
 
-__device__ __forceinline__ void row_sync_k_row_adc0920568() {
+__device__ __forceinline__ void row_sync_k_row_343463c3bf() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_adc0920568(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_343463c3bf(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_adc0920568(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_adc0920568(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_343463c3bf(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_adc0920568(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_adc0920568(float* __restrict__ F, int* __restrict__ I, const Args_k_row_adc0920568 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_343463c3bf(float* __restrict__ F, int* __restrict__ I, const Args_k_row_343463c3bf a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -85,7 +85,8 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_adc0920568(float* __res
         a2 = a2 + ((row0[c_] * ((-1.0f * h0) * row1[c_])));
       }
     }
-    const float s1 = row_sum_k_row_adc0920568(a2, red);
+    const float s1 = row_sum_k_row_343463c3bf(a2, red);
+    row_sync_k_row_343463c3bf();
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s1;
     // reduce [B, T] = sum along the row
     const float h5 = F[o6 + (b_) * T + t_];
@@ -113,94 +114,100 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_adc0920568(float* __res
         a7 = a7 + ((row0[c_] * ((row2[c_] - h5) * row1[c_])));
       }
     }
-    const float s6 = row_sum_k_row_adc0920568(a7, red);
+    const float s6 = row_sum_k_row_343463c3bf(a7, red);
+    row_sync_k_row_343463c3bf();
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s6;
     // row [B, T] =
-    const float s11 = (s6 * ((((h0 * h0) * h0) * -0.5f) * (1.0f / ((float) C))));
-    if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s11;
+    const float h11 = F[o5 + (b_) * T + t_];
+    const float s12 = (s6 * ((((h11 * h11) * h11) * -0.5f) * (1.0f / ((float) C))));
+    row_sync_k_row_343463c3bf();
+    if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s12;
     // map [B, T, C] +=
+    const float h13 = F[o6 + (b_) * T + t_];
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        const float4 v13 = reinterpret_cast<const float4*>(row2)[q];
+        const float4 v15 = reinterpret_cast<const float4*>(row2)[q];
         float4 w;
         {
-          const float x1 = (v13.x - h5);
-          w.x = (s11 * (x1 + x1));
+          const float x1 = (v15.x - h13);
+          w.x = (s12 * (x1 + x1));
         }
         {
-          const float x2 = (v13.y - h5);
-          w.y = (s11 * (x2 + x2));
+          const float x2 = (v15.y - h13);
+          w.y = (s12 * (x2 + x2));
         }
         {
-          const float x3 = (v13.z - h5);
-          w.z = (s11 * (x3 + x3));
+          const float x3 = (v15.z - h13);
+          w.z = (s12 * (x3 + x3));
         }
         {
-          const float x4 = (v13.w - h5);
-          w.w = (s11 * (x4 + x4));
+          const float x4 = (v15.w - h13);
+          w.w = (s12 * (x4 + x4));
         }
         float4 u = reinterpret_cast<float4*>(row3)[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(row3)[q] = u;
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
-        const float x0 = (row2[c_] - h5);
-        row3[c_] += (s11 * (x0 + x0));
+        const float x0 = (row2[c_] - h13);
+        row3[c_] += (s12 * (x0 + x0));
       }
     }
     // reduce [B, T] += sum along the row
-    float a15 = 0.0f;
+    const float h16 = F[o6 + (b_) * T + t_];
+    float a18 = 0.0f;
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        const float4 v16 = reinterpret_cast<const float4*>(row2)[q];
+        const float4 v19 = reinterpret_cast<const float4*>(row2)[q];
         {
-          const float x6 = (v16.x - h5);
-          a15 = a15 + ((s11 * ((-1.0f * x6) + (x6 * -1.0f))));
+          const float x6 = (v19.x - h16);
+          a18 = a18 + ((s12 * ((-1.0f * x6) + (x6 * -1.0f))));
         }
         {
-          const float x7 = (v16.y - h5);
-          a15 = a15 + ((s11 * ((-1.0f * x7) + (x7 * -1.0f))));
+          const float x7 = (v19.y - h16);
+          a18 = a18 + ((s12 * ((-1.0f * x7) + (x7 * -1.0f))));
         }
         {
-          const float x8 = (v16.z - h5);
-          a15 = a15 + ((s11 * ((-1.0f * x8) + (x8 * -1.0f))));
+          const float x8 = (v19.z - h16);
+          a18 = a18 + ((s12 * ((-1.0f * x8) + (x8 * -1.0f))));
         }
         {
-          const float x9 = (v16.w - h5);
-          a15 = a15 + ((s11 * ((-1.0f * x9) + (x9 * -1.0f))));
+          const float x9 = (v19.w - h16);
+          a18 = a18 + ((s12 * ((-1.0f * x9) + (x9 * -1.0f))));
         }
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
-        const float x5 = (row2[c_] - h5);
-        a15 = a15 + ((s11 * ((-1.0f * x5) + (x5 * -1.0f))));
+        const float x5 = (row2[c_] - h16);
+        a18 = a18 + ((s12 * ((-1.0f * x5) + (x5 * -1.0f))));
       }
     }
-    const float s14 = s1 + row_sum_k_row_adc0920568(a15, red);
-    if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s14;
+    const float s17 = s1 + row_sum_k_row_343463c3bf(a18, red);
+    row_sync_k_row_343463c3bf();
+    if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s17;
     // row [B, T] =
-    const float s17 = (s14 * (1.0f / ((float) C)));
-    if (threadIdx.x == 0) F[o4 + (b_) * T + t_] = s17;
+    const float s20 = (s17 * (1.0f / ((float) C)));
+    if (threadIdx.x == 0) F[o4 + (b_) * T + t_] = s20;
     // map [B, T, C] +=
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         float4 w;
         {
-          w.x = s17;
+          w.x = s20;
         }
         {
-          w.y = s17;
+          w.y = s20;
         }
         {
-          w.z = s17;
+          w.z = s20;
         }
         {
-          w.w = s17;
+          w.w = s20;
         }
         float4 u = reinterpret_cast<float4*>(row3)[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(row3)[q] = u;
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
-        row3[c_] += s17;
+        row3[c_] += s20;
       }
     }
   }

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_54046eb8d2 { long long v[10]; };
+struct Args_k_row_211918720b { long long v[10]; };
 
-__device__ __forceinline__ void row_sync_k_row_54046eb8d2() {
+__device__ __forceinline__ void row_sync_k_row_211918720b() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_54046eb8d2(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_211918720b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_54046eb8d2(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_54046eb8d2(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_211918720b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_54046eb8d2(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_54046eb8d2(float* __restrict__ F, int* __restrict__ I, const Args_k_row_54046eb8d2 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_211918720b(float* __restrict__ F, int* __restrict__ I, const Args_k_row_211918720b a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -82,11 +82,12 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_54046eb8d2(float* __res
         a1 = a1 + ((row0[c_] * (row1[c_] * row2[c_])));
       }
     }
-    const float s0 = row_sum_k_row_54046eb8d2(a1, red);
+    const float s0 = row_sum_k_row_211918720b(a1, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     // row [B, T] =
     const float h5 = F[o3 + (b_) * T + t_];
     const float s6 = (s0 * ((((h5 * h5) * h5) * -0.5f) * (1.0f / ((float) C))));
+    row_sync_k_row_211918720b();
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s6;
     // map [B, T, C] +=
     if (vec) {

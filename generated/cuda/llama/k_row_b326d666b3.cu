@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_7ab9948253 { long long v[9]; };
+struct Args_k_row_b326d666b3 { long long v[9]; };
 
-__device__ __forceinline__ void row_sync_k_row_7ab9948253() {
+__device__ __forceinline__ void row_sync_k_row_b326d666b3() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_7ab9948253(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_b326d666b3(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_7ab9948253(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_7ab9948253(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_b326d666b3(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_7ab9948253(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_7ab9948253(float* __restrict__ F, int* __restrict__ I, const Args_k_row_7ab9948253 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_b326d666b3(float* __restrict__ F, int* __restrict__ I, const Args_k_row_b326d666b3 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -80,7 +80,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_7ab9948253(float* __res
         a1 = fmaxf(a1, ((vp_ < V) ? row0[vp_] : (-INFINITY)));
       }
     }
-    const float s0 = row_max_k_row_7ab9948253(a1, red);
+    const float s0 = row_max_k_row_b326d666b3(a1, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     // reduce [B, T] = sum along the row
     float a4 = 0.0f;
@@ -109,12 +109,13 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_7ab9948253(float* __res
         a4 = a4 + (((vp_ < V) ? expf((row0[vp_] - s0)) : 0.0f));
       }
     }
-    const float s3 = row_sum_k_row_7ab9948253(a4, red);
+    const float s3 = row_sum_k_row_b326d666b3(a4, red);
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = F[o4 + ((b_) * T + t_) * VP + h6];
     const float s8 = ((logf(s3) + s0) - h7);
+    row_sync_k_row_b326d666b3();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_c8d6a7d225 { long long v[12]; };
+struct Args_k_row_6c2dbe704b { long long v[12]; };
 
-__device__ __forceinline__ void row_sync_k_row_c8d6a7d225() {
+__device__ __forceinline__ void row_sync_k_row_6c2dbe704b() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_c8d6a7d225(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_6c2dbe704b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_c8d6a7d225(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_c8d6a7d225(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_6c2dbe704b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_c8d6a7d225(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_c8d6a7d225(float* __restrict__ F, int* __restrict__ I, const Args_k_row_c8d6a7d225 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_6c2dbe704b(float* __restrict__ F, int* __restrict__ I, const Args_k_row_6c2dbe704b a) {
   const int B = (int) a.v[0];
   const int KV = (int) a.v[1];
   const int G = (int) a.v[2];
@@ -87,7 +87,8 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_c8d6a7d225(float* __res
         a2 = a2 + ((row0[t2_] * (-(row1[t2_] / (h0 * h0)))));
       }
     }
-    const float s1 = row_sum_k_row_c8d6a7d225(a2, red);
+    const float s1 = row_sum_k_row_6c2dbe704b(a2, red);
+    row_sync_k_row_6c2dbe704b();
     if (threadIdx.x == 0) F[o0 + (((b_) * KV + kv_) * G + g_) * T + t_] = s1;
     // map [B, KV, G, T, T] +=
     if (vec) {

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_3481ceed34 { long long v[12]; };
+struct Args_k_row_b221ecc69b { long long v[12]; };
 
-__device__ __forceinline__ void row_sync_k_row_3481ceed34() {
+__device__ __forceinline__ void row_sync_k_row_b221ecc69b() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_3481ceed34(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_b221ecc69b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_3481ceed34(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_3481ceed34(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_b221ecc69b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_3481ceed34(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_3481ceed34(float* __restrict__ F, int* __restrict__ I, const Args_k_row_3481ceed34 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_b221ecc69b(float* __restrict__ F, int* __restrict__ I, const Args_k_row_b221ecc69b a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -59,10 +59,12 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3481ceed34(float* __res
     // row [B, T] =
     const float h0 = F[o3 + 0];
     const float s1 = h0;
+    row_sync_k_row_b221ecc69b();
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s1;
     // row [B, T] =
     const float h2 = F[o4 + (b_) * T + t_];
     const float s3 = (s1 * (1.0f / h2));
+    row_sync_k_row_b221ecc69b();
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // map [B, T, VP] =
     const float h4 = F[o5 + (b_) * T + t_];
@@ -95,10 +97,10 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3481ceed34(float* __res
     }
     // scatter [B, T, VP] +=
     const int h7 = I[o6 + (b_) * T + t_];
-    row_sync_k_row_3481ceed34();
+    row_sync_k_row_b221ecc69b();
     if (threadIdx.x == 0) {
       F[o2 + ((b_) * T + t_) * VP + h7] += (s1 * -1.0f);
     }
-    row_sync_k_row_3481ceed34();
+    row_sync_k_row_b221ecc69b();
   }
 }
