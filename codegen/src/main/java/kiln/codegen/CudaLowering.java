@@ -1,4 +1,4 @@
-// The CUDA lowering pipeline: fuse, epilogue -> classify (matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
+// The CUDA lowering pipeline: fuse (rows, then element-wise; matmul epilogues) -> classify (row, matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -50,6 +50,15 @@ public final class CudaLowering {
     return o != null ? o : !"0".equals(System.getenv("KILN_WGMMA_MCHUNK"));
   }
 
+  /** Whether reductions along rows and their consumers run as row kernels (RowFusion; KILN_ROWS=0: off); tests may override. */
+  public static boolean rows() {
+    Boolean o = rowsOverride;
+    return o != null ? o : !"0".equals(System.getenv("KILN_ROWS"));
+  }
+
+  /** Tests: force row fusion on or off (null: the environment decides). */
+  public static volatile Boolean rowsOverride;
+
   /** Tests: force chunking along M on or off (null: the environment decides). */
   public static volatile Boolean rowChunksOverride;
 
@@ -85,8 +94,11 @@ public final class CudaLowering {
       }
       Compute first = group.getFirst();
       Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
+      RowFusion.Plan rowPlan = rows() ? RowFusion.plan(group) : null;
       CudaRenderer.Rendered k;
-      if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
+      if (rowPlan != null) {
+        k = CudaRows.render(rowPlan);
+      } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         k = CudaRenderer.extern(first, schedule, size);
       } else if (mm.isPresent()) {

@@ -82,6 +82,24 @@ public final class CudaRenderer {
   /** One block per (row, tile of `tileRows` along t): the attention externs. */
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
+  /**
+   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long: about extent / (4 x
+   * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
+   * warpRows to a block (a warp each), longer ones one to a block.
+   */
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows) implements Work {
+    /** Threads per row (blockDim.x) for a row of `extent` elements. */
+    public int threads(long extent) {
+      long want = Math.max(1, (extent + 4L * vectorsPerThread - 1) / (4L * vectorsPerThread));
+      int t = 32;
+      while (t < want && t < maxThreads) t <<= 1;
+      return t;
+    }
+
+    /** Rows a block (blockDim.y). */
+    public int rowsPerBlock(long extent) { return threads(extent) == 32 ? warpRows : 1; }
+  }
+
   public record Rendered(String kind, String function, String source, List<Dim> dims, List<Tensor> tensors, Work work) {}
 
   private static final Configuration FREEMARKER = new Configuration(Configuration.VERSION_2_3_34);
@@ -627,13 +645,13 @@ public final class CudaRenderer {
     }
   }
 
-  private static String items(ExprRenderer r, List<Var> vars) {
+  static String items(ExprRenderer r, List<Var> vars) {
     if (vars.isEmpty()) return "1";
     return "(long long) " + String.join(" * ", vars.stream().map(v -> r.dim(v.dim())).toList());
   }
 
   /** Splits the flat index `source` into vars, last fastest, through a local named `from`. */
-  private static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
+  static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
     StringBuilder b = new StringBuilder();
     if (!vars.isEmpty()) b.append(indent).append("long long ").append(from).append(" = ").append(source).append(";\n");
     for (int i = vars.size() - 1; i >= 0; i--) {
@@ -649,7 +667,7 @@ public final class CudaRenderer {
     return group.size() + " statement(s): " + String.join("; ", group.stream().map(c -> c.out().dims() + (c.accumulate() ? " +=" : " =")).toList());
   }
 
-  private static Rendered render(String prefixKind, String template, String kind, ExprRenderer r, Map<String, Object> model,
+  static Rendered render(String prefixKind, String template, String kind, ExprRenderer r, Map<String, Object> model,
                                  String comment, Work work) {
     StringBuilder unpack = new StringBuilder();
     int i = 0;

@@ -25,7 +25,7 @@ public final class Epilogue {
   static final int WINDOW = 8;
 
   /**
-   * The launches of a section in the order they run: Fuse's groups, except that a matmul which assigns
+   * The launches of a section in the order they run: RowFusion's (or Fuse's) groups, except that a matmul which assigns
    * every element of its output C (no accumulate) heads a group with its epilogue: the element-wise
    * computes over C's dims that read C, or a tensor the epilogue already reads or writes, only at the
    * output's own index (any other load is free: a broadcast bias, a per-row statistic), none writing the
@@ -34,7 +34,7 @@ public final class Epilogue {
    * to the matmul's loop vars. The arena (runtime) plans lifetimes over these same groups.
    */
   public static List<List<Compute>> groups(List<Compute> computes) {
-    if (!enabled()) return Fuse.groups(computes);
+    if (!enabled()) return base(computes);
     List<Compute> rest = new ArrayList<>(computes);
     List<List<Compute>> out = new ArrayList<>();
     List<Compute> pending = new ArrayList<>();
@@ -45,15 +45,20 @@ public final class Epilogue {
         pending.add(c);
         continue;
       }
-      out.addAll(Fuse.groups(pending));
+      out.addAll(base(pending));
       pending.clear();
       List<Compute> group = new ArrayList<>();
       group.add(c);
       group.addAll(epilogue);
       out.add(group);
     }
-    out.addAll(Fuse.groups(pending));
+    out.addAll(base(pending));
     return out;
+  }
+
+  /** The groups of computes no matmul takes: row kernels where CudaLowering.rows() (RowFusion), else Fuse's. */
+  private static List<List<Compute>> base(List<Compute> computes) {
+    return CudaLowering.rows() ? RowFusion.groups(computes) : Fuse.groups(computes);
   }
 
   /** KILN_EPILOGUE=0 turns the pass off (every matmul bare, its consumers as maps), for comparison; tests may override. */

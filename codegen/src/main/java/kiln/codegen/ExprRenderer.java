@@ -76,7 +76,10 @@ public final class ExprRenderer {
    */
   public String renderWithLocals(Expr e, List<String> prelude) { return renderWithLocals(e, prelude, Map.of()); }
 
-  /** As above, where each subexpression in `bound` is spelled as the local it maps to (a matmul epilogue's accumulator). */
+  /**
+   * As above, where each subexpression in `bound` is spelled as the local it maps to and is not bound again
+   * (a matmul epilogue's accumulator; a row kernel's per-row values, lanes of a vector load).
+   */
   public String renderWithLocals(Expr e, List<String> prelude, Map<Expr, String> bound) {
     Map<Expr, Integer> counts = new HashMap<>();
     Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });

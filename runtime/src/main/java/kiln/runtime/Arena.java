@@ -132,6 +132,7 @@ public final class Arena {
     java.util.Set<Tensor> taken = new java.util.HashSet<>();
     for (int k = 0; k < order.size(); k++) {
       List<kiln.dsl.Compute> launch = order.get(k);
+      boolean epilogue = kiln.codegen.Epilogue.fused(launch);
       for (int at = 0; at < launch.size(); at++) {
         kiln.dsl.Compute c = launch.get(at);
         Tensor out = c.out();
@@ -145,7 +146,9 @@ public final class Arena {
           if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || elements(u) != elements(out)) continue;
           if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
           // within the launch: nothing after c touches u, and everything before c touches u only at its own index
-          if (candidate == null && !taken.contains(u) && !touched(launch.subList(at + 1, launch.size()), u)
+          // in a row kernel or a fused loop, statements run interleaved across threads: no other one may touch u at all
+          boolean others = !epilogue && (touched(launch.subList(0, at), u) || touched(launch.subList(at + 1, launch.size()), u));
+          if (candidate == null && !taken.contains(u) && !others && !touched(launch.subList(at + 1, launch.size()), u)
               && onlyElementwise(launch.subList(0, at), u)) candidate = u;
         }
         if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index

@@ -208,6 +208,12 @@ public final class CudaExecutor implements Executor {
         yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args));
       }
+      case CudaRenderer.Rows w -> {
+        int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
+        long blocks = (layout.product(w.rows()) + per - 1) / per;
+        yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))),
+            Launch.Dim3.of(w.threads(extent), per), 0, memory.pointer(0), memory.pointer(intBase), args));
+      }
       case CudaRenderer.Columns c -> columns(module, r.function(), c, layout, memory, intBase, workspace, args);
       case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
