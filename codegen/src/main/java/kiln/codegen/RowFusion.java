@@ -110,10 +110,17 @@ public final class RowFusion {
     for (Compute s : stages) {
       Tensor so = s.out().root();
       if (d.out().root().equals(so)) return false;
-      for (Expr.Load l : Exprs.loads(s.body())) if (l.tensor().root().equals(d.out().root())) return false;
-      for (Expr.Load l : Exprs.loads(d.body())) if (l.tensor().root().equals(so)) return false;
+      for (Expr.Load l : loadsOf(s)) if (l.tensor().root().equals(d.out().root())) return false;
+      for (Expr.Load l : loadsOf(d)) if (l.tensor().root().equals(so)) return false;
     }
     return true;
+  }
+
+  /** Every load of a compute: its body's and its store index's (a scatter's). */
+  private static List<Expr.Load> loadsOf(Compute c) {
+    List<Expr.Load> all = new ArrayList<>(Exprs.loads(c.body()));
+    for (Expr e : c.outIndex()) all.addAll(Exprs.loads(e));
+    return all;
   }
 
   /** Grows one row group stage by stage, checking that every stage reads the group's outputs only in its own row. */
@@ -195,7 +202,7 @@ public final class RowFusion {
       all.add(c);
       for (Compute w : all) {
         for (Compute s : all) {
-          for (Expr.Load l : Exprs.loads(s.body())) {
+          for (Expr.Load l : loadsOf(s)) {
             if (!l.tensor().root().equals(w.out().root())) continue;
             if (!l.tensor().equals(w.out())) return false;
             if (!(l.index().equals(perRow) || row != null && l.index().equals(element))) return false;
