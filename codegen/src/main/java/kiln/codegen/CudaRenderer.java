@@ -157,7 +157,7 @@ public final class CudaRenderer {
       m.put("decode", decode(r, parallel, "p", "r", "    "));
       m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
       m.put("combine", max ? "fmaxf(x, y)" : "x + y");
-      m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
+      m.put("store", Statements.store(r, c, Statements.target(r, c), "acc", false));
       return new Reduction(r, parallel, reduced, locals, m);
     }
 
@@ -406,6 +406,14 @@ public final class CudaRenderer {
     m.put("baseB", ob + JavaRenderer.base(r, tb, mm.b().index(), mm.batch()));
     m.put("baseC", oc + JavaRenderer.base(r, tc, c.outIndex(), mm.batch()));
     m.put("accumulate", accumulate);
+    // element reads of A and B in their storage (bf16 widened), and whether C is stored as bf16 (matmul.cu.ftl)
+    m.put("loadA", r.dialect().widen(r.dialect().load(r.arena(ta), "baseA", "(m0 + mm) * am + (k0 + kk) * ak"), ta.storage()));
+    m.put("loadB", r.dialect().widen(r.dialect().load(r.arena(tb), "baseB", "(k0 + kk) * bk + (n0 + nn) * bn"), tb.storage()));
+    m.put("cBf16", tc.storage() == kiln.dsl.DType.BF16);
+    if (!(tile instanceof CudaSchedule.SimtTile) && r.usesBf16()) {
+      // the seam for the bf16 tensor-core templates (branch bf16mm): until then bf16 operands take the SIMT template
+      throw new IllegalArgumentException(c.name() + ": bf16 operands need the SIMT tile (" + tile.knobs() + " reads fp32)");
+    }
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -549,6 +557,9 @@ public final class CudaRenderer {
     int i = 0;
     for (Dim d : r.dims()) unpack.append("  const int ").append(r.dim(d)).append(" = (int) a.v[").append(i++).append("];\n");
     for (Tensor t : r.tensors()) unpack.append("  const long long ").append(r.offset(t)).append(" = a.v[").append(i++).append("];\n");
+    // bf16 tensors: 2-byte elements of the same allocation, their offsets counted in bf16 elements from F
+    if (r.usesBf16()) unpack.append("  kiln_bf16* const H = (kiln_bf16*) F;\n");
+    model.put("bf16", r.usesBf16());
     model.put("unpack", unpack.toString().stripTrailing());
     model.put("nargs", Math.max(1, i));
     model.put("kind", kind);

@@ -245,6 +245,20 @@ public final class Graph {
     return b;
   }
 
+  /**
+   * A graph over other roots and computes with this one's derived dims: what a storage pass (codegen's
+   * precision pass) returns after it substituted tensors and added computes. Autodiff's marks (detached,
+   * recomputed, extern rules) stay behind: the rewritten graph is for lowering, not for another backward.
+   */
+  public Graph rewritten(List<Tensor> newRoots, List<Compute> newComputes) {
+    Graph g = new Graph();
+    g.roots.addAll(newRoots);
+    g.derived.addAll(derived);
+    for (Compute c : newComputes) g.add(c);
+    g.layer = layer;
+    return g;
+  }
+
   /** Appends the derived backward of the computes so far, seeded with d(loss) = 1. */
   public Autodiff.Result backward(Tensor loss) {
     return new Autodiff(this).run(loss);

@@ -61,7 +61,11 @@ public class Session implements Learner {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
+    // bf16: the same graph with its storage narrowed (codegen's precision pass), on either device (the CPU emulates it)
+    kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program) : null;
+    if (stored != null) program = stored.program();
     this.program = program;
+    this.bf16Cast = stored == null ? null : stored.cast();
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
@@ -70,11 +74,21 @@ public class Session implements Learner {
     this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
     if (device == Device.CPU) {
       this.cuda = null;
-      this.executor = new CpuExecutor(arena, sections(program), threads);
+      this.executor = new CpuExecutor(arena, sections(program, bf16Cast), threads);
     } else {
       this.cuda = Cuda.open(gpu);
-      this.executor = new CudaExecutor(arena, sections(program), cuda, CudaSchedule.fromEnvironment(precision));
+      this.executor = new CudaExecutor(arena, sections(program, bf16Cast), cuda, CudaSchedule.fromEnvironment(precision));
     }
+  }
+
+  /** The "cast" section of a bf16 session (the params' bf16 copy rounded from the master), or null. */
+  private final List<Compute> bf16Cast;
+
+  /** sections(p), plus the bf16 "cast" section where there is one. */
+  static Map<String, List<Compute>> sections(Program p, List<Compute> cast) {
+    Map<String, List<Compute>> sections = sections(p);
+    if (cast != null) sections.put("cast", cast);
+    return sections;
   }
 
   /** A program split into the sections a trainer runs: forward, backward, update. */
@@ -96,7 +110,7 @@ public class Session implements Learner {
 
   public Tensor paramsTensor() { return program.params().get("wte").root(); }
 
-  public void loadParams(float[] params) { executor.write(paramsTensor(), params); }
+  public void loadParams(float[] params) { write(paramsTensor(), params); }
 
   public void setBatch(int[] inputs, int[] targets) {
     executor.write(program.tokens(), inputs);
@@ -120,6 +134,7 @@ public class Session implements Learner {
     hyper[Program.BIAS2] = (float) (1 - Math.pow(0.999, step));
     hyper[Program.WEIGHT_DECAY] = weightDecay;
     hyper[Program.GRAD_SCALE] = gradScale;
+    hyper[Program.STEP] = step;
     executor.write(program.hyper(), hyper);
     executor.run("update");
   }
@@ -137,7 +152,11 @@ public class Session implements Learner {
 
   public float[] read(Tensor t) { return executor.read(t); }
 
-  @Override public void write(Tensor t, float[] values) { executor.write(t, values); }
+  /** Writes a float tensor; a bf16 session refreshes the params' bf16 copy after a write into the params (the master). */
+  @Override public void write(Tensor t, float[] values) {
+    executor.write(t, values);
+    if (bf16Cast != null && t.root() == paramsTensor()) executor.run("cast");
+  }
 
   @Override public void close() {
     executor.close();
