@@ -9,6 +9,8 @@
 #endif
 struct Args_${name} { long long v[${nargs}]; };
 <#if bf16!false>
+#ifndef KILN_BF16
+#define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
 // kernels need no header; loads widen exactly, stores round to nearest even in hardware (cvt.rn.bf16.f32).
 typedef unsigned short kiln_bf16;
@@ -36,8 +38,8 @@ __device__ __forceinline__ float kiln_bf16_sr(float x, unsigned index, unsigned 
 }
 // an atomic add into a bf16 element: compare-and-swap on the aligned 32-bit word that holds it
 __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
-  unsigned* word = (unsigned*) ((size_t) p & ~(size_t) 3);
-  const unsigned shift = ((size_t) p & 2) ? 16 : 0;
+  unsigned* word = (unsigned*) ((unsigned long long) p & ~3ull);
+  const unsigned shift = ((unsigned long long) p & 2ull) ? 16 : 0;
   unsigned old = *word, assumed;
   do {
     assumed = old;
@@ -45,4 +47,5 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
     old = atomicCAS(word, assumed, (assumed & ~(0xffffu << shift)) | ((unsigned) sum << shift));
   } while (old != assumed);
 }
+#endif
 </#if>

@@ -32,7 +32,7 @@ public final class ShippedModels {
     return Session.sections(kiln.models.Llama.build(LlamaSessions.config(shape.config())));
   }
 
-  /** Writes generated/{java,cuda}/{gpt2,llama} and generated/cuda/gpt2-tf32; returns the number of files. */
+  /** Writes generated/{java,cuda}/{gpt2,llama}, generated/cuda/gpt2-tf32 and generated/cuda/gpt2-bf16; returns the number of files. */
   public static int emit(Path root) throws IOException {
     int n = 0;
     for (String model : List.of("gpt2", "llama")) {
@@ -43,7 +43,22 @@ public final class ShippedModels {
     }
     Map<String, String> tf32 = cudaTf32Files("gpt2");
     Emit.write(root.resolve("cuda").resolve("gpt2-tf32"), tf32);
-    return n + tf32.size();
+    Map<String, String> bf16 = cudaBf16Files("gpt2");
+    Emit.write(root.resolve("cuda").resolve("gpt2-bf16"), bf16);
+    return n + tf32.size() + bf16.size();
+  }
+
+  /** GPT-2's CUDA sections after the bf16 storage pass, with its "cast" section. */
+  static Map<String, List<Compute>> gpt2CudaBf16Sections() {
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(Gpt2.build(2, true));
+    return Session.sections(stored.program(), stored.cast());
+  }
+
+  /** The launches at --precision bf16 (INDEX.md) and every kernel: nearly all differ from fp32 (bf16 loads and stores). */
+  public static Map<String, String> cudaBf16Files(String model) {
+    if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
+    return Emit.cuda(model + " (--precision bf16)", gpt2CudaBf16Sections(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16),
+        ShippedModels::gpt2HeadSize);
   }
 
   private static Map<String, List<Compute>> sections(String model) {

@@ -19,7 +19,7 @@ class NvccCompileTest {
   static final Path NVCC = Path.of(System.getenv().getOrDefault("KILN_NVCC", "/usr/local/cuda/bin/nvcc"));
 
   @ParameterizedTest
-  @ValueSource(strings = {"gpt2", "gpt2-tf32", "llama"})
+  @ValueSource(strings = {"gpt2", "gpt2-tf32", "gpt2-bf16", "llama"})
   void everyGeneratedKernelCompiles(String model, @TempDir Path tmp) throws IOException, InterruptedException {
     Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
     Path dir = Path.of("generated", "cuda", model).toAbsolutePath();

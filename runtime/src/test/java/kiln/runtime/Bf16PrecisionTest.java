@@ -1,0 +1,133 @@
+// bf16 mixed precision on the CPU: the rounding arithmetic both backends share (kiln.codegen.Bf16), what the
+// storage pass (kiln.codegen.Bf16Storage) decides per tensor, the device layout of bf16 tensors, and the
+// emulated CPU path against PyTorch's fp32 fixtures within Verify.Tolerances.BF16.
+package kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.Bf16;
+import kiln.codegen.Bf16Storage;
+import kiln.codegen.CudaSchedule;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
+import kiln.dsl.Tensor;
+import kiln.models.Gpt2;
+import kiln.models.Program;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class Bf16PrecisionTest {
+  private static float bits(int b) { return Float.intBitsToFloat(b); }
+
+  @Test void roundsToNearestEven() {
+    assertEquals(1f, Bf16.round(1f));
+    assertEquals(bits(0x3F810000), Bf16.round(bits(0x3F80C000)), "above half an ulp rounds up");
+    assertEquals(bits(0x3F800000), Bf16.round(bits(0x3F808000)), "a tie rounds to the even neighbour (down)");
+    assertEquals(bits(0x3F820000), Bf16.round(bits(0x3F818000)), "a tie rounds to the even neighbour (up)");
+    assertEquals(bits(0xBF810000), Bf16.round(bits(0xBF80C000)), "negative values round by magnitude");
+    assertEquals(Float.POSITIVE_INFINITY, Bf16.round(Float.MAX_VALUE), "past the largest bf16: infinity");
+    assertTrue(Float.isNaN(Bf16.round(Float.NaN)));
+  }
+
+  @Test void stochasticRoundingIsDeterministicAndUnbiased() {
+    float x = bits(0x3F80_4CCD);   // 1 + 0.3 of a bf16 ulp
+    float down = bits(0x3F800000), up = bits(0x3F810000);
+    assertEquals(Bf16.stochastic(x, 7, 3), Bf16.stochastic(x, 7, 3), "same element and seed, same result");
+    int ups = 0, n = 40_000;
+    for (int seed = 1; seed <= n; seed++) {
+      float r = Bf16.stochastic(x, 12345, seed);
+      assertTrue(r == down || r == up, "one of the two neighbours, found " + r);
+      if (r == up) ups++;
+    }
+    // P(up) = 0x4CCD / 2^16 = 0.3000; 40 000 draws: sd 0.0023, so 0.29..0.31 is 4 sd
+    double p = ups / (double) n;
+    assertTrue(Math.abs(p - 0x4CCD / 65536.0) < 0.01, "fraction rounded up " + p);
+    int acrossElements = 0;
+    for (int i = 0; i < n; i++) if (Bf16.stochastic(x, i, 1) == up) acrossElements++;
+    assertTrue(Math.abs(acrossElements / (double) n - 0x4CCD / 65536.0) < 0.01, "across elements " + acrossElements / (double) n);
+    assertEquals(up, Bf16.stochastic(up, 5, 9), "a bf16 value stays itself");
+    assertEquals(Float.NEGATIVE_INFINITY, Bf16.stochastic(Float.NEGATIVE_INFINITY, 1, 1));
+  }
+
+  private static Map<String, Tensor> roots(Program p) {
+    Map<String, Tensor> m = new java.util.HashMap<>();
+    for (Tensor t : p.graph().roots()) m.put(t.name(), t);
+    return m;
+  }
+
+  @Test void thePassNarrowsActivationsAndKeepsStatisticsMasterAndOptimizerInFp32() {
+    Program fp32 = Gpt2.build(1);
+    Bf16Storage.Stored s = Bf16Storage.apply(fp32);
+    Program p = s.program();
+    Map<String, Tensor> r = roots(p);
+    assertEquals(DType.F32, r.get("params").storage(), "the master");
+    assertEquals(DType.BF16, r.get("params_bf16").storage(), "the copy the forward reads");
+    for (String n : List.of("grads", "adam_m", "adam_v", "hyper", "h0.ln1.mean", "h0.ln1.rstd", "h0.ln1.mean.r1", "lnf.rstd")) {
+      assertEquals(DType.F32, r.get(n).storage(), n);
+    }
+    for (String n : List.of("encoder.encoded", "h0.ln1.out", "h0.attn.att", "h0.fc.gelu", "head.logits")) assertEquals(DType.BF16, r.get(n).storage(), n);
+    assertEquals(DType.F32, p.loss().storage());
+    assertEquals(DType.BF16, p.logits().storage());
+    assertEquals(DType.I32, r.get("tokens").storage());
+    // the same graph: one compute for each of the original's, plus the copy's refresh at the end of the update
+    List<Compute> before = fp32.graph().computes(), after = p.graph().computes();
+    assertEquals(before.size() + 1, after.size());
+    for (int i = 0; i < before.size(); i++) assertEquals(before.get(i).name(), after.get(i).name());
+    Compute refresh = after.getLast();
+    assertEquals(r.get("params_bf16"), refresh.out());
+    assertTrue(refresh.body() instanceof Expr.RoundBf16, refresh.toString());
+    // forward and backward read the copy, never the master; the update reads the master
+    for (int i = 0; i < p.backwardEnd(); i++) {
+      for (Expr.Load l : Exprs.loads(after.get(i).body())) assertFalse(l.tensor().root() == r.get("params"), after.get(i).toString());
+    }
+    assertTrue(after.subList(p.normEnd(), after.size()).stream().anyMatch(c -> c.out().root() == r.get("params")), "AdamW updates the master");
+    assertEquals(List.of("cast.bf16_copy"), s.cast().stream().map(Compute::name).toList());
+  }
+
+  @Test void externTensorsStayFp32() {
+    Map<String, Tensor> r = roots(Bf16Storage.apply(Gpt2.build(1, true)).program());
+    assertEquals(DType.F32, r.get("h0.attn.qkv").storage(), "flash attention reads fp32");
+    assertEquals(DType.BF16, r.get("h0.attn.qkv.r1").storage(), "the matmul before the bias add");
+  }
+
+  @Test void deviceLayoutsPackBf16TwoToASlot() {
+    Program p = Bf16Storage.apply(Gpt2.build(1)).program();
+    Map<kiln.dsl.Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 32), 2, 16);
+    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), java.util.Set.of(p.loss()), false);
+    Arena host = new Arena(p.graph(), sizes, p.graph().computes(), java.util.Set.of(p.loss()), true);
+    Tensor logits = p.logits();
+    assertEquals(2, device.bytesPerElement(logits));
+    assertEquals(4, host.bytesPerElement(logits), "the CPU emulates bf16 in floats");
+    for (Tensor t : p.graph().roots()) {
+      if (t.dtype() == DType.I32) continue;
+      assertEquals(0, device.offsetLong(t) * device.bytesPerElement(t) % 64, t + " starts on 64 bytes");
+    }
+    assertTrue(device.floatCount() < host.floatCount(), "bf16 tensors take half the space on a device");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "llama-tiny"})
+  void emulatedOnTheCpuMatchesPyTorch(String fixture) {
+    Path dir = Fixtures.dir(fixture);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CPU,
+        CudaSchedule.Precision.BF16, 2, Verify.Tolerances.BF16, out);
+    String report = bytes.toString(StandardCharsets.UTF_8);
+    System.out.print(report);
+    assertTrue(ok, report);
+    int tensors = fixture.startsWith("llama") ? 2 + 12 : 2 + 16;
+    assertEquals(tensors + 10, report.lines().filter(l -> l.endsWith(" ok")).count(), report);
+  }
+}
