@@ -12,8 +12,9 @@
 // Every kernel accumulates in fp32 whatever the storage (loads widen, stores round to nearest even).
 // The update ends with params_bf16[i] = bf16_sr(params[i], i, step): the master rounded stochastically
 // (Expr.RoundBf16: 16 random bits from a hash of the element index and the AdamW step t, hyper[STEP];
-// deterministic, the same on every device and replica). A separate "cast" section rounds the master to
-// nearest into the copy: a session runs it after the params are written (a load or a resume).
+// deterministic, the same on every device and replica). A separate "cast" section rounds the master into
+// the copy the same way (seed: the session's step): a session runs it before the first forward after the
+// params are written (a load or a resume), so a resumed run continues bit for bit.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -75,8 +76,10 @@ public final class Bf16Storage {
     Var e = Ops.var(master.dims().getFirst());
     Expr seed = new Expr.Cast(DType.I32, p.hyper().at(Ops.lit(Program.STEP, DType.I32)));
     out.add(new Compute("adamw.bf16_copy", "adamw", copy, List.of(e), List.of(e), new Expr.RoundBf16(master.at(e), e, seed), false));
+    // the same rounding as the last update's (seed: the session's step t, 0 before any update), so a run resumed
+    // from its master weights has the copy the uninterrupted run had, bit for bit
     Var c = Ops.var(master.dims().getFirst());
-    List<Compute> cast = List.of(new Compute("cast.bf16_copy", "cast", copy, List.of(c), List.of(c), master.at(c), false));
+    List<Compute> cast = List.of(new Compute("cast.bf16_copy", "cast", copy, List.of(c), List.of(c), new Expr.RoundBf16(master.at(c), c, seed), false));
     Graph rewritten = g.rewritten(roots, out);
     Program q = new Program(p.model(), rewritten, p.params(), p.grads(), p.tokens(), p.targets(),
         p.logits() == null ? null : storage.apply(p.logits()), p.loss(), p.hyper(), p.gradNormSquared(),

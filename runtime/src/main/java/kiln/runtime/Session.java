@@ -117,7 +117,19 @@ public class Session implements Learner {
     executor.write(program.targets(), targets);
   }
 
-  public void forward() { executor.run("forward"); }
+  public void forward() {
+    if (copyStale) {
+      // the params' bf16 copy from the master, rounded as the update at this step count rounded it (Bf16Storage)
+      hyper[Program.STEP] = step;
+      executor.write(program.hyper(), hyper);
+      executor.run("cast");
+      copyStale = false;
+    }
+    executor.run("forward");
+  }
+
+  /** A bf16 session's params were written since the copy was last made from them. */
+  private boolean copyStale;
 
   public float loss() { return executor.readScalar(program.loss()); }
 
@@ -152,10 +164,10 @@ public class Session implements Learner {
 
   public float[] read(Tensor t) { return executor.read(t); }
 
-  /** Writes a float tensor; a bf16 session refreshes the params' bf16 copy after a write into the params (the master). */
+  /** Writes a float tensor; after a write into the params (the master) a bf16 session remakes their bf16 copy before the next forward. */
   @Override public void write(Tensor t, float[] values) {
     executor.write(t, values);
-    if (bf16Cast != null && t.root() == paramsTensor()) executor.run("cast");
+    if (bf16Cast != null && t.root() == paramsTensor()) copyStale = true;
   }
 
   @Override public void close() {

@@ -116,6 +116,57 @@ class Bf16PrecisionTest {
     assertTrue(device.floatCount() < host.floatCount(), "bf16 tensors take half the space on a device");
   }
 
+  private static Tensor root(Session s, String name) {
+    return s.program.graph().roots().stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  /**
+   * A bf16 run resumed from its fp32 master weights, m, v and step count (what a checkpoint holds) continues bit
+   * for bit: the params' bf16 copy is remade with the stochastic rounding of the update at that step.
+   */
+  @Test void aResumedRunContinuesBitForBit() {
+    Models.Shape shape = Models.get("gpt2-tiny");
+    int batch = 2, seq = 16;
+    float[] init = new float[(int) shape.paramCount()];
+    shape.randomInit(7, init, 0);
+    int[] x = new int[batch * seq], y = new int[batch * seq];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (i * 131 + 7) % 50257;
+      y[i] = (i * 71 + 3) % 50257;
+    }
+    try (Session a = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16);
+         Session b = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16)) {
+      a.loadParams(init);
+      a.setBatch(x, y);
+      float[][] saved = null;
+      float[] lossesA = new float[2], lossesB = new float[2];
+      for (int step = 1; step <= 4; step++) {
+        a.forward();
+        a.backward();
+        if (step > 2) lossesA[step - 3] = a.loss();
+        a.update(1e-3f, 0.01f);
+        if (step == 2) saved = new float[][] {a.read(a.paramsTensor()), a.read(root(a, "adam_m")), a.read(root(a, "adam_v"))};
+      }
+      b.loadParams(saved[0]);
+      b.write(root(b, "adam_m"), saved[1]);
+      b.write(root(b, "adam_v"), saved[2]);
+      b.setStepCount(2);
+      b.setBatch(x, y);
+      for (int step = 3; step <= 4; step++) {
+        b.forward();
+        b.backward();
+        lossesB[step - 3] = b.loss();
+        b.update(1e-3f, 0.01f);
+      }
+      org.junit.jupiter.api.Assertions.assertArrayEquals(lossesA, lossesB, 0f, "losses of steps 3 and 4");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.read(a.paramsTensor()), b.read(b.paramsTensor()), 0f, "master weights after step 4");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.read(root(a, "params_bf16")), b.read(root(b, "params_bf16")), 0f, "the bf16 copy");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.read(root(a, "adam_v")), b.read(root(b, "adam_v")), 0f, "AdamW v");
+      float[] copy = a.read(root(a, "params_bf16"));
+      for (float f : copy) assertEquals(f, Bf16.round(f), "the copy holds bf16 values");
+    }
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"tiny", "llama-tiny"})
   void emulatedOnTheCpuMatchesPyTorch(String fixture) {

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_b89689b912 { long long v[3]; };
+struct Args_k_map_8b01fd9e1d { long long v[4]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -47,15 +47,16 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_b89689b912(float* __restrict__ F, int* __restrict__ I, const Args_k_map_b89689b912 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_8b01fd9e1d(float* __restrict__ F, int* __restrict__ I, const Args_k_map_8b01fd9e1d a) {
   const int PARAMS_SIZE = (int) a.v[0];
   const long long o0 = a.v[1];
   const long long o1 = a.v[2];
+  const long long o2 = a.v[3];
   kiln_bf16* const H = (kiln_bf16*) F;
   const long long items = (long long) PARAMS_SIZE;
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
     long long r = p;
     const int params_size_ = (int) r;
-    H[o0 + params_size_] = kiln_bf16_rn(F[o1 + params_size_]);
+    H[o0 + params_size_] = kiln_bf16_rn(kiln_bf16_sr(F[o1 + params_size_], (unsigned) (params_size_), (unsigned) ((int) F[o2 + 5])));
   }
 }
