@@ -204,4 +204,10 @@ class BadInputTest {
         List.of("prepare", "--text", text.toString(), "--out", out.toString(), "--shard-tokens", "0"));
     assertFalse(Files.exists(out));
   }
+
+  @Test
+  void tuneRefusesBf16ByName() {
+    assertError("kiln: --precision bf16: tune has no bf16 variants yet; bf16 sessions take the default SIMT tile (tune at fp32 or tf32)",
+        List.of("tune", "--device", "cpu", "--precision", "bf16"));
+  }
 }
