@@ -200,7 +200,7 @@ final class JavaVector {
       case Expr.SizeOf s -> throw new Unsupported("size uses x");
       case Expr.Reduce red -> throw new Unsupported("nested reduction");
       case Expr.Extern ex -> throw new Unsupported("extern");
-      case Expr.RoundBf16 b -> throw new Unsupported("stochastic bf16 rounding");
+      case Expr.RoundBf16 b -> roundBf16(b);
     };
     if (counts.getOrDefault(e, 0) > 1 && v.kind() != Kind.SCALAR) {
       String name = "v" + (locals++);
@@ -277,6 +277,26 @@ final class JavaVector {
     prelude.add("final FloatVector " + e + " = " + e + "p.mul(" + e + "t.reinterpretAsInts().sub(0x4B400000).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())"
         + ".blend(0.0f, " + e + "x.compare(VectorOperators.LT, -87.3f)).blend(" + e + "x, " + e + "x.test(VectorOperators.IS_NAN));");
     return e;
+  }
+
+  /**
+   * Stochastic bf16 rounding lane by lane: the same integer arithmetic as Bf16.stochastic (hash of index and
+   * seed, all mod 2^32), written out as locals for the reason exp is.
+   */
+  private Value roundBf16(Expr.RoundBf16 b) {
+    String x = floats(render(b.x()));
+    Value index = render(b.index()), seed = render(b.seed());
+    if (seed.kind() != Kind.SCALAR) throw new Unsupported("a seed that varies along x");
+    String h = "h" + (locals++);
+    prelude.add("final FloatVector " + h + "x = " + x + ";");
+    prelude.add("final IntVector " + h + "a = " + intVector(index) + ".mul(0x9E3779B1).add((" + seed.text() + ") * 0x85EBCA77 + 0x165667B1);");
+    prelude.add("final IntVector " + h + "b = " + h + "a.lanewise(VectorOperators.XOR, " + h + "a.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);");
+    prelude.add("final IntVector " + h + "c = " + h + "b.lanewise(VectorOperators.XOR, " + h + "b.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);");
+    prelude.add("final IntVector " + h + "d = " + h + "c.lanewise(VectorOperators.XOR, " + h + "c.lanewise(VectorOperators.LSHR, 16));");
+    prelude.add("final IntVector " + h + "i = " + h + "x.reinterpretAsInts();");
+    prelude.add("final FloatVector " + h + " = " + h + "i.add(" + h + "d.and(0xFFFF)).and(0xFFFF0000).reinterpretAsFloats()"
+        + ".blend(" + h + "x, " + h + "i.and(0x7F800000).compare(VectorOperators.EQ, 0x7F800000).cast(S));");
+    return new Value(h, Kind.FLOATS, DType.F32);
   }
 
   private Value binary(Expr.Binary b) {
