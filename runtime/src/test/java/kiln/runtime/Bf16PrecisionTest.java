@@ -95,6 +95,17 @@ class Bf16PrecisionTest {
     assertEquals(List.of("cast.bf16_copy"), s.cast().stream().map(Compute::name).toList());
   }
 
+  @Test void storageMisuseIsNamed() {
+    Program p = Gpt2.build(1);
+    Tensor wte = p.params().get("wte"), tokens = p.tokens();
+    var view = org.junit.jupiter.api.Assertions.assertThrows(kiln.dsl.DslException.class,
+        () -> wte.restored("x", kiln.dsl.Role.PARAM, DType.BF16));
+    assertEquals("tensor wte is a view; restore its root params", view.getMessage());
+    var ints = org.junit.jupiter.api.Assertions.assertThrows(kiln.dsl.DslException.class,
+        () -> tokens.restored("x", kiln.dsl.Role.INPUT, DType.BF16));
+    assertEquals("tensor tokens is I32: it cannot be stored as BF16", ints.getMessage());
+  }
+
   @Test void externTensorsStayFp32() {
     Map<String, Tensor> r = roots(Bf16Storage.apply(Gpt2.build(1, true)).program());
     assertEquals(DType.F32, r.get("h0.attn.qkv").storage(), "flash attention reads fp32");
