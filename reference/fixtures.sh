@@ -1,29 +1,15 @@
 #!/usr/bin/env bash
-# Writes the PyTorch reference fixtures into build/fixtures/<name>/ (reference/README.md says what
-# each file holds): GPT-2 ones from gpt2_reference.py, Llama ones from llama_reference.py.
-# Idempotent: a fixture whose files all exist and whose config.txt matches the wanted config (and
-# the current script that writes it) is skipped. Each fixture is written to a temp dir and renamed
-# into place, so a killed run never leaves half a fixture.
-# Python: $KILN_PYTHON, else /usr/bin/python3 if it has torch, else python3.
+# Writes the PyTorch reference fixtures listed in reference/fixtures.txt into build/fixtures/<name>/
+# (reference/README.md says what each file holds). Idempotent: a fixture whose files all exist and
+# whose fixture.txt records the same script, arguments and sha256 of the script and of
+# reference_common.py is skipped. A script that takes --self-test runs it once before its first
+# fixture is written. Each fixture is written to a temp dir and renamed into place, so a killed run
+# never leaves half a fixture. Python: $KILN_PYTHON, else /usr/bin/python3 if it has torch, else python3.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-GPT2_SCRIPT="$ROOT/reference/gpt2_reference.py"
-LLAMA_SCRIPT="$ROOT/reference/llama_reference.py"
+REF="$ROOT/reference"
 OUTDIR="$ROOT/build/fixtures"
-FILES=(model.bin state.bin losses.txt checksums.txt config.txt)
-
-# name: layers heads channels max_seq batch seq seed
-FIXTURES=(
-  "tiny  2 4 64 64 4 32 1"
-  "odd   3 3 96 48 3 37 2"
-)
-
-# name: layers heads kv_heads channels ffn max_seq batch seq seed theta eps
-# theta and eps are spelled as Python's repr(float) prints them, since config.txt records them so.
-LLAMA_FIXTURES=(
-  "llama-tiny 2 4 2 64 128 64 4 32 4 10000.0  1e-05"
-  "llama-odd  2 6 3 96 160 48 3 37 5 500000.0 1e-05"
-)
+FILES=(model.bin state.bin losses.txt checksums.txt config.txt fixture.txt)
 
 PYTHON=
 find_python() {
@@ -39,22 +25,11 @@ find_python() {
   exit 1
 }
 
-# The config.txt lines that must match; torch_version and device may differ between machines.
-gpt2_config() {
-  printf 'layers %s\nheads %s\nchannels %s\nmax_seq %s\nvocab 50257\npadded_vocab 50304\nbatch %s\nseq %s\nseed %s\ndtype float64\nsteps 10\nscript_sha256 %s\n' \
-    "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$GPT2_SHA"
-}
-
-llama_config() {
-  printf 'layers %s\nheads %s\nkv_heads %s\nchannels %s\nffn %s\nmax_seq %s\nvocab 50257\npadded_vocab 50304\ntheta %s\neps %s\nbatch %s\nseq %s\nseed %s\ndtype float64\nsteps 10\nscript_sha256 %s\n' \
-    "$1" "$2" "$3" "$4" "$5" "$6" "${10}" "${11}" "$7" "$8" "$9" "$LLAMA_SHA"
-}
-
-# up_to_date DIR WANTED_CONFIG
+# up_to_date DIR WANTED_STAMP
 up_to_date() {
   local dir=$1 wanted=$2 f
   for f in "${FILES[@]}"; do [ -f "$dir/$f" ] || return 1; done
-  [ "$(grep -vE '^(torch_version|device) ' "$dir/config.txt")" = "$wanted" ]
+  [ "$(cat "$dir/fixture.txt")" = "$wanted" ]
 }
 
 TMP= CHILD=
@@ -74,48 +49,35 @@ run_child() {
   CHILD=
 }
 
-# build NAME WANTED_CONFIG DESCRIPTION SCRIPT ARGS...: writes build/fixtures/NAME unless up to date.
-build() {
-  local name=$1 wanted=$2 desc=$3 script=$4; shift 4
-  local dest="$OUTDIR/$name"
+COMMON_SHA=$(sha256sum "$REF/reference_common.py" | cut -d' ' -f1)
+SELF_TESTED=" "
+mkdir -p "$OUTDIR"
+# temp dirs left by a SIGKILLed run (a live run's is younger than this)
+find "$OUTDIR" -maxdepth 1 -name '.tmp-*' -mmin +30 -exec rm -rf {} +
+while read -r name script args; do
+  case "$name" in ''|'#'*) continue ;; esac
+  [ -f "$REF/$script" ] || { echo "fixtures: $name: no script reference/$script (reference/fixtures.txt)" >&2; exit 1; }
+  wanted=$(printf 'script %s\nargs %s\nscript_sha256 %s\ncommon_sha256 %s\n' "$script" "$args" \
+    "$(sha256sum "$REF/$script" | cut -d' ' -f1)" "$COMMON_SHA")
+  dest="$OUTDIR/$name"
   if up_to_date "$dest" "$wanted"; then
     echo "fixtures: $name up to date, skipped ($dest)"
-    return
+    continue
   fi
   find_python
+  if [[ "$SELF_TESTED" != *" $script "* ]] && grep -q -- '--self-test' "$REF/$script"; then
+    run_child "$PYTHON" "$REF/$script" --self-test >/dev/null  # the script's own checks, once, before its first fixture
+    SELF_TESTED="$SELF_TESTED$script "
+  fi
   TMP=$(mktemp -d "$OUTDIR/.tmp-$name.XXXXXX")
-  run_child "$PYTHON" "$script" "$@" --dtype float64 --device cpu --steps 10 --out "$TMP" >/dev/null
+  # shellcheck disable=SC2086  # args are words
+  run_child "$PYTHON" "$REF/$script" $args --dtype float64 --device cpu --steps 10 --out "$TMP" >/dev/null
+  printf '%s\n' "$wanted" >"$TMP/fixture.txt"
   chmod 755 "$TMP"
   rm -rf "$dest"
   if ! mv -T "$TMP" "$dest" 2>/dev/null; then  # another run placed it in the meantime
     up_to_date "$dest" "$wanted" || { echo "fixtures: could not place $dest" >&2; exit 1; }
   fi
   TMP=
-  echo "fixtures: $name written ($dest, $desc, first/last loss $(head -1 "$dest/losses.txt")/$(tail -1 "$dest/losses.txt"))"
-}
-
-GPT2_SHA=$(sha256sum "$GPT2_SCRIPT" | cut -d' ' -f1)
-LLAMA_SHA=$(sha256sum "$LLAMA_SCRIPT" | cut -d' ' -f1)
-mkdir -p "$OUTDIR"
-# temp dirs left by a SIGKILLed run (a live run's is younger than this)
-find "$OUTDIR" -maxdepth 1 -name '.tmp-*' -mmin +30 -exec rm -rf {} +
-for spec in "${FIXTURES[@]}"; do
-  read -r name L NH C maxT B T seed <<<"$spec"
-  build "$name" "$(gpt2_config "$L" "$NH" "$C" "$maxT" "$B" "$T" "$seed")" \
-    "L=$L NH=$NH C=$C maxT=$maxT B=$B T=$T seed=$seed" "$GPT2_SCRIPT" \
-    --layers "$L" --heads "$NH" --channels "$C" --max-seq "$maxT" --batch "$B" --seq "$T" --seed "$seed"
-done
-LLAMA_CHECKED=
-for spec in "${LLAMA_FIXTURES[@]}"; do
-  read -r name L NH NKV C FF maxT B T seed theta eps <<<"$spec"
-  wanted=$(llama_config "$L" "$NH" "$NKV" "$C" "$FF" "$maxT" "$B" "$T" "$seed" "$theta" "$eps")
-  if [ -z "$LLAMA_CHECKED" ] && ! up_to_date "$OUTDIR/$name" "$wanted"; then
-    find_python  # RoPE and attention against independent forms, once, before writing any Llama fixture
-    run_child "$PYTHON" "$LLAMA_SCRIPT" --self-test >/dev/null
-    LLAMA_CHECKED=1
-  fi
-  build "$name" "$wanted" \
-    "L=$L NH=$NH NKV=$NKV C=$C FF=$FF maxT=$maxT B=$B T=$T seed=$seed theta=$theta eps=$eps" "$LLAMA_SCRIPT" \
-    --layers "$L" --heads "$NH" --kv-heads "$NKV" --channels "$C" --ffn "$FF" --max-seq "$maxT" \
-    --batch "$B" --seq "$T" --seed "$seed" --theta "$theta" --eps "$eps"
-done
+  echo "fixtures: $name written ($dest, $script $args, first/last loss $(head -1 "$dest/losses.txt")/$(tail -1 "$dest/losses.txt"))"
+done <"$REF/fixtures.txt"

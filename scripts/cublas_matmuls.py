@@ -3,7 +3,11 @@
 
 Prints one line per shape: name, M x N x K, median ms and TFLOP/s, at TF32 (and bf16 with --bf16).
 With --kiln FILE (lines "name ms" written by kiln's matmul bench) it adds kiln's TFLOP/s and the ratio.
-Run on the GPU machine: python3 scripts/cublas_matmuls.py [--kiln kiln.txt] [--bf16]
+With --precision bf16 it times cuBLAS in bf16 (bf16 inputs and output, fp32 accumulation) on the five
+forward shapes and fc's two backward layouts, dX = dY W (W read n-major) and dW = dY^T X (both m-major),
+each stored as kiln's bf16 bench stores it, and the ratio is against that (the file from
+MatmulBench --bf16).
+Run on the GPU machine: python3 scripts/cublas_matmuls.py [--kiln kiln.txt] [--bf16] [--precision bf16]
 """
 import argparse
 import sys
@@ -33,6 +37,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--kiln", help="file of 'name ms' lines from kiln's generated kernels")
     p.add_argument("--bf16", action="store_true", help="also time bf16 cuBLAS")
+    p.add_argument("--precision", choices=["tf32", "bf16"], default="tf32", help="the precision kiln's times are set against")
     args = p.parse_args()
     if not torch.cuda.is_available():
         sys.exit("cublas_matmuls.py: no CUDA device visible to PyTorch")
@@ -43,6 +48,9 @@ def main():
             if len(f) != 2:
                 sys.exit(f"cublas_matmuls.py: {args.kiln}:{n}: expected 'name ms', found {line.strip()!r}")
             kiln[f[0]] = float(f[1])
+    if args.precision == "bf16":
+        bf16_table(kiln)
+        return
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS TF32 (allow_tf32), x @ W.T")
@@ -71,6 +79,43 @@ def main():
                 line += f" {'-':>8} {'-':>8} {'-':>11}"
         print(line)
         del x, w, out
+        torch.cuda.empty_cache()
+
+
+# (name, M, N, K, how cuBLAS is called on bf16 tensors stored as kiln's bench stores them)
+BF16_SHAPES = [(name, m, n, k, "forward") for name, m, n, k in SHAPES] + [
+    ("fc_dx", 8192, 768, 3072, "dx"),   # dX (8192, 768) = dY (8192, 3072) @ W (3072, 768)
+    ("fc_dw", 3072, 768, 8192, "dw"),   # dW (3072, 768) = dY (8192, 3072)^T @ X (8192, 768)
+]
+
+
+def bf16_table(kiln):
+    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS bf16 (bf16 in and out, fp32 accumulate)")
+    head = f"{'shape':8} {'M x N x K':>18} {'layout':>12} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
+    if kiln:
+        head += f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
+    print(head)
+    for name, m, n, k, kind in BF16_SHAPES:
+        if kind == "forward":
+            a, b = torch.randn(m, k, device="cuda").bfloat16(), torch.randn(n, k, device="cuda").bfloat16()
+            fn, layout = (lambda: torch.matmul(a, b.t())), "x @ W.T"
+        elif kind == "dx":
+            a, b = torch.randn(m, k, device="cuda").bfloat16(), torch.randn(k, n, device="cuda").bfloat16()
+            fn, layout = (lambda: torch.matmul(a, b)), "dY @ W"
+        else:
+            a, b = torch.randn(k, m, device="cuda").bfloat16(), torch.randn(k, n, device="cuda").bfloat16()
+            fn, layout = (lambda: torch.matmul(a.t(), b)), "dY.T @ X"
+        flop = 2.0 * m * n * k
+        ms = median_ms(fn)
+        line = f"{name:8} {f'{m}x{n}x{k}':>18} {layout:>12} {ms:10.4f} {flop / ms / 1e9:8.1f}"
+        if kiln:
+            if name in kiln:
+                km = kiln[name]
+                line += f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
+            else:
+                line += f" {'-':>8} {'-':>8} {'-':>11}"
+        print(line)
+        del a, b
         torch.cuda.empty_cache()
 
 

@@ -1,6 +1,8 @@
 <#-- Tiled matmul C[batch, m, n] (+)= sum_k A[m, k] * B[k, n] with arbitrary strides: a BM x BN tile
-     per block through shared memory, TM x TN outputs per thread. Knobs come from the Schedule. Operands
-     and C may be stored as bf16 (loadA, loadB widen them; C rounds once, from the fp32 accumulator). -->
+     per block through shared memory, TM x TN outputs per thread. an epilogue (element-wise consumers
+     of C from the graph) takes each finished element where there is one. Knobs come from the Schedule.
+     Operands and C may be stored as bf16 (loadA, loadB widen them; C rounds once, from the fp32
+     accumulator, in the epilogue's store where there is one). -->
 <#include "prologue.ftl">
 
 #define BM ${bm}
@@ -15,6 +17,9 @@ ${unpack}
   const long long am = ${am}, ak = ${ak}, bk = ${bkStride}, bn = ${bnStride}, cm = ${cm};
 ${batchDecode}
   const long long baseA = ${baseA}, baseB = ${baseB}, baseC = ${baseC};
+<#if epilogue?has_content>
+${epilogue}
+</#if>
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   const int threads = (BM / TM) * (BN / TN);
   const int tx = threadIdx.x % (BN / TN), ty = threadIdx.x / (BN / TN);
@@ -65,7 +70,9 @@ ${batchDecode}
     for (int j = 0; j < TN; j++) {
       const int n = n0 + tx * TN + j;
       if (n < N) {
-<#if cBf16>
+<#if epilogue?has_content>
+        epilogue(m, n, acc[i][j]);
+<#elseif cBf16>
         kiln_bf16* c = &H[baseC + m * cm + n];
         *c = kiln_bf16_rn(${accumulate?then("kiln_bf16_f(*c) + acc[i][j]", "acc[i][j]")});
 <#else>

@@ -4,7 +4,8 @@
      past the edges) in a STAGES-deep ring. Shared tiles keep the global layout's contiguous dim
      innermost, padded so every fragment read is bank-conflict free. With SPLITS > 1 (split-K, for
      small M x N over a long K) each block sums one K range into the workspace W, and ${name}_sum adds
-     the ranges in order (deterministic). Knobs come from the Schedule. -->
+     the ranges in order (deterministic). An epilogue (element-wise consumers of C from the graph) takes
+     each finished element: in the store, or with split-K in ${name}_sum. Knobs come from the Schedule. -->
 <#include "prologue.ftl">
 
 #define BM ${bm}
@@ -95,6 +96,9 @@ ${batchDecode}
   const int kChunk = (K + SPLITS * BK - 1) / (SPLITS * BK) * BK;
   const int kBegin = split * kChunk, kEnd = min(K, kBegin + kChunk);
   const long long baseA = ${baseA}, baseB = ${baseB}, baseC = ${baseC};
+<#if epilogue?has_content && splits == 1>
+${epilogue}
+</#if>
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
   extern __shared__ __align__(16) float smem[];
   float* sA = smem;
@@ -205,6 +209,8 @@ ${batchDecode}
           if (n < N) {
 <#if splits gt 1>
             W[((zb * SPLITS + split) * (long long) M + m) * N + n] = acc[i][j][half * 2 + q];
+<#elseif epilogue?has_content>
+            epilogue(m, n, acc[i][j][half * 2 + q]);
 <#else>
             float* c = &F[baseC + m * cm + n];
             *c = ${accumulate?then("*c + acc[i][j][half * 2 + q]", "acc[i][j][half * 2 + q]")};
@@ -230,8 +236,13 @@ ${sumBatchDecode}
     const long long baseC = ${baseC};
     float s = 0.0f;
     for (int p = 0; p < SPLITS; p++) s += W[((zb * SPLITS + p) * (long long) M + m) * N + n];
+<#if epilogue?has_content>
+${epilogue}
+    epilogue(m, n, s);
+<#else>
     float* c = &F[baseC + m * cm + n];
     *c = ${accumulate?then("*c + s", "s")};
+</#if>
   }
 }
 </#if>

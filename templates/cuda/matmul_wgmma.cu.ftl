@@ -5,7 +5,9 @@
      ring of mbarriers: warpgroup 0 produces (one thread issues the copies), CONSUMERS warpgroups each
      multiply BM / CONSUMERS rows of the tile with the whole BN and write fp32 straight to C. The
      tensor maps (mapA over A as K x M, mapB over B as K x N, 32 x rows boxes) come from the host's
-     cuTensorMapEncodeTiled as by-value kernel parameters. Knobs come from the Schedule. -->
+     cuTensorMapEncodeTiled as by-value kernel parameters. With an epilogue (element-wise consumers of C
+     from the graph) each finished element goes through it instead of the plain store. Knobs come from
+     the Schedule. -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 
@@ -22,46 +24,7 @@
 #define WM (BM / CONSUMERS)
 #define MI (WM / 64)
 
-#ifndef KILN_WGMMA_HELPERS
-#define KILN_WGMMA_HELPERS
-// the driver's CUtensorMap, declared here rather than through <cuda.h>
-struct __align__(64) KilnTensorMap { unsigned long long opaque[16]; };
-
-__device__ __forceinline__ unsigned kiln_smem_u32(const void* p) {
-  unsigned r;
-  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
-  return r;
-}
-
-__device__ __forceinline__ void kiln_mbar_init(unsigned bar, unsigned count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;" :: "r"(bar), "r"(count));
-}
-
-__device__ __forceinline__ void kiln_mbar_wait(unsigned bar, unsigned parity) {
-  asm volatile("{ .reg .pred P1; KILN_WAIT_%=: mbarrier.try_wait.parity.shared::cta.b64 P1, [%0], %1; @!P1 bra KILN_WAIT_%=; }"
-               :: "r"(bar), "r"(parity) : "memory");
-}
-
-__device__ __forceinline__ void kiln_mbar_expect(unsigned bar, unsigned bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;" :: "r"(bar), "r"(bytes) : "memory");
-}
-
-__device__ __forceinline__ void kiln_mbar_arrive(unsigned bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];" :: "r"(bar) : "memory");
-}
-
-// one box (32 floats x rows) at coordinates (k, row) into shared memory, completing on bar
-__device__ __forceinline__ void kiln_tma_load(unsigned dst, const void* map, int k, int row, unsigned bar) {
-  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];"
-               :: "r"(dst), "l"(map), "r"(k), "r"(row), "r"(bar) : "memory");
-}
-
-// wgmma shared-memory descriptor of a K-major operand in 128-byte swizzle: start address, 1024 bytes
-// between 8-row groups, swizzle mode 1 in the top bits (the leading offset is unused in this mode)
-__device__ __forceinline__ unsigned long long kiln_desc_sw128(unsigned addr) {
-  return (unsigned long long) ((addr & 0x3FFFF) >> 4) | (1ull << 16) | (64ull << 32) | (1ull << 62);
-}
-#endif
+<#include "wgmma_common.ftl">
 
 #ifndef KILN_WGMMA_N${bn}
 #define KILN_WGMMA_N${bn}
@@ -78,6 +41,9 @@ ${unpack}
   const int M = ${M}, N = ${N}, K = ${K};
   const long long cm = ${cm};
   const long long baseC = ${baseC};
+<#if epilogue?has_content>
+${epilogue}
+</#if>
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment
   unsigned char* smem = (unsigned char*) (((unsigned long long) kiln_smem_raw + 1023) & ~1023ull);
@@ -157,6 +123,10 @@ ${unpack}
         for (int j = 0; j < BN / 8; j++) {
           const int n = n0 + j * 8 + 2 * t;
           const float v0 = d[i][4 * j + 2 * h], v1 = d[i][4 * j + 2 * h + 1];
+<#if epilogue?has_content>
+          if (n < N) epilogue(m, n, v0);
+          if (n + 1 < N) epilogue(m, n + 1, v1);
+<#else>
           if (pairs && n + 1 < N) {
             float2* p = (float2*) (row + n);
 <#if accumulate>
@@ -174,6 +144,7 @@ ${unpack}
             if (n + 1 < N) row[n + 1] = v1;
 </#if>
           }
+</#if>
         }
       }
     }

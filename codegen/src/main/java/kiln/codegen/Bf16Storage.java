@@ -81,8 +81,9 @@ public final class Bf16Storage {
     Var c = Ops.var(master.dims().getFirst());
     List<Compute> cast = List.of(new Compute("cast.bf16_copy", "cast", copy, List.of(c), List.of(c), new Expr.RoundBf16(master.at(c), c, seed), false));
     Graph rewritten = g.rewritten(roots, out);
-    Program q = new Program(p.model(), rewritten, p.params(), p.grads(), p.tokens(), p.targets(),
-        p.logits() == null ? null : storage.apply(p.logits()), p.loss(), p.hyper(), p.gradNormSquared(),
+    Map<String, Tensor> outputs = new LinkedHashMap<>(p.outputs());
+    outputs.replaceAll((name, t) -> storage.apply(t));
+    Program q = new Program(p.model(), rewritten, p.params(), p.grads(), p.inputs(), outputs, p.state(),
         p.forwardEnd(), p.backwardEnd(), p.normEnd());
     return new Stored(q, copy, cast);
   }

@@ -51,9 +51,16 @@ public final class CudaDialect implements Dialect {
     return target + " = kiln_bf16_rn(" + (accumulate ? "kiln_bf16_f(" + target + ") + " + value : value) + ")";
   }
 
+  @Override public String asStored(String value, DType storage) {
+    return storage == DType.BF16 ? "kiln_bf16_f(kiln_bf16_rn(" + value + "))" : value;
+  }
+
   @Override public String roundBf16(String x, String index, String seed) {
     return "kiln_bf16_sr(" + x + ", (unsigned) (" + index + "), (unsigned) (" + seed + "))";
   }
+
+  /** Through the read-only data path: an invariant load, which the compiler schedules ahead of earlier stores. */
+  @Override public String readOnlyLoad(String arena, String offset, String index) { return "__ldg(&" + load(arena, offset, index) + ")"; }
 
   @Override public String negativeInfinity() { return "(-INFINITY)"; }
 

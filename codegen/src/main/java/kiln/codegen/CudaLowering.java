@@ -1,4 +1,4 @@
-// The CUDA lowering pipeline: fuse -> classify (matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
+// The CUDA lowering pipeline: fuse (rows, then element-wise; matmul epilogues) -> classify (row, matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -50,6 +50,15 @@ public final class CudaLowering {
     return o != null ? o : !"0".equals(System.getenv("KILN_WGMMA_MCHUNK"));
   }
 
+  /** Whether reductions along rows and their consumers run as row kernels (RowFusion; KILN_ROWS=0: off); tests may override. */
+  public static boolean rows() {
+    Boolean o = rowsOverride;
+    return o != null ? o : !"0".equals(System.getenv("KILN_ROWS"));
+  }
+
+  /** Tests: force row fusion on or off (null: the environment decides). */
+  public static volatile Boolean rowsOverride;
+
   /** Tests: force chunking along M on or off (null: the environment decides). */
   public static volatile Boolean rowChunksOverride;
 
@@ -61,13 +70,35 @@ public final class CudaLowering {
    */
   public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                               long transposeFloats) {
+    return lower(computes, schedule, chooser, size, transposeFloats, null);
+  }
+
+  /**
+   * As above, over Epilogue.groups: a matmul with an epilogue runs it in its own launch (the chooser still
+   * sees the bare matmul, the kernel the tuner times), except over copies in more than one launch (K or M
+   * chunks), where the epilogue runs after as a map. program: the readers of every tensor in the whole
+   * step, so outputs nothing outside the group reads are not stored (null: every output is stored).
+   */
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                              long transposeFloats, Epilogue.Readers program) {
     Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
     List<CudaLaunch> launches = new ArrayList<>();
-    for (List<Compute> group : Fuse.groups(computes)) {
+    boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
+    for (List<Compute> fusedGroup : Epilogue.groups(computes)) {
+      List<Compute> group = fusedGroup;
+      CudaRenderer.Fused epilogue = null;
+      if (Epilogue.fused(fusedGroup)) {
+        group = List.of(fusedGroup.getFirst());
+        epilogue = new CudaRenderer.Fused(fusedGroup.subList(1, fusedGroup.size()), Epilogue.unstored(fusedGroup, program));
+        if (dump) System.err.println("epilogue: " + String.join(" + ", fusedGroup.stream().map(Compute::name).toList()) + ", not stored: " + epilogue.unstored());
+      }
       Compute first = group.getFirst();
       Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
+      RowFusion.Plan rowPlan = rows() ? RowFusion.plan(group) : null;
       CudaRenderer.Rendered k;
-      if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
+      if (rowPlan != null) {
+        k = CudaRows.render(rowPlan);
+      } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         k = CudaRenderer.extern(first, schedule, size);
       } else if (mm.isPresent()) {
@@ -77,10 +108,15 @@ public final class CudaLowering {
         CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan);
         CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
         if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
-          k = chosen == null || chosen.equals(schedule.wgmma()) ? copies
-              : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), (CudaSchedule.WgmmaTile) chosen, plan);
+          CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;
+          boolean fuse = epilogue != null && CudaRenderer.oneLaunch(plan);
+          k = w.equals(schedule.wgmma()) && !fuse ? copies : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), w, plan, fuse ? epilogue : null);
+          if (fuse) epilogue = null;
           CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
           for (CudaRenderer.Rendered x : t.kernels()) kernels.putIfAbsent(x.function(), x);
+        } else if (epilogue != null) {
+          k = CudaRenderer.matmul(mm.get(), chosen != null ? chosen : byDefault, epilogue);
+          epilogue = null;
         } else if (chosen != null && !chosen.equals(byDefault)) {
           k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
         }
@@ -90,8 +126,17 @@ public final class CudaLowering {
       } else {
         k = CudaRenderer.map(group, schedule);
       }
-      kernels.putIfAbsent(k.function(), k);
-      launches.add(new CudaLaunch(String.join("+", group.stream().map(Compute::name).toList()), k));
+      if (epilogue == null) {
+        kernels.putIfAbsent(k.function(), k);
+        launches.add(new CudaLaunch(String.join("+", fusedGroup.stream().map(Compute::name).toList()), k));
+      } else {
+        // over copies in several launches: the epilogue's computes run after, as one map
+        kernels.putIfAbsent(k.function(), k);
+        launches.add(new CudaLaunch(first.name(), k));
+        CudaRenderer.Rendered map = CudaRenderer.map(epilogue.computes(), schedule);
+        kernels.putIfAbsent(map.function(), map);
+        launches.add(new CudaLaunch(String.join("+", epilogue.computes().stream().map(Compute::name).toList()), map));
+      }
     }
     return new Lowered(launches, kernels);
   }

@@ -82,6 +82,24 @@ public final class CudaRenderer {
   /** One block per (row, tile of `tileRows` along t): the attention externs. */
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
+  /**
+   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long: about extent / (4 x
+   * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
+   * warpRows to a block (a warp each), longer ones one to a block.
+   */
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows) implements Work {
+    /** Threads per row (blockDim.x) for a row of `extent` elements. */
+    public int threads(long extent) {
+      long want = Math.max(1, (extent + 4L * vectorsPerThread - 1) / (4L * vectorsPerThread));
+      int t = 32;
+      while (t < want && t < maxThreads) t <<= 1;
+      return t;
+    }
+
+    /** Rows a block (blockDim.y). */
+    public int rowsPerBlock(long extent) { return threads(extent) == 32 ? warpRows : 1; }
+  }
+
   public record Rendered(String kind, String function, String source, List<Dim> dims, List<Tensor> tensors, Work work) {}
 
   private static final Configuration FREEMARKER = new Configuration(Configuration.VERSION_2_3_34);
@@ -346,6 +364,14 @@ public final class CudaRenderer {
    * last M chunk's rows get their own kernels (Transposed.tail, tailRest).
    */
   public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long[] plan) {
+    return matmulTransposed(mm, accumulate, tile, plan, null);
+  }
+
+  /** Whether a plan from transposePlan runs as one launch of the matmul (one K chunk, no M chunks): only then may it take an epilogue. */
+  public static boolean oneLaunch(long[] plan) { return plan[1] == 1 && !(plan.length > 2 && plan[3] > 1); }
+
+  /** As above with an epilogue (null: none), where the plan is oneLaunch. */
+  public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long[] plan, Fused epilogue) {
     boolean[] t = wgmmaLayouts(mm);
     if (t == null || !(t[0] || t[1])) throw new IllegalArgumentException(mm.compute().name() + ": no operand to transpose for wgmma");
     long kChunk = plan[0];
@@ -365,26 +391,134 @@ public final class CudaRenderer {
       }
     }
     Transposed x = new Transposed(t[0], t[1], kChunk, chunks, transpose(64), rest, mChunk, mChunks, tail, tailRest);
-    return matmul(mm, accumulate, tile, kChunk, x, mChunk);
+    return matmul(mm, accumulate, tile, kChunk, x, mChunk, epilogue);
   }
 
   /**
    * A matmul with the given tile: the CUDA-core template for a SimtTile, the TF32 tensor-core one for an
    * MmaTile, the Hopper one for a WgmmaTile (only where wgmmaFits).
    */
-  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) { return matmul(mm, accumulate, tile, 0, null, 0); }
+  public static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile) { return matmul(mm, accumulate, tile, 0, null, 0, null); }
 
-  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed) {
-    return matmul(mm, accumulate, tile, kChunk, transposed, 0);
+  /** As above, with epilogue (null: none) applied to each element of C before it is stored (split-K: in the kernel that adds the splits). */
+  public static Rendered matmul(MatmulMatch mm, CudaSchedule.MatmulTile tile, Fused epilogue) { return matmul(mm, false, tile, 0, null, 0, epilogue); }
+
+  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed, long mRows) {
+    return matmul(mm, accumulate, tile, kChunk, transposed, mRows, null);
+  }
+
+  /**
+   * A matmul's epilogue (Epilogue.groups): the element-wise computes, renamed to the matmul's loop vars,
+   * that run on each element v = C[.., m, n] once it is complete, and the tensors (C among them) that
+   * need not be stored (Epilogue.unstored).
+   */
+  public record Fused(List<Compute> computes, java.util.Set<Tensor> unstored) {
+    public Fused {
+      computes = List.copyOf(computes);
+      unstored = java.util.Set.copyOf(unstored);
+    }
+  }
+
+  /**
+   * The epilogue as a lambda the templates call per element: `epilogue(m, n, v)` with m and n C's flat row
+   * and column (within the batch, whose vars the kernel has decoded) and v the finished sum. Its statements
+   * are the computes' bodies through the shared walk and the CUDA table, C[.., m, n] spelled v and each
+   * earlier output its local; a load whose index holds the whole M (or N) group in order, over the same
+   * dims, indexes by m (n) directly, and the group's vars are decoded from m and n (32-bit) for any other use.
+   */
+  private static String epilogue(ExprRenderer r, MatmulMatch mm, Fused f) {
+    Compute c = mm.compute();
+    List<Expr> at = new ArrayList<>(c.loopVars());
+    Var mv = new Var("epilogue.m", new Dim("M")), nv = new Var("epilogue.n", new Dim("N"));
+    r.bind(mv, "m");
+    r.bind(nv, "n");
+    String in = "    ";
+    StringBuilder b = new StringBuilder("  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n]; outputs\n  // ")
+        .append(String.join(", ", f.computes().stream().map(x -> x.out().dims().toString()).toList()))
+        .append(f.unstored().contains(c.out()) ? " (C itself not stored)" : "").append("\n  auto epilogue = [&](const int m, const int n, const float v) {\n");
+    // the group's vars, only where a statement uses one after the flat indexing
+    java.util.Set<Var> used = new java.util.HashSet<>();
+    for (Compute x : f.computes()) kiln.dsl.Exprs.visit(flat(x.body(), mm, mv, nv), e -> { if (e instanceof Var v) used.add(v); });
+    if (mm.m().stream().anyMatch(used::contains)) b.append(decode32(r, mm.m(), "m", "rm", in));
+    if (mm.n().stream().anyMatch(used::contains)) b.append(decode32(r, mm.n(), "n", "rn", in));
+    Map<Expr, String> bound = new HashMap<>();
+    Expr cLoad = flat(new Expr.Load(c.out(), at), mm, mv, nv);
+    bound.put(cLoad, "v");
+    // a bf16 C or output: stored rounded (the dialect's store), and read by later statements as stored, as they would be unfused
+    if (!f.unstored().contains(c.out())) b.append(in).append(storeTo(r, (Expr.Load) cLoad, "v")).append(";\n");
+    if (c.out().storage() == kiln.dsl.DType.BF16) {
+      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      bound.put(cLoad, "vs");
+    }
+    int k = 0;
+    for (Compute x : f.computes()) {
+      if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
+      List<String> prelude = new ArrayList<>();
+      // what an epilogue loads, no thread of the launch writes (its outputs it reads as locals; the arena keeps the rest
+      // apart): read-only loads, which the compiler issues ahead of the previous elements' stores
+      r.readOnlyLoads(true);
+      String value = r.renderWithLocals(flat(x.body(), mm, mv, nv), prelude, bound);
+      r.readOnlyLoads(false);
+      for (String p : prelude) b.append(in).append(p).append('\n');
+      String y = "y" + k++;
+      b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
+          .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
+      Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
+      bound.put(target, y);
+      if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
+    }
+    return b.append("  };").toString();
+  }
+
+  /** value (F32) stored into the element target in its storage (bf16: rounded to nearest even). */
+  private static String storeTo(ExprRenderer r, Expr.Load target, String value) {
+    return r.dialect().store(r.lvalue(target), value, false, false, target.tensor().storage());
+  }
+
+  /** e with each load's whole M (N) group, where it sits in order over the same dims, replaced by zeros and the flat m (n). */
+  private static Expr flat(Expr e, MatmulMatch mm, Var mv, Var nv) {
+    if (e instanceof Expr.Load l) {
+      List<Expr> index = new ArrayList<>(l.index().stream().map(x -> flat(x, mm, mv, nv)).toList());
+      collapse(index, l.tensor(), mm.m(), mv);
+      collapse(index, l.tensor(), mm.n(), nv);
+      return new Expr.Load(l.tensor(), index);
+    }
+    return kiln.dsl.Exprs.mapChildren(e, x -> flat(x, mm, mv, nv));
+  }
+
+  private static void collapse(List<Expr> index, Tensor t, List<Var> group, Var flatVar) {
+    int start = java.util.Collections.indexOfSubList(index, group);
+    if (group.isEmpty() || start < 0) return;
+    for (int j = 1; j < group.size(); j++) if (!t.dims().get(start + j).equals(group.get(j).dim())) return;
+    for (int j = 0; j < group.size() - 1; j++) index.set(start + j, Expr.Const.i32(0));
+    index.set(start + group.size() - 1, flatVar);
+  }
+
+  /** Splits the 32-bit flat index `source` into vars, last fastest (unused ones cost nothing: the compiler drops them). */
+  private static String decode32(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
+    if (vars.isEmpty()) return "";
+    StringBuilder b = new StringBuilder(indent).append("int ").append(from).append(" = ").append(source).append(";\n");
+    for (int i = vars.size() - 1; i >= 0; i--) {
+      Var v = vars.get(i);
+      if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = ").append(from).append(";\n");
+      else b.append(indent).append("const int ").append(r.var(v)).append(" = ").append(from).append(" % ").append(r.dim(v.dim()))
+          .append("; ").append(from).append(" /= ").append(r.dim(v.dim())).append(";\n");
+    }
+    return b.toString();
   }
 
   /** mRows > 0 (over copies chunked along M): the kernel covers that many rows of C, from the base the launch passes as F. */
-  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed, long mRows) {
+  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed, long mRows,
+                                 Fused fused) {
+    if (fused != null && (accumulate || mRows > 0 || transposed != null && (transposed.chunks() > 1 || transposed.byRows()))) {
+      throw new IllegalArgumentException(mm.compute().name() + ": an epilogue needs C assigned in one launch (no +=, one K chunk, no M chunks)");
+    }
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     Compute c = mm.compute();
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
     String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
     Map<String, Object> m = new HashMap<>();
+    m.put("epilogue", fused == null ? "" : epilogue(r, mm, fused));
     m.put("M", JavaRenderer.product(r, mm.m()));
     m.put("N", JavaRenderer.product(r, mm.n()));
     m.put("K", JavaRenderer.product(r, mm.k()));
@@ -460,7 +594,8 @@ public final class CudaRenderer {
       case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a" + (kChunk > 0 ? ", over K-major copies " + kChunk + " deep" : "")
           + (mRows > 0 ? ", " + mRows + " rows a launch" : "") + ")";
     };
-    return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs(),
+    String then = fused == null ? "" : ", then " + fused.computes().size() + " element-wise statement(s) as its epilogue";
+    return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed));
   }
 
@@ -529,13 +664,13 @@ public final class CudaRenderer {
     }
   }
 
-  private static String items(ExprRenderer r, List<Var> vars) {
+  static String items(ExprRenderer r, List<Var> vars) {
     if (vars.isEmpty()) return "1";
     return "(long long) " + String.join(" * ", vars.stream().map(v -> r.dim(v.dim())).toList());
   }
 
   /** Splits the flat index `source` into vars, last fastest, through a local named `from`. */
-  private static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
+  static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
     StringBuilder b = new StringBuilder();
     if (!vars.isEmpty()) b.append(indent).append("long long ").append(from).append(" = ").append(source).append(";\n");
     for (int i = vars.size() - 1; i >= 0; i--) {
@@ -551,7 +686,7 @@ public final class CudaRenderer {
     return group.size() + " statement(s): " + String.join("; ", group.stream().map(c -> c.out().dims() + (c.accumulate() ? " +=" : " =")).toList());
   }
 
-  private static Rendered render(String prefixKind, String template, String kind, ExprRenderer r, Map<String, Object> model,
+  static Rendered render(String prefixKind, String template, String kind, ExprRenderer r, Map<String, Object> model,
                                  String comment, Work work) {
     StringBuilder unpack = new StringBuilder();
     int i = 0;
@@ -571,7 +706,7 @@ public final class CudaRenderer {
     return new Rendered(kind, function, source.replace(placeholder, function), r.dims(), r.tensors(), work);
   }
 
-  private static String process(String template, Map<String, Object> model) {
+  static String process(String template, Map<String, Object> model) {
     try {
       Template t = FREEMARKER.getTemplate(template);
       StringWriter w = new StringWriter();

@@ -49,8 +49,16 @@ public interface Dialect {
     return target + (accumulate ? " += " : " = ") + value;
   }
 
+  /** value (F32) as a later read of it from storage sees it: bf16 rounds to nearest even and widens back. */
+  default String asStored(String value, kiln.dsl.DType storage) {
+    if (storage == kiln.dsl.DType.BF16) throw new UnsupportedOperationException(getClass().getSimpleName() + " has no bf16 store");
+    return value;
+  }
+
   /** x (F32) rounded to bf16 stochastically with random bits hash(index, seed) (Expr.RoundBf16; codegen's Bf16 has the arithmetic). */
   String roundBf16(String x, String index, String seed);
+  /** A load of memory no thread writes while the kernel runs (the compiler may then move it past stores). */
+  default String readOnlyLoad(String arena, String offset, String index) { return load(arena, offset, index); }
   String type(kiln.dsl.DType t);
   String negativeInfinity();
   /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */

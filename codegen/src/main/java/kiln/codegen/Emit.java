@@ -38,8 +38,9 @@ public final class Emit {
   /** As above; size binds the dims that extern kernels fix when rendered (the head size of fused attention). */
   public static Map<String, String> cuda(String model, Map<String, List<Compute>> sections, CudaSchedule schedule,
                                          java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    Epilogue.Readers readers = new Epilogue.Readers(sections.values().stream().flatMap(List::stream).toList());
     return files("CUDA", model, sections, computes -> {
-      CudaLowering.Lowered l = CudaLowering.lower(computes, schedule, m -> null, size);
+      CudaLowering.Lowered l = CudaLowering.lower(computes, schedule, m -> null, size, 0, readers);
       Map<String, String> sources = new LinkedHashMap<>();
       for (CudaRenderer.Rendered k : l.kernels().values()) sources.put(k.function() + ".cu", k.source());
       return new Section(l.launches().stream().map(x -> new Line(x.kernel().kind(), x.kernel().function(), x.name())).toList(), sources);

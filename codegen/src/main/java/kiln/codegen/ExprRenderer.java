@@ -22,6 +22,7 @@ public final class ExprRenderer {
   private final LinkedHashMap<Dim, String> dims = new LinkedHashMap<>();
   private final LinkedHashMap<Tensor, Integer> tensors = new LinkedHashMap<>();
   private int locals;
+  private boolean readOnly;
 
   public ExprRenderer(Dialect dialect) { this.d = dialect; }
 
@@ -49,6 +50,12 @@ public final class ExprRenderer {
     });
   }
 
+  /** From now on spells loads as the dialect's readOnlyLoad (true) or load (false, the default; store targets need it). */
+  public void readOnlyLoads(boolean on) { readOnly = on; }
+
+  /** Names v as given (a local of the template, such as a matmul epilogue's flat row m), not after its dim. */
+  public void bind(Var v, String name) { vars.put(v, name); }
+
   public String offset(Tensor t) { return "o" + tensors.computeIfAbsent(t, k -> tensors.size()); }
 
   public String arena(Tensor t) { return t.dtype() == DType.I32 ? "I" : d.arena(t.storage()); }
@@ -57,7 +64,7 @@ public final class ExprRenderer {
   public boolean usesBf16() { return tensors.keySet().stream().anyMatch(t -> t.storage() == DType.BF16); }
 
   /** l as a store target: the element itself, not widened. */
-  public String lvalue(Expr.Load l) { return element(l, new HashMap<>(), Map.of(), null); }
+  public String lvalue(Expr.Load l) { return element(l, new HashMap<>(), Map.of(), null, true); }
 
   public String stride(Tensor t, int position) {
     List<String> parts = new ArrayList<>();
@@ -73,10 +80,16 @@ public final class ExprRenderer {
    * Renders e; non-trivial subexpressions that occur more than once become locals, whose
    * declarations are appended to `prelude` in dependency order.
    */
-  public String renderWithLocals(Expr e, List<String> prelude) {
+  public String renderWithLocals(Expr e, List<String> prelude) { return renderWithLocals(e, prelude, Map.of()); }
+
+  /**
+   * As above, where each subexpression in `bound` is spelled as the local it maps to and is not bound again
+   * (a matmul epilogue's accumulator; a row kernel's per-row values, lanes of a vector load).
+   */
+  public String renderWithLocals(Expr e, List<String> prelude, Map<Expr, String> bound) {
     Map<Expr, Integer> counts = new HashMap<>();
     Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
-    Map<Expr, String> cse = new HashMap<>();
+    Map<Expr, String> cse = new HashMap<>(bound);
     return render(e, cse, counts, prelude);
   }
 
@@ -84,14 +97,15 @@ public final class ExprRenderer {
 
   String render(Expr e, Map<Expr, String> cse) { return render(e, cse, Map.of(), null); }
 
-  /** The element a load reads, in its arena: arena[offset + linear index]. */
-  private String element(Expr.Load l, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude) {
+  /** The element a load reads, in its arena: arena[offset + linear index]; a store target (target) is never a read-only load. */
+  private String element(Expr.Load l, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude, boolean target) {
     String lin = null;
     for (int i = 0; i < l.index().size(); i++) {
       String x = render(l.index().get(i), cse, counts, prelude);
       lin = (lin == null || lin.equals("0")) ? x : "(" + lin + ") * " + dim(l.tensor().dims().get(i)) + " + " + x;
     }
-    return d.load(arena(l.tensor()), offset(l.tensor()), lin == null ? "0" : lin);
+    String arena = arena(l.tensor()), offset = offset(l.tensor()), index = lin == null ? "0" : lin;
+    return readOnly && !target ? d.readOnlyLoad(arena, offset, index) : d.load(arena, offset, index);
   }
 
   private String render(Expr e, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude) {
@@ -102,7 +116,7 @@ public final class ExprRenderer {
       case Expr.Const c -> c.type() == DType.I32 ? d.i32((int) c.value()) : d.f32((float) c.value());
       case Expr.SizeOf s -> dim(s.dim());
       case Expr.Extern x -> throw new IllegalArgumentException("extern " + x.op() + " has no element expression; it is rendered as its own kernel");
-      case Expr.Load l -> d.widen(element(l, cse, counts, prelude), l.tensor().storage());
+      case Expr.Load l -> d.widen(element(l, cse, counts, prelude, false), l.tensor().storage());
       case Expr.RoundBf16 b -> d.roundBf16(render(b.x(), cse, counts, prelude), render(b.index(), cse, counts, prelude),
           render(b.seed(), cse, counts, prelude));
       case Expr.Unary u -> d.unary(u.op(), render(u.x(), cse, counts, prelude));

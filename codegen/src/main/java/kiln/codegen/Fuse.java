@@ -47,7 +47,7 @@ public final class Fuse {
     return true;
   }
 
-  private static boolean readsOnlyAt(Expr body, Tensor t, List<Var> at) {
+  static boolean readsOnlyAt(Expr body, Tensor t, List<Var> at) {
     for (Expr.Load l : Exprs.loads(body)) {
       if (overlaps(l.tensor(), t) && !l.index().equals(at)) return false;
       if (overlaps(l.tensor(), t) && !l.tensor().equals(t)) return false;

@@ -259,8 +259,80 @@ public final class Graph {
     return g;
   }
 
+  /**
+   * A named group of consecutive forward computes a layer added (op "attention", "gelu"): its inputs,
+   * the one tensor later computes read (output) and its span in the compute list. Backend passes
+   * (kiln.codegen.BackendPass) find regions by op and may replace them before the backward exists.
+   */
+  public static final class Region {
+    public final String op, layer;
+    public final List<Tensor> inputs;
+    public final Tensor output;
+    int start, end;
+
+    Region(String op, String layer, List<Tensor> inputs, Tensor output, int start, int end) {
+      this.op = op;
+      this.layer = layer;
+      this.inputs = List.copyOf(inputs);
+      this.output = output;
+      this.start = start;
+      this.end = end;
+    }
+  }
+
+  private final List<Region> regions = new ArrayList<>();
+  private boolean differentiated;
+
+  /** Runs body (which adds computes) as a region named op over inputs; returns its output. */
+  public Tensor region(String op, List<Tensor> inputs, java.util.function.Supplier<Tensor> body) {
+    int start = computes.size();
+    Tensor out = body.get();
+    regions.add(new Region(op, layer, inputs, out, start, computes.size()));
+    return out;
+  }
+
+  public List<Region> regions(String op) { return regions.stream().filter(r -> r.op.equals(op)).toList(); }
+
+  /**
+   * Replaces a region's computes by what substitute adds in their place (under the region's layer
+   * name). The region's output tensor stays (its readers are unchanged) and the substitute must
+   * write it; the region's other tensors are dropped. Only before backward: autodiff then derives
+   * the gradient of whatever the graph holds.
+   */
+  public void replace(Region r, java.util.function.Consumer<Graph> substitute) {
+    if (differentiated) throw new DslException("replace " + r.op + " in layer " + r.layer + ": the backward is already derived");
+    List<Compute> cut = new ArrayList<>(computes.subList(r.start, r.end));
+    List<Compute> tail = new ArrayList<>(computes.subList(r.end, computes.size()));
+    computes.subList(r.start, computes.size()).clear();
+    java.util.Set<Tensor> dropped = new java.util.HashSet<>();
+    for (Compute c : cut) {
+      producer.remove(c.out());
+      if (c.out() != r.output) dropped.add(c.out());
+    }
+    roots.removeAll(dropped);
+    detached.removeAll(dropped);
+    recomputed.removeAll(dropped);
+    recomputed.remove(r.output);
+    String previous = layer(r.layer);
+    substitute.accept(this);
+    layer(previous);
+    if (producer.get(r.output) == null) {
+      throw new DslException("replace " + r.op + " in layer " + r.layer + ": the substitute does not write " + r.output.name());
+    }
+    int added = computes.size() - r.start, shift = added - (r.end - r.start);
+    computes.addAll(tail);
+    for (Region o : regions) {
+      if (o != r && o.start >= r.end) {
+        o.start += shift;
+        o.end += shift;
+      }
+    }
+    r.end = r.start + added;
+  }
+
   /** Appends the derived backward of the computes so far, seeded with d(loss) = 1. */
   public Autodiff.Result backward(Tensor loss) {
+    differentiated = true;
     return new Autodiff(this).run(loss);
   }
 

@@ -85,6 +85,17 @@ public final class Tensor {
     return new Tensor(name + "[:" + d + "]", viewDims, dtype, role, this, List.of());
   }
 
+  /**
+   * The view of entries [|start|, |start| + |length|) of a 1-D tensor (a ZeRO shard of a flat block).
+   * Both are dims, bound when a session is opened, so kernels over the view take them as arguments.
+   * The root's storage must hold |start| + |length| entries; the arena pads it where that passes the
+   * tensor's own size.
+   */
+  public Tensor window(String viewName, Dim length, Dim start) {
+    if (dims.size() != 1) throw new DslException("tensor " + name + dims + ": a window is a view of a 1-D tensor");
+    return new Tensor(viewName, List.of(length), dtype, role, this, List.of(new Term(1, List.of(start))));
+  }
+
   /** A view of this tensor at the given offset with other dims (members of a block). */
   Tensor member(String memberName, List<Dim> memberDims, List<Term> at) {
     return new Tensor(memberName, memberDims, dtype, role, this, at);

@@ -29,6 +29,80 @@ public final class Gpt2 {
   /** The shape of a GPT-2, as in llm.c's checkpoint header. */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int channels) {}
 
+  /** GPT-2 as a family: llm.c's file (v3 fp32, v5 bf16), its presets and init; the forward below. */
+  public static final ModelFamily<Config> FAMILY = new ModelFamily<>() {
+    public String name() { return "gpt2"; }
+    public Class<Config> configType() { return Config.class; }
+    public LinkedHashMap<String, List<Dim>> parameters() { return parameterShapes(); }
+    public Dim batchDim() { return B; }
+    public Dim seqDim() { return T; }
+    public String reference() { return "reference/gpt2_reference.py"; }
+
+    public Map<Dim, Integer> dims(Config c) {
+      return Map.of(C, c.channels(), NH, c.heads(), HS, c.channels() / c.heads(), L, c.layers(), MAXT, c.maxT(), V, c.vocab(),
+          VP, c.paddedVocab(), THREE, 3, FF, 4 * c.channels(), ONE, 1);
+    }
+
+    public Outputs forward(Graph g, Map<String, Tensor> w, Tensor tokens, Tensor targets, Config c) {
+      g.layer("encoder");
+      Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
+      Tensor logits = blocksAndHead(g, w, c.layers(), x, (l, qkv) -> attention(g, qkv));
+      return new Outputs(logits, crossEntropy(g, logits, targets, V));
+    }
+
+    public java.util.Optional<Program> decoder(Config c) { return java.util.Optional.of(buildDecoder(c.layers())); }
+
+    public FileFormat file() {
+      return new FileFormat(20240326, 3, 5, "an llm.c GPT-2 model", List.of(new Field("maxT", "maxT"), new Field("vocab", "V"),
+          new Field("layers", "L"), new Field("heads", "NH"), new Field("channels", "C"), new Field("paddedVocab", "Vp")));
+    }
+
+    public Violation constraints(Config c) {
+      if (c.channels() % c.heads() != 0) return new Violation("C", "a multiple of NH (" + c.heads() + ")", Integer.toString(c.channels()));
+      if (c.paddedVocab() < c.vocab()) return new Violation("Vp", "at least V (" + c.vocab() + ")", Integer.toString(c.paddedVocab()));
+      return null;
+    }
+
+    /** V = 50257 padded to 50304 as llm.c does. */
+    public Map<String, Config> presets() {
+      var p = new LinkedHashMap<String, Config>();
+      p.put("gpt2-tiny", new Config(256, 50257, 50304, 2, 4, 128));
+      p.put("gpt2-d6", new Config(1024, 50257, 50304, 6, 6, 384));
+      p.put("gpt2-d12", new Config(1024, 50257, 50304, 12, 12, 768));
+      p.put("gpt2-d24", new Config(1024, 50257, 50304, 24, 16, 1024));
+      return p;
+    }
+
+    /**
+     * GPT-2's init: weights N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), biases 0, layernorm
+     * weight 1 and bias 0, padded vocab rows 0. Deterministic in the seed.
+     */
+    public void init(Config c, long seed, float[] p, int base) {
+      Layout layout = layout(c);
+      java.util.Arrays.fill(p, base, base + Math.toIntExact(layout.count()), 0f);
+      java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+      int off = base;
+      double residualStd = 0.02 / Math.sqrt(2.0 * c.layers());
+      for (int i = 0; i < layout.sizes().length; i++) {
+        String name = layout.names().get(i);
+        int n = (int) layout.sizes()[i];
+        switch (name) {
+          case "ln1w", "ln2w", "lnfw" -> java.util.Arrays.fill(p, off, off + n, 1f);
+          case "ln1b", "ln2b", "lnfb", "qkvb", "attprojb", "fcb", "fcprojb" -> { }
+          case "wte" -> {
+            int real = c.vocab() * c.channels();
+            for (int j = 0; j < real; j++) p[off + j] = (float) (rnd.nextGaussian() * 0.02);
+          }
+          default -> {
+            double std = name.equals("attprojw") || name.equals("fcprojw") ? residualStd : 0.02;
+            for (int j = 0; j < n; j++) p[off + j] = (float) (rnd.nextGaussian() * std);
+          }
+        }
+        off += n;
+      }
+    }
+  };
+
   /** llm.c's parameter order and shapes (qkv as (L, 3, NH, HS, C): the same bytes as (L, 3C, C)). */
   static LinkedHashMap<String, List<Dim>> parameterShapes() {
     var p = new LinkedHashMap<String, List<Dim>>();
@@ -51,15 +125,7 @@ public final class Gpt2 {
     return p;
   }
 
-  public static Map<Dim, Integer> bind(Config c, int batch, int seq) {
-    if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
-    if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
-    Map<Dim, Integer> sizes = Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(NH, c.heads()),
-        Map.entry(HS, c.channels() / c.heads()), Map.entry(L, c.layers()), Map.entry(MAXT, c.maxT()),
-        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(THREE, 3), Map.entry(FF, 4 * c.channels()),
-        Map.entry(ONE, 1));
-    return Trainable.bindShared(sizes, parameterShapes());
-  }
+  public static Map<Dim, Integer> bind(Config c, int batch, int seq) { return FAMILY.bind(c, batch, seq); }
 
   /**
    * Generation with a KV cache: one new token per sequence per run, at position pos (an input),
@@ -68,49 +134,35 @@ public final class Gpt2 {
   public static Program buildDecoder(int layers) {
     Graph g = new Graph();
     Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
-    Tensor tokens = g.input("tokens", DType.I32, B, ONE);
-    Tensor pos = g.input("pos", DType.I32);
+    Tensor tokens = g.input(Program.TOKENS, DType.I32, B, ONE);
+    Tensor pos = g.input(Program.POS, DType.I32);
     Tensor kCache = g.tensor("k_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
     Tensor vCache = g.tensor("v_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
 
     g.layer("encoder");
     Tensor wte = w.get("wte"), wpe = w.get("wpe");
     Tensor x = g.compute("encoded", Graph.dims(B, ONE, C), (b, one, c) -> wte.at(tokens.at(b, one), c).add(wpe.at(pos.at(), c)));
-    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos), false);
+    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos));
     int end = g.computes().size();
-    return new Program("gpt2-decoder", g, w, Map.of(), tokens, null, logits, null, null, null, end, end, end);
+    return new Program("gpt2-decoder", g, w, Map.of(), Map.of(Program.TOKENS, tokens, Program.POS, pos), Map.of(Program.LOGITS, logits),
+        Map.of("k_cache", kCache, "v_cache", vCache), end, end, end);
   }
 
-  /** The training program with attention as its DSL definition (every backend can run it). */
-  public static Program build(int layers) { return build(layers, false); }
+  /** The training program of an L-layer GPT-2 as the DSL defines it (its kernels depend on L only). */
+  public static Program build(int layers) { return build(layers, g -> { }); }
 
-  /**
-   * forDevice: the program a GPU runs, where memory is what binds: attention as the flash-attention
-   * extern (Layers.fusedAttention: no T x T tensor in memory) and GELU recomputed in the backward
-   * instead of kept (1.1 GB less at 124M, B=8, T=1024). Otherwise the DSL definition of attention
-   * and GELU kept: what the CPU runs, where the extra pass costs ~4% of a step for 2% of the memory.
-   */
-  public static Program build(int layers, boolean forDevice) {
-    Trainable model = new Trainable(parameterShapes(), B, T);
-    Graph g = model.g;
-    Map<String, Tensor> w = model.params;
-    Tensor tokens = model.tokens, targets = model.targets;
-
-    g.layer("encoder");
-    Tensor x = encoder(g, tokens, w.get("wte"), w.get("wpe"), T);
-    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> forDevice ? Layers.fusedAttention(g, qkv) : attention(g, qkv), forDevice);
-    Tensor loss = crossEntropy(g, logits, targets, V);
-    return model.finish("gpt2", logits, loss);
+  /** The same with a backend pass applied before the backward (kiln.codegen.BackendPass.CUDA). */
+  public static Program build(int layers, java.util.function.Consumer<Graph> pass) {
+    return FAMILY.build(new Config(1024, 50257, 50304, layers, 12, 768), pass);
   }
 
   /**
    * The L transformer blocks, then the head: per layer ln1 → qkv → attention → proj → residual →
    * ln2 → fc → gelu → proj → residual; then ln_f → logits through the tied wte. attention maps
    * (layer, qkv) to the heads: full causal attention when training, the KV cache when decoding.
-   * recomputeGelu: the GELU output is recomputed in the backward rather than kept.
    */
   private static Tensor blocksAndHead(Graph g, Map<String, Tensor> w, int layers, Tensor x,
-                                      java.util.function.BiFunction<Integer, Tensor, Tensor> attention, boolean recomputeGelu) {
+                                      java.util.function.BiFunction<Integer, Tensor, Tensor> attention) {
     for (int l = 0; l < layers; l++) {
       g.layer("h" + l + ".ln1");
       Tensor ln1 = layernorm(g, x, w.get("ln1w").slice(l), w.get("ln1b").slice(l));
@@ -124,7 +176,6 @@ public final class Gpt2 {
       Tensor ln2 = layernorm(g, res1, w.get("ln2w").slice(l), w.get("ln2b").slice(l));
       g.layer("h" + l + ".fc");
       Tensor fc = gelu(g, linear(g, ln2, w.get("fcw").slice(l), w.get("fcb").slice(l)));
-      if (recomputeGelu) g.recompute(fc);
       g.layer("h" + l + ".fcproj");
       Tensor fcproj = linear(g, fc, w.get("fcprojw").slice(l), w.get("fcprojb").slice(l));
       x = residual(g, res1, fcproj);

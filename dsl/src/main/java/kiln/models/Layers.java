@@ -57,6 +57,10 @@ public final class Layers {
    * 1/sqrt(HS), masked to s <= t, softmax with its max detached (a constant shift).
    */
   public static Tensor attention(Graph g, Tensor qkv) {
+    return g.region("attention", java.util.List.of(qkv), () -> attentionDefinition(g, qkv));
+  }
+
+  private static Tensor attentionDefinition(Graph g, Tensor qkv) {
     Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3), HS = qkv.dims().get(4);
     Expr q = lit(0, kiln.dsl.DType.I32), k = lit(1, kiln.dsl.DType.I32), v = lit(2, kiln.dsl.DType.I32);
     Expr scale = sizeF(HS).sqrt();
@@ -78,11 +82,11 @@ public final class Layers {
    * lse (B, NH, T), and never stores the T x T scores. Its backward recomputes them tile by tile:
    * D = Σ_d dy·y per row (a DSL compute), then the "attention_dq" and "attention_dkdv" externs write
    * the q and the k, v slices of dqkv. The DSL definition above is the specification: both must
-   * agree (CudaVerifyTest checks the fused one against PyTorch).
+   * agree (CudaVerifyTest checks the fused one against PyTorch). y is the (B, T, NH, HS) tensor to
+   * write: the output of the attention region this replaces (kiln.codegen.BackendPass).
    */
-  public static Tensor fusedAttention(Graph g, Tensor qkv) {
+  public static Tensor fusedAttention(Graph g, Tensor qkv, Tensor y) {
     Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3), HS = qkv.dims().get(4);
-    Tensor y = g.tensor(g.layer() + ".y", kiln.dsl.Role.ACT, kiln.dsl.DType.F32, B, T, NH, HS);
     Tensor lse = g.tensor(g.layer() + ".lse", kiln.dsl.Role.ACT, kiln.dsl.DType.F32, B, NH, T);
     return g.extern("y", y, "attention", java.util.List.of(qkv, y, lse), false, (gb, dy, grads) -> {
       Tensor d = gb.compute("dyy", dims(B, NH, T), (b, h, t) -> sum(HS, e -> dy.at(b, t, h, e).mul(y.at(b, t, h, e))));
@@ -129,10 +133,10 @@ public final class Layers {
   public static Tensor gelu(Graph g, Tensor x) {
     Dim B = x.dims().get(0), T = x.dims().get(1), F = x.dims().get(2);
     double k = Math.sqrt(2 / Math.PI);
-    return g.compute("gelu", dims(B, T, F), (b, t, f) -> {
+    return g.region("gelu", java.util.List.of(x), () -> g.compute("gelu", dims(B, T, F), (b, t, f) -> {
       Expr u = x.at(b, t, f);
       return u.mul(0.5).mul(u.mul(u).mul(u).mul(0.044715).add(u).mul(k).tanh().add(1));
-    });
+    }));
   }
 
   public static Tensor residual(Graph g, Tensor a, Tensor x) {

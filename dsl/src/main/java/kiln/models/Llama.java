@@ -25,9 +25,77 @@ public final class Llama {
   public static final Dim B = new Dim("B"), T = new Dim("T"), C = new Dim("C"), KV = new Dim("KV"), G = new Dim("G"), HS = new Dim("HS");
   public static final Dim ONE = new Dim("ONE"), L = new Dim("L"), V = new Dim("V"), VP = new Dim("VP"), FF = new Dim("FF");
 
-  /** The shape of a Llama: heads = kvHeads · G query heads; theta and eps of RoPE and RMSNorm. */
+  /** The shape of a Llama: heads = kvHeads · G query heads of C/heads; theta and eps of RoPE and RMSNorm (float32, as the file holds them). */
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int kvHeads, int channels, int ffn,
-                       double theta, double eps) {}
+                       float theta, float eps) {}
+
+  public static final float DEFAULT_THETA = 10000f, DEFAULT_EPS = 1e-5f;
+
+  /** Llama as a family: kiln's Llama file (reference/README.md), presets and init; the forward below. */
+  public static final ModelFamily<Config> FAMILY = new ModelFamily<>() {
+    public String name() { return "llama"; }
+    public Class<Config> configType() { return Config.class; }
+    public LinkedHashMap<String, List<Dim>> parameters() { return parameterShapes(); }
+    public Dim batchDim() { return B; }
+    public Dim seqDim() { return T; }
+    public String reference() { return "reference/llama_reference.py"; }
+
+    public Map<Dim, Integer> dims(Config c) {
+      return Map.of(C, c.channels(), KV, c.kvHeads(), G, c.heads() / c.kvHeads(), HS, c.channels() / c.heads(), ONE, 1,
+          L, c.layers(), V, c.vocab(), VP, c.paddedVocab(), FF, c.ffn());
+    }
+
+    public Outputs forward(Graph g, Map<String, Tensor> w, Tensor tokens, Tensor targets, Config c) { return Llama.forward(g, w, tokens, targets, c); }
+
+    public FileFormat file() {
+      return new FileFormat(20261123, 1, 0, "a kiln Llama model", List.of(new Field("maxT", "maxT"), new Field("vocab", "V"),
+          new Field("layers", "L"), new Field("heads", "NH"), new Field("kvHeads", "NKV"), new Field("channels", "C"),
+          new Field("ffn", "FF"), new Field("paddedVocab", "Vp"), new Field("theta", "theta"), new Field("eps", "eps")));
+    }
+
+    public Violation constraints(Config c) {
+      if (c.heads() % c.kvHeads() != 0) return new Violation("NKV", "a divisor of NH (" + c.heads() + ")", Integer.toString(c.kvHeads()));
+      if (c.channels() % c.heads() != 0) return new Violation("C", "a multiple of NH (" + c.heads() + ")", Integer.toString(c.channels()));
+      int hs = c.channels() / c.heads();
+      if (hs % 2 != 0) {
+        return new Violation("C", "an even head size C/NH for RoPE (NH = " + c.heads() + ")", c.channels() + " (head size " + hs + ")");
+      }
+      if (c.paddedVocab() < c.vocab()) return new Violation("Vp", "at least V (" + c.vocab() + ")", Integer.toString(c.paddedVocab()));
+      if (!(Float.isFinite(c.theta()) && c.theta() > 0)) return new Violation("theta", "a finite float32 > 0", floatFound(c.theta()));
+      if (!(Float.isFinite(c.eps()) && c.eps() >= 0)) return new Violation("eps", "a finite float32 >= 0", floatFound(c.eps()));
+      return null;
+    }
+
+    public Map<String, Config> presets() {
+      var p = new LinkedHashMap<String, Config>();
+      p.put("llama-tiny", new Config(256, 50257, 50304, 2, 4, 2, 128, 352, DEFAULT_THETA, DEFAULT_EPS));
+      p.put("llama-d12", new Config(1024, 50257, 50304, 12, 12, 4, 768, 2048, DEFAULT_THETA, DEFAULT_EPS));
+      return p;
+    }
+
+    /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */
+    public void init(Config c, long seed, float[] dst, int base) {
+      java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+      Layout layout = layout(c);
+      int off = base;
+      for (int i = 0; i < layout.sizes().length; i++) {
+        String name = layout.names().get(i);
+        int n = (int) layout.sizes()[i];
+        java.util.Arrays.fill(dst, off, off + n, 0f);
+        if (name.endsWith("norm")) java.util.Arrays.fill(dst, off, off + n, 1f);
+        else {
+          int real = name.equals("wte") || name.equals("lm_head") ? c.vocab() * c.channels() : n;
+          for (int j = 0; j < real; j++) dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
+        }
+        off += n;
+      }
+    }
+  };
+
+  /** The value and its bits, since the header stores Float.floatToIntBits and a NaN has many. */
+  static String floatFound(float f) {
+    return f + " (bits 0x" + Integer.toHexString(Float.floatToRawIntBits(f)) + ")";
+  }
 
   /** Our Llama file's parameter order (q as (L, KV, G, HS, C): the same bytes as (L, C, C)). */
   static LinkedHashMap<String, List<Dim>> parameterShapes() {
@@ -47,21 +115,11 @@ public final class Llama {
     return p;
   }
 
-  public static Map<Dim, Integer> bind(Config c, int batch, int seq) {
-    if (c.channels() % c.heads() != 0) throw new IllegalArgumentException("channels " + c.channels() + " not divisible by heads " + c.heads());
-    if (c.heads() % c.kvHeads() != 0) throw new IllegalArgumentException("heads " + c.heads() + " not divisible by kv heads " + c.kvHeads());
-    if (seq > c.maxT()) throw new IllegalArgumentException("sequence length " + seq + " exceeds maxT " + c.maxT());
-    Map<Dim, Integer> sizes = Map.ofEntries(Map.entry(B, batch), Map.entry(T, seq), Map.entry(C, c.channels()), Map.entry(KV, c.kvHeads()),
-        Map.entry(G, c.heads() / c.kvHeads()), Map.entry(HS, c.channels() / c.heads()), Map.entry(ONE, 1), Map.entry(L, c.layers()),
-        Map.entry(V, c.vocab()), Map.entry(VP, c.paddedVocab()), Map.entry(FF, c.ffn()));
-    return Trainable.bindShared(sizes, parameterShapes());
-  }
+  public static Map<Dim, Integer> bind(Config c, int batch, int seq) { return FAMILY.bind(c, batch, seq); }
 
-  public static Program build(Config cfg) {
-    Trainable model = new Trainable(parameterShapes(), B, T);
-    Graph g = model.g;
-    Map<String, Tensor> w = model.params;
-    Tensor tokens = model.tokens, targets = model.targets;
+  public static Program build(Config cfg) { return FAMILY.build(cfg); }
+
+  static ModelFamily.Outputs forward(Graph g, Map<String, Tensor> w, Tensor tokens, Tensor targets, Config cfg) {
     Tensor wte = w.get("wte");
 
     g.layer("embed");
@@ -85,7 +143,6 @@ public final class Llama {
     g.layer("head");
     Tensor lmHead = w.get("lm_head");
     Tensor logits = g.compute("logits", Graph.dims(B, T, VP), (b, t, o) -> kiln.dsl.Ops.sum(C, c -> xf.at(b, t, c).mul(lmHead.at(o, c))));
-    Tensor loss = crossEntropy(g, logits, targets, V);
-    return model.finish("llama", logits, loss);
+    return new ModelFamily.Outputs(logits, crossEntropy(g, logits, targets, V));
   }
 }

@@ -13,8 +13,7 @@ import kiln.dsl.Role;
 import kiln.dsl.Tensor;
 
 final class Trainable {
-  static final Dim HYPER = new Dim("HYPER"), NORM_CHUNK = new Dim("NORM_CHUNK"), NORM_CHUNKS = new Dim("NORM_CHUNKS");
-  private static final int CHUNK = 1 << 16;
+  static final Dim HYPER = new Dim("HYPER");
 
   final Graph g = new Graph();
   final Map<String, Tensor> params, grads;
@@ -25,28 +24,37 @@ final class Trainable {
     params = g.block("params", Role.PARAM, shapes);
     grads = g.mirrorBlock(params, "grads", Role.GRAD);
     g.gradientsOf(params, grads);
-    tokens = g.input("tokens", DType.I32, B, T);
-    targets = g.input("targets", DType.I32, B, T);
+    tokens = g.input(Program.TOKENS, DType.I32, B, T);
+    targets = g.input(Program.TARGETS, DType.I32, B, T);
   }
 
-  /** Appends backward, the squared gradient norm and AdamW (betas 0.9, 0.999, eps 1e-8) after the forward. */
+  /**
+   * Appends backward, the squared gradient norm and AdamW (betas 0.9, 0.999, eps 1e-8) after the
+   * forward. The norm and AdamW run over the slice [SHARD_START, SHARD_START + SHARD) of the flat
+   * grads and params blocks, and m and v are SHARD floats: the whole block on one device, a rank's
+   * shard under ZeRO-1 (Program.bindShard).
+   */
   Program finish(String model, Tensor logits, Tensor loss) {
     int forwardEnd = g.computes().size();
     g.backward(loss);
     int backwardEnd = g.computes().size();
     g.layer("gradnorm");
     Tensor gradsRoot = grads.values().iterator().next().root();
-    Tensor norm2 = Layers.squaredNorm(g, gradsRoot, NORM_CHUNKS, NORM_CHUNK);
+    Tensor gradsShard = gradsRoot.window("grads.shard", Program.SHARD, Program.SHARD_START);
+    Tensor norm2 = Layers.squaredNorm(g, gradsShard, Program.NORM_CHUNKS, Program.NORM_CHUNK);
     int normEnd = g.computes().size();
     g.layer("adamw");
-    Tensor m = g.mirrorBlock(params, "adam_m", Role.STATE).values().iterator().next().root();
-    Tensor v = g.mirrorBlock(params, "adam_v", Role.STATE).values().iterator().next().root();
-    Tensor hyper = g.input("hyper", DType.F32, HYPER);
-    Layers.adamw(g, params.values().iterator().next().root(), gradsRoot, m, v, hyper, 0.9, 0.999, 1e-8);
-    return new Program(model, g, params, grads, tokens, targets, logits, loss, hyper, norm2, forwardEnd, backwardEnd, normEnd);
+    Tensor m = g.tensor(Program.ADAM_M, Role.STATE, DType.F32, Program.SHARD);
+    Tensor v = g.tensor(Program.ADAM_V, Role.STATE, DType.F32, Program.SHARD);
+    Tensor hyper = g.input(Program.HYPER, DType.F32, HYPER);
+    Tensor paramsShard = params.values().iterator().next().root().window("params.shard", Program.SHARD, Program.SHARD_START);
+    Layers.adamw(g, paramsShard, gradsShard, m, v, hyper, 0.9, 0.999, 1e-8);
+    return new Program(model, g, params, grads, Map.of(Program.TOKENS, tokens, Program.TARGETS, targets, Program.HYPER, hyper),
+        Map.of(Program.LOGITS, logits, Program.LOSS, loss, Program.GRAD_NORM2, norm2), Map.of(Program.ADAM_M, m, Program.ADAM_V, v),
+        forwardEnd, backwardEnd, normEnd);
   }
 
-  /** Adds the trainer's dims to a model's sizes: hyper slots and the norm's chunking (|CH| = 65536). */
+  /** Adds the trainer's dims to a model's sizes: hyper slots, the optimizer's slice (the whole block) and the norm's chunking. */
   static Map<Dim, Integer> bindShared(Map<Dim, Integer> modelSizes, Map<String, List<Dim>> shapes) {
     Map<Dim, Integer> sizes = new HashMap<>(modelSizes);
     long p = 0;
@@ -56,8 +64,6 @@ final class Trainable {
       p += n;
     }
     sizes.put(HYPER, Program.HYPER_SLOTS);
-    sizes.put(NORM_CHUNK, CHUNK);
-    sizes.put(NORM_CHUNKS, Math.toIntExact((p + CHUNK - 1) / CHUNK));
-    return Map.copyOf(sizes);
+    return Program.bindShard(sizes, p, 0);
   }
 }

@@ -29,6 +29,7 @@ public final class BenchCommand implements Callable<Integer> {
   java.nio.file.Path matmulTable;
   @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
   @Option(names = "--gpus", defaultValue = "1", description = MultiGpu.DESCRIPTION) int gpus;
+  @Option(names = "--zero", defaultValue = "0", paramLabel = "0|1", description = MultiGpu.ZERO) int zero;
 
   public static final class Models extends java.util.ArrayList<String> {
     Models() { super(kiln.runtime.Models.ALL.keySet()); }
@@ -36,7 +37,8 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
-    MultiGpu.check(gpus, d);
+    MultiGpu.checkZeroPrecision(zero, precision);
+    MultiGpu.check(gpus, zero, 1, 0, null, d);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
@@ -44,9 +46,10 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = PrecisionOption.parse(precision, d);
-    if (gpus > 1) return MultiGpu.bench(c, gpus, batch, seq, steps, warmup, p);
+    if (gpus > 1) return MultiGpu.bench(c, gpus, zero == 1, batch, seq, steps, warmup, p);
     try (Session s = c.open(batch, seq, d, n, p)) {
       System.out.println("bench: " + s.executor.describe());
+      System.out.println("bench: " + MultiGpu.memory(s));
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
           s.arena.sharedBytes() / 1e6);
       if (d == kiln.runtime.Session.Device.CPU) c.randomInit(1337, s.arena.f, s.arena.offset(s.paramsTensor()));

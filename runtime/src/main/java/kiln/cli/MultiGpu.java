@@ -1,5 +1,6 @@
-// `--gpus N` of train and bench: its checks, its start-of-run line, and bench's timed loop over
-// data-parallel replicas (multi.DataParallel), with the time each step spends in the NCCL all-reduce.
+// `--gpus N`, `--zero`, `--nodes M --node-rank R --rendezvous ...` of train and bench: their checks,
+// the start-of-run line, and bench's timed loop over data-parallel replicas (multi.DataParallel),
+// with the time each step spends in the gradient collective and the memory each GPU holds.
 package kiln.cli;
 
 import java.io.PrintWriter;
@@ -11,11 +12,20 @@ import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.cuda.CudaExecutor;
 import kiln.runtime.multi.DataParallel;
+import kiln.runtime.multi.Rendezvous;
 
 final class MultiGpu {
   static final String DESCRIPTION = "Data parallel on CUDA devices 0..N-1: one process, a thread and an arena per GPU, gradients summed by"
       + " one NCCL all-reduce per step. --batch is per GPU: a step takes N x B sequences, and losses match one GPU at batch N x B."
       + " Needs libnccl (KILN_NCCL=path) and NCCL_NVLS_ENABLE=0 exported (./kiln exports it) (default: ${DEFAULT-VALUE}).";
+
+  static final String ZERO = "1: ZeRO-1, each GPU keeps AdamW's m and v for its 1/N shard of the parameters only (gradients"
+      + " reduce-scattered, parameters all-gathered after the update); 0: every GPU keeps all of it (default: ${DEFAULT-VALUE}).";
+  static final String NODES = "Processes in the run (each with --gpus GPUs), started separately with the same options and"
+      + " their own --node-rank (default: ${DEFAULT-VALUE}).";
+  static final String NODE_RANK = "This process's index in [0, --nodes); node 0 writes the checkpoints (default: ${DEFAULT-VALUE}).";
+  static final String RENDEZVOUS = "With --nodes > 1: where node 0 hands the NCCL id to the others: file:DIR (a directory every"
+      + " node sees) or tcp:HOST:PORT (node 0's address).";
 
   private MultiGpu() {}
 
@@ -28,10 +38,55 @@ final class MultiGpu {
     }
   }
 
+  /**
+   * The options of a data-parallel run, checked (one line each): --gpus as above, --zero 0 or 1 and
+   * only with more than one GPU in the run, --nodes / --node-rank / --rendezvous (Rendezvous), and
+   * for a run of one GPU per process the same device and NCCL checks as --gpus 2.
+   */
+  static Rendezvous check(int gpus, int zero, int nodes, int nodeRank, String rendezvous, Session.Device device) {
+    check(gpus, device);
+    Rendezvous rv;
+    try {
+      rv = Rendezvous.of(gpus, nodes, nodeRank, rendezvous);
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
+    }
+    if (zero != 0 && zero != 1) throw new UserError("--zero must be 0 or 1 (ZeRO-1 shards AdamW's state over the GPUs), got " + zero);
+    if (zero == 1 && rv.worldSize() == 1) {
+      throw new UserError("--zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)");
+    }
+    try {
+      DataParallel.checkOptions(rv, device);
+    } catch (IllegalArgumentException e) {
+      throw new UserError(e.getMessage());
+    }
+    return rv;
+  }
+
+  /**
+   * --zero 1 with --precision bf16: refused (one line). The bf16 weight copy is rounded from the whole fp32
+   * master at the end of the update section, while under ZeRO-1 a rank updates only its shard before the
+   * params are gathered, so the copy would hold stale weights outside the shard.
+   */
+  static void checkZeroPrecision(int zero, String precision) {
+    if (zero == 1 && "bf16".equalsIgnoreCase(precision)) {
+      throw new UserError("--zero 1 with --precision bf16 is not supported yet (the bf16 weight copy is rounded from the whole"
+          + " master, which ZeRO-1 updates only shard by shard): use --zero 0 or --precision fp32/tf32");
+    }
+  }
+
   /** train's line saying how a step's batch is split, for N > 1. */
   static void describe(int gpus, int globalBatch, PrintWriter o) {
-    if (gpus == 1) return;
-    o.printf(Locale.ROOT, "train: data parallel on %d GPUs (NCCL): B=%d per GPU, %d sequences per step%n", gpus, globalBatch / gpus, globalBatch);
+    describe(new Rendezvous(gpus, 1, 0, null), false, globalBatch, o);
+  }
+
+  static void describe(Rendezvous rv, boolean zero, int globalBatch, PrintWriter o) {
+    int world = rv.worldSize();
+    if (world == 1) return;
+    o.printf(Locale.ROOT, "train: data parallel on %d GPUs (NCCL)%s: B=%d per GPU, %d sequences per step%s%n", world,
+        rv.nodes() > 1 ? String.format(Locale.ROOT, ", %d processes of %d (this is node %d, global ranks %d..%d)", rv.nodes(), rv.gpus(),
+            rv.nodeRank(), rv.globalRank(0), rv.globalRank(rv.gpus() - 1)) : "",
+        globalBatch / world, globalBatch, zero ? "; ZeRO-1: AdamW state sharded over the GPUs" : "");
   }
 
   /**
@@ -39,12 +94,19 @@ final class MultiGpu {
    * loss) with the all-reduce after the backward; tok/s counts every GPU's tokens.
    */
   static int bench(Models.Shape c, int gpus, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p) {
-    System.out.printf(Locale.ROOT, "bench: data parallel on %d GPUs: B=%d per GPU, %d sequences per step%n", gpus, batch, gpus * batch);
-    try (DataParallel dp = DataParallel.open(c, batch, seq, p, gpus)) {
+    return bench(c, gpus, false, batch, seq, steps, warmup, p);
+  }
+
+  /** As above, ZeRO-1 when zero: reduce-scatter + all-gather instead of the all-reduce, AdamW state 1/N per GPU. */
+  static int bench(Models.Shape c, int gpus, boolean zero, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p) {
+    System.out.printf(Locale.ROOT, "bench: data parallel on %d GPUs%s: B=%d per GPU, %d sequences per step%n", gpus, zero ? " with ZeRO-1" : "",
+        batch, gpus * batch);
+    try (DataParallel dp = DataParallel.open(c, batch, seq, p, new Rendezvous(gpus, 1, 0, null), zero)) {
       System.out.println("bench: GPU 0: " + dp.onRank(0, s -> s.executor.describe()));
       long gradBytes = 4 * c.paramCount();
-      System.out.printf(Locale.ROOT, "bench: per GPU: arena %.1f MB; all-reduce of %.1f MB of fp32 gradients per step%n",
-          dp.onRank(0, s -> s.arena.bytes()) / 1e6, gradBytes / 1e6);
+      System.out.println("bench: per GPU: " + dp.onRank(0, MultiGpu::memory));
+      System.out.printf(Locale.ROOT, "bench: %s of %.1f MB of fp32 gradients per step%n",
+          zero ? "reduce-scatter (then an all-gather of the parameters)" : "all-reduce", gradBytes / 1e6);
       float[] init = new float[Math.toIntExact(c.paramCount())];
       c.randomInit(1337, init, 0);
       dp.loadParams(init);
@@ -67,13 +129,24 @@ final class MultiGpu {
       double[] sorted = ms.clone();
       Arrays.sort(sorted);
       System.out.printf(Locale.ROOT, "bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
-      System.out.printf(Locale.ROOT, "bench: NCCL all-reduce: median %.2f ms/step (%.1f%% of the step; not overlapped with the backward:"
-          + " all of it is exposed), %.0f GB/s bus bandwidth%n", commMedian, 100 * commMedian / median,
-          commMedian > 0 ? 2.0 * (gpus - 1) / gpus * gradBytes / (commMedian / 1000) / 1e9 : 0);
+      // an all-reduce moves 2(N-1)/N of the block per GPU, a reduce-scatter (N-1)/N
+      System.out.printf(Locale.ROOT, "bench: NCCL %s: median %.2f ms/step (%.1f%% of the step; not overlapped with the backward:"
+          + " all of it is exposed), %.0f GB/s bus bandwidth%n", zero ? "reduce-scatter" : "all-reduce", commMedian, 100 * commMedian / median,
+          commMedian > 0 ? (zero ? 1.0 : 2.0) * (gpus - 1) / gpus * gradBytes / (commMedian / 1000) / 1e9 : 0);
       double mb = dp.onRank(0, s -> ((CudaExecutor) s.executor).deviceBytesInUse()) / 1e6;
       System.out.printf(Locale.ROOT, "bench: %.1f ms/step %.1f tok/s %.0f MB peak (per GPU)%n", median, gpus * batch * seq / (median / 1000), mb);
     }
     return 0;
+  }
+
+  /** A session's device memory by role: parameters, gradients, AdamW state (m + v), the rest. */
+  static String memory(Session s) {
+    var roles = s.arena.bytesByRole();
+    long params = roles.getOrDefault(kiln.dsl.Role.PARAM, 0L), grads = roles.getOrDefault(kiln.dsl.Role.GRAD, 0L);
+    long state = roles.getOrDefault(kiln.dsl.Role.STATE, 0L);
+    return String.format(Locale.ROOT, "arena %.1f MB: params %.1f MB, grads %.1f MB, AdamW m+v %.1f MB%s, the rest %.1f MB", s.arena.bytes() / 1e6,
+        params / 1e6, grads / 1e6, state / 1e6, s.zero().ranks() > 1 ? " (ZeRO-1: 1/" + s.zero().ranks() + " of it)" : "",
+        (s.arena.bytes() - params - grads - state) / 1e6);
   }
 
   private static float step(DataParallel dp) {

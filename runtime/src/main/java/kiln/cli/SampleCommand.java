@@ -110,7 +110,7 @@ public final class SampleCommand implements Callable<Integer> {
     if (promptTokens.length == 0) {
       throw new UserError("--prompt is empty; pass some text, or \"" + TokenText.EOT_TEXT + "\" to start a document");
     }
-    boolean cached = !noKvCache && shape instanceof Models.Gpt2Shape;
+    boolean cached = !noKvCache && shape.decoder().isPresent();
     if (cached && maxSeq != null) {
       throw new UserError("--max-seq sets the recompute window; the KV cache holds maxT (" + shape.maxT() + ") positions: add"
           + " --no-kv-cache to recompute");

@@ -9,14 +9,14 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
-import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.LlamaConfig;
+import kiln.runtime.multi.Rendezvous;
 import kiln.runtime.train.Checkpoint;
 import kiln.runtime.train.LossPlot;
 import kiln.runtime.train.ModelFiles;
@@ -53,7 +53,7 @@ public final class TrainCommand implements Callable<Integer> {
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches", "--checkpoint-every",
-      "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus");
+      "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus", "--zero", "--nodes", "--node-rank", "--rendezvous");
 
   @Option(names = "--model", defaultValue = "gpt2-tiny", paramLabel = "NAME",
       description = "Shape to train from scratch: one of ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
@@ -69,10 +69,10 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--channels", paramLabel = "C", description = "Override the preset's channels (a multiple of the heads).")
   Integer channels;
 
-  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Llama only: override the key/value head count (a divisor of the heads).")
+  @Option(names = "--kv-heads", paramLabel = "NKV", description = "Models with key/value head groups (llama, gemma): override the key/value head count (a divisor of the heads).")
   Integer kvHeads;
 
-  @Option(names = "--ffn", paramLabel = "FF", description = "Llama only: override the SwiGLU hidden size.")
+  @Option(names = "--ffn", paramLabel = "FF", description = "Models with an ffn width (llama, gemma): override the gated MLP's hidden size.")
   Integer ffn;
 
   @Option(names = "--init", paramLabel = "FILE",
@@ -89,6 +89,18 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--gpus", defaultValue = "1", paramLabel = "N", description = MultiGpu.DESCRIPTION)
   int gpus;
 
+  @Option(names = "--zero", defaultValue = "0", paramLabel = "0|1", description = MultiGpu.ZERO)
+  int zero;
+
+  @Option(names = "--nodes", defaultValue = "1", paramLabel = "M", description = MultiGpu.NODES)
+  int nodes;
+
+  @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R", description = MultiGpu.NODE_RANK)
+  int nodeRank;
+
+  @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS)
+  String rendezvous;
+
   @Option(names = "--data", paramLabel = "DIR",
       description = "llm.c token shards (*train*.bin, *val*.bin; see `kiln prepare`). Default: the bundled corpus, prepared on first use.")
   Path data;
@@ -103,7 +115,8 @@ public final class TrainCommand implements Callable<Integer> {
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
           + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
-          + " --sample-tokens, --gpus and --out may change. With the same --steps (and device) the losses equal an uninterrupted"
+          + " --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may change. With the same --steps"
+          + " (and device) the losses equal an uninterrupted"
           + " run's, bit for bit.")
   Path resume;
 
@@ -169,7 +182,8 @@ public final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     int nThreads = ThreadsOption.resolve(threads);
     Session.Device dev = Session.Device.parse(device);
-    MultiGpu.check(gpus, dev);
+    MultiGpu.checkZeroPrecision(zero, precision);
+    Rendezvous rv = MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, dev);
     var matmulPrecision = PrecisionOption.parse(precision, dev);
     Checkpoint.Loaded from = null;
     Path copyLogFrom = null;
@@ -224,17 +238,22 @@ public final class TrainCommand implements Callable<Integer> {
         warm = steps;
         err.printf("train: note: the default warmup %d is longer than --steps %d: warming up over all %d steps%n", warmup, steps, warm);
       }
-      opts = new TrainOptions(name, dataDir, batch * gpus, seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
+      opts = new TrainOptions(name, dataDir, batch * rv.worldSize(), seq, steps, lr, warm, minLrFrac, weightDecay, gradClip, valEvery,
           valBatches, checkpointEvery, keep, seed, sampleTokens);
       runDir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+      runDir = nodeDir(runDir, rv);
       checkOut(runDir);
+    }
+    if (from != null && rv.nodeRank() > 0) {
+      runDir = nodeDir(runDir, rv);
+      copyLogFrom = null;
     }
     if (opts.seq() > shape.maxT()) {
       throw new UserError("--seq " + opts.seq() + ": at most the model's maxT, " + shape.maxT());
     }
     DataLoader trainData = openData(opts, DataLoader.Split.TRAIN, o);
     DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(opts, DataLoader.Split.VAL, o);
-    if (force && (from == null || copyLogFrom != null)) {
+    if (force && rv.nodeRank() == 0 && (from == null || copyLogFrom != null)) {
       // into a reused --out (never the resumed run's own directory), once every check has passed
       List<String> removed = Checkpoint.clearRun(runDir, RUN_FILES);
       if (!removed.isEmpty()) {
@@ -251,7 +270,7 @@ public final class TrainCommand implements Callable<Integer> {
     o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
         valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
     o.printf(Locale.ROOT, "train: %s%n", opts.summary());
-    MultiGpu.describe(gpus, opts.batch(), o);
+    MultiGpu.describe(rv, zero == 1, opts.batch(), o);
     o.printf("train: writing %s%s%n", runDir, from == null ? "" : " (resuming " + from.dir() + " at step " + from.position().step() + ")");
     o.flush();
 
@@ -259,7 +278,7 @@ public final class TrainCommand implements Callable<Integer> {
     sun.misc.Signal signal = null;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, gpus, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, dev, nThreads, matmulPrecision, rv, zero == 1, trainData, valData)) {
       if (from != null) {
         trainer.restore(from);
       } else if (initParams != null) {
@@ -267,13 +286,13 @@ public final class TrainCommand implements Callable<Integer> {
       } else {
         trainer.randomInit(opts.seed());
       }
-      try (TrainLog log = from == null ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
+      try (TrainLog log = from == null || rv.nodeRank() > 0 ? TrainLog.create(logFile) : TrainLog.resume(logFile, from.position().step() + 1);
            Progress bar = Progress.steps(trainer.step(), opts.steps(), err);
            SignalStop signals = new SignalStop(trainer, err)) {
         done = trainer.run(runDir, log, bar, o);
         signal = signals.caught();
       }
-      finalParams = done.stopped() == null && !done.interrupted() && opts.sampleTokens() > 0 ? trainer.params() : null;
+      finalParams = done.stopped() == null && !done.interrupted() && opts.sampleTokens() > 0 && rv.nodeRank() == 0 ? trainer.params() : null;
     }
     List<TrainLog.Row> rows = TrainLog.read(logFile);
     Path png = runDir.resolve("loss.png");
@@ -305,11 +324,21 @@ public final class TrainCommand implements Callable<Integer> {
     if (finalParams != null) {
       sample(shape, finalParams, opts, dev, nThreads, o, err);
     }
+    if (rv.nodeRank() > 0) {
+      o.printf("train: node %d wrote %s and %s; node 0 writes the checkpoints%n", rv.nodeRank(), logFile, png != null ? png : "(no loss.png)");
+      o.flush();
+      return 0;
+    }
     Path last = Checkpoint.dir(runDir, done.steps());
     o.printf("train: wrote %s, %s and %s/ (model.bin, state.bin, train.txt)%n", logFile, png != null ? png : "(no loss.png)", last);
     o.printf("train: try  ./kiln sample --checkpoint %s --prompt \"It was\" --tokens 100%n", last);
     o.flush();
     return 0;
+  }
+
+  /** Node 0 writes the checkpoints into --out; another node keeps its log and plot in OUT/node-R, so a --out all nodes share stays node 0's. */
+  private static Path nodeDir(Path runDir, Rendezvous rv) {
+    return rv.nodeRank() == 0 ? runDir : runDir.resolve("node-" + rv.nodeRank());
   }
 
   private boolean matched(String option) {
@@ -327,7 +356,7 @@ public final class TrainCommand implements Callable<Integer> {
       if (!RESUMABLE.contains(option.longestName())) {
         throw new UserError(option.longestName() + " cannot change when resuming: the run's options come from "
             + ckpt.resolve("train.txt") + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every,"
-            + " --keep, --sample-tokens, --gpus and --out may");
+            + " --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may");
       }
     }
   }
@@ -359,53 +388,33 @@ public final class TrainCommand implements Callable<Integer> {
     return sb.toString();
   }
 
-  /** The registry shape with --layers/--heads/--channels (and, for Llama, --kv-heads/--ffn) applied. */
+  /**
+   * The registry shape with the shape options applied, each to the config component of its name
+   * (--layers: layers, --heads: heads, --channels: channels, --kv-heads: kvHeads, --ffn: ffn); the
+   * family's own check then names the option whose value breaks a constraint.
+   */
   private Models.Shape shape(Models.Shape preset) {
-    return switch (preset) {
-      case Models.Gpt2Shape(GptConfig p) -> {
-        if (kvHeads != null || ffn != null) {
-          throw new UserError((kvHeads != null ? "--kv-heads" : "--ffn") + " applies to Llama models only; --model " + model
-              + " is a GPT-2 (its MLP is 4C wide and every head has its own keys and values)");
-        }
-        int l = or(layers, p.layers()), nh = or(heads, p.heads()), c = or(channels, p.channels());
-        checkHeads(l, nh, c);
-        yield new Models.Gpt2Shape(new GptConfig(p.maxT(), p.vocab(), p.paddedVocab(), l, nh, c));
+    String[] flags = {"--layers", "--heads", "--channels", "--kv-heads", "--ffn"};
+    String[] components = {"layers", "heads", "channels", "kvHeads", "ffn"};
+    String[] labels = {"L", "NH", "C", "NKV", "FF"};
+    Integer[] values = {layers, heads, channels, kvHeads, ffn};
+    Map<String, Integer> overrides = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < flags.length; i++) {
+      if (values[i] == null) continue;
+      if (!preset.family().hasComponent(components[i])) {
+        throw new UserError(flags[i] + " does not apply to --model " + model + ": a " + preset.family().name() + " config has no " + components[i]);
       }
-      case Models.LlamaShape(LlamaConfig p) -> {
-        int l = or(layers, p.layers()), nh = or(heads, p.heads()), c = or(channels, p.channels());
-        int nkv = or(kvHeads, p.kvHeads()), ff = or(ffn, p.ffn());
-        checkHeads(l, nh, c);
-        if (nkv < 1 || ff < 1) {
-          throw new UserError("--kv-heads and --ffn must be positive, got " + nkv + " and " + ff);
-        }
-        if (nh % nkv != 0) {
-          throw new UserError("--heads " + nh + " must be a multiple of --kv-heads " + nkv);
-        }
-        if ((c / nh) % 2 != 0) {
-          throw new UserError("--channels " + c + " / --heads " + nh + " = " + c / nh + ": RoPE needs an even head size");
-        }
-        yield new Models.LlamaShape(new LlamaConfig(p.maxT(), p.vocab(), p.paddedVocab(), l, nh, nkv, c, ff, p.theta(), p.eps()));
-      }
-      default -> {
-        if (overridden()) {
-          throw new UserError("--model " + model + ": its shape cannot be overridden");
-        }
-        yield preset;
-      }
-    };
-  }
-
-  private static int or(Integer given, int preset) {
-    return given != null ? given : preset;
-  }
-
-  private static void checkHeads(int l, int nh, int c) {
-    if (l < 1 || nh < 1 || c < 1) {
-      throw new UserError("--layers, --heads and --channels must be positive, got " + l + ", " + nh + ", " + c);
+      overrides.put(components[i], values[i]);
     }
-    if (c % nh != 0) {
-      throw new UserError("--channels " + c + " must be a multiple of --heads " + nh);
+    if (overrides.isEmpty()) return preset;
+    Models.Shape shape = preset.with(overrides);
+    kiln.models.ModelFamily.Violation v = shape.check();
+    if (v != null) {
+      String flag = "--model " + model;
+      for (int i = 0; i < labels.length; i++) if (labels[i].equals(v.field())) flag = flags[i];
+      throw new UserError(flag + " " + v.found() + ": expected " + v.expected() + " (" + shape.describe() + ")");
     }
+    return shape;
   }
 
   private void checkOut(Path dir) throws IOException {

@@ -35,6 +35,31 @@ public final class Arena {
 
   /** With host = false only the layout is computed (a device executor holds the storage). */
   public Arena(Graph graph, Map<Dim, Integer> bound, List<kiln.dsl.Compute> order, java.util.Set<Tensor> pinned, boolean host) {
+    this(graph, bound, pinned, order == null ? null : Launches.each(order), host, Map.of());
+  }
+
+  /**
+   * The computes of one step as the launches that run them, in order: computes that one kernel runs
+   * together (a matmul and its epilogue, kiln.codegen.Epilogue.groups) share one time step, so a tensor any
+   * of them touches lives through the whole launch.
+   */
+  public record Launches(List<List<kiln.dsl.Compute>> groups) {
+    public static Launches each(List<kiln.dsl.Compute> order) { return new Launches(order.stream().map(List::of).toList()); }
+  }
+
+  /** As above, lifetimes counted in launches. */
+  public Arena(Graph graph, Map<Dim, Integer> bound, java.util.Set<Tensor> pinned, Launches launches, boolean host) {
+    this(graph, bound, pinned, launches, host, Map.of());
+  }
+
+  /**
+   * As above, lifetimes counted in launches, with room for at least storage.get(t) elements behind each
+   * root t named there (zero, never read as the tensor): ZeRO-1 pads the params and grads blocks to equal
+   * shards per rank.
+   */
+  public Arena(Graph graph, Map<Dim, Integer> bound, java.util.Set<Tensor> pinned, Launches launches, boolean host,
+               Map<Tensor, Long> storage) {
+    List<List<kiln.dsl.Compute>> order = launches == null ? null : launches.groups();
     this.sizes = new HashMap<>(bound);
     this.granule = host ? 1 : DEVICE_GRANULE;
     for (Graph.DerivedDim d : graph.derivedDims()) {
@@ -51,7 +76,7 @@ public final class Arena {
       boolean transientTensor = (t.role() == Role.ACT || t.role() == Role.ACT_GRAD) && !pinned.contains(t) && lifetimes.containsKey(t);
       if (t.dtype() == DType.I32) { rootOffsets.put(t, ints); ints += n; }
       else if (transientTensor) shared.add(t);
-      else { rootOffsets.put(t, floats); floats += padded(n); }
+      else { rootOffsets.put(t, floats); floats += padded(Math.max(n, storage.getOrDefault(t, 0L))); }
     }
     Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
     List<Tensor> units = new java.util.ArrayList<>();
@@ -102,62 +127,71 @@ public final class Arena {
    * each element is read before it is overwritten, by the same thread. (The classifier's dlogits
    * takes the logits' storage this way.)
    */
-  private Map<Tensor, Tensor> inPlace(List<kiln.dsl.Compute> order, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
+  private Map<Tensor, Tensor> inPlace(List<List<kiln.dsl.Compute>> order, Map<Tensor, int[]> life, java.util.Set<Tensor> transients) {
     Map<Tensor, Tensor> pairs = new HashMap<>();
     java.util.Set<Tensor> taken = new java.util.HashSet<>();
-    int[] time = times(order);
     for (int k = 0; k < order.size(); k++) {
-      kiln.dsl.Compute c = order.get(k);
-      Tensor out = c.out();
-      // a statement fused with others shares their loop: another statement may read the input at other indices
-      boolean alone = (k == 0 || time[k - 1] != time[k]) && (k == order.size() - 1 || time[k + 1] != time[k]);
-      if (!alone) continue;
-      if (c.accumulate() || !c.isFullCover() || !c.rootReductions().isEmpty() || c.body() instanceof kiln.dsl.Expr.Extern) continue;
-      if (out.isView() || !transients.contains(out) || life.get(out)[0] != time[k]) continue;
-      Tensor candidate = null;
-      boolean ok = true;
-      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
-        Tensor u = l.tensor();
-        if (u.root().equals(out)) { ok = false; break; }
-        if (u.isView() || !transients.contains(u) || life.get(u)[1] != time[k] || u.storage() != out.storage() || elements(u) != elements(out)) continue;
-        if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
-        if (candidate == null && !taken.contains(u)) candidate = u;
+      List<kiln.dsl.Compute> launch = order.get(k);
+      boolean epilogue = kiln.codegen.Epilogue.fused(launch);
+      for (int at = 0; at < launch.size(); at++) {
+        kiln.dsl.Compute c = launch.get(at);
+        Tensor out = c.out();
+        if (c.accumulate() || !c.isFullCover() || !c.rootReductions().isEmpty() || c.body() instanceof kiln.dsl.Expr.Extern) continue;
+        if (out.isView() || !transients.contains(out) || life.get(out)[0] != k || touched(launch.subList(0, at), out)) continue;
+        Tensor candidate = null;
+        boolean ok = true;
+        for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
+          Tensor u = l.tensor();
+          if (u.root().equals(out)) { ok = false; break; }
+          if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || u.storage() != out.storage() || elements(u) != elements(out)) continue;
+          if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
+          // within the launch: nothing after c touches u, and everything before c touches u only at its own index
+          // in a row kernel or a fused loop, statements run interleaved across threads: no other one may touch u at all
+          boolean others = !epilogue && (touched(launch.subList(0, at), u) || touched(launch.subList(at + 1, launch.size()), u));
+          if (candidate == null && !taken.contains(u) && !others && !touched(launch.subList(at + 1, launch.size()), u)
+              && onlyElementwise(launch.subList(0, at), u)) candidate = u;
+        }
+        if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
+        pairs.put(out, candidate);
+        taken.add(candidate);
       }
-      if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
-      pairs.put(out, candidate);
-      taken.add(candidate);
     }
     return pairs;
   }
 
-  /** [first, last] index of the computes that write or read each root tensor. */
-  /**
-   * The time of each compute: the index of its fusion group (kiln.codegen.Fuse), since a group runs as one
-   * loop in which every statement touches its tensors element by element, interleaved: a tensor last read
-   * by one statement and one first written by a later statement of the same group are live together (a
-   * broadcast read of the first would otherwise meet the second's writes).
-   */
-  private static int[] times(List<kiln.dsl.Compute> order) {
-    int[] time = new int[order.size()];
-    int k = 0, g = 0;
-    for (List<kiln.dsl.Compute> group : kiln.codegen.Fuse.groups(order)) {
-      for (int i = 0; i < group.size(); i++) time[k++] = g;
-      g++;
+  private static boolean touched(List<kiln.dsl.Compute> computes, Tensor t) {
+    for (kiln.dsl.Compute c : computes) {
+      if (c.out().root().equals(t.root())) return true;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) if (l.tensor().root().equals(t.root())) return true;
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t.root())) return true;
     }
-    return time;
+    return false;
   }
 
-  private static Map<Tensor, int[]> lifetimes(List<kiln.dsl.Compute> order) {
+  /** Every compute that touches t writes it whole at its own index, or reads it (exactly t) at that index. */
+  private static boolean onlyElementwise(List<kiln.dsl.Compute> computes, Tensor t) {
+    for (kiln.dsl.Compute c : computes) {
+      if (c.out().root().equals(t.root()) && !(c.out().equals(t) && c.isFullCover() && !c.accumulate())) return false;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
+        if (l.tensor().root().equals(t.root()) && !(l.tensor().equals(t) && l.index().equals(c.outIndex()))) return false;
+      }
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t.root())) return false;
+    }
+    return true;
+  }
+
+  /** [first, last] index of the launches whose computes write or read each root tensor. */
+  private static Map<Tensor, int[]> lifetimes(List<List<kiln.dsl.Compute>> order) {
     Map<Tensor, int[]> life = new HashMap<>();
-    int[] time = times(order);
     for (int k = 0; k < order.size(); k++) {
-      final int at = time[k];
-      kiln.dsl.Compute c = order.get(k);
+      final int at = k;
       java.util.function.Consumer<Tensor> touch = t -> life.merge(t.root(), new int[] {at, at},
           (a, b) -> new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
-      touch.accept(c.out());
-      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) touch.accept(l.tensor());
-      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) touch.accept(l.tensor());
+      for (kiln.dsl.Compute c : order.get(k)) {
+        touch.accept(c.out());
+        for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) touch.accept(l.tensor());
+        for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) touch.accept(l.tensor());
+      }
     }
     return life;
   }

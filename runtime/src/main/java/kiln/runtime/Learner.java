@@ -44,5 +44,8 @@ public interface Learner extends AutoCloseable {
   /** Writes a float tensor (on every replica). */
   void write(Tensor t, float[] values);
 
+  /** Whether this process writes the run's files (checkpoints): false on the other nodes of a multi-process run. */
+  default boolean writesFiles() { return true; }
+
   @Override void close();
 }

@@ -1,78 +1,123 @@
-// The model registry: every `--model` name, how to open a session for it and how to initialise it.
-// Adding an architecture adds one entry here.
+// The model registry: every architecture kiln knows (one ModelFamily each) and every `--model` name
+// (the families' presets). Adding an architecture adds one line to FAMILIES.
 package kiln.runtime;
 
-import kiln.codegen.CudaSchedule;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
-import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.LlamaConfig;
+import java.util.Optional;
+import kiln.codegen.BackendPass;
+import kiln.codegen.CudaSchedule;
+import kiln.models.Gpt2;
+import kiln.models.Llama;
+import kiln.models.ModelFamily;
+import kiln.models.Program;
 
 public final class Models {
   private Models() {}
 
-  /** A named model shape: opens sessions and writes a seeded random init. */
-  public interface Shape {
-    String family();
-    int maxT();
-    long paramCount();
-    /** A session on CUDA device ordinal gpu (0 on the CPU). */
-    Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu);
+  /** Every architecture, in the order `--help` lists their presets. */
+  public static final List<ModelFamily<?>> FAMILIES = List.of(new ModelFamily<?>[] {
+      Gpt2.FAMILY,
+      Llama.FAMILY,
+      kiln.models.Gemma.FAMILY,
+  });
 
-    default Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
+  /** A model's shape: its family and a config of that family. Opens sessions, writes a seeded init. */
+  public record Shape(ModelFamily<?> family, Record config) {
+    public Shape {
+      if (!family.configType().isInstance(config)) {
+        throw new IllegalArgumentException(family.name() + " takes a " + family.configType().getSimpleName() + ", not " + config);
+      }
+    }
+
+    @SuppressWarnings("unchecked")
+    private <C extends Record> ModelFamily<C> f() { return (ModelFamily<C>) family; }
+
+    @SuppressWarnings("unchecked")
+    private <C extends Record> C c() { return (C) config; }
+
+    public int maxT() { return f().maxT(c()); }
+
+    public int vocab() { return f().vocab(c()); }
+
+    public int paddedVocab() { return f().paddedVocab(c()); }
+
+    public long paramCount() { return f().paramCount(c()); }
+
+    /** Parameter names and element counts, in the family's file order. */
+    public ModelFamily.Layout layout() { return f().layout(c()); }
+
+    /** {@code gpt2 L=2 NH=4 C=128 maxT=256}. */
+    public String describe() { return f().describe(c()); }
+
+    /** Every header field, floats included. */
+    public String describeAll() { return f().describeAll(c()); }
+
+    /** The header ints from int 2 on. */
+    public int[] header() { return f().header(c()); }
+
+    /** The first broken constraint, or null. */
+    public ModelFamily.Violation check() { return f().check(c()); }
+
+    /** This shape with some int config components replaced (--layers, --heads, ...). */
+    public Shape with(Map<String, Integer> overrides) { return new Shape(family, f().with(c(), overrides)); }
+
+    /** The training program a device runs: the DSL definition, with the backend's pass on CUDA. */
+    public Program program(Session.Device device) {
+      return f().build(c(), device == Session.Device.CUDA ? BackendPass.CUDA : BackendPass.NONE);
+    }
+
+    /** The family's KV-cached decoder, if it has one. */
+    public Optional<Program> decoder() { return f().decoder(c()); }
+
+    public Map<kiln.dsl.Dim, Integer> bind(int batch, int seq) { return f().bind(c(), batch, seq); }
+
+    /** A session on CUDA device ordinal gpu (0 on the CPU), the optimizer over a ZeRO-1 shard (Session.Zero.NONE: all of it). */
+    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu, Session.Zero zero) {
+      return new Session(program(device), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero);
+    }
+
+    /** A session on CUDA device ordinal gpu (0 on the CPU). */
+    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu) {
+      return open(batch, seq, device, threads, precision, gpu, Session.Zero.NONE);
+    }
+
+    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
       return open(batch, seq, device, threads, precision, 0);
     }
 
-    default Session open(int batch, int seq, Session.Device device, int threads) {
+    public Session open(int batch, int seq, Session.Device device, int threads) {
       return open(batch, seq, device, threads, CudaSchedule.Precision.FP32);
     }
+
     /** Seeded init written into dst at base (an arena, or a fresh array). */
-    void randomInit(long seed, float[] dst, int base);
+    public void randomInit(long seed, float[] dst, int base) { f().init(c(), seed, dst, base); }
+
+    /** A fresh array holding the seeded init. */
+    public float[] randomInit(long seed) {
+      float[] p = new float[Math.toIntExact(paramCount())];
+      randomInit(seed, p, 0);
+      return p;
+    }
   }
 
-  public record Gpt2Shape(GptConfig config) implements Shape {
-    public String family() { return "gpt2"; }
-    public int maxT() { return config.maxT(); }
-    public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu) {
-      return new Gpt2Session(config, b, t, d, threads, p, gpu);
-    }
-    public void randomInit(long seed, float[] dst, int base) { ModelPresets.randomInit(config, seed, dst, base); }
+  /** The shape of a config of any registered family (a shape is its own). */
+  public static Shape of(Record config) {
+    if (config instanceof Shape s) return s;
+    for (ModelFamily<?> f : FAMILIES) if (f.configType().isInstance(config)) return new Shape(f, config);
+    throw new IllegalArgumentException("no registered family takes a " + config.getClass().getSimpleName());
   }
 
-  public record LlamaShape(LlamaConfig config) implements Shape {
-    public String family() { return "llama"; }
-    public int maxT() { return config.maxT(); }
-    public long paramCount() { return config.paramCount(); }
-    public Session open(int b, int t, Session.Device d, int threads, CudaSchedule.Precision p, int gpu) {
-      return LlamaSessions.open(config, b, t, d, threads, p, gpu);
-    }
-
-    /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */
-    public void randomInit(long seed, float[] dst, int base) {
-      SplittableRandom rnd = new SplittableRandom(seed);
-      long[] sizes = config.paramSizes();
-      int off = base;
-      for (int i = 0; i < sizes.length; i++) {
-        String name = LlamaConfig.PARAM_NAMES.get(i);
-        int n = (int) sizes[i];
-        java.util.Arrays.fill(dst, off, off + n, 0f);
-        if (name.endsWith("norm")) java.util.Arrays.fill(dst, off, off + n, 1f);
-        else {
-          int real = name.equals("wte") || name.equals("lm_head") ? config.vocab() * config.channels() : n;
-          for (int j = 0; j < real; j++) dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
-        }
-        off += n;
-      }
-    }
+  /** The family whose model files start with this magic, or null. */
+  public static ModelFamily<?> byMagic(int magic) {
+    for (ModelFamily<?> f : FAMILIES) if (f.file().magic() == magic) return f;
+    return null;
   }
 
   public static final Map<String, Shape> ALL = new LinkedHashMap<>();
   static {
-    ModelPresets.GPT2.forEach((name, c) -> ALL.put(name, new Gpt2Shape(c)));
-    ALL.put("llama-tiny", new LlamaShape(new LlamaConfig(256, 50257, 50304, 2, 4, 2, 128, 352, 10000f, 1e-5f)));
-    ALL.put("llama-d12", new LlamaShape(new LlamaConfig(1024, 50257, 50304, 12, 12, 4, 768, 2048, 10000f, 1e-5f)));
+    for (ModelFamily<?> f : FAMILIES) f.presets().forEach((name, c) -> ALL.put(name, new Shape(f, c)));
   }
 
   public static Shape get(String name) {

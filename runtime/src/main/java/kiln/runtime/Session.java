@@ -42,6 +42,7 @@ public class Session implements Learner {
   public final Arena arena;
   public final Executor executor;
   private final Cuda cuda;
+  private final Zero zero;
   private final float[] hyper = new float[Program.HYPER_SLOTS];
   private int step;
 
@@ -55,13 +56,41 @@ public class Session implements Learner {
     this(program, sizes, batch, seq, device, threads, precision, 0);
   }
 
+  /**
+   * Which part of the optimizer a session runs: ZeRO-1 rank {@code rank} of {@code ranks} (the norm
+   * and AdamW over its shard of the flat blocks, m and v shard-sized), or all of it ({@link #NONE}).
+   */
+  public record Zero(int rank, int ranks) {
+    public static final Zero NONE = new Zero(0, 1);
+
+    public Zero {
+      if (ranks < 1 || rank < 0 || rank >= ranks) throw new IllegalArgumentException("ZeRO rank " + rank + " of " + ranks);
+    }
+
+    /** The shards of a block of params floats. */
+    public kiln.runtime.multi.ZeroShards shards(long params) { return kiln.runtime.multi.ZeroShards.of(params, ranks); }
+  }
+
   /** As above, on CUDA device ordinal gpu (its primary context becomes current on the calling thread). */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
                  int gpu) {
+    this(program, sizes, batch, seq, device, threads, precision, gpu, Zero.NONE);
+  }
+
+  /**
+   * As above, with the norm and AdamW over a ZeRO-1 shard: SHARD and SHARD_START bound to the rank's
+   * slice, and the params and grads blocks allocated padded to N equal shards (the padding stays 0).
+   */
+  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
+                 int gpu, Zero zero) {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
     // bf16: the same graph with its storage narrowed (codegen's precision pass), on either device (the CPU emulates it)
+    if (precision == CudaSchedule.Precision.BF16 && zero.ranks() > 1) {
+      // the update's bf16 copy rounds the whole master, which a ZeRO-1 rank updates only in its shard
+      throw new IllegalArgumentException("ZeRO-1 (" + zero.ranks() + " ranks) with bf16 storage is not supported yet");
+    }
     kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program) : null;
     if (stored != null) program = stored.program();
     this.program = program;
@@ -69,9 +98,19 @@ public class Session implements Learner {
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
-    if (program.loss() != null) pinned.add(program.loss());
-    else if (program.logits() != null) pinned.add(program.logits());
-    this.arena = new Arena(program.graph(), sizes, program.graph().computes(), pinned, device == Device.CPU);
+    if (program.hasOutput(Program.LOSS)) pinned.add(program.loss());
+    else if (program.hasOutput(Program.LOGITS)) pinned.add(program.logits());
+    Map<Tensor, Long> storage = Map.of();
+    if (zero.ranks() > 1) {
+      var shards = zero.shards(sizes.get(Program.SHARD));   // the default binding: the whole block
+      sizes = Program.bindShard(sizes, shards.shardSize(), shards.start(zero.rank()));
+      storage = Map.of(program.paramsBlock(), shards.paddedSize(), program.grads().values().iterator().next().root(), shards.paddedSize());
+    }
+    this.zero = zero;
+    // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
+    // on the CPU the statements of a fused loop run interleaved, one time step; likewise a CUDA launch
+    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, cpuLaunches(program, bf16Cast), true, storage)
+        : new Arena(program.graph(), sizes, pinned, cudaLaunches(program, bf16Cast), false, storage);
     if (device == Device.CPU) {
       this.cuda = null;
       this.executor = new CpuExecutor(arena, sections(program, bf16Cast), threads);
@@ -91,6 +130,25 @@ public class Session implements Learner {
     return sections;
   }
 
+  /** The computes of a CUDA step as CudaLowering groups them into launches (kiln.codegen.Epilogue.groups per section), in order. */
+  public static Arena.Launches cudaLaunches(Program p) { return cudaLaunches(p, null); }
+
+  /** As above, with a bf16 session's "cast" section (null: none). */
+  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) {
+    List<List<Compute>> launches = new java.util.ArrayList<>();
+    for (List<Compute> section : sections(p, cast).values()) launches.addAll(kiln.codegen.Epilogue.groups(section));
+    return new Arena.Launches(launches);
+  }
+
+  /**
+   * The computes of a CPU step as the Java lowering runs them: kiln.codegen.Fuse's groups per section, each
+   * one loop whose statements touch their tensors interleaved, so they share one time step in the arena.
+   */
+  static Arena.Launches cpuLaunches(Program p, List<Compute> cast) {
+    List<List<Compute>> launches = new java.util.ArrayList<>();
+    for (List<Compute> section : sections(p, cast).values()) launches.addAll(kiln.codegen.Fuse.groups(section));
+    return new Arena.Launches(launches);  }
+
   /** A program split into the sections a trainer runs: forward, backward, update. */
   public static Map<String, List<Compute>> sections(Program p) {
     List<Compute> all = p.graph().computes();
@@ -108,7 +166,10 @@ public class Session implements Learner {
 
   @Override public int seq() { return seq; }
 
-  public Tensor paramsTensor() { return program.params().get("wte").root(); }
+  public Tensor paramsTensor() { return program.paramsBlock(); }
+
+  /** The part of the optimizer this session runs (ZeRO-1), NONE for all of it. */
+  public Zero zero() { return zero; }
 
   public void loadParams(float[] params) { write(paramsTensor(), params); }
 
@@ -153,8 +214,13 @@ public class Session implements Learner {
 
   /** The global gradient norm of the last backward, computed on the device. */
   public double gradNorm() {
+    return Math.sqrt(gradNormSquared());
+  }
+
+  /** Σ g² over the session's shard of the gradient block (all of it without ZeRO). */
+  public float gradNormSquared() {
     executor.run("norm");
-    return Math.sqrt(executor.readScalar(program.gradNormSquared()));
+    return executor.readScalar(program.gradNormSquared());
   }
 
   public int stepCount() { return step; }

@@ -1,8 +1,11 @@
-// The models whose generated kernels are committed under generated/, and how to emit them.
+// What codegen emits for every registered family, committed under generated/ (a test diffs a fresh emit):
+// java/<family>, cuda/<family> and cuda/<family>-tf32, each from the family's first preset (kernels do
+// not depend on L, and every other dim is read at run time, except what an extern fixes when rendered).
 package kiln.runtime;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -10,47 +13,62 @@ import kiln.codegen.CudaSchedule;
 import kiln.codegen.Emit;
 import kiln.codegen.Schedule;
 import kiln.dsl.Compute;
-import kiln.models.Gpt2;
+import kiln.dsl.Dim;
+import kiln.models.ModelFamily;
 
 public final class ShippedModels {
   private ShippedModels() {}
 
-  /** GPT-2's sections (its kernels do not depend on L; two layers show every one). */
-  static Map<String, List<Compute>> gpt2Sections() { return Session.sections(Gpt2.build(2)); }
+  /** The family names, in registry order: the folders under generated/java and generated/cuda. */
+  public static List<String> names() { return Models.FAMILIES.stream().map(ModelFamily::name).toList(); }
 
-  /** What CUDA sessions run for GPT-2 (Gpt2.build(L, true): fused attention at head size 64, GELU recomputed). */
-  static Map<String, List<Compute>> gpt2CudaSections() { return Session.sections(Gpt2.build(2, true)); }
-
-  private static int gpt2HeadSize(kiln.dsl.Dim d) {
-    if (d.equals(Gpt2.HS)) return 64;
-    throw new IllegalArgumentException("emit: only the head size is fixed when rendering, not " + d);
+  private static ModelFamily<?> family(String name) {
+    return Models.FAMILIES.stream().filter(f -> f.name().equals(name)).findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("emit: no family " + name + "; expected one of " + names()));
   }
 
-  /** Llama's sections at the registry's llama-tiny shape (theta is a constant in the RoPE kernels). */
-  static Map<String, List<Compute>> llamaSections() {
-    var shape = (Models.LlamaShape) Models.get("llama-tiny");
-    return Session.sections(kiln.models.Llama.build(LlamaSessions.config(shape.config())));
+  /** The family's first preset: what is emitted. */
+  private static Models.Shape first(String name) {
+    ModelFamily<?> f = family(name);
+    return new Models.Shape(f, f.presets().values().iterator().next());
   }
 
-  /** Writes generated/{java,cuda}/{gpt2,llama}, generated/cuda/gpt2-tf32 and generated/cuda/gpt2-bf16; returns the number of files. */
+  /**
+   * Sizes an extern fixes at render time (the attention's head size), from the family's largest preset:
+   * the shape the fused kernels are tuned for.
+   */
+  private static int fixedSize(String name, Dim d) {
+    ModelFamily<?> f = family(name);
+    Models.Shape largest = f.presets().values().stream().map(c -> new Models.Shape(f, c))
+        .max(Comparator.comparingLong(Models.Shape::paramCount)).orElseThrow();
+    Integer n = largest.bind(1, 1).get(d);
+    if (n == null) throw new IllegalArgumentException("emit: " + name + " has no dim " + d);
+    return n;
+  }
+
+  private static Map<String, List<Compute>> sections(String model, Session.Device device) {
+    return Session.sections(first(model).program(device));
+  }
+
+  /** Writes generated/{java,cuda}/<family> and generated/cuda/<family>-tf32 and <family>-sm90, and generated/cuda/gpt2-bf16; returns the number of files. */
   public static int emit(Path root) throws IOException {
     int n = 0;
-    for (String model : List.of("gpt2", "llama")) {
-      Map<String, String> java = javaFiles(model), cuda = cudaFiles(model);
+    for (String model : names()) {
+      Map<String, String> java = javaFiles(model), cuda = cudaFiles(model), tf32 = cudaTf32Files(model), sm90 = cudaSm90Files(model);
       Emit.write(root.resolve("java").resolve(model), java);
       Emit.write(root.resolve("cuda").resolve(model), cuda);
-      n += java.size() + cuda.size();
+      Emit.write(root.resolve("cuda").resolve(model + "-tf32"), tf32);
+      Emit.write(root.resolve("cuda").resolve(model + "-sm90"), sm90);
+      n += java.size() + cuda.size() + tf32.size() + sm90.size();
     }
-    Map<String, String> tf32 = cudaTf32Files("gpt2");
-    Emit.write(root.resolve("cuda").resolve("gpt2-tf32"), tf32);
     Map<String, String> bf16 = cudaBf16Files("gpt2");
     Emit.write(root.resolve("cuda").resolve("gpt2-bf16"), bf16);
-    return n + tf32.size() + bf16.size();
+    return n + bf16.size();
   }
 
   /** GPT-2's CUDA sections after the bf16 storage pass, with its "cast" section. */
   static Map<String, List<Compute>> gpt2CudaBf16Sections() {
-    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(Gpt2.build(2, true));
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(first("gpt2").program(Session.Device.CUDA));
     return Session.sections(stored.program(), stored.cast());
   }
 
@@ -58,18 +76,31 @@ public final class ShippedModels {
   public static Map<String, String> cudaBf16Files(String model) {
     if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
     return Emit.cuda(model + " (--precision bf16)", gpt2CudaBf16Sections(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16),
-        ShippedModels::gpt2HeadSize);
+        d -> fixedSize(model, d));
   }
 
-  private static Map<String, List<Compute>> sections(String model) {
-    return model.equals("gpt2") ? gpt2Sections() : llamaSections();
+  /**
+   * The launches at --precision tf32 on an sm_90 GPU with the default wgmma tile (INDEX.md) and the Hopper
+   * matmuls that fit it in place, with their epilogues (the backward's, over transposed copies, need the
+   * sizes bound and are not emitted; every other kernel is the same file as in <family> or <family>-tf32).
+   */
+  public static Map<String, String> cudaSm90Files(String model) {
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, Session.Device.CUDA),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), d -> fixedSize(model, d));
+    Map<String, String> kept = new LinkedHashMap<>();
+    for (var e : all.entrySet()) {
+      if (e.getKey().startsWith("k_wgmma") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+    }
+    return kept;
   }
 
-  public static Map<String, String> javaFiles(String model) { return Emit.java(model, sections(model), Schedule.cpuDefault(16)); }
+  public static Map<String, String> javaFiles(String model) {
+    return Emit.java(model, sections(model, Session.Device.CPU), Schedule.cpuDefault(16));
+  }
 
+  /** What CUDA sessions run: the backend pass applied (fused attention where it fits, GELU recomputed). */
   public static Map<String, String> cudaFiles(String model) {
-    if (model.equals("gpt2")) return Emit.cuda(model, gpt2CudaSections(), CudaSchedule.DEFAULT, ShippedModels::gpt2HeadSize);
-    return Emit.cuda(model, sections(model), CudaSchedule.DEFAULT);
+    return Emit.cuda(model, sections(model, Session.Device.CUDA), CudaSchedule.DEFAULT, d -> fixedSize(model, d));
   }
 
   /**
@@ -77,13 +108,12 @@ public final class ShippedModels {
    * matmuls and attention (every other kernel is the same file as in the fp32 folder).
    */
   public static Map<String, String> cudaTf32Files(String model) {
-    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", gpt2CudaSections(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32),
-        ShippedModels::gpt2HeadSize);
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", sections(model, Session.Device.CUDA),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> fixedSize(model, d));
     Map<String, String> kept = new LinkedHashMap<>();
     for (var e : all.entrySet()) {
       if (e.getKey().startsWith("k_mma") || e.getKey().startsWith("k_attention") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
     }
     return kept;
   }
-
 }

@@ -12,7 +12,6 @@ import java.util.List;
 import kiln.codegen.CudaSchedule;
 import kiln.runtime.format.DebugState;
 import kiln.runtime.format.FormatException;
-import kiln.runtime.format.GptConfig;
 import kiln.runtime.format.ModelFile;
 
 public final class Verify {
@@ -72,34 +71,17 @@ public final class Verify {
     return run(modelFile, stateFile, lossesFile, device, CudaSchedule.Precision.FP32, threads, tol, out);
   }
 
+  /** Any registered family (by the model file's magic): the session its registry shape opens, on the state's batch. */
   public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, CudaSchedule.Precision precision,
                             int threads, Tolerances tol, PrintStream out) {
-    if (kiln.runtime.format.LlamaModelFile.isLlama(modelFile)) {
-      return runLlama(modelFile, stateFile, lossesFile, device, precision, threads, tol, out);
-    }
     ModelFile.Loaded model = ModelFile.read(modelFile);
-    GptConfig c = model.config();
-    DebugState state = DebugState.read(stateFile, c);
+    Models.Shape shape = model.shape();
+    DebugState state = DebugState.read(stateFile, shape);
     List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
-    out.printf("verify: gpt2 %s (L=%d NH=%d C=%d maxT=%d V=%d Vp=%d), batch B=%d T=%d, %s%n", modelFile, c.layers(), c.heads(),
-        c.channels(), c.maxT(), c.vocab(), c.paddedVocab(), state.B(), state.T(), device.name().toLowerCase());
-    try (Session s = new Gpt2Session(c, state.B(), state.T(), device, threads, precision)) {
-      return check(s, model.params(), state, expectedLosses, c.vocab(), c.paddedVocab(), tol, out);
-    }
-  }
-
-  /** Our Llama files (detected by magic): the same checks, the gradients in Llama's param order. */
-  static boolean runLlama(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, CudaSchedule.Precision precision,
-                          int threads, Tolerances tol, PrintStream out) {
-    kiln.runtime.format.LlamaModelFile.Loaded model = kiln.runtime.format.LlamaModelFile.read(modelFile);
-    kiln.runtime.format.LlamaConfig c = model.config();
-    DebugState state = DebugState.read(stateFile, c.vocab(), c.maxT(), c.paramCount());
-    List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
-    out.printf("verify: llama %s (L=%d NH=%d NKV=%d C=%d FF=%d maxT=%d V=%d Vp=%d theta=%s eps=%s), batch B=%d T=%d, %s%n", modelFile,
-        c.layers(), c.heads(), c.kvHeads(), c.channels(), c.ffn(), c.maxT(), c.vocab(), c.paddedVocab(), c.theta(), c.eps(), state.B(),
-        state.T(), device.name().toLowerCase());
-    try (Session s = LlamaSessions.open(c, state.B(), state.T(), device, threads, precision)) {
-      return check(s, model.params(), state, expectedLosses, c.vocab(), c.paddedVocab(), tol, out);
+    out.printf("verify: %s %s (%s), batch B=%d T=%d, %s%n", shape.family().name(), modelFile, shape.describeAll(), state.B(), state.T(),
+        device.name().toLowerCase());
+    try (Session s = shape.open(state.B(), state.T(), device, threads, precision)) {
+      return check(s, model.params(), state, expectedLosses, shape.vocab(), shape.paddedVocab(), tol, out);
     }
   }
 

@@ -21,7 +21,7 @@ import java.util.zip.CRC32C;
 import kiln.runtime.Models;
 import kiln.runtime.cuda.Cuda;
 import kiln.runtime.data.DataLoader;
-import kiln.runtime.format.LlamaConfig;
+import kiln.models.Llama;
 import kiln.runtime.format.TokenShard;
 import kiln.runtime.train.Checkpoint;
 import kiln.runtime.train.TrainLog;
@@ -119,8 +119,11 @@ class BadInputTest {
         + " batch, what `kiln verify --state` reads), found 20261123 (a kiln checkpoint's optimizer state: AdamW m and v, what"
         + " `kiln train --resume` reads)", List.of("verify", "--model", ckpt.resolve("model.bin").toString(), "--state",
         ckpt.resolve("state.bin").toString()));
-    assertError("kiln: " + ckpt.resolve("state.bin") + ": header[0] magic: expected 20240326 (an llm.c GPT-2 model) or 20261123 (a"
-        + " kiln Llama model), found 20261123 (a kiln checkpoint's optimizer state: AdamW m and v, what `kiln train --resume` reads)",
+    // every registered family's model magic is listed: 20240326 (an llm.c GPT-2 model) or 20261123 (a kiln Llama model) or ...
+    String families = String.join(" or ", kiln.runtime.Models.FAMILIES.stream().map(f -> f.file().magic() + " (" + f.file().label() + ")").toList());
+    assertTrue(families.startsWith("20240326 (an llm.c GPT-2 model) or 20261123 (a kiln Llama model)"), families);
+    assertError("kiln: " + ckpt.resolve("state.bin") + ": header[0] magic: expected " + families
+        + ", found 20261123 (a kiln checkpoint's optimizer state: AdamW m and v, what `kiln train --resume` reads)",
         List.of("sample", "--checkpoint", ckpt.resolve("state.bin").toString()));
   }
 
@@ -145,7 +148,7 @@ class BadInputTest {
     Path mixed = Files.createDirectories(tmp.resolve("mixed"));
     copy(run1.resolve("ckpt_4"), mixed.resolve("ckpt_4"));
     // a stale checkpoint of another family, numbered past this run's: what a reused directory used to hand out
-    Models.LlamaShape llama = new Models.LlamaShape(new LlamaConfig(8, 10, 16, 1, 2, 1, 4, 6, 10000f, 1e-5f));
+    Models.Shape llama = Models.of(new Llama.Config(8, 10, 16, 1, 2, 1, 4, 6, 10000f, 1e-5f));
     int n = Math.toIntExact(llama.paramCount());
     Checkpoint.write(mixed, llama, new Checkpoint.State(new float[n], new float[n], new float[n]),
         new TrainOptions("llama-old", data, 2, 4, 100, 3e-3, 10, 0.1, 0.0, 1.0, 10, 2, 10, 2, 42, 0),
@@ -209,5 +212,14 @@ class BadInputTest {
   void tuneRefusesBf16ByName() {
     assertError("kiln: --precision bf16: tune has no bf16 variants yet; bf16 sessions take the default SIMT tile (tune at fp32 or tf32)",
         List.of("tune", "--device", "cpu", "--precision", "bf16"));
+  }
+
+  @Test
+  void zeroWithBf16IsRefusedByName() {
+    String line = "kiln: --zero 1 with --precision bf16 is not supported yet (the bf16 weight copy is rounded from the whole"
+        + " master, which ZeRO-1 updates only shard by shard): use --zero 0 or --precision fp32/tf32";
+    assertError(line, List.of("bench", "--device", "cpu", "--gpus", "2", "--zero", "1", "--precision", "bf16"));
+    assertError(line, List.of("train", "--data", data.toString(), "--device", "cpu", "--gpus", "2", "--zero", "1", "--precision", "bf16",
+        "--out", tmp.resolve("zero-bf16").toString()));
   }
 }

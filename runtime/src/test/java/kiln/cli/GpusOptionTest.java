@@ -37,4 +37,20 @@ class GpusOptionTest {
     assertError("kiln: --gpus " + (present + 1) + ": this machine has " + present + " CUDA device" + (present == 1 ? "" : "s"),
         "bench", "--device", "cuda", "--gpus", Integer.toString(present + 1));
   }
+
+  @Test
+  void zeroAndNodeOptionsAreChecked() {
+    assertError("kiln: --zero must be 0 or 1 (ZeRO-1 shards AdamW's state over the GPUs), got 2",
+        "train", "--device", "cpu", "--zero", "2", "--out", "never");
+    assertError("kiln: --zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)",
+        "bench", "--device", "cpu", "--zero", "1");
+    assertError("kiln: --nodes 2 needs --rendezvous file:DIR (a directory every node sees) or tcp:HOST:PORT (node 0's address)",
+        "train", "--device", "cpu", "--nodes", "2", "--out", "never");
+    assertError("kiln: --node-rank must be in [0, --nodes 2), got 2",
+        "train", "--device", "cpu", "--nodes", "2", "--node-rank", "2", "--rendezvous", "tcp:127.0.0.1:29500", "--out", "never");
+    assertError("kiln: --rendezvous is only used with --nodes > 1 (one node shares the NCCL id in memory), got tcp:127.0.0.1:29500",
+        "train", "--device", "cpu", "--rendezvous", "tcp:127.0.0.1:29500", "--out", "never");
+    assertError("kiln: --nodes 2 needs --device cuda: data parallelism runs over GPUs through NCCL (the device here is cpu)",
+        "train", "--device", "cpu", "--nodes", "2", "--rendezvous", "tcp:127.0.0.1:29500", "--out", "never");
+  }
 }

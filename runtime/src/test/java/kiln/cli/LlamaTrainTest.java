@@ -2,6 +2,7 @@
 // Llama file, resume is bit-exact, sampling recomputes the window, --init reads the Llama file.
 package kiln.cli;
 
+import kiln.runtime.format.FileKind;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,8 +13,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import kiln.runtime.data.DefaultCorpus;
-import kiln.runtime.format.LlamaConfig;
-import kiln.runtime.format.LlamaModelFile;
+import kiln.models.Llama;
+import kiln.runtime.format.ModelFile;
 import kiln.runtime.train.TrainLog;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,8 +42,8 @@ class LlamaTrainTest {
     assertTrue(rows.getFirst().loss() > 10.5, "an untrained Llama starts near ln(50257) = 10.8: " + rows.getFirst());
     assertTrue(rows.getLast().loss() < rows.getFirst().loss() - 1, "loss fell: " + rows.getFirst() + " -> " + rows.getLast());
     Path model = run1.resolve("ckpt_10").resolve("model.bin");
-    assertTrue(LlamaModelFile.isLlama(model));
-    assertEquals(new LlamaConfig(256, 50257, 50304, 1, 2, 1, 32, 64, 10000f, 1e-5f), LlamaModelFile.readHeader(model));
+    assertTrue(FileKind.of(model) == FileKind.LLAMA_MODEL);
+    assertEquals(new Llama.Config(256, 50257, 50304, 1, 2, 1, 32, 64, 10000f, 1e-5f), (Llama.Config) ModelFile.readHeader(model, Llama.FAMILY).config());
 
     Path run2 = tmp.resolve("run2");
     TrainCommandTest.Result resumed = TrainCommandTest.run(List.of("train", "--resume", run1.resolve("ckpt_5").toString(), "--out",

@@ -15,9 +15,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
-import kiln.runtime.ModelPresets;
+import kiln.runtime.Models;
 import kiln.runtime.data.DefaultCorpus;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import kiln.runtime.format.ModelFile;
 import kiln.runtime.train.TrainLog;
 import org.junit.jupiter.api.BeforeAll;
@@ -196,18 +196,19 @@ class TrainCommandTest {
     assertError("kiln: --precision fp16: expected fp32, tf32 or bf16", train("--out", out.toString(), "--precision", "fp16"));
     assertError("kiln: --precision tf32: TF32 is a CUDA tensor-core mode; the cpu device computes in fp32",
         List.of("train", "--device", "cpu", "--precision", "tf32", "--out", out.toString()));
-    assertError("kiln: --channels 30 must be a multiple of --heads 4",
+    assertError("kiln: --channels 30: expected a multiple of NH (4) (gpt2 L=2 NH=4 C=30 maxT=256)",
         List.of("train", "--heads", "4", "--channels", "30", "--out", out.toString()));
-    assertError("kiln: --model gpt2-huge: unknown; expected one of [gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24, llama-tiny, llama-d12]",
+    assertTrue(kiln.runtime.Models.ALL.keySet().toString().startsWith("[gpt2-tiny, gpt2-d6, gpt2-d12, gpt2-d24, llama-tiny, llama-d12"));
+    assertError("kiln: --model gpt2-huge: unknown; expected one of " + kiln.runtime.Models.ALL.keySet(),
         List.of("train", "--model", "gpt2-huge", "--out", out.toString()));
     assertError("kiln: --lr cannot change when resuming: the run's options come from " + run1.resolve("ckpt_20").resolve("train.txt")
-        + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens, --gpus and --out may",
+        + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may",
         List.of("train", "--resume", run1.toString(), "--lr", "1e-3"));
     assertError("kiln: --resume " + run1.resolve("ckpt_20") + ": already at step 20 of 20; pass a larger --steps to train on",
         List.of("train", "--resume", run1.toString()));
-    assertError("kiln: --kv-heads applies to Llama models only; --model gpt2-tiny is a GPT-2 (its MLP is 4C wide and every head has"
-        + " its own keys and values)", train("--out", out.toString(), "--kv-heads", "1"));
-    assertError("kiln: --heads 4 must be a multiple of --kv-heads 3",
+    assertError("kiln: --kv-heads does not apply to --model gpt2-tiny: a gpt2 config has no kvHeads",
+        train("--out", out.toString(), "--kv-heads", "1"));
+    assertError("kiln: --kv-heads 3: expected a divisor of NH (4) (llama L=2 NH=4 NKV=3 C=128 FF=352 maxT=256)",
         List.of("train", "--model", "llama-tiny", "--kv-heads", "3", "--out", out.toString()));
     assertError("kiln: --device gpu: expected cpu, cuda or auto", train("--out", out.toString(), "--device", "gpu"));
     assertError("kiln: --tokens must be positive, got 0", List.of("sample", "--checkpoint", run1.toString(), "--tokens", "0"));
@@ -221,8 +222,8 @@ class TrainCommandTest {
 
   @Test
   void nanLossesSkipTheUpdateAndThreeInARowStopTheRun() throws IOException {
-    GptConfig c = new GptConfig(256, 50257, 50304, 1, 2, 32);
-    float[] params = ModelPresets.randomInit(c, 1);
+    Gpt2.Config c = new Gpt2.Config(256, 50257, 50304, 1, 2, 32);
+    float[] params = Models.of(c).randomInit(1);
     params[c.paddedVocab() * c.channels()] = Float.NaN; // wpe[0][0]: every sequence's first position
     Path bad = tmp.resolve("nan.bin");
     ModelFile.write(bad, c, params, 3);

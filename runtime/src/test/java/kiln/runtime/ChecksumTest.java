@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import kiln.runtime.format.DebugState;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import kiln.runtime.format.ModelFile;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -32,20 +32,20 @@ class ChecksumTest {
       if (f.length == 2) config.put(f[0], f[1]);
     }
     ModelFile.Loaded model = ModelFile.read(dir.resolve("model.bin"));
-    GptConfig c = model.config();
+    Gpt2.Config c = model.config();
     assertEquals(Integer.parseInt(config.get("layers")), c.layers());
     assertEquals(Integer.parseInt(config.get("heads")), c.heads());
     assertEquals(Integer.parseInt(config.get("channels")), c.channels());
     assertEquals(Integer.parseInt(config.get("max_seq")), c.maxT());
     assertEquals(Integer.parseInt(config.get("padded_vocab")), c.paddedVocab());
-    DebugState state = DebugState.read(dir.resolve("state.bin"), c);
+    DebugState state = DebugState.read(dir.resolve("state.bin"), Models.of(c));
     assertEquals(Integer.parseInt(config.get("batch")), state.B());
     assertEquals(Integer.parseInt(config.get("seq")), state.T());
 
-    long[] sizes = c.paramSizes();
+    long[] sizes = Models.of(c).layout().sizes();
     int off = 0, checked = 0;
     for (int i = 0; i < sizes.length; i++) {
-      String name = GptConfig.PARAM_NAMES.get(i);
+      String name = Gpt2.FAMILY.parameterNames().get(i);
       check(name, expected.get(name), model.params(), off, (int) sizes[i]);
       check("grad." + name, expected.get("grad." + name), state.grads(), off, (int) sizes[i]);
       off += (int) sizes[i];

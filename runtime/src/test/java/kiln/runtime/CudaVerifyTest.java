@@ -10,7 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import kiln.runtime.cuda.Cuda;
 import kiln.runtime.format.DebugState;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import kiln.runtime.format.ModelFile;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
@@ -59,13 +59,13 @@ class CudaVerifyTest {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
     Path dir = Fixtures.dir("odd");
     ModelFile.Loaded model = ModelFile.read(dir.resolve("model.bin"));
-    GptConfig c = model.config();
-    DebugState state = DebugState.read(dir.resolve("state.bin"), c);
+    Gpt2.Config c = model.config();
+    DebugState state = DebugState.read(dir.resolve("state.bin"), Models.of(c));
     float[][] results = new float[2][];
     float[][] logits = new float[2][];
     int k = 0;
     for (Session.Device d : new Session.Device[] {Session.Device.CPU, Session.Device.CUDA}) {
-      try (Gpt2Session s = new Gpt2Session(c, state.B(), state.T(), d, 2)) {
+      try (Session s = Models.of(c).open(state.B(), state.T(), d, 2)) {
         s.loadParams(model.params());
         s.setBatch(state.x(), state.y());
         s.forward();
@@ -79,10 +79,10 @@ class CudaVerifyTest {
     Verify.Diff l = Verify.diff("logits", logits[1], logits[0], 0, logits[0].length, 1e-5);
     report.append(String.format("%-10s %.3e %.3e%n", l.name(), l.maxAbs(), l.maxRel()));
     ok &= l.ok();
-    long[] sizes = c.paramSizes();
+    long[] sizes = Models.of(c).layout().sizes();
     int off = 0;
     for (int i = 0; i < sizes.length; i++) {
-      Verify.Diff g = Verify.diff(GptConfig.PARAM_NAMES.get(i), results[1], results[0], off, (int) sizes[i], 1e-4);
+      Verify.Diff g = Verify.diff(Gpt2.FAMILY.parameterNames().get(i), results[1], results[0], off, (int) sizes[i], 1e-4);
       report.append(String.format("%-10s %.3e %.3e%n", g.name(), g.maxAbs(), g.maxRel()));
       ok &= g.ok();
       off += (int) sizes[i];

@@ -9,24 +9,33 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeSet;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class GeneratedSourcesTest {
+  /** Every registered family (ShippedModels emits them all). */
+  static java.util.List<String> families() { return ShippedModels.names(); }
+
   @ParameterizedTest
-  @ValueSource(strings = {"gpt2", "llama"})
+  @MethodSource("families")
   void javaKernelsMatchAFreshEmit(String model) throws IOException {
     sameAsFresh(ShippedModels.javaFiles(model), Path.of("generated", "java", model));
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"gpt2", "llama"})
+  @MethodSource("families")
   void cudaKernelsMatchAFreshEmit(String model) throws IOException {
     sameAsFresh(ShippedModels.cudaFiles(model), Path.of("generated", "cuda", model));
   }
 
+  @ParameterizedTest
+  @MethodSource("families")
+  void tf32KernelsMatchAFreshEmit(String model) throws IOException {
+    sameAsFresh(ShippedModels.cudaTf32Files(model), Path.of("generated", "cuda", model + "-tf32"));
+  }
+
   @org.junit.jupiter.api.Test
-  void tf32KernelsMatchAFreshEmit() throws IOException {
-    sameAsFresh(ShippedModels.cudaTf32Files("gpt2"), Path.of("generated", "cuda", "gpt2-tf32"));
+  void sm90KernelsMatchAFreshEmit() throws IOException {
+    sameAsFresh(ShippedModels.cudaSm90Files("gpt2"), Path.of("generated", "cuda", "gpt2-sm90"));
   }
 
   @org.junit.jupiter.api.Test

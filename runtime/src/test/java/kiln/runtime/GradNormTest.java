@@ -13,7 +13,7 @@ class GradNormTest {
     var dir = Fixtures.dir("odd");
     ModelFile.Loaded m = ModelFile.read(dir.resolve("model.bin"));
     DebugState state = DebugState.read(dir.resolve("state.bin"), m.config());
-    try (Gpt2Session s = new Gpt2Session(m.config(), state.B(), state.T(), 2)) {
+    try (Session s = Models.of(m.config()).open(state.B(), state.T(), Session.Device.CPU, 2)) {
       s.loadParams(m.params());
       s.setBatch(state.x(), state.y());
       s.forward();

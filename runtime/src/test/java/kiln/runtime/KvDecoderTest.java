@@ -4,27 +4,27 @@ package kiln.runtime;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.SplittableRandom;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import kiln.runtime.format.ModelFile;
 import org.junit.jupiter.api.Test;
 
 class KvDecoderTest {
   @Test void cachedStepsMatchTheFullForward() {
     ModelFile.Loaded m = ModelFile.read(Fixtures.dir("odd").resolve("model.bin"));
-    GptConfig c = m.config();
+    Gpt2.Config c = m.config();
     int n = 20;
     int[] tokens = new int[n];
     SplittableRandom rnd = new SplittableRandom(3);
     for (int i = 0; i < n; i++) tokens[i] = rnd.nextInt(c.vocab());
     float[] full;
-    try (Gpt2Session s = new Gpt2Session(c, 1, n, 2)) {
+    try (Session s = Models.of(c).open(1, n, Session.Device.CPU, 2)) {
       s.loadParams(m.params());
       s.setBatch(tokens, tokens);
       s.forward();
       full = s.read(s.program.logits());
     }
     double worst = 0, scale = 0;
-    try (KvDecoder d = new KvDecoder(c, m.params(), Session.Device.CPU, 2)) {
+    try (KvDecoder d = new KvDecoder(Models.of(c), m.params(), Session.Device.CPU, 2)) {
       for (int t = 0; t < n; t++) {
         float[] row = d.step(tokens[t], t);
         for (int v = 0; v < c.vocab(); v++) {

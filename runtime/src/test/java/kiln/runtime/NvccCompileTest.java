@@ -18,17 +18,66 @@ import org.junit.jupiter.api.io.TempDir;
 class NvccCompileTest {
   static final Path NVCC = Path.of(System.getenv().getOrDefault("KILN_NVCC", "/usr/local/cuda/bin/nvcc"));
 
+  /** Every folder under generated/cuda: each family's fp32 and tf32 kernels, and GPT-2's bf16 ones. */
+  static List<String> folders() {
+    return java.util.stream.Stream.concat(ShippedModels.names().stream().flatMap(m -> java.util.stream.Stream.of(m, m + "-tf32")),
+        java.util.stream.Stream.of("gpt2-bf16")).toList();
+  }
+
   @ParameterizedTest
-  @ValueSource(strings = {"gpt2", "gpt2-tf32", "gpt2-bf16", "llama"})
+  @org.junit.jupiter.params.provider.MethodSource("folders")
   void everyGeneratedKernelCompiles(String model, @TempDir Path tmp) throws IOException, InterruptedException {
     Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
     Path dir = Path.of("generated", "cuda", model).toAbsolutePath();
     List<Path> kernels;
     try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
-    assertTrue(kernels.size() > (model.endsWith("tf32") ? 3 : 20), "expected the " + model + " kernels under " + dir + ", found " + kernels.size());
+    assertTrue(kernels.size() > (model.endsWith("tf32") ? 2 : 20), "expected the " + model + " kernels under " + dir + ", found " + kernels.size());
     StringBuilder unit = new StringBuilder();
     for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
     compiles(unit.toString(), tmp);
+  }
+
+  /** The Hopper matmuls of generated/cuda/gpt2-sm90 (GPT-2's forward, each with its epilogue) compile for sm_90a. */
+  @org.junit.jupiter.api.Test
+  void everyGeneratedWgmmaKernelCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    Path dir = Path.of("generated", "cuda", "gpt2-sm90").toAbsolutePath();
+    List<Path> kernels;
+    try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
+    assertTrue(kernels.size() >= 4, "expected the wgmma kernels under " + dir + ", found " + kernels.size());
+    StringBuilder unit = new StringBuilder();
+    for (Path k : kernels) unit.append("#include \"").append(k).append("\"\n");
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
+  /**
+   * A matmul with an epilogue compiles on every template the tuner may pick for it: GPT-2's fc (bias, then GELU:
+   * two outputs) on the split-K TF32 points (the epilogue in the kernel that adds the splits), the default
+   * mma.sync and SIMT tiles, and the default wgmma tile (sm_90a).
+   */
+  @org.junit.jupiter.api.Test
+  void epiloguesCompileOnEveryTemplate(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    var p = kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
+    List<kiln.dsl.Compute> fc = kiln.codegen.Epilogue.groups(Session.sections(p).get("forward")).stream()
+        .filter(g -> kiln.codegen.Epilogue.fused(g) && g.getFirst().name().equals("h0.fc.out.r1")).findFirst().orElseThrow();
+    var mm = kiln.codegen.MatmulMatch.of(fc.getFirst()).orElseThrow();
+    var epilogue = new kiln.codegen.CudaRenderer.Fused(fc.subList(1, fc.size()), kiln.codegen.Epilogue.unstored(fc, new kiln.codegen.Epilogue.Readers(p.graph().computes())));
+    kiln.codegen.CudaSchedule s = kiln.codegen.CudaSchedule.DEFAULT.withPrecision(kiln.codegen.CudaSchedule.Precision.TF32);
+    StringBuilder unit = new StringBuilder();
+    int splitK = 0;
+    for (var tile : s.matmulSpace()) {
+      if (!(tile instanceof kiln.codegen.CudaSchedule.MmaTile t) || t.splits() == 1) continue;
+      String source = kiln.codegen.CudaRenderer.matmul(mm, tile, epilogue).source();
+      assertTrue(source.contains("epilogue(m, n, s);"), "split-K applies the epilogue where the splits are added");
+      unit.append(source).append('\n');
+      splitK++;
+    }
+    assertTrue(splitK > 0, "the TF32 space has split-K points");
+    unit.append(kiln.codegen.CudaRenderer.matmul(mm, s.matmul(), epilogue).source()).append('\n');
+    unit.append(kiln.codegen.CudaRenderer.matmul(mm, kiln.codegen.CudaSchedule.SIMT_DEFAULT, epilogue).source()).append('\n');
+    unit.append(kiln.codegen.CudaRenderer.matmul(mm, kiln.codegen.CudaSchedule.WGMMA_DEFAULT, epilogue).source()).append('\n');
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
   }
 
   /** Every point of the tuner's TF32 space compiles (split-K included), for a weight gradient (A m-contiguous, B n-contiguous). */
@@ -38,7 +87,7 @@ class NvccCompileTest {
     kiln.codegen.CudaSchedule s = kiln.codegen.CudaSchedule.DEFAULT.withPrecision(kiln.codegen.CudaSchedule.Precision.TF32);
     StringBuilder unit = new StringBuilder();
     int n = 0;
-    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA).graph().computes()) {
       if (!c.name().startsWith("dr1/grads.fcw")) continue;
       var mm = kiln.codegen.MatmulMatch.of(c).orElseThrow();
       for (var tile : s.matmulSpace()) {
@@ -60,7 +109,7 @@ class NvccCompileTest {
     StringBuilder unit = new StringBuilder();
     java.util.Set<String> fitting = new java.util.TreeSet<>();
     int n = 0;
-    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA).graph().computes()) {
       var mm = kiln.codegen.MatmulMatch.of(c);
       if (mm.isEmpty() || !kiln.codegen.CudaRenderer.wgmmaFits(mm.get())) continue;
       fitting.add(c.name());
@@ -89,7 +138,7 @@ class NvccCompileTest {
     StringBuilder unit = new StringBuilder(kiln.codegen.CudaRenderer.transpose(64).source()).append('\n');
     java.util.Set<String> functions = new java.util.HashSet<>();
     int n = 0;
-    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+    for (kiln.dsl.Compute c : kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA).graph().computes()) {
       var mm = kiln.codegen.MatmulMatch.of(c);
       boolean[] t = mm.isEmpty() ? null : kiln.codegen.CudaRenderer.wgmmaLayouts(mm.get());
       if (t == null || !(t[0] || t[1])) continue;
@@ -112,7 +161,7 @@ class NvccCompileTest {
   @org.junit.jupiter.api.Test
   void rowChunkedWgmmaCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
     Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
-    kiln.dsl.Compute dwte = kiln.models.Gpt2.build(1, true).graph().computes().stream()
+    kiln.dsl.Compute dwte = kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA).graph().computes().stream()
         .filter(c -> c.out().name().equals("grads.wte") && kiln.codegen.MatmulMatch.of(c).isPresent()).findFirst().orElseThrow();
     var r = kiln.codegen.CudaRenderer.matmulTransposed(kiln.codegen.MatmulMatch.of(dwte).orElseThrow(), dwte.accumulate(),
         kiln.codegen.CudaSchedule.WGMMA_DEFAULT, new long[] {1664, 5, 8448, 6, 8064});
@@ -120,6 +169,25 @@ class NvccCompileTest {
     StringBuilder unit = new StringBuilder(r.source()).append('\n');
     for (var k : x.kernels()) unit.append(k.source()).append('\n');
     assertTrue(x.tail() != null && x.kernels().size() == (dwte.accumulate() ? 2 : 4), "transpose, tail (and the += twins): " + x.kernels().size());
+    compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
+  }
+
+  /**
+   * The bf16 wgmma kernels compile for sm_90a: every tile of the space at GPT-2's forward layout with bf16 C,
+   * and the default tile at the other three layouts, fp32 C, accumulating.
+   */
+  @org.junit.jupiter.api.Test
+  void everyBf16WgmmaTileCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    StringBuilder unit = new StringBuilder();
+    var k = kiln.codegen.WgmmaBf16.Major.K;
+    var mn = kiln.codegen.WgmmaBf16.Major.MN;
+    for (var tile : kiln.codegen.WgmmaBf16.space()) {
+      unit.append(kiln.codegen.WgmmaBf16.render(tile, k, k, kiln.codegen.WgmmaBf16.Out.BF16, false).source()).append('\n');
+    }
+    for (var ab : new kiln.codegen.WgmmaBf16.Major[][] {{k, mn}, {mn, k}, {mn, mn}}) {
+      unit.append(kiln.codegen.WgmmaBf16.render(kiln.codegen.WgmmaBf16.DEFAULT, ab[0], ab[1], kiln.codegen.WgmmaBf16.Out.F32, true).source()).append('\n');
+    }
     compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
   }
 

@@ -1,18 +1,30 @@
-// The CPU trainer against PyTorch: forward, every gradient and 10 AdamW losses, on two GPT-2 and two Llama configs.
+// The CPU trainer against PyTorch: forward, every gradient and 10 AdamW losses, on every fixture
+// reference/fixtures.txt lists (each family's reference script, two shapes or more).
 package kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class VerifyFixturesTest {
+  /** The fixture names of reference/fixtures.txt (the first word of each non-comment line). */
+  static List<String> fixtures() throws IOException {
+    Path list = Path.of("reference", "fixtures.txt");
+    if (!Files.exists(list)) list = Path.of("..", "reference", "fixtures.txt");
+    return Files.readAllLines(list).stream().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#"))
+        .map(l -> l.split("\\s+")[0]).toList();
+  }
+
   @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
+  @MethodSource("fixtures")
   void matchesPyTorch(String fixture) {
     Path dir = Fixtures.dir(fixture);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
@@ -22,7 +34,7 @@ class VerifyFixturesTest {
     System.out.print(report);
     assertTrue(ok, report);
     assertTrue(report.strip().endsWith("verify: OK"), report);
-    int tensors = fixture.startsWith("llama") ? 2 + 12 : 2 + 16;
+    int tensors = 2 + kiln.runtime.format.ModelFile.readHeader(dir.resolve("model.bin")).layout().names().size();
     assertTrue(report.lines().filter(l -> l.endsWith(" ok")).count() == tensors + 10, tensors + " tensors and 10 losses checked:\n" + report);
   }
 }

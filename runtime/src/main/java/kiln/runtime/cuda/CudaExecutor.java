@@ -29,6 +29,7 @@ public final class CudaExecutor implements Executor {
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
   private final List<Planned> all = new ArrayList<>();
   private final List<Cuda.Module> modules = new ArrayList<>();
+  private final Map<String, Cuda.Module> bf16Modules = new java.util.HashMap<>();
   private final CompileStats compile;
   private final CudaSchedule.Precision precision;
   private final String tunedNote;
@@ -92,8 +93,10 @@ public final class CudaExecutor implements Executor {
     };
     Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
+    // who reads each tensor over the whole step: an epilogue leaves unstored what only its own group reads
+    kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(program.values().stream().flatMap(List::stream).toList());
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule));
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers);
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
@@ -103,7 +106,8 @@ public final class CudaExecutor implements Executor {
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
         + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
-        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "");
+        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
+        + "; " + epilogueLaunches(lowered.values()) + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -204,6 +208,12 @@ public final class CudaExecutor implements Executor {
         yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args));
       }
+      case CudaRenderer.Rows w -> {
+        int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
+        long blocks = (layout.product(w.rows()) + per - 1) / per;
+        yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))),
+            Launch.Dim3.of(w.threads(extent), per), 0, memory.pointer(0), memory.pointer(intBase), args));
+      }
       case CudaRenderer.Columns c -> columns(module, r.function(), c, layout, memory, intBase, workspace, args);
       case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
@@ -212,6 +222,11 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
+  }
+
+  private static long epilogueLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
+    return lowered.stream().flatMap(l -> l.launches().stream())
+        .filter(x -> x.kernel().work() instanceof CudaRenderer.Tiles && x.kernel().source().contains("auto epilogue")).count();
   }
 
   private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
@@ -415,6 +430,25 @@ public final class CudaExecutor implements Executor {
 
   /** Where tensor t starts in the device arena (for NCCL collectives on a whole tensor). */
   public jcuda.driver.CUdeviceptr pointer(Tensor t) { return memory.pointer(byteOffset(t)); }
+
+  /**
+   * The bf16 Hopper matmul (kiln.codegen.WgmmaBf16) as one launch over this executor's device memory, for
+   * issue 13's bf16 tensors: C (+)= A·Bᵀ with A, B and C at byte offsets aBytes, bBytes, cBytes of the
+   * arena, stored as k was rendered for (K- or MN-major operands, fp32 or bf16 C), pitches in elements.
+   * k is compiled and loaded once (unloaded at close); the launch is prepared once, to run with
+   * cuda().launch or to sit among a section's launches where plan() meets a bf16 matmul.
+   */
+  public Launch bf16Matmul(kiln.codegen.WgmmaBf16.Kernel k, long aBytes, long bBytes, long cBytes, long m, long n, long depth, long lda, long ldb,
+                           long ldc) {
+    Cuda.Module module = bf16Modules.get(k.function());
+    if (module == null) {
+      module = Bf16Matmul.load(cuda, List.of(k)).get(k.function());
+      bf16Modules.put(k.function(), module);
+      modules.add(module);
+    }
+    return Bf16Matmul.launch(module.kernel(k.function()), k, cuda, memory.pointer(aBytes), memory.pointer(bBytes), memory.pointer(cBytes), m, n, depth,
+        lda, ldb, ldc, 0);
+  }
 
   @Override public void write(Tensor t, float[] values) {
     if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);

@@ -2,6 +2,8 @@
 // tuner at TF32: every variant checked against the fp32 reference and timed; prints the default mma.sync
 // tile, the default wgmma tile (sm_90) and the best variant in TFLOP/s, and writes "name ms" lines that
 // scripts/cublas_matmuls.py --kiln sets beside cuBLAS. Nothing is stored in the tuning cache.
+// With --bf16 first: the bf16 wgmma kernel (WgmmaBf16) on the same five shapes plus fc's two backward
+// layouts, every tile of WgmmaBf16.space() checked and timed (bf16Bench).
 package kiln.runtime.cuda;
 
 import static kiln.dsl.Graph.dims;
@@ -16,6 +18,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import kiln.codegen.CudaSchedule;
+import kiln.codegen.WgmmaBf16;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Graph;
@@ -28,6 +31,10 @@ public final class MatmulBench {
 
   /** Args: the file for the best variant's "name ms" lines (default kiln-matmuls.txt). */
   public static void main(String[] args) throws IOException {
+    if (args.length > 0 && args[0].equals("--bf16")) {
+      bf16Bench(Path.of(args.length > 1 ? args[1] : "kiln-matmuls-bf16.txt"));
+      return;
+    }
     Path out = Path.of(args.length > 0 ? args[0] : "kiln-matmuls.txt");
     Dim bt = new Dim("BT"), c = new Dim("C"), c3 = new Dim("C3"), c4 = new Dim("C4"), v = new Dim("V");
     Map<Dim, Integer> sizes = Map.of(bt, 8192, c, 768, c3, 2304, c4, 3072, v, 50304);
@@ -65,5 +72,199 @@ public final class MatmulBench {
   private static String rate(CudaTuner.Result r, CudaSchedule.MatmulTile tile) {
     Double ms = r.msByTile().get(tile);
     return ms == null ? "-" : String.format(Locale.ROOT, "%.1f", r.flops() / ms / 1e9);
+  }
+
+  /** A bf16 benchmark shape: C (m x n) = A·Bᵀ over depth k, operands stored as a and b say. */
+  record Bf16Shape(String name, int m, int n, int k, WgmmaBf16.Major a, WgmmaBf16.Major b) {
+    long lda() { return a == WgmmaBf16.Major.K ? k : m; }
+    long ldb() { return b == WgmmaBf16.Major.K ? k : n; }
+  }
+
+  /**
+   * GPT-2's forward x·Wᵀ (both K-major), then fc's backward at B·T = 8192: dX = dY·W (dY 8192 x 3072
+   * K-major, W stored 3072 x 768: B N-major) and dW = dYᵀ·X (dY and X stored with K = 8192 rows: both MN-major).
+   */
+  static final List<Bf16Shape> BF16_SHAPES = List.of(
+      new Bf16Shape("qkv", 8192, 2304, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+      new Bf16Shape("attproj", 8192, 768, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+      new Bf16Shape("fc", 8192, 3072, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+      new Bf16Shape("fcproj", 8192, 768, 3072, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+      new Bf16Shape("lm_head", 8192, 50304, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+      new Bf16Shape("fc_dx", 8192, 768, 3072, WgmmaBf16.Major.K, WgmmaBf16.Major.MN),
+      new Bf16Shape("fc_dw", 3072, 768, 8192, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN));
+
+  /** Timed launches per variant (the median is reported) and entries of C checked against the host reference. */
+  static final int BF16_RUNS = 30, BF16_SAMPLES = 2048;
+
+  /**
+   * Each shape on random bf16 inputs (uniform in [-1, 1), rounded to nearest), C poisoned with NaN before a
+   * variant's first launch, then every element checked written and BF16_SAMPLES entries checked against a
+   * double-precision sum of the same bf16 inputs within bf16Tolerance; then the median of BF16_RUNS
+   * event-timed launches. Prints every tile's TFLOP/s with bf16 C, the best tile's with fp32 C, and writes
+   * the best bf16-C times as "name ms" lines for scripts/cublas_matmuls.py --precision bf16 --kiln.
+   */
+  static void bf16Bench(Path out) throws IOException {
+    List<WgmmaBf16.Tile> tiles = WgmmaBf16.space();
+    List<String> lines = new ArrayList<>();
+    try (Cuda cuda = Cuda.open()) {
+      List<WgmmaBf16.Kernel> kernels = new ArrayList<>();
+      for (Bf16Shape s : BF16_SHAPES) {
+        for (WgmmaBf16.Tile t : tiles) {
+          for (WgmmaBf16.Out o : WgmmaBf16.Out.values()) kernels.add(WgmmaBf16.render(t, s.a(), s.b(), o, false));
+        }
+      }
+      Map<String, Cuda.Module> modules = Bf16Matmul.load(cuda, kernels);
+      System.out.printf(Locale.ROOT, "# %s (%s), bf16 wgmma, fp32 accumulate; TFLOP/s of the median of %d launches; C bf16 unless marked%n",
+          cuda.name(), cuda.arch(), BF16_RUNS);
+      for (int i = 0; i < tiles.size(); i++) System.out.printf(Locale.ROOT, "# tile %d: %s%n", i, tiles.get(i).knobs());
+      StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-8s %-18s %-6s", "shape", "M x N x K", "A,B"));
+      for (int i = 0; i < tiles.size(); i++) head.append(String.format(Locale.ROOT, " %7s", "tile " + i));
+      head.append(String.format(Locale.ROOT, " %7s %7s %9s  %s", "best", "f32 C", "max err", "best tile"));
+      System.out.println(head);
+      for (Bf16Shape s : BF16_SHAPES) {
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-8s %-18s %-6s", s.name(), s.m() + "x" + s.n() + "x" + s.k(),
+            (s.a() == WgmmaBf16.Major.K ? "K" : "MN") + "," + (s.b() == WgmmaBf16.Major.K ? "K" : "MN")));
+        double flops = 2.0 * s.m() * s.n() * s.k();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(s.name().hashCode());
+        short[] a = randomBf16((long) s.m() * s.k(), random), b = randomBf16((long) s.n() * s.k(), random);
+        long aBytes = 2L * a.length, bBytes = 2L * b.length, cBytes = 4L * s.m() * s.n();
+        try (DeviceArena mem = cuda.allocate(aBytes + bBytes + cBytes)) {
+          upload(mem, 0, a);
+          upload(mem, aBytes, b);
+          double bestMs = Double.MAX_VALUE, worstErr = 0;
+          WgmmaBf16.Tile best = null;
+          for (WgmmaBf16.Tile t : tiles) {
+            WgmmaBf16.Kernel k = WgmmaBf16.render(t, s.a(), s.b(), WgmmaBf16.Out.BF16, false);
+            try {
+              Launch launch = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+                  s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
+              worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, launch, s, a, b, WgmmaBf16.Out.BF16, t.knobs()));
+              double ms = medianMs(cuda, launch);
+              row.append(String.format(Locale.ROOT, " %7.1f", flops / ms / 1e9));
+              if (ms < bestMs) {
+                bestMs = ms;
+                best = t;
+              }
+            } catch (CudaException | IllegalStateException e) {
+              System.err.println(s.name() + " " + t.knobs() + ": " + e.getMessage());
+              row.append(String.format(Locale.ROOT, " %7s", "fail"));
+            }
+          }
+          if (best == null) {
+            System.out.println(row.append("  no valid tile"));
+            continue;
+          }
+          WgmmaBf16.Kernel k32 = WgmmaBf16.render(best, s.a(), s.b(), WgmmaBf16.Out.F32, false);
+          Launch launch32 = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k32), k32, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+              s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
+          worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, launch32, s, a, b, WgmmaBf16.Out.F32, best.knobs()));
+          double ms32 = medianMs(cuda, launch32);
+          row.append(String.format(Locale.ROOT, " %7.1f %7.1f %9.2e  %s", flops / bestMs / 1e9, flops / ms32 / 1e9, worstErr, best.knobs()));
+          System.out.println(row);
+          lines.add(s.name() + " " + String.format(Locale.ROOT, "%.5f", bestMs));
+          Files.write(out, lines);   // after every shape: what was measured survives a later failure
+        }
+      }
+      for (Cuda.Module m : modules.values()) m.close();
+    }
+    Files.write(out, lines);
+  }
+
+  static short[] randomBf16(long n, java.util.SplittableRandom random) {
+    short[] v = new short[Math.toIntExact(n)];
+    for (int i = 0; i < v.length; i++) v[i] = Bf16Matmul.bf16((float) (2 * random.nextDouble() - 1));
+    return v;
+  }
+
+  static void upload(DeviceArena mem, long byteOffset, short[] v) {
+    int[] packed = Bf16Matmul.pack(v);
+    mem.upload(packed, 0, byteOffset, packed.length);
+  }
+
+  /**
+   * The tolerance of one entry of C against the exact sum ref of its k products (sumAbs: the sum of their
+   * magnitudes): the fp32 accumulation's worst case k·2⁻²³·Σ|a·b| (the products of bf16 are exact in fp32;
+   * 2⁻²³ allows the tensor core's truncating adds), plus, for bf16 C, its rounding to nearest (half an
+   * ulp of 8 significant bits, 2⁻⁹·|ref|, taken as 2⁻⁸·|ref|).
+   */
+  public static double bf16Tolerance(double ref, double sumAbs, long k, WgmmaBf16.Out out) {
+    return k * Math.scalb(sumAbs, -23) + (out == WgmmaBf16.Out.BF16 ? Math.scalb(Math.abs(ref), -8) : 0) + 1e-30;
+  }
+
+  /** Runs launch once over a NaN-poisoned C, checks every element written and sampled entries; returns max |Δ| / max |ref| of the samples. */
+  static double bf16Check(Cuda cuda, DeviceArena mem, long cOffset, Launch launch, Bf16Shape s, short[] a, short[] b, WgmmaBf16.Out out, String what) {
+    long elements = (long) s.m() * s.n();
+    long words = out == WgmmaBf16.Out.BF16 ? (elements + 1) / 2 : elements;
+    jcuda.driver.JCudaDriver.cuMemsetD32Async(mem.pointer(cOffset), 0xFFFFFFFF, words, cuda.stream());
+    cuda.launch(launch);
+    cuda.synchronize();
+    // every element written: no NaN left (the inputs are finite, so a NaN is an unwritten element)
+    int chunk = 1 << 24;
+    int[] buf = new int[chunk];
+    for (long w = 0; w < words; w += chunk) {
+      int n = (int) Math.min(chunk, words - w);
+      mem.download(cOffset + 4 * w, buf, 0, n);
+      for (int i = 0; i < n; i++) {
+        boolean nan = out == WgmmaBf16.Out.BF16 ? isNanBf16(buf[i]) || (w + i) * 2 + 1 < elements && isNanBf16(buf[i] >>> 16)
+            : Float.isNaN(Float.intBitsToFloat(buf[i]));
+        if (nan) throw new IllegalStateException(s.name() + " " + what + ": element " + (out == WgmmaBf16.Out.BF16 ? 2 * (w + i) : w + i) + " of C not written (NaN)");
+      }
+    }
+    java.util.SplittableRandom random = new java.util.SplittableRandom(7);
+    double maxErr = 0, maxRef = 0;
+    int[] one = new int[1];
+    for (int sample = 0; sample < BF16_SAMPLES; sample++) {
+      int i = random.nextInt(s.m()), j = random.nextInt(s.n());
+      double[] dot = bf16Dot(a, s.a(), s.lda(), i, b, s.b(), s.ldb(), j, s.k());
+      double ref = dot[0], sumAbs = dot[1];
+      long e = (long) i * s.n() + j;
+      float got;
+      if (out == WgmmaBf16.Out.BF16) {
+        mem.download(cOffset + 4 * (e / 2), one, 0, 1);
+        got = Bf16Matmul.toFloat((short) (one[0] >>> (16 * (e % 2))));
+      } else {
+        mem.download(cOffset + 4 * e, one, 0, 1);
+        got = Float.intBitsToFloat(one[0]);
+      }
+      double err = Math.abs(got - ref);
+      if (!(err <= bf16Tolerance(ref, sumAbs, s.k(), out))) {
+        throw new IllegalStateException(s.name() + " " + what + " C " + out + ": C[" + i + ", " + j + "] = " + got + ", reference " + ref + " (tolerance "
+            + bf16Tolerance(ref, sumAbs, s.k(), out) + ")");
+      }
+      maxErr = Math.max(maxErr, err);
+      maxRef = Math.max(maxRef, Math.abs(ref));
+    }
+    return maxErr / maxRef;
+  }
+
+  /** {sum, sum of magnitudes} over p of A(i, p)·B(j, p) in double, A and B bf16 stored as their majors say with pitches lda, ldb. */
+  static double[] bf16Dot(short[] a, WgmmaBf16.Major ma, long lda, int i, short[] b, WgmmaBf16.Major mb, long ldb, int j, int k) {
+    double sum = 0, sumAbs = 0;
+    for (int p = 0; p < k; p++) {
+      double x = Bf16Matmul.toFloat(a[(int) (ma == WgmmaBf16.Major.K ? i * lda + p : p * lda + i)])
+          * (double) Bf16Matmul.toFloat(b[(int) (mb == WgmmaBf16.Major.K ? j * ldb + p : p * ldb + j)]);
+      sum += x;
+      sumAbs += Math.abs(x);
+    }
+    return new double[] {sum, sumAbs};
+  }
+
+  private static boolean isNanBf16(int bits) { return (bits & 0x7F80) == 0x7F80 && (bits & 0x7F) != 0; }
+
+  /** Median of BF16_RUNS event-timed launches after 5 warm-up launches. */
+  static double medianMs(Cuda cuda, Launch launch) {
+    for (int i = 0; i < 5; i++) cuda.launch(launch);
+    double[] ms = new double[BF16_RUNS];
+    try (Cuda.Event start = cuda.event(); Cuda.Event end = cuda.event()) {
+      for (int i = 0; i < ms.length; i++) {
+        start.record();
+        cuda.launch(launch);
+        end.record();
+        cuda.synchronize();
+        ms[i] = start.elapsedMs(end);
+      }
+    }
+    java.util.Arrays.sort(ms);
+    return ms[ms.length / 2];
   }
 }

@@ -83,6 +83,10 @@ final class BinaryReader implements AutoCloseable {
     return new FormatException(file, field, expected, String.valueOf(found));
   }
 
+  int[] headerInts() { return header; }
+
+  long size() { return size; }
+
   int header(int slot) {
     return header[slot];
   }

@@ -8,15 +8,27 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
   static final int MAGIC = FileKind.DEBUG_STATE.magic;
   static final int VERSION = 2;
 
-  /** Checks the file against the model's config: T <= maxT, token ids < V, payload size for B, T. */
-  public static DebugState read(Path file, GptConfig c) {
-    c.requireValid(file);
+  /** Checks the file against the model's shape (or config): T <= maxT, token ids < V, payload size for B, T. */
+  public static DebugState read(Path file, Record config) {
+    kiln.runtime.Models.Shape c = shape(config);
+    requireValid(file, c);
     return read(file, c.vocab(), c.maxT(), c.paramCount());
+  }
+
+  /** A model's shape, or a config of a registered family. */
+  private static kiln.runtime.Models.Shape shape(Record config) {
+    return config instanceof kiln.runtime.Models.Shape s ? s : kiln.runtime.Models.of(config);
+  }
+
+  /** For shapes handed in by a caller: a broken one is their mistake, not the file's. */
+  private static void requireValid(Path file, kiln.runtime.Models.Shape c) {
+    ModelFile.Violation v = ModelFile.violation(c);
+    if (v != null) throw FormatException.misuse(file, v.configField(), v.expected(), v.found());
   }
 
   /**
    * The same for any model: vocab = V (logits per position, token ids below it), maxT bounds T, paramCount is the
-   * length of the gradients (for Llama, {@link LlamaConfig#paramCount()}).
+   * length of the gradients (the shape's paramCount()).
    */
   public static DebugState read(Path file, int vocab, int maxT, long paramCount) {
     requireShape(file, vocab, maxT, paramCount);
@@ -29,8 +41,8 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
         throw in.error("header[3] T", maxTLimit(maxT), t);
       }
       long bt = (long) b * t;
-      if (bt > GptConfig.MAX_ARRAY / vocab) {
-        throw in.error("logits", "B*T*V at most " + GptConfig.MAX_ARRAY, b + "*" + t + "*" + vocab);
+      if (bt > ModelFile.MAX_ARRAY / vocab) {
+        throw in.error("logits", "B*T*V at most " + ModelFile.MAX_ARRAY, b + "*" + t + "*" + vocab);
       }
       long floats = 2 * bt + bt * vocab + 1 + paramCount;
       in.expectPayload(
@@ -56,8 +68,9 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
     }
   }
 
-  public void write(Path file, GptConfig c) {
-    c.requireValid(file);
+  public void write(Path file, Record config) {
+    kiln.runtime.Models.Shape c = shape(config);
+    requireValid(file, c);
     write(file, c.vocab(), c.maxT(), c.paramCount());
   }
 
@@ -110,8 +123,8 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
     if (maxT < 1) {
       throw FormatException.misuse(file, "maxT", "at least 1", maxT);
     }
-    if (paramCount < 0 || paramCount > GptConfig.MAX_ARRAY) {
-      throw FormatException.misuse(file, "paramCount", "0.." + GptConfig.MAX_ARRAY, paramCount);
+    if (paramCount < 0 || paramCount > ModelFile.MAX_ARRAY) {
+      throw FormatException.misuse(file, "paramCount", "0.." + ModelFile.MAX_ARRAY, paramCount);
     }
   }
 

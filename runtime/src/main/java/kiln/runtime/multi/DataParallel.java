@@ -1,11 +1,12 @@
-// Data-parallel training on N GPUs of one process: a thread, CUDA context, arena and executor per
-// GPU, each rank stepping its slice of every batch, gradients summed across ranks with one NCCL
-// all-reduce over the contiguous gradient block; to the trainer the N replicas are one Learner.
+// Data-parallel training on N GPUs: a thread, CUDA context, arena and executor per GPU of this
+// process (other processes may hold more ranks: --nodes), each rank stepping its slice of every
+// batch, gradients summed across ranks by one NCCL all-reduce over the contiguous gradient block, or
+// (ZeRO-1) reduce-scattered, each rank updating its shard, parameters all-gathered; to the trainer
+// the ranks are one Learner.
 package kiln.runtime.multi;
 
 import java.util.concurrent.Semaphore;
 import java.util.function.Function;
-import java.util.function.IntFunction;
 import jcuda.driver.CUdeviceptr;
 import kiln.codegen.CudaSchedule;
 import kiln.dsl.Tensor;
@@ -44,6 +45,20 @@ import kiln.runtime.cuda.CudaExecutor;
  *
  * <p>NCCL's all-reduce gives every rank the same sums and, for a fixed GPU count, the same
  * reduction order every step, so parameters stay identical across ranks and runs are reproducible.
+ *
+ * <p><b>ZeRO-1</b> ({@code zero}): each rank's session runs the norm and AdamW over its shard of the
+ * flat blocks only ({@link Session.Zero}: the program's SHARD / SHARD_START dims bound to the rank's
+ * slice, m and v shard-sized, params and grads allocated padded to N equal shards). A step: backward;
+ * in-place reduce-scatter of the gradient block (the rank's slice holds the sum); the norm's sum of
+ * squares over the slice, all-reduced as one float; AdamW on the slice with gradScale / N; in-place
+ * all-gather of the parameter block. {@link #read} of AdamW's m and v (and of the gradient block)
+ * gathers the shards, so a checkpoint holds the whole state; {@link #write} gives each rank its slice.
+ *
+ * <p><b>Several processes</b> ({@link Rendezvous} with nodes > 1): this process drives local GPUs
+ * 0..gpus-1 as global ranks nodeRank·gpus + g; node 0's NCCL id reaches the others through
+ * {@link UniqueIdExchange}. Every process reads the same global batch and steps its ranks' slices;
+ * the loss (and under ZeRO the norm) are all-reduced through NCCL, so every process logs the same
+ * numbers. Only node 0 writes files ({@link #writesFiles}).
  */
 public final class DataParallel implements Learner {
   /** Work a rank thread runs against its replica. */
@@ -53,10 +68,13 @@ public final class DataParallel implements Learner {
 
   private final Rank[] ranks;
   private final Semaphore done;
-  private final int n, perGpuBatch, seq;
+  /** Ranks of this process, of the whole run, and this process's node (0 without --nodes). */
+  private final int n, world, nodeRank, perGpuBatch, seq;
   private final Program program;
   private final Tensor grads;
   private final boolean onHost;
+  /** The ZeRO-1 shards over every rank's flat blocks, null for plain data parallelism. */
+  private final ZeroShards zero;
   private boolean broken, closed;
   /** How long one hand-off (a section, a read) may take once the replicas are open. */
   static final String STEP_TIMEOUT_VARIABLE = "KILN_STEP_TIMEOUT_S";
@@ -71,29 +89,61 @@ public final class DataParallel implements Learner {
 
   private final Task setBatch = r -> {
     int bt = r.x.length; // this rank's B·T
-    System.arraycopy(inputs, r.index * bt, r.x, 0, bt);
-    System.arraycopy(targets, r.index * bt, r.y, 0, bt);
+    System.arraycopy(inputs, r.global * bt, r.x, 0, bt);
+    System.arraycopy(targets, r.global * bt, r.y, 0, bt);
     r.session.setBatch(r.x, r.y);
   };
   private final Task forward = r -> r.session.forward();
   private final Task backward = r -> {
     r.session.backward();
-    if (r.comm != null) r.allReduceGradients();
+    if (r.comm != null) r.exchangeGradients();
   };
-  private final Task readLoss = r -> r.loss = r.session.loss();
+  /** GPUs: the ranks' mean losses summed through NCCL (every process sees the sum); CPU replicas: each its own. */
+  private final Task readLoss = r -> r.loss = r.comm != null ? r.sumOverRanks(r.lossPointer, 0) : r.session.loss();
   private final Task gradNorm = r -> normOfSum = r.session.gradNorm();
-  private final Task update = r -> r.session.update(lr, weightDecay, gradScale);
+  /** ZeRO-1: the sum of squares over the rank's slice, summed over ranks through NCCL (GPUs) or on the host (CPU replicas). */
+  private final Task gradNormSquared = r -> {
+    if (r.comm == null) {
+      r.squares = r.session.gradNormSquared();
+    } else {
+      r.session.executor.run("norm");
+      r.squares = r.sumOverRanks(r.normPointer, 1);
+    }
+  };
+  private final Task update = r -> {
+    r.session.update(lr, weightDecay, gradScale);
+    if (r.comm != null && r.zero != null) r.allGatherParams();
+  };
   private final Task write = r -> r.session.write(r.own(tensor), values);
+  /** ZeRO-1: the rank's slice of a whole-block array (m or v from a checkpoint) into its shard-sized tensor. */
+  private final Task writeSlice = r -> {
+    float[] slice = new float[Math.toIntExact(r.zero.shardSize())];
+    long from = r.zero.start(r.global), to = Math.min(r.zero.end(r.global), values.length);
+    if (to > from) System.arraycopy(values, (int) from, slice, 0, (int) (to - from));
+    r.session.write(r.own(tensor), slice);
+  };
+  /** ZeRO-1 on one process: each rank's shard of a tensor (grads: the reduced slice; m, v: all of them) to the host. */
+  private final Task readShard = r -> r.part = r.session.read(r.shardOf(tensor));
+  /** ZeRO-1 over processes: every rank all-gathers the shards into a scratch block; local rank 0 copies it out. */
+  private final Task gatherShards = r -> {
+    try (kiln.runtime.cuda.DeviceArena block = r.cuda().allocate(4 * r.zero.paddedSize())) {
+      r.comm.allGather(r.executor().pointer(r.shardOf(tensor)), block.pointer(0), r.zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
+      r.part = r.index == 0 ? block.downloadFloats(0, Math.toIntExact(r.zero.params())) : null;
+    }
+  };
   private final Task read = r -> values = r.session.read(r.own(tensor));
   private final Task readCommTime = r -> r.commMs = r.commStart == null ? 0 : r.commStart.elapsedMs(r.commEnd);
 
-  private DataParallel(Rank[] ranks, Semaphore done, int perGpuBatch, int seq, boolean onHost) {
+  private DataParallel(Rank[] ranks, Semaphore done, int perGpuBatch, int seq, boolean onHost, Rendezvous rendezvous, ZeroShards zero) {
     this.ranks = ranks;
     this.done = done;
     this.n = ranks.length;
+    this.world = rendezvous.worldSize();
+    this.nodeRank = rendezvous.nodeRank();
     this.perGpuBatch = perGpuBatch;
     this.seq = seq;
     this.onHost = onHost;
+    this.zero = zero;
     this.program = ranks[0].session.program;
     this.grads = program.grads().values().iterator().next().root();
   }
@@ -117,19 +167,41 @@ public final class DataParallel implements Learner {
    * through NCCL. Needs NCCL_NVLS_ENABLE=0 exported ({@link Nccl#init} says why).
    */
   public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision, int gpus) {
-    check(gpus, Cuda.deviceCount());
+    return open(shape, perGpuBatch, seq, precision, new Rendezvous(gpus, 1, 0, null), false);
+  }
+
+  /**
+   * As above for the local GPUs of one node of a run of rendezvous.nodes() processes, ZeRO-1 when
+   * zero. Node 0 makes the NCCL id and hands it out through the rendezvous endpoint (run name {@value #RUN}).
+   */
+  public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision, Rendezvous rendezvous,
+                                  boolean zero) {
+    check(rendezvous.gpus(), Cuda.deviceCount());
     Nccl nccl = Nccl.get();
     Nccl.requireNvlsDisabled(System.getenv());
-    return build(gpus, perGpuBatch, seq, rank -> shape.open(perGpuBatch, seq, Session.Device.CUDA, 1, precision, rank), nccl);
+    int world = rendezvous.worldSize();
+    return build(rendezvous, perGpuBatch, seq, zero, (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CUDA, 1, precision, local, z),
+        nccl, () -> rendezvous.nodes() == 1 ? nccl.uniqueId()
+            : UniqueIdExchange.exchange(rendezvous.endpoint(), RUN, rendezvous.nodeRank(), rendezvous.nodes(), nccl::uniqueId,
+                UniqueIdExchange.DEFAULT_TIMEOUT));
   }
+
+  /** The run name of the NCCL id exchange (its file names, its TCP greeting): one run per rendezvous endpoint at a time. */
+  public static final String RUN = "kiln";
 
   /**
    * replicas CPU sessions whose gradients are summed on the host in rank order: the batch slicing,
    * loss averaging and gradient scaling of the GPU path, for tests on machines without GPUs.
    */
   public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads) {
+    return onCpu(shape, perGpuBatch, seq, replicas, threads, false);
+  }
+
+  /** As above, ZeRO-1 when zero: the host plays reduce-scatter, the scalar all-reduce and all-gather in rank order. */
+  public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero) {
     if (replicas < 1) throw new IllegalArgumentException("replicas must be positive, got " + replicas);
-    return build(replicas, perGpuBatch, seq, rank -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads), null);
+    return build(new Rendezvous(replicas, 1, 0, null), perGpuBatch, seq, zero,
+        (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads, CudaSchedule.Precision.FP32, 0, z), null, null);
   }
 
   /**
@@ -139,16 +211,29 @@ public final class DataParallel implements Learner {
   public static void checkOptions(int gpus, Session.Device device) {
     if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
     if (gpus == 1) return;
+    checkNccl("--gpus " + gpus, device, gpus);
+  }
+
+  /**
+   * The same for a run over processes: this node's --gpus as above, and with one GPU per process
+   * (nothing checked yet) the CUDA device, libnccl and NCCL_NVLS_ENABLE=0, named after --nodes.
+   */
+  public static void checkOptions(Rendezvous rendezvous, Session.Device device) {
+    checkOptions(rendezvous.gpus(), device);
+    if (rendezvous.gpus() == 1 && rendezvous.worldSize() > 1) checkNccl("--nodes " + rendezvous.nodes(), device, 1);
+  }
+
+  private static void checkNccl(String option, Session.Device device, int gpus) {
     if (device != Session.Device.CUDA) {
-      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL (the device"
+      throw new IllegalArgumentException(option + " needs --device cuda: data parallelism runs over GPUs through NCCL (the device"
           + " here is " + device.name().toLowerCase(java.util.Locale.ROOT) + ")");
     }
     check(gpus, Cuda.deviceCount());
-    if (!Nccl.available()) throw new IllegalArgumentException("--gpus " + gpus + ": NCCL is not available: " + Nccl.unavailableReason());
+    if (!Nccl.available()) throw new IllegalArgumentException(option + ": NCCL is not available: " + Nccl.unavailableReason());
     try {
       Nccl.requireNvlsDisabled(System.getenv());
     } catch (CudaException e) {
-      throw new IllegalArgumentException("--gpus " + gpus + ": " + e.getMessage(), e);
+      throw new IllegalArgumentException(option + ": " + e.getMessage(), e);
     }
   }
 
@@ -161,25 +246,39 @@ public final class DataParallel implements Learner {
     }
   }
 
-  private static DataParallel build(int n, int perGpuBatch, int seq, IntFunction<Session> open, Nccl nccl) {
+  /** Opens local rank's session (its device ordinal), the optimizer over the given ZeRO-1 shard. */
+  private interface Opener {
+    Session open(int local, Session.Zero zero);
+  }
+
+  private static DataParallel build(Rendezvous rv, int perGpuBatch, int seq, boolean zero, Opener open, Nccl nccl,
+                                    java.util.function.Supplier<byte[]> uniqueId) {
     Semaphore done = new Semaphore(0);
+    int n = rv.gpus(), world = rv.worldSize();
     Rank[] ranks = new Rank[n];
-    for (int r = 0; r < n; r++) ranks[r] = new Rank(r, n, perGpuBatch * seq, done, nccl == null);
+    for (int r = 0; r < n; r++) ranks[r] = new Rank(r, rv.globalRank(r), world, perGpuBatch * seq, done, nccl == null);
     try {
-      Task opening = rk -> rk.session = open.apply(rk.index);
+      Task opening = rk -> rk.session = open.open(rk.index, zero ? new Session.Zero(rk.global, world) : Session.Zero.NONE);
       // rank 0 first: it compiles every kernel into the NVRTC disk cache the others then read
       dispatch(ranks, done, 0, 1, opening);
       dispatch(ranks, done, 1, n, opening);
-      DataParallel dp = new DataParallel(ranks, done, perGpuBatch, seq, nccl == null);
+      ZeroShards shards = zero ? ZeroShards.of(ranks[0].session.arena.elements(ranks[0].session.paramsTensor()), world) : null;
+      for (Rank rk : ranks) rk.zero = shards;
+      DataParallel dp = new DataParallel(ranks, done, perGpuBatch, seq, nccl == null, rv, shards);
       if (nccl != null) {
-        byte[] id = nccl.uniqueId();
+        byte[] id = uniqueId.get();
         // ncclCommInitRank returns once every rank has called it: all ranks at once, each on its thread
         dispatch(ranks, done, 0, n, rk -> {
-          rk.comm = nccl.init(n, id, rk.index);
+          rk.comm = nccl.init(world, id, rk.global);
+          CudaExecutor ex = rk.executor();
           Tensor grads = rk.own(dp.grads);
-          rk.gradsPointer = ((CudaExecutor) rk.session.executor).pointer(grads);
-          rk.gradCount = rk.session.arena.elements(grads);
-          rk.stream = ((CudaExecutor) rk.session.executor).cuda().stream();
+          rk.gradsPointer = ex.pointer(grads);
+          rk.gradCount = shards != null ? shards.paddedSize() : rk.session.arena.elements(grads);
+          rk.paramsPointer = ex.pointer(rk.session.paramsTensor());
+          rk.lossPointer = ex.pointer(rk.session.program.loss());
+          rk.normPointer = ex.pointer(rk.session.program.gradNormSquared());
+          rk.stream = ex.cuda().stream();
+          rk.scratch = ex.cuda().allocate(64);
         });
       }
       return dp;
@@ -241,7 +340,7 @@ public final class DataParallel implements Learner {
   private static CudaException timedOut(Rank[] ranks, int from, int to, long timeoutNanos) {
     StringBuilder busy = new StringBuilder();
     for (int r = from; r < to; r++) {
-      if (ranks[r].busy) busy.append(busy.isEmpty() ? "" : ", ").append(ranks[r].index);
+      if (ranks[r].busy) busy.append(busy.isEmpty() ? "" : ", ").append(ranks[r].global);
     }
     Rank any = ranks[from];
     return new CudaException((any.host ? "replica" : "GPU") + (busy.indexOf(",") >= 0 ? "s " : " ") + busy + " of " + any.of
@@ -256,23 +355,58 @@ public final class DataParallel implements Learner {
     if (broken) throw new IllegalStateException("data-parallel replicas used after a rank failed");
     try {
       dispatch(ranks, done, from, to, task, stepTimeoutNanos);
+    } catch (CudaException e) {
+      broken = true;
+      abortCommunicators();
+      throw new RankFailure(e.getMessage(), e);
     } catch (RuntimeException | Error e) {
       broken = true;
+      abortCommunicators();
       throw e;
+    }
+  }
+
+  /**
+   * A rank failed on its device, an NCCL communicator reported an asynchronous error, or a rank did
+   * not finish within the step timeout (a peer process that died leaves the others waiting in a
+   * collective): the communicators are aborted and the run ends with this one message.
+   */
+  public static final class RankFailure extends CudaException {
+    RankFailure(String message, Throwable cause) { super(message, cause); }
+  }
+
+  /**
+   * After a failure or a timeout: ncclCommAbort on every local communicator, from this thread, so a
+   * rank thread spinning in a collective on a peer that is gone returns and nothing waits on it at
+   * exit. The replicas are unusable afterwards.
+   */
+  private void abortCommunicators() {
+    for (Rank r : ranks) {
+      if (r.comm != null) r.comm.abort();
     }
   }
 
   // ---- Learner ----
 
-  /** GPUs (or CPU replicas) in use. */
+  /** GPUs (or CPU replicas) of this process. */
   public int ranks() { return n; }
+
+  /** Ranks of the whole run (every process's GPUs). */
+  public int worldSize() { return world; }
+
+  /** The ZeRO-1 shards, null without --zero 1. */
+  public ZeroShards zeroShards() { return zero; }
+
+  /** Only node 0 writes checkpoints and model files (every node holds the same state). */
+  @Override public boolean writesFiles() { return nodeRank == 0; }
 
   /** Sequences per rank per step. */
   public int perGpuBatch() { return perGpuBatch; }
 
   @Override public Program program() { return program; }
 
-  @Override public int batch() { return n * perGpuBatch; }
+  /** The global batch: every rank's sequences, over every process. */
+  @Override public int batch() { return world * perGpuBatch; }
 
   @Override public int seq() { return seq; }
 
@@ -281,9 +415,9 @@ public final class DataParallel implements Learner {
   @Override public void loadParams(float[] params) { write(paramsTensor(), params); }
 
   @Override public void setBatch(int[] inputs, int[] targets) {
-    int expected = n * perGpuBatch * seq;
+    int expected = world * perGpuBatch * seq;
     if (inputs.length != expected || targets.length != expected) {
-      throw new IllegalArgumentException("data-parallel batch: expected " + expected + " inputs and targets (" + n + " x " + perGpuBatch
+      throw new IllegalArgumentException("data-parallel batch: expected " + expected + " inputs and targets (" + world + " x " + perGpuBatch
           + " sequences of " + seq + "), found " + inputs.length + " and " + targets.length);
     }
     this.inputs = inputs;
@@ -295,7 +429,33 @@ public final class DataParallel implements Learner {
 
   @Override public void backward() {
     all(backward);
-    if (onHost) sumOnHost();
+    if (onHost) {
+      if (zero != null) reduceScatterOnHost();
+      else sumOnHost();
+    }
+  }
+
+  /** ZeRO-1 on CPU replicas: rank r's slice of its gradient block becomes the sum over ranks of that slice (rank order). */
+  private void reduceScatterOnHost() {
+    float[] sum = new float[Math.toIntExact(zero.paddedSize())];
+    for (int q = 0; q < n; q++) {
+      float[] g = ranks[q].session.read(ranks[q].own(grads));
+      for (int i = 0; i < g.length; i++) sum[i] += g[i];
+    }
+    int shard = Math.toIntExact(zero.shardSize());
+    run(0, n, r -> {
+      int from = Math.toIntExact(zero.start(r.global));
+      r.session.write(r.shardOf(grads), java.util.Arrays.copyOfRange(sum, from, from + shard));
+    });
+  }
+
+  /** ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices. */
+  private void allGatherOnHost() {
+    Tensor params = paramsTensor();
+    float[] whole = gatherShards(params);   // leaves tensor = params
+    values = whole;
+    all(write);
+    values = null;
   }
 
   /** CPU replicas: every rank's gradient block becomes the sum over ranks, added in rank order. */
@@ -310,26 +470,48 @@ public final class DataParallel implements Learner {
     all(write);
   }
 
-  /** The mean over ranks of each rank's mean loss (its B·T tokens): the mean over the global batch. */
+  /**
+   * The mean over ranks of each rank's mean loss (its B·T tokens): the mean over the global batch.
+   * GPUs: the sum comes from an NCCL all-reduce of the loss scalars (fp32), the same on every
+   * process; CPU replicas: summed on the host.
+   */
   @Override public float loss() {
     all(readLoss);
+    if (!onHost) return ranks[0].loss / world;
     double sum = 0;
     for (Rank r : ranks) sum += r.loss;
     return (float) (sum / n);
   }
 
-  /** The norm of the mean gradient: rank 0's norm of the all-reduced sum, over N. */
+  /**
+   * The norm of the mean gradient: rank 0's norm of the all-reduced sum, over N; under ZeRO-1 the
+   * square root of the ranks' sums of squares over their slices (all-reduced), over N.
+   */
   @Override public double gradNorm() {
-    run(0, 1, gradNorm);
-    return normOfSum / n;
+    if (zero == null) {
+      run(0, 1, gradNorm);
+      return normOfSum / world;
+    }
+    all(gradNormSquared);
+    float total = 0;
+    if (onHost) {
+      for (Rank r : ranks) total += r.squares;
+    } else {
+      total = ranks[0].squares;
+    }
+    return zero.meanGradNorm(total);
   }
 
-  /** Every rank runs AdamW with gradScale / N (the sum becomes the mean inside the update kernel). */
+  /**
+   * Every rank runs AdamW with gradScale / N (the sum becomes the mean inside the update kernel);
+   * under ZeRO-1 over its slice, then the parameter block is all-gathered.
+   */
   @Override public void update(float lr, float weightDecay, float gradScale) {
     this.lr = lr;
     this.weightDecay = weightDecay;
-    this.gradScale = gradScale / n;
+    this.gradScale = gradScale / world;
     all(update);
+    if (onHost && zero != null) allGatherOnHost();
   }
 
   @Override public int stepCount() { return ranks[0].session.stepCount(); }
@@ -338,13 +520,37 @@ public final class DataParallel implements Learner {
     for (Rank r : ranks) r.session.setStepCount(t);
   }
 
-  /** Rank 0's copy (every rank holds the same parameters and AdamW state). */
+  /**
+   * Rank 0's copy (every rank holds the same parameters and AdamW state). Under ZeRO-1 AdamW's m and
+   * v, and the gradient block, are gathered from the ranks' slices: the whole-block array one GPU would hold.
+   */
   @Override public float[] read(Tensor t) {
+    if (zero != null && (t.role() == kiln.dsl.Role.STATE || t.equals(grads))) return gatherShards(t);
     tensor = t;
     run(0, 1, read);
     float[] out = values;
     values = null;
     return out;
+  }
+
+  /** ZeRO-1: the ranks' slices of root t (params, grads, m or v) in rank order, cut to the block's real size. */
+  private float[] gatherShards(Tensor t) {
+    tensor = t;
+    if (onHost || world == n) {
+      all(readShard);
+      float[] whole = new float[Math.toIntExact(zero.params())];
+      for (Rank r : ranks) {
+        int from = (int) zero.start(r.global);
+        int count = (int) Math.max(0, Math.min(zero.shardSize(), zero.params() - from));
+        System.arraycopy(r.part, 0, whole, from, count);
+        r.part = null;
+      }
+      return whole;
+    }
+    all(gatherShards);
+    float[] whole = ranks[0].part;
+    ranks[0].part = null;
+    return whole;
   }
 
   /** A copy of tensor t on one rank (tests check the replicas agree). */
@@ -356,10 +562,18 @@ public final class DataParallel implements Learner {
     return out;
   }
 
+  /** To every rank; under ZeRO-1, m and v (whole-block arrays, as a checkpoint holds them) by slice. */
   @Override public void write(Tensor t, float[] v) {
     tensor = t;
     values = v;
-    all(write);
+    if (zero != null && t.role() == kiln.dsl.Role.STATE) {
+      if (v.length != zero.params()) {
+        throw new IllegalArgumentException(t.name() + ": expected " + zero.params() + " values, found " + v.length);
+      }
+      all(writeSlice);
+    } else {
+      all(write);
+    }
     values = null;
   }
 
@@ -401,14 +615,16 @@ public final class DataParallel implements Learner {
   }
 
   @Override public String toString() {
-    return n + (onHost ? " CPU replicas" : " GPUs") + " x B=" + perGpuBatch + " (global batch " + batch() + "), T=" + seq;
+    return n + (onHost ? " CPU replicas" : " GPUs") + (world != n ? " of " + world : "") + " x B=" + perGpuBatch + " (global batch "
+        + batch() + "), T=" + seq + (zero != null ? ", ZeRO-1" : "");
   }
 
   // ---- one rank ----
 
   /** A rank's thread and what lives on it: session (context, arena, executor), communicator, batch slice. */
   private static final class Rank {
-    final int index, of;
+    /** The local GPU ordinal, the global rank, the ranks of the run. */
+    final int index, global, of;
     final boolean host;
     final int[] x, y;
     final Semaphore go = new Semaphore(0);
@@ -419,18 +635,24 @@ public final class DataParallel implements Learner {
     Throwable failure;
     Session session;
     Nccl.Communicator comm;
-    CUdeviceptr gradsPointer;
+    CUdeviceptr gradsPointer, paramsPointer, lossPointer, normPointer;
     jcuda.driver.CUstream stream;
+    /** 16 floats of device memory: the results of the scalar all-reduces (loss, norm). */
+    kiln.runtime.cuda.DeviceArena scratch;
+    private final float[] scalar = new float[1];
+    ZeroShards zero;
     long gradCount;
-    float loss;
+    float loss, squares;
+    float[] part;
     Cuda.Event commStart, commEnd;
     double commMs;
     /** Rank 0's tensors (what callers hold) to this rank's own: every session builds its own program. */
     private final java.util.Map<Tensor, Tensor> own = new java.util.HashMap<>();
     private static final Task STOP = r -> { };
 
-    Rank(int index, int of, int tokens, Semaphore done, boolean host) {
+    Rank(int index, int global, int of, int tokens, Semaphore done, boolean host) {
       this.index = index;
+      this.global = global;
       this.of = of;
       this.host = host;
       this.x = new int[tokens];
@@ -465,11 +687,47 @@ public final class DataParallel implements Learner {
       go.release();
     }
 
-    /** The in-place all-reduce (SUM) of the gradient block, queued on the rank's stream after the backward. */
-    void allReduceGradients() {
+    /**
+     * Queued on the rank's stream after the backward: the in-place all-reduce (SUM) of the gradient
+     * block, or under ZeRO-1 the in-place reduce-scatter of the padded block (this rank's slice gets the sum).
+     */
+    void exchangeGradients() {
       if (commStart != null) commStart.record();
-      comm.allReduce(gradsPointer, gradsPointer, gradCount, Nccl.DataType.FLOAT32, Nccl.Op.SUM, stream);
+      if (zero == null) {
+        comm.allReduce(gradsPointer, gradsPointer, gradCount, Nccl.DataType.FLOAT32, Nccl.Op.SUM, stream);
+      } else {
+        comm.reduceScatter(gradsPointer, gradsPointer.withByteOffset(zero.startBytes(global)), zero.shardSize(), Nccl.DataType.FLOAT32,
+            Nccl.Op.SUM, stream);
+      }
       if (commEnd != null) commEnd.record();
+    }
+
+    /** ZeRO-1, after the update: the in-place all-gather of the parameter block from every rank's slice. */
+    void allGatherParams() {
+      comm.allGather(paramsPointer.withByteOffset(zero.startBytes(global)), paramsPointer, zero.shardSize(), Nccl.DataType.FLOAT32, stream);
+    }
+
+    /** The sum over every rank of the float at value, through NCCL into scratch slot (waits for it). */
+    float sumOverRanks(CUdeviceptr value, int slot) {
+      comm.allReduce(value, scratch.pointer(4L * slot), 1, Nccl.DataType.FLOAT32, Nccl.Op.SUM, stream);
+      scratch.download(4L * slot, scalar, 0, 1);
+      return scalar[0];
+    }
+
+    CudaExecutor executor() { return (CudaExecutor) session.executor; }
+
+    Cuda cuda() { return executor().cuda(); }
+
+    /** The part of root t (rank 0's) this rank's optimizer owns: its slice of the grads or params block, or its m or v. */
+    Tensor shardOf(Tensor t) {
+      Tensor mine = own(t);
+      if (mine.role() == kiln.dsl.Role.STATE) return mine;
+      String name = mine.role() == kiln.dsl.Role.GRAD ? "grads.shard" : "params.shard";
+      for (kiln.dsl.Compute c : session.program.graph().computes()) {
+        if (c.out().name().equals(name)) return c.out();
+        for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) if (l.tensor().name().equals(name)) return l.tensor();
+      }
+      throw new IllegalStateException("the " + session.program.model() + " program has no " + name + " view");
     }
 
     /** Frees what lives on this rank: events, communicator (after its queued work), session and context. */
@@ -477,6 +735,7 @@ public final class DataParallel implements Learner {
       try {
         if (commStart != null) commStart.close();
         if (commEnd != null) commEnd.close();
+        if (scratch != null) scratch.close();
         if (comm != null) comm.close();
       } finally {
         if (session != null) session.close();
@@ -498,7 +757,7 @@ public final class DataParallel implements Learner {
 
     /** This rank's failure as the exception to throw, naming the rank. */
     RuntimeException failed() {
-      String where = (host ? "replica " : "GPU ") + index + " of " + of + ": ";
+      String where = (host ? "replica " : "GPU ") + global + " of " + of + ": ";
       String message = failure.getMessage() != null ? failure.getMessage() : failure.toString();
       if (failure instanceof IllegalArgumentException) return new IllegalArgumentException(where + message, failure);
       if (failure instanceof IllegalStateException) return new IllegalStateException(where + message, failure);

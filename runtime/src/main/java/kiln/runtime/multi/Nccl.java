@@ -79,6 +79,7 @@ public final class Nccl {
   private final Version version;
   private final MethodHandle getUniqueId, commInitRank, commDestroy, allReduce, reduceScatter, allGather, groupStart,
       groupEnd, errorString, asyncError;
+  private final MethodHandle commAbort; // ncclCommAbort, null where the library lacks it
   private final MethodHandle lastError; // ncclGetLastError, NCCL >= 2.13; null when the library has none
 
   // ---- the default library ----
@@ -156,6 +157,7 @@ public final class Nccl {
     groupEnd = bind(linker, lookup, "ncclGroupEnd", FunctionDescriptor.of(JAVA_INT));
     errorString = bind(linker, lookup, "ncclGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
     asyncError = bind(linker, lookup, "ncclCommGetAsyncError", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    commAbort = lookup.find("ncclCommAbort").map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS))).orElse(null);
     lastError = lookup.find("ncclGetLastError").map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ADDRESS, ADDRESS))).orElse(null);
     this.path = path;
     this.environment = Map.copyOf(environment);
@@ -330,7 +332,7 @@ public final class Nccl {
   public final class Communicator implements AutoCloseable {
     private final MemorySegment comm;
     private final int rank, ranks;
-    private boolean closed;
+    private volatile boolean closed;
 
     private Communicator(MemorySegment comm, int rank, int ranks) {
       this.comm = comm;
@@ -422,6 +424,22 @@ public final class Nccl {
 
     private void fail(int result, String call, long count, DataType type) {
       check(result, call + where(count, type), comm);
+    }
+
+    /**
+     * ncclCommAbort: stops this rank's pending collectives (a kernel spinning on a peer that is gone
+     * returns) and frees the communicator without waiting for them. Callable from another thread
+     * than the rank's (the watchdog's); false where the library has no ncclCommAbort. After it the
+     * communicator is closed.
+     */
+    public boolean abort() {
+      if (closed || commAbort == null) return false;
+      closed = true;
+      try {
+        return (int) commAbort.invokeExact(comm) == NCCL_SUCCESS;
+      } catch (Throwable t) {
+        return false;
+      }
     }
 
     /** ncclCommDestroy: waits for this rank's queued collectives, then frees the communicator. */

@@ -50,9 +50,9 @@ public final class Sampler implements AutoCloseable {
     this.topLogits = new float[vocab];
   }
 
-  /** GPT-2 with a KV cache of maxT positions. */
-  public static Sampler kvCache(Models.Gpt2Shape shape, float[] params, Session.Device device, int threads) {
-    return new Sampler(new Cached(new KvDecoder(shape.config(), params, device, threads)), shape.config().vocab());
+  /** A family with a decoder (GPT-2): a KV cache of maxT positions. */
+  public static Sampler kvCache(Models.Shape shape, float[] params, Session.Device device, int threads) {
+    return new Sampler(new Cached(new KvDecoder(shape, params, device, threads)), shape.vocab());
   }
 
   /** Any model: a B=1 session over {@code window} tokens, a full forward per token. */
@@ -67,13 +67,13 @@ public final class Sampler implements AutoCloseable {
       session.close();
       throw e;
     }
-    return new Sampler(new Recomputed(session), ModelFiles.vocab(shape));
+    return new Sampler(new Recomputed(session), shape.vocab());
   }
 
-  /** The KV cache for GPT-2 unless {@code noKvCache}; recompute over {@link #window} for Llama or when asked. */
+  /** The KV cache where the family has a decoder, unless {@code noKvCache}; else recompute over {@link #window}. */
   public static Sampler open(Models.Shape shape, float[] params, int needed, boolean noKvCache, Session.Device device, int threads) {
-    if (!noKvCache && shape instanceof Models.Gpt2Shape g) {
-      return kvCache(g, params, device, threads);
+    if (!noKvCache && shape.decoder().isPresent()) {
+      return kvCache(shape, params, device, threads);
     }
     return recompute(shape, params, window(shape.maxT(), needed), device, threads);
   }
@@ -185,7 +185,7 @@ public final class Sampler implements AutoCloseable {
 
     Cached(KvDecoder decoder) {
       this.decoder = decoder;
-      this.maxT = decoder.config.maxT();
+      this.maxT = decoder.shape.maxT();
     }
 
     @Override public float[] after(int[] tokens, int len) {

@@ -70,8 +70,17 @@ public final class Trainer implements AutoCloseable {
    */
   public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
                  int gpus, DataLoader train, DataLoader val) {
-    this(shape, o, gpus == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision) : openReplicas(shape, o, device, precision, gpus),
-        train, val);
+    this(shape, o, device, threads, precision, new kiln.runtime.multi.Rendezvous(gpus, 1, 0, null), false, train, val);
+  }
+
+  /**
+   * As above over the rendezvous's GPUs and nodes (this process drives its gpus() of them), ZeRO-1
+   * when zero: {@code o.batch()} is the global batch over every node's GPUs.
+   */
+  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
+                 kiln.runtime.multi.Rendezvous rendezvous, boolean zero, DataLoader train, DataLoader val) {
+    this(shape, o, rendezvous.worldSize() == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision)
+        : openReplicas(shape, o, device, precision, rendezvous, zero), train, val);
   }
 
   /** Over a learner opened elsewhere (tests: DataParallel's CPU replicas), of batch o.batch(); closes it. */
@@ -88,24 +97,20 @@ public final class Trainer implements AutoCloseable {
     this.session = learner;
     this.x = new int[o.batch() * o.seq()];
     this.y = new int[o.batch() * o.seq()];
-    this.adamM = root("adam_m");
-    this.adamV = root("adam_v");
+    this.adamM = session.program().state(kiln.models.Program.ADAM_M);
+    this.adamV = session.program().state(kiln.models.Program.ADAM_V);
   }
 
   private static Learner openReplicas(Models.Shape shape, TrainOptions o, Session.Device device,
-                                      kiln.codegen.CudaSchedule.Precision precision, int gpus) {
+                                      kiln.codegen.CudaSchedule.Precision precision, kiln.runtime.multi.Rendezvous rendezvous, boolean zero) {
+    int gpus = rendezvous.worldSize();
     if (device != Session.Device.CUDA) {
       throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL");
     }
-    if (gpus < 1 || o.batch() % gpus != 0) {
+    if (o.batch() % gpus != 0) {
       throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + o.batch() + " sequences must split evenly over the GPUs");
     }
-    return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, gpus);
-  }
-
-  private Tensor root(String name) {
-    return session.program().graph().roots().stream().filter(t -> t.name().equals(name)).findFirst()
-        .orElseThrow(() -> new IllegalStateException("no root tensor " + name + " in the " + session.program().model() + " program"));
+    return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, rendezvous, zero);
   }
 
   public void init(float[] params) {
@@ -228,10 +233,15 @@ public final class Trainer implements AutoCloseable {
     return sum / o.valBatches();
   }
 
-  /** Writes {@code runDir/ckpt_<step>} and prunes to the last {@code keep}. */
+  /**
+   * Writes {@code runDir/ckpt_<step>} and prunes to the last {@code keep}. On a node other than 0 of
+   * a multi-process run the state is still gathered (the gathers are collectives) but not written.
+   */
   public Path checkpoint(Path runDir) throws IOException {
     Checkpoint.Position p = new Checkpoint.Position(step, session.stepCount(), train.position(), guard.skippedInARow(), guard.recent());
-    Path dir = Checkpoint.write(runDir, shape, new Checkpoint.State(params(), session.read(adamM), session.read(adamV)), o, p);
+    Checkpoint.State state = new Checkpoint.State(params(), session.read(adamM), session.read(adamV));
+    if (!session.writesFiles()) return Checkpoint.dir(runDir, step);
+    Path dir = Checkpoint.write(runDir, shape, state, o, p);
     Checkpoint.prune(runDir, o.keep(), step);
     return dir;
   }

@@ -26,7 +26,7 @@ class ColumnReduceScheduleTest {
 
   @Test
   void gpt2BiasAndNormWeightGradientsAreColumnReductionsAndNothingElse() {
-    Program p = Gpt2.build(2, true);
+    Program p = Gpt2.build(2, kiln.codegen.BackendPass.CUDA);
     TreeSet<String> columnar = new TreeSet<>(), rows = new TreeSet<>();
     for (Compute c : p.graph().computes()) {
       if (c.rootReductions().isEmpty() || kiln.codegen.MatmulMatch.of(c).isPresent()) continue;
@@ -43,7 +43,7 @@ class ColumnReduceScheduleTest {
 
   @Test
   void loweringPicksTheScheduleWhereItIsOnOnly() {
-    Program p = Gpt2.build(1, true);
+    Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule on = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get);
@@ -83,7 +83,7 @@ class ColumnReduceScheduleTest {
 
   @Test
   void workspaceIsAPartialPerSplitAndFitsTheTransposeWorkspace() {
-    Program p = Gpt2.build(12, true);
+    Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     Arena layout = new Arena(p.graph(), sizes, null, java.util.Set.of(), false);
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);

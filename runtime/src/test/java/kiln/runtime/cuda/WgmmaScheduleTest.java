@@ -33,7 +33,7 @@ class WgmmaScheduleTest {
     CudaSchedule tf32 = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     CudaSchedule hopper = tf32.withWgmma(CudaSchedule.WGMMA_DEFAULT);
     int fits = 0, others = 0;
-    for (Compute c : kiln.models.Gpt2.build(1, true).graph().computes()) {
+    for (Compute c : kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA).graph().computes()) {
       var mm = MatmulMatch.of(c);
       if (mm.isEmpty()) continue;
       boolean fit = CudaRenderer.wgmmaFits(mm.get());

@@ -1,6 +1,8 @@
 // DebugState: round trip, llm.c's layout (x, y, logits, loss, grads), and every error it can raise.
 package kiln.runtime.format;
 
+import kiln.models.Gpt2;
+import kiln.runtime.Models;
 import static kiln.runtime.format.Fixtures.TINY;
 import static kiln.runtime.format.Fixtures.assertFormatError;
 import static kiln.runtime.format.Fixtures.assertMisuse;
@@ -45,7 +47,7 @@ class DebugStateTest {
   void roundTrip() {
     DebugState state = sample();
     state.write(file(), TINY);
-    assertSame(state, DebugState.read(file(), TINY));
+    assertSame(state, DebugState.read(file(), Models.of(TINY)));
   }
 
   @Test
@@ -55,12 +57,12 @@ class DebugStateTest {
     payload.asIntBuffer().put(state.x()).put(state.y());
     payload.position(4 * 2 * B * T);
     payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
-    assertSame(state, DebugState.read(raw(file(), new int[] {20240327, 2, B, T}, payload.array()), TINY));
+    assertSame(state, DebugState.read(raw(file(), new int[] {20240327, 2, B, T}, payload.array()), Models.of(TINY)));
   }
 
   private void assertReadError(String message, int[] header, long payloadBytes) {
     raw(file(), header, payloadBytes);
-    assertFormatError(file() + ": " + message, () -> DebugState.read(file(), TINY));
+    assertFormatError(file() + ": " + message, () -> DebugState.read(file(), Models.of(TINY)));
   }
 
   @Test
@@ -105,7 +107,7 @@ class DebugStateTest {
     ByteBuffer payload = Fixtures.le(PAYLOAD);
     payload.putInt(4 * (T + 2), V); // x[1][2]
     raw(file(), new int[] {20240327, 2, B, T}, payload.array());
-    assertFormatError(file() + ": x[1][2]: expected a token id in 0..99, found 100", () -> DebugState.read(file(), TINY));
+    assertFormatError(file() + ": x[1][2]: expected a token id in 0..99, found 100", () -> DebugState.read(file(), Models.of(TINY)));
   }
 
   @Test
@@ -113,13 +115,13 @@ class DebugStateTest {
     ByteBuffer payload = Fixtures.le(PAYLOAD);
     payload.putInt(4 * (B * T + 3), -1); // y[0][3]
     raw(file(), new int[] {20240327, 2, B, T}, payload.array());
-    assertFormatError(file() + ": y[0][3]: expected a token id in 0..99, found -1", () -> DebugState.read(file(), TINY));
+    assertFormatError(file() + ": y[0][3]: expected a token id in 0..99, found -1", () -> DebugState.read(file(), Models.of(TINY)));
   }
 
   @Test
   void readWithInconsistentConfig() {
-    GptConfig bad = new GptConfig(16, 100, 64, 2, 2, 8);
-    assertMisuse(file() + ": config Vp: expected at least V (100), found 64", () -> DebugState.read(file(), bad));
+    Gpt2.Config bad = new Gpt2.Config(16, 100, 64, 2, 2, 8);
+    assertMisuse(file() + ": config Vp: expected at least V (100), found 64", () -> DebugState.read(file(), Models.of(bad)));
   }
 
   // --- writer misuse ---

@@ -2,6 +2,8 @@
 // expected (two formats are called state.bin; two share a magic).
 package kiln.runtime.format;
 
+import kiln.models.Llama;
+import kiln.runtime.Models;
 import static kiln.runtime.format.Fixtures.TINY;
 import static kiln.runtime.format.Fixtures.assertFormatError;
 import static kiln.runtime.format.Fixtures.raw;
@@ -37,15 +39,15 @@ class FiniteAndKindTest {
 
   @Test
   void aNonFiniteLlamaParameterIsRefusedWithItsTensorAndByte() {
-    LlamaConfig c = LlamaConfigTest.TINY;
-    int n = (int) c.paramCount();
-    int lmHead = n - (int) c.paramSizes()[11];
+    Llama.Config c = LlamaConfigTest.TINY;
+    int n = (int) Models.of(c).paramCount();
+    int lmHead = n - (int) Models.of(c).layout().sizes()[11];
     float[] params = Fixtures.randomFloats(n, 4);
     params[lmHead + 5] = Float.POSITIVE_INFINITY;
     Path file = dir.resolve("llama.bin");
-    LlamaModelFile.write(file, c, params);
+    ModelFile.write(file, c, params);
     assertFormatError(file + ": lm_head[5] (byte " + (1024 + 4L * (lmHead + 5)) + "): expected a finite number, found Infinity; "
-        + Finite.ADVICE, () -> LlamaModelFile.read(file));
+        + Finite.ADVICE, () -> ModelFile.read(file, Llama.FAMILY));
   }
 
   @Test
@@ -54,17 +56,17 @@ class FiniteAndKindTest {
     Path kilnState = raw(dir.resolve("state.bin"), new int[] {20261123, 1, 20, P}, 8L * P);
     assertEquals(FileKind.KILN_STATE, FileKind.of(kilnState));
     assertFormatError(kilnState + ": header[0] magic: expected " + DEBUG_STATE + ", found " + KILN_STATE,
-        () -> DebugState.read(kilnState, TINY));
+        () -> DebugState.read(kilnState, Models.of(TINY)));
   }
 
   @Test
   void theLlamaModelAndTheCheckpointStateShareAMagicAndTheSizeTellsThemApart() {
     Path llama = dir.resolve("llama.bin");
-    LlamaModelFile.write(llama, LlamaConfigTest.TINY, new float[(int) LlamaConfigTest.TINY.paramCount()]);
+    ModelFile.write(llama, LlamaConfigTest.TINY, new float[(int) Models.of(LlamaConfigTest.TINY).paramCount()]);
     assertEquals(FileKind.LLAMA_MODEL, FileKind.of(llama));
     Path kilnState = raw(dir.resolve("state.bin"), new int[] {20261123, 1, 3, 10}, 80);
     assertFormatError(kilnState + ": header[0] magic: expected 20261123 (a kiln Llama model), found " + KILN_STATE,
-        () -> LlamaModelFile.read(kilnState));
+        () -> ModelFile.read(kilnState, Llama.FAMILY));
     assertNull(FileKind.of(dir.resolve("missing.bin")));
     assertNull(FileKind.of(raw(dir.resolve("other.bin"), new int[] {12345}, 0)));
   }

@@ -1,6 +1,7 @@
 // Test helpers: a tiny GPT config, hand-built llm.c files, exact-message assertions.
 package kiln.runtime.format;
 
+import kiln.models.Gpt2;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -17,9 +18,9 @@ final class Fixtures {
   private Fixtures() {}
 
   /** maxT=16, V=100, Vp=128, L=2, NH=2, C=8. */
-  static final GptConfig TINY = new GptConfig(16, 100, 128, 2, 2, 8);
+  static final Gpt2.Config TINY = new Gpt2.Config(16, 100, 128, 2, 2, 8);
 
-  static int[] modelHeader(GptConfig c, int version) {
+  static int[] modelHeader(Gpt2.Config c, int version) {
     return new int[] {20240326, version, c.maxT(), c.vocab(), c.layers(), c.heads(), c.channels(), c.paddedVocab()};
   }
 

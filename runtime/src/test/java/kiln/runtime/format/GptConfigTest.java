@@ -1,6 +1,8 @@
-// GptConfig: llm.c's parameter layout and count.
+// Gpt2.Config: llm.c's parameter layout and count.
 package kiln.runtime.format;
 
+import kiln.models.Gpt2;
+import kiln.runtime.Models;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -9,7 +11,7 @@ import org.junit.jupiter.api.Test;
 class GptConfigTest {
   @Test
   void gpt2SmallHas124MParams() {
-    assertEquals(124_475_904L, new GptConfig(1024, 50257, 50304, 12, 12, 768).paramCount());
+    assertEquals(124_475_904L, Models.of(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768)).paramCount());
   }
 
   @Test
@@ -18,9 +20,9 @@ class GptConfigTest {
     long[] expected = {
         128 * c, 16 * c, l * c, l * c, l * 3 * c * c, l * 3 * c, l * c * c, l * c,
         l * c, l * c, l * 4 * c * c, l * 4 * c, l * c * 4 * c, l * c, c, c};
-    assertArrayEquals(expected, Fixtures.TINY.paramSizes());
-    assertEquals(16, GptConfig.PARAM_NAMES.size());
-    assertEquals("wte", GptConfig.PARAM_NAMES.getFirst());
-    assertEquals("lnfb", GptConfig.PARAM_NAMES.getLast());
+    assertArrayEquals(expected, Models.of(Fixtures.TINY).layout().sizes());
+    assertEquals(16, Gpt2.FAMILY.parameterNames().size());
+    assertEquals("wte", Gpt2.FAMILY.parameterNames().getFirst());
+    assertEquals("lnfb", Gpt2.FAMILY.parameterNames().getLast());
   }
 }

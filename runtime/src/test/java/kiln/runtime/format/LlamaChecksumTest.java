@@ -2,6 +2,8 @@
 // config.txt and checksums.txt (PyTorch's sums over the same bytes).
 package kiln.runtime.format;
 
+import kiln.models.Llama;
+import kiln.runtime.Models;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -43,22 +45,22 @@ class LlamaChecksumTest {
       }
     }
 
-    LlamaModelFile.Loaded model = LlamaModelFile.read(dir.resolve("model.bin"));
-    LlamaConfig c = model.config();
-    assertEquals(new LlamaConfig(integer(config, "max_seq"), integer(config, "vocab"), integer(config, "padded_vocab"),
+    ModelFile.Loaded model = ModelFile.read(dir.resolve("model.bin"), Llama.FAMILY);
+    Llama.Config c = model.config();
+    assertEquals(new Llama.Config(integer(config, "max_seq"), integer(config, "vocab"), integer(config, "padded_vocab"),
         integer(config, "layers"), integer(config, "heads"), integer(config, "kv_heads"), integer(config, "channels"),
         integer(config, "ffn"), Float.parseFloat(config.get("theta")), Float.parseFloat(config.get("eps"))), c);
-    assertTrue(LlamaModelFile.isLlama(dir.resolve("model.bin")));
-    DebugState state = DebugState.read(dir.resolve("state.bin"), c.vocab(), c.maxT(), c.paramCount());
+    assertTrue(FileKind.of(dir.resolve("model.bin")) == FileKind.LLAMA_MODEL);
+    DebugState state = DebugState.read(dir.resolve("state.bin"), c.vocab(), c.maxT(), Models.of(c).paramCount());
     assertEquals(integer(config, "batch"), state.B());
     assertEquals(integer(config, "seq"), state.T());
     assertEquals((long) state.B() * state.T() * c.vocab(), state.logits().length);
 
-    long[] sizes = c.paramSizes();
+    long[] sizes = Models.of(c).layout().sizes();
     int off = 0;
     int checked = 0;
     for (int i = 0; i < sizes.length; i++) {
-      String param = LlamaConfig.PARAM_NAMES.get(i);
+      String param = Llama.FAMILY.parameterNames().get(i);
       check(param, expected.get(param), model.params(), off, (int) sizes[i]);
       check("grad." + param, expected.get("grad." + param), state.grads(), off, (int) sizes[i]);
       if (param.equals("wte") || param.equals("lm_head")) { // rows V..Vp-1 are zero padding

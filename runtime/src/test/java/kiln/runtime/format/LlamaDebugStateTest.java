@@ -1,6 +1,8 @@
 // DebugState read and written for a Llama model (vocab, maxT and parameter count given directly).
 package kiln.runtime.format;
 
+import kiln.models.Gpt2;
+import kiln.runtime.Models;
 import static kiln.runtime.format.Fixtures.assertFormatError;
 import static kiln.runtime.format.Fixtures.assertMisuse;
 import static kiln.runtime.format.Fixtures.raw;
@@ -44,8 +46,8 @@ class LlamaDebugStateTest {
   @Test
   void roundTrip() {
     DebugState state = sample();
-    state.write(file(), TINY.vocab(), TINY.maxT(), TINY.paramCount());
-    assertSame(state, DebugState.read(file(), TINY.vocab(), TINY.maxT(), TINY.paramCount()));
+    state.write(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount());
+    assertSame(state, DebugState.read(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount()));
   }
 
   @Test
@@ -61,11 +63,11 @@ class LlamaDebugStateTest {
 
   @Test
   void sameAsTheGptOverload() {
-    GptConfig gpt = Fixtures.TINY;
+    Gpt2.Config gpt = Fixtures.TINY;
     DebugState state = new DebugState(B, T, Fixtures.randomTokens(B * T, V, 5), Fixtures.randomTokens(B * T, V, 6),
-        Fixtures.randomFloats(B * T * V, 7), 1.5f, Fixtures.randomFloats((int) gpt.paramCount(), 8));
+        Fixtures.randomFloats(B * T * V, 7), 1.5f, Fixtures.randomFloats((int) Models.of(gpt).paramCount(), 8));
     state.write(file(), gpt);
-    assertSame(state, DebugState.read(file(), gpt.vocab(), gpt.maxT(), gpt.paramCount()));
+    assertSame(state, DebugState.read(file(), gpt.vocab(), gpt.maxT(), Models.of(gpt).paramCount()));
   }
 
   @Test

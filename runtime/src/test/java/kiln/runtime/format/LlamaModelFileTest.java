@@ -1,6 +1,8 @@
 // LlamaModelFile: round trip, the documented byte layout, isLlama, and every error a checkpoint can raise.
 package kiln.runtime.format;
 
+import kiln.models.Llama;
+import kiln.runtime.Models;
 import static kiln.runtime.format.Fixtures.assertFormatError;
 import static kiln.runtime.format.Fixtures.assertMisuse;
 import static kiln.runtime.format.Fixtures.raw;
@@ -25,7 +27,7 @@ class LlamaModelFileTest {
     return dir.resolve("llama.bin");
   }
 
-  static int[] llamaHeader(LlamaConfig c) {
+  static int[] llamaHeader(Llama.Config c) {
     return new int[] {20261123, 1, c.maxT(), c.vocab(), c.layers(), c.heads(), c.kvHeads(), c.channels(), c.ffn(),
         c.paddedVocab(), Float.floatToIntBits(c.theta()), Float.floatToIntBits(c.eps())};
   }
@@ -33,18 +35,18 @@ class LlamaModelFileTest {
   @Test
   void roundTrip() {
     float[] params = Fixtures.randomFloats(P, 1);
-    LlamaModelFile.write(file(), TINY, params);
-    LlamaModelFile.Loaded loaded = LlamaModelFile.read(file());
+    ModelFile.write(file(), TINY, params);
+    ModelFile.Loaded loaded = ModelFile.read(file(), Llama.FAMILY);
     assertEquals(TINY, loaded.config());
     assertArrayEquals(params, loaded.params());
-    assertEquals(TINY, LlamaModelFile.readHeader(file()));
+    assertEquals(TINY, ((Llama.Config) ModelFile.readHeader(file(), Llama.FAMILY).config()));
   }
 
   @Test
   void roundTripKeepsThetaAndEpsBits() {
-    LlamaConfig c = new LlamaConfig(16, 100, 128, 2, 4, 2, 16, 24, 500000f, 1e-6f);
-    LlamaModelFile.write(file(), c, new float[P]);
-    LlamaConfig back = LlamaModelFile.readHeader(file());
+    Llama.Config c = new Llama.Config(16, 100, 128, 2, 4, 2, 16, 24, 500000f, 1e-6f);
+    ModelFile.write(file(), c, new float[P]);
+    Llama.Config back = ((Llama.Config) ModelFile.readHeader(file(), Llama.FAMILY).config());
     assertEquals(Float.floatToIntBits(500000f), Float.floatToIntBits(back.theta()));
     assertEquals(Float.floatToIntBits(1e-6f), Float.floatToIntBits(back.eps()));
   }
@@ -60,38 +62,38 @@ class LlamaModelFileTest {
     for (float p : params) {
       expected.putFloat(p);
     }
-    LlamaModelFile.write(file(), TINY, params);
+    ModelFile.write(file(), TINY, params);
     assertArrayEquals(expected.array(), Files.readAllBytes(file()));
   }
 
   @Test
   void isLlama() throws IOException {
-    LlamaModelFile.write(file(), TINY, new float[P]);
-    assertTrue(LlamaModelFile.isLlama(file()));
+    ModelFile.write(file(), TINY, new float[P]);
+    assertTrue(FileKind.of(file()) == FileKind.LLAMA_MODEL);
     Path gpt = dir.resolve("gpt.bin");
-    ModelFile.write(gpt, Fixtures.TINY, new float[(int) Fixtures.TINY.paramCount()], 3);
-    assertFalse(LlamaModelFile.isLlama(gpt));
-    assertFalse(LlamaModelFile.isLlama(dir.resolve("missing.bin")));
-    assertFalse(LlamaModelFile.isLlama(dir));
+    ModelFile.write(gpt, Fixtures.TINY, new float[(int) Models.of(Fixtures.TINY).paramCount()], 3);
+    assertFalse(FileKind.of(gpt) == FileKind.LLAMA_MODEL);
+    assertFalse(FileKind.of(dir.resolve("missing.bin")) == FileKind.LLAMA_MODEL);
+    assertFalse(FileKind.of(dir) == FileKind.LLAMA_MODEL);
     Path shortFile = dir.resolve("short.bin");
     Files.write(shortFile, new byte[] {(byte) 0xB3, (byte) 0x28});
-    assertFalse(LlamaModelFile.isLlama(shortFile));
+    assertFalse(FileKind.of(shortFile) == FileKind.LLAMA_MODEL);
   }
 
   @Test
   void failedWriteKeepsOldCheckpoint() throws IOException {
-    LlamaModelFile.write(file(), TINY, Fixtures.randomFloats(P, 3));
+    ModelFile.write(file(), TINY, Fixtures.randomFloats(P, 3));
     byte[] before = Files.readAllBytes(file());
     assertMisuse(file() + ": params length: expected paramCount (8016), found 3",
-        () -> LlamaModelFile.write(file(), TINY, new float[3]));
+        () -> ModelFile.write(file(), TINY, new float[3]));
     assertArrayEquals(before, Files.readAllBytes(file()));
   }
 
   @Test
   void writeInconsistentConfig() {
-    LlamaConfig bad = new LlamaConfig(16, 100, 128, 2, 4, 3, 16, 24, 10000f, 1e-5f);
+    Llama.Config bad = new Llama.Config(16, 100, 128, 2, 4, 3, 16, 24, 10000f, 1e-5f);
     assertMisuse(file() + ": config NKV: expected a divisor of NH (4), found 3",
-        () -> LlamaModelFile.write(file(), bad, new float[P]));
+        () -> ModelFile.write(file(), bad, new float[P]));
   }
 
   // --- file ---
@@ -99,18 +101,18 @@ class LlamaModelFileTest {
   @Test
   void missingFile() {
     assertFormatError(file() + ": file: expected a readable file, found no such file",
-        () -> LlamaModelFile.read(file()));
+        () -> ModelFile.read(file(), Llama.FAMILY));
   }
 
   @Test
   void directory() {
-    assertFormatError(dir + ": file: expected a readable file, found a directory", () -> LlamaModelFile.read(dir));
+    assertFormatError(dir + ": file: expected a readable file, found a directory", () -> ModelFile.read(dir, Llama.FAMILY));
   }
 
   @Test
   void shortHeader() throws IOException {
     Files.write(file(), new byte[10]);
-    assertFormatError(file() + ": header: expected 1024 bytes, found 10 bytes", () -> LlamaModelFile.read(file()));
+    assertFormatError(file() + ": header: expected 1024 bytes, found 10 bytes", () -> ModelFile.read(file(), Llama.FAMILY));
   }
 
   // --- header ---
@@ -119,7 +121,7 @@ class LlamaModelFileTest {
     int[] header = llamaHeader(TINY);
     header[slot] = value;
     raw(file(), header, 4L * P);
-    assertFormatError(file() + ": " + message, () -> LlamaModelFile.read(file()));
+    assertFormatError(file() + ": " + message, () -> ModelFile.read(file(), Llama.FAMILY));
   }
 
   @Test
@@ -221,21 +223,21 @@ class LlamaModelFileTest {
     int[] header = llamaHeader(TINY);
     header[11] = 0;
     raw(file(), header, 4L * P);
-    assertEquals(0f, LlamaModelFile.readHeader(file()).eps());
+    assertEquals(0f, ((Llama.Config) ModelFile.readHeader(file(), Llama.FAMILY).config()).eps());
   }
 
   @Test
   void paramCountBeyondOneArray() {
-    raw(file(), llamaHeader(new LlamaConfig(1, 1, 1, 1, 1, 1, 20_000, 20_000, 1f, 0f)), 0);
+    raw(file(), llamaHeader(new Llama.Config(1, 1, 1, 1, 1, 1, 20_000, 20_000, 1f, 0f)), 0);
     assertFormatError(file() + ": parameter count: expected at most 2147483639, found 2800100000",
-        () -> LlamaModelFile.read(file()));
+        () -> ModelFile.read(file(), Llama.FAMILY));
   }
 
   @Test
   void paramCountBeyondLong() {
-    raw(file(), llamaHeader(new LlamaConfig(1, 1, 1, 1 << 30, 1, 1, 1 << 30, 1, 1f, 0f)), 0);
+    raw(file(), llamaHeader(new Llama.Config(1, 1, 1, 1 << 30, 1, 1, 1 << 30, 1, 1f, 0f)), 0);
     assertFormatError(file() + ": parameter count: expected at most 2147483639, found more than 9223372036854775807",
-        () -> LlamaModelFile.readHeader(file()));
+        () -> ModelFile.readHeader(file(), Llama.FAMILY));
   }
 
   // --- payload ---
@@ -245,7 +247,7 @@ class LlamaModelFileTest {
     raw(file(), llamaHeader(TINY), 4L * P - 1);
     assertFormatError(
         file() + ": payload: expected 32064 bytes after header (8016 params x 4 bytes), found 32063 bytes",
-        () -> LlamaModelFile.read(file()));
+        () -> ModelFile.read(file(), Llama.FAMILY));
   }
 
   @Test
@@ -253,6 +255,6 @@ class LlamaModelFileTest {
     raw(file(), llamaHeader(TINY), 4L * P + 3);
     assertFormatError(
         file() + ": payload: expected 32064 bytes after header (8016 params x 4 bytes), found 32067 bytes",
-        () -> LlamaModelFile.readHeader(file()));
+        () -> ModelFile.readHeader(file(), Llama.FAMILY));
   }
 }

@@ -1,6 +1,8 @@
 // ModelFile: v3/v5 round trips, llm.c's byte layout, and every error a checkpoint can raise.
 package kiln.runtime.format;
 
+import kiln.models.Gpt2;
+import kiln.runtime.Models;
 import static kiln.runtime.format.Fixtures.TINY;
 import static kiln.runtime.format.Fixtures.assertFormatError;
 import static kiln.runtime.format.Fixtures.assertMisuse;
@@ -19,7 +21,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ModelFileTest {
-  private static final int P = 2912; // TINY.paramCount(), counted by hand from FORMATS.md's table
+  private static final int P = 2912; // Models.of(TINY).paramCount(), counted by hand from FORMATS.md's table
 
   @TempDir Path dir;
 
@@ -29,18 +31,18 @@ class ModelFileTest {
 
   @Test
   void tinyParamCount() {
-    assertEquals(P, TINY.paramCount());
+    assertEquals(P, Models.of(TINY).paramCount());
   }
 
   @Test
   void fp32RoundTrip() {
     float[] params = Fixtures.randomFloats(P, 1);
     ModelFile.write(file(), TINY, params, 3);
-    ModelFile.Loaded loaded = ModelFile.read(file());
+    ModelFile.Loaded loaded = ModelFile.read(file(), Gpt2.FAMILY);
     assertEquals(TINY, loaded.config());
     assertEquals(3, loaded.version());
     assertArrayEquals(params, loaded.params());
-    assertEquals(TINY, ModelFile.readHeader(file()));
+    assertEquals(TINY, ModelFile.readHeader(file(), Gpt2.FAMILY).config());
   }
 
   @Test
@@ -48,7 +50,7 @@ class ModelFileTest {
     float[] params = Fixtures.randomFloats(P, 2);
     ModelFile.write(file(), TINY, params, 5);
     assertEquals(1024 + 2L * P, Files.size(file()));
-    ModelFile.Loaded loaded = ModelFile.read(file());
+    ModelFile.Loaded loaded = ModelFile.read(file(), Gpt2.FAMILY);
     assertEquals(5, loaded.version());
     float[] rounded = new float[P];
     for (int i = 0; i < P; i++) {
@@ -97,7 +99,7 @@ class ModelFileTest {
 
   @Test
   void missingFile() {
-    assertFormatError(file() + ": file: expected a readable file, found no such file", () -> ModelFile.read(file()));
+    assertFormatError(file() + ": file: expected a readable file, found no such file", () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
   @Test
@@ -110,13 +112,13 @@ class ModelFileTest {
     raw(file(), modelHeader(TINY, 3), 4L * P);
     Files.setPosixFilePermissions(file(), PosixFilePermissions.fromString("---------"));
     assumeFalse(Files.isReadable(file()), "running as root: every file is readable");
-    assertFormatError(file() + ": file: expected a readable file, found access denied", () -> ModelFile.read(file()));
+    assertFormatError(file() + ": file: expected a readable file, found access denied", () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
   @Test
   void shortHeader() throws IOException {
     Files.write(file(), new byte[10]);
-    assertFormatError(file() + ": header: expected 1024 bytes, found 10 bytes", () -> ModelFile.read(file()));
+    assertFormatError(file() + ": header: expected 1024 bytes, found 10 bytes", () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
   // --- header ---
@@ -125,7 +127,7 @@ class ModelFileTest {
     int[] header = modelHeader(TINY, 3);
     header[slot] = value;
     raw(file(), header, 4L * P);
-    assertFormatError(file() + ": " + message, () -> ModelFile.read(file()));
+    assertFormatError(file() + ": " + message, () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
   @Test
@@ -175,16 +177,16 @@ class ModelFileTest {
 
   @Test
   void paramCountBeyondOneArray() {
-    raw(file(), modelHeader(new GptConfig(1, 1, 1, 1, 1, 20_000), 3), 0);
+    raw(file(), modelHeader(new Gpt2.Config(1, 1, 1, 1, 1, 20_000), 3), 0);
     assertFormatError(file() + ": parameter count: expected at most 2147483639, found 4800340000",
-        () -> ModelFile.read(file()));
+        () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
   @Test
   void paramCountBeyondLong() {
-    raw(file(), modelHeader(new GptConfig(1, 1, 1, 1 << 30, 1, 1 << 30), 3), 0);
+    raw(file(), modelHeader(new Gpt2.Config(1, 1, 1, 1 << 30, 1, 1 << 30), 3), 0);
     assertFormatError(file() + ": parameter count: expected at most 2147483639, found more than 9223372036854775807",
-        () -> ModelFile.readHeader(file()));
+        () -> ModelFile.readHeader(file(), Gpt2.FAMILY));
   }
 
   // --- payload ---
@@ -193,14 +195,14 @@ class ModelFileTest {
   void truncatedPayload() {
     raw(file(), modelHeader(TINY, 3), 4L * P - 1);
     assertFormatError(file() + ": payload: expected 11648 bytes after header (2912 params x 4 bytes), found 11647 bytes",
-        () -> ModelFile.read(file()));
+        () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
   @Test
   void trailingBytes() {
     raw(file(), modelHeader(TINY, 5), 2L * P + 3);
     assertFormatError(file() + ": payload: expected 5824 bytes after header (2912 params x 2 bytes), found 5827 bytes",
-        () -> ModelFile.readHeader(file()));
+        () -> ModelFile.readHeader(file(), Gpt2.FAMILY));
   }
 
   // --- writer misuse ---
@@ -212,7 +214,7 @@ class ModelFileTest {
 
   @Test
   void writeInconsistentConfig() {
-    GptConfig bad = new GptConfig(16, 100, 128, 2, 3, 8);
+    Gpt2.Config bad = new Gpt2.Config(16, 100, 128, 2, 3, 8);
     assertMisuse(file() + ": config C: expected a multiple of NH (3), found 8",
         () -> ModelFile.write(file(), bad, new float[P], 3));
   }

@@ -1,5 +1,6 @@
 // Two GPUs through NCCL against one: 10 fp32 steps of gpt2-tiny on GPUs 0 and 1 at batch B each
-// against GPU 0 alone at 2B (same init, same batches), and the replicas staying bit-identical.
+// against GPU 0 alone at 2B (same init, same batches), and the replicas staying bit-identical; the
+// same with ZeRO-1 (reduce-scatter, sharded AdamW, all-gather).
 // Skips without two CUDA devices, libnccl or NCCL_NVLS_ENABLE=0 exported.
 package kiln.runtime.multi;
 
@@ -14,7 +15,6 @@ import kiln.runtime.cuda.Cuda;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
 
 @Tag("gpu")
 class DataParallelGpuTest {
@@ -27,24 +27,30 @@ class DataParallelGpuTest {
     Assumptions.assumeTrue("0".equals(System.getenv("NCCL_NVLS_ENABLE")), "run with NCCL_NVLS_ENABLE=0 exported (kiln refuses NCCL otherwise)");
   }
 
-  @Test
-  void twoGpusTrainLikeOneAtTwiceTheBatch() {
+  @org.junit.jupiter.params.ParameterizedTest(name = "zero = {0}")
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {false, true})
+  void twoGpusTrainLikeOneAtTwiceTheBatch(boolean zero) {
     Models.Shape shape = Models.get("gpt2-tiny");
     ParityTrace one, two;
     try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.FP32)) {
       one = ParityTrace.record(s, shape, 50257, STEPS, 3e-3f, 7, 1);
     }
-    try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.FP32, 2)) {
+    try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.FP32, new Rendezvous(2, 1, 0, null), zero)) {
       two = ParityTrace.record(dp, shape, 50257, STEPS, 3e-3f, 7, 2);
-      // NCCL hands both ranks the same sums: the parameters never diverge
+      // NCCL hands both ranks the same sums (or the same gathered slices): the parameters never diverge
       Tensor params = dp.paramsTensor();
       assertArrayEquals(dp.read(0, params), dp.read(1, params));
+      if (zero) {
+        Tensor m = dp.program().graph().roots().stream().filter(t -> t.name().equals("adam_m")).findFirst().orElseThrow();
+        org.junit.jupiter.api.Assertions.assertEquals(dp.zeroShards().shardSize(), dp.read(1, m).length, "rank 1 keeps its shard of m");
+        org.junit.jupiter.api.Assertions.assertEquals(shape.paramCount(), dp.read(m).length, "read gathers the whole m");
+      }
     }
     System.out.print(ParityTrace.table(one, two));
     double grad = ParityTrace.relativeMaxDiff(one.firstGradient(), two.firstGradient());
     double loss = ParityTrace.maxLossDiff(one, two), norm = ParityTrace.maxNormRelDiff(one, two);
     double params = ParityTrace.relativeMaxDiff(one.params(), two.params());
-    System.out.printf("GPU parity: first gradient %.2e (rel. to max), losses %.2e, norms %.2e (rel.), params after %d steps %.2e%n", grad,
+    System.out.printf("GPU parity" + (zero ? " (ZeRO-1)" : "") + ": first gradient %.2e (rel. to max), losses %.2e, norms %.2e (rel.), params after %d steps %.2e%n", grad,
         loss, norm, STEPS, params);
     // measured on two H200s (2026-11-30): 1.6e-7, 6.1e-7, 9.5e-7 (one ulp of a loss near 10.8);
     // the tolerances and why: docs/multi-gpu.md, "Parity"

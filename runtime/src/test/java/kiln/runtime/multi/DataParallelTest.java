@@ -10,14 +10,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import kiln.dsl.Tensor;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class DataParallelTest {
   static final int VOCAB = 200;
-  static final Models.Shape SMALL = new Models.Gpt2Shape(new GptConfig(32, VOCAB, 256, 2, 2, 32));
+  static final Models.Shape SMALL = Models.of(new Gpt2.Config(32, VOCAB, 256, 2, 2, 32));
   static final int B = 2, T = 16, STEPS = 10;
   static final float LR = 1e-2f;
 
@@ -46,6 +46,114 @@ class DataParallelTest {
     assertTrue(grad < 1e-5, "first gradient differs by " + grad);
     assertTrue(norm < 1e-5, "gradient norms differ by " + norm);
     assertTrue(loss < 1e-5, "losses differ by " + loss);
+  }
+
+  /**
+   * ZeRO-1 on N CPU replicas at B (the host plays reduce-scatter, the scalar all-reduce of the
+   * norm and all-gather, in rank order) against one session at N·B: the same losses, norms and
+   * (gathered) first gradient within the tolerance of plain data parallelism; each replica keeps
+   * only its shard of m and v, and the gathered m matches one session's.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3, 4})
+  void zeroReplicasTrainLikeOneAtNTimesTheBatch(int n) {
+    ParityTrace one, many;
+    float[] mOne, mMany;
+    try (Session s = SMALL.open(n * B, T, Session.Device.CPU, 1)) {
+      one = ParityTrace.record(s, SMALL, VOCAB, STEPS, LR, 7, 1);
+      mOne = s.read(root(s.program(), "adam_m"));
+    }
+    ZeroShards shards = ZeroShards.of(SMALL.paramCount(), n);
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true)) {
+      many = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, n);
+      Tensor m = root(dp.program(), "adam_m");
+      mMany = dp.read(m);
+      for (int r = 0; r < n; r++) {
+        org.junit.jupiter.api.Assertions.assertEquals(shards.shardSize(), dp.read(r, m).length, "rank " + r + "'s m holds its shard only");
+      }
+      Tensor params = dp.paramsTensor();
+      for (int r = 1; r < n; r++) assertArrayEquals(dp.read(0, params), dp.read(r, params), "replica " + r + " after the all-gather");
+    }
+    System.out.print(ParityTrace.table(one, many));
+    double grad = ParityTrace.relativeMaxDiff(one.firstGradient(), many.firstGradient());
+    double loss = ParityTrace.maxLossDiff(one, many), norm = ParityTrace.maxNormRelDiff(one, many);
+    double params = ParityTrace.relativeMaxDiff(one.params(), many.params()), m = ParityTrace.relativeMaxDiff(mOne, mMany);
+    System.out.printf("ZeRO-1, %s: first gradient %.2e (rel. to max), losses %.2e, norms %.2e (rel.), params after %d steps %.2e, m %.2e%n",
+        shards, grad, loss, norm, STEPS, params, m);
+    assertTrue(one.norms()[0] > 1, "the first step is clipped (norm " + one.norms()[0] + "), so the clip scale is exercised");
+    assertTrue(grad < 1e-5, "first gradient differs by " + grad);
+    assertTrue(norm < 1e-5, "gradient norms differ by " + norm);
+    assertTrue(loss < 1e-5, "losses differ by " + loss);
+    assertTrue(m < 1e-3, "AdamW m differs by " + m);
+  }
+
+  /**
+   * The state a checkpoint holds (params, gathered m and v, AdamW t) moves between rank counts:
+   * 4 steps on 2 ZeRO replicas, then 4 more resumed on 3 ZeRO replicas, on 1 session, and on 2 plain
+   * replicas, all at the same global batch; the three continuations log the same losses.
+   */
+  @Test
+  void zeroStateResumesWithAnotherRankCount() {
+    int global = 6, steps = 4;
+    float[] params, m, v;
+    int t;
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(11);
+    try (DataParallel dp = DataParallel.onCpu(SMALL, global / 2, T, 2, 1, true)) {
+      ParityTrace.record(dp, SMALL, VOCAB, steps, LR, 5, 2);
+      params = dp.read(dp.paramsTensor());
+      m = dp.read(root(dp.program(), "adam_m"));
+      v = dp.read(root(dp.program(), "adam_v"));
+      t = dp.stepCount();
+    }
+    org.junit.jupiter.api.Assertions.assertEquals(steps, t);
+    float[] three, single, plain;
+    try (DataParallel dp = DataParallel.onCpu(SMALL, global / 3, T, 3, 1, true)) {
+      three = continueFrom(dp, params, m, v, t, steps);
+      org.junit.jupiter.api.Assertions.assertEquals(m.length, dp.read(root(dp.program(), "adam_m")).length);
+    }
+    try (Session s = SMALL.open(global, T, Session.Device.CPU, 1)) {
+      single = continueFrom(s, params, m, v, t, steps);
+    }
+    try (DataParallel dp = DataParallel.onCpu(SMALL, global / 2, T, 2, 1, false)) {
+      plain = continueFrom(dp, params, m, v, t, steps);
+    }
+    for (int s = 0; s < steps; s++) {
+      System.out.printf("resumed step %d: 3 ZeRO replicas %.7f, one session %.7f, 2 plain replicas %.7f%n", s + 1, three[s], single[s], plain[s]);
+      assertTrue(Math.abs(three[s] - single[s]) < 1e-5, "step " + (s + 1) + ": " + three[s] + " vs " + single[s]);
+      assertTrue(Math.abs(plain[s] - single[s]) < 1e-5, "step " + (s + 1) + ": " + plain[s] + " vs " + single[s]);
+    }
+    // without the state (fresh m, v and t) the continuation differs: the comparison can fail
+    try (Session s = SMALL.open(global, T, Session.Device.CPU, 1)) {
+      float[] fresh = continueFrom(s, params, new float[m.length], new float[v.length], 0, steps);
+      assertTrue(Math.abs(fresh[steps - 1] - single[steps - 1]) > 1e-4, "a fresh optimizer state gives other losses");
+    }
+  }
+
+  private static float[] continueFrom(kiln.runtime.Learner l, float[] params, float[] m, float[] v, int t, int steps) {
+    l.loadParams(params);
+    l.write(root(l.program(), "adam_m"), m);
+    l.write(root(l.program(), "adam_v"), v);
+    l.setStepCount(t);
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(99);
+    int[] x = new int[l.batch() * l.seq()], y = new int[x.length];
+    float[] losses = new float[steps];
+    for (int s = 0; s < steps; s++) {
+      for (int i = 0; i < x.length; i++) {
+        x[i] = rnd.nextInt(VOCAB);
+        y[i] = rnd.nextInt(VOCAB);
+      }
+      l.setBatch(x, y);
+      l.forward();
+      l.backward();
+      losses[s] = l.loss();
+      double norm = l.gradNorm();
+      l.update(LR, 0f, kiln.runtime.train.GradGuard.clipScale(norm, 1.0));
+    }
+    return losses;
+  }
+
+  private static Tensor root(kiln.models.Program p, String name) {
+    return p.graph().roots().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
   }
 
   @Test

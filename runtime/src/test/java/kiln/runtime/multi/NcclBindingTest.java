@@ -11,6 +11,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static kiln.runtime.multi.Fixtures.assertMessage;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -47,7 +48,7 @@ class NcclBindingTest {
       typedef struct { char internal[128]; } ncclUniqueId;
       typedef struct { int nranks, rank; } *ncclComm_t;
 
-      static int fail_next, async_error, inits, destroys, group_depth, last_init[2];
+      static int fail_next, async_error, inits, destroys, aborts, group_depth, last_init[2];
       static unsigned char last_id[128];
       static int64_t last_args[7]; /* send, recv, count, type, op, comm, stream */
       static char last_error[256];
@@ -80,6 +81,9 @@ class NcclBindingTest {
         return 0;
       }
       int ncclCommDestroy(ncclComm_t comm) { free(comm); destroys++; return take(); }
+      #ifndef NO_ABORT
+      int ncclCommAbort(ncclComm_t comm) { free(comm); aborts++; return take(); }
+      #endif
       int ncclAllReduce(const void *s, void *r, size_t n, int type, int op, ncclComm_t c, void *stream) {
         record(s, r, n, type, op, c, stream);
         int f = take(); if (f) return f;
@@ -108,7 +112,7 @@ class NcclBindingTest {
       void stub_async_error(int r) { async_error = r; }
       void stub_last_args(int64_t *out) { memcpy(out, last_args, sizeof last_args); }
       void stub_last_init(int *out, unsigned char *id) { out[0] = last_init[0]; out[1] = last_init[1]; memcpy(id, last_id, 128); }
-      void stub_counters(int *out) { out[0] = inits; out[1] = destroys; out[2] = group_depth; }
+      void stub_counters(int *out) { out[0] = inits; out[1] = destroys; out[2] = group_depth; out[3] = aborts; }
       """;
 
   static final Map<String, String> NVLS_OFF = Map.of("NCCL_NVLS_ENABLE", "0");
@@ -173,7 +177,7 @@ class NcclBindingTest {
 
   static int[] counters() throws Throwable {
     try (Arena arena = Arena.ofConfined()) {
-      MemorySegment out = arena.allocate(JAVA_INT, 3);
+      MemorySegment out = arena.allocate(JAVA_INT, 4);
       counters.invokeExact(out);
       return out.toArray(JAVA_INT);
     }
@@ -311,6 +315,25 @@ class NcclBindingTest {
     assertMessage(IllegalStateException.class, "ncclCommGetAsyncError (rank 0 of 1) after the communicator was closed", comm::checkAsyncError);
   }
 
+  /** ncclCommAbort (the watchdog's call after a timeout): frees without destroying, once; the communicator is closed after it. */
+  @Test
+  void abortFreesTheCommunicatorOnceAndClosesIt() throws Throwable {
+    Nccl nccl = nccl();
+    Nccl.Communicator comm = nccl.init(1, new byte[128], 0);
+    int[] before = counters();
+    assertTrue(comm.abort());
+    assertFalse(comm.abort(), "a second abort does nothing");
+    comm.close();
+    int[] after = counters();
+    assertEquals(before[3] + 1, after[3], "aborted once");
+    assertEquals(before[1], after[1], "never destroyed after the abort");
+    assertMessage(IllegalStateException.class, "ncclAllReduce (rank 0 of 1) after the communicator was closed",
+        () -> comm.allReduce(new CUdeviceptr(), new CUdeviceptr(), 1, Nccl.DataType.FLOAT32, Nccl.Op.SUM, new CUstream()));
+    Nccl.Communicator failing = nccl.init(1, new byte[128], 0);
+    failNext(3, "abort failed");
+    assertFalse(failing.abort(), "a failed abort says so (the run is ending anyway)");
+  }
+
   @Test
   void initChecksItsArgumentsAndNvlsFirst() throws Throwable {
     Nccl nccl = nccl();
@@ -330,7 +353,7 @@ class NcclBindingTest {
 
   @Test
   void optionalAndMissingSymbols() throws Throwable {
-    Path noLastError = compile("libnccl-old.so", "-DNO_LAST_ERROR");
+    Path noLastError = compile("libnccl-old.so", "-DNO_LAST_ERROR", "-DNO_ABORT");
     Nccl old = new Nccl(noLastError.toString(), NVLS_OFF);
     try (Arena arena = Arena.ofConfined()) {
       SymbolLookup lookup = SymbolLookup.libraryLookup(noLastError, arena);
@@ -339,6 +362,7 @@ class NcclBindingTest {
       fail.invokeExact(4, arena.allocateFrom("not shown"));
     }
     assertMessage(CudaException.class, "ncclGetUniqueId failed: invalid argument (run with NCCL_DEBUG=WARN for details)", old::uniqueId);
+    assertFalse(old.init(1, new byte[128], 0).abort(), "without ncclCommAbort, abort() reports it did nothing");
 
     Path noAllGather = compile("libnccl-broken.so", "-DNO_ALL_GATHER");
     assertMessage(CudaException.class, "cannot bind NCCL from " + noAllGather + ": no symbol ncclAllGather", () -> Nccl.open(noAllGather.toString()));

@@ -1,6 +1,7 @@
 // Tests Checkpoint: a directory written and read back exactly (GPT-2 and Llama), state.bin's header, finding the latest, pruning, misuse.
 package kiln.runtime.train;
 
+import kiln.runtime.format.FileKind;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -15,15 +16,15 @@ import java.util.List;
 import kiln.runtime.Models;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.FormatException;
-import kiln.runtime.format.GptConfig;
-import kiln.runtime.format.LlamaConfig;
-import kiln.runtime.format.LlamaModelFile;
+import kiln.models.Gpt2;
+import kiln.models.Llama;
+import kiln.runtime.format.ModelFile;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointTest {
-  static final Models.Gpt2Shape TINY = new Models.Gpt2Shape(new GptConfig(8, 10, 16, 1, 2, 4));
-  static final Models.LlamaShape LLAMA = new Models.LlamaShape(new LlamaConfig(8, 10, 16, 1, 2, 1, 4, 6, 10000f, 1e-5f));
+  static final Models.Shape TINY = Models.of(new Gpt2.Config(8, 10, 16, 1, 2, 4));
+  static final Models.Shape LLAMA = Models.of(new Llama.Config(8, 10, 16, 1, 2, 1, 4, 6, 10000f, 1e-5f));
 
   static final String KILN_STATE = "20261123 (a kiln checkpoint's optimizer state: AdamW m and v, what `kiln train --resume` reads)";
 
@@ -47,7 +48,7 @@ class CheckpointTest {
 
   @Test
   void bytesOverwrittenInTheMiddleOfAFileFailItsChecksum() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     Path dir = Checkpoint.write(tmp, TINY, state(n, 1), options(tmp), at(4));
     for (String name : List.of("state.bin", "model.bin")) {
       Path file = dir.resolve(name);
@@ -72,8 +73,8 @@ class CheckpointTest {
 
   @Test
   void nonFiniteOrNegativeMomentsAreRefusedWithTheirTensor() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
-    int wpe = TINY.config().paddedVocab() * TINY.config().channels();
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
+    int wpe = ((Gpt2.Config) TINY.config()).paddedVocab() * ((Gpt2.Config) TINY.config()).channels();
     Checkpoint.State st = state(n, 1);
     st.m()[wpe + 3] = Float.NaN;
     Path dir = Checkpoint.write(tmp, TINY, st, options(tmp), at(5));
@@ -91,7 +92,7 @@ class CheckpointTest {
 
   @Test
   void aCheckpointWithoutChecksumsStillLoadsAndHalfOfThemIsRefused() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     Path dir = Checkpoint.write(tmp, TINY, state(n, 2), options(tmp), at(7));
     Path train = dir.resolve("train.txt");
     Files.write(train, Files.readAllLines(train).stream().filter(l -> !l.startsWith("crc32c-model.bin")).toList());
@@ -103,9 +104,9 @@ class CheckpointTest {
 
   @Test
   void aDebugStateInPlaceOfTheOptimizerStateIsNamed() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     Path dir = Checkpoint.write(tmp, TINY, state(n, 3), options(tmp), at(8));
-    GptConfig c = TINY.config();
+    Gpt2.Config c = (Gpt2.Config) TINY.config();
     new kiln.runtime.format.DebugState(1, 2, new int[2], new int[2], new float[2 * c.vocab()], 1f, new float[n])
         .write(dir.resolve("state.bin"), c);
     dropChecksums(dir);
@@ -116,7 +117,7 @@ class CheckpointTest {
 
   @Test
   void aFailedWriteNamesThePathAndLeavesNoTemporaryDirectory() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     // tests run as root, where permissions stop nothing: a path at Linux's 4095-byte limit fails the first file
     // created inside ckpt_9.tmp/ (ENAMETOOLONG), after the directory itself was made
     Path deep = tmp.toAbsolutePath();
@@ -140,7 +141,7 @@ class CheckpointTest {
 
   @Test
   void theLatestOfARunDirectoryMustComeFromTheSameRun() throws IOException {
-    Checkpoint.write(tmp, TINY, state(Math.toIntExact(TINY.paramCount()), 5), options(tmp), at(10));
+    Checkpoint.write(tmp, TINY, state(Math.toIntExact(Models.of(TINY).paramCount()), 5), options(tmp), at(10));
     TrainOptions llamaRun = new TrainOptions("llama-test", tmp, 2, 4, 100, 3e-3, 10, 0.1, 0.0, 1.0, 10, 2, 10, 2, 42, 0);
     Checkpoint.write(tmp, LLAMA, state(Math.toIntExact(LLAMA.paramCount()), 6), llamaRun, at(30));
     assertEquals(tmp + ": holds checkpoints of different runs (ckpt_30: model = llama-test; ckpt_10: model = test); pass the"
@@ -169,7 +170,7 @@ class CheckpointTest {
 
   @Test
   void writesAndReadsBackExactly() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     Checkpoint.State st = state(n, 0.5f);
     Checkpoint.Position p = new Checkpoint.Position(30, 29, new DataLoader.Position(1, 640), 1, new double[] {0.1, 1.0 / 3, 7e-9});
     Path dir = Checkpoint.write(tmp, TINY, st, options(tmp.resolve("data")), p);
@@ -198,8 +199,8 @@ class CheckpointTest {
     Checkpoint.State st = state(n, 0.25f);
     Checkpoint.Position p = new Checkpoint.Position(7, 7, new DataLoader.Position(0, 64), 0, new double[] {2.5});
     Path dir = Checkpoint.write(tmp, LLAMA, st, options(tmp.resolve("data")), p);
-    assertTrue(LlamaModelFile.isLlama(dir.resolve("model.bin")));
-    assertEquals(LLAMA.config(), LlamaModelFile.readHeader(dir.resolve("model.bin")));
+    assertTrue(FileKind.of(dir.resolve("model.bin")) == FileKind.LLAMA_MODEL);
+    assertEquals(LLAMA.config(), (Llama.Config) ModelFile.readHeader(dir.resolve("model.bin"), Llama.FAMILY).config());
     Checkpoint.Loaded c = Checkpoint.read(dir);
     assertEquals(LLAMA, c.shape());
     assertArrayEquals(st.params(), c.params());
@@ -209,7 +210,7 @@ class CheckpointTest {
 
   @Test
   void latestPruneAndReplace() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     for (int step : new int[] {5, 10, 40, 20}) {
       Checkpoint.write(tmp, TINY, state(n, step), options(tmp), new Checkpoint.Position(step, step, new DataLoader.Position(0, 0), 0, new double[0]));
     }
@@ -225,7 +226,7 @@ class CheckpointTest {
 
   @Test
   void misuseIsReportedWithTheFileNamed() throws IOException {
-    int n = Math.toIntExact(TINY.paramCount());
+    int n = Math.toIntExact(Models.of(TINY).paramCount());
     Path dir = Checkpoint.write(tmp, TINY, state(n, 1), options(tmp), new Checkpoint.Position(3, 3, new DataLoader.Position(0, 0), 0, new double[0]));
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class, () -> Checkpoint.resolve(tmp.resolve("empty")));
     assertEquals(tmp.resolve("empty") + ": no such directory", none.getMessage());

@@ -16,13 +16,13 @@ import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import kiln.runtime.multi.DataParallel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class DataParallelTrainerTest {
-  static final Models.Shape SHAPE = new Models.Gpt2Shape(new GptConfig(64, 50257, 50304, 1, 2, 32));
+  static final Models.Shape SHAPE = Models.of(new Gpt2.Config(64, 50257, 50304, 1, 2, 32));
   static final int BATCH = 4, SEQ = 32, STEPS = 8;
 
   @TempDir Path tmp;

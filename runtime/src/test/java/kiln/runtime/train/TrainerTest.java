@@ -16,18 +16,18 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
 import kiln.dsl.Tensor;
-import kiln.runtime.ModelPresets;
+import kiln.runtime.Models;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
-import kiln.runtime.format.GptConfig;
+import kiln.models.Gpt2;
 import kiln.runtime.format.TokenShard;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TrainerTest {
   /** V = 64 of Vp = 128: wte rows 64..127 are padding, which the loss never reads but the backward multiplies by 0. */
-  static final GptConfig C = new GptConfig(16, 64, 128, 1, 2, 16);
+  static final Gpt2.Config C = new Gpt2.Config(16, 64, 128, 1, 2, 16);
 
   @TempDir
   Path tmp;
@@ -41,7 +41,7 @@ class TrainerTest {
 
   private Trainer trainer(int steps) throws IOException {
     TrainOptions o = new TrainOptions("test", data(), 2, 8, steps, 1e-2, 0, 0.1, 0.0, 1.0, 0, 1, 0, 1, 1, 0);
-    return new Trainer(new Models.Gpt2Shape(C), o, Session.Device.CPU, 1, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 2, 8), null);
+    return new Trainer(Models.of(C), o, Session.Device.CPU, 1, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 2, 8), null);
   }
 
   private static float[] read(Trainer t, String root) {
@@ -59,7 +59,7 @@ class TrainerTest {
 
   @Test
   void aNonFiniteGradientNormSkipsTheUpdateBeforeItTouchesWeightsOrAdamState() throws IOException {
-    float[] init = ModelPresets.randomInit(C, 7);
+    float[] init = Models.of(C).randomInit(7);
     init[C.vocab() * C.channels()] = Float.NaN; // wte[64][0], padding: the loss stays finite, d(ln_f out) = 0 * NaN
     StringWriter out = new StringWriter();
     try (Trainer t = trainer(10)) {
@@ -88,7 +88,7 @@ class TrainerTest {
   @Test
   void requestStopEndsTheRunAfterTheStepInProgressWithACheckpointOfIt() throws Exception {
     try (Trainer t = trainer(50)) {
-      t.init(ModelPresets.randomInit(C, 8));
+      t.init(Models.of(C).randomInit(8));
       t.requestStop(); // as a signal arriving before the first step: nothing ran, nothing to save
       Trainer.Outcome none = run(t, tmp.resolve("stop0"), new StringWriter());
       assertTrue(none.interrupted());
@@ -97,7 +97,7 @@ class TrainerTest {
       assertEquals(java.util.List.of(), Checkpoint.list(tmp.resolve("stop0")));
     }
     try (Trainer t = trainer(100_000)) {
-      t.init(ModelPresets.randomInit(C, 8));
+      t.init(Models.of(C).randomInit(8));
       Path runDir = tmp.resolve("stop");
       // as the signal thread would: from another thread, in the middle of some step after the second
       Thread signal = Thread.ofPlatform().start(() -> {
@@ -121,6 +121,48 @@ class TrainerTest {
       assertEquals(done.steps(), c.position().adamT());
       assertArrayEquals(t.params(), c.params(), "weights as the last finished step left them");
       assertArrayEquals(read(t, "adam_m"), c.m());
+    }
+  }
+
+  /**
+   * Checkpoints of ZeRO-1 replicas are whole (the m and v shards gathered) and resume with another
+   * replica count: 8 steps on 2 ZeRO-1 replicas (a checkpoint at 4), then from that checkpoint
+   * steps 5..8 again on 3 ZeRO-1 replicas and on one session; the same global batch of 6 throughout.
+   */
+  @Test
+  void aZeroCheckpointResumesWithAnotherReplicaCount() throws IOException {
+    Models.Shape shape = Models.of(C);
+    TrainOptions o = new TrainOptions("test", data(), 6, 8, 8, 1e-2, 0, 0.1, 0.0, 1.0, 0, 1, 4, 2, 1, 0);
+    Path runDir = tmp.resolve("zero2");
+    double[] two;
+    try (Trainer t = new Trainer(shape, o, kiln.runtime.multi.DataParallel.onCpu(shape, 3, 8, 2, 1, true),
+        DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
+      t.init(shape.randomInit(9));
+      run(t, runDir, new StringWriter());
+      two = TrainLog.read(runDir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+    }
+    Checkpoint.Loaded c = Checkpoint.read(runDir.resolve("ckpt_4"));
+    assertEquals(shape.paramCount(), c.m().length, "the checkpoint holds the whole m, gathered from the shards");
+    kiln.runtime.Learner[] resumed = {kiln.runtime.multi.DataParallel.onCpu(shape, 2, 8, 3, 1, true), shape.open(6, 8, Session.Device.CPU, 1)};
+    String[] names = {"3 ZeRO-1 replicas", "one session"};
+    for (int k = 0; k < resumed.length; k++) {
+      kiln.runtime.Learner l = resumed[k];
+      String name = names[k];
+      Path dir = tmp.resolve("resumed-" + k);
+      try (Trainer t = new Trainer(shape, o, l, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
+        t.restore(c);
+        Files.createDirectories(dir);
+        try (TrainLog log = TrainLog.create(dir.resolve("log.csv"));
+             Progress bar = Progress.steps(t.step(), 100, new PrintWriter(new StringWriter()))) {
+          t.run(dir, log, bar, new PrintWriter(new StringWriter(), true));
+        }
+      }
+      double[] again = TrainLog.read(dir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+      assertEquals(4, again.length);
+      for (int s = 0; s < 4; s++) {
+        System.out.printf("%s: step %d: %.7f, uninterrupted on 2 ZeRO-1 replicas %.7f%n", name, s + 5, again[s], two[s + 4]);
+        assertTrue(Math.abs(again[s] - two[s + 4]) < 1e-5, name + ", step " + (s + 5) + ": " + again[s] + " vs " + two[s + 4]);
+      }
     }
   }
 }

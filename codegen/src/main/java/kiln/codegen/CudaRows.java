@@ -1,0 +1,218 @@
+// Renders a row group (RowFusion.Plan) as CUDA C through templates/cuda/row.cu.ftl: each stage's statement
+// from the shared ExprRenderer walk, with the group's per-row values bound to locals, loads that do not vary
+// along the row hoisted out of its loops, and row loads read through per-row base pointers (float4 lanes
+// where the row allows), so the loops over the row index with 32-bit ints only.
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
+import kiln.dsl.Tensor;
+import kiln.dsl.Var;
+
+final class CudaRows {
+  /**
+   * Most threads of a row, float4s a thread takes per pass of a row (the launch sizes blocks from them), and
+   * rows a block where a warp serves a row.
+   */
+  static final int MAX_THREADS = 1024, VECTORS_PER_THREAD = 4, WARP_ROWS = 4;
+
+  private static final String[] FIELDS = {"x", "y", "z", "w"};
+
+  private final RowFusion.Plan plan;
+  private final ExprRenderer r = new ExprRenderer(new CudaDialect());
+  private final Var rv;
+  private final String var;
+  /** Per-row values the group produced (out[rows]), and loads of tensors the group never writes hoisted once a row. */
+  private final Map<Expr, String> perRow = new HashMap<>();
+  /** Row bases: a row load with r set to 0 -> the name of its pointer. */
+  private final Map<Expr, String> bases = new LinkedHashMap<>();
+  private final Set<Tensor> written = new HashSet<>();
+  /** Tensors some stage read from global memory at [rows] before the group wrote them (thread 0's store waits for the block). */
+  private final Set<Tensor> readEarly = new HashSet<>();
+  /**
+   * Whether the row's threads have read a float from global memory into a per-row local since the last barrier:
+   * a per-row store must then wait for them, since the arena may give its output the storage of an input read
+   * only here (in place: the classifier backward's dnorm over the forward's norm).
+   */
+  private boolean readSinceBarrier;
+  private int names;
+
+  private CudaRows(RowFusion.Plan plan) {
+    this.plan = plan;
+    this.rv = plan.r();
+    for (RowFusion.Stage s : plan.stages()) {
+      r.offset(s.compute().out());
+      written.add(s.compute().out());
+    }
+    for (Var v : plan.rows()) r.var(v);
+    this.var = r.var(rv);
+  }
+
+  static CudaRenderer.Rendered render(RowFusion.Plan plan) { return new CudaRows(plan).render(); }
+
+  private CudaRenderer.Rendered render() {
+    List<Map<String, Object>> stages = new ArrayList<>();
+    for (RowFusion.Stage s : plan.stages()) stages.add(stage(s));
+    Map<String, Object> m = new HashMap<>();
+    m.put("rows", CudaRenderer.items(r, plan.rows()));
+    m.put("extent", r.dim(plan.extent()));
+    m.put("decode", CudaRenderer.decode(r, plan.rows(), "p", "rr", "    "));
+    List<Map<String, Object>> b = new ArrayList<>();
+    List<String> pointers = new ArrayList<>();
+    for (var e : bases.entrySet()) {
+      b.add(Map.of("name", e.getValue(), "address", "&" + r.render(e.getKey(), new HashMap<>())));
+      pointers.add("(unsigned long long) " + e.getValue());
+    }
+    m.put("bases", b);
+    m.put("aligned", pointers.isEmpty() ? "0" : "(" + String.join(" | ", pointers) + ") & 15");
+    m.put("stages", stages);
+    m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
+    String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
+        + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
+            + (s.compute().accumulate() ? " +=" : " =")).toList());
+    return CudaRenderer.render("row", "row.cu.ftl", "row", r, m, comment,
+        new CudaRenderer.Rows(JavaRenderer.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS));
+  }
+
+  private Map<String, Object> stage(RowFusion.Stage st) {
+    Compute c = st.compute();
+    List<Expr> rowIndex = plan.rows().stream().map(v -> (Expr) v).toList();
+    Expr.Load self = new Expr.Load(c.out(), st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE ? rowIndex : c.outIndex());
+    Map<String, Object> m = new HashMap<>();
+    m.put("kind", st.kind().name().toLowerCase());
+    m.put("comment", st.kind().name().toLowerCase() + " " + c.out().dims() + (c.accumulate() ? " +=" : " =")
+        + (st.kind() == RowFusion.Kind.REDUCE ? " " + c.rootReductions().getFirst().op().name().toLowerCase() + " along the row" : ""));
+    m.put("var", var);
+    Expr value = c.inner();
+    boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
+    // what the stage reads: its value, and its own old value where a per-row stage adds to it
+    List<Expr> reads = new ArrayList<>(List.of(value));
+    if (perRowOut && c.accumulate()) reads.add(self);
+    if (st.kind() == RowFusion.Kind.SCATTER) reads.addAll(c.outIndex());
+    Map<Expr, String> bind = new HashMap<>(perRow);
+    List<String> hoists = new ArrayList<>();
+    hoist(reads, bind, hoists);
+    m.put("hoists", hoists);
+    String local = "s" + names++;
+    m.put("local", local);
+    boolean sync = readEarly.contains(c.out()) || perRowOut && readSinceBarrier;
+    m.put("syncBefore", sync);
+    if (sync || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;   // a barrier (a warp's reduction has none: only shuffles)
+    switch (st.kind()) {
+      case ROW -> {
+        List<String> lets = new ArrayList<>();
+        Expr v = c.accumulate() ? new Expr.Binary(Expr.BinOp.ADD, self, value) : value;
+        m.put("value", r.renderWithLocals(v, lets, bind));
+        m.put("lets", lets);
+        m.put("store", Statements.target(r, c) + " = " + local);
+        perRow.put(self, local);
+      }
+      case SCATTER -> {
+        List<String> lets = new ArrayList<>();
+        String v = r.renderWithLocals(value, lets, bind);
+        String target = r.renderWithLocals(new Expr.Load(c.out(), c.outIndex()), lets, bind);
+        m.put("lets", lets);
+        m.put("store", target + " += " + v);
+      }
+      case REDUCE -> {
+        boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
+        String acc = "a" + names++;
+        m.put("acc", acc);
+        m.put("init", max ? "(-INFINITY)" : "0.0f");
+        m.put("combineOpen", max ? "fmaxf(" + acc + ", " : acc + " + (");
+        m.put("combineClose", ")");
+        loops(m, value, bind);
+        m.put("op", max ? "max" : "sum");
+        m.put("prior", c.accumulate() ? r.renderWithLocals(self, new ArrayList<>(), bind) + " + " : "");
+        m.put("store", Statements.target(r, c) + " = " + local);
+        perRow.put(self, local);
+      }
+      case MAP -> {
+        loops(m, value, bind);
+        String base = base(self);
+        String op = c.accumulate() ? " += " : " = ";
+        m.put("store", base + "[" + var + "]" + op + m.get("value"));
+        m.put("vecStore", c.accumulate()
+            ? "float4 u = reinterpret_cast<float4*>(" + base + ")[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(" + base + ")[q] = u"
+            : "reinterpret_cast<float4*>(" + base + ")[q] = w");
+      }
+    }
+    return m;
+  }
+
+  /** The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row. */
+  private void loops(Map<String, Object> m, Expr value, Map<Expr, String> bind) {
+    List<Expr.Load> row = new ArrayList<>();
+    for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
+    Map<Expr, String> scalar = new HashMap<>(bind);
+    for (Expr.Load l : row) scalar.put(l, base(l) + "[" + var + "]");
+    List<String> lets = new ArrayList<>();
+    m.put("value", r.renderWithLocals(value, lets, scalar));
+    m.put("lets", lets);
+    List<String> vecLoads = new ArrayList<>();
+    List<String> vecNames = new ArrayList<>();
+    for (Expr.Load l : row) {
+      String v = "v" + names++;
+      vecNames.add(v);
+      vecLoads.add("const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];");
+    }
+    List<Map<String, Object>> lanes = new ArrayList<>();
+    for (int j = 0; j < 4; j++) {
+      Map<Expr, String> lane = new HashMap<>(bind);
+      for (int k = 0; k < row.size(); k++) lane.put(row.get(k), vecNames.get(k) + "." + FIELDS[j]);
+      List<String> laneLets = new ArrayList<>();
+      String v = r.renderWithLocals(value, laneLets, lane);
+      lanes.add(Map.of("lets", laneLets, "value", v, "field", FIELDS[j]));
+    }
+    Expr rest = value;   // the statement without its row loads: does it still name r (a mask, an index)?
+    for (Expr.Load l : row) rest = Exprs.replace(rest, l, new Expr.Const(0, DType.F32));
+    m.put("usesVar", Exprs.uses(rest, rv));
+    m.put("vecLoads", vecLoads);
+    m.put("lanes", lanes);
+  }
+
+  /** A load along the row: an F32 tensor whose last dim is the row's, indexed by r last and nowhere else. */
+  private boolean rowLoad(Expr.Load l) {
+    if (l.tensor().dtype() != DType.F32 || l.index().isEmpty() || !l.index().getLast().equals(rv)) return false;
+    if (!l.tensor().dims().getLast().equals(plan.extent())) return false;
+    for (int i = 0; i < l.index().size() - 1; i++) if (Exprs.uses(l.index().get(i), rv)) return false;
+    return true;
+  }
+
+  /** The name of the pointer to element 0 of a row load's row (declared once per row). */
+  private String base(Expr.Load l) {
+    List<Expr> index = new ArrayList<>(l.index());
+    index.set(index.size() - 1, new Expr.Const(0, DType.I32));
+    return bases.computeIfAbsent(new Expr.Load(l.tensor(), index), k -> "row" + bases.size());
+  }
+
+  /**
+   * Loads in `reads` that do not vary along the row (and are not per-row values already bound) become locals
+   * declared before the stage's loops, innermost first; those of tensors the group never writes are kept for
+   * later stages of the same row.
+   */
+  private void hoist(List<Expr> reads, Map<Expr, String> bind, List<String> out) {
+    List<Expr.Load> loads = new ArrayList<>();
+    for (Expr e : reads) for (Expr.Load l : Exprs.loads(e)) if (!loads.contains(l)) loads.add(l);
+    for (int i = loads.size() - 1; i >= 0; i--) {
+      Expr.Load l = loads.get(i);
+      if (bind.containsKey(l) || Exprs.uses(l, rv)) continue;
+      String name = "h" + names++;
+      out.add(r.dialect().constant() + " " + r.type(l.type()) + " " + name + " = " + r.renderWithLocals(l, new ArrayList<>(), bind) + ";");
+      bind.put(l, name);
+      if (written.contains(l.tensor())) readEarly.add(l.tensor());
+      if (l.tensor().dtype() == DType.F32) readSinceBarrier = true;
+      else perRow.put(l, name);
+    }
+  }
+}

@@ -1,0 +1,263 @@
+// Pass "rows" (CUDA): groups a reduction along the last dim of a row and the computes that consume it along
+// the same rows (per-row values, element maps over the row, a write at a computed place in the row) into one
+// row kernel (templates/cuda/row.cu.ftl): layernorm and RMSNorm forward and backward, softmax, the classifier.
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.List;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
+import kiln.dsl.Role;
+import kiln.dsl.Tensor;
+import kiln.dsl.Var;
+
+public final class RowFusion {
+  private RowFusion() {}
+
+  /**
+   * What a stage of a row kernel computes for one row p (the rows vars) of `extent` elements (the var r):
+   * ROW a value per row (out[p] = or += f(p)), REDUCE a sum or max along the row (out[p] = or += reduce_r f(p, r)),
+   * MAP an element of the row (out[p, r] = or += f(p, r)), SCATTER an add at a computed place in the row
+   * (out[p, g(p)] += f(p): the classifier's -1 at the target).
+   */
+  public enum Kind { ROW, REDUCE, MAP, SCATTER }
+
+  /** A stage: its compute with its vars renamed to the plan's (rows vars, then r). */
+  public record Stage(Kind kind, Compute compute) {}
+
+  /** A row kernel: rows vars (one block per combination), the row var r (over r.dim()), the stages in order. */
+  public record Plan(List<Var> rows, Var r, List<Stage> stages) {
+    public Dim extent() { return r.dim(); }
+  }
+
+  /**
+   * The computes in launch groups: row groups (plan(group) != null) where the pass finds them, the rest
+   * grouped by Fuse. A compute with a persistent output (a parameter gradient: a bias or norm weight)
+   * that sits between two stages of a row group and shares no tensor with the stages before it runs
+   * just before the group (layernorm's weight gradients lie between its backward's row sums).
+   */
+  public static List<List<Compute>> groups(List<Compute> computes) { return launches(computes).groups(); }
+
+  /** Launch groups in order, and for each compute of the input (by position) the number of the group that runs it. */
+  public record Launches(List<List<Compute>> groups, int[] step) {}
+
+  public static Launches launches(List<Compute> computes) {
+    List<List<Compute>> out = new ArrayList<>();
+    int[] step = new int[computes.size()];
+    List<Integer> pending = new ArrayList<>();
+    int i = 0;
+    while (i < computes.size()) {
+      Builder b = Builder.start(computes.get(i));
+      if (b == null) {
+        pending.add(i++);
+        continue;
+      }
+      List<Integer> hoisted = new ArrayList<>();
+      int last = i;
+      for (int j = i + 1; j < computes.size(); j++) {
+        Compute d = computes.get(j);
+        if (b.add(d)) {
+          last = j;
+        } else if (hoistable(d, b.originals)) {
+          hoisted.add(j);
+        } else {
+          break;
+        }
+      }
+      if (!b.qualifies()) {
+        pending.add(i++);
+        continue;
+      }
+      fuse(computes, pending, out, step);
+      final int end = last;
+      fuse(computes, hoisted.stream().filter(k -> k < end).toList(), out, step);
+      for (int k = i; k <= last; k++) if (!hoisted.contains(k)) step[k] = out.size();
+      out.add(b.renamed());
+      i = last + 1;
+    }
+    fuse(computes, pending, out, step);
+    return new Launches(out, step);
+  }
+
+  /** Fuse's groups of the computes at `at` (in order), appended to out with their launch numbers; clears at when it can. */
+  private static void fuse(List<Compute> computes, List<Integer> at, List<List<Compute>> out, int[] step) {
+    int k = 0;
+    for (List<Compute> g : Fuse.groups(at.stream().map(computes::get).toList())) {
+      for (int n = 0; n < g.size(); n++) step[at.get(k++)] = out.size();
+      out.add(g);
+    }
+    if (at instanceof ArrayList<Integer> list) list.clear();
+  }
+
+  /** The row plan of a launch group, or null where it is not a row group. */
+  public static Plan plan(List<Compute> group) {
+    if (group.isEmpty()) return null;
+    Builder b = Builder.start(group.getFirst());
+    if (b == null) return null;
+    for (int k = 1; k < group.size(); k++) if (!b.add(group.get(k))) return null;
+    return b.qualifies() ? b.plan() : null;
+  }
+
+  /** A compute that may run before a row group's stages: persistent output, no tensor shared with them, one statement. */
+  private static boolean hoistable(Compute d, List<Compute> stages) {
+    if (d.body() instanceof Expr.Extern || d.out().root().role() == Role.ACT || d.out().root().role() == Role.ACT_GRAD
+        || d.out().root().role() == Role.INPUT) {
+      return false;
+    }
+    for (Compute s : stages) {
+      Tensor so = s.out().root();
+      if (d.out().root().equals(so)) return false;
+      for (Expr.Load l : Exprs.loads(s.body())) if (l.tensor().root().equals(d.out().root())) return false;
+      for (Expr.Load l : Exprs.loads(d.body())) if (l.tensor().root().equals(so)) return false;
+    }
+    return true;
+  }
+
+  /** Grows one row group stage by stage, checking that every stage reads the group's outputs only in its own row. */
+  private static final class Builder {
+    final List<Var> rows;
+    final List<Dim> rowDims;
+    Var r;
+    final List<Stage> stages = new ArrayList<>();
+    final List<Compute> originals = new ArrayList<>();
+
+    private Builder(List<Var> rows) {
+      this.rows = rows;
+      this.rowDims = rows.stream().map(Var::dim).toList();
+    }
+
+    /** A group starts at a per-row value or a reduction along the row (never at an element map: a matmul epilogue's). */
+    static Builder start(Compute c) {
+      if (!plain(c) || c.loopVars().isEmpty() || !c.outIndex().equals(c.loopVars()) || c.out().rank() != c.loopVars().size()) return null;
+      List<Expr.Reduce> red = c.rootReductions();
+      if (red.size() > 1) return null;
+      Builder b = new Builder(c.loopVars());
+      return b.add(c) ? b : null;
+    }
+
+    /** Two stages or more, or one reduction along the row (attention's dyy: a warp a row instead of a block of 64). */
+    boolean qualifies() { return r != null && (stages.size() >= 2 || stages.getFirst().kind() == Kind.REDUCE); }
+
+    Plan plan() { return new Plan(rows, r, List.copyOf(stages)); }
+
+    List<Compute> renamed() { return stages.stream().map(Stage::compute).toList(); }
+
+    boolean add(Compute c) {
+      if (!plain(c)) return false;
+      int n = rows.size();
+      List<Expr.Reduce> red = c.rootReductions();
+      Kind kind;
+      Dim extent;
+      if (MatmulMatch.of(c).isPresent()) {
+        return false;
+      } else if (red.size() == 1 && c.loopVars().size() == n && c.isFullCover()) {
+        kind = Kind.REDUCE;
+        extent = red.getFirst().var().dim();
+        if (!alongRow(c.inner(), red.getFirst().var())) return false;
+      } else if (!red.isEmpty()) {
+        return false;
+      } else if (c.loopVars().size() == n && c.isFullCover()) {
+        kind = Kind.ROW;
+        extent = null;
+      } else if (c.loopVars().size() == n + 1 && c.isFullCover()) {
+        kind = Kind.MAP;
+        extent = c.loopVars().getLast().dim();
+      } else if (c.accumulate() && c.loopVars().size() == n && c.out().rank() == n + 1 && c.outIndex().subList(0, n).equals(c.loopVars())) {
+        kind = Kind.SCATTER;
+        extent = c.out().dims().getLast();
+      } else {
+        return false;
+      }
+      if (!c.loopVars().subList(0, n).stream().map(Var::dim).toList().equals(rowDims)) return false;
+      if ((kind == Kind.MAP || kind == Kind.SCATTER) && !(c.out().dims().subList(0, n).equals(rowDims) && c.out().dims().getLast().equals(extent))) return false;
+      if (extent != null && r != null && !extent.equals(r.dim())) return false;
+      Var row = r != null ? r : extent == null ? null : new Var("row_" + extent.name().toLowerCase(), extent);
+      Compute renamed = rename(c, kind, row);
+      if (!reads(renamed, row)) return false;
+      r = row;
+      stages.add(new Stage(kind, renamed));
+      originals.add(c);
+      return true;
+    }
+
+    /** Every read and write of a tensor the group writes is of this row: at the rows vars (per-row) or at (rows, r). */
+    private boolean reads(Compute c, Var row) {
+      List<Expr> perRow = rows.stream().map(v -> (Expr) v).toList();
+      List<Expr> element = new ArrayList<>(perRow);
+      if (row != null) element.add(row);
+      List<Compute> all = new ArrayList<>(renamed());
+      for (Compute s : all) {
+        if (s.out().root().equals(c.out().root()) && !s.out().equals(c.out())) return false;
+      }
+      all.add(c);
+      for (Compute w : all) {
+        for (Compute s : all) {
+          for (Expr.Load l : Exprs.loads(s.body())) {
+            if (!l.tensor().root().equals(w.out().root())) continue;
+            if (!l.tensor().equals(w.out())) return false;
+            if (!(l.index().equals(perRow) || row != null && l.index().equals(element))) return false;
+          }
+        }
+      }
+      return true;
+    }
+
+    /** c with its loop vars renamed to rows (then r for a MAP) and a reduction's var to r, all at once. */
+    private Compute rename(Compute c, Kind kind, Var row) {
+      List<Var> from = new ArrayList<>(c.loopVars());
+      List<Var> to = new ArrayList<>(rows);
+      if (kind == Kind.MAP) to.add(row);
+      Expr body = c.body();
+      Expr.Reduce red = kind == Kind.REDUCE ? c.rootReductions().getFirst() : null;
+      if (red != null) {
+        from.add(red.var());
+        to.add(row);
+        body = red.body();
+      }
+      List<Expr> outIndex = new ArrayList<>(c.outIndex());
+      List<Var> temps = new ArrayList<>();
+      for (int k = 0; k < from.size(); k++) temps.add(new Var("rows_tmp" + k + "_" + from.get(k).name(), from.get(k).dim()));
+      for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < from.size(); k++) {
+          Var a = pass == 0 ? from.get(k) : temps.get(k), z = pass == 0 ? temps.get(k) : to.get(k);
+          body = Exprs.replace(body, a, z);
+          for (int x = 0; x < outIndex.size(); x++) outIndex.set(x, Exprs.replace(outIndex.get(x), a, z));
+        }
+      }
+      if (red != null) body = new Expr.Reduce(red.op(), row, body);
+      List<Var> loop = new ArrayList<>(rows);
+      if (kind == Kind.MAP) loop.add(row);
+      return new Compute(c.name(), c.layer(), c.out(), loop, outIndex, body, c.accumulate());
+    }
+  }
+
+  /** Whether some load reads a row along v: v as its last index, over a last dim of v's extent (a column sum reads none). */
+  private static boolean alongRow(Expr e, Var v) {
+    for (Expr.Load l : Exprs.loads(e)) {
+      if (!l.index().isEmpty() && l.index().getLast().equals(v) && l.tensor().dims().getLast().equals(v.dim())) return true;
+    }
+    return false;
+  }
+
+  /** An F32 statement with no extern and no reduction below its root ones. */
+  private static boolean plain(Compute c) {
+    if (c.body() instanceof Expr.Extern || c.out().dtype() != DType.F32 || c.body().type() != DType.F32) return false;
+    // bf16 storage (--precision bf16): CudaRows' float4 and per-row loads and stores read F only, so a compute
+    // touching a bf16 tensor stays out of row kernels for now (a known gap: design.md, bf16 storage)
+    if (touchesBf16(c)) return false;
+    boolean[] nested = {false};
+    Exprs.visit(c.inner(), x -> { if (x instanceof Expr.Reduce) nested[0] = true; });
+    return !nested[0];
+  }
+
+  /** Whether c writes or reads (in its body or its output index) a tensor stored as bf16. */
+  static boolean touchesBf16(Compute c) {
+    if (c.out().storage() == DType.BF16) return true;
+    for (Expr.Load l : Exprs.loads(c.body())) if (l.tensor().storage() == DType.BF16) return true;
+    for (Expr e : c.outIndex()) for (Expr.Load l : Exprs.loads(e)) if (l.tensor().storage() == DType.BF16) return true;
+    return false;
+  }
+}

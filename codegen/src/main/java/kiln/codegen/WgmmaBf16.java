@@ -1,0 +1,153 @@
+// The bf16 member of the Hopper matmul family (templates/cuda/matmul_wgmma_bf16.cu.ftl): its tile knobs
+// as a typed config space, the operand layouts it reads in place (K-major or MN-major, through wgmma's
+// transpose bits) and the rendering of one kernel. The kernel takes C, M, N, K, ldc and three tensor maps,
+// not kiln's argument block: the bf16 storage of tensors is not in the arena yet, so an executor binds
+// device pointers to it directly (kiln.runtime.cuda.Bf16Matmul).
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+public final class WgmmaBf16 {
+  private WgmmaBf16() {}
+
+  /** How an operand is stored: rows x K with k contiguous, or K x rows with the rows (m or n) contiguous. */
+  public enum Major { K, MN }
+
+  /** The element type C is written in: fp32, or bf16 rounded to nearest even. */
+  public enum Out { F32, BF16 }
+
+  /** Elements along K of one stage: one 128-byte swizzle row of bf16. */
+  public static final int BK = 64;
+
+  /**
+   * BM x BN per tile, a STAGES-deep ring of BK-deep stages shared by all consumers, CONSUMERS (1 or 2)
+   * warpgroups that either split a tile's rows (cooperative) or take whole tiles in turn (pingpong, two
+   * consumers), the persistent grid's raster in groups of GROUP tiles along M; tmaStore stages bf16 C in
+   * shared memory for the copy engine to store (fp32 C and += keep the stores from registers).
+   */
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
+    /** Shared memory a block may opt in to on sm_90 (227 KiB). */
+    public static final int SHARED_LIMIT = 227 * 1024;
+    /** Accumulators a consumer thread may hold (the consumers get 232 registers each through setmaxnreg). */
+    public static final int MAX_ACCUMULATORS = 128;
+
+    public Tile {
+      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore);
+      if (why != null) {
+        throw new IllegalArgumentException("bf16 wgmma tile " + bm + "x" + bn + " stages " + stages + " consumers " + consumers
+            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + ": " + why);
+      }
+    }
+
+    /** A tile that stores C from the registers. */
+    public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) { this(bm, bn, stages, consumers, pingpong, group, false); }
+
+    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
+      if (consumers < 1 || consumers > 2) return "1 or 2 consumer warpgroups, found " + consumers;
+      if (pingpong && consumers != 2) return "pingpong needs 2 consumers";
+      int rows = pingpong ? bm : bm / Math.max(1, consumers);
+      if (bm < 64 || bm > 256 || bm % 64 != 0 || rows % 64 != 0) return "BM a multiple of 64 up to 256, 64-row blocks per consumer";
+      if (bn < 64 || bn > 256 || bn % 64 != 0) return "BN a multiple of 64 up to 256";
+      if (stages < 2) return "at least 2 stages";
+      if (rows / 64 * bn / 2 > MAX_ACCUMULATORS) return "at most " + MAX_ACCUMULATORS + " accumulators per thread, found " + rows / 64 * bn / 2;
+      if (group < 1 || group > 64) return "a raster group of 1 to 64 tiles";
+      int shared = sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore);
+      if (shared > SHARED_LIMIT) return (tmaStore ? "the ring and C's staging need " : "the ring needs ") + shared + " bytes, over " + SHARED_LIMIT;
+      return null;
+    }
+
+    private static int sharedBytes(int bm, int bn, int stages, int consumers, boolean pingpong, boolean tmaStore) {
+      int staging = tmaStore ? (pingpong ? consumers : 1) * bm * bn * 2 : 0;
+      return stages * (bm + bn) * BK * 2 + staging + 8 * (2 * stages + 2) + 1024;
+    }
+
+    /** Producer warpgroup plus the consumers. */
+    public int threads() { return 128 * (consumers + 1); }
+
+    /** The stage ring, C's staging (tmaStore), the full, empty and order barriers, and 1024 bytes to align the swizzled tiles. */
+    public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore); }
+
+    /** Rows of the copy engine's box of an operand: BM or BN rows for a K-major one, 64 (and BK deep) for an MN-major one. */
+    public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn; }
+
+    /** Persistent blocks for an M x N output on a GPU of `multiprocessors` SMs: one per SM, at most one per tile. */
+    public int blocks(long m, long n, int multiprocessors) {
+      long tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
+      return (int) Math.max(1, Math.min(tiles, multiprocessors));
+    }
+
+    /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
+    public String knobs() {
+      return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
+          + (tmaStore ? " tmastore=1" : "");
+    }
+
+    /** The inverse of knobs(); null when the text is no valid point. */
+    public static Tile parse(String knobs) {
+      Map<String, Integer> v = Schedule.knobValues(knobs);
+      if (v == null || !v.keySet().containsAll(List.of("bm", "bn", "stages", "consumers", "group"))) return null;
+      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore").containsAll(v.keySet())) return null;
+      try {
+        return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"),
+            v.getOrDefault("tmastore", 0) == 1);
+      } catch (IllegalArgumentException e) {
+        return null;
+      }
+    }
+  }
+
+  /**
+   * Cooperative 128 x 192, bf16 C through the copy engine: best or within 2 % of best on six of GPT-2's seven
+   * bf16 shapes on an H200 (docs/perf.md, "The bf16 Hopper matmul").
+   */
+  public static final Tile DEFAULT = new Tile(128, 192, 4, 2, false, 16, true);
+
+  /** The points the tuner (and MatmulBench) try: cooperative and ping-pong, wide and narrow in N, C from registers or the copy engine. */
+  public static List<Tile> space() {
+    List<Tile> space = new ArrayList<>();
+    space.add(new Tile(128, 256, 4, 2, false, 16));
+    space.add(new Tile(128, 192, 5, 2, false, 16));
+    space.add(new Tile(128, 128, 6, 2, false, 16));
+    space.add(new Tile(128, 128, 6, 2, true, 16));
+    space.add(new Tile(64, 256, 5, 2, true, 16));
+    space.add(new Tile(128, 128, 6, 1, false, 16));
+    space.add(DEFAULT);
+    space.add(new Tile(128, 256, 3, 2, false, 16, true));
+    space.add(new Tile(128, 128, 5, 2, true, 16, true));
+    space.add(new Tile(256, 128, 3, 2, false, 16, true));
+    return space;
+  }
+
+  /** One rendered kernel: its function name, CUDA source and what it was rendered for (tmaStore: C goes through the copy engine). */
+  public record Kernel(String function, String source, Tile tile, Major a, Major b, Out out, boolean accumulate, boolean tmaStore) {}
+
+  /** The kernel C (+)= A·Bᵀ for operands stored as a and b say, C written as out. */
+  public static Kernel render(Tile tile, Major a, Major b, Out out, boolean accumulate) {
+    Map<String, Object> m = new HashMap<>();
+    m.put("bm", tile.bm());
+    m.put("bn", tile.bn());
+    m.put("stages", tile.stages());
+    m.put("consumers", tile.consumers());
+    m.put("pingpong", tile.pingpong());
+    m.put("group", tile.group());
+    m.put("aMN", a == Major.MN);
+    m.put("bMN", b == Major.MN);
+    m.put("outBf16", out == Out.BF16);
+    m.put("accumulate", accumulate);
+    boolean tmaStore = tile.tmaStore() && out == Out.BF16 && !accumulate;
+    m.put("tmaStore", tmaStore);
+    String kind = "wgmma_bf16" + (accumulate ? "_acc" : "");
+    m.put("nargs", 1);
+    m.put("kind", kind);
+    m.put("comment", "C[m, n] " + (accumulate ? "+=" : "=") + " sum_k A(m, k) * B(n, k) (bf16 wgmma, sm_90a), A " + a.name() + "-major, B "
+        + b.name() + "-major, C " + out.name().toLowerCase() + ", " + tile.knobs());
+    String placeholder = "k_" + kind + "_HASH";
+    m.put("name", placeholder);
+    String source = CudaRenderer.process("matmul_wgmma_bf16.cu.ftl", m);
+    String function = "k_" + kind + "_" + JavaRenderer.hash(source);
+    return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate, tmaStore);
+  }
+}

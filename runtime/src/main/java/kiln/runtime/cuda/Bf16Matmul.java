@@ -1,0 +1,88 @@
+// Launches of the bf16 Hopper matmul (kiln.codegen.WgmmaBf16, templates/cuda/matmul_wgmma_bf16.cu.ftl)
+// over device pointers: the tensor maps of A and B in the layouts the kernel was rendered for, the
+// persistent grid, and the argument list, prepared once. CudaExecutor.bf16Matmul binds it to its arena;
+// MatmulBench and the GPU test use it directly.
+package kiln.runtime.cuda;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.driver.CUdeviceptr;
+import kiln.codegen.WgmmaBf16;
+
+public final class Bf16Matmul {
+  private Bf16Matmul() {}
+
+  /**
+   * C (m x n, ldc elements per row, fp32 or bf16 as the kernel writes it) (+)= A·Bᵀ with A(i, p) at
+   * a[i * lda + p] (K-major) or a[p * lda + i] (MN-major), B(j, p) likewise from b with ldb: one launch
+   * of at most maxBlocks persistent blocks (0: one per SM of the device).
+   */
+  public static Launch launch(Kernel kernel, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m, long n, long depth,
+                              long lda, long ldb, long ldc, int maxBlocks) {
+    WgmmaBf16.Tile tile = k.tile();
+    if (kernel.maxThreadsPerBlock() < tile.threads()) {
+      throw new CudaException(kernel + ": compiled to " + kernel.registers() + " registers a thread, which allow " + kernel.maxThreadsPerBlock()
+          + " threads a block; the tile " + tile.knobs() + " needs " + tile.threads());
+    }
+    if (m < 1 || n < 1 || depth < 1 || m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || depth > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(kernel + ": M, N and K must be 1.." + Integer.MAX_VALUE + ", found " + m + " x " + n + " x " + depth);
+    }
+    long[] mapA = operandMap(k.a(), a, m, depth, lda, tile.boxRows(k.a(), true));
+    long[] mapB = operandMap(k.b(), b, n, depth, ldb, tile.boxRows(k.b(), false));
+    int pair = k.out() == WgmmaBf16.Out.BF16 ? 4 : 8;
+    if (kiln.runtime.multi.Nccl.address(c) % pair != 0 || ldc < n) {
+      throw new IllegalArgumentException(kernel + ": C needs a " + pair + "-byte aligned base and ldc >= N, found address "
+          + kiln.runtime.multi.Nccl.address(c) + " and ldc " + ldc + " for N " + n);
+    }
+    // C's map only where the kernel stores through the copy engine (a bf16 map: 64 x 64 boxes); else an unused zero block
+    long[] mapC = k.tmaStore() ? TensorMaps.bf16(c, n, m, ldc, 64) : new long[16];
+    int sms = cuda.multiprocessors();
+    int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
+    return Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
+        mapA, mapB, mapC);
+  }
+
+  /** The map of an operand with `rows` rows (M or N) and depth K, stored as its major says, pitch elements between stored rows. */
+  static long[] operandMap(WgmmaBf16.Major major, CUdeviceptr base, long rows, long depth, long pitch, int boxRows) {
+    return major == WgmmaBf16.Major.K ? TensorMaps.bf16(base, depth, rows, pitch, boxRows) : TensorMaps.bf16(base, rows, depth, pitch, boxRows);
+  }
+
+  /** Compiles (NVRTC, sm_90a, the disk cache) and loads each kernel: function name to its module. */
+  public static Map<String, Cuda.Module> load(Cuda cuda, List<WgmmaBf16.Kernel> kernels) {
+    if (cuda.major() != 9 || cuda.minor() != 0) throw new CudaException("the bf16 wgmma matmul needs an sm_90 GPU, found " + cuda.arch() + " (" + cuda.name() + ")");
+    Map<String, String> sources = new LinkedHashMap<>();
+    for (WgmmaBf16.Kernel k : kernels) sources.putIfAbsent(k.function(), k.source());
+    Map<String, byte[]> cubins = Nvrtc.defaultCache().compileAll(sources, cuda.arch());
+    Map<String, Cuda.Module> modules = new LinkedHashMap<>();
+    for (var e : cubins.entrySet()) modules.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
+    return modules;
+  }
+
+  /** The kernel a launch runs, from load's modules. */
+  public static Kernel kernel(Map<String, Cuda.Module> modules, WgmmaBf16.Kernel k) { return modules.get(k.function()).kernel(k.function()); }
+
+  /** float to bf16 bits, rounded to nearest even (NaN kept a quiet NaN): how inputs are made and how the kernel stores C. */
+  public static short bf16(float v) {
+    int bits = Float.floatToRawIntBits(v);
+    if (Float.isNaN(v)) return (short) ((bits >>> 16) | 0x40);
+    return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
+  }
+
+  /** bf16 bits to float (exact). */
+  public static float toFloat(short bf16) { return Float.intBitsToFloat((bf16 & 0xFFFF) << 16); }
+
+  /** Pairs of bf16 as the ints that hold them in device memory (little-endian: element 2i in the low half). */
+  public static int[] pack(short[] v) {
+    int[] out = new int[(v.length + 1) / 2];
+    for (int i = 0; i < v.length; i++) out[i / 2] |= (v[i] & 0xFFFF) << (16 * (i % 2));
+    return out;
+  }
+
+  /** The inverse of pack for n elements. */
+  public static short[] unpack(int[] packed, int n) {
+    short[] out = new short[n];
+    for (int i = 0; i < n; i++) out[i] = (short) (packed[i / 2] >>> (16 * (i % 2)));
+    return out;
+  }
+}

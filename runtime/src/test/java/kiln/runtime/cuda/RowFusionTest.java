@@ -1,0 +1,168 @@
+// Which computes the row pass (RowFusion) groups into row kernels, for GPT-2 and Llama, forward and backward:
+// layernorm / RMSNorm forward and backward, the classifier's softmax + cross-entropy and its dlogits, Llama's
+// attention softmax, GPT-2's attention-backward row sum; that matmuls and leading element maps (matmul epilogues) stay out; that every compute runs
+// once and every read-after-write, write-after-read and write-after-write order of the step is kept; and that
+// KILN_ROWS=0 (rowsOverride) turns the row kernels off. No GPU needed.
+package kiln.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.CudaLowering;
+import kiln.codegen.CudaSchedule;
+import kiln.codegen.MatmulMatch;
+import kiln.codegen.RowFusion;
+import kiln.codegen.RowFusion.Kind;
+import kiln.dsl.Compute;
+import kiln.dsl.Exprs;
+import kiln.dsl.Role;
+import kiln.dsl.Tensor;
+import kiln.runtime.Session;
+import org.junit.jupiter.api.Test;
+
+class RowFusionTest {
+  static final List<Kind> LN_FORWARD = List.of(Kind.REDUCE, Kind.ROW, Kind.REDUCE, Kind.ROW, Kind.MAP);
+  static final List<Kind> LN_BACKWARD = List.of(Kind.REDUCE, Kind.REDUCE, Kind.ROW, Kind.MAP, Kind.REDUCE, Kind.ROW, Kind.MAP);
+  static final List<Kind> RMS_FORWARD = List.of(Kind.REDUCE, Kind.ROW, Kind.MAP);
+  static final List<Kind> CLASSIFIER = List.of(Kind.REDUCE, Kind.REDUCE, Kind.ROW);
+  static final List<Kind> DLOGITS = List.of(Kind.ROW, Kind.ROW, Kind.MAP, Kind.SCATTER);
+
+  static Map<String, List<Compute>> gpt2() { return Session.sections(kiln.models.Gpt2.build(2, kiln.codegen.BackendPass.CUDA)); }
+
+  static Map<String, List<Compute>> llama() {
+    return Session.sections(kiln.runtime.Models.get("llama-tiny").program(Session.Device.CPU));
+  }
+
+  @Test
+  void gpt2LayernormsAndTheClassifierRunAsRowKernels() {
+    Map<String, List<Compute>> s = gpt2();
+    List<RowFusion.Plan> fwd = plans(s.get("forward")), bwd = plans(s.get("backward"));
+    // ln1, ln2 of two layers and ln_f: mean, rstd and the normalised output in one kernel each
+    assertEquals(5, fwd.stream().filter(p -> kinds(p).equals(LN_FORWARD)).count(), names(fwd));
+    for (RowFusion.Plan p : fwd) if (kinds(p).equals(LN_FORWARD)) assertTrue(name(p, 0).endsWith(".mean.r1") && name(p, 4).endsWith(".out"), names(p).toString());
+    RowFusion.Plan head = only(fwd, CLASSIFIER);
+    assertEquals(List.of("head.max", "head.norm", "head.losses"), names(head));
+    assertEquals("VP", head.extent().name());
+    assertEquals(6, fwd.size(), names(fwd));
+    // the backward: dlogits (softmax - onehot, times dloss) in one pass, then five layernorm backwards
+    RowFusion.Plan dlogits = only(bwd, DLOGITS);
+    assertEquals(List.of("dr1/dhead.losses", "dlosses/dhead.norm", "dnorm/dhead.logits", "dlosses/dhead.logits"), names(dlogits));
+    List<RowFusion.Plan> lnBack = bwd.stream().filter(p -> kinds(p).size() >= 7 && kinds(p).subList(0, 7).equals(LN_BACKWARD)).toList();
+    assertEquals(5, lnBack.size(), names(bwd));
+    for (RowFusion.Plan p : lnBack) {
+      assertTrue(name(p, 0).matches("dout/d.*\\.mean") && name(p, 1).matches("dout/d.*\\.rstd"), names(p).toString());
+      assertEquals("C", p.extent().name());
+    }
+    // attention's D = Σ_d dy·y per row (64 floats): a warp a row
+    List<RowFusion.Plan> dyy = bwd.stream().filter(p -> kinds(p).equals(List.of(Kind.REDUCE))).toList();
+    assertEquals(2, dyy.size(), names(bwd));
+    for (RowFusion.Plan p : dyy) assertTrue(name(p, 0).endsWith("attn.dyy") && p.extent().name().equals("HS"), names(p).toString());
+    assertEquals(8, bwd.size(), names(bwd));
+    for (var e : s.entrySet()) invariants(e.getKey(), e.getValue());
+  }
+
+  @Test
+  void llamaRmsNormsSoftmaxAndTheClassifierRunAsRowKernels() {
+    Map<String, List<Compute>> s = llama();
+    List<RowFusion.Plan> fwd = plans(s.get("forward")), bwd = plans(s.get("backward"));
+    int layers = 2;
+    assertEquals(2 * layers + 1, fwd.stream().filter(p -> kinds(p).equals(RMS_FORWARD)).count(), names(fwd));
+    // attention's softmax: max, exp, sum, normalise along the key positions
+    List<RowFusion.Plan> softmax = fwd.stream().filter(p -> kinds(p).equals(List.of(Kind.REDUCE, Kind.MAP, Kind.REDUCE, Kind.MAP))).toList();
+    assertEquals(layers, softmax.size(), names(fwd));
+    for (RowFusion.Plan p : softmax) assertTrue(name(p, 0).endsWith("attn.max") && name(p, 3).endsWith("attn.att"), names(p).toString());
+    assertEquals(List.of("head.max", "head.norm", "head.losses"), names(only(fwd, CLASSIFIER)));
+    assertEquals(2 * layers + 1 + layers + 1, fwd.size(), names(fwd));
+    only(bwd, DLOGITS);
+    // RMSNorm backward (the rstd sum, its per-row factor, the input gradient) and softmax backward
+    assertEquals(2 * layers + 1, bwd.stream().filter(p -> kinds(p).subList(0, 3).equals(RMS_FORWARD)).count(), names(bwd));
+    assertEquals(layers, bwd.stream().filter(p -> kinds(p).equals(List.of(Kind.REDUCE, Kind.MAP, Kind.MAP, Kind.MAP))).count(), names(bwd));
+    for (var e : s.entrySet()) invariants(e.getKey(), e.getValue());
+  }
+
+  @Test
+  void rowsOffLeavesNoRowKernel() {
+    List<Compute> forward = gpt2().get("forward");
+    try {
+      CudaLowering.rowsOverride = false;
+      assertTrue(CudaLowering.lower(forward, CudaSchedule.DEFAULT, m -> null, d -> 64).launches().stream().noneMatch(l -> l.kernel().kind().equals("row")));
+      CudaLowering.rowsOverride = true;
+      var launches = CudaLowering.lower(forward, CudaSchedule.DEFAULT, m -> null, d -> 64).launches();
+      assertEquals(6, launches.stream().filter(l -> l.kernel().kind().equals("row")).count());
+      // ln1, ln2 and ln_f share one kernel: the source has no layer in it
+      assertEquals(2, launches.stream().filter(l -> l.kernel().kind().equals("row")).map(l -> l.kernel().function()).distinct().count());
+    } finally {
+      CudaLowering.rowsOverride = null;
+    }
+  }
+
+  private static List<RowFusion.Plan> plans(List<Compute> section) {
+    return RowFusion.groups(section).stream().map(RowFusion::plan).filter(p -> p != null).toList();
+  }
+
+  private static List<Kind> kinds(RowFusion.Plan p) { return p.stages().stream().map(RowFusion.Stage::kind).toList(); }
+
+  private static String name(RowFusion.Plan p, int i) { return p.stages().get(i).compute().name(); }
+
+  private static List<String> names(RowFusion.Plan p) { return p.stages().stream().map(s -> s.compute().name()).toList(); }
+
+  private static String names(List<RowFusion.Plan> plans) { return plans.stream().map(RowFusionTest::names).toList().toString(); }
+
+  private static RowFusion.Plan only(List<RowFusion.Plan> plans, List<Kind> kinds) {
+    List<RowFusion.Plan> found = plans.stream().filter(p -> kinds(p).equals(kinds)).toList();
+    assertEquals(1, found.size(), kinds + " in " + names(plans));
+    return found.getFirst();
+  }
+
+  /**
+   * Every compute of the section runs once; no row group holds a matmul or starts with an element map; only
+   * computes with a persistent output move; and every pair that touches a common tensor (one writing it)
+   * keeps its order.
+   */
+  private static void invariants(String section, List<Compute> computes) {
+    List<List<Compute>> groups = RowFusion.groups(computes);
+    List<String> order = new ArrayList<>();
+    for (List<Compute> g : groups) {
+      RowFusion.Plan p = RowFusion.plan(g);
+      if (p != null) {
+        assertTrue(g.stream().noneMatch(c -> MatmulMatch.of(c).isPresent()), section + ": a matmul in a row group " + names(p));
+        assertFalse(p.stages().getFirst().kind() == Kind.MAP, section + ": a row group starting with an element map " + names(p));
+      }
+      for (Compute c : g) order.add(c.name() + " " + c.out().name());
+    }
+    List<String> original = computes.stream().map(c -> c.name() + " " + c.out().name()).toList();
+    assertEquals(original.stream().sorted().toList(), order.stream().sorted().toList(), section + ": every compute once");
+    // positions in the new order, matched to the original computes occurrence by occurrence
+    Map<Compute, Integer> at = new IdentityHashMap<>();
+    List<String> remaining = new ArrayList<>(order);
+    for (Compute c : computes) {
+      int k = remaining.indexOf(c.name() + " " + c.out().name());
+      at.put(c, k);
+      remaining.set(k, null);
+    }
+    for (int i = 0; i < computes.size(); i++) {
+      Compute a = computes.get(i);
+      for (int j = i + 1; j < computes.size(); j++) {
+        Compute b = computes.get(j);
+        if (at.get(a) < at.get(b)) continue;
+        if (conflict(a, b)) throw new AssertionError(section + ": " + b.name() + " now runs before " + a.name() + ", which it must follow");
+        Role role = b.out().root().role();
+        assertTrue(role == Role.GRAD || role == Role.PARAM || role == Role.STATE, section + ": " + b.name() + " (" + role + ") moved ahead of " + a.name());
+      }
+    }
+  }
+
+  private static boolean conflict(Compute a, Compute b) {
+    return writesRead(a, b) || writesRead(b, a) || a.out().root().equals(b.out().root());
+  }
+
+  private static boolean writesRead(Compute w, Compute r) {
+    Tensor root = w.out().root();
+    return Exprs.loads(r.body()).stream().anyMatch(l -> l.tensor().root().equals(root));
+  }
+}

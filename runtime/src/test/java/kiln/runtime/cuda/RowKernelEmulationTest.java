@@ -1,0 +1,159 @@
+// The generated row kernels run without a GPU: every row group of GPT-2's and Llama's step (layernorm and
+// RMSNorm forward and backward, the classifier's forward and backward, Llama's softmax) is rendered for the
+// CUDA backend, compiled with g++ under a host emulation of CUDA (resources row-emu: an OS thread per CUDA
+// thread, barriers for __syncthreads, __syncwarp and the warp shuffles) and run on random inputs laid out as on
+// the device; every tensor the group writes must match the Java CPU kernels run on the same inputs. The shapes
+// take each path: float4 and scalar (rows a multiple of 4 floats, 64-byte aligned tensors, or not), a block a
+// row and a warp a row (GPT-2 at C = 768, VP = 1024: blocks, float4; C = 126, VP = 101, HS = 63: warps,
+// scalar; C = 522, VP = 1030: blocks, scalar; Llama at C = 64: warps, float4). Skips where g++ is absent.
+package kiln.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import kiln.codegen.CudaLowering;
+import kiln.codegen.CudaRenderer;
+import kiln.codegen.CudaSchedule;
+import kiln.codegen.RowFusion;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+import kiln.models.Program;
+import kiln.runtime.Arena;
+import kiln.runtime.Session;
+import kiln.runtime.cpu.CpuExecutor;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class RowKernelEmulationTest {
+  static final Path GXX = Path.of("/usr/bin/g++");
+
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2-124m", "gpt2-vector", "gpt2-scalar", "gpt2-scalar-blocks", "llama"})
+  void rowKernelsMatchTheCpuKernels(String which, @TempDir Path tmp) throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(GXX), "no g++ at " + GXX);
+    Program p;
+    Map<Dim, Integer> bound;
+    int batch = which.equals("gpt2-124m") ? 1 : 2, seq = which.equals("gpt2-124m") ? 6 : 5;
+    if (which.startsWith("gpt2")) {
+      var cfg = switch (which) {
+        case "gpt2-vector" -> new kiln.models.Gpt2.Config(16, 1000, 1024, 1, 4, 768);
+        case "gpt2-scalar" -> new kiln.models.Gpt2.Config(16, 97, 101, 1, 2, 126);
+        case "gpt2-124m" -> new kiln.models.Gpt2.Config(1024, 50257, 50304, 1, 12, 768);
+        default -> new kiln.models.Gpt2.Config(16, 1025, 1030, 1, 2, 522);
+      };
+      p = kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
+      bound = kiln.models.Gpt2.bind(cfg, batch, seq);
+    } else {
+      var cfg = new kiln.models.Llama.Config(16, 97, 100, 1, 4, 2, 64, 96, 10000f, 1e-5f);
+      p = kiln.models.Llama.build(cfg);
+      bound = kiln.models.Llama.bind(cfg, batch, seq);
+    }
+    for (String name : new String[] {"emu.h", "main.cpp"}) {
+      try (var in = getClass().getResourceAsStream("/row-emu/" + name)) { Files.write(tmp.resolve(name), in.readAllBytes()); }
+    }
+    Arena host = new Arena(p.graph(), bound);
+    // GPT-2 124M's shapes laid out as a CUDA session lays them out (sharing by launch, dlogits in place); the rest one tensor a place
+    Arena device = which.equals("gpt2-124m")
+        ? new Arena(p.graph(), bound, java.util.Set.of(p.loss()), Session.cudaLaunches(p), false)
+        : new Arena(p.graph(), bound, null, java.util.Set.of(), false);
+    int groups = 0;
+    for (var section : Session.sections(p).entrySet()) {
+      for (List<Compute> group : RowFusion.groups(section.getValue())) {
+        RowFusion.Plan plan = RowFusion.plan(group);
+        if (plan == null) continue;
+        groups++;
+        check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
+      }
+    }
+    assertTrue(groups >= 8, which + ": row groups found: " + groups);
+  }
+
+  private static void check(String what, Program p, Arena host, Arena device, List<Compute> group, RowFusion.Plan plan, Path tmp) throws Exception {
+    Random random = new Random(what.hashCode());
+    int vocab = host.sizes().entrySet().stream().filter(e -> e.getKey().name().equals("V")).findFirst().orElseThrow().getValue();
+    for (int k = 0; k < host.f.length; k++) host.f[k] = 0.5f + random.nextFloat();
+    for (int k = 0; k < host.i.length; k++) host.i[k] = random.nextInt(vocab);
+    float[] f = new float[Math.toIntExact(device.floatCount())];
+    int[] ints = new int[Math.toIntExact(device.intCount())];
+    // only the tensors the group touches (others may share their storage: dead here): what it writes first, then
+    // what it only reads, so that an input a written tensor takes in place (dlogits over the logits) keeps its values
+    java.util.Set<Tensor> touched = new java.util.LinkedHashSet<>();
+    for (Compute c : group) touched.add(c.out().root());
+    java.util.Set<Tensor> inputs = new java.util.LinkedHashSet<>();
+    for (Compute c : group) {
+      for (Expr e : c.outIndex()) for (Expr.Load l : Exprs.loads(e)) inputs.add(l.tensor().root());
+      for (Expr.Load l : Exprs.loads(c.body())) inputs.add(l.tensor().root());
+    }
+    inputs.removeAll(touched);
+    touched.addAll(inputs);
+    for (Tensor t : touched) {
+      int n = Math.toIntExact(host.elements(t));
+      if (t.dtype() == DType.I32) System.arraycopy(host.i, host.offset(t), ints, device.offset(t), n);
+      else System.arraycopy(host.f, host.offset(t), f, device.offset(t), n);
+    }
+    CudaLowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, host::size);
+    assertEquals(1, lowered.launches().size(), what + ": one launch");
+    CudaRenderer.Rendered k = lowered.launches().getFirst().kernel();
+    assertEquals("row", k.kind(), what);
+    CudaRenderer.Rows work = (CudaRenderer.Rows) k.work();
+    long[] args = device.launchArgsLong(k.dims(), k.tensors());
+    long rows = device.product(work.rows());
+    int block = work.threads(device.size(work.extent())), per = work.rowsPerBlock(device.size(work.extent()));
+    Files.writeString(tmp.resolve("kernel.cu"), k.source());
+    ByteBuffer b = ByteBuffer.allocate(8 * (6 + args.length) + 4 * (f.length + ints.length)).order(ByteOrder.LITTLE_ENDIAN);
+    b.putLong(args.length).putLong((rows + per - 1) / per).putLong(block).putLong(per).putLong(f.length).putLong(ints.length);
+    for (long a : args) b.putLong(a);
+    for (float x : f) b.putFloat(x);
+    for (int x : ints) b.putInt(x);
+    Files.write(tmp.resolve("state.bin"), b.array());
+    try (CpuExecutor cpu = new CpuExecutor(host, Map.of("g", group), 1)) { cpu.run("g"); }
+    List<String> cmd = List.of(GXX.toString(), "-O1", "-std=c++20", "-pthread", "-w", "-DKFILE=\"kernel.cu\"", "-DKERNEL=" + k.function(),
+        "-o", tmp.resolve("emu").toString(), tmp.resolve("main.cpp").toString());
+    run(cmd, tmp);
+    assertTrue(run(List.of(tmp.resolve("emu").toString()), tmp).strip().endsWith("OK"), what);
+    ByteBuffer out = ByteBuffer.wrap(Files.readAllBytes(tmp.resolve("out.bin"))).order(ByteOrder.LITTLE_ENDIAN);
+    List<String> report = new ArrayList<>();
+    for (RowFusion.Stage s : plan.stages()) {
+      Tensor t = s.compute().out();
+      float[] want = host.read(t);
+      int off = device.offset(t);
+      double worst = 0;
+      String at = "";
+      for (int e = 0; e < want.length; e++) {
+        float got = out.getFloat(4 * (off + e));
+        double d = Math.abs(got - want[e]) / Math.max(1.0, Math.abs(want[e]));
+        if (!(d <= worst)) {
+          worst = Double.isNaN(d) ? Double.POSITIVE_INFINITY : d;
+          at = " at " + e + ": " + got + " for " + want[e];
+        }
+      }
+      report.add(s.kind() + " " + s.compute().name() + " " + worst + at);
+      assertTrue(worst <= 2e-5, what + ": " + s.compute().name() + " differs from the CPU kernel by " + worst + " (relative)\n" + report);
+    }
+  }
+
+  private static String run(List<String> cmd, Path dir) throws IOException, InterruptedException {
+    Process proc = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String log = new String(proc.getInputStream().readAllBytes());
+    assertTrue(proc.waitFor(300, TimeUnit.SECONDS), String.join(" ", cmd) + " timed out");
+    assertEquals(0, proc.exitValue(), String.join(" ", cmd) + ":\n" + log);
+    return log;
+  }
+}

@@ -1,0 +1,104 @@
+// The bf16 wgmma tile's knobs (no GPU): every point of the space is valid and round-trips through its
+// knobs text, invalid points fail with one line naming the rule, the rendered kernel carries the layouts'
+// transpose bits and the sm_90a marker, bf16 rounding is to nearest even, and the bf16 tensor map refuses
+// operands the copy engine cannot read before reaching the driver.
+package kiln.runtime.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import kiln.codegen.WgmmaBf16;
+import kiln.codegen.WgmmaBf16.Major;
+import kiln.codegen.WgmmaBf16.Out;
+import kiln.codegen.WgmmaBf16.Tile;
+import org.junit.jupiter.api.Test;
+
+class WgmmaBf16TileTest {
+  @Test
+  void everyPointOfTheSpaceIsValidAndRoundTrips() {
+    assertTrue(WgmmaBf16.space().contains(WgmmaBf16.DEFAULT));
+    for (Tile t : WgmmaBf16.space()) {
+      assertEquals(t, Tile.parse(t.knobs()), t.knobs());
+      assertTrue(t.sharedBytes() <= Tile.SHARED_LIMIT, t.knobs());
+      assertEquals(128 * (t.consumers() + 1), t.threads());
+    }
+    assertEquals("bm=128 bn=128 stages=6 consumers=2 pingpong=1 group=16", new Tile(128, 128, 6, 2, true, 16).knobs());
+    assertEquals("bm=128 bn=192 stages=4 consumers=2 group=16 tmastore=1", new Tile(128, 192, 4, 2, false, 16, true).knobs());
+    assertNull(Tile.parse("bm=128 bn=256 stages=4"));
+    assertNull(Tile.parse("bm=128 bn=256 stages=4 consumers=2 group=16 bk=64"));
+    assertNull(Tile.parse("bm=128 bn=96 stages=4 consumers=2 group=16"));
+    assertNull(Tile.parse("garbage"));
+  }
+
+  @Test
+  void invalidPointsSayWhichRuleTheyBreak() {
+    assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 3 group 16: 1 or 2 consumer warpgroups, found 3",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 4, 3, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x128 stages 4 consumers 1 pingpong group 16: pingpong needs 2 consumers",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 128, 4, 1, true, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x96 stages 4 consumers 2 group 16: BN a multiple of 64 up to 256",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 96, 4, 2, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 64x128 stages 4 consumers 2 group 16: BM a multiple of 64 up to 256, 64-row blocks per consumer",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(64, 128, 4, 2, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 2 pingpong group 16: at most 128 accumulators per thread, found 256",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 4, 2, true, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x256 stages 5 consumers 2 group 16: the ring needs 246880 bytes, over 232448",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 5, 2, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x192 stages 5 consumers 2 group 16 tmastore: the ring and C's staging need 255072 bytes, over 232448",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 192, 5, 2, false, 16, true)).getMessage());
+    assertEquals("bf16 wgmma tile 128x256 stages 1 consumers 2 group 16: at least 2 stages",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 1, 2, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 2 group 0: a raster group of 1 to 64 tiles",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 4, 2, false, 0)).getMessage());
+  }
+
+  @Test
+  void persistentGridIsOneBlockPerSmAtMostOnePerTile() {
+    assertEquals(132, WgmmaBf16.DEFAULT.blocks(8192, 768, 132));   // 64 x 4 tiles of 128 x 192
+    assertEquals(6, WgmmaBf16.DEFAULT.blocks(300, 200, 132));      // 3 x 2 tiles
+  }
+
+  @Test
+  void renderedKernelCarriesTheLayoutsAndTheOutputType() {
+    Tile wide = new Tile(128, 256, 4, 2, false, 16);
+    WgmmaBf16.Kernel kk = WgmmaBf16.render(wide, Major.K, Major.K, Out.F32, false);
+    WgmmaBf16.Kernel mn = WgmmaBf16.render(wide, Major.MN, Major.MN, Out.BF16, true);
+    assertTrue(kk.source().contains(Nvrtc.SM90A_MARKER));
+    assertTrue(kk.source().contains("wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16"), "the bf16 instruction");
+    assertTrue(kk.source().contains("p, 1, 1, 0, 0; }"), "K-major: no transpose bits");
+    assertTrue(mn.source().contains("p, 1, 1, 1, 1; }"), "MN-major: both transpose bits");
+    assertTrue(mn.source().contains("cvt.rn.bf16x2.f32") && !kk.source().contains("cvt.rn.bf16x2.f32"), "bf16 C rounds, fp32 C does not");
+    assertTrue(mn.function().startsWith("k_wgmma_bf16_acc_") && kk.function().startsWith("k_wgmma_bf16_"));
+    Tile staged = new Tile(128, 192, 4, 2, false, 16, true);
+    assertTrue(WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, false).tmaStore(), "bf16 C through the copy engine");
+    assertTrue(WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, false).source().contains("cp.async.bulk.tensor.2d.global.shared::cta"));
+    assertTrue(!WgmmaBf16.render(staged, Major.K, Major.K, Out.F32, false).tmaStore(), "fp32 C from the registers");
+    assertTrue(!WgmmaBf16.render(staged, Major.K, Major.K, Out.BF16, true).tmaStore(), "+= from the registers");
+    assertNotEquals(kk.function(), WgmmaBf16.render(wide, Major.K, Major.MN, Out.F32, false).function());
+  }
+
+  @Test
+  void bf16RoundsToNearestEven() {
+    float ulp = Math.scalb(1f, -7);   // bf16 keeps 7 fraction bits
+    assertEquals(1f, Bf16Matmul.toFloat(Bf16Matmul.bf16(1f + ulp / 2)), "a tie goes to the even neighbour (1)");
+    assertEquals(1f + 2 * ulp, Bf16Matmul.toFloat(Bf16Matmul.bf16(1f + 1.5f * ulp)), "a tie goes to the even neighbour (1 + 2 ulp)");
+    assertEquals(1f + ulp, Bf16Matmul.toFloat(Bf16Matmul.bf16(1f + 0.75f * ulp)));
+    assertEquals(-3f, Bf16Matmul.toFloat(Bf16Matmul.bf16(-3f)));
+    assertTrue(Float.isNaN(Bf16Matmul.toFloat(Bf16Matmul.bf16(Float.NaN))));
+    short[] v = {1, -2, 3, 0x7F80, (short) 0x8000};
+    assertEquals(java.util.Arrays.toString(v), java.util.Arrays.toString(Bf16Matmul.unpack(Bf16Matmul.pack(v), v.length)));
+  }
+
+  @Test
+  void bf16TensorMapRefusesUnalignedOperands() {
+    assertEquals("tensor map: the copy engine needs a 16-byte aligned base and row pitch, found address 1032 and 1536 bytes per row",
+        assertThrows(CudaException.class, () -> TensorMaps.bf16(1024 + 8, 768, 300, 768, 128)).getMessage());
+    assertEquals("tensor map: the copy engine needs a 16-byte aligned base and row pitch, found address 1024 and 1540 bytes per row",
+        assertThrows(CudaException.class, () -> TensorMaps.bf16(1024, 770, 300, 770, 128)).getMessage());
+    assertEquals("tensor map: the inner size must be 1..768 (the row pitch), found 800",
+        assertThrows(IllegalArgumentException.class, () -> TensorMaps.bf16(1024, 800, 300, 768, 128)).getMessage());
+  }
+}

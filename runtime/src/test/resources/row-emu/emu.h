@@ -1,0 +1,53 @@
+// Just enough of CUDA to run a generated row kernel on the host: every CUDA thread of a block is an OS thread,
+// __syncthreads() is a barrier of the block, __syncwarp() one of the warp (32 consecutive threads, x fastest),
+// a warp shuffle goes through a per-warp buffer between two barriers of the warp; blocks run one after another
+// (shared memory is a static of the kernel, reused by each block).
+#include <barrier>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __launch_bounds__(x)
+#define __restrict__
+#define __shared__ static
+struct U3 { unsigned x, y, z; };
+struct float4 { float x, y, z, w; };
+static thread_local U3 threadIdx;
+static U3 blockIdx, gridDim, blockDim;
+static std::unique_ptr<std::barrier<>> BLOCK_BARRIER;
+static std::vector<std::unique_ptr<std::barrier<>>> WARP_BARRIERS;
+static float SHUFFLE[1024];
+static inline unsigned linear() { return threadIdx.y * blockDim.x + threadIdx.x; }
+static inline void __syncthreads() { BLOCK_BARRIER->arrive_and_wait(); }
+static inline void __syncwarp() { WARP_BARRIERS[linear() >> 5]->arrive_and_wait(); }
+static inline float __shfl_xor_sync(unsigned, float v, int o) {
+  unsigned t = linear(), w = t >> 5;
+  SHUFFLE[t] = v;
+  WARP_BARRIERS[w]->arrive_and_wait();
+  float r = SHUFFLE[(w << 5) | ((t & 31) ^ o)];
+  WARP_BARRIERS[w]->arrive_and_wait();
+  return r;
+}
+static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+template <class A, class K>
+static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, unsigned by) {
+  unsigned block = bx * by;
+  gridDim = {grid, 1, 1};
+  blockDim = {bx, by, 1};
+  BLOCK_BARRIER = std::make_unique<std::barrier<>>(block);
+  WARP_BARRIERS.clear();
+  for (unsigned w = 0; w < block / 32; w++) WARP_BARRIERS.push_back(std::make_unique<std::barrier<>>(32));
+  for (unsigned b = 0; b < grid; b++) {
+    blockIdx = {b, 0, 0};
+    std::vector<std::thread> threads;
+    for (unsigned t = 0; t < block; t++) threads.emplace_back([=] { threadIdx = {t % bx, t / bx, 0}; kernel(F, I, a); });
+    for (auto& th : threads) th.join();
+  }
+}

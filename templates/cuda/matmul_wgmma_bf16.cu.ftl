@@ -1,0 +1,301 @@
+<#-- Hopper tensor-core matmul C[m, n] (+)= sum_k A(m, k) * B(n, k) in bf16 (sm_90a: wgmma.mma_async
+     m64nNk16.f32.bf16.bf16, fp32 accumulate), the bf16 member of the wgmma family (matmul_wgmma.cu.ftl is
+     the TF32 one; both take their barrier, copy and descriptor pieces from wgmma_common.ftl). Each operand
+     is K-major (stored rows x K, k contiguous) or MN-major (stored K x rows, m or n contiguous): the copy
+     engine brings 64-deep stages into shared memory with 128-byte swizzle (a K-major operand as one box of
+     64 k x rows, an MN-major one as boxes of 64 rows x 64 k) through a STAGES-deep ring of mbarriers, and
+     the wgmma transpose bits read MN-major tiles as they are. Warpgroup 0 produces (one thread issues the
+     copies); CONSUMERS warpgroups multiply. The grid is persistent: block b takes tiles b, b + gridDim.x,
+     ... in kiln_tile_order. Cooperative (pingpong false): every consumer works on every tile, BM /
+     CONSUMERS rows each. Ping-pong (two consumers): the consumers take the block's tiles in turn, each a
+     whole BM x BN tile, and an order barrier lets one issue its main loop while the other stores, so the
+     stores overlap the tensor cores' work. C is fp32 or bf16 (rounded to nearest even), ldc elements per
+     row, stored from the registers, or (tmaStore: bf16 C, no +=) staged in shared memory as the copy
+     engine's 64 x 64 swizzled boxes and stored by it asynchronously, so the stores overlap the next
+     tile's main loop. The launch passes C, M, N, K, ldc and the maps of A, B and (tmaStore) C. -->
+<#include "prologue.ftl">
+// kiln: sm_90a
+<#include "wgmma_common.ftl">
+
+#ifndef KILN_WGMMA_BF16_HELPERS
+#define KILN_WGMMA_BF16_HELPERS
+// wgmma shared-memory descriptor of an MN-major operand (bf16/f16 only) in 128-byte swizzle: rows of 64
+// elements along M or N, one row per k; 1024 bytes between groups of 8 k, lbo bytes between the
+// 64-element blocks along M or N
+__device__ __forceinline__ unsigned long long kiln_desc_sw128_mn(unsigned addr, unsigned lbo) {
+  return (unsigned long long) ((addr & 0x3FFFF) >> 4) | ((unsigned long long) ((lbo & 0x3FFFF) >> 4) << 16) | (64ull << 32) | (1ull << 62);
+}
+
+// the tile a persistent block takes t-th: groups of `group` M tiles, M fastest inside a group, so the
+// blocks resident together share a few tiles of A and of B in L2
+__device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, int group, int& mt, int& nt) {
+  const int per = group * nTiles, g = t / per, r = t - g * per, rows = min(group, mTiles - g * group);
+  mt = g * group + r % rows;
+  nt = r / rows;
+}
+#endif
+
+#define BM ${bm}
+#define BN ${bn}
+#define BK 64
+#define STAGES ${stages}
+#define CONSUMERS ${consumers}
+#define PINGPONG ${pingpong?then(1, 0)}
+#define GROUP ${group}
+#define THREADS (128 * (CONSUMERS + 1))
+#define A_BYTES (BM * BK * 2)
+#define STAGE_BYTES ((BM + BN) * BK * 2)
+// rows of a tile one consumer multiplies, in 64-row wgmma blocks
+#define WM (PINGPONG ? BM : BM / CONSUMERS)
+#define MI (WM / 64)
+// bytes between the 64-wide blocks of an MN-major tile (one 128-byte row per k)
+#define MN_BLOCK (BK * 128)
+// bf16 C staged for the copy engine: each consumer's WM x BN part (none without tmaStore)
+#define C_STAGE ${tmaStore?then("(WM * BN * 2)", "0")}
+// descriptor address steps (16-byte units): a k step of 16 is 32 bytes along a K-major tile's swizzled
+// rows and 16 rows of an MN-major one; a 64-row block is 64 rows of a K-major tile, one block of an MN-major one
+#define A_K_STEP ${aMN?then("128", "2")}
+#define A_M_STEP ${aMN?then("(MN_BLOCK / 16)", "512")}
+#define B_K_STEP ${bMN?then("128", "2")}
+
+#ifndef KILN_WGMMA_BF16_N${bn}_${aMN?then(1, 0)}${bMN?then(1, 0)}
+#define KILN_WGMMA_BF16_N${bn}_${aMN?then(1, 0)}${bMN?then(1, 0)}
+// d (${bn / 2} accumulators per thread) += A (64 x 16) * B (16 x ${bn}), bf16 in shared memory (descriptors
+// da, db), transpose bits: A ${aMN?then("M-major", "K-major")}, B ${bMN?then("N-major", "K-major")}
+__device__ __forceinline__ void kiln_wgmma_bf16_n${bn}_${aMN?then(1, 0)}${bMN?then(1, 0)}(float* d, unsigned long long da, unsigned long long db) {
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, 1, 0; wgmma.mma_async.sync.aligned.m64n${bn}k16.f32.bf16.bf16 {<#list 0..<(bn / 2) as i>%${i}<#sep>, </#list>}, %${bn / 2}, %${bn / 2 + 1}, p, 1, 1, ${aMN?then(1, 0)}, ${bMN?then(1, 0)}; }"
+      : <#list 0..<(bn / 2) as i>"+f"(d[${i}])<#sep>, </#list> : "l"(da), "l"(db));
+}
+#endif
+
+<#if outBf16>
+#ifndef KILN_BF16_STORE
+#define KILN_BF16_STORE
+// fp32 pairs and singles to bf16, rounded to nearest even (the first value at the lower address)
+__device__ __forceinline__ unsigned kiln_bf16x2(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+__device__ __forceinline__ unsigned short kiln_bf16(float v) {
+  unsigned short r;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(v));
+  return r;
+}
+__device__ __forceinline__ float kiln_bf16_float(unsigned short v) { return __uint_as_float(((unsigned) v) << 16); }
+#endif
+</#if>
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restrict__ Cv, const int M, const int N, const int K, const long long ldc,
+    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
+  extern __shared__ unsigned char kiln_smem_raw[];
+  // the swizzled tiles need 1024-byte alignment
+  unsigned char* smem = (unsigned char*) (((unsigned long long) kiln_smem_raw + 1023) & ~1023ull);
+  unsigned char* cstage = smem + STAGES * STAGE_BYTES;   // CONSUMERS x C_STAGE bytes, 1024-aligned
+  unsigned long long* full = (unsigned long long*) (cstage + CONSUMERS * C_STAGE);
+  unsigned long long* empty = full + STAGES;
+  unsigned long long* order = empty + STAGES;   // ping-pong: consumer c arrives on order[c] once its main loop is issued
+  const int wg = threadIdx.x / 128;
+  const int mTiles = (M + BM - 1) / BM, nTiles = (N + BN - 1) / BN, tiles = mTiles * nTiles, kTiles = (K + BK - 1) / BK;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < STAGES; s++) {
+      kiln_mbar_init(kiln_smem_u32(&full[s]), 1);
+      kiln_mbar_init(kiln_smem_u32(&empty[s]), PINGPONG ? 1 : CONSUMERS);
+    }
+    kiln_mbar_init(kiln_smem_u32(&order[0]), 1);
+    kiln_mbar_init(kiln_smem_u32(&order[1]), 1);
+    asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
+    asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  }
+  __syncthreads();
+  if (wg == 0) {
+    // producer: one thread fills ring position p (stage p % STAGES) once its last use is released
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
+    if (threadIdx.x == 0) {
+      int p = 0;
+      for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int mt, nt;
+        kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
+        const int m0 = mt * BM, n0 = nt * BN;
+        for (int kt = 0; kt < kTiles; kt++, p++) {
+          const int s = p % STAGES, k0 = kt * BK;
+          if (p >= STAGES) kiln_mbar_wait(kiln_smem_u32(&empty[s]), ((p / STAGES) - 1) & 1);
+          const unsigned bar = kiln_smem_u32(&full[s]);
+          kiln_mbar_expect(bar, STAGE_BYTES);   // whole boxes count, zero-filled parts included
+          const unsigned st = kiln_smem_u32(smem + s * STAGE_BYTES);
+<#if aMN>
+#pragma unroll
+          for (int b = 0; b < BM / 64; b++) kiln_tma_load(st + b * MN_BLOCK, &mapA, m0 + b * 64, k0, bar);
+<#else>
+          kiln_tma_load(st, &mapA, k0, m0, bar);
+</#if>
+<#if bMN>
+#pragma unroll
+          for (int b = 0; b < BN / 64; b++) kiln_tma_load(st + A_BYTES + b * MN_BLOCK, &mapB, n0 + b * 64, k0, bar);
+<#else>
+          kiln_tma_load(st + A_BYTES, &mapB, k0, n0, bar);
+</#if>
+        }
+      }
+    }
+  } else {
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    const int c = wg - 1;
+    const bool leader = threadIdx.x % 128 == 0;
+    // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row
+    // block, columns 8j + 2q and 8j + 2q + 1 (g = lane / 4, q = lane % 4)
+    const int w = (threadIdx.x % 128) / 32, g = (threadIdx.x % 32) / 4, q = threadIdx.x % 4;
+<#if !tmaStore>
+    const bool pairs = ldc % 2 == 0;
+<#if outBf16>
+    unsigned short* C = (unsigned short*) Cv;
+<#else>
+    float* C = (float*) Cv;
+</#if>
+</#if>
+    // first row of this consumer's part of a tile
+    const int rows = PINGPONG ? 0 : c * WM;
+    float d[MI][BN / 2];
+    int p = 0;
+    for (int i = 0, t = blockIdx.x; t < tiles; i++, t += gridDim.x) {
+      if (PINGPONG && i % CONSUMERS != c) {   // the other consumer's tile: skip its ring positions
+        p += kTiles;
+        continue;
+      }
+#pragma unroll
+      for (int a = 0; a < MI; a++)
+#pragma unroll
+        for (int j = 0; j < BN / 2; j++) d[a][j] = 0.0f;
+      // ping-pong: wait until the other consumer has issued the previous tile's main loop (so every ring
+      // position before this tile's is loaded, and the tensor cores take one main loop at a time)
+      if (PINGPONG && i > 0) kiln_mbar_wait(kiln_smem_u32(&order[1 - c]), ((i - 1) / CONSUMERS) & 1);
+      for (int kt = 0; kt < kTiles; kt++, p++) {
+        const int s = p % STAGES;
+        kiln_mbar_wait(kiln_smem_u32(&full[s]), (p / STAGES) & 1);
+        const unsigned st = kiln_smem_u32(smem + s * STAGE_BYTES);
+        // descriptors of this stage's first k step; later steps and 64-row blocks add to the address field
+<#if aMN>
+        const unsigned long long da = kiln_desc_sw128_mn(st + rows / 64 * MN_BLOCK, MN_BLOCK);
+<#else>
+        const unsigned long long da = kiln_desc_sw128(st + rows * 128);
+</#if>
+<#if bMN>
+        const unsigned long long db = kiln_desc_sw128_mn(st + A_BYTES, MN_BLOCK);
+<#else>
+        const unsigned long long db = kiln_desc_sw128(st + A_BYTES);
+</#if>
+        asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
+#pragma unroll
+        for (int kk = 0; kk < BK / 16; kk++) {
+#pragma unroll
+          for (int a = 0; a < MI; a++) {
+            kiln_wgmma_bf16_n${bn}_${aMN?then(1, 0)}${bMN?then(1, 0)}(d[a], da + kk * A_K_STEP + a * A_M_STEP, db + kk * B_K_STEP);
+          }
+        }
+        asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
+        // at most this stage's group in flight: the previous stage is read and goes back to the producer
+        asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+        if (kt > 0 && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+      }
+      if (PINGPONG && leader) kiln_mbar_arrive(kiln_smem_u32(&order[c]));
+      asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+      if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+      int mt, nt;
+      kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
+      const int m0 = mt * BM + rows, n0 = nt * BN;
+<#if tmaStore>
+      // this consumer's part of C into its staging area as (MI x BN / 64) boxes of 64 rows x 128 bytes, 16-byte
+      // chunks swizzled by the row (row % 8 == g), once the copy engine has read the previous tile's
+      unsigned char* cs = cstage + c * C_STAGE;
+      if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+      asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
+#pragma unroll
+      for (int a = 0; a < MI; a++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const int r = w * 16 + g + h * 8;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+          }
+        }
+      }
+      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+      asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
+      if (leader) {
+#pragma unroll
+        for (int a = 0; a < MI; a++) {
+#pragma unroll
+          for (int b = 0; b < BN / 64; b++) {
+            // the copy engine leaves out what falls past M or N
+            asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];"
+                         :: "l"(&mapC), "r"(n0 + b * 64), "r"(m0 + a * 64), "r"(kiln_smem_u32(cs + (a * (BN / 64) + b) * 8192)) : "memory");
+          }
+        }
+        asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+      }
+<#else>
+#pragma unroll
+      for (int a = 0; a < MI; a++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const int m = m0 + a * 64 + w * 16 + g + h * 8;
+          if (m >= M) continue;
+          auto* row = C + m * ldc;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            float v0 = d[a][4 * j + 2 * h], v1 = d[a][4 * j + 2 * h + 1];
+            if (pairs && n + 1 < N) {
+<#if outBf16>
+<#if accumulate>
+              const unsigned old = *(const unsigned*) (row + n);
+              v0 += kiln_bf16_float((unsigned short) (old & 0xFFFF));
+              v1 += kiln_bf16_float((unsigned short) (old >> 16));
+</#if>
+              *(unsigned*) (row + n) = kiln_bf16x2(v0, v1);
+<#else>
+<#if accumulate>
+              const float2 old = *(const float2*) (row + n);
+              v0 += old.x;
+              v1 += old.y;
+</#if>
+              *(float2*) (row + n) = make_float2(v0, v1);
+</#if>
+            } else {
+<#if outBf16>
+              if (n < N) row[n] = kiln_bf16(v0<#if accumulate> + kiln_bf16_float(row[n])</#if>);
+              if (n + 1 < N) row[n + 1] = kiln_bf16(v1<#if accumulate> + kiln_bf16_float(row[n + 1])</#if>);
+<#else>
+              if (n < N) row[n] <#if accumulate>+</#if>= v0;
+              if (n + 1 < N) row[n + 1] <#if accumulate>+</#if>= v1;
+</#if>
+            }
+          }
+        }
+      }
+</#if>
+    }
+<#if tmaStore>
+    // the staging area must outlive the copy engine's last reads of it
+    if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
+</#if>
+  }
+}
+#undef BM
+#undef BN
+#undef BK
+#undef STAGES
+#undef CONSUMERS
+#undef PINGPONG
+#undef GROUP
+#undef THREADS
+#undef A_BYTES
+#undef STAGE_BYTES
+#undef WM
+#undef MI
+#undef MN_BLOCK
+#undef C_STAGE
+#undef A_K_STEP
+#undef A_M_STEP
+#undef B_K_STEP

@@ -1,0 +1,126 @@
+<#-- Row kernel (RowFusion): a block (or, for rows of at most 512 floats, a warp) per row of ${extent}
+     elements runs every stage of the group on it: sums and maxima along the row (every thread of the row
+     ends with the result), per-row values (every thread computes them, thread 0 of the row stores them),
+     element maps along the row, and a write at a computed place in the row between two barriers. A thread
+     touches the same elements in every stage, so what one stage writes the next reads back from its own
+     stores. Where the row length is a multiple of 4 and every row base is 16-byte aligned, each thread
+     moves float4s (the lanes are the same statements, one per element). Launch: blockDim.x threads a row
+     (32 to 1024); with blockDim.x == 32, blockDim.y rows a block, one a warp, synchronised by warp. -->
+<#include "prologue.ftl">
+
+__device__ __forceinline__ void row_sync_${name}() {
+  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+}
+
+__device__ __forceinline__ float row_sum_${name}(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if (blockDim.x == 32) return v;
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  __syncthreads();
+  return v;
+}
+
+__device__ __forceinline__ float row_max_${name}(float v, float* red) {
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  if (blockDim.x == 32) return v;
+  if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
+  __syncthreads();
+  v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  __syncthreads();
+  return v;
+}
+
+extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
+${unpack}
+<#if reduces>
+  __shared__ float red[32];
+</#if>
+  const long long rows = ${rows};
+  const int n4 = ${extent} >> 2;
+  for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
+${decode}
+<#list bases as b>
+    float* const ${b.name} = ${b.address};
+</#list>
+    const bool vec = (${extent} & 3) == 0 && (${aligned}) == 0;
+<#list stages as s>
+    // ${s.comment}
+<#list s.hoists as h>
+    ${h}
+</#list>
+<#if s.kind == "row">
+<#list s.lets as l>
+    ${l}
+</#list>
+    const float ${s.local} = ${s.value};
+<#if s.syncBefore>
+    row_sync_${name}();
+</#if>
+    if (threadIdx.x == 0) ${s.store};
+<#elseif s.kind == "scatter">
+    row_sync_${name}();
+    if (threadIdx.x == 0) {
+<#list s.lets as l>
+      ${l}
+</#list>
+      ${s.store};
+    }
+    row_sync_${name}();
+<#else>
+<#if s.kind == "reduce">
+    float ${s.acc} = ${s.init};
+</#if>
+    if (vec) {
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) {
+<#list s.vecLoads as v>
+        ${v}
+</#list>
+<#if s.kind == "map">
+        float4 w;
+</#if>
+<#list s.lanes as lane>
+        {
+<#if s.usesVar>
+          const int ${s.var} = 4 * q + ${lane?index};
+</#if>
+<#list lane.lets as l>
+          ${l}
+</#list>
+<#if s.kind == "reduce">
+          ${s.acc} = ${s.combineOpen}${lane.value}${s.combineClose};
+<#else>
+          w.${lane.field} = ${lane.value};
+</#if>
+        }
+</#list>
+<#if s.kind == "map">
+        ${s.vecStore};
+</#if>
+      }
+    } else {
+      for (int ${s.var} = threadIdx.x; ${s.var} < ${extent}; ${s.var} += blockDim.x) {
+<#list s.lets as l>
+        ${l}
+</#list>
+<#if s.kind == "reduce">
+        ${s.acc} = ${s.combineOpen}${s.value}${s.combineClose};
+<#else>
+        ${s.store};
+</#if>
+      }
+    }
+<#if s.kind == "reduce">
+    const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+<#if s.syncBefore>
+    row_sync_${name}();
+</#if>
+    if (threadIdx.x == 0) ${s.store};
+</#if>
+</#if>
+</#list>
+  }
+}
