@@ -1,6 +1,8 @@
 <#-- Tiled matmul C[batch, m, n] (+)= sum_k A[m, k] * B[k, n] with arbitrary strides: a BM x BN tile
-     per block through shared memory, TM x TN outputs per thread; an epilogue (element-wise consumers
-     of C from the graph) takes each finished element where there is one. Knobs come from the Schedule. -->
+     per block through shared memory, TM x TN outputs per thread. an epilogue (element-wise consumers
+     of C from the graph) takes each finished element where there is one. Knobs come from the Schedule.
+     Operands and C may be stored as bf16 (loadA, loadB widen them; C rounds once, from the fp32
+     accumulator, in the epilogue's store where there is one). -->
 <#include "prologue.ftl">
 
 #define BM ${bm}
@@ -35,7 +37,7 @@ ${epilogue}
 <#else>
       const int mm = e % BM, kk = e / BM;
 </#if>
-      As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? F[baseA + (m0 + mm) * am + (k0 + kk) * ak] : 0.0f;
+      As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? ${loadA} : 0.0f;
     }
     for (int e = threadIdx.x; e < BN * BK; e += threads) {
 <#if bNMajor>
@@ -43,7 +45,7 @@ ${epilogue}
 <#else>
       const int kk = e % BK, nn = e / BK;
 </#if>
-      Bs[kk][nn] = (n0 + nn < N && k0 + kk < K) ? F[baseB + (k0 + kk) * bk + (n0 + nn) * bn] : 0.0f;
+      Bs[kk][nn] = (n0 + nn < N && k0 + kk < K) ? ${loadB} : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -70,6 +72,9 @@ ${epilogue}
       if (n < N) {
 <#if epilogue?has_content>
         epilogue(m, n, acc[i][j]);
+<#elseif cBf16>
+        kiln_bf16* c = &H[baseC + m * cm + n];
+        *c = kiln_bf16_rn(${accumulate?then("kiln_bf16_f(*c) + acc[i][j]", "acc[i][j]")});
 <#else>
         float* c = &F[baseC + m * cm + n];
         *c = ${accumulate?then("*c + acc[i][j]", "acc[i][j]")};

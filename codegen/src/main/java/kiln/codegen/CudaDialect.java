@@ -36,7 +36,28 @@ public final class CudaDialect implements Dialect {
     };
   }
 
-  @Override public String type(DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "bool"; }; }
+  @Override public String type(DType t) {
+    return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "bool"; case BF16 -> throw new IllegalArgumentException("bf16 is a storage type"); };
+  }
+
+  /** bf16 tensors live in the same allocation as floats, addressed through H (kiln_bf16*, 2-byte elements; prologue.ftl). */
+  @Override public String arena(DType storage) { return storage == DType.BF16 ? "H" : "F"; }
+
+  @Override public String widen(String element, DType storage) { return storage == DType.BF16 ? "kiln_bf16_f(" + element + ")" : element; }
+
+  @Override public String store(String target, String value, boolean accumulate, boolean atomic, DType storage) {
+    if (storage != DType.BF16) return Dialect.super.store(target, value, accumulate, atomic, storage);
+    if (atomic) return "kiln_bf16_atomic_add(&" + target + ", " + value + ")";
+    return target + " = kiln_bf16_rn(" + (accumulate ? "kiln_bf16_f(" + target + ") + " + value : value) + ")";
+  }
+
+  @Override public String asStored(String value, DType storage) {
+    return storage == DType.BF16 ? "kiln_bf16_f(kiln_bf16_rn(" + value + "))" : value;
+  }
+
+  @Override public String roundBf16(String x, String index, String seed) {
+    return "kiln_bf16_sr(" + x + ", (unsigned) (" + index + "), (unsigned) (" + seed + "))";
+  }
 
   /** Through the read-only data path: an invariant load, which the compiler schedules ahead of earlier stores. */
   @Override public String readOnlyLoad(String arena, String offset, String index) { return "__ldg(&" + load(arena, offset, index) + ")"; }

@@ -175,7 +175,7 @@ public final class CudaRenderer {
       m.put("decode", decode(r, parallel, "p", "r", "    "));
       m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
       m.put("combine", max ? "fmaxf(x, y)" : "x + y");
-      m.put("store", Statements.store(r, Statements.target(r, c), "acc", c.accumulate(), false));
+      m.put("store", Statements.store(r, c, Statements.target(r, c), "acc", false));
       return new Reduction(r, parallel, reduced, locals, m);
     }
 
@@ -444,7 +444,12 @@ public final class CudaRenderer {
     Map<Expr, String> bound = new HashMap<>();
     Expr cLoad = flat(new Expr.Load(c.out(), at), mm, mv, nv);
     bound.put(cLoad, "v");
-    if (!f.unstored().contains(c.out())) b.append(in).append(r.render(cLoad, new HashMap<>())).append(" = v;\n");
+    // a bf16 C or output: stored rounded (the dialect's store), and read by later statements as stored, as they would be unfused
+    if (!f.unstored().contains(c.out())) b.append(in).append(storeTo(r, (Expr.Load) cLoad, "v")).append(";\n");
+    if (c.out().storage() == kiln.dsl.DType.BF16) {
+      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      bound.put(cLoad, "vs");
+    }
     int k = 0;
     for (Compute x : f.computes()) {
       if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
@@ -456,12 +461,18 @@ public final class CudaRenderer {
       r.readOnlyLoads(false);
       for (String p : prelude) b.append(in).append(p).append('\n');
       String y = "y" + k++;
-      b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ").append(value).append(";\n");
+      b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
+          .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
       Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
       bound.put(target, y);
-      if (!f.unstored().contains(x.out())) b.append(in).append(r.render(target, new HashMap<>())).append(" = ").append(y).append(";\n");
+      if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
     }
     return b.append("  };").toString();
+  }
+
+  /** value (F32) stored into the element target in its storage (bf16: rounded to nearest even). */
+  private static String storeTo(ExprRenderer r, Expr.Load target, String value) {
+    return r.dialect().store(r.lvalue(target), value, false, false, target.tensor().storage());
   }
 
   /** e with each load's whole M (N) group, where it sits in order over the same dims, replaced by zeros and the flat m (n). */
@@ -529,6 +540,14 @@ public final class CudaRenderer {
     m.put("baseB", ob + JavaRenderer.base(r, tb, mm.b().index(), mm.batch()));
     m.put("baseC", oc + JavaRenderer.base(r, tc, c.outIndex(), mm.batch()));
     m.put("accumulate", accumulate);
+    // element reads of A and B in their storage (bf16 widened), and whether C is stored as bf16 (matmul.cu.ftl)
+    m.put("loadA", r.dialect().widen(r.dialect().load(r.arena(ta), "baseA", "(m0 + mm) * am + (k0 + kk) * ak"), ta.storage()));
+    m.put("loadB", r.dialect().widen(r.dialect().load(r.arena(tb), "baseB", "(k0 + kk) * bk + (n0 + nn) * bn"), tb.storage()));
+    m.put("cBf16", tc.storage() == kiln.dsl.DType.BF16);
+    if (!(tile instanceof CudaSchedule.SimtTile) && r.usesBf16()) {
+      // the seam for the bf16 tensor-core templates (branch bf16mm): until then bf16 operands take the SIMT template
+      throw new IllegalArgumentException(c.name() + ": bf16 operands need the SIMT tile (" + tile.knobs() + " reads fp32)");
+    }
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -673,6 +692,9 @@ public final class CudaRenderer {
     int i = 0;
     for (Dim d : r.dims()) unpack.append("  const int ").append(r.dim(d)).append(" = (int) a.v[").append(i++).append("];\n");
     for (Tensor t : r.tensors()) unpack.append("  const long long ").append(r.offset(t)).append(" = a.v[").append(i++).append("];\n");
+    // bf16 tensors: 2-byte elements of the same allocation, their offsets counted in bf16 elements from F
+    if (r.usesBf16()) unpack.append("  kiln_bf16* const H = (kiln_bf16*) F;\n");
+    model.put("bf16", r.usesBf16());
     model.put("unpack", unpack.toString().stripTrailing());
     model.put("nargs", Math.max(1, i));
     model.put("kind", kind);

@@ -15,8 +15,13 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     this(mapBlock, reduceBlock, precision, simt, mma, wgmma, COLUMNS_DEFAULT);
   }
 
-  /** FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums. */
-  public enum Precision { FP32, TF32 }
+  /**
+   * FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums.
+   * BF16: parameters (a copy of the fp32 master) and activations stored as bf16 (codegen's Bf16Storage pass,
+   * on the CPU emulated), fp32 accumulation everywhere; matmuls on the SIMT tile reading bf16 until the
+   * bf16 tensor-core templates land (the seam: matmul() and matmulFor()).
+   */
+  public enum Precision { FP32, TF32, BF16 }
 
   /** A matmul's tile: what the launch needs (grid tiling, threads, dynamic shared memory) and its knobs as text. */
   public sealed interface MatmulTile permits SimtTile, MmaTile, WgmmaTile {

@@ -32,6 +32,31 @@ public interface Dialect {
   default String toF32(String x) { return "((float) " + x + ")"; }
 
   default String load(String arena, String offset, String index) { return arena + "[" + offset + " + " + index + "]"; }
+
+  /** The arena (array or pointer) that holds float tensors stored as storage (F32 or BF16). */
+  default String arena(kiln.dsl.DType storage) { return "F"; }
+
+  /** An element read from storage (an lvalue text) as the F32 value expressions compute with. */
+  default String widen(String element, kiln.dsl.DType storage) { return element; }
+
+  /**
+   * The statement that stores value (F32) into target (an lvalue in storage): =, or += (accumulate), or an
+   * atomic add where other threads may add to the same element. BF16 rounds to nearest even on store.
+   */
+  default String store(String target, String value, boolean accumulate, boolean atomic, kiln.dsl.DType storage) {
+    if (storage == kiln.dsl.DType.BF16) throw new UnsupportedOperationException(getClass().getSimpleName() + " has no bf16 store");
+    if (atomic) return atomicAdd(target, value);
+    return target + (accumulate ? " += " : " = ") + value;
+  }
+
+  /** value (F32) as a later read of it from storage sees it: bf16 rounds to nearest even and widens back. */
+  default String asStored(String value, kiln.dsl.DType storage) {
+    if (storage == kiln.dsl.DType.BF16) throw new UnsupportedOperationException(getClass().getSimpleName() + " has no bf16 store");
+    return value;
+  }
+
+  /** x (F32) rounded to bf16 stochastically with random bits hash(index, seed) (Expr.RoundBf16; codegen's Bf16 has the arithmetic). */
+  String roundBf16(String x, String index, String seed);
   /** A load of memory no thread writes while the kernel runs (the compiler may then move it past stores). */
   default String readOnlyLoad(String arena, String offset, String index) { return load(arena, offset, index); }
   String type(kiln.dsl.DType t);

@@ -58,7 +58,13 @@ public final class ExprRenderer {
 
   public String offset(Tensor t) { return "o" + tensors.computeIfAbsent(t, k -> tensors.size()); }
 
-  public String arena(Tensor t) { return t.dtype() == DType.I32 ? "I" : "F"; }
+  public String arena(Tensor t) { return t.dtype() == DType.I32 ? "I" : d.arena(t.storage()); }
+
+  /** Whether any tensor this kernel touches is stored as bf16 (the CUDA prologue then declares H and the conversions). */
+  public boolean usesBf16() { return tensors.keySet().stream().anyMatch(t -> t.storage() == DType.BF16); }
+
+  /** l as a store target: the element itself, not widened. */
+  public String lvalue(Expr.Load l) { return element(l, new HashMap<>(), Map.of(), null, true); }
 
   public String stride(Tensor t, int position) {
     List<String> parts = new ArrayList<>();
@@ -91,6 +97,17 @@ public final class ExprRenderer {
 
   String render(Expr e, Map<Expr, String> cse) { return render(e, cse, Map.of(), null); }
 
+  /** The element a load reads, in its arena: arena[offset + linear index]; a store target (target) is never a read-only load. */
+  private String element(Expr.Load l, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude, boolean target) {
+    String lin = null;
+    for (int i = 0; i < l.index().size(); i++) {
+      String x = render(l.index().get(i), cse, counts, prelude);
+      lin = (lin == null || lin.equals("0")) ? x : "(" + lin + ") * " + dim(l.tensor().dims().get(i)) + " + " + x;
+    }
+    String arena = arena(l.tensor()), offset = offset(l.tensor()), index = lin == null ? "0" : lin;
+    return readOnly && !target ? d.readOnlyLoad(arena, offset, index) : d.load(arena, offset, index);
+  }
+
   private String render(Expr e, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude) {
     String bound = cse.get(e);
     if (bound != null) return bound;
@@ -99,17 +116,9 @@ public final class ExprRenderer {
       case Expr.Const c -> c.type() == DType.I32 ? d.i32((int) c.value()) : d.f32((float) c.value());
       case Expr.SizeOf s -> dim(s.dim());
       case Expr.Extern x -> throw new IllegalArgumentException("extern " + x.op() + " has no element expression; it is rendered as its own kernel");
-      case Expr.Load l -> {
-        List<String> idx = new ArrayList<>();
-        String lin = null;
-        for (int i = 0; i < l.index().size(); i++) {
-          String x = render(l.index().get(i), cse, counts, prelude);
-          idx.add(x);
-          lin = (lin == null || lin.equals("0")) ? x : "(" + lin + ") * " + dim(l.tensor().dims().get(i)) + " + " + x;
-        }
-        String arena = arena(l.tensor()), offset = offset(l.tensor()), index = lin == null ? "0" : lin;
-        yield readOnly ? d.readOnlyLoad(arena, offset, index) : d.load(arena, offset, index);
-      }
+      case Expr.Load l -> d.widen(element(l, cse, counts, prelude, false), l.tensor().storage());
+      case Expr.RoundBf16 b -> d.roundBf16(render(b.x(), cse, counts, prelude), render(b.index(), cse, counts, prelude),
+          render(b.seed(), cse, counts, prelude));
       case Expr.Unary u -> d.unary(u.op(), render(u.x(), cse, counts, prelude));
       case Expr.Binary b -> d.binary(b.op(), render(b.a(), cse, counts, prelude), render(b.b(), cse, counts, prelude), b.type() == DType.I32);
       case Expr.Compare c -> d.compare(c.op(), render(c.a(), cse, counts, prelude), render(c.b(), cse, counts, prelude));

@@ -34,7 +34,20 @@ public final class JavaDialect implements Dialect {
     };
   }
 
-  @Override public String type(kiln.dsl.DType t) { return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "boolean"; }; }
+  @Override public String type(kiln.dsl.DType t) {
+    return switch (t) { case F32 -> "float"; case I32 -> "int"; case BOOL -> "boolean"; case BF16 -> throw new IllegalArgumentException("bf16 is a storage type"); };
+  }
+
+  /** bf16 tensors are emulated on the CPU: floats in F whose values are exactly bf16 (every store rounds). */
+  @Override public String store(String target, String value, boolean accumulate, boolean atomic, kiln.dsl.DType storage) {
+    if (storage != kiln.dsl.DType.BF16) return Dialect.super.store(target, value, accumulate, atomic, storage);
+    if (atomic) throw new UnsupportedOperationException("the Java schedules partition scatters instead of using atomics");
+    return target + " = " + ROUND + "(" + (accumulate ? target + " + " + value : value) + ")";
+  }
+
+  static final String ROUND = "kiln.codegen.Bf16.round";
+
+  @Override public String roundBf16(String x, String index, String seed) { return "kiln.codegen.Bf16.stochastic(" + x + ", " + index + ", " + seed + ")"; }
 
   @Override public String negativeInfinity() { return "Float.NEGATIVE_INFINITY"; }
 

@@ -137,7 +137,7 @@ public final class JavaRenderer {
     boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
     out.append(indent).append(max ? "float acc = Float.NEGATIVE_INFINITY;\n" : "double acc = 0.0;\n");
     out.append(reduction);
-    out.append(indent).append(Statements.store(r, Statements.target(r, c), max ? "acc" : "(float) acc", c.accumulate(), false)).append(";\n");
+    out.append(indent).append(Statements.store(r, c, Statements.target(r, c), max ? "acc" : "(float) acc", false)).append(";\n");
   }
 
   private static boolean isSlice(Compute c) {
@@ -184,6 +184,13 @@ public final class JavaRenderer {
     s.append("  final int baseA = ").append(oa).append(base(r, ta, mm.a().index(), mm.batch())).append(";\n");
     s.append("  final int baseB = ").append(ob).append(base(r, tb, mm.b().index(), mm.batch())).append(";\n");
     s.append("  final int baseC = ").append(oc).append(base(r, tc, c.outIndex(), mm.batch())).append(";\n");
+    // a bf16 C (emulated: floats in F) holds fp32 partial sums between K blocks and is rounded once at the end,
+    // as the GPU rounds its fp32 accumulators once on store
+    String roundC = tc.storage() != DType.BF16 ? "" : """
+          for (int m = m0; m < m1; m++) {
+            for (int j = 0; j < nw; j++) F[baseC + m * cm + n0 + j] = %s(F[baseC + m * cm + n0 + j]);
+          }
+        """.formatted(JavaDialect.ROUND);
     boolean pack = !groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
     boolean dot = pack && groupStride(r, ta, mm.a().index(), mm.k()).equals("1") && groupStride(r, tb, mm.b().index(), mm.k()).equals("1");
     s.append("""
@@ -198,6 +205,7 @@ public final class JavaRenderer {
               for (int m = m0; m < m1; m++) {
                 for (int j = 0; j < nw; j++) dot(F, baseA + m * am, baseB + (n0 + j) * bn, K, baseC + m * cm + n0 + j);
               }
+          """ + roundC + """
               continue;
             }
           """);
@@ -236,6 +244,7 @@ public final class JavaRenderer {
             }
             for (; m < m1; m++) row(F, Bv, bBase, bStride, baseA + m * am + k0 * ak, ak, kw, baseC + m * cm + n0, nw, first);
           }
+        """ + roundC + """
         }
         """);
     String body = "// matmul: C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"

@@ -88,7 +88,7 @@ final class JavaVector {
     if (reductions.isEmpty()) {
       String v = floats(render(c.inner()));
       flushPrelude(out, indent);
-      store(out, indent, target, v, c.accumulate());
+      store(out, indent, target, v, c.accumulate(), c.out().storage());
       return;
     }
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
@@ -104,11 +104,22 @@ final class JavaVector {
     flushPrelude(out, inner);
     out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
     for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
-    store(out, indent, target, "vacc", c.accumulate());
+    store(out, indent, target, "vacc", c.accumulate(), c.out().storage());
   }
 
-  private void store(StringBuilder out, String indent, String target, String v, boolean accumulate) {
+  private void store(StringBuilder out, String indent, String target, String v, boolean accumulate, DType storage) {
     String m = mask == null ? "" : ", " + mask;
+    if (storage == DType.BF16) {
+      // emulated bf16: round each lane to nearest even through its bits (NaN lanes kept), as Bf16.round
+      String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
+      String b = "b" + (locals++);
+      out.append(indent).append("final FloatVector ").append(b).append("f = ").append(sum).append(";\n");
+      out.append(indent).append("final IntVector ").append(b).append(" = ").append(b).append("f.reinterpretAsInts();\n");
+      out.append(indent).append(b).append(".add(").append(b).append(".lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF0000)")
+          .append(".reinterpretAsFloats().blend(").append(b).append("f, ").append(b).append("f.test(VectorOperators.IS_NAN))")
+          .append(".intoArray(F, ").append(target).append(m).append(");\n");
+      return;
+    }
     if (accumulate) out.append(indent).append("FloatVector.fromArray(S, F, ").append(target).append(m).append(").add(").append(v).append(").intoArray(F, ").append(target).append(m).append(");\n");
     else out.append(indent).append(v).append(".intoArray(F, ").append(target).append(m).append(");\n");
   }
@@ -189,6 +200,7 @@ final class JavaVector {
       case Expr.SizeOf s -> throw new Unsupported("size uses x");
       case Expr.Reduce red -> throw new Unsupported("nested reduction");
       case Expr.Extern ex -> throw new Unsupported("extern");
+      case Expr.RoundBf16 b -> roundBf16(b);
     };
     if (counts.getOrDefault(e, 0) > 1 && v.kind() != Kind.SCALAR) {
       String name = "v" + (locals++);
@@ -206,7 +218,7 @@ final class JavaVector {
   }
 
   private static Kind kindOf(Expr e) {
-    return switch (e.type()) { case F32 -> Kind.FLOATS; case I32 -> Kind.INTS; case BOOL -> Kind.MASK; };
+    return switch (e.type()) { case F32, BF16 -> Kind.FLOATS; case I32 -> Kind.INTS; case BOOL -> Kind.MASK; };
   }
 
   /** The index of a load (or store) into its tensor, linearised as the shared walk does. */
@@ -265,6 +277,26 @@ final class JavaVector {
     prelude.add("final FloatVector " + e + " = " + e + "p.mul(" + e + "t.reinterpretAsInts().sub(0x4B400000).add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())"
         + ".blend(0.0f, " + e + "x.compare(VectorOperators.LT, -87.3f)).blend(" + e + "x, " + e + "x.test(VectorOperators.IS_NAN));");
     return e;
+  }
+
+  /**
+   * Stochastic bf16 rounding lane by lane: the same integer arithmetic as Bf16.stochastic (hash of index and
+   * seed, all mod 2^32), written out as locals for the reason exp is.
+   */
+  private Value roundBf16(Expr.RoundBf16 b) {
+    String x = floats(render(b.x()));
+    Value index = render(b.index()), seed = render(b.seed());
+    if (seed.kind() != Kind.SCALAR) throw new Unsupported("a seed that varies along x");
+    String h = "h" + (locals++);
+    prelude.add("final FloatVector " + h + "x = " + x + ";");
+    prelude.add("final IntVector " + h + "a = " + intVector(index) + ".mul(0x9E3779B1).add((" + seed.text() + ") * 0x85EBCA77 + 0x165667B1);");
+    prelude.add("final IntVector " + h + "b = " + h + "a.lanewise(VectorOperators.XOR, " + h + "a.lanewise(VectorOperators.LSHR, 16)).mul(0x7FEB352D);");
+    prelude.add("final IntVector " + h + "c = " + h + "b.lanewise(VectorOperators.XOR, " + h + "b.lanewise(VectorOperators.LSHR, 15)).mul(0x846CA68B);");
+    prelude.add("final IntVector " + h + "d = " + h + "c.lanewise(VectorOperators.XOR, " + h + "c.lanewise(VectorOperators.LSHR, 16));");
+    prelude.add("final IntVector " + h + "i = " + h + "x.reinterpretAsInts();");
+    prelude.add("final FloatVector " + h + " = " + h + "i.add(" + h + "d.and(0xFFFF)).and(0xFFFF0000).reinterpretAsFloats()"
+        + ".blend(" + h + "x, " + h + "i.and(0x7F800000).compare(VectorOperators.EQ, 0x7F800000).cast(S));");
+    return new Value(h, Kind.FLOATS, DType.F32);
   }
 
   private Value binary(Expr.Binary b) {

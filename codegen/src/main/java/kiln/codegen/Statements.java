@@ -21,7 +21,7 @@ final class Statements {
     if (reductions.isEmpty()) {
       value = r.renderWithLocals(c.inner(), prelude);
       for (String p : prelude) out.append(indent).append(p).append('\n');
-      out.append(indent).append(store(r, target, value, c.accumulate(), atomic)).append(";\n");
+      out.append(indent).append(store(r, c, target, value, atomic)).append(";\n");
       return;
     }
     String type = r.type(c.body().type());
@@ -41,7 +41,7 @@ final class Statements {
     out.append(inner).append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
     for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
     String result = accType.equals(type) ? "acc" : "(" + type + ") acc";
-    out.append(indent).append(store(r, target, result, c.accumulate(), atomic)).append(";\n");
+    out.append(indent).append(store(r, c, target, result, atomic)).append(";\n");
   }
 
   static String store(ExprRenderer r, String target, String value, boolean accumulate, boolean atomic) {
@@ -49,8 +49,13 @@ final class Statements {
     return target + (accumulate ? " += " : " = ") + value;
   }
 
+  /** c's store of value (F32) into its output, in the output's storage (a bf16 output rounds). */
+  static String store(ExprRenderer r, Compute c, String target, String value, boolean atomic) {
+    return r.dialect().store(target, value, c.accumulate(), atomic, c.out().storage());
+  }
+
   /** The store target of a compute, e.g. F[o0 + (b_) * T + t_]. */
   static String target(ExprRenderer r, Compute c) {
-    return r.render(new Expr.Load(c.out(), c.outIndex()), new java.util.HashMap<>());
+    return r.lvalue(new Expr.Load(c.out(), c.outIndex()));
   }
 }

@@ -15,6 +15,7 @@ final class Derivative {
       case Expr.SizeOf s -> Ops.lit(0);
       case Expr.Load l -> Ops.lit(0);
       case Expr.Cast c -> Ops.lit(0);           // from an integer: no gradient
+      case Expr.RoundBf16 b -> throw new DslException("derivative of a stochastic bf16 rounding (only the optimizer's weight copy rounds so)");
       case Expr.Compare c -> Ops.lit(0);
       case Expr.Extern x -> throw new DslException("derivative of extern " + x.op() + " (its backward is the rule given to Graph.extern)");
       case Expr.Reduce r -> throw new DslException("derivative through a nested reduction " + r + " (reductions are hoisted)");

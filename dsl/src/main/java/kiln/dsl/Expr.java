@@ -4,7 +4,7 @@ package kiln.dsl;
 import java.util.List;
 
 public sealed interface Expr permits Var, Expr.Const, Expr.SizeOf, Expr.Load, Expr.Unary, Expr.Binary,
-    Expr.Compare, Expr.Select, Expr.Cast, Expr.Reduce, Expr.Extern {
+    Expr.Compare, Expr.Select, Expr.Cast, Expr.Reduce, Expr.Extern, Expr.RoundBf16 {
 
   DType type();
 
@@ -54,6 +54,17 @@ public sealed interface Expr permits Var, Expr.Const, Expr.SizeOf, Expr.Load, Ex
   record Cast(DType to, Expr x) implements Expr {
     @Override public DType type() { return to; }
     @Override public String toString() { return to.name().toLowerCase() + "(" + x + ")"; }
+  }
+
+  /**
+   * x (F32) rounded to a bf16 value stochastically: to one of the two bf16 neighbours of x, the one
+   * farther from x with probability equal to x's distance from the nearer over their gap, so the
+   * result is unbiased. The 16 random bits are a hash of (index, seed), both I32 (Bf16Hash in the
+   * renderers): deterministic per element and seed. The value stays F32 (exactly a bf16 value).
+   */
+  record RoundBf16(Expr x, Expr index, Expr seed) implements Expr {
+    @Override public DType type() { return DType.F32; }
+    @Override public String toString() { return "bf16_sr(" + x + ", " + index + ", " + seed + ")"; }
   }
 
   enum RedOp { SUM, MAX }

@@ -21,6 +21,7 @@ public final class Exprs {
       case Expr.Compare c -> List.of(c.a(), c.b());
       case Expr.Select s -> List.of(s.cond(), s.then(), s.otherwise());
       case Expr.Cast c -> List.of(c.x());
+      case Expr.RoundBf16 b -> List.of(b.x(), b.index(), b.seed());
       case Expr.Reduce r -> List.of(r.body());
     };
   }
@@ -37,6 +38,7 @@ public final class Exprs {
       case Expr.Compare c -> new Expr.Compare(c.op(), f.apply(c.a()), f.apply(c.b()));
       case Expr.Select s -> Ops.select(f.apply(s.cond()), f.apply(s.then()), f.apply(s.otherwise()));
       case Expr.Cast c -> new Expr.Cast(c.to(), f.apply(c.x()));
+      case Expr.RoundBf16 b -> new Expr.RoundBf16(f.apply(b.x()), f.apply(b.index()), f.apply(b.seed()));
       case Expr.Reduce r -> new Expr.Reduce(r.op(), r.var(), f.apply(r.body()));
       case Expr.Extern x -> x;   // whole-tensor arguments: nothing inside to substitute
     };

@@ -246,6 +246,20 @@ public final class Graph {
   }
 
   /**
+   * A graph over other roots and computes with this one's derived dims: what a storage pass (codegen's
+   * precision pass) returns after it substituted tensors and added computes. Autodiff's marks (detached,
+   * recomputed, extern rules) stay behind: the rewritten graph is for lowering, not for another backward.
+   */
+  public Graph rewritten(List<Tensor> newRoots, List<Compute> newComputes) {
+    Graph g = new Graph();
+    g.roots.addAll(newRoots);
+    g.derived.addAll(derived);
+    for (Compute c : newComputes) g.add(c);
+    g.layer = layer;
+    return g;
+  }
+
+  /**
    * A named group of consecutive forward computes a layer added (op "attention", "gelu"): its inputs,
    * the one tensor later computes read (output) and its span in the compute list. Backend passes
    * (kiln.codegen.BackendPass) find regions by op and may replace them before the backward exists.

@@ -19,8 +19,15 @@ public final class Tensor {
   private final Tensor base;               // null for a root
   private final List<Term> offset;         // relative to base
   private final Map<Integer, Tensor> slices = new HashMap<>();
+  /** How a root's elements are stored (its dtype, or BF16 for an F32 tensor the precision pass narrows); views use their root's. */
+  private final DType storage;
 
   Tensor(String name, List<Dim> dims, DType dtype, Role role, Tensor base, List<Term> offset) {
+    this(name, dims, dtype, role, base, offset, dtype);
+  }
+
+  private Tensor(String name, List<Dim> dims, DType dtype, Role role, Tensor base, List<Term> offset, DType storage) {
+    this.storage = storage;
     this.name = name;
     this.dims = List.copyOf(dims);
     this.dtype = dtype;
@@ -37,6 +44,24 @@ public final class Tensor {
   public Tensor base() { return base; }
   public boolean isView() { return base != null; }
   public Tensor root() { return base == null ? this : base.root(); }
+
+  /** The element type in memory: the root's storage (F32 values may be stored as BF16; loads widen them to F32). */
+  public DType storage() { return base == null ? storage : base.storage(); }
+
+  /**
+   * A new root like this one (a root) stored as storage, named name: what codegen's precision pass puts
+   * in place of an activation it narrows, or beside the params as their bf16 copy. Only F32 narrows to BF16.
+   */
+  public Tensor restored(String newName, Role newRole, DType newStorage) {
+    if (base != null) throw new DslException("tensor " + name + " is a view; restore its root " + root().name());
+    if (newStorage != dtype && !(dtype == DType.F32 && newStorage == DType.BF16)) {
+      throw new DslException("tensor " + name + " is " + dtype + ": it cannot be stored as " + newStorage);
+    }
+    return new Tensor(newName, dims, dtype, newRole, null, List.of(), newStorage);
+  }
+
+  /** This tensor (a root or a view of one) over newRoot instead of its root: the same view chain, names prefixed. */
+  public Tensor onRoot(Tensor newRoot, String prefix) { return Graph.mirror(this, newRoot, prefix); }
 
   /** This view's offset in its root's storage, as terms over dims. */
   public List<Term> rootOffset() {

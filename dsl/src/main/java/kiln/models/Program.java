@@ -13,8 +13,11 @@ import kiln.dsl.Tensor;
 
 public record Program(String model, Graph graph, Map<String, Tensor> params, Map<String, Tensor> grads, Map<String, Tensor> inputs,
                       Map<String, Tensor> outputs, Map<String, Tensor> state, int forwardEnd, int backwardEnd, int normEnd) {
-  /** hyper's slots, written by the trainer before each update. */
-  public static final int LR = 0, BIAS1 = 1, BIAS2 = 2, WEIGHT_DECAY = 3, GRAD_SCALE = 4, HYPER_SLOTS = 5;
+  /**
+   * hyper's slots, written by the trainer before each update. STEP is the AdamW step t (1, 2, ...) as a
+   * float (exact to 2^24): the seed of the bf16 weight copy's stochastic rounding (codegen's Bf16Storage).
+   */
+  public static final int LR = 0, BIAS1 = 1, BIAS2 = 2, WEIGHT_DECAY = 3, GRAD_SCALE = 4, STEP = 5, HYPER_SLOTS = 6;
 
   /**
    * The slice of the flat params/grads blocks that the norm and AdamW sections cover: |SHARD| floats

@@ -37,6 +37,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
+    MultiGpu.checkZeroPrecision(zero, precision);
     MultiGpu.check(gpus, zero, 1, 0, null, d);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);

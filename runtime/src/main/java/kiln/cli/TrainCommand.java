@@ -182,6 +182,7 @@ public final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     int nThreads = ThreadsOption.resolve(threads);
     Session.Device dev = Session.Device.parse(device);
+    MultiGpu.checkZeroPrecision(zero, precision);
     Rendezvous rv = MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, dev);
     var matmulPrecision = PrecisionOption.parse(precision, dev);
     Checkpoint.Loaded from = null;

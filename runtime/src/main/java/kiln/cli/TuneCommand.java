@@ -35,6 +35,10 @@ public final class TuneCommand implements Callable<Integer> {
   @Override public Integer call() {
     Session.Device d = Session.Device.parse(device);
     CudaSchedule.Precision p = PrecisionOption.parse(precision, d);
+    if (p == CudaSchedule.Precision.BF16) {
+      // the tuner fills its arena with floats and has no bf16 matmul space yet (the bf16 tensor-core templates come with it)
+      throw new UserError("--precision bf16: tune has no bf16 variants yet; bf16 sessions take the default SIMT tile (tune at fp32 or tf32)");
+    }
     if (batch < 1 || seq < 1) throw new UserError("--batch and --seq must be positive");
     Models.Shape shape = Models.get(model);
     if (seq > shape.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + shape.maxT() + " for " + model);

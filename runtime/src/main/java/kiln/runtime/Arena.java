@@ -71,8 +71,8 @@ public final class Arena {
     long floats = 0, ints = 0;
     List<Tensor> shared = new java.util.ArrayList<>();
     for (Tensor t : graph.roots()) {
-      long n = elements(t);
-      bytesByRole.merge(t.role(), 4 * n, Long::sum);
+      long n = slots(t);
+      bytesByRole.merge(t.role(), bytesPerElement(t) * elements(t), Long::sum);
       boolean transientTensor = (t.role() == Role.ACT || t.role() == Role.ACT_GRAD) && !pinned.contains(t) && lifetimes.containsKey(t);
       if (t.dtype() == DType.I32) { rootOffsets.put(t, ints); ints += n; }
       else if (transientTensor) shared.add(t);
@@ -143,7 +143,7 @@ public final class Arena {
         for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
           Tensor u = l.tensor();
           if (u.root().equals(out)) { ok = false; break; }
-          if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || elements(u) != elements(out)) continue;
+          if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || u.storage() != out.storage() || elements(u) != elements(out)) continue;
           if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
           // within the launch: nothing after c touches u, and everything before c touches u only at its own index
           // in a row kernel or a fused loop, statements run interleaved across threads: no other one may touch u at all
@@ -199,11 +199,11 @@ public final class Arena {
   /** First-fit, largest first: each tensor at the lowest offset clear of every placed tensor it overlaps in time. */
   private long place(List<Tensor> tensors, Map<Tensor, int[]> life, long base) {
     List<Tensor> bySize = new java.util.ArrayList<>(tensors);
-    bySize.sort((a, b) -> Long.compare(elements(b), elements(a)));
+    bySize.sort((a, b) -> Long.compare(slots(b), slots(a)));
     List<long[]> placed = new java.util.ArrayList<>();   // {offset, size, first, last}
     long end = 0;
     for (Tensor t : bySize) {
-      long n = padded(elements(t));
+      long n = padded(slots(t));
       int[] lt = life.get(t);
       List<long[]> clash = new java.util.ArrayList<>();
       for (long[] p : placed) if (p[2] <= lt[1] && lt[0] <= p[3]) clash.add(p);
@@ -239,6 +239,17 @@ public final class Arena {
 
   public long elements(Tensor t) { return product(t.dims()); }
 
+  /**
+   * 4-byte slots a root takes in the float region: one per element, except bf16 tensors in a device
+   * layout, which pack two elements a slot (host arenas emulate bf16 as floats holding bf16 values).
+   */
+  private long slots(Tensor t) { return bf16Packed(t) ? (elements(t) + 1) / 2 : elements(t); }
+
+  private boolean bf16Packed(Tensor t) { return granule != 1 && t.storage() == DType.BF16; }
+
+  /** Bytes of one element of t as this layout stores it. */
+  public long bytesPerElement(Tensor t) { return bf16Packed(t) ? 2 : 4; }
+
   /** A kernel's argument block: the sizes of its dims, then the offsets of its tensors (host arenas: ints). */
   public int[] launchArgs(List<Dim> dims, List<Tensor> tensors) {
     long[] wide = launchArgsLong(dims, tensors);
@@ -259,8 +270,13 @@ public final class Arena {
   /** Offset of a tensor (root or view) in its arena, in elements; host arenas fit an int. */
   public int offset(Tensor t) { return checkedInt(offsetLong(t), t.name()); }
 
+  /**
+   * Offset of a tensor in elements of its storage from the start of its region: floats, ints, or in a
+   * device layout bf16 elements (2 bytes) from the float region's start, so a kernel addresses it as
+   * ((bf16*) F)[offset + i].
+   */
   public long offsetLong(Tensor t) {
-    long off = rootOffsets.get(t.root());
+    long off = rootOffsets.get(t.root()) * (bf16Packed(t) ? 2 : 1);
     for (Tensor.Term term : t.rootOffset()) off += term.coefficient() * product(term.dims());
     return off;
   }
@@ -277,9 +293,15 @@ public final class Arena {
     return out;
   }
 
+  /** Copies a float tensor in; a bf16 tensor (emulated) takes each value rounded to bf16, as a kernel's store would. */
   public void write(Tensor t, float[] values) {
     if (values.length != elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + elements(t) + " values, found " + values.length);
-    System.arraycopy(values, 0, f, offset(t), values.length);
+    int off = offset(t);
+    if (t.storage() == DType.BF16) {
+      for (int k = 0; k < values.length; k++) f[off + k] = kiln.codegen.Bf16.round(values[k]);
+    } else {
+      System.arraycopy(values, 0, f, off, values.length);
+    }
   }
 
   public void write(Tensor t, int[] values) {

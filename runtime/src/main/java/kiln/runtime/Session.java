@@ -86,7 +86,15 @@ public class Session implements Learner {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
+    // bf16: the same graph with its storage narrowed (codegen's precision pass), on either device (the CPU emulates it)
+    if (precision == CudaSchedule.Precision.BF16 && zero.ranks() > 1) {
+      // the update's bf16 copy rounds the whole master, which a ZeRO-1 rank updates only in its shard
+      throw new IllegalArgumentException("ZeRO-1 (" + zero.ranks() + " ranks) with bf16 storage is not supported yet");
+    }
+    kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program) : null;
+    if (stored != null) program = stored.program();
     this.program = program;
+    this.bf16Cast = stored == null ? null : stored.cast();
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
@@ -100,23 +108,46 @@ public class Session implements Learner {
     }
     this.zero = zero;
     // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
-    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, Arena.Launches.each(program.graph().computes()), true, storage)
-        : new Arena(program.graph(), sizes, pinned, cudaLaunches(program), false, storage);
+    // on the CPU the statements of a fused loop run interleaved, one time step; likewise a CUDA launch
+    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, cpuLaunches(program, bf16Cast), true, storage)
+        : new Arena(program.graph(), sizes, pinned, cudaLaunches(program, bf16Cast), false, storage);
     if (device == Device.CPU) {
       this.cuda = null;
-      this.executor = new CpuExecutor(arena, sections(program), threads);
+      this.executor = new CpuExecutor(arena, sections(program, bf16Cast), threads);
     } else {
       this.cuda = Cuda.open(gpu);
-      this.executor = new CudaExecutor(arena, sections(program), cuda, CudaSchedule.fromEnvironment(precision));
+      this.executor = new CudaExecutor(arena, sections(program, bf16Cast), cuda, CudaSchedule.fromEnvironment(precision));
     }
   }
 
+  /** The "cast" section of a bf16 session (the params' bf16 copy rounded from the master), or null. */
+  private final List<Compute> bf16Cast;
+
+  /** sections(p), plus the bf16 "cast" section where there is one. */
+  static Map<String, List<Compute>> sections(Program p, List<Compute> cast) {
+    Map<String, List<Compute>> sections = sections(p);
+    if (cast != null) sections.put("cast", cast);
+    return sections;
+  }
+
   /** The computes of a CUDA step as CudaLowering groups them into launches (kiln.codegen.Epilogue.groups per section), in order. */
-  public static Arena.Launches cudaLaunches(Program p) {
+  public static Arena.Launches cudaLaunches(Program p) { return cudaLaunches(p, null); }
+
+  /** As above, with a bf16 session's "cast" section (null: none). */
+  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) {
     List<List<Compute>> launches = new java.util.ArrayList<>();
-    for (List<Compute> section : sections(p).values()) launches.addAll(kiln.codegen.Epilogue.groups(section));
+    for (List<Compute> section : sections(p, cast).values()) launches.addAll(kiln.codegen.Epilogue.groups(section));
     return new Arena.Launches(launches);
   }
+
+  /**
+   * The computes of a CPU step as the Java lowering runs them: kiln.codegen.Fuse's groups per section, each
+   * one loop whose statements touch their tensors interleaved, so they share one time step in the arena.
+   */
+  static Arena.Launches cpuLaunches(Program p, List<Compute> cast) {
+    List<List<Compute>> launches = new java.util.ArrayList<>();
+    for (List<Compute> section : sections(p, cast).values()) launches.addAll(kiln.codegen.Fuse.groups(section));
+    return new Arena.Launches(launches);  }
 
   /** A program split into the sections a trainer runs: forward, backward, update. */
   public static Map<String, List<Compute>> sections(Program p) {
@@ -140,14 +171,26 @@ public class Session implements Learner {
   /** The part of the optimizer this session runs (ZeRO-1), NONE for all of it. */
   public Zero zero() { return zero; }
 
-  public void loadParams(float[] params) { executor.write(paramsTensor(), params); }
+  public void loadParams(float[] params) { write(paramsTensor(), params); }
 
   public void setBatch(int[] inputs, int[] targets) {
     executor.write(program.tokens(), inputs);
     executor.write(program.targets(), targets);
   }
 
-  public void forward() { executor.run("forward"); }
+  public void forward() {
+    if (copyStale) {
+      // the params' bf16 copy from the master, rounded as the update at this step count rounded it (Bf16Storage)
+      hyper[Program.STEP] = step;
+      executor.write(program.hyper(), hyper);
+      executor.run("cast");
+      copyStale = false;
+    }
+    executor.run("forward");
+  }
+
+  /** A bf16 session's params were written since the copy was last made from them. */
+  private boolean copyStale;
 
   public float loss() { return executor.readScalar(program.loss()); }
 
@@ -164,6 +207,7 @@ public class Session implements Learner {
     hyper[Program.BIAS2] = (float) (1 - Math.pow(0.999, step));
     hyper[Program.WEIGHT_DECAY] = weightDecay;
     hyper[Program.GRAD_SCALE] = gradScale;
+    hyper[Program.STEP] = step;
     executor.write(program.hyper(), hyper);
     executor.run("update");
   }
@@ -186,7 +230,11 @@ public class Session implements Learner {
 
   public float[] read(Tensor t) { return executor.read(t); }
 
-  @Override public void write(Tensor t, float[] values) { executor.write(t, values); }
+  /** Writes a float tensor; after a write into the params (the master) a bf16 session remakes their bf16 copy before the next forward. */
+  @Override public void write(Tensor t, float[] values) {
+    executor.write(t, values);
+    if (bf16Cast != null && t.root() == paramsTensor()) copyStale = true;
+  }
 
   @Override public void close() {
     executor.close();

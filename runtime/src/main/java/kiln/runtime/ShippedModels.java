@@ -50,7 +50,7 @@ public final class ShippedModels {
     return Session.sections(first(model).program(device));
   }
 
-  /** Writes generated/{java,cuda}/<family> and generated/cuda/<family>-tf32 and <family>-sm90; returns the number of files. */
+  /** Writes generated/{java,cuda}/<family> and generated/cuda/<family>-tf32 and <family>-sm90, and generated/cuda/gpt2-bf16; returns the number of files. */
   public static int emit(Path root) throws IOException {
     int n = 0;
     for (String model : names()) {
@@ -61,7 +61,22 @@ public final class ShippedModels {
       Emit.write(root.resolve("cuda").resolve(model + "-sm90"), sm90);
       n += java.size() + cuda.size() + tf32.size() + sm90.size();
     }
-    return n;
+    Map<String, String> bf16 = cudaBf16Files("gpt2");
+    Emit.write(root.resolve("cuda").resolve("gpt2-bf16"), bf16);
+    return n + bf16.size();
+  }
+
+  /** GPT-2's CUDA sections after the bf16 storage pass, with its "cast" section. */
+  static Map<String, List<Compute>> gpt2CudaBf16Sections() {
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(first("gpt2").program(Session.Device.CUDA));
+    return Session.sections(stored.program(), stored.cast());
+  }
+
+  /** The launches at --precision bf16 (INDEX.md) and every kernel: nearly all differ from fp32 (bf16 loads and stores). */
+  public static Map<String, String> cudaBf16Files(String model) {
+    if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
+    return Emit.cuda(model + " (--precision bf16)", gpt2CudaBf16Sections(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16),
+        d -> fixedSize(model, d));
   }
 
   /**

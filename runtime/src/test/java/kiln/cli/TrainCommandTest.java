@@ -193,7 +193,7 @@ class TrainCommandTest {
     assertError("kiln: --lr must be positive and finite, got -1.0", train("--out", out.toString(), "--lr", "-1"));
     assertError("kiln: --warmup must be in [0, --steps 20], got 30", train("--out", out.toString(), "--warmup", "30"));
     assertError("kiln: --seq 512: at most the model's maxT, 256", train("--out", out.toString(), "--seq", "512"));
-    assertError("kiln: --precision bf16: expected fp32 or tf32", train("--out", out.toString(), "--precision", "bf16"));
+    assertError("kiln: --precision fp16: expected fp32, tf32 or bf16", train("--out", out.toString(), "--precision", "fp16"));
     assertError("kiln: --precision tf32: TF32 is a CUDA tensor-core mode; the cpu device computes in fp32",
         List.of("train", "--device", "cpu", "--precision", "tf32", "--out", out.toString()));
     assertError("kiln: --channels 30: expected a multiple of NH (4) (gpt2 L=2 NH=4 C=30 maxT=256)",

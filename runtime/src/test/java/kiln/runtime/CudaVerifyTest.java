@@ -33,6 +33,13 @@ class CudaVerifyTest {
     assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.TF32).contains("tf32 matmuls"));
   }
 
+  /** bf16 storage (fp32 master, AdamW state and sums) within Verify.Tolerances.BF16. */
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
+  void matchesPyTorchInBf16(String fixture) {
+    assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.BF16).contains("bf16 matmuls"));
+  }
+
   /** Verify on the GPU at a precision with its stated tolerances; returns the report. */
   private static String verify(String fixture, kiln.codegen.CudaSchedule.Precision precision) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());

@@ -38,6 +38,11 @@ class GeneratedSourcesTest {
     sameAsFresh(ShippedModels.cudaSm90Files("gpt2"), Path.of("generated", "cuda", "gpt2-sm90"));
   }
 
+  @org.junit.jupiter.api.Test
+  void bf16KernelsMatchAFreshEmit() throws IOException {
+    sameAsFresh(ShippedModels.cudaBf16Files("gpt2"), Path.of("generated", "cuda", "gpt2-bf16"));
+  }
+
   private static void sameAsFresh(Map<String, String> fresh, Path dir) throws IOException {
     TreeSet<String> committed = new TreeSet<>();
     try (var files = Files.list(dir)) { files.forEach(p -> committed.add(p.getFileName().toString())); }

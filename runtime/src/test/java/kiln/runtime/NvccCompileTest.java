@@ -18,9 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
 class NvccCompileTest {
   static final Path NVCC = Path.of(System.getenv().getOrDefault("KILN_NVCC", "/usr/local/cuda/bin/nvcc"));
 
-  /** Every folder under generated/cuda: each family's fp32 and tf32 kernels. */
+  /** Every folder under generated/cuda: each family's fp32 and tf32 kernels, and GPT-2's bf16 ones. */
   static List<String> folders() {
-    return ShippedModels.names().stream().flatMap(m -> java.util.stream.Stream.of(m, m + "-tf32")).toList();
+    return java.util.stream.Stream.concat(ShippedModels.names().stream().flatMap(m -> java.util.stream.Stream.of(m, m + "-tf32")),
+        java.util.stream.Stream.of("gpt2-bf16")).toList();
   }
 
   @ParameterizedTest

@@ -425,7 +425,7 @@ public final class CudaExecutor implements Executor {
   }
 
   private long byteOffset(Tensor t) {
-    return t.dtype() == DType.I32 ? intBase + 4 * layout.offsetLong(t) : 4 * layout.offsetLong(t);
+    return t.dtype() == DType.I32 ? intBase + 4 * layout.offsetLong(t) : layout.bytesPerElement(t) * layout.offsetLong(t);
   }
 
   /** Where tensor t starts in the device arena (for NCCL collectives on a whole tensor). */
@@ -452,7 +452,8 @@ public final class CudaExecutor implements Executor {
 
   @Override public void write(Tensor t, float[] values) {
     if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
-    memory.upload(values, 0, byteOffset(t), values.length);
+    if (t.storage() == DType.BF16) memory.uploadBf16(values, byteOffset(t));
+    else memory.upload(values, 0, byteOffset(t), values.length);
   }
 
   @Override public void write(Tensor t, int[] values) {
@@ -460,9 +461,13 @@ public final class CudaExecutor implements Executor {
     memory.upload(values, 0, byteOffset(t), values.length);
   }
 
-  @Override public float[] read(Tensor t) { return memory.downloadFloats(byteOffset(t), (int) layout.elements(t)); }
+  @Override public float[] read(Tensor t) {
+    if (t.storage() == DType.BF16) return memory.downloadBf16(byteOffset(t), (int) layout.elements(t));
+    return memory.downloadFloats(byteOffset(t), (int) layout.elements(t));
+  }
 
   @Override public float readScalar(Tensor t) {
+    if (t.storage() == DType.BF16) return read(t)[0];
     memory.download(byteOffset(t), scalar, 0, 1);
     return scalar[0];
   }

@@ -62,6 +62,27 @@ public final class DeviceArena implements AutoCloseable {
     cuMemcpyDtoH(Pointer.to(dst).withByteOffset(4L * dstOff), base.withByteOffset(srcByteOff), 4L * count);
   }
 
+  /** Uploads src rounded to bf16 (nearest even) as 2-byte elements at dstByteOff (checks and checkpoints; allocates). */
+  public void uploadBf16(float[] src, long dstByteOff) {
+    if (src.length == 0) return;
+    check(dstByteOff, 2L * src.length, "upload");
+    short[] bits = new short[src.length];
+    for (int i = 0; i < src.length; i++) bits[i] = (short) (Float.floatToRawIntBits(kiln.codegen.Bf16.round(src[i])) >>> 16);
+    cuMemcpyHtoD(base.withByteOffset(dstByteOff), Pointer.to(bits), 2L * src.length);
+  }
+
+  /** Waits for queued launches, then copies count bf16 elements from srcByteOff, widened to floats. */
+  public float[] downloadBf16(long srcByteOff, int count) {
+    float[] out = new float[count];
+    if (count == 0) return out;
+    check(srcByteOff, 2L * count, "download");
+    cuda.synchronize();
+    short[] bits = new short[count];
+    cuMemcpyDtoH(Pointer.to(bits), base.withByteOffset(srcByteOff), 2L * count);
+    for (int i = 0; i < count; i++) out[i] = Float.intBitsToFloat(bits[i] << 16);
+    return out;
+  }
+
   public float[] downloadFloats(long srcByteOff, int count) {
     float[] out = new float[count];
     download(srcByteOff, out, 0, count);

@@ -1,0 +1,195 @@
+// bf16 mixed precision on the CPU: the rounding arithmetic both backends share (kiln.codegen.Bf16), what the
+// storage pass (kiln.codegen.Bf16Storage) decides per tensor, the device layout of bf16 tensors, and the
+// emulated CPU path against PyTorch's fp32 fixtures within Verify.Tolerances.BF16.
+package kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import kiln.codegen.Bf16;
+import kiln.codegen.Bf16Storage;
+import kiln.codegen.CudaSchedule;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
+import kiln.dsl.Tensor;
+import kiln.models.Gpt2;
+import kiln.models.Program;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class Bf16PrecisionTest {
+  private static float bits(int b) { return Float.intBitsToFloat(b); }
+
+  @Test void roundsToNearestEven() {
+    assertEquals(1f, Bf16.round(1f));
+    assertEquals(bits(0x3F810000), Bf16.round(bits(0x3F80C000)), "above half an ulp rounds up");
+    assertEquals(bits(0x3F800000), Bf16.round(bits(0x3F808000)), "a tie rounds to the even neighbour (down)");
+    assertEquals(bits(0x3F820000), Bf16.round(bits(0x3F818000)), "a tie rounds to the even neighbour (up)");
+    assertEquals(bits(0xBF810000), Bf16.round(bits(0xBF80C000)), "negative values round by magnitude");
+    assertEquals(Float.POSITIVE_INFINITY, Bf16.round(Float.MAX_VALUE), "past the largest bf16: infinity");
+    assertTrue(Float.isNaN(Bf16.round(Float.NaN)));
+  }
+
+  @Test void stochasticRoundingIsDeterministicAndUnbiased() {
+    float x = bits(0x3F80_4CCD);   // 1 + 0.3 of a bf16 ulp
+    float down = bits(0x3F800000), up = bits(0x3F810000);
+    assertEquals(Bf16.stochastic(x, 7, 3), Bf16.stochastic(x, 7, 3), "same element and seed, same result");
+    int ups = 0, n = 40_000;
+    for (int seed = 1; seed <= n; seed++) {
+      float r = Bf16.stochastic(x, 12345, seed);
+      assertTrue(r == down || r == up, "one of the two neighbours, found " + r);
+      if (r == up) ups++;
+    }
+    // P(up) = 0x4CCD / 2^16 = 0.3000; 40 000 draws: sd 0.0023, so 0.29..0.31 is 4 sd
+    double p = ups / (double) n;
+    assertTrue(Math.abs(p - 0x4CCD / 65536.0) < 0.01, "fraction rounded up " + p);
+    int acrossElements = 0;
+    for (int i = 0; i < n; i++) if (Bf16.stochastic(x, i, 1) == up) acrossElements++;
+    assertTrue(Math.abs(acrossElements / (double) n - 0x4CCD / 65536.0) < 0.01, "across elements " + acrossElements / (double) n);
+    assertEquals(up, Bf16.stochastic(up, 5, 9), "a bf16 value stays itself");
+    assertEquals(Float.NEGATIVE_INFINITY, Bf16.stochastic(Float.NEGATIVE_INFINITY, 1, 1));
+  }
+
+  private static Map<String, Tensor> roots(Program p) {
+    Map<String, Tensor> m = new java.util.HashMap<>();
+    for (Tensor t : p.graph().roots()) m.put(t.name(), t);
+    return m;
+  }
+
+  @Test void thePassNarrowsActivationsAndKeepsStatisticsMasterAndOptimizerInFp32() {
+    Program fp32 = Gpt2.build(1);
+    Bf16Storage.Stored s = Bf16Storage.apply(fp32);
+    Program p = s.program();
+    Map<String, Tensor> r = roots(p);
+    assertEquals(DType.F32, r.get("params").storage(), "the master");
+    assertEquals(DType.BF16, r.get("params_bf16").storage(), "the copy the forward reads");
+    for (String n : List.of("grads", "adam_m", "adam_v", "hyper", "h0.ln1.mean", "h0.ln1.rstd", "h0.ln1.mean.r1", "lnf.rstd")) {
+      assertEquals(DType.F32, r.get(n).storage(), n);
+    }
+    for (String n : List.of("encoder.encoded", "h0.ln1.out", "h0.attn.att", "h0.fc.gelu", "head.logits")) assertEquals(DType.BF16, r.get(n).storage(), n);
+    assertEquals(DType.F32, p.loss().storage());
+    assertEquals(DType.BF16, p.logits().storage());
+    assertEquals(DType.I32, r.get("tokens").storage());
+    // the same graph: one compute for each of the original's, plus the copy's refresh at the end of the update
+    List<Compute> before = fp32.graph().computes(), after = p.graph().computes();
+    assertEquals(before.size() + 1, after.size());
+    for (int i = 0; i < before.size(); i++) assertEquals(before.get(i).name(), after.get(i).name());
+    Compute refresh = after.getLast();
+    assertEquals(r.get("params_bf16"), refresh.out());
+    assertTrue(refresh.body() instanceof Expr.RoundBf16, refresh.toString());
+    // forward and backward read the copy, never the master; the update reads the master
+    for (int i = 0; i < p.backwardEnd(); i++) {
+      for (Expr.Load l : Exprs.loads(after.get(i).body())) assertFalse(l.tensor().root() == r.get("params"), after.get(i).toString());
+    }
+    assertTrue(after.subList(p.normEnd(), after.size()).stream().anyMatch(c -> c.out().root() == r.get("params")), "AdamW updates the master");
+    assertEquals(List.of("cast.bf16_copy"), s.cast().stream().map(Compute::name).toList());
+  }
+
+  @Test void storageMisuseIsNamed() {
+    Program p = Gpt2.build(1);
+    Tensor wte = p.params().get("wte"), tokens = p.tokens();
+    var view = org.junit.jupiter.api.Assertions.assertThrows(kiln.dsl.DslException.class,
+        () -> wte.restored("x", kiln.dsl.Role.PARAM, DType.BF16));
+    assertEquals("tensor wte is a view; restore its root params", view.getMessage());
+    var ints = org.junit.jupiter.api.Assertions.assertThrows(kiln.dsl.DslException.class,
+        () -> tokens.restored("x", kiln.dsl.Role.INPUT, DType.BF16));
+    assertEquals("tensor tokens is I32: it cannot be stored as BF16", ints.getMessage());
+  }
+
+  @Test void externTensorsStayFp32() {
+    Map<String, Tensor> r = roots(Bf16Storage.apply(Gpt2.build(1, kiln.codegen.BackendPass.CUDA)).program());
+    assertEquals(DType.F32, r.get("h0.attn.qkv").storage(), "flash attention reads fp32");
+    assertEquals(DType.BF16, r.get("h0.attn.qkv.r1").storage(), "the matmul before the bias add");
+  }
+
+  @Test void deviceLayoutsPackBf16TwoToASlot() {
+    Program p = Bf16Storage.apply(Gpt2.build(1)).program();
+    Map<kiln.dsl.Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 32), 2, 16);
+    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), java.util.Set.of(p.loss()), false);
+    Arena host = new Arena(p.graph(), sizes, p.graph().computes(), java.util.Set.of(p.loss()), true);
+    Tensor logits = p.logits();
+    assertEquals(2, device.bytesPerElement(logits));
+    assertEquals(4, host.bytesPerElement(logits), "the CPU emulates bf16 in floats");
+    for (Tensor t : p.graph().roots()) {
+      if (t.dtype() == DType.I32) continue;
+      assertEquals(0, device.offsetLong(t) * device.bytesPerElement(t) % 64, t + " starts on 64 bytes");
+    }
+    assertTrue(device.floatCount() < host.floatCount(), "bf16 tensors take half the space on a device");
+  }
+
+  private static Tensor root(Session s, String name) {
+    return s.program.graph().roots().stream().filter(t -> t.name().equals(name)).findFirst().orElseThrow();
+  }
+
+  /**
+   * A bf16 run resumed from its fp32 master weights, m, v and step count (what a checkpoint holds) continues bit
+   * for bit: the params' bf16 copy is remade with the stochastic rounding of the update at that step.
+   */
+  @Test void aResumedRunContinuesBitForBit() {
+    Models.Shape shape = Models.get("gpt2-tiny");
+    int batch = 2, seq = 16;
+    float[] init = new float[(int) shape.paramCount()];
+    shape.randomInit(7, init, 0);
+    int[] x = new int[batch * seq], y = new int[batch * seq];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (i * 131 + 7) % 50257;
+      y[i] = (i * 71 + 3) % 50257;
+    }
+    try (Session a = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16);
+         Session b = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16)) {
+      a.loadParams(init);
+      a.setBatch(x, y);
+      float[][] saved = null;
+      float[] lossesA = new float[2], lossesB = new float[2];
+      for (int step = 1; step <= 4; step++) {
+        a.forward();
+        a.backward();
+        if (step > 2) lossesA[step - 3] = a.loss();
+        a.update(1e-3f, 0.01f);
+        if (step == 2) saved = new float[][] {a.read(a.paramsTensor()), a.read(root(a, "adam_m")), a.read(root(a, "adam_v"))};
+      }
+      b.loadParams(saved[0]);
+      b.write(root(b, "adam_m"), saved[1]);
+      b.write(root(b, "adam_v"), saved[2]);
+      b.setStepCount(2);
+      b.setBatch(x, y);
+      for (int step = 3; step <= 4; step++) {
+        b.forward();
+        b.backward();
+        lossesB[step - 3] = b.loss();
+        b.update(1e-3f, 0.01f);
+      }
+      org.junit.jupiter.api.Assertions.assertArrayEquals(lossesA, lossesB, 0f, "losses of steps 3 and 4");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.read(a.paramsTensor()), b.read(b.paramsTensor()), 0f, "master weights after step 4");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.read(root(a, "params_bf16")), b.read(root(b, "params_bf16")), 0f, "the bf16 copy");
+      org.junit.jupiter.api.Assertions.assertArrayEquals(a.read(root(a, "adam_v")), b.read(root(b, "adam_v")), 0f, "AdamW v");
+      float[] copy = a.read(root(a, "params_bf16"));
+      for (float f : copy) assertEquals(f, Bf16.round(f), "the copy holds bf16 values");
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "llama-tiny"})
+  void emulatedOnTheCpuMatchesPyTorch(String fixture) {
+    Path dir = Fixtures.dir(fixture);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CPU,
+        CudaSchedule.Precision.BF16, 2, Verify.Tolerances.BF16, out);
+    String report = bytes.toString(StandardCharsets.UTF_8);
+    System.out.print(report);
+    assertTrue(ok, report);
+    int tensors = fixture.startsWith("llama") ? 2 + 12 : 2 + 16;
+    assertEquals(tensors + 10, report.lines().filter(l -> l.endsWith(" ok")).count(), report);
+  }
+}
