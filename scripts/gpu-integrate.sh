@@ -17,7 +17,6 @@ t0=$(date +%s)
 stamp() { echo "$1 rc=$2 $(( $(date +%s)-t0 ))s" >> $T; }
 nvidia-smi -L > $T
 export KILN_CACHE=/tmp/kc0
-bash reference/fixtures.sh > $OUT/fixtures.txt 2>&1; stamp fixtures $?
 
 lane1() {
   export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
@@ -30,6 +29,7 @@ lane1() {
 }
 lane1 &
 L1=$!
+bash reference/fixtures.sh > $OUT/fixtures.txt 2>&1; stamp fixtures $?
 
 export CUDA_VISIBLE_DEVICES=0
 timeout 150 bash .gpu/run.sh test --include-tag gpu --exclude-classname '.*DataParallelGpuTest' --details=tree > $OUT/gpu-tests.txt 2>&1; stamp gpu-tests $?
