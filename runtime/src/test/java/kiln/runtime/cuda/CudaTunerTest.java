@@ -32,7 +32,8 @@ class CudaTunerTest {
   static final Dim M = new Dim("M"), N = new Dim("N"), K = new Dim("K");
 
   @ParameterizedTest
-  @EnumSource(CudaSchedule.Precision.class)
+  // bf16 is left out: tune refuses it (TuneCommand), as the tuner has no bf16 variants yet
+  @EnumSource(value = CudaSchedule.Precision.class, names = {"FP32", "TF32"})
   void tunesStoresAndIsUsed(CudaSchedule.Precision precision, @TempDir Path dir) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
     Graph g = new Graph();
