@@ -21,21 +21,21 @@ import org.junit.jupiter.params.provider.ValueSource;
 @Tag("gpu")
 class CudaVerifyTest {
   @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd", "gemma-mqa", "gemma-gqa"})
   void matchesPyTorch(String fixture) {
     assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.FP32).contains("fp32 matmuls"));
   }
 
   /** TF32 tensor-core matmuls within the TF32 tolerances (Verify.Tolerances.TF32 states why those). */
   @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd", "gemma-mqa", "gemma-gqa"})
   void matchesPyTorchInTf32(String fixture) {
     assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.TF32).contains("tf32 matmuls"));
   }
 
   /** bf16 storage (fp32 master, AdamW state and sums) within Verify.Tolerances.BF16. */
   @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd"})
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "llama-odd", "gemma-mqa", "gemma-gqa"})
   void matchesPyTorchInBf16(String fixture) {
     assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.BF16).contains("bf16 matmuls"));
   }
