@@ -126,12 +126,11 @@ public final class CudaLowering {
       } else {
         k = CudaRenderer.map(group, schedule);
       }
+      kernels.putIfAbsent(k.function(), k);
       if (epilogue == null) {
-        kernels.putIfAbsent(k.function(), k);
         launches.add(new CudaLaunch(String.join("+", fusedGroup.stream().map(Compute::name).toList()), k));
       } else {
         // over copies in several launches: the epilogue's computes run after, as one map
-        kernels.putIfAbsent(k.function(), k);
         launches.add(new CudaLaunch(first.name(), k));
         CudaRenderer.Rendered map = CudaRenderer.map(epilogue.computes(), schedule);
         kernels.putIfAbsent(map.function(), map);

@@ -145,11 +145,11 @@ public final class Arena {
           if (u.root().equals(out)) { ok = false; break; }
           if (u.isView() || !transients.contains(u) || life.get(u)[1] != k || u.dtype() != out.dtype() || u.storage() != out.storage() || elements(u) != elements(out)) continue;
           if (!l.index().equals(c.outIndex())) { candidate = null; ok = false; break; }
-          // within the launch: nothing after c touches u, and everything before c touches u only at its own index
-          // in a row kernel or a fused loop, statements run interleaved across threads: no other one may touch u at all
-          boolean others = !epilogue && (touched(launch.subList(0, at), u) || touched(launch.subList(at + 1, launch.size()), u));
-          if (candidate == null && !taken.contains(u) && !others && !touched(launch.subList(at + 1, launch.size()), u)
-              && onlyElementwise(launch.subList(0, at), u)) candidate = u;
+          // within the launch nothing after c touches u; before c, a matmul's epilogue may touch u only at its own
+          // index, while a row kernel's or fused loop's statements interleave across threads: none may touch u at all
+          List<kiln.dsl.Compute> before = launch.subList(0, at);
+          boolean beforeOk = epilogue ? onlyElementwise(before, u) : !touched(before, u);
+          if (candidate == null && !taken.contains(u) && beforeOk && !touched(launch.subList(at + 1, launch.size()), u)) candidate = u;
         }
         if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
         pairs.put(out, candidate);

@@ -134,20 +134,21 @@ public class Session implements Learner {
   public static Arena.Launches cudaLaunches(Program p) { return cudaLaunches(p, null); }
 
   /** As above, with a bf16 session's "cast" section (null: none). */
-  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) {
-    List<List<Compute>> launches = new java.util.ArrayList<>();
-    for (List<Compute> section : sections(p, cast).values()) launches.addAll(kiln.codegen.Epilogue.groups(section));
-    return new Arena.Launches(launches);
-  }
+  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(p, cast, kiln.codegen.Epilogue::groups); }
 
   /**
    * The computes of a CPU step as the Java lowering runs them: kiln.codegen.Fuse's groups per section, each
    * one loop whose statements touch their tensors interleaved, so they share one time step in the arena.
    */
-  static Arena.Launches cpuLaunches(Program p, List<Compute> cast) {
+  static Arena.Launches cpuLaunches(Program p, List<Compute> cast) { return launches(p, cast, kiln.codegen.Fuse::groups); }
+
+  /** Each section's computes grouped into launches as a backend's lowering groups them, sections in order. */
+  private static Arena.Launches launches(Program p, List<Compute> cast,
+                                         java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
     List<List<Compute>> launches = new java.util.ArrayList<>();
-    for (List<Compute> section : sections(p, cast).values()) launches.addAll(kiln.codegen.Fuse.groups(section));
-    return new Arena.Launches(launches);  }
+    for (List<Compute> section : sections(p, cast).values()) launches.addAll(groups.apply(section));
+    return new Arena.Launches(launches);
+  }
 
   /** A program split into the sections a trainer runs: forward, backward, update. */
   public static Map<String, List<Compute>> sections(Program p) {
