@@ -56,9 +56,10 @@ def matmuls(path):
 
 
 class Block(nn.Module):
-    def __init__(self, C, NH):
+    def __init__(self, C, NH, flash=False):
         super().__init__()
         self.NH = NH
+        self.flash = flash   # F.scaled_dot_product_attention (flash attention on CUDA) instead of the T x T scores
         self.ln1 = nn.LayerNorm(C)
         self.qkv = nn.Linear(C, 3 * C)
         self.proj = nn.Linear(C, C)
@@ -70,25 +71,28 @@ class Block(nn.Module):
         B, T, C = x.shape
         q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
         q, k, v = (t.view(B, T, self.NH, C // self.NH).transpose(1, 2) for t in (q, k, v))
-        att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-        att = att.masked_fill(mask[:T, :T], float("-inf")).softmax(dim=-1)
-        y = (att @ v).transpose(1, 2).contiguous().view(B, T, C)
+        if self.flash:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            y = att.masked_fill(mask[:T, :T], float("-inf")).softmax(dim=-1) @ v
+        y = y.transpose(1, 2).contiguous().view(B, T, C)
         x = x + self.proj(y)
         return x + self.fcproj(F.gelu(self.fc(self.ln2(x)), approximate="tanh"))
 
 
 class GPT2(nn.Module):
-    def __init__(self, L, NH, C, maxT, Vp):
+    def __init__(self, L, NH, C, maxT, Vp, flash=False):
         super().__init__()
         self.wte = nn.Embedding(Vp, C)
         self.wpe = nn.Embedding(maxT, C)
-        self.blocks = nn.ModuleList(Block(C, NH) for _ in range(L))
+        self.blocks = nn.ModuleList(Block(C, NH, flash) for _ in range(L))
         self.lnf = nn.LayerNorm(C)
         self.register_buffer("mask", torch.ones(maxT, maxT, dtype=torch.bool).triu(1))
 
     def forward(self, idx, targets):
         B, T = idx.shape
-        x = self.wte(idx) + self.wpe(torch.arange(T))
+        x = self.wte(idx) + self.wpe(torch.arange(T, device=idx.device))
         for blk in self.blocks:
             x = blk(x, self.mask)
         logits = self.lnf(x) @ self.wte.weight.t()    # tied head, as GPT-2
