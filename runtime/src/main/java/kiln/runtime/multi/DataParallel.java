@@ -163,7 +163,10 @@ public final class DataParallel implements Learner {
     if (bucketFloats > 0) {
       Session s = ranks[0].session;
       long block = zero != null ? zero.paddedSize() : s.arena.elements(grads);
-      List<List<kiln.dsl.Compute>> launches = GradientBuckets.groups(s.executor.launchNames("backward"), Session.sections(program).get("backward"));
+      List<kiln.dsl.Compute> backward = Session.sections(program).get("backward");
+      // the section as the backend's lowering groups it into launches (what the executor's cuts count)
+      List<List<kiln.dsl.Compute>> launches = GradientBuckets.groups(s.executor.launchNames("backward"),
+          onHost ? kiln.codegen.Fuse.groups(backward) : kiln.codegen.Epilogue.groups(backward));
       this.buckets = GradientBuckets.plan(launches, s.arena, grads, block, bucketFloats);
     } else {
       this.buckets = null;

@@ -65,26 +65,35 @@ public record GradientBuckets(List<Bucket> buckets, int launches, long blockFloa
   }
 
   /**
-   * A section's launches as the computes each runs, from the executor's launch names (computes joined
-   * by "+", in the order the lowering runs them) and the section's computes.
+   * A section's launches as the computes each runs: groups is the section as the backend's lowering
+   * groups it (kiln.codegen.Fuse on the CPU, kiln.codegen.Epilogue on CUDA), launchNames the
+   * executor's launches (each group's computes joined by "+"). A CUDA group whose epilogue runs as a
+   * separate map (a matmul over copies in several launches) is two launches: the matmul, then the
+   * epilogue's computes. Compute names repeat within a section, so the two are walked side by side.
    */
-  public static List<List<Compute>> groups(List<String> launchNames, List<Compute> section) {
-    java.util.Map<String, Compute> byName = new java.util.HashMap<>();
-    for (Compute c : section) {
-      if (byName.put(c.name(), c) != null) throw new IllegalStateException("two computes named " + c.name() + " in one section");
-    }
+  public static List<List<Compute>> groups(List<String> launchNames, List<List<Compute>> groups) {
     List<List<Compute>> out = new ArrayList<>();
-    for (String launch : launchNames) {
-      List<Compute> group = new ArrayList<>();
-      for (String name : launch.split("\\+")) {
-        Compute c = byName.get(name);
-        if (c == null) throw new IllegalStateException("launch " + launch + ": no compute " + name + " in the section");
-        group.add(c);
+    int k = 0;
+    for (List<Compute> g : groups) {
+      String whole = names(g);
+      String name = k < launchNames.size() ? launchNames.get(k) : null;
+      if (whole.equals(name)) {
+        out.add(g);
+        k++;
+      } else if (g.size() > 1 && g.getFirst().name().equals(name) && k + 1 < launchNames.size()
+          && names(g.subList(1, g.size())).equals(launchNames.get(k + 1))) {
+        out.add(List.of(g.getFirst()));
+        out.add(List.copyOf(g.subList(1, g.size())));
+        k += 2;
+      } else {
+        throw new IllegalStateException("launch " + k + " (" + name + ") is not group " + whole + " of the section");
       }
-      out.add(List.copyOf(group));
     }
+    if (k != launchNames.size()) throw new IllegalStateException("the section has " + launchNames.size() + " launches, its groups " + k);
     return out;
   }
+
+  private static String names(List<Compute> g) { return String.join("+", g.stream().map(Compute::name).toList()); }
 
   /** The launch indices that close at least one bucket, ascending (a bucket final before any launch goes with launch 0). */
   public int[] cuts() {
