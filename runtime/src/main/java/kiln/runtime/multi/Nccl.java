@@ -214,8 +214,7 @@ public final class Nccl {
 
   /**
    * As above, bounded: with a finite timeout the communicator is made non-blocking
-   * (ncclCommInitRankConfig with blocking = 0) and its state polled through ncclCommGetAsyncError
-   * every 10 ms; a rank that has not joined within timeoutNanos (a peer process that died after the
+   * (ncclCommInitRankConfig with blocking = 0) and its state polled through ncclCommGetAsyncError; a rank that has not joined within timeoutNanos (a peer process that died after the
    * id exchange, or never started) ends the wait with one error and the half-made communicator is
    * aborted. Collectives of a non-blocking communicator that answer ncclInProgress are waited for the
    * same way. Without ncclCommInitRankConfig (NCCL < 2.14), or with KILN_NCCL_BLOCKING_INIT=1, the
@@ -406,8 +405,9 @@ public final class Nccl {
     public boolean nonBlocking() { return timeoutNanos != Long.MAX_VALUE; }
 
     /**
-     * A call that answered ncclInProgress: polls ncclCommGetAsyncError every 10 ms until the state
-     * leaves ncclInProgress; an error state throws; past the timeout the communicator is aborted and
+     * A call that answered ncclInProgress: polls ncclCommGetAsyncError until the state leaves
+     * ncclInProgress (a non-blocking communicator's every group and collective does: NCCL launches it
+     * from a helper thread, and only then is the work on the stream, ordered with what follows); an error state throws; past the timeout the communicator is aborted and
      * the timeout's message (or a generic one) thrown.
      */
     void settle(int result, String call, java.util.function.Supplier<String> onTimeout) {
@@ -429,7 +429,9 @@ public final class Nccl {
             throw new CudaException(onTimeout != null ? onTimeout.get() : call + " did not complete within "
                 + timeoutNanos / 1_000_000_000L + " s");
           }
-          Thread.sleep(10);
+          // a group's launch takes NCCL's helper thread tens of microseconds: spin for the first 2 ms, then poll each millisecond
+          if (System.nanoTime() - start < 2_000_000) Thread.onSpinWait();
+          else Thread.sleep(1);
         }
       } catch (CudaException e) {
         throw e;
@@ -570,7 +572,9 @@ public final class Nccl {
       if (closed) return;
       closed = true;
       try {
-        check((int) commDestroy.invokeExact(comm), "ncclCommDestroy" + where(), null);
+        int result = (int) commDestroy.invokeExact(comm);
+        // a non-blocking communicator may answer that its teardown goes on in NCCL's thread: the handle is gone either way
+        if (result != NCCL_IN_PROGRESS || !nonBlocking()) check(result, "ncclCommDestroy" + where(), null);
       } catch (CudaException e) {
         throw e;
       } catch (Throwable t) {
