@@ -281,9 +281,18 @@ public final class Cuda implements AutoCloseable {
    * context. Blocking like the main one: ordered with the legacy default stream the synchronous copies
    * use, concurrent with the main stream except where events order them.
    */
-  public CUstream sideStream() {
+  public CUstream sideStream() { return sideStream(false); }
+
+  /** As above; high: at the context's greatest priority, so its kernels take SMs as soon as the main stream's blocks retire. */
+  public CUstream sideStream(boolean high) {
     CUstream s = new CUstream();
-    cuStreamCreate(s, 0);
+    if (high) {
+      int[] least = new int[1], greatest = new int[1];
+      jcuda.driver.JCudaDriver.cuCtxGetStreamPriorityRange(least, greatest);
+      jcuda.driver.JCudaDriver.cuStreamCreateWithPriority(s, 0, greatest[0]);
+    } else {
+      cuStreamCreate(s, 0);
+    }
     sideStreams.add(s);
     return s;
   }

@@ -82,6 +82,12 @@ public final class DataParallel implements Learner {
   private final java.util.concurrent.CyclicBarrier cutBarrier;
   private volatile int cutAt;
   private boolean broken, closed;
+  /**
+   * KILN_COMM_PRIORITY=high: the communication stream at the greatest stream priority (NCCL's kernels
+   * start as soon as SMs free up instead of queueing behind the backward's blocks). Off by default:
+   * not measured yet (docs/multi-gpu.md, "Overlap as measured").
+   */
+  static final boolean HIGH_PRIORITY_COMM = "high".equals(System.getenv("KILN_COMM_PRIORITY"));
   /** How long one hand-off (a section, a read) may take once the replicas are open. */
   static final String STEP_TIMEOUT_VARIABLE = "KILN_STEP_TIMEOUT_S";
   long stepTimeoutNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(stepTimeoutSeconds(System.getenv(STEP_TIMEOUT_VARIABLE)));
@@ -820,7 +826,7 @@ public final class DataParallel implements Learner {
      */
     void openBuckets(GradientBuckets plan) {
       Cuda cuda = cuda();
-      commStream = cuda.sideStream();
+      commStream = cuda.sideStream(HIGH_PRIORITY_COMM);
       int[] cuts = plan.cuts();
       int[][] closed = plan.closedAfter();
       cutEvents = new Cuda.Event[cuts.length];
