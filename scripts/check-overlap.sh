@@ -3,11 +3,14 @@
 # .dev-overlap/gpu, output under $OUT): parity of 10 gpt2-tiny steps, --gpus 2 at B=4 (plain and --zero 1,
 # 1 MB buckets so the tiny model has many) against --gpus 1 at B=8; then bench gpt2-d12 B=8 T=1024 tf32
 # (untuned) on one GPU and on two, with buckets (25 MB, the default) and without (KILN_BUCKET_MB=0).
+# PACK: the folder holding run.sh (default .dev-overlap/gpu; the integrator's pack of main: PACK=.gpu).
+# VARIANTS=1 adds two-GPU benches of the overlap's knobs (about 8 s each): NCCL_MAX_CTAS=8 (fewer SMs taken
+# from the backward), KILN_COMM_PRIORITY=high, KILN_BUCKET_MB=100, and the first two together.
 set -u
-cd .dev-overlap
+PACK=${PACK:-.dev-overlap/gpu}
 export NCCL_NVLS_ENABLE=0
 export KILN_NCCL=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))')
-K="bash gpu/run.sh kiln.cli.Main"
+K="bash $PACK/run.sh kiln.cli.Main"
 T=$OUT/times.txt; P=$OUT/parity.txt; B=$OUT/bench.txt
 nvidia-smi -L > $T; date -u >> $T
 t0=$(date +%s)
@@ -35,4 +38,11 @@ ben bench2 50 $K $BN --gpus 2
 ben bench2z 50 $K $BN --gpus 2 --zero 1
 [ $(el) -lt 150 ] && KILN_BUCKET_MB=0 ben bench2-nobuckets 40 $K $BN --gpus 2
 [ $(el) -lt 165 ] && KILN_BUCKET_MB=0 ben bench2z-nobuckets 30 $K $BN --gpus 2 --zero 1
+if [ "${VARIANTS:-0}" = 1 ]; then
+  NCCL_MAX_CTAS=8 ben v-ctas8 40 $K $BN --gpus 2
+  KILN_COMM_PRIORITY=high ben v-priority 40 $K $BN --gpus 2
+  KILN_BUCKET_MB=100 ben v-bucket100 40 $K $BN --gpus 2
+  NCCL_MAX_CTAS=8 KILN_COMM_PRIORITY=high ben v-ctas8-priority 40 $K $BN --gpus 2
+  NCCL_MAX_CTAS=8 KILN_COMM_PRIORITY=high ben v-ctas8-priority-zero 40 $K $BN --gpus 2 --zero 1
+fi
 echo "done $(el)s" >> $T
