@@ -1,8 +1,8 @@
 // Data-parallel training on N GPUs: a thread, CUDA context, arena and executor per GPU of this
 // process (other processes may hold more ranks: --nodes), each rank stepping its slice of every
-// batch, gradients summed across ranks by one NCCL all-reduce over the contiguous gradient block, or
-// (ZeRO-1) reduce-scattered, each rank updating its shard, parameters all-gathered; to the trainer
-// the ranks are one Learner.
+// batch, gradients summed across ranks by NCCL in buckets while the backward runs (all-reduced, or
+// under ZeRO-1 reduced onto the rank whose shard holds them), each rank updating its shard,
+// parameters all-gathered; to the trainer the ranks are one Learner.
 package kiln.runtime.multi;
 
 import java.util.List;
@@ -26,9 +26,12 @@ import kiln.runtime.cuda.CudaExecutor;
  * [r·B, (r+1)·B) of it, so the ranks together see exactly the batch one GPU would at N·B.
  *
  * <p><b>The gradient.</b> Each rank's backward leaves the gradient of its own mean loss (over B·T
- * tokens) in its gradient block, one contiguous range of its arena. One in-place NCCL all-reduce
- * (SUM) over that block, queued on the rank's stream right after the backward, leaves every rank
- * holding the same sum. The division by N costs no pass: {@link #gradNorm} divides the norm of the
+ * tokens) in its gradient block, one contiguous range of its arena. The block is reduced in
+ * {@link GradientBuckets}: as soon as the backward's launch that last touches a bucket's ranges is
+ * queued, an event on the compute stream lets the rank's communication stream all-reduce (SUM) them
+ * in place, one NCCL group per bucket, while the rest of the backward runs; the compute stream waits
+ * for the last bucket after the backward. Every rank then holds the same sum (KILN_BUCKET_MB=0: one
+ * all-reduce of the whole block after the backward instead). The division by N costs no pass: {@link #gradNorm} divides the norm of the
  * sum by N, and {@link #update} hands the AdamW kernel gradScale / N, a factor it multiplies every
  * gradient by anyway (clipping). For N a power of two both are exact, so each rank then does the
  * arithmetic one GPU does on the mean gradient of the global batch; what differs from one GPU is
@@ -49,8 +52,9 @@ import kiln.runtime.cuda.CudaExecutor;
  *
  * <p><b>ZeRO-1</b> ({@code zero}): each rank's session runs the norm and AdamW over its shard of the
  * flat blocks only ({@link Session.Zero}: the program's SHARD / SHARD_START dims bound to the rank's
- * slice, m and v shard-sized, params and grads allocated padded to N equal shards). A step: backward;
- * in-place reduce-scatter of the gradient block (the rank's slice holds the sum); the norm's sum of
+ * slice, m and v shard-sized, params and grads allocated padded to N equal shards). A step: backward,
+ * each bucket's ranges reduced in place onto the rank whose shard holds them (ncclReduce per shard
+ * part: the rank's slice holds the sum, as after a reduce-scatter); the norm's sum of
  * squares over the slice, all-reduced as one float; AdamW on the slice with gradScale / N; in-place
  * all-gather of the parameter block. {@link #read} of AdamW's m and v (and of the gradient block)
  * gathers the shards, so a checkpoint holds the whole state; {@link #write} gives each rank its slice.
