@@ -30,6 +30,9 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
   @Option(names = "--gpus", defaultValue = "1", description = MultiGpu.DESCRIPTION) int gpus;
   @Option(names = "--zero", defaultValue = "0", paramLabel = "0|1", description = MultiGpu.ZERO) int zero;
+  @Option(names = "--nodes", defaultValue = "1", paramLabel = "M", description = MultiGpu.NODES) int nodes;
+  @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R", description = MultiGpu.NODE_RANK) int nodeRank;
+  @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS) String rendezvous;
 
   public static final class Models extends java.util.ArrayList<String> {
     Models() { super(kiln.runtime.Models.ALL.keySet()); }
@@ -38,7 +41,7 @@ public final class BenchCommand implements Callable<Integer> {
   @Override public Integer call() {
     var d = kiln.runtime.Session.Device.parse(device);
     MultiGpu.checkZeroPrecision(zero, precision);
-    MultiGpu.check(gpus, zero, 1, 0, null, d);
+    var rv = MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, d);
     if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
     kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);
     if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
@@ -46,7 +49,7 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = PrecisionOption.parse(precision, d);
-    if (gpus > 1) return MultiGpu.bench(c, gpus, zero == 1, batch, seq, steps, warmup, p);
+    if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, zero == 1, batch, seq, steps, warmup, p);
     try (Session s = c.open(batch, seq, d, n, p)) {
       System.out.println("bench: " + s.executor.describe());
       System.out.println("bench: " + MultiGpu.memory(s));

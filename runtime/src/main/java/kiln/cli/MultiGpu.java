@@ -16,7 +16,7 @@ import kiln.runtime.multi.Rendezvous;
 
 final class MultiGpu {
   static final String DESCRIPTION = "Data parallel on CUDA devices 0..N-1: one process, a thread and an arena per GPU, gradients summed by"
-      + " one NCCL all-reduce per step. --batch is per GPU: a step takes N x B sequences, and losses match one GPU at batch N x B."
+      + " NCCL in buckets while the backward runs (KILN_BUCKET_MB, default 25; 0: one all-reduce after it). --batch is per GPU: a step takes N x B sequences, and losses match one GPU at batch N x B."
       + " Needs libnccl (KILN_NCCL=path) and NCCL_NVLS_ENABLE=0 exported (./kiln exports it) (default: ${DEFAULT-VALUE}).";
 
   static final String ZERO = "1: ZeRO-1, each GPU keeps AdamW's m and v for its 1/N shard of the parameters only (gradients"
@@ -90,51 +90,54 @@ final class MultiGpu {
   }
 
   /**
-   * bench over gpus GPUs at batch per GPU: the steps of the one-GPU bench (forward, backward, AdamW,
-   * loss) with the all-reduce after the backward; tok/s counts every GPU's tokens.
+   * bench over the GPUs of rv at batch per GPU (this process's --gpus; with --nodes, every process runs
+   * the same bench and tok/s counts the whole run's tokens): the steps of the one-GPU bench (forward,
+   * backward, AdamW, loss) with the gradients reduced in buckets during the backward; ZeRO-1 when zero: the gradients reduced onto the
+   * shard owners, the parameters all-gathered after the update, AdamW state 1/N per GPU.
    */
-  static int bench(Models.Shape c, int gpus, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p) {
-    return bench(c, gpus, false, batch, seq, steps, warmup, p);
-  }
-
-  /** As above, ZeRO-1 when zero: reduce-scatter + all-gather instead of the all-reduce, AdamW state 1/N per GPU. */
-  static int bench(Models.Shape c, int gpus, boolean zero, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p) {
-    System.out.printf(Locale.ROOT, "bench: data parallel on %d GPUs%s: B=%d per GPU, %d sequences per step%n", gpus, zero ? " with ZeRO-1" : "",
-        batch, gpus * batch);
-    try (DataParallel dp = DataParallel.open(c, batch, seq, p, new Rendezvous(gpus, 1, 0, null), zero)) {
+  static int bench(Models.Shape c, Rendezvous rv, boolean zero, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p) {
+    int world = rv.worldSize();
+    System.out.printf(Locale.ROOT, "bench: data parallel on %d GPUs%s%s: B=%d per GPU, %d sequences per step%n", world,
+        rv.nodes() > 1 ? String.format(Locale.ROOT, " (%d processes, this is node %d)", rv.nodes(), rv.nodeRank()) : "",
+        zero ? " with ZeRO-1" : "", batch, world * batch);
+    try (DataParallel dp = DataParallel.open(c, batch, seq, p, rv, zero)) {
       System.out.println("bench: GPU 0: " + dp.onRank(0, s -> s.executor.describe()));
       long gradBytes = 4 * c.paramCount();
       System.out.println("bench: per GPU: " + dp.onRank(0, MultiGpu::memory));
-      System.out.printf(Locale.ROOT, "bench: %s of %.1f MB of fp32 gradients per step%n",
-          zero ? "reduce-scatter (then an all-gather of the parameters)" : "all-reduce", gradBytes / 1e6);
+      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", gradBytes / 1e6,
+          dp.buckets() == null ? (zero ? "one reduce-scatter after the backward" : "one all-reduce after the backward") + " (KILN_BUCKET_MB=0)"
+              : dp.buckets().describe() + (zero ? ", each part reduced onto the GPU whose shard holds it" : ", all-reduced"),
+          zero ? "; then an all-gather of the parameters" : "");
       float[] init = new float[Math.toIntExact(c.paramCount())];
       c.randomInit(1337, init, 0);
       dp.loadParams(init);
       // rank 0's slice is the one-GPU bench's batch (same seed, same order)
       SplittableRandom rnd = new SplittableRandom(42);
-      int[] x = new int[gpus * batch * seq], y = new int[x.length];
+      int[] x = new int[world * batch * seq], y = new int[x.length];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }
       dp.setBatch(x, y);
       for (int i = 0; i < warmup; i++) step(dp);
       dp.enableCommTiming();
-      double[] ms = new double[steps], comm = new double[steps];
+      double[] ms = new double[steps], comm = new double[steps], exposed = new double[steps];
       for (int i = 0; i < steps; i++) {
         long t0 = System.nanoTime();
         float loss = step(dp);   // reading the loss waits for every GPU
         ms[i] = (System.nanoTime() - t0) / 1e6;
-        comm[i] = Arrays.stream(dp.lastCommMs()).max().orElse(0);
-        System.out.printf(Locale.ROOT, "step %d: %.1f ms, loss %.4f, all-reduce %.2f ms%n", i + 1, ms[i], loss, comm[i]);
+        for (DataParallel.CommTime t : dp.lastCommMs()) {
+          comm[i] = Math.max(comm[i], t.inNccl());
+          exposed[i] = Math.max(exposed[i], t.exposed());
+        }
+        System.out.printf(Locale.ROOT, "step %d: %.1f ms, loss %.4f, NCCL %.2f ms, exposed %.2f ms%n", i + 1, ms[i], loss, comm[i], exposed[i]);
       }
-      double median = median(ms), commMedian = median(comm);
+      double median = median(ms), commMedian = median(comm), exposedMedian = median(exposed);
       double[] sorted = ms.clone();
       Arrays.sort(sorted);
       System.out.printf(Locale.ROOT, "bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
-      // an all-reduce moves 2(N-1)/N of the block per GPU, a reduce-scatter (N-1)/N
-      System.out.printf(Locale.ROOT, "bench: NCCL %s: median %.2f ms/step (%.1f%% of the step; not overlapped with the backward:"
-          + " all of it is exposed), %.0f GB/s bus bandwidth%n", zero ? "reduce-scatter" : "all-reduce", commMedian, 100 * commMedian / median,
-          commMedian > 0 ? (zero ? 1.0 : 2.0) * (gpus - 1) / gpus * gradBytes / (commMedian / 1000) / 1e9 : 0);
+      System.out.printf(Locale.ROOT, "bench: NCCL per step (median, the slowest GPU): %.2f ms in collectives, %.2f ms exposed (time in NCCL"
+          + " not hidden behind the backward: %.1f%% of the step), %.2f ms hidden%n", commMedian, exposedMedian, 100 * exposedMedian / median,
+          Math.max(0, commMedian - exposedMedian));
       double mb = dp.onRank(0, s -> ((CudaExecutor) s.executor).deviceBytesInUse()) / 1e6;
-      System.out.printf(Locale.ROOT, "bench: %.1f ms/step %.1f tok/s %.0f MB peak (per GPU)%n", median, gpus * batch * seq / (median / 1000), mb);
+      System.out.printf(Locale.ROOT, "bench: %.1f ms/step %.1f tok/s %.0f MB peak (per GPU)%n", median, world * batch * seq / (median / 1000), mb);
     }
     return 0;
   }

@@ -8,6 +8,16 @@ import kiln.dsl.Tensor;
 public interface Executor extends AutoCloseable {
   void run(String section);
 
+  /**
+   * Runs a section as {@link #run(String)} does, calling after.accept(i) right after launch i has
+   * been queued, for each i of cuts (ascending launch indices of the section): a data-parallel step
+   * starts a gradient bucket's reduction there while the rest of the section runs.
+   */
+  void run(String section, int[] cuts, java.util.function.IntConsumer after);
+
+  /** The section's launches in the order they run, each named by its computes joined with "+". */
+  List<String> launchNames(String section);
+
   void write(Tensor t, float[] values);
 
   void write(Tensor t, int[] values);

@@ -52,5 +52,12 @@ class GpusOptionTest {
         "train", "--device", "cpu", "--rendezvous", "tcp:127.0.0.1:29500", "--out", "never");
     assertError("kiln: --nodes 2 needs --device cuda: data parallelism runs over GPUs through NCCL (the device here is cpu)",
         "train", "--device", "cpu", "--nodes", "2", "--rendezvous", "tcp:127.0.0.1:29500", "--out", "never");
+    // bench takes the same options, checked the same way
+    assertError("kiln: --nodes 2 needs --rendezvous file:DIR (a directory every node sees) or tcp:HOST:PORT (node 0's address)",
+        "bench", "--device", "cpu", "--nodes", "2");
+    assertError("kiln: --node-rank must be in [0, --nodes 2), got 2",
+        "bench", "--device", "cpu", "--nodes", "2", "--node-rank", "2", "--rendezvous", "tcp:127.0.0.1:29500");
+    assertError("kiln: --nodes 2 needs --device cuda: data parallelism runs over GPUs through NCCL (the device here is cpu)",
+        "bench", "--device", "cpu", "--nodes", "2", "--rendezvous", "tcp:127.0.0.1:29500");
   }
 }

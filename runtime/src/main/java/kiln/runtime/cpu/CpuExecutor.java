@@ -102,18 +102,32 @@ public final class CpuExecutor implements kiln.runtime.Executor {
         all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6, tunedNote);
   }
 
-  @Override public void run(String section) {
-    List<Planned> list = sections.get(section);
-    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
-    if (profileNanos == null) {
-      for (Planned p : list) pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
-    } else {
-      for (Planned p : list) {
+  @Override public void run(String section) { run(section, NO_CUTS, i -> { }); }
+
+  private static final int[] NO_CUTS = {};
+
+  @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
+    List<Planned> list = section(section);
+    int next = 0;
+    for (int k = 0; k < list.size(); k++) {
+      Planned p = list.get(k);
+      if (profileNanos == null) {
+        pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
+      } else {
         long t0 = System.nanoTime();
         pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
         profileNanos[p.index()] += System.nanoTime() - t0;
       }
+      while (next < cuts.length && cuts[next] == k) after.accept(cuts[next++]);
     }
+  }
+
+  @Override public List<String> launchNames(String section) { return section(section).stream().map(p -> p.launch().name()).toList(); }
+
+  private List<Planned> section(String section) {
+    List<Planned> list = sections.get(section);
+    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
+    return list;
   }
 
   /** Turns per-launch timing on (adds a clock read per launch). */

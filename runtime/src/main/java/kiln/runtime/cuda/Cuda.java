@@ -269,6 +269,42 @@ public final class Cuda implements AutoCloseable {
     return new Event(event);
   }
 
+  /** An event for ordering only (no timestamp: cheaper to record and wait on). */
+  public Event marker() {
+    CUevent event = new CUevent();
+    cuEventCreate(event, jcuda.driver.CUevent_flags.CU_EVENT_DISABLE_TIMING);
+    return new Event(event);
+  }
+
+  /**
+   * A second stream on this context (a data-parallel rank's communication stream), destroyed with the
+   * context. Blocking like the main one: ordered with the legacy default stream the synchronous copies
+   * use, concurrent with the main stream except where events order them.
+   */
+  public CUstream sideStream() { return sideStream(false); }
+
+  /** As above; high: at the context's greatest priority, so its kernels take SMs as soon as the main stream's blocks retire. */
+  public CUstream sideStream(boolean high) {
+    CUstream s = new CUstream();
+    if (high) {
+      int[] least = new int[1], greatest = new int[1];
+      jcuda.driver.JCudaDriver.cuCtxGetStreamPriorityRange(least, greatest);
+      jcuda.driver.JCudaDriver.cuStreamCreateWithPriority(s, 0, greatest[0]);
+    } else {
+      cuStreamCreate(s, 0);
+    }
+    sideStreams.add(s);
+    return s;
+  }
+
+  private final java.util.List<CUstream> sideStreams = new java.util.ArrayList<>();
+
+  /** Work queued on the main stream from now on waits until event (recorded on any stream of this context) has completed. */
+  public void waitFor(Event event) { waitFor(stream, event); }
+
+  /** Work queued on s from now on waits for event. */
+  public void waitFor(CUstream s, Event event) { jcuda.driver.JCudaDriver.cuStreamWaitEvent(s, event.event, 0); }
+
   /** A point in the stream, for timing: {@code start.record(); ...; end.record(); start.elapsedMs(end)}. */
   public final class Event implements AutoCloseable {
     private final CUevent event;
@@ -276,6 +312,9 @@ public final class Cuda implements AutoCloseable {
     private Event(CUevent event) { this.event = event; }
 
     public void record() { cuEventRecord(event, stream); }
+
+    /** Records the event on another stream of this context (a side stream). */
+    public void record(CUstream on) { cuEventRecord(event, on); }
 
     /** Milliseconds from this event to end, waiting for end to complete. */
     public float elapsedMs(Event end) {
@@ -339,6 +378,7 @@ public final class Cuda implements AutoCloseable {
     if (closed) return;
     closed = true;
     cuCtxSynchronize();
+    for (CUstream s : sideStreams) cuStreamDestroy(s);
     cuStreamDestroy(stream);
     cuDevicePrimaryCtxRelease(device);
   }

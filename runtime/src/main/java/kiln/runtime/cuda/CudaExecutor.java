@@ -392,36 +392,63 @@ public final class CudaExecutor implements Executor {
     for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
   }
 
-  @Override public void run(String section) {
+  @Override public void run(String section) { run(section, NO_CUTS, i -> { }); }
+
+  private static final int[] NO_CUTS = {};
+
+  /**
+   * The launches between cuts run as their own CUDA graphs (captured on their second run, as a whole
+   * section is), so after.accept(cut) can queue work on another stream (an event, NCCL) between them.
+   */
+  @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
-    if (events == null) {
-      if (!GRAPHS) {
-        launchAll(list);
-        return;
+    if (events != null) {
+      int next = 0;
+      for (int k = 0; k < list.size(); k++) {
+        Planned p = list.get(k);
+        events[2 * p.index()].record();
+        for (Launch x : p.launches()) cuda.launch(x);
+        events[2 * p.index() + 1].record();
+        while (next < cuts.length && cuts[next] == k) after.accept(cuts[next++]);
       }
-      // the first run is eager (it surfaces a failing launch with its own name); the second captures
-      // the section as one CUDA graph, replayed from then on: one launch instead of hundreds
-      Cuda.Graph graph = graphs.get(section);
-      if (graph == null && runs.merge(section, 1, Integer::sum) >= 2) {
-        graph = cuda.capture(() -> launchAll(list));
-        graphs.put(section, graph);
-      }
-      if (graph != null) graph.launch();
-      else launchAll(list);
+      cuda.synchronize();
+      for (Planned p : list) profileMicros[p.index()] += (long) (events[2 * p.index()].elapsedMs(events[2 * p.index() + 1]) * 1000);
       return;
     }
-    for (Planned p : list) {
-      int k = p.index();
-      events[2 * k].record();
-      for (Launch x : p.launches()) cuda.launch(x);
-      events[2 * k + 1].record();
+    int from = 0;
+    for (int c : cuts) {
+      if (c < from || c >= list.size()) throw new IllegalArgumentException(section + ": cut after launch " + c + " is out of order or past " + list.size());
+      runPart(section, list, from, c + 1);
+      after.accept(c);
+      from = c + 1;
     }
-    cuda.synchronize();
-    for (Planned p : list) {
-      int k = p.index();
-      profileMicros[k] += (long) (events[2 * k].elapsedMs(events[2 * k + 1]) * 1000);
+    if (from < list.size()) runPart(section, list, from, list.size());
+  }
+
+  /** Launches [from, to) of a section: eager on the first run, then one captured graph replayed. */
+  private void runPart(String section, List<Planned> list, int from, int to) {
+    List<Planned> part = from == 0 && to == list.size() ? list : list.subList(from, to);
+    if (!GRAPHS) {
+      launchAll(part);
+      return;
     }
+    // the first run is eager (it surfaces a failing launch with its own name); the second captures
+    // the launches as one CUDA graph, replayed from then on: one launch instead of hundreds
+    String key = part == list ? section : section + "[" + from + "," + to + ")";
+    Cuda.Graph graph = graphs.get(key);
+    if (graph == null && runs.merge(key, 1, Integer::sum) >= 2) {
+      graph = cuda.capture(() -> launchAll(part));
+      graphs.put(key, graph);
+    }
+    if (graph != null) graph.launch();
+    else launchAll(part);
+  }
+
+  @Override public List<String> launchNames(String section) {
+    List<Planned> list = sections.get(section);
+    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
+    return list.stream().map(Planned::name).toList();
   }
 
   private long byteOffset(Tensor t) {

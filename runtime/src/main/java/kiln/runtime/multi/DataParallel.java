@@ -1,10 +1,11 @@
 // Data-parallel training on N GPUs: a thread, CUDA context, arena and executor per GPU of this
 // process (other processes may hold more ranks: --nodes), each rank stepping its slice of every
-// batch, gradients summed across ranks by one NCCL all-reduce over the contiguous gradient block, or
-// (ZeRO-1) reduce-scattered, each rank updating its shard, parameters all-gathered; to the trainer
-// the ranks are one Learner.
+// batch, gradients summed across ranks by NCCL in buckets while the backward runs (all-reduced, or
+// under ZeRO-1 reduced onto the rank whose shard holds them), each rank updating its shard,
+// parameters all-gathered; to the trainer the ranks are one Learner.
 package kiln.runtime.multi;
 
+import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.function.Function;
 import jcuda.driver.CUdeviceptr;
@@ -25,9 +26,12 @@ import kiln.runtime.cuda.CudaExecutor;
  * [r·B, (r+1)·B) of it, so the ranks together see exactly the batch one GPU would at N·B.
  *
  * <p><b>The gradient.</b> Each rank's backward leaves the gradient of its own mean loss (over B·T
- * tokens) in its gradient block, one contiguous range of its arena. One in-place NCCL all-reduce
- * (SUM) over that block, queued on the rank's stream right after the backward, leaves every rank
- * holding the same sum. The division by N costs no pass: {@link #gradNorm} divides the norm of the
+ * tokens) in its gradient block, one contiguous range of its arena. The block is reduced in
+ * {@link GradientBuckets}: as soon as the backward's launch that last touches a bucket's ranges is
+ * queued, an event on the compute stream lets the rank's communication stream all-reduce (SUM) them
+ * in place, one NCCL group per bucket, while the rest of the backward runs; the compute stream waits
+ * for the last bucket after the backward. Every rank then holds the same sum (KILN_BUCKET_MB=0: one
+ * all-reduce of the whole block after the backward instead). The division by N costs no pass: {@link #gradNorm} divides the norm of the
  * sum by N, and {@link #update} hands the AdamW kernel gradScale / N, a factor it multiplies every
  * gradient by anyway (clipping). For N a power of two both are exact, so each rank then does the
  * arithmetic one GPU does on the mean gradient of the global batch; what differs from one GPU is
@@ -48,8 +52,9 @@ import kiln.runtime.cuda.CudaExecutor;
  *
  * <p><b>ZeRO-1</b> ({@code zero}): each rank's session runs the norm and AdamW over its shard of the
  * flat blocks only ({@link Session.Zero}: the program's SHARD / SHARD_START dims bound to the rank's
- * slice, m and v shard-sized, params and grads allocated padded to N equal shards). A step: backward;
- * in-place reduce-scatter of the gradient block (the rank's slice holds the sum); the norm's sum of
+ * slice, m and v shard-sized, params and grads allocated padded to N equal shards). A step: backward,
+ * each bucket's ranges reduced in place onto the rank whose shard holds them (ncclReduce per shard
+ * part: the rank's slice holds the sum, as after a reduce-scatter); the norm's sum of
  * squares over the slice, all-reduced as one float; AdamW on the slice with gradScale / N; in-place
  * all-gather of the parameter block. {@link #read} of AdamW's m and v (and of the gradient block)
  * gathers the shards, so a checkpoint holds the whole state; {@link #write} gives each rank its slice.
@@ -75,7 +80,18 @@ public final class DataParallel implements Learner {
   private final boolean onHost;
   /** The ZeRO-1 shards over every rank's flat blocks, null for plain data parallelism. */
   private final ZeroShards zero;
+  /** The gradient buckets reduced while the backward runs (every rank the same plan); null: one collective after it (KILN_BUCKET_MB=0). */
+  private final GradientBuckets buckets;
+  /** CPU replicas: where the rank threads meet at each bucket cut, the last to arrive reducing the buckets closed there. */
+  private final java.util.concurrent.CyclicBarrier cutBarrier;
+  private volatile int cutAt;
   private boolean broken, closed;
+  /**
+   * KILN_COMM_PRIORITY=high: the communication stream at the greatest stream priority (NCCL's kernels
+   * start as soon as SMs free up instead of queueing behind the backward's blocks). Off by default:
+   * not measured yet (docs/multi-gpu.md, "Overlap as measured").
+   */
+  static final boolean HIGH_PRIORITY_COMM = "high".equals(System.getenv("KILN_COMM_PRIORITY"));
   /** How long one hand-off (a section, a read) may take once the replicas are open. */
   static final String STEP_TIMEOUT_VARIABLE = "KILN_STEP_TIMEOUT_S";
   long stepTimeoutNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(stepTimeoutSeconds(System.getenv(STEP_TIMEOUT_VARIABLE)));
@@ -95,8 +111,15 @@ public final class DataParallel implements Learner {
   };
   private final Task forward = r -> r.session.forward();
   private final Task backward = r -> {
-    r.session.backward();
-    if (r.comm != null) r.exchangeGradients();
+    GradientBuckets plan = buckets();   // assigned in the constructor, after this initializer
+    if (plan == null) {
+      r.session.backward();
+      if (r.comm != null) r.exchangeGradients();
+    } else if (r.comm != null) {
+      r.backwardWithBuckets(plan);
+    } else {
+      r.session.executor.run("backward", plan.cuts(), this::meetAtCut);
+    }
   };
   /** GPUs: the ranks' mean losses summed through NCCL (every process sees the sum); CPU replicas: each its own. */
   private final Task readLoss = r -> r.loss = r.comm != null ? r.sumOverRanks(r.lossPointer, 0) : r.session.loss();
@@ -132,9 +155,10 @@ public final class DataParallel implements Learner {
     }
   };
   private final Task read = r -> values = r.session.read(r.own(tensor));
-  private final Task readCommTime = r -> r.commMs = r.commStart == null ? 0 : r.commStart.elapsedMs(r.commEnd);
+  private final Task readCommTime = r -> r.readCommTime();
 
-  private DataParallel(Rank[] ranks, Semaphore done, int perGpuBatch, int seq, boolean onHost, Rendezvous rendezvous, ZeroShards zero) {
+  private DataParallel(Rank[] ranks, Semaphore done, int perGpuBatch, int seq, boolean onHost, Rendezvous rendezvous, ZeroShards zero,
+                       long bucketFloats) {
     this.ranks = ranks;
     this.done = done;
     this.n = ranks.length;
@@ -146,6 +170,72 @@ public final class DataParallel implements Learner {
     this.zero = zero;
     this.program = ranks[0].session.program;
     this.grads = program.grads().values().iterator().next().root();
+    if (bucketFloats > 0) {
+      Session s = ranks[0].session;
+      long block = zero != null ? zero.paddedSize() : s.arena.elements(grads);
+      List<kiln.dsl.Compute> backward = Session.sections(program).get("backward");
+      // the section as the backend's lowering groups it into launches (what the executor's cuts count)
+      List<List<kiln.dsl.Compute>> launches = GradientBuckets.groups(s.executor.launchNames("backward"),
+          onHost ? kiln.codegen.Fuse.groups(backward) : kiln.codegen.Epilogue.groups(backward));
+      this.buckets = GradientBuckets.plan(launches, s.arena, grads, block, bucketFloats);
+    } else {
+      this.buckets = null;
+    }
+    int[][] closed = buckets == null ? null : buckets.closedAfter();
+    this.cutBarrier = onHost && buckets != null ? new java.util.concurrent.CyclicBarrier(n, () -> reduceOnHost(closed[cutAt])) : null;
+  }
+
+  /** The buckets' plan, null when they are off (KILN_BUCKET_MB=0). */
+  public GradientBuckets buckets() { return buckets; }
+
+  /** CPU replicas, on each rank thread at cut launch: wait for every replica to get there; the last one reduces the buckets closed. */
+  private void meetAtCut(int launch) {
+    cutAt = launch;
+    try {
+      cutBarrier.await(stepTimeoutNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted at a gradient bucket", e);
+    } catch (java.util.concurrent.BrokenBarrierException | java.util.concurrent.TimeoutException e) {
+      throw new IllegalStateException("a replica did not reach gradient bucket launch " + launch + " (another replica failed or hung)", e);
+    }
+  }
+
+  /**
+   * CPU replicas: each range of the given buckets summed over the replicas in rank order, as NCCL
+   * would leave it: on every replica (all-reduce) or, under ZeRO-1, on the replica whose shard holds
+   * it (a reduce to that root; the others keep their own gradient there).
+   */
+  private void reduceOnHost(int[] bucketIndices) {
+    float[][] f = new float[n][];
+    long[] base = new long[n];
+    for (int q = 0; q < n; q++) {
+      kiln.runtime.Arena a = ((kiln.runtime.cpu.CpuExecutor) ranks[q].session.executor).arena();
+      f[q] = a.f;
+      base[q] = a.offsetLong(ranks[q].own(grads));
+    }
+    for (int b : bucketIndices) {
+      for (GradientBuckets.Range range : buckets.buckets().get(b).ranges()) {
+        for (int q = 0; q < n; q++) {
+          long lo = range.start(), hi = range.end();
+          if (zero != null) {
+            lo = Math.max(lo, zero.start(ranks[q].global));
+            hi = Math.min(hi, zero.end(ranks[q].global));
+          } else if (q > 0) {
+            break;   // all-reduce: one sum, written to every replica below
+          }
+          for (long i = lo; i < hi; i++) {
+            float sum = 0;
+            for (int k = 0; k < n; k++) sum += f[k][(int) (base[k] + i)];
+            if (zero != null) {
+              f[q][(int) (base[q] + i)] = sum;
+            } else {
+              for (int k = 0; k < n; k++) f[k][(int) (base[k] + i)] = sum;
+            }
+          }
+        }
+      }
+    }
   }
 
   /** KILN_STEP_TIMEOUT_S's value: whole seconds, default 300 (opening, which compiles, is not timed; a step taking minutes has hung). */
@@ -180,10 +270,11 @@ public final class DataParallel implements Learner {
     Nccl nccl = Nccl.get();
     Nccl.requireNvlsDisabled(System.getenv());
     int world = rendezvous.worldSize();
+    long bucketFloats = GradientBuckets.bucketFloats(System.getenv(GradientBuckets.BUCKET_VARIABLE));
     return build(rendezvous, perGpuBatch, seq, zero, (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CUDA, 1, precision, local, z),
         nccl, () -> rendezvous.nodes() == 1 ? nccl.uniqueId()
             : UniqueIdExchange.exchange(rendezvous.endpoint(), RUN, rendezvous.nodeRank(), rendezvous.nodes(), nccl::uniqueId,
-                UniqueIdExchange.DEFAULT_TIMEOUT));
+                UniqueIdExchange.DEFAULT_TIMEOUT), bucketFloats);
   }
 
   /** The run name of the NCCL id exchange (its file names, its TCP greeting): one run per rendezvous endpoint at a time. */
@@ -199,9 +290,14 @@ public final class DataParallel implements Learner {
 
   /** As above, ZeRO-1 when zero: the host plays reduce-scatter, the scalar all-reduce and all-gather in rank order. */
   public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero) {
+    return onCpu(shape, perGpuBatch, seq, replicas, threads, zero, GradientBuckets.bucketFloats(System.getenv(GradientBuckets.BUCKET_VARIABLE)));
+  }
+
+  /** As above with buckets of bucketFloats floats (0: one reduction of the whole block after the backward). */
+  public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero, long bucketFloats) {
     if (replicas < 1) throw new IllegalArgumentException("replicas must be positive, got " + replicas);
     return build(new Rendezvous(replicas, 1, 0, null), perGpuBatch, seq, zero,
-        (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads, CudaSchedule.Precision.FP32, 0, z), null, null);
+        (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads, CudaSchedule.Precision.FP32, 0, z), null, null, bucketFloats);
   }
 
   /**
@@ -252,7 +348,7 @@ public final class DataParallel implements Learner {
   }
 
   private static DataParallel build(Rendezvous rv, int perGpuBatch, int seq, boolean zero, Opener open, Nccl nccl,
-                                    java.util.function.Supplier<byte[]> uniqueId) {
+                                    java.util.function.Supplier<byte[]> uniqueId, long bucketFloats) {
     Semaphore done = new Semaphore(0);
     int n = rv.gpus(), world = rv.worldSize();
     Rank[] ranks = new Rank[n];
@@ -264,12 +360,14 @@ public final class DataParallel implements Learner {
       dispatch(ranks, done, 1, n, opening);
       ZeroShards shards = zero ? ZeroShards.of(ranks[0].session.arena.elements(ranks[0].session.paramsTensor()), world) : null;
       for (Rank rk : ranks) rk.zero = shards;
-      DataParallel dp = new DataParallel(ranks, done, perGpuBatch, seq, nccl == null, rv, shards);
+      DataParallel dp = new DataParallel(ranks, done, perGpuBatch, seq, nccl == null, rv, shards, bucketFloats);
       if (nccl != null) {
         byte[] id = uniqueId.get();
         // ncclCommInitRank returns once every rank has called it: all ranks at once, each on its thread
         dispatch(ranks, done, 0, n, rk -> {
-          rk.comm = nccl.init(world, id, rk.global);
+          // bounded: a rank that never joins ends the wait after the step timeout (non-blocking init, polled)
+          rk.comm = nccl.init(world, id, rk.global, dp.stepTimeoutNanos);
+          rk.nccl = nccl;
           CudaExecutor ex = rk.executor();
           Tensor grads = rk.own(dp.grads);
           rk.gradsPointer = ex.pointer(grads);
@@ -279,6 +377,7 @@ public final class DataParallel implements Learner {
           rk.normPointer = ex.pointer(rk.session.program.gradNormSquared());
           rk.stream = ex.cuda().stream();
           rk.scratch = ex.cuda().allocate(64);
+          if (dp.buckets != null) rk.openBuckets(dp.buckets);
         });
       }
       return dp;
@@ -429,7 +528,7 @@ public final class DataParallel implements Learner {
 
   @Override public void backward() {
     all(backward);
-    if (onHost) {
+    if (onHost && buckets == null) {
       if (zero != null) reduceScatterOnHost();
       else sumOnHost();
     }
@@ -585,22 +684,29 @@ public final class DataParallel implements Learner {
     return t;
   }
 
-  /** From now on every rank records CUDA events around its all-reduce ({@link #lastCommMs}). */
+  /**
+   * From now on every rank records CUDA events around its collectives ({@link #lastCommMs}): each
+   * bucket's on the communication stream, the end of the backward and the point where the compute
+   * stream has waited for the last bucket, and the ZeRO-1 all-gather.
+   */
   public void enableCommTiming() {
     if (onHost) return;
-    all(r -> {
-      Cuda cuda = ((CudaExecutor) r.session.executor).cuda();
-      r.commStart = cuda.event();
-      r.commEnd = cuda.event();
-    });
+    all(r -> r.enableTiming(buckets));
   }
 
-  /** Per rank: milliseconds its last all-reduce took on its stream (waits for it); zeros without timing. */
-  public double[] lastCommMs() {
+  /**
+   * One rank's NCCL time in its last step: inNccl, the milliseconds its gradient collectives (and
+   * the ZeRO-1 all-gather) ran; exposed, the part the compute stream waited for (the time from the
+   * backward's last kernel to the last bucket's end, plus the all-gather, which nothing overlaps).
+   */
+  public record CommTime(double inNccl, double exposed) {}
+
+  /** Per rank: its last step's {@link CommTime} (waits for it); zeros without timing. */
+  public CommTime[] lastCommMs() {
     all(readCommTime);
-    double[] ms = new double[n];
-    for (int r = 0; r < n; r++) ms[r] = ranks[r].commMs;
-    return ms;
+    CommTime[] out = new CommTime[n];
+    for (int r = 0; r < n; r++) out[r] = new CommTime(ranks[r].commMs, ranks[r].exposedMs);
+    return out;
   }
 
   /** Destroys the communicators, then each rank's session and context; after a failure, only stops the threads. */
@@ -645,7 +751,14 @@ public final class DataParallel implements Learner {
     float loss, squares;
     float[] part;
     Cuda.Event commStart, commEnd;
-    double commMs;
+    double commMs, exposedMs;
+    Nccl nccl;
+    /** The bucketed backward: the communication stream, an event per cut, the end of the last bucket. */
+    jcuda.driver.CUstream commStream;
+    Cuda.Event[] cutEvents, bucketStart, bucketEnd;
+    Cuda.Event commDone, backwardEnd, joined, gatherStart, gatherEnd;
+    Collective[][] collectives;
+    int[] cutIndex;
     /** Rank 0's tensors (what callers hold) to this rank's own: every session builds its own program. */
     private final java.util.Map<Tensor, Tensor> own = new java.util.HashMap<>();
     private static final Task STOP = r -> { };
@@ -704,7 +817,113 @@ public final class DataParallel implements Learner {
 
     /** ZeRO-1, after the update: the in-place all-gather of the parameter block from every rank's slice. */
     void allGatherParams() {
+      if (gatherStart != null) gatherStart.record();
       comm.allGather(paramsPointer.withByteOffset(zero.startBytes(global)), paramsPointer, zero.shardSize(), Nccl.DataType.FLOAT32, stream);
+      if (gatherEnd != null) gatherEnd.record();
+    }
+
+    /**
+     * The communication stream, an event per cut and each cut's collectives, made once: per range of
+     * the buckets it closes, an in-place all-reduce, or under ZeRO-1 an in-place reduce of each part
+     * of the range that lies in a rank's shard onto that rank (the sum lands where reduce-scatter
+     * would put it, at reduce-scatter's traffic, without cutting the shards into per-bucket pieces).
+     */
+    void openBuckets(GradientBuckets plan) {
+      Cuda cuda = cuda();
+      commStream = cuda.sideStream(HIGH_PRIORITY_COMM);
+      int[] cuts = plan.cuts();
+      int[][] closed = plan.closedAfter();
+      cutEvents = new Cuda.Event[cuts.length];
+      collectives = new Collective[cuts.length][];
+      cutIndex = new int[plan.launches()];
+      for (int i = 0; i < cuts.length; i++) {
+        cutEvents[i] = cuda.marker();
+        cutIndex[cuts[i]] = i;
+        List<Collective> list = new java.util.ArrayList<>();
+        for (int b : closed[cuts[i]]) {
+          for (GradientBuckets.Range range : plan.buckets().get(b).ranges()) {
+            if (zero == null) {
+              list.add(new Collective(gradsPointer.withByteOffset(4 * range.start()), range.count(), -1));
+              continue;
+            }
+            for (int q = 0; q < of; q++) {
+              long lo = Math.max(range.start(), zero.start(q)), hi = Math.min(range.end(), zero.end(q));
+              if (hi > lo) list.add(new Collective(gradsPointer.withByteOffset(4 * lo), hi - lo, q));
+            }
+          }
+        }
+        collectives[i] = list.toArray(Collective[]::new);
+      }
+      commDone = cuda.marker();
+    }
+
+    /** One in-place collective of a bucket: all-reduce (root -1) or reduce onto root. */
+    record Collective(CUdeviceptr at, long count, int root) {}
+
+    /**
+     * The backward with each bucket's collectives queued on the communication stream as soon as the
+     * launch that closes it is queued on the compute stream (an event between them), then the compute
+     * stream waits for the last bucket before anything reads the gradients.
+     */
+    void backwardWithBuckets(GradientBuckets plan) {
+      session.executor.run("backward", plan.cuts(), this::reduceBucketsAt);
+      if (backwardEnd != null) backwardEnd.record();
+      commDone.record(commStream);
+      cuda().waitFor(commDone);
+      if (joined != null) joined.record();
+    }
+
+    /** After launch: the buckets it closes, as one NCCL group on the communication stream once the compute stream has passed it. */
+    private void reduceBucketsAt(int launch) {
+      int cut = cutIndex[launch];
+      cutEvents[cut].record();
+      cuda().waitFor(commStream, cutEvents[cut]);
+      if (bucketStart != null) bucketStart[cut].record(commStream);
+      nccl.groupStart();
+      try {
+        for (Collective c : collectives[cut]) {
+          if (c.root() < 0) comm.allReduce(c.at(), c.at(), c.count(), Nccl.DataType.FLOAT32, Nccl.Op.SUM, commStream);
+          else comm.reduce(c.at(), c.at(), c.count(), Nccl.DataType.FLOAT32, Nccl.Op.SUM, c.root(), commStream);
+        }
+      } finally {
+        nccl.groupEnd(comm);
+      }
+      if (bucketEnd != null) bucketEnd[cut].record(commStream);
+    }
+
+    void enableTiming(GradientBuckets plan) {
+      Cuda cuda = cuda();
+      if (plan == null) {
+        commStart = cuda.event();
+        commEnd = cuda.event();
+      } else {
+        bucketStart = new Cuda.Event[cutEvents.length];
+        bucketEnd = new Cuda.Event[cutEvents.length];
+        for (int i = 0; i < bucketStart.length; i++) {
+          bucketStart[i] = cuda.event();
+          bucketEnd[i] = cuda.event();
+        }
+        backwardEnd = cuda.event();
+        joined = cuda.event();
+      }
+      if (zero != null) {
+        gatherStart = cuda.event();
+        gatherEnd = cuda.event();
+      }
+    }
+
+    /** This step's NCCL time: in the collectives, and the part the compute stream waited for. */
+    void readCommTime() {
+      double gather = gatherStart == null ? 0 : gatherStart.elapsedMs(gatherEnd);
+      if (bucketStart != null) {
+        double sum = 0;
+        for (int i = 0; i < bucketStart.length; i++) sum += bucketStart[i].elapsedMs(bucketEnd[i]);
+        commMs = sum + gather;
+        exposedMs = backwardEnd.elapsedMs(joined) + gather;
+      } else {
+        commMs = (commStart == null ? 0 : commStart.elapsedMs(commEnd)) + gather;
+        exposedMs = commMs;
+      }
     }
 
     /** The sum over every rank of the float at value, through NCCL into scratch slot (waits for it). */
@@ -733,8 +952,12 @@ public final class DataParallel implements Learner {
     /** Frees what lives on this rank: events, communicator (after its queued work), session and context. */
     void release() {
       try {
-        if (commStart != null) commStart.close();
-        if (commEnd != null) commEnd.close();
+        for (Cuda.Event e : new Cuda.Event[] {commStart, commEnd, commDone, backwardEnd, joined, gatherStart, gatherEnd}) {
+          if (e != null) e.close();
+        }
+        for (Cuda.Event[] es : new Cuda.Event[][] {cutEvents, bucketStart, bucketEnd}) {
+          if (es != null) for (Cuda.Event e : es) e.close();
+        }
         if (scratch != null) scratch.close();
         if (comm != null) comm.close();
       } finally {

@@ -47,6 +47,8 @@ public final class Nccl {
   static final String NVLS_VARIABLE = "NCCL_NVLS_ENABLE";
 
   private static final int NCCL_SUCCESS = 0;
+  /** ncclInProgress: a non-blocking communicator's call still running (poll ncclCommGetAsyncError). */
+  static final int NCCL_IN_PROGRESS = 7;
 
   /** ncclDataType_t. */
   public enum DataType {
@@ -78,7 +80,8 @@ public final class Nccl {
   private final Map<String, String> environment;
   private final Version version;
   private final MethodHandle getUniqueId, commInitRank, commDestroy, allReduce, reduceScatter, allGather, groupStart,
-      groupEnd, errorString, asyncError;
+      groupEnd, errorString, asyncError, reduceTo;
+  private final MethodHandle commInitRankConfig; // ncclCommInitRankConfig (NCCL >= 2.14), null where the library lacks it
   private final MethodHandle commAbort; // ncclCommAbort, null where the library lacks it
   private final MethodHandle lastError; // ncclGetLastError, NCCL >= 2.13; null when the library has none
 
@@ -153,6 +156,11 @@ public final class Nccl {
     reduceScatter = bind(linker, lookup, "ncclReduceScatter", reduce);
     // (sendbuff, recvbuff, size_t sendcount, ncclDataType_t, ncclComm_t, cudaStream_t)
     allGather = bind(linker, lookup, "ncclAllGather", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
+    // ncclReduce(sendbuff, recvbuff, size_t count, ncclDataType_t, ncclRedOp_t, int root, ncclComm_t, cudaStream_t)
+    reduceTo = bind(linker, lookup, "ncclReduce", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    // ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId commId (by value), int rank, ncclConfig_t* config)
+    commInitRankConfig = lookup.find("ncclCommInitRankConfig")
+        .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT, ADDRESS))).orElse(null);
     groupStart = bind(linker, lookup, "ncclGroupStart", FunctionDescriptor.of(JAVA_INT));
     groupEnd = bind(linker, lookup, "ncclGroupEnd", FunctionDescriptor.of(JAVA_INT));
     errorString = bind(linker, lookup, "ncclGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
@@ -202,7 +210,17 @@ public final class Nccl {
    * context. Blocks until all ranks have called it with the same id. Refuses, before touching NCCL,
    * unless NCCL_NVLS_ENABLE=0 is in the environment.
    */
-  public Communicator init(int ranks, byte[] uniqueId, int rank) {
+  public Communicator init(int ranks, byte[] uniqueId, int rank) { return init(ranks, uniqueId, rank, Long.MAX_VALUE); }
+
+  /**
+   * As above, bounded: with a finite timeout the communicator is made non-blocking
+   * (ncclCommInitRankConfig with blocking = 0) and its state polled through ncclCommGetAsyncError; a rank that has not joined within timeoutNanos (a peer process that died after the
+   * id exchange, or never started) ends the wait with one error and the half-made communicator is
+   * aborted. Collectives of a non-blocking communicator that answer ncclInProgress are waited for the
+   * same way. Without ncclCommInitRankConfig (NCCL < 2.14), or with KILN_NCCL_BLOCKING_INIT=1, the
+   * blocking init runs.
+   */
+  public Communicator init(int ranks, byte[] uniqueId, int rank, long timeoutNanos) {
     Objects.requireNonNull(uniqueId, "uniqueId");
     if (ranks < 1) throw new IllegalArgumentException("NCCL communicator: ranks must be positive, got " + ranks);
     if (rank < 0 || rank >= ranks) throw new IllegalArgumentException("NCCL communicator: rank must be in [0, " + ranks + "), got " + rank);
@@ -215,14 +233,46 @@ public final class Nccl {
       MemorySegment commOut = arena.allocate(ADDRESS);
       MemorySegment id = arena.allocate(UNIQUE_ID_BYTES);
       MemorySegment.copy(uniqueId, 0, id, JAVA_BYTE, 0, UNIQUE_ID_BYTES);
-      check((int) commInitRank.invokeExact(commOut, ranks, id, rank), call, null);
-      return new Communicator(commOut.get(ADDRESS, 0), rank, ranks);
+      boolean bounded = timeoutNanos != Long.MAX_VALUE && commInitRankConfig != null && !"1".equals(environment.get(BLOCKING_INIT_VARIABLE));
+      if (!bounded) {
+        check((int) commInitRank.invokeExact(commOut, ranks, id, rank), call, null);
+        return new Communicator(commOut.get(ADDRESS, 0), rank, ranks, Long.MAX_VALUE);
+      }
+      MemorySegment config = nonBlockingConfig(arena);
+      int result = (int) commInitRankConfig.invokeExact(commOut, ranks, id, rank, config);
+      if (result != NCCL_SUCCESS && result != NCCL_IN_PROGRESS) check(result, call, null);
+      Communicator c = new Communicator(commOut.get(ADDRESS, 0), rank, ranks, timeoutNanos);
+      c.settle(result, call, () -> "ncclCommInitRank (rank " + rank + " of " + ranks + ") did not complete within "
+          + timeoutNanos / 1_000_000_000L + " s: a rank never joined (a process that died after the id exchange, or never started); "
+          + "KILN_STEP_TIMEOUT_S sets the limit");
+      return c;
     } catch (CudaException e) {
       throw e;
     } catch (Throwable t) {
       throw new CudaException(call + " failed: " + t, t);
     }
   }
+
+  /** KILN_NCCL_BLOCKING_INIT=1: the blocking ncclCommInitRank even where a timeout is asked for (a fallback). */
+  static final String BLOCKING_INIT_VARIABLE = "KILN_NCCL_BLOCKING_INIT";
+
+  /**
+   * An ncclConfig_t as NCCL 2.14 laid it out (size, magic, version, blocking, cgaClusterSize), with
+   * blocking = 0 and the rest undefined: NCCL copies the first `size` bytes over its defaults and
+   * takes later fields from the defaults for a config of an older version, so this short form stays
+   * valid in every NCCL since 2.14.
+   */
+  static MemorySegment nonBlockingConfig(Arena arena) {
+    MemorySegment c = arena.allocate(CONFIG_BYTES, 8);
+    c.set(JAVA_LONG, 0, CONFIG_BYTES);            // size_t size
+    c.set(JAVA_INT, 8, 0xcafebeef);               // NCCL_API_MAGIC
+    c.set(JAVA_INT, 12, 21400);                   // NCCL_VERSION(2, 14, 0)
+    c.set(JAVA_INT, 16, 0);                       // blocking = 0
+    c.set(JAVA_INT, 20, Integer.MIN_VALUE);       // cgaClusterSize: NCCL_CONFIG_UNDEF_INT
+    return c;
+  }
+
+  static final int CONFIG_BYTES = 24;
 
   /** The refusal {@link #init} makes unless env holds NCCL_NVLS_ENABLE=0. */
   static void requireNvlsDisabled(Map<String, String> env) {
@@ -245,9 +295,17 @@ public final class Nccl {
     }
   }
 
-  public void groupEnd() {
+  public void groupEnd() { groupEnd(null); }
+
+  /** As above; a non-blocking communicator in the group (settle) is waited for when the group answers ncclInProgress. */
+  public void groupEnd(Communicator settle) {
     try {
-      check((int) groupEnd.invokeExact(), "ncclGroupEnd", null);
+      int result = (int) groupEnd.invokeExact();
+      if (result == NCCL_IN_PROGRESS && settle != null) {
+        settle.settle(result, "ncclGroupEnd", null);
+        return;
+      }
+      check(result, "ncclGroupEnd", null);
     } catch (CudaException e) {
       throw e;
     } catch (Throwable t) {
@@ -332,12 +390,74 @@ public final class Nccl {
   public final class Communicator implements AutoCloseable {
     private final MemorySegment comm;
     private final int rank, ranks;
+    /** Non-blocking communicators (a bounded init): how long a call answering ncclInProgress may take; MAX_VALUE: blocking. */
+    private final long timeoutNanos;
     private volatile boolean closed;
 
-    private Communicator(MemorySegment comm, int rank, int ranks) {
+    private Communicator(MemorySegment comm, int rank, int ranks, long timeoutNanos) {
       this.comm = comm;
       this.rank = rank;
       this.ranks = ranks;
+      this.timeoutNanos = timeoutNanos;
+    }
+
+    /** Whether calls may answer ncclInProgress (made by a bounded init). */
+    public boolean nonBlocking() { return timeoutNanos != Long.MAX_VALUE; }
+
+    /**
+     * A call that answered ncclInProgress: polls ncclCommGetAsyncError until the state leaves
+     * ncclInProgress (a non-blocking communicator's every group and collective does: NCCL launches it
+     * from a helper thread, and only then is the work on the stream, ordered with what follows); an error state throws; past the timeout the communicator is aborted and
+     * the timeout's message (or a generic one) thrown.
+     */
+    void settle(int result, String call, java.util.function.Supplier<String> onTimeout) {
+      if (result == NCCL_SUCCESS) return;
+      if (result != NCCL_IN_PROGRESS) {
+        check(result, call, comm);
+        return;
+      }
+      long start = System.nanoTime();
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment state = arena.allocate(JAVA_INT);
+        while (true) {
+          check((int) asyncError.invokeExact(comm, state), "ncclCommGetAsyncError" + where(), comm);
+          int s = state.get(JAVA_INT, 0);
+          if (s == NCCL_SUCCESS) return;
+          if (s != NCCL_IN_PROGRESS) check(s, call, comm);
+          if (System.nanoTime() - start > timeoutNanos) {
+            abort();
+            throw new CudaException(onTimeout != null ? onTimeout.get() : call + " did not complete within "
+                + timeoutNanos / 1_000_000_000L + " s");
+          }
+          // a group's launch takes NCCL's helper thread tens of microseconds: spin for the first 2 ms, then poll each millisecond
+          if (System.nanoTime() - start < 2_000_000) Thread.onSpinWait();
+          else Thread.sleep(1);
+        }
+      } catch (CudaException e) {
+        throw e;
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new CudaException(call + ": interrupted while waiting for NCCL", e);
+      } catch (Throwable t) {
+        throw new CudaException(call + " failed: " + t, t);
+      }
+    }
+
+    /**
+     * recv (on rank root) = op over ranks of send, count elements; in place when send == recv. Other
+     * ranks' recv is not written.
+     */
+    public void reduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, int root, CUstream stream) {
+      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      ready("ncclReduce", count, type);
+      if (root < 0 || root >= ranks) throw new IllegalArgumentException("ncclReduce" + where() + ": root must be in [0, " + ranks + "), got " + root);
+      int result;
+      try {
+        result = (int) reduceTo.invokeExact(s, r, count, type.code, op.code, root, comm, st);
+      } catch (Throwable t) {
+        throw new CudaException("ncclReduce" + where(count, type) + " failed: " + t, t);
+      }
+      if (result != NCCL_SUCCESS) fail(result, "ncclReduce", count, type);
     }
 
     public int rank() { return rank; }
@@ -397,7 +517,7 @@ public final class Nccl {
         MemorySegment result = arena.allocate(JAVA_INT);
         check((int) asyncError.invokeExact(comm, result), call, comm);
         int async = result.get(JAVA_INT, 0);
-        if (async != NCCL_SUCCESS) {
+        if (async != NCCL_SUCCESS && async != NCCL_IN_PROGRESS) {
           String detail = lastError(comm);
           throw new CudaException("NCCL communicator" + where() + " has an asynchronous error: " + errorString(async)
               + (detail.isEmpty() ? "" : " (NCCL: " + detail + ")"));
@@ -423,6 +543,10 @@ public final class Nccl {
     }
 
     private void fail(int result, String call, long count, DataType type) {
+      if (result == NCCL_IN_PROGRESS && nonBlocking()) {
+        settle(result, call + where(count, type), null);
+        return;
+      }
       check(result, call + where(count, type), comm);
     }
 
@@ -448,7 +572,9 @@ public final class Nccl {
       if (closed) return;
       closed = true;
       try {
-        check((int) commDestroy.invokeExact(comm), "ncclCommDestroy" + where(), null);
+        int result = (int) commDestroy.invokeExact(comm);
+        // a non-blocking communicator may answer that its teardown goes on in NCCL's thread: the handle is gone either way
+        if (result != NCCL_IN_PROGRESS || !nonBlocking()) check(result, "ncclCommDestroy" + where(), null);
       } catch (CudaException e) {
         throw e;
       } catch (Throwable t) {

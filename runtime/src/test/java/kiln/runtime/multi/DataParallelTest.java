@@ -20,6 +20,8 @@ class DataParallelTest {
   static final Models.Shape SMALL = Models.of(new Gpt2.Config(32, VOCAB, 256, 2, 2, 32));
   static final int B = 2, T = 16, STEPS = 10;
   static final float LR = 1e-2f;
+  /** Gradient buckets of 2,000 floats: the 34,688-float block in eight buckets for its two layers, reduced at their closing launches. */
+  static final long BUCKET = 2_000;
 
   /** N replicas at B against one session at N·B; N > 2 is the any-N logic that only runs on two GPUs so far (issue 15). */
   @ParameterizedTest
@@ -29,7 +31,8 @@ class DataParallelTest {
     try (Session s = SMALL.open(n * B, T, Session.Device.CPU, 1)) {
       one = ParityTrace.record(s, SMALL, VOCAB, STEPS, LR, 7, 1);
     }
-    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1)) {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, false, BUCKET)) {
+      assertManyBuckets(dp);
       two = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, n);
       // the replicas never diverge: the same summed gradient and the same update on each
       Tensor params = dp.paramsTensor();
@@ -64,7 +67,8 @@ class DataParallelTest {
       mOne = s.read(root(s.program(), "adam_m"));
     }
     ZeroShards shards = ZeroShards.of(SMALL.paramCount(), n);
-    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true)) {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true, BUCKET)) {
+      assertManyBuckets(dp);
       many = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, n);
       Tensor m = root(dp.program(), "adam_m");
       mMany = dp.read(m);
@@ -150,6 +154,13 @@ class DataParallelTest {
       l.update(LR, 0f, kiln.runtime.train.GradGuard.clipScale(norm, 1.0));
     }
     return losses;
+  }
+
+  /** The replicas reduce in many buckets, the first while most of the backward is still to run (the CPU twin of the overlap). */
+  static void assertManyBuckets(DataParallel dp) {
+    GradientBuckets plan = dp.buckets();
+    assertTrue(plan.buckets().size() >= 5, plan.describe());
+    assertTrue(plan.buckets().getFirst().closedBy() < plan.launches() / 2, "first bucket closed by launch " + plan.buckets().getFirst().closedBy());
   }
 
   private static Tensor root(kiln.models.Program p, String name) {

@@ -46,12 +46,15 @@ class NcclBindingTest {
       #include <string.h>
       #include <stdint.h>
       typedef struct { char internal[128]; } ncclUniqueId;
-      typedef struct { int nranks, rank; } *ncclComm_t;
+      typedef struct { int nranks, rank, pending; } *ncclComm_t;
+      typedef struct { size_t size; unsigned int magic, version; int blocking, cgaClusterSize; } ncclConfig_t;
 
       static int fail_next, async_error, inits, destroys, aborts, group_depth, last_init[2];
       static unsigned char last_id[128];
       static int64_t last_args[7]; /* send, recv, count, type, op, comm, stream */
       static char last_error[256];
+      static int init_polls, collective_polls, last_root, polls; /* non-blocking: polls before a call completes (-1: never) */
+      static ncclConfig_t last_config;
 
       static const char *names[] = {"no error", "unhandled cuda error (run with NCCL_DEBUG=INFO for details)",
           "unhandled system error (run with NCCL_DEBUG=INFO for details)", "internal error - please report this issue to the NCCL developers",
@@ -77,9 +80,18 @@ class NcclBindingTest {
       int ncclCommInitRank(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank) {
         int r = take(); if (r) return r;
         memcpy(last_id, id.internal, 128); last_init[0] = nranks; last_init[1] = rank;
-        ncclComm_t c = malloc(sizeof *c); c->nranks = nranks; c->rank = rank; *comm = c; inits++;
+        ncclComm_t c = malloc(sizeof *c); c->nranks = nranks; c->rank = rank; c->pending = 0; *comm = c; inits++;
         return 0;
       }
+      #ifndef NO_INIT_CONFIG
+      int ncclCommInitRankConfig(ncclComm_t *comm, int nranks, ncclUniqueId id, int rank, ncclConfig_t *config) {
+        int r = take(); if (r) return r;
+        memcpy(&last_config, config, sizeof last_config);
+        memcpy(last_id, id.internal, 128); last_init[0] = nranks; last_init[1] = rank;
+        ncclComm_t c = malloc(sizeof *c); c->nranks = nranks; c->rank = rank; c->pending = init_polls; *comm = c; inits++;
+        return config->blocking == 0 && init_polls != 0 ? 7 : 0;
+      }
+      #endif
       int ncclCommDestroy(ncclComm_t comm) { free(comm); destroys++; return take(); }
       #ifndef NO_ABORT
       int ncclCommAbort(ncclComm_t comm) { free(comm); aborts++; return take(); }
@@ -88,6 +100,13 @@ class NcclBindingTest {
         record(s, r, n, type, op, c, stream);
         int f = take(); if (f) return f;
         memmove(r, s, n * width(type)); /* any op over one rank is the identity */
+        return 0;
+      }
+      int ncclReduce(const void *s, void *r, size_t n, int type, int op, int root, ncclComm_t c, void *stream) {
+        record(s, r, n, type, op, c, stream); last_root = root;
+        int f = take(); if (f) return f;
+        if (c->rank == root) memmove(r, s, n * width(type));
+        if (collective_polls) { c->pending = collective_polls; return 7; }
         return 0;
       }
       int ncclReduceScatter(const void *s, void *r, size_t n, int type, int op, ncclComm_t c, void *stream) {
@@ -106,7 +125,14 @@ class NcclBindingTest {
       #endif
       int ncclGroupStart(void) { int r = take(); if (!r) group_depth++; return r; }
       int ncclGroupEnd(void) { int r = take(); if (!r) group_depth--; return r; }
-      int ncclCommGetAsyncError(ncclComm_t comm, int *result) { *result = async_error; return take(); }
+      int ncclCommGetAsyncError(ncclComm_t comm, int *result) {
+        polls++;
+        if (comm->pending != 0) { if (comm->pending > 0) comm->pending--; *result = 7; return take(); }
+        *result = async_error; return take();
+      }
+      void stub_polls(int init, int collective) { init_polls = init; collective_polls = collective; polls = 0; }
+      void stub_last_config(int64_t *out) { out[0] = (int64_t) last_config.size; out[1] = last_config.magic; out[2] = last_config.version;
+        out[3] = last_config.blocking; out[4] = last_root; out[5] = polls; }
 
       void stub_fail_next(int r, const char *error) { fail_next = r; strncpy(last_error, error, sizeof last_error - 1); }
       void stub_async_error(int r) { async_error = r; }
@@ -120,7 +146,7 @@ class NcclBindingTest {
   @TempDir static Path build;
   static Path stub;
   static String skip;
-  static MethodHandle failNext, asyncError, lastArgs, lastInit, counters;
+  static MethodHandle failNext, asyncError, lastArgs, lastInit, counters, polls, lastConfig;
 
   @BeforeAll
   static void compileStub() throws Exception {
@@ -134,6 +160,8 @@ class NcclBindingTest {
     lastInit = linker.downcallHandle(lookup.findOrThrow("stub_last_init"),
         FunctionDescriptor.ofVoid(ADDRESS, ADDRESS));
     counters = linker.downcallHandle(lookup.findOrThrow("stub_counters"), FunctionDescriptor.ofVoid(ADDRESS));
+    polls = linker.downcallHandle(lookup.findOrThrow("stub_polls"), FunctionDescriptor.ofVoid(JAVA_INT, JAVA_INT));
+    lastConfig = linker.downcallHandle(lookup.findOrThrow("stub_last_config"), FunctionDescriptor.ofVoid(ADDRESS));
   }
 
   /** The stub built with extra -D flags into build/name; null (and skip set) when there is no working gcc. */
@@ -349,6 +377,75 @@ class NcclBindingTest {
     CudaException e = assertThrows(CudaException.class, () -> nvlsOn.init(1, new byte[128], 0));
     assertTrue(e.getMessage().startsWith("NCCL_NVLS_ENABLE must be 0 before NCCL starts (it is '1'): "), e.getMessage());
     assertEquals(inits, counters()[0], "NCCL was never asked for a communicator");
+  }
+
+  /** size, magic, version, blocking of the last ncclConfig_t; the last reduce's root; polls since stub_polls. */
+  static long[] lastConfig() throws Throwable {
+    try (Arena arena = Arena.ofConfined()) {
+      MemorySegment out = arena.allocate(JAVA_LONG, 6);
+      lastConfig.invokeExact(out);
+      return out.toArray(JAVA_LONG);
+    }
+  }
+
+  @Test
+  void aBoundedInitIsNonBlockingAndPolledUntilEveryRankJoined() throws Throwable {
+    Nccl nccl = nccl();
+    polls.invokeExact(3, 0);   // the stub's init answers ncclInProgress, then completes on the third poll
+    try (Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, 5_000_000_000L)) {
+      long[] c = lastConfig();
+      assertArrayEquals(new long[] {24, 0xcafebeefL, 21400, 0}, java.util.Arrays.copyOf(c, 4), "size, magic, NCCL_VERSION(2,14,0), blocking = 0");
+      assertTrue(c[5] >= 4, "polled until done: " + c[5]);
+      assertTrue(comm.nonBlocking());
+      // a collective of a non-blocking communicator may answer ncclInProgress: waited for the same way
+      polls.invokeExact(0, 2);
+      try (Arena arena = Arena.ofConfined()) {
+        MemorySegment buf = arena.allocateFrom(JAVA_FLOAT, 1f, 2f, 3f);
+        comm.reduce(at(buf), at(buf), 3, Nccl.DataType.FLOAT32, Nccl.Op.SUM, 0, stream(7));
+        assertArrayEquals(new long[] {buf.address(), buf.address(), 3, 7, 0, lastArgs()[5], 7}, lastArgs());
+        assertEquals(0, lastConfig()[4], "root");
+        assertEquals(3, lastConfig()[5], "two ncclInProgress polls, then done");
+        assertMessage(IllegalArgumentException.class, "ncclReduce (rank 0 of 1): root must be in [0, 1), got 1",
+            () -> comm.reduce(at(buf), at(buf), 3, Nccl.DataType.FLOAT32, Nccl.Op.SUM, 1, stream(7)));
+      }
+      comm.checkAsyncError();   // ncclInProgress is not an error
+    } finally {
+      polls.invokeExact(0, 0);
+    }
+    // without a timeout: the blocking ncclCommInitRank, as before
+    try (Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0)) {
+      assertFalse(comm.nonBlocking());
+    }
+  }
+
+  @Test
+  void aRankThatNeverJoinsEndsTheInitWithOneLineWithinTheTimeout() throws Throwable {
+    Nccl nccl = nccl();
+    int aborts = counters()[3];
+    polls.invokeExact(-1, 0);   // never completes: a peer that died after the id exchange
+    try {
+      long t0 = System.nanoTime();
+      assertMessage(CudaException.class, "ncclCommInitRank (rank 0 of 1) did not complete within 1 s: a rank never joined (a process that died"
+          + " after the id exchange, or never started); KILN_STEP_TIMEOUT_S sets the limit", () -> nccl.init(1, nccl.uniqueId(), 0, 1_000_000_000L));
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      assertTrue(seconds >= 1 && seconds < 3, "gave up after " + seconds + " s");
+      assertEquals(aborts + 1, counters()[3], "the half-made communicator is aborted");
+    } finally {
+      polls.invokeExact(0, 0);
+    }
+  }
+
+  @Test
+  void withoutInitConfigTheBoundedInitFallsBackToBlocking() throws Throwable {
+    Path old = compile("libnccl-213.so", "-DNO_INIT_CONFIG");
+    Nccl nccl = new Nccl(old.toString(), NVLS_OFF);
+    try (Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, 1_000_000_000L)) {
+      assertFalse(comm.nonBlocking());
+    }
+    Nccl forced = new Nccl(stub.toString(), Map.of("NCCL_NVLS_ENABLE", "0", "KILN_NCCL_BLOCKING_INIT", "1"));
+    try (Nccl.Communicator comm = forced.init(1, forced.uniqueId(), 0, 1_000_000_000L)) {
+      assertFalse(comm.nonBlocking(), "KILN_NCCL_BLOCKING_INIT=1");
+    }
   }
 
   @Test
