@@ -4,7 +4,6 @@
      the static_asserts keep the host's numbers and the kernel's macros in step. -->
 <#include "prologue.ftl">
 #define HS ${hs}
-#define FAB_ACCUMULATE ${accumulate}
 <#include "flash_attention_bf16.cuh">
 
 extern "C" __global__ void __launch_bounds__(FAB_NT, 1) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
@@ -15,4 +14,3 @@ ${unpack}
   ${call};
 }
 #undef HS
-#undef FAB_ACCUMULATE

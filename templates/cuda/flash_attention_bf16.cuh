@@ -1,8 +1,8 @@
 // Causal flash attention on bf16 storage with bf16 tensor cores (mma.sync m16n8k16, fp32 accumulate):
 // the forward (y bf16, lse fp32) and a deterministic backward (dq, then dk and dv, no atomics), for the
 // "attention", "attention_dq" and "attention_dkdv" externs at --precision bf16. Kernel-only text: no
-// #include, NVRTC-compatible; the entry point (attention_bf16.cu.ftl) defines HS and FAB_ACCUMULATE and
-// the prologue declares kiln_bf16.
+// #include, NVRTC-compatible; the entry point (attention_bf16.cu.ftl) defines HS and the prologue declares
+// kiln_bf16. The backward's device functions take ACC: gradients stored '=' (false) or '+=' (true).
 //
 // Layout contract (the same for every operand): an operand is an element offset from the bf16 base H and
 // the strides of its batch, time and head dims (FabOperand); the head dim is contiguous. Query head h reads
@@ -18,16 +18,13 @@
 #ifndef KILN_FLASH_ATTENTION_BF16
 #define KILN_FLASH_ATTENTION_BF16
 
-#ifndef FAB_ACCUMULATE
-#define FAB_ACCUMULATE 0
-#endif
 #define FAB_WARPS 4
 #define FAB_NT (32 * FAB_WARPS)
 #define FAB_ROWS (16 * FAB_WARPS)
 #define FAB_LD (HS + 8)
 #define FAB_FWD_BK 64
 #define FAB_DQ_BK (HS > 64 ? 32 : 64)
-#define FAB_DKV_BQ (HS > 64 ? 16 : 64)
+#define FAB_DKV_BQ (HS > 64 ? 16 : 32)
 // dynamic shared memory of each kernel (bytes)
 #define FAB_FWD_SMEM_BYTES (2 * FAB_LD * (FAB_ROWS + 4 * FAB_FWD_BK))
 #define FAB_DQ_SMEM_BYTES (2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DQ_BK))
@@ -88,16 +85,19 @@ __device__ __forceinline__ unsigned fab_pack(float lo, float hi) {
 __device__ __forceinline__ float fab_lo(unsigned x) { return __uint_as_float(x << 16); }
 __device__ __forceinline__ float fab_hi(unsigned x) { return __uint_as_float(x & 0xffff0000u); }
 
-// ROWS x HS of operand o (rows t0.., zero past T) into shared memory rows FAB_LD apart
+// the first element of operand o's (b, h) head: its rows are o.st apart
+__device__ __forceinline__ const kiln_bf16* fab_head(const kiln_bf16* H, const FabOperand& o, int b, int h) {
+  return H + o.off + (long long) b * o.sb + (long long) h * o.sh;
+}
+// ROWS x HS of a head (rows t0.., zero past T; rows st apart) into shared memory rows FAB_LD apart
 template <int ROWS>
-__device__ __forceinline__ void fab_load_tile(kiln_bf16* s, const kiln_bf16* H, const FabOperand& o, int b, int h, int t0, int T) {
+__device__ __forceinline__ void fab_load_tile(kiln_bf16* s, const kiln_bf16* head, long long st, int t0, int T) {
   constexpr int CHUNKS = HS / 8;
-  const kiln_bf16* base = H + o.off + (long long) b * o.sb + (long long) h * o.sh;
 #pragma unroll
   for (int i = threadIdx.x; i < ROWS * CHUNKS; i += FAB_NT) {
     const int r = i / CHUNKS, c = (i % CHUNKS) * 8, t = t0 + r;
     const bool valid = t < T;
-    fab_cp16(s + r * FAB_LD + c, valid ? base + (long long) t * o.st + c : H, valid);
+    fab_cp16(s + r * FAB_LD + c, head + (valid ? (long long) t * st + c : 0), valid);
   }
 }
 
@@ -133,6 +133,24 @@ __device__ __forceinline__ void fab_scores(float (*acc)[4], const unsigned (*a)[
     }
   }
 }
+// the same with the 16 rows of a read from shared memory (rows row0.. of sa), a fragment at a time: fewer registers
+template <int N>
+__device__ __forceinline__ void fab_scores_smem(float (*acc)[4], const kiln_bf16* sa, int row0, const kiln_bf16* s) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < HS / 16; kk++) {
+    unsigned a[4];
+    fab_frag_a(a, sa, row0, kk * 16);
+#pragma unroll
+    for (int np = 0; np < N / 16; np++) {
+      unsigned b[4];
+      fab_frag_b_nk(b, s, np * 16, kk * 16);
+      fab_mma(acc[2 * np], a, b[0], b[1]);
+      fab_mma(acc[2 * np + 1], a, b[2], b[3]);
+    }
+  }
+}
 // out[HS/8][4] += p (16 x K, fp32 C fragments rounded to bf16) . s (K x HS, stored [k][d])
 template <int K>
 __device__ __forceinline__ void fab_times_tile(float (*out)[4], const float (*p)[4], const kiln_bf16* s) {
@@ -150,7 +168,8 @@ __device__ __forceinline__ void fab_times_tile(float (*out)[4], const float (*p)
   }
 }
 
-// 16 rows (row0 + lane/4, +8) of acc * scale into operand o at rows t0.., '=' or '+=' (FAB_ACCUMULATE)
+// 16 rows (t + lane/4, +8) of acc * scale into operand o, '=' or '+=' (ACC)
+template <bool ACC>
 __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o, int b, int h, int t, int T, const float (*acc)[4], float scale) {
   const int lane = threadIdx.x & 31, c = 2 * (lane & 3);
 #pragma unroll
@@ -161,11 +180,11 @@ __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o
 #pragma unroll
     for (int j = 0; j < HS / 8; j++) {
       float x = acc[j][2 * half] * scale, y = acc[j][2 * half + 1] * scale;
-#if FAB_ACCUMULATE
-      const unsigned old = p[4 * j];
-      x += fab_lo(old);
-      y += fab_hi(old);
-#endif
+      if constexpr (ACC) {
+        const unsigned old = p[4 * j];
+        x += fab_lo(old);
+        y += fab_hi(old);
+      }
       p[4 * j] = fab_pack(x, y);
     }
   }
@@ -183,9 +202,11 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
   const int q0 = (gridDim.y - 1 - blockIdx.y) * FAB_ROWS;   // the longest rows first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
   const int kend = min(q0 + FAB_ROWS, T), nk = (kend + BK - 1) / BK;
-  fab_load_tile<FAB_ROWS>(sQ, H, q, b, h, q0, T);
-  fab_load_tile<BK>(sK, H, k, b, hk, 0, T);
-  fab_load_tile<BK>(sV, H, v, b, hk, 0, T);
+  const kiln_bf16* kh = fab_head(H, k, b, hk);
+  const kiln_bf16* vh = fab_head(H, v, b, hk);
+  fab_load_tile<FAB_ROWS>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_tile<BK>(sK, kh, k.st, 0, T);
+  fab_load_tile<BK>(sV, vh, v.st, 0, T);
   fab_commit();
   fab_wait<0>();
   __syncthreads();
@@ -202,8 +223,8 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
     if (j + 1 < nk) {
-      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, H, k, b, hk, (j + 1) * BK, T);
-      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, H, v, b, hk, (j + 1) * BK, T);
+      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
+      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
       fab_commit();
       fab_wait<1>();
     } else {
@@ -273,6 +294,7 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
 }
 
 // ---- dq: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DQ_SMEM_BYTES; writes dq only ----
+template <bool ACC>
 __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
                                 const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
   constexpr int BK = FAB_DQ_BK;
@@ -285,10 +307,12 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   const int q0 = (gridDim.y - 1 - blockIdx.y) * FAB_ROWS;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
   const int kend = min(q0 + FAB_ROWS, T), nk = (kend + BK - 1) / BK;
-  fab_load_tile<FAB_ROWS>(sQ, H, q, b, h, q0, T);
-  fab_load_tile<FAB_ROWS>(sO, H, dy, b, h, q0, T);
-  fab_load_tile<BK>(sK, H, k, b, hk, 0, T);
-  fab_load_tile<BK>(sV, H, v, b, hk, 0, T);
+  const kiln_bf16* kh = fab_head(H, k, b, hk);
+  const kiln_bf16* vh = fab_head(H, v, b, hk);
+  fab_load_tile<FAB_ROWS>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_tile<FAB_ROWS>(sO, fab_head(H, dy, b, h), dy.st, q0, T);
+  fab_load_tile<BK>(sK, kh, k.st, 0, T);
+  fab_load_tile<BK>(sV, vh, v.st, 0, T);
   fab_commit();
   const int row = q0 + warp * 16 + g;
   const long long stat = ((long long) b * NH + h) * T;
@@ -315,8 +339,8 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
     if (j + 1 < nk) {
-      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, H, k, b, hk, (j + 1) * BK, T);
-      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, H, v, b, hk, (j + 1) * BK, T);
+      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
+      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
       fab_commit();
       fab_wait<1>();
     } else {
@@ -340,14 +364,17 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
     fab_times_tile<BK>(acc, s, tK);
     __syncthreads();
   }
-  fab_store_rows(H, dq, b, h, row, T, acc, scale);
+  fab_store_rows<ACC>(H, dq, b, h, row, T, acc, scale);
 }
 
 // ---- dk, dv: grid (B*KVH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
 // Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of the
-// G query heads that read that kv head in turn: sums in a fixed order, no atomics.
-__device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+// G query heads that read that kv head in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
+// dv accumulators would not fit the registers together: one walk for dv, then one for dk (S^T computed twice).
+template <bool ACC, bool DK, bool DV>
+__device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q, const FabOperand& k, const FabOperand& v, const FabOperand& dy,
+                                              const float* __restrict__ lse, const float* __restrict__ D, const FabOperand& dk,
+                                              const FabOperand& dv, int T, int NH, int G) {
   constexpr int BQ = FAB_DKV_BQ;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sK = (kiln_bf16*) fab_smem;
@@ -361,18 +388,22 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   const int k0 = blockIdx.y * FAB_ROWS;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
   const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = G * nq;
-  fab_load_tile<FAB_ROWS>(sK, H, k, b, hk, k0, T);
-  fab_load_tile<FAB_ROWS>(sV, H, v, b, hk, k0, T);
+  fab_load_tile<FAB_ROWS>(sK, fab_head(H, k, b, hk), k.st, k0, T);
+  fab_load_tile<FAB_ROWS>(sV, fab_head(H, v, b, hk), v.st, k0, T);
+  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
+  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + hk * G) * T;
   // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
-    const int h = hk * G + it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
-    fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, H, q, b, h, t0, T);
-    fab_load_tile<BQ>(sO + buf * BQ * FAB_LD, H, dy, b, h, t0, T);
-    const long long stat = ((long long) b * NH + h) * T;
+    const int g = it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
+    fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
+    fab_load_tile<BQ>(sO + buf * BQ * FAB_LD, oh + g * dy.sh, dy.st, t0, T);
+    const long long stat = (long long) g * T;
     for (int i = threadIdx.x; i < BQ; i += FAB_NT) {
       const bool valid = t0 + i < T;
-      fab_cp4(sL + buf * BQ + i, valid ? lse + stat + t0 + i : lse, valid);
-      fab_cp4(sD + buf * BQ + i, valid ? D + stat + t0 + i : D, valid);
+      fab_cp4(sL + buf * BQ + i, lh + (valid ? stat + t0 + i : 0), valid);
+      fab_cp4(sD + buf * BQ + i, dh + (valid ? stat + t0 + i : 0), valid);
     }
   };
   load(0);
@@ -399,11 +430,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     const kiln_bf16* tO = sO + buf * BQ * FAB_LD;
     const float* tL = sL + buf * BQ;
     const float* tD = sD + buf * BQ;
-    unsigned kf[HS / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < HS / 16; kk++) fab_frag_a(kf[kk], sK, warp * 16, kk * 16);
     float s[BQ / 8][4];
-    fab_scores<BQ>(s, kf, tQ);   // S^T: keys x queries
+    fab_scores_smem<BQ>(s, sK, warp * 16, tQ);   // S^T: keys x queries
     const bool edge = t0 < k0 + warp * 16 + 16 || t0 + BQ > T;
 #pragma unroll
     for (int n = 0; n < BQ / 8; n++) {
@@ -415,24 +443,33 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
         s[n][i] = p;
       }
     }
-    fab_times_tile<BQ>(av, s, tO);   // dv += P^T dy
-    float dp[BQ / 8][4];
-    {
-      unsigned vf[HS / 16][4];
+    if constexpr (DV) fab_times_tile<BQ>(av, s, tO);   // dv += P^T dy
+    if constexpr (DK) {
+      float dp[BQ / 8][4];
+      fab_scores_smem<BQ>(dp, sV, warp * 16, tO);   // dP^T = V dy^T
 #pragma unroll
-      for (int kk = 0; kk < HS / 16; kk++) fab_frag_a(vf[kk], sV, warp * 16, kk * 16);
-      fab_scores<BQ>(dp, vf, tO);   // dP^T = V dy^T
+      for (int n = 0; n < BQ / 8; n++) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) s[n][i] *= dp[n][i] - tD[n * 8 + c + (i & 1)];   // dS^T
+      }
+      fab_times_tile<BQ>(ak, s, tQ);   // dk += dS^T q
     }
-#pragma unroll
-    for (int n = 0; n < BQ / 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) s[n][i] *= dp[n][i] - tD[n * 8 + c + (i & 1)];   // dS^T
-    }
-    fab_times_tile<BQ>(ak, s, tQ);   // dk += dS^T q
     __syncthreads();
   }
-  fab_store_rows(H, dk, b, hk, key, T, ak, scale);
-  fab_store_rows(H, dv, b, hk, key, T, av, 1.f);
+  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, hk, key, T, ak, scale);
+  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, hk, key, T, av, 1.f);
+}
+
+template <bool ACC>
+__device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+  if constexpr (HS > 64) {
+    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    __syncthreads();   // the second walk reloads the shared tiles
+    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+  } else {
+    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+  }
 }
 
 #endif
