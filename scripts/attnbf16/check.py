@@ -76,6 +76,7 @@ class Fab:
         self.nt, self.rows, fwd, dq, dkdv = m.ints("fab_cfg", 5)
         self.fwd, self.dq, self.dkdv = m.fn("fab_fwd", fwd), m.fn("fab_dq", dq), m.fn("fab_dkdv", dkdv)
         self.smem = (fwd, dq, dkdv)
+        self.dq_acc, self.dkdv_acc = m.fn("fab_dq_acc", dq), m.fn("fab_dkdv_acc", dkdv)
         self.m = m
 
 
@@ -104,9 +105,9 @@ def forward(fab, arena, ops, tiles, B, T, NH, G, lse):
     return launcher(fab.fwd, (B * NH, tiles), fab.nt, fab.smem[0], arena, ops["q"], ops["k"], ops["v"], ops["y"], lse, B, T, NH, G)
 
 
-def backward(fab, arena, ops, tiles, B, T, NH, G, lse, D):
-    a = launcher(fab.dq, (B * NH, tiles), fab.nt, fab.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, G)
-    b = launcher(fab.dkdv, (B * (NH // G), tiles), fab.nt, fab.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
+def backward(fab, arena, ops, tiles, B, T, NH, G, lse, D, acc=False):
+    a = launcher(fab.dq_acc if acc else fab.dq, (B * NH, tiles), fab.nt, fab.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, G)
+    b = launcher(fab.dkdv_acc if acc else fab.dkdv, (B * (NH // G), tiles), fab.nt, fab.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
                  ops["dv"], B, T, NH, G)
 
     def go():
@@ -137,6 +138,7 @@ def reference(q, k, v, dy, G, dtype):
 def case(name, fab, B, T, NH, KVH, HS, packed):
     torch.manual_seed(1234)
     G = NH // KVH
+    print(f"{name}: B={B} T={T} NH={NH} KVH={KVH} HS={HS} ({'packed qkv' if packed else 'q, k, v apart'})")
     dev = "cuda"
     if packed:   # GPT-2: qkv (B, T, 3, NH, HS), y and dy (B, T, NH, HS), dqkv like qkv: one bf16 arena
         sizes = [B * T * 3 * NH * HS, B * T * NH * HS, B * T * NH * HS, B * T * 3 * NH * HS]
@@ -169,11 +171,27 @@ def case(name, fab, B, T, NH, KVH, HS, packed):
     D = (dy.float() * y.float()).sum(-1).transpose(1, 2).contiguous()   # the DSL's dyy: sum dy*y over bf16 y
     backward(fab, arena, ops, tiles, B, T, NH, G, lse, D)()
     torch.cuda.synchronize()
+    # '+=': the gradients added to what is there (random bf16), then rounded once: within one bf16 step of the sum
+    grads = [dq, dk, dv]
+    fresh = [x.float().clone() for x in grads]
+    before = [torch.randn(x.shape, device=dev).to(torch.bfloat16) for x in grads]
+    for x, b in zip(grads, before):
+        x.copy_(b)
+    backward(fab, arena, ops, tiles, B, T, NH, G, lse, D, acc=True)()
+    torch.cuda.synchronize()
+    acc_ok = True
+    for n, x, b, f in zip(("dq", "dk", "dv"), grads, before, fresh):
+        want = b.float() + f
+        err = (x.float() - want).abs().max().item()
+        bound = 2.0 ** -8 * want.abs().max().item()
+        acc_ok &= err <= bound
+        print(f"  += {n}: max |kiln - (before + gradient)| {err:.3e} (bound 2^-8 max|sum| = {bound:.3e})")
+    for x, f in zip(grads, fresh):
+        x.copy_(f.to(torch.bfloat16))
     ref = reference(q, k, v, dy, G, torch.float32)
     tb = reference(q, k, v, dy, G, torch.bfloat16)
     ours = (y.float(), lse, dq.float(), dk.float(), dv.float())
-    ok = True
-    print(f"{name}: B={B} T={T} NH={NH} KVH={KVH} HS={HS} ({'packed qkv' if packed else 'q, k, v apart'})")
+    ok = acc_ok
     print(f"  {'tensor':6} {'kiln max abs':>13} {'kiln max rel':>13} {'torch bf16 abs':>15} {'torch bf16 rel':>15}")
     for n, a, t, r in zip(("y", "lse", "dq", "dk", "dv"), ours, tb, ref):
         scale = r.abs().max().item()

@@ -18,6 +18,15 @@ extern "C" __global__ void __launch_bounds__(FAB_NT, 1) fab_dkdv(kiln_bf16* H, F
                                                                float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
   fab_backward_dkdv<false>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G);
 }
+// the '+=' forms (an extern whose gradient adds to what earlier layers wrote)
+extern "C" __global__ void __launch_bounds__(FAB_NT, 1) fab_dq_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
+                                                                 float* D, FabOperand dq, int B, int T, int NH, int G) {
+  fab_backward_dq<true>(H, q, k, v, dy, lse, D, dq, B, T, NH, G);
+}
+extern "C" __global__ void __launch_bounds__(FAB_NT, 1) fab_dkdv_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
+                                                                   float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+  fab_backward_dkdv<true>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G);
+}
 #else
 #include "flash_attention.cuh"
 extern "C" __device__ const int fa_cfg[9] = {FA_FWD_NT, FA_FWD_BQ, FA_FWD_SMEM_BYTES, FA_DQ_NT, FA_DQ_BQ, FA_DQ_SMEM_BYTES, FA_DKV_NT, FA_DKV_BK, FA_DKV_SMEM_BYTES};
