@@ -45,6 +45,15 @@ public final class FlashBf16 {
     return true;
   }
 
+  /** The head sizes the kernels take: multiples of 16 (the mma's k), at most 128 (registers). */
+  public static boolean headSize(int hs) { return hs % 16 == 0 && hs > 0 && hs <= 128; }
+
+  /** Whether every attention extern of p that these kernels serve has a head size they take, at these sizes. */
+  public static boolean takes(kiln.models.Program p, java.util.function.ToIntFunction<Dim> size) {
+    return p.graph().computes().stream().filter(c -> c.body() instanceof Expr.Extern x && serves(x))
+        .allMatch(c -> headSize(size.applyAsInt(((Expr.Extern) c.body()).tensors().getFirst().tensor().dims().get(4))));
+  }
+
   /** Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros). */
   static int sharedBytes(String op, int hs) {
     int ld = hs + 8;
@@ -88,7 +97,7 @@ public final class FlashBf16 {
     Tensor qkv = args.getFirst();
     Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3);
     int hs = size.applyAsInt(qkv.dims().get(4));
-    if (hs % 16 != 0 || hs > 128) {
+    if (!headSize(hs)) {
       throw new IllegalArgumentException("bf16 flash attention needs a head size that is a multiple of 16, at most 128; found " + hs);
     }
     ExprRenderer r = new ExprRenderer(new CudaDialect());
