@@ -8,7 +8,8 @@
 //     not a matmul (layernorm sums, softmax max and sum, the loss), an element-wise tensor read only by
 //     such reductions (the per-position losses), an element-wise tensor computed from statistics alone
 //     (mean = Σ/C, rstd, the loss gradient's per-position shares), and every tensor an extern kernel
-//     touches (flash attention reads and writes fp32; the seam for a bf16 attention).
+//     touches (the fp32 flash attention reads and writes fp32), except where the caller has the bf16
+//     attention kernels (FlashBf16: CUDA): then qkv, y, dy and dqkv are bf16 and only lse and D fp32.
 // Every kernel accumulates in fp32 whatever the storage (loads widen, stores round to nearest even).
 // The update ends with params_bf16[i] = bf16_sr(params[i], i, step): the master rounded stochastically
 // (Expr.RoundBf16: 16 random bits from a hash of the element index and the AdamW step t, hyper[STEP];
@@ -41,11 +42,15 @@ public final class Bf16Storage {
 
   private Bf16Storage() {}
 
-  public static Stored apply(Program p) {
+  /** As apply(p, false): every extern's tensors fp32. */
+  public static Stored apply(Program p) { return apply(p, false); }
+
+  /** The storage pass; bf16Attention: the attention externs run FlashBf16's kernels, so their tensors but lse and D are bf16. */
+  public static Stored apply(Program p, boolean bf16Attention) {
     Graph g = p.graph();
     List<Compute> computes = g.computes();
     Tensor master = p.params().values().iterator().next().root();
-    Set<Tensor> fp32 = statistics(computes);
+    Set<Tensor> fp32 = statistics(computes, bf16Attention);
     // the narrowed roots, and every tensor (root or view) over one of them
     Map<Tensor, Tensor> narrowed = new HashMap<>();
     List<Tensor> roots = new ArrayList<>();
@@ -90,14 +95,19 @@ public final class Bf16Storage {
 
   /**
    * Activations kept fp32: outputs of reductions that are not matmuls (statistics, sums, the loss), then
-   * element-wise tensors whose every reader is such a reduction, and the tensors of externs.
+   * element-wise tensors whose every reader is such a reduction, and the tensors of externs (of the attention
+   * externs only lse and D with bf16Attention; the extern then counts as a reader that is no reduction).
    */
-  static Set<Tensor> statistics(List<Compute> computes) {
+  static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention) {
     Set<Tensor> keep = new HashSet<>();
     Map<Tensor, List<Compute>> readers = new LinkedHashMap<>();
     for (Compute c : computes) {
       if (c.body() instanceof Expr.Extern x) {
-        for (Expr.Load l : x.tensors()) keep.add(l.tensor().root());
+        for (int i = 0; i < x.tensors().size(); i++) {
+          Tensor t = x.tensors().get(i).tensor().root();
+          if (bf16Attention && FlashBf16.bf16Argument(x, i)) readers.computeIfAbsent(t, k -> new ArrayList<>()).add(c);
+          else keep.add(t);
+        }
         continue;
       }
       if (!c.rootReductions().isEmpty() && MatmulMatch.of(c).isEmpty()) keep.add(c.out().root());

@@ -604,6 +604,8 @@ public final class CudaRenderer {
    * fixed at render time (size). TF32 tensor cores at Precision.TF32, fp32 CUDA cores otherwise.
    */
   public static Rendered extern(Compute c, CudaSchedule s, java.util.function.ToIntFunction<Dim> size) {
+    // attnbf16 dispatch hook (one registry entry once the extern registry lands): bf16 storage takes the bf16 kernels
+    if (FlashBf16.fits(c)) return FlashBf16.render(c, size);
     Expr.Extern x = (Expr.Extern) c.body();
     List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
     Tensor qkv = args.getFirst();

@@ -91,7 +91,12 @@ public class Session implements Learner {
       // the update's bf16 copy rounds the whole master, which a ZeRO-1 rank updates only in its shard
       throw new IllegalArgumentException("ZeRO-1 (" + zero.ranks() + " ranks) with bf16 storage is not supported yet");
     }
-    kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program) : null;
+    // on CUDA the attention externs take bf16 tensors (FlashBf16) where it takes the head size; KILN_ATTN_BF16=0 keeps
+    // them fp32 (the fp32 kernels)
+    Map<Dim, Integer> bound = sizes;
+    boolean bf16Attention = device == Device.CUDA && !"0".equals(System.getenv("KILN_ATTN_BF16"))
+        && kiln.codegen.FlashBf16.takes(program, d -> bound.getOrDefault(d, 0));
+    kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program, bf16Attention) : null;
     if (stored != null) program = stored.program();
     this.program = program;
     this.bf16Cast = stored == null ? null : stored.cast();

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_matmul_e712a3aff3 { long long v[8]; };
+struct Args_k_matmul_b8fc449996 { long long v[8]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -53,7 +53,7 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #define TM 4
 #define TN 4
 
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_e712a3aff3(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_e712a3aff3 a) {
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_b8fc449996(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_b8fc449996 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int NH = (int) a.v[2];
@@ -109,8 +109,8 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_e71
     for (int j = 0; j < TN; j++) {
       const int n = n0 + tx * TN + j;
       if (n < N) {
-        float* c = &F[baseC + m * cm + n];
-        *c = acc[i][j];
+        kiln_bf16* c = &H[baseC + m * cm + n];
+        *c = kiln_bf16_rn(acc[i][j]);
       }
     }
   }

@@ -6,7 +6,46 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_matmul_a2a54d830b { long long v[8]; };
+struct Args_k_matmul_9b22ff741e { long long v[8]; };
+#ifndef KILN_BF16
+#define KILN_BF16
+// bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
+// kernels need no header; loads widen exactly, stores round to nearest even in hardware (cvt.rn.bf16.f32).
+typedef unsigned short kiln_bf16;
+__device__ __forceinline__ float kiln_bf16_f(kiln_bf16 x) { return __uint_as_float(((unsigned) x) << 16); }
+__device__ __forceinline__ kiln_bf16 kiln_bf16_rn(float f) {
+  unsigned short r;
+  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
+  return r;
+}
+// 32 mixed bits from (index, seed); the same arithmetic as kiln.codegen.Bf16.hash
+__device__ __forceinline__ unsigned kiln_bf16_hash(unsigned index, unsigned seed) {
+  unsigned h = index * 0x9E3779B1u + seed * 0x85EBCA77u + 0x165667B1u;
+  h ^= h >> 16;
+  h *= 0x7FEB352Du;
+  h ^= h >> 15;
+  h *= 0x846CA68Bu;
+  h ^= h >> 16;
+  return h;
+}
+// x rounded to bf16 stochastically (unbiased): its magnitude's low 16 bits against 16 random bits
+__device__ __forceinline__ float kiln_bf16_sr(float x, unsigned index, unsigned seed) {
+  const unsigned bits = __float_as_uint(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return x;
+  return __uint_as_float((bits + (kiln_bf16_hash(index, seed) & 0xffffu)) & 0xffff0000u);
+}
+// an atomic add into a bf16 element: compare-and-swap on the aligned 32-bit word that holds it
+__device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
+  unsigned* word = (unsigned*) ((unsigned long long) p & ~3ull);
+  const unsigned shift = ((unsigned long long) p & 2ull) ? 16 : 0;
+  unsigned old = *word, assumed;
+  do {
+    assumed = old;
+    const kiln_bf16 sum = kiln_bf16_rn(kiln_bf16_f((kiln_bf16) (assumed >> shift)) + v);
+    old = atomicCAS(word, assumed, (assumed & ~(0xffffu << shift)) | ((unsigned) sum << shift));
+  } while (old != assumed);
+}
+#endif
 
 #define BM 64
 #define BN 64
@@ -14,7 +53,7 @@ struct Args_k_matmul_a2a54d830b { long long v[8]; };
 #define TM 4
 #define TN 4
 
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_a2a54d830b(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_a2a54d830b a) {
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_9b22ff741e(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_9b22ff741e a) {
   const int C = (int) a.v[0];
   const int NH = (int) a.v[1];
   const int HS = (int) a.v[2];
@@ -23,6 +62,7 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_a2a
   const long long o0 = a.v[5];
   const long long o1 = a.v[6];
   const long long o2 = a.v[7];
+  kiln_bf16* const H = (kiln_bf16*) F;
   const int M = C, N = NH * HS, K = B * T;
   const long long am = 1, ak = (C), bk = (NH * HS), bn = 1, cm = (NH * HS);
 
@@ -44,7 +84,7 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_a2a
     }
     for (int e = threadIdx.x; e < BN * BK; e += threads) {
       const int nn = e % BN, kk = e / BN;
-      Bs[kk][nn] = (n0 + nn < N && k0 + kk < K) ? F[baseB + (k0 + kk) * bk + (n0 + nn) * bn] : 0.0f;
+      Bs[kk][nn] = (n0 + nn < N && k0 + kk < K) ? kiln_bf16_f(H[baseB + (k0 + kk) * bk + (n0 + nn) * bn]) : 0.0f;
     }
     __syncthreads();
 #pragma unroll

@@ -1,0 +1,475 @@
+// Causal flash attention on bf16 storage with bf16 tensor cores (mma.sync m16n8k16, fp32 accumulate):
+// the forward (y bf16, lse fp32) and a deterministic backward (dq, then dk and dv, no atomics), for the
+// "attention", "attention_dq" and "attention_dkdv" externs at --precision bf16. Kernel-only text: no
+// #include, NVRTC-compatible; the entry point (attention_bf16.cu.ftl) defines HS and the prologue declares
+// kiln_bf16. The backward's device functions take ACC: gradients stored '=' (false) or '+=' (true).
+//
+// Layout contract (the same for every operand): an operand is an element offset from the bf16 base H and
+// the strides of its batch, time and head dims (FabOperand); the head dim is contiguous. Query head h reads
+// kv head h / G (G = NH / KVH, 1 for multi-head attention); dk and dv sum over the G query heads of their
+// kv head. lse and D are fp32 (B, NH, T), contiguous.
+//   lse[b,h,t] = ln sum_{s<=t} exp(q_t.k_s * scale), scale = 1/sqrt(HS);  D[b,h,t] = sum_d dy*y
+// Every offset and stride must be a multiple of 8 elements (16-byte cp.async); HS a multiple of 16, <= 128.
+//
+// Tiles: FAB_WARPS warps a block, 16 rows a warp: FAB_ROWS query rows a block (forward, dq) or key rows a
+// block (dkdv). Shared-memory rows are HS + 8 elements apart, so the 8 row addresses of an ldmatrix fall
+// in distinct banks. Softmax, row sums and every accumulator are fp32; P and dS are rounded to bf16 as the
+// A operand of the next product (as FlashAttention-2 does); stores round to nearest even.
+#ifndef KILN_FLASH_ATTENTION_BF16
+#define KILN_FLASH_ATTENTION_BF16
+
+#define FAB_WARPS 4
+#define FAB_NT (32 * FAB_WARPS)
+#define FAB_ROWS (16 * FAB_WARPS)
+#define FAB_LD (HS + 8)
+#define FAB_FWD_BK 64
+#define FAB_DQ_BK (HS > 64 ? 32 : 64)
+#define FAB_DKV_BQ (HS > 64 ? 16 : 32)
+// dynamic shared memory of each kernel (bytes)
+#define FAB_FWD_SMEM_BYTES (2 * FAB_LD * (FAB_ROWS + 4 * FAB_FWD_BK))
+#define FAB_DQ_SMEM_BYTES (2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DQ_BK))
+#define FAB_DKV_SMEM_BYTES (2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ)
+
+static_assert(HS % 16 == 0 && HS <= 128, "bf16 flash attention needs a head size that is a multiple of 16, at most 128");
+
+#define FAB_LOG2E 1.4426950408889634f
+#define FAB_LN2 0.6931471805599453f
+
+struct FabOperand { long long off, sb, st, sh; };
+
+__device__ __forceinline__ float fab_ex2(float x) {
+  float y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+  return y;
+}
+__device__ __forceinline__ float fab_neg_inf() { return __int_as_float(0xff800000); }
+// the softmax scale 1/sqrt(HS), spelled once: the backward recomputes P with the forward's exact factor
+__device__ __forceinline__ float fab_scale() { return 1.f / sqrtf((float) HS); }
+
+__device__ __forceinline__ unsigned fab_smem_addr(const void* p) {
+  unsigned r;
+  asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(r) : "l"(p));
+  return r;
+}
+// 16 bytes global -> shared, bypassing L1; zero-filled where !valid (nothing is read then)
+__device__ __forceinline__ void fab_cp16(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" :: "r"(fab_smem_addr(dst)), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void fab_cp4(void* dst, const void* src, bool valid) {
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;" :: "r"(fab_smem_addr(dst)), "l"(src), "r"(valid ? 4 : 0));
+}
+__device__ __forceinline__ void fab_commit() { asm volatile("cp.async.commit_group;"); }
+template <int N> __device__ __forceinline__ void fab_wait() { asm volatile("cp.async.wait_group %0;" :: "n"(N)); }
+
+// four 8x8 bf16 matrices; lane l gives the row address of matrix l / 8, row l % 8
+__device__ __forceinline__ void fab_ldm4(unsigned* r, const kiln_bf16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(fab_smem_addr(p)));
+}
+__device__ __forceinline__ void fab_ldm4t(unsigned* r, const kiln_bf16* p) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(fab_smem_addr(p)));
+}
+// c (16x8 fp32) += a (16x16 bf16, row) * b (16x8 bf16, col)
+__device__ __forceinline__ void fab_mma(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};"
+               : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// two floats as bf16x2, rounded to nearest even: lo in the low half (the lower column)
+__device__ __forceinline__ unsigned fab_pack(float lo, float hi) {
+  unsigned r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+__device__ __forceinline__ float fab_lo(unsigned x) { return __uint_as_float(x << 16); }
+__device__ __forceinline__ float fab_hi(unsigned x) { return __uint_as_float(x & 0xffff0000u); }
+
+// the first element of operand o's (b, h) head: its rows are o.st apart
+__device__ __forceinline__ const kiln_bf16* fab_head(const kiln_bf16* H, const FabOperand& o, int b, int h) {
+  return H + o.off + (long long) b * o.sb + (long long) h * o.sh;
+}
+// ROWS x HS of a head (rows t0.., zero past T; rows st apart) into shared memory rows FAB_LD apart
+template <int ROWS>
+__device__ __forceinline__ void fab_load_tile(kiln_bf16* s, const kiln_bf16* head, long long st, int t0, int T) {
+  constexpr int CHUNKS = HS / 8;
+#pragma unroll
+  for (int i = threadIdx.x; i < ROWS * CHUNKS; i += FAB_NT) {
+    const int r = i / CHUNKS, c = (i % CHUNKS) * 8, t = t0 + r;
+    const bool valid = t < T;
+    fab_cp16(s + r * FAB_LD + c, head + (valid ? (long long) t * st + c : 0), valid);
+  }
+}
+
+// A fragments (16 rows x 16 of the head dim at k0) of rows row0.. of a shared tile
+__device__ __forceinline__ void fab_frag_a(unsigned* a, const kiln_bf16* s, int row0, int k0) {
+  const int lane = threadIdx.x & 31;
+  fab_ldm4(a, s + (row0 + (lane & 15)) * FAB_LD + k0 + (lane >> 4) * 8);
+}
+// B fragments of two n8 tiles (n0, n0 + 8) x k16 at k0 from a tile stored [n][k] (b[0..1]: tile n0, b[2..3]: n0 + 8)
+__device__ __forceinline__ void fab_frag_b_nk(unsigned* b, const kiln_bf16* s, int n0, int k0) {
+  const int lane = threadIdx.x & 31, m = lane >> 3;
+  fab_ldm4(b, s + (n0 + (lane & 7) + (m >> 1) * 8) * FAB_LD + k0 + (m & 1) * 8);
+}
+// the same from a tile stored [k][n] (transposed on the way)
+__device__ __forceinline__ void fab_frag_b_kn(unsigned* b, const kiln_bf16* s, int k0, int n0) {
+  const int lane = threadIdx.x & 31, m = lane >> 3;
+  fab_ldm4t(b, s + (k0 + (lane & 7) + (m & 1) * 8) * FAB_LD + n0 + (m >> 1) * 8);
+}
+
+// acc[N/8][4] = (16 rows of a) . (N rows of s)^T over the head dim: a given as fragments or read from sa
+template <int N>
+__device__ __forceinline__ void fab_scores(float (*acc)[4], const unsigned (*a)[4], const kiln_bf16* s) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < HS / 16; kk++) {
+#pragma unroll
+    for (int np = 0; np < N / 16; np++) {
+      unsigned b[4];
+      fab_frag_b_nk(b, s, np * 16, kk * 16);
+      fab_mma(acc[2 * np], a[kk], b[0], b[1]);
+      fab_mma(acc[2 * np + 1], a[kk], b[2], b[3]);
+    }
+  }
+}
+// the same with the 16 rows of a read from shared memory (rows row0.. of sa), a fragment at a time: fewer registers
+template <int N>
+__device__ __forceinline__ void fab_scores_smem(float (*acc)[4], const kiln_bf16* sa, int row0, const kiln_bf16* s) {
+#pragma unroll
+  for (int j = 0; j < N / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+#pragma unroll
+  for (int kk = 0; kk < HS / 16; kk++) {
+    unsigned a[4];
+    fab_frag_a(a, sa, row0, kk * 16);
+#pragma unroll
+    for (int np = 0; np < N / 16; np++) {
+      unsigned b[4];
+      fab_frag_b_nk(b, s, np * 16, kk * 16);
+      fab_mma(acc[2 * np], a, b[0], b[1]);
+      fab_mma(acc[2 * np + 1], a, b[2], b[3]);
+    }
+  }
+}
+// out[HS/8][4] += p (16 x K, fp32 C fragments rounded to bf16) . s (K x HS, stored [k][d])
+template <int K>
+__device__ __forceinline__ void fab_times_tile(float (*out)[4], const float (*p)[4], const kiln_bf16* s) {
+#pragma unroll
+  for (int kk = 0; kk < K / 16; kk++) {
+    const unsigned a[4] = {fab_pack(p[2 * kk][0], p[2 * kk][1]), fab_pack(p[2 * kk][2], p[2 * kk][3]),
+                           fab_pack(p[2 * kk + 1][0], p[2 * kk + 1][1]), fab_pack(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+#pragma unroll
+    for (int dp = 0; dp < HS / 16; dp++) {
+      unsigned b[4];
+      fab_frag_b_kn(b, s, kk * 16, dp * 16);
+      fab_mma(out[2 * dp], a, b[0], b[1]);
+      fab_mma(out[2 * dp + 1], a, b[2], b[3]);
+    }
+  }
+}
+
+// 16 rows (t + lane/4, +8) of acc * scale into operand o, '=' or '+=' (ACC)
+template <bool ACC>
+__device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o, int b, int h, int t, int T, const float (*acc)[4], float scale) {
+  const int lane = threadIdx.x & 31, c = 2 * (lane & 3);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int row = t + half * 8;
+    if (row >= T) continue;
+    unsigned* p = (unsigned*) (H + o.off + (long long) b * o.sb + (long long) row * o.st + (long long) h * o.sh + c);
+#pragma unroll
+    for (int j = 0; j < HS / 8; j++) {
+      float x = acc[j][2 * half] * scale, y = acc[j][2 * half + 1] * scale;
+      if constexpr (ACC) {
+        const unsigned old = p[4 * j];
+        x += fab_lo(old);
+        y += fab_hi(old);
+      }
+      p[4 * j] = fab_pack(x, y);
+    }
+  }
+}
+
+// ---- forward: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_FWD_SMEM_BYTES ----
+__device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
+                            int B, int T, int NH, int G) {
+  constexpr int BK = FAB_FWD_BK;
+  extern __shared__ __align__(16) unsigned char fab_smem[];
+  kiln_bf16* sQ = (kiln_bf16*) fab_smem;
+  kiln_bf16* sK = sQ + FAB_ROWS * FAB_LD;   // [2][BK][LD]
+  kiln_bf16* sV = sK + 2 * BK * FAB_LD;     // [2][BK][LD]
+  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * FAB_ROWS;   // the longest rows first
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int kend = min(q0 + FAB_ROWS, T), nk = (kend + BK - 1) / BK;
+  const kiln_bf16* kh = fab_head(H, k, b, hk);
+  const kiln_bf16* vh = fab_head(H, v, b, hk);
+  fab_load_tile<FAB_ROWS>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_tile<BK>(sK, kh, k.st, 0, T);
+  fab_load_tile<BK>(sV, vh, v.st, 0, T);
+  fab_commit();
+  fab_wait<0>();
+  __syncthreads();
+  unsigned qf[HS / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HS / 16; kk++) fab_frag_a(qf[kk], sQ, warp * 16, kk * 16);
+  const float sl2 = FAB_LOG2E * fab_scale();
+  float m[2] = {fab_neg_inf(), fab_neg_inf()}, l[2] = {0.f, 0.f};
+  float o[HS / 8][4];
+#pragma unroll
+  for (int j = 0; j < HS / 8; j++) o[j][0] = o[j][1] = o[j][2] = o[j][3] = 0.f;
+  const int row = q0 + warp * 16 + g;   // this thread's rows: row, row + 8
+  for (int j = 0; j < nk; j++) {
+    const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
+    const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
+    if (j + 1 < nk) {
+      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
+      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
+      fab_commit();
+      fab_wait<1>();
+    } else {
+      fab_wait<0>();
+    }
+    __syncthreads();
+    float s[BK / 8][4];
+    fab_scores<BK>(s, qf, tK);
+    const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      float mx = fab_neg_inf();
+#pragma unroll
+      for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          float x = s[n][2 * half + e] * sl2;
+          const int key = j * BK + n * 8 + c + e;
+          if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
+          s[n][2 * half + e] = x;
+          mx = fmaxf(mx, x);
+        }
+      }
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float mn = fmaxf(m[half], mx);
+      const float base = mn == fab_neg_inf() ? 0.f : mn;
+      const float alpha = fab_ex2(m[half] - base);
+      m[half] = mn;
+      float sum = 0.f;
+#pragma unroll
+      for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          const float p = fab_ex2(s[n][2 * half + e] - base);
+          s[n][2 * half + e] = p;
+          sum += p;
+        }
+      }
+      l[half] = l[half] * alpha + sum;
+#pragma unroll
+      for (int d = 0; d < HS / 8; d++) { o[d][2 * half] *= alpha; o[d][2 * half + 1] *= alpha; }
+    }
+    fab_times_tile<BK>(o, s, tV);
+    __syncthreads();   // the next prefetch overwrites this tile's buffers
+  }
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
+    const float inv = 1.f / l[half];
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) { o[d][2 * half] *= inv; o[d][2 * half + 1] *= inv; }
+    const int t = row + half * 8;
+    if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
+  }
+  // y is written, never accumulated
+  const int lane4 = lane & 3;
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    if (t >= T) continue;
+    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + 2 * lane4);
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) p[4 * d] = fab_pack(o[d][2 * half], o[d][2 * half + 1]);
+  }
+}
+
+// ---- dq: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DQ_SMEM_BYTES; writes dq only ----
+template <bool ACC>
+__device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
+  constexpr int BK = FAB_DQ_BK;
+  extern __shared__ __align__(16) unsigned char fab_smem[];
+  kiln_bf16* sQ = (kiln_bf16*) fab_smem;
+  kiln_bf16* sO = sQ + FAB_ROWS * FAB_LD;   // dy
+  kiln_bf16* sK = sO + FAB_ROWS * FAB_LD;   // [2][BK][LD]
+  kiln_bf16* sV = sK + 2 * BK * FAB_LD;
+  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * FAB_ROWS;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int kend = min(q0 + FAB_ROWS, T), nk = (kend + BK - 1) / BK;
+  const kiln_bf16* kh = fab_head(H, k, b, hk);
+  const kiln_bf16* vh = fab_head(H, v, b, hk);
+  fab_load_tile<FAB_ROWS>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_tile<FAB_ROWS>(sO, fab_head(H, dy, b, h), dy.st, q0, T);
+  fab_load_tile<BK>(sK, kh, k.st, 0, T);
+  fab_load_tile<BK>(sV, vh, v.st, 0, T);
+  fab_commit();
+  const int row = q0 + warp * 16 + g;
+  const long long stat = ((long long) b * NH + h) * T;
+  float ls[2], dd[2];
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
+    dd[half] = t < T ? D[stat + t] : 0.f;
+  }
+  fab_wait<0>();
+  __syncthreads();
+  unsigned qf[HS / 16][4], of[HS / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < HS / 16; kk++) {
+    fab_frag_a(qf[kk], sQ, warp * 16, kk * 16);
+    fab_frag_a(of[kk], sO, warp * 16, kk * 16);
+  }
+  const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
+  float acc[HS / 8][4];
+#pragma unroll
+  for (int j = 0; j < HS / 8; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
+  for (int j = 0; j < nk; j++) {
+    const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
+    const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
+    if (j + 1 < nk) {
+      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
+      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
+      fab_commit();
+      fab_wait<1>();
+    } else {
+      fab_wait<0>();
+    }
+    __syncthreads();
+    float s[BK / 8][4], dp[BK / 8][4];
+    fab_scores<BK>(s, qf, tK);
+    fab_scores<BK>(dp, of, tV);
+    const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
+#pragma unroll
+    for (int n = 0; n < BK / 8; n++) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int half = i >> 1, key = j * BK + n * 8 + c + (i & 1);
+        float p = fab_ex2(s[n][i] * sl2 - ls[half]);
+        if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
+        s[n][i] = p * (dp[n][i] - dd[half]);   // dS
+      }
+    }
+    fab_times_tile<BK>(acc, s, tK);
+    __syncthreads();
+  }
+  fab_store_rows<ACC>(H, dq, b, h, row, T, acc, scale);
+}
+
+// ---- dk, dv: grid (B*KVH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
+// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of the
+// G query heads that read that kv head in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
+// dv accumulators would not fit the registers together: one walk for dv, then one for dk (S^T computed twice).
+template <bool ACC, bool DK, bool DV>
+__device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q, const FabOperand& k, const FabOperand& v, const FabOperand& dy,
+                                              const float* __restrict__ lse, const float* __restrict__ D, const FabOperand& dk,
+                                              const FabOperand& dv, int T, int NH, int G) {
+  constexpr int BQ = FAB_DKV_BQ;
+  extern __shared__ __align__(16) unsigned char fab_smem[];
+  kiln_bf16* sK = (kiln_bf16*) fab_smem;
+  kiln_bf16* sV = sK + FAB_ROWS * FAB_LD;
+  kiln_bf16* sQ = sV + FAB_ROWS * FAB_LD;   // [2][BQ][LD]
+  kiln_bf16* sO = sQ + 2 * BQ * FAB_LD;     // dy, [2][BQ][LD]
+  float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
+  float* sD = sL + 2 * BQ;                        // D, [2][BQ]
+  const int KVH = NH / G;
+  const int b = blockIdx.x / KVH, hk = blockIdx.x % KVH;
+  const int k0 = blockIdx.y * FAB_ROWS;   // tile 0 (the most query tiles) first
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = G * nq;
+  fab_load_tile<FAB_ROWS>(sK, fab_head(H, k, b, hk), k.st, k0, T);
+  fab_load_tile<FAB_ROWS>(sV, fab_head(H, v, b, hk), v.st, k0, T);
+  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
+  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + hk * G) * T;
+  // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
+  auto load = [&](int it) {
+    const int g = it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
+    fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
+    fab_load_tile<BQ>(sO + buf * BQ * FAB_LD, oh + g * dy.sh, dy.st, t0, T);
+    const long long stat = (long long) g * T;
+    for (int i = threadIdx.x; i < BQ; i += FAB_NT) {
+      const bool valid = t0 + i < T;
+      fab_cp4(sL + buf * BQ + i, lh + (valid ? stat + t0 + i : 0), valid);
+      fab_cp4(sD + buf * BQ + i, dh + (valid ? stat + t0 + i : 0), valid);
+    }
+  };
+  load(0);
+  fab_commit();
+  const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
+  float ak[HS / 8][4], av[HS / 8][4];
+#pragma unroll
+  for (int j = 0; j < HS / 8; j++) {
+    ak[j][0] = ak[j][1] = ak[j][2] = ak[j][3] = 0.f;
+    av[j][0] = av[j][1] = av[j][2] = av[j][3] = 0.f;
+  }
+  const int key = k0 + warp * 16 + g;   // this thread's keys: key, key + 8
+  for (int it = 0; it < total; it++) {
+    const int buf = it & 1, t0 = (first + it % nq) * BQ;
+    if (it + 1 < total) {
+      load(it + 1);
+      fab_commit();
+      fab_wait<1>();
+    } else {
+      fab_wait<0>();
+    }
+    __syncthreads();
+    const kiln_bf16* tQ = sQ + buf * BQ * FAB_LD;
+    const kiln_bf16* tO = sO + buf * BQ * FAB_LD;
+    const float* tL = sL + buf * BQ;
+    const float* tD = sD + buf * BQ;
+    float s[BQ / 8][4];
+    fab_scores_smem<BQ>(s, sK, warp * 16, tQ);   // S^T: keys x queries
+    const bool edge = t0 < k0 + warp * 16 + 16 || t0 + BQ > T;
+#pragma unroll
+    for (int n = 0; n < BQ / 8; n++) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int col = n * 8 + c + (i & 1), query = t0 + col;
+        float p = fab_ex2(s[n][i] * sl2 - tL[col] * FAB_LOG2E);
+        if (edge && (key + (i >> 1) * 8 > query || query >= T)) p = 0.f;
+        s[n][i] = p;
+      }
+    }
+    if constexpr (DV) fab_times_tile<BQ>(av, s, tO);   // dv += P^T dy
+    if constexpr (DK) {
+      float dp[BQ / 8][4];
+      fab_scores_smem<BQ>(dp, sV, warp * 16, tO);   // dP^T = V dy^T
+#pragma unroll
+      for (int n = 0; n < BQ / 8; n++) {
+#pragma unroll
+        for (int i = 0; i < 4; i++) s[n][i] *= dp[n][i] - tD[n * 8 + c + (i & 1)];   // dS^T
+      }
+      fab_times_tile<BQ>(ak, s, tQ);   // dk += dS^T q
+    }
+    __syncthreads();
+  }
+  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, hk, key, T, ak, scale);
+  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, hk, key, T, av, 1.f);
+}
+
+template <bool ACC>
+__device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+  if constexpr (HS > 64) {
+    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    __syncthreads();   // the second walk reloads the shared tiles
+    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+  } else {
+    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+  }
+}
+
+#endif
