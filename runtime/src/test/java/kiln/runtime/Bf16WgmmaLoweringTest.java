@@ -41,27 +41,83 @@ class Bf16WgmmaLoweringTest {
     return new Lowered(q, arena, lowered);
   }
 
-  @Test
-  void gpt2MatmulsOfTwoBf16OperandsRunOnTheBf16Tile() {
-    Lowered l = gpt2Small();
+  /** Per launch (layer 0 standing for every layer): the kind, and on the bf16 tile its layouts, C's type and whether C goes through the copy engine. */
+  static Map<String, String> kinds(Lowered l) {
     Map<String, String> kinds = new TreeMap<>();
     for (CudaLowering.Lowered s : l.sections().values()) {
       for (CudaLowering.CudaLaunch x : s.launches()) {
         CudaRenderer.Rendered r = x.kernel();
         if (!(r.work() instanceof CudaRenderer.Tiles || r.work() instanceof CudaRenderer.Bf16Tiles)) continue;
         String name = x.name().split("\\+")[0];
-        if (name.matches("(?s).*\\bh[1-9]\\d*\\..*")) continue;   // layer 0 stands for every layer
+        if (name.matches("(?s).*\\bd?h[1-9]\\d*\\..*") || name.matches(".*\\[[1-9]\\d*\\]")) continue;
         String what = r.kind();
         if (r.work() instanceof CudaRenderer.Bf16Tiles t) what += " " + t.aMajor() + "," + t.bMajor() + " " + t.out() + (t.tmaStore() ? " tma" : "");
         kinds.put(name, what);
       }
     }
-    kinds.forEach((k, v) -> System.out.println(k + " -> " + v));
-    StringBuilder unit = new StringBuilder();
-    java.util.Set<String> seen = new java.util.HashSet<>();
-    for (CudaLowering.Lowered s : l.sections().values()) {
-      for (var e : s.kernels().entrySet()) if (e.getKey().startsWith("k_wgmma_bf16") && seen.add(e.getKey())) unit.append(e.getValue().source()).append('\n');
-    }
-    try { java.nio.file.Files.writeString(java.nio.file.Path.of("/tmp/bf16unit.cu"), unit); } catch (java.io.IOException x) { throw new RuntimeException(x); }
+    return kinds;
+  }
+
+  @Test
+  void gpt2MatmulsOfTwoBf16OperandsRunOnTheBf16Tile() {
+    Map<String, String> kinds = kinds(gpt2Small());
+    Map<String, String> expected = new TreeMap<>();
+    // forward: x·Wᵀ, both K-major; C bf16 (the bias add and the rest in the epilogue; qkv's bare product is bf16, the extern's
+    // input fp32), the logits (no epilogue) through the copy engine
+    expected.put("h0.attn.qkv.r1", "wgmma_bf16 K,K BF16");
+    expected.put("h0.fc.out.r1", "wgmma_bf16 K,K BF16");
+    expected.put("h0.fcproj.out.r1", "wgmma_bf16 K,K BF16");
+    expected.put("head.logits", "wgmma_bf16 K,K BF16 tma");
+    // backward dX = dY·W: (K, MN); dW = dYᵀ·X: (MN, MN) with C the fp32 gradient
+    expected.put("dlogits/dlnf.out", "wgmma_bf16 K,MN BF16");
+    expected.put("dlogits/grads.wte", "wgmma_bf16 MN,MN F32");
+    expected.put("dr1/dh0.fc.gelu", "wgmma_bf16 K,MN BF16");
+    expected.put("dr1/grads.fcprojw[0]", "wgmma_bf16 MN,MN F32");
+    expected.put("dr1/dh0.ln2.out", "wgmma_bf16 K,MN BF16 tma");
+    expected.put("dr1/grads.fcw[0]", "wgmma_bf16 MN,MN F32");
+    expected.put("dr1/dh0.attn.y", "wgmma_bf16 K,MN F32");
+    // an operand the attention extern reads or writes is fp32 (attn.y, dqkv): the SIMT tile
+    expected.put("h0.attproj.out.r1", "matmul");
+    expected.put("dr1/grads.attprojw[0]", "matmul");
+    expected.put("dr1/dh0.ln1.out", "matmul");
+    expected.put("dr1/grads.qkvw[0]", "matmul");
+    assertEquals(expected, kinds);
+  }
+
+  @Test
+  void theLoweringFallsBackWhereTheCopyEngineCannotRead() {
+    Lowered l = gpt2Small();
+    MatmulMatch fc = l.program().graph().computes().stream().filter(c -> c.name().equals("h0.fc.out.r1")).map(MatmulMatch::of)
+        .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
+    assertNull(CudaLowering.bf16Refusal(fc, l.arena()::size, l.arena()::offsetLong));
+    // an operand 4 bf16 (8 bytes) off a 16-byte boundary
+    String why = CudaLowering.bf16Refusal(fc, l.arena()::size, t -> t == fc.b().tensor() ? l.arena().offsetLong(t) + 4 : l.arena().offsetLong(t));
+    assertEquals("B bf16.fcw[0] starts at bf16 element " + (l.arena().offsetLong(fc.b().tensor()) + 4) + " (the copy engine needs a multiple of 8)", why);
+    // rows 12 bf16 apart (K = C = 12)
+    why = CudaLowering.bf16Refusal(fc, d -> d.name().equals("C") ? 12 : l.arena().size(d), null);
+    assertEquals("A's rows are 12 bf16 apart (the copy engine needs a multiple of 8: 16 bytes)", why);
+    // such a matmul stays on the SIMT tile in the lowering
+    Compute c = fc.compute();
+    CudaLowering.Lowered off = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null,
+        t -> t == fc.b().tensor() ? 4 : 0);
+    assertEquals("matmul", off.launches().getFirst().kernel().kind());
+    CudaLowering.Lowered on = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null, t -> 0);
+    assertEquals("wgmma_bf16", on.launches().getFirst().kernel().kind());
+    // the tile off (another GPU, KILN_WGMMA_BF16=0): the SIMT tile
+    assertEquals("matmul", CudaLowering.lower(List.of(c), HOPPER_BF16.withWgmmaBf16(null), m -> null, l.arena()::size, 0, null, t -> 0)
+        .launches().getFirst().kernel().kind());
+  }
+
+  @Test
+  void anOperandInFp32OrABatchDimIsNamed() {
+    Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
+    Program q = kiln.codegen.Bf16Storage.apply(p).program();
+    MatmulMatch attproj = q.graph().computes().stream().filter(c -> c.name().equals("h0.attproj.out.r1")).map(MatmulMatch::of)
+        .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
+    assertEquals("A h0.attn.y is f32, B bf16.attprojw[0] is bf16 (both must be bf16)", CudaLowering.bf16Refusal(attproj, null, null));
+    // at fp32 nothing is bf16
+    MatmulMatch fp32 = p.graph().computes().stream().filter(c -> c.name().equals("h0.fc.out.r1")).map(MatmulMatch::of)
+        .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
+    assertTrue(CudaLowering.bf16Refusal(fp32, null, null).endsWith("(both must be bf16)"));
   }
 }
