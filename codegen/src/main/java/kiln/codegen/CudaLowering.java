@@ -165,7 +165,7 @@ public final class CudaLowering {
    * Whether mm runs on the bf16 wgmma tile: the schedule has it on (BF16 on sm_90) and bf16Refusal finds nothing against
    * it. With dump (KILN_DUMP_IR=1) a matmul that stays on the SIMT tile says why.
    */
-  private static boolean bf16Wgmma(MatmulMatch mm, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+  public static boolean bf16Wgmma(MatmulMatch mm, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                                    java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets, boolean dump) {
     if (schedule.wgmmaBf16() == null || schedule.precision() != CudaSchedule.Precision.BF16) return false;
     String why = bf16Refusal(mm, size, offsets);
@@ -207,7 +207,7 @@ public final class CudaLowering {
   }
 
   /** tile for mm, storing C through the copy engine only where C is bf16 with a 16-byte aligned base and row (else from the registers). */
-  static WgmmaBf16.Tile bf16Tile(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+  public static WgmmaBf16.Tile bf16Tile(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                                  java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
     kiln.dsl.Tensor c = mm.compute().out();
     boolean aligned = (size == null || product(mm.n(), size) % 8 == 0) && (offsets == null || offsets.applyAsLong(c) % 8 == 0);

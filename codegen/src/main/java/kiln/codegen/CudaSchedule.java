@@ -208,10 +208,10 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     return space;
   }
 
-  /** The tuner's space for this precision's matmul tile. */
+  /** The tuner's space for this precision's matmul tile (BF16: the SIMT tiles, which read bf16 operands). */
   public List<MatmulTile> matmulSpace() {
     List<MatmulTile> space = new ArrayList<>();
-    if (precision == Precision.FP32) {
+    if (precision == Precision.FP32 || precision == Precision.BF16) {
       for (int[] t : new int[][] {{64, 64, 16, 4, 4}, {64, 64, 8, 4, 4}, {128, 64, 16, 8, 4}, {64, 128, 16, 4, 8}, {128, 128, 16, 8, 8},
           {128, 128, 8, 8, 8}, {32, 64, 16, 2, 4}, {64, 32, 16, 4, 2}, {32, 32, 16, 2, 2}}) {
         space.add(new SimtTile(t[0], t[1], t[2], t[3], t[4]));
@@ -240,6 +240,16 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
    */
   public static CudaSchedule fromEnvironment(Precision precision) {
     CudaSchedule s = DEFAULT.withPrecision(precision);
+    // bf16 wgmma (sm_90 only): the tile as knobs text, "bm=128 bn=128 stages=6 consumers=2 pingpong=1 group=16"
+    String bf16 = System.getenv("KILN_WGMMA_BF16_TILE");
+    if (precision == Precision.BF16 && bf16 != null && !bf16.isBlank()) {
+      WgmmaBf16.Tile t = WgmmaBf16.Tile.parse(bf16);
+      if (t == null) {
+        throw new IllegalArgumentException("KILN_WGMMA_BF16_TILE=" + bf16 + ": expected bf16 wgmma knobs such as \"" + WgmmaBf16.DEFAULT.knobs()
+            + "\" (bm, bn multiples of 64 up to 256, stages, consumers 1 or 2, pingpong=1 with 2, group, tmastore=1)");
+      }
+      s = s.withWgmmaBf16(t);
+    }
     String tile = System.getenv("KILN_CUDA_TILE");
     if (tile == null || tile.isBlank()) return s;
     String[] f = tile.split(",");
