@@ -16,7 +16,8 @@
      and (tmaStore) C; rendered for a program's matmul (args true: CudaRenderer.matmul) it passes kiln's F, I
      and argument block (sizes, offsets: C at baseC, ldc elements a row, in H for bf16 C or F for fp32) and
      the three maps, and with an epilogue (element-wise consumers of C from the graph, CudaRenderer.epilogue)
-     each finished element goes through it instead of the plain store (no tmaStore then). -->
+     each finished element goes through it instead of the plain store; with tmaStore the epilogue returns one of its
+     bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
@@ -228,7 +229,15 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
           const int r = w * 16 + g + h * 8;
 #pragma unroll
           for (int j = 0; j < BN / 8; j++) {
+<#if epilogue?has_content>
+            // the epilogue's staged output (exact bf16 values) for the copy engine; elements past M or N run no epilogue
+            const int m = m0 + a * 64 + r, n = n0 + j * 8 + 2 * q;
+            const float e0 = m < M && n < N ? epilogue(m, n, d[a][4 * j + 2 * h]) : 0.0f;
+            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, d[a][4 * j + 2 * h + 1]) : 0.0f;
+            *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(e0, e1);
+<#else>
             *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+</#if>
           }
         }
       }

@@ -115,9 +115,13 @@ public final class CudaLowering {
         // bf16 operands on Hopper: the chooser sees the bare matmul with the default tile (the tuner's key)
         WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm.get(), size, offsets);
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        WgmmaBf16.Tile tile = chooser.choose(k) instanceof WgmmaBf16.Tile t ? bf16Tile(t, mm.get(), size, offsets) : byDefault;
+        WgmmaBf16.Tile raw = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : schedule.wgmmaBf16();
+        WgmmaBf16.Tile tile = bf16Tile(raw, mm.get(), size, offsets);
         if (epilogue != null) {
-          k = CudaRenderer.matmul(mm.get(), tile, epilogue);
+          // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
+          kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm.get(), epilogue, size, offsets) : null;
+          if (dump && staged != null) System.err.println("bf16 wgmma: " + first.name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+          k = CudaRenderer.matmul(mm.get(), raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged));
           epilogue = null;
         } else if (!tile.equals(byDefault)) {
           k = CudaRenderer.matmul(mm.get(), first.accumulate(), tile);
@@ -204,6 +208,21 @@ public final class CudaLowering {
       if (offsets.applyAsLong(b) % 8 != 0) return "B " + b.name() + " starts at bf16 element " + offsets.applyAsLong(b) + " (the copy engine needs a multiple of 8)";
     }
     return null;
+  }
+
+  /**
+   * The epilogue output the bf16 wgmma kernel stages for the copy engine: the last of Fused.stageable with C's dims and C
+   * indexed by its loop vars, 16-byte aligned (offset a multiple of 8 bf16, N too); null where none is.
+   */
+  static kiln.dsl.Tensor stagedOutput(MatmulMatch mm, CudaRenderer.Fused f, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                      java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
+    Compute c = mm.compute();
+    if (!c.outIndex().equals(new ArrayList<kiln.dsl.Expr>(c.loopVars())) || size != null && product(mm.n(), size) % 8 != 0) return null;
+    kiln.dsl.Tensor staged = null;
+    for (kiln.dsl.Tensor t : CudaRenderer.Fused.stageable(f.computes(), f.unstored())) {
+      if (t.dims().equals(c.out().dims()) && (offsets == null || offsets.applyAsLong(t) % 8 == 0)) staged = t;
+    }
+    return staged;
   }
 
   /** tile for mm, storing C through the copy engine only where C is bf16 with a 16-byte aligned base and row (else from the registers). */

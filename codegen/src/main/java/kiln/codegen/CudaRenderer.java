@@ -75,7 +75,8 @@ public final class CudaRenderer {
   /**
    * The bf16 Hopper matmul (matmul_wgmma_bf16.cu.ftl, WgmmaBf16) over the program's tensors: a persistent grid
    * of at most one block per SM, the maps of a and b (bf16, stored as aMajor and bMajor say, dense) and, where
-   * tmaStore, of C (bf16, dense [m..., n...]) as launch arguments after the argument block.
+   * tmaStore, of c (bf16, dense [m..., n...]: C, or the epilogue output the kernel stages) as launch arguments after the
+   * argument block.
    */
   public record Bf16Tiles(List<Dim> m, List<Dim> n, List<Dim> k, WgmmaBf16.Tile tile, Tensor a, WgmmaBf16.Major aMajor, Tensor b,
                           WgmmaBf16.Major bMajor, Tensor c, WgmmaBf16.Out out, boolean tmaStore) implements Work {
@@ -436,10 +437,39 @@ public final class CudaRenderer {
    * that run on each element v = C[.., m, n] once it is complete, and the tensors (C among them) that
    * need not be stored (Epilogue.unstored).
    */
-  public record Fused(List<Compute> computes, java.util.Set<Tensor> unstored) {
+  public record Fused(List<Compute> computes, java.util.Set<Tensor> unstored, Tensor staged) {
     public Fused {
       computes = List.copyOf(computes);
       unstored = java.util.Set.copyOf(unstored);
+      if (staged != null && !stageable(computes, unstored).contains(staged)) {
+        throw new IllegalArgumentException(staged.name() + ": not an epilogue output that can be staged (CudaRenderer.Fused.stageable)");
+      }
+    }
+
+    public Fused(List<Compute> computes, java.util.Set<Tensor> unstored) { this(computes, unstored, null); }
+
+    /**
+     * This epilogue with `staged` (one of stageable()) returned by the lambda instead of stored: the bf16 wgmma template
+     * stages it in shared memory and the copy engine stores it (null: every output stored from the lambda).
+     */
+    public Fused withStaged(Tensor staged) { return new Fused(computes, unstored, staged); }
+
+    /**
+     * The outputs the bf16 wgmma template can stage for the copy engine, in order: stored bf16 tensors with C's dims, each
+     * written by exactly one compute of the epilogue (an assignment, at C's loop vars, as every epilogue compute is).
+     */
+    public static List<Tensor> stageable(List<Compute> computes, java.util.Set<Tensor> unstored) {
+      Map<Tensor, Integer> writes = new HashMap<>();
+      for (Compute x : computes) writes.merge(x.out(), 1, Integer::sum);
+      List<Tensor> out = new ArrayList<>();
+      for (Compute x : computes) {
+        Tensor t = x.out();
+        if (t.storage() == kiln.dsl.DType.BF16 && !unstored.contains(t) && writes.get(t) == 1 && !x.accumulate() && !out.contains(t)
+            && x.outIndex().equals(new ArrayList<Expr>(x.loopVars()))) {
+          out.add(t);
+        }
+      }
+      return out;
     }
   }
 
@@ -459,7 +489,9 @@ public final class CudaRenderer {
     String in = "    ";
     StringBuilder b = new StringBuilder("  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n]; outputs\n  // ")
         .append(String.join(", ", f.computes().stream().map(x -> x.out().dims().toString()).toList()))
-        .append(f.unstored().contains(c.out()) ? " (C itself not stored)" : "").append("\n  auto epilogue = [&](const int m, const int n, const float v) {\n");
+        .append(f.unstored().contains(c.out()) ? " (C itself not stored)" : "")
+        .append(f.staged() == null ? "" : "; " + f.staged().dims() + " returned, for the copy engine to store")
+        .append("\n  auto epilogue = [&](const int m, const int n, const float v)").append(f.staged() == null ? "" : " -> float").append(" {\n");
     // the group's vars, only where a statement uses one after the flat indexing
     java.util.Set<Var> used = new java.util.HashSet<>();
     for (Compute x : f.computes()) kiln.dsl.Exprs.visit(flat(x.body(), mm, mv, nv), e -> { if (e instanceof Var v) used.add(v); });
@@ -475,6 +507,7 @@ public final class CudaRenderer {
       bound.put(cLoad, "vs");
     }
     int k = 0;
+    String staged = null;
     for (Compute x : f.computes()) {
       if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
       List<String> prelude = new ArrayList<>();
@@ -489,8 +522,10 @@ public final class CudaRenderer {
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
       Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
       bound.put(target, y);
-      if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
+      if (x.out().equals(f.staged())) staged = y;
+      else if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
     }
+    if (staged != null) b.append(in).append("return ").append(staged).append(";\n");
     return b.append("  };").toString();
   }
 
@@ -577,7 +612,15 @@ public final class CudaRenderer {
       throw new IllegalArgumentException(c.name() + ": bf16 operands need the SIMT or bf16 wgmma tile (" + tile.knobs() + " reads fp32)");
     }
     WgmmaBf16.Out out = tc.storage() == kiln.dsl.DType.BF16 ? WgmmaBf16.Out.BF16 : WgmmaBf16.Out.F32;
-    boolean tmaStore = tile instanceof WgmmaBf16.Tile t && fused == null && WgmmaBf16.tmaStore(t, out, accumulate);
+    // C (or, with an epilogue, the output it stages) through the copy engine where the tile has the staging area
+    boolean tmaStore = tile instanceof WgmmaBf16.Tile t && (fused == null ? WgmmaBf16.tmaStore(t, out, accumulate) : t.tmaStore() && fused.staged() != null);
+    if (fused != null && fused.staged() != null && !(tile instanceof WgmmaBf16.Tile t && t.tmaStore())) {
+      throw new IllegalArgumentException(c.name() + ": an epilogue output is staged only by a bf16 wgmma tile with tmaStore, found " + tile.knobs());
+    }
+    if (fused != null && fused.staged() != null && !(fused.staged().dims().equals(tc.dims()) && c.outIndex().equals(new ArrayList<Expr>(c.loopVars())))) {
+      throw new IllegalArgumentException(c.name() + ": the staged " + fused.staged().name() + " must have C's dims " + tc.dims());
+    }
+    Tensor stored = fused != null && fused.staged() != null ? fused.staged() : tc;
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -630,11 +673,11 @@ public final class CudaRenderer {
       case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a" + (kChunk > 0 ? ", over K-major copies " + kChunk + " deep" : "")
           + (mRows > 0 ? ", " + mRows + " rows a launch" : "") + ")";
       case WgmmaBf16.Tile t -> " (bf16 wgmma, sm_90a, A " + majors[0] + "-major, B " + majors[1] + "-major, C " + out.name().toLowerCase()
-          + (tmaStore ? " through the copy engine" : "") + ")";
+          + (tmaStore ? (stored == tc ? "" : ", the epilogue's " + stored.name()) + " through the copy engine" : "") + ")";
     };
     String then = fused == null ? "" : ", then " + fused.computes().size() + " element-wise statement(s) as its epilogue";
     Work work = tile instanceof WgmmaBf16.Tile t
-        ? new Bf16Tiles(JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), t, ta, majors[0], tb, majors[1], tc, out, tmaStore)
+        ? new Bf16Tiles(JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), t, ta, majors[0], tb, majors[1], stored, out, tmaStore)
         : new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed);
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);

@@ -51,7 +51,7 @@ class Bf16WgmmaLoweringTest {
         String name = x.name().split("\\+")[0];
         if (name.matches("(?s).*\\bd?h[1-9]\\d*\\..*") || name.matches(".*\\[[1-9]\\d*\\]")) continue;
         String what = r.kind();
-        if (r.work() instanceof CudaRenderer.Bf16Tiles t) what += " " + t.aMajor() + "," + t.bMajor() + " " + t.out() + (t.tmaStore() ? " tma" : "");
+        if (r.work() instanceof CudaRenderer.Bf16Tiles t) what += " " + t.aMajor() + "," + t.bMajor() + " " + t.out() + (t.tmaStore() ? " tma " + t.c().name() : "");
         kinds.put(name, what);
       }
     }
@@ -63,17 +63,18 @@ class Bf16WgmmaLoweringTest {
     Map<String, String> kinds = kinds(gpt2Small());
     Map<String, String> expected = new TreeMap<>();
     // forward: x·Wᵀ, both K-major; C bf16 (the bias add and the rest in the epilogue; qkv's bare product is bf16, the extern's
-    // input fp32), the logits (no epilogue) through the copy engine
+    // input fp32); through the copy engine: the logits (no epilogue), or an epilogue's last bf16 output (fc's GELU, fcproj's
+    // residual; qkv's output is the extern's fp32 input, so its epilogue stores from the lambda)
     expected.put("h0.attn.qkv.r1", "wgmma_bf16 K,K BF16");
-    expected.put("h0.fc.out.r1", "wgmma_bf16 K,K BF16");
-    expected.put("h0.fcproj.out.r1", "wgmma_bf16 K,K BF16");
-    expected.put("head.logits", "wgmma_bf16 K,K BF16 tma");
+    expected.put("h0.fc.out.r1", "wgmma_bf16 K,K BF16 tma h0.fc.gelu");
+    expected.put("h0.fcproj.out.r1", "wgmma_bf16 K,K BF16 tma h0.fcproj.residual");
+    expected.put("head.logits", "wgmma_bf16 K,K BF16 tma head.logits");
     // backward dX = dY·W: (K, MN); dW = dYᵀ·X: (MN, MN) with C the fp32 gradient
-    expected.put("dlogits/dlnf.out", "wgmma_bf16 K,MN BF16");
+    expected.put("dlogits/dlnf.out", "wgmma_bf16 K,MN BF16 tma dh11.fcproj.residual");
     expected.put("dlogits/grads.wte", "wgmma_bf16 MN,MN F32");
-    expected.put("dr1/dh0.fc.gelu", "wgmma_bf16 K,MN BF16");
+    expected.put("dr1/dh0.fc.gelu", "wgmma_bf16 K,MN BF16 tma dh0.fc.out.r1");
     expected.put("dr1/grads.fcprojw[0]", "wgmma_bf16 MN,MN F32");
-    expected.put("dr1/dh0.ln2.out", "wgmma_bf16 K,MN BF16 tma");
+    expected.put("dr1/dh0.ln2.out", "wgmma_bf16 K,MN BF16 tma dh0.ln2.out");
     expected.put("dr1/grads.fcw[0]", "wgmma_bf16 MN,MN F32");
     expected.put("dr1/dh0.attn.y", "wgmma_bf16 K,MN F32");
     // an operand the attention extern reads or writes is fp32 (attn.y, dqkv): the SIMT tile
