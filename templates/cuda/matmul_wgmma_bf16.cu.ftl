@@ -12,7 +12,12 @@
      stores overlap the tensor cores' work. C is fp32 or bf16 (rounded to nearest even), ldc elements per
      row, stored from the registers, or (tmaStore: bf16 C, no +=) staged in shared memory as the copy
      engine's 64 x 64 swizzled boxes and stored by it asynchronously, so the stores overlap the next
-     tile's main loop. The launch passes C, M, N, K, ldc and the maps of A, B and (tmaStore) C. -->
+     tile's main loop. Standalone (args false: Bf16Matmul) the launch passes C, M, N, K, ldc and the maps of A, B
+     and (tmaStore) C; rendered for a program's matmul (args true: CudaRenderer.matmul) it passes kiln's F, I
+     and argument block (sizes, offsets: C at baseC, ldc elements a row, in H for bf16 C or F for fp32) and
+     the three maps, and with an epilogue (element-wise consumers of C from the graph, CudaRenderer.epilogue)
+     each finished element goes through it instead of the plain store; with tmaStore the epilogue returns one of its
+     bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
@@ -69,25 +74,31 @@ __device__ __forceinline__ void kiln_wgmma_bf16_n${bn}_${aMN?then(1, 0)}${bMN?th
 #endif
 
 <#if outBf16>
-#ifndef KILN_BF16_STORE
-#define KILN_BF16_STORE
-// fp32 pairs and singles to bf16, rounded to nearest even (the first value at the lower address)
+#ifndef KILN_BF16X2_STORE
+#define KILN_BF16X2_STORE
+// an fp32 pair to bf16, rounded to nearest even (the first value at the lower address); singles: prologue.ftl's kiln_bf16_rn
 __device__ __forceinline__ unsigned kiln_bf16x2(float lo, float hi) {
   unsigned r;
   asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
 }
-__device__ __forceinline__ unsigned short kiln_bf16(float v) {
-  unsigned short r;
-  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(v));
-  return r;
-}
-__device__ __forceinline__ float kiln_bf16_float(unsigned short v) { return __uint_as_float(((unsigned) v) << 16); }
 #endif
 </#if>
 
+<#if args>
+extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a,
+    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
+${unpack}
+  const int M = ${M}, N = ${N}, K = ${K};
+  const long long ldc = ${cm};
+  const long long baseC = ${baseC};
+<#if epilogue?has_content>
+${epilogue}
+</#if>
+<#else>
 extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restrict__ Cv, const int M, const int N, const int K, const long long ldc,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
+</#if>
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment
   unsigned char* smem = (unsigned char*) (((unsigned long long) kiln_smem_raw + 1023) & ~1023ull);
@@ -145,12 +156,14 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row
     // block, columns 8j + 2q and 8j + 2q + 1 (g = lane / 4, q = lane % 4)
     const int w = (threadIdx.x % 128) / 32, g = (threadIdx.x % 32) / 4, q = threadIdx.x % 4;
-<#if !tmaStore>
-    const bool pairs = ldc % 2 == 0;
-<#if outBf16>
-    unsigned short* C = (unsigned short*) Cv;
+<#if !tmaStore && !epilogue?has_content>
+<#if args>
+    // pairs of elements in one 4-byte (bf16) or 8-byte (fp32) store where every row starts at an even element
+    const bool pairs = ldc % 2 == 0 && baseC % 2 == 0;
+    ${outBf16?then("kiln_bf16", "float")}* const Cout = ${outBf16?then("H", "F")} + baseC;
 <#else>
-    float* C = (float*) Cv;
+    const bool pairs = ldc % 2 == 0;
+    ${outBf16?then("unsigned short", "float")}* const Cout = (${outBf16?then("unsigned short", "float")}*) Cv;
 </#if>
 </#if>
     // first row of this consumer's part of a tile
@@ -216,7 +229,15 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
           const int r = w * 16 + g + h * 8;
 #pragma unroll
           for (int j = 0; j < BN / 8; j++) {
+<#if epilogue?has_content>
+            // the epilogue's staged output (exact bf16 values) for the copy engine; elements past M or N run no epilogue
+            const int m = m0 + a * 64 + r, n = n0 + j * 8 + 2 * q;
+            const float e0 = m < M && n < N ? epilogue(m, n, d[a][4 * j + 2 * h]) : 0.0f;
+            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, d[a][4 * j + 2 * h + 1]) : 0.0f;
+            *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(e0, e1);
+<#else>
             *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+</#if>
           }
         }
       }
@@ -241,7 +262,15 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
         for (int h = 0; h < 2; h++) {
           const int m = m0 + a * 64 + w * 16 + g + h * 8;
           if (m >= M) continue;
-          auto* row = C + m * ldc;
+<#if epilogue?has_content>
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            if (n < N) epilogue(m, n, d[a][4 * j + 2 * h]);
+            if (n + 1 < N) epilogue(m, n + 1, d[a][4 * j + 2 * h + 1]);
+          }
+<#else>
+          auto* row = Cout + m * ldc;
 #pragma unroll
           for (int j = 0; j < BN / 8; j++) {
             const int n = n0 + j * 8 + 2 * q;
@@ -250,8 +279,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 <#if outBf16>
 <#if accumulate>
               const unsigned old = *(const unsigned*) (row + n);
-              v0 += kiln_bf16_float((unsigned short) (old & 0xFFFF));
-              v1 += kiln_bf16_float((unsigned short) (old >> 16));
+              v0 += kiln_bf16_f((kiln_bf16) (old & 0xFFFF));
+              v1 += kiln_bf16_f((kiln_bf16) (old >> 16));
 </#if>
               *(unsigned*) (row + n) = kiln_bf16x2(v0, v1);
 <#else>
@@ -264,14 +293,15 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 </#if>
             } else {
 <#if outBf16>
-              if (n < N) row[n] = kiln_bf16(v0<#if accumulate> + kiln_bf16_float(row[n])</#if>);
-              if (n + 1 < N) row[n + 1] = kiln_bf16(v1<#if accumulate> + kiln_bf16_float(row[n + 1])</#if>);
+              if (n < N) row[n] = kiln_bf16_rn(v0<#if accumulate> + kiln_bf16_f(row[n])</#if>);
+              if (n + 1 < N) row[n + 1] = kiln_bf16_rn(v1<#if accumulate> + kiln_bf16_f(row[n + 1])</#if>);
 <#else>
               if (n < N) row[n] <#if accumulate>+</#if>= v0;
               if (n + 1 < N) row[n + 1] <#if accumulate>+</#if>= v1;
 </#if>
             }
           }
+</#if>
         }
       }
 </#if>

@@ -6,7 +6,11 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
+<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_b8fc449996.cu
 struct Args_k_matmul_b8fc449996 { long long v[8]; };
+========
+struct Args_k_matmul_b9d8f405c1 { long long v[8]; };
+>>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_b9d8f405c1.cu
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -53,7 +57,11 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #define TM 4
 #define TN 4
 
+<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_b8fc449996.cu
 extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_b8fc449996(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_b8fc449996 a) {
+========
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_b9d8f405c1(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_b9d8f405c1 a) {
+>>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_b9d8f405c1.cu
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int NH = (int) a.v[2];
@@ -80,7 +88,7 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_b8f
   for (int k0 = 0; k0 < K; k0 += BK) {
     for (int e = threadIdx.x; e < BM * BK; e += threads) {
       const int kk = e % BK, mm = e / BK;
-      As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? F[baseA + (m0 + mm) * am + (k0 + kk) * ak] : 0.0f;
+      As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? kiln_bf16_f(H[baseA + (m0 + mm) * am + (k0 + kk) * ak]) : 0.0f;
     }
     for (int e = threadIdx.x; e < BN * BK; e += threads) {
       const int nn = e % BN, kk = e / BN;

@@ -118,9 +118,11 @@ public final class Bf16Storage {
       if (onlyReduced) keep.add(r.getKey());
     }
     // element-wise results of statistics alone (mean = Σ/C, rstd = rsqrt(Σ/C + eps), the loss's gradient seed and its
-    // per-position shares) are statistics too
+    // per-position shares) are statistics too; a `+=` of a statistic into a tensor that other statements define (the
+    // layernorm backward's last pass into the residual stream's gradient) does not make it one (llm.c keeps those bf16,
+    // and the backward matmuls reading them then take two bf16 operands)
     for (Compute c : computes) {
-      if (!c.rootReductions().isEmpty() || c.body() instanceof Expr.Extern) continue;
+      if (!c.rootReductions().isEmpty() || c.body() instanceof Expr.Extern || c.accumulate()) continue;
       List<Expr.Load> floats = Exprs.loads(c.body()).stream().filter(l -> l.tensor().dtype() == DType.F32).toList();
       boolean fromKept = !floats.isEmpty() && floats.stream().allMatch(l -> keep.contains(l.tensor().root()));
       if (fromKept) keep.add(c.out().root());

@@ -81,6 +81,16 @@ public final class CudaLowering {
    */
   public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                               long transposeFloats, Epilogue.Readers program) {
+    return lower(computes, schedule, chooser, size, transposeFloats, program, null);
+  }
+
+  /**
+   * As above; offsets places each tensor (Arena.offsetLong: elements of its storage from its region's start), so a matmul
+   * of two bf16 operands runs on the schedule's bf16 wgmma tile only where the copy engine can read them (bf16Refusal);
+   * null where the placement is not known (emit): every such matmul counts as aligned.
+   */
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                              long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
     Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
     List<CudaLaunch> launches = new ArrayList<>();
     boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
@@ -101,6 +111,21 @@ public final class CudaLowering {
       } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         k = CudaRenderer.extern(first, schedule, size);
+      } else if (mm.isPresent() && bf16Wgmma(mm.get(), schedule, size, offsets, dump)) {
+        // bf16 operands on Hopper: the chooser sees the bare matmul with the default tile (the tuner's key)
+        WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm.get(), size, offsets);
+        k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
+        WgmmaBf16.Tile raw = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : schedule.wgmmaBf16();
+        WgmmaBf16.Tile tile = bf16Tile(raw, mm.get(), size, offsets);
+        if (epilogue != null) {
+          // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
+          kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm.get(), epilogue, size, offsets) : null;
+          if (dump && staged != null) System.err.println("bf16 wgmma: " + first.name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+          k = CudaRenderer.matmul(mm.get(), raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged));
+          epilogue = null;
+        } else if (!tile.equals(byDefault)) {
+          k = CudaRenderer.matmul(mm.get(), first.accumulate(), tile);
+        }
       } else if (mm.isPresent()) {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
@@ -138,6 +163,74 @@ public final class CudaLowering {
       }
     }
     return new Lowered(launches, kernels);
+  }
+
+  /**
+   * Whether mm runs on the bf16 wgmma tile: the schedule has it on (BF16 on sm_90) and bf16Refusal finds nothing against
+   * it. With dump (KILN_DUMP_IR=1) a matmul that stays on the SIMT tile says why.
+   */
+  public static boolean bf16Wgmma(MatmulMatch mm, CudaSchedule schedule, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                   java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets, boolean dump) {
+    if (schedule.wgmmaBf16() == null || schedule.precision() != CudaSchedule.Precision.BF16) return false;
+    String why = bf16Refusal(mm, size, offsets);
+    if (dump) {
+      WgmmaBf16.Major[] majors = CudaRenderer.bf16Majors(mm);
+      System.err.println("bf16 wgmma: " + mm.compute().name() + (why == null ? " (A " + majors[0] + "-major, B " + majors[1] + "-major, C "
+          + (mm.compute().out().storage() == kiln.dsl.DType.BF16 ? "bf16" : "fp32") + ")" : " stays on the SIMT tile: " + why));
+    }
+    return why == null;
+  }
+
+  /**
+   * Why the bf16 wgmma tile cannot run mm, or null where it can: both operands stored as bf16, no batch dims, C [m..., n...]
+   * and each operand indexed exactly [rows..., k...] or [k..., rows...] (CudaRenderer.bf16Majors), and (where size and
+   * offsets are known) what the copy engine asks of each operand: a 16-byte aligned base (offset a multiple of 8 bf16) and
+   * row pitch (K for a K-major operand, M or N for an MN-major one), sizes within an int.
+   */
+  public static String bf16Refusal(MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                   java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
+    kiln.dsl.Tensor a = mm.a().tensor(), b = mm.b().tensor();
+    if (a.storage() != kiln.dsl.DType.BF16 || b.storage() != kiln.dsl.DType.BF16) {
+      return "A " + a.name() + " is " + a.storage().name().toLowerCase() + ", B " + b.name() + " is " + b.storage().name().toLowerCase() + " (both must be bf16)";
+    }
+    if (!mm.batch().isEmpty()) return "batch dims " + mm.batch().stream().map(v -> v.dim().name()).toList();
+    WgmmaBf16.Major[] majors = CudaRenderer.bf16Majors(mm);
+    if (majors == null) return "C or an operand is not indexed exactly [rows..., k...] or [k..., rows...] over its dims";
+    if (size != null) {
+      long m = product(mm.m(), size), n = product(mm.n(), size), k = product(mm.k(), size);
+      if (m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) return "M x N x K " + m + " x " + n + " x " + k + " past an int";
+      long pitchA = majors[0] == WgmmaBf16.Major.K ? k : m, pitchB = majors[1] == WgmmaBf16.Major.K ? k : n;
+      if (pitchA % 8 != 0) return "A's rows are " + pitchA + " bf16 apart (the copy engine needs a multiple of 8: 16 bytes)";
+      if (pitchB % 8 != 0) return "B's rows are " + pitchB + " bf16 apart (the copy engine needs a multiple of 8: 16 bytes)";
+    }
+    if (offsets != null) {
+      if (offsets.applyAsLong(a) % 8 != 0) return "A " + a.name() + " starts at bf16 element " + offsets.applyAsLong(a) + " (the copy engine needs a multiple of 8)";
+      if (offsets.applyAsLong(b) % 8 != 0) return "B " + b.name() + " starts at bf16 element " + offsets.applyAsLong(b) + " (the copy engine needs a multiple of 8)";
+    }
+    return null;
+  }
+
+  /**
+   * The epilogue output the bf16 wgmma kernel stages for the copy engine: the last of Fused.stageable with C's dims and C
+   * indexed by its loop vars, 16-byte aligned (offset a multiple of 8 bf16, N too); null where none is.
+   */
+  static kiln.dsl.Tensor stagedOutput(MatmulMatch mm, CudaRenderer.Fused f, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                      java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
+    Compute c = mm.compute();
+    if (!c.outIndex().equals(new ArrayList<kiln.dsl.Expr>(c.loopVars())) || size != null && product(mm.n(), size) % 8 != 0) return null;
+    kiln.dsl.Tensor staged = null;
+    for (kiln.dsl.Tensor t : CudaRenderer.Fused.stageable(f.computes(), f.unstored())) {
+      if (t.dims().equals(c.out().dims()) && (offsets == null || offsets.applyAsLong(t) % 8 == 0)) staged = t;
+    }
+    return staged;
+  }
+
+  /** tile for mm, storing C through the copy engine only where C is bf16 with a 16-byte aligned base and row (else from the registers). */
+  public static WgmmaBf16.Tile bf16Tile(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                 java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
+    kiln.dsl.Tensor c = mm.compute().out();
+    boolean aligned = (size == null || product(mm.n(), size) % 8 == 0) && (offsets == null || offsets.applyAsLong(c) % 8 == 0);
+    return tile.tmaStore() && !aligned ? tile.withTmaStore(false) : tile;
   }
 
   /**

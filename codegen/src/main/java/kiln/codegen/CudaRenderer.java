@@ -73,6 +73,18 @@ public final class CudaRenderer {
   }
 
   /**
+   * The bf16 Hopper matmul (matmul_wgmma_bf16.cu.ftl, WgmmaBf16) over the program's tensors: a persistent grid
+   * of at most one block per SM, the maps of a and b (bf16, stored as aMajor and bMajor say, dense) and, where
+   * tmaStore, of c (bf16, dense [m..., n...]: C, or the epilogue output the kernel stages) as launch arguments after the
+   * argument block.
+   */
+  public record Bf16Tiles(List<Dim> m, List<Dim> n, List<Dim> k, WgmmaBf16.Tile tile, Tensor a, WgmmaBf16.Major aMajor, Tensor b,
+                          WgmmaBf16.Major bMajor, Tensor c, WgmmaBf16.Out out, boolean tmaStore) implements Work {
+    /** "1xMxNxK" with the sizes bound (the tuning cache's shape key). */
+    public String shape(java.util.function.ToIntFunction<Dim> size) { return Launch.Tiles.shape(List.of(), m, n, k, size); }
+  }
+
+  /**
    * The split-row column reduction (colreduce.cu.ftl): blocks of 32 outputs x tile.rows() threads over
    * (tiles of items) x (splits along extent, ColumnTile.plan), partial sums in the workspace, then the
    * _sum kernel over items.
@@ -268,6 +280,19 @@ public final class CudaRenderer {
     return a == null || b == null ? null : new boolean[] {a, b};
   }
 
+  /**
+   * The operands' layouts for the bf16 wgmma tile, {A's, B's} (an operand indexed [k..., rows...] MN-major, read in place
+   * through wgmma's transpose bits), or null where it cannot run mm: A or B not stored as bf16, or wgmmaLayouts refuses
+   * (a batch dim, C not [m..., n...], an operand indexed other than exactly over its dims). GPT-2's forward is (K, K), its dX
+   * = dY·W (K, MN), its dW = dYᵀ·X (MN, MN).
+   */
+  public static WgmmaBf16.Major[] bf16Majors(MatmulMatch mm) {
+    if (mm.a().tensor().storage() != kiln.dsl.DType.BF16 || mm.b().tensor().storage() != kiln.dsl.DType.BF16) return null;
+    boolean[] t = wgmmaLayouts(mm);
+    if (t == null) return null;
+    return new WgmmaBf16.Major[] {t[0] ? WgmmaBf16.Major.MN : WgmmaBf16.Major.K, t[1] ? WgmmaBf16.Major.MN : WgmmaBf16.Major.K};
+  }
+
   /** false: x indexed exactly [rows..., k...]; true: exactly [k..., rows...]; null: neither (or not all of its dims). */
   private static Boolean layout(Expr.Load x, List<Var> rows, List<Var> k) {
     if (x.tensor().rank() != rows.size() + k.size()) return null;
@@ -412,10 +437,39 @@ public final class CudaRenderer {
    * that run on each element v = C[.., m, n] once it is complete, and the tensors (C among them) that
    * need not be stored (Epilogue.unstored).
    */
-  public record Fused(List<Compute> computes, java.util.Set<Tensor> unstored) {
+  public record Fused(List<Compute> computes, java.util.Set<Tensor> unstored, Tensor staged) {
     public Fused {
       computes = List.copyOf(computes);
       unstored = java.util.Set.copyOf(unstored);
+      if (staged != null && !stageable(computes, unstored).contains(staged)) {
+        throw new IllegalArgumentException(staged.name() + ": not an epilogue output that can be staged (CudaRenderer.Fused.stageable)");
+      }
+    }
+
+    public Fused(List<Compute> computes, java.util.Set<Tensor> unstored) { this(computes, unstored, null); }
+
+    /**
+     * This epilogue with `staged` (one of stageable()) returned by the lambda instead of stored: the bf16 wgmma template
+     * stages it in shared memory and the copy engine stores it (null: every output stored from the lambda).
+     */
+    public Fused withStaged(Tensor staged) { return new Fused(computes, unstored, staged); }
+
+    /**
+     * The outputs the bf16 wgmma template can stage for the copy engine, in order: stored bf16 tensors with C's dims, each
+     * written by exactly one compute of the epilogue (an assignment, at C's loop vars, as every epilogue compute is).
+     */
+    public static List<Tensor> stageable(List<Compute> computes, java.util.Set<Tensor> unstored) {
+      Map<Tensor, Integer> writes = new HashMap<>();
+      for (Compute x : computes) writes.merge(x.out(), 1, Integer::sum);
+      List<Tensor> out = new ArrayList<>();
+      for (Compute x : computes) {
+        Tensor t = x.out();
+        if (t.storage() == kiln.dsl.DType.BF16 && !unstored.contains(t) && writes.get(t) == 1 && !x.accumulate() && !out.contains(t)
+            && x.outIndex().equals(new ArrayList<Expr>(x.loopVars()))) {
+          out.add(t);
+        }
+      }
+      return out;
     }
   }
 
@@ -435,7 +489,9 @@ public final class CudaRenderer {
     String in = "    ";
     StringBuilder b = new StringBuilder("  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n]; outputs\n  // ")
         .append(String.join(", ", f.computes().stream().map(x -> x.out().dims().toString()).toList()))
-        .append(f.unstored().contains(c.out()) ? " (C itself not stored)" : "").append("\n  auto epilogue = [&](const int m, const int n, const float v) {\n");
+        .append(f.unstored().contains(c.out()) ? " (C itself not stored)" : "")
+        .append(f.staged() == null ? "" : "; " + f.staged().dims() + " returned, for the copy engine to store")
+        .append("\n  auto epilogue = [&](const int m, const int n, const float v)").append(f.staged() == null ? "" : " -> float").append(" {\n");
     // the group's vars, only where a statement uses one after the flat indexing
     java.util.Set<Var> used = new java.util.HashSet<>();
     for (Compute x : f.computes()) kiln.dsl.Exprs.visit(flat(x.body(), mm, mv, nv), e -> { if (e instanceof Var v) used.add(v); });
@@ -451,6 +507,7 @@ public final class CudaRenderer {
       bound.put(cLoad, "vs");
     }
     int k = 0;
+    String staged = null;
     for (Compute x : f.computes()) {
       if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
       List<String> prelude = new ArrayList<>();
@@ -465,8 +522,10 @@ public final class CudaRenderer {
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
       Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
       bound.put(target, y);
-      if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
+      if (x.out().equals(f.staged())) staged = y;
+      else if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
     }
+    if (staged != null) b.append(in).append("return ").append(staged).append(";\n");
     return b.append("  };").toString();
   }
 
@@ -544,10 +603,24 @@ public final class CudaRenderer {
     m.put("loadA", r.dialect().widen(r.dialect().load(r.arena(ta), "baseA", "(m0 + mm) * am + (k0 + kk) * ak"), ta.storage()));
     m.put("loadB", r.dialect().widen(r.dialect().load(r.arena(tb), "baseB", "(k0 + kk) * bk + (n0 + nn) * bn"), tb.storage()));
     m.put("cBf16", tc.storage() == kiln.dsl.DType.BF16);
-    if (!(tile instanceof CudaSchedule.SimtTile) && r.usesBf16()) {
-      // the seam for the bf16 tensor-core templates (branch bf16mm): until then bf16 operands take the SIMT template
-      throw new IllegalArgumentException(c.name() + ": bf16 operands need the SIMT tile (" + tile.knobs() + " reads fp32)");
+    WgmmaBf16.Major[] majors = tile instanceof WgmmaBf16.Tile ? bf16Majors(mm) : null;
+    if (tile instanceof WgmmaBf16.Tile && majors == null) {
+      throw new IllegalArgumentException(c.name() + ": the bf16 wgmma tile needs bf16 operands indexed [rows..., k...] or [k..., rows...], no batch dims (CudaRenderer.bf16Majors)");
     }
+    if (!(tile instanceof CudaSchedule.SimtTile || tile instanceof WgmmaBf16.Tile) && r.usesBf16()) {
+      // bf16 operands: the SIMT template, or the bf16 wgmma one where both are bf16 (CudaLowering.bf16Refusal)
+      throw new IllegalArgumentException(c.name() + ": bf16 operands need the SIMT or bf16 wgmma tile (" + tile.knobs() + " reads fp32)");
+    }
+    WgmmaBf16.Out out = tc.storage() == kiln.dsl.DType.BF16 ? WgmmaBf16.Out.BF16 : WgmmaBf16.Out.F32;
+    // C (or, with an epilogue, the output it stages) through the copy engine where the tile has the staging area
+    boolean tmaStore = tile instanceof WgmmaBf16.Tile t && (fused == null ? WgmmaBf16.tmaStore(t, out, accumulate) : t.tmaStore() && fused.staged() != null);
+    if (fused != null && fused.staged() != null && !(tile instanceof WgmmaBf16.Tile t && t.tmaStore())) {
+      throw new IllegalArgumentException(c.name() + ": an epilogue output is staged only by a bf16 wgmma tile with tmaStore, found " + tile.knobs());
+    }
+    if (fused != null && fused.staged() != null && !(fused.staged().dims().equals(tc.dims()) && c.outIndex().equals(new ArrayList<Expr>(c.loopVars())))) {
+      throw new IllegalArgumentException(c.name() + ": the staged " + fused.staged().name() + " must have C's dims " + tc.dims());
+    }
+    Tensor stored = fused != null && fused.staged() != null ? fused.staged() : tc;
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -582,22 +655,34 @@ public final class CudaRenderer {
         m.put("consumers", t.consumers());
         yield "matmul_wgmma.cu.ftl";
       }
+      case WgmmaBf16.Tile t -> {
+        m.putAll(WgmmaBf16.model(t, majors[0], majors[1], out, accumulate, tmaStore));
+        m.put("args", true);
+        yield "matmul_wgmma_bf16.cu.ftl";
+      }
     };
     String kind = switch (tile) {
       case CudaSchedule.SimtTile t -> "matmul";
       case CudaSchedule.MmaTile t -> "mma";
       case CudaSchedule.WgmmaTile t -> kChunk > 0 ? "wgmma_t" : "wgmma";
+      case WgmmaBf16.Tile t -> "wgmma_bf16";
     } + (accumulate ? "_acc" : "");
     String engine = switch (tile) {
       case CudaSchedule.SimtTile t -> "";
       case CudaSchedule.MmaTile t -> " (TF32 tensor cores)";
       case CudaSchedule.WgmmaTile t -> " (TF32 wgmma, sm_90a" + (kChunk > 0 ? ", over K-major copies " + kChunk + " deep" : "")
           + (mRows > 0 ? ", " + mRows + " rows a launch" : "") + ")";
+      case WgmmaBf16.Tile t -> " (bf16 wgmma, sm_90a, A " + majors[0] + "-major, B " + majors[1] + "-major, C " + out.name().toLowerCase()
+          + (tmaStore ? (stored == tc ? "" : ", the epilogue's " + stored.name()) + " through the copy engine" : "") + ")";
     };
     String then = fused == null ? "" : ", then " + fused.computes().size() + " element-wise statement(s) as its epilogue";
+    Work work = tile instanceof WgmmaBf16.Tile t
+        ? new Bf16Tiles(JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), t, ta, majors[0], tb, majors[1], stored, out, tmaStore)
+        : new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed);
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
-        new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed));
+        work);
   }
+
 
   /**
    * An extern compute: the attention externs (forward, dq, dkdv) over qkv (B, T, 3, NH, HS), with HS

@@ -9,22 +9,28 @@ import java.util.List;
 /**
  * wgmma: the Hopper tile for TF32 matmuls that fit it (CudaRenderer.wgmmaFits), or null where it is off (CudaExecutor.forDevice decides).
  * columns: the split-row column reduction for reductions over rows into contiguous outputs (CudaRenderer.columnar), or null where off.
+ * wgmmaBf16: the Hopper tile for BF16 matmuls whose operands are both bf16 (CudaLowering.bf16Refusal), or null where it is off.
  */
-public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma, ColumnTile columns) {
+public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma, ColumnTile columns,
+                           WgmmaBf16.Tile wgmmaBf16) {
   public CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma) {
     this(mapBlock, reduceBlock, precision, simt, mma, wgmma, COLUMNS_DEFAULT);
+  }
+
+  public CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma, ColumnTile columns) {
+    this(mapBlock, reduceBlock, precision, simt, mma, wgmma, columns, null);
   }
 
   /**
    * FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums.
    * BF16: parameters (a copy of the fp32 master) and activations stored as bf16 (codegen's Bf16Storage pass,
-   * on the CPU emulated), fp32 accumulation everywhere; matmuls on the SIMT tile reading bf16 until the
-   * bf16 tensor-core templates land (the seam: matmul() and matmulFor()).
+   * on the CPU emulated), fp32 accumulation everywhere; on sm_90 a matmul of two bf16 operands runs on the
+   * bf16 wgmma tile (wgmmaBf16), any other on the SIMT tile reading bf16.
    */
   public enum Precision { FP32, TF32, BF16 }
 
   /** A matmul's tile: what the launch needs (grid tiling, threads, dynamic shared memory) and its knobs as text. */
-  public sealed interface MatmulTile permits SimtTile, MmaTile, WgmmaTile {
+  public sealed interface MatmulTile permits SimtTile, MmaTile, WgmmaTile, WgmmaBf16.Tile {
     int bm();
     int bn();
     int threads();
@@ -47,6 +53,7 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
         if (v.keySet().equals(java.util.Set.of("bm", "bn", "bk", "wm", "wn", "stages", "splits"))) {
           return new MmaTile(v.get("bm"), v.get("bn"), v.get("bk"), v.get("wm"), v.get("wn"), v.get("stages"), v.get("splits"));
         }
+        if (v.containsKey("group")) return WgmmaBf16.Tile.parse(knobs);
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -172,13 +179,16 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     return precision == Precision.TF32 && wgmma != null && CudaRenderer.wgmmaFits(mm) ? wgmma : matmul();
   }
 
-  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma, wgmma, columns); }
+  public CudaSchedule withPrecision(Precision p) { return new CudaSchedule(mapBlock, reduceBlock, p, simt, mma, wgmma, columns, wgmmaBf16); }
 
   /** This schedule with the Hopper tile on (a tile) or off (null). */
-  public CudaSchedule withWgmma(WgmmaTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, tile, columns); }
+  public CudaSchedule withWgmma(WgmmaTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, tile, columns, wgmmaBf16); }
 
   /** This schedule with the split-row column reduction on (a tile) or off (null: every reduction a block per output). */
-  public CudaSchedule withColumns(ColumnTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, wgmma, tile); }
+  public CudaSchedule withColumns(ColumnTile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, wgmma, tile, wgmmaBf16); }
+
+  /** This schedule with the bf16 Hopper tile on (a tile: BF16 matmuls of two bf16 operands on sm_90) or off (null). */
+  public CudaSchedule withWgmmaBf16(WgmmaBf16.Tile tile) { return new CudaSchedule(mapBlock, reduceBlock, precision, simt, mma, wgmma, columns, tile); }
 
   /** The tuner's space for one matmul: matmulSpace(), plus the wgmma tiles where they are on and the matmul fits them. */
   public List<MatmulTile> matmulSpace(MatmulMatch mm) {
@@ -198,10 +208,10 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     return space;
   }
 
-  /** The tuner's space for this precision's matmul tile. */
+  /** The tuner's space for this precision's matmul tile (BF16: the SIMT tiles, which read bf16 operands). */
   public List<MatmulTile> matmulSpace() {
     List<MatmulTile> space = new ArrayList<>();
-    if (precision == Precision.FP32) {
+    if (precision == Precision.FP32 || precision == Precision.BF16) {
       for (int[] t : new int[][] {{64, 64, 16, 4, 4}, {64, 64, 8, 4, 4}, {128, 64, 16, 8, 4}, {64, 128, 16, 4, 8}, {128, 128, 16, 8, 8},
           {128, 128, 8, 8, 8}, {32, 64, 16, 2, 4}, {64, 32, 16, 4, 2}, {32, 32, 16, 2, 2}}) {
         space.add(new SimtTile(t[0], t[1], t[2], t[3], t[4]));
@@ -230,15 +240,25 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
    */
   public static CudaSchedule fromEnvironment(Precision precision) {
     CudaSchedule s = DEFAULT.withPrecision(precision);
+    // bf16 wgmma (sm_90 only): the tile as knobs text, "bm=128 bn=128 stages=6 consumers=2 pingpong=1 group=16"
+    String bf16 = System.getenv("KILN_WGMMA_BF16_TILE");
+    if (precision == Precision.BF16 && bf16 != null && !bf16.isBlank()) {
+      WgmmaBf16.Tile t = WgmmaBf16.Tile.parse(bf16);
+      if (t == null) {
+        throw new IllegalArgumentException("KILN_WGMMA_BF16_TILE=" + bf16 + ": expected bf16 wgmma knobs such as \"" + WgmmaBf16.DEFAULT.knobs()
+            + "\" (bm, bn multiples of 64 up to 256, stages, consumers 1 or 2, pingpong=1 with 2, group, tmastore=1)");
+      }
+      s = s.withWgmmaBf16(t);
+    }
     String tile = System.getenv("KILN_CUDA_TILE");
     if (tile == null || tile.isBlank()) return s;
     String[] f = tile.split(",");
     int[] v = new int[f.length];
     try {
       for (int i = 0; i < f.length; i++) v[i] = Integer.parseInt(f[i].strip());
-      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma, s.wgmma, s.columns);
+      if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma, s.wgmma, s.columns, s.wgmmaBf16);
       if (precision == Precision.TF32 && v.length == 5) return s.withWgmma(new WgmmaTile(v[0], v[1], v[2], v[3], v[4]));
-      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]), s.wgmma, s.columns);
+      if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]), s.wgmma, s.columns, s.wgmmaBf16);
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException("KILN_CUDA_TILE=" + tile + ": " + e.getMessage());
     }

@@ -1,8 +1,9 @@
 // The bf16 member of the Hopper matmul family (templates/cuda/matmul_wgmma_bf16.cu.ftl): its tile knobs
 // as a typed config space, the operand layouts it reads in place (K-major or MN-major, through wgmma's
-// transpose bits) and the rendering of one kernel. The kernel takes C, M, N, K, ldc and three tensor maps,
-// not kiln's argument block: the bf16 storage of tensors is not in the arena yet, so an executor binds
-// device pointers to it directly (kiln.runtime.cuda.Bf16Matmul).
+// transpose bits) and the rendering of one standalone kernel, which takes C, M, N, K, ldc and three tensor
+// maps over device pointers (kiln.runtime.cuda.Bf16Matmul: MatmulBench, the GPU test). A matmul of the
+// program's bf16 tensors renders the same template through CudaRenderer.matmul, with kiln's argument
+// block and the epilogue (CudaLowering picks it at BF16 on sm_90).
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -28,7 +29,7 @@ public final class WgmmaBf16 {
    * consumers), the persistent grid's raster in groups of GROUP tiles along M; tmaStore stages bf16 C in
    * shared memory for the copy engine to store (fp32 C and += keep the stores from registers).
    */
-  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) implements CudaSchedule.MatmulTile {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
     /** Accumulators a consumer thread may hold (the consumers get 232 registers each through setmaxnreg). */
@@ -64,11 +65,14 @@ public final class WgmmaBf16 {
       return stages * (bm + bn) * BK * 2 + staging + 8 * (2 * stages + 2) + 1024;
     }
 
+    /** This tile storing C from the registers (false) or through the copy engine where it can (true). */
+    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on); }
+
     /** Producer warpgroup plus the consumers. */
-    public int threads() { return 128 * (consumers + 1); }
+    @Override public int threads() { return 128 * (consumers + 1); }
 
     /** The stage ring, C's staging (tmaStore), the full, empty and order barriers, and 1024 bytes to align the swizzled tiles. */
-    public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore); }
+    @Override public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore); }
 
     /** Rows of the copy engine's box of an operand: BM or BN rows for a K-major one, 64 (and BK deep) for an MN-major one. */
     public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn; }
@@ -80,7 +84,7 @@ public final class WgmmaBf16 {
     }
 
     /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
-    public String knobs() {
+    @Override public String knobs() {
       return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
           + (tmaStore ? " tmastore=1" : "");
     }
@@ -126,6 +130,28 @@ public final class WgmmaBf16 {
 
   /** The kernel C (+)= A·Bᵀ for operands stored as a and b say, C written as out. */
   public static Kernel render(Tile tile, Major a, Major b, Out out, boolean accumulate) {
+    boolean tmaStore = tmaStore(tile, out, accumulate);
+    Map<String, Object> m = model(tile, a, b, out, accumulate, tmaStore);
+    String kind = "wgmma_bf16" + (accumulate ? "_acc" : "");
+    m.put("args", false);
+    m.put("epilogue", "");
+    m.put("bf16", true);
+    m.put("nargs", 1);
+    m.put("kind", kind);
+    m.put("comment", "C[m, n] " + (accumulate ? "+=" : "=") + " sum_k A(m, k) * B(n, k) (bf16 wgmma, sm_90a), A " + a.name() + "-major, B "
+        + b.name() + "-major, C " + out.name().toLowerCase() + ", " + tile.knobs());
+    String placeholder = "k_" + kind + "_HASH";
+    m.put("name", placeholder);
+    String source = CudaRenderer.process("matmul_wgmma_bf16.cu.ftl", m);
+    String function = "k_" + kind + "_" + JavaRenderer.hash(source);
+    return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate, tmaStore);
+  }
+
+  /** Whether C goes through the copy engine: the tile asks for it, C is bf16 and assigned (no +=). */
+  static boolean tmaStore(Tile tile, Out out, boolean accumulate) { return tile.tmaStore() && out == Out.BF16 && !accumulate; }
+
+  /** The template's knobs and layouts (the standalone kernel and CudaRenderer.matmul add the rest). */
+  static Map<String, Object> model(Tile tile, Major a, Major b, Out out, boolean accumulate, boolean tmaStore) {
     Map<String, Object> m = new HashMap<>();
     m.put("bm", tile.bm());
     m.put("bn", tile.bn());
@@ -137,17 +163,7 @@ public final class WgmmaBf16 {
     m.put("bMN", b == Major.MN);
     m.put("outBf16", out == Out.BF16);
     m.put("accumulate", accumulate);
-    boolean tmaStore = tile.tmaStore() && out == Out.BF16 && !accumulate;
     m.put("tmaStore", tmaStore);
-    String kind = "wgmma_bf16" + (accumulate ? "_acc" : "");
-    m.put("nargs", 1);
-    m.put("kind", kind);
-    m.put("comment", "C[m, n] " + (accumulate ? "+=" : "=") + " sum_k A(m, k) * B(n, k) (bf16 wgmma, sm_90a), A " + a.name() + "-major, B "
-        + b.name() + "-major, C " + out.name().toLowerCase() + ", " + tile.knobs());
-    String placeholder = "k_" + kind + "_HASH";
-    m.put("name", placeholder);
-    String source = CudaRenderer.process("matmul_wgmma_bf16.cu.ftl", m);
-    String function = "k_" + kind + "_" + JavaRenderer.hash(source);
-    return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate, tmaStore);
+    return m;
   }
 }

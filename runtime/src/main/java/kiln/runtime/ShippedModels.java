@@ -50,7 +50,10 @@ public final class ShippedModels {
     return Session.sections(first(model).program(device));
   }
 
-  /** Writes generated/{java,cuda}/<family> and generated/cuda/<family>-tf32 and <family>-sm90, and generated/cuda/gpt2-bf16; returns the number of files. */
+  /**
+   * Writes generated/{java,cuda}/<family> and generated/cuda/<family>-tf32 and <family>-sm90, and generated/cuda/gpt2-bf16 and
+   * gpt2-bf16-sm90; returns the number of files.
+   */
   public static int emit(Path root) throws IOException {
     int n = 0;
     for (String model : names()) {
@@ -61,9 +64,10 @@ public final class ShippedModels {
       Emit.write(root.resolve("cuda").resolve(model + "-sm90"), sm90);
       n += java.size() + cuda.size() + tf32.size() + sm90.size();
     }
-    Map<String, String> bf16 = cudaBf16Files("gpt2");
+    Map<String, String> bf16 = cudaBf16Files("gpt2"), bf16Sm90 = cudaBf16Sm90Files("gpt2");
     Emit.write(root.resolve("cuda").resolve("gpt2-bf16"), bf16);
-    return n + bf16.size();
+    Emit.write(root.resolve("cuda").resolve("gpt2-bf16-sm90"), bf16Sm90);
+    return n + bf16.size() + bf16Sm90.size();
   }
 
   /** GPT-2's CUDA sections after the bf16 storage pass, with its "cast" section. */
@@ -77,6 +81,22 @@ public final class ShippedModels {
     if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
     return Emit.cuda(model + " (--precision bf16)", gpt2CudaBf16Sections(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16),
         d -> fixedSize(model, d));
+  }
+
+  /**
+   * The launches at --precision bf16 on an sm_90 GPU with the default bf16 wgmma tile (INDEX.md) and its kernels: every
+   * matmul of two bf16 operands, with its epilogue (every other kernel is the same file as in gpt2-bf16). The arena's
+   * placement is not known here: every such matmul counts as aligned (a session falls back where one is not).
+   */
+  public static Map<String, String> cudaBf16Sm90Files(String model) {
+    if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
+    Map<String, String> all = Emit.cuda(model + " (--precision bf16, sm_90a bf16 wgmma)", gpt2CudaBf16Sections(),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(kiln.codegen.WgmmaBf16.DEFAULT), d -> fixedSize(model, d));
+    Map<String, String> kept = new LinkedHashMap<>();
+    for (var e : all.entrySet()) {
+      if (e.getKey().startsWith("k_wgmma_bf16") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+    }
+    return kept;
   }
 
   /**

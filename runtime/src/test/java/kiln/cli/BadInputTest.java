@@ -210,7 +210,7 @@ class BadInputTest {
 
   @Test
   void tuneRefusesBf16ByName() {
-    assertError("kiln: --precision bf16: tune has no bf16 variants yet; bf16 sessions take the default SIMT tile (tune at fp32 or tf32)",
+    assertError("kiln: --precision bf16: tune races bf16 kernels on --device cuda only; the cpu emulates bf16 on its fp32 kernels (tune at fp32)",
         List.of("tune", "--device", "cpu", "--precision", "bf16"));
   }
 

@@ -77,6 +77,8 @@ class Bf16PrecisionTest {
       assertEquals(DType.F32, r.get(n).storage(), n);
     }
     for (String n : List.of("encoder.encoded", "h0.ln1.out", "h0.attn.att", "h0.fc.gelu", "head.logits")) assertEquals(DType.BF16, r.get(n).storage(), n);
+    // the residual stream's gradient: a layernorm backward adds a per-row statistic into it, which leaves it an activation gradient
+    for (String n : List.of("dh0.fcproj.residual", "dh0.fcproj.out.r1", "dh0.attproj.out.r1", "dencoder.encoded")) assertEquals(DType.BF16, r.get(n).storage(), n);
     assertEquals(DType.F32, p.loss().storage());
     assertEquals(DType.BF16, p.logits().storage());
     assertEquals(DType.I32, r.get("tokens").storage());

@@ -41,6 +41,7 @@ class GeneratedSourcesTest {
   @org.junit.jupiter.api.Test
   void bf16KernelsMatchAFreshEmit() throws IOException {
     sameAsFresh(ShippedModels.cudaBf16Files("gpt2"), Path.of("generated", "cuda", "gpt2-bf16"));
+    sameAsFresh(ShippedModels.cudaBf16Sm90Files("gpt2"), Path.of("generated", "cuda", "gpt2-bf16-sm90"));
   }
 
   private static void sameAsFresh(Map<String, String> fresh, Path dir) throws IOException {

@@ -37,11 +37,16 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp);
   }
 
-  /** The Hopper matmuls of generated/cuda/gpt2-sm90 (GPT-2's forward, each with its epilogue) compile for sm_90a. */
-  @org.junit.jupiter.api.Test
-  void everyGeneratedWgmmaKernelCompiles(@TempDir Path tmp) throws IOException, InterruptedException {
+  /**
+   * The Hopper matmuls of generated/cuda/gpt2-sm90 (GPT-2's forward at TF32, each with its epilogue) and gpt2-bf16-sm90
+   * (every matmul of two bf16 operands at BF16, the epilogues bias, bias + GELU, bias + residual and dGELU among them)
+   * compile for sm_90a.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2-sm90", "gpt2-bf16-sm90"})
+  void everyGeneratedWgmmaKernelCompiles(String folder, @TempDir Path tmp) throws IOException, InterruptedException {
     Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
-    Path dir = Path.of("generated", "cuda", "gpt2-sm90").toAbsolutePath();
+    Path dir = Path.of("generated", "cuda", folder).toAbsolutePath();
     List<Path> kernels;
     try (var files = Files.list(dir)) { kernels = files.filter(p -> p.toString().endsWith(".cu")).sorted().toList(); }
     assertTrue(kernels.size() >= 4, "expected the wgmma kernels under " + dir + ", found " + kernels.size());

@@ -1,7 +1,7 @@
-// Launches of the bf16 Hopper matmul (kiln.codegen.WgmmaBf16, templates/cuda/matmul_wgmma_bf16.cu.ftl)
-// over device pointers: the tensor maps of A and B in the layouts the kernel was rendered for, the
-// persistent grid, and the argument list, prepared once. CudaExecutor.bf16Matmul binds it to its arena;
-// MatmulBench and the GPU test use it directly.
+// Launches of the bf16 Hopper matmul (kiln.codegen.WgmmaBf16, templates/cuda/matmul_wgmma_bf16.cu.ftl):
+// the tensor maps of A and B (and C) in the layouts the kernel was rendered for, the persistent grid, and
+// the argument list, prepared once. Standalone kernels over device pointers (MatmulBench, the GPU test,
+// CudaExecutor.bf16Matmul), or a program's matmul over its arena (CudaExecutor.plan, CudaRenderer.Bf16Tiles).
 package kiln.runtime.cuda;
 
 import java.util.LinkedHashMap;
@@ -21,10 +21,7 @@ public final class Bf16Matmul {
   public static Launch launch(Kernel kernel, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m, long n, long depth,
                               long lda, long ldb, long ldc, int maxBlocks) {
     WgmmaBf16.Tile tile = k.tile();
-    if (kernel.maxThreadsPerBlock() < tile.threads()) {
-      throw new CudaException(kernel + ": compiled to " + kernel.registers() + " registers a thread, which allow " + kernel.maxThreadsPerBlock()
-          + " threads a block; the tile " + tile.knobs() + " needs " + tile.threads());
-    }
+    checkThreads(kernel, tile);
     if (m < 1 || n < 1 || depth < 1 || m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || depth > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(kernel + ": M, N and K must be 1.." + Integer.MAX_VALUE + ", found " + m + " x " + n + " x " + depth);
     }
@@ -41,6 +38,35 @@ public final class Bf16Matmul {
     int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
     return Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
         mapA, mapB, mapC);
+  }
+
+  private static void checkThreads(Kernel kernel, WgmmaBf16.Tile tile) {
+    if (kernel.maxThreadsPerBlock() < tile.threads()) {
+      throw new CudaException(kernel + ": compiled to " + kernel.registers() + " registers a thread, which allow " + kernel.maxThreadsPerBlock()
+          + " threads a block; the tile " + tile.knobs() + " needs " + tile.threads());
+    }
+  }
+
+  /**
+   * A program's bf16 matmul over the arena (CudaRenderer.Bf16Tiles): the maps of A and B (bf16, dense, at their offsets in
+   * bf16 elements from F) and, where the kernel stores C through the copy engine, of C; the persistent grid; F, I and the
+   * argument block, then the three maps.
+   */
+  static Launch launch(Kernel kernel, kiln.codegen.CudaRenderer.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout, DeviceArena memory, long intBase,
+                       long[] args) {
+    WgmmaBf16.Tile tile = t.tile().withTmaStore(t.tmaStore());
+    checkThreads(kernel, tile);
+    long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
+    if (m < 1 || n < 1 || k < 1 || m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(kernel + ": M, N and K must be 1.." + Integer.MAX_VALUE + ", found " + m + " x " + n + " x " + k);
+    }
+    long[] mapA = operandMap(t.aMajor(), memory.pointer(2 * layout.offsetLong(t.a())), m, k, t.aMajor() == WgmmaBf16.Major.K ? k : m,
+        tile.boxRows(t.aMajor(), true));
+    long[] mapB = operandMap(t.bMajor(), memory.pointer(2 * layout.offsetLong(t.b())), n, k, t.bMajor() == WgmmaBf16.Major.K ? k : n,
+        tile.boxRows(t.bMajor(), false));
+    long[] mapC = t.tmaStore() ? TensorMaps.bf16(memory.pointer(2 * layout.offsetLong(t.c())), n, m, n, 64) : new long[16];
+    return Launch.of(kernel, Launch.Dim3.of(tile.blocks(m, n, cuda.multiprocessors())), Launch.Dim3.of(tile.threads()), tile.sharedBytes(),
+        memory.pointer(0), memory.pointer(intBase), args, mapA, mapB, mapC);
   }
 
   /** The map of an operand with `rows` rows (M or N) and depth K, stored as its major says, pitch elements between stored rows. */

@@ -56,9 +56,20 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    int[] counts = new int[5];   // tuned, matmul launches, on wgmma, of those over transposed copies, of those chunked along M
+    // tuned, matmul launches, on wgmma, of those over transposed copies, of those chunked along M, on bf16 wgmma
+    int[] counts = new int[6];
     CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
-      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return choose(byDefault, null); }
+      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) {
+        if (!(byDefault.work() instanceof CudaRenderer.Bf16Tiles work)) return choose(byDefault, null);
+        // the lowering sends a matmul here only where it runs on the bf16 tile; a tuned bf16 tile replaces the default
+        counts[1]++;
+        counts[5]++;
+        String knobs = tuning.find(device, byDefault.function(), work.shape(layout::size));
+        CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
+        if (!(tile instanceof kiln.codegen.WgmmaBf16.Tile)) return null;
+        counts[0]++;
+        return tile;
+      }
 
       @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
         counts[1]++;
@@ -96,7 +107,7 @@ public final class CudaExecutor implements Executor {
     // who reads each tensor over the whole step: an epilogue leaves unstored what only its own group reads
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(program.values().stream().flatMap(List::stream).toList());
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers);
+      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers, layout::offsetLong);
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
@@ -106,6 +117,7 @@ public final class CudaExecutor implements Executor {
         + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
         + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
+        + (schedule.wgmmaBf16() != null ? "; " + counts[5] + " of " + counts[1] + " on sm_90a bf16 wgmma (KILN_DUMP_IR=1 says why the rest are not)" : "")
         + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
         + "; " + epilogueLaunches(lowered.values()) + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
     Nvrtc nvrtc = Nvrtc.defaultCache();
@@ -139,7 +151,9 @@ public final class CudaExecutor implements Executor {
   /**
    * The schedule as this device runs it. The wgmma tile runs at TF32 on sm_90: WGMMA_DEFAULT unless the
    * schedule names a tile (KILN_CUDA_TILE with five numbers, tests, MatmulBench); KILN_WGMMA=0 turns it
-   * off (docs/perf.md, "GPU: Hopper matmul": 114.1 -> 99.2 ms/step on an H200). KILN_COLREDUCE=0 turns the
+   * off (docs/perf.md, "GPU: Hopper matmul": 114.1 -> 99.2 ms/step on an H200). At BF16 on sm_90 the bf16 wgmma tile
+   * (WgmmaBf16.DEFAULT unless the schedule names one) takes the matmuls of two bf16 operands; KILN_WGMMA=0 or
+   * KILN_WGMMA_BF16=0 leaves them on the SIMT tile. KILN_COLREDUCE=0 turns the
    * split-row column reduction off (docs/perf.md, "GPU: column reductions split along the rows").
    */
   public static CudaSchedule forDevice(CudaSchedule s, Cuda cuda) {
@@ -147,6 +161,8 @@ public final class CudaExecutor implements Executor {
     if ("0".equals(System.getenv("KILN_COLREDUCE"))) s = s.withColumns(null);
     boolean hopper = cuda.major() == 9 && cuda.minor() == 0;
     String env = System.getenv("KILN_WGMMA");
+    boolean bf16 = hopper && s.precision() == CudaSchedule.Precision.BF16 && !"0".equals(env) && !"0".equals(System.getenv("KILN_WGMMA_BF16"));
+    s = s.withWgmmaBf16(bf16 ? (s.wgmmaBf16() != null ? s.wgmmaBf16() : kiln.codegen.WgmmaBf16.DEFAULT) : null);
     if (!hopper || s.precision() != CudaSchedule.Precision.TF32 || "0".equals(env)) return s.withWgmma(null);
     if (s.wgmma() != null) return s;
     return s.withWgmma(CudaSchedule.WGMMA_DEFAULT);
@@ -218,6 +234,7 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
+      case CudaRenderer.Bf16Tiles t -> List.of(Bf16Matmul.launch(module.kernel(r.function()), t, cuda, layout, memory, intBase, args));
       case CudaRenderer.Tiles t when t.transposed() != null -> transposedTiles(modules, r.function(), t, layout, memory, intBase, workspace, args);
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
@@ -226,7 +243,8 @@ public final class CudaExecutor implements Executor {
 
   private static long epilogueLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
     return lowered.stream().flatMap(l -> l.launches().stream())
-        .filter(x -> x.kernel().work() instanceof CudaRenderer.Tiles && x.kernel().source().contains("auto epilogue")).count();
+        .filter(x -> (x.kernel().work() instanceof CudaRenderer.Tiles || x.kernel().work() instanceof CudaRenderer.Bf16Tiles)
+            && x.kernel().source().contains("auto epilogue")).count();
   }
 
   private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {

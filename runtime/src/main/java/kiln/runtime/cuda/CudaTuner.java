@@ -2,7 +2,10 @@
 // tile of the precision's config space, compiles them all with NVRTC in parallel, fills the arena
 // with fresh non-zero values, checks each variant's output against the fp32 reference tile on the
 // device (a fast wrong kernel is discarded), times the survivors with CUDA events (warm-up, median
-// of repeats) and stores the winners in the tuning cache under this GPU, its arch and NVRTC.
+// of repeats) and stores the winners in the tuning cache under this GPU, its arch and NVRTC. At BF16
+// a matmul of two bf16 operands on sm_90 races WgmmaBf16.space() (the SIMT template reading the same
+// bf16 operands is the reference); the cache's kernel key is the bf16 kernel's own name, so entries of
+// different precisions never mix.
 package kiln.runtime.cuda;
 
 import java.io.PrintStream;
@@ -40,8 +43,11 @@ public final class CudaTuner {
   private static final int WARMUP = 3, REPEATS = 15;
   /** Split-K variants whose partial sums would need more workspace than this are not tried (64 MB). */
   static final long WORKSPACE_CAP_FLOATS = Math.max(16L << 20, CudaExecutor.TRANSPOSE_FLOATS);   // split-K sums or transposed copies
-  /** Max abs error relative to the reference's max abs: fp32 variants differ only in summation order; TF32 rounds inputs (2^-11). */
-  static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3;
+  /**
+   * Max abs error relative to the reference's max abs: fp32 variants differ only in summation order; TF32 rounds inputs (2^-11);
+   * bf16 variants read the same bf16 inputs as the reference, and a bf16 C may differ from it by one rounding (2^-8 of an element).
+   */
+  static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3, BF16_TOLERANCE = 1e-2;
 
   private static final String UTILITIES = """
       // kiln's tuner utilities: fresh inputs, output save/restore, on-device comparison.
@@ -55,6 +61,17 @@ public final class CudaTuner {
       extern "C" __global__ void kiln_copy(float* dst, const float* src, long long n) {
         for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
       }
+      // bf16 tensors: values in [-1, 1) as bf16 bits (a float fill leaves arbitrary bit pairs there, NaN among them), 2-byte copies
+      extern "C" __global__ void kiln_fill_bf16(unsigned short* p, long long n, unsigned seed) {
+        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+          unsigned h = (unsigned) i * 2654435761u ^ seed;
+          h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
+          p[i] = (unsigned short) (__float_as_uint((float) (h >> 8) * (2.0f / 16777216.0f) - 1.0f) >> 16);
+        }
+      }
+      extern "C" __global__ void kiln_copy16(unsigned short* dst, const unsigned short* src, long long n) {
+        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
+      }
       // out[0] = max |got - want| (NaN counts as infinite), out[1] = max |want|; non-negative floats order as their bits
       extern "C" __global__ void kiln_diff(const float* got, const float* want, long long n, unsigned* out) {
         float d = 0.0f, m = 0.0f;
@@ -62,6 +79,21 @@ public final class CudaTuner {
           float e = fabsf(got[i] - want[i]);
           d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
           m = fmaxf(m, fabsf(want[i]));
+        }
+        for (int o = 16; o > 0; o /= 2) {
+          d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
+          m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
+        }
+        if (threadIdx.x % 32 == 0) { atomicMax(&out[0], __float_as_uint(d)); atomicMax(&out[1], __float_as_uint(m)); }
+      }
+      // as kiln_diff over bf16 elements (widened exactly)
+      extern "C" __global__ void kiln_diff16(const unsigned short* got, const unsigned short* want, long long n, unsigned* out) {
+        float d = 0.0f, m = 0.0f;
+        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+          const float g = __uint_as_float(((unsigned) got[i]) << 16), w = __uint_as_float(((unsigned) want[i]) << 16);
+          float e = fabsf(g - w);
+          d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
+          m = fmaxf(m, fabsf(w));
         }
         for (int o = 16; o > 0; o /= 2) {
           d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
@@ -85,6 +117,21 @@ public final class CudaTuner {
    */
   public static List<CudaSchedule.MatmulTile> space(CudaSchedule schedule, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                                                     long transposeFloats) {
+    return space(schedule, mm, size, transposeFloats, null);
+  }
+
+  /**
+   * As above; where mm runs on the bf16 wgmma tile (CudaLowering.bf16Wgmma with the arena's offsets), WgmmaBf16.space() with C's
+   * store adapted to C's alignment as the lowering adapts it (CudaLowering.bf16Tile), the default tile first.
+   */
+  public static List<CudaSchedule.MatmulTile> space(CudaSchedule schedule, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                                                    long transposeFloats, java.util.function.ToLongFunction<Tensor> offsets) {
+    if (kiln.codegen.CudaLowering.bf16Wgmma(mm, schedule, size, offsets, false)) {
+      java.util.LinkedHashSet<CudaSchedule.MatmulTile> tiles = new java.util.LinkedHashSet<>();
+      tiles.add(kiln.codegen.CudaLowering.bf16Tile(schedule.wgmmaBf16(), mm, size, offsets));
+      for (kiln.codegen.WgmmaBf16.Tile t : kiln.codegen.WgmmaBf16.space()) tiles.add(kiln.codegen.CudaLowering.bf16Tile(t, mm, size, offsets));
+      return new ArrayList<>(tiles);
+    }
     List<CudaSchedule.MatmulTile> space = new ArrayList<>(schedule.matmulSpace(mm));
     if (kiln.codegen.CudaLowering.transposePlan(mm, schedule, size, transposeFloats) != null) {
       space.addAll(0, CudaSchedule.wgmmaSpace());
@@ -100,7 +147,11 @@ public final class CudaTuner {
     Cuda cuda = executor.cuda();
     schedule = CudaExecutor.forDevice(schedule, cuda);
     CudaSchedule.MatmulTile reference = CudaSchedule.SIMT_DEFAULT;
-    double tolerance = schedule.precision() == CudaSchedule.Precision.TF32 ? TF32_TOLERANCE : FP32_TOLERANCE;
+    double tolerance = switch (schedule.precision()) {
+      case TF32 -> TF32_TOLERANCE;
+      case BF16 -> BF16_TOLERANCE;
+      case FP32 -> FP32_TOLERANCE;
+    };
 
     Map<String, Target> targets = new LinkedHashMap<>();
     for (List<Compute> computes : program.values()) {
@@ -109,13 +160,15 @@ public final class CudaTuner {
         var mm = MatmulMatch.of(group.getFirst());
         if (mm.isEmpty()) continue;
         boolean acc = group.getFirst().accumulate();
-        CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
+        boolean bf16 = kiln.codegen.CudaLowering.bf16Wgmma(mm.get(), schedule, layout::size, layout::offsetLong, false);
+        CudaSchedule.MatmulTile byDefault = bf16 ? kiln.codegen.CudaLowering.bf16Tile(schedule.wgmmaBf16(), mm.get(), layout::size, layout::offsetLong)
+            : schedule.matmulFor(mm.get());
         CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, byDefault);
         long[] plan = kiln.codegen.CudaLowering.transposePlan(mm.get(), schedule, layout::size, CudaExecutor.transposeFloats(schedule));
         String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm.get(), acc, schedule.wgmma(), plan).function();
-        String key = function + "|" + ((CudaRenderer.Tiles) r.work()).shape(layout::size);
+        String key = function + "|" + shape(r, layout);
         targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc, plan == null ? byDefault : schedule.wgmma(),
-            space(schedule, mm.get(), layout::size, CudaExecutor.transposeFloats(schedule)), plan, function));
+            space(schedule, mm.get(), layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong), plan, function));
       }
     }
     Map<String, String> sources = new LinkedHashMap<>();
@@ -169,6 +222,13 @@ public final class CudaTuner {
     Kernel fill = utilities.kernel("kiln_fill"), copy = utilities.kernel("kiln_copy"), diff = utilities.kernel("kiln_diff");
     long floats = layout.floatCount();
     cuda.launch(Launch.of(fill, Launch.Dim3.of(4096), Launch.Dim3.of(256), 0, memory.pointer(0), floats, 2026));
+    // bf16 tensors hold pairs of bf16 in the float region: refill each one a matmul touches with bf16 values
+    Kernel fill16 = utilities.kernel("kiln_fill_bf16"), copy16 = utilities.kernel("kiln_copy16"), diff16 = utilities.kernel("kiln_diff16");
+    java.util.Set<Tensor> narrow = new java.util.LinkedHashSet<>();
+    for (Target t : targets.values()) for (Tensor x : t.byDefault().tensors()) if (x.storage() == kiln.dsl.DType.BF16) narrow.add(x);
+    for (Tensor x : narrow) {
+      cuda.launch(Launch.of(fill16, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, memory.pointer(2 * layout.offsetLong(x)), layout.elements(x), 2027));
+    }
     long largest = 1;
     for (var e : targets.entrySet()) largest = Math.max(largest, layout.elements(e.getValue().byDefault().tensors().getFirst()));
     String device = CudaExecutor.tuningDevice(cuda);
@@ -182,11 +242,13 @@ public final class CudaTuner {
         List<CudaSchedule.MatmulTile> space = t.space();
         Tensor out = t.byDefault().tensors().getFirst();
         long n = layout.elements(out);
-        var c = memory.pointer(4 * layout.offsetLong(out));
-        Launch save = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, initial.pointer(0), c, n);
-        Launch restore = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, initial.pointer(0), n);
-        Launch keep = Launch.of(copy, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, expected.pointer(0), c, n);
-        Launch compare = Launch.of(diff, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, expected.pointer(0), n, err.pointer(0));
+        boolean half = out.storage() == kiln.dsl.DType.BF16;
+        var c = memory.pointer(layout.bytesPerElement(out) * layout.offsetLong(out));
+        Kernel cp = half ? copy16 : copy;
+        Launch save = Launch.of(cp, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, initial.pointer(0), c, n);
+        Launch restore = Launch.of(cp, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, initial.pointer(0), n);
+        Launch keep = Launch.of(cp, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, expected.pointer(0), c, n);
+        Launch compare = Launch.of(half ? diff16 : diff, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, expected.pointer(0), n, err.pointer(0));
         cuda.launch(save);
         for (Launch x : launch(ex, layout, references.get(e.getKey()), kernels, workspace)) cuda.launch(x);
         cuda.launch(keep);
@@ -227,7 +289,7 @@ public final class CudaTuner {
           worst = Math.max(worst, ms[i]);
         }
         done += v.length;
-        String shape = ((CudaRenderer.Tiles) t.byDefault().work()).shape(layout::size);
+        String shape = shape(t.byDefault(), layout);
         if (best < 0) {
           log.printf("tune: %s %s: no variant matched the reference; nothing stored%n", t.launch(), shape);
           continue;
@@ -244,8 +306,17 @@ public final class CudaTuner {
     return results;
   }
 
+  /** "BxMxNxK" of a matmul launch (the tuning cache's shape key). */
+  static String shape(CudaRenderer.Rendered r, Arena layout) {
+    return r.work() instanceof CudaRenderer.Bf16Tiles b ? b.shape(layout::size) : ((CudaRenderer.Tiles) r.work()).shape(layout::size);
+  }
+
   private static List<Launch> launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Cuda.Module> kernels,
                                      DeviceArena workspace) {
+    if (r.work() instanceof CudaRenderer.Bf16Tiles b) {
+      return List.of(Bf16Matmul.launch(kernels.get(r.function()).kernel(r.function()), b, ex.cuda(), layout, ex.memory(), ex.intBase(),
+          layout.launchArgsLong(r.dims(), r.tensors())));
+    }
     CudaRenderer.Tiles t = (CudaRenderer.Tiles) r.work();
     if (t.transposed() != null) {   // the copies are part of the variant: timed with it
       return CudaExecutor.transposedTiles(kernels::get, r.function(), t, layout, ex.memory(), ex.intBase(), workspace,

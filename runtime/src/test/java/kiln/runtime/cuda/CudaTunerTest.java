@@ -32,7 +32,7 @@ class CudaTunerTest {
   static final Dim M = new Dim("M"), N = new Dim("N"), K = new Dim("K");
 
   @ParameterizedTest
-  // bf16 is left out: tune refuses it (TuneCommand), as the tuner has no bf16 variants yet
+  // bf16 reads bf16 tensors, which these fp32 inputs are not: tunesBf16OnGpt2Tiny
   @EnumSource(value = CudaSchedule.Precision.class, names = {"FP32", "TF32"})
   void tunesStoresAndIsUsed(CudaSchedule.Precision precision, @TempDir Path dir) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
@@ -68,6 +68,32 @@ class CudaTunerTest {
     assertEquals(3, reloaded.size());
     try (Cuda cuda = Cuda.open(); CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, schedule, reloaded)) {
       assertTrue(ex.describe().contains("3 of 3 matmul launches tuned"), ex.describe());
+    }
+  }
+
+  /**
+   * At bf16 on sm_90 (gpt2-tiny, B=4, T=64): the matmuls of two bf16 operands race WgmmaBf16.space() against the SIMT
+   * reference reading the same bf16 tensors, every variant agrees with it, and a new executor takes the winners.
+   */
+  @org.junit.jupiter.api.Test
+  void tunesBf16OnGpt2Tiny(@TempDir Path dir) {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    TuningCache cache = TuningCache.load(dir.resolve("tuning.json"));
+    CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16);
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    try (kiln.runtime.Session s = kiln.runtime.Models.get("gpt2-tiny").open(4, 64, kiln.runtime.Session.Device.CUDA, 1, CudaSchedule.Precision.BF16)) {
+      CudaExecutor ex = (CudaExecutor) s.executor;
+      Assumptions.assumeTrue(ex.cuda().major() == 9 && ex.cuda().minor() == 0, "the bf16 wgmma tile needs sm_90, found " + ex.cuda().arch());
+      var sections = kiln.runtime.Session.sections(s.program);
+      List<CudaTuner.Result> results = CudaTuner.tune(s.arena, sections, ex, schedule, cache, new PrintStream(log, true, StandardCharsets.UTF_8));
+      String report = log.toString(StandardCharsets.UTF_8);
+      System.out.print(report);
+      long bf16 = results.stream().filter(r -> r.msByTile().keySet().stream().allMatch(t -> t instanceof kiln.codegen.WgmmaBf16.Tile)).count();
+      assertTrue(bf16 >= 5, "the forward's qkv, fc, fcproj, lm_head and backward ones race the bf16 tiles:\n" + report);
+      for (CudaTuner.Result r : results) assertEquals(r.tried(), r.valid(), "every variant computes the reference's product:\n" + report);
+      try (CudaExecutor again = new CudaExecutor(s.arena, sections, ex.cuda(), schedule, cache)) {
+        assertTrue(again.describe().matches("(?s).*\\b(\\d+) of \\1 matmul launches tuned.*"), again.describe());
+      }
     }
   }
 }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_87c65e8a55 { long long v[7]; };
+struct Args_k_map_458dcba3b3 { long long v[7]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -47,7 +47,7 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_87c65e8a55(float* __restrict__ F, int* __restrict__ I, const Args_k_map_87c65e8a55 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_458dcba3b3(float* __restrict__ F, int* __restrict__ I, const Args_k_map_458dcba3b3 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -62,6 +62,9 @@ extern "C" __global__ void __launch_bounds__(256) k_map_87c65e8a55(float* __rest
     const int c_ = (int) (r % C); r /= C;
     const int t_ = (int) (r % T); r /= T;
     const int b_ = (int) r;
-    F[o0 + ((b_) * T + t_) * C + c_] += (kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]) * (F[o2 + (b_) * T + t_] * kiln_bf16_f(H[o3 + c_])));
+    const float x0 = kiln_bf16_f(H[o2 + ((b_) * T + t_) * C + c_]);
+    const float x1 = F[o3 + (b_) * T + t_];
+    const float x2 = (x0 - x1);
+    H[o0 + ((b_) * T + t_) * C + c_] = kiln_bf16_rn(kiln_bf16_f(H[o0 + ((b_) * T + t_) * C + c_]) + (F[o1 + (b_) * T + t_] * (x2 + x2)));
   }
 }

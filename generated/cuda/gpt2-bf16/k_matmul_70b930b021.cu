@@ -6,7 +6,11 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_matmul_6dbef914f8 { long long v[7]; };
+<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_9b22ff741e.cu
+struct Args_k_matmul_9b22ff741e { long long v[8]; };
+========
+struct Args_k_matmul_70b930b021 { long long v[8]; };
+>>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_70b930b021.cu
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -53,17 +57,22 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #define TM 4
 #define TN 4
 
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_6dbef914f8(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_6dbef914f8 a) {
+<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_9b22ff741e.cu
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_9b22ff741e(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_9b22ff741e a) {
+========
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_70b930b021(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_70b930b021 a) {
+>>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_70b930b021.cu
   const int C = (int) a.v[0];
-  const int FF = (int) a.v[1];
-  const int B = (int) a.v[2];
-  const int T = (int) a.v[3];
-  const long long o0 = a.v[4];
-  const long long o1 = a.v[5];
-  const long long o2 = a.v[6];
+  const int NH = (int) a.v[1];
+  const int HS = (int) a.v[2];
+  const int B = (int) a.v[3];
+  const int T = (int) a.v[4];
+  const long long o0 = a.v[5];
+  const long long o1 = a.v[6];
+  const long long o2 = a.v[7];
   kiln_bf16* const H = (kiln_bf16*) F;
-  const int M = C, N = FF, K = B * T;
-  const long long am = 1, ak = (C), bk = (FF), bn = 1, cm = (FF);
+  const int M = C, N = NH * HS, K = B * T;
+  const long long am = 1, ak = (C), bk = (NH * HS), bn = 1, cm = (NH * HS);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
@@ -79,7 +88,7 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_6db
   for (int k0 = 0; k0 < K; k0 += BK) {
     for (int e = threadIdx.x; e < BM * BK; e += threads) {
       const int mm = e % BM, kk = e / BM;
-      As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? F[baseA + (m0 + mm) * am + (k0 + kk) * ak] : 0.0f;
+      As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? kiln_bf16_f(H[baseA + (m0 + mm) * am + (k0 + kk) * ak]) : 0.0f;
     }
     for (int e = threadIdx.x; e < BN * BK; e += threads) {
       const int nn = e % BN, kk = e / BN;

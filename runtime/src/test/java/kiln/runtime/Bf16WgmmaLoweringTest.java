@@ -1,0 +1,124 @@
+// Which matmuls `--precision bf16` runs on the bf16 Hopper matmul, without a GPU: GPT-2 124M at B=8, T=1024
+// lowered as an H200 session lowers it (the bf16 storage pass, the device arena's placement), and the
+// fallbacks the lowering must take (an fp32 operand, a misaligned one).
+package kiln.runtime;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import kiln.codegen.CudaLowering;
+import kiln.codegen.CudaRenderer;
+import kiln.codegen.CudaSchedule;
+import kiln.codegen.MatmulMatch;
+import kiln.codegen.WgmmaBf16;
+import kiln.dsl.Compute;
+import kiln.dsl.Dim;
+import kiln.models.Gpt2;
+import kiln.models.Program;
+import org.junit.jupiter.api.Test;
+
+class Bf16WgmmaLoweringTest {
+  static final CudaSchedule HOPPER_BF16 = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(WgmmaBf16.DEFAULT);
+
+  record Lowered(Program program, Arena arena, Map<String, CudaLowering.Lowered> sections) {}
+
+  static Lowered gpt2Small() {
+    Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(p);
+    Program q = stored.program();
+    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
+    Arena arena = new Arena(q.graph(), sizes, java.util.Set.of(q.loss()), Session.cudaLaunches(q, stored.cast()), false, Map.of());
+    Map<String, List<Compute>> sections = Session.sections(q, stored.cast());
+    kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(sections.values().stream().flatMap(List::stream).toList());
+    Map<String, CudaLowering.Lowered> lowered = new java.util.LinkedHashMap<>();
+    for (var e : sections.entrySet()) {
+      lowered.put(e.getKey(), CudaLowering.lower(e.getValue(), HOPPER_BF16, m -> null, arena::size, 0, readers, arena::offsetLong));
+    }
+    return new Lowered(q, arena, lowered);
+  }
+
+  /** Per launch (layer 0 standing for every layer): the kind, and on the bf16 tile its layouts, C's type and whether C goes through the copy engine. */
+  static Map<String, String> kinds(Lowered l) {
+    Map<String, String> kinds = new TreeMap<>();
+    for (CudaLowering.Lowered s : l.sections().values()) {
+      for (CudaLowering.CudaLaunch x : s.launches()) {
+        CudaRenderer.Rendered r = x.kernel();
+        if (!(r.work() instanceof CudaRenderer.Tiles || r.work() instanceof CudaRenderer.Bf16Tiles)) continue;
+        String name = x.name().split("\\+")[0];
+        if (name.matches("(?s).*\\bd?h[1-9]\\d*\\..*") || name.matches(".*\\[[1-9]\\d*\\]")) continue;
+        String what = r.kind();
+        if (r.work() instanceof CudaRenderer.Bf16Tiles t) what += " " + t.aMajor() + "," + t.bMajor() + " " + t.out() + (t.tmaStore() ? " tma " + t.c().name() : "");
+        kinds.put(name, what);
+      }
+    }
+    return kinds;
+  }
+
+  @Test
+  void gpt2MatmulsOfTwoBf16OperandsRunOnTheBf16Tile() {
+    Map<String, String> kinds = kinds(gpt2Small());
+    Map<String, String> expected = new TreeMap<>();
+    // forward: x·Wᵀ, both K-major; C bf16 (the bias add and the rest in the epilogue; qkv's bare product is bf16, the extern's
+    // input fp32); through the copy engine: the logits (no epilogue), or an epilogue's last bf16 output (fc's GELU, fcproj's
+    // residual; qkv's output is the extern's fp32 input, so its epilogue stores from the lambda)
+    expected.put("h0.attn.qkv.r1", "wgmma_bf16 K,K BF16");
+    expected.put("h0.fc.out.r1", "wgmma_bf16 K,K BF16 tma h0.fc.gelu");
+    expected.put("h0.fcproj.out.r1", "wgmma_bf16 K,K BF16 tma h0.fcproj.residual");
+    expected.put("head.logits", "wgmma_bf16 K,K BF16 tma head.logits");
+    // backward dX = dY·W: (K, MN); dW = dYᵀ·X: (MN, MN) with C the fp32 gradient
+    expected.put("dlogits/dlnf.out", "wgmma_bf16 K,MN BF16 tma dh11.fcproj.residual");
+    expected.put("dlogits/grads.wte", "wgmma_bf16 MN,MN F32");
+    expected.put("dr1/dh0.fc.gelu", "wgmma_bf16 K,MN BF16 tma dh0.fc.out.r1");
+    expected.put("dr1/grads.fcprojw[0]", "wgmma_bf16 MN,MN F32");
+    expected.put("dr1/dh0.ln2.out", "wgmma_bf16 K,MN BF16 tma dh0.ln2.out");
+    expected.put("dr1/grads.fcw[0]", "wgmma_bf16 MN,MN F32");
+    expected.put("dr1/dh0.attn.y", "wgmma_bf16 K,MN F32");
+    // an operand the attention extern reads or writes is fp32 (attn.y, dqkv): the SIMT tile
+    expected.put("h0.attproj.out.r1", "matmul");
+    expected.put("dr1/grads.attprojw[0]", "matmul");
+    expected.put("dr1/dh0.ln1.out", "matmul");
+    expected.put("dr1/grads.qkvw[0]", "matmul");
+    assertEquals(expected, kinds);
+  }
+
+  @Test
+  void theLoweringFallsBackWhereTheCopyEngineCannotRead() {
+    Lowered l = gpt2Small();
+    MatmulMatch fc = l.program().graph().computes().stream().filter(c -> c.name().equals("h0.fc.out.r1")).map(MatmulMatch::of)
+        .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
+    assertNull(CudaLowering.bf16Refusal(fc, l.arena()::size, l.arena()::offsetLong));
+    // an operand 4 bf16 (8 bytes) off a 16-byte boundary
+    String why = CudaLowering.bf16Refusal(fc, l.arena()::size, t -> t == fc.b().tensor() ? l.arena().offsetLong(t) + 4 : l.arena().offsetLong(t));
+    assertEquals("B bf16.fcw[0] starts at bf16 element " + (l.arena().offsetLong(fc.b().tensor()) + 4) + " (the copy engine needs a multiple of 8)", why);
+    // rows 12 bf16 apart (K = C = 12)
+    why = CudaLowering.bf16Refusal(fc, d -> d.name().equals("C") ? 12 : l.arena().size(d), null);
+    assertEquals("A's rows are 12 bf16 apart (the copy engine needs a multiple of 8: 16 bytes)", why);
+    // such a matmul stays on the SIMT tile in the lowering
+    Compute c = fc.compute();
+    CudaLowering.Lowered off = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null,
+        t -> t == fc.b().tensor() ? 4 : 0);
+    assertEquals("matmul", off.launches().getFirst().kernel().kind());
+    CudaLowering.Lowered on = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null, t -> 0);
+    assertEquals("wgmma_bf16", on.launches().getFirst().kernel().kind());
+    // the tile off (another GPU, KILN_WGMMA_BF16=0): the SIMT tile
+    assertEquals("matmul", CudaLowering.lower(List.of(c), HOPPER_BF16.withWgmmaBf16(null), m -> null, l.arena()::size, 0, null, t -> 0)
+        .launches().getFirst().kernel().kind());
+  }
+
+  @Test
+  void anOperandInFp32OrABatchDimIsNamed() {
+    Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
+    Program q = kiln.codegen.Bf16Storage.apply(p).program();
+    MatmulMatch attproj = q.graph().computes().stream().filter(c -> c.name().equals("h0.attproj.out.r1")).map(MatmulMatch::of)
+        .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
+    assertEquals("A h0.attn.y is f32, B bf16.attprojw[0] is bf16 (both must be bf16)", CudaLowering.bf16Refusal(attproj, null, null));
+    // at fp32 nothing is bf16
+    MatmulMatch fp32 = p.graph().computes().stream().filter(c -> c.name().equals("h0.fc.out.r1")).map(MatmulMatch::of)
+        .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
+    assertTrue(CudaLowering.bf16Refusal(fp32, null, null).endsWith("(both must be bf16)"));
+  }
+}
