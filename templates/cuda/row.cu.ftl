@@ -4,7 +4,9 @@
      element maps along the row, and a write at a computed place in the row between two barriers. A thread
      touches the same elements in every stage, so what one stage writes the next reads back from its own
      stores. Where the row length is a multiple of 4 and every row base is 16-byte aligned, each thread
-     moves float4s (the lanes are the same statements, one per element). Launch: blockDim.x threads a row
+     moves float4s (the lanes are the same statements, one per element); where a bf16 tensor moves along
+     the row, vectors of 8 (a multiple of 8, every base 16-byte aligned): 8 bf16 in one uint4, 8 floats in two
+     float4s, widened on load and rounded to nearest even on store as the scalar loop's stores round. Launch: blockDim.x threads a row
      (32 to 1024); with blockDim.x == 32, blockDim.y rows a block, one a warp, synchronised by warp. -->
 <#include "prologue.ftl">
 
@@ -34,19 +36,60 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
   return v;
 }
 
+<#if lanes == 8>
+#ifndef KILN_ROW8
+#define KILN_ROW8
+// 8 consecutive elements from (p + 8q): fp32 as two float4s, bf16 as one uint4 (element 2i in the low half of word i)
+__device__ __forceinline__ void row_load8(float* d, const float* p, int q) {
+  const float4 a = reinterpret_cast<const float4*>(p)[2 * q], b = reinterpret_cast<const float4*>(p)[2 * q + 1];
+  d[0] = a.x; d[1] = a.y; d[2] = a.z; d[3] = a.w; d[4] = b.x; d[5] = b.y; d[6] = b.z; d[7] = b.w;
+}
+__device__ __forceinline__ void row_load8(float* d, const kiln_bf16* p, int q) {
+  const uint4 u = reinterpret_cast<const uint4*>(p)[q];
+  const unsigned w[4] = {u.x, u.y, u.z, u.w};
+  for (int i = 0; i < 4; i++) {
+    d[2 * i] = __uint_as_float(w[i] << 16);
+    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
+__device__ __forceinline__ void row_store8(float* p, int q, const float* v) {
+  reinterpret_cast<float4*>(p)[2 * q] = make_float4(v[0], v[1], v[2], v[3]);
+  reinterpret_cast<float4*>(p)[2 * q + 1] = make_float4(v[4], v[5], v[6], v[7]);
+}
+__device__ __forceinline__ void row_store8(kiln_bf16* p, int q, const float* v) {
+  unsigned w[4];
+  for (int i = 0; i < 4; i++) w[i] = (unsigned) kiln_bf16_rn(v[2 * i]) | ((unsigned) kiln_bf16_rn(v[2 * i + 1]) << 16);
+  reinterpret_cast<uint4*>(p)[q] = make_uint4(w[0], w[1], w[2], w[3]);
+}
+// += : read, widen, add in fp32, round (bf16) and store
+__device__ __forceinline__ void row_add8(float* p, int q, const float* v) {
+  float u[8];
+  row_load8(u, p, q);
+  for (int i = 0; i < 8; i++) u[i] += v[i];
+  row_store8(p, q, u);
+}
+__device__ __forceinline__ void row_add8(kiln_bf16* p, int q, const float* v) {
+  float u[8];
+  row_load8(u, p, q);
+  for (int i = 0; i < 8; i++) u[i] += v[i];
+  row_store8(p, q, u);
+}
+#endif
+
+</#if>
 extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
 <#if reduces>
   __shared__ float red[32];
 </#if>
   const long long rows = ${rows};
-  const int n4 = ${extent} >> 2;
+  const int n4 = ${extent} >> ${shift};
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
 ${decode}
 <#list bases as b>
-    float* const ${b.name} = ${b.address};
+    ${b.type}* const ${b.name} = ${b.address};
 </#list>
-    const bool vec = (${extent} & 3) == 0 && (${aligned}) == 0;
+    const bool vec = (${extent} & ${lanes - 1}) == 0 && (${aligned}) == 0;
 <#list stages as s>
     // ${s.comment}
 <#list s.hoists as h>
@@ -80,12 +123,16 @@ ${decode}
         ${v}
 </#list>
 <#if s.kind == "map">
+<#if lanes == 8>
+        float w[8];
+<#else>
         float4 w;
+</#if>
 </#if>
 <#list s.lanes as lane>
         {
 <#if s.usesVar>
-          const int ${s.var} = 4 * q + ${lane?index};
+          const int ${s.var} = ${lanes} * q + ${lane?index};
 </#if>
 <#list lane.lets as l>
           ${l}
@@ -93,7 +140,7 @@ ${decode}
 <#if s.kind == "reduce">
           ${s.acc} = ${s.combineOpen}${lane.value}${s.combineClose};
 <#else>
-          w.${lane.field} = ${lane.value};
+          w${lane.field} = ${lane.value};
 </#if>
         }
 </#list>
@@ -114,7 +161,12 @@ ${decode}
       }
     }
 <#if s.kind == "reduce">
+<#if s.rounded??>
+    const float ${s.local}w = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+    const float ${s.local} = ${s.rounded};
+<#else>
     const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+</#if>
 <#if s.syncBefore>
     row_sync_${name}();
 </#if>

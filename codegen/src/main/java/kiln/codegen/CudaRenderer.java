@@ -83,14 +83,16 @@ public final class CudaRenderer {
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
   /**
-   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long: about extent / (4 x
+   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long, moved in vectors of `lanes`
+   * elements (4: float4s; 8: where bf16 rows move, 16 bytes of bf16): about extent / (lanes x
    * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
    * warpRows to a block (a warp each), longer ones one to a block.
    */
-  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows) implements Work {
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) implements Work {
     /** Threads per row (blockDim.x) for a row of `extent` elements. */
     public int threads(long extent) {
-      long want = Math.max(1, (extent + 4L * vectorsPerThread - 1) / (4L * vectorsPerThread));
+      long step = (long) lanes * vectorsPerThread;
+      long want = Math.max(1, (extent + step - 1) / step);
       int t = 32;
       while (t < want && t < maxThreads) t <<= 1;
       return t;
