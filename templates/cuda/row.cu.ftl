@@ -37,44 +37,7 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
 }
 
 <#if lanes == 8>
-#ifndef KILN_ROW8
-#define KILN_ROW8
-// 8 consecutive elements from (p + 8q): fp32 as two float4s, bf16 as one uint4 (element 2i in the low half of word i)
-__device__ __forceinline__ void row_load8(float* d, const float* p, int q) {
-  const float4 a = reinterpret_cast<const float4*>(p)[2 * q], b = reinterpret_cast<const float4*>(p)[2 * q + 1];
-  d[0] = a.x; d[1] = a.y; d[2] = a.z; d[3] = a.w; d[4] = b.x; d[5] = b.y; d[6] = b.z; d[7] = b.w;
-}
-__device__ __forceinline__ void row_load8(float* d, const kiln_bf16* p, int q) {
-  const uint4 u = reinterpret_cast<const uint4*>(p)[q];
-  const unsigned w[4] = {u.x, u.y, u.z, u.w};
-  for (int i = 0; i < 4; i++) {
-    d[2 * i] = __uint_as_float(w[i] << 16);
-    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-__device__ __forceinline__ void row_store8(float* p, int q, const float* v) {
-  reinterpret_cast<float4*>(p)[2 * q] = make_float4(v[0], v[1], v[2], v[3]);
-  reinterpret_cast<float4*>(p)[2 * q + 1] = make_float4(v[4], v[5], v[6], v[7]);
-}
-__device__ __forceinline__ void row_store8(kiln_bf16* p, int q, const float* v) {
-  unsigned w[4];
-  for (int i = 0; i < 4; i++) w[i] = (unsigned) kiln_bf16_rn(v[2 * i]) | ((unsigned) kiln_bf16_rn(v[2 * i + 1]) << 16);
-  reinterpret_cast<uint4*>(p)[q] = make_uint4(w[0], w[1], w[2], w[3]);
-}
-// += : read, widen, add in fp32, round (bf16) and store
-__device__ __forceinline__ void row_add8(float* p, int q, const float* v) {
-  float u[8];
-  row_load8(u, p, q);
-  for (int i = 0; i < 8; i++) u[i] += v[i];
-  row_store8(p, q, u);
-}
-__device__ __forceinline__ void row_add8(kiln_bf16* p, int q, const float* v) {
-  float u[8];
-  row_load8(u, p, q);
-  for (int i = 0; i < 8; i++) u[i] += v[i];
-  row_store8(p, q, u);
-}
-#endif
+<#include "lanes.ftl">
 
 </#if>
 extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {

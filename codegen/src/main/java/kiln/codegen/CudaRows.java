@@ -171,7 +171,7 @@ final class CudaRows {
               ? "float4 u = reinterpret_cast<float4*>(" + base + ")[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(" + base + ")[q] = u"
               : "reinterpret_cast<float4*>(" + base + ")[q] = w");
         } else {
-          m.put("vecStore", "row_" + (c.accumulate() ? "add" : "store") + "8(" + base + ", q, w)");
+          m.put("vecStore", "kiln_" + (c.accumulate() ? "add" : "store") + "8(" + base + " + 8 * q, w)");
         }
       }
     }
@@ -193,7 +193,7 @@ final class CudaRows {
       String v = "v" + names++;
       vecNames.add(v);
       vecLoads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
-          : "float " + v + "[8]; row_load8(" + v + ", " + base(l) + ", q);");
+          : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
     }
     List<Map<String, Object>> lanes = new ArrayList<>();
     for (int j = 0; j < this.lanes; j++) {

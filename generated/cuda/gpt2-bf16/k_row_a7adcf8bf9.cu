@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_2dc684e235 { long long v[11]; };
+struct Args_k_row_a7adcf8bf9 { long long v[11]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -47,11 +47,11 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 }
 #endif
 
-__device__ __forceinline__ void row_sync_k_row_2dc684e235() {
+__device__ __forceinline__ void row_sync_k_row_a7adcf8bf9() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_2dc684e235(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_a7adcf8bf9(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -62,7 +62,7 @@ __device__ __forceinline__ float row_sum_k_row_2dc684e235(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_2dc684e235(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_a7adcf8bf9(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -73,46 +73,62 @@ __device__ __forceinline__ float row_max_k_row_2dc684e235(float v, float* red) {
   return v;
 }
 
-#ifndef KILN_ROW8
-#define KILN_ROW8
-// 8 consecutive elements from (p + 8q): fp32 as two float4s, bf16 as one uint4 (element 2i in the low half of word i)
-__device__ __forceinline__ void row_load8(float* d, const float* p, int q) {
-  const float4 a = reinterpret_cast<const float4*>(p)[2 * q], b = reinterpret_cast<const float4*>(p)[2 * q + 1];
-  d[0] = a.x; d[1] = a.y; d[2] = a.z; d[3] = a.w; d[4] = b.x; d[5] = b.y; d[6] = b.z; d[7] = b.w;
+#ifndef KILN_LANES
+#define KILN_LANES
+__device__ __forceinline__ void kiln_load4(float* d, const float* p) {
+  const float4 a = *reinterpret_cast<const float4*>(p);
+  d[0] = a.x; d[1] = a.y; d[2] = a.z; d[3] = a.w;
 }
-__device__ __forceinline__ void row_load8(float* d, const kiln_bf16* p, int q) {
-  const uint4 u = reinterpret_cast<const uint4*>(p)[q];
+__device__ __forceinline__ void kiln_store4(float* p, const float* v) { *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]); }
+__device__ __forceinline__ void kiln_add4(float* p, const float* v) {
+  float u[4];
+  kiln_load4(u, p);
+  #pragma unroll
+  for (int i = 0; i < 4; i++) u[i] += v[i];
+  kiln_store4(p, u);
+}
+__device__ __forceinline__ void kiln_load8(float* d, const float* p) {
+  kiln_load4(d, p);
+  kiln_load4(d + 4, p + 4);
+}
+__device__ __forceinline__ void kiln_store8(float* p, const float* v) {
+  kiln_store4(p, v);
+  kiln_store4(p + 4, v + 4);
+}
+__device__ __forceinline__ void kiln_add8(float* p, const float* v) {
+  kiln_add4(p, v);
+  kiln_add4(p + 4, v + 4);
+}
+#endif
+#ifndef KILN_LANES_BF16
+#define KILN_LANES_BF16
+// bf16: one uint4, element 2i in the low half of word i
+__device__ __forceinline__ void kiln_load8(float* d, const kiln_bf16* p) {
+  const uint4 u = *reinterpret_cast<const uint4*>(p);
   const unsigned w[4] = {u.x, u.y, u.z, u.w};
+  #pragma unroll
   for (int i = 0; i < 4; i++) {
     d[2 * i] = __uint_as_float(w[i] << 16);
     d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
   }
 }
-__device__ __forceinline__ void row_store8(float* p, int q, const float* v) {
-  reinterpret_cast<float4*>(p)[2 * q] = make_float4(v[0], v[1], v[2], v[3]);
-  reinterpret_cast<float4*>(p)[2 * q + 1] = make_float4(v[4], v[5], v[6], v[7]);
-}
-__device__ __forceinline__ void row_store8(kiln_bf16* p, int q, const float* v) {
+__device__ __forceinline__ void kiln_store8(kiln_bf16* p, const float* v) {
   unsigned w[4];
+  #pragma unroll
   for (int i = 0; i < 4; i++) w[i] = (unsigned) kiln_bf16_rn(v[2 * i]) | ((unsigned) kiln_bf16_rn(v[2 * i + 1]) << 16);
-  reinterpret_cast<uint4*>(p)[q] = make_uint4(w[0], w[1], w[2], w[3]);
+  *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
 }
-// += : read, widen, add in fp32, round (bf16) and store
-__device__ __forceinline__ void row_add8(float* p, int q, const float* v) {
+// += : read, widen, add in fp32, round and store
+__device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
   float u[8];
-  row_load8(u, p, q);
+  kiln_load8(u, p);
+  #pragma unroll
   for (int i = 0; i < 8; i++) u[i] += v[i];
-  row_store8(p, q, u);
-}
-__device__ __forceinline__ void row_add8(kiln_bf16* p, int q, const float* v) {
-  float u[8];
-  row_load8(u, p, q);
-  for (int i = 0; i < 8; i++) u[i] += v[i];
-  row_store8(p, q, u);
+  kiln_store8(p, u);
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __restrict__ F, int* __restrict__ I, const Args_k_row_2dc684e235 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_a7adcf8bf9(float* __restrict__ F, int* __restrict__ I, const Args_k_row_a7adcf8bf9 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -141,7 +157,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __res
     float a1 = 0.0f;
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        float v2[8]; row_load8(v2, row0, q);
+        float v2[8]; kiln_load8(v2, row0 + 8 * q);
         {
           a1 = a1 + (v2[0]);
         }
@@ -172,7 +188,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __res
         a1 = a1 + (kiln_bf16_f(row0[c_]));
       }
     }
-    const float s0 = row_sum_k_row_2dc684e235(a1, red);
+    const float s0 = row_sum_k_row_a7adcf8bf9(a1, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     // row [B, T] =
     const float s3 = (s0 / ((float) C));
@@ -181,7 +197,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __res
     float a5 = 0.0f;
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        float v6[8]; row_load8(v6, row0, q);
+        float v6[8]; kiln_load8(v6, row0 + 8 * q);
         {
           const float x1 = (v6[0] - s3);
           a5 = a5 + ((x1 * x1));
@@ -221,7 +237,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __res
         a5 = a5 + ((x0 * x0));
       }
     }
-    const float s4 = row_sum_k_row_2dc684e235(a5, red);
+    const float s4 = row_sum_k_row_a7adcf8bf9(a5, red);
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s4;
     // row [B, T] =
     const float s7 = rsqrtf(((s4 / ((float) C)) + 1.0e-5f));
@@ -229,9 +245,9 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __res
     // map [B, T, C] =
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        float v9[8]; row_load8(v9, row0, q);
-        float v10[8]; row_load8(v10, row1, q);
-        float v11[8]; row_load8(v11, row2, q);
+        float v9[8]; kiln_load8(v9, row0 + 8 * q);
+        float v10[8]; kiln_load8(v10, row1 + 8 * q);
+        float v11[8]; kiln_load8(v11, row2 + 8 * q);
         float w[8];
         {
           w[0] = ((((v9[0] - s3) * s7) * v10[0]) + v11[0]);
@@ -257,7 +273,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_2dc684e235(float* __res
         {
           w[7] = ((((v9[7] - s3) * s7) * v10[7]) + v11[7]);
         }
-        row_store8(row3, q, w);
+        kiln_store8(row3 + 8 * q, w);
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
