@@ -50,6 +50,20 @@ static inline kiln_bf16 kiln_bf16_rn(float f) {
   if ((bits & 0x7fffffffu) > 0x7f800000u) return (kiln_bf16) ((bits >> 16) | 0x40u);
   return (kiln_bf16) ((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
 }
+static inline unsigned kiln_bf16_hash(unsigned index, unsigned seed) {
+  unsigned h = index * 0x9E3779B1u + seed * 0x85EBCA77u + 0x165667B1u;
+  h ^= h >> 16;
+  h *= 0x7FEB352Du;
+  h ^= h >> 15;
+  h *= 0x846CA68Bu;
+  h ^= h >> 16;
+  return h;
+}
+static inline float kiln_bf16_sr(float x, unsigned index, unsigned seed) {
+  const unsigned bits = __float_as_uint(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return x;
+  return __uint_as_float((bits + (kiln_bf16_hash(index, seed) & 0xffffu)) & 0xffff0000u);
+}
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 template <class A, class K>
 static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, unsigned by) {

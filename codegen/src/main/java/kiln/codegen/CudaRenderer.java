@@ -166,7 +166,13 @@ public final class CudaRenderer {
    * Fp32-only maps in float4s too (KILN_MAP_FLOAT4=1): off by default, for measuring (docs/perf.md); maps that touch a
    * bf16 tensor always move 8-element vectors where they can.
    */
-  static final boolean FLOAT4_MAPS = "1".equals(System.getenv("KILN_MAP_FLOAT4"));
+  static boolean float4Maps() {
+    Boolean o = float4MapsOverride;
+    return o != null ? o : "1".equals(System.getenv("KILN_MAP_FLOAT4"));
+  }
+
+  /** Tests: force fp32 maps in float4s on or off (null: the environment decides). */
+  public static volatile Boolean float4MapsOverride;
 
   /**
    * Elements a thread of this map group moves at once: 8 where it touches a bf16 tensor (16 bytes of bf16 a load or
@@ -183,7 +189,7 @@ public final class CudaRenderer {
       if (c.out().storage() == kiln.dsl.DType.BF16) bf16 = true;
       for (Expr.Load l : kiln.dsl.Exprs.loads(c.body())) if (l.tensor().storage() == kiln.dsl.DType.BF16) bf16 = true;
     }
-    return bf16 ? 8 : FLOAT4_MAPS ? 4 : 1;
+    return bf16 ? 8 : float4Maps() ? 4 : 1;
   }
 
   /** A float load whose last index is v over a last dim of v's extent, v nowhere else: consecutive v, consecutive addresses. */
@@ -238,9 +244,7 @@ public final class CudaRenderer {
         aligned.add(alignment(r, l.tensor()));
       }
       aligned.add(alignment(r, c.out()));
-      Expr rest = c.inner();   // the statement without its vector loads: does it still name v (an index, a gather)?
-      for (Expr.Load l : rowLoads) rest = kiln.dsl.Exprs.replace(rest, l, new Expr.Const(0, kiln.dsl.DType.F32));
-      boolean usesVar = kiln.dsl.Exprs.uses(rest, v);
+      boolean usesVar = CudaRows.usesOutside(c.inner(), v, rowLoads);   // v outside the vector loads: an index, a gather
       vec.append("        float w[").append(lanes).append("];\n");
       for (int j = 0; j < lanes; j++) {
         Map<Expr, String> bound = new HashMap<>(hoisted);

@@ -55,6 +55,27 @@ class RowKernelEmulationTest {
   void rowKernelsMatchTheCpuKernels(String which, @TempDir Path tmp) throws Exception {
     boolean bf16 = which.endsWith("-bf16");
     if (bf16) which = which.substring(0, which.length() - "-bf16".length());
+    Setup x = setup(which, bf16, tmp);
+    Program p = x.p();
+    Arena host = x.host(), device = x.device();
+    int groups = 0, bf16Groups = 0;
+    for (var section : Session.sections(p).entrySet()) {
+      for (List<Compute> group : RowFusion.groups(section.getValue())) {
+        RowFusion.Plan plan = RowFusion.plan(group);
+        if (plan == null) continue;
+        groups++;
+        check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
+        if (plan.stages().stream().anyMatch(s -> touchesBf16(s.compute()))) bf16Groups++;
+      }
+    }
+    assertTrue(groups >= 8, which + ": row groups found: " + groups);
+    if (bf16) assertTrue(bf16Groups >= 4, which + ": row groups touching bf16 tensors: " + bf16Groups);
+  }
+
+  /** A model at one of the named shapes (after the bf16 storage pass where asked), the host arena, the device layout, the emulation files in tmp. */
+  private record Setup(Program p, Arena host, Arena device) {}
+
+  private Setup setup(String which, boolean bf16, Path tmp) throws IOException {
     Assumptions.assumeTrue(Files.isExecutable(GXX), "no g++ at " + GXX);
     Program p;
     Map<Dim, Integer> bound;
@@ -84,21 +105,47 @@ class RowKernelEmulationTest {
     Arena device = which.equals("gpt2-124m") || bf16
         ? new Arena(p.graph(), bound, java.util.Set.of(p.loss()), Session.cudaLaunches(p), false)
         : new Arena(p.graph(), bound, null, java.util.Set.of(), false);
-    int groups = 0, bf16Groups = 0;
-    for (var section : Session.sections(p).entrySet()) {
-      for (List<Compute> group : RowFusion.groups(section.getValue())) {
-        RowFusion.Plan plan = RowFusion.plan(group);
-        if (plan == null) continue;
-        groups++;
-        check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
-        if (plan.stages().stream().anyMatch(s -> touchesBf16(s.compute()))) bf16Groups++;
+    return new Setup(p, host, device);
+  }
+
+  /**
+   * The map kernels that move vectors (CudaRenderer.map: 8 elements where a bf16 tensor moves, float4s for fp32 under
+   * KILN_MAP_FLOAT4), every distinct one of a training step as the CUDA session launches it (the update and the bf16
+   * copy included), against the CPU kernels: the vector path (C = 768, 64) and the per-element fallback (C = 126, not a
+   * multiple of 8). A bf16 store must be the CPU's bits up to the same 1-in-200 allowance as the row kernels'.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"gpt2-lanes8-bf16", "gpt2-scalar-bf16", "llama-bf16", "gpt2-vector"})
+  void vectorMapKernelsMatchTheCpuKernels(String which, @TempDir Path tmp) throws Exception {
+    boolean bf16 = which.endsWith("-bf16");
+    if (bf16) which = which.substring(0, which.length() - "-bf16".length());
+    Setup x = setup(which, bf16, tmp);
+    Boolean before = CudaRenderer.float4MapsOverride;
+    CudaRenderer.float4MapsOverride = !bf16;   // the fp32 case: the float4 maps
+    try {
+      java.util.Set<String> seen = new java.util.HashSet<>();
+      int maps = 0;
+      for (List<Compute> group : Session.cudaLaunches(x.p()).groups()) {
+        if (group.getFirst().body() instanceof Expr.Extern) continue;
+        CudaLowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, x.host()::size);
+        if (lowered.launches().size() != 1) continue;
+        CudaRenderer.Rendered k = lowered.launches().getFirst().kernel();
+        if (!k.kind().equals("map") || ((CudaRenderer.Threads) k.work()).lanes() == 1 || !seen.add(k.function())) continue;
+        maps++;
+        check("map " + group.stream().map(Compute::name).toList(), x.host(), x.device(), group, group, "map", tmp);
       }
+      assertTrue(maps >= 3, which + ": vector map kernels found: " + maps);
+    } finally {
+      CudaRenderer.float4MapsOverride = before;
     }
-    assertTrue(groups >= 8, which + ": row groups found: " + groups);
-    if (bf16) assertTrue(bf16Groups >= 4, which + ": row groups touching bf16 tensors: " + bf16Groups);
   }
 
   private static void check(String what, Program p, Arena host, Arena device, List<Compute> group, RowFusion.Plan plan, Path tmp) throws Exception {
+    check(what, host, device, group, plan.stages().stream().map(RowFusion.Stage::compute).toList(), "row", tmp);
+  }
+
+  /** Runs the group's one kernel (of kind `kind`) under the emulation and compares each of outs' outputs with the CPU kernels'. */
+  private static void check(String what, Arena host, Arena device, List<Compute> group, List<Compute> outs, String kind, Path tmp) throws Exception {
     Random random = new Random(what.hashCode());
     int vocab = host.sizes().entrySet().stream().filter(e -> e.getKey().name().equals("V")).findFirst().orElseThrow().getValue();
     for (int k = 0; k < host.f.length; k++) host.f[k] = 0.5f + random.nextFloat();
@@ -135,14 +182,25 @@ class RowKernelEmulationTest {
     CudaLowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, host::size);
     assertEquals(1, lowered.launches().size(), what + ": one launch");
     CudaRenderer.Rendered k = lowered.launches().getFirst().kernel();
-    assertEquals("row", k.kind(), what);
-    CudaRenderer.Rows work = (CudaRenderer.Rows) k.work();
+    assertEquals(kind, k.kind(), what);
     long[] args = device.launchArgsLong(k.dims(), k.tensors());
-    long rows = device.product(work.rows());
-    int block = work.threads(device.size(work.extent())), per = work.rowsPerBlock(device.size(work.extent()));
+    long grid;
+    int block, per;
+    if (k.work() instanceof CudaRenderer.Rows work) {
+      long rows = device.product(work.rows());
+      block = work.threads(device.size(work.extent()));
+      per = work.rowsPerBlock(device.size(work.extent()));
+      grid = (rows + per - 1) / per;
+    } else {
+      // a map: grid-stride, so a few blocks of two warps cover any size (OS threads are dear here)
+      long threads = ((CudaRenderer.Threads) k.work()).count(device::size);
+      block = 64;
+      per = 1;
+      grid = Math.min(8, (threads + block - 1) / block);
+    }
     Files.writeString(tmp.resolve("kernel.cu"), k.source());
     ByteBuffer b = ByteBuffer.allocate(8 * (6 + args.length) + 4 * (nF + ints.length)).order(ByteOrder.LITTLE_ENDIAN);
-    b.putLong(args.length).putLong((rows + per - 1) / per).putLong(block).putLong(per).putLong(nF).putLong(ints.length);
+    b.putLong(args.length).putLong(grid).putLong(block).putLong(per).putLong(nF).putLong(ints.length);
     for (long a : args) b.putLong(a);
     b.put(f.array());
     for (int x : ints) b.putInt(x);
@@ -154,8 +212,8 @@ class RowKernelEmulationTest {
     assertTrue(run(List.of(tmp.resolve("emu").toString()), tmp).strip().endsWith("OK"), what);
     ByteBuffer out = ByteBuffer.wrap(Files.readAllBytes(tmp.resolve("out.bin"))).order(ByteOrder.LITTLE_ENDIAN);
     List<String> report = new ArrayList<>();
-    for (RowFusion.Stage s : plan.stages()) {
-      Tensor t = s.compute().out();
+    for (Compute s : outs) {
+      Tensor t = s.out();
       float[] want = host.read(t);
       int off = device.offset(t);
       boolean narrow = t.storage() == DType.BF16;
@@ -171,11 +229,11 @@ class RowKernelEmulationTest {
           at = " at " + e + ": " + got + " for " + want[e];
         }
       }
-      report.add(s.kind() + " " + s.compute().name() + (narrow ? " (bf16, " + steps + " of " + want.length + " differ)" : "") + " " + worst + at);
+      report.add(s.name() + (narrow ? " (bf16, " + steps + " of " + want.length + " differ)" : "") + " " + worst + at);
       // bf16: one step of the 8-bit mantissa (2^-7 relative to max(1, |want|)) where the sums' order tips the rounding
       double tolerance = narrow ? 0x1p-7 * 1.001 : 2e-5;
       if (narrow) System.out.println(what + ": " + report.getLast());
-      assertTrue(worst <= tolerance && steps <= want.length / 200, what + ": " + s.compute().name() + " differs from the CPU kernel by " + worst
+      assertTrue(worst <= tolerance && steps <= want.length / 200, what + ": " + s.name() + " differs from the CPU kernel by " + worst
           + " (relative)" + (narrow ? ", " + steps + " bf16 elements of " + want.length + " differ" : "") + "\n" + report);
     }
   }
