@@ -3,7 +3,7 @@
 # pack in .dev-bf16rows/gpu (/work/briefs/pack.sh's .gpu); logs under $OUT. Within BUDGET seconds (default 190):
 #   GPU 0: bench bf16 (30 steps), bench tf32 (the control, ~50 ms), bench bf16 --profile (3 steps)
 #   GPU 1: CudaVerifyTest#matchesPyTorchInBf16 once the fixtures are written (PyTorch on the CPU meanwhile),
-#          bench bf16 with KILN_ROWS=0 (10 steps), bench tf32 with KILN_MAP_FLOAT4=1, KILN_ROWS=0 --profile (3 steps)
+#          bench bf16 with KILN_ROWS=0 (10 steps), bench tf32 with KILN_MAP_FLOAT4=0 (fp32 maps one element a thread, as on main), KILN_ROWS=0 --profile (3 steps)
 set -uo pipefail
 OUT=${OUT:-/tmp/check-bf16rows}; mkdir -p "$OUT"
 D=${DEV:-.dev-bf16rows}
@@ -33,7 +33,7 @@ G0=$!
   wait_fix
   verify > "$OUT/gpu1-verify-bf16.log" 2>&1
   KILN_ROWS=0 bench --steps 10 --precision bf16 > "$OUT/gpu1-bf16-rows0.log" 2>&1
-  KILN_MAP_FLOAT4=1 bench --steps 30 --precision tf32 > "$OUT/gpu1-tf32-float4.log" 2>&1
+  KILN_MAP_FLOAT4=0 bench --steps 30 --precision tf32 > "$OUT/gpu1-tf32-scalar-maps.log" 2>&1
   KILN_ROWS=0 bench --steps 3 --precision bf16 --profile > "$OUT/gpu1-bf16-rows0-profile.log" 2>&1 ) &
 G1=$!
 wait $G0 $G1 $FIX

@@ -109,8 +109,8 @@ class RowKernelEmulationTest {
   }
 
   /**
-   * The map kernels that move vectors (CudaRenderer.map: 8 elements where a bf16 tensor moves, float4s for fp32 under
-   * KILN_MAP_FLOAT4), every distinct one of a training step as the CUDA session launches it (the update and the bf16
+   * The map kernels that move vectors (CudaRenderer.map: 8 elements where a bf16 tensor moves, float4s for fp32 unless
+   * KILN_MAP_FLOAT4=0), every distinct one of a training step as the CUDA session launches it (the update and the bf16
    * copy included), against the CPU kernels: the vector path (C = 768, 64) and the per-element fallback (C = 126, not a
    * multiple of 8). A bf16 store must be the CPU's bits up to the same 1-in-200 allowance as the row kernels'.
    */
