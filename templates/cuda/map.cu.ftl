@@ -1,9 +1,17 @@
-<#-- Element-wise map (and scatter): one thread per work item, a grid-stride loop over items. -->
+<#-- Element-wise map (and scatter): one thread per work item, a grid-stride loop over items. With lanes > 1 an item
+     is a vector of that many consecutive elements along the last dim (16 bytes of bf16, or float4s), moved whole
+     where the dim is a multiple of lanes and every vector tensor 16-byte aligned (vec), else element by element. -->
 <#include "prologue.ftl">
+<#if lanes gt 1>
+<#include "lanes.ftl">
+</#if>
 
 extern "C" __global__ void __launch_bounds__(${block}) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
   const long long items = ${items};
+<#if lanes gt 1>
+  const bool vec = ${aligned};
+</#if>
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
 ${decode}
 ${statements}

@@ -4,7 +4,9 @@
      element maps along the row, and a write at a computed place in the row between two barriers. A thread
      touches the same elements in every stage, so what one stage writes the next reads back from its own
      stores. Where the row length is a multiple of 4 and every row base is 16-byte aligned, each thread
-     moves float4s (the lanes are the same statements, one per element). Launch: blockDim.x threads a row
+     moves float4s (the lanes are the same statements, one per element); where a bf16 tensor moves along
+     the row, vectors of 8 (a multiple of 8, every base 16-byte aligned): 8 bf16 in one uint4, 8 floats in two
+     float4s, widened on load and rounded to nearest even on store as the scalar loop's stores round. Launch: blockDim.x threads a row
      (32 to 1024); with blockDim.x == 32, blockDim.y rows a block, one a warp, synchronised by warp. -->
 <#include "prologue.ftl">
 
@@ -34,19 +36,23 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
   return v;
 }
 
+<#if lanes == 8>
+<#include "lanes.ftl">
+
+</#if>
 extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
 <#if reduces>
   __shared__ float red[32];
 </#if>
   const long long rows = ${rows};
-  const int n4 = ${extent} >> 2;
+  const int n4 = ${extent} >> ${shift};
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
 ${decode}
 <#list bases as b>
-    float* const ${b.name} = ${b.address};
+    ${b.type}* const ${b.name} = ${b.address};
 </#list>
-    const bool vec = (${extent} & 3) == 0 && (${aligned}) == 0;
+    const bool vec = (${extent} & ${lanes - 1}) == 0 && (${aligned}) == 0;
 <#list stages as s>
     // ${s.comment}
 <#list s.hoists as h>
@@ -80,12 +86,16 @@ ${decode}
         ${v}
 </#list>
 <#if s.kind == "map">
+<#if lanes == 8>
+        float w[8];
+<#else>
         float4 w;
+</#if>
 </#if>
 <#list s.lanes as lane>
         {
 <#if s.usesVar>
-          const int ${s.var} = 4 * q + ${lane?index};
+          const int ${s.var} = ${lanes} * q + ${lane?index};
 </#if>
 <#list lane.lets as l>
           ${l}
@@ -93,7 +103,7 @@ ${decode}
 <#if s.kind == "reduce">
           ${s.acc} = ${s.combineOpen}${lane.value}${s.combineClose};
 <#else>
-          w.${lane.field} = ${lane.value};
+          w${lane.field} = ${lane.value};
 </#if>
         }
 </#list>
@@ -114,7 +124,12 @@ ${decode}
       }
     }
 <#if s.kind == "reduce">
+<#if s.rounded??>
+    const float ${s.local}w = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+    const float ${s.local} = ${s.rounded};
+<#else>
     const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+</#if>
 <#if s.syncBefore>
     row_sync_${name}();
 </#if>

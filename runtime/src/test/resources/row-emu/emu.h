@@ -18,6 +18,9 @@
 #define __shared__ static
 struct U3 { unsigned x, y, z; };
 struct float4 { float x, y, z, w; };
+struct uint4 { unsigned x, y, z, w; };
+static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
+static inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 static thread_local U3 threadIdx;
 static U3 blockIdx, gridDim, blockDim;
 static std::unique_ptr<std::barrier<>> BLOCK_BARRIER;
@@ -35,6 +38,32 @@ static inline float __shfl_xor_sync(unsigned, float v, int o) {
   return r;
 }
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline float __uint_as_float(unsigned i) { float f; memcpy(&f, &i, 4); return f; }
+static inline unsigned __float_as_uint(float f) { unsigned i; memcpy(&i, &f, 4); return i; }
+// bf16 storage: the prologue's conversions (it skips its own once KILN_BF16 is defined), with round to nearest
+// even in software where the device has cvt.rn.bf16.f32 (the same arithmetic as kiln.codegen.Bf16.round)
+#define KILN_BF16
+typedef unsigned short kiln_bf16;
+static inline float kiln_bf16_f(kiln_bf16 x) { return __uint_as_float(((unsigned) x) << 16); }
+static inline kiln_bf16 kiln_bf16_rn(float f) {
+  const unsigned bits = __float_as_uint(f);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) return (kiln_bf16) ((bits >> 16) | 0x40u);
+  return (kiln_bf16) ((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+static inline unsigned kiln_bf16_hash(unsigned index, unsigned seed) {
+  unsigned h = index * 0x9E3779B1u + seed * 0x85EBCA77u + 0x165667B1u;
+  h ^= h >> 16;
+  h *= 0x7FEB352Du;
+  h ^= h >> 15;
+  h *= 0x846CA68Bu;
+  h ^= h >> 16;
+  return h;
+}
+static inline float kiln_bf16_sr(float x, unsigned index, unsigned seed) {
+  const unsigned bits = __float_as_uint(x);
+  if ((bits & 0x7f800000u) == 0x7f800000u) return x;
+  return __uint_as_float((bits + (kiln_bf16_hash(index, seed) & 0xffffu)) & 0xffff0000u);
+}
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 template <class A, class K>
 static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, unsigned by) {

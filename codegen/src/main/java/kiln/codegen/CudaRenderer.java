@@ -23,8 +23,23 @@ public final class CudaRenderer {
 
   /** How a launch is shaped on the device. */
   public sealed interface Work {}
-  /** One thread per item. */
-  public record Threads(List<Dim> items) implements Work {}
+  /**
+   * One thread per item; with lanes > 1 an item is a vector of that many consecutive elements along the last
+   * item dim (a map over contiguous rows, CudaRenderer.map), so the launch covers that dim rounded up to lanes.
+   */
+  public record Threads(List<Dim> items, int lanes) implements Work {
+    public Threads(List<Dim> items) { this(items, 1); }
+
+    /** Threads the launch needs, with each dim's size from `size`. */
+    public long count(java.util.function.ToLongFunction<Dim> size) {
+      long n = 1;
+      for (int i = 0; i < items.size(); i++) {
+        long d = size.applyAsLong(items.get(i));
+        n *= i == items.size() - 1 ? (d + lanes - 1) / lanes : d;
+      }
+      return n;
+    }
+  }
   /** One block per item; the block strides a reduction of `extent` elements. */
   public record Blocks(List<Dim> items, List<Dim> extent) implements Work {}
   /**
@@ -95,14 +110,16 @@ public final class CudaRenderer {
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
   /**
-   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long: about extent / (4 x
+   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long, moved in vectors of `lanes`
+   * elements (4: float4s; 8: where bf16 rows move, 16 bytes of bf16): about extent / (lanes x
    * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
    * warpRows to a block (a warp each), longer ones one to a block.
    */
-  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows) implements Work {
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) implements Work {
     /** Threads per row (blockDim.x) for a row of `extent` elements. */
     public int threads(long extent) {
-      long want = Math.max(1, (extent + 4L * vectorsPerThread - 1) / (4L * vectorsPerThread));
+      long step = (long) lanes * vectorsPerThread;
+      long want = Math.max(1, (extent + step - 1) / step);
       int t = 32;
       while (t < want && t < maxThreads) t <<= 1;
       return t;
@@ -135,6 +152,8 @@ public final class CudaRenderer {
     serial.removeAll(parallel);
     for (Compute c : group) r.offset(c.out());
     for (Var v : first.loopVars()) r.var(v);
+    int lanes = scatter || !serial.isEmpty() ? 1 : lanes(group, parallel);
+    if (lanes > 1) return vectorMap(group, s, r, parallel, lanes);
     StringBuilder body = new StringBuilder();
     String indent = "    ";
     for (Var v : serial) {
@@ -150,8 +169,131 @@ public final class CudaRenderer {
     m.put("decode", decode);
     m.put("statements", body.toString().stripTrailing());
     m.put("block", s.mapBlock());
+    m.put("lanes", 1);
     String kind = scatter ? "scatter" : "map";
     return render(kind + ".cu", "map.cu.ftl", kind, r, m, comment(group), new Threads(JavaRenderer.dims(parallel)));
+  }
+
+  /**
+   * Whether fp32-only maps move float4s too (KILN_MAP_FLOAT4=0: off, one element a thread as before); maps that touch
+   * a bf16 tensor always move 8-element vectors where they can. On: tf32 gpt2-d12 B=8 50.5 -> 48.1 ms/step (docs/perf.md).
+   */
+  static boolean float4Maps() {
+    Boolean o = float4MapsOverride;
+    return o != null ? o : !"0".equals(System.getenv("KILN_MAP_FLOAT4"));
+  }
+
+  /** Tests: force fp32 maps in float4s on or off (null: the environment decides). */
+  public static volatile Boolean float4MapsOverride;
+
+  /**
+   * Elements a thread of this map group moves at once: 8 where it touches a bf16 tensor (16 bytes of bf16 a load or
+   * store), 4 for fp32 (float4s; KILN_MAP_FLOAT4=0: 1), else 1; always 1 unless every statement is an F32 map with no
+   * reduction over the same loop vars, writing its output contiguously along the last parallel var.
+   */
+  private static int lanes(List<Compute> group, List<Var> parallel) {
+    if (parallel.isEmpty()) return 1;
+    Var v = parallel.getLast();
+    boolean bf16 = false;
+    for (Compute c : group) {
+      if (!c.rootReductions().isEmpty() || !c.loopVars().equals(group.getFirst().loopVars()) || c.out().dtype() != kiln.dsl.DType.F32) return 1;
+      if (!contiguous(new Expr.Load(c.out(), c.outIndex()), v)) return 1;
+      if (c.out().storage() == kiln.dsl.DType.BF16) bf16 = true;
+      for (Expr.Load l : kiln.dsl.Exprs.loads(c.body())) if (l.tensor().storage() == kiln.dsl.DType.BF16) bf16 = true;
+    }
+    return bf16 ? 8 : float4Maps() ? 4 : 1;
+  }
+
+  /** A float load whose last index is v over a last dim of v's extent, v nowhere else: consecutive v, consecutive addresses. */
+  private static boolean contiguous(Expr.Load l, Var v) {
+    if (l.tensor().dtype() != kiln.dsl.DType.F32 || l.index().isEmpty() || !l.index().getLast().equals(v)) return false;
+    if (!l.tensor().dims().getLast().equals(v.dim())) return false;
+    for (int i = 0; i < l.index().size() - 1; i++) if (kiln.dsl.Exprs.uses(l.index().get(i), v)) return false;
+    return true;
+  }
+
+  /**
+   * A map group in vectors of `lanes` along the last parallel var v: a thread takes lanes consecutive v. Where v's
+   * dim is a multiple of lanes and every tensor read or written contiguously along v starts 16-byte aligned, each
+   * statement loads its contiguous inputs whole (kiln_load8/4), computes the lanes and stores them whole (bf16
+   * rounds to nearest even, as Dialect.store); loads that do not vary with v and read no tensor the group writes
+   * are hoisted once. Otherwise the thread runs the scalar statements for each of its elements in turn.
+   */
+  private static Rendered vectorMap(List<Compute> group, CudaSchedule s, ExprRenderer r, List<Var> parallel, int lanes) {
+    Var v = parallel.getLast();
+    String vn = r.var(v), q = vn.substring(0, vn.length() - 1) + "q_", extent = r.dim(v.dim());
+    String groups = "((" + extent + " + " + (lanes - 1) + ") / " + lanes + ")";
+    Var first = new Var(v.name() + "_lane0", v.dim());
+    r.bind(first, "(" + lanes + " * " + q + ")");
+    java.util.Set<Tensor> written = new java.util.HashSet<>();
+    for (Compute c : group) written.add(c.out().root());
+    // hoisted: loads that do not vary with v of tensors the group does not write
+    Map<Expr, String> hoisted = new java.util.LinkedHashMap<>();
+    StringBuilder vec = new StringBuilder();
+    int names = 0;
+    for (Compute c : group) {
+      for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) {
+        if (hoisted.containsKey(l) || kiln.dsl.Exprs.uses(l, v) || written.contains(l.tensor().root())) continue;
+        String h = "h" + names++;
+        List<String> lets = new ArrayList<>();
+        String load = r.renderWithLocals(l, lets);
+        for (String let : lets) vec.append("      ").append(let).append('\n');
+        vec.append("      const ").append(r.type(l.type())).append(' ').append(h).append(" = ").append(load).append(";\n");
+        hoisted.put(l, h);
+      }
+    }
+    List<String> aligned = new ArrayList<>();
+    for (Compute c : group) {
+      List<Expr.Load> rowLoads = new ArrayList<>();
+      for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) if (!hoisted.containsKey(l) && contiguous(l, v) && !rowLoads.contains(l)) rowLoads.add(l);
+      vec.append("      {\n");
+      List<String> vectors = new ArrayList<>();
+      for (Expr.Load l : rowLoads) {
+        String name = "v" + names++;
+        vectors.add(name);
+        vec.append("        float ").append(name).append('[').append(lanes).append("]; kiln_load").append(lanes).append('(').append(name).append(", &")
+            .append(r.lvalue((Expr.Load) kiln.dsl.Exprs.replace(l, v, first))).append(");\n");
+        aligned.add(alignment(r, l.tensor()));
+      }
+      aligned.add(alignment(r, c.out()));
+      boolean usesVar = CudaRows.usesOutside(c.inner(), v, rowLoads);   // v outside the vector loads: an index, a gather
+      vec.append("        float w[").append(lanes).append("];\n");
+      for (int j = 0; j < lanes; j++) {
+        Map<Expr, String> bound = new HashMap<>(hoisted);
+        for (int k = 0; k < rowLoads.size(); k++) bound.put(rowLoads.get(k), vectors.get(k) + "[" + j + "]");
+        List<String> lets = new ArrayList<>();
+        String value = r.renderWithLocals(c.inner(), lets, bound);
+        vec.append("        {\n");
+        if (usesVar) vec.append("          const int ").append(vn).append(" = ").append(lanes).append(" * ").append(q).append(" + ").append(j).append(";\n");
+        for (String l : lets) vec.append("          ").append(l).append('\n');
+        vec.append("          w[").append(j).append("] = ").append(value).append(";\n        }\n");
+      }
+      vec.append("        kiln_").append(c.accumulate() ? "add" : "store").append(lanes).append("(&")
+          .append(r.lvalue(new Expr.Load(c.out(), c.outIndex().stream().map(e -> kiln.dsl.Exprs.replace(e, v, first)).toList()))).append(", w);\n");
+      vec.append("      }\n");
+    }
+    StringBuilder scalar = new StringBuilder();
+    for (Compute c : group) Statements.serial(r, c, scalar, "          ", false);
+    String body = "    if (vec) {\n" + vec + "    } else {\n"
+        + "      for (int j = 0; j < " + lanes + "; j++) {\n"
+        + "        const int " + vn + " = " + lanes + " * " + q + " + j;\n"
+        + "        if (" + vn + " < " + extent + ") {\n" + scalar + "        }\n      }\n    }";
+    List<Var> outer = parallel.subList(0, parallel.size() - 1);
+    String decode = "    const int " + q + " = (int) (p % " + groups + ");" + (outer.isEmpty() ? "" : "\n" + decode(r, outer, "p / " + groups, "r", "    "));
+    Map<String, Object> m = new HashMap<>();
+    m.put("items", (outer.isEmpty() ? "(long long) " : items(r, outer) + " * ") + groups);
+    m.put("decode", decode);
+    m.put("statements", body);
+    m.put("block", s.mapBlock());
+    m.put("lanes", lanes);
+    m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
+    return render("map.cu", "map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
+        new Threads(JavaRenderer.dims(parallel), lanes));
+  }
+
+  /** The misalignment of a tensor's start for 16-byte vectors: its offset mod 8 (bf16 elements) or mod 4 (floats). */
+  private static String alignment(ExprRenderer r, Tensor t) {
+    return "(" + r.offset(t) + " & " + (t.storage() == kiln.dsl.DType.BF16 ? 7 : 3) + ")";
   }
 
   /** A compute with root reductions and no matmul shape: a block per output element. */

@@ -1,7 +1,8 @@
 // Renders a row group (RowFusion.Plan) as CUDA C through templates/cuda/row.cu.ftl: each stage's statement
 // from the shared ExprRenderer walk, with the group's per-row values bound to locals, loads that do not vary
 // along the row hoisted out of its loops, and row loads read through per-row base pointers (float4 lanes
-// where the row allows), so the loops over the row index with 32-bit ints only.
+// where the row allows; lanes of 8 where a bf16 tensor moves along the row: one 16-byte uint4 of bf16, two
+// float4s of fp32), so the loops over the row index with 32-bit ints only.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -29,6 +30,11 @@ final class CudaRows {
   private static final String[] FIELDS = {"x", "y", "z", "w"};
 
   private final RowFusion.Plan plan;
+  /**
+   * Elements a thread moves per vector step: 4 (float4s) where every tensor moving along the row is fp32, 8 where
+   * one is stored as bf16 (16 bytes of bf16 a load or store; an fp32 tensor of the same kernel moves two float4s).
+   */
+  private final int lanes;
   private final ExprRenderer r = new ExprRenderer(new CudaDialect());
   private final Var rv;
   private final String var;
@@ -56,6 +62,19 @@ final class CudaRows {
     }
     for (Var v : plan.rows()) r.var(v);
     this.var = r.var(rv);
+    this.lanes = movesBf16(plan) ? 8 : 4;
+  }
+
+  /** Whether some stage loads a bf16 tensor along the row or writes a bf16 row (the kernel then takes lanes of 8). */
+  private static boolean movesBf16(RowFusion.Plan plan) {
+    for (RowFusion.Stage s : plan.stages()) {
+      Compute c = s.compute();
+      if (s.kind() == RowFusion.Kind.MAP && c.out().storage() == DType.BF16) return true;
+      for (Expr.Load l : Exprs.loads(c.inner())) {
+        if (l.tensor().storage() == DType.BF16 && !l.index().isEmpty() && l.index().getLast().equals(plan.r())) return true;
+      }
+    }
+    return false;
   }
 
   static CudaRenderer.Rendered render(RowFusion.Plan plan) { return new CudaRows(plan).render(); }
@@ -70,18 +89,21 @@ final class CudaRows {
     List<Map<String, Object>> b = new ArrayList<>();
     List<String> pointers = new ArrayList<>();
     for (var e : bases.entrySet()) {
-      b.add(Map.of("name", e.getValue(), "address", "&" + r.render(e.getKey(), new HashMap<>())));
+      Expr.Load l = (Expr.Load) e.getKey();
+      b.add(Map.of("name", e.getValue(), "address", "&" + r.lvalue(l), "type", l.tensor().storage() == DType.BF16 ? "kiln_bf16" : "float"));
       pointers.add("(unsigned long long) " + e.getValue());
     }
     m.put("bases", b);
     m.put("aligned", pointers.isEmpty() ? "0" : "(" + String.join(" | ", pointers) + ") & 15");
     m.put("stages", stages);
+    m.put("lanes", lanes);
+    m.put("shift", Integer.numberOfTrailingZeros(lanes));
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     return CudaRenderer.render("row", "row.cu.ftl", "row", r, m, comment,
-        new CudaRenderer.Rows(JavaRenderer.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS));
+        new CudaRenderer.Rows(JavaRenderer.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
   }
 
   private Map<String, Object> stage(RowFusion.Stage st) {
@@ -112,17 +134,18 @@ final class CudaRows {
       case ROW -> {
         List<String> lets = new ArrayList<>();
         Expr v = c.accumulate() ? new Expr.Binary(Expr.BinOp.ADD, self, value) : value;
-        m.put("value", r.renderWithLocals(v, lets, bind));
+        // later stages read the local: as stored (a bf16 per-row value rounds), as they would read it back
+        m.put("value", r.dialect().asStored(r.renderWithLocals(v, lets, bind), c.out().storage()));
         m.put("lets", lets);
-        m.put("store", Statements.target(r, c) + " = " + local);
+        m.put("store", storeRow(c, local));
         perRow.put(self, local);
       }
       case SCATTER -> {
         List<String> lets = new ArrayList<>();
         String v = r.renderWithLocals(value, lets, bind);
-        String target = r.renderWithLocals(new Expr.Load(c.out(), c.outIndex()), lets, bind);
+        String target = r.lvalue(new Expr.Load(c.out(), c.outIndex()), lets, bind);
         m.put("lets", lets);
-        m.put("store", target + " += " + v);
+        m.put("store", r.dialect().store(target, v, true, false, c.out().storage()));
       }
       case REDUCE -> {
         boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
@@ -134,17 +157,22 @@ final class CudaRows {
         loops(m, value, bind);
         m.put("op", max ? "max" : "sum");
         m.put("prior", c.accumulate() ? r.renderWithLocals(self, new ArrayList<>(), bind) + " + " : "");
-        m.put("store", Statements.target(r, c) + " = " + local);
+        // a bf16 per-row value: later stages read the local as stored (rounded), as they would read it back
+        if (c.out().storage() == DType.BF16) m.put("rounded", r.dialect().asStored(local + "w", DType.BF16));
+        m.put("store", storeRow(c, local));
         perRow.put(self, local);
       }
       case MAP -> {
         loops(m, value, bind);
         String base = base(self);
-        String op = c.accumulate() ? " += " : " = ";
-        m.put("store", base + "[" + var + "]" + op + m.get("value"));
-        m.put("vecStore", c.accumulate()
-            ? "float4 u = reinterpret_cast<float4*>(" + base + ")[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(" + base + ")[q] = u"
-            : "reinterpret_cast<float4*>(" + base + ")[q] = w");
+        m.put("store", r.dialect().store(base + "[" + var + "]", (String) m.get("value"), c.accumulate(), false, c.out().storage()));
+        if (lanes == 4) {
+          m.put("vecStore", c.accumulate()
+              ? "float4 u = reinterpret_cast<float4*>(" + base + ")[q]; u.x += w.x; u.y += w.y; u.z += w.z; u.w += w.w; reinterpret_cast<float4*>(" + base + ")[q] = u"
+              : "reinterpret_cast<float4*>(" + base + ")[q] = w");
+        } else {
+          m.put("vecStore", "kiln_" + (c.accumulate() ? "add" : "store") + "8(" + base + " + 8 * q, w)");
+        }
       }
     }
     return m;
@@ -155,7 +183,7 @@ final class CudaRows {
     List<Expr.Load> row = new ArrayList<>();
     for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
     Map<Expr, String> scalar = new HashMap<>(bind);
-    for (Expr.Load l : row) scalar.put(l, base(l) + "[" + var + "]");
+    for (Expr.Load l : row) scalar.put(l, r.dialect().widen(base(l) + "[" + var + "]", l.tensor().storage()));
     List<String> lets = new ArrayList<>();
     m.put("value", r.renderWithLocals(value, lets, scalar));
     m.put("lets", lets);
@@ -164,21 +192,28 @@ final class CudaRows {
     for (Expr.Load l : row) {
       String v = "v" + names++;
       vecNames.add(v);
-      vecLoads.add("const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];");
+      vecLoads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
+          : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
     }
     List<Map<String, Object>> lanes = new ArrayList<>();
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < this.lanes; j++) {
       Map<Expr, String> lane = new HashMap<>(bind);
-      for (int k = 0; k < row.size(); k++) lane.put(row.get(k), vecNames.get(k) + "." + FIELDS[j]);
+      for (int k = 0; k < row.size(); k++) lane.put(row.get(k), vecNames.get(k) + (this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
       List<String> laneLets = new ArrayList<>();
       String v = r.renderWithLocals(value, laneLets, lane);
-      lanes.add(Map.of("lets", laneLets, "value", v, "field", FIELDS[j]));
+      lanes.add(Map.of("lets", laneLets, "value", v, "field", this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
     }
-    Expr rest = value;   // the statement without its row loads: does it still name r (a mask, an index)?
-    for (Expr.Load l : row) rest = Exprs.replace(rest, l, new Expr.Const(0, DType.F32));
-    m.put("usesVar", Exprs.uses(rest, rv));
+    m.put("usesVar", usesOutside(value, rv, row));   // does the statement name r outside its row loads (a mask, an index)?
     m.put("vecLoads", vecLoads);
     m.put("lanes", lanes);
+  }
+
+  /** Whether e names v anywhere but inside the loads in `skip` (walked as is: no simplification drops a term). */
+  static boolean usesOutside(Expr e, Var v, List<Expr.Load> skip) {
+    if (e.equals(v)) return true;
+    if (e instanceof Expr.Load l && skip.contains(l)) return false;
+    for (Expr c : Exprs.children(e)) if (usesOutside(c, v, skip)) return true;
+    return false;
   }
 
   /** A load along the row: an F32 tensor whose last dim is the row's, indexed by r last and nowhere else. */
@@ -187,6 +222,11 @@ final class CudaRows {
     if (!l.tensor().dims().getLast().equals(plan.extent())) return false;
     for (int i = 0; i < l.index().size() - 1; i++) if (Exprs.uses(l.index().get(i), rv)) return false;
     return true;
+  }
+
+  /** A per-row stage's store of its local (already as stored) into its output at the rows vars. */
+  private String storeRow(Compute c, String local) {
+    return r.dialect().store(Statements.target(r, c), local, false, false, c.out().storage());
   }
 
   /** The name of the pointer to element 0 of a row load's row (declared once per row). */

@@ -66,6 +66,13 @@ public final class ExprRenderer {
   /** l as a store target: the element itself, not widened. */
   public String lvalue(Expr.Load l) { return element(l, new HashMap<>(), Map.of(), null, true); }
 
+  /** l as a store target, its index rendered as renderWithLocals renders it (repeats bound to locals, `bound` spelled as given). */
+  public String lvalue(Expr.Load l, List<String> prelude, Map<Expr, String> bound) {
+    Map<Expr, Integer> counts = new HashMap<>();
+    Exprs.visit(l, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
+    return element(l, new HashMap<>(bound), counts, prelude, true);
+  }
+
   public String stride(Tensor t, int position) {
     List<String> parts = new ArrayList<>();
     for (int i = position + 1; i < t.rank(); i++) parts.add(dim(t.dims().get(i)));

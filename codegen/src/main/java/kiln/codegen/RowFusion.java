@@ -252,19 +252,8 @@ public final class RowFusion {
   /** An F32 statement with no extern and no reduction below its root ones. */
   private static boolean plain(Compute c) {
     if (c.body() instanceof Expr.Extern || c.out().dtype() != DType.F32 || c.body().type() != DType.F32) return false;
-    // bf16 storage (--precision bf16): CudaRows' float4 and per-row loads and stores read F only, so a compute
-    // touching a bf16 tensor stays out of row kernels for now (a known gap: design.md, bf16 storage)
-    if (touchesBf16(c)) return false;
     boolean[] nested = {false};
     Exprs.visit(c.inner(), x -> { if (x instanceof Expr.Reduce) nested[0] = true; });
     return !nested[0];
-  }
-
-  /** Whether c writes or reads (in its body or its output index) a tensor stored as bf16. */
-  static boolean touchesBf16(Compute c) {
-    if (c.out().storage() == DType.BF16) return true;
-    for (Expr.Load l : Exprs.loads(c.body())) if (l.tensor().storage() == DType.BF16) return true;
-    for (Expr e : c.outIndex()) for (Expr.Load l : Exprs.loads(e)) if (l.tensor().storage() == DType.BF16) return true;
-    return false;
   }
 }

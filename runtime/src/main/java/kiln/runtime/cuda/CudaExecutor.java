@@ -216,7 +216,7 @@ public final class CudaExecutor implements Executor {
     Cuda.Module module = modules.apply(r.function());
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
     List<Launch> launches = switch (r.work()) {
-      case CudaRenderer.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(layout.product(t.items()), s.mapBlock()),
+      case CudaRenderer.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(t.count(layout::size), s.mapBlock()),
           Launch.Dim3.of(s.mapBlock()), 0, memory.pointer(0), memory.pointer(intBase), args));
       case CudaRenderer.Blocks b -> {
         long items = layout.product(b.items()), extent = layout.product(b.extent());
