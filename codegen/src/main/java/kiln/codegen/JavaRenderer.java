@@ -1,17 +1,14 @@
-// Renders lowered kernels as Java classes with JavaPoet: element-wise/reduction maps as loop nests
+// Renders lowered kernels as Java classes (templates/java/kernel.java.ftl): element-wise/reduction maps as loop nests
 // over a flattened parallel range, matmuls as packed, register-tiled Vector API loops.
 package kiln.codegen;
 
-import com.palantir.javapoet.ClassName;
-import com.palantir.javapoet.JavaFile;
-import com.palantir.javapoet.MethodSpec;
-import com.palantir.javapoet.TypeSpec;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
-import javax.lang.model.element.Modifier;
+import java.util.Map;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
@@ -286,140 +283,28 @@ public final class JavaRenderer {
     return b.toString();
   }
 
-  /**
-   * The register tile: 4 rows × nr vectors of accumulators over one packed block of B, then the
-   * store (or add) into C, and a masked one-row path for edges. Generated for the schedule's nr.
-   */
-  private static String offset(int row, int vector) {
-    return "c0" + (row == 0 ? "" : " + " + row + " * cm") + (vector == 0 ? "" : " + " + vector + " * L");
-  }
-
-  static String matmulHelpers(int nr) {
-    StringBuilder t = new StringBuilder();
-    tile(t, nr, false);
-    tile(t, nr, true);
-    t.append("""
-        private static void dot(float[] F, int a0, int b0, int kw, int c) {
-          FloatVector acc = FloatVector.zero(S);
-          int k = 0;
-          for (; k + L <= kw; k += L) acc = FloatVector.fromArray(S, F, a0 + k).fma(FloatVector.fromArray(S, F, b0 + k), acc);
-          float sum = acc.reduceLanes(VectorOperators.ADD);
-          for (; k < kw; k++) sum += F[a0 + k] * F[b0 + k];
-          F[c] = ACCUMULATE ? F[c] + sum : sum;
-        }
-
-        private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
-          for (int j = 0; j < nw; j += L) {
-            final VectorMask<Float> mask = S.indexInRange(j, nw);
-            FloatVector acc = FloatVector.zero(S);
-            for (int k = 0; k < kw; k++) {
-              acc = FloatVector.fromArray(S, Bv, bBase + k * bStride + j, mask).fma(FloatVector.broadcast(S, F[a0 + k * ak]), acc);
-            }
-            if (!first) acc = acc.add(FloatVector.fromArray(S, F, c0 + j, mask));
-            acc.intoArray(F, c0 + j, mask);
-          }
-        }
-        """);
-    return t.toString();
-  }
-
-  /** tile4, or tile4m: the same over the first nw columns of a panel (masked loads and stores). */
-  private static void tile(StringBuilder t, int nr, boolean masked) {
-    t.append("private static void tile4").append(masked ? "m" : "")
-        .append("(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first")
-        .append(masked ? ", int nw" : "").append(") {\n");
-    if (masked) {
-      for (int j = 0; j < nr; j++) t.append("  final VectorMask<Float> m").append(j).append(" = S.indexInRange(").append(j == 0 ? "0" : j + " * L").append(", nw);\n");
-    }
-    for (int i = 0; i < 4; i++) {
-      t.append("  FloatVector");
-      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
-      t.append(";\n");
-    }
-    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
-    t.append("  for (int k = 0; k < kw; k++) {\n");
-    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
-    for (int j = 0; j < nr; j++) {
-      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L")
-          .append(masked ? ", m" + j : "").append(");\n");
-    }
-    for (int i = 0; i < 4; i++) {
-      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
-      for (int j = 0; j < nr; j++) {
-        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
-      }
-      t.append("\n");
-    }
-    t.append("  }\n");
-    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
-    t.append("  if (!first) {\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) {
-        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
-            .append(offset(i, j)).append(masked ? ", m" + j : "").append("));\n");
-      }
-    }
-    t.append("  }\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(masked ? ", m" + j : "").append(");\n");
-    }
-    t.append("}\n\n");
-  }
-
   // ---------------------------------------------------------------- classes
 
-  /** Wraps a rendered body into a named class implementing CpuKernel. */
+  /** Wraps a rendered body into a named class implementing CpuKernel (templates/java/kernel.java.ftl). */
   public static KernelSource toClass(Rendered rendered, Schedule schedule) {
     boolean mm = rendered.kind().startsWith("matmul");
     String prefix = "K_" + rendered.kind().replace("+", "_acc") + "_";
     String placeholder = prefix + "HASH";
-    String src = classSource(rendered, schedule, placeholder, mm);
+    Map<String, Object> model = new HashMap<>();
+    model.put("name", placeholder);
+    model.put("kind", rendered.kind());
+    model.put("body", indent(rendered.body(), "    "));
+    model.put("matmul", mm);
+    model.put("vectorised", !mm && rendered.body().contains("FloatVector"));
+    if (mm) {
+      model.put("nr", schedule.nrVectors());
+      model.put("mb", schedule.mb());
+      model.put("kb", schedule.kb());
+      model.put("accumulate", rendered.kind().endsWith("+"));
+    }
+    String src = Templates.process("java/kernel.java.ftl", model);
     String className = prefix + hash(src);
     return new KernelSource(rendered.kind(), className, src.replace(placeholder, className));
-  }
-
-  private static String classSource(Rendered rendered, Schedule schedule, String className, boolean mm) {
-    boolean vectorised = !mm && rendered.body().contains("FloatVector");
-    var run = MethodSpec.methodBuilder("run").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
-        .addParameter(float[].class, "F").addParameter(int[].class, "I").addParameter(int[].class, "a")
-        .addParameter(int.class, "lo").addParameter(int.class, "hi").addParameter(float[].class, mm ? "P" : "scratch")
-        .addCode(rendered.body().replace("$", "$$")).build();
-    var type = TypeSpec.classBuilder(className).addModifiers(Modifier.PUBLIC, Modifier.FINAL)
-        .addSuperinterface(ClassName.get(CpuKernel.class))
-        .addJavadoc("Generated by kiln's JavaRenderer ($L kernel). Do not edit.\n", rendered.kind());
-    if (mm) {
-      type.addField(com.palantir.javapoet.FieldSpec.builder(
-              com.palantir.javapoet.ParameterizedTypeName.get(ClassName.get("jdk.incubator.vector", "VectorSpecies"), ClassName.get(Float.class)),
-              "S", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$T.SPECIES_PREFERRED", ClassName.get("jdk.incubator.vector", "FloatVector")).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "L", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("S.length()").build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "NB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L * L", schedule.nrVectors()).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "MB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L", schedule.mb()).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "KB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L", schedule.kb()).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(boolean.class, "ACCUMULATE", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L", rendered.kind().endsWith("+")).build());
-      type.addMethod(run);
-      type.addMethod(MethodSpec.methodBuilder("helpers").build()); // placeholder replaced below
-    } else {
-      if (vectorised) type.addMethod(MethodSpec.methodBuilder("fields").build()); // placeholder replaced below
-      type.addMethod(run);
-    }
-    String src = JavaFile.builder(KernelSource.PACKAGE, type.build()).skipJavaLangImports(true).indent("  ").build().toString();
-    if (vectorised) {
-      src = src.replace("  void fields() {\n  }\n", indent(JavaVector.FIELDS, "  "))
-          .replace("import kiln.codegen.CpuKernel;\n", JavaVector.IMPORTS + "import kiln.codegen.CpuKernel;\n");
-    }
-    if (mm) {
-      src = src.replace("  void helpers() {\n  }\n", indent(matmulHelpers(schedule.nrVectors()), "  "))
-          .replace("import java.lang.Float;\n", "")
-          .replace("import jdk.incubator.vector.FloatVector;\n",
-              "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\nimport jdk.incubator.vector.VectorOperators;\n");
-    }
-    return src;
   }
 
   private static String indent(String text, String by) {

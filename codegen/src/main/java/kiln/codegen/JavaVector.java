@@ -26,22 +26,6 @@ final class JavaVector {
     Unsupported(String why) { super(why, null, false, false); }
   }
 
-  /** Fields a vectorised kernel class declares: the species, its lane count, the int species and lane indices. */
-  static final String FIELDS = """
-      private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-      private static final int L = S.length();
-      private static final VectorSpecies<Integer> SI = S.withLanes(int.class);
-      private static final IntVector IOTA = IntVector.zero(SI).addIndex(1);
-      """;
-
-  static final String IMPORTS = """
-      import jdk.incubator.vector.FloatVector;
-      import jdk.incubator.vector.IntVector;
-      import jdk.incubator.vector.VectorMask;
-      import jdk.incubator.vector.VectorOperators;
-      import jdk.incubator.vector.VectorSpecies;
-      """;
-
   private final ExprRenderer r;
   private final Var x;
   /** Name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or null. */
