@@ -2,11 +2,8 @@
 // over a flattened parallel range, matmuls as packed, register-tiled Vector API loops.
 package kiln.codegen;
 
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import kiln.dsl.Compute;
@@ -22,7 +19,7 @@ public final class JavaRenderer {
   /** A rendered kernel before dedupe: its class body (named later from its hash) and bindings. */
   public record Rendered(String kind, String body, List<Dim> dims, List<Tensor> tensors, Launch.Work work) {
     /** Names the kernel apart from its knobs: a tuning cache key part ("matmul:" + hash of the body). */
-    public String identity() { return kind + ":" + hash(body); }
+    public String identity() { return kind + ":" + Kernels.hash(body); }
   }
 
   // ---------------------------------------------------------------- maps (and scatters)
@@ -163,13 +160,13 @@ public final class JavaRenderer {
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
     String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
     StringBuilder s = new StringBuilder();
-    s.append("final int M = ").append(product(r, mm.m())).append(", N = ").append(product(r, mm.n()))
-        .append(", K = ").append(product(r, mm.k())).append(";\n");
-    s.append("final int am = ").append(groupStride(r, ta, mm.a().index(), mm.m())).append(", ak = ")
-        .append(groupStride(r, ta, mm.a().index(), mm.k())).append(";\n");
-    s.append("final int bk = ").append(groupStride(r, tb, mm.b().index(), mm.k())).append(", bn = ")
-        .append(groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
-    s.append("final int cm = ").append(groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
+    s.append("final int M = ").append(Kernels.product(r, mm.m())).append(", N = ").append(Kernels.product(r, mm.n()))
+        .append(", K = ").append(Kernels.product(r, mm.k())).append(";\n");
+    s.append("final int am = ").append(Kernels.groupStride(r, ta, mm.a().index(), mm.m())).append(", ak = ")
+        .append(Kernels.groupStride(r, ta, mm.a().index(), mm.k())).append(";\n");
+    s.append("final int bk = ").append(Kernels.groupStride(r, tb, mm.b().index(), mm.k())).append(", bn = ")
+        .append(Kernels.groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
+    s.append("final int cm = ").append(Kernels.groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
     s.append("final int nPanels = (N + NB - 1) / NB, mChunks = (M + MB - 1) / MB;\n");
     s.append("int packed = -1;   // (batch, panel) whose B the scratch holds, when K fits one block\n");
     s.append("for (int u = lo; u < hi; u++) {\n");
@@ -178,9 +175,9 @@ public final class JavaRenderer {
       Var v = mm.batch().get(i);
       s.append("  final int ").append(r.var(v)).append(i == 0 ? " = r;\n" : " = r % " + r.dim(v.dim()) + "; r /= " + r.dim(v.dim()) + ";\n");
     }
-    s.append("  final int baseA = ").append(oa).append(base(r, ta, mm.a().index(), mm.batch())).append(";\n");
-    s.append("  final int baseB = ").append(ob).append(base(r, tb, mm.b().index(), mm.batch())).append(";\n");
-    s.append("  final int baseC = ").append(oc).append(base(r, tc, c.outIndex(), mm.batch())).append(";\n");
+    s.append("  final int baseA = ").append(oa).append(Kernels.base(r, ta, mm.a().index(), mm.batch())).append(";\n");
+    s.append("  final int baseB = ").append(ob).append(Kernels.base(r, tb, mm.b().index(), mm.batch())).append(";\n");
+    s.append("  final int baseC = ").append(oc).append(Kernels.base(r, tc, c.outIndex(), mm.batch())).append(";\n");
     // a bf16 C (emulated: floats in F) holds fp32 partial sums between K blocks and is rounded once at the end,
     // as the GPU rounds its fp32 accumulators once on store
     String roundC = tc.storage() != DType.BF16 ? "" : """
@@ -188,8 +185,8 @@ public final class JavaRenderer {
             for (int j = 0; j < nw; j++) F[baseC + m * cm + n0 + j] = %s(F[baseC + m * cm + n0 + j]);
           }
         """.formatted(JavaDialect.ROUND);
-    boolean pack = !groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
-    boolean dot = pack && groupStride(r, ta, mm.a().index(), mm.k()).equals("1") && groupStride(r, tb, mm.b().index(), mm.k()).equals("1");
+    boolean pack = !Kernels.groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
+    boolean dot = pack && Kernels.groupStride(r, ta, mm.a().index(), mm.k()).equals("1") && Kernels.groupStride(r, tb, mm.b().index(), mm.k()).equals("1");
     s.append("""
           final int n0 = np * NB, nw = Math.min(NB, N - n0);
           final int m0 = mc * MB, m1 = Math.min(M, m0 + MB);
@@ -247,7 +244,7 @@ public final class JavaRenderer {
     String body = "// matmul: C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
         + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
     return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
-        new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n()), dims(mm.k())));
+        new Launch.Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k())));
   }
 
   /**
@@ -257,30 +254,6 @@ public final class JavaRenderer {
   public static String layout(KernelSource kernel) {
     String src = kernel.source();
     return (src.contains("final int am = 1,") ? "km" : "mk") + "/" + (src.contains(", bn = 1;") ? "kn" : "nk");
-  }
-
-  static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
-
-  static String product(ExprRenderer r, List<Var> group) {
-    if (group.isEmpty()) return "1";
-    return String.join(" * ", group.stream().map(v -> r.dim(v.dim())).toList());
-  }
-
-  /** Stride of a contiguous var group in a tensor: the stride of its innermost var. */
-  static String groupStride(ExprRenderer r, Tensor t, List<Expr> index, List<Var> group) {
-    if (group.isEmpty()) return "0";
-    return r.stride(t, index.indexOf(group.getLast()));
-  }
-
-  /** Offset contributed by batch vars and constant indices. */
-  static String base(ExprRenderer r, Tensor t, List<Expr> index, List<Var> batch) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < index.size(); i++) {
-      Expr e = index.get(i);
-      if (e instanceof Var v && batch.contains(v)) b.append(" + ").append(r.var(v)).append(" * ").append(r.stride(t, i));
-      else if (e instanceof Expr.Const k && k.value() != 0) b.append(" + ").append((int) k.value()).append(" * ").append(r.stride(t, i));
-    }
-    return b.toString();
   }
 
   // ---------------------------------------------------------------- classes
@@ -303,7 +276,7 @@ public final class JavaRenderer {
       model.put("accumulate", rendered.kind().endsWith("+"));
     }
     String src = Templates.process("java/kernel.java.ftl", model);
-    String className = prefix + hash(src);
+    String className = prefix + Kernels.hash(src);
     return new KernelSource(rendered.kind(), className, src.replace(placeholder, className));
   }
 
@@ -313,14 +286,4 @@ public final class JavaRenderer {
     return b.toString().stripTrailing() + "\n";
   }
 
-  static String hash(String text) {
-    try {
-      byte[] h = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(h, 0, 5);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static boolean isInt(Tensor t) { return t.dtype() == DType.I32; }
 }

@@ -77,17 +77,11 @@ final class JavaVector {
     }
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
     out.append(indent).append("FloatVector vacc = ").append(max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)").append(";\n");
-    String inner = indent;
-    for (Expr.Reduce red : reductions) {
-      String v = r.var(red.var());
-      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(red.var().dim()))
-          .append("; ").append(v).append("++) {\n");
-      inner += "  ";
-    }
+    String inner = Statements.openLoops(r, reductions, out, indent);
     String v = floats(render(c.inner()));
     flushPrelude(out, inner);
     out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
-    for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    Statements.closeLoops(reductions.size(), out, indent);
     store(out, indent, target, "vacc", c.accumulate(), c.out().storage());
   }
 
