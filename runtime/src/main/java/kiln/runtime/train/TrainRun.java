@@ -23,7 +23,13 @@ import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
 import kiln.runtime.multi.Rendezvous;
 
-public final class TrainRun {
+/**
+ * A resolved run: its shape and options, what it starts from ({@code from}, a checkpoint to resume; else
+ * {@code initParams}, or a seeded random init when null), the directory it writes, and for a resumed run
+ * written elsewhere the original's log to copy up to the checkpoint.
+ */
+public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded from, float[] initParams, Path runDir, Path copyLogFrom,
+                       Rendezvous rv, boolean force) {
   /** What a run writes besides its checkpoints: --force removes these (and every ckpt_<step>/) from a reused --out. */
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
@@ -33,27 +39,6 @@ public final class TrainRun {
 
   /** What a fresh run trains: a shape, its parameters (null: a seeded random init) and the name its log and train.txt give. */
   public record Start(Models.Shape shape, float[] params, String name) {}
-
-  private final Models.Shape shape;
-  private final TrainOptions opts;
-  private final Checkpoint.Loaded from;        // null: a fresh run
-  private final float[] initParams;            // a fresh run's parameters, or null for a seeded random init
-  private final Path runDir;
-  private final Path copyLogFrom;              // a resumed run written elsewhere starts its log with the original's rows
-  private final Rendezvous rv;
-  private final boolean force;
-
-  private TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded from, float[] initParams, Path runDir, Path copyLogFrom,
-                   Rendezvous rv, boolean force) {
-    this.shape = shape;
-    this.opts = opts;
-    this.from = from;
-    this.initParams = initParams;
-    this.runDir = runDir;
-    this.copyLogFrom = copyLogFrom;
-    this.rv = rv;
-    this.force = force;
-  }
 
   /**
    * What a fresh run starts from: init's shape and parameters (a model file), or else the registry model with
