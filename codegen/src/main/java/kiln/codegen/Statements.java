@@ -27,7 +27,7 @@ final class Statements {
     String type = r.type(c.body().type());
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
     String accType = max ? type : r.dialect().accumulator(c.body().type());
-    String zero = accType.equals("int") ? "0" : accType.equals("double") ? "0.0" : "0.0f";
+    String zero = r.dialect().sumZero(c.body().type());
     out.append(indent).append(accType).append(" acc = ").append(max ? r.dialect().negativeInfinity() : zero).append(";\n");
     String inner = openLoops(r, reductions, out, indent);
     value = r.renderWithLocals(c.inner(), prelude);
