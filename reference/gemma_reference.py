@@ -9,7 +9,7 @@ parameters as float32), state.bin, losses.txt, checksums.txt and config.txt into
 
 The model: token embedding scaled by sqrt(C); per layer RMSNorm scaling by (1 + w) -> q (NH heads),
 k and v (NKV shared heads, multi-query at 1) with a head size HS of their own, not C/NH -> RoPE
-(half-split, as llama_reference.py) -> causal attention scaled by 1/sqrt(HS) -> output projection
+(half-split, reference_common.rope) -> causal attention scaled by 1/sqrt(HS) -> output projection
 (C, NH*HS) -> residual -> RMSNorm(1 + w) -> GeGLU (gelu_tanh(x W_gate^T) * x W_up^T) W_down^T ->
 residual; then RMSNorm(1 + w) and logits against the tied embedding; no biases. Norm weights are
 drawn N(0, 0.1) (Gemma initialises them to 0, a scale of 1) so that their gradients are exercised.
@@ -18,14 +18,12 @@ import argparse
 import math
 import sys
 
-import numpy as np
 import torch
 
-from llama_reference import rope, rope_tables
-from reference_common import VOCAB, add_run_args, check_run_args, f32_bits, padded_vocab, run, sha256_of
+from reference_common import (VOCAB, add_rope_args, add_run_args, check_run_args, f32_bits, gelu_tanh, gqa_attention, linear,
+                              logits_and_loss, padded_vocab, rmsnorm, rope_consts, rope_tables, run, sha256_of)
 
 MODEL_MAGIC, MODEL_VERSION = 20261130, 1
-DEFAULT_THETA, DEFAULT_EPS = 10000.0, 1e-6
 
 
 def param_spec(L, NH, NKV, HS, C, FF, V):
@@ -45,32 +43,6 @@ def param_spec(L, NH, NKV, HS, C, FF, V):
     ]
 
 
-def rmsnorm(x, w, eps):
-    return x * torch.rsqrt((x * x).mean(dim=-1, keepdim=True) + eps) * (1.0 + w)
-
-
-def linear(x, w):
-    return x @ w.transpose(0, 1)  # w is (out, in)
-
-
-def gelu_tanh(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-def attention(q, k, v, NH, NKV, HS, cos, sin):
-    """q (B, T, NH*HS), k and v (B, T, NKV*HS); query head h reads kv head h // (NH/NKV). Returns (B, T, NH*HS)."""
-    B, T, _ = q.shape
-    q = rope(q.reshape(B, T, NH, HS).transpose(1, 2), cos, sin)                # (B, NH, T, HS)
-    k = rope(k.reshape(B, T, NKV, HS).transpose(1, 2), cos, sin)               # (B, NKV, T, HS)
-    v = v.reshape(B, T, NKV, HS).transpose(1, 2)
-    k = k.repeat_interleave(NH // NKV, dim=1)
-    v = v.repeat_interleave(NH // NKV, dim=1)
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))                    # (B, NH, T, T)
-    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
-    att = att.masked_fill(future, float("-inf")).softmax(dim=-1)
-    return (att @ v).transpose(1, 2).reshape(B, T, NH * HS)
-
-
 def gemma_forward(p, idx, targets, L, NH, NKV, HS, theta, eps):
     """Returns (logits (B, T, V), mean cross-entropy loss)."""
     B, T = idx.shape
@@ -78,17 +50,13 @@ def gemma_forward(p, idx, targets, L, NH, NKV, HS, theta, eps):
     cos, sin = rope_tables(T, HS, theta, p["wte"].dtype, p["wte"].device)
     x = p["wte"][idx] * math.sqrt(C)                                           # (B, T, C)
     for l in range(L):
-        h = rmsnorm(x, p["attn_norm"][l], eps)
-        a = attention(linear(h, p["wq"][l]), linear(h, p["wk"][l]), linear(h, p["wv"][l]), NH, NKV, HS, cos, sin)
+        h = rmsnorm(x, 1.0 + p["attn_norm"][l], eps)
+        a = gqa_attention(linear(h, p["wq"][l]), linear(h, p["wk"][l]), linear(h, p["wv"][l]), NH, NKV, HS, cos, sin)
         x = x + linear(a, p["wo"][l])
-        h = rmsnorm(x, p["ffn_norm"][l], eps)
+        h = rmsnorm(x, 1.0 + p["ffn_norm"][l], eps)
         h = gelu_tanh(linear(h, p["w_gate"][l])) * linear(h, p["w_up"][l])    # (B, T, FF)
         x = x + linear(h, p["w_down"][l])
-    x = rmsnorm(x, p["norm"], eps)
-    logits = linear(x, p["wte"])                                               # (B, T, V), tied
-    logp = logits.log_softmax(dim=-1)
-    loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
-    return logits, loss
+    return logits_and_loss(rmsnorm(x, 1.0 + p["norm"], eps), p["wte"], targets)  # tied
 
 
 def main(argv=None):
@@ -99,8 +67,7 @@ def main(argv=None):
     ap.add_argument("--head-size", type=int, required=True, help="HS, even (RoPE), independent of --channels/--heads")
     ap.add_argument("--channels", type=int, required=True)
     ap.add_argument("--ffn", type=int, required=True, help="FF, the GeGLU hidden size")
-    ap.add_argument("--theta", type=float, default=DEFAULT_THETA, help="RoPE base (default %(default)s)")
-    ap.add_argument("--eps", type=float, default=DEFAULT_EPS, help="RMSNorm eps (default %(default)s)")
+    add_rope_args(ap, eps=1e-6)
     add_run_args(ap, required=True)
     a = ap.parse_args(argv)
     script_sha = sha256_of(__file__)
@@ -111,7 +78,7 @@ def main(argv=None):
         ap.error("--heads %d is not a multiple of --kv-heads %d" % (NH, NKV))
     if HS % 2:
         ap.error("--head-size %d is odd; RoPE needs it even" % HS)
-    theta, eps = float(np.float32(a.theta)), float(np.float32(a.eps))  # what the header holds
+    theta, eps = rope_consts(ap, a)
     V, Vp = VOCAB, padded_vocab(VOCAB)
     config = [("layers", L), ("heads", NH), ("kv_heads", NKV), ("head_size", HS), ("channels", C), ("ffn", FF),
               ("max_seq", maxT), ("vocab", V), ("padded_vocab", Vp), ("theta", repr(a.theta)), ("eps", repr(a.eps)),

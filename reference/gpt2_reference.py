@@ -17,7 +17,8 @@ import sys
 
 import torch
 
-from reference_common import VOCAB, add_run_args, check_run_args, padded_vocab, run, sha256_of
+from reference_common import (VOCAB, add_run_args, causal_attention, check_run_args, gelu_tanh, linear, logits_and_loss,
+                              padded_vocab, run, sha256_of)
 
 MODEL_MAGIC, MODEL_VERSION = 20240326, 3
 LN_EPS = 1e-5
@@ -56,25 +57,13 @@ def layernorm(x, w, b):
     return (x - mean) / torch.sqrt(var + LN_EPS) * w + b
 
 
-def linear(x, w, b=None):
-    y = x @ w.transpose(0, 1)  # w is (out, in)
-    return y if b is None else y + b
-
-
-def gelu_tanh(x):
-    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
 def attention(qkv, NH):
     """qkv (B, T, 3C) split as q | k | v, head h on channels h*HS .. h*HS+HS of each; returns (B, T, C)."""
     B, T, C3 = qkv.shape
     C = C3 // 3
     HS = C // NH
     q, k, v = (t.reshape(B, T, NH, HS).transpose(1, 2) for t in qkv.split(C, dim=-1))  # (B, NH, T, HS)
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))                            # (B, NH, T, T)
-    future = torch.ones(T, T, dtype=torch.bool, device=qkv.device).triu(1)
-    att = att.masked_fill(future, float("-inf")).softmax(dim=-1)
-    return (att @ v).transpose(1, 2).reshape(B, T, C)
+    return causal_attention(q, k, v).transpose(1, 2).reshape(B, T, C)
 
 
 def gpt2_forward(p, idx, targets, L, NH):
@@ -88,11 +77,7 @@ def gpt2_forward(p, idx, targets, L, NH):
         h = layernorm(x, p["ln2w"][l], p["ln2b"][l])
         h = gelu_tanh(linear(h, p["fcw"][l], p["fcb"][l]))              # (B, T, 4C)
         x = x + linear(h, p["fcprojw"][l], p["fcprojb"][l])
-    x = layernorm(x, p["lnfw"], p["lnfb"])
-    logits = linear(x, p["wte"])                                         # (B, T, V), tied weights
-    logp = logits.log_softmax(dim=-1)
-    loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
-    return logits, loss
+    return logits_and_loss(layernorm(x, p["lnfw"], p["lnfb"]), p["wte"], targets)  # tied weights
 
 
 def main(argv=None):

@@ -21,10 +21,10 @@ import sys
 import numpy as np
 import torch
 
-from reference_common import VOCAB, add_run_args, check_run_args, f32_bits, padded_vocab, run, sha256_of
+from reference_common import (VOCAB, add_rope_args, add_run_args, check_run_args, f32_bits, gqa_attention, linear, logits_and_loss,
+                              padded_vocab, rmsnorm, rope, rope_consts, rope_tables, run, sha256_of)
 
 MODEL_MAGIC, MODEL_VERSION = 20261123, 1
-DEFAULT_THETA, DEFAULT_EPS = 10000.0, 1e-5
 
 
 def param_spec(L, NKV, C, HS, FF, V):
@@ -49,48 +49,8 @@ def param_spec(L, NKV, C, HS, FF, V):
     ]
 
 
-def rmsnorm(x, w, eps):
-    return x * torch.rsqrt((x * x).mean(dim=-1, keepdim=True) + eps) * w
-
-
-def linear(x, w):
-    return x @ w.transpose(0, 1)  # w is (out, in)
-
-
 def silu(x):
     return x * torch.sigmoid(x)
-
-
-def rope_tables(T, HS, theta, dtype, device):
-    """cos and sin (T, HS/2) of angle[t, i] = t * theta^(-2i/HS), computed in float64."""
-    i = torch.arange(HS // 2, dtype=torch.float64)
-    inv_freq = theta ** (-2.0 * i / HS)
-    angle = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
-    return angle.cos().to(device=device, dtype=dtype), angle.sin().to(device=device, dtype=dtype)
-
-
-def rope(x, cos, sin):
-    """x (..., T, HS): rotates the pairs (x[i], x[i + HS/2]) by angle[t, i] (half-split pairing)."""
-    half = x.shape[-1] // 2
-    x1, x2 = x[..., :half], x[..., half:]
-    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
-
-
-def attention(q, k, v, NH, NKV, cos, sin):
-    """q (B, T, C), k and v (B, T, NKV*HS), head h on channels h*HS .. h*HS+HS; returns (B, T, C).
-
-    Grouped-query: q head h reads kv head h // (NH/NKV)."""
-    B, T, C = q.shape
-    HS = C // NH
-    q = rope(q.reshape(B, T, NH, HS).transpose(1, 2), cos, sin)                # (B, NH, T, HS)
-    k = rope(k.reshape(B, T, NKV, HS).transpose(1, 2), cos, sin)               # (B, NKV, T, HS)
-    v = v.reshape(B, T, NKV, HS).transpose(1, 2)
-    k = k.repeat_interleave(NH // NKV, dim=1)                                  # (B, NH, T, HS)
-    v = v.repeat_interleave(NH // NKV, dim=1)
-    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))                    # (B, NH, T, T)
-    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
-    att = att.masked_fill(future, float("-inf")).softmax(dim=-1)
-    return (att @ v).transpose(1, 2).reshape(B, T, C)
 
 
 def llama_forward(p, idx, targets, L, NH, NKV, theta, eps):
@@ -101,16 +61,12 @@ def llama_forward(p, idx, targets, L, NH, NKV, theta, eps):
     x = p["wte"][idx]                                                          # (B, T, C)
     for l in range(L):
         h = rmsnorm(x, p["attn_norm"][l], eps)
-        a = attention(linear(h, p["wq"][l]), linear(h, p["wk"][l]), linear(h, p["wv"][l]), NH, NKV, cos, sin)
+        a = gqa_attention(linear(h, p["wq"][l]), linear(h, p["wk"][l]), linear(h, p["wv"][l]), NH, NKV, C // NH, cos, sin)
         x = x + linear(a, p["wo"][l])
         h = rmsnorm(x, p["ffn_norm"][l], eps)
         h = silu(linear(h, p["w1"][l])) * linear(h, p["w3"][l])                # (B, T, FF)
         x = x + linear(h, p["w2"][l])
-    x = rmsnorm(x, p["norm"], eps)
-    logits = linear(x, p["lm_head"])                                           # (B, T, V), untied
-    logp = logits.log_softmax(dim=-1)
-    loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
-    return logits, loss
+    return logits_and_loss(rmsnorm(x, p["norm"], eps), p["lm_head"], targets)  # untied
 
 
 def self_test():
@@ -140,7 +96,7 @@ def self_test():
     k = rng.standard_normal((B, T, NKV * HS))
     v = rng.standard_normal((B, T, NKV * HS))
     cos, sin = rope_tables(T, HS, theta, torch.float64, "cpu")
-    got = attention(torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v), NH, NKV, cos, sin).numpy()
+    got = gqa_attention(torch.from_numpy(q), torch.from_numpy(k), torch.from_numpy(v), NH, NKV, HS, cos, sin).numpy()
     cis = np.exp(1j * np.outer(np.arange(T), 1.0 / theta ** (np.arange(0, HS, 2) / HS)))
 
     def rotated(a):
@@ -172,8 +128,7 @@ def main(argv=None):
     ap.add_argument("--kv-heads", type=int, help="NKV, a divisor of --heads (default: --heads)")
     ap.add_argument("--channels", type=int, required=need)
     ap.add_argument("--ffn", type=int, required=need, help="FF, the SwiGLU hidden size")
-    ap.add_argument("--theta", type=float, default=DEFAULT_THETA, help="RoPE base (default %(default)s)")
-    ap.add_argument("--eps", type=float, default=DEFAULT_EPS, help="RMSNorm eps (default %(default)s)")
+    add_rope_args(ap, eps=1e-5)
     ap.add_argument("--self-test", action="store_true", help="check RoPE and attention against independent forms, then exit")
     add_run_args(ap, required=need)
     a = ap.parse_args(argv)
@@ -191,11 +146,7 @@ def main(argv=None):
         ap.error("--channels %d is not a multiple of --heads %d" % (C, NH))
     if (C // NH) % 2:
         ap.error("head size --channels/--heads = %d is odd; RoPE needs it even" % (C // NH))
-    theta, eps = float(np.float32(a.theta)), float(np.float32(a.eps))  # what the header holds
-    if not (math.isfinite(theta) and theta > 0):
-        ap.error("--theta must be a positive finite float32")
-    if not (math.isfinite(eps) and eps >= 0):
-        ap.error("--eps must be a finite float32 >= 0")
+    theta, eps = rope_consts(ap, a)
     V, Vp = VOCAB, padded_vocab(VOCAB)
     config = [("layers", L), ("heads", NH), ("kv_heads", NKV), ("channels", C), ("ffn", FF), ("max_seq", maxT),
               ("vocab", V), ("padded_vocab", Vp), ("theta", repr(a.theta)), ("eps", repr(a.eps)),

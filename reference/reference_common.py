@@ -1,4 +1,5 @@
-"""What every reference script shares: init, AdamW, the training run on one batch, and the files.
+"""What every reference script shares: the layers (linear, norms, GELU, RoPE, causal and
+grouped-query attention, the loss), init, AdamW, the training run on one batch, and the files.
 
 A family's script (gpt2_reference.py, llama_reference.py, gemma_reference.py) declares its
 parameters (name, shape, init) and its forward, then calls run(): it draws the parameters and one
@@ -8,6 +9,7 @@ padded with zeros to Vp), state.bin (llm.c debug state v2: x, y, logits, loss an
 step 0), losses.txt, checksums.txt and config.txt into --out. reference/README.md describes them.
 """
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -16,6 +18,79 @@ import torch
 VOCAB = 50257
 STATE_MAGIC, STATE_VERSION = 20240327, 2
 LR, BETA1, BETA2, ADAM_EPS, WEIGHT_DECAY = 1e-4, 0.9, 0.999, 1e-8, 0.0
+
+
+def linear(x, w, b=None):
+    y = x @ w.transpose(0, 1)  # w is (out, in)
+    return y if b is None else y + b
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def rmsnorm(x, w, eps):
+    return x * torch.rsqrt((x * x).mean(dim=-1, keepdim=True) + eps) * w
+
+
+def rope_tables(T, HS, theta, dtype, device):
+    """cos and sin (T, HS/2) of angle[t, i] = t * theta^(-2i/HS), computed in float64."""
+    i = torch.arange(HS // 2, dtype=torch.float64)
+    inv_freq = theta ** (-2.0 * i / HS)
+    angle = torch.arange(T, dtype=torch.float64)[:, None] * inv_freq[None, :]
+    return angle.cos().to(device=device, dtype=dtype), angle.sin().to(device=device, dtype=dtype)
+
+
+def rope(x, cos, sin):
+    """x (..., T, HS): rotates the pairs (x[i], x[i + HS/2]) by angle[t, i] (half-split pairing)."""
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1)
+
+
+def causal_attention(q, k, v):
+    """q, k, v (B, NH, T, HS): softmax(q k^T / sqrt(HS)) over the positions up to each one, times v."""
+    T, HS = q.shape[-2], q.shape[-1]
+    att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(HS))                    # (B, NH, T, T)
+    future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
+    att = att.masked_fill(future, float("-inf")).softmax(dim=-1)
+    return att @ v
+
+
+def gqa_attention(q, k, v, NH, NKV, HS, cos, sin):
+    """q (B, T, NH*HS), k and v (B, T, NKV*HS), head h on channels h*HS .. h*HS+HS, RoPE on q and k.
+
+    Grouped-query: q head h reads kv head h // (NH/NKV). Returns (B, T, NH*HS)."""
+    B, T, _ = q.shape
+    q = rope(q.reshape(B, T, NH, HS).transpose(1, 2), cos, sin)                # (B, NH, T, HS)
+    k = rope(k.reshape(B, T, NKV, HS).transpose(1, 2), cos, sin)               # (B, NKV, T, HS)
+    v = v.reshape(B, T, NKV, HS).transpose(1, 2)
+    k = k.repeat_interleave(NH // NKV, dim=1)                                  # (B, NH, T, HS)
+    v = v.repeat_interleave(NH // NKV, dim=1)
+    return causal_attention(q, k, v).transpose(1, 2).reshape(B, T, NH * HS)
+
+
+def logits_and_loss(x, head, targets):
+    """The logits x @ head^T (B, T, V) and their mean cross-entropy against targets (B, T)."""
+    logits = linear(x, head)
+    logp = logits.log_softmax(dim=-1)
+    loss = -logp.gather(-1, targets.unsqueeze(-1)).mean()
+    return logits, loss
+
+
+def add_rope_args(ap, eps):
+    ap.add_argument("--theta", type=float, default=10000.0, help="RoPE base (default %(default)s)")
+    ap.add_argument("--eps", type=float, default=eps, help="RMSNorm eps (default %(default)s)")
+
+
+def rope_consts(ap, a):
+    """--theta and --eps rounded to float32, as the model file's header holds them."""
+    theta, eps = float(np.float32(a.theta)), float(np.float32(a.eps))
+    if not (math.isfinite(theta) and theta > 0):
+        ap.error("--theta must be a positive finite float32")
+    if not (math.isfinite(eps) and eps >= 0):
+        ap.error("--eps must be a finite float32 >= 0")
+    return theta, eps
 
 
 def padded_vocab(v):

@@ -2,12 +2,6 @@
 // schedule kind), with bodies from the shared ExprRenderer walk over the CUDA dialect table.
 package kiln.codegen;
 
-import freemarker.cache.ClassTemplateLoader;
-import freemarker.template.Configuration;
-import freemarker.template.Template;
-import freemarker.template.TemplateException;
-import java.io.IOException;
-import java.io.StringWriter;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -131,13 +125,6 @@ public final class CudaRenderer {
 
   public record Rendered(String kind, String function, String source, List<Dim> dims, List<Tensor> tensors, Work work) {}
 
-  private static final Configuration FREEMARKER = new Configuration(Configuration.VERSION_2_3_34);
-  static {
-    FREEMARKER.setTemplateLoader(new ClassTemplateLoader(CudaRenderer.class, "/templates/cuda"));
-    FREEMARKER.setDefaultEncoding("UTF-8");
-    FREEMARKER.setNumberFormat("computer");
-  }
-
   /** Element-wise group, or a scatter (parallel over every loop var, atomic adds). */
   public static Rendered map(List<Compute> group, CudaSchedule s) {
     ExprRenderer r = new ExprRenderer(new CudaDialect());
@@ -171,7 +158,7 @@ public final class CudaRenderer {
     m.put("block", s.mapBlock());
     m.put("lanes", 1);
     String kind = scatter ? "scatter" : "map";
-    return render(kind + ".cu", "map.cu.ftl", kind, r, m, comment(group), new Threads(JavaRenderer.dims(parallel)));
+    return render(kind + ".cu", "map.cu.ftl", kind, r, m, comment(group), new Threads(Kernels.dims(parallel)));
   }
 
   /**
@@ -288,7 +275,7 @@ public final class CudaRenderer {
     m.put("lanes", lanes);
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
     return render("map.cu", "map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
-        new Threads(JavaRenderer.dims(parallel), lanes));
+        new Threads(Kernels.dims(parallel), lanes));
   }
 
   /** The misalignment of a tensor's start for 16-byte vectors: its offset mod 8 (bf16 elements) or mod 4 (floats). */
@@ -304,7 +291,7 @@ public final class CudaRenderer {
     x.model().put("type", x.r().type(c.body().type()));
     x.model().put("block", s.reduceBlock());
     return render("reduce", "reduce.cu.ftl", "reduce", x.r(), x.model(), comment(List.of(c)),
-        new Blocks(JavaRenderer.dims(x.parallel()), JavaRenderer.dims(x.reduced())));
+        new Blocks(Kernels.dims(x.parallel()), Kernels.dims(x.reduced())));
   }
 
   /**
@@ -380,7 +367,7 @@ public final class CudaRenderer {
     m.put("rows", tile.rows());
     m.put("unroll", tile.unroll());
     return render("colreduce", "colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
-        new Columns(JavaRenderer.dims(x.parallel()), JavaRenderer.dims(x.reduced()), tile));
+        new Columns(Kernels.dims(x.parallel()), Kernels.dims(x.reduced()), tile));
   }
 
   /** Steps the reduced vars to the next row, last fastest, with carries and no branch: v++; wraps at its dim into the var before. */
@@ -512,7 +499,7 @@ public final class CudaRenderer {
     String placeholder = "k_transpose_HASH";
     m.put("name", placeholder);
     String source = process("transpose.cu.ftl", m);
-    String function = "k_transpose_" + JavaRenderer.hash(source);
+    String function = "k_transpose_" + Kernels.hash(source);
     return new Rendered("transpose", function, source.replace(placeholder, function), List.of(), List.of(), new Threads(List.of()));
   }
 
@@ -720,26 +707,26 @@ public final class CudaRenderer {
     String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
     Map<String, Object> m = new HashMap<>();
     m.put("epilogue", fused == null ? "" : epilogue(r, mm, fused));
-    m.put("M", JavaRenderer.product(r, mm.m()));
-    m.put("N", JavaRenderer.product(r, mm.n()));
-    m.put("K", JavaRenderer.product(r, mm.k()));
-    String am = JavaRenderer.groupStride(r, ta, mm.a().index(), mm.m());
-    String ak = JavaRenderer.groupStride(r, ta, mm.a().index(), mm.k());
-    String bk = JavaRenderer.groupStride(r, tb, mm.b().index(), mm.k());
-    String bn = JavaRenderer.groupStride(r, tb, mm.b().index(), mm.n());
+    m.put("M", Kernels.product(r, mm.m()));
+    m.put("N", Kernels.product(r, mm.n()));
+    m.put("K", Kernels.product(r, mm.k()));
+    String am = Kernels.groupStride(r, ta, mm.a().index(), mm.m());
+    String ak = Kernels.groupStride(r, ta, mm.a().index(), mm.k());
+    String bk = Kernels.groupStride(r, tb, mm.b().index(), mm.k());
+    String bn = Kernels.groupStride(r, tb, mm.b().index(), mm.n());
     m.put("am", am);
     m.put("ak", ak);
     m.put("bkStride", bk);
     m.put("bnStride", bn);
-    m.put("cm", JavaRenderer.groupStride(r, tc, c.outIndex(), mm.m()));
+    m.put("cm", Kernels.groupStride(r, tc, c.outIndex(), mm.m()));
     m.put("aKMajor", ak.equals("1"));
     m.put("bNMajor", bn.equals("1"));
     m.put("batchDecode", decode(r, mm.batch(), tile instanceof CudaSchedule.MmaTile ? "zb" : "blockIdx.z", "r", "  "));
     m.put("sumBatchDecode", decode(r, mm.batch(), "zb", "r", "    "));
     m.put("batchItems", items(r, mm.batch()));
-    m.put("baseA", oa + JavaRenderer.base(r, ta, mm.a().index(), mm.batch()));
-    m.put("baseB", ob + JavaRenderer.base(r, tb, mm.b().index(), mm.batch()));
-    m.put("baseC", oc + JavaRenderer.base(r, tc, c.outIndex(), mm.batch()));
+    m.put("baseA", oa + Kernels.base(r, ta, mm.a().index(), mm.batch()));
+    m.put("baseB", ob + Kernels.base(r, tb, mm.b().index(), mm.batch()));
+    m.put("baseC", oc + Kernels.base(r, tc, c.outIndex(), mm.batch()));
     m.put("accumulate", accumulate);
     // element reads of A and B in their storage (bf16 widened), and whether C is stored as bf16 (matmul.cu.ftl)
     m.put("loadA", r.dialect().widen(r.dialect().load(r.arena(ta), "baseA", "(m0 + mm) * am + (k0 + kk) * ak"), ta.storage()));
@@ -819,8 +806,8 @@ public final class CudaRenderer {
     };
     String then = fused == null ? "" : ", then " + fused.computes().size() + " element-wise statement(s) as its epilogue";
     Work work = tile instanceof WgmmaBf16.Tile t
-        ? new Bf16Tiles(JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), t, ta, majors[0], tb, majors[1], stored, out, tmaStore)
-        : new Tiles(JavaRenderer.dims(mm.batch()), JavaRenderer.dims(mm.m()), JavaRenderer.dims(mm.n()), JavaRenderer.dims(mm.k()), tile, ta, tb, transposed);
+        ? new Bf16Tiles(Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), t, ta, majors[0], tb, majors[1], stored, out, tmaStore)
+        : new Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), tile, ta, tb, transposed);
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
   }
@@ -931,18 +918,11 @@ public final class CudaRenderer {
     String placeholder = "k_" + kind + "_HASH";
     model.put("name", placeholder);
     String source = process(template, model);
-    String function = "k_" + kind + "_" + JavaRenderer.hash(source);
+    String function = "k_" + kind + "_" + Kernels.hash(source);
     return new Rendered(kind, function, source.replace(placeholder, function), r.dims(), r.tensors(), work);
   }
 
   static String process(String template, Map<String, Object> model) {
-    try {
-      Template t = FREEMARKER.getTemplate(template);
-      StringWriter w = new StringWriter();
-      t.process(model, w);
-      return w.toString();
-    } catch (IOException | TemplateException e) {
-      throw new IllegalStateException("template " + template + ": " + e.getMessage(), e);
-    }
+    return Templates.process("cuda/" + template, model);
   }
 }

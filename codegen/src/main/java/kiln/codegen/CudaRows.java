@@ -103,7 +103,7 @@ final class CudaRows {
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     return CudaRenderer.render("row", "row.cu.ftl", "row", r, m, comment,
-        new CudaRenderer.Rows(JavaRenderer.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
+        new CudaRenderer.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
   }
 
   private Map<String, Object> stage(RowFusion.Stage st) {

@@ -63,6 +63,8 @@ public interface Dialect {
   String negativeInfinity();
   /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */
   String accumulator(kiln.dsl.DType t);
+  /** The zero a serial sum of values of type t starts from, spelled in accumulator(t)'s type. */
+  default String sumZero(kiln.dsl.DType t) { return t == kiln.dsl.DType.I32 ? "0" : "0.0f"; }
   /** Keyword of an immutable local: final (Java), const (CUDA). */
   String constant();
   /** target += value where other threads may add to the same element (CUDA atomics). */

@@ -56,4 +56,6 @@ public final class JavaDialect implements Dialect {
   @Override public String atomicAdd(String target, String value) { throw new UnsupportedOperationException("the Java schedules partition scatters instead of using atomics"); }
 
   @Override public String accumulator(kiln.dsl.DType t) { return t == kiln.dsl.DType.F32 ? "double" : type(t); }
+
+  @Override public String sumZero(kiln.dsl.DType t) { return t == kiln.dsl.DType.F32 ? "0.0" : Dialect.super.sumZero(t); }
 }

@@ -1,17 +1,11 @@
-// Renders lowered kernels as Java classes with JavaPoet: element-wise/reduction maps as loop nests
+// Renders lowered kernels as Java classes (templates/java/kernel.java.ftl): element-wise/reduction maps as loop nests
 // over a flattened parallel range, matmuls as packed, register-tiled Vector API loops.
 package kiln.codegen;
 
-import com.palantir.javapoet.ClassName;
-import com.palantir.javapoet.JavaFile;
-import com.palantir.javapoet.MethodSpec;
-import com.palantir.javapoet.TypeSpec;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
-import java.util.HexFormat;
+import java.util.HashMap;
 import java.util.List;
-import javax.lang.model.element.Modifier;
+import java.util.Map;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
@@ -25,7 +19,7 @@ public final class JavaRenderer {
   /** A rendered kernel before dedupe: its class body (named later from its hash) and bindings. */
   public record Rendered(String kind, String body, List<Dim> dims, List<Tensor> tensors, Launch.Work work) {
     /** Names the kernel apart from its knobs: a tuning cache key part ("matmul:" + hash of the body). */
-    public String identity() { return kind + ":" + hash(body); }
+    public String identity() { return kind + ":" + Kernels.hash(body); }
   }
 
   // ---------------------------------------------------------------- maps (and scatters)
@@ -166,13 +160,13 @@ public final class JavaRenderer {
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
     String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
     StringBuilder s = new StringBuilder();
-    s.append("final int M = ").append(product(r, mm.m())).append(", N = ").append(product(r, mm.n()))
-        .append(", K = ").append(product(r, mm.k())).append(";\n");
-    s.append("final int am = ").append(groupStride(r, ta, mm.a().index(), mm.m())).append(", ak = ")
-        .append(groupStride(r, ta, mm.a().index(), mm.k())).append(";\n");
-    s.append("final int bk = ").append(groupStride(r, tb, mm.b().index(), mm.k())).append(", bn = ")
-        .append(groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
-    s.append("final int cm = ").append(groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
+    s.append("final int M = ").append(Kernels.product(r, mm.m())).append(", N = ").append(Kernels.product(r, mm.n()))
+        .append(", K = ").append(Kernels.product(r, mm.k())).append(";\n");
+    s.append("final int am = ").append(Kernels.groupStride(r, ta, mm.a().index(), mm.m())).append(", ak = ")
+        .append(Kernels.groupStride(r, ta, mm.a().index(), mm.k())).append(";\n");
+    s.append("final int bk = ").append(Kernels.groupStride(r, tb, mm.b().index(), mm.k())).append(", bn = ")
+        .append(Kernels.groupStride(r, tb, mm.b().index(), mm.n())).append(";\n");
+    s.append("final int cm = ").append(Kernels.groupStride(r, tc, c.outIndex(), mm.m())).append(";\n");
     s.append("final int nPanels = (N + NB - 1) / NB, mChunks = (M + MB - 1) / MB;\n");
     s.append("int packed = -1;   // (batch, panel) whose B the scratch holds, when K fits one block\n");
     s.append("for (int u = lo; u < hi; u++) {\n");
@@ -181,9 +175,9 @@ public final class JavaRenderer {
       Var v = mm.batch().get(i);
       s.append("  final int ").append(r.var(v)).append(i == 0 ? " = r;\n" : " = r % " + r.dim(v.dim()) + "; r /= " + r.dim(v.dim()) + ";\n");
     }
-    s.append("  final int baseA = ").append(oa).append(base(r, ta, mm.a().index(), mm.batch())).append(";\n");
-    s.append("  final int baseB = ").append(ob).append(base(r, tb, mm.b().index(), mm.batch())).append(";\n");
-    s.append("  final int baseC = ").append(oc).append(base(r, tc, c.outIndex(), mm.batch())).append(";\n");
+    s.append("  final int baseA = ").append(oa).append(Kernels.base(r, ta, mm.a().index(), mm.batch())).append(";\n");
+    s.append("  final int baseB = ").append(ob).append(Kernels.base(r, tb, mm.b().index(), mm.batch())).append(";\n");
+    s.append("  final int baseC = ").append(oc).append(Kernels.base(r, tc, c.outIndex(), mm.batch())).append(";\n");
     // a bf16 C (emulated: floats in F) holds fp32 partial sums between K blocks and is rounded once at the end,
     // as the GPU rounds its fp32 accumulators once on store
     String roundC = tc.storage() != DType.BF16 ? "" : """
@@ -191,8 +185,8 @@ public final class JavaRenderer {
             for (int j = 0; j < nw; j++) F[baseC + m * cm + n0 + j] = %s(F[baseC + m * cm + n0 + j]);
           }
         """.formatted(JavaDialect.ROUND);
-    boolean pack = !groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
-    boolean dot = pack && groupStride(r, ta, mm.a().index(), mm.k()).equals("1") && groupStride(r, tb, mm.b().index(), mm.k()).equals("1");
+    boolean pack = !Kernels.groupStride(r, tb, mm.b().index(), mm.n()).equals("1");
+    boolean dot = pack && Kernels.groupStride(r, ta, mm.a().index(), mm.k()).equals("1") && Kernels.groupStride(r, tb, mm.b().index(), mm.k()).equals("1");
     s.append("""
           final int n0 = np * NB, nw = Math.min(NB, N - n0);
           final int m0 = mc * MB, m1 = Math.min(M, m0 + MB);
@@ -250,7 +244,7 @@ public final class JavaRenderer {
     String body = "// matmul: C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
         + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
     return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
-        new Launch.Tiles(dims(mm.batch()), dims(mm.m()), dims(mm.n()), dims(mm.k())));
+        new Launch.Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k())));
   }
 
   /**
@@ -262,164 +256,28 @@ public final class JavaRenderer {
     return (src.contains("final int am = 1,") ? "km" : "mk") + "/" + (src.contains(", bn = 1;") ? "kn" : "nk");
   }
 
-  static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
-
-  static String product(ExprRenderer r, List<Var> group) {
-    if (group.isEmpty()) return "1";
-    return String.join(" * ", group.stream().map(v -> r.dim(v.dim())).toList());
-  }
-
-  /** Stride of a contiguous var group in a tensor: the stride of its innermost var. */
-  static String groupStride(ExprRenderer r, Tensor t, List<Expr> index, List<Var> group) {
-    if (group.isEmpty()) return "0";
-    return r.stride(t, index.indexOf(group.getLast()));
-  }
-
-  /** Offset contributed by batch vars and constant indices. */
-  static String base(ExprRenderer r, Tensor t, List<Expr> index, List<Var> batch) {
-    StringBuilder b = new StringBuilder();
-    for (int i = 0; i < index.size(); i++) {
-      Expr e = index.get(i);
-      if (e instanceof Var v && batch.contains(v)) b.append(" + ").append(r.var(v)).append(" * ").append(r.stride(t, i));
-      else if (e instanceof Expr.Const k && k.value() != 0) b.append(" + ").append((int) k.value()).append(" * ").append(r.stride(t, i));
-    }
-    return b.toString();
-  }
-
-  /**
-   * The register tile: 4 rows × nr vectors of accumulators over one packed block of B, then the
-   * store (or add) into C, and a masked one-row path for edges. Generated for the schedule's nr.
-   */
-  private static String offset(int row, int vector) {
-    return "c0" + (row == 0 ? "" : " + " + row + " * cm") + (vector == 0 ? "" : " + " + vector + " * L");
-  }
-
-  static String matmulHelpers(int nr) {
-    StringBuilder t = new StringBuilder();
-    tile(t, nr, false);
-    tile(t, nr, true);
-    t.append("""
-        private static void dot(float[] F, int a0, int b0, int kw, int c) {
-          FloatVector acc = FloatVector.zero(S);
-          int k = 0;
-          for (; k + L <= kw; k += L) acc = FloatVector.fromArray(S, F, a0 + k).fma(FloatVector.fromArray(S, F, b0 + k), acc);
-          float sum = acc.reduceLanes(VectorOperators.ADD);
-          for (; k < kw; k++) sum += F[a0 + k] * F[b0 + k];
-          F[c] = ACCUMULATE ? F[c] + sum : sum;
-        }
-
-        private static void row(float[] F, float[] Bv, int bBase, int bStride, int a0, int ak, int kw, int c0, int nw, boolean first) {
-          for (int j = 0; j < nw; j += L) {
-            final VectorMask<Float> mask = S.indexInRange(j, nw);
-            FloatVector acc = FloatVector.zero(S);
-            for (int k = 0; k < kw; k++) {
-              acc = FloatVector.fromArray(S, Bv, bBase + k * bStride + j, mask).fma(FloatVector.broadcast(S, F[a0 + k * ak]), acc);
-            }
-            if (!first) acc = acc.add(FloatVector.fromArray(S, F, c0 + j, mask));
-            acc.intoArray(F, c0 + j, mask);
-          }
-        }
-        """);
-    return t.toString();
-  }
-
-  /** tile4, or tile4m: the same over the first nw columns of a panel (masked loads and stores). */
-  private static void tile(StringBuilder t, int nr, boolean masked) {
-    t.append("private static void tile4").append(masked ? "m" : "")
-        .append("(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first")
-        .append(masked ? ", int nw" : "").append(") {\n");
-    if (masked) {
-      for (int j = 0; j < nr; j++) t.append("  final VectorMask<Float> m").append(j).append(" = S.indexInRange(").append(j == 0 ? "0" : j + " * L").append(", nw);\n");
-    }
-    for (int i = 0; i < 4; i++) {
-      t.append("  FloatVector");
-      for (int j = 0; j < nr; j++) t.append(j == 0 ? " " : ", ").append("c").append(i).append(j).append(" = FloatVector.zero(S)");
-      t.append(";\n");
-    }
-    t.append("  final int a1 = a0 + am, a2 = a1 + am, a3 = a2 + am;\n");
-    t.append("  for (int k = 0; k < kw; k++) {\n");
-    t.append("    final int bo = bBase + k * bStride, ko = k * ak;\n");
-    for (int j = 0; j < nr; j++) {
-      t.append("    final FloatVector b").append(j).append(" = FloatVector.fromArray(S, Bv, bo").append(j == 0 ? "" : " + " + j + " * L")
-          .append(masked ? ", m" + j : "").append(");\n");
-    }
-    for (int i = 0; i < 4; i++) {
-      t.append("    ").append(i == 0 ? "FloatVector " : "").append("x = FloatVector.broadcast(S, F[a").append(i).append(" + ko]);\n    ");
-      for (int j = 0; j < nr; j++) {
-        t.append(j == 0 ? "" : " ").append("c").append(i).append(j).append(" = b").append(j).append(".fma(x, c").append(i).append(j).append(");");
-      }
-      t.append("\n");
-    }
-    t.append("  }\n");
-    // stores written out (no helper taking vectors: a call C2 does not inline would box them)
-    t.append("  if (!first) {\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) {
-        t.append("    c").append(i).append(j).append(" = c").append(i).append(j).append(".add(FloatVector.fromArray(S, F, ")
-            .append(offset(i, j)).append(masked ? ", m" + j : "").append("));\n");
-      }
-    }
-    t.append("  }\n");
-    for (int i = 0; i < 4; i++) {
-      for (int j = 0; j < nr; j++) t.append("  c").append(i).append(j).append(".intoArray(F, ").append(offset(i, j)).append(masked ? ", m" + j : "").append(");\n");
-    }
-    t.append("}\n\n");
-  }
-
   // ---------------------------------------------------------------- classes
 
-  /** Wraps a rendered body into a named class implementing CpuKernel. */
+  /** Wraps a rendered body into a named class implementing CpuKernel (templates/java/kernel.java.ftl). */
   public static KernelSource toClass(Rendered rendered, Schedule schedule) {
     boolean mm = rendered.kind().startsWith("matmul");
     String prefix = "K_" + rendered.kind().replace("+", "_acc") + "_";
     String placeholder = prefix + "HASH";
-    String src = classSource(rendered, schedule, placeholder, mm);
-    String className = prefix + hash(src);
+    Map<String, Object> model = new HashMap<>();
+    model.put("name", placeholder);
+    model.put("kind", rendered.kind());
+    model.put("body", indent(rendered.body(), "    "));
+    model.put("matmul", mm);
+    model.put("vectorised", !mm && rendered.body().contains("FloatVector"));
+    if (mm) {
+      model.put("nr", schedule.nrVectors());
+      model.put("mb", schedule.mb());
+      model.put("kb", schedule.kb());
+      model.put("accumulate", rendered.kind().endsWith("+"));
+    }
+    String src = Templates.process("java/kernel.java.ftl", model);
+    String className = prefix + Kernels.hash(src);
     return new KernelSource(rendered.kind(), className, src.replace(placeholder, className));
-  }
-
-  private static String classSource(Rendered rendered, Schedule schedule, String className, boolean mm) {
-    boolean vectorised = !mm && rendered.body().contains("FloatVector");
-    var run = MethodSpec.methodBuilder("run").addAnnotation(Override.class).addModifiers(Modifier.PUBLIC)
-        .addParameter(float[].class, "F").addParameter(int[].class, "I").addParameter(int[].class, "a")
-        .addParameter(int.class, "lo").addParameter(int.class, "hi").addParameter(float[].class, mm ? "P" : "scratch")
-        .addCode(rendered.body().replace("$", "$$")).build();
-    var type = TypeSpec.classBuilder(className).addModifiers(Modifier.PUBLIC, Modifier.FINAL)
-        .addSuperinterface(ClassName.get(CpuKernel.class))
-        .addJavadoc("Generated by kiln's JavaRenderer ($L kernel). Do not edit.\n", rendered.kind());
-    if (mm) {
-      type.addField(com.palantir.javapoet.FieldSpec.builder(
-              com.palantir.javapoet.ParameterizedTypeName.get(ClassName.get("jdk.incubator.vector", "VectorSpecies"), ClassName.get(Float.class)),
-              "S", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$T.SPECIES_PREFERRED", ClassName.get("jdk.incubator.vector", "FloatVector")).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "L", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("S.length()").build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "NB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L * L", schedule.nrVectors()).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "MB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L", schedule.mb()).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(int.class, "KB", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L", schedule.kb()).build());
-      type.addField(com.palantir.javapoet.FieldSpec.builder(boolean.class, "ACCUMULATE", Modifier.PRIVATE, Modifier.STATIC, Modifier.FINAL)
-          .initializer("$L", rendered.kind().endsWith("+")).build());
-      type.addMethod(run);
-      type.addMethod(MethodSpec.methodBuilder("helpers").build()); // placeholder replaced below
-    } else {
-      if (vectorised) type.addMethod(MethodSpec.methodBuilder("fields").build()); // placeholder replaced below
-      type.addMethod(run);
-    }
-    String src = JavaFile.builder(KernelSource.PACKAGE, type.build()).skipJavaLangImports(true).indent("  ").build().toString();
-    if (vectorised) {
-      src = src.replace("  void fields() {\n  }\n", indent(JavaVector.FIELDS, "  "))
-          .replace("import kiln.codegen.CpuKernel;\n", JavaVector.IMPORTS + "import kiln.codegen.CpuKernel;\n");
-    }
-    if (mm) {
-      src = src.replace("  void helpers() {\n  }\n", indent(matmulHelpers(schedule.nrVectors()), "  "))
-          .replace("import java.lang.Float;\n", "")
-          .replace("import jdk.incubator.vector.FloatVector;\n",
-              "import jdk.incubator.vector.FloatVector;\nimport jdk.incubator.vector.VectorMask;\nimport jdk.incubator.vector.VectorOperators;\n");
-    }
-    return src;
   }
 
   private static String indent(String text, String by) {
@@ -428,14 +286,4 @@ public final class JavaRenderer {
     return b.toString().stripTrailing() + "\n";
   }
 
-  static String hash(String text) {
-    try {
-      byte[] h = MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8));
-      return HexFormat.of().formatHex(h, 0, 5);
-    } catch (java.security.NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-  }
-
-  static boolean isInt(Tensor t) { return t.dtype() == DType.I32; }
 }

@@ -26,22 +26,6 @@ final class JavaVector {
     Unsupported(String why) { super(why, null, false, false); }
   }
 
-  /** Fields a vectorised kernel class declares: the species, its lane count, the int species and lane indices. */
-  static final String FIELDS = """
-      private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-      private static final int L = S.length();
-      private static final VectorSpecies<Integer> SI = S.withLanes(int.class);
-      private static final IntVector IOTA = IntVector.zero(SI).addIndex(1);
-      """;
-
-  static final String IMPORTS = """
-      import jdk.incubator.vector.FloatVector;
-      import jdk.incubator.vector.IntVector;
-      import jdk.incubator.vector.VectorMask;
-      import jdk.incubator.vector.VectorOperators;
-      import jdk.incubator.vector.VectorSpecies;
-      """;
-
   private final ExprRenderer r;
   private final Var x;
   /** Name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or null. */
@@ -93,17 +77,11 @@ final class JavaVector {
     }
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
     out.append(indent).append("FloatVector vacc = ").append(max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)").append(";\n");
-    String inner = indent;
-    for (Expr.Reduce red : reductions) {
-      String v = r.var(red.var());
-      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(red.var().dim()))
-          .append("; ").append(v).append("++) {\n");
-      inner += "  ";
-    }
+    String inner = Statements.openLoops(r, reductions, out, indent);
     String v = floats(render(c.inner()));
     flushPrelude(out, inner);
     out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
-    for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    Statements.closeLoops(reductions.size(), out, indent);
     store(out, indent, target, "vacc", c.accumulate(), c.out().storage());
   }
 

@@ -27,8 +27,19 @@ final class Statements {
     String type = r.type(c.body().type());
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
     String accType = max ? type : r.dialect().accumulator(c.body().type());
-    String zero = accType.equals("int") ? "0" : accType.equals("double") ? "0.0" : "0.0f";
+    String zero = r.dialect().sumZero(c.body().type());
     out.append(indent).append(accType).append(" acc = ").append(max ? r.dialect().negativeInfinity() : zero).append(";\n");
+    String inner = openLoops(r, reductions, out, indent);
+    value = r.renderWithLocals(c.inner(), prelude);
+    for (String p : prelude) out.append(inner).append(p).append('\n');
+    out.append(inner).append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
+    closeLoops(reductions.size(), out, indent);
+    String result = accType.equals(type) ? "acc" : "(" + type + ") acc";
+    out.append(indent).append(store(r, c, target, result, atomic)).append(";\n");
+  }
+
+  /** A serial loop per reduction var, nested, opened at indent; returns the indent inside them. */
+  static String openLoops(ExprRenderer r, List<Expr.Reduce> reductions, StringBuilder out, String indent) {
     String inner = indent;
     for (Expr.Reduce red : reductions) {
       String v = r.var(red.var());
@@ -36,12 +47,12 @@ final class Statements {
           .append("; ").append(v).append("++) {\n");
       inner += "  ";
     }
-    value = r.renderWithLocals(c.inner(), prelude);
-    for (String p : prelude) out.append(inner).append(p).append('\n');
-    out.append(inner).append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
-    for (int i = reductions.size(); i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
-    String result = accType.equals(type) ? "acc" : "(" + type + ") acc";
-    out.append(indent).append(store(r, c, target, result, atomic)).append(";\n");
+    return inner;
+  }
+
+  /** Closes the n loops openLoops opened at indent. */
+  static void closeLoops(int n, StringBuilder out, String indent) {
+    for (int i = n; i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
   }
 
   static String store(ExprRenderer r, String target, String value, boolean accumulate, boolean atomic) {

@@ -143,7 +143,7 @@ public final class WgmmaBf16 {
     String placeholder = "k_" + kind + "_HASH";
     m.put("name", placeholder);
     String source = CudaRenderer.process("matmul_wgmma_bf16.cu.ftl", m);
-    String function = "k_" + kind + "_" + JavaRenderer.hash(source);
+    String function = "k_" + kind + "_" + Kernels.hash(source);
     return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate, tmaStore);
   }
 

@@ -2,7 +2,5 @@
 package kiln.dsl;
 
 public enum Role {
-  PARAM, GRAD, STATE, INPUT, ACT, ACT_GRAD;
-
-  public boolean isGradient() { return this == GRAD || this == ACT_GRAD; }
+  PARAM, GRAD, STATE, INPUT, ACT, ACT_GRAD
 }

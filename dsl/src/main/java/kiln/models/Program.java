@@ -58,8 +58,6 @@ public record Program(String model, Graph graph, Map<String, Tensor> params, Map
   /** The one block holding every parameter (llm.c's params memory), in the family's file order. */
   public Tensor paramsBlock() { return params.values().iterator().next().root(); }
 
-  public boolean hasInput(String name) { return inputs.containsKey(name); }
-
   public boolean hasOutput(String name) { return outputs.containsKey(name); }
 
   public Tensor input(String name) { return named(inputs, name, "input"); }

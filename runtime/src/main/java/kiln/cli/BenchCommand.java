@@ -9,6 +9,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import kiln.runtime.Session;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "bench", mixinStandardHelpOptions = true,
@@ -16,40 +17,28 @@ import picocli.CommandLine.Option;
     footer = {"", "Example:", "  ./kiln bench --device cpu --model gpt2-d12 --batch 4 --seq 64 --steps 10",
         "Last line: bench: <median ms> ms/step <tok/s> tok/s <MB> MB peak"})
 public final class BenchCommand implements Callable<Integer> {
-  @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (cuda when a GPU is present)") String device;
-  @Option(names = "--model", defaultValue = "gpt2-d12", description = "one of ${COMPLETION-CANDIDATES}", completionCandidates = Models.class) String model;
-  @Option(names = "--batch", defaultValue = "4") int batch;
-  @Option(names = "--seq", defaultValue = "64") int seq;
+  @Mixin SharedOptions.AutoDevice device;
+  @Mixin SharedOptions.RegistryShape model;
+  @Mixin SharedOptions.Precision precision;
+  @Mixin SharedOptions.Gpus gpus;
   @Option(names = "--steps", defaultValue = "10") int steps;
   @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first") int warmup;
-  @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
   @Option(names = "--matmul-table", paramLabel = "FILE",
       description = "CPU: also write one line per distinct matmul (name, BxMxNxK, layouts of A/B, ms per launch, GFLOP/s) to FILE; implies --profile")
   java.nio.file.Path matmulTable;
-  @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
-  @Option(names = "--gpus", defaultValue = "1", description = MultiGpu.DESCRIPTION) int gpus;
-  @Option(names = "--zero", defaultValue = "0", paramLabel = "0|1", description = MultiGpu.ZERO) int zero;
-  @Option(names = "--nodes", defaultValue = "1", paramLabel = "M", description = MultiGpu.NODES) int nodes;
-  @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R", description = MultiGpu.NODE_RANK) int nodeRank;
-  @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS) String rendezvous;
-
-  public static final class Models extends java.util.ArrayList<String> {
-    Models() { super(kiln.runtime.Models.ALL.keySet()); }
-  }
 
   @Override public Integer call() {
-    var d = kiln.runtime.Session.Device.parse(device);
-    MultiGpu.checkZeroPrecision(zero, precision);
-    var rv = MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, d);
-    if (batch < 1 || seq < 1 || steps < 1) throw new UserError("--batch, --seq and --steps must be positive");
-    kiln.runtime.Models.Shape c = kiln.runtime.Models.get(model);
-    if (seq > c.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + c.maxT() + " for " + model);
-    int n = ThreadsOption.resolve(threads);
-    System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model, c.paramCount(), batch, seq,
+    var d = device.device();
+    var rv = gpus.check(precision, d);
+    kiln.runtime.Models.Shape c = model.shape();
+    SharedOptions.positive("--steps", steps);
+    int n = device.threads();
+    int batch = model.batch, seq = model.seq;
+    System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model.name, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
-    var p = PrecisionOption.parse(precision, d);
-    if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, zero == 1, batch, seq, steps, warmup, p);
+    var p = precision.on(d);
+    if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p);
     try (Session s = c.open(batch, seq, d, n, p)) {
       System.out.println("bench: " + s.executor.describe());
       System.out.println("bench: " + MultiGpu.memory(s));

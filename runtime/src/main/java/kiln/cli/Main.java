@@ -95,6 +95,7 @@ public final class Main implements Runnable {
       case FormatException e -> message;
       case IllegalArgumentException e -> message;
       case kiln.runtime.multi.DataParallel.RankFailure e -> message;
+      case kiln.runtime.train.TrainRun.Stopped e -> message;
       case NoSuchFileException e -> "no such file: " + message;
       case AccessDeniedException e -> "permission denied: " + message;
       case IOException e -> e.getClass().getSimpleName() + ": " + message;

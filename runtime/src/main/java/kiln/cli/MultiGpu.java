@@ -3,7 +3,6 @@
 // with the time each step spends in the gradient collective and the memory each GPU holds.
 package kiln.cli;
 
-import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -73,20 +72,6 @@ final class MultiGpu {
       throw new UserError("--zero 1 with --precision bf16 is not supported yet (the bf16 weight copy is rounded from the whole"
           + " master, which ZeRO-1 updates only shard by shard): use --zero 0 or --precision fp32/tf32");
     }
-  }
-
-  /** train's line saying how a step's batch is split, for N > 1. */
-  static void describe(int gpus, int globalBatch, PrintWriter o) {
-    describe(new Rendezvous(gpus, 1, 0, null), false, globalBatch, o);
-  }
-
-  static void describe(Rendezvous rv, boolean zero, int globalBatch, PrintWriter o) {
-    int world = rv.worldSize();
-    if (world == 1) return;
-    o.printf(Locale.ROOT, "train: data parallel on %d GPUs (NCCL)%s: B=%d per GPU, %d sequences per step%s%n", world,
-        rv.nodes() > 1 ? String.format(Locale.ROOT, ", %d processes of %d (this is node %d, global ranks %d..%d)", rv.nodes(), rv.gpus(),
-            rv.nodeRank(), rv.globalRank(0), rv.globalRank(rv.gpus() - 1)) : "",
-        globalBatch / world, globalBatch, zero ? "; ZeRO-1: AdamW state sharded over the GPUs" : "");
   }
 
   /**

@@ -15,6 +15,7 @@ import kiln.runtime.train.Sampler;
 import kiln.runtime.train.TokenText;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -35,7 +36,7 @@ public final class SampleCommand implements Callable<Integer> {
           + " directory (its latest checkpoint).")
   Path checkpoint;
 
-  @Option(names = "--model", paramLabel = "NAME", completionCandidates = BenchCommand.Models.class,
+  @Option(names = "--model", paramLabel = "NAME", completionCandidates = SharedOptions.ModelNames.class,
       description = "Instead of --checkpoint: a seeded random init (--seed) of one of ${COMPLETION-CANDIDATES}, for timing.")
   String model;
 
@@ -64,12 +65,7 @@ public final class SampleCommand implements Callable<Integer> {
           + " maxT); a longer context keeps its last T tokens.")
   Integer maxSeq;
 
-  @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV",
-      description = "cpu, cuda, or auto: CUDA when a device is present (default: ${DEFAULT-VALUE}).")
-  String device;
-
-  @Option(names = "--threads", paramLabel = "N", description = "CPU threads on the CPU device (default: cores).")
-  Integer threads;
+  @Mixin SharedOptions.AutoDevice device;
 
   @Spec
   CommandSpec spec;
@@ -85,12 +81,12 @@ public final class SampleCommand implements Callable<Integer> {
     if (topK < 0) {
       throw new UserError("--top-k must be >= 0, got " + topK);
     }
-    int n = ThreadsOption.resolve(threads);
+    int n = device.threads();
     if ((checkpoint == null) == (model == null)) {
       throw new UserError(checkpoint == null ? "pass --checkpoint FILE_OR_DIR, or --model NAME for a random init"
           : "--checkpoint and --model: pass one (--model samples from a random init)");
     }
-    Session.Device dev = Session.Device.parse(device);
+    Session.Device dev = device.device();
     Models.Shape shape;
     float[] params;
     String source;
@@ -120,8 +116,7 @@ public final class SampleCommand implements Callable<Integer> {
     }
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    TokenText.Stream text = new TokenText.Stream();
-    long t0;
+    double secs;
     String how;
     try (Sampler s = maxSeq != null ? Sampler.recompute(shape, params, maxSeq, dev, n)
         : Sampler.open(shape, params, promptTokens.length + tokens, noKvCache, dev, n)) {
@@ -130,15 +125,8 @@ public final class SampleCommand implements Callable<Integer> {
         out.print(prompt);
         out.flush();
       }
-      t0 = System.nanoTime();
-      s.generate(promptTokens, tokens, temperature, topK, seed, t -> {
-        out.print(text.push(t));
-        out.flush();
-      });
+      secs = s.stream(promptTokens, tokens, temperature, topK, seed, out);
     }
-    double secs = (System.nanoTime() - t0) / 1e9;
-    out.println(text.finish());
-    out.flush();
     err.printf(Locale.ROOT, "sample: %d tokens in %.2f s (%.1f tok/s), %s, %s, %s%n", tokens, secs, tokens / secs, how, source,
         dev == Session.Device.CPU ? "cpu " + n + " threads" : "cuda");
     err.flush();

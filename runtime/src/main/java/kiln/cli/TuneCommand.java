@@ -13,7 +13,7 @@ import kiln.runtime.cpu.CpuTuner;
 import kiln.runtime.cuda.CudaExecutor;
 import kiln.runtime.cuda.CudaTuner;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Mixin;
 
 @Command(name = "tune", mixinStandardHelpOptions = true,
     description = {"Autotunes the matmul kernels of a model's training step.",
@@ -24,31 +24,25 @@ import picocli.CommandLine.Option;
     footer = {"", "Examples:", "  ./kiln tune --device cpu --model gpt2-d12 --batch 4 --seq 64",
         "  ./kiln tune --device cuda --model gpt2-d12 --batch 8 --seq 1024 --precision tf32"})
 public final class TuneCommand implements Callable<Integer> {
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto") String device;
-  @Option(names = "--model", defaultValue = "gpt2-d12", description = "a registry model: ${COMPLETION-CANDIDATES}",
-      completionCandidates = BenchCommand.Models.class) String model;
-  @Option(names = "--batch", defaultValue = "4") int batch;
-  @Option(names = "--seq", defaultValue = "64") int seq;
-  @Option(names = "--threads", description = "CPU threads (default: cores); CPU results are keyed by it") Integer threads;
-  @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
+  @Mixin SharedOptions.CpuDevice device;
+  @Mixin SharedOptions.RegistryShape model;
+  @Mixin SharedOptions.Precision precision;
 
   @Override public Integer call() {
-    Session.Device d = Session.Device.parse(device);
-    CudaSchedule.Precision p = PrecisionOption.parse(precision, d);
+    Session.Device d = device.device();
+    CudaSchedule.Precision p = precision.on(d);
     if (p == CudaSchedule.Precision.BF16 && d != Session.Device.CUDA) {
       // the CPU emulates bf16 storage on its fp32 kernels: nothing of its own to tune
       throw new UserError("--precision bf16: tune races bf16 kernels on --device cuda only; the cpu emulates bf16 on its fp32 kernels (tune at fp32)");
     }
-    if (batch < 1 || seq < 1) throw new UserError("--batch and --seq must be positive");
-    Models.Shape shape = Models.get(model);
-    if (seq > shape.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + shape.maxT() + " for " + model);
-    int n = ThreadsOption.resolve(threads);
+    Models.Shape shape = model.shape();
+    int n = device.threads();
     TuningCache cache = TuningCache.load(TuningCache.defaultFile());
     if (d == Session.Device.CUDA) return tuneCuda(shape, p, cache);
     String dev = TuningCache.cpuDevice(n);
-    System.out.printf("tune: %s B=%d T=%d on %s%n", model, batch, seq, dev);
+    System.out.printf("tune: %s B=%d T=%d on %s%n", model.name, model.batch, model.seq, dev);
     List<CpuTuner.Result> results;
-    try (Session s = shape.open(batch, seq, Session.Device.CPU, n)) {
+    try (Session s = shape.open(model.batch, model.seq, Session.Device.CPU, n)) {
       results = CpuTuner.tune(s.arena, Session.sections(s.program), ((CpuExecutor) s.executor).pool(), cache, dev, System.err);
     }
     cache.save();
@@ -62,9 +56,10 @@ public final class TuneCommand implements Callable<Integer> {
 
   private int tuneCuda(Models.Shape shape, CudaSchedule.Precision p, TuningCache cache) {
     List<CudaTuner.Result> results;
-    try (Session s = shape.open(batch, seq, Session.Device.CUDA, 1, p)) {
+    try (Session s = shape.open(model.batch, model.seq, Session.Device.CUDA, 1, p)) {
       CudaExecutor ex = (CudaExecutor) s.executor;
-      System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model, batch, seq, CudaExecutor.tuningDevice(ex.cuda()), precision);
+      System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model.name, model.batch, model.seq,
+          CudaExecutor.tuningDevice(ex.cuda()), precision.name);
       results = CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err);
     }
     cache.save();

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import kiln.runtime.Verify;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "verify", mixinStandardHelpOptions = true,
@@ -16,14 +17,13 @@ public final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "llm.c model file (v3 or v5)") Path model;
   @Option(names = "--state", required = true, description = "llm.c debug state (v2) for a batch") Path state;
   @Option(names = "--losses", description = "text file of 10 reference losses, one per AdamW step") Path losses;
-  @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or auto (cuda when a GPU is present)") String device;
-  @Option(names = "--threads", description = "CPU threads (default: cores)") Integer threads;
-  @Option(names = "--precision", defaultValue = "fp32", description = PrecisionOption.DESCRIPTION) String precision;
+  @Mixin SharedOptions.CpuDevice device;
+  @Mixin SharedOptions.Precision precision;
 
   @Override public Integer call() {
-    var d = kiln.runtime.Session.Device.parse(device);
-    int n = ThreadsOption.resolve(threads);
-    var p = PrecisionOption.parse(precision, d);
+    var d = device.device();
+    int n = device.threads();
+    var p = precision.on(d);
     return Verify.run(model, state, losses, d, p, n, Verify.Tolerances.of(d, p), System.out) ? 0 : 1;
   }
 }

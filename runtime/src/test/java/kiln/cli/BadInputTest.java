@@ -9,8 +9,6 @@ import static org.junit.jupiter.api.Assumptions.assumeFalse;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -45,16 +43,11 @@ class BadInputTest {
   record Result(int code, String out, List<String> err) {}
 
   static Result run(List<String> args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    CommandLine cmd = Main.commandLine();
-    cmd.setOut(new PrintWriter(out, true));
-    cmd.setErr(new PrintWriter(err, true));
-    int code = cmd.execute(args.toArray(String[]::new));
+    TrainCommandTest.Result r = TrainCommandTest.run(args);
     // the progress bar redraws with \r; keep the lines a user reads
-    List<String> lines = err.toString().lines().filter(l -> !l.startsWith("WARNING") && !l.contains("\r") && !l.startsWith("train "))
+    List<String> lines = r.err().lines().filter(l -> !l.startsWith("WARNING") && !l.contains("\r") && !l.startsWith("train "))
         .toList();
-    return new Result(code, out.toString(), lines);
+    return new Result(r.code(), r.out(), lines);
   }
 
   /** `train` with SMALL's options, those named in {@code extra} replaced. */

@@ -161,14 +161,6 @@ public final class DataLoader {
     return shards;
   }
 
-  public int batchSize() {
-    return b;
-  }
-
-  public int seqLen() {
-    return t;
-  }
-
   private void load(int index) {
     if (index == shard) {
       return;

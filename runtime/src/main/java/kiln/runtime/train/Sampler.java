@@ -1,6 +1,7 @@
 // Text generation, top-k + temperature, from next-token logits by a KV cache (GPT-2) or by recomputing a window (any model).
 package kiln.runtime.train;
 
+import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
@@ -86,6 +87,23 @@ public final class Sampler implements AutoCloseable {
   /** How the logits are computed, e.g. {@code KV cache (maxT 256)} or {@code recompute, window T=16}. */
   public String describe() {
     return logits.describe();
+  }
+
+  /**
+   * {@link #generate}, printing each token's text to {@code out} as it is drawn (a UTF-8 character split over
+   * tokens waits for its last byte), then a newline; returns the seconds it took.
+   */
+  public double stream(int[] prompt, int n, double temperature, int topK, long seed, PrintWriter out) {
+    TokenText.Stream text = new TokenText.Stream();
+    long t0 = System.nanoTime();
+    generate(prompt, n, temperature, topK, seed, t -> {
+      out.print(text.push(t));
+      out.flush();
+    });
+    double secs = (System.nanoTime() - t0) / 1e9;
+    out.println(text.finish());
+    out.flush();
+    return secs;
   }
 
   /**

@@ -92,6 +92,20 @@ public record TrainOptions(String model, Path data, int batch, int seq, int step
         kv.integer("keep"), kv.longInteger("seed"), kv.integer("sample-tokens"));
   }
 
+  /**
+   * These options with some changed, by train.txt key (a resumed run's steps, keep, ...; values as typed); a
+   * warmup longer than the new steps shrinks to them. {@code where} names the source in error messages.
+   */
+  public TrainOptions with(Map<String, String> changed, String where) {
+    Map<String, String> m = toMap();
+    m.putAll(changed);
+    int total = new KeyValues(m, where).integer("steps");
+    if (total > 0 && warmup > total) {
+      m.put("warmup", Integer.toString(total));
+    }
+    return fromMap(m, where);
+  }
+
   /** One line for the start of a run. */
   public String summary() {
     return String.format(Locale.ROOT, "B=%d T=%d, %d steps, lr %.2e (warmup %d, cosine to %.2f of it), wd %s, clip %s",

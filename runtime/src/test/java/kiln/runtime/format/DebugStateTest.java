@@ -7,8 +7,6 @@ import static kiln.runtime.format.Fixtures.TINY;
 import static kiln.runtime.format.Fixtures.assertFormatError;
 import static kiln.runtime.format.Fixtures.assertMisuse;
 import static kiln.runtime.format.Fixtures.raw;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -29,25 +27,14 @@ class DebugStateTest {
   }
 
   private static DebugState sample() {
-    return new DebugState(B, T, Fixtures.randomTokens(B * T, V, 1), Fixtures.randomTokens(B * T, V, 2),
-        Fixtures.randomFloats(B * T * V, 3), 4.5f, Fixtures.randomFloats(P, 4));
-  }
-
-  private static void assertSame(DebugState expected, DebugState actual) {
-    assertEquals(expected.B(), actual.B());
-    assertEquals(expected.T(), actual.T());
-    assertArrayEquals(expected.x(), actual.x());
-    assertArrayEquals(expected.y(), actual.y());
-    assertArrayEquals(expected.logits(), actual.logits());
-    assertEquals(expected.loss(), actual.loss());
-    assertArrayEquals(expected.grads(), actual.grads());
+    return Fixtures.debugState(B, T, V, P);
   }
 
   @Test
   void roundTrip() {
     DebugState state = sample();
     state.write(file(), TINY);
-    assertSame(state, DebugState.read(file(), Models.of(TINY)));
+    Fixtures.assertSameState(state, DebugState.read(file(), Models.of(TINY)));
   }
 
   @Test
@@ -57,7 +44,7 @@ class DebugStateTest {
     payload.asIntBuffer().put(state.x()).put(state.y());
     payload.position(4 * 2 * B * T);
     payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
-    assertSame(state, DebugState.read(raw(file(), new int[] {20240327, 2, B, T}, payload.array()), Models.of(TINY)));
+    Fixtures.assertSameState(state, DebugState.read(raw(file(), new int[] {20240327, 2, B, T}, payload.array()), Models.of(TINY)));
   }
 
   private void assertReadError(String message, int[] header, long payloadBytes) {

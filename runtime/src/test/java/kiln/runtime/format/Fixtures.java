@@ -2,6 +2,7 @@
 package kiln.runtime.format;
 
 import kiln.models.Gpt2;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -75,5 +76,21 @@ final class Fixtures {
 
   static void assertMisuse(String message, Executable call) {
     assertMessage(IllegalArgumentException.class, message, call);
+  }
+
+  /** A random debug state of B x T tokens over vocab V with P gradients. */
+  static DebugState debugState(int B, int T, int V, int P) {
+    return new DebugState(B, T, randomTokens(B * T, V, 1), randomTokens(B * T, V, 2), randomFloats(B * T * V, 3), 4.5f,
+        randomFloats(P, 4));
+  }
+
+  static void assertSameState(DebugState expected, DebugState actual) {
+    assertEquals(expected.B(), actual.B());
+    assertEquals(expected.T(), actual.T());
+    assertArrayEquals(expected.x(), actual.x());
+    assertArrayEquals(expected.y(), actual.y());
+    assertArrayEquals(expected.logits(), actual.logits());
+    assertEquals(expected.loss(), actual.loss());
+    assertArrayEquals(expected.grads(), actual.grads());
   }
 }

@@ -8,8 +8,6 @@ import static kiln.runtime.format.Fixtures.assertMisuse;
 import static kiln.runtime.format.Fixtures.raw;
 import static kiln.runtime.format.LlamaConfigTest.P;
 import static kiln.runtime.format.LlamaConfigTest.TINY;
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -29,25 +27,14 @@ class LlamaDebugStateTest {
   }
 
   private static DebugState sample() {
-    return new DebugState(B, T, Fixtures.randomTokens(B * T, V, 1), Fixtures.randomTokens(B * T, V, 2),
-        Fixtures.randomFloats(B * T * V, 3), 4.5f, Fixtures.randomFloats(P, 4));
-  }
-
-  private static void assertSame(DebugState expected, DebugState actual) {
-    assertEquals(expected.B(), actual.B());
-    assertEquals(expected.T(), actual.T());
-    assertArrayEquals(expected.x(), actual.x());
-    assertArrayEquals(expected.y(), actual.y());
-    assertArrayEquals(expected.logits(), actual.logits());
-    assertEquals(expected.loss(), actual.loss());
-    assertArrayEquals(expected.grads(), actual.grads());
+    return Fixtures.debugState(B, T, V, P);
   }
 
   @Test
   void roundTrip() {
     DebugState state = sample();
     state.write(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount());
-    assertSame(state, DebugState.read(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount()));
+    Fixtures.assertSameState(state, DebugState.read(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount()));
   }
 
   @Test
@@ -58,7 +45,7 @@ class LlamaDebugStateTest {
     payload.position(4 * 2 * B * T);
     payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
     raw(file(), new int[] {20240327, 2, B, T}, payload.array());
-    assertSame(state, DebugState.read(file(), V, 16, P));
+    Fixtures.assertSameState(state, DebugState.read(file(), V, 16, P));
   }
 
   @Test
@@ -67,7 +54,7 @@ class LlamaDebugStateTest {
     DebugState state = new DebugState(B, T, Fixtures.randomTokens(B * T, V, 5), Fixtures.randomTokens(B * T, V, 6),
         Fixtures.randomFloats(B * T * V, 7), 1.5f, Fixtures.randomFloats((int) Models.of(gpt).paramCount(), 8));
     state.write(file(), gpt);
-    assertSame(state, DebugState.read(file(), gpt.vocab(), gpt.maxT(), Models.of(gpt).paramCount()));
+    Fixtures.assertSameState(state, DebugState.read(file(), gpt.vocab(), gpt.maxT(), Models.of(gpt).paramCount()));
   }
 
   @Test

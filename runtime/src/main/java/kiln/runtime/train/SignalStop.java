@@ -1,10 +1,9 @@
 // Ctrl-C (SIGINT) or SIGTERM during `kiln train`: finish the step in progress, checkpoint it, say where, exit 128 + signal.
-package kiln.cli;
+package kiln.runtime.train;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
-import kiln.runtime.train.Trainer;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -16,12 +15,12 @@ import sun.misc.SignalHandler;
  * sun.misc.Signal is the JDK's supported (jdk.unsupported) way to catch a signal; where the JVM keeps one for itself
  * (-Xrs) it is left alone and the signal ends the run as before.
  */
-final class SignalStop implements AutoCloseable {
+public final class SignalStop implements AutoCloseable {
   private final List<Signal> signals = new ArrayList<>();
   private final List<SignalHandler> previous = new ArrayList<>();
   private volatile Signal caught;
 
-  SignalStop(Trainer trainer, PrintWriter err) {
+  public SignalStop(Trainer trainer, PrintWriter err) {
     for (String name : List.of("INT", "TERM")) {
       try {
         Signal signal = new Signal(name);
@@ -46,7 +45,7 @@ final class SignalStop implements AutoCloseable {
   }
 
   /** The signal that stopped the run, or null. */
-  Signal caught() {
+  public Signal caught() {
     return caught;
   }
 

@@ -1,0 +1,138 @@
+// The options several commands take, each declared once as a picocli mixin: --device and --threads (train, sample,
+// bench, tune, verify), --precision (train, bench, tune, verify), --gpus and --zero (train, bench), and the registry
+// model with its batch shape (bench, tune); with their checks, each failing with one line that names the option.
+package kiln.cli;
+
+import kiln.codegen.CudaSchedule;
+import kiln.runtime.Models;
+import kiln.runtime.Session;
+import kiln.runtime.multi.Rendezvous;
+import picocli.CommandLine.Option;
+
+final class SharedOptions {
+  private SharedOptions() {}
+
+  /** The registry's model names, for --model's completion and help. */
+  static final class ModelNames extends java.util.ArrayList<String> {
+    ModelNames() { super(Models.ALL.keySet()); }
+  }
+
+  /** --device and --threads; a subclass declares --device with its command's default. */
+  abstract static class Device {
+    static final String DEVICE = "cpu, cuda, or auto: CUDA when a device is present (default: ${DEFAULT-VALUE}).";
+
+    @Option(names = "--threads", paramLabel = "N", description = "CPU threads on the CPU device (default: cores).")
+    Integer threads;
+
+    abstract String deviceName();
+
+    Session.Device device() { return Session.Device.parse(deviceName()); }
+
+    /**
+     * --threads, by default every core the JVM may use. More threads than cores are refused rather than accepted:
+     * the CPU executor's workers spin while they wait for the next kernel, so an oversubscribed pool makes each of
+     * the step's hundreds of launches wait for the OS to schedule every worker in turn (two tiny steps with 1000
+     * threads on 2 cores took minutes).
+     */
+    int threads() {
+      int cores = Runtime.getRuntime().availableProcessors();
+      if (threads == null) {
+        return cores;
+      }
+      if (threads < 1) {
+        throw new UserError("--threads must be positive, got " + threads);
+      }
+      if (threads > cores) {
+        throw new UserError("--threads " + threads + ": this machine has " + cores + " cores for kiln; the CPU workers spin-wait, so"
+            + " more threads than cores only slow every step down: pass at most " + cores + " (or leave --threads out)");
+      }
+      return threads;
+    }
+  }
+
+  /** --device defaulting to auto (train, sample, bench). */
+  static final class AutoDevice extends Device {
+    @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = DEVICE)
+    String device;
+
+    @Override String deviceName() { return device; }
+  }
+
+  /** --device defaulting to cpu (tune, verify). */
+  static final class CpuDevice extends Device {
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = DEVICE)
+    String device;
+
+    @Override String deviceName() { return device; }
+  }
+
+  /** --precision: fp32 (CUDA cores), tf32 (CUDA tensor cores), or bf16 (bf16 storage, fp32 master weights and sums; on the CPU emulated). */
+  static final class Precision {
+    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
+        description = "fp32 (exact fp32), tf32 (CUDA tensor cores, inputs rounded to 10 mantissa bits, fp32 sums) or bf16 (parameters"
+            + " and activations stored as bf16, fp32 master weights, AdamW state and sums; emulated on the CPU) (default: ${DEFAULT-VALUE}).")
+    String name;
+
+    CudaSchedule.Precision on(Session.Device device) {
+      CudaSchedule.Precision p = switch (name) {
+        case "fp32" -> CudaSchedule.Precision.FP32;
+        case "tf32" -> CudaSchedule.Precision.TF32;
+        case "bf16" -> CudaSchedule.Precision.BF16;
+        default -> throw new UserError("--precision " + name + ": expected fp32, tf32 or bf16");
+      };
+      if (p == CudaSchedule.Precision.TF32 && device != Session.Device.CUDA) {
+        throw new UserError("--precision tf32: TF32 is a CUDA tensor-core mode; the " + device.name().toLowerCase() + " device computes in fp32");
+      }
+      return p;
+    }
+  }
+
+  /** --gpus, --zero and the node options of a run over several processes (MultiGpu has their checks and descriptions). */
+  static final class Gpus {
+    @Option(names = "--gpus", defaultValue = "1", paramLabel = "N", description = MultiGpu.DESCRIPTION)
+    int gpus;
+
+    @Option(names = "--zero", defaultValue = "0", paramLabel = "0|1", description = MultiGpu.ZERO)
+    int zero;
+
+    @Option(names = "--nodes", defaultValue = "1", paramLabel = "M", description = MultiGpu.NODES)
+    int nodes;
+
+    @Option(names = "--node-rank", defaultValue = "0", paramLabel = "R", description = MultiGpu.NODE_RANK)
+    int nodeRank;
+
+    @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS)
+    String rendezvous;
+
+    /** All checked together with --precision. */
+    Rendezvous check(Precision precision, Session.Device device) {
+      MultiGpu.checkZeroPrecision(zero, precision.name);
+      return MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, device);
+    }
+  }
+
+  /** --model, --batch and --seq of bench and tune: a registry model and a batch shape it fits. */
+  static final class RegistryShape {
+    @Option(names = "--model", defaultValue = "gpt2-d12", paramLabel = "NAME", completionCandidates = ModelNames.class,
+        description = "A registry model: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).")
+    String name;
+
+    @Option(names = "--batch", defaultValue = "4", paramLabel = "B", description = "Sequences per step (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seq", defaultValue = "64", paramLabel = "T", description = "Tokens per sequence, at most maxT (default: ${DEFAULT-VALUE}).")
+    int seq;
+
+    Models.Shape shape() {
+      positive("--batch", batch);
+      positive("--seq", seq);
+      Models.Shape shape = Models.get(name);
+      if (seq > shape.maxT()) throw new UserError("--seq " + seq + ": at most maxT " + shape.maxT() + " for " + name);
+      return shape;
+    }
+  }
+
+  static void positive(String option, int value) {
+    if (value < 1) throw new UserError(option + " must be positive, got " + value);
+  }
+}
