@@ -100,7 +100,7 @@ public final class CudaLowering {
         k = CudaRows.render(rowPlan);
       } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
-        k = CudaRenderer.extern(first, schedule, size);
+        k = Externs.render(first, schedule, size);
       } else if (mm.isPresent()) {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
