@@ -23,6 +23,6 @@ benches &
 LB=$!
 export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
 timeout 70 bash reference/fixtures.sh > $OUT/fixtures.txt 2>&1; stamp fixtures $?
-timeout 150 bash gpu/run.sh test --select-class kiln.runtime.CudaAttentionTest --select-class kiln.runtime.CudaVerifyTest \
+timeout 150 bash gpu/run.sh test --include-classname '.*(CudaAttentionTest|CudaVerifyTest)' \
   --details=tree > $OUT/gpu-tests.txt 2>&1; stamp gpu-tests $?
 wait $LB
