@@ -129,9 +129,8 @@ public final class Externs {
       for (Dim d : o.tensor().dims()) {
         if (d.equals(l.batch()) || d.equals(l.seq()) || d.equals(l.headSize()) || l.heads().contains(d)) continue;
         Integer n = size.apply(d);
-        int want = l.packed() ? 3 : 1;
-        if (n != null && n != want) {
-          return "attention: " + o.tensor().name() + "'s axis " + d + " of size " + want + (l.packed() ? " (q, k, v)" : "") + ", found " + n;
+        if (n != null && (l.packed() ? n < 3 : n != 1)) {
+          return "attention: " + o.tensor().name() + "'s axis " + d + " of size " + (l.packed() ? "at least 3 (q, k, v)" : "1") + ", found " + n;
         }
       }
     }
