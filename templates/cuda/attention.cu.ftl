@@ -9,6 +9,7 @@
 #define FA_FWD_BK ${fwdBk}
 #define FA_DQ_BK ${dqBk}
 #define FA_DKV_BQ ${dkvBq}
+#define FA_DKV_WIDE ${dkvWide}
 <#include "flash_attention.cuh">
 
 extern "C" __global__ void __launch_bounds__(${threadsMacro}, ${minBlocksMacro}) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
@@ -25,3 +26,4 @@ ${operands}
 #undef FA_FWD_BK
 #undef FA_DQ_BK
 #undef FA_DKV_BQ
+#undef FA_DKV_WIDE

@@ -22,7 +22,8 @@ public final class BackendPass {
    * qkv, Llama's and Gemma's grouped-query attention over RoPE'd q, k and v) whose layout the extern
    * registry serves at these sizes (Externs.attentionUnsupported: a head size that is a multiple of 8)
    * becomes the flash-attention extern (Externs.attention: no T x T tensor in memory; its backward
-   * recomputes the scores tile by tile); the others keep their DSL definition. Every GELU output is
+   * recomputes the scores tile by tile; with one key/value head, dk and dv per query head and a sum over
+   * them, Externs.attention); the others keep their DSL definition. Every GELU output is
    * recomputed in the backward instead of kept (1.1 GB less for GPT-2 124M at B=8, T=1024). sizes
    * binds the family's dims (those it lacks are checked when the kernels are rendered).
    */
@@ -45,7 +46,10 @@ public final class BackendPass {
         } catch (IllegalArgumentException e) {
           continue;
         }
-        if (Externs.attentionUnsupported(layout, sizes::get) == null) g.replace(r, sub -> Externs.attention(sub, q, k, v, r.output));
+        if (Externs.attentionUnsupported(layout, sizes::get) != null) continue;
+        boolean known = layout.heads().stream().allMatch(sizes::containsKey);
+        boolean multiQuery = known && layout.kvHeadCount(d -> sizes.get(d)) == 1 && layout.groups(d -> sizes.get(d)) > 1;
+        g.replace(r, sub -> Externs.attention(sub, q, k, v, r.output, multiQuery));
       }
       for (Graph.Region r : g.regions("gelu")) g.recompute(r.output);
     };

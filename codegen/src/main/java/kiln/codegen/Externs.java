@@ -63,9 +63,11 @@ public final class Externs {
    * attention [q, k, v, y, lse]; attention_dq [q, k, v, dy, lse, D, dq]; attention_dkdv [q, k, v, dy,
    * lse, D, dk, dv]. The backward rule: D = Σ_d dy·y per row (a DSL compute), then dq and dk, dv, each
    * `=` where the gradient has no contribution yet and `+=` after one. The DSL definition of the region
-   * stays the specification (CudaVerifyTest checks the two agree).
+   * stays the specification (CudaVerifyTest checks the two agree). perQueryHead (multi-query: one
+   * key/value head would give dkdv one block per key tile): dkdv writes one dk, dv partial per query
+   * head, (B, heads..., T, HS) as q, and a DSL sum over the group adds them in order into dk, dv.
    */
-  public static Tensor attention(Graph g, Tensor q, Tensor k, Tensor v, Tensor y) {
+  public static Tensor attention(Graph g, Tensor q, Tensor k, Tensor v, Tensor y, boolean perQueryHead) {
     AttentionLayout l = AttentionLayout.of(q, k, v, y);
     List<Dim> rows = new ArrayList<>(List.of(l.batch()));
     rows.addAll(l.heads());
@@ -88,8 +90,30 @@ public final class Externs {
         throw new IllegalArgumentException("attention: the gradients of k (" + k.name() + ") and v (" + v.name()
             + ") must both be first or both accumulated, found " + (firstK ? "k first, v accumulated" : "v first, k accumulated"));
       }
+      List<Dim> group = l.heads().stream().filter(x -> !l.kvHeads().contains(x)).toList();
+      if (perQueryHead && firstK && group.size() == 1) {
+        Tensor dkh = gb.tensor(gb.layer() + ".dk_heads", Role.ACT_GRAD, DType.F32, q.dims().toArray(Dim[]::new));
+        Tensor dvh = gb.tensor(gb.layer() + ".dv_heads", Role.ACT_GRAD, DType.F32, q.dims().toArray(Dim[]::new));
+        gb.extern("dkdv", dkh, ATTENTION_DKDV, plus(in, dkh, dvh), false, null);
+        sumGroup(gb, "dk", dk, dkh, group.getFirst());
+        sumGroup(gb, "dv", dv, dvh, group.getFirst());
+        return;
+      }
       gb.extern("dkdv", dk, ATTENTION_DKDV, plus(in, dk, dv), !firstK, null);
     });
+  }
+
+  /**
+   * out[i] = Σ_g heads[i with the group axis at g]: the per-query-head partials of dk or dv (dims as q)
+   * summed over the query heads of each key/value head, in order, into out (dims as k or v).
+   */
+  private static void sumGroup(Graph g, String name, Tensor out, Tensor heads, Dim group) {
+    List<Dim> od = out.dims(), hd = heads.dims();
+    g.store(name, out, od, vars -> new ArrayList<Expr>(vars), vars -> sum(group, j -> {
+      List<Expr> at = new ArrayList<>();
+      for (Dim d : hd) at.add(d.equals(group) ? j : vars.get(od.indexOf(d)));
+      return heads.at(at);
+    }));
   }
 
   /** D[b, heads, t] = Σ_d dy·y: the row term of softmax's backward (a row kernel on CUDA). */

@@ -37,22 +37,27 @@ public final class FlashAttention {
   };
 
   /** The kernels' tiles (the FA_* macros of flash_attention.cuh), as the host launches them. */
-  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq) {
+  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
     static Tile of(String op, int hs, boolean tf32) {
       if (tf32) {
-        int warps = 4, rows = 16 * warps, threads = 32 * warps, fwdBk = 64, dqBk = 64, dkvBq = 32;
+        // wide heads (HS > 64): 32-key tiles keep the forward's and dq's score fragments in registers, and
+        // dkdv holds K, V in shared memory with two warp groups (FA_DKV_WIDE): no spills at HS = 128
+        boolean wide = hs > 64;
+        int warps = 4, rows = 16 * warps, threads = 32 * warps, fwdBk = wide ? 32 : 64, dqBk = wide ? 32 : 64, dkvBq = 32;
         return switch (op) {
-          case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq);
-          case Externs.ATTENTION_DQ -> new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq);
-          default -> new Tile(rows, threads, 4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), fwdBk, dqBk, dkvBq);
+          case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          case Externs.ATTENTION_DQ -> new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          default -> wide
+              ? new Tile(rows, 2 * threads, 4 * (2 * rows * (hs + 4) + 2 * (2 * dkvBq * (hs + 4) + 2 * dkvBq)), fwdBk, dqBk, dkvBq, true)
+              : new Tile(rows, threads, 4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), fwdBk, dqBk, dkvBq, false);
         };
       }
       // the column tile c splits into c/4 threads with HS / (c/4) head-dim columns each: 64 needs HS % 16 == 0
       int bq = 64, bk = 64, rm = 4, cols = hs % 16 == 0 ? 64 : 32;
       return switch (op) {
-        case Externs.ATTENTION -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (hs * bq + 2 * hs * cols + cols * (bq + 4)), cols, cols, cols);
-        case Externs.ATTENTION_DQ -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (2 * hs * bq + 3 * hs * cols + cols * (bq + 4)), cols, cols, cols);
-        default -> new Tile(bk, (cols / 4) * (bk / rm), 4 * (2 * hs * bk + 2 * hs * cols + 2 * cols * (bk + 4) + 2 * cols), cols, cols, cols);
+        case Externs.ATTENTION -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (hs * bq + 2 * hs * cols + cols * (bq + 4)), cols, cols, cols, false);
+        case Externs.ATTENTION_DQ -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (2 * hs * bq + 3 * hs * cols + cols * (bq + 4)), cols, cols, cols, false);
+        default -> new Tile(bk, (cols / 4) * (bk / rm), 4 * (2 * hs * bk + 2 * hs * cols + 2 * cols * (bk + 4) + 2 * cols), cols, cols, cols, false);
       };
     }
   }
@@ -79,6 +84,7 @@ public final class FlashAttention {
     List<AttentionLayout.Operand> operands = new ArrayList<>(List.of(l.q(), l.k(), l.v(), l.y().on(args.get(3))));
     List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
     String call;
+    boolean perHead = false;  // dkdv into one partial per query head (Externs.attention's perQueryHead)
     switch (op) {
       case Externs.ATTENTION -> call = "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
       case Externs.ATTENTION_DQ -> {
@@ -87,11 +93,13 @@ public final class FlashAttention {
         call = "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
       }
       case Externs.ATTENTION_DKDV -> {
-        operands.add(l.k().on(args.get(6)));
-        operands.add(l.v().on(args.get(7)));
+        perHead = !l.packed() && args.get(6).dims().equals(l.q().tensor().dims()) && !args.get(6).dims().equals(l.k().tensor().dims());
+        operands.add((perHead ? l.q() : l.k()).on(args.get(6)));
+        operands.add((perHead ? l.q() : l.v()).on(args.get(7)));
         roles.add("dk");
         roles.add("dv");
-        call = "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t + ", NH_, G_)";
+        call = "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
+            + ", NH_, G_, " + (perHead ? "1" : "G_") + ")";
       }
       default -> throw new IllegalArgumentException(c.name() + ": no flash-attention kernel for extern " + op);
     }
@@ -112,7 +120,7 @@ public final class FlashAttention {
       default -> "FA_DKV";
     };
     List<Dim> gridRows = new ArrayList<>(List.of(l.batch()));
-    gridRows.addAll(op.equals(Externs.ATTENTION_DKDV) ? l.kvHeads() : l.heads());
+    gridRows.addAll(op.equals(Externs.ATTENTION_DKDV) && !perHead ? l.kvHeads() : l.heads());
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
     m.put("tf32", tf32 ? 1 : 0);
@@ -120,6 +128,7 @@ public final class FlashAttention {
     m.put("fwdBk", tile.fwdBk());
     m.put("dqBk", tile.dqBk());
     m.put("dkvBq", tile.dkvBq());
+    m.put("dkvWide", tile.dkvWide() ? 1 : 0);
     m.put("threadsMacro", prefix + "_NT");
     m.put("minBlocksMacro", tf32 ? "1" : prefix + "_MINB");
     m.put("smemMacro", prefix + "_SMEM_BYTES");
@@ -131,7 +140,8 @@ public final class FlashAttention {
     m.put("operands", ops.toString());
     m.put("call", String.format(call, names.toArray()));
     String kind = "attention" + op.substring("attention".length());
-    String layout = l.packed() ? "packed qkv" : "q, k, v apart, " + l.heads() + " query heads over " + l.kvHeads() + " key/value heads";
+    String layout = (l.packed() ? "packed qkv" : "q, k, v apart, " + l.heads() + " query heads over " + l.kvHeads() + " key/value heads")
+        + (perHead ? ", dk and dv per query head" : "");
     return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
         + layout + ")" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new CudaRenderer.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));

@@ -86,6 +86,13 @@ class ExternsTest {
     assertEquals(4, l.groups(d -> s.get(d)));
     assertEquals(1, l.kvHeadCount(d -> s.get(d)));
     assertNoScores(p);
+    // one key/value head: dkdv writes a partial per query head (q's dims), summed over G into dk and dv
+    Compute dkdv = externs(p, Externs.ATTENTION_DKDV).getFirst();
+    assertEquals(l.q().tensor().dims(), dkdv.out().dims());
+    for (String g : List.of("dk", "dv")) {
+      Compute sum = p.graph().computes().stream().filter(x -> x.name().equals("backward.h0.attn." + g)).findFirst().orElseThrow();
+      assertTrue(sum.body() instanceof Expr.Reduce r && r.var().dim().name().equals("G"), sum.name() + " sums over G: " + sum.body());
+    }
   }
 
   @Test void gemmaGroupedQuery() {
@@ -94,6 +101,7 @@ class ExternsTest {
     Map<Dim, Integer> s = sizes(Gemma.FAMILY, c);
     AttentionLayout l = Externs.attentionLayout(externs(p, Externs.ATTENTION_DKDV).getFirst());
     assertEquals(3, l.groups(d -> s.get(d)));
+    assertEquals(l.k().tensor().dims(), externs(p, Externs.ATTENTION_DKDV).getFirst().out().dims());  // summed in the kernel
     assertArrayEquals(new long[] {0, 6 * T * 32, 32, T * 32}, bound(l.q(), s));
     assertArrayEquals(new long[] {0, T * 6 * 32, 6 * 32, 32}, bound(l.y(), s));   // dy, as y
     assertNoScores(p);

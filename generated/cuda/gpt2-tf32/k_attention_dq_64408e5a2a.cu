@@ -6,13 +6,14 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_dq_c1ede751e0 { long long v[8]; };
+struct Args_k_attention_dq_64408e5a2a { long long v[8]; };
 #define HS 64
 #define FA_TF32 1
 #define FA_ACCUMULATE 0
 #define FA_FWD_BK 64
 #define FA_DQ_BK 64
 #define FA_DKV_BQ 32
+#define FA_DKV_WIDE 0
 #ifndef KILN_FLASH_ATTENTION
 #define KILN_FLASH_ATTENTION
 // Fused causal self-attention (flash-attention style) for the "attention", "attention_dq" and
@@ -30,8 +31,10 @@ struct Args_k_attention_dq_c1ede751e0 { long long v[8]; };
 // Kernels (see bottom of file for launch configuration summary):
 //   flash_attn_fwd      (q, k, v, y, lse, T, NH, G)              grid (B*NH, query tiles)
 //   flash_attn_bwd_dq   (q, k, v, dy, lse, D, dq, T, NH, G)      grid (B*NH, query tiles)
-//   flash_attn_bwd_dkdv (q, k, v, dy, lse, D, dk, dv, T, NH, G)  grid (B*NH/G, key tiles): a block owns a
-//       key tile of one key/value head and sums over its G query heads in order in registers.
+//   flash_attn_bwd_dkdv (q, k, v, dy, lse, D, dk, dv, T, NH, G, GB)  grid (B*NH/GB, key tiles): a block owns a
+//       key tile of one key/value head and sums over GB of its query heads in order in registers; dk, dv
+//       have NH/GB heads (GB = G: the key/value heads; GB = 1: one partial per query head, which the
+//       caller sums over the group in order).
 //   dq and dkdv are independent of each other. No atomics: deterministic.
 //
 // Compile-time knobs (all -D overridable):
@@ -77,6 +80,11 @@ struct Args_k_attention_dq_c1ede751e0 { long long v[8]; };
 #endif
 #ifndef FA_TC_WARPS
 #define FA_TC_WARPS 4
+#endif
+// FA_DKV_WIDE=1 (TF32 backward only, meant for HS > 64): the dkdv kernel keeps K and V in shared memory and
+// runs two groups of FA_TC_WARPS warps over a key tile's query heads (see that kernel).
+#ifndef FA_DKV_WIDE
+#define FA_DKV_WIDE 0
 #endif
 
 #ifndef FA_FWD_BQ
@@ -137,8 +145,13 @@ struct Args_k_attention_dq_c1ede751e0 { long long v[8]; };
 #define FA_DKV_BK (16 * FA_TC_WARPS)
 #define FA_DQ_NT (32 * FA_TC_WARPS)
 #define FA_DQ_SMEM_BYTES (4 * 2 * FA_DQ_BK * (HS + 4))
+#if FA_DKV_WIDE
+#define FA_DKV_NT (64 * FA_TC_WARPS)
+#define FA_DKV_SMEM_BYTES (4 * (2 * FA_DKV_BK * (HS + 4) + 2 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ)))
+#else
 #define FA_DKV_NT (32 * FA_TC_WARPS)
 #define FA_DKV_SMEM_BYTES (4 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ))
+#endif
 #else
 #define FA_DQ_NT ((FA_DQ_BK / 4) * (FA_DQ_BQ / FA_DQ_RM))
 #define FA_DQ_SMEM_BYTES (4 * (2 * HS * FA_DQ_BQ + 3 * HS * FA_DQ_BK + FA_DQ_BK * (FA_DQ_BQ + 4)))
@@ -703,13 +716,13 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
 }
 
 // =====================================================================================================
-// dk, dv. grid = (B*NH, ceil(T/FA_DKV_BK)), block = FA_DKV_NT, dyn smem = FA_DKV_SMEM_BYTES
+// dk, dv. grid = (B*NH/GB, ceil(T/FA_DKV_BK)), block = FA_DKV_NT, dyn smem = FA_DKV_SMEM_BYTES
 // Block owns a key tile, loops over query tiles from the diagonal to the end. Thread owns RM key rows x 4
 // query cols (scores), RM key rows x CPT head-dim cols (dk, dv).
 // =====================================================================================================
 __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa_operand k, const fa_operand v, const fa_operand dy,
                                                     const float* __restrict__ lse, const float* __restrict__ Dbuf, const fa_operand dk_out,
-                                                    const fa_operand dv_out, int T, int NH, int G) {
+                                                    const fa_operand dv_out, int T, int NH, int G, int GB) {
     constexpr int BK = FA_DKV_BK, BQ = FA_DKV_BQ, RM = FA_DKV_RM, TX = BQ / 4, NT = FA_DKV_NT;
     constexpr int CPT = HS / TX, LDP = BK + 4;
     FA_CHECK_CFG(BK, BQ, RM, NT)
@@ -724,7 +737,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sD = sL + BQ;                                // [BQ]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
     const int k0 = (int)blockIdx.y * BK;  // low key tiles have the most work: scheduled first
-    const int KVH = NH / G, b = (int)blockIdx.x / KVH, kvh = (int)blockIdx.x % KVH;
+    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
     const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
     const float* kb = k.p + b * k.sb + kvh * k.sh;
     const float* vb = v.p + b * v.sb + kvh * v.sh;
@@ -739,10 +752,10 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         for (int c = 0; c < CPT; ++c) dk[i][c] = dv[i][c] = 0.f;
     const int kr = k0 + ty * RM;
     const int nqt = (T + BQ - 1) / BQ;
-    float* dkb = dk_out.p + b * dk_out.sb + kvh * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + kvh * dv_out.sh;
-    for (int gi = 0; gi < G; ++gi) {  // the query heads of this key/value head, in order
-        const int h = kvh * G + gi, bh = b * NH + h;
+    float* dkb = dk_out.p + b * dk_out.sb + part * dk_out.sh;
+    float* dvb = dv_out.p + b * dv_out.sb + part * dv_out.sh;
+    for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
+        const int h = h0 + gi, bh = b * NH + h;
         const float* qb = q.p + b * q.sb + h * q.sh;
         const float* gb = dy.p + b * dy.sb + h * dy.sh;
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
@@ -923,13 +936,169 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     }
 }
 
+#if FA_DKV_WIDE
 // =====================================================================================================
-// dk, dv, TF32 tensor cores. grid = (B*NH, ceil(T/FA_DKV_BK)), block = FA_DKV_NT = 32*FA_TC_WARPS,
+// dk, dv, TF32 tensor cores, for wide heads (HS > 64, where K and V fragments plus the dk, dv accumulators
+// would need 4*HS registers a thread). grid = (B*NH/GB, ceil(T/FA_DKV_BK)), block = FA_DKV_NT =
+// 32*FA_TC_WARPS*2: two groups of FA_TC_WARPS warps over the same key tile, group j taking the query
+// tiles j, j+2, ... of each of the block's GB query heads; K and V tiles (tf32, K pre-scaled) in shared
+// memory, read as fragments per k-step (row pitch HS+4: conflict-free); each group its own Q, dO tiles.
+// At the end group 1 hands its dk, dv to group 0 through shared memory, which adds them in that order:
+// deterministic.
+// =====================================================================================================
+__device__ __forceinline__ void fa_load_tc_scaled(unsigned* dst, const float* __restrict__ src, long long rs, int k0, int T,
+                                                  int tid, float f) {
+    constexpr int R = FA_DKV_BK, NT = FA_DKV_NT;
+    constexpr int V4 = HS / 4, TOT = R * V4, IT = (TOT + NT - 1) / NT, LD = HS + 4;
+#pragma unroll
+    for (int it = 0; it < IT; ++it) {
+        const int i = it * NT + tid, r = i / V4, c = i % V4;
+        if (TOT % NT == 0 || i < TOT) {
+            float4 t = make_float4(0.f, 0.f, 0.f, 0.f);
+            if (k0 + r < T) t = fa_ldg4(src + (long long)(k0 + r) * rs + 4 * c);
+            *reinterpret_cast<uint4*>(dst + r * LD + 4 * c) = make_uint4(fa_tf32(t.x * f), fa_tf32(t.y * f), fa_tf32(t.z * f), fa_tf32(t.w * f));
+        }
+    }
+}
+
+__device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa_operand k, const fa_operand v, const fa_operand dy,
+                                                    const float* __restrict__ lse, const float* __restrict__ Dbuf, const fa_operand dk_out,
+                                                    const fa_operand dv_out, int T, int NH, int G, int GB) {
+    constexpr int BK = FA_DKV_BK, BQ = FA_DKV_BQ, NTG = 32 * FA_TC_WARPS, LD = HS + 4;
+    constexpr int KS = HS / 8, NJ = BQ / 8, NO = HS / 8;
+    static_assert(HS % 8 == 0 && BQ % 8 == 0, "TF32 path needs HS % 8 == 0 and FA_DKV_BQ % 8 == 0");
+    extern __shared__ float4 fa_smem4[];
+    unsigned* sK = reinterpret_cast<unsigned*>(fa_smem4);  // [BK][LD]
+    unsigned* sV = sK + BK * LD;                            // [BK][LD]
+    unsigned* sGroups = sV + BK * LD;                       // per group: Q [BQ][LD], dO [BQ][LD], lse [BQ], D [BQ]
+    const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
+    const int group = warp / FA_TC_WARPS, wl = warp % FA_TC_WARPS, gtid = tid % NTG;
+    unsigned* sQ = sGroups + group * (2 * BQ * LD + 2 * BQ);
+    unsigned* sG = sQ + BQ * LD;
+    float* sL = reinterpret_cast<float*>(sG + BQ * LD);
+    float* sD = sL + BQ;
+    const int k0 = (int)blockIdx.y * BK;
+    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
+    const long long rsq = q.st, rsy = dy.st;
+    const float scale = 1.0f / sqrtf((float)HS);
+    fa_load_tc_scaled(sK, k.p + b * k.sb + kvh * k.sh, k.st, k0, T, tid, scale * FA_LOG2E);
+    fa_load_tc_scaled(sV, v.p + b * v.sb + kvh * v.sh, v.st, k0, T, tid, 1.f);
+    const int wk = k0 + wl * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
+    const unsigned* kp = sK + (wl * 16 + g) * LD + t4;
+    const unsigned* vp = sV + (wl * 16 + g) * LD + t4;
+    float dk[NO][4], dv[NO][4];
+#pragma unroll
+    for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
+    const int nqt = (T + BQ - 1) / BQ;
+    for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
+        const int h = h0 + gi, bh = b * NH + h;
+        const float* qb = q.p + b * q.sb + h * q.sh;
+        const float* gb = dy.p + b * dy.sb + h * dy.sh;
+        // group j takes the query tiles j, j+2, ... from the diagonal; both take the same steps (their
+        // barriers match), a group past the last tile idles
+        for (int qt0 = k0 / BQ; qt0 < nqt; qt0 += 2) {
+            const int qt = qt0 + group, q0 = qt * BQ;
+            const bool active = qt < nqt;
+            __syncthreads();
+            if (active) {
+                fa_load_tc<BQ, NTG>(sQ, qb, rsq, q0, T, gtid);
+                fa_load_tc<BQ, NTG>(sG, gb, rsy, q0, T, gtid);
+                for (int i = gtid; i < BQ; i += NTG) {
+                    const int r = q0 + i;
+                    sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
+                    sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
+                }
+            }
+            __syncthreads();
+            if (!active || q0 + BQ - 1 < wk) continue;  // all queries of this tile precede this warp's keys
+            float s[NJ][4], dp[NJ][4];
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.f;
+#pragma unroll
+            for (int ks = 0; ks < KS; ++ks) {
+                const unsigned ka[4] = {kp[ks * 8], kp[ks * 8 + 8 * LD], kp[ks * 8 + 4], kp[ks * 8 + 8 * LD + 4]};
+                const unsigned va[4] = {vp[ks * 8], vp[ks * 8 + 8 * LD], vp[ks * 8 + 4], vp[ks * 8 + 8 * LD + 4]};
+#pragma unroll
+                for (int j = 0; j < NJ; ++j) {
+                    const int off = (j * 8 + g) * LD + ks * 8 + t4;
+                    fa_mma(s[j], ka, sQ[off], sQ[off + 4]);
+                    fa_mma(dp[j], va, sG[off], sG[off + 4]);
+                }
+            }
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) {
+                const int cl = j * 8 + 2 * t4, c = q0 + cl;
+                const float2 L = *reinterpret_cast<const float2*>(sL + cl);
+                const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
+                const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
+                const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
+                const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
+                const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
+                s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
+                dp[j][0] = p0 * (dp[j][0] - Dd.x);
+                dp[j][1] = p1 * (dp[j][1] - Dd.y);
+                dp[j][2] = p2 * (dp[j][2] - Dd.x);
+                dp[j][3] = p3 * (dp[j][3] - Dd.y);
+            }
+#pragma unroll
+            for (int j = 0; j < NJ; ++j) {
+                const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
+                const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
+                const int off = (j * 8 + 2 * t4) * LD + g;
+#pragma unroll
+                for (int n = 0; n < NO; ++n) {
+                    fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
+                    fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
+                }
+            }
+        }
+    }
+    // group 1's sums through shared memory (the groups' tiles are free now: 2*(2*BQ*LD + 2*BQ) >= 2*BK*HS floats)
+    static_assert(2 * (2 * BQ * LD + 2 * BQ) >= 2 * BK * HS, "the hand-over area must hold dk and dv of a key tile");
+    float* xk = reinterpret_cast<float*>(sGroups);  // [BK][HS]
+    float* xv = xk + BK * HS;                       // [BK][HS]
+    __syncthreads();
+    if (group == 1) {
+#pragma unroll
+        for (int n = 0; n < NO; ++n) {
+            const int c = n * 8 + 2 * t4, a0 = (wl * 16 + g) * HS + c, a1 = a0 + 8 * HS;
+            *reinterpret_cast<float2*>(xk + a0) = make_float2(dk[n][0], dk[n][1]);
+            *reinterpret_cast<float2*>(xk + a1) = make_float2(dk[n][2], dk[n][3]);
+            *reinterpret_cast<float2*>(xv + a0) = make_float2(dv[n][0], dv[n][1]);
+            *reinterpret_cast<float2*>(xv + a1) = make_float2(dv[n][2], dv[n][3]);
+        }
+    }
+    __syncthreads();
+    if (group == 1) return;
+    float* dkb = dk_out.p + b * dk_out.sb + part * dk_out.sh;
+    float* dvb = dv_out.p + b * dv_out.sb + part * dv_out.sh;
+#pragma unroll
+    for (int n = 0; n < NO; ++n) {
+        const int c = n * 8 + 2 * t4, a0 = (wl * 16 + g) * HS + c, a1 = a0 + 8 * HS;
+        const float2 k0v = *reinterpret_cast<const float2*>(xk + a0), k1v = *reinterpret_cast<const float2*>(xk + a1);
+        const float2 v0v = *reinterpret_cast<const float2*>(xv + a0), v1v = *reinterpret_cast<const float2*>(xv + a1);
+        if (r0 < T) {
+            float t[2] = {(dk[n][0] + k0v.x) * scale, (dk[n][1] + k0v.y) * scale};
+            float u[2] = {dv[n][0] + v0v.x, dv[n][1] + v0v.y};
+            fa_stg<2, FA_ACCUMULATE != 0>(dkb + r0 * dk_out.st + c, t);
+            fa_stg<2, FA_ACCUMULATE != 0>(dvb + r0 * dv_out.st + c, u);
+        }
+        if (r1 < T) {
+            float t[2] = {(dk[n][2] + k1v.x) * scale, (dk[n][3] + k1v.y) * scale};
+            float u[2] = {dv[n][2] + v1v.x, dv[n][3] + v1v.y};
+            fa_stg<2, FA_ACCUMULATE != 0>(dkb + r1 * dk_out.st + c, t);
+            fa_stg<2, FA_ACCUMULATE != 0>(dvb + r1 * dv_out.st + c, u);
+        }
+    }
+}
+#else  // !FA_DKV_WIDE
+// =====================================================================================================
+// dk, dv, TF32 tensor cores. grid = (B*NH/GB, ceil(T/FA_DKV_BK)), block = FA_DKV_NT = 32*FA_TC_WARPS,
 // smem FA_DKV_SMEM_BYTES. Warp owns 16 keys; K and V fragments in registers; Q, dO tiles (FA_DKV_BQ rows) in smem.
 // =====================================================================================================
 __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa_operand k, const fa_operand v, const fa_operand dy,
                                                     const float* __restrict__ lse, const float* __restrict__ Dbuf, const fa_operand dk_out,
-                                                    const fa_operand dv_out, int T, int NH, int G) {
+                                                    const fa_operand dv_out, int T, int NH, int G, int GB) {
     constexpr int BK = FA_DKV_BK, BQ = FA_DKV_BQ, NT = FA_DKV_NT, LD = HS + 4;
     constexpr int KS = HS / 8, NJ = BQ / 8, NO = HS / 8;
     static_assert(HS % 8 == 0 && BQ % 8 == 0, "TF32 path needs HS % 8 == 0 and FA_DKV_BQ % 8 == 0");
@@ -940,7 +1109,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sD = sL + BQ;                                    // [BQ]
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const int k0 = (int)blockIdx.y * BK;
-    const int KVH = NH / G, b = (int)blockIdx.x / KVH, kvh = (int)blockIdx.x % KVH;
+    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
     const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
     const float* kb = k.p + b * k.sb + kvh * k.sh;
     const float* vb = v.p + b * v.sb + kvh * v.sh;
@@ -964,10 +1133,10 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 #pragma unroll
     for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
     const int nqt = (T + BQ - 1) / BQ;
-    float* dkb = dk_out.p + b * dk_out.sb + kvh * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + kvh * dv_out.sh;
-    for (int gi = 0; gi < G; ++gi) {  // the query heads of this key/value head, in order
-        const int h = kvh * G + gi, bh = b * NH + h;
+    float* dkb = dk_out.p + b * dk_out.sb + part * dk_out.sh;
+    float* dvb = dv_out.p + b * dv_out.sb + part * dv_out.sh;
+    for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
+        const int h = h0 + gi, bh = b * NH + h;
         const float* qb = q.p + b * q.sb + h * q.sh;
         const float* gb = dy.p + b * dy.sb + h * dy.sh;
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
@@ -1036,18 +1205,19 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         }
     }
 }
+#endif  // FA_DKV_WIDE
 #endif  // FA_TF32_BWD
 
 // Launch summary (host side):
 //   fwd : grid (B*NH, ceil(T/FA_FWD_BQ)),  block FA_FWD_NT,  smem FA_FWD_SMEM_BYTES
 //   dq  : grid (B*NH, ceil(T/FA_DQ_BQ)),   block FA_DQ_NT,   smem FA_DQ_SMEM_BYTES
-//   dkdv: grid (B*NH/G, ceil(T/FA_DKV_BK)),  block FA_DKV_NT,  smem FA_DKV_SMEM_BYTES
+//   dkdv: grid (B*NH/GB, ceil(T/FA_DKV_BK)),  block FA_DKV_NT,  smem FA_DKV_SMEM_BYTES
 //   Any smem > 48 KiB needs cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes)
 //   (cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes) in the driver API).
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FA_DQ_NT, 1) k_attention_dq_c1ede751e0(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_dq_c1ede751e0 a) {
+extern "C" __global__ void __launch_bounds__(FA_DQ_NT, 1) k_attention_dq_64408e5a2a(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_dq_64408e5a2a a) {
   static_assert(FA_DQ_NT == 128, "threads per block differ from the host's");
   static_assert(FA_DQ_SMEM_BYTES == 34816, "dynamic shared memory differs from the host's");
   static_assert(FA_DQ_BQ == 64, "row tile differs from the host's");
@@ -1073,3 +1243,4 @@ extern "C" __global__ void __launch_bounds__(FA_DQ_NT, 1) k_attention_dq_c1ede75
 #undef FA_FWD_BK
 #undef FA_DQ_BK
 #undef FA_DKV_BQ
+#undef FA_DKV_WIDE
