@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One nvidia-h200-x2 call for branch attngqa (grouped-query flash attention), run from a folder holding
-# the pack in gpu/, reference/ and this script; logs under $OUT. Two lanes at once:
+# the pack (gpu/ or .gpu/), reference/ and scripts/; logs under $OUT (about 80 s wall). Two lanes at once:
 #   GPU 1: bench gpt2-d12, gemma-d12, llama-d12 (B=8, T=1024, 30 steps, tf32, untuned);
 #   GPU 0: the reference fixtures (PyTorch, CPU), then CudaVerifyTest (six fixtures, fp32/tf32/bf16)
 #          and CudaAttentionTest (the extern against the CPU definition at HS 128 and 40).
 set -u
-K="bash gpu/run.sh kiln.cli.Main"
+P=gpu; [ -d gpu ] || P=.gpu
+K="bash $P/run.sh kiln.cli.Main"
 T=$OUT/times.txt
 t0=$(date +%s)
 stamp() { echo "$1 rc=$2 $(( $(date +%s)-t0 ))s" >> $T; }
@@ -23,6 +24,6 @@ benches &
 LB=$!
 export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
 timeout 70 bash reference/fixtures.sh > $OUT/fixtures.txt 2>&1; stamp fixtures $?
-timeout 150 bash gpu/run.sh test --include-classname '.*(CudaAttentionTest|CudaVerifyTest)' \
+timeout 150 bash $P/run.sh test --include-classname '.*(CudaAttentionTest|CudaVerifyTest)' \
   --details=tree > $OUT/gpu-tests.txt 2>&1; stamp gpu-tests $?
 wait $LB
