@@ -65,7 +65,8 @@ public final class FlashAttention {
   /**
    * One attention extern as a kernel: HS fixed at render time, every other size and stride read at run
    * time. Grid (B x query heads, query tiles) for the forward and dq; (B x key/value heads, key tiles)
-   * for dkdv, whose blocks sum over their G query heads.
+   * for dkdv, whose blocks sum over their G query heads, or (B x query heads, key tiles) where dk and dv
+   * are partials per query head (dims as q: Externs.attention's perQueryHead).
    */
   static CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
     Expr.Extern x = (Expr.Extern) c.body();
