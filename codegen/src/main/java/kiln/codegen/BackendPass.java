@@ -2,10 +2,11 @@
 // hand-scheduled kernels and memory policy enter. The models (kiln.models) know no device.
 package kiln.codegen;
 
+import java.util.Map;
 import java.util.function.Consumer;
+import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
-import kiln.models.Layers;
 
 public final class BackendPass {
   private BackendPass() {}
@@ -13,18 +14,44 @@ public final class BackendPass {
   /** The CPU runs the DSL definitions as written. */
   public static final Consumer<Graph> NONE = g -> { };
 
+  /** CUDA with no size known: every attention region whose layout Externs serves becomes the extern. */
+  public static final Consumer<Graph> CUDA = cuda(Map.of());
+
   /**
-   * CUDA, where memory is what binds: every attention region over a (B, T, 3, NH, HS) qkv becomes
-   * the flash-attention extern (Layers.fusedAttention: no T x T tensor in memory; its backward
-   * recomputes the scores tile by tile), and every GELU output is recomputed in the backward instead
-   * of kept (1.1 GB less for GPT-2 124M at B=8, T=1024). Other attention forms (grouped-query after
-   * RoPE) keep their DSL definition.
+   * CUDA, where memory is what binds: every attention region (GPT-2's over a packed (B, T, 3, NH, HS)
+   * qkv, Llama's and Gemma's grouped-query attention over RoPE'd q, k and v) whose layout the extern
+   * registry serves at these sizes (Externs.attentionUnsupported: a head size that is a multiple of 8)
+   * becomes the flash-attention extern (Externs.attention: no T x T tensor in memory; its backward
+   * recomputes the scores tile by tile; with one key/value head, dk and dv per query head and a sum over
+   * them, Externs.attention); the others keep their DSL definition. Every GELU output is
+   * recomputed in the backward instead of kept (1.1 GB less for GPT-2 124M at B=8, T=1024). sizes
+   * binds the family's dims (those it lacks are checked when the kernels are rendered).
    */
-  public static final Consumer<Graph> CUDA = g -> {
-    for (Graph.Region r : g.regions("attention")) {
-      Tensor qkv = r.inputs.getFirst();
-      if (r.inputs.size() == 1 && qkv.rank() == 5) g.replace(r, sub -> Layers.fusedAttention(sub, qkv, r.output));
-    }
-    for (Graph.Region r : g.regions("gelu")) g.recompute(r.output);
-  };
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) {
+    return g -> {
+      for (Graph.Region r : g.regions("attention")) {
+        Tensor q, k, v;
+        if (r.inputs.size() == 1) {
+          q = k = v = r.inputs.getFirst();
+        } else if (r.inputs.size() == 3) {
+          q = r.inputs.get(0);
+          k = r.inputs.get(1);
+          v = r.inputs.get(2);
+        } else {
+          continue;
+        }
+        AttentionLayout layout;
+        try {
+          layout = AttentionLayout.of(q, k, v, r.output);
+        } catch (IllegalArgumentException e) {
+          continue;
+        }
+        if (Externs.attentionUnsupported(layout, sizes::get) != null) continue;
+        boolean known = layout.heads().stream().allMatch(sizes::containsKey);
+        boolean multiQuery = known && layout.kvHeadCount(d -> sizes.get(d)) == 1 && layout.groups(d -> sizes.get(d)) > 1;
+        g.replace(r, sub -> Externs.attention(sub, q, k, v, r.output, multiQuery));
+      }
+      for (Graph.Region r : g.regions("gelu")) g.recompute(r.output);
+    };
+  }
 }

@@ -110,7 +110,7 @@ public final class CudaLowering {
         k = CudaRows.render(rowPlan);
       } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
-        k = CudaRenderer.extern(first, schedule, size);
+        k = Externs.render(first, schedule, size);
       } else if (mm.isPresent() && bf16Wgmma(mm.get(), schedule, size, offsets, dump)) {
         // bf16 operands on Hopper: the chooser sees the bare matmul with the default tile (the tuner's key)
         WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm.get(), size, offsets);

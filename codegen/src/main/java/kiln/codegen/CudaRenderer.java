@@ -100,7 +100,7 @@ public final class CudaRenderer {
    */
   public record Columns(List<Dim> items, List<Dim> extent, CudaSchedule.ColumnTile tile) implements Work {}
 
-  /** One block per (row, tile of `tileRows` along t): the attention externs. */
+  /** One block per (row, tile of `tileRows` along t): the attention externs (FlashAttention). */
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
 
   /**
@@ -810,74 +810,6 @@ public final class CudaRenderer {
         : new Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), tile, ta, tb, transposed);
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
-  }
-
-
-  /**
-   * An extern compute: the attention externs (forward, dq, dkdv) over qkv (B, T, 3, NH, HS), with HS
-   * fixed at render time (size). TF32 tensor cores at Precision.TF32, fp32 CUDA cores otherwise.
-   */
-  public static Rendered extern(Compute c, CudaSchedule s, java.util.function.ToIntFunction<Dim> size) {
-    // attnbf16 dispatch hook (one registry entry once the extern registry lands): bf16 storage takes the bf16 kernels
-    if (FlashBf16.fits(c)) return FlashBf16.render(c, size);
-    Expr.Extern x = (Expr.Extern) c.body();
-    List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
-    Tensor qkv = args.getFirst();
-    if (!x.op().startsWith("attention") || qkv.rank() != 5) throw new IllegalArgumentException("no CUDA kernel for extern " + x.op());
-    Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3);
-    int hs = size.applyAsInt(qkv.dims().get(4));
-    boolean tf32 = s.precision() == CudaSchedule.Precision.TF32;
-    if (hs % (tf32 ? 8 : 4) != 0) throw new IllegalArgumentException("fused attention needs a head size divisible by " + (tf32 ? 8 : 4) + ", found " + hs);
-    ExprRenderer r = new ExprRenderer(new CudaDialect());
-    for (Tensor t : args) r.offset(t);
-    String b = r.dim(B), t = r.dim(T), nh = r.dim(NH);
-    String function = switch (x.op()) {
-      case "attention" -> "flash_attn_fwd";
-      case "attention_dq" -> "flash_attn_bwd_dq";
-      case "attention_dkdv" -> "flash_attn_bwd_dkdv";
-      default -> throw new IllegalArgumentException("no CUDA kernel for extern " + x.op());
-    };
-    String prefix = switch (x.op()) {
-      case "attention" -> "FA_FWD";
-      case "attention_dq" -> "FA_DQ";
-      default -> "FA_DKV";
-    };
-    FlashTile tile = FlashTile.of(x.op(), hs, tf32);
-    Map<String, Object> m = new HashMap<>();
-    m.put("hs", hs);
-    m.put("tf32", tf32 ? 1 : 0);
-    m.put("accumulate", c.accumulate() ? 1 : 0);
-    m.put("threadsMacro", prefix + "_NT");
-    m.put("minBlocksMacro", tf32 ? "1" : prefix + "_MINB");
-    m.put("smemMacro", prefix + "_SMEM_BYTES");
-    m.put("rowsMacro", x.op().equals("attention_dkdv") ? "FA_DKV_BK" : prefix + "_BQ");
-    m.put("threads", tile.threads());
-    m.put("smem", tile.sharedBytes());
-    m.put("rows", tile.rows());
-    m.put("call", function + "(" + String.join(", ", args.stream().map(a -> "F + " + r.offset(a)).toList()) + ", " + b + ", " + t + ", " + nh + ")");
-    String kind = "attention" + x.op().substring("attention".length());
-    return render(kind, "attention.cu.ftl", kind, r, m, "extern " + x.op() + " over " + args.size() + " tensors" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
-        new RowTiles(List.of(B, NH), T, tile.rows(), tile.threads(), tile.sharedBytes()));
-  }
-
-  /** The flash-attention kernels' default tiles (the FA_* macros of flash_attention.ftl), as the host launches them. */
-  record FlashTile(int rows, int threads, int sharedBytes) {
-    static FlashTile of(String op, int hs, boolean tf32) {
-      if (tf32) {
-        int warps = 4, rows = 16 * warps, threads = 32 * warps;
-        return switch (op) {
-          case "attention" -> new FlashTile(rows, threads, 4 * 2 * 64 * (hs + 4));
-          case "attention_dq" -> new FlashTile(rows, threads, 4 * 2 * 64 * (hs + 4));
-          default -> new FlashTile(rows, threads, 4 * (2 * 32 * (hs + 4) + 2 * 32));
-        };
-      }
-      int bq = 64, bk = 64, rm = 4;
-      return switch (op) {
-        case "attention" -> new FlashTile(bq, (bk / 4) * (bq / rm), 4 * (hs * bq + 2 * hs * bk + bk * (bq + 4)));
-        case "attention_dq" -> new FlashTile(bq, (bk / 4) * (bq / rm), 4 * (2 * hs * bq + 3 * hs * bk + bk * (bq + 4)));
-        default -> new FlashTile(bk, (bq / 4) * (bk / rm), 4 * (2 * hs * bk + 2 * hs * bq + 2 * bq * (bk + 4) + 2 * bq));
-      };
-    }
   }
 
   static String items(ExprRenderer r, List<Var> vars) {

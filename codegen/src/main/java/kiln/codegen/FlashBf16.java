@@ -1,14 +1,15 @@
-// The bf16 flash-attention kernels (templates/cuda/flash_attention_bf16.cuh) as the attention externs'
-// CUDA kernel when their tensors are stored bf16: which of an extern's tensors may be bf16 (Bf16Storage
-// asks), and the rendering of one extern launch. Every operand goes to the kernel as an element offset and
-// (batch, time, head) strides with the head dim contiguous, plus a kv group size G = NH / KVH: GPT-2's
-// packed qkv (B, T, 3, NH, HS) is q, k and v at offsets 0, NH*HS and 2*NH*HS of one row, G = 1.
+// The bf16 flash-attention kernels (templates/cuda/flash_attention_bf16.cuh through attention_bf16.cu.ftl):
+// an entry of Externs for attention externs whose tensors are stored bf16 (lse and D stay fp32), over
+// every layout AttentionLayout describes (dk and dv per key/value head, or per query head). Also which of an extern's
+// tensors may be bf16 (Bf16Storage asks), and whether a whole program can take these kernels (Session asks).
 package kiln.codegen;
 
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.ToIntFunction;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
@@ -21,45 +22,74 @@ public final class FlashBf16 {
   /** Warps a block and rows a warp (FAB_WARPS, 16): each block owns 64 query rows (forward, dq) or key rows (dkdv). */
   static final int WARPS = 4, ROWS = 16 * WARPS, THREADS = 32 * WARPS;
 
-  /** The externs this kernel serves, and per extern the arguments that stay fp32 (lse, D): the rest may be bf16. */
+  /** Per attention extern, the arguments that stay fp32 (lse, D; Externs.attention's order): the rest may be bf16. */
   private static final Map<String, Set<Integer>> FP32_ARGUMENTS = Map.of(
-      "attention", Set.of(2),              // (qkv, y, lse)
-      "attention_dq", Set.of(2, 3),        // (qkv, dy, lse, D, dqkv)
-      "attention_dkdv", Set.of(2, 3));
+      Externs.ATTENTION, Set.of(4),              // [q, k, v, y, lse]
+      Externs.ATTENTION_DQ, Set.of(4, 5),        // [q, k, v, dy, lse, D, dq]
+      Externs.ATTENTION_DKDV, Set.of(4, 5));     // [q, k, v, dy, lse, D, dk, dv]
 
-  /** Whether extern x is one of the attention externs over a packed (B, T, 3, NH, HS) qkv that this kernel serves. */
-  public static boolean serves(Expr.Extern x) {
-    return FP32_ARGUMENTS.containsKey(x.op()) && x.tensors().getFirst().tensor().rank() == 5;
-  }
+  static final Externs.Entry ENTRY = new Externs.Entry() {
+    public List<String> ops() { return List.copyOf(FP32_ARGUMENTS.keySet()); }
 
-  /** Whether argument i of extern x may be stored bf16 (the kernel reads and writes it so). */
-  public static boolean bf16Argument(Expr.Extern x, int i) { return serves(x) && !FP32_ARGUMENTS.get(x.op()).contains(i); }
-
-  /** Whether extern compute c's tensors have the storage this kernel takes: bf16 but for lse and D. */
-  public static boolean fits(Compute c) {
-    if (!(c.body() instanceof Expr.Extern x) || !serves(x)) return false;
-    for (int i = 0; i < x.tensors().size(); i++) {
-      DType want = bf16Argument(x, i) ? DType.BF16 : DType.F32;
-      if (x.tensors().get(i).tensor().storage() != want) return false;
+    public String unsupported(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
+      String why = layoutUnsupported(c, size);
+      if (why != null) return why;
+      Expr.Extern x = (Expr.Extern) c.body();
+      for (int i = 0; i < x.tensors().size(); i++) {
+        Tensor t = x.tensors().get(i).tensor();
+        DType want = bf16Argument(x, i) ? DType.BF16 : DType.F32;
+        if (t.storage() != want) return "bf16 flash attention: " + t.name() + " stored " + want + ", found " + t.storage();
+      }
+      return null;
     }
-    return true;
+
+    public CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashBf16.render(c, size); }
+  };
+
+  /** Whether argument i of attention extern x may be stored bf16 (the kernels read and write it so). */
+  public static boolean bf16Argument(Expr.Extern x, int i) {
+    Set<Integer> fp32 = FP32_ARGUMENTS.get(x.op());
+    return fp32 != null && !fp32.contains(i);
   }
 
   /** The head sizes the kernels take: multiples of 16 (the mma's k), at most 128 (registers). */
   public static boolean headSize(int hs) { return hs % 16 == 0 && hs > 0 && hs <= 128; }
 
-  /** Whether every attention extern of p that these kernels serve has a head size they take, at these sizes. */
-  public static boolean takes(kiln.models.Program p, java.util.function.ToIntFunction<Dim> size) {
-    return p.graph().computes().stream().filter(c -> c.body() instanceof Expr.Extern x && serves(x))
-        .allMatch(c -> headSize(size.applyAsInt(((Expr.Extern) c.body()).tensors().getFirst().tensor().dims().get(4))));
+  /** Why these kernels cannot run attention extern c at these sizes whatever its storage (one line), or null. */
+  static String layoutUnsupported(Compute c, ToIntFunction<Dim> size) {
+    AttentionLayout l;
+    try {
+      l = Externs.attentionLayout(c);
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
+    String why = Externs.attentionUnsupported(l, size::applyAsInt);
+    if (why != null) return why;
+    int hs = size.applyAsInt(l.headSize());
+    if (!headSize(hs)) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
+    return null;
+  }
+
+  /** Whether every attention extern of p can run on these kernels at these sizes: then Bf16Storage may store their tensors bf16. */
+  public static boolean takes(kiln.models.Program p, ToIntFunction<Dim> size) {
+    return p.graph().computes().stream().filter(c -> c.body() instanceof Expr.Extern x && FP32_ARGUMENTS.containsKey(x.op()))
+        .allMatch(c -> layoutUnsupported(c, size) == null);
+  }
+
+  /** dkdv writing one dk, dv partial per query head (dims as q; Externs.attention's perQueryHead). */
+  private static boolean perQueryHead(Compute c, AttentionLayout l) {
+    Expr.Extern x = (Expr.Extern) c.body();
+    if (!x.op().equals(Externs.ATTENTION_DKDV) || l.packed()) return false;
+    List<Dim> dk = x.tensors().get(6).tensor().dims();
+    return dk.equals(l.q().tensor().dims()) && !dk.equals(l.k().tensor().dims());
   }
 
   /** Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros). */
   static int sharedBytes(String op, int hs) {
     int ld = hs + 8;
     return switch (op) {
-      case "attention" -> 2 * ld * (ROWS + 4 * 64);
-      case "attention_dq" -> 2 * ld * (2 * ROWS + 4 * (hs > 64 ? 32 : 64));
+      case Externs.ATTENTION -> 2 * ld * (ROWS + 4 * 64);
+      case Externs.ATTENTION_DQ -> 2 * ld * (2 * ROWS + 4 * (hs > 64 ? 32 : 64));
       default -> {
         int bq = hs > 64 ? 16 : 32;
         yield 2 * ld * (2 * ROWS + 4 * bq) + 16 * bq;
@@ -67,68 +97,70 @@ public final class FlashBf16 {
     };
   }
 
-  /** One operand of the layout contract: element offset from the bf16 base and the strides of batch, time and head. */
-  record Operand(String offset, String batch, String time, String head) {
-    String c() { return "FabOperand{" + offset + ", " + batch + ", " + time + ", " + head + "}"; }
-  }
-
-  /** Operand `part` (q 0, k 1, v 2) of a packed (B, T, 3, NH, HS) tensor. */
-  private static Operand packed(ExprRenderer r, Tensor t, int hs, int part) {
-    String off = r.offset(t) + (part == 0 ? "" : " + " + part + "LL * " + stride(r, t, hs, 2));
-    return new Operand(off, stride(r, t, hs, 0), stride(r, t, hs, 1), stride(r, t, hs, 3));
-  }
-
-  /** A (B, T, NH, HS) tensor. */
-  private static Operand heads(ExprRenderer r, Tensor t, int hs) {
-    return new Operand(r.offset(t), stride(r, t, hs, 0), stride(r, t, hs, 1), stride(r, t, hs, 2));
-  }
-
-  /** The stride of dim `position` of t, in elements, its last dim (the head dim, the macro HS in the kernel) as the number hs. */
-  private static String stride(ExprRenderer r, Tensor t, int hs, int position) {
-    StringBuilder s = new StringBuilder("(");
-    for (int i = position + 1; i < t.rank() - 1; i++) s.append(r.dim(t.dims().get(i))).append(" * ");
-    return s.append(hs).append("LL)").toString();
-  }
-
-  /** The launch of attention extern c (fits(c)), HS fixed at render time. */
-  public static CudaRenderer.Rendered render(Compute c, java.util.function.ToIntFunction<Dim> size) {
+  /**
+   * The launch of attention extern c (supported), HS fixed at render time. Grid (B x query heads, query
+   * tiles) for the forward and dq, (B x key/value heads, key tiles) for dkdv, whose blocks sum over their
+   * G query heads. Each bf16 operand is an element offset from the bf16 base H and its (batch, position,
+   * head) strides.
+   */
+  static CudaRenderer.Rendered render(Compute c, ToIntFunction<Dim> size) {
     Expr.Extern x = (Expr.Extern) c.body();
     List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
-    Tensor qkv = args.getFirst();
-    Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3);
-    int hs = size.applyAsInt(qkv.dims().get(4));
-    if (!headSize(hs)) {
-      throw new IllegalArgumentException("bf16 flash attention needs a head size that is a multiple of 16, at most 128; found " + hs);
-    }
+    AttentionLayout l = Externs.attentionLayout(c);
+    int hs = size.applyAsInt(l.headSize());
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     for (Tensor t : args) r.offset(t);
-    String b = r.dim(B), t = r.dim(T), nh = r.dim(NH);
-    String q = packed(r, qkv, hs, 0).c(), k = packed(r, qkv, hs, 1).c(), v = packed(r, qkv, hs, 2).c();
-    String group = "1";   // G = NH / KVH: GPT-2's heads each have their own k and v
-    String acc = c.accumulate() ? "true" : "false";
-    String call = switch (x.op()) {
-      case "attention" -> "fab_forward(H, " + q + ", " + k + ", " + v + ", " + heads(r, args.get(1), hs).c() + ", F + " + r.offset(args.get(2));
-      case "attention_dq" -> "fab_backward_dq<" + acc + ">(H, " + q + ", " + k + ", " + v + ", " + heads(r, args.get(1), hs).c() + ", F + " + r.offset(args.get(2))
-          + ", F + " + r.offset(args.get(3)) + ", " + packed(r, args.get(4), hs, 0).c();
-      default -> "fab_backward_dkdv<" + acc + ">(H, " + q + ", " + k + ", " + v + ", " + heads(r, args.get(1), hs).c() + ", F + " + r.offset(args.get(2))
-          + ", F + " + r.offset(args.get(3)) + ", " + packed(r, args.get(4), hs, 1).c() + ", " + packed(r, args.get(4), hs, 2).c();
-    } + ", " + b + ", " + t + ", " + nh + ", " + group + ")";
-    int smem = sharedBytes(x.op(), hs);
+    java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
+    List<AttentionLayout.Operand> operands = new ArrayList<>(List.of(l.q(), l.k(), l.v(), l.y().on(args.get(3))));
+    String lse = "F + " + r.offset(args.get(4));
+    String op = x.op(), acc = c.accumulate() ? "true" : "false";
+    // dk, dv per query head: the dkdv grid runs over query heads as if each had its own key/value head (G = 1),
+    // all reading the one k, v (head stride 0), and writes partials a DSL sum adds (Externs.attention)
+    boolean perHead = perQueryHead(c, l);
+    String head = switch (op) {
+      case Externs.ATTENTION -> "fab_forward(H, %s, %s, %s, %s, " + lse;
+      case Externs.ATTENTION_DQ -> {
+        operands.add(l.q().on(args.get(6)));
+        yield "fab_backward_dq<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s";
+      }
+      default -> {
+        operands.add((perHead ? l.q() : l.k()).on(args.get(6)));
+        operands.add((perHead ? l.q() : l.v()).on(args.get(7)));
+        yield "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
+      }
+    };
+    List<String> ops = new ArrayList<>();
+    for (AttentionLayout.Operand o : operands) {
+      ops.add("FabOperand{" + r.offset(o.tensor()) + " + " + AttentionLayout.cuda(o.offset(), name) + ", " + AttentionLayout.cuda(o.batch(), name)
+          + ", " + AttentionLayout.cuda(o.position(), name) + ", " + AttentionLayout.cuda(o.head(), name) + "}");
+    }
+    String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
+    String group = perHead ? "1" : "(" + nh + ") / (" + kvh + ")";
+    String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + ")";
+    int smem = sharedBytes(op, hs);
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
-    m.put("smemMacro", switch (x.op()) {
-      case "attention" -> "FAB_FWD_SMEM_BYTES";
-      case "attention_dq" -> "FAB_DQ_SMEM_BYTES";
+    m.put("smemMacro", switch (op) {
+      case Externs.ATTENTION -> "FAB_FWD_SMEM_BYTES";
+      case Externs.ATTENTION_DQ -> "FAB_DQ_SMEM_BYTES";
       default -> "FAB_DKV_SMEM_BYTES";
     });
     m.put("threads", THREADS);
     m.put("smem", smem);
     m.put("rows", ROWS);
     m.put("call", call);
-    String kind = "attention_bf16" + x.op().substring("attention".length());
-    // the dkdv grid's rows are (B, KVH); with G = 1 that is (B, NH)
+    List<Dim> gridRows = new ArrayList<>(List.of(l.batch()));
+    gridRows.addAll(op.equals(Externs.ATTENTION_DKDV) && !perHead ? l.kvHeads() : l.heads());
+    String kind = "attention_bf16" + op.substring("attention".length());
+    String layout = (l.packed() ? "packed qkv" : "q, k, v apart, " + l.heads() + " query heads over " + l.kvHeads() + " key/value heads")
+        + (perHead ? ", dk and dv per query head" : "");
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
-        "extern " + x.op() + " over " + args.size() + " tensors (bf16 storage, bf16 mma.sync m16n8k16), HS=" + hs,
-        new CudaRenderer.RowTiles(List.of(B, NH), T, ROWS, THREADS, smem));
+        "extern " + op + " over " + args.size() + " tensors (" + layout + "; bf16 storage, bf16 mma.sync m16n8k16), HS=" + hs,
+        new CudaRenderer.RowTiles(gridRows, l.seq(), ROWS, THREADS, smem));
+  }
+
+  private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
+    if (dims.isEmpty()) return "1";
+    return "(long long) " + String.join(" * (long long) ", dims.stream().map(name).toList());
   }
 }

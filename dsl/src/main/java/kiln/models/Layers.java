@@ -54,7 +54,8 @@ public final class Layers {
 
   /**
    * Causal self-attention over qkv (B, T, 3, NH, HS) -> (B, T, NH, HS): scores scaled by
-   * 1/sqrt(HS), masked to s <= t, softmax with its max detached (a constant shift).
+   * 1/sqrt(HS), masked to s <= t, softmax with its max detached (a constant shift). An "attention"
+   * region: on CUDA a backend pass puts the flash-attention extern in its place (kiln.codegen.Externs).
    */
   public static Tensor attention(Graph g, Tensor qkv) {
     return g.region("attention", java.util.List.of(qkv), () -> attentionDefinition(g, qkv));
@@ -74,28 +75,6 @@ public final class Layers {
     Tensor att = g.compute("att", dims(B, NH, T, T), (b, h, t, s) -> e.at(b, h, t, s).div(z.at(b, h, t)));
     return g.compute("y", dims(B, T, NH, HS), (b, t, h, d) ->
         sum(T, s -> att.at(b, h, t, s).mul(qkv.at(b, s, v, h, d))));
-  }
-
-  /**
-   * The same causal attention as {@link #attention}, as one fused kernel (the "attention" extern,
-   * flash-attention style): it writes y (B, T, NH, HS) and the log-sum-exp of each softmax row,
-   * lse (B, NH, T), and never stores the T x T scores. Its backward recomputes them tile by tile:
-   * D = Σ_d dy·y per row (a DSL compute), then the "attention_dq" and "attention_dkdv" externs write
-   * the q and the k, v slices of dqkv. The DSL definition above is the specification: both must
-   * agree (CudaVerifyTest checks the fused one against PyTorch). y is the (B, T, NH, HS) tensor to
-   * write: the output of the attention region this replaces (kiln.codegen.BackendPass).
-   */
-  public static Tensor fusedAttention(Graph g, Tensor qkv, Tensor y) {
-    Dim B = qkv.dims().get(0), T = qkv.dims().get(1), NH = qkv.dims().get(3), HS = qkv.dims().get(4);
-    Tensor lse = g.tensor(g.layer() + ".lse", kiln.dsl.Role.ACT, kiln.dsl.DType.F32, B, NH, T);
-    return g.extern("y", y, "attention", java.util.List.of(qkv, y, lse), false, (gb, dy, grads) -> {
-      Tensor d = gb.compute("dyy", dims(B, NH, T), (b, h, t) -> sum(HS, e -> dy.at(b, t, h, e).mul(y.at(b, t, h, e))));
-      Tensor dqkv = grads.of(qkv);
-      boolean accumulate = !grads.first(qkv);
-      java.util.List<Tensor> args = java.util.List.of(qkv, dy, lse, d, dqkv);
-      gb.extern("dq", dqkv, "attention_dq", args, accumulate, null);
-      gb.extern("dkdv", dqkv, "attention_dkdv", args, accumulate, null);
-    });
   }
 
   /**

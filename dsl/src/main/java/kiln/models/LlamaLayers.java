@@ -49,9 +49,14 @@ public final class LlamaLayers {
   /**
    * Causal grouped-query attention: q (B, KV, G, T, HS) — query head kv·G + g — and k (B, KV, 1, T, HS)
    * from rope, v (B, T, KV, 1, HS) from its projection; the G query heads of a group share k and v.
-   * Returns (B, T, KV, G, HS), ready for the output projection.
+   * Returns (B, T, KV, G, HS), ready for the output projection. An "attention" region: on CUDA a backend
+   * pass puts the flash-attention extern in its place (kiln.codegen.Externs), reading these layouts as they are.
    */
   public static Tensor groupedAttention(Graph g, Tensor q, Tensor k, Tensor v) {
+    return g.region("attention", java.util.List.of(q, k, v), () -> groupedAttentionDefinition(g, q, k, v));
+  }
+
+  private static Tensor groupedAttentionDefinition(Graph g, Tensor q, Tensor k, Tensor v) {
     Dim B = q.dims().get(0), KV = q.dims().get(1), G = q.dims().get(2), T = q.dims().get(3), HS = q.dims().get(4);
     Expr zero = lit(0, DType.I32);
     Tensor scores = g.compute("scores", dims(B, KV, G, T, T), (b, h, j, t, s) ->

@@ -65,7 +65,7 @@ public final class Models {
 
     /** The training program a device runs: the DSL definition, with the backend's pass on CUDA. */
     public Program program(Session.Device device) {
-      return f().build(c(), device == Session.Device.CUDA ? BackendPass.CUDA : BackendPass.NONE);
+      return f().build(c(), device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c())) : BackendPass.NONE);
     }
 
     /** The family's KV-cached decoder, if it has one. */

@@ -43,7 +43,7 @@ class FlashBf16Test {
       List<Tensor> args = ((Expr.Extern) c.body()).tensors().stream().map(Expr.Load::tensor).toList();
       String op = ((Expr.Extern) c.body()).op();
       for (int i = 0; i < args.size(); i++) {
-        boolean stats = i == 2 || (i == 3 && !op.equals("attention"));   // lse; D
+        boolean stats = i == 4 || (i == 5 && !op.equals("attention"));   // lse; D (Externs.attention's order)
         assertEquals(stats ? DType.F32 : DType.BF16, args.get(i).storage(), op + " argument " + i + " (" + args.get(i).name() + ")");
       }
     }
@@ -51,13 +51,13 @@ class FlashBf16Test {
 
   @Test void theRendererPicksTheBf16KernelsByStorage() {
     for (Compute c : externs(bf16())) {
-      CudaRenderer.Rendered r = CudaRenderer.extern(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
+      CudaRenderer.Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
       assertTrue(r.kind().startsWith("attention_bf16"), r.kind());
       assertTrue(r.source().contains("#define HS 64"), "HS fixed at render time");
     }
     // fp32 storage (the pass without the bf16 kernels) keeps the fp32 kernels
     for (Compute c : externs(Bf16Storage.apply(Gpt2.build(1, BackendPass.CUDA)).program())) {
-      CudaRenderer.Rendered r = CudaRenderer.extern(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
+      CudaRenderer.Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
       assertTrue(!r.kind().startsWith("attention_bf16"), r.kind());
     }
   }
@@ -74,8 +74,8 @@ class FlashBf16Test {
   @Test void aHeadSizeOffSixteenIsRefused() {
     Compute forward = externs(bf16()).getFirst();
     var e = assertThrows(IllegalArgumentException.class,
-        () -> CudaRenderer.extern(forward, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 40));
-    assertEquals("bf16 flash attention needs a head size that is a multiple of 16, at most 128; found 40", e.getMessage());
+        () -> kiln.codegen.Externs.render(forward, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 40));
+    assertTrue(e.getMessage().contains("bf16 flash attention: a head size that is a multiple of 16, at most 128, found 40"), e.getMessage());
   }
 
   /** Forward, dq and dkdv ('=' and '+=') at HS 16, 64 and 128: one nvcc run each, -Xptxas -v, no spills. */
@@ -89,7 +89,7 @@ class FlashBf16Test {
         for (boolean acc : new boolean[] {false, true}) {
           if (acc && ((Expr.Extern) c.body()).op().equals("attention")) continue;
           Compute k = new Compute(c.name(), c.layer(), c.out(), c.loopVars(), c.outIndex(), c.body(), acc);
-          unit.append(CudaRenderer.extern(k, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> hs).source()).append('\n');
+          unit.append(kiln.codegen.Externs.render(k, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> hs).source()).append('\n');
           kernels++;
         }
       }

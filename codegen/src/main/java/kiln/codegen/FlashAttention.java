@@ -1,0 +1,155 @@
+// The fp32 flash-attention kernels (templates/cuda/flash_attention.cuh through attention.cu.ftl): TF32
+// mma.sync at Precision.TF32, fp32 CUDA cores otherwise, for every layout AttentionLayout describes.
+// An entry of Externs: its layout check, its tiles (launch geometry) and the operands it passes.
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToIntFunction;
+import kiln.dsl.Compute;
+import kiln.dsl.DType;
+import kiln.dsl.Dim;
+import kiln.dsl.Expr;
+import kiln.dsl.Tensor;
+
+public final class FlashAttention {
+  private FlashAttention() {}
+
+  static final Externs.Entry ENTRY = new Externs.Entry() {
+    public List<String> ops() { return List.of(Externs.ATTENTION, Externs.ATTENTION_DQ, Externs.ATTENTION_DKDV); }
+
+    public String unsupported(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
+      AttentionLayout l;
+      try {
+        l = Externs.attentionLayout(c);
+      } catch (IllegalArgumentException e) {
+        return e.getMessage();
+      }
+      for (Expr.Load x : ((Expr.Extern) c.body()).tensors()) {
+        if (x.tensor().storage() != DType.F32) return "fp32 flash attention: every tensor stored F32, found " + x.tensor().name() + " " + x.tensor().storage();
+      }
+      return Externs.attentionUnsupported(l, size::applyAsInt);
+    }
+
+    public CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
+  };
+
+  /** The kernels' tiles (the FA_* macros of flash_attention.cuh), as the host launches them. */
+  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
+    static Tile of(String op, int hs, boolean tf32) {
+      if (tf32) {
+        // wide heads (HS > 64): 32-key tiles keep the forward's and dq's score fragments in registers, and
+        // dkdv holds K, V in shared memory with two warp groups (FA_DKV_WIDE): no spills at HS = 128
+        boolean wide = hs > 64;
+        int warps = 4, rows = 16 * warps, threads = 32 * warps, fwdBk = wide ? 32 : 64, dqBk = wide ? 32 : 64, dkvBq = 32;
+        return switch (op) {
+          case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          case Externs.ATTENTION_DQ -> new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          default -> wide
+              ? new Tile(rows, 2 * threads, 4 * (2 * rows * (hs + 4) + 2 * (2 * dkvBq * (hs + 4) + 2 * dkvBq)), fwdBk, dqBk, dkvBq, true)
+              : new Tile(rows, threads, 4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), fwdBk, dqBk, dkvBq, false);
+        };
+      }
+      // the column tile c splits into c/4 threads with HS / (c/4) head-dim columns each: 64 needs HS % 16 == 0
+      int bq = 64, bk = 64, rm = 4, cols = hs % 16 == 0 ? 64 : 32;
+      return switch (op) {
+        case Externs.ATTENTION -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (hs * bq + 2 * hs * cols + cols * (bq + 4)), cols, cols, cols, false);
+        case Externs.ATTENTION_DQ -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (2 * hs * bq + 3 * hs * cols + cols * (bq + 4)), cols, cols, cols, false);
+        default -> new Tile(bk, (cols / 4) * (bk / rm), 4 * (2 * hs * bk + 2 * hs * cols + 2 * cols * (bk + 4) + 2 * cols), cols, cols, cols, false);
+      };
+    }
+  }
+
+  /**
+   * One attention extern as a kernel: HS fixed at render time, every other size and stride read at run
+   * time. Grid (B x query heads, query tiles) for the forward and dq; (B x key/value heads, key tiles)
+   * for dkdv, whose blocks sum over their G query heads, or (B x query heads, key tiles) where dk and dv
+   * are partials per query head (dims as q: Externs.attention's perQueryHead).
+   */
+  static CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
+    Expr.Extern x = (Expr.Extern) c.body();
+    List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
+    AttentionLayout l = Externs.attentionLayout(c);
+    int hs = size.applyAsInt(l.headSize());
+    boolean tf32 = s.precision() == CudaSchedule.Precision.TF32;
+    ExprRenderer r = new ExprRenderer(new CudaDialect());
+    for (Tensor t : args) r.offset(t);
+    java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
+    String t = r.dim(l.seq());
+    String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
+    StringBuilder ops = new StringBuilder();
+    List<String> names = new ArrayList<>();
+    String op = x.op();
+    List<AttentionLayout.Operand> operands = new ArrayList<>(List.of(l.q(), l.k(), l.v(), l.y().on(args.get(3))));
+    List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
+    String call;
+    boolean perHead = false;  // dkdv into one partial per query head (Externs.attention's perQueryHead)
+    switch (op) {
+      case Externs.ATTENTION -> call = "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
+      case Externs.ATTENTION_DQ -> {
+        operands.add(l.q().on(args.get(6)));
+        roles.add("dq");
+        call = "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
+      }
+      case Externs.ATTENTION_DKDV -> {
+        perHead = !l.packed() && args.get(6).dims().equals(l.q().tensor().dims()) && !args.get(6).dims().equals(l.k().tensor().dims());
+        operands.add((perHead ? l.q() : l.k()).on(args.get(6)));
+        operands.add((perHead ? l.q() : l.v()).on(args.get(7)));
+        roles.add("dk");
+        roles.add("dv");
+        call = "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
+            + ", NH_, G_, " + (perHead ? "1" : "G_") + ")";
+      }
+      default -> throw new IllegalArgumentException(c.name() + ": no flash-attention kernel for extern " + op);
+    }
+    for (int i = 0; i < operands.size(); i++) {
+      AttentionLayout.Operand o = operands.get(i);
+      String local = "op_" + roles.get(i);
+      names.add(local);
+      ops.append("  const fa_operand ").append(local).append(" = {F + ").append(r.offset(o.tensor())).append(" + ")
+          .append(AttentionLayout.cuda(o.offset(), name)).append(", ").append(AttentionLayout.cuda(o.batch(), name)).append(", ")
+          .append(AttentionLayout.cuda(o.position(), name)).append(", ").append(AttentionLayout.cuda(o.head(), name)).append("};  // ")
+          .append(o.tensor().dims()).append('\n');
+    }
+    ops.append("  const int NH_ = ").append(nh).append(", G_ = NH_ / (").append(kvh).append(");");
+    Tile tile = Tile.of(op, hs, tf32);
+    String prefix = switch (op) {
+      case Externs.ATTENTION -> "FA_FWD";
+      case Externs.ATTENTION_DQ -> "FA_DQ";
+      default -> "FA_DKV";
+    };
+    List<Dim> gridRows = new ArrayList<>(List.of(l.batch()));
+    gridRows.addAll(op.equals(Externs.ATTENTION_DKDV) && !perHead ? l.kvHeads() : l.heads());
+    Map<String, Object> m = new HashMap<>();
+    m.put("hs", hs);
+    m.put("tf32", tf32 ? 1 : 0);
+    m.put("accumulate", c.accumulate() ? 1 : 0);
+    m.put("fwdBk", tile.fwdBk());
+    m.put("dqBk", tile.dqBk());
+    m.put("dkvBq", tile.dkvBq());
+    m.put("dkvWide", tile.dkvWide() ? 1 : 0);
+    m.put("threadsMacro", prefix + "_NT");
+    m.put("minBlocksMacro", tf32 ? "1" : prefix + "_MINB");
+    m.put("smemMacro", prefix + "_SMEM_BYTES");
+    m.put("rowsMacro", op.equals(Externs.ATTENTION_DKDV) ? "FA_DKV_BK" : prefix + "_BQ");
+    m.put("threads", tile.threads());
+    m.put("smem", tile.sharedBytes());
+    m.put("rows", tile.rows());
+    m.put("gridRows", String.join(" x ", gridRows.stream().map(Dim::name).toList()));
+    m.put("operands", ops.toString());
+    m.put("call", String.format(call, names.toArray()));
+    String kind = "attention" + op.substring("attention".length());
+    String layout = (l.packed() ? "packed qkv" : "q, k, v apart, " + l.heads() + " query heads over " + l.kvHeads() + " key/value heads")
+        + (perHead ? ", dk and dv per query head" : "");
+    return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
+        + layout + ")" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
+        new CudaRenderer.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
+  }
+
+  private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
+    if (dims.isEmpty()) return "1";
+    return String.join(" * ", dims.stream().map(name).toList());
+  }
+}
