@@ -73,7 +73,7 @@ __device__ __forceinline__ void kiln_wgmma_bf16_n${bn}_${aMN?then(1, 0)}${bMN?th
 }
 #endif
 
-<#if outBf16>
+<#if outBf16 || tmaStore>
 #ifndef KILN_BF16X2_STORE
 #define KILN_BF16X2_STORE
 // an fp32 pair to bf16, rounded to nearest even (the first value at the lower address); singles: prologue.ftl's kiln_bf16_rn

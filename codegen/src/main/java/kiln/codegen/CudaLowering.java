@@ -1,4 +1,5 @@
 // The CUDA lowering pipeline: fuse (rows, then element-wise; matmul epilogues) -> classify (row, matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
+// At BF16 on sm_90 a matmul of two bf16 operands the copy engine can read goes to the bf16 wgmma kernel (bf16Refusal says why not).
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -227,7 +228,7 @@ public final class CudaLowering {
 
   /** tile for mm, storing C through the copy engine only where C is bf16 with a 16-byte aligned base and row (else from the registers). */
   public static WgmmaBf16.Tile bf16Tile(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                                 java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
+                                        java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
     kiln.dsl.Tensor c = mm.compute().out();
     boolean aligned = (size == null || product(mm.n(), size) % 8 == 0) && (offsets == null || offsets.applyAsLong(c) % 8 == 0);
     return tile.tmaStore() && !aligned ? tile.withTmaStore(false) : tile;

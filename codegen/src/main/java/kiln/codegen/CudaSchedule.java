@@ -174,7 +174,10 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
   /** The precision's general matmul tile (every layout, every GPU). */
   public MatmulTile matmul() { return precision == Precision.TF32 ? mma : simt; }
 
-  /** The tile a matmul gets by default: the wgmma tile where it is on and the matmul fits it, else matmul(). */
+  /**
+   * The tile a matmul gets by default: the wgmma tile where it is on and the matmul fits it, else matmul(). (At BF16 the
+   * lowering first offers a matmul of two bf16 operands to wgmmaBf16: CudaLowering.bf16Wgmma.)
+   */
   public MatmulTile matmulFor(MatmulMatch mm) {
     return precision == Precision.TF32 && wgmma != null && CudaRenderer.wgmmaFits(mm) ? wgmma : matmul();
   }

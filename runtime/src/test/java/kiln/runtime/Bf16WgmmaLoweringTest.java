@@ -26,11 +26,13 @@ class Bf16WgmmaLoweringTest {
 
   record Lowered(Program program, Arena arena, Map<String, CudaLowering.Lowered> sections) {}
 
-  static Lowered gpt2Small() {
-    Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
-    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(p);
+  static Lowered gpt2Small() { return lowered(Models.get("gpt2-d12"), 8, 1024); }
+
+  /** A registry model at bf16 on an sm_90 GPU, B x T, placed and lowered as a CUDA session does. */
+  static Lowered lowered(Models.Shape shape, int batch, int seq) {
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(shape.program(Session.Device.CUDA));
     Program q = stored.program();
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = shape.bind(batch, seq);
     Arena arena = new Arena(q.graph(), sizes, java.util.Set.of(q.loss()), Session.cudaLaunches(q, stored.cast()), false, Map.of());
     Map<String, List<Compute>> sections = Session.sections(q, stored.cast());
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(sections.values().stream().flatMap(List::stream).toList());
@@ -120,5 +122,36 @@ class Bf16WgmmaLoweringTest {
     MatmulMatch fp32 = p.graph().computes().stream().filter(c -> c.name().equals("h0.fc.out.r1")).map(MatmulMatch::of)
         .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
     assertTrue(CudaLowering.bf16Refusal(fp32, null, null).endsWith("(both must be bf16)"));
+  }
+
+  /**
+   * Llama and Gemma (GQA and MQA attention through the extern, RMSNorm, SwiGLU): every matmul runs where bf16Refusal says,
+   * and their projections and MLP (gate, up, down: forward, dX, dW) and the head take the bf16 kernel.
+   */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(strings = {"llama-d12", "gemma-d12"})
+  void llamaAndGemmaFollowTheSameRule(String model) {
+    Lowered l = lowered(Models.get(model), 4, 1024);
+    int bf16 = 0, simt = 0;
+    java.util.Set<String> onBf16 = new java.util.TreeSet<>();
+    for (CudaLowering.Lowered s : l.sections().values()) {
+      for (CudaLowering.CudaLaunch x : s.launches()) {
+        CudaRenderer.Rendered r = x.kernel();
+        if (!(r.work() instanceof CudaRenderer.Tiles || r.work() instanceof CudaRenderer.Bf16Tiles)) continue;
+        String name = x.name().split("\\+")[0];
+        Compute c = l.program().graph().computes().stream().filter(y -> y.name().equals(name)).findFirst().orElseThrow();
+        String why = CudaLowering.bf16Refusal(MatmulMatch.of(c).orElseThrow(), l.arena()::size, l.arena()::offsetLong);
+        assertEquals(why == null, r.work() instanceof CudaRenderer.Bf16Tiles, name + ": " + why);
+        if (why == null) {
+          bf16++;
+          onBf16.add(name.replaceAll("\\d+", "#"));
+        } else {
+          simt++;
+        }
+      }
+    }
+    for (String m : List.of("h#.ffn.gate", "h#.ffn.up", "h#.ffn.down", "head.logits")) assertTrue(onBf16.contains(m), m + " not among " + onBf16);
+    assertTrue(onBf16.stream().anyMatch(n -> n.contains("/grads.")), "weight gradients among " + onBf16);
+    assertTrue(bf16 > simt, bf16 + " on the bf16 kernel, " + simt + " on SIMT: " + onBf16);
   }
 }
