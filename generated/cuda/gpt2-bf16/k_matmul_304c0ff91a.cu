@@ -6,11 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_9b22ff741e.cu
-struct Args_k_matmul_9b22ff741e { long long v[8]; };
-========
-struct Args_k_matmul_70b930b021 { long long v[8]; };
->>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_70b930b021.cu
+struct Args_k_matmul_304c0ff91a { long long v[8]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -57,11 +53,7 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #define TM 4
 #define TN 4
 
-<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_9b22ff741e.cu
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_9b22ff741e(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_9b22ff741e a) {
-========
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_70b930b021(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_70b930b021 a) {
->>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_70b930b021.cu
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_304c0ff91a(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_304c0ff91a a) {
   const int C = (int) a.v[0];
   const int NH = (int) a.v[1];
   const int HS = (int) a.v[2];

@@ -6,11 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_9b22ff741e.cu
-struct Args_k_matmul_9b22ff741e { long long v[8]; };
-========
-struct Args_k_matmul_70b930b021 { long long v[8]; };
->>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_70b930b021.cu
+struct Args_k_matmul_523d2d7004 { long long v[8]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -57,22 +53,18 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #define TM 4
 #define TN 4
 
-<<<<<<<< HEAD:generated/cuda/gpt2-bf16/k_matmul_9b22ff741e.cu
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_9b22ff741e(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_9b22ff741e a) {
-========
-extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_70b930b021(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_70b930b021 a) {
->>>>>>>> bf16wire:generated/cuda/gpt2-bf16/k_matmul_70b930b021.cu
-  const int C = (int) a.v[0];
-  const int NH = (int) a.v[1];
-  const int HS = (int) a.v[2];
-  const int B = (int) a.v[3];
-  const int T = (int) a.v[4];
+extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_523d2d7004(float* __restrict__ F, int* __restrict__ I, const Args_k_matmul_523d2d7004 a) {
+  const int B = (int) a.v[0];
+  const int T = (int) a.v[1];
+  const int NH = (int) a.v[2];
+  const int HS = (int) a.v[3];
+  const int C = (int) a.v[4];
   const long long o0 = a.v[5];
   const long long o1 = a.v[6];
   const long long o2 = a.v[7];
   kiln_bf16* const H = (kiln_bf16*) F;
-  const int M = C, N = NH * HS, K = B * T;
-  const long long am = 1, ak = (C), bk = (NH * HS), bn = 1, cm = (NH * HS);
+  const int M = B * T, N = NH * HS, K = C;
+  const long long am = (C), ak = 1, bk = (NH * HS), bn = 1, cm = (NH * HS);
 
   const long long baseA = o1, baseB = o2, baseC = o0;
   const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
@@ -87,7 +79,7 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_70b
     for (int j = 0; j < TN; j++) acc[i][j] = 0.0f;
   for (int k0 = 0; k0 < K; k0 += BK) {
     for (int e = threadIdx.x; e < BM * BK; e += threads) {
-      const int mm = e % BM, kk = e / BM;
+      const int kk = e % BK, mm = e / BK;
       As[kk][mm] = (m0 + mm < M && k0 + kk < K) ? kiln_bf16_f(H[baseA + (m0 + mm) * am + (k0 + kk) * ak]) : 0.0f;
     }
     for (int e = threadIdx.x; e < BN * BK; e += threads) {
@@ -117,8 +109,8 @@ extern "C" __global__ void __launch_bounds__((BM / TM) * (BN / TN)) k_matmul_70b
     for (int j = 0; j < TN; j++) {
       const int n = n0 + tx * TN + j;
       if (n < N) {
-        float* c = &F[baseC + m * cm + n];
-        *c = acc[i][j];
+        kiln_bf16* c = &H[baseC + m * cm + n];
+        *c = kiln_bf16_rn(acc[i][j]);
       }
     }
   }
