@@ -49,7 +49,7 @@ public final class Externs {
       if (u == null) return e.render(c, s, size);
       why.add(u);
     }
-    throw new IllegalArgumentException(c.name() + ": " + (why.isEmpty() ? "no CUDA kernel for extern " + x.op() : String.join("; ", why)));
+    throw new IllegalArgumentException(c.name() + ": " + (why.isEmpty() ? "no CUDA kernel for extern " + x.op() : String.join("; ", why.stream().distinct().toList())));
   }
 
   // ---- attention: "attention" (forward), "attention_dq", "attention_dkdv" (backward) ----
