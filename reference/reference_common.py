@@ -107,6 +107,9 @@ def add_run_args(ap, required):
     ap.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--autocast", choices=["none", "bf16"], default="none",
+                    help="bf16: the forward under torch.autocast(bfloat16) over float32 params, as PyTorch users train in "
+                         "bf16 (a yardstick for kiln's bf16 losses, not a fixture)")
 
 
 def check_run_args(ap, a, *sizes):
@@ -117,6 +120,8 @@ def check_run_args(ap, a, *sizes):
         ap.error("--seq %d exceeds --max-seq %d" % (a.seq, a.max_seq))
     if a.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda but torch.cuda.is_available() is False")
+    if a.autocast != "none" and a.dtype != "float32":
+        ap.error("--autocast %s needs --dtype float32 (the master weights), found --dtype %s" % (a.autocast, a.dtype))
 
 
 def sha256_of(path):
@@ -217,7 +222,8 @@ def run(a, spec, forward, model_header, config, padded=("wte",)):
     for step in range(a.steps):
         for w in params.values():
             w.grad = None
-        logits, loss = forward(params, x_d, y_d)
+        with torch.autocast(device_type=a.device, dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            logits, loss = forward(params, x_d, y_d)
         loss.backward()
         losses.append(loss.item())
         if step == 0:
@@ -238,6 +244,8 @@ def run(a, spec, forward, model_header, config, padded=("wte",)):
         named = param_arrays + [("x", x32), ("y", y32), ("logits", logits0), ("loss", loss0)] + grads0
         f.writelines(checksum_line(n, arr) for n, arr in named)
     config = list(config) + [("batch", B), ("seq", T), ("seed", a.seed), ("dtype", a.dtype), ("steps", a.steps)]
+    if a.autocast != "none":
+        config.append(("autocast", a.autocast))
     with open(os.path.join(a.out, "config.txt"), "w") as f:
         f.writelines("%s %s\n" % kv for kv in config)
         f.write("device %s\ntorch_version %s\n" % (a.device, torch.__version__))

@@ -30,6 +30,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
         TuneCommand.class,
         PrepareCommand.class,
         InfoCommand.class,
+        PlotCommand.class,
         CommandLine.HelpCommand.class,
     })
 public final class Main implements Runnable {

@@ -12,7 +12,6 @@ import java.util.List;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.XYSeries;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 public final class LossPlot {
@@ -40,20 +39,27 @@ public final class LossPlot {
    * with a non-finite loss (a diverged step) are left out. Replaces {@code png} atomically.
    */
   public static void write(Path png, List<Point> train, List<Point> val) throws IOException {
-    List<Point> t = finite(train);
-    List<Point> v = finite(val);
-    if (t.isEmpty() && v.isEmpty()) {
-      throw new IllegalArgumentException("no finite loss values to plot into " + png);
-    }
+    writeRuns(png, List.of(new Run("", train, val)));
+  }
+
+  /** One run's losses under a label (the series are named "label train", "label val"; "train", "val" when unlabelled). */
+  public record Run(String label, List<Point> train, List<Point> val) {}
+
+  /** Several runs in one PNG, each a line and markers (kiln plot: bf16 against tf32, say). */
+  public static void writeRuns(Path png, List<Run> runs) throws IOException {
     XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title("loss").xAxisTitle("step").yAxisTitle("loss").build();
     chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
-    if (!t.isEmpty()) {
-      XYSeries s = chart.addSeries("train", steps(t), losses(t));
-      s.setMarker(SeriesMarkers.NONE);
+    boolean any = false;
+    for (Run r : runs) {
+      String prefix = r.label().isEmpty() ? "" : r.label() + " ";
+      List<Point> t = finite(r.train());
+      List<Point> v = finite(r.val());
+      if (!t.isEmpty()) chart.addSeries(prefix + "train", steps(t), losses(t)).setMarker(SeriesMarkers.NONE);
+      if (!v.isEmpty()) chart.addSeries(prefix + "val", steps(v), losses(v)).setMarker(SeriesMarkers.CIRCLE);
+      any |= !t.isEmpty() || !v.isEmpty();
     }
-    if (!v.isEmpty()) {
-      XYSeries s = chart.addSeries("val", steps(v), losses(v));
-      s.setMarker(SeriesMarkers.CIRCLE);
+    if (!any) {
+      throw new IllegalArgumentException("no finite loss values to plot into " + png);
     }
     Path abs = png.toAbsolutePath();
     Files.createDirectories(abs.getParent());
@@ -66,13 +72,18 @@ public final class LossPlot {
 
   /** The plot of a training log: its loss column as the line, its val_loss cells as markers. */
   public static void writeRows(Path png, List<TrainLog.Row> rows) throws IOException {
+    writeRuns(png, List.of(run("", rows)));
+  }
+
+  /** A training log's rows as a labelled run. */
+  public static Run run(String label, List<TrainLog.Row> rows) {
     List<Point> train = new ArrayList<>();
     List<Point> val = new ArrayList<>();
     for (TrainLog.Row r : rows) {
       train.add(new Point(r.step(), r.loss()));
       val.add(new Point(r.step(), r.valLoss()));
     }
-    write(png, train, val);
+    return new Run(label, train, val);
   }
 
   private static List<Point> finite(List<Point> points) {
