@@ -1,49 +1,67 @@
 #!/usr/bin/env bash
-# One device call on nvidia-h200-x2 after merging a session's branches (run from the project root with
-# the pack in .gpu, output under $OUT). Two lanes at once:
-#   GPU 0: fixtures, the gpu-tagged tests, bench tf32 untuned with and without the row kernels and
-#          epilogues (KILN_ROWS=0 KILN_EPILOGUE=0), and, when
-#          the build has --precision bf16, bf16 verify of the fixtures and a bf16 bench;
-#   GPU 1: tune tf32, then bench tuned (its own KILN_CACHE, so lane 0's benches stay untuned), then
-#          verify of a 124M state at T=1024 (tf32).
-# Then both GPUs: bench --gpus 2 --zero 1 with the tuned cache.
-set -u
-export NCCL_NVLS_ENABLE=0
-export KILN_NCCL=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))')
-K="bash .gpu/run.sh kiln.cli.Main"
-B="bench --device cuda --model gpt2-d12 --batch 8 --seq 1024 --steps 30"
-T=$OUT/times.txt
-t0=$(date +%s)
-stamp() { echo "$1 rc=$2 $(( $(date +%s)-t0 ))s" >> $T; }
-nvidia-smi -L > $T
-export KILN_CACHE=/tmp/kc0
+# One device call on nvidia-h200-x2 after merging a session's branches. Run on the device from a folder holding the
+# pack as gpu/ with reference/ beside it (the tests read build/fixtures/ from the working directory):
+#   OUT=$OUT bash scripts/gpu-integrate.sh
+# At most 8 files come back under $OUT. Steps past BUDGET_S seconds are skipped (times.txt says which).
+# GPU 0: the fixtures, the gpu-tagged tests (all but the two-GPU ones), then kiln's benches: gpt2-d12 bf16 at B=8, 16, 32,
+#        tf32 at B=8, llama-d12 and gemma-d12 tf32 at B=8, and a bf16 --profile step.
+# GPU 1: PyTorch's side of the same benches (reference/torch_gpu_bench.py: torch.compile, flash attention, bf16 autocast
+#        at B=32 and B=8, tf32 at B=8), a 124M state at T=1024 (float64) with verify at tf32 and bf16 and PyTorch's own
+#        bf16-autocast losses on it, then 150 training steps of gpt2-d12 at bf16 and at tf32 on the bundled corpus.
+# Then both GPUs: bench --gpus 2 at bf16 (B=32 per GPU) and tf32 --zero 1 (B=8 per GPU).
+set -uo pipefail
+OUT=${OUT:-/tmp}
+BUDGET_S=${BUDGET_S:-470}
+export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+export KILN_NCCL=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
+R="bash gpu/run.sh"
+T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
+left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
+run() {   # run SECONDS FILE ARGS...: at most SECONDS and never past the budget; appends to FILE
+  local s=$1 f=$2; shift 2
+  local l; l=$(left); [ "$l" -lt 10 ] && { t "skipped $*"; return; }
+  [ "$s" -gt "$l" ] && s=$l
+  echo "### $*" >> "$OUT/$f"
+  timeout "$s" "$@" >> "$OUT/$f" 2>&1; t "$* rc=$?"
+}
+nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
+B="kiln.cli.Main bench --device cuda --seq 1024 --steps 30"
 
 lane1() {
   export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
-  timeout 200 $K tune --device cuda --model gpt2-d12 --batch 8 --seq 1024 --precision tf32 > $OUT/tune.txt 2>&1; stamp tune $?
-  timeout 60 $K $B --precision tf32 > $OUT/bench-tuned.txt 2>&1; stamp bench-tuned $?
-  d=/tmp/kiln-d12-T1024
-  python3 reference/gpt2_reference.py --layers 12 --heads 12 --channels 768 --max-seq 1024 --batch 4 --seq 1024 --seed 3 \
-      --out $d --device cuda --dtype float64 > /dev/null 2>&1; stamp ref124m $?
-  timeout 90 $K verify --device cuda --precision tf32 --model $d/model.bin --state $d/state.bin --losses $d/losses.txt > $OUT/verify-124m-tf32.txt 2>&1; stamp verify124m $?
+  run 110 torch.txt python3 reference/torch_gpu_bench.py --batch 32 --seq 1024 --steps 30 --precision bf16
+  run 50 torch.txt python3 reference/torch_gpu_bench.py --batch 8 --seq 1024 --steps 30 --precision bf16
+  run 60 torch.txt python3 reference/torch_gpu_bench.py --batch 8 --seq 1024 --steps 30 --precision tf32
+  d=/tmp/kiln-d12-T1024 a=/tmp/torch-bf16-T1024
+  S="--layers 12 --heads 12 --channels 768 --max-seq 1024 --batch 4 --seq 1024 --seed 3 --device cuda"
+  run 60 verify.txt python3 reference/gpt2_reference.py $S --out $d --dtype float64
+  run 40 verify.txt python3 reference/gpt2_reference.py $S --out $a --dtype float32 --autocast bf16
+  echo "### losses: float64 reference | PyTorch bf16 autocast" >> "$OUT/verify.txt"
+  paste $d/losses.txt $a/losses.txt >> "$OUT/verify.txt" 2>&1
+  for p in tf32 bf16; do
+    run 60 verify.txt $R kiln.cli.Main verify --device cuda --precision $p --model $d/model.bin --state $d/state.bin --losses $d/losses.txt
+  done
+  for p in bf16 tf32; do
+    run 70 train.txt $R kiln.cli.Main train --device cuda --model gpt2-d12 --precision $p --batch 8 --seq 1024 --steps 150 \
+        --val-every 25 --checkpoint-every 1000 --sample-tokens 0 --out /tmp/run-$p
+  done
+  mkdir -p /tmp/logs && for p in bf16 tf32; do cp /tmp/run-$p/log.csv /tmp/logs/$p.csv 2>/dev/null; done
+  tar czf "$OUT/train-logs.tgz" -C /tmp logs
 }
 lane1 &
 L1=$!
-bash reference/fixtures.sh > $OUT/fixtures.txt 2>&1; stamp fixtures $?
 
-export CUDA_VISIBLE_DEVICES=0
-timeout 150 bash .gpu/run.sh test --include-tag gpu --exclude-classname '.*DataParallelGpuTest' --details=tree > $OUT/gpu-tests.txt 2>&1; stamp gpu-tests $?
-timeout 60 $K $B --precision tf32 > $OUT/bench-untuned.txt 2>&1; stamp bench-untuned $?
-KILN_ROWS=0 KILN_EPILOGUE=0 timeout 60 $K $B --precision tf32 > $OUT/bench-untuned-off.txt 2>&1; stamp bench-untuned-off $?
-if $K verify --help 2>&1 | grep -q bf16; then
-  for f in tiny llama-tiny; do
-    x=build/fixtures/$f
-    timeout 40 $K verify --device cuda --precision bf16 --model $x/model.bin --state $x/state.bin --losses $x/losses.txt >> $OUT/verify-bf16.txt 2>&1
-    stamp verify-bf16-$f $?
-  done
-  timeout 60 $K bench --device cuda --model gpt2-d12 --batch 8 --seq 1024 --steps 5 --precision bf16 > $OUT/bench-bf16.txt 2>&1; stamp bench-bf16 $?
-fi
-unset CUDA_VISIBLE_DEVICES
+export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
+bash reference/fixtures.sh > /dev/null 2>&1; t "fixtures rc=$?"
+run 200 tests.txt $R test --include-tag gpu --exclude-classname '.*DataParallelGpuTest' --details=tree
+for b in 8 16 32; do run 60 bench.txt $R $B --model gpt2-d12 --batch $b --precision bf16; done
+run 40 bench.txt $R $B --model gpt2-d12 --batch 8 --precision tf32
+run 50 bench.txt $R $B --model llama-d12 --batch 8 --precision tf32
+run 50 bench.txt $R $B --model gemma-d12 --batch 8 --precision tf32
+run 30 profile.txt $R kiln.cli.Main bench --device cuda --seq 1024 --steps 3 --model gpt2-d12 --batch 8 --precision bf16 --profile
 wait $L1
-export KILN_CACHE=/tmp/kc1
-timeout 70 $K $B --precision tf32 --gpus 2 --zero 1 > $OUT/bench-2gpu-zero.txt 2>&1; stamp bench-2gpu-zero $?
+unset CUDA_VISIBLE_DEVICES
+export KILN_CACHE=/tmp/kc0
+run 60 multi.txt $R $B --model gpt2-d12 --batch 32 --precision bf16 --gpus 2
+run 50 multi.txt $R $B --model gpt2-d12 --batch 8 --precision tf32 --gpus 2 --zero 1
+t done
