@@ -89,6 +89,11 @@ class GPT2(nn.Module):
         self.blocks = nn.ModuleList(Block(C, NH, flash) for _ in range(L))
         self.lnf = nn.LayerNorm(C)
         self.register_buffer("mask", torch.ones(maxT, maxT, dtype=torch.bool).triu(1))
+        for name, p in self.named_parameters():   # GPT-2's init: N(0, 0.02) weights and embeddings, zero biases
+            if p.dim() > 1:
+                nn.init.normal_(p, 0.0, 0.02)
+            elif name.endswith(".bias"):
+                nn.init.zeros_(p)
 
     def forward(self, idx, targets):
         B, T = idx.shape
