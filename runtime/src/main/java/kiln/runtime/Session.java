@@ -200,8 +200,12 @@ public class Session implements Learner {
   public void forward() {
     if (copyStale) {
       // the params' bf16 copy from the master, rounded as the update at this step count rounded it (Bf16Storage)
-      hyper[Program.STEP] = step;
-      executor.write(program.hyper(), hyper);
+      // (after a ZeRO-1 update the device's hyper already holds this step: no second upload)
+      if (!hyperUploaded || hyper[Program.STEP] != step) {
+        hyper[Program.STEP] = step;
+        executor.write(program.hyper(), hyper);
+        hyperUploaded = true;
+      }
       executor.run("cast");
       copyStale = false;
     }
@@ -210,6 +214,9 @@ public class Session implements Learner {
 
   /** A bf16 session's params were written since the copy was last made from them. */
   private boolean copyStale;
+
+  /** The device's hyper block holds this session's hyper array. */
+  private boolean hyperUploaded;
 
   public float loss() { return executor.readScalar(program.loss()); }
 
@@ -228,6 +235,7 @@ public class Session implements Learner {
     hyper[Program.GRAD_SCALE] = gradScale;
     hyper[Program.STEP] = step;
     executor.write(program.hyper(), hyper);
+    hyperUploaded = true;
     executor.run("update");
     // ZeRO-1: the master is whole only after the all-gather that follows; the next forward rounds it into the copy
     if (copyAfterGather != null) copyStale = true;
