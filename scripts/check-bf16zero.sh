@@ -5,7 +5,8 @@
 # parity.txt: 10 gpt2-tiny steps at bf16, --gpus 1 --batch 8 against --gpus 2 --batch 4 (plain, then --zero 1), the logs'
 #   step, loss and norm side by side; then the --zero 1 run resumed from its step-5 checkpoint (steps 6..10 again).
 # bench.txt: gpt2-d12 bf16 B=32 per GPU T=1024, 30 steps: one GPU (run on GPU 1 while GPU 0 does the parity reference),
-#   --gpus 2 --zero 1, then --gpus 2 (plain) if the budget allows. times.txt: each step's exit status and the seconds.
+#   --gpus 2 --zero 1, then --gpus 2 (plain) if the budget allows. tests.txt: DataParallelGpuTest, if the budget allows.
+# times.txt: each step's exit status and the seconds. BUDGET_S (default 280) bounds the whole call.
 set -uo pipefail
 OUT=${OUT:-/tmp}
 BUDGET_S=${BUDGET_S:-280}
@@ -40,4 +41,6 @@ run 60 parity.txt $K train --resume /tmp/bz/ckpt_5 --steps 10 --precision bf16 -
 } >> "$OUT/parity.txt"
 run 90 bench.txt $K $BN --gpus 2 --zero 1
 run 70 bench.txt $K $BN --gpus 2
+# the API-level twin (DataParallelGpuTest: fp32 plain and ZeRO-1, and bf16 ZeRO-1 against one GPU at 2B), if time is left
+run 90 tests.txt bash gpu/run.sh test --include-tag gpu --include-classname '.*DataParallelGpuTest' --details=tree
 t "done"
