@@ -58,6 +58,8 @@ import kiln.runtime.cuda.CudaExecutor;
  * squares over the slice, all-reduced as one float; AdamW on the slice with gradScale / N; in-place
  * all-gather of the parameter block. {@link #read} of AdamW's m and v (and of the gradient block)
  * gathers the shards, so a checkpoint holds the whole state; {@link #write} gives each rank its slice.
+ * With bf16 storage the fp32 master is what is gathered; each rank's session then rounds the whole
+ * gathered master into its bf16 copy before the next forward (seed = t, the copy one GPU's update makes).
  *
  * <p><b>Several processes</b> ({@link Rendezvous} with nodes > 1): this process drives local GPUs
  * 0..gpus-1 as global ranks nodeRank·gpus + g; node 0's NCCL id reaches the others through
