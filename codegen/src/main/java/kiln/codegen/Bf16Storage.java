@@ -15,7 +15,9 @@
 // (Expr.RoundBf16: 16 random bits from a hash of the element index and the AdamW step t, hyper[STEP];
 // deterministic, the same on every device and replica). A separate "cast" section rounds the master into
 // the copy the same way (seed: the session's step): a session runs it before the first forward after the
-// params are written (a load or a resume), so a resumed run continues bit for bit.
+// params are written (a load or a resume), so a resumed run continues bit for bit. Under ZeRO-1 the runtime drops
+// adamw.bf16_copy from the update (a rank updates only its shard; the rest arrives with the all-gather) and runs the
+// cast before the next forward instead (kiln.runtime.Session, docs/multi-gpu.md "bf16 with ZeRO-1").
 package kiln.codegen;
 
 import java.util.ArrayList;

@@ -63,18 +63,6 @@ final class MultiGpu {
   }
 
   /**
-   * --zero 1 with --precision bf16: refused (one line). The bf16 weight copy is rounded from the whole fp32
-   * master at the end of the update section, while under ZeRO-1 a rank updates only its shard before the
-   * params are gathered, so the copy would hold stale weights outside the shard.
-   */
-  static void checkZeroPrecision(int zero, String precision) {
-    if (zero == 1 && "bf16".equalsIgnoreCase(precision)) {
-      throw new UserError("--zero 1 with --precision bf16 is not supported yet (the bf16 weight copy is rounded from the whole"
-          + " master, which ZeRO-1 updates only shard by shard): use --zero 0 or --precision fp32/tf32");
-    }
-  }
-
-  /**
    * bench over the GPUs of rv at batch per GPU (this process's --gpus; with --nodes, every process runs
    * the same bench and tok/s counts the whole run's tokens): the steps of the one-GPU bench (forward,
    * backward, AdamW, loss) with the gradients reduced in buckets during the backward; ZeRO-1 when zero: the gradients reduced onto the

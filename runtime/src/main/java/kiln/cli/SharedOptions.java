@@ -104,9 +104,8 @@ final class SharedOptions {
     @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS)
     String rendezvous;
 
-    /** All checked together with --precision. */
+    /** All checked together (every --precision works with --zero 1, bf16 included: docs/multi-gpu.md). */
     Rendezvous check(Precision precision, Session.Device device) {
-      MultiGpu.checkZeroPrecision(zero, precision.name);
       return MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, device);
     }
   }

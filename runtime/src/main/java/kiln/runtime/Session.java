@@ -87,10 +87,6 @@ public class Session implements Learner {
     this.seq = seq;
     this.device = device;
     // bf16: the same graph with its storage narrowed (codegen's precision pass), on either device (the CPU emulates it)
-    if (precision == CudaSchedule.Precision.BF16 && zero.ranks() > 1) {
-      // the update's bf16 copy rounds the whole master, which a ZeRO-1 rank updates only in its shard
-      throw new IllegalArgumentException("ZeRO-1 (" + zero.ranks() + " ranks) with bf16 storage is not supported yet");
-    }
     // on CUDA the attention externs take bf16 tensors (FlashBf16) where it takes the head size; KILN_ATTN_BF16=0 keeps
     // them fp32 (the fp32 kernels)
     Map<Dim, Integer> bound = sizes;
@@ -100,6 +96,10 @@ public class Session implements Learner {
     if (stored != null) program = stored.program();
     this.program = program;
     this.bf16Cast = stored == null ? null : stored.cast();
+    // ZeRO-1: a rank's AdamW updates only its shard of the master, whose other shards arrive with the all-gather after the
+    // update; so the update section leaves the bf16 copy alone and the "cast" section makes it, whole, before the next
+    // forward (the same rounding, seed = the step count t: the copy one GPU's update makes)
+    this.copyAfterGather = stored != null && zero.ranks() > 1 ? stored.copy() : null;
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
@@ -114,24 +114,32 @@ public class Session implements Learner {
     this.zero = zero;
     // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
     // on the CPU the statements of a fused loop run interleaved, one time step; likewise a CUDA launch
-    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, cpuLaunches(program, bf16Cast), true, storage)
-        : new Arena(program.graph(), sizes, pinned, cudaLaunches(program, bf16Cast), false, storage);
+    Map<String, List<Compute>> sections = sections(program, bf16Cast, copyAfterGather);
+    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Fuse::groups), true, storage)
+        : new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Epilogue::groups), false, storage);
     if (device == Device.CPU) {
       this.cuda = null;
-      this.executor = new CpuExecutor(arena, sections(program, bf16Cast), threads);
+      this.executor = new CpuExecutor(arena, sections, threads);
     } else {
       this.cuda = Cuda.open(gpu);
-      this.executor = new CudaExecutor(arena, sections(program, bf16Cast), cuda, CudaSchedule.fromEnvironment(precision));
+      this.executor = new CudaExecutor(arena, sections, cuda, CudaSchedule.fromEnvironment(precision));
     }
   }
 
   /** The "cast" section of a bf16 session (the params' bf16 copy rounded from the master), or null. */
   private final List<Compute> bf16Cast;
 
+  /** A bf16 ZeRO-1 session's params copy (params_bf16), which its update section does not write; null otherwise. */
+  private final Tensor copyAfterGather;
+
   /** sections(p), plus the bf16 "cast" section where there is one. */
-  static Map<String, List<Compute>> sections(Program p, List<Compute> cast) {
+  static Map<String, List<Compute>> sections(Program p, List<Compute> cast) { return sections(p, cast, null); }
+
+  /** As above; with copy (bf16 under ZeRO-1) the update section without the compute that writes copy (the cast makes it). */
+  static Map<String, List<Compute>> sections(Program p, List<Compute> cast, Tensor copy) {
     Map<String, List<Compute>> sections = sections(p);
     if (cast != null) sections.put("cast", cast);
+    if (copy != null) sections.put("update", sections.get("update").stream().filter(c -> c.out().root() != copy).toList());
     return sections;
   }
 
@@ -150,8 +158,13 @@ public class Session implements Learner {
   /** Each section's computes grouped into launches as a backend's lowering groups them, sections in order. */
   private static Arena.Launches launches(Program p, List<Compute> cast,
                                          java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
+    return launches(sections(p, cast), groups);
+  }
+
+  private static Arena.Launches launches(Map<String, List<Compute>> sections,
+                                         java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
     List<List<Compute>> launches = new java.util.ArrayList<>();
-    for (List<Compute> section : sections(p, cast).values()) launches.addAll(groups.apply(section));
+    for (List<Compute> section : sections.values()) launches.addAll(groups.apply(section));
     return new Arena.Launches(launches);
   }
 
@@ -187,8 +200,12 @@ public class Session implements Learner {
   public void forward() {
     if (copyStale) {
       // the params' bf16 copy from the master, rounded as the update at this step count rounded it (Bf16Storage)
-      hyper[Program.STEP] = step;
-      executor.write(program.hyper(), hyper);
+      // (after a ZeRO-1 update the device's hyper already holds this step: no second upload)
+      if (!hyperUploaded || hyper[Program.STEP] != step) {
+        hyper[Program.STEP] = step;
+        executor.write(program.hyper(), hyper);
+        hyperUploaded = true;
+      }
       executor.run("cast");
       copyStale = false;
     }
@@ -197,6 +214,9 @@ public class Session implements Learner {
 
   /** A bf16 session's params were written since the copy was last made from them. */
   private boolean copyStale;
+
+  /** The device's hyper block holds this session's hyper array. */
+  private boolean hyperUploaded;
 
   public float loss() { return executor.readScalar(program.loss()); }
 
@@ -215,7 +235,10 @@ public class Session implements Learner {
     hyper[Program.GRAD_SCALE] = gradScale;
     hyper[Program.STEP] = step;
     executor.write(program.hyper(), hyper);
+    hyperUploaded = true;
     executor.run("update");
+    // ZeRO-1: the master is whole only after the all-gather that follows; the next forward rounds it into the copy
+    if (copyAfterGather != null) copyStale = true;
   }
 
   /** The global gradient norm of the last backward, computed on the device. */

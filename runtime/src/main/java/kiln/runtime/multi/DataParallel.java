@@ -58,6 +58,8 @@ import kiln.runtime.cuda.CudaExecutor;
  * squares over the slice, all-reduced as one float; AdamW on the slice with gradScale / N; in-place
  * all-gather of the parameter block. {@link #read} of AdamW's m and v (and of the gradient block)
  * gathers the shards, so a checkpoint holds the whole state; {@link #write} gives each rank its slice.
+ * With bf16 storage the fp32 master is what is gathered; each rank's session then rounds the whole
+ * gathered master into its bf16 copy before the next forward (seed = t, the copy one GPU's update makes).
  *
  * <p><b>Several processes</b> ({@link Rendezvous} with nodes > 1): this process drives local GPUs
  * 0..gpus-1 as global ranks nodeRank·gpus + g; node 0's NCCL id reaches the others through
@@ -295,9 +297,15 @@ public final class DataParallel implements Learner {
 
   /** As above with buckets of bucketFloats floats (0: one reduction of the whole block after the backward). */
   public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero, long bucketFloats) {
+    return onCpu(shape, perGpuBatch, seq, replicas, threads, zero, bucketFloats, CudaSchedule.Precision.FP32);
+  }
+
+  /** As above at a precision: BF16 runs the bf16 program (emulated on the CPU), anything else fp32. */
+  public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero, long bucketFloats,
+                                   CudaSchedule.Precision precision) {
     if (replicas < 1) throw new IllegalArgumentException("replicas must be positive, got " + replicas);
     return build(new Rendezvous(replicas, 1, 0, null), perGpuBatch, seq, zero,
-        (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads, CudaSchedule.Precision.FP32, 0, z), null, null, bucketFloats);
+        (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CPU, threads, precision, 0, z), null, null, bucketFloats);
   }
 
   /**
@@ -548,13 +556,15 @@ public final class DataParallel implements Learner {
     });
   }
 
-  /** ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices. */
+  /**
+   * ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices,
+   * written straight into each arena as NCCL's all-gather writes device memory (not through Session.write, so a
+   * bf16 session remakes its copy because its update said so, as on the GPUs).
+   */
   private void allGatherOnHost() {
     Tensor params = paramsTensor();
-    float[] whole = gatherShards(params);   // leaves tensor = params
-    values = whole;
-    all(write);
-    values = null;
+    float[] whole = gatherShards(params);
+    all(r -> r.session.executor.write(r.own(params), whole));
   }
 
   /** CPU replicas: every rank's gradient block becomes the sum over ranks, added in rank order. */

@@ -133,6 +133,132 @@ class DataParallelTest {
     }
   }
 
+  // ---- bf16 with ZeRO-1 (issues 13 + 14) ----
+
+  static final kiln.codegen.CudaSchedule.Precision BF16 = kiln.codegen.CudaSchedule.Precision.BF16;
+
+  /**
+   * bf16 storage with ZeRO-1 on N replicas: each rank's AdamW updates its shard of the fp32 master, the
+   * host plays the all-gather of the master, and each rank's next forward rounds the whole gathered
+   * master into its bf16 copy (the cast section, seed = t). Bit for bit against plain bf16 data
+   * parallelism at the same N (the same sums in the same rank order; AdamW per element the same; the
+   * copy the same rounding of the same master): losses, master and every rank's copy; the copy also
+   * bit for bit what one session's cast makes of the same master at the same t. Against one bf16
+   * session at N·B (clipped AdamW, the trainer's step): within a tolerance (the batch sums reorder).
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {2, 3})
+  void bf16ZeroReplicasTrainLikeOneAtNTimesTheBatch(int n) {
+    int steps = 6;
+    float[] plainLosses, zeroLosses, plainMaster, zeroMaster, plainCopy;
+    float[][] zeroCopies = new float[n][];
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, false, BUCKET, BF16)) {
+      plainLosses = unclipped(dp, steps);
+      plainMaster = dp.read(dp.paramsTensor());
+      plainCopy = dp.read(root(dp.program(), "params_bf16"));
+    }
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true, BUCKET, BF16)) {
+      assertManyBuckets(dp);
+      zeroLosses = unclipped(dp, steps);
+      zeroMaster = dp.read(dp.paramsTensor());
+      // the copy is made at the next forward (after the gather): one more forward on the same batch
+      dp.forward();
+      for (int r = 0; r < n; r++) zeroCopies[r] = dp.read(r, root(dp.program(), "params_bf16"));
+      for (int r = 1; r < n; r++) assertArrayEquals(dp.read(0, dp.paramsTensor()), dp.read(r, dp.paramsTensor()), "replica " + r + "'s master");
+    }
+    assertArrayEquals(plainLosses, zeroLosses, 0f, "losses, ZeRO-1 vs plain, bf16, N = " + n);
+    assertArrayEquals(plainMaster, zeroMaster, 0f, "fp32 master after " + steps + " steps");
+    float[] oneCopy;
+    try (Session s = SMALL.open(B, T, Session.Device.CPU, 1, BF16)) {
+      s.loadParams(zeroMaster);
+      s.setStepCount(steps);
+      s.setBatch(new int[B * T], new int[B * T]);
+      s.forward();
+      oneCopy = s.read(root(s.program(), "params_bf16"));
+    }
+    assertArrayEquals(oneCopy, plainCopy, 0f, "plain replicas' copy (the update's) vs one session's cast of the same master at t");
+    for (int r = 0; r < n; r++) assertArrayEquals(oneCopy, zeroCopies[r], 0f, "rank " + r + "'s bf16 copy");
+    int differing = 0;
+    for (int i = 0; i < oneCopy.length; i++) differing += oneCopy[i] != zeroMaster[i] ? 1 : 0;
+    assertTrue(differing > oneCopy.length / 2, "the copy is rounded (" + differing + " of " + oneCopy.length + " differ from the master)");
+
+    // against one bf16 session at N times the batch, the trainer's clipped step
+    ParityTrace one, many;
+    try (Session s = SMALL.open(n * B, T, Session.Device.CPU, 1, BF16)) {
+      one = ParityTrace.record(s, SMALL, VOCAB, STEPS, LR, 7, 1);
+    }
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true, BUCKET, BF16)) {
+      many = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, n);
+    }
+    System.out.print(ParityTrace.table(one, many));
+    double grad = ParityTrace.relativeMaxDiff(one.firstGradient(), many.firstGradient());
+    double loss = ParityTrace.maxLossDiff(one, many), norm = ParityTrace.maxNormRelDiff(one, many);
+    double params = ParityTrace.relativeMaxDiff(one.params(), many.params());
+    System.out.printf("bf16 ZeRO-1, N = %d: first gradient %.2e (rel. to max), losses %.2e, norms %.2e (rel.), params after %d steps %.2e%n", n,
+        grad, loss, norm, STEPS, params);
+    assertTrue(one.norms()[0] > 1, "the first step is clipped (norm " + one.norms()[0] + ")");
+    // measured (N = 2; 3): first gradient 6.5e-8; 1.0e-2, losses 2.0e-4; 1.5e-3, norms 8.3e-5; 8.5e-3. For N a power of two the
+    // loss gradient's 1/(B·T) scales are powers of two too, so the bf16 activation gradients round at the same points as one
+    // session's and the first gradient agrees to fp32 summation order; for N = 3 each bf16 store of the backward rounds a
+    // differently scaled value (2^-9 relative each). The tolerances and why: docs/multi-gpu.md, "bf16 with ZeRO-1"
+    boolean powerOfTwo = Integer.bitCount(n) == 1;
+    assertTrue(grad < (powerOfTwo ? 1e-5 : 5e-2), "first gradient differs by " + grad);
+    assertTrue(norm < 5e-2, "gradient norms differ by " + norm);
+    assertTrue(loss < 5e-3, "losses differ by " + loss);
+  }
+
+  /** A bf16 ZeRO-1 run resumed from its checkpointed state (master, gathered m and v, t) continues bit for bit. */
+  @Test
+  void aResumedBf16ZeroRunContinuesBitForBit() {
+    float[] uninterrupted, resumed, masterA, copyA;
+    float[][] saved;
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1, true, BUCKET, BF16)) {
+      unclipped(dp, 2);
+      saved = new float[][] {dp.read(dp.paramsTensor()), dp.read(root(dp.program(), "adam_m")), dp.read(root(dp.program(), "adam_v"))};
+      uninterrupted = unclipped(dp, 3, 2);
+      masterA = dp.read(dp.paramsTensor());
+      copyA = dp.read(root(dp.program(), "params_bf16"));
+    }
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1, true, BUCKET, BF16)) {
+      dp.loadParams(saved[0]);
+      dp.write(root(dp.program(), "adam_m"), saved[1]);
+      dp.write(root(dp.program(), "adam_v"), saved[2]);
+      dp.setStepCount(2);
+      resumed = unclipped(dp, 3, 2);
+      assertArrayEquals(masterA, dp.read(dp.paramsTensor()), 0f, "master after step 5");
+      assertArrayEquals(copyA, dp.read(root(dp.program(), "params_bf16")), 0f, "the bf16 copy the last forward read");
+    }
+    assertArrayEquals(uninterrupted, resumed, 0f, "losses of steps 3..5");
+  }
+
+  /** steps of forward, backward, loss, AdamW with no clipping (gradScale 1: the norm is not taken), on batches from seed 7. */
+  private static float[] unclipped(kiln.runtime.Learner l, int steps) {
+    float[] init = new float[Math.toIntExact(SMALL.paramCount())];
+    SMALL.randomInit(1337, init, 0);
+    l.loadParams(init);
+    return unclipped(l, steps, 0);
+  }
+
+  /** As above from the learner's current state, skipping the first skip batches of the sequence. */
+  private static float[] unclipped(kiln.runtime.Learner l, int steps, int skip) {
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(7);
+    int[] x = new int[l.batch() * l.seq()], y = new int[x.length];
+    float[] losses = new float[steps];
+    for (int s = -skip; s < steps; s++) {
+      for (int i = 0; i < x.length; i++) {
+        x[i] = rnd.nextInt(VOCAB);
+        y[i] = rnd.nextInt(VOCAB);
+      }
+      if (s < 0) continue;
+      l.setBatch(x, y);
+      l.forward();
+      l.backward();
+      losses[s] = l.loss();
+      l.update(LR, 0.01f, 1f);
+    }
+    return losses;
+  }
+
   private static float[] continueFrom(kiln.runtime.Learner l, float[] params, float[] m, float[] v, int t, int steps) {
     l.loadParams(params);
     l.write(root(l.program(), "adam_m"), m);

@@ -165,4 +165,42 @@ class TrainerTest {
       }
     }
   }
+
+  /**
+   * bf16 with ZeRO-1 through the trainer and the checkpoint files: 8 steps on 2 bf16 ZeRO-1 replicas with a checkpoint at
+   * step 4 (the fp32 master and the gathered m and v; the bf16 copy is not saved), steps 5..8 resumed from it on 2 fresh
+   * bf16 ZeRO-1 replicas log the uninterrupted run's losses bit for bit: the resumed ranks' cast rounds the master with
+   * seed t = 4, as the uninterrupted ranks' cast after the step-4 all-gather did.
+   */
+  @Test
+  void aBf16ZeroCheckpointResumesBitForBit() throws IOException {
+    Models.Shape shape = Models.of(C);
+    TrainOptions o = new TrainOptions("test", data(), 6, 8, 8, 1e-2, 0, 0.1, 0.0, 1.0, 0, 1, 4, 2, 1, 0);
+    var bf16 = kiln.codegen.CudaSchedule.Precision.BF16;
+    Path runDir = tmp.resolve("bf16zero");
+    double[] uninterrupted;
+    try (Trainer t = new Trainer(shape, o, kiln.runtime.multi.DataParallel.onCpu(shape, 3, 8, 2, 1, true, 2_000, bf16),
+        DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
+      t.init(shape.randomInit(9));
+      run(t, runDir, new StringWriter());
+      uninterrupted = TrainLog.read(runDir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+    }
+    Checkpoint.Loaded c = Checkpoint.read(runDir.resolve("ckpt_4"));
+    Path dir = tmp.resolve("bf16zero-resumed");
+    try (Trainer t = new Trainer(shape, o, kiln.runtime.multi.DataParallel.onCpu(shape, 3, 8, 2, 1, true, 2_000, bf16),
+        DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
+      t.restore(c);
+      Files.createDirectories(dir);
+      try (TrainLog log = TrainLog.create(dir.resolve("log.csv"));
+           Progress bar = Progress.steps(t.step(), 100, new PrintWriter(new StringWriter()))) {
+        t.run(dir, log, bar, new PrintWriter(new StringWriter(), true));
+      }
+    }
+    double[] again = TrainLog.read(dir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+    assertEquals(4, again.length);
+    for (int s = 0; s < 4; s++) {
+      System.out.printf("bf16 ZeRO-1 resumed: step %d: %.7f, uninterrupted %.7f%n", s + 5, again[s], uninterrupted[s + 4]);
+      assertEquals(uninterrupted[s + 4], again[s], 0.0, "step " + (s + 5));
+    }
+  }
 }
