@@ -150,12 +150,17 @@ public final class Bf16Storage {
     // per-position shares) are statistics too; a `+=` of a statistic into a tensor that other statements define (the
     // layernorm backward's last pass into the residual stream's gradient) does not make it one (llm.c keeps those bf16,
     // and the backward matmuls reading them then take two bf16 operands)
+    // With Residual.FP32 such a `+=` target (the residual stream's gradient) is kept fp32 too, but as a sum, not a
+    // statistic: element-wise tensors computed from it (the branch gradients dout = dresidual that the backward matmuls
+    // read) stay bf16, so those matmuls keep two bf16 operands and the rounding happens once, after the sum
+    Set<Tensor> sums = new HashSet<>();
     for (Compute c : computes) {
       if (!c.rootReductions().isEmpty() || c.body() instanceof Expr.Extern || (c.accumulate() && residual == Residual.BF16)) continue;
       List<Expr.Load> floats = Exprs.loads(c.body()).stream().filter(l -> l.tensor().dtype() == DType.F32).toList();
       boolean fromKept = !floats.isEmpty() && floats.stream().allMatch(l -> keep.contains(l.tensor().root()));
-      if (fromKept) keep.add(c.out().root());
+      if (fromKept) (c.accumulate() ? sums : keep).add(c.out().root());
     }
+    keep.addAll(sums);
     return keep;
   }
 
