@@ -77,8 +77,14 @@ class Bf16PrecisionTest {
       assertEquals(DType.F32, r.get(n).storage(), n);
     }
     for (String n : List.of("encoder.encoded", "h0.ln1.out", "h0.attn.att", "h0.fc.gelu", "head.logits")) assertEquals(DType.BF16, r.get(n).storage(), n);
-    // the residual stream's gradient: a layernorm backward adds a per-row statistic into it, which leaves it an activation gradient
-    for (String n : List.of("dh0.fcproj.residual", "dh0.fcproj.out.r1", "dh0.attproj.out.r1", "dencoder.encoded")) assertEquals(DType.BF16, r.get(n).storage(), n);
+    // the residual stream's gradient (a layernorm backward adds a per-row statistic into it): a sum kept fp32 by default;
+    // the branch gradients computed from it, which the backward matmuls read, stay bf16
+    for (String n : List.of("dh0.fcproj.residual", "dencoder.encoded")) assertEquals(DType.F32, r.get(n).storage(), n);
+    for (String n : List.of("dh0.fcproj.out.r1", "dh0.attproj.out.r1", "dh0.fcproj.out", "dh0.attproj.out")) assertEquals(DType.BF16, r.get(n).storage(), n);
+    // Residual.BF16 (llm.c's choice): an activation gradient like the rest
+    Map<String, Tensor> narrow = roots(Bf16Storage.apply(fp32, false, Bf16Storage.Residual.BF16).program());
+    for (String n : List.of("dh0.fcproj.residual", "dh0.fcproj.out.r1", "dh0.attproj.out.r1", "dencoder.encoded")) assertEquals(DType.BF16, narrow.get(n).storage(), n);
+    for (String n : List.of("h0.ln1.mean", "h0.ln1.rstd")) assertEquals(DType.F32, narrow.get(n).storage(), n);
     assertEquals(DType.F32, p.loss().storage());
     assertEquals(DType.BF16, p.logits().storage());
     assertEquals(DType.I32, r.get("tokens").storage());
