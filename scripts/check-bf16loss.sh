@@ -24,3 +24,10 @@ done
   paste <(seq 0 9) $d/losses.txt $a/losses.txt "$OUT/kiln-bf16.txt" "$OUT/kiln-tf32.txt"
   grep '^verify:' "$log"
 } | tee "$OUT/losses.txt"
+# the fix's cost: bf16 bench at B=8 with the residual gradients fp32 (default) and bf16 (the old storage)
+for m in fp32 bf16; do
+  echo "### KILN_BF16_DRES=$m bench bf16 B=8" >> "$OUT/bench.txt"
+  KILN_BF16_DRES=$m timeout 120 bash gpu/run.sh kiln.cli.Main bench --device cuda --model gpt2-d12 --batch 8 --seq 1024 --steps 30 \
+      --precision bf16 >> "$OUT/bench.txt" 2>&1
+done
+grep -E '^###|ms/step|tok/s' "$OUT/bench.txt" | tail -n 8
