@@ -13,7 +13,7 @@
 //   - the residual stream's gradients (the tensors a layernorm backward's last pass `+=`s into): fp32 by default.
 //     Every branch and every norm of every layer adds into them; summed in bf16 those adds lose the small terms
 //     and GPT-2 124M's 10-step loss drifted 0.14 from the fp64 reference by step 9 (docs/perf.md, "bf16 loss
-//     trajectory"); fp32, it stays within 0.013. Residual.BF16 keeps them bf16 (llm.c's choice; KILN_BF16_DRES=bf16).
+//     trajectory", CPU, 124M shape at T=128); as fp32 sums, within 0.014. Residual.BF16 keeps them bf16 (llm.c's choice; KILN_BF16_DRES=bf16).
 // Every kernel accumulates in fp32 whatever the storage (loads widen, stores round to nearest even).
 // The update ends with params_bf16[i] = bf16_sr(params[i], i, step): the master rounded stochastically
 // (Expr.RoundBf16: 16 random bits from a hash of the element index and the AdamW step t, hyper[STEP];
@@ -147,10 +147,9 @@ public final class Bf16Storage {
       if (onlyReduced) keep.add(r.getKey());
     }
     // element-wise results of statistics alone (mean = Σ/C, rstd = rsqrt(Σ/C + eps), the loss's gradient seed and its
-    // per-position shares) are statistics too; a `+=` of a statistic into a tensor that other statements define (the
-    // layernorm backward's last pass into the residual stream's gradient) does not make it one (llm.c keeps those bf16,
-    // and the backward matmuls reading them then take two bf16 operands)
-    // With Residual.FP32 such a `+=` target (the residual stream's gradient) is kept fp32 too, but as a sum, not a
+    // per-position shares) are statistics too; with Residual.BF16 a `+=` of a statistic into a tensor that other
+    // statements define (the layernorm backward's last pass into the residual stream's gradient) does not make it one
+    // (llm.c keeps those bf16). With Residual.FP32 such a `+=` target (the residual stream's gradient) is kept fp32 too, but as a sum, not a
     // statistic: element-wise tensors computed from it (the branch gradients dout = dresidual that the backward matmuls
     // read) stay bf16, so those matmuls keep two bf16 operands and the rounding happens once, after the sum
     Set<Tensor> sums = new HashSet<>();
