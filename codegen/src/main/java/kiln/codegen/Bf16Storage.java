@@ -10,6 +10,10 @@
 //     (mean = Σ/C, rstd, the loss gradient's per-position shares), and every tensor an extern kernel
 //     touches (the fp32 flash attention reads and writes fp32), except where the caller has the bf16
 //     attention kernels (FlashBf16: CUDA): then qkv, y, dy and dqkv are bf16 and only lse and D fp32.
+//   - the residual stream's gradients (the tensors a layernorm backward's last pass `+=`s into): fp32 by default.
+//     Every branch and every norm of every layer adds into them; summed in bf16 those adds lose the small terms
+//     and GPT-2 124M's 10-step loss drifted 0.14 from the fp64 reference by step 9 (docs/perf.md, "bf16 loss
+//     trajectory", CPU, 124M shape at T=128); as fp32 sums, within 0.014. Residual.BF16 keeps them bf16 (llm.c's choice; KILN_BF16_DRES=bf16).
 // Every kernel accumulates in fp32 whatever the storage (loads widen, stores round to nearest even).
 // The update ends with params_bf16[i] = bf16_sr(params[i], i, step): the master rounded stochastically
 // (Expr.RoundBf16: 16 random bits from a hash of the element index and the AdamW step t, hyper[STEP];
@@ -44,15 +48,37 @@ public final class Bf16Storage {
 
   private Bf16Storage() {}
 
+  /** The storage of the residual stream's gradients (the `+=` targets of the layernorm backwards). */
+  public enum Residual {
+    /** fp32: the loss trajectory tracks fp32 training (the default). */
+    FP32,
+    /** bf16 like every other activation gradient (llm.c's choice): 2 bytes an element less, the backward matmuls reading them take two bf16 operands. */
+    BF16;
+
+    /** KILN_BF16_DRES=bf16 picks BF16; unset or fp32, FP32; anything else is refused with one line naming the variable. */
+    public static Residual fromEnvironment() {
+      String v = System.getenv("KILN_BF16_DRES");
+      if (v == null || v.isEmpty() || v.equals("fp32")) return FP32;
+      if (v.equals("bf16")) return BF16;
+      throw new IllegalArgumentException("KILN_BF16_DRES: expected fp32 or bf16, found '" + v + "'");
+    }
+  }
+
   /** As apply(p, false): every extern's tensors fp32. */
   public static Stored apply(Program p) { return apply(p, false); }
 
-  /** The storage pass; bf16Attention: the attention externs run FlashBf16's kernels, so their tensors but lse and D are bf16. */
-  public static Stored apply(Program p, boolean bf16Attention) {
+  /** As apply(p, bf16Attention, Residual.FP32). */
+  public static Stored apply(Program p, boolean bf16Attention) { return apply(p, bf16Attention, Residual.FP32); }
+
+  /**
+   * The storage pass; bf16Attention: the attention externs run FlashBf16's kernels, so their tensors but lse and D are bf16;
+   * residual: the storage of the residual stream's gradients.
+   */
+  public static Stored apply(Program p, boolean bf16Attention, Residual residual) {
     Graph g = p.graph();
     List<Compute> computes = g.computes();
     Tensor master = p.params().values().iterator().next().root();
-    Set<Tensor> fp32 = statistics(computes, bf16Attention);
+    Set<Tensor> fp32 = statistics(computes, bf16Attention, residual);
     // the narrowed roots, and every tensor (root or view) over one of them
     Map<Tensor, Tensor> narrowed = new HashMap<>();
     List<Tensor> roots = new ArrayList<>();
@@ -100,7 +126,10 @@ public final class Bf16Storage {
    * element-wise tensors whose every reader is such a reduction, and the tensors of externs (of the attention
    * externs only lse and D with bf16Attention; the extern then counts as a reader that is no reduction).
    */
-  static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention) {
+  static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention) { return statistics(computes, bf16Attention, Residual.BF16); }
+
+  /** As above; with Residual.FP32 a `+=` of statistics into a tensor (the residual stream's gradient) keeps that tensor fp32. */
+  static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention, Residual residual) {
     Set<Tensor> keep = new HashSet<>();
     Map<Tensor, List<Compute>> readers = new LinkedHashMap<>();
     for (Compute c : computes) {
@@ -120,15 +149,19 @@ public final class Bf16Storage {
       if (onlyReduced) keep.add(r.getKey());
     }
     // element-wise results of statistics alone (mean = Σ/C, rstd = rsqrt(Σ/C + eps), the loss's gradient seed and its
-    // per-position shares) are statistics too; a `+=` of a statistic into a tensor that other statements define (the
-    // layernorm backward's last pass into the residual stream's gradient) does not make it one (llm.c keeps those bf16,
-    // and the backward matmuls reading them then take two bf16 operands)
+    // per-position shares) are statistics too; with Residual.BF16 a `+=` of a statistic into a tensor that other
+    // statements define (the layernorm backward's last pass into the residual stream's gradient) does not make it one
+    // (llm.c keeps those bf16). With Residual.FP32 such a `+=` target (the residual stream's gradient) is kept fp32 too, but as a sum, not a
+    // statistic: element-wise tensors computed from it (the branch gradients dout = dresidual that the backward matmuls
+    // read) stay bf16, so those matmuls keep two bf16 operands and the rounding happens once, after the sum
+    Set<Tensor> sums = new HashSet<>();
     for (Compute c : computes) {
-      if (!c.rootReductions().isEmpty() || c.body() instanceof Expr.Extern || c.accumulate()) continue;
+      if (!c.rootReductions().isEmpty() || c.body() instanceof Expr.Extern || (c.accumulate() && residual == Residual.BF16)) continue;
       List<Expr.Load> floats = Exprs.loads(c.body()).stream().filter(l -> l.tensor().dtype() == DType.F32).toList();
       boolean fromKept = !floats.isEmpty() && floats.stream().allMatch(l -> keep.contains(l.tensor().root()));
-      if (fromKept) keep.add(c.out().root());
+      if (fromKept) (c.accumulate() ? sums : keep).add(c.out().root());
     }
+    keep.addAll(sums);
     return keep;
   }
 

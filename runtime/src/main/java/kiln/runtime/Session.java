@@ -92,7 +92,7 @@ public class Session implements Learner {
     Map<Dim, Integer> bound = sizes;
     boolean bf16Attention = device == Device.CUDA && !"0".equals(System.getenv("KILN_ATTN_BF16"))
         && kiln.codegen.FlashBf16.takes(program, d -> bound.getOrDefault(d, 0));
-    kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program, bf16Attention) : null;
+    kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program, bf16Attention, kiln.codegen.Bf16Storage.Residual.fromEnvironment()) : null;
     if (stored != null) program = stored.program();
     this.program = program;
     this.bf16Cast = stored == null ? null : stored.cast();

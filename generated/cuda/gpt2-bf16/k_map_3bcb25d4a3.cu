@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_f41c36de84 { long long v[7]; };
+struct Args_k_map_3bcb25d4a3 { long long v[7]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -101,7 +101,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_f41c36de84(float* __restrict__ F, int* __restrict__ I, const Args_k_map_f41c36de84 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_3bcb25d4a3(float* __restrict__ F, int* __restrict__ I, const Args_k_map_3bcb25d4a3 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -111,7 +111,7 @@ extern "C" __global__ void __launch_bounds__(256) k_map_f41c36de84(float* __rest
   const long long o3 = a.v[6];
   kiln_bf16* const H = (kiln_bf16*) F;
   const long long items = (long long) B * T * ((C + 7) / 8);
-  const bool vec = (C & 7) == 0 && ((o2 & 7) | (o3 & 7) | (o0 & 7)) == 0;
+  const bool vec = (C & 7) == 0 && ((o2 & 7) | (o3 & 7) | (o0 & 3)) == 0;
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
     const int cq_ = (int) (p % ((C + 7) / 8));
     long long r = p / ((C + 7) / 8);
@@ -147,13 +147,13 @@ extern "C" __global__ void __launch_bounds__(256) k_map_f41c36de84(float* __rest
         {
           w[7] = (v1[7] * (h0 * v2[7]));
         }
-        kiln_add8(&H[o0 + ((b_) * T + t_) * C + (8 * cq_)], w);
+        kiln_add8(&F[o0 + ((b_) * T + t_) * C + (8 * cq_)], w);
       }
     } else {
       for (int j = 0; j < 8; j++) {
         const int c_ = 8 * cq_ + j;
         if (c_ < C) {
-          H[o0 + ((b_) * T + t_) * C + c_] = kiln_bf16_rn(kiln_bf16_f(H[o0 + ((b_) * T + t_) * C + c_]) + (kiln_bf16_f(H[o2 + ((b_) * T + t_) * C + c_]) * (F[o1 + (b_) * T + t_] * kiln_bf16_f(H[o3 + c_]))));
+          F[o0 + ((b_) * T + t_) * C + c_] += (kiln_bf16_f(H[o2 + ((b_) * T + t_) * C + c_]) * (F[o1 + (b_) * T + t_] * kiln_bf16_f(H[o3 + c_])));
         }
       }
     }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_3d29ac1ade { long long v[16]; };
+struct Args_k_row_c3215f987b { long long v[16]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -47,11 +47,11 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 }
 #endif
 
-__device__ __forceinline__ void row_sync_k_row_3d29ac1ade() {
+__device__ __forceinline__ void row_sync_k_row_c3215f987b() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_3d29ac1ade(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_c3215f987b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -62,7 +62,7 @@ __device__ __forceinline__ float row_sum_k_row_3d29ac1ade(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_3d29ac1ade(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_c3215f987b(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -128,7 +128,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __restrict__ F, int* __restrict__ I, const Args_k_row_3d29ac1ade a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_c3215f987b(float* __restrict__ F, int* __restrict__ I, const Args_k_row_c3215f987b a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int C = (int) a.v[2];
@@ -156,8 +156,8 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
     kiln_bf16* const row0 = &H[o10 + ((b_) * T + t_) * C + 0];
     kiln_bf16* const row1 = &H[o11 + 0];
     kiln_bf16* const row2 = &H[o12 + ((b_) * T + t_) * C + 0];
-    kiln_bf16* const row3 = &H[o3 + ((b_) * T + t_) * C + 0];
-    kiln_bf16* const row4 = &H[o5 + ((b_) * T + t_) * C + 0];
+    float* const row3 = &F[o3 + ((b_) * T + t_) * C + 0];
+    float* const row4 = &F[o5 + ((b_) * T + t_) * C + 0];
     kiln_bf16* const row5 = &H[o6 + ((b_) * T + t_) * C + 0];
     kiln_bf16* const row6 = &H[o7 + ((b_) * T + t_) * C + 0];
     const bool vec = (C & 7) == 0 && (((unsigned long long) row0 | (unsigned long long) row1 | (unsigned long long) row2 | (unsigned long long) row3 | (unsigned long long) row4 | (unsigned long long) row5 | (unsigned long long) row6) & 15) == 0;
@@ -198,8 +198,8 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
         a2 = a2 + ((kiln_bf16_f(row0[c_]) * ((-1.0f * h0) * kiln_bf16_f(row1[c_]))));
       }
     }
-    const float s1 = row_sum_k_row_3d29ac1ade(a2, red);
-    row_sync_k_row_3d29ac1ade();
+    const float s1 = row_sum_k_row_c3215f987b(a2, red);
+    row_sync_k_row_c3215f987b();
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s1;
     // reduce [B, T] = sum along the row
     const float h5 = F[o9 + (b_) * T + t_];
@@ -239,13 +239,13 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
         a7 = a7 + ((kiln_bf16_f(row0[c_]) * ((kiln_bf16_f(row2[c_]) - h5) * kiln_bf16_f(row1[c_]))));
       }
     }
-    const float s6 = row_sum_k_row_3d29ac1ade(a7, red);
-    row_sync_k_row_3d29ac1ade();
+    const float s6 = row_sum_k_row_c3215f987b(a7, red);
+    row_sync_k_row_c3215f987b();
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s6;
     // row [B, T] =
     const float h11 = F[o8 + (b_) * T + t_];
     const float s12 = (s6 * ((((h11 * h11) * h11) * -0.5f) * (1.0f / ((float) C))));
-    row_sync_k_row_3d29ac1ade();
+    row_sync_k_row_c3215f987b();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s12;
     // map [B, T, C] +=
     const float h13 = F[o9 + (b_) * T + t_];
@@ -290,7 +290,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
         const float x0 = (kiln_bf16_f(row2[c_]) - h13);
-        row3[c_] = kiln_bf16_rn(kiln_bf16_f(row3[c_]) + (s12 * (x0 + x0)));
+        row3[c_] += (s12 * (x0 + x0));
       }
     }
     // reduce [B, T] += sum along the row
@@ -338,8 +338,8 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
         a18 = a18 + ((s12 * ((-1.0f * x9) + (x9 * -1.0f))));
       }
     }
-    const float s17 = s1 + row_sum_k_row_3d29ac1ade(a18, red);
-    row_sync_k_row_3d29ac1ade();
+    const float s17 = s1 + row_sum_k_row_c3215f987b(a18, red);
+    row_sync_k_row_c3215f987b();
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s17;
     // row [B, T] =
     const float s20 = (s17 * (1.0f / ((float) C)));
@@ -376,7 +376,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
-        row3[c_] = kiln_bf16_rn(kiln_bf16_f(row3[c_]) + s20);
+        row3[c_] += s20;
       }
     }
     // map [B, T, C] =
@@ -412,7 +412,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
-        row4[c_] = kiln_bf16_rn(kiln_bf16_f(row3[c_]));
+        row4[c_] = row3[c_];
       }
     }
     // map [B, T, C] =
@@ -448,7 +448,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_3d29ac1ade(float* __res
       }
     } else {
       for (int c_ = threadIdx.x; c_ < C; c_ += blockDim.x) {
-        row5[c_] = kiln_bf16_rn(kiln_bf16_f(row3[c_]));
+        row5[c_] = kiln_bf16_rn(row3[c_]);
       }
     }
     // map [B, T, C] =
