@@ -61,7 +61,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
   public static TrainRun fresh(Start start, TrainOptions opts, Path out, boolean force, Rendezvous rv) throws IOException {
     Path dir = out != null ? out : Path.of("runs", LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
     Path runDir = nodeDir(dir, rv);
-    checkOut(runDir, force);
+    checkOut(runDir, force, rv);
     return new TrainRun(start.shape(), opts, null, start.params(), runDir, null, rv, force);
   }
 
@@ -102,7 +102,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     Path runDir = out != null ? out : own;
     Path copyLogFrom = null;
     if (!runDir.toAbsolutePath().normalize().equals(own.normalize())) {
-      checkOut(runDir, force);
+      checkOut(runDir, force, rv);
       copyLogFrom = own.resolve("log.csv");
     }
     if (rv.nodeRank() > 0) {
@@ -117,13 +117,19 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     return rv.nodeRank() == 0 ? runDir : runDir.resolve("node-" + rv.nodeRank());
   }
 
-  private static void checkOut(Path dir, boolean force) throws IOException {
+  /**
+   * Refuses a file, or a non-empty directory without force. On node 0 of several, the other nodes' node-R
+   * directories of the same run do not count: those nodes may start first and make them (a shared --out).
+   */
+  static void checkOut(Path dir, boolean force, Rendezvous rv) throws IOException {
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
       throw new IllegalArgumentException("--out " + dir + " is a file, not a directory");
     }
     if (Files.isDirectory(dir) && !force) {
+      java.util.Set<String> peers = new java.util.HashSet<>();
+      if (rv.nodeRank() == 0) for (int r = 1; r < rv.nodes(); r++) peers.add("node-" + r);
       try (Stream<Path> files = Files.list(dir)) {
-        if (files.findAny().isPresent()) {
+        if (files.anyMatch(f -> !(peers.contains(f.getFileName().toString()) && Files.isDirectory(f)))) {
           throw new IllegalArgumentException("--out " + dir + " is not empty; pass --force to write into it");
         }
       }
