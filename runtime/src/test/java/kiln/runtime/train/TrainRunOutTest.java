@@ -14,16 +14,18 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class TrainRunOutTest {
+  private static Rendezvous node0of(int nodes) { return new Rendezvous(1, nodes, 0, new Rendezvous.FileEndpoint(Path.of("/tmp/kiln-rdv"))); }
+
   @Test void nodeZeroIgnoresItsPeersDirectories(@TempDir Path out) throws IOException {
     Files.createDirectories(out.resolve("node-1"));
-    assertDoesNotThrow(() -> TrainRun.checkOut(out, false, new Rendezvous(1, 2, 0, null)));
+    assertDoesNotThrow(() -> TrainRun.checkOut(out, false, node0of(2)));
     // one process alone, or a node-R beyond the run's nodes, or a file of that name: a previous run's
     var e = assertThrows(IllegalArgumentException.class, () -> TrainRun.checkOut(out, false, Rendezvous.SINGLE));
     assertEquals("--out " + out + " is not empty; pass --force to write into it", e.getMessage());
     Files.createDirectories(out.resolve("node-2"));
-    assertThrows(IllegalArgumentException.class, () -> TrainRun.checkOut(out, false, new Rendezvous(1, 2, 0, null)));
-    assertDoesNotThrow(() -> TrainRun.checkOut(out, false, new Rendezvous(1, 3, 0, null)));
+    assertThrows(IllegalArgumentException.class, () -> TrainRun.checkOut(out, false, node0of(2)));
+    assertDoesNotThrow(() -> TrainRun.checkOut(out, false, node0of(3)));
     Files.writeString(out.resolve("log.csv"), "x");
-    assertThrows(IllegalArgumentException.class, () -> TrainRun.checkOut(out, false, new Rendezvous(1, 3, 0, null)));
+    assertThrows(IllegalArgumentException.class, () -> TrainRun.checkOut(out, false, node0of(3)));
   }
 }
