@@ -37,6 +37,11 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
       return new Operand(other, offset, batch, position, head);
     }
 
+    /** "base + offset, batch, position, head" as C expressions: the fields of a kernel's operand struct. */
+    public String cudaFields(String base, Function<Dim, String> name) {
+      return base + " + " + cuda(offset, name) + ", " + cuda(batch, name) + ", " + cuda(position, name) + ", " + cuda(head, name);
+    }
+
     /** offset, batch, position and head strides with every dim bound. */
     public long[] bind(ToLongFunction<Dim> size) {
       return new long[] {value(offset, size), value(batch, size), value(position, size), value(head, size)};

@@ -133,6 +133,46 @@ public final class Externs {
     return all;
   }
 
+  /**
+   * What every attention kernel binds for one extern compute: its layout, its arguments, the operands in the
+   * kernels' order (q, k, v, y or dy, then dq, or dk and dv), whether dkdv writes partials per query head
+   * (Externs.attention's perQueryHead: dk, dv with q's dims, so they take q's layout and the grid runs over query
+   * heads as if each had its own key/value head), and the grid's row dims.
+   */
+  public record AttentionLaunch(AttentionLayout layout, List<Tensor> args, List<AttentionLayout.Operand> operands, boolean perQueryHead) {
+    public static AttentionLaunch of(Compute c) {
+      Expr.Extern x = (Expr.Extern) c.body();
+      List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
+      AttentionLayout l = attentionLayout(c);
+      List<AttentionLayout.Operand> operands = new ArrayList<>(List.of(l.q(), l.k(), l.v(), l.y().on(args.get(3))));
+      boolean perHead = false;
+      switch (x.op()) {
+        case ATTENTION -> { }
+        case ATTENTION_DQ -> operands.add(l.q().on(args.get(6)));
+        case ATTENTION_DKDV -> {
+          perHead = !l.packed() && args.get(6).dims().equals(l.q().tensor().dims()) && !args.get(6).dims().equals(l.k().tensor().dims());
+          operands.add((perHead ? l.q() : l.k()).on(args.get(6)));
+          operands.add((perHead ? l.q() : l.v()).on(args.get(7)));
+        }
+        default -> throw new IllegalArgumentException(c.name() + ": no attention kernel for extern " + x.op());
+      }
+      return new AttentionLaunch(l, args, List.copyOf(operands), perHead);
+    }
+
+    /** Batch, then the query heads (the key/value heads for dkdv unless it writes per-query-head partials). */
+    public List<Dim> gridRows(String op) {
+      List<Dim> rows = new ArrayList<>(List.of(layout.batch()));
+      rows.addAll(op.equals(ATTENTION_DKDV) && !perQueryHead ? layout.kvHeads() : layout.heads());
+      return rows;
+    }
+
+    /** The layout in words, for the kernel's comment. */
+    public String describe() {
+      return (layout.packed() ? "packed qkv" : "q, k, v apart, " + layout.heads() + " query heads over " + layout.kvHeads() + " key/value heads")
+          + (perQueryHead ? ", dk and dv per query head" : "");
+    }
+  }
+
   /** The layout of an attention extern compute, from its first four arguments (q, k, v, then y or dy). */
   public static AttentionLayout attentionLayout(Compute c) {
     List<Tensor> args = ((Expr.Extern) c.body()).tensors().stream().map(Expr.Load::tensor).toList();

@@ -69,9 +69,9 @@ public final class FlashAttention {
    * are partials per query head (dims as q: Externs.attention's perQueryHead).
    */
   static CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
-    Expr.Extern x = (Expr.Extern) c.body();
-    List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
-    AttentionLayout l = Externs.attentionLayout(c);
+    Externs.AttentionLaunch launch = Externs.AttentionLaunch.of(c);
+    List<Tensor> args = launch.args();
+    AttentionLayout l = launch.layout();
     int hs = size.applyAsInt(l.headSize());
     boolean tf32 = s.precision() == CudaSchedule.Precision.TF32;
     ExprRenderer r = new ExprRenderer(new CudaDialect());
@@ -81,37 +81,29 @@ public final class FlashAttention {
     String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
     StringBuilder ops = new StringBuilder();
     List<String> names = new ArrayList<>();
-    String op = x.op();
-    List<AttentionLayout.Operand> operands = new ArrayList<>(List.of(l.q(), l.k(), l.v(), l.y().on(args.get(3))));
+    String op = ((Expr.Extern) c.body()).op();
     List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
-    String call;
-    boolean perHead = false;  // dkdv into one partial per query head (Externs.attention's perQueryHead)
-    switch (op) {
-      case Externs.ATTENTION -> call = "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
+    boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
+    String call = switch (op) {
+      case Externs.ATTENTION -> "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
       case Externs.ATTENTION_DQ -> {
-        operands.add(l.q().on(args.get(6)));
         roles.add("dq");
-        call = "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
+        yield "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
       }
-      case Externs.ATTENTION_DKDV -> {
-        perHead = !l.packed() && args.get(6).dims().equals(l.q().tensor().dims()) && !args.get(6).dims().equals(l.k().tensor().dims());
-        operands.add((perHead ? l.q() : l.k()).on(args.get(6)));
-        operands.add((perHead ? l.q() : l.v()).on(args.get(7)));
+      default -> {
         roles.add("dk");
         roles.add("dv");
-        call = "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
+        yield "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
             + ", NH_, G_, " + (perHead ? "1" : "G_") + ")";
       }
-      default -> throw new IllegalArgumentException(c.name() + ": no flash-attention kernel for extern " + op);
-    }
+    };
+    List<AttentionLayout.Operand> operands = launch.operands();
     for (int i = 0; i < operands.size(); i++) {
       AttentionLayout.Operand o = operands.get(i);
       String local = "op_" + roles.get(i);
       names.add(local);
-      ops.append("  const fa_operand ").append(local).append(" = {F + ").append(r.offset(o.tensor())).append(" + ")
-          .append(AttentionLayout.cuda(o.offset(), name)).append(", ").append(AttentionLayout.cuda(o.batch(), name)).append(", ")
-          .append(AttentionLayout.cuda(o.position(), name)).append(", ").append(AttentionLayout.cuda(o.head(), name)).append("};  // ")
-          .append(o.tensor().dims()).append('\n');
+      ops.append("  const fa_operand ").append(local).append(" = {").append(o.cudaFields("F + " + r.offset(o.tensor()), name))
+          .append("};  // ").append(o.tensor().dims()).append('\n');
     }
     ops.append("  const int NH_ = ").append(nh).append(", G_ = NH_ / (").append(kvh).append(");");
     Tile tile = Tile.of(op, hs, tf32);
@@ -120,8 +112,7 @@ public final class FlashAttention {
       case Externs.ATTENTION_DQ -> "FA_DQ";
       default -> "FA_DKV";
     };
-    List<Dim> gridRows = new ArrayList<>(List.of(l.batch()));
-    gridRows.addAll(op.equals(Externs.ATTENTION_DKDV) && !perHead ? l.kvHeads() : l.heads());
+    List<Dim> gridRows = launch.gridRows(op);
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
     m.put("tf32", tf32 ? 1 : 0);
@@ -141,10 +132,8 @@ public final class FlashAttention {
     m.put("operands", ops.toString());
     m.put("call", String.format(call, names.toArray()));
     String kind = "attention" + op.substring("attention".length());
-    String layout = (l.packed() ? "packed qkv" : "q, k, v apart, " + l.heads() + " query heads over " + l.kvHeads() + " key/value heads")
-        + (perHead ? ", dk and dv per query head" : "");
     return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
-        + layout + ")" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
+        + launch.describe() + ")" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new CudaRenderer.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
   }
 

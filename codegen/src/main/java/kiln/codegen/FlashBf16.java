@@ -4,7 +4,6 @@
 // tensors may be bf16 (Bf16Storage asks), and whether a whole program can take these kernels (Session asks).
 package kiln.codegen;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -76,14 +75,6 @@ public final class FlashBf16 {
         .allMatch(c -> layoutUnsupported(c, size) == null);
   }
 
-  /** dkdv writing one dk, dv partial per query head (dims as q; Externs.attention's perQueryHead). */
-  private static boolean perQueryHead(Compute c, AttentionLayout l) {
-    Expr.Extern x = (Expr.Extern) c.body();
-    if (!x.op().equals(Externs.ATTENTION_DKDV) || l.packed()) return false;
-    List<Dim> dk = x.tensors().get(6).tensor().dims();
-    return dk.equals(l.q().tensor().dims()) && !dk.equals(l.k().tensor().dims());
-  }
-
   /** Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros). */
   static int sharedBytes(String op, int hs) {
     int ld = hs + 8;
@@ -104,38 +95,24 @@ public final class FlashBf16 {
    * head) strides.
    */
   static CudaRenderer.Rendered render(Compute c, ToIntFunction<Dim> size) {
-    Expr.Extern x = (Expr.Extern) c.body();
-    List<Tensor> args = x.tensors().stream().map(Expr.Load::tensor).toList();
-    AttentionLayout l = Externs.attentionLayout(c);
+    Externs.AttentionLaunch launch = Externs.AttentionLaunch.of(c);
+    List<Tensor> args = launch.args();
+    AttentionLayout l = launch.layout();
     int hs = size.applyAsInt(l.headSize());
     ExprRenderer r = new ExprRenderer(new CudaDialect());
     for (Tensor t : args) r.offset(t);
     java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
-    List<AttentionLayout.Operand> operands = new ArrayList<>(List.of(l.q(), l.k(), l.v(), l.y().on(args.get(3))));
     String lse = "F + " + r.offset(args.get(4));
-    String op = x.op(), acc = c.accumulate() ? "true" : "false";
-    // dk, dv per query head: the dkdv grid runs over query heads as if each had its own key/value head (G = 1),
-    // all reading the one k, v (head stride 0), and writes partials a DSL sum adds (Externs.attention)
-    boolean perHead = perQueryHead(c, l);
+    String op = ((Expr.Extern) c.body()).op(), acc = c.accumulate() ? "true" : "false";
     String head = switch (op) {
       case Externs.ATTENTION -> "fab_forward(H, %s, %s, %s, %s, " + lse;
-      case Externs.ATTENTION_DQ -> {
-        operands.add(l.q().on(args.get(6)));
-        yield "fab_backward_dq<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s";
-      }
-      default -> {
-        operands.add((perHead ? l.q() : l.k()).on(args.get(6)));
-        operands.add((perHead ? l.q() : l.v()).on(args.get(7)));
-        yield "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
-      }
+      case Externs.ATTENTION_DQ -> "fab_backward_dq<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s";
+      default -> "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
     };
-    List<String> ops = new ArrayList<>();
-    for (AttentionLayout.Operand o : operands) {
-      ops.add("FabOperand{" + r.offset(o.tensor()) + " + " + AttentionLayout.cuda(o.offset(), name) + ", " + AttentionLayout.cuda(o.batch(), name)
-          + ", " + AttentionLayout.cuda(o.position(), name) + ", " + AttentionLayout.cuda(o.head(), name) + "}");
-    }
+    List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
     String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
-    String group = perHead ? "1" : "(" + nh + ") / (" + kvh + ")";
+    // per-query-head partials: the dkdv grid runs over query heads as if each had its own key/value head (G = 1)
+    String group = launch.perQueryHead() ? "1" : "(" + nh + ") / (" + kvh + ")";
     String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + ")";
     int smem = sharedBytes(op, hs);
     Map<String, Object> m = new HashMap<>();
@@ -149,14 +126,10 @@ public final class FlashBf16 {
     m.put("smem", smem);
     m.put("rows", ROWS);
     m.put("call", call);
-    List<Dim> gridRows = new ArrayList<>(List.of(l.batch()));
-    gridRows.addAll(op.equals(Externs.ATTENTION_DKDV) && !perHead ? l.kvHeads() : l.heads());
     String kind = "attention_bf16" + op.substring("attention".length());
-    String layout = (l.packed() ? "packed qkv" : "q, k, v apart, " + l.heads() + " query heads over " + l.kvHeads() + " key/value heads")
-        + (perHead ? ", dk and dv per query head" : "");
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
-        "extern " + op + " over " + args.size() + " tensors (" + layout + "; bf16 storage, bf16 mma.sync m16n8k16), HS=" + hs,
-        new CudaRenderer.RowTiles(gridRows, l.seq(), ROWS, THREADS, smem));
+        "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, bf16 mma.sync m16n8k16), HS=" + hs,
+        new CudaRenderer.RowTiles(launch.gridRows(op), l.seq(), ROWS, THREADS, smem));
   }
 
   private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
