@@ -31,6 +31,8 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="bf16")
     p.add_argument("--no-compile", action="store_true", help="eager PyTorch")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="after timing, profile 3 steps and print the N kernels with the most CUDA time")
     a = p.parse_args(argv)
     if not torch.cuda.is_available():
         print("torch_gpu_bench: no CUDA device", file=sys.stderr)
@@ -70,6 +72,19 @@ def main(argv=None):
           f"{ms:.1f} ms/step (min {min(times):.1f}), {tok / 1e3:.1f}k tok/s, "
           f"peak {torch.cuda.max_memory_allocated() / 1e6:.0f} MB allocated, "
           f"{torch.cuda.max_memory_reserved() / 1e6:.0f} MB reserved, last loss {loss.item():.4f}")
+    if a.profile:
+        from torch.profiler import profile, ProfilerActivity
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(3):
+                step()
+            torch.cuda.synchronize()
+        print("per step (3 profiled steps, CUDA time divided by 3):")
+        rows = sorted((e for e in prof.key_averages() if e.device_time_total > 0),
+                      key=lambda e: -e.device_time_total)
+        total = sum(e.device_time_total for e in rows)
+        print(f"  all kernels: {total / 3e3:.2f} ms")
+        for e in rows[:a.profile]:
+            print(f"  {e.device_time_total / 3e3:8.3f} ms  {e.count // 3:4d}x  {e.key[:110]}")
     return 0
 
 

@@ -1,6 +1,6 @@
 # Issue 14 on the two-H200 machine (run from the project root with the pack in .dev-zero/gpu, output under $OUT): parity (1 GPU, DDP, ZeRO-1, two processes plain and ZeRO-1), kill test, GPU JUnit, benches
 set -u
-cd .dev-zero   # the folder holding the pack (gpu/run.sh)
+cd ${PACK:-.dev-zero}   # the folder holding the pack (gpu/run.sh)
 export NCCL_NVLS_ENABLE=0
 export KILN_NCCL=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))')
 K="bash gpu/run.sh kiln.cli.Main"
@@ -39,9 +39,9 @@ echo "node 0 exited rc=$rc at $(date -u +%T.%N), $(python3 -c "print(round($e-$k
 echo "--- node 0's output (progress bar lines dropped):" >> $KL
 tr '\r' '\n' < /tmp/kill0.out | grep -v "^train .*%" | tail -12 >> $KL
 echo "kill done $(( $(date +%s)-t0 ))s" >> $T
-# benches: gpt2-d12 B=8 T=1024 tf32
+# benches: gpt2-d12 B=8 T=1024 tf32 (NO_BENCH=1 leaves them out)
 B=$OUT/bench.txt
-for g in "1" "2 --zero 1" "2"; do
+[ "${NO_BENCH:-0}" = 1 ] || for g in "1" "2 --zero 1" "2"; do
   echo "=== bench --gpus $g" >> $B
   timeout 70 $K bench --device cuda --model gpt2-d12 --batch 8 --seq 1024 --precision tf32 --steps 10 --warmup 2 --gpus $g >> $B 2>&1
   echo "bench $g rc=$? $(( $(date +%s)-t0 ))s" >> $T
