@@ -950,8 +950,8 @@ __device__ __forceinline__ unsigned fa_cluster_rank() {
 }
 // p's float4 in the shared memory of the cluster's block `rank`
 __device__ __forceinline__ float4 fa_ld_cluster4(const float* p, unsigned rank) {
-    const unsigned a = (unsigned)__cvta_generic_to_shared(p);
-    unsigned m;
+    unsigned a, m;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
     asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(m) : "r"(a), "r"(rank));
     float4 v;
     asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(m) : "memory");
@@ -1143,8 +1143,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     }
     fa_cluster_reduce_store<BK, FA_DKV_NT>(xk, dk_out.p + b * dk_out.sb + kvh * dk_out.sh, dk_out.st, dv_out.p + b * dv_out.sb + kvh * dv_out.sh,
                                            dv_out.st, k0, T, scale, tid);
-    return;
-#endif
+#else
     if (group == 1) return;
     const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
     float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
@@ -1167,6 +1166,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             fa_stg<2, FA_ACCUMULATE != 0>(dvb + r1 * dv_out.st + c, u);
         }
     }
+#endif  // FA_DKV_CLUSTER
 }
 #else  // !FA_DKV_WIDE
 // =====================================================================================================
@@ -1283,8 +1283,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         *reinterpret_cast<float2*>(x + BK * HS + a1) = make_float2(dv[n][2], dv[n][3]);
     }
     fa_cluster_reduce_store<BK, NT>(x, dkb, dk_out.st, dvb, dv_out.st, k0, T, scale, tid);
-    return;
-#endif
+#else
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
         const int c = n * 8 + 2 * t4;
@@ -1299,6 +1298,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             fa_stg<2, FA_ACCUMULATE != 0>(dvb + r1 * dv_out.st + c, &dv[n][2]);
         }
     }
+#endif  // FA_DKV_CLUSTER
 }
 #endif  // FA_DKV_WIDE
 #endif  // FA_TF32_BWD
