@@ -2,7 +2,8 @@
      arena offsets, sizes and operand strides (kiln.codegen.AttentionLayout) to the device function of
      flash_attention.cuh. Grid (${gridRows}, ceil(T / row tile)), ${threads} threads, ${smem} bytes of
      dynamic shared memory: the static_asserts keep the host's numbers and the kernel's macros in step.
-     dkvCluster > 0 (dkdv only): thread-block clusters of that many query heads (__cluster_dims__). -->
+     dkvCluster > 0 (dkdv only): thread-block clusters of that many query heads (__cluster_dims__); dqWide (dq
+     only): the dO fragments read from shared memory. -->
 <#include "prologue.ftl">
 #define HS ${hs}
 #define FA_TF32 ${tf32}
@@ -13,6 +14,9 @@
 #define FA_DKV_WIDE ${dkvWide}
 <#if dkvCluster != 0>
 #define FA_DKV_CLUSTER ${dkvCluster}
+</#if>
+<#if dqWide>
+#define FA_DQ_WIDE 1
 </#if>
 <#include "flash_attention.cuh">
 
@@ -33,4 +37,7 @@ ${operands}
 #undef FA_DKV_WIDE
 <#if dkvCluster != 0>
 #undef FA_DKV_CLUSTER
+</#if>
+<#if dqWide>
+#undef FA_DQ_WIDE
 </#if>

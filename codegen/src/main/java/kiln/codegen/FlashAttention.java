@@ -52,8 +52,15 @@ public final class FlashAttention {
   /** KILN_ATTN_CLUSTER=0 turns the cluster-summing dkdv off (per-query-head partials and a DSL sum, as at fp32). */
   private static final boolean CLUSTER = !"0".equals(System.getenv("KILN_ATTN_CLUSTER"));
 
+  /** KILN_ATTN_DQ_WIDE=0 keeps the TF32 dq kernel's dO fragments in registers at HS > 64 too (FA_DQ_WIDE off). */
+  private static final boolean DQ_WIDE = !"0".equals(System.getenv("KILN_ATTN_DQ_WIDE"));
+
   /** The kernels' tiles (the FA_* macros of flash_attention.cuh), as the host launches them. */
-  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
+  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide, boolean dqWide) {
+    Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
+      this(rows, threads, sharedBytes, fwdBk, dqBk, dkvBq, dkvWide, false);
+    }
+
     static Tile of(String op, int hs, boolean tf32) { return of(op, hs, tf32, false); }
 
     /** cluster: dkdv hands its dk, dv tile ([2][rows][HS] floats) to its cluster through shared memory. */
@@ -65,7 +72,10 @@ public final class FlashAttention {
         int warps = 4, rows = 16 * warps, threads = 32 * warps, fwdBk = wide ? 32 : 64, dqBk = wide ? 32 : 64, dkvBq = 32;
         return switch (op) {
           case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
-          case Externs.ATTENTION_DQ -> new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          // wide heads: dq reads its dO fragments from a shared-memory tile of its rows (FA_DQ_WIDE)
+          case Externs.ATTENTION_DQ -> wide && DQ_WIDE
+              ? new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4) + 4 * rows * (hs + 4), fwdBk, dqBk, dkvBq, wide, true)
+              : new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
           default -> wide
               ? new Tile(rows, 2 * threads, 4 * (2 * rows * (hs + 4) + 2 * (2 * dkvBq * (hs + 4) + 2 * dkvBq)), fwdBk, dqBk, dkvBq, true)
               : new Tile(rows, threads, Math.max(4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), cluster ? 4 * 2 * rows * hs : 0), fwdBk, dqBk, dkvBq, false);
@@ -146,6 +156,7 @@ public final class FlashAttention {
     m.put("dkvBq", tile.dkvBq());
     m.put("dkvWide", tile.dkvWide() ? 1 : 0);
     m.put("dkvCluster", cluster);
+    m.put("dqWide", tile.dqWide());
     m.put("clusterDims", cluster > 0 ? "__cluster_dims__(" + cluster + ", 1, 1) " : "");
     m.put("threadsMacro", prefix + "_NT");
     m.put("minBlocksMacro", tf32 ? "1" : prefix + "_MINB");

@@ -115,6 +115,11 @@ class ExternsTest {
       assertEquals(List.of("B", "KV", "G"), tiles.rows().stream().map(Dim::name).toList());  // a block per query head
       int bq = 32, lds = 2 * bq * (hs + 4) + 2 * bq;
       assertEquals(4 * (hs > 64 ? 2 * 64 * (hs + 4) + 2 * lds : Math.max(lds, 2 * 64 * hs)), tiles.sharedBytes());
+      // dq at wide heads reads its dO fragments from a shared-memory tile of its 64 rows (FA_DQ_WIDE)
+      var dq = Externs.render(externs(p, Externs.ATTENTION_DQ).getFirst(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> s.get(d));
+      int dqBk = hs > 64 ? 32 : 64;
+      assertEquals(hs > 64, dq.source().contains("#define FA_DQ_WIDE 1"));
+      assertEquals(4 * 2 * dqBk * (hs + 4) + (hs > 64 ? 4 * 64 * (hs + 4) : 0), ((kiln.codegen.CudaRenderer.RowTiles) dq.work()).sharedBytes());
       // fp32 keeps the partials (its kernel has no cluster), and so does a group too large for a portable cluster
       Program fp32 = cuda(Gemma.FAMILY, c);
       assertEquals(l.q().tensor().dims(), externs(fp32, Externs.ATTENTION_DKDV).getFirst().out().dims());

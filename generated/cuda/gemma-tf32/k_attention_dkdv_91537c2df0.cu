@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_dkdv_2bc8ddda8d { long long v[12]; };
+struct Args_k_attention_dkdv_91537c2df0 { long long v[12]; };
 #define HS 128
 #define FA_TF32 1
 #define FA_ACCUMULATE 0
@@ -95,6 +95,11 @@ struct Args_k_attention_dkdv_2bc8ddda8d { long long v[12]; };
 #ifndef FA_DKV_CLUSTER
 #define FA_DKV_CLUSTER 0
 #endif
+// FA_DQ_WIDE=1 (TF32 backward only, meant for HS > 64): the dq kernel reads the dO fragments of its query rows
+// from a shared-memory tile instead of holding them in registers (HS/2 registers a thread fewer: no spills).
+#ifndef FA_DQ_WIDE
+#define FA_DQ_WIDE 0
+#endif
 
 #ifndef FA_FWD_BQ
 #define FA_FWD_BQ 64
@@ -153,7 +158,7 @@ struct Args_k_attention_dkdv_2bc8ddda8d { long long v[12]; };
 #undef FA_DKV_BK
 #define FA_DKV_BK (16 * FA_TC_WARPS)
 #define FA_DQ_NT (32 * FA_TC_WARPS)
-#define FA_DQ_SMEM_BYTES (4 * 2 * FA_DQ_BK * (HS + 4))
+#define FA_DQ_SMEM_BYTES (4 * 2 * FA_DQ_BK * (HS + 4) + (FA_DQ_WIDE ? 4 * FA_DQ_BQ * (HS + 4) : 0))
 #if FA_DKV_WIDE
 #define FA_DKV_NT (64 * FA_TC_WARPS)
 #define FA_DKV_SMEM_BYTES (4 * (2 * FA_DKV_BK * (HS + 4) + 2 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ)))
@@ -862,6 +867,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 // =====================================================================================================
 // dq, TF32 tensor cores. grid = (B*NH, ceil(T/FA_DQ_BQ)), block = FA_DQ_NT = 32*FA_TC_WARPS, smem FA_DQ_SMEM_BYTES
 // Warp owns 16 query rows; Q and dO fragments in registers; K, V tiles (FA_DQ_BK keys) in smem.
+// FA_DQ_WIDE: the block's dO rows (tf32) stay in smem after K, V and are read as fragments per k-step.
 // =====================================================================================================
 __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_operand k, const fa_operand v, const fa_operand dy,
                                                   const float* __restrict__ lse, const float* __restrict__ Dbuf, const fa_operand dq,
@@ -885,7 +891,14 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     const float scale = 1.0f / sqrtf((float)HS);
     const float qs = scale * FA_LOG2E;
     const int wr = q0 + warp * 16, r0 = wr + g, r1 = r0 + 8;
+#if FA_DQ_WIDE
+    unsigned* sG = sV + BK * LD;  // [BQ][LD]: this block's dO rows; visible after the first barrier of the key loop
+    fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
+    const unsigned* gp = sG + (warp * 16 + g) * LD + t4;
+    unsigned qa[KS][4];
+#else
     unsigned qa[KS][4], ga[KS][4];
+#endif
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
@@ -893,10 +906,12 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
         qa[ks][1] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c] * qs : 0.f);
         qa[ks][2] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c + 4] * qs : 0.f);
         qa[ks][3] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c + 4] * qs : 0.f);
+#if !FA_DQ_WIDE
         ga[ks][0] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c] : 0.f);
         ga[ks][1] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c] : 0.f);
         ga[ks][2] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c + 4] : 0.f);
         ga[ks][3] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c + 4] : 0.f);
+#endif
     }
     const float L0 = r0 < T ? lse[(long long)bh * T + r0] * FA_LOG2E : 0.f;
     const float L1 = r1 < T ? lse[(long long)bh * T + r1] * FA_LOG2E : 0.f;
@@ -917,13 +932,19 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
 #pragma unroll
         for (int j = 0; j < NJ; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.f;
 #pragma unroll
-        for (int ks = 0; ks < KS; ++ks)
+        for (int ks = 0; ks < KS; ++ks) {
+#if FA_DQ_WIDE
+            const unsigned gk[4] = {gp[ks * 8], gp[ks * 8 + 8 * LD], gp[ks * 8 + 4], gp[ks * 8 + 8 * LD + 4]};
+#else
+            const unsigned* gk = ga[ks];
+#endif
 #pragma unroll
             for (int j = 0; j < NJ; ++j) {
                 const int off = (j * 8 + g) * LD + ks * 8 + t4;
                 fa_mma(s[j], qa[ks], sK[off], sK[off + 4]);
-                fa_mma(dp[j], ga[ks], sV[off], sV[off + 4]);
+                fa_mma(dp[j], gk, sV[off], sV[off + 4]);
             }
+        }
 #pragma unroll
         for (int j = 0; j < NJ; ++j) {
             const int c = k0 + j * 8 + 2 * t4;
@@ -1329,7 +1350,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FA_DKV_NT, 1) __cluster_dims__(8, 1, 1) k_attention_dkdv_2bc8ddda8d(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_dkdv_2bc8ddda8d a) {
+extern "C" __global__ void __launch_bounds__(FA_DKV_NT, 1) __cluster_dims__(8, 1, 1) k_attention_dkdv_91537c2df0(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_dkdv_91537c2df0 a) {
   static_assert(FA_DKV_NT == 256, "threads per block differ from the host's");
   static_assert(FA_DKV_SMEM_BYTES == 135680, "dynamic shared memory differs from the host's");
   static_assert(FA_DKV_BK == 64, "row tile differs from the host's");
