@@ -25,6 +25,7 @@ run() {   # run SECONDS FILE CMD...: at most SECONDS and never past the budget; 
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/times.txt"
 date -u >> "$OUT/times.txt"
 K="bash $P/run.sh kiln.cli.Main"
+bash $P/run.sh -version > "$OUT/java.txt" 2>&1  # unpacks the runtime once, before the two lanes start
 B="bench --device cuda --batch 8 --seq 1024 --precision tf32 --steps 20 --warmup 3"
 
 (
@@ -40,7 +41,7 @@ L=$!
 export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
 ( run 80 fixtures.txt bash reference/fixtures.sh ) &
 F=$!
-TESTS="bash $P/run.sh test --include-tag gpu --details=tree --include-classname"
+TESTS="bash $P/run.sh test --include-tag gpu --include-classname"
 run 70 tests.txt $TESTS '.*CudaAttentionTest' || {
   # which change: the register dq at HS > 64, then the partials too
   KILN_ATTN_DQ_WIDE=0 run 40 tests.txt $TESTS '.*CudaAttentionTest' \
