@@ -70,6 +70,19 @@
 #ifndef FA_DKV_WIDE
 #define FA_DKV_WIDE 0
 #endif
+// FA_DKV_CLUSTER=G (TF32 backward only, sm_90 thread-block clusters, meant for few key/value heads): the dkdv
+// grid runs over query heads (call with GB = 1) in clusters of the G query heads of one key/value head; each
+// block sums its head's dk, dv in registers, and the cluster adds the G tiles in head order through distributed
+// shared memory, writing dk, dv of the key/value head once (no per-query-head partials in global memory).
+// The entry point carries __cluster_dims__(FA_DKV_CLUSTER, 1, 1). 0: off.
+#ifndef FA_DKV_CLUSTER
+#define FA_DKV_CLUSTER 0
+#endif
+// FA_DQ_WIDE=1 (TF32 backward only, meant for HS > 64): the dq kernel reads the dO fragments of its query rows
+// from a shared-memory tile instead of holding them in registers (HS/2 registers a thread fewer: no spills).
+#ifndef FA_DQ_WIDE
+#define FA_DQ_WIDE 0
+#endif
 
 #ifndef FA_FWD_BQ
 #define FA_FWD_BQ 64
@@ -128,10 +141,15 @@
 #undef FA_DKV_BK
 #define FA_DKV_BK (16 * FA_TC_WARPS)
 #define FA_DQ_NT (32 * FA_TC_WARPS)
-#define FA_DQ_SMEM_BYTES (4 * 2 * FA_DQ_BK * (HS + 4))
+#define FA_DQ_SMEM_BYTES (4 * 2 * FA_DQ_BK * (HS + 4) + (FA_DQ_WIDE ? 4 * FA_DQ_BQ * (HS + 4) : 0))
 #if FA_DKV_WIDE
 #define FA_DKV_NT (64 * FA_TC_WARPS)
 #define FA_DKV_SMEM_BYTES (4 * (2 * FA_DKV_BK * (HS + 4) + 2 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ)))
+#elif FA_DKV_CLUSTER
+#define FA_DKV_NT (32 * FA_TC_WARPS)
+// the Q, dO tiles, or at the end the block's dk, dv tile [2][BK][HS] that the cluster reads
+#define FA_DKV_SMEM_BYTES (4 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ) > 4 * 2 * FA_DKV_BK * HS \
+                               ? 4 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ) : 4 * 2 * FA_DKV_BK * HS)
 #else
 #define FA_DKV_NT (32 * FA_TC_WARPS)
 #define FA_DKV_SMEM_BYTES (4 * (2 * FA_DKV_BQ * (HS + 4) + 2 * FA_DKV_BQ))
@@ -722,6 +740,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
     const int k0 = (int)blockIdx.y * BK;  // low key tiles have the most work: scheduled first
     const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
+#if FA_DKV_CLUSTER
+    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
+#endif
     const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
     const float* kb = k.p + b * k.sb + kvh * k.sh;
     const float* vb = v.p + b * v.sb + kvh * v.sh;
@@ -736,8 +757,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         for (int c = 0; c < CPT; ++c) dk[i][c] = dv[i][c] = 0.f;
     const int kr = k0 + ty * RM;
     const int nqt = (T + BQ - 1) / BQ;
-    float* dkb = dk_out.p + b * dk_out.sb + part * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + part * dv_out.sh;
+    const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
+    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
+    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
         const int h = h0 + gi, bh = b * NH + h;
         const float* qb = q.p + b * q.sb + h * q.sh;
@@ -828,6 +850,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 // =====================================================================================================
 // dq, TF32 tensor cores. grid = (B*NH, ceil(T/FA_DQ_BQ)), block = FA_DQ_NT = 32*FA_TC_WARPS, smem FA_DQ_SMEM_BYTES
 // Warp owns 16 query rows; Q and dO fragments in registers; K, V tiles (FA_DQ_BK keys) in smem.
+// FA_DQ_WIDE: the block's dO rows (tf32) stay in smem after K, V and are read as fragments per k-step.
 // =====================================================================================================
 __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_operand k, const fa_operand v, const fa_operand dy,
                                                   const float* __restrict__ lse, const float* __restrict__ Dbuf, const fa_operand dq,
@@ -851,7 +874,14 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     const float scale = 1.0f / sqrtf((float)HS);
     const float qs = scale * FA_LOG2E;
     const int wr = q0 + warp * 16, r0 = wr + g, r1 = r0 + 8;
+#if FA_DQ_WIDE
+    unsigned* sG = sV + BK * LD;  // [BQ][LD]: this block's dO rows; visible after the first barrier of the key loop
+    fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
+    const unsigned* gp = sG + (warp * 16 + g) * LD + t4;
+    unsigned qa[KS][4];
+#else
     unsigned qa[KS][4], ga[KS][4];
+#endif
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
@@ -859,10 +889,12 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
         qa[ks][1] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c] * qs : 0.f);
         qa[ks][2] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c + 4] * qs : 0.f);
         qa[ks][3] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c + 4] * qs : 0.f);
+#if !FA_DQ_WIDE
         ga[ks][0] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c] : 0.f);
         ga[ks][1] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c] : 0.f);
         ga[ks][2] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c + 4] : 0.f);
         ga[ks][3] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c + 4] : 0.f);
+#endif
     }
     const float L0 = r0 < T ? lse[(long long)bh * T + r0] * FA_LOG2E : 0.f;
     const float L1 = r1 < T ? lse[(long long)bh * T + r1] * FA_LOG2E : 0.f;
@@ -883,13 +915,19 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
 #pragma unroll
         for (int j = 0; j < NJ; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = dp[j][0] = dp[j][1] = dp[j][2] = dp[j][3] = 0.f;
 #pragma unroll
-        for (int ks = 0; ks < KS; ++ks)
+        for (int ks = 0; ks < KS; ++ks) {
+#if FA_DQ_WIDE
+            const unsigned gk[4] = {gp[ks * 8], gp[ks * 8 + 8 * LD], gp[ks * 8 + 4], gp[ks * 8 + 8 * LD + 4]};
+#else
+            const unsigned* gk = ga[ks];
+#endif
 #pragma unroll
             for (int j = 0; j < NJ; ++j) {
                 const int off = (j * 8 + g) * LD + ks * 8 + t4;
                 fa_mma(s[j], qa[ks], sK[off], sK[off + 4]);
-                fa_mma(dp[j], ga[ks], sV[off], sV[off + 4]);
+                fa_mma(dp[j], gk, sV[off], sV[off + 4]);
             }
+        }
 #pragma unroll
         for (int j = 0; j < NJ; ++j) {
             const int c = k0 + j * 8 + 2 * t4;
@@ -919,6 +957,57 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
         }
     }
 }
+
+#if FA_DKV_CLUSTER
+// ---- thread-block cluster helpers (sm_90): barrier, rank, and loads from another block's shared memory ----
+__device__ __forceinline__ void fa_cluster_sync() {
+    // not .aligned: threads may reach it from a loop of different trip counts
+    asm volatile("barrier.cluster.arrive.release;\n\tbarrier.cluster.wait.acquire;" ::: "memory");
+}
+__device__ __forceinline__ unsigned fa_cluster_rank() {
+    unsigned r;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+    return r;
+}
+// p's float4 in the shared memory of the cluster's block `rank`
+__device__ __forceinline__ float4 fa_ld_cluster4(const float* p, unsigned rank) {
+    unsigned a, m;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(m) : "r"(a), "r"(rank));
+    float4 v;
+    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w) : "r"(m) : "memory");
+    return v;
+}
+// Every block of the cluster holds its query head's unscaled dk, dv tile of the key tile at k0 in x ([2][BK][HS]
+// floats, dk then dv, shared memory; the ranks are the query heads of one key/value head, in order). Block r sums
+// every G-th float4 (from r) over ranks 0, 1, ..., G-1, in that order, and writes dk (times scale), dv; rows >= T
+// are left. All NT threads of every block call it (two cluster barriers).
+template <int BK, int NT>
+__device__ __forceinline__ void fa_cluster_reduce_store(const float* x, float* dkb, long long dkst, float* dvb, long long dvst, int k0,
+                                                        int T, float scale, int tid) {
+    constexpr int V = HS / 4, PER = BK * V;  // float4s of one tile
+    fa_cluster_sync();                       // every block's tile is in its shared memory
+    const int rank = (int)fa_cluster_rank();
+    for (int i = rank * NT + tid; i < 2 * PER; i += FA_DKV_CLUSTER * NT) {
+        float4 s = fa_ld_cluster4(x + 4 * i, 0);
+#pragma unroll
+        for (int src = 1; src < FA_DKV_CLUSTER; ++src) {
+            const float4 o = fa_ld_cluster4(x + 4 * i, (unsigned)src);
+            s.x += o.x; s.y += o.y; s.z += o.z; s.w += o.w;
+        }
+        const int w = i / PER, rem = i % PER, row = rem / V, c = 4 * (rem % V), r = k0 + row;
+        if (r >= T) continue;
+        if (w == 0) {
+            float t[4] = {s.x * scale, s.y * scale, s.z * scale, s.w * scale};
+            fa_stg<4, FA_ACCUMULATE != 0>(dkb + (long long)r * dkst + c, t);
+        } else {
+            float t[4] = {s.x, s.y, s.z, s.w};
+            fa_stg<4, FA_ACCUMULATE != 0>(dvb + (long long)r * dvst + c, t);
+        }
+    }
+    fa_cluster_sync();  // no block leaves while another still reads its tile
+}
+#endif  // FA_DKV_CLUSTER
 
 #if FA_DKV_WIDE
 // =====================================================================================================
@@ -963,6 +1052,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sD = sL + BQ;
     const int k0 = (int)blockIdx.y * BK;
     const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
+#if FA_DKV_CLUSTER
+    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
+#endif
     const long long rsq = q.st, rsy = dy.st;
     const float scale = 1.0f / sqrtf((float)HS);
     fa_load_tc_scaled(sK, k.p + b * k.sb + kvh * k.sh, k.st, k0, T, tid, scale * FA_LOG2E);
@@ -1053,9 +1145,30 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         }
     }
     __syncthreads();
+#if FA_DKV_CLUSTER
+    // group 0 adds group 1's sums into the hand-over area, which the cluster then reads (all 8 warps take part)
+    if (group == 0) {
+#pragma unroll
+        for (int n = 0; n < NO; ++n) {
+            const int c = n * 8 + 2 * t4, a0 = (wl * 16 + g) * HS + c, a1 = a0 + 8 * HS;
+            float2* pk0 = reinterpret_cast<float2*>(xk + a0);
+            float2* pk1 = reinterpret_cast<float2*>(xk + a1);
+            float2* pv0 = reinterpret_cast<float2*>(xv + a0);
+            float2* pv1 = reinterpret_cast<float2*>(xv + a1);
+            const float2 k0v = *pk0, k1v = *pk1, v0v = *pv0, v1v = *pv1;
+            *pk0 = make_float2(dk[n][0] + k0v.x, dk[n][1] + k0v.y);
+            *pk1 = make_float2(dk[n][2] + k1v.x, dk[n][3] + k1v.y);
+            *pv0 = make_float2(dv[n][0] + v0v.x, dv[n][1] + v0v.y);
+            *pv1 = make_float2(dv[n][2] + v1v.x, dv[n][3] + v1v.y);
+        }
+    }
+    fa_cluster_reduce_store<BK, FA_DKV_NT>(xk, dk_out.p + b * dk_out.sb + kvh * dk_out.sh, dk_out.st, dv_out.p + b * dv_out.sb + kvh * dv_out.sh,
+                                           dv_out.st, k0, T, scale, tid);
+#else
     if (group == 1) return;
-    float* dkb = dk_out.p + b * dk_out.sb + part * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + part * dv_out.sh;
+    const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
+    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
+    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
         const int c = n * 8 + 2 * t4, a0 = (wl * 16 + g) * HS + c, a1 = a0 + 8 * HS;
@@ -1074,6 +1187,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             fa_stg<2, FA_ACCUMULATE != 0>(dvb + r1 * dv_out.st + c, u);
         }
     }
+#endif  // FA_DKV_CLUSTER
 }
 #else  // !FA_DKV_WIDE
 // =====================================================================================================
@@ -1094,6 +1208,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
     const int k0 = (int)blockIdx.y * BK;
     const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
+#if FA_DKV_CLUSTER
+    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
+#endif
     const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
     const float* kb = k.p + b * k.sb + kvh * k.sh;
     const float* vb = v.p + b * v.sb + kvh * v.sh;
@@ -1117,8 +1234,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 #pragma unroll
     for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
     const int nqt = (T + BQ - 1) / BQ;
-    float* dkb = dk_out.p + b * dk_out.sb + part * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + part * dv_out.sh;
+    const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
+    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
+    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
         const int h = h0 + gi, bh = b * NH + h;
         const float* qb = q.p + b * q.sb + h * q.sh;
@@ -1174,6 +1292,19 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             }
         }
     }
+#if FA_DKV_CLUSTER
+    __syncthreads();  // every warp is done with the Q, dO tiles: the area holds this block's dk, dv tile now
+    float* x = reinterpret_cast<float*>(fa_smem4);  // [2][BK][HS]
+#pragma unroll
+    for (int n = 0; n < NO; ++n) {
+        const int c = n * 8 + 2 * t4, a0 = (warp * 16 + g) * HS + c, a1 = a0 + 8 * HS;
+        *reinterpret_cast<float2*>(x + a0) = make_float2(dk[n][0], dk[n][1]);
+        *reinterpret_cast<float2*>(x + a1) = make_float2(dk[n][2], dk[n][3]);
+        *reinterpret_cast<float2*>(x + BK * HS + a0) = make_float2(dv[n][0], dv[n][1]);
+        *reinterpret_cast<float2*>(x + BK * HS + a1) = make_float2(dv[n][2], dv[n][3]);
+    }
+    fa_cluster_reduce_store<BK, NT>(x, dkb, dk_out.st, dvb, dv_out.st, k0, T, scale, tid);
+#else
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
         const int c = n * 8 + 2 * t4;
@@ -1188,6 +1319,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             fa_stg<2, FA_ACCUMULATE != 0>(dvb + r1 * dv_out.st + c, &dv[n][2]);
         }
     }
+#endif  // FA_DKV_CLUSTER
 }
 #endif  // FA_DKV_WIDE
 #endif  // FA_TF32_BWD

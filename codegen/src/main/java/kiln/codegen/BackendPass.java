@@ -27,7 +27,13 @@ public final class BackendPass {
    * recomputed in the backward instead of kept (1.1 GB less for GPT-2 124M at B=8, T=1024). sizes
    * binds the family's dims (those it lacks are checked when the kernels are rendered).
    */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) {
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, CudaSchedule.Precision.FP32); }
+
+  /**
+   * The same for the kernels of one precision: where the dkdv kernel sums a multi-query group itself
+   * (TF32: FlashAttention.clusterSumsGroup, across a thread-block cluster), no per-query-head partials.
+   */
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) {
     return g -> {
       for (Graph.Region r : g.regions("attention")) {
         Tensor q, k, v;
@@ -48,7 +54,8 @@ public final class BackendPass {
         }
         if (Externs.attentionUnsupported(layout, sizes::get) != null) continue;
         boolean known = layout.heads().stream().allMatch(sizes::containsKey);
-        boolean multiQuery = known && layout.kvHeadCount(d -> sizes.get(d)) == 1 && layout.groups(d -> sizes.get(d)) > 1;
+        boolean multiQuery = known && layout.kvHeadCount(d -> sizes.get(d)) == 1 && layout.groups(d -> sizes.get(d)) > 1
+            && !FlashAttention.clusterSumsGroup(1, layout.groups(d -> sizes.get(d)), precision);
         g.replace(r, sub -> Externs.attention(sub, q, k, v, r.output, multiQuery));
       }
       for (Graph.Region r : g.regions("gelu")) g.recompute(r.output);

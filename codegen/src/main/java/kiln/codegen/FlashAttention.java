@@ -36,9 +36,35 @@ public final class FlashAttention {
     public CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
   };
 
+  /** The most blocks of a portable thread-block cluster (sm_90): the largest group dkdv sums across one. */
+  static final int MAX_CLUSTER = 8;
+
+  /**
+   * Whether the dkdv kernel at this precision sums dk, dv over the query heads of a key/value head across a
+   * thread-block cluster (one block per query head and key tile, FA_DKV_CLUSTER): TF32 with one key/value head
+   * (multi-query) and 2..8 query heads, unless KILN_ATTN_CLUSTER=0. Then the CUDA pass wants no per-query-head
+   * partials (BackendPass).
+   */
+  public static boolean clusterSumsGroup(long kvHeads, long groups, CudaSchedule.Precision precision) {
+    return CLUSTER && precision == CudaSchedule.Precision.TF32 && kvHeads == 1 && groups > 1 && groups <= MAX_CLUSTER;
+  }
+
+  /** KILN_ATTN_CLUSTER=0 turns the cluster-summing dkdv off (per-query-head partials and a DSL sum, as at fp32). */
+  private static final boolean CLUSTER = !"0".equals(System.getenv("KILN_ATTN_CLUSTER"));
+
+  /** KILN_ATTN_DQ_WIDE=0 keeps the TF32 dq kernel's dO fragments in registers at HS > 64 too (FA_DQ_WIDE off). */
+  private static final boolean DQ_WIDE = !"0".equals(System.getenv("KILN_ATTN_DQ_WIDE"));
+
   /** The kernels' tiles (the FA_* macros of flash_attention.cuh), as the host launches them. */
-  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
-    static Tile of(String op, int hs, boolean tf32) {
+  record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide, boolean dqWide) {
+    Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
+      this(rows, threads, sharedBytes, fwdBk, dqBk, dkvBq, dkvWide, false);
+    }
+
+    static Tile of(String op, int hs, boolean tf32) { return of(op, hs, tf32, false); }
+
+    /** cluster: dkdv hands its dk, dv tile ([2][rows][HS] floats) to its cluster through shared memory. */
+    static Tile of(String op, int hs, boolean tf32, boolean cluster) {
       if (tf32) {
         // wide heads (HS > 64): 32-key tiles keep the forward's and dq's score fragments in registers, and
         // dkdv holds K, V in shared memory with two warp groups (FA_DKV_WIDE): no spills at HS = 128
@@ -46,10 +72,13 @@ public final class FlashAttention {
         int warps = 4, rows = 16 * warps, threads = 32 * warps, fwdBk = wide ? 32 : 64, dqBk = wide ? 32 : 64, dkvBq = 32;
         return switch (op) {
           case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
-          case Externs.ATTENTION_DQ -> new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          // wide heads: dq reads its dO fragments from a shared-memory tile of its rows (FA_DQ_WIDE)
+          case Externs.ATTENTION_DQ -> wide && DQ_WIDE
+              ? new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4) + 4 * rows * (hs + 4), fwdBk, dqBk, dkvBq, wide, true)
+              : new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
           default -> wide
               ? new Tile(rows, 2 * threads, 4 * (2 * rows * (hs + 4) + 2 * (2 * dkvBq * (hs + 4) + 2 * dkvBq)), fwdBk, dqBk, dkvBq, true)
-              : new Tile(rows, threads, 4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), fwdBk, dqBk, dkvBq, false);
+              : new Tile(rows, threads, Math.max(4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), cluster ? 4 * 2 * rows * hs : 0), fwdBk, dqBk, dkvBq, false);
         };
       }
       // the column tile c splits into c/4 threads with HS / (c/4) head-dim columns each: 64 needs HS % 16 == 0
@@ -84,6 +113,11 @@ public final class FlashAttention {
     String op = ((Expr.Extern) c.body()).op();
     List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
+    String op0 = ((Expr.Extern) c.body()).op();
+    long queryHeads = l.queryHeads(size::applyAsInt), kvHeadCount = l.kvHeadCount(size::applyAsInt);
+    // dkdv summing its group across a thread-block cluster: a block per query head, dk and dv with k's dims
+    int cluster = op0.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
+        && clusterSumsGroup(kvHeadCount, queryHeads / kvHeadCount, s.precision()) ? (int) (queryHeads / kvHeadCount) : 0;
     String call = switch (op) {
       case Externs.ATTENTION -> "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
       case Externs.ATTENTION_DQ -> {
@@ -94,7 +128,7 @@ public final class FlashAttention {
         roles.add("dk");
         roles.add("dv");
         yield "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
-            + ", NH_, G_, " + (perHead ? "1" : "G_") + ")";
+            + ", NH_, G_, " + (perHead || cluster > 0 ? "1" : "G_") + ")";
       }
     };
     List<AttentionLayout.Operand> operands = launch.operands();
@@ -106,13 +140,13 @@ public final class FlashAttention {
           .append("};  // ").append(o.tensor().dims()).append('\n');
     }
     ops.append("  const int NH_ = ").append(nh).append(", G_ = NH_ / (").append(kvh).append(");");
-    Tile tile = Tile.of(op, hs, tf32);
+    Tile tile = Tile.of(op, hs, tf32, cluster > 0);
     String prefix = switch (op) {
       case Externs.ATTENTION -> "FA_FWD";
       case Externs.ATTENTION_DQ -> "FA_DQ";
       default -> "FA_DKV";
     };
-    List<Dim> gridRows = launch.gridRows(op);
+    List<Dim> gridRows = cluster > 0 ? launch.gridRows(Externs.ATTENTION_DQ) : launch.gridRows(op);  // a cluster: over query heads
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
     m.put("tf32", tf32 ? 1 : 0);
@@ -121,6 +155,9 @@ public final class FlashAttention {
     m.put("dqBk", tile.dqBk());
     m.put("dkvBq", tile.dkvBq());
     m.put("dkvWide", tile.dkvWide() ? 1 : 0);
+    m.put("dkvCluster", cluster);
+    m.put("dqWide", tile.dqWide());
+    m.put("clusterDims", cluster > 0 ? "__cluster_dims__(" + cluster + ", 1, 1) " : "");
     m.put("threadsMacro", prefix + "_NT");
     m.put("minBlocksMacro", tf32 ? "1" : prefix + "_MINB");
     m.put("smemMacro", prefix + "_SMEM_BYTES");
@@ -133,7 +170,8 @@ public final class FlashAttention {
     m.put("call", String.format(call, names.toArray()));
     String kind = "attention" + op.substring("attention".length());
     return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
-        + launch.describe() + ")" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
+        + launch.describe() + (cluster > 0 ? ", dk and dv summed over clusters of " + cluster + " query heads" : "") + ")"
+        + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new CudaRenderer.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
   }
 

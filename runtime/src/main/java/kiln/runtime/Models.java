@@ -63,9 +63,12 @@ public final class Models {
     /** This shape with some int config components replaced (--layers, --heads, ...). */
     public Shape with(Map<String, Integer> overrides) { return new Shape(family, f().with(c(), overrides)); }
 
-    /** The training program a device runs: the DSL definition, with the backend's pass on CUDA. */
-    public Program program(Session.Device device) {
-      return f().build(c(), device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c())) : BackendPass.NONE);
+    /** The training program a device runs: the DSL definition, with the backend's pass on CUDA (for fp32 kernels). */
+    public Program program(Session.Device device) { return program(device, CudaSchedule.Precision.FP32); }
+
+    /** The same for the kernels of a precision (the attention's backward differs at TF32 with one key/value head). */
+    public Program program(Session.Device device, CudaSchedule.Precision precision) {
+      return f().build(c(), device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision) : BackendPass.NONE);
     }
 
     /** The family's KV-cached decoder, if it has one. */
@@ -75,7 +78,7 @@ public final class Models {
 
     /** A session on CUDA device ordinal gpu (0 on the CPU), the optimizer over a ZeRO-1 shard (Session.Zero.NONE: all of it). */
     public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu, Session.Zero zero) {
-      return new Session(program(device), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero);
+      return new Session(program(device, precision), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero);
     }
 
     /** A session on CUDA device ordinal gpu (0 on the CPU). */

@@ -50,6 +50,11 @@ public final class ShippedModels {
     return Session.sections(first(model).program(device));
   }
 
+  /** The CUDA sections a session at this precision runs (Models.Shape.program). */
+  private static Map<String, List<Compute>> sections(String model, CudaSchedule.Precision precision) {
+    return Session.sections(first(model).program(Session.Device.CUDA, precision));
+  }
+
   /**
    * Writes generated/{java,cuda}/<family> and generated/cuda/<family>-tf32 and <family>-sm90, and generated/cuda/gpt2-bf16 and
    * gpt2-bf16-sm90; returns the number of files.
@@ -105,7 +110,7 @@ public final class ShippedModels {
    * sizes bound and are not emitted; every other kernel is the same file as in <family> or <family>-tf32).
    */
   public static Map<String, String> cudaSm90Files(String model) {
-    Map<String, String> all = Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, Session.Device.CUDA),
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, CudaSchedule.Precision.TF32),
         CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), d -> fixedSize(model, d));
     Map<String, String> kept = new LinkedHashMap<>();
     for (var e : all.entrySet()) {
@@ -128,7 +133,7 @@ public final class ShippedModels {
    * matmuls and attention (every other kernel is the same file as in the fp32 folder).
    */
   public static Map<String, String> cudaTf32Files(String model) {
-    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", sections(model, Session.Device.CUDA),
+    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", sections(model, CudaSchedule.Precision.TF32),
         CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> fixedSize(model, d));
     Map<String, String> kept = new LinkedHashMap<>();
     for (var e : all.entrySet()) {

@@ -1,7 +1,8 @@
 // The flash-attention extern on shapes the fixtures do not reach, against the CPU's DSL definition:
 // head sizes 128 (Gemma d12's: 32-key tiles and the wide dkdv kernel at TF32) and 40 (the fp32 kernels'
 // narrow column tile), grouped-query heads (dk, dv summed over the group in the kernel) and multi-query
-// heads (a partial per query head, summed by the DSL), sequences that are no multiple of a tile.
+// heads (at fp32 a partial per query head, summed by the DSL; at TF32 summed across a thread-block cluster of
+// the group's blocks: G = 8, 4, 3, 2 over the wide and the narrow kernel), sequences that are no multiple of a tile.
 // Tagged gpu: skips without CUDA.
 package kiln.runtime;
 
@@ -20,7 +21,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class CudaAttentionTest {
   @ParameterizedTest(name = "NH={0} NKV={1} HS={2} T={3} {4}")
   @CsvSource({"4, 2, 128, 70, FP32", "4, 2, 128, 70, TF32", "8, 1, 128, 45, TF32", "8, 1, 128, 45, FP32", "6, 3, 40, 77, FP32", "6, 3, 40, 77, TF32",
-      "4, 1, 32, 33, FP32"})
+      "4, 1, 32, 33, FP32", "4, 1, 32, 33, TF32", "3, 1, 64, 100, TF32", "2, 1, 128, 128, TF32"})
   void externAgreesWithTheDefinition(int heads, int kvHeads, int headSize, int seq, CudaSchedule.Precision precision) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
     Gemma.Config config = new Gemma.Config(128, 64, 64, 1, heads, kvHeads, headSize, 32, 64, 10000f, 1e-6f);

@@ -95,6 +95,41 @@ class ExternsTest {
     }
   }
 
+  /**
+   * At TF32 the multi-query dkdv sums the group across a thread-block cluster: no partials in the graph, dk and dv
+   * with k's dims, a block per query head in clusters of G (__cluster_dims__), the dk, dv tile handed over in shared memory.
+   */
+  @Test void gemmaMultiQueryAtTf32SumsTheGroupInACluster() {
+    for (int hs : new int[] {32, 128}) {  // the narrow kernel and the wide one (HS > 64)
+      Gemma.Config c = new Gemma.Config(64, 64, 64, 1, 4, 1, hs, 32, 64, 10000f, 1e-6f);  // 4 query heads over 1 kv head
+      Program p = Gemma.FAMILY.build(c, BackendPass.cuda(Gemma.FAMILY.dims(c), CudaSchedule.Precision.TF32));
+      Map<Dim, Integer> s = sizes(Gemma.FAMILY, c);
+      Compute dkdv = externs(p, Externs.ATTENTION_DKDV).getFirst();
+      AttentionLayout l = Externs.attentionLayout(dkdv);
+      assertEquals(l.k().tensor().dims(), dkdv.out().dims());
+      assertFalse(p.graph().computes().stream().anyMatch(x -> x.name().equals("backward.h0.attn.dk")), "no DSL sum over G");
+      var r = Externs.render(dkdv, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> s.get(d));
+      assertTrue(r.source().contains("__cluster_dims__(4, 1, 1)"), r.source().lines().filter(x -> x.contains("__global__")).toList().toString());
+      assertTrue(r.source().contains("#define FA_DKV_CLUSTER 4"));
+      var tiles = (kiln.codegen.CudaRenderer.RowTiles) r.work();
+      assertEquals(List.of("B", "KV", "G"), tiles.rows().stream().map(Dim::name).toList());  // a block per query head
+      int bq = 32, lds = 2 * bq * (hs + 4) + 2 * bq;
+      assertEquals(4 * (hs > 64 ? 2 * 64 * (hs + 4) + 2 * lds : Math.max(lds, 2 * 64 * hs)), tiles.sharedBytes());
+      // dq at wide heads reads its dO fragments from a shared-memory tile of its 64 rows (FA_DQ_WIDE)
+      var dq = Externs.render(externs(p, Externs.ATTENTION_DQ).getFirst(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> s.get(d));
+      int dqBk = hs > 64 ? 32 : 64;
+      assertEquals(hs > 64, dq.source().contains("#define FA_DQ_WIDE 1"));
+      assertEquals(4 * 2 * dqBk * (hs + 4) + (hs > 64 ? 4 * 64 * (hs + 4) : 0), ((kiln.codegen.CudaRenderer.RowTiles) dq.work()).sharedBytes());
+      // fp32 keeps the partials (its kernel has no cluster), and so does a group too large for a portable cluster
+      Program fp32 = cuda(Gemma.FAMILY, c);
+      assertEquals(l.q().tensor().dims(), externs(fp32, Externs.ATTENTION_DKDV).getFirst().out().dims());
+    }
+    Gemma.Config wide = new Gemma.Config(64, 64, 64, 1, 16, 1, 32, 32, 64, 10000f, 1e-6f);  // G = 16 > 8
+    Program p = Gemma.FAMILY.build(wide, BackendPass.cuda(Gemma.FAMILY.dims(wide), CudaSchedule.Precision.TF32));
+    Compute dkdv = externs(p, Externs.ATTENTION_DKDV).getFirst();
+    assertEquals(Externs.attentionLayout(dkdv).q().tensor().dims(), dkdv.out().dims());
+  }
+
   @Test void gemmaGroupedQuery() {
     Gemma.Config c = new Gemma.Config(64, 64, 64, 1, 6, 2, 32, 48, 64, 10000f, 1e-6f);  // 6 query heads over 2, HS = 32
     Program p = cuda(Gemma.FAMILY, c);
