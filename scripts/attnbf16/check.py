@@ -6,9 +6,11 @@ tensors PyTorch allocates. Correctness: y, lse, dq, dk, dv of the kernels and of
 scaled_dot_product_attention (flash), each against an fp32 reference (the math kernel in fp32 on the same bf16
 inputs); max abs and max rel (= max |diff| / max |ref|) per tensor. It fails where kiln's error exceeds
 3x PyTorch bf16's + 1e-3 * max |ref|. Cases: GPT-2 d12's packed qkv (B=8, T=1024, NH=12, HS=64, G=1),
-a ragged one (B=2, T=200, NH=3, HS=128) and grouped-query strides (B=2, T=333, NH=8, KVH=2, HS=64, q/k/v apart).
-Timing (--time): forward and dq+dkdv of kiln bf16, kiln's fp32 SIMT and TF32 kernels, and PyTorch bf16 flash
-forward and forward+backward, at B=8, T=1024, NH=12, HS=64; median of 50 event-timed runs of 10 launches.
+a ragged one at HS 64 (B=3, T=200, NH=2) and at HS 128 (B=2, T=200, NH=3), and grouped-query strides (B=2, T=333, NH=8, KVH=2, HS=64, q/k/v apart).
+The GPT-2 case runs on both HS 64 builds: fab64 (wgmma on sm_90a) and fab64_mma (mma.sync).
+Timing (--time): forward and dq+dkdv of kiln bf16 (wgmma and mma.sync), kiln's fp32 SIMT and TF32 kernels (B=8 only),
+and PyTorch bf16 flash forward and forward+backward, at B=8 and B=32, T=1024, NH=12, HS=64; median of 50
+event-timed runs of 10 launches.
 """
 import ctypes
 import math
@@ -221,8 +223,8 @@ def median_ms(fn, reps=50, inner=10):
     return ts[len(ts) // 2]
 
 
-def timings(cubins, fab):
-    B, T, NH, HS = 8, 1024, 12, 64
+def timings(cubins, fab, fab_mma, B):
+    T, NH, HS = 1024, 12, 64
     fl_fwd = 2 * B * NH * T * T * HS   # causal: half of 4·B·NH·T²·HS
     fl_bwd = 2.5 * fl_fwd
     dev = "cuda"
@@ -235,16 +237,21 @@ def timings(cubins, fab):
     dy.copy_(torch.randn(dy.shape, device=dev))
     lse = torch.zeros(B, NH, T, device=dev)
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-    ops, tiles, *_ = run_fab(fab, arena, q, k, v, dy, y, dqkv[:, :, 0], dqkv[:, :, 1], dqkv[:, :, 2])
-    fw = forward(fab, arena, ops, tiles, B, T, NH, 1, lse)
-    fw()
-    D = (dy.float() * y.float()).sum(-1).transpose(1, 2).contiguous()
     rows = []
-    rows.append(("kiln bf16 (mma.sync m16n8k16)", median_ms(fw), median_ms(backward(fab, arena, ops, tiles, B, T, NH, 1, lse, D))))
-    # fp32 kernels on fp32 copies
-    qkv32, dy32 = qkv.float().contiguous(), dy.float().contiguous()
-    y32, dqkv32, lse32, D32 = torch.zeros_like(dy32), torch.zeros_like(qkv32), torch.zeros_like(lse), D.clone()
-    for label, name in (("kiln fp32 SIMT (bf16 runs these today)", "fa_simt.cubin"), ("kiln TF32 mma.sync m16n8k8", "fa_tf32.cubin")):
+    for label, f in (("kiln bf16 wgmma m64n64k16 (sm_90a)", fab), ("kiln bf16 mma.sync m16n8k16", fab_mma)):
+        ops, tiles, *_ = run_fab(f, arena, q, k, v, dy, y, dqkv[:, :, 0], dqkv[:, :, 1], dqkv[:, :, 2])
+        fw = forward(f, arena, ops, tiles, B, T, NH, 1, lse)
+        fw()
+        D = (dy.float() * y.float()).sum(-1).transpose(1, 2).contiguous()
+        bw = backward(f, arena, ops, tiles, B, T, NH, 1, lse, D)
+        dq = launcher(f.dq, (B * NH, tiles), f.nt, f.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, 1)
+        rows.append((label, median_ms(fw), median_ms(bw)))
+        print(f"  {label} at B={B}: dq alone {median_ms(dq):.4f} ms a layer")
+    # fp32 kernels on fp32 copies (B=8 only)
+    fp32 = (("kiln fp32 SIMT", "fa_simt.cubin"), ("kiln TF32 mma.sync m16n8k8 (--precision tf32)", "fa_tf32.cubin")) if B == 8 else ()
+    for label, name in fp32:
+        qkv32, dy32 = qkv.float().contiguous(), dy.float().contiguous()
+        y32, dqkv32, lse32, D32 = torch.zeros_like(dy32), torch.zeros_like(qkv32), torch.zeros_like(lse), D.clone()
         m = Module(cubins + "/" + name)
         fnt, fbq, fsm, qnt, qbq, qsm, knt, kbk, ksm = m.ints("fa_cfg", 9)
         ffwd, fdq, fdkdv = m.fn("fa_fwd", fsm), m.fn("fa_dq", qsm), m.fn("fa_dkdv", ksm)
@@ -252,16 +259,21 @@ def timings(cubins, fab):
         dq32 = launcher(fdq, (B * NH, (T + qbq - 1) // qbq), qnt, qsm, qkv32, dy32, lse32, D32, dqkv32, B, T, NH)
         dkdv32 = launcher(fdkdv, (B * NH, (T + kbk - 1) // kbk), knt, ksm, qkv32, dy32, lse32, D32, dqkv32, B, T, NH)
 
-        def bw():
+        def bw32():
             dq32()
             dkdv32()
-        rows.append((label, median_ms(fw32), median_ms(bw)))
+        rows.append((label, median_ms(fw32), median_ms(bw32)))
     qh, kh, vh = (x.transpose(1, 2).detach().requires_grad_(True) for x in (q, k, v))
     gy = dy.transpose(1, 2)
-    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.FLASH_ATTENTION):
-        tf = median_ms(lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True))
-        tfb = median_ms(lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).backward(gy))
-    rows.append(("PyTorch SDPA flash bf16 (backward = fwd+bwd - fwd)", tf, tfb - tf))
+    for label, backend in (("PyTorch SDPA flash bf16 (bwd = fwd+bwd - fwd)", torch.nn.attention.SDPBackend.FLASH_ATTENTION),
+                           ("PyTorch SDPA cuDNN bf16 (bwd = fwd+bwd - fwd)", torch.nn.attention.SDPBackend.CUDNN_ATTENTION)):
+        try:
+            with torch.nn.attention.sdpa_kernel(backend):
+                tf = median_ms(lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True))
+                tfb = median_ms(lambda: F.scaled_dot_product_attention(qh, kh, vh, is_causal=True).backward(gy))
+            rows.append((label, tf, tfb - tf))
+        except RuntimeError as e:
+            print(f"  {label}: not run ({str(e).splitlines()[0]})")
     print(f"\ntimings: B={B} T={T} NH={NH} HS={HS}, causal, median of 50 x 10 launches, ms per layer; "
           f"TFLOP/s on {fl_fwd / 1e9:.1f} GFLOP forward, {fl_bwd / 1e9:.1f} backward (dq + dkdv; D excluded)")
     print(f"  {'kernels':55} {'fwd ms':>8} {'TFLOP/s':>8} {'bwd ms':>8} {'TFLOP/s':>8} {'x12 layers ms':>14}")
@@ -273,13 +285,16 @@ def main():
     cubins = sys.argv[1]
     torch.zeros(1, device="cuda")   # the primary context, current on this thread
     print(torch.cuda.get_device_name(), "torch", torch.__version__)
-    fab64, fab128 = Fab(cubins + "/fab64.cubin"), Fab(cubins + "/fab128.cubin")
-    ok = case("gpt2-d12 attention", fab64, 8, 1024, 12, 12, 64, True)
+    fab64, fab128, fab64m = Fab(cubins + "/fab64.cubin"), Fab(cubins + "/fab128.cubin"), Fab(cubins + "/fab64_mma.cubin")
+    ok = case("gpt2-d12 attention (wgmma)", fab64, 8, 1024, 12, 12, 64, True)
+    ok &= case("gpt2-d12 attention (mma.sync)", fab64m, 8, 1024, 12, 12, 64, True)
+    ok &= case("ragged, HS 64 (wgmma)", fab64, 3, 200, 2, 2, 64, True)
     ok &= case("ragged", fab128, 2, 200, 3, 3, 128, True)
     ok &= case("grouped-query", fab64, 2, 333, 8, 2, 64, False)
     print("direct kernel check:", "PASS" if ok else "FAIL")
     if "--time" in sys.argv:
-        timings(cubins, fab64)
+        for B in (8, 32):
+            timings(cubins, fab64, fab64m, B)
     sys.exit(0 if ok else 1)
 
 
