@@ -8,8 +8,8 @@ inputs); max abs and max rel (= max |diff| / max |ref|) per tensor. It fails whe
 3x PyTorch bf16's + 1e-3 * max |ref|. Cases: GPT-2 d12's packed qkv (B=8, T=1024, NH=12, HS=64, G=1),
 a ragged one at HS 64 (B=3, T=200, NH=2) and at HS 128 (B=2, T=200, NH=3), and grouped-query strides (B=2, T=333, NH=8, KVH=2, HS=64, q/k/v apart).
 The GPT-2 case runs on both HS 64 builds: fab64 (wgmma on sm_90a) and fab64_mma (mma.sync).
-Timing (--time): forward and dq+dkdv of kiln bf16 (wgmma and mma.sync), kiln's fp32 SIMT and TF32 kernels (B=8 only),
-and PyTorch bf16 flash forward and forward+backward, at B=8 and B=32, T=1024, NH=12, HS=64; median of 50
+Timing (--time): forward and dq+dkdv of kiln bf16 (wgmma and mma.sync) and PyTorch's bf16 flash and cuDNN SDPA
+forward and forward+backward, at B=8 and B=32, T=1024, NH=12, HS=64; median of 50
 event-timed runs of 10 launches.
 """
 import ctypes
@@ -247,22 +247,6 @@ def timings(cubins, fab, fab_mma, B):
         dq = launcher(f.dq, (B * NH, tiles), f.nt, f.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, 1)
         rows.append((label, median_ms(fw), median_ms(bw)))
         print(f"  {label} at B={B}: dq alone {median_ms(dq):.4f} ms a layer")
-    # fp32 kernels on fp32 copies (B=8 only)
-    fp32 = (("kiln fp32 SIMT", "fa_simt.cubin"), ("kiln TF32 mma.sync m16n8k8 (--precision tf32)", "fa_tf32.cubin")) if B == 8 else ()
-    for label, name in fp32:
-        qkv32, dy32 = qkv.float().contiguous(), dy.float().contiguous()
-        y32, dqkv32, lse32, D32 = torch.zeros_like(dy32), torch.zeros_like(qkv32), torch.zeros_like(lse), D.clone()
-        m = Module(cubins + "/" + name)
-        fnt, fbq, fsm, qnt, qbq, qsm, knt, kbk, ksm = m.ints("fa_cfg", 9)
-        ffwd, fdq, fdkdv = m.fn("fa_fwd", fsm), m.fn("fa_dq", qsm), m.fn("fa_dkdv", ksm)
-        fw32 = launcher(ffwd, (B * NH, (T + fbq - 1) // fbq), fnt, fsm, qkv32, y32, lse32, B, T, NH)
-        dq32 = launcher(fdq, (B * NH, (T + qbq - 1) // qbq), qnt, qsm, qkv32, dy32, lse32, D32, dqkv32, B, T, NH)
-        dkdv32 = launcher(fdkdv, (B * NH, (T + kbk - 1) // kbk), knt, ksm, qkv32, dy32, lse32, D32, dqkv32, B, T, NH)
-
-        def bw32():
-            dq32()
-            dkdv32()
-        rows.append((label, median_ms(fw32), median_ms(bw32)))
     qh, kh, vh = (x.transpose(1, 2).detach().requires_grad_(True) for x in (q, k, v))
     gy = dy.transpose(1, 2)
     for label, backend in (("PyTorch SDPA flash bf16 (bwd = fwd+bwd - fwd)", torch.nn.attention.SDPBackend.FLASH_ATTENTION),
