@@ -13,8 +13,8 @@ extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) fab_dq(kiln
   fab_backward_dq<false>(H, q, k, v, dy, lse, D, dq, B, T, NH, G);
 }
 extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) fab_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
-                                                               float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
-  fab_backward_dkdv<false>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G);
+                                                               float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  fab_backward_dkdv<false>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);
 }
 // the '+=' forms (an extern whose gradient adds to what earlier layers wrote)
 extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) fab_dq_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
@@ -22,6 +22,6 @@ extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) fab_dq_acc(
   fab_backward_dq<true>(H, q, k, v, dy, lse, D, dq, B, T, NH, G);
 }
 extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) fab_dkdv_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
-                                                                   float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
-  fab_backward_dkdv<true>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G);
+                                                                   float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  fab_backward_dkdv<true>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);
 }

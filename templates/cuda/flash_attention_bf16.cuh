@@ -6,8 +6,9 @@
 //
 // Layout contract (the same for every operand): an operand is an element offset from the bf16 base H and
 // the strides of its batch, time and head dims (FabOperand); the head dim is contiguous. Query head h reads
-// kv head h / G (G = NH / KVH, 1 for multi-head attention); dk and dv sum over the G query heads of their
-// kv head. lse and D are fp32 (B, NH, T), contiguous.
+// kv head h / G (G = NH / KVH, 1 for multi-head attention). dkdv sums dk and dv over GS query heads in
+// each block: GS = G (dk, dv per kv head) or GS = 1 (one partial per query head, which the DSL sums; dk and
+// dv then have q's layout). lse and D are fp32 (B, NH, T), contiguous.
 //   lse[b,h,t] = ln sum_{s<=t} exp(q_t.k_s * scale), scale = 1/sqrt(HS);  D[b,h,t] = sum_d dy*y
 // Every offset and stride must be a multiple of 8 elements (16-byte cp.async); HS a multiple of 16, <= 128.
 //
@@ -382,14 +383,14 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   fab_store_rows<ACC>(H, dq, b, h, row, T, acc, scale);
 }
 
-// ---- dk, dv: grid (B*KVH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
-// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of the
-// G query heads that read that kv head in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
+// ---- dk, dv: grid (B*NH/GS, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
+// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of its
+// GS query heads (all G of the kv head, or one) in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
 // dv accumulators would not fit the registers together: one walk for dv, then one for dk (S^T computed twice).
 template <bool ACC, bool DK, bool DV>
 __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q, const FabOperand& k, const FabOperand& v, const FabOperand& dy,
                                               const float* __restrict__ lse, const float* __restrict__ D, const FabOperand& dk,
-                                              const FabOperand& dv, int T, int NH, int G) {
+                                              const FabOperand& dv, int T, int NH, int G, int GS) {
   constexpr int BQ = FAB_DKV_BQ;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sK = (kiln_bf16*) fab_smem;
@@ -398,18 +399,18 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   kiln_bf16* sO = sQ + 2 * BQ * FAB_LD;     // dy, [2][BQ][LD]
   float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
   float* sD = sL + 2 * BQ;                        // D, [2][BQ]
-  const int KVH = NH / G;
-  const int b = blockIdx.x / KVH, hk = blockIdx.x % KVH;
+  const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
+  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * FAB_ROWS;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = G * nq;
+  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
   fab_load_tile<FAB_ROWS>(sK, fab_head(H, k, b, hk), k.st, k0, T);
   fab_load_tile<FAB_ROWS>(sV, fab_head(H, v, b, hk), v.st, k0, T);
-  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
-  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
-  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
-  const float* dh = D + ((long long) b * NH + hk * G) * T;
-  // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
+  const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, h0);
+  const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + h0) * T;
+  // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int g = it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
     fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
@@ -471,19 +472,19 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
     }
     __syncthreads();
   }
-  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, hk, key, T, ak, scale);
-  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, hk, key, T, av, 1.f);
+  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, u, key, T, ak, scale);
+  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, u, key, T, av, 1.f);
 }
 
 template <bool ACC>
 __device__ void fab_backward_dkdv_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   if constexpr (HS > 64) {
-    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
     __syncthreads();   // the second walk reloads the shared tiles
-    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
   } else {
-    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
   }
 }
 
@@ -758,10 +759,10 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
 }
 
 // dk, dv: 64 keys of one kv head a block; query tiles of 64 (Q, dy, lse, D double-buffered) at or after
-// them, for each of the G query heads in turn (fixed order, no atomics)
+// them, for each of the block's GS query heads in turn (fixed order, no atomics)
 template <bool ACC>
 __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   unsigned char* sm = fab_wg_smem();
   unsigned char* sK = sm;
   unsigned char* sV = sm + 8192;
@@ -769,18 +770,18 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   unsigned char* sO = sm + 4 * 8192;       // dy, [2] tiles
   float* sL = (float*) (sm + 6 * 8192);    // lse, [2][64]
   float* sD = sL + 2 * 64;                 // D, [2][64]
-  const int KVH = NH / G;
-  const int b = blockIdx.x / KVH, hk = blockIdx.x % KVH;
+  const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
+  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * 64;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int first = k0 / 64, nq = (T + 63) / 64 - first, total = G * nq;
+  const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
   fab_load_sw(sK, fab_head(H, k, b, hk), k.st, k0, T);
   fab_load_sw(sV, fab_head(H, v, b, hk), v.st, k0, T);
-  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
-  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
-  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
-  const float* dh = D + ((long long) b * NH + hk * G) * T;
-  // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
+  const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, h0);
+  const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + h0) * T;
+  // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
     fab_load_sw(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
@@ -853,8 +854,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     fab_wg_hold(ak);
     __syncthreads();
   }
-  fab_store_rows<ACC>(H, dk, b, hk, key, T, (const float (*)[4]) ak, scale);
-  fab_store_rows<ACC>(H, dv, b, hk, key, T, (const float (*)[4]) av, 1.f);
+  fab_store_rows<ACC>(H, dk, b, u, key, T, (const float (*)[4]) ak, scale);
+  fab_store_rows<ACC>(H, dv, b, u, key, T, (const float (*)[4]) av, 1.f);
 }
 #else
 __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
@@ -868,8 +869,8 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
 }
 template <bool ACC>
 __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
-  fab_backward_dkdv_mma<ACC>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G);
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  fab_backward_dkdv_mma<ACC>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);
 }
 #endif
 

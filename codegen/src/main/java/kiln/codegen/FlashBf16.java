@@ -122,9 +122,11 @@ public final class FlashBf16 {
     };
     List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
     String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
-    // per-query-head partials: the dkdv grid runs over query heads as if each had its own key/value head (G = 1)
-    String group = launch.perQueryHead() ? "1" : "(" + nh + ") / (" + kvh + ")";
-    String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + ")";
+    // query heads per key/value head; dkdv also takes how many of them each block sums: all (GS = G), or one
+    // (per-query-head partials: the dkdv grid runs over query heads, dk and dv take q's layout)
+    String group = "(" + nh + ") / (" + kvh + ")";
+    String sums = op.equals(Externs.ATTENTION_DKDV) ? ", " + (launch.perQueryHead() ? "1" : group) : "";
+    String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + sums + ")";
     int smem = sharedBytes(op, hs);
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);

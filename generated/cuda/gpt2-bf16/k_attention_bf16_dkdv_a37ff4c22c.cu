@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_bf16_dkdv_ce363c9c59 { long long v[9]; };
+struct Args_k_attention_bf16_dkdv_a37ff4c22c { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -56,8 +56,9 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 //
 // Layout contract (the same for every operand): an operand is an element offset from the bf16 base H and
 // the strides of its batch, time and head dims (FabOperand); the head dim is contiguous. Query head h reads
-// kv head h / G (G = NH / KVH, 1 for multi-head attention); dk and dv sum over the G query heads of their
-// kv head. lse and D are fp32 (B, NH, T), contiguous.
+// kv head h / G (G = NH / KVH, 1 for multi-head attention). dkdv sums dk and dv over GS query heads in
+// each block: GS = G (dk, dv per kv head) or GS = 1 (one partial per query head, which the DSL sums; dk and
+// dv then have q's layout). lse and D are fp32 (B, NH, T), contiguous.
 //   lse[b,h,t] = ln sum_{s<=t} exp(q_t.k_s * scale), scale = 1/sqrt(HS);  D[b,h,t] = sum_d dy*y
 // Every offset and stride must be a multiple of 8 elements (16-byte cp.async); HS a multiple of 16, <= 128.
 //
@@ -432,14 +433,14 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   fab_store_rows<ACC>(H, dq, b, h, row, T, acc, scale);
 }
 
-// ---- dk, dv: grid (B*KVH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
-// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of the
-// G query heads that read that kv head in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
+// ---- dk, dv: grid (B*NH/GS, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
+// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of its
+// GS query heads (all G of the kv head, or one) in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
 // dv accumulators would not fit the registers together: one walk for dv, then one for dk (S^T computed twice).
 template <bool ACC, bool DK, bool DV>
 __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q, const FabOperand& k, const FabOperand& v, const FabOperand& dy,
                                               const float* __restrict__ lse, const float* __restrict__ D, const FabOperand& dk,
-                                              const FabOperand& dv, int T, int NH, int G) {
+                                              const FabOperand& dv, int T, int NH, int G, int GS) {
   constexpr int BQ = FAB_DKV_BQ;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sK = (kiln_bf16*) fab_smem;
@@ -448,18 +449,18 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   kiln_bf16* sO = sQ + 2 * BQ * FAB_LD;     // dy, [2][BQ][LD]
   float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
   float* sD = sL + 2 * BQ;                        // D, [2][BQ]
-  const int KVH = NH / G;
-  const int b = blockIdx.x / KVH, hk = blockIdx.x % KVH;
+  const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
+  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * FAB_ROWS;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = G * nq;
+  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
   fab_load_tile<FAB_ROWS>(sK, fab_head(H, k, b, hk), k.st, k0, T);
   fab_load_tile<FAB_ROWS>(sV, fab_head(H, v, b, hk), v.st, k0, T);
-  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
-  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
-  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
-  const float* dh = D + ((long long) b * NH + hk * G) * T;
-  // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
+  const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, h0);
+  const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + h0) * T;
+  // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int g = it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
     fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
@@ -521,19 +522,19 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
     }
     __syncthreads();
   }
-  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, hk, key, T, ak, scale);
-  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, hk, key, T, av, 1.f);
+  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, u, key, T, ak, scale);
+  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, u, key, T, av, 1.f);
 }
 
 template <bool ACC>
 __device__ void fab_backward_dkdv_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   if constexpr (HS > 64) {
-    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
     __syncthreads();   // the second walk reloads the shared tiles
-    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
   } else {
-    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
   }
 }
 
@@ -808,10 +809,10 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
 }
 
 // dk, dv: 64 keys of one kv head a block; query tiles of 64 (Q, dy, lse, D double-buffered) at or after
-// them, for each of the G query heads in turn (fixed order, no atomics)
+// them, for each of the block's GS query heads in turn (fixed order, no atomics)
 template <bool ACC>
 __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   unsigned char* sm = fab_wg_smem();
   unsigned char* sK = sm;
   unsigned char* sV = sm + 8192;
@@ -819,18 +820,18 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   unsigned char* sO = sm + 4 * 8192;       // dy, [2] tiles
   float* sL = (float*) (sm + 6 * 8192);    // lse, [2][64]
   float* sD = sL + 2 * 64;                 // D, [2][64]
-  const int KVH = NH / G;
-  const int b = blockIdx.x / KVH, hk = blockIdx.x % KVH;
+  const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
+  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * 64;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int first = k0 / 64, nq = (T + 63) / 64 - first, total = G * nq;
+  const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
   fab_load_sw(sK, fab_head(H, k, b, hk), k.st, k0, T);
   fab_load_sw(sV, fab_head(H, v, b, hk), v.st, k0, T);
-  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
-  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
-  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
-  const float* dh = D + ((long long) b * NH + hk * G) * T;
-  // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
+  const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, h0);
+  const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + h0) * T;
+  // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
     fab_load_sw(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
@@ -903,8 +904,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     fab_wg_hold(ak);
     __syncthreads();
   }
-  fab_store_rows<ACC>(H, dk, b, hk, key, T, (const float (*)[4]) ak, scale);
-  fab_store_rows<ACC>(H, dv, b, hk, key, T, (const float (*)[4]) av, 1.f);
+  fab_store_rows<ACC>(H, dk, b, u, key, T, (const float (*)[4]) ak, scale);
+  fab_store_rows<ACC>(H, dv, b, u, key, T, (const float (*)[4]) av, 1.f);
 }
 #else
 __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
@@ -918,14 +919,14 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
 }
 template <bool ACC>
 __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
-  fab_backward_dkdv_mma<ACC>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G);
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  fab_backward_dkdv_mma<ACC>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);
 }
 #endif
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) k_attention_bf16_dkdv_ce363c9c59(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dkdv_ce363c9c59 a) {
+extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) k_attention_bf16_dkdv_a37ff4c22c(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dkdv_a37ff4c22c a) {
   static_assert(FAB_NT == 128, "threads per block differ from the host's");
   static_assert(FAB_DKV_SMEM_BYTES == 51200, "dynamic shared memory differs from the host's");
   static_assert(FAB_ROWS == 64, "row tile differs from the host's");
@@ -939,6 +940,6 @@ extern "C" __global__ void __launch_bounds__(FAB_NT, FAB_MIN_BLOCKS) k_attention
   const long long o3 = a.v[7];
   const long long o4 = a.v[8];
   kiln_bf16* const H = (kiln_bf16*) F;
-  fab_backward_dkdv<false>(H, FabOperand{o0 + 0LL, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o0 + (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o0 + 2LL * (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o1 + 0LL, (long long) T * (long long) NH * (long long) 64, (long long) NH * (long long) 64, (long long) 64}, F + o2, F + o3, FabOperand{o4 + (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o4 + 2LL * (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, B, T, (long long) NH, ((long long) NH) / ((long long) NH));
+  fab_backward_dkdv<false>(H, FabOperand{o0 + 0LL, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o0 + (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o0 + 2LL * (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o1 + 0LL, (long long) T * (long long) NH * (long long) 64, (long long) NH * (long long) 64, (long long) 64}, F + o2, F + o3, FabOperand{o4 + (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, FabOperand{o4 + 2LL * (long long) NH * (long long) 64, (long long) T * (long long) THREE * (long long) NH * (long long) 64, (long long) THREE * (long long) NH * (long long) 64, (long long) 64}, B, T, (long long) NH, ((long long) NH) / ((long long) NH), ((long long) NH) / ((long long) NH));
 }
 #undef HS
