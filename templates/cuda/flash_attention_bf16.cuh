@@ -6,8 +6,9 @@
 //
 // Layout contract (the same for every operand): an operand is an element offset from the bf16 base H and
 // the strides of its batch, time and head dims (FabOperand); the head dim is contiguous. Query head h reads
-// kv head h / G (G = NH / KVH, 1 for multi-head attention); dk and dv sum over the G query heads of their
-// kv head. lse and D are fp32 (B, NH, T), contiguous.
+// kv head h / G (G = NH / KVH, 1 for multi-head attention). dkdv sums dk and dv over GS query heads in
+// each block: GS = G (dk, dv per kv head) or GS = 1 (one partial per query head, which the DSL sums; dk and
+// dv then have q's layout). lse and D are fp32 (B, NH, T), contiguous.
 //   lse[b,h,t] = ln sum_{s<=t} exp(q_t.k_s * scale), scale = 1/sqrt(HS);  D[b,h,t] = sum_d dy*y
 // Every offset and stride must be a multiple of 8 elements (16-byte cp.async); HS a multiple of 16, <= 128.
 //
@@ -25,10 +26,25 @@
 #define FAB_FWD_BK 64
 #define FAB_DQ_BK (HS > 64 ? 32 : 64)
 #define FAB_DKV_BQ (HS > 64 ? 16 : 32)
-// dynamic shared memory of each kernel (bytes)
-#define FAB_FWD_SMEM_BYTES (2 * FAB_LD * (FAB_ROWS + 4 * FAB_FWD_BK))
-#define FAB_DQ_SMEM_BYTES (2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DQ_BK))
-#define FAB_DKV_SMEM_BYTES (2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ)
+// At HS 64 on sm_90a (the arch-specific features: NVRTC and nvcc -arch=sm_90a define
+// __CUDA_ARCH_FEAT_SM90_ALL) the kernels multiply with wgmma (one warpgroup a block, 64 rows, the section
+// "wgmma kernels" below); elsewhere with mma.sync. FAB_NO_WGMMA forces mma.sync (the harness times both).
+#if HS == 64 && defined(__CUDA_ARCH_FEAT_SM90_ALL) && !defined(FAB_NO_WGMMA)
+#define FAB_WG 1
+#define FAB_MIN_BLOCKS 3
+#else
+#define FAB_WG 0
+#define FAB_MIN_BLOCKS 1
+#endif
+// dynamic shared memory of each kernel (bytes): the mma.sync kernels' and, at HS 64, at least the wgmma
+// kernels' (1024 bytes of alignment slack, 64-row tiles of 128 bytes a row: Q, K, V double-buffered in the
+// forward; Q, dy and K, V double-buffered in dq; K, V and Q, dy, lse, D double-buffered in dkdv), whichever
+// arch compiles them, so the host's number does not depend on it
+#define FAB_MAXB(a, b) ((a) > (b) ? (a) : (b))
+#define FAB_WGB(tiles, extra) (HS == 64 ? 1024 + 64 * 128 * (tiles) + (extra) : 0)
+#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_ROWS + 4 * FAB_FWD_BK), FAB_WGB(5, 0))
+#define FAB_DQ_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DQ_BK), FAB_WGB(6, 0))
+#define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, FAB_WGB(6, 4 * 4 * 64))
 
 static_assert(HS % 16 == 0 && HS <= 128, "bf16 flash attention needs a head size that is a multiple of 16, at most 128");
 
@@ -191,7 +207,7 @@ __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o
 }
 
 // ---- forward: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_FWD_SMEM_BYTES ----
-__device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
+__device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
   constexpr int BK = FAB_FWD_BK;
   extern __shared__ __align__(16) unsigned char fab_smem[];
@@ -295,7 +311,7 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
 
 // ---- dq: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DQ_SMEM_BYTES; writes dq only ----
 template <bool ACC>
-__device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+__device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
                                 const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
   constexpr int BK = FAB_DQ_BK;
   extern __shared__ __align__(16) unsigned char fab_smem[];
@@ -367,14 +383,14 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   fab_store_rows<ACC>(H, dq, b, h, row, T, acc, scale);
 }
 
-// ---- dk, dv: grid (B*KVH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
-// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of the
-// G query heads that read that kv head in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
+// ---- dk, dv: grid (B*NH/GS, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
+// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of its
+// GS query heads (all G of the kv head, or one) in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
 // dv accumulators would not fit the registers together: one walk for dv, then one for dk (S^T computed twice).
 template <bool ACC, bool DK, bool DV>
 __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q, const FabOperand& k, const FabOperand& v, const FabOperand& dy,
                                               const float* __restrict__ lse, const float* __restrict__ D, const FabOperand& dk,
-                                              const FabOperand& dv, int T, int NH, int G) {
+                                              const FabOperand& dv, int T, int NH, int G, int GS) {
   constexpr int BQ = FAB_DKV_BQ;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sK = (kiln_bf16*) fab_smem;
@@ -383,18 +399,18 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   kiln_bf16* sO = sQ + 2 * BQ * FAB_LD;     // dy, [2][BQ][LD]
   float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
   float* sD = sL + 2 * BQ;                        // D, [2][BQ]
-  const int KVH = NH / G;
-  const int b = blockIdx.x / KVH, hk = blockIdx.x % KVH;
+  const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
+  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * FAB_ROWS;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = G * nq;
+  const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
   fab_load_tile<FAB_ROWS>(sK, fab_head(H, k, b, hk), k.st, k0, T);
   fab_load_tile<FAB_ROWS>(sV, fab_head(H, v, b, hk), v.st, k0, T);
-  const kiln_bf16* qh = fab_head(H, q, b, hk * G);     // the group's first query head; the next ones q.sh apart
-  const kiln_bf16* oh = fab_head(H, dy, b, hk * G);
-  const float* lh = lse + ((long long) b * NH + hk * G) * T;   // likewise T apart
-  const float* dh = D + ((long long) b * NH + hk * G) * T;
-  // query tile `it` of the walk (query head hk*G + it / nq, tile first + it % nq) into buffer it & 1
+  const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, h0);
+  const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + h0) * T;
+  // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int g = it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
     fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
@@ -456,20 +472,406 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
     }
     __syncthreads();
   }
-  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, hk, key, T, ak, scale);
-  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, hk, key, T, av, 1.f);
+  if constexpr (DK) fab_store_rows<ACC>(H, dk, b, u, key, T, ak, scale);
+  if constexpr (DV) fab_store_rows<ACC>(H, dv, b, u, key, T, av, 1.f);
 }
 
 template <bool ACC>
-__device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
-                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G) {
+__device__ void fab_backward_dkdv_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   if constexpr (HS > 64) {
-    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, false, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
     __syncthreads();   // the second walk reloads the shared tiles
-    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, true, false>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
   } else {
-    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G);
+    fab_dkdv_walk<ACC, true, true>(H, q, k, v, dy, lse, D, dk, dv, T, NH, G, GS);
   }
 }
+
+// ---- the entry points: wgmma at HS 64 on sm_90a, else mma.sync ----
+#if FAB_WG
+// ---- wgmma kernels (HS 64, sm_90a): one warpgroup (FAB_NT = 128 threads) a block, the same grids as the
+// mma.sync kernels. Tiles are 64 rows x 128 bytes in shared memory, 1024-byte aligned, each row's 16-byte
+// chunk c stored at chunk c ^ (row % 8) (the 128-byte swizzle wgmma reads): one tile is a K-major operand
+// (k = the head dim: Q, K, V, dy in S = Q K^T, dP = dy V^T and their transposes) or an N-major one (k = the
+// rows: K in dS K, V in P V, dy in P^T dy, Q in dS^T Q) through two descriptors. S, dP and the accumulators
+// are wgmma accumulators (warp w: rows 16w + g, 16w + g + 8, columns 8j + 2q, + 1, g = lane / 4, q = lane % 4),
+// the layout of the mma.sync C fragments above; P and dS, rounded to bf16, are the A operand from registers
+// (the m16n8k16 A fragment of each warp's 16 rows). Every batch of wgmma is waited for before its results
+// are read and before the tiles it read are overwritten (no wgmma in flight across a __syncthreads).
+static_assert(FAB_NT == 128 && FAB_ROWS == 64, "the wgmma kernels take one warpgroup and 64 rows a block");
+
+// d (64 x 64 fp32, the accumulator layout) (+)= A (64 x 16, shared, descriptor da) * B (16 x 64, shared, descriptor db);
+// TB: B is N-major (1) or K-major (0); acc 0: d is overwritten
+template <int TB>
+__device__ __forceinline__ void fab_wg_ss(float* d, unsigned long long da, unsigned long long db, int acc) {
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %34, 0; wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, %32, %33, p, 1, 1, 0, %35; }"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+               : "l"(da), "l"(db), "r"(acc), "n"(TB));
+}
+// the same with A from registers (each warp its 16 rows, the mma.sync m16n8k16 A fragment)
+template <int TB>
+__device__ __forceinline__ void fab_wg_rs(float* d, const unsigned* a, unsigned long long db) {
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, 1, 0; wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, %35}, %36, p, 1, 1, %37; }"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+               : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "n"(TB));
+}
+
+// shared-memory descriptors of a 128-byte-swizzled tile: K-major (8-row groups 1024 bytes apart), and
+// N-major (one 64-element block along N; 16-row k steps 2048 bytes apart)
+__device__ __forceinline__ unsigned long long fab_desc_k(unsigned addr) {
+  return (unsigned long long) ((addr & 0x3FFFF) >> 4) | (1ull << 16) | (64ull << 32) | (1ull << 62);
+}
+__device__ __forceinline__ unsigned long long fab_desc_n(unsigned addr) {
+  return (unsigned long long) ((addr & 0x3FFFF) >> 4) | ((unsigned long long) (8192 >> 4) << 16) | (64ull << 32) | (1ull << 62);
+}
+__device__ __forceinline__ void fab_wg_fence() { asm volatile("wgmma.fence.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void fab_wg_commit() { asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory"); }
+__device__ __forceinline__ void fab_wg_wait() { asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory"); }
+// the compiler may not move reads of d above the wait, nor writes below the next issue
+__device__ __forceinline__ void fab_wg_hold(float* d) {
+#pragma unroll
+  for (int i = 0; i < 32; i++) asm volatile("" : "+f"(d[i]) :: "memory");
+}
+// cp.async's writes visible to wgmma (the async proxy), then to the whole block
+__device__ __forceinline__ void fab_wg_ready() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+  __syncthreads();
+}
+// 64 rows x HS (rows t0.., zero past T; rows st apart) into a swizzled tile
+__device__ __forceinline__ void fab_load_sw(unsigned char* s, const kiln_bf16* head, long long st, int t0, int T) {
+#pragma unroll
+  for (int i = threadIdx.x; i < 64 * 8; i += FAB_NT) {
+    const int r = i >> 3, c = i & 7, t = t0 + r;
+    const bool valid = t < T;
+    fab_cp16(s + r * 128 + ((c ^ (r & 7)) << 4), head + (valid ? (long long) t * st + c * 8 : 0), valid);
+  }
+}
+// the dynamic shared memory, 1024-byte aligned
+__device__ __forceinline__ unsigned char* fab_wg_smem() {
+  extern __shared__ __align__(16) unsigned char fab_smem[];
+  return fab_smem + ((1024 - (fab_smem_addr(fab_smem) & 1023)) & 1023);
+}
+// d = (64 rows of tile a) . (64 rows of tile b)^T over HS (both K-major)
+__device__ __forceinline__ void fab_wg_scores(float* d, const unsigned char* a, const unsigned char* b) {
+  const unsigned long long da = fab_desc_k(fab_smem_addr(a)), db = fab_desc_k(fab_smem_addr(b));
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) fab_wg_ss<0>(d, da + 2 * kk, db + 2 * kk, kk);
+}
+// p (64 x 64, accumulator layout) rounded to bf16 as the A operand from registers: a[kk] for columns 16kk..
+// (written before the wgmma.fence that precedes the wgmma reading them)
+__device__ __forceinline__ void fab_wg_pack(unsigned (*a)[4], const float* p) {
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) {
+    a[kk][0] = fab_pack(p[8 * kk], p[8 * kk + 1]);
+    a[kk][1] = fab_pack(p[8 * kk + 2], p[8 * kk + 3]);
+    a[kk][2] = fab_pack(p[8 * kk + 4], p[8 * kk + 5]);
+    a[kk][3] = fab_pack(p[8 * kk + 6], p[8 * kk + 7]);
+#pragma unroll
+    for (int i = 0; i < 4; i++) asm volatile("" : "+r"(a[kk][i]) :: "memory");
+  }
+}
+// d += a (64 x 64, packed by fab_wg_pack) . tile b (64 rows = k, N-major)
+__device__ __forceinline__ void fab_wg_times(float* d, const unsigned (*a)[4], const unsigned char* b) {
+  const unsigned long long db = fab_desc_n(fab_smem_addr(b));
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) fab_wg_rs<1>(d, a[kk], db + 128 * kk);
+}
+
+// forward: 64 query rows a block, key tiles of 64, double-buffered
+__device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
+                            int B, int T, int NH, int G) {
+  unsigned char* sm = fab_wg_smem();
+  unsigned char* sQ = sm;
+  unsigned char* sK = sm + 8192;           // [2] tiles
+  unsigned char* sV = sm + 3 * 8192;       // [2] tiles
+  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * 64;   // the longest rows first
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int nk = (min(q0 + 64, T) + 63) / 64;
+  const kiln_bf16* kh = fab_head(H, k, b, hk);
+  const kiln_bf16* vh = fab_head(H, v, b, hk);
+  fab_load_sw(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_sw(sK, kh, k.st, 0, T);
+  fab_load_sw(sV, vh, v.st, 0, T);
+  fab_commit();
+  const float sl2 = FAB_LOG2E * fab_scale();
+  float m[2] = {fab_neg_inf(), fab_neg_inf()}, l[2] = {0.f, 0.f};
+  float o[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) o[i] = 0.f;
+  const int row = q0 + warp * 16 + g;   // this thread's rows: row, row + 8
+  for (int j = 0; j < nk; j++) {
+    if (j + 1 < nk) {
+      fab_load_sw(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
+      fab_load_sw(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
+      fab_commit();
+      fab_wait<1>();
+    } else {
+      fab_wait<0>();
+    }
+    fab_wg_ready();
+    float s[32];
+    fab_wg_fence();
+    fab_wg_scores(s, sQ, sK + (j & 1) * 8192);
+    fab_wg_commit();
+    fab_wg_wait();
+    fab_wg_hold(s);
+    const bool edge = (j + 1) * 64 > q0 + warp * 16 || (j + 1) * 64 > T;
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+      float mx = fab_neg_inf();
+#pragma unroll
+      for (int n = 0; n < 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          float x = s[4 * n + 2 * half + e] * sl2;
+          const int key = j * 64 + n * 8 + c + e;
+          if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
+          s[4 * n + 2 * half + e] = x;
+          mx = fmaxf(mx, x);
+        }
+      }
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float mn = fmaxf(m[half], mx);
+      const float base = mn == fab_neg_inf() ? 0.f : mn;
+      const float alpha = fab_ex2(m[half] - base);
+      m[half] = mn;
+      float sum = 0.f;
+#pragma unroll
+      for (int n = 0; n < 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+          const float p = fab_ex2(s[4 * n + 2 * half + e] - base);
+          s[4 * n + 2 * half + e] = p;
+          sum += p;
+        }
+      }
+      l[half] = l[half] * alpha + sum;
+#pragma unroll
+      for (int d = 0; d < 8; d++) { o[4 * d + 2 * half] *= alpha; o[4 * d + 2 * half + 1] *= alpha; }
+    }
+    unsigned pa[4][4];
+    fab_wg_pack(pa, s);
+    fab_wg_hold(o);
+    fab_wg_fence();
+    fab_wg_times(o, pa, sV + (j & 1) * 8192);
+    fab_wg_commit();
+    fab_wg_wait();
+    fab_wg_hold(o);
+    __syncthreads();   // the next prefetch overwrites this tile's buffers
+  }
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
+    const float inv = 1.f / l[half];
+#pragma unroll
+    for (int d = 0; d < 8; d++) { o[4 * d + 2 * half] *= inv; o[4 * d + 2 * half + 1] *= inv; }
+    const int t = row + half * 8;
+    if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
+  }
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    if (t >= T) continue;
+    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + c);
+#pragma unroll
+    for (int d = 0; d < 8; d++) p[4 * d] = fab_pack(o[4 * d + 2 * half], o[4 * d + 2 * half + 1]);
+  }
+}
+
+// dq: 64 query rows a block, key tiles of 64 (K and V double-buffered)
+template <bool ACC>
+__device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
+  unsigned char* sm = fab_wg_smem();
+  unsigned char* sQ = sm;
+  unsigned char* sO = sm + 8192;           // dy
+  unsigned char* sK = sm + 2 * 8192;       // [2] tiles
+  unsigned char* sV = sm + 4 * 8192;       // [2] tiles
+  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * 64;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int nk = (min(q0 + 64, T) + 63) / 64;
+  const kiln_bf16* kh = fab_head(H, k, b, hk);
+  const kiln_bf16* vh = fab_head(H, v, b, hk);
+  fab_load_sw(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_sw(sO, fab_head(H, dy, b, h), dy.st, q0, T);
+  fab_load_sw(sK, kh, k.st, 0, T);
+  fab_load_sw(sV, vh, v.st, 0, T);
+  fab_commit();
+  const int row = q0 + warp * 16 + g;
+  const long long stat = ((long long) b * NH + h) * T;
+  float ls[2], dd[2];
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
+    dd[half] = t < T ? D[stat + t] : 0.f;
+  }
+  const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
+  float acc[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) acc[i] = 0.f;
+  for (int j = 0; j < nk; j++) {
+    if (j + 1 < nk) {
+      fab_load_sw(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
+      fab_load_sw(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
+      fab_commit();
+      fab_wait<1>();
+    } else {
+      fab_wait<0>();
+    }
+    fab_wg_ready();
+    const unsigned char* tK = sK + (j & 1) * 8192;
+    float s[32], dp[32];
+    fab_wg_fence();
+    fab_wg_scores(s, sQ, tK);
+    fab_wg_scores(dp, sO, sV + (j & 1) * 8192);
+    fab_wg_commit();
+    fab_wg_wait();
+    fab_wg_hold(s);
+    fab_wg_hold(dp);
+    const bool edge = (j + 1) * 64 > q0 + warp * 16 || (j + 1) * 64 > T;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+#pragma unroll
+      for (int i = 0; i < 4; i++) {
+        const int half = i >> 1, key = j * 64 + n * 8 + c + (i & 1);
+        float p = fab_ex2(s[4 * n + i] * sl2 - ls[half]);
+        if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
+        s[4 * n + i] = p * (dp[4 * n + i] - dd[half]);   // dS
+      }
+    }
+    unsigned da[4][4];
+    fab_wg_pack(da, s);
+    fab_wg_hold(acc);
+    fab_wg_fence();
+    fab_wg_times(acc, da, tK);
+    fab_wg_commit();
+    fab_wg_wait();
+    fab_wg_hold(acc);
+    __syncthreads();
+  }
+  fab_store_rows<ACC>(H, dq, b, h, row, T, (const float (*)[4]) acc, scale);
+}
+
+// dk, dv: 64 keys of one kv head a block; query tiles of 64 (Q, dy, lse, D double-buffered) at or after
+// them, for each of the block's GS query heads in turn (fixed order, no atomics)
+template <bool ACC>
+__device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  unsigned char* sm = fab_wg_smem();
+  unsigned char* sK = sm;
+  unsigned char* sV = sm + 8192;
+  unsigned char* sQ = sm + 2 * 8192;       // [2] tiles
+  unsigned char* sO = sm + 4 * 8192;       // dy, [2] tiles
+  float* sL = (float*) (sm + 6 * 8192);    // lse, [2][64]
+  float* sD = sL + 2 * 64;                 // D, [2][64]
+  const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
+  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
+  const int k0 = blockIdx.y * 64;   // tile 0 (the most query tiles) first
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
+  fab_load_sw(sK, fab_head(H, k, b, hk), k.st, k0, T);
+  fab_load_sw(sV, fab_head(H, v, b, hk), v.st, k0, T);
+  const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
+  const kiln_bf16* oh = fab_head(H, dy, b, h0);
+  const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
+  const float* dh = D + ((long long) b * NH + h0) * T;
+  // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
+  auto load = [&](int it) {
+    const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
+    fab_load_sw(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
+    fab_load_sw(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
+    const long long stat = (long long) gi * T;
+    if (threadIdx.x < 64) {
+      const int i = threadIdx.x;
+      const bool valid = t0 + i < T;
+      fab_cp4(sL + buf * 64 + i, lh + (valid ? stat + t0 + i : 0), valid);
+      fab_cp4(sD + buf * 64 + i, dh + (valid ? stat + t0 + i : 0), valid);
+    }
+  };
+  load(0);
+  fab_commit();
+  const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
+  float ak[32], av[32];
+#pragma unroll
+  for (int i = 0; i < 32; i++) ak[i] = av[i] = 0.f;
+  const int key = k0 + warp * 16 + g;   // this thread's keys: key, key + 8
+  for (int it = 0; it < total; it++) {
+    const int buf = it & 1, t0 = (first + it % nq) * 64;
+    if (it + 1 < total) {
+      load(it + 1);
+      fab_commit();
+      fab_wait<1>();
+    } else {
+      fab_wait<0>();
+    }
+    fab_wg_ready();
+    const unsigned char* tQ = sQ + buf * 8192;
+    const unsigned char* tO = sO + buf * 8192;
+    const float* tL = sL + buf * 64;
+    const float* tD = sD + buf * 64;
+    float s[32], dp[32];
+    fab_wg_fence();
+    fab_wg_scores(s, sK, tQ);    // S^T: keys x queries
+    fab_wg_scores(dp, sV, tO);   // dP^T = V dy^T
+    fab_wg_commit();
+    fab_wg_wait();
+    fab_wg_hold(s);
+    fab_wg_hold(dp);
+    const bool edge = t0 < k0 + warp * 16 + 16 || t0 + 64 > T;
+#pragma unroll
+    for (int n = 0; n < 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const int col = n * 8 + c + e, query = t0 + col;
+        const float l2 = tL[col] * FAB_LOG2E, dd = tD[col];
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+          const int i = 4 * n + 2 * half + e;
+          float p = fab_ex2(s[i] * sl2 - l2);
+          if (edge && (key + half * 8 > query || query >= T)) p = 0.f;
+          s[i] = p;
+          dp[i] = p * (dp[i] - dd);   // dS^T
+        }
+      }
+    }
+    unsigned pa[4][4], da[4][4];
+    fab_wg_pack(pa, s);
+    fab_wg_pack(da, dp);
+    fab_wg_hold(av);
+    fab_wg_hold(ak);
+    fab_wg_fence();
+    fab_wg_times(av, pa, tO);   // dv += P^T dy
+    fab_wg_times(ak, da, tQ);   // dk += dS^T q
+    fab_wg_commit();
+    fab_wg_wait();
+    fab_wg_hold(av);
+    fab_wg_hold(ak);
+    __syncthreads();
+  }
+  fab_store_rows<ACC>(H, dk, b, u, key, T, (const float (*)[4]) ak, scale);
+  fab_store_rows<ACC>(H, dv, b, u, key, T, (const float (*)[4]) av, 1.f);
+}
+#else
+__device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
+                            int B, int T, int NH, int G) {
+  fab_forward_mma(H, q, k, v, y, lse, B, T, NH, G);
+}
+template <bool ACC>
+__device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
+  fab_backward_dq_mma<ACC>(H, q, k, v, dy, lse, D, dq, B, T, NH, G);
+}
+template <bool ACC>
+__device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
+                                  const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  fab_backward_dkdv_mma<ACC>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);
+}
+#endif
 
 #endif

@@ -75,10 +75,14 @@ public final class FlashBf16 {
         .allMatch(c -> layoutUnsupported(c, size) == null);
   }
 
-  /** Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros). */
+  /**
+   * Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros): the mma.sync kernels' and, at HS 64,
+   * at least the wgmma kernels' (1024 bytes of alignment slack and 64-row tiles of 128 bytes a row: five in
+   * the forward, six in dq, six and lse, D in dkdv), whichever the device compiles.
+   */
   static int sharedBytes(String op, int hs) {
     int ld = hs + 8;
-    return switch (op) {
+    int mma = switch (op) {
       case Externs.ATTENTION -> 2 * ld * (ROWS + 4 * 64);
       case Externs.ATTENTION_DQ -> 2 * ld * (2 * ROWS + 4 * (hs > 64 ? 32 : 64));
       default -> {
@@ -86,6 +90,13 @@ public final class FlashBf16 {
         yield 2 * ld * (2 * ROWS + 4 * bq) + 16 * bq;
       }
     };
+    if (hs != 64) return mma;
+    int wg = switch (op) {
+      case Externs.ATTENTION -> 1024 + 64 * 128 * 5;
+      case Externs.ATTENTION_DQ -> 1024 + 64 * 128 * 6;
+      default -> 1024 + 64 * 128 * 6 + 16 * 64;
+    };
+    return Math.max(mma, wg);
   }
 
   /**
@@ -111,9 +122,11 @@ public final class FlashBf16 {
     };
     List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
     String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
-    // per-query-head partials: the dkdv grid runs over query heads as if each had its own key/value head (G = 1)
-    String group = launch.perQueryHead() ? "1" : "(" + nh + ") / (" + kvh + ")";
-    String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + ")";
+    // query heads per key/value head; dkdv also takes how many of them each block sums: all (GS = G), or one
+    // (per-query-head partials: the dkdv grid runs over query heads, dk and dv take q's layout)
+    String group = "(" + nh + ") / (" + kvh + ")";
+    String sums = op.equals(Externs.ATTENTION_DKDV) ? ", " + (launch.perQueryHead() ? "1" : group) : "";
+    String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + sums + ")";
     int smem = sharedBytes(op, hs);
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
@@ -128,7 +141,7 @@ public final class FlashBf16 {
     m.put("call", call);
     String kind = "attention_bf16" + op.substring("attention".length());
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
-        "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, bf16 mma.sync m16n8k16), HS=" + hs,
+        "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, " + (hs == 64 ? "bf16 wgmma m64n64k16 on sm_90a, else " : "") + "bf16 mma.sync m16n8k16), HS=" + hs,
         new CudaRenderer.RowTiles(launch.gridRows(op), l.seq(), ROWS, THREADS, smem));
   }
 

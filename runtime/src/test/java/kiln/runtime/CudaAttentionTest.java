@@ -65,4 +65,14 @@ class CudaAttentionTest {
     System.out.print(report);
     assertTrue(ok, report.toString());
   }
+
+  /**
+   * The bf16 kernels (flash_attention_bf16.cuh) at HS 64, where sm_90a runs the wgmma ones: grouped-query
+   * heads, multi-query heads (per-query-head partials) and sequences that are no multiple of 64.
+   */
+  @ParameterizedTest(name = "NH={0} NKV={1} HS={2} T={3} {4}")
+  @CsvSource({"4, 2, 64, 70, BF16", "8, 1, 64, 45, BF16", "8, 1, 64, 100, BF16", "4, 4, 64, 100, BF16"})
+  void bf16ExternAgreesWithTheDefinition(int heads, int kvHeads, int headSize, int seq, CudaSchedule.Precision precision) {
+    externAgreesWithTheDefinition(heads, kvHeads, headSize, seq, precision);
+  }
 }

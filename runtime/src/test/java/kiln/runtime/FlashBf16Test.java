@@ -103,6 +103,28 @@ class FlashBf16Test {
       long entries = log.lines().filter(l -> l.contains("Compiling entry function")).count();
       assertEquals(kernels, entries, log);
       assertTrue(log.lines().noneMatch(l -> l.matches(".*\\b[1-9][0-9]* bytes spill.*")), "register spills at HS=" + hs + ":\n" + log);
+      // HS 64 asks NVRTC for sm_90a (the wgmma kernels); the other head sizes compile for the device's arch
+      assertEquals(hs == 64, unit.toString().contains(kiln.runtime.cuda.Nvrtc.SM90A_MARKER), "the sm_90a marker at HS=" + hs);
+      if (hs == 64) {
+        // sm_90a takes the wgmma kernels, any other arch the mma.sync ones (here sm_80)
+        // the forward 8 (S, PV), dq 12 (S, dP, dS K) and dkdv 16 (S^T, dP^T, P^T dy, dS^T q), dq and dkdv in both forms
+        assertEquals(8 + 2 * 12 + 2 * 16, wgmmas(ptx(cu, "sm_90a", tmp)), "wgmma instructions at HS 64 on sm_90a");
+        String other = ptx(cu, "sm_80", tmp);
+        assertEquals(0, wgmmas(other), "no wgmma at HS 64 on sm_80");
+        assertTrue(other.contains("mma.sync.aligned.m16n8k16"), "mma.sync at HS 64 on sm_80");
+      }
     }
   }
+
+  private static String ptx(Path cu, String arch, Path tmp) throws IOException, InterruptedException {
+    Path out = tmp.resolve("fab-" + arch + ".ptx");
+    Process p = new ProcessBuilder(NvccCompileTest.NVCC.toString(), "-ptx", "-arch=" + arch, "-o", out.toString(), cu.toString())
+        .redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");
+    assertEquals(0, p.exitValue(), "nvcc -ptx failed for " + arch + ":\n" + log);
+    return Files.readString(out);
+  }
+
+  private static long wgmmas(String ptx) { return ptx.lines().filter(l -> l.contains("wgmma.mma_async")).count(); }
 }
