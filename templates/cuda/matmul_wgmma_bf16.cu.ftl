@@ -26,10 +26,10 @@
 <#include "wgmma_common.ftl">
 <#-- a block's units of work and a unit's tile and stage range: tiles, or (split-K) tiles x SPLITS, split-major -->
 <#if splits gt 1>
-<#assign units = "tiles * SPLITS", tileOf = "t % tiles", kBegin = "t / tiles * kTiles / SPLITS", kEnd = "(t / tiles + 1) * kTiles / SPLITS",
-    kCount = "(t / tiles + 1) * kTiles / SPLITS - t / tiles * kTiles / SPLITS">
+<#assign units = "tiles * SPLITS", tileOf = "t % tiles", kStage = "(kBase + kt)", kCount = "kCount",
+    kRun = "const int kBase = t / tiles * kTiles / SPLITS, kCount = (t / tiles + 1) * kTiles / SPLITS - kBase;">
 <#else>
-<#assign units = "tiles", tileOf = "t", kBegin = "0", kEnd = "kTiles", kCount = "kTiles">
+<#assign units = "tiles", tileOf = "t", kStage = "kt", kCount = "kTiles">
 </#if>
 
 #ifndef KILN_WGMMA_BF16_HELPERS
@@ -143,8 +143,12 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
         int mt, nt;
         kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
         const int m0 = mt * BM, n0 = nt * BN;
-        for (int kt = ${kBegin}; kt < ${kEnd}; kt++, p++) {
-          const int s = p % STAGES, k0 = kt * BK;
+<#if splits gt 1>
+        // this unit's run of stages: split t / tiles of the tile's kTiles
+        ${kRun}
+</#if>
+        for (int kt = 0; kt < ${kCount}; kt++, p++) {
+          const int s = p % STAGES, k0 = ${kStage} * BK;
           if (p >= STAGES) kiln_mbar_wait(kiln_smem_u32(&empty[s]), ((p / STAGES) - 1) & 1);
           const unsigned bar = kiln_smem_u32(&full[s]);
           kiln_mbar_expect(bar, STAGE_BYTES);   // whole boxes count, zero-filled parts included
@@ -186,6 +190,9 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     float d[MI][BN / 2];
     int p = 0;
     for (int i = 0, t = blockIdx.x; t < ${units}; i++, t += gridDim.x) {
+<#if splits gt 1>
+      ${kRun}
+</#if>
       if (PINGPONG && i % CONSUMERS != c) {   // the other consumer's tile: skip its ring positions
         p += ${kCount};
         continue;
@@ -197,7 +204,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       // ping-pong: wait until the other consumer has issued the previous tile's main loop (so every ring
       // position before this tile's is loaded, and the tensor cores take one main loop at a time)
       if (PINGPONG && i > 0) kiln_mbar_wait(kiln_smem_u32(&order[1 - c]), ((i - 1) / CONSUMERS) & 1);
-      for (int kt = ${kBegin}; kt < ${kEnd}; kt++, p++) {
+<#-- counted from 0 (split-K too): a loop from kBase leaves ptxas serializing the wgmma (C7515) -->
+      for (int kt = 0; kt < ${kCount}; kt++, p++) {
         const int s = p % STAGES;
         kiln_mbar_wait(kiln_smem_u32(&full[s]), (p / STAGES) & 1);
         const unsigned st = kiln_smem_u32(smem + s * STAGE_BYTES);
@@ -223,7 +231,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
         asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
         // at most this stage's group in flight: the previous stage is read and goes back to the producer
         asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-        if (kt > ${kBegin} && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+        if (kt > 0 && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
       }
       if (PINGPONG && leader) kiln_mbar_arrive(kiln_smem_u32(&order[c]));
       asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
