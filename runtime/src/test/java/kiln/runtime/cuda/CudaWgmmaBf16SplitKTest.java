@@ -110,7 +110,8 @@ class CudaWgmmaBf16SplitKTest {
         new Compute("half", first.layer(), half, first.loopVars(), first.outIndex(), first.body(), false));
     Graph stored = g.rewritten(List.of(ta, tb, plain, acc, half), program);
     CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(WgmmaBf16.DEFAULT);
-    kiln.runtime.Arena layout = new kiln.runtime.Arena(stored, sizes);
+    // the device layout (bf16 packed two to a float slot, as a CUDA session places them; a host arena keeps them as floats)
+    kiln.runtime.Arena layout = new kiln.runtime.Arena(stored, sizes, java.util.Set.of(), null, false, Map.of());
     CudaLowering.Lowered lowered = CudaLowering.lower(program, schedule, m -> null, layout::size, 0, null, layout::offsetLong);
     for (CudaLowering.CudaLaunch x : lowered.launches()) {
       assertTrue(x.kernel().work() instanceof CudaRenderer.Bf16Tiles t && t.tile().splits() == 4, x.name() + " splits K 4 ways: " + x.kernel().work());
