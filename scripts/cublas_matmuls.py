@@ -7,7 +7,10 @@ With --precision bf16 it times cuBLAS in bf16 (bf16 inputs and output, fp32 accu
 forward shapes and fc's two backward layouts, dX = dY W (W read n-major) and dW = dY^T X (both m-major),
 each stored as kiln's bf16 bench stores it, and the ratio is against that (the file from
 MatmulBench --bf16).
-Run on the GPU machine: python3 scripts/cublas_matmuls.py [--kiln kiln.txt] [--bf16] [--precision bf16]
+With --dw it times GPT-2 124M's four weight gradients at B x T = 32768, dW = dY^T @ X on bf16 tensors stored
+[bt, rows], with fp32 output where this PyTorch takes out_dtype (else bf16, as marked), against the file from
+MatmulBench --bf16-dw.
+Run on the GPU machine: python3 scripts/cublas_matmuls.py [--kiln kiln.txt] [--bf16] [--precision bf16] [--dw]
 """
 import argparse
 import sys
@@ -38,6 +41,7 @@ def main():
     p.add_argument("--kiln", help="file of 'name ms' lines from kiln's generated kernels")
     p.add_argument("--bf16", action="store_true", help="also time bf16 cuBLAS")
     p.add_argument("--precision", choices=["tf32", "bf16"], default="tf32", help="the precision kiln's times are set against")
+    p.add_argument("--dw", action="store_true", help="GPT-2's weight gradients at B x T = 32768 (bf16 in, fp32 out)")
     args = p.parse_args()
     if not torch.cuda.is_available():
         sys.exit("cublas_matmuls.py: no CUDA device visible to PyTorch")
@@ -48,6 +52,9 @@ def main():
             if len(f) != 2:
                 sys.exit(f"cublas_matmuls.py: {args.kiln}:{n}: expected 'name ms', found {line.strip()!r}")
             kiln[f[0]] = float(f[1])
+    if args.dw:
+        dw_table(kiln)
+        return
     if args.precision == "bf16":
         bf16_table(kiln)
         return
@@ -108,6 +115,37 @@ def bf16_table(kiln):
         flop = 2.0 * m * n * k
         ms = median_ms(fn)
         line = f"{name:8} {f'{m}x{n}x{k}':>18} {layout:>12} {ms:10.4f} {flop / ms / 1e9:8.1f}"
+        if kiln:
+            if name in kiln:
+                km = kiln[name]
+                line += f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
+            else:
+                line += f" {'-':>8} {'-':>8} {'-':>11}"
+        print(line)
+        del a, b
+        torch.cuda.empty_cache()
+
+
+# GPT-2 124M's weight gradients dW (M, N) = dY (BT, M)^T @ X (BT, N) at B x T = 32768 (MatmulBench.DW_SHAPES)
+DW_SHAPES = [("attprojw", 768, 768, 32768), ("qkvw", 2304, 768, 32768), ("fcw", 3072, 768, 32768), ("fcprojw", 768, 3072, 32768)]
+
+
+def dw_table(kiln):
+    print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS dY.T @ X, bf16 in, fp32 accumulate")
+    head = f"{'shape':8} {'M x N x K':>18} {'out':>5} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
+    if kiln:
+        head += f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
+    print(head)
+    for name, m, n, k in DW_SHAPES:
+        a, b = torch.randn(k, m, device="cuda").bfloat16(), torch.randn(k, n, device="cuda").bfloat16()
+        try:
+            torch.mm(a.t(), b, out_dtype=torch.float32)
+            fn, out = (lambda: torch.mm(a.t(), b, out_dtype=torch.float32)), "fp32"
+        except (TypeError, RuntimeError):
+            fn, out = (lambda: torch.mm(a.t(), b)), "bf16"
+        flop = 2.0 * m * n * k
+        ms = median_ms(fn)
+        line = f"{name:8} {f'{m}x{n}x{k}':>18} {out:>5} {ms:10.4f} {flop / ms / 1e9:8.1f}"
         if kiln:
             if name in kiln:
                 km = kiln[name]

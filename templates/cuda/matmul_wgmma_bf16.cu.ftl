@@ -17,10 +17,20 @@
      and argument block (sizes, offsets: C at baseC, ldc elements a row, in H for bf16 C or F for fp32) and
      the three maps, and with an epilogue (element-wise consumers of C from the graph, CudaRenderer.epilogue)
      each finished element goes through it instead of the plain store; with tmaStore the epilogue returns one of its
-     bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. -->
+     bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. Split-K
+     (SPLITS > 1: no epilogue, no tmaStore): unit u of tiles x SPLITS is split u / tiles of tile u % tiles, its K range
+     the stages [s * kTiles / SPLITS, (s + 1) * kTiles / SPLITS); it stores its fp32 partial sums to the workspace W (a
+     dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
+<#-- a block's units of work and a unit's tile and stage range: tiles, or (split-K) tiles x SPLITS, split-major -->
+<#if splits gt 1>
+<#assign units = "tiles * SPLITS", tileOf = "t % tiles", kStage = "(kBase + kt)", kCount = "kCount",
+    kRun = "const int kBase = t / tiles * kTiles / SPLITS, kCount = (t / tiles + 1) * kTiles / SPLITS - kBase;">
+<#else>
+<#assign units = "tiles", tileOf = "t", kStage = "kt", kCount = "kTiles">
+</#if>
 
 #ifndef KILN_WGMMA_BF16_HELPERS
 #define KILN_WGMMA_BF16_HELPERS
@@ -47,6 +57,9 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 #define CONSUMERS ${consumers}
 #define PINGPONG ${pingpong?then(1, 0)}
 #define GROUP ${group}
+<#if splits gt 1>
+#define SPLITS ${splits}
+</#if>
 #define THREADS (128 * (CONSUMERS + 1))
 #define A_BYTES (BM * BK * 2)
 #define STAGE_BYTES ((BM + BN) * BK * 2)
@@ -87,7 +100,8 @@ __device__ __forceinline__ unsigned kiln_bf16x2(float lo, float hi) {
 
 <#if args>
 extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a,
-    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
+    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC<#if splits gt 1>,
+    float* __restrict__ W</#if>) {
 ${unpack}
   const int M = ${M}, N = ${N}, K = ${K};
   const long long ldc = ${cm};
@@ -97,7 +111,8 @@ ${epilogue}
 </#if>
 <#else>
 extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restrict__ Cv, const int M, const int N, const int K, const long long ldc,
-    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
+    const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC<#if splits gt 1>,
+    float* __restrict__ W</#if>) {
 </#if>
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment
@@ -124,12 +139,16 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (threadIdx.x == 0) {
       int p = 0;
-      for (int t = blockIdx.x; t < tiles; t += gridDim.x) {
+      for (int t = blockIdx.x; t < ${units}; t += gridDim.x) {
         int mt, nt;
-        kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
+        kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
         const int m0 = mt * BM, n0 = nt * BN;
-        for (int kt = 0; kt < kTiles; kt++, p++) {
-          const int s = p % STAGES, k0 = kt * BK;
+<#if splits gt 1>
+        // this unit's run of stages: split t / tiles of the tile's kTiles
+        ${kRun}
+</#if>
+        for (int kt = 0; kt < ${kCount}; kt++, p++) {
+          const int s = p % STAGES, k0 = ${kStage} * BK;
           if (p >= STAGES) kiln_mbar_wait(kiln_smem_u32(&empty[s]), ((p / STAGES) - 1) & 1);
           const unsigned bar = kiln_smem_u32(&full[s]);
           kiln_mbar_expect(bar, STAGE_BYTES);   // whole boxes count, zero-filled parts included
@@ -170,9 +189,12 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     const int rows = PINGPONG ? 0 : c * WM;
     float d[MI][BN / 2];
     int p = 0;
-    for (int i = 0, t = blockIdx.x; t < tiles; i++, t += gridDim.x) {
+    for (int i = 0, t = blockIdx.x; t < ${units}; i++, t += gridDim.x) {
+<#if splits gt 1>
+      ${kRun}
+</#if>
       if (PINGPONG && i % CONSUMERS != c) {   // the other consumer's tile: skip its ring positions
-        p += kTiles;
+        p += ${kCount};
         continue;
       }
 #pragma unroll
@@ -182,7 +204,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       // ping-pong: wait until the other consumer has issued the previous tile's main loop (so every ring
       // position before this tile's is loaded, and the tensor cores take one main loop at a time)
       if (PINGPONG && i > 0) kiln_mbar_wait(kiln_smem_u32(&order[1 - c]), ((i - 1) / CONSUMERS) & 1);
-      for (int kt = 0; kt < kTiles; kt++, p++) {
+<#-- counted from 0 (split-K too): a loop from kBase leaves ptxas serializing the wgmma (C7515) -->
+      for (int kt = 0; kt < ${kCount}; kt++, p++) {
         const int s = p % STAGES;
         kiln_mbar_wait(kiln_smem_u32(&full[s]), (p / STAGES) & 1);
         const unsigned st = kiln_smem_u32(smem + s * STAGE_BYTES);
@@ -214,9 +237,31 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
       if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
       int mt, nt;
-      kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
+      kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
       const int m0 = mt * BM + rows, n0 = nt * BN;
-<#if tmaStore>
+<#if splits gt 1>
+      // split-K: this split's fp32 partial sums into its dense M x N of the workspace
+      float* const part = W + (long long) (t / tiles) * M * N;
+#pragma unroll
+      for (int a = 0; a < MI; a++) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+          const int m = m0 + a * 64 + w * 16 + g + h * 8;
+          if (m >= M) continue;
+          float* const row = part + (long long) m * N;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            if (N % 2 == 0 && n + 1 < N) {
+              *(float2*) (row + n) = make_float2(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+            } else {
+              if (n < N) row[n] = d[a][4 * j + 2 * h];
+              if (n + 1 < N) row[n + 1] = d[a][4 * j + 2 * h + 1];
+            }
+          }
+        }
+      }
+<#elseif tmaStore>
       // this consumer's part of C into its staging area as (MI x BN / 64) boxes of 64 rows x 128 bytes, 16-byte
       // chunks swizzled by the row (row % 8 == g), once the copy engine has read the previous tile's
       unsigned char* cs = cstage + c * C_STAGE;
@@ -312,6 +357,35 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 </#if>
   }
 }
+<#if splits gt 1>
+
+// C (+)= the SPLITS partial sums in W, added in split order: one thread per element of C
+<#if args>
+extern "C" __global__ void __launch_bounds__(256) ${name}_sum(float* __restrict__ F, int* __restrict__ I, const Args_${name} a, const float* __restrict__ W) {
+${unpack}
+  const int M = ${M}, N = ${N};
+  const long long ldc = ${cm};
+  const long long baseC = ${baseC};
+  ${outBf16?then("kiln_bf16", "float")}* const Cout = ${outBf16?then("H", "F")} + baseC;
+<#else>
+extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__ Cv, const int M, const int N, const long long ldc, const float* __restrict__ W) {
+  ${outBf16?then("unsigned short", "float")}* const Cout = (${outBf16?then("unsigned short", "float")}*) Cv;
+</#if>
+  const long long total = (long long) M * N;
+  for (long long e = blockIdx.x * (long long) blockDim.x + threadIdx.x; e < total; e += (long long) gridDim.x * blockDim.x) {
+    float v = W[e];
+#pragma unroll 4
+    for (int s = 1; s < SPLITS; s++) v += W[s * total + e];
+    auto* const c = Cout + (e / N) * ldc + e % N;
+<#if outBf16>
+    *c = kiln_bf16_rn(<#if accumulate>kiln_bf16_f(*c) + </#if>v);
+<#else>
+    *c = <#if accumulate>*c + </#if>v;
+</#if>
+  }
+}
+#undef SPLITS
+</#if>
 #undef BM
 #undef BN
 #undef BK

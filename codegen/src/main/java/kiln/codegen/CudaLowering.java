@@ -116,8 +116,12 @@ public final class CudaLowering {
         // bf16 operands on Hopper: the chooser sees the bare matmul with the default tile (the tuner's key)
         WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm.get(), size, offsets);
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        WgmmaBf16.Tile raw = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : schedule.wgmmaBf16();
+        WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
+        // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
+        WgmmaBf16.Tile raw = tuned != null ? tuned : epilogue == null && size != null ? bf16Split(schedule.wgmmaBf16(), mm.get(), size) : schedule.wgmmaBf16();
+        if (epilogue != null) raw = raw.withSplits(1);   // an epilogue takes C in one pass
         WgmmaBf16.Tile tile = bf16Tile(raw, mm.get(), size, offsets);
+        if (dump && tile.splits() > 1) System.err.println("bf16 wgmma: " + first.name() + " splits K " + tile.splits() + " ways");
         if (epilogue != null) {
           // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
           kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm.get(), epilogue, size, offsets) : null;
@@ -225,6 +229,26 @@ public final class CudaLowering {
     }
     return staged;
   }
+
+  /**
+   * tile for mm with the splits along K WgmmaBf16.splitsFor picks for its M x N x K, where tile has none (1) and
+   * KILN_WGMMA_SPLITK is not 0 (a tile that names its splits keeps them); split-K kernels store C from the registers.
+   */
+  public static WgmmaBf16.Tile bf16Split(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    if (tile.splits() > 1) return tile.withTmaStore(false);
+    if (!splitK()) return tile;
+    int s = WgmmaBf16.splitsFor(tile, product(mm.m(), size), product(mm.n(), size), product(mm.k(), size));
+    return s == 1 ? tile : tile.withTmaStore(false).withSplits(s);
+  }
+
+  /** Whether untuned bf16 matmuls may split K (KILN_WGMMA_SPLITK=0: off); tests may override. */
+  public static boolean splitK() {
+    Boolean o = splitKOverride;
+    return o != null ? o : !"0".equals(System.getenv("KILN_WGMMA_SPLITK"));
+  }
+
+  /** Tests: force split-K of untuned bf16 matmuls on or off (null: the environment decides). */
+  public static volatile Boolean splitKOverride;
 
   /** tile for mm, storing C through the copy engine only where C is bf16 with a 16-byte aligned base and row (else from the registers). */
   public static WgmmaBf16.Tile bf16Tile(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,

@@ -741,6 +741,9 @@ public final class CudaRenderer {
       throw new IllegalArgumentException(c.name() + ": bf16 operands need the SIMT or bf16 wgmma tile (" + tile.knobs() + " reads fp32)");
     }
     WgmmaBf16.Out out = tc.storage() == kiln.dsl.DType.BF16 ? WgmmaBf16.Out.BF16 : WgmmaBf16.Out.F32;
+    if (fused != null && tile instanceof WgmmaBf16.Tile t && t.splits() > 1) {
+      throw new IllegalArgumentException(c.name() + ": an epilogue needs C in one pass, found split-K (" + t.knobs() + ")");
+    }
     // C (or, with an epilogue, the output it stages) through the copy engine where the tile has the staging area
     boolean tmaStore = tile instanceof WgmmaBf16.Tile t && (fused == null ? WgmmaBf16.tmaStore(t, out, accumulate) : t.tmaStore() && fused.staged() != null);
     if (fused != null && fused.staged() != null && !(tile instanceof WgmmaBf16.Tile t && t.tmaStore())) {

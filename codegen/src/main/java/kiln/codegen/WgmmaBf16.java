@@ -27,26 +27,39 @@ public final class WgmmaBf16 {
    * BM x BN per tile, a STAGES-deep ring of BK-deep stages shared by all consumers, CONSUMERS (1 or 2)
    * warpgroups that either split a tile's rows (cooperative) or take whole tiles in turn (pingpong, two
    * consumers), the persistent grid's raster in groups of GROUP tiles along M; tmaStore stages bf16 C in
-   * shared memory for the copy engine to store (fp32 C and += keep the stores from registers).
+   * shared memory for the copy engine to store (fp32 C and += keep the stores from registers). splits > 1
+   * is split-K: each output tile's K range is cut into that many runs of whole 64-deep stages, each a unit of
+   * work of its own whose fp32 partial sums go to a workspace, and a second kernel adds them into C in split
+   * order (deterministic; no epilogue, no tmaStore).
    */
-  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) implements CudaSchedule.MatmulTile {
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits)
+      implements CudaSchedule.MatmulTile {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
     /** Accumulators a consumer thread may hold (the consumers get 232 registers each through setmaxnreg). */
     public static final int MAX_ACCUMULATORS = 128;
 
+    /** Most splits along K a tile may take. */
+    public static final int MAX_SPLITS = 32;
+
     public Tile {
-      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore);
+      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits);
       if (why != null) {
         throw new IllegalArgumentException("bf16 wgmma tile " + bm + "x" + bn + " stages " + stages + " consumers " + consumers
-            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + ": " + why);
+            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + (splits != 1 ? " splits " + splits : "") + ": " + why);
       }
+    }
+
+    /** A tile without split-K. */
+    public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
+      this(bm, bn, stages, consumers, pingpong, group, tmaStore, 1);
     }
 
     /** A tile that stores C from the registers. */
     public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) { this(bm, bn, stages, consumers, pingpong, group, false); }
 
-    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore) {
+    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits) {
+      if (splits < 1 || splits > MAX_SPLITS) return "1 to " + MAX_SPLITS + " splits along K, found " + splits;
       if (consumers < 1 || consumers > 2) return "1 or 2 consumer warpgroups, found " + consumers;
       if (pingpong && consumers != 2) return "pingpong needs 2 consumers";
       int rows = pingpong ? bm : bm / Math.max(1, consumers);
@@ -66,7 +79,16 @@ public final class WgmmaBf16 {
     }
 
     /** This tile storing C from the registers (false) or through the copy engine where it can (true). */
-    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on); }
+    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits); }
+
+    /** This tile with K split `s` ways (1: no split-K). */
+    public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s); }
+
+    /** Output tiles of an M x N product. */
+    public long outputTiles(long m, long n) { return ((m + bm - 1) / bm) * ((n + bn - 1) / bn); }
+
+    /** Floats of workspace one launch needs: a dense fp32 M x N of partial sums per split (none without split-K). */
+    public long workspaceFloats(long m, long n) { return splits == 1 ? 0 : splits * m * n; }
 
     /** Producer warpgroup plus the consumers. */
     @Override public int threads() { return 128 * (consumers + 1); }
@@ -77,26 +99,25 @@ public final class WgmmaBf16 {
     /** Rows of the copy engine's box of an operand: BM or BN rows for a K-major one, 64 (and BK deep) for an MN-major one. */
     public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn; }
 
-    /** Persistent blocks for an M x N output on a GPU of `multiprocessors` SMs: one per SM, at most one per tile. */
+    /** Persistent blocks for an M x N output on a GPU of `multiprocessors` SMs: one per SM, at most one per unit (tile x split). */
     public int blocks(long m, long n, int multiprocessors) {
-      long tiles = ((m + bm - 1) / bm) * ((n + bn - 1) / bn);
-      return (int) Math.max(1, Math.min(tiles, multiprocessors));
+      return (int) Math.max(1, Math.min(outputTiles(m, n) * splits, multiprocessors));
     }
 
     /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
     @Override public String knobs() {
       return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
-          + (tmaStore ? " tmastore=1" : "");
+          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "");
     }
 
     /** The inverse of knobs(); null when the text is no valid point. */
     public static Tile parse(String knobs) {
       Map<String, Integer> v = Schedule.knobValues(knobs);
       if (v == null || !v.keySet().containsAll(List.of("bm", "bn", "stages", "consumers", "group"))) return null;
-      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore").containsAll(v.keySet())) return null;
+      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits").containsAll(v.keySet())) return null;
       try {
         return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"),
-            v.getOrDefault("tmastore", 0) == 1);
+            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1));
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -125,6 +146,50 @@ public final class WgmmaBf16 {
     return space;
   }
 
+  /** SMs the split-K choice plans for: an H200's 132. A constant, so the kernels and the order of the sums depend on the shape only. */
+  public static final int PLAN_SMS = 132;
+  /** Fewest 64-deep stages a split gets (shorter runs spend more on filling the ring and storing partial sums than they save). */
+  public static final int MIN_SPLIT_STAGES = 16;
+  /** Partial sums split-K may write (64 MB of workspace; the sums are read back once more by the second kernel). */
+  public static final long MAX_SPLIT_FLOATS = 16L << 20;
+  /** A unit's fixed cost in stage times: filling the ring, draining the last stage, storing its partial (or C) tile. */
+  static final double UNIT_STAGES = 4;
+  /** Bytes the second kernel moves in one stage time of a 128 x 192 tile (about 0.45 us at about 3.5 TB/s), and its launch in stage times. */
+  static final double BYTES_PER_STAGE = 1.6e6, SUM_LAUNCH_STAGES = 4;
+  /** How much faster than no split a split must be predicted to be. */
+  static final double SPLIT_GAIN = 0.85;
+
+  /**
+   * The splits along K for an M x N x K product on tile (its own splits ignored): 1 unless the output tiles leave
+   * PLAN_SMS SMs idle and K is long. The predicted time of S splits is the persistent grid's rounds
+   * (ceil(tiles x S / PLAN_SMS)) times a unit's stages (ceil(kStages / S) + UNIT_STAGES), scaled by the tile's area
+   * against 128 x 192, plus the second kernel's traffic (S partial sums written and read, C written);
+   * the fastest S wins where it beats no split by SPLIT_GAIN. GPT-2 124M at B x T = 32768: the attention projection's
+   * weight gradient (768 x 768, 24 tiles of 128 x 192) gets 5 splits.
+   */
+  public static int splitsFor(Tile tile, long m, long n, long k) {
+    long tiles = tile.outputTiles(m, n), stages = (k + BK - 1) / BK;
+    double area = tile.bm() * (double) tile.bn() / (128 * 192);
+    double none = splitCost(tiles, stages, 1, area, m, n);
+    int best = 1;
+    double bestCost = none;
+    for (int s = 2; s <= Tile.MAX_SPLITS && stages / s >= MIN_SPLIT_STAGES && s * m * n <= MAX_SPLIT_FLOATS; s++) {
+      double c = splitCost(tiles, stages, s, area, m, n);
+      if (c < bestCost) {
+        best = s;
+        bestCost = c;
+      }
+    }
+    return bestCost <= SPLIT_GAIN * none ? best : 1;
+  }
+
+  /** splitsFor's predicted time of s splits, in stage times of a 128 x 192 tile. */
+  static double splitCost(long tiles, long stages, int s, double area, long m, long n) {
+    long rounds = (tiles * s + PLAN_SMS - 1) / PLAN_SMS;
+    double main = rounds * ((stages + s - 1) / s + UNIT_STAGES) * area;
+    return s == 1 ? main : main + (2.0 * s + 1) * 4 * m * n / BYTES_PER_STAGE + SUM_LAUNCH_STAGES;
+  }
+
   /** One rendered kernel: its function name, CUDA source and what it was rendered for (tmaStore: C goes through the copy engine). */
   public record Kernel(String function, String source, Tile tile, Major a, Major b, Out out, boolean accumulate, boolean tmaStore) {}
 
@@ -147,8 +212,8 @@ public final class WgmmaBf16 {
     return new Kernel(function, source.replace(placeholder, function), tile, a, b, out, accumulate, tmaStore);
   }
 
-  /** Whether C goes through the copy engine: the tile asks for it, C is bf16 and assigned (no +=). */
-  static boolean tmaStore(Tile tile, Out out, boolean accumulate) { return tile.tmaStore() && out == Out.BF16 && !accumulate; }
+  /** Whether C goes through the copy engine: the tile asks for it, C is bf16 and assigned (no +=), no split-K. */
+  static boolean tmaStore(Tile tile, Out out, boolean accumulate) { return tile.tmaStore() && out == Out.BF16 && !accumulate && tile.splits() == 1; }
 
   /** The template's knobs and layouts (the standalone kernel and CudaRenderer.matmul add the rest). */
   static Map<String, Object> model(Tile tile, Major a, Major b, Out out, boolean accumulate, boolean tmaStore) {
@@ -164,6 +229,7 @@ public final class WgmmaBf16 {
     m.put("outBf16", out == Out.BF16);
     m.put("accumulate", accumulate);
     m.put("tmaStore", tmaStore);
+    m.put("splits", tile.splits());
     return m;
   }
 }

@@ -196,6 +196,47 @@ class NvccCompileTest {
     compiles(unit.toString(), tmp, "-gencode=arch=compute_90a,code=sm_90a");
   }
 
+  /**
+   * The split-K bf16 wgmma kernels and their _sum kernels compile for sm_90a without spills (-Xptxas -v): GPT-2's two weight
+   * gradients that split at B=32, T=1024 (as a session renders them), and the standalone kernel at every layout, fp32 and
+   * bf16 C, plain and accumulating.
+   */
+  @org.junit.jupiter.api.Test
+  void splitKBf16WgmmaCompilesWithoutSpills(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    StringBuilder unit = new StringBuilder();
+    int n = 0;
+    for (var s : Bf16SplitKTest.gpt2(32, 1024).sections().values()) {
+      for (var x : s.launches()) {
+        if (x.kernel().work() instanceof kiln.codegen.CudaRenderer.Bf16Tiles t && t.tile().splits() > 1 && unit.indexOf(x.kernel().function()) < 0) {
+          unit.append(x.kernel().source()).append('\n');
+          n++;
+        }
+      }
+    }
+    assertEquals(2, n, "attprojw's and qkvw's weight gradients split (one kernel each)");
+    var k = kiln.codegen.WgmmaBf16.Major.K;
+    var mn = kiln.codegen.WgmmaBf16.Major.MN;
+    kiln.codegen.WgmmaBf16.Tile split = kiln.codegen.WgmmaBf16.DEFAULT.withTmaStore(false).withSplits(4);
+    for (var ab : new kiln.codegen.WgmmaBf16.Major[][] {{k, k}, {k, mn}, {mn, k}, {mn, mn}}) {
+      for (var out : kiln.codegen.WgmmaBf16.Out.values()) {
+        for (boolean acc : new boolean[] {false, true}) unit.append(kiln.codegen.WgmmaBf16.render(split, ab[0], ab[1], out, acc).source()).append('\n');
+      }
+    }
+    unit.append(kiln.codegen.WgmmaBf16.render(new kiln.codegen.WgmmaBf16.Tile(128, 128, 6, 2, true, 16, false, 3), mn, mn,
+        kiln.codegen.WgmmaBf16.Out.F32, false).source()).append('\n');
+    Path all = tmp.resolve("all.cu");
+    Files.writeString(all, unit.toString());
+    Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-gencode=arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "-o", tmp.resolve("all.cubin").toString(),
+        all.toString()).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");
+    assertEquals(0, p.exitValue(), "nvcc failed on the split-K kernels:\n" + log);
+    long functions = log.lines().filter(l -> l.contains("Compiling entry function")).count();
+    assertEquals(2 * (2 + 17), functions, "each kernel and its _sum:\n" + log);
+    assertTrue(log.lines().filter(l -> l.contains("spill")).allMatch(l -> l.contains("0 bytes spill stores, 0 bytes spill loads")), log);
+  }
+
   private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
 
   private static void compiles(String unit, Path tmp, String arch) throws IOException, InterruptedException {

@@ -34,10 +34,49 @@ public final class Bf16Matmul {
     }
     // C's map only where the kernel stores through the copy engine (a bf16 map: 64 x 64 boxes); else an unused zero block
     long[] mapC = k.tmaStore() ? TensorMaps.bf16(c, n, m, ldc, 64) : new long[16];
+    if (tile.splits() > 1) throw new IllegalArgumentException(kernel + ": a split-K kernel (" + tile.knobs() + ") needs a workspace: Bf16Matmul.launches");
     int sms = cuda.multiprocessors();
     int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
     return Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
         mapA, mapB, mapC);
+  }
+
+  /**
+   * As launch, for any kernel: without split-K the one launch; with it (k.tile().splits() > 1) the partial sums into
+   * workspace (at least k.tile().workspaceFloats(m, n) floats), then kernel_sum adding them into C, from `sum` (the
+   * same module's function + "_sum").
+   */
+  public static List<Launch> launches(Kernel kernel, Kernel sum, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m,
+                                      long n, long depth, long lda, long ldb, long ldc, int maxBlocks, DeviceArena workspace) {
+    WgmmaBf16.Tile tile = k.tile();
+    if (tile.splits() == 1) return List.of(launch(kernel, k, cuda, a, b, c, m, n, depth, lda, ldb, ldc, maxBlocks));
+    checkThreads(kernel, tile);
+    checkSplits(kernel, tile, m, n, depth, workspace);
+    long[] mapA = operandMap(k.a(), a, m, depth, lda, tile.boxRows(k.a(), true));
+    long[] mapB = operandMap(k.b(), b, n, depth, ldb, tile.boxRows(k.b(), false));
+    if (ldc < n) throw new IllegalArgumentException(kernel + ": ldc >= N needed, found ldc " + ldc + " for N " + n);
+    int sms = cuda.multiprocessors();
+    int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
+    return List.of(
+        Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
+            mapA, mapB, new long[16], workspace.pointer(0)),
+        Launch.of(sum, sumGrid(m, n), Launch.Dim3.of(256), 0, c, (int) m, (int) n, ldc, workspace.pointer(0)));
+  }
+
+  /** The second kernel's grid: a thread per element of C, at most 8 blocks of 256 per SM's worth (132 SMs). */
+  static Launch.Dim3 sumGrid(long m, long n) { return Launch.Dim3.of((int) Math.max(1, Math.min(8L * 132, (m * n + 255) / 256))); }
+
+  /** Split-K's rules: every split at least one 64-deep stage, the workspace large enough. */
+  private static void checkSplits(Kernel kernel, WgmmaBf16.Tile tile, long m, long n, long depth, DeviceArena workspace) {
+    long stages = (depth + WgmmaBf16.BK - 1) / WgmmaBf16.BK;
+    if (tile.splits() > stages) {
+      throw new IllegalArgumentException(kernel + ": " + tile.splits() + " splits along K need at least as many 64-deep stages, found K " + depth);
+    }
+    long need = 4 * tile.workspaceFloats(m, n);
+    if (workspace == null || workspace.bytes() < need) {
+      throw new IllegalStateException(kernel + ": split-K (" + tile.knobs() + ") needs " + need + " bytes of workspace, found "
+          + (workspace == null ? "none" : workspace.bytes()));
+    }
   }
 
   private static void checkThreads(Kernel kernel, WgmmaBf16.Tile tile) {
@@ -54,6 +93,16 @@ public final class Bf16Matmul {
    */
   static Launch launch(Kernel kernel, kiln.codegen.CudaRenderer.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout, DeviceArena memory, long intBase,
                        long[] args) {
+    if (t.tile().splits() > 1) throw new IllegalArgumentException(kernel + ": a split-K kernel (" + t.tile().knobs() + ") needs a workspace: Bf16Matmul.launches");
+    return launches(kernel, null, t, cuda, layout, memory, intBase, args, null).getFirst();
+  }
+
+  /**
+   * As launch; with split-K (t.tile().splits() > 1) the kernel writes its partial sums to the workspace (a dense fp32 M x N
+   * per split) and `sum` (the module's function + "_sum") adds them into C in split order: two launches.
+   */
+  static List<Launch> launches(Kernel kernel, Kernel sum, kiln.codegen.CudaRenderer.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout,
+                               DeviceArena memory, long intBase, long[] args, DeviceArena workspace) {
     WgmmaBf16.Tile tile = t.tile().withTmaStore(t.tmaStore());
     checkThreads(kernel, tile);
     long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
@@ -65,8 +114,16 @@ public final class Bf16Matmul {
     long[] mapB = operandMap(t.bMajor(), memory.pointer(2 * layout.offsetLong(t.b())), n, k, t.bMajor() == WgmmaBf16.Major.K ? k : n,
         tile.boxRows(t.bMajor(), false));
     long[] mapC = t.tmaStore() ? TensorMaps.bf16(memory.pointer(2 * layout.offsetLong(t.c())), n, m, n, 64) : new long[16];
-    return Launch.of(kernel, Launch.Dim3.of(tile.blocks(m, n, cuda.multiprocessors())), Launch.Dim3.of(tile.threads()), tile.sharedBytes(),
-        memory.pointer(0), memory.pointer(intBase), args, mapA, mapB, mapC);
+    Launch.Dim3 grid = Launch.Dim3.of(tile.blocks(m, n, cuda.multiprocessors()));
+    if (tile.splits() == 1) {
+      return List.of(Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args,
+          mapA, mapB, mapC));
+    }
+    checkSplits(kernel, tile, m, n, k, workspace);
+    return List.of(
+        Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args,
+            mapA, mapB, mapC, workspace.pointer(0)),
+        Launch.of(sum, sumGrid(m, n), Launch.Dim3.of(256), 0, memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0)));
   }
 
   /** The map of an operand with `rows` rows (M or N) and depth K, stored as its major says, pitch elements between stored rows. */

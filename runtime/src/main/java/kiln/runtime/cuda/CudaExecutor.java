@@ -199,12 +199,13 @@ public final class CudaExecutor implements Executor {
   }
 
   /**
-   * Floats of workspace a launch needs: split-K partial sums or transposed operands of a matmul, the splits'
+   * Floats of workspace a launch needs: split-K partial sums (mma or bf16 wgmma) or transposed operands of a matmul, the splits'
    * partial sums of a column reduction (0 for every other launch). Launches run one after another, so one
    * workspace of the largest need serves them all.
    */
   static long workspaceFloats(CudaRenderer.Rendered r, Arena layout) {
     if (r.work() instanceof CudaRenderer.Columns c) return c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
+    if (r.work() instanceof CudaRenderer.Bf16Tiles b) return b.tile().workspaceFloats(layout.product(b.m()), layout.product(b.n()));
     if (!(r.work() instanceof CudaRenderer.Tiles t)) return 0;
     if (t.transposed() != null) return t.transposed().workspaceFloats(layout.product(t.m()), layout.product(t.n()));
     if (!(t.tile() instanceof CudaSchedule.MmaTile mma)) return 0;
@@ -234,7 +235,8 @@ public final class CudaExecutor implements Executor {
       case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
-      case CudaRenderer.Bf16Tiles t -> List.of(Bf16Matmul.launch(module.kernel(r.function()), t, cuda, layout, memory, intBase, args));
+      case CudaRenderer.Bf16Tiles t -> Bf16Matmul.launches(module.kernel(r.function()), t.tile().splits() > 1 ? module.kernel(r.function() + "_sum") : null,
+          t, cuda, layout, memory, intBase, args, workspace);
       case CudaRenderer.Tiles t when t.transposed() != null -> transposedTiles(modules, r.function(), t, layout, memory, intBase, workspace, args);
       case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };

@@ -130,6 +130,16 @@ public final class CudaTuner {
       java.util.LinkedHashSet<CudaSchedule.MatmulTile> tiles = new java.util.LinkedHashSet<>();
       tiles.add(kiln.codegen.CudaLowering.bf16Tile(schedule.wgmmaBf16(), mm, size, offsets));
       for (kiln.codegen.WgmmaBf16.Tile t : kiln.codegen.WgmmaBf16.space()) tiles.add(kiln.codegen.CudaLowering.bf16Tile(t, mm, size, offsets));
+      // split-K where the lowering would split (no epilogue is tuned here: the tuner times the bare matmul): the default tile
+      // at the lowering's choice and at half and twice it
+      if (size != null) {
+        kiln.codegen.WgmmaBf16.Tile split = kiln.codegen.CudaLowering.bf16Split(schedule.wgmmaBf16(), mm, size);
+        if (split.splits() > 1) {
+          for (int s : new int[] {split.splits(), split.splits() / 2, 2 * split.splits()}) {
+            if (s > 1 && s <= kiln.codegen.WgmmaBf16.Tile.MAX_SPLITS) tiles.add(split.withSplits(s));
+          }
+        }
+      }
       return new ArrayList<>(tiles);
     }
     List<CudaSchedule.MatmulTile> space = new ArrayList<>(schedule.matmulSpace(mm));
@@ -314,8 +324,9 @@ public final class CudaTuner {
   private static List<Launch> launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Cuda.Module> kernels,
                                      DeviceArena workspace) {
     if (r.work() instanceof CudaRenderer.Bf16Tiles b) {
-      return List.of(Bf16Matmul.launch(kernels.get(r.function()).kernel(r.function()), b, ex.cuda(), layout, ex.memory(), ex.intBase(),
-          layout.launchArgsLong(r.dims(), r.tensors())));
+      Cuda.Module m = kernels.get(r.function());
+      return Bf16Matmul.launches(m.kernel(r.function()), b.tile().splits() > 1 ? m.kernel(r.function() + "_sum") : null, b, ex.cuda(), layout,
+          ex.memory(), ex.intBase(), layout.launchArgsLong(r.dims(), r.tensors()), workspace);
     }
     CudaRenderer.Tiles t = (CudaRenderer.Tiles) r.work();
     if (t.transposed() != null) {   // the copies are part of the variant: timed with it

@@ -3,7 +3,9 @@
 // tile, the default wgmma tile (sm_90) and the best variant in TFLOP/s, and writes "name ms" lines that
 // scripts/cublas_matmuls.py --kiln sets beside cuBLAS. Nothing is stored in the tuning cache.
 // With --bf16 first: the bf16 wgmma kernel (WgmmaBf16) on the same five shapes plus fc's two backward
-// layouts, every tile of WgmmaBf16.space() checked and timed (bf16Bench).
+// layouts, every tile of WgmmaBf16.space() checked and timed (bf16Bench). With --bf16-dw: GPT-2 124M's four weight
+// gradients at B x T = 32768 (fp32 C) on the default tile at several splits along K (split-K), checked, repeated bit for
+// bit, timed (dwBench).
 package kiln.runtime.cuda;
 
 import static kiln.dsl.Graph.dims;
@@ -31,6 +33,10 @@ public final class MatmulBench {
 
   /** Args: the file for the best variant's "name ms" lines (default kiln-matmuls.txt). */
   public static void main(String[] args) throws IOException {
+    if (args.length > 0 && args[0].equals("--bf16-dw")) {
+      dwBench(Path.of(args.length > 1 ? args[1] : "kiln-matmuls-dw.txt"));
+      return;
+    }
     if (args.length > 0 && args[0].equals("--bf16")) {
       bf16Bench(Path.of(args.length > 1 ? args[1] : "kiln-matmuls-bf16.txt"));
       return;
@@ -170,6 +176,73 @@ public final class MatmulBench {
     Files.write(out, lines);
   }
 
+  /** GPT-2 124M's weight gradients dW (M x N) = dYᵀ·X over B x T = 32768, both operands stored [bt, rows] (MN-major). */
+  static final List<Bf16Shape> DW_SHAPES = List.of(
+      new Bf16Shape("attprojw", 768, 768, 32768, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN),
+      new Bf16Shape("qkvw", 2304, 768, 32768, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN),
+      new Bf16Shape("fcw", 3072, 768, 32768, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN),
+      new Bf16Shape("fcprojw", 768, 3072, 32768, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN));
+
+  /** The splits dwBench times besides the lowering's choice (WgmmaBf16.splitsFor). */
+  static final int[] DW_SPLITS = {1, 2, 3, 4, 5, 6, 8};
+
+  /**
+   * Each weight gradient with fp32 C on the default tile at DW_SPLITS and the lowering's choice: checked as bf16Bench
+   * checks (C poisoned, every element written, sampled entries against the double sum), run twice more and compared bit
+   * for bit, then the median of BF16_RUNS event-timed runs of both launches (the partial sums and their sum). Writes
+   * "name ms" lines at the lowering's choice for scripts/cublas_matmuls.py --dw --kiln.
+   */
+  static void dwBench(Path out) throws IOException {
+    WgmmaBf16.Tile base = WgmmaBf16.DEFAULT.withTmaStore(false);
+    List<String> lines = new ArrayList<>();
+    try (Cuda cuda = Cuda.open()) {
+      List<WgmmaBf16.Kernel> kernels = new ArrayList<>();
+      for (int s : DW_SPLITS) kernels.add(WgmmaBf16.render(base.withSplits(s), WgmmaBf16.Major.MN, WgmmaBf16.Major.MN, WgmmaBf16.Out.F32, false));
+      for (Bf16Shape sh : DW_SHAPES) {
+        int s = WgmmaBf16.splitsFor(base, sh.m(), sh.n(), sh.k());
+        kernels.add(WgmmaBf16.render(base.withSplits(s), WgmmaBf16.Major.MN, WgmmaBf16.Major.MN, WgmmaBf16.Out.F32, false));
+      }
+      Map<String, Cuda.Module> modules = Bf16Matmul.load(cuda, kernels);
+      System.out.printf(Locale.ROOT, "# %s (%s), bf16 wgmma split-K, fp32 C, %s; TFLOP/s of the median of %d runs (both launches); * the lowering's choice%n",
+          cuda.name(), cuda.arch(), base.knobs(), BF16_RUNS);
+      long maxFloats = 0;
+      for (Bf16Shape sh : DW_SHAPES) maxFloats = Math.max(maxFloats, Math.max(8, WgmmaBf16.splitsFor(base, sh.m(), sh.n(), sh.k())) * (long) sh.m() * sh.n());
+      java.util.SplittableRandom random = new java.util.SplittableRandom(2027);
+      for (Bf16Shape sh : DW_SHAPES) {
+        short[] a = randomBf16((long) sh.m() * sh.k(), random), b = randomBf16((long) sh.n() * sh.k(), random);
+        long aBytes = 2L * a.length, bBytes = 2L * b.length, cBytes = 4L * sh.m() * sh.n();
+        int chosen = WgmmaBf16.splitsFor(base, sh.m(), sh.n(), sh.k());
+        StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-8s %-18s", sh.name(), sh.m() + "x" + sh.n() + "x" + sh.k()));
+        try (DeviceArena mem = cuda.allocate(aBytes + bBytes + cBytes); DeviceArena ws = cuda.allocate(4 * maxFloats)) {
+          upload(mem, 0, a);
+          upload(mem, aBytes, b);
+          double flops = 2.0 * sh.m() * sh.n() * sh.k();
+          java.util.TreeSet<Integer> splits = new java.util.TreeSet<>();
+          for (int s : DW_SPLITS) splits.add(s);
+          splits.add(chosen);
+          for (int s : splits) {
+            WgmmaBf16.Kernel k = WgmmaBf16.render(base.withSplits(s), WgmmaBf16.Major.MN, WgmmaBf16.Major.MN, WgmmaBf16.Out.F32, false);
+            Cuda.Module m = modules.get(k.function());
+            List<Launch> l = Bf16Matmul.launches(m.kernel(k.function()), s > 1 ? m.kernel(k.function() + "_sum") : null, k, cuda, mem.pointer(0),
+                mem.pointer(aBytes), mem.pointer(aBytes + bBytes), sh.m(), sh.n(), sh.k(), sh.lda(), sh.ldb(), sh.n(), 0, ws);
+            bf16Check(cuda, mem, aBytes + bBytes, l, sh, a, b, WgmmaBf16.Out.F32, "splits=" + s);
+            float[] once = mem.downloadFloats(aBytes + bBytes, sh.m() * sh.n());
+            for (Launch x : l) cuda.launch(x);
+            cuda.synchronize();
+            if (!java.util.Arrays.equals(once, mem.downloadFloats(aBytes + bBytes, sh.m() * sh.n()))) {
+              throw new IllegalStateException(sh.name() + " splits=" + s + ": a second run gave other bits");
+            }
+            double ms = medianMs(cuda, l);
+            row.append(String.format(Locale.ROOT, "  S=%d%s %.4f ms %.0f", s, s == chosen ? "*" : "", ms, flops / ms / 1e9));
+            if (s == chosen) lines.add(sh.name() + " " + String.format(Locale.ROOT, "%.5f", ms));
+          }
+        }
+        System.out.println(row);
+      }
+    }
+    Files.write(out, lines);
+  }
+
   static short[] randomBf16(long n, java.util.SplittableRandom random) {
     short[] v = new short[Math.toIntExact(n)];
     for (int i = 0; i < v.length; i++) v[i] = Bf16Matmul.bf16((float) (2 * random.nextDouble() - 1));
@@ -193,10 +266,16 @@ public final class MatmulBench {
 
   /** Runs launch once over a NaN-poisoned C, checks every element written and sampled entries; returns max |Δ| / max |ref| of the samples. */
   static double bf16Check(Cuda cuda, DeviceArena mem, long cOffset, Launch launch, Bf16Shape s, short[] a, short[] b, WgmmaBf16.Out out, String what) {
+    return bf16Check(cuda, mem, cOffset, List.of(launch), s, a, b, out, what);
+  }
+
+  /** As above over a launch's kernels in order (split-K: the partial sums, then their sum). */
+  static double bf16Check(Cuda cuda, DeviceArena mem, long cOffset, List<Launch> launches, Bf16Shape s, short[] a, short[] b, WgmmaBf16.Out out,
+                          String what) {
     long elements = (long) s.m() * s.n();
     long words = out == WgmmaBf16.Out.BF16 ? (elements + 1) / 2 : elements;
     jcuda.driver.JCudaDriver.cuMemsetD32Async(mem.pointer(cOffset), 0xFFFFFFFF, words, cuda.stream());
-    cuda.launch(launch);
+    for (Launch launch : launches) cuda.launch(launch);
     cuda.synchronize();
     // every element written: no NaN left (the inputs are finite, so a NaN is an unwritten element)
     int chunk = 1 << 24;
@@ -252,13 +331,16 @@ public final class MatmulBench {
   private static boolean isNanBf16(int bits) { return (bits & 0x7F80) == 0x7F80 && (bits & 0x7F) != 0; }
 
   /** Median of BF16_RUNS event-timed launches after 5 warm-up launches. */
-  static double medianMs(Cuda cuda, Launch launch) {
-    for (int i = 0; i < 5; i++) cuda.launch(launch);
+  static double medianMs(Cuda cuda, Launch launch) { return medianMs(cuda, List.of(launch)); }
+
+  /** As above, all of launches per run. */
+  static double medianMs(Cuda cuda, List<Launch> launches) {
+    for (int i = 0; i < 5; i++) for (Launch launch : launches) cuda.launch(launch);
     double[] ms = new double[BF16_RUNS];
     try (Cuda.Event start = cuda.event(); Cuda.Event end = cuda.event()) {
       for (int i = 0; i < ms.length; i++) {
         start.record();
-        cuda.launch(launch);
+        for (Launch launch : launches) cuda.launch(launch);
         end.record();
         cuda.synchronize();
         ms[i] = start.elapsedMs(end);
