@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Branch `epi` (bf16 matmul epilogues over element pairs, inputs gathered first) on the H200: verify at bf16 on the odd
+# and tiny fixtures through the CLI, the B=32 bench with --profile and the B=8 bench, then the bf16 GPU tests
+# (CudaVerifyTest, CudaWgmmaBf16Test) in the time left. Run on the device from a folder holding this branch's pack as
+# gpu/ with reference/ beside it (build/fixtures is linked from ../build when the machine has it, else written):
+#   cd .dev-epi && OUT=/some/dir TOTAL_S=170 bash scripts/check-epi.sh
+set -uo pipefail
+OUT=${OUT:-/tmp}
+export CUDA_VISIBLE_DEVICES=0 NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
+R="bash gpu/run.sh"
+T0=$(date +%s); TOTAL=${TOTAL_S:-170}
+t() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
+left() { local l=$(( TOTAL - ($(date +%s) - T0) )); [ $l -lt $1 ] && echo $l || echo $1; }
+nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader
+if [ -d ../build/fixtures/odd ] && [ ! -e build ]; then ln -s ../build build; t "fixtures from ../build"; else
+  timeout "$(left 60)" bash reference/fixtures.sh > "$OUT/fixtures.log" 2>&1; t "fixtures rc=$?"; fi
+for f in odd; do
+  F=build/fixtures/$f
+  timeout "$(left 45)" $R kiln.cli.Main verify --device cuda --model $F/model.bin --state $F/state.bin --losses $F/losses.txt \
+    --precision bf16 > "$OUT/verify-$f.log" 2>&1
+  t "verify $f bf16 rc=$?"; grep -E "max rel|OK|FAIL|rror|xception|compil" "$OUT/verify-$f.log" | head -12
+done
+B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --precision bf16 --steps 10 --warmup 2"
+timeout "$(left 80)" $R $B --batch 32 --profile > "$OUT/bench-b32.log" 2>&1; t "bench B=32 --profile rc=$?"
+grep -E "ms/step|wgmma_bf16|compil" "$OUT/bench-b32.log" | head -30
+timeout "$(left 30)" $R $B --batch 8 > "$OUT/bench-b8.log" 2>&1; t "bench B=8 rc=$?"
+grep -E "ms/step" "$OUT/bench-b8.log"
+L=$(left 200)
+if [ "$L" -gt 20 ]; then
+  timeout "$L" $R test --include-tag gpu --include-classname '.*(CudaVerify|CudaWgmmaBf16).*' > "$OUT/tests.log" 2>&1
+  t "tests rc=$?"; grep -E "tests (successful|failed|skipped|aborted)|✘|✔" "$OUT/tests.log" | head -40
+fi
