@@ -25,8 +25,13 @@ timeout "$(left 80)" $R $B --batch 32 --profile > "$OUT/bench-b32.log" 2>&1; t "
 grep -E "ms/step|wgmma_bf16|compil" "$OUT/bench-b32.log" | head -30
 timeout "$(left 30)" $R $B --batch 8 > "$OUT/bench-b8.log" 2>&1; t "bench B=8 rc=$?"
 grep -E "ms/step" "$OUT/bench-b8.log"
+# optional: every bf16 matmul on another tile (PP_TILE, e.g. ping-pong), the B=32 profile again
+if [ -n "${PP_TILE:-}" ] && [ "$(left 60)" -ge 50 ]; then
+  KILN_WGMMA_BF16_TILE="$PP_TILE" timeout "$(left 80)" $R $B --batch 32 --profile > "$OUT/bench-b32-pp.log" 2>&1; t "bench B=32 tile $PP_TILE rc=$?"
+  grep -E "ms/step|wgmma_bf16|compil" "$OUT/bench-b32-pp.log" | head -30
+fi
 L=$(left 200)
-if [ "$L" -gt 20 ]; then
+if [ "${TESTS:-1}" = 1 ] && [ "$L" -gt 20 ]; then
   timeout "$L" $R test --include-tag gpu --include-classname '.*(CudaVerify|CudaWgmmaBf16).*' > "$OUT/tests.log" 2>&1
   t "tests rc=$?"; grep -E "tests (successful|failed|skipped|aborted)|✘|✔" "$OUT/tests.log" | head -40
 fi

@@ -17,7 +17,9 @@
      and argument block (sizes, offsets: C at baseC, ldc elements a row, in H for bf16 C or F for fp32) and
      the three maps, and with an epilogue (element-wise consumers of C from the graph, CudaRenderer.epilogue)
      each finished element goes through it instead of the plain store; with tmaStore the epilogue returns one of its
-     bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. -->
+     bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. An epilogue
+     over element pairs (epiPairs: CudaRenderer.epiloguePairs) gathers the inputs of EPI_BATCH rows of a thread's part
+     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
