@@ -765,9 +765,9 @@ public final class CudaRenderer {
       if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
       List<String> prelude = new ArrayList<>();
       r.readOnlyLoads(true);
-      String value = r.renderWithLocals(bodies.get(i), prelude, bound);
+      String value = fastTanh(r.renderWithLocals(bodies.get(i), prelude, bound));
       r.readOnlyLoads(false);
-      for (String p : prelude) b.append(in).append(p).append('\n');
+      for (String p : prelude) b.append(in).append(fastTanh(p)).append('\n');
       String y = "y" + k++;
       b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
@@ -792,8 +792,18 @@ public final class CudaRenderer {
     }
     b.append("  };");
     model.put("epiIn", Math.max(1, words));
+    model.put("epiRowsAll", !"1".equals(System.getenv("KILN_EPI_ROWS")));
     model.put("epiOut", Math.max(1, stores.size()));
     return b.toString();
+  }
+
+  /**
+   * The pair epilogue's tanh: kiln_tanh (matmul_wgmma_bf16.cu.ftl: 1 - 2 / (e^2u + 1) from one ex2.approx and one rcp.approx,
+   * within ~1e-6 absolute everywhere, so GELU's 1 + tanh keeps its relative accuracy) in place of libm's tanhf (~17
+   * instructions with the same two MUFU ops); KILN_EPI_TANH=libm keeps tanhf, for comparison.
+   */
+  private static String fastTanh(String code) {
+    return "libm".equals(System.getenv("KILN_EPI_TANH")) ? code : code.replace("tanhf(", "kiln_tanh(");
   }
 
   /**

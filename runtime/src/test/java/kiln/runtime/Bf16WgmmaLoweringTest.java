@@ -164,6 +164,7 @@ class Bf16WgmmaLoweringTest {
   @Test
   void bf16EpiloguesGatherEachInputOnceBeforeComputing() {
     int seen = 0;
+    boolean dgelu = false;
     for (CudaLowering.Lowered s : gpt2Small().sections().values()) {
       for (CudaLowering.CudaLaunch x : s.launches()) {
         String src = x.kernel().source();
@@ -176,9 +177,12 @@ class Bf16WgmmaLoweringTest {
         if (x.name().startsWith("dr1/dh0.fc.gelu")) {
           assertEquals(1, at.split("p\\[").length - 1, "dGELU reads fc.out once:\n" + at);
           assertTrue(src.contains("kiln_st_bf16x2((kiln_bf16*) p[1]"), "dGELU's two side outputs stored as pairs");
+          assertTrue(lambda.contains("kiln_tanh(") && !lambda.contains("tanhf("), "dGELU's tanh from ex2 and rcp:\n" + lambda);
+          dgelu = true;
         }
       }
     }
     assertTrue(seen >= 5, "epilogue launches on the bf16 tile: " + seen);
+    assertTrue(dgelu, "the dGELU launch is among them");
   }
 }

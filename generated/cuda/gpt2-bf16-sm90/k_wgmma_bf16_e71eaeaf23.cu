@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_wgmma_bf16_d27cd9de6c { long long v[10]; };
+struct Args_k_wgmma_bf16_e71eaeaf23 { long long v[10]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -184,13 +184,23 @@ __device__ __forceinline__ void kiln_st_f32x2(float* p, float* q, const bool two
     if (two) *q = hi;
   }
 }
+// tanh(u) = sign(u) (1 - 2 / (e^2|u| + 1)) from one ex2.approx and one rcp.approx (relative errors ~2^-22): within
+// 4e-7 absolute everywhere, and 1 + tanh, 1 - tanh^2 (GELU, its derivative) as accurate relatively as with libm's tanhf
+// where they are small (~3e-5 relative at 1e-3; docs/design.md), in 7 instructions where tanhf takes ~17 (the same two MUFU)
+__device__ __forceinline__ float kiln_tanh(const float u) {
+  float e, r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(fabsf(u) * 2.885390081777927f));
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(e + 1.0f));
+  return copysignf(fmaf(-2.0f, r, 1.0f), u);
+}
 #endif
 #define EPI_IN 3
 #define EPI_OUT 2
 // rows of a thread's part of a tile the epilogue gathers at once: all of them where their inputs fit in 96 registers
-#define EPI_BATCH (MI * 2 * (BN / 8) * EPI_IN <= 96 ? MI * 2 : 1)
+// (KILN_EPI_ROWS=1 at codegen: one row at a time)
+#define EPI_BATCH (1 && MI * 2 * (BN / 8) * EPI_IN <= 96 ? MI * 2 : 1)
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_d27cd9de6c(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_d27cd9de6c a,
+extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_e71eaeaf23(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_e71eaeaf23 a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
