@@ -20,7 +20,9 @@
      bf16 outputs (CudaRenderer.Fused.staged), which is staged and stored by the copy engine as C would be. Split-K
      (SPLITS > 1: no epilogue, no tmaStore): unit u of tiles x SPLITS is split u / tiles of tile u % tiles, its K range
      the stages [s * kTiles / SPLITS, (s + 1) * kTiles / SPLITS); it stores its fp32 partial sums to the workspace W (a
-     dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). -->
+     dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). An epilogue
+     over element pairs (epiPairs: CudaRenderer.epiloguePairs) gathers the inputs of EPI_BATCH rows of a thread's part
+     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
@@ -86,7 +88,7 @@ __device__ __forceinline__ void kiln_wgmma_bf16_n${bn}_${aMN?then(1, 0)}${bMN?th
 }
 #endif
 
-<#if outBf16 || tmaStore>
+<#if outBf16 || tmaStore || epiPairs>
 #ifndef KILN_BF16X2_STORE
 #define KILN_BF16X2_STORE
 // an fp32 pair to bf16, rounded to nearest even (the first value at the lower address); singles: prologue.ftl's kiln_bf16_rn
@@ -98,6 +100,59 @@ __device__ __forceinline__ unsigned kiln_bf16x2(float lo, float hi) {
 #endif
 </#if>
 
+<#if epiPairs>
+#ifndef KILN_EPILOGUE_PAIRS
+#define KILN_EPILOGUE_PAIRS
+// an epilogue's element pairs, p at column n and q at n + 1 (two: n + 1 is inside C): one 4-byte (bf16) or 8-byte (fp32)
+// access where q follows p and p is so aligned, else one or two single ones. Loads are of tensors no thread of the
+// launch writes (read-only); a bf16 pair comes back packed, element n in the low half.
+__device__ __forceinline__ unsigned kiln_ldg_bf16x2(const kiln_bf16* p, const kiln_bf16* q, const bool two) {
+  if (two && q == p + 1 && ((unsigned long long) p & 3) == 0) return __ldg((const unsigned*) p);
+  return (unsigned) __ldg(p) | (two ? (unsigned) __ldg(q) << 16 : 0u);
+}
+__device__ __forceinline__ void kiln_ldg_f32x2(const float* p, const float* q, const bool two, unsigned& lo, unsigned& hi) {
+  if (two && q == p + 1 && ((unsigned long long) p & 7) == 0) {
+    const float2 v = __ldg((const float2*) p);
+    lo = __float_as_uint(v.x);
+    hi = __float_as_uint(v.y);
+  } else {
+    lo = __float_as_uint(__ldg(p));
+    hi = two ? __float_as_uint(__ldg(q)) : 0u;
+  }
+}
+__device__ __forceinline__ void kiln_st_bf16x2(kiln_bf16* p, kiln_bf16* q, const bool two, const float lo, const float hi) {
+  if (two && q == p + 1 && ((unsigned long long) p & 3) == 0) {
+    *(unsigned*) p = kiln_bf16x2(lo, hi);
+  } else {
+    *p = kiln_bf16_rn(lo);
+    if (two) *q = kiln_bf16_rn(hi);
+  }
+}
+__device__ __forceinline__ void kiln_st_f32x2(float* p, float* q, const bool two, const float lo, const float hi) {
+  if (two && q == p + 1 && ((unsigned long long) p & 7) == 0) {
+    *(float2*) p = make_float2(lo, hi);
+  } else {
+    *p = lo;
+    if (two) *q = hi;
+  }
+}
+// tanh(u) = sign(u) (1 - 2 / (e^2|u| + 1)) from one ex2.approx and one rcp.approx (relative errors ~2^-22): within
+// 4e-7 absolute everywhere, and 1 + tanh, 1 - tanh^2 (GELU, its derivative) as accurate relatively as with libm's tanhf
+// where they are small (~3e-5 relative at 1e-3; docs/design.md), in 7 instructions where tanhf takes ~17 (the same two MUFU)
+__device__ __forceinline__ float kiln_tanh(const float u) {
+  float e, r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(fabsf(u) * 2.885390081777927f));
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(e + 1.0f));
+  return copysignf(fmaf(-2.0f, r, 1.0f), u);
+}
+#endif
+#define EPI_IN ${epiIn}
+#define EPI_OUT ${epiOut}
+// rows of a thread's part of a tile the epilogue gathers at once: all of them where their inputs fit in 96 registers
+// (KILN_EPI_ROWS=1 at codegen: one row at a time)
+#define EPI_BATCH (${epiRowsAll?then(1, 0)} && MI * 2 * (BN / 8) * EPI_IN <= 96 ? MI * 2 : 1)
+
+</#if>
 <#if args>
 extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC<#if splits gt 1>,
@@ -267,6 +322,37 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       unsigned char* cs = cstage + c * C_STAGE;
       if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
       asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
+<#if epiPairs>
+      // the epilogue over element pairs, EPI_BATCH rows of this thread's at a time: every input of those rows gathered before
+      // anything is computed or stored; the staged output (exact bf16 values) for the copy engine, the rest stored as pairs
+#pragma unroll
+      for (int rb = 0; rb < MI * 2; rb += EPI_BATCH) {
+        unsigned x[EPI_BATCH][BN / 8][EPI_IN];
+#pragma unroll
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int m = m0 + (rb + i) / 2 * 64 + w * 16 + g + (rb + i) % 2 * 8;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[i][j]);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int a = (rb + i) / 2, h = (rb + i) % 2, r = w * 16 + g + h * 8, m = m0 + a * 64 + r;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            // elements past M or N run no epilogue
+            const int n = n0 + j * 8 + 2 * q;
+            float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
+            const float e0 = m < M && n < N ? epilogue(m, n, 0, d[a][4 * j + 2 * h], x[i][j], y0) : 0.0f;
+            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, d[a][4 * j + 2 * h + 1], x[i][j], y1) : 0.0f;
+            if (m < M && n < N) epilogue_store(m, n, n + 1 < N, y0, y1);
+            *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(e0, e1);
+          }
+        }
+      }
+<#else>
 #pragma unroll
       for (int a = 0; a < MI; a++) {
 #pragma unroll
@@ -286,6 +372,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
           }
         }
       }
+</#if>
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
       asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
       if (leader) {
@@ -299,6 +386,36 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
           }
         }
         asm volatile("cp.async.bulk.commit_group;" ::: "memory");
+      }
+<#else>
+<#if epiPairs>
+      // the epilogue over element pairs, EPI_BATCH rows of this thread's at a time: every input of those rows gathered before
+      // anything is computed or stored; the outputs stored as pairs
+#pragma unroll
+      for (int rb = 0; rb < MI * 2; rb += EPI_BATCH) {
+        unsigned x[EPI_BATCH][BN / 8][EPI_IN];
+#pragma unroll
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int m = m0 + (rb + i) / 2 * 64 + w * 16 + g + (rb + i) % 2 * 8;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[i][j]);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int a = (rb + i) / 2, h = (rb + i) % 2, m = m0 + a * 64 + w * 16 + g + h * 8;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            if (m >= M || n >= N) continue;
+            float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
+            epilogue(m, n, 0, d[a][4 * j + 2 * h], x[i][j], y0);
+            if (n + 1 < N) epilogue(m, n + 1, 1, d[a][4 * j + 2 * h + 1], x[i][j], y1);
+            epilogue_store(m, n, n + 1 < N, y0, y1);
+          }
+        }
       }
 <#else>
 #pragma unroll
@@ -349,6 +466,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 </#if>
         }
       }
+</#if>
 </#if>
     }
 <#if tmaStore>
@@ -403,3 +521,8 @@ extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__
 #undef A_K_STEP
 #undef A_M_STEP
 #undef B_K_STEP
+<#if epiPairs>
+#undef EPI_IN
+#undef EPI_OUT
+#undef EPI_BATCH
+</#if>

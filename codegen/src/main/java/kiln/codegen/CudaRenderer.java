@@ -658,6 +658,181 @@ public final class CudaRenderer {
     return b.append("  };").toString();
   }
 
+  /** Whether epiloguePairs takes this epilogue: every value a float, every tensor it loads or stores held as bf16 or fp32. */
+  private static boolean pairable(MatmulMatch mm, Fused f) {
+    java.util.function.Predicate<Tensor> held = t -> t.dtype() == kiln.dsl.DType.F32
+        && (t.storage() == kiln.dsl.DType.BF16 || t.storage() == kiln.dsl.DType.F32);
+    if (!held.test(mm.compute().out())) return false;
+    for (Compute x : f.computes()) {
+      if (!held.test(x.out()) || x.body().type() != kiln.dsl.DType.F32) return false;
+      for (Expr.Load l : kiln.dsl.Exprs.loads(x.body())) if (!held.test(l.tensor())) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The epilogue for the bf16 wgmma template, over C's element pairs (n, n + 1) of a row (each thread's accumulator layout
+   * holds such pairs) as four lambdas: epilogue_load(m, n, two, x) gathers every tensor the statements read at both elements
+   * into x (a bf16 pair in one word, one 4-byte load where the two are adjacent and aligned; an fp32 element a word), which
+   * the template calls for a whole row of pairs before it computes any; epilogue(m, n, e, v, x, y) computes element e (0 or 1,
+   * at column n) from v and the gathered words, with each repeated load one value, and leaves the outputs it stores in y
+   * (returning the staged one, if any); epilogue_store(m, n, two, y0, y1) stores them as pairs where it can (one 4-byte bf16x2
+   * store, rounded once). epilogue_at and epilogue_to give the elements' addresses. The values are those of epilogue().
+   */
+  private static String epiloguePairs(ExprRenderer r, MatmulMatch mm, Fused f, Map<String, Object> model) {
+    Compute c = mm.compute();
+    List<Expr> at = new ArrayList<>(c.loopVars());
+    Var mv = new Var("epilogue.m", new Dim("M")), nv = new Var("epilogue.n", new Dim("N"));
+    r.bind(mv, "m");
+    r.bind(nv, "n");
+    String in = "    ";
+    Expr cLoad = flat(new Expr.Load(c.out(), at), mm, mv, nv);
+    // the values the statements compute (C, each output): read as locals, never loaded
+    java.util.Set<Expr> computed = new java.util.HashSet<>();
+    computed.add(cLoad);
+    for (Compute x : f.computes()) computed.add(flat(new Expr.Load(x.out(), at), mm, mv, nv));
+    // the loads, each once, in the order the statements read them (outermost only: an index's own loads go with its address)
+    List<Expr.Load> loads = new ArrayList<>();
+    for (Compute x : f.computes()) gather(flat(x.body(), mm, mv, nv), computed, loads);
+    // the stored outputs in order: C unless unstored, then each output neither unstored nor staged
+    List<Expr.Load> stores = new ArrayList<>();
+    if (!f.unstored().contains(c.out())) stores.add((Expr.Load) cLoad);
+    for (Compute x : f.computes()) {
+      if (!x.out().equals(f.staged()) && !f.unstored().contains(x.out())) stores.add((Expr.Load) flat(new Expr.Load(x.out(), at), mm, mv, nv));
+    }
+    StringBuilder b = new StringBuilder("  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n], over element pairs; outputs\n  // ")
+        .append(String.join(", ", f.computes().stream().map(x -> x.out().dims().toString()).toList()))
+        .append(f.unstored().contains(c.out()) ? " (C itself not stored)" : "")
+        .append(f.staged() == null ? "" : "; " + f.staged().dims() + " returned, for the copy engine to store").append('\n');
+    // addresses of the loaded and stored elements at (m, n)
+    r.readOnlyLoads(true);
+    b.append("  auto epilogue_at = [&](const int m, const int n, const void** p) {\n").append(decodeFor(r, mm, loads.stream().map(l -> (Expr) l).toList(), in));
+    for (int i = 0; i < loads.size(); i++) b.append(in).append("p[").append(i).append("] = &").append(r.lvalue(loads.get(i))).append(";\n");
+    b.append("  };\n");
+    r.readOnlyLoads(false);
+    b.append("  auto epilogue_to = [&](const int m, const int n, void** p) {\n").append(decodeFor(r, mm, stores.stream().map(l -> (Expr) l).toList(), in));
+    for (int i = 0; i < stores.size(); i++) b.append(in).append("p[").append(i).append("] = &").append(r.lvalue(stores.get(i))).append(";\n");
+    b.append("  };\n");
+    // gathering: word w of x per load (bf16: the pair packed, element n in the low half; fp32: two words)
+    Map<Expr, String> bound = new HashMap<>();
+    b.append("  auto epilogue_load = [&](const int m, const int n, const bool two, unsigned* x) {\n");
+    int words = 0;
+    Map<Expr.Load, Integer> wordOf = new HashMap<>();
+    if (!loads.isEmpty()) {
+      b.append(in).append("const void* p[").append(loads.size()).append("];\n").append(in).append("const void* q[").append(loads.size()).append("];\n")
+          .append(in).append("epilogue_at(m, n, p);\n").append(in).append("epilogue_at(m, n + 1, q);\n");
+    }
+    for (int i = 0; i < loads.size(); i++) {
+      Expr.Load l = loads.get(i);
+      wordOf.put(l, words);
+      if (l.tensor().storage() == kiln.dsl.DType.BF16) {
+        b.append(in).append("x[").append(words).append("] = kiln_ldg_bf16x2((const kiln_bf16*) p[").append(i).append("], (const kiln_bf16*) q[").append(i)
+            .append("], two);\n");
+        bound.put(l, "__uint_as_float(e ? x[" + words + "] & 0xffff0000u : x[" + words + "] << 16)");
+        words += 1;
+      } else {
+        b.append(in).append("kiln_ldg_f32x2((const float*) p[").append(i).append("], (const float*) q[").append(i).append("], two, x[").append(words)
+            .append("], x[").append(words + 1).append("]);\n");
+        bound.put(l, "__uint_as_float(x[" + words + " + e])");
+        words += 2;
+      }
+    }
+    b.append("  };\n");
+    // computing one element
+    b.append("  auto epilogue = [&](const int m, const int n, const int e, const float v, const unsigned* x, float* y)")
+        .append(f.staged() == null ? "" : " -> float").append(" {\n");
+    List<Expr> bodies = f.computes().stream().map(x -> flat(x.body(), mm, mv, nv)).toList();
+    java.util.Set<Var> used = new java.util.HashSet<>();
+    for (Expr e : bodies) kiln.dsl.Exprs.visit(e, x -> { if (x instanceof Var v) used.add(v); });
+    if (mm.m().stream().anyMatch(used::contains)) b.append(decode32(r, mm.m(), "m", "rm", in));
+    if (mm.n().stream().anyMatch(used::contains)) b.append(decode32(r, mm.n(), "n", "rn", in));
+    // each gathered value once, as a local named after its word (l0, l1, ...)
+    for (Expr.Load l : loads) {
+      String local = "l" + wordOf.get(l);
+      b.append(in).append("const float ").append(local).append(" = ").append(bound.get(l)).append(";\n");
+      bound.put(l, local);
+    }
+    bound.put(cLoad, "v");
+    if (c.out().storage() == kiln.dsl.DType.BF16) {
+      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      bound.put(cLoad, "vs");
+    }
+    if (stores.contains(cLoad)) b.append(in).append("y[").append(stores.indexOf(cLoad)).append("] = ").append(bound.get(cLoad)).append(";\n");
+    int k = 0;
+    String staged = null;
+    for (int i = 0; i < f.computes().size(); i++) {
+      Compute x = f.computes().get(i);
+      if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
+      List<String> prelude = new ArrayList<>();
+      r.readOnlyLoads(true);
+      String value = fastTanh(r.renderWithLocals(bodies.get(i), prelude, bound));
+      r.readOnlyLoads(false);
+      for (String p : prelude) b.append(in).append(fastTanh(p)).append('\n');
+      String y = "y" + k++;
+      b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
+          .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
+      Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
+      bound.put(target, y);
+      if (x.out().equals(f.staged())) staged = y;
+      else if (stores.contains(target)) b.append(in).append("y[").append(stores.indexOf(target)).append("] = ").append(y).append(";\n");
+    }
+    if (staged != null) b.append(in).append("return ").append(staged).append(";\n");
+    b.append("  };\n");
+    // storing a pair
+    b.append("  auto epilogue_store = [&](const int m, const int n, const bool two, const float* y0, const float* y1) {\n");
+    if (!stores.isEmpty()) {
+      b.append(in).append("void* p[").append(stores.size()).append("];\n").append(in).append("void* q[").append(stores.size()).append("];\n")
+          .append(in).append("epilogue_to(m, n, p);\n").append(in).append("epilogue_to(m, n + 1, q);\n");
+    }
+    for (int i = 0; i < stores.size(); i++) {
+      boolean bf16 = stores.get(i).tensor().storage() == kiln.dsl.DType.BF16;
+      String t = bf16 ? "kiln_bf16" : "float";
+      b.append(in).append(bf16 ? "kiln_st_bf16x2" : "kiln_st_f32x2").append("((").append(t).append("*) p[").append(i).append("], (").append(t)
+          .append("*) q[").append(i).append("], two, y0[").append(i).append("], y1[").append(i).append("]);\n");
+    }
+    b.append("  };");
+    model.put("epiIn", Math.max(1, words));
+    model.put("epiRowsAll", !"1".equals(System.getenv("KILN_EPI_ROWS")));
+    model.put("epiOut", Math.max(1, stores.size()));
+    return b.toString();
+  }
+
+  /**
+   * The pair epilogue's tanh: kiln_tanh (matmul_wgmma_bf16.cu.ftl: 1 - 2 / (e^2u + 1) from one ex2.approx and one rcp.approx,
+   * within ~1e-6 absolute everywhere, so GELU's 1 + tanh keeps its relative accuracy) in place of libm's tanhf (~17
+   * instructions with the same two MUFU ops); KILN_EPI_TANH=libm keeps tanhf, for comparison.
+   */
+  private static String fastTanh(String code) {
+    return "libm".equals(System.getenv("KILN_EPI_TANH")) ? code : code.replace("tanhf(", "kiln_tanh(");
+  }
+
+  /**
+   * The loads of e in order, each once, none of `computed`, none inside another's index and none under a select's branch
+   * (which may read only where its condition holds: those stay where they are, loaded as the element is computed).
+   */
+  private static void gather(Expr e, java.util.Set<Expr> computed, List<Expr.Load> loads) {
+    if (e instanceof Expr.Load l) {
+      if (!computed.contains(l) && !loads.contains(l)) loads.add(l);
+      return;
+    }
+    if (e instanceof Expr.Select s) {
+      gather(s.cond(), computed, loads);
+      return;
+    }
+    kiln.dsl.Exprs.mapChildren(e, x -> {
+      gather(x, computed, loads);
+      return x;
+    });
+  }
+
+  /** decode32 of M's and N's vars where the given loads' indices use one (after flat). */
+  private static String decodeFor(ExprRenderer r, MatmulMatch mm, List<Expr> loads, String in) {
+    java.util.Set<Var> used = new java.util.HashSet<>();
+    for (Expr e : loads) kiln.dsl.Exprs.visit(e, x -> { if (x instanceof Var v) used.add(v); });
+    return (mm.m().stream().anyMatch(used::contains) ? decode32(r, mm.m(), "m", "rm", in) : "")
+        + (mm.n().stream().anyMatch(used::contains) ? decode32(r, mm.n(), "n", "rn", in) : "");
+  }
+
   /** value (F32) stored into the element target in its storage (bf16: rounded to nearest even). */
   private static String storeTo(ExprRenderer r, Expr.Load target, String value) {
     return r.dialect().store(r.lvalue(target), value, false, false, target.tensor().storage());
@@ -706,7 +881,10 @@ public final class CudaRenderer {
     Tensor tc = c.out(), ta = mm.a().tensor(), tb = mm.b().tensor();
     String oc = r.offset(tc), oa = r.offset(ta), ob = r.offset(tb);
     Map<String, Object> m = new HashMap<>();
-    m.put("epilogue", fused == null ? "" : epilogue(r, mm, fused));
+    // the bf16 wgmma template takes the epilogue over element pairs, its loads first (epiloguePairs) where every value is a float
+    boolean pairs = fused != null && tile instanceof WgmmaBf16.Tile && pairable(mm, fused);
+    m.put("epilogue", fused == null ? "" : pairs ? epiloguePairs(r, mm, fused, m) : epilogue(r, mm, fused));
+    m.put("epiPairs", pairs);
     m.put("M", Kernels.product(r, mm.m()));
     m.put("N", Kernels.product(r, mm.n()));
     m.put("K", Kernels.product(r, mm.k()));

@@ -200,6 +200,7 @@ public final class WgmmaBf16 {
     String kind = "wgmma_bf16" + (accumulate ? "_acc" : "");
     m.put("args", false);
     m.put("epilogue", "");
+    m.put("epiPairs", false);
     m.put("bf16", true);
     m.put("nargs", 1);
     m.put("kind", kind);

@@ -156,4 +156,33 @@ class Bf16WgmmaLoweringTest {
     assertTrue(onBf16.stream().anyMatch(n -> n.contains("/grads.")), "weight gradients among " + onBf16);
     assertTrue(bf16 > simt, bf16 + " on the bf16 kernel, " + simt + " on SIMT: " + onBf16);
   }
+
+  /**
+   * The bf16 tile's epilogues gather their inputs before computing (CudaRenderer.epiloguePairs): no load inside the
+   * per-element lambda, each tensor read once (dGELU reads fc.out once though both its statements use it), stores as pairs.
+   */
+  @Test
+  void bf16EpiloguesGatherEachInputOnceBeforeComputing() {
+    int seen = 0;
+    boolean dgelu = false;
+    for (CudaLowering.Lowered s : gpt2Small().sections().values()) {
+      for (CudaLowering.CudaLaunch x : s.launches()) {
+        String src = x.kernel().source();
+        if (!(x.kernel().work() instanceof CudaRenderer.Bf16Tiles) || !src.contains("auto epilogue =")) continue;
+        seen++;
+        String lambda = src.substring(src.indexOf("auto epilogue ="), src.indexOf("auto epilogue_store ="));
+        assertTrue(!lambda.contains("__ldg") && !lambda.contains("H[") && !lambda.contains("F["), x.name() + ": loads or stores in the compute lambda:\n" + lambda);
+        assertTrue(src.contains("epilogue_load(m, n, n + 1 < N, x[i][j])"), x.name() + ": inputs gathered per row batch");
+        String at = src.substring(src.indexOf("auto epilogue_at ="), src.indexOf("auto epilogue_to ="));
+        if (x.name().startsWith("dr1/dh0.fc.gelu")) {
+          assertEquals(1, at.split("p\\[").length - 1, "dGELU reads fc.out once:\n" + at);
+          assertTrue(src.contains("kiln_st_bf16x2((kiln_bf16*) p[1]"), "dGELU's two side outputs stored as pairs");
+          assertTrue(lambda.contains("kiln_tanh(") && !lambda.contains("tanhf("), "dGELU's tanh from ex2 and rcp:\n" + lambda);
+          dgelu = true;
+        }
+      }
+    }
+    assertTrue(seen >= 5, "epilogue launches on the bf16 tile: " + seen);
+    assertTrue(dgelu, "the dGELU launch is among them");
+  }
 }

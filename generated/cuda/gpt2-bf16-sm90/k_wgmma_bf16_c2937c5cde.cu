@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_wgmma_bf16_3378042146 { long long v[10]; };
+struct Args_k_wgmma_bf16_c2937c5cde { long long v[10]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -149,7 +149,58 @@ __device__ __forceinline__ unsigned kiln_bf16x2(float lo, float hi) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_3378042146(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_3378042146 a,
+#ifndef KILN_EPILOGUE_PAIRS
+#define KILN_EPILOGUE_PAIRS
+// an epilogue's element pairs, p at column n and q at n + 1 (two: n + 1 is inside C): one 4-byte (bf16) or 8-byte (fp32)
+// access where q follows p and p is so aligned, else one or two single ones. Loads are of tensors no thread of the
+// launch writes (read-only); a bf16 pair comes back packed, element n in the low half.
+__device__ __forceinline__ unsigned kiln_ldg_bf16x2(const kiln_bf16* p, const kiln_bf16* q, const bool two) {
+  if (two && q == p + 1 && ((unsigned long long) p & 3) == 0) return __ldg((const unsigned*) p);
+  return (unsigned) __ldg(p) | (two ? (unsigned) __ldg(q) << 16 : 0u);
+}
+__device__ __forceinline__ void kiln_ldg_f32x2(const float* p, const float* q, const bool two, unsigned& lo, unsigned& hi) {
+  if (two && q == p + 1 && ((unsigned long long) p & 7) == 0) {
+    const float2 v = __ldg((const float2*) p);
+    lo = __float_as_uint(v.x);
+    hi = __float_as_uint(v.y);
+  } else {
+    lo = __float_as_uint(__ldg(p));
+    hi = two ? __float_as_uint(__ldg(q)) : 0u;
+  }
+}
+__device__ __forceinline__ void kiln_st_bf16x2(kiln_bf16* p, kiln_bf16* q, const bool two, const float lo, const float hi) {
+  if (two && q == p + 1 && ((unsigned long long) p & 3) == 0) {
+    *(unsigned*) p = kiln_bf16x2(lo, hi);
+  } else {
+    *p = kiln_bf16_rn(lo);
+    if (two) *q = kiln_bf16_rn(hi);
+  }
+}
+__device__ __forceinline__ void kiln_st_f32x2(float* p, float* q, const bool two, const float lo, const float hi) {
+  if (two && q == p + 1 && ((unsigned long long) p & 7) == 0) {
+    *(float2*) p = make_float2(lo, hi);
+  } else {
+    *p = lo;
+    if (two) *q = hi;
+  }
+}
+// tanh(u) = sign(u) (1 - 2 / (e^2|u| + 1)) from one ex2.approx and one rcp.approx (relative errors ~2^-22): within
+// 4e-7 absolute everywhere, and 1 + tanh, 1 - tanh^2 (GELU, its derivative) as accurate relatively as with libm's tanhf
+// where they are small (~3e-5 relative at 1e-3; docs/design.md), in 7 instructions where tanhf takes ~17 (the same two MUFU)
+__device__ __forceinline__ float kiln_tanh(const float u) {
+  float e, r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(fabsf(u) * 2.885390081777927f));
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(e + 1.0f));
+  return copysignf(fmaf(-2.0f, r, 1.0f), u);
+}
+#endif
+#define EPI_IN 2
+#define EPI_OUT 1
+// rows of a thread's part of a tile the epilogue gathers at once: all of them where their inputs fit in 96 registers
+// (KILN_EPI_ROWS=1 at codegen: one row at a time)
+#define EPI_BATCH (1 && MI * 2 * (BN / 8) * EPI_IN <= 96 ? MI * 2 : 1)
+
+extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_c2937c5cde(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_c2937c5cde a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -165,13 +216,31 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_3378042146
   const int M = B * T, N = C, K = NH * HS;
   const long long ldc = (C);
   const long long baseC = o0;
-  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n]; outputs
+  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n], over element pairs; outputs
   // [B, T, C], [B, T, C] (C itself not stored); [B, T, C] returned, for the copy engine to store
-  auto epilogue = [&](const int m, const int n, const float v) -> float {
+  auto epilogue_at = [&](const int m, const int n, const void** p) {
+    p[0] = &H[o3 + n];
+    p[1] = &H[o4 + (m) * C + n];
+  };
+  auto epilogue_to = [&](const int m, const int n, void** p) {
+  };
+  auto epilogue_load = [&](const int m, const int n, const bool two, unsigned* x) {
+    const void* p[2];
+    const void* q[2];
+    epilogue_at(m, n, p);
+    epilogue_at(m, n + 1, q);
+    x[0] = kiln_ldg_bf16x2((const kiln_bf16*) p[0], (const kiln_bf16*) q[0], two);
+    x[1] = kiln_ldg_bf16x2((const kiln_bf16*) p[1], (const kiln_bf16*) q[1], two);
+  };
+  auto epilogue = [&](const int m, const int n, const int e, const float v, const unsigned* x, float* y) -> float {
+    const float l0 = __uint_as_float(e ? x[0] & 0xffff0000u : x[0] << 16);
+    const float l1 = __uint_as_float(e ? x[1] & 0xffff0000u : x[1] << 16);
     const float vs = kiln_bf16_f(kiln_bf16_rn(v));
-    const float y0 = kiln_bf16_f(kiln_bf16_rn((vs + kiln_bf16_f(__ldg(&H[o3 + n])))));
-    const float y1 = kiln_bf16_f(kiln_bf16_rn((kiln_bf16_f(__ldg(&H[o4 + (m) * C + n])) + y0)));
+    const float y0 = kiln_bf16_f(kiln_bf16_rn((vs + l0)));
+    const float y1 = kiln_bf16_f(kiln_bf16_rn((l1 + y0)));
     return y1;
+  };
+  auto epilogue_store = [&](const int m, const int n, const bool two, const float* y0, const float* y1) {
   };
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment
@@ -267,17 +336,31 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_3378042146
       unsigned char* cs = cstage + c * C_STAGE;
       if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
       asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
+      // the epilogue over element pairs, EPI_BATCH rows of this thread's at a time: every input of those rows gathered before
+      // anything is computed or stored; the staged output (exact bf16 values) for the copy engine, the rest stored as pairs
 #pragma unroll
-      for (int a = 0; a < MI; a++) {
+      for (int rb = 0; rb < MI * 2; rb += EPI_BATCH) {
+        unsigned x[EPI_BATCH][BN / 8][EPI_IN];
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-          const int r = w * 16 + g + h * 8;
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int m = m0 + (rb + i) / 2 * 64 + w * 16 + g + (rb + i) % 2 * 8;
 #pragma unroll
           for (int j = 0; j < BN / 8; j++) {
-            // the epilogue's staged output (exact bf16 values) for the copy engine; elements past M or N run no epilogue
-            const int m = m0 + a * 64 + r, n = n0 + j * 8 + 2 * q;
-            const float e0 = m < M && n < N ? epilogue(m, n, d[a][4 * j + 2 * h]) : 0.0f;
-            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, d[a][4 * j + 2 * h + 1]) : 0.0f;
+            const int n = n0 + j * 8 + 2 * q;
+            if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[i][j]);
+          }
+        }
+#pragma unroll
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int a = (rb + i) / 2, h = (rb + i) % 2, r = w * 16 + g + h * 8, m = m0 + a * 64 + r;
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            // elements past M or N run no epilogue
+            const int n = n0 + j * 8 + 2 * q;
+            float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
+            const float e0 = m < M && n < N ? epilogue(m, n, 0, d[a][4 * j + 2 * h], x[i][j], y0) : 0.0f;
+            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, d[a][4 * j + 2 * h + 1], x[i][j], y1) : 0.0f;
+            if (m < M && n < N) epilogue_store(m, n, n + 1 < N, y0, y1);
             *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(e0, e1);
           }
         }
@@ -318,3 +401,6 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_3378042146
 #undef A_K_STEP
 #undef A_M_STEP
 #undef B_K_STEP
+#undef EPI_IN
+#undef EPI_OUT
+#undef EPI_BATCH
