@@ -63,7 +63,8 @@ public final class TrainCommand implements Callable<Integer> {
   Path init;
 
   @Mixin SharedOptions.AutoDevice device;
-  @Mixin SharedOptions.Precision precision;
+  @Mixin SharedOptions.TrainPrecision precision;
+  @Mixin SharedOptions.Recompute recompute;
   @Mixin SharedOptions.Gpus gpus;
 
   @Option(names = "--data", paramLabel = "DIR",
@@ -79,7 +80,7 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
-          + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
+          + " from its train.txt; only --steps, --device, --precision, --recompute, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
           + " --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may change. With the same --steps"
           + " (and device) the losses equal an uninterrupted"
           + " run's, bit for bit.")
@@ -145,6 +146,7 @@ public final class TrainCommand implements Callable<Integer> {
     Session.Device dev = device.device();
     Rendezvous rv = gpus.check(precision, dev);
     var matmulPrecision = precision.on(dev);
+    var recomputePolicy = recompute.requested();
     TrainRun run;
     if (resume != null) {
       Map<String, Object> given = new LinkedHashMap<>();
@@ -164,7 +166,7 @@ public final class TrainCommand implements Callable<Integer> {
           valEvery, valBatches, checkpointEvery, keep, seed, sampleTokens);
       run = TrainRun.fresh(start, opts, out, force, rv);
     }
-    return run.run(dev, threads, matmulPrecision, gpus.zero == 1, spec.commandLine().getOut(), err);
+    return run.run(dev, threads, matmulPrecision, recomputePolicy, gpus.zero == 1, spec.commandLine().getOut(), err);
   }
 
   private boolean matched(String option) {
