@@ -73,6 +73,15 @@ class RecomputePolicyTest {
     assertTrue(gelu.arenaBytes() < none.arenaBytes(), gelu.arenaBytes() + " vs " + none.arenaBytes());
   }
 
+  /** bf16 (emulated): the recomputed copy is stored as the kept output was, so the backward reads the same bf16 values. */
+  @Test void gpt2Bf16GeluRecomputeIsBitIdentical() {
+    Models.Shape shape = Models.get("gpt2-tiny");
+    Run none = run(shape, Recompute.NONE, CudaSchedule.Precision.BF16);
+    Run gelu = run(shape, Recompute.GELU, CudaSchedule.Precision.BF16);
+    sameBits(none, gelu);
+    assertTrue(gelu.arenaBytes() < none.arenaBytes(), gelu.arenaBytes() + " vs " + none.arenaBytes());
+  }
+
   @Test void defaultsPerDevice() {
     assertEquals(Recompute.NONE, Models.get("gpt2-tiny").recompute(null, Session.Device.CPU));
     assertEquals(Recompute.GELU, Models.get("gpt2-tiny").recompute(null, Session.Device.CUDA));
