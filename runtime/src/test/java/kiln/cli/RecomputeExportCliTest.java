@@ -65,6 +65,18 @@ class RecomputeExportCliTest {
     assertArrayEquals(Files.readAllBytes(runNone.resolve("ckpt_4").resolve("model.bin")), Files.readAllBytes(runGelu.resolve("ckpt_4").resolve("model.bin")));
   }
 
+  /** --recompute may change on --resume: the none run resumed at step 2 with gelu repeats steps 3 and 4 bit for bit. */
+  @Test void resumeMayChangeThePolicy() throws IOException {
+    Path resumed = tmp.resolve("resumed");
+    var r = TrainCommandTest.run(List.of("train", "--resume", runNone.resolve("ckpt_2").toString(), "--out", resumed.toString(),
+        "--recompute", "gelu", "--threads", "1"));
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("train: --precision fp32, --recompute gelu\n"), r.out());
+    List<TrainLog.Row> none = TrainLog.read(runNone.resolve("log.csv")), again = TrainLog.read(resumed.resolve("log.csv"));
+    assertEquals(none.size(), again.size());
+    for (int i = 0; i < none.size(); i++) assertEquals(none.get(i).loss(), again.get(i).loss(), "step " + i);
+  }
+
   @Test void badRecomputeValuesGetOneLine() {
     String line = "kiln: --recompute all: expected none or gelu";
     assertError(line, train("--out", tmp.resolve("bad").toString(), "--recompute", "all"));
