@@ -14,8 +14,14 @@ public final class BackendPass {
   /** The CPU runs the DSL definitions as written. */
   public static final Consumer<Graph> NONE = g -> { };
 
-  /** CUDA with no size known: every attention region whose layout Externs serves becomes the extern. */
+  /** CUDA with no size known: every attention region whose layout Externs serves becomes the extern; GELU recomputed. */
   public static final Consumer<Graph> CUDA = cuda(Map.of());
+
+  /** The CPU with a recompute policy: the DSL definitions as written, the policy's outputs recomputed in the backward. */
+  public static Consumer<Graph> cpu(Recompute recompute) { return recompute == Recompute.NONE ? NONE : recompute::apply; }
+
+  /** cuda(sizes, Recompute.GELU): CUDA's default policy. */
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, Recompute.GELU); }
 
   /**
    * CUDA, where memory is what binds: every attention region (GPT-2's over a packed (B, T, 3, NH, HS)
@@ -23,17 +29,21 @@ public final class BackendPass {
    * registry serves at these sizes (Externs.attentionUnsupported: a head size that is a multiple of 8)
    * becomes the flash-attention extern (Externs.attention: no T x T tensor in memory; its backward
    * recomputes the scores tile by tile; with one key/value head, dk and dv per query head and a sum over
-   * them, Externs.attention); the others keep their DSL definition. Every GELU output is
-   * recomputed in the backward instead of kept (1.1 GB less for GPT-2 124M at B=8, T=1024). sizes
-   * binds the family's dims (those it lacks are checked when the kernels are rendered).
+   * them, Externs.attention); the others keep their DSL definition. The recompute policy's outputs
+   * (Recompute.GELU: every GELU output) are recomputed in the backward instead of kept (1.1 GB less for
+   * GPT-2 124M at B=8, T=1024). sizes binds the family's dims (those it lacks are checked when the
+   * kernels are rendered).
    */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, CudaSchedule.Precision.FP32); }
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, Recompute recompute) { return cuda(sizes, CudaSchedule.Precision.FP32, recompute); }
+
+  /** cuda(sizes, precision, Recompute.GELU): CUDA's default policy. */
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) { return cuda(sizes, precision, Recompute.GELU); }
 
   /**
    * The same for the kernels of one precision: where the dkdv kernel sums a multi-query group itself
    * (TF32: FlashAttention.clusterSumsGroup, across a thread-block cluster), no per-query-head partials.
    */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) {
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision, Recompute recompute) {
     return g -> {
       for (Graph.Region r : g.regions("attention")) {
         Tensor q, k, v;
@@ -58,7 +68,7 @@ public final class BackendPass {
             && !FlashAttention.clusterSumsGroup(1, layout.groups(d -> sizes.get(d)), precision);
         g.replace(r, sub -> Externs.attention(sub, q, k, v, r.output, multiQuery));
       }
-      for (Graph.Region r : g.regions("gelu")) g.recompute(r.output);
+      recompute.apply(g);
     };
   }
 }

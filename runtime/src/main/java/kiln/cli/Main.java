@@ -24,6 +24,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     subcommands = {
         TrainCommand.class,
         SampleCommand.class,
+        ExportCommand.class,
         VerifyCommand.class,
         BenchCommand.class,
         EmitCommand.class,

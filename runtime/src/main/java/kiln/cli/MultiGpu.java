@@ -68,12 +68,13 @@ final class MultiGpu {
    * backward, AdamW, loss) with the gradients reduced in buckets during the backward; ZeRO-1 when zero: the gradients reduced onto the
    * shard owners, the parameters all-gathered after the update, AdamW state 1/N per GPU.
    */
-  static int bench(Models.Shape c, Rendezvous rv, boolean zero, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p) {
+  static int bench(Models.Shape c, Rendezvous rv, boolean zero, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p,
+                   kiln.codegen.Recompute recompute) {
     int world = rv.worldSize();
     System.out.printf(Locale.ROOT, "bench: data parallel on %d GPUs%s%s: B=%d per GPU, %d sequences per step%n", world,
         rv.nodes() > 1 ? String.format(Locale.ROOT, " (%d processes, this is node %d)", rv.nodes(), rv.nodeRank()) : "",
         zero ? " with ZeRO-1" : "", batch, world * batch);
-    try (DataParallel dp = DataParallel.open(c, batch, seq, p, rv, zero)) {
+    try (DataParallel dp = DataParallel.open(c, batch, seq, p, recompute, rv, zero)) {
       System.out.println("bench: GPU 0: " + dp.onRank(0, s -> s.executor.describe()));
       long gradBytes = 4 * c.paramCount();
       System.out.println("bench: per GPU: " + dp.onRank(0, MultiGpu::memory));

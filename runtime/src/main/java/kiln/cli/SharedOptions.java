@@ -1,6 +1,6 @@
 // The options several commands take, each declared once as a picocli mixin: --device and --threads (train, sample,
-// bench, tune, verify), --precision (train, bench, tune, verify), --gpus and --zero (train, bench), and the registry
-// model with its batch shape (bench, tune); with their checks, each failing with one line that names the option.
+// bench, tune, verify), --precision and --recompute (train, bench, tune, verify), --gpus and --zero (train, bench), and the
+// registry model with its batch shape (bench, tune); with their checks, each failing with one line that names the option.
 package kiln.cli;
 
 import kiln.codegen.CudaSchedule;
@@ -66,14 +66,25 @@ final class SharedOptions {
     @Override String deviceName() { return device; }
   }
 
-  /** --precision: fp32 (CUDA cores), tf32 (CUDA tensor cores), or bf16 (bf16 storage, fp32 master weights and sums; on the CPU emulated). */
-  static final class Precision {
-    @Option(names = "--precision", defaultValue = "fp32", paramLabel = "P",
-        description = "fp32 (exact fp32), tf32 (CUDA tensor cores, inputs rounded to 10 mantissa bits, fp32 sums) or bf16 (parameters"
-            + " and activations stored as bf16, fp32 master weights, AdamW state and sums; emulated on the CPU) (default: ${DEFAULT-VALUE}).")
-    String name;
+  /**
+   * --precision: fp32 (CUDA cores), tf32 (CUDA tensor cores), or bf16 (bf16 storage, fp32 master weights and sums; on the CPU
+   * emulated). A subclass declares the option with its command's default.
+   */
+  abstract static class Precision {
+    static final String DESCRIPTION = "fp32 (exact fp32), tf32 (CUDA tensor cores, inputs rounded to 10 mantissa bits, fp32 sums) or bf16"
+        + " (parameters and activations stored as bf16, fp32 master weights, AdamW state and sums; emulated on the CPU)";
+
+    /** The value given, or null. */
+    abstract String given();
+
+    /** The default on a device. */
+    abstract String defaultOn(Session.Device device);
+
+    /** The name in effect on a device: the one given, else the default. */
+    String name(Session.Device device) { return given() != null ? given() : defaultOn(device); }
 
     CudaSchedule.Precision on(Session.Device device) {
+      String name = name(device);
       CudaSchedule.Precision p = switch (name) {
         case "fp32" -> CudaSchedule.Precision.FP32;
         case "tf32" -> CudaSchedule.Precision.TF32;
@@ -84,6 +95,43 @@ final class SharedOptions {
         throw new UserError("--precision tf32: TF32 is a CUDA tensor-core mode; the " + device.name().toLowerCase() + " device computes in fp32");
       }
       return p;
+    }
+  }
+
+  /** --precision defaulting to fp32 everywhere (verify, tune: the checking commands). */
+  static final class Fp32Precision extends Precision {
+    @Option(names = "--precision", paramLabel = "P", description = DESCRIPTION + " (default: fp32).")
+    String name;
+
+    @Override String given() { return name; }
+
+    @Override String defaultOn(Session.Device device) { return "fp32"; }
+  }
+
+  /** --precision defaulting to bf16 on CUDA and fp32 on the CPU (train, bench: as llm.c trains). */
+  static final class TrainPrecision extends Precision {
+    @Option(names = "--precision", paramLabel = "P", description = DESCRIPTION + " (default: bf16 on CUDA, fp32 on the CPU).")
+    String name;
+
+    @Override String given() { return name; }
+
+    @Override String defaultOn(Session.Device device) { return device == Session.Device.CUDA ? "bf16" : "fp32"; }
+  }
+
+  /** --recompute: which activations the backward recomputes instead of keeping from the forward (llm.c's -r). */
+  static final class Recompute {
+    @Option(names = "--recompute", paramLabel = "none|gelu",
+        description = "Activations the backward recomputes instead of keeping them from the forward: none, or gelu (every GELU output:"
+            + " GPT-2's MLP, Gemma's GeGLU gate; less memory for one more element-wise pass per layer) (default: gelu on CUDA where"
+            + " the model has a GELU, none on the CPU).")
+    String name;
+
+    /** The policy given, or null for the device's default (Models.Shape.recompute resolves and checks it against a model). */
+    kiln.codegen.Recompute requested() {
+      if (name == null) return null;
+      kiln.codegen.Recompute r = kiln.codegen.Recompute.parse(name);
+      if (r == null) throw new UserError("--recompute " + name + ": expected " + String.join(" or ", kiln.codegen.Recompute.names()));
+      return r;
     }
   }
 

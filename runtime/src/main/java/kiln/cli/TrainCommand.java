@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
         "With no options: prepares the bundled Dickens + Shakespeare corpus (once, into ~/.cache/kiln/data/default-v2),"
             + " trains gpt2-tiny for 800 steps (about 4 minutes on 2 cores), writes runs/<timestamp>/ and prints a sample.",
         "Writes OUT/log.csv (one row per step), OUT/loss.png (at the end) and OUT/ckpt_<step>/ (model.bin: an llm.c v3"
-            + " model file for GPT-2, kiln's Llama file for Llama; state.bin: AdamW's m, v and t; train.txt: options, data"
+            + " model file for GPT-2 (`kiln export --dtype bf16` makes a v5), kiln's Llama file for Llama; state.bin: AdamW's m, v and t; train.txt: options, data"
             + " position, guardrail state).",
         "The end-of-training sample uses the KV cache for GPT-2 and recomputes the window for Llama (see `kiln sample`).",
         "A step whose loss is NaN/Inf or whose gradient norm exceeds 100x its running median is skipped (one line"
@@ -63,7 +63,8 @@ public final class TrainCommand implements Callable<Integer> {
   Path init;
 
   @Mixin SharedOptions.AutoDevice device;
-  @Mixin SharedOptions.Precision precision;
+  @Mixin SharedOptions.TrainPrecision precision;
+  @Mixin SharedOptions.Recompute recompute;
   @Mixin SharedOptions.Gpus gpus;
 
   @Option(names = "--data", paramLabel = "DIR",
@@ -79,9 +80,9 @@ public final class TrainCommand implements Callable<Integer> {
 
   @Option(names = "--resume", paramLabel = "DIR",
       description = "Continue a run from a checkpoint directory, or from the latest ckpt_<step> of a run directory. Options come"
-          + " from its train.txt; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
+          + " from its train.txt; only --steps, --device, --precision, --recompute, --threads, --val-every, --val-batches, --checkpoint-every, --keep,"
           + " --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may change. With the same --steps"
-          + " (and device) the losses equal an uninterrupted"
+          + " (and device and --precision: train.txt does not record it, and on CUDA it defaults to bf16) the losses equal an uninterrupted"
           + " run's, bit for bit.")
   Path resume;
 
@@ -145,6 +146,7 @@ public final class TrainCommand implements Callable<Integer> {
     Session.Device dev = device.device();
     Rendezvous rv = gpus.check(precision, dev);
     var matmulPrecision = precision.on(dev);
+    var recomputePolicy = recompute.requested();
     TrainRun run;
     if (resume != null) {
       Map<String, Object> given = new LinkedHashMap<>();
@@ -164,7 +166,7 @@ public final class TrainCommand implements Callable<Integer> {
           valEvery, valBatches, checkpointEvery, keep, seed, sampleTokens);
       run = TrainRun.fresh(start, opts, out, force, rv);
     }
-    return run.run(dev, threads, matmulPrecision, gpus.zero == 1, spec.commandLine().getOut(), err);
+    return run.run(dev, threads, matmulPrecision, recomputePolicy, gpus.zero == 1, spec.commandLine().getOut(), err);
   }
 
   private boolean matched(String option) {

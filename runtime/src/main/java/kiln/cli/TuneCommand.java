@@ -26,7 +26,8 @@ import picocli.CommandLine.Mixin;
 public final class TuneCommand implements Callable<Integer> {
   @Mixin SharedOptions.CpuDevice device;
   @Mixin SharedOptions.RegistryShape model;
-  @Mixin SharedOptions.Precision precision;
+  @Mixin SharedOptions.Fp32Precision precision;
+  @Mixin SharedOptions.Recompute recompute;
 
   @Override public Integer call() {
     Session.Device d = device.device();
@@ -36,13 +37,14 @@ public final class TuneCommand implements Callable<Integer> {
       throw new UserError("--precision bf16: tune races bf16 kernels on --device cuda only; the cpu emulates bf16 on its fp32 kernels (tune at fp32)");
     }
     Models.Shape shape = model.shape();
+    kiln.codegen.Recompute policy = shape.recompute(recompute.requested(), d);
     int n = device.threads();
     TuningCache cache = TuningCache.load(TuningCache.defaultFile());
-    if (d == Session.Device.CUDA) return tuneCuda(shape, p, cache);
+    if (d == Session.Device.CUDA) return tuneCuda(shape, p, policy, cache);
     String dev = TuningCache.cpuDevice(n);
     System.out.printf("tune: %s B=%d T=%d on %s%n", model.name, model.batch, model.seq, dev);
     List<CpuTuner.Result> results;
-    try (Session s = shape.open(model.batch, model.seq, Session.Device.CPU, n)) {
+    try (Session s = shape.open(model.batch, model.seq, Session.Device.CPU, n, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE, policy)) {
       results = CpuTuner.tune(s.arena, Session.sections(s.program), ((CpuExecutor) s.executor).pool(), cache, dev, System.err);
     }
     cache.save();
@@ -54,12 +56,12 @@ public final class TuneCommand implements Callable<Integer> {
     return 0;
   }
 
-  private int tuneCuda(Models.Shape shape, CudaSchedule.Precision p, TuningCache cache) {
+  private int tuneCuda(Models.Shape shape, CudaSchedule.Precision p, kiln.codegen.Recompute policy, TuningCache cache) {
     List<CudaTuner.Result> results;
-    try (Session s = shape.open(model.batch, model.seq, Session.Device.CUDA, 1, p)) {
+    try (Session s = shape.open(model.batch, model.seq, Session.Device.CUDA, 1, p, 0, Session.Zero.NONE, policy)) {
       CudaExecutor ex = (CudaExecutor) s.executor;
       System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model.name, model.batch, model.seq,
-          CudaExecutor.tuningDevice(ex.cuda()), precision.name);
+          CudaExecutor.tuningDevice(ex.cuda()), precision.name(Session.Device.CUDA));
       results = CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err);
     }
     cache.save();

@@ -18,12 +18,14 @@ public final class VerifyCommand implements Callable<Integer> {
   @Option(names = "--state", required = true, description = "llm.c debug state (v2) for a batch") Path state;
   @Option(names = "--losses", description = "text file of 10 reference losses, one per AdamW step") Path losses;
   @Mixin SharedOptions.CpuDevice device;
-  @Mixin SharedOptions.Precision precision;
+  @Mixin SharedOptions.Fp32Precision precision;
+  @Mixin SharedOptions.Recompute recompute;
 
   @Override public Integer call() {
     var d = device.device();
     int n = device.threads();
     var p = precision.on(d);
-    return Verify.run(model, state, losses, d, p, n, Verify.Tolerances.of(d, p), System.out) ? 0 : 1;
+    var r = recompute.requested();
+    return Verify.run(model, state, losses, d, p, r, n, Verify.Tolerances.of(d, p), System.out) ? 0 : 1;
   }
 }

@@ -6,8 +6,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Consumer;
 import kiln.codegen.BackendPass;
 import kiln.codegen.CudaSchedule;
+import kiln.codegen.Recompute;
+import kiln.dsl.Graph;
 import kiln.models.Gpt2;
 import kiln.models.Llama;
 import kiln.models.ModelFamily;
@@ -63,12 +66,46 @@ public final class Models {
     /** This shape with some int config components replaced (--layers, --heads, ...). */
     public Shape with(Map<String, Integer> overrides) { return new Shape(family, f().with(c(), overrides)); }
 
-    /** The training program a device runs: the DSL definition, with the backend's pass on CUDA (for fp32 kernels). */
-    public Program program(Session.Device device) { return program(device, CudaSchedule.Precision.FP32); }
+    /** The training program a device runs: the DSL definition, with the backend's pass on CUDA; the device's recompute policy. */
+    public Program program(Session.Device device) { return program(device, CudaSchedule.Precision.FP32, null); }
 
     /** The same for the kernels of a precision (the attention's backward differs at TF32 with one key/value head). */
-    public Program program(Session.Device device, CudaSchedule.Precision precision) {
-      return f().build(c(), device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision) : BackendPass.NONE);
+    public Program program(Session.Device device, CudaSchedule.Precision precision) { return program(device, precision, null); }
+
+    /** The fp32 kernels' program with a recompute policy. */
+    public Program program(Session.Device device, Recompute recompute) { return program(device, CudaSchedule.Precision.FP32, recompute); }
+
+    /**
+     * As above with a recompute policy (null: the device's default, {@link #recompute}); a policy that finds nothing to
+     * recompute in this model is refused (IllegalArgumentException, one line naming --recompute).
+     */
+    public Program program(Session.Device device, CudaSchedule.Precision precision, Recompute recompute) {
+      Recompute r = recompute != null ? recompute : device == Session.Device.CUDA ? Recompute.GELU : Recompute.NONE;
+      Consumer<Graph> pass = device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision, r) : BackendPass.cpu(r);
+      return f().build(c(), recompute == null ? pass : g -> {
+        checkRecompute(r, g);
+        pass.accept(g);
+      });
+    }
+
+    /**
+     * The recompute policy a session on device runs: requested, or where that is null the device's default (CUDA: gelu where the
+     * model has a GELU, as before the policy existed; the CPU: none). A policy that finds nothing to recompute in this model is
+     * refused in one line naming --recompute (IllegalArgumentException). Builds the model's graph once.
+     */
+    public Recompute recompute(Recompute requested, Session.Device device) {
+      Graph[] forward = new Graph[1];
+      f().build(c(), g -> forward[0] = g);
+      if (requested == null) return device == Session.Device.CUDA && Recompute.GELU.count(forward[0]) > 0 ? Recompute.GELU : Recompute.NONE;
+      checkRecompute(requested, forward[0]);
+      return requested;
+    }
+
+    private void checkRecompute(Recompute r, Graph forward) {
+      if (r != Recompute.NONE && r.count(forward) == 0) {
+        throw new IllegalArgumentException("--recompute " + r.flag() + ": a " + family.name() + " model has no "
+            + String.join("/", r.regions()) + " activation to recompute; expected none for it (accepted: " + String.join(", ", Recompute.names()) + ")");
+      }
     }
 
     /** The family's KV-cached decoder, if it has one. */
@@ -76,9 +113,18 @@ public final class Models {
 
     public Map<kiln.dsl.Dim, Integer> bind(int batch, int seq) { return f().bind(c(), batch, seq); }
 
-    /** A session on CUDA device ordinal gpu (0 on the CPU), the optimizer over a ZeRO-1 shard (Session.Zero.NONE: all of it). */
+    /**
+     * A session on CUDA device ordinal gpu (0 on the CPU), the optimizer over a ZeRO-1 shard (Session.Zero.NONE: all of it),
+     * recompute the activation-recompute policy (null: the device's default).
+     */
+    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu, Session.Zero zero,
+                        Recompute recompute) {
+      return new Session(program(device, precision, recompute), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero);
+    }
+
+    /** As above with the device's recompute policy. */
     public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu, Session.Zero zero) {
-      return new Session(program(device, precision), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero);
+      return open(batch, seq, device, threads, precision, gpu, zero, null);
     }
 
     /** A session on CUDA device ordinal gpu (0 on the CPU). */

@@ -74,13 +74,21 @@ public final class Verify {
   /** Any registered family (by the model file's magic): the session its registry shape opens, on the state's batch. */
   public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, CudaSchedule.Precision precision,
                             int threads, Tolerances tol, PrintStream out) {
+    return run(modelFile, stateFile, lossesFile, device, precision, null, threads, tol, out);
+  }
+
+  /** As above with an activation-recompute policy (null: the device's default). */
+  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, CudaSchedule.Precision precision,
+                            kiln.codegen.Recompute recompute, int threads, Tolerances tol, PrintStream out) {
     ModelFile.Loaded model = ModelFile.read(modelFile);
     Models.Shape shape = model.shape();
     DebugState state = DebugState.read(stateFile, shape);
     List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
     out.printf("verify: %s %s (%s), batch B=%d T=%d, %s%n", shape.family().name(), modelFile, shape.describeAll(), state.B(), state.T(),
         device.name().toLowerCase());
-    try (Session s = shape.open(state.B(), state.T(), device, threads, precision)) {
+    kiln.codegen.Recompute r = shape.recompute(recompute, device);
+    out.println("verify: recompute " + r.flag());
+    try (Session s = shape.open(state.B(), state.T(), device, threads, precision, 0, Session.Zero.NONE, r)) {
       return check(s, model.params(), state, expectedLosses, shape.vocab(), shape.paddedVocab(), tol, out);
     }
   }

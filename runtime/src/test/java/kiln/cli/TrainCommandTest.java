@@ -202,7 +202,7 @@ class TrainCommandTest {
     assertError("kiln: --model gpt2-huge: unknown; expected one of " + kiln.runtime.Models.ALL.keySet(),
         List.of("train", "--model", "gpt2-huge", "--out", out.toString()));
     assertError("kiln: --lr cannot change when resuming: the run's options come from " + run1.resolve("ckpt_20").resolve("train.txt")
-        + "; only --steps, --device, --precision, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may",
+        + "; only --steps, --device, --precision, --recompute, --threads, --val-every, --val-batches, --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may",
         List.of("train", "--resume", run1.toString(), "--lr", "1e-3"));
     assertError("kiln: --resume " + run1.resolve("ckpt_20") + ": already at step 20 of 20; pass a larger --steps to train on",
         List.of("train", "--resume", run1.toString()));

@@ -268,12 +268,18 @@ public final class DataParallel implements Learner {
    */
   public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision, Rendezvous rendezvous,
                                   boolean zero) {
+    return open(shape, perGpuBatch, seq, precision, null, rendezvous, zero);
+  }
+
+  /** As above with an activation-recompute policy (null: CUDA's default). */
+  public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision,
+                                  kiln.codegen.Recompute recompute, Rendezvous rendezvous, boolean zero) {
     check(rendezvous.gpus(), Cuda.deviceCount());
     Nccl nccl = Nccl.get();
     Nccl.requireNvlsDisabled(System.getenv());
     int world = rendezvous.worldSize();
     long bucketFloats = GradientBuckets.bucketFloats(System.getenv(GradientBuckets.BUCKET_VARIABLE));
-    return build(rendezvous, perGpuBatch, seq, zero, (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CUDA, 1, precision, local, z),
+    return build(rendezvous, perGpuBatch, seq, zero, (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CUDA, 1, precision, local, z, recompute),
         nccl, () -> rendezvous.nodes() == 1 ? nccl.uniqueId()
             : UniqueIdExchange.exchange(rendezvous.endpoint(), RUN, rendezvous.nodeRank(), rendezvous.nodes(), nccl::uniqueId,
                 UniqueIdExchange.DEFAULT_TIMEOUT), bucketFloats);

@@ -35,7 +35,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
   /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
   static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches",
       "--checkpoint-every", "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus", "--zero", "--nodes", "--node-rank",
-      "--rendezvous");
+      "--rendezvous", "--recompute");
 
   /** What a fresh run trains: a shape, its parameters (null: a seeded random init) and the name its log and train.txt give. */
   public record Start(Models.Shape shape, float[] params, String name) {}
@@ -79,7 +79,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
       if (!RESUMABLE.contains(option.getKey())) {
         // a shape option given with --resume would silently not apply
         throw new IllegalArgumentException(option.getKey() + " cannot change when resuming: the run's options come from "
-            + from.dir().resolve("train.txt") + "; only --steps, --device, --precision, --threads, --val-every, --val-batches,"
+            + from.dir().resolve("train.txt") + "; only --steps, --device, --precision, --recompute, --threads, --val-every, --val-batches,"
             + " --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may");
       }
       String key = option.getKey().substring(2);
@@ -143,9 +143,16 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
    */
   public int run(Session.Device dev, int threads, CudaSchedule.Precision precision, boolean zero, PrintWriter o, PrintWriter err)
       throws IOException {
+    return run(dev, threads, precision, null, zero, o, err);
+  }
+
+  /** As above with an activation-recompute policy (null: the device's default; one the model cannot take is refused first). */
+  public int run(Session.Device dev, int threads, CudaSchedule.Precision precision, kiln.codegen.Recompute recompute, boolean zero,
+                 PrintWriter o, PrintWriter err) throws IOException {
     if (opts.seq() > shape.maxT()) {
       throw new IllegalArgumentException("--seq " + opts.seq() + ": at most the model's maxT, " + shape.maxT());
     }
+    kiln.codegen.Recompute policy = shape.recompute(recompute, dev);
     DataLoader trainData = openData(DataLoader.Split.TRAIN, o);
     DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(DataLoader.Split.VAL, o);
     if (force && rv.nodeRank() == 0 && (from == null || copyLogFrom != null)) {
@@ -161,6 +168,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     }
     o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), ModelFiles.describe(shape), shape.paramCount(),
         dev == Session.Device.CPU ? "cpu, " + threads + " threads" : "cuda");
+    o.printf(Locale.ROOT, "train: --precision %s, --recompute %s%n", precision.name().toLowerCase(Locale.ROOT), policy.flag());
     o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
         valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
     o.printf(Locale.ROOT, "train: %s%n", opts.summary());
@@ -172,7 +180,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     sun.misc.Signal signal;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(shape, opts, dev, threads, precision, rv, zero, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, dev, threads, precision, policy, rv, zero, trainData, valData)) {
       if (from != null) {
         trainer.restore(from);
       } else if (initParams != null) {

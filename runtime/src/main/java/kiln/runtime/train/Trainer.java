@@ -79,8 +79,14 @@ public final class Trainer implements AutoCloseable {
    */
   public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
                  kiln.runtime.multi.Rendezvous rendezvous, boolean zero, DataLoader train, DataLoader val) {
-    this(shape, o, rendezvous.worldSize() == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision)
-        : openReplicas(shape, o, device, precision, rendezvous, zero), train, val);
+    this(shape, o, device, threads, precision, null, rendezvous, zero, train, val);
+  }
+
+  /** As above with an activation-recompute policy (null: the device's default). */
+  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
+                 kiln.codegen.Recompute recompute, kiln.runtime.multi.Rendezvous rendezvous, boolean zero, DataLoader train, DataLoader val) {
+    this(shape, o, rendezvous.worldSize() == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision, 0, Session.Zero.NONE, recompute)
+        : openReplicas(shape, o, device, precision, recompute, rendezvous, zero), train, val);
   }
 
   /** Over a learner opened elsewhere (tests: DataParallel's CPU replicas), of batch o.batch(); closes it. */
@@ -101,8 +107,8 @@ public final class Trainer implements AutoCloseable {
     this.adamV = session.program().state(kiln.models.Program.ADAM_V);
   }
 
-  private static Learner openReplicas(Models.Shape shape, TrainOptions o, Session.Device device,
-                                      kiln.codegen.CudaSchedule.Precision precision, kiln.runtime.multi.Rendezvous rendezvous, boolean zero) {
+  private static Learner openReplicas(Models.Shape shape, TrainOptions o, Session.Device device, kiln.codegen.CudaSchedule.Precision precision,
+                                      kiln.codegen.Recompute recompute, kiln.runtime.multi.Rendezvous rendezvous, boolean zero) {
     int gpus = rendezvous.worldSize();
     if (device != Session.Device.CUDA) {
       throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL");
@@ -110,7 +116,7 @@ public final class Trainer implements AutoCloseable {
     if (o.batch() % gpus != 0) {
       throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + o.batch() + " sequences must split evenly over the GPUs");
     }
-    return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, rendezvous, zero);
+    return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, recompute, rendezvous, zero);
   }
 
   public void init(float[] params) {
