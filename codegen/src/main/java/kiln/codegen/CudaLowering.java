@@ -7,38 +7,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import kiln.codegen.Lowering.Chooser;
+import kiln.codegen.Lowering.Lowered;
 import kiln.dsl.Compute;
 
 public final class CudaLowering {
-  /** A launch: the rendered kernel (shared by launches with the same source) and its bindings. */
-  public record CudaLaunch(String name, CudaRenderer.Rendered kernel) {}
-
-  public record Lowered(List<CudaLaunch> launches, Map<String, CudaRenderer.Rendered> kernels) {}
-
-  /**
-   * Picks the tile of one matmul launch (from a tuning cache), or null for the schedule's default
-   * (CudaSchedule.matmulFor). It sees the launch rendered with the default tile: its function name
-   * identifies the kernel.
-   */
-  public interface Chooser {
-    CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault);
-
-    /**
-     * As above where the launch could also run on wgmma over transposed copies (overCopies: rendered so
-     * with the schedule's wgmma tile). null takes overCopies (the rule: copies wherever they are
-     * planned), a WgmmaTile takes them with that tile, any other tile keeps the launch off them.
-     */
-    default CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) { return choose(byDefault); }
-  }
-
   private CudaLowering() {}
-
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) { return lower(computes, schedule, m -> null, null); }
-
-  /** size binds the dims an extern kernel fixes at compile time (the head size); null when there are no externs. */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
-    return lower(computes, schedule, chooser, size, 0);
-  }
 
   /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
   public static final int MAX_TRANSPOSE_CHUNKS = 4;
@@ -64,36 +38,23 @@ public final class CudaLowering {
   public static volatile Boolean rowChunksOverride;
 
   /**
-   * As above; with transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand
-   * stored [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many
-   * floats (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it,
-   * unless the chooser keeps it off them (Chooser.choose with overCopies).
+   * The lowering, over Epilogue.groups. size binds the dims an extern kernel fixes at compile time (the head size; null when
+   * there are no externs). With transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand stored
+   * [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many floats
+   * (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it, unless the chooser keeps it off
+   * them (Chooser.choose with overCopies). A matmul with an epilogue runs it in its own launch (the chooser still sees the
+   * bare matmul, the kernel the tuner times), except over copies in more than one launch (K or M chunks), where the
+   * epilogue runs after as a map. program: the readers of every tensor in the whole step, so outputs nothing outside the
+   * group reads are not stored (null: every output is stored). offsets places each tensor (Arena.offsetLong: elements of
+   * its storage from its region's start), so a matmul of two bf16 operands runs on the schedule's bf16 wgmma tile only
+   * where the copy engine can read them (bf16Refusal); null where the placement is not known (emit): every such matmul
+   * counts as aligned.
    */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                              long transposeFloats) {
-    return lower(computes, schedule, chooser, size, transposeFloats, null);
-  }
-
-  /**
-   * As above, over Epilogue.groups: a matmul with an epilogue runs it in its own launch (the chooser still
-   * sees the bare matmul, the kernel the tuner times), except over copies in more than one launch (K or M
-   * chunks), where the epilogue runs after as a map. program: the readers of every tensor in the whole
-   * step, so outputs nothing outside the group reads are not stored (null: every output is stored).
-   */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                              long transposeFloats, Epilogue.Readers program) {
-    return lower(computes, schedule, chooser, size, transposeFloats, program, null);
-  }
-
-  /**
-   * As above; offsets places each tensor (Arena.offsetLong: elements of its storage from its region's start), so a matmul
-   * of two bf16 operands runs on the schedule's bf16 wgmma tile only where the copy engine can read them (bf16Refusal);
-   * null where the placement is not known (emit): every such matmul counts as aligned.
-   */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser,
+                              java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                               long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
-    Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
-    List<CudaLaunch> launches = new ArrayList<>();
+    Map<String, Rendered> kernels = new LinkedHashMap<>();
+    List<Launch> launches = new ArrayList<>();
     boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
     for (List<Compute> fusedGroup : Epilogue.groups(computes)) {
       List<Compute> group = fusedGroup;
@@ -106,7 +67,7 @@ public final class CudaLowering {
       Compute first = group.getFirst();
       Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
       RowFusion.Plan rowPlan = rows() ? RowFusion.plan(group) : null;
-      CudaRenderer.Rendered k;
+      Rendered k;
       if (rowPlan != null) {
         k = CudaRows.render(rowPlan);
       } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
@@ -131,15 +92,15 @@ public final class CudaLowering {
         CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
         k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
         long[] plan = transposePlan(mm.get(), schedule, size, transposeFloats);
-        CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan);
+        Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan);
         CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
         if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
           CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;
           boolean fuse = epilogue != null && CudaRenderer.oneLaunch(plan);
           k = w.equals(schedule.wgmma()) && !fuse ? copies : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), w, plan, fuse ? epilogue : null);
           if (fuse) epilogue = null;
-          CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
-          for (CudaRenderer.Rendered x : t.kernels()) kernels.putIfAbsent(x.function(), x);
+          Work.Transposed t = ((Work.Tiles) k.work()).transposed();
+          for (Rendered x : t.kernels()) kernels.putIfAbsent(x.function(), x);
         } else if (epilogue != null) {
           k = CudaRenderer.matmul(mm.get(), chosen != null ? chosen : byDefault, epilogue);
           epilogue = null;
@@ -154,13 +115,13 @@ public final class CudaLowering {
       }
       kernels.putIfAbsent(k.function(), k);
       if (epilogue == null) {
-        launches.add(new CudaLaunch(String.join("+", fusedGroup.stream().map(Compute::name).toList()), k));
+        launches.add(new Launch(String.join("+", fusedGroup.stream().map(Compute::name).toList()), k));
       } else {
         // over copies in several launches: the epilogue's computes run after, as one map
-        launches.add(new CudaLaunch(first.name(), k));
-        CudaRenderer.Rendered map = CudaRenderer.map(epilogue.computes(), schedule);
+        launches.add(new Launch(first.name(), k));
+        Rendered map = CudaRenderer.map(epilogue.computes(), schedule);
         kernels.putIfAbsent(map.function(), map);
-        launches.add(new CudaLaunch(String.join("+", epilogue.computes().stream().map(Compute::name).toList()), map));
+        launches.add(new Launch(String.join("+", epilogue.computes().stream().map(Compute::name).toList()), map));
       }
     }
     return new Lowered(launches, kernels);

@@ -33,7 +33,7 @@ public final class FlashAttention {
       return Externs.attentionUnsupported(l, size::applyAsInt);
     }
 
-    public CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
+    public Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
   };
 
   /** The kernels' tiles (the FA_* macros of flash_attention.cuh), as the host launches them. */
@@ -68,7 +68,7 @@ public final class FlashAttention {
    * for dkdv, whose blocks sum over their G query heads, or (B x query heads, key tiles) where dk and dv
    * are partials per query head (dims as q: Externs.attention's perQueryHead).
    */
-  static CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
+  static Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
     Externs.AttentionLaunch launch = Externs.AttentionLaunch.of(c);
     List<Tensor> args = launch.args();
     AttentionLayout l = launch.layout();
@@ -134,7 +134,7 @@ public final class FlashAttention {
     String kind = "attention" + op.substring("attention".length());
     return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
         + launch.describe() + ")" + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
-        new CudaRenderer.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
+        new Work.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
   }
 
   private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {

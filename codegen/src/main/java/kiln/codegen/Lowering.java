@@ -10,36 +10,45 @@ import java.util.Optional;
 import kiln.dsl.Compute;
 
 public final class Lowering {
-  /** The launches of a program in order, and the distinct kernel classes they use. */
-  public record Lowered(List<Launch> launches, Map<String, KernelSource> kernels) {}
+  /** The launches of a program in order, and the distinct kernels they use by function name (either backend). */
+  public record Lowered(List<Launch> launches, Map<String, Rendered> kernels) {}
 
   private Lowering() {}
 
-  /** Picks the knobs of a matmul launch (from a tuning cache), or null for the defaults. */
-  public interface Chooser {
-    Schedule choose(JavaRenderer.Rendered matmul);
+  /**
+   * Picks the tile of one matmul launch (from a tuning cache), or null for the schedule's default. It sees the launch
+   * rendered with the default tile (CUDA: its function name identifies the kernel; Java: Rendered.identity).
+   */
+  public interface Chooser<T extends Work.Tile> {
+    T choose(Rendered byDefault);
+
+    /**
+     * CUDA, where the launch could also run on wgmma over transposed copies (overCopies: rendered so with the schedule's
+     * wgmma tile). null takes overCopies (the rule: copies wherever they are planned), a WgmmaTile takes them with that
+     * tile, any other tile keeps the launch off them.
+     */
+    default T choose(Rendered byDefault, Rendered overCopies) { return choose(byDefault); }
   }
 
   public static Lowered lower(List<Compute> computes, Schedule schedule) { return lower(computes, schedule, m -> null); }
 
-  public static Lowered lower(List<Compute> computes, Schedule defaults, Chooser chooser) {
+  public static Lowered lower(List<Compute> computes, Schedule defaults, Chooser<Schedule> chooser) {
     boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
     List<List<Compute>> groups = Fuse.groups(computes);
     if (dump) dumpGroups("fuse", groups);
-    Map<String, KernelSource> kernels = new LinkedHashMap<>();
+    Map<String, Rendered> kernels = new LinkedHashMap<>();
     List<Launch> launches = new ArrayList<>();
     for (List<Compute> group : groups) {
       Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(group.getFirst()) : Optional.empty();
-      JavaRenderer.Rendered rendered = mm.isPresent()
+      Rendered rendered = mm.isPresent()
           ? JavaRenderer.matmul(mm.get(), group.getFirst().accumulate())
           : JavaRenderer.map(group);
       if (dump) System.err.println("classify: " + rendered.kind() + " <- " + group.getFirst().name());
       Schedule chosen = mm.isPresent() ? chooser.choose(rendered) : null;
       Schedule schedule = chosen != null ? chosen : defaults;
-      KernelSource k = JavaRenderer.toClass(rendered, schedule);
-      kernels.putIfAbsent(k.className(), k);
-      String name = String.join("+", group.stream().map(Compute::name).toList());
-      launches.add(new Launch(name, kernels.get(k.className()), rendered.dims(), rendered.tensors(), rendered.work(), schedule));
+      Rendered k = JavaRenderer.toClass(rendered, schedule);
+      kernels.putIfAbsent(k.function(), k);
+      launches.add(new Launch(String.join("+", group.stream().map(Compute::name).toList()), k));
     }
     return new Lowered(launches, kernels);
   }
