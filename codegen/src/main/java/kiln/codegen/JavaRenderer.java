@@ -62,26 +62,12 @@ public final class JavaRenderer {
       loop.append(indent).append("int xv = xs;\n");
       loop.append(indent).append("for (; xv + L <= xe; xv += L) {\n");
       loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
-      String inner = indent + "  ";
-      for (Var v : serial) {
-        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-        inner += "  ";
-      }
-      loop.append(vector);
-      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      serialLoops(r, serial, vector, loop, indent + "  ");
       loop.append(indent).append("}\n");
       loop.append(indent).append("if (xv < xe) {\n");
       loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
       loop.append(indent).append("  final VectorMask<Float> tm = S.indexInRange(0, xe - xv);\n");
-      inner = indent + "  ";
-      for (Var v : serial) {
-        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-        inner += "  ";
-      }
-      loop.append(tail);
-      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      serialLoops(r, serial, tail, loop, indent + "  ");
       loop.append(indent).append("}\n");
       loop.append(indent).append("p += xe - xs;\n");
       loop.append("}\n");
@@ -107,13 +93,21 @@ public final class JavaRenderer {
 
   /** The group's statements, scalar in the map's vars, inside loops over its serial vars. */
   private static void statements(ExprRenderer r, List<Compute> group, List<Var> serial, StringBuilder loop, String indent) {
+    for (Var v : serial) r.dim(v.dim());   // named in the order the loops meet them, as the header binds them
+    StringBuilder body = new StringBuilder();
+    for (Compute c : group) statement(r, c, body, indent + "  ".repeat(serial.size()));
+    serialLoops(r, serial, body.toString(), loop, indent);
+  }
+
+  /** body (indented for its depth) inside loops over the serial vars, the outermost at indent. */
+  private static void serialLoops(ExprRenderer r, List<Var> serial, String body, StringBuilder loop, String indent) {
     String inner = indent;
     for (Var v : serial) {
       loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
           .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
       inner += "  ";
     }
-    for (Compute c : group) statement(r, c, loop, inner);
+    loop.append(body);
     for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i - 1)).append("}\n");
   }
 

@@ -147,20 +147,9 @@ public class Session implements Learner {
   public static Arena.Launches cudaLaunches(Program p) { return cudaLaunches(p, null); }
 
   /** As above, with a bf16 session's "cast" section (null: none). */
-  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(p, cast, kiln.codegen.Epilogue::groups); }
-
-  /**
-   * The computes of a CPU step as the Java lowering runs them: kiln.codegen.Fuse's groups per section, each
-   * one loop whose statements touch their tensors interleaved, so they share one time step in the arena.
-   */
-  static Arena.Launches cpuLaunches(Program p, List<Compute> cast) { return launches(p, cast, kiln.codegen.Fuse::groups); }
+  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(sections(p, cast), kiln.codegen.Epilogue::groups); }
 
   /** Each section's computes grouped into launches as a backend's lowering groups them, sections in order. */
-  private static Arena.Launches launches(Program p, List<Compute> cast,
-                                         java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
-    return launches(sections(p, cast), groups);
-  }
-
   private static Arena.Launches launches(Map<String, List<Compute>> sections,
                                          java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
     List<List<Compute>> launches = new java.util.ArrayList<>();

@@ -105,10 +105,6 @@ public final class CpuExecutor implements kiln.runtime.Executor {
         all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6, tunedNote);
   }
 
-  @Override public void run(String section) { run(section, NO_CUTS, i -> { }); }
-
-  private static final int[] NO_CUTS = {};
-
   @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
     List<Planned> list = section(section);
     int next = 0;

@@ -413,17 +413,12 @@ public final class CudaExecutor implements Executor {
     for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
   }
 
-  @Override public void run(String section) { run(section, NO_CUTS, i -> { }); }
-
-  private static final int[] NO_CUTS = {};
-
   /**
    * The launches between cuts run as their own CUDA graphs (captured on their second run, as a whole
    * section is), so after.accept(cut) can queue work on another stream (an event, NCCL) between them.
    */
   @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
-    List<Planned> list = sections.get(section);
-    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
+    List<Planned> list = section(section);
     if (events != null) {
       int next = 0;
       for (int k = 0; k < list.size(); k++) {
@@ -466,10 +461,12 @@ public final class CudaExecutor implements Executor {
     else launchAll(part);
   }
 
-  @Override public List<String> launchNames(String section) {
+  @Override public List<String> launchNames(String section) { return section(section).stream().map(Planned::name).toList(); }
+
+  private List<Planned> section(String section) {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
-    return list.stream().map(Planned::name).toList();
+    return list;
   }
 
   private long byteOffset(Tensor t) {
