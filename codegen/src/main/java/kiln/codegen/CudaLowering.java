@@ -1,18 +1,33 @@
-// The CUDA lowering pipeline: fuse (rows, then element-wise; matmul epilogues) -> classify (row, matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
+// The CUDA backend of the lowering pipeline (Lowering): fuse (rows, then element-wise; matmul epilogues), every kind
+// (row, extern, matmul, column reduce or reduce, map/scatter) scheduled and rendered by CudaRenderer and its kernels.
 // At BF16 on sm_90 a matmul of two bf16 operands the copy engine can read goes to the bf16 wgmma kernel (bf16Refusal says why not).
 package kiln.codegen;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
 import kiln.codegen.Lowering.Chooser;
 import kiln.codegen.Lowering.Lowered;
 import kiln.dsl.Compute;
 
-public final class CudaLowering {
-  private CudaLowering() {}
+public final class CudaLowering implements Lowering.Backend {
+  private final CudaSchedule schedule;
+  private final Chooser<CudaSchedule.MatmulTile> chooser;
+  private final java.util.function.ToIntFunction<kiln.dsl.Dim> size;
+  private final long transposeFloats;
+  private final Epilogue.Readers program;
+  private final java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets;
+  private final boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
+
+  /** The CUDA backend of Lowering, with what lower's arguments say. */
+  public CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                      long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
+    this.schedule = schedule;
+    this.chooser = chooser;
+    this.size = size;
+    this.transposeFloats = transposeFloats;
+    this.program = program;
+    this.offsets = offsets;
+  }
 
   /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
   public static final int MAX_TRANSPOSE_CHUNKS = 4;
@@ -53,78 +68,77 @@ public final class CudaLowering {
   public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser,
                               java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                               long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
-    Map<String, Rendered> kernels = new LinkedHashMap<>();
-    List<Launch> launches = new ArrayList<>();
-    boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
-    for (List<Compute> fusedGroup : Epilogue.groups(computes)) {
-      List<Compute> group = fusedGroup;
-      CudaRenderer.Fused epilogue = null;
-      if (Epilogue.fused(fusedGroup)) {
-        group = List.of(fusedGroup.getFirst());
-        epilogue = new CudaRenderer.Fused(fusedGroup.subList(1, fusedGroup.size()), Epilogue.unstored(fusedGroup, program));
-        if (dump) System.err.println("epilogue: " + String.join(" + ", fusedGroup.stream().map(Compute::name).toList()) + ", not stored: " + epilogue.unstored());
-      }
-      Compute first = group.getFirst();
-      Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
-      RowFusion.Plan rowPlan = rows() ? RowFusion.plan(group) : null;
-      Rendered k;
-      if (rowPlan != null) {
-        k = CudaRows.render(rowPlan);
-      } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
-        if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
-        k = Externs.render(first, schedule, size);
-      } else if (mm.isPresent() && bf16Wgmma(mm.get(), schedule, size, offsets, dump)) {
-        // bf16 operands on Hopper: the chooser sees the bare matmul with the default tile (the tuner's key)
-        WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm.get(), size, offsets);
-        k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        WgmmaBf16.Tile raw = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : schedule.wgmmaBf16();
-        WgmmaBf16.Tile tile = bf16Tile(raw, mm.get(), size, offsets);
-        if (epilogue != null) {
-          // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
-          kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm.get(), epilogue, size, offsets) : null;
-          if (dump && staged != null) System.err.println("bf16 wgmma: " + first.name() + " stages its epilogue's " + staged.name() + " for the copy engine");
-          k = CudaRenderer.matmul(mm.get(), raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged));
-          epilogue = null;
-        } else if (!tile.equals(byDefault)) {
-          k = CudaRenderer.matmul(mm.get(), first.accumulate(), tile);
-        }
-      } else if (mm.isPresent()) {
-        CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
-        k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        long[] plan = transposePlan(mm.get(), schedule, size, transposeFloats);
-        Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan);
-        CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
-        if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
-          CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;
-          boolean fuse = epilogue != null && CudaRenderer.oneLaunch(plan);
-          k = w.equals(schedule.wgmma()) && !fuse ? copies : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), w, plan, fuse ? epilogue : null);
-          if (fuse) epilogue = null;
-          Work.Transposed t = ((Work.Tiles) k.work()).transposed();
-          for (Rendered x : t.kernels()) kernels.putIfAbsent(x.function(), x);
-        } else if (epilogue != null) {
-          k = CudaRenderer.matmul(mm.get(), chosen != null ? chosen : byDefault, epilogue);
-          epilogue = null;
-        } else if (chosen != null && !chosen.equals(byDefault)) {
-          k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
-        }
-      } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
-        // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
-        k = schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
-      } else {
-        k = CudaRenderer.map(group, schedule);
-      }
-      kernels.putIfAbsent(k.function(), k);
-      if (epilogue == null) {
-        launches.add(new Launch(String.join("+", fusedGroup.stream().map(Compute::name).toList()), k));
-      } else {
-        // over copies in several launches: the epilogue's computes run after, as one map
-        launches.add(new Launch(first.name(), k));
-        Rendered map = CudaRenderer.map(epilogue.computes(), schedule);
-        kernels.putIfAbsent(map.function(), map);
-        launches.add(new Launch(String.join("+", epilogue.computes().stream().map(Compute::name).toList()), map));
-      }
+    return Lowering.lower(computes, new CudaLowering(schedule, chooser, size, transposeFloats, program, offsets));
+  }
+
+  @Override public List<List<Compute>> groups(List<Compute> computes) { return Epilogue.groups(computes); }
+
+  /** Every kind: row kernels where rows() is on. */
+  @Override public boolean renders(Lowering.Kind kind) { return kind != Lowering.Kind.ROW || rows(); }
+
+  @Override public boolean epilogue(List<Compute> group) { return Epilogue.fused(group); }
+
+  @Override public List<Launch> render(Lowering.Kind kind, List<Compute> head, List<Compute> group) {
+    Compute first = head.getFirst();
+    CudaRenderer.Fused epilogue = null;
+    if (head.size() < group.size()) {
+      epilogue = new CudaRenderer.Fused(group.subList(1, group.size()), Epilogue.unstored(group, program));
+      if (dump) System.err.println("epilogue: " + Lowering.name(group) + ", not stored: " + epilogue.unstored());
     }
-    return new Lowered(launches, kernels);
+    Rendered k = switch (kind) {
+      case ROW -> CudaRows.render(RowFusion.plan(head));
+      case EXTERN -> {
+        if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
+        yield Externs.render(first, schedule, size);
+      }
+      case MATMUL -> {
+        Matmul m = matmul(MatmulMatch.of(first).orElseThrow(), epilogue);
+        if (m.tookEpilogue()) epilogue = null;
+        yield m.kernel();
+      }
+      // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
+      case REDUCE -> schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
+      case MAP -> CudaRenderer.map(head, schedule);
+    };
+    if (epilogue == null) return List.of(new Launch(Lowering.name(group), k));
+    // over copies in several launches: the epilogue's computes run after, as one map
+    return List.of(new Launch(first.name(), k), new Launch(Lowering.name(epilogue.computes()), CudaRenderer.map(epilogue.computes(), schedule)));
+  }
+
+  /** A matmul's kernel, and whether it runs the epilogue it was offered. */
+  private record Matmul(Rendered kernel, boolean tookEpilogue) {}
+
+  /**
+   * A matmul's kernel: on the bf16 wgmma tile, over transposed copies or on the schedule's tile, as the chooser picks (it
+   * sees the bare matmul with the default tile: the tuner's key); with the epilogue (or null) where that launch can take it.
+   */
+  private Matmul matmul(MatmulMatch mm, CudaRenderer.Fused epilogue) {
+    boolean acc = mm.compute().accumulate();
+    if (bf16Wgmma(mm, schedule, size, offsets, dump)) {
+      WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm, size, offsets);
+      Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
+      WgmmaBf16.Tile raw = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : schedule.wgmmaBf16();
+      if (epilogue != null) {
+        // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
+        kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm, epilogue, size, offsets) : null;
+        if (dump && staged != null) System.err.println("bf16 wgmma: " + mm.compute().name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+        return new Matmul(CudaRenderer.matmul(mm, raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged)), true);
+      }
+      WgmmaBf16.Tile tile = bf16Tile(raw, mm, size, offsets);
+      return new Matmul(tile.equals(byDefault) ? k : CudaRenderer.matmul(mm, acc, tile), false);
+    }
+    CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm);
+    Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
+    long[] plan = transposePlan(mm, schedule, size, transposeFloats);
+    Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan);
+    CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
+    if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
+      CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;
+      boolean fuse = epilogue != null && CudaRenderer.oneLaunch(plan);
+      return new Matmul(w.equals(schedule.wgmma()) && !fuse ? copies : CudaRenderer.matmulTransposed(mm, acc, w, plan, fuse ? epilogue : null), fuse);
+    }
+    if (epilogue != null) return new Matmul(CudaRenderer.matmul(mm, chosen != null ? chosen : byDefault, epilogue), true);
+    return new Matmul(chosen != null && !chosen.equals(byDefault) ? CudaRenderer.matmul(mm, acc, chosen) : k, false);
   }
 
   /**

@@ -1,13 +1,14 @@
-// The lowering pipeline, pass by pass: fuse -> classify (matmul or map) -> render -> dedupe.
-// With KILN_DUMP_IR=1 it prints the IR after each pass.
+// The lowering pipeline, one for both backends, pass by pass: fuse -> classify (row / extern / matmul /
+// reduce / map) -> schedule -> render -> dedupe, over a Backend (the Java one here, CUDA's in CudaLowering)
+// that says how it fuses and which kinds it renders, and renders them. KILN_DUMP_IR=1 prints the IR after each pass.
 package kiln.codegen;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import kiln.dsl.Compute;
+import kiln.dsl.Expr;
 
 public final class Lowering {
   /** The launches of a program in order, and the distinct kernels they use by function name (either backend). */
@@ -30,27 +31,79 @@ public final class Lowering {
     default T choose(Rendered byDefault, Rendered overCopies) { return choose(byDefault); }
   }
 
-  public static Lowered lower(List<Compute> computes, Schedule schedule) { return lower(computes, schedule, m -> null); }
+  /** What a group of computes lowers to: the classifier tries them in this order, each where the backend renders it. */
+  public enum Kind { ROW, EXTERN, MATMUL, REDUCE, MAP }
 
-  public static Lowered lower(List<Compute> computes, Schedule defaults, Chooser<Schedule> chooser) {
+  /** A backend as the pipeline sees it: how it fuses computes into launches, which kinds it renders, and how. */
+  public interface Backend {
+    /** fuse: the computes grouped into launches, in order. */
+    List<List<Compute>> groups(List<Compute> computes);
+
+    /** Whether it has a kernel kind of its own for kind (MATMUL and MAP: every backend; a group of another kind runs as a map). */
+    boolean renders(Kind kind);
+
+    /** Whether the group is a matmul with an epilogue it runs in the matmul's launch (classified by the matmul alone). */
+    default boolean epilogue(List<Compute> group) { return false; }
+
+    /** schedule and render: the launches of one group (head: the group, or its matmul alone where it has an epilogue). */
+    List<Launch> render(Kind kind, List<Compute> head, List<Compute> group);
+  }
+
+  /**
+   * The lowering: fuse -> classify -> schedule -> render -> dedupe, over a backend. The kernels map holds every kernel the
+   * launches run, by function name (a matmul over transposed copies brings the transpose's and its chunks' kernels too).
+   */
+  public static Lowered lower(List<Compute> computes, Backend backend) {
     boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
-    List<List<Compute>> groups = Fuse.groups(computes);
+    List<List<Compute>> groups = backend.groups(computes);
     if (dump) dumpGroups("fuse", groups);
     Map<String, Rendered> kernels = new LinkedHashMap<>();
     List<Launch> launches = new ArrayList<>();
     for (List<Compute> group : groups) {
-      Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(group.getFirst()) : Optional.empty();
-      Rendered rendered = mm.isPresent()
-          ? JavaRenderer.matmul(mm.get(), group.getFirst().accumulate())
-          : JavaRenderer.map(group);
-      if (dump) System.err.println("classify: " + rendered.kind() + " <- " + group.getFirst().name());
-      Schedule chosen = mm.isPresent() ? chooser.choose(rendered) : null;
-      Schedule schedule = chosen != null ? chosen : defaults;
-      Rendered k = JavaRenderer.toClass(rendered, schedule);
-      kernels.putIfAbsent(k.function(), k);
-      launches.add(new Launch(String.join("+", group.stream().map(Compute::name).toList()), k));
+      List<Compute> head = backend.epilogue(group) ? group.subList(0, 1) : group;
+      Kind kind = classify(head, backend);
+      if (dump) System.err.println("classify: " + kind + " <- " + name(group));
+      for (Launch l : backend.render(kind, head, group)) {
+        if (l.kernel().work() instanceof Work.Tiles t && t.transposed() != null) {
+          for (Rendered x : t.transposed().kernels()) kernels.putIfAbsent(x.function(), x);
+        }
+        kernels.putIfAbsent(l.kernel().function(), l.kernel());
+        launches.add(l);
+      }
     }
     return new Lowered(launches, kernels);
+  }
+
+  /** The one plan switch: a group's kind, the first of Kind's order that fits it and that the backend renders, else MAP. */
+  static Kind classify(List<Compute> group, Backend backend) {
+    Compute first = group.getFirst();
+    boolean one = group.size() == 1;
+    if (backend.renders(Kind.ROW) && RowFusion.plan(group) != null) return Kind.ROW;
+    if (backend.renders(Kind.EXTERN) && one && first.body() instanceof Expr.Extern) return Kind.EXTERN;
+    if (one && MatmulMatch.of(first).isPresent()) return Kind.MATMUL;
+    if (backend.renders(Kind.REDUCE) && one && !first.rootReductions().isEmpty()) return Kind.REDUCE;
+    return Kind.MAP;
+  }
+
+  /** A launch's name: its computes' joined with "+". */
+  static String name(List<Compute> group) { return String.join("+", group.stream().map(Compute::name).toList()); }
+
+  public static Lowered lower(List<Compute> computes, Schedule schedule) { return lower(computes, schedule, m -> null); }
+
+  /** The Java backend: Fuse's groups, matmuls and maps (a reduction runs inside its map's loop), knobs from the chooser. */
+  public static Lowered lower(List<Compute> computes, Schedule defaults, Chooser<Schedule> chooser) {
+    return lower(computes, new Backend() {
+      @Override public List<List<Compute>> groups(List<Compute> c) { return Fuse.groups(c); }
+
+      @Override public boolean renders(Kind kind) { return kind == Kind.MATMUL || kind == Kind.MAP; }
+
+      @Override public List<Launch> render(Kind kind, List<Compute> head, List<Compute> group) {
+        Compute first = group.getFirst();
+        Rendered r = kind == Kind.MATMUL ? JavaRenderer.matmul(MatmulMatch.of(first).orElseThrow(), first.accumulate()) : JavaRenderer.map(group);
+        Schedule chosen = kind == Kind.MATMUL ? chooser.choose(r) : null;
+        return List.of(new Launch(name(group), JavaRenderer.toClass(r, chosen != null ? chosen : defaults)));
+      }
+    });
   }
 
   private static void dumpGroups(String pass, List<List<Compute>> groups) {

@@ -48,12 +48,7 @@ public class Session implements Learner {
 
   /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU; fp32 matmuls on CUDA. */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads) {
-    this(program, sizes, batch, seq, device, threads, CudaSchedule.Precision.FP32);
-  }
-
-  /** As above, with the CUDA matmul precision (the CPU always computes in fp32). */
-  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
-    this(program, sizes, batch, seq, device, threads, precision, 0);
+    this(program, sizes, batch, seq, device, threads, CudaSchedule.Precision.FP32, 0, Zero.NONE);
   }
 
   /**
@@ -71,15 +66,11 @@ public class Session implements Learner {
     public kiln.runtime.multi.ZeroShards shards(long params) { return kiln.runtime.multi.ZeroShards.of(params, ranks); }
   }
 
-  /** As above, on CUDA device ordinal gpu (its primary context becomes current on the calling thread). */
-  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
-                 int gpu) {
-    this(program, sizes, batch, seq, device, threads, precision, gpu, Zero.NONE);
-  }
-
   /**
-   * As above, with the norm and AdamW over a ZeRO-1 shard: SHARD and SHARD_START bound to the rank's
-   * slice, and the params and grads blocks allocated padded to N equal shards (the padding stays 0).
+   * As above, with the matmul precision (the CPU emulates bf16 storage and otherwise computes in fp32), on CUDA device
+   * ordinal gpu (its primary context becomes current on the calling thread), with the norm and AdamW over a ZeRO-1 shard:
+   * SHARD and SHARD_START bound to the rank's slice, and the params and grads blocks allocated padded to N equal shards
+   * (the padding stays 0).
    */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
                  int gpu, Zero zero) {
