@@ -9,25 +9,11 @@ import kiln.codegen.Lowering.Chooser;
 import kiln.codegen.Lowering.Lowered;
 import kiln.dsl.Compute;
 
-public final class CudaLowering implements Lowering.Backend {
-  private final CudaSchedule schedule;
-  private final Chooser<CudaSchedule.MatmulTile> chooser;
-  private final java.util.function.ToIntFunction<kiln.dsl.Dim> size;
-  private final long transposeFloats;
-  private final Epilogue.Readers program;
-  private final java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets;
-  private final boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
-
-  /** The CUDA backend of Lowering, with what lower's arguments say. */
-  public CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                      long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
-    this.schedule = schedule;
-    this.chooser = chooser;
-    this.size = size;
-    this.transposeFloats = transposeFloats;
-    this.program = program;
-    this.offsets = offsets;
-  }
+/** The CUDA backend, with what lower's arguments say. */
+public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                           long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets)
+    implements Lowering.Backend {
+  private static final boolean DUMP = "1".equals(System.getenv("KILN_DUMP_IR"));
 
   /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
   public static final int MAX_TRANSPOSE_CHUNKS = 4;
@@ -83,7 +69,7 @@ public final class CudaLowering implements Lowering.Backend {
     CudaRenderer.Fused epilogue = null;
     if (head.size() < group.size()) {
       epilogue = new CudaRenderer.Fused(group.subList(1, group.size()), Epilogue.unstored(group, program));
-      if (dump) System.err.println("epilogue: " + Lowering.name(group) + ", not stored: " + epilogue.unstored());
+      if (DUMP) System.err.println("epilogue: " + Lowering.name(group) + ", not stored: " + epilogue.unstored());
     }
     Rendered k = switch (kind) {
       case ROW -> CudaRows.render(RowFusion.plan(head));
@@ -114,14 +100,14 @@ public final class CudaLowering implements Lowering.Backend {
    */
   private Matmul matmul(MatmulMatch mm, CudaRenderer.Fused epilogue) {
     boolean acc = mm.compute().accumulate();
-    if (bf16Wgmma(mm, schedule, size, offsets, dump)) {
+    if (bf16Wgmma(mm, schedule, size, offsets, DUMP)) {
       WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm, size, offsets);
       Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
       WgmmaBf16.Tile raw = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : schedule.wgmmaBf16();
       if (epilogue != null) {
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
         kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm, epilogue, size, offsets) : null;
-        if (dump && staged != null) System.err.println("bf16 wgmma: " + mm.compute().name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+        if (DUMP && staged != null) System.err.println("bf16 wgmma: " + mm.compute().name() + " stages its epilogue's " + staged.name() + " for the copy engine");
         return new Matmul(CudaRenderer.matmul(mm, raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged)), true);
       }
       WgmmaBf16.Tile tile = bf16Tile(raw, mm, size, offsets);
