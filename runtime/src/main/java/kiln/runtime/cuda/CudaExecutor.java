@@ -403,8 +403,6 @@ public final class CudaExecutor implements Executor {
   public Arena layout() { return layout; }
   DeviceArena memory() { return memory; }
   long intBase() { return intBase; }
-  public CompileStats compileStats() { return compile; }
-  public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
 
   /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
   public long deviceBytesInUse() { return cuda.totalBytes() - cuda.freeBytes(); }
