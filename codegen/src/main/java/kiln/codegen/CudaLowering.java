@@ -83,7 +83,8 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
         yield m.kernel();
       }
       // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
-      case REDUCE -> schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
+      case REDUCE -> schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule)
+          : CudaRenderer.reduce(first, schedule);
       case MAP -> CudaRenderer.map(head, schedule);
     };
     if (epilogue == null) return List.of(new Launch(Lowering.name(group), k));
@@ -107,7 +108,9 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       if (epilogue != null) {
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
         kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm, epilogue, size, offsets) : null;
-        if (DUMP && staged != null) System.err.println("bf16 wgmma: " + mm.compute().name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+        if (DUMP && staged != null) {
+          System.err.println("bf16 wgmma: " + mm.compute().name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+        }
         return new Matmul(CudaRenderer.matmul(mm, raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged)), true);
       }
       WgmmaBf16.Tile tile = bf16Tile(raw, mm, size, offsets);

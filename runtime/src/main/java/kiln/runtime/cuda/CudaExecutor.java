@@ -59,23 +59,19 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    // tuned, matmul launches, on wgmma, of those over transposed copies, of those chunked along M, on bf16 wgmma
-    int[] counts = new int[6];
+    int[] tuned = {0};   // matmul launches whose tile the tuning cache gave
     Lowering.Chooser<CudaSchedule.MatmulTile> chooser = new Lowering.Chooser<>() {
       @Override public CudaSchedule.MatmulTile choose(Rendered byDefault) {
         if (!(byDefault.work() instanceof Work.Bf16Tiles work)) return choose(byDefault, null);
         // the lowering sends a matmul here only where it runs on the bf16 tile; a tuned bf16 tile replaces the default
-        counts[1]++;
-        counts[5]++;
         String knobs = tuning.find(device, byDefault.function(), work.shape(layout::size));
         CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
         if (!(tile instanceof kiln.codegen.WgmmaBf16.Tile)) return null;
-        counts[0]++;
+        tuned[0]++;
         return tile;
       }
 
       @Override public CudaSchedule.MatmulTile choose(Rendered byDefault, Rendered overCopies) {
-        counts[1]++;
         Work.Tiles work = (Work.Tiles) byDefault.work();
         // copies only where the operands read in place meet the copy engine's rules
         boolean copies = overCopies != null && tmaAligned((Work.Tiles) overCopies.work(), layout);
@@ -88,21 +84,13 @@ public final class CudaExecutor implements Executor {
         boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
             || tile instanceof CudaSchedule.WgmmaTile && (work.tile() instanceof CudaSchedule.WgmmaTile || copies));
         CudaSchedule.MatmulTile chosen = usable ? tile : null;
-        if (usable) counts[0]++;
-        if (overCopies != null) {
-          if (copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
-            counts[2]++;
-            counts[3]++;
-            if (((Work.Tiles) overCopies.work()).transposed().byRows()) counts[4]++;
-            return chosen;
-          }
-          return chosen != null ? chosen : schedule.matmul();
-        }
+        if (usable) tuned[0]++;
+        // over copies where they meet the rules and no other kind of tile was picked; else the pick, or the general tile
+        if (overCopies != null && copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) return chosen;
+        if (overCopies != null) return chosen != null ? chosen : schedule.matmul();
         CudaSchedule.MatmulTile effective = chosen != null ? chosen : (CudaSchedule.MatmulTile) work.tile();
         // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
-        if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
-        if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
-        return chosen;
+        return effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout) ? schedule.matmul() : chosen;
       }
     };
     Map<String, Lowering.Lowered> lowered = new LinkedHashMap<>();
@@ -115,14 +103,24 @@ public final class CudaExecutor implements Executor {
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
     this.kernelCount = sources.size();
-    this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
-        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
-        + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
+    // what the launches came to, counted by their work
+    java.util.function.ToLongFunction<java.util.function.Predicate<Rendered>> count = p -> lowered.values().stream()
+        .flatMap(l -> l.launches().stream()).map(kiln.codegen.Launch::kernel).filter(p).count();
+    long matmuls = count.applyAsLong(k -> k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles);
+    long copies = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null);
+    long byRows = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null && t.transposed().byRows());
+    long wgmma = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.tile() instanceof CudaSchedule.WgmmaTile);
+    long epilogues = count.applyAsLong(k -> (k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles) && k.source().contains("auto epilogue"));
+    this.tunedNote = tuned[0] + " of " + matmuls + " matmul launches tuned"
+        + (tuned[0] < matmuls ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
+        + (schedule.wgmma() != null ? "; " + wgmma + " of " + matmuls + " on sm_90a wgmma (" + copies + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
-        + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
-        + (schedule.wgmmaBf16() != null ? "; " + counts[5] + " of " + counts[1] + " on sm_90a bf16 wgmma (KILN_DUMP_IR=1 says why the rest are not)" : "")
-        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
-        + "; " + epilogueLaunches(lowered.values()) + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
+        + (byRows > 0 ? ", " + byRows + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
+        + (schedule.wgmmaBf16() != null ? "; " + count.applyAsLong(k -> k.work() instanceof Work.Bf16Tiles) + " of " + matmuls
+        + " on sm_90a bf16 wgmma (KILN_DUMP_IR=1 says why the rest are not)" : "")
+        + "; " + count.applyAsLong(k -> k.work() instanceof Work.Columns) + " column reductions split along the rows"
+        + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
+        + "; " + epilogues + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -242,16 +240,6 @@ public final class CudaExecutor implements Executor {
       case Work.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
-  }
-
-  private static long epilogueLaunches(java.util.Collection<Lowering.Lowered> lowered) {
-    return lowered.stream().flatMap(l -> l.launches().stream())
-        .filter(x -> (x.kernel().work() instanceof Work.Tiles || x.kernel().work() instanceof Work.Bf16Tiles)
-            && x.kernel().source().contains("auto epilogue")).count();
-  }
-
-  private static long columnLaunches(java.util.Collection<Lowering.Lowered> lowered) {
-    return lowered.stream().flatMap(l -> l.launches().stream()).filter(x -> x.kernel().work() instanceof Work.Columns).count();
   }
 
   /**

@@ -196,9 +196,8 @@ public final class CudaTuner {
   }
 
   private static List<Tuner.Result<CudaSchedule.MatmulTile>> measure(Arena layout, CudaExecutor ex, Map<String, Target> targets,
-                                                                     Map<String, Rendered[]> variants, Map<String, Rendered> references,
-                                                                     Map<String, Cuda.Module> kernels, Cuda.Module utilities, int total, double tolerance,
-                                                                     TuningCache cache, PrintStream log, long start) {
+      Map<String, Rendered[]> variants, Map<String, Rendered> references, Map<String, Cuda.Module> kernels, Cuda.Module utilities, int total,
+      double tolerance, TuningCache cache, PrintStream log, long start) {
     Cuda cuda = ex.cuda();
     DeviceArena memory = ex.memory();
     Kernel fill = utilities.kernel("kiln_fill"), copy = utilities.kernel("kiln_copy"), diff = utilities.kernel("kiln_diff");
