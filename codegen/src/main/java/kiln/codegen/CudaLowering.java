@@ -1,44 +1,19 @@
-// The CUDA lowering pipeline: fuse (rows, then element-wise; matmul epilogues) -> classify (row, matmul, column reduce, reduce, map/scatter) -> schedule -> render -> dedupe.
+// The CUDA backend of the lowering pipeline (Lowering): fuse (rows, then element-wise; matmul epilogues), every kind
+// (row, extern, matmul, column reduce or reduce, map/scatter) scheduled and rendered by CudaRenderer and its kernels.
 // At BF16 on sm_90 a matmul of two bf16 operands the copy engine can read goes to the bf16 wgmma kernel (bf16Refusal says why not).
 package kiln.codegen;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Optional;
+import kiln.codegen.Lowering.Chooser;
+import kiln.codegen.Lowering.Lowered;
 import kiln.dsl.Compute;
 
-public final class CudaLowering {
-  /** A launch: the rendered kernel (shared by launches with the same source) and its bindings. */
-  public record CudaLaunch(String name, CudaRenderer.Rendered kernel) {}
-
-  public record Lowered(List<CudaLaunch> launches, Map<String, CudaRenderer.Rendered> kernels) {}
-
-  /**
-   * Picks the tile of one matmul launch (from a tuning cache), or null for the schedule's default
-   * (CudaSchedule.matmulFor). It sees the launch rendered with the default tile: its function name
-   * identifies the kernel.
-   */
-  public interface Chooser {
-    CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault);
-
-    /**
-     * As above where the launch could also run on wgmma over transposed copies (overCopies: rendered so
-     * with the schedule's wgmma tile). null takes overCopies (the rule: copies wherever they are
-     * planned), a WgmmaTile takes them with that tile, any other tile keeps the launch off them.
-     */
-    default CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) { return choose(byDefault); }
-  }
-
-  private CudaLowering() {}
-
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule) { return lower(computes, schedule, m -> null, null); }
-
-  /** size binds the dims an extern kernel fixes at compile time (the head size); null when there are no externs. */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
-    return lower(computes, schedule, chooser, size, 0);
-  }
+/** The CUDA backend, with what lower's arguments say. */
+public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+                           long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets)
+    implements Lowering.Backend {
+  private static final boolean DUMP = "1".equals(System.getenv("KILN_DUMP_IR"));
 
   /** Most chunks along K a transposed-operand wgmma launch may take (each rereads and rewrites C). */
   public static final int MAX_TRANSPOSE_CHUNKS = 4;
@@ -64,110 +39,99 @@ public final class CudaLowering {
   public static volatile Boolean rowChunksOverride;
 
   /**
-   * As above; with transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand
-   * stored [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many
-   * floats (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it,
-   * unless the chooser keeps it off them (Chooser.choose with overCopies).
+   * The lowering, over Epilogue.groups. size binds the dims an extern kernel fixes at compile time (the head size; null when
+   * there are no externs). With transposeFloats > 0 (and the wgmma tile on, sizes bound), a matmul with an operand stored
+   * [k..., rows...] runs on wgmma over transposed copies in a workspace of at most that many floats
+   * (CudaRenderer.matmulTransposed) wherever CudaRenderer.transposePlan finds chunks for it, unless the chooser keeps it off
+   * them (Chooser.choose with overCopies). A matmul with an epilogue runs it in its own launch (the chooser still sees the
+   * bare matmul, the kernel the tuner times), except over copies in more than one launch (K or M chunks), where the
+   * epilogue runs after as a map. program: the readers of every tensor in the whole step, so outputs nothing outside the
+   * group reads are not stored (null: every output is stored). offsets places each tensor (Arena.offsetLong: elements of
+   * its storage from its region's start), so a matmul of two bf16 operands runs on the schedule's bf16 wgmma tile only
+   * where the copy engine can read them (bf16Refusal); null where the placement is not known (emit): every such matmul
+   * counts as aligned.
    */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                              long transposeFloats) {
-    return lower(computes, schedule, chooser, size, transposeFloats, null);
-  }
-
-  /**
-   * As above, over Epilogue.groups: a matmul with an epilogue runs it in its own launch (the chooser still
-   * sees the bare matmul, the kernel the tuner times), except over copies in more than one launch (K or M
-   * chunks), where the epilogue runs after as a map. program: the readers of every tensor in the whole
-   * step, so outputs nothing outside the group reads are not stored (null: every output is stored).
-   */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                              long transposeFloats, Epilogue.Readers program) {
-    return lower(computes, schedule, chooser, size, transposeFloats, program, null);
-  }
-
-  /**
-   * As above; offsets places each tensor (Arena.offsetLong: elements of its storage from its region's start), so a matmul
-   * of two bf16 operands runs on the schedule's bf16 wgmma tile only where the copy engine can read them (bf16Refusal);
-   * null where the placement is not known (emit): every such matmul counts as aligned.
-   */
-  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser chooser, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
+  public static Lowered lower(List<Compute> computes, CudaSchedule schedule, Chooser<CudaSchedule.MatmulTile> chooser,
+                              java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                               long transposeFloats, Epilogue.Readers program, java.util.function.ToLongFunction<kiln.dsl.Tensor> offsets) {
-    Map<String, CudaRenderer.Rendered> kernels = new LinkedHashMap<>();
-    List<CudaLaunch> launches = new ArrayList<>();
-    boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
-    for (List<Compute> fusedGroup : Epilogue.groups(computes)) {
-      List<Compute> group = fusedGroup;
-      CudaRenderer.Fused epilogue = null;
-      if (Epilogue.fused(fusedGroup)) {
-        group = List.of(fusedGroup.getFirst());
-        epilogue = new CudaRenderer.Fused(fusedGroup.subList(1, fusedGroup.size()), Epilogue.unstored(fusedGroup, program));
-        if (dump) System.err.println("epilogue: " + String.join(" + ", fusedGroup.stream().map(Compute::name).toList()) + ", not stored: " + epilogue.unstored());
-      }
-      Compute first = group.getFirst();
-      Optional<MatmulMatch> mm = group.size() == 1 ? MatmulMatch.of(first) : Optional.empty();
-      RowFusion.Plan rowPlan = rows() ? RowFusion.plan(group) : null;
-      CudaRenderer.Rendered k;
-      if (rowPlan != null) {
-        k = CudaRows.render(rowPlan);
-      } else if (group.size() == 1 && first.body() instanceof kiln.dsl.Expr.Extern) {
-        if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
-        k = Externs.render(first, schedule, size);
-      } else if (mm.isPresent() && bf16Wgmma(mm.get(), schedule, size, offsets, dump)) {
-        // bf16 operands on Hopper: the chooser sees the bare matmul with the default tile (the tuner's key)
-        WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm.get(), size, offsets);
-        k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
-        // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
-        WgmmaBf16.Tile raw = tuned != null ? tuned : epilogue == null && size != null ? bf16Split(schedule.wgmmaBf16(), mm.get(), size) : schedule.wgmmaBf16();
-        if (epilogue != null) raw = raw.withSplits(1);   // an epilogue takes C in one pass
-        WgmmaBf16.Tile tile = bf16Tile(raw, mm.get(), size, offsets);
-        if (dump && tile.splits() > 1) System.err.println("bf16 wgmma: " + first.name() + " splits K " + tile.splits() + " ways");
-        if (epilogue != null) {
-          // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
-          kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm.get(), epilogue, size, offsets) : null;
-          if (dump && staged != null) System.err.println("bf16 wgmma: " + first.name() + " stages its epilogue's " + staged.name() + " for the copy engine");
-          k = CudaRenderer.matmul(mm.get(), raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged));
-          epilogue = null;
-        } else if (!tile.equals(byDefault)) {
-          k = CudaRenderer.matmul(mm.get(), first.accumulate(), tile);
-        }
-      } else if (mm.isPresent()) {
-        CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm.get());
-        k = CudaRenderer.matmul(mm.get(), first.accumulate(), byDefault);
-        long[] plan = transposePlan(mm.get(), schedule, size, transposeFloats);
-        CudaRenderer.Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), schedule.wgmma(), plan);
-        CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
-        if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
-          CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;
-          boolean fuse = epilogue != null && CudaRenderer.oneLaunch(plan);
-          k = w.equals(schedule.wgmma()) && !fuse ? copies : CudaRenderer.matmulTransposed(mm.get(), first.accumulate(), w, plan, fuse ? epilogue : null);
-          if (fuse) epilogue = null;
-          CudaRenderer.Transposed t = ((CudaRenderer.Tiles) k.work()).transposed();
-          for (CudaRenderer.Rendered x : t.kernels()) kernels.putIfAbsent(x.function(), x);
-        } else if (epilogue != null) {
-          k = CudaRenderer.matmul(mm.get(), chosen != null ? chosen : byDefault, epilogue);
-          epilogue = null;
-        } else if (chosen != null && !chosen.equals(byDefault)) {
-          k = CudaRenderer.matmul(mm.get(), first.accumulate(), chosen);
-        }
-      } else if (group.size() == 1 && !first.rootReductions().isEmpty()) {
-        // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
-        k = schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
-      } else {
-        k = CudaRenderer.map(group, schedule);
-      }
-      kernels.putIfAbsent(k.function(), k);
-      if (epilogue == null) {
-        launches.add(new CudaLaunch(String.join("+", fusedGroup.stream().map(Compute::name).toList()), k));
-      } else {
-        // over copies in several launches: the epilogue's computes run after, as one map
-        launches.add(new CudaLaunch(first.name(), k));
-        CudaRenderer.Rendered map = CudaRenderer.map(epilogue.computes(), schedule);
-        kernels.putIfAbsent(map.function(), map);
-        launches.add(new CudaLaunch(String.join("+", epilogue.computes().stream().map(Compute::name).toList()), map));
-      }
+    return Lowering.lower(computes, new CudaLowering(schedule, chooser, size, transposeFloats, program, offsets));
+  }
+
+  @Override public List<List<Compute>> groups(List<Compute> computes) { return Epilogue.groups(computes); }
+
+  /** Every kind: row kernels where rows() is on. */
+  @Override public boolean renders(Lowering.Kind kind) { return kind != Lowering.Kind.ROW || rows(); }
+
+  @Override public boolean epilogue(List<Compute> group) { return Epilogue.fused(group); }
+
+  @Override public List<Launch> render(Lowering.Kind kind, List<Compute> head, List<Compute> group) {
+    Compute first = head.getFirst();
+    CudaRenderer.Fused epilogue = null;
+    if (head.size() < group.size()) {
+      epilogue = new CudaRenderer.Fused(group.subList(1, group.size()), Epilogue.unstored(group, program));
+      if (DUMP) System.err.println("epilogue: " + Lowering.name(group) + ", not stored: " + epilogue.unstored());
     }
-    return new Lowered(launches, kernels);
+    Rendered k = switch (kind) {
+      case ROW -> CudaRows.render(RowFusion.plan(head));
+      case EXTERN -> {
+        if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
+        yield Externs.render(first, schedule, size);
+      }
+      case MATMUL -> {
+        Matmul m = matmul(MatmulMatch.of(first).orElseThrow(), epilogue);
+        if (m.tookEpilogue()) epilogue = null;
+        yield m.kernel();
+      }
+      // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
+      case REDUCE -> schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule)
+          : CudaRenderer.reduce(first, schedule);
+      case MAP -> CudaRenderer.map(head, schedule);
+    };
+    if (epilogue == null) return List.of(new Launch(Lowering.name(group), k));
+    // over copies in several launches: the epilogue's computes run after, as one map
+    return List.of(new Launch(first.name(), k), new Launch(Lowering.name(epilogue.computes()), CudaRenderer.map(epilogue.computes(), schedule)));
+  }
+
+  /** A matmul's kernel, and whether it runs the epilogue it was offered. */
+  private record Matmul(Rendered kernel, boolean tookEpilogue) {}
+
+  /**
+   * A matmul's kernel: on the bf16 wgmma tile, over transposed copies or on the schedule's tile, as the chooser picks (it
+   * sees the bare matmul with the default tile: the tuner's key); with the epilogue (or null) where that launch can take it.
+   */
+  private Matmul matmul(MatmulMatch mm, CudaRenderer.Fused epilogue) {
+    boolean acc = mm.compute().accumulate();
+    if (bf16Wgmma(mm, schedule, size, offsets, DUMP)) {
+      WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm, size, offsets);
+      Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
+      WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
+      // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
+      WgmmaBf16.Tile raw = tuned != null ? tuned : epilogue == null && size != null ? bf16Split(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
+      if (epilogue != null) {
+        raw = raw.withSplits(1);   // an epilogue takes C in one pass
+        // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
+        kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm, epilogue, size, offsets) : null;
+        if (DUMP && staged != null) {
+          System.err.println("bf16 wgmma: " + mm.compute().name() + " stages its epilogue's " + staged.name() + " for the copy engine");
+        }
+        return new Matmul(CudaRenderer.matmul(mm, raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged)), true);
+      }
+      WgmmaBf16.Tile tile = bf16Tile(raw, mm, size, offsets);
+      if (DUMP && tile.splits() > 1) System.err.println("bf16 wgmma: " + mm.compute().name() + " splits K " + tile.splits() + " ways");
+      return new Matmul(tile.equals(byDefault) ? k : CudaRenderer.matmul(mm, acc, tile), false);
+    }
+    CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm);
+    Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
+    long[] plan = transposePlan(mm, schedule, size, transposeFloats);
+    Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan);
+    CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
+    if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
+      CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;
+      boolean fuse = epilogue != null && CudaRenderer.oneLaunch(plan);
+      return new Matmul(w.equals(schedule.wgmma()) && !fuse ? copies : CudaRenderer.matmulTransposed(mm, acc, w, plan, fuse ? epilogue : null), fuse);
+    }
+    if (epilogue != null) return new Matmul(CudaRenderer.matmul(mm, chosen != null ? chosen : byDefault, epilogue), true);
+    return new Matmul(chosen != null && !chosen.equals(byDefault) ? CudaRenderer.matmul(mm, acc, chosen) : k, false);
   }
 
   /**

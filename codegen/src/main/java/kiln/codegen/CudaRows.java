@@ -77,9 +77,9 @@ final class CudaRows {
     return false;
   }
 
-  static CudaRenderer.Rendered render(RowFusion.Plan plan) { return new CudaRows(plan).render(); }
+  static Rendered render(RowFusion.Plan plan) { return new CudaRows(plan).render(); }
 
-  private CudaRenderer.Rendered render() {
+  private Rendered render() {
     List<Map<String, Object>> stages = new ArrayList<>();
     for (RowFusion.Stage s : plan.stages()) stages.add(stage(s));
     Map<String, Object> m = new HashMap<>();
@@ -103,7 +103,7 @@ final class CudaRows {
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     return CudaRenderer.render("row", "row.cu.ftl", "row", r, m, comment,
-        new CudaRenderer.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
+        new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
   }
 
   private Map<String, Object> stage(RowFusion.Stage st) {

@@ -30,13 +30,9 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
   public enum Precision { FP32, TF32, BF16 }
 
   /** A matmul's tile: what the launch needs (grid tiling, threads, dynamic shared memory) and its knobs as text. */
-  public sealed interface MatmulTile permits SimtTile, MmaTile, WgmmaTile, WgmmaBf16.Tile {
-    int bm();
-    int bn();
+  public sealed interface MatmulTile extends Work.Tile permits SimtTile, MmaTile, WgmmaTile, WgmmaBf16.Tile {
     int threads();
     int sharedBytes();
-    /** "bm=64 bn=64 bk=16 tm=4 tn=4": the knobs as the tuning cache and its table write them. */
-    String knobs();
 
     /** The inverse of knobs() for either tile kind; null when the text is neither (or an invalid point). */
     static MatmulTile parse(String knobs) {

@@ -30,7 +30,7 @@ public final class Externs {
     String unsupported(Compute c, CudaSchedule s, ToIntFunction<Dim> size);
 
     /** The kernel for c (supported) with its launch geometry. */
-    CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size);
+    Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size);
   }
 
   /**
@@ -40,7 +40,7 @@ public final class Externs {
   static final List<Entry> CUDA = List.of(FlashBf16.ENTRY, FlashAttention.ENTRY);
 
   /** The kernel of an extern compute; throws IllegalArgumentException saying why no entry serves it. */
-  public static CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
+  public static Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
     Expr.Extern x = (Expr.Extern) c.body();
     List<String> why = new ArrayList<>();
     for (Entry e : CUDA) {

@@ -33,7 +33,7 @@ public final class FlashAttention {
       return Externs.attentionUnsupported(l, size::applyAsInt);
     }
 
-    public CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
+    public Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
   };
 
   /** The most blocks of a portable thread-block cluster (sm_90): the largest group dkdv sums across one. */
@@ -97,7 +97,7 @@ public final class FlashAttention {
    * for dkdv, whose blocks sum over their G query heads, or (B x query heads, key tiles) where dk and dv
    * are partials per query head (dims as q: Externs.attention's perQueryHead).
    */
-  static CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
+  static Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
     Externs.AttentionLaunch launch = Externs.AttentionLaunch.of(c);
     List<Tensor> args = launch.args();
     AttentionLayout l = launch.layout();
@@ -172,7 +172,7 @@ public final class FlashAttention {
     return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
         + launch.describe() + (cluster > 0 ? ", dk and dv summed over clusters of " + cluster + " query heads" : "") + ")"
         + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
-        new CudaRenderer.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
+        new Work.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
   }
 
   private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {

@@ -42,7 +42,7 @@ public final class FlashBf16 {
       return null;
     }
 
-    public CudaRenderer.Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashBf16.render(c, size); }
+    public Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashBf16.render(c, size); }
   };
 
   /** Whether argument i of attention extern x may be stored bf16 (the kernels read and write it so). */
@@ -105,7 +105,7 @@ public final class FlashBf16 {
    * G query heads. Each bf16 operand is an element offset from the bf16 base H and its (batch, position,
    * head) strides.
    */
-  static CudaRenderer.Rendered render(Compute c, ToIntFunction<Dim> size) {
+  static Rendered render(Compute c, ToIntFunction<Dim> size) {
     Externs.AttentionLaunch launch = Externs.AttentionLaunch.of(c);
     List<Tensor> args = launch.args();
     AttentionLayout l = launch.layout();
@@ -142,7 +142,7 @@ public final class FlashBf16 {
     String kind = "attention_bf16" + op.substring("attention".length());
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
         "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, " + (hs == 64 ? "bf16 wgmma m64n64k16 on sm_90a, else " : "") + "bf16 mma.sync m16n8k16), HS=" + hs,
-        new CudaRenderer.RowTiles(launch.gridRows(op), l.seq(), ROWS, THREADS, smem));
+        new Work.RowTiles(launch.gridRows(op), l.seq(), ROWS, THREADS, smem));
   }
 
   private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {

@@ -14,13 +14,10 @@ import kiln.dsl.Tensor;
 import kiln.dsl.Var;
 
 public final class JavaRenderer {
-  private JavaRenderer() {}
+  /** The package of the generated classes. */
+  public static final String PACKAGE = "kiln.generated";
 
-  /** A rendered kernel before dedupe: its class body (named later from its hash) and bindings. */
-  public record Rendered(String kind, String body, List<Dim> dims, List<Tensor> tensors, Launch.Work work) {
-    /** Names the kernel apart from its knobs: a tuning cache key part ("matmul:" + hash of the body). */
-    public String identity() { return kind + ":" + Kernels.hash(body); }
-  }
+  private JavaRenderer() {}
 
   // ---------------------------------------------------------------- maps (and scatters)
 
@@ -65,26 +62,12 @@ public final class JavaRenderer {
       loop.append(indent).append("int xv = xs;\n");
       loop.append(indent).append("for (; xv + L <= xe; xv += L) {\n");
       loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
-      String inner = indent + "  ";
-      for (Var v : serial) {
-        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-        inner += "  ";
-      }
-      loop.append(vector);
-      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      serialLoops(r, serial, vector, loop, indent + "  ");
       loop.append(indent).append("}\n");
       loop.append(indent).append("if (xv < xe) {\n");
       loop.append(indent).append("  final int ").append(xv).append(" = xv;\n");
       loop.append(indent).append("  final VectorMask<Float> tm = S.indexInRange(0, xe - xv);\n");
-      inner = indent + "  ";
-      for (Var v : serial) {
-        loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-            .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-        inner += "  ";
-      }
-      loop.append(tail);
-      for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i)).append("}\n");
+      serialLoops(r, serial, tail, loop, indent + "  ");
       loop.append(indent).append("}\n");
       loop.append(indent).append("p += xe - xs;\n");
       loop.append("}\n");
@@ -93,8 +76,7 @@ public final class JavaRenderer {
     StringBuilder comment = new StringBuilder();
     for (Compute c : group) comment.append("// ").append(canonical(r, c)).append('\n');
     String body = header(r) + loop;
-    return new Rendered(kind, comment + body, r.dims(), r.tensors(),
-        new Launch.Elements(parallel.stream().map(Var::dim).toList()));
+    return new Rendered(kind, null, comment + body, r.dims(), r.tensors(), new Work.Threads(Kernels.dims(parallel)));
   }
 
   /** Declares parallel vars [0, n) from the item index r (the innermost varies fastest). */
@@ -111,13 +93,21 @@ public final class JavaRenderer {
 
   /** The group's statements, scalar in the map's vars, inside loops over its serial vars. */
   private static void statements(ExprRenderer r, List<Compute> group, List<Var> serial, StringBuilder loop, String indent) {
+    for (Var v : serial) r.dim(v.dim());   // named in the order the loops meet them, as the header binds them
+    StringBuilder body = new StringBuilder();
+    for (Compute c : group) statement(r, c, body, indent + "  ".repeat(serial.size()));
+    serialLoops(r, serial, body.toString(), loop, indent);
+  }
+
+  /** body (indented for its depth) inside loops over the serial vars, the outermost at indent. */
+  private static void serialLoops(ExprRenderer r, List<Var> serial, String body, StringBuilder loop, String indent) {
     String inner = indent;
     for (Var v : serial) {
       loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
           .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
       inner += "  ";
     }
-    for (Compute c : group) statement(r, c, loop, inner);
+    loop.append(body);
     for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i - 1)).append("}\n");
   }
 
@@ -243,32 +233,35 @@ public final class JavaRenderer {
         """);
     String body = "// matmul: C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]"
         + (pack ? ", B packed per panel" : ", B read in place") + "\n" + header(r) + s;
-    return new Rendered("matmul" + (accumulate ? "+" : ""), body, r.dims(), r.tensors(),
-        new Launch.Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k())));
+    return new Rendered("matmul" + (accumulate ? "+" : ""), null, body, r.dims(), r.tensors(),
+        new Work.Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), null, ta, tb));
   }
 
   /**
    * How a rendered matmul kernel stores its operands: "mk" (A's rows run along k) or "km", then
    * "kn" (B's rows run along n) or "nk", e.g. "mk/nk" for x·Wᵀ. Read from the strides it binds.
    */
-  public static String layout(KernelSource kernel) {
+  public static String layout(Rendered kernel) {
     String src = kernel.source();
     return (src.contains("final int am = 1,") ? "km" : "mk") + "/" + (src.contains(", bn = 1;") ? "kn" : "nk");
   }
 
   // ---------------------------------------------------------------- classes
 
-  /** Wraps a rendered body into a named class implementing CpuKernel (templates/java/kernel.java.ftl). */
-  public static KernelSource toClass(Rendered rendered, Schedule schedule) {
+  /**
+   * Wraps a rendered body into a named class implementing CpuKernel (templates/java/kernel.java.ftl), in package
+   * PACKAGE; a matmul's work takes the schedule as its tile.
+   */
+  public static Rendered toClass(Rendered rendered, Schedule schedule) {
     boolean mm = rendered.kind().startsWith("matmul");
     String prefix = "K_" + rendered.kind().replace("+", "_acc") + "_";
     String placeholder = prefix + "HASH";
     Map<String, Object> model = new HashMap<>();
     model.put("name", placeholder);
     model.put("kind", rendered.kind());
-    model.put("body", indent(rendered.body(), "    "));
+    model.put("body", indent(rendered.source(), "    "));
     model.put("matmul", mm);
-    model.put("vectorised", !mm && rendered.body().contains("FloatVector"));
+    model.put("vectorised", !mm && rendered.source().contains("FloatVector"));
     if (mm) {
       model.put("nr", schedule.nrVectors());
       model.put("mb", schedule.mb());
@@ -277,7 +270,8 @@ public final class JavaRenderer {
     }
     String src = Templates.process("java/kernel.java.ftl", model);
     String className = prefix + Kernels.hash(src);
-    return new KernelSource(rendered.kind(), className, src.replace(placeholder, className));
+    Work work = rendered.work() instanceof Work.Tiles t ? t.withTile(schedule) : rendered.work();
+    return new Rendered(rendered.kind(), className, src.replace(placeholder, className), rendered.dims(), rendered.tensors(), work);
   }
 
   private static String indent(String text, String by) {

@@ -7,7 +7,7 @@ package kiln.codegen;
  * @param mb rows per work item, kb depth of one packed block of B
  * @param vectorLanes lanes of FloatVector.SPECIES_PREFERRED on the target
  */
-public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
+public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) implements Work.Tile {
   public static Schedule cpuDefault(int vectorLanes) { return new Schedule(4, 3, 64, 256, vectorLanes); }
 
   /**
@@ -35,8 +35,8 @@ public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
     return space;
   }
 
-  /** "nr=3 mb=64 kb=256": the knobs as the tuning cache and its table write them. */
-  public String knobs() { return "nr=" + nrVectors + " mb=" + mb + " kb=" + kb; }
+  /** "nr=3 mb=64 kb=256". */
+  @Override public String knobs() { return "nr=" + nrVectors + " mb=" + mb + " kb=" + kb; }
 
   /** The inverse of knobs(); null when the text is not this schedule's knobs. */
   public static Schedule parse(String knobs, int vectorLanes) {
@@ -60,7 +60,11 @@ public record Schedule(int mr, int nrVectors, int mb, int kb, int vectorLanes) {
     return v;
   }
 
-  public int nb() { return nrVectors * vectorLanes; }
+  /** Rows per work item. */
+  @Override public int bm() { return mb; }
 
-  public int scratchFloats() { return kb * nb(); }
+  /** Columns per work item: the register tile's width. */
+  @Override public int bn() { return nrVectors * vectorLanes; }
+
+  public int scratchFloats() { return kb * bn(); }
 }

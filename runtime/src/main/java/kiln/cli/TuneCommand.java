@@ -5,8 +5,10 @@ package kiln.cli;
 import java.util.List;
 import java.util.concurrent.Callable;
 import kiln.codegen.CudaSchedule;
+import kiln.codegen.Schedule;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
+import kiln.runtime.Tuner;
 import kiln.runtime.TuningCache;
 import kiln.runtime.cpu.CpuExecutor;
 import kiln.runtime.cpu.CpuTuner;
@@ -43,49 +45,37 @@ public final class TuneCommand implements Callable<Integer> {
     if (d == Session.Device.CUDA) return tuneCuda(shape, p, policy, cache);
     String dev = TuningCache.cpuDevice(n);
     System.out.printf("tune: %s B=%d T=%d on %s%n", model.name, model.batch, model.seq, dev);
-    List<CpuTuner.Result> results;
+    List<Tuner.Result<Schedule>> results;
     try (Session s = shape.open(model.batch, model.seq, Session.Device.CPU, n, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE, policy)) {
       results = CpuTuner.tune(s.arena, Session.sections(s.program), ((CpuExecutor) s.executor).pool(), cache, dev, System.err);
     }
-    cache.save();
-    header();
-    for (CpuTuner.Result r : results) {
-      row(r.launch(), r.shape(), r.valid(), r.tried(), r.bestMs(), r.best().knobs(), r.worstMs(), r.defaultMs(), r.speedup());
-    }
-    System.out.printf("tune: %d winners written to %s%n", results.size(), cache.file());
-    return 0;
+    return table(results, cache);
   }
 
   private int tuneCuda(Models.Shape shape, CudaSchedule.Precision p, kiln.codegen.Recompute policy, TuningCache cache) {
-    List<CudaTuner.Result> results;
     try (Session s = shape.open(model.batch, model.seq, Session.Device.CUDA, 1, p, 0, Session.Zero.NONE, policy)) {
       CudaExecutor ex = (CudaExecutor) s.executor;
       System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model.name, model.batch, model.seq,
           CudaExecutor.tuningDevice(ex.cuda()), precision.name(Session.Device.CUDA));
-      results = CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err);
+      return table(CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err), cache);
     }
+  }
+
+  /** Saves the cache and prints a row per tuned matmul, and the sum of one launch of each with the winners and the defaults. */
+  private static int table(List<? extends Tuner.Result<?>> results, TuningCache cache) {
     cache.save();
-    header();
+    System.out.printf("%-34s %-24s %8s %10s %-44s %10s %10s %8s%n", "kernel (first launch)", "shape BxMxNxK", "variants", "best ms", "best knobs",
+        "worst ms", "default ms", "speedup");
     double best = 0, defaults = 0;
-    for (CudaTuner.Result r : results) {
-      row(r.launch(), r.shape(), r.valid(), r.tried(), r.bestMs(), r.best().knobs(), r.worstMs(), r.defaultMs(), r.speedup());
+    for (Tuner.Result<?> r : results) {
+      System.out.printf("%-34s %-24s %4d/%-3d %10.3f %-44s %10.3f %10.3f %7.2fx%n", r.launch(), r.shape(), r.valid(), r.tried(), r.bestMs(),
+          r.best().knobs().replace(" ", ","), r.worstMs(), r.defaultMs(), r.speedup());
       best += r.bestMs();
       defaults += r.defaultMs();
     }
-    System.out.printf("tune: one launch of each tuned matmul: %.3f ms with the winners, %.3f ms with the default tile (%.2fx)%n", best, defaults,
+    System.out.printf("tune: one launch of each tuned matmul: %.3f ms with the winners, %.3f ms with the defaults (%.2fx)%n", best, defaults,
         defaults / best);
     System.out.printf("tune: %d winners written to %s%n", results.size(), cache.file());
     return 0;
-  }
-
-  private static void header() {
-    System.out.printf("%-34s %-24s %8s %10s %-44s %10s %10s %8s%n", "kernel (first launch)", "shape BxMxNxK", "variants", "best ms", "best knobs",
-        "worst ms", "default ms", "speedup");
-  }
-
-  private static void row(String launch, String shape, int valid, int tried, double bestMs, String knobs, double worstMs, double defaultMs,
-                          double speedup) {
-    System.out.printf("%-34s %-24s %4d/%-3d %10.3f %-44s %10.3f %10.3f %7.2fx%n", launch, shape, valid, tried, bestMs, knobs.replace(" ", ","),
-        worstMs, defaultMs, speedup);
   }
 }

@@ -6,7 +6,10 @@ import java.util.Map;
 import kiln.dsl.Tensor;
 
 public interface Executor extends AutoCloseable {
-  void run(String section);
+  /** Runs a section of the program (no allocation: a step calls this every launch group). */
+  default void run(String section) { run(section, NO_CUTS, i -> { }); }
+
+  int[] NO_CUTS = {};
 
   /**
    * Runs a section as {@link #run(String)} does, calling after.accept(i) right after launch i has

@@ -48,12 +48,7 @@ public class Session implements Learner {
 
   /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU; fp32 matmuls on CUDA. */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads) {
-    this(program, sizes, batch, seq, device, threads, CudaSchedule.Precision.FP32);
-  }
-
-  /** As above, with the CUDA matmul precision (the CPU always computes in fp32). */
-  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision) {
-    this(program, sizes, batch, seq, device, threads, precision, 0);
+    this(program, sizes, batch, seq, device, threads, CudaSchedule.Precision.FP32, 0, Zero.NONE);
   }
 
   /**
@@ -71,15 +66,11 @@ public class Session implements Learner {
     public kiln.runtime.multi.ZeroShards shards(long params) { return kiln.runtime.multi.ZeroShards.of(params, ranks); }
   }
 
-  /** As above, on CUDA device ordinal gpu (its primary context becomes current on the calling thread). */
-  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
-                 int gpu) {
-    this(program, sizes, batch, seq, device, threads, precision, gpu, Zero.NONE);
-  }
-
   /**
-   * As above, with the norm and AdamW over a ZeRO-1 shard: SHARD and SHARD_START bound to the rank's
-   * slice, and the params and grads blocks allocated padded to N equal shards (the padding stays 0).
+   * As above, with the matmul precision (the CPU emulates bf16 storage and otherwise computes in fp32), on CUDA device
+   * ordinal gpu (its primary context becomes current on the calling thread), with the norm and AdamW over a ZeRO-1 shard:
+   * SHARD and SHARD_START bound to the rank's slice, and the params and grads blocks allocated padded to N equal shards
+   * (the padding stays 0).
    */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
                  int gpu, Zero zero) {
@@ -147,20 +138,9 @@ public class Session implements Learner {
   public static Arena.Launches cudaLaunches(Program p) { return cudaLaunches(p, null); }
 
   /** As above, with a bf16 session's "cast" section (null: none). */
-  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(p, cast, kiln.codegen.Epilogue::groups); }
-
-  /**
-   * The computes of a CPU step as the Java lowering runs them: kiln.codegen.Fuse's groups per section, each
-   * one loop whose statements touch their tensors interleaved, so they share one time step in the arena.
-   */
-  static Arena.Launches cpuLaunches(Program p, List<Compute> cast) { return launches(p, cast, kiln.codegen.Fuse::groups); }
+  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(sections(p, cast), kiln.codegen.Epilogue::groups); }
 
   /** Each section's computes grouped into launches as a backend's lowering groups them, sections in order. */
-  private static Arena.Launches launches(Program p, List<Compute> cast,
-                                         java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
-    return launches(sections(p, cast), groups);
-  }
-
   private static Arena.Launches launches(Map<String, List<Compute>> sections,
                                          java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
     List<List<Compute>> launches = new java.util.ArrayList<>();

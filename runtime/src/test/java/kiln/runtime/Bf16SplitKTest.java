@@ -12,17 +12,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import java.util.TreeMap;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.WgmmaBf16;
+import kiln.codegen.Work;
 import org.junit.jupiter.api.Test;
 
 class Bf16SplitKTest {
   /** Per launch of layer 0 on the bf16 tile at B x T: its splits (1: none). */
   static Map<String, Integer> splits(Bf16WgmmaLoweringTest.Lowered l) {
     Map<String, Integer> splits = new TreeMap<>();
-    for (CudaLowering.Lowered s : l.sections().values()) {
-      for (CudaLowering.CudaLaunch x : s.launches()) {
-        if (!(x.kernel().work() instanceof CudaRenderer.Bf16Tiles t)) continue;
+    for (Lowering.Lowered s : l.sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) {
+        if (!(x.kernel().work() instanceof Work.Bf16Tiles t)) continue;
         String name = x.name().split("\\+")[0];
         if (name.matches("(?s).*\\bd?h[1-9]\\d*\\..*") || name.matches(".*\\[[1-9]\\d*\\]")) continue;
         splits.put(name, t.tile().splits());
@@ -39,7 +41,7 @@ class Bf16SplitKTest {
     Arena arena = new Arena(q.graph(), shape.bind(batch, seq), java.util.Set.of(q.loss()), Session.cudaLaunches(q, stored.cast()), false, Map.of());
     Map<String, java.util.List<kiln.dsl.Compute>> sections = Session.sections(q, stored.cast());
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(sections.values().stream().flatMap(java.util.List::stream).toList());
-    Map<String, CudaLowering.Lowered> lowered = new java.util.LinkedHashMap<>();
+    Map<String, Lowering.Lowered> lowered = new java.util.LinkedHashMap<>();
     for (var e : sections.entrySet()) {
       lowered.put(e.getKey(), CudaLowering.lower(e.getValue(), Bf16WgmmaLoweringTest.HOPPER_BF16, m -> null, arena::size, 0, readers, arena::offsetLong));
     }
@@ -59,9 +61,9 @@ class Bf16SplitKTest {
     assertEquals(1, s.get("dlogits/grads.wte"));
     assertEquals(1, s.get("h0.fc.out.r1"));
     // the split kernels store C from the registers (no copy engine) and come with their _sum kernel
-    for (CudaLowering.Lowered sec : l.sections().values()) {
-      for (CudaLowering.CudaLaunch x : sec.launches()) {
-        if (!(x.kernel().work() instanceof CudaRenderer.Bf16Tiles t) || t.tile().splits() == 1) continue;
+    for (Lowering.Lowered sec : l.sections().values()) {
+      for (kiln.codegen.Launch x : sec.launches()) {
+        if (!(x.kernel().work() instanceof Work.Bf16Tiles t) || t.tile().splits() == 1) continue;
         assertFalse(t.tmaStore(), x.name());
         assertTrue(x.kernel().source().contains("#define SPLITS 5"), x.name());
         assertTrue(x.kernel().source().contains(x.kernel().function() + "_sum("), x.name());
@@ -69,9 +71,9 @@ class Bf16SplitKTest {
     }
     // the executor's one workspace covers the largest: qkvw's 5 partial 2304 x 768 sums (35.4 MB)
     long most = 0;
-    for (CudaLowering.Lowered sec : l.sections().values()) {
-      for (CudaLowering.CudaLaunch x : sec.launches()) {
-        if (x.kernel().work() instanceof CudaRenderer.Bf16Tiles t) most = Math.max(most, t.tile().workspaceFloats(l.arena().product(t.m()), l.arena().product(t.n())));
+    for (Lowering.Lowered sec : l.sections().values()) {
+      for (kiln.codegen.Launch x : sec.launches()) {
+        if (x.kernel().work() instanceof Work.Bf16Tiles t) most = Math.max(most, t.tile().workspaceFloats(l.arena().product(t.m()), l.arena().product(t.n())));
       }
     }
     assertEquals(5L * 2304 * 768, most);
@@ -130,20 +132,20 @@ class Bf16SplitKTest {
     var schedule = Bf16WgmmaLoweringTest.HOPPER_BF16;
     // a tuned tile is taken as it is (the tuner raced the splits)
     WgmmaBf16.Tile tuned = new WgmmaBf16.Tile(128, 128, 6, 2, true, 16);
-    CudaLowering.Lowered t = CudaLowering.lower(one, schedule, m -> tuned, l.arena()::size, 0, null, l.arena()::offsetLong);
-    assertEquals(tuned, ((CudaRenderer.Bf16Tiles) t.launches().getFirst().kernel().work()).tile());
+    Lowering.Lowered t = CudaLowering.lower(one, schedule, m -> tuned, l.arena()::size, 0, null, l.arena()::offsetLong);
+    assertEquals(tuned, ((Work.Bf16Tiles) t.launches().getFirst().kernel().work()).tile());
     // KILN_WGMMA_SPLITK=0
     CudaLowering.splitKOverride = false;
     try {
-      CudaLowering.Lowered off = CudaLowering.lower(one, schedule, m -> null, l.arena()::size, 0, null, l.arena()::offsetLong);
-      assertEquals(1, ((CudaRenderer.Bf16Tiles) off.launches().getFirst().kernel().work()).tile().splits());
+      Lowering.Lowered off = CudaLowering.lower(one, schedule, m -> null, l.arena()::size, 0, null, l.arena()::offsetLong);
+      assertEquals(1, ((Work.Bf16Tiles) off.launches().getFirst().kernel().work()).tile().splits());
     } finally {
       CudaLowering.splitKOverride = null;
     }
     // a schedule that names its splits keeps them
-    CudaLowering.Lowered named = CudaLowering.lower(one, schedule.withWgmmaBf16(WgmmaBf16.DEFAULT.withSplits(3)), m -> null, l.arena()::size, 0, null,
+    Lowering.Lowered named = CudaLowering.lower(one, schedule.withWgmmaBf16(WgmmaBf16.DEFAULT.withSplits(3)), m -> null, l.arena()::size, 0, null,
         l.arena()::offsetLong);
-    assertEquals(3, ((CudaRenderer.Bf16Tiles) named.launches().getFirst().kernel().work()).tile().splits());
+    assertEquals(3, ((Work.Bf16Tiles) named.launches().getFirst().kernel().work()).tile().splits());
     // an epilogue needs C in one pass: the renderer refuses split-K with one
     var fc = kiln.codegen.Epilogue.groups(l.program().graph().computes()).stream()
         .filter(g -> kiln.codegen.Epilogue.fused(g) && g.getFirst().name().equals("h0.fc.out.r1")).findFirst().orElseThrow();

@@ -10,7 +10,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import kiln.codegen.Work;
+import kiln.codegen.Rendered;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.MatmulMatch;
@@ -24,7 +27,7 @@ import org.junit.jupiter.api.Test;
 class Bf16WgmmaLoweringTest {
   static final CudaSchedule HOPPER_BF16 = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(WgmmaBf16.DEFAULT);
 
-  record Lowered(Program program, Arena arena, Map<String, CudaLowering.Lowered> sections) {}
+  record Lowered(Program program, Arena arena, Map<String, Lowering.Lowered> sections) {}
 
   static Lowered gpt2Small() { return lowered(Models.get("gpt2-d12"), 8, 1024); }
 
@@ -36,7 +39,7 @@ class Bf16WgmmaLoweringTest {
     Arena arena = new Arena(q.graph(), sizes, java.util.Set.of(q.loss()), Session.cudaLaunches(q, stored.cast()), false, Map.of());
     Map<String, List<Compute>> sections = Session.sections(q, stored.cast());
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(sections.values().stream().flatMap(List::stream).toList());
-    Map<String, CudaLowering.Lowered> lowered = new java.util.LinkedHashMap<>();
+    Map<String, Lowering.Lowered> lowered = new java.util.LinkedHashMap<>();
     for (var e : sections.entrySet()) {
       lowered.put(e.getKey(), CudaLowering.lower(e.getValue(), HOPPER_BF16, m -> null, arena::size, 0, readers, arena::offsetLong));
     }
@@ -46,14 +49,14 @@ class Bf16WgmmaLoweringTest {
   /** Per launch (layer 0 standing for every layer): the kind, and on the bf16 tile its layouts, C's type and whether C goes through the copy engine. */
   static Map<String, String> kinds(Lowered l) {
     Map<String, String> kinds = new TreeMap<>();
-    for (CudaLowering.Lowered s : l.sections().values()) {
-      for (CudaLowering.CudaLaunch x : s.launches()) {
-        CudaRenderer.Rendered r = x.kernel();
-        if (!(r.work() instanceof CudaRenderer.Tiles || r.work() instanceof CudaRenderer.Bf16Tiles)) continue;
+    for (Lowering.Lowered s : l.sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) {
+        Rendered r = x.kernel();
+        if (!(r.work() instanceof Work.Tiles || r.work() instanceof Work.Bf16Tiles)) continue;
         String name = x.name().split("\\+")[0];
         if (name.matches("(?s).*\\bd?h[1-9]\\d*\\..*") || name.matches(".*\\[[1-9]\\d*\\]")) continue;
         String what = r.kind();
-        if (r.work() instanceof CudaRenderer.Bf16Tiles t) what += " " + t.aMajor() + "," + t.bMajor() + " " + t.out() + (t.tmaStore() ? " tma " + t.c().name() : "");
+        if (r.work() instanceof Work.Bf16Tiles t) what += " " + t.aMajor() + "," + t.bMajor() + " " + t.out() + (t.tmaStore() ? " tma " + t.c().name() : "");
         kinds.put(name, what);
       }
     }
@@ -103,10 +106,10 @@ class Bf16WgmmaLoweringTest {
     assertEquals("A's rows are 12 bf16 apart (the copy engine needs a multiple of 8: 16 bytes)", why);
     // such a matmul stays on the SIMT tile in the lowering
     Compute c = fc.compute();
-    CudaLowering.Lowered off = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null,
+    Lowering.Lowered off = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null,
         t -> t == fc.b().tensor() ? 4 : 0);
     assertEquals("matmul", off.launches().getFirst().kernel().kind());
-    CudaLowering.Lowered on = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null, t -> 0);
+    Lowering.Lowered on = CudaLowering.lower(List.of(c), HOPPER_BF16, m -> null, l.arena()::size, 0, null, t -> 0);
     assertEquals("wgmma_bf16", on.launches().getFirst().kernel().kind());
     // the tile off (another GPU, KILN_WGMMA_BF16=0): the SIMT tile
     assertEquals("matmul", CudaLowering.lower(List.of(c), HOPPER_BF16.withWgmmaBf16(null), m -> null, l.arena()::size, 0, null, t -> 0)
@@ -136,14 +139,14 @@ class Bf16WgmmaLoweringTest {
     Lowered l = lowered(Models.get(model), 4, 1024);
     int bf16 = 0, simt = 0;
     java.util.Set<String> onBf16 = new java.util.TreeSet<>();
-    for (CudaLowering.Lowered s : l.sections().values()) {
-      for (CudaLowering.CudaLaunch x : s.launches()) {
-        CudaRenderer.Rendered r = x.kernel();
-        if (!(r.work() instanceof CudaRenderer.Tiles || r.work() instanceof CudaRenderer.Bf16Tiles)) continue;
+    for (Lowering.Lowered s : l.sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) {
+        Rendered r = x.kernel();
+        if (!(r.work() instanceof Work.Tiles || r.work() instanceof Work.Bf16Tiles)) continue;
         String name = x.name().split("\\+")[0];
         Compute c = l.program().graph().computes().stream().filter(y -> y.name().equals(name)).findFirst().orElseThrow();
         String why = CudaLowering.bf16Refusal(MatmulMatch.of(c).orElseThrow(), l.arena()::size, l.arena()::offsetLong);
-        assertEquals(why == null, r.work() instanceof CudaRenderer.Bf16Tiles, name + ": " + why);
+        assertEquals(why == null, r.work() instanceof Work.Bf16Tiles, name + ": " + why);
         if (why == null) {
           bf16++;
           onBf16.add(name.replaceAll("\\d+", "#"));
@@ -165,10 +168,10 @@ class Bf16WgmmaLoweringTest {
   void bf16EpiloguesGatherEachInputOnceBeforeComputing() {
     int seen = 0;
     boolean dgelu = false;
-    for (CudaLowering.Lowered s : gpt2Small().sections().values()) {
-      for (CudaLowering.CudaLaunch x : s.launches()) {
+    for (Lowering.Lowered s : gpt2Small().sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) {
         String src = x.kernel().source();
-        if (!(x.kernel().work() instanceof CudaRenderer.Bf16Tiles) || !src.contains("auto epilogue =")) continue;
+        if (!(x.kernel().work() instanceof Work.Bf16Tiles) || !src.contains("auto epilogue =")) continue;
         seen++;
         String lambda = src.substring(src.indexOf("auto epilogue ="), src.indexOf("auto epilogue_store ="));
         assertTrue(!lambda.contains("__ldg") && !lambda.contains("H[") && !lambda.contains("F["), x.name() + ": loads or stores in the compute lambda:\n" + lambda);

@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import kiln.codegen.Rendered;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.Epilogue;
@@ -143,17 +145,17 @@ class EpilogueTest {
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
     List<String> kinds = new ArrayList<>();
-    for (CudaLowering.CudaLaunch x : CudaLowering.lower(Session.sections(p).get("backward"), s, m -> null, sizes::get,
-        kiln.runtime.cuda.CudaExecutor.TRANSPOSE_FLOATS, new Epilogue.Readers(p.graph().computes())).launches()) {
+    for (kiln.codegen.Launch x : CudaLowering.lower(Session.sections(p).get("backward"), s, m -> null, sizes::get,
+        kiln.runtime.cuda.CudaExecutor.TRANSPOSE_FLOATS, new Epilogue.Readers(p.graph().computes()), null).launches()) {
       kinds.add(x.kernel().kind() + " " + x.name());
     }
     int dx = kinds.indexOf("wgmma_t dlogits/dlnf.out");
     assertTrue(dx >= 0, kinds.toString());
     assertEquals("map dout/dh0.fcproj.residual", kinds.get(dx + 1));
     assertTrue(kinds.contains("wgmma_t dr1/dh0.fc.gelu+recompute/h0.fc.gelu+dgelu/dh0.fc.out+dout/dh0.fc.out.r1"), kinds.toString());
-    CudaRenderer.Rendered dgelu = null;
-    for (CudaLowering.CudaLaunch x : CudaLowering.lower(Session.sections(p).get("backward"), s, m -> null, sizes::get,
-        kiln.runtime.cuda.CudaExecutor.TRANSPOSE_FLOATS).launches()) {
+    Rendered dgelu = null;
+    for (kiln.codegen.Launch x : CudaLowering.lower(Session.sections(p).get("backward"), s, m -> null, sizes::get,
+        kiln.runtime.cuda.CudaExecutor.TRANSPOSE_FLOATS, null, null).launches()) {
       if (x.name().startsWith("dr1/dh0.fc.gelu")) dgelu = x.kernel();
     }
     assertTrue(dgelu != null && dgelu.source().contains("auto epilogue") && dgelu.source().contains("tanhf"), "dGELU in the epilogue");

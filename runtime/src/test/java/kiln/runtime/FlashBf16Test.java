@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import kiln.codegen.Rendered;
 import kiln.codegen.BackendPass;
 import kiln.codegen.Bf16Storage;
 import kiln.codegen.CudaRenderer;
@@ -51,13 +52,13 @@ class FlashBf16Test {
 
   @Test void theRendererPicksTheBf16KernelsByStorage() {
     for (Compute c : externs(bf16())) {
-      CudaRenderer.Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
+      Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
       assertTrue(r.kind().startsWith("attention_bf16"), r.kind());
       assertTrue(r.source().contains("#define HS 64"), "HS fixed at render time");
     }
     // fp32 storage (the pass without the bf16 kernels) keeps the fp32 kernels
     for (Compute c : externs(Bf16Storage.apply(Gpt2.build(1, BackendPass.CUDA)).program())) {
-      CudaRenderer.Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
+      Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
       assertTrue(!r.kind().startsWith("attention_bf16"), r.kind());
     }
   }

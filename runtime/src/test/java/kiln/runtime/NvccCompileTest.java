@@ -148,7 +148,7 @@ class NvccCompileTest {
       boolean[] t = mm.isEmpty() ? null : kiln.codegen.CudaRenderer.wgmmaLayouts(mm.get());
       if (t == null || !(t[0] || t[1])) continue;
       var r = kiln.codegen.CudaRenderer.matmulTransposed(mm.get(), c.accumulate(), kiln.codegen.CudaSchedule.WGMMA_DEFAULT, 4096, 2);
-      for (var k : java.util.Arrays.asList(r, r.work() instanceof kiln.codegen.CudaRenderer.Tiles x ? x.transposed().rest() : null)) {
+      for (var k : java.util.Arrays.asList(r, r.work() instanceof kiln.codegen.Work.Tiles x ? x.transposed().rest() : null)) {
         if (k != null && functions.add(k.function())) {
           unit.append(k.source()).append('\n');
           n++;
@@ -170,7 +170,7 @@ class NvccCompileTest {
         .filter(c -> c.out().name().equals("grads.wte") && kiln.codegen.MatmulMatch.of(c).isPresent()).findFirst().orElseThrow();
     var r = kiln.codegen.CudaRenderer.matmulTransposed(kiln.codegen.MatmulMatch.of(dwte).orElseThrow(), dwte.accumulate(),
         kiln.codegen.CudaSchedule.WGMMA_DEFAULT, new long[] {1664, 5, 8448, 6, 8064});
-    var x = ((kiln.codegen.CudaRenderer.Tiles) r.work()).transposed();
+    var x = ((kiln.codegen.Work.Tiles) r.work()).transposed();
     StringBuilder unit = new StringBuilder(r.source()).append('\n');
     for (var k : x.kernels()) unit.append(k.source()).append('\n');
     assertTrue(x.tail() != null && x.kernels().size() == (dwte.accumulate() ? 2 : 4), "transpose, tail (and the += twins): " + x.kernels().size());
@@ -208,7 +208,7 @@ class NvccCompileTest {
     int n = 0;
     for (var s : Bf16SplitKTest.gpt2(32, 1024).sections().values()) {
       for (var x : s.launches()) {
-        if (x.kernel().work() instanceof kiln.codegen.CudaRenderer.Bf16Tiles t && t.tile().splits() > 1 && unit.indexOf(x.kernel().function()) < 0) {
+        if (x.kernel().work() instanceof kiln.codegen.Work.Bf16Tiles t && t.tile().splits() > 1 && unit.indexOf(x.kernel().function()) < 0) {
           unit.append(x.kernel().source()).append('\n');
           n++;
         }

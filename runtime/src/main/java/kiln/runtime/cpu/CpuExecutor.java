@@ -7,10 +7,11 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import kiln.codegen.CpuKernel;
-import kiln.codegen.KernelSource;
 import kiln.codegen.Launch;
 import kiln.codegen.Lowering;
+import kiln.codegen.Rendered;
 import kiln.codegen.Schedule;
+import kiln.codegen.Work;
 import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
@@ -23,7 +24,7 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   private final Arena arena;
   private final WorkerPool pool;
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
-  private final Map<String, KernelSource> kernels = new LinkedHashMap<>();
+  private final Map<String, Rendered> kernels = new LinkedHashMap<>();
   private final long compileMillis;
   private final String tunedNote;
   private final int compiledCount;
@@ -41,9 +42,9 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     Schedule fallback = Schedule.cpuDefault(lanes);
     String device = TuningCache.cpuDevice(threads);
     int[] counts = new int[2];
-    Lowering.Chooser chooser = mm -> {
+    Lowering.Chooser<Schedule> chooser = mm -> {
       counts[1]++;
-      String shape = ((Launch.Tiles) mm.work()).shape(arena::size);
+      String shape = ((Work.Tiles) mm.work()).shape(arena::size);
       String knobs = tuning.find(device, mm.identity(), shape);
       Schedule tuned = knobs == null ? null : Schedule.parse(knobs, lanes);
       if (tuned != null) counts[0]++;
@@ -63,7 +64,7 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     for (var e : lowered.entrySet()) {
       List<Planned> planned = new ArrayList<>();
       for (Launch l : e.getValue().launches()) {
-        Planned p = plan(l, compiled.kernels().get(l.kernel().className()));
+        Planned p = plan(l, compiled.kernels().get(l.kernel().function()));
         planned.add(p);
         all.add(p);
       }
@@ -71,20 +72,22 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     }
     int scratch = 0;   // room for any schedule of the tuning space, so the tuner can run its variants here
     for (Schedule s : Schedule.cpuSpace(lanes)) scratch = Math.max(scratch, s.scratchFloats());
-    for (Planned p : all) scratch = Math.max(scratch, p.launch().schedule().scratchFloats());
+    for (Planned p : all) if (p.launch().kernel().work() instanceof Work.Tiles t) scratch = Math.max(scratch, ((Schedule) t.tile()).scratchFloats());
     this.pool = new WorkerPool(threads, scratch);
   }
 
   private Planned plan(Launch l, CpuKernel kernel) {
-    int[] args = arena.launchArgs(l.dims(), l.tensors());
-    long items = l.work().items(arena::size, l.schedule());
+    Rendered k = l.kernel();
+    int[] args = arena.launchArgs(k.dims(), k.tensors());
+    // the Java renderer's work: a matmul's tiles, or a map's items
+    long items = k.work() instanceof Work.Tiles t ? t.count(arena::size) : ((Work.Threads) k.work()).count(arena::size);
     if (items > Integer.MAX_VALUE) throw new IllegalArgumentException(l.name() + ": " + items + " work items, more than an int");
     return new Planned(all.size(), l, kernel, args, (int) items);
   }
 
   public Arena arena() { return arena; }
   public WorkerPool pool() { return pool; }
-  public Map<String, KernelSource> kernels() { return kernels; }
+  public Map<String, Rendered> kernels() { return kernels; }
   public long compileMillis() { return compileMillis; }
   public int compiledCount() { return compiledCount; }
   @Override public int launchCount() { return all.size(); }
@@ -101,10 +104,6 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     return String.format("cpu: %d launches, %d kernel classes (%d compiled in %d ms), %d threads, arena %.1f MB; %s",
         all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6, tunedNote);
   }
-
-  @Override public void run(String section) { run(section, NO_CUTS, i -> { }); }
-
-  private static final int[] NO_CUTS = {};
 
   @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
     List<Planned> list = section(section);
@@ -146,8 +145,8 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     if (profileNanos == null) throw new IllegalStateException("profile is off");
     Map<String, long[]> byKey = new LinkedHashMap<>();   // key -> {nanos, launches, first launch index}
     for (Planned p : all) {
-      if (!(p.launch().work() instanceof Launch.Tiles t)) continue;
-      String key = p.launch().kernel().className() + " " + t.shape(arena::size);
+      if (!(p.launch().kernel().work() instanceof Work.Tiles t)) continue;
+      String key = p.launch().kernel().function() + " " + t.shape(arena::size);
       byKey.computeIfAbsent(key, k -> new long[] {0, 0, p.index()});
       long[] v = byKey.get(key);
       v[0] += profileNanos[p.index()];
@@ -156,7 +155,7 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     List<MatmulTime> rows = new ArrayList<>();
     for (var e : byKey.entrySet()) {
       Planned first = all.get((int) e.getValue()[2]);
-      String shape = ((Launch.Tiles) first.launch().work()).shape(arena::size);
+      String shape = ((Work.Tiles) first.launch().kernel().work()).shape(arena::size);
       double flops = 2.0;
       for (String d : shape.split("x")) flops *= Long.parseLong(d);
       double ms = e.getValue()[0] / 1e6 / steps / e.getValue()[1];

@@ -1,6 +1,6 @@
-// The CPU autotuner: for every distinct matmul (kernel, shape) of a session, compiles each point
-// of Schedule.cpuSpace, checks its output against the default variant on fresh random inputs
-// (a fast wrong kernel is discarded), times the survivors (median of repeats) and stores winners.
+// The CPU autotuner's measurement (the search is Tuner's): for every distinct matmul (kernel, shape) of a
+// session, compiles each point of Schedule.cpuSpace, checks its output against the default variant on
+// fresh random inputs (a fast wrong kernel is discarded) and times the survivors (median of repeats).
 package kiln.runtime.cpu;
 
 import java.io.PrintStream;
@@ -11,24 +11,18 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import kiln.codegen.CpuKernel;
-import kiln.codegen.Fuse;
 import kiln.codegen.JavaRenderer;
-import kiln.codegen.KernelSource;
-import kiln.codegen.Launch;
 import kiln.codegen.MatmulMatch;
+import kiln.codegen.Rendered;
 import kiln.codegen.Schedule;
+import kiln.codegen.Work;
 import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.Tuner;
 import kiln.runtime.TuningCache;
 
 public final class CpuTuner {
-  /** One tuned matmul: where it first occurs, its shape, and the times of best, worst and default. */
-  public record Result(String launch, String shape, int tried, int valid, Schedule best, double bestMs, double worstMs,
-                       double defaultMs) {
-    public double speedup() { return defaultMs / bestMs; }
-  }
-
   // each variant is a fresh class: warm it until the JIT has compiled it, then time enough repeats
   private static final int WARMUP_RUNS = 40, MIN_WARMUP_RUNS = 3, REPEATS = 7;
   private static final long WARMUP_NANOS = 200_000_000, TIMED_NANOS = 20_000_000;
@@ -36,27 +30,22 @@ public final class CpuTuner {
 
   private CpuTuner() {}
 
-  public static List<Result> tune(Arena arena, Map<String, List<Compute>> program, WorkerPool pool, TuningCache cache, String device,
-                                  PrintStream log) {
+  public static List<Tuner.Result<Schedule>> tune(Arena arena, Map<String, List<Compute>> program, WorkerPool pool, TuningCache cache, String device,
+                                                  PrintStream log) {
     int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
     List<Schedule> space = Schedule.cpuSpace(lanes);
     // distinct (kernel identity, shape), first instance kept with its tensors
-    Map<String, JavaRenderer.Rendered> targets = new LinkedHashMap<>();
+    Map<String, Rendered> targets = new LinkedHashMap<>();
     Map<String, String> names = new LinkedHashMap<>();
-    for (List<Compute> computes : program.values()) {
-      for (List<Compute> group : Fuse.groups(computes)) {
-        if (group.size() != 1) continue;
-        var mm = MatmulMatch.of(group.getFirst());
-        if (mm.isEmpty()) continue;
-        JavaRenderer.Rendered r = JavaRenderer.matmul(mm.get(), group.getFirst().accumulate());
-        String key = r.identity() + "|" + ((Launch.Tiles) r.work()).shape(arena::size);
-        if (targets.putIfAbsent(key, r) == null) names.put(key, group.getFirst().name());
-      }
+    for (MatmulMatch mm : Tuner.matmuls(program)) {
+      Rendered r = JavaRenderer.matmul(mm, mm.compute().accumulate());
+      String key = r.identity() + "|" + ((Work.Tiles) r.work()).shape(arena::size);
+      if (targets.putIfAbsent(key, r) == null) names.put(key, mm.compute().name());
     }
-    List<KernelSource> sources = new ArrayList<>();
-    Map<String, KernelSource[]> variants = new LinkedHashMap<>();
+    List<Rendered> sources = new ArrayList<>();
+    Map<String, Rendered[]> variants = new LinkedHashMap<>();
     for (var e : targets.entrySet()) {
-      KernelSource[] v = new KernelSource[space.size()];
+      Rendered[] v = new Rendered[space.size()];
       for (int i = 0; i < v.length; i++) sources.add(v[i] = JavaRenderer.toClass(e.getValue(), space.get(i)));
       variants.put(e.getKey(), v);
     }
@@ -68,45 +57,29 @@ public final class CpuTuner {
     SplittableRandom rnd = new SplittableRandom(2026);
     for (int i = 0; i < arena.f.length; i++) arena.f[i] = (float) (rnd.nextDouble() * 2 - 1);
 
-    List<Result> results = new ArrayList<>();
+    List<Tuner.Result<Schedule>> results = new ArrayList<>();
     int done = 0;
     for (var e : targets.entrySet()) {
-      JavaRenderer.Rendered r = e.getValue();
-      Launch.Tiles tiles = (Launch.Tiles) r.work();
+      Rendered r = e.getValue();
+      String shape = ((Work.Tiles) r.work()).shape(arena::size);
       int[] args = arena.launchArgs(r.dims(), r.tensors());
       Tensor out = r.tensors().getFirst();
       int at = arena.offset(out), n = (int) arena.elements(out);
       float[] initial = Arrays.copyOfRange(arena.f, at, at + n);
-      Schedule fallback = Schedule.cpuDefault(lanes, Long.parseLong(tiles.shape(arena::size).split("x")[2]));   // what an untuned session runs
-      int defaultIndex = space.indexOf(fallback);
-      KernelSource[] v = variants.get(e.getKey());
-      float[] expected = run(pool, arena, compiled.kernels().get(v[defaultIndex].className()), args, items(arena, tiles, fallback), initial, at);
+      Schedule fallback = Schedule.cpuDefault(lanes, Long.parseLong(shape.split("x")[2]));   // what an untuned session runs
+      Rendered[] v = variants.get(e.getKey());
+      float[] expected = run(pool, arena, compiled, v[space.indexOf(fallback)], args, initial, at);
       double refMax = 0;
       for (float x : expected) refMax = Math.max(refMax, Math.abs(x));
-      double[] ms = new double[space.size()];
-      int valid = 0;
-      for (int i = 0; i < space.size(); i++) {
-        CpuKernel k = compiled.kernels().get(v[i].className());
-        int items = items(arena, tiles, space.get(i));
-        float[] got = run(pool, arena, k, args, items, initial, at);
+      double tolerance = TOLERANCE * Math.max(refMax, 1e-30);
+      Tuner.Result<Schedule> res = Tuner.search(names.get(e.getKey()), shape, space, fallback, i -> {
+        float[] got = run(pool, arena, compiled, v[i], args, initial, at);
         double err = 0;
         for (int j = 0; j < n; j++) err = Math.max(err, Math.abs(got[j] - expected[j]));
-        if (!(err <= TOLERANCE * Math.max(refMax, 1e-30))) { ms[i] = Double.NaN; continue; }
-        valid++;
-        ms[i] = time(pool, arena, k, args, items);
-      }
+        return err <= tolerance ? time(pool, arena, compiled.kernels().get(v[i].function()), args, items(arena, v[i])) : Double.NaN;
+      }, cache, device, r.identity(), log);
       System.arraycopy(initial, 0, arena.f, at, n);
-      int best = -1;
-      double worst = 0;
-      for (int i = 0; i < ms.length; i++) {
-        if (Double.isNaN(ms[i])) continue;
-        if (best < 0 || ms[i] < ms[best]) best = i;
-        worst = Math.max(worst, ms[i]);
-      }
-      String shape = tiles.shape(arena::size);
-      Result res = new Result(names.get(e.getKey()), shape, space.size(), valid, space.get(best), ms[best], worst, ms[defaultIndex]);
       results.add(res);
-      cache.put(new TuningCache.Entry(device, r.identity(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
       done += space.size();
       log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s%n", done, sources.size(), (System.nanoTime() - start) / 1e9,
           res.launch(), shape, res.best().knobs());
@@ -135,13 +108,13 @@ public final class CpuTuner {
     return t[n / 2];
   }
 
-  private static float[] run(WorkerPool pool, Arena arena, CpuKernel k, int[] args, int items, float[] initial, int at) {
+  private static float[] run(WorkerPool pool, Arena arena, KernelCompiler.Compiled compiled, Rendered variant, int[] args, float[] initial, int at) {
     System.arraycopy(initial, 0, arena.f, at, initial.length);
-    pool.run(k, arena.f, arena.i, args, items);
+    pool.run(compiled.kernels().get(variant.function()), arena.f, arena.i, args, items(arena, variant));
     return Arrays.copyOfRange(arena.f, at, at + initial.length);
   }
 
-  private static int items(Arena arena, Launch.Tiles tiles, Schedule s) {
-    return Math.toIntExact(tiles.items(arena::size, s));
+  private static int items(Arena arena, Rendered variant) {
+    return Math.toIntExact(((Work.Tiles) variant.work()).count(arena::size));
   }
 }

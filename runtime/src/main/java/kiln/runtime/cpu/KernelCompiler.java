@@ -22,7 +22,8 @@ import javax.tools.JavaFileObject;
 import javax.tools.SimpleJavaFileObject;
 import javax.tools.ToolProvider;
 import kiln.codegen.CpuKernel;
-import kiln.codegen.KernelSource;
+import kiln.codegen.JavaRenderer;
+import kiln.codegen.Rendered;
 
 public final class KernelCompiler {
   private final Path cacheDir;
@@ -37,14 +38,14 @@ public final class KernelCompiler {
   /** Result: an instance per class name, and how many had to be compiled (the rest came from the cache). */
   public record Compiled(Map<String, CpuKernel> kernels, int compiled, long millis) {}
 
-  public Compiled compile(Collection<KernelSource> sources) {
+  public Compiled compile(Collection<Rendered> sources) {
     long start = System.nanoTime();
     Map<String, byte[]> bytes = new HashMap<>();
-    List<KernelSource> missing = new ArrayList<>();
-    for (KernelSource k : sources) {
-      Path cached = cacheDir.resolve(k.className() + ".class");
+    List<Rendered> missing = new ArrayList<>();
+    for (Rendered k : sources) {
+      Path cached = cacheDir.resolve(k.function() + ".class");
       try {
-        if (Files.isRegularFile(cached)) bytes.put(k.qualifiedName(), Files.readAllBytes(cached));
+        if (Files.isRegularFile(cached)) bytes.put(qualifiedName(k), Files.readAllBytes(cached));
         else missing.add(k);
       } catch (IOException e) {
         missing.add(k);
@@ -58,11 +59,11 @@ public final class KernelCompiler {
       bytes.putAll(fresh);
       try {
         Files.createDirectories(cacheDir);
-        for (KernelSource k : missing) {
-          byte[] b = fresh.get(k.qualifiedName());
-          Path tmp = Files.createTempFile(cacheDir, k.className(), ".tmp");
+        for (Rendered k : missing) {
+          byte[] b = fresh.get(qualifiedName(k));
+          Path tmp = Files.createTempFile(cacheDir, k.function(), ".tmp");
           Files.write(tmp, b);
-          Files.move(tmp, cacheDir.resolve(k.className() + ".class"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          Files.move(tmp, cacheDir.resolve(k.function() + ".class"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
               java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
       } catch (IOException e) {
@@ -77,11 +78,11 @@ public final class KernelCompiler {
       }
     };
     Map<String, CpuKernel> kernels = new HashMap<>();
-    for (KernelSource k : sources) {
+    for (Rendered k : sources) {
       try {
-        kernels.put(k.className(), (CpuKernel) loader.loadClass(k.qualifiedName()).getDeclaredConstructor().newInstance());
+        kernels.put(k.function(), (CpuKernel) loader.loadClass(qualifiedName(k)).getDeclaredConstructor().newInstance());
       } catch (ReflectiveOperationException e) {
-        throw new IllegalStateException("cannot load generated kernel " + k.qualifiedName() + ": " + e, e);
+        throw new IllegalStateException("cannot load generated kernel " + qualifiedName(k) + ": " + e, e);
       }
     }
     return new Compiled(kernels, missing.size(), (System.nanoTime() - start) / 1_000_000);
@@ -103,7 +104,7 @@ public final class KernelCompiler {
     return own.isEmpty() ? cp : own + java.io.File.pathSeparator + cp;
   }
 
-  private static Map<String, byte[]> javac(List<KernelSource> sources) {
+  private static Map<String, byte[]> javac(List<Rendered> sources) {
     JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
     if (javac == null) throw new IllegalStateException("no Java compiler in this runtime (needs the jdk.compiler module)");
     DiagnosticCollector<JavaFileObject> diagnostics = new DiagnosticCollector<>();
@@ -117,8 +118,8 @@ public final class KernelCompiler {
       }
     };
     List<JavaFileObject> units = new ArrayList<>();
-    for (KernelSource k : sources) {
-      units.add(new SimpleJavaFileObject(URI.create("string:///" + k.qualifiedName().replace('.', '/') + ".java"), JavaFileObject.Kind.SOURCE) {
+    for (Rendered k : sources) {
+      units.add(new SimpleJavaFileObject(URI.create("string:///" + qualifiedName(k).replace('.', '/') + ".java"), JavaFileObject.Kind.SOURCE) {
         @Override public CharSequence getCharContent(boolean ignore) { return k.source(); }
       });
     }
@@ -145,4 +146,6 @@ public final class KernelCompiler {
     out.forEach((k, v) -> bytes.put(k, v.toByteArray()));
     return bytes;
   }
+
+  private static String qualifiedName(Rendered k) { return JavaRenderer.PACKAGE + "." + k.function(); }
 }

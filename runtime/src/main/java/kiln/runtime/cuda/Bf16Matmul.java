@@ -1,13 +1,14 @@
 // Launches of the bf16 Hopper matmul (kiln.codegen.WgmmaBf16, templates/cuda/matmul_wgmma_bf16.cu.ftl):
 // the tensor maps of A and B (and C) in the layouts the kernel was rendered for, the persistent grid, and
 // the argument list, prepared once. Standalone kernels over device pointers (MatmulBench, the GPU test,
-// CudaExecutor.bf16Matmul), or a program's matmul over its arena (CudaExecutor.plan, CudaRenderer.Bf16Tiles).
+// CudaExecutor.bf16Matmul), or a program's matmul over its arena (CudaExecutor.plan, Work.Bf16Tiles).
 package kiln.runtime.cuda;
 
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import jcuda.driver.CUdeviceptr;
+import kiln.codegen.Work;
 import kiln.codegen.WgmmaBf16;
 
 public final class Bf16Matmul {
@@ -87,11 +88,11 @@ public final class Bf16Matmul {
   }
 
   /**
-   * A program's bf16 matmul over the arena (CudaRenderer.Bf16Tiles): the maps of A and B (bf16, dense, at their offsets in
+   * A program's bf16 matmul over the arena (Work.Bf16Tiles): the maps of A and B (bf16, dense, at their offsets in
    * bf16 elements from F) and, where the kernel stores C through the copy engine, of C; the persistent grid; F, I and the
    * argument block, then the three maps.
    */
-  static Launch launch(Kernel kernel, kiln.codegen.CudaRenderer.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout, DeviceArena memory, long intBase,
+  static Launch launch(Kernel kernel, Work.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout, DeviceArena memory, long intBase,
                        long[] args) {
     if (t.tile().splits() > 1) throw new IllegalArgumentException(kernel + ": a split-K kernel (" + t.tile().knobs() + ") needs a workspace: Bf16Matmul.launches");
     return launches(kernel, null, t, cuda, layout, memory, intBase, args, null).getFirst();
@@ -101,7 +102,7 @@ public final class Bf16Matmul {
    * As launch; with split-K (t.tile().splits() > 1) the kernel writes its partial sums to the workspace (a dense fp32 M x N
    * per split) and `sum` (the module's function + "_sum") adds them into C in split order: two launches.
    */
-  static List<Launch> launches(Kernel kernel, Kernel sum, kiln.codegen.CudaRenderer.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout,
+  static List<Launch> launches(Kernel kernel, Kernel sum, Work.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout,
                                DeviceArena memory, long intBase, long[] args, DeviceArena workspace) {
     WgmmaBf16.Tile tile = t.tile().withTmaStore(t.tmaStore());
     checkThreads(kernel, tile);

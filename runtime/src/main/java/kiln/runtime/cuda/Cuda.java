@@ -151,9 +151,6 @@ public final class Cuda implements AutoCloseable {
 
   public int multiprocessors() { return attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT); }
 
-  /** Dynamic shared memory one block may opt in to (above the default 48 KiB). */
-  public int maxSharedBytesPerBlock() { return attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN); }
-
   public static String driverVersion() {
     int[] v = new int[1];
     cuDriverGetVersion(v);

@@ -9,6 +9,9 @@ import java.util.Map;
 import kiln.codegen.CudaLowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
+import kiln.codegen.Lowering;
+import kiln.codegen.Rendered;
+import kiln.codegen.Work;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Tensor;
@@ -56,26 +59,22 @@ public final class CudaExecutor implements Executor {
     this.cuda = cuda;
     this.precision = schedule.precision();
     String device = tuningDevice(cuda);
-    // tuned, matmul launches, on wgmma, of those over transposed copies, of those chunked along M, on bf16 wgmma
-    int[] counts = new int[6];
-    CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
-      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) {
-        if (!(byDefault.work() instanceof CudaRenderer.Bf16Tiles work)) return choose(byDefault, null);
+    int[] tuned = {0};   // matmul launches whose tile the tuning cache gave
+    Lowering.Chooser<CudaSchedule.MatmulTile> chooser = new Lowering.Chooser<>() {
+      @Override public CudaSchedule.MatmulTile choose(Rendered byDefault) {
+        if (!(byDefault.work() instanceof Work.Bf16Tiles work)) return choose(byDefault, null);
         // the lowering sends a matmul here only where it runs on the bf16 tile; a tuned bf16 tile replaces the default
-        counts[1]++;
-        counts[5]++;
         String knobs = tuning.find(device, byDefault.function(), work.shape(layout::size));
         CudaSchedule.MatmulTile tile = knobs == null ? null : CudaSchedule.MatmulTile.parse(knobs);
         if (!(tile instanceof kiln.codegen.WgmmaBf16.Tile)) return null;
-        counts[0]++;
+        tuned[0]++;
         return tile;
       }
 
-      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
-        counts[1]++;
-        CudaRenderer.Tiles work = (CudaRenderer.Tiles) byDefault.work();
+      @Override public CudaSchedule.MatmulTile choose(Rendered byDefault, Rendered overCopies) {
+        Work.Tiles work = (Work.Tiles) byDefault.work();
         // copies only where the operands read in place meet the copy engine's rules
-        boolean copies = overCopies != null && tmaAligned((CudaRenderer.Tiles) overCopies.work(), layout);
+        boolean copies = overCopies != null && tmaAligned((Work.Tiles) overCopies.work(), layout);
         // where copies are planned the tuner raced them too and keyed its pick by their kernel (CudaTuner): an entry from
         // before (mma.sync tiles only, keyed by byDefault) does not apply
         String key = overCopies != null ? overCopies.function() : byDefault.function();
@@ -85,41 +84,43 @@ public final class CudaExecutor implements Executor {
         boolean usable = tile != null && (tile.getClass() == schedule.matmul().getClass()
             || tile instanceof CudaSchedule.WgmmaTile && (work.tile() instanceof CudaSchedule.WgmmaTile || copies));
         CudaSchedule.MatmulTile chosen = usable ? tile : null;
-        if (usable) counts[0]++;
-        if (overCopies != null) {
-          if (copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
-            counts[2]++;
-            counts[3]++;
-            if (((CudaRenderer.Tiles) overCopies.work()).transposed().byRows()) counts[4]++;
-            return chosen;
-          }
-          return chosen != null ? chosen : schedule.matmul();
-        }
-        CudaSchedule.MatmulTile effective = chosen != null ? chosen : work.tile();
+        if (usable) tuned[0]++;
+        // over copies where they meet the rules and no other kind of tile was picked; else the pick, or the general tile
+        if (overCopies != null && copies && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) return chosen;
+        if (overCopies != null) return chosen != null ? chosen : schedule.matmul();
+        CudaSchedule.MatmulTile effective = chosen != null ? chosen : (CudaSchedule.MatmulTile) work.tile();
         // the copy engine needs 16-byte aligned operands: otherwise this launch stays on mma.sync
-        if (effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout)) return schedule.matmul();
-        if (effective instanceof CudaSchedule.WgmmaTile) counts[2]++;
-        return chosen;
+        return effective instanceof CudaSchedule.WgmmaTile && !tmaAligned(work, layout) ? schedule.matmul() : chosen;
       }
     };
-    Map<String, CudaLowering.Lowered> lowered = new LinkedHashMap<>();
+    Map<String, Lowering.Lowered> lowered = new LinkedHashMap<>();
     Map<String, String> sources = new LinkedHashMap<>();
     // who reads each tensor over the whole step: an epilogue leaves unstored what only its own group reads
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(program.values().stream().flatMap(List::stream).toList());
     for (var e : program.entrySet()) {
-      CudaLowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers, layout::offsetLong);
+      Lowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers, layout::offsetLong);
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
     this.kernelCount = sources.size();
-    this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
-        + (counts[0] < counts[1] ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
-        + (schedule.wgmma() != null ? "; " + counts[2] + " of " + counts[1] + " on sm_90a wgmma (" + counts[3] + " over transposed copies"
+    // what the launches came to, counted by their work
+    java.util.function.ToLongFunction<java.util.function.Predicate<Rendered>> count = p -> lowered.values().stream()
+        .flatMap(l -> l.launches().stream()).map(kiln.codegen.Launch::kernel).filter(p).count();
+    long matmuls = count.applyAsLong(k -> k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles);
+    long copies = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null);
+    long byRows = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null && t.transposed().byRows());
+    long wgmma = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.tile() instanceof CudaSchedule.WgmmaTile);
+    long epilogues = count.applyAsLong(k -> (k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles) && k.source().contains("auto epilogue"));
+    this.tunedNote = tuned[0] + " of " + matmuls + " matmul launches tuned"
+        + (tuned[0] < matmuls ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
+        + (schedule.wgmma() != null ? "; " + wgmma + " of " + matmuls + " on sm_90a wgmma (" + copies + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
-        + (counts[4] > 0 ? ", " + counts[4] + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
-        + (schedule.wgmmaBf16() != null ? "; " + counts[5] + " of " + counts[1] + " on sm_90a bf16 wgmma (KILN_DUMP_IR=1 says why the rest are not)" : "")
-        + "; " + columnLaunches(lowered.values()) + " column reductions split along the rows" + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
-        + "; " + epilogueLaunches(lowered.values()) + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
+        + (byRows > 0 ? ", " + byRows + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
+        + (schedule.wgmmaBf16() != null ? "; " + count.applyAsLong(k -> k.work() instanceof Work.Bf16Tiles) + " of " + matmuls
+        + " on sm_90a bf16 wgmma (KILN_DUMP_IR=1 says why the rest are not)" : "")
+        + "; " + count.applyAsLong(k -> k.work() instanceof Work.Columns) + " column reductions split along the rows"
+        + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
+        + "; " + epilogues + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
@@ -133,13 +134,13 @@ public final class CudaExecutor implements Executor {
     this.memory = cuda.allocate(4 * (layout.floatCount() + layout.intCount()));
     memory.memsetZero();
     long workspaceFloats = 0;
-    for (CudaLowering.Lowered l : lowered.values()) {
-      for (CudaLowering.CudaLaunch x : l.launches()) workspaceFloats = Math.max(workspaceFloats, workspaceFloats(x.kernel(), layout));
+    for (Lowering.Lowered l : lowered.values()) {
+      for (kiln.codegen.Launch x : l.launches()) workspaceFloats = Math.max(workspaceFloats, workspaceFloats(x.kernel(), layout));
     }
     this.workspace = workspaceFloats > 0 ? cuda.allocate(4 * workspaceFloats) : null;
     for (var e : lowered.entrySet()) {
       List<Planned> planned = new ArrayList<>();
-      for (CudaLowering.CudaLaunch l : e.getValue().launches()) {
+      for (kiln.codegen.Launch l : e.getValue().launches()) {
         Planned p = plan(l, byFunction::get, schedule);
         planned.add(p);
         all.add(p);
@@ -172,8 +173,8 @@ public final class CudaExecutor implements Executor {
    * Whether a wgmma launch's operands meet the copy engine's rules: 16-byte aligned bases and row pitches
    * (an operand read through a transposed copy meets them whatever its own layout).
    */
-  static boolean tmaAligned(CudaRenderer.Tiles t, Arena layout) {
-    CudaRenderer.Transposed x = t.transposed();
+  static boolean tmaAligned(Work.Tiles t, Arena layout) {
+    Work.Transposed x = t.transposed();
     boolean a = x != null && x.a(), b = x != null && x.b();
     boolean kOk = layout.product(t.k()) % 4 == 0 || a && b;
     return (a || layout.offsetLong(t.a()) % 4 == 0) && (b || layout.offsetLong(t.b()) % 4 == 0) && kOk;
@@ -203,54 +204,44 @@ public final class CudaExecutor implements Executor {
    * partial sums of a column reduction (0 for every other launch). Launches run one after another, so one
    * workspace of the largest need serves them all.
    */
-  static long workspaceFloats(CudaRenderer.Rendered r, Arena layout) {
-    if (r.work() instanceof CudaRenderer.Columns c) return c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
-    if (r.work() instanceof CudaRenderer.Bf16Tiles b) return b.tile().workspaceFloats(layout.product(b.m()), layout.product(b.n()));
-    if (!(r.work() instanceof CudaRenderer.Tiles t)) return 0;
+  static long workspaceFloats(Rendered r, Arena layout) {
+    if (r.work() instanceof Work.Columns c) return c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
+    if (r.work() instanceof Work.Bf16Tiles b) return b.tile().workspaceFloats(layout.product(b.m()), layout.product(b.n()));
+    if (!(r.work() instanceof Work.Tiles t)) return 0;
     if (t.transposed() != null) return t.transposed().workspaceFloats(layout.product(t.m()), layout.product(t.n()));
     if (!(t.tile() instanceof CudaSchedule.MmaTile mma)) return 0;
     return mma.workspaceFloats(layout.product(t.batch()), layout.product(t.m()), layout.product(t.n()));
   }
 
-  private Planned plan(CudaLowering.CudaLaunch l, java.util.function.Function<String, Cuda.Module> modules, CudaSchedule s) {
-    CudaRenderer.Rendered r = l.kernel();
+  private Planned plan(kiln.codegen.Launch l, java.util.function.Function<String, Cuda.Module> modules, CudaSchedule s) {
+    Rendered r = l.kernel();
     Cuda.Module module = modules.apply(r.function());
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
     List<Launch> launches = switch (r.work()) {
-      case CudaRenderer.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(t.count(layout::size), s.mapBlock()),
+      case Work.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(t.count(layout::size), s.mapBlock()),
           Launch.Dim3.of(s.mapBlock()), 0, memory.pointer(0), memory.pointer(intBase), args));
-      case CudaRenderer.Blocks b -> {
+      case Work.Blocks b -> {
         long items = layout.product(b.items()), extent = layout.product(b.extent());
         int block = (int) Math.min(s.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
         yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
             memory.pointer(0), memory.pointer(intBase), args));
       }
-      case CudaRenderer.Rows w -> {
+      case Work.Rows w -> {
         int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
         long blocks = (layout.product(w.rows()) + per - 1) / per;
         yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))),
             Launch.Dim3.of(w.threads(extent), per), 0, memory.pointer(0), memory.pointer(intBase), args));
       }
-      case CudaRenderer.Columns c -> columns(module, r.function(), c, layout, memory, intBase, workspace, args);
-      case CudaRenderer.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
+      case Work.Columns c -> columns(module, r.function(), c, layout, memory, intBase, workspace, args);
+      case Work.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
           Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
-      case CudaRenderer.Bf16Tiles t -> Bf16Matmul.launches(module.kernel(r.function()), t.tile().splits() > 1 ? module.kernel(r.function() + "_sum") : null,
+      case Work.Bf16Tiles t -> Bf16Matmul.launches(module.kernel(r.function()), t.tile().splits() > 1 ? module.kernel(r.function() + "_sum") : null,
           t, cuda, layout, memory, intBase, args, workspace);
-      case CudaRenderer.Tiles t when t.transposed() != null -> transposedTiles(modules, r.function(), t, layout, memory, intBase, workspace, args);
-      case CudaRenderer.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
+      case Work.Tiles t when t.transposed() != null -> transposedTiles(modules, r.function(), t, layout, memory, intBase, workspace, args);
+      case Work.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
     };
     return new Planned(all.size(), l.name(), r.kind(), launches);
-  }
-
-  private static long epilogueLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
-    return lowered.stream().flatMap(l -> l.launches().stream())
-        .filter(x -> (x.kernel().work() instanceof CudaRenderer.Tiles || x.kernel().work() instanceof CudaRenderer.Bf16Tiles)
-            && x.kernel().source().contains("auto epilogue")).count();
-  }
-
-  private static long columnLaunches(java.util.Collection<CudaLowering.Lowered> lowered) {
-    return lowered.stream().flatMap(l -> l.launches().stream()).filter(x -> x.kernel().work() instanceof CudaRenderer.Columns).count();
   }
 
   /**
@@ -258,7 +249,7 @@ public final class CudaExecutor implements Executor {
    * along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
    * adding them in split order into the output.
    */
-  static List<Launch> columns(Cuda.Module module, String function, CudaRenderer.Columns c, Arena layout, DeviceArena memory, long intBase,
+  static List<Launch> columns(Cuda.Module module, String function, Work.Columns c, Arena layout, DeviceArena memory, long intBase,
                               DeviceArena workspace, long[] args) {
     long items = layout.product(c.items()), extent = layout.product(c.extent());
     long[] plan = c.tile().plan(items, extent);
@@ -277,9 +268,9 @@ public final class CudaExecutor implements Executor {
    * partial sums go to the workspace and function_sum adds them into C. A wgmma tile: one block per
    * (m tile, n tile), with the copy engine's maps of A and B after the argument block.
    */
-  static List<Launch> tiles(Cuda.Module module, String function, CudaRenderer.Tiles t, Arena layout, DeviceArena memory, long intBase,
+  static List<Launch> tiles(Cuda.Module module, String function, Work.Tiles t, Arena layout, DeviceArena memory, long intBase,
                             DeviceArena workspace, long[] args) {
-    var tile = t.tile();
+    var tile = (CudaSchedule.MatmulTile) t.tile();
     if (tile instanceof CudaSchedule.WgmmaTile w) {
       if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands must be 16-byte aligned (offsets and K multiples of 4 floats)");
       long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
@@ -313,9 +304,9 @@ public final class CudaExecutor implements Executor {
    * stored [k..., rows...] (a K x rows matrix) into the workspace as rows x kChunk, then the matmul
    * reads the copies (and any K-major operand in place, kChunk floats of its row) through its maps.
    */
-  static List<Launch> transposedTiles(java.util.function.Function<String, Cuda.Module> modules, String function, CudaRenderer.Tiles t, Arena layout,
+  static List<Launch> transposedTiles(java.util.function.Function<String, Cuda.Module> modules, String function, Work.Tiles t, Arena layout,
                                       DeviceArena memory, long intBase, DeviceArena workspace, long[] args) {
-    CudaRenderer.Transposed x = t.transposed();
+    Work.Transposed x = t.transposed();
     CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
     if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands read in place must be 16-byte aligned (offsets and K multiples of 4 floats)");
     long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k()), kc = x.kChunk();
@@ -345,10 +336,10 @@ public final class CudaExecutor implements Executor {
    * through F); K chunk 0 assigns or adds as the compute does, later ones add; the last M chunk's kernels
    * are rendered with its own row count (tail, tailRest).
    */
-  private static List<Launch> rowChunks(java.util.function.Function<String, Cuda.Module> modules, CudaRenderer.Tiles t, long m, long n, long k,
+  private static List<Launch> rowChunks(java.util.function.Function<String, Cuda.Module> modules, Work.Tiles t, long m, long n, long k,
                                         long aBase, long bBase, Kernel first, Kernel rest, Kernel transpose, DeviceArena memory, long intBase,
                                         DeviceArena workspace, long[] args) {
-    CudaRenderer.Transposed x = t.transposed();
+    Work.Transposed x = t.transposed();
     CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
     long kc = x.kChunk(), mc = x.mChunk();
     Kernel tail = x.tail() == null ? first : modules.apply(x.tail().function()).kernel(x.tail().function());
@@ -402,7 +393,7 @@ public final class CudaExecutor implements Executor {
   public Arena layout() { return layout; }
   DeviceArena memory() { return memory; }
   long intBase() { return intBase; }
-  public CompileStats compileStats() { return compile; }
+  /** Device bytes of the arena and the workspace (CudaWgmmaBf16SplitKTest reports the split-K workspace from it). */
   public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
 
   /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
@@ -412,17 +403,12 @@ public final class CudaExecutor implements Executor {
     for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
   }
 
-  @Override public void run(String section) { run(section, NO_CUTS, i -> { }); }
-
-  private static final int[] NO_CUTS = {};
-
   /**
    * The launches between cuts run as their own CUDA graphs (captured on their second run, as a whole
    * section is), so after.accept(cut) can queue work on another stream (an event, NCCL) between them.
    */
   @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
-    List<Planned> list = sections.get(section);
-    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
+    List<Planned> list = section(section);
     if (events != null) {
       int next = 0;
       for (int k = 0; k < list.size(); k++) {
@@ -465,10 +451,12 @@ public final class CudaExecutor implements Executor {
     else launchAll(part);
   }
 
-  @Override public List<String> launchNames(String section) {
+  @Override public List<String> launchNames(String section) { return section(section).stream().map(Planned::name).toList(); }
+
+  private List<Planned> section(String section) {
     List<Planned> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
-    return list.stream().map(Planned::name).toList();
+    return list;
   }
 
   private long byteOffset(Tensor t) {

@@ -1,8 +1,8 @@
-// The CUDA autotuner: for every distinct matmul (kernel, shape) of a session's program, renders each
-// tile of the precision's config space, compiles them all with NVRTC in parallel, fills the arena
-// with fresh non-zero values, checks each variant's output against the fp32 reference tile on the
-// device (a fast wrong kernel is discarded), times the survivors with CUDA events (warm-up, median
-// of repeats) and stores the winners in the tuning cache under this GPU, its arch and NVRTC. At BF16
+// The CUDA autotuner's measurement (the search is Tuner's): for every distinct matmul (kernel, shape) of a
+// session's program, renders each tile of the precision's config space, compiles them all with NVRTC in
+// parallel, fills the arena with fresh non-zero values, checks each variant's output against the fp32
+// reference tile on the device (a fast wrong kernel is discarded) and times the survivors with CUDA
+// events (warm-up, median of repeats); winners are keyed by this GPU, its arch and NVRTC. At BF16
 // a matmul of two bf16 operands on sm_90 races WgmmaBf16.space() (the SIMT template reading the same
 // bf16 operands is the reference); the cache's kernel key is the bf16 kernel's own name, so entries of
 // different precisions never mix.
@@ -16,30 +16,16 @@ import java.util.List;
 import java.util.Map;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
-import kiln.codegen.Fuse;
 import kiln.codegen.MatmulMatch;
+import kiln.codegen.Rendered;
+import kiln.codegen.Work;
 import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.Tuner;
 import kiln.runtime.TuningCache;
 
 public final class CudaTuner {
-  /** One tuned matmul: where it first occurs, its shape, the median times of best, worst and default, and of every valid variant. */
-  public record Result(String launch, String shape, int tried, int valid, CudaSchedule.MatmulTile best, double bestMs, double worstMs,
-                       double defaultMs, Map<CudaSchedule.MatmulTile, Double> msByTile) {
-    public double speedup() { return defaultMs / bestMs; }
-
-    /** Floating-point operations of one run: 2 x batch x M x N x K from the shape key. */
-    public double flops() {
-      double f = 2;
-      for (String d : shape.split("x")) f *= Double.parseDouble(d);
-      return f;
-    }
-
-    /** The best variant's rate in TFLOP/s. */
-    public double bestTflops() { return flops() / bestMs / 1e9; }
-  }
-
   private static final int WARMUP = 3, REPEATS = 15;
   /** Split-K variants whose partial sums would need more workspace than this are not tried (64 MB). */
   static final long WORKSPACE_CAP_FLOATS = Math.max(16L << 20, CudaExecutor.TRANSPOSE_FLOATS);   // split-K sums or transposed copies
@@ -108,7 +94,7 @@ public final class CudaTuner {
    * try; plan: {kChunk, chunks} where it may also run on wgmma over transposed copies (then the wgmma
    * tiles in space mean that, and key names the copies' kernel, as CudaExecutor looks it up), else null.
    */
-  private record Target(String launch, CudaRenderer.Rendered byDefault, MatmulMatch match, boolean accumulate, CudaSchedule.MatmulTile defaultTile,
+  private record Target(String launch, Rendered byDefault, MatmulMatch match, boolean accumulate, CudaSchedule.MatmulTile defaultTile,
                         List<CudaSchedule.MatmulTile> space, long[] plan, String key) {}
 
   /**
@@ -152,8 +138,8 @@ public final class CudaTuner {
 
   private CudaTuner() {}
 
-  public static List<Result> tune(Arena layout, Map<String, List<Compute>> program, CudaExecutor executor, CudaSchedule schedule,
-                                  TuningCache cache, PrintStream log) {
+  public static List<Tuner.Result<CudaSchedule.MatmulTile>> tune(Arena layout, Map<String, List<Compute>> program, CudaExecutor executor,
+                                                                  CudaSchedule schedule, TuningCache cache, PrintStream log) {
     Cuda cuda = executor.cuda();
     schedule = CudaExecutor.forDevice(schedule, cuda);
     CudaSchedule.MatmulTile reference = CudaSchedule.SIMT_DEFAULT;
@@ -164,45 +150,40 @@ public final class CudaTuner {
     };
 
     Map<String, Target> targets = new LinkedHashMap<>();
-    for (List<Compute> computes : program.values()) {
-      for (List<Compute> group : Fuse.groups(computes)) {
-        if (group.size() != 1) continue;
-        var mm = MatmulMatch.of(group.getFirst());
-        if (mm.isEmpty()) continue;
-        boolean acc = group.getFirst().accumulate();
-        boolean bf16 = kiln.codegen.CudaLowering.bf16Wgmma(mm.get(), schedule, layout::size, layout::offsetLong, false);
-        CudaSchedule.MatmulTile byDefault = bf16 ? kiln.codegen.CudaLowering.bf16Tile(schedule.wgmmaBf16(), mm.get(), layout::size, layout::offsetLong)
-            : schedule.matmulFor(mm.get());
-        CudaRenderer.Rendered r = CudaRenderer.matmul(mm.get(), acc, byDefault);
-        long[] plan = kiln.codegen.CudaLowering.transposePlan(mm.get(), schedule, layout::size, CudaExecutor.transposeFloats(schedule));
-        String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm.get(), acc, schedule.wgmma(), plan).function();
-        String key = function + "|" + shape(r, layout);
-        targets.putIfAbsent(key, new Target(group.getFirst().name(), r, mm.get(), acc, plan == null ? byDefault : schedule.wgmma(),
-            space(schedule, mm.get(), layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong), plan, function));
-      }
+    for (MatmulMatch mm : Tuner.matmuls(program)) {
+      boolean acc = mm.compute().accumulate();
+      boolean bf16 = kiln.codegen.CudaLowering.bf16Wgmma(mm, schedule, layout::size, layout::offsetLong, false);
+      CudaSchedule.MatmulTile byDefault = bf16 ? kiln.codegen.CudaLowering.bf16Tile(schedule.wgmmaBf16(), mm, layout::size, layout::offsetLong)
+          : schedule.matmulFor(mm);
+      Rendered r = CudaRenderer.matmul(mm, acc, byDefault);
+      long[] plan = kiln.codegen.CudaLowering.transposePlan(mm, schedule, layout::size, CudaExecutor.transposeFloats(schedule));
+      String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan).function();
+      String key = function + "|" + shape(r, layout);
+      targets.putIfAbsent(key, new Target(mm.compute().name(), r, mm, acc, plan == null ? byDefault : schedule.wgmma(),
+          space(schedule, mm, layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong), plan, function));
     }
     Map<String, String> sources = new LinkedHashMap<>();
     sources.put("kiln_tuner_utilities", UTILITIES);
-    Map<String, CudaRenderer.Rendered[]> variants = new LinkedHashMap<>();
-    Map<String, CudaRenderer.Rendered> references = new LinkedHashMap<>();
+    Map<String, Rendered[]> variants = new LinkedHashMap<>();
+    Map<String, Rendered> references = new LinkedHashMap<>();
     int variantCount = 0;
     for (var e : targets.entrySet()) {
       Target t = e.getValue();
-      CudaRenderer.Rendered[] v = new CudaRenderer.Rendered[t.space().size()];
+      Rendered[] v = new Rendered[t.space().size()];
       variantCount += v.length;
       for (int i = 0; i < v.length; i++) {
         CudaSchedule.MatmulTile tile = t.space().get(i);
         if (t.plan() != null && tile instanceof CudaSchedule.WgmmaTile w) {
           v[i] = CudaRenderer.matmulTransposed(t.match(), t.accumulate(), w, t.plan());
-          CudaRenderer.Transposed x = ((CudaRenderer.Tiles) v[i].work()).transposed();
-          for (CudaRenderer.Rendered y : x.kernels()) sources.putIfAbsent(y.function(), y.source());
+          Work.Transposed x = ((Work.Tiles) v[i].work()).transposed();
+          for (Rendered y : x.kernels()) sources.putIfAbsent(y.function(), y.source());
         } else {
           v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), tile);
         }
         sources.putIfAbsent(v[i].function(), v[i].source());
       }
       variants.put(e.getKey(), v);
-      CudaRenderer.Rendered ref = CudaRenderer.matmul(t.match(), t.accumulate(), reference);
+      Rendered ref = CudaRenderer.matmul(t.match(), t.accumulate(), reference);
       references.put(e.getKey(), ref);
       sources.putIfAbsent(ref.function(), ref.source());
     }
@@ -224,9 +205,9 @@ public final class CudaTuner {
     }
   }
 
-  private static List<Result> measure(Arena layout, CudaExecutor ex, Map<String, Target> targets, Map<String, CudaRenderer.Rendered[]> variants,
-                                      Map<String, CudaRenderer.Rendered> references, Map<String, Cuda.Module> kernels, Cuda.Module utilities,
-                                      int total, double tolerance, TuningCache cache, PrintStream log, long start) {
+  private static List<Tuner.Result<CudaSchedule.MatmulTile>> measure(Arena layout, CudaExecutor ex, Map<String, Target> targets,
+      Map<String, Rendered[]> variants, Map<String, Rendered> references, Map<String, Cuda.Module> kernels, Cuda.Module utilities, int total,
+      double tolerance, TuningCache cache, PrintStream log, long start) {
     Cuda cuda = ex.cuda();
     DeviceArena memory = ex.memory();
     Kernel fill = utilities.kernel("kiln_fill"), copy = utilities.kernel("kiln_copy"), diff = utilities.kernel("kiln_diff");
@@ -242,7 +223,7 @@ public final class CudaTuner {
     long largest = 1;
     for (var e : targets.entrySet()) largest = Math.max(largest, layout.elements(e.getValue().byDefault().tensors().getFirst()));
     String device = CudaExecutor.tuningDevice(cuda);
-    List<Result> results = new ArrayList<>();
+    List<Tuner.Result<CudaSchedule.MatmulTile>> results = new ArrayList<>();
     int done = 0;
     try (DeviceArena initial = cuda.allocate(4 * largest); DeviceArena expected = cuda.allocate(4 * largest); DeviceArena err = cuda.allocate(8);
          DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS);
@@ -262,12 +243,9 @@ public final class CudaTuner {
         cuda.launch(save);
         for (Launch x : launch(ex, layout, references.get(e.getKey()), kernels, workspace)) cuda.launch(x);
         cuda.launch(keep);
-        CudaRenderer.Rendered[] v = variants.get(e.getKey());
-        double[] ms = new double[v.length];
-        int valid = 0;
-        for (int i = 0; i < v.length; i++) {
-          ms[i] = Double.NaN;
-          if (CudaExecutor.workspaceFloats(v[i], layout) > WORKSPACE_CAP_FLOATS) continue;   // split-K too big for this shape
+        Rendered[] v = variants.get(e.getKey());
+        Tuner.Result<CudaSchedule.MatmulTile> res = Tuner.search(t.launch(), shape(t.byDefault(), layout), space, t.defaultTile(), i -> {
+          if (CudaExecutor.workspaceFloats(v[i], layout) > WORKSPACE_CAP_FLOATS) return Double.NaN;   // split-K too big for this shape
           List<Launch> l;
           try {
             l = launch(ex, layout, v[i], kernels, workspace);
@@ -278,62 +256,47 @@ public final class CudaTuner {
             cuda.synchronize();
           } catch (CudaException failed) {   // e.g. more registers x threads than an SM has: not a candidate here
             log.printf("tune: %s %s refused: %s%n", t.launch(), space.get(i).knobs(), failed.getMessage().lines().findFirst().orElse(""));
-            continue;
+            return Double.NaN;
           }
           int[] bits = new int[2];
           err.download(0, bits, 0, 2);
           double maxErr = Float.intBitsToFloat(bits[0]), refMax = Float.intBitsToFloat(bits[1]);
           if (!(maxErr <= tolerance * Math.max(refMax, 1e-30))) {
             log.printf("tune: %s %s discarded: max abs error %.3e against the reference's max %.3e%n", t.launch(), space.get(i).knobs(), maxErr, refMax);
-            continue;
+            return Double.NaN;
           }
-          valid++;
-          ms[i] = time(cuda, l, begin, end);
-        }
+          return time(cuda, l, begin, end);
+        }, cache, device, t.key(), log);
         cuda.launch(restore);
-        int best = -1, fallback = space.indexOf(t.defaultTile());
-        double worst = 0;
-        for (int i = 0; i < ms.length; i++) {
-          if (Double.isNaN(ms[i])) continue;
-          if (best < 0 || ms[i] < ms[best]) best = i;
-          worst = Math.max(worst, ms[i]);
-        }
         done += v.length;
-        String shape = shape(t.byDefault(), layout);
-        if (best < 0) {
-          log.printf("tune: %s %s: no variant matched the reference; nothing stored%n", t.launch(), shape);
-          continue;
-        }
-        Map<CudaSchedule.MatmulTile, Double> byTile = new LinkedHashMap<>();
-        for (int i = 0; i < ms.length; i++) if (!Double.isNaN(ms[i])) byTile.put(space.get(i), ms[i]);
-        Result res = new Result(t.launch(), shape, v.length, valid, space.get(best), ms[best], worst, ms[fallback], byTile);
+        if (res == null) continue;
         results.add(res);
-        cache.put(new TuningCache.Entry(device, t.key(), shape, res.best().knobs(), res.bestMs(), res.defaultMs()));
         log.printf("tune: %d/%d variants, %.1f s elapsed: %s %s best %s (%.3f ms, %.1f TFLOP/s; default %s %.3f ms)%n", done, total,
-            (System.nanoTime() - start) / 1e9, res.launch(), shape, res.best().knobs(), res.bestMs(), res.bestTflops(), t.defaultTile().knobs(), res.defaultMs());
+            (System.nanoTime() - start) / 1e9, res.launch(), res.shape(), res.best().knobs(), res.bestMs(), res.bestTflops(), t.defaultTile().knobs(),
+            res.defaultMs());
       }
     }
     return results;
   }
 
   /** "BxMxNxK" of a matmul launch (the tuning cache's shape key). */
-  static String shape(CudaRenderer.Rendered r, Arena layout) {
-    return r.work() instanceof CudaRenderer.Bf16Tiles b ? b.shape(layout::size) : ((CudaRenderer.Tiles) r.work()).shape(layout::size);
+  static String shape(Rendered r, Arena layout) {
+    return r.work() instanceof Work.Bf16Tiles b ? b.shape(layout::size) : ((Work.Tiles) r.work()).shape(layout::size);
   }
 
-  private static List<Launch> launch(CudaExecutor ex, Arena layout, CudaRenderer.Rendered r, Map<String, Cuda.Module> kernels,
+  private static List<Launch> launch(CudaExecutor ex, Arena layout, Rendered r, Map<String, Cuda.Module> kernels,
                                      DeviceArena workspace) {
-    if (r.work() instanceof CudaRenderer.Bf16Tiles b) {
+    if (r.work() instanceof Work.Bf16Tiles b) {
       Cuda.Module m = kernels.get(r.function());
       return Bf16Matmul.launches(m.kernel(r.function()), b.tile().splits() > 1 ? m.kernel(r.function() + "_sum") : null, b, ex.cuda(), layout,
           ex.memory(), ex.intBase(), layout.launchArgsLong(r.dims(), r.tensors()), workspace);
     }
-    CudaRenderer.Tiles t = (CudaRenderer.Tiles) r.work();
+    Work.Tiles t = (Work.Tiles) r.work();
     if (t.transposed() != null) {   // the copies are part of the variant: timed with it
       return CudaExecutor.transposedTiles(kernels::get, r.function(), t, layout, ex.memory(), ex.intBase(), workspace,
           layout.launchArgsLong(r.dims(), r.tensors()));
     }
-    return CudaExecutor.tiles(kernels.get(r.function()), r.function(), (CudaRenderer.Tiles) r.work(), layout, ex.memory(), ex.intBase(),
+    return CudaExecutor.tiles(kernels.get(r.function()), r.function(), (Work.Tiles) r.work(), layout, ex.memory(), ex.intBase(),
         workspace, layout.launchArgsLong(r.dims(), r.tensors()));
   }
 

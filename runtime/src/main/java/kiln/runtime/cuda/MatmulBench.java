@@ -26,6 +26,7 @@ import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.Tuner;
 import kiln.runtime.TuningCache;
 
 public final class MatmulBench {
@@ -58,14 +59,14 @@ public final class MatmulBench {
     TuningCache scratch = TuningCache.load(Files.createTempDirectory("kiln-matmul-bench").resolve("tuning.json"));
     List<String> lines = new ArrayList<>();
     try (Cuda cuda = Cuda.open(); CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, schedule, scratch)) {
-      List<CudaTuner.Result> results = CudaTuner.tune(ex.layout(), program, ex, schedule, scratch, System.err);
+      List<Tuner.Result<CudaSchedule.MatmulTile>> results = CudaTuner.tune(ex.layout(), program, ex, schedule, scratch, System.err);
       CudaSchedule onDevice = CudaExecutor.forDevice(schedule, cuda);
-      Map<String, CudaTuner.Result> byLaunch = new LinkedHashMap<>();
-      for (CudaTuner.Result r : results) byLaunch.put(r.launch().substring(r.launch().lastIndexOf('.') + 1), r);
+      Map<String, Tuner.Result<CudaSchedule.MatmulTile>> byLaunch = new LinkedHashMap<>();
+      for (Tuner.Result<CudaSchedule.MatmulTile> r : results) byLaunch.put(r.launch().substring(r.launch().lastIndexOf('.') + 1), r);
       System.out.printf(Locale.ROOT, "# %s (%s), TF32, TFLOP/s of the median of %s runs per variant%n", cuda.name(), cuda.arch(), "15");
       System.out.printf(Locale.ROOT, "%-8s %-18s %12s %12s %12s  %s%n", "shape", "M x N x K", "mma default", "wgmma dflt", "best", "best tile");
       for (String[] s : shapes) {
-        CudaTuner.Result r = byLaunch.get(s[0]);
+        Tuner.Result<CudaSchedule.MatmulTile> r = byLaunch.get(s[0]);
         if (r == null) { System.out.printf("%-8s no valid variant%n", s[0]); continue; }
         System.out.printf(Locale.ROOT, "%-8s %-18s %12s %12s %12.1f  %s%n", s[0], r.shape().substring(2), rate(r, CudaSchedule.MMA_DEFAULT),
             onDevice.wgmma() == null ? "off" : rate(r, onDevice.wgmma()), r.bestTflops(), r.best().knobs());
@@ -75,7 +76,7 @@ public final class MatmulBench {
     Files.write(out, lines);
   }
 
-  private static String rate(CudaTuner.Result r, CudaSchedule.MatmulTile tile) {
+  private static String rate(Tuner.Result<CudaSchedule.MatmulTile> r, CudaSchedule.MatmulTile tile) {
     Double ms = r.msByTile().get(tile);
     return ms == null ? "-" : String.format(Locale.ROOT, "%.1f", r.flops() / ms / 1e9);
   }

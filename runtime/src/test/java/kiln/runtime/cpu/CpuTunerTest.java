@@ -18,6 +18,7 @@ import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.Tuner;
 import kiln.runtime.TuningCache;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,13 +34,13 @@ class CpuTunerTest {
     Map<Dim, Integer> sizes = Map.of(M, 96, N, 80, K, 300);
     TuningCache cache = TuningCache.load(dir.resolve("tuning.json"));
     String device = TuningCache.cpuDevice(2);
-    List<CpuTuner.Result> results;
+    List<Tuner.Result<Schedule>> results;
     try (CpuExecutor ex = new CpuExecutor(new Arena(g, sizes), program, 2, cache)) {
       assertTrue(ex.describe().contains("0 of 1 matmul launches tuned"), ex.describe());
       results = CpuTuner.tune(ex.arena(), program, ex.pool(), cache, device, new PrintStream(new ByteArrayOutputStream()));
     }
     assertEquals(1, results.size());
-    CpuTuner.Result r = results.getFirst();
+    Tuner.Result<Schedule> r = results.getFirst();
     assertEquals("1x96x80x300", r.shape());
     assertEquals(Schedule.cpuSpace(16).size(), r.tried());
     assertEquals(r.tried(), r.valid(), "every variant computes the same product");

@@ -12,7 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Supplier;
-import kiln.codegen.KernelSource;
+import kiln.codegen.Rendered;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,14 +20,14 @@ class KernelCompilerTest {
   @TempDir
   Path cache;
 
-  static final KernelSource DOUBLER = new KernelSource("map", "KernelCompilerTestDoubler", """
+  static final Rendered DOUBLER = new Rendered("map", "KernelCompilerTestDoubler", """
       package kiln.generated;
       public final class KernelCompilerTestDoubler implements kiln.codegen.CpuKernel {
         public void run(float[] F, int[] I, int[] a, int lo, int hi, float[] scratch) {
           for (int i = lo; i < hi; i++) F[a[1] + i] = 2 * F[a[0] + i];
         }
       }
-      """);
+      """, List.of(), List.of(), null);
 
   record Run(KernelCompiler.Compiled compiled, String err) {}
 

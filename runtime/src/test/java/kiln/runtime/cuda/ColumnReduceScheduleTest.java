@@ -9,7 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import java.util.TreeSet;
+import kiln.codegen.Work;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.dsl.Compute;
@@ -46,16 +48,16 @@ class ColumnReduceScheduleTest {
     Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule on = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
-    CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get);
+    Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get, 0, null, null);
     long colreduce = l.launches().stream().filter(x -> x.kernel().kind().equals("colreduce")).count();
     assertEquals(1 + 2 + 8, colreduce, "wpe, lnf w and b, the layer's 4 biases and ln1, ln2 w and b");
-    CudaLowering.Lowered off = CudaLowering.lower(p.graph().computes(), on.withColumns(null), m -> null, sizes::get);
+    Lowering.Lowered off = CudaLowering.lower(p.graph().computes(), on.withColumns(null), m -> null, sizes::get, 0, null, null);
     assertTrue(off.launches().stream().noneMatch(x -> x.kernel().kind().equals("colreduce")), "KILN_COLREDUCE=0: none");
     assertEquals(l.launches().size(), off.launches().size(), "one launch for one, the same computes");
-    for (CudaLowering.CudaLaunch x : l.launches()) {
+    for (kiln.codegen.Launch x : l.launches()) {
       if (!x.kernel().kind().equals("colreduce")) continue;
       assertTrue(x.kernel().source().contains(x.kernel().function() + "_sum("), "the sum kernel is in the same source: " + x.name());
-      assertTrue(x.kernel().work() instanceof CudaRenderer.Columns, x.name());
+      assertTrue(x.kernel().work() instanceof Work.Columns, x.name());
     }
   }
 
@@ -88,8 +90,8 @@ class ColumnReduceScheduleTest {
     Arena layout = new Arena(p.graph(), sizes, null, java.util.Set.of(), false);
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     long most = 0;
-    for (CudaLowering.CudaLaunch x : CudaLowering.lower(p.graph().computes(), s, m -> null, sizes::get).launches()) {
-      if (!(x.kernel().work() instanceof CudaRenderer.Columns c)) continue;
+    for (kiln.codegen.Launch x : CudaLowering.lower(p.graph().computes(), s, m -> null, sizes::get, 0, null, null).launches()) {
+      if (!(x.kernel().work() instanceof Work.Columns c)) continue;
       long items = layout.product(c.items()), extent = layout.product(c.extent());
       long need = CudaExecutor.workspaceFloats(x.kernel(), layout);
       assertEquals(TILE.plan(items, extent)[0] * items, need, x.name());

@@ -20,6 +20,7 @@ import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.Tuner;
 import kiln.runtime.TuningCache;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
@@ -46,7 +47,7 @@ class CudaTunerTest {
     TuningCache cache = TuningCache.load(dir.resolve("tuning.json"));
     CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(precision);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    List<CudaTuner.Result> results;
+    List<Tuner.Result<CudaSchedule.MatmulTile>> results;
     try (Cuda cuda = Cuda.open(); CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, schedule, cache)) {
       assertTrue(ex.describe().contains("0 of 3 matmul launches tuned"), ex.describe());
       results = CudaTuner.tune(ex.layout(), program, ex, schedule, cache, new PrintStream(log, true, StandardCharsets.UTF_8));
@@ -56,7 +57,7 @@ class CudaTunerTest {
     assertEquals(3, results.size(), report);
     CudaSchedule onDevice;
     try (Cuda cuda = Cuda.open()) { onDevice = CudaExecutor.forDevice(schedule, cuda); }
-    for (CudaTuner.Result r : results) {
+    for (Tuner.Result<CudaSchedule.MatmulTile> r : results) {
       var mm = kiln.codegen.MatmulMatch.of(g.computes().stream().filter(c -> c.name().equals(r.launch())).findFirst().orElseThrow()).orElseThrow();
       // the precision's space, with the wgmma tiles where they fit or (d, e at TF32 on sm_90) run over transposed copies
       assertEquals(CudaTuner.space(onDevice, mm, sizes::get, CudaExecutor.transposeFloats(onDevice)).size(), r.tried(), r.launch() + " tries its space");
@@ -85,12 +86,12 @@ class CudaTunerTest {
       CudaExecutor ex = (CudaExecutor) s.executor;
       Assumptions.assumeTrue(ex.cuda().major() == 9 && ex.cuda().minor() == 0, "the bf16 wgmma tile needs sm_90, found " + ex.cuda().arch());
       var sections = kiln.runtime.Session.sections(s.program);
-      List<CudaTuner.Result> results = CudaTuner.tune(s.arena, sections, ex, schedule, cache, new PrintStream(log, true, StandardCharsets.UTF_8));
+      List<Tuner.Result<CudaSchedule.MatmulTile>> results = CudaTuner.tune(s.arena, sections, ex, schedule, cache, new PrintStream(log, true, StandardCharsets.UTF_8));
       String report = log.toString(StandardCharsets.UTF_8);
       System.out.print(report);
       long bf16 = results.stream().filter(r -> r.msByTile().keySet().stream().allMatch(t -> t instanceof kiln.codegen.WgmmaBf16.Tile)).count();
       assertTrue(bf16 >= 5, "the forward's qkv, fc, fcproj, lm_head and backward ones race the bf16 tiles:\n" + report);
-      for (CudaTuner.Result r : results) assertEquals(r.tried(), r.valid(), "every variant computes the reference's product:\n" + report);
+      for (Tuner.Result<CudaSchedule.MatmulTile> r : results) assertEquals(r.tried(), r.valid(), "every variant computes the reference's product:\n" + report);
       try (CudaExecutor again = new CudaExecutor(s.arena, sections, ex.cuda(), schedule, cache)) {
         assertTrue(again.describe().matches("(?s).*\\b(\\d+) of \\1 matmul launches tuned.*"), again.describe());
       }

@@ -15,9 +15,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.WgmmaBf16;
+import kiln.codegen.Work;
 import kiln.codegen.WgmmaBf16.Major;
 import kiln.codegen.WgmmaBf16.Out;
 import kiln.dsl.Compute;
@@ -112,9 +114,9 @@ class CudaWgmmaBf16SplitKTest {
     CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(WgmmaBf16.DEFAULT);
     // the device layout (bf16 packed two to a float slot, as a CUDA session places them; a host arena keeps them as floats)
     kiln.runtime.Arena layout = new kiln.runtime.Arena(stored, sizes, java.util.Set.of(), null, false, Map.of());
-    CudaLowering.Lowered lowered = CudaLowering.lower(program, schedule, m -> null, layout::size, 0, null, layout::offsetLong);
-    for (CudaLowering.CudaLaunch x : lowered.launches()) {
-      assertTrue(x.kernel().work() instanceof CudaRenderer.Bf16Tiles t && t.tile().splits() == 4, x.name() + " splits K 4 ways: " + x.kernel().work());
+    Lowering.Lowered lowered = CudaLowering.lower(program, schedule, m -> null, layout::size, 0, null, layout::offsetLong);
+    for (kiln.codegen.Launch x : lowered.launches()) {
+      assertTrue(x.kernel().work() instanceof Work.Bf16Tiles t && t.tile().splits() == 4, x.name() + " splits K 4 ways: " + x.kernel().work());
     }
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
     try (Cuda cuda = Cuda.open()) {

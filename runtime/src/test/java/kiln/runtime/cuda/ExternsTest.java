@@ -111,7 +111,7 @@ class ExternsTest {
       var r = Externs.render(dkdv, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> s.get(d));
       assertTrue(r.source().contains("__cluster_dims__(4, 1, 1)"), r.source().lines().filter(x -> x.contains("__global__")).toList().toString());
       assertTrue(r.source().contains("#define FA_DKV_CLUSTER 4"));
-      var tiles = (kiln.codegen.CudaRenderer.RowTiles) r.work();
+      var tiles = (kiln.codegen.Work.RowTiles) r.work();
       assertEquals(List.of("B", "KV", "G"), tiles.rows().stream().map(Dim::name).toList());  // a block per query head
       int bq = 32, lds = 2 * bq * (hs + 4) + 2 * bq;
       assertEquals(4 * (hs > 64 ? 2 * 64 * (hs + 4) + 2 * lds : Math.max(lds, 2 * 64 * hs)), tiles.sharedBytes());
@@ -119,7 +119,7 @@ class ExternsTest {
       var dq = Externs.render(externs(p, Externs.ATTENTION_DQ).getFirst(), CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> s.get(d));
       int dqBk = hs > 64 ? 32 : 64;
       assertEquals(hs > 64, dq.source().contains("#define FA_DQ_WIDE 1"));
-      assertEquals(4 * 2 * dqBk * (hs + 4) + (hs > 64 ? 4 * 64 * (hs + 4) : 0), ((kiln.codegen.CudaRenderer.RowTiles) dq.work()).sharedBytes());
+      assertEquals(4 * 2 * dqBk * (hs + 4) + (hs > 64 ? 4 * 64 * (hs + 4) : 0), ((kiln.codegen.Work.RowTiles) dq.work()).sharedBytes());
       // fp32 keeps the partials (its kernel has no cluster), and so does a group too large for a portable cluster
       Program fp32 = cuda(Gemma.FAMILY, c);
       assertEquals(l.q().tensor().dims(), externs(fp32, Externs.ATTENTION_DKDV).getFirst().out().dims());

@@ -14,6 +14,7 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.MatmulMatch;
 import kiln.codegen.RowFusion;
@@ -90,9 +91,9 @@ class RowFusionTest {
     List<Compute> forward = gpt2().get("forward");
     try {
       CudaLowering.rowsOverride = false;
-      assertTrue(CudaLowering.lower(forward, CudaSchedule.DEFAULT, m -> null, d -> 64).launches().stream().noneMatch(l -> l.kernel().kind().equals("row")));
+      assertTrue(CudaLowering.lower(forward, CudaSchedule.DEFAULT, m -> null, d -> 64, 0, null, null).launches().stream().noneMatch(l -> l.kernel().kind().equals("row")));
       CudaLowering.rowsOverride = true;
-      var launches = CudaLowering.lower(forward, CudaSchedule.DEFAULT, m -> null, d -> 64).launches();
+      var launches = CudaLowering.lower(forward, CudaSchedule.DEFAULT, m -> null, d -> 64, 0, null, null).launches();
       assertEquals(6, launches.stream().filter(l -> l.kernel().kind().equals("row")).count());
       // ln1, ln2 and ln_f share one kernel: the source has no layer in it
       assertEquals(2, launches.stream().filter(l -> l.kernel().kind().equals("row")).map(l -> l.kernel().function()).distinct().count());

@@ -27,7 +27,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import kiln.codegen.Work;
+import kiln.codegen.Rendered;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.RowFusion;
@@ -127,10 +130,10 @@ class RowKernelEmulationTest {
       int maps = 0;
       for (List<Compute> group : Session.cudaLaunches(x.p()).groups()) {
         if (group.getFirst().body() instanceof Expr.Extern) continue;
-        CudaLowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, x.host()::size);
+        Lowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, x.host()::size, 0, null, null);
         if (lowered.launches().size() != 1) continue;
-        CudaRenderer.Rendered k = lowered.launches().getFirst().kernel();
-        if (!k.kind().equals("map") || ((CudaRenderer.Threads) k.work()).lanes() == 1 || !seen.add(k.function())) continue;
+        Rendered k = lowered.launches().getFirst().kernel();
+        if (!k.kind().equals("map") || ((Work.Threads) k.work()).lanes() == 1 || !seen.add(k.function())) continue;
         maps++;
         check("map " + group.stream().map(Compute::name).toList(), x.host(), x.device(), group, group, "map", tmp);
       }
@@ -179,21 +182,21 @@ class RowKernelEmulationTest {
         for (int e = 0; e < n; e++) f.putFloat(4 * (device.offset(t) + e), host.f[host.offset(t) + e]);
       }
     }
-    CudaLowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, host::size);
+    Lowering.Lowered lowered = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, host::size, 0, null, null);
     assertEquals(1, lowered.launches().size(), what + ": one launch");
-    CudaRenderer.Rendered k = lowered.launches().getFirst().kernel();
+    Rendered k = lowered.launches().getFirst().kernel();
     assertEquals(kind, k.kind(), what);
     long[] args = device.launchArgsLong(k.dims(), k.tensors());
     long grid;
     int block, per;
-    if (k.work() instanceof CudaRenderer.Rows work) {
+    if (k.work() instanceof Work.Rows work) {
       long rows = device.product(work.rows());
       block = work.threads(device.size(work.extent()));
       per = work.rowsPerBlock(device.size(work.extent()));
       grid = (rows + per - 1) / per;
     } else {
       // a map: grid-stride, so a few blocks of two warps cover any size (OS threads are dear here)
-      long threads = ((CudaRenderer.Threads) k.work()).count(device::size);
+      long threads = ((Work.Threads) k.work()).count(device::size);
       block = 64;
       per = 1;
       grid = Math.min(8, (threads + block - 1) / block);

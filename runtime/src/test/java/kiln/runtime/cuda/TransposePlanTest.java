@@ -9,7 +9,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Map;
 import java.util.TreeMap;
+import kiln.codegen.Work;
+import kiln.codegen.Rendered;
 import kiln.codegen.CudaLowering;
+import kiln.codegen.Lowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.dsl.Dim;
@@ -71,18 +74,18 @@ class TransposePlanTest {
   void gpt2BackwardMatmulsRunOverCopiesDwteChunkedAlongM() {
     Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
-    CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+    Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS, null, null);
     Map<String, Integer> kinds = new TreeMap<>();
     long workspace = 0;
-    for (CudaLowering.CudaLaunch x : l.launches()) {
-      CudaRenderer.Rendered r = x.kernel();
-      if (!(r.work() instanceof CudaRenderer.Tiles t)) continue;
+    for (kiln.codegen.Launch x : l.launches()) {
+      Rendered r = x.kernel();
+      if (!(r.work() instanceof Work.Tiles t)) continue;
       // the launch's matmul (a launch with an epilogue is named matmul+consumers)
       String name = x.name().replaceAll("\\+.*", "").replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]");
       kinds.merge(r.kind().replace("_acc", "") + " " + name, 1, Integer::sum);
       if (t.transposed() != null) {
         long m = product(t.m(), sizes), n = product(t.n(), sizes), k = product(t.k(), sizes);
-        CudaRenderer.Transposed tr = t.transposed();
+        Work.Transposed tr = t.transposed();
         assertTrue(tr.kChunk() % 32 == 0 && tr.kChunk() * tr.chunks() >= k && tr.kChunk() * (tr.chunks() - 1) < k, x.name() + ": chunks cover K");
         assertTrue(l.kernels().containsKey(tr.transpose().function()), "the transpose kernel is compiled with the program");
         if (tr.rest() != null) assertTrue(l.kernels().containsKey(tr.rest().function()), "the += twin too");
@@ -100,16 +103,16 @@ class TransposePlanTest {
     }
     assertTrue(kinds.containsKey("wgmma_t dlogits/grads.wte"), "dwte over copies chunked along M: " + kinds);
     assertTrue(kinds.keySet().stream().noneMatch(k -> k.startsWith("mma ")), "nothing left on mma.sync: " + kinds);
-    CudaRenderer.Tiles dwte = l.launches().stream().filter(x -> x.name().endsWith("grads.wte")).map(x -> (CudaRenderer.Tiles) x.kernel().work())
+    Work.Tiles dwte = l.launches().stream().filter(x -> x.name().endsWith("grads.wte")).map(x -> (Work.Tiles) x.kernel().work())
         .findFirst().orElseThrow();
-    CudaRenderer.Transposed dx = dwte.transposed();
+    Work.Transposed dx = dwte.transposed();
     assertTrue(dx.a() && dx.b() && dx.byRows());
     assertEquals(1664, dx.kChunk());
     assertEquals(5, dx.chunks());
     assertEquals(8448, dx.mChunk());
     assertEquals(6, dx.mChunks());
     assertTrue(dx.tail() != null && dx.tail().source().contains("const int M = 8064,"), "the last 8064 rows' kernel");
-    for (CudaRenderer.Rendered r : dx.kernels()) assertTrue(l.kernels().containsKey(r.function()), r.function() + " compiled with the program");
+    for (Rendered r : dx.kernels()) assertTrue(l.kernels().containsKey(r.function()), r.function() + " compiled with the program");
     // dwte's copies, (8448 + 768) x 1664 floats, are smaller than fc's dW, (3072 + 768) x 4096: the workspace does not grow
     assertEquals((8448 + 768) * 1664L, dx.workspaceFloats(50304, 768));
     assertEquals((3072 + 768) * 4096L, workspace);
@@ -117,10 +120,10 @@ class TransposePlanTest {
     // with KILN_WGMMA_MCHUNK=0 dwte stays on mma.sync and fc's dW, (3072 + 768) x 4096, is the largest
     CudaLowering.rowChunksOverride = false;
     try {
-      CudaLowering.Lowered noRows = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+      Lowering.Lowered noRows = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS, null, null);
       long most = 0;
-      for (CudaLowering.CudaLaunch y : noRows.launches()) {
-        if (!(y.kernel().work() instanceof CudaRenderer.Tiles t) || t.transposed() == null) continue;
+      for (kiln.codegen.Launch y : noRows.launches()) {
+        if (!(y.kernel().work() instanceof Work.Tiles t) || t.transposed() == null) continue;
         assertTrue(!t.transposed().byRows(), y.name());
         most = Math.max(most, t.transposed().workspaceFloats(product(t.m(), sizes), product(t.n(), sizes)));
       }
@@ -130,7 +133,7 @@ class TransposePlanTest {
       CudaLowering.rowChunksOverride = true;
     }
     // with the cap at 0 nothing runs over copies (KILN_WGMMA_T=0)
-    CudaLowering.Lowered off = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, 0);
+    Lowering.Lowered off = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, 0, null, null);
     assertTrue(off.launches().stream().noneMatch(x -> x.kernel().kind().startsWith("wgmma_t")));
   }
 
@@ -142,19 +145,19 @@ class TransposePlanTest {
         .findFirst().orElseThrow();
     java.util.List<String> asked = new java.util.ArrayList<>();
     // a chooser as a tuning cache would answer: mma.sync for fcw's dW, another wgmma tile for fcprojw's, the rule elsewhere
-    CudaLowering.Chooser chooser = new CudaLowering.Chooser() {
-      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault) { return null; }
+    Lowering.Chooser<CudaSchedule.MatmulTile> chooser = new Lowering.Chooser<CudaSchedule.MatmulTile>() {
+      @Override public CudaSchedule.MatmulTile choose(Rendered byDefault) { return null; }
 
-      @Override public CudaSchedule.MatmulTile choose(CudaRenderer.Rendered byDefault, CudaRenderer.Rendered overCopies) {
+      @Override public CudaSchedule.MatmulTile choose(Rendered byDefault, Rendered overCopies) {
         asked.add(byDefault.tensors().getFirst().name());
         assertEquals("mma", byDefault.kind().replace("_acc", ""), "byDefault is the mma.sync render");
         String c = byDefault.tensors().getFirst().name();   // the output, "grads.fcw[0]" for layer 0's
         return c.startsWith("grads.fcw[") ? HOPPER.matmul() : c.startsWith("grads.fcprojw[") ? other : null;
       }
     };
-    CudaLowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, chooser, sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+    Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, chooser, sizes::get, CudaExecutor.TRANSPOSE_FLOATS, null, null);
     assertEquals(10, asked.size(), "the 8 backward matmuls of the layer, dlnf and dwte (chunked along M) are offered copies: " + asked);
-    for (CudaLowering.CudaLaunch x : l.launches()) {
+    for (kiln.codegen.Launch x : l.launches()) {
       String src = x.kernel().source();
       if (x.name().endsWith("grads.fcw[0]")) assertTrue(x.kernel().kind().startsWith("mma"), x.name() + " kept on mma.sync");
       if (x.name().endsWith("grads.fcprojw[0]")) {

@@ -1,0 +1,144 @@
+// How a rendered kernel's launch covers its work, for either backend: the CPU runs Threads items
+// (maps) and Tiles (matmuls) on its pool, the GPU shapes its grid by every kind.
+package kiln.codegen;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.ToIntFunction;
+import kiln.dsl.Dim;
+import kiln.dsl.Tensor;
+
+public sealed interface Work {
+  /** A matmul's tile: the outputs of one work item (a block on the GPU), its knobs as the tuning cache writes them. */
+  interface Tile {
+    int bm();
+    int bn();
+    /** "bm=64 bn=64 bk=16 tm=4 tn=4": the knobs as the tuning cache and its table write them. */
+    String knobs();
+  }
+
+  /** "batch x M x N x K" at the given sizes: the shape part of a tuning key. */
+  static String shape(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, ToIntFunction<Dim> size) {
+    return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
+  }
+
+  private static long product(List<Dim> dims, ToIntFunction<Dim> size) {
+    long p = 1;
+    for (Dim d : dims) p *= size.applyAsInt(d);
+    return p;
+  }
+
+  /**
+   * One thread per item; with lanes > 1 an item is a vector of that many consecutive elements along the last
+   * item dim (a map over contiguous rows, CudaRenderer.map), so the launch covers that dim rounded up to lanes.
+   */
+  public record Threads(List<Dim> items, int lanes) implements Work {
+    public Threads(List<Dim> items) { this(items, 1); }
+
+    /** Threads the launch needs, with each dim's size from `size`. */
+    public long count(java.util.function.ToLongFunction<Dim> size) {
+      long n = 1;
+      for (int i = 0; i < items.size(); i++) {
+        long d = size.applyAsLong(items.get(i));
+        n *= i == items.size() - 1 ? (d + lanes - 1) / lanes : d;
+      }
+      return n;
+    }
+  }
+  /** One block per item; the block strides a reduction of `extent` elements. */
+  public record Blocks(List<Dim> items, List<Dim> extent) implements Work {}
+  /**
+   * One block per (n tile, m tile, batch) of the given tile (for a WgmmaTile: per (m tile, n tile), with
+   * the tensor maps of a and b, each a dense [rows..., k...] tensor, as launch arguments).
+   */
+  public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, Tile tile, Tensor a, Tensor b, Transposed transposed)
+      implements Work {
+    public Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, Tile tile, Tensor a, Tensor b) {
+      this(batch, m, n, k, tile, a, b, null);
+    }
+
+    /** "BxMxNxK" with the sizes bound (the tuning cache's shape key). */
+    public String shape(ToIntFunction<Dim> size) { return Work.shape(batch, m, n, k, size); }
+
+    /** The same matmul under another tile (the Java renderer's body is the same under every schedule). */
+    public Tiles withTile(Tile t) { return new Tiles(batch, m, n, k, t, a, b, transposed); }
+
+    /** Tiles of bm x bn outputs over the batch: a CPU launch's work items (a CUDA grid of one block per tile). */
+    public long count(ToIntFunction<Dim> size) {
+      return product(batch, size) * ((product(n, size) + tile.bn() - 1) / tile.bn()) * ((product(m, size) + tile.bm() - 1) / tile.bm());
+    }
+  }
+
+  /**
+   * A wgmma matmul that reads an operand stored [k..., rows...] through a K-major copy (Transposes.plan):
+   * per chunk of kChunk along K, the transpose kernel copies each such operand's chunk into the
+   * workspace (A's at float 0, B's after M x kChunk floats), then the matmul kernel (the Rendered
+   * this Tiles belongs to for chunk 0, `rest` for the later chunks: its `+=` twin, or null where chunk
+   * 0's kernel already accumulates or there is one chunk) runs over that chunk.
+   */
+  public record Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest,
+                           long mChunk, int mChunks, Rendered tail, Rendered tailRest) {
+    public Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest) {
+      this(a, b, kChunk, chunks, transpose, rest, 0, 1, null, null);
+    }
+
+    /**
+     * Chunked along M too (mChunks > 1, A copied): per K chunk B's slice is copied once, then per M chunk
+     * of mChunk rows (a multiple of 256) A's slice is copied and the launch writes those rows of C; the last
+     * M chunk (fewer rows) runs `tail` for K chunk 0 and `tailRest` (its `+=` twin, or null as for rest) after.
+     */
+    public boolean byRows() { return mChunks > 1; }
+
+    /** The kernels the launch runs besides its own: the transpose, then rest, tail and tailRest where present. */
+    public List<Rendered> kernels() {
+      List<Rendered> all = new ArrayList<>(List.of(transpose));
+      for (Rendered r : new Rendered[] {rest, tail, tailRest}) if (r != null) all.add(r);
+      return all;
+    }
+
+    /** Workspace floats this launch needs: each copied operand's rows (A's M chunk) x kChunk. */
+    public long workspaceFloats(long m, long n) { return ((a ? (byRows() ? mChunk : m) : 0) + (b ? n : 0)) * kChunk; }
+  }
+
+  /**
+   * The bf16 Hopper matmul (matmul_wgmma_bf16.cu.ftl, WgmmaBf16) over the program's tensors: a persistent grid
+   * of at most one block per SM, the maps of a and b (bf16, stored as aMajor and bMajor say, dense) and, where
+   * tmaStore, of c (bf16, dense [m..., n...]: C, or the epilogue output the kernel stages) as launch arguments after the
+   * argument block.
+   */
+  public record Bf16Tiles(List<Dim> m, List<Dim> n, List<Dim> k, WgmmaBf16.Tile tile, Tensor a, WgmmaBf16.Major aMajor, Tensor b,
+                          WgmmaBf16.Major bMajor, Tensor c, WgmmaBf16.Out out, boolean tmaStore) implements Work {
+    /** "1xMxNxK" with the sizes bound (the tuning cache's shape key). */
+    public String shape(ToIntFunction<Dim> size) { return Work.shape(List.of(), m, n, k, size); }
+  }
+
+  /**
+   * The split-row column reduction (colreduce.cu.ftl): blocks of 32 outputs x tile.rows() threads over
+   * (tiles of items) x (splits along extent, ColumnTile.plan), partial sums in the workspace, then the
+   * _sum kernel over items.
+   */
+  public record Columns(List<Dim> items, List<Dim> extent, CudaSchedule.ColumnTile tile) implements Work {}
+
+  /** One block per (row, tile of `tileRows` along t): the attention externs (FlashAttention). */
+  public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}
+
+  /**
+   * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long, moved in vectors of `lanes`
+   * elements (4: float4s; 8: where bf16 rows move, 16 bytes of bf16): about extent / (lanes x
+   * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
+   * warpRows to a block (a warp each), longer ones one to a block.
+   */
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) implements Work {
+    /** Threads per row (blockDim.x) for a row of `extent` elements. */
+    public int threads(long extent) {
+      long step = (long) lanes * vectorsPerThread;
+      long want = Math.max(1, (extent + step - 1) / step);
+      int t = 32;
+      while (t < want && t < maxThreads) t <<= 1;
+      return t;
+    }
+
+    /** Rows a block (blockDim.y). */
+    public int rowsPerBlock(long extent) { return threads(extent) == 32 ? warpRows : 1; }
+  }
+}
