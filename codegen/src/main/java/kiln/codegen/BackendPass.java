@@ -20,8 +20,11 @@ public final class BackendPass {
   /** The CPU with a recompute policy: the DSL definitions as written, the policy's outputs recomputed in the backward. */
   public static Consumer<Graph> cpu(Recompute recompute) { return recompute == Recompute.NONE ? NONE : recompute::apply; }
 
-  /** cuda(sizes, Recompute.GELU): CUDA's default policy. */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, Recompute.GELU); }
+  /** cuda(sizes, FP32, Recompute.GELU): CUDA's default policy, for the fp32 kernels. */
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, CudaSchedule.Precision.FP32, Recompute.GELU); }
+
+  /** cuda(sizes, precision, Recompute.GELU): CUDA's default policy. */
+  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) { return cuda(sizes, precision, Recompute.GELU); }
 
   /**
    * CUDA, where memory is what binds: every attention region (GPT-2's over a packed (B, T, 3, NH, HS)
@@ -32,16 +35,9 @@ public final class BackendPass {
    * them, Externs.attention); the others keep their DSL definition. The recompute policy's outputs
    * (Recompute.GELU: every GELU output) are recomputed in the backward instead of kept (1.1 GB less for
    * GPT-2 124M at B=8, T=1024). sizes binds the family's dims (those it lacks are checked when the
-   * kernels are rendered).
-   */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, Recompute recompute) { return cuda(sizes, CudaSchedule.Precision.FP32, recompute); }
-
-  /** cuda(sizes, precision, Recompute.GELU): CUDA's default policy. */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) { return cuda(sizes, precision, Recompute.GELU); }
-
-  /**
-   * The same for the kernels of one precision: where the dkdv kernel sums a multi-query group itself
-   * (TF32: FlashAttention.clusterSumsGroup, across a thread-block cluster), no per-query-head partials.
+   * kernels are rendered). precision picks the kernels' variant where it changes the graph: where the dkdv
+   * kernel sums a multi-query group itself (TF32: FlashAttention.clusterSumsGroup, across a thread-block
+   * cluster), no per-query-head partials.
    */
   public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision, Recompute recompute) {
     return g -> {
