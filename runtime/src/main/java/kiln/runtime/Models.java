@@ -6,7 +6,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.function.Consumer;
 import kiln.codegen.BackendPass;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.Recompute;
@@ -80,24 +79,29 @@ public final class Models {
      * recompute in this model is refused (IllegalArgumentException, one line naming --recompute).
      */
     public Program program(Session.Device device, CudaSchedule.Precision precision, Recompute recompute) {
-      Recompute r = recompute != null ? recompute : device == Session.Device.CUDA ? Recompute.GELU : Recompute.NONE;
-      Consumer<Graph> pass = device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision, r) : BackendPass.cpu(r);
-      return f().build(c(), recompute == null ? pass : g -> {
-        checkRecompute(r, g);
-        pass.accept(g);
+      return f().build(c(), g -> {
+        Recompute r = resolve(recompute, device, g);
+        (device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision, r) : BackendPass.cpu(r)).accept(g);
       });
     }
 
     /**
-     * The recompute policy a session on device runs: requested, or where that is null the device's default (CUDA: gelu where the
-     * model has a GELU, as before the policy existed; the CPU: none). A policy that finds nothing to recompute in this model is
-     * refused in one line naming --recompute (IllegalArgumentException). Builds the model's graph once.
+     * The recompute policy a session on device runs (see resolve). Builds the model's forward graph once, to look.
      */
     public Recompute recompute(Recompute requested, Session.Device device) {
       Graph[] forward = new Graph[1];
       f().build(c(), g -> forward[0] = g);
-      if (requested == null) return device == Session.Device.CUDA && Recompute.GELU.count(forward[0]) > 0 ? Recompute.GELU : Recompute.NONE;
-      checkRecompute(requested, forward[0]);
+      return resolve(requested, device, forward[0]);
+    }
+
+    /**
+     * requested, or where that is null the device's default (CUDA: gelu where the model has a GELU, as before the policy
+     * existed; the CPU: none). A policy that finds nothing to recompute in this model is refused in one line naming
+     * --recompute (IllegalArgumentException).
+     */
+    private Recompute resolve(Recompute requested, Session.Device device, Graph forward) {
+      if (requested == null) return device == Session.Device.CUDA && Recompute.GELU.count(forward) > 0 ? Recompute.GELU : Recompute.NONE;
+      checkRecompute(requested, forward);
       return requested;
     }
 
