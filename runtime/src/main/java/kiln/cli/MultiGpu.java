@@ -28,38 +28,23 @@ final class MultiGpu {
 
   private MultiGpu() {}
 
-  /** One line for each thing --gpus N lacks (count, device, GPUs present, NCCL, NVLS off). */
-  static void check(int gpus, Session.Device device) {
-    try {
-      DataParallel.checkOptions(gpus, device);
-    } catch (IllegalArgumentException e) {
-      throw new UserError(e.getMessage());
-    }
-  }
-
   /**
-   * The options of a data-parallel run, checked (one line each): --gpus as above, --zero 0 or 1 and
-   * only with more than one GPU in the run, --nodes / --node-rank / --rendezvous (Rendezvous), and
-   * for a run of one GPU per process the same device and NCCL checks as --gpus 2.
+   * The options of a data-parallel run, checked (one line each): --nodes / --node-rank / --rendezvous
+   * and the counts (Rendezvous), --zero 0 or 1 and only with more than one GPU in the run, and with
+   * more than one GPU what NCCL needs (DataParallel.checkOptions: the device, the GPUs present, libnccl, NVLS off).
    */
   static Rendezvous check(int gpus, int zero, int nodes, int nodeRank, String rendezvous, Session.Device device) {
-    check(gpus, device);
-    Rendezvous rv;
     try {
-      rv = Rendezvous.of(gpus, nodes, nodeRank, rendezvous);
-    } catch (IllegalArgumentException e) {
-      throw new UserError(e.getMessage());
-    }
-    if (zero != 0 && zero != 1) throw new UserError("--zero must be 0 or 1 (ZeRO-1 shards AdamW's state over the GPUs), got " + zero);
-    if (zero == 1 && rv.worldSize() == 1) {
-      throw new UserError("--zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)");
-    }
-    try {
+      Rendezvous rv = Rendezvous.of(gpus, nodes, nodeRank, rendezvous);
+      if (zero != 0 && zero != 1) throw new UserError("--zero must be 0 or 1 (ZeRO-1 shards AdamW's state over the GPUs), got " + zero);
+      if (zero == 1 && rv.worldSize() == 1) {
+        throw new UserError("--zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)");
+      }
       DataParallel.checkOptions(rv, device);
+      return rv;
     } catch (IllegalArgumentException e) {
       throw new UserError(e.getMessage());
     }
-    return rv;
   }
 
   /**
@@ -78,10 +63,8 @@ final class MultiGpu {
       System.out.println("bench: GPU 0: " + dp.onRank(0, s -> s.executor.describe()));
       long gradBytes = 4 * c.paramCount();
       System.out.println("bench: per GPU: " + dp.onRank(0, MultiGpu::memory));
-      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", gradBytes / 1e6,
-          dp.buckets() == null ? (zero ? "one reduce-scatter after the backward" : "one all-reduce after the backward") + " (KILN_BUCKET_MB=0)"
-              : dp.buckets().describe() + (zero ? ", each part reduced onto the GPU whose shard holds it" : ", all-reduced"),
-          zero ? "; then an all-gather of the parameters" : "");
+      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", gradBytes / 1e6, dp.buckets().describe()
+          + (zero ? ", each part reduced onto the GPU whose shard holds it" : ", all-reduced"), zero ? "; then an all-gather of the parameters" : "");
       float[] init = new float[Math.toIntExact(c.paramCount())];
       c.randomInit(1337, init, 0);
       dp.loadParams(init);

@@ -31,7 +31,7 @@ import kiln.runtime.cuda.CudaExecutor;
  * queued, an event on the compute stream lets the rank's communication stream all-reduce (SUM) them
  * in place, one NCCL group per bucket, while the rest of the backward runs; the compute stream waits
  * for the last bucket after the backward. Every rank then holds the same sum (KILN_BUCKET_MB=0: one
- * all-reduce of the whole block after the backward instead). The division by N costs no pass: {@link #gradNorm} divides the norm of the
+ * bucket, the whole block, reduced once its last launch is queued). The division by N costs no pass: {@link #gradNorm} divides the norm of the
  * sum by N, and {@link #update} hands the AdamW kernel gradScale / N, a factor it multiplies every
  * gradient by anyway (clipping). For N a power of two both are exact, so each rank then does the
  * arithmetic one GPU does on the mean gradient of the global batch; what differs from one GPU is
@@ -82,7 +82,7 @@ public final class DataParallel implements Learner {
   private final boolean onHost;
   /** The ZeRO-1 shards over every rank's flat blocks, null for plain data parallelism. */
   private final ZeroShards zero;
-  /** The gradient buckets reduced while the backward runs (every rank the same plan); null: one collective after it (KILN_BUCKET_MB=0). */
+  /** The gradient buckets reduced while the backward runs, every rank the same plan (KILN_BUCKET_MB=0: one, the whole block). */
   private final GradientBuckets buckets;
   /** CPU replicas: where the rank threads meet at each bucket cut, the last to arrive reducing the buckets closed there. */
   private final java.util.concurrent.CyclicBarrier cutBarrier;
@@ -98,12 +98,9 @@ public final class DataParallel implements Learner {
   static final String STEP_TIMEOUT_VARIABLE = "KILN_STEP_TIMEOUT_S";
   long stepTimeoutNanos = java.util.concurrent.TimeUnit.SECONDS.toNanos(stepTimeoutSeconds(System.getenv(STEP_TIMEOUT_VARIABLE)));
 
-  // arguments and results of the step tasks; the hand-off semaphores order them with the rank threads
+  // arguments of the step tasks, made once (nothing is allocated per step); the hand-off semaphores order them with the rank threads
   private int[] inputs, targets;
   private float lr, weightDecay, gradScale;
-  private Tensor tensor;
-  private float[] values;
-  private double normOfSum;
 
   private final Task setBatch = r -> {
     int bt = r.x.length; // this rank's B·T
@@ -114,21 +111,17 @@ public final class DataParallel implements Learner {
   private final Task forward = r -> r.session.forward();
   private final Task backward = r -> {
     GradientBuckets plan = buckets();   // assigned in the constructor, after this initializer
-    if (plan == null) {
-      r.session.backward();
-      if (r.comm != null) r.exchangeGradients();
-    } else if (r.comm != null) {
-      r.backwardWithBuckets(plan);
-    } else {
-      r.session.executor.run("backward", plan.cuts(), this::meetAtCut);
-    }
+    if (r.comm != null) r.backwardWithBuckets(plan);
+    else r.session.executor.run("backward", plan.cuts(), this::meetAtCut);
   };
   /** GPUs: the ranks' mean losses summed through NCCL (every process sees the sum); CPU replicas: each its own. */
   private final Task readLoss = r -> r.loss = r.comm != null ? r.sumOverRanks(r.lossPointer, 0) : r.session.loss();
-  private final Task gradNorm = r -> normOfSum = r.session.gradNorm();
-  /** ZeRO-1: the sum of squares over the rank's slice, summed over ranks through NCCL (GPUs) or on the host (CPU replicas). */
+  /**
+   * The gradient's sum of squares over the rank's part: without ZeRO-1 all of the summed block (every
+   * rank holds it); under ZeRO-1 the rank's slice, summed over ranks through NCCL on GPUs (CPU replicas: by the caller).
+   */
   private final Task gradNormSquared = r -> {
-    if (r.comm == null) {
+    if (r.comm == null || r.zero == null) {
       r.squares = r.session.gradNormSquared();
     } else {
       r.session.executor.run("norm");
@@ -139,25 +132,6 @@ public final class DataParallel implements Learner {
     r.session.update(lr, weightDecay, gradScale);
     if (r.comm != null && r.zero != null) r.allGatherParams();
   };
-  private final Task write = r -> r.session.write(r.own(tensor), values);
-  /** ZeRO-1: the rank's slice of a whole-block array (m or v from a checkpoint) into its shard-sized tensor. */
-  private final Task writeSlice = r -> {
-    float[] slice = new float[Math.toIntExact(r.zero.shardSize())];
-    long from = r.zero.start(r.global), to = Math.min(r.zero.end(r.global), values.length);
-    if (to > from) System.arraycopy(values, (int) from, slice, 0, (int) (to - from));
-    r.session.write(r.own(tensor), slice);
-  };
-  /** ZeRO-1 on one process: each rank's shard of a tensor (grads: the reduced slice; m, v: all of them) to the host. */
-  private final Task readShard = r -> r.part = r.session.read(r.shardOf(tensor));
-  /** ZeRO-1 over processes: every rank all-gathers the shards into a scratch block; local rank 0 copies it out. */
-  private final Task gatherShards = r -> {
-    try (kiln.runtime.cuda.DeviceArena block = r.cuda().allocate(4 * r.zero.paddedSize())) {
-      r.comm.allGather(r.executor().pointer(r.shardOf(tensor)), block.pointer(0), r.zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
-      r.part = r.index == 0 ? block.downloadFloats(0, Math.toIntExact(r.zero.params())) : null;
-    }
-  };
-  private final Task read = r -> values = r.session.read(r.own(tensor));
-  private final Task readCommTime = r -> r.readCommTime();
 
   private DataParallel(Rank[] ranks, Semaphore done, int perGpuBatch, int seq, boolean onHost, Rendezvous rendezvous, ZeroShards zero,
                        long bucketFloats) {
@@ -172,22 +146,18 @@ public final class DataParallel implements Learner {
     this.zero = zero;
     this.program = ranks[0].session.program;
     this.grads = program.grads().values().iterator().next().root();
-    if (bucketFloats > 0) {
-      Session s = ranks[0].session;
-      long block = zero != null ? zero.paddedSize() : s.arena.elements(grads);
-      List<kiln.dsl.Compute> backward = Session.sections(program).get("backward");
-      // the section as the backend's lowering groups it into launches (what the executor's cuts count)
-      List<List<kiln.dsl.Compute>> launches = GradientBuckets.groups(s.executor.launchNames("backward"),
-          onHost ? kiln.codegen.Fuse.groups(backward) : kiln.codegen.Epilogue.groups(backward));
-      this.buckets = GradientBuckets.plan(launches, s.arena, grads, block, bucketFloats);
-    } else {
-      this.buckets = null;
-    }
-    int[][] closed = buckets == null ? null : buckets.closedAfter();
-    this.cutBarrier = onHost && buckets != null ? new java.util.concurrent.CyclicBarrier(n, () -> reduceOnHost(closed[cutAt])) : null;
+    Session s = ranks[0].session;
+    long block = zero != null ? zero.paddedSize() : s.arena.elements(grads);
+    List<kiln.dsl.Compute> backward = Session.sections(program).get("backward");
+    // the section as the backend's lowering groups it into launches (what the executor's cuts count)
+    List<List<kiln.dsl.Compute>> launches = GradientBuckets.groups(s.executor.launchNames("backward"),
+        onHost ? kiln.codegen.Fuse.groups(backward) : kiln.codegen.Epilogue.groups(backward));
+    this.buckets = GradientBuckets.plan(launches, s.arena, grads, block, bucketFloats > 0 ? bucketFloats : Long.MAX_VALUE);
+    int[][] closed = buckets.closedAfter();
+    this.cutBarrier = onHost ? new java.util.concurrent.CyclicBarrier(n, () -> reduceOnHost(closed[cutAt])) : null;
   }
 
-  /** The buckets' plan, null when they are off (KILN_BUCKET_MB=0). */
+  /** The buckets' plan (KILN_BUCKET_MB=0: one bucket, closed by the backward's last launch that touches the gradients). */
   public GradientBuckets buckets() { return buckets; }
 
   /** CPU replicas, on each rank thread at cut launch: wait for every replica to get there; the last one reduces the buckets closed. */
@@ -255,29 +225,17 @@ public final class DataParallel implements Learner {
   // ---- opening ----
 
   /**
-   * shape on CUDA devices 0 .. gpus-1, perGpuBatch sequences of seq tokens per GPU, gradients summed
-   * through NCCL. Needs NCCL_NVLS_ENABLE=0 exported ({@link Nccl#init} says why).
+   * shape on the local GPUs of one node of a run of rendezvous.nodes() processes (CUDA devices 0 ..
+   * gpus-1), perGpuBatch sequences of seq tokens per GPU, gradients summed through NCCL, ZeRO-1 when
+   * zero, recompute the activation-recompute policy (null: CUDA's default). Node 0 makes the NCCL id
+   * and hands it out through the rendezvous endpoint (run name {@value #RUN}). Needs
+   * NCCL_NVLS_ENABLE=0 exported ({@link Nccl#init} says why).
    */
-  public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision, int gpus) {
-    return open(shape, perGpuBatch, seq, precision, new Rendezvous(gpus, 1, 0, null), false);
-  }
-
-  /**
-   * As above for the local GPUs of one node of a run of rendezvous.nodes() processes, ZeRO-1 when
-   * zero. Node 0 makes the NCCL id and hands it out through the rendezvous endpoint (run name {@value #RUN}).
-   */
-  public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision, Rendezvous rendezvous,
-                                  boolean zero) {
-    return open(shape, perGpuBatch, seq, precision, null, rendezvous, zero);
-  }
-
-  /** As above with an activation-recompute policy (null: CUDA's default). */
   public static DataParallel open(Models.Shape shape, int perGpuBatch, int seq, CudaSchedule.Precision precision,
                                   kiln.codegen.Recompute recompute, Rendezvous rendezvous, boolean zero) {
     check(rendezvous.gpus(), Cuda.deviceCount());
     Nccl nccl = Nccl.get();
     Nccl.requireNvlsDisabled(System.getenv());
-    int world = rendezvous.worldSize();
     long bucketFloats = GradientBuckets.bucketFloats(System.getenv(GradientBuckets.BUCKET_VARIABLE));
     return build(rendezvous, perGpuBatch, seq, zero, (local, z) -> shape.open(perGpuBatch, seq, Session.Device.CUDA, 1, precision, local, z, recompute),
         nccl, () -> rendezvous.nodes() == 1 ? nccl.uniqueId()
@@ -296,17 +254,16 @@ public final class DataParallel implements Learner {
     return onCpu(shape, perGpuBatch, seq, replicas, threads, false);
   }
 
-  /** As above, ZeRO-1 when zero: the host plays reduce-scatter, the scalar all-reduce and all-gather in rank order. */
+  /** As above, ZeRO-1 when zero: the host plays the reduce onto each shard's owner, the scalar all-reduce and all-gather in rank order. */
   public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero) {
-    return onCpu(shape, perGpuBatch, seq, replicas, threads, zero, GradientBuckets.bucketFloats(System.getenv(GradientBuckets.BUCKET_VARIABLE)));
+    return onCpu(shape, perGpuBatch, seq, replicas, threads, zero, GradientBuckets.bucketFloats(System.getenv(GradientBuckets.BUCKET_VARIABLE)),
+        CudaSchedule.Precision.FP32);
   }
 
-  /** As above with buckets of bucketFloats floats (0: one reduction of the whole block after the backward). */
-  public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero, long bucketFloats) {
-    return onCpu(shape, perGpuBatch, seq, replicas, threads, zero, bucketFloats, CudaSchedule.Precision.FP32);
-  }
-
-  /** As above at a precision: BF16 runs the bf16 program (emulated on the CPU), anything else fp32. */
+  /**
+   * As above with buckets of bucketFloats floats (0: one bucket, the whole block), at a precision:
+   * BF16 runs the bf16 program (emulated on the CPU), anything else fp32.
+   */
   public static DataParallel onCpu(Models.Shape shape, int perGpuBatch, int seq, int replicas, int threads, boolean zero, long bucketFloats,
                                    CudaSchedule.Precision precision) {
     if (replicas < 1) throw new IllegalArgumentException("replicas must be positive, got " + replicas);
@@ -315,22 +272,13 @@ public final class DataParallel implements Learner {
   }
 
   /**
-   * What `--gpus N` needs before anything is built, each refusal one line: a positive count, the
-   * CUDA device for N > 1, that many devices, libnccl, NCCL_NVLS_ENABLE=0 exported.
-   */
-  public static void checkOptions(int gpus, Session.Device device) {
-    if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
-    if (gpus == 1) return;
-    checkNccl("--gpus " + gpus, device, gpus);
-  }
-
-  /**
-   * The same for a run over processes: this node's --gpus as above, and with one GPU per process
-   * (nothing checked yet) the CUDA device, libnccl and NCCL_NVLS_ENABLE=0, named after --nodes.
+   * What a run over rendezvous needs before anything is built, each refusal one line: with more than
+   * one GPU in this process or in the run, the CUDA device, that many devices, libnccl and
+   * NCCL_NVLS_ENABLE=0 exported, named after --gpus (or after --nodes with one GPU per process).
    */
   public static void checkOptions(Rendezvous rendezvous, Session.Device device) {
-    checkOptions(rendezvous.gpus(), device);
-    if (rendezvous.gpus() == 1 && rendezvous.worldSize() > 1) checkNccl("--nodes " + rendezvous.nodes(), device, 1);
+    if (rendezvous.gpus() > 1) checkNccl("--gpus " + rendezvous.gpus(), device, rendezvous.gpus());
+    else if (rendezvous.worldSize() > 1) checkNccl("--nodes " + rendezvous.nodes(), device, 1);
   }
 
   private static void checkNccl(String option, Session.Device device, int gpus) {
@@ -370,8 +318,8 @@ public final class DataParallel implements Learner {
     try {
       Task opening = rk -> rk.session = open.open(rk.index, zero ? new Session.Zero(rk.global, world) : Session.Zero.NONE);
       // rank 0 first: it compiles every kernel into the NVRTC disk cache the others then read
-      dispatch(ranks, done, 0, 1, opening);
-      dispatch(ranks, done, 1, n, opening);
+      dispatch(ranks, done, 0, 1, opening, Long.MAX_VALUE);
+      dispatch(ranks, done, 1, n, opening, Long.MAX_VALUE);
       ZeroShards shards = zero ? ZeroShards.of(ranks[0].session.arena.elements(ranks[0].session.paramsTensor()), world) : null;
       for (Rank rk : ranks) rk.zero = shards;
       DataParallel dp = new DataParallel(ranks, done, perGpuBatch, seq, nccl == null, rv, shards, bucketFloats);
@@ -383,16 +331,14 @@ public final class DataParallel implements Learner {
           rk.comm = nccl.init(world, id, rk.global, dp.stepTimeoutNanos);
           rk.nccl = nccl;
           CudaExecutor ex = rk.executor();
-          Tensor grads = rk.own(dp.grads);
-          rk.gradsPointer = ex.pointer(grads);
-          rk.gradCount = shards != null ? shards.paddedSize() : rk.session.arena.elements(grads);
+          rk.gradsPointer = ex.pointer(rk.own(dp.grads));
           rk.paramsPointer = ex.pointer(rk.session.paramsTensor());
           rk.lossPointer = ex.pointer(rk.session.program.loss());
           rk.normPointer = ex.pointer(rk.session.program.gradNormSquared());
           rk.stream = ex.cuda().stream();
           rk.scratch = ex.cuda().allocate(64);
-          if (dp.buckets != null) rk.openBuckets(dp.buckets);
-        });
+          rk.openBuckets(dp.buckets);
+        }, Long.MAX_VALUE);
       }
       return dp;
     } catch (RuntimeException | Error e) {
@@ -400,7 +346,7 @@ public final class DataParallel implements Learner {
       for (Rank rk : ranks) stuck |= rk.failure != null;
       if (!stuck) {
         try {
-          dispatch(ranks, done, 0, n, Rank::release);
+          dispatch(ranks, done, 0, n, Rank::release, Long.MAX_VALUE);
         } catch (RuntimeException | Error ignored) {
           // the first failure is the one to report
         }
@@ -412,13 +358,9 @@ public final class DataParallel implements Learner {
 
   // ---- handing work to the rank threads ----
 
-  /** Runs task on ranks [from, to) and waits; the first rank to fail ends the wait with its error. */
-  private static void dispatch(Rank[] ranks, Semaphore done, int from, int to, Task task) {
-    dispatch(ranks, done, from, to, task, Long.MAX_VALUE);
-  }
-
   /**
-   * As above, and while waiting: every second, each rank's communicator is asked for an
+   * Runs task on ranks [from, to) and waits; the first rank to fail ends the wait with its error. While
+   * waiting: every second, each rank's communicator is asked for an
    * asynchronous error (ncclCommGetAsyncError, safe from another thread), and past timeoutNanos the
    * ranks still busy are named in the error. The replicas are unusable after either.
    */
@@ -468,13 +410,10 @@ public final class DataParallel implements Learner {
     if (broken) throw new IllegalStateException("data-parallel replicas used after a rank failed");
     try {
       dispatch(ranks, done, from, to, task, stepTimeoutNanos);
-    } catch (CudaException e) {
-      broken = true;
-      abortCommunicators();
-      throw new RankFailure(e.getMessage(), e);
     } catch (RuntimeException | Error e) {
       broken = true;
       abortCommunicators();
+      if (e instanceof CudaException c) throw new RankFailure(c.getMessage(), c);
       throw e;
     }
   }
@@ -501,20 +440,8 @@ public final class DataParallel implements Learner {
 
   // ---- Learner ----
 
-  /** GPUs (or CPU replicas) of this process. */
-  public int ranks() { return n; }
-
-  /** Ranks of the whole run (every process's GPUs). */
-  public int worldSize() { return world; }
-
-  /** The ZeRO-1 shards, null without --zero 1. */
-  public ZeroShards zeroShards() { return zero; }
-
   /** Only node 0 writes checkpoints and model files (every node holds the same state). */
   @Override public boolean writesFiles() { return nodeRank == 0; }
-
-  /** Sequences per rank per step. */
-  public int perGpuBatch() { return perGpuBatch; }
 
   @Override public Program program() { return program; }
 
@@ -540,50 +467,7 @@ public final class DataParallel implements Learner {
 
   @Override public void forward() { all(forward); }
 
-  @Override public void backward() {
-    all(backward);
-    if (onHost && buckets == null) {
-      if (zero != null) reduceScatterOnHost();
-      else sumOnHost();
-    }
-  }
-
-  /** ZeRO-1 on CPU replicas: rank r's slice of its gradient block becomes the sum over ranks of that slice (rank order). */
-  private void reduceScatterOnHost() {
-    float[] sum = new float[Math.toIntExact(zero.paddedSize())];
-    for (int q = 0; q < n; q++) {
-      float[] g = ranks[q].session.read(ranks[q].own(grads));
-      for (int i = 0; i < g.length; i++) sum[i] += g[i];
-    }
-    int shard = Math.toIntExact(zero.shardSize());
-    run(0, n, r -> {
-      int from = Math.toIntExact(zero.start(r.global));
-      r.session.write(r.shardOf(grads), java.util.Arrays.copyOfRange(sum, from, from + shard));
-    });
-  }
-
-  /**
-   * ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices,
-   * written straight into each arena as NCCL's all-gather writes device memory (not through Session.write, so a
-   * bf16 session remakes its copy because its update said so, as on the GPUs).
-   */
-  private void allGatherOnHost() {
-    Tensor params = paramsTensor();
-    float[] whole = gatherShards(params);
-    all(r -> r.session.executor.write(r.own(params), whole));
-  }
-
-  /** CPU replicas: every rank's gradient block becomes the sum over ranks, added in rank order. */
-  private void sumOnHost() {
-    float[] sum = ranks[0].session.read(grads);
-    for (int r = 1; r < n; r++) {
-      float[] g = ranks[r].session.read(ranks[r].own(grads));
-      for (int i = 0; i < sum.length; i++) sum[i] += g[i];
-    }
-    tensor = grads;
-    values = sum;
-    all(write);
-  }
+  @Override public void backward() { all(backward); }
 
   /**
    * The mean over ranks of each rank's mean loss (its B·T tokens): the mean over the global batch.
@@ -603,18 +487,13 @@ public final class DataParallel implements Learner {
    * square root of the ranks' sums of squares over their slices (all-reduced), over N.
    */
   @Override public double gradNorm() {
-    if (zero == null) {
-      run(0, 1, gradNorm);
-      return normOfSum / world;
+    if (zero == null) run(0, 1, gradNormSquared);
+    else all(gradNormSquared);
+    float total = ranks[0].squares;
+    if (zero != null && onHost) {
+      for (int r = 1; r < n; r++) total += ranks[r].squares;
     }
-    all(gradNormSquared);
-    float total = 0;
-    if (onHost) {
-      for (Rank r : ranks) total += r.squares;
-    } else {
-      total = ranks[0].squares;
-    }
-    return zero.meanGradNorm(total);
+    return Math.sqrt(total) / world;
   }
 
   /**
@@ -629,6 +508,17 @@ public final class DataParallel implements Learner {
     if (onHost && zero != null) allGatherOnHost();
   }
 
+  /**
+   * ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices,
+   * written straight into each arena as NCCL's all-gather writes device memory (not through Session.write, so a
+   * bf16 session remakes its copy because its update said so, as on the GPUs).
+   */
+  private void allGatherOnHost() {
+    Tensor params = paramsTensor();
+    float[] whole = gatherShards(params);
+    all(r -> r.session.executor.write(r.own(params), whole));
+  }
+
   @Override public int stepCount() { return ranks[0].session.stepCount(); }
 
   @Override public void setStepCount(int t) {
@@ -641,61 +531,60 @@ public final class DataParallel implements Learner {
    */
   @Override public float[] read(Tensor t) {
     if (zero != null && (t.role() == kiln.dsl.Role.STATE || t.equals(grads))) return gatherShards(t);
-    tensor = t;
-    run(0, 1, read);
-    float[] out = values;
-    values = null;
-    return out;
+    return read(0, t);
   }
 
-  /** ZeRO-1: the ranks' slices of root t (params, grads, m or v) in rank order, cut to the block's real size. */
+  /**
+   * ZeRO-1: the ranks' slices of root t (params, grads, m or v) in rank order, cut to the block's real
+   * size. GPUs: every rank all-gathers the shards through NCCL into a scratch block (the ranks of every
+   * process take part), local rank 0 copies it out; CPU replicas: each rank's shard read to the host.
+   */
   private float[] gatherShards(Tensor t) {
-    tensor = t;
-    if (onHost || world == n) {
-      all(readShard);
-      float[] whole = new float[Math.toIntExact(zero.params())];
-      for (Rank r : ranks) {
-        int from = (int) zero.start(r.global);
-        int count = (int) Math.max(0, Math.min(zero.shardSize(), zero.params() - from));
-        System.arraycopy(r.part, 0, whole, from, count);
-        r.part = null;
-      }
-      return whole;
+    int params = Math.toIntExact(zero.params());
+    if (!onHost) {
+      float[][] whole = new float[1][];
+      all(r -> {
+        try (kiln.runtime.cuda.DeviceArena block = r.cuda().allocate(4 * zero.paddedSize())) {
+          r.comm.allGather(r.executor().pointer(r.shardOf(t)), block.pointer(0), zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
+          if (r.index == 0) whole[0] = block.downloadFloats(0, params);
+        }
+      });
+      return whole[0];
     }
-    all(gatherShards);
-    float[] whole = ranks[0].part;
-    ranks[0].part = null;
+    float[][] parts = new float[n][];
+    all(r -> parts[r.index] = r.session.read(r.shardOf(t)));
+    float[] whole = new float[params];
+    for (Rank r : ranks) {
+      int from = (int) zero.start(r.global);
+      System.arraycopy(parts[r.index], 0, whole, from, (int) Math.max(0, Math.min(zero.shardSize(), params - from)));
+    }
     return whole;
   }
 
   /** A copy of tensor t on one rank (tests check the replicas agree). */
-  public float[] read(int rank, Tensor t) {
-    tensor = t;
-    run(rank, rank + 1, read);
-    float[] out = values;
-    values = null;
-    return out;
-  }
+  public float[] read(int rank, Tensor t) { return on(rank, r -> r.session.read(r.own(t))); }
 
   /** To every rank; under ZeRO-1, m and v (whole-block arrays, as a checkpoint holds them) by slice. */
   @Override public void write(Tensor t, float[] v) {
-    tensor = t;
-    values = v;
-    if (zero != null && t.role() == kiln.dsl.Role.STATE) {
-      if (v.length != zero.params()) {
-        throw new IllegalArgumentException(t.name() + ": expected " + zero.params() + " values, found " + v.length);
-      }
-      all(writeSlice);
-    } else {
-      all(write);
+    if (zero == null || t.role() != kiln.dsl.Role.STATE) {
+      all(r -> r.session.write(r.own(t), v));
+      return;
     }
-    values = null;
+    if (v.length != zero.params()) throw new IllegalArgumentException(t.name() + ": expected " + zero.params() + " values, found " + v.length);
+    all(r -> {
+      float[] slice = new float[Math.toIntExact(zero.shardSize())];
+      long from = zero.start(r.global), to = Math.min(zero.end(r.global), v.length);
+      if (to > from) System.arraycopy(v, (int) from, slice, 0, (int) (to - from));
+      r.session.write(r.own(t), slice);
+    });
   }
 
   /** f applied to rank's session on the rank's thread (its CUDA context is current there); not for the step loop. */
-  public <T> T onRank(int rank, Function<Session, T> f) {
+  public <T> T onRank(int rank, Function<Session, T> f) { return on(rank, r -> f.apply(r.session)); }
+
+  private <T> T on(int rank, Function<Rank, T> f) {
     Object[] result = new Object[1];
-    run(rank, rank + 1, r -> result[0] = f.apply(r.session));
+    run(rank, rank + 1, r -> result[0] = f.apply(r));
     @SuppressWarnings("unchecked") T t = (T) result[0];
     return t;
   }
@@ -706,8 +595,7 @@ public final class DataParallel implements Learner {
    * stream has waited for the last bucket, and the ZeRO-1 all-gather.
    */
   public void enableCommTiming() {
-    if (onHost) return;
-    all(r -> r.enableTiming(buckets));
+    if (!onHost) all(Rank::enableTiming);
   }
 
   /**
@@ -719,9 +607,8 @@ public final class DataParallel implements Learner {
 
   /** Per rank: its last step's {@link CommTime} (waits for it); zeros without timing. */
   public CommTime[] lastCommMs() {
-    all(readCommTime);
     CommTime[] out = new CommTime[n];
-    for (int r = 0; r < n; r++) out[r] = new CommTime(ranks[r].commMs, ranks[r].exposedMs);
+    all(r -> out[r.index] = r.commTime());
     return out;
   }
 
@@ -756,25 +643,26 @@ public final class DataParallel implements Learner {
     volatile boolean busy;
     Throwable failure;
     Session session;
+    Nccl nccl;
     Nccl.Communicator comm;
+    ZeroShards zero;
     CUdeviceptr gradsPointer, paramsPointer, lossPointer, normPointer;
     jcuda.driver.CUstream stream;
     /** 16 floats of device memory: the results of the scalar all-reduces (loss, norm). */
     kiln.runtime.cuda.DeviceArena scratch;
     private final float[] scalar = new float[1];
-    ZeroShards zero;
-    long gradCount;
     float loss, squares;
-    float[] part;
-    Cuda.Event commStart, commEnd;
-    double commMs, exposedMs;
-    Nccl nccl;
-    /** The bucketed backward: the communication stream, an event per cut, the end of the last bucket. */
+    /** The bucketed backward: the communication stream, an event per cut and the collectives each cut queues. */
     jcuda.driver.CUstream commStream;
-    Cuda.Event[] cutEvents, bucketStart, bucketEnd;
-    Cuda.Event commDone, backwardEnd, joined, gatherStart, gatherEnd;
+    Cuda.Event[] cutEvents;
+    Cuda.Event commDone;
     Collective[][] collectives;
     int[] cutIndex;
+    /** With comm timing (null until enableTiming): around each cut's collectives, the backward's end, the join, the all-gather. */
+    Cuda.Event[] bucketStart, bucketEnd;
+    Cuda.Event backwardEnd, joined, gatherStart, gatherEnd;
+    /** Every event made on this rank, closed with it. */
+    private final List<Cuda.Event> events = new java.util.ArrayList<>();
     /** Rank 0's tensors (what callers hold) to this rank's own: every session builds its own program. */
     private final java.util.Map<Tensor, Tensor> own = new java.util.HashMap<>();
     private static final Task STOP = r -> { };
@@ -816,21 +704,6 @@ public final class DataParallel implements Learner {
       go.release();
     }
 
-    /**
-     * Queued on the rank's stream after the backward: the in-place all-reduce (SUM) of the gradient
-     * block, or under ZeRO-1 the in-place reduce-scatter of the padded block (this rank's slice gets the sum).
-     */
-    void exchangeGradients() {
-      if (commStart != null) commStart.record();
-      if (zero == null) {
-        comm.allReduce(gradsPointer, gradsPointer, gradCount, Nccl.DataType.FLOAT32, Nccl.Op.SUM, stream);
-      } else {
-        comm.reduceScatter(gradsPointer, gradsPointer.withByteOffset(zero.startBytes(global)), zero.shardSize(), Nccl.DataType.FLOAT32,
-            Nccl.Op.SUM, stream);
-      }
-      if (commEnd != null) commEnd.record();
-    }
-
     /** ZeRO-1, after the update: the in-place all-gather of the parameter block from every rank's slice. */
     void allGatherParams() {
       if (gatherStart != null) gatherStart.record();
@@ -845,15 +718,14 @@ public final class DataParallel implements Learner {
      * would put it, at reduce-scatter's traffic, without cutting the shards into per-bucket pieces).
      */
     void openBuckets(GradientBuckets plan) {
-      Cuda cuda = cuda();
-      commStream = cuda.sideStream(HIGH_PRIORITY_COMM);
+      commStream = cuda().sideStream(HIGH_PRIORITY_COMM);
       int[] cuts = plan.cuts();
       int[][] closed = plan.closedAfter();
       cutEvents = new Cuda.Event[cuts.length];
       collectives = new Collective[cuts.length][];
       cutIndex = new int[plan.launches()];
       for (int i = 0; i < cuts.length; i++) {
-        cutEvents[i] = cuda.marker();
+        cutEvents[i] = event(false);
         cutIndex[cuts[i]] = i;
         List<Collective> list = new java.util.ArrayList<>();
         for (int b : closed[cuts[i]]) {
@@ -870,7 +742,7 @@ public final class DataParallel implements Learner {
         }
         collectives[i] = list.toArray(Collective[]::new);
       }
-      commDone = cuda.marker();
+      commDone = event(false);
     }
 
     /** One in-place collective of a bucket: all-reduce (root -1) or reduce onto root. */
@@ -907,39 +779,34 @@ public final class DataParallel implements Learner {
       if (bucketEnd != null) bucketEnd[cut].record(commStream);
     }
 
-    void enableTiming(GradientBuckets plan) {
-      Cuda cuda = cuda();
-      if (plan == null) {
-        commStart = cuda.event();
-        commEnd = cuda.event();
-      } else {
-        bucketStart = new Cuda.Event[cutEvents.length];
-        bucketEnd = new Cuda.Event[cutEvents.length];
-        for (int i = 0; i < bucketStart.length; i++) {
-          bucketStart[i] = cuda.event();
-          bucketEnd[i] = cuda.event();
-        }
-        backwardEnd = cuda.event();
-        joined = cuda.event();
+    /** A CUDA event of this rank's context, closed with the rank; timing: with a timestamp, else for ordering only. */
+    private Cuda.Event event(boolean timing) {
+      Cuda.Event e = timing ? cuda().event() : cuda().marker();
+      events.add(e);
+      return e;
+    }
+
+    void enableTiming() {
+      bucketStart = new Cuda.Event[cutEvents.length];
+      bucketEnd = new Cuda.Event[cutEvents.length];
+      for (int i = 0; i < bucketStart.length; i++) {
+        bucketStart[i] = event(true);
+        bucketEnd[i] = event(true);
       }
+      backwardEnd = event(true);
+      joined = event(true);
       if (zero != null) {
-        gatherStart = cuda.event();
-        gatherEnd = cuda.event();
+        gatherStart = event(true);
+        gatherEnd = event(true);
       }
     }
 
-    /** This step's NCCL time: in the collectives, and the part the compute stream waited for. */
-    void readCommTime() {
-      double gather = gatherStart == null ? 0 : gatherStart.elapsedMs(gatherEnd);
-      if (bucketStart != null) {
-        double sum = 0;
-        for (int i = 0; i < bucketStart.length; i++) sum += bucketStart[i].elapsedMs(bucketEnd[i]);
-        commMs = sum + gather;
-        exposedMs = backwardEnd.elapsedMs(joined) + gather;
-      } else {
-        commMs = (commStart == null ? 0 : commStart.elapsedMs(commEnd)) + gather;
-        exposedMs = commMs;
-      }
+    /** This step's NCCL time: in the collectives, and the part the compute stream waited for; zeros without timing. */
+    CommTime commTime() {
+      if (bucketStart == null) return new CommTime(0, 0);
+      double gather = gatherStart == null ? 0 : gatherStart.elapsedMs(gatherEnd), sum = gather;
+      for (int i = 0; i < bucketStart.length; i++) sum += bucketStart[i].elapsedMs(bucketEnd[i]);
+      return new CommTime(sum, backwardEnd.elapsedMs(joined) + gather);
     }
 
     /** The sum over every rank of the float at value, through NCCL into scratch slot (waits for it). */
@@ -968,12 +835,7 @@ public final class DataParallel implements Learner {
     /** Frees what lives on this rank: events, communicator (after its queued work), session and context. */
     void release() {
       try {
-        for (Cuda.Event e : new Cuda.Event[] {commStart, commEnd, commDone, backwardEnd, joined, gatherStart, gatherEnd}) {
-          if (e != null) e.close();
-        }
-        for (Cuda.Event[] es : new Cuda.Event[][] {cutEvents, bucketStart, bucketEnd}) {
-          if (es != null) for (Cuda.Event e : es) e.close();
-        }
+        for (Cuda.Event e : events) e.close();
         if (scratch != null) scratch.close();
         if (comm != null) comm.close();
       } finally {

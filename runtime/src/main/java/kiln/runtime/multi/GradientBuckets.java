@@ -29,7 +29,7 @@ import kiln.runtime.Arena;
  * what is left, whatever its size. The plan depends only on the program, the grouping of its
  * launches and the sizes, so every rank reduces the same buckets in the same order.
  */
-public record GradientBuckets(List<Bucket> buckets, int launches, long blockFloats) {
+public record GradientBuckets(List<Bucket> buckets, int launches) {
   /** [start, start + count) floats of the gradient block. */
   public record Range(long start, long count) {
     public long end() { return start + count; }
@@ -45,8 +45,8 @@ public record GradientBuckets(List<Bucket> buckets, int launches, long blockFloa
   public static final double DEFAULT_BUCKET_MB = 25;
 
   /**
-   * Floats per bucket from KILN_BUCKET_MB's value (null or blank: the default; 0: no buckets, one
-   * collective over the whole block after the backward); one clear line for a bad value.
+   * Floats per bucket from KILN_BUCKET_MB's value (null or blank: the default; 0: buckets off, one
+   * bucket of the whole block reduced after the backward); one clear line for a bad value.
    */
   public static long bucketFloats(String value) {
     double mb = DEFAULT_BUCKET_MB;
@@ -141,7 +141,7 @@ public record GradientBuckets(List<Bucket> buckets, int launches, long blockFloa
         size = 0;
       }
     }
-    return new GradientBuckets(List.copyOf(buckets), launches.size(), blockFloats);
+    return new GradientBuckets(List.copyOf(buckets), launches.size());
   }
 
   /** Marks [offset(t), offset(t) + elements(t)) of the block as touched by launch i (t a view of root, else ignored). */
@@ -164,17 +164,11 @@ public record GradientBuckets(List<Bucket> buckets, int launches, long blockFloa
     List<long[]> sorted = new ArrayList<>(pieces);
     sorted.sort((a, b) -> Long.compare(a[1], b[1]));
     List<Range> out = new ArrayList<>();
-    long start = -1, end = -1;
     for (long[] p : sorted) {
-      if (p[1] == end) {
-        end = p[2];
-        continue;
-      }
-      if (start >= 0) out.add(new Range(start, end - start));
-      start = p[1];
-      end = p[2];
+      Range last = out.isEmpty() ? null : out.getLast();
+      if (last != null && last.end() == p[1]) out.set(out.size() - 1, new Range(last.start(), p[2] - last.start()));
+      else out.add(new Range(p[1], p[2] - p[1]));
     }
-    if (start >= 0) out.add(new Range(start, end - start));
     return List.copyOf(out);
   }
 
@@ -192,6 +186,6 @@ public record GradientBuckets(List<Bucket> buckets, int launches, long blockFloa
   public String describe() {
     long early = buckets.stream().filter(b -> b.closedBy() < launches - 1).count();
     double mb = buckets.stream().mapToLong(Bucket::floats).max().orElse(0) * 4 / 1e6;
-    return buckets.size() + " gradient buckets (largest " + String.format("%.1f", mb) + " MB), " + early + " of them reduced while the backward runs";
+    return buckets.size() + " gradient bucket" + (buckets.size() == 1 ? "" : "s") + " (largest " + String.format("%.1f", mb) + " MB), " + early + " of them reduced while the backward runs";
   }
 }

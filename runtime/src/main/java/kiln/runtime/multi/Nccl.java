@@ -30,7 +30,7 @@ import kiln.runtime.cuda.CudaException;
 
 /**
  * One loaded libnccl. {@link #get()} is the library found on the default search ({@link #candidates()});
- * {@link #open(String)} binds another one (tests bind a stub library built from C).
+ * the package-private constructor binds another one (tests bind a stub library built from C).
  *
  * <p>NVLS (NVLink SHARP, which makes NCCL call cuMulticastCreate) must be off: the lending machines
  * forbid multicast objects. NCCL reads {@code NCCL_NVLS_ENABLE} from the process environment, which
@@ -50,25 +50,11 @@ public final class Nccl {
   /** ncclInProgress: a non-blocking communicator's call still running (poll ncclCommGetAsyncError). */
   static final int NCCL_IN_PROGRESS = 7;
 
-  /** ncclDataType_t. */
-  public enum DataType {
-    INT8(0, 1), UINT8(1, 1), INT32(2, 4), UINT32(3, 4), INT64(4, 8), UINT64(5, 8), FLOAT16(6, 2), FLOAT32(7, 4),
-    FLOAT64(8, 8), BFLOAT16(9, 2);
+  /** ncclDataType_t, in NCCL's order: the ordinal is the code. */
+  public enum DataType { INT8, UINT8, INT32, UINT32, INT64, UINT64, FLOAT16, FLOAT32, FLOAT64, BFLOAT16 }
 
-    final int code;
-    public final int bytes;
-
-    DataType(int code, int bytes) { this.code = code; this.bytes = bytes; }
-  }
-
-  /** ncclRedOp_t (the built-in ones). */
-  public enum Op {
-    SUM(0), PROD(1), MAX(2), MIN(3), AVG(4);
-
-    final int code;
-
-    Op(int code) { this.code = code; }
-  }
+  /** ncclRedOp_t (the built-in ones), in NCCL's order: the ordinal is the code. */
+  public enum Op { SUM, PROD, MAX, MIN, AVG }
 
   /** NCCL's version, decoded from ncclGetVersion's code (X*10000 + Y*100 + Z since 2.9, X*1000 + Y*100 + Z before). */
   public record Version(int major, int minor, int patch) {
@@ -129,44 +115,36 @@ public final class Nccl {
     }
   }
 
-  /** Binds the library at path (a file path, or a bare name for the loader's search); CudaException if it can't. */
-  public static Nccl open(String path) {
-    try {
-      return new Nccl(path, System.getenv());
-    } catch (Throwable t) {
-      throw new CudaException("cannot bind NCCL from " + path + ": " + t.getMessage(), t);
-    }
-  }
-
-  /** environment: what the NVLS check reads (the process environment, or a test's map). */
+  /**
+   * Binds the library at path (a file path, or a bare name for the loader's search); environment: what
+   * the NVLS check reads (the process environment, or a test's map).
+   */
   Nccl(String path, Map<String, String> environment) throws Throwable {
     SymbolLookup lookup = path.contains("/")
         ? SymbolLookup.libraryLookup(Path.of(path), Arena.global())
         : SymbolLookup.libraryLookup(path, Arena.global());
-    Linker linker = Linker.nativeLinker();
     MemoryLayout uniqueId = MemoryLayout.structLayout(MemoryLayout.sequenceLayout(UNIQUE_ID_BYTES, JAVA_BYTE).withName("internal"));
-    MethodHandle getVersion = bind(linker, lookup, "ncclGetVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    getUniqueId = bind(linker, lookup, "ncclGetUniqueId", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    MethodHandle getVersion = bind(lookup, "ncclGetVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS), true);
+    getUniqueId = bind(lookup, "ncclGetUniqueId", FunctionDescriptor.of(JAVA_INT, ADDRESS), true);
     // ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId commId (by value), int rank)
-    commInitRank = bind(linker, lookup, "ncclCommInitRank", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT));
-    commDestroy = bind(linker, lookup, "ncclCommDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+    commInitRank = bind(lookup, "ncclCommInitRank", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT), true);
+    commDestroy = bind(lookup, "ncclCommDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS), true);
     // (sendbuff, recvbuff, size_t count, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t)
     FunctionDescriptor reduce = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
-    allReduce = bind(linker, lookup, "ncclAllReduce", reduce);
-    reduceScatter = bind(linker, lookup, "ncclReduceScatter", reduce);
+    allReduce = bind(lookup, "ncclAllReduce", reduce, true);
+    reduceScatter = bind(lookup, "ncclReduceScatter", reduce, true);
     // (sendbuff, recvbuff, size_t sendcount, ncclDataType_t, ncclComm_t, cudaStream_t)
-    allGather = bind(linker, lookup, "ncclAllGather", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS));
+    allGather = bind(lookup, "ncclAllGather", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS), true);
     // ncclReduce(sendbuff, recvbuff, size_t count, ncclDataType_t, ncclRedOp_t, int root, ncclComm_t, cudaStream_t)
-    reduceTo = bind(linker, lookup, "ncclReduce", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    reduceTo = bind(lookup, "ncclReduce", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
     // ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId commId (by value), int rank, ncclConfig_t* config)
-    commInitRankConfig = lookup.find("ncclCommInitRankConfig")
-        .map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT, ADDRESS))).orElse(null);
-    groupStart = bind(linker, lookup, "ncclGroupStart", FunctionDescriptor.of(JAVA_INT));
-    groupEnd = bind(linker, lookup, "ncclGroupEnd", FunctionDescriptor.of(JAVA_INT));
-    errorString = bind(linker, lookup, "ncclGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-    asyncError = bind(linker, lookup, "ncclCommGetAsyncError", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
-    commAbort = lookup.find("ncclCommAbort").map(a -> linker.downcallHandle(a, FunctionDescriptor.of(JAVA_INT, ADDRESS))).orElse(null);
-    lastError = lookup.find("ncclGetLastError").map(a -> linker.downcallHandle(a, FunctionDescriptor.of(ADDRESS, ADDRESS))).orElse(null);
+    commInitRankConfig = bind(lookup, "ncclCommInitRankConfig", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT, ADDRESS), false);
+    groupStart = bind(lookup, "ncclGroupStart", FunctionDescriptor.of(JAVA_INT), true);
+    groupEnd = bind(lookup, "ncclGroupEnd", FunctionDescriptor.of(JAVA_INT), true);
+    errorString = bind(lookup, "ncclGetErrorString", FunctionDescriptor.of(ADDRESS, JAVA_INT), true);
+    asyncError = bind(lookup, "ncclCommGetAsyncError", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS), true);
+    commAbort = bind(lookup, "ncclCommAbort", FunctionDescriptor.of(JAVA_INT, ADDRESS), false);
+    lastError = bind(lookup, "ncclGetLastError", FunctionDescriptor.of(ADDRESS, ADDRESS), false);
     this.path = path;
     this.environment = Map.copyOf(environment);
     try (Arena arena = Arena.ofConfined()) {
@@ -177,9 +155,27 @@ public final class Nccl {
     }
   }
 
-  private static MethodHandle bind(Linker linker, SymbolLookup lookup, String symbol, FunctionDescriptor descriptor) {
-    MemorySegment address = lookup.find(symbol).orElseThrow(() -> new IllegalStateException("no symbol " + symbol));
-    return linker.downcallHandle(address, descriptor);
+  /** The downcall of symbol; a library without it is refused when required, else the handle is null. */
+  private static MethodHandle bind(SymbolLookup lookup, String symbol, FunctionDescriptor descriptor, boolean required) {
+    var address = lookup.find(symbol);
+    if (required && address.isEmpty()) throw new IllegalStateException("no symbol " + symbol);
+    return address.map(a -> Linker.nativeLinker().downcallHandle(a, descriptor)).orElse(null);
+  }
+
+  /** A downcall answering an ncclResult_t. */
+  private interface Call {
+    int run() throws Throwable;
+  }
+
+  /** call's ncclResult_t; anything the binding itself throws (not an NCCL result) becomes a CudaException naming the call. */
+  private static int invoke(String name, Call call) {
+    try {
+      return call.run();
+    } catch (CudaException e) {
+      throw e;
+    } catch (Throwable t) {
+      throw new CudaException(name + " failed: " + t, t);
+    }
   }
 
   static Version decodeVersion(int code) {
@@ -196,12 +192,8 @@ public final class Nccl {
   public byte[] uniqueId() {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment id = arena.allocate(UNIQUE_ID_BYTES);
-      check((int) getUniqueId.invokeExact(id), "ncclGetUniqueId", null);
+      check(invoke("ncclGetUniqueId", () -> (int) getUniqueId.invokeExact(id)), "ncclGetUniqueId", null);
       return id.toArray(JAVA_BYTE);
-    } catch (CudaException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("ncclGetUniqueId failed: " + t, t);
     }
   }
 
@@ -209,11 +201,8 @@ public final class Nccl {
    * This thread's rank of a communicator of ranks GPUs, on the device of the thread's current CUDA
    * context. Blocks until all ranks have called it with the same id. Refuses, before touching NCCL,
    * unless NCCL_NVLS_ENABLE=0 is in the environment.
-   */
-  public Communicator init(int ranks, byte[] uniqueId, int rank) { return init(ranks, uniqueId, rank, Long.MAX_VALUE); }
-
-  /**
-   * As above, bounded: with a finite timeout the communicator is made non-blocking
+   *
+   * <p>With a finite timeout (not Long.MAX_VALUE) the communicator is made non-blocking
    * (ncclCommInitRankConfig with blocking = 0) and its state polled through ncclCommGetAsyncError; a rank that has not joined within timeoutNanos (a peer process that died after the
    * id exchange, or never started) ends the wait with one error and the half-made communicator is
    * aborted. Collectives of a non-blocking communicator that answer ncclInProgress are waited for the
@@ -231,25 +220,20 @@ public final class Nccl {
     String call = "ncclCommInitRank (rank " + rank + " of " + ranks + ")";
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment commOut = arena.allocate(ADDRESS);
-      MemorySegment id = arena.allocate(UNIQUE_ID_BYTES);
-      MemorySegment.copy(uniqueId, 0, id, JAVA_BYTE, 0, UNIQUE_ID_BYTES);
+      MemorySegment id = arena.allocateFrom(JAVA_BYTE, uniqueId);
       boolean bounded = timeoutNanos != Long.MAX_VALUE && commInitRankConfig != null && !"1".equals(environment.get(BLOCKING_INIT_VARIABLE));
       if (!bounded) {
-        check((int) commInitRank.invokeExact(commOut, ranks, id, rank), call, null);
+        check(invoke(call, () -> (int) commInitRank.invokeExact(commOut, ranks, id, rank)), call, null);
         return new Communicator(commOut.get(ADDRESS, 0), rank, ranks, Long.MAX_VALUE);
       }
       MemorySegment config = nonBlockingConfig(arena);
-      int result = (int) commInitRankConfig.invokeExact(commOut, ranks, id, rank, config);
+      int result = invoke(call, () -> (int) commInitRankConfig.invokeExact(commOut, ranks, id, rank, config));
       if (result != NCCL_SUCCESS && result != NCCL_IN_PROGRESS) check(result, call, null);
       Communicator c = new Communicator(commOut.get(ADDRESS, 0), rank, ranks, timeoutNanos);
       c.settle(result, call, () -> "ncclCommInitRank (rank " + rank + " of " + ranks + ") did not complete within "
           + timeoutNanos / 1_000_000_000L + " s: a rank never joined (a process that died after the id exchange, or never started); "
           + "KILN_STEP_TIMEOUT_S sets the limit");
       return c;
-    } catch (CudaException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException(call + " failed: " + t, t);
     }
   }
 
@@ -285,32 +269,15 @@ public final class Nccl {
   }
 
   /** Starts a group: collectives queued until {@link #groupEnd()} are launched together (one thread driving several ranks). */
-  public void groupStart() {
-    try {
-      check((int) groupStart.invokeExact(), "ncclGroupStart", null);
-    } catch (CudaException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("ncclGroupStart failed: " + t, t);
-    }
-  }
+  public void groupStart() { check(invoke("ncclGroupStart", () -> (int) groupStart.invokeExact()), "ncclGroupStart", null); }
 
   public void groupEnd() { groupEnd(null); }
 
   /** As above; a non-blocking communicator in the group (settle) is waited for when the group answers ncclInProgress. */
   public void groupEnd(Communicator settle) {
-    try {
-      int result = (int) groupEnd.invokeExact();
-      if (result == NCCL_IN_PROGRESS && settle != null) {
-        settle.settle(result, "ncclGroupEnd", null);
-        return;
-      }
-      check(result, "ncclGroupEnd", null);
-    } catch (CudaException e) {
-      throw e;
-    } catch (Throwable t) {
-      throw new CudaException("ncclGroupEnd failed: " + t, t);
-    }
+    int result = invoke("ncclGroupEnd", () -> (int) groupEnd.invokeExact());
+    if (result == NCCL_IN_PROGRESS && settle != null) settle.settle(result, "ncclGroupEnd", null);
+    else check(result, "ncclGroupEnd", null);
   }
 
   /** ncclGetErrorString, or the bare number if NCCL has no text for it. */
@@ -336,9 +303,13 @@ public final class Nccl {
   }
 
   private void check(int result, String call, MemorySegment comm) {
-    if (result == NCCL_SUCCESS) return;
+    if (result != NCCL_SUCCESS) throw new CudaException(call + " failed: " + explain(result, comm));
+  }
+
+  /** NCCL's text for result, and ncclGetLastError's for comm where it has one. */
+  private String explain(int result, MemorySegment comm) {
     String detail = lastError(comm);
-    throw new CudaException(call + " failed: " + errorString(result) + (detail.isEmpty() ? "" : " (NCCL: " + detail + ")"));
+    return errorString(result) + (detail.isEmpty() ? "" : " (NCCL: " + detail + ")");
   }
 
   // ---- JCuda objects to addresses ----
@@ -411,35 +382,40 @@ public final class Nccl {
      * the timeout's message (or a generic one) thrown.
      */
     void settle(int result, String call, java.util.function.Supplier<String> onTimeout) {
-      if (result == NCCL_SUCCESS) return;
       if (result != NCCL_IN_PROGRESS) {
         check(result, call, comm);
         return;
       }
       long start = System.nanoTime();
+      while (true) {
+        int state = asyncState("ncclCommGetAsyncError" + where());
+        if (state == NCCL_SUCCESS) return;
+        if (state != NCCL_IN_PROGRESS) check(state, call, comm);
+        if (System.nanoTime() - start > timeoutNanos) {
+          abort();
+          throw new CudaException(onTimeout != null ? onTimeout.get() : call + " did not complete within "
+              + timeoutNanos / 1_000_000_000L + " s");
+        }
+        // a group's launch takes NCCL's helper thread tens of microseconds: spin for the first 2 ms, then poll each millisecond
+        if (System.nanoTime() - start < 2_000_000) {
+          Thread.onSpinWait();
+          continue;
+        }
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new CudaException(call + ": interrupted while waiting for NCCL", e);
+        }
+      }
+    }
+
+    /** ncclCommGetAsyncError: this communicator's state (ncclSuccess, ncclInProgress or the error that hit it). */
+    private int asyncState(String call) {
       try (Arena arena = Arena.ofConfined()) {
         MemorySegment state = arena.allocate(JAVA_INT);
-        while (true) {
-          check((int) asyncError.invokeExact(comm, state), "ncclCommGetAsyncError" + where(), comm);
-          int s = state.get(JAVA_INT, 0);
-          if (s == NCCL_SUCCESS) return;
-          if (s != NCCL_IN_PROGRESS) check(s, call, comm);
-          if (System.nanoTime() - start > timeoutNanos) {
-            abort();
-            throw new CudaException(onTimeout != null ? onTimeout.get() : call + " did not complete within "
-                + timeoutNanos / 1_000_000_000L + " s");
-          }
-          // a group's launch takes NCCL's helper thread tens of microseconds: spin for the first 2 ms, then poll each millisecond
-          if (System.nanoTime() - start < 2_000_000) Thread.onSpinWait();
-          else Thread.sleep(1);
-        }
-      } catch (CudaException e) {
-        throw e;
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new CudaException(call + ": interrupted while waiting for NCCL", e);
-      } catch (Throwable t) {
-        throw new CudaException(call + " failed: " + t, t);
+        check(invoke(call, () -> (int) asyncError.invokeExact(comm, state)), call, comm);
+        return state.get(JAVA_INT, 0);
       }
     }
 
@@ -449,15 +425,8 @@ public final class Nccl {
      */
     public void reduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, int root, CUstream stream) {
       MemorySegment s = device(send), r = device(recv), st = stream(stream);
-      ready("ncclReduce", count, type);
       if (root < 0 || root >= ranks) throw new IllegalArgumentException("ncclReduce" + where() + ": root must be in [0, " + ranks + "), got " + root);
-      int result;
-      try {
-        result = (int) reduceTo.invokeExact(s, r, count, type.code, op.code, root, comm, st);
-      } catch (Throwable t) {
-        throw new CudaException("ncclReduce" + where(count, type) + " failed: " + t, t);
-      }
-      if (result != NCCL_SUCCESS) fail(result, "ncclReduce", count, type);
+      collective("ncclReduce", count, type, () -> (int) reduceTo.invokeExact(s, r, count, type.ordinal(), op.ordinal(), root, comm, st));
     }
 
     public int rank() { return rank; }
@@ -467,14 +436,7 @@ public final class Nccl {
     /** recv[i] = op over ranks of send[i], count elements; send == recv is in place. */
     public void allReduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, CUstream stream) {
       MemorySegment s = device(send), r = device(recv), st = stream(stream);
-      ready("ncclAllReduce", count, type);
-      int result;
-      try {
-        result = (int) allReduce.invokeExact(s, r, count, type.code, op.code, comm, st);
-      } catch (Throwable t) {
-        throw new CudaException("ncclAllReduce" + where(count, type) + " failed: " + t, t);
-      }
-      if (result != NCCL_SUCCESS) fail(result, "ncclAllReduce", count, type);
+      collective("ncclAllReduce", count, type, () -> (int) allReduce.invokeExact(s, r, count, type.ordinal(), op.ordinal(), comm, st));
     }
 
     /**
@@ -483,14 +445,7 @@ public final class Nccl {
      */
     public void reduceScatter(CUdeviceptr send, CUdeviceptr recv, long recvCount, DataType type, Op op, CUstream stream) {
       MemorySegment s = device(send), r = device(recv), st = stream(stream);
-      ready("ncclReduceScatter", recvCount, type);
-      int result;
-      try {
-        result = (int) reduceScatter.invokeExact(s, r, recvCount, type.code, op.code, comm, st);
-      } catch (Throwable t) {
-        throw new CudaException("ncclReduceScatter" + where(recvCount, type) + " failed: " + t, t);
-      }
-      if (result != NCCL_SUCCESS) fail(result, "ncclReduceScatter", recvCount, type);
+      collective("ncclReduceScatter", recvCount, type, () -> (int) reduceScatter.invokeExact(s, r, recvCount, type.ordinal(), op.ordinal(), comm, st));
     }
 
     /**
@@ -499,33 +454,16 @@ public final class Nccl {
      */
     public void allGather(CUdeviceptr send, CUdeviceptr recv, long sendCount, DataType type, CUstream stream) {
       MemorySegment s = device(send), r = device(recv), st = stream(stream);
-      ready("ncclAllGather", sendCount, type);
-      int result;
-      try {
-        result = (int) allGather.invokeExact(s, r, sendCount, type.code, comm, st);
-      } catch (Throwable t) {
-        throw new CudaException("ncclAllGather" + where(sendCount, type) + " failed: " + t, t);
-      }
-      if (result != NCCL_SUCCESS) fail(result, "ncclAllGather", sendCount, type);
+      collective("ncclAllGather", sendCount, type, () -> (int) allGather.invokeExact(s, r, sendCount, type.ordinal(), comm, st));
     }
 
     /** Throws if an asynchronous error (a peer died, a network failure) has hit this communicator. */
     public void checkAsyncError() {
       String call = "ncclCommGetAsyncError" + where();
       if (closed) throw new IllegalStateException(call + " after the communicator was closed");
-      try (Arena arena = Arena.ofConfined()) {
-        MemorySegment result = arena.allocate(JAVA_INT);
-        check((int) asyncError.invokeExact(comm, result), call, comm);
-        int async = result.get(JAVA_INT, 0);
-        if (async != NCCL_SUCCESS && async != NCCL_IN_PROGRESS) {
-          String detail = lastError(comm);
-          throw new CudaException("NCCL communicator" + where() + " has an asynchronous error: " + errorString(async)
-              + (detail.isEmpty() ? "" : " (NCCL: " + detail + ")"));
-        }
-      } catch (CudaException e) {
-        throw e;
-      } catch (Throwable t) {
-        throw new CudaException(call + " failed: " + t, t);
+      int async = asyncState(call);
+      if (async != NCCL_SUCCESS && async != NCCL_IN_PROGRESS) {
+        throw new CudaException("NCCL communicator" + where() + " has an asynchronous error: " + explain(async, comm));
       }
     }
 
@@ -535,19 +473,17 @@ public final class Nccl {
       return " (rank " + rank + " of " + ranks + ", " + count + " x " + type.name().toLowerCase(Locale.ROOT) + ")";
     }
 
-    /** Checks before a collective; builds no message unless one is thrown (collectives run every step). */
-    private void ready(String call, long count, DataType type) {
+    /**
+     * One collective: checked first (building no message unless one is thrown: collectives run every step), its
+     * failure named with the rank, count and type; ncclInProgress of a non-blocking communicator is waited for.
+     */
+    private void collective(String call, long count, DataType type, Call downcall) {
       Objects.requireNonNull(type, "data type");
       if (closed) throw new IllegalStateException(call + where() + " after the communicator was closed");
       if (count < 0) throw new IllegalArgumentException(call + where() + ": count must be >= 0, got " + count);
-    }
-
-    private void fail(int result, String call, long count, DataType type) {
-      if (result == NCCL_IN_PROGRESS && nonBlocking()) {
-        settle(result, call + where(count, type), null);
-        return;
-      }
-      check(result, call + where(count, type), comm);
+      int result = invoke(call + where(count, type), downcall);
+      if (result == NCCL_IN_PROGRESS && nonBlocking()) settle(result, call + where(count, type), null);
+      else check(result, call + where(count, type), comm);
     }
 
     /**
@@ -571,15 +507,9 @@ public final class Nccl {
     public void close() {
       if (closed) return;
       closed = true;
-      try {
-        int result = (int) commDestroy.invokeExact(comm);
-        // a non-blocking communicator may answer that its teardown goes on in NCCL's thread: the handle is gone either way
-        if (result != NCCL_IN_PROGRESS || !nonBlocking()) check(result, "ncclCommDestroy" + where(), null);
-      } catch (CudaException e) {
-        throw e;
-      } catch (Throwable t) {
-        throw new CudaException("ncclCommDestroy" + where() + " failed: " + t, t);
-      }
+      int result = invoke("ncclCommDestroy" + where(), () -> (int) commDestroy.invokeExact(comm));
+      // a non-blocking communicator may answer that its teardown goes on in NCCL's thread: the handle is gone either way
+      if (result != NCCL_IN_PROGRESS || !nonBlocking()) check(result, "ncclCommDestroy" + where(), null);
     }
 
     @Override

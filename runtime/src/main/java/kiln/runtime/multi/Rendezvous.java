@@ -3,9 +3,6 @@
 package kiln.runtime.multi;
 
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -37,8 +34,6 @@ public record Rendezvous(int gpus, int nodes, int nodeRank, Endpoint endpoint) {
     public String toString() { return "tcp:" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port; }
   }
 
-  private static final List<String> OPTIONS = List.of("--gpus", "--nodes", "--node-rank", "--rendezvous");
-
   /** A single-GPU run: what the options mean when none is given. */
   public static final Rendezvous SINGLE = new Rendezvous(1, 1, 0, null);
 
@@ -63,42 +58,6 @@ public record Rendezvous(int gpus, int nodes, int nodeRank, Endpoint endpoint) {
   /** From the options' values as a command line holds them; rendezvous may be null (not given). */
   public static Rendezvous of(int gpus, int nodes, int nodeRank, String rendezvous) {
     return new Rendezvous(gpus, nodes, nodeRank, rendezvous == null ? null : endpoint(rendezvous));
-  }
-
-  /**
-   * Just these four options, as {@code --name value} or {@code --name=value}, each at most once;
-   * those not given take SINGLE's values.
-   */
-  public static Rendezvous parse(List<String> args) {
-    Map<String, String> values = new LinkedHashMap<>();
-    for (int i = 0; i < args.size(); i++) {
-      String arg = args.get(i);
-      int eq = arg.indexOf('=');
-      String name = eq > 0 ? arg.substring(0, eq) : arg;
-      if (!OPTIONS.contains(name)) {
-        throw new IllegalArgumentException("unknown option '" + arg + "' (expected --gpus, --nodes, --node-rank or --rendezvous)");
-      }
-      String value;
-      if (eq > 0) {
-        value = arg.substring(eq + 1);
-      } else if (i + 1 < args.size()) {
-        value = args.get(++i);
-      } else {
-        throw new IllegalArgumentException(name + " needs a value");
-      }
-      if (values.put(name, value) != null) throw new IllegalArgumentException(name + " given twice");
-    }
-    return of(integer(values, "--gpus", 1), integer(values, "--nodes", 1), integer(values, "--node-rank", 0), values.get("--rendezvous"));
-  }
-
-  private static int integer(Map<String, String> values, String name, int absent) {
-    String v = values.get(name);
-    if (v == null) return absent;
-    try {
-      return Integer.parseInt(v.strip());
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException(name + " must be an integer, got '" + v + "'");
-    }
   }
 
   /** {@code file:DIR} or {@code tcp:HOST:PORT} (an IPv6 host in brackets: {@code tcp:[::1]:29500}). */
@@ -129,12 +88,7 @@ public record Rendezvous(int gpus, int nodes, int nodeRank, Endpoint endpoint) {
         }
       }
       if (host.isBlank()) throw new IllegalArgumentException("--rendezvous tcp:HOST:PORT: the host is missing in '" + rest + "'");
-      int p;
-      try {
-        p = Integer.parseInt(port);
-      } catch (NumberFormatException e) {
-        throw new IllegalArgumentException("--rendezvous tcp:HOST:PORT: port must be in [1, 65535], got '" + port + "'");
-      }
+      int p = port.matches("[0-9]{1,5}") ? Integer.parseInt(port) : 0;
       if (p < 1 || p > 65535) throw new IllegalArgumentException("--rendezvous tcp:HOST:PORT: port must be in [1, 65535], got '" + port + "'");
       return new TcpEndpoint(host, p);
     }
@@ -149,7 +103,4 @@ public record Rendezvous(int gpus, int nodes, int nodeRank, Endpoint endpoint) {
     if (localGpu < 0 || localGpu >= gpus) throw new IndexOutOfBoundsException("local GPU must be in [0, " + gpus + "), got " + localGpu);
     return nodeRank * gpus + localGpu;
   }
-
-  /** True when there is more than one GPU in the run (NCCL is needed). */
-  public boolean distributed() { return worldSize() > 1; }
 }

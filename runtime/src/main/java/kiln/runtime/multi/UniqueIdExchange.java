@@ -2,7 +2,7 @@
 // or over TCP from node 0's listening socket. Knows nothing of NCCL: any 128 bytes travel.
 package kiln.runtime.multi;
 
-import java.io.ByteArrayOutputStream;
+import java.io.BufferedOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
@@ -84,7 +84,8 @@ public final class UniqueIdExchange {
       if (Files.exists(file)) stale.add(file);
       for (int r = 1; r < ranks; r++) if (Files.exists(ackFile(dir, run, r))) stale.add(ackFile(dir, run, r));
       if (!stale.isEmpty()) {
-        throw new IllegalStateException(where + ": " + names(stale) + " already exist"
+        String names = String.join(", ", stale.stream().map(f -> f.getFileName().toString()).toList());
+        throw new IllegalStateException(where + ": " + names + " already exist"
             + (stale.size() == 1 ? "s" : "") + ": a run named '" + run + "' is starting, or one failed and left "
             + (stale.size() == 1 ? "it" : "them") + "; remove " + (stale.size() == 1 ? "it" : "them") + " or choose another run name");
       }
@@ -151,12 +152,6 @@ public final class UniqueIdExchange {
     } catch (IOException ignored) {
       // the run goes on; a leftover is reported by the next run that uses the name
     }
-  }
-
-  private static String names(List<Path> files) {
-    List<String> names = new ArrayList<>();
-    for (Path f : files) names.add(f.getFileName().toString());
-    return String.join(", ", names);
   }
 
   // ---- TCP ----
@@ -238,15 +233,13 @@ public final class UniqueIdExchange {
       try (Socket socket = new Socket()) {
         socket.connect(new InetSocketAddress(host, port), (int) Math.clamp(left, 1, 2_000));
         socket.setSoTimeout((int) Math.clamp(remainingMillis(deadline), 1, Integer.MAX_VALUE));
-        DataOutputStream out = new DataOutputStream(socket.getOutputStream());
-        ByteArrayOutputStream hello = new ByteArrayOutputStream();
-        DataOutputStream h = new DataOutputStream(hello);
-        h.writeInt(TCP_MAGIC);
-        h.writeInt(TCP_VERSION);
-        h.writeInt(ranks);
-        h.writeInt(rank);
-        h.writeUTF(run);
-        out.write(hello.toByteArray());
+        // the greeting in one write: buffered, then flushed
+        DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream()));
+        out.writeInt(TCP_MAGIC);
+        out.writeInt(TCP_VERSION);
+        out.writeInt(ranks);
+        out.writeInt(rank);
+        out.writeUTF(run);
         out.flush();
         DataInputStream in = new DataInputStream(socket.getInputStream());
         int status = in.readInt();

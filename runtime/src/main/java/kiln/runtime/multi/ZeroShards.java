@@ -1,10 +1,6 @@
 // ZeRO-1 (llm.c's -z 1) arithmetic over the flat parameter block: which contiguous slice each rank
-// owns, the tensors and in-tensor ranges a slice covers, and the AdamW state a rank keeps.
+// owns, and the AdamW state a rank keeps.
 package kiln.runtime.multi;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Objects;
 
 /**
  * The block of {@code params} floats (all parameters back to back, as in the arena) padded to
@@ -21,10 +17,10 @@ import java.util.Objects;
  *   <li>ncclReduceScatter(grads, grads + start(rank), shardSize, float32, SUM), in place: the rank's slice
  *       now holds the SUM over ranks of the local gradients (docs/multi-gpu.md: overlapping it with backward);
  *   <li>the global norm: the rank's sum of squares over its slice, ncclAllReduce(SUM) of that one float,
- *       then {@link #meanGradNorm(double)} — the norm of the mean gradient, what one GPU would see;
- *   <li>AdamW over the rank's slice only, with m and v of shardSize floats each ({@link #optimizerFloats()}).
+ *       then sqrt(sum) / N — the norm of the mean gradient, what one GPU would see;
+ *   <li>AdamW over the rank's slice only, with m and v of shardSize floats each.
  *       <b>The division by N happens here</b>: the update kernel already multiplies each gradient by the
- *       gradient-scale slot (global-norm clipping), so that slot gets {@link #gradScale(float) clip / N} and
+ *       gradient-scale slot (global-norm clipping), so that slot gets clip / N and
  *       the mean costs no extra pass over memory. For N a power of two, sum × (clip / N) is bit-identical
  *       to (sum / N) × clip; otherwise it may differ by one rounding from a literal sum / N;
  *   <li>ncclAllGather(params + start(rank), params, shardSize, float32), in place: every rank holds the
@@ -47,22 +43,6 @@ public record ZeroShards(long params, int ranks, int align) {
 
   public static ZeroShards of(long params, int ranks) { return new ZeroShards(params, ranks, DEFAULT_ALIGN); }
 
-  /** One parameter tensor of the block, in block order. */
-  public record Tensor(String name, long size) {
-    public Tensor {
-      Objects.requireNonNull(name, "name");
-      if (size < 1) throw new IllegalArgumentException("ZeRO shards: tensor '" + name + "' must have at least 1 element, got " + size);
-    }
-  }
-
-  /**
-   * The part of tensor {@code tensor} (its index in the list) inside a rank's slice: elements
-   * [from, to) of the tensor, which sit at [blockOffset, blockOffset + (to - from)) of the block.
-   */
-  public record Span(String name, int tensor, long from, long to, long blockOffset) {
-    public long count() { return to - from; }
-  }
-
   /** params rounded up to a multiple of ranks × align; the grads and params blocks are allocated this long. */
   public long paddedSize() {
     long unit = (long) ranks * align;
@@ -78,54 +58,7 @@ public record ZeroShards(long params, int ranks, int align) {
   /** One past the last float of rank's slice. */
   public long end(int rank) { return start(rank) + shardSize(); }
 
-  public long count(int rank) {
-    checkRank(rank);
-    return shardSize();
-  }
-
-  /** Floats of rank's slice that are real parameters (the rest is padding, at the end of the last slices). */
-  public long ownedParams(int rank) {
-    long from = Math.min(start(rank), params), to = Math.min(end(rank), params);
-    return to - from;
-  }
-
   public long startBytes(int rank) { return start(rank) * Float.BYTES; }
-
-  /** AdamW state one rank keeps: m and v of its slice. One GPU without ZeRO keeps 2·params. */
-  public long optimizerFloats() { return 2 * shardSize(); }
-
-  /** The AdamW gradient-scale slot for a step: global-norm clipping times 1/N, which turns the summed gradient into the mean. */
-  public float gradScale(float clipScale) { return clipScale / ranks; }
-
-  /** The global norm of the mean gradient, from the all-reduced sum of squares of the summed gradient's slices. */
-  public double meanGradNorm(double summedSquares) { return Math.sqrt(summedSquares) / ranks; }
-
-  /**
-   * The tensors rank's slice overlaps, in block order, each with its in-tensor range. tensors must
-   * fill the block exactly (their sizes add up to params); padding belongs to no tensor.
-   */
-  public List<Span> overlaps(int rank, List<Tensor> tensors) {
-    long from = start(rank), to = end(rank);
-    checkTensors(tensors);
-    List<Span> spans = new ArrayList<>();
-    long offset = 0;
-    for (int i = 0; i < tensors.size(); i++) {
-      Tensor t = tensors.get(i);
-      long lo = Math.max(from, offset), hi = Math.min(to, offset + t.size());
-      if (lo < hi) spans.add(new Span(t.name(), i, lo - offset, hi - offset, lo));
-      offset += t.size();
-      if (offset >= to) break;
-    }
-    return spans;
-  }
-
-  private void checkTensors(List<Tensor> tensors) {
-    long total = 0;
-    for (Tensor t : tensors) total += t.size();
-    if (total != params) {
-      throw new IllegalArgumentException("ZeRO shards: the " + tensors.size() + " tensors hold " + total + " floats, the block has " + params);
-    }
-  }
 
   private long checkRank(int rank) {
     if (rank < 0 || rank >= ranks) throw new IndexOutOfBoundsException("ZeRO shards: rank must be in [0, " + ranks + "), got " + rank);
@@ -136,6 +69,6 @@ public record ZeroShards(long params, int ranks, int align) {
   @Override
   public String toString() {
     return params + " params over " + ranks + " ranks: " + shardSize() + " floats each (padded to " + paddedSize() + "), AdamW state "
-        + optimizerFloats() + " floats per rank";
+        + 2 * shardSize() + " floats per rank";
   }
 }

@@ -35,14 +35,14 @@ class DataParallelGpuTest {
     try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.FP32)) {
       one = ParityTrace.record(s, shape, 50257, STEPS, 3e-3f, 7, 1);
     }
-    try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.FP32, new Rendezvous(2, 1, 0, null), zero)) {
+    try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.FP32, null, new Rendezvous(2, 1, 0, null), zero)) {
       two = ParityTrace.record(dp, shape, 50257, STEPS, 3e-3f, 7, 2);
       // NCCL hands both ranks the same sums (or the same gathered slices): the parameters never diverge
       Tensor params = dp.paramsTensor();
       assertArrayEquals(dp.read(0, params), dp.read(1, params));
       if (zero) {
         Tensor m = dp.program().graph().roots().stream().filter(t -> t.name().equals("adam_m")).findFirst().orElseThrow();
-        org.junit.jupiter.api.Assertions.assertEquals(dp.zeroShards().shardSize(), dp.read(1, m).length, "rank 1 keeps its shard of m");
+        org.junit.jupiter.api.Assertions.assertEquals(ZeroShards.of(shape.paramCount(), 2).shardSize(), dp.read(1, m).length, "rank 1 keeps its shard of m");
         org.junit.jupiter.api.Assertions.assertEquals(shape.paramCount(), dp.read(m).length, "read gathers the whole m");
       }
     }
@@ -71,7 +71,7 @@ class DataParallelGpuTest {
     try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.BF16)) {
       one = ParityTrace.record(s, shape, 50257, STEPS, 3e-3f, 7, 1);
     }
-    try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.BF16, new Rendezvous(2, 1, 0, null), true)) {
+    try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.BF16, null, new Rendezvous(2, 1, 0, null), true)) {
       two = ParityTrace.record(dp, shape, 50257, STEPS, 3e-3f, 7, 2);
       assertArrayEquals(dp.read(0, dp.paramsTensor()), dp.read(1, dp.paramsTensor()), "the masters after the all-gather");
       dp.forward();   // the copy of the last update's master is made before the next forward

@@ -31,7 +31,7 @@ class DataParallelTest {
     try (Session s = SMALL.open(n * B, T, Session.Device.CPU, 1)) {
       one = ParityTrace.record(s, SMALL, VOCAB, STEPS, LR, 7, 1);
     }
-    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, false, BUCKET)) {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, false, BUCKET, FP32)) {
       assertManyBuckets(dp);
       two = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, n);
       // the replicas never diverge: the same summed gradient and the same update on each
@@ -67,7 +67,7 @@ class DataParallelTest {
       mOne = s.read(root(s.program(), "adam_m"));
     }
     ZeroShards shards = ZeroShards.of(SMALL.paramCount(), n);
-    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true, BUCKET)) {
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true, BUCKET, FP32)) {
       assertManyBuckets(dp);
       many = ParityTrace.record(dp, SMALL, VOCAB, STEPS, LR, 7, n);
       Tensor m = root(dp.program(), "adam_m");
@@ -135,7 +135,7 @@ class DataParallelTest {
 
   // ---- bf16 with ZeRO-1 (issues 13 + 14) ----
 
-  static final kiln.codegen.CudaSchedule.Precision BF16 = kiln.codegen.CudaSchedule.Precision.BF16;
+  static final kiln.codegen.CudaSchedule.Precision BF16 = kiln.codegen.CudaSchedule.Precision.BF16, FP32 = kiln.codegen.CudaSchedule.Precision.FP32;
 
   /**
    * bf16 storage with ZeRO-1 on N replicas: each rank's AdamW updates its shard of the fp32 master, the

@@ -240,7 +240,7 @@ class NcclBindingTest {
     byte[] mine = new byte[128];
     for (int i = 0; i < 128; i++) mine[i] = (byte) (255 - i);
     int before = counters()[0];
-    try (Nccl.Communicator comm = nccl.init(3, mine, 2)) {
+    try (Nccl.Communicator comm = nccl.init(3, mine, 2, Long.MAX_VALUE)) {
       assertEquals(2, comm.rank());
       assertEquals(3, comm.ranks());
       try (Arena arena = Arena.ofConfined()) {
@@ -257,7 +257,7 @@ class NcclBindingTest {
   @Test
   void collectivesPassTheirArgumentsInOrder() throws Throwable {
     Nccl nccl = nccl();
-    try (Arena arena = Arena.ofConfined(); Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0)) {
+    try (Arena arena = Arena.ofConfined(); Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, Long.MAX_VALUE)) {
       float[] values = {1.5f, -2f, 3.25f, 0f, 7f, 8f, 9f, 10f};
       MemorySegment send = arena.allocateFrom(JAVA_FLOAT, values), recv = arena.allocate(JAVA_FLOAT, values.length);
       CUstream s = stream(0x5eed);
@@ -303,8 +303,8 @@ class NcclBindingTest {
         + " (NCCL: socket: connection refused)", nccl::uniqueId);
     failNext(6, "peer 3 is gone");
     assertMessage(CudaException.class, "ncclCommInitRank (rank 1 of 4) failed: remote process exited or there was a network error"
-        + " (NCCL: peer 3 is gone)", () -> nccl.init(4, new byte[128], 1));
-    try (Arena arena = Arena.ofConfined(); Nccl.Communicator comm = nccl.init(1, new byte[128], 0)) {
+        + " (NCCL: peer 3 is gone)", () -> nccl.init(4, new byte[128], 1, Long.MAX_VALUE));
+    try (Arena arena = Arena.ofConfined(); Nccl.Communicator comm = nccl.init(1, new byte[128], 0, Long.MAX_VALUE)) {
       MemorySegment buffer = arena.allocate(JAVA_FLOAT, 4);
       failNext(4, "count too large");
       assertMessage(CudaException.class, "ncclAllReduce (rank 0 of 1, 4 x float32) failed: invalid argument (run with NCCL_DEBUG=WARN"
@@ -333,7 +333,7 @@ class NcclBindingTest {
   @Test
   void closedCommunicator() throws Throwable {
     Nccl nccl = nccl();
-    Nccl.Communicator comm = nccl.init(1, new byte[128], 0);
+    Nccl.Communicator comm = nccl.init(1, new byte[128], 0, Long.MAX_VALUE);
     int destroys = counters()[1];
     comm.close();
     comm.close();
@@ -347,7 +347,7 @@ class NcclBindingTest {
   @Test
   void abortFreesTheCommunicatorOnceAndClosesIt() throws Throwable {
     Nccl nccl = nccl();
-    Nccl.Communicator comm = nccl.init(1, new byte[128], 0);
+    Nccl.Communicator comm = nccl.init(1, new byte[128], 0, Long.MAX_VALUE);
     int[] before = counters();
     assertTrue(comm.abort());
     assertFalse(comm.abort(), "a second abort does nothing");
@@ -357,7 +357,7 @@ class NcclBindingTest {
     assertEquals(before[1], after[1], "never destroyed after the abort");
     assertMessage(IllegalStateException.class, "ncclAllReduce (rank 0 of 1) after the communicator was closed",
         () -> comm.allReduce(new CUdeviceptr(), new CUdeviceptr(), 1, Nccl.DataType.FLOAT32, Nccl.Op.SUM, new CUstream()));
-    Nccl.Communicator failing = nccl.init(1, new byte[128], 0);
+    Nccl.Communicator failing = nccl.init(1, new byte[128], 0, Long.MAX_VALUE);
     failNext(3, "abort failed");
     assertFalse(failing.abort(), "a failed abort says so (the run is ending anyway)");
   }
@@ -365,16 +365,16 @@ class NcclBindingTest {
   @Test
   void initChecksItsArgumentsAndNvlsFirst() throws Throwable {
     Nccl nccl = nccl();
-    assertMessage(IllegalArgumentException.class, "NCCL communicator: ranks must be positive, got 0", () -> nccl.init(0, new byte[128], 0));
-    assertMessage(IllegalArgumentException.class, "NCCL communicator: rank must be in [0, 2), got 2", () -> nccl.init(2, new byte[128], 2));
-    assertMessage(IllegalArgumentException.class, "NCCL unique id must be 128 bytes, got 127", () -> nccl.init(2, new byte[127], 0));
+    assertMessage(IllegalArgumentException.class, "NCCL communicator: ranks must be positive, got 0", () -> nccl.init(0, new byte[128], 0, Long.MAX_VALUE));
+    assertMessage(IllegalArgumentException.class, "NCCL communicator: rank must be in [0, 2), got 2", () -> nccl.init(2, new byte[128], 2, Long.MAX_VALUE));
+    assertMessage(IllegalArgumentException.class, "NCCL unique id must be 128 bytes, got 127", () -> nccl.init(2, new byte[127], 0, Long.MAX_VALUE));
     int inits = counters()[0];
     Nccl withNvls = new Nccl(stub.toString(), Map.of());
     assertMessage(CudaException.class, "NCCL_NVLS_ENABLE must be 0 before NCCL starts (it is not set): NVLS makes NCCL create multicast"
         + " objects (cuMulticastCreate), which these machines do not allow. The JVM cannot change its own environment: run"
-        + " `export NCCL_NVLS_ENABLE=0` before starting kiln.", () -> withNvls.init(1, new byte[128], 0));
+        + " `export NCCL_NVLS_ENABLE=0` before starting kiln.", () -> withNvls.init(1, new byte[128], 0, Long.MAX_VALUE));
     Nccl nvlsOn = new Nccl(stub.toString(), Map.of("NCCL_NVLS_ENABLE", "1"));
-    CudaException e = assertThrows(CudaException.class, () -> nvlsOn.init(1, new byte[128], 0));
+    CudaException e = assertThrows(CudaException.class, () -> nvlsOn.init(1, new byte[128], 0, Long.MAX_VALUE));
     assertTrue(e.getMessage().startsWith("NCCL_NVLS_ENABLE must be 0 before NCCL starts (it is '1'): "), e.getMessage());
     assertEquals(inits, counters()[0], "NCCL was never asked for a communicator");
   }
@@ -413,7 +413,7 @@ class NcclBindingTest {
       polls.invokeExact(0, 0);
     }
     // without a timeout: the blocking ncclCommInitRank, as before
-    try (Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0)) {
+    try (Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, Long.MAX_VALUE)) {
       assertFalse(comm.nonBlocking());
     }
   }
@@ -459,10 +459,10 @@ class NcclBindingTest {
       fail.invokeExact(4, arena.allocateFrom("not shown"));
     }
     assertMessage(CudaException.class, "ncclGetUniqueId failed: invalid argument (run with NCCL_DEBUG=WARN for details)", old::uniqueId);
-    assertFalse(old.init(1, new byte[128], 0).abort(), "without ncclCommAbort, abort() reports it did nothing");
+    assertFalse(old.init(1, new byte[128], 0, Long.MAX_VALUE).abort(), "without ncclCommAbort, abort() reports it did nothing");
 
     Path noAllGather = compile("libnccl-broken.so", "-DNO_ALL_GATHER");
-    assertMessage(CudaException.class, "cannot bind NCCL from " + noAllGather + ": no symbol ncclAllGather", () -> Nccl.open(noAllGather.toString()));
+    assertMessage(IllegalStateException.class, "no symbol ncclAllGather", () -> new Nccl(noAllGather.toString(), NVLS_OFF));
   }
 
   @Test
@@ -496,7 +496,5 @@ class NcclBindingTest {
     assertTrue(reason.contains("; libnccl.so ("), reason);
     assertTrue(reason.endsWith(" (set -Dkiln.nccl or KILN_NCCL to the library's path)"), reason);
     assertMessage(CudaException.class, "NCCL is not available: " + reason, Nccl::get);
-    CudaException e = assertThrows(CudaException.class, () -> Nccl.open("/nonexistent/libnccl.so.2"));
-    assertTrue(e.getMessage().startsWith("cannot bind NCCL from /nonexistent/libnccl.so.2: "), e.getMessage());
   }
 }

@@ -35,7 +35,7 @@ class NcclSingleRankTest {
     int n = 1000;
     float[] input = ramp(n);
     try (Cuda cuda = Cuda.open(); DeviceArena arena = cuda.allocate(2L * n * Float.BYTES);
-         Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0)) {
+         Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, Long.MAX_VALUE)) {
       arena.upload(input, 0, 0, n);
       arena.memsetZero(4L * n, 4L * n);
       comm.allReduce(arena.pointer(0), arena.pointer(4L * n), n, Nccl.DataType.FLOAT32, Nccl.Op.SUM, cuda.stream());
@@ -54,7 +54,7 @@ class NcclSingleRankTest {
     assertEquals(1024, padded);
     float[] grads = ramp(padded);
     try (Cuda cuda = Cuda.open(); DeviceArena arena = cuda.allocate(4L * padded);
-         Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0)) {
+         Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, Long.MAX_VALUE)) {
       arena.upload(grads, 0, 0, padded);
       nccl.groupStart();
       comm.reduceScatter(arena.pointer(0), arena.pointer(z.startBytes(0)), z.shardSize(), Nccl.DataType.FLOAT32, Nccl.Op.SUM, cuda.stream());
