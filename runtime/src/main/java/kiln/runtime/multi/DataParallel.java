@@ -174,9 +174,9 @@ public final class DataParallel implements Learner {
   }
 
   /**
-   * CPU replicas: each range of the given buckets summed over the replicas in rank order, as NCCL
-   * would leave it: on every replica (all-reduce) or, under ZeRO-1, on the replica whose shard holds
-   * it (a reduce to that root; the others keep their own gradient there).
+   * CPU replicas: each range of the given buckets summed over the replicas in rank order and written to
+   * every replica, as an all-reduce leaves it. Under ZeRO-1 NCCL leaves the sum on the shard's owner
+   * only; no later step reads a replica's gradient outside its own slice, so the copies elsewhere change nothing.
    */
   private void reduceOnHost(int[] bucketIndices) {
     float[][] f = new float[n][];
@@ -188,23 +188,10 @@ public final class DataParallel implements Learner {
     }
     for (int b : bucketIndices) {
       for (GradientBuckets.Range range : buckets.buckets().get(b).ranges()) {
-        for (int q = 0; q < n; q++) {
-          long lo = range.start(), hi = range.end();
-          if (zero != null) {
-            lo = Math.max(lo, zero.start(ranks[q].global));
-            hi = Math.min(hi, zero.end(ranks[q].global));
-          } else if (q > 0) {
-            break;   // all-reduce: one sum, written to every replica below
-          }
-          for (long i = lo; i < hi; i++) {
-            float sum = 0;
-            for (int k = 0; k < n; k++) sum += f[k][(int) (base[k] + i)];
-            if (zero != null) {
-              f[q][(int) (base[q] + i)] = sum;
-            } else {
-              for (int k = 0; k < n; k++) f[k][(int) (base[k] + i)] = sum;
-            }
-          }
+        for (long i = range.start(); i < range.end(); i++) {
+          float sum = 0;
+          for (int k = 0; k < n; k++) sum += f[k][(int) (base[k] + i)];
+          for (int k = 0; k < n; k++) f[k][(int) (base[k] + i)] = sum;
         }
       }
     }

@@ -481,7 +481,13 @@ public final class Nccl {
       Objects.requireNonNull(type, "data type");
       if (closed) throw new IllegalStateException(call + where() + " after the communicator was closed");
       if (count < 0) throw new IllegalArgumentException(call + where() + ": count must be >= 0, got " + count);
-      int result = invoke(call + where(count, type), downcall);
+      int result;
+      try {
+        result = downcall.run();
+      } catch (Throwable t) {
+        throw new CudaException(call + where(count, type) + " failed: " + t, t);
+      }
+      if (result == NCCL_SUCCESS) return;
       if (result == NCCL_IN_PROGRESS && nonBlocking()) settle(result, call + where(count, type), null);
       else check(result, call + where(count, type), comm);
     }

@@ -282,6 +282,28 @@ class DataParallelTest {
     return losses;
   }
 
+  /**
+   * KILN_BUCKET_MB=0 (bucketFloats 0): one bucket, the whole padded block, closed by the backward's last launch that touches it;
+   * under ZeRO-1 and without, the same bits as many buckets (every element is summed in rank order either way).
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {false, true})
+  void bucketsOffIsOneBucketWithTheSameSums(boolean zero) {
+    float[] many, one;
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1, zero, BUCKET, FP32)) {
+      unclipped(dp, 2);
+      many = dp.read(dp.paramsTensor());
+    }
+    try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, 2, 1, zero, 0, FP32)) {
+      GradientBuckets plan = dp.buckets();
+      org.junit.jupiter.api.Assertions.assertEquals(1, plan.buckets().size(), plan.describe());
+      org.junit.jupiter.api.Assertions.assertEquals(plan.launches() - 1, plan.buckets().getFirst().closedBy());
+      unclipped(dp, 2);
+      one = dp.read(dp.paramsTensor());
+    }
+    assertArrayEquals(many, one, 0f, "params after 2 steps, one bucket vs " + BUCKET + "-float buckets");
+  }
+
   /** The replicas reduce in many buckets, the first while most of the backward is still to run (the CPU twin of the overlap). */
   static void assertManyBuckets(DataParallel dp) {
     GradientBuckets plan = dp.buckets();
