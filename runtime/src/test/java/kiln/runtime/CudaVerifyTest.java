@@ -47,7 +47,7 @@ class CudaVerifyTest {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
     boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CUDA,
-        precision, 1, Verify.Tolerances.of(Session.Device.CUDA, precision), out);
+        precision, null, 1, Verify.Tolerances.of(Session.Device.CUDA, precision), out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertTrue(ok, report);

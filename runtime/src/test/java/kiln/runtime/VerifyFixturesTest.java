@@ -29,7 +29,8 @@ class VerifyFixturesTest {
     Path dir = Fixtures.dir(fixture);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), 2, Verify.Tolerances.CPU, out);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), kiln.runtime.Session.Device.CPU,
+        kiln.codegen.CudaSchedule.Precision.FP32, null, 2, Verify.Tolerances.CPU, out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertTrue(ok, report);
