@@ -35,20 +35,6 @@ public final class ModelFile {
     }
   }
 
-  /** The shape, after checking the header and that the payload has exactly the size it implies. */
-  public static Models.Shape readHeader(Path file, ModelFamily<?> family) {
-    try (BinaryReader in = BinaryReader.open(file)) {
-      return checkHeader(in, family);
-    }
-  }
-
-  /** The shape of a model of any registered family. */
-  public static Models.Shape readHeader(Path file) {
-    try (BinaryReader in = BinaryReader.open(file)) {
-      return checkHeader(in, familyOf(in));
-    }
-  }
-
   /** A config of any registered family, in the family's default version. */
   public static void write(Path file, Record config, float[] params) { write(file, Models.of(config), params); }
 
