@@ -52,11 +52,7 @@ public final class BenchCommand implements Callable<Integer> {
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
           s.arena.sharedBytes() / 1e6);
       if (d == kiln.runtime.Session.Device.CPU) c.randomInit(1337, s.arena.f, s.arena.offset(s.paramsTensor()));
-      else {
-        float[] init = new float[Math.toIntExact(c.paramCount())];
-        c.randomInit(1337, init, 0);
-        s.loadParams(init);
-      }
+      else s.loadParams(c.randomInit(1337));
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[batch * seq], y = new int[batch * seq];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }

@@ -98,8 +98,7 @@ public final class SampleCommand implements Callable<Integer> {
       source = file.toString();
     } else {
       shape = Models.get(model);
-      params = new float[Math.toIntExact(shape.paramCount())];
-      shape.randomInit(seed, params, 0);
+      params = shape.randomInit(seed);
       source = model + " random init (seed " + seed + ")";
     }
     int[] promptTokens = TokenText.encode(prompt);

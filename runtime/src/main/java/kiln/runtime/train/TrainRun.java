@@ -34,10 +34,10 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
                        Rendezvous rv, boolean force) {
   /** What a run writes besides its checkpoints: --force removes these (and every ckpt_<step>/) from a reused --out. */
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
-  /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
-  static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches",
-      "--checkpoint-every", "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus", "--zero", "--nodes", "--node-rank",
-      "--rendezvous", "--recompute");
+  /** Options a resumed run may change (besides --resume and --force); every other one comes from the checkpoint's train.txt. */
+  static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--recompute", "--threads", "--val-every",
+      "--val-batches", "--checkpoint-every", "--keep", "--sample-tokens", "--gpus", "--zero", "--nodes", "--node-rank", "--rendezvous",
+      "--out");
 
   /** What a fresh run trains: a shape, its parameters (null: a seeded random init) and the name its log and train.txt give. */
   public record Start(Models.Shape shape, float[] params, String name) {}
@@ -78,11 +78,10 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     TrainOptions saved = from.options();
     Map<String, String> changed = new HashMap<>();
     for (var option : given.entrySet()) {
-      if (!RESUMABLE.contains(option.getKey())) {
+      if (!RESUMABLE.contains(option.getKey()) && !List.of("--resume", "--force").contains(option.getKey())) {
         // a shape option given with --resume would silently not apply
         throw new IllegalArgumentException(option.getKey() + " cannot change when resuming: the run's options come from "
-            + from.dir().resolve("train.txt") + "; only --steps, --device, --precision, --recompute, --threads, --val-every, --val-batches,"
-            + " --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may");
+            + from.dir().resolve("train.txt") + "; only " + String.join(", ", RESUMABLE.subList(0, RESUMABLE.size() - 1)) + " and --out may");
       }
       String key = option.getKey().substring(2);
       if (saved.toMap().containsKey(key)) changed.put(key, String.valueOf(option.getValue()));

@@ -79,9 +79,7 @@ public final class Trainer implements AutoCloseable {
     if (session instanceof Session s && s.arena.f != null) {
       shape.randomInit(seed, s.arena.f, s.arena.offset(s.paramsTensor()));
     } else {
-      float[] p = new float[Math.toIntExact(shape.paramCount())];
-      shape.randomInit(seed, p, 0);
-      session.loadParams(p);
+      session.loadParams(shape.randomInit(seed));
     }
   }
 
