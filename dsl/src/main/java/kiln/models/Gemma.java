@@ -98,17 +98,7 @@ public final class Gemma {
 
     /** Linear weights and the embedding N(0, 0.02) (padding rows 0); norm weights 0, a scale of 1 + 0. */
     public void init(Config c, long seed, float[] dst, int base) {
-      java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
-      Layout layout = layout(c);
-      int off = base;
-      for (int i = 0; i < layout.sizes().length; i++) {
-        String name = layout.names().get(i);
-        int n = (int) layout.sizes()[i];
-        java.util.Arrays.fill(dst, off, off + n, 0f);
-        int drawn = name.endsWith("norm") ? 0 : name.equals("wte") ? c.vocab() * c.channels() : n;
-        for (int j = 0; j < drawn; j++) dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
-        off += n;
-      }
+      LlamaLayers.init(layout(c), seed, 0f, c.vocab() * c.channels(), dst, base);
     }
   };
 

@@ -75,20 +75,7 @@ public final class Llama {
 
     /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */
     public void init(Config c, long seed, float[] dst, int base) {
-      java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
-      Layout layout = layout(c);
-      int off = base;
-      for (int i = 0; i < layout.sizes().length; i++) {
-        String name = layout.names().get(i);
-        int n = (int) layout.sizes()[i];
-        java.util.Arrays.fill(dst, off, off + n, 0f);
-        if (name.endsWith("norm")) java.util.Arrays.fill(dst, off, off + n, 1f);
-        else {
-          int real = name.equals("wte") || name.equals("lm_head") ? c.vocab() * c.channels() : n;
-          for (int j = 0; j < real; j++) dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
-        }
-        off += n;
-      }
+      LlamaLayers.init(layout(c), seed, 1f, c.vocab() * c.channels(), dst, base);
     }
   };
 

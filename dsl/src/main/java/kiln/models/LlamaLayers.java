@@ -118,4 +118,24 @@ public final class LlamaLayers {
     p.put("norm", List.of(c));
     return p;
   }
+
+  /**
+   * A Llama-style init into dst from base, tensor by tensor in file order from one seeded stream: the norm weights all
+   * {@code norm}, every other tensor N(0, 0.02), of the embedding (wte) and the head (lm_head) only the first
+   * {@code vocabValues} = V·C (the padding rows stay 0).
+   */
+  static void init(ModelFamily.Layout layout, long seed, float norm, int vocabValues, float[] dst, int base) {
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+    int off = base;
+    for (int i = 0; i < layout.sizes().length; i++) {
+      String name = layout.names().get(i);
+      int n = (int) layout.sizes()[i];
+      java.util.Arrays.fill(dst, off, off + n, name.endsWith("norm") ? norm : 0f);
+      int drawn = name.endsWith("norm") ? 0 : name.equals("wte") || name.equals("lm_head") ? vocabValues : n;
+      for (int j = 0; j < drawn; j++) {
+        dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
+      }
+      off += n;
+    }
+  }
 }
