@@ -126,15 +126,20 @@ def train_step_ms(L, NH, C, B, T, steps):
     return statistics.median(times), min(times), max(times)
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--shapes", help="kiln's matmul table (kiln bench --matmul-table FILE)")
+def shape_arguments(p, batch, seq, steps):
+    """The model and step options both benches take (GPT-2 124M by default), with a bench's own batch defaults."""
     p.add_argument("--layers", type=int, default=12)
     p.add_argument("--heads", type=int, default=12)
     p.add_argument("--channels", type=int, default=768)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--seq", type=int, default=64)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--seq", type=int, default=seq)
+    p.add_argument("--steps", type=int, default=steps)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--shapes", help="kiln's matmul table (kiln bench --matmul-table FILE)")
+    shape_arguments(p, batch=4, seq=64, steps=5)
     p.add_argument("--threads", type=int, default=os.cpu_count())
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)

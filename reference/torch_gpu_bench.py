@@ -17,17 +17,12 @@ import time
 
 import torch
 
-from torch_cpu_bench import GPT2
+from torch_cpu_bench import GPT2, shape_arguments
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--layers", type=int, default=12)
-    p.add_argument("--heads", type=int, default=12)
-    p.add_argument("--channels", type=int, default=768)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--seq", type=int, default=1024)
-    p.add_argument("--steps", type=int, default=30)
+    shape_arguments(p, batch=8, seq=1024, steps=30)
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--precision", choices=("fp32", "tf32", "bf16"), default="bf16")
     p.add_argument("--no-compile", action="store_true", help="eager PyTorch")

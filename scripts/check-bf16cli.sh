@@ -16,15 +16,9 @@ OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-bf16cli}
 BUDGET_S=${BUDGET_S:-115}
 K="bash $PACK/gpu/run.sh kiln.cli.Main"
-T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
-left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
-run() {   # run SECONDS FILE ARGS...: at most SECONDS and never past the budget; appends to FILE (progress bars dropped)
-  local s=$1 f=$2; shift 2
-  local l; l=$(left); [ "$l" -lt 8 ] && { t "skipped $*"; return 1; }
-  [ "$s" -gt "$l" ] && s=$l
-  echo "### $*" >> "$OUT/$f"
-  timeout "$s" "$@" 2>&1 | tr '\r' '\n' | grep -v "^train .*%\|^WARNING" >> "$OUT/$f"; local rc=${PIPESTATUS[0]}; t "$* rc=$rc"; return $rc
-}
+DROP='^train .*%\|^WARNING'
+MIN_LEFT_S=8
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"; date -u >> "$OUT/times.txt"
 
 B="bench --device cuda --model gpt2-d12 --batch 8 --seq 1024 --steps 8 --warmup 2"

@@ -10,17 +10,8 @@
 set -uo pipefail
 OUT=${OUT:-/tmp}
 BUDGET_S=${BUDGET_S:-220}
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
 R="bash gpu/run.sh"
-T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
-left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
-run() {   # run SECONDS FILE ARGS...: at most SECONDS and never past the budget; appends to FILE
-  local s=$1 f=$2; shift 2
-  local l; l=$(left); [ "$l" -lt 10 ] && { t "skipped $*"; return; }
-  [ "$s" -gt "$l" ] && s=$l
-  echo "### $*" >> "$OUT/$f"
-  timeout "$s" "$@" >> "$OUT/$f" 2>&1; t "$* rc=$?"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
 B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024"
 lane0() {

@@ -10,18 +10,9 @@
 set -uo pipefail
 OUT=${OUT:-/tmp}
 BUDGET_S=${BUDGET_S:-280}
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
-export KILN_NCCL=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
 K="bash gpu/run.sh kiln.cli.Main"
-T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
-left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
-run() {   # run SECONDS FILE ARGS...: at most SECONDS and never past the budget; appends to FILE (progress bars dropped)
-  local s=$1 f=$2; shift 2
-  local l; l=$(left); [ "$l" -lt 10 ] && { t "skipped $*"; return 1; }
-  [ "$s" -gt "$l" ] && s=$l
-  echo "### $*" >> "$OUT/$f"
-  timeout "$s" "$@" 2>&1 | tr '\r' '\n' | grep -v "^train .*%" >> "$OUT/$f"; local rc=${PIPESTATUS[0]}; t "$* rc=$rc"; return $rc
-}
+DROP='^train .*%'
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"; date -u >> "$OUT/times.txt"
 C="train --device cuda --model gpt2-tiny --seq 64 --steps 10 --warmup 2 --precision bf16 --val-every 0 --val-batches 2 --sample-tokens 0"
 BN="bench --device cuda --model gpt2-d12 --batch 32 --seq 1024 --steps 30 --precision bf16"
@@ -31,14 +22,7 @@ BN="bench --device cuda --model gpt2-d12 --batch 32 --seq 1024 --steps 30 --prec
 L=$!
 CUDA_VISIBLE_DEVICES=0 run 60 parity.txt $K $C --checkpoint-every 0 --gpus 1 --batch 8 --out /tmp/b1
 wait $L
-run 60 parity.txt $K $C --checkpoint-every 0 --gpus 2 --batch 4 --out /tmp/b2
-run 60 parity.txt $K $C --checkpoint-every 5 --gpus 2 --batch 4 --zero 1 --out /tmp/bz
-run 60 parity.txt $K train --resume /tmp/bz/ckpt_5 --steps 10 --precision bf16 --gpus 2 --zero 1 --out /tmp/bzr
-{
-  echo "### step, loss, norm: 1 GPU B=8 | 2 GPUs B=4 | 2 GPUs B=4 --zero 1 | --zero 1 resumed from ckpt_5"
-  paste -d'|' <(cut -d, -f1,2,5 /tmp/b1/log.csv 2>&1) <(cut -d, -f1,2,5 /tmp/b2/log.csv 2>&1) \
-      <(cut -d, -f1,2,5 /tmp/bz/log.csv 2>&1) <(cut -d, -f1,2,5 /tmp/bzr/log.csv 2>&1)
-} >> "$OUT/parity.txt"
+zero_parity
 run 90 bench.txt $K $BN --gpus 2 --zero 1
 run 70 bench.txt $K $BN --gpus 2
 # the API-level twin (DataParallelGpuTest: fp32 plain and ZeRO-1, and bf16 ZeRO-1 against one GPU at 2B), if time is left

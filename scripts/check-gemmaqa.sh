@@ -13,15 +13,8 @@ OUT=${OUT:-/tmp/gemmaqa}
 P=${P:-.dev-gemmaqa/gpu}
 BUDGET_S=${BUDGET_S:-145}
 mkdir -p "$OUT"
-T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
-left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
-run() {   # run SECONDS FILE CMD...: at most SECONDS and never past the budget; appends to FILE
-  local s=$1 f=$2; shift 2
-  local l; l=$(left); [ "$l" -lt 5 ] && { t "skipped $*"; return 1; }
-  [ "$s" -gt "$l" ] && s=$l
-  echo "### $*" >> "$OUT/$f"
-  timeout "$s" "$@" >> "$OUT/$f" 2>&1; local rc=$?; t "$* rc=$rc"; return $rc
-}
+MIN_LEFT_S=5
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/times.txt"
 date -u >> "$OUT/times.txt"
 K="bash $P/run.sh kiln.cli.Main"

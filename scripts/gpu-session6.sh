@@ -12,30 +12,16 @@ set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s6}
 BUDGET_S=${BUDGET_S:-480}
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
-export KILN_NCCL=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null)
 R="bash $PACK/gpu/run.sh"
-T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
-left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
-run() {   # run SECONDS FILE ARGS...: at most SECONDS and never past the budget; appends to FILE (progress bars dropped)
-  local s=$1 f=$2; shift 2
-  local l; l=$(left); [ "$l" -lt 10 ] && { t "skipped $*"; return 1; }
-  [ "$s" -gt "$l" ] && s=$l
-  echo "### $*" >> "$OUT/$f"
-  timeout "$s" "$@" 2>&1 | tr '\r' '\n' | grep -v "^train .*%\|^WARNING: Using incubator" >> "$OUT/$f"; local rc=${PIPESTATUS[0]}; t "$* rc=$rc"; return $rc
-}
+DROP='^train .*%\|^WARNING: Using incubator'
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
 B="kiln.cli.Main bench --device cuda --seq 1024 --steps 30 --warmup 3"
 
 lane1() {
   export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
   run 100 torch.txt python3 reference/torch_gpu_bench.py --batch 32 --seq 1024 --steps 30 --precision bf16
-  d=/tmp/kiln-d12-T1024 a=/tmp/torch-bf16-T1024
-  S="--layers 12 --heads 12 --channels 768 --max-seq 1024 --batch 4 --seq 1024 --seed 3 --device cuda"
-  run 60 verify.txt python3 reference/gpt2_reference.py $S --out $d --dtype float64
-  run 40 verify.txt python3 reference/gpt2_reference.py $S --out $a --dtype float32 --autocast bf16
-  echo "### losses: float64 reference | PyTorch bf16 autocast" >> "$OUT/verify.txt"
-  paste $d/losses.txt $a/losses.txt >> "$OUT/verify.txt" 2>&1
+  reference_124m   # sets d and a
   run 60 verify.txt $R kiln.cli.Main verify --device cuda --precision tf32 --model $d/model.bin --state $d/state.bin --losses $d/losses.txt
   run 60 verify.txt $R kiln.cli.Main verify --device cuda --precision bf16 --model $d/model.bin --state $d/state.bin --losses $d/losses.txt
   echo "### the same bf16 verify, its 10 losses against PyTorch's own bf16 autocast run from the same state" >> "$OUT/verify.txt"

@@ -10,17 +10,9 @@ set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s6}
 BUDGET_S=${BUDGET_S:-300}
-export NCCL_NVLS_ENABLE=0 PYTHONUNBUFFERED=1
 R="bash $PACK/gpu/run.sh"
-T0=$(date +%s); t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
-left() { echo $(( BUDGET_S - ($(date +%s) - T0) )); }
-run() {   # run SECONDS FILE ARGS...: at most SECONDS and never past the budget; appends to FILE (progress bars dropped)
-  local s=$1 f=$2; shift 2
-  local l; l=$(left); [ "$l" -lt 10 ] && { t "skipped $*"; return 1; }
-  [ "$s" -gt "$l" ] && s=$l
-  echo "### $*" >> "$OUT/$f"
-  timeout "$s" "$@" 2>&1 | tr '\r' '\n' | grep -v "^train .*%\|^WARNING: Using incubator" >> "$OUT/$f"; local rc=${PIPESTATUS[0]}; t "$* rc=$rc"; return $rc
-}
+DROP='^train .*%\|^WARNING: Using incubator'
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --steps 30 --warmup 3"
 ( export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
   run 100 bench.txt $R $B --batch 32 --precision bf16

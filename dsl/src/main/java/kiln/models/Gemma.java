@@ -38,21 +38,9 @@ public final class Gemma {
     public Dim seqDim() { return T; }
     public String reference() { return "reference/gemma_reference.py"; }
 
-    /** The file's order; q as (L, KV, G, HS, C) is the same bytes as (L, NH·HS, C). No lm_head: tied to wte. */
+    /** The file's order, GeGLU's w_gate, w_up, w_down; q as (L, KV, G, HS, C) is the same bytes as (L, NH·HS, C). No lm_head: tied to wte. */
     public LinkedHashMap<String, List<Dim>> parameters() {
-      var p = new LinkedHashMap<String, List<Dim>>();
-      p.put("wte", List.of(VP, C));
-      p.put("attn_norm", List.of(L, C));
-      p.put("wq", List.of(L, KV, G, HS, C));
-      p.put("wk", List.of(L, KV, ONE, HS, C));
-      p.put("wv", List.of(L, KV, ONE, HS, C));
-      p.put("wo", List.of(L, C, KV, G, HS));
-      p.put("ffn_norm", List.of(L, C));
-      p.put("w_gate", List.of(L, FF, C));
-      p.put("w_up", List.of(L, FF, C));
-      p.put("w_down", List.of(L, C, FF));
-      p.put("norm", List.of(C));
-      return p;
+      return LlamaLayers.parameters(List.of("w_gate", "w_up", "w_down"), VP, C, L, KV, G, HS, ONE, FF);
     }
 
     public Map<Dim, Integer> dims(Config c) {
@@ -110,17 +98,7 @@ public final class Gemma {
 
     /** Linear weights and the embedding N(0, 0.02) (padding rows 0); norm weights 0, a scale of 1 + 0. */
     public void init(Config c, long seed, float[] dst, int base) {
-      java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
-      Layout layout = layout(c);
-      int off = base;
-      for (int i = 0; i < layout.sizes().length; i++) {
-        String name = layout.names().get(i);
-        int n = (int) layout.sizes()[i];
-        java.util.Arrays.fill(dst, off, off + n, 0f);
-        int drawn = name.endsWith("norm") ? 0 : name.equals("wte") ? c.vocab() * c.channels() : n;
-        for (int j = 0; j < drawn; j++) dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
-        off += n;
-      }
+      LlamaLayers.init(layout(c), seed, 0f, c.vocab() * c.channels(), dst, base);
     }
   };
 

@@ -75,20 +75,7 @@ public final class Llama {
 
     /** Linear weights and both embeddings N(0, 0.02) (padding rows 0), norm weights 1. */
     public void init(Config c, long seed, float[] dst, int base) {
-      java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
-      Layout layout = layout(c);
-      int off = base;
-      for (int i = 0; i < layout.sizes().length; i++) {
-        String name = layout.names().get(i);
-        int n = (int) layout.sizes()[i];
-        java.util.Arrays.fill(dst, off, off + n, 0f);
-        if (name.endsWith("norm")) java.util.Arrays.fill(dst, off, off + n, 1f);
-        else {
-          int real = name.equals("wte") || name.equals("lm_head") ? c.vocab() * c.channels() : n;
-          for (int j = 0; j < real; j++) dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
-        }
-        off += n;
-      }
+      LlamaLayers.init(layout(c), seed, 1f, c.vocab() * c.channels(), dst, base);
     }
   };
 
@@ -97,20 +84,9 @@ public final class Llama {
     return f + " (bits 0x" + Integer.toHexString(Float.floatToRawIntBits(f)) + ")";
   }
 
-  /** Our Llama file's parameter order (q as (L, KV, G, HS, C): the same bytes as (L, C, C)). */
+  /** Our Llama file's parameter order: SwiGLU's w1, w3, w2, then the untied lm_head after the final norm. */
   static LinkedHashMap<String, List<Dim>> parameterShapes() {
-    var p = new LinkedHashMap<String, List<Dim>>();
-    p.put("wte", List.of(VP, C));
-    p.put("attn_norm", List.of(L, C));
-    p.put("wq", List.of(L, KV, G, HS, C));
-    p.put("wk", List.of(L, KV, ONE, HS, C));
-    p.put("wv", List.of(L, KV, ONE, HS, C));
-    p.put("wo", List.of(L, C, KV, G, HS));
-    p.put("ffn_norm", List.of(L, C));
-    p.put("w1", List.of(L, FF, C));
-    p.put("w3", List.of(L, FF, C));
-    p.put("w2", List.of(L, C, FF));
-    p.put("norm", List.of(C));
+    var p = LlamaLayers.parameters(List.of("w1", "w3", "w2"), VP, C, L, KV, G, HS, ONE, FF);
     p.put("lm_head", List.of(VP, C));
     return p;
   }

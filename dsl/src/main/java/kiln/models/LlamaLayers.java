@@ -9,6 +9,8 @@ import static kiln.dsl.Ops.size;
 import static kiln.dsl.Ops.sizeF;
 import static kiln.dsl.Ops.sum;
 
+import java.util.LinkedHashMap;
+import java.util.List;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Expr;
@@ -94,5 +96,46 @@ public final class LlamaLayers {
     Tensor h = g.compute("hidden", dims(B, T, FF), (b, t, f) ->
         a.at(b, t, f).div(a.at(b, t, f).neg().exp().add(1)).mul(u.at(b, t, f)));
     return g.compute("down", dims(B, T, C), (b, t, c) -> sum(FF, f -> h.at(b, t, f).mul(w2.at(c, f))));
+  }
+
+  /**
+   * A Llama-style file's parameter order: wte, per layer the attention's norm, wq, wk, wv, wo, the FFN's norm and its
+   * three weights (named by ffn: the two (L, FF, C) inputs, then the (L, C, FF) output), then the final norm. q is
+   * (L, KV, G, HS, C): the same bytes as (L, NH·HS, C); k and v (L, KV, ONE, HS, C).
+   */
+  static LinkedHashMap<String, List<Dim>> parameters(List<String> ffn, Dim vp, Dim c, Dim l, Dim kv, Dim g, Dim hs, Dim one, Dim ff) {
+    var p = new LinkedHashMap<String, List<Dim>>();
+    p.put("wte", List.of(vp, c));
+    p.put("attn_norm", List.of(l, c));
+    p.put("wq", List.of(l, kv, g, hs, c));
+    p.put("wk", List.of(l, kv, one, hs, c));
+    p.put("wv", List.of(l, kv, one, hs, c));
+    p.put("wo", List.of(l, c, kv, g, hs));
+    p.put("ffn_norm", List.of(l, c));
+    p.put(ffn.get(0), List.of(l, ff, c));
+    p.put(ffn.get(1), List.of(l, ff, c));
+    p.put(ffn.get(2), List.of(l, c, ff));
+    p.put("norm", List.of(c));
+    return p;
+  }
+
+  /**
+   * A Llama-style init into dst from base, tensor by tensor in file order from one seeded stream: the norm weights all
+   * {@code norm}, every other tensor N(0, 0.02), of the embedding (wte) and the head (lm_head) only the first
+   * {@code vocabValues} = V·C (the padding rows stay 0).
+   */
+  static void init(ModelFamily.Layout layout, long seed, float norm, int vocabValues, float[] dst, int base) {
+    java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+    int off = base;
+    for (int i = 0; i < layout.sizes().length; i++) {
+      String name = layout.names().get(i);
+      int n = (int) layout.sizes()[i];
+      java.util.Arrays.fill(dst, off, off + n, name.endsWith("norm") ? norm : 0f);
+      int drawn = name.endsWith("norm") ? 0 : name.equals("wte") || name.equals("lm_head") ? vocabValues : n;
+      for (int j = 0; j < drawn; j++) {
+        dst[off + j] = (float) (rnd.nextGaussian() * 0.02);
+      }
+      off += n;
+    }
   }
 }

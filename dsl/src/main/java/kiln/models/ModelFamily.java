@@ -104,9 +104,6 @@ public interface ModelFamily<C extends Record> {
     return Trainable.bindShared(sizes, parameters());
   }
 
-  /** The parameter names in file order. */
-  default List<String> parameterNames() { return List.copyOf(parameters().keySet()); }
-
   /** Parameter names and element counts for c, from binding the dims of parameters(). */
   default Layout layout(C c) {
     Map<Dim, Integer> dims = dims(c);

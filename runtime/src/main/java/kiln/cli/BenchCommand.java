@@ -39,20 +39,20 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model.name, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = precision.on(d);
-    var r = c.recompute(recompute.requested(), d);
-    System.out.printf("bench: --precision %s, --recompute %s%n", p.name().toLowerCase(java.util.Locale.ROOT), r.flag());
-    if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, r);
-    try (Session s = c.open(batch, seq, d, n, p, 0, Session.Zero.NONE, r)) {
+    String settings = "bench: --precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ", --recompute ";
+    if (rv.worldSize() > 1) {
+      var r = c.recompute(recompute.requested(), d);   // each GPU's session builds its own program
+      System.out.println(settings + r.flag());
+      return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, r);
+    }
+    try (Session s = c.open(batch, seq, d, n, p, 0, Session.Zero.NONE, recompute.requested())) {
+      System.out.println(settings + s.recompute.flag());
       System.out.println("bench: " + s.executor.describe());
       System.out.println("bench: " + MultiGpu.memory(s));
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
           s.arena.sharedBytes() / 1e6);
       if (d == kiln.runtime.Session.Device.CPU) c.randomInit(1337, s.arena.f, s.arena.offset(s.paramsTensor()));
-      else {
-        float[] init = new float[Math.toIntExact(c.paramCount())];
-        c.randomInit(1337, init, 0);
-        s.loadParams(init);
-      }
+      else s.loadParams(c.randomInit(1337));
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[batch * seq], y = new int[batch * seq];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }

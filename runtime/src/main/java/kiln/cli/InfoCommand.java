@@ -1,19 +1,9 @@
 // `kiln info`: the JVM, CPU, Vector API width, CUDA driver and devices, NVRTC and cache dirs this machine offers.
 package kiln.cli;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
-import java.lang.invoke.MethodHandle;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +12,12 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.JCudaDriver;
 import jdk.incubator.vector.FloatVector;
+import kiln.runtime.cuda.Cuda;
+import kiln.runtime.cuda.Nvrtc;
 import kiln.runtime.data.DefaultCorpus;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -32,12 +27,6 @@ import picocli.CommandLine.Spec;
     description = {"Print what this machine offers kiln.", "JDK, CPU cores, heap, Vector API width, CUDA driver and devices, NVRTC, cache dirs."},
     footer = {"", "Example:", "  ./kiln info"})
 final class InfoCommand implements Callable<Integer> {
-  /** NVRTC sonames, newest first; dlopen searches LD_LIBRARY_PATH and the ld.so cache. */
-  static final List<String> NVRTC_NAMES = List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so");
-  static final int ATTR_CC_MAJOR = 75;
-  static final int ATTR_CC_MINOR = 76;
-  static final int ATTR_SM_COUNT = 16;
-
   @Spec
   CommandSpec spec;
 
@@ -112,85 +101,45 @@ final class InfoCommand implements Callable<Integer> {
     }
   }
 
-  /** First line: driver and device count, or "none (...)"; then one line per device. */
+  /** First line: driver and device count, or "none (...)"; then one line per device (no context is created). */
   static List<String> cuda() {
-    SymbolLookup lib;
-    try {
-      // Arena.global(): never dlclose the driver, which does not expect to be unloaded after cuInit.
-      lib = SymbolLookup.libraryLookup("libcuda.so.1", Arena.global());
-    } catch (IllegalArgumentException e) {
-      return List.of("none (no libcuda.so.1: no NVIDIA driver on this machine)");
+    if (!Cuda.available()) {
+      return List.of("none (" + Cuda.unavailableReason() + ")");
     }
-    try (Arena arena = Arena.ofConfined()) {
-      MethodHandle cuGetErrorName = fn(lib, "cuGetErrorName", JAVA_INT, ADDRESS);
-      int rc = (int) fn(lib, "cuInit", JAVA_INT).invokeExact(0);
-      if (rc != 0) {
-        return List.of("none (libcuda.so.1 found; cuInit: " + errorName(cuGetErrorName, rc, arena) + ")");
-      }
-      MemorySegment n = arena.allocate(JAVA_INT);
-      check((int) fn(lib, "cuDriverGetVersion", ADDRESS).invokeExact(n), "cuDriverGetVersion");
-      int version = n.get(JAVA_INT, 0);
-      check((int) fn(lib, "cuDeviceGetCount", ADDRESS).invokeExact(n), "cuDeviceGetCount");
-      int count = n.get(JAVA_INT, 0);
+    try {
+      int count = Cuda.deviceCount();
       List<String> lines = new ArrayList<>();
-      lines.add(String.format("driver %d.%d, %d device%s", version / 1000, version % 1000 / 10, count, count == 1 ? "" : "s"));
-      MethodHandle getDevice = fn(lib, "cuDeviceGet", ADDRESS, JAVA_INT);
-      MethodHandle getName = fn(lib, "cuDeviceGetName", ADDRESS, JAVA_INT, JAVA_INT);
-      MethodHandle totalMem = fn(lib, "cuDeviceTotalMem_v2", ADDRESS, JAVA_INT);
-      MethodHandle attribute = fn(lib, "cuDeviceGetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
-      MemorySegment name = arena.allocate(256);
-      MemorySegment bytes = arena.allocate(JAVA_LONG);
-      MemorySegment major = arena.allocate(JAVA_INT);
-      MemorySegment minor = arena.allocate(JAVA_INT);
-      MemorySegment sms = arena.allocate(JAVA_INT);
+      lines.add(String.format("driver %s, %d device%s", Cuda.driverVersion(), count, count == 1 ? "" : "s"));
       for (int i = 0; i < count; i++) {
-        check((int) getDevice.invokeExact(n, i), "cuDeviceGet");
-        int dev = n.get(JAVA_INT, 0);
-        check((int) getName.invokeExact(name, (int) name.byteSize(), dev), "cuDeviceGetName");
-        check((int) totalMem.invokeExact(bytes, dev), "cuDeviceTotalMem");
-        check((int) attribute.invokeExact(major, ATTR_CC_MAJOR, dev), "cuDeviceGetAttribute");
-        check((int) attribute.invokeExact(minor, ATTR_CC_MINOR, dev), "cuDeviceGetAttribute");
-        check((int) attribute.invokeExact(sms, ATTR_SM_COUNT, dev), "cuDeviceGetAttribute");
-        lines.add(String.format("[%d] %s  sm_%d%d  %d SMs  %s", i, name.getString(0), major.get(JAVA_INT, 0),
-            minor.get(JAVA_INT, 0), sms.get(JAVA_INT, 0), gib(bytes.get(JAVA_LONG, 0))));
+        CUdevice dev = new CUdevice();
+        JCudaDriver.cuDeviceGet(dev, i);
+        byte[] name = new byte[256];
+        JCudaDriver.cuDeviceGetName(name, name.length, dev);
+        long[] bytes = new long[1];
+        JCudaDriver.cuDeviceTotalMem(bytes, dev);
+        lines.add(String.format("[%d] %s  sm_%d%d  %d SMs  %s", i, new String(name, StandardCharsets.UTF_8).split("\0")[0],
+            attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
+            attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
+            attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT), gib(bytes[0])));
       }
       return lines;
-    } catch (Throwable t) {
-      return List.of("none (libcuda.so.1 found, but probing it failed: " + t.getMessage() + ")");
+    } catch (RuntimeException e) {
+      return List.of("none (the CUDA driver loaded, but probing it failed: " + e.getMessage() + ")");
     }
   }
 
-  /** Which NVRTC library loads, with its version, or "none". */
+  private static int attribute(CUdevice dev, int attribute) {
+    int[] value = new int[1];
+    JCudaDriver.cuDeviceGetAttribute(value, attribute, dev);
+    return value[0];
+  }
+
+  /** The NVRTC library kiln compiles with (KILN_NVRTC, else the first soname or /usr/local/cuda path that loads), or "none". */
   static String nvrtc() {
-    List<Path> candidates = new ArrayList<>();
-    NVRTC_NAMES.forEach(soname -> candidates.add(Path.of(soname)));
-    List<String> homes = new ArrayList<>();
-    Optional.ofNullable(System.getenv("CUDA_HOME")).ifPresent(homes::add);
-    homes.add("/usr/local/cuda");
-    for (String home : homes) {
-      for (String dir : List.of("lib64", "lib")) {
-        NVRTC_NAMES.forEach(soname -> candidates.add(Path.of(home, dir, soname)));
-      }
+    if (Nvrtc.available()) {
+      return Nvrtc.libraryPath() + " (NVRTC " + Nvrtc.version() + ")";
     }
-    for (Path candidate : candidates) {
-      SymbolLookup lib;
-      try {
-        lib = candidate.isAbsolute()
-            ? SymbolLookup.libraryLookup(candidate, Arena.global())
-            : SymbolLookup.libraryLookup(candidate.toString(), Arena.global());
-      } catch (IllegalArgumentException e) {
-        continue;
-      }
-      try (Arena arena = Arena.ofConfined()) {
-        MemorySegment major = arena.allocate(JAVA_INT);
-        MemorySegment minor = arena.allocate(JAVA_INT);
-        int rc = (int) fn(lib, "nvrtcVersion", ADDRESS, ADDRESS).invokeExact(major, minor);
-        return candidate + (rc == 0 ? " (NVRTC " + major.get(JAVA_INT, 0) + "." + minor.get(JAVA_INT, 0) + ")" : "");
-      } catch (Throwable t) {
-        return candidate + " (nvrtcVersion failed: " + t.getMessage() + ")";
-      }
-    }
-    return "none (tried " + String.join(", ", NVRTC_NAMES) + " and /usr/local/cuda/lib64)";
+    return "none (no libnvrtc.so.13, .so.12 or .so loads, nor from /usr/local/cuda/lib64; KILN_NVRTC sets its path)";
   }
 
   /** The subdirectories of the cache, each with its size. */
@@ -217,23 +166,5 @@ final class InfoCommand implements Callable<Integer> {
     } catch (IOException e) {
       return 0;
     }
-  }
-
-  private static MethodHandle fn(SymbolLookup lib, String name, MemoryLayout... args) {
-    return Linker.nativeLinker().downcallHandle(lib.findOrThrow(name), FunctionDescriptor.of(JAVA_INT, args));
-  }
-
-  private static void check(int rc, String call) {
-    if (rc != 0) {
-      throw new IllegalStateException(call + " returned CUresult " + rc);
-    }
-  }
-
-  private static String errorName(MethodHandle cuGetErrorName, int rc, Arena arena) throws Throwable {
-    MemorySegment out = arena.allocate(ADDRESS);
-    if ((int) cuGetErrorName.invokeExact(rc, out) != 0) {
-      return "CUresult " + rc;
-    }
-    return out.get(ADDRESS, 0).reinterpret(256).getString(0) + " (" + rc + ")";
   }
 }

@@ -98,8 +98,7 @@ public final class SampleCommand implements Callable<Integer> {
       source = file.toString();
     } else {
       shape = Models.get(model);
-      params = new float[Math.toIntExact(shape.paramCount())];
-      shape.randomInit(seed, params, 0);
+      params = shape.randomInit(seed);
       source = model + " random init (seed " + seed + ")";
     }
     int[] promptTokens = TokenText.encode(prompt);
@@ -116,19 +115,16 @@ public final class SampleCommand implements Callable<Integer> {
     }
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    double secs;
-    String how;
+    String done;
     try (Sampler s = maxSeq != null ? Sampler.recompute(shape, params, maxSeq, dev, n)
         : Sampler.open(shape, params, promptTokens.length + tokens, noKvCache, dev, n)) {
-      how = s.describe();
       if (!prompt.equals(TokenText.EOT_TEXT)) {
         out.print(prompt);
         out.flush();
       }
-      secs = s.stream(promptTokens, tokens, temperature, topK, seed, out);
+      done = s.stream(promptTokens, tokens, temperature, topK, seed, out);
     }
-    err.printf(Locale.ROOT, "sample: %d tokens in %.2f s (%.1f tok/s), %s, %s, %s%n", tokens, secs, tokens / secs, how, source,
-        dev == Session.Device.CPU ? "cpu " + n + " threads" : "cuda");
+    err.printf(Locale.ROOT, "sample: %s, %s, %s%n", done, source, dev == Session.Device.CPU ? "cpu " + n + " threads" : "cuda");
     err.flush();
     return 0;
   }

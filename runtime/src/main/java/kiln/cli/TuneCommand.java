@@ -39,7 +39,7 @@ public final class TuneCommand implements Callable<Integer> {
       throw new UserError("--precision bf16: tune races bf16 kernels on --device cuda only; the cpu emulates bf16 on its fp32 kernels (tune at fp32)");
     }
     Models.Shape shape = model.shape();
-    kiln.codegen.Recompute policy = shape.recompute(recompute.requested(), d);
+    kiln.codegen.Recompute policy = recompute.requested();
     int n = device.threads();
     TuningCache cache = TuningCache.load(TuningCache.defaultFile());
     if (d == Session.Device.CUDA) return tuneCuda(shape, p, policy, cache);

@@ -16,7 +16,8 @@ public final class KvDecoder implements AutoCloseable {
   public KvDecoder(Models.Shape shape, float[] params, Session.Device device, int threads) {
     this.shape = shape;
     Program p = shape.decoder().orElseThrow(() -> new IllegalArgumentException("a " + shape.family().name() + " model has no KV-cache decoder"));
-    this.session = new Session(p, shape.bind(1, shape.maxT()), 1, 1, device, threads);
+    this.session = new Session(p, shape.bind(1, shape.maxT()), 1, 1, device, threads, kiln.codegen.CudaSchedule.Precision.FP32, 0,
+        Session.Zero.NONE, kiln.codegen.Recompute.NONE);
     this.tokens = p.tokens();
     this.pos = p.input(Program.POS);
     this.logits = p.logits();

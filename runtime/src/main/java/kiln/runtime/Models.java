@@ -68,25 +68,33 @@ public final class Models {
     /** The training program a device runs: the DSL definition, with the backend's pass on CUDA; the device's recompute policy. */
     public Program program(Session.Device device) { return program(device, CudaSchedule.Precision.FP32, null); }
 
-    /** The same for the kernels of a precision (the attention's backward differs at TF32 with one key/value head). */
-    public Program program(Session.Device device, CudaSchedule.Precision precision) { return program(device, precision, null); }
-
     /** The fp32 kernels' program with a recompute policy. */
     public Program program(Session.Device device, Recompute recompute) { return program(device, CudaSchedule.Precision.FP32, recompute); }
 
     /**
-     * As above with a recompute policy (null: the device's default, {@link #recompute}); a policy that finds nothing to
-     * recompute in this model is refused (IllegalArgumentException, one line naming --recompute).
+     * The program of a precision's kernels (the attention's backward differs at TF32 with one key/value head) with a recompute
+     * policy (null: the device's default, {@link #recompute}); a policy that finds nothing to recompute in this model is refused
+     * (IllegalArgumentException, one line naming --recompute).
      */
     public Program program(Session.Device device, CudaSchedule.Precision precision, Recompute recompute) {
-      return f().build(c(), g -> {
-        Recompute r = resolve(recompute, device, g);
-        (device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision, r) : BackendPass.cpu(r)).accept(g);
+      return build(device, precision, recompute).program();
+    }
+
+    /** A program and the recompute policy it was built with. */
+    private record Built(Program program, Recompute recompute) {}
+
+    private Built build(Session.Device device, CudaSchedule.Precision precision, Recompute requested) {
+      Recompute[] policy = new Recompute[1];
+      Program p = f().build(c(), g -> {
+        policy[0] = resolve(requested, device, g);
+        (device == Session.Device.CUDA ? BackendPass.cuda(f().dims(c()), precision, policy[0]) : BackendPass.cpu(policy[0])).accept(g);
       });
+      return new Built(p, policy[0]);
     }
 
     /**
-     * The recompute policy a session on device runs (see resolve). Builds the model's forward graph once, to look.
+     * The recompute policy a session on device runs (see resolve). Builds the model's forward graph once, to look; a session
+     * says the policy it runs ({@link Session#recompute}) without a second build.
      */
     public Recompute recompute(Recompute requested, Session.Device device) {
       Graph[] forward = new Graph[1];
@@ -101,15 +109,12 @@ public final class Models {
      */
     private Recompute resolve(Recompute requested, Session.Device device, Graph forward) {
       if (requested == null) return device == Session.Device.CUDA && Recompute.GELU.count(forward) > 0 ? Recompute.GELU : Recompute.NONE;
-      checkRecompute(requested, forward);
-      return requested;
-    }
-
-    private void checkRecompute(Recompute r, Graph forward) {
-      if (r != Recompute.NONE && r.count(forward) == 0) {
-        throw new IllegalArgumentException("--recompute " + r.flag() + ": a " + family.name() + " model has no "
-            + String.join("/", r.regions()) + " activation to recompute; expected none for it (accepted: " + String.join(", ", Recompute.names()) + ")");
+      if (requested != Recompute.NONE && requested.count(forward) == 0) {
+        throw new IllegalArgumentException("--recompute " + requested.flag() + ": a " + family.name() + " model has no "
+            + String.join("/", requested.regions()) + " activation to recompute; expected none for it (accepted: "
+            + String.join(", ", Recompute.names()) + ")");
       }
+      return requested;
     }
 
     /** The family's KV-cached decoder, if it has one. */
@@ -119,11 +124,12 @@ public final class Models {
 
     /**
      * A session on CUDA device ordinal gpu (0 on the CPU), the optimizer over a ZeRO-1 shard (Session.Zero.NONE: all of it),
-     * recompute the activation-recompute policy (null: the device's default).
+     * recompute the activation-recompute policy (null: the device's default; the session says which it runs).
      */
     public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu, Session.Zero zero,
                         Recompute recompute) {
-      return new Session(program(device, precision, recompute), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero);
+      Built built = build(device, precision, recompute);
+      return new Session(built.program(), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero, built.recompute());
     }
 
     /** As above with the device's recompute policy. */
@@ -131,13 +137,9 @@ public final class Models {
       return open(batch, seq, device, threads, precision, gpu, zero, null);
     }
 
-    /** A session on CUDA device ordinal gpu (0 on the CPU). */
-    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision, int gpu) {
-      return open(batch, seq, device, threads, precision, gpu, Session.Zero.NONE);
-    }
-
+    /** A session on the CPU or CUDA device 0 with the device's recompute policy. */
     public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
-      return open(batch, seq, device, threads, precision, 0);
+      return open(batch, seq, device, threads, precision, 0, Session.Zero.NONE);
     }
 
     public Session open(int batch, int seq, Session.Device device, int threads) {

@@ -39,17 +39,14 @@ public class Session implements Learner {
   public final int batch, seq;
   public final Device device;
   public final Program program;
+  /** The activation-recompute policy the program runs. */
+  public final kiln.codegen.Recompute recompute;
   public final Arena arena;
   public final Executor executor;
   private final Cuda cuda;
   private final Zero zero;
   private final float[] hyper = new float[Program.HYPER_SLOTS];
   private int step;
-
-  /** The program bound to sizes (dims -> numbers), on a device; threads for the CPU; fp32 matmuls on CUDA. */
-  public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads) {
-    this(program, sizes, batch, seq, device, threads, CudaSchedule.Precision.FP32, 0, Zero.NONE);
-  }
 
   /**
    * Which part of the optimizer a session runs: ZeRO-1 rank {@code rank} of {@code ranks} (the norm
@@ -67,13 +64,15 @@ public class Session implements Learner {
   }
 
   /**
-   * As above, with the matmul precision (the CPU emulates bf16 storage and otherwise computes in fp32), on CUDA device
-   * ordinal gpu (its primary context becomes current on the calling thread), with the norm and AdamW over a ZeRO-1 shard:
-   * SHARD and SHARD_START bound to the rank's slice, and the params and grads blocks allocated padded to N equal shards
-   * (the padding stays 0).
+   * The program bound to sizes (dims -> numbers), on a device; threads for the CPU; the matmul precision (the CPU emulates
+   * bf16 storage and otherwise computes in fp32), on CUDA device ordinal gpu (its primary context becomes current on the
+   * calling thread), with the norm and AdamW over a ZeRO-1 shard: SHARD and SHARD_START bound to the rank's slice, and the
+   * params and grads blocks allocated padded to N equal shards (the padding stays 0). recompute: the policy the program
+   * was built with (Models.Shape.open resolves it), which the session reports.
    */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
-                 int gpu, Zero zero) {
+                 int gpu, Zero zero, kiln.codegen.Recompute recompute) {
+    this.recompute = recompute;
     this.batch = batch;
     this.seq = seq;
     this.device = device;

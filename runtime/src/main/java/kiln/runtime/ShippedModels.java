@@ -52,7 +52,7 @@ public final class ShippedModels {
 
   /** The CUDA sections a session at this precision runs (Models.Shape.program). */
   private static Map<String, List<Compute>> sections(String model, CudaSchedule.Precision precision) {
-    return Session.sections(first(model).program(Session.Device.CUDA, precision));
+    return Session.sections(first(model).program(Session.Device.CUDA, precision, null));
   }
 
   /**
@@ -95,13 +95,9 @@ public final class ShippedModels {
    */
   public static Map<String, String> cudaBf16Sm90Files(String model) {
     if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
-    Map<String, String> all = Emit.cuda(model + " (--precision bf16, sm_90a bf16 wgmma)", gpt2CudaBf16Sections(),
-        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(kiln.codegen.WgmmaBf16.DEFAULT), d -> fixedSize(model, d));
-    Map<String, String> kept = new LinkedHashMap<>();
-    for (var e : all.entrySet()) {
-      if (e.getKey().startsWith("k_wgmma_bf16") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
-    }
-    return kept;
+    return kept(Emit.cuda(model + " (--precision bf16, sm_90a bf16 wgmma)", gpt2CudaBf16Sections(),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(kiln.codegen.WgmmaBf16.DEFAULT), d -> fixedSize(model, d)),
+        "k_wgmma_bf16");
   }
 
   /**
@@ -110,13 +106,8 @@ public final class ShippedModels {
    * sizes bound and are not emitted; every other kernel is the same file as in <family> or <family>-tf32).
    */
   public static Map<String, String> cudaSm90Files(String model) {
-    Map<String, String> all = Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, CudaSchedule.Precision.TF32),
-        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), d -> fixedSize(model, d));
-    Map<String, String> kept = new LinkedHashMap<>();
-    for (var e : all.entrySet()) {
-      if (e.getKey().startsWith("k_wgmma") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
-    }
-    return kept;
+    return kept(Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, CudaSchedule.Precision.TF32),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), d -> fixedSize(model, d)), "k_wgmma");
   }
 
   public static Map<String, String> javaFiles(String model) {
@@ -133,11 +124,17 @@ public final class ShippedModels {
    * matmuls and attention (every other kernel is the same file as in the fp32 folder).
    */
   public static Map<String, String> cudaTf32Files(String model) {
-    Map<String, String> all = Emit.cuda(model + " (--precision tf32)", sections(model, CudaSchedule.Precision.TF32),
-        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> fixedSize(model, d));
+    return kept(Emit.cuda(model + " (--precision tf32)", sections(model, CudaSchedule.Precision.TF32),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> fixedSize(model, d)), "k_mma", "k_attention");
+  }
+
+  /** INDEX.md and the files whose names start with one of the prefixes, in emit order. */
+  private static Map<String, String> kept(Map<String, String> all, String... prefixes) {
     Map<String, String> kept = new LinkedHashMap<>();
     for (var e : all.entrySet()) {
-      if (e.getKey().startsWith("k_mma") || e.getKey().startsWith("k_attention") || e.getKey().equals("INDEX.md")) kept.put(e.getKey(), e.getValue());
+      boolean keep = e.getKey().equals("INDEX.md");
+      for (String prefix : prefixes) keep |= e.getKey().startsWith(prefix);
+      if (keep) kept.put(e.getKey(), e.getValue());
     }
     return kept;
   }

@@ -46,8 +46,6 @@ public final class Verify {
      */
     public static final Tolerances BF16 = new Tolerances(2e-2, 5e-2, 1e-2);
 
-    public static Tolerances of(Session.Device d) { return of(d, CudaSchedule.Precision.FP32); }
-
     public static Tolerances of(Session.Device d, CudaSchedule.Precision p) {
       if (p == CudaSchedule.Precision.BF16) return BF16;
       if (d != Session.Device.CUDA) return CPU;
@@ -61,23 +59,11 @@ public final class Verify {
 
   private Verify() {}
 
-  /** Returns true when every tensor and loss is within tolerance; prints the report to out. */
-  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, int threads, Tolerances tol, PrintStream out) {
-    return run(modelFile, stateFile, lossesFile, Session.Device.CPU, threads, tol, out);
-  }
-
-  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, int threads, Tolerances tol,
-                            PrintStream out) {
-    return run(modelFile, stateFile, lossesFile, device, CudaSchedule.Precision.FP32, threads, tol, out);
-  }
-
-  /** Any registered family (by the model file's magic): the session its registry shape opens, on the state's batch. */
-  public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, CudaSchedule.Precision precision,
-                            int threads, Tolerances tol, PrintStream out) {
-    return run(modelFile, stateFile, lossesFile, device, precision, null, threads, tol, out);
-  }
-
-  /** As above with an activation-recompute policy (null: the device's default). */
+  /**
+   * Any registered family (by the model file's magic): the session its registry shape opens, on the state's batch, with an
+   * activation-recompute policy (null: the device's default). Returns true when every tensor and loss is within tolerance;
+   * prints the report to out.
+   */
   public static boolean run(Path modelFile, Path stateFile, Path lossesFile, Session.Device device, CudaSchedule.Precision precision,
                             kiln.codegen.Recompute recompute, int threads, Tolerances tol, PrintStream out) {
     ModelFile.Loaded model = ModelFile.read(modelFile);
@@ -86,9 +72,8 @@ public final class Verify {
     List<Double> expectedLosses = lossesFile == null ? List.of() : readLosses(lossesFile);
     out.printf("verify: %s %s (%s), batch B=%d T=%d, %s%n", shape.family().name(), modelFile, shape.describeAll(), state.B(), state.T(),
         device.name().toLowerCase());
-    kiln.codegen.Recompute r = shape.recompute(recompute, device);
-    out.println("verify: recompute " + r.flag());
-    try (Session s = shape.open(state.B(), state.T(), device, threads, precision, 0, Session.Zero.NONE, r)) {
+    try (Session s = shape.open(state.B(), state.T(), device, threads, precision, 0, Session.Zero.NONE, recompute)) {
+      out.println("verify: recompute " + s.recompute.flag());
       return check(s, model.params(), state, expectedLosses, shape.vocab(), shape.paddedVocab(), tol, out);
     }
   }

@@ -43,7 +43,7 @@ class LlamaTrainTest {
     assertTrue(rows.getLast().loss() < rows.getFirst().loss() - 1, "loss fell: " + rows.getFirst() + " -> " + rows.getLast());
     Path model = run1.resolve("ckpt_10").resolve("model.bin");
     assertTrue(FileKind.of(model) == FileKind.LLAMA_MODEL);
-    assertEquals(new Llama.Config(256, 50257, 50304, 1, 2, 1, 32, 64, 10000f, 1e-5f), (Llama.Config) ModelFile.readHeader(model, Llama.FAMILY).config());
+    assertEquals(new Llama.Config(256, 50257, 50304, 1, 2, 1, 32, 64, 10000f, 1e-5f), (Llama.Config) ModelFile.read(model, Llama.FAMILY).shape().config());
 
     Path run2 = tmp.resolve("run2");
     TrainCommandTest.Result resumed = TrainCommandTest.run(List.of("train", "--resume", run1.resolve("ckpt_5").toString(), "--out",

@@ -193,7 +193,7 @@ class Bf16PrecisionTest {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
     boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CPU,
-        CudaSchedule.Precision.BF16, 2, Verify.Tolerances.BF16, out);
+        CudaSchedule.Precision.BF16, null, 2, Verify.Tolerances.BF16, out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertTrue(ok, report);
@@ -215,7 +215,7 @@ class Bf16PrecisionTest {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
     Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CPU,
-        CudaSchedule.Precision.BF16, 2, Verify.Tolerances.BF16, out);
+        CudaSchedule.Precision.BF16, null, 2, Verify.Tolerances.BF16, out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     // the loss table's rows: step, expected, kiln, abs diff, ok|FAIL

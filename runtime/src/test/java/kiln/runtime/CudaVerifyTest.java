@@ -47,7 +47,7 @@ class CudaVerifyTest {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
     boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), Session.Device.CUDA,
-        precision, 1, Verify.Tolerances.of(Session.Device.CUDA, precision), out);
+        precision, null, 1, Verify.Tolerances.of(Session.Device.CUDA, precision), out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertTrue(ok, report);
@@ -82,7 +82,7 @@ class CudaVerifyTest {
     long[] sizes = Models.of(c).layout().sizes();
     int off = 0;
     for (int i = 0; i < sizes.length; i++) {
-      Verify.Diff g = Verify.diff(Gpt2.FAMILY.parameterNames().get(i), results[1], results[0], off, (int) sizes[i], 1e-4);
+      Verify.Diff g = Verify.diff(java.util.List.copyOf(Gpt2.FAMILY.parameters().keySet()).get(i), results[1], results[0], off, (int) sizes[i], 1e-4);
       report.append(String.format("%-10s %.3e %.3e%n", g.name(), g.maxAbs(), g.maxRel()));
       ok &= g.ok();
       off += (int) sizes[i];

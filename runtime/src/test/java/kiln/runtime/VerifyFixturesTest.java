@@ -29,12 +29,13 @@ class VerifyFixturesTest {
     Path dir = Fixtures.dir(fixture);
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), 2, Verify.Tolerances.CPU, out);
+    boolean ok = Verify.run(dir.resolve("model.bin"), dir.resolve("state.bin"), dir.resolve("losses.txt"), kiln.runtime.Session.Device.CPU,
+        kiln.codegen.CudaSchedule.Precision.FP32, null, 2, Verify.Tolerances.CPU, out);
     String report = bytes.toString(StandardCharsets.UTF_8);
     System.out.print(report);
     assertTrue(ok, report);
     assertTrue(report.strip().endsWith("verify: OK"), report);
-    int tensors = 2 + kiln.runtime.format.ModelFile.readHeader(dir.resolve("model.bin")).layout().names().size();
+    int tensors = 2 + kiln.runtime.format.ModelFile.read(dir.resolve("model.bin")).shape().layout().names().size();
     assertTrue(report.lines().filter(l -> l.endsWith(" ok")).count() == tensors + 10, tensors + " tensors and 10 losses checked:\n" + report);
   }
 }

@@ -139,15 +139,6 @@ public final class DataLoader {
     seek(new Position(0, 0));
   }
 
-  /** Batches in one pass over all shards: each shard of n tokens gives floor((n-1) / B·T). */
-  public long batchesPerEpoch() {
-    long n = 0;
-    for (long count : shardTokens) {
-      n += (count - 1) / bt;
-    }
-    return n;
-  }
-
   /** Tokens in all shards together. */
   public long tokens() {
     long n = 0;
@@ -155,10 +146,6 @@ public final class DataLoader {
       n += count;
     }
     return n;
-  }
-
-  public List<Path> shards() {
-    return shards;
   }
 
   private void load(int index) {

@@ -125,60 +125,56 @@ final class BinaryReader implements AutoCloseable {
   }
 
   void floats(float[] dst, int off, int n) {
-    while (n > 0) {
-      need(Float.BYTES);
-      int k = Math.min(n, buf.remaining() / Float.BYTES);
-      buf.asFloatBuffer().get(dst, off, k);
-      buf.position(buf.position() + k * Float.BYTES);
-      off += k;
-      n -= k;
-    }
+    chunks(Float.BYTES, off, n, (at, k) -> buf.asFloatBuffer().get(dst, at, k));
   }
 
   void ints(int[] dst, int off, int n) {
-    while (n > 0) {
-      need(Integer.BYTES);
-      int k = Math.min(n, buf.remaining() / Integer.BYTES);
-      buf.asIntBuffer().get(dst, off, k);
-      buf.position(buf.position() + k * Integer.BYTES);
-      off += k;
-      n -= k;
-    }
+    chunks(Integer.BYTES, off, n, (at, k) -> buf.asIntBuffer().get(dst, at, k));
   }
 
   /** bf16 on disk is the high half of an fp32, so widening is a shift. */
   void bf16(float[] dst, int off, int n) {
-    while (n > 0) {
-      int k = shorts(n);
+    chunks(Short.BYTES, off, n, (at, k) -> {
+      short[] s = shorts(k);
       for (int i = 0; i < k; i++) {
-        dst[off + i] = Float.intBitsToFloat(scratch[i] << 16);
+        dst[at + i] = Float.intBitsToFloat(s[i] << 16);
       }
-      off += k;
-      n -= k;
-    }
+    });
   }
 
   void u16(int[] dst, int off, int n) {
-    while (n > 0) {
-      int k = shorts(n);
+    chunks(Short.BYTES, off, n, (at, k) -> {
+      short[] s = shorts(k);
       for (int i = 0; i < k; i++) {
-        dst[off + i] = scratch[i] & 0xFFFF;
+        dst[at + i] = s[i] & 0xFFFF;
       }
+    });
+  }
+
+  /** k values of a chunk: the reader's or writer's buffer holds them; {@code at} is their index in the caller's array. */
+  interface Chunk {
+    void copy(int at, int k);
+  }
+
+  /** Reads n values of width bytes into a caller's array from index off, a buffer's worth at a time. */
+  private void chunks(int width, int off, int n, Chunk chunk) {
+    while (n > 0) {
+      need(width);
+      int k = Math.min(n, buf.remaining() / width);
+      chunk.copy(off, k);
+      buf.position(buf.position() + k * width);
       off += k;
       n -= k;
     }
   }
 
-  /** Bulk-copies up to n 16-bit values into scratch; per-element buffer reads would be several times slower. */
-  private int shorts(int n) {
-    need(Short.BYTES);
-    int k = Math.min(n, buf.remaining() / Short.BYTES);
+  /** The next k 16-bit values, bulk-copied into scratch; per-element buffer reads would be several times slower. */
+  private short[] shorts(int k) {
     if (scratch == null) {
       scratch = new short[buf.capacity() / Short.BYTES];
     }
     buf.asShortBuffer().get(scratch, 0, k);
-    buf.position(buf.position() + k * Short.BYTES);
-    return k;
+    return scratch;
   }
 
   float f32() {

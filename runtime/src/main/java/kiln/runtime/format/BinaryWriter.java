@@ -23,57 +23,41 @@ final class BinaryWriter {
   }
 
   void ints(int[] src) throws IOException {
-    for (int off = 0; off < src.length; ) {
-      room(Integer.BYTES);
-      int k = Math.min(src.length - off, buf.remaining() / Integer.BYTES);
-      buf.asIntBuffer().put(src, off, k);
-      buf.position(buf.position() + k * Integer.BYTES);
-      off += k;
-    }
+    chunks(Integer.BYTES, src.length, (off, k) -> buf.asIntBuffer().put(src, off, k));
   }
 
   void floats(float[] src) throws IOException {
-    for (int off = 0; off < src.length; ) {
-      room(Float.BYTES);
-      int k = Math.min(src.length - off, buf.remaining() / Float.BYTES);
-      buf.asFloatBuffer().put(src, off, k);
-      buf.position(buf.position() + k * Float.BYTES);
-      off += k;
-    }
+    chunks(Float.BYTES, src.length, (off, k) -> buf.asFloatBuffer().put(src, off, k));
   }
 
   void bf16(float[] src) throws IOException {
-    for (int off = 0; off < src.length; ) {
-      int k = shortRoom(src.length - off);
+    chunks(Short.BYTES, src.length, (off, k) -> {
       for (int i = 0; i < k; i++) {
         scratch[i] = Bf16.fromFloat(src[off + i]);
       }
-      putShorts(k);
-      off += k;
-    }
+      buf.asShortBuffer().put(scratch, 0, k);
+    });
   }
 
   /** Callers have checked every value is in 0..65535. */
   void u16(int[] src) throws IOException {
-    for (int off = 0; off < src.length; ) {
-      int k = shortRoom(src.length - off);
+    chunks(Short.BYTES, src.length, (off, k) -> {
       for (int i = 0; i < k; i++) {
         scratch[i] = (short) src[off + i];
       }
-      putShorts(k);
+      buf.asShortBuffer().put(scratch, 0, k);
+    });
+  }
+
+  /** Writes n values of width bytes from a caller's array, as many as the buffer has room for at a time (16-bit ones staged in scratch). */
+  private void chunks(int width, int n, BinaryReader.Chunk chunk) throws IOException {
+    for (int off = 0; off < n; ) {
+      room(width);
+      int k = Math.min(n - off, buf.remaining() / width);
+      chunk.copy(off, k);
+      buf.position(buf.position() + k * width);
       off += k;
     }
-  }
-
-  /** How many of n 16-bit values fit the buffer now; they are staged in scratch and copied in bulk. */
-  private int shortRoom(int n) throws IOException {
-    room(Short.BYTES);
-    return Math.min(n, buf.remaining() / Short.BYTES);
-  }
-
-  private void putShorts(int k) {
-    buf.asShortBuffer().put(scratch, 0, k);
-    buf.position(buf.position() + k * Short.BYTES);
   }
 
   void f32(float v) throws IOException {

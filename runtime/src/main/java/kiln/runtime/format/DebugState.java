@@ -2,6 +2,7 @@
 package kiln.runtime.format;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /** x, y: (B, T); logits: (B, T, V) unpadded; grads: like the params, wte's padded to (Vp, C). */
 public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float loss, float[] grads) {
@@ -56,14 +57,7 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
       in.floats(logits, 0, logits.length);
       float loss = in.f32();
       in.floats(grads, 0, grads.length);
-      int bad = firstBadToken(x, vocab);
-      if (bad >= 0) {
-        throw in.error(tokenField("x", bad, t), FormatException.tokenRange(vocab), x[bad]);
-      }
-      bad = firstBadToken(y, vocab);
-      if (bad >= 0) {
-        throw in.error(tokenField("y", bad, t), FormatException.tokenRange(vocab), y[bad]);
-      }
+      checkTokens(x, y, vocab, t, in::error);
       return new DebugState(b, t, x, y, logits, loss, grads);
     }
   }
@@ -91,14 +85,7 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
     checkLength(file, "y", y.length, bt, "B*T");
     checkLength(file, "logits", logits.length, bt * vocab, "B*T*V");
     checkLength(file, "grads", grads.length, paramCount, "paramCount");
-    int bad = firstBadToken(x, vocab);
-    if (bad >= 0) {
-      throw FormatException.misuse(file, tokenField("x", bad, T), FormatException.tokenRange(vocab), x[bad]);
-    }
-    bad = firstBadToken(y, vocab);
-    if (bad >= 0) {
-      throw FormatException.misuse(file, tokenField("y", bad, T), FormatException.tokenRange(vocab), y[bad]);
-    }
+    checkTokens(x, y, vocab, T, (field, expected, found) -> FormatException.misuse(file, field, expected, found));
     AtomicFiles.write(file, out -> {
       BinaryWriter w = new BinaryWriter(out);
       w.header(MAGIC, VERSION, B, T);
@@ -128,17 +115,20 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
     }
   }
 
-  private static int firstBadToken(int[] ids, int vocab) {
-    for (int i = 0; i < ids.length; i++) {
-      if (ids[i] < 0 || ids[i] >= vocab) {
-        return i;
-      }
-    }
-    return -1;
+  /** How a reader or a writer refuses a field: a FormatException naming the file, or an IllegalArgumentException. */
+  private interface Refusal {
+    RuntimeException of(String field, String expected, Object found);
   }
 
-  private static String tokenField(String name, int index, int t) {
-    return name + "[" + index / t + "][" + index % t + "]";
+  /** Every id of x, then of y, in [0, vocab); the first that is not is refused as x[b][t] (rows of t). */
+  private static void checkTokens(int[] x, int[] y, int vocab, int t, Refusal refuse) {
+    for (int[] ids : List.of(x, y)) {
+      for (int i = 0; i < ids.length; i++) {
+        if (ids[i] < 0 || ids[i] >= vocab) {
+          throw refuse.of((ids == x ? "x" : "y") + "[" + i / t + "][" + i % t + "]", FormatException.tokenRange(vocab), ids[i]);
+        }
+      }
+    }
   }
 
   private static void checkLength(Path file, String name, int length, long expected, String formula) {

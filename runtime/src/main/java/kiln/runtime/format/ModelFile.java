@@ -35,20 +35,6 @@ public final class ModelFile {
     }
   }
 
-  /** The shape, after checking the header and that the payload has exactly the size it implies. */
-  public static Models.Shape readHeader(Path file, ModelFamily<?> family) {
-    try (BinaryReader in = BinaryReader.open(file)) {
-      return checkHeader(in, family);
-    }
-  }
-
-  /** The shape of a model of any registered family. */
-  public static Models.Shape readHeader(Path file) {
-    try (BinaryReader in = BinaryReader.open(file)) {
-      return checkHeader(in, familyOf(in));
-    }
-  }
-
   /** A config of any registered family, in the family's default version. */
   public static void write(Path file, Record config, float[] params) { write(file, Models.of(config), params); }
 
@@ -74,19 +60,11 @@ public final class ModelFile {
     header[1] = version;
     System.arraycopy(fields, 0, header, 2, fields.length);
     boolean bf16 = version == f.bf16Version();
-    if (bf16) {
-      // a finite fp32 past bf16's largest finite value (3.39e38) would round to infinity, which no reader takes back
-      long start = 0;
-      var layout = shape.layout();
-      for (int t = 0; t < layout.names().size(); t++) {
-        long end = start + layout.sizes()[t];
-        for (long i = start; i < end; i++) {
-          float x = params[(int) i];
-          if (Float.isFinite(x) && Float.isInfinite(Bf16.round(x))) {
-            throw FormatException.misuse(file, layout.names().get(t) + "[" + (i - start) + "]", "a value bf16 holds (|x| < 3.39e38)", x);
-          }
-        }
-        start = end;
+    // a finite fp32 past bf16's largest finite value (3.39e38) would round to infinity, which no reader takes back
+    for (int i = 0; bf16 && i < params.length; i++) {
+      if (Float.isFinite(params[i]) && Float.isInfinite(Bf16.round(params[i]))) {
+        var layout = shape.layout();
+        throw FormatException.misuse(file, Finite.where(layout.names(), layout.sizes(), i), "a value bf16 holds (|x| < 3.39e38)", params[i]);
       }
     }
     AtomicFiles.write(file, out -> {

@@ -3,12 +3,11 @@
 package kiln.runtime.train;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
+import kiln.runtime.format.AtomicFiles;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -30,22 +29,14 @@ public final class LossPlot {
 
   private LossPlot() {}
 
-  public static void write(Path png, List<Point> train) throws IOException {
-    write(png, train, List.of());
-  }
-
-  /**
-   * Writes a PNG with a line for {@code train} and markers for {@code val} (may be empty). Points
-   * with a non-finite loss (a diverged step) are left out. Replaces {@code png} atomically.
-   */
-  public static void write(Path png, List<Point> train, List<Point> val) throws IOException {
-    writeRuns(png, List.of(new Run("", train, val)));
-  }
-
   /** One run's losses under a label (the series are named "label train", "label val"; "train", "val" when unlabelled). */
   public record Run(String label, List<Point> train, List<Point> val) {}
 
-  /** Several runs in one PNG, each a line and markers (kiln plot: bf16 against tf32, say). */
+  /**
+   * Several runs in one PNG, each a line for its train losses and markers for its val losses (either may be empty; kiln
+   * plot: bf16 against tf32, say). Points with a non-finite loss (a diverged step) are left out. Replaces {@code png}
+   * atomically.
+   */
   public static void writeRuns(Path png, List<Run> runs) throws IOException {
     XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title("loss").xAxisTitle("step").yAxisTitle("loss").build();
     chart.getStyler().setChartBackgroundColor(java.awt.Color.WHITE);
@@ -61,13 +52,8 @@ public final class LossPlot {
     if (!any) {
       throw new IllegalArgumentException("no finite loss values to plot into " + png);
     }
-    Path abs = png.toAbsolutePath();
-    Files.createDirectories(abs.getParent());
-    Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
-    try (OutputStream out = Files.newOutputStream(tmp)) {
-      BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-    }
-    Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    Files.createDirectories(png.toAbsolutePath().getParent());
+    AtomicFiles.write(png, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
   }
 
   /** The plot of a training log: its loss column as the line, its val_loss cells as markers. */

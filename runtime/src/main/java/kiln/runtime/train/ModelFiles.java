@@ -32,10 +32,4 @@ public final class ModelFiles {
 
   /** In the family's fp32 version (llm.c's 3 for GPT-2). */
   public static void write(Path file, Models.Shape shape, float[] params) { ModelFile.write(file, shape, params); }
-
-  /** The real (unpadded) vocabulary size: the sampler never draws a padding id. */
-  public static int vocab(Models.Shape shape) { return shape.vocab(); }
-
-  /** One line: family and every dimension, e.g. {@code gpt2 L=2 NH=4 C=128 maxT=256}. */
-  public static String describe(Models.Shape shape) { return shape.describe(); }
 }

@@ -60,10 +60,6 @@ public final class TrainLog implements Closeable {
     return new TrainLog(csv, Files.newBufferedWriter(csv, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
   }
 
-  public Path file() {
-    return file;
-  }
-
   /** Appends one row and flushes it, so a crash loses at most the step in flight. */
   public void write(Row r) {
     try {

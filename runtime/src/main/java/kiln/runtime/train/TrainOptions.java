@@ -124,26 +124,22 @@ public record TrainOptions(String model, Path data, int batch, int seq, int step
     }
 
     int integer(String key) {
-      try {
-        return Integer.parseInt(string(key));
-      } catch (NumberFormatException e) {
-        throw bad(key, "an integer");
-      }
+      return parsed(key, Integer::parseInt, "an integer");
     }
 
     long longInteger(String key) {
-      try {
-        return Long.parseLong(string(key));
-      } catch (NumberFormatException e) {
-        throw bad(key, "an integer");
-      }
+      return parsed(key, Long::parseLong, "an integer");
     }
 
     double real(String key) {
+      return parsed(key, Double::parseDouble, "a number");
+    }
+
+    private <T> T parsed(String key, java.util.function.Function<String, T> parse, String what) {
       try {
-        return Double.parseDouble(string(key));
+        return parse.apply(string(key));
       } catch (NumberFormatException e) {
-        throw bad(key, "a number");
+        throw bad(key, what);
       }
     }
 

@@ -16,11 +16,13 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 import kiln.codegen.CudaSchedule;
+import kiln.runtime.Learner;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.Corpus;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.data.DefaultCorpus;
+import kiln.runtime.multi.DataParallel;
 import kiln.runtime.multi.Rendezvous;
 
 /**
@@ -32,10 +34,10 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
                        Rendezvous rv, boolean force) {
   /** What a run writes besides its checkpoints: --force removes these (and every ckpt_<step>/) from a reused --out. */
   static final List<String> RUN_FILES = List.of("log.csv", "loss.png");
-  /** Options a resumed run may change; every other one comes from the checkpoint's train.txt. */
-  static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--threads", "--val-every", "--val-batches",
-      "--checkpoint-every", "--keep", "--sample-tokens", "--out", "--force", "--resume", "--gpus", "--zero", "--nodes", "--node-rank",
-      "--rendezvous", "--recompute");
+  /** Options a resumed run may change (besides --resume and --force); every other one comes from the checkpoint's train.txt. */
+  static final List<String> RESUMABLE = List.of("--steps", "--device", "--precision", "--recompute", "--threads", "--val-every",
+      "--val-batches", "--checkpoint-every", "--keep", "--sample-tokens", "--gpus", "--zero", "--nodes", "--node-rank", "--rendezvous",
+      "--out");
 
   /** What a fresh run trains: a shape, its parameters (null: a seeded random init) and the name its log and train.txt give. */
   public record Start(Models.Shape shape, float[] params, String name) {}
@@ -76,11 +78,10 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     TrainOptions saved = from.options();
     Map<String, String> changed = new HashMap<>();
     for (var option : given.entrySet()) {
-      if (!RESUMABLE.contains(option.getKey())) {
+      if (!RESUMABLE.contains(option.getKey()) && !List.of("--resume", "--force").contains(option.getKey())) {
         // a shape option given with --resume would silently not apply
         throw new IllegalArgumentException(option.getKey() + " cannot change when resuming: the run's options come from "
-            + from.dir().resolve("train.txt") + "; only --steps, --device, --precision, --recompute, --threads, --val-every, --val-batches,"
-            + " --checkpoint-every, --keep, --sample-tokens, --gpus, --zero, --nodes, --node-rank, --rendezvous and --out may");
+            + from.dir().resolve("train.txt") + "; only " + String.join(", ", RESUMABLE.subList(0, RESUMABLE.size() - 1)) + " and --out may");
       }
       String key = option.getKey().substring(2);
       if (saved.toMap().containsKey(key)) changed.put(key, String.valueOf(option.getValue()));
@@ -137,50 +138,44 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
   }
 
   /**
-   * Opens the data, prepares the run directory, trains with a progress bar (Ctrl-C: a checkpoint, then exit
-   * 128 + signal), plots the loss, reports and samples. Returns the exit status; a run the guardrails stopped
+   * Opens the data and the learner (a recompute policy of null: the device's default; one the model cannot take is refused
+   * before the run directory is touched), prepares the run directory, trains with a progress bar (Ctrl-C: a checkpoint,
+   * then exit 128 + signal), plots the loss, reports and samples. Returns the exit status; a run the guardrails stopped
    * throws {@link Stopped}.
    */
-  public int run(Session.Device dev, int threads, CudaSchedule.Precision precision, boolean zero, PrintWriter o, PrintWriter err)
-      throws IOException {
-    return run(dev, threads, precision, null, zero, o, err);
-  }
-
-  /** As above with an activation-recompute policy (null: the device's default; one the model cannot take is refused first). */
   public int run(Session.Device dev, int threads, CudaSchedule.Precision precision, kiln.codegen.Recompute recompute, boolean zero,
                  PrintWriter o, PrintWriter err) throws IOException {
     if (opts.seq() > shape.maxT()) {
       throw new IllegalArgumentException("--seq " + opts.seq() + ": at most the model's maxT, " + shape.maxT());
     }
-    kiln.codegen.Recompute policy = shape.recompute(recompute, dev);
     DataLoader trainData = openData(DataLoader.Split.TRAIN, o);
     DataLoader valData = DataLoader.Split.VAL.shards(opts.data()).isEmpty() ? null : openData(DataLoader.Split.VAL, o);
-    if (force && rv.nodeRank() == 0 && (from == null || copyLogFrom != null)) {
-      // into a reused --out (never the resumed run's own directory), once every check has passed
-      List<String> removed = Checkpoint.clearRun(runDir, RUN_FILES);
-      if (!removed.isEmpty()) {
-        o.printf("train: --force: removed the previous run's %s from %s%n", String.join(", ", removed), runDir);
-      }
-    }
-    Files.createDirectories(runDir);
-    if (copyLogFrom != null) {
-      copyLog();
-    }
-    o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), ModelFiles.describe(shape), shape.paramCount(),
-        dev == Session.Device.CPU ? "cpu, " + threads + " threads" : "cuda");
-    o.printf(Locale.ROOT, "train: --precision %s, --recompute %s%n", precision.name().toLowerCase(Locale.ROOT), policy.flag());
-    o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
-        valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
-    o.printf(Locale.ROOT, "train: %s%n", opts.summary());
-    describeParallel(zero, o);
-    o.printf("train: writing %s%s%n", runDir, from == null ? "" : " (resuming " + from.dir() + " at step " + from.position().step() + ")");
-    o.flush();
-
     Trainer.Outcome done;
     sun.misc.Signal signal;
     Path logFile = runDir.resolve("log.csv");
     float[] finalParams;
-    try (Trainer trainer = new Trainer(shape, opts, dev, threads, precision, policy, rv, zero, trainData, valData)) {
+    try (Trainer trainer = new Trainer(shape, opts, learner(dev, threads, precision, recompute, zero), trainData, valData)) {
+      if (force && rv.nodeRank() == 0 && (from == null || copyLogFrom != null)) {
+        // into a reused --out (never the resumed run's own directory), once every check has passed
+        List<String> removed = Checkpoint.clearRun(runDir, RUN_FILES);
+        if (!removed.isEmpty()) {
+          o.printf("train: --force: removed the previous run's %s from %s%n", String.join(", ", removed), runDir);
+        }
+      }
+      Files.createDirectories(runDir);
+      if (copyLogFrom != null) {
+        copyLog();
+      }
+      o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), shape.describe(), shape.paramCount(),
+          dev == Session.Device.CPU ? "cpu, " + threads + " threads" : "cuda");
+      var policy = trainer.session instanceof DataParallel dp ? dp.onRank(0, s -> s.recompute) : ((Session) trainer.session).recompute;
+      o.printf(Locale.ROOT, "train: --precision %s, --recompute %s%n", precision.name().toLowerCase(Locale.ROOT), policy.flag());
+      o.printf(Locale.ROOT, "train: data %s: %,d train tokens%s%n", opts.data(), trainData.tokens(),
+          valData == null ? " (no val split: no validation)" : String.format(Locale.ROOT, ", %,d val tokens", valData.tokens()));
+      o.printf(Locale.ROOT, "train: %s%n", opts.summary());
+      describeParallel(zero, o);
+      o.printf("train: writing %s%s%n", runDir, from == null ? "" : " (resuming " + from.dir() + " at step " + from.position().step() + ")");
+      o.flush();
       if (from != null) {
         trainer.restore(from);
       } else if (initParams != null) {
@@ -197,6 +192,19 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
       finalParams = done.stopped() == null && !done.interrupted() && opts.sampleTokens() > 0 && rv.nodeRank() == 0 ? trainer.params() : null;
     }
     return report(done, signal, logFile, finalParams, dev, threads, o, err);
+  }
+
+  /** One session, or data-parallel replicas over the rendezvous's GPUs (ZeRO-1 when zero) sharing the global batch. */
+  private Learner learner(Session.Device dev, int threads, CudaSchedule.Precision precision, kiln.codegen.Recompute recompute, boolean zero) {
+    int gpus = rv.worldSize();
+    if (gpus == 1) return shape.open(opts.batch(), opts.seq(), dev, threads, precision, 0, Session.Zero.NONE, recompute);
+    if (dev != Session.Device.CUDA) {
+      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL");
+    }
+    if (opts.batch() % gpus != 0) {
+      throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + opts.batch() + " sequences must split evenly over the GPUs");
+    }
+    return DataParallel.open(shape, opts.batch() / gpus, opts.seq(), precision, recompute, rv, zero);
   }
 
   /** The data-parallel line, for a run over more than one GPU. */
@@ -297,16 +305,13 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     o.printf("train: sample (%d tokens after <|endoftext|>, top-k 40, temperature 1.0, seed %d):%n", opts.sampleTokens(), opts.seed());
     o.println("----");
     o.flush();
-    double secs;
-    String how;
+    String done;
     try (Sampler s = Sampler.open(shape, params, prompt.length + opts.sampleTokens(), false, device, threads)) {
-      how = s.describe();
-      secs = s.stream(prompt, opts.sampleTokens(), 1.0, 40, opts.seed(), o);
+      done = s.stream(prompt, opts.sampleTokens(), 1.0, 40, opts.seed(), o);
     }
     o.println("----");
     o.flush();
-    err.printf(Locale.ROOT, "train: sampled %d tokens in %.2f s (%.1f tok/s), %s%n", opts.sampleTokens(), secs,
-        opts.sampleTokens() / secs, how);
+    err.println("train: sampled " + done);
     err.flush();
   }
 }

@@ -10,7 +10,6 @@ import kiln.runtime.Learner;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.data.DataLoader;
-import kiln.runtime.multi.DataParallel;
 
 /**
  * One step reads the loop of llm.c's {@code train_gpt2.c}: next batch, forward, backward, global
@@ -36,7 +35,7 @@ public final class Trainer implements AutoCloseable {
     }
   }
 
-  /** One Session, or {@link DataParallel} replicas on several GPUs. */
+  /** One Session, or multi.DataParallel replicas on several GPUs. */
   public final Learner session;
   private final Models.Shape shape;
   private final TrainOptions o;
@@ -51,45 +50,9 @@ public final class Trainer implements AutoCloseable {
   private volatile boolean stopRequested;
 
   /**
-   * {@code val} may be null (no validation split). Parameters start at zero: call {@link #init},
-   * {@link #randomInit} or {@link #restore}.
+   * Steps a learner (a Session, or DataParallel replicas) of batch o.batch() and closes it; {@code val} may be null (no
+   * validation split). Parameters start at zero: call {@link #init}, {@link #randomInit} or {@link #restore}.
    */
-  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, DataLoader train, DataLoader val) {
-    this(shape, o, device, threads, kiln.codegen.CudaSchedule.Precision.FP32, train, val);
-  }
-
-  /** As above, with the CUDA matmul precision (fp32 or TF32 tensor cores). */
-  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
-                 DataLoader train, DataLoader val) {
-    this(shape, o, device, threads, precision, 1, train, val);
-  }
-
-  /**
-   * As above, data parallel on CUDA devices 0 .. gpus-1 when gpus > 1: {@code o.batch()} is the
-   * global batch, each GPU steps o.batch() / gpus sequences of it (see {@link DataParallel}).
-   */
-  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
-                 int gpus, DataLoader train, DataLoader val) {
-    this(shape, o, device, threads, precision, new kiln.runtime.multi.Rendezvous(gpus, 1, 0, null), false, train, val);
-  }
-
-  /**
-   * As above over the rendezvous's GPUs and nodes (this process drives its gpus() of them), ZeRO-1
-   * when zero: {@code o.batch()} is the global batch over every node's GPUs.
-   */
-  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
-                 kiln.runtime.multi.Rendezvous rendezvous, boolean zero, DataLoader train, DataLoader val) {
-    this(shape, o, device, threads, precision, null, rendezvous, zero, train, val);
-  }
-
-  /** As above with an activation-recompute policy (null: the device's default). */
-  public Trainer(Models.Shape shape, TrainOptions o, Session.Device device, int threads, kiln.codegen.CudaSchedule.Precision precision,
-                 kiln.codegen.Recompute recompute, kiln.runtime.multi.Rendezvous rendezvous, boolean zero, DataLoader train, DataLoader val) {
-    this(shape, o, rendezvous.worldSize() == 1 ? shape.open(o.batch(), o.seq(), device, threads, precision, 0, Session.Zero.NONE, recompute)
-        : openReplicas(shape, o, device, precision, recompute, rendezvous, zero), train, val);
-  }
-
-  /** Over a learner opened elsewhere (tests: DataParallel's CPU replicas), of batch o.batch(); closes it. */
   public Trainer(Models.Shape shape, TrainOptions o, Learner learner, DataLoader train, DataLoader val) {
     if (learner.batch() != o.batch() || learner.seq() != o.seq()) {
       throw new IllegalArgumentException("the learner steps " + learner.batch() + " x " + learner.seq() + " tokens, the options "
@@ -107,18 +70,6 @@ public final class Trainer implements AutoCloseable {
     this.adamV = session.program().state(kiln.models.Program.ADAM_V);
   }
 
-  private static Learner openReplicas(Models.Shape shape, TrainOptions o, Session.Device device, kiln.codegen.CudaSchedule.Precision precision,
-                                      kiln.codegen.Recompute recompute, kiln.runtime.multi.Rendezvous rendezvous, boolean zero) {
-    int gpus = rendezvous.worldSize();
-    if (device != Session.Device.CUDA) {
-      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL");
-    }
-    if (o.batch() % gpus != 0) {
-      throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + o.batch() + " sequences must split evenly over the GPUs");
-    }
-    return DataParallel.open(shape, o.batch() / gpus, o.seq(), precision, recompute, rendezvous, zero);
-  }
-
   public void init(float[] params) {
     session.loadParams(params);
   }
@@ -128,17 +79,15 @@ public final class Trainer implements AutoCloseable {
     if (session instanceof Session s && s.arena.f != null) {
       shape.randomInit(seed, s.arena.f, s.arena.offset(s.paramsTensor()));
     } else {
-      float[] p = new float[Math.toIntExact(shape.paramCount())];
-      shape.randomInit(seed, p, 0);
-      session.loadParams(p);
+      session.loadParams(shape.randomInit(seed));
     }
   }
 
   /** Continues from a checkpoint: parameters, AdamW state and t, data position, guardrail memory. */
   public void restore(Checkpoint.Loaded c) {
     if (!c.shape().equals(shape)) {
-      throw new IllegalArgumentException(c.dir() + ": model " + ModelFiles.describe(c.shape()) + " differs from this run's "
-          + ModelFiles.describe(shape));
+      throw new IllegalArgumentException(c.dir() + ": model " + c.shape().describe() + " differs from this run's "
+          + shape.describe());
     }
     session.loadParams(c.params());
     session.write(adamM, c.m());

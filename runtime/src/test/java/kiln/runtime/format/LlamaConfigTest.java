@@ -24,9 +24,9 @@ class LlamaConfigTest {
     assertArrayEquals(expected, Models.of(TINY).layout().sizes());
     assertEquals(P, Models.of(TINY).paramCount());
     assertEquals(4, TINY.channels() / TINY.heads());
-    assertEquals(12, Llama.FAMILY.parameterNames().size());
-    assertEquals("wte", Llama.FAMILY.parameterNames().getFirst());
-    assertEquals("lm_head", Llama.FAMILY.parameterNames().getLast());
+    assertEquals(12, java.util.List.copyOf(Llama.FAMILY.parameters().keySet()).size());
+    assertEquals("wte", java.util.List.copyOf(Llama.FAMILY.parameters().keySet()).getFirst());
+    assertEquals("lm_head", java.util.List.copyOf(Llama.FAMILY.parameters().keySet()).getLast());
   }
 
   @Test

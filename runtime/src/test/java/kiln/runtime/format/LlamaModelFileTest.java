@@ -39,14 +39,14 @@ class LlamaModelFileTest {
     ModelFile.Loaded loaded = ModelFile.read(file(), Llama.FAMILY);
     assertEquals(TINY, loaded.config());
     assertArrayEquals(params, loaded.params());
-    assertEquals(TINY, ((Llama.Config) ModelFile.readHeader(file(), Llama.FAMILY).config()));
+    assertEquals(TINY, ((Llama.Config) ModelFile.read(file(), Llama.FAMILY).shape().config()));
   }
 
   @Test
   void roundTripKeepsThetaAndEpsBits() {
     Llama.Config c = new Llama.Config(16, 100, 128, 2, 4, 2, 16, 24, 500000f, 1e-6f);
     ModelFile.write(file(), c, new float[P]);
-    Llama.Config back = ((Llama.Config) ModelFile.readHeader(file(), Llama.FAMILY).config());
+    Llama.Config back = ((Llama.Config) ModelFile.read(file(), Llama.FAMILY).shape().config());
     assertEquals(Float.floatToIntBits(500000f), Float.floatToIntBits(back.theta()));
     assertEquals(Float.floatToIntBits(1e-6f), Float.floatToIntBits(back.eps()));
   }
@@ -223,7 +223,7 @@ class LlamaModelFileTest {
     int[] header = llamaHeader(TINY);
     header[11] = 0;
     raw(file(), header, 4L * P);
-    assertEquals(0f, ((Llama.Config) ModelFile.readHeader(file(), Llama.FAMILY).config()).eps());
+    assertEquals(0f, ((Llama.Config) ModelFile.read(file(), Llama.FAMILY).shape().config()).eps());
   }
 
   @Test
@@ -237,7 +237,7 @@ class LlamaModelFileTest {
   void paramCountBeyondLong() {
     raw(file(), llamaHeader(new Llama.Config(1, 1, 1, 1 << 30, 1, 1, 1 << 30, 1, 1f, 0f)), 0);
     assertFormatError(file() + ": parameter count: expected at most 2147483639, found more than 9223372036854775807",
-        () -> ModelFile.readHeader(file(), Llama.FAMILY));
+        () -> ModelFile.read(file(), Llama.FAMILY).shape());
   }
 
   // --- payload ---
@@ -255,6 +255,6 @@ class LlamaModelFileTest {
     raw(file(), llamaHeader(TINY), 4L * P + 3);
     assertFormatError(
         file() + ": payload: expected 32064 bytes after header (8016 params x 4 bytes), found 32067 bytes",
-        () -> ModelFile.readHeader(file(), Llama.FAMILY));
+        () -> ModelFile.read(file(), Llama.FAMILY).shape());
   }
 }

@@ -42,7 +42,7 @@ class ModelFileTest {
     assertEquals(TINY, loaded.config());
     assertEquals(3, loaded.version());
     assertArrayEquals(params, loaded.params());
-    assertEquals(TINY, ModelFile.readHeader(file(), Gpt2.FAMILY).config());
+    assertEquals(TINY, ModelFile.read(file(), Gpt2.FAMILY).shape().config());
   }
 
   @Test
@@ -186,7 +186,7 @@ class ModelFileTest {
   void paramCountBeyondLong() {
     raw(file(), modelHeader(new Gpt2.Config(1, 1, 1, 1 << 30, 1, 1 << 30), 3), 0);
     assertFormatError(file() + ": parameter count: expected at most 2147483639, found more than 9223372036854775807",
-        () -> ModelFile.readHeader(file(), Gpt2.FAMILY));
+        () -> ModelFile.read(file(), Gpt2.FAMILY).shape());
   }
 
   // --- payload ---
@@ -202,7 +202,7 @@ class ModelFileTest {
   void trailingBytes() {
     raw(file(), modelHeader(TINY, 5), 2L * P + 3);
     assertFormatError(file() + ": payload: expected 5824 bytes after header (2912 params x 2 bytes), found 5827 bytes",
-        () -> ModelFile.readHeader(file(), Gpt2.FAMILY));
+        () -> ModelFile.read(file(), Gpt2.FAMILY).shape());
   }
 
   // --- writer misuse ---

@@ -200,7 +200,7 @@ class CheckpointTest {
     Checkpoint.Position p = new Checkpoint.Position(7, 7, new DataLoader.Position(0, 64), 0, new double[] {2.5});
     Path dir = Checkpoint.write(tmp, LLAMA, st, options(tmp.resolve("data")), p);
     assertTrue(FileKind.of(dir.resolve("model.bin")) == FileKind.LLAMA_MODEL);
-    assertEquals(LLAMA.config(), (Llama.Config) ModelFile.readHeader(dir.resolve("model.bin"), Llama.FAMILY).config());
+    assertEquals(LLAMA.config(), (Llama.Config) ModelFile.read(dir.resolve("model.bin"), Llama.FAMILY).shape().config());
     Checkpoint.Loaded c = Checkpoint.read(dir);
     assertEquals(LLAMA, c.shape());
     assertArrayEquals(st.params(), c.params());

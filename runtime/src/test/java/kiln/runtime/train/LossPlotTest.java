@@ -36,7 +36,7 @@ class LossPlotTest {
     train.add(new LossPlot.Point(200, Double.NaN));
     List<LossPlot.Point> val = List.of(new LossPlot.Point(0, 11), new LossPlot.Point(100, 4.8), new LossPlot.Point(199, 3.4));
     Path png = tmp.resolve("plots/loss.png");
-    LossPlot.write(png, train, val);
+    LossPlot.writeRuns(png, List.of(new LossPlot.Run("", train, val)));
 
     byte[] bytes = Files.readAllBytes(png);
     assertTrue(bytes.length > 5_000, "size " + bytes.length);
@@ -64,7 +64,8 @@ class LossPlotTest {
   void refusesToPlotNothing() {
     Path png = tmp.resolve("none.png");
     assertEquals("no finite loss values to plot into " + png, assertThrows(IllegalArgumentException.class,
-        () -> LossPlot.write(png, List.of(new LossPlot.Point(0, Double.POSITIVE_INFINITY)))).getMessage());
+        () -> LossPlot.writeRuns(png, List.of(new LossPlot.Run("", List.of(new LossPlot.Point(0, Double.POSITIVE_INFINITY)), List.of()))))
+        .getMessage());
   }
 
   /**
@@ -132,7 +133,7 @@ class LossPlotTest {
       for (int step = 0; step < 100; step++) {
         train.add(new LossPlot.Point(step, 10 * Math.exp(-step / 30.0) + 3));
       }
-      LossPlot.write(Path.of(args[1]), train, List.of(new LossPlot.Point(50, 4.5)));
+      LossPlot.writeRuns(Path.of(args[1]), List.of(new LossPlot.Run("", train, List.of(new LossPlot.Point(50, 4.5)))));
     }
   }
 }

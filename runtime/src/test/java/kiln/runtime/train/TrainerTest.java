@@ -41,7 +41,8 @@ class TrainerTest {
 
   private Trainer trainer(int steps) throws IOException {
     TrainOptions o = new TrainOptions("test", data(), 2, 8, steps, 1e-2, 0, 0.1, 0.0, 1.0, 0, 1, 0, 1, 1, 0);
-    return new Trainer(Models.of(C), o, Session.Device.CPU, 1, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 2, 8), null);
+    return new Trainer(Models.of(C), o, Models.of(C).open(2, 8, Session.Device.CPU, 1), DataLoader.open(o.data(), DataLoader.Split.TRAIN, 2, 8),
+        null);
   }
 
   private static float[] read(Trainer t, String root) {
