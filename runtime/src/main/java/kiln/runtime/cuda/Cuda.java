@@ -251,6 +251,22 @@ public final class Cuda implements AutoCloseable {
     }
   }
 
+  /** Median ms of `runs` event-timed runs of launches (all of them, in order, per run) after `warmup` untimed ones. */
+  public double medianMs(java.util.List<Launch> launches, int warmup, int runs) {
+    for (int i = 0; i < warmup; i++) for (Launch l : launches) launch(l);
+    double[] ms = new double[runs];
+    try (Event start = event(); Event end = event()) {
+      for (int i = 0; i < runs; i++) {
+        start.record();
+        for (Launch l : launches) launch(l);
+        end.record();
+        ms[i] = start.elapsedMs(end);
+      }
+    }
+    java.util.Arrays.sort(ms);
+    return ms[runs / 2];
+  }
+
   /** Waits for everything queued on the stream; errors of earlier asynchronous launches surface here. */
   public void synchronize() {
     try {

@@ -10,7 +10,6 @@ package kiln.runtime.cuda;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,59 +34,8 @@ public final class CudaTuner {
    */
   static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3, BF16_TOLERANCE = 1e-2;
 
-  private static final String UTILITIES = """
-      // kiln's tuner utilities: fresh inputs, output save/restore, on-device comparison.
-      extern "C" __global__ void kiln_fill(float* p, long long n, unsigned seed) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          unsigned h = (unsigned) i * 2654435761u ^ seed;
-          h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
-          p[i] = (float) (h >> 8) * (2.0f / 16777216.0f) - 1.0f;
-        }
-      }
-      extern "C" __global__ void kiln_copy(float* dst, const float* src, long long n) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
-      }
-      // bf16 tensors: values in [-1, 1) as bf16 bits (a float fill leaves arbitrary bit pairs there, NaN among them), 2-byte copies
-      extern "C" __global__ void kiln_fill_bf16(unsigned short* p, long long n, unsigned seed) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          unsigned h = (unsigned) i * 2654435761u ^ seed;
-          h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
-          p[i] = (unsigned short) (__float_as_uint((float) (h >> 8) * (2.0f / 16777216.0f) - 1.0f) >> 16);
-        }
-      }
-      extern "C" __global__ void kiln_copy16(unsigned short* dst, const unsigned short* src, long long n) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
-      }
-      // out[0] = max |got - want| (NaN counts as infinite), out[1] = max |want|; non-negative floats order as their bits
-      extern "C" __global__ void kiln_diff(const float* got, const float* want, long long n, unsigned* out) {
-        float d = 0.0f, m = 0.0f;
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          float e = fabsf(got[i] - want[i]);
-          d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
-          m = fmaxf(m, fabsf(want[i]));
-        }
-        for (int o = 16; o > 0; o /= 2) {
-          d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
-          m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
-        }
-        if (threadIdx.x % 32 == 0) { atomicMax(&out[0], __float_as_uint(d)); atomicMax(&out[1], __float_as_uint(m)); }
-      }
-      // as kiln_diff over bf16 elements (widened exactly)
-      extern "C" __global__ void kiln_diff16(const unsigned short* got, const unsigned short* want, long long n, unsigned* out) {
-        float d = 0.0f, m = 0.0f;
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          const float g = __uint_as_float(((unsigned) got[i]) << 16), w = __uint_as_float(((unsigned) want[i]) << 16);
-          float e = fabsf(g - w);
-          d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
-          m = fmaxf(m, fabsf(w));
-        }
-        for (int o = 16; o > 0; o /= 2) {
-          d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
-          m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
-        }
-        if (threadIdx.x % 32 == 0) { atomicMax(&out[0], __float_as_uint(d)); atomicMax(&out[1], __float_as_uint(m)); }
-      }
-      """;
+  /** The tuner's own kernels (fresh inputs, output save/restore, on-device comparison), compiled with the variants. */
+  private static final String UTILITIES = "/templates/cuda/tuner_utilities.cu";
 
   /**
    * One distinct matmul: the launch it first occurs in, rendered with its default tile, and the tiles to
@@ -163,7 +111,7 @@ public final class CudaTuner {
           space(schedule, mm, layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong), plan, function));
     }
     Map<String, String> sources = new LinkedHashMap<>();
-    sources.put("kiln_tuner_utilities", UTILITIES);
+    sources.put("kiln_tuner_utilities", utilities());
     Map<String, Rendered[]> variants = new LinkedHashMap<>();
     Map<String, Rendered> references = new LinkedHashMap<>();
     int variantCount = 0;
@@ -226,8 +174,7 @@ public final class CudaTuner {
     List<Tuner.Result<CudaSchedule.MatmulTile>> results = new ArrayList<>();
     int done = 0;
     try (DeviceArena initial = cuda.allocate(4 * largest); DeviceArena expected = cuda.allocate(4 * largest); DeviceArena err = cuda.allocate(8);
-         DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS);
-         Cuda.Event begin = cuda.event(); Cuda.Event end = cuda.event()) {
+         DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS)) {
       for (var e : targets.entrySet()) {
         Target t = e.getValue();
         List<CudaSchedule.MatmulTile> space = t.space();
@@ -241,14 +188,14 @@ public final class CudaTuner {
         Launch keep = Launch.of(cp, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, expected.pointer(0), c, n);
         Launch compare = Launch.of(half ? diff16 : diff, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, expected.pointer(0), n, err.pointer(0));
         cuda.launch(save);
-        for (Launch x : launch(ex, layout, references.get(e.getKey()), kernels, workspace)) cuda.launch(x);
+        for (Launch x : ex.launches(references.get(e.getKey()), kernels::get, workspace)) cuda.launch(x);
         cuda.launch(keep);
         Rendered[] v = variants.get(e.getKey());
         Tuner.Result<CudaSchedule.MatmulTile> res = Tuner.search(t.launch(), shape(t.byDefault(), layout), space, t.defaultTile(), i -> {
           if (CudaExecutor.workspaceFloats(v[i], layout) > WORKSPACE_CAP_FLOATS) return Double.NaN;   // split-K too big for this shape
           List<Launch> l;
           try {
-            l = launch(ex, layout, v[i], kernels, workspace);
+            l = ex.launches(v[i], kernels::get, workspace);
             cuda.launch(restore);
             for (Launch x : l) cuda.launch(x);
             err.memsetZero();
@@ -265,7 +212,7 @@ public final class CudaTuner {
             log.printf("tune: %s %s discarded: max abs error %.3e against the reference's max %.3e%n", t.launch(), space.get(i).knobs(), maxErr, refMax);
             return Double.NaN;
           }
-          return time(cuda, l, begin, end);
+          return cuda.medianMs(l, WARMUP, REPEATS);
         }, cache, device, t.key(), log);
         cuda.launch(restore);
         done += v.length;
@@ -279,38 +226,18 @@ public final class CudaTuner {
     return results;
   }
 
+  private static String utilities() {
+    try (var in = CudaTuner.class.getResourceAsStream(UTILITIES)) {
+      if (in == null) throw new IllegalStateException(UTILITIES + " is not on the class path");
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(UTILITIES + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
   /** "BxMxNxK" of a matmul launch (the tuning cache's shape key). */
   static String shape(Rendered r, Arena layout) {
     return r.work() instanceof Work.Bf16Tiles b ? b.shape(layout::size) : ((Work.Tiles) r.work()).shape(layout::size);
   }
 
-  private static List<Launch> launch(CudaExecutor ex, Arena layout, Rendered r, Map<String, Cuda.Module> kernels,
-                                     DeviceArena workspace) {
-    if (r.work() instanceof Work.Bf16Tiles b) {
-      Cuda.Module m = kernels.get(r.function());
-      return Bf16Matmul.launches(m.kernel(r.function()), b.tile().splits() > 1 ? m.kernel(r.function() + "_sum") : null, b, ex.cuda(), layout,
-          ex.memory(), ex.intBase(), layout.launchArgsLong(r.dims(), r.tensors()), workspace);
-    }
-    Work.Tiles t = (Work.Tiles) r.work();
-    if (t.transposed() != null) {   // the copies are part of the variant: timed with it
-      return CudaExecutor.transposedTiles(kernels::get, r.function(), t, layout, ex.memory(), ex.intBase(), workspace,
-          layout.launchArgsLong(r.dims(), r.tensors()));
-    }
-    return CudaExecutor.tiles(kernels.get(r.function()), r.function(), (Work.Tiles) r.work(), layout, ex.memory(), ex.intBase(),
-        workspace, layout.launchArgsLong(r.dims(), r.tensors()));
-  }
-
-  /** Median ms over REPEATS event-timed runs (all of a variant's launches) after WARMUP untimed ones. */
-  private static double time(Cuda cuda, List<Launch> l, Cuda.Event begin, Cuda.Event end) {
-    for (int w = 0; w < WARMUP; w++) for (Launch x : l) cuda.launch(x);
-    double[] t = new double[REPEATS];
-    for (int r = 0; r < REPEATS; r++) {
-      begin.record();
-      for (Launch x : l) cuda.launch(x);
-      end.record();
-      t[r] = begin.elapsedMs(end);
-    }
-    Arrays.sort(t);
-    return t[REPEATS / 2];
-  }
 }
