@@ -18,21 +18,21 @@ public final class Bf16Matmul {
   /**
    * C (m x n, ldc elements per row, fp32 or bf16 as the kernel writes it) (+)= A·Bᵀ with A(i, p) at
    * a[i * lda + p] (K-major) or a[p * lda + i] (MN-major), B(j, p) likewise from b with ldb: one launch
-   * of at most maxBlocks persistent blocks (0: one per SM of the device).
+   * of at most maxBlocks persistent blocks (0: one per SM of the device), of k's kernel in module (from load).
    */
-  public static Launch launch(Kernel kernel, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m, long n, long depth,
+  public static Launch launch(Cuda.Module module, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m, long n, long depth,
                               long lda, long ldb, long ldc, int maxBlocks) {
-    if (k.tile().splits() > 1) throw new IllegalArgumentException(kernel + ": a split-K kernel (" + k.tile().knobs() + ") needs a workspace: Bf16Matmul.launches");
-    return launches(kernel, null, k, cuda, a, b, c, m, n, depth, lda, ldb, ldc, maxBlocks, null).getFirst();
+    if (k.tile().splits() > 1) throw new IllegalArgumentException(k.function() + ": a split-K kernel (" + k.tile().knobs() + ") needs a workspace: Bf16Matmul.launches");
+    return launches(module, k, cuda, a, b, c, m, n, depth, lda, ldb, ldc, maxBlocks, null).getFirst();
   }
 
   /**
    * As launch, for any kernel: without split-K the one launch; with it (k.tile().splits() > 1) the partial sums into
-   * workspace (at least k.tile().workspaceFloats(m, n) floats), then kernel_sum adding them into C, from `sum` (the
-   * same module's function + "_sum").
+   * workspace (at least k.tile().workspaceFloats(m, n) floats), then the module's function_sum adding them into C.
    */
-  public static List<Launch> launches(Kernel kernel, Kernel sum, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m,
+  public static List<Launch> launches(Cuda.Module module, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m,
                                       long n, long depth, long lda, long ldb, long ldc, int maxBlocks, DeviceArena workspace) {
+    Kernel kernel = module.kernel(k.function()), sum = k.tile().splits() > 1 ? module.kernel(k.function() + "_sum") : null;
     int pair = k.out() == WgmmaBf16.Out.BF16 ? 4 : 8;
     if (kiln.runtime.multi.Nccl.address(c) % pair != 0 || ldc < n) {
       throw new IllegalArgumentException(kernel + ": C needs a " + pair + "-byte aligned base and ldc >= N, found address "
@@ -112,9 +112,6 @@ public final class Bf16Matmul {
     for (var e : cubins.entrySet()) modules.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
     return modules;
   }
-
-  /** The kernel a launch runs, from load's modules. */
-  public static Kernel kernel(Map<String, Cuda.Module> modules, WgmmaBf16.Kernel k) { return modules.get(k.function()).kernel(k.function()); }
 
   /** float to bf16 bits, rounded to nearest even (NaN kept a quiet NaN): how inputs are made and how the kernel stores C. */
   public static short bf16(float v) {

@@ -292,11 +292,9 @@ public final class Cuda implements AutoCloseable {
   /**
    * A second stream on this context (a data-parallel rank's communication stream), destroyed with the
    * context. Blocking like the main one: ordered with the legacy default stream the synchronous copies
-   * use, concurrent with the main stream except where events order them.
+   * use, concurrent with the main stream except where events order them. high: at the context's greatest priority,
+   * so its kernels take SMs as soon as the main stream's blocks retire.
    */
-  public CUstream sideStream() { return sideStream(false); }
-
-  /** As above; high: at the context's greatest priority, so its kernels take SMs as soon as the main stream's blocks retire. */
   public CUstream sideStream(boolean high) {
     CUstream s = new CUstream();
     if (high) {

@@ -143,7 +143,7 @@ public final class MatmulBench {
           for (WgmmaBf16.Tile t : tiles) {
             WgmmaBf16.Kernel k = WgmmaBf16.render(t, s.a(), s.b(), WgmmaBf16.Out.BF16, false);
             try {
-              Launch launch = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+              Launch launch = Bf16Matmul.launch(modules.get(k.function()), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
                   s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
               worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, List.of(launch), s, a, b, WgmmaBf16.Out.BF16, t.knobs()));
               double ms = cuda.medianMs(List.of(launch), 5, BF16_RUNS);
@@ -162,7 +162,7 @@ public final class MatmulBench {
             continue;
           }
           WgmmaBf16.Kernel k32 = WgmmaBf16.render(best, s.a(), s.b(), WgmmaBf16.Out.F32, false);
-          Launch launch32 = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k32), k32, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+          Launch launch32 = Bf16Matmul.launch(modules.get(k32.function()), k32, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
               s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
           worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, List.of(launch32), s, a, b, WgmmaBf16.Out.F32, best.knobs()));
           double ms32 = cuda.medianMs(List.of(launch32), 5, BF16_RUNS);
@@ -223,8 +223,7 @@ public final class MatmulBench {
           splits.add(chosen);
           for (int s : splits) {
             WgmmaBf16.Kernel k = WgmmaBf16.render(base.withSplits(s), WgmmaBf16.Major.MN, WgmmaBf16.Major.MN, WgmmaBf16.Out.F32, false);
-            Cuda.Module m = modules.get(k.function());
-            List<Launch> l = Bf16Matmul.launches(m.kernel(k.function()), s > 1 ? m.kernel(k.function() + "_sum") : null, k, cuda, mem.pointer(0),
+            List<Launch> l = Bf16Matmul.launches(modules.get(k.function()), k, cuda, mem.pointer(0),
                 mem.pointer(aBytes), mem.pointer(aBytes + bBytes), sh.m(), sh.n(), sh.k(), sh.lda(), sh.ldb(), sh.n(), 0, ws);
             bf16Check(cuda, mem, aBytes + bBytes, l, sh, a, b, WgmmaBf16.Out.F32, "splits=" + s);
             float[] once = mem.downloadFloats(aBytes + bBytes, sh.m() * sh.n());

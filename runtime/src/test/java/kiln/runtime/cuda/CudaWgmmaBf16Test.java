@@ -64,7 +64,7 @@ class CudaWgmmaBf16Test {
             for (int e = 0; e < init.length; e++) init[e] = start != null ? Bf16Matmul.bf16(start[e]) : (short) 0x7FC1;
             MatmulBench.upload(mem, aBytes + bBytes, init);
           }
-          Launch launch = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+          Launch launch = Bf16Matmul.launch(modules.get(k.function()), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
               M, N, K, c.a() == Major.K ? K : M, c.b() == Major.K ? K : N, N, c.blocks());
           cuda.launch(launch);
           cuda.synchronize();
