@@ -254,7 +254,7 @@ public final class CudaExecutor implements Executor {
     return Launch.of(kernel, grid, block, sharedBytes, Stream.concat(Stream.of(memory.pointer(0), memory.pointer(intBase), args), Stream.of(extra)).toArray());
   }
 
-  /** Fails unless workspace holds floats floats (what the launches of function need). */
+  /** Fails unless the workspace has room for the floats the launches of function need (what: who needs them, for the message). */
   private static void requireWorkspace(DeviceArena workspace, long floats, String function, String what) {
     if (workspace == null || workspace.bytes() < 4 * floats) throw new IllegalStateException(function + ": " + what + " " + 4 * floats + " bytes of workspace");
   }
