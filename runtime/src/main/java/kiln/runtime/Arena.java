@@ -3,10 +3,8 @@
 // executor takes the layout alone (host = false: no arrays) and holds the storage itself.
 package kiln.runtime;
 
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Graph;
@@ -17,25 +15,7 @@ public final class Arena extends ArenaLayout {
   public final int[] i;
 
   /** Every tensor its own space (no sharing): for tests and tools that read any tensor afterwards. */
-  public Arena(Graph graph, Map<Dim, Integer> bound) { this(graph, bound, null, Set.of()); }
-
-  /**
-   * @param order  the computes of one step in execution order (null: no sharing)
-   * @param pinned tensors read after a step (logits, loss) that must keep their own space
-   */
-  public Arena(Graph graph, Map<Dim, Integer> bound, List<Compute> order, Set<Tensor> pinned) {
-    this(graph, bound, order, pinned, true);
-  }
-
-  /** With host = false only the layout is computed (a device executor holds the storage). */
-  public Arena(Graph graph, Map<Dim, Integer> bound, List<Compute> order, Set<Tensor> pinned, boolean host) {
-    this(graph, bound, pinned, order == null ? null : Launches.each(order), host, Map.of());
-  }
-
-  /** As above, lifetimes counted in launches. */
-  public Arena(Graph graph, Map<Dim, Integer> bound, Set<Tensor> pinned, Launches launches, boolean host) {
-    this(graph, bound, pinned, launches, host, Map.of());
-  }
+  public Arena(Graph graph, Map<Dim, Integer> bound) { this(graph, bound, Set.of(), null, true, Map.of()); }
 
   /** The layout of ArenaLayout's constructor, and with host its storage. */
   public Arena(Graph graph, Map<Dim, Integer> bound, Set<Tensor> pinned, Launches launches, boolean host, Map<Tensor, Long> storage) {

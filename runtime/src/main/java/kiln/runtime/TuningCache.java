@@ -33,10 +33,10 @@ public final class TuningCache {
 
   private TuningCache(Path file) { this.file = file; }
 
-  public static Path defaultFile() {
-    String base = System.getenv().getOrDefault("KILN_CACHE", System.getProperty("user.home") + "/.cache/kiln");
-    return Path.of(base, "tuning.json");
-  }
+  public static Path defaultFile() { return cacheRoot().resolve("tuning.json"); }
+
+  /** Where kiln caches what it compiles and tunes: $KILN_CACHE, or ~/.cache/kiln. */
+  public static Path cacheRoot() { return Path.of(System.getenv().getOrDefault("KILN_CACHE", System.getProperty("user.home") + "/.cache/kiln")); }
 
   /** Reads the cache; a missing file is an empty cache, an unreadable one is reported and ignored. */
   public static TuningCache load(Path file) {

@@ -32,7 +32,7 @@ class ArenaTest {
     try {
       kiln.codegen.CudaLowering.rowsOverride = true;
       Arena.Launches launches = Session.cudaLaunches(p);
-      Arena a = new Arena(p.graph(), sizes, Set.of(p.loss()), launches, false);
+      Arena a = new Arena(p.graph(), sizes, Set.of(p.loss()), launches, false, Map.of());
       Map<Integer, java.util.Set<Tensor>> touched = new HashMap<>();
       for (int k = 0; k < launches.groups().size(); k++) {
         var set = touched.computeIfAbsent(k, x -> new java.util.LinkedHashSet<>());
@@ -54,7 +54,7 @@ class ArenaTest {
         }
       }
       assertTrue(fused >= 10, "row kernels touch many tensors: " + fused);
-      long perCompute = new Arena(p.graph(), sizes, order, Set.of(p.loss()), false).bytes();
+      long perCompute = new Arena(p.graph(), sizes, Set.of(p.loss()), ArenaLayout.Launches.each(order), false, Map.of()).bytes();
       assertTrue(a.bytes() <= perCompute * 1.005, "at most 0.5% more memory on GPT-2: " + a.bytes() + " vs " + perCompute);
     } finally {
       kiln.codegen.CudaLowering.rowsOverride = null;
@@ -65,7 +65,7 @@ class ArenaTest {
     Program p = Gpt2.build(2);
     var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 4, 64), 4, 32);
     List<Compute> order = p.graph().computes();
-    Arena shared = new Arena(p.graph(), sizes, order, Set.of(p.logits(), p.loss()), true);
+    Arena shared = new Arena(p.graph(), sizes, Set.of(p.logits(), p.loss()), ArenaLayout.Launches.each(order), true, Map.of());
     Arena separate = new Arena(p.graph(), sizes);
     assertTrue(shared.bytes() < separate.bytes(), "sharing saves space: " + shared.bytes() + " vs " + separate.bytes());
     assertEquals(separate.bytes() - shared.bytes(), lifetimeTotal(p, shared) - shared.sharedBytes(), "saving = transient bytes - region");
@@ -114,7 +114,7 @@ class ArenaTest {
   @Test void deviceLayoutAlignsEveryTensor() {
     Program p = Gpt2.build(2, kiln.codegen.BackendPass.CUDA);
     var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 3, 48), 3, 37);
-    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), Set.of(p.loss()), false);   // pinned as Session pins
+    Arena device = new Arena(p.graph(), sizes, Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), false, Map.of());   // pinned as Session pins
     for (Tensor t : p.graph().roots()) {
       if (t.dtype() == DType.F32) assertEquals(0, device.offsetLong(t) % 16, t.name() + " at " + device.offsetLong(t));
     }

@@ -123,8 +123,8 @@ class Bf16PrecisionTest {
   @Test void deviceLayoutsPackBf16TwoToASlot() {
     Program p = Bf16Storage.apply(Gpt2.build(1)).program();
     Map<kiln.dsl.Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 32), 2, 16);
-    Arena device = new Arena(p.graph(), sizes, p.graph().computes(), java.util.Set.of(p.loss()), false);
-    Arena host = new Arena(p.graph(), sizes, p.graph().computes(), java.util.Set.of(p.loss()), true);
+    Arena device = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), false, Map.of());
+    Arena host = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), true, Map.of());
     Tensor logits = p.logits();
     assertEquals(2, device.bytesPerElement(logits));
     assertEquals(4, host.bytesPerElement(logits), "the CPU emulates bf16 in floats");

@@ -117,8 +117,8 @@ class EpilogueTest {
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     Set<Tensor> pinned = Set.of(p.loss());
     Arena.Launches launches = Session.cudaLaunches(p);
-    Arena fusedArena = new Arena(p.graph(), sizes, pinned, launches, false);
-    Arena perCompute = new Arena(p.graph(), sizes, p.graph().computes(), pinned, false);
+    Arena fusedArena = new Arena(p.graph(), sizes, pinned, launches, false, Map.of());
+    Arena perCompute = new Arena(p.graph(), sizes, pinned, ArenaLayout.Launches.each(p.graph().computes()), false, Map.of());
     int groups = 0;
     for (List<Compute> g : launches.groups()) {
       if (!Epilogue.fused(g)) continue;

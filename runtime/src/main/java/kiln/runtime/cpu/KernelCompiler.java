@@ -24,16 +24,14 @@ import javax.tools.ToolProvider;
 import kiln.codegen.CpuKernel;
 import kiln.codegen.JavaRenderer;
 import kiln.codegen.Rendered;
+import kiln.runtime.format.AtomicFiles;
 
 public final class KernelCompiler {
   private final Path cacheDir;
 
   public KernelCompiler(Path cacheDir) { this.cacheDir = cacheDir; }
 
-  public static KernelCompiler defaultCache() {
-    String base = System.getenv().getOrDefault("KILN_CACHE", System.getProperty("user.home") + "/.cache/kiln");
-    return new KernelCompiler(Path.of(base, "java", Runtime.version().feature() + ""));
-  }
+  public static KernelCompiler defaultCache() { return new KernelCompiler(kiln.runtime.TuningCache.cacheRoot().resolve("java/" + Runtime.version().feature())); }
 
   /** Result: an instance per class name, and how many had to be compiled (the rest came from the cache). */
   public record Compiled(Map<String, CpuKernel> kernels, int compiled, long millis) {}
@@ -59,14 +57,8 @@ public final class KernelCompiler {
       bytes.putAll(fresh);
       try {
         Files.createDirectories(cacheDir);
-        for (Rendered k : missing) {
-          byte[] b = fresh.get(qualifiedName(k));
-          Path tmp = Files.createTempFile(cacheDir, k.function(), ".tmp");
-          Files.write(tmp, b);
-          Files.move(tmp, cacheDir.resolve(k.function() + ".class"), java.nio.file.StandardCopyOption.ATOMIC_MOVE,
-              java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        }
-      } catch (IOException e) {
+        for (Rendered k : missing) AtomicFiles.write(cacheDir.resolve(k.function() + ".class"), out -> out.write(fresh.get(qualifiedName(k))));
+      } catch (IOException | java.io.UncheckedIOException e) {
         System.err.println("kiln: kernel cache " + cacheDir + " not writable (" + e.getMessage() + "); continuing without it");
       }
     }

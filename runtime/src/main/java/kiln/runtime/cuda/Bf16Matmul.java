@@ -4,6 +4,7 @@
 // CudaExecutor.bf16Matmul), or a program's matmul over its arena (CudaExecutor.plan, Work.Bf16Tiles).
 package kiln.runtime.cuda;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -17,58 +18,66 @@ public final class Bf16Matmul {
   /**
    * C (m x n, ldc elements per row, fp32 or bf16 as the kernel writes it) (+)= A·Bᵀ with A(i, p) at
    * a[i * lda + p] (K-major) or a[p * lda + i] (MN-major), B(j, p) likewise from b with ldb: one launch
-   * of at most maxBlocks persistent blocks (0: one per SM of the device).
+   * of at most maxBlocks persistent blocks (0: one per SM of the device), of k's kernel in module (from load).
    */
-  public static Launch launch(Kernel kernel, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m, long n, long depth,
+  public static Launch launch(Cuda.Module module, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m, long n, long depth,
                               long lda, long ldb, long ldc, int maxBlocks) {
-    WgmmaBf16.Tile tile = k.tile();
-    checkThreads(kernel, tile);
-    if (m < 1 || n < 1 || depth < 1 || m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || depth > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException(kernel + ": M, N and K must be 1.." + Integer.MAX_VALUE + ", found " + m + " x " + n + " x " + depth);
-    }
-    long[] mapA = operandMap(k.a(), a, m, depth, lda, tile.boxRows(k.a(), true));
-    long[] mapB = operandMap(k.b(), b, n, depth, ldb, tile.boxRows(k.b(), false));
+    if (k.tile().splits() > 1) throw new IllegalArgumentException(k.function() + ": a split-K kernel (" + k.tile().knobs() + ") needs a workspace: Bf16Matmul.launches");
+    return launches(module, k, cuda, a, b, c, m, n, depth, lda, ldb, ldc, maxBlocks, null).getFirst();
+  }
+
+  /**
+   * As launch, for any kernel: without split-K the one launch; with it (k.tile().splits() > 1) the partial sums into
+   * workspace (at least k.tile().workspaceFloats(m, n) floats), then the module's function_sum adding them into C.
+   */
+  public static List<Launch> launches(Cuda.Module module, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m,
+                                      long n, long depth, long lda, long ldb, long ldc, int maxBlocks, DeviceArena workspace) {
+    Kernel kernel = module.kernel(k.function()), sum = k.tile().splits() > 1 ? module.kernel(k.function() + "_sum") : null;
     int pair = k.out() == WgmmaBf16.Out.BF16 ? 4 : 8;
     if (kiln.runtime.multi.Nccl.address(c) % pair != 0 || ldc < n) {
       throw new IllegalArgumentException(kernel + ": C needs a " + pair + "-byte aligned base and ldc >= N, found address "
           + kiln.runtime.multi.Nccl.address(c) + " and ldc " + ldc + " for N " + n);
     }
-    // C's map only where the kernel stores through the copy engine (a bf16 map: 64 x 64 boxes); else an unused zero block
-    long[] mapC = k.tmaStore() ? TensorMaps.bf16(c, n, m, ldc, 64) : new long[16];
-    if (tile.splits() > 1) throw new IllegalArgumentException(kernel + ": a split-K kernel (" + tile.knobs() + ") needs a workspace: Bf16Matmul.launches");
     int sms = cuda.multiprocessors();
-    int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
-    return Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
-        mapA, mapB, mapC);
+    // C's map only where the kernel stores through the copy engine (a bf16 map: 64 x 64 boxes); else an unused zero block
+    return launches(kernel, sum, k.tile(), k.a(), k.b(), a, b, k.tmaStore() ? c : null, m, n, depth, lda, ldb, ldc,
+        maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms, List.of(c, (int) m, (int) n, (int) depth, ldc), List.of(c, (int) m, (int) n, ldc), workspace);
   }
 
   /**
-   * As launch, for any kernel: without split-K the one launch; with it (k.tile().splits() > 1) the partial sums into
-   * workspace (at least k.tile().workspaceFloats(m, n) floats), then kernel_sum adding them into C, from `sum` (the
-   * same module's function + "_sum").
+   * A program's bf16 matmul over the arena (Work.Bf16Tiles): A, B and C dense at their offsets in bf16 elements from F,
+   * the kernel's and the sum's arguments lead (F, I and the argument block) then the maps and the workspace.
    */
-  public static List<Launch> launches(Kernel kernel, Kernel sum, WgmmaBf16.Kernel k, Cuda cuda, CUdeviceptr a, CUdeviceptr b, CUdeviceptr c, long m,
-                                      long n, long depth, long lda, long ldb, long ldc, int maxBlocks, DeviceArena workspace) {
-    WgmmaBf16.Tile tile = k.tile();
-    if (tile.splits() == 1) return List.of(launch(kernel, k, cuda, a, b, c, m, n, depth, lda, ldb, ldc, maxBlocks));
-    checkThreads(kernel, tile);
-    checkSplits(kernel, tile, m, n, depth, workspace);
-    long[] mapA = operandMap(k.a(), a, m, depth, lda, tile.boxRows(k.a(), true));
-    long[] mapB = operandMap(k.b(), b, n, depth, ldb, tile.boxRows(k.b(), false));
-    if (ldc < n) throw new IllegalArgumentException(kernel + ": ldc >= N needed, found ldc " + ldc + " for N " + n);
-    int sms = cuda.multiprocessors();
-    int blocks = tile.blocks(m, n, maxBlocks > 0 ? Math.min(maxBlocks, sms) : sms);
-    return List.of(
-        Launch.of(kernel, Launch.Dim3.of(blocks), Launch.Dim3.of(tile.threads()), tile.sharedBytes(), c, (int) m, (int) n, (int) depth, ldc,
-            mapA, mapB, new long[16], workspace.pointer(0)),
-        Launch.of(sum, sumGrid(m, n), Launch.Dim3.of(256), 0, c, (int) m, (int) n, ldc, workspace.pointer(0)));
+  static List<Launch> launches(Kernel kernel, Kernel sum, Work.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout, DeviceArena memory,
+                               List<Object> lead, DeviceArena workspace) {
+    long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
+    return launches(kernel, sum, t.tile().withTmaStore(t.tmaStore()), t.aMajor(), t.bMajor(), memory.pointer(2 * layout.offsetLong(t.a())),
+        memory.pointer(2 * layout.offsetLong(t.b())), t.tmaStore() ? memory.pointer(2 * layout.offsetLong(t.c())) : null, m, n, k,
+        t.aMajor() == WgmmaBf16.Major.K ? k : m, t.bMajor() == WgmmaBf16.Major.K ? k : n, n, cuda.multiprocessors(), lead, lead, workspace);
   }
 
-  /** The second kernel's grid: a thread per element of C, at most 8 blocks of 256 per SM's worth (132 SMs). */
-  static Launch.Dim3 sumGrid(long m, long n) { return Launch.Dim3.of((int) Math.max(1, Math.min(8L * 132, (m * n + 255) / 256))); }
-
-  /** Split-K's rules: every split at least one 64-deep stage, the workspace large enough. */
-  private static void checkSplits(Kernel kernel, WgmmaBf16.Tile tile, long m, long n, long depth, DeviceArena workspace) {
+  /**
+   * Both kinds of launch: the maps of A and B (and of C where c is not null: the kernel stores through the copy engine),
+   * the persistent grid of at most maxBlocks blocks, lead then the three maps; with split-K (tile.splits() > 1) the
+   * kernel writes its partial sums to the workspace (a dense fp32 M x N per split) and `sum` adds them into C in split
+   * order, sumLead then the workspace: two launches.
+   */
+  private static List<Launch> launches(Kernel kernel, Kernel sum, WgmmaBf16.Tile tile, WgmmaBf16.Major aMajor, WgmmaBf16.Major bMajor, CUdeviceptr a,
+                                       CUdeviceptr b, CUdeviceptr c, long m, long n, long depth, long lda, long ldb, long ldc, int maxBlocks,
+                                       List<Object> lead, List<Object> sumLead, DeviceArena workspace) {
+    if (kernel.maxThreadsPerBlock() < tile.threads()) {
+      throw new CudaException(kernel + ": compiled to " + kernel.registers() + " registers a thread, which allow " + kernel.maxThreadsPerBlock()
+          + " threads a block; the tile " + tile.knobs() + " needs " + tile.threads());
+    }
+    if (m < 1 || n < 1 || depth < 1 || m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || depth > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(kernel + ": M, N and K must be 1.." + Integer.MAX_VALUE + ", found " + m + " x " + n + " x " + depth);
+    }
+    List<Object> args = new ArrayList<>(lead);
+    args.add(operandMap(aMajor, a, m, depth, lda, tile.boxRows(aMajor, true)));
+    args.add(operandMap(bMajor, b, n, depth, ldb, tile.boxRows(bMajor, false)));
+    args.add(c != null ? TensorMaps.bf16(c, n, m, ldc, 64) : new long[16]);
+    Launch.Dim3 grid = Launch.Dim3.of(tile.blocks(m, n, maxBlocks)), block = Launch.Dim3.of(tile.threads());
+    if (tile.splits() == 1) return List.of(Launch.of(kernel, grid, block, tile.sharedBytes(), args.toArray()));
     long stages = (depth + WgmmaBf16.BK - 1) / WgmmaBf16.BK;
     if (tile.splits() > stages) {
       throw new IllegalArgumentException(kernel + ": " + tile.splits() + " splits along K need at least as many 64-deep stages, found K " + depth);
@@ -78,54 +87,15 @@ public final class Bf16Matmul {
       throw new IllegalStateException(kernel + ": split-K (" + tile.knobs() + ") needs " + need + " bytes of workspace, found "
           + (workspace == null ? "none" : workspace.bytes()));
     }
+    args.add(workspace.pointer(0));
+    List<Object> sumArgs = new ArrayList<>(sumLead);
+    sumArgs.add(workspace.pointer(0));
+    return List.of(Launch.of(kernel, grid, block, tile.sharedBytes(), args.toArray()),
+        Launch.of(sum, sumGrid(m, n), Launch.Dim3.of(256), 0, sumArgs.toArray()));
   }
 
-  private static void checkThreads(Kernel kernel, WgmmaBf16.Tile tile) {
-    if (kernel.maxThreadsPerBlock() < tile.threads()) {
-      throw new CudaException(kernel + ": compiled to " + kernel.registers() + " registers a thread, which allow " + kernel.maxThreadsPerBlock()
-          + " threads a block; the tile " + tile.knobs() + " needs " + tile.threads());
-    }
-  }
-
-  /**
-   * A program's bf16 matmul over the arena (Work.Bf16Tiles): the maps of A and B (bf16, dense, at their offsets in
-   * bf16 elements from F) and, where the kernel stores C through the copy engine, of C; the persistent grid; F, I and the
-   * argument block, then the three maps.
-   */
-  static Launch launch(Kernel kernel, Work.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout, DeviceArena memory, long intBase,
-                       long[] args) {
-    if (t.tile().splits() > 1) throw new IllegalArgumentException(kernel + ": a split-K kernel (" + t.tile().knobs() + ") needs a workspace: Bf16Matmul.launches");
-    return launches(kernel, null, t, cuda, layout, memory, intBase, args, null).getFirst();
-  }
-
-  /**
-   * As launch; with split-K (t.tile().splits() > 1) the kernel writes its partial sums to the workspace (a dense fp32 M x N
-   * per split) and `sum` (the module's function + "_sum") adds them into C in split order: two launches.
-   */
-  static List<Launch> launches(Kernel kernel, Kernel sum, Work.Bf16Tiles t, Cuda cuda, kiln.runtime.Arena layout,
-                               DeviceArena memory, long intBase, long[] args, DeviceArena workspace) {
-    WgmmaBf16.Tile tile = t.tile().withTmaStore(t.tmaStore());
-    checkThreads(kernel, tile);
-    long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
-    if (m < 1 || n < 1 || k < 1 || m > Integer.MAX_VALUE || n > Integer.MAX_VALUE || k > Integer.MAX_VALUE) {
-      throw new IllegalArgumentException(kernel + ": M, N and K must be 1.." + Integer.MAX_VALUE + ", found " + m + " x " + n + " x " + k);
-    }
-    long[] mapA = operandMap(t.aMajor(), memory.pointer(2 * layout.offsetLong(t.a())), m, k, t.aMajor() == WgmmaBf16.Major.K ? k : m,
-        tile.boxRows(t.aMajor(), true));
-    long[] mapB = operandMap(t.bMajor(), memory.pointer(2 * layout.offsetLong(t.b())), n, k, t.bMajor() == WgmmaBf16.Major.K ? k : n,
-        tile.boxRows(t.bMajor(), false));
-    long[] mapC = t.tmaStore() ? TensorMaps.bf16(memory.pointer(2 * layout.offsetLong(t.c())), n, m, n, 64) : new long[16];
-    Launch.Dim3 grid = Launch.Dim3.of(tile.blocks(m, n, cuda.multiprocessors()));
-    if (tile.splits() == 1) {
-      return List.of(Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args,
-          mapA, mapB, mapC));
-    }
-    checkSplits(kernel, tile, m, n, k, workspace);
-    return List.of(
-        Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args,
-            mapA, mapB, mapC, workspace.pointer(0)),
-        Launch.of(sum, sumGrid(m, n), Launch.Dim3.of(256), 0, memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0)));
-  }
+  /** The second kernel's grid: a thread per element of C, at most 8 blocks of 256 per SM's worth (132 SMs). */
+  static Launch.Dim3 sumGrid(long m, long n) { return Launch.Dim3.of((int) Math.max(1, Math.min(8L * 132, (m * n + 255) / 256))); }
 
   /** The map of an operand with `rows` rows (M or N) and depth K, stored as its major says, pitch elements between stored rows. */
   static long[] operandMap(WgmmaBf16.Major major, CUdeviceptr base, long rows, long depth, long pitch, int boxRows) {
@@ -142,9 +112,6 @@ public final class Bf16Matmul {
     for (var e : cubins.entrySet()) modules.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
     return modules;
   }
-
-  /** The kernel a launch runs, from load's modules. */
-  public static Kernel kernel(Map<String, Cuda.Module> modules, WgmmaBf16.Kernel k) { return modules.get(k.function()).kernel(k.function()); }
 
   /** float to bf16 bits, rounded to nearest even (NaN kept a quiet NaN): how inputs are made and how the kernel stores C. */
   public static short bf16(float v) {

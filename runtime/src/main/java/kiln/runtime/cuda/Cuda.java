@@ -3,37 +3,7 @@
 // modules, launches, events for timing and CUDA graphs of captured launch sequences.
 package kiln.runtime.cuda;
 
-import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
-import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
-import static jcuda.driver.JCudaDriver.cuDeviceGet;
-import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
-import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
-import static jcuda.driver.JCudaDriver.cuDeviceGetName;
-import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
-import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
-import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
-import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
-import static jcuda.driver.JCudaDriver.cuEventCreate;
-import static jcuda.driver.JCudaDriver.cuEventDestroy;
-import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
-import static jcuda.driver.JCudaDriver.cuEventRecord;
-import static jcuda.driver.JCudaDriver.cuEventSynchronize;
-import static jcuda.driver.JCudaDriver.cuGraphDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
-import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
-import static jcuda.driver.JCudaDriver.cuGraphLaunch;
-import static jcuda.driver.JCudaDriver.cuInit;
-import static jcuda.driver.JCudaDriver.cuLaunchKernel;
-import static jcuda.driver.JCudaDriver.cuMemAlloc;
-import static jcuda.driver.JCudaDriver.cuMemGetInfo;
-import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
-import static jcuda.driver.JCudaDriver.cuModuleLoadData;
-import static jcuda.driver.JCudaDriver.cuModuleUnload;
-import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
-import static jcuda.driver.JCudaDriver.cuStreamCreate;
-import static jcuda.driver.JCudaDriver.cuStreamDestroy;
-import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
-import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+import static jcuda.driver.JCudaDriver.*;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -251,6 +221,22 @@ public final class Cuda implements AutoCloseable {
     }
   }
 
+  /** Median ms of `runs` event-timed runs of launches (all of them, in order, per run) after `warmup` untimed ones. */
+  public double medianMs(java.util.List<Launch> launches, int warmup, int runs) {
+    for (int i = 0; i < warmup; i++) for (Launch l : launches) launch(l);
+    double[] ms = new double[runs];
+    try (Event start = event(); Event end = event()) {
+      for (int i = 0; i < runs; i++) {
+        start.record();
+        for (Launch l : launches) launch(l);
+        end.record();
+        ms[i] = start.elapsedMs(end);
+      }
+    }
+    java.util.Arrays.sort(ms);
+    return ms[runs / 2];
+  }
+
   /** Waits for everything queued on the stream; errors of earlier asynchronous launches surface here. */
   public void synchronize() {
     try {
@@ -276,17 +262,15 @@ public final class Cuda implements AutoCloseable {
   /**
    * A second stream on this context (a data-parallel rank's communication stream), destroyed with the
    * context. Blocking like the main one: ordered with the legacy default stream the synchronous copies
-   * use, concurrent with the main stream except where events order them.
+   * use, concurrent with the main stream except where events order them. high: at the context's greatest priority,
+   * so its kernels take SMs as soon as the main stream's blocks retire.
    */
-  public CUstream sideStream() { return sideStream(false); }
-
-  /** As above; high: at the context's greatest priority, so its kernels take SMs as soon as the main stream's blocks retire. */
   public CUstream sideStream(boolean high) {
     CUstream s = new CUstream();
     if (high) {
       int[] least = new int[1], greatest = new int[1];
-      jcuda.driver.JCudaDriver.cuCtxGetStreamPriorityRange(least, greatest);
-      jcuda.driver.JCudaDriver.cuStreamCreateWithPriority(s, 0, greatest[0]);
+      cuCtxGetStreamPriorityRange(least, greatest);
+      cuStreamCreateWithPriority(s, 0, greatest[0]);
     } else {
       cuStreamCreate(s, 0);
     }
@@ -300,7 +284,7 @@ public final class Cuda implements AutoCloseable {
   public void waitFor(Event event) { waitFor(stream, event); }
 
   /** Work queued on s from now on waits for event. */
-  public void waitFor(CUstream s, Event event) { jcuda.driver.JCudaDriver.cuStreamWaitEvent(s, event.event, 0); }
+  public void waitFor(CUstream s, Event event) { cuStreamWaitEvent(s, event.event, 0); }
 
   /** A point in the stream, for timing: {@code start.record(); ...; end.record(); start.elapsedMs(end)}. */
   public final class Event implements AutoCloseable {

@@ -6,8 +6,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
 import kiln.codegen.CudaLowering;
-import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.Lowering;
 import kiln.codegen.Rendered;
@@ -32,9 +34,9 @@ public final class CudaExecutor implements Executor {
   private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
   private final List<Planned> all = new ArrayList<>();
   private final List<Cuda.Module> modules = new ArrayList<>();
-  private final Map<String, Cuda.Module> bf16Modules = new java.util.HashMap<>();
   private final CompileStats compile;
-  private final CudaSchedule.Precision precision;
+  /** The schedule as this device runs it (forDevice). */
+  private final CudaSchedule schedule;
   private final String tunedNote;
   private final int kernelCount;
   private final float[] scalar = new float[1];
@@ -55,9 +57,9 @@ public final class CudaExecutor implements Executor {
    */
   public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule requested, TuningCache tuning) {
     CudaSchedule schedule = forDevice(requested, cuda);
+    this.schedule = schedule;
     this.layout = layout;
     this.cuda = cuda;
-    this.precision = schedule.precision();
     String device = tuningDevice(cuda);
     int[] tuned = {0};   // matmul launches whose tile the tuning cache gave
     Lowering.Chooser<CudaSchedule.MatmulTile> chooser = new Lowering.Chooser<>() {
@@ -141,7 +143,7 @@ public final class CudaExecutor implements Executor {
     for (var e : lowered.entrySet()) {
       List<Planned> planned = new ArrayList<>();
       for (kiln.codegen.Launch l : e.getValue().launches()) {
-        Planned p = plan(l, byFunction::get, schedule);
+        Planned p = new Planned(all.size(), l.name(), l.kernel().kind(), launches(l.kernel(), byFunction::get, workspace));
         planned.add(p);
         all.add(p);
       }
@@ -213,35 +215,48 @@ public final class CudaExecutor implements Executor {
     return mma.workspaceFloats(layout.product(t.batch()), layout.product(t.m()), layout.product(t.n()));
   }
 
-  private Planned plan(kiln.codegen.Launch l, java.util.function.Function<String, Cuda.Module> modules, CudaSchedule s) {
-    Rendered r = l.kernel();
-    Cuda.Module module = modules.apply(r.function());
+  /**
+   * The launches of one rendered kernel over this arena: its grid, block and arguments, written once per kind of work.
+   * Kernels come from modules (by function name); split-K and column partial sums and transposed operands go to workspace
+   * (the executor's own, or the tuner's when it races variants).
+   */
+  List<Launch> launches(Rendered r, Function<String, Cuda.Module> modules, DeviceArena workspace) {
+    String function = r.function();
+    Kernel kernel = modules.apply(function).kernel(function);
+    Supplier<Kernel> sum = () -> modules.apply(function).kernel(function + "_sum");
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
-    List<Launch> launches = switch (r.work()) {
-      case Work.Threads t -> List.of(Launch.of(module.kernel(r.function()), Launch.cover(t.count(layout::size), s.mapBlock()),
-          Launch.Dim3.of(s.mapBlock()), 0, memory.pointer(0), memory.pointer(intBase), args));
+    return switch (r.work()) {
+      case Work.Threads t -> List.of(over(kernel, Launch.cover(t.count(layout::size), schedule.mapBlock()), Launch.Dim3.of(schedule.mapBlock()), 0, args));
       case Work.Blocks b -> {
         long items = layout.product(b.items()), extent = layout.product(b.extent());
-        int block = (int) Math.min(s.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
-        yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0,
-            memory.pointer(0), memory.pointer(intBase), args));
+        int block = (int) Math.min(schedule.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
+        yield List.of(over(kernel, Launch.Dim3.of((int) Math.min(items, Integer.MAX_VALUE)), Launch.Dim3.of(block), 0, args));
       }
       case Work.Rows w -> {
         int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
         long blocks = (layout.product(w.rows()) + per - 1) / per;
-        yield List.of(Launch.of(module.kernel(r.function()), Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))),
-            Launch.Dim3.of(w.threads(extent), per), 0, memory.pointer(0), memory.pointer(intBase), args));
+        yield List.of(over(kernel, Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))), Launch.Dim3.of(w.threads(extent), per), 0,
+            args));
       }
-      case Work.Columns c -> columns(module, r.function(), c, layout, memory, intBase, workspace, args);
-      case Work.RowTiles t -> List.of(Launch.of(module.kernel(r.function()),
+      case Work.Columns c -> columns(kernel, sum.get(), c, workspace, args);
+      case Work.RowTiles t -> List.of(over(kernel,
           Launch.Dim3.of((int) layout.product(t.rows()), (int) ((layout.size(t.t()) + t.tileRows() - 1) / t.tileRows())),
-          Launch.Dim3.of(t.threads()), t.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
-      case Work.Bf16Tiles t -> Bf16Matmul.launches(module.kernel(r.function()), t.tile().splits() > 1 ? module.kernel(r.function() + "_sum") : null,
-          t, cuda, layout, memory, intBase, args, workspace);
-      case Work.Tiles t when t.transposed() != null -> transposedTiles(modules, r.function(), t, layout, memory, intBase, workspace, args);
-      case Work.Tiles t -> tiles(module, r.function(), t, layout, memory, intBase, workspace, args);
+          Launch.Dim3.of(t.threads()), t.sharedBytes(), args));
+      case Work.Bf16Tiles t -> Bf16Matmul.launches(kernel, t.tile().splits() > 1 ? sum.get() : null, t, cuda, layout, memory,
+          List.of(memory.pointer(0), memory.pointer(intBase), args), workspace);
+      case Work.Tiles t when t.transposed() != null -> transposedTiles(y -> modules.apply(y.function()).kernel(y.function()), kernel, t, workspace, args);
+      case Work.Tiles t -> tiles(kernel, sum, t, workspace, args);
     };
-    return new Planned(all.size(), l.name(), r.kind(), launches);
+  }
+
+  /** A launch of kernel over the arena: F, I and the argument block, then any extra arguments (workspace, maps, a plan). */
+  private Launch over(Kernel kernel, Launch.Dim3 grid, Launch.Dim3 block, int sharedBytes, long[] args, Object... extra) {
+    return Launch.of(kernel, grid, block, sharedBytes, Stream.concat(Stream.of(memory.pointer(0), memory.pointer(intBase), args), Stream.of(extra)).toArray());
+  }
+
+  /** Fails unless the workspace has room for the floats the launches of function need (what: who needs them, for the message). */
+  private static void requireWorkspace(DeviceArena workspace, long floats, String function, String what) {
+    if (workspace == null || workspace.bytes() < 4 * floats) throw new IllegalStateException(function + ": " + what + " " + 4 * floats + " bytes of workspace");
   }
 
   /**
@@ -249,18 +264,13 @@ public final class CudaExecutor implements Executor {
    * along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
    * adding them in split order into the output.
    */
-  static List<Launch> columns(Cuda.Module module, String function, Work.Columns c, Arena layout, DeviceArena memory, long intBase,
-                              DeviceArena workspace, long[] args) {
+  private List<Launch> columns(Kernel kernel, Kernel sum, Work.Columns c, DeviceArena workspace, long[] args) {
     long items = layout.product(c.items()), extent = layout.product(c.extent());
     long[] plan = c.tile().plan(items, extent);
-    long need = c.tile().workspaceFloats(items, extent);
-    if (workspace == null || workspace.bytes() < 4 * need) throw new IllegalStateException(function + ": the column reduction needs " + 4 * need + " bytes of workspace");
+    requireWorkspace(workspace, c.tile().workspaceFloats(items, extent), kernel.name(), "the column reduction needs");
     Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + 31) / 32), Math.toIntExact(plan[0]));
-    return List.of(
-        Launch.of(module.kernel(function), grid, Launch.Dim3.of(32, c.tile().rows()), 0, memory.pointer(0), memory.pointer(intBase), args,
-            workspace.pointer(0), plan[1]),
-        Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of((int) Math.min(4096, (items + 255) / 256)), Launch.Dim3.of(256), 0,
-            memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0), Math.toIntExact(plan[0])));
+    return List.of(over(kernel, grid, Launch.Dim3.of(32, c.tile().rows()), 0, args, workspace.pointer(0), plan[1]),
+        over(sum, Launch.Dim3.of((int) Math.min(4096, (items + 255) / 256)), Launch.Dim3.of(256), 0, args, workspace.pointer(0), Math.toIntExact(plan[0])));
   }
 
   /**
@@ -268,98 +278,68 @@ public final class CudaExecutor implements Executor {
    * partial sums go to the workspace and function_sum adds them into C. A wgmma tile: one block per
    * (m tile, n tile), with the copy engine's maps of A and B after the argument block.
    */
-  static List<Launch> tiles(Cuda.Module module, String function, Work.Tiles t, Arena layout, DeviceArena memory, long intBase,
-                            DeviceArena workspace, long[] args) {
+  private List<Launch> tiles(Kernel kernel, Supplier<Kernel> sum, Work.Tiles t, DeviceArena workspace, long[] args) {
     var tile = (CudaSchedule.MatmulTile) t.tile();
     if (tile instanceof CudaSchedule.WgmmaTile w) {
-      if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands must be 16-byte aligned (offsets and K multiples of 4 floats)");
+      if (!tmaAligned(t, layout)) throw new CudaException(kernel + ": wgmma operands must be 16-byte aligned (offsets and K multiples of 4 floats)");
       long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k());
-      long[] mapA = TensorMaps.kMajorTf32(memory.pointer(4 * layout.offsetLong(t.a())), m, k, w.bm());
-      long[] mapB = TensorMaps.kMajorTf32(memory.pointer(4 * layout.offsetLong(t.b())), n, k, w.bn());
-      Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((m + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
-      return List.of(Launch.of(module.kernel(function), grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(0), memory.pointer(intBase),
-          args, mapA, mapB));
+      long[] mapA = TensorMaps.kMajorTf32(memory.pointer(4 * layout.offsetLong(t.a())), m, k, k, w.bm());
+      long[] mapB = TensorMaps.kMajorTf32(memory.pointer(4 * layout.offsetLong(t.b())), n, k, k, w.bn());
+      return List.of(over(kernel, wgmmaGrid(w, m, n), Launch.Dim3.of(w.threads()), w.sharedBytes(), args, mapA, mapB));
     }
     int splits = tile instanceof CudaSchedule.MmaTile mma ? mma.splits() : 1;
     long batch = layout.product(t.batch());
     Launch.Dim3 grid = Launch.Dim3.of((int) ((layout.product(t.n()) + tile.bn() - 1) / tile.bn()),
         (int) ((layout.product(t.m()) + tile.bm() - 1) / tile.bm()), Math.toIntExact(batch * splits));
-    Kernel kernel = module.kernel(function);
-    if (splits == 1) {
-      return List.of(Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args));
-    }
+    if (splits == 1) return List.of(over(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), args));
     long outputs = batch * layout.product(t.m()) * layout.product(t.n());
-    if (workspace == null || workspace.bytes() < 4 * outputs * splits) {
-      throw new IllegalStateException(function + ": split-K needs " + 4 * outputs * splits + " bytes of workspace");
-    }
-    return List.of(
-        Launch.of(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), memory.pointer(0), memory.pointer(intBase), args,
-            workspace.pointer(0)),
-        Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of((int) Math.min(4096, (outputs + 255) / 256)), Launch.Dim3.of(256), 0,
-            memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0)));
+    requireWorkspace(workspace, outputs * splits, kernel.name(), "split-K needs");
+    return List.of(over(kernel, grid, Launch.Dim3.of(tile.threads()), tile.sharedBytes(), args, workspace.pointer(0)),
+        over(sum.get(), Launch.Dim3.of((int) Math.min(4096, (outputs + 255) / 256)), Launch.Dim3.of(256), 0, args, workspace.pointer(0)));
+  }
+
+  /** One block per (m tile, n tile) of a wgmma tile. */
+  private static Launch.Dim3 wgmmaGrid(CudaSchedule.WgmmaTile w, long rows, long n) {
+    return Launch.Dim3.of(Math.toIntExact((rows + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
   }
 
   /**
    * A wgmma launch over transposed copies: per chunk of K, the transpose kernel copies each operand
    * stored [k..., rows...] (a K x rows matrix) into the workspace as rows x kChunk, then the matmul
    * reads the copies (and any K-major operand in place, kChunk floats of its row) through its maps.
+   * Chunked along M (Transposed.byRows, A copied): per K chunk, B's slice once (copied, or read in place),
+   * then per M chunk A's slice [k0:k1, m0:m1] copied as (m1 - m0) x kChunk after B's copy and a launch
+   * whose F is shifted by m0 rows of C (C is dense [m..., n...], the kernel writes only C through F); the
+   * last M chunk's kernels are rendered with its own row count (tail, tailRest). K chunk 0 assigns or adds
+   * as the compute does, later ones (rest) add.
    */
-  static List<Launch> transposedTiles(java.util.function.Function<String, Cuda.Module> modules, String function, Work.Tiles t, Arena layout,
-                                      DeviceArena memory, long intBase, DeviceArena workspace, long[] args) {
+  private List<Launch> transposedTiles(Function<Rendered, Kernel> kernels, Kernel first, Work.Tiles t, DeviceArena workspace, long[] args) {
     Work.Transposed x = t.transposed();
     CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
-    if (!tmaAligned(t, layout)) throw new CudaException(function + ": wgmma operands read in place must be 16-byte aligned (offsets and K multiples of 4 floats)");
+    if (!tmaAligned(t, layout)) throw new CudaException(first + ": wgmma operands read in place must be 16-byte aligned (offsets and K multiples of 4 floats)");
     long m = layout.product(t.m()), n = layout.product(t.n()), k = layout.product(t.k()), kc = x.kChunk();
-    long need = x.workspaceFloats(m, n);
-    if (workspace == null || workspace.bytes() < 4 * need) throw new IllegalStateException(function + ": transposed operands need " + 4 * need + " bytes of workspace");
-    Kernel transpose = modules.apply(x.transpose().function()).kernel(x.transpose().function());
-    Kernel first = modules.apply(function).kernel(function);
-    Kernel rest = x.rest() == null ? first : modules.apply(x.rest().function()).kernel(x.rest().function());
-    long aBase = 4 * layout.offsetLong(t.a()), bBase = 4 * layout.offsetLong(t.b()), bCopy = x.a() ? 4 * m * kc : 0;
-    if (x.byRows()) return rowChunks(modules, t, m, n, k, aBase, bBase, first, rest, transpose, memory, intBase, workspace, args);
-    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((m + w.bm() - 1) / w.bm()), Math.toIntExact((n + w.bn() - 1) / w.bn()));
+    requireWorkspace(workspace, x.workspaceFloats(m, n), first.name(), "transposed operands need");
+    Kernel transpose = kernels.apply(x.transpose());
+    Kernel rest = x.rest() == null ? first : kernels.apply(x.rest());
+    // rows chunked along M: the last chunk's own kernels (or the general ones where M divides evenly)
+    boolean byRows = x.byRows();
+    Kernel tail = !byRows || x.tail() == null ? first : kernels.apply(x.tail());
+    Kernel tailRest = !byRows || x.tail() == null ? rest : x.tailRest() == null ? tail : kernels.apply(x.tailRest());
+    long mc = byRows ? x.mChunk() : m, mChunks = byRows ? x.mChunks() : 1;
+    // byte offsets of A and B from F; where copied, A's copy sits after B's when both are, B's after A's when not chunked along M
+    long aBase = 4 * layout.offsetLong(t.a()), bBase = 4 * layout.offsetLong(t.b());
+    long aCopy = byRows && x.b() ? 4 * n * kc : 0, bCopy = !byRows && x.a() ? 4 * m * kc : 0;
     List<Launch> launches = new ArrayList<>();
     for (int c = 0; c < x.chunks(); c++) {
       long k0 = c * kc, len = Math.min(kc, k - k0);
-      long[] mapA = chunkMap(x.a(), transpose, launches, memory, aBase, workspace, 0, k0, len, k, kc, m, w.bm());
-      long[] mapB = chunkMap(x.b(), transpose, launches, memory, bBase, workspace, bCopy, k0, len, k, kc, n, w.bn());
-      launches.add(Launch.of(c == 0 ? first : rest, grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(0), memory.pointer(intBase),
-          args, mapA, mapB));
-    }
-    return launches;
-  }
-
-  /**
-   * transposedTiles chunked along M (Transposed.byRows, A copied): per K chunk, B's slice once (copied, or
-   * read in place), then per M chunk A's slice [k0:k1, m0:m1] copied as (m1 - m0) x kChunk after B's copy
-   * and a launch whose F is shifted by m0 rows of C (C is dense [m..., n...], the kernel writes only C
-   * through F); K chunk 0 assigns or adds as the compute does, later ones add; the last M chunk's kernels
-   * are rendered with its own row count (tail, tailRest).
-   */
-  private static List<Launch> rowChunks(java.util.function.Function<String, Cuda.Module> modules, Work.Tiles t, long m, long n, long k,
-                                        long aBase, long bBase, Kernel first, Kernel rest, Kernel transpose, DeviceArena memory, long intBase,
-                                        DeviceArena workspace, long[] args) {
-    Work.Transposed x = t.transposed();
-    CudaSchedule.WgmmaTile w = (CudaSchedule.WgmmaTile) t.tile();
-    long kc = x.kChunk(), mc = x.mChunk();
-    Kernel tail = x.tail() == null ? first : modules.apply(x.tail().function()).kernel(x.tail().function());
-    Kernel tailRest = x.tail() == null ? rest : x.tailRest() == null ? tail : modules.apply(x.tailRest().function()).kernel(x.tailRest().function());
-    // aBase, bBase: byte offsets of A and B from F; C's chunk starts m0 rows of n floats into it
-    long bCopy = 0, aCopy = x.b() ? 4 * n * kc : 0;
-    int nTiles = Math.toIntExact((n + w.bn() - 1) / w.bn());
-    List<Launch> launches = new ArrayList<>();
-    for (int c = 0; c < x.chunks(); c++) {
-      long k0 = c * kc, len = Math.min(kc, k - k0);
-      long[] mapB = chunkMap(x.b(), transpose, launches, memory, bBase, workspace, bCopy, k0, len, k, kc, n, w.bn());
-      for (int j = 0; j < x.mChunks(); j++) {
+      long[] mapB = chunkMap(x.b(), transpose, launches, bBase, workspace, bCopy, k0, len, k, kc, n, n, w.bn());
+      for (int j = 0; j < mChunks; j++) {
         long m0 = j * mc, rows = Math.min(mc, m - m0);
-        launches.add(transposeLaunch(transpose, memory.pointer(aBase + 4 * (k0 * m + m0)), workspace.pointer(aCopy), len, rows, m, kc));
-        long[] mapA = TensorMaps.kMajorTf32(workspace.pointer(aCopy), rows, len, kc, w.bm());
-        boolean last = j == x.mChunks() - 1;
+        long[] mapA = chunkMap(x.a(), transpose, launches, aBase + 4 * m0, workspace, aCopy, k0, len, k, kc, rows, m, w.bm());
+        boolean last = j == mChunks - 1;
         Kernel kernel = c == 0 ? (last ? tail : first) : (last ? tailRest : rest);
-        Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((rows + w.bm() - 1) / w.bm()), nTiles);
-        launches.add(Launch.of(kernel, grid, Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(4 * m0 * n), memory.pointer(intBase),
-            args, mapA, mapB));
+        launches.add(Launch.of(kernel, wgmmaGrid(w, rows, n), Launch.Dim3.of(w.threads()), w.sharedBytes(), memory.pointer(4 * m0 * n),
+            memory.pointer(intBase), args, mapA, mapB));
       }
     }
     return launches;
@@ -368,25 +348,15 @@ public final class CudaExecutor implements Executor {
   /**
    * The map of one operand (rows x K, at byte offset base from F) over the K chunk [k0, k0 + len): copied
    * transposed into the workspace at byte offset copyAt as rows x kc (the copy's launch added first) when
-   * the operand is stored [k..., rows...], else read in place, len floats of each row k apart.
+   * the operand is stored [k..., rows...] (stride floats a row of k), else read in place, len floats of each row k apart.
    */
-  private static long[] chunkMap(boolean copied, Kernel transpose, List<Launch> launches, DeviceArena memory, long base, DeviceArena workspace,
-                                 long copyAt, long k0, long len, long k, long kc, long rows, int boxRows) {
+  private long[] chunkMap(boolean copied, Kernel transpose, List<Launch> launches, long base, DeviceArena workspace, long copyAt, long k0, long len,
+                          long k, long kc, long rows, long stride, int boxRows) {
     if (!copied) return TensorMaps.kMajorTf32(memory.pointer(base + 4 * k0), rows, len, k, boxRows);
-    launches.add(transposeLaunch(transpose, memory.pointer(base + 4 * k0 * rows), workspace.pointer(copyAt), len, rows, kc));
+    // dst (rows x kc) = the transpose of src (len x rows, stride floats apart): one 64 x 64 tile per block of 256 threads
+    launches.add(Launch.of(transpose, Launch.Dim3.of(Math.toIntExact((rows + 63) / 64), Math.toIntExact((len + 63) / 64)), Launch.Dim3.of(256), 0,
+        memory.pointer(base + 4 * k0 * stride), workspace.pointer(copyAt), Math.toIntExact(len), Math.toIntExact(rows), stride, kc));
     return TensorMaps.kMajorTf32(workspace.pointer(copyAt), rows, len, kc, boxRows);
-  }
-
-  /** dst (cols x pitch) = the transpose of src (rows x cols, dense): one 64 x 64 tile per block of 256 threads. */
-  private static Launch transposeLaunch(Kernel transpose, jcuda.driver.CUdeviceptr src, jcuda.driver.CUdeviceptr dst, long rows, long cols, long pitch) {
-    return transposeLaunch(transpose, src, dst, rows, cols, cols, pitch);
-  }
-
-  /** As above with src's rows srcPitch floats apart (a column slice of a wider matrix). */
-  private static Launch transposeLaunch(Kernel transpose, jcuda.driver.CUdeviceptr src, jcuda.driver.CUdeviceptr dst, long rows, long cols,
-                                        long srcPitch, long pitch) {
-    return Launch.of(transpose, Launch.Dim3.of(Math.toIntExact((cols + 63) / 64), Math.toIntExact((rows + 63) / 64)), Launch.Dim3.of(256), 0,
-        src, dst, Math.toIntExact(rows), Math.toIntExact(cols), srcPitch, pitch);
   }
 
   public Cuda cuda() { return cuda; }
@@ -466,25 +436,6 @@ public final class CudaExecutor implements Executor {
   /** Where tensor t starts in the device arena (for NCCL collectives on a whole tensor). */
   public jcuda.driver.CUdeviceptr pointer(Tensor t) { return memory.pointer(byteOffset(t)); }
 
-  /**
-   * The bf16 Hopper matmul (kiln.codegen.WgmmaBf16) as one launch over this executor's device memory, for
-   * issue 13's bf16 tensors: C (+)= A·Bᵀ with A, B and C at byte offsets aBytes, bBytes, cBytes of the
-   * arena, stored as k was rendered for (K- or MN-major operands, fp32 or bf16 C), pitches in elements.
-   * k is compiled and loaded once (unloaded at close); the launch is prepared once, to run with
-   * cuda().launch or to sit among a section's launches where plan() meets a bf16 matmul.
-   */
-  public Launch bf16Matmul(kiln.codegen.WgmmaBf16.Kernel k, long aBytes, long bBytes, long cBytes, long m, long n, long depth, long lda, long ldb,
-                           long ldc) {
-    Cuda.Module module = bf16Modules.get(k.function());
-    if (module == null) {
-      module = Bf16Matmul.load(cuda, List.of(k)).get(k.function());
-      bf16Modules.put(k.function(), module);
-      modules.add(module);
-    }
-    return Bf16Matmul.launch(module.kernel(k.function()), k, cuda, memory.pointer(aBytes), memory.pointer(bBytes), memory.pointer(cBytes), m, n, depth,
-        lda, ldb, ldc, 0);
-  }
-
   @Override public void write(Tensor t, float[] values) {
     if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
     if (t.storage() == DType.BF16) memory.uploadBf16(values, byteOffset(t));
@@ -513,7 +464,7 @@ public final class CudaExecutor implements Executor {
 
   @Override public String describe() {
     return String.format("cuda: %s (%s), %s matmuls, %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
-            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), precision.name().toLowerCase(), all.size(), kernelCount,
+            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), all.size(), kernelCount,
         Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote,
         GRAPHS ? "each section replayed as a CUDA graph from its second run" : "no CUDA graphs (KILN_CUDA_GRAPHS=0)");
   }

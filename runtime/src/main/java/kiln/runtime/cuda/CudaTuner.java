@@ -10,7 +10,6 @@ package kiln.runtime.cuda;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,79 +34,21 @@ public final class CudaTuner {
    */
   static final double FP32_TOLERANCE = 1e-4, TF32_TOLERANCE = 5e-3, BF16_TOLERANCE = 1e-2;
 
-  private static final String UTILITIES = """
-      // kiln's tuner utilities: fresh inputs, output save/restore, on-device comparison.
-      extern "C" __global__ void kiln_fill(float* p, long long n, unsigned seed) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          unsigned h = (unsigned) i * 2654435761u ^ seed;
-          h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
-          p[i] = (float) (h >> 8) * (2.0f / 16777216.0f) - 1.0f;
-        }
-      }
-      extern "C" __global__ void kiln_copy(float* dst, const float* src, long long n) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
-      }
-      // bf16 tensors: values in [-1, 1) as bf16 bits (a float fill leaves arbitrary bit pairs there, NaN among them), 2-byte copies
-      extern "C" __global__ void kiln_fill_bf16(unsigned short* p, long long n, unsigned seed) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          unsigned h = (unsigned) i * 2654435761u ^ seed;
-          h ^= h >> 16; h *= 0x7feb352du; h ^= h >> 15; h *= 0x846ca68bu; h ^= h >> 16;
-          p[i] = (unsigned short) (__float_as_uint((float) (h >> 8) * (2.0f / 16777216.0f) - 1.0f) >> 16);
-        }
-      }
-      extern "C" __global__ void kiln_copy16(unsigned short* dst, const unsigned short* src, long long n) {
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) dst[i] = src[i];
-      }
-      // out[0] = max |got - want| (NaN counts as infinite), out[1] = max |want|; non-negative floats order as their bits
-      extern "C" __global__ void kiln_diff(const float* got, const float* want, long long n, unsigned* out) {
-        float d = 0.0f, m = 0.0f;
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          float e = fabsf(got[i] - want[i]);
-          d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
-          m = fmaxf(m, fabsf(want[i]));
-        }
-        for (int o = 16; o > 0; o /= 2) {
-          d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
-          m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
-        }
-        if (threadIdx.x % 32 == 0) { atomicMax(&out[0], __float_as_uint(d)); atomicMax(&out[1], __float_as_uint(m)); }
-      }
-      // as kiln_diff over bf16 elements (widened exactly)
-      extern "C" __global__ void kiln_diff16(const unsigned short* got, const unsigned short* want, long long n, unsigned* out) {
-        float d = 0.0f, m = 0.0f;
-        for (long long i = blockIdx.x * (long long) blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
-          const float g = __uint_as_float(((unsigned) got[i]) << 16), w = __uint_as_float(((unsigned) want[i]) << 16);
-          float e = fabsf(g - w);
-          d = fmaxf(d, e == e ? e : __int_as_float(0x7f800000));
-          m = fmaxf(m, fabsf(w));
-        }
-        for (int o = 16; o > 0; o /= 2) {
-          d = fmaxf(d, __shfl_down_sync(0xffffffffu, d, o));
-          m = fmaxf(m, __shfl_down_sync(0xffffffffu, m, o));
-        }
-        if (threadIdx.x % 32 == 0) { atomicMax(&out[0], __float_as_uint(d)); atomicMax(&out[1], __float_as_uint(m)); }
-      }
-      """;
+  /** The tuner's own kernels (fresh inputs, output save/restore, on-device comparison), compiled with the variants. */
+  private static final String UTILITIES = "/templates/cuda/tuner_utilities.cu";
 
   /**
-   * One distinct matmul: the launch it first occurs in, rendered with its default tile, and the tiles to
-   * try; plan: {kChunk, chunks} where it may also run on wgmma over transposed copies (then the wgmma
-   * tiles in space mean that, and key names the copies' kernel, as CudaExecutor looks it up), else null.
+   * One distinct matmul: the launch it first occurs in, rendered with its default tile; the tiles to try, each
+   * rendered (a wgmma tile over transposed copies where the lowering plans them: then key names the copies' kernel,
+   * as CudaExecutor looks it up), and the reference tile rendered.
    */
-  private record Target(String launch, Rendered byDefault, MatmulMatch match, boolean accumulate, CudaSchedule.MatmulTile defaultTile,
-                        List<CudaSchedule.MatmulTile> space, long[] plan, String key) {}
+  private record Target(String launch, Rendered byDefault, CudaSchedule.MatmulTile defaultTile, List<CudaSchedule.MatmulTile> space,
+                        Rendered[] variants, Rendered reference, String key) {}
 
   /**
-   * The tiles the tuner tries for mm: the schedule's space, plus the wgmma space over transposed copies
-   * where CudaLowering plans them with transposeFloats of workspace (GPT-2's backward on an H200).
-   */
-  public static List<CudaSchedule.MatmulTile> space(CudaSchedule schedule, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
-                                                    long transposeFloats) {
-    return space(schedule, mm, size, transposeFloats, null);
-  }
-
-  /**
-   * As above; where mm runs on the bf16 wgmma tile (CudaLowering.bf16Wgmma with the arena's offsets), WgmmaBf16.space() with C's
+   * The tiles the tuner tries for mm: the schedule's space, plus the wgmma space over transposed copies where CudaLowering
+   * plans them with transposeFloats of workspace (GPT-2's backward on an H200). Where mm runs on the bf16 wgmma tile
+   * (CudaLowering.bf16Wgmma with the arena's offsets; null: none known), WgmmaBf16.space() with C's
    * store adapted to C's alignment as the lowering adapts it (CudaLowering.bf16Tile), the default tile first.
    */
   public static List<CudaSchedule.MatmulTile> space(CudaSchedule schedule, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
@@ -142,7 +83,6 @@ public final class CudaTuner {
                                                                   CudaSchedule schedule, TuningCache cache, PrintStream log) {
     Cuda cuda = executor.cuda();
     schedule = CudaExecutor.forDevice(schedule, cuda);
-    CudaSchedule.MatmulTile reference = CudaSchedule.SIMT_DEFAULT;
     double tolerance = switch (schedule.precision()) {
       case TF32 -> TF32_TOLERANCE;
       case BF16 -> BF16_TOLERANCE;
@@ -159,33 +99,29 @@ public final class CudaTuner {
       long[] plan = kiln.codegen.CudaLowering.transposePlan(mm, schedule, layout::size, CudaExecutor.transposeFloats(schedule));
       String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan).function();
       String key = function + "|" + shape(r, layout);
-      targets.putIfAbsent(key, new Target(mm.compute().name(), r, mm, acc, plan == null ? byDefault : schedule.wgmma(),
-          space(schedule, mm, layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong), plan, function));
+      if (targets.containsKey(key)) continue;
+      List<CudaSchedule.MatmulTile> space = space(schedule, mm, layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong);
+      Rendered[] variants = new Rendered[space.size()];
+      for (int i = 0; i < variants.length; i++) {
+        variants[i] = plan != null && space.get(i) instanceof CudaSchedule.WgmmaTile w ? CudaRenderer.matmulTransposed(mm, acc, w, plan)
+            : CudaRenderer.matmul(mm, acc, space.get(i));
+      }
+      targets.put(key, new Target(mm.compute().name(), r, plan == null ? byDefault : schedule.wgmma(), space, variants,
+          CudaRenderer.matmul(mm, acc, CudaSchedule.SIMT_DEFAULT), function));
     }
     Map<String, String> sources = new LinkedHashMap<>();
-    sources.put("kiln_tuner_utilities", UTILITIES);
-    Map<String, Rendered[]> variants = new LinkedHashMap<>();
-    Map<String, Rendered> references = new LinkedHashMap<>();
+    sources.put("kiln_tuner_utilities", utilities());
     int variantCount = 0;
-    for (var e : targets.entrySet()) {
-      Target t = e.getValue();
-      Rendered[] v = new Rendered[t.space().size()];
-      variantCount += v.length;
-      for (int i = 0; i < v.length; i++) {
-        CudaSchedule.MatmulTile tile = t.space().get(i);
-        if (t.plan() != null && tile instanceof CudaSchedule.WgmmaTile w) {
-          v[i] = CudaRenderer.matmulTransposed(t.match(), t.accumulate(), w, t.plan());
-          Work.Transposed x = ((Work.Tiles) v[i].work()).transposed();
-          for (Rendered y : x.kernels()) sources.putIfAbsent(y.function(), y.source());
-        } else {
-          v[i] = CudaRenderer.matmul(t.match(), t.accumulate(), tile);
+    for (Target t : targets.values()) {
+      variantCount += t.variants().length;
+      for (Rendered v : t.variants()) {
+        // the copies are part of a variant over transposed operands: compiled (and timed) with it
+        if (v.work() instanceof Work.Tiles x && x.transposed() != null) {
+          for (Rendered y : x.transposed().kernels()) sources.putIfAbsent(y.function(), y.source());
         }
-        sources.putIfAbsent(v[i].function(), v[i].source());
+        sources.putIfAbsent(v.function(), v.source());
       }
-      variants.put(e.getKey(), v);
-      Rendered ref = CudaRenderer.matmul(t.match(), t.accumulate(), reference);
-      references.put(e.getKey(), ref);
-      sources.putIfAbsent(ref.function(), ref.source());
+      sources.putIfAbsent(t.reference().function(), t.reference().source());
     }
     long start = System.nanoTime();
     log.printf("tune: %d matmul kernels, %d variants in all (%s), %d sources to compile with NVRTC on %d host threads%n", targets.size(), variantCount,
@@ -198,16 +134,15 @@ public final class CudaTuner {
     try {
       for (var e : cubins.entrySet()) kernels.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
       utilities = kernels.remove("kiln_tuner_utilities");
-      return measure(layout, executor, targets, variants, references, kernels, utilities, variantCount, tolerance, cache, log, start);
+      return measure(layout, executor, targets.values(), kernels, utilities, variantCount, tolerance, cache, log, start);
     } finally {
       for (Cuda.Module m : kernels.values()) m.close();
       if (utilities != null) utilities.close();
     }
   }
 
-  private static List<Tuner.Result<CudaSchedule.MatmulTile>> measure(Arena layout, CudaExecutor ex, Map<String, Target> targets,
-      Map<String, Rendered[]> variants, Map<String, Rendered> references, Map<String, Cuda.Module> kernels, Cuda.Module utilities, int total,
-      double tolerance, TuningCache cache, PrintStream log, long start) {
+  private static List<Tuner.Result<CudaSchedule.MatmulTile>> measure(Arena layout, CudaExecutor ex, java.util.Collection<Target> targets,
+      Map<String, Cuda.Module> kernels, Cuda.Module utilities, int total, double tolerance, TuningCache cache, PrintStream log, long start) {
     Cuda cuda = ex.cuda();
     DeviceArena memory = ex.memory();
     Kernel fill = utilities.kernel("kiln_fill"), copy = utilities.kernel("kiln_copy"), diff = utilities.kernel("kiln_diff");
@@ -216,20 +151,18 @@ public final class CudaTuner {
     // bf16 tensors hold pairs of bf16 in the float region: refill each one a matmul touches with bf16 values
     Kernel fill16 = utilities.kernel("kiln_fill_bf16"), copy16 = utilities.kernel("kiln_copy16"), diff16 = utilities.kernel("kiln_diff16");
     java.util.Set<Tensor> narrow = new java.util.LinkedHashSet<>();
-    for (Target t : targets.values()) for (Tensor x : t.byDefault().tensors()) if (x.storage() == kiln.dsl.DType.BF16) narrow.add(x);
+    for (Target t : targets) for (Tensor x : t.byDefault().tensors()) if (x.storage() == kiln.dsl.DType.BF16) narrow.add(x);
     for (Tensor x : narrow) {
       cuda.launch(Launch.of(fill16, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, memory.pointer(2 * layout.offsetLong(x)), layout.elements(x), 2027));
     }
     long largest = 1;
-    for (var e : targets.entrySet()) largest = Math.max(largest, layout.elements(e.getValue().byDefault().tensors().getFirst()));
+    for (Target t : targets) largest = Math.max(largest, layout.elements(t.byDefault().tensors().getFirst()));
     String device = CudaExecutor.tuningDevice(cuda);
     List<Tuner.Result<CudaSchedule.MatmulTile>> results = new ArrayList<>();
     int done = 0;
     try (DeviceArena initial = cuda.allocate(4 * largest); DeviceArena expected = cuda.allocate(4 * largest); DeviceArena err = cuda.allocate(8);
-         DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS);
-         Cuda.Event begin = cuda.event(); Cuda.Event end = cuda.event()) {
-      for (var e : targets.entrySet()) {
-        Target t = e.getValue();
+         DeviceArena workspace = cuda.allocate(4 * WORKSPACE_CAP_FLOATS)) {
+      for (Target t : targets) {
         List<CudaSchedule.MatmulTile> space = t.space();
         Tensor out = t.byDefault().tensors().getFirst();
         long n = layout.elements(out);
@@ -241,14 +174,14 @@ public final class CudaTuner {
         Launch keep = Launch.of(cp, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, expected.pointer(0), c, n);
         Launch compare = Launch.of(half ? diff16 : diff, Launch.Dim3.of(1024), Launch.Dim3.of(256), 0, c, expected.pointer(0), n, err.pointer(0));
         cuda.launch(save);
-        for (Launch x : launch(ex, layout, references.get(e.getKey()), kernels, workspace)) cuda.launch(x);
+        for (Launch x : ex.launches(t.reference(), kernels::get, workspace)) cuda.launch(x);
         cuda.launch(keep);
-        Rendered[] v = variants.get(e.getKey());
+        Rendered[] v = t.variants();
         Tuner.Result<CudaSchedule.MatmulTile> res = Tuner.search(t.launch(), shape(t.byDefault(), layout), space, t.defaultTile(), i -> {
           if (CudaExecutor.workspaceFloats(v[i], layout) > WORKSPACE_CAP_FLOATS) return Double.NaN;   // split-K too big for this shape
           List<Launch> l;
           try {
-            l = launch(ex, layout, v[i], kernels, workspace);
+            l = ex.launches(v[i], kernels::get, workspace);
             cuda.launch(restore);
             for (Launch x : l) cuda.launch(x);
             err.memsetZero();
@@ -265,7 +198,7 @@ public final class CudaTuner {
             log.printf("tune: %s %s discarded: max abs error %.3e against the reference's max %.3e%n", t.launch(), space.get(i).knobs(), maxErr, refMax);
             return Double.NaN;
           }
-          return time(cuda, l, begin, end);
+          return cuda.medianMs(l, WARMUP, REPEATS);
         }, cache, device, t.key(), log);
         cuda.launch(restore);
         done += v.length;
@@ -279,38 +212,18 @@ public final class CudaTuner {
     return results;
   }
 
+  private static String utilities() {
+    try (var in = CudaTuner.class.getResourceAsStream(UTILITIES)) {
+      if (in == null) throw new IllegalStateException(UTILITIES + " is not on the class path");
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(UTILITIES + ": cannot read: " + e.getMessage(), e);
+    }
+  }
+
   /** "BxMxNxK" of a matmul launch (the tuning cache's shape key). */
   static String shape(Rendered r, Arena layout) {
     return r.work() instanceof Work.Bf16Tiles b ? b.shape(layout::size) : ((Work.Tiles) r.work()).shape(layout::size);
   }
 
-  private static List<Launch> launch(CudaExecutor ex, Arena layout, Rendered r, Map<String, Cuda.Module> kernels,
-                                     DeviceArena workspace) {
-    if (r.work() instanceof Work.Bf16Tiles b) {
-      Cuda.Module m = kernels.get(r.function());
-      return Bf16Matmul.launches(m.kernel(r.function()), b.tile().splits() > 1 ? m.kernel(r.function() + "_sum") : null, b, ex.cuda(), layout,
-          ex.memory(), ex.intBase(), layout.launchArgsLong(r.dims(), r.tensors()), workspace);
-    }
-    Work.Tiles t = (Work.Tiles) r.work();
-    if (t.transposed() != null) {   // the copies are part of the variant: timed with it
-      return CudaExecutor.transposedTiles(kernels::get, r.function(), t, layout, ex.memory(), ex.intBase(), workspace,
-          layout.launchArgsLong(r.dims(), r.tensors()));
-    }
-    return CudaExecutor.tiles(kernels.get(r.function()), r.function(), (Work.Tiles) r.work(), layout, ex.memory(), ex.intBase(),
-        workspace, layout.launchArgsLong(r.dims(), r.tensors()));
-  }
-
-  /** Median ms over REPEATS event-timed runs (all of a variant's launches) after WARMUP untimed ones. */
-  private static double time(Cuda cuda, List<Launch> l, Cuda.Event begin, Cuda.Event end) {
-    for (int w = 0; w < WARMUP; w++) for (Launch x : l) cuda.launch(x);
-    double[] t = new double[REPEATS];
-    for (int r = 0; r < REPEATS; r++) {
-      begin.record();
-      for (Launch x : l) cuda.launch(x);
-      end.record();
-      t[r] = begin.elapsedMs(end);
-    }
-    Arrays.sort(t);
-    return t[REPEATS / 2];
-  }
 }

@@ -31,35 +31,29 @@ public final class DeviceArena implements AutoCloseable {
     return base.withByteOffset(byteOffset);
   }
 
-  public void upload(float[] src, int srcOff, long dstByteOff, int count) {
-    checkArray(src.length, srcOff, count);
-    if (count == 0) return;
-    check(dstByteOff, 4L * count, "upload");
-    cuMemcpyHtoD(base.withByteOffset(dstByteOff), Pointer.to(src).withByteOffset(4L * srcOff), 4L * count);
-  }
+  public void upload(float[] src, int srcOff, long dstByteOff, int count) { upload(Pointer.to(src), src.length, srcOff, dstByteOff, count); }
 
-  public void upload(int[] src, int srcOff, long dstByteOff, int count) {
-    checkArray(src.length, srcOff, count);
-    if (count == 0) return;
-    check(dstByteOff, 4L * count, "upload");
-    cuMemcpyHtoD(base.withByteOffset(dstByteOff), Pointer.to(src).withByteOffset(4L * srcOff), 4L * count);
-  }
+  public void upload(int[] src, int srcOff, long dstByteOff, int count) { upload(Pointer.to(src), src.length, srcOff, dstByteOff, count); }
 
   /** Waits for queued launches, then copies count floats from srcByteOff into dst[dstOff...]. */
-  public void download(long srcByteOff, float[] dst, int dstOff, int count) {
-    checkArray(dst.length, dstOff, count);
+  public void download(long srcByteOff, float[] dst, int dstOff, int count) { download(srcByteOff, Pointer.to(dst), dst.length, dstOff, count); }
+
+  public void download(long srcByteOff, int[] dst, int dstOff, int count) { download(srcByteOff, Pointer.to(dst), dst.length, dstOff, count); }
+
+  /** count 4-byte elements from src[srcOff...] (a host array of length elements) to dstByteOff. */
+  private void upload(Pointer src, int length, int srcOff, long dstByteOff, int count) {
+    checkArray(length, srcOff, count);
     if (count == 0) return;
-    check(srcByteOff, 4L * count, "download");
-    cuda.synchronize();
-    cuMemcpyDtoH(Pointer.to(dst).withByteOffset(4L * dstOff), base.withByteOffset(srcByteOff), 4L * count);
+    check(dstByteOff, 4L * count, "upload");
+    cuMemcpyHtoD(base.withByteOffset(dstByteOff), src.withByteOffset(4L * srcOff), 4L * count);
   }
 
-  public void download(long srcByteOff, int[] dst, int dstOff, int count) {
-    checkArray(dst.length, dstOff, count);
+  private void download(long srcByteOff, Pointer dst, int length, int dstOff, int count) {
+    checkArray(length, dstOff, count);
     if (count == 0) return;
     check(srcByteOff, 4L * count, "download");
     cuda.synchronize();
-    cuMemcpyDtoH(Pointer.to(dst).withByteOffset(4L * dstOff), base.withByteOffset(srcByteOff), 4L * count);
+    cuMemcpyDtoH(dst.withByteOffset(4L * dstOff), base.withByteOffset(srcByteOff), 4L * count);
   }
 
   /** Uploads src rounded to bf16 (nearest even) as 2-byte elements at dstByteOff (checks and checkpoints; allocates). */

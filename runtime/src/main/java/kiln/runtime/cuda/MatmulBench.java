@@ -143,10 +143,10 @@ public final class MatmulBench {
           for (WgmmaBf16.Tile t : tiles) {
             WgmmaBf16.Kernel k = WgmmaBf16.render(t, s.a(), s.b(), WgmmaBf16.Out.BF16, false);
             try {
-              Launch launch = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+              Launch launch = Bf16Matmul.launch(modules.get(k.function()), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
                   s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
-              worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, launch, s, a, b, WgmmaBf16.Out.BF16, t.knobs()));
-              double ms = medianMs(cuda, launch);
+              worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, List.of(launch), s, a, b, WgmmaBf16.Out.BF16, t.knobs()));
+              double ms = cuda.medianMs(List.of(launch), 5, BF16_RUNS);
               row.append(String.format(Locale.ROOT, " %7.1f", flops / ms / 1e9));
               if (ms < bestMs) {
                 bestMs = ms;
@@ -162,10 +162,10 @@ public final class MatmulBench {
             continue;
           }
           WgmmaBf16.Kernel k32 = WgmmaBf16.render(best, s.a(), s.b(), WgmmaBf16.Out.F32, false);
-          Launch launch32 = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k32), k32, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+          Launch launch32 = Bf16Matmul.launch(modules.get(k32.function()), k32, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
               s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
-          worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, launch32, s, a, b, WgmmaBf16.Out.F32, best.knobs()));
-          double ms32 = medianMs(cuda, launch32);
+          worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, List.of(launch32), s, a, b, WgmmaBf16.Out.F32, best.knobs()));
+          double ms32 = cuda.medianMs(List.of(launch32), 5, BF16_RUNS);
           row.append(String.format(Locale.ROOT, " %7.1f %7.1f %9.2e  %s", flops / bestMs / 1e9, flops / ms32 / 1e9, worstErr, best.knobs()));
           System.out.println(row);
           lines.add(s.name() + " " + String.format(Locale.ROOT, "%.5f", bestMs));
@@ -223,8 +223,7 @@ public final class MatmulBench {
           splits.add(chosen);
           for (int s : splits) {
             WgmmaBf16.Kernel k = WgmmaBf16.render(base.withSplits(s), WgmmaBf16.Major.MN, WgmmaBf16.Major.MN, WgmmaBf16.Out.F32, false);
-            Cuda.Module m = modules.get(k.function());
-            List<Launch> l = Bf16Matmul.launches(m.kernel(k.function()), s > 1 ? m.kernel(k.function() + "_sum") : null, k, cuda, mem.pointer(0),
+            List<Launch> l = Bf16Matmul.launches(modules.get(k.function()), k, cuda, mem.pointer(0),
                 mem.pointer(aBytes), mem.pointer(aBytes + bBytes), sh.m(), sh.n(), sh.k(), sh.lda(), sh.ldb(), sh.n(), 0, ws);
             bf16Check(cuda, mem, aBytes + bBytes, l, sh, a, b, WgmmaBf16.Out.F32, "splits=" + s);
             float[] once = mem.downloadFloats(aBytes + bBytes, sh.m() * sh.n());
@@ -233,7 +232,7 @@ public final class MatmulBench {
             if (!java.util.Arrays.equals(once, mem.downloadFloats(aBytes + bBytes, sh.m() * sh.n()))) {
               throw new IllegalStateException(sh.name() + " splits=" + s + ": a second run gave other bits");
             }
-            double ms = medianMs(cuda, l);
+            double ms = cuda.medianMs(l, 5, BF16_RUNS);
             row.append(String.format(Locale.ROOT, "  S=%d%s %.4f ms %.0f", s, s == chosen ? "*" : "", ms, flops / ms / 1e9));
             if (s == chosen) lines.add(sh.name() + " " + String.format(Locale.ROOT, "%.5f", ms));
           }
@@ -265,12 +264,10 @@ public final class MatmulBench {
     return k * Math.scalb(sumAbs, -23) + (out == WgmmaBf16.Out.BF16 ? Math.scalb(Math.abs(ref), -8) : 0) + 1e-30;
   }
 
-  /** Runs launch once over a NaN-poisoned C, checks every element written and sampled entries; returns max |Δ| / max |ref| of the samples. */
-  static double bf16Check(Cuda cuda, DeviceArena mem, long cOffset, Launch launch, Bf16Shape s, short[] a, short[] b, WgmmaBf16.Out out, String what) {
-    return bf16Check(cuda, mem, cOffset, List.of(launch), s, a, b, out, what);
-  }
-
-  /** As above over a launch's kernels in order (split-K: the partial sums, then their sum). */
+  /**
+   * Runs launches (split-K: the partial sums, then their sum) once over a NaN-poisoned C, checks every element written and
+   * sampled entries; returns max |Δ| / max |ref| of the samples.
+   */
   static double bf16Check(Cuda cuda, DeviceArena mem, long cOffset, List<Launch> launches, Bf16Shape s, short[] a, short[] b, WgmmaBf16.Out out,
                           String what) {
     long elements = (long) s.m() * s.n();
@@ -331,23 +328,4 @@ public final class MatmulBench {
 
   private static boolean isNanBf16(int bits) { return (bits & 0x7F80) == 0x7F80 && (bits & 0x7F) != 0; }
 
-  /** Median of BF16_RUNS event-timed launches after 5 warm-up launches. */
-  static double medianMs(Cuda cuda, Launch launch) { return medianMs(cuda, List.of(launch)); }
-
-  /** As above, all of launches per run. */
-  static double medianMs(Cuda cuda, List<Launch> launches) {
-    for (int i = 0; i < 5; i++) for (Launch launch : launches) cuda.launch(launch);
-    double[] ms = new double[BF16_RUNS];
-    try (Cuda.Event start = cuda.event(); Cuda.Event end = cuda.event()) {
-      for (int i = 0; i < ms.length; i++) {
-        start.record();
-        for (Launch launch : launches) cuda.launch(launch);
-        end.record();
-        cuda.synchronize();
-        ms[i] = start.elapsedMs(end);
-      }
-    }
-    java.util.Arrays.sort(ms);
-    return ms[ms.length / 2];
-  }
 }

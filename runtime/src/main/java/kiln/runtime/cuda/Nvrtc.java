@@ -9,6 +9,7 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -18,7 +19,6 @@ import java.lang.invoke.MethodHandle;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -35,6 +35,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import kiln.runtime.format.AtomicFiles;
 
 public final class Nvrtc {
   /** Options every compile gets; no --use_fast_math: results are checked against PyTorch. */
@@ -60,10 +61,7 @@ public final class Nvrtc {
   /** Cubins under $KILN_CACHE/cubin, or ~/.cache/kiln/cubin. */
   public static Nvrtc defaultCache() { return new Nvrtc(defaultCacheDir()); }
 
-  public static Path defaultCacheDir() {
-    String base = System.getenv().getOrDefault("KILN_CACHE", System.getProperty("user.home") + "/.cache/kiln");
-    return Path.of(base, "cubin");
-  }
+  public static Path defaultCacheDir() { return kiln.runtime.TuningCache.cacheRoot().resolve("cubin"); }
 
   /** True when a libnvrtc was found and bound; never throws. */
   public static boolean available() { return Lib.INSTANCE != null; }
@@ -76,13 +74,12 @@ public final class Nvrtc {
 
   public static Version version() { return lib().version; }
 
-  /** The full option list NVRTC gets for arch (e.g. "sm_90") plus extra options, then KILN_NVRTC_OPTIONS (space-separated, for experiments). */
-  public static List<String> options(String arch, List<String> extraOptions) {
+  /** The full option list NVRTC gets for arch (e.g. "sm_90"), then KILN_NVRTC_OPTIONS (space-separated, for experiments). */
+  public static List<String> options(String arch) {
     if (!arch.matches("sm_\\d+[a-z]?")) throw new IllegalArgumentException("arch must look like sm_90, found '" + arch + "'");
     List<String> options = new ArrayList<>();
     options.add("--gpu-architecture=" + arch);
     options.addAll(DEFAULT_OPTIONS);
-    options.addAll(extraOptions);
     String env = System.getenv("KILN_NVRTC_OPTIONS");
     if (env != null && !env.isBlank()) options.addAll(List.of(env.strip().split("\\s+")));
     return options;
@@ -100,16 +97,14 @@ public final class Nvrtc {
     return new CompileStats(cold, coldNanos / 1e6, warm, warmNanos / 1e6);
   }
 
-  public byte[] compile(String source, String name, String arch) { return compile(source, name, arch, List.of()); }
-
   /**
    * A cubin for source, from the cache when an identical compile (source, name, options, arch, NVRTC
    * version) was done before. A compile error throws CudaException with the log and the lines it names.
    */
-  public byte[] compile(String source, String name, String arch, List<String> extraOptions) {
+  public byte[] compile(String source, String name, String arch) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(name, "name");
-    List<String> options = options(archFor(source, arch), extraOptions);
+    List<String> options = options(archFor(source, arch));
     Lib lib = lib();
     long start = System.nanoTime();
     Path cached = cacheDir == null ? null : cacheDir.resolve(cacheKey(source, name, options, lib.version) + ".cubin");
@@ -126,16 +121,12 @@ public final class Nvrtc {
     return cubin;
   }
 
-  public Map<String, byte[]> compileAll(Map<String, String> nameToSource, String arch) {
-    return compileAll(nameToSource, arch, List.of());
-  }
-
   /**
    * Compiles every source in parallel over the host's cores; the result keeps the input's order.
    * If any fail, throws one CudaException holding every failure's message.
    */
-  public Map<String, byte[]> compileAll(Map<String, String> nameToSource, String arch, List<String> extraOptions) {
-    List<String> options = options(arch, extraOptions); // reject a bad arch before starting threads
+  public Map<String, byte[]> compileAll(Map<String, String> nameToSource, String arch) {
+    List<String> options = options(arch); // reject a bad arch before starting threads
     long uncached = !available() ? 0 : nameToSource.entrySet().stream().filter(e -> cacheDir == null
         || !Files.isRegularFile(cacheDir.resolve(cacheKey(e.getValue(), e.getKey(), options, lib().version) + ".cubin"))).count();
     if (uncached > 0) {
@@ -150,7 +141,7 @@ public final class Nvrtc {
       t.setDaemon(true);
       return t;
     })) {
-      nameToSource.forEach((name, source) -> futures.put(name, pool.submit(() -> compile(source, name, arch, extraOptions))));
+      nameToSource.forEach((name, source) -> futures.put(name, pool.submit(() -> compile(source, name, arch))));
     }
     Map<String, byte[]> cubins = new LinkedHashMap<>();
     List<Throwable> failures = new ArrayList<>();
@@ -201,21 +192,13 @@ public final class Nvrtc {
     }
   }
 
-  /** Temp file then atomic rename: a reader sees the whole cubin or none. A cache that can't be written is skipped. */
+  /** Written atomically: a reader sees the whole cubin or none. A cache that can't be written is skipped. */
   private static void writeCached(Path file, byte[] cubin) {
-    Path temp = null;
     try {
       Files.createDirectories(file.getParent());
-      temp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".tmp");
-      Files.write(temp, cubin);
-      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      temp = null;
-    } catch (IOException e) {
-      System.err.println("kiln: cubin cache " + file.getParent() + " not writable (" + e + "); continuing without it");
-    } finally {
-      if (temp != null) {
-        try { Files.deleteIfExists(temp); } catch (IOException ignored) { /* best effort */ }
-      }
+      AtomicFiles.write(file, out -> out.write(cubin));
+    } catch (IOException | UncheckedIOException e) {
+      System.err.println("kiln: cubin cache " + file.getParent() + " not writable (" + e.getMessage() + "); continuing without it");
     }
   }
 

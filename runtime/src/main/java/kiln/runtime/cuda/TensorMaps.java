@@ -22,22 +22,17 @@ public final class TensorMaps {
 
   private TensorMaps() {}
 
-  /**
-   * A 2-D map over a row-major fp32 matrix of rows x k at device address base (k contiguous), read in
-   * boxes of BOX_K x boxRows with 128-byte swizzle, fp32 rounded to tf32 (nearest) as it is copied,
-   * zeros past the edges. The copy engine needs base and the row pitch (4k bytes) 16-byte aligned.
-   */
-  public static long[] kMajorTf32(long base, long rows, long k, int boxRows) { return kMajorTf32(base, rows, k, k, boxRows); }
-
-  /** As above at the device address a pointer into an arena or the workspace stands for. */
-  static long[] kMajorTf32(jcuda.driver.CUdeviceptr base, long rows, long k, int boxRows) { return kMajorTf32(base, rows, k, k, boxRows); }
-
-  /** As below at the device address a pointer stands for. */
+  /** As below at the device address a pointer into an arena or the workspace stands for. */
   static long[] kMajorTf32(jcuda.driver.CUdeviceptr base, long rows, long k, long pitch, int boxRows) {
     return kMajorTf32(kiln.runtime.multi.Nccl.address(base), rows, k, pitch, boxRows);
   }
 
-  /** As above over the first k floats of rows pitch floats apart (a chunk along K of a wider matrix, or a padded copy). */
+  /**
+   * A 2-D map over the first k floats of rows of a row-major fp32 matrix, rows pitch floats apart (k = pitch: the whole
+   * matrix; less: a chunk along K of a wider matrix, or a padded copy) at device address base, read in boxes of BOX_K x
+   * boxRows with 128-byte swizzle, fp32 rounded to tf32 (nearest) as it is copied, zeros past the edges. The copy engine
+   * needs base and the row pitch (4 pitch bytes) 16-byte aligned.
+   */
   public static long[] kMajorTf32(long base, long rows, long k, long pitch, int boxRows) {
     if (k < 1 || k > pitch) throw new IllegalArgumentException("tensor map: k must be 1.." + pitch + " (the row pitch), found " + k);
     return encode(DATA_TYPE_TFLOAT32, 4, base, k, rows, pitch, BOX_K, boxRows);

@@ -4,7 +4,6 @@ package kiln.runtime.train;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -24,9 +23,9 @@ import java.util.zip.CRC32C;
 import kiln.runtime.Models;
 import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.AtomicFiles;
-import kiln.runtime.format.FileKind;
 import kiln.runtime.format.Finite;
 import kiln.runtime.format.FormatException;
+import kiln.runtime.format.StateFile;
 
 /**
  * Layout of {@code ckpt_<step>/}, where step counts the finished training steps:
@@ -34,9 +33,7 @@ import kiln.runtime.format.FormatException;
  *   <li>{@code model.bin}: the parameters in the model family's file ({@link ModelFiles}): an llm.c
  *       version 3 (fp32) file for GPT-2, so llm.c, {@code kiln verify} and {@code kiln sample} read
  *       it as is; kiln's Llama file for Llama. Its magic says which, so resuming needs no flag;
- *   <li>{@code state.bin}: a 256-int32 header (0 = magic {@value #STATE_MAGIC}, 1 = version
- *       {@value #STATE_VERSION}, 2 = AdamW step t, 3 = parameter count P), then AdamW's m (P
- *       float32) and v (P float32), little-endian like llm.c's files;
+ *   <li>{@code state.bin}: AdamW's step and moments m and v ({@link StateFile});
  *   <li>{@code train.txt}: {@code key = value} lines: the run's {@link TrainOptions}, then where it
  *       stands ({@link Position}), then the CRC32C of model.bin and state.bin ({@code crc32c-model.bin},
  *       {@code crc32c-state.bin}, 8 hex digits), which every load checks first. Checkpoints written
@@ -48,8 +45,6 @@ import kiln.runtime.format.FormatException;
  * (and v >= 0); the first bad value is named by tensor and byte offset.
  */
 public final class Checkpoint {
-  public static final int STATE_MAGIC = FileKind.KILN_STATE.magic;
-  public static final int STATE_VERSION = 1;
   static final int HEADER_INTS = 256;
   static final String MODEL = "model.bin";
   static final String STATE = "state.bin";
@@ -59,7 +54,6 @@ public final class Checkpoint {
   /** train.txt keys no resume may change: two checkpoints that differ in one come from different runs. */
   private static final List<String> RUN_IDENTITY = List.of("model", "data", "batch", "seq", "lr", "min-lr-frac", "weight-decay",
       "grad-clip", "seed");
-  private static final int CHUNK_FLOATS = 1 << 18;
 
   private Checkpoint() {}
 
@@ -190,25 +184,7 @@ public final class Checkpoint {
       throw new IllegalArgumentException(file + ": m and v must have as many values as the params (" + s.params().length
           + "), got " + s.m().length + " and " + s.v().length);
     }
-    int count = s.params().length;
-    AtomicFiles.write(file, out -> {
-      ByteBuffer buf = ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      int[] header = new int[HEADER_INTS];
-      header[0] = STATE_MAGIC;
-      header[1] = STATE_VERSION;
-      header[2] = adamT;
-      header[3] = count;
-      buf.asIntBuffer().put(header);
-      out.write(buf.array(), 0, HEADER_INTS * Integer.BYTES);
-      for (float[] src : new float[][] {s.m(), s.v()}) {
-        for (int off = 0; off < count; off += CHUNK_FLOATS) {
-          int k = Math.min(CHUNK_FLOATS, count - off);
-          buf.clear();
-          buf.asFloatBuffer().put(src, off, k);
-          out.write(buf.array(), 0, k * Float.BYTES);
-        }
-      }
-    });
+    StateFile.write(file, adamT, s.m(), s.v());
   }
 
   /**
@@ -232,7 +208,8 @@ public final class Checkpoint {
     int count = model.params().length;
     float[] m = new float[count];
     float[] v = new float[count];
-    int adamT = readState(dir.resolve(STATE), model.shape(), m, v);
+    int adamT = StateFile.read(dir.resolve(STATE), m, v);
+    requireFiniteMoments(dir.resolve(STATE), model.shape(), m, v);
     TrainOptions options = TrainOptions.fromMap(kv, trainFile.toString());
     TrainOptions.KeyValues k = new TrainOptions.KeyValues(kv, trainFile.toString());
     String norms = k.string("recent-grad-norms").strip();
@@ -248,44 +225,6 @@ public final class Checkpoint {
       throw new FormatException(trainFile, "adam-t", adamT + " (as " + STATE + " says)", Integer.toString(p.adamT()));
     }
     return new Loaded(dir, model.shape(), model.params(), m, v, options, p);
-  }
-
-  private static int readState(Path file, Models.Shape shape, float[] m, float[] v) {
-    int count = m.length;
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      ByteBuffer buf = ByteBuffer.allocate(CHUNK_FLOATS * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      long expected = HEADER_INTS * 4L + 8L * count;
-      if (ch.size() < HEADER_INTS * 4L) {
-        throw new FormatException(file, "header", HEADER_INTS * 4 + " bytes", ch.size() + " bytes");
-      }
-      readFully(ch, buf, HEADER_INTS * Integer.BYTES);
-      int[] header = new int[HEADER_INTS];
-      buf.asIntBuffer().get(header);
-      if (header[0] != STATE_MAGIC) {
-        // say what it is instead: llm.c's debug state, for one, is also called state.bin
-        throw new FormatException(file, "header[0] magic", FileKind.KILN_STATE.label(), FileKind.describe(header, ch.size()));
-      }
-      if (header[1] != STATE_VERSION) {
-        throw new FormatException(file, "header[1] version", Integer.toString(STATE_VERSION), Integer.toString(header[1]));
-      }
-      if (header[3] != count) {
-        throw new FormatException(file, "header[3] param count", count + " (as " + MODEL + " says)", Integer.toString(header[3]));
-      }
-      if (ch.size() != expected) {
-        throw new FormatException(file, "size", expected + " bytes (header + 2 x " + count + " floats)", ch.size() + " bytes");
-      }
-      for (float[] dst : new float[][] {m, v}) {
-        for (int off = 0; off < count; off += CHUNK_FLOATS) {
-          int k = Math.min(CHUNK_FLOATS, count - off);
-          readFully(ch, buf, k * Float.BYTES);
-          buf.asFloatBuffer().get(dst, off, k);
-        }
-      }
-      requireFiniteMoments(file, shape, m, v);
-      return header[2];
-    } catch (IOException e) {
-      throw new UncheckedIOException(file + ": cannot read: " + e.getMessage(), e);
-    }
   }
 
   /** m finite, v finite and >= 0 (a mean of squares): else AdamW would write NaN into every weight it touches. */
@@ -312,16 +251,6 @@ public final class Checkpoint {
           + " (byte " + (HEADER_INTS * 4L + 4L * (base + bad)) + ")", what.equals("m") ? "a finite number" : "a finite number >= 0",
           in[bad] + "; " + Finite.ADVICE);
     }
-  }
-
-  private static void readFully(FileChannel ch, ByteBuffer buf, int bytes) throws IOException {
-    buf.clear().limit(bytes);
-    while (buf.hasRemaining()) {
-      if (ch.read(buf) < 0) {
-        throw new IOException("unexpected end of file");
-      }
-    }
-    buf.flip();
   }
 
   private static Map<String, String> readLines(Path file) {

@@ -87,7 +87,7 @@ class ColumnReduceScheduleTest {
   void workspaceIsAPartialPerSplitAndFitsTheTransposeWorkspace() {
     Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
-    Arena layout = new Arena(p.graph(), sizes, null, java.util.Set.of(), false);
+    Arena layout = new Arena(p.graph(), sizes, java.util.Set.of(), null, false, Map.of());
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     long most = 0;
     for (kiln.codegen.Launch x : CudaLowering.lower(p.graph().computes(), s, m -> null, sizes::get, 0, null, null).launches()) {

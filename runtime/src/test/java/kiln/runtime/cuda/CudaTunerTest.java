@@ -60,7 +60,7 @@ class CudaTunerTest {
     for (Tuner.Result<CudaSchedule.MatmulTile> r : results) {
       var mm = kiln.codegen.MatmulMatch.of(g.computes().stream().filter(c -> c.name().equals(r.launch())).findFirst().orElseThrow()).orElseThrow();
       // the precision's space, with the wgmma tiles where they fit or (d, e at TF32 on sm_90) run over transposed copies
-      assertEquals(CudaTuner.space(onDevice, mm, sizes::get, CudaExecutor.transposeFloats(onDevice)).size(), r.tried(), r.launch() + " tries its space");
+      assertEquals(CudaTuner.space(onDevice, mm, sizes::get, CudaExecutor.transposeFloats(onDevice), null).size(), r.tried(), r.launch() + " tries its space");
       assertEquals(r.tried(), r.valid(), "every variant computes the same product:\n" + report);
       assertTrue(r.bestMs() <= r.defaultMs() && r.bestMs() <= r.worstMs(), r.toString());
     }

@@ -70,7 +70,7 @@ class CudaWgmmaBf16SplitKTest {
           CudaWgmmaBf16Test.Case x = cases.get(c);
           WgmmaBf16.Kernel k = kernels.get(c);
           Cuda.Module module = modules.get(k.function());
-          List<Launch> launches = Bf16Matmul.launches(module.kernel(k.function()), module.kernel(k.function() + "_sum"), k, cuda, mem.pointer(0),
+          List<Launch> launches = Bf16Matmul.launches(module, k, cuda, mem.pointer(0),
               mem.pointer(aBytes), mem.pointer(aBytes + bBytes), M, N, K, x.a() == Major.K ? K : M, x.b() == Major.K ? K : N, N, x.blocks(), workspace);
           assertEquals(2, launches.size(), "the partial sums, then their sum");
           String what = x.tile().knobs() + " A " + x.a() + " B " + x.b() + " C " + x.out() + (x.accumulate() ? " +=" : "") + " blocks " + x.blocks();

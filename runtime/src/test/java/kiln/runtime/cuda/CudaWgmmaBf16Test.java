@@ -2,7 +2,7 @@
 // here: all four operand layouts (K- or MN-major A and B), fp32 and bf16 C (from registers or through the
 // copy engine), plain and accumulating, every
 // tile of the space, edges no tile divides, and few persistent blocks so each block takes several tiles
-// (the ping-pong consumers alternate); once through CudaExecutor.bf16Matmul. Every element of C is
+// (the ping-pong consumers alternate). Every element of C is
 // checked. Tagged gpu: skips where no sm_90 device is present.
 package kiln.runtime.cuda;
 
@@ -64,7 +64,7 @@ class CudaWgmmaBf16Test {
             for (int e = 0; e < init.length; e++) init[e] = start != null ? Bf16Matmul.bf16(start[e]) : (short) 0x7FC1;
             MatmulBench.upload(mem, aBytes + bBytes, init);
           }
-          Launch launch = Bf16Matmul.launch(Bf16Matmul.kernel(modules, k), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
+          Launch launch = Bf16Matmul.launch(modules.get(k.function()), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
               M, N, K, c.a() == Major.K ? K : M, c.b() == Major.K ? K : N, N, c.blocks());
           cuda.launch(launch);
           cuda.synchronize();
@@ -72,40 +72,6 @@ class CudaWgmmaBf16Test {
         }
       }
       for (Cuda.Module m : modules.values()) m.close();
-    }
-  }
-
-  /** The executor's entry point: a bf16 matmul over bf16 data written into a CudaExecutor's arena. */
-  @Test
-  void runsThroughTheExecutorsEntryPoint() {
-    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
-    kiln.dsl.Dim e = new kiln.dsl.Dim("E");
-    kiln.dsl.Graph g = new kiln.dsl.Graph();
-    // the arena holds fp32 tensors today: bf16 data goes into one of (M K + N K) / 2 + M N floats
-    kiln.dsl.Tensor store = g.input("store", kiln.dsl.DType.F32, e);
-    g.compute("touch", kiln.dsl.Graph.dims(e), (kiln.dsl.Graph.F1) i -> store.at(i).mul(kiln.dsl.Ops.lit(1)));
-    int floats = (M * K + N * K) / 2 + M * N + 4;   // 4 to spare: the operands start at the first 16-byte boundary
-    try (Cuda cuda = Cuda.open()) {
-      Assumptions.assumeTrue(cuda.major() == 9 && cuda.minor() == 0, "wgmma needs sm_90, found " + cuda.arch());
-      try (CudaExecutor ex = new CudaExecutor(new kiln.runtime.Arena(g, Map.of(e, floats)), Map.of("forward", g.computes()), cuda,
-          kiln.codegen.CudaSchedule.DEFAULT, kiln.runtime.TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")))) {
-        SplittableRandom random = new SplittableRandom(14);
-        short[] a = MatmulBench.randomBf16((long) M * K, random), b = MatmulBench.randomBf16((long) N * K, random);
-        long at = 4 * ex.layout().offsetLong(store), base = (at + 15) / 16 * 16, aBytes = 2L * a.length, bBytes = 2L * b.length;
-        int skip = (int) ((base - at) / 4);
-        float[] values = new float[floats];
-        int[] pa = Bf16Matmul.pack(a), pb = Bf16Matmul.pack(b);
-        for (int i = 0; i < pa.length; i++) values[skip + i] = Float.intBitsToFloat(pa[i]);
-        for (int i = 0; i < pb.length; i++) values[skip + pa.length + i] = Float.intBitsToFloat(pb[i]);
-        ex.write(store, values);
-        WgmmaBf16.Kernel k = WgmmaBf16.render(WgmmaBf16.DEFAULT, Major.K, Major.MN, Out.F32, false);
-        Launch launch = ex.bf16Matmul(k, base, base + aBytes, base + aBytes + bBytes, M, N, K, K, N, N);
-        cuda.launch(launch);
-        cuda.synchronize();
-        float[] all = ex.read(store);
-        float[] c = java.util.Arrays.copyOfRange(all, skip + (int) ((aBytes + bBytes) / 4), skip + (int) ((aBytes + bBytes) / 4) + M * N);
-        check("executor", a, b, new Case(WgmmaBf16.DEFAULT, Major.K, Major.MN, Out.F32, false, 0), c, null);
-      }
     }
   }
 

@@ -106,8 +106,8 @@ class RowKernelEmulationTest {
     // GPT-2 124M's shapes and the bf16 cases laid out as a CUDA session lays them out (sharing by launch, dlogits in place); the rest
     // one tensor a place
     Arena device = which.equals("gpt2-124m") || bf16
-        ? new Arena(p.graph(), bound, java.util.Set.of(p.loss()), Session.cudaLaunches(p), false)
-        : new Arena(p.graph(), bound, null, java.util.Set.of(), false);
+        ? new Arena(p.graph(), bound, java.util.Set.of(p.loss()), Session.cudaLaunches(p), false, Map.of())
+        : new Arena(p.graph(), bound, java.util.Set.of(), null, false, Map.of());
     return new Setup(p, host, device);
   }
 

@@ -170,9 +170,9 @@ class TransposePlanTest {
       var mm = kiln.codegen.MatmulMatch.of(c);
       if (mm.isEmpty()) continue;
       boolean copies = CudaLowering.transposePlan(mm.get(), HOPPER, sizes::get, CudaExecutor.TRANSPOSE_FLOATS) != null;
-      java.util.List<CudaSchedule.MatmulTile> space = CudaTuner.space(HOPPER, mm.get(), sizes::get, CudaExecutor.TRANSPOSE_FLOATS);
+      java.util.List<CudaSchedule.MatmulTile> space = CudaTuner.space(HOPPER, mm.get(), sizes::get, CudaExecutor.TRANSPOSE_FLOATS, null);
       assertEquals(HOPPER.matmulSpace(mm.get()).size() + (copies ? CudaSchedule.wgmmaSpace().size() : 0), space.size(), c.name());
-      assertEquals(HOPPER.matmulSpace(mm.get()), CudaTuner.space(HOPPER, mm.get(), sizes::get, 0), "KILN_WGMMA_T=0: " + c.name());
+      assertEquals(HOPPER.matmulSpace(mm.get()), CudaTuner.space(HOPPER, mm.get(), sizes::get, 0, null), "KILN_WGMMA_T=0: " + c.name());
     }
   }
 

@@ -63,8 +63,8 @@ class WgmmaScheduleTest {
 
   @Test
   void tensorMapRefusesUnalignedOperands() {
-    CudaException e = assertThrows(CudaException.class, () -> TensorMaps.kMajorTf32(1024 + 4, 300, 260, 128));
+    CudaException e = assertThrows(CudaException.class, () -> TensorMaps.kMajorTf32(1024 + 4, 300, 260, 260, 128));
     assertEquals("tensor map: the copy engine needs a 16-byte aligned base and row pitch, found address 1028 and 1040 bytes per row", e.getMessage());
-    assertThrows(CudaException.class, () -> TensorMaps.kMajorTf32(1024, 300, 258, 128));
+    assertThrows(CudaException.class, () -> TensorMaps.kMajorTf32(1024, 300, 258, 258, 128));
   }
 }

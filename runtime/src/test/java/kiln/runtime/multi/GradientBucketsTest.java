@@ -31,7 +31,7 @@ class GradientBucketsTest {
   static Planned cuda(Models.Shape shape) {
     Program p = shape.program(Session.Device.CUDA);
     Map<kiln.dsl.Dim, Integer> sizes = shape.bind(2, 8);
-    Arena arena = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), Session.cudaLaunches(p), false);
+    Arena arena = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), Session.cudaLaunches(p), false, Map.of());
     List<List<Compute>> launches = kiln.codegen.Epilogue.groups(Session.sections(p).get("backward"));
     return new Planned(p, arena, p.grads().values().iterator().next().root(), launches);
   }
