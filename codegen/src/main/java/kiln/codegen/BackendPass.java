@@ -14,17 +14,11 @@ public final class BackendPass {
   /** The CPU runs the DSL definitions as written. */
   public static final Consumer<Graph> NONE = g -> { };
 
-  /** CUDA with no size known: every attention region whose layout Externs serves becomes the extern; GELU recomputed. */
-  public static final Consumer<Graph> CUDA = cuda(Map.of());
+  /** CUDA with no size known, for the fp32 kernels: every attention region whose layout Externs serves becomes the extern; GELU recomputed. */
+  public static final Consumer<Graph> CUDA = cuda(Map.of(), CudaSchedule.Precision.FP32, Recompute.GELU);
 
   /** The CPU with a recompute policy: the DSL definitions as written, the policy's outputs recomputed in the backward. */
   public static Consumer<Graph> cpu(Recompute recompute) { return recompute == Recompute.NONE ? NONE : recompute::apply; }
-
-  /** cuda(sizes, FP32, Recompute.GELU): CUDA's default policy, for the fp32 kernels. */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, CudaSchedule.Precision.FP32, Recompute.GELU); }
-
-  /** cuda(sizes, precision, Recompute.GELU): CUDA's default policy. */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) { return cuda(sizes, precision, Recompute.GELU); }
 
   /**
    * CUDA, where memory is what binds: every attention region (GPT-2's over a packed (B, T, 3, NH, HS)

@@ -60,7 +60,7 @@ public interface Dialect {
   /** A load of memory no thread writes while the kernel runs (the compiler may then move it past stores). */
   default String readOnlyLoad(String arena, String offset, String index) { return load(arena, offset, index); }
   String type(kiln.dsl.DType t);
-  String negativeInfinity();
+  default String negativeInfinity() { return f32(Float.NEGATIVE_INFINITY); }
   /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */
   String accumulator(kiln.dsl.DType t);
   /** The zero a serial sum of values of type t starts from, spelled in accumulator(t)'s type. */

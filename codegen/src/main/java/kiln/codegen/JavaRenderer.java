@@ -101,27 +101,16 @@ public final class JavaRenderer {
 
   /** body (indented for its depth) inside loops over the serial vars, the outermost at indent. */
   private static void serialLoops(ExprRenderer r, List<Var> serial, String body, StringBuilder loop, String indent) {
-    String inner = indent;
-    for (Var v : serial) {
-      loop.append(inner).append("for (int ").append(r.var(v)).append(" = 0; ").append(r.var(v)).append(" < ")
-          .append(r.dim(v.dim())).append("; ").append(r.var(v)).append("++) {\n");
-      inner += "  ";
-    }
+    Statements.openLoops(r, serial, loop, indent);
     loop.append(body);
-    for (int i = serial.size(); i > 0; i--) loop.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    Statements.closeLoops(serial.size(), loop, indent);
   }
 
   /** One statement; a root reduction along a contiguous innermost var runs L lanes at a time. */
   private static void statement(ExprRenderer r, Compute c, StringBuilder out, String indent) {
     String reduction = c.rootReductions().isEmpty() ? null : JavaVector.reduction(r, c, indent);
-    if (reduction == null) {
-      Statements.serial(r, c, out, indent, false);
-      return;
-    }
-    boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append(max ? "float acc = Float.NEGATIVE_INFINITY;\n" : "double acc = 0.0;\n");
-    out.append(reduction);
-    out.append(indent).append(Statements.store(r, c, Statements.target(r, c), max ? "acc" : "(float) acc", false)).append(";\n");
+    if (reduction == null) Statements.serial(r, c, out, indent, false);
+    else Statements.reduce(r, c, reduction, Statements.target(r, c), out, indent, false);
   }
 
   private static boolean isSlice(Compute c) {

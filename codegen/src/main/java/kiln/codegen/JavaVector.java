@@ -76,8 +76,8 @@ final class JavaVector {
       return;
     }
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append("FloatVector vacc = ").append(max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)").append(";\n");
-    String inner = Statements.openLoops(r, reductions, out, indent);
+    out.append(indent).append(vacc(max));
+    String inner = Statements.openLoops(r, Statements.vars(reductions), out, indent);
     String v = floats(render(c.inner()));
     flushPrelude(out, inner);
     out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
@@ -119,19 +119,13 @@ final class JavaVector {
     String body;
     try {
       vec.count(c.inner());
-      body = floatsOf(vec, c.inner());
+      body = vec.floats(vec.render(c.inner()));
     } catch (Unsupported e) {
       return null;
     }
     String kv = r.var(k), kd = r.dim(k.dim());
-    out.append(indent).append("FloatVector vacc = ").append(max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)").append(";\n");
-    String inner = indent;
-    for (int i = 0; i < reductions.size() - 1; i++) {
-      String v = r.var(reductions.get(i).var());
-      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(reductions.get(i).var().dim()))
-          .append("; ").append(v).append("++) {\n");
-      inner += "  ";
-    }
+    out.append(indent).append(vacc(max));
+    String inner = Statements.openLoops(r, Statements.vars(reductions.subList(0, reductions.size() - 1)), out, indent);
     out.append(inner).append("int ").append(kv).append(" = 0;\n");
     out.append(inner).append("for (; ").append(kv).append(" + L <= ").append(kd).append("; ").append(kv).append(" += L) {\n");
     vec.flushPrelude(out, inner + "  ");
@@ -139,19 +133,19 @@ final class JavaVector {
     out.append(inner).append("}\n");
     // the tail: scalar, through the shared walk
     out.append(inner).append("for (; ").append(kv).append(" < ").append(kd).append("; ").append(kv).append("++) {\n");
-    List<String> prelude = new ArrayList<>();
-    String value = r.renderWithLocals(c.inner(), prelude);
-    for (String p : prelude) out.append(inner).append("  ").append(p).append('\n');
-    out.append(inner).append("  ").append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
+    Statements.fold(r, c, out, inner + "  ");
     out.append(inner).append("}\n");
-    for (int i = reductions.size() - 1; i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    Statements.closeLoops(reductions.size() - 1, out, indent);
     // lanes summed in lane order: reduceLanes may add them in another order once compiled
     out.append(indent).append(max ? "acc = Math.max(acc, vacc.reduceLanes(VectorOperators.MAX));\n"
         : "vacc.intoArray(scratch, 0);\n" + indent + "for (int j = 0; j < L; j++) acc += scratch[j];\n");
     return out.toString();
   }
 
-  private static String floatsOf(JavaVector vec, Expr e) { return vec.floats(vec.render(e)); }
+  /** The vector accumulator's declaration, from MAX's or SUM's identity. */
+  private static String vacc(boolean max) {
+    return "FloatVector vacc = " + (max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)") + ";\n";
+  }
 
   private void flushPrelude(StringBuilder out, String indent) {
     for (String p : prelude) out.append(indent).append(p).append('\n');
