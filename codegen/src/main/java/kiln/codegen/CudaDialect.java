@@ -59,6 +59,4 @@ public final class CudaDialect implements Dialect {
   @Override public String constant() { return "const"; }
 
   @Override public String atomicAdd(String target, String value) { return "atomicAdd(&" + target + ", " + value + ")"; }
-
-  @Override public String accumulator(kiln.dsl.DType t) { return type(t); }
 }

@@ -279,9 +279,8 @@ final class JavaVector {
     }
     String method = switch (b.op()) {
       case ADD -> "add"; case SUB -> "sub"; case MUL -> "mul"; case DIV -> "div"; case MAX -> "max"; case MIN -> "min";
-      case POW -> null; case MOD -> throw new Unsupported("float mod");
+      case POW -> throw new Unsupported("pow has no reproducible vector form"); case MOD -> throw new Unsupported("float mod");
     };
-    if (method == null) throw new Unsupported("pow has no reproducible vector form");
     if (a.kind() == Kind.FLOATS && c.kind() == Kind.SCALAR) return new Value(a.text() + "." + method + "(" + c.text() + ")", Kind.FLOATS, DType.F32);
     return new Value(floats(a) + "." + method + "(" + floats(c) + ")", Kind.FLOATS, DType.F32);
   }
@@ -331,8 +330,7 @@ final class JavaVector {
 
   private String ints(Value v) {
     return switch (v.kind()) {
-      case INTS -> v.text();
-      case SCALAR -> v.text();   // IntVector's lanewise methods take a scalar int
+      case INTS, SCALAR -> v.text();   // IntVector's lanewise methods take a scalar int
       default -> throw new Unsupported(v.kind() + " used as ints");
     };
   }

@@ -38,7 +38,7 @@ final class Statements {
     String type = r.type(c.body().type());
     String accType = max ? type : r.dialect().accumulator(c.body().type());
     String zero = r.dialect().sumZero(c.body().type());
-    out.append(indent).append(accType).append(" acc = ").append(max ? r.dialect().negativeInfinity() : zero).append(";\n");
+    out.append(indent).append(accType).append(" acc = ").append(max ? r.dialect().f32(Float.NEGATIVE_INFINITY) : zero).append(";\n");
     out.append(loops);
     String result = accType.equals(type) ? "acc" : "(" + type + ") acc";
     out.append(indent).append(store(r, c, target, result, atomic)).append(";\n");

@@ -43,7 +43,11 @@ class ExternsTest {
 
   private static <C extends Record> Map<Dim, Integer> sizes(ModelFamily<C> f, C c) { return new HashMap<>(f.bind(c, B, T)); }
 
-  private static long[] bound(AttentionLayout.Operand o, Map<Dim, Integer> s) { return o.bind(d -> s.get(d)); }
+  /** The operand's offset, batch, position and head strides with every dim bound. */
+  private static long[] bound(AttentionLayout.Operand o, Map<Dim, Integer> s) {
+    return java.util.stream.Stream.of(o.offset(), o.batch(), o.position(), o.head())
+        .mapToLong(t -> t.coefficient() * t.dims().stream().mapToLong(s::get).reduce(1, (x, y) -> x * y)).toArray();
+  }
 
   @Test void gpt2PackedQkv() {
     Gpt2.Config c = new Gpt2.Config(64, 64, 64, 1, 3, 24);  // NH = 3, HS = 8
