@@ -2,6 +2,7 @@
 // hand-scheduled kernels and memory policy enter. The models (kiln.models) know no device.
 package kiln.codegen;
 
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import kiln.dsl.Dim;
@@ -36,16 +37,10 @@ public final class BackendPass {
   public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision, Recompute recompute) {
     return g -> {
       for (Graph.Region r : g.regions("attention")) {
-        Tensor q, k, v;
-        if (r.inputs.size() == 1) {
-          q = k = v = r.inputs.getFirst();
-        } else if (r.inputs.size() == 3) {
-          q = r.inputs.get(0);
-          k = r.inputs.get(1);
-          v = r.inputs.get(2);
-        } else {
-          continue;
-        }
+        // one input: a packed qkv, read as q, k and v
+        List<Tensor> in = r.inputs.size() == 1 ? java.util.Collections.nCopies(3, r.inputs.getFirst()) : r.inputs;
+        if (in.size() != 3) continue;
+        Tensor q = in.get(0), k = in.get(1), v = in.get(2);
         AttentionLayout layout;
         try {
           layout = AttentionLayout.of(q, k, v, r.output);

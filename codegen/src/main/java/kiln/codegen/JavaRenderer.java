@@ -135,7 +135,7 @@ public final class JavaRenderer {
     m.put("header", header(r));
     String body = Templates.process("java/matmul.java.ftl", m);
     return new Rendered("matmul" + (accumulate ? "+" : ""), null, body, r.dims(), r.tensors(),
-        new Work.Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), null, ta, tb));
+        new Work.Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), null, ta, tb, null));
   }
 
   /**

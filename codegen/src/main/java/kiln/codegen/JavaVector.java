@@ -87,9 +87,9 @@ final class JavaVector {
 
   private void store(StringBuilder out, String indent, String target, String v, boolean accumulate, DType storage) {
     String m = mask == null ? "" : ", " + mask;
+    String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
     if (storage == DType.BF16) {
       // emulated bf16: round each lane to nearest even through its bits (NaN lanes kept), as Bf16.round
-      String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
       String b = "b" + (locals++);
       out.append(indent).append("final FloatVector ").append(b).append("f = ").append(sum).append(";\n");
       out.append(indent).append("final IntVector ").append(b).append(" = ").append(b).append("f.reinterpretAsInts();\n");
@@ -98,8 +98,7 @@ final class JavaVector {
           .append(".intoArray(F, ").append(target).append(m).append(");\n");
       return;
     }
-    if (accumulate) out.append(indent).append("FloatVector.fromArray(S, F, ").append(target).append(m).append(").add(").append(v).append(").intoArray(F, ").append(target).append(m).append(");\n");
-    else out.append(indent).append(v).append(".intoArray(F, ").append(target).append(m).append(");\n");
+    out.append(indent).append(sum).append(".intoArray(F, ").append(target).append(m).append(");\n");
   }
 
   /**
