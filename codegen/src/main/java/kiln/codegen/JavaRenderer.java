@@ -160,25 +160,15 @@ public final class JavaRenderer {
     Map<String, Object> model = new HashMap<>();
     model.put("name", placeholder);
     model.put("kind", rendered.kind());
-    model.put("body", indent(rendered.source(), "    "));
+    model.put("body", rendered.source().stripTrailing().replaceAll("(?m)^(?=.)", "    ") + "\n");   // non-empty lines indented into run()
     model.put("matmul", mm);
     model.put("vectorised", !mm && rendered.source().contains("FloatVector"));
-    if (mm) {
-      model.put("nr", schedule.nrVectors());
-      model.put("mb", schedule.mb());
-      model.put("kb", schedule.kb());
-      model.put("accumulate", rendered.kind().endsWith("+"));
-    }
+    model.put("schedule", schedule);
+    model.put("accumulate", rendered.kind().endsWith("+"));
     String src = Templates.process("java/kernel.java.ftl", model);
     String className = prefix + Kernels.hash(src);
     Work work = rendered.work() instanceof Work.Tiles t ? t.withTile(schedule) : rendered.work();
     return new Rendered(rendered.kind(), className, src.replace(placeholder, className), rendered.dims(), rendered.tensors(), work);
-  }
-
-  private static String indent(String text, String by) {
-    StringBuilder b = new StringBuilder();
-    for (String line : text.split("\n", -1)) b.append(line.isEmpty() ? "" : by + line).append('\n');
-    return b.toString().stripTrailing() + "\n";
   }
 
 }
