@@ -1,6 +1,7 @@
 <#-- A Java kernel class (JavaRenderer): a map (scalar, or vectorised by JavaVector) or a matmul with its
      register tile (4 rows x nr vectors), a masked tile for edge panels, a dot product and a one-row path.
-     model: name, kind, body (indented into run), matmul, vectorised; matmul also nr, mb, kb, accumulate. -->
+     model: name, kind, body (indented into run), matmul, vectorised, accumulate, schedule (a matmul's nr, mb, kb). -->
+<#assign nr = schedule.nrVectors()>
 <#function at i j><#return "c0" + (i == 0)?then("", " + " + i + " * cm") + (j == 0)?then("", " + " + j + " * L")></#function>
 <#macro tile masked>
   private static void tile4${masked?then("m", "")}(float[] F, float[] Bv, int bBase, int bStride, int a0, int am, int ak, int kw, int c0, int cm, boolean first${masked?then(", int nw", "")}) {
@@ -64,9 +65,9 @@ public final class ${name} implements CpuKernel {
 
   private static final int NB = ${nr} * L;
 
-  private static final int MB = ${mb};
+  private static final int MB = ${schedule.mb()};
 
-  private static final int KB = ${kb};
+  private static final int KB = ${schedule.kb()};
 
   private static final boolean ACCUMULATE = ${accumulate?c};
 

@@ -41,11 +41,6 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
     public String cudaFields(String base, Function<Dim, String> name) {
       return base + " + " + cuda(offset, name) + ", " + cuda(batch, name) + ", " + cuda(position, name) + ", " + cuda(head, name);
     }
-
-    /** offset, batch, position and head strides with every dim bound. */
-    public long[] bind(ToLongFunction<Dim> size) {
-      return new long[] {value(offset, size), value(batch, size), value(position, size), value(head, size)};
-    }
   }
 
   /** The number of query heads (the product of heads). */
@@ -59,13 +54,6 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
 
   /** True when q, k and v are slices of one tensor (GPT-2's (B, T, 3, NH, HS)). */
   public boolean packed() { return q.tensor() == k.tensor() && k.tensor() == v.tensor(); }
-
-  /** A term's value with every dim bound. */
-  public static long value(Tensor.Term t, ToLongFunction<Dim> size) {
-    long v = t.coefficient();
-    for (Dim d : t.dims()) v *= size.applyAsLong(d);
-    return v;
-  }
 
   /** A term as a C expression of 64-bit ints, dims spelled by name (a dim fixed at render time may be a literal). */
   public static String cuda(Tensor.Term t, Function<Dim, String> name) {

@@ -2,6 +2,7 @@
 // hand-scheduled kernels and memory policy enter. The models (kiln.models) know no device.
 package kiln.codegen;
 
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 import kiln.dsl.Dim;
@@ -14,17 +15,11 @@ public final class BackendPass {
   /** The CPU runs the DSL definitions as written. */
   public static final Consumer<Graph> NONE = g -> { };
 
-  /** CUDA with no size known: every attention region whose layout Externs serves becomes the extern; GELU recomputed. */
-  public static final Consumer<Graph> CUDA = cuda(Map.of());
+  /** CUDA with no size known, for the fp32 kernels: every attention region whose layout Externs serves becomes the extern; GELU recomputed. */
+  public static final Consumer<Graph> CUDA = cuda(Map.of(), CudaSchedule.Precision.FP32, Recompute.GELU);
 
   /** The CPU with a recompute policy: the DSL definitions as written, the policy's outputs recomputed in the backward. */
   public static Consumer<Graph> cpu(Recompute recompute) { return recompute == Recompute.NONE ? NONE : recompute::apply; }
-
-  /** cuda(sizes, FP32, Recompute.GELU): CUDA's default policy, for the fp32 kernels. */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes) { return cuda(sizes, CudaSchedule.Precision.FP32, Recompute.GELU); }
-
-  /** cuda(sizes, precision, Recompute.GELU): CUDA's default policy. */
-  public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision) { return cuda(sizes, precision, Recompute.GELU); }
 
   /**
    * CUDA, where memory is what binds: every attention region (GPT-2's over a packed (B, T, 3, NH, HS)
@@ -42,16 +37,10 @@ public final class BackendPass {
   public static Consumer<Graph> cuda(Map<Dim, Integer> sizes, CudaSchedule.Precision precision, Recompute recompute) {
     return g -> {
       for (Graph.Region r : g.regions("attention")) {
-        Tensor q, k, v;
-        if (r.inputs.size() == 1) {
-          q = k = v = r.inputs.getFirst();
-        } else if (r.inputs.size() == 3) {
-          q = r.inputs.get(0);
-          k = r.inputs.get(1);
-          v = r.inputs.get(2);
-        } else {
-          continue;
-        }
+        // one input: a packed qkv, read as q, k and v
+        List<Tensor> in = r.inputs.size() == 1 ? java.util.Collections.nCopies(3, r.inputs.getFirst()) : r.inputs;
+        if (in.size() != 3) continue;
+        Tensor q = in.get(0), k = in.get(1), v = in.get(2);
         AttentionLayout layout;
         try {
           layout = AttentionLayout.of(q, k, v, r.output);

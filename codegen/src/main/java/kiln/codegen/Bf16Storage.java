@@ -64,12 +64,6 @@ public final class Bf16Storage {
     }
   }
 
-  /** As apply(p, false): every extern's tensors fp32. */
-  public static Stored apply(Program p) { return apply(p, false); }
-
-  /** As apply(p, bf16Attention, Residual.FP32). */
-  public static Stored apply(Program p, boolean bf16Attention) { return apply(p, bf16Attention, Residual.FP32); }
-
   /**
    * The storage pass; bf16Attention: the attention externs run FlashBf16's kernels, so their tensors but lse and D are bf16;
    * residual: the storage of the residual stream's gradients.
@@ -124,12 +118,10 @@ public final class Bf16Storage {
   /**
    * Activations kept fp32: outputs of reductions that are not matmuls (statistics, sums, the loss), then
    * element-wise tensors whose every reader is such a reduction, and the tensors of externs (of the attention
-   * externs only lse and D with bf16Attention; the extern then counts as a reader that is no reduction).
+   * externs only lse and D with bf16Attention; the extern then counts as a reader that is no reduction). With
+   * Residual.FP32 a `+=` of statistics into a tensor (the residual stream's gradient) keeps that tensor fp32.
    */
-  static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention) { return statistics(computes, bf16Attention, Residual.BF16); }
-
-  /** As above; with Residual.FP32 a `+=` of statistics into a tensor (the residual stream's gradient) keeps that tensor fp32. */
-  static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention, Residual residual) {
+  private static Set<Tensor> statistics(List<Compute> computes, boolean bf16Attention, Residual residual) {
     Set<Tensor> keep = new HashSet<>();
     Map<Tensor, List<Compute>> readers = new LinkedHashMap<>();
     for (Compute c : computes) {

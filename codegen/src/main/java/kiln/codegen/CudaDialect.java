@@ -16,14 +16,8 @@ public final class CudaDialect implements Dialect {
   @Override public String unary(Expr.UnOp op, String x) {
     return switch (op) {
       case NEG -> "(-" + x + ")";
-      case EXP -> "expf(" + x + ")";
-      case LOG -> "logf(" + x + ")";
-      case TANH -> "tanhf(" + x + ")";
-      case SQRT -> "sqrtf(" + x + ")";
-      case RSQRT -> "rsqrtf(" + x + ")";
-      case SIN -> "sinf(" + x + ")";
-      case COS -> "cosf(" + x + ")";
       case ABS -> "fabsf(" + x + ")";
+      case EXP, LOG, TANH, SQRT, RSQRT, SIN, COS -> op.name().toLowerCase(java.util.Locale.ROOT) + "f(" + x + ")";   // expf, logf, ...
     };
   }
 
@@ -62,11 +56,7 @@ public final class CudaDialect implements Dialect {
   /** Through the read-only data path: an invariant load, which the compiler schedules ahead of earlier stores. */
   @Override public String readOnlyLoad(String arena, String offset, String index) { return "__ldg(&" + load(arena, offset, index) + ")"; }
 
-  @Override public String negativeInfinity() { return "(-INFINITY)"; }
-
   @Override public String constant() { return "const"; }
 
   @Override public String atomicAdd(String target, String value) { return "atomicAdd(&" + target + ", " + value + ")"; }
-
-  @Override public String accumulator(kiln.dsl.DType t) { return type(t); }
 }

@@ -210,8 +210,8 @@ public final class CudaRenderer {
       m.put("items", items(r, parallel));
       m.put("extent", items(r, reduced));
       m.put("decode", decode(r, parallel, "p", "r", "    "));
-      m.put("init", max ? r.dialect().negativeInfinity() : "0.0f");
-      m.put("combine", max ? "fmaxf(x, y)" : "x + y");
+      m.put("init", r.dialect().f32(max ? Float.NEGATIVE_INFINITY : 0f));
+      m.put("combine", max ? r.dialect().function(Expr.BinOp.MAX, "x", "y", false) : "x + y");
       m.put("store", Statements.store(r, c, Statements.target(r, c), "acc", false));
       return new Reduction(r, parallel, reduced, locals, m);
     }

@@ -151,7 +151,7 @@ final class CudaRows {
         boolean max = c.rootReductions().getFirst().op() == Expr.RedOp.MAX;
         String acc = "a" + names++;
         m.put("acc", acc);
-        m.put("init", max ? "(-INFINITY)" : "0.0f");
+        m.put("init", r.dialect().f32(max ? Float.NEGATIVE_INFINITY : 0f));
         m.put("combineOpen", max ? "fmaxf(" + acc + ", " : acc + " + (");
         m.put("combineClose", ")");
         loops(m, value, bind);

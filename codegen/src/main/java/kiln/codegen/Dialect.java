@@ -60,11 +60,10 @@ public interface Dialect {
   /** A load of memory no thread writes while the kernel runs (the compiler may then move it past stores). */
   default String readOnlyLoad(String arena, String offset, String index) { return load(arena, offset, index); }
   String type(kiln.dsl.DType t);
-  String negativeInfinity();
   /** Type of a serial sum's accumulator for values of type t (Java sums floats in double). */
-  String accumulator(kiln.dsl.DType t);
+  default String accumulator(kiln.dsl.DType t) { return type(t); }
   /** The zero a serial sum of values of type t starts from, spelled in accumulator(t)'s type. */
-  default String sumZero(kiln.dsl.DType t) { return t == kiln.dsl.DType.I32 ? "0" : "0.0f"; }
+  default String sumZero(kiln.dsl.DType t) { return t == kiln.dsl.DType.I32 ? i32(0) : f32(0f); }
   /** Keyword of an immutable local: final (Java), const (CUDA). */
   String constant();
   /** target += value where other threads may add to the same element (CUDA atomics). */

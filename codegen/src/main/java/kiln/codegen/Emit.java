@@ -16,15 +16,13 @@ public final class Emit {
 
   /** Lowers each section and returns file name -> contents (sources and INDEX.md). */
   public static Map<String, String> java(String model, Map<String, List<Compute>> sections, Schedule schedule) {
-    return files("Java", ".java", model, sections, computes -> Lowering.lower(computes, schedule));
+    return files("Java", ".java", model, sections, computes -> Lowering.lower(computes, schedule, m -> null));
   }
 
-  /** CUDA kernels: file name -> contents (one .cu per kernel function, and INDEX.md). */
-  public static Map<String, String> cuda(String model, Map<String, List<Compute>> sections, CudaSchedule schedule) {
-    return cuda(model, sections, schedule, null);
-  }
-
-  /** As above; size binds the dims that extern kernels fix when rendered (the head size of fused attention). */
+  /**
+   * CUDA kernels: file name -> contents (one .cu per kernel function, and INDEX.md); size binds the dims that extern
+   * kernels fix when rendered (the head size of fused attention).
+   */
   public static Map<String, String> cuda(String model, Map<String, List<Compute>> sections, CudaSchedule schedule,
                                          java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
     Epilogue.Readers readers = new Epilogue.Readers(sections.values().stream().flatMap(List::stream).toList());

@@ -68,9 +68,7 @@ public final class ExprRenderer {
 
   /** l as a store target, its index rendered as renderWithLocals renders it (repeats bound to locals, `bound` spelled as given). */
   public String lvalue(Expr.Load l, List<String> prelude, Map<Expr, String> bound) {
-    Map<Expr, Integer> counts = new HashMap<>();
-    Exprs.visit(l, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
-    return element(l, new HashMap<>(bound), counts, prelude, true);
+    return element(l, new HashMap<>(bound), counts(l), prelude, true);
   }
 
   public String stride(Tensor t, int position) {
@@ -94,13 +92,15 @@ public final class ExprRenderer {
    * (a matmul epilogue's accumulator; a row kernel's per-row values, lanes of a vector load).
    */
   public String renderWithLocals(Expr e, List<String> prelude, Map<Expr, String> bound) {
-    Map<Expr, Integer> counts = new HashMap<>();
-    Exprs.visit(e, x -> { if (!trivial(x)) counts.merge(x, 1, Integer::sum); });
-    Map<Expr, String> cse = new HashMap<>(bound);
-    return render(e, cse, counts, prelude);
+    return render(e, new HashMap<>(bound), counts(e), prelude);
   }
 
-  private static boolean trivial(Expr e) { return e instanceof Var || e instanceof Expr.Const || e instanceof Expr.SizeOf; }
+  /** How often each non-trivial subexpression of e occurs (a var, constant or size is never bound to a local). */
+  private static Map<Expr, Integer> counts(Expr e) {
+    Map<Expr, Integer> counts = new HashMap<>();
+    Exprs.visit(e, x -> { if (!(x instanceof Var || x instanceof Expr.Const || x instanceof Expr.SizeOf)) counts.merge(x, 1, Integer::sum); });
+    return counts;
+  }
 
   String render(Expr e, Map<Expr, String> cse) { return render(e, cse, Map.of(), null); }
 

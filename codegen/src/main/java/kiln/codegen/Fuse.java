@@ -49,8 +49,7 @@ public final class Fuse {
 
   static boolean readsOnlyAt(Expr body, Tensor t, List<Var> at) {
     for (Expr.Load l : Exprs.loads(body)) {
-      if (overlaps(l.tensor(), t) && !l.index().equals(at)) return false;
-      if (overlaps(l.tensor(), t) && !l.tensor().equals(t)) return false;
+      if (overlaps(l.tensor(), t) && !(l.index().equals(at) && l.tensor().equals(t))) return false;
     }
     return true;
   }

@@ -14,14 +14,10 @@ public final class JavaDialect implements Dialect {
   @Override public String unary(Expr.UnOp op, String x) {
     return switch (op) {
       case NEG -> "(-" + x + ")";
-      case EXP -> "(float) Math.exp(" + x + ")";
-      case LOG -> "(float) Math.log(" + x + ")";
       case TANH -> "(float) (1.0 - 2.0 / (Math.exp(2.0 * (" + x + ")) + 1.0))";   // Math.tanh is not an intrinsic here; exp is
-      case SQRT -> "(float) Math.sqrt(" + x + ")";
       case RSQRT -> "(float) (1.0 / Math.sqrt(" + x + "))";
-      case SIN -> "(float) Math.sin(" + x + ")";
-      case COS -> "(float) Math.cos(" + x + ")";
       case ABS -> "Math.abs(" + x + ")";
+      case EXP, LOG, SQRT, SIN, COS -> "(float) Math." + op.name().toLowerCase(java.util.Locale.ROOT) + "(" + x + ")";   // in double
     };
   }
 
@@ -48,8 +44,6 @@ public final class JavaDialect implements Dialect {
   static final String ROUND = "kiln.codegen.Bf16.round";
 
   @Override public String roundBf16(String x, String index, String seed) { return "kiln.codegen.Bf16.stochastic(" + x + ", " + index + ", " + seed + ")"; }
-
-  @Override public String negativeInfinity() { return "Float.NEGATIVE_INFINITY"; }
 
   @Override public String constant() { return "final"; }
 

@@ -76,8 +76,8 @@ final class JavaVector {
       return;
     }
     boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append("FloatVector vacc = ").append(max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)").append(";\n");
-    String inner = Statements.openLoops(r, reductions, out, indent);
+    out.append(indent).append(vacc(max));
+    String inner = Statements.openLoops(r, Statements.vars(reductions), out, indent);
     String v = floats(render(c.inner()));
     flushPrelude(out, inner);
     out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
@@ -87,9 +87,9 @@ final class JavaVector {
 
   private void store(StringBuilder out, String indent, String target, String v, boolean accumulate, DType storage) {
     String m = mask == null ? "" : ", " + mask;
+    String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
     if (storage == DType.BF16) {
       // emulated bf16: round each lane to nearest even through its bits (NaN lanes kept), as Bf16.round
-      String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
       String b = "b" + (locals++);
       out.append(indent).append("final FloatVector ").append(b).append("f = ").append(sum).append(";\n");
       out.append(indent).append("final IntVector ").append(b).append(" = ").append(b).append("f.reinterpretAsInts();\n");
@@ -98,8 +98,7 @@ final class JavaVector {
           .append(".intoArray(F, ").append(target).append(m).append(");\n");
       return;
     }
-    if (accumulate) out.append(indent).append("FloatVector.fromArray(S, F, ").append(target).append(m).append(").add(").append(v).append(").intoArray(F, ").append(target).append(m).append(");\n");
-    else out.append(indent).append(v).append(".intoArray(F, ").append(target).append(m).append(");\n");
+    out.append(indent).append(sum).append(".intoArray(F, ").append(target).append(m).append(");\n");
   }
 
   /**
@@ -119,19 +118,13 @@ final class JavaVector {
     String body;
     try {
       vec.count(c.inner());
-      body = floatsOf(vec, c.inner());
+      body = vec.floats(vec.render(c.inner()));
     } catch (Unsupported e) {
       return null;
     }
     String kv = r.var(k), kd = r.dim(k.dim());
-    out.append(indent).append("FloatVector vacc = ").append(max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)").append(";\n");
-    String inner = indent;
-    for (int i = 0; i < reductions.size() - 1; i++) {
-      String v = r.var(reductions.get(i).var());
-      out.append(inner).append("for (int ").append(v).append(" = 0; ").append(v).append(" < ").append(r.dim(reductions.get(i).var().dim()))
-          .append("; ").append(v).append("++) {\n");
-      inner += "  ";
-    }
+    out.append(indent).append(vacc(max));
+    String inner = Statements.openLoops(r, Statements.vars(reductions.subList(0, reductions.size() - 1)), out, indent);
     out.append(inner).append("int ").append(kv).append(" = 0;\n");
     out.append(inner).append("for (; ").append(kv).append(" + L <= ").append(kd).append("; ").append(kv).append(" += L) {\n");
     vec.flushPrelude(out, inner + "  ");
@@ -139,19 +132,19 @@ final class JavaVector {
     out.append(inner).append("}\n");
     // the tail: scalar, through the shared walk
     out.append(inner).append("for (; ").append(kv).append(" < ").append(kd).append("; ").append(kv).append("++) {\n");
-    List<String> prelude = new ArrayList<>();
-    String value = r.renderWithLocals(c.inner(), prelude);
-    for (String p : prelude) out.append(inner).append("  ").append(p).append('\n');
-    out.append(inner).append("  ").append(max ? "acc = " + r.dialect().binary(Expr.BinOp.MAX, "acc", value, false) + ";\n" : "acc += " + value + ";\n");
+    Statements.fold(r, c, out, inner + "  ");
     out.append(inner).append("}\n");
-    for (int i = reductions.size() - 1; i > 0; i--) out.append(indent).append("  ".repeat(i - 1)).append("}\n");
+    Statements.closeLoops(reductions.size() - 1, out, indent);
     // lanes summed in lane order: reduceLanes may add them in another order once compiled
     out.append(indent).append(max ? "acc = Math.max(acc, vacc.reduceLanes(VectorOperators.MAX));\n"
         : "vacc.intoArray(scratch, 0);\n" + indent + "for (int j = 0; j < L; j++) acc += scratch[j];\n");
     return out.toString();
   }
 
-  private static String floatsOf(JavaVector vec, Expr e) { return vec.floats(vec.render(e)); }
+  /** The vector accumulator's declaration, from MAX's or SUM's identity. */
+  private static String vacc(boolean max) {
+    return "FloatVector vacc = " + (max ? "FloatVector.broadcast(S, Float.NEGATIVE_INFINITY)" : "FloatVector.zero(S)") + ";\n";
+  }
 
   private void flushPrelude(StringBuilder out, String indent) {
     for (String p : prelude) out.append(indent).append(p).append('\n');
@@ -285,9 +278,8 @@ final class JavaVector {
     }
     String method = switch (b.op()) {
       case ADD -> "add"; case SUB -> "sub"; case MUL -> "mul"; case DIV -> "div"; case MAX -> "max"; case MIN -> "min";
-      case POW -> null; case MOD -> throw new Unsupported("float mod");
+      case POW -> throw new Unsupported("pow has no reproducible vector form"); case MOD -> throw new Unsupported("float mod");
     };
-    if (method == null) throw new Unsupported("pow has no reproducible vector form");
     if (a.kind() == Kind.FLOATS && c.kind() == Kind.SCALAR) return new Value(a.text() + "." + method + "(" + c.text() + ")", Kind.FLOATS, DType.F32);
     return new Value(floats(a) + "." + method + "(" + floats(c) + ")", Kind.FLOATS, DType.F32);
   }
@@ -337,8 +329,7 @@ final class JavaVector {
 
   private String ints(Value v) {
     return switch (v.kind()) {
-      case INTS -> v.text();
-      case SCALAR -> v.text();   // IntVector's lanewise methods take a scalar int
+      case INTS, SCALAR -> v.text();   // IntVector's lanewise methods take a scalar int
       default -> throw new Unsupported(v.kind() + " used as ints");
     };
   }

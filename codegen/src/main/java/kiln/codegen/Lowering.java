@@ -88,8 +88,6 @@ public final class Lowering {
   /** A launch's name: its computes' joined with "+". */
   static String name(List<Compute> group) { return String.join("+", group.stream().map(Compute::name).toList()); }
 
-  public static Lowered lower(List<Compute> computes, Schedule schedule) { return lower(computes, schedule, m -> null); }
-
   /** The Java backend: Fuse's groups, matmuls and maps (a reduction runs inside its map's loop), knobs from the chooser. */
   public static Lowered lower(List<Compute> computes, Schedule defaults, Chooser<Schedule> chooser) {
     return lower(computes, new Backend() {

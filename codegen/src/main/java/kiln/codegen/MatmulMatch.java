@@ -19,9 +19,7 @@ public record MatmulMatch(Compute compute, Expr.Load a, Expr.Load b, List<Var> b
     if (!(c.inner() instanceof Expr.Binary mul) || mul.op() != Expr.BinOp.MUL) return Optional.empty();
     if (!(mul.a() instanceof Expr.Load a) || !(mul.b() instanceof Expr.Load b)) return Optional.empty();
     if (a.type() != DType.F32 || !simple(a.index()) || !simple(b.index()) || !simple(c.outIndex())) return Optional.empty();
-    if (!c.outIndex().isEmpty() && !(c.outIndex().getLast() instanceof Var)) return Optional.empty();
-    if (c.outIndex().isEmpty()) return Optional.empty();
-    Var last = (Var) c.outIndex().getLast();
+    if (c.outIndex().isEmpty() || !(c.outIndex().getLast() instanceof Var last)) return Optional.empty();
     if (a.index().contains(last) && !b.index().contains(last)) { Expr.Load t = a; a = b; b = t; }
     List<Var> batch = new ArrayList<>(), m = new ArrayList<>(), n = new ArrayList<>(), k = new ArrayList<>();
     for (Expr e : c.outIndex()) {

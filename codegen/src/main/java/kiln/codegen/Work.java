@@ -53,10 +53,6 @@ public sealed interface Work {
    */
   public record Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, Tile tile, Tensor a, Tensor b, Transposed transposed)
       implements Work {
-    public Tiles(List<Dim> batch, List<Dim> m, List<Dim> n, List<Dim> k, Tile tile, Tensor a, Tensor b) {
-      this(batch, m, n, k, tile, a, b, null);
-    }
-
     /** "BxMxNxK" with the sizes bound (the tuning cache's shape key). */
     public String shape(ToIntFunction<Dim> size) { return Work.shape(batch, m, n, k, size); }
 
@@ -78,10 +74,6 @@ public sealed interface Work {
    */
   public record Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest,
                            long mChunk, int mChunks, Rendered tail, Rendered tailRest) {
-    public Transposed(boolean a, boolean b, long kChunk, int chunks, Rendered transpose, Rendered rest) {
-      this(a, b, kChunk, chunks, transpose, rest, 0, 1, null, null);
-    }
-
     /**
      * Chunked along M too (mChunks > 1, A copied): per K chunk B's slice is copied once, then per M chunk
      * of mChunk rows (a multiple of 256) A's slice is copied and the launch writes those rows of C; the last

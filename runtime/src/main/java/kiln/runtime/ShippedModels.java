@@ -77,7 +77,7 @@ public final class ShippedModels {
 
   /** GPT-2's CUDA sections after the bf16 storage pass, with its "cast" section. */
   static Map<String, List<Compute>> gpt2CudaBf16Sections() {
-    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(first("gpt2").program(Session.Device.CUDA), true);
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(first("gpt2").program(Session.Device.CUDA), true, kiln.codegen.Bf16Storage.Residual.FP32);
     return Session.sections(stored.program(), stored.cast());
   }
 

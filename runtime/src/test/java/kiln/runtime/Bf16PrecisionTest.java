@@ -68,7 +68,7 @@ class Bf16PrecisionTest {
 
   @Test void thePassNarrowsActivationsAndKeepsStatisticsMasterAndOptimizerInFp32() {
     Program fp32 = Gpt2.build(1);
-    Bf16Storage.Stored s = Bf16Storage.apply(fp32);
+    Bf16Storage.Stored s = Bf16Storage.apply(fp32, false, Bf16Storage.Residual.FP32);
     Program p = s.program();
     Map<String, Tensor> r = roots(p);
     assertEquals(DType.F32, r.get("params").storage(), "the master");
@@ -115,13 +115,13 @@ class Bf16PrecisionTest {
   }
 
   @Test void externTensorsStayFp32() {
-    Map<String, Tensor> r = roots(Bf16Storage.apply(Gpt2.build(1, kiln.codegen.BackendPass.CUDA)).program());
+    Map<String, Tensor> r = roots(Bf16Storage.apply(Gpt2.build(1, kiln.codegen.BackendPass.CUDA), false, Bf16Storage.Residual.FP32).program());
     assertEquals(DType.F32, r.get("h0.attn.qkv").storage(), "flash attention reads fp32");
     assertEquals(DType.BF16, r.get("h0.attn.qkv.r1").storage(), "the matmul before the bias add");
   }
 
   @Test void deviceLayoutsPackBf16TwoToASlot() {
-    Program p = Bf16Storage.apply(Gpt2.build(1)).program();
+    Program p = Bf16Storage.apply(Gpt2.build(1), false, Bf16Storage.Residual.FP32).program();
     Map<kiln.dsl.Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 32), 2, 16);
     Arena device = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), false, Map.of());
     Arena host = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), true, Map.of());

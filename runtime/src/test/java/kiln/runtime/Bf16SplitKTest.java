@@ -36,7 +36,7 @@ class Bf16SplitKTest {
   /** GPT-2 124M at bf16 on an sm_90 GPU, B x T, with the bf16 attention kernels, placed and lowered as a CUDA session does. */
   static Bf16WgmmaLoweringTest.Lowered gpt2(int batch, int seq) {
     Models.Shape shape = Models.get("gpt2-d12");
-    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(shape.program(Session.Device.CUDA), true);
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(shape.program(Session.Device.CUDA), true, kiln.codegen.Bf16Storage.Residual.FP32);
     kiln.models.Program q = stored.program();
     Arena arena = new Arena(q.graph(), shape.bind(batch, seq), java.util.Set.of(q.loss()), Session.cudaLaunches(q, stored.cast()), false, Map.of());
     Map<String, java.util.List<kiln.dsl.Compute>> sections = Session.sections(q, stored.cast());

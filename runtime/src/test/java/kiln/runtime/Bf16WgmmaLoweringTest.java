@@ -33,7 +33,7 @@ class Bf16WgmmaLoweringTest {
 
   /** A registry model at bf16 on an sm_90 GPU, B x T, placed and lowered as a CUDA session does. */
   static Lowered lowered(Models.Shape shape, int batch, int seq) {
-    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(shape.program(Session.Device.CUDA));
+    kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(shape.program(Session.Device.CUDA), false, kiln.codegen.Bf16Storage.Residual.FP32);
     Program q = stored.program();
     Map<Dim, Integer> sizes = shape.bind(batch, seq);
     Arena arena = new Arena(q.graph(), sizes, java.util.Set.of(q.loss()), Session.cudaLaunches(q, stored.cast()), false, Map.of());
@@ -119,7 +119,7 @@ class Bf16WgmmaLoweringTest {
   @Test
   void anOperandInFp32OrABatchDimIsNamed() {
     Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
-    Program q = kiln.codegen.Bf16Storage.apply(p).program();
+    Program q = kiln.codegen.Bf16Storage.apply(p, false, kiln.codegen.Bf16Storage.Residual.FP32).program();
     MatmulMatch attproj = q.graph().computes().stream().filter(c -> c.name().equals("h0.attproj.out.r1")).map(MatmulMatch::of)
         .map(java.util.Optional::orElseThrow).findFirst().orElseThrow();
     assertEquals("A h0.attn.y is f32, B bf16.attprojw[0] is bf16 (both must be bf16)", CudaLowering.bf16Refusal(attproj, null, null));

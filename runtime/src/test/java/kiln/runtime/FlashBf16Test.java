@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class FlashBf16Test {
-  private static Program bf16() { return Bf16Storage.apply(Gpt2.build(1, BackendPass.CUDA), true).program(); }
+  private static Program bf16() { return Bf16Storage.apply(Gpt2.build(1, BackendPass.CUDA), true, Bf16Storage.Residual.FP32).program(); }
 
   private static List<Compute> externs(Program p) {
     return p.graph().computes().stream().filter(c -> c.body() instanceof Expr.Extern).toList();
@@ -57,7 +57,7 @@ class FlashBf16Test {
       assertTrue(r.source().contains("#define HS 64"), "HS fixed at render time");
     }
     // fp32 storage (the pass without the bf16 kernels) keeps the fp32 kernels
-    for (Compute c : externs(Bf16Storage.apply(Gpt2.build(1, BackendPass.CUDA)).program())) {
+    for (Compute c : externs(Bf16Storage.apply(Gpt2.build(1, BackendPass.CUDA), false, Bf16Storage.Residual.FP32).program())) {
       Rendered r = kiln.codegen.Externs.render(c, CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16), d -> 64);
       assertTrue(!r.kind().startsWith("attention_bf16"), r.kind());
     }

@@ -16,6 +16,7 @@ import kiln.codegen.AttentionLayout;
 import kiln.codegen.BackendPass;
 import kiln.codegen.CudaSchedule;
 import kiln.codegen.Externs;
+import kiln.codegen.Recompute;
 import kiln.dsl.Compute;
 import kiln.dsl.Dim;
 import kiln.dsl.Expr;
@@ -34,7 +35,7 @@ class ExternsTest {
   static final int B = 2, T = 5;
 
   /** The CUDA program of a family config, as Models opens it (the pass sees the family's sizes). */
-  private static <C extends Record> Program cuda(ModelFamily<C> f, C c) { return f.build(c, BackendPass.cuda(f.dims(c))); }
+  private static <C extends Record> Program cuda(ModelFamily<C> f, C c) { return f.build(c, BackendPass.cuda(f.dims(c), CudaSchedule.Precision.FP32, Recompute.GELU)); }
 
   private static List<Compute> externs(Program p, String op) {
     return p.graph().computes().stream().filter(c -> c.body() instanceof Expr.Extern x && x.op().equals(op)).toList();
@@ -42,7 +43,11 @@ class ExternsTest {
 
   private static <C extends Record> Map<Dim, Integer> sizes(ModelFamily<C> f, C c) { return new HashMap<>(f.bind(c, B, T)); }
 
-  private static long[] bound(AttentionLayout.Operand o, Map<Dim, Integer> s) { return o.bind(d -> s.get(d)); }
+  /** The operand's offset, batch, position and head strides with every dim bound. */
+  private static long[] bound(AttentionLayout.Operand o, Map<Dim, Integer> s) {
+    return java.util.stream.Stream.of(o.offset(), o.batch(), o.position(), o.head())
+        .mapToLong(t -> t.coefficient() * t.dims().stream().mapToLong(s::get).reduce(1, (x, y) -> x * y)).toArray();
+  }
 
   @Test void gpt2PackedQkv() {
     Gpt2.Config c = new Gpt2.Config(64, 64, 64, 1, 3, 24);  // NH = 3, HS = 8
@@ -102,7 +107,7 @@ class ExternsTest {
   @Test void gemmaMultiQueryAtTf32SumsTheGroupInACluster() {
     for (int hs : new int[] {32, 128}) {  // the narrow kernel and the wide one (HS > 64)
       Gemma.Config c = new Gemma.Config(64, 64, 64, 1, 4, 1, hs, 32, 64, 10000f, 1e-6f);  // 4 query heads over 1 kv head
-      Program p = Gemma.FAMILY.build(c, BackendPass.cuda(Gemma.FAMILY.dims(c), CudaSchedule.Precision.TF32));
+      Program p = Gemma.FAMILY.build(c, BackendPass.cuda(Gemma.FAMILY.dims(c), CudaSchedule.Precision.TF32, Recompute.GELU));
       Map<Dim, Integer> s = sizes(Gemma.FAMILY, c);
       Compute dkdv = externs(p, Externs.ATTENTION_DKDV).getFirst();
       AttentionLayout l = Externs.attentionLayout(dkdv);
@@ -125,7 +130,7 @@ class ExternsTest {
       assertEquals(l.q().tensor().dims(), externs(fp32, Externs.ATTENTION_DKDV).getFirst().out().dims());
     }
     Gemma.Config wide = new Gemma.Config(64, 64, 64, 1, 16, 1, 32, 32, 64, 10000f, 1e-6f);  // G = 16 > 8
-    Program p = Gemma.FAMILY.build(wide, BackendPass.cuda(Gemma.FAMILY.dims(wide), CudaSchedule.Precision.TF32));
+    Program p = Gemma.FAMILY.build(wide, BackendPass.cuda(Gemma.FAMILY.dims(wide), CudaSchedule.Precision.TF32, Recompute.GELU));
     Compute dkdv = externs(p, Externs.ATTENTION_DKDV).getFirst();
     assertEquals(Externs.attentionLayout(dkdv).q().tensor().dims(), dkdv.out().dims());
   }

@@ -98,7 +98,7 @@ class RowKernelEmulationTest {
       p = kiln.models.Llama.build(cfg);
       bound = kiln.models.Llama.bind(cfg, batch, seq);
     }
-    if (bf16) p = kiln.codegen.Bf16Storage.apply(p).program();
+    if (bf16) p = kiln.codegen.Bf16Storage.apply(p, false, kiln.codegen.Bf16Storage.Residual.FP32).program();
     for (String name : new String[] {"emu.h", "main.cpp"}) {
       try (var in = getClass().getResourceAsStream("/row-emu/" + name)) { Files.write(tmp.resolve(name), in.readAllBytes()); }
     }
