@@ -245,9 +245,9 @@ public final class CudaExecutor implements Executor {
   }
 
   /**
-   * A column reduction's launches: blocks of 32 x tile.rows() threads over (tiles of 32 outputs) x (splits
-   * along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
-   * adding them in split order into the output.
+   * A column reduction's launches: blocks of 32 x tile.rows() threads over (tiles of tile.columns() outputs) x
+   * (splits along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
+   * (blocks of 32 outputs x 8 runs of splits) adding them in a fixed order into the output.
    */
   static List<Launch> columns(Cuda.Module module, String function, Work.Columns c, Arena layout, DeviceArena memory, long intBase,
                               DeviceArena workspace, long[] args) {
@@ -255,11 +255,12 @@ public final class CudaExecutor implements Executor {
     long[] plan = c.tile().plan(items, extent);
     long need = c.tile().workspaceFloats(items, extent);
     if (workspace == null || workspace.bytes() < 4 * need) throw new IllegalStateException(function + ": the column reduction needs " + 4 * need + " bytes of workspace");
-    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + 31) / 32), Math.toIntExact(plan[0]));
+    int columns = c.tile().columns();
+    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + columns - 1) / columns), Math.toIntExact(plan[0]));
     return List.of(
         Launch.of(module.kernel(function), grid, Launch.Dim3.of(32, c.tile().rows()), 0, memory.pointer(0), memory.pointer(intBase), args,
             workspace.pointer(0), plan[1]),
-        Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of((int) Math.min(4096, (items + 255) / 256)), Launch.Dim3.of(256), 0,
+        Launch.of(module.kernel(function + "_sum"), Launch.Dim3.of(Math.toIntExact((items + 31) / 32)), Launch.Dim3.of(32, 8), 0,
             memory.pointer(0), memory.pointer(intBase), args, workspace.pointer(0), Math.toIntExact(plan[0])));
   }
 
