@@ -151,6 +151,7 @@ ${unpack}
   ${type} t = ${init};
   if (p < items && s0 < s1) {
     t = W[s0 * items + p];
+#pragma unroll 8
     for (int s = s0 + 1; s < s1; s++) t = combine_${name}(t, W[s * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;

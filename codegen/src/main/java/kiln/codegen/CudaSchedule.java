@@ -167,7 +167,7 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     public long workspaceFloats(long items, long extent) { return plan(items, extent)[0] * items; }
   }
 
-  public static final ColumnTile COLUMNS_DEFAULT = new ColumnTile(8, 4, 1024, 16, 8);
+  public static final ColumnTile COLUMNS_DEFAULT = new ColumnTile(8, 4, 512, 32, 8);
   public static final SimtTile SIMT_DEFAULT = new SimtTile(64, 64, 16, 4, 4);
   public static final MmaTile MMA_DEFAULT = new MmaTile(128, 128, 32, 64, 32, 3);
   /** Best or within 15% of best on GPT-2's five forward shapes on an H200 (docs/perf.md, "GPU: Hopper matmul"). */

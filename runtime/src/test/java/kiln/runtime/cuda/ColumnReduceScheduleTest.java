@@ -63,13 +63,14 @@ class ColumnReduceScheduleTest {
 
   @Test
   void splitsFillTheGpuAndCoverEveryRowOnce() {
-    // C = 768 (biases of attproj/fcproj, layernorm weights): 3 tiles of 256 outputs x 64 splits, 16 rows a thread
-    assertArrayEquals(new long[] {64, 16}, TILE.plan(768, 8192));
-    assertArrayEquals(new long[] {64, 16}, TILE.plan(2304, 8192));   // qkv bias: 9 tiles
-    assertArrayEquals(new long[] {64, 16}, TILE.plan(3072, 8192));   // fc bias: 12 tiles
-    assertArrayEquals(new long[] {256, 16}, TILE.plan(768, 32768));   // B = 32: 768 blocks
+    // C = 768 (biases of attproj/fcproj, layernorm weights): 3 tiles of 256 outputs x 32 splits, 32 rows a thread
+    assertArrayEquals(new long[] {32, 32}, TILE.plan(768, 8192));
+    assertArrayEquals(new long[] {32, 32}, TILE.plan(2304, 8192));   // qkv bias: 9 tiles
+    assertArrayEquals(new long[] {32, 32}, TILE.plan(3072, 8192));   // fc bias: 12 tiles
+    assertArrayEquals(new long[] {128, 32}, TILE.plan(768, 32768));   // B = 32: 384 blocks, one wave on an H200
+    assertArrayEquals(new long[] {43, 96}, TILE.plan(3072, 32768));   // B = 32 fc bias: 516 blocks
     assertArrayEquals(new long[] {1, 1}, TILE.plan(1024 * 768, 8));   // wpe: many tiles, 8 rows
-    assertArrayEquals(new long[] {16, 17}, TILE.plan(100, 5 * 419));  // CudaColumnReduceTest's odd shape
+    assertArrayEquals(new long[] {8, 33}, TILE.plan(100, 5 * 419));   // CudaColumnReduceTest's odd shape
     assertArrayEquals(new long[] {1, 1}, TILE.plan(1, 1));
     for (long items : new long[] {1, 31, 33, 100, 768, 3072, 50304}) {
       for (long extent : new long[] {1, 7, 8, 129, 2095, 8192, 65536, 1L << 22}) {

@@ -6,46 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_44d3aba366 { long long v[5]; };
-#ifndef KILN_BF16
-#define KILN_BF16
-// bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
-// kernels need no header; loads widen exactly, stores round to nearest even in hardware (cvt.rn.bf16.f32).
-typedef unsigned short kiln_bf16;
-__device__ __forceinline__ float kiln_bf16_f(kiln_bf16 x) { return __uint_as_float(((unsigned) x) << 16); }
-__device__ __forceinline__ kiln_bf16 kiln_bf16_rn(float f) {
-  unsigned short r;
-  asm("cvt.rn.bf16.f32 %0, %1;" : "=h"(r) : "f"(f));
-  return r;
-}
-// 32 mixed bits from (index, seed); the same arithmetic as kiln.codegen.Bf16.hash
-__device__ __forceinline__ unsigned kiln_bf16_hash(unsigned index, unsigned seed) {
-  unsigned h = index * 0x9E3779B1u + seed * 0x85EBCA77u + 0x165667B1u;
-  h ^= h >> 16;
-  h *= 0x7FEB352Du;
-  h ^= h >> 15;
-  h *= 0x846CA68Bu;
-  h ^= h >> 16;
-  return h;
-}
-// x rounded to bf16 stochastically (unbiased): its magnitude's low 16 bits against 16 random bits
-__device__ __forceinline__ float kiln_bf16_sr(float x, unsigned index, unsigned seed) {
-  const unsigned bits = __float_as_uint(x);
-  if ((bits & 0x7f800000u) == 0x7f800000u) return x;
-  return __uint_as_float((bits + (kiln_bf16_hash(index, seed) & 0xffffu)) & 0xffff0000u);
-}
-// an atomic add into a bf16 element: compare-and-swap on the aligned 32-bit word that holds it
-__device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
-  unsigned* word = (unsigned*) ((unsigned long long) p & ~3ull);
-  const unsigned shift = ((unsigned long long) p & 2ull) ? 16 : 0;
-  unsigned old = *word, assumed;
-  do {
-    assumed = old;
-    const kiln_bf16 sum = kiln_bf16_rn(kiln_bf16_f((kiln_bf16) (assumed >> shift)) + v);
-    old = atomicCAS(word, assumed, (assumed & ~(0xffffu << shift)) | ((unsigned) sum << shift));
-  } while (old != assumed);
-}
-#endif
+struct Args_k_colreduce_4f63bb6787 { long long v[7]; };
 #ifndef KILN_LANES
 #define KILN_LANES
 __device__ __forceinline__ void kiln_load4(float* d, const float* p) {
@@ -73,49 +34,23 @@ __device__ __forceinline__ void kiln_add8(float* p, const float* v) {
   kiln_add4(p + 4, v + 4);
 }
 #endif
-#ifndef KILN_LANES_BF16
-#define KILN_LANES_BF16
-// bf16: one uint4, element 2i in the low half of word i
-__device__ __forceinline__ void kiln_load8(float* d, const kiln_bf16* p) {
-  const uint4 u = *reinterpret_cast<const uint4*>(p);
-  const unsigned w[4] = {u.x, u.y, u.z, u.w};
-  #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    d[2 * i] = __uint_as_float(w[i] << 16);
-    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-__device__ __forceinline__ void kiln_store8(kiln_bf16* p, const float* v) {
-  unsigned w[4];
-  #pragma unroll
-  for (int i = 0; i < 4; i++) w[i] = (unsigned) kiln_bf16_rn(v[2 * i]) | ((unsigned) kiln_bf16_rn(v[2 * i + 1]) << 16);
-  *reinterpret_cast<uint4*>(p) = make_uint4(w[0], w[1], w[2], w[3]);
-}
-// += : read, widen, add in fp32, round and store
-__device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
-  float u[8];
-  kiln_load8(u, p);
-  #pragma unroll
-  for (int i = 0; i < 8; i++) u[i] += v[i];
-  kiln_store8(p, u);
-}
-#endif
 
 #define ROWS 8
 #define UNROLL 4
 #define LANES 8
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_44d3aba366(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_4f63bb6787(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_44d3aba366(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_44d3aba366 a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_4f63bb6787(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_4f63bb6787 a,
     float* __restrict__ W, long long chunk) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
   const int T = (int) a.v[2];
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
-  kiln_bf16* const H = (kiln_bf16*) F;
+  const long long o2 = a.v[5];
+  const long long o3 = a.v[6];
   __shared__ float partial[ROWS][32 * LANES + 1];
   const long long items = (long long) C;
   const long long extent = (long long) B * T;
@@ -135,154 +70,159 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_44d3aba366(f
     long long rr = q0;
     int t_ = (int) (rr % T); rr /= T;
     int b_ = (int) rr;
-      vec = (((unsigned long long) &H[o1 + ((b_) * T + t_) * C + c_]) & 15) == 0;
+      vec = (((unsigned long long) &F[o1 + ((b_) * T + t_) * C + c_] | (unsigned long long) &F[o2 + ((b_) * T + t_) * C + c_]) & 15) == 0;
       if (vec) {
         long long q = q0;
         for (; q + UNROLL <= q1; q += UNROLL) {
           float v[UNROLL][LANES];
           {
-            float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * C + c_]);
+            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
             {
-              v[0][0] = cv0[0];
+              v[0][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][1] = cv0[1];
+              v[0][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][2] = cv0[2];
+              v[0][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][3] = cv0[3];
+              v[0][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][4] = cv0[4];
+              v[0][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][5] = cv0[5];
+              v[0][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][6] = cv0[6];
+              v[0][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[0][7] = cv0[7];
-            }
-          }
-        t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
-          {
-            float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * C + c_]);
-            {
-              v[1][0] = cv0[0];
-            }
-            {
-              v[1][1] = cv0[1];
-            }
-            {
-              v[1][2] = cv0[2];
-            }
-            {
-              v[1][3] = cv0[3];
-            }
-            {
-              v[1][4] = cv0[4];
-            }
-            {
-              v[1][5] = cv0[5];
-            }
-            {
-              v[1][6] = cv0[6];
-            }
-            {
-              v[1][7] = cv0[7];
+              v[0][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * C + c_]);
+            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
             {
-              v[2][0] = cv0[0];
+              v[1][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][1] = cv0[1];
+              v[1][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][2] = cv0[2];
+              v[1][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][3] = cv0[3];
+              v[1][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][4] = cv0[4];
+              v[1][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][5] = cv0[5];
+              v[1][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][6] = cv0[6];
+              v[1][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[2][7] = cv0[7];
+              v[1][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * C + c_]);
+            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
             {
-              v[3][0] = cv0[0];
+              v[2][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][1] = cv0[1];
+              v[2][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][2] = cv0[2];
+              v[2][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][3] = cv0[3];
+              v[2][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][4] = cv0[4];
+              v[2][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][5] = cv0[5];
+              v[2][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][6] = cv0[6];
+              v[2][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
             }
             {
-              v[3][7] = cv0[7];
+              v[2][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
+            }
+          }
+        t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
+          {
+            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
+            {
+              v[3][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
+            }
+            {
+              v[3][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_44d3aba366(acc[j], v[u][j]);
+            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_4f63bb6787(acc[j], v[u][j]);
           }
         }
         for (; q < q1; q++) {
-          float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * C + c_]);
+          float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+          float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
           {
-            acc[0] = combine_k_colreduce_44d3aba366(acc[0], cv0[0]);
+            acc[0] = combine_k_colreduce_4f63bb6787(acc[0], (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[1] = combine_k_colreduce_44d3aba366(acc[1], cv0[1]);
+            acc[1] = combine_k_colreduce_4f63bb6787(acc[1], (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[2] = combine_k_colreduce_44d3aba366(acc[2], cv0[2]);
+            acc[2] = combine_k_colreduce_4f63bb6787(acc[2], (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[3] = combine_k_colreduce_44d3aba366(acc[3], cv0[3]);
+            acc[3] = combine_k_colreduce_4f63bb6787(acc[3], (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[4] = combine_k_colreduce_44d3aba366(acc[4], cv0[4]);
+            acc[4] = combine_k_colreduce_4f63bb6787(acc[4], (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[5] = combine_k_colreduce_44d3aba366(acc[5], cv0[5]);
+            acc[5] = combine_k_colreduce_4f63bb6787(acc[5], (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[6] = combine_k_colreduce_44d3aba366(acc[6], cv0[6]);
+            acc[6] = combine_k_colreduce_4f63bb6787(acc[6], (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_])));
           }
           {
-            acc[7] = combine_k_colreduce_44d3aba366(acc[7], cv0[7]);
+            acc[7] = combine_k_colreduce_4f63bb6787(acc[7], (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_])));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -303,27 +243,27 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_44d3aba366(f
         for (; q + UNROLL <= q1; q += UNROLL) {
           float v[UNROLL];
           {
-            v[0] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]);
+            v[0] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[1] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]);
+            v[1] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[2] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]);
+            v[2] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[3] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]);
+            v[3] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_44d3aba366(s, v[u]);
+          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_4f63bb6787(s, v[u]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_44d3aba366(s, kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]));
+            s = combine_k_colreduce_4f63bb6787(s, (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_])));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -339,21 +279,22 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_44d3aba366(f
   for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
     if (base + k >= items) break;
     float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_44d3aba366(t, partial[y][k]);
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_4f63bb6787(t, partial[y][k]);
     W[blockIdx.y * items + base + k] = t;
   }
 }
 
 // out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
 // consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_44d3aba366_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_44d3aba366 a,
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_4f63bb6787_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_4f63bb6787 a,
     const float* __restrict__ W, int splits) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
   const int T = (int) a.v[2];
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
-  kiln_bf16* const H = (kiln_bf16*) F;
+  const long long o2 = a.v[5];
+  const long long o3 = a.v[6];
   __shared__ float runs[SUM_GROUPS][33];
   const long long items = (long long) C;
   const long long p = blockIdx.x * 32LL + threadIdx.x;
@@ -362,7 +303,8 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_44d3ab
   float t = 0.0f;
   if (p < items && s0 < s1) {
     t = W[s0 * items + p];
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_44d3aba366(t, W[s * items + p]);
+#pragma unroll 8
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_4f63bb6787(t, W[s * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -370,7 +312,7 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_44d3ab
     long long r = p;
     const int c_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_44d3aba366(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_4f63bb6787(acc, runs[y][threadIdx.x]);
     F[o0 + c_] = acc;
   }
 }

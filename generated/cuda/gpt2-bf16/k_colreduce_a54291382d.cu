@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_64519a8a3f { long long v[5]; };
+struct Args_k_colreduce_a54291382d { long long v[5]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -106,9 +106,9 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 #define LANES 8
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_64519a8a3f(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_a54291382d(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_64519a8a3f(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_64519a8a3f a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_a54291382d(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_a54291382d a,
     float* __restrict__ W, long long chunk) {
   const int FF = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -255,34 +255,34 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_64519a8a3f(f
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_64519a8a3f(acc[j], v[u][j]);
+            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_a54291382d(acc[j], v[u][j]);
           }
         }
         for (; q < q1; q++) {
           float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
           {
-            acc[0] = combine_k_colreduce_64519a8a3f(acc[0], cv0[0]);
+            acc[0] = combine_k_colreduce_a54291382d(acc[0], cv0[0]);
           }
           {
-            acc[1] = combine_k_colreduce_64519a8a3f(acc[1], cv0[1]);
+            acc[1] = combine_k_colreduce_a54291382d(acc[1], cv0[1]);
           }
           {
-            acc[2] = combine_k_colreduce_64519a8a3f(acc[2], cv0[2]);
+            acc[2] = combine_k_colreduce_a54291382d(acc[2], cv0[2]);
           }
           {
-            acc[3] = combine_k_colreduce_64519a8a3f(acc[3], cv0[3]);
+            acc[3] = combine_k_colreduce_a54291382d(acc[3], cv0[3]);
           }
           {
-            acc[4] = combine_k_colreduce_64519a8a3f(acc[4], cv0[4]);
+            acc[4] = combine_k_colreduce_a54291382d(acc[4], cv0[4]);
           }
           {
-            acc[5] = combine_k_colreduce_64519a8a3f(acc[5], cv0[5]);
+            acc[5] = combine_k_colreduce_a54291382d(acc[5], cv0[5]);
           }
           {
-            acc[6] = combine_k_colreduce_64519a8a3f(acc[6], cv0[6]);
+            acc[6] = combine_k_colreduce_a54291382d(acc[6], cv0[6]);
           }
           {
-            acc[7] = combine_k_colreduce_64519a8a3f(acc[7], cv0[7]);
+            acc[7] = combine_k_colreduce_a54291382d(acc[7], cv0[7]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -319,11 +319,11 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_64519a8a3f(f
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_64519a8a3f(s, v[u]);
+          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_a54291382d(s, v[u]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_64519a8a3f(s, kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]));
+            s = combine_k_colreduce_a54291382d(s, kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -339,14 +339,14 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_64519a8a3f(f
   for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
     if (base + k >= items) break;
     float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_64519a8a3f(t, partial[y][k]);
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_a54291382d(t, partial[y][k]);
     W[blockIdx.y * items + base + k] = t;
   }
 }
 
 // out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
 // consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_64519a8a3f_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_64519a8a3f a,
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_a54291382d_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_a54291382d a,
     const float* __restrict__ W, int splits) {
   const int FF = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -362,7 +362,8 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_64519a
   float t = 0.0f;
   if (p < items && s0 < s1) {
     t = W[s0 * items + p];
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_64519a8a3f(t, W[s * items + p]);
+#pragma unroll 8
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_a54291382d(t, W[s * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -370,7 +371,7 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_64519a
     long long r = p;
     const int ff_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_64519a8a3f(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_a54291382d(acc, runs[y][threadIdx.x]);
     F[o0 + ff_] = acc;
   }
 }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_81ceec8cf3 { long long v[7]; };
+struct Args_k_colreduce_dd42bf3058 { long long v[5]; };
 #ifndef KILN_LANES
 #define KILN_LANES
 __device__ __forceinline__ void kiln_load4(float* d, const float* p) {
@@ -40,17 +40,15 @@ __device__ __forceinline__ void kiln_add8(float* p, const float* v) {
 #define LANES 8
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_81ceec8cf3(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_dd42bf3058(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_81ceec8cf3(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_81ceec8cf3 a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_dd42bf3058(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_dd42bf3058 a,
     float* __restrict__ W, long long chunk) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
   const int T = (int) a.v[2];
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
-  const long long o2 = a.v[5];
-  const long long o3 = a.v[6];
   __shared__ float partial[ROWS][32 * LANES + 1];
   const long long items = (long long) C;
   const long long extent = (long long) B * T;
@@ -70,159 +68,154 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_81ceec8cf3(f
     long long rr = q0;
     int t_ = (int) (rr % T); rr /= T;
     int b_ = (int) rr;
-      vec = (((unsigned long long) &F[o1 + ((b_) * T + t_) * C + c_] | (unsigned long long) &F[o2 + ((b_) * T + t_) * C + c_]) & 15) == 0;
+      vec = (((unsigned long long) &F[o1 + ((b_) * T + t_) * C + c_]) & 15) == 0;
       if (vec) {
         long long q = q0;
         for (; q + UNROLL <= q1; q += UNROLL) {
           float v[UNROLL][LANES];
           {
             float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
-            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
             {
-              v[0][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
+              v[0][0] = cv0[0];
             }
             {
-              v[0][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
+              v[0][1] = cv0[1];
             }
             {
-              v[0][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
+              v[0][2] = cv0[2];
             }
             {
-              v[0][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
+              v[0][3] = cv0[3];
             }
             {
-              v[0][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
+              v[0][4] = cv0[4];
             }
             {
-              v[0][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
+              v[0][5] = cv0[5];
             }
             {
-              v[0][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
+              v[0][6] = cv0[6];
             }
             {
-              v[0][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
-            }
-          }
-        t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
-          {
-            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
-            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
-            {
-              v[1][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
-            }
-            {
-              v[1][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
+              v[0][7] = cv0[7];
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
             float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
-            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
             {
-              v[2][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
+              v[1][0] = cv0[0];
             }
             {
-              v[2][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
+              v[1][1] = cv0[1];
             }
             {
-              v[2][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
+              v[1][2] = cv0[2];
             }
             {
-              v[2][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
+              v[1][3] = cv0[3];
             }
             {
-              v[2][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
+              v[1][4] = cv0[4];
             }
             {
-              v[2][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
+              v[1][5] = cv0[5];
             }
             {
-              v[2][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
+              v[1][6] = cv0[6];
             }
             {
-              v[2][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
+              v[1][7] = cv0[7];
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
             float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
-            float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
             {
-              v[3][0] = (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_]));
+              v[2][0] = cv0[0];
             }
             {
-              v[3][1] = (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_]));
+              v[2][1] = cv0[1];
             }
             {
-              v[3][2] = (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_]));
+              v[2][2] = cv0[2];
             }
             {
-              v[3][3] = (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_]));
+              v[2][3] = cv0[3];
             }
             {
-              v[3][4] = (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_]));
+              v[2][4] = cv0[4];
             }
             {
-              v[3][5] = (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_]));
+              v[2][5] = cv0[5];
             }
             {
-              v[3][6] = (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_]));
+              v[2][6] = cv0[6];
             }
             {
-              v[3][7] = (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_]));
+              v[2][7] = cv0[7];
+            }
+          }
+        t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
+          {
+            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+            {
+              v[3][0] = cv0[0];
+            }
+            {
+              v[3][1] = cv0[1];
+            }
+            {
+              v[3][2] = cv0[2];
+            }
+            {
+              v[3][3] = cv0[3];
+            }
+            {
+              v[3][4] = cv0[4];
+            }
+            {
+              v[3][5] = cv0[5];
+            }
+            {
+              v[3][6] = cv0[6];
+            }
+            {
+              v[3][7] = cv0[7];
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_81ceec8cf3(acc[j], v[u][j]);
+            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_dd42bf3058(acc[j], v[u][j]);
           }
         }
         for (; q < q1; q++) {
           float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
-          float cv1[8]; kiln_load8(cv1, &F[o2 + ((b_) * T + t_) * C + c_]);
           {
-            acc[0] = combine_k_colreduce_81ceec8cf3(acc[0], (cv0[0] * (cv1[0] * F[o3 + (b_) * T + t_])));
+            acc[0] = combine_k_colreduce_dd42bf3058(acc[0], cv0[0]);
           }
           {
-            acc[1] = combine_k_colreduce_81ceec8cf3(acc[1], (cv0[1] * (cv1[1] * F[o3 + (b_) * T + t_])));
+            acc[1] = combine_k_colreduce_dd42bf3058(acc[1], cv0[1]);
           }
           {
-            acc[2] = combine_k_colreduce_81ceec8cf3(acc[2], (cv0[2] * (cv1[2] * F[o3 + (b_) * T + t_])));
+            acc[2] = combine_k_colreduce_dd42bf3058(acc[2], cv0[2]);
           }
           {
-            acc[3] = combine_k_colreduce_81ceec8cf3(acc[3], (cv0[3] * (cv1[3] * F[o3 + (b_) * T + t_])));
+            acc[3] = combine_k_colreduce_dd42bf3058(acc[3], cv0[3]);
           }
           {
-            acc[4] = combine_k_colreduce_81ceec8cf3(acc[4], (cv0[4] * (cv1[4] * F[o3 + (b_) * T + t_])));
+            acc[4] = combine_k_colreduce_dd42bf3058(acc[4], cv0[4]);
           }
           {
-            acc[5] = combine_k_colreduce_81ceec8cf3(acc[5], (cv0[5] * (cv1[5] * F[o3 + (b_) * T + t_])));
+            acc[5] = combine_k_colreduce_dd42bf3058(acc[5], cv0[5]);
           }
           {
-            acc[6] = combine_k_colreduce_81ceec8cf3(acc[6], (cv0[6] * (cv1[6] * F[o3 + (b_) * T + t_])));
+            acc[6] = combine_k_colreduce_dd42bf3058(acc[6], cv0[6]);
           }
           {
-            acc[7] = combine_k_colreduce_81ceec8cf3(acc[7], (cv0[7] * (cv1[7] * F[o3 + (b_) * T + t_])));
+            acc[7] = combine_k_colreduce_dd42bf3058(acc[7], cv0[7]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -243,27 +236,27 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_81ceec8cf3(f
         for (; q + UNROLL <= q1; q += UNROLL) {
           float v[UNROLL];
           {
-            v[0] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
+            v[0] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[1] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
+            v[1] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[2] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
+            v[2] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[3] = (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_]));
+            v[3] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_81ceec8cf3(s, v[u]);
+          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_dd42bf3058(s, v[u]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_81ceec8cf3(s, (F[o1 + ((b_) * T + t_) * C + c_] * (F[o2 + ((b_) * T + t_) * C + c_] * F[o3 + (b_) * T + t_])));
+            s = combine_k_colreduce_dd42bf3058(s, F[o1 + ((b_) * T + t_) * C + c_]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -279,22 +272,20 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_81ceec8cf3(f
   for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
     if (base + k >= items) break;
     float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_81ceec8cf3(t, partial[y][k]);
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_dd42bf3058(t, partial[y][k]);
     W[blockIdx.y * items + base + k] = t;
   }
 }
 
 // out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
 // consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_81ceec8cf3_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_81ceec8cf3 a,
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_dd42bf3058_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_dd42bf3058 a,
     const float* __restrict__ W, int splits) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
   const int T = (int) a.v[2];
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
-  const long long o2 = a.v[5];
-  const long long o3 = a.v[6];
   __shared__ float runs[SUM_GROUPS][33];
   const long long items = (long long) C;
   const long long p = blockIdx.x * 32LL + threadIdx.x;
@@ -303,7 +294,8 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_81ceec
   float t = 0.0f;
   if (p < items && s0 < s1) {
     t = W[s0 * items + p];
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_81ceec8cf3(t, W[s * items + p]);
+#pragma unroll 8
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_dd42bf3058(t, W[s * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -311,7 +303,7 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_81ceec
     long long r = p;
     const int c_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_81ceec8cf3(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_dd42bf3058(acc, runs[y][threadIdx.x]);
     F[o0 + c_] = acc;
   }
 }

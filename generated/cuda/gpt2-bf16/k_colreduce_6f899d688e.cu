@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_1605c0a084 { long long v[8]; };
+struct Args_k_colreduce_6f899d688e { long long v[8]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -106,9 +106,9 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 #define LANES 8
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_1605c0a084(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_6f899d688e(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_1605c0a084(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_1605c0a084 a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_6f899d688e(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_6f899d688e a,
     float* __restrict__ W, long long chunk) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -262,35 +262,35 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_1605c0a084(f
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_1605c0a084(acc[j], v[u][j]);
+            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_6f899d688e(acc[j], v[u][j]);
           }
         }
         for (; q < q1; q++) {
           float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * C + c_]);
           float cv1[8]; kiln_load8(cv1, &H[o2 + ((b_) * T + t_) * C + c_]);
           {
-            acc[0] = combine_k_colreduce_1605c0a084(acc[0], (cv0[0] * ((cv1[0] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[0] = combine_k_colreduce_6f899d688e(acc[0], (cv0[0] * ((cv1[0] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[1] = combine_k_colreduce_1605c0a084(acc[1], (cv0[1] * ((cv1[1] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[1] = combine_k_colreduce_6f899d688e(acc[1], (cv0[1] * ((cv1[1] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[2] = combine_k_colreduce_1605c0a084(acc[2], (cv0[2] * ((cv1[2] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[2] = combine_k_colreduce_6f899d688e(acc[2], (cv0[2] * ((cv1[2] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[3] = combine_k_colreduce_1605c0a084(acc[3], (cv0[3] * ((cv1[3] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[3] = combine_k_colreduce_6f899d688e(acc[3], (cv0[3] * ((cv1[3] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[4] = combine_k_colreduce_1605c0a084(acc[4], (cv0[4] * ((cv1[4] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[4] = combine_k_colreduce_6f899d688e(acc[4], (cv0[4] * ((cv1[4] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[5] = combine_k_colreduce_1605c0a084(acc[5], (cv0[5] * ((cv1[5] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[5] = combine_k_colreduce_6f899d688e(acc[5], (cv0[5] * ((cv1[5] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[6] = combine_k_colreduce_1605c0a084(acc[6], (cv0[6] * ((cv1[6] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[6] = combine_k_colreduce_6f899d688e(acc[6], (cv0[6] * ((cv1[6] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
           {
-            acc[7] = combine_k_colreduce_1605c0a084(acc[7], (cv0[7] * ((cv1[7] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            acc[7] = combine_k_colreduce_6f899d688e(acc[7], (cv0[7] * ((cv1[7] - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -327,11 +327,11 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_1605c0a084(f
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_1605c0a084(s, v[u]);
+          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_6f899d688e(s, v[u]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_1605c0a084(s, (kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]) * ((kiln_bf16_f(H[o2 + ((b_) * T + t_) * C + c_]) - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
+            s = combine_k_colreduce_6f899d688e(s, (kiln_bf16_f(H[o1 + ((b_) * T + t_) * C + c_]) * ((kiln_bf16_f(H[o2 + ((b_) * T + t_) * C + c_]) - F[o3 + (b_) * T + t_]) * F[o4 + (b_) * T + t_])));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -347,14 +347,14 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_1605c0a084(f
   for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
     if (base + k >= items) break;
     float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_1605c0a084(t, partial[y][k]);
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_6f899d688e(t, partial[y][k]);
     W[blockIdx.y * items + base + k] = t;
   }
 }
 
 // out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
 // consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_1605c0a084_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_1605c0a084 a,
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_6f899d688e_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_6f899d688e a,
     const float* __restrict__ W, int splits) {
   const int C = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -373,7 +373,8 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_1605c0
   float t = 0.0f;
   if (p < items && s0 < s1) {
     t = W[s0 * items + p];
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_1605c0a084(t, W[s * items + p]);
+#pragma unroll 8
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_6f899d688e(t, W[s * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -381,7 +382,7 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_1605c0
     long long r = p;
     const int c_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_1605c0a084(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_6f899d688e(acc, runs[y][threadIdx.x]);
     F[o0 + c_] = acc;
   }
 }

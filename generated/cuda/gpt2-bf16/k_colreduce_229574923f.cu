@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_ad1deaa8b8 { long long v[5]; };
+struct Args_k_colreduce_229574923f { long long v[5]; };
 #ifndef KILN_LANES
 #define KILN_LANES
 __device__ __forceinline__ void kiln_load4(float* d, const float* p) {
@@ -40,9 +40,9 @@ __device__ __forceinline__ void kiln_add8(float* p, const float* v) {
 #define LANES 8
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_ad1deaa8b8(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_229574923f(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_ad1deaa8b8(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_ad1deaa8b8 a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_229574923f(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_229574923f a,
     float* __restrict__ W, long long chunk) {
   const int T = (int) a.v[0];
   const int C = (int) a.v[1];
@@ -188,34 +188,34 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_ad1deaa8b8(f
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_ad1deaa8b8(acc[j], v[u][j]);
+            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_229574923f(acc[j], v[u][j]);
           }
         }
         for (; q < q1; q++) {
           float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
           {
-            acc[0] = combine_k_colreduce_ad1deaa8b8(acc[0], cv0[0]);
+            acc[0] = combine_k_colreduce_229574923f(acc[0], cv0[0]);
           }
           {
-            acc[1] = combine_k_colreduce_ad1deaa8b8(acc[1], cv0[1]);
+            acc[1] = combine_k_colreduce_229574923f(acc[1], cv0[1]);
           }
           {
-            acc[2] = combine_k_colreduce_ad1deaa8b8(acc[2], cv0[2]);
+            acc[2] = combine_k_colreduce_229574923f(acc[2], cv0[2]);
           }
           {
-            acc[3] = combine_k_colreduce_ad1deaa8b8(acc[3], cv0[3]);
+            acc[3] = combine_k_colreduce_229574923f(acc[3], cv0[3]);
           }
           {
-            acc[4] = combine_k_colreduce_ad1deaa8b8(acc[4], cv0[4]);
+            acc[4] = combine_k_colreduce_229574923f(acc[4], cv0[4]);
           }
           {
-            acc[5] = combine_k_colreduce_ad1deaa8b8(acc[5], cv0[5]);
+            acc[5] = combine_k_colreduce_229574923f(acc[5], cv0[5]);
           }
           {
-            acc[6] = combine_k_colreduce_ad1deaa8b8(acc[6], cv0[6]);
+            acc[6] = combine_k_colreduce_229574923f(acc[6], cv0[6]);
           }
           {
-            acc[7] = combine_k_colreduce_ad1deaa8b8(acc[7], cv0[7]);
+            acc[7] = combine_k_colreduce_229574923f(acc[7], cv0[7]);
           }
         b_++;
         }
@@ -252,11 +252,11 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_ad1deaa8b8(f
           }
         b_++;
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_ad1deaa8b8(s, v[u]);
+          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_229574923f(s, v[u]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_ad1deaa8b8(s, F[o1 + ((b_) * T + t_) * C + c_]);
+            s = combine_k_colreduce_229574923f(s, F[o1 + ((b_) * T + t_) * C + c_]);
           }
         b_++;
         }
@@ -272,14 +272,14 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_ad1deaa8b8(f
   for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
     if (base + k >= items) break;
     float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_ad1deaa8b8(t, partial[y][k]);
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_229574923f(t, partial[y][k]);
     W[blockIdx.y * items + base + k] = t;
   }
 }
 
 // out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
 // consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_ad1deaa8b8_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_ad1deaa8b8 a,
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_229574923f_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_229574923f a,
     const float* __restrict__ W, int splits) {
   const int T = (int) a.v[0];
   const int C = (int) a.v[1];
@@ -294,7 +294,8 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_ad1dea
   float t = 0.0f;
   if (p < items && s0 < s1) {
     t = W[s0 * items + p];
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_ad1deaa8b8(t, W[s * items + p]);
+#pragma unroll 8
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_229574923f(t, W[s * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -303,7 +304,7 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_ad1dea
     const int c_ = (int) (r % C); r /= C;
     const int t_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_ad1deaa8b8(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_229574923f(acc, runs[y][threadIdx.x]);
     F[o0 + (t_) * C + c_] = acc;
   }
 }
