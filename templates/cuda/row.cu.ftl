@@ -6,7 +6,10 @@
      stores. Where the row length is a multiple of 4 and every row base is 16-byte aligned, each thread
      moves float4s (the lanes are the same statements, one per element); where a bf16 tensor moves along
      the row, vectors of 8 (a multiple of 8, every base 16-byte aligned): 8 bf16 in one uint4, 8 floats in two
-     float4s, widened on load and rounded to nearest even on store as the scalar loop's stores round. Launch: blockDim.x threads a row
+     float4s, widened on load and rounded to nearest even on store as the scalar loop's stores round. A max along the row
+     followed by a sum of terms that each scale as exp(-max) (softmax's normaliser) runs as one pass ("online"): each
+     thread keeps its running max and its sum relative to it, rescaling the sum when the max grows, and the row's
+     threads combine theirs the same way. Launch: blockDim.x threads a row
      (32 to 1024); with blockDim.x == 32, blockDim.y rows a block, one a warp, synchronised by warp. -->
 <#include "prologue.ftl">
 
@@ -54,6 +57,75 @@ ${decode}
 </#list>
     const bool vec = (${extent} & ${lanes - 1}) == 0 && (${aligned}) == 0;
 <#list stages as s>
+<#if s.kind == "online">
+<#assign mx = s.max, sm = s.sum>
+    // ${mx.comment}, ${sm.comment}: one pass (online: the sum rescaled each time the running max grows)
+<#list mx.hoists + sm.hoists as h>
+    ${h}
+</#list>
+    float ${mx.local} = (-INFINITY);
+    float ${sm.acc} = 0.0f;
+    if (vec) {
+      // two vectors a thread in flight: nothing is stored in this loop, so the second's loads issue before the first's math
+#pragma unroll 2
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) {
+<#list mx.vecLoads + sm.vecLoads as v>
+        ${v}
+</#list>
+        float top = (-INFINITY);
+<#list mx.lanes as lane>
+        {
+<#if mx.usesVar>
+          const int ${mx.var} = ${lanes} * q + ${lane?index};
+</#if>
+<#list lane.lets as l>
+          ${l}
+</#list>
+          top = fmaxf(top, ${lane.value});
+        }
+</#list>
+        if (top > ${mx.local}) { ${sm.acc} *= expf(${mx.local} - top); ${mx.local} = top; }
+<#list sm.lanes as lane>
+        {
+<#if sm.usesVar>
+          const int ${sm.var} = ${lanes} * q + ${lane?index};
+</#if>
+<#list lane.lets as l>
+          ${l}
+</#list>
+          ${sm.acc} = ${sm.acc} + (${lane.value});
+        }
+</#list>
+      }
+    } else {
+      for (int ${mx.var} = threadIdx.x; ${mx.var} < ${extent}; ${mx.var} += blockDim.x) {
+        {
+<#list mx.lets as l>
+          ${l}
+</#list>
+          const float e = ${mx.value};
+          if (e > ${mx.local}) { ${sm.acc} *= expf(${mx.local} - e); ${mx.local} = e; }
+        }
+        {
+<#list sm.lets as l>
+          ${l}
+</#list>
+          ${sm.acc} = ${sm.acc} + (${sm.value});
+        }
+      }
+    }
+    {
+      const float top = row_max_${name}(${mx.local}, red);
+      ${sm.acc} = ${mx.local} == (-INFINITY) ? 0.0f : ${sm.acc} * expf(${mx.local} - top);
+      ${mx.local} = top;
+    }
+    const float ${sm.local} = row_sum_${name}(${sm.acc}, red);
+<#if mx.syncBefore || sm.syncBefore>
+    row_sync_${name}();
+</#if>
+    if (threadIdx.x == 0) ${mx.store};
+    if (threadIdx.x == 0) ${sm.store};
+<#else>
     // ${s.comment}
 <#list s.hoists as h>
     ${h}
@@ -134,6 +206,7 @@ ${decode}
     row_sync_${name}();
 </#if>
     if (threadIdx.x == 0) ${s.store};
+</#if>
 </#if>
 </#if>
 </#list>

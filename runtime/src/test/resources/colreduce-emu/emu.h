@@ -1,6 +1,6 @@
 // Just enough of CUDA to run a generated colreduce kernel on the host, one thread at a time: shared memory is
-// static, and the kernel's one __syncthreads() ends phase 1 (every thread up to the barrier); phase 2 runs each
-// thread again from the top (rewriting the same partial) and on past it.
+// static, and each kernel's one __syncthreads() ends phase 1 (every thread of the block up to the barrier); phase 2
+// runs each thread again from the top (rewriting the same partial) and on past it.
 #include <cmath>
 #include <cstring>
 #include <cstdio>
@@ -19,6 +19,9 @@ static U3 threadIdx, blockIdx, gridDim, blockDim;
 static int PHASE;
 #define __syncthreads() if (PHASE == 1) return
 static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
+static inline float __uint_as_float(unsigned i) { float f; memcpy(&f, &i, 4); return f; }
+struct float4 { float x, y, z, w; };
+static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 static long long plan_splits, plan_chunk;
 // {items, extent, splits, chunk} from CudaSchedule.ColumnTile.plan, as -DPLANS="{{...}, ...}"
 static const long long PLAN_TABLE[][4] = PLANS;
@@ -30,12 +33,17 @@ static void plan(long long items, long long extent) {
 template <class A, class K1, class K2>
 static void launch(K1 k1, K2 k2, float* F, A a, long long items, long long extent, float* W) {
   plan(items, extent);
-  gridDim = {(unsigned) ((items + 31) / 32), (unsigned) plan_splits, 1};
+  gridDim = {(unsigned) ((items + 32 * LANES - 1) / (32 * LANES)), (unsigned) plan_splits, 1};
   for (unsigned bx = 0; bx < gridDim.x; bx++) for (unsigned by = 0; by < gridDim.y; by++) {
     blockIdx = {bx, by, 0};
     for (PHASE = 1; PHASE <= 2; PHASE++)
       for (unsigned ty = 0; ty < TILE_ROWS; ty++) for (unsigned tx = 0; tx < 32; tx++) { threadIdx = {tx, ty, 0}; k1(F, nullptr, a, W, plan_chunk); }
   }
-  gridDim = {(unsigned) std::min(4096LL, (items + 255) / 256), 1, 1};
-  for (unsigned bx = 0; bx < gridDim.x; bx++) { blockIdx = {bx, 0, 0}; for (unsigned tx = 0; tx < 256; tx++) { threadIdx = {tx, 0, 0}; k2(F, nullptr, a, W, (int) plan_splits); } }
+  // the sum: blocks of 32 outputs x 8 runs of splits
+  gridDim = {(unsigned) ((items + 31) / 32), 1, 1};
+  for (unsigned bx = 0; bx < gridDim.x; bx++) {
+    blockIdx = {bx, 0, 0};
+    for (PHASE = 1; PHASE <= 2; PHASE++)
+      for (unsigned ty = 0; ty < 8; ty++) for (unsigned tx = 0; tx < 32; tx++) { threadIdx = {tx, ty, 0}; k2(F, nullptr, a, W, (int) plan_splits); }
+  }
 }

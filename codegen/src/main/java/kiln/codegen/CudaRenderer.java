@@ -262,8 +262,51 @@ public final class CudaRenderer {
     m.put("type", "float");
     m.put("rows", tile.rows());
     m.put("unroll", tile.unroll());
+    int lanes = tile.lanes() == 8 && columnLanes(c, r, x.reduced(), m) ? 8 : 1;
+    m.put("lanes", lanes);
     return render("colreduce", "colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
-        new Columns(Kernels.dims(x.parallel()), Kernels.dims(x.reduced()), tile));
+        new Columns(Kernels.dims(x.parallel()), Kernels.dims(x.reduced()), tile.withLanes(lanes)));
+  }
+
+  /**
+   * The vector path of a column reduction (8 neighbouring outputs a thread): the row loads (those that vary along
+   * the rows and read the outputs' last var as their contiguous index) as one 16-byte load each of the 8 elements,
+   * lane j's value with the last output var + j, the runtime test that the lanes share the other output vars and
+   * each row load's rows are 16-byte aligned. False (no vector path) where a row load is not of floats (bf16 or fp32).
+   */
+  private static boolean columnLanes(Compute c, ExprRenderer r, List<Var> reduced, Map<String, Object> m) {
+    Var last = c.loopVars().getLast();
+    List<Expr.Load> row = new ArrayList<>();
+    for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) {
+      if (row.contains(l) || !l.index().getLast().equals(last) || reduced.stream().noneMatch(v -> kiln.dsl.Exprs.uses(l, v))) continue;
+      if (l.tensor().dtype() != kiln.dsl.DType.F32) return false;
+      row.add(l);
+    }
+    if (row.isEmpty()) return false;
+    List<String> dims = new ArrayList<>(List.of("(" + r.dim(last.dim()) + " & 7) == 0"));
+    List<String> pointers = new ArrayList<>(), loads = new ArrayList<>(), names = new ArrayList<>();
+    for (Expr.Load l : row) {
+      String d = "(" + r.dim(l.tensor().dims().getLast()) + " & 7) == 0";
+      if (!dims.contains(d)) dims.add(d);
+      String address = "&" + r.lvalue(l), name = "cv" + names.size();
+      pointers.add("(unsigned long long) " + address);
+      names.add(name);
+      loads.add("float " + name + "[8]; kiln_load8(" + name + ", " + address + ");");
+    }
+    List<Map<String, Object>> lanes = new ArrayList<>();
+    for (int j = 0; j < 8; j++) {
+      Expr shifted = new Expr.Binary(Expr.BinOp.ADD, last, new Expr.Const(j, kiln.dsl.DType.I32));
+      Map<Expr, String> bind = new HashMap<>();
+      for (int k = 0; k < row.size(); k++) bind.put(kiln.dsl.Exprs.replace(row.get(k), last, shifted), names.get(k) + "[" + j + "]");
+      List<String> lets = new ArrayList<>();
+      String value = r.renderWithLocals(kiln.dsl.Exprs.replace(c.inner(), last, shifted), lets, bind);
+      lanes.add(Map.of("lets", lets, "value", value));
+    }
+    m.put("vectorDims", String.join(" && ", dims));
+    m.put("aligned", "(" + String.join(" | ", pointers) + ") & 15");
+    m.put("vecLoads", loads);
+    m.put("laneValues", lanes);
+    return true;
   }
 
   /** Steps the reduced vars to the next row, last fastest, with carries and no branch: v++; wraps at its dim into the var before. */

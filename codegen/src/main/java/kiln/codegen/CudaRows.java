@@ -23,9 +23,12 @@ import kiln.dsl.Var;
 final class CudaRows {
   /**
    * Most threads of a row, float4s a thread takes per pass of a row (the launch sizes blocks from them), and
-   * rows a block where a warp serves a row.
+   * rows a block where a warp serves a row. At most 256 threads a row: a long row (the classifier's 50304 logits)
+   * then takes ≈ 25 vectors a thread between its barriers, and 8 rows' blocks share an SM, so one block's
+   * reductions and barriers hide behind the others' loads (1024 threads a row left 2 blocks an SM, stalled
+   * together at each row's end: 1.8 TB/s on the H200).
    */
-  static final int MAX_THREADS = 1024, VECTORS_PER_THREAD = 4, WARP_ROWS = 4;
+  static final int MAX_THREADS = 256, VECTORS_PER_THREAD = 4, WARP_ROWS = 4;
 
   private static final String[] FIELDS = {"x", "y", "z", "w"};
 
@@ -81,7 +84,16 @@ final class CudaRows {
 
   private Rendered render() {
     List<Map<String, Object>> stages = new ArrayList<>();
-    for (RowFusion.Stage s : plan.stages()) stages.add(stage(s));
+    List<RowFusion.Stage> all = plan.stages();
+    for (int i = 0; i < all.size(); i++) {
+      if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
+        // stage() renders the sum with the max's local, which the online pass keeps as the running max
+        Map<String, Object> max = stage(all.get(i)), sum = stage(all.get(++i));
+        stages.add(Map.of("kind", "online", "max", max, "sum", sum));
+      } else {
+        stages.add(stage(all.get(i)));
+      }
+    }
     Map<String, Object> m = new HashMap<>();
     m.put("rows", CudaRenderer.items(r, plan.rows()));
     m.put("extent", r.dim(plan.extent()));
@@ -176,6 +188,55 @@ final class CudaRows {
       }
     }
     return m;
+  }
+
+  /**
+   * Whether a max along the row and the sum after it can run as one pass: both fp32 and stored (not +=), and each
+   * term of the sum scales as exp(-max) (exp(a - max) times, or selected beside, terms free of the max: softmax's
+   * and cross-entropy's normaliser), so a sum taken against a smaller running max is rescaled exactly by
+   * exp(running - max).
+   */
+  private boolean online(RowFusion.Stage a, RowFusion.Stage b) {
+    if (a.kind() != RowFusion.Kind.REDUCE || b.kind() != RowFusion.Kind.REDUCE) return false;
+    Compute ca = a.compute(), cb = b.compute();
+    if (ca.accumulate() || cb.accumulate() || ca.out().storage() != DType.F32 || cb.out().storage() != DType.F32) return false;
+    if (ca.rootReductions().getFirst().op() != Expr.RedOp.MAX || cb.rootReductions().getFirst().op() != Expr.RedOp.SUM) return false;
+    Expr max = new Expr.Load(ca.out(), plan.rows().stream().map(v -> (Expr) v).toList());
+    return scaling(cb.inner(), max) == Scaling.EXP;
+  }
+
+  /** How a term depends on the max m: not at all (FREE, ZERO for the constant 0), as exp(-m) (EXP), otherwise (OTHER). */
+  private enum Scaling { FREE, ZERO, EXP, OTHER }
+
+  private static Scaling scaling(Expr e, Expr m) {
+    if (!e.equals(m) && !uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
+    return switch (e) {
+      case Expr.Unary u when u.op() == Expr.UnOp.EXP -> u.x() instanceof Expr.Binary d && d.op() == Expr.BinOp.SUB && d.b().equals(m)
+          && !uses(d.a(), m) ? Scaling.EXP : Scaling.OTHER;
+      case Expr.Unary u when u.op() == Expr.UnOp.NEG -> scaling(u.x(), m) == Scaling.EXP ? Scaling.EXP : Scaling.OTHER;
+      case Expr.Binary x when x.op() == Expr.BinOp.MUL -> {
+        Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
+        yield p == Scaling.EXP && q != Scaling.OTHER && q != Scaling.EXP || q == Scaling.EXP && p != Scaling.OTHER && p != Scaling.EXP
+            ? Scaling.EXP : Scaling.OTHER;
+      }
+      case Expr.Binary x when x.op() == Expr.BinOp.DIV -> scaling(x.a(), m) == Scaling.EXP && !uses(x.b(), m) ? Scaling.EXP : Scaling.OTHER;
+      case Expr.Binary x when x.op() == Expr.BinOp.ADD || x.op() == Expr.BinOp.SUB -> {
+        Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
+        yield (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
+      }
+      case Expr.Select s -> {
+        Scaling p = scaling(s.then(), m), q = scaling(s.otherwise(), m);
+        yield !uses(s.cond(), m) && (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
+      }
+      default -> Scaling.OTHER;
+    };
+  }
+
+  /** Whether m occurs in e (structurally). */
+  private static boolean uses(Expr e, Expr m) {
+    if (e.equals(m)) return true;
+    for (Expr c : Exprs.children(e)) if (uses(c, m)) return true;
+    return false;
   }
 
   /** The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row. */

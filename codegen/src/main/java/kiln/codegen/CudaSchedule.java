@@ -129,18 +129,25 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
   }
 
   /**
-   * The split-row column reduction (templates/cuda/colreduce.cu.ftl): blocks of 32 columns x `rows` threads,
-   * each thread summing a contiguous chunk of rows `unroll` rows at a time, the grid split along the rows
-   * until it has about `blocks` blocks but no thread gets fewer than `minRows` rows; the splits' partial
-   * sums go to the workspace and a second kernel adds them in split order (deterministic).
+   * The split-row column reduction (templates/cuda/colreduce.cu.ftl): blocks of 32 x `rows` threads, each thread
+   * `lanes` neighbouring outputs (8: one 16-byte load of each row load where the shape allows, 1: an element a
+   * row) over a contiguous chunk of rows, `unroll` rows at a time, the grid split along the rows until it has
+   * about `blocks` blocks but no thread gets fewer than `minRows` rows; the splits' partial sums go to the
+   * workspace and a second kernel adds them in a fixed order (deterministic).
    */
-  public record ColumnTile(int rows, int unroll, int blocks, int minRows) {
+  public record ColumnTile(int rows, int unroll, int blocks, int minRows, int lanes) {
     public ColumnTile {
-      if (rows < 1 || 32 * rows > 1024 || unroll < 1 || unroll > 8 || blocks < 1 || minRows < 1) {
+      if (rows < 1 || 32 * rows > 1024 || unroll < 1 || unroll > 8 || blocks < 1 || minRows < 1 || lanes != 1 && lanes != 8) {
         throw new IllegalArgumentException("column tile " + rows + " rows unroll " + unroll + " blocks " + blocks + " minRows " + minRows
-            + ": 1 to 32 rows of 32 threads, unroll 1 to 8, positive block target and minimum rows");
+            + " lanes " + lanes + ": 1 to 32 rows of 32 threads, unroll 1 to 8, positive block target and minimum rows, 1 or 8 lanes");
       }
     }
+
+    /** The same tile with `lanes` outputs a thread (the renderer drops to 1 where a reduction has no vector path). */
+    public ColumnTile withLanes(int lanes) { return new ColumnTile(rows, unroll, blocks, minRows, lanes); }
+
+    /** Outputs a block covers (blockIdx.x steps over tiles of this many). */
+    public int columns() { return 32 * lanes; }
 
     /**
      * {splits, chunk}: the grid's splits along the reduced extent (blockIdx.y) and the rows each thread sums
@@ -148,7 +155,7 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
      * of the shape only, so the order of the sums (and the result) is the same on every GPU.
      */
     public long[] plan(long items, long extent) {
-      long tiles = Math.max(1, (items + 31) / 32), rowsTotal = Math.max(1, extent);
+      long tiles = Math.max(1, (items + columns() - 1) / columns()), rowsTotal = Math.max(1, extent);
       long splits = Math.max(1, Math.min((blocks + tiles - 1) / tiles, rowsTotal / ((long) rows * minRows)));
       splits = Math.min(splits, 65535);
       long chunk = (rowsTotal + splits * rows - 1) / (splits * rows);
@@ -160,7 +167,7 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     public long workspaceFloats(long items, long extent) { return plan(items, extent)[0] * items; }
   }
 
-  public static final ColumnTile COLUMNS_DEFAULT = new ColumnTile(8, 4, 2048, 16);
+  public static final ColumnTile COLUMNS_DEFAULT = new ColumnTile(8, 4, 512, 32, 8);
   public static final SimtTile SIMT_DEFAULT = new SimtTile(64, 64, 16, 4, 4);
   public static final MmaTile MMA_DEFAULT = new MmaTile(128, 128, 32, 64, 32, 3);
   /** Best or within 15% of best on GPT-2's five forward shapes on an H200 (docs/perf.md, "GPU: Hopper matmul"). */

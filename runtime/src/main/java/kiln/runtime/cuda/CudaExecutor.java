@@ -260,17 +260,18 @@ public final class CudaExecutor implements Executor {
   }
 
   /**
-   * A column reduction's launches: blocks of 32 x tile.rows() threads over (tiles of 32 outputs) x (splits
-   * along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
-   * adding them in split order into the output.
+   * A column reduction's launches: blocks of 32 x tile.rows() threads over (tiles of tile.columns() outputs) x
+   * (splits along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
+   * (blocks of 32 outputs x 8 runs of splits) adding them in a fixed order into the output.
    */
   private List<Launch> columns(Kernel kernel, Kernel sum, Work.Columns c, DeviceArena workspace, long[] args) {
     long items = layout.product(c.items()), extent = layout.product(c.extent());
     long[] plan = c.tile().plan(items, extent);
     requireWorkspace(workspace, c.tile().workspaceFloats(items, extent), kernel.name(), "the column reduction needs");
-    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + 31) / 32), Math.toIntExact(plan[0]));
+    int columns = c.tile().columns();
+    Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + columns - 1) / columns), Math.toIntExact(plan[0]));
     return List.of(over(kernel, grid, Launch.Dim3.of(32, c.tile().rows()), 0, args, workspace.pointer(0), plan[1]),
-        over(sum, Launch.Dim3.of((int) Math.min(4096, (items + 255) / 256)), Launch.Dim3.of(256), 0, args, workspace.pointer(0), Math.toIntExact(plan[0])));
+        over(sum, Launch.Dim3.of(Math.toIntExact((items + 31) / 32)), Launch.Dim3.of(32, 8), 0, args, workspace.pointer(0), Math.toIntExact(plan[0])));
   }
 
   /**

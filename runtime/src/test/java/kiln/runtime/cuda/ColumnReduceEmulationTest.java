@@ -42,7 +42,7 @@ class ColumnReduceEmulationTest {
         plans.add("{" + items + "," + s[0] * s[1] + "," + p[0] + "," + p[1] + "}");
       }
     }
-    List<String> cmd = List.of(GXX.toString(), "-O1", "-std=c++17", "-w", "-DTILE_ROWS=" + tile.rows(), "-DPLANS={" + String.join(",", plans) + "}",
+    List<String> cmd = List.of(GXX.toString(), "-O1", "-std=c++17", "-w", "-DTILE_ROWS=" + tile.rows(), "-DLANES=" + tile.lanes(), "-DPLANS={" + String.join(",", plans) + "}",
         "-DLN_FILE=\"" + dir.resolve(ln + ".cu") + "\"", "-DQKV_FILE=\"" + dir.resolve(qkv + ".cu") + "\"", "-DLN=" + ln, "-DQKV=" + qkv,
         "-o", tmp.resolve("emu").toString(), tmp.resolve("main.cpp").toString());
     assertEquals("", run(cmd, tmp, 0), "g++ builds the emulation");

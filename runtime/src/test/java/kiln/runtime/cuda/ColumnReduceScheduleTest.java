@@ -63,12 +63,14 @@ class ColumnReduceScheduleTest {
 
   @Test
   void splitsFillTheGpuAndCoverEveryRowOnce() {
-    // C = 768 (biases of attproj/fcproj, layernorm weights): 24 tiles x 64 splits, 16 rows a thread
-    assertArrayEquals(new long[] {64, 16}, TILE.plan(768, 8192));
-    assertArrayEquals(new long[] {29, 36}, TILE.plan(2304, 8192));   // qkv bias
-    assertArrayEquals(new long[] {22, 47}, TILE.plan(3072, 8192));   // fc bias
+    // C = 768 (biases of attproj/fcproj, layernorm weights): 3 tiles of 256 outputs x 32 splits, 32 rows a thread
+    assertArrayEquals(new long[] {32, 32}, TILE.plan(768, 8192));
+    assertArrayEquals(new long[] {32, 32}, TILE.plan(2304, 8192));   // qkv bias: 9 tiles
+    assertArrayEquals(new long[] {32, 32}, TILE.plan(3072, 8192));   // fc bias: 12 tiles
+    assertArrayEquals(new long[] {128, 32}, TILE.plan(768, 32768));   // B = 32: 384 blocks, one wave on an H200
+    assertArrayEquals(new long[] {43, 96}, TILE.plan(3072, 32768));   // B = 32 fc bias: 516 blocks
     assertArrayEquals(new long[] {1, 1}, TILE.plan(1024 * 768, 8));   // wpe: many tiles, 8 rows
-    assertArrayEquals(new long[] {16, 17}, TILE.plan(100, 5 * 419));  // CudaColumnReduceTest's odd shape
+    assertArrayEquals(new long[] {8, 33}, TILE.plan(100, 5 * 419));   // CudaColumnReduceTest's odd shape
     assertArrayEquals(new long[] {1, 1}, TILE.plan(1, 1));
     for (long items : new long[] {1, 31, 33, 100, 768, 3072, 50304}) {
       for (long extent : new long[] {1, 7, 8, 129, 2095, 8192, 65536, 1L << 22}) {
@@ -76,8 +78,8 @@ class ColumnReduceScheduleTest {
         long perSplit = plan[1] * TILE.rows();
         assertTrue(plan[0] >= 1 && plan[0] <= 65535 && plan[1] >= 1, items + " x " + extent);
         assertTrue(plan[0] * perSplit >= extent && (plan[0] - 1) * perSplit < extent, items + " x " + extent + ": every split has rows, all rows covered");
-        long blocks = (items + 31) / 32 * plan[0];
-        assertTrue(blocks >= Math.min(TILE.blocks(), (items + 31) / 32 * Math.max(1, extent / (TILE.rows() * TILE.minRows()))) / 2,
+        long tiles = (items + TILE.columns() - 1) / TILE.columns(), blocks = tiles * plan[0];
+        assertTrue(blocks >= Math.min(TILE.blocks(), tiles * Math.max(1, extent / (TILE.rows() * TILE.minRows()))) / 2,
             items + " x " + extent + ": " + blocks + " blocks");
       }
     }
@@ -103,8 +105,11 @@ class ColumnReduceScheduleTest {
 
   @Test
   void badTilesSayWhy() {
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CudaSchedule.ColumnTile(64, 4, 2048, 16));
-    assertEquals("column tile 64 rows unroll 4 blocks 2048 minRows 16: 1 to 32 rows of 32 threads, unroll 1 to 8, positive block target and minimum rows",
-        e.getMessage());
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CudaSchedule.ColumnTile(64, 4, 2048, 16, 8));
+    assertEquals("column tile 64 rows unroll 4 blocks 2048 minRows 16 lanes 8: 1 to 32 rows of 32 threads, unroll 1 to 8, positive block target"
+        + " and minimum rows, 1 or 8 lanes", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> new CudaSchedule.ColumnTile(8, 4, 2048, 16, 4));
+    assertEquals("column tile 8 rows unroll 4 blocks 2048 minRows 16 lanes 4: 1 to 32 rows of 32 threads, unroll 1 to 8, positive block target"
+        + " and minimum rows, 1 or 8 lanes", e.getMessage());
   }
 }

@@ -102,6 +102,33 @@ class RowFusionTest {
     }
   }
 
+  @Test
+  void aMaxThenASumOfExpTermsRunsAsOneOnlinePassAndNothingElseDoes() {
+    // GPT-2's classifier forward: head.max and head.norm = sum exp(logit - max) in one pass over the logits
+    List<Compute> head = gpt2().get("forward").stream().filter(c -> c.name().startsWith("head.")).toList();
+    assertTrue(source(head.subList(head.indexOf(head.stream().filter(c -> c.name().equals("head.max")).findFirst().orElseThrow()), head.size()))
+        .contains("one pass (online"), "the classifier forward");
+    kiln.dsl.Dim n = new kiln.dsl.Dim("N"), k = new kiln.dsl.Dim("K");
+    java.util.function.BiFunction<String, java.util.function.BiFunction<kiln.dsl.Expr, kiln.dsl.Expr, kiln.dsl.Expr>, Boolean> online = (what, term) -> {
+      kiln.dsl.Graph g = new kiln.dsl.Graph();
+      Tensor x = g.input("x", kiln.dsl.DType.F32, n, k);
+      Tensor m = g.compute("m", kiln.dsl.Graph.dims(n), i -> kiln.dsl.Ops.max(k, j -> x.at(i, j)));
+      g.compute("s", kiln.dsl.Graph.dims(n), i -> kiln.dsl.Ops.sum(k, j -> term.apply(x.at(i, j), m.at(i))));
+      return source(g.computes()).contains("one pass (online");
+    };
+    assertTrue(online.apply("exp", (v, mx) -> v.sub(mx).exp()), "sum exp(x - m)");
+    assertTrue(online.apply("scaled", (v, mx) -> v.sub(mx).exp().mul(v).div(kiln.dsl.Ops.lit(3))), "sum exp(x - m) * x / 3");
+    assertFalse(online.apply("shifted", (v, mx) -> v.sub(mx)), "sum (x - m) does not scale as exp(-m)");
+    assertFalse(online.apply("exp plus", (v, mx) -> v.sub(mx).exp().add(v)), "sum exp(x - m) + x has a term free of m");
+    assertFalse(online.apply("squared", (v, mx) -> v.sub(mx).exp().mul(v.sub(mx).exp())), "sum exp(x - m)^2 scales as exp(-2m)");
+  }
+
+  /** The CUDA source of the row kernel among the computes' launches (every dim 64). */
+  private static String source(List<Compute> group) {
+    Lowering.Lowered l = CudaLowering.lower(group, CudaSchedule.DEFAULT, m -> null, d -> 64, 0, null, null);
+    return l.launches().stream().filter(x -> x.kernel().kind().equals("row")).findFirst().orElseThrow().kernel().source();
+  }
+
   private static List<RowFusion.Plan> plans(List<Compute> section) {
     return RowFusion.groups(section).stream().map(RowFusion::plan).filter(p -> p != null).toList();
   }

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_b326d666b3 { long long v[9]; };
+struct Args_k_row_4481009447 { long long v[9]; };
 
-__device__ __forceinline__ void row_sync_k_row_b326d666b3() {
+__device__ __forceinline__ void row_sync_k_row_4481009447() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_b326d666b3(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_4481009447(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_b326d666b3(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_b326d666b3(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_4481009447(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_b326d666b3(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_b326d666b3(float* __restrict__ F, int* __restrict__ I, const Args_k_row_b326d666b3 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_4481009447(float* __restrict__ F, int* __restrict__ I, const Args_k_row_4481009447 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -53,40 +53,33 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b326d666b3(float* __res
     const int b_ = (int) rr;
     float* const row0 = &F[o4 + ((b_) * T + t_) * VP + 0];
     const bool vec = (VP & 3) == 0 && (((unsigned long long) row0) & 15) == 0;
-    // reduce [B, T] = max along the row
-    float a1 = (-INFINITY);
+    // reduce [B, T] = max along the row, reduce [B, T] = sum along the row: one pass (online: the sum rescaled each time the running max grows)
+    float s0 = (-INFINITY);
+    float a4 = 0.0f;
     if (vec) {
+      // two vectors a thread in flight: nothing is stored in this loop, so the second's loads issue before the first's math
+#pragma unroll 2
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         const float4 v2 = reinterpret_cast<const float4*>(row0)[q];
+        const float4 v5 = reinterpret_cast<const float4*>(row0)[q];
+        float top = (-INFINITY);
         {
           const int vp_ = 4 * q + 0;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2.x : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2.x : (-INFINITY)));
         }
         {
           const int vp_ = 4 * q + 1;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2.y : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2.y : (-INFINITY)));
         }
         {
           const int vp_ = 4 * q + 2;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2.z : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2.z : (-INFINITY)));
         }
         {
           const int vp_ = 4 * q + 3;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2.w : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2.w : (-INFINITY)));
         }
-      }
-    } else {
-      for (int vp_ = threadIdx.x; vp_ < VP; vp_ += blockDim.x) {
-        a1 = fmaxf(a1, ((vp_ < V) ? row0[vp_] : (-INFINITY)));
-      }
-    }
-    const float s0 = row_max_k_row_b326d666b3(a1, red);
-    if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
-    // reduce [B, T] = sum along the row
-    float a4 = 0.0f;
-    if (vec) {
-      for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        const float4 v5 = reinterpret_cast<const float4*>(row0)[q];
+        if (top > s0) { a4 *= expf(s0 - top); s0 = top; }
         {
           const int vp_ = 4 * q + 0;
           a4 = a4 + (((vp_ < V) ? expf((v5.x - s0)) : 0.0f));
@@ -106,16 +99,28 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_b326d666b3(float* __res
       }
     } else {
       for (int vp_ = threadIdx.x; vp_ < VP; vp_ += blockDim.x) {
-        a4 = a4 + (((vp_ < V) ? expf((row0[vp_] - s0)) : 0.0f));
+        {
+          const float e = ((vp_ < V) ? row0[vp_] : (-INFINITY));
+          if (e > s0) { a4 *= expf(s0 - e); s0 = e; }
+        }
+        {
+          a4 = a4 + (((vp_ < V) ? expf((row0[vp_] - s0)) : 0.0f));
+        }
       }
     }
-    const float s3 = row_sum_k_row_b326d666b3(a4, red);
+    {
+      const float top = row_max_k_row_4481009447(s0, red);
+      a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
+      s0 = top;
+    }
+    const float s3 = row_sum_k_row_4481009447(a4, red);
+    if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = F[o4 + ((b_) * T + t_) * VP + h6];
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_b326d666b3();
+    row_sync_k_row_4481009447();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_9b92290d0d { long long v[9]; };
+struct Args_k_row_1c9293f45c { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -47,11 +47,11 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 }
 #endif
 
-__device__ __forceinline__ void row_sync_k_row_9b92290d0d() {
+__device__ __forceinline__ void row_sync_k_row_1c9293f45c() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_9b92290d0d(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_1c9293f45c(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -62,7 +62,7 @@ __device__ __forceinline__ float row_sum_k_row_9b92290d0d(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_9b92290d0d(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_1c9293f45c(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -128,7 +128,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_9b92290d0d(float* __restrict__ F, int* __restrict__ I, const Args_k_row_9b92290d0d a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_1c9293f45c(float* __restrict__ F, int* __restrict__ I, const Args_k_row_1c9293f45c a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -148,56 +148,49 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_9b92290d0d(float* __res
     const int b_ = (int) rr;
     kiln_bf16* const row0 = &H[o4 + ((b_) * T + t_) * VP + 0];
     const bool vec = (VP & 7) == 0 && (((unsigned long long) row0) & 15) == 0;
-    // reduce [B, T] = max along the row
-    float a1 = (-INFINITY);
+    // reduce [B, T] = max along the row, reduce [B, T] = sum along the row: one pass (online: the sum rescaled each time the running max grows)
+    float s0 = (-INFINITY);
+    float a4 = 0.0f;
     if (vec) {
+      // two vectors a thread in flight: nothing is stored in this loop, so the second's loads issue before the first's math
+#pragma unroll 2
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         float v2[8]; kiln_load8(v2, row0 + 8 * q);
+        float v5[8]; kiln_load8(v5, row0 + 8 * q);
+        float top = (-INFINITY);
         {
           const int vp_ = 8 * q + 0;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[0] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[0] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 1;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[1] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[1] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 2;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[2] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[2] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 3;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[3] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[3] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 4;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[4] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[4] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 5;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[5] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[5] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 6;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[6] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[6] : (-INFINITY)));
         }
         {
           const int vp_ = 8 * q + 7;
-          a1 = fmaxf(a1, ((vp_ < V) ? v2[7] : (-INFINITY)));
+          top = fmaxf(top, ((vp_ < V) ? v2[7] : (-INFINITY)));
         }
-      }
-    } else {
-      for (int vp_ = threadIdx.x; vp_ < VP; vp_ += blockDim.x) {
-        a1 = fmaxf(a1, ((vp_ < V) ? kiln_bf16_f(row0[vp_]) : (-INFINITY)));
-      }
-    }
-    const float s0 = row_max_k_row_9b92290d0d(a1, red);
-    if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
-    // reduce [B, T] = sum along the row
-    float a4 = 0.0f;
-    if (vec) {
-      for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        float v5[8]; kiln_load8(v5, row0 + 8 * q);
+        if (top > s0) { a4 *= expf(s0 - top); s0 = top; }
         {
           const int vp_ = 8 * q + 0;
           a4 = a4 + (((vp_ < V) ? expf((v5[0] - s0)) : 0.0f));
@@ -233,16 +226,28 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_9b92290d0d(float* __res
       }
     } else {
       for (int vp_ = threadIdx.x; vp_ < VP; vp_ += blockDim.x) {
-        a4 = a4 + (((vp_ < V) ? expf((kiln_bf16_f(row0[vp_]) - s0)) : 0.0f));
+        {
+          const float e = ((vp_ < V) ? kiln_bf16_f(row0[vp_]) : (-INFINITY));
+          if (e > s0) { a4 *= expf(s0 - e); s0 = e; }
+        }
+        {
+          a4 = a4 + (((vp_ < V) ? expf((kiln_bf16_f(row0[vp_]) - s0)) : 0.0f));
+        }
       }
     }
-    const float s3 = row_sum_k_row_9b92290d0d(a4, red);
+    {
+      const float top = row_max_k_row_1c9293f45c(s0, red);
+      a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
+      s0 = top;
+    }
+    const float s3 = row_sum_k_row_1c9293f45c(a4, red);
+    if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = kiln_bf16_f(H[o4 + ((b_) * T + t_) * VP + h6]);
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_9b92290d0d();
+    row_sync_k_row_1c9293f45c();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }
