@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_bf16_dq_20fe279d9e { long long v[9]; };
+struct Args_k_attention_bf16_dq_92dc668fdd { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -108,11 +108,17 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #define FAB_WG 0
 #endif
 // blocks an SM must hold (__launch_bounds__, per kernel): on wgmma 3 blocks of one warpgroup (at most 168
-// registers a thread), 2 of two (128: the forward and dq fit, dkdv's S, dP and two accumulators do not: 1),
-// one of three or four (168, 128)
+// registers a thread), 2 of two (128: dq and the forward without FAB_FWD_PIPE fit; dkdv's S, dP and two
+// accumulators do not, nor the pipelined forward's two S tiles, which ptxas would serialize: 1), one of three
+// or four (168, 128)
+#ifndef FAB_FWD_PIPE
+#define FAB_FWD_PIPE 1
+#endif
 #define FAB_WG_MIN_BLOCKS(wgs, two) ((wgs) == 1 ? 3 : (wgs) == 2 ? (two) : 1)
 #if FAB_WG
-#define FAB_FWD_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_FWD_WGS, 2)
+#ifndef FAB_FWD_MIN_BLOCKS
+#define FAB_FWD_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_FWD_WGS, FAB_FWD_PIPE ? 1 : 2)
+#endif
 #define FAB_DQ_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_DQ_WGS, 2)
 #define FAB_DKV_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_DKV_WGS, 1)
 #else
@@ -122,12 +128,12 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #endif
 // dynamic shared memory of each kernel (bytes): the mma.sync kernels' and, at HS 64, at least the wgmma
 // kernels' (1024 bytes of alignment slack, 64-row tiles of 128 bytes a row: WGS tiles of Q and K, V
-// double-buffered in the forward; WGS tiles of Q and of dy and K, V double-buffered in dq; WGS tiles
+// triple-buffered in the forward; WGS tiles of Q and of dy and K, V double-buffered in dq; WGS tiles
 // of K and of V and Q, dy, lse, D double-buffered in dkdv), whichever arch compiles them, so the host's
 // number does not depend on it
 #define FAB_MAXB(a, b) ((a) > (b) ? (a) : (b))
 #define FAB_WGB(tiles, extra) (HS == 64 ? 1024 + 64 * 128 * (tiles) + (extra) : 0)
-#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_FWD_ROWS + 4 * FAB_FWD_BK), FAB_WGB(FAB_FWD_WGS + 4, 0))
+#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_FWD_ROWS + 4 * FAB_FWD_BK), FAB_WGB(FAB_FWD_WGS + 6, 0))
 #define FAB_DQ_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DQ_ROWS + 4 * FAB_DQ_BK), FAB_WGB(2 * FAB_DQ_WGS + 4, 0))
 #define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DKV_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, FAB_WGB(2 * FAB_DKV_WGS + 4, 4 * 4 * 64))
 
@@ -291,6 +297,115 @@ __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o
   }
 }
 
+// ---- the elementwise steps both kernel families share. Scores, dP and accumulators are in the C-fragment
+// layout of mma.sync m16n8k16, which wgmma's accumulators also have: x[4n + 2half + e] of a thread is row
+// r + 8half (r = its warp's 16 rows' first + lane / 4) and column 8n + 2(lane % 4) + e. ----
+
+// online softmax of one tile of N scores a row (rows row, row + 8; keys key0..): to base 2, masked where
+// `edge` (keys after the row or past T), exponentiated in place against the new running max m; the running
+// sum l and the output o (HS/8 fragments) rescaled
+template <int N>
+__device__ __forceinline__ void fab_softmax_tile(float* s, float* m, float* l, float* o, int key0, int row, int T, bool edge, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    float mx = fab_neg_inf();
+#pragma unroll
+    for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        float x = s[4 * n + 2 * half + e] * sl2;
+        const int key = key0 + n * 8 + c + e;
+        if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
+        s[4 * n + 2 * half + e] = x;
+        mx = fmaxf(mx, x);
+      }
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mn = fmaxf(m[half], mx);
+    const float base = mn == fab_neg_inf() ? 0.f : mn;
+    const float alpha = fab_ex2(m[half] - base);
+    m[half] = mn;
+    float sum = 0.f;
+#pragma unroll
+    for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const float p = fab_ex2(s[4 * n + 2 * half + e] - base);
+        s[4 * n + 2 * half + e] = p;
+        sum += p;
+      }
+    }
+    l[half] = l[half] * alpha + sum;
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) { o[4 * d + 2 * half] *= alpha; o[4 * d + 2 * half + 1] *= alpha; }
+  }
+}
+// the forward's end: y = o / l (bf16, written, never accumulated), lse = ln of the row sum (fp32)
+__device__ __forceinline__ void fab_forward_store(kiln_bf16* H, const FabOperand& y, float* __restrict__ lse, int b, int h, int NH,
+                                                  int row, int T, const float* m, float* l, float* o) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
+    const float inv = 1.f / l[half];
+    const int t = row + half * 8;
+    if (t >= T) continue;
+    if (c == 0) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
+    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + c);
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) p[4 * d] = fab_pack(o[4 * d + 2 * half] * inv, o[4 * d + 2 * half + 1] * inv);
+  }
+}
+// dq's dS = P (dP - D) in place of s (rows row, row + 8; keys key0..), P = 2^(s sl2 - ls) and zero where masked;
+// ls, dd: the rows' lse (base 2) and D
+template <int N>
+__device__ __forceinline__ void fab_ds_rows(float* s, const float* dp, const float* ls, const float* dd, int key0, int row, int T, bool edge, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int half = i >> 1, key = key0 + n * 8 + c + (i & 1);
+      float p = fab_ex2(s[4 * n + i] * sl2 - ls[half]);
+      if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
+      s[4 * n + i] = p * (dp[4 * n + i] - dd[half]);
+    }
+  }
+}
+// dkdv's P^T in place of s (keys x queries: keys key, key + 8; queries t0..), 2^(s sl2 - lse) and zero where
+// masked; tL: the queries' lse (natural log)
+template <int N>
+__device__ __forceinline__ void fab_p_cols(float* s, const float* tL, int key, int t0, int T, bool edge, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      const int col = n * 8 + c + e, query = t0 + col;
+      const float l2 = tL[col] * FAB_LOG2E;
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        float p = fab_ex2(s[4 * n + 2 * half + e] * sl2 - l2);
+        if (edge && (key + half * 8 > query || query >= T)) p = 0.f;
+        s[4 * n + 2 * half + e] = p;
+      }
+    }
+  }
+}
+// dkdv's dS^T = P^T (dP^T - D) into out (which may be p or dp); tD: the queries' D
+template <int N>
+__device__ __forceinline__ void fab_ds_cols(float* out, const float* p, const float* dp, const float* tD) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) out[4 * n + i] = p[4 * n + i] * (dp[4 * n + i] - tD[n * 8 + c + (i & 1)]);
+  }
+}
+
 // ---- forward: grid (B*NH, ceil(T / FAB_FWD_ROWS)), FAB_FWD_NT threads, FAB_FWD_SMEM_BYTES ----
 __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
@@ -301,7 +416,7 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;     // [2][BK][LD]
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
   const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;   // the longest rows first
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
@@ -335,63 +450,11 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
     float s[BK / 8][4];
     fab_scores<BK>(s, qf, tK);
     const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      float mx = fab_neg_inf();
-#pragma unroll
-      for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          float x = s[n][2 * half + e] * sl2;
-          const int key = j * BK + n * 8 + c + e;
-          if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
-          s[n][2 * half + e] = x;
-          mx = fmaxf(mx, x);
-        }
-      }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mn = fmaxf(m[half], mx);
-      const float base = mn == fab_neg_inf() ? 0.f : mn;
-      const float alpha = fab_ex2(m[half] - base);
-      m[half] = mn;
-      float sum = 0.f;
-#pragma unroll
-      for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const float p = fab_ex2(s[n][2 * half + e] - base);
-          s[n][2 * half + e] = p;
-          sum += p;
-        }
-      }
-      l[half] = l[half] * alpha + sum;
-#pragma unroll
-      for (int d = 0; d < HS / 8; d++) { o[d][2 * half] *= alpha; o[d][2 * half + 1] *= alpha; }
-    }
+    fab_softmax_tile<BK>(&s[0][0], m, l, &o[0][0], j * BK, row, T, edge, sl2);
     fab_times_tile<BK>(o, s, tV);
     __syncthreads();   // the next prefetch overwrites this tile's buffers
   }
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
-    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
-    const float inv = 1.f / l[half];
-#pragma unroll
-    for (int d = 0; d < HS / 8; d++) { o[d][2 * half] *= inv; o[d][2 * half + 1] *= inv; }
-    const int t = row + half * 8;
-    if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
-  }
-  // y is written, never accumulated
-  const int lane4 = lane & 3;
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    if (t >= T) continue;
-    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + 2 * lane4);
-#pragma unroll
-    for (int d = 0; d < HS / 8; d++) p[4 * d] = fab_pack(o[d][2 * half], o[d][2 * half + 1]);
-  }
+  fab_forward_store(H, y, lse, b, h, NH, row, T, m, l, &o[0][0]);
 }
 
 // ---- dq: grid (B*NH, ceil(T / FAB_DQ_ROWS)), FAB_DQ_NT threads, FAB_DQ_SMEM_BYTES; writes dq only ----
@@ -406,7 +469,7 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
   const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
@@ -452,16 +515,7 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
     fab_scores<BK>(s, qf, tK);
     fab_scores<BK>(dp, of, tV);
     const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
-#pragma unroll
-    for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int half = i >> 1, key = j * BK + n * 8 + c + (i & 1);
-        float p = fab_ex2(s[n][i] * sl2 - ls[half]);
-        if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
-        s[n][i] = p * (dp[n][i] - dd[half]);   // dS
-      }
-    }
+    fab_ds_rows<BK>(&s[0][0], &dp[0][0], ls, dd, j * BK, row, T, edge, sl2);
     fab_times_tile<BK>(acc, s, tK);
     __syncthreads();
   }
@@ -487,7 +541,7 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
   const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
   fab_load_tile<ROWS, NT>(sK, fab_head(H, k, b, hk), k.st, k0, T);
   fab_load_tile<ROWS, NT>(sV, fab_head(H, v, b, hk), v.st, k0, T);
@@ -534,25 +588,12 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
     float s[BQ / 8][4];
     fab_scores_smem<BQ>(s, sK, warp * 16, tQ);   // S^T: keys x queries
     const bool edge = t0 < k0 + warp * 16 + 16 || t0 + BQ > T;
-#pragma unroll
-    for (int n = 0; n < BQ / 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int col = n * 8 + c + (i & 1), query = t0 + col;
-        float p = fab_ex2(s[n][i] * sl2 - tL[col] * FAB_LOG2E);
-        if (edge && (key + (i >> 1) * 8 > query || query >= T)) p = 0.f;
-        s[n][i] = p;
-      }
-    }
+    fab_p_cols<BQ>(&s[0][0], tL, key, t0, T, edge, sl2);
     if constexpr (DV) fab_times_tile<BQ>(av, s, tO);   // dv += P^T dy
     if constexpr (DK) {
       float dp[BQ / 8][4];
       fab_scores_smem<BQ>(dp, sV, warp * 16, tO);   // dP^T = V dy^T
-#pragma unroll
-      for (int n = 0; n < BQ / 8; n++) {
-#pragma unroll
-        for (int i = 0; i < 4; i++) s[n][i] *= dp[n][i] - tD[n * 8 + c + (i & 1)];   // dS^T
-      }
+      fab_ds_cols<BQ>(&s[0][0], &s[0][0], &dp[0][0], tD);   // dS^T
       fab_times_tile<BQ>(ak, s, tQ);   // dk += dS^T q
     }
     __syncthreads();
@@ -674,115 +715,91 @@ __device__ __forceinline__ int fab_wg_warp() { return (threadIdx.x >> 5) & 3; }
 // key tiles of 64 that query rows r0..r0+63 see under the causal mask (none where r0 >= T)
 __device__ __forceinline__ int fab_wg_keytiles(int r0, int T) { return r0 < T ? (min(r0 + 64, T) + 63) / 64 : 0; }
 
-// forward: FAB_FWD_ROWS query rows a block (64 a warpgroup), key tiles of 64, double-buffered
+// forward: FAB_FWD_ROWS query rows a block (64 a warpgroup), key tiles of 64 in three buffers: tile j + 2
+// loads while tile j is used, one __syncthreads a tile. With FAB_FWD_PIPE (default 1) a warpgroup issues S of
+// tile j + 1 to the tensor cores before its softmax of tile j, which then overlaps it (FA3's intra-warpgroup
+// pipelining); 0 computes S of tile j, waits, then the softmax (FAB_FWD_PIPE is defined above).
 __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
   constexpr int WGS = FAB_FWD_WGS, NT = 128 * WGS, ROWS = 64 * WGS;
+  constexpr bool PIPE = FAB_FWD_PIPE;
   unsigned char* sm = fab_wg_smem();
-  unsigned char* sQ = sm;                          // [FAB_FWD_WGS] tiles
-  unsigned char* sK = sm + WGS * 8192;         // [2] tiles
-  unsigned char* sV = sm + (WGS + 2) * 8192;   // [2] tiles
+  unsigned char* sQ = sm;                      // [FAB_FWD_WGS] tiles
+  unsigned char* sK = sm + WGS * 8192;         // [3] tiles
+  unsigned char* sV = sm + (WGS + 3) * 8192;   // [3] tiles
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
   const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;   // the longest rows first
   const int wg = fab_wgi(), qw = q0 + 64 * wg;
-  const int warp = fab_wg_warp(), lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int nk = (min(q0 + ROWS, T) + 63) / 64, nkw = fab_wg_keytiles(qw, T);
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
+  const unsigned char* tQ = sQ + wg * 8192;
+  // key/value tile t into buffer t % 3, one cp.async group (empty past the last tile)
+  auto load = [&](int t) {
+    if (t < nk) {
+      fab_load_sw<NT>(sK + (t % 3) * 8192, kh, k.st, t * 64, T);
+      fab_load_sw<NT>(sV + (t % 3) * 8192, vh, v.st, t * 64, T);
+    }
+    fab_commit();
+  };
 #pragma unroll
   for (int w = 0; w < WGS; w++) fab_load_sw<NT>(sQ + w * 8192, fab_head(H, q, b, h), q.st, q0 + 64 * w, T);
-  fab_load_sw<NT>(sK, kh, k.st, 0, T);
-  fab_load_sw<NT>(sV, vh, v.st, 0, T);
-  fab_commit();
+  load(0);
+  load(1);
   const float sl2 = FAB_LOG2E * fab_scale();
   float m[2] = {fab_neg_inf(), fab_neg_inf()}, l[2] = {0.f, 0.f};
-  float o[32];
+  float o[32], s[32];
 #pragma unroll
   for (int i = 0; i < 32; i++) o[i] = 0.f;
   const int row = qw + warp * 16 + g;   // this thread's rows: row, row + 8
-  for (int j = 0; j < nk; j++) {
-    if (j + 1 < nk) {
-      fab_load_sw<NT>(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
-      fab_load_sw<NT>(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
+  if (PIPE) {   // S of tile 0
+    fab_wait<1>();
     fab_wg_ready();
-    if (j >= nkw) {   // past this warpgroup's diagonal: only the other one works
-      __syncthreads();
-      continue;
+    if (nkw > 0) {
+      fab_wg_fence();
+      fab_wg_scores(s, tQ, sK);
+      fab_wg_commit();
+      fab_wg_wait();
+      fab_wg_hold(s);
     }
-    float s[32];
-    fab_wg_fence();
-    fab_wg_scores(s, sQ + wg * 8192, sK + (j & 1) * 8192);
-    fab_wg_commit();
-    fab_wg_wait();
-    fab_wg_hold(s);
+  }
+  for (int j = 0; j < nk; j++) {
+    // resident: tile j + 1 (PIPE: S of tile j is in s) or tile j; and every warpgroup is done with tile j - 1
+    if (PIPE) fab_wait<0>(); else fab_wait<1>();
+    fab_wg_ready();
+    load(j + 2);   // into tile j - 1's buffers
+    if (j >= nkw) continue;   // past this warpgroup's diagonal: only the others work
+    const bool next = PIPE && j + 1 < nkw;
+    float sn[32];
+    if (next) {
+      fab_wg_fence();
+      fab_wg_scores(sn, tQ, sK + ((j + 1) % 3) * 8192);
+      fab_wg_commit();
+    } else if (!PIPE) {
+      fab_wg_fence();
+      fab_wg_scores(s, tQ, sK + (j % 3) * 8192);
+      fab_wg_commit();
+      fab_wg_wait();
+      fab_wg_hold(s);
+    }
     const bool edge = (j + 1) * 64 > qw + warp * 16 || (j + 1) * 64 > T;
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      float mx = fab_neg_inf();
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          float x = s[4 * n + 2 * half + e] * sl2;
-          const int key = j * 64 + n * 8 + c + e;
-          if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
-          s[4 * n + 2 * half + e] = x;
-          mx = fmaxf(mx, x);
-        }
-      }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mn = fmaxf(m[half], mx);
-      const float base = mn == fab_neg_inf() ? 0.f : mn;
-      const float alpha = fab_ex2(m[half] - base);
-      m[half] = mn;
-      float sum = 0.f;
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const float p = fab_ex2(s[4 * n + 2 * half + e] - base);
-          s[4 * n + 2 * half + e] = p;
-          sum += p;
-        }
-      }
-      l[half] = l[half] * alpha + sum;
-#pragma unroll
-      for (int d = 0; d < 8; d++) { o[4 * d + 2 * half] *= alpha; o[4 * d + 2 * half + 1] *= alpha; }
-    }
+    fab_softmax_tile<64>(s, m, l, o, j * 64, row, T, edge, sl2);
     unsigned pa[4][4];
     fab_wg_pack(pa, s);
     fab_wg_hold(o);
     fab_wg_fence();
-    fab_wg_times(o, pa, sV + (j & 1) * 8192);
+    fab_wg_times(o, pa, sV + (j % 3) * 8192);
     fab_wg_commit();
-    fab_wg_wait();
+    fab_wg_wait();   // and S of tile j + 1
     fab_wg_hold(o);
-    __syncthreads();   // the next prefetch overwrites this tile's buffers
+    if (next) {
+      fab_wg_hold(sn);
+#pragma unroll
+      for (int i = 0; i < 32; i++) s[i] = sn[i];
+    }
   }
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
-    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
-    const float inv = 1.f / l[half];
-#pragma unroll
-    for (int d = 0; d < 8; d++) { o[4 * d + 2 * half] *= inv; o[4 * d + 2 * half + 1] *= inv; }
-    const int t = row + half * 8;
-    if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
-  }
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    if (t >= T) continue;
-    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + c);
-#pragma unroll
-    for (int d = 0; d < 8; d++) p[4 * d] = fab_pack(o[4 * d + 2 * half], o[4 * d + 2 * half + 1]);
-  }
+  fab_forward_store(H, y, lse, b, h, NH, row, T, m, l, o);
 }
 
 // dq: FAB_DQ_ROWS query rows a block (64 a warpgroup), key tiles of 64 (K and V double-buffered)
@@ -798,7 +815,7 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
   const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
   const int wg = fab_wgi(), qw = q0 + 64 * wg;
-  const int warp = fab_wg_warp(), lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int nk = (min(q0 + ROWS, T) + 63) / 64, nkw = fab_wg_keytiles(qw, T);
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
@@ -847,16 +864,7 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
     fab_wg_hold(s);
     fab_wg_hold(dp);
     const bool edge = (j + 1) * 64 > qw + warp * 16 || (j + 1) * 64 > T;
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int half = i >> 1, key = j * 64 + n * 8 + c + (i & 1);
-        float p = fab_ex2(s[4 * n + i] * sl2 - ls[half]);
-        if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
-        s[4 * n + i] = p * (dp[4 * n + i] - dd[half]);   // dS
-      }
-    }
+    fab_ds_rows<64>(s, dp, ls, dd, j * 64, row, T, edge, sl2);
     unsigned da[4][4];
     fab_wg_pack(da, s);
     fab_wg_hold(acc);
@@ -887,7 +895,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
   const int wg = fab_wgi(), kw = k0 + 64 * wg;
-  const int warp = fab_wg_warp(), lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
   // the first query tile (of each head's walk) this warpgroup's keys see; none where kw >= T
   const int mine = kw < T ? kw / 64 - first : nq;
@@ -947,22 +955,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     fab_wg_hold(s);
     fab_wg_hold(dp);
     const bool edge = t0 < kw + warp * 16 + 16 || t0 + 64 > T;
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int col = n * 8 + c + e, query = t0 + col;
-        const float l2 = tL[col] * FAB_LOG2E, dd = tD[col];
-#pragma unroll
-        for (int half = 0; half < 2; half++) {
-          const int i = 4 * n + 2 * half + e;
-          float p = fab_ex2(s[i] * sl2 - l2);
-          if (edge && (key + half * 8 > query || query >= T)) p = 0.f;
-          s[i] = p;
-          dp[i] = p * (dp[i] - dd);   // dS^T
-        }
-      }
-    }
+    fab_p_cols<64>(s, tL, key, t0, T, edge, sl2);
+    fab_ds_cols<64>(dp, s, dp, tD);   // dS^T
     unsigned pa[4][4], da[4][4];
     fab_wg_pack(pa, s);
     fab_wg_pack(da, dp);
@@ -999,7 +993,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) k_attention_bf16_dq_20fe279d9e(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dq_20fe279d9e a) {
+extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) k_attention_bf16_dq_92dc668fdd(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dq_92dc668fdd a) {
   static_assert(FAB_DQ_NT == 256, "threads per block differ from the host's");
   static_assert(FAB_DQ_SMEM_BYTES == 73728, "dynamic shared memory differs from the host's");
   static_assert(FAB_DQ_ROWS == 128, "row tile differs from the host's");
