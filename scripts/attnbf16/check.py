@@ -44,9 +44,11 @@ class Module:
         ck(cu.cuFuncSetAttribute(f, 8, ctypes.c_int(smem)), "max dynamic shared " + name)   # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
         return f
 
-    def ints(self, name, n):
+    def ints(self, name, n=None):
+        """The int array global `name` (n ints, or all of it)."""
         p, size = ctypes.c_uint64(), ctypes.c_size_t()
         ck(cu.cuModuleGetGlobal_v2(ctypes.byref(p), ctypes.byref(size), self.m, name.encode()), "global " + name)
+        n = size.value // 4 if n is None else n
         out = (ctypes.c_int * n)()
         torch.cuda.synchronize()
         ck(cu.cuMemcpyDtoH_v2(out, p, ctypes.c_size_t(4 * n)), "copy " + name)
@@ -77,7 +79,9 @@ class Fab:
 
     def __init__(self, path):
         m = Module(path)
-        cfg = m.ints("fab_cfg", 9)   # per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory
+        cfg = m.ints("fab_cfg")   # per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory
+        if len(cfg) == 5:   # an older build (session 6's kernels, timed as a baseline): one geometry for all three
+            cfg = [cfg[0], cfg[1], cfg[2], cfg[0], cfg[1], cfg[3], cfg[0], cfg[1], cfg[4]]
         self.nt, self.rows, self.smem = tuple(cfg[0::3]), tuple(cfg[1::3]), tuple(cfg[2::3])
         fwd, dq, dkdv = self.smem
         self.fwd, self.dq, self.dkdv = m.fn("fab_fwd", fwd), m.fn("fab_dq", dq), m.fn("fab_dkdv", dkdv)
