@@ -20,10 +20,11 @@ public final class FlashBf16 {
 
   /**
    * Warpgroups (4 warps, 64 rows) a block of op's kernel at head size hs (the header's FAB_{FWD,DQ,DKV}_WGS):
-   * two at HS 64, where a block's warpgroups share the K, V (forward, dq) or Q, dy (dkdv) tiles it loads; one
-   * elsewhere. Each block owns 64 x this many query rows (forward, dq) or keys (dkdv).
+   * two for dq at HS 64, whose warpgroups share the K, V tiles the block loads (measured faster on the H200;
+   * the forward and dkdv measured slower so), else one. Each block owns 64 x this many query rows (forward, dq)
+   * or keys (dkdv).
    */
-  static int warpgroups(String op, int hs) { return hs == 64 ? 2 : 1; }
+  static int warpgroups(String op, int hs) { return op.equals(Externs.ATTENTION_DQ) && hs == 64 ? 2 : 1; }
 
   /** The header's macro prefix of op's kernel: FAB_FWD_, FAB_DQ_ or FAB_DKV_. */
   private static String macro(String op) {
@@ -91,7 +92,7 @@ public final class FlashBf16 {
   /**
    * Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros): the mma.sync kernels' and, at HS 64,
    * at least the wgmma kernels' (1024 bytes of alignment slack and 64-row tiles of 128 bytes a row: one Q
-   * tile a warpgroup and six of K, V in the forward, one Q and one dy a warpgroup and four in dq, one K and
+   * tile a warpgroup and four of K, V in the forward, one Q and one dy a warpgroup and four in dq, one K and
    * one V a warpgroup and four and lse, D in dkdv), whichever the device compiles.
    */
   static int sharedBytes(String op, int hs) {
@@ -106,7 +107,7 @@ public final class FlashBf16 {
     };
     if (hs != 64) return mma;
     int wg = switch (op) {
-      case Externs.ATTENTION -> 1024 + 64 * 128 * (wgs + 6);
+      case Externs.ATTENTION -> 1024 + 64 * 128 * (wgs + 4);
       case Externs.ATTENTION_DQ -> 1024 + 64 * 128 * (2 * wgs + 4);
       default -> 1024 + 64 * 128 * (2 * wgs + 4) + 16 * 64;
     };
