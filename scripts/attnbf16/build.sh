@@ -2,7 +2,7 @@
 # Builds the cubins check.py loads (on any machine with nvcc; no GPU needed): fab<HS>.cubin for HS 64 (wgmma) and 128,
 # fab64_mma.cubin (HS 64 on the mma.sync kernels, FAB_NO_WGMMA), and fab64_w*.cubin: other HS 64 wgmma builds that
 # check.py checks on small cases and times beside the default (w<fwd><dq><dkv>: warpgroups a block of each kernel;
-# w1dq4: dq at one warpgroup, 4 blocks an SM; ws3: dkdv with three Q/dy buffers).
+# w1dq4: dq at one warpgroup, 4 blocks an SM).
 # Usage: [FAB_BASE=<commit>] scripts/attnbf16/build.sh OUTDIR
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(cd "$HERE/../.." && pwd); OUT=${1:?usage: build.sh OUTDIR}
@@ -15,9 +15,7 @@ build() { local name=$1; shift; "$NVCC" -cubin -arch=sm_90a -DFAB "$@" -I"$TMP" 
 for hs in 64 128; do build fab$hs -DHS=$hs; done
 build fab64_mma -DHS=64 -DFAB_NO_WGMMA
 build fab64_w111 -DHS=64 -DFAB_WGS=1
-build fab64_w222 -DHS=64 -DFAB_WGS=2
 build fab64_w1dq4 -DHS=64 -DFAB_DQ_WGS=1 -DFAB_DQ_MIN_BLOCKS=4
-build fab64_ws3 -DHS=64 -DFAB_DKV_STAGES=3
 # FAB_BASE=<commit>: also that commit's HS 64 kernels as fab64_wbase (a baseline timed in the same call)
 if [ -n "${FAB_BASE:-}" ]; then
   mkdir -p "$TMP/base"

@@ -22,7 +22,8 @@
 // FAB_{FWD,DQ,DKV}_WGS: warpgroups (4 warps, 64 rows) a block of each kernel, whose warpgroups share every
 // K, V (forward, dq) or Q, dy (dkdv) tile the block loads. Measured on the H200 (docs/perf.md, "attn2"): dq
 // gains from two (128 query rows a block, two blocks an SM); the forward and dkdv lose (the block's
-// __syncthreads couple its warpgroups, and fewer independent blocks share an SM), so they keep one. Both the
+// __syncthreads couple its warpgroups, and fewer independent blocks share an SM), so they keep one (the wgmma
+// forward takes only one). Both the
 // wgmma and the mma.sync kernels take these numbers (the host's launch does not depend on the arch NVRTC
 // compiles for: FlashBf16 states the same); -DFAB_WGS=n sets all three (the harness times variants).
 #ifdef FAB_WGS
@@ -78,17 +79,13 @@
 // dynamic shared memory of each kernel (bytes): the mma.sync kernels' and, at HS 64, at least the wgmma
 // kernels' (1024 bytes of alignment slack, 64-row tiles of 128 bytes a row: WGS tiles of Q and K, V
 // double-buffered in the forward; WGS tiles of Q and of dy and K, V double-buffered in dq; WGS tiles
-// of K and of V and Q, dy, lse, D in FAB_DKV_STAGES buffers in dkdv), whichever arch compiles them, so the host's
+// of K and of V and Q, dy, lse, D double-buffered in dkdv), whichever arch compiles them, so the host's
 // number does not depend on it
 #define FAB_MAXB(a, b) ((a) > (b) ? (a) : (b))
 #define FAB_WGB(tiles, extra) (HS == 64 ? 1024 + 64 * 128 * (tiles) + (extra) : 0)
 #define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_FWD_ROWS + 4 * FAB_FWD_BK), FAB_WGB(FAB_FWD_WGS + 4, 0))
 #define FAB_DQ_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DQ_ROWS + 4 * FAB_DQ_BK), FAB_WGB(2 * FAB_DQ_WGS + 4, 0))
-#ifndef FAB_DKV_STAGES
-#define FAB_DKV_STAGES 2
-#endif
-#define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DKV_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, \
-                                    FAB_WGB(2 * FAB_DKV_WGS + 2 * FAB_DKV_STAGES, 2 * 4 * 64 * FAB_DKV_STAGES))
+#define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DKV_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, FAB_WGB(2 * FAB_DKV_WGS + 4, 4 * 4 * 64))
 
 static_assert(HS % 16 == 0 && HS <= 128, "bf16 flash attention needs a head size that is a multiple of 16, at most 128");
 
@@ -668,53 +665,50 @@ __device__ __forceinline__ int fab_wg_warp() { return (threadIdx.x >> 5) & 3; }
 // key tiles of 64 that query rows r0..r0+63 see under the causal mask (none where r0 >= T)
 __device__ __forceinline__ int fab_wg_keytiles(int r0, int T) { return r0 < T ? (min(r0 + 64, T) + 63) / 64 : 0; }
 
-// forward: FAB_FWD_ROWS query rows a block (64 a warpgroup), key tiles of 64, double-buffered
+// forward: 64 query rows a block (one warpgroup: FAB_FWD_WGS 1), key tiles of 64, double-buffered. Its text is
+// main's at 4e514fb but for the shared softmax step, which compiles to the same PTX (checked with nvcc -ptx):
+// the generalised forward of commit 90eb18f (several warpgroups, fab_forward_store) ran 29% slower at one
+// warpgroup on the H200 (108 registers against 128, docs/perf.md "attn2"), so this one keeps its own epilogue.
+static_assert(FAB_FWD_WGS == 1, "the wgmma forward takes one warpgroup a block");
 __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
-  constexpr int WGS = FAB_FWD_WGS, NT = 128 * WGS, ROWS = 64 * WGS;
   unsigned char* sm = fab_wg_smem();
-  unsigned char* sQ = sm;                      // [FAB_FWD_WGS] tiles
-  unsigned char* sK = sm + WGS * 8192;         // [2] tiles
-  unsigned char* sV = sm + (WGS + 2) * 8192;   // [2] tiles
+  unsigned char* sQ = sm;
+  unsigned char* sK = sm + 8192;           // [2] tiles
+  unsigned char* sV = sm + 3 * 8192;       // [2] tiles
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;   // the longest rows first
-  const int wg = fab_wgi(), qw = q0 + 64 * wg;
-  const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
-  const int nk = (min(q0 + ROWS, T) + 63) / 64, nkw = fab_wg_keytiles(qw, T);
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * 64;   // the longest rows first
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int nk = (min(q0 + 64, T) + 63) / 64;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
-#pragma unroll
-  for (int w = 0; w < WGS; w++) fab_load_sw<NT>(sQ + w * 8192, fab_head(H, q, b, h), q.st, q0 + 64 * w, T);
-  fab_load_sw<NT>(sK, kh, k.st, 0, T);
-  fab_load_sw<NT>(sV, vh, v.st, 0, T);
+  fab_load_sw<FAB_FWD_NT>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_sw<FAB_FWD_NT>(sK, kh, k.st, 0, T);
+  fab_load_sw<FAB_FWD_NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const float sl2 = FAB_LOG2E * fab_scale();
   float m[2] = {fab_neg_inf(), fab_neg_inf()}, l[2] = {0.f, 0.f};
   float o[32];
 #pragma unroll
   for (int i = 0; i < 32; i++) o[i] = 0.f;
-  const int row = qw + warp * 16 + g;   // this thread's rows: row, row + 8
+  const int row = q0 + warp * 16 + g;   // this thread's rows: row, row + 8
   for (int j = 0; j < nk; j++) {
     if (j + 1 < nk) {
-      fab_load_sw<NT>(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
-      fab_load_sw<NT>(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
+      fab_load_sw<FAB_FWD_NT>(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
+      fab_load_sw<FAB_FWD_NT>(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
       fab_commit();
       fab_wait<1>();
     } else {
       fab_wait<0>();
     }
     fab_wg_ready();
-    if (j >= nkw) {   // past this warpgroup's diagonal: only the others work
-      __syncthreads();
-      continue;
-    }
     float s[32];
     fab_wg_fence();
-    fab_wg_scores(s, sQ + wg * 8192, sK + (j & 1) * 8192);
+    fab_wg_scores(s, sQ, sK + (j & 1) * 8192);
     fab_wg_commit();
     fab_wg_wait();
     fab_wg_hold(s);
-    const bool edge = (j + 1) * 64 > qw + warp * 16 || (j + 1) * 64 > T;
+    const bool edge = (j + 1) * 64 > q0 + warp * 16 || (j + 1) * 64 > T;
     fab_softmax_tile<64>(s, m, l, o, j * 64, row, T, edge, sl2);
     unsigned pa[4][4];
     fab_wg_pack(pa, s);
@@ -726,8 +720,26 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
     fab_wg_hold(o);
     __syncthreads();   // the next prefetch overwrites this tile's buffers
   }
-  fab_forward_store(H, y, lse, b, h, NH, row, T, m, l, o);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
+    const float inv = 1.f / l[half];
+#pragma unroll
+    for (int d = 0; d < 8; d++) { o[4 * d + 2 * half] *= inv; o[4 * d + 2 * half + 1] *= inv; }
+    const int t = row + half * 8;
+    if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
+  }
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    if (t >= T) continue;
+    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + c);
+#pragma unroll
+    for (int d = 0; d < 8; d++) p[4 * d] = fab_pack(o[4 * d + 2 * half], o[4 * d + 2 * half + 1]);
+  }
 }
+
 
 // dq: FAB_DQ_ROWS query rows a block (64 a warpgroup), key tiles of 64 (K and V double-buffered)
 template <bool ACC>
@@ -805,22 +817,20 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   fab_store_rows<ACC>(H, dq, b, h, row, T, (const float (*)[4]) acc, scale);
 }
 
-// dk, dv: FAB_DKV_ROWS keys of one kv head a block (64 a warpgroup); query tiles of 64 (Q, dy, lse, D in
-// FAB_DKV_STAGES buffers) at or after them, for each of the block's GS query heads in turn (fixed order, no
-// atomics). FAB_DKV_STAGES 2 loads tile it + 1 during tile it, two __syncthreads a tile; 3 (an experiment the
-// harness times) loads tile it + 2, one __syncthreads a tile.
+// dk, dv: FAB_DKV_ROWS keys of one kv head a block (64 a warpgroup); query tiles of 64 (Q, dy, lse, D
+// double-buffered) at or after them, for each of the block's GS query heads in turn (fixed order, no atomics).
+// (Three Q/dy buffers, one __syncthreads a tile, measured no faster: docs/perf.md "attn2".)
 template <bool ACC>
 __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
                                   const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   constexpr int WGS = FAB_DKV_WGS, NT = 128 * WGS, ROWS = 64 * WGS;
   unsigned char* sm = fab_wg_smem();
-  constexpr int STAGES = FAB_DKV_STAGES;
-  unsigned char* sK = sm;                               // [FAB_DKV_WGS] tiles
-  unsigned char* sV = sm + WGS * 8192;                  // [FAB_DKV_WGS] tiles
-  unsigned char* sQ = sm + 2 * WGS * 8192;              // [STAGES] tiles
-  unsigned char* sO = sm + (2 * WGS + STAGES) * 8192;   // dy, [STAGES] tiles
-  float* sL = (float*) (sm + (2 * WGS + 2 * STAGES) * 8192);   // lse, [STAGES][64]
-  float* sD = sL + STAGES * 64;                                // D, [STAGES][64]
+  unsigned char* sK = sm;                          // [FAB_DKV_WGS] tiles
+  unsigned char* sV = sm + WGS * 8192;             // [FAB_DKV_WGS] tiles
+  unsigned char* sQ = sm + 2 * WGS * 8192;         // [2] tiles
+  unsigned char* sO = sm + (2 * WGS + 2) * 8192;   // dy, [2] tiles
+  float* sL = (float*) (sm + (2 * WGS + 4) * 8192);   // lse, [2][64]
+  float* sD = sL + 2 * 64;                            // D, [2][64]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
   const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
   const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
@@ -840,7 +850,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   const float* dh = D + ((long long) b * NH + h0) * T;
   // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
-    const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it % STAGES;
+    const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
     fab_load_sw<NT>(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
     fab_load_sw<NT>(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
     const long long stat = (long long) gi * T;
@@ -853,34 +863,23 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   };
   load(0);
   fab_commit();
-  if (STAGES == 3) {
-    if (total > 1) load(1);
-    fab_commit();
-  }
   const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
   float ak[32], av[32];
 #pragma unroll
   for (int i = 0; i < 32; i++) ak[i] = av[i] = 0.f;
   const int key = kw + warp * 16 + g;   // this thread's keys: key, key + 8
   for (int it = 0; it < total; it++) {
-    const int buf = it % STAGES, t0 = (first + it % nq) * 64;
-    if (STAGES == 3) {   // tile it resident (it + 1 may still load); every warpgroup done with tile it - 1
-      fab_wait<1>();
-      fab_wg_ready();
-      if (it + 2 < total) load(it + 2);   // into tile it - 1's buffers
+    const int buf = it & 1, t0 = (first + it % nq) * 64;
+    if (it + 1 < total) {
+      load(it + 1);
       fab_commit();
+      fab_wait<1>();
     } else {
-      if (it + 1 < total) {
-        load(it + 1);
-        fab_commit();
-        fab_wait<1>();
-      } else {
-        fab_wait<0>();
-      }
-      fab_wg_ready();
+      fab_wait<0>();
     }
+    fab_wg_ready();
     if (it % nq < mine) {   // queries before this warpgroup's keys
-      if (STAGES == 2) __syncthreads();
+      __syncthreads();
       continue;
     }
     const unsigned char* tQ = sQ + buf * 8192;
@@ -910,7 +909,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     fab_wg_wait();
     fab_wg_hold(av);
     fab_wg_hold(ak);
-    if (STAGES == 2) __syncthreads();   // the next load overwrites this tile's buffers
+    __syncthreads();   // the next load overwrites this tile's buffers
   }
   fab_store_rows<ACC>(H, dk, b, u, key, T, (const float (*)[4]) ak, scale);
   fab_store_rows<ACC>(H, dv, b, u, key, T, (const float (*)[4]) av, 1.f);
