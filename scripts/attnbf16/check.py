@@ -8,7 +8,7 @@ inputs); max abs and max rel (= max |diff| / max |ref|) per tensor. It fails whe
 3x PyTorch bf16's + 1e-3 * max |ref|. Cases: GPT-2 d12's packed qkv (B=8, T=1024, NH=12, HS=64, G=1),
 a ragged one at HS 64 (B=3, T=200, NH=2) and at HS 128 (B=2, T=200, NH=3), and grouped-query strides (B=2, T=333, NH=8, KVH=2, HS=64, q/k/v apart).
 The GPT-2 case runs on both HS 64 builds: fab64 (wgmma on sm_90a) and fab64_mma (mma.sync); every other
-fab64_w*.cubin build.sh writes (warpgroups a block per kernel, forward pipelining off) runs GPT-2 at B=2 and the
+fab64_w*.cubin build.sh writes (warpgroups a block per kernel, blocks an SM; fab64_wbase: a baseline commit) runs GPT-2 at B=2 and the
 small cases. The launch shapes (threads, rows a block, shared memory) are read per kernel from fab_cfg.
 Timing (--time): forward, dq+dkdv, dq alone and dkdv alone of each kiln bf16 build (wgmma variants and mma.sync)
 and PyTorch's bf16 flash and cuDNN SDPA forward and forward+backward, at B=8 and B=32, T=1024, NH=12, HS=64;
