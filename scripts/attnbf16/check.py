@@ -7,10 +7,12 @@ scaled_dot_product_attention (flash), each against an fp32 reference (the math k
 inputs); max abs and max rel (= max |diff| / max |ref|) per tensor. It fails where kiln's error exceeds
 3x PyTorch bf16's + 1e-3 * max |ref|. Cases: GPT-2 d12's packed qkv (B=8, T=1024, NH=12, HS=64, G=1),
 a ragged one at HS 64 (B=3, T=200, NH=2) and at HS 128 (B=2, T=200, NH=3), and grouped-query strides (B=2, T=333, NH=8, KVH=2, HS=64, q/k/v apart).
-The GPT-2 case runs on both HS 64 builds: fab64 (wgmma on sm_90a) and fab64_mma (mma.sync).
-Timing (--time): forward and dq+dkdv of kiln bf16 (wgmma and mma.sync) and PyTorch's bf16 flash and cuDNN SDPA
-forward and forward+backward, at B=8 and B=32, T=1024, NH=12, HS=64; median of 50
-event-timed runs of 10 launches.
+The GPT-2 case runs on both HS 64 builds: fab64 (wgmma on sm_90a) and fab64_mma (mma.sync); every other
+fab64_w*.cubin build.sh writes (warpgroups a block per kernel, blocks an SM; fab64_wbase: a baseline commit) runs GPT-2 at B=2 and the
+small cases. The launch shapes (threads, rows a block, shared memory) are read per kernel from fab_cfg.
+Timing (--time): forward, dq+dkdv, dq alone and dkdv alone of each kiln bf16 build (wgmma variants and mma.sync)
+and PyTorch's bf16 flash and cuDNN SDPA forward and forward+backward, at B=8 and B=32, T=1024, NH=12, HS=64;
+median of 50 event-timed runs of 10 launches.
 """
 import ctypes
 import math
@@ -42,9 +44,11 @@ class Module:
         ck(cu.cuFuncSetAttribute(f, 8, ctypes.c_int(smem)), "max dynamic shared " + name)   # CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES
         return f
 
-    def ints(self, name, n):
+    def ints(self, name, n=None):
+        """The int array global `name` (n ints, or all of it)."""
         p, size = ctypes.c_uint64(), ctypes.c_size_t()
         ck(cu.cuModuleGetGlobal_v2(ctypes.byref(p), ctypes.byref(size), self.m, name.encode()), "global " + name)
+        n = size.value // 4 if n is None else n
         out = (ctypes.c_int * n)()
         torch.cuda.synchronize()
         ck(cu.cuMemcpyDtoH_v2(out, p, ctypes.c_size_t(4 * n)), "copy " + name)
@@ -75,9 +79,12 @@ class Fab:
 
     def __init__(self, path):
         m = Module(path)
-        self.nt, self.rows, fwd, dq, dkdv = m.ints("fab_cfg", 5)
+        cfg = m.ints("fab_cfg")   # per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory
+        if len(cfg) == 5:   # an older build (session 6's kernels, timed as a baseline): one geometry for all three
+            cfg = [cfg[0], cfg[1], cfg[2], cfg[0], cfg[1], cfg[3], cfg[0], cfg[1], cfg[4]]
+        self.nt, self.rows, self.smem = tuple(cfg[0::3]), tuple(cfg[1::3]), tuple(cfg[2::3])
+        fwd, dq, dkdv = self.smem
         self.fwd, self.dq, self.dkdv = m.fn("fab_fwd", fwd), m.fn("fab_dq", dq), m.fn("fab_dkdv", dkdv)
-        self.smem = (fwd, dq, dkdv)
         self.dq_acc, self.dkdv_acc = m.fn("fab_dq_acc", dq), m.fn("fab_dkdv_acc", dkdv)
         self.m = m
 
@@ -97,21 +104,21 @@ def operand(view, base):
 def run_fab(fab, arena, q, k, v, dy, y, dq, dk, dv):
     """q, dy, y, dq: (B, T, NH, HS) views; k, v, dk, dv: (B, T, KVH, HS); lse, D (B, NH, T) fp32."""
     B, T, NH, HS = q.shape
-    tiles = (T + fab.rows - 1) // fab.rows
+    tiles = tuple((T + r - 1) // r for r in fab.rows)   # grid rows of the forward, dq, dkdv
     ops = dict(q=operand(q, arena), k=operand(k, arena), v=operand(v, arena), dy=operand(dy, arena), y=operand(y, arena),
                dq=operand(dq, arena), dk=operand(dk, arena), dv=operand(dv, arena))
     return ops, tiles, B, T, NH
 
 
 def forward(fab, arena, ops, tiles, B, T, NH, G, lse):
-    return launcher(fab.fwd, (B * NH, tiles), fab.nt, fab.smem[0], arena, ops["q"], ops["k"], ops["v"], ops["y"], lse, B, T, NH, G)
+    return launcher(fab.fwd, (B * NH, tiles[0]), fab.nt[0], fab.smem[0], arena, ops["q"], ops["k"], ops["v"], ops["y"], lse, B, T, NH, G)
 
 
 def backward(fab, arena, ops, tiles, B, T, NH, G, lse, D, acc=False, gs=None):
     """gs: query heads each dkdv block sums (G: dk, dv per kv head; 1: per query head, ops dk and dv shaped as q)."""
     gs = G if gs is None else gs
-    a = launcher(fab.dq_acc if acc else fab.dq, (B * NH, tiles), fab.nt, fab.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, G)
-    b = launcher(fab.dkdv_acc if acc else fab.dkdv, (B * (NH // gs), tiles), fab.nt, fab.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
+    a = launcher(fab.dq_acc if acc else fab.dq, (B * NH, tiles[1]), fab.nt[1], fab.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, G)
+    b = launcher(fab.dkdv_acc if acc else fab.dkdv, (B * (NH // gs), tiles[2]), fab.nt[2], fab.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
                  ops["dv"], B, T, NH, G, gs)
 
     def go():
@@ -239,7 +246,8 @@ def median_ms(fn, reps=50, inner=10):
     return ts[len(ts) // 2]
 
 
-def timings(cubins, fab, fab_mma, B):
+def timings(variants, B):
+    """variants: (label, Fab) pairs, each timed forward, backward, dq alone and dkdv alone."""
     T, NH, HS = 1024, 12, 64
     fl_fwd = 2 * B * NH * T * T * HS   # causal: half of 4·B·NH·T²·HS
     fl_bwd = 2.5 * fl_fwd
@@ -254,15 +262,18 @@ def timings(cubins, fab, fab_mma, B):
     lse = torch.zeros(B, NH, T, device=dev)
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
     rows = []
-    for label, f in (("kiln bf16 wgmma m64n64k16 (sm_90a)", fab), ("kiln bf16 mma.sync m16n8k16", fab_mma)):
+    for label, f in variants:
         ops, tiles, *_ = run_fab(f, arena, q, k, v, dy, y, dqkv[:, :, 0], dqkv[:, :, 1], dqkv[:, :, 2])
         fw = forward(f, arena, ops, tiles, B, T, NH, 1, lse)
         fw()
         D = (dy.float() * y.float()).sum(-1).transpose(1, 2).contiguous()
         bw = backward(f, arena, ops, tiles, B, T, NH, 1, lse, D)
-        dq = launcher(f.dq, (B * NH, tiles), f.nt, f.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, 1)
+        dq = launcher(f.dq, (B * NH, tiles[1]), f.nt[1], f.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, 1)
+        dkdv = launcher(f.dkdv, (B * NH, tiles[2]), f.nt[2], f.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
+                        ops["dv"], B, T, NH, 1, 1)
         rows.append((label, median_ms(fw), median_ms(bw)))
-        print(f"  {label} at B={B}: dq alone {median_ms(dq):.4f} ms a layer")
+        print(f"  {label} at B={B}: fwd {rows[-1][1]:.4f}, dq alone {median_ms(dq):.4f}, dkdv alone {median_ms(dkdv):.4f} ms a layer"
+              f" (threads {f.nt}, rows {f.rows})")
     qh, kh, vh = (x.transpose(1, 2).detach().requires_grad_(True) for x in (q, k, v))
     gy = dy.transpose(1, 2)
     for label, backend in (("PyTorch SDPA flash bf16 (bwd = fwd+bwd - fwd)", torch.nn.attention.SDPBackend.FLASH_ATTENTION),
@@ -286,6 +297,10 @@ def main():
     torch.zeros(1, device="cuda")   # the primary context, current on this thread
     print(torch.cuda.get_device_name(), "torch", torch.__version__)
     fab64, fab128, fab64m = Fab(cubins + "/fab64.cubin"), Fab(cubins + "/fab128.cubin"), Fab(cubins + "/fab64_mma.cubin")
+    # the other HS 64 wgmma builds build.sh writes (warpgroups a block of the forward, dq, dkdv), checked on the small cases and timed
+    import os
+    extra = [(name[len("fab64_"):-len(".cubin")], Fab(os.path.join(cubins, name))) for name in sorted(os.listdir(cubins))
+             if name.startswith("fab64_w") and name.endswith(".cubin")]
     ok = case("gpt2-d12 attention (wgmma)", fab64, 8, 1024, 12, 12, 64, True)
     ok &= case("gpt2-d12 attention (mma.sync)", fab64m, 8, 1024, 12, 12, 64, True)
     ok &= case("ragged, HS 64 (wgmma)", fab64, 3, 200, 2, 2, 64, True)
@@ -294,10 +309,17 @@ def main():
     ok &= case("multi-query, partials per query head (wgmma)", fab64, 2, 45, 8, 1, 64, False, per_head=True)
     ok &= case("multi-query, partials per query head (mma.sync)", fab64m, 2, 45, 8, 1, 64, False, per_head=True)
     ok &= case("multi-query, partials per query head, HS 128", fab128, 2, 150, 4, 1, 128, False, per_head=True)
+    for name, f in extra:
+        ok &= case(f"gpt2-d12 attention B=2 (wgmma {name})", f, 2, 1024, 12, 12, 64, True)
+        ok &= case(f"ragged, HS 64 (wgmma {name})", f, 3, 200, 2, 2, 64, True)
+        ok &= case(f"grouped-query (wgmma {name})", f, 2, 333, 8, 2, 64, False)
+        ok &= case(f"multi-query, partials per query head (wgmma {name})", f, 2, 45, 8, 1, 64, False, per_head=True)
     print("direct kernel check:", "PASS" if ok else "FAIL")
     if "--time" in sys.argv:
+        variants = [("kiln bf16 wgmma (sm_90a), default build", fab64)] + [(f"kiln bf16 wgmma {n}", f) for n, f in extra] \
+            + [("kiln bf16 mma.sync m16n8k16", fab64m)]
         for B in (8, 32):
-            timings(cubins, fab64, fab64m, B)
+            timings(variants, B)
     sys.exit(0 if ok else 1)
 
 

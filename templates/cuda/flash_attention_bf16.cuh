@@ -12,16 +12,41 @@
 //   lse[b,h,t] = ln sum_{s<=t} exp(q_t.k_s * scale), scale = 1/sqrt(HS);  D[b,h,t] = sum_d dy*y
 // Every offset and stride must be a multiple of 8 elements (16-byte cp.async); HS a multiple of 16, <= 128.
 //
-// Tiles: FAB_WARPS warps a block, 16 rows a warp: FAB_ROWS query rows a block (forward, dq) or key rows a
-// block (dkdv). Shared-memory rows are HS + 8 elements apart, so the 8 row addresses of an ldmatrix fall
+// Tiles: 4 FAB_*_WGS warps a block, 16 rows a warp: FAB_*_ROWS query rows a block (forward, dq) or key rows
+// a block (dkdv). Shared-memory rows are HS + 8 elements apart, so the 8 row addresses of an ldmatrix fall
 // in distinct banks. Softmax, row sums and every accumulator are fp32; P and dS are rounded to bf16 as the
 // A operand of the next product (as FlashAttention-2 does); stores round to nearest even.
 #ifndef KILN_FLASH_ATTENTION_BF16
 #define KILN_FLASH_ATTENTION_BF16
 
-#define FAB_WARPS 4
-#define FAB_NT (32 * FAB_WARPS)
-#define FAB_ROWS (16 * FAB_WARPS)
+// FAB_{FWD,DQ,DKV}_WGS: warpgroups (4 warps, 64 rows) a block of each kernel, whose warpgroups share every
+// K, V (forward, dq) or Q, dy (dkdv) tile the block loads. Measured on the H200 (docs/perf.md, "attn2"): dq
+// gains from two (128 query rows a block, two blocks an SM); the forward and dkdv lose (the block's
+// __syncthreads couple its warpgroups, and fewer independent blocks share an SM), so they keep one (the wgmma
+// forward takes only one). Both the
+// wgmma and the mma.sync kernels take these numbers (the host's launch does not depend on the arch NVRTC
+// compiles for: FlashBf16 states the same); -DFAB_WGS=n sets all three (the harness times variants).
+#ifdef FAB_WGS
+#define FAB_FWD_WGS FAB_WGS
+#define FAB_DQ_WGS FAB_WGS
+#define FAB_DKV_WGS FAB_WGS
+#endif
+#ifndef FAB_FWD_WGS
+#define FAB_FWD_WGS 1
+#endif
+#ifndef FAB_DQ_WGS
+#define FAB_DQ_WGS (HS == 64 ? 2 : 1)
+#endif
+#ifndef FAB_DKV_WGS
+#define FAB_DKV_WGS 1
+#endif
+// threads and rows (forward, dq: query rows; dkdv: keys) a block
+#define FAB_FWD_NT (128 * FAB_FWD_WGS)
+#define FAB_FWD_ROWS (64 * FAB_FWD_WGS)
+#define FAB_DQ_NT (128 * FAB_DQ_WGS)
+#define FAB_DQ_ROWS (64 * FAB_DQ_WGS)
+#define FAB_DKV_NT (128 * FAB_DKV_WGS)
+#define FAB_DKV_ROWS (64 * FAB_DKV_WGS)
 #define FAB_LD (HS + 8)
 #define FAB_FWD_BK 64
 #define FAB_DQ_BK (HS > 64 ? 32 : 64)
@@ -31,20 +56,36 @@
 // "wgmma kernels" below); elsewhere with mma.sync. FAB_NO_WGMMA forces mma.sync (the harness times both).
 #if HS == 64 && defined(__CUDA_ARCH_FEAT_SM90_ALL) && !defined(FAB_NO_WGMMA)
 #define FAB_WG 1
-#define FAB_MIN_BLOCKS 3
 #else
 #define FAB_WG 0
-#define FAB_MIN_BLOCKS 1
+#endif
+// blocks an SM must hold (__launch_bounds__, per kernel): on wgmma 3 blocks of one warpgroup (at most 168
+// registers a thread), 2 of two (128: the forward and dq fit; dkdv's S, dP and two accumulators do not: 1),
+// one of three or four (168, 128)
+#define FAB_WG_MIN_BLOCKS(wgs, two) ((wgs) == 1 ? 3 : (wgs) == 2 ? (two) : 1)
+#if FAB_WG
+#define FAB_FWD_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_FWD_WGS, 2)
+#ifndef FAB_DQ_MIN_BLOCKS
+#define FAB_DQ_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_DQ_WGS, 2)
+#endif
+#ifndef FAB_DKV_MIN_BLOCKS
+#define FAB_DKV_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_DKV_WGS, 1)
+#endif
+#else
+#define FAB_FWD_MIN_BLOCKS 1
+#define FAB_DQ_MIN_BLOCKS 1
+#define FAB_DKV_MIN_BLOCKS 1
 #endif
 // dynamic shared memory of each kernel (bytes): the mma.sync kernels' and, at HS 64, at least the wgmma
-// kernels' (1024 bytes of alignment slack, 64-row tiles of 128 bytes a row: Q, K, V double-buffered in the
-// forward; Q, dy and K, V double-buffered in dq; K, V and Q, dy, lse, D double-buffered in dkdv), whichever
-// arch compiles them, so the host's number does not depend on it
+// kernels' (1024 bytes of alignment slack, 64-row tiles of 128 bytes a row: WGS tiles of Q and K, V
+// double-buffered in the forward; WGS tiles of Q and of dy and K, V double-buffered in dq; WGS tiles
+// of K and of V and Q, dy, lse, D double-buffered in dkdv), whichever arch compiles them, so the host's
+// number does not depend on it
 #define FAB_MAXB(a, b) ((a) > (b) ? (a) : (b))
 #define FAB_WGB(tiles, extra) (HS == 64 ? 1024 + 64 * 128 * (tiles) + (extra) : 0)
-#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_ROWS + 4 * FAB_FWD_BK), FAB_WGB(5, 0))
-#define FAB_DQ_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DQ_BK), FAB_WGB(6, 0))
-#define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, FAB_WGB(6, 4 * 4 * 64))
+#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_FWD_ROWS + 4 * FAB_FWD_BK), FAB_WGB(FAB_FWD_WGS + 4, 0))
+#define FAB_DQ_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DQ_ROWS + 4 * FAB_DQ_BK), FAB_WGB(2 * FAB_DQ_WGS + 4, 0))
+#define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DKV_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, FAB_WGB(2 * FAB_DKV_WGS + 4, 4 * 4 * 64))
 
 static_assert(HS % 16 == 0 && HS <= 128, "bf16 flash attention needs a head size that is a multiple of 16, at most 128");
 
@@ -105,12 +146,12 @@ __device__ __forceinline__ float fab_hi(unsigned x) { return __uint_as_float(x &
 __device__ __forceinline__ const kiln_bf16* fab_head(const kiln_bf16* H, const FabOperand& o, int b, int h) {
   return H + o.off + (long long) b * o.sb + (long long) h * o.sh;
 }
-// ROWS x HS of a head (rows t0.., zero past T; rows st apart) into shared memory rows FAB_LD apart
-template <int ROWS>
+// ROWS x HS of a head (rows t0.., zero past T; rows st apart) into shared memory rows FAB_LD apart, by NT threads
+template <int ROWS, int NT>
 __device__ __forceinline__ void fab_load_tile(kiln_bf16* s, const kiln_bf16* head, long long st, int t0, int T) {
   constexpr int CHUNKS = HS / 8;
 #pragma unroll
-  for (int i = threadIdx.x; i < ROWS * CHUNKS; i += FAB_NT) {
+  for (int i = threadIdx.x; i < ROWS * CHUNKS; i += NT) {
     const int r = i / CHUNKS, c = (i % CHUNKS) * 8, t = t0 + r;
     const bool valid = t < T;
     fab_cp16(s + r * FAB_LD + c, head + (valid ? (long long) t * st + c : 0), valid);
@@ -206,23 +247,132 @@ __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o
   }
 }
 
-// ---- forward: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_FWD_SMEM_BYTES ----
+// ---- the elementwise steps both kernel families share. Scores, dP and accumulators are in the C-fragment
+// layout of mma.sync m16n8k16, which wgmma's accumulators also have: x[4n + 2half + e] of a thread is row
+// r + 8half (r = its warp's 16 rows' first + lane / 4) and column 8n + 2(lane % 4) + e. ----
+
+// online softmax of one tile of N scores a row (rows row, row + 8; keys key0..): to base 2, masked where
+// `edge` (keys after the row or past T), exponentiated in place against the new running max m; the running
+// sum l and the output o (HS/8 fragments) rescaled
+template <int N>
+__device__ __forceinline__ void fab_softmax_tile(float* s, float* m, float* l, float* o, int key0, int row, int T, bool edge, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    float mx = fab_neg_inf();
+#pragma unroll
+    for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        float x = s[4 * n + 2 * half + e] * sl2;
+        const int key = key0 + n * 8 + c + e;
+        if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
+        s[4 * n + 2 * half + e] = x;
+        mx = fmaxf(mx, x);
+      }
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mn = fmaxf(m[half], mx);
+    const float base = mn == fab_neg_inf() ? 0.f : mn;
+    const float alpha = fab_ex2(m[half] - base);
+    m[half] = mn;
+    float sum = 0.f;
+#pragma unroll
+    for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        const float p = fab_ex2(s[4 * n + 2 * half + e] - base);
+        s[4 * n + 2 * half + e] = p;
+        sum += p;
+      }
+    }
+    l[half] = l[half] * alpha + sum;
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) { o[4 * d + 2 * half] *= alpha; o[4 * d + 2 * half + 1] *= alpha; }
+  }
+}
+// the forward's end: y = o / l (bf16, written, never accumulated), lse = ln of the row sum (fp32)
+__device__ __forceinline__ void fab_forward_store(kiln_bf16* H, const FabOperand& y, float* __restrict__ lse, int b, int h, int NH,
+                                                  int row, int T, const float* m, float* l, float* o) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
+    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
+    const float inv = 1.f / l[half];
+    const int t = row + half * 8;
+    if (t >= T) continue;
+    if (c == 0) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
+    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + c);
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) p[4 * d] = fab_pack(o[4 * d + 2 * half] * inv, o[4 * d + 2 * half + 1] * inv);
+  }
+}
+// dq's dS = P (dP - D) in place of s (rows row, row + 8; keys key0..), P = 2^(s sl2 - ls) and zero where masked;
+// ls, dd: the rows' lse (base 2) and D
+template <int N>
+__device__ __forceinline__ void fab_ds_rows(float* s, const float* dp, const float* ls, const float* dd, int key0, int row, int T, bool edge, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+      const int half = i >> 1, key = key0 + n * 8 + c + (i & 1);
+      float p = fab_ex2(s[4 * n + i] * sl2 - ls[half]);
+      if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
+      s[4 * n + i] = p * (dp[4 * n + i] - dd[half]);
+    }
+  }
+}
+// dkdv's P^T in place of s (keys x queries: keys key, key + 8; queries t0..), 2^(s sl2 - lse) and zero where
+// masked; tL: the queries' lse (natural log)
+template <int N>
+__device__ __forceinline__ void fab_p_cols(float* s, const float* tL, int key, int t0, int T, bool edge, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+    for (int e = 0; e < 2; e++) {
+      const int col = n * 8 + c + e, query = t0 + col;
+      const float l2 = tL[col] * FAB_LOG2E;
+#pragma unroll
+      for (int half = 0; half < 2; half++) {
+        float p = fab_ex2(s[4 * n + 2 * half + e] * sl2 - l2);
+        if (edge && (key + half * 8 > query || query >= T)) p = 0.f;
+        s[4 * n + 2 * half + e] = p;
+      }
+    }
+  }
+}
+// dkdv's dS^T = P^T (dP^T - D) into out (which may be p or dp); tD: the queries' D
+template <int N>
+__device__ __forceinline__ void fab_ds_cols(float* out, const float* p, const float* dp, const float* tD) {
+  const int c = 2 * (threadIdx.x & 3);
+#pragma unroll
+  for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+    for (int i = 0; i < 4; i++) out[4 * n + i] = p[4 * n + i] * (dp[4 * n + i] - tD[n * 8 + c + (i & 1)]);
+  }
+}
+
+// ---- forward: grid (B*NH, ceil(T / FAB_FWD_ROWS)), FAB_FWD_NT threads, FAB_FWD_SMEM_BYTES ----
 __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
-  constexpr int BK = FAB_FWD_BK;
+  constexpr int BK = FAB_FWD_BK, ROWS = FAB_FWD_ROWS, NT = FAB_FWD_NT;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sQ = (kiln_bf16*) fab_smem;
-  kiln_bf16* sK = sQ + FAB_ROWS * FAB_LD;   // [2][BK][LD]
+  kiln_bf16* sK = sQ + ROWS * FAB_LD;   // [2][BK][LD]
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;     // [2][BK][LD]
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * FAB_ROWS;   // the longest rows first
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int kend = min(q0 + FAB_ROWS, T), nk = (kend + BK - 1) / BK;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;   // the longest rows first
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+  const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
-  fab_load_tile<FAB_ROWS>(sQ, fab_head(H, q, b, h), q.st, q0, T);
-  fab_load_tile<BK>(sK, kh, k.st, 0, T);
-  fab_load_tile<BK>(sV, vh, v.st, 0, T);
+  fab_load_tile<ROWS, NT>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_tile<BK, NT>(sK, kh, k.st, 0, T);
+  fab_load_tile<BK, NT>(sV, vh, v.st, 0, T);
   fab_commit();
   fab_wait<0>();
   __syncthreads();
@@ -239,8 +389,8 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
     if (j + 1 < nk) {
-      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
-      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
+      fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
+      fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
       fab_commit();
       fab_wait<1>();
     } else {
@@ -250,85 +400,33 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
     float s[BK / 8][4];
     fab_scores<BK>(s, qf, tK);
     const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      float mx = fab_neg_inf();
-#pragma unroll
-      for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          float x = s[n][2 * half + e] * sl2;
-          const int key = j * BK + n * 8 + c + e;
-          if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
-          s[n][2 * half + e] = x;
-          mx = fmaxf(mx, x);
-        }
-      }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mn = fmaxf(m[half], mx);
-      const float base = mn == fab_neg_inf() ? 0.f : mn;
-      const float alpha = fab_ex2(m[half] - base);
-      m[half] = mn;
-      float sum = 0.f;
-#pragma unroll
-      for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const float p = fab_ex2(s[n][2 * half + e] - base);
-          s[n][2 * half + e] = p;
-          sum += p;
-        }
-      }
-      l[half] = l[half] * alpha + sum;
-#pragma unroll
-      for (int d = 0; d < HS / 8; d++) { o[d][2 * half] *= alpha; o[d][2 * half + 1] *= alpha; }
-    }
+    fab_softmax_tile<BK>(&s[0][0], m, l, &o[0][0], j * BK, row, T, edge, sl2);
     fab_times_tile<BK>(o, s, tV);
     __syncthreads();   // the next prefetch overwrites this tile's buffers
   }
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
-    l[half] += __shfl_xor_sync(0xffffffffu, l[half], 2);
-    const float inv = 1.f / l[half];
-#pragma unroll
-    for (int d = 0; d < HS / 8; d++) { o[d][2 * half] *= inv; o[d][2 * half + 1] *= inv; }
-    const int t = row + half * 8;
-    if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
-  }
-  // y is written, never accumulated
-  const int lane4 = lane & 3;
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    if (t >= T) continue;
-    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + 2 * lane4);
-#pragma unroll
-    for (int d = 0; d < HS / 8; d++) p[4 * d] = fab_pack(o[d][2 * half], o[d][2 * half + 1]);
-  }
+  fab_forward_store(H, y, lse, b, h, NH, row, T, m, l, &o[0][0]);
 }
 
-// ---- dq: grid (B*NH, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DQ_SMEM_BYTES; writes dq only ----
+// ---- dq: grid (B*NH, ceil(T / FAB_DQ_ROWS)), FAB_DQ_NT threads, FAB_DQ_SMEM_BYTES; writes dq only ----
 template <bool ACC>
 __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
                                 const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
-  constexpr int BK = FAB_DQ_BK;
+  constexpr int BK = FAB_DQ_BK, ROWS = FAB_DQ_ROWS, NT = FAB_DQ_NT;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sQ = (kiln_bf16*) fab_smem;
-  kiln_bf16* sO = sQ + FAB_ROWS * FAB_LD;   // dy
-  kiln_bf16* sK = sO + FAB_ROWS * FAB_LD;   // [2][BK][LD]
+  kiln_bf16* sO = sQ + ROWS * FAB_LD;   // dy
+  kiln_bf16* sK = sO + ROWS * FAB_LD;   // [2][BK][LD]
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * FAB_ROWS;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int kend = min(q0 + FAB_ROWS, T), nk = (kend + BK - 1) / BK;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
+  const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
-  fab_load_tile<FAB_ROWS>(sQ, fab_head(H, q, b, h), q.st, q0, T);
-  fab_load_tile<FAB_ROWS>(sO, fab_head(H, dy, b, h), dy.st, q0, T);
-  fab_load_tile<BK>(sK, kh, k.st, 0, T);
-  fab_load_tile<BK>(sV, vh, v.st, 0, T);
+  fab_load_tile<ROWS, NT>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_tile<ROWS, NT>(sO, fab_head(H, dy, b, h), dy.st, q0, T);
+  fab_load_tile<BK, NT>(sK, kh, k.st, 0, T);
+  fab_load_tile<BK, NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const int row = q0 + warp * 16 + g;
   const long long stat = ((long long) b * NH + h) * T;
@@ -355,8 +453,8 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
     if (j + 1 < nk) {
-      fab_load_tile<BK>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
-      fab_load_tile<BK>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
+      fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
+      fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
       fab_commit();
       fab_wait<1>();
     } else {
@@ -367,45 +465,36 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
     fab_scores<BK>(s, qf, tK);
     fab_scores<BK>(dp, of, tV);
     const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
-#pragma unroll
-    for (int n = 0; n < BK / 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int half = i >> 1, key = j * BK + n * 8 + c + (i & 1);
-        float p = fab_ex2(s[n][i] * sl2 - ls[half]);
-        if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
-        s[n][i] = p * (dp[n][i] - dd[half]);   // dS
-      }
-    }
+    fab_ds_rows<BK>(&s[0][0], &dp[0][0], ls, dd, j * BK, row, T, edge, sl2);
     fab_times_tile<BK>(acc, s, tK);
     __syncthreads();
   }
   fab_store_rows<ACC>(H, dq, b, h, row, T, acc, scale);
 }
 
-// ---- dk, dv: grid (B*NH/GS, ceil(T / FAB_ROWS)), FAB_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
-// Each block owns FAB_ROWS keys of one kv head and walks the query tiles at or after them, for each of its
+// ---- dk, dv: grid (B*NH/GS, ceil(T / FAB_DKV_ROWS)), FAB_DKV_NT threads, FAB_DKV_SMEM_BYTES; writes dk and dv ----
+// Each block owns FAB_DKV_ROWS keys of one kv head and walks the query tiles at or after them, for each of its
 // GS query heads (all G of the kv head, or one) in turn: sums in a fixed order, no atomics. Above HS = 64 the dk and
 // dv accumulators would not fit the registers together: one walk for dv, then one for dk (S^T computed twice).
 template <bool ACC, bool DK, bool DV>
 __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q, const FabOperand& k, const FabOperand& v, const FabOperand& dy,
                                               const float* __restrict__ lse, const float* __restrict__ D, const FabOperand& dk,
                                               const FabOperand& dv, int T, int NH, int G, int GS) {
-  constexpr int BQ = FAB_DKV_BQ;
+  constexpr int BQ = FAB_DKV_BQ, ROWS = FAB_DKV_ROWS, NT = FAB_DKV_NT;
   extern __shared__ __align__(16) unsigned char fab_smem[];
   kiln_bf16* sK = (kiln_bf16*) fab_smem;
-  kiln_bf16* sV = sK + FAB_ROWS * FAB_LD;
-  kiln_bf16* sQ = sV + FAB_ROWS * FAB_LD;   // [2][BQ][LD]
+  kiln_bf16* sV = sK + ROWS * FAB_LD;
+  kiln_bf16* sQ = sV + ROWS * FAB_LD;   // [2][BQ][LD]
   kiln_bf16* sO = sQ + 2 * BQ * FAB_LD;     // dy, [2][BQ][LD]
   float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
   float* sD = sL + 2 * BQ;                        // D, [2][BQ]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
   const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
-  const int k0 = blockIdx.y * FAB_ROWS;   // tile 0 (the most query tiles) first
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
+  const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
-  fab_load_tile<FAB_ROWS>(sK, fab_head(H, k, b, hk), k.st, k0, T);
-  fab_load_tile<FAB_ROWS>(sV, fab_head(H, v, b, hk), v.st, k0, T);
+  fab_load_tile<ROWS, NT>(sK, fab_head(H, k, b, hk), k.st, k0, T);
+  fab_load_tile<ROWS, NT>(sV, fab_head(H, v, b, hk), v.st, k0, T);
   const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
   const kiln_bf16* oh = fab_head(H, dy, b, h0);
   const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
@@ -413,10 +502,10 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int g = it / nq, t0 = (first + it % nq) * BQ, buf = it & 1;
-    fab_load_tile<BQ>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
-    fab_load_tile<BQ>(sO + buf * BQ * FAB_LD, oh + g * dy.sh, dy.st, t0, T);
+    fab_load_tile<BQ, NT>(sQ + buf * BQ * FAB_LD, qh + g * q.sh, q.st, t0, T);
+    fab_load_tile<BQ, NT>(sO + buf * BQ * FAB_LD, oh + g * dy.sh, dy.st, t0, T);
     const long long stat = (long long) g * T;
-    for (int i = threadIdx.x; i < BQ; i += FAB_NT) {
+    for (int i = threadIdx.x; i < BQ; i += NT) {
       const bool valid = t0 + i < T;
       fab_cp4(sL + buf * BQ + i, lh + (valid ? stat + t0 + i : 0), valid);
       fab_cp4(sD + buf * BQ + i, dh + (valid ? stat + t0 + i : 0), valid);
@@ -449,25 +538,12 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
     float s[BQ / 8][4];
     fab_scores_smem<BQ>(s, sK, warp * 16, tQ);   // S^T: keys x queries
     const bool edge = t0 < k0 + warp * 16 + 16 || t0 + BQ > T;
-#pragma unroll
-    for (int n = 0; n < BQ / 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int col = n * 8 + c + (i & 1), query = t0 + col;
-        float p = fab_ex2(s[n][i] * sl2 - tL[col] * FAB_LOG2E);
-        if (edge && (key + (i >> 1) * 8 > query || query >= T)) p = 0.f;
-        s[n][i] = p;
-      }
-    }
+    fab_p_cols<BQ>(&s[0][0], tL, key, t0, T, edge, sl2);
     if constexpr (DV) fab_times_tile<BQ>(av, s, tO);   // dv += P^T dy
     if constexpr (DK) {
       float dp[BQ / 8][4];
       fab_scores_smem<BQ>(dp, sV, warp * 16, tO);   // dP^T = V dy^T
-#pragma unroll
-      for (int n = 0; n < BQ / 8; n++) {
-#pragma unroll
-        for (int i = 0; i < 4; i++) s[n][i] *= dp[n][i] - tD[n * 8 + c + (i & 1)];   // dS^T
-      }
+      fab_ds_cols<BQ>(&s[0][0], &s[0][0], &dp[0][0], tD);   // dS^T
       fab_times_tile<BQ>(ak, s, tQ);   // dk += dS^T q
     }
     __syncthreads();
@@ -490,8 +566,8 @@ __device__ void fab_backward_dkdv_mma(kiln_bf16* H, FabOperand q, FabOperand k, 
 
 // ---- the entry points: wgmma at HS 64 on sm_90a, else mma.sync ----
 #if FAB_WG
-// ---- wgmma kernels (HS 64, sm_90a): one warpgroup (FAB_NT = 128 threads) a block, the same grids as the
-// mma.sync kernels. Tiles are 64 rows x 128 bytes in shared memory, 1024-byte aligned, each row's 16-byte
+// ---- wgmma kernels (HS 64, sm_90a): one or two warpgroups (128 threads, 64 rows each) a block, the same
+// grids as the mma.sync kernels. Tiles are 64 rows x 128 bytes in shared memory, 1024-byte aligned, each row's 16-byte
 // chunk c stored at chunk c ^ (row % 8) (the 128-byte swizzle wgmma reads): one tile is a K-major operand
 // (k = the head dim: Q, K, V, dy in S = Q K^T, dP = dy V^T and their transposes) or an N-major one (k = the
 // rows: K in dS K, V in P V, dy in P^T dy, Q in dS^T Q) through two descriptors. S, dP and the accumulators
@@ -499,7 +575,11 @@ __device__ void fab_backward_dkdv_mma(kiln_bf16* H, FabOperand q, FabOperand k, 
 // the layout of the mma.sync C fragments above; P and dS, rounded to bf16, are the A operand from registers
 // (the m16n8k16 A fragment of each warp's 16 rows). Every batch of wgmma is waited for before its results
 // are read and before the tiles it read are overwritten (no wgmma in flight across a __syncthreads).
-static_assert(FAB_NT == 128 && FAB_ROWS == 64, "the wgmma kernels take one warpgroup and 64 rows a block");
+// With several warpgroups (FAB_*_WGS > 1) warpgroup w owns rows (forward, dq) or keys (dkdv) 64w.. of the
+// block's, all the block's threads load the tiles they all read, and a warpgroup skips the tiles the causal
+// mask empties for it (the forward's and dq's key tiles past its diagonal, dkdv's query tiles before its
+// keys) but still meets every __syncthreads.
+static_assert(FAB_FWD_WGS <= 4 && FAB_DQ_WGS <= 4 && FAB_DKV_WGS <= 4, "the wgmma kernels take one to four warpgroups a block");
 
 // d (64 x 64 fp32, the accumulator layout) (+)= A (64 x 16, shared, descriptor da) * B (16 x 64, shared, descriptor db);
 // TB: B is N-major (1) or K-major (0); acc 0: d is overwritten
@@ -538,10 +618,11 @@ __device__ __forceinline__ void fab_wg_ready() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   __syncthreads();
 }
-// 64 rows x HS (rows t0.., zero past T; rows st apart) into a swizzled tile
+// 64 rows x HS (rows t0.., zero past T; rows st apart) into a swizzled tile, by NT threads
+template <int NT>
 __device__ __forceinline__ void fab_load_sw(unsigned char* s, const kiln_bf16* head, long long st, int t0, int T) {
 #pragma unroll
-  for (int i = threadIdx.x; i < 64 * 8; i += FAB_NT) {
+  for (int i = threadIdx.x; i < 64 * 8; i += NT) {
     const int r = i >> 3, c = i & 7, t = t0 + r;
     const bool valid = t < T;
     fab_cp16(s + r * 128 + ((c ^ (r & 7)) << 4), head + (valid ? (long long) t * st + c * 8 : 0), valid);
@@ -578,7 +659,17 @@ __device__ __forceinline__ void fab_wg_times(float* d, const unsigned (*a)[4], c
   for (int kk = 0; kk < 4; kk++) fab_wg_rs<1>(d, a[kk], db + 128 * kk);
 }
 
-// forward: 64 query rows a block, key tiles of 64, double-buffered
+// this thread's warpgroup (its 64 rows of the block) and warp in it
+__device__ __forceinline__ int fab_wgi() { return threadIdx.x >> 7; }
+__device__ __forceinline__ int fab_wg_warp() { return (threadIdx.x >> 5) & 3; }
+// key tiles of 64 that query rows r0..r0+63 see under the causal mask (none where r0 >= T)
+__device__ __forceinline__ int fab_wg_keytiles(int r0, int T) { return r0 < T ? (min(r0 + 64, T) + 63) / 64 : 0; }
+
+// forward: 64 query rows a block (one warpgroup: FAB_FWD_WGS 1), key tiles of 64, double-buffered. Its text is
+// main's at 4e514fb but for the shared softmax step, which compiles to the same PTX (checked with nvcc -ptx):
+// the generalised forward of commit 90eb18f (several warpgroups, fab_forward_store) ran 29% slower at one
+// warpgroup on the H200 (108 registers against 128, docs/perf.md "attn2"), so this one keeps its own epilogue.
+static_assert(FAB_FWD_WGS == 1, "the wgmma forward takes one warpgroup a block");
 __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
   unsigned char* sm = fab_wg_smem();
@@ -591,9 +682,9 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
   const int nk = (min(q0 + 64, T) + 63) / 64;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
-  fab_load_sw(sQ, fab_head(H, q, b, h), q.st, q0, T);
-  fab_load_sw(sK, kh, k.st, 0, T);
-  fab_load_sw(sV, vh, v.st, 0, T);
+  fab_load_sw<FAB_FWD_NT>(sQ, fab_head(H, q, b, h), q.st, q0, T);
+  fab_load_sw<FAB_FWD_NT>(sK, kh, k.st, 0, T);
+  fab_load_sw<FAB_FWD_NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const float sl2 = FAB_LOG2E * fab_scale();
   float m[2] = {fab_neg_inf(), fab_neg_inf()}, l[2] = {0.f, 0.f};
@@ -603,8 +694,8 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
   const int row = q0 + warp * 16 + g;   // this thread's rows: row, row + 8
   for (int j = 0; j < nk; j++) {
     if (j + 1 < nk) {
-      fab_load_sw(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
-      fab_load_sw(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
+      fab_load_sw<FAB_FWD_NT>(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
+      fab_load_sw<FAB_FWD_NT>(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
       fab_commit();
       fab_wait<1>();
     } else {
@@ -618,40 +709,7 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
     fab_wg_wait();
     fab_wg_hold(s);
     const bool edge = (j + 1) * 64 > q0 + warp * 16 || (j + 1) * 64 > T;
-#pragma unroll
-    for (int half = 0; half < 2; half++) {
-      float mx = fab_neg_inf();
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          float x = s[4 * n + 2 * half + e] * sl2;
-          const int key = j * 64 + n * 8 + c + e;
-          if (edge && (key > row + half * 8 || key >= T)) x = fab_neg_inf();
-          s[4 * n + 2 * half + e] = x;
-          mx = fmaxf(mx, x);
-        }
-      }
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-      const float mn = fmaxf(m[half], mx);
-      const float base = mn == fab_neg_inf() ? 0.f : mn;
-      const float alpha = fab_ex2(m[half] - base);
-      m[half] = mn;
-      float sum = 0.f;
-#pragma unroll
-      for (int n = 0; n < 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-          const float p = fab_ex2(s[4 * n + 2 * half + e] - base);
-          s[4 * n + 2 * half + e] = p;
-          sum += p;
-        }
-      }
-      l[half] = l[half] * alpha + sum;
-#pragma unroll
-      for (int d = 0; d < 8; d++) { o[4 * d + 2 * half] *= alpha; o[4 * d + 2 * half + 1] *= alpha; }
-    }
+    fab_softmax_tile<64>(s, m, l, o, j * 64, row, T, edge, sl2);
     unsigned pa[4][4];
     fab_wg_pack(pa, s);
     fab_wg_hold(o);
@@ -682,27 +740,33 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
   }
 }
 
-// dq: 64 query rows a block, key tiles of 64 (K and V double-buffered)
+
+// dq: FAB_DQ_ROWS query rows a block (64 a warpgroup), key tiles of 64 (K and V double-buffered)
 template <bool ACC>
 __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
                                 const float* __restrict__ D, FabOperand dq, int B, int T, int NH, int G) {
+  constexpr int WGS = FAB_DQ_WGS, NT = 128 * WGS, ROWS = 64 * WGS;
   unsigned char* sm = fab_wg_smem();
-  unsigned char* sQ = sm;
-  unsigned char* sO = sm + 8192;           // dy
-  unsigned char* sK = sm + 2 * 8192;       // [2] tiles
-  unsigned char* sV = sm + 4 * 8192;       // [2] tiles
+  unsigned char* sQ = sm;                              // [FAB_DQ_WGS] tiles
+  unsigned char* sO = sm + WGS * 8192;             // dy, [FAB_DQ_WGS] tiles
+  unsigned char* sK = sm + 2 * WGS * 8192;         // [2] tiles
+  unsigned char* sV = sm + (2 * WGS + 2) * 8192;   // [2] tiles
   const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * 64;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int nk = (min(q0 + 64, T) + 63) / 64;
+  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
+  const int wg = fab_wgi(), qw = q0 + 64 * wg;
+  const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
+  const int nk = (min(q0 + ROWS, T) + 63) / 64, nkw = fab_wg_keytiles(qw, T);
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
-  fab_load_sw(sQ, fab_head(H, q, b, h), q.st, q0, T);
-  fab_load_sw(sO, fab_head(H, dy, b, h), dy.st, q0, T);
-  fab_load_sw(sK, kh, k.st, 0, T);
-  fab_load_sw(sV, vh, v.st, 0, T);
+#pragma unroll
+  for (int w = 0; w < WGS; w++) {
+    fab_load_sw<NT>(sQ + w * 8192, fab_head(H, q, b, h), q.st, q0 + 64 * w, T);
+    fab_load_sw<NT>(sO + w * 8192, fab_head(H, dy, b, h), dy.st, q0 + 64 * w, T);
+  }
+  fab_load_sw<NT>(sK, kh, k.st, 0, T);
+  fab_load_sw<NT>(sV, vh, v.st, 0, T);
   fab_commit();
-  const int row = q0 + warp * 16 + g;
+  const int row = qw + warp * 16 + g;
   const long long stat = ((long long) b * NH + h) * T;
   float ls[2], dd[2];
 #pragma unroll
@@ -717,34 +781,29 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   for (int i = 0; i < 32; i++) acc[i] = 0.f;
   for (int j = 0; j < nk; j++) {
     if (j + 1 < nk) {
-      fab_load_sw(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
-      fab_load_sw(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
+      fab_load_sw<NT>(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
+      fab_load_sw<NT>(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
       fab_commit();
       fab_wait<1>();
     } else {
       fab_wait<0>();
     }
     fab_wg_ready();
+    if (j >= nkw) {   // past this warpgroup's diagonal
+      __syncthreads();
+      continue;
+    }
     const unsigned char* tK = sK + (j & 1) * 8192;
     float s[32], dp[32];
     fab_wg_fence();
-    fab_wg_scores(s, sQ, tK);
-    fab_wg_scores(dp, sO, sV + (j & 1) * 8192);
+    fab_wg_scores(s, sQ + wg * 8192, tK);
+    fab_wg_scores(dp, sO + wg * 8192, sV + (j & 1) * 8192);
     fab_wg_commit();
     fab_wg_wait();
     fab_wg_hold(s);
     fab_wg_hold(dp);
-    const bool edge = (j + 1) * 64 > q0 + warp * 16 || (j + 1) * 64 > T;
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-      for (int i = 0; i < 4; i++) {
-        const int half = i >> 1, key = j * 64 + n * 8 + c + (i & 1);
-        float p = fab_ex2(s[4 * n + i] * sl2 - ls[half]);
-        if (edge && (key > row + half * 8 || key >= T)) p = 0.f;
-        s[4 * n + i] = p * (dp[4 * n + i] - dd[half]);   // dS
-      }
-    }
+    const bool edge = (j + 1) * 64 > qw + warp * 16 || (j + 1) * 64 > T;
+    fab_ds_rows<64>(s, dp, ls, dd, j * 64, row, T, edge, sl2);
     unsigned da[4][4];
     fab_wg_pack(da, s);
     fab_wg_hold(acc);
@@ -758,25 +817,33 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   fab_store_rows<ACC>(H, dq, b, h, row, T, (const float (*)[4]) acc, scale);
 }
 
-// dk, dv: 64 keys of one kv head a block; query tiles of 64 (Q, dy, lse, D double-buffered) at or after
-// them, for each of the block's GS query heads in turn (fixed order, no atomics)
+// dk, dv: FAB_DKV_ROWS keys of one kv head a block (64 a warpgroup); query tiles of 64 (Q, dy, lse, D
+// double-buffered) at or after them, for each of the block's GS query heads in turn (fixed order, no atomics).
+// (Three Q/dy buffers, one __syncthreads a tile, measured no faster: docs/perf.md "attn2".)
 template <bool ACC>
 __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
                                   const float* __restrict__ D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
+  constexpr int WGS = FAB_DKV_WGS, NT = 128 * WGS, ROWS = 64 * WGS;
   unsigned char* sm = fab_wg_smem();
-  unsigned char* sK = sm;
-  unsigned char* sV = sm + 8192;
-  unsigned char* sQ = sm + 2 * 8192;       // [2] tiles
-  unsigned char* sO = sm + 4 * 8192;       // dy, [2] tiles
-  float* sL = (float*) (sm + 6 * 8192);    // lse, [2][64]
-  float* sD = sL + 2 * 64;                 // D, [2][64]
+  unsigned char* sK = sm;                          // [FAB_DKV_WGS] tiles
+  unsigned char* sV = sm + WGS * 8192;             // [FAB_DKV_WGS] tiles
+  unsigned char* sQ = sm + 2 * WGS * 8192;         // [2] tiles
+  unsigned char* sO = sm + (2 * WGS + 2) * 8192;   // dy, [2] tiles
+  float* sL = (float*) (sm + (2 * WGS + 4) * 8192);   // lse, [2][64]
+  float* sD = sL + 2 * 64;                            // D, [2][64]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
   const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
-  const int k0 = blockIdx.y * 64;   // tile 0 (the most query tiles) first
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
+  const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
+  const int wg = fab_wgi(), kw = k0 + 64 * wg;
+  const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
-  fab_load_sw(sK, fab_head(H, k, b, hk), k.st, k0, T);
-  fab_load_sw(sV, fab_head(H, v, b, hk), v.st, k0, T);
+  // the first query tile (of each head's walk) this warpgroup's keys see; none where kw >= T
+  const int mine = kw < T ? kw / 64 - first : nq;
+#pragma unroll
+  for (int w = 0; w < WGS; w++) {
+    fab_load_sw<NT>(sK + w * 8192, fab_head(H, k, b, hk), k.st, k0 + 64 * w, T);
+    fab_load_sw<NT>(sV + w * 8192, fab_head(H, v, b, hk), v.st, k0 + 64 * w, T);
+  }
   const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
   const kiln_bf16* oh = fab_head(H, dy, b, h0);
   const float* lh = lse + ((long long) b * NH + h0) * T;   // likewise T apart
@@ -784,8 +851,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
-    fab_load_sw(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
-    fab_load_sw(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
+    fab_load_sw<NT>(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
+    fab_load_sw<NT>(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
     const long long stat = (long long) gi * T;
     if (threadIdx.x < 64) {
       const int i = threadIdx.x;
@@ -800,7 +867,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   float ak[32], av[32];
 #pragma unroll
   for (int i = 0; i < 32; i++) ak[i] = av[i] = 0.f;
-  const int key = k0 + warp * 16 + g;   // this thread's keys: key, key + 8
+  const int key = kw + warp * 16 + g;   // this thread's keys: key, key + 8
   for (int it = 0; it < total; it++) {
     const int buf = it & 1, t0 = (first + it % nq) * 64;
     if (it + 1 < total) {
@@ -811,35 +878,25 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
       fab_wait<0>();
     }
     fab_wg_ready();
+    if (it % nq < mine) {   // queries before this warpgroup's keys
+      __syncthreads();
+      continue;
+    }
     const unsigned char* tQ = sQ + buf * 8192;
     const unsigned char* tO = sO + buf * 8192;
     const float* tL = sL + buf * 64;
     const float* tD = sD + buf * 64;
+    const bool edge = t0 < kw + warp * 16 + 16 || t0 + 64 > T;
     float s[32], dp[32];
     fab_wg_fence();
-    fab_wg_scores(s, sK, tQ);    // S^T: keys x queries
-    fab_wg_scores(dp, sV, tO);   // dP^T = V dy^T
+    fab_wg_scores(s, sK + wg * 8192, tQ);    // S^T: keys x queries
+    fab_wg_scores(dp, sV + wg * 8192, tO);   // dP^T = V dy^T
     fab_wg_commit();
     fab_wg_wait();
     fab_wg_hold(s);
     fab_wg_hold(dp);
-    const bool edge = t0 < k0 + warp * 16 + 16 || t0 + 64 > T;
-#pragma unroll
-    for (int n = 0; n < 8; n++) {
-#pragma unroll
-      for (int e = 0; e < 2; e++) {
-        const int col = n * 8 + c + e, query = t0 + col;
-        const float l2 = tL[col] * FAB_LOG2E, dd = tD[col];
-#pragma unroll
-        for (int half = 0; half < 2; half++) {
-          const int i = 4 * n + 2 * half + e;
-          float p = fab_ex2(s[i] * sl2 - l2);
-          if (edge && (key + half * 8 > query || query >= T)) p = 0.f;
-          s[i] = p;
-          dp[i] = p * (dp[i] - dd);   // dS^T
-        }
-      }
-    }
+    fab_p_cols<64>(s, tL, key, t0, T, edge, sl2);
+    fab_ds_cols<64>(dp, s, dp, tD);   // dS^T
     unsigned pa[4][4], da[4][4];
     fab_wg_pack(pa, s);
     fab_wg_pack(da, dp);
@@ -852,7 +909,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     fab_wg_wait();
     fab_wg_hold(av);
     fab_wg_hold(ak);
-    __syncthreads();
+    __syncthreads();   // the next load overwrites this tile's buffers
   }
   fab_store_rows<ACC>(H, dk, b, u, key, T, (const float (*)[4]) ak, scale);
   fab_store_rows<ACC>(H, dv, b, u, key, T, (const float (*)[4]) av, 1.f);

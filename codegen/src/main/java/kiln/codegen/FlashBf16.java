@@ -18,8 +18,22 @@ import kiln.dsl.Tensor;
 public final class FlashBf16 {
   private FlashBf16() {}
 
-  /** Warps a block and rows a warp (FAB_WARPS, 16): each block owns 64 query rows (forward, dq) or key rows (dkdv). */
-  static final int WARPS = 4, ROWS = 16 * WARPS, THREADS = 32 * WARPS;
+  /**
+   * Warpgroups (4 warps, 64 rows) a block of op's kernel at head size hs (the header's FAB_{FWD,DQ,DKV}_WGS):
+   * two for dq at HS 64, whose warpgroups share the K, V tiles the block loads (measured faster on the H200;
+   * the forward and dkdv measured slower so), else one. Each block owns 64 x this many query rows (forward, dq)
+   * or keys (dkdv).
+   */
+  static int warpgroups(String op, int hs) { return op.equals(Externs.ATTENTION_DQ) && hs == 64 ? 2 : 1; }
+
+  /** The header's macro prefix of op's kernel: FAB_FWD_, FAB_DQ_ or FAB_DKV_. */
+  private static String macro(String op) {
+    return switch (op) {
+      case Externs.ATTENTION -> "FAB_FWD_";
+      case Externs.ATTENTION_DQ -> "FAB_DQ_";
+      default -> "FAB_DKV_";
+    };
+  }
 
   /** Per attention extern, the arguments that stay fp32 (lse, D; Externs.attention's order): the rest may be bf16. */
   private static final Map<String, Set<Integer>> FP32_ARGUMENTS = Map.of(
@@ -77,24 +91,25 @@ public final class FlashBf16 {
 
   /**
    * Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros): the mma.sync kernels' and, at HS 64,
-   * at least the wgmma kernels' (1024 bytes of alignment slack and 64-row tiles of 128 bytes a row: five in
-   * the forward, six in dq, six and lse, D in dkdv), whichever the device compiles.
+   * at least the wgmma kernels' (1024 bytes of alignment slack and 64-row tiles of 128 bytes a row: one Q
+   * tile a warpgroup and four of K, V in the forward, one Q and one dy a warpgroup and four in dq, one K and
+   * one V a warpgroup and four and lse, D in dkdv), whichever the device compiles.
    */
   static int sharedBytes(String op, int hs) {
-    int ld = hs + 8;
+    int ld = hs + 8, wgs = warpgroups(op, hs), rows = 64 * wgs;
     int mma = switch (op) {
-      case Externs.ATTENTION -> 2 * ld * (ROWS + 4 * 64);
-      case Externs.ATTENTION_DQ -> 2 * ld * (2 * ROWS + 4 * (hs > 64 ? 32 : 64));
+      case Externs.ATTENTION -> 2 * ld * (rows + 4 * 64);
+      case Externs.ATTENTION_DQ -> 2 * ld * (2 * rows + 4 * (hs > 64 ? 32 : 64));
       default -> {
         int bq = hs > 64 ? 16 : 32;
-        yield 2 * ld * (2 * ROWS + 4 * bq) + 16 * bq;
+        yield 2 * ld * (2 * rows + 4 * bq) + 16 * bq;
       }
     };
     if (hs != 64) return mma;
     int wg = switch (op) {
-      case Externs.ATTENTION -> 1024 + 64 * 128 * 5;
-      case Externs.ATTENTION_DQ -> 1024 + 64 * 128 * 6;
-      default -> 1024 + 64 * 128 * 6 + 16 * 64;
+      case Externs.ATTENTION -> 1024 + 64 * 128 * (wgs + 4);
+      case Externs.ATTENTION_DQ -> 1024 + 64 * 128 * (2 * wgs + 4);
+      default -> 1024 + 64 * 128 * (2 * wgs + 4) + 16 * 64;
     };
     return Math.max(mma, wg);
   }
@@ -127,22 +142,18 @@ public final class FlashBf16 {
     String group = "(" + nh + ") / (" + kvh + ")";
     String sums = op.equals(Externs.ATTENTION_DKDV) ? ", " + (launch.perQueryHead() ? "1" : group) : "";
     String call = String.format(head, ops.toArray()) + ", " + r.dim(l.batch()) + ", " + r.dim(l.seq()) + ", " + nh + ", " + group + sums + ")";
-    int smem = sharedBytes(op, hs);
+    int smem = sharedBytes(op, hs), rows = 64 * warpgroups(op, hs), threads = 2 * rows;
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
-    m.put("smemMacro", switch (op) {
-      case Externs.ATTENTION -> "FAB_FWD_SMEM_BYTES";
-      case Externs.ATTENTION_DQ -> "FAB_DQ_SMEM_BYTES";
-      default -> "FAB_DKV_SMEM_BYTES";
-    });
-    m.put("threads", THREADS);
+    m.put("macro", macro(op));
+    m.put("threads", threads);
     m.put("smem", smem);
-    m.put("rows", ROWS);
+    m.put("rows", rows);
     m.put("call", call);
     String kind = "attention_bf16" + op.substring("attention".length());
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
         "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, " + (hs == 64 ? "bf16 wgmma m64n64k16 on sm_90a, else " : "") + "bf16 mma.sync m16n8k16), HS=" + hs,
-        new Work.RowTiles(launch.gridRows(op), l.seq(), ROWS, THREADS, smem));
+        new Work.RowTiles(launch.gridRows(op), l.seq(), rows, threads, smem));
   }
 
   private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
