@@ -827,6 +827,10 @@ public final class CudaRenderer {
       throw new IllegalArgumentException(c.name() + ": the staged " + fused.staged().name() + " must have C's dims " + tc.dims());
     }
     Tensor stored = fused != null && fused.staged() != null ? fused.staged() : tc;
+    // an epilogue over element pairs with a staged output: run by epilogue warpgroups while the consumers go on to the next tile
+    if (tile instanceof WgmmaBf16.Tile t && pairs && tmaStore && !t.pingpong() && t.splits() == 1 && t.epilogues() == 0) {
+      tile = t.withEpilogues(epilogueWarpgroups());
+    }
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -887,6 +891,19 @@ public final class CudaRenderer {
         : new Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), tile, ta, tb, transposed);
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
+  }
+
+  /**
+   * Epilogue warpgroups a bf16 wgmma matmul with an epilogue over element pairs and a staged output gets (matmul_wgmma_bf16.cu.ftl):
+   * 1 by default; KILN_EPI_WG=0 keeps the epilogue in the consumers (the path before), 1 or 2 pick the count, for comparison.
+   */
+  static int epilogueWarpgroups() {
+    String v = System.getenv("KILN_EPI_WG");
+    if (v == null || v.isEmpty()) return 1;
+    return switch (v) {
+      case "0", "1", "2" -> Integer.parseInt(v);
+      default -> throw new IllegalArgumentException("KILN_EPI_WG: expected 0, 1 or 2 (epilogue warpgroups of a bf16 wgmma matmul), found '" + v + "'");
+    };
   }
 
   static String items(ExprRenderer r, List<Var> vars) {
