@@ -62,8 +62,8 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 <#if splits gt 1>
 #define SPLITS ${splits}
 </#if>
-// epilogue warpgroups (epiWarps > 0: an epilogue over element pairs with a staged output, cooperative): the consumers hand
-// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while these run the epilogue
+// epilogue warpgroup (epiWarps 1: an epilogue over element pairs with a staged output, cooperative): the consumers hand
+// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while it runs the epilogue
 #define EPI_WG ${epiWarps}
 #define THREADS (128 * (CONSUMERS + 1 + EPI_WG))
 #define A_BYTES (BM * BK * 2)
@@ -206,7 +206,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
   __syncthreads();
   if (wg == 0) {
     // producer: one thread fills ring position p (stage p % STAGES) once its last use is released
-    asm volatile("setmaxnreg.dec.sync.aligned.u32 ${(epiWarps == 2)?then(24, 40)};");
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (threadIdx.x == 0) {
       int p = 0;
       for (int t = blockIdx.x; t < ${units}; t += gridDim.x) {
@@ -243,7 +243,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     // epilogue warpgroups: warp ew takes rows ew, ew + EPI_WARPS, ... of each 64 x 64 box of the handed-over tile, lane l the
     // pair of columns 2l, 2l + 1 (one 128-byte row of a box a warp, so the global loads and stores are whole lines and the
     // swizzled shared reads hit 32 banks); the staged output goes back in place and the copy engine stores it
-    asm volatile("setmaxnreg.${(epiWarps == 2)?then("dec", "inc")}.sync.aligned.u32 ${(epiWarps == 2)?then(72, 136)};");
+    // 512 threads start at 128 registers: producer 40, consumers 168, epilogue 136 (ptxas allocates each part to its count)
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 136;");
     const int et = threadIdx.x - 128 * (CONSUMERS + 1), ew = et / 32, l = et % 32;
     for (int i = 0, t = blockIdx.x; t < tiles; i++, t += gridDim.x) {
       int mt, nt;
@@ -288,7 +289,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     }
 </#if>
   } else {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 ${(epiWarps == 0)?then(232, (epiWarps == 1)?then(168, 152))};");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 ${(epiWarps == 0)?then(232, 168)};");
     const int c = wg - 1;
     const bool leader = threadIdx.x % 128 == 0;
     // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row

@@ -895,14 +895,14 @@ public final class CudaRenderer {
 
   /**
    * Epilogue warpgroups a bf16 wgmma matmul with an epilogue over element pairs and a staged output gets (matmul_wgmma_bf16.cu.ftl):
-   * 1 by default; KILN_EPI_WG=0 keeps the epilogue in the consumers (the path before), 1 or 2 pick the count, for comparison.
+   * 1 by default; KILN_EPI_WG=0 keeps the epilogue in the consumers (the path before), for comparison.
    */
   static int epilogueWarpgroups() {
     String v = System.getenv("KILN_EPI_WG");
     if (v == null || v.isEmpty()) return 1;
     return switch (v) {
-      case "0", "1", "2" -> Integer.parseInt(v);
-      default -> throw new IllegalArgumentException("KILN_EPI_WG: expected 0, 1 or 2 (epilogue warpgroups of a bf16 wgmma matmul), found '" + v + "'");
+      case "0", "1" -> Integer.parseInt(v);
+      default -> throw new IllegalArgumentException("KILN_EPI_WG: expected 0 or 1 (epilogue warpgroups of a bf16 wgmma matmul), found '" + v + "'");
     };
   }
 

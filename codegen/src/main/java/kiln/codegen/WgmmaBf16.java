@@ -30,9 +30,10 @@ public final class WgmmaBf16 {
    * shared memory for the copy engine to store (fp32 C and += keep the stores from registers). splits > 1
    * is split-K: each output tile's K range is cut into that many runs of whole 64-deep stages, each a unit of
    * work of its own whose fp32 partial sums go to a workspace, and a second kernel adds them into C in split
-   * order (deterministic; no epilogue, no tmaStore). epilogues > 0 (1 or 2; cooperative, tmaStore, no split-K) adds that many
-   * epilogue warpgroups: the consumers hand each finished tile to them through C's staging area as bf16 and go on to the next
-   * tile's main loop while they run the epilogue (CudaRenderer.matmul sets it for an epilogue over element pairs).
+   * order (deterministic; no epilogue, no tmaStore). epilogues = 1 (cooperative, tmaStore, no split-K) adds an epilogue
+   * warpgroup: the consumers hand each finished tile to them through C's staging area as bf16 and go on to the next
+   * tile's main loop while it runs the epilogue (two would leave 96 registers a thread at launch, too few for ptxas around
+   * the wgmma) (CudaRenderer.matmul sets it for an epilogue over element pairs).
    */
   public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int epilogues)
       implements CudaSchedule.MatmulTile {
@@ -68,7 +69,7 @@ public final class WgmmaBf16 {
 
     private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int epilogues) {
       if (splits < 1 || splits > MAX_SPLITS) return "1 to " + MAX_SPLITS + " splits along K, found " + splits;
-      if (epilogues < 0 || epilogues > 2) return "0 to 2 epilogue warpgroups, found " + epilogues;
+      if (epilogues < 0 || epilogues > 1) return "0 or 1 epilogue warpgroups, found " + epilogues;
       if (epilogues > 0 && (pingpong || !tmaStore || splits != 1)) return "epilogue warpgroups need a cooperative tmaStore tile without split-K";
       if (consumers < 1 || consumers > 2) return "1 or 2 consumer warpgroups, found " + consumers;
       if (pingpong && consumers != 2) return "pingpong needs 2 consumers";

@@ -166,7 +166,7 @@ class Bf16WgmmaLoweringTest {
    */
   @Test
   void bf16EpiloguesGatherEachInputOnceBeforeComputing() {
-    int seen = 0;
+    int seen = 0, warps = 0;
     boolean dgelu = false;
     for (Lowering.Lowered s : gpt2Small().sections().values()) {
       for (kiln.codegen.Launch x : s.launches()) {
@@ -175,7 +175,14 @@ class Bf16WgmmaLoweringTest {
         seen++;
         String lambda = src.substring(src.indexOf("auto epilogue ="), src.indexOf("auto epilogue_store ="));
         assertTrue(!lambda.contains("__ldg") && !lambda.contains("H[") && !lambda.contains("F["), x.name() + ": loads or stores in the compute lambda:\n" + lambda);
-        assertTrue(src.contains("epilogue_load(m, n, n + 1 < N, x[i][j])"), x.name() + ": inputs gathered per row batch");
+        // with the epilogue warpgroup (every staged epilogue, KILN_EPI_WG unset), a warp's rows of a box; else a thread's rows
+        boolean warp = ((Work.Bf16Tiles) x.kernel().work()).tile().epilogues() == 1;
+        if (warp) {
+          warps++;
+          assertEquals(512, ((Work.Bf16Tiles) x.kernel().work()).tile().threads(), x.name());
+          assertTrue(src.contains("#define EPI_WG 1") && src.contains("kiln_mbar_arrive(kiln_smem_u32(&hand[0]));"), x.name() + ": hands the tile over");
+        }
+        assertTrue(src.contains(warp ? "epilogue_load(m, n, n + 1 < N, x[k])" : "epilogue_load(m, n, n + 1 < N, x[i][j])"), x.name() + ": inputs gathered per row batch");
         String at = src.substring(src.indexOf("auto epilogue_at ="), src.indexOf("auto epilogue_to ="));
         if (x.name().startsWith("dr1/dh0.fc.gelu")) {
           assertEquals(1, at.split("p\\[").length - 1, "dGELU reads fc.out once:\n" + at);
@@ -187,5 +194,6 @@ class Bf16WgmmaLoweringTest {
     }
     assertTrue(seen >= 5, "epilogue launches on the bf16 tile: " + seen);
     assertTrue(dgelu, "the dGELU launch is among them");
+    assertTrue(warps >= 5, "epilogue launches with the epilogue warpgroup: " + warps);
   }
 }

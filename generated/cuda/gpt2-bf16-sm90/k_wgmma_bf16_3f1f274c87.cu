@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_wgmma_bf16_e5e98450a0 { long long v[8]; };
+struct Args_k_wgmma_bf16_3f1f274c87 { long long v[7]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -113,8 +113,8 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 #define CONSUMERS 2
 #define PINGPONG 0
 #define GROUP 16
-// epilogue warpgroups (epiWarps > 0: an epilogue over element pairs with a staged output, cooperative): the consumers hand
-// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while these run the epilogue
+// epilogue warpgroup (epiWarps 1: an epilogue over element pairs with a staged output, cooperative): the consumers hand
+// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while it runs the epilogue
 #define EPI_WG 0
 #define THREADS (128 * (CONSUMERS + 1 + EPI_WG))
 #define A_BYTES (BM * BK * 2)
@@ -143,19 +143,18 @@ __device__ __forceinline__ void kiln_wgmma_bf16_n192_11(float* d, unsigned long 
 #endif
 
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_e5e98450a0(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_e5e98450a0 a,
+extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_3f1f274c87(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_3f1f274c87 a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
-  const int C = (int) a.v[0];
-  const int NH = (int) a.v[1];
-  const int HS = (int) a.v[2];
-  const int B = (int) a.v[3];
-  const int T = (int) a.v[4];
-  const long long o0 = a.v[5];
-  const long long o1 = a.v[6];
-  const long long o2 = a.v[7];
+  const int FF = (int) a.v[0];
+  const int C = (int) a.v[1];
+  const int B = (int) a.v[2];
+  const int T = (int) a.v[3];
+  const long long o0 = a.v[4];
+  const long long o1 = a.v[5];
+  const long long o2 = a.v[6];
   kiln_bf16* const H = (kiln_bf16*) F;
-  const int M = C, N = NH * HS, K = B * T;
-  const long long ldc = (NH * HS);
+  const int M = FF, N = C, K = B * T;
+  const long long ldc = (C);
   const long long baseC = o0;
   extern __shared__ unsigned char kiln_smem_raw[];
   // the swizzled tiles need 1024-byte alignment

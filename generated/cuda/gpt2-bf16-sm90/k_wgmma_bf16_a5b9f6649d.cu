@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_wgmma_bf16_481b2f4a23 { long long v[10]; };
+struct Args_k_wgmma_bf16_a5b9f6649d { long long v[10]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -113,8 +113,8 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 #define CONSUMERS 2
 #define PINGPONG 0
 #define GROUP 16
-// epilogue warpgroups (epiWarps > 0: an epilogue over element pairs with a staged output, cooperative): the consumers hand
-// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while these run the epilogue
+// epilogue warpgroup (epiWarps 1: an epilogue over element pairs with a staged output, cooperative): the consumers hand
+// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while it runs the epilogue
 #define EPI_WG 1
 #define THREADS (128 * (CONSUMERS + 1 + EPI_WG))
 #define A_BYTES (BM * BK * 2)
@@ -206,7 +206,7 @@ __device__ __forceinline__ float kiln_tanh(const float u) {
 #define EPI_WARPS (EPI_WG * 4)
 #define EPI_ROWS (EPI_WG ? (EPI_IN > 1 ? 32 / EPI_WARPS : 64 / EPI_WARPS) : 1)
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_481b2f4a23(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_481b2f4a23 a,
+extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_a5b9f6649d(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_a5b9f6649d a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
   const int FF = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -312,6 +312,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_481b2f4a23
     // epilogue warpgroups: warp ew takes rows ew, ew + EPI_WARPS, ... of each 64 x 64 box of the handed-over tile, lane l the
     // pair of columns 2l, 2l + 1 (one 128-byte row of a box a warp, so the global loads and stores are whole lines and the
     // swizzled shared reads hit 32 banks); the staged output goes back in place and the copy engine stores it
+    // 512 threads start at 128 registers: producer 40, consumers 168, epilogue 136 (ptxas allocates each part to its count)
     asm volatile("setmaxnreg.inc.sync.aligned.u32 136;");
     const int et = threadIdx.x - 128 * (CONSUMERS + 1), ew = et / 32, l = et % 32;
     for (int i = 0, t = blockIdx.x; t < tiles; i++, t += gridDim.x) {
