@@ -4,7 +4,8 @@
 # background while the benches run (B=32 plain, B=32 --profile, then B=32 --profile with each codegen knob in VARIANTS,
 # default "KILN_EPI_WG=0", the path before), verify at bf16 through the CLI on VERIFY, then the gpu-tagged tests
 # (classes matching TEST_CLASSES, default CudaVerify and CudaWgmmaBf16) in the time left (TOTAL_S). Run on the device
-# from a folder holding this branch's pack as gpu/ with reference/ and scripts/ beside it:
+# from a folder holding this branch's pack as gpu/ with reference/ and scripts/ beside it (FIXTURES=0: another process writes
+# build/fixtures; GPU=n: the device to use; TESTS=0: no tests):
 #   cd .dev-epi2 && OUT=/some/dir TOTAL_S=260 bash scripts/check-epi2.sh
 set -uo pipefail
 OUT=${OUT:-/tmp}
@@ -14,7 +15,7 @@ T0=$(date +%s); TOTAL=${TOTAL_S:-260}
 t() { echo "[$(( $(date +%s) - T0 )) s] $*"; }
 left() { local l=$(( TOTAL - ($(date +%s) - T0) )); [ $l -lt $1 ] && echo $l || echo $1; }
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader
-if [ -d ../build/fixtures/odd ] && [ ! -e build ]; then ln -s ../build build; FPID=; else
+if [ "${FIXTURES:-1}" = 0 ] || [ -d build/fixtures/odd ]; then FPID=; elif [ -d ../build/fixtures/odd ] && [ ! -e build ]; then ln -s ../build build; FPID=; else
   ( timeout 100 bash reference/fixtures.sh > "$OUT/fixtures.log" 2>&1; echo "fixtures rc=$?" >> "$OUT/fixtures.log" ) & FPID=$!; fi
 B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --precision bf16 --steps ${STEPS:-20} --warmup 3"
 SEL="ms/step|wgmma_bf16 (dr1/dh\*\.fc\.gelu|h\*\.(fc|fcproj|attproj|attn\.qkv)\.out\.r1|h\*\.attn\.qkv)"
