@@ -157,6 +157,9 @@ __device__ __forceinline__ float kiln_tanh(const float u) {
 // epilogue warpgroups: their warps, and the rows of a 64-row box one warp gathers at once (all of its where one word a pair)
 #define EPI_WARPS (EPI_WG * 4)
 #define EPI_ROWS (EPI_WG ? (EPI_IN > 1 ? 32 / EPI_WARPS : 64 / EPI_WARPS) : 1)
+// passes of a box (a warp's 64 / EPI_WARPS rows of it, EPI_ROWS at a time) and of a tile
+#define EPI_PER (EPI_WG ? 64 / EPI_WARPS / EPI_ROWS : 1)
+#define EPI_PASSES ((BM / 64) * (BN / 64) * EPI_PER)
 
 </#if>
 <#if args>
@@ -240,7 +243,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     }
 <#if epiWarps gt 0>
   } else if (wg > CONSUMERS) {
-    // epilogue warpgroups: warp ew takes rows ew, ew + EPI_WARPS, ... of each 64 x 64 box of the handed-over tile, lane l the
+    // the epilogue warpgroup: warp ew takes rows ew, ew + EPI_WARPS, ... of each 64 x 64 box of the handed-over tile, lane l the
     // pair of columns 2l, 2l + 1 (one 128-byte row of a box a warp, so the global loads and stores are whole lines and the
     // swizzled shared reads hit 32 banks); the staged output goes back in place and the copy engine stores it
     // 512 threads start at 128 registers: producer 40, consumers 168, epilogue 136 (ptxas allocates each part to its count)
@@ -250,28 +253,48 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       int mt, nt;
       kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
       const int m0 = mt * BM, n0 = nt * BN;
-      kiln_mbar_wait(kiln_smem_u32(&hand[0]), i & 1);
-#pragma unroll 1
-      for (int pass = 0; pass < (BM / 64) * (BN / 64) * (64 / EPI_WARPS / EPI_ROWS); pass++) {
-        const int box = pass / (64 / EPI_WARPS / EPI_ROWS), r0 = pass % (64 / EPI_WARPS / EPI_ROWS) * EPI_ROWS;
-        unsigned char* const bs = cstage + box * 8192;
+      // pass p: EPI_ROWS of this warp's rows of box p / EPI_PER (boxes row-block-major), from row r0
+      auto gather = [&](const int pass, unsigned (&x)[EPI_ROWS][EPI_IN]) {
+        const int box = pass / EPI_PER, r0 = pass % EPI_PER * EPI_ROWS;
         const int mb = m0 + box / (BN / 64) * 64, n = n0 + box % (BN / 64) * 64 + 2 * l;
-        unsigned x[EPI_ROWS][EPI_IN];
 #pragma unroll
         for (int k = 0; k < EPI_ROWS; k++) {
           const int m = mb + ew + (r0 + k) * EPI_WARPS;
           if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[k]);
         }
+      };
+      // every handed-over pair of the pass read first, then each computed and stored (rows interleave: no load follows a store)
+      auto finish = [&](const int pass, const unsigned (&x)[EPI_ROWS][EPI_IN]) {
+        const int box = pass / EPI_PER, r0 = pass % EPI_PER * EPI_ROWS;
+        unsigned char* const bs = cstage + box * 8192;
+        const int mb = m0 + box / (BN / 64) * 64, n = n0 + box % (BN / 64) * 64 + 2 * l;
+        unsigned u[EPI_ROWS];
+#pragma unroll
+        for (int k = 0; k < EPI_ROWS; k++) {
+          const int r = ew + (r0 + k) * EPI_WARPS;
+          u[k] = *(const unsigned*) (bs + r * 128 + (((l >> 2) ^ (r & 7)) << 4) + 4 * (l & 3));
+        }
 #pragma unroll
         for (int k = 0; k < EPI_ROWS; k++) {
           const int r = ew + (r0 + k) * EPI_WARPS, m = mb + r;
-          unsigned* const at = (unsigned*) (bs + r * 128 + (((l >> 2) ^ (r & 7)) << 4) + 4 * (l & 3));
-          const unsigned u = *at;
           float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
-          const float e0 = m < M && n < N ? epilogue(m, n, 0, __uint_as_float(u << 16), x[k], y0) : 0.0f;
-          const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, __uint_as_float(u & 0xffff0000u), x[k], y1) : 0.0f;
+          const float e0 = m < M && n < N ? epilogue(m, n, 0, __uint_as_float(u[k] << 16), x[k], y0) : 0.0f;
+          const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, __uint_as_float(u[k] & 0xffff0000u), x[k], y1) : 0.0f;
           if (m < M && n < N) epilogue_store(m, n, n + 1 < N, y0, y1);
-          *at = kiln_bf16x2(e0, e1);
+          *(unsigned*) (bs + r * 128 + (((l >> 2) ^ (r & 7)) << 4) + 4 * (l & 3)) = kiln_bf16x2(e0, e1);
+        }
+      };
+      // the inputs of a pass gathered while the one before is computed; the first before the hand-over (they do not depend on it)
+      unsigned xa[EPI_ROWS][EPI_IN], xb[EPI_ROWS][EPI_IN];
+      gather(0, xa);
+      kiln_mbar_wait(kiln_smem_u32(&hand[0]), i & 1);
+#pragma unroll 1
+      for (int pass = 0; pass < EPI_PASSES; pass += 2) {
+        if (pass + 1 < EPI_PASSES) gather(pass + 1, xb);
+        finish(pass, xa);
+        if (pass + 1 < EPI_PASSES) {
+          if (pass + 2 < EPI_PASSES) gather(pass + 2, xa);
+          finish(pass + 1, xb);
         }
       }
       asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
@@ -609,4 +632,6 @@ extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__
 #undef EPI_BATCH
 #undef EPI_WARPS
 #undef EPI_ROWS
+#undef EPI_PER
+#undef EPI_PASSES
 </#if>
