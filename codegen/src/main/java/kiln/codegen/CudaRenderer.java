@@ -661,7 +661,8 @@ public final class CudaRenderer {
     }
     bound.put(cLoad, "v");
     if (c.out().storage() == kiln.dsl.DType.BF16) {
-      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      // the epilogue warpgroup (EPI_WG) is handed C already rounded to bf16 (matmul_wgmma_bf16.cu.ftl): v as it is
+      b.append(in).append("const float vs = EPI_WG ? v : ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
       bound.put(cLoad, "vs");
     }
     if (stores.contains(cLoad)) b.append(in).append("y[").append(stores.indexOf(cLoad)).append("] = ").append(bound.get(cLoad)).append(";\n");
