@@ -22,7 +22,11 @@
      the stages [s * kTiles / SPLITS, (s + 1) * kTiles / SPLITS); it stores its fp32 partial sums to the workspace W (a
      dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). An epilogue
      over element pairs (epiPairs: CudaRenderer.epiloguePairs) gathers the inputs of EPI_BATCH rows of a thread's part
-     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). -->
+     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). With an
+     epilogue warpgroup (epiWarps 1, tile knob epilogues=1: cooperative, tmaStore, a pair epilogue) the consumers only hand
+     each finished tile over as bf16 in the staging area (mbarrier hand[0]) and start the next main loop; the fourth
+     warpgroup runs the epilogue a 128-byte row per warp, writes the staged output back in place, has the copy engine store
+     it and frees the area (hand[1]) once the copy engine has read it. -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
