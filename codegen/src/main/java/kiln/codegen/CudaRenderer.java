@@ -548,12 +548,26 @@ public final class CudaRenderer {
    * earlier output its local; a load whose index holds the whole M (or N) group in order, over the same
    * dims, indexes by m (n) directly, and the group's vars are decoded from m and n (32-bit) for any other use.
    */
+  /**
+   * What both epilogue renderings index by: m and n bound as C's flat row and column (epilogue.m, epilogue.n), an expression
+   * over C's loop vars flattened to them (flat), and a tensor's element at C's index so flattened (element).
+   */
+  private record EpiIndex(MatmulMatch mm, List<Expr> at, Var mv, Var nv) {
+    static EpiIndex of(ExprRenderer r, MatmulMatch mm) {
+      Var mv = new Var("epilogue.m", new Dim("M")), nv = new Var("epilogue.n", new Dim("N"));
+      r.bind(mv, "m");
+      r.bind(nv, "n");
+      return new EpiIndex(mm, new ArrayList<>(mm.compute().loopVars()), mv, nv);
+    }
+
+    Expr flat(Expr e) { return CudaRenderer.flat(e, mm, mv, nv); }
+
+    Expr element(Tensor t) { return flat(new Expr.Load(t, at)); }
+  }
+
   private static String epilogue(ExprRenderer r, MatmulMatch mm, Fused f) {
     Compute c = mm.compute();
-    List<Expr> at = new ArrayList<>(c.loopVars());
-    Var mv = new Var("epilogue.m", new Dim("M")), nv = new Var("epilogue.n", new Dim("N"));
-    r.bind(mv, "m");
-    r.bind(nv, "n");
+    EpiIndex ix = EpiIndex.of(r, mm);
     String in = "    ";
     StringBuilder b = new StringBuilder("  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n]; outputs\n  // ")
         .append(String.join(", ", f.computes().stream().map(x -> x.out().dims().toString()).toList()))
@@ -562,11 +576,11 @@ public final class CudaRenderer {
         .append("\n  auto epilogue = [&](const int m, const int n, const float v)").append(f.staged() == null ? "" : " -> float").append(" {\n");
     // the group's vars, only where a statement uses one after the flat indexing
     java.util.Set<Var> used = new java.util.HashSet<>();
-    for (Compute x : f.computes()) kiln.dsl.Exprs.visit(flat(x.body(), mm, mv, nv), e -> { if (e instanceof Var v) used.add(v); });
+    for (Compute x : f.computes()) kiln.dsl.Exprs.visit(ix.flat(x.body()), e -> { if (e instanceof Var v) used.add(v); });
     if (mm.m().stream().anyMatch(used::contains)) b.append(decode32(r, mm.m(), "m", "rm", in));
     if (mm.n().stream().anyMatch(used::contains)) b.append(decode32(r, mm.n(), "n", "rn", in));
     Map<Expr, String> bound = new HashMap<>();
-    Expr cLoad = flat(new Expr.Load(c.out(), at), mm, mv, nv);
+    Expr cLoad = ix.element(c.out());
     bound.put(cLoad, "v");
     // a bf16 C or output: stored rounded (the dialect's store), and read by later statements as stored, as they would be unfused
     if (!f.unstored().contains(c.out())) b.append(in).append(storeTo(r, (Expr.Load) cLoad, "v")).append(";\n");
@@ -582,13 +596,13 @@ public final class CudaRenderer {
       // what an epilogue loads, no thread of the launch writes (its outputs it reads as locals; the arena keeps the rest
       // apart): read-only loads, which the compiler issues ahead of the previous elements' stores
       r.readOnlyLoads(true);
-      String value = r.renderWithLocals(flat(x.body(), mm, mv, nv), prelude, bound);
+      String value = r.renderWithLocals(ix.flat(x.body()), prelude, bound);
       r.readOnlyLoads(false);
       for (String p : prelude) b.append(in).append(p).append('\n');
       String y = "y" + k++;
       b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
-      Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
+      Expr target = ix.element(x.out());
       bound.put(target, y);
       if (x.out().equals(f.staged())) staged = y;
       else if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
@@ -620,24 +634,21 @@ public final class CudaRenderer {
    */
   private static String epiloguePairs(ExprRenderer r, MatmulMatch mm, Fused f, Map<String, Object> model) {
     Compute c = mm.compute();
-    List<Expr> at = new ArrayList<>(c.loopVars());
-    Var mv = new Var("epilogue.m", new Dim("M")), nv = new Var("epilogue.n", new Dim("N"));
-    r.bind(mv, "m");
-    r.bind(nv, "n");
+    EpiIndex ix = EpiIndex.of(r, mm);
     String in = "    ";
-    Expr cLoad = flat(new Expr.Load(c.out(), at), mm, mv, nv);
+    Expr cLoad = ix.element(c.out());
     // the values the statements compute (C, each output): read as locals, never loaded
     java.util.Set<Expr> computed = new java.util.HashSet<>();
     computed.add(cLoad);
-    for (Compute x : f.computes()) computed.add(flat(new Expr.Load(x.out(), at), mm, mv, nv));
+    for (Compute x : f.computes()) computed.add(ix.element(x.out()));
     // the loads, each once, in the order the statements read them (outermost only: an index's own loads go with its address)
     List<Expr.Load> loads = new ArrayList<>();
-    for (Compute x : f.computes()) gather(flat(x.body(), mm, mv, nv), computed, loads);
+    for (Compute x : f.computes()) gather(ix.flat(x.body()), computed, loads);
     // the stored outputs in order: C unless unstored, then each output neither unstored nor staged
     List<Expr.Load> stores = new ArrayList<>();
     if (!f.unstored().contains(c.out())) stores.add((Expr.Load) cLoad);
     for (Compute x : f.computes()) {
-      if (!x.out().equals(f.staged()) && !f.unstored().contains(x.out())) stores.add((Expr.Load) flat(new Expr.Load(x.out(), at), mm, mv, nv));
+      if (!x.out().equals(f.staged()) && !f.unstored().contains(x.out())) stores.add((Expr.Load) ix.element(x.out()));
     }
     StringBuilder b = new StringBuilder("  // epilogue: the element-wise consumers of C at its own index, from v = C[m, n], over element pairs; outputs\n  // ")
         .append(String.join(", ", f.computes().stream().map(x -> x.out().dims().toString()).toList()))
@@ -680,7 +691,7 @@ public final class CudaRenderer {
     // computing one element
     b.append("  auto epilogue = [&](const int m, const int n, const int e, const float v, const unsigned* x, float* y)")
         .append(f.staged() == null ? "" : " -> float").append(" {\n");
-    List<Expr> bodies = f.computes().stream().map(x -> flat(x.body(), mm, mv, nv)).toList();
+    List<Expr> bodies = f.computes().stream().map(x -> ix.flat(x.body())).toList();
     java.util.Set<Var> used = new java.util.HashSet<>();
     for (Expr e : bodies) kiln.dsl.Exprs.visit(e, x -> { if (x instanceof Var v) used.add(v); });
     if (mm.m().stream().anyMatch(used::contains)) b.append(decode32(r, mm.m(), "m", "rm", in));
@@ -693,7 +704,8 @@ public final class CudaRenderer {
     }
     bound.put(cLoad, "v");
     if (c.out().storage() == kiln.dsl.DType.BF16) {
-      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      // the epilogue warpgroup (EPI_WG) is handed C already rounded to bf16 (matmul_wgmma_bf16.cu.ftl): v as it is
+      b.append(in).append("const float vs = EPI_WG ? v : ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
       bound.put(cLoad, "vs");
     }
     if (stores.contains(cLoad)) b.append(in).append("y[").append(stores.indexOf(cLoad)).append("] = ").append(bound.get(cLoad)).append(";\n");
@@ -710,7 +722,7 @@ public final class CudaRenderer {
       String y = "y" + k++;
       b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
-      Expr target = flat(new Expr.Load(x.out(), at), mm, mv, nv);
+      Expr target = ix.element(x.out());
       bound.put(target, y);
       if (x.out().equals(f.staged())) staged = y;
       else if (stores.contains(target)) b.append(in).append("y[").append(stores.indexOf(target)).append("] = ").append(y).append(";\n");
@@ -870,6 +882,10 @@ public final class CudaRenderer {
       throw new IllegalArgumentException(c.name() + ": the staged " + fused.staged().name() + " must have C's dims " + tc.dims());
     }
     Tensor stored = fused != null && fused.staged() != null ? fused.staged() : tc;
+    // an epilogue over element pairs with a staged output: run by epilogue warpgroups while the consumers go on to the next tile
+    if (tile instanceof WgmmaBf16.Tile t && pairs && tmaStore && !t.pingpong() && t.splits() == 1 && t.epilogues() == 0) {
+      tile = t.withEpilogues(epilogueWarpgroups());
+    }
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -931,6 +947,25 @@ public final class CudaRenderer {
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
   }
+
+  /**
+   * Epilogue warpgroups a bf16 wgmma matmul with an epilogue over element pairs and a staged output gets (matmul_wgmma_bf16.cu.ftl):
+   * 0 by default (the consumers run the epilogue: faster on the H200 than the first version of the warpgroup, docs/perf.md,
+   * "An epilogue warpgroup"); KILN_EPI_WG=1 gives it the warpgroup, for comparison; tests may override.
+   */
+  static int epilogueWarpgroups() {
+    Integer o = epilogueWarpgroupsOverride;
+    if (o != null) return o;
+    String v = System.getenv("KILN_EPI_WG");
+    if (v == null || v.isEmpty()) return 0;
+    return switch (v) {
+      case "0", "1" -> Integer.parseInt(v);
+      default -> throw new IllegalArgumentException("KILN_EPI_WG: expected 0 or 1 (epilogue warpgroups of a bf16 wgmma matmul), found '" + v + "'");
+    };
+  }
+
+  /** Tests: the epilogue warpgroups to render (null: KILN_EPI_WG decides). */
+  public static volatile Integer epilogueWarpgroupsOverride;
 
   static String items(ExprRenderer r, List<Var> vars) {
     if (vars.isEmpty()) return "1";
