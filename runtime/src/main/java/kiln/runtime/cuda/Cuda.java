@@ -3,7 +3,37 @@
 // modules, launches, events for timing and CUDA graphs of captured launch sequences.
 package kiln.runtime.cuda;
 
-import static jcuda.driver.JCudaDriver.*;
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuCtxSynchronize;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetCount;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRelease;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuDeviceTotalMem;
+import static jcuda.driver.JCudaDriver.cuDriverGetVersion;
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+import static jcuda.driver.JCudaDriver.cuGraphDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphExecDestroy;
+import static jcuda.driver.JCudaDriver.cuGraphInstantiate;
+import static jcuda.driver.JCudaDriver.cuGraphLaunch;
+import static jcuda.driver.JCudaDriver.cuInit;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemAlloc;
+import static jcuda.driver.JCudaDriver.cuMemGetInfo;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamDestroy;
+import static jcuda.driver.JCudaDriver.cuStreamEndCapture;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
@@ -269,8 +299,8 @@ public final class Cuda implements AutoCloseable {
     CUstream s = new CUstream();
     if (high) {
       int[] least = new int[1], greatest = new int[1];
-      cuCtxGetStreamPriorityRange(least, greatest);
-      cuStreamCreateWithPriority(s, 0, greatest[0]);
+      jcuda.driver.JCudaDriver.cuCtxGetStreamPriorityRange(least, greatest);
+      jcuda.driver.JCudaDriver.cuStreamCreateWithPriority(s, 0, greatest[0]);
     } else {
       cuStreamCreate(s, 0);
     }
@@ -284,7 +314,7 @@ public final class Cuda implements AutoCloseable {
   public void waitFor(Event event) { waitFor(stream, event); }
 
   /** Work queued on s from now on waits for event. */
-  public void waitFor(CUstream s, Event event) { cuStreamWaitEvent(s, event.event, 0); }
+  public void waitFor(CUstream s, Event event) { jcuda.driver.JCudaDriver.cuStreamWaitEvent(s, event.event, 0); }
 
   /** A point in the stream, for timing: {@code start.record(); ...; end.record(); start.elapsedMs(end)}. */
   public final class Event implements AutoCloseable {
