@@ -1,6 +1,6 @@
 // The split-row column reduction (colreduce.cu.ftl) against double-precision sums computed here, at
 // shapes that divide nothing: rows = 5 x 419 (not a multiple of the splits, the threads' chunks or the
-// unroll), 100 columns (not a multiple of the 32-column tile), a bias-style sum, a layernorm-weight-style
+// unroll), 100 columns (not a multiple of 8: the element-a-row path), a bias-style sum, a layernorm-weight-style
 // `+=` with per-row values, a two-var output whose innermost dim (37) is shorter than a warp, and a max.
 // The row reduction beside them stays on reduce.cu.ftl; with the schedule off (KILN_COLREDUCE=0's
 // withColumns(null)) every one runs there and gives the same values. Tagged gpu: skips without a device.
