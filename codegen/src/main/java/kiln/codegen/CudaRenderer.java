@@ -704,8 +704,7 @@ public final class CudaRenderer {
     }
     bound.put(cLoad, "v");
     if (c.out().storage() == kiln.dsl.DType.BF16) {
-      // the epilogue warpgroup (EPI_WG) is handed C already rounded to bf16 (matmul_wgmma_bf16.cu.ftl): v as it is
-      b.append(in).append("const float vs = EPI_WG ? v : ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
       bound.put(cLoad, "vs");
     }
     if (stores.contains(cLoad)) b.append(in).append("y[").append(stores.indexOf(cLoad)).append("] = ").append(bound.get(cLoad)).append(";\n");
@@ -882,10 +881,6 @@ public final class CudaRenderer {
       throw new IllegalArgumentException(c.name() + ": the staged " + fused.staged().name() + " must have C's dims " + tc.dims());
     }
     Tensor stored = fused != null && fused.staged() != null ? fused.staged() : tc;
-    // an epilogue over element pairs with a staged output: run by epilogue warpgroups while the consumers go on to the next tile
-    if (tile instanceof WgmmaBf16.Tile t && pairs && tmaStore && !t.pingpong() && t.splits() == 1 && t.epilogues() == 0) {
-      tile = t.withEpilogues(epilogueWarpgroups());
-    }
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -947,25 +942,6 @@ public final class CudaRenderer {
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
   }
-
-  /**
-   * Epilogue warpgroups a bf16 wgmma matmul with an epilogue over element pairs and a staged output gets (matmul_wgmma_bf16.cu.ftl):
-   * 0 by default (the consumers run the epilogue: faster on the H200 than the first version of the warpgroup, docs/perf.md,
-   * "An epilogue warpgroup"); KILN_EPI_WG=1 gives it the warpgroup, for comparison; tests may override.
-   */
-  static int epilogueWarpgroups() {
-    Integer o = epilogueWarpgroupsOverride;
-    if (o != null) return o;
-    String v = System.getenv("KILN_EPI_WG");
-    if (v == null || v.isEmpty()) return 0;
-    return switch (v) {
-      case "0", "1" -> Integer.parseInt(v);
-      default -> throw new IllegalArgumentException("KILN_EPI_WG: expected 0 or 1 (epilogue warpgroups of a bf16 wgmma matmul), found '" + v + "'");
-    };
-  }
-
-  /** Tests: the epilogue warpgroups to render (null: KILN_EPI_WG decides). */
-  public static volatile Integer epilogueWarpgroupsOverride;
 
   static String items(ExprRenderer r, List<Var> vars) {
     if (vars.isEmpty()) return "1";
