@@ -22,11 +22,7 @@
      the stages [s * kTiles / SPLITS, (s + 1) * kTiles / SPLITS); it stores its fp32 partial sums to the workspace W (a
      dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). An epilogue
      over element pairs (epiPairs: CudaRenderer.epiloguePairs) gathers the inputs of EPI_BATCH rows of a thread's part
-     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). With an
-     epilogue warpgroup (epiWarps 1, tile knob epilogues=1: cooperative, tmaStore, a pair epilogue) the consumers only hand
-     each finished tile over as bf16 in the staging area (mbarrier hand[0]) and start the next main loop; the fourth
-     warpgroup runs the epilogue a 128-byte row per warp, writes the staged output back in place, has the copy engine store
-     it and frees the area (hand[1]) once the copy engine has read it. -->
+     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
@@ -66,10 +62,7 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 <#if splits gt 1>
 #define SPLITS ${splits}
 </#if>
-// epilogue warpgroup (epiWarps 1: an epilogue over element pairs with a staged output, cooperative): the consumers hand
-// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while it runs the epilogue
-#define EPI_WG ${epiWarps}
-#define THREADS (128 * (CONSUMERS + 1 + EPI_WG))
+#define THREADS (128 * (CONSUMERS + 1))
 #define A_BYTES (BM * BK * 2)
 #define STAGE_BYTES ((BM + BN) * BK * 2)
 // rows of a tile one consumer multiplies, in 64-row wgmma blocks
@@ -158,12 +151,6 @@ __device__ __forceinline__ float kiln_tanh(const float u) {
 // rows of a thread's part of a tile the epilogue gathers at once: all of them where their inputs fit in 96 registers
 // (KILN_EPI_ROWS=1 at codegen: one row at a time)
 #define EPI_BATCH (${epiRowsAll?then(1, 0)} && MI * 2 * (BN / 8) * EPI_IN <= 96 ? MI * 2 : 1)
-// epilogue warpgroups: their warps, and the rows of a 64-row box one warp gathers at once (all of its where one word a pair)
-#define EPI_WARPS (EPI_WG * 4)
-#define EPI_ROWS (EPI_WG ? (EPI_IN > 1 ? 32 / EPI_WARPS : 64 / EPI_WARPS) : 1)
-// passes of a box (a warp's 64 / EPI_WARPS rows of it, EPI_ROWS at a time) and of a tile
-#define EPI_PER (EPI_WG ? 64 / EPI_WARPS / EPI_ROWS : 1)
-#define EPI_PASSES ((BM / 64) * (BN / 64) * EPI_PER)
 
 </#if>
 <#if args>
@@ -189,11 +176,6 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
   unsigned long long* full = (unsigned long long*) (cstage + CONSUMERS * C_STAGE);
   unsigned long long* empty = full + STAGES;
   unsigned long long* order = empty + STAGES;   // ping-pong: consumer c arrives on order[c] once its main loop is issued
-<#if epiWarps gt 0>
-  // the hand-over: every consumer thread arrives on hand[0] once its part of a tile is in the staging area; the epilogue's
-  // leader arrives on hand[1] once the copy engine has read the staged output (the area is free for the next tile)
-  unsigned long long* hand = order + 2;
-</#if>
   const int wg = threadIdx.x / 128;
   const int mTiles = (M + BM - 1) / BM, nTiles = (N + BN - 1) / BN, tiles = mTiles * nTiles, kTiles = (K + BK - 1) / BK;
   if (threadIdx.x == 0) {
@@ -203,10 +185,6 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     }
     kiln_mbar_init(kiln_smem_u32(&order[0]), 1);
     kiln_mbar_init(kiln_smem_u32(&order[1]), 1);
-<#if epiWarps gt 0>
-    kiln_mbar_init(kiln_smem_u32(&hand[0]), CONSUMERS * 128);
-    kiln_mbar_init(kiln_smem_u32(&hand[1]), 1);
-</#if>
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   }
@@ -245,78 +223,8 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
         }
       }
     }
-<#if epiWarps gt 0>
-  } else if (wg > CONSUMERS) {
-    // the epilogue warpgroup: warp ew takes rows ew, ew + EPI_WARPS, ... of each 64 x 64 box of the handed-over tile, lane l the
-    // pair of columns 2l, 2l + 1 (one 128-byte row of a box a warp, so the global loads and stores are whole lines and the
-    // swizzled shared reads hit 32 banks); the staged output goes back in place and the copy engine stores it
-    // 512 threads start at 128 registers: producer 40, consumers 168, epilogue 136 (ptxas allocates each part to its count)
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 136;");
-    const int et = threadIdx.x - 128 * (CONSUMERS + 1), ew = et / 32, l = et % 32;
-    for (int i = 0, t = blockIdx.x; t < tiles; i++, t += gridDim.x) {
-      int mt, nt;
-      kiln_tile_order(t, mTiles, nTiles, GROUP, mt, nt);
-      const int m0 = mt * BM, n0 = nt * BN;
-      // pass p: EPI_ROWS of this warp's rows of box p / EPI_PER (boxes row-block-major), from row r0
-      auto gather = [&](const int pass, unsigned (&x)[EPI_ROWS][EPI_IN]) {
-        const int box = pass / EPI_PER, r0 = pass % EPI_PER * EPI_ROWS;
-        const int mb = m0 + box / (BN / 64) * 64, n = n0 + box % (BN / 64) * 64 + 2 * l;
-#pragma unroll
-        for (int k = 0; k < EPI_ROWS; k++) {
-          const int m = mb + ew + (r0 + k) * EPI_WARPS;
-          if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[k]);
-        }
-      };
-      // every handed-over pair of the pass read first, then each computed and stored (rows interleave: no load follows a store)
-      auto finish = [&](const int pass, const unsigned (&x)[EPI_ROWS][EPI_IN]) {
-        const int box = pass / EPI_PER, r0 = pass % EPI_PER * EPI_ROWS;
-        unsigned char* const bs = cstage + box * 8192;
-        const int mb = m0 + box / (BN / 64) * 64, n = n0 + box % (BN / 64) * 64 + 2 * l;
-        unsigned u[EPI_ROWS];
-#pragma unroll
-        for (int k = 0; k < EPI_ROWS; k++) {
-          const int r = ew + (r0 + k) * EPI_WARPS;
-          u[k] = *(const unsigned*) (bs + r * 128 + (((l >> 2) ^ (r & 7)) << 4) + 4 * (l & 3));
-        }
-#pragma unroll
-        for (int k = 0; k < EPI_ROWS; k++) {
-          const int r = ew + (r0 + k) * EPI_WARPS, m = mb + r;
-          float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
-          const float e0 = m < M && n < N ? epilogue(m, n, 0, __uint_as_float(u[k] << 16), x[k], y0) : 0.0f;
-          const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, __uint_as_float(u[k] & 0xffff0000u), x[k], y1) : 0.0f;
-          if (m < M && n < N) epilogue_store(m, n, n + 1 < N, y0, y1);
-          *(unsigned*) (bs + r * 128 + (((l >> 2) ^ (r & 7)) << 4) + 4 * (l & 3)) = kiln_bf16x2(e0, e1);
-        }
-      };
-      // the inputs of a pass gathered while the one before is computed; the first before the hand-over (they do not depend on it)
-      unsigned xa[EPI_ROWS][EPI_IN], xb[EPI_ROWS][EPI_IN];
-      gather(0, xa);
-      kiln_mbar_wait(kiln_smem_u32(&hand[0]), i & 1);
-#pragma unroll 1
-      for (int pass = 0; pass < EPI_PASSES; pass += 2) {
-        if (pass + 1 < EPI_PASSES) gather(pass + 1, xb);
-        finish(pass, xa);
-        if (pass + 1 < EPI_PASSES) {
-          if (pass + 2 < EPI_PASSES) gather(pass + 2, xa);
-          finish(pass + 1, xb);
-        }
-      }
-      asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-      asm volatile("bar.sync 3, %0;" :: "n"(EPI_WG * 128) : "memory");
-      if (et == 0) {
-#pragma unroll
-        for (int box = 0; box < (BM / 64) * (BN / 64); box++) {
-          asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];"
-                       :: "l"(&mapC), "r"(n0 + box % (BN / 64) * 64), "r"(m0 + box / (BN / 64) * 64), "r"(kiln_smem_u32(cstage + box * 8192)) : "memory");
-        }
-        asm volatile("cp.async.bulk.commit_group;" ::: "memory");
-        asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
-        kiln_mbar_arrive(kiln_smem_u32(&hand[1]));
-      }
-    }
-</#if>
   } else {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 ${(epiWarps == 0)?then(232, 168)};");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
     const int c = wg - 1;
     const bool leader = threadIdx.x % 128 == 0;
     // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row
@@ -386,23 +294,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       int mt, nt;
       kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
       const int m0 = mt * BM + rows, n0 = nt * BN;
-<#if epiWarps gt 0>
-      // hand the tile over as bf16 (the value the epilogue reads: C is a bf16 tensor) once the epilogue is done with the last one
-      unsigned char* cs = cstage + c * C_STAGE;
-      if (i > 0) kiln_mbar_wait(kiln_smem_u32(&hand[1]), (i - 1) & 1);
-#pragma unroll
-      for (int a = 0; a < MI; a++) {
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-          const int r = w * 16 + g + h * 8;
-#pragma unroll
-          for (int j = 0; j < BN / 8; j++) {
-            *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
-          }
-        }
-      }
-      kiln_mbar_arrive(kiln_smem_u32(&hand[0]));
-<#elseif splits gt 1>
+<#if splits gt 1>
       // split-K: this split's fp32 partial sums into its dense M x N of the workspace
       float* const part = W + (long long) (t / tiles) * M * N;
 #pragma unroll
@@ -577,7 +469,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 </#if>
 </#if>
     }
-<#if tmaStore && epiWarps == 0>
+<#if tmaStore>
     // the staging area must outlive the copy engine's last reads of it
     if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
 </#if>
@@ -620,7 +512,6 @@ extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__
 #undef PINGPONG
 #undef GROUP
 #undef THREADS
-#undef EPI_WG
 #undef A_BYTES
 #undef STAGE_BYTES
 #undef WM
@@ -634,8 +525,4 @@ extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__
 #undef EPI_IN
 #undef EPI_OUT
 #undef EPI_BATCH
-#undef EPI_WARPS
-#undef EPI_ROWS
-#undef EPI_PER
-#undef EPI_PASSES
 </#if>

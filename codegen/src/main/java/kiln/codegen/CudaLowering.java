@@ -123,7 +123,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     CudaSchedule.MatmulTile byDefault = schedule.matmulFor(mm);
     Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
     long[] plan = transposePlan(mm, schedule, size, transposeFloats);
-    Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan);
+    Rendered copies = plan == null ? null : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan, null);
     CudaSchedule.MatmulTile chosen = copies == null ? chooser.choose(k) : chooser.choose(k, copies);
     if (copies != null && (chosen == null || chosen instanceof CudaSchedule.WgmmaTile)) {
       CudaSchedule.WgmmaTile w = chosen == null ? schedule.wgmma() : (CudaSchedule.WgmmaTile) chosen;

@@ -442,28 +442,17 @@ public final class CudaRenderer {
     return new Rendered("transpose", function, source.replace(placeholder, function), List.of(), List.of(), new Threads(List.of()));
   }
 
-  /**
-   * The wgmma matmul over K-major copies (wgmmaLayouts), K rendered as kChunk: chunk 0's kernel
-   * (accumulating as the compute does) carrying the plan in its Tiles, with the transpose kernel and,
-   * where later chunks must add to chunk 0's result, the `+=` twin.
-   */
-  public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long kChunk, int chunks) {
-    return matmulTransposed(mm, accumulate, tile, new long[] {kChunk, chunks});
-  }
-
-  /**
-   * As above over a plan from transposePlan: {kChunk, kChunks}, or {kChunk, kChunks, mChunk, mChunks, tail rows} chunked
-   * along M too (A copied): the kernels then render M as mChunk rows (C's rows shifted per launch), and the
-   * last M chunk's rows get their own kernels (Transposed.tail, tailRest).
-   */
-  public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long[] plan) {
-    return matmulTransposed(mm, accumulate, tile, plan, null);
-  }
-
   /** Whether a plan from transposePlan runs as one launch of the matmul (one K chunk, no M chunks): only then may it take an epilogue. */
   public static boolean oneLaunch(long[] plan) { return plan[1] == 1 && !(plan.length > 2 && plan[3] > 1); }
 
-  /** As above with an epilogue (null: none), where the plan is oneLaunch. */
+  /**
+   * The wgmma matmul over K-major copies (wgmmaLayouts), K rendered as kChunk: chunk 0's kernel
+   * (accumulating as the compute does) carrying the plan in its Tiles, with the transpose kernel and,
+   * where later chunks must add to chunk 0's result, the `+=` twin. The plan comes from transposePlan: {kChunk, kChunks},
+   * or {kChunk, kChunks, mChunk, mChunks, tail rows} chunked along M too (A copied): the kernels then render M as mChunk
+   * rows (C's rows shifted per launch), and the last M chunk's rows get their own kernels (Transposed.tail, tailRest).
+   * epilogue (null: none) only where the plan is oneLaunch.
+   */
   public static Rendered matmulTransposed(MatmulMatch mm, boolean accumulate, CudaSchedule.WgmmaTile tile, long[] plan, Fused epilogue) {
     boolean[] t = wgmmaLayouts(mm);
     if (t == null || !(t[0] || t[1])) throw new IllegalArgumentException(mm.compute().name() + ": no operand to transpose for wgmma");
@@ -474,13 +463,13 @@ public final class CudaRenderer {
     long mChunk = rows ? plan[2] : 0, tailRows = 0;
     int mChunks = rows ? (int) plan[3] : 1;
     Rendered tail = null, tailRest = null;
-    Rendered rest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null, mChunk) : null;
+    Rendered rest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null, mChunk, null) : null;
     if (rows) {
       tailRows = plan.length > 4 ? plan[4] : 0;
       if (tailRows <= 0 || tailRows > mChunk) throw new IllegalArgumentException(mm.compute().name() + ": an M-chunked plan needs its tail rows");
       if (tailRows != mChunk) {
-        tail = matmul(mm, accumulate, tile, kChunk, null, tailRows);
-        tailRest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null, tailRows) : null;
+        tail = matmul(mm, accumulate, tile, kChunk, null, tailRows, null);
+        tailRest = chunks > 1 && !accumulate ? matmul(mm, true, tile, kChunk, null, tailRows, null) : null;
       }
     }
     Transposed x = new Transposed(t[0], t[1], kChunk, chunks, transpose(64), rest, mChunk, mChunks, tail, tailRest);
@@ -495,10 +484,6 @@ public final class CudaRenderer {
 
   /** As above, with epilogue (null: none) applied to each element of C before it is stored (split-K: in the kernel that adds the splits). */
   public static Rendered matmul(MatmulMatch mm, CudaSchedule.MatmulTile tile, Fused epilogue) { return matmul(mm, false, tile, 0, null, 0, epilogue); }
-
-  private static Rendered matmul(MatmulMatch mm, boolean accumulate, CudaSchedule.MatmulTile tile, long kChunk, Transposed transposed, long mRows) {
-    return matmul(mm, accumulate, tile, kChunk, transposed, mRows, null);
-  }
 
   /**
    * A matmul's epilogue (Epilogue.groups): the element-wise computes, renamed to the matmul's loop vars,
@@ -575,10 +560,7 @@ public final class CudaRenderer {
         .append(f.staged() == null ? "" : "; " + f.staged().dims() + " returned, for the copy engine to store")
         .append("\n  auto epilogue = [&](const int m, const int n, const float v)").append(f.staged() == null ? "" : " -> float").append(" {\n");
     // the group's vars, only where a statement uses one after the flat indexing
-    java.util.Set<Var> used = new java.util.HashSet<>();
-    for (Compute x : f.computes()) kiln.dsl.Exprs.visit(ix.flat(x.body()), e -> { if (e instanceof Var v) used.add(v); });
-    if (mm.m().stream().anyMatch(used::contains)) b.append(decode32(r, mm.m(), "m", "rm", in));
-    if (mm.n().stream().anyMatch(used::contains)) b.append(decode32(r, mm.n(), "n", "rn", in));
+    b.append(decodeFor(r, mm, f.computes().stream().map(x -> ix.flat(x.body())).toList(), in));
     Map<Expr, String> bound = new HashMap<>();
     Expr cLoad = ix.element(c.out());
     bound.put(cLoad, "v");
@@ -588,27 +570,38 @@ public final class CudaRenderer {
       b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
       bound.put(cLoad, "vs");
     }
+    statements(r, f, ix, bound, code -> code, (t, y) -> f.unstored().contains(t.tensor()) ? null : storeTo(r, t, y), b, in);
+    return b.append("  };").toString();
+  }
+
+  /**
+   * Both epilogues' statements, one a compute: its value as a local y0, y1, ... (its text through `code`), bound for the
+   * later ones; for an output that is not the staged one, the line `keep` gives (null: none); at the end the return of the
+   * staged local, if any.
+   */
+  private static void statements(ExprRenderer r, Fused f, EpiIndex ix, Map<Expr, String> bound, java.util.function.UnaryOperator<String> code,
+                                 java.util.function.BiFunction<Expr.Load, String, String> keep, StringBuilder b, String in) {
     int k = 0;
     String staged = null;
     for (Compute x : f.computes()) {
-      if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
+      if (!x.loopVars().equals(ix.mm().compute().loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
       List<String> prelude = new ArrayList<>();
       // what an epilogue loads, no thread of the launch writes (its outputs it reads as locals; the arena keeps the rest
       // apart): read-only loads, which the compiler issues ahead of the previous elements' stores
       r.readOnlyLoads(true);
-      String value = r.renderWithLocals(ix.flat(x.body()), prelude, bound);
+      String value = code.apply(r.renderWithLocals(ix.flat(x.body()), prelude, bound));
       r.readOnlyLoads(false);
-      for (String p : prelude) b.append(in).append(p).append('\n');
+      for (String p : prelude) b.append(in).append(code.apply(p)).append('\n');
       String y = "y" + k++;
       b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
-      Expr target = ix.element(x.out());
+      Expr.Load target = (Expr.Load) ix.element(x.out());
       bound.put(target, y);
+      String line = keep.apply(target, y);
       if (x.out().equals(f.staged())) staged = y;
-      else if (!f.unstored().contains(x.out())) b.append(in).append(storeTo(r, (Expr.Load) target, y)).append(";\n");
+      else if (line != null) b.append(in).append(line).append(";\n");
     }
     if (staged != null) b.append(in).append("return ").append(staged).append(";\n");
-    return b.append("  };").toString();
   }
 
   /** Whether epiloguePairs takes this epilogue: every value a float, every tensor it loads or stores held as bf16 or fp32. */
@@ -656,11 +649,11 @@ public final class CudaRenderer {
         .append(f.staged() == null ? "" : "; " + f.staged().dims() + " returned, for the copy engine to store").append('\n');
     // addresses of the loaded and stored elements at (m, n)
     r.readOnlyLoads(true);
-    b.append("  auto epilogue_at = [&](const int m, const int n, const void** p) {\n").append(decodeFor(r, mm, loads.stream().map(l -> (Expr) l).toList(), in));
+    b.append("  auto epilogue_at = [&](const int m, const int n, const void** p) {\n").append(decodeFor(r, mm, loads, in));
     for (int i = 0; i < loads.size(); i++) b.append(in).append("p[").append(i).append("] = &").append(r.lvalue(loads.get(i))).append(";\n");
     b.append("  };\n");
     r.readOnlyLoads(false);
-    b.append("  auto epilogue_to = [&](const int m, const int n, void** p) {\n").append(decodeFor(r, mm, stores.stream().map(l -> (Expr) l).toList(), in));
+    b.append("  auto epilogue_to = [&](const int m, const int n, void** p) {\n").append(decodeFor(r, mm, stores, in));
     for (int i = 0; i < stores.size(); i++) b.append(in).append("p[").append(i).append("] = &").append(r.lvalue(stores.get(i))).append(";\n");
     b.append("  };\n");
     // gathering: word w of x per load (bf16: the pair packed, element n in the low half; fp32: two words)
@@ -691,11 +684,7 @@ public final class CudaRenderer {
     // computing one element
     b.append("  auto epilogue = [&](const int m, const int n, const int e, const float v, const unsigned* x, float* y)")
         .append(f.staged() == null ? "" : " -> float").append(" {\n");
-    List<Expr> bodies = f.computes().stream().map(x -> ix.flat(x.body())).toList();
-    java.util.Set<Var> used = new java.util.HashSet<>();
-    for (Expr e : bodies) kiln.dsl.Exprs.visit(e, x -> { if (x instanceof Var v) used.add(v); });
-    if (mm.m().stream().anyMatch(used::contains)) b.append(decode32(r, mm.m(), "m", "rm", in));
-    if (mm.n().stream().anyMatch(used::contains)) b.append(decode32(r, mm.n(), "n", "rn", in));
+    b.append(decodeFor(r, mm, f.computes().stream().map(x -> ix.flat(x.body())).toList(), in));
     // each gathered value once, as a local named after its word (l0, l1, ...)
     for (Expr.Load l : loads) {
       String local = "l" + wordOf.get(l);
@@ -704,30 +693,11 @@ public final class CudaRenderer {
     }
     bound.put(cLoad, "v");
     if (c.out().storage() == kiln.dsl.DType.BF16) {
-      // the epilogue warpgroup (EPI_WG) is handed C already rounded to bf16 (matmul_wgmma_bf16.cu.ftl): v as it is
-      b.append(in).append("const float vs = EPI_WG ? v : ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
       bound.put(cLoad, "vs");
     }
     if (stores.contains(cLoad)) b.append(in).append("y[").append(stores.indexOf(cLoad)).append("] = ").append(bound.get(cLoad)).append(";\n");
-    int k = 0;
-    String staged = null;
-    for (int i = 0; i < f.computes().size(); i++) {
-      Compute x = f.computes().get(i);
-      if (!x.loopVars().equals(c.loopVars())) throw new IllegalArgumentException(x.name() + ": an epilogue compute must use its matmul's loop vars");
-      List<String> prelude = new ArrayList<>();
-      r.readOnlyLoads(true);
-      String value = fastTanh(r.renderWithLocals(bodies.get(i), prelude, bound));
-      r.readOnlyLoads(false);
-      for (String p : prelude) b.append(in).append(fastTanh(p)).append('\n');
-      String y = "y" + k++;
-      b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
-          .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
-      Expr target = ix.element(x.out());
-      bound.put(target, y);
-      if (x.out().equals(f.staged())) staged = y;
-      else if (stores.contains(target)) b.append(in).append("y[").append(stores.indexOf(target)).append("] = ").append(y).append(";\n");
-    }
-    if (staged != null) b.append(in).append("return ").append(staged).append(";\n");
+    statements(r, f, ix, bound, CudaRenderer::fastTanh, (t, y) -> stores.contains(t) ? "y[" + stores.indexOf(t) + "] = " + y : null, b, in);
     b.append("  };\n");
     // storing a pair
     b.append("  auto epilogue_store = [&](const int m, const int n, const bool two, const float* y0, const float* y1) {\n");
@@ -776,10 +746,10 @@ public final class CudaRenderer {
     });
   }
 
-  /** decode32 of M's and N's vars where the given loads' indices use one (after flat). */
-  private static String decodeFor(ExprRenderer r, MatmulMatch mm, List<Expr> loads, String in) {
+  /** decode32 of M's and N's vars where the given expressions (loads, or statements, after flat) use one. */
+  private static String decodeFor(ExprRenderer r, MatmulMatch mm, List<? extends Expr> exprs, String in) {
     java.util.Set<Var> used = new java.util.HashSet<>();
-    for (Expr e : loads) kiln.dsl.Exprs.visit(e, x -> { if (x instanceof Var v) used.add(v); });
+    for (Expr e : exprs) kiln.dsl.Exprs.visit(e, x -> { if (x instanceof Var v) used.add(v); });
     return (mm.m().stream().anyMatch(used::contains) ? decode32(r, mm.m(), "m", "rm", in) : "")
         + (mm.n().stream().anyMatch(used::contains) ? decode32(r, mm.n(), "n", "rn", in) : "");
   }
@@ -882,10 +852,6 @@ public final class CudaRenderer {
       throw new IllegalArgumentException(c.name() + ": the staged " + fused.staged().name() + " must have C's dims " + tc.dims());
     }
     Tensor stored = fused != null && fused.staged() != null ? fused.staged() : tc;
-    // an epilogue over element pairs with a staged output: run by epilogue warpgroups while the consumers go on to the next tile
-    if (tile instanceof WgmmaBf16.Tile t && pairs && tmaStore && !t.pingpong() && t.splits() == 1 && t.epilogues() == 0) {
-      tile = t.withEpilogues(epilogueWarpgroups());
-    }
     String template = switch (tile) {
       case CudaSchedule.SimtTile t -> {
         m.put("bm", t.bm());
@@ -947,25 +913,6 @@ public final class CudaRenderer {
     return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
   }
-
-  /**
-   * Epilogue warpgroups a bf16 wgmma matmul with an epilogue over element pairs and a staged output gets (matmul_wgmma_bf16.cu.ftl):
-   * 0 by default (the consumers run the epilogue: faster on the H200 than the first version of the warpgroup, docs/perf.md,
-   * "An epilogue warpgroup"); KILN_EPI_WG=1 gives it the warpgroup, for comparison; tests may override.
-   */
-  static int epilogueWarpgroups() {
-    Integer o = epilogueWarpgroupsOverride;
-    if (o != null) return o;
-    String v = System.getenv("KILN_EPI_WG");
-    if (v == null || v.isEmpty()) return 0;
-    return switch (v) {
-      case "0", "1" -> Integer.parseInt(v);
-      default -> throw new IllegalArgumentException("KILN_EPI_WG: expected 0 or 1 (epilogue warpgroups of a bf16 wgmma matmul), found '" + v + "'");
-    };
-  }
-
-  /** Tests: the epilogue warpgroups to render (null: KILN_EPI_WG decides). */
-  public static volatile Integer epilogueWarpgroupsOverride;
 
   static String items(ExprRenderer r, List<Var> vars) {
     if (vars.isEmpty()) return "1";

@@ -13,14 +13,6 @@ import java.util.List;
  */
 public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma, ColumnTile columns,
                            WgmmaBf16.Tile wgmmaBf16) {
-  public CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma) {
-    this(mapBlock, reduceBlock, precision, simt, mma, wgmma, COLUMNS_DEFAULT);
-  }
-
-  public CudaSchedule(int mapBlock, int reduceBlock, Precision precision, SimtTile simt, MmaTile mma, WgmmaTile wgmma, ColumnTile columns) {
-    this(mapBlock, reduceBlock, precision, simt, mma, wgmma, columns, null);
-  }
-
   /**
    * FP32: exact fp32 FMAs on CUDA cores. TF32: tensor cores, inputs rounded to 10 mantissa bits, fp32 sums.
    * BF16: parameters (a copy of the fp32 master) and activations stored as bf16 (codegen's Bf16Storage pass,
@@ -172,7 +164,7 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
   public static final MmaTile MMA_DEFAULT = new MmaTile(128, 128, 32, 64, 32, 3);
   /** Best or within 15% of best on GPT-2's five forward shapes on an H200 (docs/perf.md, "GPU: Hopper matmul"). */
   public static final WgmmaTile WGMMA_DEFAULT = new WgmmaTile(128, 192, 32, 5, 2);
-  public static final CudaSchedule DEFAULT = new CudaSchedule(256, 256, Precision.FP32, SIMT_DEFAULT, MMA_DEFAULT, null);
+  public static final CudaSchedule DEFAULT = new CudaSchedule(256, 256, Precision.FP32, SIMT_DEFAULT, MMA_DEFAULT, null, COLUMNS_DEFAULT, null);
 
   /** The precision's general matmul tile (every layout, every GPU). */
   public MatmulTile matmul() { return precision == Precision.TF32 ? mma : simt; }

@@ -30,12 +30,9 @@ public final class WgmmaBf16 {
    * shared memory for the copy engine to store (fp32 C and += keep the stores from registers). splits > 1
    * is split-K: each output tile's K range is cut into that many runs of whole 64-deep stages, each a unit of
    * work of its own whose fp32 partial sums go to a workspace, and a second kernel adds them into C in split
-   * order (deterministic; no epilogue, no tmaStore). epilogues = 1 (cooperative, tmaStore, no split-K) adds an epilogue
-   * warpgroup: the consumers hand each finished tile to them through C's staging area as bf16 and go on to the next
-   * tile's main loop while it runs the epilogue (two would leave 96 registers a thread at launch, too few for ptxas around
-   * the wgmma) (CudaRenderer.matmul sets it for an epilogue over element pairs).
+   * order (deterministic; no epilogue, no tmaStore).
    */
-  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int epilogues)
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits)
       implements CudaSchedule.MatmulTile {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
@@ -46,17 +43,11 @@ public final class WgmmaBf16 {
     public static final int MAX_SPLITS = 32;
 
     public Tile {
-      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, epilogues);
+      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits);
       if (why != null) {
         throw new IllegalArgumentException("bf16 wgmma tile " + bm + "x" + bn + " stages " + stages + " consumers " + consumers
-            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + (splits != 1 ? " splits " + splits : "")
-            + (epilogues != 0 ? " epilogues " + epilogues : "") + ": " + why);
+            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + (splits != 1 ? " splits " + splits : "") + ": " + why);
       }
-    }
-
-    /** A tile without epilogue warpgroups. */
-    public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits) {
-      this(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, 0);
     }
 
     /** A tile without split-K. */
@@ -67,10 +58,8 @@ public final class WgmmaBf16 {
     /** A tile that stores C from the registers. */
     public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) { this(bm, bn, stages, consumers, pingpong, group, false); }
 
-    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int epilogues) {
+    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits) {
       if (splits < 1 || splits > MAX_SPLITS) return "1 to " + MAX_SPLITS + " splits along K, found " + splits;
-      if (epilogues < 0 || epilogues > 1) return "0 or 1 epilogue warpgroups, found " + epilogues;
-      if (epilogues > 0 && (pingpong || !tmaStore || splits != 1)) return "epilogue warpgroups need a cooperative tmaStore tile without split-K";
       if (consumers < 1 || consumers > 2) return "1 or 2 consumer warpgroups, found " + consumers;
       if (pingpong && consumers != 2) return "pingpong needs 2 consumers";
       int rows = pingpong ? bm : bm / Math.max(1, consumers);
@@ -79,24 +68,21 @@ public final class WgmmaBf16 {
       if (stages < 2) return "at least 2 stages";
       if (rows / 64 * bn / 2 > MAX_ACCUMULATORS) return "at most " + MAX_ACCUMULATORS + " accumulators per thread, found " + rows / 64 * bn / 2;
       if (group < 1 || group > 64) return "a raster group of 1 to 64 tiles";
-      int shared = sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore, epilogues);
+      int shared = sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore);
       if (shared > SHARED_LIMIT) return (tmaStore ? "the ring and C's staging need " : "the ring needs ") + shared + " bytes, over " + SHARED_LIMIT;
       return null;
     }
 
-    private static int sharedBytes(int bm, int bn, int stages, int consumers, boolean pingpong, boolean tmaStore, int epilogues) {
+    private static int sharedBytes(int bm, int bn, int stages, int consumers, boolean pingpong, boolean tmaStore) {
       int staging = tmaStore ? (pingpong ? consumers : 1) * bm * bn * 2 : 0;
-      return stages * (bm + bn) * BK * 2 + staging + 8 * (2 * stages + 2 + (epilogues > 0 ? 2 : 0)) + 1024;
+      return stages * (bm + bn) * BK * 2 + staging + 8 * (2 * stages + 2) + 1024;
     }
 
     /** This tile storing C from the registers (false) or through the copy engine where it can (true). */
-    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits, on ? epilogues : 0); }
+    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits); }
 
     /** This tile with K split `s` ways (1: no split-K). */
-    public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s, s == 1 ? epilogues : 0); }
-
-    /** This tile with `e` epilogue warpgroups (0: the consumers run the epilogue themselves). */
-    public Tile withEpilogues(int e) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, e); }
+    public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s); }
 
     /** Output tiles of an M x N product. */
     public long outputTiles(long m, long n) { return ((m + bm - 1) / bm) * ((n + bn - 1) / bn); }
@@ -104,14 +90,11 @@ public final class WgmmaBf16 {
     /** Floats of workspace one launch needs: a dense fp32 M x N of partial sums per split (none without split-K). */
     public long workspaceFloats(long m, long n) { return splits == 1 ? 0 : splits * m * n; }
 
-    /** Producer warpgroup plus the consumers and the epilogue warpgroups. */
-    @Override public int threads() { return 128 * (consumers + 1 + epilogues); }
+    /** Producer warpgroup plus the consumers. */
+    @Override public int threads() { return 128 * (consumers + 1); }
 
-    /**
-     * The stage ring, C's staging (tmaStore), the full, empty and order barriers (and the two of the hand-over to the epilogue
-     * warpgroups), and 1024 bytes to align the swizzled tiles.
-     */
-    @Override public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore, epilogues); }
+    /** The stage ring, C's staging (tmaStore), the full, empty and order barriers, and 1024 bytes to align the swizzled tiles. */
+    @Override public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore); }
 
     /** Rows of the copy engine's box of an operand: BM or BN rows for a K-major one, 64 (and BK deep) for an MN-major one. */
     public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn; }
@@ -124,17 +107,17 @@ public final class WgmmaBf16 {
     /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
     @Override public String knobs() {
       return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
-          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "") + (epilogues != 0 ? " epilogues=" + epilogues : "");
+          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "");
     }
 
     /** The inverse of knobs(); null when the text is no valid point. */
     public static Tile parse(String knobs) {
       Map<String, Integer> v = Schedule.knobValues(knobs);
       if (v == null || !v.keySet().containsAll(List.of("bm", "bn", "stages", "consumers", "group"))) return null;
-      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits", "epilogues").containsAll(v.keySet())) return null;
+      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits").containsAll(v.keySet())) return null;
       try {
         return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"),
-            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1), v.getOrDefault("epilogues", 0));
+            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1));
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -248,7 +231,6 @@ public final class WgmmaBf16 {
     m.put("accumulate", accumulate);
     m.put("tmaStore", tmaStore);
     m.put("splits", tile.splits());
-    m.put("epiWarps", tile.epilogues());
     return m;
   }
 }

@@ -147,7 +147,7 @@ class NvccCompileTest {
       var mm = kiln.codegen.MatmulMatch.of(c);
       boolean[] t = mm.isEmpty() ? null : kiln.codegen.CudaRenderer.wgmmaLayouts(mm.get());
       if (t == null || !(t[0] || t[1])) continue;
-      var r = kiln.codegen.CudaRenderer.matmulTransposed(mm.get(), c.accumulate(), kiln.codegen.CudaSchedule.WGMMA_DEFAULT, 4096, 2);
+      var r = kiln.codegen.CudaRenderer.matmulTransposed(mm.get(), c.accumulate(), kiln.codegen.CudaSchedule.WGMMA_DEFAULT, new long[] {4096, 2}, null);
       for (var k : java.util.Arrays.asList(r, r.work() instanceof kiln.codegen.Work.Tiles x ? x.transposed().rest() : null)) {
         if (k != null && functions.add(k.function())) {
           unit.append(k.source()).append('\n');
@@ -169,7 +169,7 @@ class NvccCompileTest {
     kiln.dsl.Compute dwte = kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA).graph().computes().stream()
         .filter(c -> c.out().name().equals("grads.wte") && kiln.codegen.MatmulMatch.of(c).isPresent()).findFirst().orElseThrow();
     var r = kiln.codegen.CudaRenderer.matmulTransposed(kiln.codegen.MatmulMatch.of(dwte).orElseThrow(), dwte.accumulate(),
-        kiln.codegen.CudaSchedule.WGMMA_DEFAULT, new long[] {1664, 5, 8448, 6, 8064});
+        kiln.codegen.CudaSchedule.WGMMA_DEFAULT, new long[] {1664, 5, 8448, 6, 8064}, null);
     var x = ((kiln.codegen.Work.Tiles) r.work()).transposed();
     StringBuilder unit = new StringBuilder(r.source()).append('\n');
     for (var k : x.kernels()) unit.append(k.source()).append('\n');

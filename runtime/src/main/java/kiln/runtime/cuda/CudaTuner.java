@@ -97,13 +97,13 @@ public final class CudaTuner {
           : schedule.matmulFor(mm);
       Rendered r = CudaRenderer.matmul(mm, acc, byDefault);
       long[] plan = kiln.codegen.CudaLowering.transposePlan(mm, schedule, layout::size, CudaExecutor.transposeFloats(schedule));
-      String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan).function();
+      String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan, null).function();
       String key = function + "|" + shape(r, layout);
       if (targets.containsKey(key)) continue;
       List<CudaSchedule.MatmulTile> space = space(schedule, mm, layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong);
       Rendered[] variants = new Rendered[space.size()];
       for (int i = 0; i < variants.length; i++) {
-        variants[i] = plan != null && space.get(i) instanceof CudaSchedule.WgmmaTile w ? CudaRenderer.matmulTransposed(mm, acc, w, plan)
+        variants[i] = plan != null && space.get(i) instanceof CudaSchedule.WgmmaTile w ? CudaRenderer.matmulTransposed(mm, acc, w, plan, null)
             : CudaRenderer.matmul(mm, acc, space.get(i));
       }
       targets.put(key, new Target(mm.compute().name(), r, plan == null ? byDefault : schedule.wgmma(), space, variants,

@@ -31,12 +31,6 @@ class WgmmaBf16TileTest {
     assertNull(Tile.parse("bm=128 bn=256 stages=4 consumers=2 group=16 bk=64"));
     assertNull(Tile.parse("bm=128 bn=96 stages=4 consumers=2 group=16"));
     assertNull(Tile.parse("garbage"));
-    Tile e = WgmmaBf16.DEFAULT.withEpilogues(1);
-    assertEquals("bm=128 bn=192 stages=4 consumers=2 group=16 tmastore=1 epilogues=1", e.knobs());
-    assertEquals(e, Tile.parse(e.knobs()));
-    assertEquals(512, e.threads());
-    assertEquals(WgmmaBf16.DEFAULT.sharedBytes() + 16, e.sharedBytes());
-    assertEquals(0, e.withTmaStore(false).epilogues());
   }
 
   @Test
@@ -57,10 +51,6 @@ class WgmmaBf16TileTest {
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 192, 5, 2, false, 16, true)).getMessage());
     assertEquals("bf16 wgmma tile 128x256 stages 1 consumers 2 group 16: at least 2 stages",
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 1, 2, false, 16)).getMessage());
-    assertEquals("bf16 wgmma tile 128x128 stages 6 consumers 2 pingpong group 16 tmastore epilogues 1: epilogue warpgroups need a cooperative tmaStore tile without split-K",
-        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 128, 6, 2, true, 16, true, 1, 1)).getMessage());
-    assertEquals("bf16 wgmma tile 128x192 stages 4 consumers 2 group 16 tmastore epilogues 2: 0 or 1 epilogue warpgroups, found 2",
-        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 192, 4, 2, false, 16, true, 1, 2)).getMessage());
     assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 2 group 0: a raster group of 1 to 64 tiles",
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 4, 2, false, 0)).getMessage());
   }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_wgmma_bf16_8a9b17c0f1 { long long v[9]; };
+struct Args_k_wgmma_bf16_5015128e06 { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -113,10 +113,7 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 #define CONSUMERS 2
 #define PINGPONG 0
 #define GROUP 16
-// epilogue warpgroup (epiWarps 1: an epilogue over element pairs with a staged output, cooperative): the consumers hand
-// each finished tile over as bf16 in C's staging area and go on to the next tile's main loop while it runs the epilogue
-#define EPI_WG 0
-#define THREADS (128 * (CONSUMERS + 1 + EPI_WG))
+#define THREADS (128 * (CONSUMERS + 1))
 #define A_BYTES (BM * BK * 2)
 #define STAGE_BYTES ((BM + BN) * BK * 2)
 // rows of a tile one consumer multiplies, in 64-row wgmma blocks
@@ -143,7 +140,7 @@ __device__ __forceinline__ void kiln_wgmma_bf16_n192_11(float* d, unsigned long 
 #endif
 
 
-extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_8a9b17c0f1(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_8a9b17c0f1 a,
+extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_5015128e06(float* __restrict__ F, int* __restrict__ I, const Args_k_wgmma_bf16_5015128e06 a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC) {
   const int THREE = (int) a.v[0];
   const int NH = (int) a.v[1];
@@ -283,7 +280,6 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) k_wgmma_bf16_8a9b17c0f1
 #undef PINGPONG
 #undef GROUP
 #undef THREADS
-#undef EPI_WG
 #undef A_BYTES
 #undef STAGE_BYTES
 #undef WM
