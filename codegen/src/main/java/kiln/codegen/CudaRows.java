@@ -120,15 +120,14 @@ final class CudaRows {
 
   private Map<String, Object> stage(RowFusion.Stage st) {
     Compute c = st.compute();
-    List<Expr> rowIndex = plan.rows().stream().map(v -> (Expr) v).toList();
-    Expr.Load self = new Expr.Load(c.out(), st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE ? rowIndex : c.outIndex());
+    boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
+    Expr.Load self = new Expr.Load(c.out(), perRowOut ? plan.rows().stream().map(v -> (Expr) v).toList() : c.outIndex());
     Map<String, Object> m = new HashMap<>();
     m.put("kind", st.kind().name().toLowerCase());
     m.put("comment", st.kind().name().toLowerCase() + " " + c.out().dims() + (c.accumulate() ? " +=" : " =")
         + (st.kind() == RowFusion.Kind.REDUCE ? " " + c.rootReductions().getFirst().op().name().toLowerCase() + " along the row" : ""));
     m.put("var", var);
     Expr value = c.inner();
-    boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
     // what the stage reads: its value, and its own old value where a per-row stage adds to it
     List<Expr> reads = new ArrayList<>(List.of(value));
     if (perRowOut && c.accumulate()) reads.add(self);
@@ -209,15 +208,14 @@ final class CudaRows {
   private enum Scaling { FREE, ZERO, EXP, OTHER }
 
   private static Scaling scaling(Expr e, Expr m) {
-    if (!e.equals(m) && !uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
+    if (!uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
     return switch (e) {
       case Expr.Unary u when u.op() == Expr.UnOp.EXP -> u.x() instanceof Expr.Binary d && d.op() == Expr.BinOp.SUB && d.b().equals(m)
           && !uses(d.a(), m) ? Scaling.EXP : Scaling.OTHER;
       case Expr.Unary u when u.op() == Expr.UnOp.NEG -> scaling(u.x(), m) == Scaling.EXP ? Scaling.EXP : Scaling.OTHER;
       case Expr.Binary x when x.op() == Expr.BinOp.MUL -> {
         Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
-        yield p == Scaling.EXP && q != Scaling.OTHER && q != Scaling.EXP || q == Scaling.EXP && p != Scaling.OTHER && p != Scaling.EXP
-            ? Scaling.EXP : Scaling.OTHER;
+        yield (p == Scaling.EXP) != (q == Scaling.EXP) && p != Scaling.OTHER && q != Scaling.OTHER ? Scaling.EXP : Scaling.OTHER;   // one factor
       }
       case Expr.Binary x when x.op() == Expr.BinOp.DIV -> scaling(x.a(), m) == Scaling.EXP && !uses(x.b(), m) ? Scaling.EXP : Scaling.OTHER;
       case Expr.Binary x when x.op() == Expr.BinOp.ADD || x.op() == Expr.BinOp.SUB -> {
@@ -233,11 +231,7 @@ final class CudaRows {
   }
 
   /** Whether m occurs in e (structurally). */
-  private static boolean uses(Expr e, Expr m) {
-    if (e.equals(m)) return true;
-    for (Expr c : Exprs.children(e)) if (uses(c, m)) return true;
-    return false;
-  }
+  private static boolean uses(Expr e, Expr m) { return usesOutside(e, m, List.of()); }
 
   /** The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row. */
   private void loops(Map<String, Object> m, Expr value, Map<Expr, String> bind) {
@@ -270,7 +264,7 @@ final class CudaRows {
   }
 
   /** Whether e names v anywhere but inside the loads in `skip` (walked as is: no simplification drops a term). */
-  static boolean usesOutside(Expr e, Var v, List<Expr.Load> skip) {
+  static boolean usesOutside(Expr e, Expr v, List<Expr.Load> skip) {
     if (e.equals(v)) return true;
     if (e instanceof Expr.Load l && skip.contains(l)) return false;
     for (Expr c : Exprs.children(e)) if (usesOutside(c, v, skip)) return true;

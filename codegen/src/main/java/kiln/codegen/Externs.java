@@ -180,6 +180,17 @@ public final class Externs {
     return AttentionLayout.of(args.get(0), args.get(1), args.get(2), args.get(3));
   }
 
+  /** Why attention extern c cannot run at these sizes on any kernel (its layout unreadable, or as below; one line), or null. */
+  static String attentionUnsupported(Compute c, ToIntFunction<Dim> size) {
+    AttentionLayout l;
+    try {
+      l = attentionLayout(c);
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
+    return attentionUnsupported(l, size::applyAsInt);
+  }
+
   /**
    * Why attention of this layout cannot be the flash-attention extern at these sizes (one line), or
    * null if it can; what every attention kernel needs. size gives null for a dim not bound yet (that

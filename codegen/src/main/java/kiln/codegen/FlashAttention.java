@@ -21,16 +21,12 @@ public final class FlashAttention {
     public List<String> ops() { return List.of(Externs.ATTENTION, Externs.ATTENTION_DQ, Externs.ATTENTION_DKDV); }
 
     public String unsupported(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
-      AttentionLayout l;
-      try {
-        l = Externs.attentionLayout(c);
-      } catch (IllegalArgumentException e) {
-        return e.getMessage();
-      }
+      String why = Externs.attentionUnsupported(c, size);
+      if (why != null) return why;
       for (Expr.Load x : ((Expr.Extern) c.body()).tensors()) {
         if (x.tensor().storage() != DType.F32) return "fp32 flash attention: every tensor stored F32, found " + x.tensor().name() + " " + x.tensor().storage();
       }
-      return Externs.attentionUnsupported(l, size::applyAsInt);
+      return null;
     }
 
     public Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
@@ -60,8 +56,6 @@ public final class FlashAttention {
     Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
       this(rows, threads, sharedBytes, fwdBk, dqBk, dkvBq, dkvWide, false);
     }
-
-    static Tile of(String op, int hs, boolean tf32) { return of(op, hs, tf32, false); }
 
     /** cluster: dkdv hands its dk, dv tile ([2][rows][HS] floats) to its cluster through shared memory. */
     static Tile of(String op, int hs, boolean tf32, boolean cluster) {
@@ -107,16 +101,16 @@ public final class FlashAttention {
     for (Tensor t : args) r.offset(t);
     java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
     String t = r.dim(l.seq());
-    String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
+    String nh = AttentionLayout.product(l.heads(), name, "");
+    String kvh = AttentionLayout.product(l.kvHeads(), name, "");
     StringBuilder ops = new StringBuilder();
     List<String> names = new ArrayList<>();
     String op = ((Expr.Extern) c.body()).op();
     List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
-    String op0 = ((Expr.Extern) c.body()).op();
     long queryHeads = l.queryHeads(size::applyAsInt), kvHeadCount = l.kvHeadCount(size::applyAsInt);
     // dkdv summing its group across a thread-block cluster: a block per query head, dk and dv with k's dims
-    int cluster = op0.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
+    int cluster = op.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
         && clusterSumsGroup(kvHeadCount, queryHeads / kvHeadCount, s.precision()) ? (int) (queryHeads / kvHeadCount) : 0;
     String call = switch (op) {
       case Externs.ATTENTION -> "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
@@ -173,10 +167,5 @@ public final class FlashAttention {
         + launch.describe() + (cluster > 0 ? ", dk and dv summed over clusters of " + cluster + " query heads" : "") + ")"
         + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new Work.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
-  }
-
-  private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
-    if (dims.isEmpty()) return "1";
-    return String.join(" * ", dims.stream().map(name).toList());
   }
 }

@@ -70,15 +70,9 @@ public final class FlashBf16 {
 
   /** Why these kernels cannot run attention extern c at these sizes whatever its storage (one line), or null. */
   static String layoutUnsupported(Compute c, ToIntFunction<Dim> size) {
-    AttentionLayout l;
-    try {
-      l = Externs.attentionLayout(c);
-    } catch (IllegalArgumentException e) {
-      return e.getMessage();
-    }
-    String why = Externs.attentionUnsupported(l, size::applyAsInt);
+    String why = Externs.attentionUnsupported(c, size);
     if (why != null) return why;
-    int hs = size.applyAsInt(l.headSize());
+    int hs = size.applyAsInt(Externs.attentionLayout(c).headSize());
     if (!headSize(hs)) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
     return null;
   }
@@ -136,7 +130,8 @@ public final class FlashBf16 {
       default -> "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
     };
     List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
-    String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
+    String nh = AttentionLayout.product(l.heads(), name, "(long long) ");
+    String kvh = AttentionLayout.product(l.kvHeads(), name, "(long long) ");
     // query heads per key/value head; dkdv also takes how many of them each block sums: all (GS = G), or one
     // (per-query-head partials: the dkdv grid runs over query heads, dk and dv take q's layout)
     String group = "(" + nh + ") / (" + kvh + ")";
@@ -154,10 +149,5 @@ public final class FlashBf16 {
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
         "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, " + (hs == 64 ? "bf16 wgmma m64n64k16 on sm_90a, else " : "") + "bf16 mma.sync m16n8k16), HS=" + hs,
         new Work.RowTiles(launch.gridRows(op), l.seq(), rows, threads, smem));
-  }
-
-  private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
-    if (dims.isEmpty()) return "1";
-    return "(long long) " + String.join(" * (long long) ", dims.stream().map(name).toList());
   }
 }
