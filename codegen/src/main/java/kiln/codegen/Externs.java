@@ -56,6 +56,9 @@ public final class Externs {
 
   public static final String ATTENTION = "attention", ATTENTION_DQ = "attention_dq", ATTENTION_DKDV = "attention_dkdv";
 
+  /** The kernel headers' macro infix of each attention op's kernel (FA_FWD_NT, FAB_DKV_ROWS, ...). */
+  static final java.util.Map<String, String> MACRO = java.util.Map.of(ATTENTION, "FWD", ATTENTION_DQ, "DQ", ATTENTION_DKDV, "DKV");
+
   /**
    * Causal attention over q, k, v (one tensor three times for a packed qkv) as the flash-attention
    * extern writing y (the output of the attention region it replaces) and the log-sum-exp of each

@@ -104,14 +104,13 @@ public final class FlashAttention {
     String nh = AttentionLayout.product(l.heads(), name, "");
     String kvh = AttentionLayout.product(l.kvHeads(), name, "");
     StringBuilder ops = new StringBuilder();
-    List<String> names = new ArrayList<>();
     String op = ((Expr.Extern) c.body()).op();
     List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
-    long queryHeads = l.queryHeads(size::applyAsInt), kvHeadCount = l.kvHeadCount(size::applyAsInt);
+    long groups = l.groups(size::applyAsInt);
     // dkdv summing its group across a thread-block cluster: a block per query head, dk and dv with k's dims
     int cluster = op.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
-        && clusterSumsGroup(kvHeadCount, queryHeads / kvHeadCount, s.precision()) ? (int) (queryHeads / kvHeadCount) : 0;
+        && clusterSumsGroup(l.kvHeadCount(size::applyAsInt), groups, s.precision()) ? (int) groups : 0;
     String call = switch (op) {
       case Externs.ATTENTION -> "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
       case Externs.ATTENTION_DQ -> {
@@ -129,17 +128,12 @@ public final class FlashAttention {
     for (int i = 0; i < operands.size(); i++) {
       AttentionLayout.Operand o = operands.get(i);
       String local = "op_" + roles.get(i);
-      names.add(local);
       ops.append("  const fa_operand ").append(local).append(" = {").append(o.cudaFields("F + " + r.offset(o.tensor()), name))
           .append("};  // ").append(o.tensor().dims()).append('\n');
     }
     ops.append("  const int NH_ = ").append(nh).append(", G_ = NH_ / (").append(kvh).append(");");
     Tile tile = Tile.of(op, hs, tf32, cluster > 0);
-    String prefix = switch (op) {
-      case Externs.ATTENTION -> "FA_FWD";
-      case Externs.ATTENTION_DQ -> "FA_DQ";
-      default -> "FA_DKV";
-    };
+    String prefix = "FA_" + Externs.MACRO.get(op);
     List<Dim> gridRows = cluster > 0 ? launch.gridRows(Externs.ATTENTION_DQ) : launch.gridRows(op);  // a cluster: over query heads
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
@@ -161,9 +155,8 @@ public final class FlashAttention {
     m.put("rows", tile.rows());
     m.put("gridRows", String.join(" x ", gridRows.stream().map(Dim::name).toList()));
     m.put("operands", ops.toString());
-    m.put("call", String.format(call, names.toArray()));
-    String kind = "attention" + op.substring("attention".length());
-    return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
+    m.put("call", String.format(call, roles.stream().map(x -> "op_" + x).toArray()));
+    return CudaRenderer.render(op, "attention.cu.ftl", op, r, m, "extern " + op + " over " + args.size() + " tensors ("
         + launch.describe() + (cluster > 0 ? ", dk and dv summed over clusters of " + cluster + " query heads" : "") + ")"
         + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new Work.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));

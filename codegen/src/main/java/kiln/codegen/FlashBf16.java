@@ -26,15 +26,6 @@ public final class FlashBf16 {
    */
   static int warpgroups(String op, int hs) { return op.equals(Externs.ATTENTION_DQ) && hs == 64 ? 2 : 1; }
 
-  /** The header's macro prefix of op's kernel: FAB_FWD_, FAB_DQ_ or FAB_DKV_. */
-  private static String macro(String op) {
-    return switch (op) {
-      case Externs.ATTENTION -> "FAB_FWD_";
-      case Externs.ATTENTION_DQ -> "FAB_DQ_";
-      default -> "FAB_DKV_";
-    };
-  }
-
   /** Per attention extern, the arguments that stay fp32 (lse, D; Externs.attention's order): the rest may be bf16. */
   private static final Map<String, Set<Integer>> FP32_ARGUMENTS = Map.of(
       Externs.ATTENTION, Set.of(4),              // [q, k, v, y, lse]
@@ -140,7 +131,7 @@ public final class FlashBf16 {
     int smem = sharedBytes(op, hs), rows = 64 * warpgroups(op, hs), threads = 2 * rows;
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
-    m.put("macro", macro(op));
+    m.put("macro", "FAB_" + Externs.MACRO.get(op) + "_");   // FAB_FWD_, FAB_DQ_ or FAB_DKV_
     m.put("threads", threads);
     m.put("smem", smem);
     m.put("rows", rows);
