@@ -208,30 +208,27 @@ final class CudaRows {
   private enum Scaling { FREE, ZERO, EXP, OTHER }
 
   private static Scaling scaling(Expr e, Expr m) {
-    if (!uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
+    if (!Exprs.uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
     return switch (e) {
       case Expr.Unary u when u.op() == Expr.UnOp.EXP -> u.x() instanceof Expr.Binary d && d.op() == Expr.BinOp.SUB && d.b().equals(m)
-          && !uses(d.a(), m) ? Scaling.EXP : Scaling.OTHER;
+          && !Exprs.uses(d.a(), m) ? Scaling.EXP : Scaling.OTHER;
       case Expr.Unary u when u.op() == Expr.UnOp.NEG -> scaling(u.x(), m) == Scaling.EXP ? Scaling.EXP : Scaling.OTHER;
       case Expr.Binary x when x.op() == Expr.BinOp.MUL -> {
         Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
         yield (p == Scaling.EXP) != (q == Scaling.EXP) && p != Scaling.OTHER && q != Scaling.OTHER ? Scaling.EXP : Scaling.OTHER;   // one factor
       }
-      case Expr.Binary x when x.op() == Expr.BinOp.DIV -> scaling(x.a(), m) == Scaling.EXP && !uses(x.b(), m) ? Scaling.EXP : Scaling.OTHER;
+      case Expr.Binary x when x.op() == Expr.BinOp.DIV -> scaling(x.a(), m) == Scaling.EXP && !Exprs.uses(x.b(), m) ? Scaling.EXP : Scaling.OTHER;
       case Expr.Binary x when x.op() == Expr.BinOp.ADD || x.op() == Expr.BinOp.SUB -> {
         Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
         yield (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
       }
       case Expr.Select s -> {
         Scaling p = scaling(s.then(), m), q = scaling(s.otherwise(), m);
-        yield !uses(s.cond(), m) && (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
+        yield !Exprs.uses(s.cond(), m) && (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
       }
       default -> Scaling.OTHER;
     };
   }
-
-  /** Whether m occurs in e (structurally). */
-  private static boolean uses(Expr e, Expr m) { return usesOutside(e, m, List.of()); }
 
   /** The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row. */
   private void loops(Map<String, Object> m, Expr value, Map<Expr, String> bind) {
@@ -264,7 +261,7 @@ final class CudaRows {
   }
 
   /** Whether e names v anywhere but inside the loads in `skip` (walked as is: no simplification drops a term). */
-  static boolean usesOutside(Expr e, Expr v, List<Expr.Load> skip) {
+  static boolean usesOutside(Expr e, Var v, List<Expr.Load> skip) {
     if (e.equals(v)) return true;
     if (e instanceof Expr.Load l && skip.contains(l)) return false;
     for (Expr c : Exprs.children(e)) if (usesOutside(c, v, skip)) return true;
