@@ -163,8 +163,8 @@ final class CudaRows {
         String acc = "a" + names++;
         m.put("acc", acc);
         m.put("init", r.dialect().f32(max ? Float.NEGATIVE_INFINITY : 0f));
-        m.put("combineOpen", max ? "fmaxf(" + acc + ", " : acc + " + (");
-        m.put("combineClose", ")");
+        // folding a term (%s) into the accumulator, spelled by the dialect: fmaxf(acc, %s) or acc + (%s)
+        m.put("combine", max ? r.dialect().function(Expr.BinOp.MAX, acc, "%s", false) : acc + " + (%s)");
         loops(m, value, bind);
         m.put("op", max ? "max" : "sum");
         m.put("prior", c.accumulate() ? r.renderWithLocals(self, new ArrayList<>(), bind) + " + " : "");

@@ -3,7 +3,6 @@
 // An entry of Externs: its layout check, its tiles (launch geometry) and the operands it passes.
 package kiln.codegen;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,28 +100,27 @@ public final class FlashAttention {
     for (Tensor t : args) r.offset(t);
     java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
     String t = r.dim(l.seq());
-    String nh = AttentionLayout.product(l.heads(), name, "");
-    String kvh = AttentionLayout.product(l.kvHeads(), name, "");
+    String nh = AttentionLayout.cuda(l.heads(), name, "");
+    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "");
     StringBuilder ops = new StringBuilder();
     String op = ((Expr.Extern) c.body()).op();
-    List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
     long groups = l.groups(size::applyAsInt);
     // dkdv summing its group across a thread-block cluster: a block per query head, dk and dv with k's dims
     int cluster = op.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
         && clusterSumsGroup(l.kvHeadCount(size::applyAsInt), groups, s.precision()) ? (int) groups : 0;
+    // the operands' locals (op_q, ...) in the kernels' order, and the call that passes them
+    List<String> roles = switch (op) {
+      case Externs.ATTENTION -> List.of("q", "k", "v", "y");
+      case Externs.ATTENTION_DQ -> List.of("q", "k", "v", "dy", "dq");
+      default -> List.of("q", "k", "v", "dy", "dk", "dv");
+    };
     String call = switch (op) {
       case Externs.ATTENTION -> "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
-      case Externs.ATTENTION_DQ -> {
-        roles.add("dq");
-        yield "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
-      }
-      default -> {
-        roles.add("dk");
-        roles.add("dv");
-        yield "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
-            + ", NH_, G_, " + (perHead || cluster > 0 ? "1" : "G_") + ")";
-      }
+      case Externs.ATTENTION_DQ ->
+          "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
+      default -> "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
+          + ", NH_, G_, " + (perHead || cluster > 0 ? "1" : "G_") + ")";
     };
     List<AttentionLayout.Operand> operands = launch.operands();
     for (int i = 0; i < operands.size(); i++) {
