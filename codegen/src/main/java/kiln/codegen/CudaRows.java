@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.Set;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
-import kiln.dsl.Dim;
 import kiln.dsl.Expr;
 import kiln.dsl.Exprs;
 import kiln.dsl.Tensor;

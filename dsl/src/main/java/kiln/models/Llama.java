@@ -16,10 +16,8 @@ import static kiln.models.LlamaLayers.swiglu;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Graph;
-import kiln.dsl.Role;
 import kiln.dsl.Tensor;
 
 public final class Llama {
