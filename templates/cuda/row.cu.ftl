@@ -173,7 +173,7 @@ ${decode}
           ${l}
 </#list>
 <#if s.kind == "reduce">
-          ${s.acc} = ${s.combineOpen}${lane.value}${s.combineClose};
+          ${s.acc} = ${s.combine?replace("%s", lane.value)};
 <#else>
           w${lane.field} = ${lane.value};
 </#if>
@@ -189,7 +189,7 @@ ${decode}
         ${l}
 </#list>
 <#if s.kind == "reduce">
-        ${s.acc} = ${s.combineOpen}${s.value}${s.combineClose};
+        ${s.acc} = ${s.combine?replace("%s", s.value)};
 <#else>
         ${s.store};
 </#if>

@@ -43,14 +43,11 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
     }
   }
 
-  /** The number of query heads (the product of heads). */
-  public long queryHeads(ToLongFunction<Dim> size) { return product(heads, size); }
-
   /** The number of key/value heads. */
   public long kvHeadCount(ToLongFunction<Dim> size) { return product(kvHeads, size); }
 
   /** G: query heads per key/value head (1: multi-head, NH: multi-query). */
-  public long groups(ToLongFunction<Dim> size) { return queryHeads(size) / kvHeadCount(size); }
+  public long groups(ToLongFunction<Dim> size) { return product(heads, size) / kvHeadCount(size); }
 
   /** True when q, k and v are slices of one tensor (GPT-2's (B, T, 3, NH, HS)). */
   public boolean packed() { return q.tensor() == k.tensor() && k.tensor() == v.tensor(); }
@@ -63,6 +60,12 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
     for (Dim d : t.dims()) f.add("(long long) " + name.apply(d));
     if (f.size() > 1 && t.coefficient() == 1) f.removeFirst();
     return String.join(" * ", f);
+  }
+
+  /** The product of dims as a C expression, each factor after cast ("" or "(long long) "), dims spelled by name; "1" for none. */
+  public static String cuda(List<Dim> dims, Function<Dim, String> name, String cast) {
+    if (dims.isEmpty()) return "1";
+    return cast + String.join(" * " + cast, dims.stream().map(name).toList());
   }
 
   /**

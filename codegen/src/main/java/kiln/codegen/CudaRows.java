@@ -14,7 +14,6 @@ import java.util.Map;
 import java.util.Set;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
-import kiln.dsl.Dim;
 import kiln.dsl.Expr;
 import kiln.dsl.Exprs;
 import kiln.dsl.Tensor;
@@ -120,15 +119,14 @@ final class CudaRows {
 
   private Map<String, Object> stage(RowFusion.Stage st) {
     Compute c = st.compute();
-    List<Expr> rowIndex = plan.rows().stream().map(v -> (Expr) v).toList();
-    Expr.Load self = new Expr.Load(c.out(), st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE ? rowIndex : c.outIndex());
+    boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
+    Expr.Load self = new Expr.Load(c.out(), perRowOut ? plan.rows().stream().map(v -> (Expr) v).toList() : c.outIndex());
     Map<String, Object> m = new HashMap<>();
     m.put("kind", st.kind().name().toLowerCase());
     m.put("comment", st.kind().name().toLowerCase() + " " + c.out().dims() + (c.accumulate() ? " +=" : " =")
         + (st.kind() == RowFusion.Kind.REDUCE ? " " + c.rootReductions().getFirst().op().name().toLowerCase() + " along the row" : ""));
     m.put("var", var);
     Expr value = c.inner();
-    boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
     // what the stage reads: its value, and its own old value where a per-row stage adds to it
     List<Expr> reads = new ArrayList<>(List.of(value));
     if (perRowOut && c.accumulate()) reads.add(self);
@@ -164,8 +162,8 @@ final class CudaRows {
         String acc = "a" + names++;
         m.put("acc", acc);
         m.put("init", r.dialect().f32(max ? Float.NEGATIVE_INFINITY : 0f));
-        m.put("combineOpen", max ? "fmaxf(" + acc + ", " : acc + " + (");
-        m.put("combineClose", ")");
+        // folding a term (%s) into the accumulator, spelled by the dialect: fmaxf(acc, %s) or acc + (%s)
+        m.put("combine", max ? r.dialect().function(Expr.BinOp.MAX, acc, "%s", false) : acc + " + (%s)");
         loops(m, value, bind);
         m.put("op", max ? "max" : "sum");
         m.put("prior", c.accumulate() ? r.renderWithLocals(self, new ArrayList<>(), bind) + " + " : "");
@@ -209,34 +207,26 @@ final class CudaRows {
   private enum Scaling { FREE, ZERO, EXP, OTHER }
 
   private static Scaling scaling(Expr e, Expr m) {
-    if (!e.equals(m) && !uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
+    if (!Exprs.uses(e, m)) return e instanceof Expr.Const k && k.value() == 0 ? Scaling.ZERO : Scaling.FREE;
     return switch (e) {
       case Expr.Unary u when u.op() == Expr.UnOp.EXP -> u.x() instanceof Expr.Binary d && d.op() == Expr.BinOp.SUB && d.b().equals(m)
-          && !uses(d.a(), m) ? Scaling.EXP : Scaling.OTHER;
+          && !Exprs.uses(d.a(), m) ? Scaling.EXP : Scaling.OTHER;
       case Expr.Unary u when u.op() == Expr.UnOp.NEG -> scaling(u.x(), m) == Scaling.EXP ? Scaling.EXP : Scaling.OTHER;
       case Expr.Binary x when x.op() == Expr.BinOp.MUL -> {
         Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
-        yield p == Scaling.EXP && q != Scaling.OTHER && q != Scaling.EXP || q == Scaling.EXP && p != Scaling.OTHER && p != Scaling.EXP
-            ? Scaling.EXP : Scaling.OTHER;
+        yield (p == Scaling.EXP) != (q == Scaling.EXP) && p != Scaling.OTHER && q != Scaling.OTHER ? Scaling.EXP : Scaling.OTHER;   // one factor
       }
-      case Expr.Binary x when x.op() == Expr.BinOp.DIV -> scaling(x.a(), m) == Scaling.EXP && !uses(x.b(), m) ? Scaling.EXP : Scaling.OTHER;
+      case Expr.Binary x when x.op() == Expr.BinOp.DIV -> scaling(x.a(), m) == Scaling.EXP && !Exprs.uses(x.b(), m) ? Scaling.EXP : Scaling.OTHER;
       case Expr.Binary x when x.op() == Expr.BinOp.ADD || x.op() == Expr.BinOp.SUB -> {
         Scaling p = scaling(x.a(), m), q = scaling(x.b(), m);
         yield (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
       }
       case Expr.Select s -> {
         Scaling p = scaling(s.then(), m), q = scaling(s.otherwise(), m);
-        yield !uses(s.cond(), m) && (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
+        yield !Exprs.uses(s.cond(), m) && (p == Scaling.EXP || p == Scaling.ZERO) && (q == Scaling.EXP || q == Scaling.ZERO) ? Scaling.EXP : Scaling.OTHER;
       }
       default -> Scaling.OTHER;
     };
-  }
-
-  /** Whether m occurs in e (structurally). */
-  private static boolean uses(Expr e, Expr m) {
-    if (e.equals(m)) return true;
-    for (Expr c : Exprs.children(e)) if (uses(c, m)) return true;
-    return false;
   }
 
   /** The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row. */

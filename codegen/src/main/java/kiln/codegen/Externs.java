@@ -56,6 +56,9 @@ public final class Externs {
 
   public static final String ATTENTION = "attention", ATTENTION_DQ = "attention_dq", ATTENTION_DKDV = "attention_dkdv";
 
+  /** The kernel headers' macro infix of each attention op's kernel (FA_FWD_NT, FAB_DKV_ROWS, ...). */
+  static final java.util.Map<String, String> MACRO = java.util.Map.of(ATTENTION, "FWD", ATTENTION_DQ, "DQ", ATTENTION_DKDV, "DKV");
+
   /**
    * Causal attention over q, k, v (one tensor three times for a packed qkv) as the flash-attention
    * extern writing y (the output of the attention region it replaces) and the log-sum-exp of each
@@ -178,6 +181,17 @@ public final class Externs {
     List<Tensor> args = ((Expr.Extern) c.body()).tensors().stream().map(Expr.Load::tensor).toList();
     if (args.size() < 5) throw new IllegalArgumentException(c.name() + ": attention extern with [q, k, v, y, ...], found " + args);
     return AttentionLayout.of(args.get(0), args.get(1), args.get(2), args.get(3));
+  }
+
+  /** Why attention extern c cannot run at these sizes on any kernel (its layout unreadable, or as below; one line), or null. */
+  static String attentionUnsupported(Compute c, ToIntFunction<Dim> size) {
+    AttentionLayout l;
+    try {
+      l = attentionLayout(c);
+    } catch (IllegalArgumentException e) {
+      return e.getMessage();
+    }
+    return attentionUnsupported(l, size::applyAsInt);
   }
 
   /**

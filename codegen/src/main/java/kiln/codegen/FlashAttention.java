@@ -3,7 +3,6 @@
 // An entry of Externs: its layout check, its tiles (launch geometry) and the operands it passes.
 package kiln.codegen;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,16 +20,12 @@ public final class FlashAttention {
     public List<String> ops() { return List.of(Externs.ATTENTION, Externs.ATTENTION_DQ, Externs.ATTENTION_DKDV); }
 
     public String unsupported(Compute c, CudaSchedule s, ToIntFunction<Dim> size) {
-      AttentionLayout l;
-      try {
-        l = Externs.attentionLayout(c);
-      } catch (IllegalArgumentException e) {
-        return e.getMessage();
-      }
+      String why = Externs.attentionUnsupported(c, size);
+      if (why != null) return why;
       for (Expr.Load x : ((Expr.Extern) c.body()).tensors()) {
         if (x.tensor().storage() != DType.F32) return "fp32 flash attention: every tensor stored F32, found " + x.tensor().name() + " " + x.tensor().storage();
       }
-      return Externs.attentionUnsupported(l, size::applyAsInt);
+      return null;
     }
 
     public Rendered render(Compute c, CudaSchedule s, ToIntFunction<Dim> size) { return FlashAttention.render(c, s, size); }
@@ -60,8 +55,6 @@ public final class FlashAttention {
     Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
       this(rows, threads, sharedBytes, fwdBk, dqBk, dkvBq, dkvWide, false);
     }
-
-    static Tile of(String op, int hs, boolean tf32) { return of(op, hs, tf32, false); }
 
     /** cluster: dkdv hands its dk, dv tile ([2][rows][HS] floats) to its cluster through shared memory. */
     static Tile of(String op, int hs, boolean tf32, boolean cluster) {
@@ -107,45 +100,38 @@ public final class FlashAttention {
     for (Tensor t : args) r.offset(t);
     java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
     String t = r.dim(l.seq());
-    String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
+    String nh = AttentionLayout.cuda(l.heads(), name, "");
+    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "");
     StringBuilder ops = new StringBuilder();
-    List<String> names = new ArrayList<>();
     String op = ((Expr.Extern) c.body()).op();
-    List<String> roles = new ArrayList<>(List.of("q", "k", "v", op.equals(Externs.ATTENTION) ? "y" : "dy"));
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
-    String op0 = ((Expr.Extern) c.body()).op();
-    long queryHeads = l.queryHeads(size::applyAsInt), kvHeadCount = l.kvHeadCount(size::applyAsInt);
+    long groups = l.groups(size::applyAsInt);
     // dkdv summing its group across a thread-block cluster: a block per query head, dk and dv with k's dims
-    int cluster = op0.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
-        && clusterSumsGroup(kvHeadCount, queryHeads / kvHeadCount, s.precision()) ? (int) (queryHeads / kvHeadCount) : 0;
+    int cluster = op.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
+        && clusterSumsGroup(l.kvHeadCount(size::applyAsInt), groups, s.precision()) ? (int) groups : 0;
+    // the operands' locals (op_q, ...) in the kernels' order, and the call that passes them
+    List<String> roles = switch (op) {
+      case Externs.ATTENTION -> List.of("q", "k", "v", "y");
+      case Externs.ATTENTION_DQ -> List.of("q", "k", "v", "dy", "dq");
+      default -> List.of("q", "k", "v", "dy", "dk", "dv");
+    };
     String call = switch (op) {
       case Externs.ATTENTION -> "flash_attn_fwd(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", " + t + ", NH_, G_)";
-      case Externs.ATTENTION_DQ -> {
-        roles.add("dq");
-        yield "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
-      }
-      default -> {
-        roles.add("dk");
-        roles.add("dv");
-        yield "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
-            + ", NH_, G_, " + (perHead || cluster > 0 ? "1" : "G_") + ")";
-      }
+      case Externs.ATTENTION_DQ ->
+          "flash_attn_bwd_dq(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, " + t + ", NH_, G_)";
+      default -> "flash_attn_bwd_dkdv(%s, %s, %s, %s, F + " + r.offset(args.get(4)) + ", F + " + r.offset(args.get(5)) + ", %s, %s, " + t
+          + ", NH_, G_, " + (perHead || cluster > 0 ? "1" : "G_") + ")";
     };
     List<AttentionLayout.Operand> operands = launch.operands();
     for (int i = 0; i < operands.size(); i++) {
       AttentionLayout.Operand o = operands.get(i);
       String local = "op_" + roles.get(i);
-      names.add(local);
       ops.append("  const fa_operand ").append(local).append(" = {").append(o.cudaFields("F + " + r.offset(o.tensor()), name))
           .append("};  // ").append(o.tensor().dims()).append('\n');
     }
     ops.append("  const int NH_ = ").append(nh).append(", G_ = NH_ / (").append(kvh).append(");");
     Tile tile = Tile.of(op, hs, tf32, cluster > 0);
-    String prefix = switch (op) {
-      case Externs.ATTENTION -> "FA_FWD";
-      case Externs.ATTENTION_DQ -> "FA_DQ";
-      default -> "FA_DKV";
-    };
+    String prefix = "FA_" + Externs.MACRO.get(op);
     List<Dim> gridRows = cluster > 0 ? launch.gridRows(Externs.ATTENTION_DQ) : launch.gridRows(op);  // a cluster: over query heads
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
@@ -167,16 +153,10 @@ public final class FlashAttention {
     m.put("rows", tile.rows());
     m.put("gridRows", String.join(" x ", gridRows.stream().map(Dim::name).toList()));
     m.put("operands", ops.toString());
-    m.put("call", String.format(call, names.toArray()));
-    String kind = "attention" + op.substring("attention".length());
-    return CudaRenderer.render(kind, "attention.cu.ftl", kind, r, m, "extern " + op + " over " + args.size() + " tensors ("
+    m.put("call", String.format(call, roles.stream().map(x -> "op_" + x).toArray()));
+    return CudaRenderer.render(op, "attention.cu.ftl", op, r, m, "extern " + op + " over " + args.size() + " tensors ("
         + launch.describe() + (cluster > 0 ? ", dk and dv summed over clusters of " + cluster + " query heads" : "") + ")"
         + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new Work.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));
-  }
-
-  private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
-    if (dims.isEmpty()) return "1";
-    return String.join(" * ", dims.stream().map(name).toList());
   }
 }

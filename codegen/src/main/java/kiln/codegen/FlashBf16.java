@@ -26,15 +26,6 @@ public final class FlashBf16 {
    */
   static int warpgroups(String op, int hs) { return op.equals(Externs.ATTENTION_DQ) && hs == 64 ? 2 : 1; }
 
-  /** The header's macro prefix of op's kernel: FAB_FWD_, FAB_DQ_ or FAB_DKV_. */
-  private static String macro(String op) {
-    return switch (op) {
-      case Externs.ATTENTION -> "FAB_FWD_";
-      case Externs.ATTENTION_DQ -> "FAB_DQ_";
-      default -> "FAB_DKV_";
-    };
-  }
-
   /** Per attention extern, the arguments that stay fp32 (lse, D; Externs.attention's order): the rest may be bf16. */
   private static final Map<String, Set<Integer>> FP32_ARGUMENTS = Map.of(
       Externs.ATTENTION, Set.of(4),              // [q, k, v, y, lse]
@@ -70,15 +61,9 @@ public final class FlashBf16 {
 
   /** Why these kernels cannot run attention extern c at these sizes whatever its storage (one line), or null. */
   static String layoutUnsupported(Compute c, ToIntFunction<Dim> size) {
-    AttentionLayout l;
-    try {
-      l = Externs.attentionLayout(c);
-    } catch (IllegalArgumentException e) {
-      return e.getMessage();
-    }
-    String why = Externs.attentionUnsupported(l, size::applyAsInt);
+    String why = Externs.attentionUnsupported(c, size);
     if (why != null) return why;
-    int hs = size.applyAsInt(l.headSize());
+    int hs = size.applyAsInt(Externs.attentionLayout(c).headSize());
     if (!headSize(hs)) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
     return null;
   }
@@ -136,7 +121,8 @@ public final class FlashBf16 {
       default -> "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
     };
     List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
-    String nh = product(l.heads(), name), kvh = product(l.kvHeads(), name);
+    String nh = AttentionLayout.cuda(l.heads(), name, "(long long) ");
+    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "(long long) ");
     // query heads per key/value head; dkdv also takes how many of them each block sums: all (GS = G), or one
     // (per-query-head partials: the dkdv grid runs over query heads, dk and dv take q's layout)
     String group = "(" + nh + ") / (" + kvh + ")";
@@ -145,7 +131,7 @@ public final class FlashBf16 {
     int smem = sharedBytes(op, hs), rows = 64 * warpgroups(op, hs), threads = 2 * rows;
     Map<String, Object> m = new HashMap<>();
     m.put("hs", hs);
-    m.put("macro", macro(op));
+    m.put("macro", "FAB_" + Externs.MACRO.get(op) + "_");   // FAB_FWD_, FAB_DQ_ or FAB_DKV_
     m.put("threads", threads);
     m.put("smem", smem);
     m.put("rows", rows);
@@ -154,10 +140,5 @@ public final class FlashBf16 {
     return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
         "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, " + (hs == 64 ? "bf16 wgmma m64n64k16 on sm_90a, else " : "") + "bf16 mma.sync m16n8k16), HS=" + hs,
         new Work.RowTiles(launch.gridRows(op), l.seq(), rows, threads, smem));
-  }
-
-  private static String product(List<Dim> dims, java.util.function.Function<Dim, String> name) {
-    if (dims.isEmpty()) return "1";
-    return "(long long) " + String.join(" * (long long) ", dims.stream().map(name).toList());
   }
 }

@@ -4,7 +4,9 @@
 package kiln.codegen;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
@@ -214,29 +216,19 @@ public final class RowFusion {
 
     /** c with its loop vars renamed to rows (then r for a MAP) and a reduction's var to r, all at once. */
     private Compute rename(Compute c, Kind kind, Var row) {
-      List<Var> from = new ArrayList<>(c.loopVars());
-      List<Var> to = new ArrayList<>(rows);
-      if (kind == Kind.MAP) to.add(row);
+      List<Var> loop = new ArrayList<>(rows);
+      if (kind == Kind.MAP) loop.add(row);
+      Map<Var, Var> to = new HashMap<>();
+      for (int k = 0; k < loop.size(); k++) to.put(c.loopVars().get(k), loop.get(k));
       Expr body = c.body();
       Expr.Reduce red = kind == Kind.REDUCE ? c.rootReductions().getFirst() : null;
       if (red != null) {
-        from.add(red.var());
-        to.add(row);
+        to.put(red.var(), row);
         body = red.body();
       }
-      List<Expr> outIndex = new ArrayList<>(c.outIndex());
-      List<Var> temps = new ArrayList<>();
-      for (int k = 0; k < from.size(); k++) temps.add(new Var("rows_tmp" + k + "_" + from.get(k).name(), from.get(k).dim()));
-      for (int pass = 0; pass < 2; pass++) {
-        for (int k = 0; k < from.size(); k++) {
-          Var a = pass == 0 ? from.get(k) : temps.get(k), z = pass == 0 ? temps.get(k) : to.get(k);
-          body = Exprs.replace(body, a, z);
-          for (int x = 0; x < outIndex.size(); x++) outIndex.set(x, Exprs.replace(outIndex.get(x), a, z));
-        }
-      }
+      body = Exprs.replace(body, to);
       if (red != null) body = new Expr.Reduce(red.op(), row, body);
-      List<Var> loop = new ArrayList<>(rows);
-      if (kind == Kind.MAP) loop.add(row);
+      List<Expr> outIndex = c.outIndex().stream().map(e -> Exprs.replace(e, to)).toList();
       return new Compute(c.name(), c.layer(), c.out(), loop, outIndex, body, c.accumulate());
     }
   }

@@ -3,6 +3,7 @@ package kiln.dsl;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.UnaryOperator;
 
@@ -49,7 +50,7 @@ public final class Exprs {
     for (Expr c : children(e)) visit(c, f);
   }
 
-  public static boolean uses(Expr e, Var v) {
+  public static boolean uses(Expr e, Expr v) {
     boolean[] found = {false};
     visit(e, x -> { if (x.equals(v)) found[0] = true; });
     return found[0];
@@ -65,5 +66,11 @@ public final class Exprs {
   public static Expr replace(Expr e, Expr from, Expr to) {
     if (e.equals(from)) return to;
     return mapChildren(e, c -> replace(c, from, to));
+  }
+
+  /** Replaces every occurrence of each key of `to` (structurally equal) by its value, all at once: a swap of two vars swaps them. */
+  public static Expr replace(Expr e, Map<? extends Expr, ? extends Expr> to) {
+    Expr z = to.get(e);
+    return z != null ? z : mapChildren(e, c -> replace(c, to));
   }
 }

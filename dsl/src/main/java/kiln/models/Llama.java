@@ -4,6 +4,7 @@
 package kiln.models;
 
 import static kiln.models.Layers.crossEntropy;
+import static kiln.models.Layers.logits;
 import static kiln.models.Layers.residual;
 import static kiln.models.LlamaLayers.groupedAttention;
 import static kiln.models.LlamaLayers.outProjection;
@@ -15,10 +16,8 @@ import static kiln.models.LlamaLayers.swiglu;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Graph;
-import kiln.dsl.Role;
 import kiln.dsl.Tensor;
 
 public final class Llama {
@@ -117,8 +116,7 @@ public final class Llama {
     g.layer("norm");
     Tensor xf = rmsnorm(g, x, w.get("norm"), cfg.eps());
     g.layer("head");
-    Tensor lmHead = w.get("lm_head");
-    Tensor logits = g.compute("logits", Graph.dims(B, T, VP), (b, t, o) -> kiln.dsl.Ops.sum(C, c -> xf.at(b, t, c).mul(lmHead.at(o, c))));
+    Tensor logits = logits(g, xf, w.get("lm_head"));   // untied: the head's own weights
     return new ModelFamily.Outputs(logits, crossEntropy(g, logits, targets, V));
   }
 }
