@@ -54,7 +54,7 @@ public final class CudaRenderer {
     m.put("block", s.mapBlock());
     m.put("lanes", 1);
     String kind = scatter ? "scatter" : "map";
-    return render(kind + ".cu", "map.cu.ftl", kind, r, m, comment(group), new Threads(Kernels.dims(parallel)));
+    return render("map.cu.ftl", kind, r, m, comment(group), new Threads(Kernels.dims(parallel)));
   }
 
   /**
@@ -170,7 +170,7 @@ public final class CudaRenderer {
     m.put("block", s.mapBlock());
     m.put("lanes", lanes);
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
-    return render("map.cu", "map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
+    return render("map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
         new Threads(Kernels.dims(parallel), lanes));
   }
 
@@ -186,7 +186,7 @@ public final class CudaRenderer {
     x.model().put("lets", x.lets("      "));
     x.model().put("type", x.r().type(c.body().type()));
     x.model().put("block", s.reduceBlock());
-    return render("reduce", "reduce.cu.ftl", "reduce", x.r(), x.model(), comment(List.of(c)),
+    return render("reduce.cu.ftl", "reduce", x.r(), x.model(), comment(List.of(c)),
         new Blocks(Kernels.dims(x.parallel()), Kernels.dims(x.reduced())));
   }
 
@@ -264,7 +264,7 @@ public final class CudaRenderer {
     m.put("unroll", tile.unroll());
     int lanes = tile.lanes() == 8 && columnLanes(c, r, x.reduced(), m) ? 8 : 1;
     m.put("lanes", lanes);
-    return render("colreduce", "colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
+    return render("colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
         new Columns(Kernels.dims(x.parallel()), Kernels.dims(x.reduced()), tile.withLanes(lanes)));
   }
 
@@ -910,7 +910,7 @@ public final class CudaRenderer {
     Work work = tile instanceof WgmmaBf16.Tile t
         ? new Bf16Tiles(Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), t, ta, majors[0], tb, majors[1], stored, out, tmaStore)
         : new Tiles(Kernels.dims(mm.batch()), Kernels.dims(mm.m()), Kernels.dims(mm.n()), Kernels.dims(mm.k()), tile, ta, tb, transposed);
-    return render(kind, template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
+    return render(template, kind, r, m, "C[batch, m, n] " + (accumulate ? "+=" : "=") + " sum_k A[m, k] * B[k, n]" + engine + ", " + tile.knobs() + then,
         work);
   }
 
@@ -936,7 +936,7 @@ public final class CudaRenderer {
     return group.size() + " statement(s): " + String.join("; ", group.stream().map(c -> c.out().dims() + (c.accumulate() ? " +=" : " =")).toList());
   }
 
-  static Rendered render(String prefixKind, String template, String kind, ExprRenderer r, Map<String, Object> model,
+  static Rendered render(String template, String kind, ExprRenderer r, Map<String, Object> model,
                                  String comment, Work work) {
     StringBuilder unpack = new StringBuilder();
     int i = 0;

@@ -113,7 +113,7 @@ final class CudaRows {
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
-    return CudaRenderer.render("row", "row.cu.ftl", "row", r, m, comment,
+    return CudaRenderer.render("row.cu.ftl", "row", r, m, comment,
         new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
   }
 

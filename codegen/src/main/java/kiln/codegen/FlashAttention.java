@@ -154,7 +154,7 @@ public final class FlashAttention {
     m.put("gridRows", String.join(" x ", gridRows.stream().map(Dim::name).toList()));
     m.put("operands", ops.toString());
     m.put("call", String.format(call, roles.stream().map(x -> "op_" + x).toArray()));
-    return CudaRenderer.render(op, "attention.cu.ftl", op, r, m, "extern " + op + " over " + args.size() + " tensors ("
+    return CudaRenderer.render("attention.cu.ftl", op, r, m, "extern " + op + " over " + args.size() + " tensors ("
         + launch.describe() + (cluster > 0 ? ", dk and dv summed over clusters of " + cluster + " query heads" : "") + ")"
         + (tf32 ? " (TF32 tensor cores)" : "") + ", HS=" + hs,
         new Work.RowTiles(gridRows, l.seq(), tile.rows(), tile.threads(), tile.sharedBytes()));

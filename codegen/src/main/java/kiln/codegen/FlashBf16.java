@@ -137,7 +137,7 @@ public final class FlashBf16 {
     m.put("rows", rows);
     m.put("call", call);
     String kind = "attention_bf16" + op.substring("attention".length());
-    return CudaRenderer.render(kind, "attention_bf16.cu.ftl", kind, r, m,
+    return CudaRenderer.render("attention_bf16.cu.ftl", kind, r, m,
         "extern " + op + " over " + args.size() + " tensors (" + launch.describe() + "; bf16 storage, " + (hs == 64 ? "bf16 wgmma m64n64k16 on sm_90a, else " : "") + "bf16 mma.sync m16n8k16), HS=" + hs,
         new Work.RowTiles(launch.gridRows(op), l.seq(), rows, threads, smem));
   }
