@@ -34,7 +34,7 @@ public final class Epilogue {
    * to the matmul's loop vars. The arena (runtime) plans lifetimes over these same groups.
    */
   public static List<List<Compute>> groups(List<Compute> computes) {
-    if (!enabled()) return base(computes);
+    if (mode() == Mode.NONE) return base(computes);
     List<Compute> rest = new ArrayList<>(computes);
     List<List<Compute>> out = new ArrayList<>();
     List<Compute> pending = new ArrayList<>();
@@ -61,14 +61,23 @@ public final class Epilogue {
     return CudaLowering.rows() ? RowFusion.groups(computes) : Fuse.groups(computes);
   }
 
-  /** KILN_EPILOGUE=0 turns the pass off (every matmul bare, its consumers as maps), for comparison; tests may override. */
-  public static boolean enabled() {
-    Boolean o = override;
-    return o != null ? o : !"0".equals(System.getenv("KILN_EPILOGUE"));
+  /**
+   * Which matmuls take an epilogue. By default (KILN_EPILOGUE unset) those whose output is not stored bf16: on the bf16
+   * wgmma kernel the main loop is fast enough that an epilogue run after it, tensor cores idle, costs more than the same
+   * computes as a row or map kernel at memory speed (docs/perf.md, "Epilogues off for bf16 matmuls"). KILN_EPILOGUE=1
+   * fuses every matmul's, KILN_EPILOGUE=0 none (for comparison); tests may override.
+   */
+  public enum Mode { NONE, AUTO, ALL }
+
+  public static Mode mode() {
+    Mode o = override;
+    if (o != null) return o;
+    String e = System.getenv("KILN_EPILOGUE");
+    return e == null || e.isEmpty() ? Mode.AUTO : "0".equals(e) ? Mode.NONE : Mode.ALL;
   }
 
-  /** Tests: force the pass on or off (null: the environment decides). */
-  public static volatile Boolean override;
+  /** Tests: force a mode (null: the environment decides). */
+  public static volatile Mode override;
 
   /** Whether a group from groups() is a matmul with an epilogue (its first compute the matmul, the rest element-wise). */
   public static boolean fused(List<Compute> group) {
@@ -77,6 +86,7 @@ public final class Epilogue {
 
   /** A matmul that can take an epilogue: it assigns every element of its output (a root or view, at the identity index). */
   private static boolean head(Compute c) {
+    if (mode() == Mode.AUTO && c.out().storage() == kiln.dsl.DType.BF16) return false;
     return !c.accumulate() && c.isFullCover() && MatmulMatch.of(c).isPresent();
   }
 

@@ -147,8 +147,14 @@ class Bf16SplitKTest {
         l.arena()::offsetLong);
     assertEquals(3, ((Work.Bf16Tiles) named.launches().getFirst().kernel().work()).tile().splits());
     // an epilogue needs C in one pass: the renderer refuses split-K with one
-    var fc = kiln.codegen.Epilogue.groups(l.program().graph().computes()).stream()
-        .filter(g -> kiln.codegen.Epilogue.fused(g) && g.getFirst().name().equals("h0.fc.out.r1")).findFirst().orElseThrow();
+    kiln.codegen.Epilogue.override = kiln.codegen.Epilogue.Mode.ALL;   // by default bf16 matmuls take no epilogue
+    java.util.List<kiln.dsl.Compute> fc;
+    try {
+      fc = kiln.codegen.Epilogue.groups(l.program().graph().computes()).stream()
+          .filter(g -> kiln.codegen.Epilogue.fused(g) && g.getFirst().name().equals("h0.fc.out.r1")).findFirst().orElseThrow();
+    } finally {
+      kiln.codegen.Epilogue.override = null;
+    }
     var mm = kiln.codegen.MatmulMatch.of(fc.getFirst()).orElseThrow();
     var epilogue = new CudaRenderer.Fused(fc.subList(1, fc.size()), java.util.Set.of());
     assertEquals("h0.fc.out.r1: an epilogue needs C in one pass, found split-K (bm=128 bn=192 stages=4 consumers=2 group=16 splits=2)",

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -30,6 +31,16 @@ class Bf16WgmmaLoweringTest {
   record Lowered(Program program, Arena arena, Map<String, Lowering.Lowered> sections) {}
 
   static Lowered gpt2Small() { return lowered(Models.get("gpt2-d12"), 8, 1024); }
+
+  /** gpt2Small with every matmul's epilogue fused (KILN_EPILOGUE=1; by default bf16 matmuls take none): the kernels these tests read. */
+  static Lowered gpt2SmallFused() {
+    kiln.codegen.Epilogue.override = kiln.codegen.Epilogue.Mode.ALL;
+    try {
+      return gpt2Small();
+    } finally {
+      kiln.codegen.Epilogue.override = null;
+    }
+  }
 
   /** A registry model at bf16 on an sm_90 GPU, B x T, placed and lowered as a CUDA session does. */
   static Lowered lowered(Models.Shape shape, int batch, int seq) {
@@ -65,7 +76,7 @@ class Bf16WgmmaLoweringTest {
 
   @Test
   void gpt2MatmulsOfTwoBf16OperandsRunOnTheBf16Tile() {
-    Map<String, String> kinds = kinds(gpt2Small());
+    Map<String, String> kinds = kinds(gpt2SmallFused());
     Map<String, String> expected = new TreeMap<>();
     // forward: x·Wᵀ, both K-major; C bf16 (the bias add and the rest in the epilogue; qkv's bare product is bf16, the extern's
     // input fp32); through the copy engine: the logits (no epilogue), or an epilogue's last bf16 output (fc's GELU, fcproj's
@@ -90,6 +101,17 @@ class Bf16WgmmaLoweringTest {
     expected.put("dr1/dh0.ln1.out", "matmul");
     expected.put("dr1/grads.qkvw[0]", "matmul");
     assertEquals(expected, kinds);
+  }
+
+  /** By default a matmul storing bf16 takes no epilogue (kiln.codegen.Epilogue.Mode.AUTO): its consumers run as row or map kernels. */
+  @Test
+  void bf16MatmulsTakeNoEpilogueByDefault() {
+    List<String> fused = new ArrayList<>();
+    for (Lowering.Lowered s : gpt2Small().sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) if (x.kernel().source().contains("auto epilogue =")) fused.add(x.name());
+    }
+    assertEquals(List.of(), fused);
+    assertEquals("wgmma_bf16 K,K BF16 tma h0.fc.out.r1", kinds(gpt2Small()).get("h0.fc.out.r1"));
   }
 
   @Test
@@ -168,7 +190,7 @@ class Bf16WgmmaLoweringTest {
   void bf16EpiloguesGatherEachInputOnceBeforeComputing() {
     int seen = 0;
     boolean dgelu = false;
-    for (Lowering.Lowered s : gpt2Small().sections().values()) {
+    for (Lowering.Lowered s : gpt2SmallFused().sections().values()) {
       for (kiln.codegen.Launch x : s.launches()) {
         String src = x.kernel().source();
         if (!(x.kernel().work() instanceof Work.Bf16Tiles) || !src.contains("auto epilogue =")) continue;

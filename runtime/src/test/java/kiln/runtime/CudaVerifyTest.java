@@ -40,6 +40,18 @@ class CudaVerifyTest {
     assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.BF16).contains("bf16 matmuls"));
   }
 
+  /** bf16 with every matmul's epilogue fused (KILN_EPILOGUE=1; by default bf16 matmuls take none): the epilogue kernels stay right. */
+  @ParameterizedTest
+  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "gemma-mqa"})
+  void matchesPyTorchInBf16WithEveryEpilogueFused(String fixture) {
+    kiln.codegen.Epilogue.override = kiln.codegen.Epilogue.Mode.ALL;
+    try {
+      assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.BF16).contains("matmul launches with an epilogue (KILN_EPILOGUE: all)"));
+    } finally {
+      kiln.codegen.Epilogue.override = null;
+    }
+  }
+
   /** Verify on the GPU at a precision with its stated tolerances; returns the report. */
   private static String verify(String fixture, kiln.codegen.CudaSchedule.Precision precision) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());

@@ -122,7 +122,7 @@ public final class CudaExecutor implements Executor {
         + " on sm_90a bf16 wgmma (KILN_DUMP_IR=1 says why the rest are not)" : "")
         + "; " + count.applyAsLong(k -> k.work() instanceof Work.Columns) + " column reductions split along the rows"
         + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
-        + "; " + epilogues + " matmul launches with an epilogue" + (kiln.codegen.Epilogue.enabled() ? "" : " (KILN_EPILOGUE=0)");
+        + "; " + epilogues + " matmul launches with an epilogue" + " (KILN_EPILOGUE: " + kiln.codegen.Epilogue.mode().name().toLowerCase() + ")";
     Nvrtc nvrtc = Nvrtc.defaultCache();
     Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
     this.compile = nvrtc.stats();
