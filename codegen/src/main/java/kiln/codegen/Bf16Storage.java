@@ -107,11 +107,15 @@ public final class Bf16Storage {
     // from its master weights has the copy the uninterrupted run had, bit for bit
     Var c = Ops.var(master.dims().getFirst());
     List<Compute> cast = List.of(new Compute("cast.bf16_copy", "cast", copy, List.of(c), List.of(c), new Expr.RoundBf16(master.at(c), c, seed), false));
+    Set<Tensor> kept = new HashSet<>();
+    for (Tensor t : p.outputs().values()) kept.add(storage.apply(t).root());
+    List<Integer> dropped = CopyElision.apply(out, roots, kept);
+    java.util.function.IntUnaryOperator moved = end -> end - (int) dropped.stream().filter(i -> i < end).count();
     Graph rewritten = g.rewritten(roots, out);
     Map<String, Tensor> outputs = new LinkedHashMap<>(p.outputs());
     outputs.replaceAll((name, t) -> storage.apply(t));
     Program q = new Program(p.model(), rewritten, p.params(), p.grads(), p.inputs(), outputs, p.state(),
-        p.forwardEnd(), p.backwardEnd(), p.normEnd());
+        moved.applyAsInt(p.forwardEnd()), moved.applyAsInt(p.backwardEnd()), moved.applyAsInt(p.normEnd()));
     return new Stored(q, copy, cast);
   }
 
@@ -157,7 +161,7 @@ public final class Bf16Storage {
     return keep;
   }
 
-  private static Compute substitute(Compute c, java.util.function.Function<Tensor, Tensor> f) {
+  static Compute substitute(Compute c, java.util.function.Function<Tensor, Tensor> f) {
     return new Compute(c.name(), c.layer(), f.apply(c.out()), c.loopVars(), c.outIndex().stream().map(x -> substitute(x, f)).toList(),
         substitute(c.body(), f), c.accumulate());
   }
