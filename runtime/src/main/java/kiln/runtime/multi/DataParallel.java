@@ -354,19 +354,19 @@ public final class DataParallel implements Learner {
   private static void dispatch(Rank[] ranks, Semaphore done, int from, int to, Task task, long timeoutNanos) {
     long start = System.nanoTime();
     for (int r = from; r < to; r++) ranks[r].start(task);
-    for (int k = from; k < to; k++) {
-      while (!acquire(done)) {
-        for (int r = from; r < to; r++) {
-          if (ranks[r].failure != null) throw ranks[r].failed();
-        }
-        for (int r = from; r < to; r++) {
-          if (ranks[r].comm != null) ranks[r].comm.checkAsyncError();
-        }
-        if (System.nanoTime() - start > timeoutNanos) throw timedOut(ranks, from, to, timeoutNanos);
-      }
+    for (int finished = from; finished < to; ) {
+      boolean one = acquire(done);
       for (int r = from; r < to; r++) {
         if (ranks[r].failure != null) throw ranks[r].failed();
       }
+      if (one) {
+        finished++;
+        continue;
+      }
+      for (int r = from; r < to; r++) {
+        if (ranks[r].comm != null) ranks[r].comm.checkAsyncError();
+      }
+      if (System.nanoTime() - start > timeoutNanos) throw timedOut(ranks, from, to, timeoutNanos);
     }
   }
 
@@ -523,7 +523,7 @@ public final class DataParallel implements Learner {
 
   /**
    * ZeRO-1: the ranks' slices of root t (params, grads, m or v) in rank order, cut to the block's real
-   * size. GPUs: every rank all-gathers the shards through NCCL into a scratch block (the ranks of every
+   * size. GPUs: every rank all-gathers the shards through NCCL into its gather block (the ranks of every
    * process take part), local rank 0 copies it out; CPU replicas: each rank's shard read to the host.
    */
   private float[] gatherShards(Tensor t) {
@@ -531,10 +531,9 @@ public final class DataParallel implements Learner {
     if (!onHost) {
       float[][] whole = new float[1][];
       all(r -> {
-        try (kiln.runtime.cuda.DeviceArena block = r.cuda().allocate(4 * zero.paddedSize())) {
-          r.comm.allGather(r.executor().pointer(r.shardOf(t)), block.pointer(0), zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
-          if (r.index == 0) whole[0] = block.downloadFloats(0, params);
-        }
+        if (r.gathered == null) r.gathered = r.cuda().allocate(4 * zero.paddedSize());
+        r.comm.allGather(r.executor().pointer(r.shardOf(t)), r.gathered.pointer(0), zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
+        if (r.index == 0) whole[0] = r.gathered.downloadFloats(0, params);
       });
       return whole[0];
     }
@@ -637,6 +636,8 @@ public final class DataParallel implements Learner {
     jcuda.driver.CUstream stream;
     /** 16 floats of device memory: the results of the scalar all-reduces (loss, norm). */
     kiln.runtime.cuda.DeviceArena scratch;
+    /** ZeRO-1: the padded block the shards of params, grads, m or v are all-gathered into to be read; made at the first read, kept. */
+    kiln.runtime.cuda.DeviceArena gathered;
     private final float[] scalar = new float[1];
     float loss, squares;
     /** The bucketed backward: the communication stream, an event per cut and the collectives each cut queues. */
@@ -824,6 +825,7 @@ public final class DataParallel implements Learner {
       try {
         for (Cuda.Event e : events) e.close();
         if (scratch != null) scratch.close();
+        if (gathered != null) gathered.close();
         if (comm != null) comm.close();
       } finally {
         if (session != null) session.close();
