@@ -25,6 +25,7 @@ import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.AtomicFiles;
 import kiln.runtime.format.Finite;
 import kiln.runtime.format.FormatException;
+import kiln.runtime.format.ModelFile;
 import kiln.runtime.format.StateFile;
 
 /**
@@ -82,9 +83,9 @@ public final class Checkpoint {
     Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
     boolean done = false;
     try {
-      deleteTree(tmp);
+      AtomicFiles.deleteTree(tmp);
       Files.createDirectories(tmp);
-      ModelFiles.write(tmp.resolve(MODEL), shape, s.params());
+      ModelFile.write(tmp.resolve(MODEL), shape, s.params());
       writeState(tmp.resolve(STATE), s, p.adamT());
       Map<String, String> kv = new LinkedHashMap<>(options.toMap());
       kv.putAll(positionMap(p));
@@ -94,7 +95,7 @@ public final class Checkpoint {
       AtomicFiles.write(tmp.resolve(TRAIN), out -> out.write(lines(kv).getBytes(StandardCharsets.UTF_8)));
       if (Files.exists(target)) {
         Path old = target.resolveSibling(target.getFileName() + ".old");
-        deleteTree(old);
+        AtomicFiles.deleteTree(old);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
         try {
           Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -102,7 +103,7 @@ public final class Checkpoint {
           Files.move(old, target, StandardCopyOption.ATOMIC_MOVE); // the one it was to replace stays
           throw e;
         }
-        deleteTree(old);
+        AtomicFiles.deleteTree(old);
       } else {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
       }
@@ -116,7 +117,7 @@ public final class Checkpoint {
     } finally {
       if (!done) {
         try {
-          deleteTree(tmp);
+          AtomicFiles.deleteTree(tmp);
         } catch (IOException | UncheckedIOException ignored) {
           // the write's own failure is the one to report
         }
@@ -247,7 +248,7 @@ public final class Checkpoint {
       base = count;
     }
     if (bad >= 0) {
-      throw new FormatException(file, "AdamW " + what + " of " + Finite.where(ModelFiles.paramNames(shape), ModelFiles.paramSizes(shape), bad)
+      throw new FormatException(file, "AdamW " + what + " of " + Finite.where(shape.layout().names(), shape.layout().sizes(), bad)
           + " (byte " + (HEADER_INTS * 4L + 4L * (base + bad)) + ")", what.equals("m") ? "a finite number" : "a finite number >= 0",
           in[bad] + "; " + Finite.ADVICE);
     }
@@ -360,7 +361,7 @@ public final class Checkpoint {
     List<Path> removed = new ArrayList<>();
     while (upTo.size() > keep) {
       Path old = upTo.removeFirst();
-      deleteTree(old);
+      AtomicFiles.deleteTree(old);
       removed.add(old);
     }
     return removed;
@@ -383,21 +384,10 @@ public final class Checkpoint {
     }
     List<String> removed = new ArrayList<>();
     for (Path f : doomed) {
-      deleteTree(f);
+      AtomicFiles.deleteTree(f);
       removed.add(f.getFileName().toString());
     }
     removed.sort(Comparator.naturalOrder());
     return removed;
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> files = Files.walk(dir)) {
-      for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(f);
-      }
-    }
   }
 }
