@@ -230,28 +230,19 @@ public final class Checkpoint {
 
   /** m finite, v finite and >= 0 (a mean of squares): else AdamW would write NaN into every weight it touches. */
   private static void requireFiniteMoments(Path file, Models.Shape shape, float[] m, float[] v) {
-    int count = m.length;
-    int bad = Finite.first(m, 0, count);
-    String what = "m";
-    float[] in = m;
-    int base = 0;
-    if (bad < 0) {
-      bad = Finite.first(v, 0, count);
-      for (int i = 0; i < (bad < 0 ? count : bad); i++) {
-        if (v[i] < 0) {
-          bad = i;
-          break;
-        }
-      }
-      what = "v";
-      in = v;
-      base = count;
+    int bad = Finite.first(m, 0, m.length);
+    if (bad >= 0) throw badMoment(file, shape, "m", bad, 0, m[bad], "a finite number");
+    for (int i = 0; i < v.length; i++) {
+      // NaN, infinite or negative
+      if (!(v[i] >= 0 && v[i] < Float.POSITIVE_INFINITY)) throw badMoment(file, shape, "v", i, m.length, v[i], "a finite number >= 0");
     }
-    if (bad >= 0) {
-      throw new FormatException(file, "AdamW " + what + " of " + Finite.where(shape.layout().names(), shape.layout().sizes(), bad)
-          + " (byte " + (HEADER_INTS * 4L + 4L * (base + bad)) + ")", what.equals("m") ? "a finite number" : "a finite number >= 0",
-          in[bad] + "; " + Finite.ADVICE);
-    }
+  }
+
+  /** The refusal of moment what's value x at index i of its array, which state.bin holds after base floats of the payload. */
+  private static FormatException badMoment(Path file, Models.Shape shape, String what, int i, int base, float x, String expected) {
+    String where = Finite.where(shape.layout().names(), shape.layout().sizes(), i);
+    return new FormatException(file, "AdamW " + what + " of " + where + " (byte " + (HEADER_INTS * 4L + 4L * (base + i)) + ")", expected,
+        x + "; " + Finite.ADVICE);
   }
 
   private static Map<String, String> readLines(Path file) {
@@ -293,14 +284,9 @@ public final class Checkpoint {
     return m.matches() ? Long.parseLong(m.group(1)) : -1;
   }
 
-  /** Whether {@code dir} looks like one checkpoint (has train.txt), as opposed to a run directory. */
-  public static boolean isCheckpoint(Path dir) {
-    return Files.isRegularFile(dir.resolve(TRAIN));
-  }
-
-  /** A checkpoint directory itself, or the latest checkpoint of a run directory. */
+  /** A checkpoint directory itself (it has train.txt), or the latest checkpoint of a run directory. */
   public static Path resolve(Path dirOrRun) throws IOException {
-    if (isCheckpoint(dirOrRun)) {
+    if (Files.isRegularFile(dirOrRun.resolve(TRAIN))) {
       return dirOrRun;
     }
     if (!Files.isDirectory(dirOrRun)) {
