@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
@@ -163,8 +164,9 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
         }
       }
       Files.createDirectories(runDir);
-      if (copyLogFrom != null) {
-        copyLog();
+      if (copyLogFrom != null && Files.exists(copyLogFrom)) {
+        // the original's rows; TrainLog.resume below keeps those up to the checkpoint
+        Files.copy(copyLogFrom, logFile, StandardCopyOption.REPLACE_EXISTING);
       }
       o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), shape.describe(), shape.paramCount(),
           dev == Session.Device.CPU ? "cpu, " + threads + " threads" : "cuda");
@@ -264,20 +266,6 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
   public static final class Stopped extends RuntimeException {
     Stopped(String message) {
       super(message);
-    }
-  }
-
-  /** The original's log rows up to the checkpoint, into this run's log.csv. */
-  private void copyLog() throws IOException {
-    if (!Files.exists(copyLogFrom)) {
-      return;
-    }
-    try (TrainLog copy = TrainLog.create(runDir.resolve("log.csv"))) {
-      for (TrainLog.Row r : TrainLog.read(copyLogFrom)) {
-        if (r.step() <= from.position().step()) {
-          copy.write(r);
-        }
-      }
     }
   }
 
