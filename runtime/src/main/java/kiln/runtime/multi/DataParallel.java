@@ -492,18 +492,13 @@ public final class DataParallel implements Learner {
     this.weightDecay = weightDecay;
     this.gradScale = gradScale / world;
     all(update);
-    if (onHost && zero != null) allGatherOnHost();
-  }
-
-  /**
-   * ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices,
-   * written straight into each arena as NCCL's all-gather writes device memory (not through Session.write, so a
-   * bf16 session remakes its copy because its update said so, as on the GPUs).
-   */
-  private void allGatherOnHost() {
-    Tensor params = paramsTensor();
-    float[] whole = gatherShards(params);
-    all(r -> r.session.executor.write(r.own(params), whole));
+    if (onHost && zero != null) {
+      // the all-gather on CPU replicas: every rank's parameter block becomes the ranks' updated slices, written straight into
+      // each arena as NCCL writes device memory (not through Session.write, so a bf16 session remakes its copy because its
+      // update said so, as on the GPUs)
+      float[] whole = gatherShards(paramsTensor());
+      all(r -> r.session.executor.write(r.own(paramsTensor()), whole));
+    }
   }
 
   @Override public int stepCount() { return ranks[0].session.stepCount(); }
