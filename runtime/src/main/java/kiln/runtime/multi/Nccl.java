@@ -329,29 +329,21 @@ public final class Nccl {
     }
   }
 
-  /** The device address a CUdeviceptr (with its byte offset) stands for. */
-  public static long address(CUdeviceptr pointer) {
-    Objects.requireNonNull(pointer, "device pointer");
+  /**
+   * The device address a CUdeviceptr (with its byte offset) stands for, or a CUstream's handle as NCCL's
+   * cudaStream_t (the driver and runtime share the handle).
+   */
+  public static long address(NativePointerObject pointer) {
+    Objects.requireNonNull(pointer, "device pointer or stream");
     try {
-      return (long) NATIVE_POINTER.invokeExact((NativePointerObject) pointer) + (long) BYTE_OFFSET.invokeExact((Pointer) pointer);
+      long offset = pointer instanceof Pointer p ? (long) BYTE_OFFSET.invokeExact(p) : 0;
+      return (long) NATIVE_POINTER.invokeExact(pointer) + offset;
     } catch (Throwable t) {
       throw new IllegalStateException("cannot read the address of " + pointer, t);
     }
   }
 
-  /** The CUstream handle as NCCL's cudaStream_t (the driver and runtime share the handle). */
-  public static long address(CUstream stream) {
-    Objects.requireNonNull(stream, "stream");
-    try {
-      return (long) NATIVE_POINTER.invokeExact((NativePointerObject) stream);
-    } catch (Throwable t) {
-      throw new IllegalStateException("cannot read the handle of " + stream, t);
-    }
-  }
-
-  private static MemorySegment device(CUdeviceptr pointer) { return MemorySegment.ofAddress(address(pointer)); }
-
-  private static MemorySegment stream(CUstream stream) { return MemorySegment.ofAddress(address(stream)); }
+  private static MemorySegment segment(NativePointerObject pointer) { return MemorySegment.ofAddress(address(pointer)); }
 
   // ---- communicators ----
 
@@ -422,14 +414,14 @@ public final class Nccl {
      * ranks' recv is not written.
      */
     public void reduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, int root, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      MemorySegment s = segment(send), r = segment(recv), st = segment(stream);
       if (root < 0 || root >= ranks) throw new IllegalArgumentException("ncclReduce" + where() + ": root must be in [0, " + ranks + "), got " + root);
       collective("ncclReduce", count, type, () -> (int) reduceTo.invokeExact(s, r, count, type.ordinal(), op.ordinal(), root, comm, st));
     }
 
     /** recv[i] = op over ranks of send[i], count elements; send == recv is in place. */
     public void allReduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      MemorySegment s = segment(send), r = segment(recv), st = segment(stream);
       collective("ncclAllReduce", count, type, () -> (int) allReduce.invokeExact(s, r, count, type.ordinal(), op.ordinal(), comm, st));
     }
 
@@ -438,7 +430,7 @@ public final class Nccl {
      * recv + rank * sendCount elements.
      */
     public void allGather(CUdeviceptr send, CUdeviceptr recv, long sendCount, DataType type, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      MemorySegment s = segment(send), r = segment(recv), st = segment(stream);
       collective("ncclAllGather", sendCount, type, () -> (int) allGather.invokeExact(s, r, sendCount, type.ordinal(), comm, st));
     }
 
