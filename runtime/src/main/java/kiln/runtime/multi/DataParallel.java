@@ -282,9 +282,8 @@ public final class DataParallel implements Learner {
     }
   }
 
-  /** The one-line refusals of a GPU count: not positive, or more than the machine has. */
+  /** The one-line refusal of a GPU count (positive: Rendezvous checked it) above what the machine has. */
   public static void check(int gpus, int present) {
-    if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
     if (gpus > present) {
       throw new IllegalArgumentException("--gpus " + gpus + ": this machine has " + present + " CUDA device" + (present == 1 ? "" : "s")
           + (present == 0 ? " (" + Cuda.unavailableReason() + ")" : ""));
@@ -532,13 +531,11 @@ public final class DataParallel implements Learner {
       });
       return whole[0];
     }
-    float[][] parts = new float[n][];
-    all(r -> parts[r.index] = r.session.read(r.shardOf(t)));
     float[] whole = new float[params];
-    for (Rank r : ranks) {
+    all(r -> {
       int from = (int) zero.start(r.global);
-      System.arraycopy(parts[r.index], 0, whole, from, (int) Math.max(0, Math.min(zero.shardSize(), params - from)));
-    }
+      System.arraycopy(r.session.read(r.shardOf(t)), 0, whole, from, (int) Math.max(0, Math.min(zero.shardSize(), params - from)));
+    });
     return whole;
   }
 
@@ -831,13 +828,8 @@ public final class DataParallel implements Learner {
     /** This rank's tensor of the name of rank 0's root tensor t (parameters, gradients, AdamW state). */
     Tensor own(Tensor t) {
       if (index == 0) return t;
-      Tensor mine = own.get(t);
-      if (mine == null) {
-        mine = session.program.graph().roots().stream().filter(x -> x.name().equals(t.name())).findFirst()
-            .orElseThrow(() -> new IllegalArgumentException("data-parallel replicas move whole root tensors; " + t.name() + " is not one"));
-        own.put(t, mine);
-      }
-      return mine;
+      return own.computeIfAbsent(t, x -> session.program.graph().roots().stream().filter(root -> root.name().equals(t.name())).findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("data-parallel replicas move whole root tensors; " + t.name() + " is not one")));
     }
 
     /** This rank's failure as the exception to throw, naming the rank. */
