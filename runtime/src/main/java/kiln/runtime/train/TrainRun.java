@@ -196,7 +196,7 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     return report(done, signal, logFile, finalParams, dev, threads, o, err);
   }
 
-  /** One session, or data-parallel replicas over the rendezvous's GPUs (ZeRO-1 when zero; DataParallel.checkOptions passed) sharing the global batch. */
+  /** One session, or replicas over the rendezvous's GPUs (ZeRO-1 when zero; DataParallel.checkOptions passed) sharing the global batch. */
   private Learner learner(Session.Device dev, int threads, CudaSchedule.Precision precision, kiln.codegen.Recompute recompute, boolean zero) {
     int gpus = rv.worldSize();
     if (gpus == 1) return shape.open(opts.batch(), opts.seq(), dev, threads, precision, 0, Session.Zero.NONE, recompute);
