@@ -4,6 +4,7 @@ package kiln.runtime.data;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import kiln.runtime.format.TokenShard;
@@ -141,11 +142,7 @@ public final class DataLoader {
 
   /** Tokens in all shards together. */
   public long tokens() {
-    long n = 0;
-    for (long count : shardTokens) {
-      n += count;
-    }
-    return n;
+    return Arrays.stream(shardTokens).sum();
   }
 
   private void load(int index) {

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.Stream;
+import kiln.runtime.format.AtomicFiles;
 
 public final class DefaultCorpus {
   /** Classpath resources, in document order (val is the first 10% of tokens: the start of Dickens). */
@@ -108,7 +109,7 @@ public final class DefaultCorpus {
       }
       return Optional.of(relocate(written, tmp, dir));
     } finally {
-      deleteTree(tmp);
+      AtomicFiles.deleteTree(tmp);
     }
   }
 
@@ -116,17 +117,5 @@ public final class DefaultCorpus {
     return new Corpus.Summary(s.documents(), s.chars(), s.trainTokens(), s.valTokens(),
         s.trainShards().stream().map(p -> to.resolve(from.relativize(p))).toList(),
         s.valShards().stream().map(p -> to.resolve(from.relativize(p))).toList(), s.seconds());
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> files = Files.list(dir)) {
-      for (Path f : files.toList()) {
-        Files.deleteIfExists(f);
-      }
-    }
-    Files.deleteIfExists(dir);
   }
 }

@@ -1,4 +1,4 @@
-// Whole-file writes that either replace the target completely or leave it as it was.
+// Whole-file writes that either replace the target completely or leave it as it was, and removing what a failed one left.
 package kiln.runtime.format;
 
 import java.io.BufferedOutputStream;
@@ -13,7 +13,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Comparator;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
 
 public final class AtomicFiles {
   private AtomicFiles() {}
@@ -73,6 +75,18 @@ public final class AtomicFiles {
         return Files.createFile(temp);
       } catch (FileAlreadyExistsException taken) {
         // another writer drew the same name; draw again
+      }
+    }
+  }
+
+  /** Deletes a directory and everything in it, or a file; nothing when there is none (what a failed or replaced write leaves). */
+  public static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> files = Files.walk(dir)) {
+      for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+        Files.delete(f);
       }
     }
   }

@@ -38,15 +38,10 @@ final class BinaryReader implements AutoCloseable {
     if (Files.isDirectory(file)) {
       throw new FormatException(file, "file", readable, "a directory");
     }
-    FileChannel channel;
-    long size;
+    FileChannel channel = null;
     try {
       channel = FileChannel.open(file, StandardOpenOption.READ);
-    } catch (IOException e) {
-      throw new FormatException(file, "file", readable, FormatException.describe(e));
-    }
-    try {
-      size = channel.size();
+      long size = channel.size();
       if (size < HEADER_BYTES) {
         throw new FormatException(file, "header", HEADER_BYTES + " bytes", size + " bytes");
       }
@@ -62,9 +57,10 @@ final class BinaryReader implements AutoCloseable {
     }
   }
 
+  /** Closes channel when it was opened; the failure that led here is the one to report. */
   private static void closeQuietly(FileChannel channel) {
     try {
-      channel.close();
+      if (channel != null) channel.close();
     } catch (IOException ignored) {
       // already failing with a better message
     }

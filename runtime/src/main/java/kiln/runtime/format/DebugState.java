@@ -3,6 +3,7 @@ package kiln.runtime.format;
 
 import java.nio.file.Path;
 import java.util.List;
+import kiln.runtime.Models;
 
 /** x, y: (B, T); logits: (B, T, V) unpadded; grads: like the params, wte's padded to (Vp, C). */
 public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float loss, float[] grads) {
@@ -11,20 +12,16 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
 
   /** Checks the file against the model's shape (or config): T <= maxT, token ids < V, payload size for B, T. */
   public static DebugState read(Path file, Record config) {
-    kiln.runtime.Models.Shape c = shape(config);
-    requireValid(file, c);
+    Models.Shape c = validShape(file, config);
     return read(file, c.vocab(), c.maxT(), c.paramCount());
   }
 
-  /** A model's shape, or a config of a registered family. */
-  private static kiln.runtime.Models.Shape shape(Record config) {
-    return config instanceof kiln.runtime.Models.Shape s ? s : kiln.runtime.Models.of(config);
-  }
-
-  /** For shapes handed in by a caller: a broken one is their mistake, not the file's. */
-  private static void requireValid(Path file, kiln.runtime.Models.Shape c) {
+  /** A model's shape, or a config of a registered family; a broken one is the caller's mistake, not the file's. */
+  private static Models.Shape validShape(Path file, Record config) {
+    Models.Shape c = config instanceof Models.Shape s ? s : Models.of(config);
     ModelFile.Violation v = ModelFile.violation(c);
     if (v != null) throw FormatException.misuse(file, v.configField(), v.expected(), v.found());
+    return c;
   }
 
   /**
@@ -63,8 +60,7 @@ public record DebugState(int B, int T, int[] x, int[] y, float[] logits, float l
   }
 
   public void write(Path file, Record config) {
-    kiln.runtime.Models.Shape c = shape(config);
-    requireValid(file, c);
+    Models.Shape c = validShape(file, config);
     write(file, c.vocab(), c.maxT(), c.paramCount());
   }
 

@@ -7,6 +7,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
 
 /**
  * Two formats share a magic: kiln's Llama model file and a kiln checkpoint's {@code state.bin}
@@ -40,12 +41,7 @@ public enum FileKind {
     if (magic == KILN_STATE.magic) {
       return header[1] == 1 && header[3] >= 0 && size == 1024 + 8L * header[3] ? KILN_STATE : LLAMA_MODEL;
     }
-    for (FileKind k : values()) {
-      if (k.magic == magic) {
-        return k;
-      }
-    }
-    return null;
+    return Arrays.stream(values()).filter(k -> k.magic == magic).findFirst().orElse(null);
   }
 
   /** The kind of a file by its first 16 bytes and its size; null when unknown or unreadable (the reader then says why). */

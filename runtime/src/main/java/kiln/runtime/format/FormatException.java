@@ -8,33 +8,8 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 public final class FormatException extends RuntimeException {
-  private final transient Path file;
-  private final String field;
-  private final String expected;
-  private final String found;
-
   public FormatException(Path file, String field, String expected, String found) {
     super(message(file, field, expected, found));
-    this.file = file;
-    this.field = field;
-    this.expected = expected;
-    this.found = found;
-  }
-
-  public Path file() {
-    return file;
-  }
-
-  public String field() {
-    return field;
-  }
-
-  public String expected() {
-    return expected;
-  }
-
-  public String found() {
-    return found;
   }
 
   /** The message format shared with the writers' IllegalArgumentExceptions. */

@@ -80,26 +80,14 @@ public final class ModelFile {
     FileKind kind = FileKind.of(in.headerInts(), in.size());
     ModelFamily<?> family = kind == FileKind.KILN_STATE ? null : Models.byMagic(in.header(0));
     if (family == null) {
-      StringBuilder expected = new StringBuilder();
-      for (ModelFamily<?> f : Models.FAMILIES) expected.append(expected.isEmpty() ? "" : " or ").append(f.file().magic()).append(" (").append(f.file().label()).append(')');
-      throw in.error("header[0] magic", expected.toString(), FileKind.describe(in.headerInts(), in.size()));
+      String expected = String.join(" or ", Models.FAMILIES.stream().map(f -> f.file().magic() + " (" + f.file().label() + ")").toList());
+      throw in.error("header[0] magic", expected, FileKind.describe(in.headerInts(), in.size()));
     }
     return family;
   }
 
+  /** The header checked as the family states it, the payload's length, then the parameters (finite). */
   private static Loaded read(BinaryReader in, ModelFamily<?> family) {
-    Models.Shape shape = checkHeader(in, family);
-    int version = in.header(1);
-    boolean bf16 = version == family.file().bf16Version() && version != family.file().version();
-    var layout = shape.layout();
-    float[] params = new float[(int) layout.count()];
-    if (bf16) in.bf16(params, 0, params.length);
-    else in.floats(params, 0, params.length);
-    Finite.requireFinite(in, params, layout.names(), layout.sizes(), bf16 ? Short.BYTES : Float.BYTES);
-    return new Loaded(shape, version, params);
-  }
-
-  private static Models.Shape checkHeader(BinaryReader in, ModelFamily<?> family) {
     ModelFamily.FileFormat f = family.file();
     FileKind kind = FileKind.of(in.headerInts(), in.size());
     if (in.header(0) != f.magic() || kind == FileKind.KILN_STATE) {
@@ -114,10 +102,16 @@ public final class ModelFile {
     Models.Shape shape = new Models.Shape(family, family.fromHeader(fields));
     Violation v = violation(shape);
     if (v != null) throw in.error(v.headerField(), v.expected(), v.found());
-    int bytesPer = version == f.bf16Version() && version != f.version() ? Short.BYTES : Float.BYTES;
+    boolean bf16 = version == f.bf16Version() && version != f.version();
+    int bytesPer = bf16 ? Short.BYTES : Float.BYTES;
     long count = shape.paramCount();
     in.expectPayload(count * bytesPer, count + " params x " + bytesPer + " bytes");
-    return shape;
+    var layout = shape.layout();
+    float[] params = new float[(int) layout.count()];
+    if (bf16) in.bf16(params, 0, params.length);
+    else in.floats(params, 0, params.length);
+    Finite.requireFinite(in, params, layout.names(), layout.sizes(), bytesPer);
+    return new Loaded(shape, version, params);
   }
 
   private static String versions(ModelFamily.FileFormat f) {

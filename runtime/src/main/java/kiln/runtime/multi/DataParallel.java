@@ -282,9 +282,8 @@ public final class DataParallel implements Learner {
     }
   }
 
-  /** The one-line refusals of a GPU count: not positive, or more than the machine has. */
+  /** The one-line refusal of a GPU count (positive: Rendezvous checked it) above what the machine has. */
   public static void check(int gpus, int present) {
-    if (gpus < 1) throw new IllegalArgumentException("--gpus must be positive, got " + gpus);
     if (gpus > present) {
       throw new IllegalArgumentException("--gpus " + gpus + ": this machine has " + present + " CUDA device" + (present == 1 ? "" : "s")
           + (present == 0 ? " (" + Cuda.unavailableReason() + ")" : ""));
@@ -354,19 +353,19 @@ public final class DataParallel implements Learner {
   private static void dispatch(Rank[] ranks, Semaphore done, int from, int to, Task task, long timeoutNanos) {
     long start = System.nanoTime();
     for (int r = from; r < to; r++) ranks[r].start(task);
-    for (int k = from; k < to; k++) {
-      while (!acquire(done)) {
-        for (int r = from; r < to; r++) {
-          if (ranks[r].failure != null) throw ranks[r].failed();
-        }
-        for (int r = from; r < to; r++) {
-          if (ranks[r].comm != null) ranks[r].comm.checkAsyncError();
-        }
-        if (System.nanoTime() - start > timeoutNanos) throw timedOut(ranks, from, to, timeoutNanos);
-      }
+    for (int finished = from; finished < to; ) {
+      boolean one = acquire(done);
       for (int r = from; r < to; r++) {
         if (ranks[r].failure != null) throw ranks[r].failed();
       }
+      if (one) {
+        finished++;
+        continue;
+      }
+      for (int r = from; r < to; r++) {
+        if (ranks[r].comm != null) ranks[r].comm.checkAsyncError();
+      }
+      if (System.nanoTime() - start > timeoutNanos) throw timedOut(ranks, from, to, timeoutNanos);
     }
   }
 
@@ -492,18 +491,13 @@ public final class DataParallel implements Learner {
     this.weightDecay = weightDecay;
     this.gradScale = gradScale / world;
     all(update);
-    if (onHost && zero != null) allGatherOnHost();
-  }
-
-  /**
-   * ZeRO-1 on CPU replicas: every rank's parameter block becomes the concatenation of the ranks' updated slices,
-   * written straight into each arena as NCCL's all-gather writes device memory (not through Session.write, so a
-   * bf16 session remakes its copy because its update said so, as on the GPUs).
-   */
-  private void allGatherOnHost() {
-    Tensor params = paramsTensor();
-    float[] whole = gatherShards(params);
-    all(r -> r.session.executor.write(r.own(params), whole));
+    if (onHost && zero != null) {
+      // the all-gather on CPU replicas: every rank's parameter block becomes the ranks' updated slices, written straight into
+      // each arena as NCCL writes device memory (not through Session.write, so a bf16 session remakes its copy because its
+      // update said so, as on the GPUs)
+      float[] whole = gatherShards(paramsTensor());
+      all(r -> r.session.executor.write(r.own(paramsTensor()), whole));
+    }
   }
 
   @Override public int stepCount() { return ranks[0].session.stepCount(); }
@@ -523,7 +517,7 @@ public final class DataParallel implements Learner {
 
   /**
    * ZeRO-1: the ranks' slices of root t (params, grads, m or v) in rank order, cut to the block's real
-   * size. GPUs: every rank all-gathers the shards through NCCL into a scratch block (the ranks of every
+   * size. GPUs: every rank all-gathers the shards through NCCL into its gather block (the ranks of every
    * process take part), local rank 0 copies it out; CPU replicas: each rank's shard read to the host.
    */
   private float[] gatherShards(Tensor t) {
@@ -531,20 +525,17 @@ public final class DataParallel implements Learner {
     if (!onHost) {
       float[][] whole = new float[1][];
       all(r -> {
-        try (kiln.runtime.cuda.DeviceArena block = r.cuda().allocate(4 * zero.paddedSize())) {
-          r.comm.allGather(r.executor().pointer(r.shardOf(t)), block.pointer(0), zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
-          if (r.index == 0) whole[0] = block.downloadFloats(0, params);
-        }
+        if (r.gathered == null) r.gathered = r.cuda().allocate(4 * zero.paddedSize());
+        r.comm.allGather(r.executor().pointer(r.shardOf(t)), r.gathered.pointer(0), zero.shardSize(), Nccl.DataType.FLOAT32, r.stream);
+        if (r.index == 0) whole[0] = r.gathered.downloadFloats(0, params);
       });
       return whole[0];
     }
-    float[][] parts = new float[n][];
-    all(r -> parts[r.index] = r.session.read(r.shardOf(t)));
     float[] whole = new float[params];
-    for (Rank r : ranks) {
+    all(r -> {
       int from = (int) zero.start(r.global);
-      System.arraycopy(parts[r.index], 0, whole, from, (int) Math.max(0, Math.min(zero.shardSize(), params - from)));
-    }
+      System.arraycopy(r.session.read(r.shardOf(t)), 0, whole, from, (int) Math.max(0, Math.min(zero.shardSize(), params - from)));
+    });
     return whole;
   }
 
@@ -637,6 +628,8 @@ public final class DataParallel implements Learner {
     jcuda.driver.CUstream stream;
     /** 16 floats of device memory: the results of the scalar all-reduces (loss, norm). */
     kiln.runtime.cuda.DeviceArena scratch;
+    /** ZeRO-1: the padded block the shards of params, grads, m or v are all-gathered into to be read; made at the first read, kept. */
+    kiln.runtime.cuda.DeviceArena gathered;
     private final float[] scalar = new float[1];
     float loss, squares;
     /** The bucketed backward: the communication stream, an event per cut and the collectives each cut queues. */
@@ -824,6 +817,7 @@ public final class DataParallel implements Learner {
       try {
         for (Cuda.Event e : events) e.close();
         if (scratch != null) scratch.close();
+        if (gathered != null) gathered.close();
         if (comm != null) comm.close();
       } finally {
         if (session != null) session.close();
@@ -834,13 +828,8 @@ public final class DataParallel implements Learner {
     /** This rank's tensor of the name of rank 0's root tensor t (parameters, gradients, AdamW state). */
     Tensor own(Tensor t) {
       if (index == 0) return t;
-      Tensor mine = own.get(t);
-      if (mine == null) {
-        mine = session.program.graph().roots().stream().filter(x -> x.name().equals(t.name())).findFirst()
-            .orElseThrow(() -> new IllegalArgumentException("data-parallel replicas move whole root tensors; " + t.name() + " is not one"));
-        own.put(t, mine);
-      }
-      return mine;
+      return own.computeIfAbsent(t, x -> session.program.graph().roots().stream().filter(root -> root.name().equals(t.name())).findFirst()
+          .orElseThrow(() -> new IllegalArgumentException("data-parallel replicas move whole root tensors; " + t.name() + " is not one")));
     }
 
     /** This rank's failure as the exception to throw, naming the rank. */

@@ -1,5 +1,5 @@
 // NCCL bound through java.lang.foreign: unique ids, communicators (one per GPU rank), all-reduce,
-// reduce-scatter and all-gather on JCuda device pointers and streams, every result checked.
+// reduce and all-gather on JCuda device pointers and streams, every result checked.
 package kiln.runtime.multi;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
@@ -65,8 +65,8 @@ public final class Nccl {
   private final String path;
   private final Map<String, String> environment;
   private final Version version;
-  private final MethodHandle getUniqueId, commInitRank, commDestroy, allReduce, reduceScatter, allGather, groupStart,
-      groupEnd, errorString, asyncError, reduceTo;
+  private final MethodHandle getUniqueId, commInitRank, commDestroy, allReduce, allGather, groupStart, groupEnd, errorString,
+      asyncError, reduceTo;
   private final MethodHandle commInitRankConfig; // ncclCommInitRankConfig (NCCL >= 2.14), null where the library lacks it
   private final MethodHandle commAbort; // ncclCommAbort, null where the library lacks it
   private final MethodHandle lastError; // ncclGetLastError, NCCL >= 2.13; null when the library has none
@@ -130,9 +130,7 @@ public final class Nccl {
     commInitRank = bind(lookup, "ncclCommInitRank", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, uniqueId, JAVA_INT), true);
     commDestroy = bind(lookup, "ncclCommDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS), true);
     // (sendbuff, recvbuff, size_t count, ncclDataType_t, ncclRedOp_t, ncclComm_t, cudaStream_t)
-    FunctionDescriptor reduce = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
-    allReduce = bind(lookup, "ncclAllReduce", reduce, true);
-    reduceScatter = bind(lookup, "ncclReduceScatter", reduce, true);
+    allReduce = bind(lookup, "ncclAllReduce", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS), true);
     // (sendbuff, recvbuff, size_t sendcount, ncclDataType_t, ncclComm_t, cudaStream_t)
     allGather = bind(lookup, "ncclAllGather", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS, ADDRESS), true);
     // ncclReduce(sendbuff, recvbuff, size_t count, ncclDataType_t, ncclRedOp_t, int root, ncclComm_t, cudaStream_t)
@@ -331,29 +329,21 @@ public final class Nccl {
     }
   }
 
-  /** The device address a CUdeviceptr (with its byte offset) stands for. */
-  public static long address(CUdeviceptr pointer) {
-    Objects.requireNonNull(pointer, "device pointer");
+  /**
+   * The device address a CUdeviceptr (with its byte offset) stands for, or a CUstream's handle as NCCL's
+   * cudaStream_t (the driver and runtime share the handle).
+   */
+  public static long address(NativePointerObject pointer) {
+    Objects.requireNonNull(pointer, "device pointer or stream");
     try {
-      return (long) NATIVE_POINTER.invokeExact((NativePointerObject) pointer) + (long) BYTE_OFFSET.invokeExact((Pointer) pointer);
+      long offset = pointer instanceof Pointer p ? (long) BYTE_OFFSET.invokeExact(p) : 0;
+      return (long) NATIVE_POINTER.invokeExact(pointer) + offset;
     } catch (Throwable t) {
       throw new IllegalStateException("cannot read the address of " + pointer, t);
     }
   }
 
-  /** The CUstream handle as NCCL's cudaStream_t (the driver and runtime share the handle). */
-  public static long address(CUstream stream) {
-    Objects.requireNonNull(stream, "stream");
-    try {
-      return (long) NATIVE_POINTER.invokeExact((NativePointerObject) stream);
-    } catch (Throwable t) {
-      throw new IllegalStateException("cannot read the handle of " + stream, t);
-    }
-  }
-
-  private static MemorySegment device(CUdeviceptr pointer) { return MemorySegment.ofAddress(address(pointer)); }
-
-  private static MemorySegment stream(CUstream stream) { return MemorySegment.ofAddress(address(stream)); }
+  private static MemorySegment segment(NativePointerObject pointer) { return MemorySegment.ofAddress(address(pointer)); }
 
   // ---- communicators ----
 
@@ -424,28 +414,15 @@ public final class Nccl {
      * ranks' recv is not written.
      */
     public void reduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, int root, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      MemorySegment s = segment(send), r = segment(recv), st = segment(stream);
       if (root < 0 || root >= ranks) throw new IllegalArgumentException("ncclReduce" + where() + ": root must be in [0, " + ranks + "), got " + root);
       collective("ncclReduce", count, type, () -> (int) reduceTo.invokeExact(s, r, count, type.ordinal(), op.ordinal(), root, comm, st));
     }
 
-    public int rank() { return rank; }
-
-    public int ranks() { return ranks; }
-
     /** recv[i] = op over ranks of send[i], count elements; send == recv is in place. */
     public void allReduce(CUdeviceptr send, CUdeviceptr recv, long count, DataType type, Op op, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      MemorySegment s = segment(send), r = segment(recv), st = segment(stream);
       collective("ncclAllReduce", count, type, () -> (int) allReduce.invokeExact(s, r, count, type.ordinal(), op.ordinal(), comm, st));
-    }
-
-    /**
-     * recv (recvCount elements) = op over ranks of send[rank * recvCount, (rank + 1) * recvCount); send
-     * holds ranks * recvCount. In place when recv == send + rank * recvCount elements.
-     */
-    public void reduceScatter(CUdeviceptr send, CUdeviceptr recv, long recvCount, DataType type, Op op, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
-      collective("ncclReduceScatter", recvCount, type, () -> (int) reduceScatter.invokeExact(s, r, recvCount, type.ordinal(), op.ordinal(), comm, st));
     }
 
     /**
@@ -453,7 +430,7 @@ public final class Nccl {
      * recv + rank * sendCount elements.
      */
     public void allGather(CUdeviceptr send, CUdeviceptr recv, long sendCount, DataType type, CUstream stream) {
-      MemorySegment s = device(send), r = device(recv), st = stream(stream);
+      MemorySegment s = segment(send), r = segment(recv), st = segment(stream);
       collective("ncclAllGather", sendCount, type, () -> (int) allGather.invokeExact(s, r, sendCount, type.ordinal(), comm, st));
     }
 

@@ -6,7 +6,7 @@ package kiln.runtime.multi;
  * The block of {@code params} floats (all parameters back to back, as in the arena) padded to
  * {@link #paddedSize()}, a multiple of {@code ranks × align}, and cut into {@code ranks} equal slices
  * of {@link #shardSize()} floats: rank r owns [r·shard, (r+1)·shard). Equal slices are what
- * ncclReduceScatter / ncclAllGather need (one count for every rank), and a shard that is a multiple
+ * ncclAllGather needs (one count for every rank), and a shard that is a multiple
  * of align keeps every slice start aligned (32 floats = 128 bytes past the block's start, which the arena
  * must itself align).
  *
@@ -14,8 +14,9 @@ package kiln.runtime.multi;
  * stays zero: its gradient is never written, so AdamW moves it by lr·(0/(0+eps) + wd·0) = 0):
  * <ol>
  *   <li>backward on the rank's share of the global batch writes its local gradient block;
- *   <li>ncclReduceScatter(grads, grads + start(rank), shardSize, float32, SUM), in place: the rank's slice
- *       now holds the SUM over ranks of the local gradients (docs/multi-gpu.md: overlapping it with backward);
+ *   <li>each part of a gradient bucket that lies in rank q's slice ncclReduce'd (SUM) onto q, in place, as
+ *       the backward closes the bucket: the rank's slice now holds the SUM over ranks of the local gradients,
+ *       as after a reduce-scatter (docs/multi-gpu.md, "Gradient buckets");
  *   <li>the global norm: the rank's sum of squares over its slice, ncclAllReduce(SUM) of that one float,
  *       then sqrt(sum) / N — the norm of the mean gradient, what one GPU would see;
  *   <li>AdamW over the rank's slice only, with m and v of shardSize floats each.
@@ -49,7 +50,7 @@ public record ZeroShards(long params, int ranks, int align) {
     return (params + unit - 1) / unit * unit;
   }
 
-  /** Floats per rank: every rank's slice, and the count of each reduce-scatter and all-gather. */
+  /** Floats per rank: every rank's slice, and the count of each all-gather. */
   public long shardSize() { return paddedSize() / ranks; }
 
   /** First float of rank's slice. */

@@ -25,6 +25,7 @@ import kiln.runtime.data.DataLoader;
 import kiln.runtime.format.AtomicFiles;
 import kiln.runtime.format.Finite;
 import kiln.runtime.format.FormatException;
+import kiln.runtime.format.ModelFile;
 import kiln.runtime.format.StateFile;
 
 /**
@@ -82,9 +83,9 @@ public final class Checkpoint {
     Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
     boolean done = false;
     try {
-      deleteTree(tmp);
+      AtomicFiles.deleteTree(tmp);
       Files.createDirectories(tmp);
-      ModelFiles.write(tmp.resolve(MODEL), shape, s.params());
+      ModelFile.write(tmp.resolve(MODEL), shape, s.params());
       writeState(tmp.resolve(STATE), s, p.adamT());
       Map<String, String> kv = new LinkedHashMap<>(options.toMap());
       kv.putAll(positionMap(p));
@@ -94,7 +95,7 @@ public final class Checkpoint {
       AtomicFiles.write(tmp.resolve(TRAIN), out -> out.write(lines(kv).getBytes(StandardCharsets.UTF_8)));
       if (Files.exists(target)) {
         Path old = target.resolveSibling(target.getFileName() + ".old");
-        deleteTree(old);
+        AtomicFiles.deleteTree(old);
         Files.move(target, old, StandardCopyOption.ATOMIC_MOVE);
         try {
           Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
@@ -102,7 +103,7 @@ public final class Checkpoint {
           Files.move(old, target, StandardCopyOption.ATOMIC_MOVE); // the one it was to replace stays
           throw e;
         }
-        deleteTree(old);
+        AtomicFiles.deleteTree(old);
       } else {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
       }
@@ -116,7 +117,7 @@ public final class Checkpoint {
     } finally {
       if (!done) {
         try {
-          deleteTree(tmp);
+          AtomicFiles.deleteTree(tmp);
         } catch (IOException | UncheckedIOException ignored) {
           // the write's own failure is the one to report
         }
@@ -229,28 +230,19 @@ public final class Checkpoint {
 
   /** m finite, v finite and >= 0 (a mean of squares): else AdamW would write NaN into every weight it touches. */
   private static void requireFiniteMoments(Path file, Models.Shape shape, float[] m, float[] v) {
-    int count = m.length;
-    int bad = Finite.first(m, 0, count);
-    String what = "m";
-    float[] in = m;
-    int base = 0;
-    if (bad < 0) {
-      bad = Finite.first(v, 0, count);
-      for (int i = 0; i < (bad < 0 ? count : bad); i++) {
-        if (v[i] < 0) {
-          bad = i;
-          break;
-        }
-      }
-      what = "v";
-      in = v;
-      base = count;
+    int bad = Finite.first(m, 0, m.length);
+    if (bad >= 0) throw badMoment(file, shape, "m", bad, 0, m[bad], "a finite number");
+    for (int i = 0; i < v.length; i++) {
+      // NaN, infinite or negative
+      if (!(v[i] >= 0 && v[i] < Float.POSITIVE_INFINITY)) throw badMoment(file, shape, "v", i, m.length, v[i], "a finite number >= 0");
     }
-    if (bad >= 0) {
-      throw new FormatException(file, "AdamW " + what + " of " + Finite.where(ModelFiles.paramNames(shape), ModelFiles.paramSizes(shape), bad)
-          + " (byte " + (HEADER_INTS * 4L + 4L * (base + bad)) + ")", what.equals("m") ? "a finite number" : "a finite number >= 0",
-          in[bad] + "; " + Finite.ADVICE);
-    }
+  }
+
+  /** The refusal of moment what's value x at index i of its array, which state.bin holds after base floats of the payload. */
+  private static FormatException badMoment(Path file, Models.Shape shape, String what, int i, int base, float x, String expected) {
+    String where = Finite.where(shape.layout().names(), shape.layout().sizes(), i);
+    return new FormatException(file, "AdamW " + what + " of " + where + " (byte " + (HEADER_INTS * 4L + 4L * (base + i)) + ")", expected,
+        x + "; " + Finite.ADVICE);
   }
 
   private static Map<String, String> readLines(Path file) {
@@ -292,14 +284,9 @@ public final class Checkpoint {
     return m.matches() ? Long.parseLong(m.group(1)) : -1;
   }
 
-  /** Whether {@code dir} looks like one checkpoint (has train.txt), as opposed to a run directory. */
-  public static boolean isCheckpoint(Path dir) {
-    return Files.isRegularFile(dir.resolve(TRAIN));
-  }
-
-  /** A checkpoint directory itself, or the latest checkpoint of a run directory. */
+  /** A checkpoint directory itself (it has train.txt), or the latest checkpoint of a run directory. */
   public static Path resolve(Path dirOrRun) throws IOException {
-    if (isCheckpoint(dirOrRun)) {
+    if (Files.isRegularFile(dirOrRun.resolve(TRAIN))) {
       return dirOrRun;
     }
     if (!Files.isDirectory(dirOrRun)) {
@@ -360,7 +347,7 @@ public final class Checkpoint {
     List<Path> removed = new ArrayList<>();
     while (upTo.size() > keep) {
       Path old = upTo.removeFirst();
-      deleteTree(old);
+      AtomicFiles.deleteTree(old);
       removed.add(old);
     }
     return removed;
@@ -383,21 +370,10 @@ public final class Checkpoint {
     }
     List<String> removed = new ArrayList<>();
     for (Path f : doomed) {
-      deleteTree(f);
+      AtomicFiles.deleteTree(f);
       removed.add(f.getFileName().toString());
     }
     removed.sort(Comparator.naturalOrder());
     return removed;
-  }
-
-  private static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> files = Files.walk(dir)) {
-      for (Path f : files.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(f);
-      }
-    }
   }
 }

@@ -5,7 +5,6 @@ package kiln.runtime.train;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import kiln.runtime.format.AtomicFiles;
 import org.knowm.xchart.BitmapEncoder;
@@ -63,13 +62,8 @@ public final class LossPlot {
 
   /** A training log's rows as a labelled run. */
   public static Run run(String label, List<TrainLog.Row> rows) {
-    List<Point> train = new ArrayList<>();
-    List<Point> val = new ArrayList<>();
-    for (TrainLog.Row r : rows) {
-      train.add(new Point(r.step(), r.loss()));
-      val.add(new Point(r.step(), r.valLoss()));
-    }
-    return new Run(label, train, val);
+    return new Run(label, rows.stream().map(r -> new Point(r.step(), r.loss())).toList(),
+        rows.stream().map(r -> new Point(r.step(), r.valLoss())).toList());
   }
 
   private static List<Point> finite(List<Point> points) {

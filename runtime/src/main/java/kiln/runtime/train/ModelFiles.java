@@ -3,11 +3,10 @@
 package kiln.runtime.train;
 
 import java.nio.file.Path;
-import java.util.List;
 import kiln.runtime.Models;
 import kiln.runtime.format.ModelFile;
 
-/** Reading detects the family from the file's magic; writing picks the format from the shape's family. */
+/** Reading detects the family from the file's magic (writing is ModelFile.write, which picks the format from the shape's family). */
 public final class ModelFiles {
   private ModelFiles() {}
 
@@ -23,13 +22,4 @@ public final class ModelFiles {
     ModelFile.Loaded m = ModelFile.read(file);
     return new Loaded(m.shape(), m.params());
   }
-
-  /** The parameter tensors' names, in the family's file order. */
-  public static List<String> paramNames(Models.Shape shape) { return shape.layout().names(); }
-
-  /** The parameter tensors' element counts, in the family's file order. */
-  public static long[] paramSizes(Models.Shape shape) { return shape.layout().sizes(); }
-
-  /** In the family's fp32 version (llm.c's 3 for GPT-2). */
-  public static void write(Path file, Models.Shape shape, float[] params) { ModelFile.write(file, shape, params); }
 }

@@ -4,7 +4,6 @@ package kiln.runtime.train;
 import java.io.PrintWriter;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import java.util.function.IntConsumer;
 import kiln.dsl.Tensor;
 import kiln.runtime.KvDecoder;
 import kiln.runtime.Models;
@@ -77,45 +76,30 @@ public final class Sampler implements AutoCloseable {
     return recompute(shape, params, Math.min(shape.maxT(), Math.max(16, (needed + 15) / 16 * 16)), device, threads);
   }
 
-  /** How the logits are computed, e.g. {@code KV cache (maxT 256)} or {@code recompute, window T=16}. */
-  public String describe() {
-    return logits.describe();
-  }
-
   /**
-   * {@link #generate}, printing each token's text to {@code out} as it is drawn (a UTF-8 character split over
-   * tokens waits for its last byte), then a newline; returns how it went: {@code 64 tokens in 0.52 s (123.1 tok/s), <describe()>}.
+   * Samples {@code n} tokens after {@code prompt}, printing each one's text to {@code out} as it is drawn (a UTF-8
+   * character split over tokens waits for its last byte), then a newline. Temperature 0 is greedy; {@code topK} 0
+   * samples from the whole vocabulary (`kiln sample` checks both). Returns how it went, with how the logits are
+   * computed: {@code 64 tokens in 0.52 s (123.1 tok/s), KV cache (maxT 256)} or {@code ..., recompute, window T=16}.
    */
   public String stream(int[] prompt, int n, double temperature, int topK, long seed, PrintWriter out) {
-    TokenText.Stream text = new TokenText.Stream();
-    long t0 = System.nanoTime();
-    generate(prompt, n, temperature, topK, seed, t -> {
-      out.print(text.push(t));
-      out.flush();
-    });
-    double secs = (System.nanoTime() - t0) / 1e9;
-    out.println(text.finish());
-    out.flush();
-    return String.format(java.util.Locale.ROOT, "%d tokens in %.2f s (%.1f tok/s), %s", n, secs, n / secs, describe());
-  }
-
-  /**
-   * Appends {@code n} sampled tokens to {@code prompt}, handing each to {@code onToken} as soon as it
-   * is drawn. Temperature 0 is greedy; {@code topK} 0 samples from the whole vocabulary (`kiln sample` checks both).
-   */
-  public int[] generate(int[] prompt, int n, double temperature, int topK, long seed, IntConsumer onToken) {
     if (prompt.length == 0) {
       throw new IllegalArgumentException("the prompt must hold at least one token");
     }
+    TokenText.Stream text = new TokenText.Stream();
     SplittableRandom rnd = new SplittableRandom(seed);
     logits.reset();
     int[] tokens = Arrays.copyOf(prompt, prompt.length + n);
+    long t0 = System.nanoTime();
     for (int len = prompt.length; len < tokens.length; len++) {
-      int next = pick(logits.after(tokens, len), temperature, topK, rnd);
-      tokens[len] = next;
-      onToken.accept(next);
+      tokens[len] = pick(logits.after(tokens, len), temperature, topK, rnd);
+      out.print(text.push(tokens[len]));
+      out.flush();
     }
-    return tokens;
+    double secs = (System.nanoTime() - t0) / 1e9;
+    out.println(text.finish());
+    out.flush();
+    return String.format(java.util.Locale.ROOT, "%d tokens in %.2f s (%.1f tok/s), %s", n, secs, n / secs, logits.describe());
   }
 
   private int pick(float[] f, double temperature, int topK, SplittableRandom rnd) {

@@ -1,8 +1,10 @@
 // `kiln train`'s shape options (--layers, --heads, --channels, --kv-heads, --ffn) applied to a registry preset.
 package kiln.runtime.train;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Objects;
 import kiln.models.ModelFamily;
 import kiln.runtime.Models;
 
@@ -18,10 +20,7 @@ public record ShapeOverrides(Integer layers, Integer heads, Integer channels, In
   }
 
   public boolean any() {
-    for (Integer v : values()) {
-      if (v != null) return true;
-    }
-    return false;
+    return Arrays.stream(values()).anyMatch(Objects::nonNull);
   }
 
   /** The options given, as typed: {@code --layers 1 --channels 32}. */

@@ -2,8 +2,9 @@
 package kiln.runtime.train;
 
 import java.io.PrintWriter;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import sun.misc.Signal;
 import sun.misc.SignalHandler;
 
@@ -16,15 +17,15 @@ import sun.misc.SignalHandler;
  * (-Xrs) it is left alone and the signal ends the run as before.
  */
 public final class SignalStop implements AutoCloseable {
-  private final List<Signal> signals = new ArrayList<>();
-  private final List<SignalHandler> previous = new ArrayList<>();
+  /** Each signal handled here, with the handler it had before. */
+  private final Map<Signal, SignalHandler> previous = new LinkedHashMap<>();
   private volatile Signal caught;
 
   public SignalStop(Trainer trainer, PrintWriter err) {
     for (String name : List.of("INT", "TERM")) {
       try {
         Signal signal = new Signal(name);
-        SignalHandler old = Signal.handle(signal, s -> {
+        previous.put(signal, Signal.handle(signal, s -> {
           if (caught != null) {
             err.printf("%ntrain: SIG%s again: exiting now, without a checkpoint of the step in progress%n", s.getName());
             err.flush();
@@ -35,9 +36,7 @@ public final class SignalStop implements AutoCloseable {
           err.printf("%ntrain: SIG%s: finishing the current step, then writing a checkpoint (send it again to quit at once)%n",
               s.getName());
           err.flush();
-        });
-        signals.add(signal);
-        previous.add(old);
+        }));
       } catch (IllegalArgumentException | UnsupportedOperationException e) {
         // the JVM or the OS keeps this signal: it keeps its default effect
       }
@@ -51,8 +50,6 @@ public final class SignalStop implements AutoCloseable {
 
   @Override
   public void close() {
-    for (int i = 0; i < signals.size(); i++) {
-      Signal.handle(signals.get(i), previous.get(i));
-    }
+    previous.forEach(Signal::handle);
   }
 }

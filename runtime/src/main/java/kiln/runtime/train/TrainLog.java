@@ -8,11 +8,11 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import kiln.runtime.format.AtomicFiles;
 
 /** Empty cells stand for "not measured this step" (NaN), e.g. val_loss between evaluations. */
 public final class TrainLog implements Closeable {
@@ -31,8 +31,7 @@ public final class TrainLog implements Closeable {
 
   /** A new log at {@code csv} (replacing any), header written. */
   public static TrainLog create(Path csv) throws IOException {
-    Path parent = csv.toAbsolutePath().getParent();
-    Files.createDirectories(parent);
+    Files.createDirectories(csv.toAbsolutePath().getParent());
     BufferedWriter out = Files.newBufferedWriter(csv, StandardCharsets.UTF_8);
     out.write(HEADER);
     out.newLine();
@@ -49,14 +48,11 @@ public final class TrainLog implements Closeable {
     if (!Files.exists(csv)) {
       return create(csv);
     }
-    List<Row> kept = read(csv).stream().filter(r -> r.step() < fromStep).toList();
-    Path tmp = csv.resolveSibling(csv.getFileName() + ".tmp");
-    try (TrainLog rewrite = create(tmp)) {
-      for (Row r : kept) {
-        rewrite.write(r);
-      }
+    StringBuilder kept = new StringBuilder(HEADER).append(System.lineSeparator());
+    for (Row r : read(csv)) {
+      if (r.step() < fromStep) kept.append(format(r)).append(System.lineSeparator());
     }
-    Files.move(tmp, csv, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    AtomicFiles.write(csv, out -> out.write(kept.toString().getBytes(StandardCharsets.UTF_8)));
     return new TrainLog(csv, Files.newBufferedWriter(csv, StandardCharsets.UTF_8, StandardOpenOption.APPEND));
   }
 

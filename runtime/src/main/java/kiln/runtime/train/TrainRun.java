@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
@@ -163,8 +164,9 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
         }
       }
       Files.createDirectories(runDir);
-      if (copyLogFrom != null) {
-        copyLog();
+      if (copyLogFrom != null && Files.exists(copyLogFrom)) {
+        // the original's rows; TrainLog.resume below keeps those up to the checkpoint
+        Files.copy(copyLogFrom, logFile, StandardCopyOption.REPLACE_EXISTING);
       }
       o.printf(Locale.ROOT, "train: %s: %s, %,d parameters; %s%n", opts.model(), shape.describe(), shape.paramCount(),
           dev == Session.Device.CPU ? "cpu, " + threads + " threads" : "cuda");
@@ -194,13 +196,10 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
     return report(done, signal, logFile, finalParams, dev, threads, o, err);
   }
 
-  /** One session, or data-parallel replicas over the rendezvous's GPUs (ZeRO-1 when zero) sharing the global batch. */
+  /** One session, or replicas over the rendezvous's GPUs (ZeRO-1 when zero; DataParallel.checkOptions passed) sharing the global batch. */
   private Learner learner(Session.Device dev, int threads, CudaSchedule.Precision precision, kiln.codegen.Recompute recompute, boolean zero) {
     int gpus = rv.worldSize();
     if (gpus == 1) return shape.open(opts.batch(), opts.seq(), dev, threads, precision, 0, Session.Zero.NONE, recompute);
-    if (dev != Session.Device.CUDA) {
-      throw new IllegalArgumentException("--gpus " + gpus + " needs --device cuda: data parallelism runs over GPUs through NCCL");
-    }
     if (opts.batch() % gpus != 0) {
       throw new IllegalArgumentException("--gpus " + gpus + ": the global batch of " + opts.batch() + " sequences must split evenly over the GPUs");
     }
@@ -267,20 +266,6 @@ public record TrainRun(Models.Shape shape, TrainOptions opts, Checkpoint.Loaded 
   public static final class Stopped extends RuntimeException {
     Stopped(String message) {
       super(message);
-    }
-  }
-
-  /** The original's log rows up to the checkpoint, into this run's log.csv. */
-  private void copyLog() throws IOException {
-    if (!Files.exists(copyLogFrom)) {
-      return;
-    }
-    try (TrainLog copy = TrainLog.create(runDir.resolve("log.csv"))) {
-      for (TrainLog.Row r : TrainLog.read(copyLogFrom)) {
-        if (r.step() <= from.position().step()) {
-          copy.write(r);
-        }
-      }
     }
   }
 

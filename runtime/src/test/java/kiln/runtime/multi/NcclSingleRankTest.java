@@ -1,5 +1,5 @@
 // NCCL for real with one rank on device 0: a communicator over Cuda.open()'s context, then all-reduce,
-// in-place reduce-scatter and all-gather (ZeroShards' layout) on a DeviceArena. Skips without a
+// in-place reduce onto the shard's owner and all-gather (ZeroShards' layout) on a DeviceArena. Skips without a
 // device, without libnccl, or without NCCL_NVLS_ENABLE=0 exported.
 package kiln.runtime.multi;
 
@@ -57,7 +57,8 @@ class NcclSingleRankTest {
          Nccl.Communicator comm = nccl.init(1, nccl.uniqueId(), 0, Long.MAX_VALUE)) {
       arena.upload(grads, 0, 0, padded);
       nccl.groupStart();
-      comm.reduceScatter(arena.pointer(0), arena.pointer(z.startBytes(0)), z.shardSize(), Nccl.DataType.FLOAT32, Nccl.Op.SUM, cuda.stream());
+      comm.reduce(arena.pointer(z.startBytes(0)), arena.pointer(z.startBytes(0)), z.shardSize(), Nccl.DataType.FLOAT32, Nccl.Op.SUM, 0,
+          cuda.stream());
       nccl.groupEnd();
       comm.allGather(arena.pointer(z.startBytes(0)), arena.pointer(0), z.shardSize(), Nccl.DataType.FLOAT32, cuda.stream());
       assertArrayEquals(grads, arena.downloadFloats(0, padded));
