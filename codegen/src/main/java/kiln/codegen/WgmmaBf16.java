@@ -154,10 +154,17 @@ public final class WgmmaBf16 {
   public static final long MAX_SPLIT_FLOATS = 16L << 20;
   /** A unit's fixed cost in stage times: filling the ring, draining the last stage, storing its partial (or C) tile. */
   static final double UNIT_STAGES = 4;
-  /** Bytes the second kernel moves in one stage time of a 128 x 192 tile (about 0.45 us at about 3.5 TB/s), and its launch in stage times. */
-  static final double BYTES_PER_STAGE = 1.6e6, SUM_LAUNCH_STAGES = 4;
-  /** How much faster than no split a split must be predicted to be. */
-  static final double SPLIT_GAIN = 0.85;
+  /**
+   * Bytes the second kernel moves in one stage time of a 128 x 192 tile (about 0.45 us at about 3.5 TB/s), and the fixed cost
+   * of a split (the second launch and its tail) in stage times: 10, fitted to 21 split-K timings of GPT-2's four weight
+   * gradients on the H200 (2 to 10 splits; the model within 5 % on 19 of them; it was 4 before those measurements).
+   */
+  static final double BYTES_PER_STAGE = 1.6e6, SUM_LAUNCH_STAGES = 10;
+  /**
+   * How much faster than no split a split must be predicted to be: 0.9 (was 0.85). fcw and fcprojw at B x T = 32768 (96
+   * tiles, predicted 0.89 at 4 splits) measured 3.3 to 2.8 ms a step with 4 splits, 0.85.
+   */
+  static final double SPLIT_GAIN = 0.9;
 
   /**
    * The splits along K for an M x N x K product on tile (its own splits ignored): 1 unless the output tiles leave
@@ -165,7 +172,7 @@ public final class WgmmaBf16 {
    * (ceil(tiles x S / PLAN_SMS)) times a unit's stages (ceil(kStages / S) + UNIT_STAGES), scaled by the tile's area
    * against 128 x 192, plus the second kernel's traffic (S partial sums written and read, C written);
    * the fastest S wins where it beats no split by SPLIT_GAIN. GPT-2 124M at B x T = 32768: the attention projection's
-   * weight gradient (768 x 768, 24 tiles of 128 x 192) gets 5 splits.
+   * weight gradient (768 x 768, 24 tiles of 128 x 192) gets 5 splits, fcw and fcprojw (96 tiles) 4.
    */
   public static int splitsFor(Tile tile, long m, long n, long k) {
     long tiles = tile.outputTiles(m, n), stages = (k + BK - 1) / BK;
