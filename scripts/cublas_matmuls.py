@@ -55,6 +55,13 @@ def shape_columns(name, m, n, k, middle, ms, flop):
     return f"{name:8} {f'{m}x{n}x{k}':>18}{middle} {ms:10.4f} {flop / ms / 1e9:8.1f}"
 
 
+def timed_row(kiln, name, m, n, k, middle, fn):
+    """Times fn (one M x N x K matmul) with cuBLAS and returns its row, kiln's columns included."""
+    flop = 2.0 * m * n * k
+    ms = median_ms(fn)
+    return shape_columns(name, m, n, k, middle, ms, flop) + kiln_columns(kiln, name, flop, ms)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--kiln", help="file of 'name ms' lines from kiln's generated kernels")
@@ -122,11 +129,7 @@ def bf16_table(kiln):
         else:
             a, b = torch.randn(k, m, device="cuda").bfloat16(), torch.randn(k, n, device="cuda").bfloat16()
             fn, layout = (lambda: torch.matmul(a.t(), b)), "dY.T @ X"
-        flop = 2.0 * m * n * k
-        ms = median_ms(fn)
-        line = shape_columns(name, m, n, k, f" {layout:>12}", ms, flop)
-        line += kiln_columns(kiln, name, flop, ms)
-        print(line)
+        print(timed_row(kiln, name, m, n, k, f" {layout:>12}", fn))
         del a, b
         torch.cuda.empty_cache()
 
@@ -146,11 +149,7 @@ def dw_table(kiln):
             fn, out = (lambda: torch.mm(a.t(), b, out_dtype=torch.float32)), "fp32"
         except (TypeError, RuntimeError):
             fn, out = (lambda: torch.mm(a.t(), b)), "bf16"
-        flop = 2.0 * m * n * k
-        ms = median_ms(fn)
-        line = shape_columns(name, m, n, k, f" {out:>5}", ms, flop)
-        line += kiln_columns(kiln, name, flop, ms)
-        print(line)
+        print(timed_row(kiln, name, m, n, k, f" {out:>5}", fn))
         del a, b
         torch.cuda.empty_cache()
 
