@@ -1009,6 +1009,59 @@ __device__ __forceinline__ void fa_cluster_reduce_store(const float* x, float* d
 }
 #endif  // FA_DKV_CLUSTER
 
+// ---- the TF32 dkdv kernels' steps (a warp owns 16 keys, rows r0 = wk + g and r1 = r0 + 8 of its m16n8 fragments) ----
+// Q and dO rows q0 .. q0+BQ-1 of a query tile as tf32 (fa_load_tc), with their lse (times log2(e)) and D; rows >= T zero
+template <int BQ, int NT>
+__device__ __forceinline__ void fa_load_dkdv_tile(unsigned* sQ, unsigned* sG, float* sL, float* sD, const float* qb, const float* gb,
+                                                  long long rsq, long long rsy, const float* __restrict__ lse,
+                                                  const float* __restrict__ Dbuf, int bh, int q0, int T, int tid) {
+    fa_load_tc<BQ, NT>(sQ, qb, rsq, q0, T, tid);
+    fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
+    for (int i = tid; i < BQ; i += NT) {
+        const int r = q0 + i;
+        sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
+        sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
+    }
+}
+// in place: the scores S (log2 domain) to P = 2^(S - lse) where the query (q0 + 8j + 2*t4, +1) is at or past the key and
+// inside T, else 0; dP to dS = P (dP - D)
+template <int NJ>
+__device__ __forceinline__ void fa_tc_dsoftmax(float (&s)[NJ][4], float (&dp)[NJ][4], const float* sL, const float* sD, int q0, int r0,
+                                               int r1, int T, int t4) {
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+        const int cl = j * 8 + 2 * t4, c = q0 + cl;
+        const float2 L = *reinterpret_cast<const float2*>(sL + cl);
+        const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
+        const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
+        const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
+        const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
+        const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
+        s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
+        dp[j][0] = p0 * (dp[j][0] - Dd.x);
+        dp[j][1] = p1 * (dp[j][1] - Dd.y);
+        dp[j][2] = p2 * (dp[j][2] - Dd.x);
+        dp[j][3] = p3 * (dp[j][3] - Dd.y);
+    }
+}
+// dv += P^T dO and dk += dS^T Q over the tile's queries (P, dS transposed into A fragments; dO, Q read from shared memory)
+template <int NJ, int NO>
+__device__ __forceinline__ void fa_tc_dkdv_accumulate(float (&dk)[NO][4], float (&dv)[NO][4], const float (&s)[NJ][4],
+                                                      const float (&dp)[NJ][4], const unsigned* sQ, const unsigned* sG, int g, int t4) {
+    constexpr int LD = HS + 4;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+        const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
+        const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
+        const int off = (j * 8 + 2 * t4) * LD + g;
+#pragma unroll
+        for (int n = 0; n < NO; ++n) {
+            fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
+            fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
+        }
+    }
+}
+
 #if FA_DKV_WIDE
 // =====================================================================================================
 // dk, dv, TF32 tensor cores, for wide heads (HS > 64, where K and V fragments plus the dk, dv accumulators
@@ -1077,13 +1130,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             const bool active = qt < nqt;
             __syncthreads();
             if (active) {
-                fa_load_tc<BQ, NTG>(sQ, qb, rsq, q0, T, gtid);
-                fa_load_tc<BQ, NTG>(sG, gb, rsy, q0, T, gtid);
-                for (int i = gtid; i < BQ; i += NTG) {
-                    const int r = q0 + i;
-                    sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-                    sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-                }
+                fa_load_dkdv_tile<BQ, NTG>(sQ, sG, sL, sD, qb, gb, rsq, rsy, lse, Dbuf, bh, q0, T, gtid);
             }
             __syncthreads();
             if (!active || q0 + BQ - 1 < wk) continue;  // all queries of this tile precede this warp's keys
@@ -1101,32 +1148,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
                     fa_mma(dp[j], va, sG[off], sG[off + 4]);
                 }
             }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const int cl = j * 8 + 2 * t4, c = q0 + cl;
-                const float2 L = *reinterpret_cast<const float2*>(sL + cl);
-                const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
-                const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
-                const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
-                const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
-                const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
-                s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
-                dp[j][0] = p0 * (dp[j][0] - Dd.x);
-                dp[j][1] = p1 * (dp[j][1] - Dd.y);
-                dp[j][2] = p2 * (dp[j][2] - Dd.x);
-                dp[j][3] = p3 * (dp[j][3] - Dd.y);
-            }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-                const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
-                const int off = (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-                for (int n = 0; n < NO; ++n) {
-                    fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
-                    fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
-                }
-            }
+            fa_tc_dsoftmax<NJ>(s, dp, sL, sD, q0, r0, r1, T, t4);
+            fa_tc_dkdv_accumulate<NJ, NO>(dk, dv, s, dp, sQ, sG, g, t4);
         }
     }
     // group 1's sums through shared memory (the groups' tiles are free now: 2*(2*BQ*LD + 2*BQ) >= 2*BK*HS floats)
@@ -1244,13 +1267,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
             const int q0 = qt * BQ;
             __syncthreads();
-            fa_load_tc<BQ, NT>(sQ, qb, rsq, q0, T, tid);
-            fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
-            for (int i = tid; i < BQ; i += NT) {
-                const int r = q0 + i;
-                sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-                sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-            }
+            fa_load_dkdv_tile<BQ, NT>(sQ, sG, sL, sD, qb, gb, rsq, rsy, lse, Dbuf, bh, q0, T, tid);
             __syncthreads();
             if (q0 + BQ - 1 < wk) continue;  // all queries of this tile precede this warp's keys
             float s[NJ][4], dp[NJ][4];
@@ -1264,32 +1281,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
                     fa_mma(s[j], ka[ks], sQ[off], sQ[off + 4]);
                     fa_mma(dp[j], va[ks], sG[off], sG[off + 4]);
                 }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const int cl = j * 8 + 2 * t4, c = q0 + cl;
-                const float2 L = *reinterpret_cast<const float2*>(sL + cl);
-                const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
-                const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
-                const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
-                const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
-                const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
-                s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
-                dp[j][0] = p0 * (dp[j][0] - Dd.x);
-                dp[j][1] = p1 * (dp[j][1] - Dd.y);
-                dp[j][2] = p2 * (dp[j][2] - Dd.x);
-                dp[j][3] = p3 * (dp[j][3] - Dd.y);
-            }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-                const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
-                const int off = (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-                for (int n = 0; n < NO; ++n) {
-                    fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
-                    fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
-                }
-            }
+            fa_tc_dsoftmax<NJ>(s, dp, sL, sD, q0, r0, r1, T, t4);
+            fa_tc_dkdv_accumulate<NJ, NO>(dk, dv, s, dp, sQ, sG, g, t4);
         }
     }
 #if FA_DKV_CLUSTER
