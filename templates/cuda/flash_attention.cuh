@@ -345,6 +345,45 @@ __device__ __forceinline__ void fa_load_tc(unsigned* dst, const float* __restric
     }
 }
 
+// lse (times log2(e)) and D of rows q0 .. q0+BQ-1 of head bh, rows >= T zero (the backward kernels' per-row terms)
+template <int BQ, int NT>
+__device__ __forceinline__ void fa_load_lse_d(float* sL, float* sD, const float* __restrict__ lse, const float* __restrict__ Dbuf, int bh,
+                                              int q0, int T, int tid) {
+    for (int i = tid; i < BQ; i += NT) {
+        const int r = q0 + i;
+        sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
+        sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
+    }
+}
+
+#if !FA_TF32_BWD
+// SIMT: s[i][j] = sum_d x[d*LR + r + i] * y[d*LC + c + j] and p[i][j] = sum_d u[d*LR + r + i] * w[d*LC + c + j] over the
+// head dim: a thread's RM rows from r by 4 columns from c, of two transposed tile pairs in shared memory (x, u pitch LR; y, w LC)
+template <int RM, int LR, int LC>
+__device__ __forceinline__ void fa_two_products(float (&s)[RM][4], float (&p)[RM][4], const float* x, const float* u, int r, const float* y,
+                                                const float* w, int c) {
+#pragma unroll
+    for (int i = 0; i < RM; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) s[i][j] = p[i][j] = 0.f;
+#pragma unroll fa_unroll
+    for (int d = 0; d < HS; ++d) {
+        float a[RM], g[RM], b[4], e[4];
+        fa_lds<RM>(a, x + d * LR + r);
+        fa_lds<RM>(g, u + d * LR + r);
+        fa_lds<4>(b, y + d * LC + c);
+        fa_lds<4>(e, w + d * LC + c);
+#pragma unroll
+        for (int i = 0; i < RM; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                s[i][j] = fmaf(a[i], b[j], s[i][j]);
+                p[i][j] = fmaf(g[i], e[j], p[i][j]);
+            }
+    }
+}
+#endif
+
 #if !FA_TF32
 // =====================================================================================================
 // Forward. grid = (B*NH, ceil(T/FA_FWD_BQ)), block = FA_FWD_NT, dyn smem = FA_FWD_SMEM_BYTES
@@ -663,25 +702,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
         fa_load_nat<BK, NT>(sK, kb, rsk, k0, T, tid);
         __syncthreads();
         float s[RM][4], dp[RM][4];
-#pragma unroll
-        for (int i = 0; i < RM; ++i)
-#pragma unroll
-            for (int j = 0; j < 4; ++j) s[i][j] = dp[i][j] = 0.f;
-#pragma unroll fa_unroll
-        for (int d = 0; d < HS; ++d) {
-            float a[RM], g[RM], kk[4], vv[4];
-            fa_lds<RM>(a, sQt + d * BQ + ty * RM);
-            fa_lds<RM>(g, sdOt + d * BQ + ty * RM);
-            fa_lds<4>(kk, sKt + d * BK + tx * 4);
-            fa_lds<4>(vv, sVt + d * BK + tx * 4);
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    s[i][j] = fmaf(a[i], kk[j], s[i][j]);
-                    dp[i][j] = fmaf(g[i], vv[j], dp[i][j]);
-                }
-        }
+        fa_two_products<RM, BQ, BK>(s, dp, sQt, sdOt, ty * RM, sKt, sVt, tx * 4);
         const int kc = k0 + tx * 4;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -769,32 +790,10 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             __syncthreads();
             fa_load_tr<BQ, NT>(sA, qb, rsq, q0, T, tid, 1.f);
             fa_load_tr<BQ, NT>(sB, gb, rsy, q0, T, tid, 1.f);
-            for (int i = tid; i < BQ; i += NT) {
-                const int r = q0 + i;
-                sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-                sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-            }
+            fa_load_lse_d<BQ, NT>(sL, sD, lse, Dbuf, bh, q0, T, tid);
             __syncthreads();
             float s[RM][4], dp[RM][4];
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) s[i][j] = dp[i][j] = 0.f;
-#pragma unroll fa_unroll
-            for (int d = 0; d < HS; ++d) {
-                float a[RM], v[RM], qq[4], g[4];
-                fa_lds<RM>(a, sKt + d * BK + ty * RM);
-                fa_lds<RM>(v, sVt + d * BK + ty * RM);
-                fa_lds<4>(qq, sA + d * BQ + tx * 4);
-                fa_lds<4>(g, sB + d * BQ + tx * 4);
-#pragma unroll
-                for (int i = 0; i < RM; ++i)
-#pragma unroll
-                    for (int j = 0; j < 4; ++j) {
-                        s[i][j] = fmaf(a[i], qq[j], s[i][j]);
-                        dp[i][j] = fmaf(v[i], g[j], dp[i][j]);
-                    }
-            }
+            fa_two_products<RM, BK, BQ>(s, dp, sKt, sVt, ty * RM, sA, sB, tx * 4);
             float L[4], Dc[4];
             fa_lds<4>(L, sL + tx * 4);
             fa_lds<4>(Dc, sD + tx * 4);
@@ -1017,11 +1016,7 @@ __device__ __forceinline__ void fa_load_dkdv_tile(unsigned* sQ, unsigned* sG, fl
                                                   const float* __restrict__ Dbuf, int bh, int q0, int T, int tid) {
     fa_load_tc<BQ, NT>(sQ, qb, rsq, q0, T, tid);
     fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
-    for (int i = tid; i < BQ; i += NT) {
-        const int r = q0 + i;
-        sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-        sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-    }
+    fa_load_lse_d<BQ, NT>(sL, sD, lse, Dbuf, bh, q0, T, tid);
 }
 // in place: the scores S (log2 domain) to P = 2^(S - lse) where the query (q0 + 8j + 2*t4, +1) is at or past the key and
 // inside T, else 0; dP to dS = P (dP - D)
