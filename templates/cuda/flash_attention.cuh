@@ -356,6 +356,24 @@ __device__ __forceinline__ void fa_load_lse_d(float* sL, float* sD, const float*
     }
 }
 
+#if !FA_TF32 || !FA_TF32_BWD
+// SIMT: o[i][c] += sum_k a[k*LA + r + i] * b[k*HS + cc + c] over K rows: a thread's RM rows from r by CPT head-dim columns
+// from cc (a is a transposed tile with pitch LA, b a natural one)
+template <int RM, int CPT, int LA, int K>
+__device__ __forceinline__ void fa_product_acc(float (&o)[RM][CPT], const float* a, int r, const float* b, int cc) {
+#pragma unroll fa_unroll
+    for (int k = 0; k < K; ++k) {
+        float x[RM], y[CPT];
+        fa_lds<RM>(x, a + k * LA + r);
+        fa_lds<CPT>(y, b + k * HS + cc);
+#pragma unroll
+        for (int i = 0; i < RM; ++i)
+#pragma unroll
+            for (int c = 0; c < CPT; ++c) o[i][c] = fmaf(x[i], y[c], o[i][c]);
+    }
+}
+#endif
+
 #if !FA_TF32_BWD
 // SIMT: s[i][j] = sum_d x[d*LR + r + i] * y[d*LC + c + j] and p[i][j] = sum_d u[d*LR + r + i] * w[d*LC + c + j] over the
 // head dim: a thread's RM rows from r by 4 columns from c, of two transposed tile pairs in shared memory (x, u pitch LR; y, w LC)
@@ -474,16 +492,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
             fa_sts<RM>(sPt + (tx * 4 + j) * LDP + ty * RM, t);
         }
         __syncthreads();
-#pragma unroll fa_unroll
-        for (int k = 0; k < BK; ++k) {
-            float a[RM], vv[CPT];
-            fa_lds<RM>(a, sPt + k * LDP + ty * RM);
-            fa_lds<CPT>(vv, sV + k * HS + tx * CPT);
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int c = 0; c < CPT; ++c) o[i][c] = fmaf(a[i], vv[c], o[i][c]);
-        }
+        fa_product_acc<RM, CPT, LDP, BK>(o, sPt, ty * RM, sV, tx * CPT);
     }
 #pragma unroll
     for (int i = 0; i < RM; ++i) {
@@ -715,16 +724,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
             fa_sts<RM>(sdSt + (tx * 4 + j) * LDS_ + ty * RM, t);
         }
         __syncthreads();
-#pragma unroll fa_unroll
-        for (int k = 0; k < BK; ++k) {
-            float a[RM], kk[CPT];
-            fa_lds<RM>(a, sdSt + k * LDS_ + ty * RM);
-            fa_lds<CPT>(kk, sK + k * HS + tx * CPT);
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int c = 0; c < CPT; ++c) acc[i][c] = fmaf(a[i], kk[c], acc[i][c]);
-        }
+        fa_product_acc<RM, CPT, LDS_, BK>(acc, sdSt, ty * RM, sK, tx * CPT);
     }
 #pragma unroll
     for (int i = 0; i < RM; ++i) {
