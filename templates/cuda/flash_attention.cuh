@@ -560,29 +560,8 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     for (int kt = 0; kt < nkt; ++kt) {
         const int k0 = kt * BK;
         __syncthreads();
-        {
-            constexpr int V4 = HS / 4, TOT = BK * V4, IT = (TOT + NT - 1) / NT;
-#pragma unroll
-            for (int part = 0; part < 2; ++part) {
-                const float* src = part ? vb : kb;
-                const long long rs = part ? rsv : rsk;
-                unsigned* dst = part ? sV : sK;
-                float4 tk[IT];
-#pragma unroll
-                for (int it = 0; it < IT; ++it) {
-                    const int i = it * NT + tid, r = i / V4, c = i % V4;
-                    tk[it] = make_float4(0.f, 0.f, 0.f, 0.f);
-                    if ((TOT % NT == 0 || i < TOT) && k0 + r < T) tk[it] = fa_ldg4(src + (long long)(k0 + r) * rs + 4 * c);
-                }
-#pragma unroll
-                for (int it = 0; it < IT; ++it) {
-                    const int i = it * NT + tid, r = i / V4, c = i % V4;
-                    if (TOT % NT == 0 || i < TOT)
-                        *reinterpret_cast<uint4*>(dst + r * LD + 4 * c) =
-                            make_uint4(fa_tf32(tk[it].x), fa_tf32(tk[it].y), fa_tf32(tk[it].z), fa_tf32(tk[it].w));
-                }
-            }
-        }
+        fa_load_tc<BK, NT>(sK, kb, rsk, k0, T, tid);
+        fa_load_tc<BK, NT>(sV, vb, rsv, k0, T, tid);
         __syncthreads();
         if (k0 > wr + 15) continue;  // whole tile above the diagonal for this warp (only when BK > 16-row slabs)
         float s[NJ][4];
