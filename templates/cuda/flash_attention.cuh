@@ -402,6 +402,15 @@ __device__ __forceinline__ void fa_two_products(float (&s)[RM][4], float (&p)[RM
 }
 #endif
 
+// A tf32 A fragment (m16n8k8) of rows r0 and r1 = r0 + 8 of a (T, HS) operand with row stride rs, times f: columns c
+// and c + 4 (c = 8*k-step + lane%4); rows >= T zero
+__device__ __forceinline__ void fa_frag_a(unsigned (&a)[4], const float* p, long long rs, int r0, int r1, int T, int c, float f) {
+    a[0] = fa_tf32(r0 < T ? p[(long long)r0 * rs + c] * f : 0.f);
+    a[1] = fa_tf32(r1 < T ? p[(long long)r1 * rs + c] * f : 0.f);
+    a[2] = fa_tf32(r0 < T ? p[(long long)r0 * rs + c + 4] * f : 0.f);
+    a[3] = fa_tf32(r1 < T ? p[(long long)r1 * rs + c + 4] * f : 0.f);
+}
+
 #if !FA_TF32
 // =====================================================================================================
 // Forward. grid = (B*NH, ceil(T/FA_FWD_BQ)), block = FA_FWD_NT, dyn smem = FA_FWD_SMEM_BYTES
@@ -546,10 +555,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
-        qa[ks][0] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c] * qs : 0.f);
-        qa[ks][1] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c] * qs : 0.f);
-        qa[ks][2] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c + 4] * qs : 0.f);
-        qa[ks][3] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c + 4] * qs : 0.f);
+        fa_frag_a(qa[ks], qb, rsq, r0, r1, T, c, qs);
     }
     float o[NO][4];
 #pragma unroll
@@ -863,15 +869,9 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
-        qa[ks][0] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c] * qs : 0.f);
-        qa[ks][1] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c] * qs : 0.f);
-        qa[ks][2] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c + 4] * qs : 0.f);
-        qa[ks][3] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c + 4] * qs : 0.f);
+        fa_frag_a(qa[ks], qb, rsq, r0, r1, T, c, qs);
 #if !FA_DQ_WIDE
-        ga[ks][0] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c] : 0.f);
-        ga[ks][1] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c] : 0.f);
-        ga[ks][2] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c + 4] : 0.f);
-        ga[ks][3] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c + 4] : 0.f);
+        fa_frag_a(ga[ks], gb, rsy, r0, r1, T, c, 1.f);
 #endif
     }
     const float L0 = r0 < T ? lse[(long long)bh * T + r0] * FA_LOG2E : 0.f;
@@ -1218,14 +1218,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
-        ka[ks][0] = fa_tf32(r0 < T ? kb[(long long)r0 * rsk + c] * ks_ : 0.f);
-        ka[ks][1] = fa_tf32(r1 < T ? kb[(long long)r1 * rsk + c] * ks_ : 0.f);
-        ka[ks][2] = fa_tf32(r0 < T ? kb[(long long)r0 * rsk + c + 4] * ks_ : 0.f);
-        ka[ks][3] = fa_tf32(r1 < T ? kb[(long long)r1 * rsk + c + 4] * ks_ : 0.f);
-        va[ks][0] = fa_tf32(r0 < T ? vb[(long long)r0 * rsv + c] : 0.f);
-        va[ks][1] = fa_tf32(r1 < T ? vb[(long long)r1 * rsv + c] : 0.f);
-        va[ks][2] = fa_tf32(r0 < T ? vb[(long long)r0 * rsv + c + 4] : 0.f);
-        va[ks][3] = fa_tf32(r1 < T ? vb[(long long)r1 * rsv + c + 4] : 0.f);
+        fa_frag_a(ka[ks], kb, rsk, r0, r1, T, c, ks_);
+        fa_frag_a(va[ks], vb, rsv, r0, r1, T, c, 1.f);
     }
     float dk[NO][4], dv[NO][4];
 #pragma unroll
