@@ -247,6 +247,33 @@ __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o
   }
 }
 
+// the backward's per-row terms of this thread's rows row and row + 8: lse (times log2(e)) and D, 0 past T; stat is the
+// (b, h) head's first
+__device__ __forceinline__ void fab_row_stats(float* ls, float* dd, const float* __restrict__ lse, const float* __restrict__ D,
+                                              long long stat, int row, int T) {
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
+    dd[half] = t < T ? D[stat + t] : 0.f;
+  }
+}
+// the mma.sync kernels' key loop, double-buffered: starts loading key tile j + 1 of K and V (if any) into the other
+// halves of sK, sV ([2][BK][LD] each), then waits until tile j is in shared memory for the whole block
+template <int BK, int NT>
+__device__ __forceinline__ void fab_next_kv(kiln_bf16* sK, kiln_bf16* sV, const kiln_bf16* kh, long long kst, const kiln_bf16* vh,
+                                            long long vst, int j, int nk, int T) {
+  if (j + 1 < nk) {
+    fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, kst, (j + 1) * BK, T);
+    fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, vst, (j + 1) * BK, T);
+    fab_commit();
+    fab_wait<1>();
+  } else {
+    fab_wait<0>();
+  }
+  __syncthreads();
+}
+
 // ---- the elementwise steps both kernel families share. Scores, dP and accumulators are in the C-fragment
 // layout of mma.sync m16n8k16, which wgmma's accumulators also have: x[4n + 2half + e] of a thread is row
 // r + 8half (r = its warp's 16 rows' first + lane / 4) and column 8n + 2(lane % 4) + e. ----
@@ -388,15 +415,7 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   for (int j = 0; j < nk; j++) {
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
-    if (j + 1 < nk) {
-      fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
-      fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
-    __syncthreads();
+    fab_next_kv<BK, NT>(sK, sV, kh, k.st, vh, v.st, j, nk, T);
     float s[BK / 8][4];
     fab_scores<BK>(s, qf, tK);
     const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
@@ -429,14 +448,8 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   fab_load_tile<BK, NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const int row = q0 + warp * 16 + g;
-  const long long stat = ((long long) b * NH + h) * T;
   float ls[2], dd[2];
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
-    dd[half] = t < T ? D[stat + t] : 0.f;
-  }
+  fab_row_stats(ls, dd, lse, D, ((long long) b * NH + h) * T, row, T);
   fab_wait<0>();
   __syncthreads();
   unsigned qf[HS / 16][4], of[HS / 16][4];
@@ -452,15 +465,7 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   for (int j = 0; j < nk; j++) {
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
-    if (j + 1 < nk) {
-      fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
-      fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
-    __syncthreads();
+    fab_next_kv<BK, NT>(sK, sV, kh, k.st, vh, v.st, j, nk, T);
     float s[BK / 8][4], dp[BK / 8][4];
     fab_scores<BK>(s, qf, tK);
     fab_scores<BK>(dp, of, tV);
@@ -767,14 +772,8 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   fab_load_sw<NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const int row = qw + warp * 16 + g;
-  const long long stat = ((long long) b * NH + h) * T;
   float ls[2], dd[2];
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
-    dd[half] = t < T ? D[stat + t] : 0.f;
-  }
+  fab_row_stats(ls, dd, lse, D, ((long long) b * NH + h) * T, row, T);
   const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
   float acc[32];
 #pragma unroll
