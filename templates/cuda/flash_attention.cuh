@@ -411,6 +411,30 @@ __device__ __forceinline__ void fa_frag_a(unsigned (&a)[4], const float* p, long
     a[3] = fa_tf32(r1 < T ? p[(long long)r1 * rs + c + 4] * f : 0.f);
 }
 
+// The opening of a query-tile kernel (forward, dq), in its scope: tiles of BQ query rows, the heaviest (the last) first;
+// block bh = b*NH + h of query head h and its key/value head kvh; q, k, v at those heads with their row strides; the
+// softmax scale
+#define FA_QUERY_TILE_BLOCK(BQ)                                                  \
+    const int nqt = (T + (BQ) - 1) / (BQ);                                      \
+    const int q0 = (nqt - 1 - (int)blockIdx.y) * (BQ);                          \
+    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;           \
+    const long long rsq = q.st, rsk = k.st, rsv = v.st;                          \
+    const float* qb = q.p + b * q.sb + h * q.sh;                                \
+    const float* kb = k.p + b * k.sb + kvh * k.sh;                              \
+    const float* vb = v.p + b * v.sb + kvh * v.sh;                              \
+    const float scale = 1.0f / sqrtf((float)HS);
+// The opening of a dkdv kernel, in its scope: key tile k0 (tile 0, the most query tiles, first); block `part` of the NH/GB
+// parts of batch row b, query heads h0 .. h0+GB-1 of key/value head kvh (with clusters: G == FA_DKV_CLUSTER, GB == 1);
+// k, v at kvh and the row strides of q, k, v, dy; the softmax scale
+#define FA_KEY_TILE_BLOCK(BK)                                                                                          \
+    const int k0 = (int)blockIdx.y * (BK);                                                                            \
+    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G; \
+    if (FA_DKV_CLUSTER && (G != FA_DKV_CLUSTER || GB != 1)) __trap();                                                 \
+    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;                                                  \
+    const float* kb = k.p + b * k.sb + kvh * k.sh;                                                                    \
+    const float* vb = v.p + b * v.sb + kvh * v.sh;                                                                    \
+    const float scale = 1.0f / sqrtf((float)HS);
+
 #if !FA_TF32
 // =====================================================================================================
 // Forward. grid = (B*NH, ceil(T/FA_FWD_BQ)), block = FA_FWD_NT, dyn smem = FA_FWD_SMEM_BYTES
@@ -427,15 +451,8 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     float* sV = sKt + HS * BK;                          // [BK][HS]
     float* sPt = sV + BK * HS;                          // [BK][LDP]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;  // heaviest tiles first
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
     float* yb = y.p + b * y.sb + h * y.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
 
     fa_load_tr<BQ, NT>(sQt, qb, rsq, q0, T, tid, scale * FA_LOG2E);
 
@@ -538,15 +555,8 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     unsigned* sK = reinterpret_cast<unsigned*>(fa_smem4);  // [BK][LD]
     unsigned* sV = sK + BK * LD;                            // [BK][LD]
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
     float* yb = y.p + b * y.sb + h * y.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
     const float qs = scale * FA_LOG2E;
     const int wr = q0 + warp * 16;
     const int r0 = wr + g, r1 = r0 + 8;
@@ -664,16 +674,10 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     float* sK = sVt + HS * BK;                          // [BK][HS]
     float* sdSt = sK + BK * HS;                         // [BK][LDS_]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
+    const long long rsy = dy.st;
     const float* gb = dy.p + b * dy.sb + h * dy.sh;
     float* dqb = dq.p + b * dq.sb + h * dq.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
 
     fa_load_tr<BQ, NT>(sQt, qb, rsq, q0, T, tid, scale * FA_LOG2E);
     fa_load_tr<BQ, NT>(sdOt, gb, rsy, q0, T, tid, 1.f);
@@ -744,15 +748,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sL = sdS + BQ * LDP;                         // [BQ] lse*log2e
     float* sD = sL + BQ;                                // [BQ]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    const int k0 = (int)blockIdx.y * BK;  // low key tiles have the most work: scheduled first
-    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
-#if FA_DKV_CLUSTER
-    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
-#endif
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
+    FA_KEY_TILE_BLOCK(BK)
 
     fa_load_tr<BK, NT>(sKt, kb, rsk, k0, T, tid, scale * FA_LOG2E);
     fa_load_tr<BK, NT>(sVt, vb, rsv, k0, T, tid, 1.f);
@@ -846,16 +842,10 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     unsigned* sK = reinterpret_cast<unsigned*>(fa_smem4);  // [BK][LD]
     unsigned* sV = sK + BK * LD;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
+    const long long rsy = dy.st;
     const float* gb = dy.p + b * dy.sb + h * dy.sh;
     float* dqb = dq.p + b * dq.sb + h * dq.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
     const float qs = scale * FA_LOG2E;
     const int wr = q0 + warp * 16, r0 = wr + g, r1 = r0 + 8;
 #if FA_DQ_WIDE
@@ -1077,15 +1067,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     unsigned* sG = sQ + BQ * LD;
     float* sL = reinterpret_cast<float*>(sG + BQ * LD);
     float* sD = sL + BQ;
-    const int k0 = (int)blockIdx.y * BK;
-    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
-#if FA_DKV_CLUSTER
-    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
-#endif
-    const long long rsq = q.st, rsy = dy.st;
-    const float scale = 1.0f / sqrtf((float)HS);
-    fa_load_tc_scaled(sK, k.p + b * k.sb + kvh * k.sh, k.st, k0, T, tid, scale * FA_LOG2E);
-    fa_load_tc_scaled(sV, v.p + b * v.sb + kvh * v.sh, v.st, k0, T, tid, 1.f);
+    FA_KEY_TILE_BLOCK(BK)
+    fa_load_tc_scaled(sK, kb, rsk, k0, T, tid, scale * FA_LOG2E);
+    fa_load_tc_scaled(sV, vb, rsv, k0, T, tid, 1.f);
     const int wk = k0 + wl * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
     const unsigned* kp = sK + (wl * 16 + g) * LD + t4;
     const unsigned* vp = sV + (wl * 16 + g) * LD + t4;
@@ -1203,15 +1187,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sL = reinterpret_cast<float*>(sG + BQ * LD);     // [BQ]
     float* sD = sL + BQ;                                    // [BQ]
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    const int k0 = (int)blockIdx.y * BK;
-    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
-#if FA_DKV_CLUSTER
-    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
-#endif
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
+    FA_KEY_TILE_BLOCK(BK)
     const float ks_ = scale * FA_LOG2E;
     const int wk = k0 + warp * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
     unsigned ka[KS][4], va[KS][4];
