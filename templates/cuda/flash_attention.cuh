@@ -375,6 +375,21 @@ __device__ __forceinline__ void fa_product_acc(float (&o)[RM][CPT], const float*
 #endif
 
 #if !FA_TF32_BWD
+// SIMT: rows r0 .. r0+RM-1 (those before T) of a thread's RM x CPT block x, times f, to p (rows st apart) from column c,
+// '=' or '+=' (FA_ACCUMULATE)
+template <int RM, int CPT>
+__device__ __forceinline__ void fa_store_rows(float* p, long long st, int r0, int T, int c, const float (&x)[RM][CPT], float f) {
+#pragma unroll
+    for (int i = 0; i < RM; ++i) {
+        const int r = r0 + i;
+        if (r < T) {
+            float t[CPT];
+#pragma unroll
+            for (int j = 0; j < CPT; ++j) t[j] = x[i][j] * f;
+            fa_stg<CPT, FA_ACCUMULATE != 0>(p + r * st + c, t);
+        }
+    }
+}
 // SIMT: s[i][j] = sum_d x[d*LR + r + i] * y[d*LC + c + j] and p[i][j] = sum_d u[d*LR + r + i] * w[d*LC + c + j] over the
 // head dim: a thread's RM rows from r by 4 columns from c, of two transposed tile pairs in shared memory (x, u pitch LR; y, w LC)
 template <int RM, int LR, int LC>
@@ -434,6 +449,16 @@ __device__ __forceinline__ void fa_frag_a(unsigned (&a)[4], const float* p, long
     const float* kb = k.p + b * k.sb + kvh * k.sh;                                                                    \
     const float* vb = v.p + b * v.sb + kvh * v.sh;                                                                    \
     const float scale = 1.0f / sqrtf((float)HS);
+
+// TF32 query-tile kernels: the key loop's K and V rows k0 .. k0+BK-1 into shared memory (fa_load_tc), between barriers
+template <int BK, int NT>
+__device__ __forceinline__ void fa_load_kv_tc(unsigned* sK, unsigned* sV, const float* kb, long long rsk, const float* vb, long long rsv,
+                                              int k0, int T, int tid) {
+    __syncthreads();
+    fa_load_tc<BK, NT>(sK, kb, rsk, k0, T, tid);
+    fa_load_tc<BK, NT>(sV, vb, rsv, k0, T, tid);
+    __syncthreads();
+}
 
 #if !FA_TF32
 // =====================================================================================================
@@ -575,10 +600,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     const int nkt = min((T + BK - 1) / BK, (q0 + BQ - 1) / BK + 1);
     for (int kt = 0; kt < nkt; ++kt) {
         const int k0 = kt * BK;
-        __syncthreads();
-        fa_load_tc<BK, NT>(sK, kb, rsk, k0, T, tid);
-        fa_load_tc<BK, NT>(sV, vb, rsv, k0, T, tid);
-        __syncthreads();
+        fa_load_kv_tc<BK, NT>(sK, sV, kb, rsk, vb, rsv, k0, T, tid);
         if (k0 > wr + 15) continue;  // whole tile above the diagonal for this warp (only when BK > 16-row slabs)
         float s[NJ][4];
 #pragma unroll
@@ -715,16 +737,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
         __syncthreads();
         fa_product_acc<RM, CPT, LDS_, BK>(acc, sdSt, ty * RM, sK, tx * CPT);
     }
-#pragma unroll
-    for (int i = 0; i < RM; ++i) {
-        const int r = qr + i;
-        if (r < T) {
-            float t[CPT];
-#pragma unroll
-            for (int c = 0; c < CPT; ++c) t[c] = acc[i][c] * scale;
-            fa_stg<CPT, FA_ACCUMULATE != 0>(dqb + r * dq.st + tx * CPT, t);
-        }
-    }
+    fa_store_rows<RM, CPT>(dqb, dq.st, qr, T, tx * CPT, acc, scale);
 }
 
 // =====================================================================================================
@@ -813,17 +826,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             }
         }
     }
-#pragma unroll
-    for (int i = 0; i < RM; ++i) {
-        const int r = kr + i;
-        if (r < T) {
-            float t[CPT];
-#pragma unroll
-            for (int c = 0; c < CPT; ++c) t[c] = dk[i][c] * scale;
-            fa_stg<CPT, FA_ACCUMULATE != 0>(dkb + r * dk_out.st + tx * CPT, t);
-            fa_stg<CPT, FA_ACCUMULATE != 0>(dvb + r * dv_out.st + tx * CPT, &dv[i][0]);
-        }
-    }
+    fa_store_rows<RM, CPT>(dkb, dk_out.st, kr, T, tx * CPT, dk, scale);
+    fa_store_rows<RM, CPT>(dvb, dv_out.st, kr, T, tx * CPT, dv, 1.f);
 }
 
 #else  // FA_TF32_BWD
@@ -874,10 +878,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     const int nkt = min((T + BK - 1) / BK, (q0 + BQ - 1) / BK + 1);
     for (int kt = 0; kt < nkt; ++kt) {
         const int k0 = kt * BK;
-        __syncthreads();
-        fa_load_tc<BK, NT>(sK, kb, rsk, k0, T, tid);
-        fa_load_tc<BK, NT>(sV, vb, rsv, k0, T, tid);
-        __syncthreads();
+        fa_load_kv_tc<BK, NT>(sK, sV, kb, rsk, vb, rsv, k0, T, tid);
         if (k0 > wr + 15) continue;
         float s[NJ][4], dp[NJ][4];
 #pragma unroll
