@@ -460,6 +460,20 @@ __device__ __forceinline__ void fa_load_kv_tc(unsigned* sK, unsigned* sV, const 
     __syncthreads();
 }
 
+// TF32: acc += x . s, x a thread's C fragments of 16 rows by 8*NJ keys (as tf32 A fragments), s the NJ*8 key rows of a
+// tile (tf32, pitch HS + 4)
+template <int NJ, int NO>
+__device__ __forceinline__ void fa_tc_times_tile(float (&acc)[NO][4], const float (&x)[NJ][4], const unsigned* s, int g, int t4) {
+    constexpr int LD = HS + 4;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+        const unsigned pa[4] = {fa_tf32(x[j][0]), fa_tf32(x[j][2]), fa_tf32(x[j][1]), fa_tf32(x[j][3])};
+        const unsigned* p = s + (j * 8 + 2 * t4) * LD + g;
+#pragma unroll
+        for (int n = 0; n < NO; ++n) fa_mma(acc[n], pa, p[n * 8], p[LD + n * 8]);
+    }
+}
+
 #if !FA_TF32
 // =====================================================================================================
 // Forward. grid = (B*NH, ceil(T/FA_FWD_BQ)), block = FA_FWD_NT, dyn smem = FA_FWD_SMEM_BYTES
@@ -644,13 +658,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
             l0 += s[j][0] + s[j][1];
             l1 += s[j][2] + s[j][3];
         }
-#pragma unroll
-        for (int j = 0; j < NJ; ++j) {
-            const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-            const unsigned* p = sV + (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-            for (int n = 0; n < NO; ++n) fa_mma(o[n], pa, p[n * 8], p[LD + n * 8]);
-        }
+        fa_tc_times_tile<NJ, NO>(o, s, sV, g, t4);
     }
     l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
     l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
@@ -905,13 +913,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
             s[j][2] = c <= r1 ? fa_ex2(s[j][2] - L1) * (dp[j][2] - D1) : 0.f;
             s[j][3] = c + 1 <= r1 ? fa_ex2(s[j][3] - L1) * (dp[j][3] - D1) : 0.f;
         }
-#pragma unroll
-        for (int j = 0; j < NJ; ++j) {
-            const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-            const unsigned* p = sK + (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-            for (int n = 0; n < NO; ++n) fa_mma(acc[n], pa, p[n * 8], p[LD + n * 8]);
-        }
+        fa_tc_times_tile<NJ, NO>(acc, s, sK, g, t4);
     }
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
