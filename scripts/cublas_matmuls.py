@@ -36,6 +36,32 @@ def median_ms(fn, warmup=5, repeats=30):
     return times[len(times) // 2]
 
 
+# the columns --kiln adds: kiln's ms, TFLOP/s and the ratio (cuBLAS ms / kiln ms, > 1 where kiln is faster)
+KILN_HEAD = f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
+
+
+def kiln_columns(kiln, name, flop, ms):
+    """kiln's columns of one shape: empty without --kiln, dashes where the file lacks the shape."""
+    if not kiln:
+        return ""
+    if name not in kiln:
+        return f" {'-':>8} {'-':>8} {'-':>11}"
+    km = kiln[name]
+    return f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
+
+
+def shape_columns(name, m, n, k, middle, ms, flop):
+    """The first columns of a row: name, M x N x K, the table's own column(s), cuBLAS ms and TFLOP/s."""
+    return f"{name:8} {f'{m}x{n}x{k}':>18}{middle} {ms:10.4f} {flop / ms / 1e9:8.1f}"
+
+
+def timed_row(kiln, name, m, n, k, middle, fn):
+    """Times fn (one M x N x K matmul) with cuBLAS and returns its row, kiln's columns included."""
+    flop = 2.0 * m * n * k
+    ms = median_ms(fn)
+    return shape_columns(name, m, n, k, middle, ms, flop) + kiln_columns(kiln, name, flop, ms)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--kiln", help="file of 'name ms' lines from kiln's generated kernels")
@@ -64,26 +90,19 @@ def main():
     head = f"{'shape':8} {'M x N x K':>18} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
     if args.bf16:
         head += f" {'bf16 ms':>8} {'TFLOP/s':>8}"
-    if kiln:
-        head += f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
-    print(head)
+    print(head + (KILN_HEAD if kiln else ""))
     for name, m, n, k in SHAPES:
         x = torch.randn(m, k, device="cuda")
         w = torch.randn(n, k, device="cuda")
         out = torch.empty(m, n, device="cuda")
         flop = 2.0 * m * n * k
         ms = median_ms(lambda: torch.matmul(x, w.t(), out=out))
-        line = f"{name:8} {f'{m}x{n}x{k}':>18} {ms:10.4f} {flop / ms / 1e9:8.1f}"
+        line = shape_columns(name, m, n, k, "", ms, flop)
         if args.bf16:
             xb, wb = x.bfloat16(), w.bfloat16()
             mb = median_ms(lambda: torch.matmul(xb, wb.t()))
             line += f" {mb:8.4f} {flop / mb / 1e9:8.1f}"
-        if kiln:
-            if name in kiln:
-                km = kiln[name]
-                line += f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
-            else:
-                line += f" {'-':>8} {'-':>8} {'-':>11}"
+        line += kiln_columns(kiln, name, flop, ms)
         print(line)
         del x, w, out
         torch.cuda.empty_cache()
@@ -99,9 +118,7 @@ BF16_SHAPES = [(name, m, n, k, "forward") for name, m, n, k in SHAPES] + [
 def bf16_table(kiln):
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS bf16 (bf16 in and out, fp32 accumulate)")
     head = f"{'shape':8} {'M x N x K':>18} {'layout':>12} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
-    if kiln:
-        head += f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
-    print(head)
+    print(head + (KILN_HEAD if kiln else ""))
     for name, m, n, k, kind in BF16_SHAPES:
         if kind == "forward":
             a, b = torch.randn(m, k, device="cuda").bfloat16(), torch.randn(n, k, device="cuda").bfloat16()
@@ -112,16 +129,7 @@ def bf16_table(kiln):
         else:
             a, b = torch.randn(k, m, device="cuda").bfloat16(), torch.randn(k, n, device="cuda").bfloat16()
             fn, layout = (lambda: torch.matmul(a.t(), b)), "dY.T @ X"
-        flop = 2.0 * m * n * k
-        ms = median_ms(fn)
-        line = f"{name:8} {f'{m}x{n}x{k}':>18} {layout:>12} {ms:10.4f} {flop / ms / 1e9:8.1f}"
-        if kiln:
-            if name in kiln:
-                km = kiln[name]
-                line += f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
-            else:
-                line += f" {'-':>8} {'-':>8} {'-':>11}"
-        print(line)
+        print(timed_row(kiln, name, m, n, k, f" {layout:>12}", fn))
         del a, b
         torch.cuda.empty_cache()
 
@@ -133,9 +141,7 @@ DW_SHAPES = [("attprojw", 768, 768, 32768), ("qkvw", 2304, 768, 32768), ("fcw", 
 def dw_table(kiln):
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS dY.T @ X, bf16 in, fp32 accumulate")
     head = f"{'shape':8} {'M x N x K':>18} {'out':>5} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
-    if kiln:
-        head += f" {'kiln ms':>8} {'TFLOP/s':>8} {'kiln/cuBLAS':>11}"
-    print(head)
+    print(head + (KILN_HEAD if kiln else ""))
     for name, m, n, k in DW_SHAPES:
         a, b = torch.randn(k, m, device="cuda").bfloat16(), torch.randn(k, n, device="cuda").bfloat16()
         try:
@@ -143,16 +149,7 @@ def dw_table(kiln):
             fn, out = (lambda: torch.mm(a.t(), b, out_dtype=torch.float32)), "fp32"
         except (TypeError, RuntimeError):
             fn, out = (lambda: torch.mm(a.t(), b)), "bf16"
-        flop = 2.0 * m * n * k
-        ms = median_ms(fn)
-        line = f"{name:8} {f'{m}x{n}x{k}':>18} {out:>5} {ms:10.4f} {flop / ms / 1e9:8.1f}"
-        if kiln:
-            if name in kiln:
-                km = kiln[name]
-                line += f" {km:8.4f} {flop / km / 1e9:8.1f} {ms / km:11.2f}"
-            else:
-                line += f" {'-':>8} {'-':>8} {'-':>11}"
-        print(line)
+        print(timed_row(kiln, name, m, n, k, f" {out:>5}", fn))
         del a, b
         torch.cuda.empty_cache()
 

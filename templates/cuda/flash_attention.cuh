@@ -345,6 +345,135 @@ __device__ __forceinline__ void fa_load_tc(unsigned* dst, const float* __restric
     }
 }
 
+// lse (times log2(e)) and D of rows q0 .. q0+BQ-1 of head bh, rows >= T zero (the backward kernels' per-row terms)
+template <int BQ, int NT>
+__device__ __forceinline__ void fa_load_lse_d(float* sL, float* sD, const float* __restrict__ lse, const float* __restrict__ Dbuf, int bh,
+                                              int q0, int T, int tid) {
+    for (int i = tid; i < BQ; i += NT) {
+        const int r = q0 + i;
+        sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
+        sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
+    }
+}
+
+#if !FA_TF32 || !FA_TF32_BWD
+// SIMT: o[i][c] += sum_k a[k*LA + r + i] * b[k*HS + cc + c] over K rows: a thread's RM rows from r by CPT head-dim columns
+// from cc (a is a transposed tile with pitch LA, b a natural one)
+template <int RM, int CPT, int LA, int K>
+__device__ __forceinline__ void fa_product_acc(float (&o)[RM][CPT], const float* a, int r, const float* b, int cc) {
+#pragma unroll fa_unroll
+    for (int k = 0; k < K; ++k) {
+        float x[RM], y[CPT];
+        fa_lds<RM>(x, a + k * LA + r);
+        fa_lds<CPT>(y, b + k * HS + cc);
+#pragma unroll
+        for (int i = 0; i < RM; ++i)
+#pragma unroll
+            for (int c = 0; c < CPT; ++c) o[i][c] = fmaf(x[i], y[c], o[i][c]);
+    }
+}
+#endif
+
+#if !FA_TF32_BWD
+// SIMT: rows r0 .. r0+RM-1 (those before T) of a thread's RM x CPT block x, times f, to p (rows st apart) from column c,
+// '=' or '+=' (FA_ACCUMULATE)
+template <int RM, int CPT>
+__device__ __forceinline__ void fa_store_rows(float* p, long long st, int r0, int T, int c, const float (&x)[RM][CPT], float f) {
+#pragma unroll
+    for (int i = 0; i < RM; ++i) {
+        const int r = r0 + i;
+        if (r < T) {
+            float t[CPT];
+#pragma unroll
+            for (int j = 0; j < CPT; ++j) t[j] = x[i][j] * f;
+            fa_stg<CPT, FA_ACCUMULATE != 0>(p + r * st + c, t);
+        }
+    }
+}
+// SIMT: s[i][j] = sum_d x[d*LR + r + i] * y[d*LC + c + j] and p[i][j] = sum_d u[d*LR + r + i] * w[d*LC + c + j] over the
+// head dim: a thread's RM rows from r by 4 columns from c, of two transposed tile pairs in shared memory (x, u pitch LR; y, w LC)
+template <int RM, int LR, int LC>
+__device__ __forceinline__ void fa_two_products(float (&s)[RM][4], float (&p)[RM][4], const float* x, const float* u, int r, const float* y,
+                                                const float* w, int c) {
+#pragma unroll
+    for (int i = 0; i < RM; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) s[i][j] = p[i][j] = 0.f;
+#pragma unroll fa_unroll
+    for (int d = 0; d < HS; ++d) {
+        float a[RM], g[RM], b[4], e[4];
+        fa_lds<RM>(a, x + d * LR + r);
+        fa_lds<RM>(g, u + d * LR + r);
+        fa_lds<4>(b, y + d * LC + c);
+        fa_lds<4>(e, w + d * LC + c);
+#pragma unroll
+        for (int i = 0; i < RM; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                s[i][j] = fmaf(a[i], b[j], s[i][j]);
+                p[i][j] = fmaf(g[i], e[j], p[i][j]);
+            }
+    }
+}
+#endif
+
+// A tf32 A fragment (m16n8k8) of rows r0 and r1 = r0 + 8 of a (T, HS) operand with row stride rs, times f: columns c
+// and c + 4 (c = 8*k-step + lane%4); rows >= T zero
+__device__ __forceinline__ void fa_frag_a(unsigned (&a)[4], const float* p, long long rs, int r0, int r1, int T, int c, float f) {
+    a[0] = fa_tf32(r0 < T ? p[(long long)r0 * rs + c] * f : 0.f);
+    a[1] = fa_tf32(r1 < T ? p[(long long)r1 * rs + c] * f : 0.f);
+    a[2] = fa_tf32(r0 < T ? p[(long long)r0 * rs + c + 4] * f : 0.f);
+    a[3] = fa_tf32(r1 < T ? p[(long long)r1 * rs + c + 4] * f : 0.f);
+}
+
+// The opening of a query-tile kernel (forward, dq), in its scope: tiles of BQ query rows, the heaviest (the last) first;
+// block bh = b*NH + h of query head h and its key/value head kvh; q, k, v at those heads with their row strides; the
+// softmax scale
+#define FA_QUERY_TILE_BLOCK(BQ)                                                  \
+    const int nqt = (T + (BQ) - 1) / (BQ);                                      \
+    const int q0 = (nqt - 1 - (int)blockIdx.y) * (BQ);                          \
+    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;           \
+    const long long rsq = q.st, rsk = k.st, rsv = v.st;                          \
+    const float* qb = q.p + b * q.sb + h * q.sh;                                \
+    const float* kb = k.p + b * k.sb + kvh * k.sh;                              \
+    const float* vb = v.p + b * v.sb + kvh * v.sh;                              \
+    const float scale = 1.0f / sqrtf((float)HS);
+// The opening of a dkdv kernel, in its scope: key tile k0 (tile 0, the most query tiles, first); block `part` of the NH/GB
+// parts of batch row b, query heads h0 .. h0+GB-1 of key/value head kvh (with clusters: G == FA_DKV_CLUSTER, GB == 1);
+// k, v at kvh and the row strides of q, k, v, dy; the softmax scale
+#define FA_KEY_TILE_BLOCK(BK)                                                                                          \
+    const int k0 = (int)blockIdx.y * (BK);                                                                            \
+    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G; \
+    if (FA_DKV_CLUSTER && (G != FA_DKV_CLUSTER || GB != 1)) __trap();                                                 \
+    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;                                                  \
+    const float* kb = k.p + b * k.sb + kvh * k.sh;                                                                    \
+    const float* vb = v.p + b * v.sb + kvh * v.sh;                                                                    \
+    const float scale = 1.0f / sqrtf((float)HS);
+
+// TF32 query-tile kernels: the key loop's K and V rows k0 .. k0+BK-1 into shared memory (fa_load_tc), between barriers
+template <int BK, int NT>
+__device__ __forceinline__ void fa_load_kv_tc(unsigned* sK, unsigned* sV, const float* kb, long long rsk, const float* vb, long long rsv,
+                                              int k0, int T, int tid) {
+    __syncthreads();
+    fa_load_tc<BK, NT>(sK, kb, rsk, k0, T, tid);
+    fa_load_tc<BK, NT>(sV, vb, rsv, k0, T, tid);
+    __syncthreads();
+}
+
+// TF32: acc += x . s, x a thread's C fragments of 16 rows by 8*NJ keys (as tf32 A fragments), s the NJ*8 key rows of a
+// tile (tf32, pitch HS + 4)
+template <int NJ, int NO>
+__device__ __forceinline__ void fa_tc_times_tile(float (&acc)[NO][4], const float (&x)[NJ][4], const unsigned* s, int g, int t4) {
+    constexpr int LD = HS + 4;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+        const unsigned pa[4] = {fa_tf32(x[j][0]), fa_tf32(x[j][2]), fa_tf32(x[j][1]), fa_tf32(x[j][3])};
+        const unsigned* p = s + (j * 8 + 2 * t4) * LD + g;
+#pragma unroll
+        for (int n = 0; n < NO; ++n) fa_mma(acc[n], pa, p[n * 8], p[LD + n * 8]);
+    }
+}
+
 #if !FA_TF32
 // =====================================================================================================
 // Forward. grid = (B*NH, ceil(T/FA_FWD_BQ)), block = FA_FWD_NT, dyn smem = FA_FWD_SMEM_BYTES
@@ -361,15 +490,8 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     float* sV = sKt + HS * BK;                          // [BK][HS]
     float* sPt = sV + BK * HS;                          // [BK][LDP]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;  // heaviest tiles first
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
     float* yb = y.p + b * y.sb + h * y.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
 
     fa_load_tr<BQ, NT>(sQt, qb, rsq, q0, T, tid, scale * FA_LOG2E);
 
@@ -435,16 +557,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
             fa_sts<RM>(sPt + (tx * 4 + j) * LDP + ty * RM, t);
         }
         __syncthreads();
-#pragma unroll fa_unroll
-        for (int k = 0; k < BK; ++k) {
-            float a[RM], vv[CPT];
-            fa_lds<RM>(a, sPt + k * LDP + ty * RM);
-            fa_lds<CPT>(vv, sV + k * HS + tx * CPT);
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int c = 0; c < CPT; ++c) o[i][c] = fmaf(a[i], vv[c], o[i][c]);
-        }
+        fa_product_acc<RM, CPT, LDP, BK>(o, sPt, ty * RM, sV, tx * CPT);
     }
 #pragma unroll
     for (int i = 0; i < RM; ++i) {
@@ -481,15 +594,8 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     unsigned* sK = reinterpret_cast<unsigned*>(fa_smem4);  // [BK][LD]
     unsigned* sV = sK + BK * LD;                            // [BK][LD]
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
     float* yb = y.p + b * y.sb + h * y.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
     const float qs = scale * FA_LOG2E;
     const int wr = q0 + warp * 16;
     const int r0 = wr + g, r1 = r0 + 8;
@@ -498,10 +604,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
-        qa[ks][0] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c] * qs : 0.f);
-        qa[ks][1] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c] * qs : 0.f);
-        qa[ks][2] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c + 4] * qs : 0.f);
-        qa[ks][3] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c + 4] * qs : 0.f);
+        fa_frag_a(qa[ks], qb, rsq, r0, r1, T, c, qs);
     }
     float o[NO][4];
 #pragma unroll
@@ -511,31 +614,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
     const int nkt = min((T + BK - 1) / BK, (q0 + BQ - 1) / BK + 1);
     for (int kt = 0; kt < nkt; ++kt) {
         const int k0 = kt * BK;
-        __syncthreads();
-        {
-            constexpr int V4 = HS / 4, TOT = BK * V4, IT = (TOT + NT - 1) / NT;
-#pragma unroll
-            for (int part = 0; part < 2; ++part) {
-                const float* src = part ? vb : kb;
-                const long long rs = part ? rsv : rsk;
-                unsigned* dst = part ? sV : sK;
-                float4 tk[IT];
-#pragma unroll
-                for (int it = 0; it < IT; ++it) {
-                    const int i = it * NT + tid, r = i / V4, c = i % V4;
-                    tk[it] = make_float4(0.f, 0.f, 0.f, 0.f);
-                    if ((TOT % NT == 0 || i < TOT) && k0 + r < T) tk[it] = fa_ldg4(src + (long long)(k0 + r) * rs + 4 * c);
-                }
-#pragma unroll
-                for (int it = 0; it < IT; ++it) {
-                    const int i = it * NT + tid, r = i / V4, c = i % V4;
-                    if (TOT % NT == 0 || i < TOT)
-                        *reinterpret_cast<uint4*>(dst + r * LD + 4 * c) =
-                            make_uint4(fa_tf32(tk[it].x), fa_tf32(tk[it].y), fa_tf32(tk[it].z), fa_tf32(tk[it].w));
-                }
-            }
-        }
-        __syncthreads();
+        fa_load_kv_tc<BK, NT>(sK, sV, kb, rsk, vb, rsv, k0, T, tid);
         if (k0 > wr + 15) continue;  // whole tile above the diagonal for this warp (only when BK > 16-row slabs)
         float s[NJ][4];
 #pragma unroll
@@ -579,13 +658,7 @@ __device__ __forceinline__ void flash_attn_fwd(const fa_operand q, const fa_oper
             l0 += s[j][0] + s[j][1];
             l1 += s[j][2] + s[j][3];
         }
-#pragma unroll
-        for (int j = 0; j < NJ; ++j) {
-            const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-            const unsigned* p = sV + (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-            for (int n = 0; n < NO; ++n) fa_mma(o[n], pa, p[n * 8], p[LD + n * 8]);
-        }
+        fa_tc_times_tile<NJ, NO>(o, s, sV, g, t4);
     }
     l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
     l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
@@ -631,16 +704,10 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     float* sK = sVt + HS * BK;                          // [BK][HS]
     float* sdSt = sK + BK * HS;                         // [BK][LDS_]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
+    const long long rsy = dy.st;
     const float* gb = dy.p + b * dy.sb + h * dy.sh;
     float* dqb = dq.p + b * dq.sb + h * dq.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
 
     fa_load_tr<BQ, NT>(sQt, qb, rsq, q0, T, tid, scale * FA_LOG2E);
     fa_load_tr<BQ, NT>(sdOt, gb, rsy, q0, T, tid, 1.f);
@@ -663,25 +730,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
         fa_load_nat<BK, NT>(sK, kb, rsk, k0, T, tid);
         __syncthreads();
         float s[RM][4], dp[RM][4];
-#pragma unroll
-        for (int i = 0; i < RM; ++i)
-#pragma unroll
-            for (int j = 0; j < 4; ++j) s[i][j] = dp[i][j] = 0.f;
-#pragma unroll fa_unroll
-        for (int d = 0; d < HS; ++d) {
-            float a[RM], g[RM], kk[4], vv[4];
-            fa_lds<RM>(a, sQt + d * BQ + ty * RM);
-            fa_lds<RM>(g, sdOt + d * BQ + ty * RM);
-            fa_lds<4>(kk, sKt + d * BK + tx * 4);
-            fa_lds<4>(vv, sVt + d * BK + tx * 4);
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    s[i][j] = fmaf(a[i], kk[j], s[i][j]);
-                    dp[i][j] = fmaf(g[i], vv[j], dp[i][j]);
-                }
-        }
+        fa_two_products<RM, BQ, BK>(s, dp, sQt, sdOt, ty * RM, sKt, sVt, tx * 4);
         const int kc = k0 + tx * 4;
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -694,27 +743,9 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
             fa_sts<RM>(sdSt + (tx * 4 + j) * LDS_ + ty * RM, t);
         }
         __syncthreads();
-#pragma unroll fa_unroll
-        for (int k = 0; k < BK; ++k) {
-            float a[RM], kk[CPT];
-            fa_lds<RM>(a, sdSt + k * LDS_ + ty * RM);
-            fa_lds<CPT>(kk, sK + k * HS + tx * CPT);
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int c = 0; c < CPT; ++c) acc[i][c] = fmaf(a[i], kk[c], acc[i][c]);
-        }
+        fa_product_acc<RM, CPT, LDS_, BK>(acc, sdSt, ty * RM, sK, tx * CPT);
     }
-#pragma unroll
-    for (int i = 0; i < RM; ++i) {
-        const int r = qr + i;
-        if (r < T) {
-            float t[CPT];
-#pragma unroll
-            for (int c = 0; c < CPT; ++c) t[c] = acc[i][c] * scale;
-            fa_stg<CPT, FA_ACCUMULATE != 0>(dqb + r * dq.st + tx * CPT, t);
-        }
-    }
+    fa_store_rows<RM, CPT>(dqb, dq.st, qr, T, tx * CPT, acc, scale);
 }
 
 // =====================================================================================================
@@ -738,15 +769,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sL = sdS + BQ * LDP;                         // [BQ] lse*log2e
     float* sD = sL + BQ;                                // [BQ]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    const int k0 = (int)blockIdx.y * BK;  // low key tiles have the most work: scheduled first
-    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
-#if FA_DKV_CLUSTER
-    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
-#endif
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
+    FA_KEY_TILE_BLOCK(BK)
 
     fa_load_tr<BK, NT>(sKt, kb, rsk, k0, T, tid, scale * FA_LOG2E);
     fa_load_tr<BK, NT>(sVt, vb, rsv, k0, T, tid, 1.f);
@@ -769,32 +792,10 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             __syncthreads();
             fa_load_tr<BQ, NT>(sA, qb, rsq, q0, T, tid, 1.f);
             fa_load_tr<BQ, NT>(sB, gb, rsy, q0, T, tid, 1.f);
-            for (int i = tid; i < BQ; i += NT) {
-                const int r = q0 + i;
-                sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-                sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-            }
+            fa_load_lse_d<BQ, NT>(sL, sD, lse, Dbuf, bh, q0, T, tid);
             __syncthreads();
             float s[RM][4], dp[RM][4];
-#pragma unroll
-            for (int i = 0; i < RM; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) s[i][j] = dp[i][j] = 0.f;
-#pragma unroll fa_unroll
-            for (int d = 0; d < HS; ++d) {
-                float a[RM], v[RM], qq[4], g[4];
-                fa_lds<RM>(a, sKt + d * BK + ty * RM);
-                fa_lds<RM>(v, sVt + d * BK + ty * RM);
-                fa_lds<4>(qq, sA + d * BQ + tx * 4);
-                fa_lds<4>(g, sB + d * BQ + tx * 4);
-#pragma unroll
-                for (int i = 0; i < RM; ++i)
-#pragma unroll
-                    for (int j = 0; j < 4; ++j) {
-                        s[i][j] = fmaf(a[i], qq[j], s[i][j]);
-                        dp[i][j] = fmaf(v[i], g[j], dp[i][j]);
-                    }
-            }
+            fa_two_products<RM, BK, BQ>(s, dp, sKt, sVt, ty * RM, sA, sB, tx * 4);
             float L[4], Dc[4];
             fa_lds<4>(L, sL + tx * 4);
             fa_lds<4>(Dc, sD + tx * 4);
@@ -833,17 +834,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             }
         }
     }
-#pragma unroll
-    for (int i = 0; i < RM; ++i) {
-        const int r = kr + i;
-        if (r < T) {
-            float t[CPT];
-#pragma unroll
-            for (int c = 0; c < CPT; ++c) t[c] = dk[i][c] * scale;
-            fa_stg<CPT, FA_ACCUMULATE != 0>(dkb + r * dk_out.st + tx * CPT, t);
-            fa_stg<CPT, FA_ACCUMULATE != 0>(dvb + r * dv_out.st + tx * CPT, &dv[i][0]);
-        }
-    }
+    fa_store_rows<RM, CPT>(dkb, dk_out.st, kr, T, tx * CPT, dk, scale);
+    fa_store_rows<RM, CPT>(dvb, dv_out.st, kr, T, tx * CPT, dv, 1.f);
 }
 
 #else  // FA_TF32_BWD
@@ -862,16 +854,10 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     unsigned* sK = reinterpret_cast<unsigned*>(fa_smem4);  // [BK][LD]
     unsigned* sV = sK + BK * LD;
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    const int nqt = (T + BQ - 1) / BQ;
-    const int q0 = (nqt - 1 - (int)blockIdx.y) * BQ;
-    const int bh = blockIdx.x, b = bh / NH, h = bh % NH, kvh = h / G;
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* qb = q.p + b * q.sb + h * q.sh;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
+    FA_QUERY_TILE_BLOCK(BQ)
+    const long long rsy = dy.st;
     const float* gb = dy.p + b * dy.sb + h * dy.sh;
     float* dqb = dq.p + b * dq.sb + h * dq.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
     const float qs = scale * FA_LOG2E;
     const int wr = q0 + warp * 16, r0 = wr + g, r1 = r0 + 8;
 #if FA_DQ_WIDE
@@ -885,15 +871,9 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
-        qa[ks][0] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c] * qs : 0.f);
-        qa[ks][1] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c] * qs : 0.f);
-        qa[ks][2] = fa_tf32(r0 < T ? qb[(long long)r0 * rsq + c + 4] * qs : 0.f);
-        qa[ks][3] = fa_tf32(r1 < T ? qb[(long long)r1 * rsq + c + 4] * qs : 0.f);
+        fa_frag_a(qa[ks], qb, rsq, r0, r1, T, c, qs);
 #if !FA_DQ_WIDE
-        ga[ks][0] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c] : 0.f);
-        ga[ks][1] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c] : 0.f);
-        ga[ks][2] = fa_tf32(r0 < T ? gb[(long long)r0 * rsy + c + 4] : 0.f);
-        ga[ks][3] = fa_tf32(r1 < T ? gb[(long long)r1 * rsy + c + 4] : 0.f);
+        fa_frag_a(ga[ks], gb, rsy, r0, r1, T, c, 1.f);
 #endif
     }
     const float L0 = r0 < T ? lse[(long long)bh * T + r0] * FA_LOG2E : 0.f;
@@ -906,10 +886,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
     const int nkt = min((T + BK - 1) / BK, (q0 + BQ - 1) / BK + 1);
     for (int kt = 0; kt < nkt; ++kt) {
         const int k0 = kt * BK;
-        __syncthreads();
-        fa_load_tc<BK, NT>(sK, kb, rsk, k0, T, tid);
-        fa_load_tc<BK, NT>(sV, vb, rsv, k0, T, tid);
-        __syncthreads();
+        fa_load_kv_tc<BK, NT>(sK, sV, kb, rsk, vb, rsv, k0, T, tid);
         if (k0 > wr + 15) continue;
         float s[NJ][4], dp[NJ][4];
 #pragma unroll
@@ -936,13 +913,7 @@ __device__ __forceinline__ void flash_attn_bwd_dq(const fa_operand q, const fa_o
             s[j][2] = c <= r1 ? fa_ex2(s[j][2] - L1) * (dp[j][2] - D1) : 0.f;
             s[j][3] = c + 1 <= r1 ? fa_ex2(s[j][3] - L1) * (dp[j][3] - D1) : 0.f;
         }
-#pragma unroll
-        for (int j = 0; j < NJ; ++j) {
-            const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-            const unsigned* p = sK + (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-            for (int n = 0; n < NO; ++n) fa_mma(acc[n], pa, p[n * 8], p[LD + n * 8]);
-        }
+        fa_tc_times_tile<NJ, NO>(acc, s, sK, g, t4);
     }
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
@@ -1009,6 +980,55 @@ __device__ __forceinline__ void fa_cluster_reduce_store(const float* x, float* d
 }
 #endif  // FA_DKV_CLUSTER
 
+// ---- the TF32 dkdv kernels' steps (a warp owns 16 keys, rows r0 = wk + g and r1 = r0 + 8 of its m16n8 fragments) ----
+// Q and dO rows q0 .. q0+BQ-1 of a query tile as tf32 (fa_load_tc), with their lse (times log2(e)) and D; rows >= T zero
+template <int BQ, int NT>
+__device__ __forceinline__ void fa_load_dkdv_tile(unsigned* sQ, unsigned* sG, float* sL, float* sD, const float* qb, const float* gb,
+                                                  long long rsq, long long rsy, const float* __restrict__ lse,
+                                                  const float* __restrict__ Dbuf, int bh, int q0, int T, int tid) {
+    fa_load_tc<BQ, NT>(sQ, qb, rsq, q0, T, tid);
+    fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
+    fa_load_lse_d<BQ, NT>(sL, sD, lse, Dbuf, bh, q0, T, tid);
+}
+// in place: the scores S (log2 domain) to P = 2^(S - lse) where the query (q0 + 8j + 2*t4, +1) is at or past the key and
+// inside T, else 0; dP to dS = P (dP - D)
+template <int NJ>
+__device__ __forceinline__ void fa_tc_dsoftmax(float (&s)[NJ][4], float (&dp)[NJ][4], const float* sL, const float* sD, int q0, int r0,
+                                               int r1, int T, int t4) {
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+        const int cl = j * 8 + 2 * t4, c = q0 + cl;
+        const float2 L = *reinterpret_cast<const float2*>(sL + cl);
+        const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
+        const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
+        const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
+        const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
+        const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
+        s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
+        dp[j][0] = p0 * (dp[j][0] - Dd.x);
+        dp[j][1] = p1 * (dp[j][1] - Dd.y);
+        dp[j][2] = p2 * (dp[j][2] - Dd.x);
+        dp[j][3] = p3 * (dp[j][3] - Dd.y);
+    }
+}
+// dv += P^T dO and dk += dS^T Q over the tile's queries (P, dS transposed into A fragments; dO, Q read from shared memory)
+template <int NJ, int NO>
+__device__ __forceinline__ void fa_tc_dkdv_accumulate(float (&dk)[NO][4], float (&dv)[NO][4], const float (&s)[NJ][4],
+                                                      const float (&dp)[NJ][4], const unsigned* sQ, const unsigned* sG, int g, int t4) {
+    constexpr int LD = HS + 4;
+#pragma unroll
+    for (int j = 0; j < NJ; ++j) {
+        const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
+        const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
+        const int off = (j * 8 + 2 * t4) * LD + g;
+#pragma unroll
+        for (int n = 0; n < NO; ++n) {
+            fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
+            fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
+        }
+    }
+}
+
 #if FA_DKV_WIDE
 // =====================================================================================================
 // dk, dv, TF32 tensor cores, for wide heads (HS > 64, where K and V fragments plus the dk, dv accumulators
@@ -1050,15 +1070,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     unsigned* sG = sQ + BQ * LD;
     float* sL = reinterpret_cast<float*>(sG + BQ * LD);
     float* sD = sL + BQ;
-    const int k0 = (int)blockIdx.y * BK;
-    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
-#if FA_DKV_CLUSTER
-    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
-#endif
-    const long long rsq = q.st, rsy = dy.st;
-    const float scale = 1.0f / sqrtf((float)HS);
-    fa_load_tc_scaled(sK, k.p + b * k.sb + kvh * k.sh, k.st, k0, T, tid, scale * FA_LOG2E);
-    fa_load_tc_scaled(sV, v.p + b * v.sb + kvh * v.sh, v.st, k0, T, tid, 1.f);
+    FA_KEY_TILE_BLOCK(BK)
+    fa_load_tc_scaled(sK, kb, rsk, k0, T, tid, scale * FA_LOG2E);
+    fa_load_tc_scaled(sV, vb, rsv, k0, T, tid, 1.f);
     const int wk = k0 + wl * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
     const unsigned* kp = sK + (wl * 16 + g) * LD + t4;
     const unsigned* vp = sV + (wl * 16 + g) * LD + t4;
@@ -1077,13 +1091,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             const bool active = qt < nqt;
             __syncthreads();
             if (active) {
-                fa_load_tc<BQ, NTG>(sQ, qb, rsq, q0, T, gtid);
-                fa_load_tc<BQ, NTG>(sG, gb, rsy, q0, T, gtid);
-                for (int i = gtid; i < BQ; i += NTG) {
-                    const int r = q0 + i;
-                    sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-                    sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-                }
+                fa_load_dkdv_tile<BQ, NTG>(sQ, sG, sL, sD, qb, gb, rsq, rsy, lse, Dbuf, bh, q0, T, gtid);
             }
             __syncthreads();
             if (!active || q0 + BQ - 1 < wk) continue;  // all queries of this tile precede this warp's keys
@@ -1101,32 +1109,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
                     fa_mma(dp[j], va, sG[off], sG[off + 4]);
                 }
             }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const int cl = j * 8 + 2 * t4, c = q0 + cl;
-                const float2 L = *reinterpret_cast<const float2*>(sL + cl);
-                const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
-                const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
-                const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
-                const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
-                const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
-                s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
-                dp[j][0] = p0 * (dp[j][0] - Dd.x);
-                dp[j][1] = p1 * (dp[j][1] - Dd.y);
-                dp[j][2] = p2 * (dp[j][2] - Dd.x);
-                dp[j][3] = p3 * (dp[j][3] - Dd.y);
-            }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-                const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
-                const int off = (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-                for (int n = 0; n < NO; ++n) {
-                    fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
-                    fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
-                }
-            }
+            fa_tc_dsoftmax<NJ>(s, dp, sL, sD, q0, r0, r1, T, t4);
+            fa_tc_dkdv_accumulate<NJ, NO>(dk, dv, s, dp, sQ, sG, g, t4);
         }
     }
     // group 1's sums through shared memory (the groups' tiles are free now: 2*(2*BQ*LD + 2*BQ) >= 2*BK*HS floats)
@@ -1206,29 +1190,15 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sL = reinterpret_cast<float*>(sG + BQ * LD);     // [BQ]
     float* sD = sL + BQ;                                    // [BQ]
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    const int k0 = (int)blockIdx.y * BK;
-    const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G;
-#if FA_DKV_CLUSTER
-    if (G != FA_DKV_CLUSTER || GB != 1) __trap();  // a cluster is the G query heads of one key/value head, one a block
-#endif
-    const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;
-    const float* kb = k.p + b * k.sb + kvh * k.sh;
-    const float* vb = v.p + b * v.sb + kvh * v.sh;
-    const float scale = 1.0f / sqrtf((float)HS);
+    FA_KEY_TILE_BLOCK(BK)
     const float ks_ = scale * FA_LOG2E;
     const int wk = k0 + warp * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
     unsigned ka[KS][4], va[KS][4];
 #pragma unroll
     for (int ks = 0; ks < KS; ++ks) {
         const int c = ks * 8 + t4;
-        ka[ks][0] = fa_tf32(r0 < T ? kb[(long long)r0 * rsk + c] * ks_ : 0.f);
-        ka[ks][1] = fa_tf32(r1 < T ? kb[(long long)r1 * rsk + c] * ks_ : 0.f);
-        ka[ks][2] = fa_tf32(r0 < T ? kb[(long long)r0 * rsk + c + 4] * ks_ : 0.f);
-        ka[ks][3] = fa_tf32(r1 < T ? kb[(long long)r1 * rsk + c + 4] * ks_ : 0.f);
-        va[ks][0] = fa_tf32(r0 < T ? vb[(long long)r0 * rsv + c] : 0.f);
-        va[ks][1] = fa_tf32(r1 < T ? vb[(long long)r1 * rsv + c] : 0.f);
-        va[ks][2] = fa_tf32(r0 < T ? vb[(long long)r0 * rsv + c + 4] : 0.f);
-        va[ks][3] = fa_tf32(r1 < T ? vb[(long long)r1 * rsv + c + 4] : 0.f);
+        fa_frag_a(ka[ks], kb, rsk, r0, r1, T, c, ks_);
+        fa_frag_a(va[ks], vb, rsv, r0, r1, T, c, 1.f);
     }
     float dk[NO][4], dv[NO][4];
 #pragma unroll
@@ -1244,13 +1214,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
             const int q0 = qt * BQ;
             __syncthreads();
-            fa_load_tc<BQ, NT>(sQ, qb, rsq, q0, T, tid);
-            fa_load_tc<BQ, NT>(sG, gb, rsy, q0, T, tid);
-            for (int i = tid; i < BQ; i += NT) {
-                const int r = q0 + i;
-                sL[i] = r < T ? lse[(long long)bh * T + r] * FA_LOG2E : 0.f;
-                sD[i] = r < T ? Dbuf[(long long)bh * T + r] : 0.f;
-            }
+            fa_load_dkdv_tile<BQ, NT>(sQ, sG, sL, sD, qb, gb, rsq, rsy, lse, Dbuf, bh, q0, T, tid);
             __syncthreads();
             if (q0 + BQ - 1 < wk) continue;  // all queries of this tile precede this warp's keys
             float s[NJ][4], dp[NJ][4];
@@ -1264,32 +1228,8 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
                     fa_mma(s[j], ka[ks], sQ[off], sQ[off + 4]);
                     fa_mma(dp[j], va[ks], sG[off], sG[off + 4]);
                 }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const int cl = j * 8 + 2 * t4, c = q0 + cl;
-                const float2 L = *reinterpret_cast<const float2*>(sL + cl);
-                const float2 Dd = *reinterpret_cast<const float2*>(sD + cl);
-                const float p0 = (c >= r0 && c < T) ? fa_ex2(s[j][0] - L.x) : 0.f;
-                const float p1 = (c + 1 >= r0 && c + 1 < T) ? fa_ex2(s[j][1] - L.y) : 0.f;
-                const float p2 = (c >= r1 && c < T) ? fa_ex2(s[j][2] - L.x) : 0.f;
-                const float p3 = (c + 1 >= r1 && c + 1 < T) ? fa_ex2(s[j][3] - L.y) : 0.f;
-                s[j][0] = p0; s[j][1] = p1; s[j][2] = p2; s[j][3] = p3;
-                dp[j][0] = p0 * (dp[j][0] - Dd.x);
-                dp[j][1] = p1 * (dp[j][1] - Dd.y);
-                dp[j][2] = p2 * (dp[j][2] - Dd.x);
-                dp[j][3] = p3 * (dp[j][3] - Dd.y);
-            }
-#pragma unroll
-            for (int j = 0; j < NJ; ++j) {
-                const unsigned pa[4] = {fa_tf32(s[j][0]), fa_tf32(s[j][2]), fa_tf32(s[j][1]), fa_tf32(s[j][3])};
-                const unsigned da[4] = {fa_tf32(dp[j][0]), fa_tf32(dp[j][2]), fa_tf32(dp[j][1]), fa_tf32(dp[j][3])};
-                const int off = (j * 8 + 2 * t4) * LD + g;
-#pragma unroll
-                for (int n = 0; n < NO; ++n) {
-                    fa_mma(dv[n], pa, sG[off + n * 8], sG[off + LD + n * 8]);
-                    fa_mma(dk[n], da, sQ[off + n * 8], sQ[off + LD + n * 8]);
-                }
-            }
+            fa_tc_dsoftmax<NJ>(s, dp, sL, sD, q0, r0, r1, T, t4);
+            fa_tc_dkdv_accumulate<NJ, NO>(dk, dv, s, dp, sQ, sG, g, t4);
         }
     }
 #if FA_DKV_CLUSTER

@@ -10,11 +10,6 @@ import static kiln.dsl.Ops.sum;
 import static kiln.models.Layers.crossEntropy;
 import static kiln.models.Layers.gelu;
 import static kiln.models.Layers.logits;
-import static kiln.models.Layers.residual;
-import static kiln.models.LlamaLayers.groupedAttention;
-import static kiln.models.LlamaLayers.outProjection;
-import static kiln.models.LlamaLayers.project;
-import static kiln.models.LlamaLayers.rope;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,6 +26,9 @@ public final class Gemma {
   public record Config(int maxT, int vocab, int paddedVocab, int layers, int heads, int kvHeads, int headSize, int channels, int ffn,
                        float theta, float eps) {}
 
+  /** GeGLU's weights in the file's order: w_gate, w_up, then w_down. */
+  static final List<String> FFN = List.of("w_gate", "w_up", "w_down");
+
   public static final ModelFamily<Config> FAMILY = new ModelFamily<>() {
     public String name() { return "gemma"; }
     public Class<Config> configType() { return Config.class; }
@@ -40,7 +38,7 @@ public final class Gemma {
 
     /** The file's order, GeGLU's w_gate, w_up, w_down; q as (L, KV, G, HS, C) is the same bytes as (L, NH·HS, C). No lm_head: tied to wte. */
     public LinkedHashMap<String, List<Dim>> parameters() {
-      return LlamaLayers.parameters(List.of("w_gate", "w_up", "w_down"), VP, C, L, KV, G, HS, ONE, FF);
+      return LlamaLayers.parameters(FFN, VP, C, L, KV, G, HS, ONE, FF);
     }
 
     public Map<Dim, Integer> dims(Config c) {
@@ -53,17 +51,7 @@ public final class Gemma {
       g.layer("embed");
       Tensor x = g.compute("x", Graph.dims(B, T, C), (b, t, ch) -> wte.at(tokens.at(b, t), ch).mul(sizeF(C).sqrt()));
       for (int l = 0; l < c.layers(); l++) {
-        g.layer("h" + l + ".attn_norm");
-        Tensor xn = rmsnorm(g, x, w.get("attn_norm").slice(l), c.eps());
-        g.layer("h" + l + ".attn");
-        Tensor q = rope(g, "q", project(g, "q_proj", xn, w.get("wq").slice(l)), c.theta());
-        Tensor k = rope(g, "k", project(g, "k_proj", xn, w.get("wk").slice(l)), c.theta());
-        Tensor v = project(g, "v", xn, w.get("wv").slice(l));
-        Tensor h = residual(g, x, outProjection(g, groupedAttention(g, q, k, v), w.get("wo").slice(l)));
-        g.layer("h" + l + ".ffn_norm");
-        Tensor hn = rmsnorm(g, h, w.get("ffn_norm").slice(l), c.eps());
-        g.layer("h" + l + ".ffn");
-        x = residual(g, h, geglu(g, hn, w.get("w_gate").slice(l), w.get("w_up").slice(l), w.get("w_down").slice(l)));
+        x = LlamaLayers.decoderLayer(g, l, x, w, Gemma::rmsnorm, c.eps(), c.theta(), Gemma::geglu, FFN);
       }
       g.layer("norm");
       Tensor xf = rmsnorm(g, x, w.get("norm"), c.eps());

@@ -5,13 +5,7 @@ package kiln.models;
 
 import static kiln.models.Layers.crossEntropy;
 import static kiln.models.Layers.logits;
-import static kiln.models.Layers.residual;
-import static kiln.models.LlamaLayers.groupedAttention;
-import static kiln.models.LlamaLayers.outProjection;
-import static kiln.models.LlamaLayers.project;
 import static kiln.models.LlamaLayers.rmsnorm;
-import static kiln.models.LlamaLayers.rope;
-import static kiln.models.LlamaLayers.swiglu;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,6 +23,9 @@ public final class Llama {
                        float theta, float eps) {}
 
   public static final float DEFAULT_THETA = 10000f, DEFAULT_EPS = 1e-5f;
+
+  /** SwiGLU's weights in the file's order: w1 (gate) and w3 (up), then w2 (down). */
+  static final List<String> FFN = List.of("w1", "w3", "w2");
 
   /** Llama as a family: kiln's Llama file (reference/README.md), presets and init; the forward below. */
   public static final ModelFamily<Config> FAMILY = new ModelFamily<>() {
@@ -85,7 +82,7 @@ public final class Llama {
 
   /** Our Llama file's parameter order: SwiGLU's w1, w3, w2, then the untied lm_head after the final norm. */
   static LinkedHashMap<String, List<Dim>> parameterShapes() {
-    var p = LlamaLayers.parameters(List.of("w1", "w3", "w2"), VP, C, L, KV, G, HS, ONE, FF);
+    var p = LlamaLayers.parameters(FFN, VP, C, L, KV, G, HS, ONE, FF);
     p.put("lm_head", List.of(VP, C));
     return p;
   }
@@ -100,18 +97,7 @@ public final class Llama {
     g.layer("embed");
     Tensor x = g.compute("x", Graph.dims(B, T, C), (b, t, c) -> wte.at(tokens.at(b, t), c));
     for (int l = 0; l < cfg.layers(); l++) {
-      g.layer("h" + l + ".attn_norm");
-      Tensor xn = rmsnorm(g, x, w.get("attn_norm").slice(l), cfg.eps());
-      g.layer("h" + l + ".attn");
-      Tensor q = rope(g, "q", project(g, "q_proj", xn, w.get("wq").slice(l)), cfg.theta());
-      Tensor k = rope(g, "k", project(g, "k_proj", xn, w.get("wk").slice(l)), cfg.theta());
-      Tensor vv = project(g, "v", xn, w.get("wv").slice(l));
-      Tensor y = groupedAttention(g, q, k, vv);
-      Tensor h = residual(g, x, outProjection(g, y, w.get("wo").slice(l)));
-      g.layer("h" + l + ".ffn_norm");
-      Tensor hn = rmsnorm(g, h, w.get("ffn_norm").slice(l), cfg.eps());
-      g.layer("h" + l + ".ffn");
-      x = residual(g, h, swiglu(g, hn, w.get("w1").slice(l), w.get("w3").slice(l), w.get("w2").slice(l)));
+      x = LlamaLayers.decoderLayer(g, l, x, w, LlamaLayers::rmsnorm, cfg.eps(), cfg.theta(), LlamaLayers::swiglu, FFN);
     }
     g.layer("norm");
     Tensor xf = rmsnorm(g, x, w.get("norm"), cfg.eps());

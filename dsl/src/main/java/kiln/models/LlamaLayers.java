@@ -11,6 +11,7 @@ import static kiln.dsl.Ops.sum;
 
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Expr;
@@ -96,6 +97,39 @@ public final class LlamaLayers {
     Tensor h = g.compute("hidden", dims(B, T, FF), (b, t, f) ->
         a.at(b, t, f).div(a.at(b, t, f).neg().exp().add(1)).mul(u.at(b, t, f)));
     return g.compute("down", dims(B, T, C), (b, t, c) -> sum(FF, f -> h.at(b, t, f).mul(w2.at(c, f))));
+  }
+
+  /** How a Llama-style layer normalises (B, T, C) by a weight: rmsnorm, or Gemma's scale of 1 + w. */
+  interface Norm {
+    Tensor apply(Graph g, Tensor x, Tensor w, double eps);
+  }
+
+  /** A gated feed-forward over (B, T, C) from its three weights: the two (FF, C) inputs, then the (C, FF) output. */
+  interface GatedFfn {
+    Tensor apply(Graph g, Tensor x, Tensor in1, Tensor in2, Tensor out);
+  }
+
+  /**
+   * Layer l of a Llama-style decoder, as layers h<l>.attn_norm, .attn, .ffn_norm, .ffn: norm → q, k, v → rope → grouped
+   * attention → out → residual → norm → gated FFN → residual. ffnWeights names the FFN's weights in the order ffn takes
+   * them (the order of {@link #parameters}).
+   */
+  static Tensor decoderLayer(Graph g, int l, Tensor x, Map<String, Tensor> w, Norm norm, double eps, double theta, GatedFfn ffn,
+      List<String> ffnWeights) {
+    g.layer("h" + l + ".attn_norm");
+    Tensor xn = norm.apply(g, x, w.get("attn_norm").slice(l), eps);
+    g.layer("h" + l + ".attn");
+    Tensor q = rope(g, "q", project(g, "q_proj", xn, w.get("wq").slice(l)), theta);
+    Tensor k = rope(g, "k", project(g, "k_proj", xn, w.get("wk").slice(l)), theta);
+    Tensor v = project(g, "v", xn, w.get("wv").slice(l));
+    Tensor h = Layers.residual(g, x, outProjection(g, groupedAttention(g, q, k, v), w.get("wo").slice(l)));
+    g.layer("h" + l + ".ffn_norm");
+    Tensor hn = norm.apply(g, h, w.get("ffn_norm").slice(l), eps);
+    g.layer("h" + l + ".ffn");
+    Tensor in1 = w.get(ffnWeights.get(0)).slice(l);
+    Tensor in2 = w.get(ffnWeights.get(1)).slice(l);
+    Tensor out = w.get(ffnWeights.get(2)).slice(l);
+    return Layers.residual(g, h, ffn.apply(g, hn, in1, in2, out));
   }
 
   /**

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_bf16_528e3c6d25 { long long v[7]; };
+struct Args_k_attention_bf16_4839bcd27a { long long v[7]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -223,6 +223,11 @@ __device__ __forceinline__ void fab_frag_b_kn(unsigned* b, const kiln_bf16* s, i
   const int lane = threadIdx.x & 31, m = lane >> 3;
   fab_ldm4t(b, s + (k0 + (lane & 7) + (m & 1) * 8) * FAB_LD + n0 + (m >> 1) * 8);
 }
+// acc[0], acc[1] += a . the two 8-column halves of a 16-column B fragment pair b (fab_frag_b_nk / _kn)
+__device__ __forceinline__ void fab_mma2(float (*acc)[4], const unsigned* a, const unsigned* b) {
+  fab_mma(acc[0], a, b[0], b[1]);
+  fab_mma(acc[1], a, b[2], b[3]);
+}
 
 // acc[N/8][4] = (16 rows of a) . (N rows of s)^T over the head dim: a given as fragments or read from sa
 template <int N>
@@ -235,8 +240,7 @@ __device__ __forceinline__ void fab_scores(float (*acc)[4], const unsigned (*a)[
     for (int np = 0; np < N / 16; np++) {
       unsigned b[4];
       fab_frag_b_nk(b, s, np * 16, kk * 16);
-      fab_mma(acc[2 * np], a[kk], b[0], b[1]);
-      fab_mma(acc[2 * np + 1], a[kk], b[2], b[3]);
+      fab_mma2(acc + 2 * np, a[kk], b);
     }
   }
 }
@@ -253,8 +257,7 @@ __device__ __forceinline__ void fab_scores_smem(float (*acc)[4], const kiln_bf16
     for (int np = 0; np < N / 16; np++) {
       unsigned b[4];
       fab_frag_b_nk(b, s, np * 16, kk * 16);
-      fab_mma(acc[2 * np], a, b[0], b[1]);
-      fab_mma(acc[2 * np + 1], a, b[2], b[3]);
+      fab_mma2(acc + 2 * np, a, b);
     }
   }
 }
@@ -269,8 +272,7 @@ __device__ __forceinline__ void fab_times_tile(float (*out)[4], const float (*p)
     for (int dp = 0; dp < HS / 16; dp++) {
       unsigned b[4];
       fab_frag_b_kn(b, s, kk * 16, dp * 16);
-      fab_mma(out[2 * dp], a, b[0], b[1]);
-      fab_mma(out[2 * dp + 1], a, b[2], b[3]);
+      fab_mma2(out + 2 * dp, a, b);
     }
   }
 }
@@ -295,6 +297,45 @@ __device__ __forceinline__ void fab_store_rows(kiln_bf16* H, const FabOperand& o
       p[4 * j] = fab_pack(x, y);
     }
   }
+}
+
+// the backward's per-row terms of this thread's rows row and row + 8: lse (times log2(e)) and D, 0 past T; stat is the
+// (b, h) head's first
+__device__ __forceinline__ void fab_row_stats(float* ls, float* dd, const float* __restrict__ lse, const float* __restrict__ D,
+                                              long long stat, int row, int T) {
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    const int t = row + half * 8;
+    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
+    dd[half] = t < T ? D[stat + t] : 0.f;
+  }
+}
+// a double-buffered loop's step: starts loading item `next` (load(next), one cp.async group) if next < total and waits
+// for the group before it, else waits for every group
+template <class Load>
+__device__ __forceinline__ void fab_prefetch(const Load& load, int next, int total) {
+  if (next < total) {
+    load(next);
+    fab_commit();
+    fab_wait<1>();
+  } else {
+    fab_wait<0>();
+  }
+}
+// the mma.sync kernels' key loop, double-buffered: starts loading key tile j + 1 of K and V (if any) into the other
+// halves of sK, sV ([2][BK][LD] each), then waits until tile j is in shared memory for the whole block
+template <int BK, int NT>
+__device__ __forceinline__ void fab_next_kv(kiln_bf16* sK, kiln_bf16* sV, const kiln_bf16* kh, long long kst, const kiln_bf16* vh,
+                                            long long vst, int j, int nk, int T) {
+  if (j + 1 < nk) {
+    fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, kst, (j + 1) * BK, T);
+    fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, vst, (j + 1) * BK, T);
+    fab_commit();
+    fab_wait<1>();
+  } else {
+    fab_wait<0>();
+  }
+  __syncthreads();
 }
 
 // ---- the elementwise steps both kernel families share. Scores, dP and accumulators are in the C-fragment
@@ -438,15 +479,7 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   for (int j = 0; j < nk; j++) {
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
-    if (j + 1 < nk) {
-      fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
-      fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
-    __syncthreads();
+    fab_next_kv<BK, NT>(sK, sV, kh, k.st, vh, v.st, j, nk, T);
     float s[BK / 8][4];
     fab_scores<BK>(s, qf, tK);
     const bool edge = (j + 1) * BK > q0 + warp * 16 || (j + 1) * BK > T;
@@ -479,14 +512,8 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   fab_load_tile<BK, NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const int row = q0 + warp * 16 + g;
-  const long long stat = ((long long) b * NH + h) * T;
   float ls[2], dd[2];
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
-    dd[half] = t < T ? D[stat + t] : 0.f;
-  }
+  fab_row_stats(ls, dd, lse, D, ((long long) b * NH + h) * T, row, T);
   fab_wait<0>();
   __syncthreads();
   unsigned qf[HS / 16][4], of[HS / 16][4];
@@ -502,15 +529,7 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   for (int j = 0; j < nk; j++) {
     const kiln_bf16* tK = sK + (j & 1) * BK * FAB_LD;
     const kiln_bf16* tV = sV + (j & 1) * BK * FAB_LD;
-    if (j + 1 < nk) {
-      fab_load_tile<BK, NT>(sK + ((j + 1) & 1) * BK * FAB_LD, kh, k.st, (j + 1) * BK, T);
-      fab_load_tile<BK, NT>(sV + ((j + 1) & 1) * BK * FAB_LD, vh, v.st, (j + 1) * BK, T);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
-    __syncthreads();
+    fab_next_kv<BK, NT>(sK, sV, kh, k.st, vh, v.st, j, nk, T);
     float s[BK / 8][4], dp[BK / 8][4];
     fab_scores<BK>(s, qf, tK);
     fab_scores<BK>(dp, of, tV);
@@ -573,13 +592,7 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   const int key = k0 + warp * 16 + g;   // this thread's keys: key, key + 8
   for (int it = 0; it < total; it++) {
     const int buf = it & 1, t0 = (first + it % nq) * BQ;
-    if (it + 1 < total) {
-      load(it + 1);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
+    fab_prefetch(load, it + 1, total);
     __syncthreads();
     const kiln_bf16* tQ = sQ + buf * BQ * FAB_LD;
     const kiln_bf16* tO = sO + buf * BQ * FAB_LD;
@@ -780,14 +793,7 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
     const int t = row + half * 8;
     if (c == 0 && t < T) lse[((long long) b * NH + h) * T + t] = (m[half] + __log2f(l[half])) * FAB_LN2;
   }
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    if (t >= T) continue;
-    unsigned* p = (unsigned*) (H + y.off + (long long) b * y.sb + (long long) t * y.st + (long long) h * y.sh + c);
-#pragma unroll
-    for (int d = 0; d < 8; d++) p[4 * d] = fab_pack(o[4 * d + 2 * half], o[4 * d + 2 * half + 1]);
-  }
+  fab_store_rows<false>(H, y, b, h, row, T, reinterpret_cast<const float (*)[4]>(o), 1.f);
 }
 
 
@@ -817,14 +823,8 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   fab_load_sw<NT>(sV, vh, v.st, 0, T);
   fab_commit();
   const int row = qw + warp * 16 + g;
-  const long long stat = ((long long) b * NH + h) * T;
   float ls[2], dd[2];
-#pragma unroll
-  for (int half = 0; half < 2; half++) {
-    const int t = row + half * 8;
-    ls[half] = t < T ? lse[stat + t] * FAB_LOG2E : 0.f;
-    dd[half] = t < T ? D[stat + t] : 0.f;
-  }
+  fab_row_stats(ls, dd, lse, D, ((long long) b * NH + h) * T, row, T);
   const float scale = fab_scale(), sl2 = FAB_LOG2E * scale;
   float acc[32];
 #pragma unroll
@@ -920,13 +920,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   const int key = kw + warp * 16 + g;   // this thread's keys: key, key + 8
   for (int it = 0; it < total; it++) {
     const int buf = it & 1, t0 = (first + it % nq) * 64;
-    if (it + 1 < total) {
-      load(it + 1);
-      fab_commit();
-      fab_wait<1>();
-    } else {
-      fab_wait<0>();
-    }
+    fab_prefetch(load, it + 1, total);
     fab_wg_ready();
     if (it % nq < mine) {   // queries before this warpgroup's keys
       __syncthreads();
@@ -983,7 +977,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FAB_FWD_NT, FAB_FWD_MIN_BLOCKS) k_attention_bf16_528e3c6d25(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_528e3c6d25 a) {
+extern "C" __global__ void __launch_bounds__(FAB_FWD_NT, FAB_FWD_MIN_BLOCKS) k_attention_bf16_4839bcd27a(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_4839bcd27a a) {
   static_assert(FAB_FWD_NT == 128, "threads per block differ from the host's");
   static_assert(FAB_FWD_SMEM_BYTES == 46080, "dynamic shared memory differs from the host's");
   static_assert(FAB_FWD_ROWS == 64, "row tile differs from the host's");
