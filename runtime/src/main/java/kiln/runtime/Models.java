@@ -68,9 +68,6 @@ public final class Models {
     /** The training program a device runs: the DSL definition, with the backend's pass on CUDA; the device's recompute policy. */
     public Program program(Session.Device device) { return program(device, CudaSchedule.Precision.FP32, null); }
 
-    /** The fp32 kernels' program with a recompute policy. */
-    public Program program(Session.Device device, Recompute recompute) { return program(device, CudaSchedule.Precision.FP32, recompute); }
-
     /**
      * The program of a precision's kernels (the attention's backward differs at TF32 with one key/value head) with a recompute
      * policy (null: the device's default, {@link #recompute}); a policy that finds nothing to recompute in this model is refused

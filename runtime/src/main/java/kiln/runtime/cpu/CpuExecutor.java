@@ -88,8 +88,6 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   public Arena arena() { return arena; }
   public WorkerPool pool() { return pool; }
   public Map<String, Rendered> kernels() { return kernels; }
-  public long compileMillis() { return compileMillis; }
-  public int compiledCount() { return compiledCount; }
   @Override public int launchCount() { return all.size(); }
 
   @Override public void write(Tensor t, float[] values) { arena.write(t, values); }

@@ -363,7 +363,6 @@ public final class CudaExecutor implements Executor {
   public Cuda cuda() { return cuda; }
   public Arena layout() { return layout; }
   DeviceArena memory() { return memory; }
-  long intBase() { return intBase; }
   /** Device bytes of the arena and the workspace (CudaWgmmaBf16SplitKTest reports the split-K workspace from it). */
   public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
 

@@ -64,10 +64,10 @@ public final class Nvrtc {
   public static Path defaultCacheDir() { return kiln.runtime.TuningCache.cacheRoot().resolve("cubin"); }
 
   /** True when a libnvrtc was found and bound; never throws. */
-  public static boolean available() { return Lib.INSTANCE != null; }
+  public static boolean available() { return Lib.FOUND.bound() != null; }
 
   /** Why NVRTC is not available: every path tried and what failed; empty when it is. */
-  public static String unavailableReason() { return Lib.FAILURE; }
+  public static String unavailableReason() { return Lib.FOUND.failure(); }
 
   /** The library that was loaded, as it was named to dlopen. */
   public static String libraryPath() { return lib().path; }
@@ -252,39 +252,16 @@ public final class Nvrtc {
 
   // ---- the binding ----
 
-  private static Lib lib() {
-    if (Lib.INSTANCE == null) throw new CudaException("NVRTC is not available: " + Lib.FAILURE);
-    return Lib.INSTANCE;
-  }
+  private static Lib lib() { return Lib.FOUND.get("NVRTC"); }
 
-  /** Where to look for libnvrtc, in order. */
+  /** Where to look for libnvrtc, in order: -Dkiln.nvrtc, $KILN_NVRTC, the loader's search path, then CUDA's default install. */
   static List<String> candidates() {
-    List<String> paths = new ArrayList<>();
-    String configured = System.getProperty("kiln.nvrtc", System.getenv("KILN_NVRTC"));
-    if (configured != null && !configured.isBlank()) paths.add(configured);
-    for (String so : List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so")) paths.add(so);
-    for (String so : List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so")) paths.add("/usr/local/cuda/lib64/" + so);
-    return paths;
+    return NativeLibrary.candidates("kiln.nvrtc", "KILN_NVRTC", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+        "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so");
   }
 
   private static final class Lib {
-    static final Lib INSTANCE;
-    static final String FAILURE;
-
-    static {
-      Lib found = null;
-      StringBuilder tried = new StringBuilder();
-      for (String path : candidates()) {
-        try {
-          found = new Lib(path);
-          break;
-        } catch (Throwable t) {
-          tried.append(tried.isEmpty() ? "tried " : "; ").append(path).append(" (").append(t.getMessage()).append(')');
-        }
-      }
-      INSTANCE = found;
-      FAILURE = found == null ? tried + " (set -Dkiln.nvrtc or KILN_NVRTC to the library's path)" : "";
-    }
+    static final NativeLibrary<Lib> FOUND = NativeLibrary.first(candidates(), Lib::new, "kiln.nvrtc", "KILN_NVRTC");
 
     final String path;
     final Version version;
