@@ -215,6 +215,11 @@ public class ArenaLayout {
 
   public long elements(Tensor t) { return product(t.dims()); }
 
+  /** Fails unless a copy of values values fits t: one per element. */
+  public void requireElements(Tensor t, int values) {
+    if (values != elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + elements(t) + " values, found " + values);
+  }
+
   /**
    * 4-byte slots a root takes in the float region: one per element, except bf16 tensors in a device
    * layout, which pack two elements a slot (host arenas emulate bf16 as floats holding bf16 values).
