@@ -134,13 +134,9 @@ public final class Models {
       return open(batch, seq, device, threads, precision, gpu, zero, null);
     }
 
-    /** A session on the CPU or CUDA device 0 with the device's recompute policy. */
-    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
-      return open(batch, seq, device, threads, precision, 0, Session.Zero.NONE);
-    }
-
+    /** An fp32 session on the CPU or CUDA device 0 with the device's recompute policy. */
     public Session open(int batch, int seq, Session.Device device, int threads) {
-      return open(batch, seq, device, threads, CudaSchedule.Precision.FP32);
+      return open(batch, seq, device, threads, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE);
     }
 
     /** Seeded init written into dst at base (an arena, or a fresh array). */

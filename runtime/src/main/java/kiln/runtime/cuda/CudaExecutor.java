@@ -29,7 +29,7 @@ public final class CudaExecutor extends Executor<List<Launch>> {
   /** Split-K and column-reduction partial sums, transposed operands (a second allocation, made once; null when no launch needs one). */
   private final DeviceArena workspace;
   private final long intBase;
-  private final List<Cuda.Module> modules = new ArrayList<>();
+  private final Map<String, Cuda.Module> modules;
   private final CompileStats compile;
   /** The schedule as this device runs it (forDevice). */
   private final CudaSchedule schedule;
@@ -119,14 +119,8 @@ public final class CudaExecutor extends Executor<List<Launch>> {
         + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
         + "; " + epilogues + " matmul launches with an epilogue" + " (KILN_EPILOGUE: " + kiln.codegen.Epilogue.mode().name().toLowerCase() + ")";
     Nvrtc nvrtc = Nvrtc.defaultCache();
-    Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
+    this.modules = nvrtc.load(sources, cuda);
     this.compile = nvrtc.stats();
-    Map<String, Cuda.Module> byFunction = new LinkedHashMap<>();
-    for (var e : cubins.entrySet()) {
-      Cuda.Module m = cuda.load(e.getKey(), e.getValue());
-      modules.add(m);
-      byFunction.put(e.getKey(), m);
-    }
     this.intBase = 4 * layout.floatCount();
     this.memory = cuda.allocate(4 * (layout.floatCount() + layout.intCount()));
     memory.memsetZero();
@@ -135,7 +129,7 @@ public final class CudaExecutor extends Executor<List<Launch>> {
       for (kiln.codegen.Launch x : l.launches()) workspaceFloats = Math.max(workspaceFloats, workspaceFloats(x.kernel(), layout));
     }
     this.workspace = workspaceFloats > 0 ? cuda.allocate(4 * workspaceFloats) : null;
-    plan(lowered, l -> launches(l.kernel(), byFunction::get, workspace));
+    plan(lowered, l -> launches(l.kernel(), modules::get, workspace));
   }
 
   /**
@@ -445,6 +439,6 @@ public final class CudaExecutor extends Executor<List<Launch>> {
     if (events != null) for (Cuda.Event e : events) e.close();
     memory.close();
     if (workspace != null) workspace.close();
-    for (Cuda.Module m : modules) m.close();
+    for (Cuda.Module m : modules.values()) m.close();
   }
 }

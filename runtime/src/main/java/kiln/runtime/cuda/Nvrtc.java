@@ -166,6 +166,13 @@ public final class Nvrtc {
     return cubins;
   }
 
+  /** compileAll for cuda's arch, then each cubin loaded on cuda: function name to its module, in the input's order. */
+  public Map<String, Cuda.Module> load(Map<String, String> nameToSource, Cuda cuda) {
+    Map<String, Cuda.Module> modules = new LinkedHashMap<>();
+    compileAll(nameToSource, cuda.arch()).forEach((name, cubin) -> modules.put(name, cuda.load(name, cubin)));
+    return modules;
+  }
+
   private synchronized void record(boolean compiled, long nanos) {
     if (compiled) { cold++; coldNanos += nanos; }
     else { warm++; warmNanos += nanos; }
