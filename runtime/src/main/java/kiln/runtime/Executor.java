@@ -28,8 +28,11 @@ public abstract class Executor<P> implements AutoCloseable {
   protected final void plan(Map<String, Lowering.Lowered> lowered, Function<Launch, P> plan) {
     for (var e : lowered.entrySet()) {
       List<Step<P>> steps = new ArrayList<>();
-      for (Launch l : e.getValue().launches()) steps.add(new Step<>(all.size(), l, plan.apply(l)));
-      all.addAll(steps);
+      for (Launch l : e.getValue().launches()) {
+        Step<P> s = new Step<>(all.size(), l, plan.apply(l));
+        all.add(s);
+        steps.add(s);
+      }
       sections.put(e.getKey(), steps);
     }
   }

@@ -77,7 +77,6 @@ public final class CpuExecutor extends Executor<CpuExecutor.Call> {
 
   public Arena arena() { return arena; }
   public WorkerPool pool() { return pool; }
-  public Map<String, Rendered> kernels() { return kernels; }
   @Override public void write(Tensor t, float[] values) { arena.write(t, values); }
 
   @Override public void write(Tensor t, int[] values) { arena.write(t, values); }
@@ -106,27 +105,25 @@ public final class CpuExecutor extends Executor<CpuExecutor.Call> {
   /** The profiled matmuls, one row per distinct (kernel, shape), ms per launch averaged over `steps` steps. */
   public List<MatmulTime> matmulTimes(int steps) {
     if (profileNanos == null) throw new IllegalStateException("profile is off");
-    Map<String, long[]> byKey = new LinkedHashMap<>();   // key -> {nanos, launches, first launch index}
+    Map<String, List<Step<Call>>> byKey = new LinkedHashMap<>();
     for (Step<Call> p : all()) {
-      if (!(p.launch().kernel().work() instanceof Work.Tiles t)) continue;
-      String key = p.launch().kernel().function() + " " + t.shape(arena::size);
-      byKey.computeIfAbsent(key, k -> new long[] {0, 0, p.index()});
-      long[] v = byKey.get(key);
-      v[0] += profileNanos[p.index()];
-      v[1]++;
+      if (!(p.launch().kernel().work() instanceof Work.Tiles)) continue;
+      byKey.computeIfAbsent(p.launch().kernel().function() + " " + shape(p), k -> new ArrayList<>()).add(p);
     }
     List<MatmulTime> rows = new ArrayList<>();
-    for (var e : byKey.entrySet()) {
-      Step<Call> first = all().get((int) e.getValue()[2]);
-      String shape = ((Work.Tiles) first.launch().kernel().work()).shape(arena::size);
+    for (List<Step<Call>> same : byKey.values()) {
+      Step<Call> first = same.getFirst();
       double flops = 2.0;
-      for (String d : shape.split("x")) flops *= Long.parseLong(d);
-      double ms = e.getValue()[0] / 1e6 / steps / e.getValue()[1];
-      rows.add(new MatmulTime(first.launch().name(), shape, kiln.codegen.JavaRenderer.layout(first.launch().kernel()),
-          (int) e.getValue()[1], ms, flops / ms / 1e6));
+      for (String d : shape(first).split("x")) flops *= Long.parseLong(d);
+      double ms = same.stream().mapToLong(p -> profileNanos[p.index()]).sum() / 1e6 / steps / same.size();
+      rows.add(new MatmulTime(first.launch().name(), shape(first), kiln.codegen.JavaRenderer.layout(first.launch().kernel()),
+          same.size(), ms, flops / ms / 1e6));
     }
     return rows;
   }
+
+  /** "BxMxNxK" of a matmul launch. */
+  private String shape(Step<Call> matmul) { return ((Work.Tiles) matmul.launch().kernel().work()).shape(arena::size); }
 
   @Override public void close() { pool.close(); }
 }

@@ -126,11 +126,4 @@ public final class Bf16Matmul {
     for (int i = 0; i < v.length; i++) out[i / 2] |= (v[i] & 0xFFFF) << (16 * (i % 2));
     return out;
   }
-
-  /** The inverse of pack for n elements. */
-  public static short[] unpack(int[] packed, int n) {
-    short[] out = new short[n];
-    for (int i = 0; i < n; i++) out[i] = (short) (packed[i / 2] >>> (16 * (i % 2)));
-    return out;
-  }
 }

@@ -344,9 +344,6 @@ public final class CudaExecutor extends Executor<List<Launch>> {
   public Cuda cuda() { return cuda; }
   public Arena layout() { return layout; }
   DeviceArena memory() { return memory; }
-  /** Device bytes of the arena and the workspace (CudaWgmmaBf16SplitKTest reports the split-K workspace from it). */
-  public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
-
   /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
   public long deviceBytesInUse() { return cuda.totalBytes() - cuda.freeBytes(); }
 
