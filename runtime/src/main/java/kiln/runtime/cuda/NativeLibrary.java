@@ -2,6 +2,8 @@
 // then the usual names, the first that binds kept (once, when the class that asks is first used).
 package kiln.runtime.cuda;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -32,6 +34,16 @@ public record NativeLibrary<T>(T bound, String failure) {
       }
     }
     return new NativeLibrary<>(null, tried + " (set -D" + property + " or " + env + " to the library's path)");
+  }
+
+  /** What a library's error-string function (const char* f(int)) says of status; the type's name and the bare number where it says nothing. */
+  public static String errorString(MethodHandle function, int status, String type) {
+    try {
+      MemorySegment s = (MemorySegment) function.invokeExact(status);
+      return s.equals(MemorySegment.NULL) ? type + " " + status : s.reinterpret(4096).getString(0);
+    } catch (Throwable t) {
+      return type + " " + status;
+    }
   }
 
   /** The bound library; without one a CudaException saying what (NVRTC, NCCL) is not available and why. */

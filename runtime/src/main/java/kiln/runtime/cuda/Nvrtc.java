@@ -323,14 +323,7 @@ public final class Nvrtc {
       return linker.downcallHandle(address, descriptor);
     }
 
-    String errorString(int status) {
-      try {
-        MemorySegment s = (MemorySegment) errorString.invokeExact(status);
-        return s.equals(MemorySegment.NULL) ? "nvrtcResult " + status : s.reinterpret(4096).getString(0);
-      } catch (Throwable t) {
-        return "nvrtcResult " + status;
-      }
-    }
+    String errorString(int status) { return NativeLibrary.errorString(errorString, status, "nvrtcResult"); }
 
     private void check(int status, String what) {
       if (status != NVRTC_SUCCESS) throw new CudaException(what + " failed: " + errorString(status));

@@ -255,14 +255,7 @@ public final class Nccl {
   }
 
   /** ncclGetErrorString, or the bare number if NCCL has no text for it. */
-  String errorString(int result) {
-    try {
-      MemorySegment s = (MemorySegment) errorString.invokeExact(result);
-      return s.equals(MemorySegment.NULL) ? "ncclResult_t " + result : s.reinterpret(4096).getString(0);
-    } catch (Throwable t) {
-      return "ncclResult_t " + result;
-    }
-  }
+  String errorString(int result) { return NativeLibrary.errorString(errorString, result, "ncclResult_t"); }
 
   /** ncclGetLastError's text for comm (may be null for the calling thread's last error), or "" when it has none. */
   private String lastError(MemorySegment comm) {
