@@ -60,11 +60,7 @@ public class ArenaLayout {
       else { rootOffsets.put(t, floats); floats += padded(Math.max(n, storage.getOrDefault(t, 0L))); }
     }
     Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
-    List<Tensor> units = new java.util.ArrayList<>();
-    for (Tensor t : shared) {
-      if (inPlace.containsKey(t)) continue;
-      units.add(t);
-    }
+    List<Tensor> units = shared.stream().filter(t -> !inPlace.containsKey(t)).toList();
     Map<Tensor, int[]> unitLife = new HashMap<>(lifetimes);
     for (var e : inPlace.entrySet()) {
       Tensor u = representative(e.getValue(), inPlace);

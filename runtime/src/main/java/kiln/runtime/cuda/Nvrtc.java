@@ -136,11 +136,7 @@ public final class Nvrtc {
     }
     Map<String, Future<byte[]>> futures = new LinkedHashMap<>();
     int threads = Math.max(1, Math.min(nameToSource.size(), Runtime.getRuntime().availableProcessors()));
-    try (ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(r, "kiln-nvrtc");
-      t.setDaemon(true);
-      return t;
-    })) {
+    try (ExecutorService pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().daemon().name("kiln-nvrtc").factory())) {
       nameToSource.forEach((name, source) -> futures.put(name, pool.submit(() -> compile(source, name, arch))));
     }
     Map<String, byte[]> cubins = new LinkedHashMap<>();
