@@ -69,15 +69,15 @@ public final class Cuda implements AutoCloseable {
 
   private static final class Probe {
     static final String FAILURE;
+    static final int[] COUNT = new int[1];
 
     static {
       String failure;
       try {
         JCudaDriver.setExceptionsEnabled(true);
         cuInit(0);
-        int[] count = new int[1];
-        cuDeviceGetCount(count);
-        failure = count[0] > 0 ? "" : "the CUDA driver reports no device";
+        cuDeviceGetCount(COUNT);
+        failure = COUNT[0] > 0 ? "" : "the CUDA driver reports no device";
       } catch (Throwable t) {
         failure = reason(t);
       }
@@ -86,12 +86,7 @@ public final class Cuda implements AutoCloseable {
   }
 
   /** CUDA devices the driver sees (0 without a usable driver); never throws. */
-  public static int deviceCount() {
-    if (!available()) return 0;
-    int[] count = new int[1];
-    cuDeviceGetCount(count);
-    return count[0];
-  }
+  public static int deviceCount() { return Probe.COUNT[0]; }
 
   /**
    * One short line for why the driver did not load: JCuda's UnsatisfiedLinkError carries ~3 KB of nested stack
