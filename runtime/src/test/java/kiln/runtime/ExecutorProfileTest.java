@@ -1,3 +1,5 @@
+// The profile of the Executor base, on the CPU and (tagged gpu: skips where no CUDA device is present, and must run
+// where one is) on CUDA, whose launches are timed between events.
 package kiln.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -6,25 +8,38 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
+import kiln.runtime.cuda.Cuda;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 class ExecutorProfileTest {
   private static String fold(String name) { return name.replaceAll("h\\d+\\.", "h*.").replaceAll("\\[\\d+\\]", "[*]"); }
+
+  @Test
+  void aCpuProfileTimesEachLaunchOfTheSectionThatRan() { check(Session.Device.CPU); }
+
+  @Test
+  @Tag("gpu")
+  void aCudaProfileTimesEachLaunchOfTheSectionThatRan() {
+    Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
+    check(Session.Device.CUDA);
+  }
 
   /**
    * Every launch is timed under its own number in the program: after a forward alone, each forward launch has time,
    * no launch of another section has any, and the times add up to no more than the forward took (launches sharing a
    * number would each report their sum).
    */
-  @Test
-  void aProfileTimesEachLaunchOfTheSectionThatRan() {
+  private static void check(Session.Device device) {
     Models.Shape shape = Models.get("gpt2-tiny");
-    try (Session s = shape.open(1, 16, Session.Device.CPU, 1)) {
+    try (Session s = shape.open(1, 64, device, 1)) {
       s.loadParams(shape.randomInit(1));
-      s.setBatch(new int[16], new int[16]);
+      s.setBatch(new int[64], new int[64]);
       s.executor.enableProfile();
       long start = System.nanoTime();
       s.forward();
+      s.executor.synchronize();
       long wall = System.nanoTime() - start;
       Set<String> forward = s.executor.launchNames("forward").stream().map(ExecutorProfileTest::fold).collect(Collectors.toSet());
       int timed = 0;
