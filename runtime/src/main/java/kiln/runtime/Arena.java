@@ -37,7 +37,7 @@ public final class Arena extends ArenaLayout {
 
   /** Copies a float tensor in; a bf16 tensor (emulated) takes each value rounded to bf16, as a kernel's store would. */
   public void write(Tensor t, float[] values) {
-    if (values.length != elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + elements(t) + " values, found " + values.length);
+    requireElements(t, values.length);
     int off = offset(t);
     if (t.storage() == DType.BF16) {
       for (int k = 0; k < values.length; k++) f[off + k] = kiln.codegen.Bf16.round(values[k]);
@@ -47,7 +47,7 @@ public final class Arena extends ArenaLayout {
   }
 
   public void write(Tensor t, int[] values) {
-    if (values.length != elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + elements(t) + " values, found " + values.length);
+    requireElements(t, values.length);
     System.arraycopy(values, 0, i, offset(t), values.length);
   }
 }

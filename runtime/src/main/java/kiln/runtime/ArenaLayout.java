@@ -60,11 +60,7 @@ public class ArenaLayout {
       else { rootOffsets.put(t, floats); floats += padded(Math.max(n, storage.getOrDefault(t, 0L))); }
     }
     Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
-    List<Tensor> units = new java.util.ArrayList<>();
-    for (Tensor t : shared) {
-      if (inPlace.containsKey(t)) continue;
-      units.add(t);
-    }
+    List<Tensor> units = shared.stream().filter(t -> !inPlace.containsKey(t)).toList();
     Map<Tensor, int[]> unitLife = new HashMap<>(lifetimes);
     for (var e : inPlace.entrySet()) {
       Tensor u = representative(e.getValue(), inPlace);
@@ -214,6 +210,11 @@ public class ArenaLayout {
   }
 
   public long elements(Tensor t) { return product(t.dims()); }
+
+  /** Fails unless a copy of values values fits t: one per element. */
+  public void requireElements(Tensor t, int values) {
+    if (values != elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + elements(t) + " values, found " + values);
+  }
 
   /**
    * 4-byte slots a root takes in the float region: one per element, except bf16 tensors in a device

@@ -68,9 +68,6 @@ public final class Models {
     /** The training program a device runs: the DSL definition, with the backend's pass on CUDA; the device's recompute policy. */
     public Program program(Session.Device device) { return program(device, CudaSchedule.Precision.FP32, null); }
 
-    /** The fp32 kernels' program with a recompute policy. */
-    public Program program(Session.Device device, Recompute recompute) { return program(device, CudaSchedule.Precision.FP32, recompute); }
-
     /**
      * The program of a precision's kernels (the attention's backward differs at TF32 with one key/value head) with a recompute
      * policy (null: the device's default, {@link #recompute}); a policy that finds nothing to recompute in this model is refused
@@ -137,13 +134,9 @@ public final class Models {
       return open(batch, seq, device, threads, precision, gpu, zero, null);
     }
 
-    /** A session on the CPU or CUDA device 0 with the device's recompute policy. */
-    public Session open(int batch, int seq, Session.Device device, int threads, CudaSchedule.Precision precision) {
-      return open(batch, seq, device, threads, precision, 0, Session.Zero.NONE);
-    }
-
+    /** An fp32 session on the CPU or CUDA device 0 with the device's recompute policy. */
     public Session open(int batch, int seq, Session.Device device, int threads) {
-      return open(batch, seq, device, threads, CudaSchedule.Precision.FP32);
+      return open(batch, seq, device, threads, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE);
     }
 
     /** Seeded init written into dst at base (an arena, or a fresh array). */

@@ -42,7 +42,7 @@ public class Session implements Learner {
   /** The activation-recompute policy the program runs. */
   public final kiln.codegen.Recompute recompute;
   public final Arena arena;
-  public final Executor executor;
+  public final Executor<?> executor;
   private final Cuda cuda;
   private final Zero zero;
   private final float[] hyper = new float[Program.HYPER_SLOTS];

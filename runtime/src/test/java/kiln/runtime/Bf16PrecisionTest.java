@@ -161,8 +161,8 @@ class Bf16PrecisionTest {
       x[i] = (i * 131 + 7) % 50257;
       y[i] = (i * 71 + 3) % 50257;
     }
-    try (Session a = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16);
-         Session b = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16)) {
+    try (Session a = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16, 0, Session.Zero.NONE);
+         Session b = shape.open(batch, seq, Session.Device.CPU, 2, CudaSchedule.Precision.BF16, 0, Session.Zero.NONE)) {
       a.loadParams(init);
       a.setBatch(x, y);
       float[][] saved = null;

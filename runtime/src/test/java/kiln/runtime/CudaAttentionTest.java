@@ -41,7 +41,7 @@ class CudaAttentionTest {
     float[][] logits = new float[2][], grads = new float[2][];
     int k = 0;
     for (Session.Device d : new Session.Device[] {Session.Device.CPU, Session.Device.CUDA}) {
-      try (Session s = shape.open(batch, seq, d, 2, precision)) {
+      try (Session s = shape.open(batch, seq, d, 2, precision, 0, Session.Zero.NONE)) {
         s.loadParams(params);
         s.setBatch(x, y);
         s.forward();

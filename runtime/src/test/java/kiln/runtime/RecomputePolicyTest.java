@@ -91,14 +91,14 @@ class RecomputePolicyTest {
     // the CPU default program recomputes nothing, CUDA's every GELU (what generated/ holds)
     assertEquals(0, recomputes(Models.get("gpt2-tiny").program(Session.Device.CPU)));
     assertEquals(2, recomputes(Models.get("gpt2-tiny").program(Session.Device.CUDA)));
-    assertEquals(0, recomputes(Models.get("gpt2-tiny").program(Session.Device.CUDA, Recompute.NONE)));
+    assertEquals(0, recomputes(Models.get("gpt2-tiny").program(Session.Device.CUDA, kiln.codegen.CudaSchedule.Precision.FP32, Recompute.NONE)));
   }
 
   @Test void aModelWithoutGeluRefusesOneLine() {
     String expected = "--recompute gelu: a llama model has no gelu activation to recompute; expected none for it (accepted: none, gelu)";
     var e = assertThrows(IllegalArgumentException.class, () -> Models.get("llama-tiny").recompute(Recompute.GELU, Session.Device.CPU));
     assertEquals(expected, e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> Models.get("llama-tiny").program(Session.Device.CUDA, Recompute.GELU));
+    e = assertThrows(IllegalArgumentException.class, () -> Models.get("llama-tiny").program(Session.Device.CUDA, kiln.codegen.CudaSchedule.Precision.FP32, Recompute.GELU));
     assertEquals(expected, e.getMessage());
   }
 

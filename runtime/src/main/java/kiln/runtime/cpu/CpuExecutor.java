@@ -15,21 +15,19 @@ import kiln.codegen.Work;
 import kiln.dsl.Compute;
 import kiln.dsl.Tensor;
 import kiln.runtime.Arena;
+import kiln.runtime.Executor;
 import kiln.runtime.TuningCache;
 
-public final class CpuExecutor implements kiln.runtime.Executor {
-  /** A launch ready to go: its position in the program, kernel instance, argument array and work items. */
-  record Planned(int index, Launch launch, CpuKernel kernel, int[] args, int items) {}
+public final class CpuExecutor extends Executor<CpuExecutor.Call> {
+  /** A launch ready to go: its kernel instance, argument array and work items. */
+  record Call(CpuKernel kernel, int[] args, int items) {}
 
   private final Arena arena;
   private final WorkerPool pool;
-  private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
   private final Map<String, Rendered> kernels = new LinkedHashMap<>();
   private final long compileMillis;
   private final String tunedNote;
   private final int compiledCount;
-  private long[] profileNanos;
-  private final List<Planned> all = new ArrayList<>();
 
   public CpuExecutor(Arena arena, Map<String, List<Compute>> program, int threads) {
     this(arena, program, threads, TuningCache.load(TuningCache.defaultFile()));
@@ -61,37 +59,24 @@ public final class CpuExecutor implements kiln.runtime.Executor {
     this.tunedNote = counts[0] + " of " + counts[1] + " matmul launches tuned"
         + (counts[0] < counts[1] ? " (the rest use default knobs; run ./kiln tune)" : "") + " from " + tuning.file();
     this.compiledCount = compiled.compiled();
-    for (var e : lowered.entrySet()) {
-      List<Planned> planned = new ArrayList<>();
-      for (Launch l : e.getValue().launches()) {
-        Planned p = plan(l, compiled.kernels().get(l.kernel().function()));
-        planned.add(p);
-        all.add(p);
-      }
-      sections.put(e.getKey(), planned);
-    }
+    plan(lowered, l -> call(l, compiled.kernels().get(l.kernel().function())));
     int scratch = 0;   // room for any schedule of the tuning space, so the tuner can run its variants here
     for (Schedule s : Schedule.cpuSpace(lanes)) scratch = Math.max(scratch, s.scratchFloats());
-    for (Planned p : all) if (p.launch().kernel().work() instanceof Work.Tiles t) scratch = Math.max(scratch, ((Schedule) t.tile()).scratchFloats());
+    for (Step<Call> p : all()) if (p.launch().kernel().work() instanceof Work.Tiles t) scratch = Math.max(scratch, ((Schedule) t.tile()).scratchFloats());
     this.pool = new WorkerPool(threads, scratch);
   }
 
-  private Planned plan(Launch l, CpuKernel kernel) {
+  private Call call(Launch l, CpuKernel kernel) {
     Rendered k = l.kernel();
     int[] args = arena.launchArgs(k.dims(), k.tensors());
     // the Java renderer's work: a matmul's tiles, or a map's items
     long items = k.work() instanceof Work.Tiles t ? t.count(arena::size) : ((Work.Threads) k.work()).count(arena::size);
     if (items > Integer.MAX_VALUE) throw new IllegalArgumentException(l.name() + ": " + items + " work items, more than an int");
-    return new Planned(all.size(), l, kernel, args, (int) items);
+    return new Call(kernel, args, (int) items);
   }
 
   public Arena arena() { return arena; }
   public WorkerPool pool() { return pool; }
-  public Map<String, Rendered> kernels() { return kernels; }
-  public long compileMillis() { return compileMillis; }
-  public int compiledCount() { return compiledCount; }
-  @Override public int launchCount() { return all.size(); }
-
   @Override public void write(Tensor t, float[] values) { arena.write(t, values); }
 
   @Override public void write(Tensor t, int[] values) { arena.write(t, values); }
@@ -102,39 +87,16 @@ public final class CpuExecutor implements kiln.runtime.Executor {
 
   @Override public String describe() {
     return String.format("cpu: %d launches, %d kernel classes (%d compiled in %d ms), %d threads, arena %.1f MB; %s",
-        all.size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6, tunedNote);
+        all().size(), kernels.size(), compiledCount, compileMillis, pool.threads(), arena.bytes() / 1e6, tunedNote);
   }
 
-  @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
-    List<Planned> list = section(section);
-    int next = 0;
-    for (int k = 0; k < list.size(); k++) {
-      Planned p = list.get(k);
-      if (profileNanos == null) {
-        pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
-      } else {
-        long t0 = System.nanoTime();
-        pool.run(p.kernel(), arena.f, arena.i, p.args(), p.items());
-        profileNanos[p.index()] += System.nanoTime() - t0;
-      }
-      while (next < cuts.length && cuts[next] == k) after.accept(cuts[next++]);
+  /** Each launch on the pool, in order; while profiling, timed with a clock read either side. */
+  @Override protected void runPart(String key, List<Step<Call>> part) {
+    for (Step<Call> s : part) {
+      long t0 = profileNanos == null ? 0 : System.nanoTime();
+      pool.run(s.planned().kernel(), arena.f, arena.i, s.planned().args(), s.planned().items());
+      if (profileNanos != null) profileNanos[s.index()] += System.nanoTime() - t0;
     }
-  }
-
-  @Override public List<String> launchNames(String section) { return section(section).stream().map(p -> p.launch().name()).toList(); }
-
-  private List<Planned> section(String section) {
-    List<Planned> list = sections.get(section);
-    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
-    return list;
-  }
-
-  /** Turns per-launch timing on (adds a clock read per launch). */
-  @Override public void enableProfile() { profileNanos = new long[all.size()]; }
-
-  /** Time per launch name pattern (compute name with layer numbers folded), largest first. */
-  @Override public List<Map.Entry<String, Long>> profile() {
-    return kiln.runtime.Executor.foldProfile(all.stream().map(p -> p.launch().kernel().kind() + " " + p.launch().name()).toList(), profileNanos);
   }
 
   /** One distinct (matmul kernel, shape) of the program: what a profile measured for one launch of it. */
@@ -143,27 +105,25 @@ public final class CpuExecutor implements kiln.runtime.Executor {
   /** The profiled matmuls, one row per distinct (kernel, shape), ms per launch averaged over `steps` steps. */
   public List<MatmulTime> matmulTimes(int steps) {
     if (profileNanos == null) throw new IllegalStateException("profile is off");
-    Map<String, long[]> byKey = new LinkedHashMap<>();   // key -> {nanos, launches, first launch index}
-    for (Planned p : all) {
-      if (!(p.launch().kernel().work() instanceof Work.Tiles t)) continue;
-      String key = p.launch().kernel().function() + " " + t.shape(arena::size);
-      byKey.computeIfAbsent(key, k -> new long[] {0, 0, p.index()});
-      long[] v = byKey.get(key);
-      v[0] += profileNanos[p.index()];
-      v[1]++;
+    Map<String, List<Step<Call>>> byKey = new LinkedHashMap<>();
+    for (Step<Call> p : all()) {
+      if (!(p.launch().kernel().work() instanceof Work.Tiles)) continue;
+      byKey.computeIfAbsent(p.launch().kernel().function() + " " + shape(p), k -> new ArrayList<>()).add(p);
     }
     List<MatmulTime> rows = new ArrayList<>();
-    for (var e : byKey.entrySet()) {
-      Planned first = all.get((int) e.getValue()[2]);
-      String shape = ((Work.Tiles) first.launch().kernel().work()).shape(arena::size);
+    for (List<Step<Call>> same : byKey.values()) {
+      Step<Call> first = same.getFirst();
       double flops = 2.0;
-      for (String d : shape.split("x")) flops *= Long.parseLong(d);
-      double ms = e.getValue()[0] / 1e6 / steps / e.getValue()[1];
-      rows.add(new MatmulTime(first.launch().name(), shape, kiln.codegen.JavaRenderer.layout(first.launch().kernel()),
-          (int) e.getValue()[1], ms, flops / ms / 1e6));
+      for (String d : shape(first).split("x")) flops *= Long.parseLong(d);
+      double ms = same.stream().mapToLong(p -> profileNanos[p.index()]).sum() / 1e6 / steps / same.size();
+      rows.add(new MatmulTime(first.launch().name(), shape(first), kiln.codegen.JavaRenderer.layout(first.launch().kernel()),
+          same.size(), ms, flops / ms / 1e6));
     }
     return rows;
   }
+
+  /** "BxMxNxK" of a matmul launch. */
+  private String shape(Step<Call> matmul) { return ((Work.Tiles) matmul.launch().kernel().work()).shape(arena::size); }
 
   @Override public void close() { pool.close(); }
 }

@@ -34,20 +34,17 @@ public final class CpuTuner {
                                                   PrintStream log) {
     int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
     List<Schedule> space = Schedule.cpuSpace(lanes);
-    // distinct (kernel identity, shape), first instance kept with its tensors
-    Map<String, Rendered> targets = new LinkedHashMap<>();
-    Map<String, String> names = new LinkedHashMap<>();
+    // distinct (kernel identity, shape): the launch it first occurs in, rendered with its tensors, and each point of the space
+    record Target(String launch, Rendered byDefault, Rendered[] variants) {}
+    Map<String, Target> targets = new LinkedHashMap<>();
+    List<Rendered> sources = new ArrayList<>();
     for (MatmulMatch mm : Tuner.matmuls(program)) {
       Rendered r = JavaRenderer.matmul(mm, mm.compute().accumulate());
       String key = r.identity() + "|" + ((Work.Tiles) r.work()).shape(arena::size);
-      if (targets.putIfAbsent(key, r) == null) names.put(key, mm.compute().name());
-    }
-    List<Rendered> sources = new ArrayList<>();
-    Map<String, Rendered[]> variants = new LinkedHashMap<>();
-    for (var e : targets.entrySet()) {
+      if (targets.containsKey(key)) continue;
       Rendered[] v = new Rendered[space.size()];
-      for (int i = 0; i < v.length; i++) sources.add(v[i] = JavaRenderer.toClass(e.getValue(), space.get(i)));
-      variants.put(e.getKey(), v);
+      for (int i = 0; i < v.length; i++) sources.add(v[i] = JavaRenderer.toClass(r, space.get(i)));
+      targets.put(key, new Target(mm.compute().name(), r, v));
     }
     long start = System.nanoTime();
     log.printf("tune: %d matmul kernels x %d variants = %d classes to compile%n", targets.size(), space.size(), sources.size());
@@ -59,20 +56,20 @@ public final class CpuTuner {
 
     List<Tuner.Result<Schedule>> results = new ArrayList<>();
     int done = 0;
-    for (var e : targets.entrySet()) {
-      Rendered r = e.getValue();
+    for (Target t : targets.values()) {
+      Rendered r = t.byDefault();
       String shape = ((Work.Tiles) r.work()).shape(arena::size);
       int[] args = arena.launchArgs(r.dims(), r.tensors());
       Tensor out = r.tensors().getFirst();
       int at = arena.offset(out), n = (int) arena.elements(out);
       float[] initial = Arrays.copyOfRange(arena.f, at, at + n);
       Schedule fallback = Schedule.cpuDefault(lanes, Long.parseLong(shape.split("x")[2]));   // what an untuned session runs
-      Rendered[] v = variants.get(e.getKey());
+      Rendered[] v = t.variants();
       float[] expected = run(pool, arena, compiled, v[space.indexOf(fallback)], args, initial, at);
       double refMax = 0;
       for (float x : expected) refMax = Math.max(refMax, Math.abs(x));
       double tolerance = TOLERANCE * Math.max(refMax, 1e-30);
-      Tuner.Result<Schedule> res = Tuner.search(names.get(e.getKey()), shape, space, fallback, i -> {
+      Tuner.Result<Schedule> res = Tuner.search(t.launch(), shape, space, fallback, i -> {
         float[] got = run(pool, arena, compiled, v[i], args, initial, at);
         double err = 0;
         for (int j = 0; j < n; j++) err = Math.max(err, Math.abs(got[j] - expected[j]));

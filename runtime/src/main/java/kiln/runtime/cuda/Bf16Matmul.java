@@ -107,10 +107,7 @@ public final class Bf16Matmul {
     if (cuda.major() != 9 || cuda.minor() != 0) throw new CudaException("the bf16 wgmma matmul needs an sm_90 GPU, found " + cuda.arch() + " (" + cuda.name() + ")");
     Map<String, String> sources = new LinkedHashMap<>();
     for (WgmmaBf16.Kernel k : kernels) sources.putIfAbsent(k.function(), k.source());
-    Map<String, byte[]> cubins = Nvrtc.defaultCache().compileAll(sources, cuda.arch());
-    Map<String, Cuda.Module> modules = new LinkedHashMap<>();
-    for (var e : cubins.entrySet()) modules.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
-    return modules;
+    return Nvrtc.defaultCache().load(sources, cuda);
   }
 
   /** float to bf16 bits, rounded to nearest even (NaN kept a quiet NaN): how inputs are made and how the kernel stores C. */
@@ -127,13 +124,6 @@ public final class Bf16Matmul {
   public static int[] pack(short[] v) {
     int[] out = new int[(v.length + 1) / 2];
     for (int i = 0; i < v.length; i++) out[i / 2] |= (v[i] & 0xFFFF) << (16 * (i % 2));
-    return out;
-  }
-
-  /** The inverse of pack for n elements. */
-  public static short[] unpack(int[] packed, int n) {
-    short[] out = new short[n];
-    for (int i = 0; i < n; i++) out[i] = (short) (packed[i / 2] >>> (16 * (i % 2)));
     return out;
   }
 }

@@ -69,15 +69,15 @@ public final class Cuda implements AutoCloseable {
 
   private static final class Probe {
     static final String FAILURE;
+    static final int[] COUNT = new int[1];
 
     static {
       String failure;
       try {
         JCudaDriver.setExceptionsEnabled(true);
         cuInit(0);
-        int[] count = new int[1];
-        cuDeviceGetCount(count);
-        failure = count[0] > 0 ? "" : "the CUDA driver reports no device";
+        cuDeviceGetCount(COUNT);
+        failure = COUNT[0] > 0 ? "" : "the CUDA driver reports no device";
       } catch (Throwable t) {
         failure = reason(t);
       }
@@ -86,12 +86,7 @@ public final class Cuda implements AutoCloseable {
   }
 
   /** CUDA devices the driver sees (0 without a usable driver); never throws. */
-  public static int deviceCount() {
-    if (!available()) return 0;
-    int[] count = new int[1];
-    cuDeviceGetCount(count);
-    return count[0];
-  }
+  public static int deviceCount() { return Probe.COUNT[0]; }
 
   /**
    * One short line for why the driver did not load: JCuda's UnsatisfiedLinkError carries ~3 KB of nested stack
@@ -179,23 +174,21 @@ public final class Cuda implements AutoCloseable {
    */
   public DeviceArena allocate(long bytes) {
     if (bytes <= 0) throw new IllegalArgumentException("device arena: byte count must be positive, found " + bytes);
-    long[] free = new long[1], total = new long[1];
-    cuMemGetInfo(free, total);
-    if (bytes > free[0]) throw outOfMemory(bytes, free[0], total[0]);
+    if (bytes > freeBytes()) throw outOfMemory(bytes);
     CUdeviceptr base = new CUdeviceptr();
     try {
       cuMemAlloc(base, bytes);
     } catch (jcuda.CudaException e) {
-      cuMemGetInfo(free, total);
-      throw outOfMemory(bytes, free[0], total[0]);
+      throw outOfMemory(bytes);
     }
     allocations++;
     return new DeviceArena(this, base, bytes);
   }
 
-  private CudaException outOfMemory(long bytes, long free, long total) {
+  private CudaException outOfMemory(long bytes) {
+    long free = freeBytes();
     return new CudaException(String.format(Locale.ROOT, "device arena: cannot allocate %s (%d bytes) on %s: %s (%d bytes) free of %s",
-        human(bytes), bytes, name, human(free), free, human(total)));
+        human(bytes), bytes, name, human(free), free, human(totalBytes)));
   }
 
   static String human(long bytes) {
@@ -276,18 +269,10 @@ public final class Cuda implements AutoCloseable {
     }
   }
 
-  public Event event() {
-    CUevent event = new CUevent();
-    cuEventCreate(event, 0);
-    return new Event(event);
-  }
+  public Event event() { return new Event(0); }
 
   /** An event for ordering only (no timestamp: cheaper to record and wait on). */
-  public Event marker() {
-    CUevent event = new CUevent();
-    cuEventCreate(event, jcuda.driver.CUevent_flags.CU_EVENT_DISABLE_TIMING);
-    return new Event(event);
-  }
+  public Event marker() { return new Event(jcuda.driver.CUevent_flags.CU_EVENT_DISABLE_TIMING); }
 
   /**
    * A second stream on this context (a data-parallel rank's communication stream), destroyed with the
@@ -318,9 +303,9 @@ public final class Cuda implements AutoCloseable {
 
   /** A point in the stream, for timing: {@code start.record(); ...; end.record(); start.elapsedMs(end)}. */
   public final class Event implements AutoCloseable {
-    private final CUevent event;
+    private final CUevent event = new CUevent();
 
-    private Event(CUevent event) { this.event = event; }
+    private Event(int flags) { cuEventCreate(event, flags); }
 
     public void record() { cuEventRecord(event, stream); }
 

@@ -21,19 +21,15 @@ import kiln.runtime.Arena;
 import kiln.runtime.Executor;
 import kiln.runtime.TuningCache;
 
-public final class CudaExecutor implements Executor {
-  /** One compute group's launches (two for a split-K matmul or a column reduction: the partial sums, then their sum). */
-  record Planned(int index, String name, String kind, List<Launch> launches) {}
-
+/** Each planned step is one compute group's launches (two for a split-K matmul or a column reduction: the partial sums, then their sum). */
+public final class CudaExecutor extends Executor<List<Launch>> {
   private final Arena layout;
   private final Cuda cuda;
   private final DeviceArena memory;
   /** Split-K and column-reduction partial sums, transposed operands (a second allocation, made once; null when no launch needs one). */
   private final DeviceArena workspace;
   private final long intBase;
-  private final Map<String, List<Planned>> sections = new LinkedHashMap<>();
-  private final List<Planned> all = new ArrayList<>();
-  private final List<Cuda.Module> modules = new ArrayList<>();
+  private final Map<String, Cuda.Module> modules;
   private final CompileStats compile;
   /** The schedule as this device runs it (forDevice). */
   private final CudaSchedule schedule;
@@ -45,7 +41,6 @@ public final class CudaExecutor implements Executor {
   private static final boolean GRAPHS = !"0".equals(System.getenv("KILN_CUDA_GRAPHS"));
   private final Map<String, Cuda.Graph> graphs = new java.util.HashMap<>();
   private final Map<String, Integer> runs = new java.util.HashMap<>();
-  private long[] profileMicros;
 
   public CudaExecutor(Arena layout, Map<String, List<Compute>> program, Cuda cuda, CudaSchedule schedule) {
     this(layout, program, cuda, schedule, TuningCache.load(TuningCache.defaultFile()));
@@ -124,14 +119,8 @@ public final class CudaExecutor implements Executor {
         + (schedule.columns() == null ? " (KILN_COLREDUCE=0)" : "")
         + "; " + epilogues + " matmul launches with an epilogue" + " (KILN_EPILOGUE: " + kiln.codegen.Epilogue.mode().name().toLowerCase() + ")";
     Nvrtc nvrtc = Nvrtc.defaultCache();
-    Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
+    this.modules = nvrtc.load(sources, cuda);
     this.compile = nvrtc.stats();
-    Map<String, Cuda.Module> byFunction = new LinkedHashMap<>();
-    for (var e : cubins.entrySet()) {
-      Cuda.Module m = cuda.load(e.getKey(), e.getValue());
-      modules.add(m);
-      byFunction.put(e.getKey(), m);
-    }
     this.intBase = 4 * layout.floatCount();
     this.memory = cuda.allocate(4 * (layout.floatCount() + layout.intCount()));
     memory.memsetZero();
@@ -140,15 +129,7 @@ public final class CudaExecutor implements Executor {
       for (kiln.codegen.Launch x : l.launches()) workspaceFloats = Math.max(workspaceFloats, workspaceFloats(x.kernel(), layout));
     }
     this.workspace = workspaceFloats > 0 ? cuda.allocate(4 * workspaceFloats) : null;
-    for (var e : lowered.entrySet()) {
-      List<Planned> planned = new ArrayList<>();
-      for (kiln.codegen.Launch l : e.getValue().launches()) {
-        Planned p = new Planned(all.size(), l.name(), l.kernel().kind(), launches(l.kernel(), byFunction::get, workspace));
-        planned.add(p);
-        all.add(p);
-      }
-      sections.put(e.getKey(), planned);
-    }
+    plan(lowered, l -> launches(l.kernel(), modules::get, workspace));
   }
 
   /**
@@ -363,56 +344,33 @@ public final class CudaExecutor implements Executor {
   public Cuda cuda() { return cuda; }
   public Arena layout() { return layout; }
   DeviceArena memory() { return memory; }
-  long intBase() { return intBase; }
-  /** Device bytes of the arena and the workspace (CudaWgmmaBf16SplitKTest reports the split-K workspace from it). */
-  public long deviceBytes() { return memory.bytes() + (workspace == null ? 0 : workspace.bytes()); }
-
   /** Device memory in use by this process's context (arena, modules, CUDA's own), from cuMemGetInfo. */
   public long deviceBytesInUse() { return cuda.totalBytes() - cuda.freeBytes(); }
 
-  private void launchAll(List<Planned> list) {
-    for (Planned p : list) for (Launch x : p.launches()) cuda.launch(x);
+  private void launchAll(List<Step<List<Launch>>> part) {
+    for (Step<List<Launch>> s : part) for (Launch x : s.planned()) cuda.launch(x);
   }
 
   /**
-   * The launches between cuts run as their own CUDA graphs (captured on their second run, as a whole
-   * section is), so after.accept(cut) can queue work on another stream (an event, NCCL) between them.
+   * A part of a section (all of it, or the launches between two cuts, so a cut can queue work on another stream, an
+   * event or NCCL, between parts): eager on the first run, then one captured graph replayed. While profiling every
+   * launch eagerly, between two events.
    */
-  @Override public void run(String section, int[] cuts, java.util.function.IntConsumer after) {
-    List<Planned> list = section(section);
+  @Override protected void runPart(String key, List<Step<List<Launch>>> part) {
     if (events != null) {
-      int next = 0;
-      for (int k = 0; k < list.size(); k++) {
-        Planned p = list.get(k);
-        events[2 * p.index()].record();
-        for (Launch x : p.launches()) cuda.launch(x);
-        events[2 * p.index() + 1].record();
-        while (next < cuts.length && cuts[next] == k) after.accept(cuts[next++]);
+      for (Step<List<Launch>> s : part) {
+        events[2 * s.index()].record();
+        for (Launch x : s.planned()) cuda.launch(x);
+        events[2 * s.index() + 1].record();
       }
-      cuda.synchronize();
-      for (Planned p : list) profileMicros[p.index()] += (long) (events[2 * p.index()].elapsedMs(events[2 * p.index() + 1]) * 1000);
       return;
     }
-    int from = 0;
-    for (int c : cuts) {
-      if (c < from || c >= list.size()) throw new IllegalArgumentException(section + ": cut after launch " + c + " is out of order or past " + list.size());
-      runPart(section, list, from, c + 1);
-      after.accept(c);
-      from = c + 1;
-    }
-    if (from < list.size()) runPart(section, list, from, list.size());
-  }
-
-  /** Launches [from, to) of a section: eager on the first run, then one captured graph replayed. */
-  private void runPart(String section, List<Planned> list, int from, int to) {
-    List<Planned> part = from == 0 && to == list.size() ? list : list.subList(from, to);
     if (!GRAPHS) {
       launchAll(part);
       return;
     }
     // the first run is eager (it surfaces a failing launch with its own name); the second captures
     // the launches as one CUDA graph, replayed from then on: one launch instead of hundreds
-    String key = part == list ? section : section + "[" + from + "," + to + ")";
     Cuda.Graph graph = graphs.get(key);
     if (graph == null && runs.merge(key, 1, Integer::sum) >= 2) {
       graph = cuda.capture(() -> launchAll(part));
@@ -420,14 +378,6 @@ public final class CudaExecutor implements Executor {
     }
     if (graph != null) graph.launch();
     else launchAll(part);
-  }
-
-  @Override public List<String> launchNames(String section) { return section(section).stream().map(Planned::name).toList(); }
-
-  private List<Planned> section(String section) {
-    List<Planned> list = sections.get(section);
-    if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");
-    return list;
   }
 
   private long byteOffset(Tensor t) {
@@ -438,13 +388,13 @@ public final class CudaExecutor implements Executor {
   public jcuda.driver.CUdeviceptr pointer(Tensor t) { return memory.pointer(byteOffset(t)); }
 
   @Override public void write(Tensor t, float[] values) {
-    if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
+    layout.requireElements(t, values.length);
     if (t.storage() == DType.BF16) memory.uploadBf16(values, byteOffset(t));
     else memory.upload(values, 0, byteOffset(t), values.length);
   }
 
   @Override public void write(Tensor t, int[] values) {
-    if (values.length != layout.elements(t)) throw new IllegalArgumentException(t.name() + ": expected " + layout.elements(t) + " values, found " + values.length);
+    layout.requireElements(t, values.length);
     memory.upload(values, 0, byteOffset(t), values.length);
   }
 
@@ -461,26 +411,24 @@ public final class CudaExecutor implements Executor {
 
   @Override public void synchronize() { cuda.synchronize(); }
 
-  @Override public int launchCount() { return all.size(); }
-
   @Override public String describe() {
     return String.format("cuda: %s (%s), %s matmuls, %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
-            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), all.size(), kernelCount,
+            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), all().size(), kernelCount,
         Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote,
         GRAPHS ? "each section replayed as a CUDA graph from its second run" : "no CUDA graphs (KILN_CUDA_GRAPHS=0)");
   }
 
+  /** Times every launch between two CUDA events (each launch eager, no graphs, while profiling). */
   @Override public void enableProfile() {
-    events = new Cuda.Event[2 * all.size()];
+    super.enableProfile();
+    events = new Cuda.Event[2 * all().size()];
     for (int i = 0; i < events.length; i++) events[i] = cuda.event();
-    profileMicros = new long[all.size()];
   }
 
-  /** Per launch kind + name (layers folded): total nanoseconds, from CUDA events. */
-  @Override public List<Map.Entry<String, Long>> profile() {
-    long[] nanos = new long[profileMicros.length];
-    for (int i = 0; i < nanos.length; i++) nanos[i] = profileMicros[i] * 1000;
-    return Executor.foldProfile(all.stream().map(p -> p.kind() + " " + p.name()).toList(), nanos);
+  /** Waits for the section, then adds each launch's time between its events. */
+  @Override protected void profiled(List<Step<List<Launch>>> section) {
+    cuda.synchronize();
+    for (Step<List<Launch>> s : section) profileNanos[s.index()] += (long) (events[2 * s.index()].elapsedMs(events[2 * s.index() + 1]) * 1e6);
   }
 
   @Override public void close() {
@@ -488,6 +436,6 @@ public final class CudaExecutor implements Executor {
     if (events != null) for (Cuda.Event e : events) e.close();
     memory.close();
     if (workspace != null) workspace.close();
-    for (Cuda.Module m : modules) m.close();
+    for (Cuda.Module m : modules.values()) m.close();
   }
 }

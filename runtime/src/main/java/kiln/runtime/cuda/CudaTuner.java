@@ -127,17 +127,12 @@ public final class CudaTuner {
     log.printf("tune: %d matmul kernels, %d variants in all (%s), %d sources to compile with NVRTC on %d host threads%n", targets.size(), variantCount,
         schedule.precision().name().toLowerCase(), sources.size(), Runtime.getRuntime().availableProcessors());
     Nvrtc nvrtc = Nvrtc.defaultCache();
-    Map<String, byte[]> cubins = nvrtc.compileAll(sources, cuda.arch());
-    log.printf("tune: compiled %d (%d from the cubin cache) in %.1f s%n", sources.size(), nvrtc.stats().warm(), (System.nanoTime() - start) / 1e9);
-    Map<String, Cuda.Module> kernels = new LinkedHashMap<>();
-    Cuda.Module utilities = null;
+    Map<String, Cuda.Module> kernels = nvrtc.load(sources, cuda);
+    log.printf("tune: compiled and loaded %d (%d from the cubin cache) in %.1f s%n", sources.size(), nvrtc.stats().warm(), (System.nanoTime() - start) / 1e9);
     try {
-      for (var e : cubins.entrySet()) kernels.put(e.getKey(), cuda.load(e.getKey(), e.getValue()));
-      utilities = kernels.remove("kiln_tuner_utilities");
-      return measure(layout, executor, targets.values(), kernels, utilities, variantCount, tolerance, cache, log, start);
+      return measure(layout, executor, targets.values(), kernels, kernels.get("kiln_tuner_utilities"), variantCount, tolerance, cache, log, start);
     } finally {
       for (Cuda.Module m : kernels.values()) m.close();
-      if (utilities != null) utilities.close();
     }
   }
 

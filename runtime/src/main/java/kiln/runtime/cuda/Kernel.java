@@ -13,9 +13,6 @@ public record Kernel(String name, CUfunction function) {
 
   public int registers() { return attribute(CUfunction_attribute.CU_FUNC_ATTRIBUTE_NUM_REGS); }
 
-  /** Local memory per thread: nonzero means register spills (or local arrays). */
-  public int localBytes() { return attribute(CUfunction_attribute.CU_FUNC_ATTRIBUTE_LOCAL_SIZE_BYTES); }
-
   public int maxThreadsPerBlock() { return attribute(CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK); }
 
   /** Lets launches of this kernel use more than 48 KiB of dynamic shared memory. */

@@ -64,10 +64,10 @@ public final class Nvrtc {
   public static Path defaultCacheDir() { return kiln.runtime.TuningCache.cacheRoot().resolve("cubin"); }
 
   /** True when a libnvrtc was found and bound; never throws. */
-  public static boolean available() { return Lib.INSTANCE != null; }
+  public static boolean available() { return Lib.FOUND.bound() != null; }
 
   /** Why NVRTC is not available: every path tried and what failed; empty when it is. */
-  public static String unavailableReason() { return Lib.FAILURE; }
+  public static String unavailableReason() { return Lib.FOUND.failure(); }
 
   /** The library that was loaded, as it was named to dlopen. */
   public static String libraryPath() { return lib().path; }
@@ -136,11 +136,7 @@ public final class Nvrtc {
     }
     Map<String, Future<byte[]>> futures = new LinkedHashMap<>();
     int threads = Math.max(1, Math.min(nameToSource.size(), Runtime.getRuntime().availableProcessors()));
-    try (ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
-      Thread t = new Thread(r, "kiln-nvrtc");
-      t.setDaemon(true);
-      return t;
-    })) {
+    try (ExecutorService pool = Executors.newFixedThreadPool(threads, Thread.ofPlatform().daemon().name("kiln-nvrtc").factory())) {
       nameToSource.forEach((name, source) -> futures.put(name, pool.submit(() -> compile(source, name, arch))));
     }
     Map<String, byte[]> cubins = new LinkedHashMap<>();
@@ -164,6 +160,13 @@ public final class Nvrtc {
       throw all;
     }
     return cubins;
+  }
+
+  /** compileAll for cuda's arch, then each cubin loaded on cuda: function name to its module, in the input's order. */
+  public Map<String, Cuda.Module> load(Map<String, String> nameToSource, Cuda cuda) {
+    Map<String, Cuda.Module> modules = new LinkedHashMap<>();
+    compileAll(nameToSource, cuda.arch()).forEach((name, cubin) -> modules.put(name, cuda.load(name, cubin)));
+    return modules;
   }
 
   private synchronized void record(boolean compiled, long nanos) {
@@ -252,39 +255,16 @@ public final class Nvrtc {
 
   // ---- the binding ----
 
-  private static Lib lib() {
-    if (Lib.INSTANCE == null) throw new CudaException("NVRTC is not available: " + Lib.FAILURE);
-    return Lib.INSTANCE;
-  }
+  private static Lib lib() { return Lib.FOUND.get("NVRTC"); }
 
-  /** Where to look for libnvrtc, in order. */
+  /** Where to look for libnvrtc, in order: -Dkiln.nvrtc, $KILN_NVRTC, the loader's search path, then CUDA's default install. */
   static List<String> candidates() {
-    List<String> paths = new ArrayList<>();
-    String configured = System.getProperty("kiln.nvrtc", System.getenv("KILN_NVRTC"));
-    if (configured != null && !configured.isBlank()) paths.add(configured);
-    for (String so : List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so")) paths.add(so);
-    for (String so : List.of("libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so")) paths.add("/usr/local/cuda/lib64/" + so);
-    return paths;
+    return NativeLibrary.candidates("kiln.nvrtc", "KILN_NVRTC", "libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so",
+        "/usr/local/cuda/lib64/libnvrtc.so.13", "/usr/local/cuda/lib64/libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so");
   }
 
   private static final class Lib {
-    static final Lib INSTANCE;
-    static final String FAILURE;
-
-    static {
-      Lib found = null;
-      StringBuilder tried = new StringBuilder();
-      for (String path : candidates()) {
-        try {
-          found = new Lib(path);
-          break;
-        } catch (Throwable t) {
-          tried.append(tried.isEmpty() ? "tried " : "; ").append(path).append(" (").append(t.getMessage()).append(')');
-        }
-      }
-      INSTANCE = found;
-      FAILURE = found == null ? tried + " (set -Dkiln.nvrtc or KILN_NVRTC to the library's path)" : "";
-    }
+    static final NativeLibrary<Lib> FOUND = NativeLibrary.first(candidates(), Lib::new, "kiln.nvrtc", "KILN_NVRTC");
 
     final String path;
     final Version version;
@@ -339,14 +319,7 @@ public final class Nvrtc {
       return linker.downcallHandle(address, descriptor);
     }
 
-    String errorString(int status) {
-      try {
-        MemorySegment s = (MemorySegment) errorString.invokeExact(status);
-        return s.equals(MemorySegment.NULL) ? "nvrtcResult " + status : s.reinterpret(4096).getString(0);
-      } catch (Throwable t) {
-        return "nvrtcResult " + status;
-      }
-    }
+    String errorString(int status) { return NativeLibrary.errorString(errorString, status, "nvrtcResult"); }
 
     private void check(int status, String what) {
       if (status != NVRTC_SUCCESS) throw new CudaException(what + " failed: " + errorString(status));

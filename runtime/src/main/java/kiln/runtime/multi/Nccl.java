@@ -17,7 +17,6 @@ import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -27,6 +26,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 import kiln.runtime.cuda.CudaException;
+import kiln.runtime.cuda.NativeLibrary;
 
 /**
  * One loaded libnccl. {@link #get()} is the library found on the default search ({@link #candidates()});
@@ -74,45 +74,19 @@ public final class Nccl {
   // ---- the default library ----
 
   /** True when a libnccl was found and bound; never throws. */
-  public static boolean available() { return Default.INSTANCE != null; }
+  public static boolean available() { return Default.FOUND.bound() != null; }
 
   /** Why NCCL is not available: every path tried and what failed; empty when it is. */
-  public static String unavailableReason() { return Default.FAILURE; }
+  public static String unavailableReason() { return Default.FOUND.failure(); }
 
   /** The library found on the default search; throws CudaException saying what was tried when there is none. */
-  public static Nccl get() {
-    if (Default.INSTANCE == null) throw new CudaException("NCCL is not available: " + Default.FAILURE);
-    return Default.INSTANCE;
-  }
+  public static Nccl get() { return Default.FOUND.get("NCCL"); }
 
   /** Where to look for libnccl, in order: -Dkiln.nccl, $KILN_NCCL, then the loader's search path. */
-  static List<String> candidates() {
-    List<String> paths = new ArrayList<>();
-    String configured = System.getProperty("kiln.nccl", System.getenv("KILN_NCCL"));
-    if (configured != null && !configured.isBlank()) paths.add(configured);
-    paths.add("libnccl.so.2");
-    paths.add("libnccl.so");
-    return paths;
-  }
+  static List<String> candidates() { return NativeLibrary.candidates("kiln.nccl", "KILN_NCCL", "libnccl.so.2", "libnccl.so"); }
 
   private static final class Default {
-    static final Nccl INSTANCE;
-    static final String FAILURE;
-
-    static {
-      Nccl found = null;
-      StringBuilder tried = new StringBuilder();
-      for (String path : candidates()) {
-        try {
-          found = new Nccl(path, System.getenv());
-          break;
-        } catch (Throwable t) {
-          tried.append(tried.isEmpty() ? "tried " : "; ").append(path).append(" (").append(t.getMessage()).append(')');
-        }
-      }
-      INSTANCE = found;
-      FAILURE = found == null ? tried + " (set -Dkiln.nccl or KILN_NCCL to the library's path)" : "";
-    }
+    static final NativeLibrary<Nccl> FOUND = NativeLibrary.first(candidates(), path -> new Nccl(path, System.getenv()), "kiln.nccl", "KILN_NCCL");
   }
 
   /**
@@ -279,14 +253,7 @@ public final class Nccl {
   }
 
   /** ncclGetErrorString, or the bare number if NCCL has no text for it. */
-  String errorString(int result) {
-    try {
-      MemorySegment s = (MemorySegment) errorString.invokeExact(result);
-      return s.equals(MemorySegment.NULL) ? "ncclResult_t " + result : s.reinterpret(4096).getString(0);
-    } catch (Throwable t) {
-      return "ncclResult_t " + result;
-    }
-  }
+  String errorString(int result) { return NativeLibrary.errorString(errorString, result, "ncclResult_t"); }
 
   /** ncclGetLastError's text for comm (may be null for the calling thread's last error), or "" when it has none. */
   private String lastError(MemorySegment comm) {

@@ -16,7 +16,7 @@ class ThreadCountTest {
   private static float[][] train(int threads) {
     Models.Shape shape = Models.get("gpt2-tiny");
     int b = 2, t = 37;
-    try (Session s = shape.open(b, t, Session.Device.CPU, threads, CudaSchedule.Precision.FP32)) {
+    try (Session s = shape.open(b, t, Session.Device.CPU, threads, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE)) {
       shape.randomInit(7, s.arena.f, s.arena.offset(s.paramsTensor()));
       SplittableRandom rnd = new SplittableRandom(3);
       int[] x = new int[b * t], y = new int[b * t];

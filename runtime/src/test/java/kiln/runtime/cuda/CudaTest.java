@@ -75,7 +75,7 @@ class CudaTest {
     for (int i = 0; i < n; i++) { x[i] = (i % 1000) * 0.001f - 0.5f; y[i] = (i % 77) * 0.25f; }
     try (Cuda cuda = Cuda.open(); Cuda.Module module = cuda.load("kernels.cu", cubin); DeviceArena arena = cuda.allocate(yOff + 4L * n)) {
       Kernel saxpy = module.kernel("saxpy");
-      System.out.printf("saxpy: %d registers, %d local bytes%n", saxpy.registers(), saxpy.localBytes());
+      System.out.printf("saxpy: %d registers%n", saxpy.registers());
       arena.memsetZero();
       arena.upload(x, 0, xOff, n);
       arena.upload(y, 0, yOff, n);

@@ -82,7 +82,7 @@ class CudaTunerTest {
     TuningCache cache = TuningCache.load(dir.resolve("tuning.json"));
     CudaSchedule schedule = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16);
     ByteArrayOutputStream log = new ByteArrayOutputStream();
-    try (kiln.runtime.Session s = kiln.runtime.Models.get("gpt2-tiny").open(4, 64, kiln.runtime.Session.Device.CUDA, 1, CudaSchedule.Precision.BF16)) {
+    try (kiln.runtime.Session s = kiln.runtime.Models.get("gpt2-tiny").open(4, 64, kiln.runtime.Session.Device.CUDA, 1, CudaSchedule.Precision.BF16, 0, kiln.runtime.Session.Zero.NONE)) {
       CudaExecutor ex = (CudaExecutor) s.executor;
       Assumptions.assumeTrue(ex.cuda().major() == 9 && ex.cuda().minor() == 0, "the bf16 wgmma tile needs sm_90, found " + ex.cuda().arch());
       var sections = kiln.runtime.Session.sections(s.program);

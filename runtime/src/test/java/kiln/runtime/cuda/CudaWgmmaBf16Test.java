@@ -88,13 +88,7 @@ class CudaWgmmaBf16Test {
   }
 
   static float[] read(DeviceArena mem, long offset, Out out) {
-    if (out == Out.F32) return mem.downloadFloats(offset, M * N);
-    int[] packed = new int[(M * N + 1) / 2];
-    mem.download(offset, packed, 0, packed.length);
-    short[] v = Bf16Matmul.unpack(packed, M * N);
-    float[] f = new float[v.length];
-    for (int i = 0; i < v.length; i++) f[i] = Bf16Matmul.toFloat(v[i]);
-    return f;
+    return out == Out.F32 ? mem.downloadFloats(offset, M * N) : mem.downloadBf16(offset, M * N);
   }
 
   /** Every element against the double sum (plus C's start when accumulating) within MatmulBench.bf16Tolerance. */

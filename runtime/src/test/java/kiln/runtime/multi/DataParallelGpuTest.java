@@ -32,7 +32,7 @@ class DataParallelGpuTest {
   void twoGpusTrainLikeOneAtTwiceTheBatch(boolean zero) {
     Models.Shape shape = Models.get("gpt2-tiny");
     ParityTrace one, two;
-    try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.FP32)) {
+    try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE)) {
       one = ParityTrace.record(s, shape, 50257, STEPS, 3e-3f, 7, 1);
     }
     try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.FP32, null, new Rendezvous(2, 1, 0, null), zero)) {
@@ -68,7 +68,7 @@ class DataParallelGpuTest {
   void bf16ZeroOnTwoGpusTrainsLikeOneAtTwiceTheBatch() {
     Models.Shape shape = Models.get("gpt2-tiny");
     ParityTrace one, two;
-    try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.BF16)) {
+    try (Session s = shape.open(2 * B, T, Session.Device.CUDA, 1, CudaSchedule.Precision.BF16, 0, Session.Zero.NONE)) {
       one = ParityTrace.record(s, shape, 50257, STEPS, 3e-3f, 7, 1);
     }
     try (DataParallel dp = DataParallel.open(shape, B, T, CudaSchedule.Precision.BF16, null, new Rendezvous(2, 1, 0, null), true)) {

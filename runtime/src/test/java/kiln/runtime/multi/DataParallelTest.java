@@ -169,7 +169,7 @@ class DataParallelTest {
     assertArrayEquals(plainLosses, zeroLosses, 0f, "losses, ZeRO-1 vs plain, bf16, N = " + n);
     assertArrayEquals(plainMaster, zeroMaster, 0f, "fp32 master after " + steps + " steps");
     float[] oneCopy;
-    try (Session s = SMALL.open(B, T, Session.Device.CPU, 1, BF16)) {
+    try (Session s = SMALL.open(B, T, Session.Device.CPU, 1, BF16, 0, Session.Zero.NONE)) {
       s.loadParams(zeroMaster);
       s.setStepCount(steps);
       s.setBatch(new int[B * T], new int[B * T]);
@@ -184,7 +184,7 @@ class DataParallelTest {
 
     // against one bf16 session at N times the batch, the trainer's clipped step
     ParityTrace one, many;
-    try (Session s = SMALL.open(n * B, T, Session.Device.CPU, 1, BF16)) {
+    try (Session s = SMALL.open(n * B, T, Session.Device.CPU, 1, BF16, 0, Session.Zero.NONE)) {
       one = ParityTrace.record(s, SMALL, VOCAB, STEPS, LR, 7, 1);
     }
     try (DataParallel dp = DataParallel.onCpu(SMALL, B, T, n, 1, true, BUCKET, BF16)) {
