@@ -76,6 +76,26 @@ public class Session implements Learner {
     this.batch = batch;
     this.seq = seq;
     this.device = device;
+    this.zero = zero;
+    Plan plan = plan(program, sizes, device, precision, zero);
+    this.program = plan.program();
+    this.bf16Cast = plan.bf16Cast();
+    this.copyAfterGather = plan.copyAfterGather();
+    this.arena = plan.arena();
+    Map<String, List<Compute>> sections = plan.sections();
+    if (device == Device.CPU) {
+      this.cuda = null;
+      this.executor = new CpuExecutor(arena, sections, threads);
+    } else {
+      this.cuda = Cuda.open(gpu);
+      this.executor = new CudaExecutor(arena, sections, cuda, CudaSchedule.fromEnvironment(precision));
+    }
+  }
+
+  /** What a session lays out before it touches a device: its program (bf16: narrowed), its sections and its arena. */
+  private record Plan(Program program, List<Compute> bf16Cast, Tensor copyAfterGather, Map<String, List<Compute>> sections, Arena arena) {}
+
+  private static Plan plan(Program program, Map<Dim, Integer> sizes, Device device, CudaSchedule.Precision precision, Zero zero) {
     // bf16: the same graph with its storage narrowed (codegen's precision pass), on either device (the CPU emulates it)
     // on CUDA the attention externs take bf16 tensors (FlashBf16) where it takes the head size; KILN_ATTN_BF16=0 keeps
     // them fp32 (the fp32 kernels)
@@ -84,12 +104,11 @@ public class Session implements Learner {
         && kiln.codegen.FlashBf16.takes(program, d -> bound.getOrDefault(d, 0));
     kiln.codegen.Bf16Storage.Stored stored = precision == CudaSchedule.Precision.BF16 ? kiln.codegen.Bf16Storage.apply(program, bf16Attention, kiln.codegen.Bf16Storage.Residual.fromEnvironment()) : null;
     if (stored != null) program = stored.program();
-    this.program = program;
-    this.bf16Cast = stored == null ? null : stored.cast();
+    List<Compute> bf16Cast = stored == null ? null : stored.cast();
     // ZeRO-1: a rank's AdamW updates only its shard of the master, whose other shards arrive with the all-gather after the
     // update; so the update section leaves the bf16 copy alone and the "cast" section makes it, whole, before the next
     // forward (the same rounding, seed = the step count t: the copy one GPU's update makes)
-    this.copyAfterGather = stored != null && zero.ranks() > 1 ? stored.copy() : null;
+    Tensor copyAfterGather = stored != null && zero.ranks() > 1 ? stored.copy() : null;
     // the loss is read after a whole step; the logits only after a forward (the backward may write
     // dlogits over them in place)
     Set<Tensor> pinned = new java.util.HashSet<>();
@@ -101,18 +120,23 @@ public class Session implements Learner {
       sizes = Program.bindShard(sizes, shards.shardSize(), shards.start(zero.rank()));
       storage = Map.of(program.paramsBlock(), shards.paddedSize(), program.grads().values().iterator().next().root(), shards.paddedSize());
     }
-    this.zero = zero;
     // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
     // on the CPU the statements of a fused loop run interleaved, one time step; likewise a CUDA launch
     Map<String, List<Compute>> sections = sections(program, bf16Cast, copyAfterGather);
-    this.arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Fuse::groups), true, storage)
+    Arena arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Fuse::groups), true, storage)
         : new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Epilogue::groups), false, storage);
-    if (device == Device.CPU) {
-      this.cuda = null;
-      this.executor = new CpuExecutor(arena, sections, threads);
-    } else {
-      this.cuda = Cuda.open(gpu);
-      this.executor = new CudaExecutor(arena, sections, cuda, CudaSchedule.fromEnvironment(precision));
+    return new Plan(program, bf16Cast, copyAfterGather, sections, arena);
+  }
+
+  /**
+   * Whether a CUDA session of program at sizes fits CUDA device gpu: its arena, as planned, within nine tenths of the device's
+   * memory (the rest for the context and the split-K and transpose workspace). The device's
+   * total, not what is free now, so every rank of identical GPUs decides alike (Models.Shape.open's default policy).
+   */
+  public static boolean fits(Program program, Map<Dim, Integer> sizes, CudaSchedule.Precision precision, int gpu, Zero zero) {
+    long bytes = plan(program, sizes, Device.CUDA, precision, zero).arena().bytes();
+    try (Cuda cuda = Cuda.open(gpu)) {
+      return bytes <= cuda.totalBytes() / 10 * 9;
     }
   }
 
