@@ -43,6 +43,9 @@ public final class RowFusion {
    */
   public static List<List<Compute>> groups(List<Compute> computes) { return launches(computes).groups(); }
 
+  /** Whether a group may start at an element map (Builder.startMap); KILN_ROW_MAPS=0 turns it off, to measure it. */
+  static final boolean MAPS_FIRST = !"0".equals(System.getenv("KILN_ROW_MAPS"));
+
   /** Launch groups in order, and for each compute of the input (by position) the number of the group that runs it. */
   public record Launches(List<List<Compute>> groups, int[] step) {}
 
@@ -53,7 +56,7 @@ public final class RowFusion {
     int i = 0;
     while (i < computes.size()) {
       Grown g = grow(computes, i, Builder.start(computes.get(i)));
-      if (g == null) g = grow(computes, i, Builder.startMap(computes.get(i)));
+      if (g == null && MAPS_FIRST) g = grow(computes, i, Builder.startMap(computes.get(i)));
       if (g == null) {
         pending.add(i++);
         continue;
@@ -104,7 +107,7 @@ public final class RowFusion {
   public static Plan plan(List<Compute> group) {
     if (group.isEmpty()) return null;
     Plan p = plan(group, Builder.start(group.getFirst()));
-    return p != null ? p : plan(group, Builder.startMap(group.getFirst()));
+    return p != null || !MAPS_FIRST ? p : plan(group, Builder.startMap(group.getFirst()));
   }
 
   private static Plan plan(List<Compute> group, Builder b) {
