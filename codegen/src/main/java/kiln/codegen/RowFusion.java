@@ -1,6 +1,8 @@
 // Pass "rows" (CUDA): groups a reduction along the last dim of a row and the computes that consume it along
 // the same rows (per-row values, element maps over the row, a write at a computed place in the row) into one
-// row kernel (templates/cuda/row.cu.ftl): layernorm and RMSNorm forward and backward, softmax, the classifier.
+// row kernel (templates/cuda/row.cu.ftl): layernorm and RMSNorm forward and backward, softmax, the classifier; and the
+// element maps along the row that feed such a reduction (the bias and residual adds before a norm, the residual
+// gradient's first term before the norm backward's sums).
 package kiln.codegen;
 
 import java.util.ArrayList;
