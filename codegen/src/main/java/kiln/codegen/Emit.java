@@ -39,7 +39,12 @@ public final class Emit {
       Lowering.Lowered section = lower.apply(e.getValue());
       index.append("## ").append(e.getKey()).append("\n\n");
       for (Launch line : section.launches()) {
-        if (line.name().matches("(?s).*\\bh[1-9]\\d*\\..*")) continue;
+        // a launch of later layers only; one that also runs a compute of layer 0 or of no layer (a residual add folded
+        // into the next layer's norm or the final one) is shown
+        if (line.name().matches("(?s).*\\bh[1-9]\\d*\\..*")
+            && java.util.Arrays.stream(line.name().split("\\+")).allMatch(c -> c.matches("(?s).*\\bd?h[1-9]\\d*\\..*"))) {
+          continue;
+        }
         index.append("- ").append(line.kernel().kind()).append(" `").append(line.kernel().function()).append("` ").append(line.name()).append('\n');
       }
       index.append('\n');

@@ -1,6 +1,8 @@
 // Pass "rows" (CUDA): groups a reduction along the last dim of a row and the computes that consume it along
 // the same rows (per-row values, element maps over the row, a write at a computed place in the row) into one
-// row kernel (templates/cuda/row.cu.ftl): layernorm and RMSNorm forward and backward, softmax, the classifier.
+// row kernel (templates/cuda/row.cu.ftl): layernorm and RMSNorm forward and backward, softmax, the classifier; and the
+// element maps along the row that feed such a reduction (the bias and residual adds before a norm, the residual
+// gradient's first term before the norm backward's sums).
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -43,6 +45,9 @@ public final class RowFusion {
    */
   public static List<List<Compute>> groups(List<Compute> computes) { return launches(computes).groups(); }
 
+  /** Whether a group may start at an element map (Builder.startMap); KILN_ROW_MAPS=0 turns it off, to measure it. */
+  static final boolean MAPS_FIRST = !"0".equals(System.getenv("KILN_ROW_MAPS"));
+
   /** Launch groups in order, and for each compute of the input (by position) the number of the group that runs it. */
   public record Launches(List<List<Compute>> groups, int[] step) {}
 
@@ -52,36 +57,42 @@ public final class RowFusion {
     List<Integer> pending = new ArrayList<>();
     int i = 0;
     while (i < computes.size()) {
-      Builder b = Builder.start(computes.get(i));
-      if (b == null) {
-        pending.add(i++);
-        continue;
-      }
-      List<Integer> hoisted = new ArrayList<>();
-      int last = i;
-      for (int j = i + 1; j < computes.size(); j++) {
-        Compute d = computes.get(j);
-        if (b.add(d)) {
-          last = j;
-        } else if (hoistable(d, b.originals)) {
-          hoisted.add(j);
-        } else {
-          break;
-        }
-      }
-      if (!b.qualifies()) {
+      Grown g = grow(computes, i, Builder.start(computes.get(i)));
+      if (g == null && MAPS_FIRST) g = grow(computes, i, Builder.startMap(computes.get(i)));
+      if (g == null) {
         pending.add(i++);
         continue;
       }
       fuse(computes, pending, out, step);
-      final int end = last;
-      fuse(computes, hoisted.stream().filter(k -> k < end).toList(), out, step);
-      for (int k = i; k <= last; k++) if (!hoisted.contains(k)) step[k] = out.size();
-      out.add(b.renamed());
-      i = last + 1;
+      final int end = g.last;
+      fuse(computes, g.hoisted.stream().filter(k -> k < end).toList(), out, step);
+      for (int k = i; k <= g.last; k++) if (!g.hoisted.contains(k)) step[k] = out.size();
+      out.add(g.builder.renamed());
+      i = g.last + 1;
     }
     fuse(computes, pending, out, step);
     return new Launches(out, step);
+  }
+
+  /** A row group grown from computes[i]: its builder, the last compute it takes, the computes hoisted before it. */
+  private record Grown(Builder builder, int last, List<Integer> hoisted) {}
+
+  /** The group b grows into from computes[i] on (b holds computes[i]), or null where there is no b or it does not qualify. */
+  private static Grown grow(List<Compute> computes, int i, Builder b) {
+    if (b == null) return null;
+    List<Integer> hoisted = new ArrayList<>();
+    int last = i;
+    for (int j = i + 1; j < computes.size(); j++) {
+      Compute d = computes.get(j);
+      if (b.add(d)) {
+        last = j;
+      } else if (hoistable(d, b.originals)) {
+        hoisted.add(j);
+      } else {
+        break;
+      }
+    }
+    return b.qualifies() ? new Grown(b, last, hoisted) : null;
   }
 
   /** Fuse's groups of the computes at `at` (in order), appended to out with their launch numbers; clears at when it can. */
@@ -97,7 +108,11 @@ public final class RowFusion {
   /** The row plan of a launch group, or null where it is not a row group. */
   public static Plan plan(List<Compute> group) {
     if (group.isEmpty()) return null;
-    Builder b = Builder.start(group.getFirst());
+    Plan p = plan(group, Builder.start(group.getFirst()));
+    return p != null || !MAPS_FIRST ? p : plan(group, Builder.startMap(group.getFirst()));
+  }
+
+  private static Plan plan(List<Compute> group, Builder b) {
     if (b == null) return null;
     for (int k = 1; k < group.size(); k++) if (!b.add(group.get(k))) return null;
     return b.qualifies() ? b.plan() : null;
@@ -138,7 +153,7 @@ public final class RowFusion {
       this.rowDims = rows.stream().map(Var::dim).toList();
     }
 
-    /** A group starts at a per-row value or a reduction along the row (never at an element map: a matmul epilogue's). */
+    /** A group that starts at a per-row value or a reduction along the row. */
     static Builder start(Compute c) {
       if (!plain(c) || c.loopVars().isEmpty() || !c.outIndex().equals(c.loopVars()) || c.out().rank() != c.loopVars().size()) return null;
       List<Expr.Reduce> red = c.rootReductions();
@@ -147,8 +162,27 @@ public final class RowFusion {
       return b.add(c) ? b : null;
     }
 
-    /** Two stages or more, or one reduction along the row (attention's dyy: a warp a row instead of a block of 64). */
-    boolean qualifies() { return r != null && (stages.size() >= 2 || stages.getFirst().kind() == Kind.REDUCE); }
+    /**
+     * An element map along the row followed by the per-row values its row feeds (startMap): the bias and residual adds
+     * before a norm, the residual gradient's first term before the norm backward's sums. A map has no reduction of its own.
+     */
+    static Builder startMap(Compute c) {
+      if (!plain(c) || c.loopVars().size() < 2 || !c.outIndex().equals(c.loopVars()) || c.out().rank() != c.loopVars().size()
+          || !c.rootReductions().isEmpty()) {
+        return null;
+      }
+      Builder b = new Builder(c.loopVars().subList(0, c.loopVars().size() - 1));
+      return b.add(c) ? b : null;
+    }
+
+    /**
+     * Two stages or more, or one reduction along the row (attention's dyy: a warp a row instead of a block of 64); a group
+     * that starts with an element map holds a reduction along the row (element maps alone are Fuse's).
+     */
+    boolean qualifies() {
+      if (r == null || stages.size() < 2 && stages.getFirst().kind() != Kind.REDUCE) return false;
+      return stages.getFirst().kind() != Kind.MAP || stages.stream().anyMatch(s -> s.kind() == Kind.REDUCE);
+    }
 
     Plan plan() { return new Plan(rows, r, List.copyOf(stages)); }
 
