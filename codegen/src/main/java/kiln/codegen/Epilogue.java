@@ -62,10 +62,11 @@ public final class Epilogue {
   }
 
   /**
-   * Which matmuls take an epilogue. By default (KILN_EPILOGUE unset) those whose output is not stored bf16: on the bf16
-   * wgmma kernel the main loop is fast enough that an epilogue run after it, tensor cores idle, costs more than the same
-   * computes as a row or map kernel at memory speed (docs/perf.md, "Epilogues off for bf16 matmuls"). KILN_EPILOGUE=1
-   * fuses every matmul's, KILN_EPILOGUE=0 none (for comparison); tests may override.
+   * Which epilogues matmuls take. By default (KILN_EPILOGUE unset) every epilogue of a matmul whose output is not stored
+   * bf16, and only the light computes (light(): bias and residual adds) of one that is: on the bf16 wgmma kernel the main
+   * loop is fast enough that a GELU or its derivative run after it, tensor cores idle, costs more than the same computes
+   * as a row or map kernel at memory speed (docs/perf.md, "Epilogues off for bf16 matmuls", "Light epilogues on bf16").
+   * KILN_EPILOGUE=1 fuses every matmul's, KILN_EPILOGUE=0 none (for comparison); tests may override.
    */
   public enum Mode { NONE, AUTO, ALL }
 
@@ -84,9 +85,22 @@ public final class Epilogue {
     return group.size() > 1 && head(group.getFirst());
   }
 
+  /**
+   * A compute cheap enough for a bf16 matmul's epilogue under AUTO: adds, multiplies, selects, no transcendental or
+   * division (a bias or residual add), so the epilogue stays short beside the main loop.
+   */
+  static boolean light(Compute c) {
+    boolean[] heavy = {false};
+    Exprs.visit(c.body(), e -> {
+      if (e instanceof Expr.Unary u && u.op() != Expr.UnOp.NEG && u.op() != Expr.UnOp.ABS) heavy[0] = true;
+      if (e instanceof Expr.Binary b && (b.op() == Expr.BinOp.DIV || b.op() == Expr.BinOp.POW || b.op() == Expr.BinOp.MOD)) heavy[0] = true;
+      if (e instanceof Expr.Reduce || e instanceof Expr.Extern) heavy[0] = true;
+    });
+    return !heavy[0];
+  }
+
   /** A matmul that can take an epilogue: it assigns every element of its output (a root or view, at the identity index). */
   private static boolean head(Compute c) {
-    if (mode() == Mode.AUTO && c.out().storage() == kiln.dsl.DType.BF16) return false;
     return !c.accumulate() && c.isFullCover() && MatmulMatch.of(c).isPresent();
   }
 
@@ -94,6 +108,7 @@ public final class Epilogue {
   private static List<Compute> absorb(List<Compute> rest, int i) {
     Compute mm = rest.get(i);
     MatmulMatch match = MatmulMatch.of(mm).orElseThrow();
+    boolean lightOnly = mode() == Mode.AUTO && mm.out().storage() == kiln.dsl.DType.BF16;
     List<Var> at = mm.loopVars();
     List<Dim> dims = at.stream().map(Var::dim).toList();
     Set<Tensor> operands = new HashSet<>(List.of(match.a().tensor().root(), match.b().tensor().root()));
@@ -106,6 +121,7 @@ public final class Epilogue {
         if (taken.containsKey(j)) continue;
         Compute x = rest.get(j);
         if (!Fuse.elementwise(x) || !x.loopVars().stream().map(Var::dim).toList().equals(dims)) continue;
+        if (lightOnly && !light(x)) continue;
         Compute renamed = Fuse.rename(x, at);
         if (!joins(renamed, mm, taken.values(), shared, operands)) continue;
         if (!movable(x, rest, i, j, taken.keySet())) continue;
