@@ -8,7 +8,7 @@
 set -uo pipefail
 OUT=${OUT:-/tmp/check-epicheap}; mkdir -p "$OUT"; D=${DEV:-.dev-epicheap}; BUDGET_S=${BUDGET_S:-190}
 . "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"
-export KILN_CACHE=/tmp/kc-epicheap DROP='WARNING: Using incubator'
+export PATH=$PATH:/usr/local/cuda/bin KILN_CACHE=/tmp/kc-epicheap DROP='WARNING: Using incubator'
 B="bash $D/gpu/run.sh kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --steps 20 --warmup 3 --batch 32 --precision bf16"
 KILN_EPILOGUE=0 run 45 bench.txt $B
 run 45 bench.txt $B
@@ -17,7 +17,7 @@ run 70 tests.txt bash "$D/gpu/run.sh" test --include-tag gpu --include-classname
 run 30 profile.txt $B --profile
 KILN_EPILOGUE=0 run 30 profile.txt $B --profile
 if command -v cuobjdump >/dev/null || [ -x /usr/local/cuda/bin/cuobjdump ]; then
-  K=generated/cuda/gpt2-bf16-sm90/$(grep -o 'k_wgmma_bf16_[0-9a-f]*` h0.attn.qkv.r1+' generated/cuda/gpt2-bf16-sm90/INDEX.md | cut -d'`' -f1)
+  G=${GEN:-generated/cuda/gpt2-bf16-sm90}; K=$G/$(grep -o 'k_wgmma_bf16_[0-9a-f]*` h0.attn.qkv.r1+' $G/INDEX.md | cut -d'`' -f1)
   run 20 sass.txt bash -c "nvcc -cubin -arch=sm_90a -w -o /tmp/qkv.cubin $K.cu && cuobjdump -sass /tmp/qkv.cubin > $OUT/qkv.sass; wc -l $OUT/qkv.sass"
 fi
 MIN_LEFT_S=25 run 40 ncu.txt ncu --clock-control none --graph-profiling node -k regex:wgmma_bf16 --launch-count 12 \
