@@ -4,12 +4,20 @@
 # BUDGET_S. GPT-2 124M bf16 B=32 T=1024: KILN_EPILOGUE=0 (no epilogue: the reference) then the default (light epilogues
 # fused), one after the other; the fixtures and the gpu tests of the bf16 kernels (CudaVerifyTest, CudaWgmmaBf16*Test);
 # the default with --profile, then KILN_EPILOGUE=0 with --profile; if time is left, the SASS of the qkv + bias kernel and
-# a short Nsight Compute look at the epilogue launches of one B=8 step.
+# a short Nsight Compute look at the epilogue launches of one B=8 step. AB=1: only the benches (bare, default, twice), then
+# the default's profile.
 set -uo pipefail
 OUT=${OUT:-/tmp/check-epicheap}; mkdir -p "$OUT"; D=${DEV:-.dev-epicheap}; BUDGET_S=${BUDGET_S:-190}
 . "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"
 export PATH=$PATH:/usr/local/cuda/bin KILN_CACHE=/tmp/kc-epicheap DROP='WARNING: Using incubator'
 B="bash $D/gpu/run.sh kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --steps 20 --warmup 3 --batch 32 --precision bf16"
+if [ "${AB:-0}" = 1 ]; then
+  # the second call: only the A/B, twice over, then the default's profile
+  for r in 1 2; do KILN_EPILOGUE=0 run 45 bench.txt $B; run 45 bench.txt $B; done
+  run 30 profile.txt $B --profile
+  cat "$OUT/times.txt"; grep -E "^### |ms/step|launches with an epilogue" "$OUT/bench.txt"
+  exit 0
+fi
 KILN_EPILOGUE=0 run 45 bench.txt $B
 run 45 bench.txt $B
 run 40 tests.txt bash reference/fixtures.sh
