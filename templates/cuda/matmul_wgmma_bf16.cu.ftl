@@ -22,7 +22,9 @@
      the stages [s * kTiles / SPLITS, (s + 1) * kTiles / SPLITS); it stores its fp32 partial sums to the workspace W (a
      dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). An epilogue
      over element pairs (epiPairs: CudaRenderer.epiloguePairs) gathers the inputs of EPI_BATCH rows of a thread's part
-     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). -->
+     (epilogue_load a pair, or epilogue_load_row a row where every input is read along C's row; the first batch before
+     the tile's last wgmma wait where it is one word a pair: EPI_EARLY), then computes each element (epilogue; a bf16 C
+     arrives rounded a pair at a time, EPI_V) and stores the other outputs as pairs (epilogue_store). -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
