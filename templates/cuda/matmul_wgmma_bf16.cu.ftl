@@ -22,7 +22,9 @@
      the stages [s * kTiles / SPLITS, (s + 1) * kTiles / SPLITS); it stores its fp32 partial sums to the workspace W (a
      dense M x N per split), and ${r"${name}"}_sum adds the splits into C in split order (deterministic). An epilogue
      over element pairs (epiPairs: CudaRenderer.epiloguePairs) gathers the inputs of EPI_BATCH rows of a thread's part
-     (epilogue_load), then computes each element (epilogue) and stores the other outputs as pairs (epilogue_store). -->
+     (epilogue_load a pair, or epilogue_load_row a row where every input is read along C's row; the first batch before
+     the tile's last wgmma wait where it is one word a pair: EPI_EARLY), then computes each element (epilogue; a bf16 C
+     arrives rounded a pair at a time, EPI_V) and stores the other outputs as pairs (epilogue_store). -->
 <#include "prologue.ftl">
 // kiln: sm_90a
 <#include "wgmma_common.ftl">
@@ -148,9 +150,18 @@ __device__ __forceinline__ float kiln_tanh(const float u) {
 #endif
 #define EPI_IN ${epiIn}
 #define EPI_OUT ${epiOut}
-// rows of a thread's part of a tile the epilogue gathers at once: all of them where their inputs fit in 96 registers
-// (KILN_EPI_ROWS=1 at codegen: one row at a time)
-#define EPI_BATCH (${epiRowsAll?then(1, 0)} && MI * 2 * (BN / 8) * EPI_IN <= 96 ? MI * 2 : 1)
+// rows of a thread's part of a tile the epilogue gathers at once: all of them where their inputs fit in fewer than 96
+// registers (at 96, a bias and a residual of two rows, ptxas spills), else one (KILN_EPI_ROWS=1 at codegen: one always)
+#define EPI_BATCH (${epiRowsAll?then(1, 0)} && MI * 2 * (BN / 8) * EPI_IN < 96 ? MI * 2 : 1)
+// whether the first batch is gathered before the tile's last wgmma group is waited for (its words live beside the accumulators)
+// (one word a pair: a bias, or one bf16 input; two, a bias and a residual, spill there)
+#define EPI_EARLY (EPI_IN == 1 && EPI_BATCH * (BN / 8) <= 48)
+<#if epiRound!false>
+// an accumulator pair as the epilogue reads C: bf16 C rounded to nearest even, both in one cvt (the lambda's vs is v)
+#define EPI_V(lo, hi) const unsigned vr = kiln_bf16x2(lo, hi); const float v0 = __uint_as_float(vr << 16), v1 = __uint_as_float(vr & 0xffff0000u)
+<#else>
+#define EPI_V(lo, hi) const float v0 = (lo), v1 = (hi)
+</#if>
 
 </#if>
 <#if args>
@@ -289,11 +300,40 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
         if (kt > 0 && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
       }
       if (PINGPONG && leader) kiln_mbar_arrive(kiln_smem_u32(&order[c]));
-      asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-      if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+<#if epiPairs>
       int mt, nt;
       kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
       const int m0 = mt * BM + rows, n0 = nt * BN;
+      // the epilogue's inputs of EPI_BATCH rows of this thread's part (batch rb: rows rb .. rb + EPI_BATCH - 1, in increasing m),
+      // x[i][j] the pair at columns n0 + 8 j + 2 q; every input of those rows gathered before anything is computed or stored
+      unsigned x[EPI_BATCH][BN / 8][EPI_IN];
+      auto epi_gather = [&](const int rb) {
+#pragma unroll
+        for (int i = 0; i < EPI_BATCH; i++) {
+          const int m = m0 + (rb + i) / 2 * 64 + w * 16 + g + (rb + i) % 2 * 8;
+          if (m >= M) continue;
+<#if epiRowLoads!false>
+          epilogue_load_row(i, m, n0 + 2 * q, x);
+<#else>
+#pragma unroll
+          for (int j = 0; j < BN / 8; j++) {
+            const int n = n0 + j * 8 + 2 * q;
+            if (n < N) epilogue_load(m, n, n + 1 < N, x[i][j]);
+          }
+</#if>
+        }
+      };
+      // the first batch's loads go out while the tensor cores finish the tile's last stage, where they fit beside the
+      // accumulators (EPI_EARLY); else after them
+      if (EPI_EARLY) epi_gather(0);
+</#if>
+      asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+      if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+<#if !epiPairs>
+      int mt, nt;
+      kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
+      const int m0 = mt * BM + rows, n0 = nt * BN;
+</#if>
 <#if splits gt 1>
       // split-K: this split's fp32 partial sums into its dense M x N of the workspace
       float* const part = W + (long long) (t / tiles) * M * N;
@@ -327,16 +367,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       // anything is computed or stored; the staged output (exact bf16 values) for the copy engine, the rest stored as pairs
 #pragma unroll
       for (int rb = 0; rb < MI * 2; rb += EPI_BATCH) {
-        unsigned x[EPI_BATCH][BN / 8][EPI_IN];
-#pragma unroll
-        for (int i = 0; i < EPI_BATCH; i++) {
-          const int m = m0 + (rb + i) / 2 * 64 + w * 16 + g + (rb + i) % 2 * 8;
-#pragma unroll
-          for (int j = 0; j < BN / 8; j++) {
-            const int n = n0 + j * 8 + 2 * q;
-            if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[i][j]);
-          }
-        }
+        if (rb > 0 || !EPI_EARLY) epi_gather(rb);
 #pragma unroll
         for (int i = 0; i < EPI_BATCH; i++) {
           const int a = (rb + i) / 2, h = (rb + i) % 2, r = w * 16 + g + h * 8, m = m0 + a * 64 + r;
@@ -345,8 +376,9 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
             // elements past M or N run no epilogue
             const int n = n0 + j * 8 + 2 * q;
             float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
-            const float e0 = m < M && n < N ? epilogue(m, n, 0, d[a][4 * j + 2 * h], x[i][j], y0) : 0.0f;
-            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, d[a][4 * j + 2 * h + 1], x[i][j], y1) : 0.0f;
+            EPI_V(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+            const float e0 = m < M && n < N ? epilogue(m, n, 0, v0, x[i][j], y0) : 0.0f;
+            const float e1 = m < M && n + 1 < N ? epilogue(m, n + 1, 1, v1, x[i][j], y1) : 0.0f;
             if (m < M && n < N) epilogue_store(m, n, n + 1 < N, y0, y1);
             *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(e0, e1);
           }
@@ -393,16 +425,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       // anything is computed or stored; the outputs stored as pairs
 #pragma unroll
       for (int rb = 0; rb < MI * 2; rb += EPI_BATCH) {
-        unsigned x[EPI_BATCH][BN / 8][EPI_IN];
-#pragma unroll
-        for (int i = 0; i < EPI_BATCH; i++) {
-          const int m = m0 + (rb + i) / 2 * 64 + w * 16 + g + (rb + i) % 2 * 8;
-#pragma unroll
-          for (int j = 0; j < BN / 8; j++) {
-            const int n = n0 + j * 8 + 2 * q;
-            if (m < M && n < N) epilogue_load(m, n, n + 1 < N, x[i][j]);
-          }
-        }
+        if (rb > 0 || !EPI_EARLY) epi_gather(rb);
 #pragma unroll
         for (int i = 0; i < EPI_BATCH; i++) {
           const int a = (rb + i) / 2, h = (rb + i) % 2, m = m0 + a * 64 + w * 16 + g + h * 8;
@@ -411,8 +434,9 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
             const int n = n0 + j * 8 + 2 * q;
             if (m >= M || n >= N) continue;
             float y0[EPI_OUT] = {}, y1[EPI_OUT] = {};
-            epilogue(m, n, 0, d[a][4 * j + 2 * h], x[i][j], y0);
-            if (n + 1 < N) epilogue(m, n + 1, 1, d[a][4 * j + 2 * h + 1], x[i][j], y1);
+            EPI_V(d[a][4 * j + 2 * h], d[a][4 * j + 2 * h + 1]);
+            epilogue(m, n, 0, v0, x[i][j], y0);
+            if (n + 1 < N) epilogue(m, n + 1, 1, v1, x[i][j], y1);
             epilogue_store(m, n, n + 1 < N, y0, y1);
           }
         }
@@ -525,4 +549,6 @@ extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__
 #undef EPI_IN
 #undef EPI_OUT
 #undef EPI_BATCH
+#undef EPI_V
+#undef EPI_EARLY
 </#if>

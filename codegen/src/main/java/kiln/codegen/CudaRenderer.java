@@ -593,12 +593,19 @@ public final class CudaRenderer {
       r.readOnlyLoads(false);
       for (String p : prelude) b.append(in).append(code.apply(p)).append('\n');
       String y = "y" + k++;
+      if (x.out().equals(f.staged()) && x.body().type() == kiln.dsl.DType.F32) {
+        // the staged output is returned unrounded: the template packs it with kiln_bf16x2, the same round to nearest even
+        // (its rounded value, for any later statement, the compiler drops where none reads it)
+        b.append(in).append("const float ").append(y).append("r = ").append(value).append(";\n");
+        value = y + "r";
+        staged = value;
+      }
       b.append(in).append("const ").append(r.type(x.body().type())).append(' ').append(y).append(" = ")
           .append(r.dialect().asStored(value, x.out().storage())).append(";\n");
       Expr.Load target = (Expr.Load) ix.element(x.out());
       bound.put(target, y);
       String line = keep.apply(target, y);
-      if (x.out().equals(f.staged())) staged = y;
+      if (x.out().equals(f.staged())) { if (staged == null) staged = y; }
       else if (line != null) b.append(in).append(line).append(";\n");
     }
     if (staged != null) b.append(in).append("return ").append(staged).append(";\n");
@@ -681,6 +688,8 @@ public final class CudaRenderer {
       }
     }
     b.append("  };\n");
+    boolean rowLoads = !loads.isEmpty() && loads.stream().allMatch(l -> rowContiguous(l, ix.nv()));
+    if (rowLoads) b.append(loadRow(loads, wordOf, ix, mm));
     // computing one element
     b.append("  auto epilogue = [&](const int m, const int n, const int e, const float v, const unsigned* x, float* y)")
         .append(f.staged() == null ? "" : " -> float").append(" {\n");
@@ -693,9 +702,12 @@ public final class CudaRenderer {
     }
     bound.put(cLoad, "v");
     if (c.out().storage() == kiln.dsl.DType.BF16) {
-      b.append(in).append("const float vs = ").append(r.dialect().asStored("v", c.out().storage())).append(";\n");
+      // the template passes v rounded to bf16 already (a pair in one cvt.rn.bf16x2: epiRound), as C would be stored
+      b.append(in).append("const float vs = v;\n");
       bound.put(cLoad, "vs");
     }
+    model.put("epiRound", c.out().storage() == kiln.dsl.DType.BF16);
+    model.put("epiRowLoads", rowLoads);
     if (stores.contains(cLoad)) b.append(in).append("y[").append(stores.indexOf(cLoad)).append("] = ").append(bound.get(cLoad)).append(";\n");
     statements(r, f, ix, bound, CudaRenderer::fastTanh, (t, y) -> stores.contains(t) ? "y[" + stores.indexOf(t) + "] = " + y : null, b, in);
     b.append("  };\n");
@@ -716,6 +728,74 @@ public final class CudaRenderer {
     model.put("epiRowsAll", !"1".equals(System.getenv("KILN_EPI_ROWS")));
     model.put("epiOut", Math.max(1, stores.size()));
     return b.toString();
+  }
+
+  /**
+   * Whether a gathered load reads consecutive elements along C's row: its flat index ends in the flat n and has it nowhere
+   * else, so the element at n + k lies k elements past the one at n (every element is arena[offset + row-major index]).
+   */
+  private static boolean rowContiguous(Expr.Load l, Var nv) {
+    List<Expr> index = l.index();
+    if (index.isEmpty() || !index.getLast().equals(nv)) return false;
+    for (int i = 0; i < index.size() - 1; i++) if (uses(index.get(i), nv)) return false;
+    return true;
+  }
+
+  private static boolean uses(Expr e, Var v) {
+    boolean[] found = {false};
+    kiln.dsl.Exprs.visit(e, x -> { if (x.equals(v)) found[0] = true; });
+    return found[0];
+  }
+
+  /**
+   * epilogue_load_row(i, m, n, x): the gathered words of a whole row of a thread's pairs, x[i][j] at columns n + 8 j and
+   * n + 8 j + 1 (j < BN / 8; n the thread's first column), where every load is rowContiguous: one address and one test a
+   * load and row (the row inside C along N and the address aligned: straight 4- or 8-byte loads, no branch a pair), else
+   * kiln_ldg_*x2 a pair as epilogue_load. A load that reads no M index (a bias) is read for the batch's first row only and
+   * copied to the others (the template gathers rows in increasing m, so that row is inside C whenever another is).
+   */
+  private static String loadRow(List<Expr.Load> loads, Map<Expr.Load, Integer> wordOf, EpiIndex ix, MatmulMatch mm) {
+    String in = "    ";
+    StringBuilder b = new StringBuilder("  auto epilogue_load_row = [&](const int i, const int m, const int n, unsigned (*x)[BN / 8][EPI_IN]) {\n");
+    b.append(in).append("const void* p[").append(loads.size()).append("];\n").append(in).append("epilogue_at(m, n, p);\n")
+        .append(in).append("const bool full = n + BN - 7 < N;   // every pair of the row inside C\n");
+    for (int k = 0; k < loads.size(); k++) {
+      Expr.Load l = loads.get(k);
+      int w = wordOf.get(l);
+      boolean column = l.index().stream().noneMatch(e -> uses(e, ix.mv()) || mm.m().stream().anyMatch(v -> uses(e, v)));
+      boolean bf16 = l.tensor().storage() == kiln.dsl.DType.BF16;
+      String t = bf16 ? "kiln_bf16" : "float";
+      b.append(in).append(column ? "if (i == 0) {\n" : "{\n");
+      String in2 = in + "  ";
+      b.append(in2).append("const ").append(t).append("* const b = (const ").append(t).append("*) p[").append(k).append("];\n")
+          .append(in2).append("if (full && ((unsigned long long) b & ").append(bf16 ? 3 : 7).append(") == 0) {\n")
+          .append("#pragma unroll\n");
+      if (bf16) {
+        b.append(in2).append("  for (int j = 0; j < BN / 8; j++) x[i][j][").append(w).append("] = __ldg((const unsigned*) (b + 8 * j));\n");
+      } else {
+        b.append(in2).append("  for (int j = 0; j < BN / 8; j++) {\n")
+            .append(in2).append("    const float2 v = __ldg((const float2*) (b + 8 * j));\n")
+            .append(in2).append("    x[i][j][").append(w).append("] = __float_as_uint(v.x);\n")
+            .append(in2).append("    x[i][j][").append(w + 1).append("] = __float_as_uint(v.y);\n")
+            .append(in2).append("  }\n");
+      }
+      b.append(in2).append("} else {\n").append("#pragma unroll\n")
+          .append(in2).append("  for (int j = 0; j < BN / 8; j++) {\n")
+          .append(in2).append("    if (n + 8 * j >= N) continue;\n");
+      if (bf16) {
+        b.append(in2).append("    x[i][j][").append(w).append("] = kiln_ldg_bf16x2(b + 8 * j, b + 8 * j + 1, n + 8 * j + 1 < N);\n");
+      } else {
+        b.append(in2).append("    kiln_ldg_f32x2(b + 8 * j, b + 8 * j + 1, n + 8 * j + 1 < N, x[i][j][").append(w).append("], x[i][j][").append(w + 1).append("]);\n");
+      }
+      b.append(in2).append("  }\n").append(in2).append("}\n").append(in).append("}");
+      if (column) {
+        b.append(" else {\n").append("#pragma unroll\n").append(in).append("  for (int j = 0; j < BN / 8; j++) {\n");
+        for (int u = 0; u < (bf16 ? 1 : 2); u++) b.append(in).append("    x[i][j][").append(w + u).append("] = x[0][j][").append(w + u).append("];\n");
+        b.append(in).append("  }\n").append(in).append("}");
+      }
+      b.append('\n');
+    }
+    return b.append("  };\n").toString();
   }
 
   /**

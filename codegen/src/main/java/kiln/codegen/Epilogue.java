@@ -62,10 +62,12 @@ public final class Epilogue {
   }
 
   /**
-   * Which matmuls take an epilogue. By default (KILN_EPILOGUE unset) those whose output is not stored bf16: on the bf16
-   * wgmma kernel the main loop is fast enough that an epilogue run after it, tensor cores idle, costs more than the same
-   * computes as a row or map kernel at memory speed (docs/perf.md, "Epilogues off for bf16 matmuls"). KILN_EPILOGUE=1
-   * fuses every matmul's, KILN_EPILOGUE=0 none (for comparison); tests may override.
+   * Which epilogues matmuls take. By default (KILN_EPILOGUE unset) every epilogue of a matmul whose output is not stored
+   * bf16, and of one that is only an epilogue whose every compute is light (light(): bias and residual adds): on the bf16
+   * wgmma kernel the main loop is fast enough that a GELU or its derivative run after it, tensor cores idle, costs more than
+   * the same computes as a row or map kernel at memory speed (docs/perf.md, "Epilogues off for bf16 matmuls", "Light
+   * epilogues on bf16").
+   * KILN_EPILOGUE=1 fuses every matmul's, KILN_EPILOGUE=0 none (for comparison); tests may override.
    */
   public enum Mode { NONE, AUTO, ALL }
 
@@ -84,9 +86,22 @@ public final class Epilogue {
     return group.size() > 1 && head(group.getFirst());
   }
 
+  /**
+   * A compute cheap enough for a bf16 matmul's epilogue under AUTO: adds, multiplies, selects, no transcendental or
+   * division (a bias or residual add), so the epilogue stays short beside the main loop.
+   */
+  static boolean light(Compute c) {
+    boolean[] heavy = {false};
+    Exprs.visit(c.body(), e -> {
+      if (e instanceof Expr.Unary u && u.op() != Expr.UnOp.NEG && u.op() != Expr.UnOp.ABS) heavy[0] = true;
+      if (e instanceof Expr.Binary b && (b.op() == Expr.BinOp.DIV || b.op() == Expr.BinOp.POW || b.op() == Expr.BinOp.MOD)) heavy[0] = true;
+      if (e instanceof Expr.Reduce || e instanceof Expr.Extern) heavy[0] = true;
+    });
+    return !heavy[0];
+  }
+
   /** A matmul that can take an epilogue: it assigns every element of its output (a root or view, at the identity index). */
   private static boolean head(Compute c) {
-    if (mode() == Mode.AUTO && c.out().storage() == kiln.dsl.DType.BF16) return false;
     return !c.accumulate() && c.isFullCover() && MatmulMatch.of(c).isPresent();
   }
 
@@ -116,6 +131,9 @@ public final class Epilogue {
       }
     }
     List<Compute> epilogue = new ArrayList<>(taken.values());
+    // AUTO, a matmul storing bf16: the epilogue only where every compute of it is light; with a GELU among them the whole
+    // chain stays a map (fc + bias fused, then a GELU map, measured 0.2 ms a step slower than the bare fc and one bias + GELU map)
+    if (mode() == Mode.AUTO && mm.out().storage() == kiln.dsl.DType.BF16 && !epilogue.stream().allMatch(Epilogue::light)) return List.of();
     List<Integer> positions = new ArrayList<>(taken.keySet());
     for (int k = positions.size() - 1; k >= 0; k--) rest.remove((int) positions.get(k));
     return epilogue;
