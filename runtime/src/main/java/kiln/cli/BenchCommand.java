@@ -4,9 +4,9 @@ package kiln.cli;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import kiln.codegen.CudaSchedule;
 import kiln.runtime.Session;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,7 +31,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override public Integer call() {
     var d = device.device();
-    var rv = gpus.check(precision, d);
+    var rv = gpus.check(d);
     kiln.runtime.Models.Shape c = model.shape();
     SharedOptions.positive("--steps", steps);
     int n = device.threads();
@@ -39,14 +39,9 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model.name, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = precision.on(d);
-    String settings = "bench: --precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ", --recompute ";
-    if (rv.worldSize() > 1) {
-      var r = c.recompute(recompute.requested(), d);   // each GPU's session builds its own program
-      System.out.println(settings + r.flag());
-      return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, r);
-    }
+    if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, recompute.requested());
     try (Session s = c.open(batch, seq, d, n, p, 0, Session.Zero.NONE, recompute.requested())) {
-      System.out.println(settings + s.recompute.flag());
+      System.out.println(settings(p, s));
       System.out.println("bench: " + s.executor.describe());
       System.out.println("bench: " + MultiGpu.memory(s));
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
@@ -82,19 +77,21 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf("  %8.1f ms %5.1f%%  %s%n", e.getValue() / 1e6 / steps, 100.0 * e.getValue() / total, e.getKey()));
       }
       if (matmulTable != null) writeMatmulTable((kiln.runtime.cpu.CpuExecutor) s.executor);
-      double[] sorted = ms.clone();
-      Arrays.sort(sorted);
-      double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
       if (mx != null) {
         System.out.printf("bench: Java heap allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
       } else {
         System.out.println("bench: Java heap allocation not measured (no jdk.management module in this runtime)");
       }
-      System.out.printf("bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
+      double median = MultiGpu.stepTimes(ms);
       double mb = d == kiln.runtime.Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytesInUse() / 1e6;
       System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
     }
     return 0;
+  }
+
+  /** The precision and the recompute policy a session runs (the policy as the session resolved it: the graph is built once). */
+  static String settings(CudaSchedule.Precision p, Session s) {
+    return "bench: --precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ", --recompute " + s.recompute.flag();
   }
 
   private void writeMatmulTable(kiln.runtime.cpu.CpuExecutor cpu) {
