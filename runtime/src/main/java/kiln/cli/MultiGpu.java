@@ -44,24 +44,21 @@ final class MultiGpu {
     try (DataParallel dp = DataParallel.open(c, batch, seq, p, recompute, rv, zero)) {
       System.out.println(dp.<String>onRank(0, s -> BenchCommand.settings(p, s)));
       System.out.println("bench: GPU 0: " + dp.onRank(0, s -> s.executor.describe()));
-      long gradBytes = 4 * c.paramCount();
       System.out.println("bench: per GPU: " + dp.onRank(0, MultiGpu::memory));
-      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", gradBytes / 1e6, dp.buckets().describe()
+      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", 4 * c.paramCount() / 1e6, dp.buckets().describe()
           + (zero ? ", each part reduced onto the GPU whose shard holds it" : ", all-reduced"), zero ? "; then an all-gather of the parameters" : "");
-      float[] init = new float[Math.toIntExact(c.paramCount())];
-      c.randomInit(1337, init, 0);
-      dp.loadParams(init);
+      dp.loadParams(c.randomInit(1337));
       // rank 0's slice is the one-GPU bench's batch (same seed, same order)
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[world * batch * seq], y = new int[x.length];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }
       dp.setBatch(x, y);
-      for (int i = 0; i < warmup; i++) step(dp);
+      for (int i = 0; i < warmup; i++) BenchCommand.step(dp);
       dp.enableCommTiming();
       double[] ms = new double[steps], comm = new double[steps], exposed = new double[steps];
       for (int i = 0; i < steps; i++) {
         long t0 = System.nanoTime();
-        float loss = step(dp);   // reading the loss waits for every GPU
+        float loss = BenchCommand.step(dp);   // reading the loss waits for every GPU
         ms[i] = (System.nanoTime() - t0) / 1e6;
         for (DataParallel.CommTime t : dp.lastCommMs()) {
           comm[i] = Math.max(comm[i], t.inNccl());
@@ -87,13 +84,6 @@ final class MultiGpu {
     return String.format(Locale.ROOT, "arena %.1f MB: params %.1f MB, grads %.1f MB, AdamW m+v %.1f MB%s, the rest %.1f MB", s.arena.bytes() / 1e6,
         params / 1e6, grads / 1e6, state / 1e6, s.zero().ranks() > 1 ? " (ZeRO-1: 1/" + s.zero().ranks() + " of it)" : "",
         (s.arena.bytes() - params - grads - state) / 1e6);
-  }
-
-  private static float step(DataParallel dp) {
-    dp.forward();
-    dp.backward();
-    dp.update(1e-4f, 0f, 1f);
-    return dp.loss();
   }
 
   /** Prints the min, median and max of the timed steps (one-GPU bench and data parallel); returns the median. */
