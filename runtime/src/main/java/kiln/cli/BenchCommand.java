@@ -4,9 +4,10 @@ package kiln.cli;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import kiln.codegen.CudaSchedule;
+import kiln.runtime.Learner;
 import kiln.runtime.Session;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -31,7 +32,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   @Override public Integer call() {
     var d = device.device();
-    var rv = gpus.check(precision, d);
+    var rv = gpus.check(d);
     kiln.runtime.Models.Shape c = model.shape();
     SharedOptions.positive("--steps", steps);
     int n = device.threads();
@@ -39,14 +40,9 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model.name, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = precision.on(d);
-    String settings = "bench: --precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ", --recompute ";
-    if (rv.worldSize() > 1) {
-      var r = c.recompute(recompute.requested(), d);   // each GPU's session builds its own program
-      System.out.println(settings + r.flag());
-      return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, r);
-    }
+    if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, recompute.requested());
     try (Session s = c.open(batch, seq, d, n, p, 0, Session.Zero.NONE, recompute.requested())) {
-      System.out.println(settings + s.recompute.flag());
+      System.out.println(settings(p, s));
       System.out.println("bench: " + s.executor.describe());
       System.out.println("bench: " + MultiGpu.memory(s));
       System.out.printf("bench: arena %.1f MB (%.1f MB of it shared by activations whose lifetimes do not overlap)%n", s.arena.bytes() / 1e6,
@@ -62,17 +58,16 @@ public final class BenchCommand implements Callable<Integer> {
       if (matmulTable != null) profile = true;
       if (profile) s.executor.enableProfile();
       long[] ids = threadIds(s);
-      AllocationCounter mx = AllocationCounter.create();
-      long[] before = new long[ids.length], after = new long[ids.length];
+      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      long[] before = new long[ids.length];
       long allocated = 0;
       double[] ms = new double[steps];
       for (int i = 0; i < steps; i++) {
-        if (mx != null) for (int k = 0; k < ids.length; k++) before[k] = mx.allocated(ids[k]);
+        for (int k = 0; k < ids.length; k++) before[k] = mx.getThreadAllocatedBytes(ids[k]);
         long t0 = System.nanoTime();
         float loss = step(s);    // reading the loss waits for the device
         ms[i] = (System.nanoTime() - t0) / 1e6;
-        if (mx != null) for (int k = 0; k < ids.length; k++) after[k] = mx.allocated(ids[k]);
-        for (int k = 0; k < ids.length; k++) allocated += after[k] - before[k];
+        for (int k = 0; k < ids.length; k++) allocated += mx.getThreadAllocatedBytes(ids[k]) - before[k];
         System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
       }
       if (profile) {
@@ -82,19 +77,17 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf("  %8.1f ms %5.1f%%  %s%n", e.getValue() / 1e6 / steps, 100.0 * e.getValue() / total, e.getKey()));
       }
       if (matmulTable != null) writeMatmulTable((kiln.runtime.cpu.CpuExecutor) s.executor);
-      double[] sorted = ms.clone();
-      Arrays.sort(sorted);
-      double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-      if (mx != null) {
-        System.out.printf("bench: Java heap allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
-      } else {
-        System.out.println("bench: Java heap allocation not measured (no jdk.management module in this runtime)");
-      }
-      System.out.printf("bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
+      System.out.printf("bench: Java heap allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
+      double median = MultiGpu.stepTimes(ms);
       double mb = d == kiln.runtime.Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytesInUse() / 1e6;
       System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
     }
     return 0;
+  }
+
+  /** The precision and the recompute policy a session runs (the policy as the session resolved it: the graph is built once). */
+  static String settings(CudaSchedule.Precision p, Session s) {
+    return "bench: --precision " + p.name().toLowerCase(java.util.Locale.ROOT) + ", --recompute " + s.recompute.flag();
   }
 
   private void writeMatmulTable(kiln.runtime.cpu.CpuExecutor cpu) {
@@ -111,32 +104,12 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.println("bench: matmul table written to " + matmulTable);
   }
 
-  private static float step(Session s) {
-    s.forward();
-    s.backward();
-    s.update(1e-4f, 0f);
-    return s.loss();
-  }
-
-  /** Per-thread allocated bytes where the runtime has com.sun.management (a jlinked JRE may not). */
-  interface AllocationCounter {
-    long allocated(long threadId);
-
-    static AllocationCounter create() {
-      try {
-        return HotSpot.counter();
-      } catch (NoClassDefFoundError e) {
-        return null;
-      }
-    }
-  }
-
-  /** Loaded only when com.sun.management is present. */
-  static final class HotSpot {
-    static AllocationCounter counter() {
-      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-      return mx::getThreadAllocatedBytes;
-    }
+  /** One timed step of either bench (a session, or data-parallel replicas): forward, backward, AdamW; the loss waits for the device. */
+  static float step(Learner l) {
+    l.forward();
+    l.backward();
+    l.update(1e-4f, 0f, 1f);
+    return l.loss();
   }
 
   private static long[] threadIds(Session s) {

@@ -65,10 +65,6 @@ final class InfoCommand implements Callable<Integer> {
     return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
   }
 
-  private static String mib(long bytes) {
-    return String.format(Locale.ROOT, "%.1f MiB", bytes / (double) (1L << 20));
-  }
-
   private static boolean isPrepared() {
     try {
       return DefaultCorpus.isPrepared(DefaultCorpus.defaultDir());
@@ -148,21 +144,16 @@ final class InfoCommand implements Callable<Integer> {
       return List.of();
     }
     try (Stream<Path> children = Files.list(root)) {
-      return children.sorted().map(c -> String.format("  %-14s %s", c.getFileName(), mib(size(c)))).toList();
+      return children.sorted().map(c -> String.format(Locale.ROOT, "  %-14s %.1f MiB", c.getFileName(), size(c) / (double) (1L << 20))).toList();
     } catch (IOException e) {
       return List.of("  (unreadable: " + e.getMessage() + ")");
     }
   }
 
+  /** The bytes of the regular files under p (File.length: 0 for one that cannot be read). */
   private static long size(Path p) {
     try (Stream<Path> files = Files.walk(p)) {
-      return files.filter(Files::isRegularFile).mapToLong(f -> {
-        try {
-          return Files.size(f);
-        } catch (IOException e) {
-          return 0;
-        }
-      }).sum();
+      return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().length()).sum();
     } catch (IOException e) {
       return 0;
     }

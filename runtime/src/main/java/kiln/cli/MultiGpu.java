@@ -1,5 +1,5 @@
-// `--gpus N`, `--zero`, `--nodes M --node-rank R --rendezvous ...` of train and bench: their checks,
-// the start-of-run line, and bench's timed loop over data-parallel replicas (multi.DataParallel),
+// `--gpus N`, `--zero`, `--nodes M --node-rank R --rendezvous ...` of train and bench: their descriptions,
+// and bench's timed loop over data-parallel replicas (multi.DataParallel),
 // with the time each step spends in the gradient collective and the memory each GPU holds.
 package kiln.cli;
 
@@ -29,29 +29,11 @@ final class MultiGpu {
   private MultiGpu() {}
 
   /**
-   * The options of a data-parallel run, checked (one line each): --nodes / --node-rank / --rendezvous
-   * and the counts (Rendezvous), --zero 0 or 1 and only with more than one GPU in the run, and with
-   * more than one GPU what NCCL needs (DataParallel.checkOptions: the device, the GPUs present, libnccl, NVLS off).
-   */
-  static Rendezvous check(int gpus, int zero, int nodes, int nodeRank, String rendezvous, Session.Device device) {
-    try {
-      Rendezvous rv = Rendezvous.of(gpus, nodes, nodeRank, rendezvous);
-      if (zero != 0 && zero != 1) throw new UserError("--zero must be 0 or 1 (ZeRO-1 shards AdamW's state over the GPUs), got " + zero);
-      if (zero == 1 && rv.worldSize() == 1) {
-        throw new UserError("--zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)");
-      }
-      DataParallel.checkOptions(rv, device);
-      return rv;
-    } catch (IllegalArgumentException e) {
-      throw new UserError(e.getMessage());
-    }
-  }
-
-  /**
    * bench over the GPUs of rv at batch per GPU (this process's --gpus; with --nodes, every process runs
    * the same bench and tok/s counts the whole run's tokens): the steps of the one-GPU bench (forward,
    * backward, AdamW, loss) with the gradients reduced in buckets during the backward; ZeRO-1 when zero: the gradients reduced onto the
-   * shard owners, the parameters all-gathered after the update, AdamW state 1/N per GPU.
+   * shard owners, the parameters all-gathered after the update, AdamW state 1/N per GPU. recompute: the policy asked for (null: the
+   * device's default); the sessions say which they run.
    */
   static int bench(Models.Shape c, Rendezvous rv, boolean zero, int batch, int seq, int steps, int warmup, CudaSchedule.Precision p,
                    kiln.codegen.Recompute recompute) {
@@ -60,25 +42,23 @@ final class MultiGpu {
         rv.nodes() > 1 ? String.format(Locale.ROOT, " (%d processes, this is node %d)", rv.nodes(), rv.nodeRank()) : "",
         zero ? " with ZeRO-1" : "", batch, world * batch);
     try (DataParallel dp = DataParallel.open(c, batch, seq, p, recompute, rv, zero)) {
+      System.out.println(dp.<String>onRank(0, s -> BenchCommand.settings(p, s)));
       System.out.println("bench: GPU 0: " + dp.onRank(0, s -> s.executor.describe()));
-      long gradBytes = 4 * c.paramCount();
       System.out.println("bench: per GPU: " + dp.onRank(0, MultiGpu::memory));
-      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", gradBytes / 1e6, dp.buckets().describe()
+      System.out.printf(Locale.ROOT, "bench: %.1f MB of fp32 gradients per step: %s%s%n", 4 * c.paramCount() / 1e6, dp.buckets().describe()
           + (zero ? ", each part reduced onto the GPU whose shard holds it" : ", all-reduced"), zero ? "; then an all-gather of the parameters" : "");
-      float[] init = new float[Math.toIntExact(c.paramCount())];
-      c.randomInit(1337, init, 0);
-      dp.loadParams(init);
+      dp.loadParams(c.randomInit(1337));
       // rank 0's slice is the one-GPU bench's batch (same seed, same order)
       SplittableRandom rnd = new SplittableRandom(42);
       int[] x = new int[world * batch * seq], y = new int[x.length];
       for (int i = 0; i < x.length; i++) { x[i] = rnd.nextInt(50257); y[i] = rnd.nextInt(50257); }
       dp.setBatch(x, y);
-      for (int i = 0; i < warmup; i++) step(dp);
+      for (int i = 0; i < warmup; i++) BenchCommand.step(dp);
       dp.enableCommTiming();
       double[] ms = new double[steps], comm = new double[steps], exposed = new double[steps];
       for (int i = 0; i < steps; i++) {
         long t0 = System.nanoTime();
-        float loss = step(dp);   // reading the loss waits for every GPU
+        float loss = BenchCommand.step(dp);   // reading the loss waits for every GPU
         ms[i] = (System.nanoTime() - t0) / 1e6;
         for (DataParallel.CommTime t : dp.lastCommMs()) {
           comm[i] = Math.max(comm[i], t.inNccl());
@@ -86,10 +66,7 @@ final class MultiGpu {
         }
         System.out.printf(Locale.ROOT, "step %d: %.1f ms, loss %.4f, NCCL %.2f ms, exposed %.2f ms%n", i + 1, ms[i], loss, comm[i], exposed[i]);
       }
-      double median = median(ms), commMedian = median(comm), exposedMedian = median(exposed);
-      double[] sorted = ms.clone();
-      Arrays.sort(sorted);
-      System.out.printf(Locale.ROOT, "bench: min %.1f ms, median %.1f ms, max %.1f ms%n", sorted[0], median, sorted[sorted.length - 1]);
+      double median = stepTimes(ms), commMedian = median(comm), exposedMedian = median(exposed);
       System.out.printf(Locale.ROOT, "bench: NCCL per step (median, the slowest GPU): %.2f ms in collectives, %.2f ms exposed (time in NCCL"
           + " not hidden behind the backward: %.1f%% of the step), %.2f ms hidden%n", commMedian, exposedMedian, 100 * exposedMedian / median,
           Math.max(0, commMedian - exposedMedian));
@@ -109,11 +86,12 @@ final class MultiGpu {
         (s.arena.bytes() - params - grads - state) / 1e6);
   }
 
-  private static float step(DataParallel dp) {
-    dp.forward();
-    dp.backward();
-    dp.update(1e-4f, 0f, 1f);
-    return dp.loss();
+  /** Prints the min, median and max of the timed steps (one-GPU bench and data parallel); returns the median. */
+  static double stepTimes(double[] ms) {
+    double median = median(ms);
+    System.out.printf(Locale.ROOT, "bench: min %.1f ms, median %.1f ms, max %.1f ms%n", Arrays.stream(ms).min().orElseThrow(), median,
+        Arrays.stream(ms).max().orElseThrow());
+    return median;
   }
 
   private static double median(double[] v) {

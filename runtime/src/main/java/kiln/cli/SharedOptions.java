@@ -6,6 +6,7 @@ package kiln.cli;
 import kiln.codegen.CudaSchedule;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
+import kiln.runtime.multi.DataParallel;
 import kiln.runtime.multi.Rendezvous;
 import picocli.CommandLine.Option;
 
@@ -24,9 +25,10 @@ final class SharedOptions {
     @Option(names = "--threads", paramLabel = "N", description = "CPU threads on the CPU device (default: cores).")
     Integer threads;
 
-    abstract String deviceName();
+    /** --device as given, or its default (the subclass's option sets it). */
+    String name;
 
-    Session.Device device() { return Session.Device.parse(deviceName()); }
+    Session.Device device() { return Session.Device.parse(name); }
 
     /**
      * --threads, by default every core the JVM may use. More threads than cores are refused rather than accepted:
@@ -53,17 +55,13 @@ final class SharedOptions {
   /** --device defaulting to auto (train, sample, bench). */
   static final class AutoDevice extends Device {
     @Option(names = "--device", defaultValue = "auto", paramLabel = "DEV", description = DEVICE)
-    String device;
-
-    @Override String deviceName() { return device; }
+    void set(String device) { name = device; }
   }
 
   /** --device defaulting to cpu (tune, verify). */
   static final class CpuDevice extends Device {
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "DEV", description = DEVICE)
-    String device;
-
-    @Override String deviceName() { return device; }
+    void set(String device) { name = device; }
   }
 
   /**
@@ -74,14 +72,14 @@ final class SharedOptions {
     static final String DESCRIPTION = "fp32 (exact fp32), tf32 (CUDA tensor cores, inputs rounded to 10 mantissa bits, fp32 sums) or bf16"
         + " (parameters and activations stored as bf16, fp32 master weights, AdamW state and sums; emulated on the CPU)";
 
-    /** The value given, or null. */
-    abstract String given();
+    /** The value given, or null (the subclass's option sets it). */
+    String given;
 
     /** The default on a device. */
     abstract String defaultOn(Session.Device device);
 
     /** The name in effect on a device: the one given, else the default. */
-    String name(Session.Device device) { return given() != null ? given() : defaultOn(device); }
+    String name(Session.Device device) { return given != null ? given : defaultOn(device); }
 
     CudaSchedule.Precision on(Session.Device device) {
       String name = name(device);
@@ -101,9 +99,7 @@ final class SharedOptions {
   /** --precision defaulting to fp32 everywhere (verify, tune: the checking commands). */
   static final class Fp32Precision extends Precision {
     @Option(names = "--precision", paramLabel = "P", description = DESCRIPTION + " (default: fp32).")
-    String name;
-
-    @Override String given() { return name; }
+    void set(String name) { given = name; }
 
     @Override String defaultOn(Session.Device device) { return "fp32"; }
   }
@@ -111,9 +107,7 @@ final class SharedOptions {
   /** --precision defaulting to bf16 on CUDA and fp32 on the CPU (train, bench: as llm.c trains). */
   static final class TrainPrecision extends Precision {
     @Option(names = "--precision", paramLabel = "P", description = DESCRIPTION + " (default: bf16 on CUDA, fp32 on the CPU).")
-    String name;
-
-    @Override String given() { return name; }
+    void set(String name) { given = name; }
 
     @Override String defaultOn(Session.Device device) { return device == Session.Device.CUDA ? "bf16" : "fp32"; }
   }
@@ -135,7 +129,7 @@ final class SharedOptions {
     }
   }
 
-  /** --gpus, --zero and the node options of a run over several processes (MultiGpu has their checks and descriptions). */
+  /** --gpus, --zero and the node options of a run over several processes (MultiGpu has their descriptions). */
   static final class Gpus {
     @Option(names = "--gpus", defaultValue = "1", paramLabel = "N", description = MultiGpu.DESCRIPTION)
     int gpus;
@@ -152,9 +146,19 @@ final class SharedOptions {
     @Option(names = "--rendezvous", paramLabel = "file:DIR|tcp:HOST:PORT", description = MultiGpu.RENDEZVOUS)
     String rendezvous;
 
-    /** All checked together (every --precision works with --zero 1, bf16 included: docs/multi-gpu.md). */
-    Rendezvous check(Precision precision, Session.Device device) {
-      return MultiGpu.check(gpus, zero, nodes, nodeRank, rendezvous, device);
+    /**
+     * All checked together, one line each: --nodes / --node-rank / --rendezvous and the counts (Rendezvous), --zero 0 or 1 and only
+     * with more than one GPU in the run, and with more than one GPU what NCCL needs (DataParallel.checkOptions: the device, the GPUs
+     * present, libnccl, NVLS off). Every --precision works with --zero 1, bf16 included: docs/multi-gpu.md.
+     */
+    Rendezvous check(Session.Device device) {
+      Rendezvous rv = Rendezvous.of(gpus, nodes, nodeRank, rendezvous);
+      if (zero != 0 && zero != 1) throw new UserError("--zero must be 0 or 1 (ZeRO-1 shards AdamW's state over the GPUs), got " + zero);
+      if (zero == 1 && rv.worldSize() == 1) {
+        throw new UserError("--zero 1 shards AdamW's state over the GPUs of the run: it needs --gpus > 1 or --nodes > 1 (this run has one GPU)");
+      }
+      DataParallel.checkOptions(rv, device);
+      return rv;
     }
   }
 

@@ -144,7 +144,7 @@ public final class TrainCommand implements Callable<Integer> {
     PrintWriter err = spec.commandLine().getErr();
     int threads = device.threads();
     Session.Device dev = device.device();
-    Rendezvous rv = gpus.check(precision, dev);
+    Rendezvous rv = gpus.check(dev);
     var matmulPrecision = precision.on(dev);
     var recomputePolicy = recompute.requested();
     TrainRun run;

@@ -5,7 +5,6 @@ package kiln.cli;
 import java.util.List;
 import java.util.concurrent.Callable;
 import kiln.codegen.CudaSchedule;
-import kiln.codegen.Schedule;
 import kiln.runtime.Models;
 import kiln.runtime.Session;
 import kiln.runtime.Tuner;
@@ -42,22 +41,15 @@ public final class TuneCommand implements Callable<Integer> {
     kiln.codegen.Recompute policy = recompute.requested();
     int n = device.threads();
     TuningCache cache = TuningCache.load(TuningCache.defaultFile());
-    if (d == Session.Device.CUDA) return tuneCuda(shape, p, policy, cache);
-    String dev = TuningCache.cpuDevice(n);
-    System.out.printf("tune: %s B=%d T=%d on %s%n", model.name, model.batch, model.seq, dev);
-    List<Tuner.Result<Schedule>> results;
-    try (Session s = shape.open(model.batch, model.seq, Session.Device.CPU, n, CudaSchedule.Precision.FP32, 0, Session.Zero.NONE, policy)) {
-      results = CpuTuner.tune(s.arena, Session.sections(s.program), ((CpuExecutor) s.executor).pool(), cache, dev, System.err);
-    }
-    return table(results, cache);
-  }
-
-  private int tuneCuda(Models.Shape shape, CudaSchedule.Precision p, kiln.codegen.Recompute policy, TuningCache cache) {
-    try (Session s = shape.open(model.batch, model.seq, Session.Device.CUDA, 1, p, 0, Session.Zero.NONE, policy)) {
-      CudaExecutor ex = (CudaExecutor) s.executor;
-      System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model.name, model.batch, model.seq,
-          CudaExecutor.tuningDevice(ex.cuda()), precision.name(Session.Device.CUDA));
-      return table(CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err), cache);
+    try (Session s = shape.open(model.batch, model.seq, d, d == Session.Device.CUDA ? 1 : n, p, 0, Session.Zero.NONE, policy)) {
+      if (s.executor instanceof CudaExecutor ex) {
+        System.out.printf("tune: %s B=%d T=%d on %s, %s matmuls%n", model.name, model.batch, model.seq,
+            CudaExecutor.tuningDevice(ex.cuda()), precision.name(Session.Device.CUDA));
+        return table(CudaTuner.tune(s.arena, Session.sections(s.program), ex, CudaSchedule.fromEnvironment(p), cache, System.err), cache);
+      }
+      String dev = TuningCache.cpuDevice(n);
+      System.out.printf("tune: %s B=%d T=%d on %s%n", model.name, model.batch, model.seq, dev);
+      return table(CpuTuner.tune(s.arena, Session.sections(s.program), ((CpuExecutor) s.executor).pool(), cache, dev, System.err), cache);
     }
   }
 

@@ -5,8 +5,4 @@ public final class UserError extends RuntimeException {
   public UserError(String message) {
     super(message);
   }
-
-  public UserError(String message, Throwable cause) {
-    super(message, cause);
-  }
 }

@@ -90,16 +90,6 @@ public final class Models {
     }
 
     /**
-     * The recompute policy a session on device runs (see resolve). Builds the model's forward graph once, to look; a session
-     * says the policy it runs ({@link Session#recompute}) without a second build.
-     */
-    public Recompute recompute(Recompute requested, Session.Device device) {
-      Graph[] forward = new Graph[1];
-      f().build(c(), g -> forward[0] = g);
-      return resolve(requested, device, forward[0]);
-    }
-
-    /**
      * requested, or where that is null the device's default (CUDA: gelu where the model has a GELU, as before the policy
      * existed, unless open finds that keeping every activation fits the device (Session.fits); the CPU: none). A policy that finds nothing to recompute in this model is refused in one line naming
      * --recompute (IllegalArgumentException).
