@@ -7,7 +7,7 @@ package kiln.codegen;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import java.util.function.ToLongFunction;
+import java.util.function.ToIntFunction;
 import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 
@@ -44,10 +44,10 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
   }
 
   /** The number of key/value heads. */
-  public long kvHeadCount(ToLongFunction<Dim> size) { return product(kvHeads, size); }
+  public long kvHeadCount(ToIntFunction<Dim> size) { return Work.product(kvHeads, size); }
 
   /** G: query heads per key/value head (1: multi-head, NH: multi-query). */
-  public long groups(ToLongFunction<Dim> size) { return product(heads, size) / kvHeadCount(size); }
+  public long groups(ToIntFunction<Dim> size) { return Work.product(heads, size) / kvHeadCount(size); }
 
   /** True when q, k and v are slices of one tensor (GPT-2's (B, T, 3, NH, HS)). */
   public boolean packed() { return q.tensor() == k.tensor() && k.tensor() == v.tensor(); }
@@ -129,10 +129,4 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
 
   /** The row-major stride of axis i: the product of the dims after it. */
   private static Tensor.Term stride(List<Dim> d, int i) { return new Tensor.Term(1, List.copyOf(d.subList(i + 1, d.size()))); }
-
-  private static long product(List<Dim> dims, ToLongFunction<Dim> size) {
-    long p = 1;
-    for (Dim d : dims) p *= size.applyAsLong(d);
-    return p;
-  }
 }

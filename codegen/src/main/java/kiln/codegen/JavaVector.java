@@ -309,15 +309,11 @@ final class JavaVector {
     throw new Unsupported("cast to " + c.to() + " of " + a.kind());
   }
 
-  private String floats(Value v) {
-    return switch (v.kind()) {
-      case FLOATS -> v.text();
-      case SCALAR -> {
-        if (v.type() != DType.F32) throw new Unsupported("scalar " + v.type() + " used as floats");
-        yield "FloatVector.broadcast(S, " + v.text() + ")";
-      }
-      default -> throw new Unsupported(v.kind() + " used as floats");
-    };
+  private static String floats(Value v) {
+    if (v.kind() == Kind.FLOATS) return v.text();
+    if (v.kind() != Kind.SCALAR) throw new Unsupported(v.kind() + " used as floats");
+    if (v.type() != DType.F32) throw new Unsupported("scalar " + v.type() + " used as floats");
+    return "FloatVector.broadcast(S, " + v.text() + ")";
   }
 
   /** An int vector on the left of a lanewise call (a scalar is broadcast). */
@@ -327,10 +323,8 @@ final class JavaVector {
     return v.text();
   }
 
-  private String ints(Value v) {
-    return switch (v.kind()) {
-      case INTS, SCALAR -> v.text();   // IntVector's lanewise methods take a scalar int
-      default -> throw new Unsupported(v.kind() + " used as ints");
-    };
+  private static String ints(Value v) {
+    if (v.kind() != Kind.INTS && v.kind() != Kind.SCALAR) throw new Unsupported(v.kind() + " used as ints");
+    return v.text();   // IntVector's lanewise methods take a scalar int
   }
 }

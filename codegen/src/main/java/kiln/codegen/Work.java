@@ -22,7 +22,8 @@ public sealed interface Work {
     return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
   }
 
-  private static long product(List<Dim> dims, ToIntFunction<Dim> size) {
+  /** The product of the dims' sizes (1 for none). */
+  static long product(List<Dim> dims, ToIntFunction<Dim> size) {
     long p = 1;
     for (Dim d : dims) p *= size.applyAsInt(d);
     return p;
