@@ -56,15 +56,13 @@ public final class FlashBf16 {
     return fp32 != null && !fp32.contains(i);
   }
 
-  /** The head sizes the kernels take: multiples of 16 (the mma's k), at most 128 (registers). */
-  public static boolean headSize(int hs) { return hs % 16 == 0 && hs > 0 && hs <= 128; }
-
   /** Why these kernels cannot run attention extern c at these sizes whatever its storage (one line), or null. */
   static String layoutUnsupported(Compute c, ToIntFunction<Dim> size) {
     String why = Externs.attentionUnsupported(c, size);
     if (why != null) return why;
     int hs = size.applyAsInt(Externs.attentionLayout(c).headSize());
-    if (!headSize(hs)) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
+    // the head sizes the kernels take: multiples of 16 (the mma's k), at most 128 (registers)
+    if (hs % 16 != 0 || hs <= 0 || hs > 128) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
     return null;
   }
 

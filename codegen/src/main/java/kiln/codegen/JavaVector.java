@@ -28,10 +28,10 @@ final class JavaVector {
 
   private final ExprRenderer r;
   private final Var x;
-  /** Name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or null. */
-  private String mask;
+  /** ", " and the name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or "". */
+  private String mask = "";
   private final Map<Expr, String> scalarCse = new HashMap<>();
-  private final Map<Expr, String> vectorCse = new HashMap<>();
+  private final Map<Expr, Value> vectorCse = new HashMap<>();
   private final Map<Expr, Integer> counts = new HashMap<>();
   private final List<String> prelude = new ArrayList<>();
   private int locals;
@@ -48,7 +48,7 @@ final class JavaVector {
   static String group(ExprRenderer r, List<Compute> group, Var x, String indent, String mask) {
     StringBuilder out = new StringBuilder();
     JavaVector vec = new JavaVector(r, x);
-    vec.mask = mask;
+    if (mask != null) vec.mask = ", " + mask;
     try {
       for (Compute c : group) {
         int last = c.outIndex().size() - 1;
@@ -86,8 +86,7 @@ final class JavaVector {
   }
 
   private void store(StringBuilder out, String indent, String target, String v, boolean accumulate, DType storage) {
-    String m = mask == null ? "" : ", " + mask;
-    String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
+    String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + mask + ").add(" + v + ")" : v;
     if (storage == DType.BF16) {
       // emulated bf16: round each lane to nearest even through its bits (NaN lanes kept), as Bf16.round
       String b = "b" + (locals++);
@@ -95,10 +94,10 @@ final class JavaVector {
       out.append(indent).append("final IntVector ").append(b).append(" = ").append(b).append("f.reinterpretAsInts();\n");
       out.append(indent).append(b).append(".add(").append(b).append(".lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF0000)")
           .append(".reinterpretAsFloats().blend(").append(b).append("f, ").append(b).append("f.test(VectorOperators.IS_NAN))")
-          .append(".intoArray(F, ").append(target).append(m).append(");\n");
+          .append(".intoArray(F, ").append(target).append(mask).append(");\n");
       return;
     }
-    out.append(indent).append(sum).append(".intoArray(F, ").append(target).append(m).append(");\n");
+    out.append(indent).append(sum).append(".intoArray(F, ").append(target).append(mask).append(");\n");
   }
 
   /**
@@ -157,8 +156,8 @@ final class JavaVector {
 
   private Value render(Expr e) {
     if (!Exprs.uses(e, x)) return new Value(r.render(e, scalarCse), Kind.SCALAR, e.type());
-    String bound = vectorCse.get(e);
-    if (bound != null) return new Value(bound, kindOf(e), e.type());
+    Value bound = vectorCse.get(e);
+    if (bound != null) return bound;
     Value v = switch (e) {
       case Var v2 -> new Value("IOTA.add(" + r.var(v2) + ")", Kind.INTS, DType.I32);
       case Expr.Load l -> load(l);
@@ -182,14 +181,10 @@ final class JavaVector {
         case SCALAR -> throw new IllegalStateException();
       };
       prelude.add("final " + type + " " + name + " = " + v.text() + ";");
-      vectorCse.put(e, name);
-      return new Value(name, v.kind(), v.type());
+      vectorCse.put(e, new Value(name, v.kind(), v.type()));
+      return vectorCse.get(e);
     }
     return v;
-  }
-
-  private static Kind kindOf(Expr e) {
-    return switch (e.type()) { case F32, BF16 -> Kind.FLOATS; case I32 -> Kind.INTS; case BOOL -> Kind.MASK; };
   }
 
   /** The index of a load (or store) into its tensor, linearised as the shared walk does. */
@@ -205,7 +200,7 @@ final class JavaVector {
     if (l.tensor().dtype() != DType.F32) throw new Unsupported("int tensor indexed by x");
     if (last < 0 || !l.index().get(last).equals(x)) throw new Unsupported("x not the last index of " + l.tensor().name());
     for (int i = 0; i < last; i++) if (Exprs.uses(l.index().get(i), x)) throw new Unsupported("x in an outer index");
-    return new Value("FloatVector.fromArray(S, F, " + r.offset(l.tensor()) + " + " + linear(l) + (mask == null ? "" : ", " + mask) + ")", Kind.FLOATS, DType.F32);
+    return new Value("FloatVector.fromArray(S, F, " + r.offset(l.tensor()) + " + " + linear(l) + mask + ")", Kind.FLOATS, DType.F32);
   }
 
   private Value unary(Expr.Unary u) {
