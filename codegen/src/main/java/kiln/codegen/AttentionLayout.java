@@ -62,12 +62,6 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
     return String.join(" * ", f);
   }
 
-  /** The product of dims as a C expression, each factor after cast ("" or "(long long) "), dims spelled by name; "1" for none. */
-  public static String cuda(List<Dim> dims, Function<Dim, String> name, String cast) {
-    if (dims.isEmpty()) return "1";
-    return cast + String.join(" * " + cast, dims.stream().map(name).toList());
-  }
-
   /**
    * The layout of attention over q, k and v (the same tensor three times for a packed qkv) writing y
    * (B, T, heads..., HS). Every operand's axes are found by dim: y's batch and sequence dims, the

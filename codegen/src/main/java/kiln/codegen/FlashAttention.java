@@ -96,8 +96,8 @@ public final class FlashAttention {
     for (Tensor t : args) r.offset(t);
     java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
     String t = r.dim(l.seq());
-    String nh = AttentionLayout.cuda(l.heads(), name, "");
-    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "");
+    String nh = Kernels.product(l.heads(), name, "");
+    String kvh = Kernels.product(l.kvHeads(), name, "");
     StringBuilder ops = new StringBuilder();
     String op = ((Expr.Extern) c.body()).op();
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)

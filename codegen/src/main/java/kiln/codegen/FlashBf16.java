@@ -119,8 +119,8 @@ public final class FlashBf16 {
       default -> "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
     };
     List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
-    String nh = AttentionLayout.cuda(l.heads(), name, "(long long) ");
-    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "(long long) ");
+    String nh = Kernels.product(l.heads(), name, "(long long) ");
+    String kvh = Kernels.product(l.kvHeads(), name, "(long long) ");
     // query heads per key/value head; dkdv also takes how many of them each block sums: all (GS = G), or one
     // (per-query-head partials: the dkdv grid runs over query heads, dk and dv take q's layout)
     String group = "(" + nh + ") / (" + kvh + ")";

@@ -20,8 +20,7 @@ public final class Fuse {
       if (current != null && fusable(current, c)) {
         current.add(rename(c, current.getFirst().loopVars()));
       } else {
-        current = new ArrayList<>();
-        current.add(c);
+        current = new ArrayList<>(List.of(c));
         groups.add(current);
       }
     }
