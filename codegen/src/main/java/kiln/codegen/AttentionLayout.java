@@ -55,11 +55,9 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
   /** A term as a C expression of 64-bit ints, dims spelled by name (a dim fixed at render time may be a literal). */
   public static String cuda(Tensor.Term t, Function<Dim, String> name) {
     if (t.coefficient() == 0) return "0LL";
-    List<String> f = new ArrayList<>();
-    f.add(t.coefficient() + "LL");
-    for (Dim d : t.dims()) f.add("(long long) " + name.apply(d));
-    if (f.size() > 1 && t.coefficient() == 1) f.removeFirst();
-    return String.join(" * ", f);
+    if (t.dims().isEmpty()) return t.coefficient() + "LL";
+    String dims = Kernels.product(t.dims(), name, "(long long) ");
+    return t.coefficient() == 1 ? dims : t.coefficient() + "LL * " + dims;
   }
 
   /**

@@ -72,9 +72,8 @@ public final class ExprRenderer {
   }
 
   public String stride(Tensor t, int position) {
-    List<String> parts = new ArrayList<>();
-    for (int i = position + 1; i < t.rank(); i++) parts.add(dim(t.dims().get(i)));
-    return parts.isEmpty() ? "1" : "(" + String.join(" * ", parts) + ")";
+    List<Dim> after = t.dims().subList(position + 1, t.rank());
+    return after.isEmpty() ? "1" : "(" + Kernels.product(after, this::dim, "") + ")";
   }
 
   public String type(DType t) { return d.type(t); }

@@ -25,10 +25,7 @@ public enum Recompute {
   public static List<String> names() { return java.util.Arrays.stream(values()).map(Recompute::flag).toList(); }
 
   /** none or gelu; null where the name is none of them. */
-  public static Recompute parse(String name) {
-    for (Recompute r : values()) if (r.flag().equals(name)) return r;
-    return null;
-  }
+  public static Recompute parse(String name) { return java.util.Arrays.stream(values()).filter(r -> r.flag().equals(name)).findFirst().orElse(null); }
 
   /** The region ops this policy recomputes. */
   public List<String> regions() { return regions; }

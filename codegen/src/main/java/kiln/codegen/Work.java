@@ -2,9 +2,10 @@
 // (maps) and Tiles (matmuls) on its pool, the GPU shapes its grid by every kind.
 package kiln.codegen;
 
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.ToIntFunction;
+import java.util.stream.Stream;
 import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 
@@ -83,11 +84,7 @@ public sealed interface Work {
     public boolean byRows() { return mChunks > 1; }
 
     /** The kernels the launch runs besides its own: the transpose, then rest, tail and tailRest where present. */
-    public List<Rendered> kernels() {
-      List<Rendered> all = new ArrayList<>(List.of(transpose));
-      for (Rendered r : new Rendered[] {rest, tail, tailRest}) if (r != null) all.add(r);
-      return all;
-    }
+    public List<Rendered> kernels() { return Stream.of(transpose, rest, tail, tailRest).filter(Objects::nonNull).toList(); }
 
     /** Workspace floats this launch needs: each copied operand's rows (A's M chunk) x kChunk. */
     public long workspaceFloats(long m, long n) { return ((a ? (byRows() ? mChunk : m) : 0) + (b ? n : 0)) * kChunk; }
