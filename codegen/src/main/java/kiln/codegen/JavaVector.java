@@ -69,20 +69,20 @@ final class JavaVector {
     String target = r.offset(c.out()) + " + " + linear(new Expr.Load(c.out(), c.outIndex()));
     List<Expr.Reduce> reductions = c.rootReductions();
     count(c.inner());
+    String v = "vacc";
     if (reductions.isEmpty()) {
-      String v = floats(render(c.inner()));
+      v = floats(render(c.inner()));
       flushPrelude(out, indent);
-      store(out, indent, target, v, c.accumulate(), c.out().storage());
-      return;
+    } else {
+      boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
+      out.append(indent).append(vacc(max));
+      String inner = Statements.openLoops(r, Statements.vars(reductions), out, indent);
+      String value = floats(render(c.inner()));
+      flushPrelude(out, inner);
+      out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(value).append(");\n");
+      Statements.closeLoops(reductions.size(), out, indent);
     }
-    boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append(vacc(max));
-    String inner = Statements.openLoops(r, Statements.vars(reductions), out, indent);
-    String v = floats(render(c.inner()));
-    flushPrelude(out, inner);
-    out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
-    Statements.closeLoops(reductions.size(), out, indent);
-    store(out, indent, target, "vacc", c.accumulate(), c.out().storage());
+    store(out, indent, target, v, c.accumulate(), c.out().storage());
   }
 
   private void store(StringBuilder out, String indent, String target, String v, boolean accumulate, DType storage) {
@@ -279,13 +279,12 @@ final class JavaVector {
     return new Value(floats(a) + "." + method + "(" + floats(c) + ")", Kind.FLOATS, DType.F32);
   }
 
-  private static String cmp(Expr.CmpOp op) { return "VectorOperators." + op.name(); }
-
   private Value compare(Expr.Compare c) {
     Value a = render(c.a()), b = render(c.b());
-    if (c.a().type() == DType.I32) return new Value(intVector(a) + ".compare(" + cmp(c.op()) + ", " + ints(b) + ").cast(S)", Kind.MASK, DType.BOOL);
+    String op = "VectorOperators." + c.op().name();
+    if (c.a().type() == DType.I32) return new Value(intVector(a) + ".compare(" + op + ", " + ints(b) + ").cast(S)", Kind.MASK, DType.BOOL);
     if (c.a().type() != DType.F32) throw new Unsupported("compare of " + c.a().type());
-    return new Value(floats(a) + ".compare(" + cmp(c.op()) + ", " + floats(b) + ")", Kind.MASK, DType.BOOL);
+    return new Value(floats(a) + ".compare(" + op + ", " + floats(b) + ")", Kind.MASK, DType.BOOL);
   }
 
   private Value select(Expr.Select s) {
