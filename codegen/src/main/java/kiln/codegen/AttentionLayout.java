@@ -108,12 +108,10 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
     long coefficient = 0;
     List<Dim> offsetDims = List.of();
     for (int i = 0; i < d.size() - 1; i++) {
-      if (i == b || i == s || headAxes.contains(i)) continue;
-      if (slot != 0) {
-        if (coefficient != 0) throw new IllegalArgumentException("attention: " + want + ": at most one selector axis, found " + t);
-        coefficient = slot;
-        offsetDims = d.subList(i + 1, d.size());
-      }
+      if (slot == 0 || i == b || i == s || headAxes.contains(i)) continue;
+      if (coefficient != 0) throw new IllegalArgumentException("attention: " + want + ": at most one selector axis, found " + t);
+      coefficient = slot;
+      offsetDims = d.subList(i + 1, d.size());
     }
     Tensor.Term head = headAxes.isEmpty() ? new Tensor.Term(0, List.of()) : stride(d, headAxes.getLast());  // no head axis: one kv head for all
     return new Operand(t, new Tensor.Term(coefficient, List.copyOf(offsetDims)), stride(d, b), stride(d, s), head);
