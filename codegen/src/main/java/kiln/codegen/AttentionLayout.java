@@ -7,7 +7,7 @@ package kiln.codegen;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Function;
-import java.util.function.ToLongFunction;
+import java.util.function.ToIntFunction;
 import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 
@@ -44,10 +44,10 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
   }
 
   /** The number of key/value heads. */
-  public long kvHeadCount(ToLongFunction<Dim> size) { return product(kvHeads, size); }
+  public long kvHeadCount(ToIntFunction<Dim> size) { return Work.product(kvHeads, size); }
 
   /** G: query heads per key/value head (1: multi-head, NH: multi-query). */
-  public long groups(ToLongFunction<Dim> size) { return product(heads, size) / kvHeadCount(size); }
+  public long groups(ToIntFunction<Dim> size) { return Work.product(heads, size) / kvHeadCount(size); }
 
   /** True when q, k and v are slices of one tensor (GPT-2's (B, T, 3, NH, HS)). */
   public boolean packed() { return q.tensor() == k.tensor() && k.tensor() == v.tensor(); }
@@ -55,17 +55,9 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
   /** A term as a C expression of 64-bit ints, dims spelled by name (a dim fixed at render time may be a literal). */
   public static String cuda(Tensor.Term t, Function<Dim, String> name) {
     if (t.coefficient() == 0) return "0LL";
-    List<String> f = new ArrayList<>();
-    f.add(t.coefficient() + "LL");
-    for (Dim d : t.dims()) f.add("(long long) " + name.apply(d));
-    if (f.size() > 1 && t.coefficient() == 1) f.removeFirst();
-    return String.join(" * ", f);
-  }
-
-  /** The product of dims as a C expression, each factor after cast ("" or "(long long) "), dims spelled by name; "1" for none. */
-  public static String cuda(List<Dim> dims, Function<Dim, String> name, String cast) {
-    if (dims.isEmpty()) return "1";
-    return cast + String.join(" * " + cast, dims.stream().map(name).toList());
+    if (t.dims().isEmpty()) return t.coefficient() + "LL";
+    String dims = Kernels.product(t.dims(), name, "(long long) ");
+    return t.coefficient() == 1 ? dims : t.coefficient() + "LL * " + dims;
   }
 
   /**
@@ -116,12 +108,10 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
     long coefficient = 0;
     List<Dim> offsetDims = List.of();
     for (int i = 0; i < d.size() - 1; i++) {
-      if (i == b || i == s || headAxes.contains(i)) continue;
-      if (slot != 0) {
-        if (coefficient != 0) throw new IllegalArgumentException("attention: " + want + ": at most one selector axis, found " + t);
-        coefficient = slot;
-        offsetDims = d.subList(i + 1, d.size());
-      }
+      if (slot == 0 || i == b || i == s || headAxes.contains(i)) continue;
+      if (coefficient != 0) throw new IllegalArgumentException("attention: " + want + ": at most one selector axis, found " + t);
+      coefficient = slot;
+      offsetDims = d.subList(i + 1, d.size());
     }
     Tensor.Term head = headAxes.isEmpty() ? new Tensor.Term(0, List.of()) : stride(d, headAxes.getLast());  // no head axis: one kv head for all
     return new Operand(t, new Tensor.Term(coefficient, List.copyOf(offsetDims)), stride(d, b), stride(d, s), head);
@@ -129,10 +119,4 @@ public record AttentionLayout(Operand q, Operand k, Operand v, Operand y, Dim ba
 
   /** The row-major stride of axis i: the product of the dims after it. */
   private static Tensor.Term stride(List<Dim> d, int i) { return new Tensor.Term(1, List.copyOf(d.subList(i + 1, d.size()))); }
-
-  private static long product(List<Dim> dims, ToLongFunction<Dim> size) {
-    long p = 1;
-    for (Dim d : dims) p *= size.applyAsLong(d);
-    return p;
-  }
 }

@@ -251,9 +251,8 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
     String tile = System.getenv("KILN_CUDA_TILE");
     if (tile == null || tile.isBlank()) return s;
     String[] f = tile.split(",");
-    int[] v = new int[f.length];
     try {
-      for (int i = 0; i < f.length; i++) v[i] = Integer.parseInt(f[i].strip());
+      int[] v = java.util.Arrays.stream(f).mapToInt(x -> Integer.parseInt(x.strip())).toArray();
       if (precision == Precision.FP32 && v.length == 5) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, new SimtTile(v[0], v[1], v[2], v[3], v[4]), s.mma, s.wgmma, s.columns, s.wgmmaBf16);
       if (precision == Precision.TF32 && v.length == 5) return s.withWgmma(new WgmmaTile(v[0], v[1], v[2], v[3], v[4]));
       if (precision == Precision.TF32 && v.length == 6) return new CudaSchedule(s.mapBlock, s.reduceBlock, precision, s.simt, new MmaTile(v[0], v[1], v[2], v[3], v[4], v[5]), s.wgmma, s.columns, s.wgmmaBf16);

@@ -72,9 +72,8 @@ public final class ExprRenderer {
   }
 
   public String stride(Tensor t, int position) {
-    List<String> parts = new ArrayList<>();
-    for (int i = position + 1; i < t.rank(); i++) parts.add(dim(t.dims().get(i)));
-    return parts.isEmpty() ? "1" : "(" + String.join(" * ", parts) + ")";
+    List<Dim> after = t.dims().subList(position + 1, t.rank());
+    return after.isEmpty() ? "1" : "(" + Kernels.product(after, this::dim, "") + ")";
   }
 
   public String type(DType t) { return d.type(t); }
@@ -118,20 +117,19 @@ public final class ExprRenderer {
   private String render(Expr e, Map<Expr, String> cse, Map<Expr, Integer> counts, List<String> prelude) {
     String bound = cse.get(e);
     if (bound != null) return bound;
+    java.util.function.Function<Expr, String> sub = x -> render(x, cse, counts, prelude);
     String text = switch (e) {
       case Var v -> var(v);
       case Expr.Const c -> c.type() == DType.I32 ? d.i32((int) c.value()) : d.f32((float) c.value());
       case Expr.SizeOf s -> dim(s.dim());
       case Expr.Extern x -> throw new IllegalArgumentException("extern " + x.op() + " has no element expression; it is rendered as its own kernel");
       case Expr.Load l -> d.widen(element(l, cse, counts, prelude, false), l.tensor().storage());
-      case Expr.RoundBf16 b -> d.roundBf16(render(b.x(), cse, counts, prelude), render(b.index(), cse, counts, prelude),
-          render(b.seed(), cse, counts, prelude));
-      case Expr.Unary u -> d.unary(u.op(), render(u.x(), cse, counts, prelude));
-      case Expr.Binary b -> d.binary(b.op(), render(b.a(), cse, counts, prelude), render(b.b(), cse, counts, prelude), b.type() == DType.I32);
-      case Expr.Compare c -> d.compare(c.op(), render(c.a(), cse, counts, prelude), render(c.b(), cse, counts, prelude));
-      case Expr.Select s -> d.select(render(s.cond(), cse, counts, prelude), render(s.then(), cse, counts, prelude),
-          render(s.otherwise(), cse, counts, prelude));
-      case Expr.Cast c -> c.to() == DType.F32 ? d.toF32(render(c.x(), cse, counts, prelude)) : "(int) " + render(c.x(), cse, counts, prelude);
+      case Expr.RoundBf16 b -> d.roundBf16(sub.apply(b.x()), sub.apply(b.index()), sub.apply(b.seed()));
+      case Expr.Unary u -> d.unary(u.op(), sub.apply(u.x()));
+      case Expr.Binary b -> d.binary(b.op(), sub.apply(b.a()), sub.apply(b.b()), b.type() == DType.I32);
+      case Expr.Compare c -> d.compare(c.op(), sub.apply(c.a()), sub.apply(c.b()));
+      case Expr.Select s -> d.select(sub.apply(s.cond()), sub.apply(s.then()), sub.apply(s.otherwise()));
+      case Expr.Cast c -> c.to() == DType.F32 ? d.toF32(sub.apply(c.x())) : "(int) " + sub.apply(c.x());
       case Expr.Reduce r -> throw new IllegalStateException("reduction inside an expression reached the renderer: " + r);
     };
     if (prelude != null && counts.getOrDefault(e, 0) > 1) {

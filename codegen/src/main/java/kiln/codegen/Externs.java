@@ -185,13 +185,11 @@ public final class Externs {
 
   /** Why attention extern c cannot run at these sizes on any kernel (its layout unreadable, or as below; one line), or null. */
   static String attentionUnsupported(Compute c, ToIntFunction<Dim> size) {
-    AttentionLayout l;
     try {
-      l = attentionLayout(c);
+      return attentionUnsupported(attentionLayout(c), size::applyAsInt);
     } catch (IllegalArgumentException e) {
       return e.getMessage();
     }
-    return attentionUnsupported(l, size::applyAsInt);
   }
 
   /**

@@ -52,10 +52,6 @@ public final class FlashAttention {
 
   /** The kernels' tiles (the FA_* macros of flash_attention.cuh), as the host launches them. */
   record Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide, boolean dqWide) {
-    Tile(int rows, int threads, int sharedBytes, int fwdBk, int dqBk, int dkvBq, boolean dkvWide) {
-      this(rows, threads, sharedBytes, fwdBk, dqBk, dkvBq, dkvWide, false);
-    }
-
     /** cluster: dkdv hands its dk, dv tile ([2][rows][HS] floats) to its cluster through shared memory. */
     static Tile of(String op, int hs, boolean tf32, boolean cluster) {
       if (tf32) {
@@ -64,22 +60,22 @@ public final class FlashAttention {
         boolean wide = hs > 64;
         int warps = 4, rows = 16 * warps, threads = 32 * warps, fwdBk = wide ? 32 : 64, dqBk = wide ? 32 : 64, dkvBq = 32;
         return switch (op) {
-          case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+          case Externs.ATTENTION -> new Tile(rows, threads, 4 * 2 * fwdBk * (hs + 4), fwdBk, dqBk, dkvBq, wide, false);
           // wide heads: dq reads its dO fragments from a shared-memory tile of its rows (FA_DQ_WIDE)
           case Externs.ATTENTION_DQ -> wide && DQ_WIDE
               ? new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4) + 4 * rows * (hs + 4), fwdBk, dqBk, dkvBq, wide, true)
-              : new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide);
+              : new Tile(rows, threads, 4 * 2 * dqBk * (hs + 4), fwdBk, dqBk, dkvBq, wide, false);
           default -> wide
-              ? new Tile(rows, 2 * threads, 4 * (2 * rows * (hs + 4) + 2 * (2 * dkvBq * (hs + 4) + 2 * dkvBq)), fwdBk, dqBk, dkvBq, true)
-              : new Tile(rows, threads, Math.max(4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), cluster ? 4 * 2 * rows * hs : 0), fwdBk, dqBk, dkvBq, false);
+              ? new Tile(rows, 2 * threads, 4 * (2 * rows * (hs + 4) + 2 * (2 * dkvBq * (hs + 4) + 2 * dkvBq)), fwdBk, dqBk, dkvBq, true, false)
+              : new Tile(rows, threads, Math.max(4 * (2 * dkvBq * (hs + 4) + 2 * dkvBq), cluster ? 4 * 2 * rows * hs : 0), fwdBk, dqBk, dkvBq, false, false);
         };
       }
       // the column tile c splits into c/4 threads with HS / (c/4) head-dim columns each: 64 needs HS % 16 == 0
       int bq = 64, bk = 64, rm = 4, cols = hs % 16 == 0 ? 64 : 32;
       return switch (op) {
-        case Externs.ATTENTION -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (hs * bq + 2 * hs * cols + cols * (bq + 4)), cols, cols, cols, false);
-        case Externs.ATTENTION_DQ -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (2 * hs * bq + 3 * hs * cols + cols * (bq + 4)), cols, cols, cols, false);
-        default -> new Tile(bk, (cols / 4) * (bk / rm), 4 * (2 * hs * bk + 2 * hs * cols + 2 * cols * (bk + 4) + 2 * cols), cols, cols, cols, false);
+        case Externs.ATTENTION -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (hs * bq + 2 * hs * cols + cols * (bq + 4)), cols, cols, cols, false, false);
+        case Externs.ATTENTION_DQ -> new Tile(bq, (cols / 4) * (bq / rm), 4 * (2 * hs * bq + 3 * hs * cols + cols * (bq + 4)), cols, cols, cols, false, false);
+        default -> new Tile(bk, (cols / 4) * (bk / rm), 4 * (2 * hs * bk + 2 * hs * cols + 2 * cols * (bk + 4) + 2 * cols), cols, cols, cols, false, false);
       };
     }
   }
@@ -100,15 +96,15 @@ public final class FlashAttention {
     for (Tensor t : args) r.offset(t);
     java.util.function.Function<Dim, String> name = d -> d.equals(l.headSize()) ? Integer.toString(hs) : r.dim(d);
     String t = r.dim(l.seq());
-    String nh = AttentionLayout.cuda(l.heads(), name, "");
-    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "");
+    String nh = Kernels.product(l.heads(), name, "");
+    String kvh = Kernels.product(l.kvHeads(), name, "");
     StringBuilder ops = new StringBuilder();
     String op = ((Expr.Extern) c.body()).op();
     boolean perHead = launch.perQueryHead();  // dkdv into one partial per query head (Externs.attention's perQueryHead)
-    long groups = l.groups(size::applyAsInt);
+    long groups = l.groups(size);
     // dkdv summing its group across a thread-block cluster: a block per query head, dk and dv with k's dims
     int cluster = op.equals(Externs.ATTENTION_DKDV) && !perHead && !l.packed()
-        && clusterSumsGroup(l.kvHeadCount(size::applyAsInt), groups, s.precision()) ? (int) groups : 0;
+        && clusterSumsGroup(l.kvHeadCount(size), groups, s.precision()) ? (int) groups : 0;
     // the operands' locals (op_q, ...) in the kernels' order, and the call that passes them
     List<String> roles = switch (op) {
       case Externs.ATTENTION -> List.of("q", "k", "v", "y");

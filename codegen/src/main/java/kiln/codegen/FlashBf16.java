@@ -56,15 +56,13 @@ public final class FlashBf16 {
     return fp32 != null && !fp32.contains(i);
   }
 
-  /** The head sizes the kernels take: multiples of 16 (the mma's k), at most 128 (registers). */
-  public static boolean headSize(int hs) { return hs % 16 == 0 && hs > 0 && hs <= 128; }
-
   /** Why these kernels cannot run attention extern c at these sizes whatever its storage (one line), or null. */
   static String layoutUnsupported(Compute c, ToIntFunction<Dim> size) {
     String why = Externs.attentionUnsupported(c, size);
     if (why != null) return why;
     int hs = size.applyAsInt(Externs.attentionLayout(c).headSize());
-    if (!headSize(hs)) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
+    // the head sizes the kernels take: multiples of 16 (the mma's k), at most 128 (registers)
+    if (hs % 16 != 0 || hs <= 0 || hs > 128) return "bf16 flash attention: a head size that is a multiple of 16, at most 128, found " + hs;
     return null;
   }
 
@@ -121,8 +119,8 @@ public final class FlashBf16 {
       default -> "fab_backward_dkdv<" + acc + ">(H, %s, %s, %s, %s, " + lse + ", F + " + r.offset(args.get(5)) + ", %s, %s";
     };
     List<String> ops = launch.operands().stream().map(o -> "FabOperand{" + o.cudaFields(r.offset(o.tensor()), name) + "}").toList();
-    String nh = AttentionLayout.cuda(l.heads(), name, "(long long) ");
-    String kvh = AttentionLayout.cuda(l.kvHeads(), name, "(long long) ");
+    String nh = Kernels.product(l.heads(), name, "(long long) ");
+    String kvh = Kernels.product(l.kvHeads(), name, "(long long) ");
     // query heads per key/value head; dkdv also takes how many of them each block sums: all (GS = G), or one
     // (per-query-head partials: the dkdv grid runs over query heads, dk and dv take q's layout)
     String group = "(" + nh + ") / (" + kvh + ")";

@@ -5,7 +5,6 @@ package kiln.codegen;
 import java.util.ArrayList;
 import java.util.List;
 import kiln.dsl.Compute;
-import kiln.dsl.Dim;
 import kiln.dsl.Expr;
 import kiln.dsl.Exprs;
 import kiln.dsl.Tensor;
@@ -21,8 +20,7 @@ public final class Fuse {
       if (current != null && fusable(current, c)) {
         current.add(rename(c, current.getFirst().loopVars()));
       } else {
-        current = new ArrayList<>();
-        current.add(c);
+        current = new ArrayList<>(List.of(c));
         groups.add(current);
       }
     }
@@ -36,8 +34,7 @@ public final class Fuse {
   private static boolean fusable(List<Compute> group, Compute next) {
     Compute first = group.getFirst();
     if (!elementwise(first) || !elementwise(next)) return false;
-    List<Dim> dims = first.loopVars().stream().map(Var::dim).toList();
-    if (!dims.equals(next.loopVars().stream().map(Var::dim).toList())) return false;
+    if (!Kernels.dims(first.loopVars()).equals(Kernels.dims(next.loopVars()))) return false;
     Compute renamed = rename(next, first.loopVars());
     for (Compute g : group) {
       // next may read what the group wrote, and the group what next writes, only element by element
@@ -49,12 +46,10 @@ public final class Fuse {
 
   static boolean readsOnlyAt(Expr body, Tensor t, List<Var> at) {
     for (Expr.Load l : Exprs.loads(body)) {
-      if (overlaps(l.tensor(), t) && !(l.index().equals(at) && l.tensor().equals(t))) return false;
+      if (l.tensor().root().equals(t.root()) && !(l.index().equals(at) && l.tensor().equals(t))) return false;
     }
     return true;
   }
-
-  private static boolean overlaps(Tensor a, Tensor b) { return a.root().equals(b.root()); }
 
   static Compute rename(Compute c, List<Var> to) {
     Expr body = c.body();

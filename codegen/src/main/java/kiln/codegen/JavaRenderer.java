@@ -28,12 +28,8 @@ public final class JavaRenderer {
   public static Rendered map(List<Compute> group) {
     ExprRenderer r = new ExprRenderer(new JavaDialect());
     Compute first = group.getFirst();
-    List<Var> parallel = new ArrayList<>();
-    for (Var v : first.loopVars()) {
-      if (group.stream().allMatch(c -> c.outIndex().contains(v))) parallel.add(v);
-    }
-    List<Var> serial = new ArrayList<>(first.loopVars());
-    serial.removeAll(parallel);
+    List<Var> parallel = first.loopVars().stream().filter(v -> group.stream().allMatch(c -> c.outIndex().contains(v))).toList();
+    List<Var> serial = first.loopVars().stream().filter(v -> !parallel.contains(v)).toList();
     // name outputs first, then loop vars in order, so the source is canonical
     for (Compute c : group) r.offset(c.out());
     for (Var v : first.loopVars()) r.var(v);

@@ -28,10 +28,10 @@ final class JavaVector {
 
   private final ExprRenderer r;
   private final Var x;
-  /** Name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or null. */
-  private String mask;
+  /** ", " and the name of the lane mask of a partial chunk (loads and stores of x's tensors take it), or "". */
+  private String mask = "";
   private final Map<Expr, String> scalarCse = new HashMap<>();
-  private final Map<Expr, String> vectorCse = new HashMap<>();
+  private final Map<Expr, Value> vectorCse = new HashMap<>();
   private final Map<Expr, Integer> counts = new HashMap<>();
   private final List<String> prelude = new ArrayList<>();
   private int locals;
@@ -48,7 +48,7 @@ final class JavaVector {
   static String group(ExprRenderer r, List<Compute> group, Var x, String indent, String mask) {
     StringBuilder out = new StringBuilder();
     JavaVector vec = new JavaVector(r, x);
-    vec.mask = mask;
+    if (mask != null) vec.mask = ", " + mask;
     try {
       for (Compute c : group) {
         int last = c.outIndex().size() - 1;
@@ -69,25 +69,24 @@ final class JavaVector {
     String target = r.offset(c.out()) + " + " + linear(new Expr.Load(c.out(), c.outIndex()));
     List<Expr.Reduce> reductions = c.rootReductions();
     count(c.inner());
+    String v = "vacc";
     if (reductions.isEmpty()) {
-      String v = floats(render(c.inner()));
+      v = floats(render(c.inner()));
       flushPrelude(out, indent);
-      store(out, indent, target, v, c.accumulate(), c.out().storage());
-      return;
+    } else {
+      boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
+      out.append(indent).append(vacc(max));
+      String inner = Statements.openLoops(r, Statements.vars(reductions), out, indent);
+      String value = floats(render(c.inner()));
+      flushPrelude(out, inner);
+      out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(value).append(");\n");
+      Statements.closeLoops(reductions.size(), out, indent);
     }
-    boolean max = reductions.getFirst().op() == Expr.RedOp.MAX;
-    out.append(indent).append(vacc(max));
-    String inner = Statements.openLoops(r, Statements.vars(reductions), out, indent);
-    String v = floats(render(c.inner()));
-    flushPrelude(out, inner);
-    out.append(inner).append("vacc = vacc.").append(max ? "max" : "add").append("(").append(v).append(");\n");
-    Statements.closeLoops(reductions.size(), out, indent);
-    store(out, indent, target, "vacc", c.accumulate(), c.out().storage());
+    store(out, indent, target, v, c.accumulate(), c.out().storage());
   }
 
   private void store(StringBuilder out, String indent, String target, String v, boolean accumulate, DType storage) {
-    String m = mask == null ? "" : ", " + mask;
-    String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + m + ").add(" + v + ")" : v;
+    String sum = accumulate ? "FloatVector.fromArray(S, F, " + target + mask + ").add(" + v + ")" : v;
     if (storage == DType.BF16) {
       // emulated bf16: round each lane to nearest even through its bits (NaN lanes kept), as Bf16.round
       String b = "b" + (locals++);
@@ -95,10 +94,10 @@ final class JavaVector {
       out.append(indent).append("final IntVector ").append(b).append(" = ").append(b).append("f.reinterpretAsInts();\n");
       out.append(indent).append(b).append(".add(").append(b).append(".lanewise(VectorOperators.LSHR, 16).and(1).add(0x7FFF)).and(0xFFFF0000)")
           .append(".reinterpretAsFloats().blend(").append(b).append("f, ").append(b).append("f.test(VectorOperators.IS_NAN))")
-          .append(".intoArray(F, ").append(target).append(m).append(");\n");
+          .append(".intoArray(F, ").append(target).append(mask).append(");\n");
       return;
     }
-    out.append(indent).append(sum).append(".intoArray(F, ").append(target).append(m).append(");\n");
+    out.append(indent).append(sum).append(".intoArray(F, ").append(target).append(mask).append(");\n");
   }
 
   /**
@@ -157,8 +156,8 @@ final class JavaVector {
 
   private Value render(Expr e) {
     if (!Exprs.uses(e, x)) return new Value(r.render(e, scalarCse), Kind.SCALAR, e.type());
-    String bound = vectorCse.get(e);
-    if (bound != null) return new Value(bound, kindOf(e), e.type());
+    Value bound = vectorCse.get(e);
+    if (bound != null) return bound;
     Value v = switch (e) {
       case Var v2 -> new Value("IOTA.add(" + r.var(v2) + ")", Kind.INTS, DType.I32);
       case Expr.Load l -> load(l);
@@ -182,14 +181,10 @@ final class JavaVector {
         case SCALAR -> throw new IllegalStateException();
       };
       prelude.add("final " + type + " " + name + " = " + v.text() + ";");
-      vectorCse.put(e, name);
-      return new Value(name, v.kind(), v.type());
+      vectorCse.put(e, new Value(name, v.kind(), v.type()));
+      return vectorCse.get(e);
     }
     return v;
-  }
-
-  private static Kind kindOf(Expr e) {
-    return switch (e.type()) { case F32, BF16 -> Kind.FLOATS; case I32 -> Kind.INTS; case BOOL -> Kind.MASK; };
   }
 
   /** The index of a load (or store) into its tensor, linearised as the shared walk does. */
@@ -205,7 +200,7 @@ final class JavaVector {
     if (l.tensor().dtype() != DType.F32) throw new Unsupported("int tensor indexed by x");
     if (last < 0 || !l.index().get(last).equals(x)) throw new Unsupported("x not the last index of " + l.tensor().name());
     for (int i = 0; i < last; i++) if (Exprs.uses(l.index().get(i), x)) throw new Unsupported("x in an outer index");
-    return new Value("FloatVector.fromArray(S, F, " + r.offset(l.tensor()) + " + " + linear(l) + (mask == null ? "" : ", " + mask) + ")", Kind.FLOATS, DType.F32);
+    return new Value("FloatVector.fromArray(S, F, " + r.offset(l.tensor()) + " + " + linear(l) + mask + ")", Kind.FLOATS, DType.F32);
   }
 
   private Value unary(Expr.Unary u) {
@@ -284,13 +279,12 @@ final class JavaVector {
     return new Value(floats(a) + "." + method + "(" + floats(c) + ")", Kind.FLOATS, DType.F32);
   }
 
-  private static String cmp(Expr.CmpOp op) { return "VectorOperators." + op.name(); }
-
   private Value compare(Expr.Compare c) {
     Value a = render(c.a()), b = render(c.b());
-    if (c.a().type() == DType.I32) return new Value(intVector(a) + ".compare(" + cmp(c.op()) + ", " + ints(b) + ").cast(S)", Kind.MASK, DType.BOOL);
+    String op = "VectorOperators." + c.op().name();
+    if (c.a().type() == DType.I32) return new Value(intVector(a) + ".compare(" + op + ", " + ints(b) + ").cast(S)", Kind.MASK, DType.BOOL);
     if (c.a().type() != DType.F32) throw new Unsupported("compare of " + c.a().type());
-    return new Value(floats(a) + ".compare(" + cmp(c.op()) + ", " + floats(b) + ")", Kind.MASK, DType.BOOL);
+    return new Value(floats(a) + ".compare(" + op + ", " + floats(b) + ")", Kind.MASK, DType.BOOL);
   }
 
   private Value select(Expr.Select s) {
@@ -309,15 +303,11 @@ final class JavaVector {
     throw new Unsupported("cast to " + c.to() + " of " + a.kind());
   }
 
-  private String floats(Value v) {
-    return switch (v.kind()) {
-      case FLOATS -> v.text();
-      case SCALAR -> {
-        if (v.type() != DType.F32) throw new Unsupported("scalar " + v.type() + " used as floats");
-        yield "FloatVector.broadcast(S, " + v.text() + ")";
-      }
-      default -> throw new Unsupported(v.kind() + " used as floats");
-    };
+  private static String floats(Value v) {
+    if (v.kind() == Kind.FLOATS) return v.text();
+    if (v.kind() != Kind.SCALAR) throw new Unsupported(v.kind() + " used as floats");
+    if (v.type() != DType.F32) throw new Unsupported("scalar " + v.type() + " used as floats");
+    return "FloatVector.broadcast(S, " + v.text() + ")";
   }
 
   /** An int vector on the left of a lanewise call (a scalar is broadcast). */
@@ -327,10 +317,8 @@ final class JavaVector {
     return v.text();
   }
 
-  private String ints(Value v) {
-    return switch (v.kind()) {
-      case INTS, SCALAR -> v.text();   // IntVector's lanewise methods take a scalar int
-      default -> throw new Unsupported(v.kind() + " used as ints");
-    };
+  private static String ints(Value v) {
+    if (v.kind() != Kind.INTS && v.kind() != Kind.SCALAR) throw new Unsupported(v.kind() + " used as ints");
+    return v.text();   // IntVector's lanewise methods take a scalar int
   }
 }

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.function.Function;
 import kiln.dsl.Dim;
 import kiln.dsl.Expr;
 import kiln.dsl.Tensor;
@@ -16,9 +17,12 @@ final class Kernels {
 
   static List<Dim> dims(List<Var> vars) { return vars.stream().map(Var::dim).toList(); }
 
-  static String product(ExprRenderer r, List<Var> group) {
-    if (group.isEmpty()) return "1";
-    return String.join(" * ", group.stream().map(v -> r.dim(v.dim())).toList());
+  static String product(ExprRenderer r, List<Var> group) { return product(dims(group), r::dim, ""); }
+
+  /** The product of dims as a C or Java expression, each factor after cast ("" or "(long long) "), dims spelled by name; "1" for none. */
+  static String product(List<Dim> dims, Function<Dim, String> name, String cast) {
+    if (dims.isEmpty()) return "1";
+    return cast + String.join(" * " + cast, dims.stream().map(name).toList());
   }
 
   /** Stride of a contiguous var group in a tensor: the stride of its innermost var. */

@@ -56,7 +56,12 @@ public final class Lowering {
   public static Lowered lower(List<Compute> computes, Backend backend) {
     boolean dump = "1".equals(System.getenv("KILN_DUMP_IR"));
     List<List<Compute>> groups = backend.groups(computes);
-    if (dump) dumpGroups("fuse", groups);
+    if (dump) {
+      System.err.println("== after fuse");
+      for (List<Compute> g : groups) {
+        for (Compute c : g) System.err.println((g.size() > 1 ? "  | " : "  ") + c.name() + ": " + c);
+      }
+    }
     Map<String, Rendered> kernels = new LinkedHashMap<>();
     List<Launch> launches = new ArrayList<>();
     for (List<Compute> group : groups) {
@@ -102,12 +107,5 @@ public final class Lowering {
         return List.of(new Launch(name(group), JavaRenderer.toClass(r, chosen != null ? chosen : defaults)));
       }
     });
-  }
-
-  private static void dumpGroups(String pass, List<List<Compute>> groups) {
-    System.err.println("== after " + pass);
-    for (List<Compute> g : groups) {
-      for (Compute c : g) System.err.println((g.size() > 1 ? "  | " : "  ") + c.name() + ": " + c);
-    }
   }
 }

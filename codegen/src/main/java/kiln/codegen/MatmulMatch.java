@@ -3,6 +3,7 @@
 package kiln.codegen;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import kiln.dsl.Compute;
@@ -52,13 +53,6 @@ public record MatmulMatch(Compute compute, Expr.Load a, Expr.Load b, List<Var> b
     return true;
   }
 
-  /** The group's vars sit at consecutive positions of index, in the group's order. */
-  private static boolean contiguous(List<Var> group, List<Expr> index) {
-    if (group.isEmpty()) return true;
-    int start = index.indexOf(group.getFirst());
-    for (int i = 0; i < group.size(); i++) {
-      if (start + i >= index.size() || !index.get(start + i).equals(group.get(i))) return false;
-    }
-    return true;
-  }
+  /** The group's vars sit at consecutive positions of index, in the group's order (each var is in index at most once: simple). */
+  private static boolean contiguous(List<Var> group, List<Expr> index) { return Collections.indexOfSubList(index, group) >= 0; }
 }

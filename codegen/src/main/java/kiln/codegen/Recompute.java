@@ -12,7 +12,11 @@ public enum Recompute {
    * Every GELU region's output (GPT-2's MLP activation, Gemma's GeGLU gate) is recomputed where the
    * backward first reads it: B·T·4C floats per GPT-2 layer less to keep, one element-wise pass more.
    */
-  GELU;
+  GELU("gelu");
+
+  private final List<String> regions;
+
+  Recompute(String... regions) { this.regions = List.of(regions); }
 
   /** The flag's spelling: none, gelu. */
   public String flag() { return name().toLowerCase(java.util.Locale.ROOT); }
@@ -21,28 +25,18 @@ public enum Recompute {
   public static List<String> names() { return java.util.Arrays.stream(values()).map(Recompute::flag).toList(); }
 
   /** none or gelu; null where the name is none of them. */
-  public static Recompute parse(String name) {
-    for (Recompute r : values()) if (r.flag().equals(name)) return r;
-    return null;
-  }
+  public static Recompute parse(String name) { return java.util.Arrays.stream(values()).filter(r -> r.flag().equals(name)).findFirst().orElse(null); }
 
   /** The region ops this policy recomputes. */
-  public List<String> regions() {
-    return switch (this) {
-      case NONE -> List.of();
-      case GELU -> List.of("gelu");
-    };
-  }
+  public List<String> regions() { return regions; }
 
   /** Marks the outputs of this policy's regions in g for recompute (before the backward is derived). */
   public void apply(Graph g) {
-    for (String op : regions()) for (Graph.Region r : g.regions(op)) g.recompute(r.output);
+    for (String op : regions) for (Graph.Region r : g.regions(op)) g.recompute(r.output);
   }
 
   /** How many regions of g this policy recomputes. */
   public int count(Graph g) {
-    int n = 0;
-    for (String op : regions()) n += g.regions(op).size();
-    return n;
+    return regions.stream().mapToInt(op -> g.regions(op).size()).sum();
   }
 }

@@ -2,9 +2,10 @@
 // (maps) and Tiles (matmuls) on its pool, the GPU shapes its grid by every kind.
 package kiln.codegen;
 
-import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.ToIntFunction;
+import java.util.stream.Stream;
 import kiln.dsl.Dim;
 import kiln.dsl.Tensor;
 
@@ -22,7 +23,8 @@ public sealed interface Work {
     return product(batch, size) + "x" + product(m, size) + "x" + product(n, size) + "x" + product(k, size);
   }
 
-  private static long product(List<Dim> dims, ToIntFunction<Dim> size) {
+  /** The product of the dims' sizes (1 for none). */
+  static long product(List<Dim> dims, ToIntFunction<Dim> size) {
     long p = 1;
     for (Dim d : dims) p *= size.applyAsInt(d);
     return p;
@@ -82,11 +84,7 @@ public sealed interface Work {
     public boolean byRows() { return mChunks > 1; }
 
     /** The kernels the launch runs besides its own: the transpose, then rest, tail and tailRest where present. */
-    public List<Rendered> kernels() {
-      List<Rendered> all = new ArrayList<>(List.of(transpose));
-      for (Rendered r : new Rendered[] {rest, tail, tailRest}) if (r != null) all.add(r);
-      return all;
-    }
+    public List<Rendered> kernels() { return Stream.of(transpose, rest, tail, tailRest).filter(Objects::nonNull).toList(); }
 
     /** Workspace floats this launch needs: each copied operand's rows (A's M chunk) x kChunk. */
     public long workspaceFloats(long m, long n) { return ((a ? (byRows() ? mChunk : m) : 0) + (b ? n : 0)) * kChunk; }
