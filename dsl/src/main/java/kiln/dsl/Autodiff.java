@@ -44,7 +44,7 @@ public final class Autodiff {
     initialized.add(dLoss);
     for (int i = forward.size() - 1; i >= 0; i--) {
       Compute c = forward.get(i);
-      Tensor dOut = gradKey(c.out());
+      Tensor dOut = grads.get(c.out());
       if (dOut == null || graph.isDetached(c.out())) continue;
       settle(dOut);
       if (!initialized.contains(dOut)) continue;
@@ -68,8 +68,6 @@ public final class Autodiff {
     }
     return need;
   }
-
-  private Tensor gradKey(Tensor t) { return grads.get(t); }
 
   private Tensor gradOf(Tensor t) {
     return grads.computeIfAbsent(t, k -> {

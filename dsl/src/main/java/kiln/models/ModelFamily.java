@@ -131,8 +131,6 @@ public interface ModelFamily<C extends Record> {
       for (long n : sizes) s = Math.addExact(s, n);
       return s;
     }
-
-    public int index(String name) { return names.indexOf(name); }
   }
 
   default long paramCount(C c) { return layout(c).count(); }
