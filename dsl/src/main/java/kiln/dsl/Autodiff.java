@@ -19,9 +19,6 @@ import kiln.dsl.Expr.BinOp;
 import kiln.dsl.Expr.Load;
 
 public final class Autodiff {
-  /** Gradient tensor of each tensor that received one (params map to views of the grad block). */
-  public record Result(Map<Tensor, Tensor> gradients) {}
-
   private final Graph graph;
   private final Map<Tensor, Tensor> grads = new LinkedHashMap<>();
   private final Set<Tensor> initialized = new HashSet<>();
@@ -31,7 +28,7 @@ public final class Autodiff {
 
   Autodiff(Graph graph) { this.graph = graph; }
 
-  Result run(Tensor loss) {
+  void run(Tensor loss) {
     if (loss.rank() != 0 || loss.dtype() != DType.F32) {
       throw new DslException("backward: loss " + loss + " must be an F32 scalar (no dims)");
     }
@@ -53,7 +50,6 @@ public final class Autodiff {
     }
     for (Tensor dx : List.copyOf(pending.keySet())) settle(dx);
     graph.layer(savedLayer);
-    return new Result(grads);
   }
 
   /** Params, and every tensor computed from a param, except through detached tensors. */

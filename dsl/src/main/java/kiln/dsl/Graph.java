@@ -331,9 +331,9 @@ public final class Graph {
   }
 
   /** Appends the derived backward of the computes so far, seeded with d(loss) = 1. */
-  public Autodiff.Result backward(Tensor loss) {
+  public void backward(Tensor loss) {
     differentiated = true;
-    return new Autodiff(this).run(loss);
+    new Autodiff(this).run(loss);
   }
 
   void addDerived(Compute c) { add(c); }

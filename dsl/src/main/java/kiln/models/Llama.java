@@ -52,10 +52,10 @@ public final class Llama {
       g.layer("embed");
       Tensor x = g.compute("x", Graph.dims(B, T, C), (b, t, ch) -> wte.at(tokens.at(b, t), ch));
       for (int l = 0; l < c.layers(); l++) {
-        x = LlamaLayers.decoderLayer(g, l, x, w, LlamaLayers::rmsnorm, c.eps(), c.theta(), LlamaLayers::swiglu, FFN);
+        x = LlamaLayers.decoderLayer(g, l, x, w, 0, c.eps(), c.theta(), LlamaLayers::swiglu, FFN);
       }
       g.layer("norm");
-      Tensor xf = rmsnorm(g, x, w.get("norm"), c.eps());
+      Tensor xf = rmsnorm(g, x, w.get("norm"), c.eps(), 0);
       g.layer("head");
       Tensor logits = logits(g, xf, w.get("lm_head"));   // untied: the head's own weights
       return new Outputs(logits, crossEntropy(g, logits, targets, V));
