@@ -22,7 +22,6 @@ public final class Autodiff {
   private final Graph graph;
   private final Map<Tensor, Tensor> grads = new LinkedHashMap<>();
   private final Set<Tensor> initialized = new HashSet<>();
-  private final Map<Tensor, Tensor> paramGradRoots = new HashMap<>();
   private final Map<Tensor, List<Compute>> pending = new LinkedHashMap<>();
   private final Map<Tensor, Tensor> recomputedCopies = new HashMap<>();
 
@@ -32,7 +31,6 @@ public final class Autodiff {
     if (loss.rank() != 0 || loss.dtype() != DType.F32) {
       throw new DslException("backward: loss " + loss + " must be an F32 scalar (no dims)");
     }
-    paramGradRoots.putAll(graph.gradientRoots());
     Set<Tensor> needsGrad = tensorsNeedingGrad();
     List<Compute> forward = new ArrayList<>(graph.computes());
     String savedLayer = graph.layer("backward");
@@ -68,9 +66,9 @@ public final class Autodiff {
   private Tensor gradOf(Tensor t) {
     return grads.computeIfAbsent(t, k -> {
       if (k.role() == Role.PARAM) {
-        Tensor gradRoot = paramGradRoots.get(k.root());
+        Tensor gradRoot = graph.gradientRoots().get(k.root());
         if (gradRoot == null) throw new DslException("backward: param " + k.name() + " has no gradient storage bound");
-        return Graph.mirror(k, gradRoot, gradRoot.name() + ".");
+        return k.onRoot(gradRoot, gradRoot.name() + ".");
       }
       if (k.isView()) throw new DslException("backward: view " + k.name() + " of a non-param tensor needs a gradient");
       return graph.tensor("d" + k.name(), Role.ACT_GRAD, DType.F32, k.dims().toArray(Dim[]::new));
