@@ -19,23 +19,18 @@ import kiln.dsl.Expr.BinOp;
 import kiln.dsl.Expr.Load;
 
 public final class Autodiff {
-  /** Gradient tensor of each tensor that received one (params map to views of the grad block). */
-  public record Result(Map<Tensor, Tensor> gradients) {}
-
   private final Graph graph;
   private final Map<Tensor, Tensor> grads = new LinkedHashMap<>();
   private final Set<Tensor> initialized = new HashSet<>();
-  private final Map<Tensor, Tensor> paramGradRoots = new HashMap<>();
   private final Map<Tensor, List<Compute>> pending = new LinkedHashMap<>();
   private final Map<Tensor, Tensor> recomputedCopies = new HashMap<>();
 
   Autodiff(Graph graph) { this.graph = graph; }
 
-  Result run(Tensor loss) {
+  void run(Tensor loss) {
     if (loss.rank() != 0 || loss.dtype() != DType.F32) {
       throw new DslException("backward: loss " + loss + " must be an F32 scalar (no dims)");
     }
-    paramGradRoots.putAll(graph.gradientRoots());
     Set<Tensor> needsGrad = tensorsNeedingGrad();
     List<Compute> forward = new ArrayList<>(graph.computes());
     String savedLayer = graph.layer("backward");
@@ -44,7 +39,7 @@ public final class Autodiff {
     initialized.add(dLoss);
     for (int i = forward.size() - 1; i >= 0; i--) {
       Compute c = forward.get(i);
-      Tensor dOut = gradKey(c.out());
+      Tensor dOut = grads.get(c.out());
       if (dOut == null || graph.isDetached(c.out())) continue;
       settle(dOut);
       if (!initialized.contains(dOut)) continue;
@@ -53,7 +48,6 @@ public final class Autodiff {
     }
     for (Tensor dx : List.copyOf(pending.keySet())) settle(dx);
     graph.layer(savedLayer);
-    return new Result(grads);
   }
 
   /** Params, and every tensor computed from a param, except through detached tensors. */
@@ -69,14 +63,12 @@ public final class Autodiff {
     return need;
   }
 
-  private Tensor gradKey(Tensor t) { return grads.get(t); }
-
   private Tensor gradOf(Tensor t) {
     return grads.computeIfAbsent(t, k -> {
       if (k.role() == Role.PARAM) {
-        Tensor gradRoot = paramGradRoots.get(k.root());
+        Tensor gradRoot = graph.gradientRoots().get(k.root());
         if (gradRoot == null) throw new DslException("backward: param " + k.name() + " has no gradient storage bound");
-        return Graph.mirror(k, gradRoot, gradRoot.name() + ".");
+        return k.onRoot(gradRoot, gradRoot.name() + ".");
       }
       if (k.isView()) throw new DslException("backward: view " + k.name() + " of a non-param tensor needs a gradient");
       return graph.tensor("d" + k.name(), Role.ACT_GRAD, DType.F32, k.dims().toArray(Dim[]::new));

@@ -10,13 +10,9 @@ final class Derivative {
     if (e.equals(wrt)) return Ops.lit(1);
     if (e.type() != DType.F32) return Ops.lit(0, e.type() == DType.BOOL ? DType.F32 : e.type());
     return switch (e) {
-      case Var v -> Ops.lit(0);
-      case Expr.Const c -> Ops.lit(0);
-      case Expr.SizeOf s -> Ops.lit(0);
-      case Expr.Load l -> Ops.lit(0);
-      case Expr.Cast c -> Ops.lit(0);           // from an integer: no gradient
+      case Var _, Expr.Const _, Expr.SizeOf _, Expr.Load _, Expr.Compare _ -> Ops.lit(0);
+      case Expr.Cast _ -> Ops.lit(0);           // from an integer: no gradient
       case Expr.RoundBf16 b -> throw new DslException("derivative of a stochastic bf16 rounding (only the optimizer's weight copy rounds so)");
-      case Expr.Compare c -> Ops.lit(0);
       case Expr.Extern x -> throw new DslException("derivative of extern " + x.op() + " (its backward is the rule given to Graph.extern)");
       case Expr.Reduce r -> throw new DslException("derivative through a nested reduction " + r + " (reductions are hoisted)");
       case Expr.Select s -> Ops.select(s.cond(), of(s.then(), wrt), of(s.otherwise(), wrt));

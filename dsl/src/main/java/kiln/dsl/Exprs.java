@@ -12,9 +12,7 @@ public final class Exprs {
 
   public static List<Expr> children(Expr e) {
     return switch (e) {
-      case Var v -> List.of();
-      case Expr.Const c -> List.of();
-      case Expr.SizeOf s -> List.of();
+      case Var _, Expr.Const _, Expr.SizeOf _ -> List.of();
       case Expr.Load l -> l.index();
       case Expr.Extern x -> List.copyOf(x.tensors());
       case Expr.Unary u -> List.of(u.x());
@@ -30,9 +28,7 @@ public final class Exprs {
   /** Rebuilds e with each child mapped (through Ops, so it simplifies). */
   public static Expr mapChildren(Expr e, UnaryOperator<Expr> f) {
     return switch (e) {
-      case Var v -> v;
-      case Expr.Const c -> c;
-      case Expr.SizeOf s -> s;
+      case Var _, Expr.Const _, Expr.SizeOf _ -> e;   // leaves: nothing to map
       case Expr.Load l -> new Expr.Load(l.tensor(), l.index().stream().map(f).toList());
       case Expr.Unary u -> u.op() == Expr.UnOp.NEG ? Ops.neg(f.apply(u.x())) : new Expr.Unary(u.op(), f.apply(u.x()));
       case Expr.Binary b -> Ops.bin(b.op(), f.apply(b.a()), f.apply(b.b()));

@@ -66,7 +66,7 @@ public final class Graph {
     Map<String, Tensor> views = new LinkedHashMap<>();
     List<Tensor.Term> at = new ArrayList<>();
     for (var e : members.entrySet()) {
-      views.put(e.getKey(), root.member(e.getKey(), e.getValue(), at));
+      views.put(e.getKey(), new Tensor(e.getKey(), e.getValue(), DType.F32, role, root, at));
       at = new ArrayList<>(at);
       at.add(new Tensor.Term(1, e.getValue()));
     }
@@ -78,13 +78,8 @@ public final class Graph {
     Tensor source = of.values().iterator().next().root();
     Tensor root = tensor(name, role, DType.F32, source.dims().toArray(Dim[]::new));
     Map<String, Tensor> views = new LinkedHashMap<>();
-    for (var e : of.entrySet()) views.put(e.getKey(), mirror(e.getValue(), root, name + "."));
+    for (var e : of.entrySet()) views.put(e.getKey(), e.getValue().onRoot(root, name + "."));
     return views;
-  }
-
-  static Tensor mirror(Tensor t, Tensor newRoot, String prefix) {
-    if (!t.isView()) return newRoot;
-    return t.mirror(mirror(t.base(), newRoot, prefix), prefix, newRoot.role());
   }
 
   // ---- computes: out[vars] = f(vars), one overload per rank so a layer names its vars ----
@@ -331,9 +326,9 @@ public final class Graph {
   }
 
   /** Appends the derived backward of the computes so far, seeded with d(loss) = 1. */
-  public Autodiff.Result backward(Tensor loss) {
+  public void backward(Tensor loss) {
     differentiated = true;
-    return new Autodiff(this).run(loss);
+    new Autodiff(this).run(loss);
   }
 
   void addDerived(Compute c) { add(c); }

@@ -61,7 +61,10 @@ public final class Tensor {
   }
 
   /** This tensor (a root or a view of one) over newRoot instead of its root: the same view chain, names prefixed. */
-  public Tensor onRoot(Tensor newRoot, String prefix) { return Graph.mirror(this, newRoot, prefix); }
+  public Tensor onRoot(Tensor newRoot, String prefix) {
+    if (base == null) return newRoot;
+    return new Tensor(prefix + name, dims, dtype, newRoot.role(), base.onRoot(newRoot, prefix), offset);
+  }
 
   /** This view's offset in its root's storage, as terms over dims. */
   public List<Term> rootOffset() {
@@ -94,16 +97,6 @@ public final class Tensor {
   public Tensor window(String viewName, Dim length, Dim start) {
     if (dims.size() != 1) throw new DslException("tensor " + name + dims + ": a window is a view of a 1-D tensor");
     return new Tensor(viewName, List.of(length), dtype, role, this, List.of(new Term(1, List.of(start))));
-  }
-
-  /** A view of this tensor at the given offset with other dims (members of a block). */
-  Tensor member(String memberName, List<Dim> memberDims, List<Term> at) {
-    return new Tensor(memberName, memberDims, dtype, role, this, at);
-  }
-
-  /** A tensor of the same shape and view structure in the gradient (or state) storage. */
-  Tensor mirror(Tensor mirroredBase, String prefix, Role mirrorRole) {
-    return new Tensor(prefix + name, dims, dtype, mirrorRole, mirroredBase, offset);
   }
 
   /** tensor[index...]: checks rank, and that a plain var indexes the dim it ranges over. */

@@ -10,6 +10,7 @@ import static kiln.dsl.Ops.sum;
 import static kiln.models.Layers.crossEntropy;
 import static kiln.models.Layers.gelu;
 import static kiln.models.Layers.logits;
+import static kiln.models.LlamaLayers.rmsnorm;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,10 +52,10 @@ public final class Gemma {
       g.layer("embed");
       Tensor x = g.compute("x", Graph.dims(B, T, C), (b, t, ch) -> wte.at(tokens.at(b, t), ch).mul(sizeF(C).sqrt()));
       for (int l = 0; l < c.layers(); l++) {
-        x = LlamaLayers.decoderLayer(g, l, x, w, Gemma::rmsnorm, c.eps(), c.theta(), Gemma::geglu, FFN);
+        x = LlamaLayers.decoderLayer(g, l, x, w, 1, c.eps(), c.theta(), Gemma::geglu, FFN);
       }
       g.layer("norm");
-      Tensor xf = rmsnorm(g, x, w.get("norm"), c.eps());
+      Tensor xf = rmsnorm(g, x, w.get("norm"), c.eps(), 1);   // a scale of 1 + w
       g.layer("head");
       Tensor out = logits(g, xf, wte);
       return new Outputs(out, crossEntropy(g, out, targets, V));
@@ -89,13 +90,6 @@ public final class Gemma {
       LlamaLayers.init(layout(c), seed, 0f, c.vocab() * c.channels(), dst, base);
     }
   };
-
-  /** Gemma's RMSNorm over the last dim of (B, T, C): x · rsqrt(mean(x²) + eps) · (1 + w). */
-  static Tensor rmsnorm(Graph g, Tensor x, Tensor w, double eps) {
-    Dim b0 = x.dims().get(0), t0 = x.dims().get(1), c0 = x.dims().get(2);
-    Tensor rstd = g.compute("rstd", dims(b0, t0), (b, t) -> sum(c0, c -> x.at(b, t, c).square()).div(sizeF(c0)).add(eps).rsqrt());
-    return g.compute("out", dims(b0, t0, c0), (b, t, c) -> x.at(b, t, c).mul(rstd.at(b, t)).mul(w.at(c).add(1)));
-  }
 
   /** GeGLU feed-forward: (gelu_tanh(x W_gateᵀ) ⊙ x W_upᵀ) W_downᵀ, no biases. */
   static Tensor geglu(Graph g, Tensor x, Tensor wGate, Tensor wUp, Tensor wDown) {

@@ -50,7 +50,26 @@ public final class Gpt2 {
       return new Outputs(logits, crossEntropy(g, logits, targets, V));
     }
 
-    public java.util.Optional<Program> decoder(Config c) { return java.util.Optional.of(buildDecoder(c.layers())); }
+    /**
+     * Generation with a KV cache: one new token per sequence per run, at position pos (an input),
+     * attending over the cached keys and values of positions 0..pos. Forward only; logits (B, 1, Vp).
+     */
+    public java.util.Optional<Program> decoder(Config cfg) {
+      Graph g = new Graph();
+      Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
+      Tensor tokens = g.input(Program.TOKENS, DType.I32, B, ONE);
+      Tensor pos = g.input(Program.POS, DType.I32);
+      Tensor kCache = g.tensor("k_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
+      Tensor vCache = g.tensor("v_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
+
+      g.layer("encoder");
+      Tensor wte = w.get("wte"), wpe = w.get("wpe");
+      Tensor x = g.compute("encoded", Graph.dims(B, ONE, C), (b, one, c) -> wte.at(tokens.at(b, one), c).add(wpe.at(pos.at(), c)));
+      Tensor logits = blocksAndHead(g, w, cfg.layers(), x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos));
+      int end = g.computes().size();
+      return java.util.Optional.of(new Program("gpt2-decoder", g, w, Map.of(), Map.of(Program.TOKENS, tokens, Program.POS, pos),
+          Map.of(Program.LOGITS, logits), Map.of("k_cache", kCache, "v_cache", vCache), end, end, end));
+    }
 
     public FileFormat file() {
       return new FileFormat(20240326, 3, 5, "an llm.c GPT-2 model", List.of(new Field("maxT", "maxT"), new Field("vocab", "V"),
@@ -123,29 +142,6 @@ public final class Gpt2 {
     p.put("lnfw", List.of(C));
     p.put("lnfb", List.of(C));
     return p;
-  }
-
-  public static Map<Dim, Integer> bind(Config c, int batch, int seq) { return FAMILY.bind(c, batch, seq); }
-
-  /**
-   * Generation with a KV cache: one new token per sequence per run, at position pos (an input),
-   * attending over the cached keys and values of positions 0..pos. Forward only; logits (B, 1, Vp).
-   */
-  public static Program buildDecoder(int layers) {
-    Graph g = new Graph();
-    Map<String, Tensor> w = g.block("params", Role.PARAM, parameterShapes());
-    Tensor tokens = g.input(Program.TOKENS, DType.I32, B, ONE);
-    Tensor pos = g.input(Program.POS, DType.I32);
-    Tensor kCache = g.tensor("k_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
-    Tensor vCache = g.tensor("v_cache", Role.STATE, DType.F32, L, B, MAXT, NH, HS);
-
-    g.layer("encoder");
-    Tensor wte = w.get("wte"), wpe = w.get("wpe");
-    Tensor x = g.compute("encoded", Graph.dims(B, ONE, C), (b, one, c) -> wte.at(tokens.at(b, one), c).add(wpe.at(pos.at(), c)));
-    Tensor logits = blocksAndHead(g, w, layers, x, (l, qkv) -> Layers.cachedAttention(g, qkv, kCache.slice(l), vCache.slice(l), pos));
-    int end = g.computes().size();
-    return new Program("gpt2-decoder", g, w, Map.of(), Map.of(Program.TOKENS, tokens, Program.POS, pos), Map.of(Program.LOGITS, logits),
-        Map.of("k_cache", kCache, "v_cache", vCache), end, end, end);
   }
 
   /** The training program of an L-layer GPT-2 as the DSL defines it (its kernels depend on L only). */

@@ -31,7 +31,6 @@ public final class Llama {
   public static final ModelFamily<Config> FAMILY = new ModelFamily<>() {
     public String name() { return "llama"; }
     public Class<Config> configType() { return Config.class; }
-    public LinkedHashMap<String, List<Dim>> parameters() { return parameterShapes(); }
     public Dim batchDim() { return B; }
     public Dim seqDim() { return T; }
     public String reference() { return "reference/llama_reference.py"; }
@@ -41,7 +40,26 @@ public final class Llama {
           L, c.layers(), V, c.vocab(), VP, c.paddedVocab(), FF, c.ffn());
     }
 
-    public Outputs forward(Graph g, Map<String, Tensor> w, Tensor tokens, Tensor targets, Config c) { return Llama.forward(g, w, tokens, targets, c); }
+    /** Our Llama file's parameter order: SwiGLU's w1, w3, w2, then the untied lm_head after the final norm. */
+    public LinkedHashMap<String, List<Dim>> parameters() {
+      var p = LlamaLayers.parameters(FFN, VP, C, L, KV, G, HS, ONE, FF);
+      p.put("lm_head", List.of(VP, C));
+      return p;
+    }
+
+    public Outputs forward(Graph g, Map<String, Tensor> w, Tensor tokens, Tensor targets, Config c) {
+      Tensor wte = w.get("wte");
+      g.layer("embed");
+      Tensor x = g.compute("x", Graph.dims(B, T, C), (b, t, ch) -> wte.at(tokens.at(b, t), ch));
+      for (int l = 0; l < c.layers(); l++) {
+        x = LlamaLayers.decoderLayer(g, l, x, w, 0, c.eps(), c.theta(), LlamaLayers::swiglu, FFN);
+      }
+      g.layer("norm");
+      Tensor xf = rmsnorm(g, x, w.get("norm"), c.eps(), 0);
+      g.layer("head");
+      Tensor logits = logits(g, xf, w.get("lm_head"));   // untied: the head's own weights
+      return new Outputs(logits, crossEntropy(g, logits, targets, V));
+    }
 
     public FileFormat file() {
       return new FileFormat(20261123, 1, 0, "a kiln Llama model", List.of(new Field("maxT", "maxT"), new Field("vocab", "V"),
@@ -78,31 +96,5 @@ public final class Llama {
   /** The value and its bits, since the header stores Float.floatToIntBits and a NaN has many. */
   static String floatFound(float f) {
     return f + " (bits 0x" + Integer.toHexString(Float.floatToRawIntBits(f)) + ")";
-  }
-
-  /** Our Llama file's parameter order: SwiGLU's w1, w3, w2, then the untied lm_head after the final norm. */
-  static LinkedHashMap<String, List<Dim>> parameterShapes() {
-    var p = LlamaLayers.parameters(FFN, VP, C, L, KV, G, HS, ONE, FF);
-    p.put("lm_head", List.of(VP, C));
-    return p;
-  }
-
-  public static Map<Dim, Integer> bind(Config c, int batch, int seq) { return FAMILY.bind(c, batch, seq); }
-
-  public static Program build(Config cfg) { return FAMILY.build(cfg); }
-
-  static ModelFamily.Outputs forward(Graph g, Map<String, Tensor> w, Tensor tokens, Tensor targets, Config cfg) {
-    Tensor wte = w.get("wte");
-
-    g.layer("embed");
-    Tensor x = g.compute("x", Graph.dims(B, T, C), (b, t, c) -> wte.at(tokens.at(b, t), c));
-    for (int l = 0; l < cfg.layers(); l++) {
-      x = LlamaLayers.decoderLayer(g, l, x, w, LlamaLayers::rmsnorm, cfg.eps(), cfg.theta(), LlamaLayers::swiglu, FFN);
-    }
-    g.layer("norm");
-    Tensor xf = rmsnorm(g, x, w.get("norm"), cfg.eps());
-    g.layer("head");
-    Tensor logits = logits(g, xf, w.get("lm_head"));   // untied: the head's own weights
-    return new ModelFamily.Outputs(logits, crossEntropy(g, logits, targets, V));
   }
 }

@@ -21,11 +21,14 @@ import kiln.dsl.Tensor;
 public final class LlamaLayers {
   private LlamaLayers() {}
 
-  /** RMSNorm over the last dim of (B, T, C): x · rsqrt(mean(x²) + eps) · w. */
-  public static Tensor rmsnorm(Graph g, Tensor x, Tensor w, double eps) {
+  /**
+   * RMSNorm over the last dim of (B, T, C): x · rsqrt(mean(x²) + eps) · (w + offset). Llama's offset is 0; Gemma's is 1,
+   * a scale of 1 + w (its norm weights start at 0).
+   */
+  public static Tensor rmsnorm(Graph g, Tensor x, Tensor w, double eps, double offset) {
     Dim B = x.dims().get(0), T = x.dims().get(1), C = x.dims().get(2);
     Tensor rstd = g.compute("rstd", dims(B, T), (b, t) -> sum(C, c -> x.at(b, t, c).square()).div(sizeF(C)).add(eps).rsqrt());
-    return g.compute("out", dims(B, T, C), (b, t, c) -> x.at(b, t, c).mul(rstd.at(b, t)).mul(w.at(c)));
+    return g.compute("out", dims(B, T, C), (b, t, c) -> x.at(b, t, c).mul(rstd.at(b, t)).mul(w.at(c).add(offset)));
   }
 
   /**
@@ -99,32 +102,27 @@ public final class LlamaLayers {
     return g.compute("down", dims(B, T, C), (b, t, c) -> sum(FF, f -> h.at(b, t, f).mul(w2.at(c, f))));
   }
 
-  /** How a Llama-style layer normalises (B, T, C) by a weight: rmsnorm, or Gemma's scale of 1 + w. */
-  interface Norm {
-    Tensor apply(Graph g, Tensor x, Tensor w, double eps);
-  }
-
   /** A gated feed-forward over (B, T, C) from its three weights: the two (FF, C) inputs, then the (C, FF) output. */
   interface GatedFfn {
     Tensor apply(Graph g, Tensor x, Tensor in1, Tensor in2, Tensor out);
   }
 
   /**
-   * Layer l of a Llama-style decoder, as layers h<l>.attn_norm, .attn, .ffn_norm, .ffn: norm → q, k, v → rope → grouped
-   * attention → out → residual → norm → gated FFN → residual. ffnWeights names the FFN's weights in the order ffn takes
-   * them (the order of {@link #parameters}).
+   * Layer l of a Llama-style decoder, as layers h<l>.attn_norm, .attn, .ffn_norm, .ffn: rmsnorm → q, k, v → rope → grouped
+   * attention → out → residual → rmsnorm → gated FFN → residual. normOffset is {@link #rmsnorm}'s offset; ffnWeights names
+   * the FFN's weights in the order ffn takes them (the order of {@link #parameters}).
    */
-  static Tensor decoderLayer(Graph g, int l, Tensor x, Map<String, Tensor> w, Norm norm, double eps, double theta, GatedFfn ffn,
-      List<String> ffnWeights) {
+  static Tensor decoderLayer(Graph g, int l, Tensor x, Map<String, Tensor> w, double normOffset, double eps, double theta,
+      GatedFfn ffn, List<String> ffnWeights) {
     g.layer("h" + l + ".attn_norm");
-    Tensor xn = norm.apply(g, x, w.get("attn_norm").slice(l), eps);
+    Tensor xn = rmsnorm(g, x, w.get("attn_norm").slice(l), eps, normOffset);
     g.layer("h" + l + ".attn");
     Tensor q = rope(g, "q", project(g, "q_proj", xn, w.get("wq").slice(l)), theta);
     Tensor k = rope(g, "k", project(g, "k_proj", xn, w.get("wk").slice(l)), theta);
     Tensor v = project(g, "v", xn, w.get("wv").slice(l));
     Tensor h = Layers.residual(g, x, outProjection(g, groupedAttention(g, q, k, v), w.get("wo").slice(l)));
     g.layer("h" + l + ".ffn_norm");
-    Tensor hn = norm.apply(g, h, w.get("ffn_norm").slice(l), eps);
+    Tensor hn = rmsnorm(g, h, w.get("ffn_norm").slice(l), eps, normOffset);
     g.layer("h" + l + ".ffn");
     Tensor in1 = w.get(ffnWeights.get(0)).slice(l);
     Tensor in2 = w.get(ffnWeights.get(1)).slice(l);

@@ -101,7 +101,8 @@ public interface ModelFamily<C extends Record> {
     Map<Dim, Integer> sizes = new LinkedHashMap<>(dims(c));
     sizes.put(batchDim(), batch);
     sizes.put(seqDim(), seq);
-    return Trainable.bindShared(sizes, parameters());
+    sizes.put(Trainable.HYPER, Program.HYPER_SLOTS);
+    return Program.bindShard(sizes, layout(c).count(), 0);   // the optimizer's slice: the whole block
   }
 
   /** Parameter names and element counts for c, from binding the dims of parameters(). */
@@ -131,8 +132,6 @@ public interface ModelFamily<C extends Record> {
       for (long n : sizes) s = Math.addExact(s, n);
       return s;
     }
-
-    public int index(String name) { return names.indexOf(name); }
   }
 
   default long paramCount(C c) { return layout(c).count(); }

@@ -2,7 +2,6 @@
 // the token inputs, and after the loss: derived backward, the gradient norm, AdamW.
 package kiln.models;
 
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,18 +51,5 @@ final class Trainable {
     return new Program(model, g, params, grads, Map.of(Program.TOKENS, tokens, Program.TARGETS, targets, Program.HYPER, hyper),
         Map.of(Program.LOGITS, logits, Program.LOSS, loss, Program.GRAD_NORM2, norm2), Map.of(Program.ADAM_M, m, Program.ADAM_V, v),
         forwardEnd, backwardEnd, normEnd);
-  }
-
-  /** Adds the trainer's dims to a model's sizes: hyper slots, the optimizer's slice (the whole block) and the norm's chunking. */
-  static Map<Dim, Integer> bindShared(Map<Dim, Integer> modelSizes, Map<String, List<Dim>> shapes) {
-    Map<Dim, Integer> sizes = new HashMap<>(modelSizes);
-    long p = 0;
-    for (List<Dim> dims : shapes.values()) {
-      long n = 1;
-      for (Dim d : dims) n *= sizes.get(d);
-      p += n;
-    }
-    sizes.put(HYPER, Program.HYPER_SLOTS);
-    return Program.bindShard(sizes, p, 0);
   }
 }

@@ -27,7 +27,7 @@ class ArenaTest {
    */
   @Test void tensorsOneKernelTouchesNeverShare() {
     Program p = Gpt2.build(2, kiln.codegen.BackendPass.CUDA);
-    var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 4, 64), 4, 32);
+    var sizes = Gpt2.FAMILY.bind(new Gpt2.Config(64, 50257, 50304, 2, 4, 64), 4, 32);
     List<Compute> order = p.graph().computes();
     try {
       kiln.codegen.CudaLowering.rowsOverride = true;
@@ -63,7 +63,7 @@ class ArenaTest {
 
   @Test void liveTensorsNeverOverlap() {
     Program p = Gpt2.build(2);
-    var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 4, 64), 4, 32);
+    var sizes = Gpt2.FAMILY.bind(new Gpt2.Config(64, 50257, 50304, 2, 4, 64), 4, 32);
     List<Compute> order = p.graph().computes();
     Arena shared = new Arena(p.graph(), sizes, Set.of(p.logits(), p.loss()), ArenaLayout.Launches.each(order), true, Map.of());
     Arena separate = new Arena(p.graph(), sizes);
@@ -113,7 +113,7 @@ class ArenaTest {
   /** Device layouts start every root tensor on 64 bytes (16 floats): vector and cp.async copies need it. */
   @Test void deviceLayoutAlignsEveryTensor() {
     Program p = Gpt2.build(2, kiln.codegen.BackendPass.CUDA);
-    var sizes = Gpt2.bind(new Gpt2.Config(64, 50257, 50304, 2, 3, 48), 3, 37);
+    var sizes = Gpt2.FAMILY.bind(new Gpt2.Config(64, 50257, 50304, 2, 3, 48), 3, 37);
     Arena device = new Arena(p.graph(), sizes, Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), false, Map.of());   // pinned as Session pins
     for (Tensor t : p.graph().roots()) {
       if (t.dtype() == DType.F32) assertEquals(0, device.offsetLong(t) % 16, t.name() + " at " + device.offsetLong(t));

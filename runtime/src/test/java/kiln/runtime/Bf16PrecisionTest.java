@@ -130,7 +130,7 @@ class Bf16PrecisionTest {
 
   @Test void deviceLayoutsPackBf16TwoToASlot() {
     Program p = Bf16Storage.apply(Gpt2.build(1), false, Bf16Storage.Residual.FP32).program();
-    Map<kiln.dsl.Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 32), 2, 16);
+    Map<kiln.dsl.Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 32), 2, 16);
     Arena device = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), false, Map.of());
     Arena host = new Arena(p.graph(), sizes, java.util.Set.of(p.loss()), ArenaLayout.Launches.each(p.graph().computes()), true, Map.of());
     Tensor logits = p.logits();

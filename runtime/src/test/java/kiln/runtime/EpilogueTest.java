@@ -114,7 +114,7 @@ class EpilogueTest {
    */
   @Test void theArenaKeepsOperandsApartFromTheEpilogue() {
     Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     Set<Tensor> pinned = Set.of(p.loss());
     Arena.Launches launches = Session.cudaLaunches(p);
     Arena fusedArena = new Arena(p.graph(), sizes, pinned, launches, false, Map.of());
@@ -142,7 +142,7 @@ class EpilogueTest {
   /** Over copies in more than one K chunk (the lm head's dx: K = 50 304) the epilogue runs after the matmul as a map. */
   @Test void aMatmulInSeveralLaunchesRunsItsEpilogueAsAMap() {
     Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
     List<String> kinds = new ArrayList<>();
     for (kiln.codegen.Launch x : CudaLowering.lower(Session.sections(p).get("backward"), s, m -> null, sizes::get,

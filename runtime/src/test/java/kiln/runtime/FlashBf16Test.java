@@ -66,8 +66,8 @@ class FlashBf16Test {
   /** A session takes the bf16 kernels only where they take the head size (else the fp32 seam, as before). */
   @Test void theHeadSizeDecides() {
     Program p = Gpt2.build(1, BackendPass.CUDA);
-    Map<kiln.dsl.Dim, Integer> hs64 = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 128), 2, 16);
-    Map<kiln.dsl.Dim, Integer> hs24 = Gpt2.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 48), 2, 16);
+    Map<kiln.dsl.Dim, Integer> hs64 = Gpt2.FAMILY.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 128), 2, 16);
+    Map<kiln.dsl.Dim, Integer> hs24 = Gpt2.FAMILY.bind(new Gpt2.Config(64, 1000, 1024, 1, 2, 48), 2, 16);
     assertTrue(kiln.codegen.FlashBf16.takes(p, hs64::get), "HS = 64");
     assertTrue(!kiln.codegen.FlashBf16.takes(p, hs24::get), "HS = 24");
   }

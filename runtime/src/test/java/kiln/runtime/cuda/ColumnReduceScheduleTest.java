@@ -46,7 +46,7 @@ class ColumnReduceScheduleTest {
   @Test
   void loweringPicksTheScheduleWhereItIsOnOnly() {
     Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule on = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get, 0, null, null);
     long colreduce = l.launches().stream().filter(x -> x.kernel().kind().equals("colreduce")).count();
@@ -88,7 +88,7 @@ class ColumnReduceScheduleTest {
   @Test
   void workspaceIsAPartialPerSplitAndFitsTheTransposeWorkspace() {
     Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     Arena layout = new Arena(p.graph(), sizes, java.util.Set.of(), null, false, Map.of());
     CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     long most = 0;

@@ -103,11 +103,11 @@ class RowKernelEmulationTest {
         default -> new kiln.models.Gpt2.Config(16, 1025, 1030, 1, 2, 522);
       };
       p = kiln.models.Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
-      bound = kiln.models.Gpt2.bind(cfg, batch, seq);
+      bound = kiln.models.Gpt2.FAMILY.bind(cfg, batch, seq);
     } else {
       var cfg = new kiln.models.Llama.Config(16, 97, 100, 1, 4, 2, 64, 96, 10000f, 1e-5f);
-      p = kiln.models.Llama.build(cfg);
-      bound = kiln.models.Llama.bind(cfg, batch, seq);
+      p = kiln.models.Llama.FAMILY.build(cfg);
+      bound = kiln.models.Llama.FAMILY.bind(cfg, batch, seq);
     }
     if (bf16) p = kiln.codegen.Bf16Storage.apply(p, false, kiln.codegen.Bf16Storage.Residual.FP32).program();
     for (String name : new String[] {"emu.h", "main.cpp"}) {

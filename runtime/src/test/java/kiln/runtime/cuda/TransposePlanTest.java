@@ -73,7 +73,7 @@ class TransposePlanTest {
   @Test
   void gpt2BackwardMatmulsRunOverCopiesDwteChunkedAlongM() {
     Program p = Gpt2.build(12, kiln.codegen.BackendPass.CUDA);
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 12, 12, 768), 8, 1024);
     Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), HOPPER, m -> null, sizes::get, CudaExecutor.TRANSPOSE_FLOATS, null, null);
     Map<String, Integer> kinds = new TreeMap<>();
     long workspace = 0;
@@ -140,7 +140,7 @@ class TransposePlanTest {
   @Test
   void theChooserPicksCopiesWithATileOrKeepsMmaSync() {
     Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
-    Map<Dim, Integer> sizes = Gpt2.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
+    Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule.WgmmaTile other = (CudaSchedule.WgmmaTile) CudaSchedule.wgmmaSpace().stream().filter(t -> !t.equals(CudaSchedule.WGMMA_DEFAULT))
         .findFirst().orElseThrow();
     java.util.List<String> asked = new java.util.ArrayList<>();
