@@ -116,8 +116,8 @@ final class SharedOptions {
   static final class Recompute {
     @Option(names = "--recompute", paramLabel = "none|gelu",
         description = "Activations the backward recomputes instead of keeping them from the forward: none, or gelu (every GELU output:"
-            + " GPT-2's MLP, Gemma's GeGLU gate; less memory for one more element-wise pass per layer) (default: gelu on CUDA where"
-            + " the model has a GELU, none on the CPU).")
+            + " GPT-2's MLP, Gemma's GeGLU gate; less memory for one more element-wise pass per layer) (default on CUDA: none where"
+            + " keeping every activation fits the device, else gelu where the model has a GELU; none on the CPU).")
     String name;
 
     /** The policy given, or null for the device's default (Models.Shape.recompute resolves and checks it against a model). */
