@@ -58,16 +58,16 @@ public final class BenchCommand implements Callable<Integer> {
       if (matmulTable != null) profile = true;
       if (profile) s.executor.enableProfile();
       long[] ids = threadIds(s);
-      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      java.util.function.LongUnaryOperator mx = allocationCounter();
       long[] before = new long[ids.length];
       long allocated = 0;
       double[] ms = new double[steps];
       for (int i = 0; i < steps; i++) {
-        for (int k = 0; k < ids.length; k++) before[k] = mx.getThreadAllocatedBytes(ids[k]);
+        if (mx != null) for (int k = 0; k < ids.length; k++) before[k] = mx.applyAsLong(ids[k]);
         long t0 = System.nanoTime();
         float loss = step(s);    // reading the loss waits for the device
         ms[i] = (System.nanoTime() - t0) / 1e6;
-        for (int k = 0; k < ids.length; k++) allocated += mx.getThreadAllocatedBytes(ids[k]) - before[k];
+        if (mx != null) for (int k = 0; k < ids.length; k++) allocated += mx.applyAsLong(ids[k]) - before[k];
         System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
       }
       if (profile) {
@@ -77,7 +77,11 @@ public final class BenchCommand implements Callable<Integer> {
             System.out.printf("  %8.1f ms %5.1f%%  %s%n", e.getValue() / 1e6 / steps, 100.0 * e.getValue() / total, e.getKey()));
       }
       if (matmulTable != null) writeMatmulTable((kiln.runtime.cpu.CpuExecutor) s.executor);
-      System.out.printf("bench: Java heap allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
+      if (mx != null) {
+        System.out.printf("bench: Java heap allocation in the step loop: %d bytes/step (ThreadMXBean, %d threads)%n", allocated / steps, ids.length);
+      } else {
+        System.out.println("bench: Java heap allocation not measured (no jdk.management module in this runtime)");
+      }
       double median = MultiGpu.stepTimes(ms);
       double mb = d == kiln.runtime.Session.Device.CPU ? peakRssMb() : ((kiln.runtime.cuda.CudaExecutor) s.executor).deviceBytesInUse() / 1e6;
       System.out.printf("bench: %.1f ms/step %.1f tok/s %.0f MB peak%n", median, batch * seq / (median / 1000), mb);
@@ -102,6 +106,26 @@ public final class BenchCommand implements Callable<Integer> {
       throw new UserError("--matmul-table: " + e.getMessage());
     }
     System.out.println("bench: matmul table written to " + matmulTable);
+  }
+
+  /**
+   * Per-thread allocated bytes (ThreadMXBean) where the runtime has com.sun.management, else null: a jlinked runtime may lack
+   * the jdk.management module (the device pack's does, and bench failed there without this check).
+   */
+  private static java.util.function.LongUnaryOperator allocationCounter() {
+    try {
+      return HotSpot.counter();
+    } catch (NoClassDefFoundError e) {
+      return null;
+    }
+  }
+
+  /** Loaded only when com.sun.management is present. */
+  private static final class HotSpot {
+    static java.util.function.LongUnaryOperator counter() {
+      var mx = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+      return mx::getThreadAllocatedBytes;
+    }
   }
 
   /** One timed step of either bench (a session, or data-parallel replicas): forward, backward, AdamW; the loss waits for the device. */
