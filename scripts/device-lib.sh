@@ -51,3 +51,26 @@ zero_parity() {
         <(cut -d, -f1,2,5 /tmp/bz/log.csv 2>&1) <(cut -d, -f1,2,5 /tmp/bzr/log.csv 2>&1)
   } >> "$OUT/parity.txt"
 }
+
+# verify_124m: reference_124m, then kiln's bf16 verify of that state against PyTorch's own bf16 losses (K: the kiln command).
+verify_124m() {
+  reference_124m
+  run 60 verify.txt $K verify --device cuda --precision bf16 --model $d/model.bin --state $d/state.bin --losses $a/losses.txt
+}
+
+# lane0 [PROFILE_STEPS]: on GPU 0 (KILN_CACHE=/tmp/kc0) every gpu-tagged test but the two-GPU class, then kiln's bf16 bench of
+# gpt2-d12 at B=32, a --profile run (PROFILE_STEPS steps, default 2) and B=16 (R: the pack's run.sh; B: the bench command).
+lane0() {
+  export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
+  run 230 tests.txt $R test --include-tag gpu --exclude-classname '.*DataParallelGpuTest' --details=tree
+  run 70 bench.txt $R $B --steps 30 --batch 32 --precision bf16
+  run 30 profile.txt $R $B --steps "${1:-2}" --batch 32 --precision bf16 --profile
+  run 45 bench.txt $R $B --steps 30 --batch 16 --precision bf16
+}
+
+# tiny_parity: 10 gpt2-tiny bf16 steps on one GPU at B=8 (C, set here, holds the train options), then zero_parity.
+tiny_parity() {
+  C="train --device cuda --model gpt2-tiny --seq 64 --steps 10 --warmup 2 --precision bf16 --val-every 0 --val-batches 2 --sample-tokens 0"
+  run 40 parity.txt $K $C --checkpoint-every 0 --gpus 1 --batch 8 --out /tmp/b1
+  zero_parity
+}

@@ -16,7 +16,7 @@ OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s7}
 BUDGET_S=${BUDGET_S:-450}
 DROP='^train .*%\|^WARNING: Using incubator'
-. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run, reference_124m, zero_parity
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run, verify_124m, lane0, tiny_parity
 R="bash $PACK/gpu/run.sh"
 K="$R kiln.cli.Main"
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
@@ -28,22 +28,15 @@ lane1() {
   KILN_EPI_WG=1 run 70 epiwg.txt $R $B --steps 30 --batch 32 --precision bf16
   KILN_EPI_WG=1 run 30 epiwg.txt $R $B --steps 2 --batch 32 --precision bf16 --profile
   KILN_EPI_WG=1 run 120 epiwg.txt $R test --include-tag gpu --include-classname '.*(CudaVerify|CudaWgmmaBf16).*'
-  reference_124m
-  run 60 verify.txt $K verify --device cuda --precision bf16 --model $d/model.bin --state $d/state.bin --losses $a/losses.txt
+  verify_124m
 }
 [ -d build/fixtures/odd ] || { bash reference/fixtures.sh > /dev/null 2>&1; t "fixtures rc=$?"; }
 lane1 &
 L1=$!
-export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
-run 200 tests.txt $R test --include-tag gpu --exclude-classname '.*DataParallelGpuTest' --details=tree
-run 70 bench.txt $R $B --steps 30 --batch 32 --precision bf16
-run 30 profile.txt $R $B --steps 2 --batch 32 --precision bf16 --profile
-run 45 bench.txt $R $B --steps 30 --batch 16 --precision bf16
+lane0
 wait $L1
 unset CUDA_VISIBLE_DEVICES
-C="train --device cuda --model gpt2-tiny --seq 64 --steps 10 --warmup 2 --precision bf16 --val-every 0 --val-batches 2 --sample-tokens 0"
-run 40 parity.txt $K $C --checkpoint-every 0 --gpus 1 --batch 8 --out /tmp/b1
-zero_parity
+tiny_parity
 P="$C --checkpoint-every 0 --gpus 1 --batch 4 --zero 1 --nodes 2 --rendezvous tcp:127.0.0.1:29517"
 ( CUDA_VISIBLE_DEVICES=1 run 50 node1.txt $K $P --node-rank 1 --out /tmp/bp ) &
 CUDA_VISIBLE_DEVICES=0 run 50 parity.txt $K $P --node-rank 0 --out /tmp/bp

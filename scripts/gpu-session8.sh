@@ -14,7 +14,7 @@ OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s8}
 BUDGET_S=${BUDGET_S:-560}
 DROP='^train .*%\|^WARNING: Using incubator'
-. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run, reference_124m, zero_parity
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run, verify_124m, lane0, tiny_parity
 R="bash $PACK/gpu/run.sh"
 K="$R kiln.cli.Main"
 nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
@@ -27,22 +27,15 @@ lane1() {
   KILN_EPILOGUE=0 run 60 bench1.txt $R $B --steps 30 --batch 32 --precision bf16
   run 40 bench1.txt $R $B --steps 30 --batch 32 --precision bf16 --recompute gelu
   run 40 bench1.txt $R $B --steps 30 --batch 32 --precision bf16
-  reference_124m
-  run 60 verify.txt $K verify --device cuda --precision bf16 --model $d/model.bin --state $d/state.bin --losses $a/losses.txt
+  verify_124m
 }
 [ -d build/fixtures/odd ] || { bash reference/fixtures.sh > /dev/null 2>&1; t "fixtures rc=$?"; }
 lane1 &
 L1=$!
-export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
-run 230 tests.txt $R test --include-tag gpu --exclude-classname '.*DataParallelGpuTest' --details=tree
-run 60 bench.txt $R $B --steps 30 --batch 32 --precision bf16
-run 30 profile.txt $R $B --steps 3 --batch 32 --precision bf16 --profile
-run 40 bench.txt $R $B --steps 30 --batch 16 --precision bf16
+lane0 3
 wait $L1
 unset CUDA_VISIBLE_DEVICES
-C="train --device cuda --model gpt2-tiny --seq 64 --steps 10 --warmup 2 --precision bf16 --val-every 0 --val-batches 2 --sample-tokens 0"
-run 40 parity.txt $K $C --checkpoint-every 0 --gpus 1 --batch 8 --out /tmp/b1
-zero_parity
+tiny_parity
 run 90 parity.txt $R test --include-tag gpu --include-classname '.*DataParallelGpuTest' --details=tree
 t done
 cat "$OUT/times.txt"
