@@ -450,6 +450,17 @@ __device__ __forceinline__ void fa_frag_a(unsigned (&a)[4], const float* p, long
     const float* vb = v.p + b * v.sb + kvh * v.sh;                                                                    \
     const float scale = 1.0f / sqrtf((float)HS);
 
+// A dkdv kernel's output: dk and dv at head oh (a cluster writes its key/value head, else the block's part)
+#define FA_DKDV_OUT                                                             \
+    const int oh = FA_DKV_CLUSTER ? kvh : part;                                 \
+    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;                     \
+    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
+// In a dkdv kernel's loop over its query heads (gi of GB): head h, its row bh of lse and D, and q and dy at h
+#define FA_DKDV_QUERY_HEAD(gi)                                                  \
+    const int h = h0 + (gi), bh = b * NH + h;                                   \
+    const float* qb = q.p + b * q.sb + h * q.sh;                                \
+    const float* gb = dy.p + b * dy.sb + h * dy.sh;
+
 // TF32 query-tile kernels: the key loop's K and V rows k0 .. k0+BK-1 into shared memory (fa_load_tc), between barriers
 template <int BK, int NT>
 __device__ __forceinline__ void fa_load_kv_tc(unsigned* sK, unsigned* sV, const float* kb, long long rsk, const float* vb, long long rsv,
@@ -780,13 +791,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
         for (int c = 0; c < CPT; ++c) dk[i][c] = dv[i][c] = 0.f;
     const int kr = k0 + ty * RM;
     const int nqt = (T + BQ - 1) / BQ;
-    const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
-    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
+    FA_DKDV_OUT
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
-        const int h = h0 + gi, bh = b * NH + h;
-        const float* qb = q.p + b * q.sb + h * q.sh;
-        const float* gb = dy.p + b * dy.sb + h * dy.sh;
+        FA_DKDV_QUERY_HEAD(gi)
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
             const int q0 = qt * BQ;
             __syncthreads();
@@ -1081,9 +1088,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
     const int nqt = (T + BQ - 1) / BQ;
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
-        const int h = h0 + gi, bh = b * NH + h;
-        const float* qb = q.p + b * q.sb + h * q.sh;
-        const float* gb = dy.p + b * dy.sb + h * dy.sh;
+        FA_DKDV_QUERY_HEAD(gi)
         // group j takes the query tiles j, j+2, ... from the diagonal; both take the same steps (their
         // barriers match), a group past the last tile idles
         for (int qt0 = k0 / BQ; qt0 < nqt; qt0 += 2) {
@@ -1150,9 +1155,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
                                            dv_out.st, k0, T, scale, tid);
 #else
     if (group == 1) return;
-    const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
-    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
+    FA_DKDV_OUT
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
         const int c = n * 8 + 2 * t4, a0 = (wl * 16 + g) * HS + c, a1 = a0 + 8 * HS;
@@ -1204,13 +1207,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 #pragma unroll
     for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
     const int nqt = (T + BQ - 1) / BQ;
-    const int oh = FA_DKV_CLUSTER ? kvh : part;  // where dk, dv are written: a cluster writes its key/value head
-    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;
-    float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
+    FA_DKDV_OUT
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
-        const int h = h0 + gi, bh = b * NH + h;
-        const float* qb = q.p + b * q.sb + h * q.sh;
-        const float* gb = dy.p + b * dy.sb + h * dy.sh;
+        FA_DKDV_QUERY_HEAD(gi)
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
             const int q0 = qt * BQ;
             __syncthreads();
