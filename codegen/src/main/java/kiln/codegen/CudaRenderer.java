@@ -139,7 +139,7 @@ public final class CudaRenderer {
         aligned.add(alignment(r, l.tensor()));
       }
       aligned.add(alignment(r, c.out()));
-      boolean usesVar = CudaRows.usesOutside(c.inner(), v, rowLoads);   // v outside the vector loads: an index, a gather
+      boolean usesVar = kiln.dsl.Exprs.usesOutside(c.inner(), v, rowLoads);   // v outside the vector loads: an index, a gather
       vec.append("        float w[").append(lanes).append("];\n");
       for (int j = 0; j < lanes; j++) {
         Map<Expr, String> bound = new HashMap<>(hoisted);

@@ -254,17 +254,9 @@ final class CudaRows {
       String v = r.renderWithLocals(value, laneLets, lane);
       lanes.add(Map.of("lets", laneLets, "value", v, "field", this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
     }
-    m.put("usesVar", usesOutside(value, rv, row));   // does the statement name r outside its row loads (a mask, an index)?
+    m.put("usesVar", Exprs.usesOutside(value, rv, row));   // does the statement name r outside its row loads (a mask, an index)?
     m.put("vecLoads", vecLoads);
     m.put("lanes", lanes);
-  }
-
-  /** Whether e names v anywhere but inside the loads in `skip` (walked as is: no simplification drops a term). */
-  static boolean usesOutside(Expr e, Var v, List<Expr.Load> skip) {
-    if (e.equals(v)) return true;
-    if (e instanceof Expr.Load l && skip.contains(l)) return false;
-    for (Expr c : Exprs.children(e)) if (usesOutside(c, v, skip)) return true;
-    return false;
   }
 
   /** A load along the row: an F32 tensor whose last dim is the row's, indexed by r last and nowhere else. */

@@ -52,6 +52,14 @@ public final class Exprs {
     return found[0];
   }
 
+  /** Whether e names v anywhere but inside the loads in skip (walked as is: no simplification drops a term). */
+  public static boolean usesOutside(Expr e, Var v, List<Expr.Load> skip) {
+    if (e.equals(v)) return true;
+    if (e instanceof Expr.Load l && skip.contains(l)) return false;
+    for (Expr c : children(e)) if (usesOutside(c, v, skip)) return true;
+    return false;
+  }
+
   public static List<Expr.Load> loads(Expr e) {
     List<Expr.Load> out = new ArrayList<>();
     visit(e, x -> { if (x instanceof Expr.Load l && !out.contains(l)) out.add(l); });
