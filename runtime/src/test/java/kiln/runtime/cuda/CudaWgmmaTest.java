@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
+import java.util.LinkedHashMap;
 import java.util.Random;
 import kiln.codegen.CudaSchedule;
 import kiln.dsl.DType;
@@ -37,13 +38,7 @@ class CudaWgmmaTest {
     Tensor c2 = g.compute("c2", dims(M, N), (m, n) -> sum(K2, k -> a2.at(m, k).mul(b2.at(n, k))));   // K2 = 258: 1032-byte rows
     Map<String, List<kiln.dsl.Compute>> program = Map.of("forward", g.computes());
     Map<Dim, Integer> sizes = Map.of(M, 300, N, 190, K, 260, K2, 258);
-    Random random = new Random(12);
-    Map<Tensor, float[]> inputs = new java.util.LinkedHashMap<>();
-    for (Tensor t : List.of(a, b, a2, b2)) {
-      float[] v = new float[(int) (sizes.get(t.dims().get(0)) * (long) sizes.get(t.dims().get(1)))];
-      for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian();
-      inputs.put(t, v);
-    }
+    Map<Tensor, float[]> inputs = gaussianInputs(sizes, 12, a, b, a2, b2);
     double[] want = product(inputs.get(a), inputs.get(b), 300, 190, 260), want2 = product(inputs.get(a2), inputs.get(b2), 300, 190, 258);
     List<CudaSchedule.MatmulTile> tiles = new java.util.ArrayList<>(CudaSchedule.wgmmaSpace());
     try (Cuda cuda = Cuda.open()) {
@@ -51,7 +46,7 @@ class CudaWgmmaTest {
       Assumptions.assumeTrue(!"0".equals(System.getenv("KILN_WGMMA")), "KILN_WGMMA=0 turns the Hopper matmul off");
       for (CudaSchedule.MatmulTile tile : tiles) {
         CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma((CudaSchedule.WgmmaTile) tile);
-        try (CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, s, TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")))) {
+        try (CudaExecutor ex = executor(g, sizes, program, cuda, s)) {
           inputs.forEach(ex::write);
           ex.enableProfile();
           ex.run("forward");
@@ -64,6 +59,29 @@ class CudaWgmmaTest {
         }
       }
     }
+  }
+
+  /** Gaussian values for each 2-D tensor, sized by sizes, drawn from one Random(seed) in the order given. */
+  static Map<Tensor, float[]> gaussianInputs(Map<Dim, Integer> sizes, long seed, Tensor... tensors) {
+    Random random = new Random(seed);
+    Map<Tensor, float[]> inputs = new LinkedHashMap<>();
+    for (Tensor t : tensors) {
+      float[] v = new float[(int) (sizes.get(t.dims().get(0)) * (long) sizes.get(t.dims().get(1)))];
+      for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian();
+      inputs.put(t, v);
+    }
+    return inputs;
+  }
+
+  /** An executor for program under schedule s, with no tuning cache (a path that does not exist). */
+  static CudaExecutor executor(Graph g, Map<Dim, Integer> sizes, Map<String, List<kiln.dsl.Compute>> program, Cuda cuda, CudaSchedule s) {
+    return new CudaExecutor(new Arena(g, sizes), program, cuda, s, TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")));
+  }
+
+  /** Skips unless cuda is sm_90 and neither KILN_WGMMA=0 nor KILN_WGMMA_T=0 switches the path over transposed copies off. */
+  static void assumeWgmmaOverCopies(Cuda cuda) {
+    Assumptions.assumeTrue(cuda.major() == 9 && cuda.minor() == 0, "wgmma needs sm_90, found " + cuda.arch());
+    Assumptions.assumeTrue(!"0".equals(System.getenv("KILN_WGMMA")) && !"0".equals(System.getenv("KILN_WGMMA_T")), "the path is switched off");
   }
 
   static double[] product(float[] a, float[] b, int m, int n, int k) {
