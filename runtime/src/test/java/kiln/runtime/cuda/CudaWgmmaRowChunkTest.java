@@ -45,23 +45,14 @@ class CudaWgmmaRowChunkTest {
     Map<String, List<Compute>> program = Map.of("forward", List.of(wc, accumulate));
     Map<Dim, Integer> sizes = Map.of(M, m, N, n, K, k);
     Map<Tensor, float[]> inputs = CudaWgmmaTest.gaussianInputs(sizes, 11, at, bt, acc);
-    double[] wantW = new double[m * n], wantAcc = new double[m * n];
-    float[] atv = inputs.get(at), btv = inputs.get(bt), accv = inputs.get(acc);
-    for (int i = 0; i < m; i++) {
-      for (int j = 0; j < n; j++) {
-        double s = 0;
-        for (int p = 0; p < k; p++) s += (double) atv[p * m + i] * btv[p * n + j];
-        wantW[i * n + j] = s;
-        wantAcc[i * n + j] = accv[i * n + j] + s;
-      }
-    }
-    CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
+    double[] wantW = CudaWgmmaTest.transposedProduct(inputs.get(at), inputs.get(bt), m, n, k);
+    double[] wantAcc = CudaWgmmaTest.plus(inputs.get(acc), wantW);
     try (Cuda cuda = Cuda.open()) {
       CudaWgmmaTest.assumeWgmmaOverCopies(cuda);
       CudaLowering.rowChunksOverride = true;
       for (long cap : CAPS) {
         CudaExecutor.transposeFloatsOverride = cap;
-        try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, s)) {
+        try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, CudaWgmmaTest.TF32_WGMMA_DEFAULT)) {
           inputs.forEach(ex::write);
           ex.enableProfile();
           ex.run("forward");

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.Test;
 @Tag("gpu")
 class CudaWgmmaTest {
   static final Dim M = new Dim("M"), N = new Dim("N"), K = new Dim("K"), K2 = new Dim("K2");
+  /** TF32 with the default wgmma tile: the schedule the tests over transposed copies run. */
+  static final CudaSchedule TF32_WGMMA_DEFAULT = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
 
   @Test
   void matchesDoubleProductAtEveryTileAndFallsBackWhenMisaligned() {
@@ -94,6 +96,26 @@ class CudaWgmmaTest {
       }
     }
     return c;
+  }
+
+  /** at' * bt with both operands stored [k, rows] (at [k, m], bt [k, n]), in double. */
+  static double[] transposedProduct(float[] at, float[] bt, int m, int n, int k) {
+    double[] c = new double[m * n];
+    for (int i = 0; i < m; i++) {
+      for (int j = 0; j < n; j++) {
+        double s = 0;
+        for (int p = 0; p < k; p++) s += (double) at[p * m + i] * bt[p * n + j];
+        c[i * n + j] = s;
+      }
+    }
+    return c;
+  }
+
+  /** acc + c, element by element, in double: what accumulating c into acc should give. */
+  static double[] plus(float[] acc, double[] c) {
+    double[] r = new double[c.length];
+    for (int i = 0; i < c.length; i++) r[i] = acc[i] + c[i];
+    return r;
   }
 
   /** TF32 rounds each input to 11 significant bits: the error stays within 5e-3 of the largest output (the tuner's bound). */

@@ -11,7 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Map;
-import kiln.codegen.CudaSchedule;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
@@ -41,25 +40,23 @@ class CudaWgmmaTransposeTest {
     Map<String, List<Compute>> program = Map.of("forward", List.of(cc, accumulate));
     Map<Dim, Integer> sizes = Map.of(M, m, N, n, K, k, K2, k2);
     Map<Tensor, float[]> inputs = CudaWgmmaTest.gaussianInputs(sizes, 7, a, b, at, bt, acc);
-    double[] wantC = new double[m * n], wantAcc = new double[m * n];
-    float[] av = inputs.get(a), bv = inputs.get(b), atv = inputs.get(at), btv = inputs.get(bt), accv = inputs.get(acc);
+    double[] wantC = new double[m * n];
+    float[] av = inputs.get(a), bv = inputs.get(b);
     for (int i = 0; i < m; i++) {
       for (int j = 0; j < n; j++) {
-        double s = 0, s2 = 0;
+        double s = 0;
         for (int p = 0; p < k; p++) s += (double) av[i * k + p] * bv[p * n + j];
-        for (int p = 0; p < k2; p++) s2 += (double) atv[p * m + i] * btv[p * n + j];
         wantC[i * n + j] = s;
-        wantAcc[i * n + j] = accv[i * n + j] + s2;
       }
     }
-    CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
+    double[] wantAcc = CudaWgmmaTest.plus(inputs.get(acc), CudaWgmmaTest.transposedProduct(inputs.get(at), inputs.get(bt), m, n, k2));
     try (Cuda cuda = Cuda.open()) {
       CudaWgmmaTest.assumeWgmmaOverCopies(cuda);
       // the default cap (one chunk each); 190 x 96 floats: c in 3 chunks of 96 (assign, add, add), while w (490 copied rows) would need
       // more than 4 chunks and stays on mma.sync; 490 x 160: w in 4 chunks of 160 (the last 37 deep), c whole
       for (long cap : new long[] {0, 190 * 96, 490 * 160}) {
         CudaExecutor.transposeFloatsOverride = cap;
-        try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, s)) {
+        try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, CudaWgmmaTest.TF32_WGMMA_DEFAULT)) {
           inputs.forEach(ex::write);
           ex.enableProfile();
           ex.run("forward");
