@@ -53,10 +53,7 @@ class CudaWgmmaRowChunkTest {
       for (long cap : CAPS) {
         CudaExecutor.transposeFloatsOverride = cap;
         try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, CudaWgmmaTest.TF32_WGMMA_DEFAULT)) {
-          inputs.forEach(ex::write);
-          ex.enableProfile();
-          ex.run("forward");
-          List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+          List<String> kinds = CudaWgmmaTest.runForward(ex, inputs);
           String what = "cap " + cap + " " + List.of(box(plan(cap))) + ": ";
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t ") && x.endsWith(".w")), what + "w over copies: " + kinds);
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t_acc ") && x.endsWith("acc+=w")), what + "acc+=w over copies: " + kinds);

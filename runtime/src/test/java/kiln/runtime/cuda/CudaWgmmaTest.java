@@ -49,10 +49,7 @@ class CudaWgmmaTest {
       for (CudaSchedule.MatmulTile tile : tiles) {
         CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma((CudaSchedule.WgmmaTile) tile);
         try (CudaExecutor ex = executor(g, sizes, program, cuda, s)) {
-          inputs.forEach(ex::write);
-          ex.enableProfile();
-          ex.run("forward");
-          List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+          List<String> kinds = runForward(ex, inputs);
           assertTrue(ex.describe().contains("; 1 of 2 on sm_90a wgmma"), ex.describe());
           assertTrue(kinds.stream().anyMatch(k -> k.startsWith("wgmma ") && k.endsWith(".c")), tile.knobs() + ": c runs on wgmma: " + kinds);
           assertTrue(kinds.stream().anyMatch(k -> k.startsWith("mma ") && k.endsWith(".c2")), tile.knobs() + ": c2 falls back to mma: " + kinds);
@@ -78,6 +75,14 @@ class CudaWgmmaTest {
   /** An executor for program under schedule s, with no tuning cache (a path that does not exist). */
   static CudaExecutor executor(Graph g, Map<Dim, Integer> sizes, Map<String, List<kiln.dsl.Compute>> program, Cuda cuda, CudaSchedule s) {
     return new CudaExecutor(new Arena(g, sizes), program, cuda, s, TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")));
+  }
+
+  /** Writes the inputs, runs "forward" under the profiler and returns the kinds of the kernels it launched. */
+  static List<String> runForward(CudaExecutor ex, Map<Tensor, float[]> inputs) {
+    inputs.forEach(ex::write);
+    ex.enableProfile();
+    ex.run("forward");
+    return ex.profile().stream().map(Map.Entry::getKey).toList();
   }
 
   /** Skips unless cuda is sm_90 and neither KILN_WGMMA=0 nor KILN_WGMMA_T=0 switches the path over transposed copies off. */

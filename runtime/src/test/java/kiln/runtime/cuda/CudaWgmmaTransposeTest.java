@@ -57,10 +57,7 @@ class CudaWgmmaTransposeTest {
       for (long cap : new long[] {0, 190 * 96, 490 * 160}) {
         CudaExecutor.transposeFloatsOverride = cap;
         try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, CudaWgmmaTest.TF32_WGMMA_DEFAULT)) {
-          inputs.forEach(ex::write);
-          ex.enableProfile();
-          ex.run("forward");
-          List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+          List<String> kinds = CudaWgmmaTest.runForward(ex, inputs);
           String what = "cap " + cap + ": ";
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t ") && x.endsWith(".c")), what + "c over copies: " + kinds);
           boolean wOverCopies = cap != 190 * 96;
