@@ -91,25 +91,23 @@ class CudaWgmmaTest {
     Assumptions.assumeTrue(!"0".equals(System.getenv("KILN_WGMMA")) && !"0".equals(System.getenv("KILN_WGMMA_T")), "the path is switched off");
   }
 
+  /** a·bᵀ with a [m, k] and b [n, k], in double. */
   static double[] product(float[] a, float[] b, int m, int n, int k) {
-    double[] c = new double[m * n];
-    for (int i = 0; i < m; i++) {
-      for (int j = 0; j < n; j++) {
-        double s = 0;
-        for (int p = 0; p < k; p++) s += (double) a[i * k + p] * b[j * k + p];
-        c[i * n + j] = s;
-      }
-    }
-    return c;
+    return product(a, k, 1, b, k, 1, m, n, k);
   }
 
-  /** at' * bt with both operands stored [k, rows] (at [k, m], bt [k, n]), in double. */
+  /** atᵀ·bt with both operands stored [k, rows] (at [k, m], bt [k, n]), in double. */
   static double[] transposedProduct(float[] at, float[] bt, int m, int n, int k) {
+    return product(at, 1, m, bt, 1, n, m, n, k);
+  }
+
+  /** c[i, j] = sum over p of a[i * ai + p * ap] * b[j * bj + p * bp], in double, p in order. */
+  static double[] product(float[] a, int ai, int ap, float[] b, int bj, int bp, int m, int n, int k) {
     double[] c = new double[m * n];
     for (int i = 0; i < m; i++) {
       for (int j = 0; j < n; j++) {
         double s = 0;
-        for (int p = 0; p < k; p++) s += (double) at[p * m + i] * bt[p * n + j];
+        for (int p = 0; p < k; p++) s += (double) a[i * ai + p * ap] * b[j * bj + p * bp];
         c[i * n + j] = s;
       }
     }

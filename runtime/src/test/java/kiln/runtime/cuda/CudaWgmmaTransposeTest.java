@@ -40,15 +40,7 @@ class CudaWgmmaTransposeTest {
     Map<String, List<Compute>> program = Map.of("forward", List.of(cc, accumulate));
     Map<Dim, Integer> sizes = Map.of(M, m, N, n, K, k, K2, k2);
     Map<Tensor, float[]> inputs = CudaWgmmaTest.gaussianInputs(sizes, 7, a, b, at, bt, acc);
-    double[] wantC = new double[m * n];
-    float[] av = inputs.get(a), bv = inputs.get(b);
-    for (int i = 0; i < m; i++) {
-      for (int j = 0; j < n; j++) {
-        double s = 0;
-        for (int p = 0; p < k; p++) s += (double) av[i * k + p] * bv[p * n + j];
-        wantC[i * n + j] = s;
-      }
-    }
+    double[] wantC = CudaWgmmaTest.product(inputs.get(a), k, 1, inputs.get(b), 1, n, m, n, k); // a [m, k] · b [k, n]
     double[] wantAcc = CudaWgmmaTest.plus(inputs.get(acc), CudaWgmmaTest.transposedProduct(inputs.get(at), inputs.get(bt), m, n, k2));
     try (Cuda cuda = Cuda.open()) {
       CudaWgmmaTest.assumeWgmmaOverCopies(cuda);
