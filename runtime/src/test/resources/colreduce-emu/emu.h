@@ -8,20 +8,10 @@
 #include <random>
 #include <cstdlib>
 #include <algorithm>
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(x)
-#define __restrict__
-#define __shared__ static
-struct U3 { unsigned x, y, z; };
+#include "cuda-host.h"
 static U3 threadIdx, blockIdx, gridDim, blockDim;
 static int PHASE;
 #define __syncthreads() if (PHASE == 1) return
-static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
-static inline float __uint_as_float(unsigned i) { float f; memcpy(&f, &i, 4); return f; }
-struct float4 { float x, y, z, w; };
-static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 static long long plan_splits, plan_chunk;
 // {items, extent, splits, chunk} from CudaSchedule.ColumnTile.plan, as -DPLANS="{{...}, ...}"
 static const long long PLAN_TABLE[][4] = PLANS;

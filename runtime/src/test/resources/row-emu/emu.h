@@ -10,16 +10,8 @@
 #include <memory>
 #include <thread>
 #include <vector>
-#define __global__
-#define __device__
-#define __forceinline__ inline
-#define __launch_bounds__(x)
-#define __restrict__
-#define __shared__ static
-struct U3 { unsigned x, y, z; };
-struct float4 { float x, y, z, w; };
+#include "cuda-host.h"
 struct uint4 { unsigned x, y, z, w; };
-static inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }
 static inline uint4 make_uint4(unsigned x, unsigned y, unsigned z, unsigned w) { return {x, y, z, w}; }
 static thread_local U3 threadIdx;
 static U3 blockIdx, gridDim, blockDim;
@@ -37,8 +29,6 @@ static inline float __shfl_xor_sync(unsigned, float v, int o) {
   WARP_BARRIERS[w]->arrive_and_wait();
   return r;
 }
-static inline float __int_as_float(int i) { float f; memcpy(&f, &i, 4); return f; }
-static inline float __uint_as_float(unsigned i) { float f; memcpy(&f, &i, 4); return f; }
 static inline unsigned __float_as_uint(float f) { unsigned i; memcpy(&i, &f, 4); return i; }
 // bf16 storage: the prologue's conversions (it skips its own once KILN_BF16 is defined), with round to nearest
 // even in software where the device has cvt.rn.bf16.f32 (the same arithmetic as kiln.codegen.Bf16.round)

@@ -29,8 +29,8 @@ class ColumnReduceEmulationTest {
     Path dir = Path.of("generated", "cuda", "gpt2").toAbsolutePath();
     String index = Files.readString(dir.resolve("INDEX.md"));
     String ln = kernel(index, "dout/grads.ln1w[0]"), qkv = kernel(index, "dqkv/grads.qkvb[0]");
-    for (String name : new String[] {"emu.h", "main.cpp"}) {
-      try (var in = getClass().getResourceAsStream("/colreduce-emu/" + name)) { Files.write(tmp.resolve(name), in.readAllBytes()); }
+    for (String resource : new String[] {"/colreduce-emu/emu.h", "/colreduce-emu/main.cpp", "/cuda-emu/cuda-host.h"}) {
+      try (var in = getClass().getResourceAsStream(resource)) { Files.write(tmp.resolve(Path.of(resource).getFileName().toString()), in.readAllBytes()); }
     }
     CudaSchedule.ColumnTile tile = CudaSchedule.COLUMNS_DEFAULT;
     // the shapes main.cpp runs: (B, T, C) and qkv's THREE x NH x HS

@@ -12,10 +12,8 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import kiln.codegen.CudaLowering;
 import kiln.codegen.CudaRenderer;
 import kiln.codegen.CudaSchedule;
@@ -24,8 +22,6 @@ import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
-import kiln.runtime.Arena;
-import kiln.runtime.TuningCache;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -48,35 +44,16 @@ class CudaWgmmaRowChunkTest {
     Compute accumulate = new Compute("acc+=w", wc.layer(), acc, wc.loopVars(), wc.outIndex(), wc.body(), true);
     Map<String, List<Compute>> program = Map.of("forward", List.of(wc, accumulate));
     Map<Dim, Integer> sizes = Map.of(M, m, N, n, K, k);
-    Random random = new Random(11);
-    Map<Tensor, float[]> inputs = new LinkedHashMap<>();
-    for (Tensor t : List.of(at, bt, acc)) {
-      float[] v = new float[(int) (sizes.get(t.dims().get(0)) * (long) sizes.get(t.dims().get(1)))];
-      for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian();
-      inputs.put(t, v);
-    }
-    double[] wantW = new double[m * n], wantAcc = new double[m * n];
-    float[] atv = inputs.get(at), btv = inputs.get(bt), accv = inputs.get(acc);
-    for (int i = 0; i < m; i++) {
-      for (int j = 0; j < n; j++) {
-        double s = 0;
-        for (int p = 0; p < k; p++) s += (double) atv[p * m + i] * btv[p * n + j];
-        wantW[i * n + j] = s;
-        wantAcc[i * n + j] = accv[i * n + j] + s;
-      }
-    }
-    CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
+    Map<Tensor, float[]> inputs = CudaWgmmaTest.gaussianInputs(sizes, 11, at, bt, acc);
+    double[] wantW = CudaWgmmaTest.transposedProduct(inputs.get(at), inputs.get(bt), m, n, k);
+    double[] wantAcc = CudaWgmmaTest.plus(inputs.get(acc), wantW);
     try (Cuda cuda = Cuda.open()) {
-      Assumptions.assumeTrue(cuda.major() == 9 && cuda.minor() == 0, "wgmma needs sm_90, found " + cuda.arch());
-      Assumptions.assumeTrue(!"0".equals(System.getenv("KILN_WGMMA")) && !"0".equals(System.getenv("KILN_WGMMA_T")), "the path is switched off");
+      CudaWgmmaTest.assumeWgmmaOverCopies(cuda);
       CudaLowering.rowChunksOverride = true;
       for (long cap : CAPS) {
         CudaExecutor.transposeFloatsOverride = cap;
-        try (CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, s, TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")))) {
-          inputs.forEach(ex::write);
-          ex.enableProfile();
-          ex.run("forward");
-          List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+        try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, CudaWgmmaTest.TF32_WGMMA_DEFAULT)) {
+          List<String> kinds = CudaWgmmaTest.runForward(ex, inputs);
           String what = "cap " + cap + " " + List.of(box(plan(cap))) + ": ";
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t ") && x.endsWith(".w")), what + "w over copies: " + kinds);
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t_acc ") && x.endsWith("acc+=w")), what + "acc+=w over copies: " + kinds);

@@ -9,18 +9,13 @@ import static kiln.dsl.Ops.sum;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
-import kiln.codegen.CudaSchedule;
 import kiln.dsl.Compute;
 import kiln.dsl.DType;
 import kiln.dsl.Dim;
 import kiln.dsl.Graph;
 import kiln.dsl.Tensor;
-import kiln.runtime.Arena;
-import kiln.runtime.TuningCache;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -44,37 +39,17 @@ class CudaWgmmaTransposeTest {
     Compute accumulate = new Compute("acc+=w", wc.layer(), acc, wc.loopVars(), wc.outIndex(), wc.body(), true);
     Map<String, List<Compute>> program = Map.of("forward", List.of(cc, accumulate));
     Map<Dim, Integer> sizes = Map.of(M, m, N, n, K, k, K2, k2);
-    Random random = new Random(7);
-    Map<Tensor, float[]> inputs = new LinkedHashMap<>();
-    for (Tensor t : List.of(a, b, at, bt, acc)) {
-      float[] v = new float[(int) (sizes.get(t.dims().get(0)) * (long) sizes.get(t.dims().get(1)))];
-      for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian();
-      inputs.put(t, v);
-    }
-    double[] wantC = new double[m * n], wantAcc = new double[m * n];
-    float[] av = inputs.get(a), bv = inputs.get(b), atv = inputs.get(at), btv = inputs.get(bt), accv = inputs.get(acc);
-    for (int i = 0; i < m; i++) {
-      for (int j = 0; j < n; j++) {
-        double s = 0, s2 = 0;
-        for (int p = 0; p < k; p++) s += (double) av[i * k + p] * bv[p * n + j];
-        for (int p = 0; p < k2; p++) s2 += (double) atv[p * m + i] * btv[p * n + j];
-        wantC[i * n + j] = s;
-        wantAcc[i * n + j] = accv[i * n + j] + s2;
-      }
-    }
-    CudaSchedule s = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT);
+    Map<Tensor, float[]> inputs = CudaWgmmaTest.gaussianInputs(sizes, 7, a, b, at, bt, acc);
+    double[] wantC = CudaWgmmaTest.product(inputs.get(a), k, 1, inputs.get(b), 1, n, m, n, k); // a [m, k] · b [k, n]
+    double[] wantAcc = CudaWgmmaTest.plus(inputs.get(acc), CudaWgmmaTest.transposedProduct(inputs.get(at), inputs.get(bt), m, n, k2));
     try (Cuda cuda = Cuda.open()) {
-      Assumptions.assumeTrue(cuda.major() == 9 && cuda.minor() == 0, "wgmma needs sm_90, found " + cuda.arch());
-      Assumptions.assumeTrue(!"0".equals(System.getenv("KILN_WGMMA")) && !"0".equals(System.getenv("KILN_WGMMA_T")), "the path is switched off");
+      CudaWgmmaTest.assumeWgmmaOverCopies(cuda);
       // the default cap (one chunk each); 190 x 96 floats: c in 3 chunks of 96 (assign, add, add), while w (490 copied rows) would need
       // more than 4 chunks and stays on mma.sync; 490 x 160: w in 4 chunks of 160 (the last 37 deep), c whole
       for (long cap : new long[] {0, 190 * 96, 490 * 160}) {
         CudaExecutor.transposeFloatsOverride = cap;
-        try (CudaExecutor ex = new CudaExecutor(new Arena(g, sizes), program, cuda, s, TuningCache.load(java.nio.file.Path.of("/nonexistent/tuning.json")))) {
-          inputs.forEach(ex::write);
-          ex.enableProfile();
-          ex.run("forward");
-          List<String> kinds = ex.profile().stream().map(Map.Entry::getKey).toList();
+        try (CudaExecutor ex = CudaWgmmaTest.executor(g, sizes, program, cuda, CudaWgmmaTest.TF32_WGMMA_DEFAULT)) {
+          List<String> kinds = CudaWgmmaTest.runForward(ex, inputs);
           String what = "cap " + cap + ": ";
           assertTrue(kinds.stream().anyMatch(x -> x.startsWith("wgmma_t ") && x.endsWith(".c")), what + "c over copies: " + kinds);
           boolean wOverCopies = cap != 190 * 96;

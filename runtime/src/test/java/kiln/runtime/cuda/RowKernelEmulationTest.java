@@ -110,8 +110,8 @@ class RowKernelEmulationTest {
       bound = kiln.models.Llama.FAMILY.bind(cfg, batch, seq);
     }
     if (bf16) p = kiln.codegen.Bf16Storage.apply(p, false, kiln.codegen.Bf16Storage.Residual.FP32).program();
-    for (String name : new String[] {"emu.h", "main.cpp"}) {
-      try (var in = getClass().getResourceAsStream("/row-emu/" + name)) { Files.write(tmp.resolve(name), in.readAllBytes()); }
+    for (String resource : new String[] {"/row-emu/emu.h", "/row-emu/main.cpp", "/cuda-emu/cuda-host.h"}) {
+      try (var in = getClass().getResourceAsStream(resource)) { Files.write(tmp.resolve(Path.of(resource).getFileName().toString()), in.readAllBytes()); }
     }
     Arena host = new Arena(p.graph(), bound);
     // GPT-2 124M's shapes and the bf16 cases laid out as a CUDA session lays them out (sharing by launch, dlogits in place); the rest

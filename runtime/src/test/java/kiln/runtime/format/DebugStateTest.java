@@ -40,11 +40,7 @@ class DebugStateTest {
   @Test
   void readsLlmcLayout() {
     DebugState state = sample();
-    ByteBuffer payload = Fixtures.le(PAYLOAD);
-    payload.asIntBuffer().put(state.x()).put(state.y());
-    payload.position(4 * 2 * B * T);
-    payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
-    Fixtures.assertSameState(state, DebugState.read(raw(file(), new int[] {20240327, 2, B, T}, payload.array()), Models.of(TINY)));
+    Fixtures.assertSameState(state, DebugState.read(raw(file(), new int[] {20240327, 2, B, T}, Fixtures.llmcDebugPayload(state)), Models.of(TINY)));
   }
 
   private void assertReadError(String message, int[] header, long payloadBytes) {

@@ -84,6 +84,16 @@ final class Fixtures {
         randomFloats(P, 4));
   }
 
+  /** The state's payload in llm.c's debug-state layout: x, y (int32), then logits, loss, grads (float32), little-endian. */
+  static byte[] llmcDebugPayload(DebugState state) {
+    int bt = state.x().length;
+    ByteBuffer payload = le(4L * (2 * bt + state.logits().length + 1 + state.grads().length));
+    payload.asIntBuffer().put(state.x()).put(state.y());
+    payload.position(4 * 2 * bt);
+    payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
+    return payload.array();
+  }
+
   static void assertSameState(DebugState expected, DebugState actual) {
     assertEquals(expected.B(), actual.B());
     assertEquals(expected.T(), actual.T());

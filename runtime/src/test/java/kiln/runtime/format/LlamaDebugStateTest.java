@@ -9,7 +9,6 @@ import static kiln.runtime.format.Fixtures.raw;
 import static kiln.runtime.format.LlamaConfigTest.P;
 import static kiln.runtime.format.LlamaConfigTest.TINY;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -26,25 +25,17 @@ class LlamaDebugStateTest {
     return dir.resolve("debug.bin");
   }
 
-  private static DebugState sample() {
-    return Fixtures.debugState(B, T, V, P);
-  }
-
   @Test
   void roundTrip() {
-    DebugState state = sample();
+    DebugState state = Fixtures.debugState(B, T, V, P);
     state.write(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount());
     Fixtures.assertSameState(state, DebugState.read(file(), TINY.vocab(), TINY.maxT(), Models.of(TINY).paramCount()));
   }
 
   @Test
   void readsLlmcLayout() {
-    DebugState state = sample();
-    ByteBuffer payload = Fixtures.le(PAYLOAD);
-    payload.asIntBuffer().put(state.x()).put(state.y());
-    payload.position(4 * 2 * B * T);
-    payload.asFloatBuffer().put(state.logits()).put(state.loss()).put(state.grads());
-    raw(file(), new int[] {20240327, 2, B, T}, payload.array());
+    DebugState state = Fixtures.debugState(B, T, V, P);
+    raw(file(), new int[] {20240327, 2, B, T}, Fixtures.llmcDebugPayload(state));
     Fixtures.assertSameState(state, DebugState.read(file(), V, 16, P));
   }
 
@@ -89,12 +80,12 @@ class LlamaDebugStateTest {
   @Test
   void writeParamCountBeyondOneArray() {
     assertMisuse(file() + ": paramCount: expected 0..2147483639, found 2147483648",
-        () -> sample().write(file(), V, 16, 1L << 31));
+        () -> Fixtures.debugState(B, T, V, P).write(file(), V, 16, 1L << 31));
   }
 
   @Test
   void writeWrongGradsLength() {
     assertMisuse(file() + ": grads length: expected paramCount (8017), found 8016",
-        () -> sample().write(file(), V, 16, P + 1));
+        () -> Fixtures.debugState(B, T, V, P).write(file(), V, 16, P + 1));
   }
 }

@@ -19,6 +19,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class LlamaModelFileTest {
   @TempDir Path dir;
@@ -124,74 +126,25 @@ class LlamaModelFileTest {
     assertFormatError(file() + ": " + message, () -> ModelFile.read(file(), Llama.FAMILY));
   }
 
-  @Test
-  void wrongMagic() {
-    assertHeaderError("header[0] magic: expected 20261123 (a kiln Llama model), found 20240326 (an llm.c GPT-2 model)", 0, 20240326);
-  }
-
-  @Test
-  void wrongVersion() {
-    assertHeaderError("header[1] version: expected 1, found 3", 1, 3);
-  }
-
-  @Test
-  void nonPositiveMaxT() {
-    assertHeaderError("header[2] maxT: expected at least 1, found 0", 2, 0);
-  }
-
-  @Test
-  void nonPositiveVocab() {
-    assertHeaderError("header[3] V: expected at least 1, found -5", 3, -5);
-  }
-
-  @Test
-  void nonPositiveLayers() {
-    assertHeaderError("header[4] L: expected at least 1, found 0", 4, 0);
-  }
-
-  @Test
-  void nonPositiveHeads() {
-    assertHeaderError("header[5] NH: expected at least 1, found 0", 5, 0);
-  }
-
-  @Test
-  void nonPositiveKvHeads() {
-    assertHeaderError("header[6] NKV: expected at least 1, found 0", 6, 0);
-  }
-
-  @Test
-  void kvHeadsNotDividingHeads() {
-    assertHeaderError("header[6] NKV: expected a divisor of NH (4), found 3", 6, 3);
-  }
-
-  @Test
-  void nonPositiveChannels() {
-    assertHeaderError("header[7] C: expected at least 1, found 0", 7, 0);
-  }
-
-  @Test
-  void channelsNotDivisibleByHeads() {
-    assertHeaderError("header[7] C: expected a multiple of NH (4), found 18", 7, 18);
-  }
-
-  @Test
-  void oddHeadSize() {
-    assertHeaderError("header[7] C: expected an even head size C/NH for RoPE (NH = 4), found 12 (head size 3)", 7, 12);
-  }
-
-  @Test
-  void nonPositiveFfn() {
-    assertHeaderError("header[8] FF: expected at least 1, found 0", 8, 0);
-  }
-
-  @Test
-  void paddedVocabBelowVocab() {
-    assertHeaderError("header[9] Vp: expected at least V (100), found 99", 9, 99);
-  }
-
-  @Test
-  void missingTheta() {
-    assertHeaderError("header[10] theta: expected a finite float32 > 0, found 0.0 (bits 0x0)", 10, 0);
+  // One row per header field check: slot | value written there | the error it raises.
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "0 | 20240326 | header[0] magic: expected 20261123 (a kiln Llama model), found 20240326 (an llm.c GPT-2 model)",
+      "1 | 3 | header[1] version: expected 1, found 3",
+      "2 | 0 | header[2] maxT: expected at least 1, found 0",
+      "3 | -5 | header[3] V: expected at least 1, found -5",
+      "4 | 0 | header[4] L: expected at least 1, found 0",
+      "5 | 0 | header[5] NH: expected at least 1, found 0",
+      "6 | 0 | header[6] NKV: expected at least 1, found 0",
+      "6 | 3 | header[6] NKV: expected a divisor of NH (4), found 3",
+      "7 | 0 | header[7] C: expected at least 1, found 0",
+      "7 | 18 | header[7] C: expected a multiple of NH (4), found 18",
+      "7 | 12 | header[7] C: expected an even head size C/NH for RoPE (NH = 4), found 12 (head size 3)",
+      "8 | 0 | header[8] FF: expected at least 1, found 0",
+      "9 | 99 | header[9] Vp: expected at least V (100), found 99",
+      "10 | 0 | header[10] theta: expected a finite float32 > 0, found 0.0 (bits 0x0)"})
+  void headerError(int slot, int value, String message) {
+    assertHeaderError(message, slot, value);
   }
 
   @Test

@@ -19,6 +19,8 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class ModelFileTest {
   private static final int P = 2912; // Models.of(TINY).paramCount(), counted by hand from FORMATS.md's table
@@ -130,49 +132,20 @@ class ModelFileTest {
     assertFormatError(file() + ": " + message, () -> ModelFile.read(file(), Gpt2.FAMILY));
   }
 
-  @Test
-  void wrongMagic() {
-    assertHeaderError("header[0] magic: expected 20240326 (an llm.c GPT-2 model), found 20240327 (an llm.c debug state: a PyTorch reference batch, what `kiln verify --state` reads)", 0, 20240327);
-  }
-
-  @Test
-  void unsupportedVersion() {
-    assertHeaderError("header[1] version: expected 3 or 5, found 4", 1, 4);
-  }
-
-  @Test
-  void nonPositiveMaxT() {
-    assertHeaderError("header[2] maxT: expected at least 1, found 0", 2, 0);
-  }
-
-  @Test
-  void nonPositiveVocab() {
-    assertHeaderError("header[3] V: expected at least 1, found -5", 3, -5);
-  }
-
-  @Test
-  void nonPositiveLayers() {
-    assertHeaderError("header[4] L: expected at least 1, found 0", 4, 0);
-  }
-
-  @Test
-  void nonPositiveHeads() {
-    assertHeaderError("header[5] NH: expected at least 1, found 0", 5, 0);
-  }
-
-  @Test
-  void nonPositiveChannels() {
-    assertHeaderError("header[6] C: expected at least 1, found 0", 6, 0);
-  }
-
-  @Test
-  void channelsNotDivisibleByHeads() {
-    assertHeaderError("header[6] C: expected a multiple of NH (2), found 9", 6, 9);
-  }
-
-  @Test
-  void paddedVocabBelowVocab() {
-    assertHeaderError("header[7] Vp: expected at least V (100), found 99", 7, 99);
+  // One row per header field check: slot | value written there | the error it raises.
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "0 | 20240327 | header[0] magic: expected 20240326 (an llm.c GPT-2 model), found 20240327 (an llm.c debug state: a PyTorch reference batch, what `kiln verify --state` reads)",
+      "1 | 4 | header[1] version: expected 3 or 5, found 4",
+      "2 | 0 | header[2] maxT: expected at least 1, found 0",
+      "3 | -5 | header[3] V: expected at least 1, found -5",
+      "4 | 0 | header[4] L: expected at least 1, found 0",
+      "5 | 0 | header[5] NH: expected at least 1, found 0",
+      "6 | 0 | header[6] C: expected at least 1, found 0",
+      "6 | 9 | header[6] C: expected a multiple of NH (2), found 9",
+      "7 | 99 | header[7] Vp: expected at least V (100), found 99"})
+  void headerError(int slot, int value, String message) {
+    assertHeaderError(message, slot, value);
   }
 
   @Test

@@ -58,6 +58,10 @@ class TrainerTest {
     }
   }
 
+  private static double[] losses(Path runDir) throws IOException {
+    return TrainLog.read(runDir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+  }
+
   @Test
   void aNonFiniteGradientNormSkipsTheUpdateBeforeItTouchesWeightsOrAdamState() throws IOException {
     float[] init = Models.of(C).randomInit(7);
@@ -140,7 +144,7 @@ class TrainerTest {
         DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
       t.init(shape.randomInit(9));
       run(t, runDir, new StringWriter());
-      two = TrainLog.read(runDir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+      two = losses(runDir);
     }
     Checkpoint.Loaded c = Checkpoint.read(runDir.resolve("ckpt_4"));
     assertEquals(shape.paramCount(), c.m().length, "the checkpoint holds the whole m, gathered from the shards");
@@ -152,13 +156,9 @@ class TrainerTest {
       Path dir = tmp.resolve("resumed-" + k);
       try (Trainer t = new Trainer(shape, o, l, DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
         t.restore(c);
-        Files.createDirectories(dir);
-        try (TrainLog log = TrainLog.create(dir.resolve("log.csv"));
-             Progress bar = Progress.steps(t.step(), 100, new PrintWriter(new StringWriter()))) {
-          t.run(dir, log, bar, new PrintWriter(new StringWriter(), true));
-        }
+        run(t, dir, new StringWriter());
       }
-      double[] again = TrainLog.read(dir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+      double[] again = losses(dir);
       assertEquals(4, again.length);
       for (int s = 0; s < 4; s++) {
         System.out.printf("%s: step %d: %.7f, uninterrupted on 2 ZeRO-1 replicas %.7f%n", name, s + 5, again[s], two[s + 4]);
@@ -184,20 +184,16 @@ class TrainerTest {
         DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
       t.init(shape.randomInit(9));
       run(t, runDir, new StringWriter());
-      uninterrupted = TrainLog.read(runDir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+      uninterrupted = losses(runDir);
     }
     Checkpoint.Loaded c = Checkpoint.read(runDir.resolve("ckpt_4"));
     Path dir = tmp.resolve("bf16zero-resumed");
     try (Trainer t = new Trainer(shape, o, kiln.runtime.multi.DataParallel.onCpu(shape, 3, 8, 2, 1, true, 2_000, bf16),
         DataLoader.open(o.data(), DataLoader.Split.TRAIN, 6, 8), null)) {
       t.restore(c);
-      Files.createDirectories(dir);
-      try (TrainLog log = TrainLog.create(dir.resolve("log.csv"));
-           Progress bar = Progress.steps(t.step(), 100, new PrintWriter(new StringWriter()))) {
-        t.run(dir, log, bar, new PrintWriter(new StringWriter(), true));
-      }
+      run(t, dir, new StringWriter());
     }
-    double[] again = TrainLog.read(dir.resolve("log.csv")).stream().mapToDouble(TrainLog.Row::loss).toArray();
+    double[] again = losses(dir);
     assertEquals(4, again.length);
     for (int s = 0; s < 4; s++) {
       System.out.printf("bf16 ZeRO-1 resumed: step %d: %.7f, uninterrupted %.7f%n", s + 5, again[s], uninterrupted[s + 4]);
