@@ -74,3 +74,12 @@ tiny_parity() {
   run 40 parity.txt $K $C --checkpoint-every 0 --gpus 1 --batch 8 --out /tmp/b1
   zero_parity
 }
+
+# pack_commands: R (the pack's run.sh under $PACK/gpu), K (kiln's CLI through it) and B (the bench of gpt2-d12 at T=1024),
+# and the GPUs' names, driver and memory in use as the first lines of times.txt.
+pack_commands() {
+  R="bash $PACK/gpu/run.sh"
+  K="$R kiln.cli.Main"
+  B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --warmup 3"
+  nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
+}

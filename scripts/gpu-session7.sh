@@ -16,11 +16,8 @@ OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s7}
 BUDGET_S=${BUDGET_S:-450}
 DROP='^train .*%\|^WARNING: Using incubator'
-. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run, verify_124m, lane0, tiny_parity
-R="bash $PACK/gpu/run.sh"
-K="$R kiln.cli.Main"
-nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
-B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --warmup 3"
+. "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run, pack_commands, verify_124m, lane0, tiny_parity
+pack_commands
 
 lane1() {
   export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
