@@ -440,20 +440,19 @@ __device__ __forceinline__ void fa_frag_a(unsigned (&a)[4], const float* p, long
     const float scale = 1.0f / sqrtf((float)HS);
 // The opening of a dkdv kernel, in its scope: key tile k0 (tile 0, the most query tiles, first); block `part` of the NH/GB
 // parts of batch row b, query heads h0 .. h0+GB-1 of key/value head kvh (with clusters: G == FA_DKV_CLUSTER, GB == 1);
-// k, v at kvh and the row strides of q, k, v, dy; the softmax scale
-#define FA_KEY_TILE_BLOCK(BK)                                                                                          \
+// k, v at kvh and the row strides of q, k, v, dy; the softmax scale; nqt query tiles of BQ rows; the output dk and dv at
+// head oh (a cluster writes its key/value head, else the block's part)
+#define FA_KEY_TILE_BLOCK(BK, BQ)                                                                                      \
     const int k0 = (int)blockIdx.y * (BK);                                                                            \
     const int parts = NH / GB, b = (int)blockIdx.x / parts, part = (int)blockIdx.x % parts, h0 = part * GB, kvh = h0 / G; \
     if (FA_DKV_CLUSTER && (G != FA_DKV_CLUSTER || GB != 1)) __trap();                                                 \
     const long long rsq = q.st, rsk = k.st, rsv = v.st, rsy = dy.st;                                                  \
     const float* kb = k.p + b * k.sb + kvh * k.sh;                                                                    \
     const float* vb = v.p + b * v.sb + kvh * v.sh;                                                                    \
-    const float scale = 1.0f / sqrtf((float)HS);
-
-// A dkdv kernel's output: dk and dv at head oh (a cluster writes its key/value head, else the block's part)
-#define FA_DKDV_OUT                                                             \
-    const int oh = FA_DKV_CLUSTER ? kvh : part;                                 \
-    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;                     \
+    const float scale = 1.0f / sqrtf((float)HS);                                                                      \
+    const int nqt = (T + (BQ) - 1) / (BQ);                                                                            \
+    const int oh = FA_DKV_CLUSTER ? kvh : part;                                                                       \
+    float* dkb = dk_out.p + b * dk_out.sb + oh * dk_out.sh;                                                           \
     float* dvb = dv_out.p + b * dv_out.sb + oh * dv_out.sh;
 // In a dkdv kernel's loop over its query heads (gi of GB): head h, its row bh of lse and D, and q and dy at h
 #define FA_DKDV_QUERY_HEAD(gi)                                                  \
@@ -780,7 +779,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sL = sdS + BQ * LDP;                         // [BQ] lse*log2e
     float* sD = sL + BQ;                                // [BQ]
     const int tid = threadIdx.x, tx = tid % TX, ty = tid / TX;
-    FA_KEY_TILE_BLOCK(BK)
+    FA_KEY_TILE_BLOCK(BK, BQ)
 
     fa_load_tr<BK, NT>(sKt, kb, rsk, k0, T, tid, scale * FA_LOG2E);
     fa_load_tr<BK, NT>(sVt, vb, rsv, k0, T, tid, 1.f);
@@ -790,8 +789,6 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
 #pragma unroll
         for (int c = 0; c < CPT; ++c) dk[i][c] = dv[i][c] = 0.f;
     const int kr = k0 + ty * RM;
-    const int nqt = (T + BQ - 1) / BQ;
-    FA_DKDV_OUT
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
         FA_DKDV_QUERY_HEAD(gi)
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
@@ -1077,7 +1074,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     unsigned* sG = sQ + BQ * LD;
     float* sL = reinterpret_cast<float*>(sG + BQ * LD);
     float* sD = sL + BQ;
-    FA_KEY_TILE_BLOCK(BK)
+    FA_KEY_TILE_BLOCK(BK, BQ)
     fa_load_tc_scaled(sK, kb, rsk, k0, T, tid, scale * FA_LOG2E);
     fa_load_tc_scaled(sV, vb, rsv, k0, T, tid, 1.f);
     const int wk = k0 + wl * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
@@ -1086,7 +1083,6 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float dk[NO][4], dv[NO][4];
 #pragma unroll
     for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
-    const int nqt = (T + BQ - 1) / BQ;
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
         FA_DKDV_QUERY_HEAD(gi)
         // group j takes the query tiles j, j+2, ... from the diagonal; both take the same steps (their
@@ -1151,11 +1147,9 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
             *pv1 = make_float2(dv[n][2] + v1v.x, dv[n][3] + v1v.y);
         }
     }
-    fa_cluster_reduce_store<BK, FA_DKV_NT>(xk, dk_out.p + b * dk_out.sb + kvh * dk_out.sh, dk_out.st, dv_out.p + b * dv_out.sb + kvh * dv_out.sh,
-                                           dv_out.st, k0, T, scale, tid);
+    fa_cluster_reduce_store<BK, FA_DKV_NT>(xk, dkb, dk_out.st, dvb, dv_out.st, k0, T, scale, tid);   // oh == kvh in a cluster
 #else
     if (group == 1) return;
-    FA_DKDV_OUT
 #pragma unroll
     for (int n = 0; n < NO; ++n) {
         const int c = n * 8 + 2 * t4, a0 = (wl * 16 + g) * HS + c, a1 = a0 + 8 * HS;
@@ -1193,7 +1187,7 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float* sL = reinterpret_cast<float*>(sG + BQ * LD);     // [BQ]
     float* sD = sL + BQ;                                    // [BQ]
     const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t4 = lane & 3;
-    FA_KEY_TILE_BLOCK(BK)
+    FA_KEY_TILE_BLOCK(BK, BQ)
     const float ks_ = scale * FA_LOG2E;
     const int wk = k0 + warp * 16, r0 = wk + g, r1 = r0 + 8;  // this thread's key rows
     unsigned ka[KS][4], va[KS][4];
@@ -1206,8 +1200,6 @@ __device__ __forceinline__ void flash_attn_bwd_dkdv(const fa_operand q, const fa
     float dk[NO][4], dv[NO][4];
 #pragma unroll
     for (int n = 0; n < NO; ++n) dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.f;
-    const int nqt = (T + BQ - 1) / BQ;
-    FA_DKDV_OUT
     for (int gi = 0; gi < GB; ++gi) {  // this block's query heads of the key/value head, in order
         FA_DKDV_QUERY_HEAD(gi)
         for (int qt = k0 / BQ; qt < nqt; ++qt) {
