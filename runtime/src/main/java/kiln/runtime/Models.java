@@ -91,7 +91,7 @@ public final class Models {
 
     /**
      * requested, or where that is null the device's default (CUDA: gelu where the model has a GELU, as before the policy
-     * existed, unless open finds that keeping every activation fits the device (Session.fits); the CPU: none). A policy that finds nothing to recompute in this model is refused in one line naming
+     * existed, unless open finds that keeping every activation fits the device (Session.ifFits); the CPU: none). A policy that finds nothing to recompute in this model is refused in one line naming
      * --recompute (IllegalArgumentException).
      */
     private Recompute resolve(Recompute requested, Session.Device device, Graph forward) {
@@ -118,10 +118,9 @@ public final class Models {
       if (recompute == null && device == Session.Device.CUDA) {
         // CUDA's default: keep every activation where the arena fits the device (recomputing costs time: GPT-2 124M bf16 at
         // B=32, 2.4 ms a step), else the device's default policy
-        Built keep = build(device, precision, Recompute.NONE);
-        if (Session.fits(keep.program(), bind(batch, seq), precision, gpu, zero)) {
-          return new Session(keep.program(), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero, Recompute.NONE);
-        }
+        Session keep = Session.ifFits(build(device, precision, Recompute.NONE).program(), bind(batch, seq), batch, seq, precision, gpu, zero,
+            Recompute.NONE);
+        if (keep != null) return keep;
       }
       Built built = build(device, precision, recompute);
       return new Session(built.program(), bind(batch, seq), batch, seq, device, threads, precision, gpu, zero, built.recompute());

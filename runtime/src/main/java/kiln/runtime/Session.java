@@ -72,24 +72,25 @@ public class Session implements Learner {
    */
   public Session(Program program, Map<Dim, Integer> sizes, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision,
                  int gpu, Zero zero, kiln.codegen.Recompute recompute) {
+    this(plan(program, sizes, device, precision, zero), batch, seq, device, threads, precision, device == Device.CPU ? null : Cuda.open(gpu),
+        zero, recompute);
+  }
+
+  /** A session over a plan, on cuda (null: the CPU). */
+  private Session(Plan plan, int batch, int seq, Device device, int threads, CudaSchedule.Precision precision, Cuda cuda, Zero zero,
+                  kiln.codegen.Recompute recompute) {
     this.recompute = recompute;
     this.batch = batch;
     this.seq = seq;
     this.device = device;
     this.zero = zero;
-    Plan plan = plan(program, sizes, device, precision, zero);
     this.program = plan.program();
     this.bf16Cast = plan.bf16Cast();
     this.copyAfterGather = plan.copyAfterGather();
     this.arena = plan.arena();
-    Map<String, List<Compute>> sections = plan.sections();
-    if (device == Device.CPU) {
-      this.cuda = null;
-      this.executor = new CpuExecutor(arena, sections, threads);
-    } else {
-      this.cuda = Cuda.open(gpu);
-      this.executor = new CudaExecutor(arena, sections, cuda, CudaSchedule.fromEnvironment(precision));
-    }
+    this.cuda = cuda;
+    this.executor = cuda == null ? new CpuExecutor(arena, plan.sections(), threads)
+        : new CudaExecutor(arena, plan.sections(), cuda, CudaSchedule.fromEnvironment(precision));
   }
 
   /** What a session lays out before it touches a device: its program (bf16: narrowed), its sections and its arena. */
@@ -129,15 +130,20 @@ public class Session implements Learner {
   }
 
   /**
-   * Whether a CUDA session of program at sizes fits CUDA device gpu: its arena, as planned, within nine tenths of the device's
-   * memory (the rest for the context and the split-K and transpose workspace). The device's
-   * total, not what is free now, so every rank of identical GPUs decides alike (Models.Shape.open's default policy).
+   * A CUDA session of program at sizes, as the public constructor opens it, where its arena, as planned, fits nine tenths of
+   * device gpu's memory (the rest for the context and the split-K and transpose workspace); null where it does not, with
+   * nothing allocated. The device's total, not what is free now, so every rank of identical GPUs decides alike
+   * (Models.Shape.open's default policy). The plan is made once, for the check and the session.
    */
-  public static boolean fits(Program program, Map<Dim, Integer> sizes, CudaSchedule.Precision precision, int gpu, Zero zero) {
-    long bytes = plan(program, sizes, Device.CUDA, precision, zero).arena().bytes();
-    try (Cuda cuda = Cuda.open(gpu)) {
-      return bytes <= cuda.totalBytes() / 10 * 9;
+  public static Session ifFits(Program program, Map<Dim, Integer> sizes, int batch, int seq, CudaSchedule.Precision precision, int gpu,
+                               Zero zero, kiln.codegen.Recompute recompute) {
+    Plan plan = plan(program, sizes, Device.CUDA, precision, zero);
+    Cuda cuda = Cuda.open(gpu);
+    if (plan.arena().bytes() > cuda.totalBytes() / 10 * 9) {
+      cuda.close();
+      return null;
     }
+    return new Session(plan, batch, seq, Device.CUDA, 1, precision, cuda, zero, recompute);
   }
 
   /** The "cast" section of a bf16 session (the params' bf16 copy rounded from the master), or null. */
