@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_59b898e584 { long long v[6]; };
+struct Args_k_map_49622234d7 { long long v[6]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -101,7 +101,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_59b898e584(float* __restrict__ F, int* __restrict__ I, const Args_k_map_59b898e584 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_49622234d7(float* __restrict__ F, int* __restrict__ I, const Args_k_map_49622234d7 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int FF = (int) a.v[2];
@@ -119,79 +119,39 @@ extern "C" __global__ void __launch_bounds__(256) k_map_59b898e584(float* __rest
     if (vec) {
       {
         float v0[8]; kiln_load8(v0, &H[o1 + ((b_) * T + t_) * FF + (8 * ffq_)]);
-        float v1[8]; kiln_load8(v1, &H[o2 + ((b_) * T + t_) * FF + (8 * ffq_)]);
+        float v1[8]; kiln_load8(v1, &H[o2 + (8 * ffq_)]);
         float w[8];
         {
-          const float x0 = (v1[0] * v1[0]);
-          const float x1 = (x0 * v1[0]);
-          const float x2 = (x1 * 0.044715f);
-          const float x3 = (x2 + v1[0]);
-          const float x4 = (x3 * 0.7978846f);
-          const float x5 = tanhf(x4);
-          w[0] = (v0[0] * ((0.5f * (x5 + 1.0f)) + ((v1[0] * 0.5f) * ((1.0f - (x5 * x5)) * ((((((v1[0] + v1[0]) * v1[0]) + x0) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x0 = (v0[0] + v1[0]);
+          w[0] = ((x0 * 0.5f) * (tanhf((((((x0 * x0) * x0) * 0.044715f) + x0) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x6 = (v1[1] * v1[1]);
-          const float x7 = (x6 * v1[1]);
-          const float x8 = (x7 * 0.044715f);
-          const float x9 = (x8 + v1[1]);
-          const float x10 = (x9 * 0.7978846f);
-          const float x11 = tanhf(x10);
-          w[1] = (v0[1] * ((0.5f * (x11 + 1.0f)) + ((v1[1] * 0.5f) * ((1.0f - (x11 * x11)) * ((((((v1[1] + v1[1]) * v1[1]) + x6) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x1 = (v0[1] + v1[1]);
+          w[1] = ((x1 * 0.5f) * (tanhf((((((x1 * x1) * x1) * 0.044715f) + x1) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x12 = (v1[2] * v1[2]);
-          const float x13 = (x12 * v1[2]);
-          const float x14 = (x13 * 0.044715f);
-          const float x15 = (x14 + v1[2]);
-          const float x16 = (x15 * 0.7978846f);
-          const float x17 = tanhf(x16);
-          w[2] = (v0[2] * ((0.5f * (x17 + 1.0f)) + ((v1[2] * 0.5f) * ((1.0f - (x17 * x17)) * ((((((v1[2] + v1[2]) * v1[2]) + x12) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x2 = (v0[2] + v1[2]);
+          w[2] = ((x2 * 0.5f) * (tanhf((((((x2 * x2) * x2) * 0.044715f) + x2) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x18 = (v1[3] * v1[3]);
-          const float x19 = (x18 * v1[3]);
-          const float x20 = (x19 * 0.044715f);
-          const float x21 = (x20 + v1[3]);
-          const float x22 = (x21 * 0.7978846f);
-          const float x23 = tanhf(x22);
-          w[3] = (v0[3] * ((0.5f * (x23 + 1.0f)) + ((v1[3] * 0.5f) * ((1.0f - (x23 * x23)) * ((((((v1[3] + v1[3]) * v1[3]) + x18) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x3 = (v0[3] + v1[3]);
+          w[3] = ((x3 * 0.5f) * (tanhf((((((x3 * x3) * x3) * 0.044715f) + x3) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x24 = (v1[4] * v1[4]);
-          const float x25 = (x24 * v1[4]);
-          const float x26 = (x25 * 0.044715f);
-          const float x27 = (x26 + v1[4]);
-          const float x28 = (x27 * 0.7978846f);
-          const float x29 = tanhf(x28);
-          w[4] = (v0[4] * ((0.5f * (x29 + 1.0f)) + ((v1[4] * 0.5f) * ((1.0f - (x29 * x29)) * ((((((v1[4] + v1[4]) * v1[4]) + x24) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x4 = (v0[4] + v1[4]);
+          w[4] = ((x4 * 0.5f) * (tanhf((((((x4 * x4) * x4) * 0.044715f) + x4) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x30 = (v1[5] * v1[5]);
-          const float x31 = (x30 * v1[5]);
-          const float x32 = (x31 * 0.044715f);
-          const float x33 = (x32 + v1[5]);
-          const float x34 = (x33 * 0.7978846f);
-          const float x35 = tanhf(x34);
-          w[5] = (v0[5] * ((0.5f * (x35 + 1.0f)) + ((v1[5] * 0.5f) * ((1.0f - (x35 * x35)) * ((((((v1[5] + v1[5]) * v1[5]) + x30) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x5 = (v0[5] + v1[5]);
+          w[5] = ((x5 * 0.5f) * (tanhf((((((x5 * x5) * x5) * 0.044715f) + x5) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x36 = (v1[6] * v1[6]);
-          const float x37 = (x36 * v1[6]);
-          const float x38 = (x37 * 0.044715f);
-          const float x39 = (x38 + v1[6]);
-          const float x40 = (x39 * 0.7978846f);
-          const float x41 = tanhf(x40);
-          w[6] = (v0[6] * ((0.5f * (x41 + 1.0f)) + ((v1[6] * 0.5f) * ((1.0f - (x41 * x41)) * ((((((v1[6] + v1[6]) * v1[6]) + x36) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x6 = (v0[6] + v1[6]);
+          w[6] = ((x6 * 0.5f) * (tanhf((((((x6 * x6) * x6) * 0.044715f) + x6) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x42 = (v1[7] * v1[7]);
-          const float x43 = (x42 * v1[7]);
-          const float x44 = (x43 * 0.044715f);
-          const float x45 = (x44 + v1[7]);
-          const float x46 = (x45 * 0.7978846f);
-          const float x47 = tanhf(x46);
-          w[7] = (v0[7] * ((0.5f * (x47 + 1.0f)) + ((v1[7] * 0.5f) * ((1.0f - (x47 * x47)) * ((((((v1[7] + v1[7]) * v1[7]) + x42) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x7 = (v0[7] + v1[7]);
+          w[7] = ((x7 * 0.5f) * (tanhf((((((x7 * x7) * x7) * 0.044715f) + x7) * 0.7978846f)) + 1.0f));
         }
         kiln_store8(&H[o0 + ((b_) * T + t_) * FF + (8 * ffq_)], w);
       }
@@ -199,14 +159,10 @@ extern "C" __global__ void __launch_bounds__(256) k_map_59b898e584(float* __rest
       for (int j = 0; j < 8; j++) {
         const int ff_ = 8 * ffq_ + j;
         if (ff_ < FF) {
-          const float x48 = kiln_bf16_f(H[o2 + ((b_) * T + t_) * FF + ff_]);
-          const float x49 = (x48 * x48);
-          const float x50 = (x49 * x48);
-          const float x51 = (x50 * 0.044715f);
-          const float x52 = (x51 + x48);
-          const float x53 = (x52 * 0.7978846f);
-          const float x54 = tanhf(x53);
-          H[o0 + ((b_) * T + t_) * FF + ff_] = kiln_bf16_rn((kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]) * ((0.5f * (x54 + 1.0f)) + ((x48 * 0.5f) * ((1.0f - (x54 * x54)) * ((((((x48 + x48) * x48) + x49) * 0.044715f) + 1.0f) * 0.7978846f))))));
+          const float x8 = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
+          const float x9 = kiln_bf16_f(H[o2 + ff_]);
+          const float x10 = (x8 + x9);
+          H[o0 + ((b_) * T + t_) * FF + ff_] = kiln_bf16_rn(((x10 * 0.5f) * (tanhf((((((x10 * x10) * x10) * 0.044715f) + x10) * 0.7978846f)) + 1.0f)));
         }
       }
     }
