@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Session 9: part-warp rows (attention's dyy) on nvidia-h200-x2. From the project root, the pack in $PACK/gpu:
-#   OUT=$OUT PACK=.dev-s9 BUDGET_S=240 bash scripts/gpu-s9-rows.sh
+# Session 9: part-warp rows (attention's dyy) and add inlining on nvidia-h200-x2. From the project root, the pack in $PACK/gpu:
+#   OUT=$OUT PACK=.dev-s9 BUDGET_S=260 bash scripts/gpu-s9-rows.sh
 # GPU 0: the fixtures, then every gpu-tagged test but the two-GPU class. GPU 1 at the same time: bench gpt2-d12 bf16 B=32
-# twice and once with --profile.
+# (default, KILN_ADD_INLINE=0, default again), once with --profile, then the 124M bf16 verify against PyTorch.
 set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s9}
-BUDGET_S=${BUDGET_S:-240}
+BUDGET_S=${BUDGET_S:-260}
 DROP='^train .*%\|^WARNING: Using incubator'
 . "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"   # t, left, run
 R="bash $PACK/gpu/run.sh"
@@ -15,8 +15,11 @@ $R -version > /dev/null 2>&1
 (
   export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
   run 60 bench.txt $R $B --steps 30
+  KILN_ADD_INLINE=0 run 50 bench.txt $R $B --steps 30
   run 40 bench.txt $R $B --steps 30
   run 40 profile.txt $R $B --steps 3 --profile
+  K="$R kiln.cli.Main"
+  verify_124m
 ) &
 L1=$!
 export CUDA_VISIBLE_DEVICES=0 KILN_CACHE=/tmp/kc0
@@ -27,4 +30,5 @@ t done
 cat "$OUT/times.txt"
 grep -E "tests (found|successful|failed)" "$OUT/tests.txt"
 grep -hE "^### |^bench: (--|data|[0-9].*ms/step)" "$OUT/bench.txt"
-grep -E "dyy|ms/step" "$OUT/profile.txt"
+grep -E "dyy|ms/step|map|wgmma_bf16 h" "$OUT/profile.txt"
+grep -E "verify|OK|FAIL|loss" "$OUT/verify.txt" | tail -14
