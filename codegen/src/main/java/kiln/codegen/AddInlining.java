@@ -3,7 +3,7 @@
 // computes read is not stored; each reader adds a and b itself where it read out. GPT-2 124M bf16 at B=32: fc.out
 // (pre-GELU, 201 MB a layer) was written by the GELU map and kept for the dGELU map of the backward; both now read
 // fc's bare product and the bias. attproj.out and fcproj.out, read only by their residual adds, are no longer written
-// beside the residual. Values change only in bf16 rounding: the readers see a + b in fp32, where they read it rounded.
+// beside the residual. Values are unchanged: where the add was stored bf16, the readers round a + b as its store did.
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import kiln.dsl.Compute;
+import kiln.dsl.DType;
 import kiln.dsl.Expr;
 import kiln.dsl.Exprs;
 import kiln.dsl.Role;
@@ -97,7 +98,8 @@ final class AddInlining {
     if (e instanceof Expr.Load l && inlined.get(l.tensor()) instanceof Compute c) {
       Map<Var, Expr> at = new HashMap<>();
       for (int k = 0; k < c.loopVars().size(); k++) at.put(c.loopVars().get(k), l.index().get(k));
-      return Exprs.replace(c.body(), at);
+      Expr sum = Exprs.replace(c.body(), at);
+      return c.out().storage() == DType.BF16 ? new Expr.Unary(Expr.UnOp.BF16, sum) : sum;
     }
     return Exprs.mapChildren(e, x -> inline(x, inlined));
   }

@@ -17,6 +17,7 @@ public final class CudaDialect implements Dialect {
     return switch (op) {
       case NEG -> "(-" + x + ")";
       case ABS -> "fabsf(" + x + ")";
+      case BF16 -> "kiln_bf16_f(kiln_bf16_rn(" + x + "))";
       case EXP, LOG, TANH, SQRT, RSQRT, SIN, COS -> op.name().toLowerCase(java.util.Locale.ROOT) + "f(" + x + ")";   // expf, logf, ...
     };
   }

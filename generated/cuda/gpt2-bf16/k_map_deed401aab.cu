@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_49622234d7 { long long v[6]; };
+struct Args_k_map_deed401aab { long long v[6]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -101,7 +101,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_49622234d7(float* __restrict__ F, int* __restrict__ I, const Args_k_map_49622234d7 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_deed401aab(float* __restrict__ F, int* __restrict__ I, const Args_k_map_deed401aab a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int FF = (int) a.v[2];
@@ -123,35 +123,43 @@ extern "C" __global__ void __launch_bounds__(256) k_map_49622234d7(float* __rest
         float w[8];
         {
           const float x0 = (v0[0] + v1[0]);
-          w[0] = ((x0 * 0.5f) * (tanhf((((((x0 * x0) * x0) * 0.044715f) + x0) * 0.7978846f)) + 1.0f));
+          const float x1 = kiln_bf16_f(kiln_bf16_rn(x0));
+          w[0] = ((x1 * 0.5f) * (tanhf((((((x1 * x1) * x1) * 0.044715f) + x1) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x1 = (v0[1] + v1[1]);
-          w[1] = ((x1 * 0.5f) * (tanhf((((((x1 * x1) * x1) * 0.044715f) + x1) * 0.7978846f)) + 1.0f));
+          const float x2 = (v0[1] + v1[1]);
+          const float x3 = kiln_bf16_f(kiln_bf16_rn(x2));
+          w[1] = ((x3 * 0.5f) * (tanhf((((((x3 * x3) * x3) * 0.044715f) + x3) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x2 = (v0[2] + v1[2]);
-          w[2] = ((x2 * 0.5f) * (tanhf((((((x2 * x2) * x2) * 0.044715f) + x2) * 0.7978846f)) + 1.0f));
+          const float x4 = (v0[2] + v1[2]);
+          const float x5 = kiln_bf16_f(kiln_bf16_rn(x4));
+          w[2] = ((x5 * 0.5f) * (tanhf((((((x5 * x5) * x5) * 0.044715f) + x5) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x3 = (v0[3] + v1[3]);
-          w[3] = ((x3 * 0.5f) * (tanhf((((((x3 * x3) * x3) * 0.044715f) + x3) * 0.7978846f)) + 1.0f));
+          const float x6 = (v0[3] + v1[3]);
+          const float x7 = kiln_bf16_f(kiln_bf16_rn(x6));
+          w[3] = ((x7 * 0.5f) * (tanhf((((((x7 * x7) * x7) * 0.044715f) + x7) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x4 = (v0[4] + v1[4]);
-          w[4] = ((x4 * 0.5f) * (tanhf((((((x4 * x4) * x4) * 0.044715f) + x4) * 0.7978846f)) + 1.0f));
+          const float x8 = (v0[4] + v1[4]);
+          const float x9 = kiln_bf16_f(kiln_bf16_rn(x8));
+          w[4] = ((x9 * 0.5f) * (tanhf((((((x9 * x9) * x9) * 0.044715f) + x9) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x5 = (v0[5] + v1[5]);
-          w[5] = ((x5 * 0.5f) * (tanhf((((((x5 * x5) * x5) * 0.044715f) + x5) * 0.7978846f)) + 1.0f));
+          const float x10 = (v0[5] + v1[5]);
+          const float x11 = kiln_bf16_f(kiln_bf16_rn(x10));
+          w[5] = ((x11 * 0.5f) * (tanhf((((((x11 * x11) * x11) * 0.044715f) + x11) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x6 = (v0[6] + v1[6]);
-          w[6] = ((x6 * 0.5f) * (tanhf((((((x6 * x6) * x6) * 0.044715f) + x6) * 0.7978846f)) + 1.0f));
+          const float x12 = (v0[6] + v1[6]);
+          const float x13 = kiln_bf16_f(kiln_bf16_rn(x12));
+          w[6] = ((x13 * 0.5f) * (tanhf((((((x13 * x13) * x13) * 0.044715f) + x13) * 0.7978846f)) + 1.0f));
         }
         {
-          const float x7 = (v0[7] + v1[7]);
-          w[7] = ((x7 * 0.5f) * (tanhf((((((x7 * x7) * x7) * 0.044715f) + x7) * 0.7978846f)) + 1.0f));
+          const float x14 = (v0[7] + v1[7]);
+          const float x15 = kiln_bf16_f(kiln_bf16_rn(x14));
+          w[7] = ((x15 * 0.5f) * (tanhf((((((x15 * x15) * x15) * 0.044715f) + x15) * 0.7978846f)) + 1.0f));
         }
         kiln_store8(&H[o0 + ((b_) * T + t_) * FF + (8 * ffq_)], w);
       }
@@ -159,10 +167,11 @@ extern "C" __global__ void __launch_bounds__(256) k_map_49622234d7(float* __rest
       for (int j = 0; j < 8; j++) {
         const int ff_ = 8 * ffq_ + j;
         if (ff_ < FF) {
-          const float x8 = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
-          const float x9 = kiln_bf16_f(H[o2 + ff_]);
-          const float x10 = (x8 + x9);
-          H[o0 + ((b_) * T + t_) * FF + ff_] = kiln_bf16_rn(((x10 * 0.5f) * (tanhf((((((x10 * x10) * x10) * 0.044715f) + x10) * 0.7978846f)) + 1.0f)));
+          const float x16 = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
+          const float x17 = kiln_bf16_f(H[o2 + ff_]);
+          const float x18 = (x16 + x17);
+          const float x19 = kiln_bf16_f(kiln_bf16_rn(x18));
+          H[o0 + ((b_) * T + t_) * FF + ff_] = kiln_bf16_rn(((x19 * 0.5f) * (tanhf((((((x19 * x19) * x19) * 0.044715f) + x19) * 0.7978846f)) + 1.0f)));
         }
       }
     }

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_c99e05dd31 { long long v[7]; };
+struct Args_k_map_48723c9b67 { long long v[7]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -101,7 +101,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_c99e05dd31(float* __restrict__ F, int* __restrict__ I, const Args_k_map_c99e05dd31 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_48723c9b67(float* __restrict__ F, int* __restrict__ I, const Args_k_map_48723c9b67 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int FF = (int) a.v[2];
@@ -125,83 +125,91 @@ extern "C" __global__ void __launch_bounds__(256) k_map_c99e05dd31(float* __rest
         float w[8];
         {
           const float x0 = (v1[0] + v2[0]);
-          const float x1 = (x0 * x0);
-          const float x2 = (x1 * x0);
-          const float x3 = (x2 * 0.044715f);
-          const float x4 = (x3 + x0);
-          const float x5 = (x4 * 0.7978846f);
-          const float x6 = tanhf(x5);
-          w[0] = (v0[0] * ((0.5f * (x6 + 1.0f)) + ((x0 * 0.5f) * ((1.0f - (x6 * x6)) * ((((((x0 + x0) * x0) + x1) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x1 = kiln_bf16_f(kiln_bf16_rn(x0));
+          const float x2 = (x1 * x1);
+          const float x3 = (x2 * x1);
+          const float x4 = (x3 * 0.044715f);
+          const float x5 = (x4 + x1);
+          const float x6 = (x5 * 0.7978846f);
+          const float x7 = tanhf(x6);
+          w[0] = (v0[0] * ((0.5f * (x7 + 1.0f)) + ((x1 * 0.5f) * ((1.0f - (x7 * x7)) * ((((((x1 + x1) * x1) + x2) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         {
-          const float x7 = (v1[1] + v2[1]);
-          const float x8 = (x7 * x7);
-          const float x9 = (x8 * x7);
-          const float x10 = (x9 * 0.044715f);
-          const float x11 = (x10 + x7);
-          const float x12 = (x11 * 0.7978846f);
-          const float x13 = tanhf(x12);
-          w[1] = (v0[1] * ((0.5f * (x13 + 1.0f)) + ((x7 * 0.5f) * ((1.0f - (x13 * x13)) * ((((((x7 + x7) * x7) + x8) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x8 = (v1[1] + v2[1]);
+          const float x9 = kiln_bf16_f(kiln_bf16_rn(x8));
+          const float x10 = (x9 * x9);
+          const float x11 = (x10 * x9);
+          const float x12 = (x11 * 0.044715f);
+          const float x13 = (x12 + x9);
+          const float x14 = (x13 * 0.7978846f);
+          const float x15 = tanhf(x14);
+          w[1] = (v0[1] * ((0.5f * (x15 + 1.0f)) + ((x9 * 0.5f) * ((1.0f - (x15 * x15)) * ((((((x9 + x9) * x9) + x10) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         {
-          const float x14 = (v1[2] + v2[2]);
-          const float x15 = (x14 * x14);
-          const float x16 = (x15 * x14);
-          const float x17 = (x16 * 0.044715f);
-          const float x18 = (x17 + x14);
-          const float x19 = (x18 * 0.7978846f);
-          const float x20 = tanhf(x19);
-          w[2] = (v0[2] * ((0.5f * (x20 + 1.0f)) + ((x14 * 0.5f) * ((1.0f - (x20 * x20)) * ((((((x14 + x14) * x14) + x15) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x16 = (v1[2] + v2[2]);
+          const float x17 = kiln_bf16_f(kiln_bf16_rn(x16));
+          const float x18 = (x17 * x17);
+          const float x19 = (x18 * x17);
+          const float x20 = (x19 * 0.044715f);
+          const float x21 = (x20 + x17);
+          const float x22 = (x21 * 0.7978846f);
+          const float x23 = tanhf(x22);
+          w[2] = (v0[2] * ((0.5f * (x23 + 1.0f)) + ((x17 * 0.5f) * ((1.0f - (x23 * x23)) * ((((((x17 + x17) * x17) + x18) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         {
-          const float x21 = (v1[3] + v2[3]);
-          const float x22 = (x21 * x21);
-          const float x23 = (x22 * x21);
-          const float x24 = (x23 * 0.044715f);
-          const float x25 = (x24 + x21);
-          const float x26 = (x25 * 0.7978846f);
-          const float x27 = tanhf(x26);
-          w[3] = (v0[3] * ((0.5f * (x27 + 1.0f)) + ((x21 * 0.5f) * ((1.0f - (x27 * x27)) * ((((((x21 + x21) * x21) + x22) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x24 = (v1[3] + v2[3]);
+          const float x25 = kiln_bf16_f(kiln_bf16_rn(x24));
+          const float x26 = (x25 * x25);
+          const float x27 = (x26 * x25);
+          const float x28 = (x27 * 0.044715f);
+          const float x29 = (x28 + x25);
+          const float x30 = (x29 * 0.7978846f);
+          const float x31 = tanhf(x30);
+          w[3] = (v0[3] * ((0.5f * (x31 + 1.0f)) + ((x25 * 0.5f) * ((1.0f - (x31 * x31)) * ((((((x25 + x25) * x25) + x26) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         {
-          const float x28 = (v1[4] + v2[4]);
-          const float x29 = (x28 * x28);
-          const float x30 = (x29 * x28);
-          const float x31 = (x30 * 0.044715f);
-          const float x32 = (x31 + x28);
-          const float x33 = (x32 * 0.7978846f);
-          const float x34 = tanhf(x33);
-          w[4] = (v0[4] * ((0.5f * (x34 + 1.0f)) + ((x28 * 0.5f) * ((1.0f - (x34 * x34)) * ((((((x28 + x28) * x28) + x29) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x32 = (v1[4] + v2[4]);
+          const float x33 = kiln_bf16_f(kiln_bf16_rn(x32));
+          const float x34 = (x33 * x33);
+          const float x35 = (x34 * x33);
+          const float x36 = (x35 * 0.044715f);
+          const float x37 = (x36 + x33);
+          const float x38 = (x37 * 0.7978846f);
+          const float x39 = tanhf(x38);
+          w[4] = (v0[4] * ((0.5f * (x39 + 1.0f)) + ((x33 * 0.5f) * ((1.0f - (x39 * x39)) * ((((((x33 + x33) * x33) + x34) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         {
-          const float x35 = (v1[5] + v2[5]);
-          const float x36 = (x35 * x35);
-          const float x37 = (x36 * x35);
-          const float x38 = (x37 * 0.044715f);
-          const float x39 = (x38 + x35);
-          const float x40 = (x39 * 0.7978846f);
-          const float x41 = tanhf(x40);
-          w[5] = (v0[5] * ((0.5f * (x41 + 1.0f)) + ((x35 * 0.5f) * ((1.0f - (x41 * x41)) * ((((((x35 + x35) * x35) + x36) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          const float x40 = (v1[5] + v2[5]);
+          const float x41 = kiln_bf16_f(kiln_bf16_rn(x40));
+          const float x42 = (x41 * x41);
+          const float x43 = (x42 * x41);
+          const float x44 = (x43 * 0.044715f);
+          const float x45 = (x44 + x41);
+          const float x46 = (x45 * 0.7978846f);
+          const float x47 = tanhf(x46);
+          w[5] = (v0[5] * ((0.5f * (x47 + 1.0f)) + ((x41 * 0.5f) * ((1.0f - (x47 * x47)) * ((((((x41 + x41) * x41) + x42) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         {
-          const float x42 = (v1[6] + v2[6]);
-          const float x43 = (x42 * x42);
-          const float x44 = (x43 * x42);
-          const float x45 = (x44 * 0.044715f);
-          const float x46 = (x45 + x42);
-          const float x47 = (x46 * 0.7978846f);
-          const float x48 = tanhf(x47);
-          w[6] = (v0[6] * ((0.5f * (x48 + 1.0f)) + ((x42 * 0.5f) * ((1.0f - (x48 * x48)) * ((((((x42 + x42) * x42) + x43) * 0.044715f) + 1.0f) * 0.7978846f)))));
-        }
-        {
-          const float x49 = (v1[7] + v2[7]);
+          const float x48 = (v1[6] + v2[6]);
+          const float x49 = kiln_bf16_f(kiln_bf16_rn(x48));
           const float x50 = (x49 * x49);
           const float x51 = (x50 * x49);
           const float x52 = (x51 * 0.044715f);
           const float x53 = (x52 + x49);
           const float x54 = (x53 * 0.7978846f);
           const float x55 = tanhf(x54);
-          w[7] = (v0[7] * ((0.5f * (x55 + 1.0f)) + ((x49 * 0.5f) * ((1.0f - (x55 * x55)) * ((((((x49 + x49) * x49) + x50) * 0.044715f) + 1.0f) * 0.7978846f)))));
+          w[6] = (v0[6] * ((0.5f * (x55 + 1.0f)) + ((x49 * 0.5f) * ((1.0f - (x55 * x55)) * ((((((x49 + x49) * x49) + x50) * 0.044715f) + 1.0f) * 0.7978846f)))));
+        }
+        {
+          const float x56 = (v1[7] + v2[7]);
+          const float x57 = kiln_bf16_f(kiln_bf16_rn(x56));
+          const float x58 = (x57 * x57);
+          const float x59 = (x58 * x57);
+          const float x60 = (x59 * 0.044715f);
+          const float x61 = (x60 + x57);
+          const float x62 = (x61 * 0.7978846f);
+          const float x63 = tanhf(x62);
+          w[7] = (v0[7] * ((0.5f * (x63 + 1.0f)) + ((x57 * 0.5f) * ((1.0f - (x63 * x63)) * ((((((x57 + x57) * x57) + x58) * 0.044715f) + 1.0f) * 0.7978846f)))));
         }
         kiln_store8(&H[o0 + ((b_) * T + t_) * FF + (8 * ffq_)], w);
       }
@@ -209,16 +217,17 @@ extern "C" __global__ void __launch_bounds__(256) k_map_c99e05dd31(float* __rest
       for (int j = 0; j < 8; j++) {
         const int ff_ = 8 * ffq_ + j;
         if (ff_ < FF) {
-          const float x56 = kiln_bf16_f(H[o2 + ((b_) * T + t_) * FF + ff_]);
-          const float x57 = kiln_bf16_f(H[o3 + ff_]);
-          const float x58 = (x56 + x57);
-          const float x59 = (x58 * x58);
-          const float x60 = (x59 * x58);
-          const float x61 = (x60 * 0.044715f);
-          const float x62 = (x61 + x58);
-          const float x63 = (x62 * 0.7978846f);
-          const float x64 = tanhf(x63);
-          H[o0 + ((b_) * T + t_) * FF + ff_] = kiln_bf16_rn((kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]) * ((0.5f * (x64 + 1.0f)) + ((x58 * 0.5f) * ((1.0f - (x64 * x64)) * ((((((x58 + x58) * x58) + x59) * 0.044715f) + 1.0f) * 0.7978846f))))));
+          const float x64 = kiln_bf16_f(H[o2 + ((b_) * T + t_) * FF + ff_]);
+          const float x65 = kiln_bf16_f(H[o3 + ff_]);
+          const float x66 = (x64 + x65);
+          const float x67 = kiln_bf16_f(kiln_bf16_rn(x66));
+          const float x68 = (x67 * x67);
+          const float x69 = (x68 * x67);
+          const float x70 = (x69 * 0.044715f);
+          const float x71 = (x70 + x67);
+          const float x72 = (x71 * 0.7978846f);
+          const float x73 = tanhf(x72);
+          H[o0 + ((b_) * T + t_) * FF + ff_] = kiln_bf16_rn((kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]) * ((0.5f * (x73 + 1.0f)) + ((x67 * 0.5f) * ((1.0f - (x73 * x73)) * ((((((x67 + x67) * x67) + x68) * 0.044715f) + 1.0f) * 0.7978846f))))));
         }
       }
     }
