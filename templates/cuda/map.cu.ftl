@@ -5,6 +5,9 @@
 <#if lanes gt 1>
 <#include "lanes.ftl">
 </#if>
+<#if fastTanh!false>
+<#include "tanh.ftl">
+</#if>
 
 extern "C" __global__ void __launch_bounds__(${block}) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}

@@ -166,7 +166,9 @@ public final class CudaRenderer {
     Map<String, Object> m = new HashMap<>();
     m.put("items", (outer.isEmpty() ? "(long long) " : items(r, outer) + " * ") + groups);
     m.put("decode", decode);
-    m.put("statements", body);
+    // a map that moves bf16 (8 lanes) takes the epilogues' tanh: its outputs are rounded to bf16 anyway
+    m.put("statements", lanes == 8 ? fastTanh(body) : body);
+    m.put("fastTanh", lanes == 8 && !"libm".equals(System.getenv("KILN_EPI_TANH")));
     m.put("block", s.mapBlock());
     m.put("lanes", lanes);
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
@@ -799,7 +801,7 @@ public final class CudaRenderer {
   }
 
   /**
-   * The pair epilogue's tanh: kiln_tanh (matmul_wgmma_bf16.cu.ftl: 1 - 2 / (e^2u + 1) from one ex2.approx and one rcp.approx,
+   * The bf16 kernels' tanh (the pair epilogues, the bf16 vector maps): kiln_tanh (tanh.ftl: 1 - 2 / (e^2u + 1) from one ex2.approx and one rcp.approx,
    * within ~1e-6 absolute everywhere, so GELU's 1 + tanh keeps its relative accuracy) in place of libm's tanhf (~17
    * instructions with the same two MUFU ops); KILN_EPI_TANH=libm keeps tanhf, for comparison.
    */
