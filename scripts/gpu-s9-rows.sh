@@ -2,7 +2,7 @@
 # Session 9: part-warp rows (attention's dyy) and add inlining on nvidia-h200-x2. From the project root, the pack in $PACK/gpu:
 #   OUT=$OUT PACK=.dev-s9 BUDGET_S=260 bash scripts/gpu-s9-rows.sh
 # GPU 0: the fixtures, then every gpu-tagged test but the two-GPU class. GPU 1 at the same time: bench gpt2-d12 bf16 B=32
-# (default, KILN_ADD_INLINE=0, default again), once with --profile, then the 124M bf16 verify against PyTorch.
+# (default, KILN_EPI_TANH=libm, default again), once with --profile, then the 124M bf16 verify against PyTorch.
 set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s9}
@@ -15,7 +15,7 @@ $R -version > /dev/null 2>&1
 (
   export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
   run 60 bench.txt $R $B --steps 30
-  KILN_ADD_INLINE=0 run 50 bench.txt $R $B --steps 30
+  KILN_EPI_TANH=libm run 50 bench.txt $R $B --steps 30
   run 40 bench.txt $R $B --steps 30
   run 40 profile.txt $R $B --steps 3 --profile
   K="$R kiln.cli.Main"
