@@ -158,6 +158,26 @@ __device__ __forceinline__ float fab_hi(unsigned x) { return __uint_as_float(x &
 __device__ __forceinline__ const kiln_bf16* fab_head(const kiln_bf16* H, const FabOperand& o, int b, int h) {
   return H + o.off + (long long) b * o.sb + (long long) h * o.sh;
 }
+// FAB_GROUP: the heads whose blocks run together. Every kernel's grid is (heads, row tiles), launched x fastest; the
+// block at launch place L works on head g0 + r % n and row tile r / n (the tile order each kernel gives it: the longest
+// first), where g0 = FAB_GROUP (L / (FAB_GROUP tiles)), r = L - g0 tiles, n the group's heads. Each head's K and V (Q
+// and dy in dkdv) are then read from DRAM by the first of its tiles and from L2 by the rest: with the heads fastest
+// (FAB_GROUP 0) every wave of blocks touched every head's K/V (96 MB at GPT-2 B=32, over the H200's 50 MB L2), an L2 hit
+// rate of 16% and 2.7 TB/s of DRAM traffic in the forward (ncu, docs/perf.md "attnfwd").
+#ifndef FAB_GROUP
+#define FAB_GROUP 32
+#endif
+__device__ __forceinline__ void fab_block(int& head, int& tile) {
+#if FAB_GROUP > 0
+  const int heads = gridDim.x, tiles = gridDim.y, at = blockIdx.y * heads + blockIdx.x;
+  const int g0 = at / (FAB_GROUP * tiles) * FAB_GROUP, n = min(FAB_GROUP, heads - g0), r = at - g0 * tiles;
+  head = g0 + r % n;
+  tile = r / n;
+#else
+  head = blockIdx.x;
+  tile = blockIdx.y;
+#endif
+}
 // ROWS x HS of a head (rows t0.., zero past T; rows st apart) into shared memory rows FAB_LD apart, by NT threads
 template <int ROWS, int NT>
 __device__ __forceinline__ void fab_load_tile(kiln_bf16* s, const kiln_bf16* head, long long st, int t0, int T) {
@@ -417,8 +437,10 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   kiln_bf16* sQ = (kiln_bf16*) fab_smem;
   kiln_bf16* sK = sQ + ROWS * FAB_LD;   // [2][BK][LD]
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;     // [2][BK][LD]
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;   // the longest rows first
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * ROWS;   // the longest rows first
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
@@ -462,8 +484,10 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   kiln_bf16* sO = sQ + ROWS * FAB_LD;   // dy
   kiln_bf16* sK = sO + ROWS * FAB_LD;   // [2][BK][LD]
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * ROWS;
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
@@ -520,8 +544,10 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
   float* sD = sL + 2 * BQ;                        // D, [2][BQ]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
-  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
-  const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
+  int bu, tile;
+  fab_block(bu, tile);
+  const int b = bu / U, u = bu % U, h0 = u * GS, hk = h0 / G;
+  const int k0 = tile * ROWS;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
   fab_load_tile<ROWS, NT>(sK, fab_head(H, k, b, hk), k.st, k0, T);
@@ -643,14 +669,31 @@ __device__ __forceinline__ void fab_wg_ready() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   __syncthreads();
 }
-// 64 rows x HS (rows t0.., zero past T; rows st apart) into a swizzled tile, by NT threads
-template <int NT>
+// 64 rows x HS (rows t0.., zero past T unless !CHECK: all 64 are known to be there; rows st apart) into a swizzled
+// tile, by NT threads. STRIDED: thread i copies chunk i % 8 of rows i / 8 + k NT / 8, whose swizzled place moves by
+// whole rows (NT / 8 is a multiple of 8): one address of each kind a call and constant steps, where the loop over i
+// (the other form) computes each chunk's row, swizzle and 64-bit address (the forward's ALU pipe was its busiest,
+// ncu); dkdv keeps the loop (at 168 registers the strided form's addresses spill)
+template <int NT, bool CHECK = true, bool STRIDED = (512 % NT == 0)>
 __device__ __forceinline__ void fab_load_sw(unsigned char* s, const kiln_bf16* head, long long st, int t0, int T) {
+  if constexpr (STRIDED) {
+    static_assert(512 % NT == 0, "the strided tile load takes 64, 128, 256 or 512 threads");
+    constexpr int STEP = NT / 8;   // rows a pass
+    const int r0 = threadIdx.x >> 3, c = threadIdx.x & 7;
+    unsigned char* d = s + r0 * 128 + ((c ^ (r0 & 7)) << 4);
+    const kiln_bf16* src = head + (long long) (t0 + r0) * st + c * 8;
 #pragma unroll
-  for (int i = threadIdx.x; i < 64 * 8; i += NT) {
-    const int r = i >> 3, c = i & 7, t = t0 + r;
-    const bool valid = t < T;
-    fab_cp16(s + r * 128 + ((c ^ (r & 7)) << 4), head + (valid ? (long long) t * st + c * 8 : 0), valid);
+    for (int k = 0; k < 512 / NT; k++) {
+      const bool valid = !CHECK || t0 + r0 + k * STEP < T;
+      fab_cp16(d + k * STEP * 128, valid ? src + k * STEP * st : head, valid);
+    }
+  } else {
+#pragma unroll
+    for (int i = threadIdx.x; i < 64 * 8; i += NT) {
+      const int r = i >> 3, c = i & 7, t = t0 + r;
+      const bool valid = !CHECK || t < T;
+      fab_cp16(s + r * 128 + ((c ^ (r & 7)) << 4), head + (valid ? (long long) t * st + c * 8 : 0), valid);
+    }
   }
 }
 // the dynamic shared memory, 1024-byte aligned
@@ -812,7 +855,7 @@ __device__ __forceinline__ void fab_wg_hold_n(float* d) {
 // one step: S, the softmax, P V (waited for unless FAB_FWD_OVL)
 template <int N, bool EDGE>
 __device__ __forceinline__ void fab_fwd_step(const unsigned char* sq, const unsigned char* sk, const unsigned char* sv, float* m, float* l,
-                                             float* o, unsigned (*pa)[4], int key0, int row, int T, float sl2, bool* loaded, const kiln_bf16* kh,
+                                             float* o, unsigned (*pa)[4], int key0, int row, int T, float sl2, const kiln_bf16* kh,
                                              long long kst, const kiln_bf16* vh, long long vst, unsigned char* nk, unsigned char* nv, int nkey0, int nrows) {
   float s[N / 2];
   fab_fwd_scores<N>(s, sq, sk);
@@ -824,8 +867,8 @@ __device__ __forceinline__ void fab_fwd_step(const unsigned char* sq, const unsi
   __syncthreads();
   if (nrows > 0) {
     if (nrows == 128) {
-      fab_load_sw<FAB_FWD_NT>(nk, kh, kst, nkey0, T); fab_load_sw<FAB_FWD_NT>(nk + 8192, kh, kst, nkey0 + 64, T);
-      fab_load_sw<FAB_FWD_NT>(nv, vh, vst, nkey0, T); fab_load_sw<FAB_FWD_NT>(nv + 8192, vh, vst, nkey0 + 64, T);
+      fab_load_sw<FAB_FWD_NT, false>(nk, kh, kst, nkey0, T); fab_load_sw<FAB_FWD_NT, false>(nk + 8192, kh, kst, nkey0 + 64, T);
+      fab_load_sw<FAB_FWD_NT, false>(nv, vh, vst, nkey0, T); fab_load_sw<FAB_FWD_NT, false>(nv + 8192, vh, vst, nkey0 + 64, T);
     } else {
       fab_load_sw<FAB_FWD_NT>(nk, kh, kst, nkey0, T);
       fab_load_sw<FAB_FWD_NT>(nv, vh, vst, nkey0, T);
@@ -847,8 +890,10 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
   unsigned char* sQ = sm;
   unsigned char* sK = sm + 8192;              // [2] buffers
   unsigned char* sV = sm + 8192 + 2 * TILE;   // [2] buffers
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * 64;   // the longest rows first
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * 64;   // the longest rows first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
   // steps: nbig tiles of FAB_FWD_BN keys, 64-key tiles up to q0, the diagonal tile
   const int nbig = q0 / FAB_FWD_BN, ns = nbig + (q0 - nbig * FAB_FWD_BN) / 64 + 1;
@@ -858,11 +903,16 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
     unsigned char* nk = sK + (i & 1) * TILE;
     unsigned char* nv = sV + (i & 1) * TILE;
     const int key0 = fab_fwd_key0(i, nbig);
-    fab_load_sw<FAB_FWD_NT>(nk, kh, k.st, key0, T);
-    fab_load_sw<FAB_FWD_NT>(nv, vh, v.st, key0, T);
-    if (FAB_FWD_BN == 128 && i < nbig) {
-      fab_load_sw<FAB_FWD_NT>(nk + 8192, kh, k.st, key0 + 64, T);
-      fab_load_sw<FAB_FWD_NT>(nv + 8192, vh, v.st, key0 + 64, T);
+    if (i == ns - 1) {   // the diagonal tile: rows past T are zeros
+      fab_load_sw<FAB_FWD_NT>(nk, kh, k.st, key0, T);
+      fab_load_sw<FAB_FWD_NT>(nv, vh, v.st, key0, T);
+    } else {             // keys before q0 < T
+      fab_load_sw<FAB_FWD_NT, false>(nk, kh, k.st, key0, T);
+      fab_load_sw<FAB_FWD_NT, false>(nv, vh, v.st, key0, T);
+      if (FAB_FWD_BN == 128 && i < nbig) {
+        fab_load_sw<FAB_FWD_NT, false>(nk + 8192, kh, k.st, key0 + 64, T);
+        fab_load_sw<FAB_FWD_NT, false>(nv + 8192, vh, v.st, key0 + 64, T);
+      }
     }
   };
   fab_load_sw<FAB_FWD_NT>(sQ, fab_head(H, q, b, h), q.st, q0, T);
@@ -900,11 +950,11 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
     const unsigned char* tv = sV + (i & 1) * TILE;
     const int key0 = fab_fwd_key0(i, nbig);
     if (i == ns - 1)
-      fab_fwd_step<64, true>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, nullptr, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
+      fab_fwd_step<64, true>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
     else if (FAB_FWD_BN == 128 && i < nbig)
-      fab_fwd_step<FAB_FWD_BN, false>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, nullptr, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
+      fab_fwd_step<FAB_FWD_BN, false>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
     else
-      fab_fwd_step<64, false>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, nullptr, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
+      fab_fwd_step<64, false>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
 #if !FAB_FWD_OVL
     __syncthreads();   // the next load overwrites this step's buffers
 #endif
@@ -935,8 +985,10 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   unsigned char* sO = sm + WGS * 8192;             // dy, [FAB_DQ_WGS] tiles
   unsigned char* sK = sm + 2 * WGS * 8192;         // [2] tiles
   unsigned char* sV = sm + (2 * WGS + 2) * 8192;   // [2] tiles
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * ROWS;
   const int wg = fab_wgi(), qw = q0 + 64 * wg;
   const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int nk = (min(q0 + ROWS, T) + 63) / 64, nkw = fab_wg_keytiles(qw, T);
@@ -1010,8 +1062,10 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   float* sL = (float*) (sm + (2 * WGS + 4) * 8192);   // lse, [2][64]
   float* sD = sL + 2 * 64;                            // D, [2][64]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
-  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
-  const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
+  int bu, tile;
+  fab_block(bu, tile);
+  const int b = bu / U, u = bu % U, h0 = u * GS, hk = h0 / G;
+  const int k0 = tile * ROWS;   // tile 0 (the most query tiles) first
   const int wg = fab_wgi(), kw = k0 + 64 * wg;
   const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
@@ -1019,8 +1073,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   const int mine = kw < T ? kw / 64 - first : nq;
 #pragma unroll
   for (int w = 0; w < WGS; w++) {
-    fab_load_sw<NT>(sK + w * 8192, fab_head(H, k, b, hk), k.st, k0 + 64 * w, T);
-    fab_load_sw<NT>(sV + w * 8192, fab_head(H, v, b, hk), v.st, k0 + 64 * w, T);
+    fab_load_sw<NT, true, false>(sK + w * 8192, fab_head(H, k, b, hk), k.st, k0 + 64 * w, T);
+    fab_load_sw<NT, true, false>(sV + w * 8192, fab_head(H, v, b, hk), v.st, k0 + 64 * w, T);
   }
   const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
   const kiln_bf16* oh = fab_head(H, dy, b, h0);
@@ -1029,8 +1083,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
-    fab_load_sw<NT>(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
-    fab_load_sw<NT>(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
+    fab_load_sw<NT, true, false>(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
+    fab_load_sw<NT, true, false>(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
     const long long stat = (long long) gi * T;
     if (threadIdx.x < 64) {
       const int i = threadIdx.x;
