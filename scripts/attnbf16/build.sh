@@ -17,12 +17,13 @@ build fab64_mma -DHS=64 -DFAB_NO_WGMMA
 build fab64_w111 -DHS=64 -DFAB_WGS=1
 build fab64_w1dq4 -DHS=64 -DFAB_DQ_WGS=1 -DFAB_DQ_MIN_BLOCKS=4
 # FAB_FWD_SWEEP=1: also forward variants fab64_wf* (key tile FAB_FWD_BN, FAB_FWD_POLY exponentials of 8 on the FMA pipe,
-# FAB_FWD_OVL P V under the next S; g*: FAB_GROUP, the heads whose blocks run together, in all three kernels), checked and
+# FAB_FWD_OVL P V under the next S; g*: FAB_GROUP, the heads whose blocks run together, in all three kernels; s0: the tile
+# loads as a loop over chunks, FAB_STRIDED 0; s0g0: both as in the first attnfwd call), checked and
 # timed like the others
 if [ -n "${FAB_FWD_SWEEP:-}" ]; then
   for v in "64:-DFAB_FWD_POLY=0" "64p4:-DFAB_FWD_POLY=4" "64o:-DFAB_FWD_OVL=1 -DFAB_FWD_POLY=0" "64op2:-DFAB_FWD_OVL=1 -DFAB_FWD_POLY=2" \
            "128:-DFAB_FWD_BN=128 -DFAB_FWD_POLY=0" "128p2:-DFAB_FWD_BN=128 -DFAB_FWD_POLY=2" "g0:-DFAB_GROUP=0" "g8:-DFAB_GROUP=8" \
-           "g96:-DFAB_GROUP=96"; do
+           "g96:-DFAB_GROUP=96" "s0:-DFAB_STRIDED=0" "s0g0:-DFAB_STRIDED=0 -DFAB_GROUP=0"; do
     # shellcheck disable=SC2086
     build "fab64_wf${v%%:*}" -DHS=64 ${v#*:}
   done

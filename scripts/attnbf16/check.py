@@ -249,6 +249,11 @@ def median_ms(fn, reps=50, inner=10):
 ROUNDS = 7
 
 
+def fwd_only(label):
+    """build.sh's forward variants (wf*) but FAB_GROUP's and FAB_STRIDED's (wfg*, wfs*), which change dq and dkdv too"""
+    return " wf" in label and " wfg" not in label and " wfs" not in label
+
+
 def timings(variants, B):
     """variants: (label, Fab) pairs, each timed forward, backward, dq alone and dkdv alone."""
     T, NH, HS = 1024, 12, 64
@@ -274,7 +279,7 @@ def timings(variants, B):
         dq = launcher(f.dq, (B * NH, tiles[1]), f.nt[1], f.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, 1)
         dkdv = launcher(f.dkdv, (B * NH, tiles[2]), f.nt[2], f.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
                         ops["dv"], B, T, NH, 1, 1)
-        if " wf" in label and " wfg" not in label:   # a forward variant (build.sh FAB_FWD_SWEEP): its backward is the default's
+        if fwd_only(label):   # a forward variant (build.sh FAB_FWD_SWEEP): its backward is the default build's
             rows.append((label, median_ms(fw), float("nan")))
             print(f"  {label} at B={B}: fwd {rows[-1][1]:.4f} ms a layer")
             continue
@@ -300,7 +305,7 @@ def timings(variants, B):
         for label, f in variants:
             ops, tiles, *_ = run_fab(f, arena, q, k, v, dy, y, dqkv[:, :, 0], dqkv[:, :, 1], dqkv[:, :, 2])
             fws.append((label, forward(f, arena, ops, tiles, B, T, NH, 1, lse)))
-            if not (" wf" in label and " wfg" not in label):   # and the backward (dq + dkdv) of the builds that differ there
+            if not fwd_only(label):   # and the backward (dq + dkdv) of the builds that differ there
                 fws.append((label + " [dq+dkdv]", backward(f, arena, ops, tiles, B, T, NH, 1, lse, D)))
         seen = {label: [] for label, _ in fws}
         for _ in range(ROUNDS):

@@ -673,8 +673,11 @@ __device__ __forceinline__ void fab_wg_ready() {
 // tile, by NT threads. STRIDED: thread i copies chunk i % 8 of rows i / 8 + k NT / 8, whose swizzled place moves by
 // whole rows (NT / 8 is a multiple of 8): one address of each kind a call and constant steps, where the loop over i
 // (the other form) computes each chunk's row, swizzle and 64-bit address (the forward's ALU pipe was its busiest,
-// ncu); dkdv keeps the loop (at 168 registers the strided form's addresses spill)
-template <int NT, bool CHECK = true, bool STRIDED = (512 % NT == 0)>
+// ncu); dkdv keeps the loop (at 168 registers the strided form's addresses spill). -DFAB_STRIDED=0: the loop everywhere
+#ifndef FAB_STRIDED
+#define FAB_STRIDED 1
+#endif
+template <int NT, bool CHECK = true, bool STRIDED = (FAB_STRIDED && 512 % NT == 0)>
 __device__ __forceinline__ void fab_load_sw(unsigned char* s, const kiln_bf16* head, long long st, int t0, int T) {
   if constexpr (STRIDED) {
     static_assert(512 % NT == 0, "the strided tile load takes 64, 128, 256 or 512 threads");

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_bf16_dq_1d7cfef493 { long long v[9]; };
+struct Args_k_attention_bf16_dq_986f992315 { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -723,8 +723,11 @@ __device__ __forceinline__ void fab_wg_ready() {
 // tile, by NT threads. STRIDED: thread i copies chunk i % 8 of rows i / 8 + k NT / 8, whose swizzled place moves by
 // whole rows (NT / 8 is a multiple of 8): one address of each kind a call and constant steps, where the loop over i
 // (the other form) computes each chunk's row, swizzle and 64-bit address (the forward's ALU pipe was its busiest,
-// ncu); dkdv keeps the loop (at 168 registers the strided form's addresses spill)
-template <int NT, bool CHECK = true, bool STRIDED = (512 % NT == 0)>
+// ncu); dkdv keeps the loop (at 168 registers the strided form's addresses spill). -DFAB_STRIDED=0: the loop everywhere
+#ifndef FAB_STRIDED
+#define FAB_STRIDED 1
+#endif
+template <int NT, bool CHECK = true, bool STRIDED = (FAB_STRIDED && 512 % NT == 0)>
 __device__ __forceinline__ void fab_load_sw(unsigned char* s, const kiln_bf16* head, long long st, int t0, int T) {
   if constexpr (STRIDED) {
     static_assert(512 % NT == 0, "the strided tile load takes 64, 128, 256 or 512 threads");
@@ -1209,7 +1212,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) k_attention_bf16_dq_1d7cfef493(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dq_1d7cfef493 a) {
+extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) k_attention_bf16_dq_986f992315(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dq_986f992315 a) {
   static_assert(FAB_DQ_NT == 256, "threads per block differ from the host's");
   static_assert(FAB_DQ_SMEM_BYTES == 73728, "dynamic shared memory differs from the host's");
   static_assert(FAB_DQ_ROWS == 128, "row tile differs from the host's");
