@@ -246,6 +246,14 @@ def median_ms(fn, reps=50, inner=10):
     return ts[len(ts) // 2]
 
 
+ROUNDS = 7
+
+
+def fwd_only(label):
+    """build.sh's forward variants (wf*) but FAB_GROUP's and FAB_STRIDED's (wfg*, wfs*), which change dq and dkdv too"""
+    return " wf" in label and " wfg" not in label and " wfs" not in label
+
+
 def timings(variants, B):
     """variants: (label, Fab) pairs, each timed forward, backward, dq alone and dkdv alone."""
     T, NH, HS = 1024, 12, 64
@@ -271,6 +279,10 @@ def timings(variants, B):
         dq = launcher(f.dq, (B * NH, tiles[1]), f.nt[1], f.smem[1], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dq"], B, T, NH, 1)
         dkdv = launcher(f.dkdv, (B * NH, tiles[2]), f.nt[2], f.smem[2], arena, ops["q"], ops["k"], ops["v"], ops["dy"], lse, D, ops["dk"],
                         ops["dv"], B, T, NH, 1, 1)
+        if fwd_only(label):   # a forward variant (build.sh FAB_FWD_SWEEP): its backward is the default build's
+            rows.append((label, median_ms(fw), float("nan")))
+            print(f"  {label} at B={B}: fwd {rows[-1][1]:.4f} ms a layer")
+            continue
         rows.append((label, median_ms(fw), median_ms(bw)))
         print(f"  {label} at B={B}: fwd {rows[-1][1]:.4f}, dq alone {median_ms(dq):.4f}, dkdv alone {median_ms(dkdv):.4f} ms a layer"
               f" (threads {f.nt}, rows {f.rows})")
@@ -285,6 +297,24 @@ def timings(variants, B):
             rows.append((label, tf, tfb - tf))
         except RuntimeError as e:
             print(f"  {label}: not run ({str(e).splitlines()[0]})")
+    if len(variants) > 1:
+        # the clock drifts over a call (the same build read 0.237 and 0.284 ms minutes apart): each build's forward again,
+        # in rounds that visit every build in turn, 20 x 10 launches a visit; the best and the median visit
+        fws = []
+        D = (dy.float() * y.float()).sum(-1).transpose(1, 2).contiguous()
+        for label, f in variants:
+            ops, tiles, *_ = run_fab(f, arena, q, k, v, dy, y, dqkv[:, :, 0], dqkv[:, :, 1], dqkv[:, :, 2])
+            fws.append((label, forward(f, arena, ops, tiles, B, T, NH, 1, lse)))
+            if not fwd_only(label):   # and the backward (dq + dkdv) of the builds that differ there
+                fws.append((label + " [dq+dkdv]", backward(f, arena, ops, tiles, B, T, NH, 1, lse, D)))
+        seen = {label: [] for label, _ in fws}
+        for _ in range(ROUNDS):
+            for label, fw in fws:
+                seen[label].append(median_ms(fw, reps=20))
+        print(f"\nforward (and [dq+dkdv]) at B={B}, {ROUNDS} interleaved rounds (ms a layer): best, median")
+        for label, ts in seen.items():
+            ts.sort()
+            print(f"  {label:55} {ts[0]:8.4f} {ts[len(ts) // 2]:8.4f}")
     print(f"\ntimings: B={B} T={T} NH={NH} HS={HS}, causal, median of 50 x 10 launches, ms per layer; "
           f"TFLOP/s on {fl_fwd / 1e9:.1f} GFLOP forward, {fl_bwd / 1e9:.1f} backward (dq + dkdv; D excluded)")
     print(f"  {'kernels':55} {'fwd ms':>8} {'TFLOP/s':>8} {'bwd ms':>8} {'TFLOP/s':>8} {'x12 layers ms':>14}")

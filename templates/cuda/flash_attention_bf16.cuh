@@ -40,6 +40,16 @@
 #ifndef FAB_DKV_WGS
 #define FAB_DKV_WGS 1
 #endif
+// the wgmma forward's key tile (64 or 128), exponentials on the FMA pipe and P V overlap (its section below)
+#ifndef FAB_FWD_BN
+#define FAB_FWD_BN 64
+#endif
+#ifndef FAB_FWD_POLY
+#define FAB_FWD_POLY 2
+#endif
+#ifndef FAB_FWD_OVL
+#define FAB_FWD_OVL 0
+#endif
 // threads and rows (forward, dq: query rows; dkdv: keys) a block
 #define FAB_FWD_NT (128 * FAB_FWD_WGS)
 #define FAB_FWD_ROWS (64 * FAB_FWD_WGS)
@@ -64,7 +74,9 @@
 // one of three or four (168, 128)
 #define FAB_WG_MIN_BLOCKS(wgs, two) ((wgs) == 1 ? 3 : (wgs) == 2 ? (two) : 1)
 #if FAB_WG
+#ifndef FAB_FWD_MIN_BLOCKS
 #define FAB_FWD_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_FWD_WGS, 2)
+#endif
 #ifndef FAB_DQ_MIN_BLOCKS
 #define FAB_DQ_MIN_BLOCKS FAB_WG_MIN_BLOCKS(FAB_DQ_WGS, 2)
 #endif
@@ -83,7 +95,7 @@
 // number does not depend on it
 #define FAB_MAXB(a, b) ((a) > (b) ? (a) : (b))
 #define FAB_WGB(tiles, extra) (HS == 64 ? 1024 + 64 * 128 * (tiles) + (extra) : 0)
-#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_FWD_ROWS + 4 * FAB_FWD_BK), FAB_WGB(FAB_FWD_WGS + 4, 0))
+#define FAB_FWD_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (FAB_FWD_ROWS + 4 * FAB_FWD_BK), FAB_WGB(FAB_FWD_WGS + 4 * FAB_FWD_BN / 64, 0))
 #define FAB_DQ_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DQ_ROWS + 4 * FAB_DQ_BK), FAB_WGB(2 * FAB_DQ_WGS + 4, 0))
 #define FAB_DKV_SMEM_BYTES FAB_MAXB(2 * FAB_LD * (2 * FAB_DKV_ROWS + 4 * FAB_DKV_BQ) + 4 * 4 * FAB_DKV_BQ, FAB_WGB(2 * FAB_DKV_WGS + 4, 4 * 4 * 64))
 
@@ -145,6 +157,26 @@ __device__ __forceinline__ float fab_hi(unsigned x) { return __uint_as_float(x &
 // the first element of operand o's (b, h) head: its rows are o.st apart
 __device__ __forceinline__ const kiln_bf16* fab_head(const kiln_bf16* H, const FabOperand& o, int b, int h) {
   return H + o.off + (long long) b * o.sb + (long long) h * o.sh;
+}
+// FAB_GROUP: the heads whose blocks run together. Every kernel's grid is (heads, row tiles), launched x fastest; the
+// block at launch place L works on head g0 + r % n and row tile r / n (the tile order each kernel gives it: the longest
+// first), where g0 = FAB_GROUP (L / (FAB_GROUP tiles)), r = L - g0 tiles, n the group's heads. Each head's K and V (Q
+// and dy in dkdv) are then read from DRAM by the first of its tiles and from L2 by the rest: with the heads fastest
+// (FAB_GROUP 0) every wave of blocks touched every head's K/V (96 MB at GPT-2 B=32, over the H200's 50 MB L2), an L2 hit
+// rate of 16% and 2.7 TB/s of DRAM traffic in the forward (ncu, docs/perf.md "attnfwd").
+#ifndef FAB_GROUP
+#define FAB_GROUP 32
+#endif
+__device__ __forceinline__ void fab_block(int& head, int& tile) {
+#if FAB_GROUP > 0
+  const int heads = gridDim.x, tiles = gridDim.y, at = blockIdx.y * heads + blockIdx.x;
+  const int g0 = at / (FAB_GROUP * tiles) * FAB_GROUP, n = min(FAB_GROUP, heads - g0), r = at - g0 * tiles;
+  head = g0 + r % n;
+  tile = r / n;
+#else
+  head = blockIdx.x;
+  tile = blockIdx.y;
+#endif
 }
 // ROWS x HS of a head (rows t0.., zero past T; rows st apart) into shared memory rows FAB_LD apart, by NT threads
 template <int ROWS, int NT>
@@ -405,8 +437,10 @@ __device__ void fab_forward_mma(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   kiln_bf16* sQ = (kiln_bf16*) fab_smem;
   kiln_bf16* sK = sQ + ROWS * FAB_LD;   // [2][BK][LD]
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;     // [2][BK][LD]
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;   // the longest rows first
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * ROWS;   // the longest rows first
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
@@ -450,8 +484,10 @@ __device__ void fab_backward_dq_mma(kiln_bf16* H, FabOperand q, FabOperand k, Fa
   kiln_bf16* sO = sQ + ROWS * FAB_LD;   // dy
   kiln_bf16* sK = sO + ROWS * FAB_LD;   // [2][BK][LD]
   kiln_bf16* sV = sK + 2 * BK * FAB_LD;
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * ROWS;
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int kend = min(q0 + ROWS, T), nk = (kend + BK - 1) / BK;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
@@ -508,8 +544,10 @@ __device__ __forceinline__ void fab_dkdv_walk(kiln_bf16* H, const FabOperand& q,
   float* sL = (float*) (sO + 2 * BQ * FAB_LD);   // lse, [2][BQ]
   float* sD = sL + 2 * BQ;                        // D, [2][BQ]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
-  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
-  const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
+  int bu, tile;
+  fab_block(bu, tile);
+  const int b = bu / U, u = bu % U, h0 = u * GS, hk = h0 / G;
+  const int k0 = tile * ROWS;   // tile 0 (the most query tiles) first
   const int warp = threadIdx.x >> 5, g = (threadIdx.x & 31) >> 2;
   const int first = k0 / BQ, nq = (T + BQ - 1) / BQ - first, total = GS * nq;
   fab_load_tile<ROWS, NT>(sK, fab_head(H, k, b, hk), k.st, k0, T);
@@ -631,14 +669,34 @@ __device__ __forceinline__ void fab_wg_ready() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   __syncthreads();
 }
-// 64 rows x HS (rows t0.., zero past T; rows st apart) into a swizzled tile, by NT threads
-template <int NT>
+// 64 rows x HS (rows t0.., zero past T unless !CHECK: all 64 are known to be there; rows st apart) into a swizzled
+// tile, by NT threads. STRIDED: thread i copies chunk i % 8 of rows i / 8 + k NT / 8, whose swizzled place moves by
+// whole rows (NT / 8 is a multiple of 8): one address of each kind a call and constant steps, where the loop over i
+// (the other form) computes each chunk's row, swizzle and 64-bit address (the forward's ALU pipe was its busiest,
+// ncu); dkdv keeps the loop (at 168 registers the strided form's addresses spill). -DFAB_STRIDED=0: the loop everywhere
+#ifndef FAB_STRIDED
+#define FAB_STRIDED 1
+#endif
+template <int NT, bool CHECK = true, bool STRIDED = (FAB_STRIDED && 512 % NT == 0)>
 __device__ __forceinline__ void fab_load_sw(unsigned char* s, const kiln_bf16* head, long long st, int t0, int T) {
+  if constexpr (STRIDED) {
+    static_assert(512 % NT == 0, "the strided tile load takes 64, 128, 256 or 512 threads");
+    constexpr int STEP = NT / 8;   // rows a pass
+    const int r0 = threadIdx.x >> 3, c = threadIdx.x & 7;
+    unsigned char* d = s + r0 * 128 + ((c ^ (r0 & 7)) << 4);
+    const kiln_bf16* src = head + (long long) (t0 + r0) * st + c * 8;
 #pragma unroll
-  for (int i = threadIdx.x; i < 64 * 8; i += NT) {
-    const int r = i >> 3, c = i & 7, t = t0 + r;
-    const bool valid = t < T;
-    fab_cp16(s + r * 128 + ((c ^ (r & 7)) << 4), head + (valid ? (long long) t * st + c * 8 : 0), valid);
+    for (int k = 0; k < 512 / NT; k++) {
+      const bool valid = !CHECK || t0 + r0 + k * STEP < T;
+      fab_cp16(d + k * STEP * 128, valid ? src + k * STEP * st : head, valid);
+    }
+  } else {
+#pragma unroll
+    for (int i = threadIdx.x; i < 64 * 8; i += NT) {
+      const int r = i >> 3, c = i & 7, t = t0 + r;
+      const bool valid = !CHECK || t < T;
+      fab_cp16(s + r * 128 + ((c ^ (r & 7)) << 4), head + (valid ? (long long) t * st + c * 8 : 0), valid);
+    }
   }
 }
 // the dynamic shared memory, 1024-byte aligned
@@ -678,61 +736,236 @@ __device__ __forceinline__ int fab_wg_warp() { return (threadIdx.x >> 5) & 3; }
 // key tiles of 64 that query rows r0..r0+63 see under the causal mask (none where r0 >= T)
 __device__ __forceinline__ int fab_wg_keytiles(int r0, int T) { return r0 < T ? (min(r0 + 64, T) + 63) / 64 : 0; }
 
-// forward: 64 query rows a block (one warpgroup: FAB_FWD_WGS 1), key tiles of 64, double-buffered. Its text is
-// main's at 4e514fb but for the shared softmax step, which compiles to the same PTX (checked with nvcc -ptx):
-// the generalised forward of commit 90eb18f (several warpgroups, fab_forward_store) ran 29% slower at one
-// warpgroup on the H200 (108 registers against 128, docs/perf.md "attn2"), so this one keeps its own epilogue.
+// ---- the forward: 64 query rows a block (one warpgroup: FAB_FWD_WGS 1). The keys left of the block's diagonal
+// come in tiles of FAB_FWD_BN (64 or 128; a 64 one where 64 are left), unmasked; the diagonal 64 x 64 tile last,
+// masked. K and V double-buffered. The softmax works on raw scores: the row max of the raw scores, then
+// p = 2^(s sl2 - m) as one FMA and one ex2, and the output is rescaled only where a warp's row max grew.
+// FAB_FWD_POLY n: of each 8 column blocks of 8 on the unmasked tiles, n take 2^x from a cubic on the FMA pipe
+// instead of ex2 (MUFU: 16 a clock an SM, the forward's narrowest pipe at HS 64). FAB_FWD_OVL: the P V product
+// of a tile stays in flight under the next tile's S = Q K^T (one wgmma wait a tile instead of two).
 static_assert(FAB_FWD_WGS == 1, "the wgmma forward takes one warpgroup a block");
+static_assert(FAB_FWD_BN == 64 || FAB_FWD_BN == 128, "the wgmma forward's key tiles are 64 or 128 keys");
+
+// d (64 x 128 fp32) (+)= A (64 x 16, shared, K-major) * B (16 x 128, shared, K-major); acc 0: d is overwritten
+__device__ __forceinline__ void fab_wg_ss128(float* d, unsigned long long da, unsigned long long db, int acc) {
+  asm volatile("{ .reg .pred p; setp.ne.b32 p, %66, 0; wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, %32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, %48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, %64, %65, p, 1, 1, 0, 0; }"
+               : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]), "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]), "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]), "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+               : "l"(da), "l"(db), "r"(acc));
+}
+// 2^x for x <= 0 on the FMA pipe: x = j + f (j an integer, |f| <= 1/2), 2^f from a cubic (relative error
+// 7.5e-5, below a bf16 ulp's 3.9e-3; the row sums stay within it), times 2^j through the exponent bits;
+// x below -126 gives 2^-126 (never a masked score: the masked tile takes ex2)
+__device__ __forceinline__ float fab_ex2_poly(float x) {
+  x = fmaxf(x, -126.f);
+  const float t = x + 12582912.f;         // 1.5 * 2^23: j in t's low mantissa bits
+  const float f = x - (t - 12582912.f);
+  float p = fmaf(0.055171653f, f, 0.24261115f);
+  p = fmaf(p, f, 0.69326097f);
+  p = fmaf(p, f, 0.99992806f);
+  return __int_as_float(__float_as_int(p) + (__float_as_int(t) << 23));
+}
+// one key tile of the forward's online softmax (N keys from key0; rows row, row + 8 of this thread): the raw
+// scores s (N/8 accumulator blocks) to p in place, masked where EDGE (keys after the row or past T); m: the
+// rows' running max in units of sl2 (base 2), l: the thread's partial row sums, o rescaled where m grew
+template <int N, bool EDGE>
+__device__ __forceinline__ void fab_fwd_softmax(float* s, float* m, float* l, float* o, int key0, int row, int T, float sl2) {
+  const int c = 2 * (threadIdx.x & 3);
+  float alpha[2];
+  bool grew = false;
+#pragma unroll
+  for (int half = 0; half < 2; half++) {
+    float mx = fab_neg_inf();
+#pragma unroll
+    for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        float& x = s[4 * n + 2 * half + e];
+        if (EDGE) {
+          const int key = key0 + n * 8 + c + e;
+          if (key > row + half * 8 || key >= T) x = fab_neg_inf();
+        }
+        mx = fmaxf(mx, x);
+      }
+    }
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+    mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+    const float mn = fmaxf(m[half], mx * sl2);
+    grew |= mn > m[half];
+    const float base = mn == fab_neg_inf() ? 0.f : mn;
+    alpha[half] = fab_ex2(m[half] - base);
+    m[half] = mn;
+    float sum = 0.f;
+#pragma unroll
+    for (int n = 0; n < N / 8; n++) {
+#pragma unroll
+      for (int e = 0; e < 2; e++) {
+        float& x = s[4 * n + 2 * half + e];
+        const float a = fmaf(x, sl2, -base);
+        x = (!EDGE && (n & 7) < FAB_FWD_POLY) ? fab_ex2_poly(a) : fab_ex2(a);
+        sum += x;
+      }
+    }
+    l[half] = l[half] * alpha[half] + sum;
+  }
+  if (__any_sync(0xffffffffu, grew)) {
+#pragma unroll
+    for (int d = 0; d < HS / 8; d++) {
+      o[4 * d] *= alpha[0];
+      o[4 * d + 1] *= alpha[0];
+      o[4 * d + 2] *= alpha[1];
+      o[4 * d + 3] *= alpha[1];
+    }
+  }
+}
+// the forward's key steps: step i's first key and its key count (FAB_FWD_BN or 64); the last is the diagonal tile
+__device__ __forceinline__ int fab_fwd_key0(int i, int nbig) { return i < nbig ? i * FAB_FWD_BN : nbig * FAB_FWD_BN + (i - nbig) * 64; }
+// S = Q K^T of one step (N keys of the K tile at sk), issued and committed (not waited for)
+template <int N>
+__device__ __forceinline__ void fab_fwd_scores(float* s, const unsigned char* sq, const unsigned char* sk) {
+  const unsigned long long da = fab_desc_k(fab_smem_addr(sq)), db = fab_desc_k(fab_smem_addr(sk));
+  fab_wg_fence();
+#pragma unroll
+  for (int kk = 0; kk < 4; kk++) {
+    if constexpr (N == 128) fab_wg_ss128(s, da + 2 * kk, db + 2 * kk, kk);
+    else fab_wg_ss<0>(s, da + 2 * kk, db + 2 * kk, kk);
+  }
+  fab_wg_commit();
+}
+// o += P V of one step: p (N/8 accumulator blocks) rounded into pa, then N/16 register-A wgmma over the V tile at sv
+template <int N>
+__device__ __forceinline__ void fab_fwd_pv(float* o, unsigned (*pa)[4], const float* p, const unsigned char* sv) {
+#pragma unroll
+  for (int kk = 0; kk < N / 16; kk++) {
+    pa[kk][0] = fab_pack(p[8 * kk], p[8 * kk + 1]);
+    pa[kk][1] = fab_pack(p[8 * kk + 2], p[8 * kk + 3]);
+    pa[kk][2] = fab_pack(p[8 * kk + 4], p[8 * kk + 5]);
+    pa[kk][3] = fab_pack(p[8 * kk + 6], p[8 * kk + 7]);
+#pragma unroll
+    for (int i = 0; i < 4; i++) asm volatile("" : "+r"(pa[kk][i]) :: "memory");
+  }
+  fab_wg_hold(o);
+  fab_wg_fence();
+  const unsigned long long db = fab_desc_n(fab_smem_addr(sv));
+#pragma unroll
+  for (int kk = 0; kk < N / 16; kk++) fab_wg_rs<1>(o, pa[kk], db + 128 * kk);
+  fab_wg_commit();
+}
+template <int N>
+__device__ __forceinline__ void fab_wg_hold_n(float* d) {
+#pragma unroll
+  for (int i = 0; i < N / 2; i++) asm volatile("" : "+f"(d[i]) :: "memory");
+}
+// one step: S, the softmax, P V (waited for unless FAB_FWD_OVL)
+template <int N, bool EDGE>
+__device__ __forceinline__ void fab_fwd_step(const unsigned char* sq, const unsigned char* sk, const unsigned char* sv, float* m, float* l,
+                                             float* o, unsigned (*pa)[4], int key0, int row, int T, float sl2, const kiln_bf16* kh,
+                                             long long kst, const kiln_bf16* vh, long long vst, unsigned char* nk, unsigned char* nv, int nkey0, int nrows) {
+  float s[N / 2];
+  fab_fwd_scores<N>(s, sq, sk);
+  fab_wg_wait();   // S, and (FAB_FWD_OVL) the previous step's P V
+  fab_wg_hold_n<N>(s);
+  fab_wg_hold(o);
+#if FAB_FWD_OVL
+  // every warp's previous P V is done with the other buffers: the next step's tiles may go there
+  __syncthreads();
+  if (nrows > 0) {
+    if (nrows == 128) {
+      fab_load_sw<FAB_FWD_NT, false>(nk, kh, kst, nkey0, T); fab_load_sw<FAB_FWD_NT, false>(nk + 8192, kh, kst, nkey0 + 64, T);
+      fab_load_sw<FAB_FWD_NT, false>(nv, vh, vst, nkey0, T); fab_load_sw<FAB_FWD_NT, false>(nv + 8192, vh, vst, nkey0 + 64, T);
+    } else {
+      fab_load_sw<FAB_FWD_NT>(nk, kh, kst, nkey0, T);
+      fab_load_sw<FAB_FWD_NT>(nv, vh, vst, nkey0, T);
+    }
+    fab_commit();
+  }
+#endif
+  fab_fwd_softmax<N, EDGE>(s, m, l, o, key0, row, T, sl2);
+  fab_fwd_pv<N>(o, pa, s, sv);
+#if !FAB_FWD_OVL
+  fab_wg_wait();
+  fab_wg_hold(o);
+#endif
+}
 __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* __restrict__ lse,
                             int B, int T, int NH, int G) {
+  constexpr int TILE = FAB_FWD_BN * 128;   // bytes of one K or V buffer
   unsigned char* sm = fab_wg_smem();
   unsigned char* sQ = sm;
-  unsigned char* sK = sm + 8192;           // [2] tiles
-  unsigned char* sV = sm + 3 * 8192;       // [2] tiles
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * 64;   // the longest rows first
+  unsigned char* sK = sm + 8192;              // [2] buffers
+  unsigned char* sV = sm + 8192 + 2 * TILE;   // [2] buffers
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * 64;   // the longest rows first
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, c = 2 * (lane & 3);
-  const int nk = (min(q0 + 64, T) + 63) / 64;
+  // steps: nbig tiles of FAB_FWD_BN keys, 64-key tiles up to q0, the diagonal tile
+  const int nbig = q0 / FAB_FWD_BN, ns = nbig + (q0 - nbig * FAB_FWD_BN) / 64 + 1;
   const kiln_bf16* kh = fab_head(H, k, b, hk);
   const kiln_bf16* vh = fab_head(H, v, b, hk);
+  auto load = [&](int i) {   // step i's K and V into buffer i & 1
+    unsigned char* nk = sK + (i & 1) * TILE;
+    unsigned char* nv = sV + (i & 1) * TILE;
+    const int key0 = fab_fwd_key0(i, nbig);
+    if (i == ns - 1) {   // the diagonal tile: rows past T are zeros
+      fab_load_sw<FAB_FWD_NT>(nk, kh, k.st, key0, T);
+      fab_load_sw<FAB_FWD_NT>(nv, vh, v.st, key0, T);
+    } else {             // keys before q0 < T
+      fab_load_sw<FAB_FWD_NT, false>(nk, kh, k.st, key0, T);
+      fab_load_sw<FAB_FWD_NT, false>(nv, vh, v.st, key0, T);
+      if (FAB_FWD_BN == 128 && i < nbig) {
+        fab_load_sw<FAB_FWD_NT, false>(nk + 8192, kh, k.st, key0 + 64, T);
+        fab_load_sw<FAB_FWD_NT, false>(nv + 8192, vh, v.st, key0 + 64, T);
+      }
+    }
+  };
   fab_load_sw<FAB_FWD_NT>(sQ, fab_head(H, q, b, h), q.st, q0, T);
-  fab_load_sw<FAB_FWD_NT>(sK, kh, k.st, 0, T);
-  fab_load_sw<FAB_FWD_NT>(sV, vh, v.st, 0, T);
+  load(0);
   fab_commit();
   const float sl2 = FAB_LOG2E * fab_scale();
   float m[2] = {fab_neg_inf(), fab_neg_inf()}, l[2] = {0.f, 0.f};
   float o[32];
 #pragma unroll
   for (int i = 0; i < 32; i++) o[i] = 0.f;
+  unsigned pa[FAB_FWD_BN / 16][4];
   const int row = q0 + warp * 16 + g;   // this thread's rows: row, row + 8
-  for (int j = 0; j < nk; j++) {
-    if (j + 1 < nk) {
-      fab_load_sw<FAB_FWD_NT>(sK + ((j + 1) & 1) * 8192, kh, k.st, (j + 1) * 64, T);
-      fab_load_sw<FAB_FWD_NT>(sV + ((j + 1) & 1) * 8192, vh, v.st, (j + 1) * 64, T);
+  for (int i = 0; i < ns; i++) {
+#if FAB_FWD_OVL
+    fab_wait<0>();
+    const int nrows = i + 1 < ns ? (i + 1 < nbig ? FAB_FWD_BN : 64) : 0;
+    unsigned char* nk = sK + ((i + 1) & 1) * TILE;
+    unsigned char* nv = sV + ((i + 1) & 1) * TILE;
+    const int nkey0 = fab_fwd_key0(i + 1, nbig);
+#else
+    if (i + 1 < ns) {
+      load(i + 1);
       fab_commit();
       fab_wait<1>();
     } else {
       fab_wait<0>();
     }
+    const int nrows = 0;
+    unsigned char* nk = nullptr;
+    unsigned char* nv = nullptr;
+    const int nkey0 = 0;
+#endif
     fab_wg_ready();
-    float s[32];
-    fab_wg_fence();
-    fab_wg_scores(s, sQ, sK + (j & 1) * 8192);
-    fab_wg_commit();
-    fab_wg_wait();
-    fab_wg_hold(s);
-    const bool edge = (j + 1) * 64 > q0 + warp * 16 || (j + 1) * 64 > T;
-    fab_softmax_tile<64>(s, m, l, o, j * 64, row, T, edge, sl2);
-    unsigned pa[4][4];
-    fab_wg_pack(pa, s);
-    fab_wg_hold(o);
-    fab_wg_fence();
-    fab_wg_times(o, pa, sV + (j & 1) * 8192);
-    fab_wg_commit();
-    fab_wg_wait();
-    fab_wg_hold(o);
-    __syncthreads();   // the next prefetch overwrites this tile's buffers
+    const unsigned char* tk = sK + (i & 1) * TILE;
+    const unsigned char* tv = sV + (i & 1) * TILE;
+    const int key0 = fab_fwd_key0(i, nbig);
+    if (i == ns - 1)
+      fab_fwd_step<64, true>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
+    else if (FAB_FWD_BN == 128 && i < nbig)
+      fab_fwd_step<FAB_FWD_BN, false>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
+    else
+      fab_fwd_step<64, false>(sQ, tk, tv, m, l, o, pa, key0, row, T, sl2, kh, k.st, vh, v.st, nk, nv, nkey0, nrows);
+#if !FAB_FWD_OVL
+    __syncthreads();   // the next load overwrites this step's buffers
+#endif
   }
+#if FAB_FWD_OVL
+  fab_wg_wait();
+  fab_wg_hold(o);
+#endif
 #pragma unroll
   for (int half = 0; half < 2; half++) {
     l[half] += __shfl_xor_sync(0xffffffffu, l[half], 1);
@@ -745,8 +978,6 @@ __device__ void fab_forward(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand
   }
   fab_store_rows<false>(H, y, b, h, row, T, reinterpret_cast<const float (*)[4]>(o), 1.f);
 }
-
-
 // dq: FAB_DQ_ROWS query rows a block (64 a warpgroup), key tiles of 64 (K and V double-buffered)
 template <bool ACC>
 __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, const float* __restrict__ lse,
@@ -757,8 +988,10 @@ __device__ void fab_backward_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOpe
   unsigned char* sO = sm + WGS * 8192;             // dy, [FAB_DQ_WGS] tiles
   unsigned char* sK = sm + 2 * WGS * 8192;         // [2] tiles
   unsigned char* sV = sm + (2 * WGS + 2) * 8192;   // [2] tiles
-  const int b = blockIdx.x / NH, h = blockIdx.x % NH, hk = h / G;
-  const int q0 = (gridDim.y - 1 - blockIdx.y) * ROWS;
+  int bh, tile;
+  fab_block(bh, tile);
+  const int b = bh / NH, h = bh % NH, hk = h / G;
+  const int q0 = (gridDim.y - 1 - tile) * ROWS;
   const int wg = fab_wgi(), qw = q0 + 64 * wg;
   const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int nk = (min(q0 + ROWS, T) + 63) / 64, nkw = fab_wg_keytiles(qw, T);
@@ -832,8 +1065,10 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   float* sL = (float*) (sm + (2 * WGS + 4) * 8192);   // lse, [2][64]
   float* sD = sL + 2 * 64;                            // D, [2][64]
   const int U = NH / GS;   // blocks a batch row along the heads: kv heads (GS = G) or query heads (GS = 1)
-  const int b = blockIdx.x / U, u = blockIdx.x % U, h0 = u * GS, hk = h0 / G;
-  const int k0 = blockIdx.y * ROWS;   // tile 0 (the most query tiles) first
+  int bu, tile;
+  fab_block(bu, tile);
+  const int b = bu / U, u = bu % U, h0 = u * GS, hk = h0 / G;
+  const int k0 = tile * ROWS;   // tile 0 (the most query tiles) first
   const int wg = fab_wgi(), kw = k0 + 64 * wg;
   const int warp = fab_wg_warp(), g = (threadIdx.x & 31) >> 2;
   const int first = k0 / 64, nq = (T + 63) / 64 - first, total = GS * nq;
@@ -841,8 +1076,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   const int mine = kw < T ? kw / 64 - first : nq;
 #pragma unroll
   for (int w = 0; w < WGS; w++) {
-    fab_load_sw<NT>(sK + w * 8192, fab_head(H, k, b, hk), k.st, k0 + 64 * w, T);
-    fab_load_sw<NT>(sV + w * 8192, fab_head(H, v, b, hk), v.st, k0 + 64 * w, T);
+    fab_load_sw<NT, true, false>(sK + w * 8192, fab_head(H, k, b, hk), k.st, k0 + 64 * w, T);
+    fab_load_sw<NT, true, false>(sV + w * 8192, fab_head(H, v, b, hk), v.st, k0 + 64 * w, T);
   }
   const kiln_bf16* qh = fab_head(H, q, b, h0);     // the block's first query head; the next ones q.sh apart
   const kiln_bf16* oh = fab_head(H, dy, b, h0);
@@ -851,8 +1086,8 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
   // query tile `it` of the walk (query head h0 + it / nq, tile first + it % nq) into buffer it & 1
   auto load = [&](int it) {
     const int gi = it / nq, t0 = (first + it % nq) * 64, buf = it & 1;
-    fab_load_sw<NT>(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
-    fab_load_sw<NT>(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
+    fab_load_sw<NT, true, false>(sQ + buf * 8192, qh + gi * q.sh, q.st, t0, T);
+    fab_load_sw<NT, true, false>(sO + buf * 8192, oh + gi * dy.sh, dy.st, t0, T);
     const long long stat = (long long) gi * T;
     if (threadIdx.x < 64) {
       const int i = threadIdx.x;
