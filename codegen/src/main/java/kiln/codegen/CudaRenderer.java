@@ -70,6 +70,30 @@ public final class CudaRenderer {
   public static volatile Boolean float4MapsOverride;
 
   /**
+   * Items (vectors) a thread of a vector map takes, blockDim.x apart, the first statement's loads of all of them issued
+   * before any math (more 16-byte loads in flight a thread): KILN_MAP_ITEMS, 1 to 4, default 2; tests may override.
+   */
+  static int mapItems() {
+    Integer o = mapItemsOverride;
+    if (o != null) return o;
+    String env = System.getenv("KILN_MAP_ITEMS");
+    if (env == null || env.isBlank()) return MAP_ITEMS;
+    try {
+      int n = Integer.parseInt(env.strip());
+      if (n >= 1 && n <= 4) return n;
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("KILN_MAP_ITEMS: expected 1 to 4 items a thread, found '" + env + "'");
+  }
+
+  /** Vector map items a thread by default (mapItems). */
+  public static final int MAP_ITEMS = 2;
+
+  /** Tests: force the vector map's items a thread (null: the environment decides). */
+  public static volatile Integer mapItemsOverride;
+
+  /**
    * Elements a thread of this map group moves at once: 8 where it touches a bf16 tensor (16 bytes of bf16 a load or
    * store), 4 for fp32 (float4s; KILN_MAP_FLOAT4=0: 1), else 1; always 1 unless every statement is an F32 map with no
    * reduction over the same loop vars, writing its output contiguously along the last parallel var.
@@ -126,16 +150,37 @@ public final class CudaRenderer {
       }
     }
     List<String> aligned = new ArrayList<>();
+    // items > 1: the first statement's vector loads of every item a thread takes, issued together before any math (preloads)
+    int items = mapItems();
+    StringBuilder preloads = new StringBuilder();
+    List<String> preDecls = new ArrayList<>();
+    int preloaded = 0;
     for (Compute c : group) {
       List<Expr.Load> rowLoads = new ArrayList<>();
       for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) if (!hoisted.containsKey(l) && contiguous(l, v) && !rowLoads.contains(l)) rowLoads.add(l);
       vec.append("      {\n");
       List<String> vectors = new ArrayList<>();
       for (Expr.Load l : rowLoads) {
-        String name = "v" + names++;
+        String name = "v" + names++, address = "&" + r.lvalue((Expr.Load) kiln.dsl.Exprs.replace(l, v, first));
         vectors.add(name);
-        vec.append("        float ").append(name).append('[').append(lanes).append("]; kiln_load").append(lanes).append('(').append(name).append(", &")
-            .append(r.lvalue((Expr.Load) kiln.dsl.Exprs.replace(l, v, first))).append(");\n");
+        if (items > 1 && c == group.getFirst()) {
+          // kept as loaded (16-byte words: 8 bf16, or 4 floats) until the item's turn, widened then
+          boolean bf16 = l.tensor().storage() == kiln.dsl.DType.BF16;
+          int words = bf16 ? 1 : lanes / 4;
+          String pre = "pre" + preloaded++;
+          preDecls.add("uint4 " + pre + "[" + items + "][" + words + "];");
+          for (int w = 0; w < words; w++) {
+            preloads.append("        ").append(pre).append("[u][").append(w).append("] = reinterpret_cast<const uint4*>(").append(address).append(")[")
+                .append(w).append("];\n");
+          }
+          vec.append("        float ").append(name).append('[').append(lanes).append("];");
+          if (bf16) vec.append(" kiln_widen8(").append(name).append(", ").append(pre).append("[u][0]);\n");
+          else for (int w = 0; w < words; w++) vec.append(" kiln_floats4(").append(name).append(" + ").append(4 * w).append(", ").append(pre).append("[u][").append(w).append("]);");
+          if (!bf16) vec.append('\n');
+        } else {
+          vec.append("        float ").append(name).append('[').append(lanes).append("]; kiln_load").append(lanes).append('(').append(name).append(", ")
+              .append(address).append(");\n");
+        }
         aligned.add(alignment(r, l.tensor()));
       }
       aligned.add(alignment(r, c.out()));
@@ -170,8 +215,12 @@ public final class CudaRenderer {
     m.put("block", s.mapBlock());
     m.put("lanes", lanes);
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
-    return render("map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
-        new Threads(Kernels.dims(parallel), lanes));
+    int perThread = preloaded > 0 ? items : 1;
+    m.put("perThread", perThread);
+    m.put("preDecls", preDecls);
+    m.put("preload", preloads.toString().stripTrailing());
+    return render("map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name()
+        + (perThread > 1 ? ", " + perThread + " a thread" : "") + ")", new Threads(Kernels.dims(parallel), lanes, perThread));
   }
 
   /** The misalignment of a tensor's start for 16-byte vectors: its offset mod 8 (bf16 elements) or mod 4 (floats). */
