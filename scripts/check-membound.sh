@@ -3,14 +3,14 @@
 # four vectors in flight, two items a thread in the vector maps). Run on the device machine (nvidia-h200-x2) from the repo
 # root with the pack in $DEV/gpu (/work/briefs/pack.sh's .gpu; DEV defaults to .dev-membound); logs under $OUT.
 # GPU 0: the fixtures, every gpu-tagged test but DataParallelGpuTest (CudaVerifyTest fp32/tf32/bf16 on the fixtures,
-# CudaColumnReduceTest, ...), then `verify --precision bf16` on the tiny and odd fixtures. GPU 1 at the same time: GPT-2 124M
-# bf16 B=32 T=1024: the default (bench, --profile), the A/Bs KILN_MAP_ITEMS=1 (one map item a thread) and KILN_COLSIBLINGS=0
-# (one launch a column sum), the default again, the 124M verify at T=1024 against PyTorch's own bf16 losses, then --profile
-# with KILN_MAP_ITEMS=1. Within BUDGET seconds (default 190).
+# CudaColumnReduceTest, ...), `verify --precision bf16` on the tiny and odd fixtures, then the 124M verify at T=1024 against
+# PyTorch's own bf16 losses. GPU 1 at the same time: GPT-2 124M bf16 B=32 T=1024, this branch against main ($D/main: main's
+# classes at the branch point, run with this pack's runtime and jars): bench, --profile, the A/Bs KILN_MAP_ITEMS=1 (one map
+# item a thread) and KILN_COLSIBLINGS=0 (one launch a column sum), then both benches again. Within BUDGET seconds (default 190).
 set -uo pipefail
 OUT=${OUT:-/tmp/check-membound}; mkdir -p "$OUT"
 D=${DEV:-.dev-membound}
-END=$(( $(date +%s) + ${BUDGET:-190} ))
+END=$(( $(date +%s) + ${BUDGET:-185} ))
 T0=$(date +%s)
 left() { local l=$(( END - $(date +%s) )); [ "$l" -gt 5 ] && echo "$l" || echo 5; }
 t() { echo "[$(( $(date +%s) - T0 )) s] $*" >> "$OUT/times.txt"; }
@@ -27,24 +27,27 @@ B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --warmup 3 --ba
     timeout "$(left)" bash "$D/gpu/run.sh" kiln.cli.Main verify --device cuda --precision bf16 --model build/fixtures/$f/model.bin \
       --state build/fixtures/$f/state.bin --losses build/fixtures/$f/losses.txt > "$OUT/verify-$f.log" 2>&1; t "verify bf16 $f rc=$?"
   done
-) &
-(
-  export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
-  timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-a.log" 2>&1; t "bench default rc=$?"
-  timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 3 --profile > "$OUT/profile.log" 2>&1; t "profile rc=$?"
-  KILN_MAP_ITEMS=1 timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-items1.log" 2>&1; t "bench KILN_MAP_ITEMS=1 rc=$?"
-  KILN_COLSIBLINGS=0 timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-sib0.log" 2>&1; t "bench KILN_COLSIBLINGS=0 rc=$?"
-  timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-b.log" 2>&1; t "bench default rc=$?"
   S=/tmp/membound-torch-bf16
   timeout "$(left)" python3 reference/gpt2_reference.py --layers 12 --heads 12 --channels 768 --max-seq 1024 --batch 4 --seq 1024 \
     --seed 3 --device cuda --out $S --dtype float32 --autocast bf16 > "$OUT/ref.log" 2>&1; t "reference rc=$?"
   timeout "$(left)" bash "$D/gpu/run.sh" kiln.cli.Main verify --device cuda --precision bf16 --model $S/model.bin --state $S/state.bin \
     --losses $S/losses.txt > "$OUT/verify-124m.log" 2>&1; t "verify 124M bf16 rc=$?"
-  KILN_MAP_ITEMS=1 timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 3 --profile > "$OUT/profile-items1.log" 2>&1; t "profile KILN_MAP_ITEMS=1 rc=$?"
+) &
+(
+  # main's classes ($D/main, the pack of main at the branch point) and this branch's, one kernel cache: only changed kernels compile twice
+  export CUDA_VISIBLE_DEVICES=1 KILN_CACHE=/tmp/kc1
+  M="bash $D/main/run.sh"
+  timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-a.log" 2>&1; t "bench membound rc=$?"
+  [ -d "$D/main" ] && { timeout "$(left)" $M $B --steps 20 > "$OUT/bench-main-a.log" 2>&1; t "bench main rc=$?"; }
+  timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 3 --profile > "$OUT/profile.log" 2>&1; t "profile rc=$?"
+  [ -d "$D/main" ] && { timeout "$(left)" $M $B --steps 3 --profile > "$OUT/profile-main.log" 2>&1; t "profile main rc=$?"; }
+  KILN_MAP_ITEMS=1 timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-items1.log" 2>&1; t "bench KILN_MAP_ITEMS=1 rc=$?"
+  KILN_COLSIBLINGS=0 timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-sib0.log" 2>&1; t "bench KILN_COLSIBLINGS=0 rc=$?"
+  timeout "$(left)" bash "$D/gpu/run.sh" $B --steps 20 > "$OUT/bench-b.log" 2>&1; t "bench membound rc=$?"
+  [ -d "$D/main" ] && { timeout "$(left)" $M $B --steps 20 > "$OUT/bench-main-b.log" 2>&1; t "bench main rc=$?"; }
 ) &
 wait
 cat "$OUT/times.txt"
 grep -E "tests (found|successful|failed)|✘" "$OUT/tests.log" | head -20
 for f in "$OUT"/bench-*.log "$OUT"/verify-*.log; do echo "== $(basename $f)"; grep -E "^bench: [0-9]|ms/step|verify: |OK|FAIL|Exception" "$f" | head -4; done
-grep -E "colreduce|row head|map h|map dgelu|map adam" "$OUT/profile.log" | head -16
-echo "== KILN_MAP_ITEMS=1"; grep -E "map h|map dgelu|map adam" "$OUT/profile-items1.log" | head -6
+for f in profile profile-main; do echo "== $f"; grep -E "colreduce|row head|map h|map dgelu|map adam|ms/step" "$OUT/$f.log" | head -18; done
