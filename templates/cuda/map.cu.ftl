@@ -1,27 +1,27 @@
 <#-- Element-wise map (and scatter): one thread per work item, a grid-stride loop over items. With lanes > 1 an item
      is a vector of that many consecutive elements along the last dim (16 bytes of bf16, or float4s), moved whole
-     where the dim is a multiple of lanes and every vector tensor 16-byte aligned (vec), else element by element. With
-     perThread > 1 (vector maps, CudaRenderer.mapItems) a thread takes that many items blockDim.x apart and loads the first
-     statement's vectors of all of them first (pre), then runs the statements item by item. -->
+     where the dim is a multiple of lanes and every vector tensor 16-byte aligned (vec), else element by element.
+     fastTanh (bf16 maps, CudaRenderer.mapTanh): tanh is kiln_tanh. -->
 <#include "prologue.ftl">
 <#if lanes gt 1>
 <#include "lanes.ftl">
 </#if>
 
-<#if (perThread!1) gt 1>
-#ifndef KILN_PRELOAD
-#define KILN_PRELOAD
-// a preloaded 16-byte word as 8 bf16 widened to floats (element 2i in the low half of word i, as kiln_load8), or as 4 floats
-__device__ __forceinline__ void kiln_widen8(float* d, const uint4 u) {
-  const unsigned w[4] = {u.x, u.y, u.z, u.w};
-  #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    d[2 * i] = __uint_as_float(w[i] << 16);
-    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-__device__ __forceinline__ void kiln_floats4(float* d, const uint4 u) {
-  d[0] = __uint_as_float(u.x); d[1] = __uint_as_float(u.y); d[2] = __uint_as_float(u.z); d[3] = __uint_as_float(u.w);
+<#if fastTanh!false>
+#ifndef KILN_TANH
+#define KILN_TANH
+// tanh(u) = sign(u) (1 - 2 / (e^2|u| + 1)) from one ex2.approx and one rcp.approx, as the bf16 matmul epilogue's kiln_tanh
+// (matmul_wgmma_bf16.cu.ftl): within 4e-7 absolute, 1 + tanh (GELU) and 1 - tanh^2 (its derivative) as accurate relatively
+// as with tanhf where they are small, ~7 instructions for tanhf's ~17. A host compile (the emulation tests) uses exp2f and /.
+__device__ __forceinline__ float kiln_tanh(const float u) {
+#ifdef __CUDA_ARCH__
+  float e, r;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(fabsf(u) * 2.885390081777927f));
+  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(e + 1.0f));
+#else
+  const float e = exp2f(fabsf(u) * 2.885390081777927f), r = 1.0f / (e + 1.0f);
+#endif
+  return copysignf(fmaf(-2.0f, r, 1.0f), u);
 }
 #endif
 
@@ -32,33 +32,8 @@ ${unpack}
 <#if lanes gt 1>
   const bool vec = ${aligned};
 </#if>
-<#if (perThread!1) gt 1>
-  // ${perThread} items a thread, blockDim.x apart: the first statement's vectors of all of them are loaded before any math
-  // or store (items are independent, as they are across threads), so ${perThread} times the 16-byte loads are in flight
-  for (long long p0 = (long long) blockIdx.x * blockDim.x * ${perThread} + threadIdx.x; p0 < items; p0 += (long long) gridDim.x * blockDim.x * ${perThread}) {
-<#list preDecls as d>
-    ${d}
-</#list>
-#pragma unroll
-    for (int u = 0; u < ${perThread}; u++) {
-      const long long p = p0 + (long long) u * blockDim.x;
-      if (vec && p < items) {
-${decode}
-${preload}
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < ${perThread}; u++) {
-      const long long p = p0 + (long long) u * blockDim.x;
-      if (p >= items) break;
-${decode}
-${statements}
-    }
-  }
-<#else>
   for (long long p = (long long) blockIdx.x * blockDim.x + threadIdx.x; p < items; p += (long long) gridDim.x * blockDim.x) {
 ${decode}
 ${statements}
   }
-</#if>
 }

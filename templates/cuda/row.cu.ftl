@@ -66,8 +66,8 @@ ${decode}
     float ${mx.local} = (-INFINITY);
     float ${sm.acc} = 0.0f;
     if (vec) {
-      // four vectors a thread in flight: nothing is stored in this loop, so the later ones' loads issue before the first's math
-#pragma unroll 4
+      // ${onlineUnroll} vectors a thread in flight: nothing is stored in this loop, so the later ones' loads issue before the first's math
+#pragma unroll ${onlineUnroll}
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
 <#list mx.vecLoads + sm.vecLoads as v>
         ${v}

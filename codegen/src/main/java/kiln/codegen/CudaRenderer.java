@@ -23,7 +23,8 @@ public final class CudaRenderer {
 
   /** Element-wise group, or a scatter (parallel over every loop var, atomic adds). */
   public static Rendered map(List<Compute> group, CudaSchedule s) {
-    ExprRenderer r = new ExprRenderer(new CudaDialect());
+    boolean fastTanh = mapTanh(s);
+    ExprRenderer r = new ExprRenderer(new CudaDialect(fastTanh));
     Compute first = group.getFirst();
     boolean scatter = group.size() == 1 && first.accumulate()
         && !first.outIndex().stream().allMatch(e -> e instanceof Var || e instanceof Expr.Const);
@@ -36,7 +37,7 @@ public final class CudaRenderer {
     for (Compute c : group) r.offset(c.out());
     for (Var v : first.loopVars()) r.var(v);
     int lanes = scatter || !serial.isEmpty() ? 1 : lanes(group, parallel);
-    if (lanes > 1) return vectorMap(group, s, r, parallel, lanes);
+    if (lanes > 1) return vectorMap(group, s, r, parallel, lanes, fastTanh);
     StringBuilder body = new StringBuilder();
     String indent = "    ";
     for (Var v : serial) {
@@ -53,8 +54,24 @@ public final class CudaRenderer {
     m.put("statements", body.toString().stripTrailing());
     m.put("block", s.mapBlock());
     m.put("lanes", 1);
+    m.put("fastTanh", fastTanh && usesTanh(group));
     String kind = scatter ? "scatter" : "map";
     return render("map.cu.ftl", kind, r, m, comment(group), new Threads(Kernels.dims(parallel)));
+  }
+
+  /**
+   * Whether a map's tanh is kiln_tanh (CudaDialect's fastTanh): at BF16, where the outputs round to 8 bits, unless
+   * KILN_MAP_TANH=libm (tanhf, for comparison); fp32 and tf32 maps keep tanhf.
+   */
+  static boolean mapTanh(CudaSchedule s) {
+    return s.precision() == CudaSchedule.Precision.BF16 && !"libm".equals(System.getenv("KILN_MAP_TANH"));
+  }
+
+  /** Whether some statement of group takes a tanh (its map then defines kiln_tanh where mapTanh spells it so). */
+  private static boolean usesTanh(List<Compute> group) {
+    boolean[] found = {false};
+    for (Compute c : group) kiln.dsl.Exprs.visit(c.body(), e -> found[0] |= e instanceof Expr.Unary u && u.op() == Expr.UnOp.TANH);
+    return found[0];
   }
 
   /**
@@ -68,30 +85,6 @@ public final class CudaRenderer {
 
   /** Tests: force fp32 maps in float4s on or off (null: the environment decides). */
   public static volatile Boolean float4MapsOverride;
-
-  /**
-   * Items (vectors) a thread of a vector map takes, blockDim.x apart, the first statement's loads of all of them issued
-   * before any math (more 16-byte loads in flight a thread): KILN_MAP_ITEMS, 1 to 4, default 2; tests may override.
-   */
-  static int mapItems() {
-    Integer o = mapItemsOverride;
-    if (o != null) return o;
-    String env = System.getenv("KILN_MAP_ITEMS");
-    if (env == null || env.isBlank()) return MAP_ITEMS;
-    try {
-      int n = Integer.parseInt(env.strip());
-      if (n >= 1 && n <= 4) return n;
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException("KILN_MAP_ITEMS: expected 1 to 4 items a thread, found '" + env + "'");
-  }
-
-  /** Vector map items a thread by default (mapItems). */
-  public static final int MAP_ITEMS = 2;
-
-  /** Tests: force the vector map's items a thread (null: the environment decides). */
-  public static volatile Integer mapItemsOverride;
 
   /**
    * Elements a thread of this map group moves at once: 8 where it touches a bf16 tensor (16 bytes of bf16 a load or
@@ -126,7 +119,7 @@ public final class CudaRenderer {
    * rounds to nearest even, as Dialect.store); loads that do not vary with v and read no tensor the group writes
    * are hoisted once. Otherwise the thread runs the scalar statements for each of its elements in turn.
    */
-  private static Rendered vectorMap(List<Compute> group, CudaSchedule s, ExprRenderer r, List<Var> parallel, int lanes) {
+  private static Rendered vectorMap(List<Compute> group, CudaSchedule s, ExprRenderer r, List<Var> parallel, int lanes, boolean fastTanh) {
     Var v = parallel.getLast();
     String vn = r.var(v), q = vn.substring(0, vn.length() - 1) + "q_", extent = r.dim(v.dim());
     String groups = "((" + extent + " + " + (lanes - 1) + ") / " + lanes + ")";
@@ -150,37 +143,16 @@ public final class CudaRenderer {
       }
     }
     List<String> aligned = new ArrayList<>();
-    // items > 1: the first statement's vector loads of every item a thread takes, issued together before any math (preloads)
-    int items = mapItems();
-    StringBuilder preloads = new StringBuilder();
-    List<String> preDecls = new ArrayList<>();
-    int preloaded = 0;
     for (Compute c : group) {
       List<Expr.Load> rowLoads = new ArrayList<>();
       for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) if (!hoisted.containsKey(l) && contiguous(l, v) && !rowLoads.contains(l)) rowLoads.add(l);
       vec.append("      {\n");
       List<String> vectors = new ArrayList<>();
       for (Expr.Load l : rowLoads) {
-        String name = "v" + names++, address = "&" + r.lvalue((Expr.Load) kiln.dsl.Exprs.replace(l, v, first));
+        String name = "v" + names++;
         vectors.add(name);
-        if (items > 1 && c == group.getFirst()) {
-          // kept as loaded (16-byte words: 8 bf16, or 4 floats) until the item's turn, widened then
-          boolean bf16 = l.tensor().storage() == kiln.dsl.DType.BF16;
-          int words = bf16 ? 1 : lanes / 4;
-          String pre = "pre" + preloaded++;
-          preDecls.add("uint4 " + pre + "[" + items + "][" + words + "];");
-          for (int w = 0; w < words; w++) {
-            preloads.append("        ").append(pre).append("[u][").append(w).append("] = reinterpret_cast<const uint4*>(").append(address).append(")[")
-                .append(w).append("];\n");
-          }
-          vec.append("        float ").append(name).append('[').append(lanes).append("];");
-          if (bf16) vec.append(" kiln_widen8(").append(name).append(", ").append(pre).append("[u][0]);\n");
-          else for (int w = 0; w < words; w++) vec.append(" kiln_floats4(").append(name).append(" + ").append(4 * w).append(", ").append(pre).append("[u][").append(w).append("]);");
-          if (!bf16) vec.append('\n');
-        } else {
-          vec.append("        float ").append(name).append('[').append(lanes).append("]; kiln_load").append(lanes).append('(').append(name).append(", ")
-              .append(address).append(");\n");
-        }
+        vec.append("        float ").append(name).append('[').append(lanes).append("]; kiln_load").append(lanes).append('(').append(name).append(", &")
+            .append(r.lvalue((Expr.Load) kiln.dsl.Exprs.replace(l, v, first))).append(");\n");
         aligned.add(alignment(r, l.tensor()));
       }
       aligned.add(alignment(r, c.out()));
@@ -214,13 +186,10 @@ public final class CudaRenderer {
     m.put("statements", body);
     m.put("block", s.mapBlock());
     m.put("lanes", lanes);
+    m.put("fastTanh", fastTanh && usesTanh(group));
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
-    int perThread = preloaded > 0 ? items : 1;
-    m.put("perThread", perThread);
-    m.put("preDecls", preDecls);
-    m.put("preload", preloads.toString().stripTrailing());
-    return render("map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name()
-        + (perThread > 1 ? ", " + perThread + " a thread" : "") + ")", new Threads(Kernels.dims(parallel), lanes, perThread));
+    return render("map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
+        new Threads(Kernels.dims(parallel), lanes));
   }
 
   /** The misalignment of a tensor's start for 16-byte vectors: its offset mod 8 (bf16 elements) or mod 4 (floats). */

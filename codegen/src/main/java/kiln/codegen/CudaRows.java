@@ -29,6 +29,21 @@ final class CudaRows {
    */
   static final int MAX_THREADS = 256, VECTORS_PER_THREAD = 4, WARP_ROWS = 4;
 
+  /** Vectors a thread of an online max+sum loop has in flight (its unroll): KILN_ONLINE_UNROLL, 1 to 8, default ONLINE_UNROLL. */
+  static int onlineUnroll() {
+    String env = System.getenv("KILN_ONLINE_UNROLL");
+    if (env == null || env.isBlank()) return ONLINE_UNROLL;
+    try {
+      int n = Integer.parseInt(env.strip());
+      if (n >= 1 && n <= 8) return n;
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("KILN_ONLINE_UNROLL: expected 1 to 8 vectors, found '" + env + "'");
+  }
+
+  static final int ONLINE_UNROLL = 4;
+
   private static final String[] FIELDS = {"x", "y", "z", "w"};
 
   private final RowFusion.Plan plan;
@@ -111,6 +126,7 @@ final class CudaRows {
     m.put("lanes", lanes);
     m.put("shift", Integer.numberOfTrailingZeros(lanes));
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
+    m.put("onlineUnroll", onlineUnroll());
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());

@@ -33,17 +33,9 @@ public sealed interface Work {
   /**
    * One thread per item; with lanes > 1 an item is a vector of that many consecutive elements along the last
    * item dim (a map over contiguous rows, CudaRenderer.map), so the launch covers that dim rounded up to lanes.
-   * perThread > 1: a thread takes that many items, blockDim.x apart, their first loads issued together (map.cu.ftl),
-   * so the launch needs count / perThread threads.
    */
-  public record Threads(List<Dim> items, int lanes, int perThread) implements Work {
-    public Threads {
-      if (lanes < 1 || perThread < 1) throw new IllegalArgumentException("threads of " + lanes + " lanes, " + perThread + " items a thread");
-    }
-
-    public Threads(List<Dim> items) { this(items, 1, 1); }
-
-    public Threads(List<Dim> items, int lanes) { this(items, lanes, 1); }
+  public record Threads(List<Dim> items, int lanes) implements Work {
+    public Threads(List<Dim> items) { this(items, 1); }
 
     /** Threads the launch needs, with each dim's size from `size`. */
     public long count(java.util.function.ToLongFunction<Dim> size) {

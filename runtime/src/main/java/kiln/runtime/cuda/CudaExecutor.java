@@ -207,8 +207,7 @@ public final class CudaExecutor extends Executor<List<Launch>> {
     Supplier<Kernel> sum = () -> modules.apply(function).kernel(function + "_sum");
     long[] args = layout.launchArgsLong(r.dims(), r.tensors());
     return switch (r.work()) {
-      case Work.Threads t -> List.of(over(kernel, Launch.cover((t.count(layout::size) + t.perThread() - 1) / t.perThread(), schedule.mapBlock()),
-          Launch.Dim3.of(schedule.mapBlock()), 0, args));
+      case Work.Threads t -> List.of(over(kernel, Launch.cover(t.count(layout::size), schedule.mapBlock()), Launch.Dim3.of(schedule.mapBlock()), 0, args));
       case Work.Blocks b -> {
         long items = layout.product(b.items()), extent = layout.product(b.extent());
         int block = (int) Math.min(schedule.reduceBlock(), Math.max(32, Long.highestOneBit(Math.max(1, extent - 1)) << 1));
