@@ -66,7 +66,8 @@ ${decode}
     float ${mx.local} = (-INFINITY);
     float ${sm.acc} = 0.0f;
     if (vec) {
-      // ${onlineUnroll} vectors a thread in flight: nothing is stored in this loop, so the later ones' loads issue before the first's math
+      // unrolled by ${onlineUnroll} (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
+      // before the math of the one before
 #pragma unroll ${onlineUnroll}
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
 <#list mx.vecLoads + sm.vecLoads as v>

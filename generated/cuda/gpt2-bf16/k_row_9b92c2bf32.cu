@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_cd29b7d312 { long long v[9]; };
+struct Args_k_row_9b92c2bf32 { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -47,11 +47,11 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 }
 #endif
 
-__device__ __forceinline__ void row_sync_k_row_cd29b7d312() {
+__device__ __forceinline__ void row_sync_k_row_9b92c2bf32() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_cd29b7d312(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_9b92c2bf32(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -62,7 +62,7 @@ __device__ __forceinline__ float row_sum_k_row_cd29b7d312(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_cd29b7d312(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_9b92c2bf32(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -128,7 +128,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_cd29b7d312(float* __restrict__ F, int* __restrict__ I, const Args_k_row_cd29b7d312 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_9b92c2bf32(float* __restrict__ F, int* __restrict__ I, const Args_k_row_9b92c2bf32 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -152,8 +152,9 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_cd29b7d312(float* __res
     float s0 = (-INFINITY);
     float a4 = 0.0f;
     if (vec) {
-      // 4 vectors a thread in flight: nothing is stored in this loop, so the later ones' loads issue before the first's math
-#pragma unroll 4
+      // unrolled by 1 (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
+      // before the math of the one before
+#pragma unroll 1
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         float v2[8]; kiln_load8(v2, row0 + 8 * q);
         float v5[8]; kiln_load8(v5, row0 + 8 * q);
@@ -236,18 +237,18 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_cd29b7d312(float* __res
       }
     }
     {
-      const float top = row_max_k_row_cd29b7d312(s0, red);
+      const float top = row_max_k_row_9b92c2bf32(s0, red);
       a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
       s0 = top;
     }
-    const float s3 = row_sum_k_row_cd29b7d312(a4, red);
+    const float s3 = row_sum_k_row_9b92c2bf32(a4, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = kiln_bf16_f(H[o4 + ((b_) * T + t_) * VP + h6]);
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_cd29b7d312();
+    row_sync_k_row_9b92c2bf32();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }

@@ -6,13 +6,13 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_19864b6263 { long long v[9]; };
+struct Args_k_row_c400b05077 { long long v[9]; };
 
-__device__ __forceinline__ void row_sync_k_row_19864b6263() {
+__device__ __forceinline__ void row_sync_k_row_c400b05077() {
   if (blockDim.x == 32) __syncwarp(); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_19864b6263(float v, float* red) {
+__device__ __forceinline__ float row_sum_k_row_c400b05077(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -23,7 +23,7 @@ __device__ __forceinline__ float row_sum_k_row_19864b6263(float v, float* red) {
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_19864b6263(float v, float* red) {
+__device__ __forceinline__ float row_max_k_row_c400b05077(float v, float* red) {
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
   if (blockDim.x == 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
@@ -34,7 +34,7 @@ __device__ __forceinline__ float row_max_k_row_19864b6263(float v, float* red) {
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_19864b6263(float* __restrict__ F, int* __restrict__ I, const Args_k_row_19864b6263 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_c400b05077(float* __restrict__ F, int* __restrict__ I, const Args_k_row_c400b05077 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -57,8 +57,9 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_19864b6263(float* __res
     float s0 = (-INFINITY);
     float a4 = 0.0f;
     if (vec) {
-      // 4 vectors a thread in flight: nothing is stored in this loop, so the later ones' loads issue before the first's math
-#pragma unroll 4
+      // unrolled by 1 (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
+      // before the math of the one before
+#pragma unroll 1
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         const float4 v2 = reinterpret_cast<const float4*>(row0)[q];
         const float4 v5 = reinterpret_cast<const float4*>(row0)[q];
@@ -109,18 +110,18 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_19864b6263(float* __res
       }
     }
     {
-      const float top = row_max_k_row_19864b6263(s0, red);
+      const float top = row_max_k_row_c400b05077(s0, red);
       a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
       s0 = top;
     }
-    const float s3 = row_sum_k_row_19864b6263(a4, red);
+    const float s3 = row_sum_k_row_c400b05077(a4, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = F[o4 + ((b_) * T + t_) * VP + h6];
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_19864b6263();
+    row_sync_k_row_c400b05077();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }
