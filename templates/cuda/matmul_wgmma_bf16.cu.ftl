@@ -138,15 +138,7 @@ __device__ __forceinline__ void kiln_st_f32x2(float* p, float* q, const bool two
     if (two) *q = hi;
   }
 }
-// tanh(u) = sign(u) (1 - 2 / (e^2|u| + 1)) from one ex2.approx and one rcp.approx (relative errors ~2^-22): within
-// 4e-7 absolute everywhere, and 1 + tanh, 1 - tanh^2 (GELU, its derivative) as accurate relatively as with libm's tanhf
-// where they are small (~3e-5 relative at 1e-3; docs/design.md), in 7 instructions where tanhf takes ~17 (the same two MUFU)
-__device__ __forceinline__ float kiln_tanh(const float u) {
-  float e, r;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(fabsf(u) * 2.885390081777927f));
-  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(e + 1.0f));
-  return copysignf(fmaf(-2.0f, r, 1.0f), u);
-}
+<#include "tanh.ftl">
 #endif
 #define EPI_IN ${epiIn}
 #define EPI_OUT ${epiOut}

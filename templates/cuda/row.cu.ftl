@@ -1,4 +1,4 @@
-<#-- Row kernel (RowFusion): a block (or, for rows of at most 512 floats, a warp) per row of ${extent}
+<#-- Row kernel (RowFusion): a block (or, for rows of at most 512 floats, a warp or part of one) per row of ${extent}
      elements runs every stage of the group on it: sums and maxima along the row (every thread of the row
      ends with the result), per-row values (every thread computes them, thread 0 of the row stores them),
      element maps along the row, and a write at a computed place in the row between two barriers. A thread
@@ -10,31 +10,38 @@
      followed by a sum of terms that each scale as exp(-max) (softmax's normaliser) runs as one pass ("online"): each
      thread keeps its running max and its sum relative to it, rescaling the sum when the max grows, and the row's
      threads combine theirs the same way. Launch: blockDim.x threads a row
-     (32 to 1024); with blockDim.x == 32, blockDim.y rows a block, one a warp, synchronised by warp. -->
+     (4 to 1024); with blockDim.x <= 32, blockDim.y rows a block, 32 / blockDim.x a warp, each row's lanes
+     reducing among themselves (shuffle distances below blockDim.x), synchronised by warp. -->
 <#include "prologue.ftl">
 
+// the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
+// of a warp (the rows of a warp may leave the row loop at different times, so no row waits for another's lanes)
+__device__ __forceinline__ unsigned row_lanes_${name}() {
+  return blockDim.x >= 32 ? 0xffffffffu : ((1u << blockDim.x) - 1u) << ((threadIdx.y * blockDim.x) & 31);
+}
+
 __device__ __forceinline__ void row_sync_${name}() {
-  if (blockDim.x == 32) __syncwarp(); else __syncthreads();
+  if (blockDim.x <= 32) __syncwarp(row_lanes_${name}()); else __syncthreads();
 }
 
 __device__ __forceinline__ float row_sum_${name}(float v, float* red) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  if (blockDim.x == 32) return v;
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_${name}(), v, o);
+  if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_${name}(), v, o);
   __syncthreads();
   return v;
 }
 
 __device__ __forceinline__ float row_max_${name}(float v, float* red) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  if (blockDim.x == 32) return v;
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_${name}(), v, o));
+  if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_${name}(), v, o));
   __syncthreads();
   return v;
 }

@@ -1,5 +1,6 @@
 // Just enough of CUDA to run a generated row kernel on the host: every CUDA thread of a block is an OS thread,
-// __syncthreads() is a barrier of the block, __syncwarp() one of the warp (32 consecutive threads, x fastest),
+// __syncthreads() is a barrier of the block, __syncwarp() one of the warp (32 consecutive threads, x fastest; a row's
+// blockDim.x lanes where a row takes part of a warp),
 // a warp shuffle goes through a per-warp buffer between two barriers of the warp; blocks run one after another
 // (shared memory is a static of the kernel, reused by each block).
 #include <barrier>
@@ -20,12 +21,15 @@ static std::vector<std::unique_ptr<std::barrier<>>> WARP_BARRIERS;
 static float SHUFFLE[1024];
 static inline unsigned linear() { return threadIdx.y * blockDim.x + threadIdx.x; }
 static inline void __syncthreads() { BLOCK_BARRIER->arrive_and_wait(); }
-static inline void __syncwarp() { WARP_BARRIERS[linear() >> 5]->arrive_and_wait(); }
+// the lanes that synchronise or shuffle together: a warp, or a row's blockDim.x lanes where a row takes part of a warp
+// (the kernels pass exactly those lanes as the mask)
+static inline unsigned group() { return blockDim.x < 32 ? blockDim.x : 32; }
+static inline void __syncwarp(unsigned = 0xffffffffu) { WARP_BARRIERS[linear() / group()]->arrive_and_wait(); }
 static inline float __shfl_xor_sync(unsigned, float v, int o) {
-  unsigned t = linear(), w = t >> 5;
+  unsigned t = linear(), w = t / group();
   SHUFFLE[t] = v;
   WARP_BARRIERS[w]->arrive_and_wait();
-  float r = SHUFFLE[(w << 5) | ((t & 31) ^ o)];
+  float r = SHUFFLE[t ^ o];
   WARP_BARRIERS[w]->arrive_and_wait();
   return r;
 }
@@ -62,7 +66,8 @@ static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, 
   blockDim = {bx, by, 1};
   BLOCK_BARRIER = std::make_unique<std::barrier<>>(block);
   WARP_BARRIERS.clear();
-  for (unsigned w = 0; w < block / 32; w++) WARP_BARRIERS.push_back(std::make_unique<std::barrier<>>(32));
+  const unsigned g = bx < 32 ? bx : 32;
+  for (unsigned w = 0; w < block / g; w++) WARP_BARRIERS.push_back(std::make_unique<std::barrier<>>(g));
   for (unsigned b = 0; b < grid; b++) {
     blockIdx = {b, 0, 0};
     std::vector<std::thread> threads;

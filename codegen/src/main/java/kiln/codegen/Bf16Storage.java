@@ -109,8 +109,12 @@ public final class Bf16Storage {
     List<Compute> cast = List.of(new Compute("cast.bf16_copy", "cast", copy, List.of(c), List.of(c), new Expr.RoundBf16(master.at(c), c, seed), false));
     Set<Tensor> kept = new HashSet<>();
     for (Tensor t : p.outputs().values()) kept.add(storage.apply(t).root());
-    List<Integer> dropped = CopyElision.apply(out, roots, kept);
-    java.util.function.IntUnaryOperator moved = end -> end - (int) dropped.stream().filter(i -> i < end).count();
+    List<Integer> copies = CopyElision.apply(out, roots, kept);
+    List<Integer> adds = AddInlining.ON ? AddInlining.apply(out, roots, kept) : List.of();
+    java.util.function.IntUnaryOperator moved = end -> {
+      int left = end - (int) copies.stream().filter(i -> i < end).count();
+      return left - (int) adds.stream().filter(i -> i < left).count();
+    };
     Graph rewritten = g.rewritten(roots, out);
     Map<String, Tensor> outputs = new LinkedHashMap<>(p.outputs());
     outputs.replaceAll((name, t) -> storage.apply(t));

@@ -5,16 +5,6 @@ import kiln.dsl.DType;
 import kiln.dsl.Expr;
 
 public final class CudaDialect implements Dialect {
-  private final boolean fastTanh;
-
-  public CudaDialect() { this(false); }
-
-  /**
-   * fastTanh: TANH spelled kiln_tanh (map.cu.ftl, as the bf16 matmul epilogue's: sign(u) (1 - 2 / (e^2|u| + 1)) from one
-   * ex2.approx and one rcp.approx, ~7 instructions for tanhf's ~17, within 4e-7 absolute; docs/design.md).
-   */
-  public CudaDialect(boolean fastTanh) { this.fastTanh = fastTanh; }
-
   @Override public String f32(float v) {
     if (v == Float.NEGATIVE_INFINITY) return "(-INFINITY)";
     if (v == Float.POSITIVE_INFINITY) return "INFINITY";
@@ -27,8 +17,8 @@ public final class CudaDialect implements Dialect {
     return switch (op) {
       case NEG -> "(-" + x + ")";
       case ABS -> "fabsf(" + x + ")";
-      case TANH -> fastTanh ? "kiln_tanh(" + x + ")" : "tanhf(" + x + ")";
-      case EXP, LOG, SQRT, RSQRT, SIN, COS -> op.name().toLowerCase(java.util.Locale.ROOT) + "f(" + x + ")";   // expf, logf, ...
+      case BF16 -> "kiln_bf16_f(kiln_bf16_rn(" + x + "))";
+      case EXP, LOG, TANH, SQRT, RSQRT, SIN, COS -> op.name().toLowerCase(java.util.Locale.ROOT) + "f(" + x + ")";   // expf, logf, ...
     };
   }
 

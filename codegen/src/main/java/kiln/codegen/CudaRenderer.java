@@ -23,8 +23,7 @@ public final class CudaRenderer {
 
   /** Element-wise group, or a scatter (parallel over every loop var, atomic adds). */
   public static Rendered map(List<Compute> group, CudaSchedule s) {
-    boolean fastTanh = mapTanh(s);
-    ExprRenderer r = new ExprRenderer(new CudaDialect(fastTanh));
+    ExprRenderer r = new ExprRenderer(new CudaDialect());
     Compute first = group.getFirst();
     boolean scatter = group.size() == 1 && first.accumulate()
         && !first.outIndex().stream().allMatch(e -> e instanceof Var || e instanceof Expr.Const);
@@ -37,7 +36,7 @@ public final class CudaRenderer {
     for (Compute c : group) r.offset(c.out());
     for (Var v : first.loopVars()) r.var(v);
     int lanes = scatter || !serial.isEmpty() ? 1 : lanes(group, parallel);
-    if (lanes > 1) return vectorMap(group, s, r, parallel, lanes, fastTanh);
+    if (lanes > 1) return vectorMap(group, s, r, parallel, lanes);
     StringBuilder body = new StringBuilder();
     String indent = "    ";
     for (Var v : serial) {
@@ -54,24 +53,8 @@ public final class CudaRenderer {
     m.put("statements", body.toString().stripTrailing());
     m.put("block", s.mapBlock());
     m.put("lanes", 1);
-    m.put("fastTanh", fastTanh && usesTanh(group));
     String kind = scatter ? "scatter" : "map";
     return render("map.cu.ftl", kind, r, m, comment(group), new Threads(Kernels.dims(parallel)));
-  }
-
-  /**
-   * Whether a map's tanh is kiln_tanh (CudaDialect's fastTanh): at BF16, where the outputs round to 8 bits, unless
-   * KILN_MAP_TANH=libm (tanhf, for comparison); fp32 and tf32 maps keep tanhf.
-   */
-  static boolean mapTanh(CudaSchedule s) {
-    return s.precision() == CudaSchedule.Precision.BF16 && !"libm".equals(System.getenv("KILN_MAP_TANH"));
-  }
-
-  /** Whether some statement of group takes a tanh (its map then defines kiln_tanh where mapTanh spells it so). */
-  private static boolean usesTanh(List<Compute> group) {
-    boolean[] found = {false};
-    for (Compute c : group) kiln.dsl.Exprs.visit(c.body(), e -> found[0] |= e instanceof Expr.Unary u && u.op() == Expr.UnOp.TANH);
-    return found[0];
   }
 
   /**
@@ -119,7 +102,7 @@ public final class CudaRenderer {
    * rounds to nearest even, as Dialect.store); loads that do not vary with v and read no tensor the group writes
    * are hoisted once. Otherwise the thread runs the scalar statements for each of its elements in turn.
    */
-  private static Rendered vectorMap(List<Compute> group, CudaSchedule s, ExprRenderer r, List<Var> parallel, int lanes, boolean fastTanh) {
+  private static Rendered vectorMap(List<Compute> group, CudaSchedule s, ExprRenderer r, List<Var> parallel, int lanes) {
     Var v = parallel.getLast();
     String vn = r.var(v), q = vn.substring(0, vn.length() - 1) + "q_", extent = r.dim(v.dim());
     String groups = "((" + extent + " + " + (lanes - 1) + ") / " + lanes + ")";
@@ -183,10 +166,11 @@ public final class CudaRenderer {
     Map<String, Object> m = new HashMap<>();
     m.put("items", (outer.isEmpty() ? "(long long) " : items(r, outer) + " * ") + groups);
     m.put("decode", decode);
-    m.put("statements", body);
+    // a map that moves bf16 (8 lanes) takes the epilogues' tanh: its outputs are rounded to bf16 anyway
+    m.put("statements", lanes == 8 ? fastTanh(body) : body);
+    m.put("fastTanh", lanes == 8 && !"libm".equals(System.getenv("KILN_EPI_TANH")));
     m.put("block", s.mapBlock());
     m.put("lanes", lanes);
-    m.put("fastTanh", fastTanh && usesTanh(group));
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");
     return render("map.cu.ftl", "map", r, m, comment(group) + " (vectors of " + lanes + " along " + v.dim().name() + ")",
         new Threads(Kernels.dims(parallel), lanes));
@@ -879,7 +863,7 @@ public final class CudaRenderer {
   }
 
   /**
-   * The pair epilogue's tanh: kiln_tanh (matmul_wgmma_bf16.cu.ftl: 1 - 2 / (e^2u + 1) from one ex2.approx and one rcp.approx,
+   * The bf16 kernels' tanh (the pair epilogues, the bf16 vector maps): kiln_tanh (tanh.ftl: 1 - 2 / (e^2u + 1) from one ex2.approx and one rcp.approx,
    * within ~1e-6 absolute everywhere, so GELU's 1 + tanh keeps its relative accuracy) in place of libm's tanhf (~17
    * instructions with the same two MUFU ops); KILN_EPI_TANH=libm keeps tanhf, for comparison.
    */

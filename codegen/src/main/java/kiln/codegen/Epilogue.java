@@ -93,7 +93,7 @@ public final class Epilogue {
   static boolean light(Compute c) {
     boolean[] heavy = {false};
     Exprs.visit(c.body(), e -> {
-      if (e instanceof Expr.Unary u && u.op() != Expr.UnOp.NEG && u.op() != Expr.UnOp.ABS) heavy[0] = true;
+      if (e instanceof Expr.Unary u && u.op() != Expr.UnOp.NEG && u.op() != Expr.UnOp.ABS && u.op() != Expr.UnOp.BF16) heavy[0] = true;
       if (e instanceof Expr.Binary b && (b.op() == Expr.BinOp.DIV || b.op() == Expr.BinOp.POW || b.op() == Expr.BinOp.MOD)) heavy[0] = true;
       if (e instanceof Expr.Reduce || e instanceof Expr.Extern) heavy[0] = true;
     });

@@ -17,6 +17,7 @@ public final class JavaDialect implements Dialect {
       case TANH -> "(float) (1.0 - 2.0 / (Math.exp(2.0 * (" + x + ")) + 1.0))";   // Math.tanh is not an intrinsic here; exp is
       case RSQRT -> "(float) (1.0 / Math.sqrt(" + x + "))";
       case ABS -> "Math.abs(" + x + ")";
+      case BF16 -> ROUND + "(" + x + ")";
       case EXP, LOG, SQRT, SIN, COS -> "(float) Math." + op.name().toLowerCase(java.util.Locale.ROOT) + "(" + x + ")";   // in double
     };
   }

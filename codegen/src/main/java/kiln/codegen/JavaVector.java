@@ -216,7 +216,7 @@ final class JavaVector {
       case RSQRT -> "FloatVector.broadcast(S, 1.0f).div(" + t + ".sqrt())";
       case ABS -> t + ".abs()";
       // no bit-reproducible vector form here: these stay scalar
-      case LOG, SIN, COS -> throw new Unsupported(u.op() + " has no reproducible vector form");
+      case LOG, SIN, COS, BF16 -> throw new Unsupported(u.op() + " has no reproducible vector form");
     }, Kind.FLOATS, DType.F32);
   }
 

@@ -123,12 +123,23 @@ public sealed interface Work {
   /**
    * A row kernel (row.cu.ftl, RowFusion) over `rows`, each row `extent` long, moved in vectors of `lanes`
    * elements (4: float4s; 8: where bf16 rows move, 16 bytes of bf16): about extent / (lanes x
-   * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; rows that one warp serves go
-   * warpRows to a block (a warp each), longer ones one to a block.
+   * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; a row of at most 16 vectors
+   * gets a group of that many lanes of a warp (at least MIN_LANES), one vector each (attention's dyy: 64
+   * bf16 a row, 8 lanes, 4 rows a warp); rows that one warp or less serves go warpRows warps to a block,
+   * longer ones one to a block.
    */
   public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) implements Work {
+    /** Fewest threads a row: shorter rows leave lanes idle. */
+    static final int MIN_LANES = 4;
+
     /** Threads per row (blockDim.x) for a row of `extent` elements. */
     public int threads(long extent) {
+      long vectors = (extent + lanes - 1) / lanes;
+      if (vectors <= 16) {
+        int t = MIN_LANES;
+        while (t < vectors) t <<= 1;
+        return t;
+      }
       long step = (long) lanes * vectorsPerThread;
       long want = Math.max(1, (extent + step - 1) / step);
       int t = 32;
@@ -136,7 +147,10 @@ public sealed interface Work {
       return t;
     }
 
-    /** Rows a block (blockDim.y). */
-    public int rowsPerBlock(long extent) { return threads(extent) == 32 ? warpRows : 1; }
+    /** Rows a block (blockDim.y): warpRows warps' worth where a row takes a warp or less. */
+    public int rowsPerBlock(long extent) {
+      int t = threads(extent);
+      return t <= 32 ? warpRows * (32 / t) : 1;
+    }
   }
 }

@@ -30,6 +30,7 @@ final class Derivative {
           case SIN -> x.cos();
           case COS -> x.sin().neg();
           case ABS -> Ops.select(x.ge(Ops.lit(0)), Ops.lit(1), Ops.lit(-1));
+          case BF16 -> Ops.lit(1);   // straight through: the rounding's own slope is 0 almost everywhere
         };
         yield Ops.bin(BinOp.MUL, local, dx);
       }

@@ -28,7 +28,8 @@ public sealed interface Expr permits Var, Expr.Const, Expr.SizeOf, Expr.Load, Ex
     @Override public String toString() { return tensor.name() + index; }
   }
 
-  enum UnOp { NEG, EXP, LOG, TANH, SQRT, RSQRT, SIN, COS, ABS }
+  /** BF16: x rounded to the nearest bf16 value (ties to even), the value staying F32: what a bf16 store and reload give. */
+  enum UnOp { NEG, EXP, LOG, TANH, SQRT, RSQRT, SIN, COS, ABS, BF16 }
   record Unary(UnOp op, Expr x) implements Expr {
     @Override public DType type() { return x.type(); }
     @Override public String toString() { return op.name().toLowerCase() + "(" + x + ")"; }
