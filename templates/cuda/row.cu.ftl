@@ -73,8 +73,9 @@ ${decode}
     float ${mx.local} = (-INFINITY);
     float ${sm.acc} = 0.0f;
     if (vec) {
-      // two vectors a thread in flight: nothing is stored in this loop, so the second's loads issue before the first's math
-#pragma unroll 2
+      // unrolled by ${onlineUnroll} (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
+      // before the math of the one before
+#pragma unroll ${onlineUnroll}
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
 <#list mx.vecLoads + sm.vecLoads as v>
         ${v}

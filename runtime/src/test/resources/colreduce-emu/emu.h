@@ -21,7 +21,7 @@ static void plan(long long items, long long extent) {
   exit(2);
 }
 template <class A, class K1, class K2>
-static void launch(K1 k1, K2 k2, float* F, A a, long long items, long long extent, float* W) {
+static void launch(K1 k1, K2 k2, float* F, A a, long long items, long long extent, float* W, unsigned outs = 1) {
   plan(items, extent);
   gridDim = {(unsigned) ((items + 32 * LANES - 1) / (32 * LANES)), (unsigned) plan_splits, 1};
   for (unsigned bx = 0; bx < gridDim.x; bx++) for (unsigned by = 0; by < gridDim.y; by++) {
@@ -29,10 +29,10 @@ static void launch(K1 k1, K2 k2, float* F, A a, long long items, long long exten
     for (PHASE = 1; PHASE <= 2; PHASE++)
       for (unsigned ty = 0; ty < TILE_ROWS; ty++) for (unsigned tx = 0; tx < 32; tx++) { threadIdx = {tx, ty, 0}; k1(F, nullptr, a, W, plan_chunk); }
   }
-  // the sum: blocks of 32 outputs x 8 runs of splits
-  gridDim = {(unsigned) ((items + 31) / 32), 1, 1};
-  for (unsigned bx = 0; bx < gridDim.x; bx++) {
-    blockIdx = {bx, 0, 0};
+  // the sum: blocks of 32 outputs x 8 runs of splits, blockIdx.y the sibling reduction
+  gridDim = {(unsigned) ((items + 31) / 32), outs, 1};
+  for (unsigned bx = 0; bx < gridDim.x; bx++) for (unsigned by = 0; by < outs; by++) {
+    blockIdx = {bx, by, 0};
     for (PHASE = 1; PHASE <= 2; PHASE++)
       for (unsigned ty = 0; ty < 8; ty++) for (unsigned tx = 0; tx < 32; tx++) { threadIdx = {tx, ty, 0}; k2(F, nullptr, a, W, (int) plan_splits); }
   }

@@ -22,6 +22,12 @@ public final class CudaDialect implements Dialect {
     };
   }
 
+  /**
+   * e^x as 2^(x log2 e) (exp2f: one special-function op and a multiply against expf's range reduction, within a few ulp):
+   * for the terms of an online normaliser (CudaRows), a sum of many exps where the last bits of each do not matter.
+   */
+  public String fastExp(String x) { return "exp2f((" + x + ") * 1.44269504f)"; }
+
   @Override public String function(Expr.BinOp op, String a, String b, boolean integer) {
     return switch (op) {
       case MAX -> integer ? "max(" + a + ", " + b + ")" : "fmaxf(" + a + ", " + b + ")";

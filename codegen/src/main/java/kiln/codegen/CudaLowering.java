@@ -57,7 +57,44 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     return Lowering.lower(computes, new CudaLowering(schedule, chooser, size, transposeFloats, program, offsets));
   }
 
-  @Override public List<List<Compute>> groups(List<Compute> computes) { return Epilogue.groups(computes); }
+  /**
+   * Epilogue.groups, with each run of neighbouring lone column reductions that are siblings of the run's first
+   * (CudaRenderer.siblings: a layernorm's weight and bias gradients) as one group, where the schedule has column
+   * reductions on and KILN_COLSIBLINGS is not 0.
+   */
+  @Override public List<List<Compute>> groups(List<Compute> computes) {
+    List<List<Compute>> groups = Epilogue.groups(computes);
+    if (schedule.columns() == null || !siblings()) return groups;
+    List<List<Compute>> out = new ArrayList<>();
+    for (List<Compute> g : groups) {
+      List<Compute> last = out.isEmpty() ? null : out.getLast();
+      if (g.size() == 1 && last != null && reduces(append(last, g.getFirst()))) out.set(out.size() - 1, append(last, g.getFirst()));
+      else out.add(g);
+    }
+    return out;
+  }
+
+  private static List<Compute> append(List<Compute> group, Compute c) {
+    List<Compute> g = new ArrayList<>(group);
+    g.add(c);
+    return List.copyOf(g);
+  }
+
+  /** Sibling column reductions: two or more, each a sibling of the first (one launch, CudaRenderer.columns). */
+  @Override public boolean reduces(List<Compute> group) {
+    if (group.size() < 2 || schedule.columns() == null) return false;
+    for (Compute c : group.subList(1, group.size())) if (!CudaRenderer.siblings(group.getFirst(), c)) return false;
+    return true;
+  }
+
+  /** Whether sibling column reductions share a launch (KILN_COLSIBLINGS=0: one each); tests may override. */
+  public static boolean siblings() {
+    Boolean o = siblingsOverride;
+    return o != null ? o : !"0".equals(System.getenv("KILN_COLSIBLINGS"));
+  }
+
+  /** Tests: force sibling column reductions together or apart (null: the environment decides). */
+  public static volatile Boolean siblingsOverride;
 
   /** Every kind: row kernels where rows() is on. */
   @Override public boolean renders(Lowering.Kind kind) { return kind != Lowering.Kind.ROW || rows(); }
@@ -83,8 +120,8 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
         yield m.kernel();
       }
       // a column reduction (bias and norm-weight gradients) split along the rows where the schedule has it on
-      case REDUCE -> schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule)
-          : CudaRenderer.reduce(first, schedule);
+      case REDUCE -> head.size() > 1 ? CudaRenderer.columns(head, schedule)
+          : schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
       case MAP -> CudaRenderer.map(head, schedule);
     };
     if (epilogue == null) return List.of(new Launch(Lowering.name(group), k));

@@ -251,38 +251,96 @@ public final class CudaRenderer {
   }
 
   /** A column reduction (columnar): split along the rows, then the splits added in order (colreduce.cu.ftl). */
-  public static Rendered columns(Compute c, CudaSchedule s) {
+  public static Rendered columns(Compute c, CudaSchedule s) { return columns(List.of(c), s); }
+
+  /**
+   * Sibling column reductions (the first and each later one siblings) in one launch: every thread sums its rows for
+   * each of them from the same row loads (a layernorm's weight and bias gradients read dy once), each output's partials
+   * in its own run of the workspace, the splits then added per output in the order a lone reduction adds them: the same
+   * sums, bit for bit, as one launch each.
+   */
+  public static Rendered columns(List<Compute> group, CudaSchedule s) {
     CudaSchedule.ColumnTile tile = s.columns();
-    if (tile == null || !columnar(c)) throw new IllegalArgumentException(c.name() + ": not a column reduction the split-row schedule serves");
-    Reduction x = Reduction.of(c);
+    Compute first = group.getFirst();
+    for (Compute c : group) {
+      if (tile == null || !columnar(c) || c != first && !siblings(first, c)) {
+        throw new IllegalArgumentException(c.name() + ": not a column reduction the split-row schedule serves" + (c == first ? "" : " beside " + first.name()));
+      }
+    }
+    List<Compute> computes = group.stream().map(c -> rebase(c, first)).toList();
+    Reduction x = Reduction.of(first);
     ExprRenderer r = x.r();
     Map<String, Object> m = x.model();
+    List<Map<String, Object>> outs = new ArrayList<>();
+    for (int k = 0; k < computes.size(); k++) {
+      Compute c = computes.get(k);
+      List<String> locals = k == 0 ? x.locals() : new ArrayList<>();
+      String value = k == 0 ? (String) m.get("value") : r.renderWithLocals(c.inner(), locals);
+      String store = k == 0 ? (String) m.get("store") : Statements.store(r, c, Statements.target(r, c), "acc", false);
+      outs.add(Map.of("value", value, "lets", String.join("\n", locals.stream().map(l -> "            " + l).toList()), "store", store));
+    }
+    m.put("outs", outs);
     m.put("sumDecode", decode(r, x.parallel(), "p", "r", "    "));
     m.put("reduceDecode", decode(r, x.reduced(), "q0", "rr", "    ").replace("const int ", "int "));
     m.put("step", odometer(r, x.reduced(), "      "));
-    m.put("lets", x.lets("        "));
     m.put("type", "float");
     m.put("rows", tile.rows());
     m.put("unroll", tile.unroll());
-    int lanes = tile.lanes() == 8 && columnLanes(c, r, x.reduced(), m) ? 8 : 1;
+    int lanes = tile.lanes() == 8 && columnLanes(computes, r, x.reduced(), m) ? 8 : 1;
     m.put("lanes", lanes);
-    return render("colreduce.cu.ftl", "colreduce", r, m, comment(List.of(c)) + " (column reduction, split along the rows)",
-        new Columns(Kernels.dims(x.parallel()), Kernels.dims(x.reduced()), tile.withLanes(lanes)));
+    String what = computes.size() == 1 ? "" : ", " + computes.size() + " sibling sums";
+    return render("colreduce.cu.ftl", "colreduce", r, m, comment(group) + " (column reduction, split along the rows" + what + ")",
+        new Columns(Kernels.dims(x.parallel()), Kernels.dims(x.reduced()), tile.withLanes(lanes), computes.size()));
+  }
+
+  /**
+   * Whether b can run in a's column-reduction launch (columns): both columnar with the same combine, outputs over the same
+   * dims reduced over the same dims, neither reading or writing what the other writes, and a row load in common once b's vars
+   * are a's (the tensor a single launch then reads once). GPT-2's lnw and lnb gradients (sum dy * xhat, sum dy) are siblings.
+   */
+  public static boolean siblings(Compute a, Compute b) {
+    if (!columnar(a) || !columnar(b) || a.out().equals(b.out())) return false;
+    List<Expr.Reduce> ra = a.rootReductions(), rb = b.rootReductions();
+    if (ra.getFirst().op() != rb.getFirst().op() || ra.size() != rb.size() || a.loopVars().size() != b.loopVars().size()) return false;
+    for (int i = 0; i < ra.size(); i++) if (!ra.get(i).var().dim().equals(rb.get(i).var().dim())) return false;
+    for (int i = 0; i < a.loopVars().size(); i++) if (!a.loopVars().get(i).dim().equals(b.loopVars().get(i).dim())) return false;
+    for (Expr.Load l : kiln.dsl.Exprs.loads(a.body())) if (l.tensor().root().equals(b.out().root())) return false;
+    for (Expr.Load l : kiln.dsl.Exprs.loads(b.body())) if (l.tensor().root().equals(a.out().root())) return false;
+    List<Expr.Load> mine = kiln.dsl.Exprs.loads(a.inner());
+    Compute c = rebase(b, a);
+    Var last = a.loopVars().getLast();
+    return kiln.dsl.Exprs.loads(c.inner()).stream().anyMatch(l -> l.index().getLast().equals(last) && mine.contains(l));
+  }
+
+  /** c over onto's loop vars and reduced vars (position for position: their dims are the same). */
+  static Compute rebase(Compute c, Compute onto) {
+    if (c == onto) return c;
+    Map<Expr, Expr> to = new HashMap<>();
+    for (int i = 0; i < c.loopVars().size(); i++) to.put(c.loopVars().get(i), onto.loopVars().get(i));
+    List<Expr.Reduce> rc = c.rootReductions(), ro = onto.rootReductions();
+    for (int i = 0; i < rc.size(); i++) to.put(rc.get(i).var(), ro.get(i).var());
+    Expr body = kiln.dsl.Exprs.replace(c.inner(), to);
+    for (int i = ro.size() - 1; i >= 0; i--) body = new Expr.Reduce(rc.get(i).op(), ro.get(i).var(), body);
+    List<Expr> index = c.outIndex().stream().map(e -> kiln.dsl.Exprs.replace(e, to)).toList();
+    return new Compute(c.name(), c.layer(), c.out(), onto.loopVars(), index, body, c.accumulate());
   }
 
   /**
    * The vector path of a column reduction (8 neighbouring outputs a thread): the row loads (those that vary along
-   * the rows and read the outputs' last var as their contiguous index) as one 16-byte load each of the 8 elements,
-   * lane j's value with the last output var + j, the runtime test that the lanes share the other output vars and
-   * each row load's rows are 16-byte aligned. False (no vector path) where a row load is not of floats (bf16 or fp32).
+   * the rows and read the outputs' last var as their contiguous index) of every sibling, each once, as one 16-byte load
+   * each of the 8 elements, each sibling's lane j value with the last output var + j, the runtime test that the lanes share
+   * the other output vars and each row load's rows are 16-byte aligned. False (no vector path) where a row load is not of
+   * floats (bf16 or fp32).
    */
-  private static boolean columnLanes(Compute c, ExprRenderer r, List<Var> reduced, Map<String, Object> m) {
-    Var last = c.loopVars().getLast();
+  private static boolean columnLanes(List<Compute> computes, ExprRenderer r, List<Var> reduced, Map<String, Object> m) {
+    Var last = computes.getFirst().loopVars().getLast();
     List<Expr.Load> row = new ArrayList<>();
-    for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) {
-      if (row.contains(l) || !l.index().getLast().equals(last) || reduced.stream().noneMatch(v -> kiln.dsl.Exprs.uses(l, v))) continue;
-      if (l.tensor().dtype() != kiln.dsl.DType.F32) return false;
-      row.add(l);
+    for (Compute c : computes) {
+      for (Expr.Load l : kiln.dsl.Exprs.loads(c.inner())) {
+        if (row.contains(l) || !l.index().getLast().equals(last) || reduced.stream().noneMatch(v -> kiln.dsl.Exprs.uses(l, v))) continue;
+        if (l.tensor().dtype() != kiln.dsl.DType.F32) return false;
+        row.add(l);
+      }
     }
     if (row.isEmpty()) return false;
     List<String> dims = new ArrayList<>(List.of("(" + r.dim(last.dim()) + " & 7) == 0"));
@@ -295,19 +353,23 @@ public final class CudaRenderer {
       names.add(name);
       loads.add("float " + name + "[8]; kiln_load8(" + name + ", " + address + ");");
     }
-    List<Map<String, Object>> lanes = new ArrayList<>();
-    for (int j = 0; j < 8; j++) {
-      Expr shifted = new Expr.Binary(Expr.BinOp.ADD, last, new Expr.Const(j, kiln.dsl.DType.I32));
-      Map<Expr, String> bind = new HashMap<>();
-      for (int k = 0; k < row.size(); k++) bind.put(kiln.dsl.Exprs.replace(row.get(k), last, shifted), names.get(k) + "[" + j + "]");
-      List<String> lets = new ArrayList<>();
-      String value = r.renderWithLocals(kiln.dsl.Exprs.replace(c.inner(), last, shifted), lets, bind);
-      lanes.add(Map.of("lets", lets, "value", value));
+    List<List<Map<String, Object>>> outs = new ArrayList<>();
+    for (Compute c : computes) {
+      List<Map<String, Object>> lanes = new ArrayList<>();
+      for (int j = 0; j < 8; j++) {
+        Expr shifted = new Expr.Binary(Expr.BinOp.ADD, last, new Expr.Const(j, kiln.dsl.DType.I32));
+        Map<Expr, String> bind = new HashMap<>();
+        for (int k = 0; k < row.size(); k++) bind.put(kiln.dsl.Exprs.replace(row.get(k), last, shifted), names.get(k) + "[" + j + "]");
+        List<String> lets = new ArrayList<>();
+        String value = r.renderWithLocals(kiln.dsl.Exprs.replace(c.inner(), last, shifted), lets, bind);
+        lanes.add(Map.of("lets", lets, "value", value));
+      }
+      outs.add(lanes);
     }
     m.put("vectorDims", String.join(" && ", dims));
     m.put("aligned", "(" + String.join(" | ", pointers) + ") & 15");
     m.put("vecLoads", loads);
-    m.put("laneValues", lanes);
+    m.put("laneValues", outs);
     return true;
   }
 

@@ -29,6 +29,22 @@ final class CudaRows {
    */
   static final int MAX_THREADS = 256, VECTORS_PER_THREAD = 4, WARP_ROWS = 4;
 
+  /** Vectors a thread of an online max+sum loop has in flight (its unroll): KILN_ONLINE_UNROLL, 1 to 8, default ONLINE_UNROLL. */
+  static int onlineUnroll() {
+    String env = System.getenv("KILN_ONLINE_UNROLL");
+    if (env == null || env.isBlank()) return ONLINE_UNROLL;
+    try {
+      int n = Integer.parseInt(env.strip());
+      if (n >= 1 && n <= 8) return n;
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("KILN_ONLINE_UNROLL: expected 1 to 8 vectors, found '" + env + "'");
+  }
+
+  /** 1: with the online sum's exps as exp2f, 1.5 ms for the classifier forward at B=32 against 1.6 with 2 or 4 (docs/perf.md). */
+  static final int ONLINE_UNROLL = 1;
+
   private static final String[] FIELDS = {"x", "y", "z", "w"};
 
   private final RowFusion.Plan plan;
@@ -37,7 +53,8 @@ final class CudaRows {
    * one is stored as bf16 (16 bytes of bf16 a load or store; an fp32 tensor of the same kernel moves two float4s).
    */
   private final int lanes;
-  private final ExprRenderer r = new ExprRenderer(new CudaDialect());
+  private final CudaDialect dialect = new CudaDialect();
+  private final ExprRenderer r = new ExprRenderer(dialect);
   private final Var rv;
   private final String var;
   /** Per-row values the group produced (out[rows]), and loads of tensors the group never writes hoisted once a row. */
@@ -87,10 +104,10 @@ final class CudaRows {
     for (int i = 0; i < all.size(); i++) {
       if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
-        Map<String, Object> max = stage(all.get(i)), sum = stage(all.get(++i));
+        Map<String, Object> max = stage(all.get(i), false), sum = stage(all.get(++i), true);
         stages.add(Map.of("kind", "online", "max", max, "sum", sum));
       } else {
-        stages.add(stage(all.get(i)));
+        stages.add(stage(all.get(i), false));
       }
     }
     Map<String, Object> m = new HashMap<>();
@@ -110,6 +127,7 @@ final class CudaRows {
     m.put("lanes", lanes);
     m.put("shift", Integer.numberOfTrailingZeros(lanes));
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
+    m.put("onlineUnroll", onlineUnroll());
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
@@ -117,7 +135,8 @@ final class CudaRows {
         new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
   }
 
-  private Map<String, Object> stage(RowFusion.Stage st) {
+  /** A stage's model; online: the sum of an online pass (its exps spelled CudaDialect.fastExp). */
+  private Map<String, Object> stage(RowFusion.Stage st, boolean online) {
     Compute c = st.compute();
     boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
     Expr.Load self = new Expr.Load(c.out(), perRowOut ? plan.rows().stream().map(v -> (Expr) v).toList() : c.outIndex());
@@ -164,7 +183,7 @@ final class CudaRows {
         m.put("init", r.dialect().f32(max ? Float.NEGATIVE_INFINITY : 0f));
         // folding a term (%s) into the accumulator, spelled by the dialect: fmaxf(acc, %s) or acc + (%s)
         m.put("combine", max ? r.dialect().function(Expr.BinOp.MAX, acc, "%s", false) : acc + " + (%s)");
-        loops(m, value, bind);
+        loops(m, value, bind, online);
         m.put("op", max ? "max" : "sum");
         m.put("prior", c.accumulate() ? r.renderWithLocals(self, new ArrayList<>(), bind) + " + " : "");
         // a bf16 per-row value: later stages read the local as stored (rounded), as they would read it back
@@ -173,7 +192,7 @@ final class CudaRows {
         perRow.put(self, local);
       }
       case MAP -> {
-        loops(m, value, bind);
+        loops(m, value, bind, false);
         String base = base(self);
         m.put("store", r.dialect().store(base + "[" + var + "]", (String) m.get("value"), c.accumulate(), false, c.out().storage()));
         if (lanes == 4) {
@@ -229,14 +248,17 @@ final class CudaRows {
     };
   }
 
-  /** The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row. */
-  private void loops(Map<String, Object> m, Expr value, Map<Expr, String> bind) {
+  /**
+   * The scalar loop's lets and value, and the vector loop's float4 loads and four lanes, of a statement along the row;
+   * fastExp: each exp(x) in it spelled CudaDialect.fastExp (an online normaliser's terms).
+   */
+  private void loops(Map<String, Object> m, Expr value, Map<Expr, String> bind, boolean fastExp) {
     List<Expr.Load> row = new ArrayList<>();
     for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
     Map<Expr, String> scalar = new HashMap<>(bind);
     for (Expr.Load l : row) scalar.put(l, r.dialect().widen(base(l) + "[" + var + "]", l.tensor().storage()));
     List<String> lets = new ArrayList<>();
-    m.put("value", r.renderWithLocals(value, lets, scalar));
+    m.put("value", r.renderWithLocals(value, lets, fastExp ? fastExp(value, scalar, lets) : scalar));
     m.put("lets", lets);
     List<String> vecLoads = new ArrayList<>();
     List<String> vecNames = new ArrayList<>();
@@ -251,12 +273,21 @@ final class CudaRows {
       Map<Expr, String> lane = new HashMap<>(bind);
       for (int k = 0; k < row.size(); k++) lane.put(row.get(k), vecNames.get(k) + (this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
       List<String> laneLets = new ArrayList<>();
-      String v = r.renderWithLocals(value, laneLets, lane);
+      String v = r.renderWithLocals(value, laneLets, fastExp ? fastExp(value, lane, laneLets) : lane);
       lanes.add(Map.of("lets", laneLets, "value", v, "field", this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
     }
     m.put("usesVar", Exprs.usesOutside(value, rv, row));   // does the statement name r outside its row loads (a mask, an index)?
     m.put("vecLoads", vecLoads);
     m.put("lanes", lanes);
+  }
+
+  /** bind, and each exp(x) in value (x rendered with bind, its lets into lets) spelled CudaDialect.fastExp. */
+  private Map<Expr, String> fastExp(Expr value, Map<Expr, String> bind, List<String> lets) {
+    Map<Expr, String> out = new HashMap<>(bind);
+    Exprs.visit(value, e -> {
+      if (e instanceof Expr.Unary u && u.op() == Expr.UnOp.EXP && !out.containsKey(u)) out.put(u, dialect.fastExp(r.renderWithLocals(u.x(), lets, bind)));
+    });
+    return out;
   }
 
   /** A load along the row: an F32 tensor whose last dim is the row's, indexed by r last and nowhere else. */

@@ -42,6 +42,9 @@ public final class Lowering {
     /** Whether it has a kernel kind of its own for kind (MATMUL and MAP: every backend; a group of another kind runs as a map). */
     boolean renders(Kind kind);
 
+    /** Whether a group of several reductions runs as one REDUCE launch (CUDA's sibling column reductions). */
+    default boolean reduces(List<Compute> group) { return false; }
+
     /** Whether the group is a matmul with an epilogue it runs in the matmul's launch (classified by the matmul alone). */
     default boolean epilogue(List<Compute> group) { return false; }
 
@@ -86,7 +89,7 @@ public final class Lowering {
     if (backend.renders(Kind.ROW) && RowFusion.plan(group) != null) return Kind.ROW;
     if (backend.renders(Kind.EXTERN) && one && first.body() instanceof Expr.Extern) return Kind.EXTERN;
     if (one && MatmulMatch.of(first).isPresent()) return Kind.MATMUL;
-    if (backend.renders(Kind.REDUCE) && one && !first.rootReductions().isEmpty()) return Kind.REDUCE;
+    if (backend.renders(Kind.REDUCE) && (one || backend.reduces(group)) && !first.rootReductions().isEmpty()) return Kind.REDUCE;
     return Kind.MAP;
   }
 

@@ -105,9 +105,17 @@ public sealed interface Work {
   /**
    * The split-row column reduction (colreduce.cu.ftl): blocks of 32 outputs x tile.rows() threads over
    * (tiles of items) x (splits along extent, ColumnTile.plan), partial sums in the workspace, then the
-   * _sum kernel over items.
+   * _sum kernel over items x outputs. outputs: the sibling reductions the launch takes at once (over the same
+   * rows and items, sharing a row load: a layernorm's weight and bias gradients), each with its own partials.
    */
-  public record Columns(List<Dim> items, List<Dim> extent, CudaSchedule.ColumnTile tile) implements Work {}
+  public record Columns(List<Dim> items, List<Dim> extent, CudaSchedule.ColumnTile tile, int outputs) implements Work {
+    public Columns {
+      if (outputs < 1) throw new IllegalArgumentException("a column reduction of " + outputs + " outputs");
+    }
+
+    /** One reduction a launch. */
+    public Columns(List<Dim> items, List<Dim> extent, CudaSchedule.ColumnTile tile) { this(items, extent, tile, 1); }
+  }
 
   /** One block per (row, tile of `tileRows` along t): the attention externs (FlashAttention). */
   public record RowTiles(List<Dim> rows, Dim t, int tileRows, int threads, int sharedBytes) implements Work {}

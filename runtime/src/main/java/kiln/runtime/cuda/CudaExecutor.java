@@ -188,7 +188,7 @@ public final class CudaExecutor extends Executor<List<Launch>> {
    * workspace of the largest need serves them all.
    */
   static long workspaceFloats(Rendered r, Arena layout) {
-    if (r.work() instanceof Work.Columns c) return c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
+    if (r.work() instanceof Work.Columns c) return c.outputs() * c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
     if (r.work() instanceof Work.Bf16Tiles b) return b.tile().workspaceFloats(layout.product(b.m()), layout.product(b.n()));
     if (!(r.work() instanceof Work.Tiles t)) return 0;
     if (t.transposed() != null) return t.transposed().workspaceFloats(layout.product(t.m()), layout.product(t.n()));
@@ -243,16 +243,17 @@ public final class CudaExecutor extends Executor<List<Launch>> {
   /**
    * A column reduction's launches: blocks of 32 x tile.rows() threads over (tiles of tile.columns() outputs) x
    * (splits along the rows, ColumnTile.plan) writing each split's partial sums to the workspace, then function_sum
-   * (blocks of 32 outputs x 8 runs of splits) adding them in a fixed order into the output.
+   * (blocks of 32 outputs x 8 runs of splits, blockIdx.y the sibling) adding them in a fixed order into the outputs.
    */
   private List<Launch> columns(Kernel kernel, Kernel sum, Work.Columns c, DeviceArena workspace, long[] args) {
     long items = layout.product(c.items()), extent = layout.product(c.extent());
     long[] plan = c.tile().plan(items, extent);
-    requireWorkspace(workspace, c.tile().workspaceFloats(items, extent), kernel.name(), "the column reduction needs");
+    requireWorkspace(workspace, c.outputs() * c.tile().workspaceFloats(items, extent), kernel.name(), "the column reduction needs");
     int columns = c.tile().columns();
     Launch.Dim3 grid = Launch.Dim3.of(Math.toIntExact((items + columns - 1) / columns), Math.toIntExact(plan[0]));
     return List.of(over(kernel, grid, Launch.Dim3.of(32, c.tile().rows()), 0, args, workspace.pointer(0), plan[1]),
-        over(sum, Launch.Dim3.of(Math.toIntExact((items + 31) / 32)), Launch.Dim3.of(32, 8), 0, args, workspace.pointer(0), Math.toIntExact(plan[0])));
+        over(sum, Launch.Dim3.of(Math.toIntExact((items + 31) / 32), c.outputs()), Launch.Dim3.of(32, 8), 0, args, workspace.pointer(0),
+            Math.toIntExact(plan[0])));
   }
 
   /**

@@ -1,4 +1,5 @@
-// The generated column reductions run without a GPU: GPT-2's layernorm-weight gradient and qkv bias kernels
+// The generated column reductions run without a GPU: GPT-2's layernorm weight+bias gradient (sibling sums in one
+// launch) and qkv bias kernels
 // (generated/cuda/gpt2) compiled with g++ under a host emulation of CUDA (resources colreduce-emu: every block,
 // every thread, in turn), against double sums at odd shapes (rows 111 and 2095, 100 and 105 columns, an
 // innermost output dim of 7) and GPT-2's (8192 rows, 768 and 2304 columns), with the plans that
@@ -28,7 +29,7 @@ class ColumnReduceEmulationTest {
     Assumptions.assumeTrue(Files.isExecutable(GXX), "no g++ at " + GXX);
     Path dir = Path.of("generated", "cuda", "gpt2").toAbsolutePath();
     String index = Files.readString(dir.resolve("INDEX.md"));
-    String ln = kernel(index, "dout/grads.ln1w[0]"), qkv = kernel(index, "dqkv/grads.qkvb[0]");
+    String ln = kernel(index, "dout/grads.ln1w[0]+dout/grads.ln1b[0]"), qkv = kernel(index, "dqkv/grads.qkvb[0]");
     for (String resource : new String[] {"/colreduce-emu/emu.h", "/colreduce-emu/main.cpp", "/cuda-emu/cuda-host.h"}) {
       try (var in = getClass().getResourceAsStream(resource)) { Files.write(tmp.resolve(Path.of(resource).getFileName().toString()), in.readAllBytes()); }
     }

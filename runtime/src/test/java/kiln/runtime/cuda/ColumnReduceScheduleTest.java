@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import kiln.codegen.Work;
@@ -50,10 +51,21 @@ class ColumnReduceScheduleTest {
     CudaSchedule on = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
     Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get, 0, null, null);
     long colreduce = l.launches().stream().filter(x -> x.kernel().kind().equals("colreduce")).count();
-    assertEquals(1 + 2 + 8, colreduce, "wpe, lnf w and b, the layer's 4 biases and ln1, ln2 w and b");
+    assertEquals(1 + 1 + 4 + 2, colreduce, "wpe, lnf w+b, the layer's 4 biases, ln1 w+b and ln2 w+b (siblings share a launch)");
+    assertEquals(List.of("dout/grads.lnfw+dout/grads.lnfb", "dout/grads.ln2w[0]+dout/grads.ln2b[0]", "dout/grads.ln1w[0]+dout/grads.ln1b[0]"),
+        l.launches().stream().filter(x -> x.kernel().work() instanceof Work.Columns c && c.outputs() == 2).map(kiln.codegen.Launch::name).toList());
+    CudaLowering.siblingsOverride = false;
+    Lowering.Lowered apart;
+    try {
+      apart = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get, 0, null, null);
+    } finally {
+      CudaLowering.siblingsOverride = null;
+    }
+    assertEquals(1 + 2 + 8, apart.launches().stream().filter(x -> x.kernel().kind().equals("colreduce")).count(), "KILN_COLSIBLINGS=0: one each");
+    assertEquals(l.launches().size() + 3, apart.launches().size(), "three sibling pairs");
     Lowering.Lowered off = CudaLowering.lower(p.graph().computes(), on.withColumns(null), m -> null, sizes::get, 0, null, null);
     assertTrue(off.launches().stream().noneMatch(x -> x.kernel().kind().equals("colreduce")), "KILN_COLREDUCE=0: none");
-    assertEquals(l.launches().size(), off.launches().size(), "one launch for one, the same computes");
+    assertEquals(apart.launches().size(), off.launches().size(), "one launch for one, the same computes");
     for (kiln.codegen.Launch x : l.launches()) {
       if (!x.kernel().kind().equals("colreduce")) continue;
       assertTrue(x.kernel().source().contains(x.kernel().function() + "_sum("), "the sum kernel is in the same source: " + x.name());
@@ -96,7 +108,7 @@ class ColumnReduceScheduleTest {
       if (!(x.kernel().work() instanceof Work.Columns c)) continue;
       long items = layout.product(c.items()), extent = layout.product(c.extent());
       long need = CudaExecutor.workspaceFloats(x.kernel(), layout);
-      assertEquals(TILE.plan(items, extent)[0] * items, need, x.name());
+      assertEquals(TILE.plan(items, extent)[0] * items * c.outputs(), need, x.name());
       most = Math.max(most, need);
     }
     assertEquals(1024 * 768, most, "the largest: wpe's gradient, one split of T x C");

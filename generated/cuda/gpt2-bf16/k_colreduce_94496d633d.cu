@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_229574923f { long long v[5]; };
+struct Args_k_colreduce_94496d633d { long long v[5]; };
 #ifndef KILN_LANES
 #define KILN_LANES
 __device__ __forceinline__ void kiln_load4(float* d, const float* p) {
@@ -38,26 +38,29 @@ __device__ __forceinline__ void kiln_add8(float* p, const float* v) {
 #define ROWS 8
 #define UNROLL 4
 #define LANES 8
+#define OUTS 1
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_229574923f(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_94496d633d(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_229574923f(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_229574923f a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_94496d633d(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_94496d633d a,
     float* __restrict__ W, long long chunk) {
   const int T = (int) a.v[0];
   const int C = (int) a.v[1];
   const int B = (int) a.v[2];
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
-  __shared__ float partial[ROWS][32 * LANES + 1];
+  __shared__ float partial[ROWS][OUTS * 32 * LANES + 1];
   const long long items = (long long) T * C;
   const long long extent = (long long) B;
   const long long p0 = (blockIdx.x * 32LL + threadIdx.x) * LANES;
   const long long q0 = ((long long) blockIdx.y * ROWS + threadIdx.y) * chunk;
   const long long q1 = q0 + chunk < extent ? q0 + chunk : extent;
-  float acc[LANES];
+  float acc[OUTS][LANES];
 #pragma unroll
-  for (int j = 0; j < LANES; j++) acc[j] = 0.0f;
+  for (int k = 0; k < OUTS; k++)
+#pragma unroll
+    for (int j = 0; j < LANES; j++) acc[k][j] = 0.0f;
   if (p0 < items && q0 < q1) {
     // the 8 outputs share every output var but the last, and each row load's 8 elements are one aligned vector
     bool vec = (C & 7) == 0;
@@ -72,150 +75,152 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_229574923f(f
       if (vec) {
         long long q = q0;
         for (; q + UNROLL <= q1; q += UNROLL) {
-          float v[UNROLL][LANES];
+          float v[UNROLL][OUTS][LANES];
           {
             float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
             {
-              v[0][0] = cv0[0];
+              v[0][0][0] = cv0[0];
             }
             {
-              v[0][1] = cv0[1];
+              v[0][0][1] = cv0[1];
             }
             {
-              v[0][2] = cv0[2];
+              v[0][0][2] = cv0[2];
             }
             {
-              v[0][3] = cv0[3];
+              v[0][0][3] = cv0[3];
             }
             {
-              v[0][4] = cv0[4];
+              v[0][0][4] = cv0[4];
             }
             {
-              v[0][5] = cv0[5];
+              v[0][0][5] = cv0[5];
             }
             {
-              v[0][6] = cv0[6];
+              v[0][0][6] = cv0[6];
             }
             {
-              v[0][7] = cv0[7];
+              v[0][0][7] = cv0[7];
             }
           }
         b_++;
           {
             float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
             {
-              v[1][0] = cv0[0];
+              v[1][0][0] = cv0[0];
             }
             {
-              v[1][1] = cv0[1];
+              v[1][0][1] = cv0[1];
             }
             {
-              v[1][2] = cv0[2];
+              v[1][0][2] = cv0[2];
             }
             {
-              v[1][3] = cv0[3];
+              v[1][0][3] = cv0[3];
             }
             {
-              v[1][4] = cv0[4];
+              v[1][0][4] = cv0[4];
             }
             {
-              v[1][5] = cv0[5];
+              v[1][0][5] = cv0[5];
             }
             {
-              v[1][6] = cv0[6];
+              v[1][0][6] = cv0[6];
             }
             {
-              v[1][7] = cv0[7];
-            }
-          }
-        b_++;
-          {
-            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
-            {
-              v[2][0] = cv0[0];
-            }
-            {
-              v[2][1] = cv0[1];
-            }
-            {
-              v[2][2] = cv0[2];
-            }
-            {
-              v[2][3] = cv0[3];
-            }
-            {
-              v[2][4] = cv0[4];
-            }
-            {
-              v[2][5] = cv0[5];
-            }
-            {
-              v[2][6] = cv0[6];
-            }
-            {
-              v[2][7] = cv0[7];
+              v[1][0][7] = cv0[7];
             }
           }
         b_++;
           {
             float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
             {
-              v[3][0] = cv0[0];
+              v[2][0][0] = cv0[0];
             }
             {
-              v[3][1] = cv0[1];
+              v[2][0][1] = cv0[1];
             }
             {
-              v[3][2] = cv0[2];
+              v[2][0][2] = cv0[2];
             }
             {
-              v[3][3] = cv0[3];
+              v[2][0][3] = cv0[3];
             }
             {
-              v[3][4] = cv0[4];
+              v[2][0][4] = cv0[4];
             }
             {
-              v[3][5] = cv0[5];
+              v[2][0][5] = cv0[5];
             }
             {
-              v[3][6] = cv0[6];
+              v[2][0][6] = cv0[6];
             }
             {
-              v[3][7] = cv0[7];
+              v[2][0][7] = cv0[7];
+            }
+          }
+        b_++;
+          {
+            float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
+            {
+              v[3][0][0] = cv0[0];
+            }
+            {
+              v[3][0][1] = cv0[1];
+            }
+            {
+              v[3][0][2] = cv0[2];
+            }
+            {
+              v[3][0][3] = cv0[3];
+            }
+            {
+              v[3][0][4] = cv0[4];
+            }
+            {
+              v[3][0][5] = cv0[5];
+            }
+            {
+              v[3][0][6] = cv0[6];
+            }
+            {
+              v[3][0][7] = cv0[7];
             }
           }
         b_++;
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_229574923f(acc[j], v[u][j]);
+            for (int k = 0; k < OUTS; k++)
+#pragma unroll
+              for (int j = 0; j < LANES; j++) acc[k][j] = combine_k_colreduce_94496d633d(acc[k][j], v[u][k][j]);
           }
         }
         for (; q < q1; q++) {
           float cv0[8]; kiln_load8(cv0, &F[o1 + ((b_) * T + t_) * C + c_]);
           {
-            acc[0] = combine_k_colreduce_229574923f(acc[0], cv0[0]);
+            acc[0][0] = combine_k_colreduce_94496d633d(acc[0][0], cv0[0]);
           }
           {
-            acc[1] = combine_k_colreduce_229574923f(acc[1], cv0[1]);
+            acc[0][1] = combine_k_colreduce_94496d633d(acc[0][1], cv0[1]);
           }
           {
-            acc[2] = combine_k_colreduce_229574923f(acc[2], cv0[2]);
+            acc[0][2] = combine_k_colreduce_94496d633d(acc[0][2], cv0[2]);
           }
           {
-            acc[3] = combine_k_colreduce_229574923f(acc[3], cv0[3]);
+            acc[0][3] = combine_k_colreduce_94496d633d(acc[0][3], cv0[3]);
           }
           {
-            acc[4] = combine_k_colreduce_229574923f(acc[4], cv0[4]);
+            acc[0][4] = combine_k_colreduce_94496d633d(acc[0][4], cv0[4]);
           }
           {
-            acc[5] = combine_k_colreduce_229574923f(acc[5], cv0[5]);
+            acc[0][5] = combine_k_colreduce_94496d633d(acc[0][5], cv0[5]);
           }
           {
-            acc[6] = combine_k_colreduce_229574923f(acc[6], cv0[6]);
+            acc[0][6] = combine_k_colreduce_94496d633d(acc[0][6], cv0[6]);
           }
           {
-            acc[7] = combine_k_colreduce_229574923f(acc[7], cv0[7]);
+            acc[0][7] = combine_k_colreduce_94496d633d(acc[0][7], cv0[7]);
           }
         b_++;
         }
@@ -231,55 +236,64 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_229574923f(f
     const int t_ = (int) r;
     long long rr = q0;
     int b_ = (int) rr;
-        float s = 0.0f;
+        float s[OUTS];
+#pragma unroll
+        for (int k = 0; k < OUTS; k++) s[k] = 0.0f;
         long long q = q0;
         for (; q + UNROLL <= q1; q += UNROLL) {
-          float v[UNROLL];
+          float v[UNROLL][OUTS];
           {
-            v[0] = F[o1 + ((b_) * T + t_) * C + c_];
+            v[0][0] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         b_++;
           {
-            v[1] = F[o1 + ((b_) * T + t_) * C + c_];
+            v[1][0] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         b_++;
           {
-            v[2] = F[o1 + ((b_) * T + t_) * C + c_];
+            v[2][0] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         b_++;
           {
-            v[3] = F[o1 + ((b_) * T + t_) * C + c_];
+            v[3][0] = F[o1 + ((b_) * T + t_) * C + c_];
           }
         b_++;
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_229574923f(s, v[u]);
+          for (int u = 0; u < UNROLL; u++)
+#pragma unroll
+            for (int k = 0; k < OUTS; k++) s[k] = combine_k_colreduce_94496d633d(s[k], v[u][k]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_229574923f(s, F[o1 + ((b_) * T + t_) * C + c_]);
+            s[0] = combine_k_colreduce_94496d633d(s[0], F[o1 + ((b_) * T + t_) * C + c_]);
           }
         b_++;
         }
-        acc[j] = s;
+#pragma unroll
+        for (int k = 0; k < OUTS; k++) acc[k][j] = s[k];
       }
     }
     }
   }
 #pragma unroll
-  for (int j = 0; j < LANES; j++) partial[threadIdx.y][threadIdx.x * LANES + j] = acc[j];
+  for (int k = 0; k < OUTS; k++)
+#pragma unroll
+    for (int j = 0; j < LANES; j++) partial[threadIdx.y][k * 32 * LANES + threadIdx.x * LANES + j] = acc[k][j];
   __syncthreads();
   const long long base = blockIdx.x * 32LL * LANES;
-  for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
-    if (base + k >= items) break;
-    float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_229574923f(t, partial[y][k]);
-    W[blockIdx.y * items + base + k] = t;
+  for (int i = threadIdx.y * 32 + threadIdx.x; i < OUTS * 32 * LANES; i += 32 * ROWS) {
+    const int k = i / (32 * LANES), c = i - k * (32 * LANES);
+    if (base + c >= items) continue;
+    float t = partial[0][i];
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_94496d633d(t, partial[y][i]);
+    W[((long long) blockIdx.y * OUTS + k) * items + base + c] = t;
   }
 }
 
-// out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
-// consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_229574923f_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_229574923f a,
+// out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS) of grid (outputs / 32, OUTS), thread (x, y) adds, in order,
+// the y-th run of consecutive splits for output blockIdx.x * 32 + x of sibling blockIdx.y; thread (x, 0) then adds the runs
+// in order and stores.
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_94496d633d_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_94496d633d a,
     const float* __restrict__ W, int splits) {
   const int T = (int) a.v[0];
   const int C = (int) a.v[1];
@@ -289,13 +303,14 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_229574
   __shared__ float runs[SUM_GROUPS][33];
   const long long items = (long long) T * C;
   const long long p = blockIdx.x * 32LL + threadIdx.x;
+  const int k = blockIdx.y;
   const int run = (splits + SUM_GROUPS - 1) / SUM_GROUPS;
   const int s0 = threadIdx.y * run, s1 = s0 + run < splits ? s0 + run : splits;
   float t = 0.0f;
   if (p < items && s0 < s1) {
-    t = W[s0 * items + p];
+    t = W[((long long) s0 * OUTS + k) * items + p];
 #pragma unroll 8
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_229574923f(t, W[s * items + p]);
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_94496d633d(t, W[((long long) s * OUTS + k) * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -304,11 +319,12 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_229574
     const int c_ = (int) (r % C); r /= C;
     const int t_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_229574923f(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_94496d633d(acc, runs[y][threadIdx.x]);
     F[o0 + (t_) * C + c_] = acc;
   }
 }
 #undef ROWS
 #undef UNROLL
 #undef LANES
+#undef OUTS
 #undef SUM_GROUPS

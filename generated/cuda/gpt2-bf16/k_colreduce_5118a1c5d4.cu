@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_colreduce_a54291382d { long long v[5]; };
+struct Args_k_colreduce_5118a1c5d4 { long long v[5]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -104,11 +104,12 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 #define ROWS 8
 #define UNROLL 4
 #define LANES 8
+#define OUTS 1
 #define SUM_GROUPS 8
 
-__device__ __forceinline__ float combine_k_colreduce_a54291382d(float x, float y) { return x + y; }
+__device__ __forceinline__ float combine_k_colreduce_5118a1c5d4(float x, float y) { return x + y; }
 
-extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_a54291382d(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_a54291382d a,
+extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_5118a1c5d4(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_5118a1c5d4 a,
     float* __restrict__ W, long long chunk) {
   const int FF = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -116,15 +117,17 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_a54291382d(f
   const long long o0 = a.v[3];
   const long long o1 = a.v[4];
   kiln_bf16* const H = (kiln_bf16*) F;
-  __shared__ float partial[ROWS][32 * LANES + 1];
+  __shared__ float partial[ROWS][OUTS * 32 * LANES + 1];
   const long long items = (long long) FF;
   const long long extent = (long long) B * T;
   const long long p0 = (blockIdx.x * 32LL + threadIdx.x) * LANES;
   const long long q0 = ((long long) blockIdx.y * ROWS + threadIdx.y) * chunk;
   const long long q1 = q0 + chunk < extent ? q0 + chunk : extent;
-  float acc[LANES];
+  float acc[OUTS][LANES];
 #pragma unroll
-  for (int j = 0; j < LANES; j++) acc[j] = 0.0f;
+  for (int k = 0; k < OUTS; k++)
+#pragma unroll
+    for (int j = 0; j < LANES; j++) acc[k][j] = 0.0f;
   if (p0 < items && q0 < q1) {
     // the 8 outputs share every output var but the last, and each row load's 8 elements are one aligned vector
     bool vec = (FF & 7) == 0;
@@ -139,150 +142,152 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_a54291382d(f
       if (vec) {
         long long q = q0;
         for (; q + UNROLL <= q1; q += UNROLL) {
-          float v[UNROLL][LANES];
+          float v[UNROLL][OUTS][LANES];
           {
             float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
             {
-              v[0][0] = cv0[0];
+              v[0][0][0] = cv0[0];
             }
             {
-              v[0][1] = cv0[1];
+              v[0][0][1] = cv0[1];
             }
             {
-              v[0][2] = cv0[2];
+              v[0][0][2] = cv0[2];
             }
             {
-              v[0][3] = cv0[3];
+              v[0][0][3] = cv0[3];
             }
             {
-              v[0][4] = cv0[4];
+              v[0][0][4] = cv0[4];
             }
             {
-              v[0][5] = cv0[5];
+              v[0][0][5] = cv0[5];
             }
             {
-              v[0][6] = cv0[6];
+              v[0][0][6] = cv0[6];
             }
             {
-              v[0][7] = cv0[7];
+              v[0][0][7] = cv0[7];
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
             float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
             {
-              v[1][0] = cv0[0];
+              v[1][0][0] = cv0[0];
             }
             {
-              v[1][1] = cv0[1];
+              v[1][0][1] = cv0[1];
             }
             {
-              v[1][2] = cv0[2];
+              v[1][0][2] = cv0[2];
             }
             {
-              v[1][3] = cv0[3];
+              v[1][0][3] = cv0[3];
             }
             {
-              v[1][4] = cv0[4];
+              v[1][0][4] = cv0[4];
             }
             {
-              v[1][5] = cv0[5];
+              v[1][0][5] = cv0[5];
             }
             {
-              v[1][6] = cv0[6];
+              v[1][0][6] = cv0[6];
             }
             {
-              v[1][7] = cv0[7];
-            }
-          }
-        t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
-          {
-            float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
-            {
-              v[2][0] = cv0[0];
-            }
-            {
-              v[2][1] = cv0[1];
-            }
-            {
-              v[2][2] = cv0[2];
-            }
-            {
-              v[2][3] = cv0[3];
-            }
-            {
-              v[2][4] = cv0[4];
-            }
-            {
-              v[2][5] = cv0[5];
-            }
-            {
-              v[2][6] = cv0[6];
-            }
-            {
-              v[2][7] = cv0[7];
+              v[1][0][7] = cv0[7];
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
             float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
             {
-              v[3][0] = cv0[0];
+              v[2][0][0] = cv0[0];
             }
             {
-              v[3][1] = cv0[1];
+              v[2][0][1] = cv0[1];
             }
             {
-              v[3][2] = cv0[2];
+              v[2][0][2] = cv0[2];
             }
             {
-              v[3][3] = cv0[3];
+              v[2][0][3] = cv0[3];
             }
             {
-              v[3][4] = cv0[4];
+              v[2][0][4] = cv0[4];
             }
             {
-              v[3][5] = cv0[5];
+              v[2][0][5] = cv0[5];
             }
             {
-              v[3][6] = cv0[6];
+              v[2][0][6] = cv0[6];
             }
             {
-              v[3][7] = cv0[7];
+              v[2][0][7] = cv0[7];
+            }
+          }
+        t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
+          {
+            float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
+            {
+              v[3][0][0] = cv0[0];
+            }
+            {
+              v[3][0][1] = cv0[1];
+            }
+            {
+              v[3][0][2] = cv0[2];
+            }
+            {
+              v[3][0][3] = cv0[3];
+            }
+            {
+              v[3][0][4] = cv0[4];
+            }
+            {
+              v[3][0][5] = cv0[5];
+            }
+            {
+              v[3][0][6] = cv0[6];
+            }
+            {
+              v[3][0][7] = cv0[7];
             }
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
           for (int u = 0; u < UNROLL; u++) {
 #pragma unroll
-            for (int j = 0; j < LANES; j++) acc[j] = combine_k_colreduce_a54291382d(acc[j], v[u][j]);
+            for (int k = 0; k < OUTS; k++)
+#pragma unroll
+              for (int j = 0; j < LANES; j++) acc[k][j] = combine_k_colreduce_5118a1c5d4(acc[k][j], v[u][k][j]);
           }
         }
         for (; q < q1; q++) {
           float cv0[8]; kiln_load8(cv0, &H[o1 + ((b_) * T + t_) * FF + ff_]);
           {
-            acc[0] = combine_k_colreduce_a54291382d(acc[0], cv0[0]);
+            acc[0][0] = combine_k_colreduce_5118a1c5d4(acc[0][0], cv0[0]);
           }
           {
-            acc[1] = combine_k_colreduce_a54291382d(acc[1], cv0[1]);
+            acc[0][1] = combine_k_colreduce_5118a1c5d4(acc[0][1], cv0[1]);
           }
           {
-            acc[2] = combine_k_colreduce_a54291382d(acc[2], cv0[2]);
+            acc[0][2] = combine_k_colreduce_5118a1c5d4(acc[0][2], cv0[2]);
           }
           {
-            acc[3] = combine_k_colreduce_a54291382d(acc[3], cv0[3]);
+            acc[0][3] = combine_k_colreduce_5118a1c5d4(acc[0][3], cv0[3]);
           }
           {
-            acc[4] = combine_k_colreduce_a54291382d(acc[4], cv0[4]);
+            acc[0][4] = combine_k_colreduce_5118a1c5d4(acc[0][4], cv0[4]);
           }
           {
-            acc[5] = combine_k_colreduce_a54291382d(acc[5], cv0[5]);
+            acc[0][5] = combine_k_colreduce_5118a1c5d4(acc[0][5], cv0[5]);
           }
           {
-            acc[6] = combine_k_colreduce_a54291382d(acc[6], cv0[6]);
+            acc[0][6] = combine_k_colreduce_5118a1c5d4(acc[0][6], cv0[6]);
           }
           {
-            acc[7] = combine_k_colreduce_a54291382d(acc[7], cv0[7]);
+            acc[0][7] = combine_k_colreduce_5118a1c5d4(acc[0][7], cv0[7]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
@@ -298,55 +303,64 @@ extern "C" __global__ void __launch_bounds__(32 * ROWS) k_colreduce_a54291382d(f
     long long rr = q0;
     int t_ = (int) (rr % T); rr /= T;
     int b_ = (int) rr;
-        float s = 0.0f;
+        float s[OUTS];
+#pragma unroll
+        for (int k = 0; k < OUTS; k++) s[k] = 0.0f;
         long long q = q0;
         for (; q + UNROLL <= q1; q += UNROLL) {
-          float v[UNROLL];
+          float v[UNROLL][OUTS];
           {
-            v[0] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
+            v[0][0] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[1] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
+            v[1][0] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[2] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
+            v[2][0] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
           {
-            v[3] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
+            v[3][0] = kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]);
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
 #pragma unroll
-          for (int u = 0; u < UNROLL; u++) s = combine_k_colreduce_a54291382d(s, v[u]);
+          for (int u = 0; u < UNROLL; u++)
+#pragma unroll
+            for (int k = 0; k < OUTS; k++) s[k] = combine_k_colreduce_5118a1c5d4(s[k], v[u][k]);
         }
         for (; q < q1; q++) {
           {
-            s = combine_k_colreduce_a54291382d(s, kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]));
+            s[0] = combine_k_colreduce_5118a1c5d4(s[0], kiln_bf16_f(H[o1 + ((b_) * T + t_) * FF + ff_]));
           }
         t_++; { const int carry1 = t_ == T; t_ = carry1 ? 0 : t_; b_ += carry1; }
         }
-        acc[j] = s;
+#pragma unroll
+        for (int k = 0; k < OUTS; k++) acc[k][j] = s[k];
       }
     }
     }
   }
 #pragma unroll
-  for (int j = 0; j < LANES; j++) partial[threadIdx.y][threadIdx.x * LANES + j] = acc[j];
+  for (int k = 0; k < OUTS; k++)
+#pragma unroll
+    for (int j = 0; j < LANES; j++) partial[threadIdx.y][k * 32 * LANES + threadIdx.x * LANES + j] = acc[k][j];
   __syncthreads();
   const long long base = blockIdx.x * 32LL * LANES;
-  for (int k = threadIdx.y * 32 + threadIdx.x; k < 32 * LANES; k += 32 * ROWS) {
-    if (base + k >= items) break;
-    float t = partial[0][k];
-    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_a54291382d(t, partial[y][k]);
-    W[blockIdx.y * items + base + k] = t;
+  for (int i = threadIdx.y * 32 + threadIdx.x; i < OUTS * 32 * LANES; i += 32 * ROWS) {
+    const int k = i / (32 * LANES), c = i - k * (32 * LANES);
+    if (base + c >= items) continue;
+    float t = partial[0][i];
+    for (int y = 1; y < ROWS; y++) t = combine_k_colreduce_5118a1c5d4(t, partial[y][i]);
+    W[((long long) blockIdx.y * OUTS + k) * items + base + c] = t;
   }
 }
 
-// out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS), thread (x, y) adds, in order, the y-th run of
-// consecutive splits for output blockIdx.x * 32 + x; thread (x, 0) then adds the runs in order and stores.
-extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_a54291382d_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_a54291382d a,
+// out (=|+=) the splits' partial sums in W: block (32, SUM_GROUPS) of grid (outputs / 32, OUTS), thread (x, y) adds, in order,
+// the y-th run of consecutive splits for output blockIdx.x * 32 + x of sibling blockIdx.y; thread (x, 0) then adds the runs
+// in order and stores.
+extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_5118a1c5d4_sum(float* __restrict__ F, int* __restrict__ I, const Args_k_colreduce_5118a1c5d4 a,
     const float* __restrict__ W, int splits) {
   const int FF = (int) a.v[0];
   const int B = (int) a.v[1];
@@ -357,13 +371,14 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_a54291
   __shared__ float runs[SUM_GROUPS][33];
   const long long items = (long long) FF;
   const long long p = blockIdx.x * 32LL + threadIdx.x;
+  const int k = blockIdx.y;
   const int run = (splits + SUM_GROUPS - 1) / SUM_GROUPS;
   const int s0 = threadIdx.y * run, s1 = s0 + run < splits ? s0 + run : splits;
   float t = 0.0f;
   if (p < items && s0 < s1) {
-    t = W[s0 * items + p];
+    t = W[((long long) s0 * OUTS + k) * items + p];
 #pragma unroll 8
-    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_a54291382d(t, W[s * items + p]);
+    for (int s = s0 + 1; s < s1; s++) t = combine_k_colreduce_5118a1c5d4(t, W[((long long) s * OUTS + k) * items + p]);
   }
   runs[threadIdx.y][threadIdx.x] = t;
   __syncthreads();
@@ -371,11 +386,12 @@ extern "C" __global__ void __launch_bounds__(32 * SUM_GROUPS) k_colreduce_a54291
     long long r = p;
     const int ff_ = (int) r;
     float acc = runs[0][threadIdx.x];
-    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_a54291382d(acc, runs[y][threadIdx.x]);
+    for (int y = 1; y < SUM_GROUPS && y * run < splits; y++) acc = combine_k_colreduce_5118a1c5d4(acc, runs[y][threadIdx.x]);
     F[o0 + ff_] = acc;
   }
 }
 #undef ROWS
 #undef UNROLL
 #undef LANES
+#undef OUTS
 #undef SUM_GROUPS

@@ -6,41 +6,41 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_20d9361358 { long long v[9]; };
+struct Args_k_row_76a4b14682 { long long v[9]; };
 
 // the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
 // of a warp (the rows of a warp may leave the row loop at different times, so no row waits for another's lanes)
-__device__ __forceinline__ unsigned row_lanes_k_row_20d9361358() {
+__device__ __forceinline__ unsigned row_lanes_k_row_76a4b14682() {
   return blockDim.x >= 32 ? 0xffffffffu : ((1u << blockDim.x) - 1u) << ((threadIdx.y * blockDim.x) & 31);
 }
 
-__device__ __forceinline__ void row_sync_k_row_20d9361358() {
-  if (blockDim.x <= 32) __syncwarp(row_lanes_k_row_20d9361358()); else __syncthreads();
+__device__ __forceinline__ void row_sync_k_row_76a4b14682() {
+  if (blockDim.x <= 32) __syncwarp(row_lanes_k_row_76a4b14682()); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_20d9361358(float v, float* red) {
-  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_20d9361358(), v, o);
+__device__ __forceinline__ float row_sum_k_row_76a4b14682(float v, float* red) {
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_76a4b14682(), v, o);
   if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_20d9361358(), v, o);
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_76a4b14682(), v, o);
   __syncthreads();
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_20d9361358(float v, float* red) {
-  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_20d9361358(), v, o));
+__device__ __forceinline__ float row_max_k_row_76a4b14682(float v, float* red) {
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_76a4b14682(), v, o));
   if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_20d9361358(), v, o));
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_76a4b14682(), v, o));
   __syncthreads();
   return v;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_20d9361358(float* __restrict__ F, int* __restrict__ I, const Args_k_row_20d9361358 a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_76a4b14682(float* __restrict__ F, int* __restrict__ I, const Args_k_row_76a4b14682 a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -63,8 +63,9 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_20d9361358(float* __res
     float s0 = (-INFINITY);
     float a4 = 0.0f;
     if (vec) {
-      // two vectors a thread in flight: nothing is stored in this loop, so the second's loads issue before the first's math
-#pragma unroll 2
+      // unrolled by 1 (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
+      // before the math of the one before
+#pragma unroll 1
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         const float4 v2 = reinterpret_cast<const float4*>(row0)[q];
         const float4 v5 = reinterpret_cast<const float4*>(row0)[q];
@@ -88,19 +89,19 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_20d9361358(float* __res
         if (top > s0) { a4 *= expf(s0 - top); s0 = top; }
         {
           const int vp_ = 4 * q + 0;
-          a4 = a4 + (((vp_ < V) ? expf((v5.x - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5.x - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 4 * q + 1;
-          a4 = a4 + (((vp_ < V) ? expf((v5.y - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5.y - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 4 * q + 2;
-          a4 = a4 + (((vp_ < V) ? expf((v5.z - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5.z - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 4 * q + 3;
-          a4 = a4 + (((vp_ < V) ? expf((v5.w - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5.w - s0)) * 1.44269504f) : 0.0f));
         }
       }
     } else {
@@ -110,23 +111,23 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_20d9361358(float* __res
           if (e > s0) { a4 *= expf(s0 - e); s0 = e; }
         }
         {
-          a4 = a4 + (((vp_ < V) ? expf((row0[vp_] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((row0[vp_] - s0)) * 1.44269504f) : 0.0f));
         }
       }
     }
     {
-      const float top = row_max_k_row_20d9361358(s0, red);
+      const float top = row_max_k_row_76a4b14682(s0, red);
       a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
       s0 = top;
     }
-    const float s3 = row_sum_k_row_20d9361358(a4, red);
+    const float s3 = row_sum_k_row_76a4b14682(a4, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = F[o4 + ((b_) * T + t_) * VP + h6];
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_20d9361358();
+    row_sync_k_row_76a4b14682();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }

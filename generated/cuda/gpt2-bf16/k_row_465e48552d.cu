@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_d8cb93617d { long long v[9]; };
+struct Args_k_row_465e48552d { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -49,32 +49,32 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 
 // the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
 // of a warp (the rows of a warp may leave the row loop at different times, so no row waits for another's lanes)
-__device__ __forceinline__ unsigned row_lanes_k_row_d8cb93617d() {
+__device__ __forceinline__ unsigned row_lanes_k_row_465e48552d() {
   return blockDim.x >= 32 ? 0xffffffffu : ((1u << blockDim.x) - 1u) << ((threadIdx.y * blockDim.x) & 31);
 }
 
-__device__ __forceinline__ void row_sync_k_row_d8cb93617d() {
-  if (blockDim.x <= 32) __syncwarp(row_lanes_k_row_d8cb93617d()); else __syncthreads();
+__device__ __forceinline__ void row_sync_k_row_465e48552d() {
+  if (blockDim.x <= 32) __syncwarp(row_lanes_k_row_465e48552d()); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_d8cb93617d(float v, float* red) {
-  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_d8cb93617d(), v, o);
+__device__ __forceinline__ float row_sum_k_row_465e48552d(float v, float* red) {
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_465e48552d(), v, o);
   if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_d8cb93617d(), v, o);
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_465e48552d(), v, o);
   __syncthreads();
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_d8cb93617d(float v, float* red) {
-  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_d8cb93617d(), v, o));
+__device__ __forceinline__ float row_max_k_row_465e48552d(float v, float* red) {
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_465e48552d(), v, o));
   if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_d8cb93617d(), v, o));
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_465e48552d(), v, o));
   __syncthreads();
   return v;
 }
@@ -134,7 +134,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-extern "C" __global__ void __launch_bounds__(1024) k_row_d8cb93617d(float* __restrict__ F, int* __restrict__ I, const Args_k_row_d8cb93617d a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_465e48552d(float* __restrict__ F, int* __restrict__ I, const Args_k_row_465e48552d a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -158,8 +158,9 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_d8cb93617d(float* __res
     float s0 = (-INFINITY);
     float a4 = 0.0f;
     if (vec) {
-      // two vectors a thread in flight: nothing is stored in this loop, so the second's loads issue before the first's math
-#pragma unroll 2
+      // unrolled by 1 (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
+      // before the math of the one before
+#pragma unroll 1
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
         float v2[8]; kiln_load8(v2, row0 + 8 * q);
         float v5[8]; kiln_load8(v5, row0 + 8 * q);
@@ -199,35 +200,35 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_d8cb93617d(float* __res
         if (top > s0) { a4 *= expf(s0 - top); s0 = top; }
         {
           const int vp_ = 8 * q + 0;
-          a4 = a4 + (((vp_ < V) ? expf((v5[0] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[0] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 1;
-          a4 = a4 + (((vp_ < V) ? expf((v5[1] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[1] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 2;
-          a4 = a4 + (((vp_ < V) ? expf((v5[2] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[2] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 3;
-          a4 = a4 + (((vp_ < V) ? expf((v5[3] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[3] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 4;
-          a4 = a4 + (((vp_ < V) ? expf((v5[4] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[4] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 5;
-          a4 = a4 + (((vp_ < V) ? expf((v5[5] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[5] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 6;
-          a4 = a4 + (((vp_ < V) ? expf((v5[6] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[6] - s0)) * 1.44269504f) : 0.0f));
         }
         {
           const int vp_ = 8 * q + 7;
-          a4 = a4 + (((vp_ < V) ? expf((v5[7] - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((v5[7] - s0)) * 1.44269504f) : 0.0f));
         }
       }
     } else {
@@ -237,23 +238,23 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_d8cb93617d(float* __res
           if (e > s0) { a4 *= expf(s0 - e); s0 = e; }
         }
         {
-          a4 = a4 + (((vp_ < V) ? expf((kiln_bf16_f(row0[vp_]) - s0)) : 0.0f));
+          a4 = a4 + (((vp_ < V) ? exp2f(((kiln_bf16_f(row0[vp_]) - s0)) * 1.44269504f) : 0.0f));
         }
       }
     }
     {
-      const float top = row_max_k_row_d8cb93617d(s0, red);
+      const float top = row_max_k_row_465e48552d(s0, red);
       a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
       s0 = top;
     }
-    const float s3 = row_sum_k_row_d8cb93617d(a4, red);
+    const float s3 = row_sum_k_row_465e48552d(a4, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o3 + (b_) * T + t_];
     const float h7 = kiln_bf16_f(H[o4 + ((b_) * T + t_) * VP + h6]);
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_d8cb93617d();
+    row_sync_k_row_465e48552d();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
   }
 }
