@@ -69,15 +69,24 @@ public record GradientBuckets(List<Bucket> buckets, int launches) {
    * groups it (kiln.codegen.Fuse on the CPU, kiln.codegen.Epilogue on CUDA), launchNames the
    * executor's launches (each group's computes joined by "+"). A CUDA group whose epilogue runs as a
    * separate map (a matmul over copies in several launches) is two launches: the matmul, then the
-   * epilogue's computes. Compute names repeat within a section, so the two are walked side by side.
+   * epilogue's computes. Consecutive groups that one CUDA launch runs together (sibling column sums over the same rows,
+   * CudaLowering) are one launch. Compute names repeat within a section, so the two are walked side by side.
    */
   public static List<List<Compute>> groups(List<String> launchNames, List<List<Compute>> groups) {
     List<List<Compute>> out = new ArrayList<>();
     int k = 0;
-    for (List<Compute> g : groups) {
+    for (int i = 0; i < groups.size(); i++) {
+      List<Compute> g = groups.get(i);
       String whole = names(g);
       String name = k < launchNames.size() ? launchNames.get(k) : null;
-      if (whole.equals(name)) {
+      if (name != null && name.startsWith(whole + "+")) {
+        // the groups from i on that this launch runs together
+        List<Compute> merged = new ArrayList<>(g);
+        while (!names(merged).equals(name) && i + 1 < groups.size() && name.startsWith(names(merged) + "+")) merged.addAll(groups.get(++i));
+        if (!names(merged).equals(name)) throw new IllegalStateException("launch " + k + " (" + name + ") is not groups " + names(merged) + " of the section");
+        out.add(List.copyOf(merged));
+        k++;
+      } else if (whole.equals(name)) {
         out.add(g);
         k++;
       } else if (g.size() > 1 && g.getFirst().name().equals(name) && k + 1 < launchNames.size()

@@ -206,6 +206,42 @@ class GradientBucketsTest {
     assertEquals(g.subList(1, g.size()), split.get(fused + 1));
     assertMessage(IllegalStateException.class, "launch 0 (nope) is not group " + names(groups.getFirst()) + " of the section",
         () -> GradientBuckets.groups(List.of("nope"), groups));
+    // consecutive groups one launch runs together (CUDA's sibling column sums: a layernorm's weight and bias gradients)
+    int w = 0;
+    while (!(names(groups.get(w)).endsWith("grads.ln1w[*]") || names(groups.get(w)).endsWith("grads.lnfw")) || groups.get(w).size() != 1) w++;
+    List<String> joined = new ArrayList<>(groups.stream().map(GradientBucketsTest::names).toList());
+    joined.set(w, joined.get(w) + "+" + joined.remove(w + 1));
+    List<List<Compute>> merged = GradientBuckets.groups(joined, groups);
+    assertEquals(groups.size() - 1, merged.size());
+    List<Compute> both = new ArrayList<>(groups.get(w));
+    both.addAll(groups.get(w + 1));
+    assertEquals(both, merged.get(w));
+    assertEquals(groups.subList(w + 2, groups.size()), merged.subList(w + 1, merged.size()));
+  }
+
+  /**
+   * The backward's launches as CUDA's lowering names them (CudaLowering.lower: sibling column sums in one launch, split
+   * epilogues in two) map onto Epilogue's groups with every compute once: what DataParallel's bucket plan reads
+   * on the GPU (DataParallelGpuTest); the GPT-2 and Llama programs, fp32 and bf16.
+   */
+  @Test
+  void cudaLaunchNamesMapToTheBackwardsComputes() {
+    for (Models.Shape shape : List.of(GPT2, LLAMA)) {
+      Program fp32 = shape.program(Session.Device.CUDA);
+      for (Program p : List.of(fp32, kiln.codegen.Bf16Storage.apply(fp32, true, kiln.codegen.Bf16Storage.Residual.FP32).program())) {
+        Map<kiln.dsl.Dim, Integer> sizes = shape.bind(2, 8);
+        List<Compute> backward = Session.sections(p).get("backward");
+        var schedule = kiln.codegen.CudaSchedule.DEFAULT.withPrecision(p == fp32 ? kiln.codegen.CudaSchedule.Precision.FP32 : kiln.codegen.CudaSchedule.Precision.BF16);
+        List<String> names = kiln.codegen.CudaLowering.lower(backward, schedule, m -> null, sizes::get, 0, null, null)
+            .launches().stream().map(kiln.codegen.Launch::name).toList();
+        List<List<Compute>> launches = GradientBuckets.groups(names, kiln.codegen.Epilogue.groups(backward));
+        assertEquals(names.size(), launches.size());
+        // every compute of the section once (Epilogue's groups may run a row group's computes in another order)
+        assertEquals(backward.stream().map(Compute::name).sorted().toList(), launches.stream().flatMap(List::stream).map(Compute::name).sorted().toList());
+        assertTrue(names.stream().anyMatch(n -> n.matches(".*grads\\.ln\\w*w.*\\+.*grads\\.ln\\w*b.*") || n.matches(".*norm.*\\+.*")),
+            "a launch of sibling column sums among " + names);
+      }
+    }
   }
 
   static String names(List<Compute> launch) { return String.join("+", launch.stream().map(Compute::name).toList()); }
