@@ -46,14 +46,11 @@ public final class Exprs {
     for (Expr c : children(e)) visit(c, f);
   }
 
-  public static boolean uses(Expr e, Expr v) {
-    boolean[] found = {false};
-    visit(e, x -> { if (x.equals(v)) found[0] = true; });
-    return found[0];
-  }
+  /** Whether e contains v (structurally equal) anywhere. */
+  public static boolean uses(Expr e, Expr v) { return usesOutside(e, v, List.of()); }
 
-  /** Whether e names v anywhere but inside the loads in skip (walked as is: no simplification drops a term). */
-  public static boolean usesOutside(Expr e, Var v, List<Expr.Load> skip) {
+  /** Whether e contains v anywhere but inside the loads in skip (walked as is: no simplification drops a term). */
+  public static boolean usesOutside(Expr e, Expr v, List<Expr.Load> skip) {
     if (e.equals(v)) return true;
     if (e instanceof Expr.Load l && skip.contains(l)) return false;
     for (Expr c : children(e)) if (usesOutside(c, v, skip)) return true;
