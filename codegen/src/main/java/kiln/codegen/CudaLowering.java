@@ -124,9 +124,9 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
           : schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
       case MAP -> CudaRenderer.map(head, schedule);
     };
-    if (epilogue == null) return List.of(new Launch(Lowering.name(group), k));
+    if (epilogue == null) return List.of(new Launch(group, k));
     // over copies in several launches: the epilogue's computes run after, as one map
-    return List.of(new Launch(first.name(), k), new Launch(Lowering.name(epilogue.computes()), CudaRenderer.map(epilogue.computes(), schedule)));
+    return List.of(new Launch(List.of(first), k), new Launch(epilogue.computes(), CudaRenderer.map(epilogue.computes(), schedule)));
   }
 
   /** A matmul's kernel, and whether it runs the epilogue it was offered. */

@@ -107,7 +107,7 @@ public final class Lowering {
         Compute first = group.getFirst();
         Rendered r = kind == Kind.MATMUL ? JavaRenderer.matmul(MatmulMatch.of(first).orElseThrow(), first.accumulate()) : JavaRenderer.map(group);
         Schedule chosen = kind == Kind.MATMUL ? chooser.choose(r) : null;
-        return List.of(new Launch(name(group), JavaRenderer.toClass(r, chosen != null ? chosen : defaults)));
+        return List.of(new Launch(group, JavaRenderer.toClass(r, chosen != null ? chosen : defaults)));
       }
     });
   }

@@ -71,6 +71,9 @@ public abstract class Executor<P> implements AutoCloseable {
   /** The section's launches in the order they run, each named by its computes joined with "+". */
   public final List<String> launchNames(String section) { return section(section).stream().map(s -> s.launch().name()).toList(); }
 
+  /** The section's launches in the order they run, each as the computes it runs (what a cut after launch i has finished). */
+  public final List<List<kiln.dsl.Compute>> launchComputes(String section) { return section(section).stream().map(s -> s.launch().computes()).toList(); }
+
   private List<Step<P>> section(String section) {
     List<Step<P>> list = sections.get(section);
     if (list == null) throw new IllegalArgumentException("no section " + section + " (have " + sections.keySet() + ")");

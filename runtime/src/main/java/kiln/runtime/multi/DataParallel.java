@@ -148,11 +148,8 @@ public final class DataParallel implements Learner {
     this.grads = program.grads().values().iterator().next().root();
     Session s = ranks[0].session;
     long block = zero != null ? zero.paddedSize() : s.arena.elements(grads);
-    List<kiln.dsl.Compute> backward = Session.sections(program).get("backward");
-    // the section as the backend's lowering groups it into launches (what the executor's cuts count)
-    List<List<kiln.dsl.Compute>> launches = GradientBuckets.groups(s.executor.launchNames("backward"),
-        onHost ? kiln.codegen.Fuse.groups(backward) : kiln.codegen.Epilogue.groups(backward));
-    this.buckets = GradientBuckets.plan(launches, s.arena, grads, block, bucketFloats > 0 ? bucketFloats : Long.MAX_VALUE);
+    // the backward's launches as the executor runs them (what its cuts count), each the computes it runs
+    this.buckets = GradientBuckets.plan(s.executor.launchComputes("backward"), s.arena, grads, block, bucketFloats > 0 ? bucketFloats : Long.MAX_VALUE);
     int[][] closed = buckets.closedAfter();
     this.cutBarrier = onHost ? new java.util.concurrent.CyclicBarrier(n, () -> reduceOnHost(closed[cutAt])) : null;
   }

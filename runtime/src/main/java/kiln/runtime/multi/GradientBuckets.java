@@ -64,46 +64,6 @@ public record GradientBuckets(List<Bucket> buckets, int launches) {
     return Math.max(1, (long) (mb * 1e6 / 4));
   }
 
-  /**
-   * A section's launches as the computes each runs: groups is the section as the backend's lowering
-   * groups it (kiln.codegen.Fuse on the CPU, kiln.codegen.Epilogue on CUDA), launchNames the
-   * executor's launches (each group's computes joined by "+"). A CUDA group whose epilogue runs as a
-   * separate map (a matmul over copies in several launches) is two launches: the matmul, then the
-   * epilogue's computes. Consecutive groups that one CUDA launch runs together (sibling column sums over the same rows,
-   * CudaLowering) are one launch. Compute names repeat within a section, so the two are walked side by side.
-   */
-  public static List<List<Compute>> groups(List<String> launchNames, List<List<Compute>> groups) {
-    List<List<Compute>> out = new ArrayList<>();
-    int k = 0;
-    for (int i = 0; i < groups.size(); i++) {
-      List<Compute> g = groups.get(i);
-      String whole = names(g);
-      String name = k < launchNames.size() ? launchNames.get(k) : null;
-      if (name != null && name.startsWith(whole + "+")) {
-        // the groups from i on that this launch runs together
-        List<Compute> merged = new ArrayList<>(g);
-        while (!names(merged).equals(name) && i + 1 < groups.size() && name.startsWith(names(merged) + "+")) merged.addAll(groups.get(++i));
-        if (!names(merged).equals(name)) throw new IllegalStateException("launch " + k + " (" + name + ") is not groups " + names(merged) + " of the section");
-        out.add(List.copyOf(merged));
-        k++;
-      } else if (whole.equals(name)) {
-        out.add(g);
-        k++;
-      } else if (g.size() > 1 && g.getFirst().name().equals(name) && k + 1 < launchNames.size()
-          && names(g.subList(1, g.size())).equals(launchNames.get(k + 1))) {
-        out.add(List.of(g.getFirst()));
-        out.add(List.copyOf(g.subList(1, g.size())));
-        k += 2;
-      } else {
-        throw new IllegalStateException("launch " + k + " (" + name + ") is not group " + whole + " of the section");
-      }
-    }
-    if (k != launchNames.size()) throw new IllegalStateException("the section has " + launchNames.size() + " launches, its groups " + k);
-    return out;
-  }
-
-  private static String names(List<Compute> g) { return String.join("+", g.stream().map(Compute::name).toList()); }
-
   /** The launch indices that close at least one bucket, ascending (a bucket final before any launch goes with launch 0). */
   public int[] cuts() {
     return buckets.stream().mapToInt(b -> Math.max(0, b.closedBy())).distinct().sorted().toArray();
