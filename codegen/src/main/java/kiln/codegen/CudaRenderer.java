@@ -166,9 +166,11 @@ public final class CudaRenderer {
     Map<String, Object> m = new HashMap<>();
     m.put("items", (outer.isEmpty() ? "(long long) " : items(r, outer) + " * ") + groups);
     m.put("decode", decode);
-    // a map that moves bf16 (8 lanes) takes the epilogues' tanh: its outputs are rounded to bf16 anyway
-    m.put("statements", lanes == 8 ? fastTanh(body) : body);
-    m.put("fastTanh", lanes == 8 && !"libm".equals(System.getenv("KILN_EPI_TANH")));
+    // a map that moves bf16 (8 lanes) takes the epilogues' tanh: its outputs are rounded to bf16 anyway; the kernel defines
+    // kiln_tanh where its statements call it
+    String statements = lanes == 8 ? fastTanh(body) : body;
+    m.put("statements", statements);
+    m.put("fastTanh", statements.contains("kiln_tanh("));
     m.put("block", s.mapBlock());
     m.put("lanes", lanes);
     m.put("aligned", "(" + extent + " & " + (lanes - 1) + ") == 0 && (" + String.join(" | ", aligned.stream().distinct().toList()) + ") == 0");

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_map_238e71d3d2 { long long v[4]; };
+struct Args_k_map_ed98906f17 { long long v[4]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -100,20 +100,8 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
   kiln_store8(p, u);
 }
 #endif
-#ifndef KILN_TANH
-#define KILN_TANH
-// tanh(u) = sign(u) (1 - 2 / (e^2|u| + 1)) from one ex2.approx and one rcp.approx (relative errors ~2^-22): within
-// 4e-7 absolute everywhere, and 1 + tanh, 1 - tanh^2 (GELU, its derivative) as accurate relatively as with libm's tanhf
-// where they are small (~3e-5 relative at 1e-3; docs/design.md), in 7 instructions where tanhf takes ~17 (the same two MUFU)
-__device__ __forceinline__ float kiln_tanh(const float u) {
-  float e, r;
-  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(e) : "f"(fabsf(u) * 2.885390081777927f));
-  asm("rcp.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(e + 1.0f));
-  return copysignf(fmaf(-2.0f, r, 1.0f), u);
-}
-#endif
 
-extern "C" __global__ void __launch_bounds__(256) k_map_238e71d3d2(float* __restrict__ F, int* __restrict__ I, const Args_k_map_238e71d3d2 a) {
+extern "C" __global__ void __launch_bounds__(256) k_map_ed98906f17(float* __restrict__ F, int* __restrict__ I, const Args_k_map_ed98906f17 a) {
   const int PARAMS_SIZE = (int) a.v[0];
   const long long o0 = a.v[1];
   const long long o1 = a.v[2];
