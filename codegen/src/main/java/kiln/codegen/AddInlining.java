@@ -38,10 +38,7 @@ final class AddInlining {
     for (int i = 0; i < computes.size(); i++) {
       Compute c = computes.get(i);
       writes.computeIfAbsent(c.out().root(), k -> new ArrayList<>()).add(i);
-      if (c.body() instanceof Expr.Extern x) {
-        for (Expr.Load l : x.tensors()) readers.computeIfAbsent(l.tensor().root(), k -> new ArrayList<>()).add(i);
-        continue;
-      }
+      // (an extern's tensors are its body's loads too)
       for (Expr.Load l : Exprs.loads(c.body())) readers.computeIfAbsent(l.tensor().root(), k -> new ArrayList<>()).add(i);
     }
     Map<Tensor, Compute> inlined = new HashMap<>();
