@@ -11,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import kiln.dsl.Compute;
 import kiln.dsl.Expr;
+import kiln.dsl.Exprs;
 import kiln.dsl.Role;
 import kiln.dsl.Tensor;
 
@@ -20,27 +21,34 @@ final class CopyElision {
   /**
    * Drops the elidable copies from computes (their readers renamed to the sources) and their outputs from roots; returns the
    * dropped copies' positions in computes as it was (a program's section boundaries move by the ones before them).
-   * A copy is elided where: its output is a whole activation (or activation gradient) root that it alone writes and that is not
-   * in keep (program outputs); its source is a root of the same dims and storage, not written again after the copy.
+   * A copy Y = X is elided where: Y is a whole activation (or activation gradient) root, not in keep, that nothing writes
+   * before the copy; X is a root of the same dims and storage, not written again after the copy. Where something writes Y
+   * again after the copy (a gradient's later terms, `Y +=`: the residual stream's gradient, copied from one layer to the
+   * one below and added to by each layernorm backward), those writes then land on X, so X must be an activation
+   * (gradient) outside keep that nothing reads after Y's next write; the residual gradient then lives in one buffer for
+   * the whole backward, as llm.c keeps it, instead of a copy a layer.
    */
   static List<Integer> apply(List<Compute> computes, List<Tensor> roots, Set<Tensor> keep) {
-    Map<Tensor, Integer> writers = new HashMap<>();
-    Map<Tensor, Integer> lastWrite = new HashMap<>();
+    Map<Tensor, List<Integer>> writes = new HashMap<>(), reads = new HashMap<>();
     for (int i = 0; i < computes.size(); i++) {
-      Tensor t = computes.get(i).out().root();
-      writers.merge(t, 1, Integer::sum);
-      lastWrite.put(t, i);
+      Compute c = computes.get(i);
+      writes.computeIfAbsent(c.out().root(), k -> new ArrayList<>()).add(i);
+      for (Expr e : c.outIndex()) for (Expr.Load l : Exprs.loads(e)) reads.computeIfAbsent(l.tensor().root(), k -> new ArrayList<>()).add(i);
+      for (Expr.Load l : Exprs.loads(c.body())) reads.computeIfAbsent(l.tensor().root(), k -> new ArrayList<>()).add(i);
     }
+    // each source and the copies renamed to it (positions are those of the input list)
+    Map<Tensor, List<Tensor>> members = new HashMap<>();
     Map<Tensor, Tensor> source = new HashMap<>();
     List<Compute> out = new ArrayList<>();
     List<Integer> dropped = new ArrayList<>();
     for (int i = 0; i < computes.size(); i++) {
       Compute c = rename(computes.get(i), source);
       Tensor src = copied(c);
-      boolean elide = src != null && writers.get(c.out()) == 1 && !keep.contains(c.out()) && lastWrite.getOrDefault(src.root(), -1) < i
-          && (c.out().role() == Role.ACT || c.out().role() == Role.ACT_GRAD);
-      if (elide) {
+      if (src != null && elidable(i, c.out(), src, members.getOrDefault(src, List.of(src)), writes, reads, keep)) {
         source.put(c.out(), src);
+        List<Tensor> m = new ArrayList<>(members.getOrDefault(src, List.of(src)));
+        m.add(c.out());
+        members.put(src, m);
         dropped.add(i);
       } else {
         out.add(c);
@@ -51,6 +59,23 @@ final class CopyElision {
     roots.removeAll(source.keySet());
     return dropped;
   }
+
+  /** Whether the copy at i of src (the root that stands for the tensors `alias`) into y may go: see apply. */
+  private static boolean elidable(int i, Tensor y, Tensor src, List<Tensor> alias, Map<Tensor, List<Integer>> writes,
+                                  Map<Tensor, List<Integer>> reads, Set<Tensor> keep) {
+    if (keep.contains(y) || !activation(y)) return false;
+    List<Integer> yWrites = writes.getOrDefault(y, List.of());
+    if (yWrites.isEmpty() || yWrites.getFirst() != i) return false;
+    for (Tensor t : alias) if (writes.getOrDefault(t, List.of()).stream().anyMatch(w -> w > i)) return false;
+    if (yWrites.size() == 1) return true;
+    // Y's later writes land on src: nothing may read src (or what it stands for) from the first of them on
+    if (keep.contains(src) || !activation(src)) return false;
+    int next = yWrites.get(1);
+    for (Tensor t : alias) if (reads.getOrDefault(t, List.of()).stream().anyMatch(r -> r >= next)) return false;
+    return true;
+  }
+
+  private static boolean activation(Tensor t) { return t.role() == Role.ACT || t.role() == Role.ACT_GRAD; }
 
   /** The tensor c copies whole, at the identity index, into a root of the same dims and storage; null if c is no such copy. */
   private static Tensor copied(Compute c) {

@@ -77,17 +77,25 @@ class Bf16PrecisionTest {
       assertEquals(DType.F32, r.get(n).storage(), n);
     }
     for (String n : List.of("encoder.encoded", "h0.ln1.out", "h0.attn.att", "h0.fc.gelu", "head.logits")) assertEquals(DType.BF16, r.get(n).storage(), n);
-    // the residual stream's gradient (a layernorm backward adds a per-row statistic into it): a sum kept fp32 by default;
+    // the residual stream's gradient (a layernorm backward adds a per-row statistic into it): a sum kept fp32 by default,
+    // in one buffer for the whole backward: the top one (the final norm's backward writes it); each residual add's copy of it
+    // to the stream below is elided, the layernorm backwards below add into the top buffer
+    assertEquals(DType.F32, r.get("dh0.fcproj.residual").storage(), "the top residual gradient");
+    for (String n : List.of("dh0.attproj.residual", "dencoder.encoded")) assertFalse(r.containsKey(n), n + " elided");
+    assertTrue(p.graph().computes().stream().anyMatch(c -> c.name().equals("dout/dh0.attproj.residual") && c.accumulate()
+        && c.out() == r.get("dh0.fcproj.residual")), "ln2's backward adds into the top residual gradient");
     // the branch gradients computed from it, which the backward matmuls read, stay bf16
-    for (String n : List.of("dh0.fcproj.residual", "dencoder.encoded")) assertEquals(DType.F32, r.get(n).storage(), n);
     for (String n : List.of("dh0.fcproj.out", "dh0.attproj.out")) assertEquals(DType.BF16, r.get(n).storage(), n);
     // copy elision: the bare products' gradients equal their sums' (a bias add's), same storage, so they are not stored
     for (String n : List.of("dh0.fcproj.out.r1", "dh0.attproj.out.r1", "dh0.fc.out.r1")) assertFalse(r.containsKey(n), n);
     // Residual.BF16 (llm.c's choice): an activation gradient like the rest
     Map<String, Tensor> narrow = roots(Bf16Storage.apply(fp32, false, Bf16Storage.Residual.BF16).program());
-    for (String n : List.of("dh0.fcproj.residual", "dencoder.encoded")) assertEquals(DType.BF16, narrow.get(n).storage(), n);
-    // there the branch gradients are bf16 copies of a bf16 residual gradient: elided as well
-    for (String n : List.of("dh0.fcproj.out", "dh0.attproj.out")) assertFalse(narrow.containsKey(n), n);
+    assertEquals(DType.BF16, narrow.get("dh0.fcproj.residual").storage(), "the residual gradient");
+    assertFalse(narrow.containsKey("dencoder.encoded"), "dencoder.encoded elided");
+    // there the branch gradients are bf16 copies of the bf16 residual gradient, which the layernorm backwards below go on
+    // adding into once the stream's copies are elided: they stay stored
+    assertFalse(narrow.containsKey("dh0.attproj.residual"), "dh0.attproj.residual elided");
+    for (String n : List.of("dh0.fcproj.out", "dh0.attproj.out")) assertEquals(DType.BF16, narrow.get(n).storage(), n);
     for (String n : List.of("h0.ln1.mean", "h0.ln1.rstd")) assertEquals(DType.F32, narrow.get(n).storage(), n);
     assertEquals(DType.F32, p.loss().storage());
     assertEquals(DType.BF16, p.logits().storage());
