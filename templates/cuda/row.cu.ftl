@@ -11,7 +11,11 @@
      thread keeps its running max and its sum relative to it, rescaling the sum when the max grows, and the row's
      threads combine theirs the same way. Launch: blockDim.x threads a row
      (4 to 1024); with blockDim.x <= 32, blockDim.y rows a block, 32 / blockDim.x a warp, each row's lanes
-     reducing among themselves (shuffle distances below blockDim.x), synchronised by warp. -->
+     reducing among themselves (shuffle distances below blockDim.x), synchronised by warp. Resident path (CudaRows: where the
+     extent known when rendering gives each thread R = ${resident} vectors of the row, and at run time the row has that
+     many): the row tensors that two or more stages touch stay in registers (c<N>[R][lanes]) from their first read on, a
+     map into one writes its registers (rounded as stored) and the row is stored once after the last such map; the
+     other rows are read and written as on the streaming path. -->
 <#include "prologue.ftl">
 
 // the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
@@ -46,11 +50,48 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
   return v;
 }
 
+<#macro rowStage s>
+<#list s.lets as l>
+    ${l}
+</#list>
+    const float ${s.local} = ${s.value};
+<#if s.syncBefore>
+    row_sync_${name}();
+</#if>
+    if (threadIdx.x == 0) ${s.store};
+</#macro>
+<#macro reduceTail s>
+<#if s.rounded??>
+    const float ${s.local}w = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+    const float ${s.local} = ${s.rounded};
+<#else>
+    const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
+</#if>
+<#if s.syncBefore>
+    row_sync_${name}();
+</#if>
+    if (threadIdx.x == 0) ${s.store};
+</#macro>
+<#macro laneBody s lane j>
+        {
+<#if s.usesVar>
+          const int ${s.var} = ${lanes} * q + ${j};
+</#if>
+<#list lane.lets as l>
+          ${l}
+</#list>
+<#if s.kind == "reduce">
+          ${s.acc} = ${s.combine?replace("%s", lane.value)};
+<#else>
+          w${lane.field} = ${lane.value};
+</#if>
+        }
+</#macro>
 <#if lanes == 8>
 <#include "lanes.ftl">
 
 </#if>
-extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
+extern "C" __global__ void __launch_bounds__(<#if resident gt 0>256<#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
 <#if reduces>
   __shared__ float red[32];
@@ -63,6 +104,69 @@ ${decode}
     ${b.type}* const ${b.name} = ${b.address};
 </#list>
     const bool vec = (${extent} & ${lanes - 1}) == 0 && (${aligned}) == 0;
+<#if resident gt 0>
+    if (vec && n4 > ${resident - 1} * (int) blockDim.x && n4 <= ${resident} * (int) blockDim.x) {
+      // resident: ${resident} vectors of the row a thread, the rows two stages touch in registers
+<#list caches as c>
+      float ${c}[${resident}][${lanes}];
+</#list>
+<#list stages as s>
+    // ${s.comment}
+<#list s.hoists as h>
+    ${h}
+</#list>
+<#if s.kind == "row">
+<@rowStage s=s/>
+<#else>
+<#list s.res.fills as f>
+#pragma unroll
+      for (int k = 0; k < ${resident}; k++) {
+        const int q = threadIdx.x + k * blockDim.x;
+        if (q < n4) ${f}
+      }
+</#list>
+<#if s.kind == "reduce">
+    float ${s.acc} = ${s.init};
+</#if>
+#pragma unroll
+      for (int k = 0; k < ${resident}; k++) {
+        const int q = threadIdx.x + k * blockDim.x;
+        if (q >= n4) continue;
+<#list s.res.loads as v>
+        ${v}
+</#list>
+<#if s.kind == "map">
+<#if lanes == 8>
+        float w[8];
+<#else>
+        float4 w;
+</#if>
+</#if>
+<#list s.res.lanes as lane>
+<@laneBody s=s lane=lane j=lane?index/>
+</#list>
+<#list s.res.stores as st>
+        ${st}
+</#list>
+<#if s.kind == "map" && s.res.direct>
+        ${s.vecStore};
+</#if>
+      }
+<#list s.res.flushes as f>
+#pragma unroll
+      for (int k = 0; k < ${resident}; k++) {
+        const int q = threadIdx.x + k * blockDim.x;
+        if (q < n4) ${f}
+      }
+</#list>
+<#if s.kind == "reduce">
+<@reduceTail s=s/>
+</#if>
+</#if>
+</#list>
+      continue;
+    }
+</#if>
 <#list stages as s>
 <#if s.kind == "online">
 <#assign mx = s.max, sm = s.sum>
@@ -139,14 +243,7 @@ ${decode}
     ${h}
 </#list>
 <#if s.kind == "row">
-<#list s.lets as l>
-    ${l}
-</#list>
-    const float ${s.local} = ${s.value};
-<#if s.syncBefore>
-    row_sync_${name}();
-</#if>
-    if (threadIdx.x == 0) ${s.store};
+<@rowStage s=s/>
 <#elseif s.kind == "scatter">
     row_sync_${name}();
     if (threadIdx.x == 0) {
@@ -173,19 +270,7 @@ ${decode}
 </#if>
 </#if>
 <#list s.lanes as lane>
-        {
-<#if s.usesVar>
-          const int ${s.var} = ${lanes} * q + ${lane?index};
-</#if>
-<#list lane.lets as l>
-          ${l}
-</#list>
-<#if s.kind == "reduce">
-          ${s.acc} = ${s.combine?replace("%s", lane.value)};
-<#else>
-          w${lane.field} = ${lane.value};
-</#if>
-        }
+<@laneBody s=s lane=lane j=lane?index/>
 </#list>
 <#if s.kind == "map">
         ${s.vecStore};
@@ -204,16 +289,7 @@ ${decode}
       }
     }
 <#if s.kind == "reduce">
-<#if s.rounded??>
-    const float ${s.local}w = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
-    const float ${s.local} = ${s.rounded};
-<#else>
-    const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
-</#if>
-<#if s.syncBefore>
-    row_sync_${name}();
-</#if>
-    if (threadIdx.x == 0) ${s.store};
+<@reduceTail s=s/>
 </#if>
 </#if>
 </#if>

@@ -109,7 +109,10 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       if (DUMP) System.err.println("epilogue: " + Lowering.name(group) + ", not stored: " + epilogue.unstored());
     }
     Rendered k = switch (kind) {
-      case ROW -> CudaRows.render(RowFusion.plan(head));
+      case ROW -> {
+        RowFusion.Plan plan = RowFusion.plan(head);
+        yield CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()));
+      }
       case EXTERN -> {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
         yield Externs.render(first, schedule, size);

@@ -42,6 +42,15 @@ final class CudaRows {
     throw new IllegalArgumentException("KILN_ONLINE_UNROLL: expected 1 to 8 vectors, found '" + env + "'");
   }
 
+  /**
+   * Most vectors a thread keeps in registers per row tensor on the resident path (R: the row's vectors over its threads).
+   * GPT-2's layernorms at C = 768 take 3 (96 vectors of 8 on a warp).
+   */
+  static final int MAX_RESIDENT = 4;
+
+  /** Whether row kernels get the resident path; KILN_ROW_RESIDENT=0 turns it off, to measure it. */
+  static final boolean RESIDENT = !"0".equals(System.getenv("KILN_ROW_RESIDENT"));
+
   /** 1: with the online sum's exps as exp2f, 1.5 ms for the classifier forward at B=32 against 1.6 with 2 or 4 (docs/perf.md). */
   static final int ONLINE_UNROLL = 1;
 
@@ -71,8 +80,20 @@ final class CudaRows {
    */
   private boolean readSinceBarrier;
   private int names;
+  /**
+   * The resident path (0: none): where the row's extent, known when rendering, gives each thread R = `resident` vectors
+   * of the row, the row tensors that two or more stages touch stay in registers (`cached`: float c[R][lanes] a tensor)
+   * from their first read to the group's end; a written one is stored once, after the last stage that writes it.
+   */
+  private final int resident;
+  /** Row bases (keys as base() makes them) kept in registers on the resident path. */
+  private final Set<Expr> cached = new HashSet<>();
+  /** For each cached base, the last stage (index into plan.stages()) that writes it. */
+  private final Map<Expr, Integer> lastWrite = new HashMap<>();
+  /** Cached bases whose registers hold the row so far, as the stages render in order. */
+  private final Set<Expr> filled = new HashSet<>();
 
-  private CudaRows(RowFusion.Plan plan) {
+  private CudaRows(RowFusion.Plan plan, int extent) {
     this.plan = plan;
     this.rv = plan.r();
     for (RowFusion.Stage s : plan.stages()) {
@@ -82,6 +103,47 @@ final class CudaRows {
     for (Var v : plan.rows()) r.var(v);
     this.var = r.var(rv);
     this.lanes = movesBf16(plan) ? 8 : 4;
+    this.resident = residentVectors(extent);
+  }
+
+  /** The launch's work: threads a row and rows a block from the extent at run time. */
+  private Work.Rows work() {
+    return new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes);
+  }
+
+  /**
+   * R, the vectors of the row each thread takes at this extent, where the group gains by keeping rows in registers:
+   * no scatter or online pass (the classifier's rows, 50304 long, are streamed), every vector full (extent a multiple of
+   * lanes), R at most MAX_RESIDENT, and some row tensor that varies by row touched by two stages or more (a layernorm
+   * backward's dy, x and residual gradient; its forward's residual sum). Fills `cached` and `lastWrite`; 0 for none.
+   */
+  private int residentVectors(int extent) {
+    if (!RESIDENT || extent <= 0 || extent % lanes != 0) return 0;
+    List<RowFusion.Stage> all = plan.stages();
+    for (int i = 0; i < all.size(); i++) {
+      if (all.get(i).kind() == RowFusion.Kind.SCATTER || i + 1 < all.size() && online(all.get(i), all.get(i + 1))) return 0;
+    }
+    int threads = work().threads(extent), r = (extent / lanes + threads - 1) / threads;
+    if (r > MAX_RESIDENT) return 0;
+    Map<Expr, Integer> stages = new HashMap<>();
+    for (int i = 0; i < all.size(); i++) {
+      Compute c = all.get(i).compute();
+      Set<Expr> touched = new HashSet<>();
+      for (Expr.Load l : Exprs.loads(c.inner())) if (rowLoad(l)) touched.add(baseKey(l));
+      if (all.get(i).kind() == RowFusion.Kind.MAP) {
+        Expr key = baseKey(new Expr.Load(c.out(), c.outIndex()));
+        touched.add(key);
+        lastWrite.put(key, i);
+      }
+      for (Expr k : touched) stages.merge(k, 1, Integer::sum);
+    }
+    for (var e : stages.entrySet()) {
+      Expr.Load key = (Expr.Load) e.getKey();
+      boolean byRow = key.index().stream().anyMatch(x -> plan.rows().stream().anyMatch(v -> Exprs.uses(x, v)));
+      if (e.getValue() >= 2 && byRow) cached.add(key);   // a row shared by every row (a norm's weight) stays in L1
+    }
+    lastWrite.keySet().retainAll(cached);
+    return cached.isEmpty() ? 0 : r;
   }
 
   /** Whether some stage loads a bf16 tensor along the row or writes a bf16 row (the kernel then takes lanes of 8). */
@@ -96,7 +158,8 @@ final class CudaRows {
     return false;
   }
 
-  static Rendered render(RowFusion.Plan plan) { return new CudaRows(plan).render(); }
+  /** The row kernel of plan; extent: the row's length where known when rendering (its resident path), else 0. */
+  static Rendered render(RowFusion.Plan plan, int extent) { return new CudaRows(plan, extent).render(); }
 
   private Rendered render() {
     List<Map<String, Object>> stages = new ArrayList<>();
@@ -104,10 +167,10 @@ final class CudaRows {
     for (int i = 0; i < all.size(); i++) {
       if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
-        Map<String, Object> max = stage(all.get(i), false), sum = stage(all.get(++i), true);
+        Map<String, Object> max = stage(i, false), sum = stage(++i, true);
         stages.add(Map.of("kind", "online", "max", max, "sum", sum));
       } else {
-        stages.add(stage(all.get(i), false));
+        stages.add(stage(i, false));
       }
     }
     Map<String, Object> m = new HashMap<>();
@@ -128,15 +191,18 @@ final class CudaRows {
     m.put("shift", Integer.numberOfTrailingZeros(lanes));
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
     m.put("onlineUnroll", onlineUnroll());
+    m.put("resident", resident);
+    m.put("caches", cached.stream().map(k -> cache((Expr.Load) k)).sorted().toList());
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
-    return CudaRenderer.render("row.cu.ftl", "row", r, m, comment,
-        new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
+    if (resident > 0) comment += "; resident: " + resident + " vectors a thread, " + cached.size() + " row tensors in registers";
+    return CudaRenderer.render("row.cu.ftl", "row", r, m, comment, work());
   }
 
   /** A stage's model; online: the sum of an online pass (its exps spelled CudaDialect.fastExp). */
-  private Map<String, Object> stage(RowFusion.Stage st, boolean online) {
+  private Map<String, Object> stage(int index, boolean online) {
+    RowFusion.Stage st = plan.stages().get(index);
     Compute c = st.compute();
     boolean perRowOut = st.kind() == RowFusion.Kind.ROW || st.kind() == RowFusion.Kind.REDUCE;
     Expr.Load self = new Expr.Load(c.out(), perRowOut ? plan.rows().stream().map(v -> (Expr) v).toList() : c.outIndex());
@@ -184,6 +250,7 @@ final class CudaRows {
         // folding a term (%s) into the accumulator, spelled by the dialect: fmaxf(acc, %s) or acc + (%s)
         m.put("combine", max ? r.dialect().function(Expr.BinOp.MAX, acc, "%s", false) : acc + " + (%s)");
         loops(m, value, bind, online);
+        if (resident > 0) m.put("res", resident(c, st.kind(), index, value, bind));
         m.put("op", max ? "max" : "sum");
         m.put("prior", c.accumulate() ? r.renderWithLocals(self, new ArrayList<>(), bind) + " + " : "");
         // a bf16 per-row value: later stages read the local as stored (rounded), as they would read it back
@@ -202,6 +269,7 @@ final class CudaRows {
         } else {
           m.put("vecStore", "kiln_" + (c.accumulate() ? "add" : "store") + "8(" + base + " + 8 * q, w)");
         }
+        if (resident > 0) m.put("res", resident(c, st.kind(), index, value, bind));
       }
     }
     return m;
@@ -304,10 +372,83 @@ final class CudaRows {
   }
 
   /** The name of the pointer to element 0 of a row load's row (declared once per row). */
-  private String base(Expr.Load l) {
+  private String base(Expr.Load l) { return bases.computeIfAbsent(baseKey(l), k -> "row" + bases.size()); }
+
+  /** A row load's row: the load with the row var set to 0 (what base() names). */
+  private static Expr.Load baseKey(Expr.Load l) {
     List<Expr> index = new ArrayList<>(l.index());
     index.set(index.size() - 1, new Expr.Const(0, DType.I32));
-    return bases.computeIfAbsent(new Expr.Load(l.tensor(), index), k -> "row" + bases.size());
+    return new Expr.Load(l.tensor(), index);
+  }
+
+  /** The registers of a cached row on the resident path: c<N>[R][lanes] for row<N>. */
+  private String cache(Expr.Load l) { return "c" + base(l).substring("row".length()); }
+
+  /**
+   * A map or reduce stage on the resident path (row.cu.ftl's resident block, inside `for k < R`, q = threadIdx.x + k
+   * blockDim.x): fills (a cached row's first read, loaded for every k before the stage's loop), loads (the vector loads
+   * of rows not cached), lanes (each lane's statement over the registers), stores (a map's: into its registers, rounded as
+   * stored, or straight to memory where no later stage reads it), flushes (a cached row stored after its last write).
+   */
+  private Map<String, Object> resident(Compute c, RowFusion.Kind kind, int index, Expr value, Map<Expr, String> bind) {
+    List<Expr.Load> row = new ArrayList<>();
+    for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
+    List<String> fills = new ArrayList<>(), loads = new ArrayList<>();
+    Map<Expr.Load, String> vectors = new HashMap<>();
+    for (Expr.Load l : row) {
+      Expr.Load key = baseKey(l);
+      if (cached.contains(key)) {
+        if (filled.add(key)) fills.add(fill(key));
+      } else {
+        String v = "v" + names++;
+        vectors.put(l, v);
+        loads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
+            : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
+      }
+    }
+    Expr.Load self = kind == RowFusion.Kind.MAP ? baseKey(new Expr.Load(c.out(), c.outIndex())) : null;
+    boolean keep = self != null && cached.contains(self);
+    if (keep && c.accumulate() && filled.add(self)) fills.add(fill(self));
+    List<Map<String, Object>> lanesOut = new ArrayList<>();
+    List<String> stores = new ArrayList<>();
+    for (int j = 0; j < lanes; j++) {
+      Map<Expr, String> lane = new HashMap<>(bind);
+      for (Expr.Load l : row) {
+        lane.put(l, vectors.containsKey(l) ? vectors.get(l) + (lanes == 4 ? "." + FIELDS[j] : "[" + j + "]") : cache(baseKey(l)) + "[k][" + j + "]");
+      }
+      List<String> laneLets = new ArrayList<>();
+      String v = r.renderWithLocals(value, laneLets, lane);
+      String field = lanes == 4 ? "." + FIELDS[j] : "[" + j + "]";
+      lanesOut.add(Map.of("lets", laneLets, "value", v, "field", field));
+      if (keep) {
+        String reg = cache(self) + "[k][" + j + "]";
+        stores.add(reg + " = " + r.dialect().asStored(c.accumulate() ? reg + " + w" + field : "w" + field, c.out().storage()) + ";");
+      }
+    }
+    if (keep) filled.add(self);
+    List<String> flushes = new ArrayList<>();
+    if (keep && lastWrite.get(self) == index) {
+      String reg = cache(self) + "[k]";
+      flushes.add(lanes == 4
+          ? "reinterpret_cast<float4*>(" + base(self) + ")[q] = make_float4(" + reg + "[0], " + reg + "[1], " + reg + "[2], " + reg + "[3]);"
+          : "kiln_store8(" + base(self) + " + 8 * q, " + reg + ");");
+    }
+    Map<String, Object> m = new HashMap<>();
+    m.put("fills", fills);
+    m.put("loads", loads);
+    m.put("lanes", lanesOut);
+    m.put("stores", stores);
+    m.put("direct", self != null && !keep);
+    m.put("flushes", flushes);
+    return m;
+  }
+
+  /** The statement that loads vector q of a cached row into its registers [k]. */
+  private String fill(Expr.Load key) {
+    String reg = cache(key) + "[k]", base = base(key);
+    return lanes == 4
+        ? "{ const float4 t = reinterpret_cast<const float4*>(" + base + ")[q]; " + reg + "[0] = t.x; " + reg + "[1] = t.y; " + reg + "[2] = t.z; " + reg + "[3] = t.w; }"
+        : "kiln_load8(" + reg + ", " + base + " + 8 * q);";
   }
 
   /**

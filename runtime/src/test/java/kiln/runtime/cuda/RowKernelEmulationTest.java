@@ -62,6 +62,7 @@ class RowKernelEmulationTest {
     Program p = x.p();
     Arena host = x.host(), device = x.device();
     int groups = 0, bf16Groups = 0, mapFirst = 0, partWarp = 0;
+    residentRuns = 0;
     // laid out by launch: the row groups of those launches (a group the layout was not planned on may find a tensor it
     // writes sharing the place of one it read: the fp32 bias and residual adds are matmul epilogues there, not row stages)
     Map<String, List<List<Compute>>> sections = new java.util.LinkedHashMap<>();
@@ -87,7 +88,14 @@ class RowKernelEmulationTest {
     // and their row counts leave the last block's warps part-filled
     if (which.equals("gpt2-124m") || which.equals("llama")) assertTrue(partWarp >= 1, which + ": row groups on part of a warp: " + partWarp);
     if (bf16) assertTrue(bf16Groups >= 4, which + ": row groups touching bf16 tensors: " + bf16Groups);
+    // at C = 768 every layernorm's groups, forward and backward, keep their rows in registers (3 vectors a thread)
+    if (which.equals("gpt2-124m") || which.equals("gpt2-vector") || which.equals("gpt2-lanes8")) {
+      assertTrue(residentRuns >= 4, which + ": row groups on the resident path: " + residentRuns);
+    }
   }
+
+  /** Row kernels of the current case that ran their resident path (CudaRows: rows kept in registers). */
+  private static int residentRuns;
 
   /** A model at one of the named shapes (after the bf16 storage pass where asked), the host arena, the device layout, the emulation files in tmp. */
   private record Setup(Program p, Arena host, Arena device, boolean byLaunch) {}
@@ -213,6 +221,14 @@ class RowKernelEmulationTest {
       block = work.threads(device.size(work.extent()));
       per = work.rowsPerBlock(device.size(work.extent()));
       grid = (rows + per - 1) / per;
+      // the resident path (rows in registers) runs where the kernel's R is the row's vectors over its threads at this launch
+      var resident = java.util.regex.Pattern.compile("resident: (\\d+) vectors a thread").matcher(k.source());
+      if (resident.find()) {
+        int r = Integer.parseInt(resident.group(1)), vectors = device.size(work.extent()) / work.lanes();
+        assertTrue(device.size(work.extent()) % work.lanes() == 0 && vectors > (r - 1) * block && vectors <= r * block,
+            what + ": rendered for " + r + " vectors a thread, launched with " + vectors + " vectors on " + block + " threads");
+        residentRuns++;
+      }
     } else {
       // a map: grid-stride, so a few blocks of two warps cover any size (OS threads are dear here)
       long threads = ((Work.Threads) k.work()).count(device::size);
