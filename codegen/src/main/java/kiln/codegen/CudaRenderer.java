@@ -50,6 +50,7 @@ public final class CudaRenderer {
     Map<String, Object> m = new HashMap<>();
     m.put("items", items(r, parallel));
     m.put("decode", decode);
+    m.put("decode32", decodeU32(r, parallel, "p", "r", "    "));
     m.put("statements", body.toString().stripTrailing());
     m.put("block", s.mapBlock());
     m.put("lanes", 1);
@@ -166,6 +167,8 @@ public final class CudaRenderer {
     Map<String, Object> m = new HashMap<>();
     m.put("items", (outer.isEmpty() ? "(long long) " : items(r, outer) + " * ") + groups);
     m.put("decode", decode);
+    m.put("decode32", "    const int " + q + " = (int) (p % (unsigned) " + groups + ");"
+        + (outer.isEmpty() ? "" : "\n" + decodeU32(r, outer, "p / (unsigned) " + groups, "r", "    ")));
     // a map that moves bf16 (8 lanes) takes the epilogues' tanh: its outputs are rounded to bf16 anyway; the kernel defines
     // kiln_tanh where its statements call it
     String statements = lanes == 8 ? fastTanh(body) : body;
@@ -1074,6 +1077,22 @@ public final class CudaRenderer {
       if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
       else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % ").append(r.dim(v.dim()))
           .append("); ").append(from).append(" /= ").append(r.dim(v.dim())).append(";\n");
+    }
+    return b.toString().stripTrailing();
+  }
+
+  /**
+   * decode's twin over a 32-bit unsigned item index (map.cu.ftl's loop where the items and the grid's stride fit in 32 bits):
+   * 32-bit divisions are a few instructions where 64-bit ones are a library call of ~70, as much as a GELU vector's math.
+   */
+  static String decodeU32(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
+    StringBuilder b = new StringBuilder();
+    if (!vars.isEmpty()) b.append(indent).append("unsigned ").append(from).append(" = ").append(source).append(";\n");
+    for (int i = vars.size() - 1; i >= 0; i--) {
+      Var v = vars.get(i);
+      if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
+      else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % (unsigned) ").append(r.dim(v.dim()))
+          .append("); ").append(from).append(" /= (unsigned) ").append(r.dim(v.dim())).append(";\n");
     }
     return b.toString().stripTrailing();
   }
