@@ -50,6 +50,29 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
 <#include "lanes.ftl">
 
 </#if>
+<#if cache??>
+#ifndef KILN_ROW_CACHE
+#define KILN_ROW_CACHE
+// the row cache (CudaRows, KILN_ROW_CACHE): the block's dynamic shared memory where the launch gave at least `bytes`
+// (Work.Rows.sharedBytes), else null (the row is then read again from global memory)
+__device__ __forceinline__ uint4* kiln_row_cache(unsigned bytes) {
+  extern __shared__ uint4 kiln_row_cache_bytes[];
+  unsigned given;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(given));
+  return bytes <= given ? kiln_row_cache_bytes : nullptr;
+}
+// 8 bf16 of a cached uint4, widened as kiln_load8 widens them
+__device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
+  const unsigned w[4] = {u.x, u.y, u.z, u.w};
+  #pragma unroll
+  for (int i = 0; i < 4; i++) {
+    d[2 * i] = __uint_as_float(w[i] << 16);
+    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
+#endif
+
+</#if>
 extern "C" __global__ void __launch_bounds__(1024) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
 <#if reduces>
@@ -57,12 +80,18 @@ ${unpack}
 </#if>
   const long long rows = ${rows};
   const int n4 = ${extent} >> ${shift};
+<#if cache??>
+  uint4* const kiln_cache = kiln_row_cache((unsigned) n4 * 16u);
+</#if>
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
 ${decode}
 <#list bases as b>
     ${b.type}* const ${b.name} = ${b.address};
 </#list>
     const bool vec = (${extent} & ${lanes - 1}) == 0 && (${aligned}) == 0;
+<#if cache??>
+    const bool cached = vec && kiln_cache != nullptr;   // the row kept in shared memory between its two passes
+</#if>
 <#list stages as s>
 <#if s.kind == "online">
 <#assign mx = s.max, sm = s.sum>
@@ -80,6 +109,9 @@ ${decode}
 <#list mx.vecLoads + sm.vecLoads as v>
         ${v}
 </#list>
+<#if s.cacheStore??>
+        ${s.cacheStore}
+</#if>
         float top = (-INFINITY);
 <#list mx.lanes as lane>
         {

@@ -71,6 +71,8 @@ final class CudaRows {
    */
   private boolean readSinceBarrier;
   private int names;
+  /** The bf16 row an online max+sum pass reads and a later element map reads again, kept in the row cache; null: none. */
+  private final Expr.Load cached;
 
   private CudaRows(RowFusion.Plan plan) {
     this.plan = plan;
@@ -82,6 +84,7 @@ final class CudaRows {
     for (Var v : plan.rows()) r.var(v);
     this.var = r.var(rv);
     this.lanes = movesBf16(plan) ? 8 : 4;
+    this.cached = lanes == 8 && CACHE ? cachedRow() : null;
   }
 
   /** Whether some stage loads a bf16 tensor along the row or writes a bf16 row (the kernel then takes lanes of 8). */
@@ -105,7 +108,9 @@ final class CudaRows {
       if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
         Map<String, Object> max = stage(all.get(i), false), sum = stage(all.get(++i), true);
-        stages.add(Map.of("kind", "online", "max", max, "sum", sum));
+        Map<String, Object> online = new HashMap<>(Map.of("kind", "online", "max", max, "sum", sum));
+        if (cached != null && cachedBy(all.get(i - 1), all.get(i))) online.put("cacheStore", cacheStore());
+        stages.add(online);
       } else {
         stages.add(stage(all.get(i), false));
       }
@@ -128,11 +133,13 @@ final class CudaRows {
     m.put("shift", Integer.numberOfTrailingZeros(lanes));
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
     m.put("onlineUnroll", onlineUnroll());
+    if (cached != null) m.put("cache", true);
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     return CudaRenderer.render("row.cu.ftl", "row", r, m, comment,
-        new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
+        cached != null ? new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), CACHE_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 2)
+            : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes));
   }
 
   /** A stage's model; online: the sum of an online pass (its exps spelled CudaDialect.fastExp). */
@@ -192,7 +199,9 @@ final class CudaRows {
         perRow.put(self, local);
       }
       case MAP -> {
+        cacheReads = cached != null;
         loops(m, value, bind, false);
+        cacheReads = false;
         String base = base(self);
         m.put("store", r.dialect().store(base + "[" + var + "]", (String) m.get("value"), c.accumulate(), false, c.out().storage()));
         if (lanes == 4) {
@@ -265,6 +274,10 @@ final class CudaRows {
     for (Expr.Load l : row) {
       String v = "v" + names++;
       vecNames.add(v);
+      if (cacheReads && isCached(l)) {
+        vecLoads.add(cacheLoad(v, l));
+        continue;
+      }
       vecLoads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
           : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
     }
@@ -296,6 +309,56 @@ final class CudaRows {
     if (!l.tensor().dims().getLast().equals(plan.extent())) return false;
     for (int i = 0; i < l.index().size() - 1; i++) if (Exprs.uses(l.index().get(i), rv)) return false;
     return true;
+  }
+
+  // ---- The row cache (KILN_ROW_CACHE): a long bf16 row read twice, once by an online max+sum pass and again by an element
+  // map after it (the joined classifier: the logits for the loss, then for dlogits), is kept in dynamic shared memory by
+  // the first pass and read back from there by the second, instead of a second read from L2 or DRAM (a 50,304-logit row is
+  // 100 KB: two blocks an SM, Work.Rows.CACHE_LIMIT). The kernel checks the size it was given (kiln_row_cache in the
+  // template), so a row too long for the cache, or an unaligned one (the scalar loop), reads global memory as before. A
+  // thread caches and reads back only its own vectors, so the cache needs no barrier.
+
+  /** Whether row kernels may keep a row in shared memory (KILN_ROW_CACHE=0 turns it off, to measure it). */
+  static final boolean CACHE = !"0".equals(System.getenv("KILN_ROW_CACHE"));
+
+  /**
+   * Threads a row of a kernel with a row cache: two blocks an SM (the cache's size), so 512 threads a block for 1024 an
+   * SM, at most 64 registers a thread.
+   */
+  static final int CACHE_THREADS = 512;
+
+  /** Whether the MAP stage being rendered reads the cached row from the cache. */
+  private boolean cacheReads;
+
+  /** The row load to cache: bf16, read along the row by an online pass's stages and by an element map after them; or null. */
+  private Expr.Load cachedRow() {
+    List<RowFusion.Stage> all = plan.stages();
+    for (int i = 0; i + 1 < all.size(); i++) {
+      if (!online(all.get(i), all.get(i + 1))) continue;
+      for (Expr.Load l : Exprs.loads(all.get(i).compute().inner())) {
+        if (!rowLoad(l) || l.tensor().storage() != DType.BF16) continue;
+        for (int j = i + 2; j < all.size(); j++) {
+          if (all.get(j).kind() == RowFusion.Kind.MAP && Exprs.loads(all.get(j).compute().inner()).contains(l)) return l;
+        }
+      }
+      return null;
+    }
+    return null;
+  }
+
+  private boolean isCached(Expr.Load l) { return cached != null && l.equals(cached); }
+
+  /** Whether the online pass of max and sum reads the cached row (the pass that fills the cache). */
+  private boolean cachedBy(RowFusion.Stage max, RowFusion.Stage sum) {
+    return Exprs.loads(max.compute().inner()).contains(cached) || Exprs.loads(sum.compute().inner()).contains(cached);
+  }
+
+  /** The online pass's copy of this thread's vector q of the cached row into the cache (the same 16 bytes it loads). */
+  private String cacheStore() { return "if (cached) kiln_cache[q] = *reinterpret_cast<const uint4*>(" + base(cached) + " + 8 * q);"; }
+
+  /** The element map's load of vector q of the cached row: from the cache where the row is cached, else from global memory. */
+  private String cacheLoad(String v, Expr.Load l) {
+    return "float " + v + "[8]; if (cached) kiln_unpack8(" + v + ", kiln_cache[q]); else kiln_load8(" + v + ", " + base(l) + " + 8 * q);";
   }
 
   /** A per-row stage's store of its local (already as stored) into its output at the rows vars. */

@@ -216,8 +216,8 @@ public final class CudaExecutor extends Executor<List<Launch>> {
       case Work.Rows w -> {
         int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
         long blocks = (layout.product(w.rows()) + per - 1) / per;
-        yield List.of(over(kernel, Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))), Launch.Dim3.of(w.threads(extent), per), 0,
-            args));
+        yield List.of(over(kernel, Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))), Launch.Dim3.of(w.threads(extent), per),
+            w.sharedBytes(extent), args));
       }
       case Work.Columns c -> columns(kernel, sum.get(), c, workspace, args);
       case Work.RowTiles t -> List.of(over(kernel,
@@ -414,7 +414,7 @@ public final class CudaExecutor extends Executor<List<Launch>> {
 
   @Override public String describe() {
     return String.format("cuda: %s (%s), %s matmuls, %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
-            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), all().size(), kernelCount,
+            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), stepLaunches(), kernelCount,
         Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote,
         GRAPHS ? "each section replayed as a CUDA graph from its second run" : "no CUDA graphs (KILN_CUDA_GRAPHS=0)");
   }
