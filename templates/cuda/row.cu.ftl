@@ -61,6 +61,11 @@ __device__ __forceinline__ uint4* kiln_row_cache(unsigned bytes) {
   asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(given));
   return bytes <= given ? kiln_row_cache_bytes : nullptr;
 }
+// 16 bytes of global memory into the cache, asynchronously (cp.async, through L2 only); kiln_cache_wait: this thread's copies landed
+__device__ __forceinline__ void kiln_cache_fill(uint4* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"((unsigned) __cvta_generic_to_shared(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void kiln_cache_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 // 8 bf16 of a cached uint4, widened as kiln_load8 widens them
 __device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
   const unsigned w[4] = {u.x, u.y, u.z, u.w};
@@ -96,6 +101,9 @@ ${decode}
 <#if s.kind == "online">
 <#assign mx = s.max, sm = s.sum>
     // ${mx.comment}, ${sm.comment}: one pass (online: the sum rescaled each time the running max grows)
+<#if s.cacheFill??>
+    ${s.cacheFill}
+</#if>
 <#list mx.hoists + sm.hoists as h>
     ${h}
 </#list>
@@ -109,9 +117,6 @@ ${decode}
 <#list mx.vecLoads + sm.vecLoads as v>
         ${v}
 </#list>
-<#if s.cacheStore??>
-        ${s.cacheStore}
-</#if>
         float top = (-INFINITY);
 <#list mx.lanes as lane>
         {

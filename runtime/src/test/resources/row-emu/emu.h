@@ -63,6 +63,8 @@ static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 #define KILN_ROW_CACHE
 static uint4 ROW_CACHE[1 << 16];
 static inline uint4* kiln_row_cache(unsigned bytes) { return bytes <= sizeof(ROW_CACHE) ? ROW_CACHE : nullptr; }
+static inline void kiln_cache_fill(uint4* dst, const void* src) { memcpy(dst, src, 16); }
+static inline void kiln_cache_wait() {}
 static inline void kiln_unpack8(float* d, const uint4 u) {
   const unsigned w[4] = {u.x, u.y, u.z, u.w};
   for (int i = 0; i < 4; i++) {

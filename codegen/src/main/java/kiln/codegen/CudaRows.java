@@ -107,9 +107,12 @@ final class CudaRows {
     for (int i = 0; i < all.size(); i++) {
       if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
+        boolean fills = cached != null && cachedBy(all.get(i), all.get(i + 1));
+        cacheReads = fills;
         Map<String, Object> max = stage(all.get(i), false), sum = stage(all.get(++i), true);
+        cacheReads = false;
         Map<String, Object> online = new HashMap<>(Map.of("kind", "online", "max", max, "sum", sum));
-        if (cached != null && cachedBy(all.get(i - 1), all.get(i))) online.put("cacheStore", cacheStore());
+        if (fills) online.put("cacheFill", cacheFill());
         stages.add(online);
       } else {
         stages.add(stage(all.get(i), false));
@@ -201,7 +204,7 @@ final class CudaRows {
       case MAP -> {
         cacheReads = cached != null;
         loops(m, value, bind, false);
-        cacheReads = false;
+        cacheReads = false;   // (the online pass sets it around its two stages)
         String base = base(self);
         m.put("store", r.dialect().store(base + "[" + var + "]", (String) m.get("value"), c.accumulate(), false, c.out().storage()));
         if (lanes == 4) {
@@ -312,11 +315,12 @@ final class CudaRows {
   }
 
   // ---- The row cache (KILN_ROW_CACHE): a long bf16 row read twice, once by an online max+sum pass and again by an element
-  // map after it (the joined classifier: the logits for the loss, then for dlogits), is kept in dynamic shared memory by
-  // the first pass and read back from there by the second, instead of a second read from L2 or DRAM (a 50,304-logit row is
-  // 100 KB: two blocks an SM, Work.Rows.CACHE_LIMIT). The kernel checks the size it was given (kiln_row_cache in the
-  // template), so a row too long for the cache, or an unaligned one (the scalar loop), reads global memory as before. A
-  // thread caches and reads back only its own vectors, so the cache needs no barrier.
+  // map after it (the joined classifier: the logits for the loss, then for dlogits), is copied whole into dynamic shared
+  // memory before the first pass (cp.async, every vector of the thread in flight at once) and both passes read it there,
+  // instead of a second read from L2 or DRAM (a 50,304-logit row is 100 KB: two blocks an SM, Work.Rows.CACHE_LIMIT). The
+  // kernel checks the size it was given (kiln_row_cache in the template), so a row too long for the cache, or an unaligned
+  // one (the scalar loop), reads global memory as before. A thread copies and reads back only its own vectors, so the cache
+  // needs no barrier (cp.async.wait_all is the thread's own).
 
   /** Whether row kernels may keep a row in shared memory (KILN_ROW_CACHE=0 turns it off, to measure it). */
   static final boolean CACHE = !"0".equals(System.getenv("KILN_ROW_CACHE"));
@@ -327,7 +331,7 @@ final class CudaRows {
    */
   static final int CACHE_THREADS = 512;
 
-  /** Whether the MAP stage being rendered reads the cached row from the cache. */
+  /** Whether the stage being rendered (the online pass that fills the cache, the element map after it) reads the cached row from there. */
   private boolean cacheReads;
 
   /** The row load to cache: bf16, read along the row by an online pass's stages and by an element map after them; or null. */
@@ -353,10 +357,17 @@ final class CudaRows {
     return Exprs.loads(max.compute().inner()).contains(cached) || Exprs.loads(sum.compute().inner()).contains(cached);
   }
 
-  /** The online pass's copy of this thread's vector q of the cached row into the cache (the same 16 bytes it loads). */
-  private String cacheStore() { return "if (cached) kiln_cache[q] = *reinterpret_cast<const uint4*>(" + base(cached) + " + 8 * q);"; }
+  /**
+   * Before the online pass: this thread's vectors of the cached row copied into the cache, all at once (cp.async: a whole row's
+   * loads in flight, where the pass's own loads keep one vector a thread in flight), then waited for; the pass and the element
+   * map after it read them from there.
+   */
+  private String cacheFill() {
+    return "if (cached) {\n      for (int q = threadIdx.x; q < n4; q += blockDim.x) kiln_cache_fill(kiln_cache + q, " + base(cached)
+        + " + 8 * q);\n      kiln_cache_wait();\n    }";
+  }
 
-  /** The element map's load of vector q of the cached row: from the cache where the row is cached, else from global memory. */
+  /** A load of vector q of the cached row (the online pass's, the element map's): from the cache where the row is cached, else global memory. */
   private String cacheLoad(String v, Expr.Load l) {
     return "float " + v + "[8]; if (cached) kiln_unpack8(" + v + ", kiln_cache[q]); else kiln_load8(" + v + ", " + base(l) + " + 8 * q);";
   }
