@@ -84,7 +84,7 @@ final class CudaRows {
     for (Var v : plan.rows()) r.var(v);
     this.var = r.var(rv);
     this.lanes = movesBf16(plan) ? 8 : 4;
-    this.cached = lanes == 8 && CACHE ? cachedRow() : null;
+    this.cached = lanes == 8 && cache() ? cachedRow() : null;
   }
 
   /** Whether some stage loads a bf16 tensor along the row or writes a bf16 row (the kernel then takes lanes of 8). */
@@ -314,7 +314,7 @@ final class CudaRows {
     return true;
   }
 
-  // ---- The row cache (KILN_ROW_CACHE): a long bf16 row read twice, once by an online max+sum pass and again by an element
+  // ---- The row cache (KILN_ROW_CACHE=1; off by default: slower, see cache()): a long bf16 row read twice, once by an online max+sum pass and again by an element
   // map after it (the joined classifier: the logits for the loss, then for dlogits), is copied whole into dynamic shared
   // memory before the first pass (cp.async, every vector of the thread in flight at once) and both passes read it there,
   // instead of a second read from L2 or DRAM (a 50,304-logit row is 100 KB: two blocks an SM, Work.Rows.CACHE_LIMIT). The
@@ -322,8 +322,19 @@ final class CudaRows {
   // one (the scalar loop), reads global memory as before. A thread copies and reads back only its own vectors, so the cache
   // needs no barrier (cp.async.wait_all is the thread's own).
 
-  /** Whether row kernels may keep a row in shared memory (KILN_ROW_CACHE=0 turns it off, to measure it). */
-  static final boolean CACHE = !"0".equals(System.getenv("KILN_ROW_CACHE"));
+  /**
+   * Whether row kernels keep a row read twice in shared memory: off unless KILN_ROW_CACHE=1. Measured on the H200 (docs/perf.md,
+   * "The classifier's forward and backward in one pass"): the joined classifier took 3.2 ms with the cache (filled as the
+   * online pass loads, or whole by cp.async before it) against 2.8 ms reading the row again from global memory: the cache's
+   * 100 KB a block leave two blocks of 512 threads an SM, where the kernel without it runs 8 blocks of 256 that hide each other's
+   * latencies and reductions, and part of its second read hits L2.
+   */
+  static boolean cache() {
+    Boolean o = CudaLowering.rowCacheOverride;
+    return o != null ? o : CACHE;
+  }
+
+  private static final boolean CACHE = "1".equals(System.getenv("KILN_ROW_CACHE"));
 
   /**
    * Threads a row of a kernel with a row cache: two blocks an SM (the cache's size), so 512 threads a block for 1024 an

@@ -94,22 +94,27 @@ public final class CudaExecutor extends Executor<List<Launch>> {
     Map<String, String> sources = new LinkedHashMap<>();
     // who reads each tensor over the whole step: an epilogue leaves unstored what only its own group reads
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(program.values().stream().flatMap(List::stream).toList());
+    // a training step's sections (the joined one instead of forward and backward where there is one): what the note counts
+    java.util.function.Predicate<String> ofStep = name -> !program.containsKey(kiln.runtime.Session.STEP) || !name.equals("forward") && !name.equals("backward");
+    int stepTuned = 0;
     for (var e : program.entrySet()) {
+      int before = tuned[0];
       Lowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers, layout::offsetLong);
+      if (ofStep.test(e.getKey())) stepTuned += tuned[0] - before;
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
     this.kernelCount = sources.size();
     // what the launches came to, counted by their work
-    java.util.function.ToLongFunction<java.util.function.Predicate<Rendered>> count = p -> lowered.values().stream()
-        .flatMap(l -> l.launches().stream()).map(kiln.codegen.Launch::kernel).filter(p).count();
+    java.util.function.ToLongFunction<java.util.function.Predicate<Rendered>> count = p -> lowered.entrySet().stream().filter(e -> ofStep.test(e.getKey()))
+        .flatMap(e -> e.getValue().launches().stream()).map(kiln.codegen.Launch::kernel).filter(p).count();
     long matmuls = count.applyAsLong(k -> k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles);
     long copies = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null);
     long byRows = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null && t.transposed().byRows());
     long wgmma = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.tile() instanceof CudaSchedule.WgmmaTile);
     long epilogues = count.applyAsLong(k -> (k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles) && k.source().contains("auto epilogue"));
-    this.tunedNote = tuned[0] + " of " + matmuls + " matmul launches tuned"
-        + (tuned[0] < matmuls ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
+    this.tunedNote = stepTuned + " of " + matmuls + " matmul launches tuned"
+        + (stepTuned < matmuls ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
         + (schedule.wgmma() != null ? "; " + wgmma + " of " + matmuls + " on sm_90a wgmma (" + copies + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
         + (byRows > 0 ? ", " + byRows + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")

@@ -84,7 +84,18 @@ class RowKernelEmulationTest {
         if (check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp) < 32) partWarp++;
         if (plan.stages().stream().anyMatch(s -> touchesBf16(s.compute()))) bf16Groups++;
         if (plan.stages().getFirst().kind() == RowFusion.Kind.MAP) mapFirst++;
-        if (plan.stages().getFirst().kind() == RowFusion.Kind.REDUCE && plan.stages().getLast().kind() == RowFusion.Kind.SCATTER) joined++;
+        if (plan.stages().getFirst().kind() == RowFusion.Kind.REDUCE && plan.stages().getLast().kind() == RowFusion.Kind.SCATTER) {
+          joined++;
+          // and with the row cache (KILN_ROW_CACHE=1: the bf16 logits row kept in shared memory between its two passes)
+          if (bf16) {
+            CudaLowering.rowCacheOverride = true;
+            try {
+              check(section.getKey() + " group (row cache) " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
+            } finally {
+              CudaLowering.rowCacheOverride = null;
+            }
+          }
+        }
       }
     }
     // the classifier's forward and backward in one kernel (the training step's, RowFusion.joined)

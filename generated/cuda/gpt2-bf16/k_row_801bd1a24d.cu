@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_row_57dc39d04a { long long v[13]; };
+struct Args_k_row_801bd1a24d { long long v[13]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -49,32 +49,32 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 
 // the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
 // of a warp (the rows of a warp may leave the row loop at different times, so no row waits for another's lanes)
-__device__ __forceinline__ unsigned row_lanes_k_row_57dc39d04a() {
+__device__ __forceinline__ unsigned row_lanes_k_row_801bd1a24d() {
   return blockDim.x >= 32 ? 0xffffffffu : ((1u << blockDim.x) - 1u) << ((threadIdx.y * blockDim.x) & 31);
 }
 
-__device__ __forceinline__ void row_sync_k_row_57dc39d04a() {
-  if (blockDim.x <= 32) __syncwarp(row_lanes_k_row_57dc39d04a()); else __syncthreads();
+__device__ __forceinline__ void row_sync_k_row_801bd1a24d() {
+  if (blockDim.x <= 32) __syncwarp(row_lanes_k_row_801bd1a24d()); else __syncthreads();
 }
 
-__device__ __forceinline__ float row_sum_k_row_57dc39d04a(float v, float* red) {
-  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_57dc39d04a(), v, o);
+__device__ __forceinline__ float row_sum_k_row_801bd1a24d(float v, float* red) {
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_801bd1a24d(), v, o);
   if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : 0.0f;
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_57dc39d04a(), v, o);
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_k_row_801bd1a24d(), v, o);
   __syncthreads();
   return v;
 }
 
-__device__ __forceinline__ float row_max_k_row_57dc39d04a(float v, float* red) {
-  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_57dc39d04a(), v, o));
+__device__ __forceinline__ float row_max_k_row_801bd1a24d(float v, float* red) {
+  for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_801bd1a24d(), v, o));
   if (blockDim.x <= 32) return v;
   if ((threadIdx.x & 31) == 0) red[threadIdx.x >> 5] = v;
   __syncthreads();
   v = (threadIdx.x & 31) < (blockDim.x >> 5) ? red[threadIdx.x & 31] : (-INFINITY);
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_57dc39d04a(), v, o));
+  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(row_lanes_k_row_801bd1a24d(), v, o));
   __syncthreads();
   return v;
 }
@@ -134,33 +134,7 @@ __device__ __forceinline__ void kiln_add8(kiln_bf16* p, const float* v) {
 }
 #endif
 
-#ifndef KILN_ROW_CACHE
-#define KILN_ROW_CACHE
-// the row cache (CudaRows, KILN_ROW_CACHE): the block's dynamic shared memory where the launch gave at least `bytes`
-// (Work.Rows.sharedBytes), else null (the row is then read again from global memory)
-__device__ __forceinline__ uint4* kiln_row_cache(unsigned bytes) {
-  extern __shared__ uint4 kiln_row_cache_bytes[];
-  unsigned given;
-  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(given));
-  return bytes <= given ? kiln_row_cache_bytes : nullptr;
-}
-// 16 bytes of global memory into the cache, asynchronously (cp.async, through L2 only); kiln_cache_wait: this thread's copies landed
-__device__ __forceinline__ void kiln_cache_fill(uint4* dst, const void* src) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"((unsigned) __cvta_generic_to_shared(dst)), "l"(src) : "memory");
-}
-__device__ __forceinline__ void kiln_cache_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
-// 8 bf16 of a cached uint4, widened as kiln_load8 widens them
-__device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
-  const unsigned w[4] = {u.x, u.y, u.z, u.w};
-  #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    d[2 * i] = __uint_as_float(w[i] << 16);
-    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
-  }
-}
-#endif
-
-extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __restrict__ F, int* __restrict__ I, const Args_k_row_57dc39d04a a) {
+extern "C" __global__ void __launch_bounds__(1024) k_row_801bd1a24d(float* __restrict__ F, int* __restrict__ I, const Args_k_row_801bd1a24d a) {
   const int B = (int) a.v[0];
   const int T = (int) a.v[1];
   const int VP = (int) a.v[2];
@@ -178,7 +152,6 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __res
   __shared__ float red[32];
   const long long rows = (long long) B * T;
   const int n4 = VP >> 3;
-  uint4* const kiln_cache = kiln_row_cache((unsigned) n4 * 16u);
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
     long long rr = p;
     const int t_ = (int) (rr % T); rr /= T;
@@ -186,12 +159,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __res
     kiln_bf16* const row0 = &H[o7 + ((b_) * T + t_) * VP + 0];
     kiln_bf16* const row1 = &H[o5 + ((b_) * T + t_) * VP + 0];
     const bool vec = (VP & 7) == 0 && (((unsigned long long) row0 | (unsigned long long) row1) & 15) == 0;
-    const bool cached = vec && kiln_cache != nullptr;   // the row kept in shared memory between its two passes
     // reduce [B, T] = max along the row, reduce [B, T] = sum along the row: one pass (online: the sum rescaled each time the running max grows)
-    if (cached) {
-      for (int q = threadIdx.x; q < n4; q += blockDim.x) kiln_cache_fill(kiln_cache + q, row0 + 8 * q);
-      kiln_cache_wait();
-    }
     float s0 = (-INFINITY);
     float a4 = 0.0f;
     if (vec) {
@@ -199,8 +167,8 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __res
       // before the math of the one before
 #pragma unroll 1
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        float v2[8]; if (cached) kiln_unpack8(v2, kiln_cache[q]); else kiln_load8(v2, row0 + 8 * q);
-        float v5[8]; if (cached) kiln_unpack8(v5, kiln_cache[q]); else kiln_load8(v5, row0 + 8 * q);
+        float v2[8]; kiln_load8(v2, row0 + 8 * q);
+        float v5[8]; kiln_load8(v5, row0 + 8 * q);
         float top = (-INFINITY);
         {
           const int vp_ = 8 * q + 0;
@@ -280,23 +248,23 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __res
       }
     }
     {
-      const float top = row_max_k_row_57dc39d04a(s0, red);
+      const float top = row_max_k_row_801bd1a24d(s0, red);
       a4 = s0 == (-INFINITY) ? 0.0f : a4 * expf(s0 - top);
       s0 = top;
     }
-    const float s3 = row_sum_k_row_57dc39d04a(a4, red);
+    const float s3 = row_sum_k_row_801bd1a24d(a4, red);
     if (threadIdx.x == 0) F[o0 + (b_) * T + t_] = s0;
     if (threadIdx.x == 0) F[o1 + (b_) * T + t_] = s3;
     // row [B, T] =
     const int h6 = I[o6 + (b_) * T + t_];
     const float h7 = kiln_bf16_f(H[o7 + ((b_) * T + t_) * VP + h6]);
     const float s8 = ((logf(s3) + s0) - h7);
-    row_sync_k_row_57dc39d04a();
+    row_sync_k_row_801bd1a24d();
     if (threadIdx.x == 0) F[o2 + (b_) * T + t_] = s8;
     // row [B, T] =
     const float h9 = kiln_bf16_f(H[o8 + 0]);
     const float s10 = kiln_bf16_f(kiln_bf16_rn(h9));
-    row_sync_k_row_57dc39d04a();
+    row_sync_k_row_801bd1a24d();
     if (threadIdx.x == 0) H[o3 + (b_) * T + t_] = kiln_bf16_rn(s10);
     // row [B, T] =
     const float s11 = kiln_bf16_f(kiln_bf16_rn((s10 * (1.0f / s3))));
@@ -304,7 +272,7 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __res
     // map [B, T, VP] =
     if (vec) {
       for (int q = threadIdx.x; q < n4; q += blockDim.x) {
-        float v13[8]; if (cached) kiln_unpack8(v13, kiln_cache[q]); else kiln_load8(v13, row0 + 8 * q);
+        float v13[8]; kiln_load8(v13, row0 + 8 * q);
         float w[8];
         {
           const int vp_ = 8 * q + 0;
@@ -346,10 +314,10 @@ extern "C" __global__ void __launch_bounds__(1024) k_row_57dc39d04a(float* __res
       }
     }
     // scatter [B, T, VP] +=
-    row_sync_k_row_57dc39d04a();
+    row_sync_k_row_801bd1a24d();
     if (threadIdx.x == 0) {
       H[o5 + ((b_) * T + t_) * VP + h6] = kiln_bf16_rn(kiln_bf16_f(H[o5 + ((b_) * T + t_) * VP + h6]) + (s10 * -1.0f));
     }
-    row_sync_k_row_57dc39d04a();
+    row_sync_k_row_801bd1a24d();
   }
 }
