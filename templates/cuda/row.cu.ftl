@@ -101,8 +101,12 @@ ${decode}
 <#if s.kind == "online">
 <#assign mx = s.max, sm = s.sum>
     // ${mx.comment}, ${sm.comment}: one pass (online: the sum rescaled each time the running max grows)
-<#if s.cacheFill??>
-    ${s.cacheFill}
+<#if s.cacheRow??>
+    if (cached) {
+      // this thread's vectors of the row into the row cache, all in flight at once; both passes read them from there
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) kiln_cache_fill(kiln_cache + q, ${s.cacheRow} + 8 * q);
+      kiln_cache_wait();
+    }
 </#if>
 <#list mx.hoists + sm.hoists as h>
     ${h}

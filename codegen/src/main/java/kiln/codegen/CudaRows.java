@@ -112,7 +112,7 @@ final class CudaRows {
         Map<String, Object> max = stage(all.get(i), false), sum = stage(all.get(++i), true);
         cacheReads = false;
         Map<String, Object> online = new HashMap<>(Map.of("kind", "online", "max", max, "sum", sum));
-        if (fills) online.put("cacheFill", cacheFill());
+        if (fills) online.put("cacheRow", base(cached));   // the template copies this row's vectors into the cache first
         stages.add(online);
       } else {
         stages.add(stage(all.get(i), false));
@@ -314,9 +314,10 @@ final class CudaRows {
     return true;
   }
 
-  // ---- The row cache (KILN_ROW_CACHE=1; off by default: slower, see cache()): a long bf16 row read twice, once by an online max+sum pass and again by an element
-  // map after it (the joined classifier: the logits for the loss, then for dlogits), is copied whole into dynamic shared
-  // memory before the first pass (cp.async, every vector of the thread in flight at once) and both passes read it there,
+  // ---- The row cache (KILN_ROW_CACHE=1; off by default: slower, see cache()): a long bf16 row read twice, once by an online
+  // max+sum pass and again by an element map after it (the joined classifier: the logits for the loss, then for dlogits), is
+  // copied whole into dynamic shared memory before the first pass (row.cu.ftl: cp.async, every vector of the thread's share of
+  // the row in flight at once, where the pass's own loads keep one in flight) and both passes read it there,
   // instead of a second read from L2 or DRAM (a 50,304-logit row is 100 KB: two blocks an SM, Work.Rows.CACHE_LIMIT). The
   // kernel checks the size it was given (kiln_row_cache in the template), so a row too long for the cache, or an unaligned
   // one (the scalar loop), reads global memory as before. A thread copies and reads back only its own vectors, so the cache
@@ -366,16 +367,6 @@ final class CudaRows {
   /** Whether the online pass of max and sum reads the cached row (the pass that fills the cache). */
   private boolean cachedBy(RowFusion.Stage max, RowFusion.Stage sum) {
     return Exprs.loads(max.compute().inner()).contains(cached) || Exprs.loads(sum.compute().inner()).contains(cached);
-  }
-
-  /**
-   * Before the online pass: this thread's vectors of the cached row copied into the cache, all at once (cp.async: a whole row's
-   * loads in flight, where the pass's own loads keep one vector a thread in flight), then waited for; the pass and the element
-   * map after it read them from there.
-   */
-  private String cacheFill() {
-    return "if (cached) {\n      for (int q = threadIdx.x; q < n4; q += blockDim.x) kiln_cache_fill(kiln_cache + q, " + base(cached)
-        + " + 8 * q);\n      kiln_cache_wait();\n    }";
   }
 
   /** A load of vector q of the cached row (the online pass's, the element map's): from the cache where the row is cached, else global memory. */
