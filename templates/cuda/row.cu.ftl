@@ -91,6 +91,34 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
 <#include "lanes.ftl">
 
 </#if>
+<#if cache??>
+#ifndef KILN_ROW_CACHE
+#define KILN_ROW_CACHE
+// the row cache (CudaRows, KILN_ROW_CACHE): the block's dynamic shared memory where the launch gave at least `bytes`
+// (Work.Rows.sharedBytes), else null (the row is then read again from global memory)
+__device__ __forceinline__ uint4* kiln_row_cache(unsigned bytes) {
+  extern __shared__ uint4 kiln_row_cache_bytes[];
+  unsigned given;
+  asm("mov.u32 %0, %%dynamic_smem_size;" : "=r"(given));
+  return bytes <= given ? kiln_row_cache_bytes : nullptr;
+}
+// 16 bytes of global memory into the cache, asynchronously (cp.async, through L2 only); kiln_cache_wait: this thread's copies landed
+__device__ __forceinline__ void kiln_cache_fill(uint4* dst, const void* src) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" :: "r"((unsigned) __cvta_generic_to_shared(dst)), "l"(src) : "memory");
+}
+__device__ __forceinline__ void kiln_cache_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
+// 8 bf16 of a cached uint4, widened as kiln_load8 widens them
+__device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
+  const unsigned w[4] = {u.x, u.y, u.z, u.w};
+  #pragma unroll
+  for (int i = 0; i < 4; i++) {
+    d[2 * i] = __uint_as_float(w[i] << 16);
+    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
+#endif
+
+</#if>
 extern "C" __global__ void __launch_bounds__(<#if resident gt 0>256<#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
 ${unpack}
 <#if reduces>
@@ -98,6 +126,9 @@ ${unpack}
 </#if>
   const long long rows = ${rows};
   const int n4 = ${extent} >> ${shift};
+<#if cache??>
+  uint4* const kiln_cache = kiln_row_cache((unsigned) n4 * 16u);
+</#if>
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
 ${decode}
 <#list bases as b>
@@ -167,10 +198,20 @@ ${decode}
       continue;
     }
 </#if>
+<#if cache??>
+    const bool cached = vec && kiln_cache != nullptr;   // the row kept in shared memory between its two passes
+</#if>
 <#list stages as s>
 <#if s.kind == "online">
 <#assign mx = s.max, sm = s.sum>
     // ${mx.comment}, ${sm.comment}: one pass (online: the sum rescaled each time the running max grows)
+<#if s.cacheRow??>
+    if (cached) {
+      // this thread's vectors of the row into the row cache, all in flight at once; both passes read them from there
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) kiln_cache_fill(kiln_cache + q, ${s.cacheRow} + 8 * q);
+      kiln_cache_wait();
+    }
+</#if>
 <#list mx.hoists + sm.hoists as h>
     ${h}
 </#list>

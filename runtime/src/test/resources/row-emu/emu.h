@@ -59,6 +59,19 @@ static inline float kiln_bf16_sr(float x, unsigned index, unsigned seed) {
   return __uint_as_float((bits + (kiln_bf16_hash(index, seed) & 0xffffu)) & 0xffff0000u);
 }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+// the row kernels' row cache (row.cu.ftl): one buffer, as blocks run one after another (each thread uses its own vectors)
+#define KILN_ROW_CACHE
+static uint4 ROW_CACHE[1 << 16];
+static inline uint4* kiln_row_cache(unsigned bytes) { return bytes <= sizeof(ROW_CACHE) ? ROW_CACHE : nullptr; }
+static inline void kiln_cache_fill(uint4* dst, const void* src) { memcpy(dst, src, 16); }
+static inline void kiln_cache_wait() {}
+static inline void kiln_unpack8(float* d, const uint4 u) {
+  const unsigned w[4] = {u.x, u.y, u.z, u.w};
+  for (int i = 0; i < 4; i++) {
+    d[2 * i] = __uint_as_float(w[i] << 16);
+    d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
+  }
+}
 template <class A, class K>
 static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, unsigned by) {
   unsigned block = bx * by;

@@ -35,6 +35,9 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
   /** Tests: force row fusion on or off (null: the environment decides). */
   public static volatile Boolean rowsOverride;
 
+  /** Tests: force CudaRows' row cache on or off (null: the environment decides, KILN_ROW_CACHE=1 turns it on). */
+  public static volatile Boolean rowCacheOverride;
+
   /** Tests: force chunking along M on or off (null: the environment decides). */
   public static volatile Boolean rowChunksOverride;
 

@@ -92,6 +92,8 @@ final class CudaRows {
   private final Map<Expr, Integer> lastWrite = new HashMap<>();
   /** Cached bases whose registers hold the row so far, as the stages render in order. */
   private final Set<Expr> filled = new HashSet<>();
+  /** The bf16 row an online max+sum pass reads and a later element map reads again, kept in the row cache; null: none. */
+  private final Expr.Load smemRow;
 
   private CudaRows(RowFusion.Plan plan, int extent) {
     this.plan = plan;
@@ -103,12 +105,14 @@ final class CudaRows {
     for (Var v : plan.rows()) r.var(v);
     this.var = r.var(rv);
     this.lanes = movesBf16(plan) ? 8 : 4;
+    this.smemRow = lanes == 8 && cache() ? cachedRow() : null;
     this.resident = residentVectors(extent);
   }
 
   /** The launch's work: threads a row and rows a block from the extent at run time. */
   private Work.Rows work() {
-    return new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes);
+    return smemRow != null ? new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), CACHE_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 2)
+        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes);
   }
 
   /**
@@ -167,8 +171,13 @@ final class CudaRows {
     for (int i = 0; i < all.size(); i++) {
       if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
+        boolean fills = smemRow != null && cachedBy(all.get(i), all.get(i + 1));
+        cacheReads = fills;
         Map<String, Object> max = stage(i, false), sum = stage(++i, true);
-        stages.add(Map.of("kind", "online", "max", max, "sum", sum));
+        cacheReads = false;
+        Map<String, Object> online = new HashMap<>(Map.of("kind", "online", "max", max, "sum", sum));
+        if (fills) online.put("cacheRow", base(smemRow));   // the template copies this row's vectors into the cache first
+        stages.add(online);
       } else {
         stages.add(stage(i, false));
       }
@@ -193,6 +202,7 @@ final class CudaRows {
     m.put("onlineUnroll", onlineUnroll());
     m.put("resident", resident);
     m.put("caches", cached.stream().map(k -> cache((Expr.Load) k)).sorted().toList());
+    if (smemRow != null) m.put("cache", true);
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
@@ -259,7 +269,9 @@ final class CudaRows {
         perRow.put(self, local);
       }
       case MAP -> {
+        cacheReads = smemRow != null;
         loops(m, value, bind, false);
+        cacheReads = false;   // (the online pass sets it around its two stages)
         String base = base(self);
         m.put("store", r.dialect().store(base + "[" + var + "]", (String) m.get("value"), c.accumulate(), false, c.out().storage()));
         if (lanes == 4) {
@@ -333,6 +345,10 @@ final class CudaRows {
     for (Expr.Load l : row) {
       String v = "v" + names++;
       vecNames.add(v);
+      if (cacheReads && isCached(l)) {
+        vecLoads.add(cacheLoad(v, l));
+        continue;
+      }
       vecLoads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
           : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
     }
@@ -364,6 +380,66 @@ final class CudaRows {
     if (!l.tensor().dims().getLast().equals(plan.extent())) return false;
     for (int i = 0; i < l.index().size() - 1; i++) if (Exprs.uses(l.index().get(i), rv)) return false;
     return true;
+  }
+
+  // ---- The row cache (KILN_ROW_CACHE=1; off by default: slower, see cache()): a long bf16 row read twice, once by an online
+  // max+sum pass and again by an element map after it (the joined classifier: the logits for the loss, then for dlogits), is
+  // copied whole into dynamic shared memory before the first pass (row.cu.ftl: cp.async, every vector of the thread's share of
+  // the row in flight at once, where the pass's own loads keep one in flight) and both passes read it there,
+  // instead of a second read from L2 or DRAM (a 50,304-logit row is 100 KB: two blocks an SM, Work.Rows.CACHE_LIMIT). The
+  // kernel checks the size it was given (kiln_row_cache in the template), so a row too long for the cache, or an unaligned
+  // one (the scalar loop), reads global memory as before. A thread copies and reads back only its own vectors, so the cache
+  // needs no barrier (cp.async.wait_all is the thread's own).
+
+  /**
+   * Whether row kernels keep a row read twice in shared memory: off unless KILN_ROW_CACHE=1. Measured on the H200 (docs/perf.md,
+   * "The classifier's forward and backward in one pass"): the joined classifier took 3.2 ms with the cache (filled as the
+   * online pass loads, or whole by cp.async before it) against 2.8 ms reading the row again from global memory: the cache's
+   * 100 KB a block leave two blocks of 512 threads an SM, where the kernel without it runs 8 blocks of 256 that hide each other's
+   * latencies and reductions, and part of its second read hits L2.
+   */
+  static boolean cache() {
+    Boolean o = CudaLowering.rowCacheOverride;
+    return o != null ? o : CACHE;
+  }
+
+  private static final boolean CACHE = "1".equals(System.getenv("KILN_ROW_CACHE"));
+
+  /**
+   * Threads a row of a kernel with a row cache: two blocks an SM (the cache's size), so 512 threads a block for 1024 an
+   * SM, at most 64 registers a thread.
+   */
+  static final int CACHE_THREADS = 512;
+
+  /** Whether the stage being rendered (the online pass that fills the cache, the element map after it) reads the cached row from there. */
+  private boolean cacheReads;
+
+  /** The row load to cache: bf16, read along the row by an online pass's stages and by an element map after them; or null. */
+  private Expr.Load cachedRow() {
+    List<RowFusion.Stage> all = plan.stages();
+    for (int i = 0; i + 1 < all.size(); i++) {
+      if (!online(all.get(i), all.get(i + 1))) continue;
+      for (Expr.Load l : Exprs.loads(all.get(i).compute().inner())) {
+        if (!rowLoad(l) || l.tensor().storage() != DType.BF16) continue;
+        for (int j = i + 2; j < all.size(); j++) {
+          if (all.get(j).kind() == RowFusion.Kind.MAP && Exprs.loads(all.get(j).compute().inner()).contains(l)) return l;
+        }
+      }
+      return null;
+    }
+    return null;
+  }
+
+  private boolean isCached(Expr.Load l) { return smemRow != null && l.equals(smemRow); }
+
+  /** Whether the online pass of max and sum reads the cached row (the pass that fills the cache). */
+  private boolean cachedBy(RowFusion.Stage max, RowFusion.Stage sum) {
+    return Exprs.loads(max.compute().inner()).contains(smemRow) || Exprs.loads(sum.compute().inner()).contains(smemRow);
+  }
+
+  /** A load of vector q of the cached row (the online pass's, the element map's): from the cache where the row is cached, else global memory. */
+  private String cacheLoad(String v, Expr.Load l) {
+    return "float " + v + "[8]; if (cached) kiln_unpack8(" + v + ", kiln_cache[q]); else kiln_load8(" + v + ", " + base(l) + " + 8 * q);";
   }
 
   /** A per-row stage's store of its local (already as stored) into its output at the rows vars. */

@@ -74,6 +74,61 @@ public final class RowFusion {
     return new Launches(out, step);
   }
 
+  /** Whether a training step may run the forward and the backward as one joined section (joined); KILN_ROW_JOIN=0 turns it off. */
+  public static final boolean JOIN = !"0".equals(System.getenv("KILN_ROW_JOIN"));
+
+  /**
+   * The computes of `first` then `second` (a forward and the backward run right after it, a training step) in an order
+   * where the last row group of first and the first row group of second are one row group, or null where they cannot
+   * be (or JOIN is off). The classifier: its forward (max, Σ exp, loss per row) ends the forward, and its backward (the
+   * per-row factor, dlogits, −1 at the target) begins the backward; joined, the logits are read once for both. The
+   * order is first's computes before its last row group G1, then second's computes before its first row group G2
+   * (the loss-gradient seeds, which read nothing of the forward), G1, G2, then first's computes after G1 (the mean
+   * loss, which reads G1's losses), then the rest of second. The moves are legal when the seeds read nothing that G1 or
+   * the mean loss writes and write nothing they touch, and the mean loss neither reads what G2 writes nor writes what
+   * G2 touches; the result is kept only where launches() then finds G1 and G2 in one group. Storage: the arena plans
+   * over both orders (the sections apart, for a forward alone, and this one).
+   */
+  public static List<Compute> joined(List<Compute> first, List<Compute> second) {
+    if (!JOIN || first.isEmpty() || second.isEmpty()) return null;
+    Launches a = launches(first), b = launches(second);
+    int g1 = -1, g2 = -1;
+    for (int k = a.groups().size() - 1; k >= 0 && g1 < 0; k--) if (plan(a.groups().get(k)) != null) g1 = k;
+    for (int k = 0; k < b.groups().size() && g2 < 0; k++) if (plan(b.groups().get(k)) != null) g2 = k;
+    if (g1 < 0 || g2 < 0) return null;
+    List<Compute> before = new ArrayList<>(), rowsA = new ArrayList<>(), tail = new ArrayList<>();
+    for (int k = 0; k < first.size(); k++) (a.step()[k] < g1 ? before : a.step()[k] == g1 ? rowsA : tail).add(first.get(k));
+    List<Compute> seeds = new ArrayList<>(), rowsB = new ArrayList<>(), rest = new ArrayList<>();
+    for (int k = 0; k < second.size(); k++) (b.step()[k] < g2 ? seeds : b.step()[k] == g2 ? rowsB : rest).add(second.get(k));
+    List<Compute> movedPast = new ArrayList<>(rowsA);
+    movedPast.addAll(tail);
+    if (!independent(seeds, movedPast) || !independent(tail, rowsB)) return null;
+    List<Compute> order = new ArrayList<>(before);
+    order.addAll(seeds);
+    order.addAll(rowsA);
+    order.addAll(rowsB);
+    order.addAll(tail);
+    order.addAll(rest);
+    // kept only where the joined rows are one launch, as the lowering groups them (the matmul epilogues first)
+    Launches joined = launches(order);
+    int at = order.indexOf(rowsA.getFirst());
+    for (Compute c : rowsB) if (joined.step()[order.indexOf(c)] != joined.step()[at]) return null;
+    List<List<Compute>> lowered = Epilogue.groups(order);
+    Tensor firstOut = rowsA.getFirst().out(), lastOut = rowsB.getLast().out();
+    boolean together = lowered.stream().anyMatch(g -> g.stream().anyMatch(c -> c.out().equals(firstOut)) && g.stream().anyMatch(c -> c.out().equals(lastOut)));
+    return together ? order : null;
+  }
+
+  /** Whether the computes of x and of y may run in either order: neither reads what the other writes, nor do both write one tensor. */
+  private static boolean independent(List<Compute> x, List<Compute> y) {
+    java.util.Set<Tensor> wx = new java.util.HashSet<>(), wy = new java.util.HashSet<>(), rx = new java.util.HashSet<>(), ry = new java.util.HashSet<>();
+    for (Compute c : x) { wx.add(c.out().root()); for (Expr.Load l : loadsOf(c)) rx.add(l.tensor().root()); }
+    for (Compute c : y) { wy.add(c.out().root()); for (Expr.Load l : loadsOf(c)) ry.add(l.tensor().root()); }
+    for (Tensor t : wx) if (wy.contains(t) || ry.contains(t)) return false;
+    for (Tensor t : wy) if (rx.contains(t)) return false;
+    return true;
+  }
+
   /** A row group grown from computes[i]: its builder, the last compute it takes, the computes hoisted before it. */
   private record Grown(Builder builder, int last, List<Integer> hoisted) {}
 

@@ -128,9 +128,29 @@ public sealed interface Work {
    * bf16 a row, 8 lanes, 4 rows a warp); rows that one warp or less serves go warpRows warps to a block,
    * longer ones one to a block.
    */
-  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) implements Work {
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes, int cacheBytes) implements Work {
+    public Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) {
+      this(rows, extent, maxThreads, vectorsPerThread, warpRows, lanes, 0);
+    }
+
     /** Fewest threads a row: shorter rows leave lanes idle. */
     static final int MIN_LANES = 4;
+
+    /**
+     * Most dynamic shared memory a block's row cache takes: two blocks an SM (228 KB on Hopper, 1 KB of it reserved a
+     * block); a longer row is read again from global memory instead (the kernel checks the size it was given).
+     */
+    public static final int CACHE_LIMIT = 112 * 1024;
+
+    /**
+     * Bytes of dynamic shared memory a block takes for a row of `extent` elements: cacheBytes an element (the row kernel
+     * keeps a row it reads twice there, CudaRows' row cache), rounded up to 16; 0 where there is no cache or it would
+     * pass CACHE_LIMIT.
+     */
+    public int sharedBytes(long extent) {
+      long n = (extent * cacheBytes + 15) / 16 * 16;
+      return cacheBytes == 0 || n > CACHE_LIMIT ? 0 : (int) n;
+    }
 
     /** Threads per row (blockDim.x) for a row of `extent` elements. */
     public int threads(long extent) {

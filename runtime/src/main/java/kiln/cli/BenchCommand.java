@@ -130,8 +130,7 @@ public final class BenchCommand implements Callable<Integer> {
 
   /** One timed step of either bench (a session, or data-parallel replicas): forward, backward, AdamW; the loss waits for the device. */
   static float step(Learner l) {
-    l.forward();
-    l.backward();
+    l.forwardBackward();
     l.update(1e-4f, 0f, 1f);
     return l.loss();
   }

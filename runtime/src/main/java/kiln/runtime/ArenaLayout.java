@@ -26,8 +26,23 @@ public class ArenaLayout {
    * together (a matmul and its epilogue, kiln.codegen.Epilogue.groups) share one time step, so a tensor any
    * of them touches lives through the whole launch.
    */
-  public record Launches(List<List<kiln.dsl.Compute>> groups) {
+  public record Launches(List<List<kiln.dsl.Compute>> groups, List<List<List<kiln.dsl.Compute>>> alternatives) {
+    public Launches(List<List<kiln.dsl.Compute>> groups) { this(groups, List.of()); }
+
     public static Launches each(List<kiln.dsl.Compute> order) { return new Launches(order.stream().map(List::of).toList()); }
+
+    /**
+     * groups, then each alternative: other orders the same computes may run in (a training step's forward and backward as
+     * one joined section, kiln.codegen.RowFusion.joined, beside the sections apart). The layout holds for every order: two
+     * tensors share storage only where their lifetimes are apart in each, and an output takes an input's place only where
+     * each order allows it.
+     */
+    public List<List<List<kiln.dsl.Compute>>> orders() {
+      List<List<List<kiln.dsl.Compute>>> all = new java.util.ArrayList<>();
+      all.add(groups);
+      all.addAll(alternatives);
+      return all;
+    }
   }
 
   /**
@@ -40,7 +55,8 @@ public class ArenaLayout {
    */
   public ArenaLayout(Graph graph, Map<Dim, Integer> bound, java.util.Set<Tensor> pinned, Launches launches, boolean host,
                      Map<Tensor, Long> storage) {
-    List<List<kiln.dsl.Compute>> order = launches == null ? null : launches.groups();
+    List<List<List<kiln.dsl.Compute>>> orders = launches == null ? null : launches.orders();
+    this.host = host;
     this.sizes = new HashMap<>(bound);
     this.granule = host ? 1 : DEVICE_GRANULE;
     for (Graph.DerivedDim d : graph.derivedDims()) {
@@ -48,7 +64,8 @@ public class ArenaLayout {
       for (Tensor.Term t : d.size()) n += t.coefficient() * product(t.dims());
       sizes.put(d.dim(), checkedInt(n, d.dim().name()));
     }
-    Map<Tensor, int[]> lifetimes = order == null ? Map.of() : lifetimes(order);
+    List<Map<Tensor, int[]>> lives = orders == null ? List.of(Map.of()) : orders.stream().map(ArenaLayout::lifetimes).toList();
+    Map<Tensor, int[]> lifetimes = lives.getFirst();
     long floats = 0, ints = 0;
     List<Tensor> shared = new java.util.ArrayList<>();
     for (Tensor t : graph.roots()) {
@@ -59,15 +76,28 @@ public class ArenaLayout {
       else if (transientTensor) shared.add(t);
       else { rootOffsets.put(t, floats); floats += padded(Math.max(n, storage.getOrDefault(t, 0L))); }
     }
-    Map<Tensor, Tensor> inPlace = order == null ? Map.of() : inPlace(order, lifetimes, new java.util.HashSet<>(shared));
-    List<Tensor> units = shared.stream().filter(t -> !inPlace.containsKey(t)).toList();
-    Map<Tensor, int[]> unitLife = new HashMap<>(lifetimes);
-    for (var e : inPlace.entrySet()) {
-      Tensor u = representative(e.getValue(), inPlace);
-      int[] a = unitLife.get(u), b = lifetimes.get(e.getKey());
-      unitLife.put(u, new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+    // an in-place pair holds where every order finds it
+    Map<Tensor, Tensor> inPlace = new HashMap<>();
+    if (orders != null) {
+      inPlace.putAll(inPlace(orders.getFirst(), lifetimes, new java.util.HashSet<>(shared)));
+      for (int o = 1; o < orders.size(); o++) {
+        Map<Tensor, Tensor> other = inPlace(orders.get(o), lives.get(o), new java.util.HashSet<>(shared));
+        inPlace.entrySet().removeIf(e -> !e.getValue().equals(other.get(e.getKey())));
+      }
     }
-    sharedFloats = place(units, unitLife, floats);
+    List<Tensor> units = shared.stream().filter(t -> !inPlace.containsKey(t)).toList();
+    List<Map<Tensor, int[]>> unitLives = new java.util.ArrayList<>();
+    for (Map<Tensor, int[]> life : lives) {
+      Map<Tensor, int[]> unitLife = new HashMap<>(life);
+      for (var e : inPlace.entrySet()) {
+        Tensor u = representative(e.getValue(), inPlace);
+        int[] a = unitLife.get(u), b = life.get(e.getKey());
+        if (a == null || b == null) continue;
+        unitLife.put(u, new int[] {Math.min(a[0], b[0]), Math.max(a[1], b[1])});
+      }
+      unitLives.add(unitLife);
+    }
+    sharedFloats = place(units, unitLives, floats);
     for (Tensor t : inPlace.keySet()) rootOffsets.put(t, rootOffsets.get(representative(t, inPlace)));
     floats += sharedFloats;
     this.floatCount = floats;
@@ -77,6 +107,8 @@ public class ArenaLayout {
   /** Device arenas start every root tensor on a 64-byte boundary (vector loads, cp.async 16-byte copies). */
   static final int DEVICE_GRANULE = 16;
   private final int granule;
+  /** A host layout (the CPU's fused loops), not a device one (CUDA's row kernels). */
+  private final boolean host;
 
   private long padded(long n) { return (n + granule - 1) / granule * granule; }
 
@@ -120,7 +152,7 @@ public class ArenaLayout {
           // within the launch nothing after c touches u; before c, a matmul's epilogue may touch u only at its own
           // index, while a row kernel's or fused loop's statements interleave across threads: none may touch u at all
           List<kiln.dsl.Compute> before = launch.subList(0, at);
-          boolean beforeOk = epilogue ? onlyElementwise(before, u) : !touched(before, u);
+          boolean beforeOk = epilogue ? onlyElementwise(before, u) : !touched(before, u) || !host && rowReadsFirst(launch, at, u);
           if (candidate == null && !taken.contains(u) && beforeOk && !touched(launch.subList(at + 1, launch.size()), u)) candidate = u;
         }
         if (!ok || candidate == null) continue;   // the loop above saw every read of the candidate at the output's index
@@ -129,6 +161,32 @@ public class ArenaLayout {
       }
     }
     return pairs;
+  }
+
+  /**
+   * Whether launch is a CUDA row kernel (kiln.codegen.RowFusion) whose stages before stage at only read t, each where no
+   * element of t is overwritten by stage at before the read: a reduction or element map along the row at its own element
+   * (a thread touches the same elements in every stage), a per-row value anywhere in the row (every thread reads it and
+   * thread 0's store waits for the row, CudaRows' row_sync after a read from global memory), a write at a computed place
+   * (between two barriers). The joined classifier: the forward's max, Σ exp and loss read the logits that its backward's
+   * dlogits then take in place.
+   */
+  private static boolean rowReadsFirst(List<kiln.dsl.Compute> launch, int at, Tensor t) {
+    kiln.codegen.RowFusion.Plan plan = kiln.codegen.RowFusion.plan(launch);
+    if (plan == null || t.dtype() != DType.F32) return false;
+    List<kiln.dsl.Expr> element = new java.util.ArrayList<>(plan.rows());
+    element.add(plan.r());
+    for (int k = 0; k < at; k++) {
+      kiln.codegen.RowFusion.Stage s = plan.stages().get(k);
+      kiln.dsl.Compute c = s.compute();
+      if (c.out().root().equals(t.root())) return false;
+      for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t.root())) return false;
+      boolean alongRow = s.kind() == kiln.codegen.RowFusion.Kind.REDUCE || s.kind() == kiln.codegen.RowFusion.Kind.MAP;
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
+        if (l.tensor().root().equals(t.root()) && alongRow && !(l.tensor().equals(t) && l.index().equals(element))) return false;
+      }
+    }
+    return true;
   }
 
   private static boolean touched(List<kiln.dsl.Compute> computes, Tensor t) {
@@ -169,27 +227,37 @@ public class ArenaLayout {
   }
 
   /** First-fit, largest first: each tensor at the lowest offset clear of every placed tensor it overlaps in time. */
-  private long place(List<Tensor> tensors, Map<Tensor, int[]> life, long base) {
+  private long place(List<Tensor> tensors, List<Map<Tensor, int[]>> lives, long base) {
     List<Tensor> bySize = new java.util.ArrayList<>(tensors);
     bySize.sort((a, b) -> Long.compare(slots(b), slots(a)));
-    List<long[]> placed = new java.util.ArrayList<>();   // {offset, size, first, last}
+    List<long[]> placed = new java.util.ArrayList<>();   // {offset, size}
+    List<Tensor> order = new java.util.ArrayList<>();     // the tensor of each
     long end = 0;
     for (Tensor t : bySize) {
       long n = padded(slots(t));
-      int[] lt = life.get(t);
       List<long[]> clash = new java.util.ArrayList<>();
-      for (long[] p : placed) if (p[2] <= lt[1] && lt[0] <= p[3]) clash.add(p);
+      for (int q = 0; q < placed.size(); q++) if (overlap(lives, t, order.get(q))) clash.add(placed.get(q));
       clash.sort((a, b) -> Long.compare(a[0], b[0]));
       long off = 0;
       for (long[] p : clash) {
         if (off + n <= p[0]) break;
         off = Math.max(off, p[0] + p[1]);
       }
-      placed.add(new long[] {off, n, lt[0], lt[1]});
+      placed.add(new long[] {off, n});
+      order.add(t);
       rootOffsets.put(t, base + off);
       end = Math.max(end, off + n);
     }
     return end;
+  }
+
+  /** Whether a's and b's lifetimes overlap in some order (one that touches only one of them keeps them apart). */
+  private static boolean overlap(List<Map<Tensor, int[]>> lives, Tensor a, Tensor b) {
+    for (Map<Tensor, int[]> life : lives) {
+      int[] x = life.get(a), y = life.get(b);
+      if (x != null && y != null && x[0] <= y[1] && y[0] <= x[1]) return true;
+    }
+    return false;
   }
 
   /** Bytes of the region that transient tensors share. */

@@ -39,6 +39,19 @@ public abstract class Executor<P> implements AutoCloseable {
 
   protected final List<Step<P>> all() { return all; }
 
+  /**
+   * Launches of one training step: every section's, except that where there is a joined section (Session.STEP) it counts
+   * instead of "forward" and "backward" (the sections a forward alone or a backward alone runs).
+   */
+  public final int stepLaunches() {
+    boolean joined = sections.containsKey(Session.STEP);
+    int n = 0;
+    for (var e : sections.entrySet()) {
+      if (!joined || !e.getKey().equals("forward") && !e.getKey().equals("backward")) n += e.getValue().size();
+    }
+    return n;
+  }
+
   /** Runs a section of the program (no allocation: a step calls this every launch group). */
   public final void run(String section) { run(section, NO_CUTS, i -> { }); }
 

@@ -25,6 +25,12 @@ public interface Learner extends AutoCloseable {
   /** Backward; afterwards the gradient block holds the gradient of the loss over the whole batch. */
   void backward();
 
+  /** forward() then backward() (a training step); a learner may run them as one section, after which the logits are not readable. */
+  default void forwardBackward() {
+    forward();
+    backward();
+  }
+
   /** The mean loss over the whole batch of the last forward. */
   float loss();
 

@@ -91,6 +91,7 @@ public class Session implements Learner {
     this.cuda = cuda;
     this.executor = cuda == null ? new CpuExecutor(arena, plan.sections(), threads)
         : new CudaExecutor(arena, plan.sections(), cuda, CudaSchedule.fromEnvironment(precision));
+    this.joined = plan.sections().containsKey(STEP);
   }
 
   /** What a session lays out before it touches a device: its program (bf16: narrowed), its sections and its arena. */
@@ -123,7 +124,9 @@ public class Session implements Learner {
     }
     // on CUDA a matmul and its epilogue run as one launch, and in the order the lowering runs them: lifetimes over those launches
     // on the CPU the statements of a fused loop run interleaved, one time step; likewise a CUDA launch
-    Map<String, List<Compute>> sections = sections(program, bf16Cast, copyAfterGather);
+    // on CUDA a training step may run forward and backward as one section, STEP (RowFusion.joined): the arena holds for both orders
+    Map<String, List<Compute>> sections = device == Device.CPU ? sections(program, bf16Cast, copyAfterGather)
+        : cudaSections(program, bf16Cast, copyAfterGather);
     Arena arena = device == Device.CPU ? new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Fuse::groups), true, storage)
         : new Arena(program.graph(), sizes, pinned, launches(sections, kiln.codegen.Epilogue::groups), false, storage);
     return new Plan(program, bf16Cast, copyAfterGather, sections, arena);
@@ -163,18 +166,43 @@ public class Session implements Learner {
     return sections;
   }
 
+  /**
+   * The section a training step runs instead of "forward" then "backward" where the two join (CUDA sessions): their computes
+   * in the order kiln.codegen.RowFusion.joined gives, the forward's last row group and the backward's first as one row kernel
+   * (the classifier: the logits read once for the loss and dlogits). A forward alone (validation, verify, sampling) still runs
+   * "forward", with the same numbers: the joined kernel's forward stages are the forward's row kernel's.
+   */
+  public static final String STEP = "step";
+
+  /** A CUDA session's sections: sections(p, cast, copy), and STEP where the forward and backward join (RowFusion.joined). */
+  public static Map<String, List<Compute>> cudaSections(Program p, List<Compute> cast, Tensor copy) {
+    Map<String, List<Compute>> sections = sections(p, cast, copy);
+    List<Compute> joined = kiln.codegen.CudaLowering.rows() ? kiln.codegen.RowFusion.joined(sections.get("forward"), sections.get("backward")) : null;
+    if (joined != null) sections.put(STEP, joined);
+    return sections;
+  }
+
   /** The computes of a CUDA step as CudaLowering groups them into launches (kiln.codegen.Epilogue.groups per section), in order. */
   public static Arena.Launches cudaLaunches(Program p) { return cudaLaunches(p, null); }
 
   /** As above, with a bf16 session's "cast" section (null: none). */
-  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(sections(p, cast), kiln.codegen.Epilogue::groups); }
+  static Arena.Launches cudaLaunches(Program p, List<Compute> cast) { return launches(cudaSections(p, cast, null), kiln.codegen.Epilogue::groups); }
 
-  /** Each section's computes grouped into launches as a backend's lowering groups them, sections in order. */
+  /**
+   * Each section's computes grouped into launches as a backend's lowering groups them, sections in order; where there is a
+   * STEP section, the launches with STEP in place of "forward" and "backward" are the arena's alternative order.
+   */
   private static Arena.Launches launches(Map<String, List<Compute>> sections,
                                          java.util.function.Function<List<Compute>, List<List<Compute>>> groups) {
-    List<List<Compute>> launches = new java.util.ArrayList<>();
-    for (List<Compute> section : sections.values()) launches.addAll(groups.apply(section));
-    return new Arena.Launches(launches);
+    List<List<Compute>> launches = new java.util.ArrayList<>(), joined = new java.util.ArrayList<>();
+    for (var e : sections.entrySet()) {
+      if (e.getKey().equals(STEP)) continue;
+      List<List<Compute>> g = groups.apply(e.getValue());
+      launches.addAll(g);
+      if (e.getKey().equals("forward")) joined.addAll(sections.containsKey(STEP) ? groups.apply(sections.get(STEP)) : g);
+      else if (!e.getKey().equals("backward") || !sections.containsKey(STEP)) joined.addAll(g);
+    }
+    return new Arena.Launches(launches, sections.containsKey(STEP) ? List.of(joined) : List.of());
   }
 
   /** A program split into the sections a trainer runs: forward, backward, update. */
@@ -207,6 +235,29 @@ public class Session implements Learner {
   }
 
   public void forward() {
+    castIfStale();
+    executor.run("forward");
+  }
+
+  /**
+   * forward() then backward(), as one section where the session has one (STEP: the classifier's forward and backward in one
+   * row kernel); the logits are not readable afterwards (dlogits took their place), the loss is.
+   */
+  @Override public void forwardBackward() {
+    if (!joined) {
+      forward();
+      backward();
+      return;
+    }
+    castIfStale();
+    executor.run(STEP);
+  }
+
+  /** Whether this session has a STEP section. */
+  private final boolean joined;
+
+  /** Makes the params' bf16 copy where it is stale (before a forward). */
+  private void castIfStale() {
     if (copyStale) {
       // the params' bf16 copy from the master, rounded as the update at this step count rounded it (Bf16Storage)
       // (after a ZeRO-1 update the device's hyper already holds this step: no second upload)
@@ -218,7 +269,6 @@ public class Session implements Learner {
       executor.run("cast");
       copyStale = false;
     }
-    executor.run("forward");
   }
 
   /** A bf16 session's params were written since the copy was last made from them. */

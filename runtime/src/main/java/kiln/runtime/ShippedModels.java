@@ -47,12 +47,12 @@ public final class ShippedModels {
   }
 
   private static Map<String, List<Compute>> sections(String model, Session.Device device) {
-    return Session.sections(first(model).program(device));
+    return device == Session.Device.CPU ? Session.sections(first(model).program(device)) : Session.cudaSections(first(model).program(device), null, null);
   }
 
-  /** The CUDA sections a session at this precision runs (Models.Shape.program). */
+  /** The CUDA sections a session at this precision runs (Models.Shape.program), the training step's joined one included. */
   private static Map<String, List<Compute>> sections(String model, CudaSchedule.Precision precision) {
-    return Session.sections(first(model).program(Session.Device.CUDA, precision, null));
+    return Session.cudaSections(first(model).program(Session.Device.CUDA, precision, null), null, null);
   }
 
   /**
@@ -78,7 +78,7 @@ public final class ShippedModels {
   /** GPT-2's CUDA sections after the bf16 storage pass, with its "cast" section. */
   static Map<String, List<Compute>> gpt2CudaBf16Sections() {
     kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(first("gpt2").program(Session.Device.CUDA), true, kiln.codegen.Bf16Storage.Residual.FP32);
-    return Session.sections(stored.program(), stored.cast());
+    return Session.cudaSections(stored.program(), stored.cast(), null);
   }
 
   /** The launches at --precision bf16 (INDEX.md) and every kernel: nearly all differ from fp32 (bf16 loads and stores). */

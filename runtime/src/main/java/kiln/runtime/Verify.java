@@ -89,7 +89,9 @@ public final class Verify {
     s.setBatch(state.x(), state.y());
     s.forward();
     float[] logits = s.read(s.program.logits());   // before the backward, which may reuse their storage
-    s.backward();
+    // the gradients of the step a trainer runs (Session.forwardBackward: on CUDA the classifier's forward and backward in one
+    // kernel, which repeats the forward's numbers), after the forward alone gave the logits
+    s.forwardBackward();
     List<Diff> diffs = new ArrayList<>();
     diffs.add(logitsDiff(logits, state.logits(), state.B() * state.T(), vocab, paddedVocab, tol.logits()));
     diffs.add(diff("loss", new float[] {s.loss()}, new float[] {state.loss()}, 0, 1, tol.logits()));
@@ -109,10 +111,7 @@ public final class Verify {
     if (!expectedLosses.isEmpty()) {
       out.printf("%-6s %14s %14s %12s%n", "step", "expected loss", "kiln loss", "abs diff");
       for (int step = 0; step < expectedLosses.size(); step++) {
-        if (step > 0) {
-          s.forward();
-          s.backward();
-        }
+        if (step > 0) s.forwardBackward();
         double got = s.loss(), want = expectedLosses.get(step), d = Math.abs(got - want);
         boolean good = d <= tol.losses();
         ok &= good;

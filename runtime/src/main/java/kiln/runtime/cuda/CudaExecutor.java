@@ -94,22 +94,27 @@ public final class CudaExecutor extends Executor<List<Launch>> {
     Map<String, String> sources = new LinkedHashMap<>();
     // who reads each tensor over the whole step: an epilogue leaves unstored what only its own group reads
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(program.values().stream().flatMap(List::stream).toList());
+    // a training step's sections (the joined one instead of forward and backward where there is one): what the note counts
+    java.util.function.Predicate<String> ofStep = name -> !program.containsKey(kiln.runtime.Session.STEP) || !name.equals("forward") && !name.equals("backward");
+    int stepTuned = 0;
     for (var e : program.entrySet()) {
+      int before = tuned[0];
       Lowering.Lowered l = CudaLowering.lower(e.getValue(), schedule, chooser, layout::size, transposeFloats(schedule), readers, layout::offsetLong);
+      if (ofStep.test(e.getKey())) stepTuned += tuned[0] - before;
       lowered.put(e.getKey(), l);
       for (var k : l.kernels().values()) sources.putIfAbsent(k.function(), k.source());
     }
     this.kernelCount = sources.size();
     // what the launches came to, counted by their work
-    java.util.function.ToLongFunction<java.util.function.Predicate<Rendered>> count = p -> lowered.values().stream()
-        .flatMap(l -> l.launches().stream()).map(kiln.codegen.Launch::kernel).filter(p).count();
+    java.util.function.ToLongFunction<java.util.function.Predicate<Rendered>> count = p -> lowered.entrySet().stream().filter(e -> ofStep.test(e.getKey()))
+        .flatMap(e -> e.getValue().launches().stream()).map(kiln.codegen.Launch::kernel).filter(p).count();
     long matmuls = count.applyAsLong(k -> k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles);
     long copies = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null);
     long byRows = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.transposed() != null && t.transposed().byRows());
     long wgmma = count.applyAsLong(k -> k.work() instanceof Work.Tiles t && t.tile() instanceof CudaSchedule.WgmmaTile);
     long epilogues = count.applyAsLong(k -> (k.work() instanceof Work.Tiles || k.work() instanceof Work.Bf16Tiles) && k.source().contains("auto epilogue"));
-    this.tunedNote = tuned[0] + " of " + matmuls + " matmul launches tuned"
-        + (tuned[0] < matmuls ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
+    this.tunedNote = stepTuned + " of " + matmuls + " matmul launches tuned"
+        + (stepTuned < matmuls ? " (the rest use the default tile; run ./kiln tune --device cuda)" : "") + " from " + tuning.file()
         + (schedule.wgmma() != null ? "; " + wgmma + " of " + matmuls + " on sm_90a wgmma (" + copies + " over transposed copies"
         + (transposeFloats(schedule) > 0 ? "" : ", KILN_WGMMA_T=0") + ")"
         + (byRows > 0 ? ", " + byRows + " of them chunked along M (KILN_WGMMA_MCHUNK=0 turns it off)" : "") : "")
@@ -216,8 +221,8 @@ public final class CudaExecutor extends Executor<List<Launch>> {
       case Work.Rows w -> {
         int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
         long blocks = (layout.product(w.rows()) + per - 1) / per;
-        yield List.of(over(kernel, Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))), Launch.Dim3.of(w.threads(extent), per), 0,
-            args));
+        yield List.of(over(kernel, Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))), Launch.Dim3.of(w.threads(extent), per),
+            w.sharedBytes(extent), args));
       }
       case Work.Columns c -> columns(kernel, sum.get(), c, workspace, args);
       case Work.RowTiles t -> List.of(over(kernel,
@@ -414,7 +419,7 @@ public final class CudaExecutor extends Executor<List<Launch>> {
 
   @Override public String describe() {
     return String.format("cuda: %s (%s), %s matmuls, %d launches, %d kernels (NVRTC %s: %d compiled in %.0f ms, %d from cache in %.0f ms), "
-            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), all().size(), kernelCount,
+            + "device arena %.1f MB in %d allocation(s); %s; %s", cuda.name(), cuda.arch(), schedule.precision().name().toLowerCase(), stepLaunches(), kernelCount,
         Nvrtc.version(), compile.cold(), compile.coldMs(), compile.warm(), compile.warmMs(), memory.bytes() / 1e6, cuda.allocationCount(), tunedNote,
         GRAPHS ? "each section replayed as a CUDA graph from its second run" : "no CUDA graphs (KILN_CUDA_GRAPHS=0)");
   }

@@ -127,8 +127,7 @@ public final class Trainer implements AutoCloseable {
       long t0 = System.nanoTime();
       train.next(x, y);
       session.setBatch(x, y);
-      session.forward();
-      session.backward();
+      session.forwardBackward();
       float loss = session.loss();
       double norm = session.gradNorm();
       double lr = schedule.lr(step);

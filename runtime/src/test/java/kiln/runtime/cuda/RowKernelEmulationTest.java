@@ -1,5 +1,6 @@
 // The generated row kernels run without a GPU: every row group of GPT-2's and Llama's step (layernorm and
-// RMSNorm forward and backward, the classifier's forward and backward, Llama's softmax) is rendered for the
+// RMSNorm forward and backward, the classifier's forward and backward, apart and joined as the training step runs them
+// (Session.STEP: logits read once, dlogits in their place where laid out by launch), Llama's softmax) is rendered for the
 // CUDA backend, compiled with g++ under a host emulation of CUDA (resources row-emu: an OS thread per CUDA
 // thread, barriers for __syncthreads, __syncwarp and the warp shuffles) and run on random inputs laid out as on
 // the device; every tensor the group writes must match the Java CPU kernels run on the same inputs. The shapes
@@ -61,15 +62,20 @@ class RowKernelEmulationTest {
     Setup x = setup(which, bf16, tmp);
     Program p = x.p();
     Arena host = x.host(), device = x.device();
-    int groups = 0, bf16Groups = 0, mapFirst = 0, partWarp = 0;
+    int groups = 0, bf16Groups = 0, mapFirst = 0, partWarp = 0, joined = 0;
     residentRuns = 0;
     // laid out by launch: the row groups of those launches (a group the layout was not planned on may find a tensor it
     // writes sharing the place of one it read: the fp32 bias and residual adds are matmul epilogues there, not row stages)
     Map<String, List<List<Compute>>> sections = new java.util.LinkedHashMap<>();
     if (x.byLaunch()) {
-      sections.put("launch", Session.cudaLaunches(p).groups());
+      Arena.Launches launches = Session.cudaLaunches(p);
+      sections.put("launch", launches.groups());
+      // the training step's joined order (Session.STEP): its groups that the sections apart do not have (the joined classifier)
+      java.util.Set<List<String>> apart = new java.util.HashSet<>();
+      for (List<Compute> g : launches.groups()) apart.add(signature(g));
+      for (List<List<Compute>> order : launches.alternatives()) sections.put("step", order.stream().filter(g -> !apart.contains(signature(g))).toList());
     } else {
-      for (var section : Session.sections(p).entrySet()) sections.put(section.getKey(), RowFusion.groups(section.getValue()));
+      for (var section : Session.cudaSections(p, null, null).entrySet()) sections.put(section.getKey(), RowFusion.groups(section.getValue()));
     }
     for (var section : sections.entrySet()) {
       for (List<Compute> group : section.getValue()) {
@@ -79,8 +85,22 @@ class RowKernelEmulationTest {
         if (check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp) < 32) partWarp++;
         if (plan.stages().stream().anyMatch(s -> touchesBf16(s.compute()))) bf16Groups++;
         if (plan.stages().getFirst().kind() == RowFusion.Kind.MAP) mapFirst++;
+        if (plan.stages().getFirst().kind() == RowFusion.Kind.REDUCE && plan.stages().getLast().kind() == RowFusion.Kind.SCATTER) {
+          joined++;
+          // and with the row cache (KILN_ROW_CACHE=1: the bf16 logits row kept in shared memory between its two passes)
+          if (bf16) {
+            CudaLowering.rowCacheOverride = true;
+            try {
+              check(section.getKey() + " group (row cache) " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
+            } finally {
+              CudaLowering.rowCacheOverride = null;
+            }
+          }
+        }
       }
     }
+    // the classifier's forward and backward in one kernel (the training step's, RowFusion.joined)
+    assertEquals(1, joined, which + ": joined classifier row groups");
     // every model has norms fed by an element map (a residual add, the residual gradient's first term) along their rows
     assertTrue(mapFirst >= 2, which + ": row groups led by an element map: " + mapFirst);
     assertTrue(groups >= 8, which + ": row groups found: " + groups);
@@ -276,6 +296,9 @@ class RowKernelEmulationTest {
     }
     return block;
   }
+
+  /** A launch group by its computes' names and outputs (the same group in two orders has the same signature). */
+  private static List<String> signature(List<Compute> group) { return group.stream().map(c -> c.name() + " " + c.out().name()).toList(); }
 
   private static boolean touchesBf16(Compute c) {
     if (c.out().storage() == DType.BF16) return true;
