@@ -100,6 +100,19 @@ public final class Epilogue {
     return !heavy[0];
   }
 
+  /** Whether bf16 matmuls take residual epilogues under AUTO; KILN_EPI_RESIDUAL=0 leaves the adds to the norms' row kernels. */
+  static final boolean RESIDUAL = !"0".equals(System.getenv("KILN_EPI_RESIDUAL"));
+
+  /** Whether an epilogue reads, at C's index, a tensor that is neither C nor one of its own outputs. */
+  private static boolean readsResidual(List<Compute> epilogue, Tensor c, List<Var> at) {
+    Set<Tensor> own = new HashSet<>(List.of(c.root()));
+    for (Compute e : epilogue) own.add(e.out().root());
+    for (Compute e : epilogue) {
+      for (Expr.Load l : Exprs.loads(e.body())) if (l.index().equals(at) && !own.contains(l.tensor().root())) return true;
+    }
+    return false;
+  }
+
   /** A matmul that can take an epilogue: it assigns every element of its output (a root or view, at the identity index). */
   private static boolean head(Compute c) {
     return !c.accumulate() && c.isFullCover() && MatmulMatch.of(c).isPresent();
@@ -134,6 +147,9 @@ public final class Epilogue {
     // AUTO, a matmul storing bf16: the epilogue only where every compute of it is light; with a GELU among them the whole
     // chain stays a map (fc + bias fused, then a GELU map, measured 0.2 ms a step slower than the bare fc and one bias + GELU map)
     if (mode() == Mode.AUTO && mm.out().storage() == kiln.dsl.DType.BF16 && !epilogue.stream().allMatch(Epilogue::light)) return List.of();
+    // AUTO without residual epilogues (KILN_EPI_RESIDUAL=0): a bf16 matmul whose epilogue reads another tensor of C's shape
+    // (a residual) keeps none; the add then leads the next norm's row kernel
+    if (mode() == Mode.AUTO && !RESIDUAL && mm.out().storage() == kiln.dsl.DType.BF16 && readsResidual(epilogue, mm.out(), at)) return List.of();
     List<Integer> positions = new ArrayList<>(taken.keySet());
     for (int k = positions.size() - 1; k >= 0; k--) rest.remove((int) positions.get(k));
     return epilogue;
