@@ -259,16 +259,6 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       for (int a = 0; a < MI; a++)
 #pragma unroll
         for (int j = 0; j < BN / 2; j++) d[a][j] = 0.0f;
-<#if epiPrefetch!false>
-      {
-        // this consumer's rows of the tile: the epilogue's row inputs (a residual) asked into L2 while the main loop runs
-        int mt, nt;
-        kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
-        for (int r = threadIdx.x % 128; r < WM; r += 128) {
-          if (mt * BM + rows + r < M) epilogue_prefetch(mt * BM + rows + r, nt * BN);
-        }
-      }
-</#if>
       // ping-pong: wait until the other consumer has issued the previous tile's main loop (so every ring
       // position before this tile's is loaded, and the tensor cores take one main loop at a time)
       if (PINGPONG && i > 0) kiln_mbar_wait(kiln_smem_u32(&order[1 - c]), ((i - 1) / CONSUMERS) & 1);

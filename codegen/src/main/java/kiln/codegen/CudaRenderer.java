@@ -759,9 +759,6 @@ public final class CudaRenderer {
     b.append("  };\n");
     boolean rowLoads = !loads.isEmpty() && loads.stream().allMatch(l -> rowContiguous(l, ix.nv()));
     if (rowLoads) b.append(loadRow(loads, wordOf, ix, mm));
-    String prefetch = rowLoads && PREFETCH ? prefetchRow(loads, ix, mm) : "";
-    b.append(prefetch);
-    model.put("epiPrefetch", !prefetch.isEmpty());
     // computing one element
     b.append("  auto epilogue = [&](const int m, const int n, const int e, const float v, const unsigned* x, float* y)")
         .append(f.staged() == null ? "" : " -> float").append(" {\n");
@@ -817,31 +814,6 @@ public final class CudaRenderer {
     boolean[] found = {false};
     kiln.dsl.Exprs.visit(e, x -> { if (x.equals(v)) found[0] = true; });
     return found[0];
-  }
-
-  /** Whether the bf16 epilogues prefetch their row inputs into L2 (prefetchRow); KILN_EPI_PREFETCH=0 turns it off, to measure it. */
-  static final boolean PREFETCH = !"0".equals(System.getenv("KILN_EPI_PREFETCH"));
-
-  /**
-   * epilogue_prefetch(m, n): the 128-byte lines of row m of each gathered input that varies along M (a residual; not a bias,
-   * which every row shares and L1 keeps), from column n to the tile's end (BN elements), asked into L2 (prefetch.global.L2)
-   * when the tile's main loop starts, so the gather after it finds them there instead of in DRAM (the residual epilogues'
-   * two exposed load latencies a tile, docs/perf.md). "" where no input varies along M.
-   */
-  private static String prefetchRow(List<Expr.Load> loads, EpiIndex ix, MatmulMatch mm) {
-    StringBuilder b = new StringBuilder();
-    for (int k = 0; k < loads.size(); k++) {
-      Expr.Load l = loads.get(k);
-      if (l.index().stream().noneMatch(e -> uses(e, ix.mv()) || mm.m().stream().anyMatch(v -> uses(e, v)))) continue;
-      int bytes = l.tensor().storage() == kiln.dsl.DType.BF16 ? 2 : 4;
-      b.append("    {\n      const char* const b = (const char*) p[").append(k).append("];\n")
-          .append("      for (int j = 0; j < BN * ").append(bytes).append(" && n + j / ").append(bytes)
-          .append(" < N; j += 128) asm volatile(\"prefetch.global.L2 [%0];\" :: \"l\"(b + j));\n")
-          .append("    }\n");
-    }
-    if (b.isEmpty()) return "";
-    return "  auto epilogue_prefetch = [&](const int m, const int n) {\n    const void* p[" + loads.size() + "];\n    epilogue_at(m, n, p);\n"
-        + b + "  };\n";
   }
 
   /**
