@@ -1068,31 +1068,28 @@ public final class CudaRenderer {
     return "(long long) " + String.join(" * ", vars.stream().map(v -> r.dim(v.dim())).toList());
   }
 
-  /** Splits the flat index `source` into vars, last fastest, through a local named `from`. */
+  /** Splits the flat index `source` into vars, last fastest, through a local named `from` (64-bit). */
   static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
-    StringBuilder b = new StringBuilder();
-    if (!vars.isEmpty()) b.append(indent).append("long long ").append(from).append(" = ").append(source).append(";\n");
-    for (int i = vars.size() - 1; i >= 0; i--) {
-      Var v = vars.get(i);
-      if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
-      else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % ").append(r.dim(v.dim()))
-          .append("); ").append(from).append(" /= ").append(r.dim(v.dim())).append(";\n");
-    }
-    return b.toString().stripTrailing();
+    return decode(r, vars, source, from, indent, "long long", "");
   }
 
   /**
-   * decode's twin over a 32-bit unsigned item index (map.cu.ftl's loop where the items and the grid's stride fit in 32 bits):
+   * decode over a 32-bit unsigned item index (map.cu.ftl's loop where the items and the grid's stride fit in 32 bits):
    * 32-bit divisions are a few instructions where 64-bit ones are a library call of ~70, as much as a GELU vector's math.
    */
   static String decodeU32(ExprRenderer r, List<Var> vars, String source, String from, String indent) {
+    return decode(r, vars, source, from, indent, "unsigned", "(unsigned) ");
+  }
+
+  /** decode through a local of C type `type`, each dim cast by `cast` before it divides. */
+  private static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent, String type, String cast) {
     StringBuilder b = new StringBuilder();
-    if (!vars.isEmpty()) b.append(indent).append("unsigned ").append(from).append(" = ").append(source).append(";\n");
+    if (!vars.isEmpty()) b.append(indent).append(type).append(' ').append(from).append(" = ").append(source).append(";\n");
     for (int i = vars.size() - 1; i >= 0; i--) {
       Var v = vars.get(i);
       if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
-      else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % (unsigned) ").append(r.dim(v.dim()))
-          .append("); ").append(from).append(" /= (unsigned) ").append(r.dim(v.dim())).append(";\n");
+      else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % ").append(cast).append(r.dim(v.dim()))
+          .append("); ").append(from).append(" /= ").append(cast).append(r.dim(v.dim())).append(";\n");
     }
     return b.toString().stripTrailing();
   }

@@ -333,8 +333,7 @@ final class CudaRows {
    * fastExp: each exp(x) in it spelled CudaDialect.fastExp (an online normaliser's terms).
    */
   private void loops(Map<String, Object> m, Expr value, Map<Expr, String> bind, boolean fastExp) {
-    List<Expr.Load> row = new ArrayList<>();
-    for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
+    List<Expr.Load> row = rowLoads(value, bind);
     Map<Expr, String> scalar = new HashMap<>(bind);
     for (Expr.Load l : row) scalar.put(l, r.dialect().widen(base(l) + "[" + var + "]", l.tensor().storage()));
     List<String> lets = new ArrayList<>();
@@ -349,21 +348,36 @@ final class CudaRows {
         vecLoads.add(cacheLoad(v, l));
         continue;
       }
-      vecLoads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
-          : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
+      vecLoads.add(vectorLoad(v, l));
     }
     List<Map<String, Object>> lanes = new ArrayList<>();
     for (int j = 0; j < this.lanes; j++) {
       Map<Expr, String> lane = new HashMap<>(bind);
-      for (int k = 0; k < row.size(); k++) lane.put(row.get(k), vecNames.get(k) + (this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
+      for (int k = 0; k < row.size(); k++) lane.put(row.get(k), vecNames.get(k) + field(j));
       List<String> laneLets = new ArrayList<>();
       String v = r.renderWithLocals(value, laneLets, fastExp ? fastExp(value, lane, laneLets) : lane);
-      lanes.add(Map.of("lets", laneLets, "value", v, "field", this.lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"));
+      lanes.add(Map.of("lets", laneLets, "value", v, "field", field(j)));
     }
     m.put("usesVar", Exprs.usesOutside(value, rv, row));   // does the statement name r outside its row loads (a mask, an index)?
     m.put("vecLoads", vecLoads);
     m.put("lanes", lanes);
   }
+
+  /** The loads of value along the row that bind does not hold, each once, in order. */
+  private List<Expr.Load> rowLoads(Expr value, Map<Expr, String> bind) {
+    List<Expr.Load> row = new ArrayList<>();
+    for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
+    return row;
+  }
+
+  /** The statement that loads vector q of l's row into a local v: a float4, or float[8] through kiln_load8. */
+  private String vectorLoad(String v, Expr.Load l) {
+    return lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
+        : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);";
+  }
+
+  /** Lane j of a vector local: .x/.y/.z/.w of a float4, [j] of a float[8]. */
+  private String field(int j) { return lanes == 4 ? "." + FIELDS[j] : "[" + j + "]"; }
 
   /** bind, and each exp(x) in value (x rendered with bind, its lets into lets) spelled CudaDialect.fastExp. */
   private Map<Expr, String> fastExp(Expr value, Map<Expr, String> bind, List<String> lets) {
@@ -467,8 +481,7 @@ final class CudaRows {
    * stored, or straight to memory where no later stage reads it), flushes (a cached row stored after its last write).
    */
   private Map<String, Object> resident(Compute c, RowFusion.Kind kind, int index, Expr value, Map<Expr, String> bind) {
-    List<Expr.Load> row = new ArrayList<>();
-    for (Expr.Load l : Exprs.loads(value)) if (!bind.containsKey(l) && rowLoad(l) && !row.contains(l)) row.add(l);
+    List<Expr.Load> row = rowLoads(value, bind);
     List<String> fills = new ArrayList<>(), loads = new ArrayList<>();
     Map<Expr.Load, String> vectors = new HashMap<>();
     for (Expr.Load l : row) {
@@ -478,8 +491,7 @@ final class CudaRows {
       } else {
         String v = "v" + names++;
         vectors.put(l, v);
-        loads.add(lanes == 4 ? "const float4 " + v + " = reinterpret_cast<const float4*>(" + base(l) + ")[q];"
-            : "float " + v + "[8]; kiln_load8(" + v + ", " + base(l) + " + 8 * q);");
+        loads.add(vectorLoad(v, l));
       }
     }
     Expr.Load self = kind == RowFusion.Kind.MAP ? baseKey(new Expr.Load(c.out(), c.outIndex())) : null;
@@ -490,11 +502,11 @@ final class CudaRows {
     for (int j = 0; j < lanes; j++) {
       Map<Expr, String> lane = new HashMap<>(bind);
       for (Expr.Load l : row) {
-        lane.put(l, vectors.containsKey(l) ? vectors.get(l) + (lanes == 4 ? "." + FIELDS[j] : "[" + j + "]") : cache(baseKey(l)) + "[k][" + j + "]");
+        lane.put(l, vectors.containsKey(l) ? vectors.get(l) + field(j) : cache(baseKey(l)) + "[k][" + j + "]");
       }
       List<String> laneLets = new ArrayList<>();
       String v = r.renderWithLocals(value, laneLets, lane);
-      String field = lanes == 4 ? "." + FIELDS[j] : "[" + j + "]";
+      String field = field(j);
       lanesOut.add(Map.of("lets", laneLets, "value", v, "field", field));
       if (keep) {
         String reg = cache(self) + "[k][" + j + "]";
