@@ -44,9 +44,10 @@ final class CopyElision {
     for (int i = 0; i < computes.size(); i++) {
       Compute c = rename(computes.get(i), source);
       Tensor src = copied(c);
-      if (src != null && elidable(i, c.out(), src, members.getOrDefault(src, List.of(src)), writes, reads, keep)) {
+      List<Tensor> alias = src == null ? null : members.getOrDefault(src, List.of(src));
+      if (src != null && elidable(i, c.out(), src, alias, writes, reads, keep)) {
         source.put(c.out(), src);
-        List<Tensor> m = new ArrayList<>(members.getOrDefault(src, List.of(src)));
+        List<Tensor> m = new ArrayList<>(alias);
         m.add(c.out());
         members.put(src, m);
         dropped.add(i);
