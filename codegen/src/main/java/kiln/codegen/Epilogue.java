@@ -100,8 +100,11 @@ public final class Epilogue {
     return !heavy[0];
   }
 
-  /** Whether bf16 matmuls take residual epilogues under AUTO; KILN_EPI_RESIDUAL=0 leaves the adds to the norms' row kernels. */
-  static final boolean RESIDUAL = !"0".equals(System.getenv("KILN_EPI_RESIDUAL"));
+  /**
+   * Whether bf16 matmuls take residual epilogues under AUTO: not by default (the add leads the next norm's resident row kernel,
+   * measured 0.4-0.9 ms a step faster at B=32 on the H200, perf.md session 11); KILN_EPI_RESIDUAL=1 fuses them again.
+   */
+  static final boolean RESIDUAL = "1".equals(System.getenv("KILN_EPI_RESIDUAL"));
 
   /** Whether an epilogue reads, at C's index, a tensor that is neither C nor one of its own outputs. */
   private static boolean readsResidual(List<Compute> epilogue, Tensor c, List<Var> at) {
@@ -147,7 +150,7 @@ public final class Epilogue {
     // AUTO, a matmul storing bf16: the epilogue only where every compute of it is light; with a GELU among them the whole
     // chain stays a map (fc + bias fused, then a GELU map, measured 0.2 ms a step slower than the bare fc and one bias + GELU map)
     if (mode() == Mode.AUTO && mm.out().storage() == kiln.dsl.DType.BF16 && !epilogue.stream().allMatch(Epilogue::light)) return List.of();
-    // AUTO without residual epilogues (KILN_EPI_RESIDUAL=0): a bf16 matmul whose epilogue reads another tensor of C's shape
+    // AUTO without residual epilogues (the default; KILN_EPI_RESIDUAL=1 keeps them): a bf16 matmul whose epilogue reads another tensor of C's shape
     // (a residual) keeps none; the add then leads the next norm's row kernel
     if (mode() == Mode.AUTO && !RESIDUAL && mm.out().storage() == kiln.dsl.DType.BF16 && readsResidual(epilogue, mm.out(), at)) return List.of();
     List<Integer> positions = new ArrayList<>(taken.keySet());
