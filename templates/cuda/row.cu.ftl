@@ -15,7 +15,11 @@
      extent known when rendering gives each thread R = ${resident} vectors of the row, and at run time the row has that
      many): the row tensors that two or more stages touch stay in registers (c<N>[R][lanes]) from their first read on, a
      map into one writes its registers (rounded as stored) and the row is stored once after the last such map; the
-     other rows are read and written as on the streaming path. -->
+     other rows are read and written as on the streaming path. Column sums (COLSUM stages: a norm's weight and bias
+     gradients, the residual's bias gradient): only on the resident path, where a thread runs the same R vectors of every row
+     it takes; it adds its columns' terms into registers (cs<N>[R][lanes]) over all its rows (the blocks stride over the rows,
+     Work.Rows.blocks), the block then adds its rows' partials in order (threadIdx.y) into W[blockIdx.x][sum][column], and
+     ${name}_sum adds the blocks' partials in a fixed order and stores: the same sums on every run. -->
 <#include "prologue.ftl">
 
 // the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
@@ -82,6 +86,8 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
 </#list>
 <#if s.kind == "reduce">
           ${s.acc} = ${s.combine?replace("%s", lane.value)};
+<#elseif s.kind == "colsum">
+          ${s.acc}[k][${j}] += ${lane.value};
 <#else>
           w${lane.field} = ${lane.value};
 </#if>
@@ -119,11 +125,15 @@ __device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
 #endif
 
 </#if>
-extern "C" __global__ void __launch_bounds__(<#if resident gt 0>256<#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a) {
+extern "C" __global__ void __launch_bounds__(<#if resident gt 0>256<#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a<#if colsums?has_content>,
+    float* __restrict__ W</#if>) {
 ${unpack}
 <#if reduces>
   __shared__ float red[32];
 </#if>
+<#list colsums as c>
+  float ${c.acc}[${resident}][${lanes}] = {};
+</#list>
   const long long rows = ${rows};
   const int n4 = ${extent} >> ${shift};
 <#if cache??>
@@ -198,6 +208,9 @@ ${decode}
       continue;
     }
 </#if>
+<#if colsums?has_content>
+    __trap();   // unreachable: column sums are fused only where every row runs resident (CudaLowering checks size and alignment)
+<#else>
 <#if cache??>
     const bool cached = vec && kiln_cache != nullptr;   // the row kept in shared memory between its two passes
 </#if>
@@ -335,5 +348,57 @@ ${decode}
 </#if>
 </#if>
 </#list>
+</#if>
+  }
+<#if colsums?has_content>
+  // the column sums: each thread's partials over its rows, added over the block's rows in order into W[blockIdx.x][sum][column]
+  {
+    __shared__ float part[256 * ${lanes}];
+    const int slot = threadIdx.y * blockDim.x + threadIdx.x;
+<#list colsums as c>
+#pragma unroll
+    for (int k = 0; k < ${resident}; k++) {
+      const int q = threadIdx.x + k * blockDim.x;
+#pragma unroll
+      for (int j = 0; j < ${lanes}; j++) part[slot * ${lanes} + j] = ${c.acc}[k][j];
+      __syncthreads();
+      if (threadIdx.y == 0 && q < n4) {
+        for (int j = 0; j < ${lanes}; j++) {
+          float s = part[threadIdx.x * ${lanes} + j];
+          for (int y = 1; y < (int) blockDim.y; y++) s += part[(y * blockDim.x + threadIdx.x) * ${lanes} + j];
+          W[((long long) blockIdx.x * ${colsums?size} + ${c?index}) * ${extent} + ${lanes} * q + j] = s;
+        }
+      }
+      __syncthreads();
+    }
+</#list>
+  }
+</#if>
+}
+<#if colsums?has_content>
+
+// the column sums' blocks' partials in W added in a fixed order and stored: block (32, 32) of grid (columns / 32, sums), thread
+// (x, y) adds blocks y, y + 32, ... for column blockIdx.x * 32 + x of sum blockIdx.y (8 loads in flight), thread (x, 0) the 32
+// runs in order
+extern "C" __global__ void __launch_bounds__(1024) ${name}_sum(float* __restrict__ F, int* __restrict__ I, const Args_${name} a,
+    const float* __restrict__ W, int blocks) {
+${unpack}
+  __shared__ float runs[32][33];
+  const int p = blockIdx.x * 32 + threadIdx.x, n = ${extent}, sum = blockIdx.y;
+  float t = 0.0f;
+  if (p < n) {
+#pragma unroll 8
+    for (int s = threadIdx.y; s < blocks; s += 32) t += W[((long long) s * ${colsums?size} + sum) * n + p];
+  }
+  runs[threadIdx.y][threadIdx.x] = t;
+  __syncthreads();
+  if (threadIdx.y == 0 && p < n) {
+    float acc = runs[0][threadIdx.x];
+    for (int y = 1; y < 32; y++) acc += runs[y][threadIdx.x];
+    const int ${var} = p;
+<#list colsums as c>
+    if (sum == ${c?index}) ${c.store};
+</#list>
   }
 }
+</#if>

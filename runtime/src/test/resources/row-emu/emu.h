@@ -59,6 +59,7 @@ static inline float kiln_bf16_sr(float x, unsigned index, unsigned seed) {
   return __uint_as_float((bits + (kiln_bf16_hash(index, seed) & 0xffffu)) & 0xffff0000u);
 }
 static inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
+static inline void __trap() { fprintf(stderr, "__trap\n"); abort(); }
 // the row kernels' row cache (row.cu.ftl): one buffer, as blocks run one after another (each thread uses its own vectors)
 #define KILN_ROW_CACHE
 static uint4 ROW_CACHE[1 << 16];
@@ -72,19 +73,21 @@ static inline void kiln_unpack8(float* d, const uint4 u) {
     d[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u);
   }
 }
-template <class A, class K>
-static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, unsigned by) {
+// kernel(F, I, a, extra...) over a grid of (grid, gy) blocks of (bx, by) threads (extra: a row kernel's column-sum
+// workspace, its _sum kernel's workspace and block count)
+template <class A, class K, class... X>
+static void launch(K kernel, float* F, int* I, A a, unsigned grid, unsigned bx, unsigned by, unsigned gy, X... extra) {
   unsigned block = bx * by;
-  gridDim = {grid, 1, 1};
+  gridDim = {grid, gy, 1};
   blockDim = {bx, by, 1};
   BLOCK_BARRIER = std::make_unique<std::barrier<>>(block);
   WARP_BARRIERS.clear();
   const unsigned g = bx < 32 ? bx : 32;
   for (unsigned w = 0; w < block / g; w++) WARP_BARRIERS.push_back(std::make_unique<std::barrier<>>(g));
-  for (unsigned b = 0; b < grid; b++) {
-    blockIdx = {b, 0, 0};
+  for (unsigned y = 0; y < gy; y++) for (unsigned b = 0; b < grid; b++) {
+    blockIdx = {b, y, 0};
     std::vector<std::thread> threads;
-    for (unsigned t = 0; t < block; t++) threads.emplace_back([=] { threadIdx = {t % bx, t / bx, 0}; kernel(F, I, a); });
+    for (unsigned t = 0; t < block; t++) threads.emplace_back([=] { threadIdx = {t % bx, t / bx, 0}; kernel(F, I, a, extra...); });
     for (auto& th : threads) th.join();
   }
 }

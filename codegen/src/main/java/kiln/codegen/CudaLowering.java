@@ -114,7 +114,9 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     Rendered k = switch (kind) {
       case ROW -> {
         RowFusion.Plan plan = RowFusion.plan(head);
-        yield CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()));
+        int extent = size == null ? 0 : size.applyAsInt(plan.extent());
+        if (!plan.columnSums().isEmpty() && !(CudaRows.sumsColumns(plan, extent) && aligned(head, plan.extent()))) yield null;
+        yield CudaRows.render(plan, extent);
       }
       case EXTERN -> {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
@@ -130,9 +132,56 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
           : schedule.columns() != null && CudaRenderer.columnar(first) ? CudaRenderer.columns(first, schedule) : CudaRenderer.reduce(first, schedule);
       case MAP -> CudaRenderer.map(head, schedule);
     };
+    if (k == null) return rowsThenColumnSums(head);
     if (epilogue == null) return List.of(new Launch(group, k));
     // over copies in several launches: the epilogue's computes run after, as one map
     return List.of(new Launch(List.of(first), k), new Launch(epilogue.computes(), CudaRenderer.map(epilogue.computes(), schedule)));
+  }
+
+  /**
+   * A row group whose column sums its kernel cannot take (CudaRows.sumsColumns: the row not resident at this size, or a
+   * tensor it moves off 16 bytes): the row kernel without them, then the sums as column reductions (neighbouring siblings
+   * in one launch), reading the rows as the kernel left them (RowFusion keeps any stage from writing what a sum reads).
+   */
+  private List<Launch> rowsThenColumnSums(List<Compute> head) {
+    RowFusion.Plan plan = RowFusion.plan(head).withoutColumnSums();
+    List<Compute> sums = RowFusion.plan(head).columnSums();
+    List<Compute> rows = head.stream().filter(c -> !sums.contains(c)).toList();
+    List<Launch> out = new ArrayList<>();
+    out.add(new Launch(rows, CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()))));
+    List<Compute> run = new ArrayList<>();
+    for (Compute c : sums) {
+      if (!run.isEmpty() && !(schedule.columns() != null && siblings() && CudaRenderer.siblings(run.getFirst(), c))) {
+        out.add(columnSums(run));
+        run.clear();
+      }
+      run.add(c);
+    }
+    if (!run.isEmpty()) out.add(columnSums(run));
+    return out;
+  }
+
+  private Launch columnSums(List<Compute> run) {
+    List<Compute> g = List.copyOf(run);
+    return new Launch(g, schedule.columns() != null ? CudaRenderer.columns(g, schedule) : CudaRenderer.reduce(g.getFirst(), schedule));
+  }
+
+  /**
+   * Whether every tensor along the row (last dim the extent) that a row group reads or writes starts 16 bytes aligned where
+   * the placement is known (offsets: elements of its storage), so every row of it is (the extent a multiple of the vector):
+   * the resident path's condition on every row, which a kernel with column sums needs.
+   */
+  private boolean aligned(List<Compute> group, kiln.dsl.Dim extent) {
+    if (offsets == null) return true;
+    for (Compute c : group) {
+      List<kiln.dsl.Tensor> ts = new ArrayList<>(List.of(c.out()));
+      for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) ts.add(l.tensor());
+      for (kiln.dsl.Tensor t : ts) {
+        long bytes = offsets.applyAsLong(t) * (t.storage() == kiln.dsl.DType.BF16 ? 2 : 4);
+        if (t.dtype() != kiln.dsl.DType.I32 && t.rank() > 0 && t.dims().getLast().equals(extent) && bytes % 16 != 0) return false;
+      }
+    }
+    return true;
   }
 
   /** A matmul's kernel, and whether it runs the epilogue it was offered. */

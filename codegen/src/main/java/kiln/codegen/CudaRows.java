@@ -80,6 +80,8 @@ final class CudaRows {
    */
   private boolean readSinceBarrier;
   private int names;
+  /** The COLSUM stages' register partials (acc) and stores of the finished sum (store, of a local acc at the var r). */
+  private final List<Map<String, Object>> sums = new ArrayList<>();
   /**
    * The resident path (0: none): where the row's extent, known when rendering, gives each thread R = `resident` vectors
    * of the row, the row tensors that two or more stages touch stay in registers (`cached`: float c[R][lanes] a tensor)
@@ -109,10 +111,20 @@ final class CudaRows {
     this.resident = residentVectors(extent);
   }
 
-  /** The launch's work: threads a row and rows a block from the extent at run time. */
+  /** The launch's work: threads a row and rows a block from the extent at run time; the column sums' partials. */
   private Work.Rows work() {
-    return smemRow != null ? new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), CACHE_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 2)
-        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes);
+    int sums = plan.columnSums().size();
+    return smemRow != null ? new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), CACHE_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 2, sums)
+        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 0, sums);
+  }
+
+  /**
+   * Whether the row kernel of plan can take its column sums (COLSUM stages) at this extent (0: not known): only on the
+   * resident path, where every thread keeps the same R vectors of every row it runs, so its partial column sums stay in
+   * registers (cs<N>[R][lanes]) across the rows. Otherwise (CudaLowering) the sums run as column reductions after it.
+   */
+  static boolean sumsColumns(RowFusion.Plan plan, int extent) {
+    return new CudaRows(plan, extent).resident > 0;
   }
 
   /**
@@ -166,6 +178,10 @@ final class CudaRows {
   static Rendered render(RowFusion.Plan plan, int extent) { return new CudaRows(plan, extent).render(); }
 
   private Rendered render() {
+    if (!plan.columnSums().isEmpty() && resident == 0) {
+      throw new IllegalArgumentException(plan.columnSums().getFirst().name() + ": a row kernel takes column sums only where its rows stay in "
+          + "registers (CudaRows.sumsColumns; the lowering runs them as column reductions elsewhere)");
+    }
     List<Map<String, Object>> stages = new ArrayList<>();
     List<RowFusion.Stage> all = plan.stages();
     for (int i = 0; i < all.size(); i++) {
@@ -202,11 +218,14 @@ final class CudaRows {
     m.put("onlineUnroll", onlineUnroll());
     m.put("resident", resident);
     m.put("caches", cached.stream().map(k -> cache((Expr.Load) k)).sorted().toList());
+    m.put("colsums", sums);
+    m.put("var", var);
     if (smemRow != null) m.put("cache", true);
     String comment = plan.stages().size() + " stages along rows of " + plan.extent().name() + ": "
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     if (resident > 0) comment += "; resident: " + resident + " vectors a thread, " + cached.size() + " row tensors in registers";
+    if (!sums.isEmpty()) comment += "; " + sums.size() + " column sums over the rows";
     return CudaRenderer.render("row.cu.ftl", "row", r, m, comment, work());
   }
 
@@ -267,6 +286,14 @@ final class CudaRows {
         if (c.out().storage() == DType.BF16) m.put("rounded", r.dialect().asStored(local + "w", DType.BF16));
         m.put("store", storeRow(c, local));
         perRow.put(self, local);
+      }
+      case COLSUM -> {
+        // this thread's partial sums of its columns over the rows it runs, in registers until the rows are done
+        String acc = "cs" + names++;
+        m.put("acc", acc);
+        loops(m, value, bind, false);   // (its usesVar; the streaming path never runs a kernel with column sums)
+        m.put("res", resident(c, st.kind(), index, value, bind));
+        sums.add(Map.of("acc", acc, "store", Statements.store(r, c, Statements.target(r, c), "acc", false)));
       }
       case MAP -> {
         cacheReads = smemRow != null;

@@ -2,7 +2,9 @@
 // the same rows (per-row values, element maps over the row, a write at a computed place in the row) into one
 // row kernel (templates/cuda/row.cu.ftl): layernorm and RMSNorm forward and backward, softmax, the classifier; and the
 // element maps along the row that feed such a reduction (the bias and residual adds before a norm, the residual
-// gradient's first term before the norm backward's sums).
+// gradient's first term before the norm backward's sums), and the sums over every row of a value at the row's element
+// (COLSUM: a norm's weight and bias gradients and the bias gradient of the residual it feeds, summed where the row is in
+// registers instead of read again by a column reduction).
 package kiln.codegen;
 
 import java.util.ArrayList;
@@ -25,9 +27,10 @@ public final class RowFusion {
    * What a stage of a row kernel computes for one row p (the rows vars) of `extent` elements (the var r):
    * ROW a value per row (out[p] = or += f(p)), REDUCE a sum or max along the row (out[p] = or += reduce_r f(p, r)),
    * MAP an element of the row (out[p, r] = or += f(p, r)), SCATTER an add at a computed place in the row
-   * (out[p, g(p)] += f(p): the classifier's -1 at the target).
+   * (out[p, g(p)] += f(p): the classifier's -1 at the target), COLSUM a sum over every row of a value at the row's
+   * element (out[r] = or += sum over rows of f(p, r): a norm's weight or bias gradient), complete only after the launch.
    */
-  public enum Kind { ROW, REDUCE, MAP, SCATTER }
+  public enum Kind { ROW, REDUCE, MAP, SCATTER, COLSUM }
 
   /** A stage: its compute with its vars renamed to the plan's (rows vars, then r). */
   public record Stage(Kind kind, Compute compute) {}
@@ -35,7 +38,35 @@ public final class RowFusion {
   /** A row kernel: rows vars (one block per combination), the row var r (over r.dim()), the stages in order. */
   public record Plan(List<Var> rows, Var r, List<Stage> stages) {
     public Dim extent() { return r.dim(); }
+
+    /** The COLSUM stages' computes, in order. */
+    public List<Compute> columnSums() {
+      return stages.stream().filter(s -> s.kind() == Kind.COLSUM).map(Stage::compute).toList();
+    }
+
+    /** This plan without its COLSUM stages (their computes then run as column reductions after the row kernel). */
+    public Plan withoutColumnSums() {
+      return new Plan(rows, r, stages.stream().filter(s -> s.kind() != Kind.COLSUM).toList());
+    }
   }
+
+  /**
+   * Whether row groups take the column sums over their rows (COLSUM stages): off by default (measured slower on the H200,
+   * docs/perf.md "Column sums in the row kernels"); KILN_ROW_COLSUM=1 turns them on, =norms keeps them to groups with a
+   * reduction along the row (no element map becomes a row kernel for a sum).
+   */
+  public static boolean columnSums() {
+    Boolean o = columnSumsOverride;
+    return o != null ? o : "1".equals(COLUMN_SUMS) || "norms".equals(COLUMN_SUMS);
+  }
+
+  private static final String COLUMN_SUMS = System.getenv("KILN_ROW_COLSUM") == null ? "" : System.getenv("KILN_ROW_COLSUM").strip();
+
+  /** Whether an element map with a column sum and no reduction along the row is a row group (not under KILN_ROW_COLSUM=norms). */
+  private static boolean mapSums() { return columnSums() && !"norms".equals(COLUMN_SUMS); }
+
+  /** Tests: force column sums in row groups on or off (null: the environment decides). */
+  public static volatile Boolean columnSumsOverride;
 
   /**
    * The computes in launch groups: row groups (plan(group) != null) where the pass finds them, the rest
@@ -232,11 +263,12 @@ public final class RowFusion {
 
     /**
      * Two stages or more, or one reduction along the row (attention's dyy: a warp a row instead of a block of 64); a group
-     * that starts with an element map holds a reduction along the row (element maps alone are Fuse's).
+     * that starts with an element map holds a reduction along the row or a column sum (element maps alone are Fuse's; the
+     * GELU gradient's map and the fc bias gradient, the sum of what it writes, are one row kernel).
      */
     boolean qualifies() {
       if (r == null || stages.size() < 2 && stages.getFirst().kind() != Kind.REDUCE) return false;
-      return stages.getFirst().kind() != Kind.MAP || stages.stream().anyMatch(s -> s.kind() == Kind.REDUCE);
+      return stages.getFirst().kind() != Kind.MAP || stages.stream().anyMatch(s -> s.kind() == Kind.REDUCE || mapSums() && s.kind() == Kind.COLSUM);
     }
 
     Plan plan() { return new Plan(rows, r, List.copyOf(stages)); }
@@ -245,6 +277,14 @@ public final class RowFusion {
 
     boolean add(Compute c) {
       if (!plain(c)) return false;
+      if (columnSum(c)) return true;
+      // no stage writes what an earlier column sum reads (where the sums run after the row kernel, they read the rows as
+      // the kernel left them) or its output
+      for (Stage s : stages) {
+        if (s.kind() != Kind.COLSUM) continue;
+        if (s.compute().out().root().equals(c.out().root())) return false;
+        for (Expr.Load l : loadsOf(s.compute())) if (l.tensor().root().equals(c.out().root())) return false;
+      }
       int n = rows.size();
       List<Expr.Reduce> red = c.rootReductions();
       Kind kind;
@@ -279,6 +319,54 @@ public final class RowFusion {
       stages.add(new Stage(kind, renamed));
       originals.add(c);
       return true;
+    }
+
+    /**
+     * Takes c as a COLSUM stage where it is one: a sum over every row (its reduced vars over the rows' dims, in order) of a
+     * value at the row's element, into an fp32 output over the row's extent (its one loop var) that no stage touches,
+     * columnar (CudaRenderer.columnar: neighbouring outputs read neighbouring elements of a row), reading the group's
+     * outputs only in its own row; renamed to the plan's vars (the loop var to r, the reduced vars to the rows').
+     */
+    private boolean columnSum(Compute c) {
+      List<Expr.Reduce> red = c.rootReductions();
+      if (!columnSums() || r == null || c.loopVars().size() != 1 || !c.isFullCover() || !c.loopVars().getFirst().dim().equals(r.dim())) return false;
+      if (red.size() != rows.size() || red.stream().anyMatch(x -> x.op() != Expr.RedOp.SUM)) return false;
+      for (int k = 0; k < red.size(); k++) if (!red.get(k).var().dim().equals(rowDims.get(k))) return false;
+      if (!CudaRenderer.columnar(c)) return false;
+      // its output: no stage's but another column sum's, of another view of a persistent buffer (the flat gradient buffer's
+      // parameter slices, disjoint by its layout); read by none
+      Tensor out = c.out();
+      for (Stage s : stages) {
+        Tensor so = s.compute().out();
+        if (so.root().equals(out.root()) && (s.kind() != Kind.COLSUM || so.equals(out) || !persistent(out))) return false;
+        for (Expr.Load l : loadsOf(s.compute())) if (l.tensor().root().equals(out.root())) return false;
+      }
+      Map<Var, Var> to = new HashMap<>();
+      to.put(c.loopVars().getFirst(), r);
+      for (int k = 0; k < red.size(); k++) to.put(red.get(k).var(), rows.get(k));
+      Expr body = Exprs.replace(c.inner(), to);
+      for (int k = red.size() - 1; k >= 0; k--) body = new Expr.Reduce(Expr.RedOp.SUM, rows.get(k), body);
+      Compute renamed = new Compute(c.name(), c.layer(), c.out(), List.of(r), List.of(r), body, c.accumulate());
+      // the value reads the group's outputs only in its own row, each as the stage wrote it (a view: that view)
+      List<Expr> perRow = rows.stream().map(v -> (Expr) v).toList();
+      List<Expr> element = new ArrayList<>(perRow);
+      element.add(r);
+      for (Expr.Load l : Exprs.loads(renamed.inner())) {
+        for (Stage s : stages) {
+          Tensor w = s.compute().out();
+          if (!l.tensor().root().equals(w.root())) continue;
+          if (s.kind() == Kind.COLSUM || !l.tensor().equals(w) || !(l.index().equals(perRow) || l.index().equals(element))) return false;
+        }
+      }
+      stages.add(new Stage(Kind.COLSUM, renamed));
+      originals.add(c);
+      return true;
+    }
+
+    /** A tensor whose root outlives a step (a parameter gradient's buffer): not an activation, its gradient or an input. */
+    private static boolean persistent(Tensor t) {
+      Role role = t.root().role();
+      return role != Role.ACT && role != Role.ACT_GRAD && role != Role.INPUT;
     }
 
     /** Every read and write of a tensor the group writes is of this row: at the rows vars (per-row) or at (rows, r). */

@@ -128,9 +128,64 @@ public sealed interface Work {
    * bf16 a row, 8 lanes, 4 rows a warp); rows that one warp or less serves go warpRows warps to a block,
    * longer ones one to a block.
    */
-  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes, int cacheBytes) implements Work {
+  public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes, int cacheBytes,
+                     int columnSums) implements Work {
     public Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) {
-      this(rows, extent, maxThreads, vectorsPerThread, warpRows, lanes, 0);
+      this(rows, extent, maxThreads, vectorsPerThread, warpRows, lanes, 0, 0);
+    }
+
+    /**
+     * Most blocks of a row kernel with column sums (columnSums > 0: COLSUM stages): its blocks stride over the rows, and
+     * each stores its partial sums (columnSums x extent floats) for function_sum to add; 8 blocks of 4 warps an SM on the
+     * H200's 132; KILN_COLSUM_BLOCKS sets it (to measure). Tests may lower it (to run several rows a block on few rows).
+     */
+    public static volatile int columnSumBlocks = columnSumBlocksFromEnv();
+
+    private static int columnSumBlocksFromEnv() {
+      String env = System.getenv("KILN_COLSUM_BLOCKS");
+      if (env == null || env.isBlank()) return 1056;
+      try {
+        int n = Integer.parseInt(env.strip());
+        if (n >= 1) return n;
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException("KILN_COLSUM_BLOCKS: expected a number of blocks (1 or more), found '" + env + "'");
+    }
+
+    /**
+     * Most blocks of a row kernel whose rows take maxThreads threads each (the classifier's, 50,304 logits long), its blocks
+     * striding over the rows: KILN_LONG_ROW_BLOCKS, 0 (the default) for a block a row. Fewer rows in flight keep a row in L2
+     * between the kernel's two passes over it (to measure: 8 blocks an SM hold ≈ 100 MB of logits rows, twice the L2).
+     */
+    public static final int LONG_ROW_BLOCKS = longRowBlocksFromEnv();
+
+    private static int longRowBlocksFromEnv() {
+      String env = System.getenv("KILN_LONG_ROW_BLOCKS");
+      if (env == null || env.isBlank()) return 0;
+      try {
+        int n = Integer.parseInt(env.strip());
+        if (n >= 0) return n;
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException("KILN_LONG_ROW_BLOCKS: expected a number of blocks (0: a block a row), found '" + env + "'");
+    }
+
+    /**
+     * Blocks of the launch over `rows` rows of `extent`: one per rowsPerBlock rows, at most columnSumBlocks with column sums,
+     * at most LONG_ROW_BLOCKS (where set) for rows of maxThreads threads.
+     */
+    public long blocks(long rows, long extent) {
+      int per = rowsPerBlock(extent);
+      long blocks = Math.max(1, (rows + per - 1) / per);
+      if (columnSums > 0) return Math.min(blocks, columnSumBlocks);
+      return LONG_ROW_BLOCKS > 0 && threads(extent) >= maxThreads ? Math.min(blocks, LONG_ROW_BLOCKS) : blocks;
+    }
+
+    /** Floats of workspace the launch needs: each block's partial column sums (0 without column sums). */
+    public long workspaceFloats(long rows, long extent) {
+      return columnSums > 0 ? blocks(rows, extent) * columnSums * extent : 0;
     }
 
     /** Fewest threads a row: shorter rows leave lanes idle. */

@@ -168,7 +168,7 @@ public class ArenaLayout {
    * element of t is overwritten by stage at before the read: a reduction or element map along the row at its own element
    * (a thread touches the same elements in every stage), a per-row value anywhere in the row (every thread reads it and
    * thread 0's store waits for the row, CudaRows' row_sync after a read from global memory), a write at a computed place
-   * (between two barriers). The joined classifier: the forward's max, Σ exp and loss read the logits that its backward's
+   * (between two barriers); never a tensor a column sum before it reads (it may run after the kernel). The joined classifier: the forward's max, Σ exp and loss read the logits that its backward's
    * dlogits then take in place.
    */
   private static boolean rowReadsFirst(List<kiln.dsl.Compute> launch, int at, Tensor t) {
@@ -181,6 +181,8 @@ public class ArenaLayout {
       kiln.dsl.Compute c = s.compute();
       if (c.out().root().equals(t.root())) return false;
       for (kiln.dsl.Expr e : c.outIndex()) for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(e)) if (l.tensor().root().equals(t.root())) return false;
+      // a column sum may run after the row kernel (CudaLowering.rowsThenColumnSums): what it reads is never taken in place
+      if (s.kind() == kiln.codegen.RowFusion.Kind.COLSUM && touched(List.of(c), t)) return false;
       boolean alongRow = s.kind() == kiln.codegen.RowFusion.Kind.REDUCE || s.kind() == kiln.codegen.RowFusion.Kind.MAP;
       for (kiln.dsl.Expr.Load l : kiln.dsl.Exprs.loads(c.body())) {
         if (l.tensor().root().equals(t.root()) && alongRow && !(l.tensor().equals(t) && l.index().equals(element))) return false;

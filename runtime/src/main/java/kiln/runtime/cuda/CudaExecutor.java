@@ -189,11 +189,12 @@ public final class CudaExecutor extends Executor<List<Launch>> {
 
   /**
    * Floats of workspace a launch needs: split-K partial sums (mma or bf16 wgmma) or transposed operands of a matmul, the splits'
-   * partial sums of a column reduction (0 for every other launch). Launches run one after another, so one
+   * partial sums of a column reduction, a row kernel's blocks' partial column sums (0 for every other launch). Launches run one after another, so one
    * workspace of the largest need serves them all.
    */
   static long workspaceFloats(Rendered r, Arena layout) {
     if (r.work() instanceof Work.Columns c) return c.outputs() * c.tile().workspaceFloats(layout.product(c.items()), layout.product(c.extent()));
+    if (r.work() instanceof Work.Rows w) return w.workspaceFloats(layout.product(w.rows()), layout.size(w.extent()));
     if (r.work() instanceof Work.Bf16Tiles b) return b.tile().workspaceFloats(layout.product(b.m()), layout.product(b.n()));
     if (!(r.work() instanceof Work.Tiles t)) return 0;
     if (t.transposed() != null) return t.transposed().workspaceFloats(layout.product(t.m()), layout.product(t.n()));
@@ -220,9 +221,13 @@ public final class CudaExecutor extends Executor<List<Launch>> {
       }
       case Work.Rows w -> {
         int extent = layout.size(w.extent()), per = w.rowsPerBlock(extent);
-        long blocks = (layout.product(w.rows()) + per - 1) / per;
-        yield List.of(over(kernel, Launch.Dim3.of((int) Math.max(1, Math.min(blocks, Integer.MAX_VALUE))), Launch.Dim3.of(w.threads(extent), per),
-            w.sharedBytes(extent), args));
+        long rows = layout.product(w.rows()), blocks = w.blocks(rows, extent);
+        Launch.Dim3 grid = Launch.Dim3.of((int) Math.min(blocks, Integer.MAX_VALUE)), block = Launch.Dim3.of(w.threads(extent), per);
+        if (w.columnSums() == 0) yield List.of(over(kernel, grid, block, w.sharedBytes(extent), args));
+        // column sums: each block's partials into the workspace, then function_sum adds them in order into the outputs
+        requireWorkspace(workspace, w.workspaceFloats(rows, extent), kernel.name(), "the row kernel's column sums need");
+        yield List.of(over(kernel, grid, block, w.sharedBytes(extent), args, workspace.pointer(0)),
+            over(sum.get(), Launch.Dim3.of((extent + 31) / 32, w.columnSums()), Launch.Dim3.of(32, 32), 0, args, workspace.pointer(0), (int) blocks));
       }
       case Work.Columns c -> columns(kernel, sum.get(), c, workspace, args);
       case Work.RowTiles t -> List.of(over(kernel,

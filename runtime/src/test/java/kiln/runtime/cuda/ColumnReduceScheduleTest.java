@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import kiln.codegen.RowFusion;
 import kiln.codegen.Work;
 import kiln.codegen.CudaLowering;
 import kiln.codegen.Lowering;
@@ -49,6 +50,22 @@ class ColumnReduceScheduleTest {
     Program p = Gpt2.build(1, kiln.codegen.BackendPass.CUDA);
     Map<Dim, Integer> sizes = Gpt2.FAMILY.bind(new Gpt2.Config(1024, 50257, 50304, 1, 12, 768), 8, 1024);
     CudaSchedule on = CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32);
+    // with KILN_ROW_COLSUM=1 the norms' weight and bias sums and the residuals' bias sums run in the norm backward's row kernels
+    // (RowFusion's COLSUM stages, rows resident at C = 768): wpe, fcb (at tf32 the GELU gradient is the fc matmul's epilogue)
+    // and qkvb are left
+    RowFusion.columnSumsOverride = true;
+    Lowering.Lowered fused;
+    try {
+      fused = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get, 0, null, null);
+    } finally {
+      RowFusion.columnSumsOverride = null;
+    }
+    assertEquals(3, fused.launches().stream().filter(x -> x.kernel().kind().equals("colreduce")).count(), "wpe, fcb, qkvb");
+    // by default (the row kernels' sums off) the column reductions of every bias and norm weight
+    columnReductions(p, sizes, on);
+  }
+
+  private static void columnReductions(Program p, Map<Dim, Integer> sizes, CudaSchedule on) {
     Lowering.Lowered l = CudaLowering.lower(p.graph().computes(), on, m -> null, sizes::get, 0, null, null);
     long colreduce = l.launches().stream().filter(x -> x.kernel().kind().equals("colreduce")).count();
     assertEquals(1 + 1 + 4 + 2, colreduce, "wpe, lnf w+b, the layer's 4 biases, ln1 w+b and ln2 w+b (siblings share a launch)");

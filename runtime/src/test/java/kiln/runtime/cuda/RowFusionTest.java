@@ -41,6 +41,17 @@ class RowFusionTest {
 
   @Test
   void gpt2LayernormsAndTheClassifierRunAsRowKernels() {
+    // by default no row group takes a column sum (KILN_ROW_COLSUM unset): the norms' weight and bias sums stay column reductions
+    assertTrue(plans(gpt2().get("backward")).stream().allMatch(p -> p.columnSums().isEmpty()));
+    RowFusion.columnSumsOverride = true;   // KILN_ROW_COLSUM=1
+    try {
+      gpt2RowGroups();
+    } finally {
+      RowFusion.columnSumsOverride = null;
+    }
+  }
+
+  private static void gpt2RowGroups() {
     Map<String, List<Compute>> s = gpt2();
     List<RowFusion.Plan> fwd = plans(s.get("forward")), bwd = plans(s.get("backward"));
     // ln1, ln2 of two layers and ln_f: mean, rstd and the normalised output in one kernel each, after the element maps
@@ -70,11 +81,20 @@ class RowFusionTest {
       assertTrue(name(p, 1).matches("dout/d.*\\.mean") && name(p, 2).matches("dout/d.*\\.rstd"), names(p).toString());
       assertEquals("C", p.extent().name());
     }
+    // each takes its norm's weight and bias gradients (Σ dout·x̂, Σ dout over the rows) and, but for the first layer's
+    // ln1, the bias gradient of the projection that fed its residual (Σ of the residual gradient it leaves): COLSUM stages
+    List<List<String>> lnSums = lnBack.stream().map(RowFusionTest::sums).toList();
+    assertEquals(List.of(List.of("grads.lnfw", "grads.lnfb", "grads.fcprojb[*]"), List.of("grads.ln2w[*]", "grads.ln2b[*]", "grads.attprojb[*]"),
+        List.of("grads.ln1w[*]", "grads.ln1b[*]", "grads.fcprojb[*]"), List.of("grads.ln2w[*]", "grads.ln2b[*]", "grads.attprojb[*]"),
+        List.of("grads.ln1w[*]", "grads.ln1b[*]")), lnSums);
+    // the GELU gradient's map and the fc bias gradient (the sum of what it writes) in one row kernel a layer
+    List<RowFusion.Plan> dgelu = bwd.stream().filter(p -> kinds(p).stream().allMatch(k -> k == Kind.MAP) && sums(p).equals(List.of("grads.fcb[*]"))).toList();
+    assertEquals(2, dgelu.size(), names(bwd));
     // attention's D = Σ_d dy·y per row (64 floats): a warp a row
     List<RowFusion.Plan> dyy = bwd.stream().filter(p -> kinds(p).equals(List.of(Kind.REDUCE))).toList();
     assertEquals(2, dyy.size(), names(bwd));
     for (RowFusion.Plan p : dyy) assertTrue(name(p, 0).endsWith("attn.dyy") && p.extent().name().equals("HS"), names(p).toString());
-    assertEquals(8, bwd.size(), names(bwd));
+    assertEquals(10, bwd.size(), names(bwd));
     for (var e : s.entrySet()) invariants(e.getKey(), e.getValue());
   }
 
@@ -149,7 +169,13 @@ class RowFusionTest {
     return RowFusion.groups(section).stream().map(RowFusion::plan).filter(p -> p != null).toList();
   }
 
-  private static List<Kind> kinds(RowFusion.Plan p) { return p.stages().stream().map(RowFusion.Stage::kind).toList(); }
+  /** The plan's stage kinds but its column sums (sums() names those). */
+  private static List<Kind> kinds(RowFusion.Plan p) { return p.stages().stream().map(RowFusion.Stage::kind).filter(k -> k != Kind.COLSUM).toList(); }
+
+  /** The outputs of the plan's column sums (COLSUM stages), layer indices folded: grads.ln1w[*]. */
+  private static List<String> sums(RowFusion.Plan p) {
+    return p.columnSums().stream().map(c -> c.out().name().replaceAll("\\[\\d+\\]", "[*]")).toList();
+  }
 
   /** How many element maps lead the plan (RowFusion's map-first groups). */
   private static int lead(RowFusion.Plan p) {
@@ -168,7 +194,10 @@ class RowFusionTest {
   /** The plan's kinds after its leading element maps. */
   private static List<Kind> body(RowFusion.Plan p) { return kinds(p).subList(lead(p), kinds(p).size()); }
 
-  private static String name(RowFusion.Plan p, int i) { return p.stages().get(i).compute().name(); }
+  /** The name of the plan's i-th stage, its column sums left out (as kinds()). */
+  private static String name(RowFusion.Plan p, int i) {
+    return p.stages().stream().filter(x -> x.kind() != Kind.COLSUM).toList().get(i).compute().name();
+  }
 
   private static List<String> names(RowFusion.Plan p) { return p.stages().stream().map(s -> s.compute().name()).toList(); }
 
@@ -192,7 +221,7 @@ class RowFusionTest {
       RowFusion.Plan p = RowFusion.plan(g);
       if (p != null) {
         assertTrue(g.stream().noneMatch(c -> MatmulMatch.of(c).isPresent()), section + ": a matmul in a row group " + names(p));
-        assertTrue(p.stages().getFirst().kind() != Kind.MAP || p.stages().stream().anyMatch(x -> x.kind() == Kind.REDUCE),
+        assertTrue(p.stages().getFirst().kind() != Kind.MAP || p.stages().stream().anyMatch(x -> x.kind() == Kind.REDUCE || x.kind() == Kind.COLSUM),
             section + ": a row group of element maps alone " + names(p));
       }
       for (Compute c : g) order.add(c.name() + " " + c.out().name());
