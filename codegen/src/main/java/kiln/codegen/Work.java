@@ -137,50 +137,47 @@ public sealed interface Work {
     /**
      * Most blocks of a row kernel with column sums (columnSums > 0: COLSUM stages): its blocks stride over the rows, and
      * each stores its partial sums (columnSums x extent floats) for function_sum to add; 8 blocks of 4 warps an SM on the
-     * H200's 132; KILN_COLSUM_BLOCKS sets it (to measure). Tests may lower it (to run several rows a block on few rows).
+     * H200's 132; KILN_COLSUM_BLOCKS sets it (to measure), columnSumBlocksOverride where set (tests: several rows a block on few rows).
      */
-    public static volatile int columnSumBlocks = columnSumBlocksFromEnv();
-
-    private static int columnSumBlocksFromEnv() {
-      String env = System.getenv("KILN_COLSUM_BLOCKS");
-      if (env == null || env.isBlank()) return 1056;
-      try {
-        int n = Integer.parseInt(env.strip());
-        if (n >= 1) return n;
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new IllegalArgumentException("KILN_COLSUM_BLOCKS: expected a number of blocks (1 or more), found '" + env + "'");
+    public static int columnSumBlocks() {
+      Integer o = columnSumBlocksOverride;
+      return o != null ? o : blocksFromEnv("KILN_COLSUM_BLOCKS", 1056, 1, "1 or more");
     }
+
+    /** Tests: the column-sum kernels' most blocks (null: columnSumBlocks() from the environment). */
+    public static volatile Integer columnSumBlocksOverride;
 
     /**
      * Most blocks of a row kernel whose rows take maxThreads threads each (the classifier's, 50,304 logits long), its blocks
      * striding over the rows: KILN_LONG_ROW_BLOCKS, 0 (the default) for a block a row. Fewer rows in flight keep a row in L2
-     * between the kernel's two passes over it (to measure: 8 blocks an SM hold ≈ 100 MB of logits rows, twice the L2).
+     * between the kernel's two passes over it (8 blocks an SM hold ≈ 100 MB of logits rows, twice the L2), but every cap
+     * measured slower (docs/perf.md, "The classifier's rows with a capped grid").
      */
-    public static final int LONG_ROW_BLOCKS = longRowBlocksFromEnv();
+    public static int longRowBlocks() { return blocksFromEnv("KILN_LONG_ROW_BLOCKS", 0, 0, "0: a block a row"); }
 
-    private static int longRowBlocksFromEnv() {
-      String env = System.getenv("KILN_LONG_ROW_BLOCKS");
-      if (env == null || env.isBlank()) return 0;
+    /** A number of blocks from the environment variable name (unset or blank: otherwise), at least least; a clear error else. */
+    private static int blocksFromEnv(String name, int otherwise, int least, String expected) {
+      String env = System.getenv(name);
+      if (env == null || env.isBlank()) return otherwise;
       try {
         int n = Integer.parseInt(env.strip());
-        if (n >= 0) return n;
+        if (n >= least) return n;
       } catch (NumberFormatException e) {
         // reported below
       }
-      throw new IllegalArgumentException("KILN_LONG_ROW_BLOCKS: expected a number of blocks (0: a block a row), found '" + env + "'");
+      throw new IllegalArgumentException(name + ": expected a number of blocks (" + expected + "), found '" + env + "'");
     }
 
     /**
-     * Blocks of the launch over `rows` rows of `extent`: one per rowsPerBlock rows, at most columnSumBlocks with column sums,
-     * at most LONG_ROW_BLOCKS (where set) for rows of maxThreads threads.
+     * Blocks of the launch over `rows` rows of `extent`: one per rowsPerBlock rows, at most columnSumBlocks() with column sums,
+     * at most longRowBlocks() (where set) for rows of maxThreads threads.
      */
     public long blocks(long rows, long extent) {
       int per = rowsPerBlock(extent);
       long blocks = Math.max(1, (rows + per - 1) / per);
-      if (columnSums > 0) return Math.min(blocks, columnSumBlocks);
-      return LONG_ROW_BLOCKS > 0 && threads(extent) >= maxThreads ? Math.min(blocks, LONG_ROW_BLOCKS) : blocks;
+      if (columnSums > 0) return Math.min(blocks, columnSumBlocks());
+      int cap = threads(extent) >= maxThreads ? longRowBlocks() : 0;
+      return cap > 0 ? Math.min(blocks, cap) : blocks;
     }
 
     /** Floats of workspace the launch needs: each block's partial column sums (0 without column sums). */

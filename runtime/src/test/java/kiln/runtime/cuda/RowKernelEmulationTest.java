@@ -98,12 +98,11 @@ class RowKernelEmulationTest {
         if (check(section.getKey() + " group " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp) < 32) partWarp++;
         if (fusedSums > before) {
           // the column sums again with one block striding over every row (its threads' partials then span rows)
-          int blocks = Work.Rows.columnSumBlocks;
-          Work.Rows.columnSumBlocks = 1;
+          Work.Rows.columnSumBlocksOverride = 1;
           try {
             check(section.getKey() + " group (one block) " + group.stream().map(Compute::name).toList(), p, host, device, group, plan, tmp);
           } finally {
-            Work.Rows.columnSumBlocks = blocks;
+            Work.Rows.columnSumBlocksOverride = null;
           }
         }
         if (plan.stages().stream().anyMatch(s -> touchesBf16(s.compute()))) bf16Groups++;
