@@ -198,7 +198,10 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
       WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
       // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
-      WgmmaBf16.Tile raw = tuned != null ? tuned : epilogue == null && size != null ? bf16Split(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
+      // (the wide tile unsplit, as the tuner measured it)
+      WgmmaBf16.Tile untuned = untunedBf16(schedule.wgmmaBf16(), mm, size);
+      boolean split = epilogue == null && size != null && untuned.equals(schedule.wgmmaBf16());
+      WgmmaBf16.Tile raw = tuned != null ? tuned : split ? bf16Split(untuned, mm, size) : untuned;
       if (epilogue != null) {
         raw = raw.withSplits(1);   // an epilogue takes C in one pass
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
@@ -296,6 +299,30 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     int s = WgmmaBf16.splitsFor(tile, product(mm.m(), size), product(mm.n(), size), product(mm.k(), size));
     return s == 1 ? tile : tile.withTmaStore(false).withSplits(s);
   }
+
+  /**
+   * The tile an untuned bf16 matmul starts from: WgmmaBf16.WIDE (unsplit) where C is bf16, N a multiple of 256, its tiles at
+   * least four rounds of the SMs (the shapes it was measured on: GPT-2 124M at B=32) and the schedule's tile the default
+   * (only with KILN_WGMMA_BF16_WIDE=1, wide()), else the schedule's.
+   */
+  static WgmmaBf16.Tile untunedBf16(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    if (!wide() || size == null || !tile.equals(WgmmaBf16.DEFAULT) || mm.compute().out().storage() != kiln.dsl.DType.BF16) return tile;
+    long m = product(mm.m(), size), n = product(mm.n(), size);
+    return n % WgmmaBf16.WIDE.bn() == 0 && WgmmaBf16.WIDE.outputTiles(m, n) >= 4L * WgmmaBf16.PLAN_SMS ? WgmmaBf16.WIDE : tile;
+  }
+
+  /**
+   * Whether untuned bf16-C matmuls take WgmmaBf16.WIDE where N allows: off unless KILN_WGMMA_BF16_WIDE=1 (measured on the H200:
+   * benches 0.3–0.4 ms a step faster, but the qkv matmul with its bias epilogue 1.1 ms slower in the profile; docs/perf.md,
+   * session 11); tests may override.
+   */
+  public static boolean wide() {
+    Boolean o = wideOverride;
+    return o != null ? o : "1".equals(System.getenv("KILN_WGMMA_BF16_WIDE"));
+  }
+
+  /** Tests: force the wide untuned tile on or off (null: the environment decides). */
+  public static volatile Boolean wideOverride;
 
   /** Whether untuned bf16 matmuls may split K (KILN_WGMMA_SPLITK=0: off); tests may override. */
   public static boolean splitK() {

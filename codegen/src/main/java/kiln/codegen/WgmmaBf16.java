@@ -130,6 +130,14 @@ public final class WgmmaBf16 {
    */
   public static final Tile DEFAULT = new Tile(128, 192, 4, 2, false, 16, true);
 
+  /**
+   * Cooperative 128 x 256 with 3 stages, bf16 C through the copy engine: what `kiln tune` picked on the H200 for fc's input
+   * gradient (32768 x 3072 x 768: 8 % under DEFAULT), fcproj (3 %) and dlnf (1 %) and within noise of DEFAULT on the other
+   * N % 256 == 0 shapes (docs/perf.md, session 11); with KILN_WGMMA_BF16_WIDE=1 the untuned tile of a bf16-C matmul whose N
+   * it divides (CudaLowering.untunedBf16).
+   */
+  public static final Tile WIDE = new Tile(128, 256, 3, 2, false, 16, true);
+
   /** The points the tuner (and MatmulBench) try: cooperative and ping-pong, wide and narrow in N, C from registers or the copy engine. */
   public static List<Tile> space() {
     List<Tile> space = new ArrayList<>();

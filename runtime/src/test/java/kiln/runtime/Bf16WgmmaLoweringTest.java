@@ -130,6 +130,37 @@ class Bf16WgmmaLoweringTest {
     assertEquals("wgmma_bf16 K,K BF16 tma h0.fc.out.r1", kinds(l).get("h0.fc.out.r1"));
   }
 
+  /**
+   * With KILN_WGMMA_BF16_WIDE=1 (wideOverride), an untuned bf16-C matmul whose N is a multiple of 256 and whose 128 x 256
+   * tiles make four rounds of the H200's SMs or more takes WgmmaBf16.WIDE, unsplit (what `kiln tune` picked for fc's input
+   * gradient, fcproj and dlnf at B=32); others keep the default tile; by default every one does. At B=8: fc's input
+   * gradient (8192 x 3072: 768 tiles) is wide, ln2's input gradient (8192 x 768: 192 tiles) is not.
+   */
+  @Test
+  void withTheKnobUntunedBf16MatmulsTakeTheWideTileWhereNAndTheTileCountAllow() {
+    java.util.function.Function<Lowered, Map<String, String>> tiles = l -> {
+      Map<String, String> out = new java.util.HashMap<>();
+      for (Lowering.Lowered s : l.sections().values()) {
+        for (kiln.codegen.Launch x : s.launches()) {
+          String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
+          if (x.kernel().kind().startsWith("wgmma_bf16")) out.put(x.name(), head.substring(head.indexOf("bm=")));
+        }
+      }
+      return out;
+    };
+    kiln.codegen.CudaLowering.wideOverride = true;
+    Map<String, String> wide;
+    try {
+      wide = tiles.apply(gpt2Small());
+    } finally {
+      kiln.codegen.CudaLowering.wideOverride = null;
+    }
+    assertTrue(wide.get("dr1/dh0.fc.gelu").startsWith("bm=128 bn=256 stages=3 consumers=2 group=16 tmastore=1"), wide.get("dr1/dh0.fc.gelu"));
+    assertTrue(wide.get("dr1/dh0.ln2.out").startsWith("bm=128 bn=192 stages=4"), wide.get("dr1/dh0.ln2.out"));
+    Map<String, String> narrow = tiles.apply(gpt2Small());
+    assertTrue(narrow.get("dr1/dh0.fc.gelu").startsWith("bm=128 bn=192 stages=4"), narrow.get("dr1/dh0.fc.gelu"));
+  }
+
   @Test
   void theLoweringFallsBackWhereTheCopyEngineCannotRead() {
     Lowered l = gpt2Small();
