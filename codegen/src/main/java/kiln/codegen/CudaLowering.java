@@ -198,8 +198,8 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
       WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
       // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
-      // (the wide tile unsplit, as the tuner measured it)
-      WgmmaBf16.Tile untuned = untunedBf16(schedule.wgmmaBf16(), mm, size);
+      // (the wide tile unsplit, as the tuner measured it, and only bare: with qkv's bias epilogue it ran 2.7 -> 3.8 ms a step)
+      WgmmaBf16.Tile untuned = epilogue == null ? untunedBf16(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
       boolean split = epilogue == null && size != null && untuned.equals(schedule.wgmmaBf16());
       WgmmaBf16.Tile raw = tuned != null ? tuned : split ? bf16Split(untuned, mm, size) : untuned;
       if (epilogue != null) {
@@ -301,7 +301,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
   }
 
   /**
-   * The tile an untuned bf16 matmul starts from: WgmmaBf16.WIDE (unsplit) where C is bf16, N a multiple of 256, its tiles at
+   * The tile an untuned bf16 matmul without an epilogue starts from: WgmmaBf16.WIDE (unsplit) where C is bf16, N a multiple of 256, its tiles at
    * least four rounds of the SMs (the shapes it was measured on: GPT-2 124M at B=32) and the schedule's tile the default
    * (only with KILN_WGMMA_BF16_WIDE=1, wide()), else the schedule's.
    */
