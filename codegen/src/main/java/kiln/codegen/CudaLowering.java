@@ -144,26 +144,21 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
    * in one launch), reading the rows as the kernel left them (RowFusion keeps any stage from writing what a sum reads).
    */
   private List<Launch> rowsThenColumnSums(List<Compute> head) {
-    RowFusion.Plan plan = RowFusion.plan(head).withoutColumnSums();
-    List<Compute> sums = RowFusion.plan(head).columnSums();
-    List<Compute> rows = head.stream().filter(c -> !sums.contains(c)).toList();
+    RowFusion.Plan whole = RowFusion.plan(head), plan = whole.withoutColumnSums();
+    List<Compute> sums = whole.columnSums();
     List<Launch> out = new ArrayList<>();
-    out.add(new Launch(rows, CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()))));
+    out.add(new Launch(head.stream().filter(c -> !sums.contains(c)).toList(), CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()))));
+    // neighbouring siblings in one launch, as groups() joins them, each run lowered as any reduction is
     List<Compute> run = new ArrayList<>();
     for (Compute c : sums) {
-      if (!run.isEmpty() && !(schedule.columns() != null && siblings() && CudaRenderer.siblings(run.getFirst(), c))) {
-        out.add(columnSums(run));
+      if (!run.isEmpty() && !(siblings() && reduces(append(run, c)))) {
+        out.addAll(render(Lowering.Kind.REDUCE, List.copyOf(run), List.copyOf(run)));
         run.clear();
       }
       run.add(c);
     }
-    if (!run.isEmpty()) out.add(columnSums(run));
+    if (!run.isEmpty()) out.addAll(render(Lowering.Kind.REDUCE, List.copyOf(run), List.copyOf(run)));
     return out;
-  }
-
-  private Launch columnSums(List<Compute> run) {
-    List<Compute> g = List.copyOf(run);
-    return new Launch(g, schedule.columns() != null ? CudaRenderer.columns(g, schedule) : CudaRenderer.reduce(g.getFirst(), schedule));
   }
 
   /**

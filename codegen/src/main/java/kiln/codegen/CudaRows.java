@@ -291,7 +291,8 @@ final class CudaRows {
         // this thread's partial sums of its columns over the rows it runs, in registers until the rows are done
         String acc = "cs" + names++;
         m.put("acc", acc);
-        loops(m, value, bind, false);   // (its usesVar; the streaming path never runs a kernel with column sums)
+        // (no streaming loops: a kernel with column sums runs the resident path only)
+        m.put("usesVar", Exprs.usesOutside(value, rv, rowLoads(value, bind)));
         m.put("res", resident(c, st.kind(), index, value, bind));
         sums.add(Map.of("acc", acc, "store", Statements.store(r, c, Statements.target(r, c), "acc", false)));
       }

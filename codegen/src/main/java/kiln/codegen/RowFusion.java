@@ -206,10 +206,7 @@ public final class RowFusion {
 
   /** A compute that may run before a row group's stages: persistent output, no tensor shared with them, one statement. */
   private static boolean hoistable(Compute d, List<Compute> stages) {
-    if (d.body() instanceof Expr.Extern || d.out().root().role() == Role.ACT || d.out().root().role() == Role.ACT_GRAD
-        || d.out().root().role() == Role.INPUT) {
-      return false;
-    }
+    if (d.body() instanceof Expr.Extern || !persistent(d.out())) return false;
     for (Compute s : stages) {
       Tensor so = s.out().root();
       if (d.out().root().equals(so)) return false;
@@ -217,6 +214,12 @@ public final class RowFusion {
       for (Expr.Load l : loadsOf(d)) if (l.tensor().root().equals(so)) return false;
     }
     return true;
+  }
+
+  /** A tensor whose root outlives a step (a parameter gradient's buffer): not an activation, its gradient or an input. */
+  private static boolean persistent(Tensor t) {
+    Role role = t.root().role();
+    return role != Role.ACT && role != Role.ACT_GRAD && role != Role.INPUT;
   }
 
   /** Every load of a compute: its body's and its store index's (a scatter's). */
@@ -361,12 +364,6 @@ public final class RowFusion {
       stages.add(new Stage(Kind.COLSUM, renamed));
       originals.add(c);
       return true;
-    }
-
-    /** A tensor whose root outlives a step (a parameter gradient's buffer): not an activation, its gradient or an input. */
-    private static boolean persistent(Tensor t) {
-      Role role = t.root().role();
-      return role != Role.ACT && role != Role.ACT_GRAD && role != Role.INPUT;
     }
 
     /** Every read and write of a tensor the group writes is of this row: at the rows vars (per-row) or at (rows, r). */
