@@ -5,7 +5,8 @@
      engine brings 64-deep stages into shared memory with 128-byte swizzle (a K-major operand as one box of
      64 k x rows, an MN-major one as boxes of 64 rows x 64 k) through a STAGES-deep ring of mbarriers, and
      the wgmma transpose bits read MN-major tiles as they are. Warpgroup 0 produces (one thread issues the
-     copies); CONSUMERS warpgroups multiply. The grid is persistent: block b takes tiles b, b + gridDim.x,
+     copies; setmaxnreg leaves it 40 registers a thread); CONSUMERS warpgroups multiply (consumerRegs registers a
+     thread: 232 with one or two, 152 with three, whose 512 threads share the SM's 64K). The grid is persistent: block b takes tiles b, b + gridDim.x,
      ... in kiln_tile_order. Cooperative (pingpong false): every consumer works on every tile, BM /
      CONSUMERS rows each. Ping-pong (two consumers): the consumers take the block's tiles in turn, each a
      whole BM x BN tile, and an order barrier lets one issue its main loop while the other stores, so the
@@ -227,7 +228,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       }
     }
   } else {
-    asm volatile("setmaxnreg.inc.sync.aligned.u32 232;");
+    asm volatile("setmaxnreg.inc.sync.aligned.u32 ${consumerRegs};");
     const int c = wg - 1;
     const bool leader = threadIdx.x % 128 == 0;
     // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row

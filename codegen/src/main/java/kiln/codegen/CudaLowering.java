@@ -197,6 +197,11 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       WgmmaBf16.Tile untuned = epilogue == null ? untunedBf16(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
       boolean split = epilogue == null && size != null && untuned.equals(schedule.wgmmaBf16());
       WgmmaBf16.Tile raw = tuned != null ? tuned : split ? bf16Split(untuned, mm, size) : untuned;
+      if (epilogue != null && tuned != null && tuned.accumulators() > schedule.wgmmaBf16().accumulators()) {
+        // the tuner timed the bare matmul; an epilogue's gathered inputs beside more accumulators a thread ran slower (qkv's
+        // bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a launch keeps the schedule's tile
+        raw = schedule.wgmmaBf16();
+      }
       if (epilogue != null) {
         raw = raw.withSplits(1);   // an epilogue takes C in one pass
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)

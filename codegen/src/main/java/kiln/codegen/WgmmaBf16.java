@@ -24,7 +24,7 @@ public final class WgmmaBf16 {
   public static final int BK = 64;
 
   /**
-   * BM x BN per tile, a STAGES-deep ring of BK-deep stages shared by all consumers, CONSUMERS (1 or 2)
+   * BM x BN per tile, a STAGES-deep ring of BK-deep stages shared by all consumers, CONSUMERS (1 to 3)
    * warpgroups that either split a tile's rows (cooperative) or take whole tiles in turn (pingpong, two
    * consumers), the persistent grid's raster in groups of GROUP tiles along M; tmaStore stages bf16 C in
    * shared memory for the copy engine to store (fp32 C and += keep the stores from registers). splits > 1
@@ -36,8 +36,13 @@ public final class WgmmaBf16 {
       implements CudaSchedule.MatmulTile {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
-    /** Accumulators a consumer thread may hold (the consumers get 232 registers each through setmaxnreg). */
+    /** Accumulators a consumer thread may hold with one or two consumers (which get 232 registers each through setmaxnreg). */
     public static final int MAX_ACCUMULATORS = 128;
+    /** The same with three consumers: 512 threads share the SM's 64K registers, the consumers get 152 each (the producer 40). */
+    public static final int MAX_ACCUMULATORS_3 = 96;
+
+    /** Registers setmaxnreg gives a consumer thread of a block of c consumers (the producer keeps 40): 232, or 152 for three. */
+    public static int consumerRegisters(int c) { return c == 3 ? 152 : 232; }
 
     /** Most splits along K a tile may take. */
     public static final int MAX_SPLITS = 32;
@@ -60,13 +65,14 @@ public final class WgmmaBf16 {
 
     private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits) {
       if (splits < 1 || splits > MAX_SPLITS) return "1 to " + MAX_SPLITS + " splits along K, found " + splits;
-      if (consumers < 1 || consumers > 2) return "1 or 2 consumer warpgroups, found " + consumers;
+      if (consumers < 1 || consumers > 3) return "1 to 3 consumer warpgroups, found " + consumers;
       if (pingpong && consumers != 2) return "pingpong needs 2 consumers";
       int rows = pingpong ? bm : bm / Math.max(1, consumers);
       if (bm < 64 || bm > 256 || bm % 64 != 0 || rows % 64 != 0) return "BM a multiple of 64 up to 256, 64-row blocks per consumer";
       if (bn < 64 || bn > 256 || bn % 64 != 0) return "BN a multiple of 64 up to 256";
       if (stages < 2) return "at least 2 stages";
-      if (rows / 64 * bn / 2 > MAX_ACCUMULATORS) return "at most " + MAX_ACCUMULATORS + " accumulators per thread, found " + rows / 64 * bn / 2;
+      int most = consumers == 3 ? MAX_ACCUMULATORS_3 : MAX_ACCUMULATORS;
+      if (rows / 64 * bn / 2 > most) return "at most " + most + " accumulators per thread" + (consumers == 3 ? " with 3 consumers" : "") + ", found " + rows / 64 * bn / 2;
       if (group < 1 || group > 64) return "a raster group of 1 to 64 tiles";
       int shared = sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore);
       if (shared > SHARED_LIMIT) return (tmaStore ? "the ring and C's staging need " : "the ring needs ") + shared + " bytes, over " + SHARED_LIMIT;
@@ -89,6 +95,9 @@ public final class WgmmaBf16 {
 
     /** Floats of workspace one launch needs: a dense fp32 M x N of partial sums per split (none without split-K). */
     public long workspaceFloats(long m, long n) { return splits == 1 ? 0 : splits * m * n; }
+
+    /** Accumulators a consumer thread holds: its rows of a tile (all BM ping-pong, BM / consumers cooperative) x BN / 128 threads. */
+    public int accumulators() { return (pingpong ? bm : bm / consumers) / 64 * bn / 2; }
 
     /** Producer warpgroup plus the consumers. */
     @Override public int threads() { return 128 * (consumers + 1); }
@@ -151,6 +160,10 @@ public final class WgmmaBf16 {
     space.add(new Tile(128, 256, 3, 2, false, 16, true));
     space.add(new Tile(128, 128, 5, 2, true, 16, true));
     space.add(new Tile(256, 128, 3, 2, false, 16, true));
+    // three consumers, 64 rows each: 192 x 192 (a fifth fewer operand bytes per product than 128 x 192) and 192 x 128
+    space.add(new Tile(192, 192, 3, 3, false, 16, true));
+    space.add(new Tile(192, 192, 4, 3, false, 16));
+    space.add(new Tile(192, 128, 4, 3, false, 16, true));
     return space;
   }
 
@@ -238,6 +251,7 @@ public final class WgmmaBf16 {
     m.put("bn", tile.bn());
     m.put("stages", tile.stages());
     m.put("consumers", tile.consumers());
+    m.put("consumerRegs", Tile.consumerRegisters(tile.consumers()));
     m.put("pingpong", tile.pingpong());
     m.put("group", tile.group());
     m.put("aMN", a == Major.MN);

@@ -49,8 +49,16 @@ public final class Tuner {
   }
 
   /**
+   * How much faster than the default tile a variant must time to replace it: 2 %, about the spread of one kernel's median
+   * between runs. Within it the default stays (the tuner times the bare matmul once; on the H200 a 0.5 % "win" of 128 x 256
+   * over the default for GPT-2's qkv carried the bias epilogue's launch from 2.7 to 3.7 ms a step: docs/perf.md, session 12).
+   */
+  public static final double MARGIN = 0.02;
+
+  /**
    * Tries every tile of space (trial), stores the fastest valid one in cache under (device, kernel, shape) and returns the
-   * result, or null (logged) where no variant was valid.
+   * result, or null (logged) where no variant was valid. The default tile is the one stored unless the fastest beats it by
+   * more than MARGIN.
    */
   public static <T extends Work.Tile> Result<T> search(String launch, String shape, List<T> space, T defaultTile, Trial trial, TuningCache cache,
                                                        String device, String kernel, PrintStream log) {
@@ -69,6 +77,7 @@ public final class Tuner {
       return null;
     }
     Double byDefault = byTile.get(defaultTile);
+    if (byDefault != null && byTile.get(best) > (1 - MARGIN) * byDefault) best = defaultTile;
     Result<T> r = new Result<>(launch, shape, space.size(), byTile.size(), best, byTile.get(best), worst, byDefault == null ? Double.NaN : byDefault,
         byTile);
     cache.put(new TuningCache.Entry(device, kernel, shape, best.knobs(), r.bestMs(), r.defaultMs()));

@@ -44,7 +44,10 @@ class Bf16WgmmaLoweringTest {
   }
 
   /** A registry model at bf16 on an sm_90 GPU, B x T, placed and lowered as a CUDA session does. */
-  static Lowered lowered(Models.Shape shape, int batch, int seq) {
+  static Lowered lowered(Models.Shape shape, int batch, int seq) { return lowered(shape, batch, seq, m -> null); }
+
+  /** The same with a chooser standing for a tuning cache. */
+  static Lowered lowered(Models.Shape shape, int batch, int seq, Lowering.Chooser<CudaSchedule.MatmulTile> chooser) {
     kiln.codegen.Bf16Storage.Stored stored = kiln.codegen.Bf16Storage.apply(shape.program(Session.Device.CUDA), false, kiln.codegen.Bf16Storage.Residual.FP32);
     Program q = stored.program();
     Map<Dim, Integer> sizes = shape.bind(batch, seq);
@@ -53,7 +56,7 @@ class Bf16WgmmaLoweringTest {
     kiln.codegen.Epilogue.Readers readers = new kiln.codegen.Epilogue.Readers(sections.values().stream().flatMap(List::stream).toList());
     Map<String, Lowering.Lowered> lowered = new java.util.LinkedHashMap<>();
     for (var e : sections.entrySet()) {
-      lowered.put(e.getKey(), CudaLowering.lower(e.getValue(), HOPPER_BF16, m -> null, arena::size, 0, readers, arena::offsetLong));
+      lowered.put(e.getKey(), CudaLowering.lower(e.getValue(), HOPPER_BF16, chooser, arena::size, 0, readers, arena::offsetLong));
     }
     return new Lowered(q, arena, lowered);
   }
@@ -159,6 +162,28 @@ class Bf16WgmmaLoweringTest {
     assertTrue(wide.get("dr1/dh0.ln2.out").startsWith("bm=128 bn=192 stages=4"), wide.get("dr1/dh0.ln2.out"));
     Map<String, String> narrow = tiles.apply(gpt2Small());
     assertTrue(narrow.get("dr1/dh0.fc.gelu").startsWith("bm=128 bn=192 stages=4"), narrow.get("dr1/dh0.fc.gelu"));
+  }
+
+  /**
+   * A tuned tile (the tuner times bare matmuls) with more accumulators a consumer thread than the schedule's is not given to
+   * a launch that carries an epilogue: qkv with its bias keeps the default tile, a bare matmul takes the tuned one.
+   */
+  @Test
+  void aTunedTileWithMoreAccumulatorsSkipsTheEpilogueLaunches() {
+    Lowered l = lowered(Models.get("gpt2-d12"), 8, 1024, byDefault -> byDefault.kind().startsWith("wgmma_bf16") ? WgmmaBf16.WIDE : null);
+    Map<String, String> tiles = new java.util.HashMap<>();
+    for (Lowering.Lowered s : l.sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) {
+        String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
+        if (x.kernel().kind().startsWith("wgmma_bf16")) tiles.put(x.name(), head.substring(head.indexOf("bm=")));
+      }
+    }
+    assertTrue(tiles.get("h0.attn.qkv.r1+h0.attn.qkv").startsWith("bm=128 bn=192 stages=4 consumers=2"), tiles.get("h0.attn.qkv.r1+h0.attn.qkv"));
+    assertTrue(tiles.get("h0.fc.out.r1").startsWith("bm=128 bn=256 stages=3 consumers=2"), tiles.get("h0.fc.out.r1"));
+    assertEquals(96, WgmmaBf16.DEFAULT.accumulators());
+    assertEquals(128, WgmmaBf16.WIDE.accumulators());
+    assertEquals(64, new WgmmaBf16.Tile(192, 128, 4, 3, false, 16, true).accumulators());
+    assertEquals(128, new WgmmaBf16.Tile(128, 128, 6, 2, true, 16).accumulators());   // ping-pong: a whole 128-row tile each
   }
 
   @Test

@@ -35,8 +35,16 @@ class WgmmaBf16TileTest {
 
   @Test
   void invalidPointsSayWhichRuleTheyBreak() {
-    assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 3 group 16: 1 or 2 consumer warpgroups, found 3",
+    assertEquals("bf16 wgmma tile 256x256 stages 2 consumers 4 group 16: 1 to 3 consumer warpgroups, found 4",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(256, 256, 2, 4, false, 16)).getMessage());
+    assertEquals("bf16 wgmma tile 128x256 stages 4 consumers 3 group 16: BM a multiple of 64 up to 256, 64-row blocks per consumer",
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 256, 4, 3, false, 16)).getMessage());
+    // three consumers share the registers of 512 threads: 152 a consumer thread, at most 96 accumulators
+    assertEquals("bf16 wgmma tile 192x256 stages 3 consumers 3 group 16: at most 96 accumulators per thread with 3 consumers, found 128",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(192, 256, 3, 3, false, 16)).getMessage());
+    assertEquals(152, Tile.consumerRegisters(3));
+    assertEquals(232, Tile.consumerRegisters(2));
+    assertTrue(128 * 40 + 3 * 128 * Tile.consumerRegisters(3) <= 65536, "the producer's 40 and three consumers' registers fit an SM");
     assertEquals("bf16 wgmma tile 128x128 stages 4 consumers 1 pingpong group 16: pingpong needs 2 consumers",
         assertThrows(IllegalArgumentException.class, () -> new Tile(128, 128, 4, 1, true, 16)).getMessage());
     assertEquals("bf16 wgmma tile 128x96 stages 4 consumers 2 group 16: BN a multiple of 64 up to 256",
