@@ -33,8 +33,18 @@
 <#if splits gt 1>
 <#assign units = "tiles * SPLITS", tileOf = "t % tiles", kStage = "(kBase + kt)", kCount = "kCount",
     kRun = "const int kBase = t / tiles * kTiles / SPLITS, kCount = (t / tiles + 1) * kTiles / SPLITS - kBase;">
+<#elseif (cluster!1) gt 1>
+<#-- clusters of two: a unit is a pair of M tiles (2 mp, 2 mp + 1) at one N tile, taken by both blocks of a cluster -->
+<#assign units = "((mTiles + 1) / 2 * nTiles)", tileOf = "t", kStage = "kt", kCount = "kTiles">
 <#else>
 <#assign units = "tiles", tileOf = "t", kStage = "kt", kCount = "kTiles">
+</#if>
+<#assign clustered = (cluster!1) gt 1>
+<#-- a block's first unit and its stride over units; the call that gives a unit's tile (mt, nt) -->
+<#if clustered>
+<#assign first = "blockIdx.x / CLUSTER", step = "gridDim.x / CLUSTER", tileCall = "KILN_TILE(" + tileOf + ", mt, nt)">
+<#else>
+<#assign first = "blockIdx.x", step = "gridDim.x", tileCall = "kiln_tile_order(" + tileOf + ", mTiles, nTiles, GROUP, mt, nt)">
 </#if>
 
 #ifndef KILN_WGMMA_BF16_HELPERS
@@ -54,6 +64,30 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
   nt = r / rows;
 }
 #endif
+<#if clustered>
+#ifndef KILN_WGMMA_BF16_CLUSTER_HELPERS
+#define KILN_WGMMA_BF16_CLUSTER_HELPERS
+// this block's rank in its cluster
+__device__ __forceinline__ unsigned kiln_cluster_rank() {
+  unsigned r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+// every thread of both blocks: arrive (release) and wait (acquire)
+__device__ __forceinline__ void kiln_cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+// arrive on the barrier at this block's shared address bar, in the cluster's block `rank` (this one or its peer)
+__device__ __forceinline__ void kiln_mbar_arrive_in(unsigned bar, unsigned rank) {
+  asm volatile("{ .reg .b32 ra; mapa.shared::cluster.u32 ra, %0, %1; mbarrier.arrive.shared::cluster.b64 _, [ra]; }" :: "r"(bar), "r"(rank) : "memory");
+}
+// one box at (inner, outer) of the map into this shared address in every block of mask, completing on each one's bar
+__device__ __forceinline__ void kiln_tma_load_multicast(unsigned dst, const void* map, int inner, int outer, unsigned bar, unsigned short mask) {
+  asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes.multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;"
+               :: "r"(dst), "l"(map), "r"(inner), "r"(outer), "r"(bar), "h"(mask) : "memory");
+}
+#endif
+</#if>
 
 #define BM ${bm}
 #define BN ${bn}
@@ -62,6 +96,9 @@ __device__ __forceinline__ void kiln_tile_order(int t, int mTiles, int nTiles, i
 #define CONSUMERS ${consumers}
 #define PINGPONG ${pingpong?then(1, 0)}
 #define GROUP ${group}
+<#if clustered>
+#define CLUSTER 2
+</#if>
 <#if splits gt 1>
 #define SPLITS ${splits}
 </#if>
@@ -158,7 +195,7 @@ __device__ __forceinline__ void kiln_st_f32x2(float* p, float* q, const bool two
 
 </#if>
 <#if args>
-extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a,
+extern "C" __global__ void<#if clustered> __cluster_dims__(2, 1, 1)</#if> __launch_bounds__(THREADS, 1) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC<#if splits gt 1>,
     float* __restrict__ W</#if>) {
 ${unpack}
@@ -169,7 +206,7 @@ ${unpack}
 ${epilogue}
 </#if>
 <#else>
-extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restrict__ Cv, const int M, const int N, const int K, const long long ldc,
+extern "C" __global__ void<#if clustered> __cluster_dims__(2, 1, 1)</#if> __launch_bounds__(THREADS, 1) ${name}(void* __restrict__ Cv, const int M, const int N, const int K, const long long ldc,
     const __grid_constant__ KilnTensorMap mapA, const __grid_constant__ KilnTensorMap mapB, const __grid_constant__ KilnTensorMap mapC<#if splits gt 1>,
     float* __restrict__ W</#if>) {
 </#if>
@@ -185,23 +222,36 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
   if (threadIdx.x == 0) {
     for (int s = 0; s < STAGES; s++) {
       kiln_mbar_init(kiln_smem_u32(&full[s]), 1);
+<#if clustered>
+      kiln_mbar_init(kiln_smem_u32(&empty[s]), CONSUMERS * CLUSTER);   // a cluster's stage goes back once both blocks read it
+<#else>
       kiln_mbar_init(kiln_smem_u32(&empty[s]), PINGPONG ? 1 : CONSUMERS);
+</#if>
     }
     kiln_mbar_init(kiln_smem_u32(&order[0]), 1);
     kiln_mbar_init(kiln_smem_u32(&order[1]), 1);
     asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
   }
+<#if clustered>
+  // both blocks' barriers are set up before either block's copies or arrivals reach the other
+  kiln_cluster_sync();
+  const unsigned crank = kiln_cluster_rank();
+  // a unit's tile: the pair's M tile of this block's rank (past the last M tile for the second of an odd count: that
+  // block loads the last real tile's rows and stores nothing)
+#define KILN_TILE(t, mt, nt) { int mp_; kiln_tile_order(t, (mTiles + 1) / 2, nTiles, GROUP > 1 ? GROUP / 2 : 1, mp_, nt); mt = 2 * mp_ + (int) crank; }
+<#else>
   __syncthreads();
+</#if>
   if (wg == 0) {
     // producer: one thread fills ring position p (stage p % STAGES) once its last use is released
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;");
     if (threadIdx.x == 0) {
       int p = 0;
-      for (int t = blockIdx.x; t < ${units}; t += gridDim.x) {
+      for (int t = ${first}; t < ${units}; t += ${step}) {
         int mt, nt;
-        kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
-        const int m0 = mt * BM, n0 = nt * BN;
+        ${tileCall};
+        const int m0 = <#if clustered>min(mt, mTiles - 1)<#else>mt</#if> * BM, n0 = nt * BN;
 <#if splits gt 1>
         // this unit's run of stages: split t / tiles of the tile's kTiles
         ${kRun}
@@ -218,7 +268,17 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
 <#else>
           kiln_tma_load(st, &mapA, k0, m0, bar);
 </#if>
+<#if clustered>
+          // B is the pair's: each block copies its share into both blocks' stage (the copy engine's multicast)
 <#if bMN>
+#pragma unroll
+          for (int b = 0; b < BN / 64; b++) {
+            if (b % 2 == (int) crank) kiln_tma_load_multicast(st + A_BYTES + b * MN_BLOCK, &mapB, n0 + b * 64, k0, bar, 3);
+          }
+<#else>
+          kiln_tma_load_multicast(st + A_BYTES + crank * (BN / 2) * 128, &mapB, k0, n0 + (int) crank * (BN / 2), bar, 3);
+</#if>
+<#elseif bMN>
 #pragma unroll
           for (int b = 0; b < BN / 64; b++) kiln_tma_load(st + A_BYTES + b * MN_BLOCK, &mapB, n0 + b * 64, k0, bar);
 <#else>
@@ -231,6 +291,11 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     asm volatile("setmaxnreg.inc.sync.aligned.u32 ${consumerRegs};");
     const int c = wg - 1;
     const bool leader = threadIdx.x % 128 == 0;
+<#if clustered>
+    // lane 0 of warp r of each consumer releases stages in the cluster's block r (both at once)
+    const bool releaser = threadIdx.x % 32 == 0 && threadIdx.x % 128 / 32 < CLUSTER;
+    const unsigned releaseRank = threadIdx.x % 128 / 32;
+</#if>
     // accumulator layout: warp w of the warpgroup holds rows 16w + g and 16w + g + 8 of each 64-row
     // block, columns 8j + 2q and 8j + 2q + 1 (g = lane / 4, q = lane % 4)
     const int w = (threadIdx.x % 128) / 32, g = (threadIdx.x % 32) / 4, q = threadIdx.x % 4;
@@ -248,7 +313,7 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     const int rows = PINGPONG ? 0 : c * WM;
     float d[MI][BN / 2];
     int p = 0;
-    for (int i = 0, t = blockIdx.x; t < ${units}; i++, t += gridDim.x) {
+    for (int i = 0, t = ${first}; t < ${units}; i++, t += ${step}) {
 <#if splits gt 1>
       ${kRun}
 </#if>
@@ -290,12 +355,16 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
         asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
         // at most this stage's group in flight: the previous stage is read and goes back to the producer
         asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
+<#if clustered>
+        if (kt > 0 && releaser) kiln_mbar_arrive_in(kiln_smem_u32(&empty[(p - 1) % STAGES]), releaseRank);
+<#else>
         if (kt > 0 && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+</#if>
       }
       if (PINGPONG && leader) kiln_mbar_arrive(kiln_smem_u32(&order[c]));
 <#if epiPairs>
       int mt, nt;
-      kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
+      ${tileCall};
       const int m0 = mt * BM + rows, n0 = nt * BN;
       // the epilogue's inputs of EPI_BATCH rows of this thread's part (batch rb: rows rb .. rb + EPI_BATCH - 1, in increasing m),
       // x[i][j] the pair at columns n0 + 8 j + 2 q; every input of those rows gathered before anything is computed or stored
@@ -321,10 +390,19 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
       if (EPI_EARLY) epi_gather(0);
 </#if>
       asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
+<#if clustered>
+      if (releaser) kiln_mbar_arrive_in(kiln_smem_u32(&empty[(p - 1) % STAGES]), releaseRank);
+      {
+        int mt_, nt_;
+        KILN_TILE(${tileOf}, mt_, nt_);
+        if (mt_ >= mTiles) continue;   // the odd pair's missing second tile: read for the pair, nothing to store
+      }
+<#else>
       if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
+</#if>
 <#if !epiPairs>
       int mt, nt;
-      kiln_tile_order(${tileOf}, mTiles, nTiles, GROUP, mt, nt);
+      ${tileCall};
       const int m0 = mt * BM + rows, n0 = nt * BN;
 </#if>
 <#if splits gt 1>
@@ -491,6 +569,10 @@ extern "C" __global__ void __launch_bounds__(THREADS, 1) ${name}(void* __restric
     if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
 </#if>
   }
+<#if clustered>
+  // neither block leaves while the other may still copy into its stages or arrive on its barriers
+  kiln_cluster_sync();
+</#if>
 }
 <#if splits gt 1>
 
@@ -528,6 +610,10 @@ extern "C" __global__ void __launch_bounds__(256) ${name}_sum(void* __restrict__
 #undef CONSUMERS
 #undef PINGPONG
 #undef GROUP
+<#if clustered>
+#undef CLUSTER
+#undef KILN_TILE
+</#if>
 #undef THREADS
 #undef A_BYTES
 #undef STAGE_BYTES

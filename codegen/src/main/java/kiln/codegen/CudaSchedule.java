@@ -244,7 +244,7 @@ public record CudaSchedule(int mapBlock, int reduceBlock, Precision precision, S
       WgmmaBf16.Tile t = WgmmaBf16.Tile.parse(bf16);
       if (t == null) {
         throw new IllegalArgumentException("KILN_WGMMA_BF16_TILE=" + bf16 + ": expected bf16 wgmma knobs such as \"" + WgmmaBf16.DEFAULT.knobs()
-            + "\" (bm, bn multiples of 64 up to 256, stages, consumers 1 or 2, pingpong=1 with 2, group, tmastore=1)");
+            + "\" (bm, bn multiples of 64 up to 256, stages, consumers 1 to 3, pingpong=1 with 2, group, tmastore=1, splits, cluster=2)");
       }
       s = s.withWgmmaBf16(t);
     }

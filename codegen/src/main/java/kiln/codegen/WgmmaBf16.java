@@ -30,9 +30,11 @@ public final class WgmmaBf16 {
    * shared memory for the copy engine to store (fp32 C and += keep the stores from registers). splits > 1
    * is split-K: each output tile's K range is cut into that many runs of whole 64-deep stages, each a unit of
    * work of its own whose fp32 partial sums go to a workspace, and a second kernel adds them into C in split
-   * order (deterministic; no epilogue, no tmaStore).
+   * order (deterministic; no epilogue, no tmaStore). cluster 2: blocks in pairs (a thread-block cluster) that take two
+   * M tiles at one N tile together, each copying its own A and half of B into both blocks' stages (the copy engine's
+   * multicast), so a pair reads B from L2 once; cooperative, unsplit tiles only.
    */
-  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits)
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster)
       implements CudaSchedule.MatmulTile {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
@@ -48,11 +50,17 @@ public final class WgmmaBf16 {
     public static final int MAX_SPLITS = 32;
 
     public Tile {
-      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits);
+      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, cluster);
       if (why != null) {
         throw new IllegalArgumentException("bf16 wgmma tile " + bm + "x" + bn + " stages " + stages + " consumers " + consumers
-            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + (splits != 1 ? " splits " + splits : "") + ": " + why);
+            + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + (splits != 1 ? " splits " + splits : "")
+            + (cluster != 1 ? " cluster " + cluster : "") + ": " + why);
       }
+    }
+
+    /** A tile of lone blocks (no cluster). */
+    public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits) {
+      this(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, 1);
     }
 
     /** A tile without split-K. */
@@ -63,8 +71,10 @@ public final class WgmmaBf16 {
     /** A tile that stores C from the registers. */
     public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) { this(bm, bn, stages, consumers, pingpong, group, false); }
 
-    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits) {
+    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster) {
       if (splits < 1 || splits > MAX_SPLITS) return "1 to " + MAX_SPLITS + " splits along K, found " + splits;
+      if (cluster != 1 && cluster != 2) return "clusters of 1 or 2 blocks, found " + cluster;
+      if (cluster == 2 && (pingpong || splits != 1)) return "a cluster of 2 takes cooperative, unsplit tiles";
       if (consumers < 1 || consumers > 3) return "1 to 3 consumer warpgroups, found " + consumers;
       if (pingpong && consumers != 2) return "pingpong needs 2 consumers";
       int rows = pingpong ? bm : bm / Math.max(1, consumers);
@@ -85,10 +95,10 @@ public final class WgmmaBf16 {
     }
 
     /** This tile storing C from the registers (false) or through the copy engine where it can (true). */
-    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits); }
+    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits, cluster); }
 
     /** This tile with K split `s` ways (1: no split-K). */
-    public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s); }
+    public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s, s == 1 ? cluster : 1); }
 
     /** Output tiles of an M x N product. */
     public long outputTiles(long m, long n) { return ((m + bm - 1) / bm) * ((n + bn - 1) / bn); }
@@ -105,28 +115,32 @@ public final class WgmmaBf16 {
     /** The stage ring, C's staging (tmaStore), the full, empty and order barriers, and 1024 bytes to align the swizzled tiles. */
     @Override public int sharedBytes() { return sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore); }
 
-    /** Rows of the copy engine's box of an operand: BM or BN rows for a K-major one, 64 (and BK deep) for an MN-major one. */
-    public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn; }
+    /**
+     * Rows of the copy engine's box of an operand: BM, or BN / cluster (each block of a pair copies its half of B) rows for a
+     * K-major one, 64 (and BK deep) for an MN-major one.
+     */
+    public int boxRows(Major major, boolean a) { return major == Major.MN ? 64 : a ? bm : bn / cluster; }
 
     /** Persistent blocks for an M x N output on a GPU of `multiprocessors` SMs: one per SM, at most one per unit (tile x split). */
     public int blocks(long m, long n, int multiprocessors) {
+      if (cluster == 2) return 2 * (int) Math.max(1, Math.min((m + 2L * bm - 1) / (2L * bm) * ((n + bn - 1) / bn), multiprocessors / 2));
       return (int) Math.max(1, Math.min(outputTiles(m, n) * splits, multiprocessors));
     }
 
     /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
     @Override public String knobs() {
       return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
-          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "");
+          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "") + (cluster != 1 ? " cluster=" + cluster : "");
     }
 
     /** The inverse of knobs(); null when the text is no valid point. */
     public static Tile parse(String knobs) {
       Map<String, Integer> v = Schedule.knobValues(knobs);
       if (v == null || !v.keySet().containsAll(List.of("bm", "bn", "stages", "consumers", "group"))) return null;
-      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits").containsAll(v.keySet())) return null;
+      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits", "cluster").containsAll(v.keySet())) return null;
       try {
         return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"),
-            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1));
+            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1), v.getOrDefault("cluster", 1));
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -147,6 +161,9 @@ public final class WgmmaBf16 {
    */
   public static final Tile WIDE = new Tile(128, 256, 3, 2, false, 16, true);
 
+  /** DEFAULT in clusters of two blocks that share B (a raster group of 8 pairs: the same 16 M tiles). */
+  public static final Tile CLUSTERED = new Tile(128, 192, 4, 2, false, 16, true, 1, 2);
+
   /** The points the tuner (and MatmulBench) try: cooperative and ping-pong, wide and narrow in N, C from registers or the copy engine. */
   public static List<Tile> space() {
     List<Tile> space = new ArrayList<>();
@@ -164,6 +181,9 @@ public final class WgmmaBf16 {
     space.add(new Tile(192, 192, 3, 3, false, 16, true));
     space.add(new Tile(192, 192, 4, 3, false, 16));
     space.add(new Tile(192, 128, 4, 3, false, 16, true));
+    // pairs sharing B (each reads its A and half of B from L2): the default and the wide tile so
+    space.add(CLUSTERED);
+    space.add(new Tile(128, 256, 3, 2, false, 16, true, 1, 2));
     return space;
   }
 
@@ -254,6 +274,7 @@ public final class WgmmaBf16 {
     m.put("consumerRegs", Tile.consumerRegisters(tile.consumers()));
     m.put("pingpong", tile.pingpong());
     m.put("group", tile.group());
+    m.put("cluster", tile.cluster());
     m.put("aMN", a == Major.MN);
     m.put("bMN", b == Major.MN);
     m.put("outBf16", out == Out.BF16);

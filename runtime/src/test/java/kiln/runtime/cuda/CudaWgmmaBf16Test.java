@@ -2,7 +2,7 @@
 // here: all four operand layouts (K- or MN-major A and B), fp32 and bf16 C (from registers or through the
 // copy engine), plain and accumulating, every
 // tile of the space, edges no tile divides, and few persistent blocks so each block takes several tiles
-// (the ping-pong consumers alternate). Every element of C is
+// (the ping-pong consumers alternate; a cluster pair walks every pair of M tiles, the last one half past M). Every element of C is
 // checked. Tagged gpu: skips where no sm_90 device is present.
 package kiln.runtime.cuda;
 
@@ -39,6 +39,9 @@ class CudaWgmmaBf16Test {
     for (Out out : Out.values()) {
       cases.add(new Case(WgmmaBf16.DEFAULT, Major.MN, Major.MN, out, true, 0));
       cases.add(new Case(new WgmmaBf16.Tile(128, 128, 6, 2, true, 2), Major.K, Major.MN, out, true, 3));
+      // pairs sharing B, += over every SM's worth of clusters, and one cluster walking all units (M's 3 tiles: an odd pair)
+      cases.add(new Case(WgmmaBf16.CLUSTERED, Major.MN, Major.K, out, true, 0));
+      cases.add(new Case(WgmmaBf16.CLUSTERED, Major.K, Major.MN, out, true, 2));
     }
     try (Cuda cuda = Cuda.open()) {
       Assumptions.assumeTrue(cuda.major() == 9 && cuda.minor() == 0, "wgmma needs sm_90, found " + cuda.arch());

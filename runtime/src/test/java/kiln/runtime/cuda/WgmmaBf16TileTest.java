@@ -64,6 +64,27 @@ class WgmmaBf16TileTest {
   }
 
   @Test
+  void clustersOfTwoShareBAndLaunchInPairs() {
+    Tile c = WgmmaBf16.CLUSTERED;
+    assertEquals("bm=128 bn=192 stages=4 consumers=2 group=16 tmastore=1 cluster=2", c.knobs());
+    assertEquals(c, Tile.parse(c.knobs()));
+    assertEquals(96, c.boxRows(WgmmaBf16.Major.K, false), "each block of a pair copies half of a K-major B");
+    assertEquals(128, c.boxRows(WgmmaBf16.Major.K, true));
+    assertEquals(64, c.boxRows(WgmmaBf16.Major.MN, false));
+    // 32768 x 768: 256 x 4 tiles, 128 pair units: 66 clusters on 132 SMs; 3 x 2 tiles: 4 pair units, 8 blocks
+    assertEquals(132, c.blocks(32768, 768, 132));
+    assertEquals(8, c.blocks(328, 200, 132));
+    assertEquals(2, c.blocks(328, 200, 2));
+    assertEquals(2, c.blocks(328, 200, 3), "a grid of whole clusters");
+    assertEquals(c.withSplits(1), c);
+    assertEquals(1, c.withSplits(4).cluster(), "split-K runs on lone blocks");
+    assertEquals("bf16 wgmma tile 128x128 stages 6 consumers 2 pingpong group 16 cluster 2: a cluster of 2 takes cooperative, unsplit tiles",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 128, 6, 2, true, 16, false, 1, 2)).getMessage());
+    assertEquals("bf16 wgmma tile 128x192 stages 4 consumers 2 group 16 cluster 4: clusters of 1 or 2 blocks, found 4",
+        assertThrows(IllegalArgumentException.class, () -> new Tile(128, 192, 4, 2, false, 16, false, 1, 4)).getMessage());
+  }
+
+  @Test
   void persistentGridIsOneBlockPerSmAtMostOnePerTile() {
     assertEquals(132, WgmmaBf16.DEFAULT.blocks(8192, 768, 132));   // 64 x 4 tiles of 128 x 192
     assertEquals(6, WgmmaBf16.DEFAULT.blocks(300, 200, 132));      // 3 x 2 tiles
