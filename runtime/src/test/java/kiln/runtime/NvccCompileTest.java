@@ -237,6 +237,37 @@ class NvccCompileTest {
     assertTrue(log.lines().filter(l -> l.contains("spill")).allMatch(l -> l.contains("0 bytes spill stores, 0 bytes spill loads")), log);
   }
 
+  /**
+   * GPT-2's bf16 program at B=32, T=1024 with every unsplit bf16 matmul given WgmmaBf16.CLUSTERED (as a tuning cache would:
+   * the epilogue launches too) compiles for sm_90a without spills, the two-block cluster's kernels at every layout GPT-2 has.
+   */
+  @org.junit.jupiter.api.Test
+  void clusteredBf16ProgramCompilesWithoutSpills(@TempDir Path tmp) throws IOException, InterruptedException {
+    Assumptions.assumeTrue(Files.isExecutable(NVCC), "no nvcc at " + NVCC + " (set KILN_NVCC)");
+    var l = Bf16WgmmaLoweringTest.lowered(Models.get("gpt2-d12"), 32, 1024,
+        byDefault -> byDefault.work() instanceof kiln.codegen.Work.Bf16Tiles t && t.tile().splits() == 1 ? kiln.codegen.WgmmaBf16.CLUSTERED : null);
+    StringBuilder unit = new StringBuilder();
+    int n = 0;
+    for (var s : l.sections().values()) {
+      for (var x : s.launches()) {
+        if (x.kernel().work() instanceof kiln.codegen.Work.Bf16Tiles t && t.tile().cluster() == 2 && unit.indexOf(x.kernel().function()) < 0) {
+          unit.append(x.kernel().source()).append('\n');
+          n++;
+        }
+      }
+    }
+    assertTrue(n >= 8, "the clustered kernels of GPT-2's bf16 program, found " + n);
+    Path all = tmp.resolve("all.cu");
+    Files.writeString(all, unit.toString());
+    Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-gencode=arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "-o", tmp.resolve("all.cubin").toString(),
+        all.toString()).redirectErrorStream(true).start();
+    String log = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");
+    assertEquals(0, p.exitValue(), "nvcc failed on the clustered kernels:\n" + log);
+    assertTrue(log.lines().filter(x -> x.contains("spill")).allMatch(x -> x.contains("0 bytes spill stores, 0 bytes spill loads")), log);
+    assertTrue(!log.contains("C75"), "no serialized wgmma:\n" + log);
+  }
+
   private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
 
   private static void compiles(String unit, Path tmp, String arch) throws IOException, InterruptedException {
