@@ -194,9 +194,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
       // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
       // (the wide tile unsplit, as the tuner measured it, and only bare: with qkv's bias epilogue it ran 2.7 -> 3.8 ms a step)
-      WgmmaBf16.Tile untuned = epilogue == null ? untunedBf16(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
-      boolean split = epilogue == null && size != null && untuned.equals(schedule.wgmmaBf16());
-      WgmmaBf16.Tile raw = tuned != null ? tuned : split ? bf16Split(untuned, mm, size) : untuned;
+      WgmmaBf16.Tile raw = tuned != null ? tuned : epilogue == null ? bf16UntunedBare(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
       if (epilogue != null && tuned != null && tuned.accumulators() > schedule.wgmmaBf16().accumulators()) {
         // the tuner timed the bare matmul; an epilogue's gathered inputs beside more accumulators a thread ran slower (qkv's
         // bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a launch keeps the schedule's tile
@@ -287,6 +285,15 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       if (t.dims().equals(c.out().dims()) && (offsets == null || offsets.applyAsLong(t) % 8 == 0)) staged = t;
     }
     return staged;
+  }
+
+  /**
+   * The tile a bf16 matmul without an epilogue runs untuned, before C's store is adapted (bf16Tile): the schedule's (or the
+   * wide one, untunedBf16), split along K where bf16Split splits the schedule's (sizes known). The tuner's "default".
+   */
+  public static WgmmaBf16.Tile bf16UntunedBare(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    WgmmaBf16.Tile untuned = untunedBf16(tile, mm, size);
+    return size != null && untuned.equals(tile) ? bf16Split(untuned, mm, size) : untuned;
   }
 
   /**

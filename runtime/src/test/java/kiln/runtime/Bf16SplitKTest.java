@@ -78,6 +78,26 @@ class Bf16SplitKTest {
     assertEquals(4L * 3072 * 768, most);
   }
 
+  /**
+   * The tuner's default for a bare bf16 matmul (CudaLowering.bf16UntunedBare, adapted by bf16Tile) is the tile the lowering
+   * gives it untuned: split weight gradients included, so the tuner's margin is measured against what runs.
+   */
+  @Test
+  void theTunersDefaultIsWhatTheLoweringRunsUntuned() {
+    Bf16WgmmaLoweringTest.Lowered l = gpt2(32, 1024);
+    int bare = 0;
+    for (Lowering.Lowered sec : l.sections().values()) {
+      for (kiln.codegen.Launch x : sec.launches()) {
+        if (!(x.kernel().work() instanceof Work.Bf16Tiles t) || x.kernel().source().contains("auto epilogue")) continue;
+        kiln.codegen.MatmulMatch mm = kiln.codegen.MatmulMatch.of(x.computes().getFirst()).orElseThrow();
+        assertEquals(t.tile(), CudaLowering.bf16Tile(CudaLowering.bf16UntunedBare(Bf16WgmmaLoweringTest.HOPPER_BF16.wgmmaBf16(), mm, l.arena()::size),
+            mm, l.arena()::size, l.arena()::offsetLong), x.name());
+        bare++;
+      }
+    }
+    assertTrue(bare >= 14, "GPT-2's bare bf16 matmuls, found " + bare);
+  }
+
   @Test
   void theSplitRuleTakesIdleSmsAndALongK() {
     WgmmaBf16.Tile t = WgmmaBf16.DEFAULT;

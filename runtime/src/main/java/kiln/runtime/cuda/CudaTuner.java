@@ -106,7 +106,10 @@ public final class CudaTuner {
         variants[i] = plan != null && space.get(i) instanceof CudaSchedule.WgmmaTile w ? CudaRenderer.matmulTransposed(mm, acc, w, plan, null)
             : CudaRenderer.matmul(mm, acc, space.get(i));
       }
-      targets.put(key, new Target(mm.compute().name(), r, plan == null ? byDefault : schedule.wgmma(), space, variants,
+      // the default a variant must beat: what the lowering runs untuned (for a bare bf16 matmul: split along K where it splits)
+      CudaSchedule.MatmulTile untuned = plan != null ? schedule.wgmma() : !bf16 ? byDefault
+          : kiln.codegen.CudaLowering.bf16Tile(kiln.codegen.CudaLowering.bf16UntunedBare(schedule.wgmmaBf16(), mm, layout::size), mm, layout::size, layout::offsetLong);
+      targets.put(key, new Target(mm.compute().name(), r, untuned, space, variants,
           CudaRenderer.matmul(mm, acc, CudaSchedule.SIMT_DEFAULT), function));
     }
     Map<String, String> sources = new LinkedHashMap<>();
