@@ -1129,6 +1129,9 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     unsigned pa[4][4], da[4][4];
     fab_wg_pack(pa, s);
     fab_wg_pack(da, dp);
+#ifdef FAB_DS_STORE
+    FAB_DS_STORE(b, h0 + it / nq, first + it % nq, kw / 64, T, NH, da);   // dS^T of this pair of tiles, for a dq that reads it
+#endif
     fab_wg_hold(av);
     fab_wg_hold(ak);
     fab_wg_fence();
