@@ -12,4 +12,4 @@ nvidia-smi --query-gpu=name,driver_version --format=csv,noheader > "$OUT/times.t
 run 140 direct.txt python3 scripts/attnbf16/check.py $PACK/cubins --time
 t done
 cat "$OUT/times.txt"
-grep -E "FAIL|PASS|wds|^  kiln|^  PyTorch|^timings|^forward|dq:|dk:|dv:" "$OUT/direct.txt" | head -n 90
+grep -E "FAIL|PASS|wds|^  kiln|^  PyTorch|^timings|^forward|^  (y|lse|dq|dk|dv) |^gpt2|^ragged|^grouped|^multi" "$OUT/direct.txt" | head -n 90
