@@ -12,19 +12,25 @@ __device__ __forceinline__ long long fab_ds_tile(int b, int h, int i, int j, int
   const long long nT = (T + 63) / 64;
   return (((long long) b * NH + h) * (nT * (nT + 1) / 2) + (long long) i * (i + 1) / 2 + j) * 4096;
 }
-// this thread's part of a 64 x 64 dS^T (the A fragments fab_wg_pack made: rows 16 w + g (+8), columns 16 kk + 2 q (+8))
-__device__ __forceinline__ void fab_ds_store(int b, int h, int i, int j, int T, int NH, const unsigned (*da)[4]) {
-  unsigned* t = (unsigned*) (fab_ds_w + fab_ds_tile(b, h, i, j, T, NH));
+// this thread's part of a 64 x 64 dS^T (the A fragments fab_wg_pack made: rows 16 w + g (+8), columns 16 kk + 2 q (+8)),
+// staged in shared memory (rows 144 bytes apart: the 4-byte stores hit 32 banks), then copied out in 16-byte pieces, a
+// row's 128 bytes by 8 threads (one warpgroup a block: the block's barrier is the warpgroup's)
+#define FAB_DS_STAGE_BYTES (64 * 144)
+__device__ __forceinline__ void fab_ds_store(int b, int h, int i, int j, int T, int NH, const unsigned (*da)[4], unsigned char* stage) {
   const int w = fab_wg_warp(), g = (threadIdx.x & 31) >> 2, q = threadIdx.x & 3;
   const int r = 16 * w + g;
+  unsigned* s = (unsigned*) stage;
 #pragma unroll
   for (int kk = 0; kk < 4; kk++) {
-    const int c = 16 * kk + 2 * q;
-    t[(r * 64 + c) / 2] = da[kk][0];
-    t[((r + 8) * 64 + c) / 2] = da[kk][1];
-    t[(r * 64 + c + 8) / 2] = da[kk][2];
-    t[((r + 8) * 64 + c + 8) / 2] = da[kk][3];
+    s[r * 36 + 8 * kk + q] = da[kk][0];
+    s[(r + 8) * 36 + 8 * kk + q] = da[kk][1];
+    s[r * 36 + 8 * kk + 4 + q] = da[kk][2];
+    s[(r + 8) * 36 + 8 * kk + 4 + q] = da[kk][3];
   }
+  __syncthreads();
+  uint4* t = (uint4*) (fab_ds_w + fab_ds_tile(b, h, i, j, T, NH));
+#pragma unroll
+  for (int x = threadIdx.x; x < 512; x += 128) t[x] = *(const uint4*) (stage + (x >> 3) * 144 + (x & 7) * 16);
 }
 
 // d += A (64 x 16, shared, M-major: descriptor da) * B (16 x 64, shared, N-major: db)

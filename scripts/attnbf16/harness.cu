@@ -4,7 +4,7 @@
 typedef unsigned short kiln_bf16;
 #ifdef FAB_DS
 // the dq-from-dS prototype (dq_from_ds.cuh): dkdv stores each dS^T tile, "dq" reads them (launched after dkdv)
-__device__ __forceinline__ void fab_ds_store(int b, int h, int i, int j, int T, int NH, const unsigned (*da)[4]);
+__device__ __forceinline__ void fab_ds_store(int b, int h, int i, int j, int T, int NH, const unsigned (*da)[4], unsigned char* stage);
 #define FAB_DS_STORE fab_ds_store
 #endif
 #include "flash_attention_bf16.cuh"
@@ -12,7 +12,7 @@ __device__ __forceinline__ void fab_ds_store(int b, int h, int i, int j, int T, 
 #include "dq_from_ds.cuh"
 // per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory; a tenth entry 1: dkdv runs before dq
 extern "C" __device__ const int fab_cfg[10] = {FAB_FWD_NT, FAB_FWD_ROWS, FAB_FWD_SMEM_BYTES, 128, 64, FAB_DQDS_SMEM_BYTES,
-                                               FAB_DKV_NT, FAB_DKV_ROWS, FAB_DKV_SMEM_BYTES, 1};
+                                               FAB_DKV_NT, FAB_DKV_ROWS, FAB_DKV_SMEM_BYTES + FAB_DS_STAGE_BYTES, 1};
 #else
 // per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory
 extern "C" __device__ const int fab_cfg[9] = {FAB_FWD_NT, FAB_FWD_ROWS, FAB_FWD_SMEM_BYTES, FAB_DQ_NT, FAB_DQ_ROWS, FAB_DQ_SMEM_BYTES,
