@@ -10,12 +10,10 @@ NVCC=${KILN_NVCC:-/usr/local/cuda/bin/nvcc}
 mkdir -p "$OUT"
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 cp "$ROOT/templates/cuda/flash_attention_bf16.cuh" "$TMP/"
-cp "$HERE/harness.cu" "$HERE/dq_from_ds.cuh" "$TMP/"
+cp "$HERE/harness.cu" "$TMP/"
 build() { local name=$1; shift; "$NVCC" -cubin -arch=sm_90a -DFAB "$@" -I"$TMP" -o "$OUT/$name.cubin" "$TMP/harness.cu"; }
 for hs in 64 128; do build fab$hs -DHS=$hs; done
 build fab64_mma -DHS=64 -DFAB_NO_WGMMA
-# the dq-from-dS prototype (dq_from_ds.cuh): dkdv stores dS, dq multiplies it by K
-build fab64_wds -DHS=64 -DFAB_DS
 build fab64_w111 -DHS=64 -DFAB_WGS=1
 build fab64_w1dq4 -DHS=64 -DFAB_DQ_WGS=1 -DFAB_DQ_MIN_BLOCKS=4
 # FAB_FWD_SWEEP=1: also forward variants fab64_wf* (key tile FAB_FWD_BN, FAB_FWD_POLY exponentials of 8 on the FMA pipe,

@@ -82,17 +82,6 @@ class Fab:
         cfg = m.ints("fab_cfg")   # per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory
         if len(cfg) == 5:   # an older build (session 6's kernels, timed as a baseline): one geometry for all three
             cfg = [cfg[0], cfg[1], cfg[2], cfg[0], cfg[1], cfg[3], cfg[0], cfg[1], cfg[4]]
-        # a tenth entry 1: the dq-from-dS prototype (dkdv stores dS to fab_ds_w, then dq reads it): dkdv runs first
-        self.ds = len(cfg) == 10 and cfg[9] == 1
-        cfg = cfg[:9]
-        if self.ds:
-            Fab.workspace = getattr(Fab, "workspace", None)
-            if Fab.workspace is None:   # the largest case: B=32, T=1024, NH=12: 16 * 17 / 2 tiles of 4096 bf16 a head
-                Fab.workspace = torch.empty(32 * 12 * 136 * 4096, dtype=torch.bfloat16, device="cuda")
-            p, size = ctypes.c_uint64(), ctypes.c_size_t()
-            ck(cu.cuModuleGetGlobal_v2(ctypes.byref(p), ctypes.byref(size), m.m, b"fab_ds_w"), "global fab_ds_w")
-            ptr = ctypes.c_uint64(Fab.workspace.data_ptr())
-            ck(cu.cuMemcpyHtoD_v2(p, ctypes.byref(ptr), ctypes.c_size_t(8)), "set fab_ds_w")
         self.nt, self.rows, self.smem = tuple(cfg[0::3]), tuple(cfg[1::3]), tuple(cfg[2::3])
         fwd, dq, dkdv = self.smem
         self.fwd, self.dq, self.dkdv = m.fn("fab_fwd", fwd), m.fn("fab_dq", dq), m.fn("fab_dkdv", dkdv)
@@ -133,12 +122,8 @@ def backward(fab, arena, ops, tiles, B, T, NH, G, lse, D, acc=False, gs=None):
                  ops["dv"], B, T, NH, G, gs)
 
     def go():
-        if fab.ds:   # dq reads the dS that dkdv stores
-            b()
-            a()
-        else:
-            a()
-            b()
+        a()
+        b()
     return go
 
 

@@ -2,52 +2,27 @@
 // plain pointer arguments. Built by build.sh with nvcc -cubin -arch=sm_90a; the launch shapes are read back from the fab_cfg
 // global. Not part of the product: the product's entry points are rendered by FlashBf16 / CudaRenderer.
 typedef unsigned short kiln_bf16;
-#ifdef FAB_DS
-// the dq-from-dS prototype (dq_from_ds.cuh): dkdv stores each dS^T tile, "dq" reads them (launched after dkdv)
-__device__ __forceinline__ void fab_ds_store(int b, int h, int i, int j, int T, int NH, const unsigned (*da)[4], unsigned char* stage);
-#define FAB_DS_STORE fab_ds_store
-#endif
 #include "flash_attention_bf16.cuh"
-#ifdef FAB_DS
-#include "dq_from_ds.cuh"
-// per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory; a tenth entry 1: dkdv runs before dq
-extern "C" __device__ const int fab_cfg[10] = {FAB_FWD_NT, FAB_FWD_ROWS, FAB_FWD_SMEM_BYTES, 128, 64, FAB_DQDS_SMEM_BYTES,
-                                               FAB_DKV_NT, FAB_DKV_ROWS, FAB_DKV_SMEM_BYTES + FAB_DS_STAGE_BYTES, 1};
-#else
 // per kernel (forward, dq, dkdv): threads, rows a block, dynamic shared memory
 extern "C" __device__ const int fab_cfg[9] = {FAB_FWD_NT, FAB_FWD_ROWS, FAB_FWD_SMEM_BYTES, FAB_DQ_NT, FAB_DQ_ROWS, FAB_DQ_SMEM_BYTES,
                                               FAB_DKV_NT, FAB_DKV_ROWS, FAB_DKV_SMEM_BYTES};
-#endif
 extern "C" __global__ void __launch_bounds__(FAB_FWD_NT, FAB_FWD_MIN_BLOCKS) fab_fwd(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand y, float* lse,
                                                               int B, int T, int NH, int G) {
   fab_forward(H, q, k, v, y, lse, B, T, NH, G);
 }
-#ifdef FAB_DS
-extern "C" __global__ void __launch_bounds__(128) fab_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
-                                                             float* D, FabOperand dq, int B, int T, int NH, int G) {
-  fab_dq_from_ds<false>(H, k, dq, B, T, NH, G);
-}
-extern "C" __global__ void __launch_bounds__(128) fab_dq_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
-                                                                 float* D, FabOperand dq, int B, int T, int NH, int G) {
-  fab_dq_from_ds<true>(H, k, dq, B, T, NH, G);
-}
-#else
 extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) fab_dq(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
                                                              float* D, FabOperand dq, int B, int T, int NH, int G) {
   fab_backward_dq<false>(H, q, k, v, dy, lse, D, dq, B, T, NH, G);
 }
-#endif
 extern "C" __global__ void __launch_bounds__(FAB_DKV_NT, FAB_DKV_MIN_BLOCKS) fab_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
                                                                float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   fab_backward_dkdv<false>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);
 }
 // the '+=' forms (an extern whose gradient adds to what earlier layers wrote)
-#ifndef FAB_DS
 extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) fab_dq_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
                                                                  float* D, FabOperand dq, int B, int T, int NH, int G) {
   fab_backward_dq<true>(H, q, k, v, dy, lse, D, dq, B, T, NH, G);
 }
-#endif
 extern "C" __global__ void __launch_bounds__(FAB_DKV_NT, FAB_DKV_MIN_BLOCKS) fab_dkdv_acc(kiln_bf16* H, FabOperand q, FabOperand k, FabOperand v, FabOperand dy, float* lse,
                                                                    float* D, FabOperand dk, FabOperand dv, int B, int T, int NH, int G, int GS) {
   fab_backward_dkdv<true>(H, q, k, v, dy, lse, D, dk, dv, B, T, NH, G, GS);

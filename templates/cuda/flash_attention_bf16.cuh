@@ -1129,10 +1129,6 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
     unsigned pa[4][4], da[4][4];
     fab_wg_pack(pa, s);
     fab_wg_pack(da, dp);
-#ifdef FAB_DS_STORE
-    // dS^T of this pair of tiles, for a dq that reads it (staged in shared memory past D's buffers)
-    FAB_DS_STORE(b, h0 + it / nq, first + it % nq, kw / 64, T, NH, da, (unsigned char*) (sD + 2 * 64));
-#endif
     fab_wg_hold(av);
     fab_wg_hold(ak);
     fab_wg_fence();
