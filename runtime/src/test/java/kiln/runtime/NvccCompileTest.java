@@ -225,13 +225,7 @@ class NvccCompileTest {
     }
     unit.append(kiln.codegen.WgmmaBf16.render(new kiln.codegen.WgmmaBf16.Tile(128, 128, 6, 2, true, 16, false, 3), mn, mn,
         kiln.codegen.WgmmaBf16.Out.F32, false).source()).append('\n');
-    Path all = tmp.resolve("all.cu");
-    Files.writeString(all, unit.toString());
-    Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-gencode=arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "-o", tmp.resolve("all.cubin").toString(),
-        all.toString()).redirectErrorStream(true).start();
-    String log = new String(p.getInputStream().readAllBytes());
-    assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");
-    assertEquals(0, p.exitValue(), "nvcc failed on the split-K kernels:\n" + log);
+    String log = ptxasLog(unit.toString(), tmp, "the split-K kernels");
     long functions = log.lines().filter(l -> l.contains("Compiling entry function")).count();
     assertEquals(2 * (4 + 17), functions, "each kernel and its _sum:\n" + log);
     assertTrue(log.lines().filter(l -> l.contains("spill")).allMatch(l -> l.contains("0 bytes spill stores, 0 bytes spill loads")), log);
@@ -257,15 +251,21 @@ class NvccCompileTest {
       }
     }
     assertTrue(n >= 8, "the clustered kernels of GPT-2's bf16 program, found " + n);
+    String log = ptxasLog(unit.toString(), tmp, "the clustered kernels");
+    assertTrue(log.lines().filter(x -> x.contains("spill")).allMatch(x -> x.contains("0 bytes spill stores, 0 bytes spill loads")), log);
+    assertTrue(!log.contains("C75"), "no serialized wgmma:\n" + log);
+  }
+
+  /** nvcc's ptxas report (-Xptxas -v) on unit compiled for sm_90a, which must succeed (what: the kernels, for the message). */
+  private static String ptxasLog(String unit, Path tmp, String what) throws IOException, InterruptedException {
     Path all = tmp.resolve("all.cu");
-    Files.writeString(all, unit.toString());
+    Files.writeString(all, unit);
     Process p = new ProcessBuilder(NVCC.toString(), "-cubin", "-gencode=arch=compute_90a,code=sm_90a", "-Xptxas", "-v", "-o", tmp.resolve("all.cubin").toString(),
         all.toString()).redirectErrorStream(true).start();
     String log = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor(600, TimeUnit.SECONDS), "nvcc timed out");
-    assertEquals(0, p.exitValue(), "nvcc failed on the clustered kernels:\n" + log);
-    assertTrue(log.lines().filter(x -> x.contains("spill")).allMatch(x -> x.contains("0 bytes spill stores, 0 bytes spill loads")), log);
-    assertTrue(!log.contains("C75"), "no serialized wgmma:\n" + log);
+    assertEquals(0, p.exitValue(), "nvcc failed on " + what + ":\n" + log);
+    return log;
   }
 
   private static void compiles(String unit, Path tmp) throws IOException, InterruptedException { compiles(unit, tmp, "-arch=sm_90"); }
