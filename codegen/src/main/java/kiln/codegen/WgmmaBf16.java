@@ -97,7 +97,7 @@ public final class WgmmaBf16 {
     /** This tile storing C from the registers (false) or through the copy engine where it can (true). */
     public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits, cluster); }
 
-    /** This tile with K split `s` ways (1: no split-K). */
+    /** This tile with K split `s` ways (1: no split-K; a clustered tile splits as lone blocks). */
     public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s, s == 1 ? cluster : 1); }
 
     /** Output tiles of an M x N product. */
