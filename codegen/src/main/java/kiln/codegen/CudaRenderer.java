@@ -1081,15 +1081,25 @@ public final class CudaRenderer {
     return decode(r, vars, source, from, indent, "unsigned", "(unsigned) ");
   }
 
-  /** decode through a local of C type `type`, each dim cast by `cast` before it divides. */
+  /**
+   * decode through a local of C type `type`, each dim cast by `cast` before it divides. Each var is the remainder written as
+   * from - quotient * dim (not from % dim): where the statements only re-flatten the vars into a contiguous address
+   * ((b * T + t) * C ...), the compiler then folds quotient * dim + remainder back to `from` and drops the division
+   * (nvcc 13: the bf16 GELU map's loop kept one 32-bit division of its two).
+   */
   private static String decode(ExprRenderer r, List<Var> vars, String source, String from, String indent, String type, String cast) {
     StringBuilder b = new StringBuilder();
     if (!vars.isEmpty()) b.append(indent).append(type).append(' ').append(from).append(" = ").append(source).append(";\n");
     for (int i = vars.size() - 1; i >= 0; i--) {
       Var v = vars.get(i);
-      if (i == 0) b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
-      else b.append(indent).append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" % ").append(cast).append(r.dim(v.dim()))
-          .append("); ").append(from).append(" /= ").append(cast).append(r.dim(v.dim())).append(";\n");
+      if (i == 0) {
+        b.append(indent).append("const int ").append(r.var(v)).append(" = (int) ").append(from).append(";\n");
+        continue;
+      }
+      String q = from + "_" + i, dim = cast + r.dim(v.dim());
+      b.append(indent).append("const ").append(type).append(' ').append(q).append(" = ").append(from).append(" / ").append(dim).append("; ")
+          .append("const int ").append(r.var(v)).append(" = (int) (").append(from).append(" - ").append(q).append(" * ").append(dim).append("); ")
+          .append(from).append(" = ").append(q).append(";\n");
     }
     return b.toString().stripTrailing();
   }
