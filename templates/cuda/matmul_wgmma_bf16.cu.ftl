@@ -392,11 +392,6 @@ extern "C" __global__ void<#if clustered> __cluster_dims__(2, 1, 1)</#if> __laun
       asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
 <#if clustered>
       if (releaser) kiln_mbar_arrive_in(kiln_smem_u32(&empty[(p - 1) % STAGES]), releaseRank);
-      {
-        int mt_, nt_;
-        KILN_TILE(${tileOf}, mt_, nt_);
-        if (mt_ >= mTiles) continue;   // the odd pair's missing second tile: read for the pair, nothing to store
-      }
 <#else>
       if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
 </#if>
@@ -404,6 +399,9 @@ extern "C" __global__ void<#if clustered> __cluster_dims__(2, 1, 1)</#if> __laun
       int mt, nt;
       ${tileCall};
       const int m0 = mt * BM + rows, n0 = nt * BN;
+</#if>
+<#if clustered>
+      if (mt >= mTiles) continue;   // the odd pair's missing second tile: read for the pair, nothing to store
 </#if>
 <#if splits gt 1>
       // split-K: this split's fp32 partial sums into its dense M x N of the workspace

@@ -192,13 +192,15 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm, size, offsets);
       Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
       WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
-      // untuned and without an epilogue: split-K where the output tiles leave SMs idle over a long K (bf16Split)
-      // (the wide tile unsplit, as the tuner measured it, and only bare: with qkv's bias epilogue it ran 2.7 -> 3.8 ms a step)
-      WgmmaBf16.Tile raw = tuned != null ? tuned : epilogue == null ? bf16UntunedBare(schedule.wgmmaBf16(), mm, size) : schedule.wgmmaBf16();
-      if (epilogue != null && tuned != null && tuned.accumulators() > schedule.wgmmaBf16().accumulators()) {
-        // the tuner timed the bare matmul; an epilogue's gathered inputs beside more accumulators a thread ran slower (qkv's
-        // bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a launch keeps the schedule's tile
-        raw = schedule.wgmmaBf16();
+      WgmmaBf16.Tile raw;
+      if (epilogue == null) {
+        // untuned: split-K where the output tiles leave SMs idle over a long K, or the wide tile unsplit (bf16UntunedBare)
+        raw = tuned != null ? tuned : bf16UntunedBare(schedule.wgmmaBf16(), mm, size);
+      } else {
+        // the tuner timed the bare matmul; an epilogue's gathered inputs beside more accumulators a thread than the
+        // schedule's tile ran slower (qkv's bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a
+        // launch keeps the schedule's tile, as an untuned one does
+        raw = tuned != null && tuned.accumulators() <= schedule.wgmmaBf16().accumulators() ? tuned : schedule.wgmmaBf16();
       }
       if (epilogue != null) {
         raw = raw.withSplits(1);   // an epilogue takes C in one pass
