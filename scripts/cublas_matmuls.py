@@ -4,7 +4,7 @@
 Prints one line per shape: name, M x N x K, median ms and TFLOP/s, at TF32 (and bf16 with --bf16).
 With --kiln FILE (lines "name ms" written by kiln's matmul bench) it adds kiln's TFLOP/s and the ratio.
 With --precision bf16 it times cuBLAS in bf16 (bf16 inputs and output, fp32 accumulation) on the five
-forward shapes and fc's two backward layouts, dX = dY W (W read n-major) and dW = dY^T X (both m-major),
+forward shapes (B x T = --bt, 8192 unless given), fc at eight times the depth and fc's two backward layouts, dX = dY W (W read n-major) and dW = dY^T X (both m-major),
 each stored as kiln's bf16 bench stores it, and the ratio is against that (the file from
 MatmulBench --bf16).
 With --dw it times GPT-2 124M's four weight gradients at B x T = 32768, dW = dY^T @ X on bf16 tensors stored
@@ -68,6 +68,7 @@ def main():
     p.add_argument("--bf16", action="store_true", help="also time bf16 cuBLAS")
     p.add_argument("--precision", choices=["tf32", "bf16"], default="tf32", help="the precision kiln's times are set against")
     p.add_argument("--dw", action="store_true", help="GPT-2's weight gradients at B x T = 32768 (bf16 in, fp32 out)")
+    p.add_argument("--bt", type=int, default=8192, help="B x T of the --precision bf16 shapes (MatmulBench --bf16 --bt)")
     args = p.parse_args()
     if not torch.cuda.is_available():
         sys.exit("cublas_matmuls.py: no CUDA device visible to PyTorch")
@@ -82,7 +83,7 @@ def main():
         dw_table(kiln)
         return
     if args.precision == "bf16":
-        bf16_table(kiln)
+        bf16_table(kiln, args.bt)
         return
     torch.backends.cuda.matmul.allow_tf32 = True
     torch.backends.cudnn.allow_tf32 = True
@@ -109,17 +110,20 @@ def main():
 
 
 # (name, M, N, K, how cuBLAS is called on bf16 tensors stored as kiln's bench stores them)
-BF16_SHAPES = [(name, m, n, k, "forward") for name, m, n, k in SHAPES] + [
-    ("fc_dx", 8192, 768, 3072, "dx"),   # dX (8192, 768) = dY (8192, 3072) @ W (3072, 768)
-    ("fc_dw", 3072, 768, 8192, "dw"),   # dW (3072, 768) = dY (8192, 3072)^T @ X (8192, 768)
-]
+def bf16_shapes(bt):
+    """MatmulBench.bf16Shapes at B x T = bt: the forward shapes, fc's two backward layouts, fc at eight times the depth."""
+    return [(name, bt, n, k, "forward") for name, _, n, k in SHAPES] + [
+        ("fc_dx", bt, 768, 3072, "dx"),   # dX (bt, 768) = dY (bt, 3072) @ W (3072, 768)
+        ("fc_dw", 3072, 768, bt, "dw"),   # dW (3072, 768) = dY (bt, 3072)^T @ X (bt, 768)
+        ("fc_k8", bt, 3072, 6144, "forward"),
+    ]
 
 
-def bf16_table(kiln):
+def bf16_table(kiln, bt):
     print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}, cuBLAS bf16 (bf16 in and out, fp32 accumulate)")
     head = f"{'shape':8} {'M x N x K':>18} {'layout':>12} {'cuBLAS ms':>10} {'TFLOP/s':>8}"
     print(head + (KILN_HEAD if kiln else ""))
-    for name, m, n, k, kind in BF16_SHAPES:
+    for name, m, n, k, kind in bf16_shapes(bt):
         if kind == "forward":
             a, b = torch.randn(m, k, device="cuda").bfloat16(), torch.randn(n, k, device="cuda").bfloat16()
             fn, layout = (lambda: torch.matmul(a, b.t())), "x @ W.T"

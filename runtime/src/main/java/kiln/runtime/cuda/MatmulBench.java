@@ -3,7 +3,8 @@
 // tile, the default wgmma tile (sm_90) and the best variant in TFLOP/s, and writes "name ms" lines that
 // scripts/cublas_matmuls.py --kiln sets beside cuBLAS. Nothing is stored in the tuning cache.
 // With --bf16 first: the bf16 wgmma kernel (WgmmaBf16) on the same five shapes plus fc's two backward
-// layouts, every tile of WgmmaBf16.space() checked and timed (bf16Bench). With --bf16-dw: GPT-2 124M's four weight
+// layouts and fc at eight times the depth, every tile of WgmmaBf16.space() checked and timed (bf16Bench);
+// `--bt N` sets B·T (32768 is GPT-2's step at B=32), `--tiles 6,7` times those points of the space only. With --bf16-dw: GPT-2 124M's four weight
 // gradients at B x T = 32768 (fp32 C) on the default tile at several splits along K (split-K), checked, repeated bit for
 // bit, timed (dwBench).
 package kiln.runtime.cuda;
@@ -39,7 +40,17 @@ public final class MatmulBench {
       return;
     }
     if (args.length > 0 && args[0].equals("--bf16")) {
-      bf16Bench(Path.of(args.length > 1 ? args[1] : "kiln-matmuls-bf16.txt"));
+      int bt = 8192;
+      List<Integer> only = null;
+      Path file = Path.of("kiln-matmuls-bf16.txt");
+      for (int i = 1; i < args.length; i++) {
+        switch (args[i]) {
+          case "--bt" -> bt = Integer.parseInt(args[++i]);
+          case "--tiles" -> only = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
+          default -> file = Path.of(args[i]);
+        }
+      }
+      bf16Bench(file, bt, only);
       return;
     }
     Path out = Path.of(args.length > 0 ? args[0] : "kiln-matmuls.txt");
@@ -88,17 +99,21 @@ public final class MatmulBench {
   }
 
   /**
-   * GPT-2's forward x·Wᵀ (both K-major), then fc's backward at B·T = 8192: dX = dY·W (dY 8192 x 3072
-   * K-major, W stored 3072 x 768: B N-major) and dW = dYᵀ·X (dY and X stored with K = 8192 rows: both MN-major).
+   * GPT-2's forward x·Wᵀ (both K-major), then fc's backward at B·T = bt: dX = dY·W (dY bt x 3072 K-major, W stored
+   * 3072 x 768: B N-major) and dW = dYᵀ·X (dY and X stored with K = bt rows: both MN-major); then fc at eight times its
+   * depth (fc_k8: the same tiles, eight times the main loop a tile, so its rate beside fc's shows a tile's fixed cost).
    */
-  static final List<Bf16Shape> BF16_SHAPES = List.of(
-      new Bf16Shape("qkv", 8192, 2304, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
-      new Bf16Shape("attproj", 8192, 768, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
-      new Bf16Shape("fc", 8192, 3072, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
-      new Bf16Shape("fcproj", 8192, 768, 3072, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
-      new Bf16Shape("lm_head", 8192, 50304, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
-      new Bf16Shape("fc_dx", 8192, 768, 3072, WgmmaBf16.Major.K, WgmmaBf16.Major.MN),
-      new Bf16Shape("fc_dw", 3072, 768, 8192, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN));
+  static List<Bf16Shape> bf16Shapes(int bt) {
+    return List.of(
+        new Bf16Shape("qkv", bt, 2304, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+        new Bf16Shape("attproj", bt, 768, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+        new Bf16Shape("fc", bt, 3072, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+        new Bf16Shape("fcproj", bt, 768, 3072, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+        new Bf16Shape("lm_head", bt, 50304, 768, WgmmaBf16.Major.K, WgmmaBf16.Major.K),
+        new Bf16Shape("fc_dx", bt, 768, 3072, WgmmaBf16.Major.K, WgmmaBf16.Major.MN),
+        new Bf16Shape("fc_dw", 3072, 768, bt, WgmmaBf16.Major.MN, WgmmaBf16.Major.MN),
+        new Bf16Shape("fc_k8", bt, 3072, 6144, WgmmaBf16.Major.K, WgmmaBf16.Major.K));
+  }
 
   /** Timed launches per variant (the median is reported) and entries of C checked against the host reference. */
   static final int BF16_RUNS = 30, BF16_SAMPLES = 2048;
@@ -110,12 +125,14 @@ public final class MatmulBench {
    * event-timed launches. Prints every tile's TFLOP/s with bf16 C, the best tile's with fp32 C, and writes
    * the best bf16-C times as "name ms" lines for scripts/cublas_matmuls.py --precision bf16 --kiln.
    */
-  static void bf16Bench(Path out) throws IOException {
-    List<WgmmaBf16.Tile> tiles = WgmmaBf16.space();
+  static void bf16Bench(Path out, int bt, List<Integer> only) throws IOException {
+    List<WgmmaBf16.Tile> space = WgmmaBf16.space();
+    List<WgmmaBf16.Tile> tiles = only == null ? space : only.stream().map(space::get).toList();
+    List<Bf16Shape> shapes = bf16Shapes(bt);
     List<String> lines = new ArrayList<>();
     try (Cuda cuda = Cuda.open()) {
       List<WgmmaBf16.Kernel> kernels = new ArrayList<>();
-      for (Bf16Shape s : BF16_SHAPES) {
+      for (Bf16Shape s : shapes) {
         for (WgmmaBf16.Tile t : tiles) {
           for (WgmmaBf16.Out o : WgmmaBf16.Out.values()) kernels.add(WgmmaBf16.render(t, s.a(), s.b(), o, false));
         }
@@ -123,12 +140,12 @@ public final class MatmulBench {
       Map<String, Cuda.Module> modules = Bf16Matmul.load(cuda, kernels);
       System.out.printf(Locale.ROOT, "# %s (%s), bf16 wgmma, fp32 accumulate; TFLOP/s of the median of %d launches; C bf16 unless marked%n",
           cuda.name(), cuda.arch(), BF16_RUNS);
-      for (int i = 0; i < tiles.size(); i++) System.out.printf(Locale.ROOT, "# tile %d: %s%n", i, tiles.get(i).knobs());
+      for (int i = 0; i < tiles.size(); i++) System.out.printf(Locale.ROOT, "# tile %d: %s%n", space.indexOf(tiles.get(i)), tiles.get(i).knobs());
       StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-8s %-18s %-6s", "shape", "M x N x K", "A,B"));
-      for (int i = 0; i < tiles.size(); i++) head.append(String.format(Locale.ROOT, " %7s", "tile " + i));
+      for (WgmmaBf16.Tile t : tiles) head.append(String.format(Locale.ROOT, " %7s", "tile " + space.indexOf(t)));
       head.append(String.format(Locale.ROOT, " %7s %7s %9s  %s", "best", "f32 C", "max err", "best tile"));
       System.out.println(head);
-      for (Bf16Shape s : BF16_SHAPES) {
+      for (Bf16Shape s : shapes) {
         StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "%-8s %-18s %-6s", s.name(), s.m() + "x" + s.n() + "x" + s.k(),
             (s.a() == WgmmaBf16.Major.K ? "K" : "MN") + "," + (s.b() == WgmmaBf16.Major.K ? "K" : "MN")));
         double flops = 2.0 * s.m() * s.n() * s.k();
