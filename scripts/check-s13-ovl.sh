@@ -3,7 +3,7 @@
 # take the next tile's first stage). The wgmma bf16 GPU tests (every tile of the space, the overlap tiles included), the
 # tiles beside the default at B·T = 32768 (MatmulBench), then B=32 benches in turns: the default, every bf16 matmul on
 # 128x192 overlap, on 128x128 overlap; PyTorch in the same call; a --profile of the better overlap tile.
-#   OUT=$OUT PACK=.dev-s13 BUDGET_S=540 bash scripts/check-s13-ovl.sh
+#   OUT=$OUT PACK=.dev-s13 BUDGET_S=540 bash scripts/check-s13-ovl.sh   (needs the overlap knob: commit d39b10b, removed after)
 set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s13}

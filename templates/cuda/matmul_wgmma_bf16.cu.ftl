@@ -40,8 +40,6 @@
 <#assign units = "tiles", tileOf = "t", kStage = "kt", kCount = "kTiles">
 </#if>
 <#assign clustered = (cluster!1) gt 1>
-<#-- overlap: two accumulator sets, a tile's store under the next tile's first stage (bare C only: no epilogue) -->
-<#assign overlapped = (overlap!false) && !epilogue?has_content>
 <#-- a block's first unit and its stride over units; the call that gives a unit's tile (mt, nt) -->
 <#if clustered>
 <#assign first = "blockIdx.x / CLUSTER", step = "gridDim.x / CLUSTER", tileCall = "KILN_TILE(" + tileOf + ", mt, nt)">
@@ -311,156 +309,6 @@ extern "C" __global__ void<#if clustered> __cluster_dims__(2, 1, 1)</#if> __laun
     ${outBf16?then("unsigned short", "float")}* const Cout = (${outBf16?then("unsigned short", "float")}*) Cv;
 </#if>
 </#if>
-<#if overlapped>
-<#-- one 64-deep stage of the block's stage stream into accumulator set ${acc}: wait for it, issue its wgmma group, and
-     give back the stage before it once at most this group is in flight (a tile's first: once none is) -->
-<#macro ovl_stage acc first>
-      {
-<#if first>
-        // a tile's first stage: every group before it complete first (the previous tile's store reads those accumulators)
-        asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-        if (p > 0 && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
-</#if>
-        const int s = p % STAGES;
-        kiln_mbar_wait(kiln_smem_u32(&full[s]), (p / STAGES) & 1);
-        const unsigned st = kiln_smem_u32(smem + s * STAGE_BYTES);
-<#if aMN>
-        const unsigned long long da = kiln_desc_sw128_mn(st + rows / 64 * MN_BLOCK, MN_BLOCK);
-<#else>
-        const unsigned long long da = kiln_desc_sw128(st + rows * 128);
-</#if>
-<#if bMN>
-        const unsigned long long db = kiln_desc_sw128_mn(st + A_BYTES, MN_BLOCK);
-<#else>
-        const unsigned long long db = kiln_desc_sw128(st + A_BYTES);
-</#if>
-        asm volatile("wgmma.fence.sync.aligned;" ::: "memory");
-#pragma unroll
-        for (int kk = 0; kk < BK / 16; kk++) {
-#pragma unroll
-          for (int a = 0; a < MI; a++) {
-            kiln_wgmma_bf16_n${bn}_${aMN?then(1, 0)}${bMN?then(1, 0)}(${acc}[a], da + kk * A_K_STEP + a * A_M_STEP, db + kk * B_K_STEP);
-          }
-        }
-        asm volatile("wgmma.commit_group.sync.aligned;" ::: "memory");
-<#if !first>
-        asm volatile("wgmma.wait_group.sync.aligned 1;" ::: "memory");
-        if (leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
-</#if>
-        p++;
-      }
-</#macro>
-<#-- the store of tile ${tv}'s C from accumulator set ${acc} (its wgmma groups complete) -->
-<#macro ovl_store acc tv>
-      {
-        int mt, nt;
-        kiln_tile_order(${tv}, mTiles, nTiles, GROUP, mt, nt);
-        const int m0 = mt * BM + rows, n0 = nt * BN;
-<#if tmaStore>
-        unsigned char* cs = cstage + c * C_STAGE;
-        if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");
-        asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
-#pragma unroll
-        for (int a = 0; a < MI; a++) {
-#pragma unroll
-          for (int h = 0; h < 2; h++) {
-            const int r = w * 16 + g + h * 8;
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++) {
-              *(unsigned*) (cs + ((a * (BN / 64) + j / 8) * 64 + r) * 128 + (((j % 8) ^ g) << 4) + 4 * q) = kiln_bf16x2(${acc}[a][4 * j + 2 * h], ${acc}[a][4 * j + 2 * h + 1]);
-            }
-          }
-        }
-        asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
-        asm volatile("bar.sync %0, 128;" :: "r"(1 + c) : "memory");
-        if (leader) {
-#pragma unroll
-          for (int a = 0; a < MI; a++) {
-#pragma unroll
-            for (int b = 0; b < BN / 64; b++) {
-              asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%1, %2}], [%3];"
-                           :: "l"(&mapC), "r"(n0 + b * 64), "r"(m0 + a * 64), "r"(kiln_smem_u32(cs + (a * (BN / 64) + b) * 8192)) : "memory");
-            }
-          }
-          asm volatile("cp.async.bulk.commit_group;" ::: "memory");
-        }
-<#else>
-#pragma unroll
-        for (int a = 0; a < MI; a++) {
-#pragma unroll
-          for (int h = 0; h < 2; h++) {
-            const int m = m0 + a * 64 + w * 16 + g + h * 8;
-            if (m >= M) continue;
-            auto* row = Cout + m * ldc;
-#pragma unroll
-            for (int j = 0; j < BN / 8; j++) {
-              const int n = n0 + j * 8 + 2 * q;
-              float v0 = ${acc}[a][4 * j + 2 * h], v1 = ${acc}[a][4 * j + 2 * h + 1];
-              if (pairs && n + 1 < N) {
-<#if outBf16>
-<#if accumulate>
-                const unsigned old = *(const unsigned*) (row + n);
-                v0 += kiln_bf16_f((kiln_bf16) (old & 0xFFFF));
-                v1 += kiln_bf16_f((kiln_bf16) (old >> 16));
-</#if>
-                *(unsigned*) (row + n) = kiln_bf16x2(v0, v1);
-<#else>
-<#if accumulate>
-                const float2 old = *(const float2*) (row + n);
-                v0 += old.x;
-                v1 += old.y;
-</#if>
-                *(float2*) (row + n) = make_float2(v0, v1);
-</#if>
-              } else {
-<#if outBf16>
-                if (n < N) row[n] = kiln_bf16_rn(v0<#if accumulate> + kiln_bf16_f(row[n])</#if>);
-                if (n + 1 < N) row[n + 1] = kiln_bf16_rn(v1<#if accumulate> + kiln_bf16_f(row[n + 1])</#if>);
-<#else>
-                if (n < N) row[n] <#if accumulate>+</#if>= v0;
-                if (n + 1 < N) row[n + 1] <#if accumulate>+</#if>= v1;
-</#if>
-              }
-            }
-          }
-        }
-</#if>
-      }
-</#macro>
-<#-- tile ${tv}'s main loop into ${acc}; after its first stage is issued, the previous tile's (${pv}, in ${prev}; none if
-     negative) groups are complete and its store runs while the tensor cores take that stage -->
-<#macro ovl_tile acc prev tv pv>
-#pragma unroll
-      for (int a = 0; a < MI; a++)
-#pragma unroll
-        for (int j = 0; j < BN / 2; j++) ${acc}[a][j] = 0.0f;
-<@ovl_stage acc true/>
-      if (${pv} >= 0) <@ovl_store prev pv/>
-      for (int kt = 1; kt < kTiles; kt++) <@ovl_stage acc false/>
-</#macro>
-    // first row of this consumer's part of a tile
-    const int rows = c * WM;
-    // two accumulator sets: tile i of this block's into d[i % 2], its store under tile i + 1's first stage
-    float d0[MI][BN / 2], d1[MI][BN / 2];
-    int p = 0, last = -1;
-    bool lastD1 = false;
-    for (int t = blockIdx.x; t < tiles; t += 2 * gridDim.x) {
-<@ovl_tile "d0" "d1" "t" "(t == (int) blockIdx.x ? -1 : t - (int) gridDim.x)"/>
-      last = t;
-      lastD1 = false;
-      if (t + (int) gridDim.x >= tiles) break;
-<@ovl_tile "d1" "d0" "(t + (int) gridDim.x)" "t"/>
-      last = t + gridDim.x;
-      lastD1 = true;
-    }
-    // the last tile: its groups, its last stage back, its store
-    asm volatile("wgmma.wait_group.sync.aligned 0;" ::: "memory");
-    if (p > 0 && leader) kiln_mbar_arrive(kiln_smem_u32(&empty[(p - 1) % STAGES]));
-    if (last >= 0) {
-      if (lastD1) <@ovl_store "d1" "last"/>
-      else <@ovl_store "d0" "last"/>
-    }
-<#else>
     // first row of this consumer's part of a tile
     const int rows = PINGPONG ? 0 : c * WM;
     float d[MI][BN / 2];
@@ -714,7 +562,6 @@ extern "C" __global__ void<#if clustered> __cluster_dims__(2, 1, 1)</#if> __laun
 </#if>
 </#if>
     }
-</#if>
 <#if tmaStore>
     // the staging area must outlive the copy engine's last reads of it
     if (leader) asm volatile("cp.async.bulk.wait_group.read 0;" ::: "memory");

@@ -32,13 +32,9 @@ public final class WgmmaBf16 {
    * work of its own whose fp32 partial sums go to a workspace, and a second kernel adds them into C in split
    * order (deterministic; no epilogue, no tmaStore). cluster 2: blocks in pairs (a thread-block cluster) that take two
    * M tiles at one N tile together, each copying its own A and half of B into both blocks' stages (the copy engine's
-   * multicast), so a pair reads B from L2 once; cooperative, unsplit tiles only. overlap: each consumer holds two
-   * accumulator sets and stores a tile's C while the tensor cores take the next tile's first stage, instead of after its
-   * last group with the tensor cores idle (cooperative, unsplit, lone blocks, at most MAX_ACCUMULATORS_OVERLAP
-   * accumulators both sets together; a launch with an epilogue runs it without the overlap).
+   * multicast), so a pair reads B from L2 once; cooperative, unsplit tiles only.
    */
-  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster,
-                     boolean overlap)
+  public record Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster)
       implements CudaSchedule.MatmulTile {
     /** Shared memory a block may opt in to on sm_90 (227 KiB). */
     public static final int SHARED_LIMIT = 227 * 1024;
@@ -47,9 +43,6 @@ public final class WgmmaBf16 {
     /** The same with three consumers: 512 threads share the SM's 64K registers, the consumers get 152 each (the producer 40). */
     public static final int MAX_ACCUMULATORS_3 = 96;
 
-    /** Accumulators of both sets an overlapping consumer thread may hold (of its 232 registers). */
-    public static final int MAX_ACCUMULATORS_OVERLAP = 192;
-
     /** Registers setmaxnreg gives a consumer thread of a block of c consumers (the producer keeps 40): 232, or 152 for three. */
     public static int consumerRegisters(int c) { return c == 3 ? 152 : 232; }
 
@@ -57,17 +50,12 @@ public final class WgmmaBf16 {
     public static final int MAX_SPLITS = 32;
 
     public Tile {
-      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, cluster, overlap);
+      String why = problem(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, cluster);
       if (why != null) {
         throw new IllegalArgumentException("bf16 wgmma tile " + bm + "x" + bn + " stages " + stages + " consumers " + consumers
             + (pingpong ? " pingpong" : "") + " group " + group + (tmaStore ? " tmastore" : "") + (splits != 1 ? " splits " + splits : "")
-            + (cluster != 1 ? " cluster " + cluster : "") + (overlap ? " overlap" : "") + ": " + why);
+            + (cluster != 1 ? " cluster " + cluster : "") + ": " + why);
       }
-    }
-
-    /** A tile without the overlapped store. */
-    public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster) {
-      this(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, cluster, false);
     }
 
     /** A tile of lone blocks (no cluster). */
@@ -83,8 +71,7 @@ public final class WgmmaBf16 {
     /** A tile that stores C from the registers. */
     public Tile(int bm, int bn, int stages, int consumers, boolean pingpong, int group) { this(bm, bn, stages, consumers, pingpong, group, false); }
 
-    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster,
-                                  boolean overlap) {
+    private static String problem(int bm, int bn, int stages, int consumers, boolean pingpong, int group, boolean tmaStore, int splits, int cluster) {
       if (splits < 1 || splits > MAX_SPLITS) return "1 to " + MAX_SPLITS + " splits along K, found " + splits;
       if (cluster != 1 && cluster != 2) return "clusters of 1 or 2 blocks, found " + cluster;
       if (cluster == 2 && (pingpong || splits != 1)) return "a cluster of 2 takes cooperative, unsplit tiles";
@@ -96,10 +83,6 @@ public final class WgmmaBf16 {
       if (stages < 2) return "at least 2 stages";
       int most = consumers == 3 ? MAX_ACCUMULATORS_3 : MAX_ACCUMULATORS;
       if (rows / 64 * bn / 2 > most) return "at most " + most + " accumulators per thread" + (consumers == 3 ? " with 3 consumers" : "") + ", found " + rows / 64 * bn / 2;
-      if (overlap && (pingpong || splits != 1 || cluster != 1 || consumers > 2)) return "overlap takes cooperative, unsplit tiles of lone blocks, 1 or 2 consumers";
-      if (overlap && 2 * (rows / 64 * bn / 2) > MAX_ACCUMULATORS_OVERLAP) {
-        return "at most " + MAX_ACCUMULATORS_OVERLAP + " accumulators per thread in both sets, found " + 2 * (rows / 64 * bn / 2);
-      }
       if (group < 1 || group > 64) return "a raster group of 1 to 64 tiles";
       int shared = sharedBytes(bm, bn, stages, consumers, pingpong, tmaStore);
       if (shared > SHARED_LIMIT) return (tmaStore ? "the ring and C's staging need " : "the ring needs ") + shared + " bytes, over " + SHARED_LIMIT;
@@ -112,15 +95,10 @@ public final class WgmmaBf16 {
     }
 
     /** This tile storing C from the registers (false) or through the copy engine where it can (true). */
-    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits, cluster, overlap); }
+    public Tile withTmaStore(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, on, splits, cluster); }
 
-    /** This tile with K split `s` ways (1: no split-K; a clustered or overlapping tile splits as plain lone blocks). */
-    public Tile withSplits(int s) {
-      return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s, s == 1 ? cluster : 1, s == 1 && overlap);
-    }
-
-    /** This tile with (true) or without the overlapped store. */
-    public Tile withOverlap(boolean on) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, splits, cluster, on); }
+    /** This tile with K split `s` ways (1: no split-K; a clustered tile splits as lone blocks). */
+    public Tile withSplits(int s) { return new Tile(bm, bn, stages, consumers, pingpong, group, tmaStore, s, s == 1 ? cluster : 1); }
 
     /** Output tiles of an M x N product. */
     public long outputTiles(long m, long n) { return ((m + bm - 1) / bm) * ((n + bn - 1) / bn); }
@@ -152,20 +130,17 @@ public final class WgmmaBf16 {
     /** "bm=128 bn=256 stages=4 consumers=2 group=16" (and " pingpong"): the knobs as a table or cache writes them. */
     @Override public String knobs() {
       return "bm=" + bm + " bn=" + bn + " stages=" + stages + " consumers=" + consumers + (pingpong ? " pingpong=1" : "") + " group=" + group
-          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "") + (cluster != 1 ? " cluster=" + cluster : "")
-          + (overlap ? " overlap=1" : "");
+          + (tmaStore ? " tmastore=1" : "") + (splits != 1 ? " splits=" + splits : "") + (cluster != 1 ? " cluster=" + cluster : "");
     }
 
     /** The inverse of knobs(); null when the text is no valid point. */
     public static Tile parse(String knobs) {
       Map<String, Integer> v = Schedule.knobValues(knobs);
       if (v == null || !v.keySet().containsAll(List.of("bm", "bn", "stages", "consumers", "group"))) return null;
-      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits", "cluster", "overlap").containsAll(v.keySet())) {
-        return null;
-      }
+      if (!java.util.Set.of("bm", "bn", "stages", "consumers", "group", "pingpong", "tmastore", "splits", "cluster").containsAll(v.keySet())) return null;
       try {
         return new Tile(v.get("bm"), v.get("bn"), v.get("stages"), v.get("consumers"), v.getOrDefault("pingpong", 0) == 1, v.get("group"),
-            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1), v.getOrDefault("cluster", 1), v.getOrDefault("overlap", 0) == 1);
+            v.getOrDefault("tmastore", 0) == 1, v.getOrDefault("splits", 1), v.getOrDefault("cluster", 1));
       } catch (IllegalArgumentException e) {
         return null;
       }
@@ -209,9 +184,6 @@ public final class WgmmaBf16 {
     // pairs sharing B (each reads its A and half of B from L2): the default and the wide tile so
     space.add(CLUSTERED);
     space.add(new Tile(128, 256, 3, 2, false, 16, true, 1, 2));
-    // a tile's store under the next tile's first stage (two accumulator sets)
-    space.add(DEFAULT.withOverlap(true));
-    space.add(new Tile(128, 128, 6, 2, false, 16, true, 1, 1, true));
     return space;
   }
 
@@ -309,7 +281,6 @@ public final class WgmmaBf16 {
     m.put("accumulate", accumulate);
     m.put("tmaStore", tmaStore);
     m.put("splits", tile.splits());
-    m.put("overlap", tile.overlap());
     return m;
   }
 }
