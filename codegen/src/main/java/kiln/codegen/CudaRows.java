@@ -19,7 +19,7 @@ import kiln.dsl.Exprs;
 import kiln.dsl.Tensor;
 import kiln.dsl.Var;
 
-final class CudaRows {
+public final class CudaRows {
   /**
    * Most threads of a row, float4s a thread takes per pass of a row (the launch sizes blocks from them), and
    * rows a block where a warp serves a row. At most 256 threads a row: a long row (the classifier's 50304 logits)
@@ -97,7 +97,43 @@ final class CudaRows {
   /** The bf16 row an online max+sum pass reads and a later element map reads again, kept in the row cache; null: none. */
   private final Expr.Load smemRow;
 
-  private CudaRows(RowFusion.Plan plan, int extent) {
+  /**
+   * Elements of a row a block of a split row takes (about): rows of at least SPLIT_MIN elements (the classifier's 50,304
+   * logits) on the streaming path on sm_90 are split into ceil(extent / SPLIT_ELEMENTS) parts, at most MAX_SPLIT, each a
+   * block of the row's cluster (row.cu.ftl). A whole 100 KB row a block with 8 blocks an SM holds ≈ 100 MB of rows between
+   * a row's two passes, twice the L2, so the second pass read them from DRAM again; a 25 KB part a block keeps ≈ 26 MB in
+   * flight, which L2 holds. KILN_ROW_SPLIT sets the parts (1 to 8; 1: off) to measure.
+   */
+  static final int SPLIT_MIN = 16384, SPLIT_ELEMENTS = 12800, MAX_SPLIT = 8;
+
+  /** Tests: the parts of a split row (1: none; null: the rule and KILN_ROW_SPLIT decide). */
+  public static volatile Integer splitOverride;
+
+  /** Blocks a row of this plan takes at extent (0: not known), where clusters are available (sm_90); 1: not split. */
+  private int split(int extent, boolean clusters) {
+    if (!clusters || extent < 1 || resident > 0 || smemRow != null || !plan.columnSums().isEmpty()) return 1;
+    // a block a row (blockDim.y 1): rows of at least a warp's threads
+    if (new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes).threads(extent) < 32) return 1;
+    Integer o = splitOverride;
+    if (o != null) return o;
+    String env = System.getenv("KILN_ROW_SPLIT");
+    if (env != null && !env.isBlank()) {
+      try {
+        int n = Integer.parseInt(env.strip());
+        if (n >= 1 && n <= MAX_SPLIT) return n;
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException("KILN_ROW_SPLIT: expected 1 to " + MAX_SPLIT + " blocks a row, found '" + env + "'");
+    }
+    if (extent < SPLIT_MIN || new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes)
+        .threads(extent) < MAX_THREADS) return 1;
+    return Math.min(MAX_SPLIT, (extent + SPLIT_ELEMENTS - 1) / SPLIT_ELEMENTS);
+  }
+
+  private CudaRows(RowFusion.Plan plan, int extent) { this(plan, extent, false); }
+
+  private CudaRows(RowFusion.Plan plan, int extent, boolean clusters) {
     this.plan = plan;
     this.rv = plan.r();
     for (RowFusion.Stage s : plan.stages()) {
@@ -109,13 +145,17 @@ final class CudaRows {
     this.lanes = movesBf16(plan) ? 8 : 4;
     this.smemRow = lanes == 8 && cache() ? cachedRow() : null;
     this.resident = residentVectors(extent);
+    this.split = split(extent, clusters);
   }
+
+  /** Blocks a row (a cluster of them where more than 1: split rows). */
+  private final int split;
 
   /** The launch's work: threads a row and rows a block from the extent at run time; the column sums' partials. */
   private Work.Rows work() {
     int sums = plan.columnSums().size();
     return smemRow != null ? new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), CACHE_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 2, sums)
-        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 0, sums);
+        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 0, sums, split);
   }
 
   /**
@@ -175,7 +215,10 @@ final class CudaRows {
   }
 
   /** The row kernel of plan; extent: the row's length where known when rendering (its resident path), else 0. */
-  static Rendered render(RowFusion.Plan plan, int extent) { return new CudaRows(plan, extent).render(); }
+  static Rendered render(RowFusion.Plan plan, int extent) { return render(plan, extent, false); }
+
+  /** The same, with clusters (sm_90) for split rows where the row is long (CudaRows.split). */
+  static Rendered render(RowFusion.Plan plan, int extent, boolean clusters) { return new CudaRows(plan, extent, clusters).render(); }
 
   private Rendered render() {
     if (!plan.columnSums().isEmpty() && resident == 0) {
@@ -217,6 +260,7 @@ final class CudaRows {
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
     m.put("onlineUnroll", onlineUnroll());
     m.put("resident", resident);
+    m.put("split", split);
     m.put("caches", cached.stream().map(k -> cache((Expr.Load) k)).sorted().toList());
     m.put("colsums", sums);
     m.put("var", var);
@@ -225,6 +269,7 @@ final class CudaRows {
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     if (resident > 0) comment += "; resident: " + resident + " vectors a thread, " + cached.size() + " row tensors in registers";
+    if (split > 1) comment += "; split: " + split + " blocks a row (a cluster)";
     if (!sums.isEmpty()) comment += "; " + sums.size() + " column sums over the rows";
     return CudaRenderer.render("row.cu.ftl", "row", r, m, comment, work());
   }
@@ -253,6 +298,10 @@ final class CudaRows {
     m.put("local", local);
     boolean sync = readEarly.contains(c.out()) || perRowOut && readSinceBarrier;
     m.put("syncBefore", sync);
+    // split rows: a map waits for the row's cluster where a float was read since the last barrier (another block's map
+    // may overwrite what this block's threads read: the logits under their gradient)
+    m.put("splitSync", split > 1 && st.kind() == RowFusion.Kind.MAP && readSinceBarrier);
+    if (split > 1 && st.kind() == RowFusion.Kind.MAP) readSinceBarrier = false;
     if (sync || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;   // a barrier (a warp's reduction has none: only shuffles)
     switch (st.kind()) {
       case ROW -> {

@@ -90,24 +90,28 @@ public final class ShippedModels {
 
   /**
    * The launches at --precision bf16 on an sm_90 GPU with the default bf16 wgmma tile (INDEX.md) and its kernels: every
-   * matmul of two bf16 operands, with its epilogue (every other kernel is the same file as in gpt2-bf16). The arena's
-   * placement is not known here: every such matmul counts as aligned (a session falls back where one is not).
+   * matmul of two bf16 operands, with its epilogue, and the row kernels that split long rows over a cluster (every other
+   * kernel is the same file as in gpt2-bf16). The arena's placement is not known here: every such matmul counts as aligned
+   * (a session falls back where one is not).
    */
   public static Map<String, String> cudaBf16Sm90Files(String model) {
     if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
-    return kept(Emit.cuda(model + " (--precision bf16, sm_90a bf16 wgmma)", gpt2CudaBf16Sections(),
+    return unlike(Emit.cuda(model + " (--precision bf16, sm_90a bf16 wgmma)", gpt2CudaBf16Sections(),
         CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.BF16).withWgmmaBf16(kiln.codegen.WgmmaBf16.DEFAULT), d -> fixedSize(model, d)),
-        "k_wgmma_bf16");
+        cudaBf16Files(model));
   }
 
   /**
    * The launches at --precision tf32 on an sm_90 GPU with the default wgmma tile (INDEX.md) and the Hopper
    * matmuls that fit it in place, with their epilogues (the backward's, over transposed copies, need the
-   * sizes bound and are not emitted; every other kernel is the same file as in <family> or <family>-tf32).
+   * sizes bound and are not emitted), and the row kernels that split long rows over a cluster (every other kernel is the
+   * same file as in <family> or <family>-tf32).
    */
   public static Map<String, String> cudaSm90Files(String model) {
-    return kept(Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, CudaSchedule.Precision.TF32),
-        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), d -> fixedSize(model, d)), "k_wgmma");
+    Map<String, String> base = new LinkedHashMap<>(cudaFiles(model));
+    base.putAll(cudaTf32Files(model));
+    return unlike(Emit.cuda(model + " (--precision tf32, sm_90a wgmma)", sections(model, CudaSchedule.Precision.TF32),
+        CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32).withWgmma(CudaSchedule.WGMMA_DEFAULT), d -> fixedSize(model, d)), base);
   }
 
   public static Map<String, String> javaFiles(String model) {
@@ -126,6 +130,13 @@ public final class ShippedModels {
   public static Map<String, String> cudaTf32Files(String model) {
     return kept(Emit.cuda(model + " (--precision tf32)", sections(model, CudaSchedule.Precision.TF32),
         CudaSchedule.DEFAULT.withPrecision(CudaSchedule.Precision.TF32), d -> fixedSize(model, d)), "k_mma", "k_attention");
+  }
+
+  /** INDEX.md and the files base does not hold (kernel files are named by their text's hash), in emit order. */
+  private static Map<String, String> unlike(Map<String, String> all, Map<String, String> base) {
+    Map<String, String> kept = new LinkedHashMap<>();
+    for (var e : all.entrySet()) if (e.getKey().equals("INDEX.md") || !base.containsKey(e.getKey())) kept.put(e.getKey(), e.getValue());
+    return kept;
   }
 
   /** INDEX.md and the files whose names start with one of the prefixes, in emit order. */
