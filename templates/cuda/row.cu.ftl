@@ -25,7 +25,8 @@
      block results in rank order through distributed shared memory (the same value in every block), the barriers between
      stages are cluster barriers (release / acquire: they order global memory too), a map waits for the cluster where a
      float was read since the last barrier (no block overwrites an element another may still read), and block 0 of the
-     cluster stores the per-row values. -->
+     cluster stores the per-row values; a part kept in registers (resident) asks for 4 blocks an SM (at most 64 registers a
+     thread), so 64 KB of parts are in flight an SM. -->
 <#include "prologue.ftl">
 <#assign split = split!1>
 <#-- the thread that stores a row's per-row values; where a thread's loops over the row start and end -->
@@ -115,18 +116,41 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
   return v;
 }
 
+<#-- split rows: per-row stores wait (deferred) for the cluster barrier before the scatter or at the row's end, after every
+     block's reads of the row (a per-row output may take the place of an input) -->
+<#assign deferred = []>
+<#macro flushDeferred>
+<#if deferred?has_content>
+    row_sync_${name}();   // every block of the row past its reads before block 0 stores the per-row values
+<#list deferred as d>
+    if (${lead}) ${d};
+</#list>
+<#assign deferred = []>
+</#if>
+</#macro>
 <#macro rowStage s>
 <#list s.lets as l>
     ${l}
 </#list>
     const float ${s.local} = ${s.value};
+<#if split gt 1>
+<#assign deferred = deferred + [s.store]>
+<#else>
 <#if s.syncBefore>
     row_sync_${name}();
 </#if>
     if (${lead}) ${s.store};
+</#if>
 </#macro>
 <#macro reduceTail s>
-<#if split gt 1>
+<#if split gt 1 && (s.blockOnly!false)>
+    // the max of an online pair over this block's part (the sum after it combines both over the cluster)
+    float ${s.local} = row_${s.op}_${name}(${s.acc}, red);
+<#elseif split gt 1 && s.onlineMax??>
+    // an online pair over the cluster: each block's (max, sum relative to it) combined in rank order
+    float ${s.local} = row_${s.op}_${name}(${s.acc}, red);
+    row_cluster_online_${name}(${s.onlineMax}, ${s.local}, xch, phase);
+<#elseif split gt 1>
 <#if s.rounded??>
     const float ${s.local}w = ${s.prior}row_cluster_${name}(row_${s.op}_${name}(${s.acc}, red), ${(s.op == "max")?c}, xch, phase);
     const float ${s.local} = ${s.rounded};
@@ -139,10 +163,14 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
 <#else>
     const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
 </#if>
+<#if split gt 1>
+<#assign deferred = deferred + [s.store]>
+<#else>
 <#if s.syncBefore>
     row_sync_${name}();
 </#if>
     if (${lead}) ${s.store};
+</#if>
 </#macro>
 <#macro laneBody s lane j>
         {
@@ -193,7 +221,7 @@ __device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
 #endif
 
 </#if>
-extern "C" __global__ void<#if split gt 1> __cluster_dims__(${split}, 1, 1)</#if> __launch_bounds__(<#if resident gt 0>256<#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a<#if colsums?has_content>,
+extern "C" __global__ void<#if split gt 1> __cluster_dims__(${split}, 1, 1)</#if> __launch_bounds__(<#if resident gt 0>256<#if split gt 1>, 4</#if><#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a<#if colsums?has_content>,
     float* __restrict__ W</#if>) {
 ${unpack}
 <#if reduces>
@@ -230,7 +258,12 @@ ${decode}
     const int eper = (${extent} + ${split - 1}) / ${split}, elo = seg * eper, ehi = min(${extent}, elo + eper);
 </#if>
 <#if resident gt 0>
+<#if split gt 1>
+    // (the part's full length decides, so a cluster's blocks take the same path and meet the same barriers)
+    if (vec && qper > ${resident - 1} * (int) blockDim.x && qper <= ${resident} * (int) blockDim.x) {
+<#else>
     if (vec && n4 > ${resident - 1} * (int) blockDim.x && n4 <= ${resident} * (int) blockDim.x) {
+</#if>
       // resident: ${resident} vectors of the row a thread, the rows two stages touch in registers
 <#list caches as c>
       float ${c}[${resident}][${lanes}];
@@ -242,12 +275,33 @@ ${decode}
 </#list>
 <#if s.kind == "row">
 <@rowStage s=s/>
+<#elseif s.kind == "scatter">
+<#if split gt 1>
+<#if !deferred?has_content>
+    row_sync_${name}();
+</#if>
+<@flushDeferred/>
 <#else>
+    row_sync_${name}();
+</#if>
+    if (${lead}) {
+<#list s.lets as l>
+      ${l}
+</#list>
+      ${s.store};
+    }
+<#if !(split gt 1 && s?is_last)>
+    row_sync_${name}();
+</#if>
+<#else>
+<#if s.splitSync!false>
+    row_sync_${name}();   // every block of the row past its reads since the last barrier before any block writes
+</#if>
 <#list s.res.fills as f>
 #pragma unroll
       for (int k = 0; k < ${resident}; k++) {
-        const int q = threadIdx.x + k * blockDim.x;
-        if (q < n4) ${f}
+        const int q = ${qFrom} + k * blockDim.x;
+        if (q < ${qTo}) ${f}
       }
 </#list>
 <#if s.kind == "reduce">
@@ -255,8 +309,8 @@ ${decode}
 </#if>
 #pragma unroll
       for (int k = 0; k < ${resident}; k++) {
-        const int q = threadIdx.x + k * blockDim.x;
-        if (q >= n4) continue;
+        const int q = ${qFrom} + k * blockDim.x;
+        if (q >= ${qTo}) continue;
 <#list s.res.loads as v>
         ${v}
 </#list>
@@ -280,8 +334,8 @@ ${decode}
 <#list s.res.flushes as f>
 #pragma unroll
       for (int k = 0; k < ${resident}; k++) {
-        const int q = threadIdx.x + k * blockDim.x;
-        if (q < n4) ${f}
+        const int q = ${qFrom} + k * blockDim.x;
+        if (q < ${qTo}) ${f}
       }
 </#list>
 <#if s.kind == "reduce">
@@ -289,6 +343,7 @@ ${decode}
 </#if>
 </#if>
 </#list>
+<@flushDeferred/>
       continue;
     }
 </#if>
@@ -375,11 +430,15 @@ ${decode}
 <#else>
     const float ${sm.local} = row_sum_${name}(${sm.acc}, red);
 </#if>
+<#if split gt 1>
+<#assign deferred = deferred + [mx.store, sm.store]>
+<#else>
 <#if mx.syncBefore || sm.syncBefore>
     row_sync_${name}();
 </#if>
     if (${lead}) ${mx.store};
     if (${lead}) ${sm.store};
+</#if>
 <#else>
     // ${s.comment}
 <#list s.hoists as h>
@@ -388,14 +447,23 @@ ${decode}
 <#if s.kind == "row">
 <@rowStage s=s/>
 <#elseif s.kind == "scatter">
+<#if split gt 1>
+<#if !deferred?has_content>
     row_sync_${name}();
+</#if>
+<@flushDeferred/>
+<#else>
+    row_sync_${name}();
+</#if>
     if (${lead}) {
 <#list s.lets as l>
       ${l}
 </#list>
       ${s.store};
     }
+<#if !(split gt 1 && s?is_last)>
     row_sync_${name}();
+</#if>
 <#else>
 <#if s.kind == "reduce">
     float ${s.acc} = ${s.init};
@@ -440,6 +508,7 @@ ${decode}
 </#if>
 </#if>
 </#list>
+<@flushDeferred/>
 </#if>
   }
 <#if split gt 1>

@@ -98,20 +98,20 @@ public final class CudaRows {
   private final Expr.Load smemRow;
 
   /**
-   * Elements of a row a block of a split row takes (about): rows of at least SPLIT_MIN elements (the classifier's 50,304
-   * logits) on the streaming path on sm_90 are split into ceil(extent / SPLIT_ELEMENTS) parts, at most MAX_SPLIT, each a
-   * block of the row's cluster (row.cu.ftl). A whole 100 KB row a block with 8 blocks an SM holds ≈ 100 MB of rows between
-   * a row's two passes, twice the L2, so the second pass read them from DRAM again; a 25 KB part a block keeps ≈ 26 MB in
-   * flight, which L2 holds. KILN_ROW_SPLIT sets the parts (1 to 8; 1: off) to measure.
+   * Rows of at least SPLIT_MIN elements (the classifier's 50,304 logits) that do not stay in registers whole are split on
+   * sm_90 into parts of at most MAX_THREADS x MAX_RESIDENT vectors (7 for the bf16 logits), at most MAX_SPLIT, each a block
+   * of the row's cluster (row.cu.ftl), which keeps its part in registers where it fits (the resident path): the row is
+   * read from memory once, every vector of a thread in flight at once. A whole 100 KB row a block streams it twice, one
+   * vector a thread in flight (docs/perf.md). KILN_ROW_SPLIT sets the parts (1 to 8; 1: off) to measure.
    */
-  static final int SPLIT_MIN = 16384, SPLIT_ELEMENTS = 12800, MAX_SPLIT = 8;
+  static final int SPLIT_MIN = 16384, MAX_SPLIT = 8;
 
   /** Tests: the parts of a split row (1: none; null: the rule and KILN_ROW_SPLIT decide). */
   public static volatile Integer splitOverride;
 
   /** Blocks a row of this plan takes at extent (0: not known), where clusters are available (sm_90); 1: not split. */
   private int split(int extent, boolean clusters) {
-    if (!clusters || extent < 1 || resident > 0 || smemRow != null || !plan.columnSums().isEmpty()) return 1;
+    if (!clusters || extent < 1 || smemRow != null || !plan.columnSums().isEmpty()) return 1;
     // a block a row (blockDim.y 1): rows of at least a warp's threads
     if (new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes).threads(extent) < 32) return 1;
     Integer o = splitOverride;
@@ -128,7 +128,9 @@ public final class CudaRows {
     }
     if (extent < SPLIT_MIN || new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes)
         .threads(extent) < MAX_THREADS) return 1;
-    return Math.min(MAX_SPLIT, (extent + SPLIT_ELEMENTS - 1) / SPLIT_ELEMENTS);
+    // parts short enough for a thread to hold its vectors of a part in registers (MAX_RESIDENT), where at most MAX_SPLIT do
+    int part = MAX_THREADS * MAX_RESIDENT * lanes;
+    return Math.min(MAX_SPLIT, (extent + part - 1) / part);
   }
 
   private CudaRows(RowFusion.Plan plan, int extent) { this(plan, extent, false); }
@@ -144,8 +146,19 @@ public final class CudaRows {
     this.var = r.var(rv);
     this.lanes = movesBf16(plan) ? 8 : 4;
     this.smemRow = lanes == 8 && cache() ? cachedRow() : null;
-    this.resident = residentVectors(extent);
-    this.split = split(extent, clusters);
+    // a row that stays in registers whole is not split; a split one may keep its parts in registers
+    // (by the rule only where the parts then stay in registers: streamed parts measured slower than whole rows)
+    int whole = residentVectors(extent, 1), parts = whole > 0 ? 1 : split(extent, clusters);
+    int kept = parts > 1 ? residentVectors(extent, parts) : whole;
+    if (parts > 1 && kept == 0 && !splitAsked()) kept = residentVectors(extent, parts = 1);
+    this.split = parts;
+    this.resident = kept;
+  }
+
+  /** Whether the parts of split rows were asked for (splitOverride, KILN_ROW_SPLIT) rather than left to the rule. */
+  private static boolean splitAsked() {
+    String env = System.getenv("KILN_ROW_SPLIT");
+    return splitOverride != null || env != null && !env.isBlank();
   }
 
   /** Blocks a row (a cluster of them where more than 1: split rows). */
@@ -168,18 +181,23 @@ public final class CudaRows {
   }
 
   /**
-   * R, the vectors of the row each thread takes at this extent, where the group gains by keeping rows in registers:
-   * no scatter or online pass (the classifier's rows, 50304 long, are streamed), every vector full (extent a multiple of
-   * lanes), R at most MAX_RESIDENT, and some row tensor that varies by row touched by two stages or more (a layernorm
-   * backward's dy, x and residual gradient; its forward's residual sum). Fills `cached` and `lastWrite`; 0 for none.
+   * R, the vectors of the row (of each of its `parts` blocks' parts, split rows) each thread takes at this extent, where the
+   * group gains by keeping rows in registers: every vector full (extent a multiple of lanes), R at most MAX_RESIDENT, some
+   * row tensor that varies by row touched by two stages or more (a layernorm backward's dy, x and residual gradient; its
+   * forward's residual sum), and a whole row: no scatter or online pass (the classifier's rows, 50304 long, are streamed);
+   * a split row's part: a max and the sum after it as two passes over the registers instead of one online pass, a scatter
+   * only last (after the rows' stores). Fills `cached` and `lastWrite`; 0 for none.
    */
-  private int residentVectors(int extent) {
+  private int residentVectors(int extent, int parts) {
+    cached.clear();
+    lastWrite.clear();
     if (!RESIDENT || extent <= 0 || extent % lanes != 0) return 0;
     List<RowFusion.Stage> all = plan.stages();
     for (int i = 0; i < all.size(); i++) {
-      if (all.get(i).kind() == RowFusion.Kind.SCATTER || i + 1 < all.size() && online(all.get(i), all.get(i + 1))) return 0;
+      boolean scatter = all.get(i).kind() == RowFusion.Kind.SCATTER, pair = i + 1 < all.size() && online(all.get(i), all.get(i + 1));
+      if (parts == 1 ? scatter || pair : scatter && i + 1 < all.size()) return 0;
     }
-    int threads = work().threads(extent), r = (extent / lanes + threads - 1) / threads;
+    int vectors = (extent / lanes + parts - 1) / parts, threads = work().threads(extent), r = (vectors + threads - 1) / threads;
     if (r > MAX_RESIDENT) return 0;
     Map<Expr, Integer> stages = new HashMap<>();
     for (int i = 0; i < all.size(); i++) {
@@ -228,7 +246,16 @@ public final class CudaRows {
     List<Map<String, Object>> stages = new ArrayList<>();
     List<RowFusion.Stage> all = plan.stages();
     for (int i = 0; i < all.size(); i++) {
-      if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
+      if (resident > 0 && split > 1 && i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
+        // a split row's resident part: the max and the sum as two passes over the registers, the pair combined over the
+        // cluster once (row.cu.ftl's reduceTail: blockOnly, onlineMax)
+        Map<String, Object> max = stage(i, false);
+        max.put("blockOnly", true);
+        Map<String, Object> sum = stage(++i, false);
+        sum.put("onlineMax", max.get("local"));
+        stages.add(max);
+        stages.add(sum);
+      } else if (resident == 0 && i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
         boolean fills = smemRow != null && cachedBy(all.get(i), all.get(i + 1));
         cacheReads = fills;
@@ -302,7 +329,8 @@ public final class CudaRows {
     // may overwrite what this block's threads read: the logits under their gradient)
     m.put("splitSync", split > 1 && st.kind() == RowFusion.Kind.MAP && readSinceBarrier);
     if (split > 1 && st.kind() == RowFusion.Kind.MAP) readSinceBarrier = false;
-    if (sync || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;   // a barrier (a warp's reduction has none: only shuffles)
+    // a barrier (a warp's reduction has none: only shuffles; split rows defer per-row stores instead of waiting before them)
+    if (sync && split == 1 || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;
     switch (st.kind()) {
       case ROW -> {
         List<String> lets = new ArrayList<>();
