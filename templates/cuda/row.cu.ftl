@@ -19,20 +19,8 @@
      gradients, the residual's bias gradient): only on the resident path, where a thread runs the same R vectors of every row
      it takes; it adds its columns' terms into registers (cs<N>[R][lanes]) over all its rows (the blocks stride over the rows,
      Work.Rows.blocks), the block then adds its rows' partials in order (threadIdx.y) into W[blockIdx.x][sum][column], and
-     ${name}_sum adds the blocks' partials in a fixed order and stores: the same sums on every run. Split rows (split > 1,
-     CudaRows.split: long rows on sm_90, the streaming path): a row's `split` blocks form a thread-block cluster, block seg of
-     it takes the row's seg-th part (vectors [qlo, qhi), elements [elo, ehi)); a sum or max along the row adds the cluster's
-     block results in rank order through distributed shared memory (the same value in every block), the barriers between
-     stages are cluster barriers (release / acquire: they order global memory too), a map waits for the cluster where a
-     float was read since the last barrier (no block overwrites an element another may still read), and block 0 of the
-     cluster stores the per-row values; a part kept in registers (resident) asks for 4 blocks an SM (at most 64 registers a
-     thread), so 64 KB of parts are in flight an SM. -->
+     ${name}_sum adds the blocks' partials in a fixed order and stores: the same sums on every run. -->
 <#include "prologue.ftl">
-<#assign split = split!1>
-<#-- the thread that stores a row's per-row values; where a thread's loops over the row start and end -->
-<#assign lead = (split gt 1)?then("threadIdx.x == 0 && seg == 0", "threadIdx.x == 0")>
-<#assign qFrom = (split gt 1)?then("qlo + threadIdx.x", "threadIdx.x"), qTo = (split gt 1)?then("qhi", "n4")>
-<#assign eFrom = (split gt 1)?then("elo + threadIdx.x", "threadIdx.x"), eTo = (split gt 1)?then("ehi", extent)>
 
 // the lanes of this thread's row: the whole warp, or the blockDim.x of it that serve the row where a row takes part
 // of a warp (the rows of a warp may leave the row loop at different times, so no row waits for another's lanes)
@@ -40,59 +28,9 @@ __device__ __forceinline__ unsigned row_lanes_${name}() {
   return blockDim.x >= 32 ? 0xffffffffu : ((1u << blockDim.x) - 1u) << ((threadIdx.y * blockDim.x) & 31);
 }
 
-<#if split gt 1>
-// split rows: every thread of the row's cluster (a barrier with release and acquire: shared and global memory ordered)
-__device__ __forceinline__ void row_sync_${name}() {
-  asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-}
-
-// the pair in slot of the cluster's block `rank` (distributed shared memory)
-__device__ __forceinline__ float2 row_peer_${name}(const float2* slot, unsigned rank) {
-  float2 v;
-  asm volatile("{ .reg .b32 ra; mapa.shared::cluster.u32 ra, %2, %3; ld.shared::cluster.v2.f32 {%0, %1}, [ra]; }"
-               : "=f"(v.x), "=f"(v.y) : "r"((unsigned) __cvta_generic_to_shared(slot)), "r"(rank) : "memory");
-  return v;
-}
-
-// a block's sum or max of the row (every thread holds it) combined over the cluster's ${split} blocks in rank order, through
-// xch[phase] (two slots taken in turn: a block writes a slot again only after the next exchange's barrier, which every
-// block reaches after reading it)
-__device__ __forceinline__ float row_cluster_${name}(float v, const bool max, float2* xch, int& phase) {
-  if (threadIdx.x == 0) xch[phase] = make_float2(v, 0.0f);
-  row_sync_${name}();
-  float r = row_peer_${name}(&xch[phase], 0).x;
-#pragma unroll
-  for (unsigned k = 1; k < ${split}; k++) {
-    const float o = row_peer_${name}(&xch[phase], k).x;
-    r = max ? fmaxf(r, o) : r + o;
-  }
-  phase ^= 1;
-  return r;
-}
-
-// an online pass's (max, sum relative to it) of each block combined over the cluster in rank order, as row_max then row_sum
-// combine a block's threads
-__device__ __forceinline__ void row_cluster_online_${name}(float& m, float& sum, float2* xch, int& phase) {
-  if (threadIdx.x == 0) xch[phase] = make_float2(m, sum);
-  row_sync_${name}();
-  float2 v[${split}];
-#pragma unroll
-  for (unsigned k = 0; k < ${split}; k++) v[k] = row_peer_${name}(&xch[phase], k);
-  float top = v[0].x;
-#pragma unroll
-  for (int k = 1; k < ${split}; k++) top = fmaxf(top, v[k].x);
-  float total = 0.0f;
-#pragma unroll
-  for (int k = 0; k < ${split}; k++) total += v[k].x == (-INFINITY) ? 0.0f : v[k].y * expf(v[k].x - top);
-  m = top;
-  sum = total;
-  phase ^= 1;
-}
-<#else>
 __device__ __forceinline__ void row_sync_${name}() {
   if (blockDim.x <= 32) __syncwarp(row_lanes_${name}()); else __syncthreads();
 }
-</#if>
 
 __device__ __forceinline__ float row_sum_${name}(float v, float* red) {
   for (int o = blockDim.x < 32 ? blockDim.x >> 1 : 16; o > 0; o >>= 1) v += __shfl_xor_sync(row_lanes_${name}(), v, o);
@@ -116,61 +54,27 @@ __device__ __forceinline__ float row_max_${name}(float v, float* red) {
   return v;
 }
 
-<#-- split rows: per-row stores wait (deferred) for the cluster barrier before the scatter or at the row's end, after every
-     block's reads of the row (a per-row output may take the place of an input) -->
-<#assign deferred = []>
-<#macro flushDeferred>
-<#if deferred?has_content>
-    row_sync_${name}();   // every block of the row past its reads before block 0 stores the per-row values
-<#list deferred as d>
-    if (${lead}) ${d};
-</#list>
-<#assign deferred = []>
-</#if>
-</#macro>
 <#macro rowStage s>
 <#list s.lets as l>
     ${l}
 </#list>
     const float ${s.local} = ${s.value};
-<#if split gt 1>
-<#assign deferred = deferred + [s.store]>
-<#else>
 <#if s.syncBefore>
     row_sync_${name}();
 </#if>
-    if (${lead}) ${s.store};
-</#if>
+    if (threadIdx.x == 0) ${s.store};
 </#macro>
 <#macro reduceTail s>
-<#if split gt 1 && (s.blockOnly!false)>
-    // the max of an online pair over this block's part (the sum after it combines both over the cluster)
-    float ${s.local} = row_${s.op}_${name}(${s.acc}, red);
-<#elseif split gt 1 && s.onlineMax??>
-    // an online pair over the cluster: each block's (max, sum relative to it) combined in rank order
-    float ${s.local} = row_${s.op}_${name}(${s.acc}, red);
-    row_cluster_online_${name}(${s.onlineMax}, ${s.local}, xch, phase);
-<#elseif split gt 1>
 <#if s.rounded??>
-    const float ${s.local}w = ${s.prior}row_cluster_${name}(row_${s.op}_${name}(${s.acc}, red), ${(s.op == "max")?c}, xch, phase);
-    const float ${s.local} = ${s.rounded};
-<#else>
-    const float ${s.local} = ${s.prior}row_cluster_${name}(row_${s.op}_${name}(${s.acc}, red), ${(s.op == "max")?c}, xch, phase);
-</#if>
-<#elseif s.rounded??>
     const float ${s.local}w = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
     const float ${s.local} = ${s.rounded};
 <#else>
     const float ${s.local} = ${s.prior}row_${s.op}_${name}(${s.acc}, red);
 </#if>
-<#if split gt 1>
-<#assign deferred = deferred + [s.store]>
-<#else>
 <#if s.syncBefore>
     row_sync_${name}();
 </#if>
-    if (${lead}) ${s.store};
-</#if>
+    if (threadIdx.x == 0) ${s.store};
 </#macro>
 <#macro laneBody s lane j>
         {
@@ -221,19 +125,11 @@ __device__ __forceinline__ void kiln_unpack8(float* d, const uint4 u) {
 #endif
 
 </#if>
-extern "C" __global__ void<#if split gt 1> __cluster_dims__(${split}, 1, 1)</#if> __launch_bounds__(<#if resident gt 0>256<#if split gt 1>, 4</#if><#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a<#if colsums?has_content>,
+extern "C" __global__ void __launch_bounds__(<#if resident gt 0>256<#else>1024</#if>) ${name}(float* __restrict__ F, int* __restrict__ I, const Args_${name} a<#if colsums?has_content>,
     float* __restrict__ W</#if>) {
 ${unpack}
 <#if reduces>
   __shared__ float red[32];
-</#if>
-<#if split gt 1>
-  // split rows: this block's part of its row (its rank in the row's cluster), the cluster's exchange slots
-  const int seg = blockIdx.x % ${split};
-<#if reduces>
-  __shared__ float2 xch[2];
-  int phase = 0;
-</#if>
 </#if>
 <#list colsums as c>
   float ${c.acc}[${resident}][${lanes}] = {};
@@ -243,27 +139,14 @@ ${unpack}
 <#if cache??>
   uint4* const kiln_cache = kiln_row_cache((unsigned) n4 * 16u);
 </#if>
-<#if split gt 1>
-  for (long long p = (long long) blockIdx.x / ${split}; p < rows; p += (long long) gridDim.x / ${split}) {
-<#else>
   for (long long p = (long long) blockIdx.x * blockDim.y + threadIdx.y; p < rows; p += (long long) gridDim.x * blockDim.y) {
-</#if>
 ${decode}
 <#list bases as b>
     ${b.type}* const ${b.name} = ${b.address};
 </#list>
     const bool vec = (${extent} & ${lanes - 1}) == 0 && (${aligned}) == 0;
-<#if split gt 1>
-    const int qper = (n4 + ${split - 1}) / ${split}, qlo = seg * qper, qhi = min(n4, qlo + qper);
-    const int eper = (${extent} + ${split - 1}) / ${split}, elo = seg * eper, ehi = min(${extent}, elo + eper);
-</#if>
 <#if resident gt 0>
-<#if split gt 1>
-    // (the part's full length decides, so a cluster's blocks take the same path and meet the same barriers)
-    if (vec && qper > ${resident - 1} * (int) blockDim.x && qper <= ${resident} * (int) blockDim.x) {
-<#else>
     if (vec && n4 > ${resident - 1} * (int) blockDim.x && n4 <= ${resident} * (int) blockDim.x) {
-</#if>
       // resident: ${resident} vectors of the row a thread, the rows two stages touch in registers
 <#list caches as c>
       float ${c}[${resident}][${lanes}];
@@ -275,33 +158,12 @@ ${decode}
 </#list>
 <#if s.kind == "row">
 <@rowStage s=s/>
-<#elseif s.kind == "scatter">
-<#if split gt 1>
-<#if !deferred?has_content>
-    row_sync_${name}();
-</#if>
-<@flushDeferred/>
 <#else>
-    row_sync_${name}();
-</#if>
-    if (${lead}) {
-<#list s.lets as l>
-      ${l}
-</#list>
-      ${s.store};
-    }
-<#if !(split gt 1 && s?is_last)>
-    row_sync_${name}();
-</#if>
-<#else>
-<#if s.splitSync!false>
-    row_sync_${name}();   // every block of the row past its reads since the last barrier before any block writes
-</#if>
 <#list s.res.fills as f>
 #pragma unroll
       for (int k = 0; k < ${resident}; k++) {
-        const int q = ${qFrom} + k * blockDim.x;
-        if (q < ${qTo}) ${f}
+        const int q = threadIdx.x + k * blockDim.x;
+        if (q < n4) ${f}
       }
 </#list>
 <#if s.kind == "reduce">
@@ -309,8 +171,8 @@ ${decode}
 </#if>
 #pragma unroll
       for (int k = 0; k < ${resident}; k++) {
-        const int q = ${qFrom} + k * blockDim.x;
-        if (q >= ${qTo}) continue;
+        const int q = threadIdx.x + k * blockDim.x;
+        if (q >= n4) continue;
 <#list s.res.loads as v>
         ${v}
 </#list>
@@ -334,8 +196,8 @@ ${decode}
 <#list s.res.flushes as f>
 #pragma unroll
       for (int k = 0; k < ${resident}; k++) {
-        const int q = ${qFrom} + k * blockDim.x;
-        if (q < ${qTo}) ${f}
+        const int q = threadIdx.x + k * blockDim.x;
+        if (q < n4) ${f}
       }
 </#list>
 <#if s.kind == "reduce">
@@ -343,7 +205,6 @@ ${decode}
 </#if>
 </#if>
 </#list>
-<@flushDeferred/>
       continue;
     }
 </#if>
@@ -360,7 +221,7 @@ ${decode}
 <#if s.cacheRow??>
     if (cached) {
       // this thread's vectors of the row into the row cache, all in flight at once; both passes read them from there
-      for (int q = ${qFrom}; q < ${qTo}; q += blockDim.x) kiln_cache_fill(kiln_cache + q, ${s.cacheRow} + 8 * q);
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) kiln_cache_fill(kiln_cache + q, ${s.cacheRow} + 8 * q);
       kiln_cache_wait();
     }
 </#if>
@@ -373,7 +234,7 @@ ${decode}
       // unrolled by ${onlineUnroll} (CudaRows.onlineUnroll): nothing is stored in this loop, so an unrolled vector's loads issue
       // before the math of the one before
 #pragma unroll ${onlineUnroll}
-      for (int q = ${qFrom}; q < ${qTo}; q += blockDim.x) {
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) {
 <#list mx.vecLoads + sm.vecLoads as v>
         ${v}
 </#list>
@@ -403,7 +264,7 @@ ${decode}
 </#list>
       }
     } else {
-      for (int ${mx.var} = ${eFrom}; ${mx.var} < ${eTo}; ${mx.var} += blockDim.x) {
+      for (int ${mx.var} = threadIdx.x; ${mx.var} < ${extent}; ${mx.var} += blockDim.x) {
         {
 <#list mx.lets as l>
           ${l}
@@ -424,21 +285,12 @@ ${decode}
       ${sm.acc} = ${mx.local} == (-INFINITY) ? 0.0f : ${sm.acc} * expf(${mx.local} - top);
       ${mx.local} = top;
     }
-<#if split gt 1>
-    float ${sm.local} = row_sum_${name}(${sm.acc}, red);
-    row_cluster_online_${name}(${mx.local}, ${sm.local}, xch, phase);
-<#else>
     const float ${sm.local} = row_sum_${name}(${sm.acc}, red);
-</#if>
-<#if split gt 1>
-<#assign deferred = deferred + [mx.store, sm.store]>
-<#else>
 <#if mx.syncBefore || sm.syncBefore>
     row_sync_${name}();
 </#if>
-    if (${lead}) ${mx.store};
-    if (${lead}) ${sm.store};
-</#if>
+    if (threadIdx.x == 0) ${mx.store};
+    if (threadIdx.x == 0) ${sm.store};
 <#else>
     // ${s.comment}
 <#list s.hoists as h>
@@ -447,32 +299,20 @@ ${decode}
 <#if s.kind == "row">
 <@rowStage s=s/>
 <#elseif s.kind == "scatter">
-<#if split gt 1>
-<#if !deferred?has_content>
     row_sync_${name}();
-</#if>
-<@flushDeferred/>
-<#else>
-    row_sync_${name}();
-</#if>
-    if (${lead}) {
+    if (threadIdx.x == 0) {
 <#list s.lets as l>
       ${l}
 </#list>
       ${s.store};
     }
-<#if !(split gt 1 && s?is_last)>
     row_sync_${name}();
-</#if>
 <#else>
 <#if s.kind == "reduce">
     float ${s.acc} = ${s.init};
 </#if>
-<#if s.splitSync!false>
-    row_sync_${name}();   // every block of the row past its reads since the last barrier before any block writes
-</#if>
     if (vec) {
-      for (int q = ${qFrom}; q < ${qTo}; q += blockDim.x) {
+      for (int q = threadIdx.x; q < n4; q += blockDim.x) {
 <#list s.vecLoads as v>
         ${v}
 </#list>
@@ -491,7 +331,7 @@ ${decode}
 </#if>
       }
     } else {
-      for (int ${s.var} = ${eFrom}; ${s.var} < ${eTo}; ${s.var} += blockDim.x) {
+      for (int ${s.var} = threadIdx.x; ${s.var} < ${extent}; ${s.var} += blockDim.x) {
 <#list s.lets as l>
         ${l}
 </#list>
@@ -508,13 +348,8 @@ ${decode}
 </#if>
 </#if>
 </#list>
-<@flushDeferred/>
 </#if>
   }
-<#if split gt 1>
-  // no block of a cluster leaves while another may still read its exchange slots
-  row_sync_${name}();
-</#if>
 <#if colsums?has_content>
   // the column sums: each thread's partials over its rows, added over the block's rows in order into W[blockIdx.x][sum][column]
   {

@@ -99,9 +99,6 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
   /** Tests: force sibling column reductions together or apart (null: the environment decides). */
   public static volatile Boolean siblingsOverride;
 
-  /** Whether the schedule is for sm_90 (a Hopper tile on: CudaExecutor.forDevice), whose row kernels may split long rows over a cluster. */
-  private boolean hopper() { return schedule.wgmma() != null || schedule.wgmmaBf16() != null; }
-
   /** Every kind: row kernels where rows() is on. */
   @Override public boolean renders(Lowering.Kind kind) { return kind != Lowering.Kind.ROW || rows(); }
 
@@ -119,7 +116,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
         RowFusion.Plan plan = RowFusion.plan(head);
         int extent = size == null ? 0 : size.applyAsInt(plan.extent());
         if (!plan.columnSums().isEmpty() && !(CudaRows.sumsColumns(plan, extent) && aligned(head, plan.extent()))) yield null;
-        yield CudaRows.render(plan, extent, hopper());
+        yield CudaRows.render(plan, extent);
       }
       case EXTERN -> {
         if (size == null) throw new IllegalArgumentException(first.name() + ": an extern needs its sizes bound to render");
@@ -150,7 +147,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     RowFusion.Plan whole = RowFusion.plan(head), plan = whole.withoutColumnSums();
     List<Compute> sums = whole.columnSums();
     List<Launch> out = new ArrayList<>();
-    out.add(new Launch(head.stream().filter(c -> !sums.contains(c)).toList(), CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()), hopper())));
+    out.add(new Launch(head.stream().filter(c -> !sums.contains(c)).toList(), CudaRows.render(plan, size == null ? 0 : size.applyAsInt(plan.extent()))));
     // neighbouring siblings in one launch, as groups() joins them, each run lowered as any reduction is
     List<Compute> run = new ArrayList<>();
     for (Compute c : sums) {

@@ -19,7 +19,7 @@ import kiln.dsl.Exprs;
 import kiln.dsl.Tensor;
 import kiln.dsl.Var;
 
-public final class CudaRows {
+final class CudaRows {
   /**
    * Most threads of a row, float4s a thread takes per pass of a row (the launch sizes blocks from them), and
    * rows a block where a warp serves a row. At most 256 threads a row: a long row (the classifier's 50304 logits)
@@ -97,45 +97,7 @@ public final class CudaRows {
   /** The bf16 row an online max+sum pass reads and a later element map reads again, kept in the row cache; null: none. */
   private final Expr.Load smemRow;
 
-  /**
-   * Rows of at least SPLIT_MIN elements (the classifier's 50,304 logits) that do not stay in registers whole are split on
-   * sm_90 into parts of at most MAX_THREADS x MAX_RESIDENT vectors (7 for the bf16 logits), at most MAX_SPLIT, each a block
-   * of the row's cluster (row.cu.ftl), which keeps its part in registers where it fits (the resident path): the row is
-   * read from memory once, every vector of a thread in flight at once. A whole 100 KB row a block streams it twice, one
-   * vector a thread in flight (docs/perf.md). KILN_ROW_SPLIT sets the parts (1 to 8; 1: off) to measure.
-   */
-  static final int SPLIT_MIN = 16384, MAX_SPLIT = 8;
-
-  /** Tests: the parts of a split row (1: none; null: the rule and KILN_ROW_SPLIT decide). */
-  public static volatile Integer splitOverride;
-
-  /** Blocks a row of this plan takes at extent (0: not known), where clusters are available (sm_90); 1: not split. */
-  private int split(int extent, boolean clusters) {
-    if (!clusters || extent < 1 || smemRow != null || !plan.columnSums().isEmpty()) return 1;
-    // a block a row (blockDim.y 1): rows of at least a warp's threads
-    if (new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes).threads(extent) < 32) return 1;
-    Integer o = splitOverride;
-    if (o != null) return o;
-    String env = System.getenv("KILN_ROW_SPLIT");
-    if (env != null && !env.isBlank()) {
-      try {
-        int n = Integer.parseInt(env.strip());
-        if (n >= 1 && n <= MAX_SPLIT) return n;
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new IllegalArgumentException("KILN_ROW_SPLIT: expected 1 to " + MAX_SPLIT + " blocks a row, found '" + env + "'");
-    }
-    if (extent < SPLIT_MIN || new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes)
-        .threads(extent) < MAX_THREADS) return 1;
-    // parts short enough for a thread to hold its vectors of a part in registers (MAX_RESIDENT), where at most MAX_SPLIT do
-    int part = MAX_THREADS * MAX_RESIDENT * lanes;
-    return Math.min(MAX_SPLIT, (extent + part - 1) / part);
-  }
-
-  private CudaRows(RowFusion.Plan plan, int extent) { this(plan, extent, false); }
-
-  private CudaRows(RowFusion.Plan plan, int extent, boolean clusters) {
+  private CudaRows(RowFusion.Plan plan, int extent) {
     this.plan = plan;
     this.rv = plan.r();
     for (RowFusion.Stage s : plan.stages()) {
@@ -146,29 +108,14 @@ public final class CudaRows {
     this.var = r.var(rv);
     this.lanes = movesBf16(plan) ? 8 : 4;
     this.smemRow = lanes == 8 && cache() ? cachedRow() : null;
-    // a row that stays in registers whole is not split; a split one may keep its parts in registers
-    // (by the rule only where the parts then stay in registers: streamed parts measured slower than whole rows)
-    int whole = residentVectors(extent, 1), parts = whole > 0 ? 1 : split(extent, clusters);
-    int kept = parts > 1 ? residentVectors(extent, parts) : whole;
-    if (parts > 1 && kept == 0 && !splitAsked()) kept = residentVectors(extent, parts = 1);
-    this.split = parts;
-    this.resident = kept;
+    this.resident = residentVectors(extent);
   }
-
-  /** Whether the parts of split rows were asked for (splitOverride, KILN_ROW_SPLIT) rather than left to the rule. */
-  private static boolean splitAsked() {
-    String env = System.getenv("KILN_ROW_SPLIT");
-    return splitOverride != null || env != null && !env.isBlank();
-  }
-
-  /** Blocks a row (a cluster of them where more than 1: split rows). */
-  private final int split;
 
   /** The launch's work: threads a row and rows a block from the extent at run time; the column sums' partials. */
   private Work.Rows work() {
     int sums = plan.columnSums().size();
     return smemRow != null ? new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), CACHE_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 2, sums)
-        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 0, sums, split);
+        : new Work.Rows(Kernels.dims(plan.rows()), plan.extent(), MAX_THREADS, VECTORS_PER_THREAD, WARP_ROWS, lanes, 0, sums);
   }
 
   /**
@@ -181,23 +128,18 @@ public final class CudaRows {
   }
 
   /**
-   * R, the vectors of the row (of each of its `parts` blocks' parts, split rows) each thread takes at this extent, where the
-   * group gains by keeping rows in registers: every vector full (extent a multiple of lanes), R at most MAX_RESIDENT, some
-   * row tensor that varies by row touched by two stages or more (a layernorm backward's dy, x and residual gradient; its
-   * forward's residual sum), and a whole row: no scatter or online pass (the classifier's rows, 50304 long, are streamed);
-   * a split row's part: a max and the sum after it as two passes over the registers instead of one online pass, a scatter
-   * only last (after the rows' stores). Fills `cached` and `lastWrite`; 0 for none.
+   * R, the vectors of the row each thread takes at this extent, where the group gains by keeping rows in registers:
+   * no scatter or online pass (the classifier's rows, 50304 long, are streamed), every vector full (extent a multiple of
+   * lanes), R at most MAX_RESIDENT, and some row tensor that varies by row touched by two stages or more (a layernorm
+   * backward's dy, x and residual gradient; its forward's residual sum). Fills `cached` and `lastWrite`; 0 for none.
    */
-  private int residentVectors(int extent, int parts) {
-    cached.clear();
-    lastWrite.clear();
+  private int residentVectors(int extent) {
     if (!RESIDENT || extent <= 0 || extent % lanes != 0) return 0;
     List<RowFusion.Stage> all = plan.stages();
     for (int i = 0; i < all.size(); i++) {
-      boolean scatter = all.get(i).kind() == RowFusion.Kind.SCATTER, pair = i + 1 < all.size() && online(all.get(i), all.get(i + 1));
-      if (parts == 1 ? scatter || pair : scatter && i + 1 < all.size()) return 0;
+      if (all.get(i).kind() == RowFusion.Kind.SCATTER || i + 1 < all.size() && online(all.get(i), all.get(i + 1))) return 0;
     }
-    int vectors = (extent / lanes + parts - 1) / parts, threads = work().threads(extent), r = (vectors + threads - 1) / threads;
+    int threads = work().threads(extent), r = (extent / lanes + threads - 1) / threads;
     if (r > MAX_RESIDENT) return 0;
     Map<Expr, Integer> stages = new HashMap<>();
     for (int i = 0; i < all.size(); i++) {
@@ -233,10 +175,7 @@ public final class CudaRows {
   }
 
   /** The row kernel of plan; extent: the row's length where known when rendering (its resident path), else 0. */
-  static Rendered render(RowFusion.Plan plan, int extent) { return render(plan, extent, false); }
-
-  /** The same, with clusters (sm_90) for split rows where the row is long (CudaRows.split). */
-  static Rendered render(RowFusion.Plan plan, int extent, boolean clusters) { return new CudaRows(plan, extent, clusters).render(); }
+  static Rendered render(RowFusion.Plan plan, int extent) { return new CudaRows(plan, extent).render(); }
 
   private Rendered render() {
     if (!plan.columnSums().isEmpty() && resident == 0) {
@@ -246,16 +185,7 @@ public final class CudaRows {
     List<Map<String, Object>> stages = new ArrayList<>();
     List<RowFusion.Stage> all = plan.stages();
     for (int i = 0; i < all.size(); i++) {
-      if (resident > 0 && split > 1 && i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
-        // a split row's resident part: the max and the sum as two passes over the registers, the pair combined over the
-        // cluster once (row.cu.ftl's reduceTail: blockOnly, onlineMax)
-        Map<String, Object> max = stage(i, false);
-        max.put("blockOnly", true);
-        Map<String, Object> sum = stage(++i, false);
-        sum.put("onlineMax", max.get("local"));
-        stages.add(max);
-        stages.add(sum);
-      } else if (resident == 0 && i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
+      if (i + 1 < all.size() && online(all.get(i), all.get(i + 1))) {
         // stage() renders the sum with the max's local, which the online pass keeps as the running max
         boolean fills = smemRow != null && cachedBy(all.get(i), all.get(i + 1));
         cacheReads = fills;
@@ -287,7 +217,6 @@ public final class CudaRows {
     m.put("reduces", plan.stages().stream().anyMatch(s -> s.kind() == RowFusion.Kind.REDUCE));
     m.put("onlineUnroll", onlineUnroll());
     m.put("resident", resident);
-    m.put("split", split);
     m.put("caches", cached.stream().map(k -> cache((Expr.Load) k)).sorted().toList());
     m.put("colsums", sums);
     m.put("var", var);
@@ -296,7 +225,6 @@ public final class CudaRows {
         + String.join("; ", plan.stages().stream().map(s -> s.kind().name().toLowerCase() + " " + s.compute().out().dims()
             + (s.compute().accumulate() ? " +=" : " =")).toList());
     if (resident > 0) comment += "; resident: " + resident + " vectors a thread, " + cached.size() + " row tensors in registers";
-    if (split > 1) comment += "; split: " + split + " blocks a row (a cluster)";
     if (!sums.isEmpty()) comment += "; " + sums.size() + " column sums over the rows";
     return CudaRenderer.render("row.cu.ftl", "row", r, m, comment, work());
   }
@@ -325,12 +253,7 @@ public final class CudaRows {
     m.put("local", local);
     boolean sync = readEarly.contains(c.out()) || perRowOut && readSinceBarrier;
     m.put("syncBefore", sync);
-    // split rows: a map waits for the row's cluster where a float was read since the last barrier (another block's map
-    // may overwrite what this block's threads read: the logits under their gradient)
-    m.put("splitSync", split > 1 && st.kind() == RowFusion.Kind.MAP && readSinceBarrier);
-    if (split > 1 && st.kind() == RowFusion.Kind.MAP) readSinceBarrier = false;
-    // a barrier (a warp's reduction has none: only shuffles; split rows defer per-row stores instead of waiting before them)
-    if (sync && split == 1 || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;
+    if (sync || st.kind() == RowFusion.Kind.SCATTER) readSinceBarrier = false;   // a barrier (a warp's reduction has none: only shuffles)
     switch (st.kind()) {
       case ROW -> {
         List<String> lets = new ArrayList<>();

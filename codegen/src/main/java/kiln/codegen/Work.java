@@ -126,18 +126,12 @@ public sealed interface Work {
    * vectorsPerThread) threads a row, a power of two from 32 to maxThreads; a row of at most 16 vectors
    * gets a group of that many lanes of a warp (at least MIN_LANES), one vector each (attention's dyy: 64
    * bf16 a row, 8 lanes, 4 rows a warp); rows that one warp or less serves go warpRows warps to a block,
-   * longer ones one to a block, or (split > 1, CudaRows.split) `split` blocks a row, a thread-block cluster that takes the
-   * row in parts.
+   * longer ones one to a block.
    */
   public record Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes, int cacheBytes,
-                     int columnSums, int split) implements Work {
+                     int columnSums) implements Work {
     public Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes) {
-      this(rows, extent, maxThreads, vectorsPerThread, warpRows, lanes, 0, 0, 1);
-    }
-
-    /** Rows without split (a row's blocks: 1). */
-    public Rows(List<Dim> rows, Dim extent, int maxThreads, int vectorsPerThread, int warpRows, int lanes, int cacheBytes, int columnSums) {
-      this(rows, extent, maxThreads, vectorsPerThread, warpRows, lanes, cacheBytes, columnSums, 1);
+      this(rows, extent, maxThreads, vectorsPerThread, warpRows, lanes, 0, 0);
     }
 
     /**
@@ -183,8 +177,7 @@ public sealed interface Work {
       long blocks = Math.max(1, (rows + per - 1) / per);
       if (columnSums > 0) return Math.min(blocks, columnSumBlocks());
       int cap = threads(extent) >= maxThreads ? longRowBlocks() : 0;
-      // split rows: `split` blocks (a cluster) a row
-      return (cap > 0 ? Math.min(blocks, Math.max(1, cap / split)) : blocks) * split;
+      return cap > 0 ? Math.min(blocks, cap) : blocks;
     }
 
     /** Floats of workspace the launch needs: each block's partial column sums (0 without column sums). */

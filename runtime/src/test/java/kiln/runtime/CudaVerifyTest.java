@@ -52,22 +52,6 @@ class CudaVerifyTest {
     }
   }
 
-  /**
-   * bf16 with every row kernel that can split its rows over a cluster doing so, in 3 blocks a row (CudaRows.splitOverride; by
-   * default only rows of 16384 elements or more split, on sm_90): uneven parts, the cluster's sums, maxima and online passes,
-   * per-row stores by one block, the scatter after every block's map.
-   */
-  @ParameterizedTest
-  @ValueSource(strings = {"tiny", "odd", "llama-tiny", "gemma-mqa"})
-  void matchesPyTorchInBf16WithRowsSplitOverClusters(String fixture) {
-    kiln.codegen.CudaRows.splitOverride = 3;
-    try {
-      assertTrue(verify(fixture, kiln.codegen.CudaSchedule.Precision.BF16).contains("bf16 matmuls"));
-    } finally {
-      kiln.codegen.CudaRows.splitOverride = null;
-    }
-  }
-
   /** Verify on the GPU at a precision with its stated tolerances; returns the report. */
   private static String verify(String fixture, kiln.codegen.CudaSchedule.Precision precision) {
     Assumptions.assumeTrue(Cuda.available(), "no CUDA device: " + Cuda.unavailableReason());
