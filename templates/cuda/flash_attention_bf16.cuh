@@ -40,12 +40,14 @@
 #ifndef FAB_DKV_WGS
 #define FAB_DKV_WGS 1
 #endif
-// the wgmma forward's key tile (64 or 128), exponentials on the FMA pipe and P V overlap (its section below)
+// the wgmma forward's key tile (64 or 128), exponentials on the FMA pipe and P V overlap (its section below); 128 keys with
+// every exponential on MUFU measured fastest on the H200 in interleaved rounds (docs/perf.md, session 13: 0.176 against
+// 0.189 ms a layer at B=32 for 64 keys with 2 of 8 on the FMA pipe; FlashBf16.FWD_BN states the same for the host)
 #ifndef FAB_FWD_BN
-#define FAB_FWD_BN 64
+#define FAB_FWD_BN 128
 #endif
 #ifndef FAB_FWD_POLY
-#define FAB_FWD_POLY 2
+#define FAB_FWD_POLY 0
 #endif
 #ifndef FAB_FWD_OVL
 #define FAB_FWD_OVL 0

@@ -75,9 +75,12 @@ public final class FlashBf16 {
   /**
    * Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros): the mma.sync kernels' and, at HS 64,
    * at least the wgmma kernels' (1024 bytes of alignment slack and 64-row tiles of 128 bytes a row: one Q
-   * tile a warpgroup and four of K, V in the forward, one Q and one dy a warpgroup and four in dq, one K and
+   * tile a warpgroup and four K, V buffers of FWD_BN rows in the forward, one Q and one dy a warpgroup and four in dq, one K and
    * one V a warpgroup and four and lse, D in dkdv), whichever the device compiles.
    */
+  /** Keys of the wgmma forward's tiles left of the diagonal (the header's FAB_FWD_BN): four K, V buffers of this many rows. */
+  static final int FWD_BN = 128;
+
   static int sharedBytes(String op, int hs) {
     int ld = hs + 8, wgs = warpgroups(op, hs), rows = 64 * wgs;
     int mma = switch (op) {
@@ -90,7 +93,7 @@ public final class FlashBf16 {
     };
     if (hs != 64) return mma;
     int wg = switch (op) {
-      case Externs.ATTENTION -> 1024 + 64 * 128 * (wgs + 4);
+      case Externs.ATTENTION -> 1024 + 64 * 128 * wgs + FWD_BN * 128 * 4;
       case Externs.ATTENTION_DQ -> 1024 + 64 * 128 * (2 * wgs + 4);
       default -> 1024 + 64 * 128 * (2 * wgs + 4) + 16 * 64;
     };

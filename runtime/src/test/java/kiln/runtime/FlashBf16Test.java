@@ -108,9 +108,9 @@ class FlashBf16Test {
       assertEquals(hs == 64, unit.toString().contains(kiln.runtime.cuda.Nvrtc.SM90A_MARKER), "the sm_90a marker at HS=" + hs);
       if (hs == 64) {
         // sm_90a takes the wgmma kernels, any other arch the mma.sync ones (here sm_80)
-        // the forward 16 (S, PV of the unmasked tiles and of the diagonal tile, compiled apart), dq 12 (S, dP, dS K) and
-        // dkdv 16 (S^T, dP^T, P^T dy, dS^T q), dq and dkdv in both forms
-        assertEquals(16 + 2 * 12 + 2 * 16, wgmmas(ptx(cu, "sm_90a", tmp)), "wgmma instructions at HS 64 on sm_90a");
+        // the forward 28 (S and PV of the 128-key tiles, 4 + 8, and of the 64-key unmasked and diagonal tiles, compiled
+        // apart, 16), dq 12 (S, dP, dS K) and dkdv 16 (S^T, dP^T, P^T dy, dS^T q), dq and dkdv in both forms
+        assertEquals(28 + 2 * 12 + 2 * 16, wgmmas(ptx(cu, "sm_90a", tmp)), "wgmma instructions at HS 64 on sm_90a");
         String other = ptx(cu, "sm_80", tmp);
         assertEquals(0, wgmmas(other), "no wgmma at HS 64 on sm_80");
         assertTrue(other.contains("mma.sync.aligned.m16n8k16"), "mma.sync at HS 64 on sm_80");

@@ -6,7 +6,7 @@
 #ifndef NAN
 #define NAN __int_as_float(0x7fffffff)
 #endif
-struct Args_k_attention_bf16_dq_986f992315 { long long v[9]; };
+struct Args_k_attention_bf16_dq_ce127a56d0 { long long v[9]; };
 #ifndef KILN_BF16
 #define KILN_BF16
 // bf16 storage (a tensor the precision pass narrowed): the bits of __nv_bfloat16, declared here so
@@ -90,12 +90,14 @@ __device__ __forceinline__ void kiln_bf16_atomic_add(kiln_bf16* p, float v) {
 #ifndef FAB_DKV_WGS
 #define FAB_DKV_WGS 1
 #endif
-// the wgmma forward's key tile (64 or 128), exponentials on the FMA pipe and P V overlap (its section below)
+// the wgmma forward's key tile (64 or 128), exponentials on the FMA pipe and P V overlap (its section below); 128 keys with
+// every exponential on MUFU measured fastest on the H200 in interleaved rounds (docs/perf.md, session 13: 0.176 against
+// 0.189 ms a layer at B=32 for 64 keys with 2 of 8 on the FMA pipe; FlashBf16.FWD_BN states the same for the host)
 #ifndef FAB_FWD_BN
-#define FAB_FWD_BN 64
+#define FAB_FWD_BN 128
 #endif
 #ifndef FAB_FWD_POLY
-#define FAB_FWD_POLY 2
+#define FAB_FWD_POLY 0
 #endif
 #ifndef FAB_FWD_OVL
 #define FAB_FWD_OVL 0
@@ -1212,7 +1214,7 @@ __device__ void fab_backward_dkdv(kiln_bf16* H, FabOperand q, FabOperand k, FabO
 
 #endif
 
-extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) k_attention_bf16_dq_986f992315(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dq_986f992315 a) {
+extern "C" __global__ void __launch_bounds__(FAB_DQ_NT, FAB_DQ_MIN_BLOCKS) k_attention_bf16_dq_ce127a56d0(float* __restrict__ F, int* __restrict__ I, const Args_k_attention_bf16_dq_ce127a56d0 a) {
   static_assert(FAB_DQ_NT == 256, "threads per block differ from the host's");
   static_assert(FAB_DQ_SMEM_BYTES == 73728, "dynamic shared memory differs from the host's");
   static_assert(FAB_DQ_ROWS == 128, "row tile differs from the host's");
