@@ -310,14 +310,46 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
   }
 
   /**
-   * The tile an untuned bf16 matmul without an epilogue starts from: WgmmaBf16.WIDE (unsplit) where C is bf16, N a multiple of 256, its tiles at
-   * least four rounds of the SMs (the shapes it was measured on: GPT-2 124M at B=32) and the schedule's tile the default
-   * (only with KILN_WGMMA_BF16_WIDE=1, wide()), else the schedule's.
+   * The tile an untuned bf16 matmul without an epilogue starts from, where the schedule's tile is the default: the one
+   * measured faster for its shape (measuredBf16), else WgmmaBf16.WIDE (unsplit) where C is bf16, N a multiple of 256, its tiles
+   * at least four rounds of the SMs (the shapes it was measured on: GPT-2 124M at B=32; only with KILN_WGMMA_BF16_WIDE=1,
+   * wide()), else the schedule's.
    */
   static WgmmaBf16.Tile untunedBf16(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
-    if (!wide() || size == null || !tile.equals(WgmmaBf16.DEFAULT) || mm.compute().out().storage() != kiln.dsl.DType.BF16) return tile;
+    if (size == null || !tile.equals(WgmmaBf16.DEFAULT)) return tile;
+    WgmmaBf16.Tile measured = measuredBf16(mm, size);
+    if (measured != null) return measured;
+    if (!wide() || mm.compute().out().storage() != kiln.dsl.DType.BF16) return tile;
     long m = product(mm.m(), size), n = product(mm.n(), size);
     return n % WgmmaBf16.WIDE.bn() == 0 && WgmmaBf16.WIDE.outputTiles(m, n) >= 4L * WgmmaBf16.PLAN_SMS ? WgmmaBf16.WIDE : tile;
+  }
+
+  /** The lm_head's tile: 192 x 128, three consumers, C through the copy engine. */
+  static final WgmmaBf16.Tile LM_HEAD = new WgmmaBf16.Tile(192, 128, 4, 3, false, 16, true);
+  /** The tile of an input gradient of N % 192 == 0 over a short K: 192 x 192, three consumers, C through the copy engine. */
+  static final WgmmaBf16.Tile SHORT_K_DX = new WgmmaBf16.Tile(192, 192, 3, 3, false, 16, true);
+  /** The tile of a long weight gradient over a vocabulary's rows: 128 x 256, 4 stages, C from the registers. */
+  static final WgmmaBf16.Tile VOCAB_DW = new WgmmaBf16.Tile(128, 256, 4, 2, false, 16);
+
+  /**
+   * Where `kiln tune` picked another tile than the default for the same shape on two H200s in two sessions (docs/perf.md,
+   * "Session 12 closing call" and "Session 13's closing call"), the untuned tile is that one, for shapes like those measured
+   * (GPT-2 124M at B=32): the lm_head (K-major A and B, bf16 C, N >= 16384, K <= 1024, M >= 16384) on LM_HEAD (4.110 / 4.204 ms
+   * against 4.354 / 4.362); an input gradient read through an MN-major weight (bf16 C, N % 192 == 0, N >= 2048, K <= 1024,
+   * M >= 16384: fcproj's) on SHORT_K_DX (0.263 / 0.261 against 0.294 / 0.290); the tied embedding's weight gradient (both
+   * MN-major, fp32 C, M and K >= 16384) on VOCAB_DW (3.788 / 3.726 against 3.866 / 3.820). null elsewhere, or with
+   * KILN_WGMMA_BF16_SHAPES=0.
+   */
+  static WgmmaBf16.Tile measuredBf16(MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    if ("0".equals(System.getenv("KILN_WGMMA_BF16_SHAPES"))) return null;
+    WgmmaBf16.Major[] majors = CudaRenderer.bf16Majors(mm);
+    if (majors == null || mm.compute().accumulate()) return null;
+    long m = product(mm.m(), size), n = product(mm.n(), size), k = product(mm.k(), size);
+    boolean bf16 = mm.compute().out().storage() == kiln.dsl.DType.BF16, kk = majors[0] == WgmmaBf16.Major.K;
+    if (bf16 && kk && majors[1] == WgmmaBf16.Major.K && n >= 16384 && k <= 1024 && m >= 16384) return LM_HEAD;
+    if (bf16 && kk && majors[1] == WgmmaBf16.Major.MN && n % 192 == 0 && n >= 2048 && k <= 1024 && m >= 16384) return SHORT_K_DX;
+    if (!bf16 && !kk && majors[1] == WgmmaBf16.Major.MN && m >= 16384 && k >= 16384) return VOCAB_DW;
+    return null;
   }
 
   /**

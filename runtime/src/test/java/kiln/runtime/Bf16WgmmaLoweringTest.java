@@ -165,6 +165,35 @@ class Bf16WgmmaLoweringTest {
   }
 
   /**
+   * At B=32 the three shapes where `kiln tune` picked another tile on two H200s run it untuned (CudaLowering.measuredBf16): the
+   * lm_head on 192 x 128 with three consumers, fcproj's input gradient on 192 x 192 with three, the tied embedding's weight
+   * gradient on 128 x 256 from the registers; every other matmul keeps the default; at B=8 (M = 8192) none moves.
+   */
+  @Test
+  void theShapesMeasuredFasterOnAnotherTileTakeItUntunedAtB32() {
+    java.util.function.Function<Lowered, Map<String, String>> tiles = l -> {
+      Map<String, String> out = new java.util.HashMap<>();
+      for (Lowering.Lowered s : l.sections().values()) {
+        for (kiln.codegen.Launch x : s.launches()) {
+          String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
+          if (x.kernel().kind().startsWith("wgmma_bf16")) out.put(x.name(), head.substring(head.indexOf("bm=")));
+        }
+      }
+      return out;
+    };
+    Map<String, String> b32 = tiles.apply(lowered(Models.get("gpt2-d12"), 32, 1024));
+    assertTrue(b32.get("head.logits").startsWith("bm=192 bn=128 stages=4 consumers=3 group=16 tmastore=1"), b32.get("head.logits"));
+    assertTrue(b32.get("dr1/dh0.fc.gelu").startsWith("bm=192 bn=192 stages=3 consumers=3 group=16 tmastore=1"), b32.get("dr1/dh0.fc.gelu"));
+    String dwte = b32.keySet().stream().filter(n -> n.endsWith("grads.wte")).findFirst().orElseThrow();
+    assertTrue(b32.get(dwte).startsWith("bm=128 bn=256 stages=4 consumers=2 group=16,") || b32.get(dwte).equals("bm=128 bn=256 stages=4 consumers=2 group=16"),
+        dwte + ": " + b32.get(dwte));
+    assertTrue(b32.get("h0.fc.out.r1").startsWith("bm=128 bn=192 stages=4 consumers=2"), b32.get("h0.fc.out.r1"));
+    assertTrue(b32.get("dr1/dh0.ln2.out").startsWith("bm=128 bn=192 stages=4 consumers=2"), b32.get("dr1/dh0.ln2.out"));
+    Map<String, String> b8 = tiles.apply(gpt2Small());
+    for (String name : List.of("head.logits", "dr1/dh0.fc.gelu")) assertTrue(b8.get(name).startsWith("bm=128 bn=192 stages=4"), name + ": " + b8.get(name));
+  }
+
+  /**
    * A tuned tile (the tuner times bare matmuls) with more accumulators a consumer thread than the schedule's is not given to
    * a launch that carries an epilogue: qkv with its bias keeps the default tile, a bare matmul takes the tuned one.
    */
