@@ -33,6 +33,18 @@ class Bf16WgmmaLoweringTest {
 
   static Lowered gpt2Small() { return lowered(Models.get("gpt2-d12"), 8, 1024); }
 
+  /** Each bf16 wgmma launch's tile knobs, from the kernel's header line ("bm=128 bn=192 ..."), by launch name. */
+  static Map<String, String> tiles(Lowered l) {
+    Map<String, String> out = new java.util.HashMap<>();
+    for (Lowering.Lowered s : l.sections().values()) {
+      for (kiln.codegen.Launch x : s.launches()) {
+        String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
+        if (x.kernel().kind().startsWith("wgmma_bf16")) out.put(x.name(), head.substring(head.indexOf("bm=")));
+      }
+    }
+    return out;
+  }
+
   /** gpt2Small with every matmul's epilogue fused (KILN_EPILOGUE=1; by default bf16 matmuls take none): the kernels these tests read. */
   static Lowered gpt2SmallFused() {
     kiln.codegen.Epilogue.override = kiln.codegen.Epilogue.Mode.ALL;
@@ -141,26 +153,16 @@ class Bf16WgmmaLoweringTest {
    */
   @Test
   void withTheKnobUntunedBf16MatmulsTakeTheWideTileWhereNAndTheTileCountAllow() {
-    java.util.function.Function<Lowered, Map<String, String>> tiles = l -> {
-      Map<String, String> out = new java.util.HashMap<>();
-      for (Lowering.Lowered s : l.sections().values()) {
-        for (kiln.codegen.Launch x : s.launches()) {
-          String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
-          if (x.kernel().kind().startsWith("wgmma_bf16")) out.put(x.name(), head.substring(head.indexOf("bm=")));
-        }
-      }
-      return out;
-    };
     kiln.codegen.CudaLowering.wideOverride = true;
     Map<String, String> wide;
     try {
-      wide = tiles.apply(gpt2Small());
+      wide = tiles(gpt2Small());
     } finally {
       kiln.codegen.CudaLowering.wideOverride = null;
     }
     assertTrue(wide.get("dr1/dh0.fc.gelu").startsWith("bm=128 bn=256 stages=3 consumers=2 group=16 tmastore=1"), wide.get("dr1/dh0.fc.gelu"));
     assertTrue(wide.get("dr1/dh0.ln2.out").startsWith("bm=128 bn=192 stages=4"), wide.get("dr1/dh0.ln2.out"));
-    Map<String, String> narrow = tiles.apply(gpt2Small());
+    Map<String, String> narrow = tiles(gpt2Small());
     assertTrue(narrow.get("dr1/dh0.fc.gelu").startsWith("bm=128 bn=192 stages=4"), narrow.get("dr1/dh0.fc.gelu"));
   }
 
@@ -171,17 +173,7 @@ class Bf16WgmmaLoweringTest {
    */
   @Test
   void theShapesMeasuredFasterOnAnotherTileTakeItUntunedAtB32() {
-    java.util.function.Function<Lowered, Map<String, String>> tiles = l -> {
-      Map<String, String> out = new java.util.HashMap<>();
-      for (Lowering.Lowered s : l.sections().values()) {
-        for (kiln.codegen.Launch x : s.launches()) {
-          String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
-          if (x.kernel().kind().startsWith("wgmma_bf16")) out.put(x.name(), head.substring(head.indexOf("bm=")));
-        }
-      }
-      return out;
-    };
-    Map<String, String> b32 = tiles.apply(lowered(Models.get("gpt2-d12"), 32, 1024));
+    Map<String, String> b32 = tiles(lowered(Models.get("gpt2-d12"), 32, 1024));
     assertTrue(b32.get("head.logits").startsWith("bm=192 bn=128 stages=4 consumers=3 group=16 tmastore=1"), b32.get("head.logits"));
     assertTrue(b32.get("dr1/dh0.fc.gelu").startsWith("bm=192 bn=192 stages=3 consumers=3 group=16 tmastore=1"), b32.get("dr1/dh0.fc.gelu"));
     String dwte = b32.keySet().stream().filter(n -> n.endsWith("grads.wte")).findFirst().orElseThrow();
@@ -189,7 +181,7 @@ class Bf16WgmmaLoweringTest {
         dwte + ": " + b32.get(dwte));
     assertTrue(b32.get("h0.fc.out.r1").startsWith("bm=128 bn=192 stages=4 consumers=2"), b32.get("h0.fc.out.r1"));
     assertTrue(b32.get("dr1/dh0.ln2.out").startsWith("bm=128 bn=192 stages=4 consumers=2"), b32.get("dr1/dh0.ln2.out"));
-    Map<String, String> b8 = tiles.apply(gpt2Small());
+    Map<String, String> b8 = tiles(gpt2Small());
     for (String name : List.of("head.logits", "dr1/dh0.fc.gelu")) assertTrue(b8.get(name).startsWith("bm=128 bn=192 stages=4"), name + ": " + b8.get(name));
   }
 
@@ -199,14 +191,7 @@ class Bf16WgmmaLoweringTest {
    */
   @Test
   void aTunedTileWithMoreAccumulatorsSkipsTheEpilogueLaunches() {
-    Lowered l = lowered(Models.get("gpt2-d12"), 8, 1024, byDefault -> byDefault.kind().startsWith("wgmma_bf16") ? WgmmaBf16.WIDE : null);
-    Map<String, String> tiles = new java.util.HashMap<>();
-    for (Lowering.Lowered s : l.sections().values()) {
-      for (kiln.codegen.Launch x : s.launches()) {
-        String head = x.kernel().source().lines().skip(1).findFirst().orElse("");
-        if (x.kernel().kind().startsWith("wgmma_bf16")) tiles.put(x.name(), head.substring(head.indexOf("bm=")));
-      }
-    }
+    Map<String, String> tiles = tiles(lowered(Models.get("gpt2-d12"), 8, 1024, byDefault -> byDefault.kind().startsWith("wgmma_bf16") ? WgmmaBf16.WIDE : null));
     assertTrue(tiles.get("h0.attn.qkv.r1+h0.attn.qkv").startsWith("bm=128 bn=192 stages=4 consumers=2"), tiles.get("h0.attn.qkv.r1+h0.attn.qkv"));
     assertTrue(tiles.get("h0.fc.out.r1").startsWith("bm=128 bn=256 stages=3 consumers=2"), tiles.get("h0.fc.out.r1"));
     assertEquals(96, WgmmaBf16.DEFAULT.accumulators());
