@@ -3,7 +3,7 @@
 # from `FAB_FWD_SWEEP=1 scripts/attnbf16/build.sh $PACK/cubins`, less the backward and load-order builds); (2) Nsight Systems
 # over a few B=32 steps of kiln and of PyTorch's torch.compile bench, each kernel's summed GPU time (no replay, no event
 # around each launch: the two programs' kernels measured alike).
-#   OUT=$OUT PACK=.dev-s13 BUDGET_S=400 bash scripts/check-s13-attn.sh
+#   OUT=$OUT PACK=.dev-s13 BUDGET_S=400 bash scripts/check-s13-attn.sh   (the H200 machines had no nsys on 2026-12-01)
 set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s13}

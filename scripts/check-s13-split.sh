@@ -4,7 +4,7 @@
 # precision and fixture, and bf16 with every splittable row kernel in 3 blocks a row), B=32 benches in turns: the default and
 # KILN_ROW_SPLIT=1 (a block a row, as before); PyTorch in the same call; a --profile of both; the 124M bf16 verify against
 # PyTorch's bf16 losses (the classifier split by the default rule). (Its first run, on commit e7d0712: streamed parts, 4 a row.)
-#   OUT=$OUT PACK=.dev-s13 BUDGET_S=560 bash scripts/check-s13-split.sh
+#   OUT=$OUT PACK=.dev-s13 BUDGET_S=560 bash scripts/check-s13-split.sh   (needs the split rows: commit eb9dc4b, removed after)
 set -uo pipefail
 OUT=${OUT:-/tmp}
 PACK=${PACK:-.dev-s13}
