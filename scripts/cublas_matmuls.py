@@ -21,17 +21,19 @@ SHAPES = [("qkv", 8192, 2304, 768), ("attproj", 8192, 768, 768), ("fc", 8192, 30
           ("fcproj", 8192, 768, 3072), ("lm_head", 8192, 50304, 768)]
 
 
-def median_ms(fn, warmup=5, repeats=30):
+def median_ms(fn, warmup=5, repeats=30, batch=10):
+    """The median over repeats of `batch` calls back to back between two events, divided by batch (no launch latency in a call)."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         a.record()
-        fn()
+        for _ in range(batch):
+            fn()
         b.record()
         b.synchronize()
-        times.append(a.elapsed_time(b))
+        times.append(a.elapsed_time(b) / batch)
     times.sort()
     return times[len(times) // 2]
 

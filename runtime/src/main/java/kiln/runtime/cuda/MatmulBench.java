@@ -115,14 +115,17 @@ public final class MatmulBench {
         new Bf16Shape("fc_k8", bt, 3072, 6144, WgmmaBf16.Major.K, WgmmaBf16.Major.K));
   }
 
-  /** Timed launches per variant (the median is reported) and entries of C checked against the host reference. */
-  static final int BF16_RUNS = 30, BF16_SAMPLES = 2048;
+  /**
+   * Timed runs per variant (the median is reported), launches back to back a run (the bf16 table's: no launch latency in a
+   * launch's time) and entries of C checked against the host reference.
+   */
+  static final int BF16_RUNS = 30, BF16_BATCH = 10, BF16_SAMPLES = 2048;
 
   /**
    * Each shape on random bf16 inputs (uniform in [-1, 1), rounded to nearest), C poisoned with NaN before a
    * variant's first launch, then every element checked written and BF16_SAMPLES entries checked against a
    * double-precision sum of the same bf16 inputs within bf16Tolerance; then the median of BF16_RUNS
-   * event-timed launches. Prints every tile's TFLOP/s with bf16 C, the best tile's with fp32 C, and writes
+   * event-timed runs of BF16_BATCH launches each. Prints every tile's TFLOP/s with bf16 C, the best tile's with fp32 C, and writes
    * the best bf16-C times as "name ms" lines for scripts/cublas_matmuls.py --precision bf16 --kiln.
    */
   static void bf16Bench(Path out, int bt, List<Integer> only) throws IOException {
@@ -163,7 +166,7 @@ public final class MatmulBench {
               Launch launch = Bf16Matmul.launch(modules.get(k.function()), k, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
                   s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
               worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, List.of(launch), s, a, b, WgmmaBf16.Out.BF16, t.knobs()));
-              double ms = cuda.medianMs(List.of(launch), 5, BF16_RUNS);
+              double ms = cuda.medianMs(List.of(launch), 5, BF16_RUNS, BF16_BATCH);
               row.append(String.format(Locale.ROOT, " %7.1f", flops / ms / 1e9));
               if (ms < bestMs) {
                 bestMs = ms;
@@ -182,7 +185,7 @@ public final class MatmulBench {
           Launch launch32 = Bf16Matmul.launch(modules.get(k32.function()), k32, cuda, mem.pointer(0), mem.pointer(aBytes), mem.pointer(aBytes + bBytes),
               s.m(), s.n(), s.k(), s.lda(), s.ldb(), s.n(), 0);
           worstErr = Math.max(worstErr, bf16Check(cuda, mem, aBytes + bBytes, List.of(launch32), s, a, b, WgmmaBf16.Out.F32, best.knobs()));
-          double ms32 = cuda.medianMs(List.of(launch32), 5, BF16_RUNS);
+          double ms32 = cuda.medianMs(List.of(launch32), 5, BF16_RUNS, BF16_BATCH);
           row.append(String.format(Locale.ROOT, " %7.1f %7.1f %9.2e  %s", flops / bestMs / 1e9, flops / ms32 / 1e9, worstErr, best.knobs()));
           System.out.println(row);
           lines.add(s.name() + " " + String.format(Locale.ROOT, "%.5f", bestMs));
