@@ -192,18 +192,12 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       WgmmaBf16.Tile byDefault = bf16Tile(schedule.wgmmaBf16(), mm, size, offsets);
       Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
       WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
-      WgmmaBf16.Tile raw;
-      if (epilogue == null) {
-        // untuned: split-K where the output tiles leave SMs idle over a long K, or the wide tile unsplit (bf16UntunedBare)
-        raw = tuned != null ? tuned : bf16UntunedBare(schedule.wgmmaBf16(), mm, size);
-      } else {
+      if (epilogue != null) {
         // the tuner timed the bare matmul; an epilogue's gathered inputs beside more accumulators a thread than the
         // schedule's tile ran slower (qkv's bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a
-        // launch keeps the schedule's tile, as an untuned one does
-        raw = tuned != null && tuned.accumulators() <= schedule.wgmmaBf16().accumulators() ? tuned : schedule.wgmmaBf16();
-      }
-      if (epilogue != null) {
-        raw = raw.withSplits(1);   // an epilogue takes C in one pass
+        // launch keeps the schedule's tile, as an untuned one does; an epilogue takes C in one pass
+        WgmmaBf16.Tile raw = (tuned != null && tuned.accumulators() <= schedule.wgmmaBf16().accumulators() ? tuned : schedule.wgmmaBf16())
+            .withSplits(1);
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
         kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm, epilogue, size, offsets) : null;
         if (DUMP && staged != null) {
@@ -211,7 +205,9 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
         }
         return new Matmul(CudaRenderer.matmul(mm, raw.withTmaStore(staged != null), staged == null ? epilogue : epilogue.withStaged(staged)), true);
       }
-      WgmmaBf16.Tile tile = bf16Tile(raw, mm, size, offsets);
+      // untuned: the tile measured for its shape, split-K where the output tiles leave SMs idle over a long K, or the wide
+      // tile unsplit (bf16UntunedBare)
+      WgmmaBf16.Tile tile = bf16Tile(tuned != null ? tuned : bf16UntunedBare(schedule.wgmmaBf16(), mm, size), mm, size, offsets);
       if (DUMP && tile.splits() > 1) System.err.println("bf16 wgmma: " + mm.compute().name() + " splits K " + tile.splits() + " ways");
       return new Matmul(tile.equals(byDefault) ? k : CudaRenderer.matmul(mm, acc, tile), false);
     }
@@ -324,20 +320,13 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     return n % WgmmaBf16.WIDE.bn() == 0 && WgmmaBf16.WIDE.outputTiles(m, n) >= 4L * WgmmaBf16.PLAN_SMS ? WgmmaBf16.WIDE : tile;
   }
 
-  /** The lm_head's tile: 192 x 128, three consumers, C through the copy engine. */
-  static final WgmmaBf16.Tile LM_HEAD = new WgmmaBf16.Tile(192, 128, 4, 3, false, 16, true);
-  /** The tile of an input gradient of N % 192 == 0 over a short K: 192 x 192, three consumers, C through the copy engine. */
-  static final WgmmaBf16.Tile SHORT_K_DX = new WgmmaBf16.Tile(192, 192, 3, 3, false, 16, true);
-  /** The tile of a long weight gradient over a vocabulary's rows: 128 x 256, 4 stages, C from the registers. */
-  static final WgmmaBf16.Tile VOCAB_DW = new WgmmaBf16.Tile(128, 256, 4, 2, false, 16);
-
   /**
    * Where `kiln tune` picked another tile than the default for the same shape on two H200s in two sessions (docs/perf.md,
    * "Session 12 closing call" and "Session 13's closing call"), the untuned tile is that one, for shapes like those measured
-   * (GPT-2 124M at B=32): the lm_head (K-major A and B, bf16 C, N >= 16384, K <= 1024, M >= 16384) on LM_HEAD (4.110 / 4.204 ms
-   * against 4.354 / 4.362); an input gradient read through an MN-major weight (bf16 C, N % 192 == 0, N >= 2048, K <= 1024,
-   * M >= 16384: fcproj's) on SHORT_K_DX (0.263 / 0.261 against 0.294 / 0.290); the tied embedding's weight gradient (both
-   * MN-major, fp32 C, M and K >= 16384) on VOCAB_DW (3.788 / 3.726 against 3.866 / 3.820). null elsewhere, or with
+   * (GPT-2 124M at B=32): the lm_head (K-major A and B, bf16 C, N >= 16384, K <= 1024, M >= 16384) on WgmmaBf16.TALL_3 (4.110 /
+   * 4.204 ms against 4.354 / 4.362); an input gradient read through an MN-major weight (bf16 C, N % 192 == 0, N >= 2048,
+   * K <= 1024, M >= 16384: fcproj's) on SQUARE_3 (0.263 / 0.261 against 0.294 / 0.290); the tied embedding's weight gradient
+   * (both MN-major, fp32 C, M and K >= 16384) on WIDE_4 (3.788 / 3.726 against 3.866 / 3.820). null elsewhere, or with
    * KILN_WGMMA_BF16_SHAPES=0.
    */
   static WgmmaBf16.Tile measuredBf16(MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
@@ -346,9 +335,9 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     if (majors == null || mm.compute().accumulate()) return null;
     long m = product(mm.m(), size), n = product(mm.n(), size), k = product(mm.k(), size);
     boolean bf16 = mm.compute().out().storage() == kiln.dsl.DType.BF16, kk = majors[0] == WgmmaBf16.Major.K;
-    if (bf16 && kk && majors[1] == WgmmaBf16.Major.K && n >= 16384 && k <= 1024 && m >= 16384) return LM_HEAD;
-    if (bf16 && kk && majors[1] == WgmmaBf16.Major.MN && n % 192 == 0 && n >= 2048 && k <= 1024 && m >= 16384) return SHORT_K_DX;
-    if (!bf16 && !kk && majors[1] == WgmmaBf16.Major.MN && m >= 16384 && k >= 16384) return VOCAB_DW;
+    if (bf16 && kk && majors[1] == WgmmaBf16.Major.K && n >= 16384 && k <= 1024 && m >= 16384) return WgmmaBf16.TALL_3;
+    if (bf16 && kk && majors[1] == WgmmaBf16.Major.MN && n % 192 == 0 && n >= 2048 && k <= 1024 && m >= 16384) return WgmmaBf16.SQUARE_3;
+    if (!bf16 && !kk && majors[1] == WgmmaBf16.Major.MN && m >= 16384 && k >= 16384) return WgmmaBf16.WIDE_4;
     return null;
   }
 

@@ -72,15 +72,15 @@ public final class FlashBf16 {
         .allMatch(c -> layoutUnsupported(c, size) == null);
   }
 
+  /** Keys of the wgmma forward's tiles left of the diagonal (the header's FAB_FWD_BN): four K, V buffers of this many rows. */
+  static final int FWD_BN = 128;
+
   /**
    * Dynamic shared memory of each kernel (the FAB_*_SMEM_BYTES macros): the mma.sync kernels' and, at HS 64,
    * at least the wgmma kernels' (1024 bytes of alignment slack and 64-row tiles of 128 bytes a row: one Q
    * tile a warpgroup and four K, V buffers of FWD_BN rows in the forward, one Q and one dy a warpgroup and four in dq, one K and
    * one V a warpgroup and four and lse, D in dkdv), whichever the device compiles.
    */
-  /** Keys of the wgmma forward's tiles left of the diagonal (the header's FAB_FWD_BN): four K, V buffers of this many rows. */
-  static final int FWD_BN = 128;
-
   static int sharedBytes(String op, int hs) {
     int ld = hs + 8, wgs = warpgroups(op, hs), rows = 64 * wgs;
     int mma = switch (op) {

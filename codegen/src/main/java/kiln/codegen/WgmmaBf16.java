@@ -161,13 +161,22 @@ public final class WgmmaBf16 {
    */
   public static final Tile WIDE = new Tile(128, 256, 3, 2, false, 16, true);
 
+  /** 192 x 128 with three consumers, C through the copy engine: the lm_head's untuned tile (CudaLowering.measuredBf16). */
+  public static final Tile TALL_3 = new Tile(192, 128, 4, 3, false, 16, true);
+
+  /** 192 x 192 with three consumers, 3 stages, C through the copy engine: a short-K input gradient's (CudaLowering.measuredBf16). */
+  public static final Tile SQUARE_3 = new Tile(192, 192, 3, 3, false, 16, true);
+
+  /** 128 x 256, 4 stages, C from the registers: the tied embedding's weight gradient's (CudaLowering.measuredBf16). */
+  public static final Tile WIDE_4 = new Tile(128, 256, 4, 2, false, 16);
+
   /** DEFAULT in clusters of two blocks that share B (a raster group of 8 pairs: the same 16 M tiles). */
   public static final Tile CLUSTERED = new Tile(128, 192, 4, 2, false, 16, true, 1, 2);
 
   /** The points the tuner (and MatmulBench) try: cooperative and ping-pong, wide and narrow in N, C from registers or the copy engine. */
   public static List<Tile> space() {
     List<Tile> space = new ArrayList<>();
-    space.add(new Tile(128, 256, 4, 2, false, 16));
+    space.add(WIDE_4);
     space.add(new Tile(128, 192, 5, 2, false, 16));
     space.add(new Tile(128, 128, 6, 2, false, 16));
     space.add(new Tile(128, 128, 6, 2, true, 16));
@@ -178,9 +187,9 @@ public final class WgmmaBf16 {
     space.add(new Tile(128, 128, 5, 2, true, 16, true));
     space.add(new Tile(256, 128, 3, 2, false, 16, true));
     // three consumers, 64 rows each: 192 x 192 (a fifth fewer operand bytes per product than 128 x 192) and 192 x 128
-    space.add(new Tile(192, 192, 3, 3, false, 16, true));
+    space.add(SQUARE_3);
     space.add(new Tile(192, 192, 4, 3, false, 16));
-    space.add(new Tile(192, 128, 4, 3, false, 16, true));
+    space.add(TALL_3);
     // pairs sharing B (each reads its A and half of B from L2): the default and the wide tile so
     space.add(CLUSTERED);
     space.add(new Tile(128, 256, 3, 2, false, 16, true, 1, 2));

@@ -90,9 +90,9 @@ public final class ShippedModels {
 
   /**
    * The launches at --precision bf16 on an sm_90 GPU with the default bf16 wgmma tile (INDEX.md) and its kernels: every
-   * matmul of two bf16 operands, with its epilogue, and the row kernels that split long rows over a cluster (every other
-   * kernel is the same file as in gpt2-bf16). The arena's placement is not known here: every such matmul counts as aligned
-   * (a session falls back where one is not).
+   * matmul of two bf16 operands, with its epilogue, and any other kernel that differs on sm_90 (every other kernel is the
+   * same file as in gpt2-bf16). The arena's placement is not known here: every such matmul counts as aligned (a session
+   * falls back where one is not).
    */
   public static Map<String, String> cudaBf16Sm90Files(String model) {
     if (!model.equals("gpt2")) throw new IllegalArgumentException("emit: bf16 kernels are emitted for gpt2 only");
@@ -104,8 +104,8 @@ public final class ShippedModels {
   /**
    * The launches at --precision tf32 on an sm_90 GPU with the default wgmma tile (INDEX.md) and the Hopper
    * matmuls that fit it in place, with their epilogues (the backward's, over transposed copies, need the
-   * sizes bound and are not emitted), and the row kernels that split long rows over a cluster (every other kernel is the
-   * same file as in <family> or <family>-tf32).
+   * sizes bound and are not emitted), and any other kernel that differs on sm_90 (every other kernel is the same file as
+   * in <family> or <family>-tf32).
    */
   public static Map<String, String> cudaSm90Files(String model) {
     Map<String, String> base = new LinkedHashMap<>(cudaFiles(model));

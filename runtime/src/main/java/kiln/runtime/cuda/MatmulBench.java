@@ -141,8 +141,8 @@ public final class MatmulBench {
         }
       }
       Map<String, Cuda.Module> modules = Bf16Matmul.load(cuda, kernels);
-      System.out.printf(Locale.ROOT, "# %s (%s), bf16 wgmma, fp32 accumulate; TFLOP/s of the median of %d launches; C bf16 unless marked%n",
-          cuda.name(), cuda.arch(), BF16_RUNS);
+      System.out.printf(Locale.ROOT, "# %s (%s), bf16 wgmma, fp32 accumulate; TFLOP/s of the median of %d runs of %d launches; C bf16 unless marked%n",
+          cuda.name(), cuda.arch(), BF16_RUNS, BF16_BATCH);
       for (int i = 0; i < tiles.size(); i++) System.out.printf(Locale.ROOT, "# tile %d: %s%n", space.indexOf(tiles.get(i)), tiles.get(i).knobs());
       StringBuilder head = new StringBuilder(String.format(Locale.ROOT, "%-8s %-18s %-6s", "shape", "M x N x K", "A,B"));
       for (WgmmaBf16.Tile t : tiles) head.append(String.format(Locale.ROOT, " %7s", "tile " + space.indexOf(t)));
