@@ -28,6 +28,8 @@ def main(argv=None):
     p.add_argument("--no-compile", action="store_true", help="eager PyTorch")
     p.add_argument("--profile", type=int, default=0, metavar="N",
                    help="after timing, profile 3 steps and print the N kernels with the most CUDA time")
+    p.add_argument("--cuda-profiler-step", action="store_true",
+                   help="after timing, one more step inside cudaProfilerStart/Stop (for ncu --profile-from-start off)")
     a = p.parse_args(argv)
     if not torch.cuda.is_available():
         print("torch_gpu_bench: no CUDA device", file=sys.stderr)
@@ -67,6 +69,12 @@ def main(argv=None):
           f"{ms:.1f} ms/step (min {min(times):.1f}), {tok / 1e3:.1f}k tok/s, "
           f"peak {torch.cuda.max_memory_allocated() / 1e6:.0f} MB allocated, "
           f"{torch.cuda.max_memory_reserved() / 1e6:.0f} MB reserved, last loss {loss.item():.4f}")
+    if a.cuda_profiler_step:
+        torch.cuda.synchronize()
+        torch.cuda.profiler.start()
+        step()
+        torch.cuda.synchronize()
+        torch.cuda.profiler.stop()
     if a.profile:
         from torch.profiler import profile, ProfilerActivity
         with profile(activities=[ProfilerActivity.CUDA]) as prof:

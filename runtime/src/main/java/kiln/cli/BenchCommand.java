@@ -26,6 +26,8 @@ public final class BenchCommand implements Callable<Integer> {
   @Option(names = "--steps", defaultValue = "10") int steps;
   @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first") int warmup;
   @Option(names = "--profile", description = "print time per kernel (adds a clock read per launch)") boolean profile;
+  @Option(names = "--cuda-profiler-range",
+      description = "CUDA: only the timed steps in the profiler's range (run under `ncu --profile-from-start off`)") boolean profilerRange;
   @Option(names = "--matmul-table", paramLabel = "FILE",
       description = "CPU: also write one line per distinct matmul (name, BxMxNxK, layouts of A/B, ms per launch, GFLOP/s) to FILE; implies --profile")
   java.nio.file.Path matmulTable;
@@ -62,6 +64,8 @@ public final class BenchCommand implements Callable<Integer> {
       long[] before = new long[ids.length];
       long allocated = 0;
       double[] ms = new double[steps];
+      if (profilerRange && d == kiln.runtime.Session.Device.CPU) throw new UserError("--cuda-profiler-range is for --device cuda");
+      if (profilerRange) ((kiln.runtime.cuda.CudaExecutor) s.executor).cuda().profilerRange(true);
       for (int i = 0; i < steps; i++) {
         if (mx != null) for (int k = 0; k < ids.length; k++) before[k] = mx.applyAsLong(ids[k]);
         long t0 = System.nanoTime();
@@ -70,6 +74,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (mx != null) for (int k = 0; k < ids.length; k++) allocated += mx.applyAsLong(ids[k]) - before[k];
         System.out.printf("step %d: %.1f ms, loss %.4f%n", i + 1, ms[i], loss);
       }
+      if (profilerRange) ((kiln.runtime.cuda.CudaExecutor) s.executor).cuda().profilerRange(false);
       if (profile) {
         System.out.println("profile (total over timed steps, top 40):");
         long total = s.executor.profile().stream().mapToLong(java.util.Map.Entry::getValue).sum();

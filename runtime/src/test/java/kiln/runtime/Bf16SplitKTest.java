@@ -54,9 +54,10 @@ class Bf16SplitKTest {
     Map<String, Integer> s = splits(l);
     Map<String, Integer> split = new TreeMap<>();
     s.forEach((k, v) -> { if (v > 1) split.put(k, v); });
-    // 768 x 768 (24 tiles of 128 x 192) and 2304 x 768 (72) over K = 32768 in 5, 3072 x 768 (96: fcw and fcprojw) in 4;
-    // everything with many tiles stays whole
-    assertEquals(Map.of("dr1/grads.attprojw[0]", 5, "dr1/grads.qkvw[0]", 5, "dr1/grads.fcw[0]", 4, "dr1/grads.fcprojw[0]", 4), split);
+    // 768 x 768 (24 tiles of 128 x 192) over K = 32768 in 5; on the 192 x 192 tile measured for the others
+    // (CudaLowering.measuredBf16), 2304 x 768 (48 tiles) in 5, 3072 x 768 (64: fcw and fcprojw) in 2; everything with many
+    // tiles stays whole
+    assertEquals(Map.of("dr1/grads.attprojw[0]", 5, "dr1/grads.qkvw[0]", 5, "dr1/grads.fcw[0]", 2, "dr1/grads.fcprojw[0]", 2), split);
     assertEquals(1, s.get("dlogits/grads.wte"));
     assertEquals(1, s.get("h0.fc.out.r1"));
     // the split kernels store C from the registers (no copy engine) and come with their _sum kernel
@@ -68,14 +69,14 @@ class Bf16SplitKTest {
         assertTrue(x.kernel().source().contains(x.kernel().function() + "_sum("), x.name());
       }
     }
-    // the executor's one workspace covers the largest: fcw's 4 partial 3072 x 768 sums (37.7 MB)
+    // the executor's one workspace covers the largest: qkvw's 5 partial 2304 x 768 sums (35.4 MB)
     long most = 0;
     for (Lowering.Lowered sec : l.sections().values()) {
       for (kiln.codegen.Launch x : sec.launches()) {
         if (x.kernel().work() instanceof Work.Bf16Tiles t) most = Math.max(most, t.tile().workspaceFloats(l.arena().product(t.m()), l.arena().product(t.n())));
       }
     }
-    assertEquals(4L * 3072 * 768, most);
+    assertEquals(5L * 2304 * 768, most);
   }
 
   /**

@@ -29,6 +29,8 @@ import static jcuda.driver.JCudaDriver.cuMemGetInfo;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuProfilerStart;
+import static jcuda.driver.JCudaDriver.cuProfilerStop;
 import static jcuda.driver.JCudaDriver.cuStreamBeginCapture;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamDestroy;
@@ -158,6 +160,16 @@ public final class Cuda implements AutoCloseable {
     long[] free = new long[1], total = new long[1];
     cuMemGetInfo(free, total);
     return free[0];
+  }
+
+  /**
+   * Opens (true) or closes (false) the range a profiler started with `--profile-from-start off` records (Nsight Compute's
+   * `ncu --profile-from-start off`), after waiting for the stream: the range holds exactly the launches queued inside it.
+   */
+  public void profilerRange(boolean open) {
+    cuStreamSynchronize(stream);
+    if (open) cuProfilerStart();
+    else cuProfilerStop();
   }
 
   /** Makes this device's primary context current on the calling thread (the opening thread already has it). */
