@@ -197,7 +197,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
         // schedule's tile ran slower (qkv's bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a
         // launch keeps the schedule's tile; untuned, the tile measured for its shape in the step with its epilogue where
         // there is one (measuredBf16: the lm_head's input gradient); an epilogue takes C in one pass
-        WgmmaBf16.Tile measured = tuned == null && size != null && schedule.wgmmaBf16().equals(WgmmaBf16.DEFAULT) ? measuredBf16(mm, size) : null;
+        WgmmaBf16.Tile measured = tuned == null && size != null && schedule.wgmmaBf16().equals(WgmmaBf16.DEFAULT) ? measuredBf16(mm, size, true) : null;
         WgmmaBf16.Tile raw = (tuned != null && tuned.accumulators() <= schedule.wgmmaBf16().accumulators() ? tuned
             : measured != null ? measured : schedule.wgmmaBf16()).withSplits(1);
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
@@ -294,7 +294,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
    */
   public static WgmmaBf16.Tile bf16UntunedBare(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
     WgmmaBf16.Tile untuned = untunedBf16(tile, mm, size);
-    return size != null && (untuned.equals(tile) || untuned.equals(measuredBf16(mm, size))) ? bf16Split(untuned, mm, size) : untuned;
+    return size != null && (untuned.equals(tile) || untuned.equals(measuredBf16(mm, size, false))) ? bf16Split(untuned, mm, size) : untuned;
   }
 
   /**
@@ -316,7 +316,7 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
    */
   static WgmmaBf16.Tile untunedBf16(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
     if (size == null || !tile.equals(WgmmaBf16.DEFAULT)) return tile;
-    WgmmaBf16.Tile measured = measuredBf16(mm, size);
+    WgmmaBf16.Tile measured = measuredBf16(mm, size, false);
     if (measured != null) return measured;
     if (!wide() || mm.compute().out().storage() != kiln.dsl.DType.BF16) return tile;
     long m = product(mm.m(), size), n = product(mm.n(), size);
@@ -326,35 +326,36 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
   /**
    * The tile a shape like GPT-2 124M's at B=32 runs fastest on inside the training step, where that is not the default: every
    * bf16 matmul launch of one step timed by Nsight Compute on each tile of the tuner's space (docs/perf.md, "Every matmul of
-   * the step on each tile", session 14; the tuner times bare matmuls alone, which ranked some of these otherwise):
+   * the step on each tile", session 14, two sweeps; the tuner times bare matmuls alone, which ranked some of these otherwise):
    * <ul>
    *   <li>the lm_head (K-major A and B, bf16 C, N >= 16384, K <= 1024, M >= 16384) on WgmmaBf16.SQUARE_3: 3.60 ms against
    *       3.75 on TALL_3 (sessions 12 and 13's tuner pick) and on the default;</li>
-   *   <li>an input gradient through an MN-major weight with a wide output and a short K (bf16 C, N % 192 == 0, N >= 2048,
-   *       K <= 1024, M >= 16384: fcproj's) on SQUARE_3 (level with the default in the step; the tuner's pick twice);</li>
+   *   <li>a wide output over a short K (K-major A, bf16 C, N % 192 == 0, N >= 3072, K <= 1024, M >= 16384: fc, fcproj's input
+   *       gradient) on SQUARE_3_G8: 2.73 / 2.73 ms against 2.85 on the default / 2.79 on SQUARE_3;</li>
    *   <li>a narrow output over a long K (K-major A, N % 256 == 0, N <= 1024, K >= 2048, M >= 16384: fcproj, and the input
-   *       gradients of fc, qkv and the lm_head) on WgmmaBf16.WIDE: 2.56 / 2.55 / 1.97 / 3.42 ms against 2.61 / 2.61 / 2.00 /
-   *       3.67 (the lm_head's with its epilogue: such a launch takes this tile too, matmul());</li>
+   *       gradients of fc, qkv and the lm_head) on WgmmaBf16.WIDE_G8: 2.53 / 2.53 / 1.95 / 3.37 ms against 2.61 / 2.61 /
+   *       2.00 / 3.67 on the default; the lm_head's input gradient with its epilogue (epilogue: only this rule applies);</li>
    *   <li>a weight gradient (A and B MN-major, fp32 C, K >= 16384, M and N < 16384, multiples of 192, M x N >= 2^20: qkv's,
    *       fc's, fcproj's; not attproj's 768 x 768) on SQUARE_3, split along K as bf16Split plans it: 2.19 / 2.54 / 2.52 ms
    *       against 2.23 / 2.72 / 2.68;</li>
-   *   <li>the tied embedding's weight gradient (both MN-major, fp32 C, M and K >= 16384) on WIDE_4 (the tuner's pick in two
-   *       sessions, level in the step).</li>
+   *   <li>the tied embedding's weight gradient (both MN-major, fp32 C, M and K >= 16384) on WIDE_G8 (C from the registers):
+   *       3.22 ms against 3.35 on WIDE_4.</li>
    * </ul>
    * null elsewhere, or with KILN_WGMMA_BF16_SHAPES=0.
    */
-  static WgmmaBf16.Tile measuredBf16(MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+  static WgmmaBf16.Tile measuredBf16(MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size, boolean epilogue) {
     if ("0".equals(System.getenv("KILN_WGMMA_BF16_SHAPES"))) return null;
     WgmmaBf16.Major[] majors = CudaRenderer.bf16Majors(mm);
     if (majors == null || mm.compute().accumulate()) return null;
     long m = product(mm.m(), size), n = product(mm.n(), size), k = product(mm.k(), size);
     boolean bf16 = mm.compute().out().storage() == kiln.dsl.DType.BF16, kk = majors[0] == WgmmaBf16.Major.K;
     boolean bMn = majors[1] == WgmmaBf16.Major.MN;
+    if (kk && n % 256 == 0 && n <= 1024 && k >= 2048 && m >= 16384) return WgmmaBf16.WIDE_G8;
+    if (epilogue) return null;
     if (bf16 && kk && !bMn && n >= 16384 && k <= 1024 && m >= 16384) return WgmmaBf16.SQUARE_3;
-    if (bf16 && kk && bMn && n % 192 == 0 && n >= 2048 && k <= 1024 && m >= 16384) return WgmmaBf16.SQUARE_3;
-    if (kk && n % 256 == 0 && n <= 1024 && k >= 2048 && m >= 16384) return WgmmaBf16.WIDE;
+    if (bf16 && kk && n % 192 == 0 && n >= 3072 && n < 16384 && k <= 1024 && m >= 16384) return WgmmaBf16.SQUARE_3_G8;
     if (!bf16 && !kk && bMn && k >= 16384 && m < 16384 && n < 16384 && m % 192 == 0 && n % 192 == 0 && m * n >= 1 << 20) return WgmmaBf16.SQUARE_3;
-    if (!bf16 && !kk && bMn && m >= 16384 && k >= 16384) return WgmmaBf16.WIDE_4;
+    if (!bf16 && !kk && bMn && m >= 16384 && k >= 16384) return WgmmaBf16.WIDE_G8.withTmaStore(false);
     return null;
   }
 

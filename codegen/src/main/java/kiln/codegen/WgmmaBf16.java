@@ -167,8 +167,14 @@ public final class WgmmaBf16 {
   /** 192 x 192 with three consumers, 3 stages, C through the copy engine: a short-K input gradient's (CudaLowering.measuredBf16). */
   public static final Tile SQUARE_3 = new Tile(192, 192, 3, 3, false, 16, true);
 
-  /** 128 x 256, 4 stages, C from the registers: the tied embedding's weight gradient's (CudaLowering.measuredBf16). */
+  /** 128 x 256, 4 stages, C from the registers (in the tuner's space; the tied embedding's weight gradient's until session 14). */
   public static final Tile WIDE_4 = new Tile(128, 256, 4, 2, false, 16);
+
+  /** SQUARE_3 in raster groups of 8 M tiles: fc's and fcproj's input gradient's (CudaLowering.measuredBf16). */
+  public static final Tile SQUARE_3_G8 = new Tile(192, 192, 3, 3, false, 8, true);
+
+  /** WIDE in raster groups of 8 M tiles: narrow outputs over a long K, and the tied embedding's weight gradient (CudaLowering.measuredBf16). */
+  public static final Tile WIDE_G8 = new Tile(128, 256, 3, 2, false, 8, true);
 
   /** DEFAULT in clusters of two blocks that share B (a raster group of 8 pairs: the same 16 M tiles). */
   public static final Tile CLUSTERED = new Tile(128, 192, 4, 2, false, 16, true, 1, 2);
@@ -190,6 +196,9 @@ public final class WgmmaBf16 {
     space.add(SQUARE_3);
     space.add(new Tile(192, 192, 4, 3, false, 16));
     space.add(TALL_3);
+    // raster groups of 8 (the measured untuned tiles of CudaLowering.measuredBf16)
+    space.add(SQUARE_3_G8);
+    space.add(WIDE_G8);
     // pairs sharing B (each reads its A and half of B from L2): the default and the wide tile so
     space.add(CLUSTERED);
     space.add(new Tile(128, 256, 3, 2, false, 16, true, 1, 2));
