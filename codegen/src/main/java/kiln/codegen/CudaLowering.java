@@ -323,6 +323,11 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     return n % WgmmaBf16.WIDE.bn() == 0 && WgmmaBf16.WIDE.outputTiles(m, n) >= 4L * WgmmaBf16.PLAN_SMS ? WgmmaBf16.WIDE : tile;
   }
 
+  /** Whether a bare bf16 matmul's untuned tile is one measured for its shape inside the step (measuredBf16): the tuner leaves it. */
+  public static boolean measuredInStep(MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
+    return size != null && measuredBf16(mm, size, false) != null;
+  }
+
   /**
    * The tile a shape like GPT-2 124M's at B=32 runs fastest on inside the training step, where that is not the default: every
    * bf16 matmul launch of one step timed by Nsight Compute on each tile of the tuner's space (docs/perf.md, "Every matmul of

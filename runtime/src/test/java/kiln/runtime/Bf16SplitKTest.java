@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import kiln.codegen.CudaLowering;
@@ -97,6 +98,32 @@ class Bf16SplitKTest {
       }
     }
     assertTrue(bare >= 14, "GPT-2's bare bf16 matmuls, found " + bare);
+  }
+
+  /**
+   * The tuner times that default first (CudaTuner.space: a measured tile split as planned is no point of WgmmaBf16.space(), and
+   * without it a default read NaN and any variant won), and leaves the shapes measured inside the step to their measured tile
+   * (CudaLowering.measuredInStep): at B=32 the lm_head, fc, fcproj, the input gradients of fc, fcproj and qkv, the weight
+   * gradients of fc, fcproj and qkv, and dwte; not qkv, attproj or attproj's input and weight gradients.
+   */
+  @Test
+  void theTunerTimesTheUntunedTileFirstAndLeavesTheShapesMeasuredInTheStep() {
+    Bf16WgmmaLoweringTest.Lowered l = gpt2(32, 1024);
+    java.util.Set<String> measured = new java.util.TreeSet<>(), tuned = new java.util.TreeSet<>();
+    for (Lowering.Lowered sec : l.sections().values()) {
+      for (kiln.codegen.Launch x : sec.launches()) {
+        if (!(x.kernel().work() instanceof Work.Bf16Tiles t) || x.kernel().source().contains("auto epilogue")) continue;
+        kiln.codegen.MatmulMatch mm = kiln.codegen.MatmulMatch.of(x.computes().getFirst()).orElseThrow();
+        java.util.List<kiln.codegen.CudaSchedule.MatmulTile> space =
+            kiln.runtime.cuda.CudaTuner.space(Bf16WgmmaLoweringTest.HOPPER_BF16, mm, l.arena()::size, 0, l.arena()::offsetLong);
+        assertEquals(t.tile(), space.getFirst(), x.name());
+        String name = x.name().replaceAll("h\\d+\\.", "h.").replaceAll("\\[\\d+\\]", "");
+        (CudaLowering.measuredInStep(mm, l.arena()::size) ? measured : tuned).add(name);
+      }
+    }
+    assertEquals(new java.util.TreeSet<>(List.of("head.logits", "h.fc.out.r1", "h.fcproj.out.r1", "dr1/dh.fc.gelu", "dr1/dh.ln2.out", "dr1/dh.ln1.out",
+        "dr1/grads.fcw", "dr1/grads.fcprojw", "dr1/grads.qkvw", "dlogits/grads.wte")), measured);
+    assertEquals(new java.util.TreeSet<>(List.of("h.attproj.out.r1", "dr1/dh.attn.y", "dr1/grads.attprojw")), tuned);
   }
 
   @Test

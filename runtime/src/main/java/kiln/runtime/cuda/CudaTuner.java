@@ -49,12 +49,14 @@ public final class CudaTuner {
    * The tiles the tuner tries for mm: the schedule's space, plus the wgmma space over transposed copies where CudaLowering
    * plans them with transposeFloats of workspace (GPT-2's backward on an H200). Where mm runs on the bf16 wgmma tile
    * (CudaLowering.bf16Wgmma with the arena's offsets; null: none known), WgmmaBf16.space() with C's
-   * store adapted to C's alignment as the lowering adapts it (CudaLowering.bf16Tile), the default tile first.
+   * store adapted to C's alignment as the lowering adapts it (CudaLowering.bf16Tile), what the lowering runs untuned first
+   * (CudaLowering.bf16UntunedBare: the default a variant must beat, timed like the others), then the schedule's tile.
    */
   public static List<CudaSchedule.MatmulTile> space(CudaSchedule schedule, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size,
                                                     long transposeFloats, java.util.function.ToLongFunction<Tensor> offsets) {
     if (kiln.codegen.CudaLowering.bf16Wgmma(mm, schedule, size, offsets, false)) {
       java.util.LinkedHashSet<CudaSchedule.MatmulTile> tiles = new java.util.LinkedHashSet<>();
+      if (size != null) tiles.add(kiln.codegen.CudaLowering.bf16Tile(kiln.codegen.CudaLowering.bf16UntunedBare(schedule.wgmmaBf16(), mm, size), mm, size, offsets));
       tiles.add(kiln.codegen.CudaLowering.bf16Tile(schedule.wgmmaBf16(), mm, size, offsets));
       for (kiln.codegen.WgmmaBf16.Tile t : kiln.codegen.WgmmaBf16.space()) tiles.add(kiln.codegen.CudaLowering.bf16Tile(t, mm, size, offsets));
       // split-K where the lowering would split (no epilogue is tuned here: the tuner times the bare matmul): the default tile
@@ -90,6 +92,7 @@ public final class CudaTuner {
     };
 
     Map<String, Target> targets = new LinkedHashMap<>();
+    java.util.Set<String> skipped = new java.util.HashSet<>();
     for (MatmulMatch mm : Tuner.matmuls(program)) {
       boolean acc = mm.compute().accumulate();
       boolean bf16 = kiln.codegen.CudaLowering.bf16Wgmma(mm, schedule, layout::size, layout::offsetLong, false);
@@ -99,7 +102,15 @@ public final class CudaTuner {
       long[] plan = kiln.codegen.CudaLowering.transposePlan(mm, schedule, layout::size, CudaExecutor.transposeFloats(schedule));
       String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan, null).function();
       String key = function + "|" + shape(r, layout);
-      if (targets.containsKey(key)) continue;
+      if (targets.containsKey(key) || skipped.contains(key)) continue;
+      // a shape whose untuned tile was measured fastest inside the step keeps it: timed alone, back to back, the tuner ranked
+      // those tiles otherwise and its picks ran the step 0.5-1 ms slower (docs/perf.md, session 14)
+      if (bf16 && plan == null && kiln.codegen.CudaLowering.measuredInStep(mm, layout::size)) {
+        skipped.add(key);
+        log.printf("tune: %s %s keeps the tile measured for its shape inside the step (CudaLowering.measuredBf16; KILN_WGMMA_BF16_SHAPES=0 tunes it)%n",
+            mm.compute().name(), shape(r, layout));
+        continue;
+      }
       List<CudaSchedule.MatmulTile> space = space(schedule, mm, layout::size, CudaExecutor.transposeFloats(schedule), layout::offsetLong);
       Rendered[] variants = new Rendered[space.size()];
       for (int i = 0; i < variants.length; i++) {
