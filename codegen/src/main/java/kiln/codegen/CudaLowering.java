@@ -193,13 +193,13 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
       Rendered k = CudaRenderer.matmul(mm, acc, byDefault);
       WgmmaBf16.Tile tuned = chooser.choose(k) instanceof WgmmaBf16.Tile t ? t : null;
       if (epilogue != null) {
-        // the tuner timed the bare matmul; an epilogue's gathered inputs beside more accumulators a thread than the
-        // schedule's tile ran slower (qkv's bias on 128 x 256: 2.7 -> 3.7 ms a step, docs/perf.md session 12), so such a
-        // launch keeps the schedule's tile; untuned, the tile measured for its shape in the step with its epilogue where
-        // there is one (measuredBf16: the lm_head's input gradient); an epilogue takes C in one pass
-        WgmmaBf16.Tile measured = tuned == null && size != null && schedule.wgmmaBf16().equals(WgmmaBf16.DEFAULT) ? measuredBf16(mm, size, true) : null;
-        WgmmaBf16.Tile raw = (tuned != null && tuned.accumulators() <= schedule.wgmmaBf16().accumulators() ? tuned
-            : measured != null ? measured : schedule.wgmmaBf16()).withSplits(1);
+        // the tuner times the bare matmul, and with an epilogue the tiles rank otherwise: qkv with its bias ran every tile
+        // of the space but the default's shape slower in the step, 2.47-3.74 ms a step against 2.45 (192 x 192 c3 g8, the
+        // tuner's pick at 96 accumulators a thread like the default's, +1.2 ms; docs/perf.md session 14), so such a launch
+        // keeps the schedule's tile, or the tile measured for its shape in the step with its epilogue where there is one
+        // (measuredBf16: the lm_head's input gradient), tuned or not; an epilogue takes C in one pass
+        WgmmaBf16.Tile measured = size != null && schedule.wgmmaBf16().equals(WgmmaBf16.DEFAULT) ? measuredBf16(mm, size, true) : null;
+        WgmmaBf16.Tile raw = (measured != null ? measured : schedule.wgmmaBf16()).withSplits(1);
         // an epilogue output the copy engine can store takes C's place in the staging area (the rest are stored by the lambda)
         kiln.dsl.Tensor staged = raw.tmaStore() ? stagedOutput(mm, epilogue, size, offsets) : null;
         if (DUMP && staged != null) {
