@@ -12,9 +12,7 @@ DROP='^train .*%\|^WARNING: Using incubator'
 . "$(dirname "${BASH_SOURCE[0]}")/device-lib.sh"
 pack_commands
 export KILN_CACHE=/tmp/kc0
-NCU=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
-t "ncu: ${NCU:-none}"
-N="$NCU --profile-from-start off --graph-profiling node --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --page raw"
+ncu_step
 run 60 bench.txt $R $B --steps 20 --batch 32 --precision bf16
 run 150 kiln-ncu.txt $N --log-file $OUT/kiln.csv $R $B --steps 1 --batch 32 --precision bf16 --cuda-profiler-range
 run 70 bench.txt python3 reference/torch_gpu_bench.py --batch 32 --seq 1024 --steps 20 --warmup 3 --precision bf16

@@ -83,3 +83,12 @@ pack_commands() {
   B="kiln.cli.Main bench --device cuda --model gpt2-d12 --seq 1024 --warmup 3"
   nvidia-smi --query-gpu=name,driver_version,memory.used --format=csv,noheader > "$OUT/times.txt"
 }
+
+# ncu_step [FILTER...]: N, the Nsight Compute command that times every kernel (or those FILTER, e.g. -k regex:wgmma_bf16,
+# selects) of the launches inside the program's profiler range (`bench --cuda-profiler-range`, `torch_gpu_bench.py
+# --cuda-profiler-step`), with the clocks and caches as the step leaves them, one CSV row a kernel (add --log-file FILE).
+# scripts/ncu_step.py and ncu_tiles.py read the CSVs.
+ncu_step() {
+  local ncu; ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null | head -1)
+  N="$ncu --profile-from-start off --graph-profiling node --clock-control none --cache-control none $* --metrics gpu__time_duration.sum --csv --page raw"
+}
