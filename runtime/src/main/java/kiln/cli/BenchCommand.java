@@ -42,6 +42,7 @@ public final class BenchCommand implements Callable<Integer> {
     System.out.printf("bench: %s (%,d params), B=%d T=%d, %s, %s%n", model.name, c.paramCount(), batch, seq,
         d == kiln.runtime.Session.Device.CPU ? n + " CPU threads" : "cuda", "Java " + System.getProperty("java.vm.version"));
     var p = precision.on(d);
+    if (profilerRange && (d == kiln.runtime.Session.Device.CPU || rv.worldSize() > 1)) throw new UserError("--cuda-profiler-range is for --device cuda on one GPU");
     if (rv.worldSize() > 1) return MultiGpu.bench(c, rv, gpus.zero == 1, batch, seq, steps, warmup, p, recompute.requested());
     try (Session s = c.open(batch, seq, d, n, p, 0, Session.Zero.NONE, recompute.requested())) {
       System.out.println(settings(p, s));
@@ -64,7 +65,6 @@ public final class BenchCommand implements Callable<Integer> {
       long[] before = new long[ids.length];
       long allocated = 0;
       double[] ms = new double[steps];
-      if (profilerRange && d == kiln.runtime.Session.Device.CPU) throw new UserError("--cuda-profiler-range is for --device cuda");
       if (profilerRange) ((kiln.runtime.cuda.CudaExecutor) s.executor).cuda().profilerRange(true);
       for (int i = 0; i < steps; i++) {
         if (mx != null) for (int k = 0; k < ids.length; k++) before[k] = mx.applyAsLong(ids[k]);

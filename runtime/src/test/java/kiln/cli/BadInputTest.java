@@ -153,6 +153,12 @@ class BadInputTest {
   }
 
   @Test
+  void theCudaProfilerRangeIsRefusedOnTheCpu() {
+    assertError("kiln: --cuda-profiler-range is for --device cuda on one GPU",
+        List.of("bench", "--device", "cpu", "--model", "gpt2-tiny", "--seq", "16", "--batch", "1", "--cuda-profiler-range"));
+  }
+
+  @Test
   void moreThreadsThanCoresIsRefused() {
     int cores = Runtime.getRuntime().availableProcessors();
     String expected = "kiln: --threads 1000: this machine has " + cores + " cores for kiln; the CPU workers spin-wait, so more threads"

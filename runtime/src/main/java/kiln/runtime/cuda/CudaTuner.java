@@ -103,8 +103,8 @@ public final class CudaTuner {
       String function = plan == null ? r.function() : CudaRenderer.matmulTransposed(mm, acc, schedule.wgmma(), plan, null).function();
       String key = function + "|" + shape(r, layout);
       if (targets.containsKey(key) || skipped.contains(key)) continue;
-      // a shape whose untuned tile was measured fastest inside the step keeps it: timed alone, back to back, the tuner ranked
-      // those tiles otherwise and its picks ran the step 0.5-1 ms slower (docs/perf.md, session 14)
+      // a shape whose untuned tile was measured fastest inside the step keeps it: timed alone and back to back, the tuner
+      // ranked some of those tiles the other way round (fc's and qkv's input gradients; docs/perf.md, session 14)
       if (bf16 && plan == null && kiln.codegen.CudaLowering.measuredInStep(mm, layout::size)) {
         skipped.add(key);
         log.printf("tune: %s %s keeps the tile measured for its shape inside the step (CudaLowering.measuredBf16; KILN_WGMMA_BF16_SHAPES=0 tunes it)%n",
