@@ -2,20 +2,39 @@
 """Sums the kernels of one training step from `ncu --csv --page raw --metrics gpu__time_duration.sum` logs (as
 scripts/check-s14-ncu.sh writes them), grouped into kinds of work, for one program or two side by side:
   python3 scripts/ncu_step.py kiln.csv torch.csv [--top 30]
+Run from the repository root: kiln's kernels are named by hash, and generated/'s INDEX.md files say what those of GPT-2's
+bf16 program compute (the attention, classifier and AdamW kernels keep their names at any batch; the matmuls' change).
 """
 import argparse
 import collections
 import csv
+import os
 import re
 import sys
 
-KINDS = [  # (kind, pattern on the kernel's name), first match wins
-    ("attention forward", r"fab_fwd|flash_fwd|attention_bf16_fwd|fprop|attention.*forward|fmha.*fwd"),
+KINDS = [  # (kind, pattern on the kernel's name, or on what generated/'s INDEX.md says a kiln kernel computes), first match wins
     ("attention backward", r"dkdv|fab_dq|attention_bf16_dq|dyy|bprop|flash_bwd|fmha.*bwd|dot_do_o|convert_dq|attention.*backward"),
+    ("attention forward", r"fab_fwd|flash_fwd|^k_attention|fprop|attention.*forward|fmha.*fwd"),
     ("matmul", r"wgmma|nvjet|gemm|sm90_xmma|cutlass|splitK|splitk|Kernel2"),
-    ("classifier", r"classifier|log_softmax|cross_entropy|logits"),
+    ("classifier", r"classifier|log_softmax|cross_entropy|head\.norm|head\.losses"),
     ("AdamW", r"adam|multi_tensor"),
 ]
+INDEXES = ["generated/cuda/gpt2-bf16/INDEX.md", "generated/cuda/gpt2-bf16-sm90/INDEX.md"]
+
+
+def computes():
+    """kiln kernel name -> what it computes, from generated/'s INDEX.md files (the kernels whose names match the step's)."""
+    out = {}
+    for path in INDEXES:
+        if os.path.exists(path):
+            for line in open(path):
+                m = re.match(r"- \w+ `(\w+)` (.*)", line)
+                if m:
+                    out.setdefault(m.group(1), m.group(2))
+    return out
+
+
+COMPUTES = computes()
 
 
 def read(path):
@@ -40,9 +59,11 @@ def read(path):
 
 
 def kind(name):
-    for k, pat in KINDS:
-        if re.search(pat, name, re.I):
-            return k
+    short = re.sub(r"\(.*", "", name)
+    for text in (short, COMPUTES.get(short, "")):   # the name first: a matmul's computes may name what attention reads
+        for k, pat in KINDS:
+            if text and re.search(pat, text, re.I):
+                return k
     return "other (norms, maps, sums, casts)"
 
 
