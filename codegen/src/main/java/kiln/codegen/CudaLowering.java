@@ -288,13 +288,21 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
   }
 
   /**
-   * The tile a bf16 matmul without an epilogue runs untuned, before C's store is adapted (bf16Tile): the schedule's, the one
-   * measured for its shape or the wide one (untunedBf16), split along K where bf16Split splits it (sizes known; the wide one
-   * unsplit). The tuner's "default".
+   * The tile a bf16 matmul without an epilogue runs untuned, before C's store is adapted (bf16Tile); the tuner's "default".
+   * Sizes unknown: the schedule's. Where the schedule's tile is the default: the one measured faster for its shape
+   * (measuredBf16), split along K where bf16Split splits it; else, with KILN_WGMMA_BF16_WIDE=1 (wide()), WgmmaBf16.WIDE unsplit
+   * where C is bf16, N a multiple of 256 and its tiles at least four rounds of the SMs (the shapes it was measured on: GPT-2
+   * 124M at B=32). Otherwise the schedule's, split where bf16Split splits it.
    */
   public static WgmmaBf16.Tile bf16UntunedBare(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
-    WgmmaBf16.Tile untuned = untunedBf16(tile, mm, size);
-    return size != null && (untuned.equals(tile) || untuned.equals(measuredBf16(mm, size, false))) ? bf16Split(untuned, mm, size) : untuned;
+    if (size == null) return tile;
+    if (!tile.equals(WgmmaBf16.DEFAULT)) return bf16Split(tile, mm, size);
+    WgmmaBf16.Tile measured = measuredBf16(mm, size, false);
+    if (measured != null) return bf16Split(measured, mm, size);
+    long m = product(mm.m(), size), n = product(mm.n(), size);
+    boolean wide = wide() && mm.compute().out().storage() == kiln.dsl.DType.BF16 && n % WgmmaBf16.WIDE.bn() == 0
+        && WgmmaBf16.WIDE.outputTiles(m, n) >= 4L * WgmmaBf16.PLAN_SMS;
+    return wide ? WgmmaBf16.WIDE : bf16Split(tile, mm, size);
   }
 
   /**
@@ -306,21 +314,6 @@ public record CudaLowering(CudaSchedule schedule, Chooser<CudaSchedule.MatmulTil
     if (!splitK()) return tile;
     int s = WgmmaBf16.splitsFor(tile, product(mm.m(), size), product(mm.n(), size), product(mm.k(), size));
     return s == 1 ? tile : tile.withTmaStore(false).withSplits(s);
-  }
-
-  /**
-   * The tile an untuned bf16 matmul without an epilogue starts from, where the schedule's tile is the default: the one
-   * measured faster for its shape (measuredBf16), else WgmmaBf16.WIDE (unsplit) where C is bf16, N a multiple of 256, its tiles
-   * at least four rounds of the SMs (the shapes it was measured on: GPT-2 124M at B=32; only with KILN_WGMMA_BF16_WIDE=1,
-   * wide()), else the schedule's.
-   */
-  static WgmmaBf16.Tile untunedBf16(WgmmaBf16.Tile tile, MatmulMatch mm, java.util.function.ToIntFunction<kiln.dsl.Dim> size) {
-    if (size == null || !tile.equals(WgmmaBf16.DEFAULT)) return tile;
-    WgmmaBf16.Tile measured = measuredBf16(mm, size, false);
-    if (measured != null) return measured;
-    if (!wide() || mm.compute().out().storage() != kiln.dsl.DType.BF16) return tile;
-    long m = product(mm.m(), size), n = product(mm.n(), size);
-    return n % WgmmaBf16.WIDE.bn() == 0 && WgmmaBf16.WIDE.outputTiles(m, n) >= 4L * WgmmaBf16.PLAN_SMS ? WgmmaBf16.WIDE : tile;
   }
 
   /** Whether a bare bf16 matmul's untuned tile is one measured for its shape inside the step (measuredBf16): the tuner leaves it. */

@@ -157,7 +157,7 @@ public final class WgmmaBf16 {
    * Cooperative 128 x 256 with 3 stages, bf16 C through the copy engine: what `kiln tune` picked on the H200 for fc's input
    * gradient (32768 x 3072 x 768: 8 % under DEFAULT), fcproj (3 %) and dlnf (1 %) and within noise of DEFAULT on the other
    * N % 256 == 0 shapes (docs/perf.md, session 11); with KILN_WGMMA_BF16_WIDE=1 the untuned tile of a bf16-C matmul whose N
-   * it divides (CudaLowering.untunedBf16).
+   * it divides (CudaLowering.bf16UntunedBare).
    */
   public static final Tile WIDE = new Tile(128, 256, 3, 2, false, 16, true);
 

@@ -84,20 +84,30 @@ class Bf16SplitKTest {
    * The tuner's default for a bare bf16 matmul (CudaLowering.bf16UntunedBare, adapted by bf16Tile) is the tile the lowering
    * gives it untuned: split weight gradients included, so the tuner's margin is measured against what runs.
    */
-  @Test
-  void theTunersDefaultIsWhatTheLoweringRunsUntuned() {
-    Bf16WgmmaLoweringTest.Lowered l = gpt2(32, 1024);
-    int bare = 0;
+  /** A launch of a bf16 matmul without an epilogue: its name, the tile it runs and its match. */
+  record Bare(String name, WgmmaBf16.Tile tile, kiln.codegen.MatmulMatch mm) {}
+
+  /** Every such launch of l. */
+  static List<Bare> bare(Bf16WgmmaLoweringTest.Lowered l) {
+    List<Bare> out = new java.util.ArrayList<>();
     for (Lowering.Lowered sec : l.sections().values()) {
       for (kiln.codegen.Launch x : sec.launches()) {
         if (!(x.kernel().work() instanceof Work.Bf16Tiles t) || x.kernel().source().contains("auto epilogue")) continue;
-        kiln.codegen.MatmulMatch mm = kiln.codegen.MatmulMatch.of(x.computes().getFirst()).orElseThrow();
-        assertEquals(t.tile(), CudaLowering.bf16Tile(CudaLowering.bf16UntunedBare(Bf16WgmmaLoweringTest.HOPPER_BF16.wgmmaBf16(), mm, l.arena()::size),
-            mm, l.arena()::size, l.arena()::offsetLong), x.name());
-        bare++;
+        out.add(new Bare(x.name(), t.tile(), kiln.codegen.MatmulMatch.of(x.computes().getFirst()).orElseThrow()));
       }
     }
-    assertTrue(bare >= 14, "GPT-2's bare bf16 matmuls, found " + bare);
+    return out;
+  }
+
+  @Test
+  void theTunersDefaultIsWhatTheLoweringRunsUntuned() {
+    Bf16WgmmaLoweringTest.Lowered l = gpt2(32, 1024);
+    List<Bare> bare = bare(l);
+    for (Bare b : bare) {
+      assertEquals(b.tile(), CudaLowering.bf16Tile(CudaLowering.bf16UntunedBare(Bf16WgmmaLoweringTest.HOPPER_BF16.wgmmaBf16(), b.mm(), l.arena()::size),
+          b.mm(), l.arena()::size, l.arena()::offsetLong), b.name());
+    }
+    assertTrue(bare.size() >= 14, "GPT-2's bare bf16 matmuls, found " + bare.size());
   }
 
   /**
@@ -110,16 +120,12 @@ class Bf16SplitKTest {
   void theTunerTimesTheUntunedTileFirstAndLeavesTheShapesMeasuredInTheStep() {
     Bf16WgmmaLoweringTest.Lowered l = gpt2(32, 1024);
     java.util.Set<String> measured = new java.util.TreeSet<>(), tuned = new java.util.TreeSet<>();
-    for (Lowering.Lowered sec : l.sections().values()) {
-      for (kiln.codegen.Launch x : sec.launches()) {
-        if (!(x.kernel().work() instanceof Work.Bf16Tiles t) || x.kernel().source().contains("auto epilogue")) continue;
-        kiln.codegen.MatmulMatch mm = kiln.codegen.MatmulMatch.of(x.computes().getFirst()).orElseThrow();
-        java.util.List<kiln.codegen.CudaSchedule.MatmulTile> space =
-            kiln.runtime.cuda.CudaTuner.space(Bf16WgmmaLoweringTest.HOPPER_BF16, mm, l.arena()::size, 0, l.arena()::offsetLong);
-        assertEquals(t.tile(), space.getFirst(), x.name());
-        String name = x.name().replaceAll("h\\d+\\.", "h.").replaceAll("\\[\\d+\\]", "");
-        (CudaLowering.measuredInStep(mm, l.arena()::size) ? measured : tuned).add(name);
-      }
+    for (Bare b : bare(l)) {
+      List<kiln.codegen.CudaSchedule.MatmulTile> space =
+          kiln.runtime.cuda.CudaTuner.space(Bf16WgmmaLoweringTest.HOPPER_BF16, b.mm(), l.arena()::size, 0, l.arena()::offsetLong);
+      assertEquals(b.tile(), space.getFirst(), b.name());
+      String name = b.name().replaceAll("h\\d+\\.", "h.").replaceAll("\\[\\d+\\]", "");
+      (CudaLowering.measuredInStep(b.mm(), l.arena()::size) ? measured : tuned).add(name);
     }
     assertEquals(new java.util.TreeSet<>(List.of("head.logits", "h.fc.out.r1", "h.fcproj.out.r1", "dr1/dh.fc.gelu", "dr1/dh.ln2.out", "dr1/dh.ln1.out",
         "dr1/grads.fcw", "dr1/grads.fcprojw", "dr1/grads.qkvw", "dlogits/grads.wte")), measured);
